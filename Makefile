@@ -1,0 +1,39 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything installs into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Playwright's Python package must never download a browser: tests use Debian's /usr/bin/chromium.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+.PHONY: run test test-sqlite test-postgres worker clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime-installed
+
+## make run: install, apply the migrations, serve on http://127.0.0.1:5000 (SQLite in instance/)
+run: $(VENV)/.runtime-installed
+	$(BIN)/flask db upgrade
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+## make test: install the test dependencies and run the whole suite on SQLite, then on PostgreSQL
+test: $(VENV)/.dev-installed
+	MAESTRO_TEST_DATABASE=sqlite $(BIN)/python -m pytest
+	MAESTRO_TEST_DATABASE=postgresql $(BIN)/python -m pytest
+
+test-sqlite: $(VENV)/.dev-installed
+	MAESTRO_TEST_DATABASE=sqlite $(BIN)/python -m pytest
+
+test-postgres: $(VENV)/.dev-installed
+	MAESTRO_TEST_DATABASE=postgresql $(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,21 @@
+"""Gunicorn settings for production: `gunicorn app:app` reads this file from the working directory."""
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 30
+keepalive = 5
+# Limits on the request line and headers; bodies are limited by the app (MAESTRO_INGEST_MAX_BYTES).
+limit_request_line = 8190
+limit_request_field_size = 8190
+
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = "-"
+# %(U)s is the path WITHOUT the query string: share and reset tokens travel in `?token=...`,
+# so the request line (%(r)s), the query (%(q)s) and the raw URI are never logged.
+access_log_format = '%(h)s - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss "%(a)s"'
+# The Referer header of a page opened from a share link would carry the token too: not logged.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

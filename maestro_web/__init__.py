@@ -1,0 +1,106 @@
+"""Maestro Web: dependency graphs, an analytics worker, and expiring public share links."""
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from flask import Flask, Response
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from maestro_web.config import ConfigError, load_settings
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+__all__ = ["ConfigError", "create_app"]
+
+
+def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
+    """Build the app: settings, extensions, blueprints, error handlers, commands."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder=os.path.join(ROOT, "static"),
+    )
+    load_configuration(app, config, environ)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_security_headers(app)
+    register_commands(app)
+    return app
+
+
+def load_configuration(app: Flask, config: Mapping[str, Any] | None, environ: Mapping[str, str] | None) -> None:
+    from maestro_web.logs import configure_logging
+
+    instance = (config or {}).get("INSTANCE_PATH") or app.instance_path
+    app.config.update(load_settings(os.environ if environ is None else environ, instance, config))
+    configure_logging(app.config["LOG_LEVEL"])
+    hops = app.config["MAESTRO_TRUSTED_PROXIES"]
+    if hops:
+        # Trust exactly this many proxies for the client address, scheme and host.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+
+def register_extensions(app: Flask) -> None:
+    from maestro_web.extensions import csrf, db, jwt, limiter, migrate
+    from maestro_web.security import session_jwt
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
+    jwt.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    session_jwt.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from maestro_web.api import api_auth_bp, api_bp
+    from maestro_web.auth import account_bp, auth_bp
+    from maestro_web.extensions import csrf
+    from maestro_web.main import main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
+    # The JSON API never reads cookies (tokens travel in Authorization), so there is no ambient
+    # credential for a cross-site request to ride on: CSRF protection has nothing to protect.
+    for blueprint in (api_auth_bp, api_bp):
+        csrf.exempt(blueprint)
+        app.register_blueprint(blueprint)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from maestro_web.errors import register_error_handlers as register
+
+    register(app)
+
+
+# Pages may override these per response (the public share view sets its own frame-ancestors).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if app.config["MAESTRO_ENV"] == "production":
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+
+def register_commands(app: Flask) -> None:
+    from maestro_web.cli import register
+
+    register(app)

@@ -1,0 +1,13 @@
+"""The token-protected JSON API (every route here has passed require_api_user)."""
+from __future__ import annotations
+
+from flask import jsonify
+
+from maestro_web.api import api_bp
+from maestro_web.api.auth_routes import user_json
+from maestro_web.security.session_jwt import current_user
+
+
+@api_bp.get("/me")
+def me():
+    return jsonify(user_json(current_user()))

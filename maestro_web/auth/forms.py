@@ -1,0 +1,51 @@
+"""One form class per page."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+from maestro_web.models.user import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, User
+
+_password_length = Length(
+    min=PASSWORD_MIN_LENGTH,
+    max=PASSWORD_MAX_LENGTH,
+    message=f"Use {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters.",
+)
+
+
+class RegisterForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Enter your name."), Length(max=120)])
+    email = EmailField(
+        "E-mail", validators=[DataRequired("Enter your e-mail address."), Email("Enter a valid e-mail address."), Length(max=254)]
+    )
+    password = PasswordField("Password", validators=[DataRequired("Choose a password."), _password_length])
+    confirm = PasswordField(
+        "Repeat password", validators=[DataRequired("Repeat the password."), EqualTo("password", "The passwords differ.")]
+    )
+    submit = SubmitField("Create account")
+
+    def validate_email(self, field: EmailField) -> None:
+        if User.get_by_email(field.data or ""):
+            raise ValidationError("An account with this e-mail already exists.")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired("Enter your e-mail address.")])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+    submit = SubmitField("Log in")
+
+
+class AccountForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Enter your name."), Length(max=120)])
+    submit = SubmitField("Save")
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
+    new_password = PasswordField("New password", validators=[DataRequired("Choose a new password."), _password_length])
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[DataRequired("Repeat the new password."), EqualTo("new_password", "The passwords differ.")],
+    )
+    submit = SubmitField("Change password")

@@ -1,0 +1,83 @@
+"""Thin views: parse the form, call the model, commit, flash, redirect."""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+
+from maestro_web.auth import account_bp, auth_bp
+from maestro_web.auth.forms import AccountForm, LoginForm, PasswordForm, RegisterForm
+from maestro_web.extensions import db
+from maestro_web.models import User
+from maestro_web.rate_limits import login_rate_limits
+from maestro_web.security.session_jwt import current_user, end_session, is_safe_next, start_session
+
+
+def _after_login_target() -> str:
+    target = request.args.get("next")
+    return target if is_safe_next(target) else url_for("main.index")
+
+
+def _form_status(form) -> int:
+    # A re-rendered form after a POST is an error answer, never a 200.
+    return 422 if request.method == "POST" and form.errors else 200
+
+
+@auth_bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user():
+        return redirect(url_for("main.index"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        user = User.create(form.email.data, form.name.data, form.password.data)
+        db.session.commit()
+        flash("Welcome to Maestro Web, your account is ready.", "success")
+        return start_session(redirect(url_for("main.index")), user)
+    return render_template("auth/register.html", form=form), _form_status(form)
+
+
+@auth_bp.route("/login", methods=["GET", "POST"])
+@login_rate_limits
+def login():
+    if current_user():
+        return redirect(_after_login_target())
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = User.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            return start_session(redirect(_after_login_target()), user)
+        # One message for an unknown e-mail and a wrong password: nothing to learn from it.
+        form.form_errors.append("Wrong e-mail or password.")
+        return render_template("auth/login.html", form=form), 401
+    return render_template("auth/login.html", form=form), _form_status(form)
+
+
+@account_bp.post("/auth/logout")
+def logout():
+    flash("You are logged out.", "info")
+    return end_session(redirect(url_for("auth.login")))
+
+
+@account_bp.route("/account", methods=["GET", "POST"])
+def account():
+    user = current_user()
+    form = AccountForm(obj=user)
+    if form.validate_on_submit():
+        user.name = form.name.data.strip()
+        db.session.commit()
+        flash("Your name is saved.", "success")
+        return redirect(url_for("account.account"))
+    return render_template("auth/account.html", form=form, password_form=PasswordForm()), _form_status(form)
+
+
+@account_bp.post("/account/password")
+def change_password():
+    user = current_user()
+    form = PasswordForm()
+    if form.validate_on_submit():
+        if user.check_password(form.current_password.data):
+            user.set_password(form.new_password.data)  # ends every session, this one included
+            db.session.commit()
+            flash("Your password is changed. Every other session has been logged out.", "success")
+            # ...so give this browser a new session under the new token version.
+            return start_session(redirect(url_for("account.account")), user)
+        form.current_password.errors = ["The current password is wrong."]
+    return render_template("auth/account.html", form=AccountForm(obj=user), password_form=form), 422

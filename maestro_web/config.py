@@ -1,0 +1,283 @@
+"""Every setting of Maestro Web, read from the environment in one place.
+
+`load_settings()` turns the environment (plus optional overrides from tests) into the dict that
+becomes `app.config`. Secrets follow the switch-token table of SPEC §3: one secret per trust
+boundary, checked hard in production, generated once into the instance folder in development.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets as pysecrets
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Mapping
+
+from maestro_web.security.keys import KeyRing
+
+log = logging.getLogger(__name__)
+
+ENVIRONMENTS = ("development", "production", "testing")
+MIN_SECRET_LENGTH = 32
+
+# Values shipped as defaults by Maestro Server and by tutorials; never acceptable in production.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    value.lower()
+    for value in {
+        "defaultSecretKey",
+        "defaultSecretKeyPrivate",
+        "defaultSecretKeyPublic",
+        "defaultSecretKeyAnalytics",
+        "dsfsdfsd43",
+        "wsSecretKey",
+        "changeme",
+        "change-me",
+        "secret",
+        "dev",
+        "development",
+        "super-secret",
+    }
+)
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unusable; the message is one line naming the variable."""
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    context: str  # the name used by `flask keys rotate <context>` and in KeyRing.context
+    env: str
+    aliases: tuple[str, ...] = ()
+
+
+# The switch-token table (SPEC §3). The order is the order of the table.
+SECRET_SPECS: tuple[SecretSpec, ...] = (
+    SecretSpec("session", "MAESTRO_SECRETJWT"),
+    SecretSpec(
+        "public-analytics", "MAESTRO_SECRETJWT_PUBLIC_ANALYTICS", ("MAESTRO_SECRETJWT_PUBLIC",)
+    ),
+    SecretSpec("analytics", "MAESTRO_SECRETJWT_ANALYTICS", ("MAESTRO_SECRETJWT_PRIVATE",)),
+    SecretSpec("crypto-forgot", "MAESTRO_SECRET_CRYPTO_FORGOT"),
+    SecretSpec("forgot", "MAESTRO_SECRETJWT_FORGOT"),
+    SecretSpec("socket", "MAESTRO_SECRETJWT_SOCKET", ("MAESTRO_WEBSOCKET_SECRET",)),
+    SecretSpec("flask", "FLASK_SECRET_KEY"),
+)
+SECRET_SPECS_BY_CONTEXT = {spec.context: spec for spec in SECRET_SPECS}
+
+GENERATED_SECRETS_FILE = "secrets.json"
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _read_secret(environ: Mapping[str, str], spec: SecretSpec) -> tuple[str | None, str]:
+    """Return (value, variable it came from) for one context, honouring the aliases."""
+    for name in (spec.env, *spec.aliases):
+        value = environ.get(name)
+        if value:
+            return value, name
+    return None, spec.env
+
+
+def _read_previous(environ: Mapping[str, str], spec: SecretSpec) -> tuple[str, ...]:
+    values: list[str] = []
+    for name in (spec.env, *spec.aliases):
+        raw = environ.get(f"{name}_PREVIOUS", "")
+        values.extend(part.strip() for part in raw.split(",") if part.strip())
+    return tuple(dict.fromkeys(values))
+
+
+def _generated_secrets(instance_path: Path) -> dict[str, str]:
+    path = instance_path / GENERATED_SECRETS_FILE
+    if path.exists():
+        return json.loads(path.read_text())
+    return {}
+
+
+def _store_generated_secrets(instance_path: Path, values: dict[str, str]) -> Path:
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path = instance_path / GENERATED_SECRETS_FILE
+    # Create with 0600 from the start so the secrets are never readable by others, even briefly.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle, indent=2, sort_keys=True)
+    os.chmod(path, 0o600)
+    return path
+
+
+def load_key_rings(
+    environ: Mapping[str, str], env: str, instance_path: Path
+) -> dict[str, KeyRing]:
+    """Read the seven secrets; refuse bad ones in production, generate missing ones otherwise."""
+    found: dict[str, tuple[str | None, str]] = {
+        spec.context: _read_secret(environ, spec) for spec in SECRET_SPECS
+    }
+
+    if env == "production":
+        seen: dict[str, str] = {}
+        for spec in SECRET_SPECS:
+            value, name = found[spec.context]
+            if not value:
+                raise ConfigError(f"{spec.env} is not set; production needs its own secret for it")
+            if value.lower() in KNOWN_DEFAULT_SECRETS:
+                raise ConfigError(f"{name} is a known default value; generate a new secret")
+            if len(value) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    f"{name} is too short ({len(value)} characters, at least {MIN_SECRET_LENGTH})"
+                )
+            if value in seen:
+                raise ConfigError(f"{name} is equal to {seen[value]}; every secret must differ")
+            seen[value] = name
+    elif env == "testing":
+        # Tests get fresh random secrets for every app, never written anywhere.
+        for spec in SECRET_SPECS:
+            if not found[spec.context][0]:
+                found[spec.context] = (pysecrets.token_urlsafe(48), spec.env)
+    else:
+        generated = _generated_secrets(instance_path)
+        missing = [spec for spec in SECRET_SPECS if not found[spec.context][0]]
+        new = [spec.env for spec in missing if spec.env not in generated]
+        for spec in missing:
+            generated.setdefault(spec.env, pysecrets.token_urlsafe(48))
+            found[spec.context] = (generated[spec.env], spec.env)
+        if new:
+            path = _store_generated_secrets(instance_path, generated)
+            log.warning("Generated development secrets for %s in %s", ", ".join(new), path)
+
+    return {
+        spec.context: KeyRing(
+            context=spec.context,
+            current=found[spec.context][0] or "",
+            previous=_read_previous(environ, spec),
+        )
+        for spec in SECRET_SPECS
+    }
+
+
+def _database_url(environ: Mapping[str, str], instance_path: Path) -> str:
+    url = environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return f"sqlite:///{instance_path / 'maestro.db'}"
+    # Heroku-style URLs and the plain driver name both mean psycopg 3 here.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_settings(
+    environ: Mapping[str, str], instance_path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Build the app.config dict from the environment; overrides (tests) win over everything."""
+    overrides = dict(overrides or {})
+    env = overrides.get("MAESTRO_ENV") or environ.get("MAESTRO_ENV", "development")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"MAESTRO_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    production = env == "production"
+    instance = Path(instance_path)
+
+    base_url = environ.get("MAESTRO_BASE_URL", "").rstrip("/")
+    if not base_url:
+        if production:
+            raise ConfigError("MAESTRO_BASE_URL is not set; production needs the public address")
+        base_url = "http://127.0.0.1:5000"
+
+    if "KEY_RINGS" in overrides:
+        key_rings = overrides.pop("KEY_RINGS")
+    else:
+        key_rings = load_key_rings(environ, env, instance)
+
+    access_ttl = _int(environ, "MAESTRO_ACCESS_TOKEN_TTL", 15 * 60, minimum=30)
+    refresh_ttl = _int(environ, "MAESTRO_REFRESH_TOKEN_TTL", 24 * 3600, minimum=60)
+    redis_url = environ.get("REDIS_URL", "").strip()
+
+    settings: dict[str, Any] = {
+        "MAESTRO_ENV": env,
+        "TESTING": env == "testing",
+        "DEBUG": False,
+        "SECRET_KEY": key_rings["flask"].current,
+        "KEY_RINGS": key_rings,
+        "MAESTRO_BASE_URL": base_url,
+        "MAESTRO_ANALYTICS_URL": environ.get("MAESTRO_ANALYTICS_URL", "").rstrip("/")
+        or f"{base_url}/analytics",
+        "MAESTRO_TRUSTED_PROXIES": _int(environ, "MAESTRO_TRUSTED_PROXIES", 0),
+        "MAESTRO_SHARE_MAX_TTL": _int(environ, "MAESTRO_SHARE_MAX_TTL", 90 * 24 * 3600, minimum=60),
+        "MAESTRO_INGEST_MAX_BYTES": _int(environ, "MAESTRO_INGEST_MAX_BYTES", 5 * 1024 * 1024, minimum=1024),
+        "MAESTRO_JOB_LEASE_SECONDS": _int(environ, "MAESTRO_JOB_LEASE_SECONDS", 600, minimum=5),
+        "MAESTRO_LOGIN_RATE_LIMIT": environ.get("MAESTRO_LOGIN_RATE_LIMIT", "20 per minute"),
+        "MAESTRO_ACCOUNT_RATE_LIMIT": environ.get("MAESTRO_ACCOUNT_RATE_LIMIT", "10 per minute"),
+        "MAESTRO_SHARE_FAILURE_RATE_LIMIT": environ.get(
+            "MAESTRO_SHARE_FAILURE_RATE_LIMIT", "30 per minute"
+        ),
+        # Database
+        "SQLALCHEMY_DATABASE_URI": _database_url(environ, instance),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Session JWT (flask-jwt-extended); keys come from KEY_RINGS["session"].
+        "JWT_TOKEN_LOCATION": ["cookies", "headers"],
+        "JWT_ALGORITHM": "HS256",
+        "JWT_DECODE_ALGORITHMS": ["HS256"],
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=access_ttl),
+        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=refresh_ttl),
+        "JWT_ENCODE_AUDIENCE": "maestro-web",
+        "JWT_DECODE_AUDIENCE": "maestro-web",
+        "JWT_ENCODE_ISSUER": "maestro-server",
+        "JWT_DECODE_ISSUER": "maestro-server",
+        "JWT_HEADER_TYPE": "Bearer",
+        "JWT_COOKIE_SECURE": production,
+        "JWT_COOKIE_SAMESITE": "Lax",
+        "JWT_SESSION_COOKIE": False,
+        "JWT_ACCESS_COOKIE_NAME": "maestro_access",
+        "JWT_REFRESH_COOKIE_NAME": "maestro_refresh",
+        "JWT_ACCESS_CSRF_COOKIE_NAME": "maestro_csrf_access",
+        "JWT_REFRESH_CSRF_COOKIE_NAME": "maestro_csrf_refresh",
+        "JWT_COOKIE_CSRF_PROTECT": True,
+        "JWT_CSRF_CHECK_FORM": True,
+        # Flask-WTF owns `csrf_token` / `X-CSRFToken`; the JWT double-submit gets its own names
+        # so that neither layer can satisfy (or break) the other.
+        "JWT_ACCESS_CSRF_FIELD_NAME": "jwt_csrf",
+        "JWT_REFRESH_CSRF_FIELD_NAME": "jwt_csrf",
+        "JWT_ACCESS_CSRF_HEADER_NAME": "X-JWT-CSRF",
+        "JWT_REFRESH_CSRF_HEADER_NAME": "X-JWT-CSRF",
+        "JWT_REFRESH_COOKIE_PATH": "/",
+        # Flask-WTF
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the Flask session instead of a clock
+        "SESSION_COOKIE_NAME": "maestro_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        # Flask-Limiter
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_KEY_PREFIX": "maestro",
+        "RATELIMIT_ENABLED": _bool(environ, "MAESTRO_RATELIMIT_ENABLED", True),
+        "REDIS_URL": redis_url or None,
+        "MAX_CONTENT_LENGTH": None,
+        "LOG_LEVEL": environ.get("LOG_LEVEL", "INFO").upper(),
+    }
+    settings.update(overrides)
+    return settings

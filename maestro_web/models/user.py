@@ -1,0 +1,98 @@
+"""Accounts and revoked session tokens."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import DateTime, ForeignKey, Integer, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from maestro_web.extensions import db
+from maestro_web.models.base import new_public_id, utcnow
+
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128
+
+_hasher = PasswordHasher()
+# Checked against when the e-mail is unknown, so a login takes as long either way.
+_DUMMY_HASH = _hasher.hash("maestro-timing-equaliser")
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    # Stored lower-cased, so the unique constraint is case-insensitive on every engine.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # Bumped on password change or reset: every token carrying an older value is dead.
+    token_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<User {self.public_id}>"
+
+    @classmethod
+    def get_by_email(cls, email: str) -> User | None:
+        return db.session.scalar(select(cls).where(cls.email == normalize_email(email)))
+
+    @classmethod
+    def get_by_public_id(cls, public_id: str) -> User | None:
+        return db.session.scalar(select(cls).where(cls.public_id == public_id))
+
+    @classmethod
+    def create(cls, email: str, name: str, password: str) -> User:
+        user = cls(email=normalize_email(email), name=name.strip())
+        user.set_password(password, end_sessions=False)
+        db.session.add(user)
+        return user
+
+    def set_password(self, password: str, end_sessions: bool = True) -> None:
+        """Store a new argon2id hash; by default also end every session of this user."""
+        self.password_hash = _hasher.hash(password)
+        self.password_changed_at = utcnow()
+        if end_sessions:
+            self.token_version = (self.token_version or 1) + 1
+
+    def check_password(self, password: str) -> bool:
+        try:
+            return _hasher.verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    @classmethod
+    def authenticate(cls, email: str, password: str) -> User | None:
+        """The user with this e-mail and password, or None, in about the same time either way."""
+        user = cls.get_by_email(email) if email else None
+        if user is None:
+            try:
+                _hasher.verify(_DUMMY_HASH, password or "-")
+            except VerificationError:
+                pass
+            return None
+        return user if user.check_password(password) else None
+
+
+class RevokedToken(db.Model):
+    """A session token (access or refresh) revoked before its expiry, by logout or the API."""
+
+    __tablename__ = "revoked_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    token_type: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @classmethod
+    def is_revoked(cls, jti: str) -> bool:
+        return db.session.scalar(select(cls.id).where(cls.jti == jti)) is not None

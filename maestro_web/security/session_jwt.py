@@ -1,0 +1,344 @@
+"""User sessions (SecretJwt, SPEC §3.1): flask-jwt-extended tuned to Maestro's rules.
+
+Browsers carry the access and refresh tokens in HttpOnly cookies, with a CSRF double-submit value
+that stays the same for the whole session (so a form rendered before an implicit refresh still
+posts). API clients send `Authorization: JWT <t>` or `Bearer <t>`. Logout revokes both tokens by
+`jti`; a password change bumps the user's `token_version`, which every token carries as `ver`.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt as pyjwt
+from flask import Flask, Response, current_app, g, redirect, request, url_for
+from flask_jwt_extended import (
+    create_access_token,
+    create_refresh_token,
+    decode_token,
+    get_current_user,
+    get_jwt,
+    set_access_cookies,
+    set_refresh_cookies,
+    unset_jwt_cookies,
+    verify_jwt_in_request,
+)
+from flask_jwt_extended.exceptions import CSRFError, JWTExtendedException
+from sqlalchemy.exc import IntegrityError
+
+from maestro_web.errors import error_page, json_error
+from maestro_web.extensions import db, jwt
+from maestro_web.models import RevokedToken, User
+from maestro_web.security.keys import KeyRing
+
+CONTEXT = "session"
+AUDIENCE = "maestro-web"
+# An access token with less than this share of its lifetime left is renewed on the next page.
+REFRESH_WHEN_REMAINING = 1 / 3
+
+
+class SessionError(Exception):
+    """No usable session: missing, expired, tampered, revoked or of another context."""
+
+
+class SessionCsrfError(Exception):
+    """A state-changing request without the session's CSRF double-submit value."""
+
+
+def _ring() -> KeyRing:
+    return current_app.config["KEY_RINGS"][CONTEXT]
+
+
+def init_app(app: Flask) -> None:
+    """Wire flask-jwt-extended's callbacks to our key ring, claims and blocklist."""
+
+    @jwt.additional_headers_loader
+    def _kid_header(identity: Any) -> dict[str, str]:
+        return {"kid": _ring().current_kid}
+
+    @jwt.encode_key_loader
+    def _encode_key(identity: Any) -> str:
+        return _ring().current
+
+    @jwt.decode_key_loader
+    def _decode_key(header: dict, payload: dict) -> str:
+        # flask-jwt-extended does not require exp/iat by itself; the spec does.
+        for claim in ("exp", "iat", "jti"):
+            if claim not in payload:
+                raise pyjwt.MissingRequiredClaimError(claim)
+        secret = _ring().secret_for(header.get("kid"))
+        if secret is None:
+            raise pyjwt.InvalidTokenError("unknown key")
+        return secret
+
+    @jwt.user_identity_loader
+    def _identity(user: User | str) -> str:
+        return user.public_id if isinstance(user, User) else str(user)
+
+    @jwt.additional_claims_loader
+    def _claims(user: User | str) -> dict[str, Any]:
+        return {"ver": user.token_version} if isinstance(user, User) else {}
+
+    @jwt.user_lookup_loader
+    def _lookup(header: dict, payload: dict) -> User | None:
+        user = User.get_by_public_id(payload["sub"])
+        if user is None or payload.get("ver") != user.token_version:
+            return None  # deleted user, or a session ended by a password change
+        return user
+
+    @jwt.token_in_blocklist_loader
+    def _revoked(header: dict, payload: dict) -> bool:
+        return RevokedToken.is_revoked(payload["jti"])
+
+    # Our guards catch every token error themselves; these only answer if someone uses
+    # @jwt_required directly, and then in the same shape as every other error.
+    def _unauthorized(*args: Any) -> Response:
+        return json_error(401, "Authentication required.")
+
+    for register in (
+        jwt.unauthorized_loader,
+        jwt.invalid_token_loader,
+        jwt.expired_token_loader,
+        jwt.revoked_token_loader,
+        jwt.user_lookup_error_loader,
+        jwt.needs_fresh_token_loader,
+        jwt.token_verification_failed_loader,
+    ):
+        register(_unauthorized)
+
+    app.after_request(_renew_access_cookie)
+    app.add_template_global(jwt_csrf_value)
+    app.context_processor(lambda: {"current_user": current_user()})
+
+
+# --- issuing -------------------------------------------------------------------------------------
+
+
+def _token_pair(user: User, csrf_value: str) -> tuple[str, str]:
+    claims = {"csrf": csrf_value}
+    return (
+        create_access_token(identity=user, additional_claims=claims),
+        create_refresh_token(identity=user, additional_claims=claims),
+    )
+
+
+def start_session(response: Response, user: User) -> Response:
+    """Log the browser in: set fresh access and refresh cookies for `user`."""
+    access, refresh = _token_pair(user, uuid.uuid4().hex)
+    set_access_cookies(response, access, max_age=_cookie_max_age())
+    set_refresh_cookies(response, refresh, max_age=_cookie_max_age())
+    return response
+
+
+def _cookie_max_age() -> int:
+    # Both cookies live as long as the refresh token: an expired access cookie is still sent, and
+    # then the refresh token decides (implicit refresh); after that the browser drops them.
+    return int(current_app.config["JWT_REFRESH_TOKEN_EXPIRES"].total_seconds())
+
+
+def issue_api_tokens(user: User) -> dict[str, Any]:
+    """The token pair an API client gets from POST /api/auth/token."""
+    access, refresh = _token_pair(user, uuid.uuid4().hex)
+    return {
+        "access_token": access,
+        "refresh_token": refresh,
+        "token_type": "Bearer",
+        "expires_in": int(current_app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds()),
+    }
+
+
+def issue_api_access_token(user: User) -> dict[str, Any]:
+    return {
+        "access_token": create_access_token(identity=user),
+        "token_type": "Bearer",
+        "expires_in": int(current_app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds()),
+    }
+
+
+# --- revoking ------------------------------------------------------------------------------------
+
+
+def _revoke_payload(payload: dict, user: User | None) -> None:
+    if RevokedToken.is_revoked(payload["jti"]):
+        return
+    db.session.add(
+        RevokedToken(
+            jti=payload["jti"],
+            token_type=payload.get("type", "access"),
+            user_id=user.id if user else None,
+            expires_at=datetime.fromtimestamp(payload["exp"], tz=timezone.utc),
+        )
+    )
+    try:
+        db.session.commit()
+    except IntegrityError:  # revoked concurrently by another request: same outcome
+        db.session.rollback()
+
+
+def revoke_encoded(token: str | None, user: User | None = None) -> bool:
+    """Revoke a session token we signed (even an expired one); False when it is not ours."""
+    if not token:
+        return False
+    try:
+        payload = decode_token(token, allow_expired=True)
+    except (JWTExtendedException, pyjwt.PyJWTError):
+        return False
+    _revoke_payload(payload, user)
+    return True
+
+
+def end_session(response: Response) -> Response:
+    """Log the browser out: revoke both cookies' tokens and clear them."""
+    config = current_app.config
+    user = current_user()
+    for cookie in (config["JWT_ACCESS_COOKIE_NAME"], config["JWT_REFRESH_COOKIE_NAME"]):
+        revoke_encoded(request.cookies.get(cookie), user)
+    unset_jwt_cookies(response)
+    return response
+
+
+# --- verifying -----------------------------------------------------------------------------------
+
+
+def current_user() -> User | None:
+    """The user of this request, once a guard has verified the session; otherwise None."""
+    return g.get("user")
+
+
+def jwt_csrf_value() -> str | None:
+    """The session's CSRF double-submit value, for the hidden `jwt_csrf` field of forms."""
+    return g.get("jwt_csrf")
+
+
+def _csrf_value_sent() -> str | None:
+    config = current_app.config
+    return request.headers.get(config["JWT_ACCESS_CSRF_HEADER_NAME"]) or request.form.get(
+        config["JWT_ACCESS_CSRF_FIELD_NAME"]
+    )
+
+
+def _user_from_cookies() -> User:
+    config = current_app.config
+    has_access = bool(request.cookies.get(config["JWT_ACCESS_COOKIE_NAME"]))
+    has_refresh = bool(request.cookies.get(config["JWT_REFRESH_COOKIE_NAME"]))
+    if not (has_access or has_refresh):
+        raise SessionError("no session")
+    if request.method in config["JWT_CSRF_METHODS"] and not _csrf_value_sent():
+        raise SessionCsrfError()
+
+    try:
+        try:
+            if not has_access:
+                raise pyjwt.ExpiredSignatureError("access cookie gone")
+            verify_jwt_in_request(locations=["cookies"])
+            payload = get_jwt()
+            remaining = payload["exp"] - datetime.now(timezone.utc).timestamp()
+            lifetime = config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds()
+            g.renew_access = remaining < lifetime * REFRESH_WHEN_REMAINING
+        except pyjwt.ExpiredSignatureError:
+            # Implicit refresh: the access token is gone or expired, the refresh token decides.
+            if not has_refresh:
+                raise
+            verify_jwt_in_request(refresh=True, locations=["cookies"])
+            g.renew_access = True
+    except CSRFError:
+        raise SessionCsrfError() from None
+    except (JWTExtendedException, pyjwt.PyJWTError) as exc:
+        raise SessionError(type(exc).__name__) from None
+
+    user = get_current_user()
+    g.jwt_csrf = get_jwt().get("csrf")
+    return user
+
+
+def _renew_access_cookie(response: Response) -> Response:
+    user = current_user()
+    if user is not None and g.get("renew_access") and g.get("jwt_csrf"):
+        token = create_access_token(identity=user, additional_claims={"csrf": g.jwt_csrf})
+        set_access_cookies(response, token, max_age=_cookie_max_age())
+    return response
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only a relative path on this site: never another host, scheme, or `//host`."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return False
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return False  # browsers read `/\evil.example` as `//evil.example`
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def _to_login() -> Response:
+    next_path = request.full_path.rstrip("?") if request.method == "GET" else None
+    target = url_for("auth.login", next=next_path) if is_safe_next(next_path) else url_for("auth.login")
+    response = redirect(target)
+    unset_jwt_cookies(response)
+    return response
+
+
+def require_user() -> Response | None:
+    """Guard of every browser blueprint: a valid session, or off to the login page."""
+    try:
+        g.user = _user_from_cookies()
+    except SessionCsrfError:
+        return error_page(
+            400, "This form has expired or did not come from this site. Go back, reload and try again."
+        )
+    except SessionError:
+        return _to_login()
+    return None
+
+
+def optional_user() -> None:
+    """For public pages (login, register): note who is logged in, never redirect or refresh."""
+    config = current_app.config
+    if not request.cookies.get(config["JWT_ACCESS_COOKIE_NAME"]):
+        return
+    try:
+        verify_jwt_in_request(locations=["cookies"], optional=True)
+    except (JWTExtendedException, pyjwt.PyJWTError):
+        return
+    user = get_current_user()
+    if user is not None:
+        g.user = user
+        g.jwt_csrf = get_jwt().get("csrf")
+
+
+def _normalise_authorization_scheme() -> None:
+    # Maestro clients send `Authorization: JWT <t>`; flask-jwt-extended knows one scheme.
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() in ("jwt", "bearer") and token.strip():
+        request.environ["HTTP_AUTHORIZATION"] = f"Bearer {token.strip()}"
+
+
+def verify_api_token(refresh: bool = False) -> User:
+    """The user of a valid `Authorization` session token; raises SessionError otherwise."""
+    _normalise_authorization_scheme()
+    try:
+        verify_jwt_in_request(locations=["headers"], refresh=refresh)
+    except (JWTExtendedException, pyjwt.PyJWTError) as exc:
+        raise SessionError(type(exc).__name__) from None
+    user = get_current_user()
+    if user is None:
+        raise SessionError("no user")
+    return user
+
+
+def authorization_token() -> str | None:
+    """The raw token of the Authorization header, whichever scheme carried it."""
+    _normalise_authorization_scheme()
+    header = request.headers.get("Authorization", "")
+    return header[len("Bearer ") :].strip() if header.startswith("Bearer ") else None
+
+
+def require_api_user() -> Response | None:
+    """Guard of the JSON API blueprint: a valid access token in `Authorization`, or JSON 401."""
+    try:
+        g.user = verify_api_token()
+    except SessionError:
+        return json_error(401, "A valid access token is required in the Authorization header.")
+    return None

@@ -1,0 +1,270 @@
+"""Shared fixtures: one app per test on a migrated database, SQLite or PostgreSQL.
+
+The engine is chosen for the whole run by MAESTRO_TEST_DATABASE (`sqlite`, the default, or
+`postgresql`); `make test` runs the suite once with each. The schema always comes from the
+Alembic migrations, built once per run; between tests every table is emptied.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import uuid
+from typing import Any, Iterator
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from maestro_web import create_app
+from maestro_web.extensions import db
+
+ENGINE = os.environ.get("MAESTRO_TEST_DATABASE", "sqlite")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "MAESTRO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("MAESTRO_REQUIRE_POSTGRES") == "1"
+PASSWORD = "correct horse battery"
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "app_settings(**settings): app.config overrides for one test")
+    config.addinivalue_line("markers", "browser: drives real pages in headless Chromium")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"maestro database engine: {ENGINE}"
+
+
+# --- database ------------------------------------------------------------------------------------
+
+
+def postgres_available(url: str = POSTGRES_ADMIN_URL) -> str | None:
+    """None when PostgreSQL answers at `url`, else the reason it does not."""
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure to connect is a reason to skip
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    return None
+
+
+def make_postgres_database(name: str) -> str:
+    """Create an empty database `name` and return its URL (dropping an old one first)."""
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_postgres_database(name: str) -> None:
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def require_postgres_or_skip() -> None:
+    reason = postgres_available()
+    if reason is None:
+        return
+    message = f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({reason})"
+    if REQUIRE_POSTGRES:
+        pytest.fail(message + " and MAESTRO_REQUIRE_POSTGRES=1", pytrace=False)
+    pytest.skip(message + "; set MAESTRO_TEST_POSTGRES_URL or start PostgreSQL")
+
+
+def migrate_database(url: str, instance_path: str) -> None:
+    """Build the schema the way production does: `flask db upgrade`."""
+    from flask_migrate import upgrade
+
+    app = create_app({"MAESTRO_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": instance_path})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    instance = str(tmp_path_factory.mktemp("instance"))
+    if ENGINE == "postgresql":
+        require_postgres_or_skip()
+        name = f"maestro_test_{os.getpid()}"
+        url = make_postgres_database(name)
+        migrate_database(url, instance)
+        yield url
+        drop_postgres_database(name)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'maestro.db'}"
+        migrate_database(url, instance)
+        yield url
+
+
+def empty_all_tables() -> None:
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
+    db.session.commit()
+
+
+# --- app -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Overrides from @pytest.mark.app_settings(...), nearest marker winning."""
+    settings: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("app_settings"))):
+        settings.update(marker.kwargs)
+    return settings
+
+
+@pytest.fixture
+def app(database_url: str, app_settings: dict[str, Any], tmp_path) -> Iterator[Flask]:
+    config = {
+        "MAESTRO_ENV": "testing",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        # Rate limits are tested on purpose (with their own settings), not hit by accident.
+        "RATELIMIT_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        **app_settings,
+    }
+    app = create_app(config, environ={})
+    with app.app_context():
+        empty_all_tables()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        empty_all_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def form_csrf(html: str) -> str:
+    """The Flask-WTF CSRF token of the first form on a page."""
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
+    assert match, "no csrf_token field on the page"
+    return match.group(1)
+
+
+def jwt_csrf(html: str) -> str | None:
+    match = re.search(r'name="jwt_csrf" value="([^"]+)"', html)
+    return match.group(1) if match else None
+
+
+class UserFactory:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def __call__(self, email: str | None = None, name: str = "Ada", password: str = PASSWORD):
+        from maestro_web.models import User
+
+        with self.app.app_context():
+            user = User.create(email or f"user-{uuid.uuid4().hex[:8]}@example.com", name, password)
+            db.session.commit()
+            db.session.refresh(user)
+            db.session.expunge(user)
+            return user
+
+
+@pytest.fixture
+def make_user(app: Flask) -> UserFactory:
+    return UserFactory(app)
+
+
+class AuthActions:
+    """Log in and out through the real forms, like the Flask tutorial's AuthActions."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def login(self, email: str, password: str = PASSWORD, next_url: str | None = None):
+        page = self.client.get("/auth/login")
+        url = "/auth/login" + (f"?next={next_url}" if next_url else "")
+        return self.client.post(url, data={"email": email, "password": password, "csrf_token": form_csrf(page.text)})
+
+    def form_values(self, path: str) -> dict[str, str]:
+        """Both CSRF values from a logged-in page, ready to post."""
+        page = self.client.get(path)
+        values = {"csrf_token": form_csrf(page.text)}
+        token = jwt_csrf(page.text)
+        if token:
+            values["jwt_csrf"] = token
+        return values
+
+    def logout(self):
+        return self.client.post("/auth/logout", data=self.form_values("/account"))
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+# --- live server and browser ---------------------------------------------------------------------
+
+
+class LiveServer:
+    def __init__(self, app: Flask) -> None:
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    """The app served by a real HTTP server on a free loopback port, in a thread."""
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install -y chromium`)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

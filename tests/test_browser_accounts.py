@@ -1,0 +1,62 @@
+"""The account flow in a real headless Chromium (Playwright), against a live server."""
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_register_logout_login_change_password_logs_out_other_browser(browser, live_server):
+    base = live_server.url
+    first = browser.new_context()
+    page = first.new_page()
+
+    page.goto(f"{base}/auth/register")
+    page.fill("#name", "Ada Lovelace")
+    page.fill("#email", "ada@example.com")
+    page.fill("#password", "analytical engine")
+    page.fill("#confirm", "analytical engine")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+    assert "Hello, Ada Lovelace" in page.text_content("main")
+
+    page.click("text=Log out")
+    page.wait_for_url(f"{base}/auth/login")
+    assert "You are logged out." in page.text_content("main")
+
+    # A bad password first: the form says so and keeps the e-mail.
+    page.fill("#email", "ada@example.com")
+    page.fill("#password", "wrong password")
+    page.click("button[type=submit]")
+    assert "Wrong e-mail or password." in page.text_content("main")
+    assert page.input_value("#email") == "ada@example.com"
+    page.fill("#password", "analytical engine")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+    # A second browser logs in as the same user.
+    second = browser.new_context()
+    other = second.new_page()
+    other.goto(f"{base}/auth/login?next=/account")
+    other.fill("#email", "ada@example.com")
+    other.fill("#password", "analytical engine")
+    other.click("button[type=submit]")
+    other.wait_for_url(f"{base}/account")
+
+    page.goto(f"{base}/account")
+    page.fill("#current_password", "analytical engine")
+    page.fill("#new_password", "difference engine")
+    page.fill("#confirm", "difference engine")
+    page.click("text=Change password")
+    page.wait_for_url(f"{base}/account")
+    assert "Every other session has been logged out." in page.text_content("main")
+
+    other.goto(f"{base}/account")
+    assert other.url.startswith(f"{base}/auth/login?next=/account")
+    assert [c for c in second.cookies() if c["name"] == "maestro_access"] == []
+
+    # The first browser is still in, and the new password works.
+    page.reload()
+    assert page.url == f"{base}/account"
+    first.close()
+    second.close()
