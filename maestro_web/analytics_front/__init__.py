@@ -1,0 +1,21 @@
+"""The analytics front (SPEC §5), mounted at /analytics. One blueprint per kind of caller, each
+with exactly one guard:
+
+- analytics_private   logged-in users with Read on the graph (session cookie): require_user
+- analytics_worker    the analytics worker (worker token in Authorization):    require_worker
+- analytics_public    anyone with a share link (token in the query string):   checked in the view
+"""
+from flask import Blueprint
+
+from maestro_web.security.session_jwt import require_user
+from maestro_web.security.worker_tokens import require_worker
+
+analytics_private_bp = Blueprint("analytics_private", __name__, url_prefix="/analytics")
+analytics_private_bp.before_request(require_user)
+
+analytics_worker_bp = Blueprint("analytics_worker", __name__, url_prefix="/analytics")
+analytics_worker_bp.before_request(require_worker)
+
+analytics_public_bp = Blueprint("analytics_public", __name__, url_prefix="/analytics")
+
+from maestro_web.analytics_front import private_routes, public_routes, worker_routes  # noqa: E402,F401

@@ -1,0 +1,119 @@
+"""Job claims and result ingest for the analytics worker (SPEC §5), independent of HTTP."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from maestro_web.extensions import db
+from maestro_web.models import Graph, GraphResult, GraphRun
+from maestro_web.models.base import utcnow
+
+RESULT_HISTORY = 5  # results kept per graph, newest first
+CLAIM_ATTEMPTS = 5
+
+
+class IngestRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class ResultInput:
+    run_id: str
+    status: str
+    message: str = ""
+    svg: str | None = None  # already validated and sanitised
+    info: dict[str, Any] = field(default_factory=dict)
+    total: int | None = None
+
+
+def _claimable(now):  # type: ignore[no-untyped-def]
+    # Queued, or claimed by a worker whose lease ran out (it died or hung).
+    return or_(GraphRun.state == "queued", and_(GraphRun.state == "claimed", GraphRun.lease_expires_at < now))
+
+
+def claim_next_run(lease_seconds: int) -> GraphRun | None:
+    """Hand the oldest claimable run to one worker only; None when there is nothing to do.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED lets concurrent claimers pass each other. Everywhere
+    (and alone on SQLite, which has no row locks) the UPDATE repeats the condition and checks the
+    row count: whoever loses the race finds 0 rows and tries the next run.
+    """
+    for _ in range(CLAIM_ATTEMPTS):
+        now = utcnow()
+        candidate = db.session.scalar(
+            select(GraphRun)
+            .join(Graph, Graph.id == GraphRun.graph_id)
+            .where(_claimable(now), Graph.deleted_at.is_(None))
+            .order_by(GraphRun.queued_at, GraphRun.id)
+            .limit(1)
+            .with_for_update(skip_locked=True, of=GraphRun)
+        )
+        if candidate is None:
+            db.session.rollback()
+            return None
+        claimed = db.session.execute(
+            update(GraphRun)
+            .where(GraphRun.id == candidate.id, _claimable(now))
+            .values(state="claimed", claimed_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    attempts=GraphRun.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount == 1:
+            db.session.commit()
+            db.session.refresh(candidate)
+            return candidate
+        db.session.rollback()
+    return None
+
+
+def ingest_result(graph: Graph, data: ResultInput) -> tuple[GraphResult, bool]:
+    """Store a worker's result for the graph's current run; (result, created).
+
+    A repeat of a stored run answers the stored result; a run that is not the graph's current
+    one is refused with 409 so a slow, stale worker cannot overwrite a newer picture.
+    """
+    run = db.session.scalar(select(GraphRun).where(GraphRun.public_id == data.run_id, GraphRun.graph_id == graph.id))
+    if run is None:
+        raise IngestRefused(409, "run_id is not a run of this graph.")
+    existing = GraphResult.get_for_run(run)
+    if existing is not None:
+        return existing, False
+    current = graph.current_run()
+    if current is None or current.id != run.id or run.state not in ("queued", "claimed"):
+        raise IngestRefused(409, "run_id is not the graph's current run; a newer run replaced it.")
+
+    result = GraphResult(graph_id=graph.id, run=run, status=data.status, message=data.message,
+                         svg=data.svg, info=data.info, total=data.total)
+    db.session.add(result)
+    run.state = "failed" if data.status == "error" else "finished"
+    run.finished_at = utcnow()
+    graph.status = data.status
+    graph.message = data.message
+    graph.info = data.info
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The same run was stored by a concurrent repeat of this POST: answer that one.
+        db.session.rollback()
+        stored = GraphResult.get_for_run(run)
+        if stored is None:
+            raise
+        return stored, False
+    _prune_history(graph)
+    db.session.commit()
+    return result, True
+
+
+def _prune_history(graph: Graph) -> None:
+    keep = select(GraphResult.id).where(GraphResult.graph_id == graph.id).order_by(GraphResult.id.desc()).limit(RESULT_HISTORY)
+    db.session.execute(
+        delete(GraphResult)
+        .where(GraphResult.graph_id == graph.id, GraphResult.id.not_in(keep.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )

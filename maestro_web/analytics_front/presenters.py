@@ -1,0 +1,75 @@
+"""What a graph page shows, named field by field (Redash's public_dashboard() habit)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Response
+from markupsafe import Markup
+
+from maestro_web.models import Graph, GraphResult
+from maestro_web.models.base import as_utc
+from maestro_web.models.graph import GRAPH_TYPES
+
+STATUS_TEXT = {
+    "process": "Waiting for the analytics worker.",
+    "finished": "Analysed.",
+    "warning": "Analysed, with warnings.",
+    "error": "The analysis failed.",
+}
+
+# Figures shown on a page, in this order, with their labels; nothing else of `info` is shown.
+FIGURES = (
+    ("nodes", "Nodes"),
+    ("edges", "Edges"),
+    ("density", "Density"),
+    ("max_depth", "Max depth"),
+    ("cycles", "Cycles"),
+    ("components", "Components"),
+)
+
+
+def graph_page(graph: Graph) -> dict[str, Any]:
+    """The fields of a graph page: nothing else of the graph reaches the template."""
+    picture = GraphResult.latest_for(graph, with_picture=True)
+    return page_fields(graph.name, graph.type, graph.status, graph.message, graph.info,
+                       picture.svg if picture else None, picture.created_at if picture else None)
+
+
+def page_fields(name: str, type_: str, status: str, message: str, info: dict[str, Any] | None,
+                svg: str | None, as_of: datetime | None) -> dict[str, Any]:
+    info = info or {}
+    return {
+        "name": name,
+        "type": GRAPH_TYPES.get(type_, type_),
+        "status": status,
+        "status_text": STATUS_TEXT.get(status, status),
+        "message": message,
+        "figures": [(label, info[key]) for key, label in FIGURES if isinstance(info.get(key), (int, float))],
+        "kinds": _counts(info.get("kinds")),
+        "depths": _counts(info.get("depth_histogram")),
+        "entry_points": [str(name) for name in info.get("entry_points", [])[:50]] if isinstance(info.get("entry_points"), list) else [],
+        # Sanitised by an allow-list when the worker posted it (see worker_routes.py / svg.py).
+        "svg": Markup(svg) if svg is not None else None,
+        "as_of": as_utc(as_of),
+    }
+
+
+def _counts(value: object) -> list[tuple[str, int]]:
+    if not isinstance(value, dict):
+        return []
+    return [(str(k), v) for k, v in value.items() if isinstance(v, int)][:50]
+
+
+def raw_svg_response(graph: Graph) -> Response | None:
+    """The latest picture as an SVG document, under headers that keep it inert (SPEC §5)."""
+    picture = GraphResult.latest_for(graph, with_picture=True)
+    return raw_svg(picture.svg) if picture is not None else None
+
+
+def raw_svg(svg: str) -> Response:
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,58 @@
+"""Graph forms. The JSON API validates through the same classes (see api/graph_routes.py)."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, ValidationError
+
+from maestro_web.graphs.spec import ParsedSpec, SpecError, parse_spec
+from maestro_web.models.graph import DESCRIPTION_MAX_LENGTH, GRAPH_TYPES, NAME_MAX_LENGTH, Role
+
+ROLE_CHOICES = [SelectChoice(str(int(role)), role.label) for role in (Role.READ, Role.WRITE, Role.ADMIN)]
+TYPE_CHOICES = [SelectChoice(value, label) for value, label in GRAPH_TYPES.items()]
+
+
+class GraphForm(FlaskForm):
+    name = StringField(
+        "Name",
+        validators=[DataRequired("Give the graph a name."), Length(max=NAME_MAX_LENGTH, message=f"At most {NAME_MAX_LENGTH} characters.")],
+    )
+    type = SelectField("Type", choices=TYPE_CHOICES, default="infra",
+                       validate_choice=True)
+    description = TextAreaField(
+        "Description", validators=[Length(max=DESCRIPTION_MAX_LENGTH, message=f"At most {DESCRIPTION_MAX_LENGTH} characters.")]
+    )
+    spec = TextAreaField("Dependencies")
+    submit = SubmitField("Save")
+
+    parsed: ParsedSpec | None = None
+    spec_lines: list[int]
+
+    def validate_type(self, field: SelectField) -> None:
+        if field.data not in GRAPH_TYPES:
+            raise ValidationError("Choose one of: " + ", ".join(GRAPH_TYPES) + ".")
+
+    def validate_spec(self, field: TextAreaField) -> None:
+        self.spec_lines = []
+        if field.data is not None and not isinstance(field.data, str):
+            raise ValidationError("The dependencies must be text.")
+        try:
+            self.parsed = parse_spec(field.data or "")
+        except SpecError as exc:
+            self.spec_lines = [p.line for p in exc.problems if p.line is not None]
+            messages = [problem.message for problem in exc.problems]
+            # WTForms appends the raised message itself; the others go first, in line order.
+            field.errors.extend(messages[:-1])
+            raise ValidationError(messages[-1]) from None
+
+
+class RoleForm(FlaskForm):
+    email = EmailField("E-mail of a registered user", validators=[DataRequired("Enter an e-mail address."), Email("Enter a valid e-mail address.")])
+    role = SelectField("Role", choices=ROLE_CHOICES, default=str(int(Role.READ)))
+    submit = SubmitField("Grant")
+
+
+class ConfirmForm(FlaskForm):
+    """A form with nothing but its CSRF fields, for confirmations."""
+
+    submit = SubmitField("Confirm")

@@ -1,0 +1,141 @@
+"""Thin views over graphs/services.py; every graph is loaded through access.graph_for()."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+
+from maestro_web.extensions import db
+from maestro_web.graphs import graphs_bp
+from maestro_web.graphs.access import graph_for
+from maestro_web.graphs.forms import ConfirmForm, GraphForm, RoleForm
+from maestro_web.graphs.services import (
+    GraphChanges,
+    RoleChangeRefused,
+    create_graph,
+    grant_role,
+    graphs_visible_to,
+    paginate,
+    remove_role,
+    roles_of,
+    update_graph,
+)
+from maestro_web.models import Role
+from maestro_web.models.graph import GRAPH_STATUSES
+from maestro_web.security.session_jwt import current_user
+
+PER_PAGE = 20
+
+
+def _changes(form: GraphForm) -> GraphChanges:
+    return GraphChanges(name=form.name.data, type=form.type.data, description=form.description.data or "",
+                        spec=form.spec.data or "")
+
+
+def _page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        abort(400, "page must be a whole number.")
+
+
+@graphs_bp.get("/")
+def index():
+    search = request.args.get("q", "").strip()[:120]
+    status = request.args.get("status", "")
+    if status and status not in GRAPH_STATUSES:
+        abort(400, "status must be one of: " + ", ".join(GRAPH_STATUSES) + ".")
+    page = _page_number()
+    graphs, total = paginate(graphs_visible_to(current_user(), search, status), page, PER_PAGE)
+    pages = max(1, -(-total // PER_PAGE))
+    return render_template("graphs/index.html", graphs=graphs, total=total, page=page, pages=pages,
+                           search=search, status=status, statuses=GRAPH_STATUSES)
+
+
+@graphs_bp.route("/new", methods=["GET", "POST"])
+def create():
+    form = GraphForm()
+    if form.validate_on_submit():
+        graph = create_graph(current_user(), _changes(form))
+        db.session.commit()
+        flash("Graph created. The analytics worker will draw it shortly.", "success")
+        return redirect(url_for("graphs.detail", graph_id=graph.public_id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("graphs/form.html", form=form, graph=None), status
+
+
+@graphs_bp.get("/<graph_id>")
+def detail(graph_id: str):
+    graph, role = graph_for(graph_id, current_user())
+    return render_template("graphs/detail.html", graph=graph, role=role, Role=Role, run=graph.current_run())
+
+
+@graphs_bp.route("/<graph_id>/edit", methods=["GET", "POST"])
+def edit(graph_id: str):
+    graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
+    form = GraphForm(obj=graph)
+    if form.validate_on_submit():
+        queued = update_graph(graph, _changes(form))
+        db.session.commit()
+        flash("Saved. " + ("The changed dependencies were queued for the analytics worker." if queued else ""), "success")
+        return redirect(url_for("graphs.detail", graph_id=graph.public_id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("graphs/form.html", form=form, graph=graph), status
+
+
+@graphs_bp.post("/<graph_id>/rerun")
+def rerun(graph_id: str):
+    graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
+    graph.queue_run()
+    db.session.commit()
+    flash("Queued for the analytics worker.", "success")
+    return redirect(url_for("graphs.detail", graph_id=graph.public_id))
+
+
+@graphs_bp.route("/<graph_id>/access", methods=["GET", "POST"])
+def access(graph_id: str):
+    graph, role = graph_for(graph_id, current_user(), Role.READ)
+    form = RoleForm()
+    status = 200
+    if request.method == "POST":
+        if role < Role.ADMIN:
+            abort(403, "Only an Admin of this graph can manage roles.")
+        if form.validate_on_submit():
+            try:
+                grant = grant_role(graph, form.email.data, Role(int(form.role.data)))
+                db.session.commit()
+                flash(f"{grant.user.email} now has the {grant.role_enum.label} role.", "success")
+                return redirect(url_for("graphs.access", graph_id=graph.public_id))
+            except RoleChangeRefused as exc:
+                db.session.rollback()
+                form.email.errors.append(str(exc))
+        status = 422
+    return _access_page(graph, role, form, status)
+
+
+def _access_page(graph, role, form, status, error=None):
+    return render_template("graphs/access.html", graph=graph, role=role, Role=Role, form=form,
+                           grants=roles_of(graph), error=error), status
+
+
+@graphs_bp.post("/<graph_id>/access/<user_id>/remove")
+def remove_access(graph_id: str, user_id: str):
+    graph, role = graph_for(graph_id, current_user(), Role.ADMIN)
+    try:
+        remove_role(graph, user_id)
+    except RoleChangeRefused as exc:
+        db.session.rollback()
+        return _access_page(graph, role, RoleForm(formdata=None), 409, error=str(exc))
+    db.session.commit()
+    flash("Access removed.", "success")
+    return redirect(url_for("graphs.access", graph_id=graph.public_id))
+
+
+@graphs_bp.route("/<graph_id>/delete", methods=["GET", "POST"])
+def delete(graph_id: str):
+    graph, _ = graph_for(graph_id, current_user(), Role.ADMIN)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        graph.soft_delete()
+        db.session.commit()
+        flash(f"Graph “{graph.name}” deleted.", "success")
+        return redirect(url_for("graphs.index"))
+    return render_template("graphs/delete.html", graph=graph, form=form)

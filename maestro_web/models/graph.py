@@ -1,0 +1,170 @@
+"""Graphs, the roles users hold on them, and the runs the analytics worker takes (SPEC §4)."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func, select, update
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from maestro_web.extensions import db
+from maestro_web.models.base import new_public_id, utcnow
+from maestro_web.models.user import User
+
+GRAPH_TYPES = {"bussiness": "Business", "infra": "Infrastructure"}  # Maestro's spelling
+GRAPH_STATUSES = ("process", "finished", "warning", "error")
+NAME_MAX_LENGTH = 120
+DESCRIPTION_MAX_LENGTH = 2000
+
+
+class Role(enum.IntEnum):
+    """Maestro's roles: each includes everything below it."""
+
+    READ = 1
+    WRITE = 3
+    ADMIN = 7
+
+    @property
+    def label(self) -> str:
+        return self.name.capitalize()
+
+
+class Graph(db.Model):
+    __tablename__ = "graphs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
+    type: Mapped[str] = mapped_column(String(16), default="infra")
+    description: Mapped[str] = mapped_column(Text, default="")
+    spec: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="process", index=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    owner: Mapped[User] = relationship()
+    roles: Mapped[list[GraphRole]] = relationship(back_populates="graph", cascade="all, delete-orphan")
+
+    def __repr__(self) -> str:
+        return f"<Graph {self.public_id}>"
+
+    @classmethod
+    def get_by_public_id(cls, public_id: str) -> Graph | None:
+        """The graph with this id, unless it is deleted."""
+        return db.session.scalar(select(cls).where(cls.public_id == public_id, cls.deleted_at.is_(None)))
+
+    @property
+    def type_label(self) -> str:
+        return GRAPH_TYPES.get(self.type, self.type)
+
+    def role_of(self, user: User | None) -> Role | None:
+        if user is None:
+            return None
+        value = db.session.scalar(
+            select(GraphRole.role).where(GraphRole.graph_id == self.id, GraphRole.user_id == user.id)
+        )
+        return Role(value) if value is not None else None
+
+    def admin_count(self) -> int:
+        return db.session.scalar(
+            select(func.count(GraphRole.id)).where(GraphRole.graph_id == self.id, GraphRole.role == Role.ADMIN)
+        ) or 0
+
+    def current_run(self) -> GraphRun | None:
+        return db.session.scalar(
+            select(GraphRun).where(GraphRun.graph_id == self.id).order_by(GraphRun.id.desc()).limit(1)
+        )
+
+    def queue_run(self) -> GraphRun:
+        """Supersede any unfinished run and queue a new one: status goes back to `process`."""
+        db.session.execute(
+            update(GraphRun)
+            .where(GraphRun.graph_id == self.id, GraphRun.state.in_(("queued", "claimed")))
+            .values(state="superseded", finished_at=utcnow())
+        )
+        run = GraphRun(graph=self)
+        db.session.add(run)
+        self.status = "process"
+        self.message = "Waiting for the analytics worker."
+        return run
+
+    def soft_delete(self) -> None:
+        self.deleted_at = utcnow()
+        db.session.execute(
+            update(GraphRun)
+            .where(GraphRun.graph_id == self.id, GraphRun.state.in_(("queued", "claimed")))
+            .values(state="superseded", finished_at=utcnow())
+        )
+
+
+class GraphRole(db.Model):
+    __tablename__ = "graph_roles"
+    __table_args__ = (UniqueConstraint("graph_id", "user_id", name="uq_graph_roles_graph_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    graph_id: Mapped[int] = mapped_column(ForeignKey("graphs.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    graph: Mapped[Graph] = relationship(back_populates="roles")
+    user: Mapped[User] = relationship()
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+
+class GraphRun(db.Model):
+    """One request for analysis: each spec change or re-run is one run the worker takes."""
+
+    __tablename__ = "graph_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    graph_id: Mapped[int] = mapped_column(ForeignKey("graphs.id", ondelete="CASCADE"), index=True)
+    # queued -> claimed -> finished | failed; superseded when a newer run replaces it
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    graph: Mapped[Graph] = relationship()
+
+
+class GraphResult(db.Model):
+    """What a worker reported for one run; the newest few per graph are kept (SPEC §5)."""
+
+    __tablename__ = "graph_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    graph_id: Mapped[int] = mapped_column(ForeignKey("graphs.id", ondelete="CASCADE"), index=True)
+    # One result per run: a repeated POST of the same run finds this row instead of adding one.
+    run_id: Mapped[int] = mapped_column(ForeignKey("graph_runs.id", ondelete="CASCADE"), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text, default="")
+    # Stored already sanitised (allow-list): the worker's SVG is untrusted and never kept raw.
+    svg: Mapped[str | None] = mapped_column(Text)
+    info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    total: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    run: Mapped[GraphRun] = relationship()
+
+    @classmethod
+    def latest_for(cls, graph: Graph, with_picture: bool = False) -> GraphResult | None:
+        query = select(cls).where(cls.graph_id == graph.id)
+        if with_picture:
+            query = query.where(cls.svg.is_not(None))
+        return db.session.scalar(query.order_by(cls.id.desc()).limit(1))
+
+    @classmethod
+    def get_for_run(cls, run: GraphRun) -> GraphResult | None:
+        return db.session.scalar(select(cls).where(cls.run_id == run.id))

@@ -1,0 +1,87 @@
+"""Analytics worker tokens (SecretJwt Analytics, SPEC §3.3).
+
+The worker signs its own short-lived tokens with MAESTRO_SECRETJWT_ANALYTICS: `graph_id: "*"` to
+claim jobs, the graph's id to post that graph's result. The app verifies them here and nowhere
+else. Verification never trusts the token's own header: the algorithm is pinned to HS256, the key
+is picked by `kid` from this context's ring only, and `aud`/`iss` tell a worker token from a share
+token (same audience, other issuer) even if someone configured equal secrets.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import jwt as pyjwt
+from flask import Response, current_app, g, request
+
+from maestro_web.errors import json_error
+from maestro_web.security.keys import KeyRing, decode_pinned
+
+CONTEXT = "analytics"
+AUDIENCE = "maestro-analytics-front"
+ISSUER = "maestro-analytics"
+MAX_LIFETIME = 3600
+MAX_TOKEN_LENGTH = 4096
+ANY_GRAPH = "*"
+
+
+class WorkerTokenError(Exception):
+    """The token is not a valid worker token; the message is safe to show the worker."""
+
+
+def mint_worker_token(ring: KeyRing, graph_id: str = ANY_GRAPH, lifetime: int = 600, now: float | None = None) -> str:
+    """A worker token for one graph (or "*" for job claims), valid `lifetime` seconds (≤ 1 hour)."""
+    if not 0 < lifetime <= MAX_LIFETIME:
+        raise ValueError(f"worker tokens live at most {MAX_LIFETIME} seconds")
+    issued = int(now if now is not None else time.time())
+    payload = {
+        "graph_id": graph_id,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": issued,
+        "exp": issued + lifetime,
+        "jti": uuid.uuid4().hex,
+    }
+    return pyjwt.encode(payload, ring.current, algorithm="HS256", headers={"kid": ring.current_kid})
+
+
+def verify_worker_token(token: str, ring: KeyRing) -> dict[str, Any]:
+    """The claims of a valid worker token; raises WorkerTokenError for anything else."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise WorkerTokenError("invalid token")
+    try:
+        claims = decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER, require=["exp", "iat", "jti", "aud", "iss"])
+    except pyjwt.ExpiredSignatureError:
+        raise WorkerTokenError("token expired") from None
+    except pyjwt.PyJWTError:
+        raise WorkerTokenError("invalid token") from None
+    if not isinstance(claims.get("iat"), int) or claims["exp"] - claims["iat"] > MAX_LIFETIME:
+        raise WorkerTokenError("token lifetime is longer than one hour")
+    if not isinstance(claims.get("graph_id"), str) or not claims["graph_id"]:
+        raise WorkerTokenError("token has no graph_id")
+    return claims
+
+
+def _bearer_token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() in ("jwt", "bearer") and token.strip():
+        return token.strip()
+    return None
+
+
+def require_worker() -> Response | None:
+    """Guard of the worker blueprint: a valid worker token in Authorization (never a cookie)."""
+    token = _bearer_token()
+    if token is None:
+        return json_error(401, "A worker token is required: Authorization: JWT <token>.")
+    try:
+        g.worker_claims = verify_worker_token(token, current_app.config["KEY_RINGS"][CONTEXT])
+    except WorkerTokenError as exc:
+        return json_error(401, f"Worker token refused: {exc}.")
+    return None
+
+
+def worker_graph_id() -> str:
+    """The graph the current worker token was made for ("*" for any)."""
+    return g.worker_claims["graph_id"]

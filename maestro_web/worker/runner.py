@@ -1,0 +1,82 @@
+"""The reference analytics worker loop: claim, analyse, draw, post (SPEC §6)."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from maestro_web.worker.analysis import analyse
+from maestro_web.worker.client import FrontClient, FrontUnavailable
+from maestro_web.worker.render import render_svg
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerStats:
+    done: int = 0
+    failed: int = 0
+    stale: int = 0
+
+
+def build_result(job: dict[str, Any]) -> dict[str, Any]:
+    """The result to post for a job: a failure becomes status `error` with a message, never success."""
+    try:
+        analysis = analyse(job["spec"])
+        svg = render_svg(job["spec"], title=job.get("name"))
+    except Exception as exc:  # any analysis failure is reported to the app, not swallowed
+        log.exception("Analysis of graph %s failed", job.get("graph_id"))
+        return {"run_id": job["run_id"], "status": "error", "msg": f"Analysis failed: {type(exc).__name__}: {exc}"[:500],
+                "info": {}}
+    return {"run_id": job["run_id"], "status": analysis.status, "msg": analysis.message, "svg": svg,
+            "info": analysis.info, "total": analysis.info.get("nodes")}
+
+
+def process_one(client: FrontClient, stats: WorkerStats) -> bool:
+    """Claim and finish one job; False when no job was waiting."""
+    job = client.claim()
+    if job is None:
+        return False
+    result = build_result(job)
+    response = client.post_result(job["graph_id"], result)
+    if response.status_code in (200, 201):
+        stats.done += 1
+        if result["status"] == "error":
+            stats.failed += 1
+        log.info("Graph %s run %s: %s", job["graph_id"], job["run_id"], result["status"])
+    elif response.status_code in (404, 409):
+        # The graph was deleted or changed while we worked: a newer run will be (or was) drawn.
+        stats.stale += 1
+        log.info("Graph %s run %s dropped: %s", job["graph_id"], job["run_id"], response.json().get("message"))
+    else:
+        stats.failed += 1
+        log.error("Graph %s run %s refused (%s): %s", job["graph_id"], job["run_id"], response.status_code, response.text[:300])
+    return True
+
+
+def run_worker(
+    client: FrontClient,
+    *,
+    once: bool = False,
+    until_idle: bool = False,
+    poll_interval: float = 2.0,
+    stop: threading.Event | None = None,
+) -> WorkerStats:
+    """Loop over jobs until stopped (or after one job with `once`, or when idle with `until_idle`)."""
+    stop = stop or threading.Event()
+    stats = WorkerStats()
+    while not stop.is_set():
+        try:
+            worked = process_one(client, stats)
+        except FrontUnavailable as exc:
+            log.error("Analytics front unavailable: %s", exc)
+            if once or until_idle:
+                raise
+            stop.wait(poll_interval)
+            continue
+        if once or (until_idle and not worked):
+            break
+        if not worked:
+            stop.wait(poll_interval)
+    return stats

@@ -1,0 +1,199 @@
+"""Result ingest (SPEC §5): size, XML safety, validation, stale runs, idempotency, the picture."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from maestro_web.extensions import db
+from maestro_web.models import Graph, GraphResult, GraphRun
+from maestro_web.security.worker_tokens import mint_worker_token
+
+SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 40" width="100" height="40">'
+       '<rect x="1" y="1" width="60" height="20" fill="#abc"/><text x="5" y="15">api</text></svg>')
+
+
+@pytest.fixture
+def ring(app):
+    return app.config["KEY_RINGS"]["analytics"]
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user(email="owner@example.com")
+
+
+@pytest.fixture
+def job(client, ring, owner, make_graph):
+    graph = make_graph(owner, name="Shop", spec="web -> api\napi -> db [kind=database]")
+    response = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"})
+    assert response.status_code == 200
+    body = response.json
+    assert body["graph_id"] == graph.public_id and body["type"] == "infra"
+    assert body["spec"]["edges"] == [{"source": "web", "target": "api"}, {"source": "api", "target": "db"}]
+    return body
+
+
+def post(client, ring, graph_id, **kwargs):
+    return client.post("/analytics/graphs", headers={"Authorization": f"JWT {mint_worker_token(ring, graph_id)}"}, **kwargs)
+
+
+def graph_row(app, graph_id) -> Graph:
+    with app.app_context():
+        graph = db.session.scalar(select(Graph).where(Graph.public_id == graph_id))
+        db.session.expunge(graph)
+        return graph
+
+
+def result_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count(GraphResult.id)))
+
+
+def test_json_result_is_stored_and_shown(app, client, auth, ring, owner, job):
+    response = post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "status": "finished", "msg": "3 nodes",
+                                                        "svg": SVG, "total": 3, "info": {"nodes": 3, "edges": 2}})
+    assert response.status_code == 201
+    assert response.json["status"] == "finished" and response.json["run_id"] == job["run_id"]
+    graph = graph_row(app, job["graph_id"])
+    assert graph.status == "finished" and graph.message == "3 nodes" and graph.info["nodes"] == 3
+    auth.login(owner.email)
+    page = client.get(f"/analytics/graphs/{job['graph_id']}")
+    assert page.status_code == 200
+    assert "<svg" in page.text and ">api</text>" in page.text and "as of" in page.text
+    assert "Nodes" in page.text
+
+
+def test_maestro_form_fields_are_accepted(app, client, ring, job):
+    response = post(client, ring, job["graph_id"], data={"run_id": job["run_id"], "payload": SVG, "total": "7"})
+    assert response.status_code == 201
+    assert response.json["total"] == 7 and response.json["status"] == "finished"
+
+
+def test_repeat_of_the_same_run_is_idempotent(app, client, ring, job):
+    body = {"run_id": job["run_id"], "status": "finished", "svg": SVG}
+    assert post(client, ring, job["graph_id"], json=body).status_code == 201
+    again = post(client, ring, job["graph_id"], json={**body, "msg": "different"})
+    assert again.status_code == 200 and again.json["msg"] == ""
+    assert result_count(app) == 1
+
+
+def test_stale_run_is_409_and_the_newer_result_is_kept(app, client, auth, ring, owner, job):
+    auth.login(owner.email)
+    values = auth.form_values(f"/graphs/{job['graph_id']}")
+    assert client.post(f"/graphs/{job['graph_id']}/rerun", data=values).status_code == 302
+    newer = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
+    assert newer["run_id"] != job["run_id"]
+    assert post(client, ring, job["graph_id"], json={"run_id": newer["run_id"], "status": "finished", "msg": "new", "svg": SVG}).status_code == 201
+    stale = post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "status": "finished", "msg": "old", "svg": SVG})
+    assert stale.status_code == 409
+    assert graph_row(app, job["graph_id"]).message == "new"
+    assert post(client, ring, job["graph_id"], json={"run_id": "never-issued", "status": "finished", "svg": SVG}).status_code == 409
+
+
+def test_unknown_or_deleted_graph_is_404(app, client, ring, job):
+    assert post(client, ring, "no-such-graph", json={"run_id": job["run_id"], "svg": SVG}).status_code == 404
+    with app.app_context():
+        graph = Graph.get_by_public_id(job["graph_id"])
+        graph.soft_delete()
+        db.session.commit()
+    assert post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "svg": SVG}).status_code == 404
+    assert result_count(app) == 0
+
+
+def test_oversize_body_is_413_before_reading(app, client, ring, job):
+    big = "x" * (6 * 1024 * 1024)
+    response = post(client, ring, job["graph_id"], data=big, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json["error"] == "payload_too_large"
+    assert result_count(app) == 0
+
+
+@pytest.mark.app_settings(MAESTRO_INGEST_MAX_BYTES=2048)
+def test_ingest_limit_is_configurable(app, client, ring, job):
+    svg = SVG.replace("</svg>", "<desc>" + "d" * 3000 + "</desc></svg>")
+    assert post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "svg": svg}).status_code == 413
+
+
+@pytest.mark.parametrize("svg, field_message", [
+    ("this is not xml", "not well-formed"),
+    ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">]>'
+     '<svg xmlns="http://www.w3.org/2000/svg">&lol2;</svg>', "DOCTYPE"),
+    ('<html xmlns="http://www.w3.org/1999/xhtml"><body/></html>', "root element must be <svg>"),
+])
+def test_bad_svg_is_422_naming_the_field(app, client, ring, job, svg, field_message):
+    response = post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "status": "finished", "svg": svg})
+    assert response.status_code == 422
+    assert field_message in response.json["fields"]["svg"]
+    assert result_count(app) == 0
+    assert graph_row(app, job["graph_id"]).status == "process"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"status": "finished"}, "run_id"),
+    ({"status": "done"}, "status"),
+    ({"total": -1}, "total"),
+    ({"total": "many"}, "total"),
+    ({"info": [1, 2]}, "info"),
+    ({"msg": 5}, "msg"),
+    ({"svg": None, "status": "finished"}, "svg"),
+])
+def test_validation_errors_name_the_field(app, client, ring, job, body, field):
+    payload = {"run_id": job["run_id"], "status": "finished", "svg": SVG, **body}
+    if body.get("status") == "finished" and "run_id" not in body and field == "run_id":
+        payload.pop("run_id")
+    payload = {k: v for k, v in payload.items() if v is not None}
+    response = post(client, ring, job["graph_id"], json=payload)
+    assert response.status_code == 422
+    assert field in response.json["fields"]
+    assert set(response.json) == {"error", "message", "fields"}
+
+
+def test_error_status_needs_no_svg(app, client, ring, job):
+    response = post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "status": "error", "msg": "boom"})
+    assert response.status_code == 201
+    graph = graph_row(app, job["graph_id"])
+    assert graph.status == "error" and graph.message == "boom"
+    with app.app_context():
+        assert db.session.scalar(select(GraphRun.state).where(GraphRun.public_id == job["run_id"])) == "failed"
+
+
+HOSTILE = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" onload="alert(1)">'
+           '<script>alert(2)</script>'
+           '<foreignObject width="10" height="10"><div xmlns="http://www.w3.org/1999/xhtml">hi</div></foreignObject>'
+           '<a xlink:href="javascript:alert(3)"><rect width="5" height="5"/></a>'
+           '<use href="https://evil.example/sprite.svg#x"/>'
+           '<rect width="9" height="9" onclick="alert(4)" style="fill:url(https://evil.example/x)"/>'
+           '<text x="1" y="9">safe label</text></svg>')
+
+
+def test_hostile_svg_is_stored_sanitised_and_nothing_executable_reaches_the_page(app, client, auth, ring, owner, job):
+    response = post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "status": "finished", "svg": HOSTILE})
+    assert response.status_code == 201
+    auth.login(owner.email)
+    page = client.get(f"/analytics/graphs/{job['graph_id']}")
+    html = page.text.lower()
+    assert "safe label" in html
+    for bad in ("alert(", "<script>alert", "onload=", "onclick=", "foreignobject", "javascript:", "evil.example"):
+        assert bad not in html, bad
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    raw = client.get(f"/analytics/graphs/{job['graph_id']}/svg")
+    assert raw.status_code == 200
+    assert raw.mimetype == "image/svg+xml"
+    assert raw.headers["Content-Security-Policy"].startswith("sandbox")
+    assert raw.headers["X-Content-Type-Options"] == "nosniff"
+    assert "<script" not in raw.text.lower() and "onload" not in raw.text.lower()
+
+
+def test_history_keeps_the_newest_five(app, client, ring, owner, make_graph):
+    graph = make_graph(owner)
+    for i in range(7):
+        with app.app_context():
+            g = Graph.get_by_public_id(graph.public_id)
+            if i:
+                g.queue_run()
+                db.session.commit()
+        job = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
+        assert post(client, ring, graph.public_id, json={"run_id": job["run_id"], "msg": f"r{i}", "svg": SVG}).status_code == 201
+    with app.app_context():
+        messages = list(db.session.scalars(select(GraphResult.message).order_by(GraphResult.id)))
+    assert messages == ["r2", "r3", "r4", "r5", "r6"]
