@@ -56,17 +56,19 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from maestro_web.analytics_front import analytics_private_bp, analytics_public_bp, analytics_worker_bp
     from maestro_web.api import api_auth_bp, api_bp
     from maestro_web.auth import account_bp, auth_bp
     from maestro_web.extensions import csrf
+    from maestro_web.graphs import graphs_bp
     from maestro_web.main import main_bp
+    from maestro_web.shares import shares_bp
 
-    app.register_blueprint(main_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(account_bp)
-    # The JSON API never reads cookies (tokens travel in Authorization), so there is no ambient
-    # credential for a cross-site request to ride on: CSRF protection has nothing to protect.
-    for blueprint in (api_auth_bp, api_bp):
+    for blueprint in (main_bp, auth_bp, account_bp, graphs_bp, shares_bp, analytics_private_bp, analytics_public_bp):
+        app.register_blueprint(blueprint)
+    # The JSON API and the worker endpoints never read cookies (tokens travel in Authorization),
+    # so there is no ambient credential for a cross-site request to ride on: CSRF has nothing to protect.
+    for blueprint in (api_auth_bp, api_bp, analytics_worker_bp):
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
 
@@ -95,6 +97,9 @@ def register_security_headers(app: Flask) -> None:
     def _headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if "frame-ancestors 'none'" not in response.headers["Content-Security-Policy"]:
+            # An embeddable share link: its CSP names the origins that may frame it.
+            response.headers.pop("X-Frame-Options", None)
         if app.config["MAESTRO_ENV"] == "production":
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response

@@ -15,6 +15,8 @@ from maestro_web.models.user import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 users_cli = AppGroup("users", help="Manage accounts.")
 keys_cli = AppGroup("keys", help="Manage the secrets of the token contexts.")
+analytics_cli = AppGroup("analytics", help="The reference analytics worker.")
+shares_cli = AppGroup("shares", help="Manage public share links.")
 
 
 @users_cli.command("create")
@@ -59,6 +61,51 @@ def rotate_key(context: str) -> None:
     )
 
 
+@analytics_cli.command("worker")
+@click.option("--url", default=None, help="Base URL of the analytics front (default: MAESTRO_ANALYTICS_URL).")
+@click.option("--once", is_flag=True, help="Process at most one job, then exit.")
+@click.option("--until-idle", is_flag=True, help="Exit when no job is waiting.")
+@click.option("--poll-interval", default=2.0, show_default=True, help="Seconds to wait when idle.")
+@click.option("--retries", default=5, show_default=True, help="Retries of a failing request (with backoff).")
+def analytics_worker(url: str | None, once: bool, until_idle: bool, poll_interval: float, retries: int) -> None:
+    """Claim graphs over HTTP, analyse and draw them, post the results."""
+    from maestro_web.worker.client import FrontClient, FrontUnavailable
+    from maestro_web.worker.runner import run_worker
+
+    base = url or current_app.config["MAESTRO_ANALYTICS_URL"]
+    client = FrontClient(base, current_app.config["KEY_RINGS"]["analytics"], retries=retries)
+    click.echo(f"Analytics worker polling {base}", err=True)
+    try:
+        stats = run_worker(client, once=once, until_idle=until_idle, poll_interval=poll_interval)
+    except FrontUnavailable as exc:
+        raise click.ClickException(f"analytics front unavailable: {exc}") from None
+    except KeyboardInterrupt:
+        return
+    click.echo(f"done: {stats.done} (errors reported: {stats.failed}), stale: {stats.stale}", err=True)
+
+
+@shares_cli.command("prune")
+@click.option("--older-than", "days", default=30, show_default=True, type=click.IntRange(min=0),
+              help="Delete links that expired or were revoked more than this many days ago.")
+def prune_shares(days: int) -> None:
+    """Delete old expired and revoked share links (their tokens are dead already)."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete, or_
+
+    from maestro_web.models import ShareLink
+    from maestro_web.models.base import utcnow
+
+    cutoff = utcnow() - timedelta(days=days)
+    result = db.session.execute(
+        delete(ShareLink).where(or_(ShareLink.expires_at < cutoff, ShareLink.revoked_at < cutoff))
+    )
+    db.session.commit()
+    click.echo(f"Deleted {result.rowcount} share link(s) that ended before {cutoff:%Y-%m-%d %H:%M} UTC.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
+    app.cli.add_command(shares_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(analytics_cli)

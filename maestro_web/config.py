@@ -276,7 +276,10 @@ def load_settings(
         "RATELIMIT_KEY_PREFIX": "maestro",
         "RATELIMIT_ENABLED": _bool(environ, "MAESTRO_RATELIMIT_ENABLED", True),
         "REDIS_URL": redis_url or None,
-        "MAX_CONTENT_LENGTH": None,
+        # Whole request bodies; worker results have their own, smaller limit (MAESTRO_INGEST_MAX_BYTES).
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # One form field (the dependency textarea can hold a few MB).
+        "MAX_FORM_MEMORY_SIZE": 4 * 1024 * 1024,
         "LOG_LEVEL": environ.get("LOG_LEVEL", "INFO").upper(),
     }
     settings.update(overrides)

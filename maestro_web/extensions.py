@@ -7,7 +7,9 @@ from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData
+import sqlite3
+
+from sqlalchemy import Engine, MetaData, event
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -30,3 +32,16 @@ jwt = JWTManager()
 csrf = CSRFProtect()
 # ProxyFix (configured by MAESTRO_TRUSTED_PROXIES) has already put the real client in remote_addr.
 limiter = Limiter(key_func=get_remote_address)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """SQLite: write-ahead log (readers never block the writer, commits need no full fsync) and a
+    busy timeout, so that threads and processes sharing the file wait for each other instead of
+    failing with "database is locked"."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()

@@ -268,3 +268,36 @@ def browser() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
+
+
+class GraphFactory:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def __call__(self, owner, name: str = "Payments", spec: str = "api -> db\napi -> cache", type: str = "infra",
+                 grants: dict | None = None):
+        """A graph owned by `owner`; `grants` maps users to Role values."""
+        from maestro_web.graphs.services import GraphChanges, create_graph, grant_role
+        from maestro_web.models import User
+
+        with self.app.app_context():
+            graph = create_graph(User.get_by_public_id(owner.public_id),
+                                 GraphChanges(name=name, type=type, description="", spec=spec))
+            for user, role in (grants or {}).items():
+                grant_role(graph, user.email, role)
+            db.session.commit()
+            db.session.refresh(graph)
+            db.session.expunge(graph)
+            return graph
+
+
+@pytest.fixture
+def make_graph(app: Flask) -> GraphFactory:
+    return GraphFactory(app)
+
+
+def api_headers(client: FlaskClient, user, password: str = PASSWORD) -> dict[str, str]:
+    """Authorization headers for `user`, through the real token endpoint."""
+    response = client.post("/api/auth/token", json={"email": user.email, "password": password})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return {"Authorization": f"Bearer {response.json['access_token']}"}

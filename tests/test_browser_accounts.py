@@ -17,8 +17,9 @@ def test_register_logout_login_change_password_logs_out_other_browser(browser, l
     page.fill("#password", "analytical engine")
     page.fill("#confirm", "analytical engine")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    assert "Hello, Ada Lovelace" in page.text_content("main")
+    page.wait_for_url(f"{base}/graphs/")
+    assert "your account is ready" in page.text_content("main")
+    assert "Ada Lovelace" in page.text_content("header.topbar")
 
     page.click("text=Log out")
     page.wait_for_url(f"{base}/auth/login")
@@ -32,7 +33,7 @@ def test_register_logout_login_change_password_logs_out_other_browser(browser, l
     assert page.input_value("#email") == "ada@example.com"
     page.fill("#password", "analytical engine")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(f"{base}/graphs/")
 
     # A second browser logs in as the same user.
     second = browser.new_context()

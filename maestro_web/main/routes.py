@@ -2,17 +2,20 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify, render_template
+from flask import jsonify, redirect, render_template, url_for
 from sqlalchemy import text
 
 from maestro_web.extensions import db
 from maestro_web.main import main_bp
+from maestro_web.security.session_jwt import current_user
 
 log = logging.getLogger(__name__)
 
 
 @main_bp.get("/")
 def index():
+    if current_user():
+        return redirect(url_for("graphs.index"))
     return render_template("main/index.html")
 
 

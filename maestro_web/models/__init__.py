@@ -1,4 +1,6 @@
 """One module per aggregate; import them all here so Alembic sees every table."""
+from maestro_web.models.graph import Graph, GraphResult, GraphRole, GraphRun, Role
+from maestro_web.models.share import ShareLink
 from maestro_web.models.user import RevokedToken, User
 
-__all__ = ["RevokedToken", "User"]
+__all__ = ["Graph", "GraphResult", "GraphRole", "GraphRun", "RevokedToken", "Role", "ShareLink", "User"]

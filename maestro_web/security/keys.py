@@ -8,6 +8,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from typing import Any
+
+import jwt as pyjwt
 
 
 def key_id(context: str, secret: str) -> str:
@@ -43,3 +46,19 @@ class KeyRing:
             if hmac.compare_digest(known, kid):
                 return secret
         return None
+
+
+def decode_pinned(token: str, ring: KeyRing, *, audience: str, issuer: str, require: list[str],
+                  verify_exp: bool = True) -> dict[str, Any]:
+    """Verify an HS256 token of `ring`'s context and return its claims.
+
+    Nothing in the token is trusted before its signature is checked: the key is the one its `kid`
+    names in this ring (and no other), the algorithm is pinned to HS256 whatever the header says.
+    Raises a `jwt.PyJWTError` for every kind of failure, so each caller maps errors in one place.
+    """
+    header = pyjwt.get_unverified_header(token)
+    secret = ring.secret_for(header.get("kid"))
+    if secret is None or header.get("alg") != "HS256":
+        raise pyjwt.InvalidTokenError("unknown key or algorithm")
+    return pyjwt.decode(token, secret, algorithms=["HS256"], audience=audience, issuer=issuer,
+                        options={"require": require, "verify_exp": verify_exp})

@@ -1,0 +1,84 @@
+"""Public share tokens (SecretJwt Public Analytics, SPEC §3.2).
+
+Minted by the app when a user creates a share link, verified by the public view. Keys come from
+MAESTRO_SECRETJWT_PUBLIC_ANALYTICS (signing) and its _PREVIOUS companions (verification only).
+
+Verification trusts nothing in the token before the signature is checked: the length is capped
+before decoding, the algorithm is pinned to HS256, the key is picked by `kid` from this context's
+ring only, `exp`/`iat`/`jti`/`aud`/`iss` are required, and `name`/`id` must match the URL. Every
+PyJWT error is caught here, so flask-jwt-extended's app-wide handlers (which would answer 422 with
+the library's reason) never see one, and the caller learns only "invalid" or "expired".
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+import jwt as pyjwt
+
+from maestro_web.security.keys import KeyRing, decode_pinned
+
+CONTEXT = "public-analytics"
+AUDIENCE = "maestro-analytics-front"
+ISSUER = "maestro-server"
+TOKEN_NAME = "graphs"
+MAX_TOKEN_LENGTH = 2048
+LEEWAY = 5  # seconds of clock skew tolerated on iat
+
+
+class ShareTokenInvalid(Exception):
+    """Not a share token for this graph: answer 404 and say nothing more."""
+
+
+class ShareTokenExpired(Exception):
+    """A genuine share token for this graph whose `exp` has passed: answer 410."""
+
+    def __init__(self, claims: dict[str, Any]):
+        super().__init__("expired")
+        self.claims = claims
+
+
+def mint_share_token(ring: KeyRing, graph_id: str, link_id: str, issued_at: datetime, expires_at: datetime) -> str:
+    """The token of a share link. Deterministic for a given row and key, so it need not be stored."""
+    iat = int(issued_at.timestamp())
+    payload = {
+        "name": TOKEN_NAME,
+        "id": graph_id,
+        "jti": link_id,
+        "iat": iat,
+        "exp": int(expires_at.timestamp()),
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "timestamp": iat * 1000,
+    }
+    return pyjwt.encode(payload, ring.current, algorithm="HS256", headers={"kid": ring.current_kid})
+
+
+def verify_share_token(token: object, ring: KeyRing, graph_id: str, now: float | None = None) -> dict[str, Any]:
+    """The claims of a valid share token for `graph_id`.
+
+    Raises ShareTokenExpired for a well-signed token for this graph past its `exp`, and
+    ShareTokenInvalid for everything else.
+    """
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        raise ShareTokenInvalid()
+    now = time.time() if now is None else now
+    try:
+        claims = decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER, verify_exp=False,
+                               require=["exp", "iat", "jti", "aud", "iss"])
+    except Exception:  # every PyJWT error, and anything odd in a hostile header
+        raise ShareTokenInvalid() from None
+    if (
+        claims.get("name") != TOKEN_NAME
+        or claims.get("id") != graph_id
+        or not isinstance(claims.get("jti"), str)
+        or not isinstance(claims.get("iat"), int)
+        or not isinstance(claims.get("exp"), int)
+        or claims["iat"] > now + LEEWAY
+        or ("nbf" in claims and (not isinstance(claims["nbf"], (int, float)) or claims["nbf"] > now + LEEWAY))
+    ):
+        raise ShareTokenInvalid()
+    if claims["exp"] <= now:
+        raise ShareTokenExpired(claims)
+    return claims

@@ -1,0 +1,9 @@
+"""Managing share links: a graph's Shares page, one link's page, and "My shared links"."""
+from flask import Blueprint
+
+from maestro_web.security.session_jwt import require_user
+
+shares_bp = Blueprint("shares", __name__)
+shares_bp.before_request(require_user)
+
+from maestro_web.shares import routes  # noqa: E402,F401

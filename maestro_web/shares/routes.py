@@ -1,0 +1,162 @@
+"""Share link pages (Write role or above on the graph); the rules are in services.py."""
+from __future__ import annotations
+
+import io
+
+import segno
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import and_
+
+from maestro_web.extensions import db
+from maestro_web.graphs.access import graph_for
+from maestro_web.models import Graph, Role, ShareLink
+from maestro_web.models.base import utcnow
+from maestro_web.security.session_jwt import current_user
+from maestro_web.shares import shares_bp
+from maestro_web.shares.forms import BulkRevokeForm, ExtendForm, ShareForm
+from maestro_web.shares.services import (
+    NewLink,
+    ShareRefused,
+    create_link,
+    extend_link,
+    iframe_snippet,
+    links_of_graph,
+    links_of_user,
+    pause_link,
+    resume_link,
+    revoke_link,
+    revoke_links,
+    share_url,
+)
+
+
+def _link_for(graph: Graph, link_id: str) -> ShareLink:
+    link = ShareLink.get_by_public_id(link_id)
+    if link is None or link.graph_id != graph.id:
+        abort(404, "There is no such link on this graph.")
+    return link
+
+
+def _private(response: Response) -> Response:
+    """Pages that show a link's token: never cached, never sent on as a referrer."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@shares_bp.route("/graphs/<graph_id>/shares", methods=["GET", "POST"])
+def graph_shares(graph_id: str):
+    graph, role = graph_for(graph_id, current_user(), Role.WRITE)
+    form = ShareForm()
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            origins = (form.allowed_origins.data or "").split()
+            data = NewLink(label=form.label.data, expires_at=form.expiry(utcnow()), max_views=form.max_views.data,
+                           embeddable=form.embeddable.data, origins=tuple(origins))
+            try:
+                link = create_link(graph, current_user(), data)
+            except ShareRefused as exc:
+                db.session.rollback()
+                getattr(form, exc.field or "label", form.label).errors.append(str(exc))
+            else:
+                db.session.commit()
+                flash("Link created. Copy it, show its QR code or embed it below.", "success")
+                return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
+    return render_template("shares/graph.html", graph=graph, role=role, Role=Role, form=form,
+                           links=links_of_graph(graph), now=utcnow()), status
+
+
+@shares_bp.get("/graphs/<graph_id>/shares/<link_id>")
+def link_page(graph_id: str, link_id: str):
+    graph, role = graph_for(graph_id, current_user(), Role.WRITE)
+    link = _link_for(graph, link_id)
+    return _private(_render_link(graph, role, link, ExtendForm(formdata=None)))
+
+
+def _render_link(graph, role, link, form, status=200):
+    usable = link.revoked_at is None
+    response = render_template(
+        "shares/link.html", graph=graph, role=role, Role=Role, link=link, form=form, now=utcnow(),
+        url=share_url(link) if usable else None, snippet=iframe_snippet(link) if usable and link.embeddable else None,
+    )
+    return Response(response, status=status, mimetype="text/html")
+
+
+@shares_bp.get("/graphs/<graph_id>/shares/<link_id>/qr.svg")
+def link_qr(graph_id: str, link_id: str):
+    graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
+    link = _link_for(graph, link_id)
+    if link.revoked_at is not None:
+        abort(410, "This link was revoked.")
+    buffer = io.BytesIO()
+    segno.make(share_url(link), error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False,
+                                                 title=f"QR code of the link “{link.label}”")
+    response = Response(buffer.getvalue(), mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; frame-ancestors 'none'"
+    return _private(response)
+
+
+@shares_bp.post("/graphs/<graph_id>/shares/<link_id>/<action>")
+def link_action(graph_id: str, link_id: str, action: str):
+    graph, role = graph_for(graph_id, current_user(), Role.WRITE)
+    link = _link_for(graph, link_id)
+    messages = {"pause": "Link paused: visitors see “temporarily unavailable”.", "resume": "Link resumed.",
+                "revoke": "Link revoked: it stopped working at once.", "extend": "Link extended."}
+    if action not in messages:
+        abort(404)
+    form = ExtendForm()
+    try:
+        if action == "extend":
+            if not form.validate_on_submit():
+                return _private(_render_link(graph, role, link, form, 422))
+            extend_link(link, form.expiry(max(utcnow(), link.expires_at_utc)))
+        else:
+            if not BulkRevokeForm().validate_on_submit():  # the CSRF check of a one-button form
+                abort(400, "The form expired; reload the page and try again.")
+            {"pause": pause_link, "resume": resume_link, "revoke": revoke_link}[action](link)
+    except ShareRefused as exc:
+        db.session.rollback()
+        if action == "extend":
+            form.custom_expiry.errors.append(str(exc)) if form.expires.data == "custom" else form.expires.errors.append(str(exc))
+            return _private(_render_link(graph, role, link, form, exc.status))
+        flash(str(exc), "error")
+        return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
+    db.session.commit()
+    flash(messages[action], "success")
+    back = request.form.get("back")
+    if back == "list":
+        return redirect(url_for("shares.graph_shares", graph_id=graph.public_id))
+    return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
+
+
+@shares_bp.post("/graphs/<graph_id>/shares/revoke-all")
+def revoke_all(graph_id: str):
+    graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
+    if not BulkRevokeForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    count = revoke_links(ShareLink.graph_id == graph.id)
+    db.session.commit()
+    flash(f"Revoked {count} link{'s' if count != 1 else ''} of this graph.", "success")
+    return redirect(url_for("shares.graph_shares", graph_id=graph.public_id))
+
+
+@shares_bp.get("/shares")
+def my_links():
+    return render_template("shares/mine.html", links=links_of_user(current_user()), form=BulkRevokeForm(), now=utcnow())
+
+
+@shares_bp.post("/shares/revoke")
+def revoke_selected():
+    form = BulkRevokeForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    chosen = [value for value in request.form.getlist("link") if value][:500]
+    if not chosen:
+        flash("Select the links to revoke first.", "error")
+        return redirect(url_for("shares.my_links"))
+    count = revoke_links(and_(ShareLink.public_id.in_(chosen), ShareLink.creator_id == current_user().id))
+    db.session.commit()
+    flash(f"Revoked {count} link{'s' if count != 1 else ''}.", "success")
+    return redirect(url_for("shares.my_links"))
