@@ -35,6 +35,7 @@ def load_configuration(app: Flask, config: Mapping[str, Any] | None, environ: Ma
     from maestro_web.logs import configure_logging
 
     instance = (config or {}).get("INSTANCE_PATH") or app.instance_path
+    app.instance_path = str(instance)  # one instance folder for secrets, SQLite and the mail outbox
     app.config.update(load_settings(os.environ if environ is None else environ, instance, config))
     configure_logging(app.config["LOG_LEVEL"])
     hops = app.config["MAESTRO_TRUSTED_PROXIES"]

@@ -214,6 +214,10 @@ def load_settings(
     access_ttl = _int(environ, "MAESTRO_ACCESS_TOKEN_TTL", 15 * 60, minimum=30)
     refresh_ttl = _int(environ, "MAESTRO_REFRESH_TOKEN_TTL", 24 * 3600, minimum=60)
     redis_url = environ.get("REDIS_URL", "").strip()
+    mail_tls = _bool(environ, "MAIL_USE_TLS", False)
+    mail_ssl = _bool(environ, "MAIL_USE_SSL", False)
+    if mail_tls and mail_ssl:
+        raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL are both set; choose one (STARTTLS or implicit TLS)")
 
     settings: dict[str, Any] = {
         "MAESTRO_ENV": env,
@@ -233,6 +237,17 @@ def load_settings(
         "MAESTRO_SHARE_FAILURE_RATE_LIMIT": environ.get(
             "MAESTRO_SHARE_FAILURE_RATE_LIMIT", "30 per minute"
         ),
+        "MAESTRO_FORGOT_RATE_LIMIT": environ.get("MAESTRO_FORGOT_RATE_LIMIT", "10 per hour"),
+        "MAESTRO_FORGOT_ADDRESS_RATE_LIMIT": environ.get("MAESTRO_FORGOT_ADDRESS_RATE_LIMIT", "3 per hour"),
+        # Mail (password reset). Without MAIL_SERVER, messages go to the instance outbox.
+        "MAIL_SERVER": environ.get("MAIL_SERVER", "").strip() or None,
+        "MAIL_PORT": _int(environ, "MAIL_PORT", 465 if mail_ssl else 587 if mail_tls else 25, minimum=1),
+        "MAIL_USE_TLS": mail_tls,
+        "MAIL_USE_SSL": mail_ssl,
+        "MAIL_USERNAME": environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": environ.get("MAIL_DEFAULT_SENDER", "Maestro Web <no-reply@localhost>"),
+        "MAIL_TIMEOUT": _int(environ, "MAIL_TIMEOUT", 10, minimum=1),
         # Database
         "SQLALCHEMY_DATABASE_URI": _database_url(environ, instance),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

@@ -33,3 +33,24 @@ def login_rate_limits(view: F) -> F:
         lambda: current_app.config["MAESTRO_LOGIN_RATE_LIMIT"], scope="login-ip", methods=["POST"]
     )(view)
     return view
+
+
+def _forgot_address_key() -> str:
+    email = request.form.get("email")
+    return "forgot:" + normalize_email(email if isinstance(email, str) else "")
+
+
+def forgot_rate_limits(view: F) -> F:
+    """Per-IP and per-address limits on reset requests: no mail bombing of one address, no
+    sweeping of many. The per-address budget applies to every address, known or not, so a 429
+    says nothing about whether an account exists."""
+    view = limiter.limit(
+        lambda: current_app.config["MAESTRO_FORGOT_ADDRESS_RATE_LIMIT"],
+        scope="forgot-address",
+        key_func=_forgot_address_key,
+        methods=["POST"],
+    )(view)
+    view = limiter.limit(
+        lambda: current_app.config["MAESTRO_FORGOT_RATE_LIMIT"], scope="forgot-ip", methods=["POST"]
+    )(view)
+    return view

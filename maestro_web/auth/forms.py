@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField, SubmitField
+from wtforms import EmailField, HiddenField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from maestro_web.models.user import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, User
@@ -49,3 +49,25 @@ class PasswordForm(FlaskForm):
         validators=[DataRequired("Repeat the new password."), EqualTo("new_password", "The passwords differ.")],
     )
     submit = SubmitField("Change password")
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class ForgotForm(FlaskForm):
+    email = EmailField(
+        "E-mail", filters=[_strip], validators=[DataRequired("Enter your e-mail address."), Email("Enter a valid e-mail address."), Length(max=254)]
+    )
+    submit = SubmitField("Send me a reset link")
+
+
+class ResetPasswordForm(FlaskForm):
+    # The step 2 token (SPEC §3.4); rendered by hand in the template, checked by the view.
+    reset_token = HiddenField()
+    password = PasswordField("New password", validators=[DataRequired("Choose a new password."), _password_length])
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[DataRequired("Repeat the new password."), EqualTo("password", "The passwords differ.")],
+    )
+    submit = SubmitField("Set new password")

@@ -19,6 +19,11 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("maestro-timing-equaliser")
 
 
+def dummy_password_hash() -> str:
+    """A real argon2 hash of no account's password, for doing equal work when an account is unknown."""
+    return _DUMMY_HASH
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 

@@ -55,10 +55,13 @@ def decode_pinned(token: str, ring: KeyRing, *, audience: str, issuer: str, requ
     Nothing in the token is trusted before its signature is checked: the key is the one its `kid`
     names in this ring (and no other), the algorithm is pinned to HS256 whatever the header says.
     Raises a `jwt.PyJWTError` for every kind of failure, so each caller maps errors in one place.
+    With `verify_exp=False` the caller checks every time claim (exp, iat, nbf) itself, against a
+    clock it can pass in (tests freeze it).
     """
     header = pyjwt.get_unverified_header(token)
     secret = ring.secret_for(header.get("kid"))
     if secret is None or header.get("alg") != "HS256":
         raise pyjwt.InvalidTokenError("unknown key or algorithm")
     return pyjwt.decode(token, secret, algorithms=["HS256"], audience=audience, issuer=issuer,
-                        options={"require": require, "verify_exp": verify_exp})
+                        options={"require": require, "verify_exp": verify_exp, "verify_iat": verify_exp,
+                                 "verify_nbf": verify_exp})

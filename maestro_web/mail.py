@@ -1,0 +1,112 @@
+"""Outgoing e-mail over SMTP, sent off the request path (SPEC §3.4).
+
+`send_mail()` builds a plain-text + HTML message and hands it to a small thread pool, so a request
+takes the same time whether or not a message goes out, and a slow or broken SMTP server never
+shows in a response. Failures are logged (subject and error, never the body: it holds a token).
+
+Configured by the MAIL_* settings. Without MAIL_SERVER, messages are written to the instance
+folder's `outbox/` as .eml files (development, tests of the pages) and the log names the file.
+"""
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="maestro-mail")
+_pending: set[Future] = set()
+_pending_lock = threading.Lock()
+
+
+def build_message(settings: dict[str, Any], to: str, subject: str, text: str, html: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = settings["MAIL_DEFAULT_SENDER"]
+    message["To"] = to
+    message["Message-ID"] = make_msgid(domain="maestro-web")
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def _deliver_smtp(settings: dict[str, Any], message: EmailMessage) -> None:
+    host, port, timeout = settings["MAIL_SERVER"], settings["MAIL_PORT"], settings["MAIL_TIMEOUT"]
+    if settings["MAIL_USE_SSL"]:
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    with smtp:
+        if settings["MAIL_USE_TLS"]:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings["MAIL_USERNAME"]:
+            smtp.login(settings["MAIL_USERNAME"], settings["MAIL_PASSWORD"] or "")
+        smtp.send_message(message)
+
+
+def _write_outbox(outbox: Path, message: EmailMessage) -> Path:
+    outbox.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    path = outbox / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+    path.write_bytes(bytes(message))
+    path.chmod(0o600)  # it holds a live reset link
+    return path
+
+
+def _deliver(settings: dict[str, Any], outbox: Path, message: EmailMessage) -> None:
+    subject = message["Subject"]
+    try:
+        if settings["MAIL_SERVER"]:
+            _deliver_smtp(settings, message)
+            log.info("mail: sent %r", subject)
+        else:
+            path = _write_outbox(outbox, message)
+            log.warning("mail: MAIL_SERVER is not set; %r written to %s (open it for the link)", subject, path)
+    except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
+        log.error("mail: could not send %r: %s: %s", subject, type(exc).__name__, exc)
+    except Exception:  # never let a mail failure kill the pool thread silently
+        log.exception("mail: unexpected failure sending %r", subject)
+
+
+def _settings(app: Flask) -> dict[str, Any]:
+    keys = ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_USERNAME", "MAIL_PASSWORD",
+            "MAIL_DEFAULT_SENDER", "MAIL_TIMEOUT")
+    return {key: app.config[key] for key in keys}
+
+
+def send_mail(to: str, subject: str, text: str, html: str) -> Future:
+    """Queue one message; returns at once. The returned future completes when it was handled."""
+    app = current_app._get_current_object()
+    settings = _settings(app)
+    message = build_message(settings, to, subject, text, html)
+    future = _executor.submit(_deliver, settings, Path(app.instance_path) / "outbox", message)
+    with _pending_lock:
+        _pending.add(future)
+    future.add_done_callback(_forget)
+    return future
+
+
+def _forget(future: Future) -> None:
+    with _pending_lock:
+        _pending.discard(future)
+
+
+def wait_for_pending(timeout: float = 10.0) -> bool:
+    """Block until every queued message was handled (tests, shutdown); False on timeout."""
+    with _pending_lock:
+        pending = set(_pending)
+    if not pending:
+        return True
+    _, not_done = wait(pending, timeout=timeout)
+    return not not_done

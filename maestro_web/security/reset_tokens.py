@@ -1,0 +1,140 @@
+"""Password reset tokens (SecretJwt Crypto Forgot + SecretJwt Forgot, SPEC §3.4).
+
+Two steps, two secrets, two kinds of token, so that neither can stand in for the other:
+
+- Step 1 travels in the e-mailed link. It is *encrypted* (Fernet: AES-CBC + HMAC) under
+  MAESTRO_SECRET_CRYPTO_FORGOT, so the link reveals neither the user nor the address; it lives
+  30 minutes.
+- Step 2 is a JWT signed with MAESTRO_SECRETJWT_FORGOT (`aud` maestro-password-reset) that rides in
+  the reset form's hidden field; it lives 10 minutes.
+
+Both carry a fingerprint of the user's current password hash (and token version). Setting a new
+password changes the hash, so after one successful reset both tokens, and every other reset link
+of that user, are dead: each works once, and no table of used tokens is needed.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+import uuid
+from typing import Any
+
+import jwt as pyjwt
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from maestro_web.security.keys import KeyRing, decode_pinned
+
+STEP1_CONTEXT = "crypto-forgot"
+STEP2_CONTEXT = "forgot"
+STEP1_LIFETIME = 30 * 60
+STEP2_LIFETIME = 10 * 60
+STEP1_PURPOSE = "maestro-password-reset-link"
+AUDIENCE = "maestro-password-reset"
+ISSUER = "maestro-web"
+MAX_TOKEN_LENGTH = 1024
+LEEWAY = 5  # seconds of clock skew tolerated on iat
+
+
+class ResetTokenInvalid(Exception):
+    """Not a reset token of this step (tampered, another context's, garbage)."""
+
+
+class ResetTokenExpired(Exception):
+    """A genuine token of this step, past its lifetime."""
+
+
+def password_fingerprint(password_hash: str, token_version: int) -> str:
+    """A short digest of the current password hash: changes with every new password.
+
+    The argon2 hash is salted, so even setting the same password again gives a new fingerprint.
+    """
+    digest = hashlib.sha256(f"maestro-reset:{token_version}:{password_hash}".encode()).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()
+
+
+def _fernet_key(secret: str) -> bytes:
+    """A Fernet key (32 bytes, base64) derived from a configured secret of any length."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"maestro-forgot-step1").derive(secret.encode())
+    return base64.urlsafe_b64encode(key)
+
+
+def _fernet(ring: KeyRing) -> MultiFernet:
+    # The current key encrypts; the _PREVIOUS keys still decrypt links mailed before a rotation.
+    secrets = [ring.current, *(secret for secret in ring.previous if secret)]
+    return MultiFernet([Fernet(_fernet_key(secret)) for secret in secrets])
+
+
+def mint_step1(ring: KeyRing, user_public_id: str, fingerprint: str, now: float | None = None) -> str:
+    """The token of the e-mailed link."""
+    payload = json.dumps({"p": STEP1_PURPOSE, "u": user_public_id, "f": fingerprint}, separators=(",", ":"))
+    issued = int(time.time() if now is None else now)
+    return _fernet(ring).encrypt_at_time(payload.encode(), issued).decode()
+
+
+def verify_step1(token: object, ring: KeyRing, now: float | None = None) -> dict[str, str]:
+    """`{"user": public id, "fingerprint": ...}` of a valid step 1 token."""
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        raise ResetTokenInvalid()
+    current = int(time.time() if now is None else now)
+    fernet = _fernet(ring)
+    try:
+        data = fernet.decrypt_at_time(token.encode(), ttl=STEP1_LIFETIME, current_time=current)
+    except InvalidToken:
+        # Fernet says "invalid" for both a bad token and an old one: ask again without the ttl
+        # to tell them apart (and refuse a token "issued" in the future).
+        try:
+            issued = fernet.extract_timestamp(token.encode())
+        except InvalidToken:
+            raise ResetTokenInvalid() from None
+        if issued + STEP1_LIFETIME < current:
+            raise ResetTokenExpired() from None
+        raise ResetTokenInvalid() from None
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        raise ResetTokenInvalid() from None
+    if not isinstance(payload, dict) or payload.get("p") != STEP1_PURPOSE:
+        raise ResetTokenInvalid()
+    user, fingerprint = payload.get("u"), payload.get("f")
+    if not isinstance(user, str) or not isinstance(fingerprint, str):
+        raise ResetTokenInvalid()
+    return {"user": user, "fingerprint": fingerprint}
+
+
+def mint_step2(ring: KeyRing, user_public_id: str, fingerprint: str, now: float | None = None) -> str:
+    """The token of the reset form's hidden field."""
+    issued = int(time.time() if now is None else now)
+    payload = {
+        "sub": user_public_id,
+        "fp": fingerprint,
+        "aud": AUDIENCE,
+        "iss": ISSUER,
+        "iat": issued,
+        "exp": issued + STEP2_LIFETIME,
+        "jti": uuid.uuid4().hex,
+    }
+    return pyjwt.encode(payload, ring.current, algorithm="HS256", headers={"kid": ring.current_kid})
+
+
+def verify_step2(token: object, ring: KeyRing, now: float | None = None) -> dict[str, str]:
+    """`{"user": public id, "fingerprint": ...}` of a valid step 2 token."""
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        raise ResetTokenInvalid()
+    current = time.time() if now is None else now
+    try:
+        claims: dict[str, Any] = decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER, verify_exp=False,
+                                               require=["exp", "iat", "jti", "sub", "aud", "iss"])
+    except Exception:  # every PyJWT error, and anything odd in a hostile header
+        raise ResetTokenInvalid() from None
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if not isinstance(iat, int) or not isinstance(exp, int) or iat > current + LEEWAY or exp - iat > STEP2_LIFETIME:
+        raise ResetTokenInvalid()
+    if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("fp"), str):
+        raise ResetTokenInvalid()
+    if exp <= current:
+        raise ResetTokenExpired()
+    return {"user": claims["sub"], "fingerprint": claims["fp"]}
