@@ -64,9 +64,12 @@ def _write_outbox(outbox: Path, message: EmailMessage) -> Path:
     return path
 
 
-def _deliver(settings: dict[str, Any], outbox: Path, message: EmailMessage) -> None:
-    subject = message["Subject"]
+def _deliver(settings: dict[str, Any], outbox: Path, to: str, subject: str, text: str, html: str,
+             discard: bool) -> None:
     try:
+        message = build_message(settings, to, subject, text, html)
+        if discard:
+            return
         if settings["MAIL_SERVER"]:
             _deliver_smtp(settings, message)
             log.info("mail: sent %r", subject)
@@ -85,12 +88,15 @@ def _settings(app: Flask) -> dict[str, Any]:
     return {key: app.config[key] for key in keys}
 
 
-def send_mail(to: str, subject: str, text: str, html: str) -> Future:
-    """Queue one message; returns at once. The returned future completes when it was handled."""
+def send_mail(to: str, subject: str, text: str, html: str, discard: bool = False) -> Future:
+    """Queue one message; returns at once. The returned future completes when it was handled.
+
+    `discard=True` does all the same work except the delivery: a caller that must not reveal
+    whether it sent anything (the forgot-password form) queues a message either way.
+    """
     app = current_app._get_current_object()
     settings = _settings(app)
-    message = build_message(settings, to, subject, text, html)
-    future = _executor.submit(_deliver, settings, Path(app.instance_path) / "outbox", message)
+    future = _executor.submit(_deliver, settings, Path(app.instance_path) / "outbox", to, subject, text, html, discard)
     with _pending_lock:
         _pending.add(future)
     future.add_done_callback(_forget)

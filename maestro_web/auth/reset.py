@@ -50,8 +50,8 @@ def forgot():
 def request_reset(email: str) -> None:
     """Mail a reset link if `email` has an account; do the same work either way.
 
-    Both branches look the user up, derive a fingerprint, encrypt a step 1 token and render the
-    message; only the existing account's message is queued, and sending happens on a mail thread,
+    Both branches look the user up, derive a fingerprint, encrypt a step 1 token, render the
+    message and queue it; the mail thread builds both and delivers only the existing account's,
     so the request's duration does not depend on the answer.
     """
     user = User.get_by_email(email)
@@ -66,8 +66,7 @@ def request_reset(email: str) -> None:
     minutes = reset_tokens.STEP1_LIFETIME // 60
     text = render_template("mail/reset_password.txt", name=name, link=link, minutes=minutes)
     html = render_template("mail/reset_password.html", name=name, link=link, minutes=minutes)
-    if user is not None:
-        send_mail(to, "Reset your Maestro Web password", text, html)
+    send_mail(to, "Reset your Maestro Web password", text, html, discard=user is None)
 
 
 def _refused(status: int):
