@@ -345,6 +345,10 @@ def test_failed_token_attempts_are_rate_limited_per_ip(app, owner, graph):
     limited = client.get(bad)
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
     assert limited.headers["Cache-Control"] == "no-store" and limited.headers["Referrer-Policy"] == "no-referrer"
+    assert "Too many attempts" in limited.text
+    # Only guesses are refused: a link this address genuinely holds still opens, and is counted.
+    assert client.get(made.path).status_code == 200
+    assert link_row(app, made.id).view_count == 6
     # Another address has its own budget.
     other = client.get(bad, environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert other.status_code == 404

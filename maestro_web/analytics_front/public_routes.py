@@ -7,7 +7,16 @@ under concurrency.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import math
+import time
+
 from flask import Response, current_app, g, render_template, request
+from flask_limiter.util import get_remote_address
+from limits import parse_many
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, bindparam, text
 
 from maestro_web.analytics_front import analytics_public_bp
@@ -25,16 +34,25 @@ REFUSALS = {
     "used up": (410, "This link was used up", "It allowed a limited number of views, and they have all been used."),
     "paused": (403, "Temporarily unavailable", "The owner paused this link. Try again later."),
     "no picture": (404, "No picture yet", "This graph has not been drawn yet. Try again later."),
+    "too many": (429, "Too many attempts", "Too many links that do not work came from your address. Wait a minute."),
 }
 
 
-def _failure_limit() -> str:
-    return current_app.config["MAESTRO_SHARE_FAILURE_RATE_LIMIT"]
+def _failure_budget_left() -> tuple[bool, int]:
+    """Count one failed token attempt against this client's budget (MAESTRO_SHARE_FAILURE_RATE_LIMIT).
 
-
-def _failed(response: Response) -> bool:
-    """Only answers to a bad token use up the per-IP budget (SPEC: abuse guards)."""
-    return response.status_code == 404 and getattr(g, "share_token_failed", False)
+    Only failures are counted, and only failures are checked: a valid link costs no rate-limit
+    work at all (no storage round trip on the hottest path), and a client that guessed too much is
+    refused further guesses, not the links it genuinely holds. Returns (allowed, retry_after).
+    """
+    if not limiter.enabled:
+        return True, 0
+    client = get_remote_address()
+    for item in parse_many(current_app.config["MAESTRO_SHARE_FAILURE_RATE_LIMIT"]):
+        if not limiter.limiter.hit(item, "share-token-failures", client):
+            reset_at = limiter.limiter.get_window_stats(item, "share-token-failures", client).reset_time
+            return False, max(1, math.ceil(reset_at - time.time()))
+    return True, 0
 
 
 @analytics_public_bp.after_request
@@ -61,6 +79,12 @@ def public_headers(response: Response) -> Response:
 
 
 def _refuse(outcome: str, embed: bool) -> Response:
+    if outcome == "invalid":
+        allowed, retry_after = _failure_budget_left()
+        if not allowed:
+            response = _refuse("too many", embed)
+            response.headers["Retry-After"] = str(retry_after)
+            return response
     status, title, message = REFUSALS[outcome]
     html = render_template("analytics/public_refused.html", status=status, title=title, message=message, embed=embed)
     return Response(html, status=status, mimetype="text/html")
@@ -78,43 +102,41 @@ def _diagnose(link_id: str, graph_id: str) -> str:
 
 @analytics_public_bp.get("/graphs/public/<graph_id>", defaults={"embed": False})
 @analytics_public_bp.get("/graphs/public/<graph_id>/embed", defaults={"embed": True}, endpoint="public_embed")
-@limiter.limit(_failure_limit, deduct_when=_failed, scope="share-token-failures")
+@limiter.exempt  # failures are counted in _refuse(), successes cost nothing
 def public_graph(graph_id: str, embed: bool):
     ring = current_app.config["KEY_RINGS"][CONTEXT]
     try:
         claims = verify_share_token(request.args.get("token", ""), ring, graph_id)
     except ShareTokenInvalid:
-        g.share_token_failed = True
         return _refuse("invalid", embed)
     except ShareTokenExpired as exc:
         link = ShareLink.get_by_public_id(exc.claims["jti"])
         g.share_link = link if link is not None and link.graph.public_id == graph_id else None
         return _refuse("revoked" if link is not None and link.revoked_at is not None else "expired", embed)
 
-    # One transaction, two statements: count the view (if every rule holds), read what to show.
-    counted = db.session.execute(COUNT_VIEW, {"jti": claims["jti"], "graph_id": graph_id, "now": utcnow()}).first()
+    counted = count_view(claims["jti"], graph_id)
     if counted is None:
-        db.session.rollback()
-        outcome = _diagnose(claims["jti"], graph_id)
-        g.share_token_failed = outcome == "invalid"
-        return _refuse(outcome, embed)
-    shown = db.session.execute(GRAPH_WITH_PICTURE, {"graph_id": counted.graph_id}).one()
-    db.session.commit()
+        return _refuse(_diagnose(claims["jti"], graph_id), embed)
 
     g.share_link = counted  # embeddable and origins, for the headers
     if request.args.get("ext") == "svg":
-        return raw_svg(shown.svg) if shown.svg is not None else _refuse("no picture", embed)
-    page = page_fields(shown.name, shown.type, shown.status, shown.message, shown.info, shown.svg, shown.created_at)
+        return raw_svg(counted.svg) if counted.svg is not None else _refuse("no picture", embed)
+    page = page_fields(counted.name, counted.type, counted.status, counted.message, counted.info, counted.svg,
+                       counted.drawn_at)
     template = "analytics/public_embed.html" if embed else "analytics/public.html"
     return render_template(template, page=page, expires_at=as_utc(counted.expires_at))
 
 
 # The rules of SPEC §5 for a link that may be viewed right now, as one statement that also counts
 # the view: not revoked, not paused, not expired, below its max views, its graph not deleted, its
-# creator still holding Write (role >= 3). Plain SQL (valid on SQLite and PostgreSQL) because this is
-# the hottest statement of the app: building and cache-keying the same statement as a SQLAlchemy
-# expression cost more than running it. ShareLink.status() gives the same rules in Python for the
+# creator still holding Write (role >= 3). ShareLink.status() gives the same rules in Python for the
 # owner's pages; tests/test_shares.py checks that both agree, one rule at a time.
+#
+# This is the hottest path of the app, so it is plain SQL (valid on SQLite and PostgreSQL; building
+# and cache-keying the same statement as a SQLAlchemy expression cost more than running it), run
+# in autocommit mode (a single statement is atomic: no BEGIN/COMMIT round trips). On PostgreSQL
+# the count and the read of the graph with its newest picture are one statement (a data-modifying
+# CTE), so a view costs one round trip; SQLite has no UPDATE in a CTE and runs the two in turn.
 _COUNT_VIEW_SQL = """
 UPDATE share_links
    SET view_count = view_count + 1, last_viewed_at = :now
@@ -131,31 +153,77 @@ UPDATE share_links
 RETURNING graph_id, expires_at, embeddable, allowed_origins
 """
 
-_GRAPH_WITH_PICTURE_SQL = """
-SELECT graphs.name, graphs.type, graphs.status, graphs.message, graphs.info,
-       graph_results.svg, graph_results.created_at
-  FROM graphs
+_SHOWN_COLUMNS = """
+       graphs.name, graphs.type, graphs.status, graphs.message, graphs.info,
+       graph_results.svg, graph_results.created_at AS drawn_at"""
+
+_NEWEST_PICTURE_JOIN = """
   LEFT OUTER JOIN graph_results ON graph_results.id = (
        SELECT max(newest.id) FROM graph_results AS newest
-        WHERE newest.graph_id = graphs.id AND newest.svg IS NOT NULL)
- WHERE graphs.id = :graph_id
+        WHERE newest.graph_id = graphs.id AND newest.svg IS NOT NULL)"""
+
+_GRAPH_WITH_PICTURE_SQL = f"SELECT {_SHOWN_COLUMNS}\n  FROM graphs {_NEWEST_PICTURE_JOIN}\n WHERE graphs.id = :graph_id"
+
+_COUNT_AND_SHOW_SQL = f"""
+WITH counted AS ({_COUNT_VIEW_SQL})
+SELECT counted.graph_id, counted.expires_at, counted.embeddable, counted.allowed_origins, {_SHOWN_COLUMNS}
+  FROM counted JOIN graphs ON graphs.id = counted.graph_id {_NEWEST_PICTURE_JOIN}
 """
 
-
-def _count_view_statement():
-    """Count one view if, and only if, every rule holds at this instant; return what the page needs."""
-    return (
-        text(_COUNT_VIEW_SQL)
-        .bindparams(bindparam("now", type_=DateTime(timezone=True)), bindparam("write", value=int(Role.WRITE)))
-        .columns(graph_id=Integer, expires_at=DateTime(timezone=True), embeddable=Boolean, allowed_origins=Text)
-    )
+_COUNTED_TYPES = {"graph_id": Integer, "expires_at": DateTime(timezone=True), "embeddable": Boolean,
+                  "allowed_origins": Text}
+_SHOWN_TYPES = {"name": String, "type": String, "status": String, "message": Text, "info": JSON, "svg": Text,
+                "drawn_at": DateTime(timezone=True)}
 
 
-def _graph_with_picture_statement():
-    """The graph's fields and its newest picture, in one query."""
-    return text(_GRAPH_WITH_PICTURE_SQL).columns(
-        name=String, type=String, status=String, message=Text, info=JSON, svg=Text, created_at=DateTime(timezone=True))
+def _statement(sql: str, **types):
+    statement = text(sql)
+    if ":now" in sql:  # the counting statements
+        statement = statement.bindparams(bindparam("now", type_=DateTime(timezone=True)),
+                                         bindparam("write", value=int(Role.WRITE)))
+    return statement.columns(**types)
 
 
-COUNT_VIEW = _count_view_statement()
-GRAPH_WITH_PICTURE = _graph_with_picture_statement()
+COUNT_VIEW = _statement(_COUNT_VIEW_SQL, **_COUNTED_TYPES)
+GRAPH_WITH_PICTURE = _statement(_GRAPH_WITH_PICTURE_SQL, **_SHOWN_TYPES)
+COUNT_AND_SHOW = _statement(_COUNT_AND_SHOW_SQL, **_COUNTED_TYPES, **_SHOWN_TYPES)
+
+
+@dataclass(frozen=True)
+class CountedView:
+    """What a counted view shows: the link's embedding rules and expiry, the graph, its picture."""
+
+    graph_id: int
+    expires_at: datetime
+    embeddable: bool
+    allowed_origins: str
+    name: str
+    type: str
+    status: str
+    message: str | None
+    info: Any
+    svg: str | None
+    drawn_at: datetime | None
+
+
+def _autocommit_engine():
+    """The app's engine in autocommit mode (same pool): each statement is its own transaction."""
+    engines = current_app.extensions.setdefault("maestro_autocommit", {})
+    engine = engines.get("default")
+    if engine is None:
+        engine = engines["default"] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
+def count_view(jti: str, graph_id: str) -> CountedView | None:
+    """Count one view if, and only if, every rule holds at this instant; None if one does not."""
+    params = {"jti": jti, "graph_id": graph_id, "now": utcnow()}
+    with _autocommit_engine().connect() as connection:
+        if connection.dialect.name == "postgresql":
+            row = connection.execute(COUNT_AND_SHOW, params).first()
+            return CountedView(**row._mapping) if row is not None else None
+        counted = connection.execute(COUNT_VIEW, params).first()
+        if counted is None:
+            return None
+        shown = connection.execute(GRAPH_WITH_PICTURE, {"graph_id": counted.graph_id}).one()
+        return CountedView(**counted._mapping, **shown._mapping)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import jwt as pyjwt
@@ -55,6 +56,19 @@ def mint_share_token(ring: KeyRing, graph_id: str, link_id: str, issued_at: date
     return pyjwt.encode(payload, ring.current, algorithm="HS256", headers={"kid": ring.current_kid})
 
 
+@lru_cache(maxsize=4096)
+def _signed_claims(token: str, ring: KeyRing) -> dict[str, Any]:
+    """The claims of a token whose signature, kid, alg, aud and iss check out (times not checked).
+
+    Cached: a link is opened again and again, and checking its signature is a large part of a
+    public view. Only successes are cached (an exception is never stored), a token cannot change,
+    and the ring is part of the key, so a rotated or removed key is a cache miss. The time claims
+    and the URL's graph are checked on every call, by the caller.
+    """
+    return decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER, verify_exp=False,
+                         require=["exp", "iat", "jti", "aud", "iss"])
+
+
 def verify_share_token(token: object, ring: KeyRing, graph_id: str, now: float | None = None) -> dict[str, Any]:
     """The claims of a valid share token for `graph_id`.
 
@@ -65,8 +79,7 @@ def verify_share_token(token: object, ring: KeyRing, graph_id: str, now: float |
         raise ShareTokenInvalid()
     now = time.time() if now is None else now
     try:
-        claims = decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER, verify_exp=False,
-                               require=["exp", "iat", "jti", "aud", "iss"])
+        claims = dict(_signed_claims(token, ring))
     except Exception:  # every PyJWT error, and anything odd in a hostile header
         raise ShareTokenInvalid() from None
     if (
