@@ -215,6 +215,14 @@ def test_a_password_reset_step_two_token_is_refused(app, client, shared, owner):
     assert_refused(client, graph, sign(app, reset_like, context="forgot", kid=ring(app).current_kid))
 
 
+def test_real_password_reset_tokens_are_refused(app, client, shared, owner):
+    from maestro_web.security import reset_tokens
+
+    graph, _ = shared
+    for mint, context in ((reset_tokens.mint_step1, "crypto-forgot"), (reset_tokens.mint_step2, "forgot")):
+        assert_refused(client, graph, mint(ring(app, context), owner.public_id, "fingerprint"))
+
+
 def test_a_valid_token_for_graph_a_at_graph_bs_url(client, shared, other_graph):
     _, link = shared
     response = client.get(f"/analytics/graphs/public/{other_graph.public_id}", query_string={"token": link.token})

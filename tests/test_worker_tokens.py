@@ -145,6 +145,15 @@ def test_reset_shaped_token_is_refused(client, ring):
     assert claim(client, sign(reset, ring.current, ring.current_kid)).status_code == 401
 
 
+def test_real_password_reset_tokens_are_refused(app, client):
+    from maestro_web.security import reset_tokens
+
+    rings = app.config["KEY_RINGS"]
+    for mint, context in ((reset_tokens.mint_step1, "crypto-forgot"), (reset_tokens.mint_step2, "forgot")):
+        token = mint(rings[context], "someone", "fingerprint")
+        assert client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {token}"}).status_code == 401
+
+
 def test_key_only_in_previous_is_accepted_until_dropped(app, client, ring):
     old = mint_worker_token(ring)
     app.config["KEY_RINGS"] = {**app.config["KEY_RINGS"], "analytics": KeyRing("analytics", "n" * 48, (ring.current,))}

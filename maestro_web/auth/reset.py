@@ -74,25 +74,37 @@ def _refused(status: int):
     return render_template("auth/reset_refused.html"), status, NO_STORE
 
 
-def _user_for(claims: dict[str, str]) -> User | None:
-    """The user a verified token names, if the token still matches their current password."""
+class _Refused(Exception):
+    def __init__(self, status: int):
+        self.status = status
+
+
+def _user_for(verify, token: object, context: str) -> tuple[User, dict[str, str]]:
+    """The user a token of one step names, if it verifies and still matches their password.
+
+    Raises _Refused(400) for a token that is not one of this step, _Refused(410) for one that
+    expired or whose password has changed since (it was used, or superseded by a newer reset).
+    """
+    try:
+        claims = verify(token, _ring(context))
+    except ResetTokenExpired:
+        raise _Refused(410) from None
+    except ResetTokenInvalid:
+        raise _Refused(400) from None
     user = User.get_by_public_id(claims["user"])
     if user is None or not hmac.compare_digest(_fingerprint(user), claims["fingerprint"]):
-        return None  # the password changed since: this link was used (or superseded)
-    return user
+        raise _Refused(410)
+    return user, claims
+
+
+@auth_bp.errorhandler(_Refused)
+def _refused_page(refused: _Refused):
+    return _refused(refused.status)
 
 
 @auth_bp.get("/reset")
 def reset():
-    try:
-        claims = reset_tokens.verify_step1(request.args.get("token"), _ring(reset_tokens.STEP1_CONTEXT))
-    except ResetTokenExpired:
-        return _refused(410)
-    except ResetTokenInvalid:
-        return _refused(400)
-    user = _user_for(claims)
-    if user is None:
-        return _refused(410)
+    user, claims = _user_for(reset_tokens.verify_step1, request.args.get("token"), reset_tokens.STEP1_CONTEXT)
     form = ResetPasswordForm()
     form.reset_token.data = reset_tokens.mint_step2(_ring(reset_tokens.STEP2_CONTEXT), user.public_id, claims["fingerprint"])
     return render_template("auth/reset.html", form=form, user=user), 200, NO_STORE
@@ -101,15 +113,7 @@ def reset():
 @auth_bp.post("/reset")
 def reset_submit():
     form = ResetPasswordForm()
-    try:
-        claims = reset_tokens.verify_step2(form.reset_token.data, _ring(reset_tokens.STEP2_CONTEXT))
-    except ResetTokenExpired:
-        return _refused(410)
-    except ResetTokenInvalid:
-        return _refused(400)
-    user = _user_for(claims)
-    if user is None:
-        return _refused(410)
+    user, _ = _user_for(reset_tokens.verify_step2, form.reset_token.data, reset_tokens.STEP2_CONTEXT)
     if not form.validate_on_submit():
         # Same step 2 token: it stays valid until the password changes or 10 minutes pass.
         return render_template("auth/reset.html", form=form, user=user), 422, NO_STORE
