@@ -1,9 +1,9 @@
 """The public view (SPEC §5): anyone holding a valid share link sees one graph, read-only.
 
 Every answer of these routes, errors included, carries the public headers. A link is checked
-against its row on every request (no cache), and the view is counted by one conditional UPDATE that
-also re-checks every rule, so revocation is immediate on every process and max views is exact
-under concurrency.
+against its row on every request (only the token's signature check is cached, in
+share_tokens.py), and the view is counted by one conditional UPDATE that also re-checks every
+rule, so revocation is immediate on every process and max views is exact under concurrency.
 """
 from __future__ import annotations
 
