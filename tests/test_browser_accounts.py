@@ -29,7 +29,8 @@ def test_register_logout_login_change_password_logs_out_other_browser(browser, l
     page.fill("#email", "ada@example.com")
     page.fill("#password", "wrong password")
     page.click("button[type=submit]")
-    assert "Wrong e-mail or password." in page.text_content("main")
+    # click() returns once the navigation starts: wait for the new page, not the old one.
+    page.wait_for_selector("text=Wrong e-mail or password.")
     assert page.input_value("#email") == "ada@example.com"
     page.fill("#password", "analytical engine")
     page.click("button[type=submit]")
