@@ -25,7 +25,6 @@ import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from bench.harness import (
     DEFAULT_POSTGRES_ADMIN_URL,
@@ -84,7 +83,8 @@ class SharedGraph:
         from maestro_web.models import Graph, User
         from maestro_web.models.base import utcnow
         from maestro_web.security.worker_tokens import mint_worker_token
-        from maestro_web.shares.services import NewLink, create_link, token_of
+        from maestro_web.security.share_tokens import token_for
+        from maestro_web.shares.services import NewLink, create_link
         from maestro_web.worker.runner import build_result
 
         spec = "\n".join(f"service-{i} [kind={('service', 'database', 'queue')[i % 3]}] -> service-{(i * 7 + 3) % nodes}"
@@ -106,7 +106,7 @@ class SharedGraph:
             link = create_link(Graph.get_by_public_id(graph_id), User.get_by_email("bench@example.com"),
                                NewLink(label="Benchmark", expires_at=utcnow() + timedelta(days=1)))
             db.session.commit()
-            return f"/analytics/graphs/public/{graph_id}?token={token_of(link)}", link.public_id
+            return f"/analytics/graphs/public/{graph_id}?token={token_for(link)}", link.public_id
 
     def view_count(self) -> int:
         from maestro_web.extensions import db

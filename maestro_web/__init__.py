@@ -80,20 +80,9 @@ def register_error_handlers(app: Flask) -> None:
     register(app)
 
 
-# Pages may override these per response (the public share view sets its own frame-ancestors).
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
-
-
 def register_security_headers(app: Flask) -> None:
+    from maestro_web.headers import SECURITY_HEADERS
+
     @app.after_request
     def _headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():

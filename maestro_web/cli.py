@@ -69,11 +69,12 @@ def rotate_key(context: str) -> None:
 @click.option("--retries", default=5, show_default=True, help="Retries of a failing request (with backoff).")
 def analytics_worker(url: str | None, once: bool, until_idle: bool, poll_interval: float, retries: int) -> None:
     """Claim graphs over HTTP, analyse and draw them, post the results."""
+    from maestro_web.security import worker_tokens
     from maestro_web.worker.client import FrontClient, FrontUnavailable
     from maestro_web.worker.runner import run_worker
 
     base = url or current_app.config["MAESTRO_ANALYTICS_URL"]
-    client = FrontClient(base, current_app.config["KEY_RINGS"]["analytics"], retries=retries)
+    client = FrontClient(base, current_app.config["KEY_RINGS"][worker_tokens.CONTEXT], retries=retries)
     click.echo(f"Analytics worker polling {base}", err=True)
     try:
         stats = run_worker(client, once=once, until_idle=until_idle, poll_interval=poll_interval)

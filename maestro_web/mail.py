@@ -15,13 +15,14 @@ import ssl
 import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
+
+from maestro_web.models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def _deliver_smtp(settings: dict[str, Any], message: EmailMessage) -> None:
 
 def _write_outbox(outbox: Path, message: EmailMessage) -> Path:
     outbox.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S")
     path = outbox / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
     path.write_bytes(bytes(message))
     path.chmod(0o600)  # it holds a live reset link

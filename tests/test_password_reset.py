@@ -73,22 +73,21 @@ def ring(app, context):
     return app.config["KEY_RINGS"][context]
 
 
-def step1_for(app, user, now=None, key_ring=None):
+def _token_for(app, user, mint, context, now, key_ring):
+    """A token of one step for `user`'s current password, minted with any clock or key."""
     with app.app_context():
         from maestro_web.models import User
 
         row = User.get_by_public_id(user.public_id)
-        fingerprint = reset_tokens.password_fingerprint(row.password_hash, row.token_version)
-        return reset_tokens.mint_step1(key_ring or ring(app, "crypto-forgot"), row.public_id, fingerprint, now=now)
+        return mint(key_ring or ring(app, context), row.public_id, reset_tokens.fingerprint_of(row), now=now)
+
+
+def step1_for(app, user, now=None, key_ring=None):
+    return _token_for(app, user, reset_tokens.mint_step1, "crypto-forgot", now, key_ring)
 
 
 def step2_for(app, user, now=None, key_ring=None):
-    with app.app_context():
-        from maestro_web.models import User
-
-        row = User.get_by_public_id(user.public_id)
-        fingerprint = reset_tokens.password_fingerprint(row.password_hash, row.token_version)
-        return reset_tokens.mint_step2(key_ring or ring(app, "forgot"), row.public_id, fingerprint, now=now)
+    return _token_for(app, user, reset_tokens.mint_step2, "forgot", now, key_ring)
 
 
 def assert_refused_page(response, status):

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Response
 from markupsafe import Markup
 
+from maestro_web.headers import sandboxed_svg_csp
 from maestro_web.models import Graph, GraphResult
 from maestro_web.models.base import as_utc
 from maestro_web.models.graph import GRAPH_TYPES
@@ -69,7 +70,6 @@ def raw_svg_response(graph: Graph) -> Response | None:
 
 def raw_svg(svg: str) -> Response:
     response = Response(svg, mimetype="image/svg+xml")
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = sandboxed_svg_csp()
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -17,11 +17,12 @@ import time
 from flask import Response, current_app, g, render_template, request
 from flask_limiter.util import get_remote_address
 from limits import parse_many
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, bindparam, text
+from sqlalchemy import JSON, DateTime, Integer, String, Text, bindparam, text
 
 from maestro_web.analytics_front import analytics_public_bp
 from maestro_web.analytics_front.presenters import page_fields, raw_svg
 from maestro_web.extensions import db, limiter
+from maestro_web.headers import keep_private, sandboxed_svg_csp
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import as_utc, utcnow
 from maestro_web.security.share_tokens import CONTEXT, ShareTokenExpired, ShareTokenInvalid, verify_share_token
@@ -58,23 +59,17 @@ def _failure_budget_left() -> tuple[bool, int]:
 @analytics_public_bp.after_request
 def public_headers(response: Response) -> Response:
     link = getattr(g, "share_link", None)  # a ShareLink, or the row the view counter returned
-    origins = link.allowed_origins.split() if link is not None and link.embeddable else []
+    origins = link.allowed_origins.split() if link is not None else []
     ancestors = " ".join(origins) if origins else "'none'"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    keep_private(response)
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     if response.mimetype == "image/svg+xml":
-        response.headers["Content-Security-Policy"] = (
-            f"sandbox; default-src 'none'; style-src 'unsafe-inline'; frame-ancestors {ancestors}")
+        response.headers["Content-Security-Policy"] = sandboxed_svg_csp(ancestors)
     else:
         response.headers["Content-Security-Policy"] = (
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'none'; "
             f"base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}")
-    if ancestors != "'none'":
-        response.headers.pop("X-Frame-Options", None)
-    else:
-        response.headers["X-Frame-Options"] = "DENY"
+    # nosniff, and X-Frame-Options unless `ancestors` names origins, come from the app-wide headers.
     return response
 
 
@@ -118,7 +113,7 @@ def public_graph(graph_id: str, embed: bool):
     if counted is None:
         return _refuse(_diagnose(claims["jti"], graph_id), embed)
 
-    g.share_link = counted  # embeddable and origins, for the headers
+    g.share_link = counted  # its allowed origins, for the headers
     if request.args.get("ext") == "svg":
         return raw_svg(counted.svg) if counted.svg is not None else _refuse("no picture", embed)
     page = page_fields(counted.name, counted.type, counted.status, counted.message, counted.info, counted.svg,
@@ -150,7 +145,7 @@ UPDATE share_links
                 WHERE graph_roles.graph_id = share_links.graph_id
                   AND graph_roles.user_id = share_links.creator_id
                   AND graph_roles.role >= :write)
-RETURNING graph_id, expires_at, embeddable, allowed_origins
+RETURNING graph_id, expires_at, allowed_origins
 """
 
 _SHOWN_COLUMNS = """
@@ -166,12 +161,11 @@ _GRAPH_WITH_PICTURE_SQL = f"SELECT {_SHOWN_COLUMNS}\n  FROM graphs {_NEWEST_PICT
 
 _COUNT_AND_SHOW_SQL = f"""
 WITH counted AS ({_COUNT_VIEW_SQL})
-SELECT counted.graph_id, counted.expires_at, counted.embeddable, counted.allowed_origins, {_SHOWN_COLUMNS}
+SELECT counted.graph_id, counted.expires_at, counted.allowed_origins, {_SHOWN_COLUMNS}
   FROM counted JOIN graphs ON graphs.id = counted.graph_id {_NEWEST_PICTURE_JOIN}
 """
 
-_COUNTED_TYPES = {"graph_id": Integer, "expires_at": DateTime(timezone=True), "embeddable": Boolean,
-                  "allowed_origins": Text}
+_COUNTED_TYPES = {"graph_id": Integer, "expires_at": DateTime(timezone=True), "allowed_origins": Text}
 _SHOWN_TYPES = {"name": String, "type": String, "status": String, "message": Text, "info": JSON, "svg": Text,
                 "drawn_at": DateTime(timezone=True)}
 
@@ -195,7 +189,6 @@ class CountedView:
 
     graph_id: int
     expires_at: datetime
-    embeddable: bool
     allowed_origins: str
     name: str
     type: str

@@ -14,7 +14,9 @@ from maestro_web.graphs.access import graph_for
 from maestro_web.models import Graph, Role, ShareLink
 from maestro_web.models.base import as_utc, utcnow
 from maestro_web.security.session_jwt import current_user
+from maestro_web.security.share_tokens import token_for
 from maestro_web.shares.services import (
+    clean_label,
     NewLink,
     ShareRefused,
     create_link,
@@ -26,7 +28,6 @@ from maestro_web.shares.services import (
     revoke_link,
     revoke_links,
     share_url,
-    token_of,
 )
 
 CREATE_FIELDS = {"label", "expires_in", "expires_at", "max_views", "embeddable", "allowed_origins"}
@@ -83,10 +84,7 @@ def _new_link(body: dict[str, Any]) -> NewLink:
 
 
 def _link_for(graph: Graph, link_id: str) -> ShareLink:
-    link = ShareLink.get_by_public_id(link_id)
-    if link is None or link.graph_id != graph.id:
-        abort(404, "There is no such link on this graph.")
-    return link
+    return ShareLink.get_on_graph(graph, link_id) or abort(404, "There is no such link on this graph.")
 
 
 def _create(graph_id: str) -> tuple[ShareLink | None, Response | None]:
@@ -121,7 +119,7 @@ def create_share(graph_id: str):
     if problem:
         return problem
     body = link_json(link)
-    body["token"] = token_of(link)
+    body["token"] = token_for(link)
     return jsonify(body), 201
 
 
@@ -132,7 +130,7 @@ def create_public(graph_id: str):
     if problem:
         return problem
     created = as_utc(link.created_at)
-    return jsonify(id=link.public_id, token=token_of(link), timestamp=int(created.timestamp() * 1000),
+    return jsonify(id=link.public_id, token=token_for(link), timestamp=int(created.timestamp() * 1000),
                    url=share_url(link), expires_at=as_utc(link.expires_at).isoformat()), 201
 
 
@@ -148,10 +146,9 @@ def patch_share(graph_id: str, link_id: str):
         if unknown:
             raise ShareRefused("Unknown field.", unknown[0])
         if "label" in body:
-            label = body["label"]
-            if not isinstance(label, str) or not label.strip() or len(label.strip()) > 80:
-                raise ShareRefused("Must be a non-empty string of at most 80 characters.", "label")
-            link.label = label.strip()
+            if not isinstance(body["label"], str):
+                raise ShareRefused("Must be a string.", "label")
+            link.label = clean_label(body["label"])
         expires_at = _expiry(body, max(utcnow(), link.expires_at_utc))
         if expires_at is not None:
             extend_link(link, expires_at)

@@ -16,7 +16,7 @@ def _after_login_target() -> str:
     return target if is_safe_next(target) else url_for("main.index")
 
 
-def _form_status(form) -> int:
+def form_status(form) -> int:
     # A re-rendered form after a POST is an error answer, never a 200.
     return 422 if request.method == "POST" and form.errors else 200
 
@@ -31,7 +31,7 @@ def register():
         db.session.commit()
         flash("Welcome to Maestro Web, your account is ready.", "success")
         return start_session(redirect(url_for("main.index")), user)
-    return render_template("auth/register.html", form=form), _form_status(form)
+    return render_template("auth/register.html", form=form), form_status(form)
 
 
 @auth_bp.route("/login", methods=["GET", "POST"])
@@ -47,7 +47,7 @@ def login():
         # One message for an unknown e-mail and a wrong password: nothing to learn from it.
         form.form_errors.append("Wrong e-mail or password.")
         return render_template("auth/login.html", form=form), 401
-    return render_template("auth/login.html", form=form), _form_status(form)
+    return render_template("auth/login.html", form=form), form_status(form)
 
 
 @account_bp.post("/auth/logout")
@@ -65,7 +65,7 @@ def account():
         db.session.commit()
         flash("Your name is saved.", "success")
         return redirect(url_for("account.account"))
-    return render_template("auth/account.html", form=form, password_form=PasswordForm()), _form_status(form)
+    return render_template("auth/account.html", form=form, password_form=PasswordForm()), form_status(form)
 
 
 @account_bp.post("/account/password")

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
-from maestro_web.graphs.spec import ParsedSpec, SpecError, parse_spec
+from maestro_web.graphs.spec import SpecError, parse_spec
 from maestro_web.models.graph import DESCRIPTION_MAX_LENGTH, GRAPH_TYPES, NAME_MAX_LENGTH, Role
 
 ROLE_CHOICES = [SelectChoice(str(int(role)), role.label) for role in (Role.READ, Role.WRITE, Role.ADMIN)]
@@ -25,19 +25,14 @@ class GraphForm(FlaskForm):
     spec = TextAreaField("Dependencies")
     submit = SubmitField("Save")
 
-    parsed: ParsedSpec | None = None
     spec_lines: list[int]
-
-    def validate_type(self, field: SelectField) -> None:
-        if field.data not in GRAPH_TYPES:
-            raise ValidationError("Choose one of: " + ", ".join(GRAPH_TYPES) + ".")
 
     def validate_spec(self, field: TextAreaField) -> None:
         self.spec_lines = []
         if field.data is not None and not isinstance(field.data, str):
             raise ValidationError("The dependencies must be text.")
         try:
-            self.parsed = parse_spec(field.data or "")
+            parse_spec(field.data or "")
         except SpecError as exc:
             self.spec_lines = [p.line for p in exc.problems if p.line is not None]
             messages = [problem.message for problem in exc.problems]

@@ -92,12 +92,11 @@ def rerun(graph_id: str):
 
 @graphs_bp.route("/<graph_id>/access", methods=["GET", "POST"])
 def access(graph_id: str):
-    graph, role = graph_for(graph_id, current_user(), Role.READ)
+    # Anyone with Read sees who has access; only an Admin changes it.
+    graph, role = graph_for(graph_id, current_user(), Role.ADMIN if request.method == "POST" else Role.READ)
     form = RoleForm()
     status = 200
     if request.method == "POST":
-        if role < Role.ADMIN:
-            abort(403, "Only an Admin of this graph can manage roles.")
         if form.validate_on_submit():
             try:
                 grant = grant_role(graph, form.email.data, Role(int(form.role.data)))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, select
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from maestro_web.extensions import db
@@ -16,7 +16,6 @@ from maestro_web.models.graph import Graph, Role
 from maestro_web.models.user import User
 
 LABEL_MAX_LENGTH = 80
-STATUSES = ("active", "paused", "expired", "revoked", "used up")
 
 
 class ShareLink(db.Model):
@@ -36,8 +35,8 @@ class ShareLink(db.Model):
     view_count: Mapped[int] = mapped_column(Integer, default=0)
     last_viewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     max_views: Mapped[int | None] = mapped_column(Integer)
-    embeddable: Mapped[bool] = mapped_column(Boolean, default=False)
-    allowed_origins: Mapped[str] = mapped_column(Text, default="")  # space-separated origins
+    # Space-separated origins that may embed the link in an iframe; none means it may not be embedded.
+    allowed_origins: Mapped[str] = mapped_column(Text, default="")
 
     graph: Mapped[Graph] = relationship()
     creator: Mapped[User] = relationship()
@@ -49,6 +48,11 @@ class ShareLink(db.Model):
     def get_by_public_id(cls, public_id: str) -> ShareLink | None:
         return db.session.scalar(select(cls).where(cls.public_id == public_id))
 
+    @classmethod
+    def get_on_graph(cls, graph: Graph, public_id: str) -> ShareLink | None:
+        """The link with this id if it belongs to `graph` (a link id in another graph's URL is unknown)."""
+        return db.session.scalar(select(cls).where(cls.public_id == public_id, cls.graph_id == graph.id))
+
     @property
     def expires_at_utc(self) -> datetime:
         return as_utc(self.expires_at)
@@ -56,6 +60,10 @@ class ShareLink(db.Model):
     @property
     def origins(self) -> list[str]:
         return self.allowed_origins.split()
+
+    @property
+    def embeddable(self) -> bool:
+        return bool(self.origins)
 
     def status(self, now: datetime | None = None) -> str:
         """active, paused, expired, revoked or used up; the most final state wins. The public view

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -25,7 +26,9 @@ import jwt as pyjwt
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
 
+from maestro_web.models.user import User, dummy_password_hash
 from maestro_web.security.keys import KeyRing, decode_pinned
 
 STEP1_CONTEXT = "crypto-forgot"
@@ -45,6 +48,10 @@ class ResetTokenInvalid(Exception):
 
 class ResetTokenExpired(Exception):
     """A genuine token of this step, past its lifetime."""
+
+
+class ResetTokenUsed(Exception):
+    """A genuine, unexpired token whose account has changed its password since (or is gone)."""
 
 
 def password_fingerprint(password_hash: str, token_version: int) -> str:
@@ -138,3 +145,44 @@ def verify_step2(token: object, ring: KeyRing, now: float | None = None) -> dict
     if exp <= current:
         raise ResetTokenExpired()
     return {"user": claims["sub"], "fingerprint": claims["fp"]}
+
+
+# --- the app's side: rings from the config, users from the database ------------------------------
+
+
+def _ring(context: str) -> KeyRing:
+    return current_app.config["KEY_RINGS"][context]
+
+
+def fingerprint_of(user: User) -> str:
+    return password_fingerprint(user.password_hash, user.token_version or 1)
+
+
+def mint_link_token(user: User | None) -> str:
+    """The step 1 token for `user`'s reset e-mail; for None, a decoy made with the same work, so a
+    request for an unknown address takes as long as one for a real account."""
+    if user is None:
+        return mint_step1(_ring(STEP1_CONTEXT), "0" * 22, password_fingerprint(dummy_password_hash(), 1))
+    return mint_step1(_ring(STEP1_CONTEXT), user.public_id, fingerprint_of(user))
+
+
+def mint_form_token(user: User) -> str:
+    """The step 2 token for the reset form of `user`."""
+    return mint_step2(_ring(STEP2_CONTEXT), user.public_id, fingerprint_of(user))
+
+
+def user_of_link_token(token: object) -> User:
+    """The account a valid step 1 token names. Raises ResetTokenInvalid, ResetTokenExpired or ResetTokenUsed."""
+    return _current_user(verify_step1(token, _ring(STEP1_CONTEXT)))
+
+
+def user_of_form_token(token: object) -> User:
+    """The account a valid step 2 token names. Raises ResetTokenInvalid, ResetTokenExpired or ResetTokenUsed."""
+    return _current_user(verify_step2(token, _ring(STEP2_CONTEXT)))
+
+
+def _current_user(claims: dict[str, str]) -> User:
+    user = User.get_by_public_id(claims["user"])
+    if user is None or not hmac.compare_digest(fingerprint_of(user), claims["fingerprint"]):
+        raise ResetTokenUsed()  # the password changed since: this token was used, or superseded
+    return user

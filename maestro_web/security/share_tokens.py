@@ -17,7 +17,9 @@ from functools import lru_cache
 from typing import Any
 
 import jwt as pyjwt
+from flask import current_app
 
+from maestro_web.models.base import as_utc
 from maestro_web.security.keys import KeyRing, decode_pinned
 
 CONTEXT = "public-analytics"
@@ -67,6 +69,13 @@ def _signed_claims(token: str, ring: KeyRing) -> dict[str, Any]:
     """
     return decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER, verify_exp=False,
                          require=["exp", "iat", "jti", "aud", "iss"])
+
+
+def token_for(link) -> str:
+    """The token of a share link row, signed with the current key of the app's ring."""
+    ring = current_app.config["KEY_RINGS"][CONTEXT]
+    return mint_share_token(ring, link.graph.public_id, link.public_id, as_utc(link.created_at),
+                            as_utc(link.token_expires_at))
 
 
 def verify_share_token(token: object, ring: KeyRing, graph_id: str, now: float | None = None) -> dict[str, Any]:

@@ -45,7 +45,3 @@ class ShareForm(ExpiryMixin, FlaskForm):
 
 class ExtendForm(ExpiryMixin, FlaskForm):
     submit = SubmitField("Extend")
-
-
-class BulkRevokeForm(FlaskForm):
-    submit = SubmitField("Revoke selected")

@@ -9,11 +9,12 @@ from sqlalchemy import and_
 
 from maestro_web.extensions import db
 from maestro_web.graphs.access import graph_for
+from maestro_web.headers import keep_private, sandboxed_svg_csp
 from maestro_web.models import Graph, Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.security.session_jwt import current_user
 from maestro_web.shares import shares_bp
-from maestro_web.shares.forms import BulkRevokeForm, ExtendForm, ShareForm
+from maestro_web.shares.forms import ExtendForm, ShareForm
 from maestro_web.shares.services import (
     NewLink,
     ShareRefused,
@@ -31,17 +32,7 @@ from maestro_web.shares.services import (
 
 
 def _link_for(graph: Graph, link_id: str) -> ShareLink:
-    link = ShareLink.get_by_public_id(link_id)
-    if link is None or link.graph_id != graph.id:
-        abort(404, "There is no such link on this graph.")
-    return link
-
-
-def _private(response: Response) -> Response:
-    """Pages that show a link's token: never cached, never sent on as a referrer."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return ShareLink.get_on_graph(graph, link_id) or abort(404, "There is no such link on this graph.")
 
 
 @shares_bp.route("/graphs/<graph_id>/shares", methods=["GET", "POST"])
@@ -72,7 +63,7 @@ def graph_shares(graph_id: str):
 def link_page(graph_id: str, link_id: str):
     graph, role = graph_for(graph_id, current_user(), Role.WRITE)
     link = _link_for(graph, link_id)
-    return _private(_render_link(graph, role, link, ExtendForm(formdata=None)))
+    return keep_private(_render_link(graph, role, link, ExtendForm(formdata=None)))
 
 
 def _render_link(graph, role, link, form, status=200):
@@ -94,8 +85,8 @@ def link_qr(graph_id: str, link_id: str):
     segno.make(share_url(link), error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False,
                                                  title=f"QR code of the link “{link.label}”")
     response = Response(buffer.getvalue(), mimetype="image/svg+xml")
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; frame-ancestors 'none'"
-    return _private(response)
+    response.headers["Content-Security-Policy"] = sandboxed_svg_csp()
+    return keep_private(response)
 
 
 @shares_bp.post("/graphs/<graph_id>/shares/<link_id>/<action>")
@@ -110,17 +101,15 @@ def link_action(graph_id: str, link_id: str, action: str):
     try:
         if action == "extend":
             if not form.validate_on_submit():
-                return _private(_render_link(graph, role, link, form, 422))
+                return keep_private(_render_link(graph, role, link, form, 422))
             extend_link(link, form.expiry(max(utcnow(), link.expires_at_utc)))
-        else:
-            if not BulkRevokeForm().validate_on_submit():  # the CSRF check of a one-button form
-                abort(400, "The form expired; reload the page and try again.")
+        else:  # a one-button form: CSRFProtect has already checked it, like every POST
             {"pause": pause_link, "resume": resume_link, "revoke": revoke_link}[action](link)
     except ShareRefused as exc:
         db.session.rollback()
         if action == "extend":
             form.custom_expiry.errors.append(str(exc)) if form.expires.data == "custom" else form.expires.errors.append(str(exc))
-            return _private(_render_link(graph, role, link, form, exc.status))
+            return keep_private(_render_link(graph, role, link, form, exc.status))
         flash(str(exc), "error")
         return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
     db.session.commit()
@@ -134,8 +123,6 @@ def link_action(graph_id: str, link_id: str, action: str):
 @shares_bp.post("/graphs/<graph_id>/shares/revoke-all")
 def revoke_all(graph_id: str):
     graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
-    if not BulkRevokeForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
     count = revoke_links(ShareLink.graph_id == graph.id)
     db.session.commit()
     flash(f"Revoked {count} link{'s' if count != 1 else ''} of this graph.", "success")
@@ -144,14 +131,11 @@ def revoke_all(graph_id: str):
 
 @shares_bp.get("/shares")
 def my_links():
-    return render_template("shares/mine.html", links=links_of_user(current_user()), form=BulkRevokeForm(), now=utcnow())
+    return render_template("shares/mine.html", links=links_of_user(current_user()), now=utcnow())
 
 
 @shares_bp.post("/shares/revoke")
 def revoke_selected():
-    form = BulkRevokeForm()
-    if not form.validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
     chosen = [value for value in request.form.getlist("link") if value][:500]
     if not chosen:
         flash("Select the links to revoke first.", "error")

@@ -8,13 +8,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
+from markupsafe import escape
 from sqlalchemy import select, update
 
 from maestro_web.extensions import db
 from maestro_web.models import Graph, ShareLink, User
 from maestro_web.models.base import as_utc, utcnow
 from maestro_web.models.share import LABEL_MAX_LENGTH
-from maestro_web.security.share_tokens import CONTEXT, mint_share_token
+from maestro_web.security.share_tokens import token_for
 
 # Expiry presets offered on the page (seconds); a custom date is the fifth choice.
 PRESETS = {"1h": ("1 hour", 3600), "1d": ("1 day", 86400), "7d": ("7 days", 7 * 86400), "30d": ("30 days", 30 * 86400)}
@@ -44,16 +45,16 @@ def max_ttl() -> timedelta:
     return timedelta(seconds=current_app.config["MAESTRO_SHARE_MAX_TTL"])
 
 
-def check_expiry(expires_at: datetime, created_at: datetime, now: datetime, field: str = "expires_at") -> datetime:
+def check_expiry(expires_at: datetime, created_at: datetime, now: datetime) -> datetime:
     """The expiry, if it is in the future and within the cap counted from the link's creation."""
     expires_at = as_utc(expires_at)
     if expires_at <= now:
-        raise ShareRefused("The expiry must be in the future.", field)
+        raise ShareRefused("The expiry must be in the future.", "expires_at")
     limit = as_utc(created_at) + max_ttl()
     if expires_at > limit:
         raise ShareRefused(
             f"A link can live at most {_days(max_ttl())} from its creation, so until "
-            f"{limit.strftime('%Y-%m-%d %H:%M')} UTC.", field)
+            f"{limit.strftime('%Y-%m-%d %H:%M')} UTC.", "expires_at")
     return expires_at
 
 
@@ -85,12 +86,17 @@ def normalize_origins(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(origins)
 
 
-def validate_new_link(data: NewLink, now: datetime) -> NewLink:
-    label = data.label.strip()
+def clean_label(label: str) -> str:
+    label = label.strip()
     if not label:
         raise ShareRefused("Give the link a label, e.g. who it is for.", "label")
     if len(label) > LABEL_MAX_LENGTH:
         raise ShareRefused(f"At most {LABEL_MAX_LENGTH} characters.", "label")
+    return label
+
+
+def validate_new_link(data: NewLink, now: datetime) -> NewLink:
+    label = clean_label(data.label)
     if data.max_views is not None and not 1 <= data.max_views <= MAX_VIEWS_LIMIT:
         raise ShareRefused("Max views must be a whole number from 1, or empty for no limit.", "max_views")
     origins = normalize_origins(data.origins)
@@ -106,8 +112,7 @@ def create_link(graph: Graph, creator: User, data: NewLink) -> ShareLink:
     data = validate_new_link(data, now)
     link = ShareLink(
         graph=graph, creator=creator, label=data.label, created_at=now, expires_at=data.expires_at,
-        token_expires_at=now + max_ttl(), max_views=data.max_views, embeddable=data.embeddable,
-        allowed_origins=" ".join(data.origins), view_count=0,
+        token_expires_at=now + max_ttl(), max_views=data.max_views, allowed_origins=" ".join(data.origins), view_count=0,
     )
     db.session.add(link)
     db.session.flush()
@@ -161,15 +166,10 @@ def links_of_user(user: User) -> list[ShareLink]:
         .order_by(ShareLink.created_at.desc(), ShareLink.id.desc())))
 
 
-def token_of(link: ShareLink) -> str:
-    ring = current_app.config["KEY_RINGS"][CONTEXT]
-    return mint_share_token(ring, link.graph.public_id, link.public_id, as_utc(link.created_at), as_utc(link.token_expires_at))
-
-
 def share_url(link: ShareLink, embed: bool = False) -> str:
     """Maestro's link shape, built from configuration, never from the request's Host header."""
     base = current_app.config["MAESTRO_ANALYTICS_URL"]
-    return f"{base}/graphs/public/{link.graph.public_id}{'/embed' if embed else ''}?token={token_of(link)}"
+    return f"{base}/graphs/public/{link.graph.public_id}{'/embed' if embed else ''}?token={token_for(link)}"
 
 
 def iframe_snippet(link: ShareLink) -> str:
@@ -178,10 +178,10 @@ def iframe_snippet(link: ShareLink) -> str:
 
 
 def _attr(text: str) -> str:
-    return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+    return str(escape(text))
 
 
-def link_json(link: ShareLink, with_url: bool = True) -> dict[str, Any]:
+def link_json(link: ShareLink) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": link.public_id,
         "graph_id": link.graph.public_id,
@@ -199,6 +199,6 @@ def link_json(link: ShareLink, with_url: bool = True) -> dict[str, Any]:
         "embeddable": link.embeddable,
         "allowed_origins": link.origins,
     }
-    if with_url and link.revoked_at is None:
+    if link.revoked_at is None:
         body["url"] = share_url(link)
     return body

@@ -29,7 +29,6 @@ def upgrade():
         sa.Column("view_count", sa.Integer(), nullable=False),
         sa.Column("last_viewed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("max_views", sa.Integer(), nullable=True),
-        sa.Column("embeddable", sa.Boolean(), nullable=False),
         sa.Column("allowed_origins", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["creator_id"], ["users.id"], name=op.f("fk_share_links_creator_id_users"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["graph_id"], ["graphs.id"], name=op.f("fk_share_links_graph_id_graphs"), ondelete="CASCADE"),
