@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from maestro_web.extensions import db
-from maestro_web.models import Graph, GraphRun, Role
+from maestro_web.models import Graph, GraphRun
 from tests.conftest import api_headers
 
 

@@ -108,8 +108,11 @@ def test_list_is_newest_first_with_search_filter_and_pagination(app, client, own
     assert "Graph 00" in page2.text and "Graph 22" not in page2.text
     search = client.get("/graphs/?q=SPECIAL")
     assert "Graph 05 special" in search.text and "Graph 06" not in search.text
-    assert "process" in client.get("/graphs/?status=process").text
-    assert "Graph 01" not in client.get("/graphs/?status=finished").text
+    # Every new graph waits for the worker: the filter keeps them all for "process", none for "finished".
+    processing = client.get("/graphs/?status=process").text
+    assert "Graph 22" in processing and "23 graphs" in processing
+    finished = client.get("/graphs/?status=finished").text
+    assert "Graph 22" not in finished and "Graph 00" not in finished
     assert client.get("/graphs/?status=bogus").status_code == 400
     assert client.get("/graphs/?q=100%25_").status_code == 200
 
@@ -131,8 +134,6 @@ def test_another_users_graph_is_404_everywhere(app, auth, client, owner, make_us
 
 
 def test_read_user_sees_but_cannot_change(app, auth, client, make_user, make_graph):
-    from tests.conftest import AuthActions
-
     admin = make_user(email="admin@example.com")
     reader = make_user(email="reader@example.com")
     graph = make_graph(admin, name="Shared", grants={reader: Role.READ})
@@ -223,3 +224,29 @@ def test_private_view_needs_a_session(client, make_user, make_graph):
     graph = make_graph(make_user())
     response = client.get(f"/analytics/graphs/{graph.public_id}")
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+def test_private_view_shows_the_error_of_a_failed_analysis(app, client, owner, make_graph):
+    graph = make_graph(owner, name="Broken")
+    with app.app_context():
+        row = Graph.get_by_public_id(graph.public_id)
+        row.status, row.message = "error", "The worker could not parse node 'db'."
+        db.session.commit()
+    response = client.get(f"/analytics/graphs/{graph.public_id}")
+    assert response.status_code == 200
+    assert "The analysis failed." in response.text
+    assert "The worker could not parse node &#39;db&#39;." in response.text
+
+
+def test_private_view_takes_only_the_session_cookie(app, make_user, make_graph):
+    """Neither a share token in the URL nor an API token in a header opens the private view."""
+    from conftest import api_headers
+    from share_support import make_link
+
+    user = make_user()
+    graph = make_graph(user)
+    share = make_link(app, graph, user)
+    visitor = app.test_client()
+    for response in (visitor.get(f"/analytics/graphs/{graph.public_id}", query_string={"token": share.token}),
+                     visitor.get(f"/analytics/graphs/{graph.public_id}", headers=api_headers(app.test_client(), user))):
+        assert response.status_code == 302 and "/auth/login" in response.headers["Location"]

@@ -107,6 +107,8 @@ def test_request_mail_reset_and_every_old_credential_dies(app, client, auth, ada
 
     assert AuthActions(other_browser).login("ada@example.com").status_code == 302
     assert other_browser.get("/account").status_code == 200
+    api_tokens = client.post("/api/auth/token", json={"email": "ada@example.com", "password": PASSWORD}).json
+    assert client.get("/api/graphs", headers={"Authorization": f"Bearer {api_tokens['access_token']}"}).status_code == 200
 
     response = ask_for_link(client, "ADA@example.com ")
     assert response.status_code == 200
@@ -116,6 +118,7 @@ def test_request_mail_reset_and_every_old_credential_dies(app, client, auth, ada
     message = messages[0]
     assert message["To"] == "ada@example.com"
     assert message["Subject"] == "Reset your Maestro Web password"
+    assert message["From"] == app.config["MAIL_DEFAULT_SENDER"]
     link = reset_link(message)
     assert link.startswith(app.config["MAESTRO_BASE_URL"] + "/auth/reset?token=")
     token = link.split("token=", 1)[1]
@@ -148,6 +151,10 @@ def test_request_mail_reset_and_every_old_credential_dies(app, client, auth, ada
     # The session opened before the reset is over.
     logged_out = other_browser.get("/account")
     assert logged_out.status_code == 302 and "/auth/login" in logged_out.headers["Location"]
+    # ...and so are the API tokens issued before it, access and refresh.
+    assert client.get("/api/graphs", headers={"Authorization": f"Bearer {api_tokens['access_token']}"}).status_code == 401
+    assert client.post("/api/auth/refresh",
+                       headers={"Authorization": f"Bearer {api_tokens['refresh_token']}"}).status_code == 401
 
     # Both tokens are single-use: the link and the form are dead now.
     assert_refused_page(client.get(path_of(link)), 410)

@@ -89,8 +89,9 @@ def assert_refused(client, graph, token, status=404):
     return response
 
 
-def test_valid_token_shows_the_graph_with_the_public_headers(client, shared):
+def test_valid_token_shows_the_graph_with_the_public_headers(auth, client, shared):
     graph, link = shared
+    auth.login("owner@example.com")  # even the owner's own browser sees only the public page
     response = client.get(link.path)
     assert response.status_code == 200
     text = response.get_data(as_text=True)
@@ -255,6 +256,13 @@ def test_a_5000_character_token_built_on_a_valid_one(client, shared):
     assert_refused(client, graph, link.token + "A" * (5000 - len(link.token)))
 
 
+def test_a_correctly_signed_token_over_the_length_cap_is_refused(app, client, shared):
+    graph, link = shared
+    claims = claims_of(link, graph, padding="x" * 2500)  # valid in every way but its size
+    assert_refused(client, graph, sign(app, claims))
+    assert len(sign(app, claims_of(link, graph))) < 2048  # the same claims without padding would pass
+
+
 def test_raw_svg_answers_with_the_svg_headers(client, shared):
     graph, link = shared
     response = client.get(link.path + "&ext=svg")
@@ -263,7 +271,11 @@ def test_raw_svg_answers_with_the_svg_headers(client, shared):
     for name, value in PUBLIC_HEADERS.items():
         assert response.headers[name] == value
     assert "checkout-api" in response.get_data(as_text=True)
-    assert_refused(client, graph, "aaaa.bbbb.cccc")
+    refused = client.get(f"/analytics/graphs/public/{graph.public_id}?token=aaaa.bbbb.cccc&ext=svg")
+    assert refused.status_code == 404 and refused.mimetype == "text/html"
+    for name, value in PUBLIC_HEADERS.items():
+        assert refused.headers[name] == value
+    assert "checkout-api" not in refused.get_data(as_text=True)
 
 
 # --- the module on its own, with a frozen clock ------------------------------------------------

@@ -11,10 +11,10 @@ import requests
 from sqlalchemy import select
 
 from maestro_web.extensions import db
-from maestro_web.models import Graph, Role, ShareLink, User
+from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.security.keys import KeyRing
-from share_support import SVG, draw, link_row, make_link
+from share_support import draw, link_row, make_link
 
 from conftest import api_headers
 
@@ -230,9 +230,12 @@ def test_my_shared_links_lists_across_graphs_and_revokes_several(app, auth, clie
 def test_bulk_revoke_cannot_touch_someone_elses_links(app, auth, client, owner, writer, graph):
     theirs = make_link(app, graph, writer)
     auth.login(owner.email)
+    mine = make_link(app, graph, owner)
     values = auth.form_values("/shares")
-    client.post("/shares/revoke", data={**values, "link": [theirs.id]})
+    response = client.post("/shares/revoke", data={**values, "link": [theirs.id, mine.id]}, follow_redirects=True)
+    assert response.status_code == 200 and "Revoked 1 link." in response.text  # only the owner's own
     assert visit(app, theirs).status_code == 200
+    assert visit(app, mine).status_code == 410
 
 
 def test_actions_need_both_csrf_values(app, auth, client, owner, graph):
@@ -240,9 +243,11 @@ def test_actions_need_both_csrf_values(app, auth, client, owner, graph):
     auth.login(owner.email)
     page = f"/graphs/{graph.public_id}/shares/{made.id}"
     values = auth.form_values(page)
+    answers = {}
     for missing in ("csrf_token", "jwt_csrf"):
         data = {k: v for k, v in values.items() if k != missing}
-        assert client.post(page + "/revoke", data=data).status_code in (400, 401, 302)
+        answers[missing] = client.post(page + "/revoke", data=data).status_code
+    assert answers == {"csrf_token": 400, "jwt_csrf": 400}  # each layer refuses on its own
     assert visit(app, made).status_code == 200
 
 
@@ -306,6 +311,79 @@ def test_api_roles(app, client, reader, make_user, graph):
     stranger = make_user(email="stranger@example.com")
     assert client.post(f"/api/graphs/{graph.public_id}/public", headers=api_headers(client, stranger)).status_code == 404
     assert client.post(f"/api/graphs/{graph.public_id}/public").status_code == 401
+
+
+def test_a_stranger_gets_404_on_every_link_route_of_the_api_and_pages(app, auth, client, owner, make_user, graph):
+    made = make_link(app, graph, owner)
+    stranger = make_user(email="stranger@example.com")
+    headers = api_headers(client, stranger)
+    base = f"/api/graphs/{graph.public_id}/shares"
+    assert client.get(base, headers=headers).status_code == 404
+    assert client.post(base, json={"label": "x"}, headers=headers).status_code == 404
+    assert client.patch(f"{base}/{made.id}", json={"paused": True}, headers=headers).status_code == 404
+    assert client.delete(f"{base}/{made.id}", headers=headers).status_code == 404
+    assert client.delete(base, headers=headers).status_code == 404
+    auth.login(stranger.email)
+    assert client.get(f"/graphs/{graph.public_id}/shares/{made.id}").status_code == 404
+    assert client.get(f"/graphs/{graph.public_id}/shares/{made.id}/qr.svg").status_code == 404
+    assert visit(app, made).status_code == 200  # nothing the stranger tried touched the link
+
+
+@pytest.mark.parametrize("state, status", [("paused", 403), ("revoked", 410), ("expired", 410), ("used up", 410)])
+def test_refusal_pages_reveal_nothing_of_the_graph(app, owner, graph, state, status):
+    made = make_link(app, graph, owner, max_views=1 if state == "used up" else None)
+    with app.app_context():
+        link = ShareLink.get_by_public_id(made.id)
+        if state == "paused":
+            link.paused_at = utcnow()
+        elif state == "revoked":
+            link.revoked_at = utcnow()
+        elif state == "expired":
+            link.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    if state == "used up":
+        assert visit(app, made).status_code == 200
+    for suffix in ("", "&ext=svg"):
+        response = visit(app, made, suffix)
+        assert response.status_code == status
+        text = response.get_data(as_text=True)
+        assert "Checkout" not in text and "<svg" not in text and "checkout-api" not in text
+        assert response.headers["Cache-Control"] == "no-store" and response.headers["Referrer-Policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_the_embed_of_a_link_without_origins_may_not_be_framed(app, owner, graph):
+    made = make_link(app, graph, owner)
+    response = app.test_client().get(made.path.replace("?token=", "/embed?token="))
+    assert response.status_code == 200
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_qr_code_is_inert(app, auth, client, owner, graph):
+    made = make_link(app, graph, owner)
+    auth.login(owner.email)
+    qr = client.get(f"/graphs/{graph.public_id}/shares/{made.id}/qr.svg")
+    assert qr.status_code == 200 and qr.mimetype == "image/svg+xml"
+    assert b"<script" not in qr.data and b"onload" not in qr.data
+    assert qr.headers["Content-Security-Policy"].startswith("sandbox; default-src 'none'")
+    assert qr.headers["Cache-Control"] == "no-store"
+
+
+def test_a_revocation_made_by_another_app_process_acts_on_the_next_view(app, owner, graph):
+    """Two app instances on one database stand for two gunicorn workers: nothing is cached per process."""
+    from maestro_web import create_app
+
+    made = make_link(app, graph, owner)
+    assert visit(app, made).status_code == 200
+    other = create_app(dict(app.config), environ={})
+    with other.app_context():
+        link = ShareLink.get_by_public_id(made.id)
+        link.revoked_at = utcnow()
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    assert visit(app, made).status_code == 410
 
 
 # --- concurrency, abuse guards, logs, keys, CLI -----------------------------------------------------

@@ -168,7 +168,18 @@ def test_unknown_kid_and_huge_token(client, ring):
     assert claim(client, "aaaa.bbbb.cccc").status_code == 401
 
 
-def test_worker_endpoints_ignore_session_cookies(app, auth, client, make_user):
+def test_worker_endpoints_ignore_session_cookies(app, auth, client, make_user, ring):
     user = make_user()
     auth.login(user.email)
     assert claim(client, None).status_code == 401
+    # Not even a real worker token is read from a cookie: only the Authorization header counts.
+    client.set_cookie("maestro_access", mint_worker_token(ring))
+    assert claim(client, None).status_code == 401
+
+
+@pytest.mark.parametrize("changes", [{"iss": "maestro-server"}, {"iss": "maestro-web"},
+                                     {"aud": "maestro-password-reset"}, {"aud": "maestro-web"}])
+def test_a_wrong_issuer_or_audience_is_refused(client, ring, changes):
+    """Signed with the worker key and shaped like a worker token, but claiming another context."""
+    assert claim(client, sign(worker_claims(**changes), ring.current, ring.current_kid)).status_code == 401
+    assert claim(client, sign(worker_claims(), ring.current, ring.current_kid)).status_code == 204  # the control
