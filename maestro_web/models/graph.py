@@ -90,7 +90,7 @@ class Graph(db.Model):
         run = GraphRun(graph=self)
         db.session.add(run)
         self.status = "process"
-        self.message = "Waiting for the analytics worker."
+        self.message = ""  # the status says it all; the last run's message no longer applies
         return run
 
     def soft_delete(self) -> None:
