@@ -1,13 +1,18 @@
-"""Rate limits shared by every way of logging in (HTML form, token API, Maestro's /users/auth).
+"""Every rate limit of the app, in one place.
 
-Limits are shared across those endpoints, so a guesser cannot multiply its budget by switching
-between them: one budget per client address, one per account.
+Logging in (HTML form, token API, Maestro's /users/auth) shares one budget per client address and
+one per account, so a guesser cannot multiply it by switching endpoints. Password reset requests
+have a budget per client and per e-mail address; failed share tokens one per client address.
 """
 from __future__ import annotations
 
+import math
+import time
 from typing import Callable, TypeVar
 
 from flask import current_app, request
+from flask_limiter.util import get_remote_address
+from limits import parse_many
 
 from maestro_web.extensions import limiter
 from maestro_web.models.user import normalize_email
@@ -54,3 +59,20 @@ def forgot_rate_limits(view: F) -> F:
         lambda: current_app.config["MAESTRO_FORGOT_RATE_LIMIT"], scope="forgot-ip", methods=["POST"]
     )(view)
     return view
+
+
+def share_failure_allowed() -> tuple[bool, int]:
+    """Count one failed token attempt against this client's budget (MAESTRO_SHARE_FAILURE_RATE_LIMIT).
+
+    Only failures are counted, and only failures are checked: a valid link costs no rate-limit
+    work at all (no storage round trip on the hottest path), and a client that guessed too much is
+    refused further guesses, not the links it genuinely holds. Returns (allowed, retry_after).
+    """
+    if not limiter.enabled:
+        return True, 0
+    client = get_remote_address()
+    for item in parse_many(current_app.config["MAESTRO_SHARE_FAILURE_RATE_LIMIT"]):
+        if not limiter.limiter.hit(item, "share-token-failures", client):
+            reset_at = limiter.limiter.get_window_stats(item, "share-token-failures", client).reset_time
+            return False, max(1, math.ceil(reset_at - time.time()))
+    return True, 0

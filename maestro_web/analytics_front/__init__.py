@@ -3,11 +3,12 @@ with exactly one guard:
 
 - analytics_private   logged-in users with Read on the graph (session cookie): require_user
 - analytics_worker    the analytics worker (worker token in Authorization):    require_worker
-- analytics_public    anyone with a share link (token in the query string):   checked in the view
+- analytics_public    anyone with a share link (token in the query string):   require_share
 """
 from flask import Blueprint
 
 from maestro_web.security.session_jwt import require_user
+from maestro_web.security.share_tokens import require_share
 from maestro_web.security.worker_tokens import require_worker
 
 analytics_private_bp = Blueprint("analytics_private", __name__, url_prefix="/analytics")
@@ -17,5 +18,6 @@ analytics_worker_bp = Blueprint("analytics_worker", __name__, url_prefix="/analy
 analytics_worker_bp.before_request(require_worker)
 
 analytics_public_bp = Blueprint("analytics_public", __name__, url_prefix="/analytics")
+analytics_public_bp.before_request(require_share)
 
 from maestro_web.analytics_front import private_routes, public_routes, worker_routes  # noqa: E402,F401

@@ -11,12 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import math
-import time
-
 from flask import Response, current_app, g, render_template, request
-from flask_limiter.util import get_remote_address
-from limits import parse_many
 from sqlalchemy import JSON, DateTime, Integer, String, Text, bindparam, text
 
 from maestro_web.analytics_front import analytics_public_bp
@@ -25,7 +20,8 @@ from maestro_web.extensions import db, limiter
 from maestro_web.headers import keep_private, sandboxed_svg_csp
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import as_utc, utcnow
-from maestro_web.security.share_tokens import CONTEXT, ShareTokenExpired, ShareTokenInvalid, verify_share_token
+from maestro_web.rate_limits import share_failure_allowed
+from maestro_web.security.share_tokens import ShareTokenExpired, ShareTokenInvalid
 
 # What a visitor is told, by outcome: nothing about the graph, nothing about why a token failed.
 REFUSALS = {
@@ -37,23 +33,6 @@ REFUSALS = {
     "no picture": (404, "No picture yet", "This graph has not been drawn yet. Try again later."),
     "too many": (429, "Too many attempts", "Too many links that do not work came from your address. Wait a minute."),
 }
-
-
-def _failure_budget_left() -> tuple[bool, int]:
-    """Count one failed token attempt against this client's budget (MAESTRO_SHARE_FAILURE_RATE_LIMIT).
-
-    Only failures are counted, and only failures are checked: a valid link costs no rate-limit
-    work at all (no storage round trip on the hottest path), and a client that guessed too much is
-    refused further guesses, not the links it genuinely holds. Returns (allowed, retry_after).
-    """
-    if not limiter.enabled:
-        return True, 0
-    client = get_remote_address()
-    for item in parse_many(current_app.config["MAESTRO_SHARE_FAILURE_RATE_LIMIT"]):
-        if not limiter.limiter.hit(item, "share-token-failures", client):
-            reset_at = limiter.limiter.get_window_stats(item, "share-token-failures", client).reset_time
-            return False, max(1, math.ceil(reset_at - time.time()))
-    return True, 0
 
 
 @analytics_public_bp.after_request
@@ -75,7 +54,7 @@ def public_headers(response: Response) -> Response:
 
 def _refuse(outcome: str, embed: bool) -> Response:
     if outcome == "invalid":
-        allowed, retry_after = _failure_budget_left()
+        allowed, retry_after = share_failure_allowed()
         if not allowed:
             response = _refuse("too many", embed)
             response.headers["Retry-After"] = str(retry_after)
@@ -83,6 +62,25 @@ def _refuse(outcome: str, embed: bool) -> Response:
     status, title, message = REFUSALS[outcome]
     html = render_template("analytics/public_refused.html", status=status, title=title, message=message, embed=embed)
     return Response(html, status=status, mimetype="text/html")
+
+
+def _embed() -> bool:
+    return bool((request.view_args or {}).get("embed"))
+
+
+@analytics_public_bp.errorhandler(ShareTokenInvalid)
+def _invalid_token(_error: ShareTokenInvalid) -> Response:
+    return _refuse("invalid", _embed())
+
+
+@analytics_public_bp.errorhandler(ShareTokenExpired)
+def _expired_token(error: ShareTokenExpired) -> Response:
+    """A genuine token past its `exp`: say whether it was revoked first, under the link's own headers."""
+    link = ShareLink.get_by_public_id(error.claims["jti"])
+    if link is not None and link.graph.public_id == request.view_args.get("graph_id"):
+        g.share_link = link
+        return _refuse("revoked" if link.revoked_at is not None else "expired", _embed())
+    return _refuse("expired", _embed())
 
 
 def _diagnose(link_id: str, graph_id: str) -> str:
@@ -99,19 +97,10 @@ def _diagnose(link_id: str, graph_id: str) -> str:
 @analytics_public_bp.get("/graphs/public/<graph_id>/embed", defaults={"embed": True}, endpoint="public_embed")
 @limiter.exempt  # failures are counted in _refuse(), successes cost nothing
 def public_graph(graph_id: str, embed: bool):
-    ring = current_app.config["KEY_RINGS"][CONTEXT]
-    try:
-        claims = verify_share_token(request.args.get("token", ""), ring, graph_id)
-    except ShareTokenInvalid:
-        return _refuse("invalid", embed)
-    except ShareTokenExpired as exc:
-        link = ShareLink.get_by_public_id(exc.claims["jti"])
-        g.share_link = link if link is not None and link.graph.public_id == graph_id else None
-        return _refuse("revoked" if link is not None and link.revoked_at is not None else "expired", embed)
-
-    counted = count_view(claims["jti"], graph_id)
+    jti = g.share_claims["jti"]  # require_share checked the token
+    counted = count_view(jti, graph_id)
     if counted is None:
-        return _refuse(_diagnose(claims["jti"], graph_id), embed)
+        return _refuse(_diagnose(jti, graph_id), embed)
 
     g.share_link = counted  # its allowed origins, for the headers
     if request.args.get("ext") == "svg":

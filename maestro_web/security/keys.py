@@ -48,6 +48,11 @@ class KeyRing:
         return None
 
 
+def encode_pinned(payload: dict[str, Any], ring: KeyRing) -> str:
+    """Sign `payload` with HS256 and the ring's current key, naming it in the `kid` header."""
+    return pyjwt.encode(payload, ring.current, algorithm="HS256", headers={"kid": ring.current_kid})
+
+
 def decode_pinned(token: str, ring: KeyRing, *, audience: str, issuer: str, require: list[str],
                   verify_exp: bool = True) -> dict[str, Any]:
     """Verify an HS256 token of `ring`'s context and return its claims.

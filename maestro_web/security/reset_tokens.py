@@ -22,14 +22,13 @@ import time
 import uuid
 from typing import Any
 
-import jwt as pyjwt
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
 from maestro_web.models.user import User, dummy_password_hash
-from maestro_web.security.keys import KeyRing, decode_pinned
+from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned
 
 STEP1_CONTEXT = "crypto-forgot"
 STEP2_CONTEXT = "forgot"
@@ -124,7 +123,7 @@ def mint_step2(ring: KeyRing, user_public_id: str, fingerprint: str, now: float 
         "exp": issued + STEP2_LIFETIME,
         "jti": uuid.uuid4().hex,
     }
-    return pyjwt.encode(payload, ring.current, algorithm="HS256", headers={"kid": ring.current_kid})
+    return encode_pinned(payload, ring)
 
 
 def verify_step2(token: object, ring: KeyRing, now: float | None = None) -> dict[str, str]:

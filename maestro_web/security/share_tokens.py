@@ -16,11 +16,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-import jwt as pyjwt
-from flask import current_app
+from flask import current_app, g, request
 
 from maestro_web.models.base import as_utc
-from maestro_web.security.keys import KeyRing, decode_pinned
+from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned
 
 CONTEXT = "public-analytics"
 AUDIENCE = "maestro-analytics-front"
@@ -55,7 +54,7 @@ def mint_share_token(ring: KeyRing, graph_id: str, link_id: str, issued_at: date
         "aud": AUDIENCE,
         "timestamp": iat * 1000,
     }
-    return pyjwt.encode(payload, ring.current, algorithm="HS256", headers={"kid": ring.current_kid})
+    return encode_pinned(payload, ring)
 
 
 @lru_cache(maxsize=4096)
@@ -76,6 +75,18 @@ def token_for(link) -> str:
     ring = current_app.config["KEY_RINGS"][CONTEXT]
     return mint_share_token(ring, link.graph.public_id, link.public_id, as_utc(link.created_at),
                             as_utc(link.token_expires_at))
+
+
+def require_share() -> None:
+    """Guard of the public blueprint: `?token=` must be a share token for the graph in the URL.
+
+    Puts the claims on `g.share_claims`; raises ShareTokenInvalid or ShareTokenExpired, which the
+    blueprint answers with its refusal pages. Whether the link's row still allows a view
+    (revoked, paused, max views...) is decided by the view, in the statement that counts it.
+    """
+    graph_id = (request.view_args or {}).get("graph_id", "")
+    g.share_claims = verify_share_token(request.args.get("token", ""), current_app.config["KEY_RINGS"][CONTEXT],
+                                        graph_id)
 
 
 def verify_share_token(token: object, ring: KeyRing, graph_id: str, now: float | None = None) -> dict[str, Any]:

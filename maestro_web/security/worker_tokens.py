@@ -16,7 +16,7 @@ import jwt as pyjwt
 from flask import Response, current_app, g, request
 
 from maestro_web.errors import json_error
-from maestro_web.security.keys import KeyRing, decode_pinned
+from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned
 
 CONTEXT = "analytics"
 AUDIENCE = "maestro-analytics-front"
@@ -43,7 +43,7 @@ def mint_worker_token(ring: KeyRing, graph_id: str = ANY_GRAPH, lifetime: int = 
         "exp": issued + lifetime,
         "jti": uuid.uuid4().hex,
     }
-    return pyjwt.encode(payload, ring.current, algorithm="HS256", headers={"kid": ring.current_kid})
+    return encode_pinned(payload, ring)
 
 
 def verify_worker_token(token: str, ring: KeyRing) -> dict[str, Any]:
