@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 from maestro_web.security.keys import KeyRing
 
@@ -189,6 +190,23 @@ def _database_url(environ: Mapping[str, str], instance_path: Path) -> str:
     return url
 
 
+def _live_publish_url(live_url: str) -> str:
+    """The publish endpoint derived from MAESTRO_LIVE_URL: same host and port, path /publish."""
+    parts = urlsplit(live_url)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    return urlunsplit((scheme, parts.netloc, "/publish", "", ""))
+
+
+def _origins(raw: str) -> list[str]:
+    """A comma list of origins, each reduced to scheme://host[:port] without a trailing slash."""
+    origins = []
+    for part in raw.split(","):
+        parts = urlsplit(part.strip())
+        if parts.scheme and parts.netloc:
+            origins.append(f"{parts.scheme}://{parts.netloc}".lower())
+    return origins
+
+
 def load_settings(
     environ: Mapping[str, str], instance_path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -214,6 +232,7 @@ def load_settings(
     access_ttl = _int(environ, "MAESTRO_ACCESS_TOKEN_TTL", 15 * 60, minimum=30)
     refresh_ttl = _int(environ, "MAESTRO_REFRESH_TOKEN_TTL", 24 * 3600, minimum=60)
     redis_url = environ.get("REDIS_URL", "").strip()
+    live_url = environ.get("MAESTRO_LIVE_URL", "").strip() or "ws://127.0.0.1:5001/live"
     mail_tls = _bool(environ, "MAIL_USE_TLS", False)
     mail_ssl = _bool(environ, "MAIL_USE_SSL", False)
     if mail_tls and mail_ssl:
@@ -291,6 +310,15 @@ def load_settings(
         "RATELIMIT_KEY_PREFIX": "maestro",
         "RATELIMIT_ENABLED": _bool(environ, "MAESTRO_RATELIMIT_ENABLED", True),
         "REDIS_URL": redis_url or None,
+        # Live events (SPEC §8): where browsers connect, where services publish, which page origins
+        # the live server accepts besides MAESTRO_BASE_URL's.
+        "MAESTRO_LIVE_URL": live_url,
+        "MAESTRO_LIVE_PUBLISH_URL": environ.get("MAESTRO_LIVE_PUBLISH_URL", "").strip()
+        or _live_publish_url(live_url),
+        "MAESTRO_LIVE_ORIGINS": _origins(environ.get("MAESTRO_LIVE_ORIGINS", "")),
+        "MAESTRO_LIVE_MAX_CONNECTIONS_PER_ADDRESS": _int(
+            environ, "MAESTRO_LIVE_MAX_CONNECTIONS_PER_ADDRESS", 200, minimum=1
+        ),
         # Whole request bodies; worker results have their own, smaller limit (MAESTRO_INGEST_MAX_BYTES).
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         # One form field (the dependency textarea can hold a few MB).
