@@ -269,7 +269,9 @@ def load_settings(
         "MAIL_TIMEOUT": _int(environ, "MAIL_TIMEOUT", 10, minimum=1),
         # Database
         "SQLALCHEMY_DATABASE_URI": _database_url(environ, instance),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a database error never writes the statement's values (password hashes,
+        # e-mail addresses, tokens) into a log line or an exception message.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         # Session JWT (flask-jwt-extended); keys come from KEY_RINGS["session"].
         "JWT_TOKEN_LOCATION": ["cookies", "headers"],
         "JWT_ALGORITHM": "HS256",
