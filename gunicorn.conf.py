@@ -1,6 +1,7 @@
 """Gunicorn settings for production: `gunicorn app:app` reads this file from the working directory."""
 import multiprocessing
 import os
+import sys
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
@@ -19,3 +20,18 @@ errorlog = "-"
 access_log_format = '%(h)s - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss "%(a)s"'
 # The Referer header of a page opened from a share link would carry the token too: not logged.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server):
+    """Check the configuration once in the master, before any worker boots.
+
+    A worker that fails to load the app is simply respawned by gunicorn (forever, with the port
+    bound and requests hanging), so the secret and setting rules must stop the whole server here:
+    one line naming the variable, exit status 1.
+    """
+    from maestro_web import ConfigError, create_app
+
+    try:
+        create_app()
+    except ConfigError as exc:
+        sys.exit(f"Maestro Web cannot start: {exc}")

@@ -130,6 +130,33 @@ def _store_generated_secrets(instance_path: Path, values: dict[str, str]) -> Pat
     return path
 
 
+def _refuse_weak_secrets(environ: Mapping[str, str], found: Mapping[str, tuple[str | None, str]]) -> None:
+    """Production rules for every key a context accepts, its `_PREVIOUS` values included.
+
+    A previous key verifies tokens just as the current one does, so it obeys the same rules: long
+    enough, not a known default, and different from every other current or previous key.
+    """
+    keys: list[tuple[str, str]] = []  # (key, variable it came from): every current one, then the previous
+    for spec in SECRET_SPECS:
+        value, name = found[spec.context]
+        if not value:
+            raise ConfigError(f"{spec.env} is not set; production needs its own secret for it")
+        keys.append((value, name))
+    for spec in SECRET_SPECS:
+        keys.extend((old, f"{found[spec.context][1]}_PREVIOUS") for old in _read_previous(environ, spec))
+    seen: dict[str, str] = {}
+    for key, variable in keys:
+        if key.lower() in KNOWN_DEFAULT_SECRETS:
+            raise ConfigError(f"{variable} is a known default value; generate a new secret")
+        if len(key) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"{variable} is too short ({len(key)} characters, at least {MIN_SECRET_LENGTH})"
+            )
+        if key in seen:
+            raise ConfigError(f"{variable} is equal to {seen[key]}; every secret must differ")
+        seen[key] = variable
+
+
 def load_key_rings(
     environ: Mapping[str, str], env: str, instance_path: Path
 ) -> dict[str, KeyRing]:
@@ -139,20 +166,7 @@ def load_key_rings(
     }
 
     if env == "production":
-        seen: dict[str, str] = {}
-        for spec in SECRET_SPECS:
-            value, name = found[spec.context]
-            if not value:
-                raise ConfigError(f"{spec.env} is not set; production needs its own secret for it")
-            if value.lower() in KNOWN_DEFAULT_SECRETS:
-                raise ConfigError(f"{name} is a known default value; generate a new secret")
-            if len(value) < MIN_SECRET_LENGTH:
-                raise ConfigError(
-                    f"{name} is too short ({len(value)} characters, at least {MIN_SECRET_LENGTH})"
-                )
-            if value in seen:
-                raise ConfigError(f"{name} is equal to {seen[value]}; every secret must differ")
-            seen[value] = name
+        _refuse_weak_secrets(environ, found)
     elif env == "testing":
         # Tests get fresh random secrets for every app, never written anywhere.
         for spec in SECRET_SPECS:
@@ -232,6 +246,9 @@ def load_settings(
     access_ttl = _int(environ, "MAESTRO_ACCESS_TOKEN_TTL", 15 * 60, minimum=30)
     refresh_ttl = _int(environ, "MAESTRO_REFRESH_TOKEN_TTL", 24 * 3600, minimum=60)
     redis_url = environ.get("REDIS_URL", "").strip()
+    if production and not redis_url:
+        # Rate limits and live events counted per process would multiply every limit by the workers.
+        raise ConfigError("REDIS_URL is not set; production shares rate limits and live events through Redis")
     live_url = environ.get("MAESTRO_LIVE_URL", "").strip() or "ws://127.0.0.1:5001/live"
     mail_tls = _bool(environ, "MAIL_USE_TLS", False)
     mail_ssl = _bool(environ, "MAIL_USE_SSL", False)

@@ -20,7 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def production_environ(**changes: str) -> dict[str, str]:
     environ = {spec.env: f"{spec.context}-" + "x" * 40 for spec in SECRET_SPECS}
-    environ.update(MAESTRO_ENV="production", MAESTRO_BASE_URL="https://maestro.example")
+    environ.update(MAESTRO_ENV="production", MAESTRO_BASE_URL="https://maestro.example",
+                   REDIS_URL="redis://127.0.0.1:6379/15")
     environ.update(changes)
     return {k: v for k, v in environ.items() if v != ""}
 
@@ -61,6 +62,36 @@ def test_production_refuses_missing_base_url(tmp_path):
         create_app({"INSTANCE_PATH": str(tmp_path)}, environ=production_environ(MAESTRO_BASE_URL=""))
 
 
+def test_production_refuses_missing_redis_url(tmp_path):
+    # Rate limits counted per process let 5 workers take 5 times the limit: Redis is required.
+    with pytest.raises(ConfigError, match="REDIS_URL is not set"):
+        create_app({"INSTANCE_PATH": str(tmp_path)}, environ=production_environ(REDIS_URL=""))
+
+
+@pytest.mark.parametrize(
+    ("previous", "message"),
+    [
+        ("changeme", "MAESTRO_SECRETJWT_PREVIOUS is a known default value"),
+        ("defaultSecretKey", "MAESTRO_SECRETJWT_PREVIOUS is a known default value"),
+        ("p" * 31, r"MAESTRO_SECRETJWT_PREVIOUS is too short \(31"),
+        # another context's current secret, and the context's own current secret
+        ("analytics-" + "x" * 40, "MAESTRO_SECRETJWT_PREVIOUS is equal to MAESTRO_SECRETJWT_ANALYTICS"),
+        ("session-" + "x" * 40, "MAESTRO_SECRETJWT_PREVIOUS is equal to MAESTRO_SECRETJWT"),
+    ],
+)
+def test_production_previous_keys_obey_the_secret_rules(tmp_path, previous, message):
+    environ = production_environ(MAESTRO_SECRETJWT_PREVIOUS="g" * 40 + "," + previous)
+    with pytest.raises(ConfigError, match=message):
+        create_app({"INSTANCE_PATH": str(tmp_path)}, environ=environ)
+
+
+def test_production_refuses_one_previous_key_in_two_contexts(tmp_path):
+    shared = "s" * 48
+    environ = production_environ(MAESTRO_SECRETJWT_FORGOT_PREVIOUS=shared, MAESTRO_SECRETJWT_SOCKET_PREVIOUS=shared)
+    with pytest.raises(ConfigError, match="MAESTRO_SECRETJWT_SOCKET_PREVIOUS is equal to MAESTRO_SECRETJWT_FORGOT_PREVIOUS"):
+        create_app({"INSTANCE_PATH": str(tmp_path)}, environ=environ)
+
+
 def test_alias_variables_are_read(tmp_path):
     environ = production_environ(
         MAESTRO_SECRETJWT_PUBLIC_ANALYTICS="", MAESTRO_SECRETJWT_PUBLIC="p" * 40,
@@ -82,6 +113,17 @@ def test_gunicorn_import_prints_one_line_naming_the_variable(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "Maestro Web cannot start: MAESTRO_SECRETJWT is not set; production needs its own secret for it"
     ]
+
+
+def test_gunicorn_with_a_bad_secret_stops_instead_of_respawning(tmp_path):
+    """The master checks the rules before any worker boots: exit non-zero within 10 s, one line."""
+    environ = {**production_environ(MAESTRO_SECRETJWT="changeme"), "PATH": os.environ["PATH"],
+               "GUNICORN_BIND": "127.0.0.1:0", "WEB_CONCURRENCY": "2"}
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    result = subprocess.run([gunicorn, "app:app"], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=10)
+    assert result.returncode != 0
+    assert "Maestro Web cannot start: MAESTRO_SECRETJWT is a known default value" in result.stderr
+    assert "Booting worker" not in result.stderr
 
 
 def test_development_generates_secrets_once_with_mode_0600(tmp_path, caplog):
