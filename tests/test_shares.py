@@ -259,7 +259,10 @@ def test_maestros_public_endpoint(app, client, owner, graph):
     response = client.post(f"/api/graphs/{graph.public_id}/public", headers=headers)
     assert response.status_code == 201
     body = response.json
-    assert set(body) == {"id", "token", "timestamp", "url", "expires_at"}
+    assert set(body) == {"id", "link_id", "token", "timestamp", "url", "expires_at"}
+    assert body["id"] == graph.public_id  # Maestro's shape: the graph's id
+    link_ids = [item["id"] for item in client.get(f"/api/graphs/{graph.public_id}/shares", headers=headers).json["items"]]
+    assert link_ids == [body["link_id"]]
     assert body["url"].endswith(f"/graphs/public/{graph.public_id}?token={body['token']}")
     assert app.test_client().get(f"/analytics/graphs/public/{graph.public_id}?token={body['token']}").status_code == 200
 

@@ -125,13 +125,14 @@ def create_share(graph_id: str):
 
 @api_bp.post("/graphs/<graph_id>/public")
 def create_public(graph_id: str):
-    """Maestro's shape: 201 {id, token, timestamp, url, expires_at}."""
+    """Maestro's shape: 201 {id, token, timestamp, url, expires_at} where `id` is the graph's, plus `link_id`."""
     link, problem = _create(graph_id)
     if problem:
         return problem
     created = as_utc(link.created_at)
-    return jsonify(id=link.public_id, token=token_for(link), timestamp=int(created.timestamp() * 1000),
-                   url=share_url(link), expires_at=as_utc(link.expires_at).isoformat()), 201
+    return jsonify(id=graph_id, link_id=link.public_id, token=token_for(link),
+                   timestamp=int(created.timestamp() * 1000), url=share_url(link),
+                   expires_at=as_utc(link.expires_at).isoformat()), 201
 
 
 @api_bp.patch("/graphs/<graph_id>/shares/<link_id>")
