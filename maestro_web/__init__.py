@@ -45,6 +45,7 @@ def load_configuration(app: Flask, config: Mapping[str, Any] | None, environ: Ma
 
 
 def register_extensions(app: Flask) -> None:
+    from maestro_web import rate_limits
     from maestro_web.extensions import csrf, db, jwt, limiter, migrate
     from maestro_web.security import session_jwt
 
@@ -53,6 +54,7 @@ def register_extensions(app: Flask) -> None:
     jwt.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    rate_limits.init_app(app)  # fail closed (503) when the limiter's Redis is down
     session_jwt.init_app(app)
 
 
