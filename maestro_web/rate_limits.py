@@ -1,29 +1,72 @@
-"""Every rate limit of the app, in one place.
+"""Every rate limit of the app, in one place, and what happens when their storage is down.
 
 Logging in (HTML form, token API, Maestro's /users/auth) shares one budget per client address and
 one per account, so a guesser cannot multiply it by switching endpoints. Password reset requests
 have a budget per client and per e-mail address; failed share tokens one per client address.
+Registering and setting a new password from a reset link have one per client address; the worker
+endpoints one per worker token (generous: a busy worker is not a guesser).
+
+Keys that come from what a person typed (an e-mail address) or from a credential (a worker token)
+are stored and logged only as a keyed hash, never in clear (issue 10 §5).
+
+With REDIS_URL set, the counters live in Redis. If Redis cannot be reached, every limited request
+fails *closed*: 503 with Retry-After and a message saying so, never a 500 and never an unlimited
+login (`init_app`).
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 import math
 import time
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
-from flask import current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter.util import get_remote_address
 from limits import parse_many
+from limits.errors import StorageError
+from redis.exceptions import RedisError
 
 from maestro_web.extensions import limiter
 from maestro_web.models.user import normalize_email
 
-F = TypeVar("F", bound=Callable)
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Defaults of the limits that have no setting of their own in config.py; each can be overridden
+# in app.config under the same name.
+DEFAULT_LIMITS = {
+    "MAESTRO_REGISTER_RATE_LIMIT": "10 per hour",
+    "MAESTRO_RESET_RATE_LIMIT": "20 per hour",
+    "MAESTRO_WORKER_RATE_LIMIT": "600 per minute",
+}
+# How long a client should wait when the rate-limit store is down: a restart of Redis takes
+# seconds, and a login that is refused for longer than that is worse than a retry.
+STORAGE_DOWN_RETRY_AFTER = 10
+STORAGE_DOWN_MESSAGE = (
+    "This action is unavailable right now because the rate-limit service cannot be reached. "
+    "Please retry in a few seconds."
+)
+
+
+def _setting(name: str) -> str:
+    return str(current_app.config.get(name) or DEFAULT_LIMITS[name])
+
+
+def hashed_key(kind: str, value: str) -> str:
+    """A rate-limit key for a personal or secret value: a keyed hash, so neither the store nor a
+    log line ever holds the value itself, and nobody can precompute the key of an address."""
+    secret = str(current_app.config.get("SECRET_KEY") or "").encode()
+    digest = hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{kind}:{digest}"
 
 
 def _account_key() -> str:
     data = request.get_json(silent=True) if request.is_json else request.form
     email = data.get("email") if isinstance(data, dict) or hasattr(data, "get") else None
-    return "account:" + normalize_email(email if isinstance(email, str) else "")
+    return hashed_key("account", normalize_email(email if isinstance(email, str) else ""))
 
 
 def login_rate_limits(view: F) -> F:
@@ -42,7 +85,7 @@ def login_rate_limits(view: F) -> F:
 
 def _forgot_address_key() -> str:
     email = request.form.get("email")
-    return "forgot:" + normalize_email(email if isinstance(email, str) else "")
+    return hashed_key("forgot", normalize_email(email if isinstance(email, str) else ""))
 
 
 def forgot_rate_limits(view: F) -> F:
@@ -61,6 +104,35 @@ def forgot_rate_limits(view: F) -> F:
     return view
 
 
+def register_rate_limits(view: F) -> F:
+    """Per-IP limit on creating accounts (MAESTRO_REGISTER_RATE_LIMIT)."""
+    return limiter.limit(
+        lambda: _setting("MAESTRO_REGISTER_RATE_LIMIT"), scope="register-ip", methods=["POST"]
+    )(view)
+
+
+def reset_rate_limits(view: F) -> F:
+    """Per-IP limit on submitting a new password from a reset link (MAESTRO_RESET_RATE_LIMIT)."""
+    return limiter.limit(
+        lambda: _setting("MAESTRO_RESET_RATE_LIMIT"), scope="reset-ip", methods=["POST"]
+    )(view)
+
+
+def _worker_key() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() in ("jwt", "bearer") and token.strip():
+        # The token itself is a credential: only its keyed hash becomes a key.
+        return hashed_key("worker", token.strip())
+    return "worker-ip:" + (get_remote_address() or "")
+
+
+def worker_rate_limits(obj: F) -> F:
+    """Per-token limit on the worker endpoints (MAESTRO_WORKER_RATE_LIMIT); works on a view or
+    on a whole blueprint."""
+    return limiter.limit(lambda: _setting("MAESTRO_WORKER_RATE_LIMIT"), scope="worker-token", key_func=_worker_key)(obj)  # type: ignore[no-any-return]
+
+
 def share_failure_allowed() -> tuple[bool, int]:
     """Count one failed token attempt against this client's budget (MAESTRO_SHARE_FAILURE_RATE_LIMIT).
 
@@ -71,8 +143,62 @@ def share_failure_allowed() -> tuple[bool, int]:
     if not limiter.enabled:
         return True, 0
     client = get_remote_address()
+    # Under the same key prefix as every other limit (one Redis can serve several apps).
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
+    keys = [part for part in (prefix, "share-token-failures", client) if part]
     for item in parse_many(current_app.config["MAESTRO_SHARE_FAILURE_RATE_LIMIT"]):
-        if not limiter.limiter.hit(item, "share-token-failures", client):
-            reset_at = limiter.limiter.get_window_stats(item, "share-token-failures", client).reset_time
+        if not limiter.limiter.hit(item, *keys):
+            reset_at = limiter.limiter.get_window_stats(item, *keys).reset_time
             return False, max(1, math.ceil(reset_at - time.time()))
     return True, 0
+
+
+# --- the store is down; honest Retry-After ---------------------------------------------------------
+
+
+def _storage_unavailable(exc: Exception) -> Response:
+    from maestro_web.errors import error_response
+    from maestro_web.extensions import db
+
+    db.session.rollback()  # nothing half-written
+    # The exception's type only: its text may name the Redis host, never a value worth logging.
+    log.error("Rate-limit storage unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
+    response = error_response(503, STORAGE_DOWN_MESSAGE)
+    response.headers["Retry-After"] = str(STORAGE_DOWN_RETRY_AFTER)
+    g.maestro_retry_after = response.headers["Retry-After"]
+    return response
+
+
+def _note_retry_after(response: Response) -> Response:
+    # Runs before Flask-Limiter's header injection: remember what the app itself answered.
+    g.maestro_retry_after = response.headers.get("Retry-After")
+    return response
+
+
+def _restore_retry_after(response: Response) -> Response:
+    """Flask-Limiter writes Retry-After on every answer of a limited endpoint, as the larger of
+    the app's value and the end of the limit's window (3600 s for an hourly limit). Only a 429
+    waits for the window; every other answer keeps the wait the app chose (5 s for a database
+    outage) or none at all."""
+    if response.status_code == 429:
+        value = response.headers.get("Retry-After")
+        if value is not None and value.isdigit() and int(value) < 1:
+            response.headers["Retry-After"] = "1"
+        return response
+    original = g.get("maestro_retry_after")
+    if original is None:
+        response.headers.pop("Retry-After", None)
+    else:
+        response.headers["Retry-After"] = original
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Fail closed when the store is down, and keep Retry-After honest. Call right after
+    `limiter.init_app(app)`."""
+    app.register_error_handler(RedisError, _storage_unavailable)
+    app.register_error_handler(StorageError, _storage_unavailable)
+    # Flask runs after_request functions last-registered first: appended now, this one runs just
+    # before Flask-Limiter's (registered by limiter.init_app); put first, the other runs after it.
+    app.after_request(_note_retry_after)
+    app.after_request_funcs.setdefault(None, []).insert(0, _restore_retry_after)
