@@ -12,11 +12,14 @@ from maestro_web.analytics_front.svg import SvgError, sanitize_svg
 from maestro_web.errors import json_error
 from maestro_web.graphs.spec import SpecError, parse_spec
 from maestro_web.models import Graph, GraphResult
+from maestro_web.rate_limits import worker_rate_limits
 from maestro_web.security.worker_tokens import ANY_GRAPH, worker_graph_id
 
 RESULT_STATUSES = ("finished", "warning", "error")
 MAX_MESSAGE_LENGTH = 5000
 MAX_INFO_BYTES = 256 * 1024
+
+worker_rate_limits(analytics_worker_bp)  # per worker token, every endpoint of the blueprint
 
 
 @analytics_worker_bp.post("/jobs/claim")
