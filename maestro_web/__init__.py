@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
+    register_input_guards(app)
     register_security_headers(app)
     register_commands(app)
     return app
@@ -78,6 +79,13 @@ def register_blueprints(app: Flask) -> None:
 
 def register_error_handlers(app: Flask) -> None:
     from maestro_web.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_input_guards(app: Flask) -> None:
+    """Strict JSON in and out, and no NUL in paths, query strings or forms (issue 10 §4)."""
+    from maestro_web.input_guards import register_input_guards as register
 
     register(app)
 
