@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,29 @@ TITLES = {
 }
 
 
+class ValidationFailed(Exception):
+    """Input that cannot be accepted. Raised by validation anywhere; answered here, in one shape.
+
+    `fields` maps each input name at fault to its problem (a message, or a list of messages for a
+    field with several, such as a spec with errors on several lines). `extra` adds members to the
+    body (e.g. `spec_lines`). Status 422 by default; 400 when the body itself is unreadable, 413
+    when it is too large, 415 when it is not JSON.
+    """
+
+    def __init__(self, message: str, fields: dict[str, Any] | None = None, status: int = 422,
+                 extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        self.status = status
+        self.extra = extra or {}
+
+    @classmethod
+    def for_fields(cls, fields: dict[str, Any], status: int = 422, extra: dict[str, Any] | None = None) -> "ValidationFailed":
+        """The usual 422: "Invalid fields: a, b." with each field's problem."""
+        return cls("Invalid fields: " + ", ".join(sorted(fields)) + ".", fields, status, extra)
+
+
 def wants_json() -> bool:
     """JSON for the API blueprints and for clients that prefer it over HTML."""
     if request.blueprint in JSON_BLUEPRINTS or request.path.startswith("/api/"):
@@ -59,11 +82,15 @@ def wants_json() -> bool:
 
 
 def json_error(
-    status: int, message: str, fields: dict[str, Any] | None = None, error: str | None = None
+    status: int, message: str, fields: dict[str, Any] | None = None, error: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
+    """The one builder of every JSON error body: {"error", "message"[, "fields"]}."""
     body: dict[str, Any] = {"error": error or ERROR_NAMES.get(status, "error"), "message": message}
     if fields:
         body["fields"] = fields
+    if extra:
+        body.update({key: value for key, value in extra.items() if key not in body})
     response = jsonify(body)
     response.status_code = status
     return response
@@ -82,6 +109,17 @@ def error_response(status: int, message: str, fields: dict[str, Any] | None = No
 
 
 def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ValidationFailed)
+    def _validation_failed(exc: ValidationFailed) -> Response:
+        from maestro_web.extensions import db
+
+        db.session.rollback()  # refused input leaves nothing half-done
+        if wants_json():
+            return json_error(exc.status, exc.message, exc.fields, extra=exc.extra)
+        detail = "; ".join(f"{name}: {problem if isinstance(problem, str) else ' '.join(problem)}"
+                           for name, problem in exc.fields.items())
+        return error_page(exc.status, f"{exc.message} {detail}".strip() if detail else exc.message)
+
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> Response:
         return error_response(400, "This form has expired or did not come from this site. Reload the page and try again.")
@@ -106,6 +144,19 @@ def register_error_handlers(app: Flask) -> None:
         response = error_response(503, "The database is unavailable right now. Please retry shortly.")
         response.headers["Retry-After"] = "5"
         return response
+
+    @app.errorhandler(DataError)
+    def _data_error(exc: DataError) -> Response:
+        """A value the database refused (out of range, NUL, bad encoding) that validation let through.
+
+        Validation should have named the field; this is the safety net that keeps such input a
+        client error. The statement's parameters are never logged (hide_parameters on the engine).
+        """
+        from maestro_web.extensions import db
+
+        db.session.rollback()
+        log.warning("Database refused a value on %s %s: %s", request.method, request.path, type(exc.orig).__name__)
+        return error_response(422, "A value in the request cannot be stored (out of range or invalid characters).")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -1,0 +1,76 @@
+"""Hostile input stops at the door (issue 10 §4): no NUL reaches the database, no JSON surprises.
+
+- every JSON body Flask reads goes through `safe_json.loads_strict` (deep nesting, NaN/Infinity,
+  NUL, lone surrogates are a 400 naming where, never a RecursionError or a database error);
+- JSON the app writes is always valid JSON (a non-finite number becomes null, never `NaN`);
+- the path, the query string and form fields are checked for NUL characters before any view
+  runs, so `/graphs/%00`, a login form or a search with a NUL answers 400 naming the field on
+  every database (PostgreSQL text cannot hold NUL, SQLite would store it silently).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
+
+from maestro_web.errors import ValidationFailed
+from maestro_web.safe_json import loads_strict, text_problem
+
+# The worker blueprint reads its own body, after its size check (413 before a byte is read).
+_OWN_BODY_READERS = {"analytics_worker"}
+_FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, strict on the way in and valid on the way out."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        # An UnsafeJSON is a ValueError: request.get_json() answers 400 with its message.
+        return loads_strict(s)
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        try:
+            return super().dumps(obj, allow_nan=False, **kwargs)
+        except ValueError:
+            # A non-finite float stored before input was checked: write null rather than `NaN`.
+            return super().dumps(_finite(obj), allow_nan=False, **kwargs)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def reject_unsafe_request() -> None:
+    """Refuse a NUL (or a lone surrogate) in the path, the query string or a form field: 400."""
+    problem = text_problem(request.path)
+    if problem:
+        raise ValidationFailed(f"The address {problem}.", {"path": problem}, status=400)
+    fields: dict[str, str] = {}
+    for name, value in request.args.items(multi=True):
+        problem = text_problem(name) or text_problem(value)
+        if problem:
+            fields[_safe_name(name)] = problem
+    if request.blueprint not in _OWN_BODY_READERS and request.mimetype in _FORM_TYPES:
+        for name, value in request.form.items(multi=True):
+            problem = text_problem(name) or text_problem(value)
+            if problem:
+                fields[_safe_name(name)] = problem
+    if fields:
+        raise ValidationFailed.for_fields(fields, status=400)
+
+
+def _safe_name(name: str) -> str:
+    return name.replace("\x00", "?")
+
+
+def register_input_guards(app: Flask) -> None:
+    app.json = StrictJSONProvider(app)
+    app.before_request(reject_unsafe_request)

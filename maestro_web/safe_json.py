@@ -1,0 +1,97 @@
+"""JSON and text from strangers, read without surprises (issue 10 §4). No Flask in here.
+
+`loads_strict` is the one JSON reader for request bodies, the worker's form `info` and the spec
+import. On top of `json.loads` it refuses what a database or a later `json.dumps` would choke on:
+nesting deeper than a fixed bound (instead of a RecursionError), `NaN` / `Infinity` (no valid JSON
+could carry them back out), NUL characters (PostgreSQL text cannot hold them) and lone UTF-16
+surrogates such as `"\\ud800"` (they cannot be encoded as UTF-8). Each refusal names where it was
+found, so callers can answer 400/422 with the field.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+MAX_DEPTH = 32  # objects and arrays inside each other; real bodies need 4 or 5
+
+_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+
+
+class UnsafeJSON(ValueError):
+    """The document is not JSON this app accepts; `where` is a path such as `info.a[3]` ("" = the body)."""
+
+    def __init__(self, problem: str, where: str = "") -> None:
+        super().__init__(f"{where}: {problem}" if where else problem)
+        self.problem = problem
+        self.where = where
+
+    @property
+    def field(self) -> str | None:
+        """The top-level member at fault, or None when the body itself is."""
+        if not self.where:
+            return None
+        return re.split(r"[.\[]", self.where, maxsplit=1)[0] or None
+
+
+def text_problem(value: str) -> str | None:
+    """Why a string cannot be stored (NUL, lone surrogate), or None when it can."""
+    match = _BAD_CHARACTER.search(value)
+    if match is None:
+        return None
+    if match.group() == "\x00":
+        return "must not contain NUL characters"
+    return "must not contain lone UTF-16 surrogates (invalid Unicode)"
+
+
+def _refuse_constant(name: str) -> Any:
+    raise UnsafeJSON(f"{name} is not allowed: JSON numbers must be finite")
+
+
+def loads_strict(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse JSON, refusing deep nesting, non-finite numbers, NUL and lone surrogates."""
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError:
+            raise UnsafeJSON("the body is not valid UTF-8") from None
+    try:
+        document = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise UnsafeJSON(f"nested deeper than {max_depth} levels") from None
+    except UnsafeJSON:
+        raise
+    except ValueError as exc:  # JSONDecodeError, and ints longer than Python's digit limit
+        raise UnsafeJSON(f"not valid JSON: {exc}") from None
+    check_document(document, max_depth)
+    return document
+
+
+def check_document(document: Any, max_depth: int = MAX_DEPTH) -> None:
+    """Walk a parsed document without recursion; raise UnsafeJSON at the first bad value."""
+    stack: list[tuple[Any, str, int]] = [(document, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth >= max_depth:
+                raise UnsafeJSON(f"nested deeper than {max_depth} levels", where)
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    path = f"{where}.{key}" if where else str(key)
+                    problem = text_problem(key) if isinstance(key, str) else None
+                    if problem:
+                        raise UnsafeJSON(f"a member name {problem}", _printable(where) or "")
+                    stack.append((item, _printable(path), depth + 1))
+            else:
+                stack.extend((item, f"{where}[{index}]", depth + 1) for index, item in enumerate(value))
+        elif isinstance(value, str):
+            problem = text_problem(value)
+            if problem:
+                raise UnsafeJSON(problem, where)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise UnsafeJSON("numbers must be finite (no NaN or Infinity)", where)
+
+
+def _printable(path: str) -> str:
+    return _BAD_CHARACTER.sub("?", path)
