@@ -1,0 +1,72 @@
+"""Live updates of the public view (SPEC §8, §10): a visitor's ticket and a redraw that counts no view.
+
+Both answer only while the link may be viewed (the same rules as the view, read from the row, no
+view counted): the page holds the share token, so it can renew its ticket and fetch the redrawn
+picture, and it turns into the refusal page once its link is paused or revoked.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, g, render_template, request, url_for
+
+from maestro_web.analytics_front import analytics_public_bp
+from maestro_web.analytics_front.presenters import graph_page
+from maestro_web.analytics_front.public_routes import REFUSALS
+from maestro_web.errors import json_error
+from maestro_web.extensions import limiter
+from maestro_web.live_pages.routes import ticket_response
+from maestro_web.live_pages.tickets import share_ticket
+from maestro_web.models import ShareLink
+from maestro_web.models.base import as_utc
+
+
+def _viewable(graph_id: str) -> ShareLink | str:
+    """The link of this request's share token if it may be viewed now, else the refusal's name."""
+    link = ShareLink.get_by_public_id(g.share_claims["jti"])  # require_share checked the token
+    if link is None or link.graph.public_id != graph_id or link.graph.deleted_at is not None \
+            or not link.creator_may_share():
+        return "invalid"
+    g.share_link = link  # its embedding rules apply to these answers too
+    status = link.status()
+    return link if status == "active" else status
+
+
+@analytics_public_bp.get("/graphs/public/<graph_id>/ticket")
+@limiter.exempt
+def public_ticket(graph_id: str) -> Response:
+    link = _viewable(graph_id)
+    if isinstance(link, str):
+        status, title, _ = REFUSALS[link]
+        return json_error(status, title + ".")
+    return ticket_response(share_ticket(link.public_id))
+
+
+@analytics_public_bp.get("/graphs/public/<graph_id>/live")
+@limiter.exempt
+def public_live(graph_id: str) -> Response:
+    """The public page as it is now, for the page's own script: not a view, so not counted."""
+    link = _viewable(graph_id)
+    if isinstance(link, str):
+        status, title, message = REFUSALS[link]
+        html = render_template("analytics/public_refused.html", status=status, title=title, message=message,
+                               embed=False)
+        return Response(html, status=status, mimetype="text/html")
+    return Response(render_template("analytics/public.html", page=graph_page(link.graph),
+                                    expires_at=as_utc(link.expires_at)), mimetype="text/html")
+
+
+@analytics_public_bp.app_template_global()
+def live_share_context() -> dict[str, Any] | None:
+    """What the public page's script needs: a ticket for `share:<link>` and where to renew it."""
+    claims = g.get("share_claims")
+    graph_id = (request.view_args or {}).get("graph_id")
+    if claims is None or graph_id is None:
+        return None
+    token = request.args.get("token", "")
+    return {
+        **share_ticket(claims["jti"]),
+        "ticket_url": url_for("analytics_public.public_ticket", graph_id=graph_id, token=token),
+        "refresh_url": url_for("analytics_public.public_live", graph_id=graph_id, token=token),
+        "live_url": current_app.config["MAESTRO_LIVE_URL"],
+    }

@@ -1,0 +1,253 @@
+"""The app's side of live events (SPEC §8): what changed, published only after the database commit.
+
+Row changes are noticed where they are flushed, so every path that makes them (pages, JSON API,
+CLI) publishes without remembering to: a new GraphRun is `run.queued`, a new GraphResult is
+`run.finished` / `run.failed` (and `run.finished` on the `share:` channels of the graph's active
+links), a ShareLink whose pause, revocation or expiry changed is `share.changed`, a User whose
+`token_version` moved (password change or reset) and a removed GraphRole are control revocations.
+Events wait in the session's `info` until `after_commit` hands them to the publisher; a rollback
+drops them. What a flush cannot see (a bulk UPDATE, a view counted outside the ORM, a logout) is
+reported by a one-line call from the service or view: `links_revoked()`, `share_viewed()`,
+`user_signed_out()`.
+
+Publishing is fire-and-forget (maestro_web.live_publish): a live server that is down costs a log
+line, never the user's request.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+from typing import Any, Callable
+
+from flask import Flask, Response, current_app, has_app_context
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import ColumnElement, event, inspect, select
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
+
+from maestro_web.extensions import db
+from maestro_web.live_publish import LivePublisher
+from maestro_web.models import Graph, GraphResult, GraphRole, GraphRun, ShareLink, User
+from maestro_web.models.base import as_utc, utcnow
+from maestro_web.security.keys import KeyRing
+from maestro_web.security.socket_tokens import issue_socket_token
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "maestro_live"
+PENDING = "maestro_live_pending"  # key in Session.info: events waiting for the commit
+CONTROL = "control"
+TOKEN_TTL = 300
+TOKEN_RENEW_BEFORE = 60  # seconds: a cached socket token is replaced this long before it expires
+ENDED_STATUSES = ("paused", "revoked", "expired", "used up")
+
+Event = tuple[str, str, dict[str, Any]]
+
+
+class SocketTokenCache:
+    """The app's socket token (issuer maestro-server), signed again shortly before it expires."""
+
+    def __init__(self, ring: KeyRing, ttl: int = TOKEN_TTL) -> None:
+        self.ring = ring
+        self.ttl = ttl
+        self._token = ""
+        self._renew_at = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        with self._lock:
+            now = time.time()
+            if now >= self._renew_at:
+                self._token = issue_socket_token(self.ring, issuer="maestro-server", ttl=self.ttl, now=now)
+                self._renew_at = now + self.ttl - TOKEN_RENEW_BEFORE
+            return self._token
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its publisher; off under tests unless MAESTRO_LIVE_PUBLISH is set."""
+    if not app.config.get("MAESTRO_LIVE_PUBLISH", not app.testing):
+        return
+    tokens = SocketTokenCache(app.config["KEY_RINGS"]["socket"])
+    app.extensions[EXTENSION] = LivePublisher(app.config["MAESTRO_LIVE_PUBLISH_URL"], tokens)
+
+
+def publisher() -> LivePublisher | None:
+    return current_app.extensions.get(EXTENSION) if has_app_context() else None
+
+
+def publish_now(channel: str, event_name: str, data: dict[str, Any]) -> None:
+    """Publish at once: for changes that are committed already (or were never in the database)."""
+    live = publisher()
+    if live is not None:
+        live.publish(channel, event_name, data)
+
+
+def publish_after_commit(channel: str, event_name: str, data: dict[str, Any], session: Session | None = None) -> None:
+    """Publish when the current transaction commits; dropped if it rolls back."""
+    target = session if session is not None else db.session()
+    target.info.setdefault(PENDING, []).append((channel, event_name, data))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None
+
+
+# --- hooks called by services and views ----------------------------------------------------------
+
+
+def user_signed_out(user: User | None) -> None:
+    """Logout: every live connection of this user ends (their other tabs fetch a new ticket)."""
+    if user is not None:
+        publish_now(CONTROL, "revoke", {"user": user.public_id})
+
+
+def links_revoked(condition: ColumnElement[bool]) -> None:
+    """Before a bulk revocation of the links matching `condition`: announce each one after commit."""
+    if publisher() is None:
+        return
+    rows = db.session.execute(
+        select(ShareLink.public_id, User.public_id)
+        .join(User, User.id == ShareLink.creator_id)
+        .where(condition, ShareLink.revoked_at.is_(None))
+    ).all()
+    for link_id, creator_id in rows:
+        _queue_link_change(db.session(), link_id, creator_id, "revoked")
+
+
+def share_viewed(link_id: str) -> None:
+    """A counted public view: tell the link's creator (after the response is sent, see below)."""
+    if publisher() is None:
+        return
+    row = db.session.execute(
+        select(ShareLink.view_count, ShareLink.last_viewed_at, Graph.public_id, User.public_id)
+        .join(Graph, Graph.id == ShareLink.graph_id)
+        .join(User, User.id == ShareLink.creator_id)
+        .where(ShareLink.public_id == link_id)
+    ).first()
+    if row is None:
+        return
+    views, last_viewed_at, graph_id, creator_id = row
+    publish_now(f"user:{creator_id}", "share.viewed",
+                {"link": link_id, "graph": graph_id, "views": views, "last_viewed_at": _iso(last_viewed_at)})
+
+
+def announce_view(link_id: str) -> Callable[[Response], Response]:
+    """For after_this_request: publish share.viewed once the visitor has the answer (no added latency)."""
+
+    def attach(response: Response) -> Response:
+        if publisher() is not None:
+            response.call_on_close(after_response(lambda: share_viewed(link_id)))
+        return response
+
+    return attach
+
+
+def after_response(callback: Callable[[], None]) -> Callable[[], None]:
+    """`callback` wrapped to run in an app context once the response is sent (Response.call_on_close)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run() -> None:
+        try:
+            with app.app_context():
+                callback()
+        except Exception:  # a live event must never surface as an error of a finished request
+            log.exception("Live event after the response failed")
+
+    return run
+
+
+# --- noticing row changes at flush time ----------------------------------------------------------
+
+
+def _queue_link_change(session: Session, link_id: str, creator_id: str, status: str) -> None:
+    publish_after_commit(f"user:{creator_id}", "share.changed", {"link": link_id, "status": status}, session)
+    publish_after_commit(f"share:{link_id}", "share.changed", {"status": status}, session)
+    if status in ENDED_STATUSES:
+        # After the event, so an open public page reads why before its subscription ends.
+        publish_after_commit(CONTROL, "revoke", {"channel": f"share:{link_id}"}, session)
+
+
+def _changed(obj: object, *attributes: str) -> bool:
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in attributes)
+
+
+def _graph_public_id(session: Session, graph_id: int) -> str | None:
+    return session.connection().scalar(select(Graph.public_id).where(Graph.id == graph_id))
+
+
+def _active_link_ids(session: Session, graph_id: int) -> list[str]:
+    now = utcnow()
+    return list(session.connection().scalars(
+        select(ShareLink.public_id).where(
+            ShareLink.graph_id == graph_id, ShareLink.revoked_at.is_(None), ShareLink.paused_at.is_(None),
+            ShareLink.expires_at > now)))
+
+
+def _on_new(session: Session, obj: object) -> None:
+    if isinstance(obj, GraphRun):
+        graph = _graph_public_id(session, obj.graph_id)
+        publish_after_commit(f"graph:{graph}", "run.queued",
+                             {"run_id": obj.public_id, "queued_at": _iso(obj.queued_at)}, session)
+    elif isinstance(obj, GraphResult):
+        graph = _graph_public_id(session, obj.graph_id)
+        run_id = session.connection().scalar(select(GraphRun.public_id).where(GraphRun.id == obj.run_id))
+        if obj.status == "error":
+            publish_after_commit(f"graph:{graph}", "run.failed", {"run_id": run_id, "message": obj.message}, session)
+            return
+        drawn_at = _iso(obj.created_at)
+        publish_after_commit(f"graph:{graph}", "run.finished",
+                             {"run_id": run_id, "status": obj.status, "drawn_at": drawn_at, "info": obj.info}, session)
+        if obj.svg is not None:
+            for link_id in _active_link_ids(session, obj.graph_id):
+                publish_after_commit(f"share:{link_id}", "run.finished", {"drawn_at": drawn_at}, session)
+
+
+def _on_dirty(session: Session, obj: object) -> None:
+    if isinstance(obj, ShareLink) and _changed(obj, "paused_at", "revoked_at", "expires_at"):
+        creator = session.connection().scalar(select(User.public_id).where(User.id == obj.creator_id))
+        _queue_link_change(session, obj.public_id, creator, obj.status())
+    elif isinstance(obj, User) and _changed(obj, "token_version"):
+        # A password change or reset ends every session, so every live connection too.
+        publish_after_commit(CONTROL, "revoke", {"user": obj.public_id}, session)
+    elif isinstance(obj, Graph) and _changed(obj, "deleted_at") and obj.deleted_at is not None:
+        publish_after_commit(CONTROL, "revoke", {"channel": f"graph:{obj.public_id}"}, session)
+        for link_id in _active_link_ids(session, obj.id):
+            publish_after_commit(f"share:{link_id}", "share.changed", {"status": "revoked"}, session)
+            publish_after_commit(CONTROL, "revoke", {"channel": f"share:{link_id}"}, session)
+
+
+def _on_deleted(session: Session, obj: object) -> None:
+    if isinstance(obj, GraphRole):
+        # Losing every role is losing Read: that user's subscription to the graph ends.
+        graph = _graph_public_id(session, obj.graph_id)
+        user = session.connection().scalar(select(User.public_id).where(User.id == obj.user_id))
+        if graph is not None and user is not None:
+            publish_after_commit(CONTROL, "revoke", {"user": user, "channel": f"graph:{graph}"}, session)
+
+
+@event.listens_for(FlaskSession, "after_flush")
+def _collect(session: Session, _flush: UOWTransaction) -> None:
+    # new / dirty / deleted still describe what this flush wrote (SQLAlchemy's after_flush contract).
+    if not has_app_context() or publisher() is None:
+        return
+    for obj in session.new:
+        _on_new(session, obj)
+    for obj in session.dirty:
+        _on_dirty(session, obj)
+    for obj in session.deleted:
+        _on_deleted(session, obj)
+
+
+@event.listens_for(FlaskSession, "after_commit")
+def _publish(session: Session) -> None:
+    pending: list[Event] = session.info.pop(PENDING, [])
+    for channel, event_name, data in pending:
+        publish_now(channel, event_name, data)
+
+
+@event.listens_for(FlaskSession, "after_soft_rollback")
+def _drop(session: Session, previous: SessionTransaction) -> None:
+    if previous.parent is None:  # the whole transaction is gone, and what it would have announced
+        session.info.pop(PENDING, None)

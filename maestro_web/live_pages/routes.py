@@ -1,0 +1,58 @@
+"""`GET /live/ticket?graph=<id>`: a ticket for the logged-in browser's WebSocket connection."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from maestro_web.errors import json_error
+from maestro_web.graphs.access import graph_for
+from maestro_web.live_pages import live_bp
+from maestro_web.live_pages.tickets import user_ticket
+from maestro_web.models import Graph, Role
+from maestro_web.models.base import as_utc
+from maestro_web.security.session_jwt import current_user
+
+
+def ticket_response(body: dict) -> Response:
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+@live_bp.get("/ticket")
+def ticket():
+    user = current_user()
+    graph_id = request.args.get("graph")
+    # graph_for answers 404 both for an unknown graph and for one the user may not read.
+    graph = graph_for(graph_id, user)[0] if graph_id else None
+    return ticket_response(user_ticket(user, graph))
+
+
+@live_bp.errorhandler(HTTPException)
+def _json_error(exc: HTTPException) -> Response:
+    # Only scripts call this blueprint: every answer is JSON, errors included.
+    return json_error(exc.code or 500, exc.description or "Error")
+
+
+@live_bp.app_template_global()
+def live_graph_context(graph_id: str) -> dict[str, Any]:
+    """What a private graph page's script needs: where to get tickets, the current run, who may act."""
+    user = current_user()
+    graph = Graph.get_by_public_id(graph_id)
+    role = graph.role_of(user) if graph is not None else None
+    run = graph.current_run() if graph is not None else None
+    return {
+        "ticket_url": url_for("live.ticket", graph=graph_id),
+        "can_write": role is not None and role >= Role.WRITE,
+        "run_state": run.state if run is not None else "",
+        "queued_at": as_utc(run.queued_at).isoformat() if run is not None else "",
+    }
+
+
+@live_bp.app_template_global()
+def live_user_context() -> dict[str, Any]:
+    """For pages that only follow the user's own channel (share lists)."""
+    return {"ticket_url": url_for("live.ticket")}

@@ -1,0 +1,31 @@
+"""Which channels a ticket lists, and the JSON a page or API client gets for it (SPEC §8)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from maestro_web.models import Graph, User
+from maestro_web.security.live_tickets import issue_ticket
+
+TICKET_TTL = 600  # the most SPEC §8 allows; pages renew a minute before the end
+
+
+def _ticket_json(sub: str | None, channels: list[str]) -> dict[str, Any]:
+    ring = current_app.config["KEY_RINGS"]["session"]
+    ticket, expires_at = issue_ticket(ring, sub=sub, channels=channels, ttl=TICKET_TTL)
+    return {"ticket": ticket, "url": current_app.config["MAESTRO_LIVE_URL"], "channels": channels,
+            "expires_at": expires_at.isoformat()}
+
+
+def user_ticket(user: User, graph: Graph | None = None) -> dict[str, Any]:
+    """The user's own channel, plus the graph's when given (the caller checked Read)."""
+    channels = [f"user:{user.public_id}"]
+    if graph is not None:
+        channels.append(f"graph:{graph.public_id}")
+    return _ticket_json(user.public_id, channels)
+
+
+def share_ticket(link_id: str) -> dict[str, Any]:
+    """A visitor's ticket: the link's channel and nothing else, no user."""
+    return _ticket_json(None, [f"share:{link_id}"])
