@@ -46,7 +46,7 @@ def load_configuration(app: Flask, config: Mapping[str, Any] | None, environ: Ma
 
 
 def register_extensions(app: Flask) -> None:
-    from maestro_web import rate_limits
+    from maestro_web import live_events, rate_limits
     from maestro_web.extensions import csrf, db, jwt, limiter, migrate
     from maestro_web.security import session_jwt
 
@@ -57,6 +57,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     rate_limits.init_app(app)  # fail closed (503) when the limiter's Redis is down
     session_jwt.init_app(app)
+    live_events.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -65,10 +66,12 @@ def register_blueprints(app: Flask) -> None:
     from maestro_web.auth import account_bp, auth_bp
     from maestro_web.extensions import csrf
     from maestro_web.graphs import graphs_bp
+    from maestro_web.live_pages import live_bp
     from maestro_web.main import main_bp
     from maestro_web.shares import shares_bp
 
-    for blueprint in (main_bp, auth_bp, account_bp, graphs_bp, shares_bp, analytics_private_bp, analytics_public_bp):
+    for blueprint in (main_bp, auth_bp, account_bp, graphs_bp, shares_bp, analytics_private_bp, analytics_public_bp,
+                      live_bp):
         app.register_blueprint(blueprint)
     # The JSON API and the worker endpoints never read cookies (tokens travel in Authorization),
     # so there is no ambient credential for a cross-site request to ride on: CSRF has nothing to protect.
@@ -91,11 +94,13 @@ def register_input_guards(app: Flask) -> None:
 
 
 def register_security_headers(app: Flask) -> None:
-    from maestro_web.headers import SECURITY_HEADERS
+    from maestro_web.headers import app_security_headers
+
+    headers = app_security_headers(app.config["MAESTRO_LIVE_URL"])
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in headers.items():
             response.headers.setdefault(name, value)
         if "frame-ancestors 'none'" not in response.headers["Content-Security-Policy"]:
             # An embeddable share link: its CSP names the origins that may frame it.

@@ -2,6 +2,8 @@
 and the policy that keeps an SVG document inert."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Response
 
 # Set on every response unless a view set its own (register_security_headers in __init__.py).
@@ -19,6 +21,18 @@ SECURITY_HEADERS = {
 # Pages whose URL or body holds a token (share links, reset links, the public view): never kept
 # in a cache, never sent on to another site in a Referer header.
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache", "Referrer-Policy": "no-referrer"}
+
+
+def live_connect_src(live_url: str) -> str:
+    """`connect-src` of pages with live updates: this site (tickets, redraws) and the live server."""
+    parts = urlsplit(live_url)
+    return f"'self' {parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "'self'"
+
+
+def app_security_headers(live_url: str) -> dict[str, str]:
+    """SECURITY_HEADERS with the live server's origin allowed for connections (SPEC §8)."""
+    csp = SECURITY_HEADERS["Content-Security-Policy"] + f"; connect-src {live_connect_src(live_url)}"
+    return {**SECURITY_HEADERS, "Content-Security-Policy": csp}
 
 
 def keep_private(response: Response) -> Response:
