@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Response, current_app, g, render_template, request
+from flask import Response, after_this_request, current_app, g, render_template, request
 from sqlalchemy import JSON, DateTime, Integer, String, Text, bindparam, text
 
+from maestro_web import live_events
 from maestro_web.analytics_front import analytics_public_bp
 from maestro_web.analytics_front.presenters import page_fields, raw_svg
 from maestro_web.extensions import db, limiter
-from maestro_web.headers import keep_private, sandboxed_svg_csp
+from maestro_web.headers import keep_private, live_connect_src, sandboxed_svg_csp
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import as_utc, utcnow
 from maestro_web.rate_limits import share_failure_allowed
@@ -46,7 +47,7 @@ def public_headers(response: Response) -> Response:
         response.headers["Content-Security-Policy"] = sandboxed_svg_csp(ancestors)
     else:
         response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'none'; "
+            f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {live_connect_src(current_app.config['MAESTRO_LIVE_URL'])}; "
             f"base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}")
     # nosniff, and X-Frame-Options unless `ancestors` names origins, come from the app-wide headers.
     return response
@@ -101,6 +102,7 @@ def public_graph(graph_id: str, embed: bool):
     counted = count_view(jti, graph_id)
     if counted is None:
         return _refuse(_diagnose(jti, graph_id), embed)
+    after_this_request(live_events.announce_view(jti))  # share.viewed, once the answer is sent
 
     g.share_link = counted  # its allowed origins, for the headers
     if request.args.get("ext") == "svg":
