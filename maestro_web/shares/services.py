@@ -11,6 +11,7 @@ from flask import current_app
 from markupsafe import escape
 from sqlalchemy import select, update
 
+from maestro_web import live_events
 from maestro_web.extensions import db
 from maestro_web.models import Graph, ShareLink, User
 from maestro_web.models.base import as_utc, utcnow
@@ -147,6 +148,7 @@ def revoke_link(link: ShareLink) -> None:
 
 def revoke_links(condition: Any) -> int:
     """Revoke every unrevoked link matching `condition`; how many were revoked."""
+    live_events.links_revoked(condition)  # a bulk UPDATE passes no ORM hook: name the links now
     result = db.session.execute(
         update(ShareLink).where(condition, ShareLink.revoked_at.is_(None)).values(revoked_at=utcnow())
         .execution_options(synchronize_session=False)
