@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
+from maestro_web import live_events
 from maestro_web.auth import account_bp, auth_bp
 from maestro_web.auth.forms import AccountForm, LoginForm, PasswordForm, RegisterForm
 from maestro_web.extensions import db
@@ -53,7 +54,10 @@ def login():
 @account_bp.post("/auth/logout")
 def logout():
     flash("You are logged out.", "info")
-    return end_session(redirect(url_for("auth.login")))
+    user = current_user()
+    response = end_session(redirect(url_for("auth.login")))
+    live_events.user_signed_out(user)  # open live connections of this user end too
+    return response
 
 
 @account_bp.route("/account", methods=["GET", "POST"])
