@@ -338,6 +338,8 @@ def load_settings(
         "MAESTRO_LIVE_MAX_CONNECTIONS_PER_ADDRESS": _int(
             environ, "MAESTRO_LIVE_MAX_CONNECTIONS_PER_ADDRESS", 200, minimum=1
         ),
+        # Redis keys and the pub/sub channel of the live servers start with this (tests use their own).
+        "MAESTRO_LIVE_REDIS_PREFIX": environ.get("MAESTRO_LIVE_REDIS_PREFIX", "").strip() or "maestro:live:",
         # Whole request bodies; worker results have their own, smaller limit (MAESTRO_INGEST_MAX_BYTES).
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         # One form field (the dependency textarea can hold a few MB).
