@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from maestro_web.extensions import db
 from maestro_web.models import User
-from tests.conftest import form_csrf
+from conftest import form_csrf
 
 
 def register(client, **fields):

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphRun
-from tests.conftest import api_headers
+from conftest import api_headers
 
 
 @pytest.fixture

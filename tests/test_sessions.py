@@ -114,7 +114,7 @@ def test_logout_revokes_access_and_refresh(app, auth, client, make_user):
 
 
 def test_password_change_logs_out_other_browsers(app, make_user):
-    from tests.conftest import AuthActions
+    from conftest import AuthActions
 
     user = make_user()
     first, second = app.test_client(), app.test_client()

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from maestro_web.errors import error_page, json_error
 from maestro_web.extensions import db, jwt
 from maestro_web.models import RevokedToken, User
-from maestro_web.security.keys import KeyRing
+from maestro_web.security.keys import KeyRing, key_for_decoded
 
 CONTEXT = "session"
 AUDIENCE = "maestro-web"
@@ -51,6 +51,18 @@ def _ring() -> KeyRing:
     return current_app.config["KEY_RINGS"][CONTEXT]
 
 
+def _raw_tokens() -> list[str | None]:
+    """Every place a session token may be read from in this request (for picking a key without kid)."""
+    config = current_app.config
+    header = request.headers.get("Authorization", "")
+    return [
+        g.get("decoding_token"),
+        header.partition(" ")[2].strip() or None,
+        request.cookies.get(config["JWT_ACCESS_COOKIE_NAME"]),
+        request.cookies.get(config["JWT_REFRESH_COOKIE_NAME"]),
+    ]
+
+
 def init_app(app: Flask) -> None:
     """Wire flask-jwt-extended's callbacks to our key ring, claims and blocklist."""
 
@@ -68,10 +80,9 @@ def init_app(app: Flask) -> None:
         for claim in ("exp", "iat", "jti"):
             if claim not in payload:
                 raise pyjwt.MissingRequiredClaimError(claim)
-        secret = _ring().secret_for(header.get("kid"))
-        if secret is None:
-            raise pyjwt.InvalidTokenError("unknown key")
-        return secret
+        if payload.get("aud") != current_app.config["JWT_DECODE_AUDIENCE"]:
+            raise pyjwt.InvalidAudienceError("audience must be a single string")
+        return key_for_decoded(header, payload, _raw_tokens(), _ring())
 
     @jwt.user_identity_loader
     def _identity(user: User | str) -> str:
@@ -181,10 +192,13 @@ def revoke_encoded(token: str | None, user: User | None = None) -> bool:
     """Revoke a session token we signed (even an expired one); False when it is not ours."""
     if not token:
         return False
+    g.decoding_token = token
     try:
         payload = decode_token(token, allow_expired=True)
     except (JWTExtendedException, pyjwt.PyJWTError):
         return False
+    finally:
+        g.pop("decoding_token", None)
     _revoke_payload(payload, user)
     return True
 

@@ -1,0 +1,176 @@
+"""Foreign signers (SPEC §3): tokens without `kid`, from Node's `jsonwebtoken` and from PyJWT.
+
+Maestro's own worker and Node services sign with `jsonwebtoken`, which sends no `kid`. Such a token
+is checked against the context's current key, then its previous keys; an unknown `kid`, a list
+`aud` or a `typ` other than JWT stays refused, in every context.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import jwt as pyjwt
+import pytest
+
+from maestro_web.security import reset_tokens, share_tokens, worker_tokens
+from maestro_web.security.keys import KeyRing, decode_pinned, key_id
+from share_support import make_link
+
+ROOT = Path(__file__).resolve().parent.parent
+# npm installs the real library here once (outside git); CI and a fresh machine do it themselves.
+NODE_CACHE = Path(os.environ.get("MAESTRO_NODE_CACHE", ROOT / ".cache" / "node-jsonwebtoken"))
+JSONWEBTOKEN = "jsonwebtoken@9.0.2"
+
+SIGN_JS = """
+const jwt = require('jsonwebtoken');
+let input = '';
+process.stdin.on('data', (chunk) => { input += chunk; });
+process.stdin.on('end', () => {
+  const { payload, secret, kid } = JSON.parse(input);
+  const options = { algorithm: 'HS256' };
+  if (kid) options.keyid = kid;
+  process.stdout.write(jwt.sign(payload, secret, options));
+});
+"""
+
+
+@pytest.fixture(scope="session")
+def node_sign():
+    """A function signing a payload with Node's jsonwebtoken (installed by npm on first use)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.fail("node and npm are needed for the foreign-signer tests (Debian: apt-get install nodejs npm)")
+    if not (NODE_CACHE / "node_modules" / "jsonwebtoken" / "package.json").exists():
+        NODE_CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run([npm, "install", "--prefix", str(NODE_CACHE), "--no-audit", "--no-fund", JSONWEBTOKEN],
+                       check=True, capture_output=True, timeout=300)
+    script = NODE_CACHE / "sign.js"
+    script.write_text(SIGN_JS)
+
+    def sign(payload: dict, secret: str, kid: str | None = None) -> str:
+        result = subprocess.run([node, str(script)], input=json.dumps({"payload": payload, "secret": secret, "kid": kid}),
+                                capture_output=True, text=True, timeout=30, cwd=NODE_CACHE, check=True)
+        return result.stdout.strip()
+
+    return sign
+
+
+def worker_payload(graph_id: str = "*") -> dict:
+    now = int(time.time())
+    return {"graph_id": graph_id, "iss": "maestro-analytics", "aud": "maestro-analytics-front",
+            "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex}
+
+
+def header_of(token: str) -> dict:
+    return pyjwt.get_unverified_header(token)
+
+
+# --- the real foreign implementation ------------------------------------------------------------
+
+
+def test_node_worker_without_kid_claims_and_posts_a_result(app, client, make_user, make_graph, node_sign):
+    ring = app.config["KEY_RINGS"]["analytics"]
+    graph = make_graph(make_user(), name="Shop", spec="web -> api")
+    claim_token = node_sign(worker_payload(), ring.current)
+    assert "kid" not in header_of(claim_token)
+    claimed = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {claim_token}"})
+    assert claimed.status_code == 200 and claimed.json["graph_id"] == graph.public_id
+
+    post_token = node_sign(worker_payload(graph.public_id), ring.current)
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect x="1" y="1" width="5" height="5"/></svg>'
+    posted = client.post("/analytics/graphs", headers={"Authorization": f"JWT {post_token}"},
+                         json={"run_id": claimed.json["run_id"], "status": "finished", "msg": "ok", "svg": svg,
+                               "total": 2, "info": {"nodes": 2}})
+    assert posted.status_code == 201 and posted.json["status"] == "finished"
+
+
+def test_node_worker_with_our_kid_and_with_a_previous_key(app, client, make_user, make_graph, node_sign):
+    current = app.config["KEY_RINGS"]["analytics"]
+    old = "old-analytics-" + "k" * 40
+    app.config["KEY_RINGS"]["analytics"] = KeyRing("analytics", current=current.current, previous=(old,))
+    make_graph(make_user())
+    with_kid = node_sign(worker_payload(), current.current, kid=current.current_kid)
+    assert client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {with_kid}"}).status_code == 200
+    # No kid, signed with the previous key: tried after the current one, accepted.
+    previous = node_sign(worker_payload(), old)
+    assert client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {previous}"}).status_code == 204
+
+
+def test_node_worker_refused_with_unknown_kid_or_foreign_key(app, client, node_sign):
+    ring = app.config["KEY_RINGS"]["analytics"]
+    unknown_kid = node_sign(worker_payload(), ring.current, kid="not-a-key-of-ours")
+    foreign_key = node_sign(worker_payload(), "someone-else-" + "x" * 40)
+    session_key = node_sign(worker_payload(), app.config["KEY_RINGS"]["session"].current)
+    for token in (unknown_kid, foreign_key, session_key):
+        response = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {token}"})
+        assert response.status_code == 401, token
+
+
+# --- every context, kid-less tokens signed by PyJWT -----------------------------------------------
+
+
+def test_share_token_without_kid_opens_the_public_page(app, client, make_user, make_graph):
+    owner = make_user()
+    graph = make_graph(owner)
+    link = make_link(app, graph, owner)
+    ring = app.config["KEY_RINGS"]["public-analytics"]
+    claims = pyjwt.decode(link.token, options={"verify_signature": False})
+    foreign = pyjwt.encode(claims, ring.current, algorithm="HS256")  # no kid header
+    assert "kid" not in header_of(foreign)
+    assert client.get(f"/analytics/graphs/public/{graph.public_id}?token={foreign}").status_code == 200
+    unknown = pyjwt.encode(claims, ring.current, algorithm="HS256", headers={"kid": "0" * 16})
+    assert client.get(f"/analytics/graphs/public/{graph.public_id}?token={unknown}").status_code == 404
+
+
+def test_session_token_without_kid_signed_by_a_previous_key(app, client, make_user):
+    user = make_user()
+    old = "old-session-" + "s" * 40
+    current = app.config["KEY_RINGS"]["session"]
+    app.config["KEY_RINGS"]["session"] = KeyRing("session", current=current.current, previous=(old,))
+    now = int(time.time())
+    claims = {"sub": user.public_id, "jti": uuid.uuid4().hex, "type": "access", "fresh": False, "iat": now,
+              "nbf": now, "exp": now + 300, "aud": "maestro-web", "iss": "maestro-server", "ver": user.token_version}
+    for secret in (current.current, old):
+        token = pyjwt.encode(claims | {"jti": uuid.uuid4().hex}, secret, algorithm="HS256")
+        response = client.get("/api/graphs", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, secret[:10]
+    refused = {
+        "unknown kid": pyjwt.encode(claims, current.current, algorithm="HS256", headers={"kid": key_id("session", "x")}),
+        "list aud": pyjwt.encode(claims | {"aud": ["maestro-web", "other"]}, current.current, algorithm="HS256"),
+        "typ not JWT": pyjwt.encode(claims, current.current, algorithm="HS256", headers={"typ": "at+jwt"}),
+        "foreign key": pyjwt.encode(claims, "f" * 48, algorithm="HS256"),
+    }
+    for name, token in refused.items():
+        assert client.get("/api/graphs", headers={"Authorization": f"Bearer {token}"}).status_code == 401, name
+
+
+@pytest.mark.parametrize("context", ["analytics", "public-analytics", "forgot"])
+def test_decode_pinned_rules_for_every_context(app, context):
+    ring = app.config["KEY_RINGS"][context]
+    audience, issuer = {
+        "analytics": (worker_tokens.AUDIENCE, worker_tokens.ISSUER),
+        "public-analytics": (share_tokens.AUDIENCE, share_tokens.ISSUER),
+        "forgot": (reset_tokens.AUDIENCE, reset_tokens.ISSUER),
+    }[context]
+    now = int(time.time())
+    claims = {"aud": audience, "iss": issuer, "iat": now, "exp": now + 60, "jti": "j"}
+
+    def decode(token: str) -> dict:
+        return decode_pinned(token, ring, audience=audience, issuer=issuer, require=["exp", "iat"])
+
+    assert decode(pyjwt.encode(claims, ring.current, algorithm="HS256"))["jti"] == "j"
+    assert decode(pyjwt.encode(claims, ring.current, algorithm="HS256", headers={"typ": "JWT"}))["jti"] == "j"
+    for token in (
+        pyjwt.encode(claims, ring.current, algorithm="HS256", headers={"kid": "unknown"}),
+        pyjwt.encode(claims | {"aud": [audience]}, ring.current, algorithm="HS256"),
+        pyjwt.encode(claims, ring.current, algorithm="HS256", headers={"typ": "JWE"}),
+        pyjwt.encode(claims, ring.current, algorithm="HS384"),
+        pyjwt.encode(claims, "w" * 48, algorithm="HS256"),
+    ):
+        with pytest.raises(pyjwt.PyJWTError):
+            decode(token)

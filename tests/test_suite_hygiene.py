@@ -1,0 +1,25 @@
+"""The suite itself: plain `pytest` finds the package, and conftest is one module, loaded once."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_conftest_is_loaded_once():
+    # Importing it as both `conftest` and `tests.conftest` would run its module code twice and give
+    # two copies of every fixture helper class (isinstance checks across them fail).
+    assert "conftest" in sys.modules
+    assert "tests.conftest" not in sys.modules
+
+
+def test_plain_pytest_collects_from_the_repository_root():
+    pytest = Path(sys.executable).with_name("pytest")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run([str(pytest), "--collect-only", "-q", "tests/test_spec_parser.py"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "test_spec_parser.py::" in result.stdout
