@@ -4,13 +4,24 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from maestro_web.worker.analysis import analyse
 from maestro_web.worker.client import FrontClient, FrontUnavailable
 from maestro_web.worker.render import render_svg
 
 log = logging.getLogger(__name__)
+
+
+class EventSink(Protocol):
+    """Where the worker announces progress: maestro_web.live_publish.LivePublisher, or None for silence."""
+
+    def publish(self, channel: str, event: str, data: dict[str, Any]) -> None: ...
+
+
+def _announce(events: EventSink | None, graph_id: str, event: str, data: dict[str, Any]) -> None:
+    if events is not None:
+        events.publish(f"graph:{graph_id}", event, data)  # queued; never raises, never waits
 
 
 @dataclass
@@ -20,10 +31,12 @@ class WorkerStats:
     stale: int = 0
 
 
-def build_result(job: dict[str, Any]) -> dict[str, Any]:
+def build_result(job: dict[str, Any], events: EventSink | None = None) -> dict[str, Any]:
     """The result to post for a job: a failure becomes status `error` with a message, never success."""
     try:
+        _announce(events, job["graph_id"], "run.progress", {"phase": "analysing", "percent": 10})
         analysis = analyse(job["spec"])
+        _announce(events, job["graph_id"], "run.progress", {"phase": "drawing", "percent": 40})
         svg = render_svg(job["spec"], title=job.get("name"))
     except Exception as exc:  # any analysis failure is reported to the app, not swallowed
         log.exception("Analysis of graph %s failed", job.get("graph_id"))
@@ -33,12 +46,14 @@ def build_result(job: dict[str, Any]) -> dict[str, Any]:
             "info": analysis.info, "total": analysis.info.get("nodes")}
 
 
-def process_one(client: FrontClient, stats: WorkerStats) -> bool:
+def process_one(client: FrontClient, stats: WorkerStats, events: EventSink | None = None) -> bool:
     """Claim and finish one job; False when no job was waiting."""
     job = client.claim()
     if job is None:
         return False
-    result = build_result(job)
+    _announce(events, job["graph_id"], "run.claimed", {"run_id": job["run_id"]})
+    result = build_result(job, events)
+    _announce(events, job["graph_id"], "run.progress", {"phase": "saving", "percent": 90})
     response = client.post_result(job["graph_id"], result)
     if response.status_code in (200, 201):
         stats.done += 1
@@ -62,13 +77,14 @@ def run_worker(
     until_idle: bool = False,
     poll_interval: float = 2.0,
     stop: threading.Event | None = None,
+    events: EventSink | None = None,
 ) -> WorkerStats:
     """Loop over jobs until stopped (or after one job with `once`, or when idle with `until_idle`)."""
     stop = stop or threading.Event()
     stats = WorkerStats()
     while not stop.is_set():
         try:
-            worked = process_one(client, stats)
+            worked = process_one(client, stats, events)
         except FrontUnavailable as exc:
             log.error("Analytics front unavailable: %s", exc)
             if once or until_idle:
