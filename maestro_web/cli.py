@@ -67,21 +67,37 @@ def rotate_key(context: str) -> None:
 @click.option("--until-idle", is_flag=True, help="Exit when no job is waiting.")
 @click.option("--poll-interval", default=2.0, show_default=True, help="Seconds to wait when idle.")
 @click.option("--retries", default=5, show_default=True, help="Retries of a failing request (with backoff).")
-def analytics_worker(url: str | None, once: bool, until_idle: bool, poll_interval: float, retries: int) -> None:
+@click.option("--live-publish-url", default=None,
+              help="Live server's publish endpoint for run.claimed / run.progress (default: MAESTRO_LIVE_PUBLISH_URL).")
+@click.option("--no-live", is_flag=True, help="Publish no live events.")
+def analytics_worker(url: str | None, once: bool, until_idle: bool, poll_interval: float, retries: int,
+                     live_publish_url: str | None, no_live: bool) -> None:
     """Claim graphs over HTTP, analyse and draw them, post the results."""
-    from maestro_web.security import worker_tokens
+    from maestro_web.live_publish import LivePublisher
+    from maestro_web.security import socket_tokens, worker_tokens
     from maestro_web.worker.client import FrontClient, FrontUnavailable
     from maestro_web.worker.runner import run_worker
 
     base = url or current_app.config["MAESTRO_ANALYTICS_URL"]
     client = FrontClient(base, current_app.config["KEY_RINGS"][worker_tokens.CONTEXT], retries=retries)
+    events = None
+    if not no_live:
+        # The worker's own socket token (issuer maestro-analytics), allowed to post on graph channels only.
+        socket_ring = current_app.config["KEY_RINGS"][socket_tokens.CONTEXT]
+        events = LivePublisher(
+            live_publish_url or current_app.config["MAESTRO_LIVE_PUBLISH_URL"],
+            lambda: socket_tokens.issue_socket_token(socket_ring, issuer="maestro-analytics", channels=["graph:"],
+                                                     ttl=120))
     click.echo(f"Analytics worker polling {base}", err=True)
     try:
-        stats = run_worker(client, once=once, until_idle=until_idle, poll_interval=poll_interval)
+        stats = run_worker(client, once=once, until_idle=until_idle, poll_interval=poll_interval, events=events)
     except FrontUnavailable as exc:
         raise click.ClickException(f"analytics front unavailable: {exc}") from None
     except KeyboardInterrupt:
         return
+    finally:
+        if events is not None:
+            events.flush(timeout=3.0)
     click.echo(f"done: {stats.done} (errors reported: {stats.failed}), stale: {stats.stale}", err=True)
 
 
