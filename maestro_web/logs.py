@@ -1,4 +1,5 @@
-"""Logging set-up, with a filter that keeps tokens out of every log line (SPEC §5)."""
+"""Logging set-up, with a filter that keeps tokens and e-mail addresses out of every log line
+(SPEC §5, issue 10 §5)."""
 from __future__ import annotations
 
 import logging
@@ -8,18 +9,22 @@ import re
 _PARAM = re.compile(r"((?:^|[?&;\s\"'])(?:token|access_token|refresh_token|jwt)=)[^&\s\"';]+", re.I)
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"((?:Bearer|JWT)\s+)[A-Za-z0-9_.\-]+", re.I)
+# Personal data: an address typed into a form must not reach a log line through any library.
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 REDACTED = "[redacted]"
+EMAIL_REDACTED = "[e-mail]"
 
 
 def redact(text: str) -> str:
-    """The text with every token-looking value replaced by [redacted]."""
+    """The text with every token-looking value replaced by [redacted], every e-mail address by [e-mail]."""
     text = _PARAM.sub(lambda m: m.group(1) + REDACTED, text)
     text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
-    return _JWT.sub(REDACTED, text)
+    text = _JWT.sub(REDACTED, text)
+    return _EMAIL.sub(EMAIL_REDACTED, text)
 
 
 class RedactTokens(logging.Filter):
-    """Rewrites a record's message so that no token survives into any handler."""
+    """Rewrites a record's message so that no token or e-mail address survives into any handler."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -47,7 +52,8 @@ def configure_logging(level: str) -> None:
         if _FILTER not in handler.filters:
             handler.addFilter(_FILTER)
     # The development server logs request lines (with query strings) on its own logger.
-    for name in ("werkzeug", "gunicorn.error", "gunicorn.access", "maestro_web"):
+    # Flask-Limiter logs the key of a breached limit (a client address, or a hashed account key).
+    for name in ("werkzeug", "gunicorn.error", "gunicorn.access", "maestro_web", "flask-limiter"):
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)

@@ -78,7 +78,9 @@ def _deliver(settings: dict[str, Any], outbox: Path, to: str, subject: str, text
             path = _write_outbox(outbox, message)
             log.warning("mail: MAIL_SERVER is not set; %r written to %s (open it for the link)", subject, path)
     except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-        log.error("mail: could not send %r: %s: %s", subject, type(exc).__name__, exc)
+        # The error's type and SMTP code only: the text of a refusal names the recipient.
+        code = getattr(exc, "smtp_code", None) or getattr(exc, "errno", None)
+        log.error("mail: could not send %r: %s%s", subject, type(exc).__name__, f" ({code})" if code else "")
     except Exception:  # never let a mail failure kill the pool thread silently
         log.exception("mail: unexpected failure sending %r", subject)
 

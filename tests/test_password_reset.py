@@ -45,6 +45,19 @@ def path_of(link: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
+def open_link(client, link_path: str | None = None, token: str | None = None):
+    """Open an e-mailed link as a browser does: the link answers 303 to /auth/reset (the token
+    leaves the address bar), and that address shows the form."""
+    if link_path is None:
+        first = client.get("/auth/reset", query_string={"token": token})
+    else:
+        first = client.get(link_path)
+    assert first.status_code == 303, first.status_code
+    assert first.headers["Location"] == "/auth/reset"
+    assert first.headers["Cache-Control"] == "no-store" and first.headers["Referrer-Policy"] == "no-referrer"
+    return client.get("/auth/reset")
+
+
 def step2_of(html: str) -> str:
     import re
 
@@ -128,7 +141,7 @@ def test_request_mail_reset_and_every_old_credential_dies(app, client, auth, ada
         assert secret not in link.lower().replace("/auth/reset", "")
         assert secret.encode() not in raw
 
-    page = client.get(path_of(link))
+    page = open_link(client, path_of(link))
     assert page.status_code == 200
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["Referrer-Policy"] == "no-referrer"
@@ -198,14 +211,14 @@ def test_a_second_link_dies_when_the_first_is_used(app, client, ada, smtp):
     ask_for_link(client, "ada@example.com")
     first, second = (reset_link(m) for m in smtp.settle())
     assert first != second
-    page = client.get(path_of(first))
+    page = open_link(client, path_of(first))
     assert submit_new_password(client, page.text).status_code == 302
     assert_refused_page(client.get(path_of(second)), 410)
 
 
 def test_changing_the_password_on_the_account_page_kills_an_outstanding_link(app, client, auth, ada):
     link_path = "/auth/reset?token=" + step1_for(app, ada)
-    assert client.get(link_path).status_code == 200
+    assert open_link(client, link_path).status_code == 200
     auth.login("ada@example.com")
     values = auth.form_values("/account")
     response = client.post("/account/password", data={
@@ -242,7 +255,7 @@ def test_step2_token_round_trip_and_frozen_clock_expiry(app, ada):
 def test_expired_tokens_get_the_friendly_page_with_410(app, client, ada):
     old_link = "/auth/reset?token=" + step1_for(app, ada, now=time.time() - 31 * 60)
     assert_refused_page(client.get(old_link), 410)
-    page = client.get("/auth/reset?token=" + step1_for(app, ada))
+    page = open_link(client, "/auth/reset?token=" + step1_for(app, ada))
     old_step2 = step2_for(app, ada, now=time.time() - 11 * 60)
     assert_refused_page(submit_new_password(client, page.text, reset_token=old_step2), 410)
     assert login_status(app, "ada@example.com", PASSWORD) == 302
@@ -257,7 +270,7 @@ def test_tampered_tokens_are_refused_with_400(app, client, ada):
     step1 = step1_for(app, ada)
     for index in (10, len(step1) // 2, len(step1) - 5):
         assert_refused_page(client.get("/auth/reset", query_string={"token": flip(step1, index)}), 400)
-    page = client.get("/auth/reset", query_string={"token": step1})
+    page = open_link(client, token=step1)
     step2 = step2_of(page.text)
     header, payload, signature = step2.split(".")
     claims = pyjwt.decode(step2, options={"verify_signature": False})
@@ -276,7 +289,7 @@ def test_tampered_tokens_are_refused_with_400(app, client, ada):
 def test_each_token_works_only_in_its_own_step_and_context(app, client, ada, make_graph):
     step1 = step1_for(app, ada)
     step2 = step2_for(app, ada)
-    page = client.get("/auth/reset", query_string={"token": step1})
+    page = open_link(client, token=step1)
     assert page.status_code == 200
     # Step 1 as step 2, step 2 as step 1.
     assert_refused_page(submit_new_password(client, page.text, reset_token=step1), 400)
@@ -310,7 +323,7 @@ def test_a_step2_token_signed_with_the_forgot_key_but_another_audience_is_refuse
     """Even a token made with the right key is refused unless it says it is a reset token."""
     key_ring = ring(app, "forgot")
     good = pyjwt.decode(step2_for(app, ada), options={"verify_signature": False})
-    page = client.get("/auth/reset", query_string={"token": step1_for(app, ada)})
+    page = open_link(client, token=step1_for(app, ada))
     for changes in ({"aud": "maestro-web"}, {"iss": "maestro-server"}, {"exp": good["iat"] + 86400}):
         forged = pyjwt.encode({**good, **changes}, key_ring.current, algorithm="HS256",
                               headers={"kid": key_ring.current_kid})
@@ -331,7 +344,7 @@ def test_tokens_signed_with_a_previous_key_are_still_accepted(app, client, ada):
     rings["crypto-forgot"] = KeyRing("crypto-forgot", rings["crypto-forgot"].current, (old1,))
     rings["forgot"] = KeyRing("forgot", rings["forgot"].current, (old2,))
     # ...after it, they verify (and the form the app makes is signed with the current key).
-    page = client.get("/auth/reset", query_string={"token": step1})
+    page = open_link(client, token=step1)
     assert page.status_code == 200
     issued = step2_of(page.text)
     assert pyjwt.get_unverified_header(issued)["kid"] == rings["forgot"].current_kid
@@ -369,7 +382,7 @@ def test_without_mail_server_the_message_goes_to_the_outbox_and_no_token_is_logg
     lines = [r.getMessage() for r in caplog.records]
     assert any(str(files[0]) in line for line in lines), lines
     assert not any(token in line for line in lines)
-    assert client.get(path_of(link)).status_code == 200
+    assert open_link(client, path_of(link)).status_code == 200
 
 
 @pytest.mark.app_settings(RATELIMIT_ENABLED=True, MAESTRO_FORGOT_ADDRESS_RATE_LIMIT="2 per hour",
@@ -398,3 +411,100 @@ def test_requests_are_limited_per_client_address(app, smtp):
     other = app.test_client()
     other.environ_base["REMOTE_ADDR"] = "10.0.0.9"
     assert ask_for_link(other, "person9@example.com").status_code == 200
+
+
+# --- the token leaves the address bar; the owner hears of every change -----------------------------
+
+
+def test_the_link_token_leaves_the_address_bar_and_stays_with_that_browser(app, client, ada):
+    step1 = step1_for(app, ada)
+    opened = client.get("/auth/reset", query_string={"token": step1})
+    assert opened.status_code == 303
+    assert opened.headers["Location"] == "/auth/reset"  # no token in the address any more
+    form_page = client.get("/auth/reset")
+    assert form_page.status_code == 200 and "Choose a new password" in form_page.text
+    assert step1 not in form_page.text  # the page holds only the short-lived step 2 token
+    # Another browser without this one's session cookie gets no form.
+    assert_refused_page(app.test_client().get("/auth/reset"), 400)
+    # Reloading the form works while the link lives, and each view carries a fresh step 2 token.
+    again = client.get("/auth/reset")
+    assert again.status_code == 200 and step2_of(again.text) != step2_of(form_page.text)
+    assert submit_new_password(client, again.text).status_code == 302
+    # After the reset, this browser has nothing left to reset with.
+    assert_refused_page(client.get("/auth/reset"), 400)
+    assert login_status(app, "ada@example.com", NEW_PASSWORD) == 302
+
+
+def test_a_link_that_dies_after_it_was_opened_shows_no_form(app, client, auth, ada):
+    assert open_link(client, token=step1_for(app, ada)).status_code == 200
+    other = app.test_client()
+    from conftest import AuthActions
+
+    AuthActions(other).login("ada@example.com")
+    values = AuthActions(other).form_values("/account")
+    assert other.post("/account/password", data={
+        **values, "current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
+    assert_refused_page(client.get("/auth/reset"), 410)
+
+
+def assert_password_changed_mail(message, how: str, app) -> None:
+    assert message["To"] == "ada@example.com"
+    assert message["Subject"] == "Your Maestro Web password was changed"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    forgot = app.config["MAESTRO_BASE_URL"] + "/auth/forgot"
+    assert how in text and how in html
+    assert forgot in text and f'href="{forgot}"' in html
+    assert "token=" not in text and "token=" not in html  # a notice, not a key
+
+
+def test_a_reset_mails_a_password_changed_notice(app, client, ada, smtp):
+    ask_for_link(client, "ada@example.com")
+    [link_message] = smtp.settle()
+    page = open_link(client, path_of(reset_link(link_message)))
+    assert submit_new_password(client, page.text).status_code == 302
+    messages = smtp.settle()
+    assert len(messages) == 2
+    assert_password_changed_mail(messages[1], "with a password reset link", app)
+
+
+def test_a_change_on_the_account_page_mails_a_password_changed_notice(app, client, auth, ada, smtp):
+    auth.login("ada@example.com")
+    values = auth.form_values("/account")
+    wrong = client.post("/account/password", data={
+        **values, "current_password": "not my password", "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert wrong.status_code == 422
+    assert smtp.settle() == []  # nothing changed, nothing said
+    response = client.post("/account/password", data={
+        **values, "current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.status_code == 302
+    [message] = smtp.settle()
+    assert_password_changed_mail(message, "on the account page", app)
+
+
+def test_no_reset_token_or_address_in_any_log_line(app, client, ada, smtp, caplog):
+    with caplog.at_level(logging.DEBUG):
+        ask_for_link(client, "ada@example.com")
+        [message] = smtp.settle()
+        link = reset_link(message)
+        step1 = link.split("token=", 1)[1]
+        page = open_link(client, path_of(link))
+        step2 = step2_of(page.text)
+        assert submit_new_password(client, page.text).status_code == 302
+        assert len(smtp.settle()) == 2
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("password reset for user" in line for line in lines), lines
+    for line in lines:
+        assert step1 not in line and step2 not in line and "ada@example.com" not in line
+
+
+@pytest.mark.app_settings(RATELIMIT_ENABLED=True, MAESTRO_RESET_RATE_LIMIT="3 per hour")
+def test_new_password_submissions_are_limited_per_client(app, client, ada):
+    page = open_link(client, token=step1_for(app, ada))
+    for _ in range(3):
+        assert submit_new_password(client, page.text, password="short").status_code == 422
+    limited = submit_new_password(client, page.text)
+    assert limited.status_code == 429
+    assert 0 < int(limited.headers["Retry-After"]) <= 3600
+    assert login_status(app, "ada@example.com", PASSWORD) == 302  # the limited request changed nothing
+    assert client.get("/auth/reset").status_code == 200  # only POSTs count

@@ -1,29 +1,36 @@
 """Forgot password (SPEC §3.4): ask for a link, open it, set a new password.
 
     POST /auth/forgot   e-mail -> the same page whatever happens; a mail goes out if the account exists
-    GET  /auth/reset    ?token=<step 1> -> the new-password form carrying a step 2 token
-    POST /auth/reset    step 2 + new password -> password changed, every session ended
+    GET  /auth/reset    ?token=<step 1> -> step 1 checked and kept for this browser, 303 to /auth/reset
+    GET  /auth/reset    (no token) -> the new-password form carrying a step 2 token
+    POST /auth/reset    step 2 + new password -> password changed, every session ended, a notice mailed
 
 Tokens live in maestro_web/security/reset_tokens.py. The link is built from MAESTRO_BASE_URL,
-never from the request, and neither token is ever logged or stored.
+never from the request, and neither token is ever logged or stored in the database. The step 1
+token leaves the address bar at once (history, bookmarks, screen sharing, a Referer header): it
+rides on in this browser's signed, HttpOnly session cookie until the password is set.
 """
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_jwt_extended import unset_jwt_cookies
+from werkzeug.wrappers import Response
 
 from maestro_web.auth import auth_bp
 from maestro_web.auth.forms import ForgotForm, ResetPasswordForm
+from maestro_web.auth.notices import send_password_changed
 from maestro_web.auth.routes import form_status
 from maestro_web.extensions import db
 from maestro_web.headers import PRIVATE_HEADERS
 from maestro_web.mail import send_mail
 from maestro_web.models import User
-from maestro_web.rate_limits import forgot_rate_limits
+from maestro_web.rate_limits import forgot_rate_limits, reset_rate_limits
 from maestro_web.security import reset_tokens
 from maestro_web.security.reset_tokens import ResetTokenExpired, ResetTokenInvalid, ResetTokenUsed
 
 LINK_MINUTES = reset_tokens.STEP1_LIFETIME // 60
+# Where this browser keeps the step 1 token between opening the link and setting the password.
+SESSION_KEY = "reset_link_token"
 
 @auth_bp.route("/forgot", methods=["GET", "POST"])
 @forgot_rate_limits
@@ -54,6 +61,7 @@ def request_reset(email: str) -> None:
 
 def _refused(status: int):
     """The one friendly page for a bad, expired or used link (never a form, never a 200)."""
+    session.pop(SESSION_KEY, None)
     return render_template("auth/reset_refused.html", minutes=LINK_MINUTES), status, PRIVATE_HEADERS
 
 
@@ -70,13 +78,24 @@ def _dead_token(_error: Exception):
 
 @auth_bp.get("/reset")
 def reset():
-    user = reset_tokens.user_of_link_token(request.args.get("token"))
+    token = request.args.get("token")
+    if token is not None:
+        # The e-mailed link: check it now (a bad one gets the refusal page, never a redirect),
+        # keep it for this browser only, and show the form at an address without it.
+        reset_tokens.user_of_link_token(token)
+        session[SESSION_KEY] = token
+        response: Response = redirect(url_for("auth.reset"), code=303)
+        response.headers.update(PRIVATE_HEADERS)
+        return response
+    # Checked again on every view: it may have expired or been used since the link was opened.
+    user = reset_tokens.user_of_link_token(session.get(SESSION_KEY))
     form = ResetPasswordForm()
     form.reset_token.data = reset_tokens.mint_form_token(user)
     return render_template("auth/reset.html", form=form, user=user), 200, PRIVATE_HEADERS
 
 
 @auth_bp.post("/reset")
+@reset_rate_limits
 def reset_submit():
     form = ResetPasswordForm()
     user = reset_tokens.user_of_form_token(form.reset_token.data)
@@ -85,7 +104,9 @@ def reset_submit():
         return render_template("auth/reset.html", form=form, user=user), 422, PRIVATE_HEADERS
     user.set_password(form.password.data)  # new hash: both reset tokens and every session are dead
     db.session.commit()
+    session.pop(SESSION_KEY, None)
     current_app.logger.info("password reset for user %s", user.public_id)
+    send_password_changed(user, "reset")
     flash("Your password is changed and every session is logged out. Log in with the new password.", "success")
     response = redirect(url_for("auth.login"))
     unset_jwt_cookies(response)  # this browser too, if it was logged in

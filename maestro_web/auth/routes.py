@@ -6,9 +6,10 @@ from flask import flash, redirect, render_template, request, url_for
 from maestro_web import live_events
 from maestro_web.auth import account_bp, auth_bp
 from maestro_web.auth.forms import AccountForm, LoginForm, PasswordForm, RegisterForm
+from maestro_web.auth.notices import send_password_changed
 from maestro_web.extensions import db
 from maestro_web.models import User
-from maestro_web.rate_limits import login_rate_limits
+from maestro_web.rate_limits import login_rate_limits, register_rate_limits
 from maestro_web.security.session_jwt import current_user, end_session, is_safe_next, start_session
 
 
@@ -23,6 +24,7 @@ def form_status(form) -> int:
 
 
 @auth_bp.route("/register", methods=["GET", "POST"])
+@register_rate_limits
 def register():
     if current_user():
         return redirect(url_for("main.index"))
@@ -80,6 +82,7 @@ def change_password():
         if user.check_password(form.current_password.data):
             user.set_password(form.new_password.data)  # ends every session, this one included
             db.session.commit()
+            send_password_changed(user, "account")
             flash("Your password is changed. Every other session has been logged out.", "success")
             # ...so give this browser a new session under the new token version.
             return start_session(redirect(url_for("account.account")), user)

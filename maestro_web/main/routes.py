@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify, redirect, render_template, url_for
+import redis
+from flask import Response, current_app, jsonify, redirect, render_template, url_for
 from sqlalchemy import text
 
 from maestro_web.extensions import db
@@ -10,6 +11,9 @@ from maestro_web.main import main_bp
 from maestro_web.security.session_jwt import current_user
 
 log = logging.getLogger(__name__)
+
+# A health check answers fast or not at all: a load balancer waits for it.
+REDIS_TIMEOUT_SECONDS = 2.0
 
 
 @main_bp.get("/")
@@ -19,15 +23,42 @@ def index():
     return render_template("main/index.html")
 
 
-@main_bp.get("/healthz")
-def healthz():
+def _database_ok() -> bool:
     try:
         db.session.execute(text("SELECT 1"))
     except Exception as exc:  # any failure to reach the database means "not healthy"
         db.session.rollback()
         log.error("Health check: database unavailable (%s)", type(exc).__name__)
-        response = jsonify(status="unavailable", database="unavailable")
+        return False
+    return True
+
+
+def _redis_ok(url: str) -> bool:
+    try:
+        with redis.Redis.from_url(
+            url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
+        ) as client:
+            client.ping()
+    except redis.RedisError as exc:
+        # The type only: the URL may hold a password.
+        log.error("Health check: Redis unavailable (%s)", type(exc).__name__)
+        return False
+    return True
+
+
+@main_bp.get("/healthz")
+def healthz() -> Response:
+    """200 when every dependency answers, else 503 naming what is down (SPEC §7)."""
+    checks = {"database": _database_ok()}
+    redis_url = current_app.config.get("REDIS_URL")
+    if redis_url:
+        checks["redis"] = _redis_ok(redis_url)
+    healthy = all(checks.values())
+    response = jsonify(
+        status="ok" if healthy else "unavailable",
+        **{name: "ok" if ok else "unavailable" for name, ok in checks.items()},
+    )
+    if not healthy:
         response.status_code = 503
         response.headers["Retry-After"] = "5"
-        return response
-    return jsonify(status="ok", database="ok")
+    return response
