@@ -32,9 +32,12 @@ def _changes(form: GraphForm) -> GraphChanges:
 
 def _page_number() -> int:
     try:
-        return max(1, int(request.args.get("page", "1")))
+        page = max(1, int(request.args.get("page", "1")))
     except ValueError:
         abort(400, "page must be a whole number.")
+    if page > 1_000_000:  # a 30-digit page would overflow the database's OFFSET (issue 10 §4)
+        abort(400, "page must be at most 1000000.")
+    return page
 
 
 @graphs_bp.get("/")
