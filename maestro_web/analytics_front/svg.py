@@ -40,6 +40,9 @@ ATTRIBUTES = frozenset({
     "paint-order", "shape-rendering", "text-rendering",
 })
 
+# The picture's machine-readable structure (SPEC §9): which node a box is, which nodes an edge joins.
+DATA_ATTRIBUTES = frozenset({"data-node", "data-kind", "data-source", "data-target"})
+
 # CSS properties allowed in a `style` attribute: the presentation attributes above.
 STYLE_PROPERTIES = frozenset(name for name in ATTRIBUTES if name not in {
     "id", "class", "d", "points", "transform", "viewBox", "href", "style", "role", "aria-label",
@@ -117,7 +120,7 @@ def _attribute(name: str, value: str) -> tuple[str, str] | None:
     namespace, local = _split(name)
     if namespace == XLINK_NS and local == "href":
         local, namespace = "href", ""
-    if namespace or local not in ATTRIBUTES or local.lower().startswith("on"):
+    if namespace or (local not in ATTRIBUTES and local not in DATA_ATTRIBUTES) or local.lower().startswith("on"):
         return None
     if local == "href":
         return ("href", value) if _FRAGMENT.match(value.strip()) else None
