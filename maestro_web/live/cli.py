@@ -1,0 +1,20 @@
+"""`flask live serve`: the live server's command (SPEC §7, §8)."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+live_cli = AppGroup("live", help="The live-events server (WebSocket /live, POST /publish).")
+
+
+@live_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5001, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+def serve(host: str, port: int) -> None:
+    """Serve live events until Ctrl-C."""
+    from maestro_web.live.server import run
+    from maestro_web.live.settings import LiveSettings
+
+    # Settings are read once here; connections never touch the Flask app.
+    run(LiveSettings.from_config(current_app.config), host, port)
