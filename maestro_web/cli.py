@@ -126,3 +126,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(shares_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(analytics_cli)
+    from maestro_web.live.cli import live_cli  # the live server (issue 11); aiohttp loads only when it runs
+
+    app.cli.add_command(live_cli)
