@@ -34,7 +34,7 @@ def test_spec_error_fix_then_share_read_only(browser, live_server, make_user):
     owner.fill("#spec", "web -> api\napi -> db [kind=database]")
     owner.click("main button[type=submit]")
     owner.wait_for_selector("text=Graph created")
-    owner.click("nav.topbar >> text=Graphs") if owner.query_selector("nav.topbar") else owner.goto(f"{base}/graphs/")
+    owner.click("header.topbar nav >> text=Graphs")
     row = owner.locator("table.graphs tr", has_text="Checkout")
     assert row.locator(".badge").text_content() == "process"
 

@@ -27,7 +27,9 @@ def test_unknown_page_is_an_html_404_with_headers(client):
 def test_api_404_is_json(client):
     response = client.get("/api/nothing-here")
     assert response.status_code == 404
-    assert response.json == {"error": "not_found", "message": response.json["message"]}
+    assert response.json == {"error": "not_found",
+                             "message": "The requested URL was not found on the server. If you entered the URL "
+                                        "manually please check your spelling and try again."}
 
 
 def test_accept_json_gets_json_elsewhere(client):

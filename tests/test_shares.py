@@ -138,8 +138,10 @@ def test_pause_resume_revoke_through_the_pages(app, auth, client, owner, graph):
     assert post_page(auth, client, page, page + "/revoke").status_code == 302
     revoked = visit(app, made)
     assert revoked.status_code == 410 and "This link was revoked" in revoked.get_data(as_text=True)
-    # A revoked link cannot be resumed.
-    post_page(auth, client, page, page + "/resume")
+    # A revoked link cannot be resumed: the owner is told so, and the link stays dead.
+    refused = post_page(auth, client, page, page + "/resume")
+    assert refused.status_code == 302 and refused.headers["Location"].endswith(page)
+    assert "A revoked link cannot be resumed" in client.get(page).get_data(as_text=True)
     assert visit(app, made).status_code == 410
 
 

@@ -1,6 +1,8 @@
 """Result ingest (SPEC §5): size, XML safety, validation, stale runs, idempotency, the picture."""
 from __future__ import annotations
 
+import socket
+
 import pytest
 from sqlalchemy import func, select
 
@@ -100,11 +102,26 @@ def test_unknown_or_deleted_graph_is_404(app, client, ring, job):
     assert result_count(app) == 0
 
 
-def test_oversize_body_is_413_before_reading(app, client, ring, job):
-    big = "x" * (6 * 1024 * 1024)
-    response = post(client, ring, job["graph_id"], data=big, content_type="application/json")
-    assert response.status_code == 413
-    assert response.json["error"] == "payload_too_large"
+def test_oversize_body_is_413_before_reading(app, client, ring, job, live_server):
+    """Over a real socket: announce 6 MiB, send none of it; the answer comes without waiting for it.
+
+    A server that read (or waited for) the body would block here until the timeout.
+    """
+    token = mint_worker_token(ring, job["graph_id"])
+    head = (f"POST /analytics/graphs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: JWT {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {6 * 1024 * 1024}\r\n\r\n")
+    port = int(live_server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(head.encode())
+        conn.sendall(b'{"run_id": ')  # a few bytes of the body, then nothing more
+        answer = b""
+        while b"payload_too_large" not in answer:
+            chunk = conn.recv(65536)  # socket.timeout here would mean the server waits for the body
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b'"error":"payload_too_large"' in answer.replace(b" ", b"")
     assert result_count(app) == 0
 
 
