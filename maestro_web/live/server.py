@@ -1,0 +1,553 @@
+"""The live server (SPEC §8): `POST /publish` for services, `/live` WebSockets for browsers.
+
+One aiohttp application on one asyncio loop: no thread per connection, no Flask app context. Every
+connection has a bounded send queue drained by its own writer task, so a slow or dead browser only
+ever fills its own queue (and is dropped when it is full) while the others keep receiving.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import resource
+import time
+from collections import defaultdict
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from aiohttp.abc import AbstractAccessLogger
+
+from maestro_web.errors import ERROR_NAMES
+from maestro_web.live.bus import Bus, Event, MemoryBus, RedisBus, parse_event_id
+from maestro_web.live.channels import CONTROL, is_channel
+from maestro_web.live.revocations import ControlError, Revocations, parse_revoke
+from maestro_web.live.settings import LiveSettings
+from maestro_web.security.live_tickets import TicketError, verify_ticket
+from maestro_web.security.socket_tokens import SocketTokenError, may_publish, verify_socket_token
+
+log = logging.getLogger("maestro_web.live")
+
+# WebSocket close codes (4000-4999 are the application's own).
+CLOSE_BAD_TICKET = 4401  # bad, missing or expired ticket: get a new one
+CLOSE_REVOKED = 4403  # access was taken away: do not come back with this session
+CLOSE_POLICY = 1008  # too many frames a second, or a binary frame
+CLOSE_TOO_SLOW = 1013  # the browser did not read its events: reconnect with `since`
+CLOSE_GOING_AWAY = 1001
+MAX_EVENT_NAME = 100
+
+SETTINGS_KEY = web.AppKey("settings", LiveSettings)
+HUB_KEY: web.AppKey["Hub"] = web.AppKey("hub")
+
+
+class Subscription:
+    __slots__ = ("last", "pending")
+
+    def __init__(self, replaying: bool) -> None:
+        self.last: tuple[int, int] | None = None
+        self.pending: list[Event] | None = [] if replaying else None  # live events held during a replay
+
+
+class Connection:
+    """One browser's WebSocket: who it is, what it may read, what it reads, what waits to be sent."""
+
+    __slots__ = ("ws", "transport", "address", "user", "iat", "exp", "channels", "subs", "queue", "writer", "expiry",
+                 "closing", "window", "frames")
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None, address: str,
+                 queue_size: int) -> None:
+        self.ws = ws
+        self.transport = transport
+        self.address = address
+        self.user: str | None = None
+        self.iat = 0.0
+        self.exp = 0.0
+        self.channels: frozenset[str] = frozenset()
+        self.subs: dict[str, Subscription] = {}
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
+        self.writer: asyncio.Task[None] | None = None
+        self.expiry: asyncio.TimerHandle | None = None
+        self.closing = False
+        self.window = 0
+        self.frames = 0
+
+    def send(self, frame: str) -> None:
+        """Queue a frame; a connection whose queue is full is too slow and is closed."""
+        if self.closing:
+            return
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            log.info("Dropping a slow live connection from %s", self.address)
+            self.close(CLOSE_TOO_SLOW, "too slow")
+
+    def send_json(self, message: dict[str, Any]) -> None:
+        self.send(json.dumps(message, separators=(",", ":")))
+
+    def close(self, code: int, reason: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        if self.expiry:
+            self.expiry.cancel()
+        asyncio.get_running_loop().create_task(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        if self.writer:
+            self.writer.cancel()
+        try:
+            await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), timeout=2)
+        except Exception:  # the peer is gone or stuck: drop the socket
+            pass
+        if isinstance(self.transport, asyncio.WriteTransport) and not self.transport.is_closing():
+            self.transport.abort()
+
+    async def write_loop(self) -> None:
+        try:
+            while True:
+                frame = await self.queue.get()
+                await self.ws.send_str(frame)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the socket broke; the reader notices and cleans up
+            self.closing = True
+
+
+class Hub:
+    """Every connection of this process, indexed by channel and by user, and what acts on them."""
+
+    def __init__(self, settings: LiveSettings, bus: Bus) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.revocations = Revocations(settings.revocation_ttl)
+        self.by_channel: dict[str, set[Connection]] = defaultdict(set)
+        self.by_user: dict[str, set[Connection]] = defaultdict(set)
+        self.connections: set[Connection] = set()
+        self.per_address: dict[str, int] = defaultdict(int)
+
+    # --- events from the bus (every process gets each event exactly once) ----------------------
+
+    def on_event(self, event: Event) -> None:
+        if event.channel == CONTROL:
+            self.apply_control(event)
+            return
+        for conn in tuple(self.by_channel.get(event.channel, ())):
+            sub = conn.subs.get(event.channel)
+            if sub is None:
+                continue
+            if sub.pending is not None:
+                sub.pending.append(event)
+            elif sub.last is None or event.key > sub.last:
+                sub.last = event.key
+                conn.send(event.frame)
+
+    def apply_control(self, event: Event) -> None:
+        try:
+            user, channel = parse_revoke(event.event, event.data)
+        except ControlError:
+            return  # checked at publish; an old or foreign message is ignored
+        at = event.at
+        self.revocations.add(user, channel, at)
+        if user is not None and channel is None:
+            for conn in tuple(self.by_user.get(user, ())):
+                if conn.iat <= at:
+                    conn.close(CLOSE_REVOKED, "access revoked")
+            return
+        assert channel is not None
+        for conn in tuple(self.by_channel.get(channel, ())):
+            if conn.iat <= at and (user is None or conn.user == user):
+                self.unsubscribe(conn, channel)
+                conn.send_json({"type": "unsubscribed", "channel": channel, "reason": "access"})
+
+    async def on_bus_connected(self) -> None:
+        """Catch up on revocations other processes stored while this one was not listening."""
+        if isinstance(self.bus, RedisBus):
+            self.revocations.load(await self.bus.recall("revoked:*"))
+
+    # --- connections --------------------------------------------------------------------------
+
+    def register(self, conn: Connection) -> None:
+        self.connections.add(conn)
+
+    def forget(self, conn: Connection) -> None:
+        conn.closing = True
+        if conn.expiry:
+            conn.expiry.cancel()
+        if conn.writer:
+            conn.writer.cancel()
+        for channel in tuple(conn.subs):
+            self.unsubscribe(conn, channel)
+        if conn.user is not None:
+            self._discard(self.by_user, conn.user, conn)
+        self.connections.discard(conn)
+
+    def unsubscribe(self, conn: Connection, channel: str) -> None:
+        conn.subs.pop(channel, None)
+        self._discard(self.by_channel, channel, conn)
+
+    @staticmethod
+    def _discard(index: dict[str, set[Connection]], key: str, conn: Connection) -> None:
+        members = index.get(key)
+        if members is not None:
+            members.discard(conn)
+            if not members:
+                del index[key]
+
+    def accept_ticket(self, conn: Connection, claims: dict[str, Any]) -> None:
+        """Bind a (first or renewed) ticket to the connection and arm its expiry timer."""
+        if conn.user is not None and conn.user != claims.get("sub"):
+            self._discard(self.by_user, conn.user, conn)
+        conn.user = claims.get("sub")
+        conn.iat = float(claims["iat"])
+        conn.exp = float(claims["exp"])
+        conn.channels = frozenset(claims["channels"])
+        if conn.user is not None:
+            self.by_user[conn.user].add(conn)
+        for channel in tuple(conn.subs):  # a renewed ticket may list fewer channels
+            if channel not in conn.channels or self.revocations.channel_refused(conn.user, channel, conn.iat):
+                self.unsubscribe(conn, channel)
+                conn.send_json({"type": "unsubscribed", "channel": channel, "reason": "access"})
+        if conn.expiry:
+            conn.expiry.cancel()
+        delay = max(0.0, conn.exp - time.time())
+        conn.expiry = asyncio.get_running_loop().call_later(delay, self._expire, conn)
+
+    def _expire(self, conn: Connection) -> None:
+        if time.time() >= conn.exp:
+            conn.close(CLOSE_BAD_TICKET, "ticket expired")
+
+    async def subscribe(self, conn: Connection, channel: str, since: tuple[int, int] | None) -> None:
+        if channel not in conn.channels or self.revocations.channel_refused(conn.user, channel, conn.iat):
+            conn.send_json({"type": "error", "code": 403, "channel": channel, "message": "not in this ticket"})
+            return
+        sub = Subscription(replaying=since is not None)
+        old = conn.subs.get(channel)
+        if old is not None and since is None:
+            sub.last = old.last
+        conn.subs[channel] = sub
+        self.by_channel[channel].add(conn)
+        conn.send_json({"type": "subscribed", "channel": channel})
+        if since is None:
+            return
+        try:
+            missed = await self.bus.history(channel, since)
+        except Exception as exc:
+            log.warning("History of a channel unavailable (%s)", type(exc).__name__)
+            missed = []
+        if conn.subs.get(channel) is not sub:
+            return  # unsubscribed or resubscribed meanwhile
+        sub.last = since
+        for event in missed + (sub.pending or []):
+            if event.key > sub.last:
+                sub.last = event.key
+                conn.send(event.frame)
+        sub.pending = None
+
+
+# --- HTTP: POST /publish ------------------------------------------------------------------------
+
+
+def json_error(status: int, message: str) -> web.Response:
+    """The §7 error body, the same shape the app sends."""
+    return web.json_response({"error": ERROR_NAMES.get(status, "error"), "message": message}, status=status)
+
+
+def _bearer(request: web.Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() in ("jwt", "bearer") and token.strip():
+        return token.strip()
+    return None
+
+
+async def publish(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS_KEY]
+    hub = request.app[HUB_KEY]
+    token = _bearer(request)
+    if token is None:
+        return json_error(401, "A socket token is required: Authorization: JWT <token>.")
+    try:
+        claims = verify_socket_token(token, settings.socket_ring)
+    except SocketTokenError as exc:
+        return json_error(401, f"Socket token refused: {exc}.")
+    if request.content_length is not None and request.content_length > settings.max_publish_bytes:
+        return json_error(413, f"The body is larger than {settings.max_publish_bytes} bytes.")
+    raw = await _read_limited(request, settings.max_publish_bytes)
+    if raw is None:
+        return json_error(413, f"The body is larger than {settings.max_publish_bytes} bytes.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return json_error(422, "The body is not JSON.")
+    if not isinstance(body, dict):
+        return json_error(422, "The body must be an object with channel, event and data.")
+    unknown = sorted(set(body) - {"channel", "event", "data"})
+    if unknown:
+        return json_error(422, f"{unknown[0]}: unknown field.")
+    channel, event, data = body.get("channel"), body.get("event"), body.get("data", {})
+    if not is_channel(channel):
+        return json_error(422, "channel: must be a channel name such as graph:<id>.")
+    if not isinstance(event, str) or not 0 < len(event) <= MAX_EVENT_NAME:
+        return json_error(422, f"event: must be a name of 1 to {MAX_EVENT_NAME} characters.")
+    if not isinstance(data, dict):
+        return json_error(422, "data: must be an object.")
+    if not may_publish(claims, channel):
+        return json_error(403, "channel: this token may not publish there.")
+    revoke: tuple[str | None, str | None] | None = None
+    if channel == CONTROL:
+        try:
+            revoke = parse_revoke(event, data)
+        except ControlError as exc:
+            return json_error(422, f"{exc}.")
+    try:
+        if revoke is not None:
+            # Stored before it is announced, so a process (re)connecting meanwhile still learns it.
+            await hub.bus.remember(Revocations.storage_key(*revoke), repr(time.time()), settings.revocation_ttl)
+        event_id = await hub.bus.publish(channel, event, data)
+    except Exception as exc:
+        log.warning("Publish failed: %s", type(exc).__name__)
+        return json_error(503, "The event bus is unavailable; try again.")
+    return web.json_response({"id": event_id}, status=202)
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it is longer than `limit` (also without Content-Length)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(16384)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    hub = request.app[HUB_KEY]
+    body: dict[str, Any] = {"status": "ok", "connections": len(hub.connections)}
+    if request.app[SETTINGS_KEY].redis_url:
+        body["redis"] = "ok" if await hub.bus.healthy() else "down"
+        if body["redis"] != "ok":
+            body["status"] = "unavailable"
+            return web.json_response(body, status=503)
+    return web.json_response(body)
+
+
+# --- WebSocket: /live -----------------------------------------------------------------------------
+
+
+def client_address(request: web.Request, trusted_proxies: int) -> str:
+    """The browser's address: the peer, or the entry `trusted_proxies` hops back in X-Forwarded-For."""
+    if trusted_proxies > 0:
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+        if len(hops) >= trusted_proxies:
+            return hops[-trusted_proxies]
+    return request.remote or "unknown"
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    settings = request.app[SETTINGS_KEY]
+    hub = request.app[HUB_KEY]
+    origin = request.headers.get("Origin", "").rstrip("/").lower()
+    if origin not in settings.origins:
+        return json_error(403, "This origin may not open live connections.")
+    address = client_address(request, settings.trusted_proxies)
+    if hub.per_address[address] >= settings.max_connections_per_address:
+        return json_error(429, "Too many live connections from this address.")
+    ws = web.WebSocketResponse(heartbeat=settings.ping_interval, max_msg_size=settings.max_frame_bytes,
+                               timeout=2.0)
+    if not ws.can_prepare(request).ok:
+        return json_error(400, "Expected a WebSocket handshake.")
+    hub.per_address[address] += 1
+    conn = Connection(ws, request.transport, address, settings.send_queue_size)
+    try:
+        await ws.prepare(request)
+        hub.register(conn)
+        conn.writer = asyncio.get_running_loop().create_task(conn.write_loop())
+        await _serve_connection(hub, conn)
+    finally:
+        hub.forget(conn)
+        hub.per_address[address] -= 1
+        if hub.per_address[address] <= 0:
+            del hub.per_address[address]
+        if not ws.closed:
+            try:
+                await asyncio.wait_for(ws.close(), timeout=2)
+            except Exception:
+                pass
+    return ws
+
+
+def _read_frame(conn: Connection, msg: Any, settings: LiveSettings) -> dict[str, Any] | str | None:
+    """The parsed frame; or a close reason (str) for the connection; or None to ignore it."""
+    if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+        return "closed"
+    now = int(time.monotonic())
+    if now != conn.window:
+        conn.window, conn.frames = now, 0
+    conn.frames += 1
+    if conn.frames > settings.max_frames_per_second:
+        conn.close(CLOSE_POLICY, "too many frames")
+        return "rate"
+    if msg.type != WSMsgType.TEXT:
+        conn.close(CLOSE_POLICY, "text frames only")
+        return "binary"
+    try:
+        frame = json.loads(msg.data)
+    except ValueError:
+        conn.send_json({"type": "error", "code": 422, "message": "frame is not JSON"})
+        return None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        conn.send_json({"type": "error", "code": 422, "message": "type: a frame is an object with a type"})
+        return None
+    return frame
+
+
+async def _hello(hub: Hub, conn: Connection, frame: dict[str, Any]) -> bool:
+    ticket = frame.get("ticket")
+    try:
+        claims = verify_ticket(ticket if isinstance(ticket, str) else "", hub.settings.ticket_ring)
+    except TicketError:
+        conn.close(CLOSE_BAD_TICKET, "bad ticket")
+        return False
+    if hub.revocations.user_refused(claims.get("sub"), float(claims["iat"])):
+        conn.close(CLOSE_BAD_TICKET, "ticket revoked")
+        return False
+    if conn.user is not None and claims.get("sub") != conn.user:
+        conn.close(CLOSE_BAD_TICKET, "ticket of another user")
+        return False
+    hub.accept_ticket(conn, claims)
+    conn.send_json({"type": "welcome", "channels": list(claims["channels"]), "expires_at": claims["exp"]})
+    return True
+
+
+async def _serve_connection(hub: Hub, conn: Connection) -> None:
+    settings = hub.settings
+    ws = conn.ws
+    try:
+        first = await ws.receive(timeout=settings.hello_timeout)
+    except asyncio.TimeoutError:
+        conn.close(CLOSE_BAD_TICKET, "no hello")
+        return
+    frame = _read_frame(conn, first, settings)
+    if not isinstance(frame, dict) or frame.get("type") != "hello":
+        conn.close(CLOSE_BAD_TICKET, "hello expected")
+        return
+    if not await _hello(hub, conn, frame):
+        return
+    while not conn.closing:
+        msg = await ws.receive()
+        frame = _read_frame(conn, msg, settings)
+        if isinstance(frame, str):
+            return
+        if frame is None:
+            continue
+        kind = frame["type"]
+        if kind == "subscribe":
+            channel, since = frame.get("channel"), frame.get("since")
+            since_key = parse_event_id(since)
+            if not is_channel(channel):
+                conn.send_json({"type": "error", "code": 422, "message": "channel: not a channel name"})
+            elif since is not None and since_key is None:
+                conn.send_json({"type": "error", "code": 422, "channel": channel,
+                                "message": "since: an event id or null"})
+            else:
+                await hub.subscribe(conn, channel, since_key)
+        elif kind == "unsubscribe":
+            channel = frame.get("channel")
+            if isinstance(channel, str) and channel in conn.subs:
+                hub.unsubscribe(conn, channel)
+                conn.send_json({"type": "unsubscribed", "channel": channel, "reason": "client"})
+        elif kind == "hello":
+            if not await _hello(hub, conn, frame):
+                return
+        elif kind == "ping":
+            conn.send_json({"type": "pong"})
+        else:
+            conn.send_json({"type": "error", "code": 422, "message": "type: hello, subscribe, unsubscribe or ping"})
+
+
+# --- the application ----------------------------------------------------------------------------
+
+
+class AccessLogger(AbstractAccessLogger):
+    """Method, path (never the query string), status and time; no header, no token."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info('%s "%s %s" %s %.3fs', request.remote, request.method, request.path,
+                         response.status, time)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """aiohttp's own 404/405/413 answers as §7 JSON bodies."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status >= 400:
+            return json_error(exc.status, exc.reason)
+        raise
+
+
+def make_bus(settings: LiveSettings) -> Bus:
+    if settings.redis_url:
+        return RedisBus(settings.redis_url, settings.redis_prefix, settings.history_size, settings.history_ttl)
+    return MemoryBus(settings.history_size, settings.history_ttl)
+
+
+def build_app(settings: LiveSettings) -> web.Application:
+    app = web.Application(middlewares=[json_errors], client_max_size=settings.max_publish_bytes)
+    hub = Hub(settings, make_bus(settings))
+    app[SETTINGS_KEY] = settings
+    app[HUB_KEY] = hub
+    app.router.add_post("/publish", publish)
+    app.router.add_get("/live", live)
+    app.router.add_get("/healthz", healthz)
+
+    async def start(app: web.Application) -> None:
+        await hub.bus.start(hub.on_event, hub.on_bus_connected)
+        app[PRUNER_KEY] = asyncio.get_running_loop().create_task(_prune(hub))
+
+    async def shutdown(app: web.Application) -> None:
+        for conn in tuple(hub.connections):
+            conn.close(CLOSE_GOING_AWAY, "server shutting down")
+
+    async def cleanup(app: web.Application) -> None:
+        app[PRUNER_KEY].cancel()
+        await hub.bus.close()
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(shutdown)
+    app.on_cleanup.append(cleanup)
+    return app
+
+
+PRUNER_KEY: web.AppKey[asyncio.Task[None]] = web.AppKey("pruner")
+
+
+async def _prune(hub: Hub) -> None:
+    while True:
+        await asyncio.sleep(30)
+        hub.revocations.prune()
+
+
+def raise_fd_limit() -> int:
+    """Let one process hold as many sockets as the system allows it; returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            return target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def run(settings: LiveSettings, host: str, port: int) -> None:
+    """Serve until SIGINT/SIGTERM, then close every connection with 1001."""
+    limit = raise_fd_limit()
+    log.info("Live server on http://%s:%s (WebSocket /live, POST /publish), fan-out: %s, fd limit %s",
+             host, port, "Redis" if settings.redis_url else "this process only", limit)
+    web.run_app(build_app(settings), host=host, port=port, print=None, access_log_class=AccessLogger,
+                shutdown_timeout=5, backlog=4096)
