@@ -1,0 +1,239 @@
+"""Real live server processes for tests: `flask live serve` on a free loopback port.
+
+For the live server's own tests and for the app's end-to-end and browser tests:
+
+    port = free_port()                              # choose first, so the app can be told the URL
+    app.config["MAESTRO_LIVE_URL"] = f"ws://127.0.0.1:{port}/live"
+    with start_live_server(app.config, port=port) as live:   # same secrets and origin as the app
+        ...  live.publish_url, live.ws_url, live.logs()
+
+`start_live_server(..., redis_url=REDIS_URL, redis_prefix=p)` joins processes through Redis; use
+`redis_prefix()` for a prefix of this test alone and `clear_redis_prefix()` afterwards.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("MAESTRO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def redis_available(url: str = REDIS_URL) -> str | None:
+    """None when Redis answers at `url`, else why not."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def require_redis_or_skip(url: str = REDIS_URL) -> None:
+    reason = redis_available(url)
+    if reason is None:
+        return
+    if os.environ.get("MAESTRO_REQUIRE_REDIS") == "1":
+        pytest.fail(f"Redis is not reachable at {url} ({reason}) and MAESTRO_REQUIRE_REDIS=1", pytrace=False)
+    pytest.skip(f"Redis is not reachable at {url} ({reason}); set MAESTRO_TEST_REDIS_URL or start Redis")
+
+
+def redis_prefix() -> str:
+    """A key prefix no other test (or parallel run) uses."""
+    return f"maestro-test:{os.getpid()}:{uuid.uuid4().hex[:12]}:"
+
+
+def clear_redis_prefix(prefix: str, url: str = REDIS_URL) -> int:
+    """Delete every key under `prefix`; returns how many there were."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+    return len(keys)
+
+
+class LiveProcess:
+    """One running `flask live serve`, with its stderr captured in a file."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], host: str, port: int, log_path: Path) -> None:
+        self.proc = proc
+        self.host = host
+        self.port = port
+        self.log_path = log_path
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/live"
+
+    @property
+    def publish_url(self) -> str:
+        return f"{self.http_url}/publish"
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+    def __enter__(self) -> "LiveProcess":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def live_environment(config: Mapping[str, Any] | None = None, *, session_secret: str | None = None,
+                     socket_secret: str | None = None, base_url: str | None = None,
+                     origins: list[str] | None = None, redis_url: str | None = None,
+                     redis_prefix: str | None = None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a live server process that trusts what `config` (an app.config) signs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAESTRO_", "REDIS_URL", "FLASK_"))}
+    env["MAESTRO_ENV"] = "testing"
+    env["PYTHONUNBUFFERED"] = "1"
+    if config is not None:
+        rings = config["KEY_RINGS"]
+        session_secret = session_secret or rings["session"].current
+        socket_secret = socket_secret or rings["socket"].current
+        base_url = base_url or config.get("MAESTRO_BASE_URL")
+        origins = origins if origins is not None else list(config.get("MAESTRO_LIVE_ORIGINS", []))
+    if session_secret:
+        env["MAESTRO_SECRETJWT"] = session_secret
+    if socket_secret:
+        env["MAESTRO_SECRETJWT_SOCKET"] = socket_secret
+    env["MAESTRO_BASE_URL"] = base_url or DEFAULT_BASE_URL
+    if origins:
+        env["MAESTRO_LIVE_ORIGINS"] = ",".join(origins)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+        env["MAESTRO_LIVE_REDIS_PREFIX"] = redis_prefix or "maestro-test:live:"
+    env.update(extra or {})
+    return env
+
+
+def start_live_server(config: Mapping[str, Any] | None = None, *, port: int | None = None,
+                      host: str = "127.0.0.1", timeout: float = 20.0, log_dir: str | None = None,
+                      **environment: Any) -> LiveProcess:
+    """Start `flask live serve` and return once it answers GET /healthz (with Redis, once subscribed).
+
+    Keyword arguments beyond these go to `live_environment` (session_secret, socket_secret, base_url,
+    origins, redis_url, redis_prefix, extra).
+    """
+    port = port or free_port()
+    env = live_environment(config, **environment)
+    log_file = tempfile.NamedTemporaryFile(prefix=f"live-{port}-", suffix=".log", dir=log_dir, delete=False)
+    command = [sys.executable, "-m", "flask", "--app", "app", "live", "serve", "--host", host, "--port", str(port)]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    log_file.close()
+    live = LiveProcess(proc, host, port, Path(log_file.name))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"live server exited with {proc.returncode}:\n{live.logs()}")
+        try:
+            if requests.get(f"{live.http_url}/healthz", timeout=1).status_code == 200:
+                return live
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    live.stop()
+    raise RuntimeError(f"live server did not answer within {timeout} s:\n{live.logs()}")
+
+
+class LiveClient:
+    """A browser stand-in: a `websockets` sync client speaking the §8 frames."""
+
+    def __init__(self, url: str, origin: str = DEFAULT_BASE_URL, **options: Any) -> None:
+        from websockets.sync.client import connect
+
+        self.ws = connect(url, origin=origin, open_timeout=5, **options)  # type: ignore[arg-type]
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self.ws.send(json.dumps(frame))
+
+    def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        message = self.ws.recv(timeout=timeout)
+        return json.loads(message)
+
+    def hello(self, ticket: str) -> dict[str, Any]:
+        self.send({"type": "hello", "ticket": ticket})
+        return self.recv()
+
+    def subscribe(self, channel: str, since: str | None = None) -> dict[str, Any]:
+        self.send({"type": "subscribe", "channel": channel, "since": since})
+        return self.recv()
+
+    def events(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        return [self.recv(timeout) for _ in range(count)]
+
+    def close_code(self, timeout: float = 6.0) -> int | None:
+        """Read until the server closes the connection; the close code it sent."""
+        from websockets.exceptions import ConnectionClosed
+
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                self.ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+        except ConnectionClosed as exc:
+            return exc.rcvd.code if exc.rcvd else None
+        except TimeoutError:
+            return None
+        return None
+
+    def close(self) -> None:
+        self.ws.close()
+
+    def __enter__(self) -> "LiveClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def publish(live: LiveProcess, token: str | None, body: Any, raw: bytes | None = None,
+            scheme: str = "JWT") -> requests.Response:
+    """POST /publish as a service would."""
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"{scheme} {token}"
+    data = raw if raw is not None else json.dumps(body).encode()
+    return requests.post(live.publish_url, data=data, headers=headers, timeout=5)
+
+
+def iter_lines(live: LiveProcess) -> Iterator[str]:
+    yield from live.logs().splitlines()
