@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Playwright's Python package must never download a browser: tests use Debian's /usr/bin/chromium.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run test test-sqlite test-postgres worker clean
+.PHONY: run test test-sqlite test-postgres system-test worker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,16 +24,20 @@ run: $(VENV)/.runtime-installed
 	$(BIN)/flask db upgrade
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
-## make test: install the test dependencies and run the whole suite on SQLite, then on PostgreSQL
-test: $(VENV)/.dev-installed
+## make test: install the test dependencies (Python packages, and Debian's chromium, graphviz and
+## nodejs when missing), then run the whole suite on SQLite, then on PostgreSQL
+test: $(VENV)/.dev-installed system-test
 	MAESTRO_TEST_DATABASE=sqlite $(BIN)/python -m pytest
 	MAESTRO_TEST_DATABASE=postgresql $(BIN)/python -m pytest
 
-test-sqlite: $(VENV)/.dev-installed
+test-sqlite: $(VENV)/.dev-installed system-test
 	MAESTRO_TEST_DATABASE=sqlite $(BIN)/python -m pytest
 
-test-postgres: $(VENV)/.dev-installed
+test-postgres: $(VENV)/.dev-installed system-test
 	MAESTRO_TEST_DATABASE=postgresql $(BIN)/python -m pytest
+
+system-test:
+	@scripts/system-packages test
 
 clean:
 	rm -rf $(VENV) .pytest_cache
