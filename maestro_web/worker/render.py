@@ -1,36 +1,63 @@
-"""Draw a dependency graph as a layered, left-to-right SVG diagram (SPEC §6).
+"""Draw a dependency graph as a layered, left-to-right SVG diagram (SPEC §6, §9).
 
-Layout: strongly connected components are collapsed so cycles do not break the layering; each node
-sits one column right of the deepest thing that depends on it (longest path from the entry points);
-nodes inside a column are ordered by the mean position of their neighbours (a few barycenter sweeps)
-to cut down on crossing arrows. Boxes are coloured by kind, with a legend; the drawing keeps a fixed
-font size and grows instead (the pages pan and zoom), so labels stay readable with hundreds of nodes.
+layout.py decides where boxes and edges go (Graphviz dot, or a simple grid when dot cannot); this
+module writes OUR SVG from that geometry, in the machine-readable structure of §9:
+
+- root `<svg viewBox role="img">` whose first child is a `<title>`;
+- `<g class="node" data-node="name" data-kind="kind">` with `<title>name</title>`, a `<rect x y
+  width height>` and a `<text>` label (one or two lines, then an ellipsis);
+- `<g class="edge" data-source="a" data-target="b">` with one `<path d>` running from the source
+  box to the target box and a `<polygon class="arrowhead">` at the target end; cycle-closing
+  ("back") edges and self-loops carry `class="edge back"` and are dashed and red;
+- no transforms anywhere: every coordinate is in the root's user space.
+
+Labels are 13 px and take black or white, whichever contrasts more with the box (≥ 4.5:1 for any
+colour, see `text_colour`).
 """
 from __future__ import annotations
 
 import hashlib
+import math
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 
 from maestro_web.worker.analysis import build_graph, kind_of
+from maestro_web.worker.layout import Box, Layout, Route, columns_of, layout
 
 SVG_NS = "http://www.w3.org/2000/svg"
-FONT_SIZE = 12
-CHAR_WIDTH = 7.2  # average advance of the sans-serif font at FONT_SIZE
-BOX_HEIGHT = 26
+FONT_SIZE = 13
+CHAR_WIDTH = 7.6  # generous average advance of a sans-serif font at FONT_SIZE, so labels fit their box
+LINE_CHARS = 22  # characters per label line before wrapping
+LINE_HEIGHT = 16
 BOX_PADDING = 10
-ROW_GAP = 12
-COLUMN_GAP = 70
+MIN_BOX_WIDTH = 48
 MARGIN = 20
-HEADER = 56
-MAX_LABEL = 32
-SWEEPS = 4
+ARROW_LENGTH = 9.0
+ARROW_HALF_WIDTH = 4.5
+
+DARK_TEXT = "#111827"
+LIGHT_TEXT = "#ffffff"
+EDGE_COLOUR = "#4b5563"
+BACK_COLOUR = "#c0392b"
+INK = "#1f2933"
+MUTED_INK = "#3e4c59"
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#e15759", "#9c755f", "#bab0ac", "#ff9da7")
-KNOWN_KINDS = {"default": "#8c9bab", "service": "#4e79a7", "database": "#f28e2b", "frontend": "#59a14f",
+KNOWN_KINDS = {"default": "#cbd2d9", "service": "#4e79a7", "database": "#f28e2b", "frontend": "#59a14f",
                "queue": "#b07aa1", "cache": "#76b7b2", "external": "#9c755f"}
+
+# Kept for callers of the old module: the simple layout's column order.
+layers = columns_of
+
+
+@dataclass
+class Picture:
+    svg: str
+    engine: str  # "dot" or "simple"
+    warning: str | None  # set when the simpler layout had to be drawn, saying why
 
 
 def colour_of(kind: str) -> str:
@@ -40,121 +67,157 @@ def colour_of(kind: str) -> str:
     return PALETTE[digest[0] % len(PALETTE)]
 
 
-def layers(graph: nx.DiGraph) -> list[list[str]]:
-    """Columns of nodes, left to right, each ordered to reduce crossings."""
-    if graph.number_of_nodes() == 0:
-        return []
-    condensed = nx.condensation(graph)
-    level: dict[int, int] = {}
-    for component in nx.topological_sort(condensed):
-        level[component] = max((level[p] + 1 for p in condensed.predecessors(component)), default=0)
-    columns: list[list[str]] = [[] for _ in range(max(level.values()) + 1)]
-    for component, members in condensed.nodes(data="members"):
-        columns[level[component]].extend(sorted(members))
-    for column in columns:
-        column.sort()
-    for sweep in range(SWEEPS):
-        forward = sweep % 2 == 0
-        order = range(1, len(columns)) if forward else range(len(columns) - 2, -1, -1)
-        for index in order:
-            reference = columns[index - 1] if forward else columns[index + 1]
-            position = {name: i for i, name in enumerate(reference)}
-            neighbours = graph.predecessors if forward else graph.successors
-
-            def barycenter(name: str, current: int) -> float:
-                placed = [position[n] for n in neighbours(name) if n in position]
-                return sum(placed) / len(placed) if placed else current
-
-            column = columns[index]
-            columns[index] = [name for _, _, name in sorted(
-                (barycenter(name, i), i, name) for i, name in enumerate(column))]
-    return columns
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
-def _label(name: str) -> str:
-    return name if len(name) <= MAX_LABEL else name[: MAX_LABEL - 1] + "…"
+def contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two #rrggbb colours."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
 
 
-def _box_width(name: str) -> float:
-    return round(len(_label(name)) * CHAR_WIDTH + 2 * BOX_PADDING, 1)
+def text_colour(fill: str) -> str:
+    """Dark or white text, whichever reads better on `fill` (never below 4.5:1 for any fill)."""
+    return DARK_TEXT if contrast(DARK_TEXT, fill) >= contrast(LIGHT_TEXT, fill) else LIGHT_TEXT
+
+
+def label_lines(name: str) -> list[str]:
+    """The name on one or two lines of at most LINE_CHARS, broken after a separator if one is near."""
+    if len(name) <= LINE_CHARS:
+        return [name]
+    cut = max(name.rfind(separator, 0, LINE_CHARS) for separator in " -_./:")
+    if cut < LINE_CHARS // 2:
+        first, rest = name[:LINE_CHARS], name[LINE_CHARS:]
+    else:
+        first, rest = name[:cut + 1].rstrip(), name[cut + 1:]
+    if len(rest) > LINE_CHARS:
+        rest = rest[:LINE_CHARS - 1] + "…"
+    return [first, rest]
+
+
+def box_size(name: str) -> tuple[float, float]:
+    lines = label_lines(name)
+    width = max(MIN_BOX_WIDTH, round(max(len(line) for line in lines) * CHAR_WIDTH + 2 * BOX_PADDING))
+    return float(width), float(12 + LINE_HEIGHT * len(lines))
+
+
+def _n(value: float) -> str:
+    """A coordinate, short: one decimal, no trailing .0."""
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def render(spec: dict[str, Any], title: str | None = None, *, dot: str | None = None,
+           timeout: float | None = None) -> Picture:
+    """The picture of a spec, and a warning when the simpler layout had to stand in for dot."""
+    graph = build_graph(spec)
+    sizes = {name: box_size(name) for name in graph}
+    placed = layout(graph, sizes, dot=dot, timeout=timeout)
+    return Picture(_svg(graph, placed, title), placed.engine, placed.note)
 
 
 def render_svg(spec: dict[str, Any], title: str | None = None) -> str:
-    graph = build_graph(spec)
-    columns = layers(graph)
-    widths = [max((_box_width(name) for name in column), default=0) for column in columns]
-    tallest = max((len(column) for column in columns), default=0)
-    kinds = sorted({kind_of(graph, node) for node in graph})
+    return render(spec, title).svg
 
-    positions: dict[str, tuple[float, float, float]] = {}  # name -> (x, y, width)
-    x = MARGIN
-    for column, width in zip(columns, widths):
-        offset = (tallest - len(column)) * (BOX_HEIGHT + ROW_GAP) / 2  # centre short columns
-        for row, name in enumerate(column):
-            positions[name] = (x, HEADER + offset + row * (BOX_HEIGHT + ROW_GAP), _box_width(name))
-        x += width + COLUMN_GAP
-    legend_width = sum(len(kind) * CHAR_WIDTH + 40 for kind in kinds)
-    width = max(x - COLUMN_GAP + MARGIN, legend_width + 2 * MARGIN, 240)
-    height = HEADER + max(tallest, 1) * (BOX_HEIGHT + ROW_GAP) + MARGIN
+
+def _svg(graph: nx.DiGraph, placed: Layout, title: str | None) -> str:
+    kinds = sorted({kind_of(graph, node) for node in graph})
+    notes: list[str] = []
+    if placed.note:
+        notes.append(placed.note)
+    header = 62 + 18 * len(notes)
+    legend_width = sum(len(kind) * CHAR_WIDTH + 36 for kind in kinds) + (260 if placed.back_edges or _has_loop(graph) else 0)
+    note_width = max((len(note) * 6.8 for note in notes), default=0)
+    width = max(placed.width + 2 * MARGIN, legend_width + 2 * MARGIN, note_width + 2 * MARGIN, 280)
+    height = header + max(placed.height, 40) + MARGIN
+    dx, dy = MARGIN + max(0.0, (width - 2 * MARGIN - placed.width) / 2), float(header)
+    name = title or "Dependencies"
 
     svg = ET.Element("svg", {
-        "xmlns": SVG_NS, "viewBox": f"0 0 {width:.0f} {height:.0f}", "width": f"{width:.0f}",
-        "height": f"{height:.0f}", "font-family": "Helvetica, Arial, sans-serif", "font-size": str(FONT_SIZE),
-        "role": "img", "aria-label": f"Dependency diagram{': ' + title if title else ''}",
+        "xmlns": SVG_NS, "viewBox": f"0 0 {width:.0f} {height:.0f}", "width": f"{width:.0f}", "height": f"{height:.0f}",
+        "font-family": "Helvetica, Arial, sans-serif", "font-size": str(FONT_SIZE), "role": "img",
     })
-    defs = ET.SubElement(svg, "defs")
-    for marker_id, colour in (("arrow", "#5f6b7a"), ("arrow-back", "#c0392b")):
-        marker = ET.SubElement(defs, "marker", {"id": marker_id, "markerWidth": "10", "markerHeight": "8",
-                                                "refX": "9", "refY": "4", "orient": "auto", "markerUnits": "userSpaceOnUse"})
-        ET.SubElement(marker, "path", {"d": "M0,0 L10,4 L0,8 z", "fill": colour})
-    ET.SubElement(svg, "rect", {"width": "100%", "height": "100%", "fill": "#ffffff"})
-    heading = ET.SubElement(svg, "text", {"x": str(MARGIN), "y": "22", "font-size": "15", "font-weight": "bold", "fill": "#1f2933"})
-    heading.text = title or "Dependencies"
-    _legend(svg, kinds)
-    if not positions:
-        empty = ET.SubElement(svg, "text", {"x": str(MARGIN), "y": str(HEADER + 16), "fill": "#52606d"})
-        empty.text = "No dependencies yet"
+    ET.SubElement(svg, "title").text = f"Dependency diagram: {name}"
+    ET.SubElement(svg, "rect", {"class": "background", "width": "100%", "height": "100%", "fill": "#ffffff"})
+    ET.SubElement(svg, "text", {"class": "heading", "x": str(MARGIN), "y": "24", "font-size": "16", "font-weight": "bold",
+                                "fill": INK}).text = name
+    _legend(svg, kinds, bool(placed.back_edges) or _has_loop(graph))
+    for index, note in enumerate(notes):
+        ET.SubElement(svg, "text", {"class": "note", "x": str(MARGIN), "y": str(66 + 18 * index), "font-size": "12",
+                                    "fill": BACK_COLOUR}).text = note
+    if not placed.boxes:
+        ET.SubElement(svg, "text", {"x": str(MARGIN), "y": str(header + 20), "fill": MUTED_INK}).text = "No dependencies yet"
 
-    edges = ET.SubElement(svg, "g", {"class": "edges", "fill": "none", "stroke-width": "1.4"})
-    for source, target in graph.edges():
-        _edge(edges, positions[source], positions[target], source == target)
+    edges = ET.SubElement(svg, "g", {"class": "edges", "fill": "none"})
+    for (source, target), route in placed.routes.items():
+        back = source == target or (source, target) in placed.back_edges
+        _edge(edges, source, target, route, back, dx, dy)
     nodes = ET.SubElement(svg, "g", {"class": "nodes"})
-    for name, (nx_, ny, box) in positions.items():
-        group = ET.SubElement(nodes, "g", {"class": "node"})
-        ET.SubElement(group, "title").text = f"{name} ({kind_of(graph, name)})"
-        ET.SubElement(group, "rect", {"x": f"{nx_:.1f}", "y": f"{ny:.1f}", "width": f"{box:.1f}", "height": str(BOX_HEIGHT),
-                                      "rx": "5", "fill": colour_of(kind_of(graph, name)), "stroke": "#1f2933", "stroke-width": "0.8"})
-        label = ET.SubElement(group, "text", {"x": f"{nx_ + box / 2:.1f}", "y": f"{ny + BOX_HEIGHT / 2 + 4:.1f}",
-                                              "text-anchor": "middle", "fill": "#ffffff"})
-        label.text = _label(name)
+    for node, box in placed.boxes.items():
+        _node(nodes, node, kind_of(graph, node), box, dx, dy)
     return ET.tostring(svg, encoding="unicode")
 
 
-def _legend(svg: ET.Element, kinds: list[str]) -> None:
-    x = MARGIN
+def _has_loop(graph: nx.DiGraph) -> bool:
+    return any(source == target for source, target in graph.edges())
+
+
+def _legend(svg: ET.Element, kinds: list[str], cycles: bool) -> None:
+    x = float(MARGIN)
     for kind in kinds:
-        ET.SubElement(svg, "rect", {"x": f"{x:.1f}", "y": "32", "width": "12", "height": "12", "rx": "2", "fill": colour_of(kind)})
-        ET.SubElement(svg, "text", {"x": f"{x + 16:.1f}", "y": "42", "fill": "#52606d", "font-size": "11"}).text = kind
-        x += len(kind) * CHAR_WIDTH + 40
+        ET.SubElement(svg, "rect", {"x": _n(x), "y": "36", "width": "14", "height": "14", "rx": "3", "fill": colour_of(kind),
+                                    "stroke": INK, "stroke-width": "0.6"})
+        ET.SubElement(svg, "text", {"x": _n(x + 19), "y": "47.5", "fill": MUTED_INK, "font-size": "12"}).text = kind
+        x += len(kind) * CHAR_WIDTH + 36
+    if cycles:
+        ET.SubElement(svg, "path", {"d": f"M{_n(x)},43 L{_n(x + 30)},43", "stroke": BACK_COLOUR, "stroke-width": "2",
+                                    "stroke-dasharray": "6 4", "fill": "none"})
+        ET.SubElement(svg, "text", {"x": _n(x + 36), "y": "47.5", "fill": MUTED_INK, "font-size": "12"}).text = \
+            "dashed red: an edge that closes a cycle"
 
 
-def _edge(group: ET.Element, source: tuple[float, float, float], target: tuple[float, float, float], loop: bool) -> None:
-    sx, sy, sw = source
-    tx, ty, tw = target
-    middle = BOX_HEIGHT / 2
-    if loop:  # a self loop: a small arc over the box
-        x0, x1, y = sx + sw * 0.6, sx + sw * 0.85, sy
-        d = f"M{x0:.1f},{y:.1f} C{x0:.1f},{y - 22:.1f} {x1:.1f},{y - 22:.1f} {x1:.1f},{y:.1f}"
-        ET.SubElement(group, "path", {"d": d, "stroke": "#c0392b", "marker-end": "url(#arrow-back)"})
+def _node(group: ET.Element, name: str, kind: str, box: Box, dx: float, dy: float) -> None:
+    fill = colour_of(kind)
+    node = ET.SubElement(group, "g", {"class": "node", "data-node": name, "data-kind": kind})
+    ET.SubElement(node, "title").text = name
+    x, y = box.x + dx, box.y + dy
+    ET.SubElement(node, "rect", {"x": _n(x), "y": _n(y), "width": _n(box.width), "height": _n(box.height), "rx": "5",
+                                 "fill": fill, "stroke": INK, "stroke-width": "1"})
+    lines = label_lines(name)
+    centre_x, centre_y = x + box.width / 2, y + box.height / 2
+    first_baseline = centre_y - (len(lines) - 1) * LINE_HEIGHT / 2 + FONT_SIZE * 0.35
+    label = ET.SubElement(node, "text", {"x": _n(centre_x), "y": _n(first_baseline), "text-anchor": "middle",
+                                         "font-size": str(FONT_SIZE), "fill": text_colour(fill)})
+    if len(lines) == 1:
+        label.text = lines[0]
         return
-    if tx > sx:  # forward: right side of the source to the left side of the target
-        x0, y0, x1, y1 = sx + sw, sy + middle, tx, ty + middle
-        bend = max((x1 - x0) / 2, 20)
-        d = f"M{x0:.1f},{y0:.1f} C{x0 + bend:.1f},{y0:.1f} {x1 - bend:.1f},{y1:.1f} {x1:.1f},{y1:.1f}"
-        ET.SubElement(group, "path", {"d": d, "stroke": "#5f6b7a", "marker-end": "url(#arrow)"})
-        return
-    # backward or within a column (a cycle): a dashed arc below the boxes
-    x0, y0, x1, y1 = sx + sw / 2, sy + BOX_HEIGHT, tx + tw / 2, ty + BOX_HEIGHT
-    dip = max(y0, y1) + 24 + abs(x1 - x0) * 0.05
-    d = f"M{x0:.1f},{y0:.1f} C{x0:.1f},{dip:.1f} {x1:.1f},{dip:.1f} {x1:.1f},{y1:.1f}"
-    ET.SubElement(group, "path", {"d": d, "stroke": "#c0392b", "stroke-dasharray": "4 3", "marker-end": "url(#arrow-back)"})
+    for index, text in enumerate(lines):
+        ET.SubElement(label, "tspan", {"x": _n(centre_x), "y": _n(first_baseline + index * LINE_HEIGHT)}).text = text
+
+
+def _edge(group: ET.Element, source: str, target: str, route: Route, back: bool, dx: float, dy: float) -> None:
+    colour = BACK_COLOUR if back else EDGE_COLOUR
+    edge = ET.SubElement(group, "g", {"class": "edge back" if back else "edge", "data-source": source, "data-target": target})
+    sx, sy = route.start
+    parts = [f"M{_n(sx + dx)},{_n(sy + dy)}"]
+    for c1, c2, end in route.segments:
+        if route.straight:
+            parts.append(f"L{_n(end[0] + dx)},{_n(end[1] + dy)}")
+        else:
+            parts.append(f"C{_n(c1[0] + dx)},{_n(c1[1] + dy)} {_n(c2[0] + dx)},{_n(c2[1] + dy)} {_n(end[0] + dx)},{_n(end[1] + dy)}")
+    attributes = {"d": " ".join(parts), "stroke": colour, "stroke-width": "1.8" if back else "1.4"}
+    if back:
+        attributes["stroke-dasharray"] = "6 4"
+    ET.SubElement(edge, "path", attributes)
+    tip_x, tip_y = route.end
+    base_x, base_y = route.arrow_base()
+    length = math.hypot(tip_x - base_x, tip_y - base_y) or 1.0
+    ux, uy = (tip_x - base_x) / length, (tip_y - base_y) / length
+    back_x, back_y = tip_x - ux * ARROW_LENGTH, tip_y - uy * ARROW_LENGTH
+    corners = [(tip_x, tip_y), (back_x - uy * ARROW_HALF_WIDTH, back_y + ux * ARROW_HALF_WIDTH),
+               (back_x + uy * ARROW_HALF_WIDTH, back_y - ux * ARROW_HALF_WIDTH)]
+    ET.SubElement(edge, "polygon", {"class": "arrowhead", "fill": colour,
+                                    "points": " ".join(f"{_n(px + dx)},{_n(py + dy)}" for px, py in corners)})

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from maestro_web.worker.analysis import analyse
 from maestro_web.worker.client import FrontClient, FrontUnavailable
-from maestro_web.worker.render import render_svg
+from maestro_web.worker.render import render
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +37,15 @@ def build_result(job: dict[str, Any], events: EventSink | None = None) -> dict[s
         _announce(events, job["graph_id"], "run.progress", {"phase": "analysing", "percent": 10})
         analysis = analyse(job["spec"])
         _announce(events, job["graph_id"], "run.progress", {"phase": "drawing", "percent": 40})
-        svg = render_svg(job["spec"], title=job.get("name"))
+        picture = render(job["spec"], title=job.get("name"))
     except Exception as exc:  # any analysis failure is reported to the app, not swallowed
         log.exception("Analysis of graph %s failed", job.get("graph_id"))
         return {"run_id": job["run_id"], "status": "error", "msg": f"Analysis failed: {type(exc).__name__}: {exc}"[:500],
                 "info": {}}
-    return {"run_id": job["run_id"], "status": analysis.status, "msg": analysis.message, "svg": svg,
+    status, message = analysis.status, analysis.message
+    if picture.warning:  # the simpler layout stood in for dot: say so, never pass it off as the real picture
+        status, message = "warning", f"{message}. {picture.warning}"
+    return {"run_id": job["run_id"], "status": status, "msg": message, "svg": picture.svg,
             "info": analysis.info, "total": analysis.info.get("nodes")}
 
 
