@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# What the limiter's storage raises when Redis is down (limits wraps some errors in its own type).
+STORAGE_ERRORS = (RedisError, StorageError)
+
 # Defaults of the limits that have no setting of their own in config.py; each can be overridden
 # in app.config under the same name.
 DEFAULT_LIMITS = {
@@ -139,6 +142,8 @@ def share_failure_allowed() -> tuple[bool, int]:
     Only failures are counted, and only failures are checked: a valid link costs no rate-limit
     work at all (no storage round trip on the hottest path), and a client that guessed too much is
     refused further guesses, not the links it genuinely holds. Returns (allowed, retry_after).
+    Raises one of STORAGE_ERRORS when the store is down: a caller inside an error handler (where
+    Flask would turn it into a 500) answers with storage_unavailable() itself.
     """
     if not limiter.enabled:
         return True, 0
@@ -156,7 +161,8 @@ def share_failure_allowed() -> tuple[bool, int]:
 # --- the store is down; honest Retry-After ---------------------------------------------------------
 
 
-def _storage_unavailable(exc: Exception) -> Response:
+def storage_unavailable(exc: Exception) -> Response:
+    """The 503 answer for a request whose rate limit could not be checked (fail closed)."""
     from maestro_web.errors import error_response
     from maestro_web.extensions import db
 
@@ -196,8 +202,8 @@ def _restore_retry_after(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     """Fail closed when the store is down, and keep Retry-After honest. Call right after
     `limiter.init_app(app)`."""
-    app.register_error_handler(RedisError, _storage_unavailable)
-    app.register_error_handler(StorageError, _storage_unavailable)
+    for error in STORAGE_ERRORS:
+        app.register_error_handler(error, storage_unavailable)
     # Flask runs after_request functions last-registered first: appended now, this one runs just
     # before Flask-Limiter's (registered by limiter.init_app); put first, the other runs after it.
     app.after_request(_note_retry_after)
