@@ -21,7 +21,7 @@ from maestro_web.extensions import db, limiter
 from maestro_web.headers import keep_private, live_connect_src, sandboxed_svg_csp
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import as_utc, utcnow
-from maestro_web.rate_limits import share_failure_allowed
+from maestro_web.rate_limits import STORAGE_ERRORS, share_failure_allowed, storage_unavailable
 from maestro_web.security.share_tokens import ShareTokenExpired, ShareTokenInvalid
 
 # What a visitor is told, by outcome: nothing about the graph, nothing about why a token failed.
@@ -55,7 +55,10 @@ def public_headers(response: Response) -> Response:
 
 def _refuse(outcome: str, embed: bool) -> Response:
     if outcome == "invalid":
-        allowed, retry_after = share_failure_allowed()
+        try:
+            allowed, retry_after = share_failure_allowed()
+        except STORAGE_ERRORS as exc:  # inside an error handler: answer here, or Flask makes it a 500
+            return storage_unavailable(exc)
         if not allowed:
             response = _refuse("too many", embed)
             response.headers["Retry-After"] = str(retry_after)
