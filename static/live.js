@@ -1,0 +1,366 @@
+/* Live updates (SPEC §8): one WebSocket to the live server, pages updated in place.
+ *
+ * The page marks itself with a `[data-live]` element (its text is the aria-live "Live updates on/off"
+ * status) that says where tickets come from and what kind of page this is:
+ *   data-live-kind      graph (overview and picture pages), shares (link lists), public (share visitors)
+ *   data-live-ticket-url   GET -> {ticket, url, channels, expires_at}; a page may also carry a first
+ *                          ticket in data-live-ticket / data-live-url / data-live-channels / data-live-expires
+ *   data-live-refresh-url  the page as it is now; `[data-live-region]` elements are swapped from it
+ * Reconnects with exponential backoff, subscribes with `since` = the last event id seen per channel
+ * (so nothing is lost across a reconnect), and renews its ticket a minute before it expires.
+ * No inline script anywhere: the CSP stays `script-src 'self'`.
+ */
+(function () {
+  "use strict";
+
+  var root = document.querySelector("[data-live]");
+  if (!root) { return; }
+  var indicator = root.querySelector("[data-live-indicator]") || root;
+  var kind = root.getAttribute("data-live-kind") || "graph";
+
+  var RENEW_BEFORE_MS = 60 * 1000;
+  var MAX_BACKOFF_MS = 30 * 1000;
+  var NO_WORKER_AFTER_MS = 60 * 1000;
+
+  var ticket = null;          // {ticket, url, channels, expiresAt}
+  var socket = null;
+  var attempt = 0;
+  var reconnectTimer = null;
+  var renewTimer = null;
+  var stopped = false;
+  var lastIds = {};           // channel -> last event id seen
+  var subscribed = {};        // channel -> true, for the current connection
+  var everSubscribed = false;
+
+  function setIndicator(on, text) {
+    var message = text || (on ? "Live updates on" : "Live updates off");
+    if (indicator.textContent !== message) { indicator.textContent = message; }
+    root.setAttribute("data-live-state", on ? "on" : "off");
+  }
+
+  // --- tickets -----------------------------------------------------------------------------------
+
+  function embeddedTicket() {
+    var value = root.getAttribute("data-live-ticket");
+    if (!value) { return null; }
+    root.removeAttribute("data-live-ticket");  // used once; renewals come from the ticket URL
+    return {
+      ticket: value,
+      url: root.getAttribute("data-live-url"),
+      channels: (root.getAttribute("data-live-channels") || "").split(" ").filter(Boolean),
+      expiresAt: Date.parse(root.getAttribute("data-live-expires") || "") || (Date.now() + 5 * 60 * 1000)
+    };
+  }
+
+  function fetchTicket() {
+    var first = embeddedTicket();
+    if (first && first.expiresAt - Date.now() > RENEW_BEFORE_MS) { return Promise.resolve(first); }
+    var url = root.getAttribute("data-live-ticket-url");
+    return fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (response.status === 401 || response.status === 403 || response.status === 404 || response.status === 410) {
+          var error = new Error("ticket refused");
+          error.final = true;
+          throw error;
+        }
+        if (!response.ok) { throw new Error("ticket " + response.status); }
+        return response.json();
+      })
+      .then(function (body) {
+        return { ticket: body.ticket, url: body.url, channels: body.channels, expiresAt: Date.parse(body.expires_at) };
+      });
+  }
+
+  function scheduleRenewal() {
+    clearTimeout(renewTimer);
+    var wait = Math.max(5000, ticket.expiresAt - Date.now() - RENEW_BEFORE_MS);
+    renewTimer = setTimeout(function () {
+      fetchTicket().then(function (fresh) {
+        ticket = fresh;
+        if (socket && socket.readyState === WebSocket.OPEN) {
+          socket.send(JSON.stringify({ type: "hello", ticket: ticket.ticket }));
+        }
+        scheduleRenewal();
+      }).catch(onTicketFailure);
+    }, wait);
+  }
+
+  function onTicketFailure(error) {
+    if (error && error.final) {
+      // Logged out, access lost, or the link stopped: nothing to follow any more.
+      stop();
+      handlers.accessLost(null);
+      return;
+    }
+    scheduleReconnect();
+  }
+
+  // --- the connection ----------------------------------------------------------------------------
+
+  function connect() {
+    clearTimeout(reconnectTimer);
+    if (stopped) { return; }
+    var ready = ticket && ticket.expiresAt - Date.now() > RENEW_BEFORE_MS ? Promise.resolve(ticket) : fetchTicket();
+    ready.then(function (fresh) {
+      ticket = fresh;
+      open();
+    }).catch(onTicketFailure);
+  }
+
+  function open() {
+    var ws;
+    try {
+      ws = new WebSocket(ticket.url);
+    } catch (e) {
+      scheduleReconnect();
+      return;
+    }
+    socket = ws;
+    subscribed = {};
+    ws.onopen = function () { ws.send(JSON.stringify({ type: "hello", ticket: ticket.ticket })); };
+    ws.onmessage = function (message) {
+      var frame;
+      try { frame = JSON.parse(message.data); } catch (e) { return; }
+      onFrame(ws, frame);
+    };
+    ws.onclose = function (event) {
+      if (socket !== ws) { return; }
+      socket = null;
+      setIndicator(false);
+      if (event.code === 4401 || event.code === 4403) { ticket = null; }  // a new ticket, or the answer why not
+      scheduleReconnect();
+    };
+    ws.onerror = function () { /* onclose follows and decides */ };
+  }
+
+  function scheduleReconnect() {
+    if (stopped) { return; }
+    clearTimeout(reconnectTimer);
+    setIndicator(false);
+    var delay = Math.min(MAX_BACKOFF_MS, 1000 * Math.pow(2, attempt));
+    delay = delay / 2 + Math.random() * delay / 2;  // jitter: a restarted live server is not hit all at once
+    attempt += 1;
+    reconnectTimer = setTimeout(connect, delay);
+  }
+
+  function stop() {
+    stopped = true;
+    clearTimeout(reconnectTimer);
+    clearTimeout(renewTimer);
+    if (socket) {
+      var ws = socket;
+      socket = null;
+      ws.close();
+    }
+    setIndicator(false);
+  }
+
+  function onFrame(ws, frame) {
+    if (frame.type === "welcome") {
+      attempt = 0;
+      setIndicator(true);
+      (ticket.channels || frame.channels || []).forEach(function (channel) {
+        if (subscribed[channel]) { return; }
+        subscribed[channel] = true;
+        var since = Object.prototype.hasOwnProperty.call(lastIds, channel) ? lastIds[channel] : null;
+        ws.send(JSON.stringify({ type: "subscribe", channel: channel, since: since }));
+      });
+      scheduleRenewal();
+    } else if (frame.type === "subscribed") {
+      if (!everSubscribed) {
+        everSubscribed = true;
+        handlers.firstSubscribed();
+      }
+    } else if (frame.type === "event") {
+      lastIds[frame.channel] = frame.id;
+      handlers.event(frame.channel, frame.event, frame.data || {});
+    } else if (frame.type === "unsubscribed" || (frame.type === "error" && frame.code === 403)) {
+      delete subscribed[frame.channel];
+      handlers.accessLost(frame.channel);
+    }
+  }
+
+  // --- swapping parts of the page ----------------------------------------------------------------
+
+  function refresh() {
+    var url = root.getAttribute("data-live-refresh-url");
+    if (!url) { return Promise.resolve(); }
+    return fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        return response.text().then(function (html) {
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          if (!response.ok) {
+            if (kind === "public") { showRefusal(doc); }
+            return;
+          }
+          swapRegions(doc);
+        });
+      })
+      .catch(function () { /* the page stays as it is; the next event tries again */ });
+  }
+
+  function swapRegions(doc) {
+    var regions = document.querySelectorAll("[data-live-region]");
+    Array.prototype.forEach.call(regions, function (region) {
+      var name = region.getAttribute("data-live-region");
+      var fresh = doc.querySelector('[data-live-region="' + name + '"]');
+      if (!fresh || fresh.innerHTML === region.innerHTML) { return; }
+      region.innerHTML = fresh.innerHTML;
+      if (region.hasAttribute("data-live-picture")) {
+        // The picture viewer (panzoom.js) listens for this to set itself up on the new picture.
+        region.dispatchEvent(new CustomEvent("picture:replaced", { bubbles: true }));
+      }
+    });
+  }
+
+  function showRefusal(doc) {
+    var main = document.querySelector("main");
+    var fresh = doc.querySelector("main");
+    if (!main || !fresh) { return; }
+    stop();
+    main.innerHTML = fresh.innerHTML;
+    main.setAttribute("data-live-refused", "");
+    var title = doc.querySelector("title");
+    if (title) { document.title = title.textContent; }
+  }
+
+  // --- what each kind of page does with events ---------------------------------------------------
+
+  var run = {
+    line: document.querySelector("[data-live-run]"),
+    text: document.querySelector("[data-live-run-text]"),
+    age: document.querySelector("[data-live-run-age]"),
+    progress: document.querySelector("[data-live-progress]"),
+    noWorker: document.querySelector("[data-live-no-worker]"),
+    state: root.getAttribute("data-live-run-state") || "",
+    queuedAt: Date.parse(root.getAttribute("data-live-queued-at") || "") || null,
+    canWrite: root.getAttribute("data-live-can-write") === "1",
+    ticker: null
+  };
+
+  function ago(ms) {
+    var seconds = Math.max(0, Math.round(ms / 1000));
+    if (seconds < 60) { return seconds + " s ago"; }
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) { return minutes + " min " + (seconds % 60) + " s ago"; }
+    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min ago";
+  }
+
+  function tick() {
+    if (!run.line) { return; }
+    var waiting = run.state === "queued" && run.queuedAt;
+    if (run.age) { run.age.textContent = waiting ? "queued " + ago(Date.now() - run.queuedAt) : ""; }
+    if (run.noWorker) {
+      run.noWorker.hidden = !(waiting && run.canWrite && Date.now() - run.queuedAt >= NO_WORKER_AFTER_MS);
+    }
+  }
+
+  function showRun(state, text, percent) {
+    if (!run.line) { return; }
+    run.state = state;
+    run.line.hidden = !text;
+    if (run.text && run.text.textContent !== text) { run.text.textContent = text || ""; }
+    if (run.progress) {
+      run.progress.hidden = typeof percent !== "number";
+      if (typeof percent === "number") { run.progress.value = percent; }
+    }
+    tick();
+  }
+
+  var PHASES = { analysing: "analysing the dependencies", drawing: "drawing the picture", saving: "saving the result" };
+
+  var graphHandlers = {
+    event: function (channel, name, data) {
+      if (channel.indexOf("graph:") !== 0) { return; }
+      if (name === "run.queued") {
+        run.queuedAt = Date.parse(data.queued_at || "") || Date.now();
+        showRun("queued", "Queued for the analytics worker.");
+        refresh();
+      } else if (name === "run.claimed") {
+        showRun("claimed", "The analytics worker is drawing this graph.", 0);
+      } else if (name === "run.progress") {
+        var phase = PHASES[data.phase] || String(data.phase || "working");
+        var percent = typeof data.percent === "number" ? data.percent : undefined;
+        showRun("claimed", "The analytics worker is " + phase + (percent !== undefined ? " (" + percent + " %)." : "."), percent);
+      } else if (name === "run.finished") {
+        showRun("finished", data.status === "warning" ? "Drawn, with warnings." : "Drawn.");
+        refresh();
+      } else if (name === "run.failed") {
+        showRun("failed", "The analysis failed" + (data.message ? ": " + data.message : "."));
+        refresh();
+      }
+    },
+    firstSubscribed: function () {
+      // Anything that happened between rendering this page and subscribing is shown now.
+      if (run.state === "queued" || run.state === "claimed") { refresh(); }
+    },
+    accessLost: function (channel) {
+      if (!channel || channel.indexOf("graph:") === 0) {
+        stop();
+        setIndicator(false, "Live updates off: you no longer have access to this graph's updates.");
+      }
+    }
+  };
+
+  function setText(selector, text) {
+    Array.prototype.forEach.call(document.querySelectorAll(selector), function (node) { node.textContent = text; });
+  }
+
+  var sharesHandlers = {
+    event: function (channel, name, data) {
+      if (!data.link) { return; }
+      var id = String(data.link).replace(/["\\]/g, "");
+      if (name === "share.viewed") {
+        Array.prototype.forEach.call(document.querySelectorAll('[data-link-views="' + id + '"]'), function (node) {
+          var max = node.getAttribute("data-max-views");
+          node.textContent = String(data.views) + (max ? node.getAttribute("data-max-separator") + max : "");
+        });
+        if (data.last_viewed_at) {
+          var when = new Date(data.last_viewed_at);
+          var text = when.toISOString().slice(0, 16).replace("T", " ");
+          Array.prototype.forEach.call(document.querySelectorAll('[data-link-last-viewed="' + id + '"]'), function (node) {
+            node.innerHTML = "";
+            var time = document.createElement("time");
+            time.setAttribute("datetime", data.last_viewed_at);
+            time.textContent = text;
+            node.appendChild(time);
+          });
+        }
+      } else if (name === "share.changed") {
+        Array.prototype.forEach.call(document.querySelectorAll('[data-link-status="' + id + '"]'), function (node) {
+          node.innerHTML = "";
+          var badge = document.createElement("span");
+          badge.className = "badge badge-" + String(data.status).replace(/ /g, "_");
+          badge.textContent = data.status;
+          node.appendChild(badge);
+        });
+        refresh();  // the buttons (pause / resume) follow the new state
+      }
+    },
+    firstSubscribed: function () {},
+    accessLost: function () { stop(); }
+  };
+
+  var publicHandlers = {
+    event: function (channel, name) {
+      if (name === "run.finished" || name === "share.changed") { refresh(); }
+    },
+    firstSubscribed: function () {},
+    accessLost: function () { refresh(); }
+  };
+
+  var handlers = kind === "shares" ? sharesHandlers : kind === "public" ? publicHandlers : graphHandlers;
+
+  if (run.line) {
+    if (run.state === "queued") { showRun("queued", "Queued for the analytics worker."); }
+    else if (run.state === "claimed") { showRun("claimed", "The analytics worker is drawing this graph."); }
+    run.ticker = setInterval(tick, 1000);
+  }
+
+  if (!("WebSocket" in window) || !window.fetch) {
+    setIndicator(false);
+    return;
+  }
+  setIndicator(false, "Live updates off (connecting…)");
+  connect();
+})();
