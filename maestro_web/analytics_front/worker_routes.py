@@ -9,15 +9,15 @@ from flask import Response, abort, current_app, jsonify, request
 from maestro_web.analytics_front import analytics_worker_bp
 from maestro_web.analytics_front.jobs import IngestRefused, ResultInput, claim_next_run, ingest_result
 from maestro_web.analytics_front.svg import SvgError, sanitize_svg
-from maestro_web.errors import json_error
+from maestro_web.api.schemas import MAX_INFO_BYTES, WorkerResult, WorkerResultForm, read_json, validate
+from maestro_web.errors import ValidationFailed, json_error
 from maestro_web.graphs.spec import SpecError, parse_spec
 from maestro_web.models import Graph, GraphResult
 from maestro_web.rate_limits import worker_rate_limits
+from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem
 from maestro_web.security.worker_tokens import ANY_GRAPH, worker_graph_id
 
-RESULT_STATUSES = ("finished", "warning", "error")
-MAX_MESSAGE_LENGTH = 5000
-MAX_INFO_BYTES = 256 * 1024
+WORKER_FORM_FIELDS = ("run_id", "status", "msg", "payload", "total", "info", "graph_id")
 
 worker_rate_limits(analytics_worker_bp)  # per worker token, every endpoint of the blueprint
 
@@ -37,61 +37,39 @@ def claim_job():
     return jsonify(graph_id=graph.public_id, run_id=run.public_id, type=graph.type, name=graph.name, spec=spec)
 
 
-def _result_fields() -> dict[str, Any]:
-    """The posted fields, from JSON or from Maestro's form (`payload` = SVG, `total`)."""
+def _result() -> WorkerResult:
+    """The posted result, from JSON or from Maestro's form (`payload` = SVG, `total` as text),
+    validated by the declared models; ValidationFailed (422, naming the field) otherwise."""
     if request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            abort(400, "The body must be a JSON object.")
-        return body
-    form = request.form
-    fields: dict[str, Any] = {k: form[k] for k in ("run_id", "status", "msg", "total", "graph_id") if k in form}
-    if "payload" in form:
-        fields["svg"] = form["payload"]
-    if "info" in form:
+        return validate(WorkerResult, read_json())
+    form = validate(WorkerResultForm, {key: request.form[key] for key in WORKER_FORM_FIELDS if key in request.form})
+    info: Any = {}
+    if form.info is not None:
         try:
-            fields["info"] = json.loads(form["info"])
-        except ValueError:
-            fields["info"] = form["info"]  # reported below as "must be a JSON object"
-    return fields
+            info = loads_strict(form.info)
+        except UnsafeJSON as exc:
+            raise ValidationFailed.for_fields({"info": f"Must be a JSON object: {exc}."}) from None
+    return validate(WorkerResult, {
+        "run_id": form.run_id, "status": form.status, "msg": form.msg, "svg": form.payload,
+        "total": int(form.total) if form.total is not None else None, "info": info, "graph_id": form.graph_id,
+    })
 
 
-def _validate(fields: dict[str, Any]) -> tuple[ResultInput | None, dict[str, str]]:
-    errors: dict[str, str] = {}
-    run_id = fields.get("run_id")
-    if not isinstance(run_id, str) or not run_id.strip() or len(run_id) > 64:
-        errors["run_id"] = "Required: the run_id the job claim returned."
-    status = fields.get("status", "finished")
-    if status not in RESULT_STATUSES:
-        errors["status"] = "Must be one of: " + ", ".join(RESULT_STATUSES) + "."
-    message = fields.get("msg", "")
-    if not isinstance(message, str) or len(message) > MAX_MESSAGE_LENGTH:
-        errors["msg"] = f"Must be text of at most {MAX_MESSAGE_LENGTH} characters."
-    total = fields.get("total")
-    if isinstance(total, str) and total.strip().isdigit():
-        total = int(total)
-    if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 0):
-        errors["total"] = "Must be a whole number, 0 or more."
-    info = fields.get("info", {})
-    if not isinstance(info, dict):
-        errors["info"] = "Must be a JSON object."
-    elif len(json.dumps(info)) > MAX_INFO_BYTES:
-        errors["info"] = f"Must be at most {MAX_INFO_BYTES} bytes of JSON."
-    svg = fields.get("svg")
+def _checked(result: WorkerResult) -> ResultInput:
+    """The rules beyond types: the picture is required (unless status is error) and is sanitized."""
+    if len(json.dumps(result.info)) > MAX_INFO_BYTES:
+        raise ValidationFailed.for_fields({"info": f"Must be at most {MAX_INFO_BYTES} bytes of JSON."})
     safe_svg = None
-    if svg is None or svg == "":
-        if status != "error":
-            errors["svg"] = "Required unless status is error."
-    elif not isinstance(svg, str):
-        errors["svg"] = "Must be the SVG document as text."
+    if not result.svg:
+        if result.status != "error":
+            raise ValidationFailed.for_fields({"svg": "Required unless status is error."})
     else:
         try:
-            safe_svg = sanitize_svg(svg)
+            safe_svg = sanitize_svg(result.svg)
         except SvgError as exc:
-            errors["svg"] = str(exc)
-    if errors:
-        return None, errors
-    return ResultInput(run_id=run_id, status=status, message=message, svg=safe_svg, info=info, total=total), {}
+            raise ValidationFailed.for_fields({"svg": str(exc)}) from None
+    return ResultInput(run_id=result.run_id, status=result.status, message=result.msg, svg=safe_svg,
+                       info=result.info, total=result.total)
 
 
 def result_json(graph: Graph, result: GraphResult) -> dict[str, Any]:
@@ -119,17 +97,18 @@ def ingest():
     graph_id = worker_graph_id()
     if graph_id == ANY_GRAPH:
         return json_error(403, "Posting a result needs a worker token made for that graph.")
-    fields = _result_fields()
-    if "graph_id" in fields and fields["graph_id"] != graph_id:
+    problem = text_problem(graph_id) or ("is longer than 64 characters" if len(graph_id) > 64 else None)
+    if problem:  # a token signed by a worker, but its claim could never name a graph
+        raise ValidationFailed.for_fields({"graph_id": f"The worker token's graph_id claim {problem}."})
+    result = _result()
+    if result.graph_id is not None and result.graph_id != graph_id:
         return json_error(403, "The worker token was made for another graph.")
-    data, errors = _validate(fields)
-    if data is None:
-        return json_error(422, "Invalid fields: " + ", ".join(sorted(errors)) + ".", fields=errors)
+    data = _checked(result)
     graph = Graph.get_by_public_id(graph_id)
     if graph is None:
         return json_error(404, "There is no such graph (it may have been deleted).")
     try:
-        result, created = ingest_result(graph, data)
+        stored, created = ingest_result(graph, data)
     except IngestRefused as exc:
         return json_error(exc.status, str(exc))
-    return jsonify(result_json(graph, result)), 201 if created else 200
+    return jsonify(result_json(graph, stored)), 201 if created else 200

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request
+from flask import Response, jsonify
 
-from maestro_web.api.validation import json_body
-from maestro_web.errors import json_error
 from maestro_web.api import api_auth_bp
+from maestro_web.api.schemas import Credentials, RevokeRequest, parse_body
+from maestro_web.errors import json_error
 from maestro_web.models import User
 from maestro_web.rate_limits import login_rate_limits
 from maestro_web.security.session_jwt import (
@@ -20,14 +20,12 @@ from maestro_web.security.session_jwt import (
 )
 
 
-def _credentials() -> tuple[User | None, Any]:
-    body, problem = json_body(required=("email", "password"))
-    if problem is not None:
-        return None, problem
-    user = User.authenticate(body["email"], body["password"])
+def _authenticate() -> User | Response:
+    credentials = parse_body(Credentials)
+    user = User.authenticate(credentials.email, credentials.password)
     if user is None:
-        return None, json_error(401, "Wrong e-mail or password.")
-    return user, None
+        return json_error(401, "Wrong e-mail or password.")
+    return user
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -36,25 +34,25 @@ def user_json(user: User) -> dict[str, Any]:
 
 @api_auth_bp.post("/api/auth/token")
 @login_rate_limits
-def token():
-    user, problem = _credentials()
-    if problem is not None:
-        return problem
+def token() -> Response:
+    user = _authenticate()
+    if isinstance(user, Response):
+        return user
     return jsonify(issue_api_tokens(user))
 
 
 @api_auth_bp.post("/users/auth")
 @login_rate_limits
-def maestro_users_auth():
+def maestro_users_auth() -> Response:
     """Maestro Server's login shape: {token, user}."""
-    user, problem = _credentials()
-    if problem is not None:
-        return problem
+    user = _authenticate()
+    if isinstance(user, Response):
+        return user
     return jsonify(token=issue_api_tokens(user)["access_token"], user=user_json(user))
 
 
 @api_auth_bp.post("/api/auth/refresh")
-def refresh():
+def refresh() -> Response:
     try:
         user = verify_api_token(refresh=True)
     except SessionError:
@@ -63,13 +61,18 @@ def refresh():
 
 
 @api_auth_bp.post("/api/auth/revoke")
-def revoke():
-    """Revoke the token in Authorization (access or refresh) and an optional `refresh_token`."""
+def revoke() -> Response:
+    """Revoke the token in Authorization (access or refresh) and an optional `refresh_token`.
+
+    The body is read and validated before anything is revoked, and the body's token (the one that
+    can be refused with 422) is revoked first, so a refused request has revoked nothing.
+    """
     presented = authorization_token()
-    if not presented or not revoke_encoded(presented):
+    if not presented:
         return json_error(401, "A valid token is required in the Authorization header.")
-    body = request.get_json(silent=True) or {}
-    extra = body.get("refresh_token") if isinstance(body, dict) else None
-    if extra is not None and not (isinstance(extra, str) and revoke_encoded(extra)):
-        return json_error(422, "refresh_token is not a valid token.", fields={"refresh_token": "not a valid token"})
+    body = parse_body(RevokeRequest, optional=True)
+    if body.refresh_token is not None and not revoke_encoded(body.refresh_token):
+        return json_error(422, "refresh_token is not a valid token.", fields={"refresh_token": "Not a valid token."})
+    if not revoke_encoded(presented):
+        return json_error(401, "A valid token is required in the Authorization header.")
     return jsonify(revoked=True)

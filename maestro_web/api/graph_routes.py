@@ -1,13 +1,14 @@
 """/api/graphs: the graph pages as JSON, under the same rules (SPEC §4)."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Response, abort, jsonify, request, url_for
+from flask import Response, jsonify, request, url_for
 
 from maestro_web.api import api_bp
-from maestro_web.api.validation import json_body
-from maestro_web.errors import json_error
+from maestro_web.api.schemas import GraphCreate, GraphPatch, RoleGrant, parse_body
+from maestro_web.errors import ValidationFailed, json_error
 from maestro_web.extensions import db
 from maestro_web.graphs.access import graph_for
 from maestro_web.graphs.forms import GraphForm
@@ -28,6 +29,8 @@ from maestro_web.security.session_jwt import current_user
 
 GRAPH_FIELDS = ("name", "type", "description", "spec")
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000
+MAX_SEARCH_LENGTH = 200
 
 
 def graph_json(graph: Graph, role: Role | None = None) -> dict[str, Any]:
@@ -54,37 +57,32 @@ def role_json(grant: GraphRole) -> dict[str, Any]:
             "role": grant.role_enum.label.lower(), "level": grant.role}
 
 
-def _validated_changes(body: dict[str, Any], current: Graph | None) -> tuple[GraphChanges | None, Response | None]:
-    """Validate with the page's form class; fields missing from a PATCH keep their values."""
-    wrong_type = {name: "Must be a string." for name in GRAPH_FIELDS if name in body and not isinstance(body[name], str)}
-    unknown = sorted(set(body) - set(GRAPH_FIELDS))
-    if unknown:
-        wrong_type.update({name: "Unknown field." for name in unknown})
-    if wrong_type:
-        return None, json_error(422, "Invalid fields: " + ", ".join(sorted(wrong_type)) + ".", fields=wrong_type)
-    data = {name: getattr(current, name) for name in GRAPH_FIELDS} if current else {"type": "infra"}
-    data.update({name: body[name] for name in GRAPH_FIELDS if name in body})
+def _changes(body: GraphCreate | GraphPatch, current: Graph | None) -> GraphChanges:
+    """The declared model checked types and limits; the page's form class checks the rest (the
+    spec's lines, a blank name), so pages and API refuse the same input. Fields missing from a
+    PATCH keep their values."""
+    data: dict[str, Any] = {name: getattr(current, name) for name in GRAPH_FIELDS} if current else {"type": "infra"}
+    data.update(body.model_dump(exclude_unset=True, exclude_none=True))
     form = GraphForm(formdata=None, data=data, meta={"csrf": False})
     if not form.validate():
         fields = {name: errors if name == "spec" else errors[0] for name, errors in form.errors.items()}
-        response = json_error(422, "Invalid fields: " + ", ".join(sorted(fields)) + ".", fields=fields)
-        if form.spec_lines:
-            body_json = response.get_json()
-            body_json["spec_lines"] = form.spec_lines
-            response = jsonify(body_json)
-            response.status_code = 422
-        return None, response
+        raise ValidationFailed.for_fields(fields, extra={"spec_lines": form.spec_lines} if form.spec_lines else None)
     return GraphChanges(name=data["name"], type=data["type"], description=data.get("description") or "",
-                        spec=data.get("spec") or ""), None
+                        spec=data.get("spec") or "")
 
 
 def _int_arg(name: str, default: int, maximum: int) -> int:
-    try:
-        value = int(request.args.get(name, default))
-    except ValueError:
-        abort(400, f"{name} must be a whole number.")
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    # A bounded pattern first: int() of a 5,000-digit string is slow, and of a huge one an error.
+    if not re.fullmatch(r"\s*[0-9]{1,9}\s*", raw):
+        raise ValidationFailed(f"{name} must be a whole number from 1 to {maximum}.",
+                               {name: f"Must be a whole number from 1 to {maximum}."}, status=400)
+    value = int(raw)
     if not 1 <= value <= maximum:
-        abort(400, f"{name} must be between 1 and {maximum}.")
+        raise ValidationFailed(f"{name} must be between 1 and {maximum}.",
+                               {name: f"Must be a whole number from 1 to {maximum}."}, status=400)
     return value
 
 
@@ -92,22 +90,22 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
 def list_graphs():
     status = request.args.get("status", "")
     if status and status not in GRAPH_STATUSES:
-        abort(400, "status must be one of: " + ", ".join(GRAPH_STATUSES) + ".")
-    page = _int_arg("page", 1, 1_000_000)
+        raise ValidationFailed("status must be one of: " + ", ".join(GRAPH_STATUSES) + ".",
+                               {"status": "Must be one of: " + ", ".join(GRAPH_STATUSES) + "."}, status=400)
+    page = _int_arg("page", 1, MAX_PAGE)
     per_page = _int_arg("per_page", 20, MAX_PER_PAGE)
     user = current_user()
-    graphs, total = paginate(graphs_visible_to(user, request.args.get("q", "").strip(), status), page, per_page)
+    search = request.args.get("q", "").strip()
+    if len(search) > MAX_SEARCH_LENGTH:
+        raise ValidationFailed(f"q must be at most {MAX_SEARCH_LENGTH} characters.",
+                               {"q": f"At most {MAX_SEARCH_LENGTH} characters."}, status=400)
+    graphs, total = paginate(graphs_visible_to(user, search, status), page, per_page)
     return jsonify(items=[graph_json(g, g.role_of(user)) for g in graphs], page=page, per_page=per_page, total=total)
 
 
 @api_bp.post("/graphs")
 def create():
-    body, problem = json_body()
-    if problem:
-        return problem
-    changes, problem = _validated_changes(body, None)
-    if problem:
-        return problem
+    changes = _changes(parse_body(GraphCreate), None)
     graph = create_graph(current_user(), changes)
     db.session.commit()
     response = jsonify(graph_json(graph, Role.ADMIN))
@@ -125,13 +123,7 @@ def get_graph(graph_id: str):
 @api_bp.patch("/graphs/<graph_id>")
 def patch_graph(graph_id: str):
     graph, role = graph_for(graph_id, current_user(), Role.WRITE)
-    body, problem = json_body()
-    if problem:
-        return problem
-    changes, problem = _validated_changes(body, graph)
-    if problem:
-        return problem
-    update_graph(graph, changes)
+    update_graph(graph, _changes(parse_body(GraphPatch), graph))
     db.session.commit()
     return jsonify(graph_json(graph, role))
 
@@ -162,14 +154,10 @@ def list_roles(graph_id: str):
 def put_role(graph_id: str):
     """Grant or change a role: {"email": ..., "role": "read" | "write" | "admin" | 1 | 3 | 7}."""
     graph, _ = graph_for(graph_id, current_user(), Role.ADMIN)
-    body, problem = json_body(required=("email",))
-    if problem:
-        return problem
-    role = _parse_role(body.get("role"))
-    if role is None:
-        return json_error(422, "role must be read, write or admin (1, 3 or 7).", fields={"role": "Must be read, write or admin."})
+    body = parse_body(RoleGrant)
+    role = Role[body.role.upper()] if isinstance(body.role, str) else Role(body.role)
     try:
-        grant = grant_role(graph, body["email"], role)
+        grant = grant_role(graph, body.email, role)
     except RoleChangeRefused as exc:
         db.session.rollback()
         return json_error(exc.status, str(exc), fields={"email": str(exc)} if exc.status == 422 else None)
@@ -187,11 +175,3 @@ def delete_role(graph_id: str, user_id: str):
         return json_error(exc.status, str(exc))
     db.session.commit()
     return "", 204
-
-
-def _parse_role(value: object) -> Role | None:
-    if isinstance(value, str) and value.upper() in Role.__members__:
-        return Role[value.upper()]
-    if isinstance(value, int) and not isinstance(value, bool) and value in {r.value for r in Role}:
-        return Role(value)
-    return None

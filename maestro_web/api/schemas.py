@@ -1,0 +1,473 @@
+"""Declared request and response models of the JSON API and the worker endpoints (pydantic v2).
+
+One source for three things (STYLE.md): the 422 that names the field (`validate` raises
+`ValidationFailed`), the OpenAPI document (`maestro_web/api/openapi.py` publishes these models'
+JSON schema) and the input the fuzzers generate (tests/test_fuzz_api.py).
+
+Request models forbid unknown members, take integers and booleans strictly (`true` is not 1,
+`"5"` is not 5, `1e20` is not an integer) and bound every number and string, so no value reaches
+the database that it would refuse (out of range, NUL) or that would overflow a date. Response
+models document what the views return; the fuzzer checks every answer against them.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+from flask import request
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import ValidationError as PydanticValidationError
+
+from maestro_web.errors import ValidationFailed
+from maestro_web.graphs.spec import MAX_SPEC_CHARS
+from maestro_web.models.graph import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
+from maestro_web.models.share import LABEL_MAX_LENGTH
+from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem
+from maestro_web.shares.services import MAX_ORIGINS, MAX_VIEWS_LIMIT
+
+MAX_LIFETIME_SECONDS = 10 * 365 * 86400  # far above any share cap; keeps date arithmetic finite
+MAX_INT32 = 2**31 - 1  # INTEGER columns on PostgreSQL
+MAX_MESSAGE_LENGTH = 5000
+MAX_TOKEN_LENGTH = 4096
+MAX_SVG_CHARS = 64 * 1024 * 1024  # the body limit (MAESTRO_INGEST_MAX_BYTES) is what bounds it
+MAX_PASSWORD_INPUT = 1024  # longer than any valid password; bounds the work of hashing a guess
+REQUIRED = "This field is required."
+UNKNOWN = "Unknown field."
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _storable(value: str) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError(REQUIRED)
+    return value
+
+
+# Text the database can store: no NUL, no lone surrogate (JSON bodies are checked on reading too;
+# this also covers form fields and direct use of the models).
+Text = Annotated[str, AfterValidator(_storable)]
+NonBlank = Annotated[str, Field(min_length=1, pattern=r"\S"), AfterValidator(_storable), AfterValidator(_not_blank)]
+
+
+class RequestModel(BaseModel):
+    """A request body: unknown members are refused, each field's problem gets a plain message."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=MAX_SPEC_CHARS)
+
+    # field name -> message shown for any type or range problem of that field
+    messages: ClassVar[dict[str, str]] = {}
+
+
+# --- reading and validating ------------------------------------------------------------------------
+
+
+def validate(model: type[Model], data: Any) -> Model:
+    """`data` as a `model`, or ValidationFailed (422) naming every field at fault."""
+    if not isinstance(data, dict):
+        raise ValidationFailed("The body must be a JSON object.", {"body": "must be a JSON object"}, status=400)
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ValidationFailed.for_fields(field_problems(model, exc)) from None
+
+
+def field_problems(model: type[BaseModel], exc: PydanticValidationError) -> dict[str, str]:
+    messages: dict[str, str] = getattr(model, "messages", {})
+    fields: dict[str, str] = {}
+    for error in exc.errors(include_url=False, include_input=False):
+        location = error["loc"]
+        name = str(location[0]) if location else "body"
+        if name in fields:
+            continue
+        kind = error["type"]
+        if kind == "missing":
+            fields[name] = REQUIRED
+        elif kind == "extra_forbidden":
+            fields[name] = UNKNOWN
+        elif kind == "value_error":  # our own validators' messages (NUL, blank)
+            fields[name] = _sentence(str(error["ctx"]["error"]))
+        else:
+            fields[name] = messages.get(name) or _sentence(error["msg"])
+    return fields
+
+
+def _sentence(text: str) -> str:
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else text + "."
+
+
+def read_json(optional: bool = False) -> Any:
+    """The request's JSON document (strictly read), or ValidationFailed: 415, 400 or 422.
+
+    With `optional`, a request with no body at all reads as `{}`.
+    """
+    raw = request.get_data(cache=True)
+    if optional and not raw:
+        return {}
+    if not request.is_json:
+        raise ValidationFailed("Send a JSON body with Content-Type: application/json.", status=415)
+    try:
+        return loads_strict(raw)
+    except UnsafeJSON as exc:
+        if exc.field:
+            raise ValidationFailed.for_fields({exc.field: _sentence(f"{exc.where}: {exc.problem}")}) from None
+        raise ValidationFailed(f"The body is not acceptable JSON: {exc.problem}.",
+                               {"body": exc.problem}, status=400) from None
+
+
+def parse_body(model: type[Model], optional: bool = False) -> Model:
+    """The request's JSON body validated as `model` (see `read_json` and `validate`)."""
+    return validate(model, read_json(optional))
+
+
+def parse_datetime(value: str, name: str) -> datetime:
+    """An ISO 8601 date and time (UTC when no offset is given), as an aware UTC datetime."""
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise ValidationFailed.for_fields(
+            {name: "Must be an ISO 8601 date and time, e.g. 2026-12-31T18:00:00Z."}) from None
+
+
+# --- auth ------------------------------------------------------------------------------------------
+
+
+class Credentials(RequestModel):
+    """POST /api/auth/token and /users/auth."""
+
+    messages: ClassVar[dict[str, str]] = {"email": REQUIRED, "password": REQUIRED}
+
+    email: Annotated[NonBlank, Field(max_length=254, description="The account's e-mail address.")]
+    password: Annotated[NonBlank, Field(max_length=MAX_PASSWORD_INPUT)]
+
+
+class RevokeRequest(RequestModel):
+    """POST /api/auth/revoke: the token in Authorization is revoked, and this refresh token too."""
+
+    messages: ClassVar[dict[str, str]] = {"refresh_token": "Must be a token (text)."}
+
+    refresh_token: Annotated[Text, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)] | None = None
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int = Field(description="Seconds the access token lives.")
+
+
+class AccessToken(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+
+
+class UserOut(BaseModel):
+    id: str
+    name: str
+    email: str
+
+
+class MaestroLogin(BaseModel):
+    """Maestro Server's login answer."""
+
+    token: str
+    user: UserOut
+
+
+class Revoked(BaseModel):
+    revoked: Literal[True]
+
+
+# --- graphs ----------------------------------------------------------------------------------------
+
+GraphType = Literal["bussiness", "infra"]  # Maestro's spelling
+GraphName = Annotated[Text, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
+Description = Annotated[Text, Field(max_length=DESCRIPTION_MAX_LENGTH)]
+SpecText = Annotated[Text, Field(max_length=MAX_SPEC_CHARS, description=(
+    "Dependency spec: one `source -> target` per line, bare names, `# comments`, `name [kind=database]`; "
+    'or JSON {"nodes": [...], "edges": [...]}.'))]
+
+
+class GraphCreate(RequestModel):
+    messages: ClassVar[dict[str, str]] = {
+        "name": f"Give the graph a name of 1 to {NAME_MAX_LENGTH} characters.",
+        "type": "Must be one of: bussiness, infra.",
+        "description": f"Must be text of at most {DESCRIPTION_MAX_LENGTH} characters.",
+        "spec": "Must be text.",
+    }
+
+    name: GraphName
+    type: GraphType = "infra"
+    description: Description = ""
+    spec: SpecText = ""
+
+
+class GraphPatch(RequestModel):
+    """Fields left out keep their values."""
+
+    messages: ClassVar[dict[str, str]] = GraphCreate.messages
+
+    name: GraphName | None = None
+    type: GraphType | None = None
+    description: Description | None = None
+    spec: SpecText | None = None
+
+
+RoleName = Literal["read", "write", "admin"]
+RoleLevel = Literal[1, 3, 7]
+
+
+class RoleGrant(RequestModel):
+    messages: ClassVar[dict[str, str]] = {
+        "email": "Enter the e-mail address of a registered user.",
+        "role": "Must be read, write or admin (or 1, 3, 7).",
+    }
+
+    email: Annotated[NonBlank, Field(max_length=254)]
+    role: RoleName | RoleLevel = Field(description="read, write or admin; or Maestro's levels 1, 3, 7.")
+
+
+class OwnerOut(BaseModel):
+    id: str
+    name: str
+
+
+class RunOut(BaseModel):
+    id: str
+    state: str
+    queued_at: str
+
+
+class GraphOut(BaseModel):
+    id: str
+    name: str
+    type: str
+    description: str
+    spec: str
+    status: Literal["process", "finished", "warning", "error"]
+    message: str
+    info: dict[str, Any]
+    owner: OwnerOut
+    role: Literal["read", "write", "admin"] | None
+    created_at: str
+    updated_at: str
+    run: RunOut | None
+
+
+class GraphList(BaseModel):
+    items: list[GraphOut]
+    page: int
+    per_page: int
+    total: int
+
+
+class RoleOut(BaseModel):
+    user: UserOut
+    role: Literal["read", "write", "admin"]
+    level: Literal[1, 3, 7]
+
+
+class RoleList(BaseModel):
+    items: list[RoleOut]
+
+
+# --- share links -----------------------------------------------------------------------------------
+
+Label = Annotated[Text, Field(min_length=1, max_length=LABEL_MAX_LENGTH)]
+Lifetime = Annotated[StrictInt, Field(ge=1, le=MAX_LIFETIME_SECONDS, description="Seconds from now.")]
+IsoDateTime = Annotated[Text, Field(max_length=64, json_schema_extra={"format": "date-time"},
+                                    description="ISO 8601; UTC when no offset is given.")]
+SHARE_MESSAGES = {
+    "label": f"Must be text of 1 to {LABEL_MAX_LENGTH} characters.",
+    "expires_in": f"Must be a whole number of seconds, from 1 to {MAX_LIFETIME_SECONDS}.",
+    "expires_at": "Must be an ISO 8601 date and time, e.g. 2026-12-31T18:00:00Z.",
+    "max_views": f"Must be a whole number from 1 to {MAX_VIEWS_LIMIT}, or null for no limit.",
+    "embeddable": "Must be true or false.",
+    "allowed_origins": f"Must be a list of at most {MAX_ORIGINS} origins such as https://intranet.example.com.",
+    "paused": "Must be true or false.",
+    "revoked": "A revoked link stays revoked; only true is accepted.",
+}
+
+
+class ShareCreate(RequestModel):
+    """Give `expires_in` or `expires_at` (not both); without either the link lives 7 days."""
+
+    messages: ClassVar[dict[str, str]] = SHARE_MESSAGES
+
+    label: Label = "Shared link"
+    expires_in: Lifetime | None = None
+    expires_at: IsoDateTime | None = None
+    max_views: Annotated[StrictInt, Field(ge=1, le=MAX_VIEWS_LIMIT)] | None = None
+    embeddable: StrictBool = False
+    allowed_origins: Annotated[list[Annotated[Text, Field(max_length=200)]], Field(max_length=MAX_ORIGINS)] = []
+
+
+class SharePatch(RequestModel):
+    messages: ClassVar[dict[str, str]] = SHARE_MESSAGES
+
+    label: Label | None = None
+    expires_in: Lifetime | None = None
+    expires_at: IsoDateTime | None = None
+    paused: StrictBool | None = None
+    revoked: Literal[True] | None = None
+
+
+class CreatorOut(BaseModel):
+    id: str
+    name: str
+
+
+class ShareLinkOut(BaseModel):
+    id: str
+    graph_id: str
+    label: str
+    status: Literal["active", "paused", "expired", "revoked", "used up"]
+    creator: CreatorOut
+    created_at: str
+    expires_at: str
+    max_expires_at: str
+    paused_at: str | None
+    revoked_at: str | None
+    views: int
+    max_views: int | None
+    last_viewed_at: str | None
+    embeddable: bool
+    allowed_origins: list[str]
+    url: str | None = Field(None, description="Absent once the link is revoked.")
+
+
+class ShareLinkCreated(ShareLinkOut):
+    token: str
+
+
+class ShareLinkList(BaseModel):
+    items: list[ShareLinkOut]
+
+
+class PublicLink(BaseModel):
+    """Maestro's answer to POST /api/graphs/<id>/public: `id` is the graph's id, as in Maestro."""
+
+    id: str
+    link_id: str
+    token: str
+    timestamp: int
+    url: str
+    expires_at: str
+
+
+class RevokedCount(BaseModel):
+    revoked: int
+
+
+# --- analytics worker ------------------------------------------------------------------------------
+
+ResultStatus = Literal["finished", "warning", "error"]
+MAX_INFO_BYTES = 256 * 1024
+
+
+class WorkerResult(RequestModel):
+    """A worker's result for the graph its token names (JSON form).
+
+    Members this app does not store are ignored rather than refused: Maestro's own workers and
+    other foreign workers may send more than we keep.
+    """
+
+    model_config = ConfigDict(extra="ignore", str_max_length=MAX_SPEC_CHARS)
+
+    messages: ClassVar[dict[str, str]] = {
+        "run_id": "Required: the run_id the job claim returned.",
+        "status": "Must be one of: finished, warning, error.",
+        "msg": f"Must be text of at most {MAX_MESSAGE_LENGTH} characters.",
+        "total": f"Must be a whole number from 0 to {MAX_INT32}.",
+        "info": "Must be a JSON object of finite numbers, text, lists and objects.",
+        "svg": "Must be the SVG document as text.",
+        "graph_id": "Must be the graph id the token was made for.",
+    }
+
+    run_id: Annotated[NonBlank, Field(max_length=64)]
+    status: ResultStatus = "finished"
+    msg: Annotated[Text, Field(max_length=MAX_MESSAGE_LENGTH)] = ""
+    svg: Annotated[Text, Field(max_length=MAX_SVG_CHARS)] | None = Field(
+        None, description="The picture; required unless status is error.")
+    total: Annotated[StrictInt, Field(ge=0, le=MAX_INT32)] | None = None
+    info: dict[str, Any] = Field(default_factory=dict, description="Figures; JSON of finite numbers.")
+    graph_id: Annotated[Text, Field(max_length=64)] | None = None
+
+
+class WorkerResultForm(RequestModel):
+    """Maestro's worker posts a form: `payload` is the SVG, `total` a number as text."""
+
+    model_config = ConfigDict(extra="ignore", str_max_length=MAX_SPEC_CHARS)
+
+    messages: ClassVar[dict[str, str]] = {
+        **WorkerResult.messages, "payload": "Must be the SVG document as text.",
+        "total": f"Must be a whole number from 0 to {MAX_INT32}.",
+        "info": "Must be a JSON object, as text.",
+    }
+
+    run_id: Annotated[NonBlank, Field(max_length=64)]
+    status: ResultStatus = "finished"
+    msg: Annotated[Text, Field(max_length=MAX_MESSAGE_LENGTH)] = ""
+    payload: Annotated[Text, Field(max_length=MAX_SVG_CHARS)] | None = None
+    total: Annotated[Text, Field(pattern=r"^\s*[0-9]{1,10}\s*$")] | None = None
+    info: Annotated[Text, Field(max_length=MAX_INFO_BYTES)] | None = None
+    graph_id: Annotated[Text, Field(max_length=64)] | None = None
+
+
+class WorkerResultOut(BaseModel):
+    graph_id: str
+    run_id: str
+    status: ResultStatus
+    msg: str
+    total: int | None
+    info: dict[str, Any]
+    svg_bytes: int
+    created_at: str
+
+
+class SpecNode(BaseModel):
+    model_config = ConfigDict(extra="allow")  # attributes such as kind
+
+    name: str
+
+
+class SpecEdge(BaseModel):
+    source: str
+    target: str
+
+
+class SpecOut(BaseModel):
+    nodes: list[SpecNode]
+    edges: list[SpecEdge]
+
+
+class JobOut(BaseModel):
+    graph_id: str
+    run_id: str
+    type: str
+    name: str
+    spec: SpecOut
+
+
+# --- errors ----------------------------------------------------------------------------------------
+
+
+class ErrorOut(BaseModel):
+    """Every error: {"error", "message"} and, for invalid input, "fields" naming each one."""
+
+    error: str = Field(description="The status's code name, e.g. validation_error, not_found.")
+    message: str
+    fields: dict[str, str | list[str]] | None = Field(None, description="Input name -> its problem(s).")
+    spec_lines: list[int] | None = Field(None, description="Lines of the spec with problems.")
+
