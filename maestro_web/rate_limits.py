@@ -202,6 +202,9 @@ def _restore_retry_after(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     """Fail closed when the store is down, and keep Retry-After honest. Call right after
     `limiter.init_app(app)`."""
+    # One Limiter object serves every app this process builds (the tests build hundreds), and
+    # Flask-Limiter keeps the first app's key prefix for good; each app gets its own.
+    limiter._key_prefix = app.config.get("RATELIMIT_KEY_PREFIX") or ""
     for error in STORAGE_ERRORS:
         app.register_error_handler(error, storage_unavailable)
     # Flask runs after_request functions last-registered first: appended now, this one runs just

@@ -1,0 +1,154 @@
+"""Rate limits on the real Redis at 127.0.0.1:6379 (issue 10 §5): where there were none, keys
+and log lines without personal data or tokens, and a Retry-After that is the real wait.
+
+Each test uses its own key prefix, so parallel runs (and the other tests) never share a counter.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from typing import Any, Iterator
+
+import pytest
+import redis
+
+from conftest import PASSWORD, AuthActions, form_csrf
+from maestro_web import create_app
+from maestro_web.security.worker_tokens import mint_worker_token
+
+REDIS_URL = os.environ.get("MAESTRO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis is not reachable at {REDIS_URL} ({type(exc).__name__}); start it or set MAESTRO_TEST_REDIS_URL")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"maestro-test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def app_settings(request: pytest.FixtureRequest, redis_client: redis.Redis, prefix: str) -> Iterator[dict[str, Any]]:
+    settings: dict[str, Any] = {
+        "REDIS_URL": REDIS_URL,
+        "RATELIMIT_STORAGE_URI": REDIS_URL,
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_KEY_PREFIX": prefix,
+    }
+    for marker in reversed(list(request.node.iter_markers("app_settings"))):
+        settings.update(marker.kwargs)
+    yield settings
+    keys = list(redis_client.scan_iter(f"*{prefix}*"))
+    if keys:
+        redis_client.delete(*keys)
+
+
+def stored_keys(redis_client: redis.Redis, prefix: str) -> list[str]:
+    return [key.decode() for key in redis_client.scan_iter(f"*{prefix}*")]
+
+
+def test_healthz_says_redis_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert "Retry-After" not in response.headers
+
+
+@pytest.mark.app_settings(MAESTRO_ACCOUNT_RATE_LIMIT="3 per minute", MAESTRO_LOGIN_RATE_LIMIT="100 per minute")
+def test_per_account_limit_keeps_the_address_out_of_redis_and_the_log(app, client, make_user, redis_client, prefix, caplog):
+    make_user(email="ada@example.com")
+    auth = AuthActions(client)
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(3):
+            assert auth.login("ada@example.com", password="wrong password").status_code == 401
+        limited = auth.login("Ada@Example.com ")  # the same account, however it is typed
+        assert limited.status_code == 429
+        api = client.post("/api/auth/token", json={"email": "ada@example.com", "password": PASSWORD})
+        assert api.status_code == 429
+    assert 0 < int(limited.headers["Retry-After"]) <= 60
+    keys = stored_keys(redis_client, prefix)
+    assert any("account:" in key for key in keys), keys  # the counter is in Redis...
+    assert not any("ada" in key.lower() or "example.com" in key for key in keys), keys  # ...under a hash
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("ratelimit" in line and "exceeded" in line for line in lines), lines  # the limiter did log
+    assert not any("ada@example.com" in line.lower() for line in lines), lines
+    # Another account from the same client is not affected.
+    make_user(email="grace@example.com")
+    assert auth.login("grace@example.com").status_code == 302
+
+
+@pytest.mark.app_settings(MAESTRO_REGISTER_RATE_LIMIT="2 per hour")
+def test_register_is_limited_per_client(app, make_user):
+    client = app.test_client()
+
+    def register(email: str):
+        page = client.get("/auth/register")
+        return client.post("/auth/register", data={"name": "Ada", "email": email, "password": PASSWORD,
+                                                   "confirm": PASSWORD, "csrf_token": form_csrf(page.text)})
+
+    assert register("not-an-address").status_code == 422  # counts too: every POST costs
+    assert register("one@example.com").status_code == 302
+    client.post("/auth/logout", data=AuthActions(client).form_values("/account"))
+    limited = register("two@example.com")
+    assert limited.status_code == 429
+    assert 3000 < int(limited.headers["Retry-After"]) <= 3600  # an hourly window: the real wait
+    from maestro_web.models import User
+
+    with app.app_context():
+        assert User.get_by_email("two@example.com") is None
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "10.0.0.7"
+    page = other.get("/auth/register")
+    assert other.post("/auth/register", data={"name": "B", "email": "two@example.com", "password": PASSWORD,
+                                              "confirm": PASSWORD, "csrf_token": form_csrf(page.text)}).status_code == 302
+
+
+@pytest.mark.app_settings(MAESTRO_WORKER_RATE_LIMIT="3 per minute")
+def test_worker_endpoints_are_limited_per_token_and_the_token_is_never_a_key(app, client, redis_client, prefix, caplog):
+    ring = app.config["KEY_RINGS"]["analytics"]
+    busy, other = mint_worker_token(ring), mint_worker_token(ring)
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(3):
+            assert client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {busy}"}).status_code == 204
+        limited = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {busy}"})
+        assert limited.status_code == 429
+        assert limited.json["error"] == "too_many_requests"
+        assert 0 < int(limited.headers["Retry-After"]) <= 60
+        # Each endpoint counts on its own (the ingest still answers: 403, a claim token posts no
+        # result), and another token has its own budget.
+        assert client.post("/analytics/graphs", headers={"Authorization": f"Bearer {busy}"}, json={}).status_code == 403
+        assert client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {other}"}).status_code == 204
+    for token in (busy, other):
+        signature = token.rsplit(".", 1)[1]
+        assert not any(signature in key for key in stored_keys(redis_client, prefix))
+        assert not any(signature in record.getMessage() for record in caplog.records)
+
+
+def test_a_success_carries_no_retry_after(app, client, make_user):
+    make_user(email="ada@example.com")
+    response = client.post("/api/auth/token", json={"email": "ada@example.com", "password": PASSWORD})
+    assert response.status_code == 200
+    assert "Retry-After" not in response.headers
+    assert response.headers["X-RateLimit-Limit"]  # the limiter did run on it
+
+
+def test_retry_after_is_the_real_wait_during_a_database_outage(tmp_path, prefix):
+    """An hourly limit used to turn the database outage's 5 s into ~3600 s."""
+    app = create_app({"MAESTRO_ENV": "testing", "INSTANCE_PATH": str(tmp_path),
+                      "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+                      "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_KEY_PREFIX": prefix,
+                      "MAESTRO_FORGOT_RATE_LIMIT": "10 per hour"}, environ={})
+    client = app.test_client()
+    page = client.get("/auth/forgot")
+    response = client.post("/auth/forgot", data={"email": "ada@example.com", "csrf_token": form_csrf(page.text)})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
