@@ -22,10 +22,11 @@ _BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 class UnsafeJSON(ValueError):
     """The document is not JSON this app accepts; `where` is a path such as `info.a[3]` ("" = the body)."""
 
-    def __init__(self, problem: str, where: str = "") -> None:
+    def __init__(self, problem: str, where: str = "", line: int | None = None) -> None:
         super().__init__(f"{where}: {problem}" if where else problem)
         self.problem = problem
         self.where = where
+        self.line = line  # for a syntax error: the line of the document where it is
 
     @property
     def field(self) -> str | None:
@@ -62,7 +63,9 @@ def loads_strict(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
         raise UnsafeJSON(f"nested deeper than {max_depth} levels") from None
     except UnsafeJSON:
         raise
-    except ValueError as exc:  # JSONDecodeError, and ints longer than Python's digit limit
+    except json.JSONDecodeError as exc:
+        raise UnsafeJSON(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", line=exc.lineno) from None
+    except ValueError as exc:  # e.g. an integer longer than Python's digit limit
         raise UnsafeJSON(f"not valid JSON: {exc}") from None
     check_document(document, max_depth)
     return document

@@ -18,6 +18,7 @@ from defusedxml.ElementTree import fromstring
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 MAX_ELEMENTS = 200_000
+MAX_DEPTH = 100  # elements inside each other; a drawing needs a handful, 5,000 nested <g> is an attack
 
 ELEMENTS = frozenset({
     "svg", "g", "defs", "title", "desc", "symbol", "use", "rect", "circle", "ellipse", "line",
@@ -81,9 +82,23 @@ def sanitize_svg(text: str) -> str:
     count = sum(1 for _ in root.iter())
     if count > MAX_ELEMENTS:
         raise SvgError(f"svg has {count:,} elements (at most {MAX_ELEMENTS:,})")
+    # Copying and serializing recurse per level, so the depth is bounded first (without recursion).
+    depth = _depth(root)
+    if depth > MAX_DEPTH:
+        raise SvgError(f"svg nests elements {depth:,} deep (at most {MAX_DEPTH})")
     clean = _copy(root, root=True)
     assert clean is not None  # the root is an <svg>, which is allowed
     return ET.tostring(clean, encoding="unicode", short_empty_elements=True)
+
+
+def _depth(root: ET.Element) -> int:
+    deepest = 0
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in element)
+    return deepest
 
 
 def _split(tag: object) -> tuple[str, str]:

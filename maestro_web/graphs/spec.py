@@ -16,9 +16,10 @@ Every problem names its line and what was expected; at most ``MAX_PROBLEMS`` are
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
+
+from maestro_web.safe_json import UnsafeJSON, loads_strict
 
 MAX_NODES = 2000
 MAX_EDGES = 10000
@@ -32,6 +33,9 @@ ARROW = "->"
 _ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,31}$")
 _COMMENT = re.compile(r"(^|\s)#")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Characters no database column can hold (PostgreSQL refuses NUL; lone surrogates are not UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+MAX_JSON_DEPTH = 8  # {"nodes": [{"name": ...}]} is 3 deep
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,11 @@ def parse_spec(text: str) -> ParsedSpec:
         raise SpecError([SpecProblem(None, "the spec must be text")])
     if len(text) > MAX_SPEC_CHARS:
         raise SpecError([SpecProblem(None, f"the spec is too long: {len(text):,} characters (at most {MAX_SPEC_CHARS:,})")])
+    bad = _UNSTORABLE.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        what = "a NUL character" if bad.group() == "\x00" else "an invalid (lone surrogate) character"
+        raise SpecError([SpecProblem(line, f"line {line}: contains {what}; remove it")])
     text = text.lstrip("\ufeff")
     if text.lstrip().startswith("{"):
         return _parse_json(text)
@@ -262,9 +271,10 @@ def _short(text: str, limit: int = 40) -> str:
 
 def _parse_json(text: str) -> ParsedSpec:
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError([SpecProblem(exc.lineno, f"line {exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})")]) from None
+        document = loads_strict(text, max_depth=MAX_JSON_DEPTH)
+    except UnsafeJSON as exc:
+        message = f"line {exc.line}: {exc}" if exc.line is not None else f"not a valid JSON spec: {exc}"
+        raise SpecError([SpecProblem(exc.line, message)]) from None
     if not isinstance(document, dict) or not set(document) <= {"nodes", "edges"}:
         raise SpecError([SpecProblem(1, 'line 1: expected a JSON object with "nodes" and "edges" lists')])
     nodes, edges = document.get("nodes", []), document.get("edges", [])
