@@ -38,7 +38,7 @@ MARGIN = 20
 ARROW_LENGTH = 9.0
 ARROW_HALF_WIDTH = 4.5
 
-DARK_TEXT = "#111827"
+DARK_TEXT = "#000000"  # pure black and white: one of them reaches 4.5:1 on any colour
 LIGHT_TEXT = "#ffffff"
 EDGE_COLOUR = "#4b5563"
 BACK_COLOUR = "#c0392b"
