@@ -165,6 +165,8 @@ def load_key_rings(
         spec.context: _read_secret(environ, spec) for spec in SECRET_SPECS
     }
 
+    # Values `flask keys rotate` replaced in the generated file: verification only, like _PREVIOUS.
+    generated_previous: dict[str, tuple[str, ...]] = {}
     if env == "production":
         _refuse_weak_secrets(environ, found)
     elif env == "testing":
@@ -179,6 +181,8 @@ def load_key_rings(
         for spec in missing:
             generated.setdefault(spec.env, pysecrets.token_urlsafe(48))
             found[spec.context] = (generated[spec.env], spec.env)
+            old = generated.get(f"{spec.env}_PREVIOUS", "")
+            generated_previous[spec.context] = tuple(part for part in old.split(",") if part)
         if new:
             path = _store_generated_secrets(instance_path, generated)
             log.warning("Generated development secrets for %s in %s", ", ".join(new), path)
@@ -187,7 +191,7 @@ def load_key_rings(
         spec.context: KeyRing(
             context=spec.context,
             current=found[spec.context][0] or "",
-            previous=_read_previous(environ, spec),
+            previous=tuple(dict.fromkeys((*_read_previous(environ, spec), *generated_previous.get(spec.context, ())))),
         )
         for spec in SECRET_SPECS
     }
