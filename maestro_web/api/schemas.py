@@ -460,6 +460,22 @@ class JobOut(BaseModel):
     spec: SpecOut
 
 
+# --- live events -----------------------------------------------------------------------------------
+
+
+class LiveTicketRequest(BaseModel):
+    """POST /api/live/ticket: the graph whose events to receive (Read needed), or none."""
+
+    graph: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
+
+
+class LiveTicketOut(BaseModel):
+    ticket: str
+    url: str
+    channels: list[str]
+    expires_at: str
+
+
 # --- errors ----------------------------------------------------------------------------------------
 
 

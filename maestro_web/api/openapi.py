@@ -1,0 +1,223 @@
+"""The JSON API as an OpenAPI 3.1 document, built from the declared models (GET /api/openapi.json).
+
+The list of operations below is kept by hand: each names its path, its request model and the
+models of its answers. Every schema in the document is pydantic's JSON schema of the very models
+the views validate with (maestro_web/api/schemas.py), so the document cannot drift from what
+the API accepts; tests/test_openapi.py checks that every route of the API blueprints is listed,
+and tests/test_fuzz_api.py checks every answer against the document.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+from flask import Response, jsonify
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from maestro_web.api import api_auth_bp
+from maestro_web.api import schemas as s
+from maestro_web.errors import ERROR_NAMES
+from maestro_web.models.graph import GRAPH_STATUSES
+
+Auth = Literal["user", "refresh", "worker", "none"]
+
+ID_PARAMETER = {"type": "string", "minLength": 1, "maxLength": 64}
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str  # OpenAPI template: /api/graphs/{graph_id}
+    summary: str
+    tag: str
+    answers: dict[int, type[BaseModel] | None]  # success status -> model (None: no body)
+    errors: tuple[int, ...]
+    auth: Auth = "user"
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    form: type[BaseModel] | None = None  # an alternative form-encoded body
+    query: tuple[tuple[str, dict[str, Any], str], ...] = ()  # (name, schema, description)
+    description: str = ""
+    headers: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+USER_ERRORS = (400, 401, 404, 429, 503)
+BODY_ERRORS = (400, 415, 422)
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("post", "/api/auth/token", "Log in: an access and a refresh token", "auth",
+              {200: s.TokenPair}, (400, 401, 415, 422, 429, 503), auth="none", body=s.Credentials),
+    Operation("post", "/users/auth", "Maestro Server's login: {token, user}", "auth",
+              {200: s.MaestroLogin}, (400, 401, 415, 422, 429, 503), auth="none", body=s.Credentials),
+    Operation("post", "/api/auth/refresh", "A new access token for the refresh token in Authorization", "auth",
+              {200: s.AccessToken}, (401, 429, 503), auth="refresh"),
+    Operation("post", "/api/auth/revoke", "Revoke the token in Authorization (and a refresh token)", "auth",
+              {200: s.Revoked}, (400, 401, 415, 422, 429, 503), body=s.RevokeRequest, body_required=False,
+              description="The token in Authorization may be an access or a refresh token, even an expired one."),
+    Operation("get", "/api/me", "The user of the token", "auth", {200: s.UserOut}, USER_ERRORS),
+    Operation("get", "/api/graphs", "Graphs the user holds a role on, newest first", "graphs",
+              {200: s.GraphList}, USER_ERRORS, query=(
+                  ("q", {"type": "string", "maxLength": 200}, "Search in the name."),
+                  ("status", {"type": "string", "enum": list(GRAPH_STATUSES)}, "Only graphs in this status."),
+                  ("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}, "Page, from 1."),
+                  ("per_page", {"type": "integer", "minimum": 1, "maximum": 100}, "Items a page (20)."),
+              )),
+    Operation("post", "/api/graphs", "Create a graph (queues its first run)", "graphs",
+              {201: s.GraphOut}, USER_ERRORS + BODY_ERRORS, body=s.GraphCreate,
+              headers={201: {"Location": {"schema": {"type": "string"}, "description": "The new graph."}}}),
+    Operation("get", "/api/graphs/{graph_id}", "One graph (Read)", "graphs", {200: s.GraphOut}, USER_ERRORS),
+    Operation("patch", "/api/graphs/{graph_id}", "Change a graph (Write); a changed spec queues a run", "graphs",
+              {200: s.GraphOut}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.GraphPatch),
+    Operation("delete", "/api/graphs/{graph_id}", "Delete a graph (Admin)", "graphs",
+              {204: None}, USER_ERRORS + (403,)),
+    Operation("post", "/api/graphs/{graph_id}/rerun", "Queue a new run (Write)", "graphs",
+              {202: s.GraphOut}, USER_ERRORS + (403,)),
+    Operation("get", "/api/graphs/{graph_id}/roles", "Who holds which role (Read)", "roles",
+              {200: s.RoleList}, USER_ERRORS),
+    Operation("put", "/api/graphs/{graph_id}/roles", "Grant or change a role (Admin)", "roles",
+              {200: s.RoleOut}, USER_ERRORS + (403, 409) + BODY_ERRORS, body=s.RoleGrant),
+    Operation("delete", "/api/graphs/{graph_id}/roles/{user_id}", "Remove a role (Admin)", "roles",
+              {204: None}, USER_ERRORS + (403, 409, 422)),
+    Operation("get", "/api/graphs/{graph_id}/shares", "The graph's share links (Write)", "shares",
+              {200: s.ShareLinkList}, USER_ERRORS + (403,)),
+    Operation("post", "/api/graphs/{graph_id}/shares", "Create a share link (Write)", "shares",
+              {201: s.ShareLinkCreated}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.ShareCreate, body_required=False),
+    Operation("post", "/api/graphs/{graph_id}/public", "Maestro's share call: a new link (Write)", "shares",
+              {201: s.PublicLink}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.ShareCreate, body_required=False),
+    Operation("patch", "/api/graphs/{graph_id}/shares/{link_id}", "Relabel, extend, pause, resume or revoke a link",
+              "shares", {200: s.ShareLinkOut}, USER_ERRORS + (403, 409) + BODY_ERRORS, body=s.SharePatch),
+    Operation("delete", "/api/graphs/{graph_id}/shares/{link_id}", "Revoke a link (the row stays)", "shares",
+              {200: s.ShareLinkOut}, USER_ERRORS + (403,)),
+    Operation("delete", "/api/graphs/{graph_id}/shares", "Revoke every link of the graph", "shares",
+              {200: s.RevokedCount}, USER_ERRORS + (403,)),
+    Operation("post", "/api/live/ticket", "A ticket for the live events server", "live",
+              {200: s.LiveTicketOut}, USER_ERRORS + BODY_ERRORS, body=s.LiveTicketRequest, body_required=False),
+    Operation("post", "/analytics/jobs/claim", "Claim the next pending graph (worker token for \"*\")", "worker",
+              {200: s.JobOut, 204: None}, (401, 403, 429, 503), auth="worker"),
+    Operation("post", "/analytics/graphs", "Post a result for the graph the worker token names", "worker",
+              {200: s.WorkerResultOut, 201: s.WorkerResultOut}, (400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
+              auth="worker", body=s.WorkerResult, form=s.WorkerResultForm,
+              description="201 when stored, 200 for a repeat of a stored run_id. 409 when run_id is not the "
+                          "graph's current run. The body is limited to MAESTRO_INGEST_MAX_BYTES (413)."),
+)
+
+SECURITY_SCHEMES = {
+    "userToken": {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "An access token from POST /api/auth/token. `Authorization: JWT <token>` works too.",
+    },
+    "refreshToken": {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "A refresh token from POST /api/auth/token.",
+    },
+    "workerToken": {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "A worker token signed with MAESTRO_SECRETJWT_ANALYTICS (SPEC §3.3); "
+                       "`graph_id: \"*\"` to claim jobs, the graph's id to post its result.",
+    },
+}
+SECURITY = {"user": [{"userToken": []}], "refresh": [{"refreshToken": []}], "worker": [{"workerToken": []}], "none": []}
+
+DESCRIPTIONS = {
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No content",
+    400: "The request cannot be read (bad JSON, a NUL character, a bad query parameter).",
+    401: "No valid token in Authorization (or wrong credentials).",
+    403: "The token's user or worker may not do this.",
+    404: "No such graph, link or user, or one the user may not read.",
+    409: "Conflicts with the current state (e.g. a revoked link, a stale run).",
+    413: "The body is too large.",
+    415: "The body is not JSON (Content-Type: application/json).",
+    422: "Invalid input: `fields` names each field and its problem.",
+    429: "Too many requests: retry after Retry-After seconds.",
+    503: "A dependency (database, Redis) is unavailable: retry after Retry-After seconds.",
+}
+
+
+def _request_models() -> list[type[BaseModel]]:
+    models = [op.body for op in OPERATIONS if op.body] + [op.form for op in OPERATIONS if op.form]
+    return list(dict.fromkeys(models))
+
+
+def _response_models() -> list[type[BaseModel]]:
+    models = [model for op in OPERATIONS for model in op.answers.values() if model] + [s.ErrorOut]
+    return list(dict.fromkeys(models))
+
+
+def _parameters(op: Operation) -> list[dict[str, Any]]:
+    names = [part[1:-1] for part in op.path.split("/") if part.startswith("{")]
+    parameters: list[dict[str, Any]] = [{"name": name, "in": "path", "required": True, "schema": ID_PARAMETER}
+                                        for name in names]
+    parameters += [{"name": name, "in": "query", "required": False, "schema": schema, "description": text}
+                   for name, schema, text in op.query]
+    return parameters
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    """The whole document (built once per process: it depends only on code)."""
+    requests = [(model, "validation") for model in _request_models()]
+    responses = [(model, "serialization") for model in _response_models()]
+    refs, definitions = models_json_schema(requests + responses, ref_template="#/components/schemas/{model}")
+
+    def ref(model: type[BaseModel], mode: str) -> dict[str, Any]:
+        return refs[(model, mode)]  # type: ignore[index]
+
+    error_ref = ref(s.ErrorOut, "serialization")
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        answers: dict[str, Any] = {}
+        for status, model in op.answers.items():
+            answer: dict[str, Any] = {"description": DESCRIPTIONS[status]}
+            if model is not None:
+                answer["content"] = {"application/json": {"schema": ref(model, "serialization")}}
+            if status in op.headers:
+                answer["headers"] = op.headers[status]
+            answers[str(status)] = answer
+        for status in sorted(set(op.errors)):
+            answers[str(status)] = {
+                "description": f"{DESCRIPTIONS[status]} (`error`: {ERROR_NAMES.get(status, 'error')})",
+                "content": {"application/json": {"schema": error_ref}},
+            }
+        operation: dict[str, Any] = {
+            "operationId": _operation_id(op),
+            "summary": op.summary,
+            "tags": [op.tag],
+            "security": SECURITY[op.auth],
+            "responses": answers,
+        }
+        if op.description:
+            operation["description"] = op.description
+        parameters = _parameters(op)
+        if parameters:
+            operation["parameters"] = parameters
+        if op.body is not None:
+            content = {"application/json": {"schema": ref(op.body, "validation")}}
+            if op.form is not None:
+                content["application/x-www-form-urlencoded"] = {"schema": ref(op.form, "validation")}
+            operation["requestBody"] = {"required": op.body_required, "content": content}
+        paths.setdefault(op.path, {})[op.method] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Maestro Web API",
+            "version": "1",
+            "description": "Graphs, roles, share links and the analytics worker's endpoints. Every error is "
+                           '{"error", "message"} and, for invalid input, "fields" naming each field (SPEC §7).',
+        },
+        "paths": paths,
+        "components": {"schemas": definitions.get("$defs", {}), "securitySchemes": SECURITY_SCHEMES},
+        "tags": [{"name": name} for name in dict.fromkeys(op.tag for op in OPERATIONS)],
+    }
+
+
+def _operation_id(op: Operation) -> str:
+    words = [part.strip("{}") for part in op.path.split("/") if part and part not in ("api",)]
+    return op.method + "_" + "_".join(words)
+
+
+@api_auth_bp.get("/api/openapi.json")
+def openapi_json() -> Response:
+    """The document itself is public: it describes the API, it grants nothing."""
+    return jsonify(openapi_document())
