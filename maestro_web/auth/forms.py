@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from maestro_web.auth.emails import ValidEmail
 from maestro_web.models.user import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, User
 
 _password_length = Length(
@@ -17,7 +18,7 @@ _password_length = Length(
 class RegisterForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Enter your name."), Length(max=120)])
     email = EmailField(
-        "E-mail", validators=[DataRequired("Enter your e-mail address."), Email("Enter a valid e-mail address."), Length(max=254)]
+        "E-mail", validators=[DataRequired("Enter your e-mail address."), ValidEmail()]
     )
     password = PasswordField("Password", validators=[DataRequired("Choose a password."), _password_length])
     confirm = PasswordField(
@@ -57,7 +58,7 @@ def _strip(value: str | None) -> str | None:
 
 class ForgotForm(FlaskForm):
     email = EmailField(
-        "E-mail", filters=[_strip], validators=[DataRequired("Enter your e-mail address."), Email("Enter a valid e-mail address."), Length(max=254)]
+        "E-mail", filters=[_strip], validators=[DataRequired("Enter your e-mail address."), ValidEmail()]
     )
     submit = SubmitField("Send me a reset link")
 
