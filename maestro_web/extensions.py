@@ -1,6 +1,8 @@
 """Extensions, created unbound and bound to the app in the factory."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -27,6 +29,12 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+# The base class of every model. Flask-SQLAlchemy builds `db.Model` at run time from Base, which a
+# type checker cannot follow; it sees Base, whose mapping API is the same.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 jwt = JWTManager()
 csrf = CSRFProtect()

@@ -64,7 +64,7 @@ def claim_next_run(lease_seconds: int) -> GraphRun | None:
                     attempts=GraphRun.attempts + 1)
             .execution_options(synchronize_session=False)
         )
-        if claimed.rowcount == 1:
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
             db.session.commit()
             db.session.refresh(candidate)
             return candidate

@@ -65,7 +65,7 @@ def _counts(value: object) -> list[tuple[str, int]]:
 def raw_svg_response(graph: Graph) -> Response | None:
     """The latest picture as an SVG document, under headers that keep it inert (SPEC §5)."""
     picture = GraphResult.latest_for(graph, with_picture=True)
-    return raw_svg(picture.svg) if picture is not None else None
+    return raw_svg(picture.svg) if picture is not None and picture.svg is not None else None
 
 
 def raw_svg(svg: str) -> Response:

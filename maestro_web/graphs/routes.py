@@ -26,7 +26,7 @@ PER_PAGE = 20
 
 
 def _changes(form: GraphForm) -> GraphChanges:
-    return GraphChanges(name=form.name.data, type=form.type.data, description=form.description.data or "",
+    return GraphChanges(name=form.name.data or "", type=form.type.data, description=form.description.data or "",
                         spec=form.spec.data or "")
 
 
@@ -102,13 +102,13 @@ def access(graph_id: str):
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                grant = grant_role(graph, form.email.data, Role(int(form.role.data)))
+                grant = grant_role(graph, form.email.data or "", Role(int(form.role.data)))
                 db.session.commit()
                 flash(f"{grant.user.email} now has the {grant.role_enum.label} role.", "success")
                 return redirect(url_for("graphs.access", graph_id=graph.public_id))
             except RoleChangeRefused as exc:
                 db.session.rollback()
-                form.email.errors.append(str(exc))
+                form.email.errors = [*form.email.errors, str(exc)]
         status = 422
     return _access_page(graph, role, form, status)
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from maestro_web.extensions import db
+from maestro_web.extensions import Model, db
 from maestro_web.models.base import new_public_id, utcnow
 from maestro_web.models.user import User
 
@@ -30,7 +30,7 @@ class Role(enum.IntEnum):
         return self.name.capitalize()
 
 
-class Graph(db.Model):
+class Graph(Model):
     __tablename__ = "graphs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -102,7 +102,7 @@ class Graph(db.Model):
         )
 
 
-class GraphRole(db.Model):
+class GraphRole(Model):
     __tablename__ = "graph_roles"
     __table_args__ = (UniqueConstraint("graph_id", "user_id", name="uq_graph_roles_graph_user"),)
 
@@ -120,7 +120,7 @@ class GraphRole(db.Model):
         return Role(self.role)
 
 
-class GraphRun(db.Model):
+class GraphRun(Model):
     """One request for analysis: each spec change or re-run is one run the worker takes."""
 
     __tablename__ = "graph_runs"
@@ -139,7 +139,7 @@ class GraphRun(db.Model):
     graph: Mapped[Graph] = relationship()
 
 
-class GraphResult(db.Model):
+class GraphResult(Model):
     """What a worker reported for one run; the newest few per graph are kept (SPEC §5)."""
 
     __tablename__ = "graph_results"

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from maestro_web.extensions import db
+from maestro_web.extensions import Model, db
 from maestro_web.models.base import as_utc, new_public_id, utcnow
 from maestro_web.models.graph import Graph, Role
 from maestro_web.models.user import User
@@ -18,7 +18,7 @@ from maestro_web.models.user import User
 LABEL_MAX_LENGTH = 80
 
 
-class ShareLink(db.Model):
+class ShareLink(Model):
     __tablename__ = "share_links"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -8,7 +8,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import DateTime, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from maestro_web.extensions import db
+from maestro_web.extensions import Model, db
 from maestro_web.models.base import new_public_id, utcnow
 
 PASSWORD_MIN_LENGTH = 8
@@ -28,7 +28,7 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -86,7 +86,7 @@ class User(db.Model):
         return user if user.check_password(password) else None
 
 
-class RevokedToken(db.Model):
+class RevokedToken(Model):
     """A session token (access or refresh) revoked before its expiry, by logout or the API."""
 
     __tablename__ = "revoked_tokens"

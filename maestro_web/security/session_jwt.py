@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jwt as pyjwt
-from flask import Flask, Response, current_app, g, redirect, request, url_for
+from flask import Flask, Response, current_app, g, make_response, redirect, request, url_for
 from flask_jwt_extended import (
     create_access_token,
     create_refresh_token,
@@ -221,6 +221,12 @@ def current_user() -> User | None:
     return g.get("user")
 
 
+def signed_in_user() -> User:
+    """The user of a request that passed `require_user` / `require_api_user` (the blueprint's guard)."""
+    user: User = g.user
+    return user
+
+
 def jwt_csrf_value() -> str | None:
     """The session's CSRF double-submit value, for the hidden `jwt_csrf` field of forms."""
     return g.get("jwt_csrf")
@@ -288,7 +294,7 @@ def is_safe_next(target: str | None) -> bool:
 def _to_login() -> Response:
     next_path = request.full_path.rstrip("?") if request.method == "GET" else None
     target = url_for("auth.login", next=next_path) if is_safe_next(next_path) else url_for("auth.login")
-    response = redirect(target)
+    response = make_response(redirect(target))
     unset_jwt_cookies(response)
     return response
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3, not in its stubs yet
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from maestro_web.models.share import LABEL_MAX_LENGTH
@@ -21,13 +22,13 @@ class ExpiryMixin:
         valid = super().validate(extra_validators)  # type: ignore[misc]
         # Optional() ends the field's own chain when it is empty, so "custom needs a date" lives here.
         if self.expires.data == "custom" and self.custom_expiry.data is None and not self.custom_expiry.errors:
-            self.custom_expiry.errors.append("Pick a date and time, or choose a preset.")
+            self.custom_expiry.errors = [*self.custom_expiry.errors, "Pick a date and time, or choose a preset."]
             return False
         return valid
 
     def expiry(self, start: datetime) -> datetime:
         """The chosen expiry: a preset counted from `start`, or the custom date (UTC)."""
-        if self.expires.data == "custom":
+        if self.expires.data == "custom" and self.custom_expiry.data is not None:
             return self.custom_expiry.data.replace(tzinfo=timezone.utc)
         return start + timedelta(seconds=PRESETS[self.expires.data][1])
 

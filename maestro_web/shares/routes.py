@@ -12,7 +12,7 @@ from maestro_web.graphs.access import graph_for
 from maestro_web.headers import keep_private, sandboxed_svg_csp
 from maestro_web.models import Graph, Role, ShareLink
 from maestro_web.models.base import utcnow
-from maestro_web.security.session_jwt import current_user
+from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.shares import shares_bp
 from maestro_web.shares.forms import ExtendForm, ShareForm
 from maestro_web.shares.services import (
@@ -44,13 +44,14 @@ def graph_shares(graph_id: str):
         status = 422
         if form.validate_on_submit():
             origins = (form.allowed_origins.data or "").split()
-            data = NewLink(label=form.label.data, expires_at=form.expiry(utcnow()), max_views=form.max_views.data,
+            data = NewLink(label=form.label.data or "", expires_at=form.expiry(utcnow()), max_views=form.max_views.data,
                            embeddable=form.embeddable.data, origins=tuple(origins))
             try:
-                link = create_link(graph, current_user(), data)
+                link = create_link(graph, signed_in_user(), data)
             except ShareRefused as exc:
                 db.session.rollback()
-                getattr(form, exc.field or "label", form.label).errors.append(str(exc))
+                field = getattr(form, exc.field or "label", form.label)
+                field.errors = [*field.errors, str(exc)]
             else:
                 db.session.commit()
                 flash("Link created. Copy it, show its QR code or embed it below.", "success")
@@ -108,7 +109,8 @@ def link_action(graph_id: str, link_id: str, action: str):
     except ShareRefused as exc:
         db.session.rollback()
         if action == "extend":
-            form.custom_expiry.errors.append(str(exc)) if form.expires.data == "custom" else form.expires.errors.append(str(exc))
+            field = form.custom_expiry if form.expires.data == "custom" else form.expires
+            field.errors = [*field.errors, str(exc)]
             return keep_private(_render_link(graph, role, link, form, exc.status))
         flash(str(exc), "error")
         return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))

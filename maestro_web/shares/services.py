@@ -153,7 +153,7 @@ def revoke_links(condition: Any) -> int:
         update(ShareLink).where(condition, ShareLink.revoked_at.is_(None)).values(revoked_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return result.rowcount or 0  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
 
 
 def links_of_graph(graph: Graph) -> list[ShareLink]:

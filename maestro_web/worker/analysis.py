@@ -27,7 +27,7 @@ class Analysis:
 
 
 def build_graph(spec: dict[str, Any]) -> nx.DiGraph:
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     for node in spec.get("nodes", []):
         attributes = {key: value for key, value in node.items() if key != "name"}
         graph.add_node(node["name"], **attributes)
