@@ -1,0 +1,146 @@
+"""Download SVG / PNG (SPEC §9): attachments named after the graph and date, under the page's rules."""
+from __future__ import annotations
+
+import re
+import struct
+from datetime import date
+
+import pytest
+
+from maestro_web.analytics_front.download_routes import MAX_PIXELS, MAX_SIDE, file_name, png_scale, svg_to_png
+from maestro_web.extensions import db
+from maestro_web.models import ShareLink
+from maestro_web.security.worker_tokens import mint_worker_token
+from maestro_web.shares.services import pause_link, revoke_link
+from maestro_web.worker.runner import build_result
+from share_support import make_link
+
+SPEC = "browser [kind=frontend] -> api\napi -> db [kind=database]\napi -> cache [kind=cache]"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(body: bytes) -> tuple[int, int]:
+    assert body[:8] == PNG_SIGNATURE
+    return struct.unpack(">II", body[16:24])
+
+
+def draw_with_the_reference_worker(app, graph_id: str) -> None:
+    """Claim the graph's job and post what the real worker draws for it."""
+    ring = app.config["KEY_RINGS"]["analytics"]
+    client = app.test_client()
+    job = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
+    assert job["graph_id"] == graph_id
+    response = client.post("/analytics/graphs", headers={"Authorization": f"JWT {mint_worker_token(ring, graph_id)}"},
+                           json=build_result(job))
+    assert response.status_code == 201, response.text
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user(email="owner@example.com", name="Owner")
+
+
+@pytest.fixture
+def graph(app, owner, make_graph):
+    made = make_graph(owner, name="Web Shop — Überblick", spec=SPEC)
+    draw_with_the_reference_worker(app, made.public_id)
+    return made
+
+
+def attachment_name(response) -> str:
+    match = re.fullmatch(r'attachment; filename="([^"]+)"', response.headers["Content-Disposition"])
+    assert match, response.headers.get("Content-Disposition")
+    return match.group(1)
+
+
+def test_file_names_are_an_ascii_slug_of_the_graph_name_and_the_date_it_was_drawn():
+    from datetime import datetime, timezone
+    drawn = datetime(2026, 11, 30, 23, 59, tzinfo=timezone.utc)
+    assert file_name("Web Shop — Überblick", drawn, "svg") == "web-shop-uberblick-2026-11-30.svg"
+    assert file_name("../../etc/passwd\"; x", drawn, "png") == "etc-passwd-x-2026-11-30.png"
+    assert file_name("日本", drawn, "svg") == "graph-2026-11-30.svg"
+
+
+def test_private_svg_download_is_the_sanitized_picture_as_an_inert_attachment(app, client, auth, owner, graph):
+    auth.login(owner.email)
+    response = client.get(f"/analytics/graphs/{graph.public_id}/download.svg")
+    assert response.status_code == 200
+    assert response.mimetype == "image/svg+xml"
+    assert attachment_name(response) == f"web-shop-uberblick-{date.today():%Y-%m-%d}.svg"
+    assert response.headers["Content-Security-Policy"].startswith("sandbox")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    body = response.get_data(as_text=True)
+    assert body.startswith("<svg") and 'data-node="api"' in body and 'data-source="api" data-target="db"' in body
+    assert body == client.get(f"/analytics/graphs/{graph.public_id}/svg").get_data(as_text=True)
+
+
+def test_private_png_download_is_rendered_at_twice_the_drawing_size(app, client, auth, owner, graph):
+    auth.login(owner.email)
+    svg = client.get(f"/analytics/graphs/{graph.public_id}/download.svg").get_data(as_text=True)
+    width, height = (float(v) for v in re.search(r'viewBox="0 0 (\S+) (\S+)"', svg).groups())
+    response = client.get(f"/analytics/graphs/{graph.public_id}/download.png")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert attachment_name(response).endswith(".png") and attachment_name(response).startswith("web-shop-uberblick-")
+    assert png_size(response.data) == (int(width * 2), int(height * 2))
+
+
+def test_private_download_needs_read_on_the_graph(app, client, auth, make_user, graph):
+    assert client.get(f"/analytics/graphs/{graph.public_id}/download.svg").status_code in (302, 401)
+    stranger = make_user(email="stranger@example.com")
+    auth.login(stranger.email)
+    assert client.get(f"/analytics/graphs/{graph.public_id}/download.svg").status_code == 404
+    assert client.get(f"/analytics/graphs/{graph.public_id}/download.png").status_code == 404
+
+
+def test_unknown_format_and_no_picture_are_404(app, client, auth, owner, make_graph, graph):
+    auth.login(owner.email)
+    assert client.get(f"/analytics/graphs/{graph.public_id}/download.gif").status_code == 404
+    undrawn = make_graph(owner, name="Not drawn yet")
+    response = client.get(f"/analytics/graphs/{undrawn.public_id}/download.svg")
+    assert response.status_code == 404 and "no picture yet" in response.get_data(as_text=True)
+
+
+def test_public_downloads_follow_the_link_and_count_as_views(app, client, owner, graph):
+    made = make_link(app, graph, owner)
+    base = f"/analytics/graphs/public/{graph.public_id}"
+    svg = client.get(f"{base}/download.svg?token={made.token}")
+    assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
+    assert attachment_name(svg).startswith("web-shop-uberblick-") and attachment_name(svg).endswith(".svg")
+    assert svg.headers["Content-Security-Policy"].startswith("sandbox")
+    assert svg.headers["Referrer-Policy"] == "no-referrer" and "noindex" in svg.headers["X-Robots-Tag"]
+    png = client.get(f"{base}/download.png?token={made.token}")
+    assert png.status_code == 200 and png.mimetype == "image/png" and png.data[:8] == PNG_SIGNATURE
+    assert attachment_name(png).endswith(".png")
+    with app.app_context():
+        assert ShareLink.get_by_public_id(made.id).view_count == 2
+
+
+def test_public_downloads_refuse_like_the_page(app, client, owner, make_graph, graph):
+    made = make_link(app, graph, owner)
+    base = f"/analytics/graphs/public/{graph.public_id}"
+    tampered = made.token[:-3] + ("aaa" if not made.token.endswith("aaa") else "bbb")
+    assert client.get(f"{base}/download.svg?token={tampered}").status_code == 404
+    assert client.get(f"{base}/download.png").status_code == 404  # no token at all
+    other = make_graph(owner, name="Other")
+    assert client.get(f"/analytics/graphs/public/{other.public_id}/download.svg?token={made.token}").status_code == 404
+    with app.app_context():
+        pause_link(ShareLink.get_by_public_id(made.id))
+        db.session.commit()
+    paused = client.get(f"{base}/download.png?token={made.token}")
+    assert paused.status_code == 403 and "Temporarily unavailable" in paused.get_data(as_text=True)
+    with app.app_context():
+        revoke_link(ShareLink.get_by_public_id(made.id))
+        db.session.commit()
+    assert client.get(f"{base}/download.svg?token={made.token}").status_code == 410
+
+
+def test_png_size_is_capped_for_huge_pictures():
+    assert png_scale(1000, 500) == 2.0
+    wide = png_scale(30_000, 200)
+    assert 30_000 * wide <= MAX_SIDE
+    scale = png_scale(12_000, 9_000)
+    assert 12_000 * scale * 9_000 * scale <= MAX_PIXELS * 1.0001
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40000 100" width="40000" height="100">'
+           '<rect x="0" y="0" width="40000" height="100" fill="#4e79a7"/></svg>')
+    width, height = png_size(svg_to_png(svg))
+    assert width <= MAX_SIDE and width == int(40000 * MAX_SIDE / 40000) and height == int(100 * MAX_SIDE / 40000)
