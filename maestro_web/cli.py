@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import secrets as pysecrets
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from maestro_web.config import SECRET_SPECS_BY_CONTEXT
+from maestro_web.auth.emails import InvalidEmail, check_email
+from maestro_web.config import SECRET_SPECS_BY_CONTEXT, _generated_secrets, _store_generated_secrets
 from maestro_web.extensions import db
 from maestro_web.models import User
 from maestro_web.models.user import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
@@ -25,10 +27,12 @@ shares_cli = AppGroup("shares", help="Manage public share links.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def create_user(email: str, name: str | None, password_stdin: bool) -> None:
     """Create an account."""
-    if "@" not in email or len(email) > 254:
-        raise click.BadParameter("not an e-mail address", param_hint="EMAIL")
+    try:
+        email = check_email(email)  # the forms' rule: every account can log in and reset
+    except InvalidEmail as error:
+        raise click.BadParameter(str(error), param_hint="EMAIL") from None
     if User.get_by_email(email):
-        raise click.ClickException(f"an account with the e-mail {email.lower()} already exists")
+        raise click.ClickException(f"an account with the e-mail {email} already exists")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -45,19 +49,34 @@ def create_user(email: str, name: str | None, password_stdin: bool) -> None:
 @keys_cli.command("rotate")
 @click.argument("context", type=click.Choice(sorted(SECRET_SPECS_BY_CONTEXT)))
 def rotate_key(context: str) -> None:
-    """Print a new secret for CONTEXT and how to keep the old one for verification."""
+    """Give CONTEXT a new secret; the old one keeps verifying (as a _PREVIOUS value).
+
+    In development, a secret the app generated is rotated in place: the instance folder's secrets
+    file gets the new value and keeps the old one in <NAME>_PREVIOUS (mode 0600 kept), and the
+    app uses both after a restart. Otherwise (production, or a secret set in the environment) the
+    command writes nothing and prints the exact variables to set.
+    """
     spec = SECRET_SPECS_BY_CONTEXT[context]
     ring = current_app.config["KEY_RINGS"][context]
     new_secret = pysecrets.token_urlsafe(48)
-    previous = ",".join(["<the current value>", *(["<the values already there>"] if ring.previous else [])])
-    click.echo(new_secret)
+    previous = list(dict.fromkeys((ring.current, *ring.previous)))
+    instance = Path(current_app.instance_path)
+    generated = _generated_secrets(instance)
+    if current_app.config["MAESTRO_ENV"] == "development" and generated.get(spec.env) == ring.current:
+        old_file = [part for part in generated.get(f"{spec.env}_PREVIOUS", "").split(",") if part]
+        generated[spec.env] = new_secret
+        generated[f"{spec.env}_PREVIOUS"] = ",".join(dict.fromkeys((ring.current, *old_file)))
+        path = _store_generated_secrets(instance, generated)
+        click.echo(f"Rotated {spec.env} in {path}: a new secret signs from now on, the old one still verifies.")
+        click.echo("Restart the app (and every worker) to use it.")
+        return
+    where = "production" if current_app.config["MAESTRO_ENV"] == "production" else "the environment"
+    click.echo(f"# {spec.env} comes from {where}; nothing was written. On every app process set:")
+    click.echo(f"{spec.env}={new_secret}")
+    click.echo(f"{spec.env}_PREVIOUS={','.join(previous)}")
     click.echo(
-        f"\nTo rotate without downtime, on every app process set:\n"
-        f"  {spec.env}={new_secret}\n"
-        f"  {spec.env}_PREVIOUS={previous}\n"
-        f"and restart. Tokens signed with the old key keep verifying until you drop it from "
-        f"{spec.env}_PREVIOUS; then all of them stop at once.",
-        err=True,
+        f"# then restart. Tokens signed with the old key keep verifying until you drop it from "
+        f"{spec.env}_PREVIOUS; then all of them stop at once."
     )
 
 
