@@ -264,6 +264,8 @@ def load_settings(
         "TESTING": env == "testing",
         "DEBUG": False,
         "SECRET_KEY": key_rings["flask"].current,
+        # Flask (3.1+) still accepts session cookies signed with these: FLASK_SECRET_KEY rotates too.
+        "SECRET_KEY_FALLBACKS": list(key_rings["flask"].previous),
         "KEY_RINGS": key_rings,
         "MAESTRO_BASE_URL": base_url,
         "MAESTRO_ANALYTICS_URL": environ.get("MAESTRO_ANALYTICS_URL", "").rstrip("/")
