@@ -156,3 +156,23 @@ def test_the_cli_refuses_a_second_account_for_the_same_address(runner):
     assert runner.invoke(args=["users", "create", "ada@example.com", "--password-stdin"], input=PASSWORD + "\n").exit_code == 0
     again = runner.invoke(args=["users", "create", "ADA@example.com", "--password-stdin"], input=PASSWORD + "\n")
     assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_rotating_the_flask_secret_keeps_session_cookies(tmp_path):
+    instance = tmp_path / "instance"
+    before = development_app(instance)
+    cookie = before.session_interface.get_signing_serializer(before).dumps({"reset_link_token": "kept"})
+    assert before.test_cli_runner().invoke(args=["keys", "rotate", "flask"]).exit_code == 0
+    after = development_app(instance)
+    assert after.secret_key != before.secret_key
+    assert after.config["SECRET_KEY_FALLBACKS"] == [before.secret_key]
+    serializer = after.session_interface.get_signing_serializer(after)
+    assert serializer.loads(cookie) == {"reset_link_token": "kept"}
+    # A cookie signed by a key the app never had is still refused.
+    stranger = create_app({"INSTANCE_PATH": str(tmp_path / "other"),
+                           "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/other.db"}, environ={"MAESTRO_ENV": "development"})
+    forged = stranger.session_interface.get_signing_serializer(stranger).dumps({"reset_link_token": "forged"})
+    from itsdangerous import BadSignature
+
+    with pytest.raises(BadSignature):
+        serializer.loads(forged)
