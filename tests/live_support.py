@@ -78,8 +78,10 @@ def clear_redis_prefix(prefix: str, url: str = REDIS_URL) -> int:
 class LiveProcess:
     """One running `flask live serve`, with its stderr captured in a file."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], host: str, port: int, log_path: Path) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], host: str, port: int, log_path: Path,
+                 environment: dict[str, str]) -> None:
         self.proc = proc
+        self.environment = environment
         self.host = host
         self.port = port
         self.log_path = log_path
@@ -160,7 +162,7 @@ def start_live_server(config: Mapping[str, Any] | None = None, *, port: int | No
     command = [sys.executable, "-m", "flask", "--app", "app", "live", "serve", "--host", host, "--port", str(port)]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     log_file.close()
-    live = LiveProcess(proc, host, port, Path(log_file.name))
+    live = LiveProcess(proc, host, port, Path(log_file.name), env)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -181,7 +183,7 @@ class LiveClient:
     def __init__(self, url: str, origin: str = DEFAULT_BASE_URL, **options: Any) -> None:
         from websockets.sync.client import connect
 
-        self.ws = connect(url, origin=origin, open_timeout=5, **options)  # type: ignore[arg-type]
+        self.ws = connect(url, origin=origin, open_timeout=5, legacy=True, **options)  # type: ignore[arg-type]
 
     def send(self, frame: dict[str, Any]) -> None:
         self.ws.send(json.dumps(frame))
