@@ -18,6 +18,8 @@ class EventSink(Protocol):
 
     def publish(self, channel: str, event: str, data: dict[str, Any]) -> None: ...
 
+    def flush(self, timeout: float = 5.0) -> bool: ...
+
 
 def _announce(events: EventSink | None, graph_id: str, event: str, data: dict[str, Any]) -> None:
     if events is not None:
@@ -57,6 +59,9 @@ def process_one(client: FrontClient, stats: WorkerStats, events: EventSink | Non
     _announce(events, job["graph_id"], "run.claimed", {"run_id": job["run_id"]})
     result = build_result(job, events)
     _announce(events, job["graph_id"], "run.progress", {"phase": "saving", "percent": 90})
+    if events is not None:
+        # Our progress reaches the live server before the app announces the result (bounded wait).
+        events.flush(timeout=1.0)
     response = client.post_result(job["graph_id"], result)
     if response.status_code in (200, 201):
         stats.done += 1
