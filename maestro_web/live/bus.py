@@ -175,8 +175,8 @@ class RedisBus:
         entries = await self.redis.xrange(self.stream_key(channel), min=f"({since[0]}-{since[1]}",
                                           max="+", count=self.history_size)
         events = []
-        for event_id, fields in entries:
-            item = self._decode(event_id, fields.get("p", ""))
+        for event_id, fields in entries or []:
+            item = self._decode(str(event_id), str((fields or {}).get("p", "")))
             if item is not None:
                 events.append(item)
         return events
@@ -196,7 +196,7 @@ class RedisBus:
         async for key in self.redis.scan_iter(match=f"{self.prefix}{pattern}", count=500):
             value = await self.redis.get(key)
             if value is not None:
-                found[key[len(self.prefix):]] = value
+                found[str(key)[len(self.prefix):]] = str(value)
         return found
 
     @staticmethod

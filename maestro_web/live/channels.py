@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 CONTROL = "control"
 MAX_CHANNEL_LENGTH = 200
@@ -9,6 +10,6 @@ MAX_CHANNEL_LENGTH = 200
 _CHANNEL = re.compile(r"[a-z][a-z0-9_-]{0,31}(:[A-Za-z0-9_.~-]{1,160})?")
 
 
-def is_channel(name: object) -> bool:
+def is_channel(name: object) -> TypeGuard[str]:
     """True when `name` is a well-formed channel name."""
     return isinstance(name, str) and len(name) <= MAX_CHANNEL_LENGTH and _CHANNEL.fullmatch(name) is not None

@@ -85,6 +85,6 @@ class Revocations:
 
     def prune(self) -> None:
         cutoff = time.time() - self.ttl
-        for table in (self.users, self.user_channels, self.channels):
-            for key in [k for k, at in table.items() if at < cutoff]:
-                del table[key]  # type: ignore[attr-defined]
+        self.users = {k: at for k, at in self.users.items() if at >= cutoff}
+        self.user_channels = {k: at for k, at in self.user_channels.items() if at >= cutoff}
+        self.channels = {k: at for k, at in self.channels.items() if at >= cutoff}
