@@ -1,46 +1,270 @@
-// Pan and zoom for the dependency picture. No inline script anywhere: the CSP forbids it.
+// The picture viewer (SPEC §9): opens fitted and centred in a box sized to the picture; Fit, 100 %,
+// zoom buttons, the wheel, drag and pinch (Pointer Events), arrow keys; pointing at or focusing a
+// node lights up its edges and neighbours. A picture swapped in later by live.js (a `picture:replaced`
+// event) gets its own viewer and is fitted. No inline script anywhere: the CSP forbids it.
 (function () {
   "use strict";
-  document.querySelectorAll("[data-panzoom]").forEach(function (box) {
-    var stage = box.querySelector(".panzoom-stage");
-    var scale = 1, x = 0, y = 0, dragging = null;
-    function apply() { stage.style.transform = "translate(" + x + "px," + y + "px) scale(" + scale + ")"; }
-    function zoom(factor, cx, cy) {
-      var next = Math.min(8, Math.max(0.1, scale * factor));
-      // Keep the point under the cursor where it is.
-      x = cx - (cx - x) * (next / scale);
-      y = cy - (cy - y) * (next / scale);
-      scale = next;
-      apply();
+  var MIN_SCALE = 0.02, MAX_SCALE = 8, STEP = 1.25, PAN_STEP = 60;
+  var MAX_FOCUSABLE_NODES = 400; // beyond this, tabbing through every box would trap keyboard users
+
+  function clamp(value, low, high) { return Math.min(high, Math.max(low, value)); }
+
+  function naturalSize(svg) {
+    var box = svg.viewBox && svg.viewBox.baseVal;
+    if (box && box.width > 0 && box.height > 0) { return { w: box.width, h: box.height }; }
+    return { w: parseFloat(svg.getAttribute("width")) || 300, h: parseFloat(svg.getAttribute("height")) || 150 };
+  }
+
+  function Viewer(box) {
+    this.box = box;
+    this.stage = box.querySelector(".panzoom-stage");
+    this.svg = this.stage ? this.stage.querySelector("svg") : null;
+    this.section = box.closest("[data-viewer]") || box.parentNode;
+    this.level = this.section.querySelector("[data-zoom-level]");
+    this.embed = !!box.closest(".embed");
+    this.scale = 1; this.x = 0; this.y = 0; this.fitted = true;
+    this.pointers = new Map(); this.drag = null; this.pinch = null; this.lit = [];
+    box.__viewer = this;
+    if (!this.svg) { return; }
+    this.size = naturalSize(this.svg);
+    this.svg.style.width = this.size.w + "px";
+    this.svg.style.height = this.size.h + "px";
+    this.bind();
+    this.index();
+    this.sizeBox();
+    this.fit();
+  }
+
+  // The box takes the picture's aspect within the page: the whole width, and the height the picture
+  // needs at that width (never more than 3/4 of the window, never less than a usable strip). In an
+  // iframe (the embed page) it fills the rest of the frame instead.
+  Viewer.prototype.sizeBox = function () {
+    var height;
+    if (this.embed) {
+      var top = this.box.getBoundingClientRect().top + window.scrollY;
+      height = Math.max(200, window.innerHeight - top - 8);
+    } else {
+      var width = this.box.clientWidth || 300;
+      var tallest = Math.max(240, window.innerHeight * 0.75);
+      var scale = Math.min(1, width / this.size.w, tallest / this.size.h);
+      height = Math.max(160, Math.ceil(this.size.h * scale));
     }
+    this.box.style.height = height + "px";
+  };
+
+  Viewer.prototype.apply = function () {
+    this.stage.style.transform = "translate(" + this.x + "px," + this.y + "px) scale(" + this.scale + ")";
+    this.box.setAttribute("data-scale", this.scale.toFixed(4));
+    this.box.setAttribute("data-fitted", this.fitted ? "1" : "0");
+    if (this.level) { this.level.textContent = Math.round(this.scale * 100) + " %"; }
+  };
+
+  Viewer.prototype.fit = function () {
+    var width = this.box.clientWidth, height = this.box.clientHeight;
+    this.scale = clamp(Math.min(width / this.size.w, height / this.size.h, this.embed ? 2 : 1), MIN_SCALE, MAX_SCALE);
+    this.x = (width - this.size.w * this.scale) / 2;
+    this.y = (height - this.size.h * this.scale) / 2;
+    this.fitted = true;
+    this.apply();
+  };
+
+  Viewer.prototype.zoomTo = function (scale, cx, cy) {
+    var next = clamp(scale, MIN_SCALE, MAX_SCALE);
+    // Keep the picture's point under (cx, cy) where it is.
+    this.x = cx - (cx - this.x) * (next / this.scale);
+    this.y = cy - (cy - this.y) * (next / this.scale);
+    this.scale = next;
+    this.fitted = false;
+    this.apply();
+  };
+
+  Viewer.prototype.centre = function () { return { x: this.box.clientWidth / 2, y: this.box.clientHeight / 2 }; };
+
+  Viewer.prototype.panBy = function (dx, dy) {
+    this.x += dx; this.y += dy; this.fitted = false; this.apply();
+  };
+
+  Viewer.prototype.local = function (event) {
+    var rect = this.box.getBoundingClientRect();
+    return { x: event.clientX - rect.left - this.box.clientLeft, y: event.clientY - rect.top - this.box.clientTop };
+  };
+
+  Viewer.prototype.bind = function () {
+    var self = this, box = this.box;
     box.addEventListener("wheel", function (event) {
       event.preventDefault();
-      var rect = box.getBoundingClientRect();
-      zoom(event.deltaY < 0 ? 1.15 : 1 / 1.15, event.clientX - rect.left, event.clientY - rect.top);
+      var at = self.local(event);
+      self.zoomTo(self.scale * Math.exp(clamp(-event.deltaY, -300, 300) * 0.002), at.x, at.y);
     }, { passive: false });
+
     box.addEventListener("pointerdown", function (event) {
-      dragging = { px: event.clientX, py: event.clientY, x: x, y: y };
-      box.setPointerCapture(event.pointerId);
+      if (event.pointerType === "mouse" && event.button !== 0) { return; }
+      self.pointers.set(event.pointerId, self.local(event));
+      try { box.setPointerCapture(event.pointerId); } catch (e) { /* the pointer is already gone */ }
+      self.startGesture();
     });
     box.addEventListener("pointermove", function (event) {
-      if (!dragging) return;
-      x = dragging.x + event.clientX - dragging.px;
-      y = dragging.y + event.clientY - dragging.py;
-      apply();
+      if (!self.pointers.has(event.pointerId)) { return; }
+      self.pointers.set(event.pointerId, self.local(event));
+      self.moveGesture();
     });
-    box.addEventListener("pointerup", function () { dragging = null; });
-    var section = box.closest("section") || document;
-    section.querySelectorAll("[data-zoom]").forEach(function (button) {
+    function end(event) {
+      if (!self.pointers.delete(event.pointerId)) { return; }
+      self.startGesture();
+    }
+    box.addEventListener("pointerup", end);
+    box.addEventListener("pointercancel", end);
+    // Focusing a box inside would scroll the overflow box itself; the viewer pans instead.
+    box.addEventListener("scroll", function () { box.scrollLeft = 0; box.scrollTop = 0; });
+
+    box.addEventListener("keydown", function (event) {
+      var c = self.centre(), handled = true;
+      switch (event.key) {
+        case "ArrowLeft": self.panBy(PAN_STEP, 0); break;
+        case "ArrowRight": self.panBy(-PAN_STEP, 0); break;
+        case "ArrowUp": self.panBy(0, PAN_STEP); break;
+        case "ArrowDown": self.panBy(0, -PAN_STEP); break;
+        case "+": case "=": self.zoomTo(self.scale * STEP, c.x, c.y); break;
+        case "-": case "_": self.zoomTo(self.scale / STEP, c.x, c.y); break;
+        case "0": self.fit(); break;
+        case "1": self.zoomTo(1, c.x, c.y); break;
+        default: handled = false;
+      }
+      if (handled) { event.preventDefault(); }
+    });
+
+    this.section.querySelectorAll("[data-zoom]").forEach(function (button) {
       button.addEventListener("click", function () {
-        var rect = box.getBoundingClientRect(), what = button.getAttribute("data-zoom");
-        if (what === "reset") { scale = 1; x = 0; y = 0; apply(); return; }
-        zoom(what === "in" ? 1.25 : 0.8, rect.width / 2, rect.height / 2);
+        var c = self.centre(), what = button.getAttribute("data-zoom");
+        if (what === "fit") { self.fit(); }
+        else if (what === "actual") { self.zoomTo(1, c.x, c.y); }
+        else { self.zoomTo(what === "in" ? self.scale * STEP : self.scale / STEP, c.x, c.y); }
       });
     });
-    box.addEventListener("keydown", function (event) {
-      var rect = box.getBoundingClientRect();
-      if (event.key === "+" || event.key === "=") zoom(1.25, rect.width / 2, rect.height / 2);
-      else if (event.key === "-") zoom(0.8, rect.width / 2, rect.height / 2);
+  };
+
+  // One pointer drags; two pinch (zoom about their midpoint, which also pans as it moves).
+  Viewer.prototype.startGesture = function () {
+    var points = Array.from(this.pointers.values());
+    this.drag = null; this.pinch = null;
+    if (points.length === 1) {
+      this.drag = { px: points[0].x, py: points[0].y, x: this.x, y: this.y };
+      this.box.classList.add("is-dragging");
+    } else if (points.length >= 2) {
+      var a = points[0], b = points[1];
+      var mid = { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 };
+      this.pinch = { distance: Math.max(1, Math.hypot(a.x - b.x, a.y - b.y)), scale: this.scale,
+                     at: { x: (mid.x - this.x) / this.scale, y: (mid.y - this.y) / this.scale } };
+    } else {
+      this.box.classList.remove("is-dragging");
+    }
+  };
+
+  Viewer.prototype.moveGesture = function () {
+    var points = Array.from(this.pointers.values());
+    if (this.pinch && points.length >= 2) {
+      var a = points[0], b = points[1];
+      var mid = { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 };
+      this.scale = clamp(this.pinch.scale * Math.hypot(a.x - b.x, a.y - b.y) / this.pinch.distance, MIN_SCALE, MAX_SCALE);
+      this.x = mid.x - this.pinch.at.x * this.scale;
+      this.y = mid.y - this.pinch.at.y * this.scale;
+      this.fitted = false;
+      this.apply();
+    } else if (this.drag && points.length === 1) {
+      var dx = points[0].x - this.drag.px, dy = points[0].y - this.drag.py;
+      if (Math.abs(dx) + Math.abs(dy) < 2 && this.fitted) { return; } // a click, not a drag
+      this.x = this.drag.x + dx; this.y = this.drag.y + dy;
+      this.fitted = false;
+      this.apply();
+    }
+  };
+
+  // --- highlighting --------------------------------------------------------------------------------
+
+  Viewer.prototype.index = function () {
+    var self = this, edges = {}, neighbours = {}, nodes = {};
+    var nodeList = this.svg.querySelectorAll("g.node[data-node]");
+    nodeList.forEach(function (node) {
+      var name = node.getAttribute("data-node");
+      nodes[name] = node; edges[name] = []; neighbours[name] = [];
+      if (nodeList.length <= MAX_FOCUSABLE_NODES) { node.setAttribute("tabindex", "0"); }
+    });
+    this.svg.querySelectorAll("g.edge[data-source][data-target]").forEach(function (edge) {
+      var source = edge.getAttribute("data-source"), target = edge.getAttribute("data-target");
+      [source, target].forEach(function (end) { if (edges[end]) { edges[end].push(edge); } });
+      if (neighbours[source] && nodes[target]) { neighbours[source].push(nodes[target]); }
+      if (neighbours[target] && nodes[source]) { neighbours[target].push(nodes[source]); }
+    });
+    this.nodes = nodes; this.edgesOf = edges; this.neighbours = neighbours;
+
+    function nodeOf(event) { return event.target.closest ? event.target.closest("g.node[data-node]") : null; }
+    this.svg.addEventListener("pointerover", function (event) {
+      if (self.drag && self.box.classList.contains("is-dragging") && !self.fitted) { return; }
+      var node = nodeOf(event);
+      if (node) { self.light(node); }
+    });
+    this.svg.addEventListener("pointerout", function (event) {
+      var node = nodeOf(event);
+      if (node && !(event.relatedTarget && node.contains(event.relatedTarget)) && document.activeElement !== node) { self.unlight(); }
+    });
+    this.svg.addEventListener("focusin", function (event) {
+      var node = nodeOf(event);
+      if (node) { self.light(node); self.reveal(node); }
+    });
+    this.svg.addEventListener("focusout", function () { self.unlight(); });
+  };
+
+  Viewer.prototype.light = function (node) {
+    this.unlight();
+    var name = node.getAttribute("data-node");
+    var lit = [node].concat(this.edgesOf[name] || [], this.neighbours[name] || []);
+    node.classList.add("is-focus");
+    (this.edgesOf[name] || []).forEach(function (edge) { edge.classList.add("is-lit"); });
+    (this.neighbours[name] || []).forEach(function (other) { other.classList.add("is-near"); });
+    this.svg.classList.add("has-focus");
+    this.lit = lit;
+  };
+
+  Viewer.prototype.unlight = function () {
+    this.lit.forEach(function (el) { el.classList.remove("is-focus", "is-lit", "is-near"); });
+    this.lit = [];
+    this.svg.classList.remove("has-focus");
+  };
+
+  // A node reached with Tab that sits outside the box is panned into view.
+  Viewer.prototype.reveal = function (node) {
+    var box = this.box.getBoundingClientRect(), rect = node.getBoundingClientRect(), margin = 24, dx = 0, dy = 0;
+    if (rect.left < box.left + margin) { dx = box.left + margin - rect.left; }
+    else if (rect.right > box.right - margin) { dx = box.right - margin - rect.right; }
+    if (rect.top < box.top + margin) { dy = box.top + margin - rect.top; }
+    else if (rect.bottom > box.bottom - margin) { dy = box.bottom - margin - rect.bottom; }
+    if (dx || dy) { this.panBy(dx, dy); }
+  };
+
+  // --- setting up ------------------------------------------------------------------------------------
+
+  function setUp(root) {
+    (root || document).querySelectorAll("[data-panzoom]").forEach(function (box) {
+      var viewer = box.__viewer;
+      if (viewer && viewer.svg && viewer.stage.contains(viewer.svg) && box.contains(viewer.stage)) { return; }
+      new Viewer(box); // a new box, or one whose picture was replaced: set up and fit it
+    });
+  }
+
+  setUp(document);
+  document.addEventListener("picture:replaced", function (event) {
+    setUp(event.target instanceof Element ? event.target : document);
+  });
+  var pending = null;
+  window.addEventListener("resize", function () {
+    if (pending) { window.cancelAnimationFrame(pending); }
+    pending = window.requestAnimationFrame(function () {
+      document.querySelectorAll("[data-panzoom]").forEach(function (box) {
+        var viewer = box.__viewer;
+        if (!viewer || !viewer.svg) { return; }
+        viewer.sizeBox();
+        if (viewer.fitted) { viewer.fit(); }
+      });
     });
   });
 })();

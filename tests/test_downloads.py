@@ -10,9 +10,8 @@ import pytest
 from maestro_web.analytics_front.download_routes import MAX_PIXELS, MAX_SIDE, file_name, png_scale, svg_to_png
 from maestro_web.extensions import db
 from maestro_web.models import ShareLink
-from maestro_web.security.worker_tokens import mint_worker_token
 from maestro_web.shares.services import pause_link, revoke_link
-from maestro_web.worker.runner import build_result
+from picture_support import draw_with_the_reference_worker
 from share_support import make_link
 
 SPEC = "browser [kind=frontend] -> api\napi -> db [kind=database]\napi -> cache [kind=cache]"
@@ -22,17 +21,6 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def png_size(body: bytes) -> tuple[int, int]:
     assert body[:8] == PNG_SIGNATURE
     return struct.unpack(">II", body[16:24])
-
-
-def draw_with_the_reference_worker(app, graph_id: str) -> None:
-    """Claim the graph's job and post what the real worker draws for it."""
-    ring = app.config["KEY_RINGS"]["analytics"]
-    client = app.test_client()
-    job = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
-    assert job["graph_id"] == graph_id
-    response = client.post("/analytics/graphs", headers={"Authorization": f"JWT {mint_worker_token(ring, graph_id)}"},
-                           json=build_result(job))
-    assert response.status_code == 201, response.text
 
 
 @pytest.fixture
