@@ -279,6 +279,7 @@
       } else if (name === "run.claimed") {
         showRun("claimed", "The analytics worker is drawing this graph.", 0);
       } else if (name === "run.progress") {
+        if (run.state === "finished" || run.state === "failed") { return; }  // a late word about a finished run
         var phase = PHASES[data.phase] || String(data.phase || "working");
         var percent = typeof data.percent === "number" ? data.percent : undefined;
         showRun("claimed", "The analytics worker is " + phase + (percent !== undefined ? " (" + percent + " %)." : "."), percent);
