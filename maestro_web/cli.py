@@ -137,7 +137,8 @@ def prune_shares(days: int) -> None:
         delete(ShareLink).where(or_(ShareLink.expires_at < cutoff, ShareLink.revoked_at < cutoff))
     )
     db.session.commit()
-    click.echo(f"Deleted {result.rowcount} share link(s) that ended before {cutoff:%Y-%m-%d %H:%M} UTC.")
+    deleted = getattr(result, "rowcount", 0)  # a DML result (CursorResult) always has it
+    click.echo(f"Deleted {deleted} share link(s) that ended before {cutoff:%Y-%m-%d %H:%M} UTC.")
 
 
 def register(app: Flask) -> None:

@@ -44,9 +44,9 @@ def configure_logging(level: str) -> None:
     """Give the root logger one handler (if it has none) and put the token filter everywhere."""
     root = logging.getLogger()
     if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
+        stream = logging.StreamHandler()
+        stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(stream)
     root.setLevel(level)
     for handler in root.handlers:
         if _FILTER not in handler.filters:

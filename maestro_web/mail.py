@@ -97,7 +97,7 @@ def send_mail(to: str, subject: str, text: str, html: str, discard: bool = False
     `discard=True` does all the same work except the delivery: a caller that must not reveal
     whether it sent anything (the forgot-password form) queues a message either way.
     """
-    app = current_app._get_current_object()
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's target, for the thread
     settings = _settings(app)
     future = _executor.submit(_deliver, settings, Path(app.instance_path) / "outbox", to, subject, text, html, discard)
     with _pending_lock:

@@ -20,9 +20,9 @@ import hmac
 import logging
 import math
 import time
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
-from flask import Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from flask_limiter.util import get_remote_address
 from limits import parse_many
 from limits.errors import StorageError
@@ -67,23 +67,23 @@ def hashed_key(kind: str, value: str) -> str:
 
 
 def _account_key() -> str:
-    data = request.get_json(silent=True) if request.is_json else request.form
+    data: Any = request.get_json(silent=True) if request.is_json else request.form
     email = data.get("email") if isinstance(data, dict) or hasattr(data, "get") else None
     return hashed_key("account", normalize_email(email if isinstance(email, str) else ""))
 
 
 def login_rate_limits(view: F) -> F:
     """Per-IP and per-account limits on POSTs to a login-like endpoint (429 + Retry-After)."""
-    view = limiter.shared_limit(
+    limited = limiter.shared_limit(
         lambda: current_app.config["MAESTRO_ACCOUNT_RATE_LIMIT"],
         scope="login-account",
         key_func=_account_key,
         methods=["POST"],
     )(view)
-    view = limiter.shared_limit(
+    limited = limiter.shared_limit(
         lambda: current_app.config["MAESTRO_LOGIN_RATE_LIMIT"], scope="login-ip", methods=["POST"]
-    )(view)
-    return view
+    )(limited)
+    return cast(F, limited)
 
 
 def _forgot_address_key() -> str:
@@ -95,30 +95,30 @@ def forgot_rate_limits(view: F) -> F:
     """Per-IP and per-address limits on reset requests: no mail bombing of one address, no
     sweeping of many. The per-address budget applies to every address, known or not, so a 429
     says nothing about whether an account exists."""
-    view = limiter.limit(
+    limited = limiter.limit(
         lambda: current_app.config["MAESTRO_FORGOT_ADDRESS_RATE_LIMIT"],
         scope="forgot-address",
         key_func=_forgot_address_key,
         methods=["POST"],
     )(view)
-    view = limiter.limit(
+    limited = limiter.limit(
         lambda: current_app.config["MAESTRO_FORGOT_RATE_LIMIT"], scope="forgot-ip", methods=["POST"]
-    )(view)
-    return view
+    )(limited)
+    return cast(F, limited)
 
 
 def register_rate_limits(view: F) -> F:
     """Per-IP limit on creating accounts (MAESTRO_REGISTER_RATE_LIMIT)."""
-    return limiter.limit(
+    return cast(F, limiter.limit(
         lambda: _setting("MAESTRO_REGISTER_RATE_LIMIT"), scope="register-ip", methods=["POST"]
-    )(view)
+    )(view))
 
 
 def reset_rate_limits(view: F) -> F:
     """Per-IP limit on submitting a new password from a reset link (MAESTRO_RESET_RATE_LIMIT)."""
-    return limiter.limit(
+    return cast(F, limiter.limit(
         lambda: _setting("MAESTRO_RESET_RATE_LIMIT"), scope="reset-ip", methods=["POST"]
-    )(view)
+    )(view))
 
 
 def _worker_key() -> str:
@@ -130,10 +130,11 @@ def _worker_key() -> str:
     return "worker-ip:" + (get_remote_address() or "")
 
 
-def worker_rate_limits(obj: F) -> F:
-    """Per-token limit on the worker endpoints (MAESTRO_WORKER_RATE_LIMIT); works on a view or
-    on a whole blueprint."""
-    return limiter.limit(lambda: _setting("MAESTRO_WORKER_RATE_LIMIT"), scope="worker-token", key_func=_worker_key)(obj)  # type: ignore[no-any-return]
+def worker_rate_limits(blueprint: Blueprint) -> Blueprint:
+    """Per-token limit on every endpoint of the worker blueprint (MAESTRO_WORKER_RATE_LIMIT);
+    each endpoint counts on its own."""
+    limiter.limit(lambda: _setting("MAESTRO_WORKER_RATE_LIMIT"), scope="worker-token", key_func=_worker_key)(blueprint)
+    return blueprint
 
 
 def share_failure_allowed() -> tuple[bool, int]:

@@ -12,7 +12,8 @@ rides on in this browser's signed, HttpOnly session cookie until the password is
 """
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_jwt_extended import unset_jwt_cookies
 from werkzeug.wrappers import Response
 
@@ -34,11 +35,11 @@ SESSION_KEY = "reset_link_token"
 
 @auth_bp.route("/forgot", methods=["GET", "POST"])
 @forgot_rate_limits
-def forgot():
+def forgot() -> ResponseReturnValue:
     form = ForgotForm()
     if not form.validate_on_submit():
         return render_template("auth/forgot.html", form=form, minutes=LINK_MINUTES), form_status(form)
-    request_reset(form.email.data)
+    request_reset(form.email.data or "")  # validated: never empty here
     # One answer for every well-formed address: nothing here tells whether an account exists.
     return render_template("auth/forgot_sent.html", minutes=LINK_MINUTES), 200, PRIVATE_HEADERS
 
@@ -59,25 +60,25 @@ def request_reset(email: str) -> None:
     send_mail(to, "Reset your Maestro Web password", text, html, discard=user is None)
 
 
-def _refused(status: int):
+def _refused(status: int) -> ResponseReturnValue:
     """The one friendly page for a bad, expired or used link (never a form, never a 200)."""
     session.pop(SESSION_KEY, None)
     return render_template("auth/reset_refused.html", minutes=LINK_MINUTES), status, PRIVATE_HEADERS
 
 
 @auth_bp.errorhandler(ResetTokenInvalid)
-def _invalid_token(_error: ResetTokenInvalid):
+def _invalid_token(_error: ResetTokenInvalid) -> ResponseReturnValue:
     return _refused(400)
 
 
 @auth_bp.errorhandler(ResetTokenExpired)
 @auth_bp.errorhandler(ResetTokenUsed)
-def _dead_token(_error: Exception):
+def _dead_token(_error: Exception) -> ResponseReturnValue:
     return _refused(410)
 
 
 @auth_bp.get("/reset")
-def reset():
+def reset() -> ResponseReturnValue:
     token = request.args.get("token")
     if token is not None:
         # The e-mailed link: check it now (a bad one gets the refusal page, never a redirect),
@@ -96,18 +97,19 @@ def reset():
 
 @auth_bp.post("/reset")
 @reset_rate_limits
-def reset_submit():
+def reset_submit() -> ResponseReturnValue:
     form = ResetPasswordForm()
     user = reset_tokens.user_of_form_token(form.reset_token.data)
     if not form.validate_on_submit():
         # Same step 2 token: it stays valid until the password changes or 10 minutes pass.
         return render_template("auth/reset.html", form=form, user=user), 422, PRIVATE_HEADERS
-    user.set_password(form.password.data)  # new hash: both reset tokens and every session are dead
+    # Validated, so never empty. A new hash: both reset tokens and every session are dead.
+    user.set_password(form.password.data or "")
     db.session.commit()
     session.pop(SESSION_KEY, None)
     current_app.logger.info("password reset for user %s", user.public_id)
     send_password_changed(user, "reset")
     flash("Your password is changed and every session is logged out. Log in with the new password.", "success")
-    response = redirect(url_for("auth.login"))
+    response = make_response(redirect(url_for("auth.login")))
     unset_jwt_cookies(response)  # this browser too, if it was logged in
     return response

@@ -15,7 +15,7 @@ from maestro_web.security.session_jwt import current_user, end_session, is_safe_
 
 def _after_login_target() -> str:
     target = request.args.get("next")
-    return target if is_safe_next(target) else url_for("main.index")
+    return target if target is not None and is_safe_next(target) else url_for("main.index")
 
 
 def form_status(form) -> int:
