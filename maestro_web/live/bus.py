@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import re
+import struct
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -29,6 +30,22 @@ def parse_event_id(value: object) -> EventId | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+def text_frame(payload: bytes) -> bytes:
+    """One unmasked WebSocket text frame (RFC 6455 §5.2), as a server sends it.
+
+    Server frames carry no mask, so the same bytes serve every subscriber of an event: built once,
+    written to each connection's transport as is (what `websockets.broadcast` does too).
+    """
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 65536:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
+
+
 @dataclass(frozen=True)
 class Event:
     channel: str
@@ -36,15 +53,15 @@ class Event:
     key: EventId
     event: str
     data: dict[str, Any]
-    frame: str  # the JSON text frame, serialised once for every subscriber
+    frame: bytes  # the whole WebSocket frame, built once for every subscriber
 
     @classmethod
     def make(cls, channel: str, event_id: str, event: str, data: dict[str, Any]) -> "Event":
         key = parse_event_id(event_id)
         assert key is not None, event_id
-        frame = json.dumps({"type": "event", "channel": channel, "id": event_id, "event": event, "data": data},
-                           separators=(",", ":"))
-        return cls(channel, event_id, key, event, data, frame)
+        text = json.dumps({"type": "event", "channel": channel, "id": event_id, "event": event, "data": data},
+                          separators=(",", ":"))
+        return cls(channel, event_id, key, event, data, text_frame(text.encode()))
 
     @property
     def at(self) -> float:

@@ -1,8 +1,9 @@
 """The live server (SPEC §8): `POST /publish` for services, `/live` WebSockets for browsers.
 
-One aiohttp application on one asyncio loop: no thread per connection, no Flask app context. Every
-connection has a bounded send queue drained by its own writer task, so a slow or dead browser only
-ever fills its own queue (and is dropped when it is full) while the others keep receiving.
+One aiohttp application on one asyncio loop: no thread per connection, no Flask app context. An
+event is serialised into one WebSocket frame and written to each subscriber's transport without
+waiting; a slow or dead browser only ever fills its own write buffer (and is dropped when that
+passes a bound) while the others keep receiving.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractAccessLogger
 
 from maestro_web.errors import ERROR_NAMES
-from maestro_web.live.bus import Bus, Event, MemoryBus, RedisBus, parse_event_id
+from maestro_web.live.bus import Bus, Event, MemoryBus, RedisBus, parse_event_id, text_frame
 from maestro_web.live.channels import CONTROL, is_channel
 from maestro_web.live.revocations import ControlError, Revocations, parse_revoke
 from maestro_web.live.settings import LiveSettings
@@ -48,41 +49,46 @@ class Subscription:
 
 
 class Connection:
-    """One browser's WebSocket: who it is, what it may read, what it reads, what waits to be sent."""
+    """One browser's WebSocket: who it is, what it may read, what it reads.
 
-    __slots__ = ("ws", "transport", "address", "user", "iat", "exp", "channels", "subs", "queue", "writer", "expiry",
+    Frames go straight to the transport (aiohttp writes whole frames synchronously too, so they
+    never interleave); its write buffer is this connection's bounded send queue: a browser that
+    lets it grow past `send_buffer_bytes` is too slow and is closed, and nobody else waits for it.
+    """
+
+    __slots__ = ("ws", "transport", "address", "user", "iat", "exp", "channels", "subs", "max_buffer", "expiry",
                  "closing", "closer", "window", "frames")
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None, address: str,
-                 queue_size: int) -> None:
+                 max_buffer: int) -> None:
         self.ws = ws
-        self.transport = transport
+        self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self.address = address
         self.user: str | None = None
         self.iat = 0.0
         self.exp = 0.0
         self.channels: frozenset[str] = frozenset()
         self.subs: dict[str, Subscription] = {}
-        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
-        self.writer: asyncio.Task[None] | None = None
+        self.max_buffer = max_buffer
         self.expiry: asyncio.TimerHandle | None = None
         self.closing = False
         self.closer: asyncio.Task[None] | None = None
         self.window = 0
         self.frames = 0
 
-    def send(self, frame: str) -> None:
-        """Queue a frame; a connection whose queue is full is too slow and is closed."""
-        if self.closing:
+    def send(self, frame: bytes) -> None:
+        """Write one whole frame; a connection that does not read what it was sent is closed."""
+        transport = self.transport
+        if self.closing or transport is None or transport.is_closing():
             return
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        if transport.get_write_buffer_size() > self.max_buffer:
             log.info("Dropping a slow live connection from %s", self.address)
             self.close(CLOSE_TOO_SLOW, "too slow")
+            return
+        transport.write(frame)
 
     def send_json(self, message: dict[str, Any]) -> None:
-        self.send(json.dumps(message, separators=(",", ":")))
+        self.send(text_frame(json.dumps(message, separators=(",", ":")).encode()))
 
     def close(self, code: int, reason: str) -> None:
         if self.closing:
@@ -93,24 +99,12 @@ class Connection:
         self.closer = asyncio.get_running_loop().create_task(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
-        if self.writer:
-            self.writer.cancel()
         try:
             await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), timeout=2)
         except Exception:  # the peer is gone or stuck: drop the socket
             pass
-        if isinstance(self.transport, asyncio.WriteTransport) and not self.transport.is_closing():
+        if self.transport is not None and not self.transport.is_closing():
             self.transport.abort()
-
-    async def write_loop(self) -> None:
-        try:
-            while True:
-                frame = await self.queue.get()
-                await self.ws.send_str(frame)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the socket broke; the reader notices and cleans up
-            self.closing = True
 
 
 class Hub:
@@ -124,6 +118,21 @@ class Hub:
         self.by_user: dict[str, set[Connection]] = defaultdict(set)
         self.connections: set[Connection] = set()
         self.per_address: dict[str, int] = defaultdict(int)
+        self._tokens: dict[str, dict[str, Any]] = {}
+
+    def verified_token(self, token: str) -> dict[str, Any]:
+        """verify_socket_token, remembering good tokens until they expire: a publisher reuses its
+        token for many events, and HS256 verification is most of a publish's cost."""
+        claims = self._tokens.get(token)
+        if claims is None:
+            claims = verify_socket_token(token, self.settings.socket_ring)
+            if len(self._tokens) >= 1024:
+                self._tokens.clear()
+            self._tokens[token] = claims
+        if claims["exp"] <= time.time():
+            del self._tokens[token]
+            raise SocketTokenError("token expired")
+        return claims
 
     # --- events from the bus (every process gets each event exactly once) ----------------------
 
@@ -173,8 +182,6 @@ class Hub:
         conn.closing = True
         if conn.expiry:
             conn.expiry.cancel()
-        if conn.writer:
-            conn.writer.cancel()
         for channel in tuple(conn.subs):
             self.unsubscribe(conn, channel)
         if conn.user is not None:
@@ -266,7 +273,7 @@ async def publish(request: web.Request) -> web.Response:
     if token is None:
         return json_error(401, "A socket token is required: Authorization: JWT <token>.")
     try:
-        claims = verify_socket_token(token, settings.socket_ring)
+        claims = hub.verified_token(token)
     except SocketTokenError as exc:
         return json_error(401, f"Socket token refused: {exc}.")
     if request.content_length is not None and request.content_length > settings.max_publish_bytes:
@@ -362,11 +369,10 @@ async def live(request: web.Request) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         return json_error(400, "Expected a WebSocket handshake.")
     hub.per_address[address] += 1
-    conn = Connection(ws, request.transport, address, settings.send_queue_size)
+    conn = Connection(ws, request.transport, address, settings.send_buffer_bytes)
     try:
         await ws.prepare(request)
         hub.register(conn)
-        conn.writer = asyncio.get_running_loop().create_task(conn.write_loop())
         await _serve_connection(hub, conn)
     finally:
         hub.forget(conn)

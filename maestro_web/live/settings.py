@@ -27,7 +27,7 @@ class LiveSettings:
     history_size: int = 1000  # per channel; SPEC asks for at least 100
     history_ttl: int = 3600  # seconds a quiet channel's history is kept; SPEC asks for at least 300
     revocation_ttl: int = 660  # longer than any ticket (600 s) lives
-    send_queue_size: int = 256  # frames waiting for one slow connection before it is dropped
+    send_buffer_bytes: int = 1024 * 1024  # unsent bytes one slow connection may hold before it is dropped
 
     def __repr__(self) -> str:  # the Redis URL may hold a password; the rings print no secret
         return f"LiveSettings(origins={sorted(self.origins)!r}, redis={'on' if self.redis_url else 'off'})"
