@@ -1,0 +1,258 @@
+"""Live pages in a real headless Chromium, with a real live server process and a real worker (SPEC §8).
+
+Waits are Playwright's auto-waiting `expect` only. Screenshots of the changed pages go to /tmp/shots/.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from typing import Iterator
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from maestro_web import live_events
+from maestro_web.extensions import db
+from maestro_web.models import Graph, Role
+from maestro_web.security.worker_tokens import mint_worker_token
+from share_support import draw, make_link
+
+from live_support import LiveProcess, free_port, start_live_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHOTS = "/tmp/shots"
+LIVE_PORT = free_port()  # chosen before the app is built: its CSP names the live server's origin
+LIVE_SETTINGS = {"MAESTRO_LIVE_URL": f"ws://127.0.0.1:{LIVE_PORT}/live", "MAESTRO_LIVE_PUBLISH": True,
+                 "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{LIVE_PORT}/publish"}
+WAIT = 30_000  # ms: generous, the machine is shared
+
+
+@pytest.fixture
+def live(app, live_server) -> Iterator[LiveProcess]:
+    """The live server, accepting pages of the app served by `live_server` (their Origin)."""
+    assert app.config["MAESTRO_LIVE_URL"].endswith(f":{LIVE_PORT}/live")
+    live_events.init_app(app)
+    with start_live_server(app.config, port=LIVE_PORT, base_url=live_server.url) as server:
+        yield server
+
+
+def shot(page, name: str) -> None:
+    os.makedirs(SHOTS, exist_ok=True)
+    page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
+
+
+def new_page(browser, base: str, email: str | None = None):
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    if email:
+        page.goto(f"{base}/auth/login")
+        page.fill("#email", email)
+        page.fill("#password", "correct horse battery")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/graphs/")
+    return page
+
+
+def mark_no_reload(page) -> None:
+    """A flag that a reload would wipe, and a counter of swapped pictures."""
+    page.evaluate("""() => {
+        window.__sameDocument = true;
+        window.__replaced = 0;
+        document.addEventListener('picture:replaced', () => { window.__replaced += 1; });
+    }""")
+
+
+def start_worker(app, base: str, live: LiveProcess) -> subprocess.Popen[str]:
+    env = {"PATH": os.environ["PATH"], "MAESTRO_ENV": "testing", "LOG_LEVEL": "WARNING",
+           "MAESTRO_SECRETJWT_ANALYTICS": app.config["KEY_RINGS"]["analytics"].current,
+           "MAESTRO_SECRETJWT_SOCKET": app.config["KEY_RINGS"]["socket"].current}
+    command = [sys.executable, "-m", "flask", "analytics", "worker", "--url", f"{base}/analytics",
+               "--live-publish-url", live.publish_url, "--once"]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.app_settings(**LIVE_SETTINGS)
+def test_a_graph_goes_from_queued_to_drawn_without_a_reload(app, browser, live_server, live, make_user, make_graph):
+    base = live_server.url
+    owner = make_user(email="owner@example.com", name="Owner")
+    graph = make_graph(owner, name="Shop", spec="web [kind=frontend] -> api [kind=service]\napi -> db [kind=database]")
+
+    picture = new_page(browser, base, owner.email)
+    picture.goto(f"{base}/analytics/graphs/{graph.public_id}")
+    expect(picture.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
+    expect(picture.locator("[data-live-run-text]")).to_have_text("Queued for the analytics worker.")
+    expect(picture.locator("[data-live-run-age]")).to_contain_text("queued ")
+    expect(picture.locator("[data-live-run-age]")).to_contain_text(" s ago")
+    expect(picture.locator("[data-live-picture] svg")).to_have_count(0)
+    mark_no_reload(picture)
+    shot(picture, "picture-queued")
+
+    overview = picture.context.new_page()
+    overview.goto(f"{base}/graphs/{graph.public_id}")
+    expect(overview.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
+    mark_no_reload(overview)
+    shot(overview, "overview-queued")
+
+    worker = start_worker(app, base, live)
+    try:
+        expect(picture.locator("[data-live-picture] svg g.node").first).to_be_visible(timeout=60_000)
+        expect(picture.locator("header.graph-head .badge")).to_have_text("finished", timeout=WAIT)
+        expect(picture.locator("[data-live-run-text]")).to_have_text("Drawn.")
+        expect(picture.locator(".figures")).to_contain_text("Nodes")
+        expect(overview.locator("h1 .badge")).to_have_text("finished", timeout=WAIT)
+        expect(overview.locator("[data-live-region=facts]")).to_contain_text("finished")
+        picture.wait_for_function("window.__replaced >= 1", timeout=WAIT)
+        assert picture.evaluate("window.__sameDocument") is True  # no reload happened
+        assert overview.evaluate("window.__sameDocument") is True
+        shot(picture, "picture-drawn")
+        shot(overview, "overview-drawn")
+    finally:
+        _, stderr = worker.communicate(timeout=60)
+    assert worker.returncode == 0, stderr
+
+
+@pytest.mark.app_settings(**LIVE_SETTINGS)
+def test_the_owner_is_told_when_no_worker_claims_for_a_minute(app, browser, live_server, live, make_user, make_graph):
+    base = live_server.url
+    owner = make_user(email="owner@example.com", name="Owner")
+    reader = make_user(email="reader@example.com", name="Reader")
+    graph = make_graph(owner, name="Shop", spec="web -> api", grants={reader: Role.READ})
+    with app.app_context():  # queued 90 s ago, never claimed
+        run = Graph.get_by_public_id(graph.public_id).current_run()
+        run.queued_at = run.queued_at - timedelta(seconds=90)
+        db.session.commit()
+
+    page = new_page(browser, base, owner.email)
+    page.goto(f"{base}/graphs/{graph.public_id}")
+    expect(page.locator("[data-live-no-worker]")).to_be_visible(timeout=WAIT)
+    expect(page.locator("[data-live-no-worker]")).to_contain_text("No analytics worker has picked this up yet")
+    expect(page.locator("[data-live-run-age]")).to_contain_text("queued 1 min")
+    shot(page, "overview-no-worker")
+
+    other = new_page(browser, base, reader.email)
+    other.goto(f"{base}/analytics/graphs/{graph.public_id}")
+    expect(other.locator("[data-live-run-age]")).to_contain_text("queued 1 min", timeout=WAIT)
+    expect(other.locator("[data-live-no-worker]")).to_be_hidden()  # only those who can act are told
+
+
+def post_picture(app, graph_id: str, label: str) -> None:
+    """A worker's result for the graph's queued run, drawn with one labelled box."""
+    ring = app.config["KEY_RINGS"]["analytics"]
+    client = app.test_client()
+    job = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 40" width="200" height="40" role="img">'
+           f'<title>{label}</title><g class="node" data-node="{label}"><rect x="1" y="1" width="150" height="30"/>'
+           f'<text x="5" y="20">{label}</text></g></svg>')
+    response = client.post("/analytics/graphs", headers={"Authorization": f"JWT {mint_worker_token(ring, graph_id)}"},
+                           json={"run_id": job["run_id"], "status": "finished", "svg": svg, "info": {"nodes": 1}})
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.app_settings(**LIVE_SETTINGS)
+def test_a_public_page_redraws_then_becomes_the_refusal_when_revoked(app, auth, client, browser, live_server, live,
+                                                                    make_user, make_graph):
+    base = live_server.url
+    owner = make_user(email="owner@example.com", name="Owner")
+    graph = make_graph(owner, name="Shop", spec="web -> api")
+    draw(app, graph.public_id)
+    made = make_link(app, graph, owner)
+
+    visitor = new_page(browser, base)
+    visitor.goto(base + made.path)
+    expect(visitor.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
+    expect(visitor.locator("[data-live-picture] svg")).to_contain_text("checkout-api")
+    mark_no_reload(visitor)
+    shot(visitor, "public-live")
+
+    with app.app_context():
+        Graph.get_by_public_id(graph.public_id).queue_run()
+        db.session.commit()
+    post_picture(app, graph.public_id, "redrawn-payments")
+    expect(visitor.locator("[data-live-picture] svg")).to_contain_text("redrawn-payments", timeout=WAIT)
+    visitor.wait_for_function("window.__replaced >= 1", timeout=WAIT)
+
+    auth.login(owner.email)
+    page = f"/graphs/{graph.public_id}/shares/{made.id}"
+    assert client.post(f"{page}/revoke", data=auth.form_values(page)).status_code == 302
+    expect(visitor.locator("main")).to_contain_text("This link was revoked", timeout=WAIT)
+    expect(visitor.locator("main svg")).to_have_count(0)
+    assert visitor.evaluate("window.__sameDocument") is True
+    shot(visitor, "public-revoked")
+
+
+@pytest.mark.app_settings(**LIVE_SETTINGS)
+def test_a_paused_embed_becomes_temporarily_unavailable(app, auth, client, browser, live_server, live, make_user,
+                                                         make_graph):
+    base = live_server.url
+    owner = make_user(email="owner@example.com", name="Owner")
+    graph = make_graph(owner, name="Shop", spec="web -> api")
+    draw(app, graph.public_id)
+    made = make_link(app, graph, owner)
+    visitor = new_page(browser, base)
+    visitor.goto(base + made.path.replace("?token=", "/embed?token="))
+    expect(visitor.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
+    auth.login(owner.email)
+    page = f"/graphs/{graph.public_id}/shares/{made.id}"
+    assert client.post(f"{page}/pause", data=auth.form_values(page)).status_code == 302
+    expect(visitor.locator("main")).to_contain_text("Temporarily unavailable", timeout=WAIT)
+
+
+@pytest.mark.app_settings(**LIVE_SETTINGS)
+def test_the_shares_page_counts_views_as_they_happen(app, browser, live_server, live, make_user, make_graph):
+    base = live_server.url
+    owner = make_user(email="owner@example.com", name="Owner")
+    graph = make_graph(owner, name="Shop", spec="web -> api")
+    draw(app, graph.public_id)
+    made = make_link(app, graph, owner, label="For the board")
+
+    page = new_page(browser, base, owner.email)
+    page.goto(f"{base}/graphs/{graph.public_id}/shares")
+    expect(page.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
+    views = page.locator(f'[data-link-views="{made.id}"]')
+    expect(views).to_have_text("0")
+    mark_no_reload(page)
+    assert requests.get(base + made.path, timeout=10).status_code == 200
+    expect(views).to_have_text("1", timeout=WAIT)
+    expect(page.locator(f'[data-link-last-viewed="{made.id}"] time')).to_have_count(1)
+    assert requests.get(base + made.path, timeout=10).status_code == 200
+    expect(views).to_have_text("2", timeout=WAIT)
+    assert page.evaluate("window.__sameDocument") is True
+    shot(page, "shares-live")
+
+    mine = page.context.new_page()
+    mine.goto(f"{base}/shares")
+    expect(mine.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
+    link_page = page.context.new_page()
+    link_page.goto(f"{base}/graphs/{graph.public_id}/shares/{made.id}")
+    expect(link_page.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
+    assert requests.get(base + made.path, timeout=10).status_code == 200
+    expect(mine.locator(f'[data-link-views="{made.id}"]')).to_have_text("3", timeout=WAIT)
+    expect(link_page.locator(f'[data-link-views="{made.id}"]')).to_have_text("3", timeout=WAIT)
+    shot(link_page, "link-live")
+
+
+@pytest.mark.app_settings(MAESTRO_LIVE_URL=f"ws://127.0.0.1:{free_port()}/live")
+def test_without_a_live_server_pages_work_and_say_live_updates_off(app, browser, live_server, make_user, make_graph):
+    base = live_server.url
+    owner = make_user(email="owner@example.com", name="Owner")
+    graph = make_graph(owner, name="Shop", spec="web -> api")
+    draw(app, graph.public_id)
+    made = make_link(app, graph, owner)
+
+    page = new_page(browser, base, owner.email)
+    page.goto(f"{base}/analytics/graphs/{graph.public_id}")
+    expect(page.locator("[data-live-picture] svg")).to_be_visible()
+    expect(page.locator("[data-live-indicator]")).to_contain_text("Live updates off")
+    expect(page.locator("[data-live]")).to_have_attribute("data-live-state", "off")
+    shot(page, "picture-live-off")
+
+    visitor = new_page(browser, base)
+    visitor.goto(base + made.path)
+    expect(visitor.locator("[data-live-picture] svg")).to_be_visible()
+    expect(visitor.locator("[data-live-indicator]")).to_contain_text("Live updates off")
+    # The page keeps trying in the background and stays usable meanwhile.
+    expect(page.locator("a", has_text="Back to the graph")).to_be_visible()
