@@ -3,6 +3,7 @@
 - every JSON body Flask reads goes through `safe_json.loads_strict` (deep nesting, NaN/Infinity,
   NUL, lone surrogates are a 400 naming where, never a RecursionError or a database error);
 - JSON the app writes is always valid JSON (a non-finite number becomes null, never `NaN`);
+- OPTIONS gets Flask's automatic answer (the `Allow` header) before any guard runs;
 - the path, the query string and form fields are checked for NUL characters before any view
   runs, so `/graphs/%00`, a login form or a search with a NUL answers 400 naming the field on
   every database (PostgreSQL text cannot hold NUL, SQLite would store it silently).
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Response, current_app, request
 from flask.json.provider import DefaultJSONProvider
 
 from maestro_web.errors import ValidationFailed
@@ -48,6 +49,15 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def answer_options() -> Response | None:
+    """OPTIONS is answered by Flask's automatic `Allow` response before any guard or view runs:
+    it reveals nothing but the methods, and the API's token guard has no user to find for it."""
+    rule = request.url_rule
+    if request.method == "OPTIONS" and rule is not None and getattr(rule, "provide_automatic_options", False):
+        return current_app.make_default_options_response()
+    return None
+
+
 def reject_unsafe_request() -> None:
     """Refuse a NUL (or a lone surrogate) in the path, the query string or a form field: 400."""
     problem = text_problem(request.path)
@@ -74,3 +84,4 @@ def _safe_name(name: str) -> str:
 def register_input_guards(app: Flask) -> None:
     app.json = StrictJSONProvider(app)
     app.before_request(reject_unsafe_request)
+    app.before_request(answer_options)

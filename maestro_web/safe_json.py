@@ -46,10 +46,6 @@ def text_problem(value: str) -> str | None:
     return "must not contain lone UTF-16 surrogates (invalid Unicode)"
 
 
-def _refuse_constant(name: str) -> Any:
-    raise UnsafeJSON(f"{name} is not allowed: JSON numbers must be finite")
-
-
 def loads_strict(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
     """Parse JSON, refusing deep nesting, non-finite numbers, NUL and lone surrogates."""
     if isinstance(text, (bytes, bytearray)):
@@ -58,17 +54,37 @@ def loads_strict(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
         except UnicodeDecodeError:
             raise UnsafeJSON("the body is not valid UTF-8") from None
     try:
-        document = json.loads(text, parse_constant=_refuse_constant)
+        # NaN and Infinity are parsed, then refused by check_document, which can say where they are.
+        document = json.loads(text)
     except RecursionError:
-        raise UnsafeJSON(f"nested deeper than {max_depth} levels") from None
-    except UnsafeJSON:
-        raise
+        raise UnsafeJSON(f"nested deeper than {max_depth} levels", _deep_member(text, max_depth)) from None
     except json.JSONDecodeError as exc:
         raise UnsafeJSON(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", line=exc.lineno) from None
     except ValueError as exc:  # e.g. an integer longer than Python's digit limit
         raise UnsafeJSON(f"not valid JSON: {exc}") from None
     check_document(document, max_depth)
     return document
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _deep_member(text: str, max_depth: int) -> str:
+    """The top-level member under which `text` nests deeper than `max_depth` ("" if none)."""
+    depth = 0
+    member = ""
+    top_is_object = text.lstrip().startswith("{")
+    for token in _TOKEN.finditer(text):
+        value = token.group()
+        if value in "[{":
+            depth += 1
+            if depth > max_depth:
+                return member
+        elif value in "]}":
+            depth -= 1
+        elif depth == 1 and top_is_object:
+            member = _printable(value[1:-1])  # the last string at the top level: the member's name
+    return ""
 
 
 def check_document(document: Any, max_depth: int = MAX_DEPTH) -> None:
