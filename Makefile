@@ -19,10 +19,15 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
 
-## make run: install, apply the migrations, serve on http://127.0.0.1:5000 (SQLite in instance/)
+## make run: install, apply the migrations, then start together (honcho, Procfile) the app on
+## http://127.0.0.1:5000 (SQLite in instance/), the live server on :5001 and one analytics worker; Ctrl-C stops all
 run: $(VENV)/.runtime-installed
 	$(BIN)/flask db upgrade
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+## make worker: one analytics worker against the app at MAESTRO_ANALYTICS_URL (default http://127.0.0.1:5000/analytics)
+worker: $(VENV)/.runtime-installed
+	$(BIN)/flask analytics worker
 
 ## make test: install the test dependencies (Python packages, and Debian's chromium, graphviz and
 ## nodejs when missing), then run the whole suite on SQLite, then on PostgreSQL
