@@ -124,11 +124,20 @@ def test_public_downloads_refuse_like_the_page(app, client, owner, make_graph, g
 
 def test_png_size_is_capped_for_huge_pictures():
     assert png_scale(1000, 500) == 2.0
-    wide = png_scale(30_000, 200)
+    wide = png_scale(30_000, 200)  # a long thin picture meets the side cap first
     assert 30_000 * wide <= MAX_SIDE
-    scale = png_scale(12_000, 9_000)
-    assert 12_000 * scale * 9_000 * scale <= MAX_PIXELS * 1.0001
+    scale = png_scale(6_000, 4_000)
+    assert 6_000 * scale * 4_000 * scale <= MAX_PIXELS * 1.0001 and scale < 1
     svg = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40000 100" width="40000" height="100">'
            '<rect x="0" y="0" width="40000" height="100" fill="#4e79a7"/></svg>')
     width, height = png_size(svg_to_png(svg))
     assert width <= MAX_SIDE and width == int(40000 * MAX_SIDE / 40000) and height == int(100 * MAX_SIDE / 40000)
+
+
+def test_the_reference_workers_picture_passes_the_sanitizer_unchanged(app, client, auth, owner, make_graph):
+    made = make_graph(owner, name="Cycle", spec="a -> b\nb -> c\nc -> a\nc -> c\nlonely")
+    posted = draw_with_the_reference_worker(app, made.public_id)
+    auth.login(owner.email)
+    stored = client.get(f"/analytics/graphs/{made.public_id}/download.svg").get_data(as_text=True)
+    assert stored == posted["svg"]  # data-node, data-source, data-target, class, role, title, path d all kept
+    assert 'data-source="c" data-target="c"' in stored and 'role="img"' in stored

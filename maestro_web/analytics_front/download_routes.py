@@ -7,11 +7,12 @@
 
 The stored picture was sanitized when the worker posted it (svg.py), so both files come from the
 sanitized SVG; the PNG is rasterized here with resvg, twice the drawing's size for sharp text,
-scaled down to stay within MAX_SIDE and MAX_PIXELS. Files are named `<graph-name-slug>-<date the
+scaled down to stay within MAX_SIDE and MAX_PIXELS, and the last few PNGs are kept in memory. Files are named `<graph-name-slug>-<date the
 picture was drawn>.<ext>` and always sent as attachments.
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
@@ -31,8 +32,11 @@ from maestro_web.security.session_jwt import current_user
 
 FORMATS = ("svg", "png")
 PNG_ZOOM = 2.0  # pixels per SVG unit: crisp labels on high-density screens and in documents
-MAX_SIDE = 16_000  # pixels, either side
-MAX_PIXELS = 40_000_000  # width × height; about 160 MB of RGBA while drawing, bounded for any graph
+MAX_SIDE = 12_000  # pixels, either side
+# width × height: 32 MB of RGBA while drawing, and a few seconds of rasterizing on one core (see
+# docs/benchmarks.md); a bigger graph's PNG is an overview, its SVG the full-resolution file.
+MAX_PIXELS = 8_000_000
+PNG_CACHE_SIZE = 8  # recent PNGs kept per process: a picture shared widely is rasterized once
 
 
 class PictureTooLarge(ValueError):
@@ -68,7 +72,9 @@ def png_scale(width: float, height: float) -> float:
     return min(PNG_ZOOM, MAX_SIDE / width, MAX_SIDE / height, (MAX_PIXELS / (width * height)) ** 0.5)
 
 
+@functools.lru_cache(maxsize=PNG_CACHE_SIZE)
 def svg_to_png(svg: str) -> bytes:
+    """The PNG of a (sanitized) SVG; the same picture is rasterized once per process while it is recent."""
     width, height = picture_size(svg)
     scale = png_scale(width, height)
     target_width, target_height = max(1, int(width * scale)), max(1, int(height * scale))
