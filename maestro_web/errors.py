@@ -6,11 +6,12 @@ Never a stack trace, never a 200 for an error.
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, OperationalError, StatementError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -163,5 +164,12 @@ def register_error_handlers(app: Flask) -> None:
         from maestro_web.extensions import db
 
         db.session.rollback()  # leave nothing half-written behind
-        log.exception("Unhandled error on %s %s", request.method, request.path)
+        if isinstance(exc, StatementError):
+            # A database's message can quote the row it refused ("Failing row contains (..., <hash>)"),
+            # so only the error's class and where it happened are logged, never its text.
+            cause = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
+            log.error("Unhandled database error on %s %s: %s\n%s", request.method, request.path, cause,
+                      "".join(traceback.format_tb(exc.__traceback__)))
+        else:
+            log.exception("Unhandled error on %s %s", request.method, request.path)
         return error_response(500, "Something went wrong on our side. Please try again.")

@@ -11,11 +11,12 @@ import logging
 import pytest
 from flask import Flask
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DataError
 
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, RevokedToken, ShareLink, User
 from maestro_web.security.worker_tokens import mint_worker_token
-from tests.conftest import PASSWORD, api_headers, form_csrf
+from tests.conftest import ENGINE, PASSWORD, api_headers, form_csrf
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="5" height="5"/></svg>'
 DEEP_ARRAY = "[" * 1000 + "]" * 1000  # 2 KB
@@ -310,10 +311,15 @@ def test_non_finite_numbers_in_worker_info_are_refused(app, client, ring, job, n
 
 
 def test_a_stored_non_finite_number_is_written_as_valid_json(app, client, headers, graph):
-    """Rows stored before input was checked (SQLite kept NaN) still come out as valid JSON."""
+    """SQLite kept NaN from before input was checked: such rows still come out as valid JSON.
+    PostgreSQL's JSON type refuses NaN itself, so there no such row can exist."""
     with app.app_context():
         row = Graph.get_by_public_id(graph.public_id)
         row.info = {"density": float("nan"), "ok": 1.5}
+        if ENGINE == "postgresql":
+            with pytest.raises(DataError):
+                db.session.commit()
+            return
         db.session.commit()
     response = client.get(f"/api/graphs/{graph.public_id}", headers=headers)
     assert response.status_code == 200
@@ -365,10 +371,21 @@ def test_database_errors_never_log_sql_parameters(failing_route, client, caplog)
     caplog.set_level(logging.DEBUG)
     response = client.get("/__test/db-error", headers={"Accept": "application/json"})
     assert response.status_code == 500
-    assert "[SQL" in caplog.text or "IntegrityError" in caplog.text  # the error was logged ...
-    assert SECRET not in caplog.text  # ... without the statement's values
-    assert "hidden due to hide_parameters" in caplog.text or "[parameters" not in caplog.text
+    assert "IntegrityError" in caplog.text or "NotNullViolation" in caplog.text  # the error was logged ...
+    assert SECRET not in caplog.text  # ... without the statement's values, nor the row the database quotes
     assert SECRET not in response.get_data(as_text=True)
+
+
+def test_the_engine_hides_parameters_in_its_exceptions(app):
+    with app.app_context():
+        try:
+            db.session.execute(text("INSERT INTO users (id) VALUES (:id)"), {"id": SECRET})
+            db.session.commit()
+        except Exception as exc:  # the database refuses the row
+            db.session.rollback()
+            assert "[SQL parameters hidden due to hide_parameters=True]" in str(exc)
+        else:
+            pytest.fail("the database accepted a row without its required columns")
 
 
 def test_a_value_the_database_refuses_is_a_client_error_without_its_value_logged(failing_route, client, caplog):
