@@ -188,9 +188,9 @@ def test_the_account_limit_holds_across_gunicorn_workers(database_url, make_user
         while True:  # a process start-up, not a page: poll until it answers
             assert server.poll() is None, log_path.read_text()
             try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or a worker still booting
                 pass
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.2)
