@@ -23,8 +23,9 @@ from typing import Any, Callable
 
 from flask import Flask, Response, current_app, has_app_context
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import ColumnElement, event, inspect, select
+from sqlalchemy import ColumnElement, event, select
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
+from sqlalchemy.orm.attributes import instance_state
 
 from maestro_web.extensions import db
 from maestro_web.live_publish import LivePublisher
@@ -169,7 +170,7 @@ def _queue_link_change(session: Session, link_id: str, creator_id: str, status: 
 
 
 def _changed(obj: object, *attributes: str) -> bool:
-    state = inspect(obj)
+    state = instance_state(obj)
     return any(state.attrs[name].history.has_changes() for name in attributes)
 
 
@@ -207,7 +208,8 @@ def _on_new(session: Session, obj: object) -> None:
 def _on_dirty(session: Session, obj: object) -> None:
     if isinstance(obj, ShareLink) and _changed(obj, "paused_at", "revoked_at", "expires_at"):
         creator = session.connection().scalar(select(User.public_id).where(User.id == obj.creator_id))
-        _queue_link_change(session, obj.public_id, creator, obj.status())
+        if creator is not None:
+            _queue_link_change(session, obj.public_id, creator, obj.status())
     elif isinstance(obj, User) and _changed(obj, "token_version"):
         # A password change or reset ends every session, so every live connection too.
         publish_after_commit(CONTROL, "revoke", {"user": obj.public_id}, session)
