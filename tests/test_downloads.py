@@ -141,3 +141,20 @@ def test_the_reference_workers_picture_passes_the_sanitizer_unchanged(app, clien
     stored = client.get(f"/analytics/graphs/{made.public_id}/download.svg").get_data(as_text=True)
     assert stored == posted["svg"]  # data-node, data-source, data-target, class, role, title, path d all kept
     assert 'data-source="c" data-target="c"' in stored and 'role="img"' in stored
+
+
+def test_the_qr_code_of_a_link_downloads_as_a_png(app, client, auth, owner, make_user, graph):
+    made = make_link(app, graph, owner, label="For the board")
+    page = f"/graphs/{graph.public_id}/shares/{made.id}"
+    auth.login(owner.email)
+    assert f"{page}/qr.png" in client.get(page).get_data(as_text=True)  # offered on the link page
+    response = client.get(f"{page}/qr.png")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert attachment_name(response) == "web-shop-uberblick-for-the-board-qr.png"
+    width, height = png_size(response.data)
+    assert width == height and width >= 200  # big enough to print
+    assert response.headers["Cache-Control"] == "no-store"  # it encodes a working link
+    with app.app_context():
+        revoke_link(ShareLink.get_by_public_id(made.id))
+        db.session.commit()
+    assert client.get(f"{page}/qr.png").status_code == 410

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import re
+import unicodedata
 
 import segno
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -87,6 +89,22 @@ def link_qr(graph_id: str, link_id: str):
                                                  title=f"QR code of the link “{link.label}”")
     response = Response(buffer.getvalue(), mimetype="image/svg+xml")
     response.headers["Content-Security-Policy"] = sandboxed_svg_csp()
+    return keep_private(response)
+
+
+@shares_bp.get("/graphs/<graph_id>/shares/<link_id>/qr.png")
+def link_qr_png(graph_id: str, link_id: str):
+    """The same QR code as a PNG file to download (for slides and print), same rules as qr.svg."""
+    graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
+    link = _link_for(graph, link_id)
+    if link.revoked_at is not None:
+        abort(410, "This link was revoked.")
+    buffer = io.BytesIO()
+    segno.make(share_url(link), error="m").save(buffer, kind="png", scale=10, border=4)
+    words = unicodedata.normalize("NFKD", f"{graph.name} {link.label}").encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-")
+    response = Response(buffer.getvalue(), mimetype="image/png")
+    response.headers["Content-Disposition"] = f'attachment; filename="{slug[:80].strip("-") or "link"}-qr.png"'
     return keep_private(response)
 
 
