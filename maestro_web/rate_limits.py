@@ -168,7 +168,7 @@ def storage_unavailable(exc: Exception) -> Response:
     from maestro_web.extensions import db
 
     db.session.rollback()  # nothing half-written
-    # The exception's type only: its text may name the Redis host, never a value worth logging.
+    # The exception's type only: its text names the Redis host, and a URL may hold a password.
     log.error("Rate-limit storage unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
     response = error_response(503, STORAGE_DOWN_MESSAGE)
     response.headers["Retry-After"] = str(STORAGE_DOWN_RETRY_AFTER)
@@ -188,8 +188,10 @@ def _restore_retry_after(response: Response) -> Response:
     waits for the window; every other answer keeps the wait the app chose (5 s for a database
     outage) or none at all."""
     if response.status_code == 429:
-        value = response.headers.get("Retry-After")
-        if value is not None and value.isdigit() and int(value) < 1:
+        # At the very end of a window the limiter can compute 0 or -1: "retry now" would only
+        # earn another 429, so the least honest wait is one second.
+        value = response.headers.get("Retry-After", "")
+        if value.lstrip("-").isdigit() and int(value) < 1:
             response.headers["Retry-After"] = "1"
         return response
     original = g.get("maestro_retry_after")
