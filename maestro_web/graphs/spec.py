@@ -35,6 +35,9 @@ _COMMENT = re.compile(r"(^|\s)#")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Characters no database column can hold (PostgreSQL refuses NUL; lone surrogates are not UTF-8).
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Lines end where a textarea's lines end. str.splitlines() would also break at \x1c-\x1e, \x85,
+# \u2028 ..., numbering lines differently from every editor (found by tests/test_fuzz_forms.py).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 MAX_JSON_DEPTH = 8  # {"nodes": [{"name": ...}]} is 3 deep
 
 
@@ -148,7 +151,7 @@ def parse_spec(text: str) -> ParsedSpec:
         raise SpecError([SpecProblem(None, f"the spec is too long: {len(text):,} characters (at most {MAX_SPEC_CHARS:,})")])
     bad = _UNSTORABLE.search(text)
     if bad:
-        line = text.count("\n", 0, bad.start()) + 1
+        line = len(_LINE_BREAK.findall(text, 0, bad.start())) + 1
         what = "a NUL character" if bad.group() == "\x00" else "an invalid (lone surrogate) character"
         raise SpecError([SpecProblem(line, f"line {line}: contains {what}; remove it")])
     text = text.lstrip("\ufeff")
@@ -161,7 +164,7 @@ def parse_spec(text: str) -> ParsedSpec:
 
 def _parse_text(text: str) -> ParsedSpec:
     builder = _Builder()
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(_LINE_BREAK.split(text), start=1):
         if builder.full:
             break
         line = _strip_comment(raw).strip()
