@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from flask import Response, jsonify
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from maestro_web.api import api_auth_bp
 from maestro_web.api import schemas as s
@@ -118,7 +118,7 @@ SECURITY_SCHEMES = {
                        "`graph_id: \"*\"` to claim jobs, the graph's id to post its result.",
     },
 }
-SECURITY = {"user": [{"userToken": []}], "refresh": [{"refreshToken": []}], "worker": [{"workerToken": []}], "none": []}
+SECURITY: dict[str, list[dict[str, list[str]]]] = {"user": [{"userToken": []}], "refresh": [{"refreshToken": []}], "worker": [{"workerToken": []}], "none": []}
 
 DESCRIPTIONS = {
     200: "OK", 201: "Created", 202: "Accepted", 204: "No content",
@@ -157,12 +157,12 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     """The whole document (built once per process: it depends only on code)."""
-    requests = [(model, "validation") for model in _request_models()]
-    responses = [(model, "serialization") for model in _response_models()]
-    refs, definitions = models_json_schema(requests + responses, ref_template="#/components/schemas/{model}")
+    inputs: list[tuple[type[BaseModel], JsonSchemaMode]] = [(model, "validation") for model in _request_models()]
+    outputs: list[tuple[type[BaseModel], JsonSchemaMode]] = [(model, "serialization") for model in _response_models()]
+    refs, definitions = models_json_schema(inputs + outputs, ref_template="#/components/schemas/{model}")
 
-    def ref(model: type[BaseModel], mode: str) -> dict[str, Any]:
-        return refs[(model, mode)]  # type: ignore[index]
+    def ref(model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
+        return dict(refs[(model, mode)])
 
     error_ref = ref(s.ErrorOut, "serialization")
     paths: dict[str, dict[str, Any]] = {}

@@ -63,8 +63,10 @@ def _link_for(graph: Graph, link_id: str) -> ShareLink:
 def _create(graph_id: str) -> ShareLink | Response:
     graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
     body = parse_body(ShareCreate, optional=True)  # an empty POST is fine: every field has a default
+    user = current_user()
+    assert user is not None  # the blueprint's guard let only a valid token's user in
     try:
-        link = create_link(graph, current_user(), _new_link(body))
+        link = create_link(graph, user, _new_link(body))
     except ShareRefused as exc:
         db.session.rollback()
         return _refused(exc)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField  # type: ignore[attr-defined]  # SelectChoice is new in WTForms 3.3; its stubs know 3.2
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from maestro_web.graphs.spec import SpecError, parse_spec
@@ -37,7 +37,7 @@ class GraphForm(FlaskForm):
             self.spec_lines = [p.line for p in exc.problems if p.line is not None]
             messages = [problem.message for problem in exc.problems]
             # WTForms appends the raised message itself; the others go first, in line order.
-            field.errors.extend(messages[:-1])
+            field.errors = [*field.errors, *messages[:-1]]
             raise ValidationError(messages[-1]) from None
 
 

@@ -322,7 +322,7 @@ def _parse_json(text: str) -> ParsedSpec:
         if not all(isinstance(end, str) and end.strip() for end in pair):
             builder.problem(None, f"{where}: source and target must be node names")
             continue
-        source, target = (end.strip() for end in pair)
+        source, target = str(pair[0]).strip(), str(pair[1]).strip()  # both are non-blank text (checked above)
         if _json_name(builder, where, source) and _json_name(builder, where, target):
             builder.add_node(None, source, {})
             builder.add_node(None, target, {})
