@@ -10,6 +10,7 @@ import pytest
 from maestro_web.analytics_front.download_routes import MAX_PIXELS, MAX_SIDE, file_name, png_scale, svg_to_png
 from maestro_web.extensions import db
 from maestro_web.models import ShareLink
+from maestro_web.security.worker_tokens import mint_worker_token
 from maestro_web.shares.services import pause_link, revoke_link
 from picture_support import draw_with_the_reference_worker
 from share_support import make_link
@@ -158,3 +159,21 @@ def test_the_qr_code_of_a_link_downloads_as_a_png(app, client, auth, owner, make
         revoke_link(ShareLink.get_by_public_id(made.id))
         db.session.commit()
     assert client.get(f"{page}/qr.png").status_code == 410
+
+
+def test_a_picture_too_large_to_rasterize_in_a_request_is_refused_with_a_pointer_to_the_svg(app, client, auth, owner,
+                                                                                              make_graph):
+    from maestro_web.analytics_front.download_routes import MAX_PNG_SVG_BYTES
+    made = make_graph(owner, name="Huge", spec="a -> b")
+    boxes = "".join(f'<rect x="{i % 1000}" y="{i // 1000}" width="1" height="1" fill="#4e79a7"/>' for i in range(20_000))
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1000 20" width="1000" height="20">{boxes}</svg>'
+    assert len(svg) > MAX_PNG_SVG_BYTES
+    ring = app.config["KEY_RINGS"]["analytics"]
+    job = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
+    posted = client.post("/analytics/graphs", headers={"Authorization": f"JWT {mint_worker_token(ring, made.public_id)}"},
+                         json={"run_id": job["run_id"], "status": "finished", "svg": svg})
+    assert posted.status_code == 201, posted.text
+    auth.login(owner.email)
+    response = client.get(f"/analytics/graphs/{made.public_id}/download.png")
+    assert response.status_code == 422 and "download the SVG instead" in response.get_data(as_text=True)
+    assert client.get(f"/analytics/graphs/{made.public_id}/download.svg").status_code == 200

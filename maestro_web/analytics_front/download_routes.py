@@ -36,6 +36,10 @@ MAX_SIDE = 12_000  # pixels, either side
 # width × height: 32 MB of RGBA while drawing, and a few seconds of rasterizing on one core (see
 # docs/benchmarks.md); a bigger graph's PNG is an overview, its SVG the full-resolution file.
 MAX_PIXELS = 8_000_000
+# Rasterizing time grows with the drawing's paths, not only its pixels: a 1,000-node picture takes
+# 10-20 s on one busy core, longer than a request should (gunicorn's timeout is 30 s). Above this
+# size the PNG is refused with a message pointing at the SVG, which any browser or editor opens.
+MAX_PNG_SVG_BYTES = 1_000_000
 PNG_CACHE_SIZE = 8  # recent PNGs kept per process: a picture shared widely is rasterized once
 
 
@@ -83,6 +87,8 @@ def svg_to_png(svg: str) -> bytes:
 
 def download(svg: str, graph_name: str, drawn_at: datetime | None, fmt: str) -> Response:
     if fmt == "png":
+        if len(svg) > MAX_PNG_SVG_BYTES:
+            abort(422, "This picture is too large to turn into a PNG here; download the SVG instead.")
         try:
             body = svg_to_png(svg)
         except (PictureTooLarge, ValueError):
