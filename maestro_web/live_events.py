@@ -174,8 +174,11 @@ def _changed(obj: object, *attributes: str) -> bool:
     return any(state.attrs[name].history.has_changes() for name in attributes)
 
 
-def _graph_public_id(session: Session, graph_id: int) -> str | None:
-    return session.connection().scalar(select(Graph.public_id).where(Graph.id == graph_id))
+def _graph_public_id(session: Session, row: GraphRun | GraphResult | GraphRole) -> str | None:
+    graph = instance_state(row).dict.get("graph")  # already loaded (e.g. Graph.queue_run): no query
+    if isinstance(graph, Graph):
+        return graph.public_id
+    return session.connection().scalar(select(Graph.public_id).where(Graph.id == row.graph_id))
 
 
 def _active_link_ids(session: Session, graph_id: int) -> list[str]:
@@ -188,11 +191,11 @@ def _active_link_ids(session: Session, graph_id: int) -> list[str]:
 
 def _on_new(session: Session, obj: object) -> None:
     if isinstance(obj, GraphRun):
-        graph = _graph_public_id(session, obj.graph_id)
+        graph = _graph_public_id(session, obj)
         publish_after_commit(f"graph:{graph}", "run.queued",
                              {"run_id": obj.public_id, "queued_at": _iso(obj.queued_at)}, session)
     elif isinstance(obj, GraphResult):
-        graph = _graph_public_id(session, obj.graph_id)
+        graph = _graph_public_id(session, obj)
         run_id = session.connection().scalar(select(GraphRun.public_id).where(GraphRun.id == obj.run_id))
         if obj.status == "error":
             publish_after_commit(f"graph:{graph}", "run.failed", {"run_id": run_id, "message": obj.message}, session)
@@ -223,7 +226,7 @@ def _on_dirty(session: Session, obj: object) -> None:
 def _on_deleted(session: Session, obj: object) -> None:
     if isinstance(obj, GraphRole):
         # Losing every role is losing Read: that user's subscription to the graph ends.
-        graph = _graph_public_id(session, obj.graph_id)
+        graph = _graph_public_id(session, obj)
         user = session.connection().scalar(select(User.public_id).where(User.id == obj.user_id))
         if graph is not None and user is not None:
             publish_after_commit(CONTROL, "revoke", {"user": user, "channel": f"graph:{graph}"}, session)

@@ -256,3 +256,32 @@ def test_without_a_live_server_pages_work_and_say_live_updates_off(app, browser,
     expect(visitor.locator("[data-live-indicator]")).to_contain_text("Live updates off")
     # The page keeps trying in the background and stays usable meanwhile.
     expect(page.locator("a", has_text="Back to the graph")).to_be_visible()
+
+
+@pytest.mark.app_settings(**LIVE_SETTINGS, MAESTRO_LIVE_TICKET_TTL=62)
+def test_a_page_renews_its_ticket_and_reconnects_after_the_live_server_restarts(app, browser, live_server, live,
+                                                                                 make_user, make_graph):
+    base = live_server.url
+    owner = make_user(email="owner@example.com", name="Owner")
+    graph = make_graph(owner, name="Shop", spec="web -> api")
+    draw(app, graph.public_id)
+    made = make_link(app, graph, owner)
+    page = new_page(browser, base, owner.email)
+    page.goto(f"{base}/graphs/{graph.public_id}/shares")
+    indicator = page.locator("[data-live-indicator]")
+    expect(indicator).to_have_text("Live updates on", timeout=WAIT)
+    mark_no_reload(page)
+
+    # A 62 s ticket is renewed a minute before it ends: a new ticket, a new hello, same connection.
+    with page.expect_request(lambda request: "/live/ticket" in request.url, timeout=WAIT):
+        pass
+    assert requests.get(base + made.path, timeout=10).status_code == 200
+    expect(page.locator(f'[data-link-views="{made.id}"]')).to_have_text("1", timeout=WAIT)
+
+    live.stop()
+    expect(indicator).to_contain_text("Live updates off", timeout=WAIT)
+    with start_live_server(app.config, port=LIVE_PORT, base_url=base):
+        expect(indicator).to_have_text("Live updates on", timeout=60_000)  # backoff, then back
+        assert requests.get(base + made.path, timeout=10).status_code == 200
+        expect(page.locator(f'[data-link-views="{made.id}"]')).to_have_text("2", timeout=WAIT)
+    assert page.evaluate("window.__sameDocument") is True
