@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 
@@ -158,7 +159,7 @@ def _numbers(text: str) -> Point:
     return float(x), float(y)
 
 
-def _read_dot_json(data: dict, names: list[str]) -> Layout:
+def _read_dot_json(data: dict[str, Any], names: list[str]) -> Layout:
     x0, y0, x1, y1 = (float(v) for v in data["bb"].split(","))
     height = y1 - y0
 
@@ -237,7 +238,7 @@ def columns_of(graph: nx.DiGraph, sweeps: int = 4) -> list[list[str]]:
     """Columns of nodes, left to right (cycle-closing edges turned around), ordered to reduce crossings."""
     if graph.number_of_nodes() == 0:
         return []
-    dag = nx.DiGraph()
+    dag: nx.DiGraph = nx.DiGraph()
     dag.add_nodes_from(graph)
     back = feedback_edges(graph)
     dag.add_edges_from(edge for edge in graph.edges() if edge not in back)
