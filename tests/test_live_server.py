@@ -673,6 +673,28 @@ def test_live_publisher_never_raises_nor_blocks_when_the_server_is_down(caplog):
     assert secret_token not in caplog.text
 
 
+# --- the server's own pieces ------------------------------------------------------------------------
+
+
+def test_error_names_match_the_apps():
+    from maestro_web.errors import ERROR_NAMES as APP_NAMES
+    from maestro_web.live.server import ERROR_NAMES
+
+    assert ERROR_NAMES == {status: APP_NAMES[status] for status in ERROR_NAMES}
+
+
+def test_settings_survive_the_hand_over_to_the_lean_process():
+    from maestro_web.live.settings import LiveSettings
+
+    settings = LiveSettings(socket_ring=KeyRing("socket", "a" * 40, ("b" * 40,)), ticket_ring=SESSION,
+                            origins=frozenset({ORIGIN, EMBED_ORIGIN}), redis_url="redis://:pw@host/3",
+                            max_connections_per_address=7, trusted_proxies=1, log_level="WARNING")
+    again = LiveSettings.from_json(settings.to_json())
+    assert again == settings
+    assert again.socket_ring.secret_for(KeyRing("socket", "b" * 40).current_kid) == "b" * 40
+    assert "pw" not in repr(settings) and "a" * 40 not in repr(settings)
+
+
 # --- logs ----------------------------------------------------------------------------------------------
 
 

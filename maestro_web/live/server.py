@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import resource
+import sys
 import time
+from pathlib import Path
 from collections import defaultdict
 from typing import Any
 
 from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractAccessLogger
 
-from maestro_web.errors import ERROR_NAMES
 from maestro_web.live.bus import Bus, Event, MemoryBus, RedisBus, parse_event_id, text_frame
 from maestro_web.live.channels import CONTROL, is_channel
 from maestro_web.live.revocations import ControlError, Revocations, parse_revoke
@@ -35,6 +37,12 @@ CLOSE_POLICY = 1008  # too many frames a second, or a binary frame
 CLOSE_TOO_SLOW = 1013  # the browser did not read its events: reconnect with `since`
 CLOSE_GOING_AWAY = 1001
 MAX_EVENT_NAME = 100
+
+# The §7 error names of the statuses this server answers; the same as maestro_web.errors.ERROR_NAMES
+# (a test holds them equal) without importing the app's error module and its database layer.
+ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "payload_too_large", 422: "validation_error",
+               429: "too_many_requests", 500: "internal_error", 503: "unavailable"}
 
 SETTINGS_KEY = web.AppKey("settings", LiveSettings)
 HUB_KEY: web.AppKey["Hub"] = web.AppKey("hub")
@@ -597,3 +605,26 @@ def run(settings: LiveSettings, host: str, port: int) -> None:
              host, port, "Redis" if settings.redis_url else "this process only", limit)
     web.run_app(build_app(settings), host=host, port=port, print=None, access_log_class=AccessLogger,
                 shutdown_timeout=5, backlog=4096)
+
+
+def exec_server(settings: LiveSettings, host: str, port: int) -> None:
+    """Replace this process (the Flask CLI, with the whole app loaded) by a lean live server.
+
+    The app's modules (SQLAlchemy, blueprints, templates) take half the memory of an idle live
+    server and are never used by it. The settings, secrets included, go over a pipe (never argv or
+    the environment); the process id stays the same, so signals and supervisors are unaffected.
+    """
+    read_fd, write_fd = os.pipe()
+    payload = settings.to_json().encode()
+    if len(payload) > 60_000:  # one write into an empty pipe never blocks below its 64 KiB buffer
+        raise RuntimeError("live settings too large to hand over")
+    os.write(write_fd, payload)
+    os.close(write_fd)
+    os.set_inheritable(read_fd, True)
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "maestro_web.live", "--settings-fd", str(read_fd),
+                               "--host", host, "--port", str(port)], env)

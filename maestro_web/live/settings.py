@@ -1,7 +1,8 @@
 """The live server's settings: built once from the Flask config at start, then plain data."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, fields
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
@@ -28,6 +29,7 @@ class LiveSettings:
     history_ttl: int = 3600  # seconds a quiet channel's history is kept; SPEC asks for at least 300
     revocation_ttl: int = 660  # longer than any ticket (600 s) lives
     send_buffer_bytes: int = 1024 * 1024  # unsent bytes one slow connection may hold before it is dropped
+    log_level: str = "INFO"
 
     def __repr__(self) -> str:  # the Redis URL may hold a password; the rings print no secret
         return f"LiveSettings(origins={sorted(self.origins)!r}, redis={'on' if self.redis_url else 'off'})"
@@ -45,6 +47,25 @@ class LiveSettings:
             "redis_prefix": config.get("MAESTRO_LIVE_REDIS_PREFIX", "maestro:live:"),
             "max_connections_per_address": config.get("MAESTRO_LIVE_MAX_CONNECTIONS_PER_ADDRESS", 200),
             "trusted_proxies": config.get("MAESTRO_TRUSTED_PROXIES", 0),
+            "log_level": config.get("LOG_LEVEL", "INFO"),
         }
         values.update(changes)
+        return cls(**values)
+
+    def to_json(self) -> str:
+        """Everything, secrets included: only for handing over to the server process (a pipe)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("socket_ring", "ticket_ring"):
+            ring = values[name]
+            values[name] = {"context": ring.context, "current": ring.current, "previous": list(ring.previous)}
+        values["origins"] = sorted(self.origins)
+        return json.dumps(values)
+
+    @classmethod
+    def from_json(cls, text: str) -> "LiveSettings":
+        values = json.loads(text)
+        for name in ("socket_ring", "ticket_ring"):
+            ring = values[name]
+            values[name] = KeyRing(ring["context"], ring["current"], tuple(ring["previous"]))
+        values["origins"] = frozenset(values["origins"])
         return cls(**values)
