@@ -42,14 +42,15 @@
     var height;
     if (this.embed) {
       var top = this.box.getBoundingClientRect().top + window.scrollY;
-      height = Math.max(200, window.innerHeight - top - 8);
+      height = Math.max(160, window.innerHeight - top - 12);
     } else {
       var width = this.box.clientWidth || 300;
       var tallest = Math.max(240, window.innerHeight * 0.75);
       var scale = Math.min(1, width / this.size.w, tallest / this.size.h);
       height = Math.max(160, Math.ceil(this.size.h * scale));
     }
-    this.box.style.height = height + "px";
+    // The style's height may include the border (border-box): add it, so the inside is `height`.
+    this.box.style.height = (height + this.box.offsetHeight - this.box.clientHeight) + "px";
   };
 
   Viewer.prototype.apply = function () {

@@ -217,3 +217,36 @@ def test_downloads_are_named_after_the_graph_and_date(browser, live_server, grap
     with public.expect_download() as info:
         public.get_by_role("link", name=f"Download {kind.upper()}").click()
     assert info.value.suggested_filename == f"platform-{today}.{kind}"
+
+
+CYCLE = "a -> b\nb -> c\nc -> a\nc -> c\nlonely"
+WEB_SHOP = ("browser [kind=frontend] -> web [kind=frontend]\nbrowser -> cdn [kind=external]\nweb -> api\napi -> auth\n"
+            "api -> catalog\napi -> cart\napi -> orders\norders -> payments\npayments -> stripe [kind=external]\n"
+            "orders -> queue [kind=queue]\nworker -> queue\nworker -> db [kind=database]\nworker -> mailer\n"
+            "catalog -> search\ncatalog -> db\ncart -> cache [kind=cache]\norders -> db\nauth -> db")
+
+
+def test_the_embed_page_fills_its_frame(browser, live_server, app, owner, make_graph):
+    graph = make_graph(owner, name="Cycle", spec=CYCLE)
+    draw_with_the_reference_worker(app, graph.public_id)
+    made = make_link(app, graph, owner)
+    page = browser.new_context(viewport={"width": 640, "height": 420}).new_page()
+    page.goto(f"{live_server.url}/analytics/graphs/public/{graph.public_id}/embed?token={made.token}")
+    expect(page.locator("[data-panzoom] g.edge")).to_have_count(4)
+    page.wait_for_function(FITTED_JS)
+    # The box reaches the bottom of the frame (less the page's padding), whatever the picture's shape.
+    page.wait_for_function("() => { const b = document.querySelector('[data-panzoom]').getBoundingClientRect();"
+                           " return b.bottom >= window.innerHeight - 24 && b.bottom <= window.innerHeight; }")
+    os.makedirs(SHOTS, exist_ok=True)
+    page.screenshot(path=f"{SHOTS}/embed-cycle-640.png")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+def test_the_web_shop_opens_whole_on_a_phone_and_a_desktop(browser, live_server, app, owner, make_graph, viewport):
+    graph = make_graph(owner, name="Web shop", spec=WEB_SHOP)
+    draw_with_the_reference_worker(app, graph.public_id)
+    page = open_private(browser, live_server.url, graph, viewport)
+    expect(page.locator("[data-panzoom] g.node")).to_have_count(16)
+    page.wait_for_function(FITTED_JS)
+    os.makedirs(SHOTS, exist_ok=True)
+    page.screenshot(path=f"{SHOTS}/web-shop-{viewport['width']}.png", full_page=True)
