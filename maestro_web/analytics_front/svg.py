@@ -142,6 +142,8 @@ def _attribute(name: str, value: str) -> tuple[str, str] | None:
     if local == "style":
         style = _clean_style(value)
         return ("style", style) if style else None
+    if local in DATA_ATTRIBUTES:
+        return local, value  # inert text (node names) that nothing loads or runs; escaped on output
     if not _safe_value(value):
         return None
     return local, value
