@@ -300,3 +300,15 @@ def test_the_checker_itself_sees_a_path_under_a_box_and_a_path_ending_off_its_bo
     index = BoxIndex(boxes)
     assert any("mailer" in index.near(*p) and boxes["mailer"].contains(*p, inset=SHRINK) for p in straight_through)
     assert boxes["queue"].distance(*sample_path("M40,10 L190,10")[-1]) > END_TOLERANCE
+
+
+def test_any_node_name_keeps_its_data_attributes_through_the_sanitizer():
+    names = ['a"b&<c>', "metadata:store", "back\\slash", "javascript:alert(1)", "ünïcødé ☃"]
+    spec = {"nodes": [{"name": n} for n in names], "edges": [{"source": names[i], "target": names[i + 1]} for i in range(4)]}
+    svg = render(spec, title="odd names").svg
+    clean = sanitize_svg(svg)
+    assert clean == svg
+    root, boxes, edges = parse(clean)
+    assert set(boxes) == set(names)
+    assert {(e.get("data-source"), e.get("data-target")) for e in edges} == {(names[i], names[i + 1]) for i in range(4)}
+    assert "<c>" not in clean and "&lt;c&gt;" in clean  # escaped, never markup
