@@ -258,7 +258,7 @@ def test_removing_a_role_ends_that_users_graph_subscription(app, auth, client, l
 # --- a live server that is down costs nothing ----------------------------------------------------------
 
 
-def test_without_a_live_server_every_request_still_succeeds(app, auth, client, owner, graph):
+def test_without_a_live_server_every_request_still_succeeds(app, auth, client, owner, graph, caplog):
     app.config.update(MAESTRO_LIVE_PUBLISH=True, MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{free_port()}/publish")
     live_events.init_app(app)
     auth.login(owner.email)
@@ -271,3 +271,6 @@ def test_without_a_live_server_every_request_still_succeeds(app, auth, client, o
     assert app.test_client().get(made.path).status_code == 200
     assert link_row(app, made.id).view_count == 1
     assert app.extensions[live_events.EXTENSION].flush(10)  # every event was tried, and dropped
+    dropped = [r.getMessage() for r in caplog.records if r.name == "maestro_web.live_publish"]
+    assert dropped and all("failed" in line for line in dropped)
+    assert "eyJ" not in caplog.text  # neither the socket token nor any other token in a log line
