@@ -203,7 +203,72 @@ def _read_dot_json(data: dict[str, Any], names: list[str]) -> Layout:
         routes[(source, target)] = Route(start, segments)
         if source != target and boxes[target].x + boxes[target].width / 2 <= boxes[source].x + boxes[source].width / 2:
             back.add((source, target))
+    _spread_heads(boxes, routes)
     return Layout(boxes, routes, x1 - x0, height, "dot", back_edges=back)
+
+
+def _spread_heads(boxes: dict[str, Box], routes: dict[tuple[str, str], Route]) -> None:
+    """Edges that dot sends into one box meet near its centre line; spread them along its left side.
+
+    Only the end of each edge moves: its arrow slides onto the box's left side (in the order the
+    edges arrive, so they do not cross) and its last curve bends to follow, the far end of that
+    curve staying where dot put it. A bent curve that would touch another box is left as dot drew it.
+    """
+    arriving: dict[str, list[tuple[float, tuple[str, str]]]] = {}
+    for (source, target), route in routes.items():
+        box = boxes[target]
+        if source == target or len(route.segments) < 2:
+            continue
+        start_of_curve = route.segments[-3][2] if len(route.segments) > 2 else route.start
+        if start_of_curve[0] >= box.x:  # arrives from above, below or the right: not this side's
+            continue
+        arriving.setdefault(target, []).append((route.segments[-2][0][1], (source, target)))
+    obstacles = _BoxGrid(boxes)
+    for target, edges in arriving.items():
+        if len(edges) < 2:
+            continue
+        box = boxes[target]
+        for rank, (_, key) in enumerate(sorted(edges)):
+            route = routes[key]
+            y = box.y + box.height * (rank + 1) / (len(edges) + 1)
+            tip, foot = (box.x, y), (box.x - 10.0, y)
+            begin = route.segments[-3][2] if len(route.segments) > 2 else route.start
+            c1 = route.segments[-2][0]
+            c2 = (foot[0] - max(8.0, (foot[0] - begin[0]) / 3), y)
+            curve = (c1, c2, foot)
+            if obstacles.touches(begin, curve, allowed={key[0], key[1]}):
+                continue
+            route.segments[-2] = curve
+            route.segments[-1] = line(foot, tip)
+
+
+class _BoxGrid:
+    """Boxes bucketed by cell, to test quickly whether a curve touches any box but its own two."""
+
+    CELL = 64.0
+
+    def __init__(self, boxes: dict[str, Box]) -> None:
+        self.boxes = boxes
+        self.cells: dict[tuple[int, int], list[str]] = {}
+        for name, box in boxes.items():
+            for cx in range(int(box.x // self.CELL), int(box.right // self.CELL) + 1):
+                for cy in range(int(box.y // self.CELL), int(box.bottom // self.CELL) + 1):
+                    self.cells.setdefault((cx, cy), []).append(name)
+
+    def touches(self, start: Point, curve: tuple[Point, Point, Point], allowed: set[str]) -> bool:
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = start, *curve
+        # The control polygon is at least as long as the curve: a sample every 4 units or less.
+        length = sum(abs(bx - ax) + abs(by - ay) for (ax, ay), (bx, by) in zip((start, *curve), curve))
+        steps = max(16, int(length / 4))
+        for step in range(1, steps + 1):
+            t = step / steps
+            a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t ** 3
+            px, py = a * x0 + b * x1 + c * x2 + d * x3, a * y0 + b * y1 + c * y2 + d * y3
+            for name in self.cells.get((int(px // self.CELL), int(py // self.CELL)), []):
+                box = self.boxes[name]
+                if name not in allowed and box.x - 2 < px < box.right + 2 and box.y - 2 < py < box.bottom + 2:
+                    return True
+        return False
 
 
 # --- the simple grid layout ------------------------------------------------------------------------

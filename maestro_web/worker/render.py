@@ -35,6 +35,7 @@ LINE_HEIGHT = 16
 BOX_PADDING = 10
 MIN_BOX_WIDTH = 48
 MARGIN = 20
+MAX_FAN_IN_HEIGHT = 72
 ARROW_LENGTH = 9.0
 ARROW_HALF_WIDTH = 4.5
 
@@ -98,10 +99,12 @@ def label_lines(name: str) -> list[str]:
     return [first, rest]
 
 
-def box_size(name: str) -> tuple[float, float]:
+def box_size(name: str, incoming: int = 0) -> tuple[float, float]:
+    """Wide enough for the label; tall enough for the label and, up to a point, for edges arriving
+    side by side (6 units apart), so a box many things depend on shows each arrow apart."""
     lines = label_lines(name)
     width = max(MIN_BOX_WIDTH, round(max(len(line) for line in lines) * CHAR_WIDTH + 2 * BOX_PADDING))
-    return float(width), float(12 + LINE_HEIGHT * len(lines))
+    return float(width), float(max(12 + LINE_HEIGHT * len(lines), min(MAX_FAN_IN_HEIGHT, 6 * incoming + 6)))
 
 
 def _n(value: float) -> str:
@@ -114,7 +117,7 @@ def render(spec: dict[str, Any], title: str | None = None, *, dot: str | None = 
            timeout: float | None = None) -> Picture:
     """The picture of a spec, and a warning when the simpler layout had to stand in for dot."""
     graph = build_graph(spec)
-    sizes = {name: box_size(name) for name in graph}
+    sizes = {name: box_size(name, sum(1 for source in graph.predecessors(name) if source != name)) for name in graph}
     placed = layout(graph, sizes, dot=dot, timeout=timeout)
     return Picture(_svg(graph, placed, title), placed.engine, placed.note)
 
