@@ -29,7 +29,7 @@ class LivePublisher:
         self._queue: queue.Queue[tuple[str, str, dict[str, Any]]] = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._session = requests.Session()
+        self._local = threading.local()  # one requests.Session per thread: sessions are not thread-safe
 
     def __repr__(self) -> str:
         return f"LivePublisher({self.publish_url!r})"
@@ -48,7 +48,7 @@ class LivePublisher:
         """Post one event now; True when the live server accepted it (202)."""
         try:
             body = json.dumps({"channel": channel, "event": event, "data": data})
-            response = self._session.post(
+            response = self._session().post(
                 self.publish_url,
                 data=body.encode(),
                 headers={"Authorization": f"JWT {self.token_factory()}", "Content-Type": "application/json"},
@@ -72,6 +72,12 @@ class LivePublisher:
 
         threading.Thread(target=wait, daemon=True).start()
         return done.wait(timeout)
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
 
     def _ensure_thread(self) -> None:
         if self._thread is not None and self._thread.is_alive():
