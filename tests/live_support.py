@@ -150,8 +150,9 @@ def live_environment(config: Mapping[str, Any] | None = None, *, session_secret:
 
 def start_live_server(config: Mapping[str, Any] | None = None, *, port: int | None = None,
                       host: str = "127.0.0.1", timeout: float = 20.0, log_dir: str | None = None,
-                      **environment: Any) -> LiveProcess:
-    """Start `flask live serve` and return once it answers GET /healthz (with Redis, once subscribed).
+                      healthy: bool = True, **environment: Any) -> LiveProcess:
+    """Start `flask live serve` and return once GET /healthz answers 200 (with Redis, once subscribed);
+    with `healthy=False`, once it answers at all (e.g. a 503 while Redis is down).
 
     Keyword arguments beyond these go to `live_environment` (session_secret, socket_secret, base_url,
     origins, redis_url, redis_prefix, extra).
@@ -168,7 +169,7 @@ def start_live_server(config: Mapping[str, Any] | None = None, *, port: int | No
         if proc.poll() is not None:
             raise RuntimeError(f"live server exited with {proc.returncode}:\n{live.logs()}")
         try:
-            if requests.get(f"{live.http_url}/healthz", timeout=1).status_code == 200:
+            if requests.get(f"{live.http_url}/healthz", timeout=1).status_code == 200 or not healthy:
                 return live
         except requests.RequestException:
             pass

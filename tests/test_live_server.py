@@ -18,6 +18,7 @@ from websockets.exceptions import InvalidStatus
 
 from live_support import (
     REDIS_URL,
+    free_port,
     LiveClient,
     LiveProcess,
     clear_redis_prefix,
@@ -212,6 +213,23 @@ def test_ids_stay_ordered_when_two_processes_publish(pair):
         received = [e["id"] for e in conn.events(20)]
     assert received == ids
     assert all(key(a) < key(b) for a, b in zip(received, received[1:]))
+
+
+def test_redis_down_means_503_for_publishers_and_the_server_lives():
+    closed = free_port()  # nothing listens there
+    server = start(redis_url=f"redis://127.0.0.1:{closed}/0", redis_prefix=redis_prefix(), healthy=False,
+                   timeout=30)
+    try:
+        health = requests.get(f"{server.http_url}/healthz", timeout=5)
+        assert health.status_code == 503 and health.json()["redis"] == "down"
+        response = publish(server, token(), {"channel": "graph:g1", "event": "run.queued", "data": {}})
+        assert response.status_code == 503 and response.json()["error"] == "unavailable"
+        with client(server) as conn:  # browsers still connect; their pages say what they can
+            assert conn.subscribe("graph:g1")["type"] == "subscribed"
+        assert "Redis fan-out interrupted" in server.logs()
+        assert f"redis://127.0.0.1:{closed}" not in server.logs()  # a Redis URL may hold a password
+    finally:
+        server.stop()
 
 
 # --- publish: tokens and bodies ----------------------------------------------------------------------
