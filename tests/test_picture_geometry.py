@@ -312,3 +312,15 @@ def test_any_node_name_keeps_its_data_attributes_through_the_sanitizer():
     assert set(boxes) == set(names)
     assert {(e.get("data-source"), e.get("data-target")) for e in edges} == {(names[i], names[i + 1]) for i in range(4)}
     assert "<c>" not in clean and "&lt;c&gt;" in clean  # escaped, never markup
+
+
+def test_a_worker_without_dot_still_posts_a_picture_and_ends_the_run_with_a_warning(monkeypatch):
+    from maestro_web.worker.runner import build_result
+
+    monkeypatch.setenv("MAESTRO_DOT", "/nonexistent/dot")  # the worker's own setting, read per run
+    job = {"graph_id": "g", "run_id": "r", "name": "Web shop", "spec": parse_spec(WEB_SHOP).to_dict()}
+    result = build_result(job)
+    assert result["status"] == "warning"
+    assert result["msg"] == "16 nodes, 18 edges. Graphviz dot is not installed on the worker, so a simpler layout was drawn."
+    root, boxes, edges = parse(result["svg"])
+    assert len(boxes) == 16 and len(edges) == 18
