@@ -165,6 +165,13 @@ def test_since_replay_after_reconnect_loses_nothing(live):
     replay_loses_nothing(live, live)
 
 
+def test_since_from_the_future_does_not_silence_new_events(live):
+    with client(live) as conn:
+        assert conn.subscribe("graph:g1", since="99999999999999-0")["type"] == "subscribed"
+        mine = post(live, "graph:g1")
+        assert conn.recv()["id"] == mine
+
+
 def test_since_replay_survives_a_restart_of_the_only_process():
     # Ids carry a timestamp, so a `since` from before a restart is still "before" the new events.
     first = start()

@@ -286,7 +286,8 @@ class Hub:
             missed = []
         if conn.subs.get(channel) is not sub:
             return  # unsubscribed or resubscribed meanwhile
-        sub.last = since
+        # A `since` from the future (a bogus or foreign id) must not silence the events to come.
+        sub.last = since if since[0] <= time.time() * 1000 + 1000 else None
         for event in missed + (sub.pending or []):
             if event.key > sub.last:
                 sub.last = event.key
