@@ -281,6 +281,9 @@ def load_settings(
         ),
         "MAESTRO_FORGOT_RATE_LIMIT": environ.get("MAESTRO_FORGOT_RATE_LIMIT", "10 per hour"),
         "MAESTRO_FORGOT_ADDRESS_RATE_LIMIT": environ.get("MAESTRO_FORGOT_ADDRESS_RATE_LIMIT", "3 per hour"),
+        "MAESTRO_REGISTER_RATE_LIMIT": environ.get("MAESTRO_REGISTER_RATE_LIMIT", "10 per hour"),
+        "MAESTRO_RESET_RATE_LIMIT": environ.get("MAESTRO_RESET_RATE_LIMIT", "20 per hour"),
+        "MAESTRO_WORKER_RATE_LIMIT": environ.get("MAESTRO_WORKER_RATE_LIMIT", "600 per minute"),
         # Mail (password reset). Without MAIL_SERVER, messages go to the instance outbox.
         "MAIL_SERVER": environ.get("MAIL_SERVER", "").strip() or None,
         "MAIL_PORT": _int(environ, "MAIL_PORT", 465 if mail_ssl else 587 if mail_tls else 25, minimum=1),

@@ -40,11 +40,6 @@ STORAGE_ERRORS = (RedisError, StorageError)
 
 # Defaults of the limits that have no setting of their own in config.py; each can be overridden
 # in app.config under the same name.
-DEFAULT_LIMITS = {
-    "MAESTRO_REGISTER_RATE_LIMIT": "10 per hour",
-    "MAESTRO_RESET_RATE_LIMIT": "20 per hour",
-    "MAESTRO_WORKER_RATE_LIMIT": "600 per minute",
-}
 # How long a client should wait when the rate-limit store is down: a restart of Redis takes
 # seconds, and a login that is refused for longer than that is worse than a retry.
 STORAGE_DOWN_RETRY_AFTER = 10
@@ -55,7 +50,7 @@ STORAGE_DOWN_MESSAGE = (
 
 
 def _setting(name: str) -> str:
-    return str(current_app.config.get(name) or DEFAULT_LIMITS[name])
+    return str(current_app.config[name])  # every limit is read from the environment in config.py
 
 
 def hashed_key(kind: str, value: str) -> str:
