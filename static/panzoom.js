@@ -95,7 +95,9 @@
     box.addEventListener("wheel", function (event) {
       event.preventDefault();
       var at = self.local(event);
-      self.zoomTo(self.scale * Math.exp(clamp(-event.deltaY, -300, 300) * 0.002), at.x, at.y);
+      // deltaY is in pixels, lines (Firefox with a mouse wheel) or pages: bring it to pixels.
+      var delta = event.deltaY * (event.deltaMode === 1 ? 16 : event.deltaMode === 2 ? window.innerHeight : 1);
+      self.zoomTo(self.scale * Math.exp(clamp(-delta, -300, 300) * 0.002), at.x, at.y);
     }, { passive: false });
 
     box.addEventListener("pointerdown", function (event) {
