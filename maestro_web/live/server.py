@@ -287,11 +287,12 @@ class Hub:
         if conn.subs.get(channel) is not sub:
             return  # unsubscribed or resubscribed meanwhile
         # A `since` from the future (a bogus or foreign id) must not silence the events to come.
-        sub.last = since if since[0] <= time.time() * 1000 + 1000 else None
+        last = since if since[0] <= time.time() * 1000 + 1000 else (0, -1)
         for event in missed + (sub.pending or []):
-            if event.key > sub.last:
-                sub.last = event.key
+            if event.key > last:
+                last = event.key
                 conn.send(event.frame)
+        sub.last = last
         sub.pending = None
 
 
