@@ -5,6 +5,7 @@ the Redis tests use real Redis with a key prefix of their own.
 """
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import socket
@@ -519,6 +520,44 @@ def test_more_than_twenty_frames_a_second_closes_1008(live):
         for _ in range(25):
             conn.send({"type": "ping"})
         assert conn.close_code() == 1008
+
+
+def raw_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """A masked client frame (RFC 6455 §5.2), payload under 126 bytes or under 64 KiB."""
+    mask = secrets.token_bytes(4)
+    size = len(payload)
+    header = bytes([0x80 | opcode, 0x80 | size]) if size < 126 else bytes([0x80 | opcode, 0x80 | 126]) + \
+        size.to_bytes(2, "big")
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def test_server_pings_every_20_seconds_and_drops_a_peer_that_never_answers(live):
+    # A raw socket, because WebSocket libraries answer pings by themselves. Takes about 30 s.
+    sock = socket.create_connection(("127.0.0.1", live.port), timeout=40)
+    try:
+        key = base64.b64encode(secrets.token_bytes(16)).decode()
+        sock.sendall((f"GET /live HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {ORIGIN}\r\n\r\n").encode())
+        sock.sendall(raw_frame(json.dumps({"type": "hello", "ticket": ticket()}).encode()))
+        received = b""
+        started = time.monotonic()
+        ping_at = closed_at = None
+        while closed_at is None:
+            chunk = sock.recv(65536)
+            if not chunk:
+                closed_at = time.monotonic()
+                break
+            received += chunk
+            if ping_at is None and b"\x89" in received.split(b"\r\n\r\n", 1)[-1]:
+                ping_at = time.monotonic()
+            if b"\x88" in received.split(b"\r\n\r\n", 1)[-1]:  # the server's close frame
+                closed_at = time.monotonic()
+        assert b" 101 " in received.split(b"\r\n", 1)[0]
+        assert b'"type":"welcome"' in received
+        assert ping_at is not None and 18 <= ping_at - started <= 23
+        assert 8 <= closed_at - ping_at <= 13  # no pong within half the interval: gone
+    finally:
+        sock.close()
 
 
 def test_connections_per_address_are_capped():
