@@ -136,6 +136,8 @@ class MemoryBus:
             for channel in [c for c, at in self._last_write.items() if at < cutoff]:
                 self._history.pop(channel, None)
                 self._last_write.pop(channel, None)
+                # Its next id starts from the clock, an hour past the last one: still increasing.
+                self._last_id.pop(channel, None)
 
 
 # XADD, EXPIRE and PUBLISH in one step: every process sees the events of a channel in id order.
