@@ -33,6 +33,13 @@
     this.index();
     this.sizeBox();
     this.fit();
+    // A scroll bar that appears once the page grows narrows the box: a fitted picture follows.
+    if (window.ResizeObserver) {
+      var self = this, width = box.clientWidth;
+      new ResizeObserver(function () {
+        if (box.clientWidth !== width) { width = box.clientWidth; if (self.fitted) { self.fit(); } }
+      }).observe(box);
+    }
   }
 
   // The box takes the picture's aspect within the page: the whole width, and the height the picture
