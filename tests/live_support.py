@@ -22,7 +22,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import pytest
 import requests
@@ -237,6 +237,3 @@ def publish(live: LiveProcess, token: str | None, body: Any, raw: bytes | None =
     data = raw if raw is not None else json.dumps(body).encode()
     return requests.post(live.publish_url, data=data, headers=headers, timeout=5)
 
-
-def iter_lines(live: LiveProcess) -> Iterator[str]:
-    yield from live.logs().splitlines()
