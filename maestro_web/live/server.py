@@ -156,7 +156,8 @@ class Hub:
         self.settings = settings
         self.bus = bus
         self.revocations = Revocations(settings.revocation_ttl)
-        self.by_channel: dict[str, set[Connection]] = defaultdict(set)
+        # channel -> its subscribers and their subscription, so a fan-out needs no second lookup
+        self.by_channel: dict[str, dict[Connection, Subscription]] = defaultdict(dict)
         self.by_user: dict[str, set[Connection]] = defaultdict(set)
         self.connections: set[Connection] = set()
         self.per_address: dict[str, int] = defaultdict(int)
@@ -183,10 +184,8 @@ class Hub:
         if event.channel == CONTROL:
             self.apply_control(event)
             return
-        for conn in tuple(self.by_channel.get(event.channel, ())):
-            sub = conn.subs.get(event.channel)
-            if sub is None:
-                continue
+        # Nothing below adds or removes subscribers (send only queues), so no copy is needed.
+        for conn, sub in self.by_channel.get(event.channel, {}).items():
             if sub.pending is not None:
                 sub.pending.append(event)
             elif sub.last is None or event.key > sub.last:
@@ -206,7 +205,7 @@ class Hub:
                     conn.close(CLOSE_REVOKED, "access revoked")
             return
         assert channel is not None
-        for conn in tuple(self.by_channel.get(channel, ())):
+        for conn in tuple(self.by_channel.get(channel, {})):
             if conn.iat <= at and (user is None or conn.user == user):
                 self.unsubscribe(conn, channel)
                 conn.send_json({"type": "unsubscribed", "channel": channel, "reason": "access"})
@@ -233,7 +232,11 @@ class Hub:
 
     def unsubscribe(self, conn: Connection, channel: str) -> None:
         conn.subs.pop(channel, None)
-        self._discard(self.by_channel, channel, conn)
+        members = self.by_channel.get(channel)
+        if members is not None:
+            members.pop(conn, None)
+            if not members:
+                del self.by_channel[channel]
 
     @staticmethod
     def _discard(index: dict[str, set[Connection]], key: str, conn: Connection) -> None:
@@ -275,7 +278,7 @@ class Hub:
         if old is not None and since is None:
             sub.last = old.last
         conn.subs[channel] = sub
-        self.by_channel[channel].add(conn)
+        self.by_channel[channel][conn] = sub
         conn.send_json({"type": "subscribed", "channel": channel})
         if since is None:
             return
