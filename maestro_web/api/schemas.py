@@ -463,8 +463,11 @@ class JobOut(BaseModel):
 # --- live events -----------------------------------------------------------------------------------
 
 
-class LiveTicketRequest(BaseModel):
+class LiveTicketRequest(RequestModel):
     """POST /api/live/ticket: the graph whose events to receive (Read needed), or none."""
+
+    model_config = ConfigDict(extra="ignore")
+    messages: ClassVar[dict[str, str]] = {"graph": "Must be a graph id (text) or absent."}
 
     graph: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
 
