@@ -394,3 +394,19 @@ def test_a_value_the_database_refuses_is_a_client_error_without_its_value_logged
     # PostgreSQL refuses NUL (DataError: 422 through the safety net); SQLite stores and finds nothing.
     assert response.status_code in (200, 422)
     assert SECRET not in caplog.text
+
+
+# --- NUL in the claims of tokens the app signs (only a holder of the key could make them) ---------
+
+
+def test_nul_in_a_share_token_link_id_is_never_a_500(app, client, graph):
+    from datetime import timedelta
+
+    from maestro_web.models.base import utcnow
+    from maestro_web.security.share_tokens import CONTEXT, mint_share_token
+
+    now = utcnow()
+    token = mint_share_token(app.config["KEY_RINGS"][CONTEXT], graph.public_id, "\x00", now, now + timedelta(hours=1))
+    response = client.get(f"/analytics/graphs/public/{graph.public_id}", query_string={"token": token})
+    # SQLite finds no such link (404); PostgreSQL refuses the NUL before looking (safety net: 422).
+    assert response.status_code in (404, 422), response.status_code
