@@ -115,6 +115,9 @@ def socket_token() -> str:
 # --- a minimal WebSocket client --------------------------------------------------------------------
 
 
+EVENT_MARKER = b'{"type":"event"'
+
+
 class Client(asyncio.Protocol):
     """Handshake, masked text frames out, frames in (pings answered); counts or times events."""
 
@@ -128,6 +131,8 @@ class Client(asyncio.Protocol):
         self.arrivals: list[tuple[int, float]] = []
         self.replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.closed_code: int | None = None
+        self.counting = False  # after subscribing: count events at C speed instead of parsing frames
+        self.tail = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -153,6 +158,13 @@ class Client(asyncio.Protocol):
         self.transport.write(header + mask + masked)
 
     def data_received(self, data: bytes) -> None:
+        if self.counting:
+            # `"type":"event"` cannot occur inside an event's JSON data (quotes are escaped there),
+            # and keeping the last bytes of the previous read catches a marker split across reads.
+            chunk = self.tail + data
+            self.events += chunk.count(EVENT_MARKER)
+            self.tail = chunk[-(len(EVENT_MARKER) - 1):]
+            return
         now = time.perf_counter()
         self.buffer += data
         if not self.handshaken:
@@ -336,6 +348,8 @@ async def latency(subscribers: int, events: int, rate: float, redis: bool) -> li
 async def receiver_main(port: int, count: int, channel: str) -> None:
     """Subprocess role: hold `count` subscribers, report when each has `expected` events."""
     clients = await connect_many([port], count, channel)
+    for client in clients:  # the run lasts less than the 20 s until the server's first ping
+        client.counting = True
     print("ready", flush=True)
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -411,7 +425,7 @@ async def main(only: str | None) -> None:
     if rows:
         print(format_table(["bus", "subscribers", "events", "delivered", "p50 ms", "p99 ms", "max ms", "machine busy"], rows) + "\n")
     if only in (None, "throughput"):
-        rows = [await busy(throughput(100, 10, 32, 1)), await busy(throughput(100, 10, 8, 16))]
+        rows = [await busy(throughput(100, 10, 32, 1)), await busy(throughput(100, 10, 16, 16))]
         print(format_table(["subscribers", "connections × pipelined", "seconds", "accepted", "publishes/s",
                             "server CPU", "server CPU µs / publish", "every subscriber got", "drain s", "machine busy"], rows) + "\n")
 
