@@ -442,7 +442,7 @@ def test_no_hello_within_five_seconds_closes_4401(live):
     with LiveClient(live.ws_url, origin=ORIGIN) as conn:
         started = time.monotonic()
         assert conn.close_code(timeout=8) == 4401
-        assert 4.5 <= time.monotonic() - started <= 7
+        assert 4.5 <= time.monotonic() - started <= 8
 
 
 def test_unrenewed_ticket_expires_4401_and_renewal_keeps_the_connection(live):
@@ -554,8 +554,8 @@ def test_server_pings_every_20_seconds_and_drops_a_peer_that_never_answers(live)
                 closed_at = time.monotonic()
         assert b" 101 " in received.split(b"\r\n", 1)[0]
         assert b'"type":"welcome"' in received
-        assert ping_at is not None and 18 <= ping_at - started <= 23
-        assert 8 <= closed_at - ping_at <= 13  # no pong within half the interval: gone
+        assert ping_at is not None and 18 <= ping_at - started <= 25
+        assert 8 <= closed_at - ping_at <= 15  # no pong within half the interval: gone
     finally:
         sock.close()
 
