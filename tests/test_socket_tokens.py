@@ -188,3 +188,22 @@ def test_may_publish_scopes():
     server = {"iss": "maestro-server"}
     assert may_publish(server, "control") and may_publish(server, "share:x")
     assert not may_publish({"iss": "maestro-server", "channels": ["graph:"]}, "control")
+
+
+def test_foreign_signer_without_kid_is_accepted_with_current_or_previous_key():
+    # A Node service using jsonwebtoken sends no kid (SPEC §3): checked against the ring's keys.
+    old = new_ring()
+    ring = KeyRing("socket", secrets.token_urlsafe(48), previous=(old.current,))
+    for secret in (ring.current, old.current):
+        token = pyjwt.encode(claims_of(iss="maestro-discovery"), secret, algorithm="HS256")
+        assert "kid" not in pyjwt.get_unverified_header(token)
+        assert verify_socket_token(token, ring)["iss"] == "maestro-discovery"
+    stranger = pyjwt.encode(claims_of(), secrets.token_urlsafe(48), algorithm="HS256")
+    with pytest.raises(SocketTokenError):
+        verify_socket_token(stranger, ring)
+
+
+def test_unknown_kid_is_refused(ring):
+    token = pyjwt.encode(claims_of(), ring.current, algorithm="HS256", headers={"kid": "0123456789abcdef"})
+    with pytest.raises(SocketTokenError):
+        verify_socket_token(token, ring)
