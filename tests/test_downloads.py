@@ -177,3 +177,18 @@ def test_a_picture_too_large_to_rasterize_in_a_request_is_refused_with_a_pointer
     response = client.get(f"/analytics/graphs/{made.public_id}/download.png")
     assert response.status_code == 422 and "download the SVG instead" in response.get_data(as_text=True)
     assert client.get(f"/analytics/graphs/{made.public_id}/download.svg").status_code == 200
+
+
+def test_the_picture_page_offers_both_downloads_and_tells_the_owner_the_runs_warning(app, client, auth, owner,
+                                                                                      make_graph):
+    made = make_graph(owner, name="Cycle", spec="a -> b\nb -> a")
+    draw_with_the_reference_worker(app, made.public_id)
+    auth.login(owner.email)
+    page = client.get(f"/analytics/graphs/{made.public_id}").get_data(as_text=True)
+    assert f'href="/analytics/graphs/{made.public_id}/download.svg"' in page
+    assert f'href="/analytics/graphs/{made.public_id}/download.png"' in page
+    assert re.search(r"<strong>Warning:</strong> 1 dependency cycle, e\.g\. (a → b → a|b → a → b)<", page)
+    link = make_link(app, made, owner)
+    public = client.get(link.path).get_data(as_text=True)
+    assert f"/analytics/graphs/public/{made.public_id}/download.png?token={link.token}" in public
+    assert "<strong>Warning:</strong>" not in public  # visitors see the picture's own legend, not the run's message
