@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func, select, update
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from maestro_web.extensions import Model, db
@@ -102,13 +102,22 @@ class Graph(Model):
         )
 
 
+# PostgreSQL only: a trigram index so that `?q=` (a substring) does not read every graph (migration 0005).
+Index("ix_graphs_name_trgm", func.lower(Graph.name).label("name_lower"), postgresql_using="gin",
+      postgresql_ops={"name_lower": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+
+
 class GraphRole(Model):
     __tablename__ = "graph_roles"
-    __table_args__ = (UniqueConstraint("graph_id", "user_id", name="uq_graph_roles_graph_user"),)
+    __table_args__ = (
+        UniqueConstraint("graph_id", "user_id", name="uq_graph_roles_graph_user"),
+        # "The graphs I hold a role on, newest first" walks this backwards (migration 0005).
+        Index("ix_graph_roles_user_graph", "user_id", "graph_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     graph_id: Mapped[int] = mapped_column(ForeignKey("graphs.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     role: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -124,10 +133,11 @@ class GraphRun(Model):
     """One request for analysis: each spec change or re-run is one run the worker takes."""
 
     __tablename__ = "graph_runs"
+    __table_args__ = (Index("ix_graph_runs_graph_run", "graph_id", "id"),)  # newest run per graph (0005)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
-    graph_id: Mapped[int] = mapped_column(ForeignKey("graphs.id", ondelete="CASCADE"), index=True)
+    graph_id: Mapped[int] = mapped_column(ForeignKey("graphs.id", ondelete="CASCADE"))
     # queued -> claimed -> finished | failed; superseded when a newer run replaces it
     state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
