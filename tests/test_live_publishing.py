@@ -274,3 +274,17 @@ def test_without_a_live_server_every_request_still_succeeds(app, auth, client, o
     dropped = [r.getMessage() for r in caplog.records if r.name == "maestro_web.live_publish"]
     assert dropped and all("failed" in line for line in dropped)
     assert "eyJ" not in caplog.text  # neither the socket token nor any other token in a log line
+
+
+def test_deleting_a_graph_ends_its_graph_and_link_subscriptions(app, auth, client, live, owner, graph):
+    made = make_link(app, graph, owner)
+    with listen(app, live, [f"graph:{graph.public_id}", f"share:{made.id}"]) as listener:
+        auth.login(owner.email)
+        page = f"/graphs/{graph.public_id}/delete"
+        assert client.post(page, data=auth.form_values(page)).status_code == 302
+        heard = [listener.recv(10) for _ in range(3)]
+        assert {"type": "unsubscribed", "channel": f"graph:{graph.public_id}", "reason": "access"} in heard
+        assert {"type": "unsubscribed", "channel": f"share:{made.id}", "reason": "access"} in heard
+        changed = [f for f in heard if f["type"] == "event"]
+        assert [(f["channel"], f["event"], f["data"]) for f in changed] == [
+            (f"share:{made.id}", "share.changed", {"status": "revoked"})]
