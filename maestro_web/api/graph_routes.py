@@ -17,8 +17,10 @@ from maestro_web.graphs.services import (
     RoleChangeRefused,
     create_graph,
     grant_role,
-    graphs_visible_to,
-    paginate,
+    BadCursor,
+    Cursor,
+    list_graphs as graphs_page,
+    newest_runs,
     remove_role,
     roles_of,
     update_graph,
@@ -33,8 +35,13 @@ MAX_PAGE = 1_000_000
 MAX_SEARCH_LENGTH = 200
 
 
-def graph_json(graph: Graph, role: Role | None = None) -> dict[str, Any]:
-    run = graph.current_run()
+_NO_RUN: Any = object()
+
+
+def graph_json(graph: Graph, role: Role | None = None, run: Any = _NO_RUN) -> dict[str, Any]:
+    """The graph as JSON; a list passes each graph's newest `run` (loaded for the whole page at once)."""
+    if run is _NO_RUN:
+        run = graph.current_run()
     return {
         "id": graph.public_id,
         "name": graph.name,
@@ -99,8 +106,23 @@ def list_graphs():
     if len(search) > MAX_SEARCH_LENGTH:
         raise ValidationFailed(f"q must be at most {MAX_SEARCH_LENGTH} characters.",
                                {"q": f"At most {MAX_SEARCH_LENGTH} characters."}, status=400)
-    graphs, total = paginate(graphs_visible_to(user, search, status), page, per_page)
-    return jsonify(items=[graph_json(g, g.role_of(user)) for g in graphs], page=page, per_page=per_page, total=total)
+    cursor = None
+    raw_cursor = request.args.get("cursor")
+    if raw_cursor is not None:
+        if "page" in request.args:
+            raise ValidationFailed("Give either page or cursor, not both.",
+                                   {"cursor": "Give either page or cursor, not both."}, status=400)
+        try:
+            cursor = Cursor.decode(raw_cursor)
+        except BadCursor as exc:
+            raise ValidationFailed(str(exc), {"cursor": str(exc)}, status=400) from None
+    assert user is not None  # the blueprint's guard let only a valid token's user in
+    found = graphs_page(user, search=search, status=status, per_page=per_page, page=page, cursor=cursor)
+    runs = newest_runs(found.graphs)
+    return jsonify(items=[graph_json(g, role, runs.get(g.id)) for g, role in found.rows], page=found.page,
+                   per_page=per_page, total=found.total, total_exact=found.total_exact,
+                   next=found.next.encode() if found.next else None, prev=found.prev.encode() if found.prev else None,
+                   last=found.last.encode() if found.last else None)
 
 
 @api_bp.post("/graphs")

@@ -267,9 +267,13 @@ class GraphOut(BaseModel):
 
 class GraphList(BaseModel):
     items: list[GraphOut]
-    page: int
+    page: int | None = Field(description="The page number; null on the last page of a list too long to count.")
     per_page: int
-    total: int
+    total: int = Field(description="Exact when total_exact, else a lower bound (lists never count past 1,000).")
+    total_exact: bool
+    next: str | None = Field(description="Cursor of the next (older) page, for ?cursor=.")
+    prev: str | None = Field(description="Cursor of the previous (newer) page.")
+    last: str | None = Field(description="Cursor of the last (oldest) page.")
 
 
 class RoleOut(BaseModel):
@@ -353,6 +357,14 @@ class ShareLinkCreated(ShareLinkOut):
 
 class ShareLinkList(BaseModel):
     items: list[ShareLinkOut]
+
+
+class ShareLinkPage(BaseModel):
+    items: list[ShareLinkOut]
+    total: int = Field(description="Exact when total_exact, else a lower bound (lists never count past 1,000).")
+    total_exact: bool
+    page: int
+    per_page: int
 
 
 class PublicLink(BaseModel):

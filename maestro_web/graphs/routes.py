@@ -12,8 +12,9 @@ from maestro_web.graphs.services import (
     RoleChangeRefused,
     create_graph,
     grant_role,
-    graphs_visible_to,
-    paginate,
+    BadCursor,
+    Cursor,
+    list_graphs,
     remove_role,
     roles_of,
     update_graph,
@@ -46,11 +47,16 @@ def index():
     status = request.args.get("status", "")
     if status and status not in GRAPH_STATUSES:
         abort(400, "status must be one of: " + ", ".join(GRAPH_STATUSES) + ".")
-    page = _page_number()
-    graphs, total = paginate(graphs_visible_to(current_user(), search, status), page, PER_PAGE)
-    pages = max(1, -(-total // PER_PAGE))
-    return render_template("graphs/index.html", graphs=graphs, total=total, page=page, pages=pages,
-                           search=search, status=status, statuses=GRAPH_STATUSES)
+    cursor = None
+    if request.args.get("cursor"):
+        try:
+            cursor = Cursor.decode(request.args["cursor"])
+        except BadCursor as exc:
+            abort(400, str(exc))
+    page = None if cursor else _page_number()
+    found = list_graphs(current_user(), search=search, status=status, per_page=PER_PAGE, page=page, cursor=cursor)
+    return render_template("graphs/index.html", found=found, graphs=found.graphs, search=search, status=status,
+                           statuses=GRAPH_STATUSES)
 
 
 @graphs_bp.route("/new", methods=["GET", "POST"])

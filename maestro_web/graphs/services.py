@@ -1,13 +1,16 @@
 """Workflows that span several rows: creating, changing, sharing access to and deleting graphs."""
 from __future__ import annotations
 
+import base64
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy.orm import joinedload
 
 from maestro_web.extensions import db
-from maestro_web.models import Graph, GraphRole, Role, User
+from maestro_web.models import Graph, GraphRole, GraphRun, Role, User
 
 
 class RoleChangeRefused(Exception):
@@ -76,20 +79,140 @@ def remove_role(graph: Graph, user_public_id: str) -> None:
     db.session.delete(grant)
 
 
-def graphs_visible_to(user: User, search: str = "", status: str = "") -> Select[Any]:
-    """Graphs the user holds any role on, newest first, optionally filtered."""
+# Lists never count past this: "1,000+ graphs" costs the same whatever the database holds.
+COUNT_CAP = 1000
+
+
+class BadCursor(ValueError):
+    """A `cursor` parameter that this list did not hand out."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a keyset page starts: after (older than) or before (newer than) a graph id, or the
+    oldest page ("last"). `page` is only for display ("Page 3 of 12")."""
+
+    direction: str  # "after", "before" or "last"
+    key: int = 0
+    page: int = 1  # 0 when not known (a page reached from the end of a list too long to count)
+
+    def encode(self) -> str:
+        raw = f"{self.direction[0]}.{self.key}.{self.page}"
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
+        except (ValueError, UnicodeDecodeError):
+            raise BadCursor("cursor is not one this list handed out.") from None
+        match = re.fullmatch(r"([abl])\.([0-9]{1,12})\.([0-9]{1,7})", raw)
+        if not match or len(value) > 64:
+            raise BadCursor("cursor is not one this list handed out.")
+        direction = {"a": "after", "b": "before", "l": "last"}[match.group(1)]
+        return cls(direction, int(match.group(2)), int(match.group(3)))  # page 0: not known
+
+
+@dataclass
+class GraphPage:
+    """One page of a list: rows of (graph, the user's role), a bounded total and the cursors around it."""
+
+    rows: list[tuple[Graph, Role]]
+    total: int  # exact unless `total_exact` is False; then "at least COUNT_CAP"
+    total_exact: bool
+    page: int | None  # None on the "last" page of a list too long to count
+    per_page: int
+    next: Cursor | None = None
+    prev: Cursor | None = None
+    last: Cursor | None = None
+
+    @property
+    def graphs(self) -> list[Graph]:
+        return [graph for graph, _ in self.rows]
+
+    @property
+    def pages(self) -> int | None:
+        return max(1, -(-self.total // self.per_page)) if self.total_exact else None
+
+
+def _visible(user: User, search: str, status: str) -> Select[Any]:
+    """Graphs the user holds any role on (with that role), optionally filtered; unordered."""
     query = (
-        select(Graph)
+        select(Graph, GraphRole.role)
         .join(GraphRole, GraphRole.graph_id == Graph.id)
         .where(GraphRole.user_id == user.id, Graph.deleted_at.is_(None))
-        .order_by(Graph.created_at.desc(), Graph.id.desc())
     )
     if search:
-        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(Graph.name.ilike(f"%{escaped}%", escape="\\"))
+        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        # lower(name) LIKE: the expression PostgreSQL's trigram index (migration 0005) is built on.
+        query = query.where(func.lower(Graph.name).like(f"%{escaped}%", escape="\\"))
     if status:
         query = query.where(Graph.status == status)
     return query
+
+
+def graphs_visible_to(user: User, search: str = "", status: str = "") -> Select[Any]:
+    """Graphs the user holds any role on, newest first (ids grow with creation time), optionally filtered."""
+    return _visible(user, search, status).order_by(GraphRole.graph_id.desc())
+
+
+def bounded_count(query: Select[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """(rows, exact): counts at most `cap` rows, so a long list costs no more than a short one."""
+    limited = query.order_by(None).with_only_columns(literal_column("1")).limit(cap + 1).subquery()
+    total = db.session.scalar(select(func.count()).select_from(limited)) or 0
+    return (total, True) if total <= cap else (cap, False)
+
+
+def list_graphs(user: User, *, search: str = "", status: str = "", per_page: int = 20, page: int | None = None,
+                cursor: Cursor | None = None) -> GraphPage:
+    """One page of the user's graphs, newest first, by keyset (`cursor`) or, for old links, by `page` number.
+
+    Keyset pages walk the (user_id, graph_id) index from a known id and stop after one page, so the
+    first, a middle and the last page cost the same; only `page=N` still offsets (kept for clients
+    that use it). Roles come from the same query; the total is bounded (COUNT_CAP)."""
+    base = _visible(user, search, status)
+    key = GraphRole.graph_id  # the role row's copy of the graph id: the index gives it in order
+    total, exact = bounded_count(base)
+    base = base.options(joinedload(Graph.owner))  # the JSON names each owner: no query per graph
+    rows: list[Any]
+    if cursor is None:
+        number = page or 1
+        rows = list(db.session.execute(base.order_by(key.desc()).limit(per_page + 1).offset((number - 1) * per_page)))
+        more_after, more_before = len(rows) > per_page, number > 1
+        rows = rows[:per_page]
+    elif cursor.direction == "after":
+        number = cursor.page
+        rows = list(db.session.execute(base.where(key < cursor.key).order_by(key.desc()).limit(per_page + 1)))
+        more_after, more_before = len(rows) > per_page, True
+        rows = rows[:per_page]
+    else:  # "before" (a newer page) or "last" (the oldest page): walk up, then show newest first
+        query = base.where(key > cursor.key) if cursor.direction == "before" else base
+        rows = list(db.session.execute(query.order_by(key.asc()).limit(per_page + 1)))
+        more_before, more_after = len(rows) > per_page, cursor.direction == "before"
+        if cursor.direction == "before" and not more_before:  # back at the top: the first page, full
+            return list_graphs(user, search=search, status=status, per_page=per_page)
+        rows = rows[:per_page][::-1]
+        if cursor.direction == "last":
+            number = max(1, -(-total // per_page)) if exact else 0
+        else:
+            number = cursor.page
+    result = GraphPage(rows=[(graph, Role(role)) for graph, role in rows], total=total, total_exact=exact,
+                       page=number or None, per_page=per_page)
+    if rows and more_after:
+        result.next = Cursor("after", rows[-1][0].id, number + 1 if number else 0)
+        result.last = Cursor("last")
+    if rows and more_before and number != 1:
+        result.prev = Cursor("before", rows[0][0].id, max(1, number - 1) if number else 0)
+    return result
+
+
+def newest_runs(graphs: list[Graph]) -> dict[int, GraphRun]:
+    """The newest run of each graph, in one query (graph id -> run)."""
+    if not graphs:
+        return {}
+    newest = (select(func.max(GraphRun.id)).where(GraphRun.graph_id.in_([g.id for g in graphs]))
+              .group_by(GraphRun.graph_id))
+    return {run.graph_id: run for run in db.session.scalars(select(GraphRun).where(GraphRun.id.in_(newest)))}
 
 
 def paginate(query: Select[Any], page: int, per_page: int) -> tuple[list[Any], int]:

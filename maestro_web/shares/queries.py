@@ -1,0 +1,172 @@
+"""The lists of share links: "My shared links" (page and `GET /api/shares`) and the links of one graph.
+
+Each list is one query for the page of links with their graph and creator joined in, plus one bounded
+count, whatever the page size: no query per link. The status filter is ShareLink.status() written in
+SQL, so the list and the badge on each row always agree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, not_, or_, select
+from sqlalchemy.orm import contains_eager, joinedload
+
+from maestro_web.extensions import db
+from maestro_web.graphs.services import COUNT_CAP, bounded_count
+from maestro_web.models import Graph, ShareLink, User
+from maestro_web.models.base import utcnow
+
+LINK_STATUSES = ("active", "paused", "expired", "used up", "revoked")
+# Ended links (expired, used up, revoked) are shown only when asked for (issue 14 item 7).
+DEFAULT_STATUSES = ("active", "paused")
+SORTS = ("created", "expires", "last_view")
+MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000
+MAX_SEARCH_LENGTH = 200
+
+
+class BadListRequest(ValueError):
+    """A list parameter out of range; `field` names it (the pages answer 400, the API 400 with fields)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _used_up() -> ColumnElement[bool]:
+    return and_(ShareLink.max_views.is_not(None), ShareLink.view_count >= ShareLink.max_views)
+
+
+def status_condition(status: str, now: datetime) -> ColumnElement[bool]:
+    """ShareLink.status(now) == status, in SQL (the most final state wins, as there)."""
+    revoked = ShareLink.revoked_at.is_not(None)
+    expired = ShareLink.expires_at <= now
+    if status == "revoked":
+        return revoked
+    if status == "expired":
+        return and_(not_(revoked), expired)
+    alive = and_(ShareLink.revoked_at.is_(None), ShareLink.expires_at > now)
+    if status == "used up":
+        return and_(alive, _used_up())
+    not_used_up = or_(ShareLink.max_views.is_(None), ShareLink.view_count < ShareLink.max_views)
+    if status == "paused":
+        return and_(alive, not_used_up, ShareLink.paused_at.is_not(None))
+    if status == "active":
+        return and_(alive, not_used_up, ShareLink.paused_at.is_(None))
+    raise BadListRequest("status", f"Unknown status {status[:30]!r}.")
+
+
+def parse_statuses(raw: str | None) -> tuple[str, ...]:
+    """`active,paused` (comma-separated), `all`, or nothing (active + paused)."""
+    if raw is None or not raw.strip():
+        return DEFAULT_STATUSES
+    if raw.strip() == "all":
+        return LINK_STATUSES
+    chosen = tuple(dict.fromkeys(part.strip().replace("_", " ") for part in raw.split(",") if part.strip()))
+    unknown = [s for s in chosen if s not in LINK_STATUSES]
+    if unknown or not chosen:
+        raise BadListRequest("status", "status must be 'all' or a comma-separated list of: "
+                             + ", ".join(s.replace(" ", "_") for s in LINK_STATUSES) + ".")
+    return chosen
+
+
+def parse_whole(name: str, raw: str | None, default: int, maximum: int) -> int:
+    if raw is None or raw == "":
+        return default
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 9) or not 1 <= int(text) <= maximum:
+        raise BadListRequest(name, f"{name} must be a whole number from 1 to {maximum}.")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class LinkFilters:
+    search: str = ""
+    statuses: tuple[str, ...] = DEFAULT_STATUSES
+    sort: str = "created"
+    page: int = 1
+    per_page: int = 20
+
+    @classmethod
+    def from_args(cls, args: Any, default_per_page: int = 20) -> LinkFilters:
+        """From a request's query string; BadListRequest names the parameter at fault."""
+        search = (args.get("q") or "").strip()
+        if len(search) > MAX_SEARCH_LENGTH:
+            raise BadListRequest("q", f"q must be at most {MAX_SEARCH_LENGTH} characters.")
+        sort = args.get("sort") or "created"
+        if sort not in SORTS:
+            raise BadListRequest("sort", "sort must be one of: " + ", ".join(SORTS) + ".")
+        return cls(search=search, statuses=parse_statuses(args.get("status")), sort=sort,
+                   page=parse_whole("page", args.get("page"), 1, MAX_PAGE),
+                   per_page=parse_whole("per_page", args.get("per_page"), default_per_page, MAX_PER_PAGE))
+
+    @property
+    def status_param(self) -> str | None:
+        if self.statuses == DEFAULT_STATUSES:
+            return None
+        if set(self.statuses) == set(LINK_STATUSES):
+            return "all"
+        return ",".join(s.replace(" ", "_") for s in self.statuses)
+
+
+@dataclass
+class LinkPage:
+    items: list[ShareLink]
+    total: int  # exact unless total_exact is False: then "at least COUNT_CAP"
+    total_exact: bool
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page * self.per_page < self.total or (not self.total_exact and len(self.items) == self.per_page)
+
+
+def _like(text: str) -> str:
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def links_of_user(user: User, filters: LinkFilters, now: datetime | None = None) -> LinkPage:
+    """The links `user` created on graphs that still exist, filtered, sorted and paged."""
+    now = now or utcnow()
+    query = (
+        select(ShareLink)
+        .join(Graph, Graph.id == ShareLink.graph_id)
+        .where(ShareLink.creator_id == user.id, Graph.deleted_at.is_(None))
+        .where(or_(*(status_condition(s, now) for s in filters.statuses)))
+    )
+    if filters.search:
+        pattern = _like(filters.search)
+        query = query.where(or_(func.lower(ShareLink.label).like(pattern, escape="\\"),
+                                func.lower(Graph.name).like(pattern, escape="\\")))
+    total, exact = bounded_count(query)
+    order: list[Any]
+    if filters.sort == "expires":
+        order = [ShareLink.expires_at.asc(), ShareLink.id.asc()]  # the soonest to end first
+    elif filters.sort == "last_view":
+        # most recently viewed first; never viewed last (portable: no NULLS LAST on SQLite < 3.30)
+        order = [ShareLink.last_viewed_at.is_(None), ShareLink.last_viewed_at.desc(), ShareLink.id.desc()]
+    else:
+        order = [ShareLink.created_at.desc(), ShareLink.id.desc()]
+    items = list(db.session.scalars(
+        query.options(contains_eager(ShareLink.graph), joinedload(ShareLink.creator))
+        .order_by(*order).limit(filters.per_page).offset((filters.page - 1) * filters.per_page)
+    ).unique())
+    return LinkPage(items=items, total=total, total_exact=exact, page=filters.page, per_page=filters.per_page)
+
+
+def links_of_graph(graph: Graph) -> list[ShareLink]:
+    """Every link of one graph, newest first, with its creator: one query."""
+    return list(db.session.scalars(
+        select(ShareLink).where(ShareLink.graph_id == graph.id).options(joinedload(ShareLink.creator))
+        .order_by(ShareLink.created_at.desc(), ShareLink.id.desc())))
+
+
+__all__ = ["COUNT_CAP", "DEFAULT_STATUSES", "LINK_STATUSES", "SORTS", "BadListRequest", "LinkFilters", "LinkPage",
+           "links_of_graph", "links_of_user", "parse_statuses", "status_condition"]
