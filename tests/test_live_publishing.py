@@ -288,3 +288,13 @@ def test_deleting_a_graph_ends_its_graph_and_link_subscriptions(app, auth, clien
         changed = [f for f in heard if f["type"] == "event"]
         assert [(f["channel"], f["event"], f["data"]) for f in changed] == [
             (f"share:{made.id}", "share.changed", {"status": "revoked"})]
+
+
+def test_a_password_reset_ends_the_users_live_connections(app, live, owner, graph):
+    from test_password_reset import open_link, step1_for, submit_new_password
+
+    with listen(app, live, [f"user:{owner.public_id}"], sub=owner.public_id) as listener:
+        browser = app.test_client()
+        page = open_link(browser, token=step1_for(app, owner))
+        assert submit_new_password(browser, page.get_data(as_text=True)).status_code == 302
+        assert listener.close_code(timeout=10) == 4403
