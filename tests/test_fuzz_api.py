@@ -45,10 +45,10 @@ def world(app, client, make_user, make_graph) -> dict[str, Any]:
     from maestro_web.models import Role
 
     graph = make_graph(owner, name="Fuzzed", spec="web -> api\napi -> db [kind=database]", grants={member: Role.READ})
-    headers = api_headers(client, owner)
+    tokens = client.post("/api/auth/token", json={"email": owner.email, "password": PASSWORD}).json
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     link = client.post(f"/api/graphs/{graph.public_id}/shares", headers=headers, json={"label": "fuzz"})
     assert link.status_code == 201, link.text
-    tokens = client.post("/api/auth/token", json={"email": owner.email, "password": PASSWORD}).json
     ring = app.config["KEY_RINGS"]["analytics"]
     claim = {"Authorization": f"JWT {mint_worker_token(ring, '*', lifetime=3600)}"}
     job = client.post("/analytics/jobs/claim", headers=claim)
