@@ -408,7 +408,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     if origin not in settings.origins:
         return json_error(403, "This origin may not open live connections.")
     address = client_address(request, settings.trusted_proxies)
-    if hub.per_address[address] >= settings.max_connections_per_address:
+    if hub.per_address.get(address, 0) >= settings.max_connections_per_address:
         return json_error(429, "Too many live connections from this address.")
     # No permessage-deflate: a compressor per connection costs memory (10,000 idle connections) and
     # CPU on every fan-out, where one serialised frame otherwise goes to every subscriber as is.
