@@ -103,7 +103,7 @@ class Payload:
 
 def build_payload(target_bytes: int, label: str) -> Payload:
     """The reference worker's result for the smallest graph whose SVG reaches `target_bytes`."""
-    from maestro_web.graphs.spec import MAX_NODES, parse_spec
+    from maestro_web.domain.spec import MAX_NODES, parse_spec
     from maestro_web.worker.render import render_svg
     from maestro_web.worker.runner import build_result
 

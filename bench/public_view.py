@@ -79,7 +79,7 @@ class SharedGraph:
         from maestro_web.analytics_front.jobs import claim_next_run
         from maestro_web.extensions import db
         from maestro_web.graphs.services import GraphChanges, create_graph
-        from maestro_web.graphs.spec import parse_spec
+        from maestro_web.domain.spec import parse_spec
         from maestro_web.models import Graph, User
         from maestro_web.models.base import utcnow
         from maestro_web.security.worker_tokens import mint_worker_token

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from maestro_web.extensions import db
-from maestro_web.graphs.spec import MAX_NAME_LENGTH, SpecError, parse_spec
+from maestro_web.domain.spec import MAX_NAME_LENGTH, SpecError, parse_spec
 from maestro_web.models import Graph
 from tests.conftest import PASSWORD, form_csrf, jwt_csrf
 

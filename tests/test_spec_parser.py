@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from maestro_web.graphs.spec import MAX_EDGES, MAX_NODES, MAX_PROBLEMS, SpecError, parse_spec
+from maestro_web.domain.spec import MAX_EDGES, MAX_NODES, MAX_PROBLEMS, SpecError, parse_spec
 
 
 def problems(text):

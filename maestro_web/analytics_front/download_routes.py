@@ -24,7 +24,7 @@ from flask import Response, abort, g
 from maestro_web.analytics_front import analytics_private_bp, analytics_public_bp
 from maestro_web.analytics_front.public_routes import _diagnose, _refuse, count_view
 from maestro_web.extensions import limiter
-from maestro_web.graphs.access import graph_for
+from maestro_web.domain.access import authorize_graph
 from maestro_web.headers import sandboxed_svg_csp
 from maestro_web.models import GraphResult
 from maestro_web.models.base import as_utc
@@ -107,7 +107,7 @@ def download(svg: str, graph_name: str, drawn_at: datetime | None, fmt: str) -> 
 def private_download(graph_id: str, fmt: str) -> Response:
     if fmt not in FORMATS:
         abort(404)
-    graph, _ = graph_for(graph_id, current_user())
+    graph, _ = authorize_graph(graph_id, current_user())
     picture = GraphResult.latest_for(graph, with_picture=True)
     if picture is None or picture.svg is None:
         abort(404, "This graph has no picture yet.")

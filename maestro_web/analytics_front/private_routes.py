@@ -5,19 +5,19 @@ from flask import abort, render_template
 
 from maestro_web.analytics_front import analytics_private_bp
 from maestro_web.analytics_front.presenters import graph_page, raw_svg_response
-from maestro_web.graphs.access import graph_for
+from maestro_web.domain.access import authorize_graph
 from maestro_web.security.session_jwt import current_user
 
 
 @analytics_private_bp.get("/graphs/<graph_id>")
 def graph_view(graph_id: str):
-    graph, _ = graph_for(graph_id, current_user())
+    graph, _ = authorize_graph(graph_id, current_user())
     return render_template("analytics/graph.html", page=graph_page(graph), graph_id=graph.public_id, private=True)
 
 
 @analytics_private_bp.get("/graphs/<graph_id>/svg")
 def graph_svg(graph_id: str):
-    graph, _ = graph_for(graph_id, current_user())
+    graph, _ = authorize_graph(graph_id, current_user())
     response = raw_svg_response(graph)
     if response is None:
         abort(404, "This graph has no picture yet.")

@@ -11,7 +11,7 @@ from maestro_web.analytics_front.jobs import IngestRefused, ResultInput, claim_n
 from maestro_web.analytics_front.svg import SvgError, sanitize_svg
 from maestro_web.api.schemas import MAX_INFO_BYTES, WorkerResult, WorkerResultForm, read_json, validate
 from maestro_web.errors import ValidationFailed, json_error
-from maestro_web.graphs.spec import SpecError, parse_spec
+from maestro_web.domain.spec import SpecError, parse_spec
 from maestro_web.models import Graph, GraphResult
 from maestro_web.rate_limits import worker_rate_limits
 from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem

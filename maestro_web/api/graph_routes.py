@@ -10,7 +10,7 @@ from maestro_web.api import api_bp
 from maestro_web.api.schemas import GraphCreate, GraphPatch, RoleGrant, parse_body
 from maestro_web.errors import ValidationFailed, json_error
 from maestro_web.extensions import db
-from maestro_web.graphs.access import graph_for
+from maestro_web.domain.access import authorize_graph
 from maestro_web.graphs.forms import GraphForm
 from maestro_web.graphs.services import (
     GraphChanges,
@@ -138,13 +138,13 @@ def create():
 
 @api_bp.get("/graphs/<graph_id>")
 def get_graph(graph_id: str):
-    graph, role = graph_for(graph_id, current_user())
+    graph, role = authorize_graph(graph_id, current_user())
     return jsonify(graph_json(graph, role))
 
 
 @api_bp.patch("/graphs/<graph_id>")
 def patch_graph(graph_id: str):
-    graph, role = graph_for(graph_id, current_user(), Role.WRITE)
+    graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
     update_graph(graph, _changes(parse_body(GraphPatch), graph))
     db.session.commit()
     return jsonify(graph_json(graph, role))
@@ -152,7 +152,7 @@ def patch_graph(graph_id: str):
 
 @api_bp.delete("/graphs/<graph_id>")
 def delete_graph(graph_id: str):
-    graph, _ = graph_for(graph_id, current_user(), Role.ADMIN)
+    graph, _ = authorize_graph(graph_id, current_user(), Role.ADMIN)
     graph.soft_delete()
     db.session.commit()
     return "", 204
@@ -160,7 +160,7 @@ def delete_graph(graph_id: str):
 
 @api_bp.post("/graphs/<graph_id>/rerun")
 def rerun(graph_id: str):
-    graph, role = graph_for(graph_id, current_user(), Role.WRITE)
+    graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
     graph.queue_run()
     db.session.commit()
     return jsonify(graph_json(graph, role)), 202
@@ -168,14 +168,14 @@ def rerun(graph_id: str):
 
 @api_bp.get("/graphs/<graph_id>/roles")
 def list_roles(graph_id: str):
-    graph, _ = graph_for(graph_id, current_user())
+    graph, _ = authorize_graph(graph_id, current_user())
     return jsonify(items=[role_json(grant) for grant in roles_of(graph)])
 
 
 @api_bp.put("/graphs/<graph_id>/roles")
 def put_role(graph_id: str):
     """Grant or change a role: {"email": ..., "role": "read" | "write" | "admin" | 1 | 3 | 7}."""
-    graph, _ = graph_for(graph_id, current_user(), Role.ADMIN)
+    graph, _ = authorize_graph(graph_id, current_user(), Role.ADMIN)
     body = parse_body(RoleGrant)
     role = Role[body.role.upper()] if isinstance(body.role, str) else Role(body.role)
     try:
@@ -189,7 +189,7 @@ def put_role(graph_id: str):
 
 @api_bp.delete("/graphs/<graph_id>/roles/<user_id>")
 def delete_role(graph_id: str, user_id: str):
-    graph, _ = graph_for(graph_id, current_user(), Role.ADMIN)
+    graph, _ = authorize_graph(graph_id, current_user(), Role.ADMIN)
     try:
         remove_role(graph, user_id)
     except RoleChangeRefused as exc:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from maestro_web.api import api_bp
 from maestro_web.api.schemas import LiveTicketRequest, parse_body
-from maestro_web.graphs.access import graph_for
+from maestro_web.domain.access import authorize_graph
 from maestro_web.live_pages.routes import ticket_response
 from maestro_web.live_pages.tickets import user_ticket
 from maestro_web.security.session_jwt import current_user
@@ -14,5 +14,5 @@ def live_ticket():
     body = parse_body(LiveTicketRequest, optional=True)  # no body: the user's own channel only
     graph_id = body.graph
     user = current_user()
-    graph = graph_for(graph_id, user)[0] if graph_id else None
+    graph = authorize_graph(graph_id, user)[0] if graph_id else None
     return ticket_response(user_ticket(user, graph))

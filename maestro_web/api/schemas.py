@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 from pydantic import ValidationError as PydanticValidationError
 
 from maestro_web.errors import ValidationFailed
-from maestro_web.graphs.spec import MAX_SPEC_CHARS
+from maestro_web.domain.spec import MAX_SPEC_CHARS
 from maestro_web.models.graph import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
 from maestro_web.models.share import LABEL_MAX_LENGTH
 from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem

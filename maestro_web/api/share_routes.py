@@ -9,7 +9,7 @@ from maestro_web.api import api_bp
 from maestro_web.api.schemas import ShareCreate, SharePatch, parse_body, parse_datetime
 from maestro_web.errors import ValidationFailed, json_error
 from maestro_web.extensions import db
-from maestro_web.graphs.access import graph_for
+from maestro_web.domain.access import authorize_graph
 from maestro_web.models import Graph, Role, ShareLink
 from maestro_web.models.base import as_utc, utcnow
 from maestro_web.security.session_jwt import current_user
@@ -61,7 +61,7 @@ def _link_for(graph: Graph, link_id: str) -> ShareLink:
 
 
 def _create(graph_id: str) -> ShareLink | Response:
-    graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
+    graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     body = parse_body(ShareCreate, optional=True)  # an empty POST is fine: every field has a default
     user = current_user()
     assert user is not None  # the blueprint's guard let only a valid token's user in
@@ -76,7 +76,7 @@ def _create(graph_id: str) -> ShareLink | Response:
 
 @api_bp.get("/graphs/<graph_id>/shares")
 def list_shares(graph_id: str):
-    graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
+    graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     return jsonify(items=[link_json(link) for link in links_of_graph(graph)])
 
 
@@ -104,7 +104,7 @@ def create_public(graph_id: str):
 
 @api_bp.patch("/graphs/<graph_id>/shares/<link_id>")
 def patch_share(graph_id: str, link_id: str):
-    graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
+    graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     link = _link_for(graph, link_id)
     body = parse_body(SharePatch)
     expires_at = _expiry(body, max(utcnow(), link.expires_at_utc))  # checked before anything changes
@@ -127,7 +127,7 @@ def patch_share(graph_id: str, link_id: str):
 @api_bp.delete("/graphs/<graph_id>/shares/<link_id>")
 def delete_share(graph_id: str, link_id: str):
     """Revoke one link (the row stays, so its views and its revocation remain visible)."""
-    graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
+    graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     link = _link_for(graph, link_id)
     revoke_link(link)
     db.session.commit()
@@ -136,7 +136,7 @@ def delete_share(graph_id: str, link_id: str):
 
 @api_bp.delete("/graphs/<graph_id>/shares")
 def delete_all_shares(graph_id: str):
-    graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
+    graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     count = revoke_links(ShareLink.graph_id == graph.id)
     db.session.commit()
     return jsonify(revoked=count)

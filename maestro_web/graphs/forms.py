@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField  # type: ignore[attr-defined]  # SelectChoice is new in WTForms 3.3; its stubs know 3.2
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
-from maestro_web.graphs.spec import SpecError, parse_spec
+from maestro_web.domain.spec import SpecError, parse_spec
 from maestro_web.models.graph import DESCRIPTION_MAX_LENGTH, GRAPH_TYPES, NAME_MAX_LENGTH, Role
 
 ROLE_CHOICES = [SelectChoice(str(int(role)), role.label) for role in (Role.READ, Role.WRITE, Role.ADMIN)]

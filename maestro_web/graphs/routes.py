@@ -1,11 +1,11 @@
-"""Thin views over graphs/services.py; every graph is loaded through access.graph_for()."""
+"""Thin views over graphs/services.py; every graph is loaded through access.authorize_graph()."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from maestro_web.extensions import db
 from maestro_web.graphs import graphs_bp
-from maestro_web.graphs.access import graph_for
+from maestro_web.domain.access import authorize_graph
 from maestro_web.graphs.forms import ConfirmForm, GraphForm, RoleForm
 from maestro_web.graphs.services import (
     GraphChanges,
@@ -73,13 +73,13 @@ def create():
 
 @graphs_bp.get("/<graph_id>")
 def detail(graph_id: str):
-    graph, role = graph_for(graph_id, current_user())
+    graph, role = authorize_graph(graph_id, current_user())
     return render_template("graphs/detail.html", graph=graph, role=role, Role=Role, run=graph.current_run())
 
 
 @graphs_bp.route("/<graph_id>/edit", methods=["GET", "POST"])
 def edit(graph_id: str):
-    graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
+    graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     form = GraphForm(obj=graph)
     if form.validate_on_submit():
         queued = update_graph(graph, _changes(form))
@@ -92,7 +92,7 @@ def edit(graph_id: str):
 
 @graphs_bp.post("/<graph_id>/rerun")
 def rerun(graph_id: str):
-    graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
+    graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     graph.queue_run()
     db.session.commit()
     flash("Queued for the analytics worker.", "success")
@@ -102,7 +102,7 @@ def rerun(graph_id: str):
 @graphs_bp.route("/<graph_id>/access", methods=["GET", "POST"])
 def access(graph_id: str):
     # Anyone with Read sees who has access; only an Admin changes it.
-    graph, role = graph_for(graph_id, current_user(), Role.ADMIN if request.method == "POST" else Role.READ)
+    graph, role = authorize_graph(graph_id, current_user(), Role.ADMIN if request.method == "POST" else Role.READ)
     form = RoleForm()
     status = 200
     if request.method == "POST":
@@ -126,7 +126,7 @@ def _access_page(graph, role, form, status, error=None):
 
 @graphs_bp.post("/<graph_id>/access/<user_id>/remove")
 def remove_access(graph_id: str, user_id: str):
-    graph, role = graph_for(graph_id, current_user(), Role.ADMIN)
+    graph, role = authorize_graph(graph_id, current_user(), Role.ADMIN)
     try:
         remove_role(graph, user_id)
     except RoleChangeRefused as exc:
@@ -139,7 +139,7 @@ def remove_access(graph_id: str, user_id: str):
 
 @graphs_bp.route("/<graph_id>/delete", methods=["GET", "POST"])
 def delete(graph_id: str):
-    graph, _ = graph_for(graph_id, current_user(), Role.ADMIN)
+    graph, _ = authorize_graph(graph_id, current_user(), Role.ADMIN)
     form = ConfirmForm()
     if form.validate_on_submit():
         graph.soft_delete()

@@ -7,7 +7,7 @@ from flask import Response, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from maestro_web.errors import json_error
-from maestro_web.graphs.access import graph_for
+from maestro_web.domain.access import authorize_graph
 from maestro_web.live_pages import live_bp
 from maestro_web.live_pages.tickets import user_ticket
 from maestro_web.models import Graph, Role
@@ -26,8 +26,8 @@ def ticket_response(body: dict) -> Response:
 def ticket():
     user = current_user()
     graph_id = request.args.get("graph")
-    # graph_for answers 404 both for an unknown graph and for one the user may not read.
-    graph = graph_for(graph_id, user)[0] if graph_id else None
+    # authorize_graph answers 404 both for an unknown graph and for one the user may not read.
+    graph = authorize_graph(graph_id, user)[0] if graph_id else None
     return ticket_response(user_ticket(user, graph))
 
 

@@ -10,7 +10,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from sqlalchemy import and_
 
 from maestro_web.extensions import db
-from maestro_web.graphs.access import graph_for
+from maestro_web.domain.access import authorize_graph
 from maestro_web.headers import keep_private, sandboxed_svg_csp
 from maestro_web.models import Graph, Role, ShareLink
 from maestro_web.models.base import utcnow
@@ -39,7 +39,7 @@ def _link_for(graph: Graph, link_id: str) -> ShareLink:
 
 @shares_bp.route("/graphs/<graph_id>/shares", methods=["GET", "POST"])
 def graph_shares(graph_id: str):
-    graph, role = graph_for(graph_id, current_user(), Role.WRITE)
+    graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
     form = ShareForm()
     status = 200
     if request.method == "POST":
@@ -64,7 +64,7 @@ def graph_shares(graph_id: str):
 
 @shares_bp.get("/graphs/<graph_id>/shares/<link_id>")
 def link_page(graph_id: str, link_id: str):
-    graph, role = graph_for(graph_id, current_user(), Role.WRITE)
+    graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
     link = _link_for(graph, link_id)
     return keep_private(_render_link(graph, role, link, ExtendForm(formdata=None)))
 
@@ -80,7 +80,7 @@ def _render_link(graph, role, link, form, status=200):
 
 @shares_bp.get("/graphs/<graph_id>/shares/<link_id>/qr.svg")
 def link_qr(graph_id: str, link_id: str):
-    graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
+    graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     link = _link_for(graph, link_id)
     if link.revoked_at is not None:
         abort(410, "This link was revoked.")
@@ -95,7 +95,7 @@ def link_qr(graph_id: str, link_id: str):
 @shares_bp.get("/graphs/<graph_id>/shares/<link_id>/qr.png")
 def link_qr_png(graph_id: str, link_id: str):
     """The same QR code as a PNG file to download (for slides and print), same rules as qr.svg."""
-    graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
+    graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     link = _link_for(graph, link_id)
     if link.revoked_at is not None:
         abort(410, "This link was revoked.")
@@ -110,7 +110,7 @@ def link_qr_png(graph_id: str, link_id: str):
 
 @shares_bp.post("/graphs/<graph_id>/shares/<link_id>/<action>")
 def link_action(graph_id: str, link_id: str, action: str):
-    graph, role = graph_for(graph_id, current_user(), Role.WRITE)
+    graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
     link = _link_for(graph, link_id)
     messages = {"pause": "Link paused: visitors see “temporarily unavailable”.", "resume": "Link resumed.",
                 "revoke": "Link revoked: it stopped working at once.", "extend": "Link extended."}
@@ -142,7 +142,7 @@ def link_action(graph_id: str, link_id: str, action: str):
 
 @shares_bp.post("/graphs/<graph_id>/shares/revoke-all")
 def revoke_all(graph_id: str):
-    graph, _ = graph_for(graph_id, current_user(), Role.WRITE)
+    graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     count = revoke_links(ShareLink.graph_id == graph.id)
     db.session.commit()
     flash(f"Revoked {count} link{'s' if count != 1 else ''} of this graph.", "success")

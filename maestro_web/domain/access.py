@@ -6,7 +6,7 @@ from flask import abort
 from maestro_web.models import Graph, Role, User
 
 
-def graph_for(public_id: str, user: User | None, minimum: Role = Role.READ) -> tuple[Graph, Role]:
+def authorize_graph(public_id: str, user: User | None, minimum: Role = Role.READ) -> tuple[Graph, Role]:
     """The graph and the user's role on it; 404 without any role (existence is not revealed),
     403 when the role is below `minimum`."""
     graph = Graph.get_by_public_id(public_id)

@@ -1,0 +1,5 @@
+"""Domain rules shared by several blueprints, with no page or route of their own.
+
+- access.py   who may see or change a graph (roles), and the 404/403 when they may not
+- spec.py     the graph spec language: parsing and limits (forms, API, worker ingest)
+"""
