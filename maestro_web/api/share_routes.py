@@ -14,6 +14,7 @@ from maestro_web.models import Graph, Role, ShareLink
 from maestro_web.models.base import as_utc, utcnow
 from maestro_web.security.session_jwt import current_user
 from maestro_web.security.share_tokens import token_for
+from maestro_web.shares.queries import links_of_graph
 from maestro_web.shares.services import (
     clean_label,
     NewLink,
@@ -21,7 +22,6 @@ from maestro_web.shares.services import (
     create_link,
     extend_link,
     link_json,
-    links_of_graph,
     pause_link,
     resume_link,
     revoke_link,

@@ -17,14 +17,13 @@ from maestro_web.models.base import utcnow
 from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.shares import shares_bp
 from maestro_web.shares.forms import ExtendForm, ShareForm
+from maestro_web.shares.queries import BadListRequest, LinkFilters, links_of_graph, links_of_user
 from maestro_web.shares.services import (
     NewLink,
     ShareRefused,
     create_link,
     extend_link,
     iframe_snippet,
-    links_of_graph,
-    links_of_user,
     pause_link,
     resume_link,
     revoke_link,
@@ -149,9 +148,25 @@ def revoke_all(graph_id: str):
     return redirect(url_for("shares.graph_shares", graph_id=graph.public_id))
 
 
+MY_LINKS_PER_PAGE = 50
+STATUS_CHOICES = (("", "Active and paused"), ("active", "Active"), ("paused", "Paused"), ("expired", "Expired"),
+                  ("used_up", "Used up"), ("revoked", "Revoked"), ("all", "All links"))
+SORT_CHOICES = (("created", "Newest first"), ("expires", "Ending soonest"), ("last_view", "Last viewed"))
+
+
 @shares_bp.get("/shares")
 def my_links():
-    return render_template("shares/mine.html", links=links_of_user(current_user()), now=utcnow())
+    """My shared links: search, status filter (active + paused unless asked), sort, pages; one query a page."""
+    try:
+        filters = LinkFilters.from_args(request.args, default_per_page=MY_LINKS_PER_PAGE)
+    except BadListRequest as exc:
+        abort(400, str(exc))
+    found = links_of_user(current_user(), filters)
+    args = {"q": filters.search or None, "status": filters.status_param,
+            "sort": filters.sort if filters.sort != "created" else None,
+            "per_page": filters.per_page if filters.per_page != MY_LINKS_PER_PAGE else None}
+    return render_template("shares/mine.html", found=found, links=found.items, filters=filters, args=args,
+                           status_choices=STATUS_CHOICES, sort_choices=SORT_CHOICES, now=utcnow())
 
 
 @shares_bp.post("/shares/revoke")
