@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from maestro_web.security.worker_tokens import mint_worker_token
-from tests.conftest import PASSWORD, api_headers
+from conftest import PASSWORD, api_headers
 
 # 12 positive + 12 negative examples an operation (24): the run stays around a minute per database.
 EXAMPLES = int(os.environ.get("MAESTRO_FUZZ_EXAMPLES", "12"))

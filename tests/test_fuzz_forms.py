@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from maestro_web.extensions import db
 from maestro_web.domain.spec import MAX_NAME_LENGTH, SpecError, parse_spec
 from maestro_web.models import Graph
-from tests.conftest import PASSWORD, form_csrf, jwt_csrf
+from conftest import PASSWORD, form_csrf, jwt_csrf
 
 SAMPLES = [
     "\x00", "a\x00b", "\ud800", "x\udfff", "\u202egnp.exe", "💥" * 50, "<script>alert(1)</script>",

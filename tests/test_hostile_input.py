@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, RevokedToken, ShareLink, User
 from maestro_web.security.worker_tokens import mint_worker_token
-from tests.conftest import ENGINE, PASSWORD, api_headers, form_csrf
+from conftest import ENGINE, PASSWORD, api_headers, form_csrf
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="5" height="5"/></svg>'
 DEEP_ARRAY = "[" * 1000 + "]" * 1000  # 2 KB
@@ -164,7 +164,7 @@ def test_deep_json_spec_import_is_a_spec_error(app, client, headers, auth, owner
 
 
 def _jwt_csrf(html: str) -> dict[str, str]:
-    from tests.conftest import jwt_csrf
+    from conftest import jwt_csrf
 
     value = jwt_csrf(html)
     return {"jwt_csrf": value} if value else {}
