@@ -97,7 +97,7 @@ FROM generate_series(1, 1000) AS n;
 INSERT INTO graphs (public_id, name, type, description, spec, status, message, info, owner_id, created_at, updated_at)
 SELECT md5('graph' || n),
        CASE WHEN n % 400 = 0 THEN 'old checkout ' ELSE '' END || ({_WORDS})[1 + n % 10] || ' ' || substr(md5(n::text), 1, 8),
-       'infra', '', 'api -> db', (ARRAY['process','finished','warning','error'])[1 + n % 4], '', '{{}}',
+       'infra', '', 'api -> db', (ARRAY['process','finished','warning','error'])[1 + (n / 7) % 4], '', '{{}}',
        (SELECT min(id) FROM users WHERE email LIKE 'user%') + n % 1000,
        now() - interval '1 hour' - (100001 - n) * interval '5 minutes', now()
 FROM generate_series(1, 100000) AS n ORDER BY n;
