@@ -74,7 +74,7 @@ def create():
 @graphs_bp.get("/<graph_id>")
 def detail(graph_id: str):
     graph, role = authorize_graph(graph_id, current_user())
-    return render_template("graphs/detail.html", graph=graph, role=role, Role=Role, run=graph.current_run())
+    return render_template("graphs/detail.html", graph=graph, role=role, run=graph.current_run())
 
 
 @graphs_bp.route("/<graph_id>/edit", methods=["GET", "POST"])
@@ -120,7 +120,7 @@ def access(graph_id: str):
 
 
 def _access_page(graph, role, form, status, error=None):
-    return render_template("graphs/access.html", graph=graph, role=role, Role=Role, form=form,
+    return render_template("graphs/access.html", graph=graph, role=role, form=form,
                            grants=roles_of(graph), error=error), status
 
 

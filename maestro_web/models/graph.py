@@ -29,6 +29,15 @@ class Role(enum.IntEnum):
     def label(self) -> str:
         return self.name.capitalize()
 
+    # What a page may offer: templates ask these and never compare roles themselves.
+    @property
+    def can_write(self) -> bool:
+        return self >= Role.WRITE
+
+    @property
+    def can_admin(self) -> bool:
+        return self >= Role.ADMIN
+
 
 class Graph(Model):
     __tablename__ = "graphs"
@@ -82,11 +91,7 @@ class Graph(Model):
 
     def queue_run(self) -> GraphRun:
         """Supersede any unfinished run and queue a new one: status goes back to `process`."""
-        db.session.execute(
-            update(GraphRun)
-            .where(GraphRun.graph_id == self.id, GraphRun.state.in_(("queued", "claimed")))
-            .values(state="superseded", finished_at=utcnow())
-        )
+        self.supersede_open_runs()
         run = GraphRun(graph=self)
         db.session.add(run)
         self.status = "process"
@@ -95,6 +100,10 @@ class Graph(Model):
 
     def soft_delete(self) -> None:
         self.deleted_at = utcnow()
+        self.supersede_open_runs()
+
+    def supersede_open_runs(self) -> None:
+        """End this graph's queued or claimed runs as `superseded` (a new run, or the graph deleted)."""
         db.session.execute(
             update(GraphRun)
             .where(GraphRun.graph_id == self.id, GraphRun.state.in_(("queued", "claimed")))

@@ -57,7 +57,7 @@ def graph_shares(graph_id: str):
                 db.session.commit()
                 flash("Link created. Copy it, show its QR code or embed it below.", "success")
                 return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
-    return render_template("shares/graph.html", graph=graph, role=role, Role=Role, form=form,
+    return render_template("shares/graph.html", graph=graph, role=role, form=form,
                            links=links_of_graph(graph), now=utcnow()), status
 
 
@@ -71,7 +71,7 @@ def link_page(graph_id: str, link_id: str):
 def _render_link(graph, role, link, form, status=200):
     usable = link.revoked_at is None
     response = render_template(
-        "shares/link.html", graph=graph, role=role, Role=Role, link=link, form=form, now=utcnow(),
+        "shares/link.html", graph=graph, role=role, link=link, form=form, now=utcnow(),
         url=share_url(link) if usable else None, snippet=iframe_snippet(link) if usable and link.embeddable else None,
     )
     return Response(response, status=status, mimetype="text/html")
