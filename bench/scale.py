@@ -63,7 +63,8 @@ DB_PREFIX = "maestro_scale_"
 # --- seeding -------------------------------------------------------------------------------------
 
 # Graph names: "me" has 5 graphs named "checkout ..." among 50; other people's graphs have one in
-# 400 named "... checkout ...", so the search term matches 250 of the 100,000 graphs everywhere.
+# 400 named "... checkout ..." (none of them shared with "me"), so the search term matches 250 of
+# the 100,000 graphs everywhere and the same 5 for "me" on both databases.
 _WORDS = "ARRAY['billing','search','ledger','payments','inventory','shipping','catalog','identity','reports','pricing']"
 
 SEED_ME = f"""
@@ -96,7 +97,7 @@ SELECT md5('user' || n), 'user' || n || '@example.com', 'User ' || n, (SELECT pa
 FROM generate_series(1, 1000) AS n;
 INSERT INTO graphs (public_id, name, type, description, spec, status, message, info, owner_id, created_at, updated_at)
 SELECT md5('graph' || n),
-       CASE WHEN n % 400 = 0 THEN 'old checkout ' ELSE '' END || ({_WORDS})[1 + n % 10] || ' ' || substr(md5(n::text), 1, 8),
+       CASE WHEN n % 400 = 10 THEN 'old checkout ' ELSE '' END || ({_WORDS})[1 + n % 10] || ' ' || substr(md5(n::text), 1, 8),
        'infra', '', 'api -> db', (ARRAY['process','finished','warning','error'])[1 + (n / 7) % 4], '', '{{}}',
        (SELECT min(id) FROM users WHERE email LIKE 'user%') + n % 1000,
        now() - interval '1 hour' - (100001 - n) * interval '5 minutes', now()

@@ -269,7 +269,7 @@ class GraphList(BaseModel):
     items: list[GraphOut]
     page: int | None = Field(description="The page number; null on the last page of a list too long to count.")
     per_page: int
-    total: int = Field(description="Exact when total_exact, else a lower bound (lists never count past 200).")
+    total: int = Field(description="Exact when total_exact, else a lower bound (lists never count past 100).")
     total_exact: bool
     next: str | None = Field(description="Cursor of the next (older) page, for ?cursor=.")
     prev: str | None = Field(description="Cursor of the previous (newer) page.")
@@ -361,7 +361,7 @@ class ShareLinkList(BaseModel):
 
 class ShareLinkPage(BaseModel):
     items: list[ShareLinkOut]
-    total: int = Field(description="Exact when total_exact, else a lower bound (lists never count past 200).")
+    total: int = Field(description="Exact when total_exact, else a lower bound (lists never count past 100).")
     total_exact: bool
     page: int
     per_page: int

@@ -79,8 +79,8 @@ def remove_role(graph: Graph, user_public_id: str) -> None:
     db.session.delete(grant)
 
 
-# Lists never count past this: "200+ graphs" costs the same whatever the database holds.
-COUNT_CAP = 200
+# Lists never count past this: "100+ graphs" costs the same whatever the database holds.
+COUNT_CAP = 100
 
 
 class BadCursor(ValueError):
