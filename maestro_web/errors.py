@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any
+from typing import Any, Sequence
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -97,8 +97,15 @@ def json_error(
     return response
 
 
-def error_page(status: int, message: str, title: str | None = None, template: str = "errors/error.html") -> Response:
-    html = render_template(template, status=status, title=title or TITLES.get(status, "Error"), message=message)
+def error_page(status: int, message: str, title: str | None = None, *, public: bool = False, embed: bool = False,
+               links: Sequence[tuple[str, str, str]] | None = None, show_status: bool = True) -> Response:
+    """The one builder of every HTML error page (templates/errors/error.html).
+
+    `public` for a share link's visitor (no site navigation, no link into the site), `embed` for a
+    page inside someone else's iframe (no top bar), `links` for the ways on as (href, label, class).
+    """
+    html = render_template("errors/error.html", status=status, title=title or TITLES.get(status, "Error"),
+                           message=message, public=public, embed=embed, links=links, show_status=show_status)
     return Response(html, status=status, mimetype="text/html")
 
 

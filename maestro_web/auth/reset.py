@@ -21,6 +21,7 @@ from maestro_web.auth import auth_bp
 from maestro_web.auth.forms import ForgotForm, ResetPasswordForm
 from maestro_web.auth.notices import send_password_changed
 from maestro_web.auth.routes import form_status
+from maestro_web.errors import error_page
 from maestro_web.extensions import db
 from maestro_web.headers import PRIVATE_HEADERS
 from maestro_web.mail import send_mail
@@ -63,7 +64,16 @@ def request_reset(email: str) -> None:
 def _refused(status: int) -> ResponseReturnValue:
     """The one friendly page for a bad, expired or used link (never a form, never a 200)."""
     session.pop(SESSION_KEY, None)
-    return render_template("auth/reset_refused.html", minutes=LINK_MINUTES), status, PRIVATE_HEADERS
+    response = error_page(
+        status,
+        f"Reset links work once, for {LINK_MINUTES} minutes, and only until the password is changed.",
+        "This reset link has expired or was already used",
+        links=[(url_for("auth.forgot"), "Ask for a new link", "button primary"),
+               (url_for("auth.login"), "Back to log in", "muted")],
+        show_status=False,
+    )
+    response.headers.update(PRIVATE_HEADERS)
+    return response
 
 
 @auth_bp.errorhandler(ResetTokenInvalid)
