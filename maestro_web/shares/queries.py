@@ -15,7 +15,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from maestro_web.extensions import db
 from maestro_web.graphs.services import COUNT_CAP, bounded_count
-from maestro_web.models import Graph, ShareLink, User
+from maestro_web.models import Graph, GraphRole, Role, ShareLink, User
 from maestro_web.models.base import utcnow
 
 LINK_STATUSES = ("active", "paused", "expired", "used up", "revoked")
@@ -168,5 +168,12 @@ def links_of_graph(graph: Graph) -> list[ShareLink]:
         .order_by(ShareLink.created_at.desc(), ShareLink.id.desc())))
 
 
+def creators_with_write(graph: Graph) -> set[int]:
+    """Ids of the users holding Write or Admin on `graph`: a link of anyone else has stopped (SPEC §3.2).
+    One query for the whole list instead of ShareLink.creator_may_share() per link."""
+    return set(db.session.scalars(
+        select(GraphRole.user_id).where(GraphRole.graph_id == graph.id, GraphRole.role >= Role.WRITE)))
+
+
 __all__ = ["COUNT_CAP", "DEFAULT_STATUSES", "LINK_STATUSES", "SORTS", "BadListRequest", "LinkFilters", "LinkPage",
-           "links_of_graph", "links_of_user", "parse_statuses", "status_condition"]
+           "creators_with_write", "links_of_graph", "links_of_user", "parse_statuses", "status_condition"]

@@ -17,7 +17,7 @@ from maestro_web.models.base import utcnow
 from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.shares import shares_bp
 from maestro_web.shares.forms import ExtendForm, ShareForm
-from maestro_web.shares.queries import BadListRequest, LinkFilters, links_of_graph, links_of_user
+from maestro_web.shares.queries import BadListRequest, LinkFilters, creators_with_write, links_of_graph, links_of_user
 from maestro_web.shares.services import (
     NewLink,
     ShareRefused,
@@ -58,7 +58,7 @@ def graph_shares(graph_id: str):
                 flash("Link created. Copy it, show its QR code or embed it below.", "success")
                 return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
     return render_template("shares/graph.html", graph=graph, role=role, form=form,
-                           links=links_of_graph(graph), now=utcnow()), status
+                           links=links_of_graph(graph), writers=creators_with_write(graph), now=utcnow()), status
 
 
 @shares_bp.get("/graphs/<graph_id>/shares/<link_id>")
