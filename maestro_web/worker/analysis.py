@@ -21,12 +21,15 @@ MAX_LISTED = 50
 
 @dataclass
 class Analysis:
+    """What the worker posts back for a graph: its status, a one-line message and the figures."""
+
     status: str  # finished | warning
     message: str
     info: dict[str, Any]
 
 
 def build_graph(spec: dict[str, Any]) -> nx.DiGraph:
+    """The networkx graph of a claimed spec: each node keeps its attributes (kind...) but its name."""
     graph: nx.DiGraph[str] = nx.DiGraph()
     for node in spec.get("nodes", []):
         attributes = {key: value for key, value in node.items() if key != "name"}
@@ -37,10 +40,16 @@ def build_graph(spec: dict[str, Any]) -> nx.DiGraph:
 
 
 def kind_of(graph: nx.DiGraph, node: str) -> str:
+    """The node's `kind` (it picks the box colour), DEFAULT_KIND when it has none."""
     return str(graph.nodes[node].get("kind") or DEFAULT_KIND)
 
 
 def analyse(spec: dict[str, Any]) -> Analysis:
+    """The figures of a spec, `warning` when it is empty or has cycles, `finished` otherwise.
+
+    Bounded on hostile input: at most MAX_CYCLES_COUNTED cycles are enumerated, and every list in
+    `info` is cut to MAX_LISTED (entry points), MAX_CYCLE_EXAMPLES or five items.
+    """
     graph = build_graph(spec)
     if graph.number_of_nodes() == 0:
         return Analysis("warning", "Empty dependencies", {"nodes": 0, "edges": 0})
@@ -92,6 +101,7 @@ def _depths(graph: nx.DiGraph, entry_points: list[str]) -> dict[str, int]:
 
 
 def _cycle_text(cycle: list[str]) -> str:
+    """A cycle as `a → b → a`, its middle elided when it is longer than eight names."""
     names = list(cycle) + [cycle[0]]
     if len(names) > 8:
         names = names[:4] + ["…"] + names[-2:]

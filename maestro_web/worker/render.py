@@ -56,12 +56,16 @@ layers = columns_of
 
 @dataclass
 class Picture:
+    """The drawn SVG, which layout engine placed it, and why the simpler one stood in (if it did)."""
+
     svg: str
     engine: str  # "dot" or "simple"
     warning: str | None  # set when the simpler layout had to be drawn, saying why
 
 
 def colour_of(kind: str) -> str:
+    """The fill of a box: a fixed colour for known kinds, otherwise one picked from PALETTE by a hash
+    of the kind, so a kind keeps its colour on every graph and every run."""
     if kind in KNOWN_KINDS:
         return KNOWN_KINDS[kind]
     digest = hashlib.sha256(kind.encode()).digest()
@@ -123,10 +127,13 @@ def render(spec: dict[str, Any], title: str | None = None, *, dot: str | None = 
 
 
 def render_svg(spec: dict[str, Any], title: str | None = None) -> str:
+    """Just the SVG text of `render` (tests and benchmarks)."""
     return render(spec, title).svg
 
 
 def _svg(graph: nx.DiGraph, placed: Layout, title: str | None) -> str:
+    """The §9 document: title, heading, legend and notes, then the edges and the boxes, each
+    coordinate shifted by (dx, dy) to sit centred below the header (never a transform)."""
     kinds = sorted({kind_of(graph, node) for node in graph})
     notes: list[str] = []
     if placed.note:
