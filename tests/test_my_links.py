@@ -1,0 +1,127 @@
+"""My shared links and GET /api/shares (SPEC §10 "The user's links", issue 14 item 7): search by label
+and graph name, status filter defaulting to active + paused, sort by expiry / last view, pages, and
+bad parameters answered 400 naming the parameter."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from conftest import api_headers
+from maestro_web.extensions import db
+from maestro_web.models import Role, ShareLink
+from maestro_web.models.base import utcnow
+from share_support import make_link
+
+
+@pytest.fixture
+def links(app, client, auth, make_user, make_graph):
+    """me's links in every state on two graphs, plus links that must never show: another user's link
+    on my graph, and my link on a deleted graph."""
+    me = make_user(email="me@example.com", name="Me")
+    other = make_user(email="other@example.com", name="Other")
+    payments = make_graph(me, name="Payments platform", grants={other: Role.WRITE})
+    search = make_graph(me, name="Search cluster")
+    gone = make_graph(me, name="Deleted graph")
+    made = {
+        "active": make_link(app, payments, me, label="For the board", lifetime=timedelta(days=20)),
+        "soon": make_link(app, search, me, label="Sales team", lifetime=timedelta(hours=5, minutes=30)),
+        "paused": make_link(app, payments, me, label="Paused partner link", lifetime=timedelta(days=3)),
+        "expired": make_link(app, search, me, label="Old expired link", lifetime=timedelta(days=1)),
+        "revoked": make_link(app, payments, me, label="Revoked one", lifetime=timedelta(days=2)),
+        "used": make_link(app, search, me, label="Used up once", lifetime=timedelta(days=4), max_views=1),
+        "theirs": make_link(app, payments, other, label="Their board link", lifetime=timedelta(days=5)),
+        "deleted": make_link(app, gone, me, label="On a deleted graph", lifetime=timedelta(days=6)),
+    }
+    now = utcnow()
+    with app.app_context():
+        def set_(key, **values):
+            db.session.execute(update(ShareLink).where(ShareLink.public_id == made[key].id).values(**values))
+        set_("paused", paused_at=now)
+        set_("expired", expires_at=now - timedelta(hours=1))
+        set_("revoked", revoked_at=now)
+        set_("used", view_count=1, last_viewed_at=now - timedelta(hours=3))
+        set_("active", view_count=4, last_viewed_at=now - timedelta(minutes=5))
+        set_("soon", view_count=2, last_viewed_at=now - timedelta(days=2))
+        from maestro_web.models import Graph
+        db.session.execute(update(Graph).where(Graph.public_id == gone.public_id).values(deleted_at=now))
+        db.session.commit()
+    auth.login("me@example.com")
+    return {"made": made, "headers": api_headers(client, me)}
+
+
+def labels(client, links, query: str = "") -> list[str]:
+    response = client.get("/api/shares" + query, headers=links["headers"])
+    assert response.status_code == 200, response.text
+    return [item["label"] for item in response.json["items"]]
+
+
+def test_default_is_my_active_and_paused_links_newest_first(client, links):
+    body = client.get("/api/shares", headers=links["headers"]).json
+    assert [i["label"] for i in body["items"]] == ["Paused partner link", "Sales team", "For the board"]
+    assert {i["status"] for i in body["items"]} == {"active", "paused"}
+    assert (body["total"], body["page"], body["per_page"], body["total_exact"]) == (3, 1, 20, True)
+    assert body["items"][0]["graph_id"] and body["items"][0]["url"]
+
+
+def test_status_filter(client, links):
+    assert labels(client, links, "?status=expired") == ["Old expired link"]
+    assert labels(client, links, "?status=revoked") == ["Revoked one"]
+    assert labels(client, links, "?status=used_up") == ["Used up once"]
+    assert labels(client, links, "?status=paused") == ["Paused partner link"]
+    assert labels(client, links, "?status=active,revoked") == ["Revoked one", "Sales team", "For the board"]
+    everything = labels(client, links, "?status=all")
+    assert len(everything) == 6 and "Their board link" not in everything and "On a deleted graph" not in everything
+
+
+def test_search_by_label_and_by_graph_name(client, links):
+    assert labels(client, links, "?q=BOARD") == ["For the board"]  # label, any case; never another's link
+    assert labels(client, links, "?q=search%20cluster&status=all") == ["Used up once", "Old expired link", "Sales team"]
+    assert labels(client, links, "?q=100%25") == []  # % is a character, not a wildcard
+    assert labels(client, links, "?q=_") == []
+
+
+def test_sort_by_expiry_and_by_last_view(client, links):
+    assert labels(client, links, "?sort=expires") == ["Sales team", "Paused partner link", "For the board"]
+    assert labels(client, links, "?sort=last_view&status=all")[:3] == ["For the board", "Used up once", "Sales team"]
+
+
+def test_pages(client, links):
+    first = client.get("/api/shares?status=all&per_page=4", headers=links["headers"]).json
+    second = client.get("/api/shares?status=all&per_page=4&page=2", headers=links["headers"]).json
+    assert (first["total"], len(first["items"]), len(second["items"])) == (6, 4, 2)
+    assert not {i["id"] for i in first["items"]} & {i["id"] for i in second["items"]}
+    assert client.get("/api/shares?page=9", headers=links["headers"]).json["items"] == []
+
+
+@pytest.mark.parametrize("query, field", [
+    ("?status=gone", "status"), ("?status=,", "status"), ("?sort=views", "sort"), ("?page=0", "page"),
+    ("?page=x", "page"), ("?page=99999999999999999999", "page"), ("?per_page=101", "per_page"),
+    ("?per_page=-1", "per_page"), ("?q=" + "x" * 201, "q"),
+])
+def test_bad_parameters_are_400_naming_the_parameter(client, links, query, field):
+    response = client.get("/api/shares" + query, headers=links["headers"])
+    assert response.status_code == 400
+    assert field in response.json["fields"]
+    page = client.get("/shares" + query)
+    assert page.status_code == 400
+    assert field in page.get_data(as_text=True)
+
+
+def test_api_needs_a_token(client, links):
+    assert client.get("/api/shares").status_code == 401
+
+
+def test_page_filters_and_pages(client, links):
+    html = client.get("/shares").get_data(as_text=True)
+    assert "For the board" in html and "Paused partner link" in html and "Old expired link" not in html
+    assert "Their board link" not in html and "On a deleted graph" not in html
+    assert "3 links" in html and "ends in 5 h" in html  # the cue for a link about to end
+    html = client.get("/shares?status=all&q=payments").get_data(as_text=True)
+    assert "Revoked one" in html and "Sales team" not in html
+    assert 'value="all" selected' in html
+    html = client.get("/shares?status=all&per_page=2").get_data(as_text=True)
+    assert "Page 1 of 3" in html and 'rel="next"' in html and "status=all" in html
+    html = client.get("/shares?status=expired&q=nothing-like-this").get_data(as_text=True)
+    assert "No link matches these filters." in html
