@@ -22,6 +22,7 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 ## make run: install, apply the migrations, then start together (honcho, Procfile) the app on
 ## http://127.0.0.1:5000 (SQLite in instance/), the live server on :5001 and one analytics worker; Ctrl-C stops all
 run: $(VENV)/.runtime-installed
+	@scripts/system-packages run || echo "make run: continuing without Graphviz; the worker draws its simpler layout"
 	$(BIN)/flask db upgrade
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
