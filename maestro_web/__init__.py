@@ -25,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     load_configuration(app, config, environ)
     register_extensions(app)
     register_blueprints(app)
+    _presentation(app)  # status words and relative times for every template
     register_error_handlers(app)
     register_input_guards(app)
     register_security_headers(app)
@@ -78,6 +79,12 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (api_auth_bp, api_bp, analytics_worker_bp):
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
+
+
+def _presentation(app: Flask) -> None:
+    from maestro_web.presentation import init_app
+
+    init_app(app)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -1,0 +1,92 @@
+"""Plain words for pages: the one home of how a status and a time read (issue 12 part 3).
+
+Templates use the filters `status_word` and `relative_time` (through the macros in
+templates/_status.html); static/live.js and static/time.js read the same words from the JSON map
+that base.html renders once (`STATUS_WORDS`), so a live update never shows an internal word.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Flask
+
+# Internal status (graph or share link) -> the word a person reads. Anything unknown reads "Unknown":
+# an internal word never reaches a page.
+STATUS_WORDS: dict[str, str] = {
+    # graphs (GRAPH_STATUSES) and runs (GraphRun.state)
+    "process": "Queued",
+    "queued": "Queued",
+    "claimed": "Drawing",
+    "drawing": "Drawing",
+    "finished": "Ready",
+    "warning": "Ready with warnings",
+    "error": "Failed",
+    "failed": "Failed",
+    # share links (share_rules.row_status)
+    "active": "Active",
+    "paused": "Paused",
+    "expired": "Expired",
+    "used up": "Used up",
+    "revoked": "Revoked",
+}
+
+
+def status_word(status: object) -> str:
+    """The plain word of an internal status: `process` -> "Queued", `warning` -> "Ready with warnings"."""
+    return STATUS_WORDS.get(str(status), "Unknown")
+
+
+def status_key(status: object) -> str:
+    """The CSS-safe key of a status (`used up` -> `used_up`), for the badge's colour class."""
+    return str(status).replace(" ", "_") if str(status) in STATUS_WORDS else "unknown"
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+_UNITS = ((365 * 86400, "year"), (30 * 86400, "month"), (7 * 86400, "week"), (86400, "day"),
+          (3600, "hour"), (60, "minute"))
+
+
+def relative_time(value: datetime, now: datetime | None = None) -> str:
+    """"3 minutes ago", "expires in 6 days" style wording: "in 6 days" / "3 minutes ago" / "just now".
+
+    The same rounding as static/time.js (whole units, rounded down), so a page reads the same before
+    and after the script refreshes it.
+    """
+    seconds = (_utc(value) - _utc(now or datetime.now(timezone.utc))).total_seconds()
+    ahead, span = seconds > 0, abs(seconds)
+    if span < 45:
+        return "just now" if not ahead else "in a few seconds"
+    for size, unit in _UNITS:
+        if span >= size:
+            count = int(span // size)
+            break
+    else:
+        count, unit = 1, "minute"
+    words = f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"in {words}" if ahead else f"{words} ago"
+
+
+def utc_text(value: datetime) -> str:
+    """The exact time shown on hover: "2026-11-30 03:12 UTC"."""
+    return _utc(value).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso_utc(value: datetime) -> str:
+    return _utc(value).isoformat()
+
+
+def init_app(app: Flask) -> None:
+    """Register the filters and the word map once for every template."""
+    app.add_template_filter(status_word, "status_word")
+    app.add_template_filter(status_key, "status_key")
+    app.add_template_filter(relative_time, "relative_time")
+    app.add_template_filter(utc_text, "utc_text")
+    app.add_template_filter(iso_utc, "iso_utc")
+
+    @app.context_processor
+    def status_words() -> dict[str, Any]:
+        return {"STATUS_WORDS": STATUS_WORDS}
