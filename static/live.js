@@ -267,6 +267,12 @@
     tick();
   }
 
+  // The plain status words of maestro_web/presentation.py, rendered once by base.html.
+  var STATUS_WORDS = (function () {
+    var node = document.getElementById("status-words");
+    try { return node ? JSON.parse(node.textContent || "{}") : {}; } catch (e) { return {}; }
+  }());
+
   var PHASES = { analysing: "analysing the dependencies", drawing: "drawing the picture", saving: "saving the result" };
 
   var graphHandlers = {
@@ -318,12 +324,14 @@
         });
         if (data.last_viewed_at) {
           var when = new Date(data.last_viewed_at);
-          var text = when.toISOString().slice(0, 16).replace("T", " ");
+          var exact = when.toISOString().slice(0, 16).replace("T", " ") + " UTC";
           Array.prototype.forEach.call(document.querySelectorAll('[data-link-last-viewed="' + id + '"]'), function (node) {
             node.innerHTML = "";
             var time = document.createElement("time");
             time.setAttribute("datetime", data.last_viewed_at);
-            time.textContent = text;
+            time.setAttribute("title", exact);
+            time.setAttribute("data-relative", "");
+            time.textContent = "just now";  // static/time.js keeps it fresh
             node.appendChild(time);
           });
         }
@@ -331,8 +339,10 @@
         Array.prototype.forEach.call(document.querySelectorAll('[data-link-status="' + id + '"]'), function (node) {
           node.innerHTML = "";
           var badge = document.createElement("span");
-          badge.className = "badge badge-" + String(data.status).replace(/ /g, "_");
-          badge.textContent = data.status;
+          var key = String(data.status);
+          badge.className = "badge badge-" + (STATUS_WORDS[key] ? key.replace(/ /g, "_") : "unknown");
+          badge.setAttribute("data-status", STATUS_WORDS[key] ? key.replace(/ /g, "_") : "unknown");
+          badge.textContent = STATUS_WORDS[key] || "Unknown";  // never the internal word
           node.appendChild(badge);
         });
         refresh();  // the buttons (pause / resume) follow the new state
