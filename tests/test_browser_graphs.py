@@ -36,7 +36,7 @@ def test_spec_error_fix_then_share_read_only(browser, live_server, make_user):
     owner.wait_for_selector("text=Graph created")
     owner.click("header.topbar nav >> text=Graphs")
     row = owner.locator("table.graphs tr", has_text="Checkout")
-    assert row.locator(".badge").text_content() == "process"
+    assert row.locator(".badge").text_content() == "Queued"  # plain words, never the internal "process"
 
     row.locator("a").click()
     owner.click("nav.tabs >> text=Access")
