@@ -1,0 +1,83 @@
+"""Every page a user, a visitor and an owner reach, set up once for the look and accessibility tests
+(tests/test_accessibility.py, tests/test_browser_look.py): a drawn web-shop graph, a live link, a paused
+link (its public page is the refusal), and a logged-in owner."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from maestro_web.extensions import db
+from maestro_web.models import ShareLink
+from picture_support import draw_with_the_reference_worker
+from share_support import make_link
+
+PASSWORD = "correct horse battery"
+
+WEB_SHOP = """web [kind=frontend] -> api
+api [kind=service] -> auth
+api -> catalog
+api -> cart
+api -> orders
+auth [kind=service] -> users-db [kind=database]
+catalog [kind=service] -> search [kind=service]
+catalog -> products-db [kind=database]
+search -> products-db
+cart [kind=service] -> cache [kind=cache]
+orders [kind=service] -> orders-db [kind=database]
+orders -> payments [kind=service]
+orders -> queue [kind=queue]
+payments -> stripe [kind=external]
+worker [kind=service] -> queue
+worker -> orders-db
+worker -> mailer [kind=service]
+mailer -> users-db"""
+
+
+@dataclass
+class Site:
+    base: str
+    visitor: list[tuple[str, str]] = field(default_factory=list)  # (name, path), no login
+    owner: list[tuple[str, str]] = field(default_factory=list)  # (name, path), logged in as the owner
+
+    def all(self) -> list[tuple[str, str, bool]]:
+        return [(n, p, False) for n, p in self.visitor] + [(n, p, True) for n, p in self.owner]
+
+
+def build_site(app, base: str, make_user, make_graph) -> Site:
+    owner = make_user(email="owner@example.com", name="Owner")
+    graph = make_graph(owner, name="Web shop", spec=WEB_SHOP)
+    draw_with_the_reference_worker(app, graph.public_id)
+    live = make_link(app, graph, owner, label="For the board")
+    paused = make_link(app, graph, owner, label="Paused one")
+    with app.app_context():
+        row = ShareLink.get_by_public_id(paused.id)
+        row.pause()
+        db.session.commit()
+    g = f"/graphs/{graph.public_id}"
+    return Site(base=base, visitor=[
+        ("home", "/"),
+        ("login", "/auth/login"),
+        ("register", "/auth/register"),
+        ("forgot", "/auth/forgot"),
+        ("public", live.path),
+        ("public-refused", paused.path),
+        ("error-404", "/no-such-page"),
+    ], owner=[
+        ("graph-list", "/graphs/"),
+        ("new-graph", "/graphs/new"),
+        ("overview", g),
+        ("picture", f"/analytics/graphs/{graph.public_id}"),
+        ("edit", f"{g}/edit"),
+        ("access", f"{g}/access"),
+        ("shares", f"/graphs/{graph.public_id}/shares"),
+        ("link", f"/graphs/{graph.public_id}/shares/{live.id}"),
+        ("my-links", "/shares"),
+        ("account", "/account"),
+    ])
+
+
+def log_in(page, base: str, email: str = "owner@example.com") -> None:
+    page.goto(f"{base}/auth/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/graphs/")

@@ -1,0 +1,89 @@
+"""axe-core in the real Chromium on every page a user, a visitor and an owner reach, light and dark:
+no violation of impact "serious" or "critical" (issue 12 part 3).
+
+axe-core is Deque's rule engine (npm, pinned), installed by npm into .cache/ on first use as
+tests/test_foreign_signers.py does for jsonwebtoken. It reaches the page as a same-origin script
+served by Playwright's router, so the app's strict CSP (script-src 'self') stays on while it runs.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from look_support import build_site, log_in
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE_CACHE = Path(os.environ.get("MAESTRO_AXE_CACHE", ROOT / ".cache" / "node-axe-core"))
+AXE_CORE = "axe-core@4.14.1"
+AXE_PATH = "/__axe-core.js"  # never served by the app: Playwright's router answers it
+
+RUN_AXE = """async () => {
+  const result = await axe.run(document, {resultTypes: ['violations']});
+  return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' :: ' + (n.failureSummary || '').split('\\n').slice(0, 2).join(' '))}));
+}"""
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    npm = shutil.which("npm")
+    if not npm:
+        pytest.fail("npm is needed for the accessibility check (Debian: apt-get install npm)")
+    script = AXE_CACHE / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        AXE_CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run([npm, "install", "--prefix", str(AXE_CACHE), "--no-audit", "--no-fund", AXE_CORE],
+                       check=True, capture_output=True, timeout=300)
+    return script.read_text()
+
+
+def check(page, base: str, path: str, axe_source: str) -> list[dict]:
+    page.goto(base + path)
+    expect(page.locator("main")).to_be_visible()
+    page.add_script_tag(url=base + AXE_PATH)
+    return page.evaluate(RUN_AXE)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_serious_or_critical_violation_on_any_page(scheme, browser, live_server, app, make_user, make_graph, axe_source):
+    site = build_site(app, live_server.url, make_user, make_graph)
+    found: dict[str, list[dict]] = {}
+    for logged_in in (False, True):
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme=scheme)
+        context.route("**" + AXE_PATH, lambda route: route.fulfill(body=axe_source, content_type="text/javascript"))
+        page = context.new_page()
+        if logged_in:
+            log_in(page, site.base)
+        for name, path, owner in site.all():
+            if owner != logged_in:
+                continue
+            violations = check(page, site.base, path, axe_source)
+            bad = [v for v in violations if v["impact"] in ("serious", "critical")]
+            if bad:
+                found[name] = bad
+        context.close()
+    checked = len(site.all())
+    assert checked == 17
+    assert not found, "\n".join(f"{name}: {v['id']} ({v['impact']}) {v['help']}: {v['nodes']}"
+                                for name, vs in found.items() for v in vs)
+
+
+def test_the_check_sees_a_serious_violation(browser, live_server, axe_source):
+    """The harness itself: a page with grey-on-white text and an unlabelled input is caught."""
+    context = browser.new_context()
+    context.route("**" + AXE_PATH, lambda route: route.fulfill(body=axe_source, content_type="text/javascript"))
+    context.route("**/__bad-page", lambda route: route.fulfill(
+        body='<!doctype html><html lang="en"><title>x</title><main><p style="color:#bbb;background:#fff">faint</p>'
+             '<input type="text"></main></html>', content_type="text/html"))
+    page = context.new_page()
+    violations = check(page, live_server.url, "/__bad-page", axe_source)
+    ids = {v["id"] for v in violations if v["impact"] in ("serious", "critical")}
+    assert {"color-contrast", "label"} <= ids
+    context.close()
