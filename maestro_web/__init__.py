@@ -1,21 +1,35 @@
-"""Maestro Web: dependency graphs, an analytics worker, and expiring public share links."""
+"""Maestro Web: dependency graphs, an analytics worker, and expiring public share links.
+
+Importing this package imports nothing else: the worker (`maestro_web.worker`) and the live server
+(`maestro_web.live`) live in it without pulling in Flask, the database layer or the app's config.
+"""
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from flask import Flask, Response
-from werkzeug.middleware.proxy_fix import ProxyFix
+if TYPE_CHECKING:
+    from flask import Flask
 
-from maestro_web.config import ConfigError, load_settings
+    from maestro_web.config import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 __all__ = ["ConfigError", "create_app"]
 
 
+def __getattr__(name: str) -> Any:
+    if name == "ConfigError":  # `from maestro_web import ConfigError`, without importing config eagerly
+        from maestro_web.config import ConfigError
+
+        return ConfigError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
     """Build the app: settings, extensions, blueprints, error handlers, commands."""
+    from flask import Flask
+
     app = Flask(
         __name__,
         instance_relative_config=True,
@@ -34,6 +48,9 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
 
 
 def load_configuration(app: Flask, config: Mapping[str, Any] | None, environ: Mapping[str, str] | None) -> None:
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from maestro_web.config import load_settings
     from maestro_web.logs import configure_logging
 
     instance = (config or {}).get("INSTANCE_PATH") or app.instance_path
@@ -88,9 +105,11 @@ def _presentation(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
+    from maestro_web import guards
     from maestro_web.errors import register_error_handlers as register
 
     register(app)
+    guards.init_app(app)  # the guards' refusals: login page, 401 JSON, 400 page
 
 
 def register_input_guards(app: Flask) -> None:
@@ -101,6 +120,8 @@ def register_input_guards(app: Flask) -> None:
 
 
 def register_security_headers(app: Flask) -> None:
+    from flask import Response
+
     from maestro_web.headers import app_security_headers
 
     headers = app_security_headers(app.config["MAESTRO_LIVE_URL"])

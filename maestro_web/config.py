@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from maestro_web.security.keys import KeyRing
+from maestro_web.keyring import KeyRing
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class ConfigError(RuntimeError):
 @dataclass(frozen=True)
 class SecretSpec:
     context: str  # the name used by `flask keys rotate <context>` and in KeyRing.context
-    env: str
+    env: str  # the environment variable holding the secret (never the deployment environment)
     aliases: tuple[str, ...] = ()
 
 
@@ -158,7 +158,7 @@ def _refuse_weak_secrets(environ: Mapping[str, str], found: Mapping[str, tuple[s
 
 
 def load_key_rings(
-    environ: Mapping[str, str], env: str, instance_path: Path
+    environ: Mapping[str, str], environment: str, instance_path: Path
 ) -> dict[str, KeyRing]:
     """Read the seven secrets; refuse bad ones in production, generate missing ones otherwise."""
     found: dict[str, tuple[str | None, str]] = {
@@ -167,9 +167,9 @@ def load_key_rings(
 
     # Values `flask keys rotate` replaced in the generated file: verification only, like _PREVIOUS.
     generated_previous: dict[str, tuple[str, ...]] = {}
-    if env == "production":
+    if environment == "production":
         _refuse_weak_secrets(environ, found)
-    elif env == "testing":
+    elif environment == "testing":
         # Tests get fresh random secrets for every app, never written anywhere.
         for spec in SECRET_SPECS:
             if not found[spec.context][0]:
@@ -230,10 +230,11 @@ def load_settings(
 ) -> dict[str, Any]:
     """Build the app.config dict from the environment; overrides (tests) win over everything."""
     overrides = dict(overrides or {})
-    env = overrides.get("MAESTRO_ENV") or environ.get("MAESTRO_ENV", "development")
-    if env not in ENVIRONMENTS:
-        raise ConfigError(f"MAESTRO_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
-    production = env == "production"
+    # The deployment environment (MAESTRO_ENV); `environ` is the process environment it is read from.
+    environment = overrides.get("MAESTRO_ENV") or environ.get("MAESTRO_ENV", "development")
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(f"MAESTRO_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
+    production = environment == "production"
     instance = Path(instance_path)
 
     base_url = environ.get("MAESTRO_BASE_URL", "").rstrip("/")
@@ -245,7 +246,7 @@ def load_settings(
     if "KEY_RINGS" in overrides:
         key_rings = overrides.pop("KEY_RINGS")
     else:
-        key_rings = load_key_rings(environ, env, instance)
+        key_rings = load_key_rings(environ, environment, instance)
 
     access_ttl = _int(environ, "MAESTRO_ACCESS_TOKEN_TTL", 15 * 60, minimum=30)
     refresh_ttl = _int(environ, "MAESTRO_REFRESH_TOKEN_TTL", 24 * 3600, minimum=60)
@@ -260,8 +261,8 @@ def load_settings(
         raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL are both set; choose one (STARTTLS or implicit TLS)")
 
     settings: dict[str, Any] = {
-        "MAESTRO_ENV": env,
-        "TESTING": env == "testing",
+        "MAESTRO_ENV": environment,
+        "TESTING": environment == "testing",
         "DEBUG": False,
         "SECRET_KEY": key_rings["flask"].current,
         # Flask (3.1+) still accepts session cookies signed with these: FLASK_SECRET_KEY rotates too.

@@ -31,7 +31,7 @@ from maestro_web.extensions import db
 from maestro_web.live_publish import LivePublisher
 from maestro_web.models import Graph, GraphResult, GraphRole, GraphRun, ShareLink, User
 from maestro_web.models.base import as_utc, utcnow
-from maestro_web.security.keys import KeyRing
+from maestro_web.keyring import KeyRing
 from maestro_web.security.socket_tokens import issue_socket_token
 
 log = logging.getLogger(__name__)

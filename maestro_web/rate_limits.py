@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 
 from maestro_web.extensions import limiter
 from maestro_web.models.user import normalize_email
+from maestro_web.security.keys import bearer_token
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +118,10 @@ def reset_rate_limits(view: F) -> F:
 
 
 def _worker_key() -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() in ("jwt", "bearer") and token.strip():
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is not None:
         # The token itself is a credential: only its keyed hash becomes a key.
-        return hashed_key("worker", token.strip())
+        return hashed_key("worker", token)
     return "worker-ip:" + (get_remote_address() or "")
 
 

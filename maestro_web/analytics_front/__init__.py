@@ -7,9 +7,7 @@ with exactly one guard:
 """
 from flask import Blueprint
 
-from maestro_web.security.session_jwt import require_user
-from maestro_web.security.share_tokens import require_share
-from maestro_web.security.worker_tokens import require_worker
+from maestro_web.guards import require_share, require_user, require_worker
 
 analytics_private_bp = Blueprint("analytics_private", __name__, url_prefix="/analytics")
 analytics_private_bp.before_request(require_user)

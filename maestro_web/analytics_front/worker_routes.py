@@ -15,7 +15,8 @@ from maestro_web.domain.spec import SpecError, parse_spec
 from maestro_web.models import Graph, GraphResult
 from maestro_web.rate_limits import worker_rate_limits
 from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem
-from maestro_web.security.worker_tokens import ANY_GRAPH, worker_graph_id
+from maestro_web.guards import worker_graph_id
+from maestro_web.security.worker_tokens import ANY_GRAPH
 
 WORKER_FORM_FIELDS = ("run_id", "status", "msg", "payload", "total", "info", "graph_id")
 

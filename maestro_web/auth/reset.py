@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_jwt_extended import unset_jwt_cookies
 from werkzeug.wrappers import Response
 
 from maestro_web.auth import auth_bp
@@ -29,6 +28,7 @@ from maestro_web.models import User
 from maestro_web.rate_limits import forgot_rate_limits, reset_rate_limits
 from maestro_web.security import reset_tokens
 from maestro_web.security.reset_tokens import ResetTokenExpired, ResetTokenInvalid, ResetTokenUsed
+from maestro_web.security.session_jwt import clear_session_cookies
 
 LINK_MINUTES = reset_tokens.STEP1_LIFETIME // 60
 # Where this browser keeps the step 1 token between opening the link and setting the password.
@@ -120,6 +120,5 @@ def reset_submit() -> ResponseReturnValue:
     current_app.logger.info("password reset for user %s", user.public_id)
     send_password_changed(user, "reset")
     flash("Your password is changed and every session is logged out. Log in with the new password.", "success")
-    response = make_response(redirect(url_for("auth.login")))
-    unset_jwt_cookies(response)  # this browser too, if it was logged in
-    return response
+    # This browser too, if it was logged in.
+    return clear_session_cookies(make_response(redirect(url_for("auth.login"))))

@@ -10,7 +10,8 @@ from maestro_web.auth.notices import send_password_changed
 from maestro_web.extensions import db
 from maestro_web.models import User
 from maestro_web.rate_limits import login_rate_limits, register_rate_limits
-from maestro_web.security.session_jwt import current_user, end_session, is_safe_next, start_session
+from maestro_web.redirects import is_safe_next
+from maestro_web.security.session_jwt import current_user, end_session, start_session
 
 
 def _after_login_target() -> str:

@@ -25,6 +25,7 @@ from maestro_web.live.bus import Bus, Event, MemoryBus, RedisBus, parse_event_id
 from maestro_web.live.channels import CONTROL, is_channel
 from maestro_web.live.revocations import ControlError, Revocations, parse_revoke
 from maestro_web.live.settings import LiveSettings
+from maestro_web.security.keys import bearer_token
 from maestro_web.security.live_tickets import TicketError, verify_ticket
 from maestro_web.security.socket_tokens import SocketTokenError, may_publish, verify_socket_token
 
@@ -307,17 +308,10 @@ def json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": ERROR_NAMES.get(status, "error"), "message": message}, status=status)
 
 
-def _bearer(request: web.Request) -> str | None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() in ("jwt", "bearer") and token.strip():
-        return token.strip()
-    return None
-
-
 async def publish(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS_KEY]
     hub = request.app[HUB_KEY]
-    token = _bearer(request)
+    token = bearer_token(request.headers.get("Authorization"))
     if token is None:
         return json_error(401, "A socket token is required: Authorization: JWT <token>.")
     try:

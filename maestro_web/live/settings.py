@@ -6,8 +6,8 @@ from dataclasses import dataclass, fields
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from maestro_web.keyring import KeyRing
 from maestro_web.security import live_tickets, socket_tokens
-from maestro_web.security.keys import KeyRing
 
 
 @dataclass(frozen=True)

@@ -1,60 +1,40 @@
-"""Key rings: the current secret of one token context plus the keys it still accepts.
+"""Signing and verifying with a key ring, and the checks every token context shares.
 
-Every token this app signs carries a `kid` header naming the key, so a verifier picks the right key
+The one place PyJWT is called. Every token this app signs carries a `kid` header naming the key, so a verifier picks the right key
 without trying them all, and rotation works by moving the old value to `<NAME>_PREVIOUS`. `kid` is
 optional on the way in (RFC 7515): a foreign signer (Maestro's own worker, Node's `jsonwebtoken`)
 sends none, and its token is checked against the current key, then the previous ones.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
-from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, TypeGuard
 
 import jwt as pyjwt
+
+from maestro_web.keyring import KeyRing, key_id
+
+__all__ = ["KeyRing", "bearer_token", "decode_pinned", "encode_pinned", "key_for", "key_for_decoded", "key_id",
+           "well_formed"]
 
 _JWS = pyjwt.PyJWS()  # signature checks alone, for picking the key of a token without `kid`
 
 
-def key_id(context: str, secret: str) -> str:
-    """A short public name for a key: reveals nothing of the secret, differs per context."""
-    digest = hashlib.sha256(f"maestro-kid:{context}:{secret}".encode()).hexdigest()
-    return digest[:16]
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: JWT <t>` or `Bearer <t>` header value; None for anything else.
+
+    The one parser of that header: the session guard, the worker guard, the worker rate limit and
+    the live server's `/publish` all read it through here.
+    """
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() in ("jwt", "bearer") and token.strip():
+        return token.strip()
+    return None
 
 
-@dataclass(frozen=True)
-class KeyRing:
-    context: str
-    current: str
-    previous: tuple[str, ...] = ()
-    _by_kid: dict[str, str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        by_kid = {key_id(self.context, secret): secret for secret in self.previous if secret}
-        by_kid[key_id(self.context, self.current)] = self.current
-        object.__setattr__(self, "_by_kid", by_kid)
-
-    def __repr__(self) -> str:  # never print secrets, e.g. in a debugger or a log line
-        return f"KeyRing({self.context!r}, kid={self.current_kid!r}, previous={len(self.previous)})"
-
-    @property
-    def current_kid(self) -> str:
-        return key_id(self.context, self.current)
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Every key this ring accepts, the current one first (for tokens without a `kid`)."""
-        return (self.current, *(secret for secret in self.previous if secret and secret != self.current))
-
-    def secret_for(self, kid: object) -> str | None:
-        """The secret named by `kid`, or None when this ring does not hold it."""
-        if not isinstance(kid, str):
-            return None
-        for known, secret in self._by_kid.items():
-            if hmac.compare_digest(known, kid):
-                return secret
-        return None
+def well_formed(token: object, max_length: int) -> TypeGuard[str]:
+    """The precheck every context runs before any decoding: a non-empty ASCII string of at most
+    `max_length` characters (a hostile megabyte or a non-string never reaches PyJWT or Fernet)."""
+    return isinstance(token, str) and 0 < len(token) <= max_length and token.isascii()
 
 
 def encode_pinned(payload: dict[str, Any], ring: KeyRing) -> str:

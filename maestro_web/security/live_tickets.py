@@ -15,7 +15,7 @@ from typing import Any
 import jwt as pyjwt
 
 from maestro_web.live.channels import CONTROL, is_channel
-from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned
+from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned, well_formed
 
 CONTEXT = "session"
 AUDIENCE = "maestro-websocket-client"
@@ -63,7 +63,7 @@ def issue_ticket(ring: KeyRing, *, sub: str | None, channels: list[str], ttl: in
 
 def verify_ticket(token: str, ring: KeyRing) -> dict[str, Any]:
     """The claims of a valid ticket; raises TicketError for anything else."""
-    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+    if not well_formed(token, MAX_TOKEN_LENGTH):
         raise TicketError("invalid ticket")
     try:
         claims = decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER,

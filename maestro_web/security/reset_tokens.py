@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
 from maestro_web.models.user import User, dummy_password_hash
-from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned
+from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned, well_formed
 
 STEP1_CONTEXT = "crypto-forgot"
 STEP2_CONTEXT = "forgot"
@@ -83,7 +83,7 @@ def mint_step1(ring: KeyRing, user_public_id: str, fingerprint: str, now: float 
 
 def verify_step1(token: object, ring: KeyRing, now: float | None = None) -> dict[str, str]:
     """`{"user": public id, "fingerprint": ...}` of a valid step 1 token."""
-    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+    if not well_formed(token, MAX_TOKEN_LENGTH):
         raise ResetTokenInvalid()
     current = int(time.time() if now is None else now)
     fernet = _fernet(ring)
@@ -128,7 +128,7 @@ def mint_step2(ring: KeyRing, user_public_id: str, fingerprint: str, now: float 
 
 def verify_step2(token: object, ring: KeyRing, now: float | None = None) -> dict[str, str]:
     """`{"user": public id, "fingerprint": ...}` of a valid step 2 token."""
-    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+    if not well_formed(token, MAX_TOKEN_LENGTH):
         raise ResetTokenInvalid()
     current = time.time() if now is None else now
     try:

@@ -1,19 +1,21 @@
-"""User sessions (SecretJwt, SPEC §3.1): flask-jwt-extended tuned to Maestro's rules.
+"""User sessions (SecretJwt, SPEC §3.1): issuing and verifying, flask-jwt-extended tuned to Maestro's rules.
 
 Browsers carry the access and refresh tokens in HttpOnly cookies, with a CSRF double-submit value
 that stays the same for the whole session (so a form rendered before an implicit refresh still
 posts). API clients send `Authorization: JWT <t>` or `Bearer <t>`. Logout revokes both tokens by
 `jti`; a password change bumps the user's `token_version`, which every token carries as `ver`.
+
+Verifying returns the user or raises SessionError / SessionCsrfError; what the client is then told
+(login page, 401 JSON, 400 page) is decided above, in `maestro_web/guards.py`.
 """
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 import jwt as pyjwt
-from flask import Flask, Response, current_app, g, make_response, redirect, request, url_for
+from flask import Flask, Response, current_app, g, request
 from flask_jwt_extended import (
     create_access_token,
     create_refresh_token,
@@ -28,10 +30,9 @@ from flask_jwt_extended import (
 from flask_jwt_extended.exceptions import CSRFError, JWTExtendedException
 from sqlalchemy.exc import IntegrityError
 
-from maestro_web.errors import error_page, json_error
 from maestro_web.extensions import db, jwt
 from maestro_web.models import RevokedToken, User
-from maestro_web.security.keys import KeyRing, key_for_decoded
+from maestro_web.security.keys import KeyRing, bearer_token, key_for_decoded
 
 CONTEXT = "session"
 AUDIENCE = "maestro-web"
@@ -54,10 +55,9 @@ def _ring() -> KeyRing:
 def _raw_tokens() -> list[str | None]:
     """Every place a session token may be read from in this request (for picking a key without kid)."""
     config = current_app.config
-    header = request.headers.get("Authorization", "")
     return [
         g.get("decoding_token"),
-        header.partition(" ")[2].strip() or None,
+        bearer_token(request.headers.get("Authorization")),
         request.cookies.get(config["JWT_ACCESS_COOKIE_NAME"]),
         request.cookies.get(config["JWT_REFRESH_COOKIE_NAME"]),
     ]
@@ -102,22 +102,6 @@ def init_app(app: Flask) -> None:
     @jwt.token_in_blocklist_loader
     def _revoked(header: dict, payload: dict) -> bool:
         return RevokedToken.is_revoked(payload["jti"])
-
-    # Our guards catch every token error themselves; these only answer if someone uses
-    # @jwt_required directly, and then in the same shape as every other error.
-    def _unauthorized(*args: Any) -> Response:
-        return json_error(401, "Authentication required.")
-
-    for register in (
-        jwt.unauthorized_loader,
-        jwt.invalid_token_loader,
-        jwt.expired_token_loader,
-        jwt.revoked_token_loader,
-        jwt.user_lookup_error_loader,
-        jwt.needs_fresh_token_loader,
-        jwt.token_verification_failed_loader,
-    ):
-        register(_unauthorized)
 
     app.after_request(_renew_access_cookie)
     app.add_template_global(jwt_csrf_value)
@@ -209,6 +193,11 @@ def end_session(response: Response) -> Response:
     user = current_user()
     for cookie in (config["JWT_ACCESS_COOKIE_NAME"], config["JWT_REFRESH_COOKIE_NAME"]):
         revoke_encoded(request.cookies.get(cookie), user)
+    return clear_session_cookies(response)
+
+
+def clear_session_cookies(response: Response) -> Response:
+    """The one way to drop this browser's session cookies (login redirect, logout, password reset)."""
     unset_jwt_cookies(response)
     return response
 
@@ -239,7 +228,8 @@ def _csrf_value_sent() -> str | None:
     )
 
 
-def _user_from_cookies() -> User:
+def user_from_cookies() -> User:
+    """The user of the session cookies (with implicit refresh); raises SessionError or SessionCsrfError."""
     config = current_app.config
     has_access = bool(request.cookies.get(config["JWT_ACCESS_COOKIE_NAME"]))
     has_refresh = bool(request.cookies.get(config["JWT_REFRESH_COOKIE_NAME"]))
@@ -281,58 +271,27 @@ def _renew_access_cookie(response: Response) -> Response:
     return response
 
 
-def is_safe_next(target: str | None) -> bool:
-    """Only a relative path on this site: never another host, scheme, or `//host`."""
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return False
-    if "\\" in target or any(ord(ch) < 32 for ch in target):
-        return False  # browsers read `/\evil.example` as `//evil.example`
-    parts = urlsplit(target)
-    return not parts.scheme and not parts.netloc
-
-
-def _to_login() -> Response:
-    next_path = request.full_path.rstrip("?") if request.method == "GET" else None
-    target = url_for("auth.login", next=next_path) if is_safe_next(next_path) else url_for("auth.login")
-    response = make_response(redirect(target))
-    unset_jwt_cookies(response)
-    return response
-
-
-def require_user() -> Response | None:
-    """Guard of every browser blueprint: a valid session, or off to the login page."""
-    try:
-        g.user = _user_from_cookies()
-    except SessionCsrfError:
-        return error_page(
-            400, "This form has expired or did not come from this site. Go back, reload and try again."
-        )
-    except SessionError:
-        return _to_login()
-    return None
-
-
-def optional_user() -> None:
-    """For public pages (login, register): note who is logged in, never redirect or refresh."""
+def user_if_logged_in() -> User | None:
+    """For public pages (login, register): who is logged in by a valid access cookie, without
+    refreshing and without refusing anything; None otherwise."""
     config = current_app.config
     if not request.cookies.get(config["JWT_ACCESS_COOKIE_NAME"]):
-        return
+        return None
     try:
         verify_jwt_in_request(locations=["cookies"], optional=True)
     except (JWTExtendedException, pyjwt.PyJWTError):
-        return
-    user = get_current_user()
+        return None
+    user: User | None = get_current_user()
     if user is not None:
-        g.user = user
         g.jwt_csrf = get_jwt().get("csrf")
+    return user
 
 
 def _normalise_authorization_scheme() -> None:
     # Maestro clients send `Authorization: JWT <t>`; flask-jwt-extended knows one scheme.
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() in ("jwt", "bearer") and token.strip():
-        request.environ["HTTP_AUTHORIZATION"] = f"Bearer {token.strip()}"
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is not None:
+        request.environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
 
 
 def verify_api_token(refresh: bool = False) -> User:
@@ -350,15 +309,4 @@ def verify_api_token(refresh: bool = False) -> User:
 
 def authorization_token() -> str | None:
     """The raw token of the Authorization header, whichever scheme carried it."""
-    _normalise_authorization_scheme()
-    header = request.headers.get("Authorization", "")
-    return header[len("Bearer ") :].strip() if header.startswith("Bearer ") else None
-
-
-def require_api_user() -> Response | None:
-    """Guard of the JSON API blueprint: a valid access token in `Authorization`, or JSON 401."""
-    try:
-        g.user = verify_api_token()
-    except SessionError:
-        return json_error(401, "A valid access token is required in the Authorization header.")
-    return None
+    return bearer_token(request.headers.get("Authorization"))

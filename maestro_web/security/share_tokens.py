@@ -16,10 +16,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from flask import current_app, g, request
+from flask import current_app
 
 from maestro_web.models.base import as_utc
-from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned
+from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned, well_formed
 
 CONTEXT = "public-analytics"
 AUDIENCE = "maestro-analytics-front"
@@ -77,25 +77,13 @@ def token_for(link) -> str:
                             as_utc(link.token_expires_at))
 
 
-def require_share() -> None:
-    """Guard of the public blueprint: `?token=` must be a share token for the graph in the URL.
-
-    Puts the claims on `g.share_claims`; raises ShareTokenInvalid or ShareTokenExpired, which the
-    blueprint answers with its refusal pages. Whether the link's row still allows a view
-    (revoked, paused, max views...) is decided by the view, in the statement that counts it.
-    """
-    graph_id = (request.view_args or {}).get("graph_id", "")
-    g.share_claims = verify_share_token(request.args.get("token", ""), current_app.config["KEY_RINGS"][CONTEXT],
-                                        graph_id)
-
-
 def verify_share_token(token: object, ring: KeyRing, graph_id: str, now: float | None = None) -> dict[str, Any]:
     """The claims of a valid share token for `graph_id`.
 
     Raises ShareTokenExpired for a well-signed token for this graph past its `exp`, and
     ShareTokenInvalid for everything else.
     """
-    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+    if not well_formed(token, MAX_TOKEN_LENGTH):
         raise ShareTokenInvalid()
     now = time.time() if now is None else now
     try:

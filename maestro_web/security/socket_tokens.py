@@ -14,7 +14,7 @@ from typing import Any
 import jwt as pyjwt
 
 from maestro_web.live.channels import CONTROL, MAX_CHANNEL_LENGTH
-from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned
+from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned, well_formed
 
 CONTEXT = "socket"
 AUDIENCE = "maestro-websocket"
@@ -64,7 +64,7 @@ def issue_socket_token(ring: KeyRing, *, issuer: str, channels: list[str] | None
 
 def verify_socket_token(token: str, ring: KeyRing) -> dict[str, Any]:
     """The claims of a valid socket token; raises SocketTokenError for anything else."""
-    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+    if not well_formed(token, MAX_TOKEN_LENGTH):
         raise SocketTokenError("invalid token")
     claims: dict[str, Any] | None = None
     # decode_pinned checks one issuer; a publisher is one of four, each tried against the same

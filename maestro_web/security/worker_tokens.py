@@ -5,6 +5,9 @@ claim jobs, the graph's id to post that graph's result. The app verifies them he
 else. Verification never trusts the token's own header: the algorithm is pinned to HS256, the key
 is picked by `kid` from this context's ring only, and `aud`/`iss` tell a worker token from a share
 token (same audience, other issuer) even if someone configured equal secrets.
+
+Flask-free on purpose: the worker (an HTTP client that may run on another machine) mints with this
+module without importing the app. The app's guard (`maestro_web/guards.py`) verifies with it.
 """
 from __future__ import annotations
 
@@ -13,10 +16,7 @@ import uuid
 from typing import Any
 
 import jwt as pyjwt
-from flask import Response, current_app, g, request
-
-from maestro_web.errors import json_error
-from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned
+from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned, well_formed
 
 CONTEXT = "analytics"
 AUDIENCE = "maestro-analytics-front"
@@ -48,7 +48,7 @@ def mint_worker_token(ring: KeyRing, graph_id: str = ANY_GRAPH, lifetime: int = 
 
 def verify_worker_token(token: str, ring: KeyRing) -> dict[str, Any]:
     """The claims of a valid worker token; raises WorkerTokenError for anything else."""
-    if not token or len(token) > MAX_TOKEN_LENGTH:
+    if not well_formed(token, MAX_TOKEN_LENGTH):
         raise WorkerTokenError("invalid token")
     try:
         claims = decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER, require=["exp", "iat", "jti", "aud", "iss"])
@@ -61,27 +61,3 @@ def verify_worker_token(token: str, ring: KeyRing) -> dict[str, Any]:
     if not isinstance(claims.get("graph_id"), str) or not claims["graph_id"]:
         raise WorkerTokenError("token has no graph_id")
     return claims
-
-
-def _bearer_token() -> str | None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() in ("jwt", "bearer") and token.strip():
-        return token.strip()
-    return None
-
-
-def require_worker() -> Response | None:
-    """Guard of the worker blueprint: a valid worker token in Authorization (never a cookie)."""
-    token = _bearer_token()
-    if token is None:
-        return json_error(401, "A worker token is required: Authorization: JWT <token>.")
-    try:
-        g.worker_claims = verify_worker_token(token, current_app.config["KEY_RINGS"][CONTEXT])
-    except WorkerTokenError as exc:
-        return json_error(401, f"Worker token refused: {exc}.")
-    return None
-
-
-def worker_graph_id() -> str:
-    """The graph the current worker token was made for ("*" for any)."""
-    return g.worker_claims["graph_id"]

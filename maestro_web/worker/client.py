@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import requests
 
-from maestro_web.security.keys import KeyRing
+from maestro_web.keyring import KeyRing
 from maestro_web.security.worker_tokens import ANY_GRAPH, mint_worker_token
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,145 @@
+"""The guards each blueprint attaches in its `before_request`, and what a refused request is told.
+
+`security/` verifies tokens and returns the user or the claims, or raises a typed error; this
+thin layer puts the result on `flask.g` and turns each error into the answer its caller expects:
+the login page (cookies cleared) for a browser, a 401 JSON body for a program, a 400 page for a
+form without its CSRF value. Every guard has one contract: it returns None or raises.
+
+`grep -rn "before_request(require_" maestro_web` prints the whole authorisation map.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, current_app, g, make_response, redirect, request, url_for
+
+from maestro_web.errors import error_page, json_error
+from maestro_web.extensions import jwt
+from maestro_web.redirects import is_safe_next
+from maestro_web.security import session_jwt, share_tokens, worker_tokens
+from maestro_web.security.keys import bearer_token
+from maestro_web.security.session_jwt import SessionCsrfError, SessionError
+
+FORM_EXPIRED = "This form has expired or did not come from this site. Go back, reload and try again."
+
+
+class LoginRequired(Exception):
+    """A browser page without a usable session: off to the login page, session cookies cleared."""
+
+
+class Unauthorized(Exception):
+    """A program without a usable token: 401 JSON with a message safe to show it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class FormExpired(Exception):
+    """A state-changing browser request without the session's CSRF double-submit value: a 400 page."""
+
+
+# --- the guards ----------------------------------------------------------------------------------
+
+
+def optional_user() -> None:
+    """Public pages (home, login, register): note who is logged in, never refuse or refresh."""
+    user = session_jwt.user_if_logged_in()
+    if user is not None:
+        g.user = user
+
+
+def require_user() -> None:
+    """Browser blueprints: a valid session (cookies, CSRF, implicit refresh), or the login page."""
+    try:
+        g.user = session_jwt.user_from_cookies()
+    except SessionCsrfError:
+        raise FormExpired() from None
+    except SessionError:
+        raise LoginRequired() from None
+
+
+def require_live_user() -> None:
+    """`require_user` for a script (the live ticket): 401 JSON instead of the login page."""
+    try:
+        require_user()
+    except LoginRequired:
+        raise Unauthorized("Log in to receive live updates.") from None
+
+
+def require_api_user() -> None:
+    """The JSON API: a valid access token in `Authorization`, or 401 JSON."""
+    try:
+        g.user = session_jwt.verify_api_token()
+    except SessionError:
+        raise Unauthorized("A valid access token is required in the Authorization header.") from None
+
+
+def require_worker() -> None:
+    """The worker blueprint: a valid worker token in `Authorization` (never a cookie), or 401 JSON."""
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        raise Unauthorized("A worker token is required: Authorization: JWT <token>.")
+    try:
+        g.worker_claims = worker_tokens.verify_worker_token(
+            token, current_app.config["KEY_RINGS"][worker_tokens.CONTEXT])
+    except worker_tokens.WorkerTokenError as exc:
+        raise Unauthorized(f"Worker token refused: {exc}.") from None
+
+
+def require_share() -> None:
+    """The public blueprint: `?token=` must be a share token for the graph in the URL.
+
+    Puts the claims on `g.share_claims`; raises ShareTokenInvalid or ShareTokenExpired, which the
+    public blueprint answers with its refusal pages. Whether the link's row still allows a view
+    (revoked, paused, max views...) is decided by the view, in the statement that counts it.
+    """
+    graph_id = (request.view_args or {}).get("graph_id", "")
+    g.share_claims = share_tokens.verify_share_token(
+        request.args.get("token", ""), current_app.config["KEY_RINGS"][share_tokens.CONTEXT], graph_id)
+
+
+def worker_graph_id() -> str:
+    """The graph the current worker token was made for ("*" for any); set by `require_worker`."""
+    graph_id: str = g.worker_claims["graph_id"]
+    return graph_id
+
+
+# --- the answers ---------------------------------------------------------------------------------
+
+
+def _to_login(_error: LoginRequired) -> Response:
+    next_path = request.full_path.rstrip("?") if request.method == "GET" else None
+    target = url_for("auth.login", next=next_path) if is_safe_next(next_path) else url_for("auth.login")
+    return session_jwt.clear_session_cookies(make_response(redirect(target)))
+
+
+def _unauthorized(error: Unauthorized) -> Response:
+    return json_error(401, error.message)
+
+
+def _form_expired(_error: FormExpired) -> Response:
+    return error_page(400, FORM_EXPIRED)
+
+
+def init_app(app: Flask) -> None:
+    """Answer the guards' refusals, and flask-jwt-extended's own in the same shape."""
+    app.register_error_handler(LoginRequired, _to_login)
+    app.register_error_handler(Unauthorized, _unauthorized)
+    app.register_error_handler(FormExpired, _form_expired)
+
+    # The guards catch every token error themselves; these only answer if someone uses
+    # @jwt_required directly, and then in the same shape as every other error.
+    def _library_refusal(*args: Any) -> Response:
+        return json_error(401, "Authentication required.")
+
+    for register in (
+        jwt.unauthorized_loader,
+        jwt.invalid_token_loader,
+        jwt.expired_token_loader,
+        jwt.revoked_token_loader,
+        jwt.user_lookup_error_loader,
+        jwt.needs_fresh_token_loader,
+        jwt.token_verification_failed_loader,
+    ):
+        register(_library_refusal)
