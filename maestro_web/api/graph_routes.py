@@ -119,7 +119,7 @@ def list_graphs():
     assert user is not None  # the blueprint's guard let only a valid token's user in
     found = graphs_page(user, search=search, status=status, per_page=per_page, page=page, cursor=cursor)
     runs = newest_runs(found.graphs)
-    return jsonify(items=[graph_json(g, role, runs.get(g.id)) for g, role in found.rows], page=found.page,
+    return jsonify(items=[graph_json(graph, role, runs.get(graph.id)) for graph, role in found.rows], page=found.page,
                    per_page=per_page, total=found.total, total_exact=found.total_exact,
                    next=found.next.encode() if found.next else None, prev=found.prev.encode() if found.prev else None,
                    last=found.last.encode() if found.last else None)

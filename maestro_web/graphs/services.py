@@ -223,7 +223,7 @@ def newest_runs(graphs: list[Graph]) -> dict[int, GraphRun]:
     """The newest run of each graph, in one query (graph id -> run)."""
     if not graphs:
         return {}
-    newest = (select(func.max(GraphRun.id)).where(GraphRun.graph_id.in_([g.id for g in graphs]))
+    newest = (select(func.max(GraphRun.id)).where(GraphRun.graph_id.in_([graph.id for graph in graphs]))
               .group_by(GraphRun.graph_id))
     return {run.graph_id: run for run in db.session.scalars(select(GraphRun).where(GraphRun.id.in_(newest)))}
 
