@@ -13,7 +13,7 @@ from flask import Response, current_app, g, render_template, request, url_for
 from maestro_web.analytics_front import analytics_public_bp
 from maestro_web.analytics_front.presenters import graph_page
 from maestro_web.analytics_front.public_routes import REFUSALS
-from maestro_web.errors import json_error
+from maestro_web.errors import error_page, json_error
 from maestro_web.extensions import limiter
 from maestro_web.live_pages.routes import ticket_response
 from maestro_web.live_pages.tickets import share_ticket
@@ -49,9 +49,7 @@ def public_live(graph_id: str) -> Response:
     link = _viewable(graph_id)
     if isinstance(link, str):
         status, title, message = REFUSALS[link]
-        html = render_template("analytics/public_refused.html", status=status, title=title, message=message,
-                               embed=False)
-        return Response(html, status=status, mimetype="text/html")
+        return error_page(status, message, title, public=True)
     return Response(render_template("analytics/public.html", page=graph_page(link.graph),
                                     expires_at=as_utc(link.expires_at)), mimetype="text/html")
 

@@ -17,6 +17,7 @@ from sqlalchemy import JSON, DateTime, Integer, String, Text, bindparam, text
 from maestro_web import live_events
 from maestro_web.analytics_front import analytics_public_bp
 from maestro_web.analytics_front.presenters import page_fields, raw_svg
+from maestro_web.errors import error_page
 from maestro_web.extensions import db, limiter
 from maestro_web.headers import keep_private, live_connect_src, sandboxed_svg_csp
 from maestro_web.models import Role, ShareLink
@@ -64,8 +65,7 @@ def _refuse(outcome: str, embed: bool) -> Response:
             response.headers["Retry-After"] = str(retry_after)
             return response
     status, title, message = REFUSALS[outcome]
-    html = render_template("analytics/public_refused.html", status=status, title=title, message=message, embed=embed)
-    return Response(html, status=status, mimetype="text/html")
+    return error_page(status, message, title, public=True, embed=embed)
 
 
 def _embed() -> bool:
