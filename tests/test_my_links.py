@@ -125,3 +125,69 @@ def test_page_filters_and_pages(client, links):
     assert "Page 1 of 3" in html and 'rel="next"' in html and "status=all" in html
     html = client.get("/shares?status=expired&q=nothing-like-this").get_data(as_text=True)
     assert "No link matches these filters." in html
+
+
+def post_bulk(auth, client, action: str, ids: list[str], confirmed: bool, **extra: str):
+    values = auth.form_values("/shares")
+    data = {**values, "action": action, "link": ids, **extra}
+    if confirmed:
+        data["confirmed"] = "1"
+    return client.post("/shares/bulk", data=data)
+
+
+def status_of(app, link_id: str) -> str:
+    with app.app_context():
+        return ShareLink.get_by_public_id(link_id).status()
+
+
+def test_bulk_pause_asks_first_then_pauses_only_my_links(app, auth, client, links):
+    made = links["made"]
+    ids = [made["active"].id, made["soon"].id, made["theirs"].id]
+    page = post_bulk(auth, client, "pause", ids, confirmed=False)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Pause 2 links?" in html and "temporarily unavailable" in html and "Their board link" not in html
+    assert status_of(app, made["active"].id) == "active"  # nothing changed before the confirmation
+    done = post_bulk(auth, client, "pause", ids, confirmed=True)
+    assert done.status_code == 302
+    assert [status_of(app, made[k].id) for k in ("active", "soon", "theirs")] == ["paused", "paused", "active"]
+    post_bulk(auth, client, "resume", ids, confirmed=True)
+    assert [status_of(app, made[k].id) for k in ("active", "soon")] == ["active", "active"]
+
+
+def test_bulk_extend_adds_the_chosen_time_and_never_revives_a_revoked_link(app, auth, client, links):
+    made = links["made"]
+    with app.app_context():
+        before = ShareLink.get_by_public_id(made["soon"].id).expires_at_utc
+    page = post_bulk(auth, client, "extend", [made["soon"].id, made["revoked"].id], confirmed=False, by="1d")
+    assert "1 day longer" in page.get_data(as_text=True)
+    response = post_bulk(auth, client, "extend", [made["soon"].id, made["revoked"].id], confirmed=True, by="1d")
+    assert response.status_code == 302
+    with app.app_context():
+        after = ShareLink.get_by_public_id(made["soon"].id).expires_at_utc
+    assert abs((after - before) - timedelta(days=1)) < timedelta(seconds=5)
+    assert status_of(app, made["revoked"].id) == "revoked"
+    assert "Extended 1 link. 1 left as they were" in client.get("/shares").get_data(as_text=True)
+
+
+def test_bulk_revoke_says_how_often_they_were_opened(app, auth, client, links):
+    made = links["made"]
+    ids = [made["active"].id, made["soon"].id]
+    html = post_bulk(auth, client, "revoke", ids, confirmed=False).get_data(as_text=True)
+    assert "Revoke 2 links?" in html and "opened 6 times" in html and "stop working immediately" in html
+    post_bulk(auth, client, "revoke", ids, confirmed=True)
+    assert [status_of(app, i) for i in ids] == ["revoked", "revoked"]
+
+
+@pytest.mark.parametrize("extra, field", [({"action": "delete"}, "action"), ({"action": "extend", "by": "9y"}, "by")])
+def test_bulk_bad_input_is_400_naming_the_field(auth, client, links, extra, field):
+    values = auth.form_values("/shares")
+    response = client.post("/shares/bulk", data={**values, "link": [links["made"]["active"].id], **extra})
+    assert response.status_code == 400 and field in response.get_data(as_text=True)
+
+
+def test_bulk_needs_csrf_and_a_selection(auth, client, links):
+    assert client.post("/shares/bulk", data={"action": "pause", "link": [links["made"]["active"].id]}).status_code in (400, 403)
+    response = post_bulk(auth, client, "pause", [], confirmed=True)
+    assert response.status_code == 302
+    assert "Select the links first." in client.get("/shares").get_data(as_text=True)

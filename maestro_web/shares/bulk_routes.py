@@ -1,0 +1,91 @@
+"""Bulk actions on "My shared links" (issue 14 item 7): pause, resume, extend or revoke the selected
+links. The first POST shows one confirmation page saying what will happen; its form posts again with
+`confirmed=1`, and only then is anything changed (POST, CSRF as every form)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from maestro_web.extensions import db
+from maestro_web.models import Graph, ShareLink
+from maestro_web.models.base import utcnow
+from maestro_web.security.session_jwt import current_user
+from maestro_web.shares import shares_bp
+from maestro_web.shares.services import ShareRefused, extend_link, max_ttl, revoke_links
+
+ACTIONS = {"pause": "Pause", "resume": "Resume", "extend": "Extend", "revoke": "Revoke"}
+EXTEND_BY = {"1d": ("1 day", timedelta(days=1)), "7d": ("7 days", timedelta(days=7)),
+             "30d": ("30 days", timedelta(days=30))}
+MAX_SELECTED = 500  # one page of the list at most is 100; a bound on what one request may touch
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _selected() -> list[ShareLink]:
+    """The selected links the signed-in user created, on graphs that still exist (others are ignored)."""
+    chosen = list(dict.fromkeys(v for v in request.form.getlist("link") if v and len(v) <= 64))[:MAX_SELECTED]
+    if not chosen:
+        return []
+    user = current_user()
+    assert user is not None  # the blueprint's guard let only a signed-in user in
+    return list(db.session.scalars(
+        select(ShareLink).join(Graph, Graph.id == ShareLink.graph_id)
+        .where(ShareLink.public_id.in_(chosen), ShareLink.creator_id == user.id, Graph.deleted_at.is_(None))
+        .order_by(ShareLink.created_at.desc(), ShareLink.id.desc())))
+
+
+@shares_bp.post("/shares/bulk")
+def bulk_links() -> Response | tuple[str, int] | str:
+    action = request.form.get("action", "")
+    if action not in ACTIONS:
+        abort(400, "action must be one of: " + ", ".join(ACTIONS) + ".")
+    by = request.form.get("by") or "7d"
+    if action == "extend" and by not in EXTEND_BY:
+        abort(400, "by must be one of: " + ", ".join(EXTEND_BY) + ".")
+    links = _selected()
+    if not links:
+        flash("Select the links first.", "error")
+        return redirect(url_for("shares.my_links"))
+    now = utcnow()
+    if request.form.get("confirmed") != "1":
+        views = sum(link.view_count for link in links)
+        return render_template("shares/bulk_confirm.html", action=action, label=ACTIONS[action], links=links,
+                               by=by, by_label=EXTEND_BY[by][0] if action == "extend" else None, views=views,
+                               extend_by=EXTEND_BY, now=now)
+    done = 0
+    if action == "revoke":
+        done = revoke_links(ShareLink.id.in_([link.id for link in links]))
+    for link in links if action != "revoke" else []:
+        if link.revoked_at is not None:
+            continue  # a revoked link stays revoked: nothing to pause, resume or extend
+        if action == "pause" and link.paused_at is None:
+            link.paused_at = now
+            done += 1
+        elif action == "resume" and link.paused_at is not None:
+            link.paused_at = None
+            done += 1
+        elif action == "extend":
+            # by the chosen time from its expiry (or from now, if it has ended), never past its cap
+            limit = _utc(link.created_at) + max_ttl()
+            target = min(max(now, _utc(link.expires_at)) + EXTEND_BY[by][1], limit)
+            if target <= _utc(link.expires_at):
+                continue
+            try:
+                extend_link(link, target)
+            except ShareRefused:
+                continue
+            done += 1
+    db.session.commit()
+    skipped = len(links) - done
+    verb = {"pause": "Paused", "resume": "Resumed", "extend": "Extended", "revoke": "Revoked"}[action]
+    message = f"{verb} {done} link{'s' if done != 1 else ''}."
+    if skipped:
+        message += f" {skipped} left as they were (already {'revoked' if action == 'revoke' else 'in that state, revoked or at their longest'})."
+    flash(message, "success")
+    return redirect(url_for("shares.my_links"))
