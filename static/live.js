@@ -269,8 +269,7 @@
 
   // The plain status words of maestro_web/presentation.py, rendered once by base.html.
   var STATUS_WORDS = (function () {
-    var node = document.getElementById("status-words");
-    try { return node ? JSON.parse(node.textContent || "{}") : {}; } catch (e) { return {}; }
+    try { return JSON.parse(document.body.getAttribute("data-status-words") || "{}"); } catch (e) { return {}; }
   }());
 
   var PHASES = { analysing: "analysing the dependencies", drawing: "drawing the picture", saving: "saving the result" };
