@@ -149,7 +149,7 @@ def live_environment(config: Mapping[str, Any] | None = None, *, session_secret:
 
 
 def start_live_server(config: Mapping[str, Any] | None = None, *, port: int | None = None,
-                      host: str = "127.0.0.1", timeout: float = 20.0, log_dir: str | None = None,
+                      host: str = "127.0.0.1", timeout: float = 60.0, log_dir: str | None = None,
                       healthy: bool = True, **environment: Any) -> LiveProcess:
     """Start `flask live serve` and return once GET /healthz answers 200 (with Redis, once subscribed);
     with `healthy=False`, once it answers at all (e.g. a 503 while Redis is down).
