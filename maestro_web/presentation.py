@@ -23,6 +23,7 @@ STATUS_WORDS: dict[str, str] = {
     "warning": "Ready with warnings",
     "error": "Failed",
     "failed": "Failed",
+    "superseded": "Replaced by a newer run",
     # share links (share_rules.row_status)
     "active": "Active",
     "paused": "Paused",
