@@ -83,7 +83,7 @@ class SharedGraph:
         from maestro_web.models import Graph, User
         from maestro_web.models.base import utcnow
         from maestro_web.security.worker_tokens import mint_worker_token
-        from maestro_web.security.share_tokens import token_for
+        from maestro_web.security.share_tokens import share_token_of
         from maestro_web.shares.services import NewLink, create_link
         from maestro_web.worker.runner import build_result
 
@@ -106,7 +106,7 @@ class SharedGraph:
             link = create_link(Graph.get_by_public_id(graph_id), User.get_by_email("bench@example.com"),
                                NewLink(label="Benchmark", expires_at=utcnow() + timedelta(days=1)))
             db.session.commit()
-            return f"/analytics/graphs/public/{graph_id}?token={token_for(link)}", link.public_id
+            return f"/analytics/graphs/public/{graph_id}?token={share_token_of(link)}", link.public_id
 
     def view_count(self) -> int:
         from maestro_web.extensions import db

@@ -127,17 +127,12 @@ def prune_shares(days: int) -> None:
     """Delete old expired and revoked share links (their tokens are dead already)."""
     from datetime import timedelta
 
-    from sqlalchemy import delete, or_
-
     from maestro_web.models import ShareLink
     from maestro_web.models.base import utcnow
 
     cutoff = utcnow() - timedelta(days=days)
-    result = db.session.execute(
-        delete(ShareLink).where(or_(ShareLink.expires_at < cutoff, ShareLink.revoked_at < cutoff))
-    )
+    deleted = ShareLink.prune(cutoff)
     db.session.commit()
-    deleted = getattr(result, "rowcount", 0)  # a DML result (CursorResult) always has it
     click.echo(f"Deleted {deleted} share link(s) that ended before {cutoff:%Y-%m-%d %H:%M} UTC.")
 
 

@@ -43,3 +43,12 @@ def keep_private(response: Response) -> Response:
 def sandboxed_svg_csp(frame_ancestors: str = "'none'") -> str:
     """The CSP of an SVG served as a document: no script, nothing loaded, inline styles only."""
     return f"sandbox; default-src 'none'; style-src 'unsafe-inline'; frame-ancestors {frame_ancestors}"
+
+
+def svg_document(svg: str | bytes) -> Response:
+    """An SVG served as a document (a picture, a QR code): inert under the sandbox CSP, never cached
+    (SPEC §5). The one home of that answer; a view may add headers (an attachment's file name)."""
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = sandboxed_svg_csp()
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -30,7 +30,7 @@ from sqlalchemy.orm.attributes import instance_state
 from maestro_web.extensions import db
 from maestro_web.live_publish import LivePublisher
 from maestro_web.models import Graph, GraphResult, GraphRole, GraphRun, ShareLink, User
-from maestro_web.models.base import as_utc, utcnow
+from maestro_web.models.base import utcnow
 from maestro_web.keyring import KeyRing
 from maestro_web.security.socket_tokens import issue_socket_token
 
@@ -91,7 +91,7 @@ def publish_after_commit(channel: str, event_name: str, data: dict[str, Any], se
 
 
 def _iso(value: datetime | None) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None
+    return value.isoformat() if value is not None else None
 
 
 # --- hooks called by services and views ----------------------------------------------------------

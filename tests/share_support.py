@@ -8,8 +8,9 @@ from maestro_web.extensions import db
 from maestro_web.models import Graph, ShareLink, User
 from maestro_web.models.base import utcnow
 from maestro_web.security.worker_tokens import mint_worker_token
-from maestro_web.security.share_tokens import token_for
-from maestro_web.shares.services import NewLink, create_link, share_url
+from maestro_web.security.share_tokens import share_token_of
+from maestro_web.shares.services import NewLink, create_link
+from maestro_web.shares.urls import share_url
 
 SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 40" width="120" height="40">'
        '<rect x="1" y="1" width="60" height="20" fill="#abc"/><text x="5" y="15">checkout-api</text></svg>')
@@ -41,7 +42,7 @@ def make_link(app, graph, creator, label="For the board", lifetime=timedelta(day
                            NewLink(label=label, expires_at=utcnow() + lifetime, **options))
         db.session.commit()
         url = share_url(link)
-        return Made(link.public_id, token_for(link), url, f"/analytics/graphs/public/{graph.public_id}?token={token_for(link)}")
+        return Made(link.public_id, share_token_of(link), url, f"/analytics/graphs/public/{graph.public_id}?token={share_token_of(link)}")
 
 
 def link_row(app, link_id: str) -> ShareLink:

@@ -11,7 +11,6 @@ from maestro_web.analytics_front.download_routes import MAX_PIXELS, MAX_SIDE, fi
 from maestro_web.extensions import db
 from maestro_web.models import ShareLink
 from maestro_web.security.worker_tokens import mint_worker_token
-from maestro_web.shares.services import pause_link, revoke_link
 from picture_support import draw_with_the_reference_worker
 from share_support import make_link
 
@@ -113,12 +112,12 @@ def test_public_downloads_refuse_like_the_page(app, client, owner, make_graph, g
     other = make_graph(owner, name="Other")
     assert client.get(f"/analytics/graphs/public/{other.public_id}/download.svg?token={made.token}").status_code == 404
     with app.app_context():
-        pause_link(ShareLink.get_by_public_id(made.id))
+        ShareLink.get_by_public_id(made.id).pause()
         db.session.commit()
     paused = client.get(f"{base}/download.png?token={made.token}")
     assert paused.status_code == 403 and "Temporarily unavailable" in paused.get_data(as_text=True)
     with app.app_context():
-        revoke_link(ShareLink.get_by_public_id(made.id))
+        ShareLink.get_by_public_id(made.id).revoke()
         db.session.commit()
     assert client.get(f"{base}/download.svg?token={made.token}").status_code == 410
 
@@ -156,7 +155,7 @@ def test_the_qr_code_of_a_link_downloads_as_a_png(app, client, auth, owner, make
     assert width == height and width >= 200  # big enough to print
     assert response.headers["Cache-Control"] == "no-store"  # it encodes a working link
     with app.app_context():
-        revoke_link(ShareLink.get_by_public_id(made.id))
+        ShareLink.get_by_public_id(made.id).revoke()
         db.session.commit()
     assert client.get(f"{page}/qr.png").status_code == 410
 

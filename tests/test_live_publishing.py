@@ -123,9 +123,8 @@ def test_a_result_is_announced_to_readers_and_to_active_links_only(app, auth, cl
     publisher = app.extensions.pop(live_events.EXTENSION)
     with app.app_context():
         from maestro_web.models import ShareLink
-        from maestro_web.shares.services import pause_link
 
-        pause_link(ShareLink.get_by_public_id(paused.id))
+        ShareLink.get_by_public_id(paused.id).pause()
         db.session.commit()
     app.extensions[live_events.EXTENSION] = publisher
     auth.login(owner.email)

@@ -22,12 +22,12 @@ import resvg_py
 from flask import Response, abort, g
 
 from maestro_web.analytics_front import analytics_private_bp, analytics_public_bp
-from maestro_web.analytics_front.public_routes import _diagnose, _refuse, count_view
+from maestro_web.analytics_front.public_routes import refusal_page, uncounted_view
 from maestro_web.extensions import limiter
 from maestro_web.domain.access import authorize_graph
-from maestro_web.headers import sandboxed_svg_csp
+from maestro_web.headers import svg_document
 from maestro_web.models import GraphResult
-from maestro_web.models.base import as_utc
+from maestro_web.models.share_rules import count_view
 from maestro_web.security.session_jwt import current_user
 
 FORMATS = ("svg", "png")
@@ -51,7 +51,7 @@ def file_name(graph_name: str, drawn_at: datetime | None, extension: str) -> str
     """`web-shop-2026-11-30.svg`: ASCII only, so the header needs no encoding."""
     ascii_name = unicodedata.normalize("NFKD", graph_name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:60].strip("-") or "graph"
-    date = as_utc(drawn_at).strftime("%Y-%m-%d") if drawn_at is not None else "undated"
+    date = drawn_at.strftime("%Y-%m-%d") if drawn_at is not None else "undated"
     return f"{slug}-{date}.{extension}"
 
 
@@ -95,8 +95,7 @@ def download(svg: str, graph_name: str, drawn_at: datetime | None, fmt: str) -> 
             abort(422, "This picture cannot be turned into a PNG; download the SVG instead.")
         response = Response(body, mimetype="image/png")
     else:
-        response = Response(svg, mimetype="image/svg+xml")
-        response.headers["Content-Security-Policy"] = sandboxed_svg_csp()
+        response = svg_document(svg)
     response.headers["Content-Disposition"] = f'attachment; filename="{file_name(graph_name, drawn_at, fmt)}"'
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -115,15 +114,15 @@ def private_download(graph_id: str, fmt: str) -> Response:
 
 
 @analytics_public_bp.get("/graphs/public/<graph_id>/download.<fmt>")
-@limiter.exempt  # like the page: failures are counted in _refuse()
+@limiter.exempt  # like the page: failures are counted in refusal_page()
 def public_download(graph_id: str, fmt: str) -> Response:
     if fmt not in FORMATS:
         abort(404)
     jti = g.share_claims["jti"]  # require_share checked the token
     counted = count_view(jti, graph_id)
     if counted is None:
-        return _refuse(_diagnose(jti, graph_id), False)
+        return uncounted_view(graph_id, False)
     g.share_link = counted  # its allowed origins, for the headers
     if counted.svg is None:
-        return _refuse("no picture", False)
+        return refusal_page("no picture", False)
     return download(counted.svg, counted.name, counted.drawn_at, fmt)

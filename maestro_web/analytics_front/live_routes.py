@@ -12,24 +12,19 @@ from flask import Response, current_app, g, render_template, request, url_for
 
 from maestro_web.analytics_front import analytics_public_bp
 from maestro_web.analytics_front.presenters import graph_page
-from maestro_web.analytics_front.public_routes import REFUSALS
+from maestro_web.analytics_front.public_routes import REFUSALS, link_verdict
 from maestro_web.errors import error_page, json_error
 from maestro_web.extensions import limiter
 from maestro_web.live_pages.routes import ticket_response
 from maestro_web.live_pages.tickets import share_ticket
 from maestro_web.models import ShareLink
-from maestro_web.models.base import as_utc
+from maestro_web.models.share_rules import Outcome
 
 
 def _viewable(graph_id: str) -> ShareLink | str:
     """The link of this request's share token if it may be viewed now, else the refusal's name."""
-    link = ShareLink.get_by_public_id(g.share_claims["jti"])  # require_share checked the token
-    if link is None or link.graph.public_id != graph_id or link.graph.deleted_at is not None \
-            or not link.creator_may_share():
-        return "invalid"
-    g.share_link = link  # its embedding rules apply to these answers too
-    status = link.status()
-    return link if status == "active" else status
+    outcome, link = link_verdict(graph_id)  # a known link's embedding rules apply to these answers too
+    return link if outcome is Outcome.VIEWABLE and link is not None else outcome.visitor_sees
 
 
 @analytics_public_bp.get("/graphs/public/<graph_id>/ticket")
@@ -51,7 +46,7 @@ def public_live(graph_id: str) -> Response:
         status, title, message = REFUSALS[link]
         return error_page(status, message, title, public=True)
     return Response(render_template("analytics/public.html", page=graph_page(link.graph),
-                                    expires_at=as_utc(link.expires_at)), mimetype="text/html")
+                                    expires_at=link.expires_at), mimetype="text/html")
 
 
 @analytics_public_bp.app_template_global()

@@ -7,9 +7,8 @@ from typing import Any
 from flask import Response
 from markupsafe import Markup
 
-from maestro_web.headers import sandboxed_svg_csp
+from maestro_web.headers import svg_document
 from maestro_web.models import Graph, GraphResult
-from maestro_web.models.base import as_utc
 from maestro_web.models.graph import GRAPH_TYPES
 
 STATUS_TEXT = {
@@ -52,7 +51,7 @@ def page_fields(name: str, type_: str, status: str, message: str, info: dict[str
         "entry_points": [str(name) for name in info.get("entry_points", [])[:50]] if isinstance(info.get("entry_points"), list) else [],
         # Sanitised by an allow-list when the worker posted it (see worker_routes.py / svg.py).
         "svg": Markup(svg) if svg is not None else None,
-        "as_of": as_utc(as_of),
+        "as_of": as_of,
     }
 
 
@@ -65,11 +64,4 @@ def _counts(value: object) -> list[tuple[str, int]]:
 def raw_svg_response(graph: Graph) -> Response | None:
     """The latest picture as an SVG document, under headers that keep it inert (SPEC §5)."""
     picture = GraphResult.latest_for(graph, with_picture=True)
-    return raw_svg(picture.svg) if picture is not None and picture.svg is not None else None
-
-
-def raw_svg(svg: str) -> Response:
-    response = Response(svg, mimetype="image/svg+xml")
-    response.headers["Content-Security-Policy"] = sandboxed_svg_csp()
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return svg_document(picture.svg) if picture is not None and picture.svg is not None else None

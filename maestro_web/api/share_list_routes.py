@@ -7,7 +7,7 @@ from maestro_web.api import api_bp
 from maestro_web.errors import ValidationFailed
 from maestro_web.security.session_jwt import current_user
 from maestro_web.shares.queries import BadListRequest, LinkFilters, links_of_user
-from maestro_web.shares.services import link_json
+from maestro_web.shares.serializers import link_json
 
 
 @api_bp.get("/shares")

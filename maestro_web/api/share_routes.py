@@ -3,36 +3,35 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import Response, abort, jsonify
+from flask import Response, jsonify
 
 from maestro_web.api import api_bp
 from maestro_web.api.schemas import ShareCreate, SharePatch, parse_body, parse_datetime
 from maestro_web.errors import ValidationFailed, json_error
 from maestro_web.extensions import db
 from maestro_web.domain.access import authorize_graph
-from maestro_web.models import Graph, Role, ShareLink
-from maestro_web.models.base import as_utc, utcnow
+from maestro_web.models import Role, ShareLink
+from maestro_web.models.base import utcnow
 from maestro_web.security.session_jwt import current_user
-from maestro_web.security.share_tokens import token_for
+from maestro_web.security.share_tokens import share_token_of
 from maestro_web.shares.queries import links_of_graph
+from maestro_web.shares.serializers import link_json
 from maestro_web.shares.services import (
-    clean_label,
     NewLink,
     ShareRefused,
+    clean_label,
     create_link,
     extend_link,
-    link_json,
-    pause_link,
-    resume_link,
-    revoke_link,
+    link_on_graph_or_404,
     revoke_links,
-    share_url,
 )
+from maestro_web.shares.urls import share_url
 
 DEFAULT_LIFETIME = 7 * 86400  # when a client names no expiry; never "never"
 
 
-def _refused(exc: ShareRefused) -> Response:
+def _share_refused_json(exc: ShareRefused) -> Response:
+    """A change the share rules refused, as the API's error body (naming the field when there is one)."""
     if exc.field:
         return json_error(exc.status, str(exc), fields={exc.field: str(exc)})
     return json_error(exc.status, str(exc))
@@ -56,10 +55,6 @@ def _new_link(body: ShareCreate) -> NewLink:
                    origins=tuple(body.allowed_origins))
 
 
-def _link_for(graph: Graph, link_id: str) -> ShareLink:
-    return ShareLink.get_on_graph(graph, link_id) or abort(404, "There is no such link on this graph.")
-
-
 def _create(graph_id: str) -> ShareLink | Response:
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     body = parse_body(ShareCreate, optional=True)  # an empty POST is fine: every field has a default
@@ -69,7 +64,7 @@ def _create(graph_id: str) -> ShareLink | Response:
         link = create_link(graph, user, _new_link(body))
     except ShareRefused as exc:
         db.session.rollback()
-        return _refused(exc)
+        return _share_refused_json(exc)
     db.session.commit()
     return link
 
@@ -86,7 +81,7 @@ def create_share(graph_id: str):
     if isinstance(link, Response):
         return link
     body = link_json(link)
-    body["token"] = token_for(link)
+    body["token"] = share_token_of(link)
     return jsonify(body), 201
 
 
@@ -96,30 +91,30 @@ def create_public(graph_id: str):
     link = _create(graph_id)
     if isinstance(link, Response):
         return link
-    created = as_utc(link.created_at)
-    return jsonify(id=graph_id, link_id=link.public_id, token=token_for(link),
+    created = link.created_at
+    return jsonify(id=graph_id, link_id=link.public_id, token=share_token_of(link),
                    timestamp=int(created.timestamp() * 1000), url=share_url(link),
-                   expires_at=as_utc(link.expires_at).isoformat()), 201
+                   expires_at=link.expires_at.isoformat()), 201
 
 
 @api_bp.patch("/graphs/<graph_id>/shares/<link_id>")
 def patch_share(graph_id: str, link_id: str):
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
-    link = _link_for(graph, link_id)
+    link = link_on_graph_or_404(graph, link_id)
     body = parse_body(SharePatch)
-    expires_at = _expiry(body, max(utcnow(), link.expires_at_utc))  # checked before anything changes
+    expires_at = _expiry(body, max(utcnow(), link.expires_at))  # checked before anything changes
     try:
         if body.label is not None:
             link.label = clean_label(body.label)
         if expires_at is not None:
             extend_link(link, expires_at)
         if body.paused is not None:
-            (pause_link if body.paused else resume_link)(link)
+            link.pause() if body.paused else link.resume()
         if body.revoked:
-            revoke_link(link)
+            link.revoke()
     except ShareRefused as exc:
         db.session.rollback()
-        return _refused(exc)
+        return _share_refused_json(exc)
     db.session.commit()
     return jsonify(link_json(link))
 
@@ -128,8 +123,8 @@ def patch_share(graph_id: str, link_id: str):
 def delete_share(graph_id: str, link_id: str):
     """Revoke one link (the row stays, so its views and its revocation remain visible)."""
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
-    link = _link_for(graph, link_id)
-    revoke_link(link)
+    link = link_on_graph_or_404(graph, link_id)
+    link.revoke()
     db.session.commit()
     return jsonify(link_json(link))
 

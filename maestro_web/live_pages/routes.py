@@ -11,7 +11,6 @@ from maestro_web.domain.access import authorize_graph
 from maestro_web.live_pages import live_bp
 from maestro_web.live_pages.tickets import user_ticket
 from maestro_web.models import Graph, Role
-from maestro_web.models.base import as_utc
 from maestro_web.security.session_jwt import current_user
 
 
@@ -48,7 +47,7 @@ def live_graph_context(graph_id: str) -> dict[str, Any]:
         "ticket_url": url_for("live.ticket", graph=graph_id),
         "can_write": role is not None and role >= Role.WRITE,
         "run_state": run.state if run is not None else "",
-        "queued_at": as_utc(run.queued_at).isoformat() if run is not None else "",
+        "queued_at": run.queued_at.isoformat() if run is not None else "",
     }
 
 

@@ -3,24 +3,37 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timezone
-from typing import overload
+from typing import Any
+
+from sqlalchemy import DateTime
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@overload
-def as_utc(value: datetime) -> datetime: ...
-@overload
-def as_utc(value: None) -> None: ...
-@overload
-def as_utc(value: datetime | None) -> datetime | None: ...
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; treat them as the UTC they were stored as."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp column that always hands back an aware UTC datetime, on SQLite too.
+
+    Stored as DateTime(timezone=True) (the same schema as before, so no migration); SQLite keeps no
+    zone and returns naive values, which are the UTC they were written as. Aware values are
+    converted to UTC before they are written, so SQLite never stores a local offset.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(timezone.utc)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def new_public_id() -> str:

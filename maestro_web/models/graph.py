@@ -5,11 +5,11 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select, update
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from maestro_web.extensions import Model, db
-from maestro_web.models.base import new_public_id, utcnow
+from maestro_web.models.base import UTCDateTime, new_public_id, utcnow
 from maestro_web.models.user import User
 
 GRAPH_TYPES = {"bussiness": "Business", "infra": "Infrastructure"}  # Maestro's spelling
@@ -52,9 +52,9 @@ class Graph(Model):
     message: Mapped[str] = mapped_column(Text, default="")
     info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     owner: Mapped[User] = relationship()
     roles: Mapped[list[GraphRole]] = relationship(back_populates="graph", cascade="all, delete-orphan")
@@ -128,7 +128,7 @@ class GraphRole(Model):
     graph_id: Mapped[int] = mapped_column(ForeignKey("graphs.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     role: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     graph: Mapped[Graph] = relationship(back_populates="roles")
     user: Mapped[User] = relationship()
@@ -149,10 +149,10 @@ class GraphRun(Model):
     graph_id: Mapped[int] = mapped_column(ForeignKey("graphs.id", ondelete="CASCADE"))
     # queued -> claimed -> finished | failed; superseded when a newer run replaces it
     state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
-    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     graph: Mapped[Graph] = relationship()
@@ -173,7 +173,7 @@ class GraphResult(Model):
     svg: Mapped[str | None] = mapped_column(Text)
     info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     total: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     run: Mapped[GraphRun] = relationship()
 

@@ -2,20 +2,59 @@
 
 The token itself is never stored. It can be minted again from the row (same claims, current key),
 which is how the owner's pages show a link's URL, QR code and iframe snippet after creation.
+
+What a row can do to itself lives here: `pause()`, `resume()`, `revoke()`, `extend(until, ...)`,
+and, for many rows at once, `revoke_matching(...)` and `prune(...)` (one UPDATE / batched DELETEs).
+Whether a link may be viewed is decided in models/share_rules.py, the one home of those rules;
+`status()` is its answer for the row alone. Changes are flushed by the caller's session, where
+live_events notices them; the callers commit.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, select
+from sqlalchemy import ColumnElement, ForeignKey, Index, Integer, String, Text, delete, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from maestro_web.extensions import Model, db
-from maestro_web.models.base import as_utc, new_public_id, utcnow
-from maestro_web.models.graph import Graph, Role
+from maestro_web.models.base import UTCDateTime, new_public_id, utcnow
+from maestro_web.models.graph import Graph
+from maestro_web.models.share_rules import creator_holds_write, row_status
 from maestro_web.models.user import User
 
 LABEL_MAX_LENGTH = 80
+PRUNE_BATCH = 1000  # rows deleted per statement: short locks, bounded IN lists
+
+
+class ShareRefused(ValueError):
+    """A change the rules do not allow; `field` names the input at fault (for forms and 422s), `status`
+    is the HTTP status the answer should carry (409 for a state that forbids it, 422 for bad input)."""
+
+    def __init__(self, message: str, field: str | None = None, status: int = 422):
+        super().__init__(message)
+        self.field = field
+        self.status = status
+
+
+def expiry_within_cap(expires_at: datetime, created_at: datetime, cap: timedelta, now: datetime) -> datetime:
+    """`expires_at` if it is in the future and within `cap` counted from the link's creation."""
+    if expires_at <= now:
+        raise ShareRefused("The expiry must be in the future.", "expires_at")
+    limit = created_at + cap
+    if expires_at > limit:
+        raise ShareRefused(
+            f"A link can live at most {_days(cap)} from its creation, so until "
+            f"{limit.strftime('%Y-%m-%d %H:%M')} UTC.", "expires_at")
+    return expires_at
+
+
+def _days(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        return f"{days} day{'s' if days != 1 else ''}"
+    return f"{seconds // 3600} hours" if seconds >= 7200 else f"{seconds} seconds"
 
 
 class ShareLink(Model):
@@ -31,14 +70,16 @@ class ShareLink(Model):
     graph_id: Mapped[int] = mapped_column(ForeignKey("graphs.id", ondelete="CASCADE"))
     creator_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     label: Mapped[str] = mapped_column(String(LABEL_MAX_LENGTH))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    # The link's own expiry; the owner may extend it, never past token_expires_at (the token's exp).
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    token_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The link's own expiry, checked at every view; the owner may extend it up to max_expires_at.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # How far the link can be extended ("can be extended until" on the page, `max_expires_at` in the
+    # API): the token's own `exp`, fixed at creation. The column kept its first name, token_expires_at.
+    max_expires_at: Mapped[datetime] = mapped_column("token_expires_at", UTCDateTime())
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     view_count: Mapped[int] = mapped_column(Integer, default=0)
-    last_viewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_viewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     max_views: Mapped[int | None] = mapped_column(Integer)
     # Space-separated origins that may embed the link in an iframe; none means it may not be embedded.
     allowed_origins: Mapped[str] = mapped_column(Text, default="")
@@ -60,7 +101,8 @@ class ShareLink(Model):
 
     @property
     def expires_at_utc(self) -> datetime:
-        return as_utc(self.expires_at)
+        """The same as `expires_at` (the column type hands back aware UTC); kept for older callers."""
+        return self.expires_at
 
     @property
     def origins(self) -> list[str]:
@@ -71,20 +113,64 @@ class ShareLink(Model):
         return bool(self.origins)
 
     def status(self, now: datetime | None = None) -> str:
-        """active, paused, expired, revoked or used up; the most final state wins. The public view
-        applies the same rules in SQL (analytics_front/public_routes.py, _COUNT_VIEW_SQL)."""
-        now = now or utcnow()
-        if self.revoked_at is not None:
-            return "revoked"
-        if as_utc(self.expires_at) <= now:
-            return "expired"
-        if self.max_views is not None and self.view_count >= self.max_views:
-            return "used up"
-        if self.paused_at is not None:
-            return "paused"
-        return "active"
+        """active, paused, expired, revoked or used up; the most final state wins (share_rules.row_status)."""
+        return row_status(self, now).value
 
     def creator_may_share(self) -> bool:
         """A link stops when its creator no longer holds Write on the graph (SPEC §3.2)."""
-        role = self.graph.role_of(self.creator)
-        return role is not None and role >= Role.WRITE
+        return creator_holds_write(self)
+
+    # --- what a row does to itself ----------------------------------------------------------------
+
+    def pause(self) -> None:
+        """Visitors get "temporarily unavailable" until resume(); pausing twice keeps the first time."""
+        if self.revoked_at is not None:
+            raise ShareRefused("This link was revoked.", None, 409)
+        self.paused_at = self.paused_at or utcnow()
+
+    def resume(self) -> None:
+        if self.revoked_at is not None:
+            raise ShareRefused("A revoked link cannot be resumed; create a new one.", None, 409)
+        self.paused_at = None
+
+    def revoke(self) -> None:
+        """For good: the row stays (views, history), the token never works again; idempotent."""
+        self.revoked_at = self.revoked_at or utcnow()
+
+    def extend(self, until: datetime, cap: timedelta, now: datetime | None = None) -> None:
+        """Move the expiry to `until`: in the future, within `cap` of the creation and never past
+        max_expires_at (the token's exp: a cap raised after creation does not reach old tokens)."""
+        if self.revoked_at is not None:
+            raise ShareRefused("A revoked link cannot be extended; create a new one.", "expires_at", 409)
+        until = expiry_within_cap(until, self.created_at, cap, now or utcnow())
+        if until > self.max_expires_at:
+            raise ShareRefused("This link's token cannot live that long; create a new link.", "expires_at")
+        self.expires_at = until
+
+    @classmethod
+    def revoke_matching(cls, condition: ColumnElement[bool]) -> int:
+        """Revoke every unrevoked link matching `condition` in one UPDATE; how many were revoked.
+
+        A bulk UPDATE passes no ORM hook: the caller announces the links first (live_events.links_revoked).
+        """
+        result = db.session.execute(
+            update(cls).where(condition, cls.revoked_at.is_(None)).values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)  # an UPDATE gives a CursorResult
+
+    @classmethod
+    def prune(cls, ended_before: datetime, batch: int = PRUNE_BATCH) -> int:
+        """Delete the links that expired or were revoked before `ended_before`, `batch` rows a
+        statement; how many were deleted."""
+        ended = or_(cls.expires_at < ended_before, cls.revoked_at < ended_before)
+        deleted = 0
+        while True:
+            ids = list(db.session.scalars(select(cls.id).where(ended).order_by(cls.id).limit(batch)))
+            if not ids:
+                return deleted
+            result: Any = db.session.execute(delete(cls).where(cls.id.in_(ids)).execution_options(
+                synchronize_session=False))
+            deleted += int(result.rowcount or 0)
+            if len(ids) < batch:
+                return deleted

@@ -5,11 +5,11 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import DateTime, ForeignKey, Integer, String, select
+from sqlalchemy import ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maestro_web.extensions import Model, db
-from maestro_web.models.base import new_public_id, utcnow
+from maestro_web.models.base import UTCDateTime, new_public_id, utcnow
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
@@ -39,8 +39,8 @@ class User(Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     # Bumped on password change or reset: every token carrying an older value is dead.
     token_version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     def __repr__(self) -> str:
         return f"<User {self.public_id}>"
@@ -95,8 +95,8 @@ class RevokedToken(Model):
     jti: Mapped[str] = mapped_column(String(64), unique=True)
     token_type: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     @classmethod
     def is_revoked(cls, jti: str) -> bool:

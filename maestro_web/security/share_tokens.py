@@ -18,7 +18,6 @@ from typing import Any
 
 from flask import current_app
 
-from maestro_web.models.base import as_utc
 from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned, well_formed
 
 CONTEXT = "public-analytics"
@@ -70,11 +69,10 @@ def _signed_claims(token: str, ring: KeyRing) -> dict[str, Any]:
                          require=["exp", "iat", "jti", "aud", "iss"])
 
 
-def token_for(link) -> str:
-    """The token of a share link row, signed with the current key of the app's ring."""
+def share_token_of(link: Any) -> str:
+    """The share token of a link row (a ShareLink), signed with the current key of the app's ring."""
     ring = current_app.config["KEY_RINGS"][CONTEXT]
-    return mint_share_token(ring, link.graph.public_id, link.public_id, as_utc(link.created_at),
-                            as_utc(link.token_expires_at))
+    return mint_share_token(ring, link.graph.public_id, link.public_id, link.created_at, link.max_expires_at)
 
 
 def verify_share_token(token: object, ring: KeyRing, graph_id: str, now: float | None = None) -> dict[str, Any]:

@@ -1,18 +1,13 @@
 """Share link pages (Write role or above on the graph); the rules are in services.py."""
 from __future__ import annotations
 
-import io
-import re
-import unicodedata
-
-import segno
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import and_
 
 from maestro_web.extensions import db
 from maestro_web.domain.access import authorize_graph
-from maestro_web.headers import keep_private, sandboxed_svg_csp
-from maestro_web.models import Graph, Role, ShareLink
+from maestro_web.headers import keep_private, svg_document
+from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.shares import shares_bp
@@ -23,17 +18,11 @@ from maestro_web.shares.services import (
     ShareRefused,
     create_link,
     extend_link,
-    iframe_snippet,
-    pause_link,
-    resume_link,
-    revoke_link,
+    link_on_graph_or_404,
     revoke_links,
-    share_url,
 )
-
-
-def _link_for(graph: Graph, link_id: str) -> ShareLink:
-    return ShareLink.get_on_graph(graph, link_id) or abort(404, "There is no such link on this graph.")
+from maestro_web.shares.snippets import iframe_snippet, qr_file_name, qr_png, qr_svg
+from maestro_web.shares.urls import share_url
 
 
 @shares_bp.route("/graphs/<graph_id>/shares", methods=["GET", "POST"])
@@ -64,7 +53,7 @@ def graph_shares(graph_id: str):
 @shares_bp.get("/graphs/<graph_id>/shares/<link_id>")
 def link_page(graph_id: str, link_id: str):
     graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
-    link = _link_for(graph, link_id)
+    link = link_on_graph_or_404(graph, link_id)
     return keep_private(_render_link(graph, role, link, ExtendForm(formdata=None)))
 
 
@@ -80,37 +69,28 @@ def _render_link(graph, role, link, form, status=200):
 @shares_bp.get("/graphs/<graph_id>/shares/<link_id>/qr.svg")
 def link_qr(graph_id: str, link_id: str):
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
-    link = _link_for(graph, link_id)
+    link = link_on_graph_or_404(graph, link_id)
     if link.revoked_at is not None:
         abort(410, "This link was revoked.")
-    buffer = io.BytesIO()
-    segno.make(share_url(link), error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False,
-                                                 title=f"QR code of the link “{link.label}”")
-    response = Response(buffer.getvalue(), mimetype="image/svg+xml")
-    response.headers["Content-Security-Policy"] = sandboxed_svg_csp()
-    return keep_private(response)
+    return keep_private(svg_document(qr_svg(link)))
 
 
 @shares_bp.get("/graphs/<graph_id>/shares/<link_id>/qr.png")
 def link_qr_png(graph_id: str, link_id: str):
     """The same QR code as a PNG file to download (for slides and print), same rules as qr.svg."""
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
-    link = _link_for(graph, link_id)
+    link = link_on_graph_or_404(graph, link_id)
     if link.revoked_at is not None:
         abort(410, "This link was revoked.")
-    buffer = io.BytesIO()
-    segno.make(share_url(link), error="m").save(buffer, kind="png", scale=10, border=4)
-    words = unicodedata.normalize("NFKD", f"{graph.name} {link.label}").encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-")
-    response = Response(buffer.getvalue(), mimetype="image/png")
-    response.headers["Content-Disposition"] = f'attachment; filename="{slug[:80].strip("-") or "link"}-qr.png"'
+    response = Response(qr_png(link), mimetype="image/png")
+    response.headers["Content-Disposition"] = f'attachment; filename="{qr_file_name(link)}"'
     return keep_private(response)
 
 
 @shares_bp.post("/graphs/<graph_id>/shares/<link_id>/<action>")
 def link_action(graph_id: str, link_id: str, action: str):
     graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
-    link = _link_for(graph, link_id)
+    link = link_on_graph_or_404(graph, link_id)
     messages = {"pause": "Link paused: visitors see “temporarily unavailable”.", "resume": "Link resumed.",
                 "revoke": "Link revoked: it stopped working at once.", "extend": "Link extended."}
     if action not in messages:
@@ -120,9 +100,9 @@ def link_action(graph_id: str, link_id: str, action: str):
         if action == "extend":
             if not form.validate_on_submit():
                 return keep_private(_render_link(graph, role, link, form, 422))
-            extend_link(link, form.expiry(max(utcnow(), link.expires_at_utc)))
+            extend_link(link, form.expiry(max(utcnow(), link.expires_at)))
         else:  # a one-button form: CSRFProtect has already checked it, like every POST
-            {"pause": pause_link, "resume": resume_link, "revoke": revoke_link}[action](link)
+            {"pause": link.pause, "resume": link.resume, "revoke": link.revoke}[action]()
     except ShareRefused as exc:
         db.session.rollback()
         if action == "extend":

@@ -1,0 +1,247 @@
+"""May this share link be viewed now? The one home of the rules of SPEC §3.2 and §5.
+
+Each rule is written once, in `RULES`, with its SQL condition and its Python predicate side by
+side; everything else is built from that table:
+
+- `count_view(jti, graph_id)`: the public view's hot path. One conditional UPDATE whose WHERE is
+  every rule's SQL, run on an autocommit connection, counts the view if, and only if, every rule
+  holds at this instant (the database serialises the updates of one row, so max views is exact under
+  concurrency, and a revocation or pause acts on the very next request on every process). On
+  PostgreSQL the count and the read of the graph with its newest picture are one statement (a
+  data-modifying CTE): one round trip per view (docs/benchmarks.md). SQLite has no UPDATE in a CTE
+  and runs the two in turn.
+- `diagnose(link, graph_id)`: why a view that was not counted was refused, in Python, on the row.
+- `ShareLink.status()` (the owner's pages and the API) applies the rules about the row alone.
+- `sql_verdicts` / `python_verdicts`: each rule answered on its own by SQL and by Python, so
+  tests/test_link_rules.py can check that the two halves agree, rule by rule, on both databases.
+
+It lives in models/ (not in the shares blueprint) because three surfaces use it (the public page,
+the downloads and the live refresh of analytics_front, the owner's pages and API of shares): it is
+a rule of the share aggregate, not of one blueprint. It imports no ShareLink, so the model can
+import it without a cycle: the Python predicates read the row through the `LinkRow` protocol.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Protocol
+
+from flask import current_app
+from sqlalchemy import JSON, Integer, String, Text, bindparam, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.selectable import TextualSelect
+
+from maestro_web.extensions import db
+from maestro_web.models.base import UTCDateTime, utcnow
+from maestro_web.models.graph import Graph, Role
+from maestro_web.models.user import User
+
+
+class Outcome(enum.Enum):
+    """The answer to "may this link be viewed?"; the value is the status word pages and the API show."""
+
+    VIEWABLE = "active"  # every rule holds (from count_view: and the view was counted)
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    USED_UP = "used up"
+    PAUSED = "paused"
+    GRAPH_DELETED = "graph deleted"
+    CREATOR_LOST_WRITE = "creator lost write"
+    UNKNOWN = "unknown"  # no such link, or a link of another graph
+
+    @property
+    def visitor_sees(self) -> str:
+        """The refusal a visitor gets: the four states of the link, or "invalid" (404) that reveals nothing.
+
+        A deleted graph and a creator who lost Write look like an unknown link (SPEC §5). VIEWABLE
+        only reaches a refusal when the link turned viewable between the count and the diagnosis.
+        """
+        if self in (Outcome.REVOKED, Outcome.EXPIRED, Outcome.USED_UP, Outcome.PAUSED):
+            return self.value
+        return "invalid"
+
+
+class LinkRow(Protocol):
+    """What the Python rules read of a share link row (ShareLink satisfies it)."""
+
+    revoked_at: datetime | None
+    paused_at: datetime | None
+    expires_at: datetime
+    max_views: int | None
+    view_count: int
+
+    @property
+    def graph(self) -> Graph: ...
+
+    @property
+    def creator(self) -> User: ...
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: `sql` holds on a share_links row (parameters :jti, :graph_id, :now, :write) exactly
+    when `holds(link, graph_id, now)` is true for the same row; `broken` is the outcome otherwise."""
+
+    broken: Outcome
+    sql: str
+    holds: Callable[[LinkRow, str, datetime], bool]
+
+
+def creator_holds_write(link: LinkRow) -> bool:
+    role = link.graph.role_of(link.creator)
+    return role is not None and role >= Role.WRITE
+
+
+# In the order a diagnosis reports them: the first broken rule is the answer. The last four are the
+# rules about the row alone, in the order of ShareLink.status() (the most final state wins).
+RULES: tuple[Rule, ...] = (
+    Rule(Outcome.UNKNOWN,
+         "public_id = :jti AND graph_id = (SELECT id FROM graphs WHERE public_id = :graph_id)",
+         lambda link, graph_id, now: link.graph.public_id == graph_id),
+    Rule(Outcome.GRAPH_DELETED,
+         "EXISTS (SELECT 1 FROM graphs WHERE graphs.id = share_links.graph_id AND graphs.deleted_at IS NULL)",
+         lambda link, graph_id, now: link.graph.deleted_at is None),
+    Rule(Outcome.CREATOR_LOST_WRITE,
+         "EXISTS (SELECT 1 FROM graph_roles WHERE graph_roles.graph_id = share_links.graph_id"
+         " AND graph_roles.user_id = share_links.creator_id AND graph_roles.role >= :write)",
+         lambda link, graph_id, now: creator_holds_write(link)),
+    Rule(Outcome.REVOKED, "revoked_at IS NULL",
+         lambda link, graph_id, now: link.revoked_at is None),
+    Rule(Outcome.EXPIRED, "expires_at > :now",
+         lambda link, graph_id, now: link.expires_at > now),
+    Rule(Outcome.USED_UP, "(max_views IS NULL OR view_count < max_views)",
+         lambda link, graph_id, now: link.max_views is None or link.view_count < link.max_views),
+    Rule(Outcome.PAUSED, "paused_at IS NULL",
+         lambda link, graph_id, now: link.paused_at is None),
+)
+ROW_RULES = RULES[3:]  # the rules a row answers alone, without its graph or its creator's role
+
+
+def row_status(link: LinkRow, now: datetime | None = None) -> Outcome:
+    """REVOKED, EXPIRED, USED_UP, PAUSED or VIEWABLE, by the link's own row (ShareLink.status())."""
+    now = now or utcnow()
+    for rule in ROW_RULES:
+        if not rule.holds(link, "", now):
+            return rule.broken
+    return Outcome.VIEWABLE
+
+
+def diagnose(link: LinkRow | None, graph_id: str, now: datetime | None = None) -> Outcome:
+    """Why `link` (looked up by the token's jti) may not be viewed under `graph_id`; VIEWABLE if it may."""
+    if link is None:
+        return Outcome.UNKNOWN
+    now = now or utcnow()
+    for rule in RULES:
+        if not rule.holds(link, graph_id, now):
+            return rule.broken
+    return Outcome.VIEWABLE
+
+
+# --- the counting statement -------------------------------------------------------------------
+# Plain SQL, valid on SQLite and PostgreSQL: this is the hottest path of the app, and building and
+# cache-keying the same statement as a SQLAlchemy expression cost more than running it.
+
+_WHERE = "\n   AND ".join(rule.sql for rule in RULES)
+
+_COUNT_VIEW_SQL = f"""
+UPDATE share_links
+   SET view_count = view_count + 1, last_viewed_at = :now
+ WHERE {_WHERE}
+RETURNING graph_id, expires_at, allowed_origins
+"""
+
+_SHOWN_COLUMNS = """
+       graphs.name, graphs.type, graphs.status, graphs.message, graphs.info,
+       graph_results.svg, graph_results.created_at AS drawn_at"""
+
+_NEWEST_PICTURE_JOIN = """
+  LEFT OUTER JOIN graph_results ON graph_results.id = (
+       SELECT max(newest.id) FROM graph_results AS newest
+        WHERE newest.graph_id = graphs.id AND newest.svg IS NOT NULL)"""
+
+_GRAPH_WITH_PICTURE_SQL = f"SELECT {_SHOWN_COLUMNS}\n  FROM graphs {_NEWEST_PICTURE_JOIN}\n WHERE graphs.id = :graph_id"
+
+_COUNT_AND_SHOW_SQL = f"""
+WITH counted AS ({_COUNT_VIEW_SQL})
+SELECT counted.graph_id, counted.expires_at, counted.allowed_origins, {_SHOWN_COLUMNS}
+  FROM counted JOIN graphs ON graphs.id = counted.graph_id {_NEWEST_PICTURE_JOIN}
+"""
+
+# Each rule alone, as 1 (holds) or 0, for the row named by :jti: what tests compare with Python.
+_VERDICTS_SQL = "SELECT " + ",\n       ".join(
+    f"CASE WHEN {rule.sql} THEN 1 ELSE 0 END AS rule_{index}" for index, rule in enumerate(RULES)
+) + "\n  FROM share_links WHERE public_id = :jti"
+
+_COUNTED_TYPES: dict[str, Any] = {"graph_id": Integer, "expires_at": UTCDateTime(), "allowed_origins": Text}
+_SHOWN_TYPES: dict[str, Any] = {"name": String, "type": String, "status": String, "message": Text, "info": JSON,
+                                "svg": Text, "drawn_at": UTCDateTime()}
+
+
+def _statement(sql: str, **types: Any) -> TextClause | TextualSelect:
+    statement = text(sql)
+    if ":now" in sql:  # the statements that apply the rules
+        statement = statement.bindparams(bindparam("now", type_=UTCDateTime()),
+                                         bindparam("write", value=int(Role.WRITE)))
+    return statement.columns(**types) if types else statement
+
+
+COUNT_VIEW = _statement(_COUNT_VIEW_SQL, **_COUNTED_TYPES)
+GRAPH_WITH_PICTURE = _statement(_GRAPH_WITH_PICTURE_SQL, **_SHOWN_TYPES)
+COUNT_AND_SHOW = _statement(_COUNT_AND_SHOW_SQL, **_COUNTED_TYPES, **_SHOWN_TYPES)
+VERDICTS = _statement(_VERDICTS_SQL)
+
+
+@dataclass(frozen=True)
+class CountedView:
+    """A counted view (Outcome.VIEWABLE, counted): the link's embedding rules and expiry, the graph, its picture."""
+
+    graph_id: int
+    expires_at: datetime
+    allowed_origins: str
+    name: str
+    type: str
+    status: str
+    message: str
+    info: Any
+    svg: str | None
+    drawn_at: datetime | None
+
+
+def autocommit_engine() -> Engine:
+    """The app's engine in autocommit mode (same pool): each statement is its own transaction, with
+    no BEGIN/COMMIT round trips; a single statement is atomic."""
+    engines = current_app.extensions.setdefault("maestro_autocommit", {})
+    engine: Engine | None = engines.get("default")
+    if engine is None:
+        engine = engines["default"] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
+def count_view(jti: str, graph_id: str) -> CountedView | None:
+    """Count one view if, and only if, every rule holds at this instant; None if one does not."""
+    params = {"jti": jti, "graph_id": graph_id, "now": utcnow()}
+    with autocommit_engine().connect() as connection:
+        if connection.dialect.name == "postgresql":
+            row = connection.execute(COUNT_AND_SHOW, params).first()
+            return CountedView(**row._mapping) if row is not None else None
+        counted = connection.execute(COUNT_VIEW, params).first()
+        if counted is None:
+            return None
+        shown = connection.execute(GRAPH_WITH_PICTURE, {"graph_id": counted.graph_id}).one()
+        return CountedView(**counted._mapping, **shown._mapping)
+
+
+def sql_verdicts(connection: Connection, jti: str, graph_id: str, now: datetime) -> dict[Outcome, bool] | None:
+    """Whether each rule holds for the link `jti`, as the counting statement's SQL answers it (no view
+    counted); None if there is no such row."""
+    row = connection.execute(VERDICTS, {"jti": jti, "graph_id": graph_id, "now": now}).first()
+    if row is None:
+        return None
+    return {rule.broken: bool(value) for rule, value in zip(RULES, row)}
+
+
+def python_verdicts(link: LinkRow, graph_id: str, now: datetime) -> dict[Outcome, bool]:
+    """Whether each rule holds for `link`, as the Python predicates answer it."""
+    return {rule.broken: rule.holds(link, graph_id, now) for rule in RULES}

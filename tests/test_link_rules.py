@@ -1,0 +1,193 @@
+"""The rules of "may this link be viewed?" (models/share_rules.py): the SQL that counts a view and the
+Python that diagnoses a refusal give the same answer, rule by rule, on SQLite and on PostgreSQL.
+
+Each case breaks exactly one rule of a link that is otherwise viewable, then asks both halves:
+each rule's SQL condition (evaluated by the database on the row) against its Python predicate (on
+the ORM row), the counting statement (which must count nothing), the diagnosis (which must name the
+broken rule), and the public page (which must give the visitor that rule's answer).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Callable
+
+import pytest
+from sqlalchemy import select, update
+
+from maestro_web.extensions import db
+from maestro_web.models import Graph, GraphRole, Role, ShareLink, User
+from maestro_web.models.base import utcnow
+from maestro_web.models.share_rules import (
+    RULES,
+    Outcome,
+    autocommit_engine,
+    count_view,
+    diagnose,
+    python_verdicts,
+    sql_verdicts,
+)
+from share_support import draw, make_link
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user(email="owner@example.com", name="Owner")
+
+
+@pytest.fixture
+def writer(make_user):
+    return make_user(email="writer@example.com", name="Writer")
+
+
+@pytest.fixture
+def graph(app, owner, writer, make_graph):
+    graph = make_graph(owner, name="Checkout", spec="web -> api", grants={writer: Role.WRITE})
+    draw(app, graph.public_id)
+    return graph
+
+
+@pytest.fixture
+def other_graph(app, owner, make_graph):
+    return make_graph(owner, name="Billing", spec="pay -> bank")
+
+
+def _revoke(link: ShareLink) -> None:
+    link.revoke()
+
+
+def _pause(link: ShareLink) -> None:
+    link.pause()
+
+
+def _expire(link: ShareLink) -> None:
+    link.expires_at = utcnow() - timedelta(seconds=1)
+
+
+def _use_up(link: ShareLink) -> None:
+    link.max_views = 3
+    link.view_count = 3
+
+
+def _delete_graph(link: ShareLink) -> None:
+    link.graph.deleted_at = utcnow()
+
+
+def _creator_loses_write(link: ShareLink) -> None:
+    db.session.execute(update(GraphRole).where(GraphRole.graph_id == link.graph_id,
+                                               GraphRole.user_id == link.creator_id).values(role=int(Role.READ)))
+
+
+BREAKS: dict[Outcome, tuple[Callable[[ShareLink], None], int]] = {
+    Outcome.REVOKED: (_revoke, 410),
+    Outcome.PAUSED: (_pause, 403),
+    Outcome.EXPIRED: (_expire, 410),
+    Outcome.USED_UP: (_use_up, 410),
+    Outcome.GRAPH_DELETED: (_delete_graph, 404),
+    Outcome.CREATOR_LOST_WRITE: (_creator_loses_write, 404),
+}
+
+
+def _both_answers(app, link_id: str, graph_id: str):
+    """(SQL verdicts, Python verdicts, diagnosis, view count) for one instant, without counting a view."""
+    with app.app_context():
+        now = utcnow()
+        link = ShareLink.get_by_public_id(link_id)
+        assert link is not None
+        with autocommit_engine().connect() as connection:
+            in_sql = sql_verdicts(connection, link_id, graph_id, now)
+        in_python = python_verdicts(link, graph_id, now)
+        return in_sql, in_python, diagnose(link, graph_id, now), link.view_count
+
+
+def test_every_rule_is_in_the_table_once():
+    broken = [rule.broken for rule in RULES]
+    assert sorted(broken, key=lambda o: o.value) == sorted(
+        set(Outcome) - {Outcome.VIEWABLE}, key=lambda o: o.value)
+
+
+def test_a_valid_link_passes_every_rule_in_both_and_is_counted_once(app, graph, writer):
+    made = make_link(app, graph, writer)
+    in_sql, in_python, outcome, views = _both_answers(app, made.id, graph.public_id)
+    assert in_sql == in_python == {rule.broken: True for rule in RULES}
+    assert outcome is Outcome.VIEWABLE
+    with app.app_context():
+        counted = count_view(made.id, graph.public_id)
+        assert counted is not None and counted.name == "Checkout" and counted.svg is not None
+        assert counted.expires_at.tzinfo is not None  # the UTC column type, also through raw SQL
+        assert ShareLink.get_by_public_id(made.id).view_count == views + 1
+
+
+@pytest.mark.parametrize("outcome", list(BREAKS), ids=lambda o: o.value.replace(" ", "-"))
+def test_each_rule_breaks_alike_in_sql_and_in_python(app, graph, writer, outcome):
+    made = make_link(app, graph, writer)
+    breaks, status = BREAKS[outcome]
+    with app.app_context():
+        breaks(ShareLink.get_by_public_id(made.id))
+        db.session.commit()
+
+    in_sql, in_python, diagnosis, views = _both_answers(app, made.id, graph.public_id)
+    assert in_sql == in_python  # the two halves agree on every rule...
+    assert [o for o, holds in in_python.items() if not holds] == [outcome]  # ...and exactly this one is broken
+    assert diagnosis is outcome
+    with app.app_context():
+        assert count_view(made.id, graph.public_id) is None  # the counting statement refuses it
+        assert ShareLink.get_by_public_id(made.id).view_count == views  # and counted nothing
+    assert app.test_client().get(made.path).status_code == status  # what the visitor is told
+
+
+def test_a_link_under_another_graphs_id_is_unknown_in_both(app, graph, other_graph, writer):
+    made = make_link(app, graph, writer)
+    in_sql, in_python, diagnosis, _ = _both_answers(app, made.id, other_graph.public_id)
+    assert in_sql == in_python
+    assert [o for o, holds in in_python.items() if not holds] == [Outcome.UNKNOWN]
+    assert diagnosis is Outcome.UNKNOWN
+    with app.app_context():
+        assert count_view(made.id, other_graph.public_id) is None
+        assert diagnose(None, graph.public_id) is Outcome.UNKNOWN  # no row at all
+
+
+def test_the_edges_agree_expiry_at_the_same_instant_and_the_last_allowed_view(app, graph, writer):
+    made = make_link(app, graph, writer, max_views=2)
+    with app.app_context():
+        link = ShareLink.get_by_public_id(made.id)
+        expires_at = link.expires_at
+        with autocommit_engine().connect() as connection:
+            for now, holds in ((expires_at - timedelta(microseconds=1), True), (expires_at, False)):
+                assert sql_verdicts(connection, made.id, graph.public_id, now)[Outcome.EXPIRED] is holds
+                assert python_verdicts(link, graph.public_id, now)[Outcome.EXPIRED] is holds
+    # Two views allowed: the second is counted, the third is not, and both halves then say "used up".
+    with app.app_context():
+        assert count_view(made.id, graph.public_id) is not None
+        assert count_view(made.id, graph.public_id) is not None
+        assert count_view(made.id, graph.public_id) is None
+    in_sql, in_python, diagnosis, views = _both_answers(app, made.id, graph.public_id)
+    assert views == 2 and in_sql == in_python and diagnosis is Outcome.USED_UP
+    with app.app_context():
+        assert ShareLink.get_by_public_id(made.id).status() == "used up"
+
+
+def test_two_broken_rules_are_reported_most_final_first(app, graph, writer):
+    """A revoked link that is also paused and expired is "revoked" in the diagnosis and on the owner's pages."""
+    made = make_link(app, graph, writer)
+    with app.app_context():
+        link = ShareLink.get_by_public_id(made.id)
+        _pause(link)
+        _expire(link)
+        _revoke(link)
+        db.session.commit()
+    in_sql, in_python, diagnosis, _ = _both_answers(app, made.id, graph.public_id)
+    assert in_sql == in_python
+    assert {o for o, holds in in_python.items() if not holds} == {Outcome.REVOKED, Outcome.EXPIRED, Outcome.PAUSED}
+    assert diagnosis is Outcome.REVOKED
+    with app.app_context():
+        assert ShareLink.get_by_public_id(made.id).status() == "revoked"
+
+
+def test_the_datetime_columns_hand_back_aware_utc(app, graph, writer):
+    made = make_link(app, graph, writer)
+    with app.app_context():
+        link = ShareLink.get_by_public_id(made.id)
+        values = [link.created_at, link.expires_at, link.max_expires_at,
+                  db.session.scalar(select(Graph.created_at).where(Graph.id == link.graph_id)),
+                  db.session.scalar(select(User.created_at).where(User.id == link.creator_id))]
+        assert all(value.utcoffset() == timedelta(0) for value in values)
