@@ -61,7 +61,7 @@ def request_reset(email: str) -> None:
     send_mail(to, "Reset your Maestro Web password", text, html, discard=user is None)
 
 
-def _refused(status: int) -> ResponseReturnValue:
+def _dead_reset_link_page(status: int) -> ResponseReturnValue:
     """The one friendly page for a bad, expired or used link (never a form, never a 200)."""
     session.pop(SESSION_KEY, None)
     response = error_page(
@@ -78,13 +78,13 @@ def _refused(status: int) -> ResponseReturnValue:
 
 @auth_bp.errorhandler(ResetTokenInvalid)
 def _invalid_token(_error: ResetTokenInvalid) -> ResponseReturnValue:
-    return _refused(400)
+    return _dead_reset_link_page(400)
 
 
 @auth_bp.errorhandler(ResetTokenExpired)
 @auth_bp.errorhandler(ResetTokenUsed)
 def _dead_token(_error: Exception) -> ResponseReturnValue:
-    return _refused(410)
+    return _dead_reset_link_page(410)
 
 
 @auth_bp.get("/reset")
