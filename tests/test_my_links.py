@@ -191,3 +191,38 @@ def test_bulk_needs_csrf_and_a_selection(auth, client, links):
     response = post_bulk(auth, client, "pause", [], confirmed=True)
     assert response.status_code == 302
     assert "Select the links first." in client.get("/shares").get_data(as_text=True)
+
+
+@pytest.mark.browser
+def test_select_all_then_bulk_pause_in_the_browser(app, browser, live_server, make_user, make_graph):
+    from playwright.sync_api import expect
+
+    base = live_server.url
+    me = make_user(email="me@example.com", name="Me")
+    graph = make_graph(me, name="Checkout")
+    for label in ("One", "Two", "Three"):
+        make_link(app, graph, me, label=label)
+    page = browser.new_context().new_page()
+    page.goto(f"{base}/auth/login")
+    page.fill("#email", "me@example.com")
+    page.fill("#password", "correct horse battery")
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/graphs/")
+    page.goto(f"{base}/shares")
+    boxes = page.locator("input[type=checkbox][name=link]")
+    expect(boxes).to_have_count(3)
+    select_all = page.locator("input[data-select-all]")
+    select_all.check()
+    for i in range(3):
+        expect(boxes.nth(i)).to_be_checked()
+    boxes.nth(0).uncheck()
+    expect(select_all).not_to_be_checked()
+    expect(select_all).to_have_js_property("indeterminate", True)
+    page.click("main button[value=pause]")
+    expect(page.locator("h1")).to_have_text("Pause 2 links?")
+    page.click("main button:has-text('Pause 2 links')")
+    expect(page.locator("main")).to_contain_text("Paused 2 links.")
+    page.select_option("select[name=status]", "paused")
+    page.click("main form.filters button[type=submit]")
+    expect(page.locator("tr[data-link]")).to_have_count(2)
+    expect(page.locator("main")).to_contain_text("2 links")
