@@ -31,8 +31,11 @@ worker: $(VENV)/.runtime-installed
 	$(BIN)/flask analytics worker
 
 ## make test: install the test dependencies (Python packages, and Debian's chromium, graphviz and
-## nodejs when missing), then run the whole suite on SQLite, then on PostgreSQL
+## nodejs when missing), check types (mypy) and the layer contract (import-linter), then run the
+## whole suite on SQLite, then on PostgreSQL
 test: $(VENV)/.dev-installed system-test
+	$(BIN)/python -m mypy
+	$(BIN)/lint-imports
 	MAESTRO_TEST_DATABASE=sqlite $(BIN)/python -m pytest
 	MAESTRO_TEST_DATABASE=postgresql $(BIN)/python -m pytest
 
