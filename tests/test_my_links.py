@@ -158,13 +158,13 @@ def test_bulk_pause_asks_first_then_pauses_only_my_links(app, auth, client, link
 def test_bulk_extend_adds_the_chosen_time_and_never_revives_a_revoked_link(app, auth, client, links):
     made = links["made"]
     with app.app_context():
-        before = ShareLink.get_by_public_id(made["soon"].id).expires_at_utc
+        before = ShareLink.get_by_public_id(made["soon"].id).expires_at
     page = post_bulk(auth, client, "extend", [made["soon"].id, made["revoked"].id], confirmed=False, by="1d")
     assert "1 day longer" in page.get_data(as_text=True)
     response = post_bulk(auth, client, "extend", [made["soon"].id, made["revoked"].id], confirmed=True, by="1d")
     assert response.status_code == 302
     with app.app_context():
-        after = ShareLink.get_by_public_id(made["soon"].id).expires_at_utc
+        after = ShareLink.get_by_public_id(made["soon"].id).expires_at
     assert abs((after - before) - timedelta(days=1)) < timedelta(seconds=5)
     assert status_of(app, made["revoked"].id) == "revoked"
     assert "Extended 1 link. 1 left as they were" in client.get("/shares").get_data(as_text=True)

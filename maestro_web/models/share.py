@@ -100,11 +100,6 @@ class ShareLink(Model):
         return db.session.scalar(select(cls).where(cls.public_id == public_id, cls.graph_id == graph.id))
 
     @property
-    def expires_at_utc(self) -> datetime:
-        """The same as `expires_at` (the column type hands back aware UTC); kept for older callers."""
-        return self.expires_at
-
-    @property
     def origins(self) -> list[str]:
         return self.allowed_origins.split()
 
