@@ -208,7 +208,7 @@ def sign_in(env: dict[str, str]) -> Session:
     from maestro_web.extensions import db
     from maestro_web.models import Graph, ShareLink, User
     from maestro_web.models.base import utcnow
-    from maestro_web.security.share_tokens import token_for
+    from maestro_web.security.share_tokens import share_token_of
     from maestro_web.security.worker_tokens import mint_worker_token
     import sqlalchemy as sa
 
@@ -242,7 +242,7 @@ def sign_in(env: dict[str, str]) -> Session:
         link = db.session.scalar(sa.select(ShareLink).where(
             ShareLink.graph_id == graph.id, ShareLink.revoked_at.is_(None), ShareLink.paused_at.is_(None),
             ShareLink.expires_at > utcnow()).limit(1))
-        public_path = f"/analytics/graphs/public/{graph.public_id}?token={token_for(link)}"
+        public_path = f"/analytics/graphs/public/{graph.public_id}?token={share_token_of(link)}"
         worker = mint_worker_token(app.config["KEY_RINGS"]["analytics"], "*", lifetime=3600)
         graph_id = graph.public_id
         db.session.remove()
