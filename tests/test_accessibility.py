@@ -7,20 +7,17 @@ served by Playwright's router, so the app's strict CSP (script-src 'self') stays
 """
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from look_support import build_site, log_in
+from node_support import npm_package
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-AXE_CACHE = Path(os.environ.get("MAESTRO_AXE_CACHE", ROOT / ".cache" / "node-axe-core"))
 AXE_CORE = "axe-core@4.14.1"
 AXE_PATH = "/__axe-core.js"  # never served by the app: Playwright's router answers it
 
@@ -33,15 +30,7 @@ RUN_AXE = """async () => {
 
 @pytest.fixture(scope="session")
 def axe_source() -> str:
-    npm = shutil.which("npm")
-    if not npm:
-        pytest.fail("npm is needed for the accessibility check (Debian: apt-get install npm)")
-    script = AXE_CACHE / "node_modules" / "axe-core" / "axe.min.js"
-    if not script.exists():
-        AXE_CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run([npm, "install", "--prefix", str(AXE_CACHE), "--no-audit", "--no-fund", AXE_CORE],
-                       check=True, capture_output=True, timeout=300)
-    return script.read_text()
+    return (npm_package(AXE_CORE) / "node_modules" / "axe-core" / "axe.min.js").read_text()
 
 
 def check(page, base: str, path: str, axe_source: str) -> list[dict]:

@@ -7,23 +7,19 @@ is checked against the context's current key, then its previous keys; an unknown
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import jwt as pyjwt
 import pytest
 
 from maestro_web.security import reset_tokens, share_tokens, worker_tokens
 from maestro_web.security.keys import KeyRing, decode_pinned, key_id
+from node_support import npm_package
 from share_support import make_link
 
-ROOT = Path(__file__).resolve().parent.parent
-# npm installs the real library here once (outside git); CI and a fresh machine do it themselves.
-NODE_CACHE = Path(os.environ.get("MAESTRO_NODE_CACHE", ROOT / ".cache" / "node-jsonwebtoken"))
 JSONWEBTOKEN = "jsonwebtoken@9.0.2"
 
 SIGN_JS = """
@@ -42,19 +38,14 @@ process.stdin.on('end', () => {
 @pytest.fixture(scope="session")
 def node_sign():
     """A function signing a payload with Node's jsonwebtoken (installed by npm on first use)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        pytest.fail("node and npm are needed for the foreign-signer tests (Debian: apt-get install nodejs npm)")
-    if not (NODE_CACHE / "node_modules" / "jsonwebtoken" / "package.json").exists():
-        NODE_CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run([npm, "install", "--prefix", str(NODE_CACHE), "--no-audit", "--no-fund", JSONWEBTOKEN],
-                       check=True, capture_output=True, timeout=300)
-    script = NODE_CACHE / "sign.js"
+    folder = npm_package(JSONWEBTOKEN)
+    node = shutil.which("node") or "node"
+    script = folder / "sign.js"
     script.write_text(SIGN_JS)
 
     def sign(payload: dict, secret: str, kid: str | None = None) -> str:
         result = subprocess.run([node, str(script)], input=json.dumps({"payload": payload, "secret": secret, "kid": kid}),
-                                capture_output=True, text=True, timeout=30, cwd=NODE_CACHE, check=True)
+                                capture_output=True, text=True, timeout=30, cwd=folder, check=True)
         return result.stdout.strip()
 
     return sign
