@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two test processes (pytest-xdist): many tests wait on a browser, a server process or a socket, so
+# two keep both cores busy. Each process gets its own database, ports and Redis key prefix.
+PYTEST_ARGS ?= -n 2
 # Playwright's Python package must never download a browser: tests use Debian's /usr/bin/chromium.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
@@ -36,14 +39,14 @@ worker: $(VENV)/.runtime-installed
 test: $(VENV)/.dev-installed system-test
 	$(BIN)/python -m mypy
 	$(BIN)/lint-imports
-	MAESTRO_TEST_DATABASE=sqlite $(BIN)/python -m pytest
-	MAESTRO_TEST_DATABASE=postgresql $(BIN)/python -m pytest
+	MAESTRO_TEST_DATABASE=sqlite $(BIN)/python -m pytest $(PYTEST_ARGS)
+	MAESTRO_TEST_DATABASE=postgresql $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-sqlite: $(VENV)/.dev-installed system-test
-	MAESTRO_TEST_DATABASE=sqlite $(BIN)/python -m pytest
+	MAESTRO_TEST_DATABASE=sqlite $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-postgres: $(VENV)/.dev-installed system-test
-	MAESTRO_TEST_DATABASE=postgresql $(BIN)/python -m pytest
+	MAESTRO_TEST_DATABASE=postgresql $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 system-test:
 	@scripts/system-packages test
