@@ -16,7 +16,7 @@ from flask import Flask, Response, current_app, g, make_response, redirect, requ
 from maestro_web.errors import error_page, json_error
 from maestro_web.extensions import jwt
 from maestro_web.redirects import is_safe_next
-from maestro_web.security import session_jwt, share_tokens, worker_tokens
+from maestro_web.security import session_jwt, share_tokens, short_codes, worker_tokens
 from maestro_web.security.keys import bearer_token
 from maestro_web.security.session_jwt import SessionCsrfError, SessionError
 
@@ -94,6 +94,11 @@ def require_share() -> None:
     public blueprint answers with its refusal pages. Whether the link's row still allows a view
     (revoked, paused, max views...) is decided by the view, in the statement that counts it.
     """
+    code = (request.view_args or {}).get("code")
+    if code is not None:  # a short link `/s/<code>` (issue 14): the MAC names the link, the view finds its graph
+        g.share_claims = {"jti": short_codes.verify_short_code(
+            code, current_app.config["KEY_RINGS"][share_tokens.CONTEXT])}
+        return
     graph_id = (request.view_args or {}).get("graph_id", "")
     g.share_claims = share_tokens.verify_share_token(
         request.args.get("token", ""), current_app.config["KEY_RINGS"][share_tokens.CONTEXT], graph_id)
