@@ -10,7 +10,8 @@ Every answer of these routes, errors included, carries the public headers.
 """
 from __future__ import annotations
 
-from flask import Response, after_this_request, current_app, g, render_template, request
+from flask import Response, abort, after_this_request, current_app, g, render_template, request
+from sqlalchemy import select
 
 from maestro_web import live_events
 from maestro_web.analytics_front import analytics_public_bp
@@ -18,10 +19,12 @@ from maestro_web.analytics_front.presenters import page_fields
 from maestro_web.errors import error_page
 from maestro_web.extensions import limiter
 from maestro_web.headers import keep_private, live_connect_src, sandboxed_svg_csp, svg_document
-from maestro_web.models import ShareLink
+from maestro_web.extensions import db
+from maestro_web.models import Graph, ShareLink
 from maestro_web.models.share_rules import Outcome, count_view, diagnose
 from maestro_web.rate_limits import STORAGE_ERRORS, share_failure_allowed, storage_unavailable
 from maestro_web.security.share_tokens import ShareTokenExpired, ShareTokenInvalid
+from maestro_web.security.short_codes import ShortCodeInvalid
 
 # What a visitor is told, by refusal: nothing about the graph, nothing about why a token failed.
 REFUSALS = {
@@ -79,6 +82,11 @@ def _invalid_token(_error: ShareTokenInvalid) -> Response:
     return refusal_page("invalid", _embed())
 
 
+@analytics_public_bp.errorhandler(ShortCodeInvalid)
+def _invalid_code(_error: ShortCodeInvalid) -> Response:
+    return refusal_page("invalid", False)
+
+
 @analytics_public_bp.errorhandler(ShareTokenExpired)
 def _expired_token(error: ShareTokenExpired) -> Response:
     """A genuine token past its `exp`: say whether it was revoked first, under the link's own headers."""
@@ -111,16 +119,55 @@ def uncounted_view(graph_id: str, embed: bool) -> Response:
 @analytics_public_bp.get("/graphs/public/<graph_id>/embed", defaults={"embed": True}, endpoint="public_embed")
 @limiter.exempt  # failures are counted in refusal_page(), successes cost nothing
 def public_graph(graph_id: str, embed: bool) -> Response | str:
-    jti = g.share_claims["jti"]  # 1. require_share verified the token
+    # 1. require_share verified the token
+    own_url = f"{current_app.config['MAESTRO_ANALYTICS_URL']}/graphs/public/{graph_id}?token={request.args.get('token', '')}"
+    return show(g.share_claims["jti"], graph_id, embed, own_url)
+
+
+@analytics_public_bp.get("/s/<code>")
+@limiter.exempt  # like the long link: failures are counted in refusal_page()
+def short_link(code: str) -> Response | str:
+    """The short link (issue 14): require_share checked the code's MAC; the link's graph comes from
+    its row, then everything is the long link's: the same counting statement, page and headers."""
+    jti = g.share_claims["jti"]
+    graph_id = db.session.scalar(select(Graph.public_id).join(ShareLink, ShareLink.graph_id == Graph.id)
+                                 .where(ShareLink.public_id == jti))
+    if graph_id is None:  # a genuine code of a link since pruned
+        return refusal_page("invalid", False)
+    return show(jti, graph_id, False, f"{current_app.config['MAESTRO_ANALYTICS_URL']}/s/{code}?")
+
+
+def png_answer(svg: str) -> Response:
+    """The picture as an inline PNG (`&ext=png`, the image link), by the downloads' renderer and caps."""
+    from maestro_web.analytics_front.download_routes import MAX_PNG_SVG_BYTES, PictureTooLarge, svg_to_png
+    if len(svg) > MAX_PNG_SVG_BYTES:
+        abort(422, "ext: this picture is too large to turn into a PNG; use ext=svg instead.")
+    try:
+        body = svg_to_png(svg)
+    except (PictureTooLarge, ValueError):
+        abort(422, "ext: this picture cannot be turned into a PNG; use ext=svg instead.")
+    return Response(body, mimetype="image/png")
+
+
+def show(jti: str, graph_id: str, embed: bool, own_url: str) -> Response | str:
+    """Count the view or say why not, then render: the page, the SVG or the PNG.
+
+    `own_url` is the absolute URL the visitor opened (ending in `?` or a query), for the OpenGraph
+    image link of the page.
+    """
     counted = count_view(jti, graph_id)  # 2. count it, or say why not
     if counted is None:
         return uncounted_view(graph_id, embed)
     after_this_request(live_events.announce_view(jti))  # share.viewed, once the answer is sent
 
     g.share_link = counted  # 3. render, under the link's allowed origins
-    if request.args.get("ext") == "svg":
-        return svg_document(counted.svg) if counted.svg is not None else refusal_page("no picture", embed)
+    ext = request.args.get("ext")
+    if ext in ("svg", "png"):
+        if counted.svg is None:
+            return refusal_page("no picture", embed)
+        return svg_document(counted.svg) if ext == "svg" else png_answer(counted.svg)
     page = page_fields(counted.name, counted.type, counted.status, counted.message, counted.info, counted.svg,
                        counted.drawn_at)
     template = "analytics/public_embed.html" if embed else "analytics/public.html"
-    return render_template(template, page=page, expires_at=counted.expires_at)
+    image_url = f"{own_url}{'' if own_url.endswith('?') else '&'}ext=png" if counted.svg is not None else None
+    return render_template(template, page=page, expires_at=counted.expires_at, og_image=image_url)

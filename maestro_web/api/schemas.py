@@ -349,6 +349,8 @@ class ShareLinkOut(BaseModel):
     embeddable: bool
     allowed_origins: list[str]
     url: str | None = Field(None, description="Absent once the link is revoked.")
+    short_url: str | None = Field(None, description="`{MAESTRO_ANALYTICS_URL}/s/<code>`; absent once the link is revoked.")
+    image_url: str | None = Field(None, description="The link's picture as a PNG (`&ext=png`); absent once the link is revoked.")
 
 
 class ShareLinkCreated(ShareLinkOut):

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from maestro_web.models import ShareLink
-from maestro_web.shares.urls import share_url
+from maestro_web.shares.urls import image_url, share_url, short_url
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -13,7 +13,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def link_json(link: ShareLink) -> dict[str, Any]:
-    """The link's fields; `url` only while the link is not revoked (a revoked token is never shown again)."""
+    """The link's fields; `url`, `short_url` and `image_url` only while the link is not revoked (a revoked token is never shown again)."""
     body: dict[str, Any] = {
         "id": link.public_id,
         "graph_id": link.graph.public_id,
@@ -33,4 +33,6 @@ def link_json(link: ShareLink) -> dict[str, Any]:
     }
     if link.revoked_at is None:
         body["url"] = share_url(link)
+        body["short_url"] = short_url(link)
+        body["image_url"] = image_url(link)
     return body

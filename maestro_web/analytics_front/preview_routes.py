@@ -1,0 +1,37 @@
+"""The owner's preview of a share link (issue 14): exactly what a visitor of the link sees, never counted.
+
+`GET /analytics/graphs/<graph id>/shares/<link id>/preview`: a signed-in user (require_user, the
+session guard shares uses too) with Write on the graph, as for every page of a link. It lives here,
+beside the public view, because it renders the public template with the same presenter; the verdict
+is share_rules.diagnose (the one home of the rules), applied without counting: a link a visitor
+could not open shows the refusal page the visitor would get.
+"""
+from __future__ import annotations
+
+from flask import Response, abort, render_template
+
+from maestro_web.analytics_front import analytics_private_bp
+from maestro_web.analytics_front.presenters import graph_page
+from maestro_web.analytics_front.public_routes import REFUSALS
+from maestro_web.domain.access import authorize_graph
+from maestro_web.errors import error_page
+from maestro_web.headers import keep_private
+from maestro_web.models import Role, ShareLink
+from maestro_web.models.share_rules import Outcome, diagnose
+from maestro_web.security.session_jwt import current_user
+
+
+@analytics_private_bp.get("/graphs/<graph_id>/shares/<link_id>/preview")
+def share_preview(graph_id: str, link_id: str) -> Response:
+    graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
+    link = ShareLink.get_on_graph(graph, link_id)
+    if link is None:
+        abort(404)
+    outcome = diagnose(link, graph.public_id)  # the rules, in Python, on the row: nothing is counted
+    if outcome is not Outcome.VIEWABLE:
+        status, title, message = REFUSALS[outcome.visitor_sees]
+        return keep_private(error_page(status, message, title, public=True))
+    page = graph_page(graph)
+    body = render_template("analytics/public.html", page=page, expires_at=link.expires_at, og_image=None,
+                           preview=True)
+    return keep_private(Response(body, mimetype="text/html"))
