@@ -19,3 +19,4 @@ analytics_public_bp = Blueprint("analytics_public", __name__, url_prefix="/analy
 analytics_public_bp.before_request(require_share)
 
 from maestro_web.analytics_front import download_routes, live_routes, private_routes, public_routes, worker_routes  # noqa: E402,F401
+from maestro_web.analytics_front import preview_routes  # noqa: E402,F401  (issue 14: the owner's preview)

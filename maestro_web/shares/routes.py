@@ -22,7 +22,7 @@ from maestro_web.shares.services import (
     revoke_links,
 )
 from maestro_web.shares.snippets import iframe_snippet, qr_file_name, qr_png, qr_svg
-from maestro_web.shares.urls import share_url
+from maestro_web.shares.urls import share_url, short_url
 
 
 @shares_bp.route("/graphs/<graph_id>/shares", methods=["GET", "POST"])
@@ -61,7 +61,7 @@ def _render_link(graph, role, link, form, status=200):
     usable = link.revoked_at is None
     response = render_template(
         "shares/link.html", graph=graph, role=role, link=link, form=form, now=utcnow(),
-        url=share_url(link) if usable else None, snippet=iframe_snippet(link) if usable and link.embeddable else None,
+        url=share_url(link) if usable else None, short_url=short_url(link) if usable else None, snippet=iframe_snippet(link) if usable and link.embeddable else None,
     )
     return Response(response, status=status, mimetype="text/html")
 

@@ -13,7 +13,7 @@ import segno
 from markupsafe import escape
 
 from maestro_web.models import ShareLink
-from maestro_web.shares.urls import share_url
+from maestro_web.shares.urls import share_url, short_url
 
 
 def iframe_snippet(link: ShareLink) -> str:
@@ -25,7 +25,7 @@ def iframe_snippet(link: ShareLink) -> str:
 def qr_svg(link: ShareLink) -> bytes:
     """The link's QR code as a small SVG document for the page."""
     buffer = io.BytesIO()
-    segno.make(share_url(link), error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False,
+    segno.make(short_url(link), error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False,
                                                  title=f"QR code of the link “{link.label}”")
     return buffer.getvalue()
 
@@ -33,7 +33,7 @@ def qr_svg(link: ShareLink) -> bytes:
 def qr_png(link: ShareLink) -> bytes:
     """The same QR code as a PNG large enough for slides and print."""
     buffer = io.BytesIO()
-    segno.make(share_url(link), error="m").save(buffer, kind="png", scale=10, border=4)
+    segno.make(short_url(link), error="m").save(buffer, kind="png", scale=10, border=4)
     return buffer.getvalue()
 
 
