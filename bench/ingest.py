@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import signal
 import sys
@@ -254,7 +255,7 @@ def bench_database(engine: str, payloads: list[Payload], args: argparse.Namespac
         queue: RunQueue | None = None
         try:
             port = free_port()
-            env = production_environ(database.url, port, LOG_LEVEL=args.log_level)
+            env = production_environ(database.url, port, LOG_LEVEL=args.log_level, REDIS_URL=args.redis_url)
             migrate(env, log_path)
             queue = RunQueue(env)
             server = GunicornServer("bench.bench_app:app", env, log_path, workers=args.workers, threads=args.threads)
@@ -411,6 +412,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-level", default="INFO", help="the app's LOG_LEVEL (default INFO, as in production)")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_ADMIN_URL,
                         help="an admin URL; a database maestro_bench_* is created there and dropped after")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+                        help="REDIS_URL the server gets (production requires one; default $REDIS_URL or local 0)")
     parser.add_argument("--json", type=Path, default=None, help="also write every round's figures here")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (database file, server log)")
     args = parser.parse_args(argv)
