@@ -16,7 +16,7 @@ from maestro_web.security.keys import KeyRing
 from maestro_web.security.short_codes import mint_short_code
 from share_support import draw, link_row, make_link
 
-from conftest import AuthActions, api_headers
+from conftest import api_headers
 
 CONTEXT = "public-analytics"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
