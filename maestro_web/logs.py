@@ -8,6 +8,7 @@ import re
 # `?token=...`, `access_token=...` and the like in URLs and bodies, and any bare JWT.
 _PARAM = re.compile(r"((?:^|[?&;\s\"'])(?:token|access_token|refresh_token|jwt)=)[^&\s\"';]+", re.I)
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+_SHORT_LINK = re.compile(r"(/s/)[A-Za-z0-9_-]{23,}")  # a short link's code is a credential too (issue 14)
 _BEARER = re.compile(r"((?:Bearer|JWT)\s+)[A-Za-z0-9_.\-]+", re.I)
 # Personal data: an address typed into a form must not reach a log line through any library.
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -20,6 +21,7 @@ def redact(text: str) -> str:
     text = _PARAM.sub(lambda m: m.group(1) + REDACTED, text)
     text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
     text = _JWT.sub(REDACTED, text)
+    text = _SHORT_LINK.sub(lambda m: m.group(1) + REDACTED, text)
     return _EMAIL.sub(EMAIL_REDACTED, text)
 
 
