@@ -193,3 +193,12 @@ def test_preview_shows_the_visitor_page_uncounted_to_writers_only(app, auth, cli
     AuthActions(reader_client).login(reader.email)
     assert reader_client.get(preview).status_code == 403  # Read is not enough, as on the link page
     assert link_row(app, made.id).view_count == 0
+
+
+def test_a_short_code_never_reaches_a_log_line(app, owner, graph):
+    from maestro_web.logs import redact
+
+    made = make_link(app, graph, owner)
+    code = code_of(app, made.id)
+    line = f'127.0.0.1 - [30/Nov/2026] "GET /analytics/s/{code} HTTP/1.1" 200 1234'
+    assert code not in redact(line) and made.id not in redact(line) and "/analytics/s/[redacted]" in redact(line)
