@@ -51,6 +51,11 @@ STYLE_PROPERTIES = frozenset(name for name in ATTRIBUTES if name not in {
     "aria-hidden", "focusable", "version",
 })
 
+# Allowed element tags, with or without the SVG namespace, and the namespaced tag each is written as.
+_SVG_TAG = {tag: f"{{{SVG_NS}}}{name}" for name in ELEMENTS for tag in (name, f"{{{SVG_NS}}}{name}")}
+# Attributes kept as they are when the value cannot hold a url(), a scheme, an escape or markup.
+_PLAIN_ATTRIBUTES = frozenset(name for name in ATTRIBUTES if name not in {"href", "style"} and not name.lower().startswith("on"))
+_SUSPECT = re.compile(r"[:(@\\<]")
 _URL = re.compile(r"url\s*\(", re.IGNORECASE)
 _LOCAL_URL = re.compile(r"url\(\s*['\"]?#[A-Za-z0-9_.:-]+['\"]?\s*\)")
 _DANGEROUS = re.compile(r"javascript:|vbscript:|data:|expression\s*\(|@import|\\|<|behavior\s*:", re.IGNORECASE)
@@ -113,11 +118,10 @@ def sanitize_svg(text: str) -> str:
         depth += 1
         if depth > deepest:
             deepest = depth
-        namespace, local = _split(element.tag)
-        if namespace not in ("", SVG_NS) or local not in ELEMENTS:
-            dropped.append(element)
+        if element.tag in _SVG_TAG:
+            kept.append(element)
         else:
-            kept.append((element, local))
+            dropped.append(element)
     if count > MAX_ELEMENTS:
         raise SvgError(f"svg has {count:,} elements (at most {MAX_ELEMENTS:,})")
     if deepest > MAX_DEPTH:
@@ -128,20 +132,29 @@ def sanitize_svg(text: str) -> str:
             parent.remove(element)  # with its content and its tail text
     # SVG as the default namespace (a None prefix, which lxml-stubs 0.5.1 does not know about).
     clean = etree.Element(f"{{{SVG_NS}}}svg", nsmap={None: SVG_NS})  # type: ignore[dict-item]
-    for element, local in kept:
-        attributes = [kept_attribute for name, value in element.attrib.items()
-                      if (kept_attribute := _attribute(name, value)) is not None]
+    for element in kept:
+        items = element.items()
+        attributes = []
+        for name, value in items:
+            # The common case inline (a plain presentation attribute whose value has none of the
+            # characters a reference or a script needs); everything else through _attribute.
+            if name in _PLAIN_ATTRIBUTES and _SUSPECT.search(value) is None:
+                attributes.append((name, value))
+            elif (kept_attribute := _attribute(name, value)) is not None:
+                attributes.append(kept_attribute)
         if element is root:
-            target = clean
-            target.text = root.text
-            target.extend(list(root))
-        else:
-            target = element
-            target.attrib.clear()
-            if element.tag != f"{{{SVG_NS}}}{local}":
-                element.tag = f"{{{SVG_NS}}}{local}"
-        for name, value in attributes:
-            target.set(name, value)
+            clean.text = root.text
+            clean.extend(list(root))
+            for name, value in attributes:
+                clean.set(name, value)
+            continue
+        tag = _SVG_TAG[element.tag]
+        if element.tag != tag:
+            element.tag = tag
+        if attributes != items:
+            element.attrib.clear()
+            for name, value in attributes:
+                element.set(name, value)
     etree.cleanup_namespaces(clean, top_nsmap={None: SVG_NS})  # type: ignore[dict-item]
     # Written the way ElementTree wrote it before (`<rect />`, a tab in a value as `&#09;`), so stored
     # pictures stay byte-identical. Neither `/>` nor `&#9;` can occur anywhere else in lxml's output:
