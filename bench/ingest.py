@@ -7,7 +7,7 @@ posts for a real graph: `{run_id, status, msg, svg, total, info}` with an SVG dr
 own renderer (`render_svg`) from a parsed dependency spec, sized to about 100 KB and 1 MB, and a worker
 token for that graph in `Authorization: JWT <t>`. Every POST carries the run_id of a run that is
 queued and is its graph's current run, so every answer counted is a **201: a new result accepted**:
-token verified, JSON parsed, the SVG parsed with defusedxml and rebuilt from the allow-list, the
+token verified, JSON parsed, the SVG parsed with lxml and cleaned to the allow-list, the
 result row inserted, the run and graph updated, the history pruned, committed. Anything else (a 200
 "already stored", 409, 422, 5xx, a dropped connection) is counted as an error, not as throughput.
 
