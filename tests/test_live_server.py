@@ -15,7 +15,7 @@ from typing import Iterator
 import jwt as pyjwt
 import pytest
 import requests
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from live_support import (
     REDIS_URL,
@@ -518,7 +518,10 @@ def test_binary_frame_closes_1008(live):
 def test_more_than_twenty_frames_a_second_closes_1008(live):
     with client(live) as conn:
         for _ in range(25):
-            conn.send({"type": "ping"})
+            try:
+                conn.send({"type": "ping"})
+            except ConnectionClosed:
+                break  # the server may close before the client has sent all 25: the point of the test
         assert conn.close_code() == 1008
 
 
