@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from maestro_web.domain import examples
 from maestro_web.extensions import db
 from maestro_web.models import ShareLink
 from picture_support import draw_with_the_reference_worker
@@ -12,24 +13,7 @@ from share_support import make_link
 
 PASSWORD = "correct horse battery"
 
-WEB_SHOP = """web [kind=frontend] -> api
-api [kind=service] -> auth
-api -> catalog
-api -> cart
-api -> orders
-auth [kind=service] -> users-db [kind=database]
-catalog [kind=service] -> search [kind=service]
-catalog -> products-db [kind=database]
-search -> products-db
-cart [kind=service] -> cache [kind=cache]
-orders [kind=service] -> orders-db [kind=database]
-orders -> payments [kind=service]
-orders -> queue [kind=queue]
-payments -> stripe [kind=external]
-worker [kind=service] -> queue
-worker -> orders-db
-worker -> mailer [kind=service]
-mailer -> users-db"""
+WEB_SHOP = examples.WEB_SHOP.split("\n", 1)[1]  # the form's example, without its comment line
 
 
 @dataclass

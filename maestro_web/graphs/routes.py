@@ -5,6 +5,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from maestro_web.extensions import db
 from maestro_web.graphs import graphs_bp
+from maestro_web.domain import examples
 from maestro_web.domain.access import authorize_graph
 from maestro_web.graphs.forms import ConfirmForm, GraphForm, RoleForm
 from maestro_web.graphs.services import (
@@ -68,7 +69,7 @@ def create():
         flash("Graph created. The analytics worker will draw it shortly.", "success")
         return redirect(url_for("graphs.detail", graph_id=graph.public_id))
     status = 422 if request.method == "POST" else 200
-    return render_template("graphs/form.html", form=form, graph=None), status
+    return render_template("graphs/form.html", form=form, graph=None, example_spec=examples.WEB_SHOP), status
 
 
 @graphs_bp.get("/<graph_id>")
@@ -87,7 +88,7 @@ def edit(graph_id: str):
         flash("Saved. " + ("The changed dependencies were queued for the analytics worker." if queued else ""), "success")
         return redirect(url_for("graphs.detail", graph_id=graph.public_id))
     status = 422 if request.method == "POST" else 200
-    return render_template("graphs/form.html", form=form, graph=graph), status
+    return render_template("graphs/form.html", form=form, graph=graph, example_spec=examples.WEB_SHOP), status
 
 
 @graphs_bp.post("/<graph_id>/rerun")
