@@ -21,7 +21,7 @@ from pydantic import ValidationError as PydanticValidationError
 from maestro_web.errors import ValidationFailed
 from maestro_web.domain.spec import MAX_SPEC_CHARS
 from maestro_web.models.graph import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
-from maestro_web.models.share import LABEL_MAX_LENGTH
+from maestro_web.models.share import LABEL_MAX_LENGTH, PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
 from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem
 from maestro_web.shares.services import MAX_ORIGINS, MAX_VIEWS_LIMIT
 
@@ -301,6 +301,8 @@ SHARE_MESSAGES = {
     "allowed_origins": f"Must be a list of at most {MAX_ORIGINS} origins such as https://intranet.example.com.",
     "paused": "Must be true or false.",
     "revoked": "A revoked link stays revoked; only true is accepted.",
+    "passcode": f"Must be text of {PASSCODE_MIN_LENGTH} to {PASSCODE_MAX_LENGTH} characters, or absent for none.",
+    "mode": "Must be \"live\" (the newest picture) or \"snapshot\" (the picture as it is now).",
 }
 
 
@@ -315,6 +317,8 @@ class ShareCreate(RequestModel):
     max_views: Annotated[StrictInt, Field(ge=1, le=MAX_VIEWS_LIMIT)] | None = None
     embeddable: StrictBool = False
     allowed_origins: Annotated[list[Annotated[Text, Field(max_length=200)]], Field(max_length=MAX_ORIGINS)] = []
+    passcode: Annotated[Text, Field(min_length=PASSCODE_MIN_LENGTH, max_length=PASSCODE_MAX_LENGTH)] | None = None
+    mode: Literal["live", "snapshot"] = "live"
 
 
 class SharePatch(RequestModel):
@@ -348,6 +352,9 @@ class ShareLinkOut(BaseModel):
     last_viewed_at: str | None
     embeddable: bool
     allowed_origins: list[str]
+    has_passcode: bool
+    mode: Literal["live", "snapshot"]
+    snapshot_as_of: str | None = Field(description="A snapshot link: when its picture was drawn; null if live, or if the pinned result is gone.")
     url: str | None = Field(None, description="Absent once the link is revoked.")
     short_url: str | None = Field(None, description="`{MAESTRO_ANALYTICS_URL}/s/<code>`; absent once the link is revoked.")
     image_url: str | None = Field(None, description="The link's picture as a PNG (`&ext=png`); absent once the link is revoked.")

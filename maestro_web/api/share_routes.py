@@ -52,7 +52,7 @@ def _new_link(body: ShareCreate) -> NewLink:
     now = utcnow()
     expires_at = _expiry(body, now) or now + timedelta(seconds=DEFAULT_LIFETIME)
     return NewLink(label=body.label, expires_at=expires_at, max_views=body.max_views, embeddable=body.embeddable,
-                   origins=tuple(body.allowed_origins))
+                   origins=tuple(body.allowed_origins), passcode=body.passcode, mode=body.mode)
 
 
 def _create(graph_id: str) -> ShareLink | Response:

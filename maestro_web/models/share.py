@@ -19,11 +19,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from maestro_web.extensions import Model, db
 from maestro_web.models.base import UTCDateTime, new_public_id, utcnow
-from maestro_web.models.graph import Graph
+from maestro_web.models.user import hash_secret, verify_secret
+from maestro_web.models.graph import Graph, GraphResult
 from maestro_web.models.share_rules import creator_holds_write, row_status
 from maestro_web.models.user import User
 
 LABEL_MAX_LENGTH = 80
+LIVE, SNAPSHOT = "live", "snapshot"
+MODES = (LIVE, SNAPSHOT)
+PASSCODE_MIN_LENGTH, PASSCODE_MAX_LENGTH = 8, 128
 PRUNE_BATCH = 1000  # rows deleted per statement: short locks, bounded IN lists
 
 
@@ -83,9 +87,18 @@ class ShareLink(Model):
     max_views: Mapped[int | None] = mapped_column(Integer)
     # Space-separated origins that may embed the link in an iframe; none means it may not be embedded.
     allowed_origins: Mapped[str] = mapped_column(Text, default="")
+    # The argon2id hash of the link's optional passcode (SPEC §10); a new hash (new salt) on every
+    # change is what ends the passcode cookies browsers hold for this link.
+    passcode_hash: Mapped[str | None] = mapped_column(String(255))
+    # "live" shows the graph's newest picture; "snapshot" the result pinned at creation, which history
+    # pruning keeps while a link points at it (NULL again only if the result went with its graph).
+    mode: Mapped[str] = mapped_column(String(16), default=LIVE, server_default=LIVE)
+    pinned_result_id: Mapped[int | None] = mapped_column(
+        ForeignKey("graph_results.id", ondelete="SET NULL"), index=True)
 
     graph: Mapped[Graph] = relationship()
     creator: Mapped[User] = relationship()
+    pinned_result: Mapped[GraphResult | None] = relationship()
 
     def __repr__(self) -> str:
         return f"<ShareLink {self.public_id}>"
@@ -106,6 +119,28 @@ class ShareLink(Model):
     @property
     def embeddable(self) -> bool:
         return bool(self.origins)
+
+    @property
+    def has_passcode(self) -> bool:
+        return self.passcode_hash is not None
+
+    @property
+    def is_snapshot(self) -> bool:
+        return self.mode == SNAPSHOT
+
+    def set_passcode(self, passcode: str | None) -> None:
+        """Hash and keep `passcode` (8-128 characters), or remove it with None. Every call makes a new
+        hash, so the cookies that opened the link before stop working, also for the same passcode."""
+        if passcode is None:
+            self.passcode_hash = None
+            return
+        if not PASSCODE_MIN_LENGTH <= len(passcode) <= PASSCODE_MAX_LENGTH:
+            raise ShareRefused(f"A passcode has {PASSCODE_MIN_LENGTH} to {PASSCODE_MAX_LENGTH} characters.", "passcode")
+        self.passcode_hash = hash_secret(passcode)
+
+    def check_passcode(self, passcode: str) -> bool:
+        """Whether `passcode` is this link's passcode (argon2id, constant work); False without one."""
+        return self.passcode_hash is not None and verify_secret(self.passcode_hash, passcode)
 
     def status(self, now: datetime | None = None) -> str:
         """active, paused, expired, revoked or used up; the most final state wins (share_rules.row_status)."""

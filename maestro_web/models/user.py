@@ -19,6 +19,19 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("maestro-timing-equaliser")
 
 
+def hash_secret(secret: str) -> str:
+    """An argon2id hash of a password or a share link's passcode (a new salt each time)."""
+    return _hasher.hash(secret)
+
+
+def verify_secret(secret_hash: str, secret: str) -> bool:
+    """Whether `secret` matches `secret_hash`; False for a wrong secret or a damaged hash."""
+    try:
+        return _hasher.verify(secret_hash, secret)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def dummy_password_hash() -> str:
     """A real argon2 hash of no account's password, for doing equal work when an account is unknown."""
     return _DUMMY_HASH
@@ -62,16 +75,13 @@ class User(Model):
 
     def set_password(self, password: str, end_sessions: bool = True) -> None:
         """Store a new argon2id hash; by default also end every session of this user."""
-        self.password_hash = _hasher.hash(password)
+        self.password_hash = hash_secret(password)
         self.password_changed_at = utcnow()
         if end_sessions:
             self.token_version = (self.token_version or 1) + 1
 
     def check_password(self, password: str) -> bool:
-        try:
-            return _hasher.verify(self.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
+        return verify_secret(self.password_hash, password)
 
     @classmethod
     def authenticate(cls, email: str, password: str) -> User | None:

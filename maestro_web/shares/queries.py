@@ -15,7 +15,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from maestro_web.extensions import db
 from maestro_web.graphs.services import COUNT_CAP, bounded_count
-from maestro_web.models import Graph, GraphRole, Role, ShareLink, User
+from maestro_web.models import Graph, GraphResult, GraphRole, Role, ShareLink, User
 from maestro_web.models.base import utcnow
 
 LINK_STATUSES = ("active", "paused", "expired", "used up", "revoked")
@@ -155,16 +155,20 @@ def links_of_user(user: User, filters: LinkFilters, now: datetime | None = None)
     else:
         order = [ShareLink.created_at.desc(), ShareLink.id.desc()]
     items = list(db.session.scalars(
-        query.options(contains_eager(ShareLink.graph), joinedload(ShareLink.creator))
+        query.options(contains_eager(ShareLink.graph), joinedload(ShareLink.creator), _PINNED_WHEN)
         .order_by(*order).limit(filters.per_page).offset((filters.page - 1) * filters.per_page)
     ).unique())
     return LinkPage(items=items, total=total, total_exact=exact, page=filters.page, per_page=filters.per_page)
 
 
+# A snapshot link shows when its pinned picture was drawn: that time only, never the picture itself.
+_PINNED_WHEN = joinedload(ShareLink.pinned_result).load_only(GraphResult.id, GraphResult.created_at)
+
+
 def links_of_graph(graph: Graph) -> list[ShareLink]:
     """Every link of one graph, newest first, with its creator: one query."""
     return list(db.session.scalars(
-        select(ShareLink).where(ShareLink.graph_id == graph.id).options(joinedload(ShareLink.creator))
+        select(ShareLink).where(ShareLink.graph_id == graph.id).options(joinedload(ShareLink.creator), _PINNED_WHEN)
         .order_by(ShareLink.created_at.desc(), ShareLink.id.desc())))
 
 

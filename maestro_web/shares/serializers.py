@@ -30,6 +30,9 @@ def link_json(link: ShareLink) -> dict[str, Any]:
         "last_viewed_at": _iso(link.last_viewed_at),
         "embeddable": link.embeddable,
         "allowed_origins": link.origins,
+        "has_passcode": link.has_passcode,
+        "mode": link.mode,
+        "snapshot_as_of": _iso(link.pinned_result.created_at) if link.pinned_result is not None else None,
     }
     if link.revoked_at is None:
         body["url"] = share_url(link)

@@ -27,7 +27,8 @@ from maestro_web import live_events
 from maestro_web.extensions import db
 from maestro_web.models import Graph, ShareLink, User
 from maestro_web.models.base import utcnow
-from maestro_web.models.share import LABEL_MAX_LENGTH, ShareRefused, expiry_within_cap
+from maestro_web.models.graph import GraphResult
+from maestro_web.models.share import LABEL_MAX_LENGTH, LIVE, MODES, SNAPSHOT, ShareRefused, expiry_within_cap
 
 __all__ = ["MAX_ORIGINS", "MAX_VIEWS_LIMIT", "PRESETS", "NewLink", "ShareRefused", "check_expiry", "clean_label",
            "create_link", "extend_link", "link_on_graph_or_404", "max_ttl", "normalize_origins", "revoke_links", "validate_new_link"]
@@ -45,6 +46,8 @@ class NewLink:
     max_views: int | None = None
     embeddable: bool = False
     origins: tuple[str, ...] = ()
+    passcode: str | None = None  # optional, 8-128 characters, stored hashed (SPEC §10)
+    mode: str = LIVE  # "live" or "snapshot": the newest result now, pinned (SPEC §10)
 
 
 def max_ttl() -> timedelta:
@@ -95,18 +98,31 @@ def validate_new_link(data: NewLink, now: datetime) -> NewLink:
     origins = normalize_origins(data.origins)
     if data.embeddable and not origins:
         raise ShareRefused("List the origins (sites) allowed to embed this link.", "allowed_origins")
+    if data.mode not in MODES:
+        raise ShareRefused("Choose live (the newest picture) or snapshot (the picture as it is now).", "mode")
+    passcode = data.passcode or None  # an empty passcode field means none
     return NewLink(label=label, expires_at=check_expiry(data.expires_at, now, now), max_views=data.max_views,
-                   embeddable=data.embeddable, origins=origins if data.embeddable else ())
+                   embeddable=data.embeddable, origins=origins if data.embeddable else (), passcode=passcode,
+                   mode=data.mode)
 
 
 def create_link(graph: Graph, creator: User, data: NewLink) -> ShareLink:
-    """A new link with a new jti; an old, revoked link is never brought back."""
+    """A new link with a new jti; an old, revoked link is never brought back. A snapshot link pins
+    the graph's newest result with a picture, and needs one."""
     now = utcnow().replace(microsecond=0)
     data = validate_new_link(data, now)
+    pinned = None
+    if data.mode == SNAPSHOT:
+        pinned = GraphResult.latest_for(graph, with_picture=True)
+        if pinned is None:
+            raise ShareRefused("This graph has no picture yet to take a snapshot of; share it live, or wait "
+                               "for its first picture.", "mode")
     link = ShareLink(
         graph=graph, creator=creator, label=data.label, created_at=now, expires_at=data.expires_at,
         max_expires_at=now + max_ttl(), max_views=data.max_views, allowed_origins=" ".join(data.origins), view_count=0,
+        mode=data.mode, pinned_result_id=pinned.id if pinned is not None else None,
     )
+    link.set_passcode(data.passcode)
     db.session.add(link)
     db.session.flush()
     return link
