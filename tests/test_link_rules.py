@@ -12,13 +12,14 @@ from datetime import timedelta
 from typing import Callable
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from maestro_web.extensions import db
-from maestro_web.models import Graph, GraphRole, Role, ShareLink, User
+from maestro_web.models import Graph, GraphResult, GraphRole, Role, ShareLink, User
 from maestro_web.models.base import utcnow
 from maestro_web.models.share_rules import (
     RULES,
+    SNAPSHOT,
     Outcome,
     autocommit_engine,
     count_view,
@@ -77,6 +78,15 @@ def _creator_loses_write(link: ShareLink) -> None:
                                                GraphRole.user_id == link.creator_id).values(role=int(Role.READ)))
 
 
+def _lose_snapshot(link: ShareLink) -> None:
+    """A snapshot link whose pinned result was deleted (by hand: pruning keeps a pinned result). On
+    PostgreSQL the column turns NULL; SQLite leaves the id of a row that is gone."""
+    pinned = GraphResult.latest_for(link.graph, with_picture=True)
+    link.mode, link.pinned_result_id = SNAPSHOT, pinned.id
+    db.session.flush()
+    db.session.execute(delete(GraphResult).where(GraphResult.id == pinned.id))
+
+
 BREAKS: dict[Outcome, tuple[Callable[[ShareLink], None], int]] = {
     Outcome.REVOKED: (_revoke, 410),
     Outcome.PAUSED: (_pause, 403),
@@ -84,6 +94,7 @@ BREAKS: dict[Outcome, tuple[Callable[[ShareLink], None], int]] = {
     Outcome.USED_UP: (_use_up, 410),
     Outcome.GRAPH_DELETED: (_delete_graph, 404),
     Outcome.CREATOR_LOST_WRITE: (_creator_loses_write, 404),
+    Outcome.SNAPSHOT_GONE: (_lose_snapshot, 410),
 }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response, current_app, g, render_template, request, url_for
 
 from maestro_web.analytics_front import analytics_public_bp
-from maestro_web.analytics_front.presenters import graph_page
+from maestro_web.analytics_front.presenters import link_page
 from maestro_web.analytics_front.public_routes import REFUSALS, link_verdict
 from maestro_web.errors import error_page, json_error
 from maestro_web.extensions import limiter
@@ -42,11 +42,12 @@ def public_ticket(graph_id: str) -> Response:
 def public_live(graph_id: str) -> Response:
     """The public page as it is now, for the page's own script: not a view, so not counted."""
     link = _viewable(graph_id)
-    if isinstance(link, str):
-        status, title, message = REFUSALS[link]
+    page = link_page(link) if not isinstance(link, str) else None  # a snapshot shows its pinned result
+    if isinstance(link, str) or page is None:
+        status, title, message = REFUSALS[link if isinstance(link, str) else Outcome.SNAPSHOT_GONE.visitor_sees]
         return error_page(status, message, title, public=True)
-    return Response(render_template("analytics/public.html", page=graph_page(link.graph),
-                                    expires_at=link.expires_at), mimetype="text/html")
+    return Response(render_template("analytics/public.html", page=page, expires_at=link.expires_at),
+                    mimetype="text/html")
 
 
 @analytics_public_bp.app_template_global()

@@ -8,7 +8,7 @@ from flask import Response
 from markupsafe import Markup
 
 from maestro_web.headers import svg_document
-from maestro_web.models import Graph, GraphResult
+from maestro_web.models import Graph, GraphResult, ShareLink
 from maestro_web.models.graph import GRAPH_TYPES
 
 STATUS_TEXT = {
@@ -36,8 +36,25 @@ def graph_page(graph: Graph) -> dict[str, Any]:
                        picture.svg if picture else None, picture.created_at if picture else None)
 
 
+def link_page(link: ShareLink) -> dict[str, Any] | None:
+    """The fields a visitor of `link` sees, counted or not: a snapshot link's pinned result (status,
+    message, figures, picture), else the graph as it is now. None for a snapshot whose result is gone
+    (the rules refuse it first, share_rules.Outcome.SNAPSHOT_GONE; None covers a deletion since):
+    never a newer picture in its place."""
+    if not link.is_snapshot:
+        return graph_page(link.graph)
+    pinned = link.pinned_result
+    if pinned is None:
+        return None
+    graph = link.graph
+    return page_fields(graph.name, graph.type, pinned.status, pinned.message, pinned.info, pinned.svg,
+                       pinned.created_at, snapshot=True)
+
+
 def page_fields(name: str, type_: str, status: str, message: str, info: dict[str, Any] | None,
-                svg: str | None, as_of: datetime | None) -> dict[str, Any]:
+                svg: str | None, as_of: datetime | None, snapshot: bool = False) -> dict[str, Any]:
+    """`as_of` is when the picture was drawn; `snapshot` says that the page is a snapshot link's
+    pinned result ("Snapshot as of …"), not the graph as it is now."""
     info = info or {}
     return {
         "name": name,
@@ -52,6 +69,7 @@ def page_fields(name: str, type_: str, status: str, message: str, info: dict[str
         # Sanitised by an allow-list when the worker posted it (see worker_routes.py / svg.py).
         "svg": Markup(svg) if svg is not None else None,
         "as_of": as_of,
+        "snapshot": snapshot,
     }
 
 

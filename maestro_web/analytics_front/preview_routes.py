@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Response, abort, render_template
 
 from maestro_web.analytics_front import analytics_private_bp
-from maestro_web.analytics_front.presenters import graph_page
+from maestro_web.analytics_front.presenters import link_page
 from maestro_web.analytics_front.public_routes import REFUSALS
 from maestro_web.domain.access import authorize_graph
 from maestro_web.errors import error_page
@@ -28,10 +28,11 @@ def share_preview(graph_id: str, link_id: str) -> Response:
     if link is None:
         abort(404)
     outcome = diagnose(link, graph.public_id)  # the rules, in Python, on the row: nothing is counted
-    if outcome is not Outcome.VIEWABLE:
-        status, title, message = REFUSALS[outcome.visitor_sees]
+    page = link_page(link) if outcome is Outcome.VIEWABLE else None
+    if page is None:  # refused, or a snapshot whose result went since the diagnosis
+        refusal = Outcome.SNAPSHOT_GONE if outcome is Outcome.VIEWABLE else outcome
+        status, title, message = REFUSALS[refusal.visitor_sees]
         return keep_private(error_page(status, message, title, public=True))
-    page = graph_page(graph)
     body = render_template("analytics/public.html", page=page, expires_at=link.expires_at, og_image=None,
                            preview=True)
     return keep_private(Response(body, mimetype="text/html"))

@@ -33,6 +33,8 @@ REFUSALS = {
     "revoked": (410, "This link was revoked", "Its owner turned it off. Ask them for a new link if you still need it."),
     "used up": (410, "This link was used up", "It allowed a limited number of views, and they have all been used."),
     "paused": (403, "Temporarily unavailable", "The owner paused this link. Try again later."),
+    "snapshot gone": (410, "This snapshot is no longer available",
+                      "The picture this link was made to keep was deleted. Ask its owner for a new link."),
     "no picture": (404, "No picture yet", "This graph has not been drawn yet. Try again later."),
     "too many": (429, "Too many attempts", "Too many links that do not work came from your address. Wait a minute."),
 }
@@ -167,7 +169,7 @@ def show(jti: str, graph_id: str, embed: bool, own_url: str) -> Response | str:
             return refusal_page("no picture", embed)
         return svg_document(counted.svg) if ext == "svg" else png_answer(counted.svg)
     page = page_fields(counted.name, counted.type, counted.status, counted.message, counted.info, counted.svg,
-                       counted.drawn_at)
+                       counted.drawn_at, snapshot=counted.is_snapshot)
     template = "analytics/public_embed.html" if embed else "analytics/public.html"
     image_url = f"{own_url}{'' if own_url.endswith('?') else '&'}ext=png" if counted.svg is not None else None
     return render_template(template, page=page, expires_at=counted.expires_at, og_image=image_url)

@@ -7,9 +7,9 @@ side; everything else is built from that table:
   every rule's SQL, run on an autocommit connection, counts the view if, and only if, every rule
   holds at this instant (the database serialises the updates of one row, so max views is exact under
   concurrency, and a revocation or pause acts on the very next request on every process). On
-  PostgreSQL the count and the read of the graph with its newest picture are one statement (a
-  data-modifying CTE): one round trip per view (docs/benchmarks.md). SQLite has no UPDATE in a CTE
-  and runs the two in turn.
+  PostgreSQL the count and the read of what the link shows (the graph with its newest picture, or a
+  snapshot link's pinned result) are one statement (a data-modifying CTE): one round trip per view
+  (docs/benchmarks.md). SQLite has no UPDATE in a CTE and runs the two in turn.
 - `diagnose(link, graph_id)`: why a view that was not counted was refused, in Python, on the row.
 - `ShareLink.status()` (the owner's pages and the API) applies the rules about the row alone.
 - `sql_verdicts` / `python_verdicts`: each rule answered on its own by SQL and by Python, so
@@ -35,7 +35,7 @@ from sqlalchemy.sql.selectable import TextualSelect
 
 from maestro_web.extensions import db
 from maestro_web.models.base import UTCDateTime, utcnow
-from maestro_web.models.graph import Graph, Role
+from maestro_web.models.graph import Graph, GraphResult, Role
 from maestro_web.models.user import User
 
 
@@ -47,20 +47,28 @@ class Outcome(enum.Enum):
     EXPIRED = "expired"
     USED_UP = "used up"
     PAUSED = "paused"
+    SNAPSHOT_GONE = "snapshot gone"  # a snapshot link whose pinned result was deleted
     GRAPH_DELETED = "graph deleted"
     CREATOR_LOST_WRITE = "creator lost write"
     UNKNOWN = "unknown"  # no such link, or a link of another graph
 
     @property
     def visitor_sees(self) -> str:
-        """The refusal a visitor gets: the four states of the link, or "invalid" (404) that reveals nothing.
+        """The refusal a visitor gets: the four states of the link, a snapshot that is gone, or "invalid"
+        (404) that reveals nothing.
 
         A deleted graph and a creator who lost Write look like an unknown link (SPEC §5). VIEWABLE
         only reaches a refusal when the link turned viewable between the count and the diagnosis.
         """
-        if self in (Outcome.REVOKED, Outcome.EXPIRED, Outcome.USED_UP, Outcome.PAUSED):
+        if self in (Outcome.SNAPSHOT_GONE, Outcome.REVOKED, Outcome.EXPIRED, Outcome.USED_UP, Outcome.PAUSED):
             return self.value
         return "invalid"
+
+
+# A link's mode (SPEC §10): "live" shows the graph's newest picture and figures, "snapshot" those of
+# the result pinned when the link was made (share_links.pinned_result_id).
+LIVE, SNAPSHOT = "live", "snapshot"
+MODES = (LIVE, SNAPSHOT)
 
 
 class LinkRow(Protocol):
@@ -71,6 +79,10 @@ class LinkRow(Protocol):
     expires_at: datetime
     max_views: int | None
     view_count: int
+    mode: str
+
+    @property
+    def pinned_result(self) -> GraphResult | None: ...
 
     @property
     def graph(self) -> Graph: ...
@@ -95,7 +107,9 @@ def creator_holds_write(link: LinkRow) -> bool:
 
 
 # In the order a diagnosis reports them: the first broken rule is the answer. The last four are the
-# rules about the row alone, in the order of ShareLink.status() (the most final state wins).
+# rules about the row alone, in the order of ShareLink.status() (the most final state wins). A
+# snapshot whose pinned result is gone never opens again, whatever the link's state, so it is told
+# before the states; it is not one of them (the owner's pages say it beside the mode, docs/sharing.md).
 RULES: tuple[Rule, ...] = (
     Rule(Outcome.UNKNOWN,
          "public_id = :jti AND graph_id = (SELECT id FROM graphs WHERE public_id = :graph_id)",
@@ -107,6 +121,12 @@ RULES: tuple[Rule, ...] = (
          "EXISTS (SELECT 1 FROM graph_roles WHERE graph_roles.graph_id = share_links.graph_id"
          " AND graph_roles.user_id = share_links.creator_id AND graph_roles.role >= :write)",
          lambda link, graph_id, now: creator_holds_write(link)),
+    # The result row itself, not only the column: SQLite does not enforce the ON DELETE SET NULL. A
+    # scalar subquery (one primary-key probe), not EXISTS, which PostgreSQL may hash over the table.
+    Rule(Outcome.SNAPSHOT_GONE,
+         f"(mode <> '{SNAPSHOT}' OR (SELECT graph_results.id FROM graph_results"
+         " WHERE graph_results.id = share_links.pinned_result_id) IS NOT NULL)",
+         lambda link, graph_id, now: link.mode != SNAPSHOT or link.pinned_result is not None),
     Rule(Outcome.REVOKED, "revoked_at IS NULL",
          lambda link, graph_id, now: link.revoked_at is None),
     Rule(Outcome.EXPIRED, "expires_at > :now",
@@ -116,7 +136,7 @@ RULES: tuple[Rule, ...] = (
     Rule(Outcome.PAUSED, "paused_at IS NULL",
          lambda link, graph_id, now: link.paused_at is None),
 )
-ROW_RULES = RULES[3:]  # the rules a row answers alone, without its graph or its creator's role
+ROW_RULES = RULES[4:]  # the link's states: what its row alone says of it (ShareLink.status())
 
 
 def row_status(link: LinkRow, now: datetime | None = None) -> Outcome:
@@ -149,32 +169,39 @@ _COUNT_VIEW_SQL = f"""
 UPDATE share_links
    SET view_count = view_count + 1, last_viewed_at = :now
  WHERE {_WHERE}
-RETURNING graph_id, expires_at, allowed_origins
+RETURNING graph_id, expires_at, allowed_origins, mode, pinned_result_id
 """
 
-_SHOWN_COLUMNS = """
-       graphs.name, graphs.type, graphs.status, graphs.message, graphs.info,
-       graph_results.svg, graph_results.created_at AS drawn_at"""
+# What the visitor sees: the graph's name and type; the status, message, figures and picture of the
+# pinned result for a snapshot link, else the graph's current ones and its newest picture. `{link}`
+# is where the counted link's mode and pinned_result_id are read from.
+_SHOWN_COLUMNS = "\n       graphs.name, graphs.type, " + "".join(
+    f"CASE WHEN {{link}}mode = '{SNAPSHOT}' THEN graph_results.{column} ELSE graphs.{column} END AS {column}, "
+    for column in ("status", "message", "info")) + "graph_results.svg, graph_results.created_at AS drawn_at"
 
-_NEWEST_PICTURE_JOIN = """
-  LEFT OUTER JOIN graph_results ON graph_results.id = (
-       SELECT max(newest.id) FROM graph_results AS newest
-        WHERE newest.graph_id = graphs.id AND newest.svg IS NOT NULL)"""
+_PICTURE_JOIN = f"""
+  LEFT OUTER JOIN graph_results ON graph_results.id = CASE WHEN {{link}}mode = '{SNAPSHOT}'
+       THEN {{link}}pinned_result_id
+       ELSE (SELECT max(newest.id) FROM graph_results AS newest
+              WHERE newest.graph_id = graphs.id AND newest.svg IS NOT NULL) END"""
 
-_GRAPH_WITH_PICTURE_SQL = f"SELECT {_SHOWN_COLUMNS}\n  FROM graphs {_NEWEST_PICTURE_JOIN}\n WHERE graphs.id = :graph_id"
+_GRAPH_WITH_PICTURE_SQL = (f"SELECT {_SHOWN_COLUMNS}\n  FROM graphs {_PICTURE_JOIN}\n WHERE graphs.id = :graph_id"
+                           .replace("{link}", ":"))
 
 _COUNT_AND_SHOW_SQL = f"""
 WITH counted AS ({_COUNT_VIEW_SQL})
-SELECT counted.graph_id, counted.expires_at, counted.allowed_origins, {_SHOWN_COLUMNS}
-  FROM counted JOIN graphs ON graphs.id = counted.graph_id {_NEWEST_PICTURE_JOIN}
-"""
+SELECT counted.graph_id, counted.expires_at, counted.allowed_origins, counted.mode, counted.pinned_result_id,
+       {_SHOWN_COLUMNS}
+  FROM counted JOIN graphs ON graphs.id = counted.graph_id {_PICTURE_JOIN}
+""".replace("{link}", "counted.")
 
 # Each rule alone, as 1 (holds) or 0, for the row named by :jti: what tests compare with Python.
 _VERDICTS_SQL = "SELECT " + ",\n       ".join(
     f"CASE WHEN {rule.sql} THEN 1 ELSE 0 END AS rule_{index}" for index, rule in enumerate(RULES)
 ) + "\n  FROM share_links WHERE public_id = :jti"
 
-_COUNTED_TYPES: dict[str, Any] = {"graph_id": Integer, "expires_at": UTCDateTime(), "allowed_origins": Text}
+_COUNTED_TYPES: dict[str, Any] = {"graph_id": Integer, "expires_at": UTCDateTime(), "allowed_origins": Text,
+                                  "mode": String, "pinned_result_id": Integer}
 _SHOWN_TYPES: dict[str, Any] = {"name": String, "type": String, "status": String, "message": Text, "info": JSON,
                                 "svg": Text, "drawn_at": UTCDateTime()}
 
@@ -195,11 +222,14 @@ VERDICTS = _statement(_VERDICTS_SQL)
 
 @dataclass(frozen=True)
 class CountedView:
-    """A counted view (Outcome.VIEWABLE, counted): the link's embedding rules and expiry, the graph, its picture."""
+    """A counted view (Outcome.VIEWABLE, counted): the link's embedding rules, expiry and mode, the
+    graph and the picture and figures it shows (a snapshot's: those of its pinned result)."""
 
     graph_id: int
     expires_at: datetime
     allowed_origins: str
+    mode: str
+    pinned_result_id: int | None
     name: str
     type: str
     status: str
@@ -207,6 +237,10 @@ class CountedView:
     info: Any
     svg: str | None
     drawn_at: datetime | None
+
+    @property
+    def is_snapshot(self) -> bool:
+        return self.mode == SNAPSHOT
 
 
 def autocommit_engine() -> Engine:
@@ -229,7 +263,8 @@ def count_view(jti: str, graph_id: str) -> CountedView | None:
         counted = connection.execute(COUNT_VIEW, params).first()
         if counted is None:
             return None
-        shown = connection.execute(GRAPH_WITH_PICTURE, {"graph_id": counted.graph_id}).one()
+        shown = connection.execute(GRAPH_WITH_PICTURE, {"graph_id": counted.graph_id, "mode": counted.mode,
+                                                        "pinned_result_id": counted.pinned_result_id}).one()
         return CountedView(**counted._mapping, **shown._mapping)
 
 
