@@ -1,0 +1,297 @@
+"""The production shape (issue 15 goal 4): deploy/nginx/maestro.conf.in rendered by deploy/render and
+run on loopback, in front of real gunicorn (the repo's gunicorn.conf.py) and a real live server.
+
+nginx runs as the test's own user with everything in tmp_path (prefix, config, pid, logs, temp
+files), `daemon off`, free ports; TLS with a throw-away certificate, like production. Every process
+is stopped in a finally block. Clients "from outside" connect from a random 127.x.y.z address;
+the inside network of the recipe is 127.0.0.1/32.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+from live_support import REDIS_URL, LiveClient, free_port, require_redis_or_skip, start_live_server
+from maestro_web.config import SECRET_SPECS
+from maestro_web.security.keys import KeyRing
+from maestro_web.security.live_tickets import issue_ticket
+from maestro_web.security.socket_tokens import issue_socket_token
+
+ROOT = Path(__file__).resolve().parent.parent
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+SLOW_CLIENTS = 40
+TRICKLE_SECONDS = 2.0  # one header line every 2 s: the issue's slow client
+PROMPT_SECONDS = 2.0  # /healthz must answer within this, every time, while they trickle
+INGEST_MAX_BYTES = 5 * 1024 * 1024
+
+
+def stop(proc: subprocess.Popen[bytes], how: signal.Signals = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        proc.send_signal(how)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def wait_until_up(proc: subprocess.Popen[bytes], url: str, log: Path, **options: object) -> None:
+    """Poll a process start-up (not a page) until `url` answers 200."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, log.read_text(errors="replace")
+        try:
+            if requests.get(url, timeout=5, **options).status_code == 200:  # type: ignore[arg-type]
+                return
+        except requests.RequestException:  # not listening yet, or a worker still booting
+            pass
+        assert time.monotonic() < deadline, log.read_text(errors="replace")
+        time.sleep(0.1)
+
+
+def outside_address() -> str:
+    """A loopback source address that is not the inside network (127.0.0.1) and no other run's."""
+    return f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
+@dataclass
+class Stack:
+    gunicorn_port: int
+    https_port: int
+    http_port: int
+    base_url: str
+    certificate: Path
+    access_log: Path
+    session: KeyRing
+    socket_ring: KeyRing
+
+    def tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.certificate))
+
+    def https(self, source: str = "127.0.0.1") -> http.client.HTTPSConnection:
+        return http.client.HTTPSConnection("127.0.0.1", self.https_port, timeout=10, context=self.tls(),
+                                           source_address=(source, 0))
+
+
+def render(template: Path, values: dict[str, str]) -> str:
+    """deploy/render, run as an operator would (values from the environment)."""
+    done = subprocess.run([sys.executable, str(ROOT / "deploy" / "render"), str(template)], capture_output=True,
+                          text=True, env={**os.environ, **values})
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if not os.access(NGINX, os.X_OK):
+        pytest.fail(f"{NGINX} is missing: install Debian's nginx (`scripts/system-packages test` does)")
+    require_redis_or_skip()
+    tmp = tmp_path_factory.mktemp("proxy")
+    gunicorn_port, live_port, https_port, http_port = free_port(), free_port(), free_port(), free_port()
+    base_url = f"https://127.0.0.1:{https_port}"
+    certificate, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True)
+    secret_values = {spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS}
+    session = KeyRing("session", secret_values["MAESTRO_SECRETJWT"])
+    socket_ring = KeyRing("socket", secret_values["MAESTRO_SECRETJWT_SOCKET"])
+
+    environ = {key: value for key, value in os.environ.items() if not key.startswith(("MAESTRO_", "FLASK_"))}
+    environ.update(secret_values)
+    # The recipe's maestro.env, with this run's ports; gunicorn.conf.py as the repo ships it, with
+    # two workers of two threads (the default is 2 x cores + 1 workers: more slots, same starvation).
+    environ.update(MAESTRO_ENV="production", MAESTRO_BASE_URL=base_url, DATABASE_URL=database_url,
+                   REDIS_URL=REDIS_URL, MAESTRO_TRUSTED_PROXIES="1", MAESTRO_LOGIN_RATE_LIMIT="3 per minute",
+                   MAESTRO_LIVE_URL=f"wss://127.0.0.1:{https_port}/live",
+                   MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{live_port}/publish",
+                   WEB_CONCURRENCY="2", GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}", GUNICORN_ACCESS_LOG="/dev/null",
+                   # gunicorn 27's control socket defaults to ~/.gunicorn/gunicorn.ctl, one for every run.
+                   GUNICORN_CMD_ARGS="--no-control-socket")
+    gunicorn_log = tmp / "gunicorn.log"
+    with open(gunicorn_log, "wb") as log_file:
+        gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "app:app"], cwd=ROOT, env=environ,
+                                    stdout=log_file, stderr=subprocess.STDOUT)
+    live = nginx = None
+    try:
+        live = start_live_server(port=live_port, session_secret=session.current, socket_secret=socket_ring.current,
+                                 base_url=base_url, extra={"MAESTRO_TRUSTED_PROXIES": "1"})
+        access_log = tmp / "access.log"
+        site = render(ROOT / "deploy" / "nginx" / "maestro.conf.in", {
+            "MAESTRO_BASE_URL": base_url, "GUNICORN_BIND": f"127.0.0.1:{gunicorn_port}",
+            "MAESTRO_LIVE_HOST": "127.0.0.1", "MAESTRO_LIVE_PORT": str(live_port),
+            "MAESTRO_INGEST_MAX_BYTES": str(INGEST_MAX_BYTES),
+            "NGINX_SERVER_NAME": "127.0.0.1", "NGINX_HTTP_LISTEN": f"127.0.0.1:{http_port}",
+            "NGINX_HTTPS_LISTEN": f"127.0.0.1:{https_port}", "NGINX_TLS_CERTIFICATE": str(certificate),
+            "NGINX_TLS_CERTIFICATE_KEY": str(key), "NGINX_INTERNAL_NETWORK": "127.0.0.1/32",
+            "NGINX_ACCESS_LOG": str(access_log),
+        })
+        (tmp / "maestro.conf").write_text(site)
+        # What Debian's /etc/nginx/nginx.conf gives the site, with this run's files instead.
+        (tmp / "nginx.conf").write_text(f"""
+daemon off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    include {tmp}/maestro.conf;
+}}
+""")
+        nginx_log = tmp / "error.log"
+        nginx = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(nginx_log)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        wait_until_up(gunicorn, f"http://127.0.0.1:{gunicorn_port}/healthz", gunicorn_log)
+        wait_until_up(nginx, f"{base_url}/healthz", nginx_log, verify=str(certificate))
+        yield Stack(gunicorn_port, https_port, http_port, base_url, certificate, access_log, session, socket_ring)
+    finally:
+        if nginx is not None:
+            stop(nginx)  # SIGTERM: nginx's fast shutdown
+        stop(gunicorn, signal.SIGINT)  # quick shutdown: no wait for idle keep-alive connections
+        if live is not None:
+            live.stop()
+
+
+class SlowClients:
+    """Connections that send a request header one line every TRICKLE_SECONDS and never finish it."""
+
+    def __init__(self, port: int, tls: ssl.SSLContext | None = None) -> None:
+        self.sockets: list[socket.socket] = []
+        self.rounds = 0
+        self.progress = threading.Condition()
+        self.done = threading.Event()
+        for _ in range(SLOW_CLIENTS):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            if tls is not None:
+                sock = tls.wrap_socket(sock, server_hostname="127.0.0.1")
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            self.sockets.append(sock)
+        self.thread = threading.Thread(target=self._trickle, daemon=True)
+        self.thread.start()
+
+    def _trickle(self) -> None:
+        while not self.done.wait(TRICKLE_SECONDS):
+            for number, sock in enumerate(self.sockets):
+                sock.sendall(f"X-Slow-{self.rounds}: {number}\r\n".encode())
+            with self.progress:
+                self.rounds += 1
+                self.progress.notify_all()
+
+    def wait_for_round(self, rounds: int) -> None:
+        with self.progress:
+            assert self.progress.wait_for(lambda: self.rounds >= rounds, timeout=TRICKLE_SECONDS * (rounds + 2))
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join(timeout=10)
+        for sock in self.sockets:
+            sock.close()
+
+
+def test_slow_clients_starve_gunicorn_alone_but_not_behind_nginx(stack: Stack) -> None:
+    slow = SlowClients(stack.https_port, stack.tls())
+    try:
+        timings = []
+        while slow.rounds < 2:  # the slow clients sent at least two more lines meanwhile
+            started = time.monotonic()
+            answer = requests.get(f"{stack.base_url}/healthz", timeout=5, verify=str(stack.certificate))
+            timings.append(time.monotonic() - started)
+            assert answer.status_code == 200 and answer.json()["status"] == "ok"
+        assert len(timings) >= 3 and max(timings) < PROMPT_SECONDS, timings
+    finally:
+        slow.close()
+
+    # The control: the same slow clients straight at gunicorn take every worker thread.
+    slow = SlowClients(stack.gunicorn_port)
+    try:
+        slow.wait_for_round(1)  # every connection is in, holding a worker thread
+        started = time.monotonic()
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            requests.get(f"http://127.0.0.1:{stack.gunicorn_port}/healthz", timeout=PROMPT_SECONDS + 1)
+        assert time.monotonic() - started >= PROMPT_SECONDS
+    finally:
+        slow.close()
+
+
+def test_websocket_and_publish_through_nginx(stack: Stack) -> None:
+    ticket, _ = issue_ticket(stack.session, sub="u1", channels=["user:u1"])
+    token = issue_socket_token(stack.socket_ring, issuer="maestro-server")
+    body = '{"channel": "user:u1", "event": "run.progress", "data": {"done": 1}}'
+    headers = {"Authorization": f"JWT {token}", "Content-Type": "application/json"}
+    with LiveClient(f"wss://127.0.0.1:{stack.https_port}/live", origin=stack.base_url, ssl=stack.tls()) as conn:
+        assert conn.hello(ticket)["type"] == "welcome"
+        assert conn.subscribe("user:u1")["type"] == "subscribed"
+
+        outside = stack.https(outside_address())
+        outside.request("POST", "/publish", body=body, headers=headers)
+        assert outside.getresponse().status == 403
+
+        inside = stack.https()
+        inside.request("POST", "/publish", body=body, headers=headers)
+        assert inside.getresponse().status == 202
+        event = conn.recv()
+        assert (event["channel"], event["event"], event["data"]) == ("user:u1", "run.progress", {"done": 1})
+
+    plain = requests.get(f"http://127.0.0.1:{stack.http_port}/graphs?page=2", allow_redirects=False, timeout=5)
+    assert plain.status_code == 301 and plain.headers["Location"] == f"{stack.base_url}/graphs?page=2"
+
+
+def test_a_forwarded_for_from_outside_is_not_trusted(stack: Stack) -> None:
+    """The login limit (3 a minute here) keys on the address nginx saw, whatever X-Forwarded-For says."""
+    source = outside_address()
+    statuses = []
+    for attempt in range(5):
+        conn = stack.https(source)
+        conn.request("POST", "/api/auth/token", body='{"email": "nobody@example.com", "password": "wrong!!!"}',
+                     headers={"Content-Type": "application/json", "X-Forwarded-For": f"203.0.113.{attempt}",
+                              "X-Real-IP": f"198.51.100.{attempt}", "Forwarded": f"for=192.0.2.{attempt}"})
+        statuses.append(conn.getresponse().status)
+    assert statuses == [401, 401, 401, 429, 429]
+    # Another real address has its own count: the limit is per client, not global.
+    conn = stack.https(outside_address())
+    conn.request("POST", "/api/auth/token", body='{"email": "nobody@example.com", "password": "wrong!!!"}',
+                 headers={"Content-Type": "application/json"})
+    assert conn.getresponse().status == 401
+
+
+def test_bodies_over_the_ingest_limit_stop_at_nginx_and_tokens_stay_out_of_its_log(stack: Stack) -> None:
+    with socket.create_connection(("127.0.0.1", stack.https_port), timeout=5) as raw:
+        with stack.tls().wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+            # Only the header is sent: nginx refuses on the announced length, before any body.
+            sock.sendall(f"POST /analytics/graphs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {INGEST_MAX_BYTES + 1}\r\n\r\n".encode())
+            assert sock.recv(4096).startswith(b"HTTP/1.1 413")
+
+    code = secrets.token_urlsafe(24)
+    token = secrets.token_urlsafe(32)
+    answer = requests.get(f"{stack.base_url}/analytics/s/{code}?token={token}", timeout=5,
+                          verify=str(stack.certificate))
+    assert answer.status_code in (401, 403, 404)
+    logged = ""
+    deadline = time.monotonic() + 5
+    while "/analytics/s/[redacted]" not in logged:  # nginx writes the line once the answer is sent
+        assert time.monotonic() < deadline, logged
+        logged = stack.access_log.read_text()
+    assert code not in logged and token not in logged
