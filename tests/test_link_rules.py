@@ -27,6 +27,7 @@ from maestro_web.models.share_rules import (
     python_verdicts,
     sql_verdicts,
 )
+from maestro_web.shares.queries import LINK_STATUSES, status_condition
 from share_support import draw, make_link
 
 
@@ -202,3 +203,37 @@ def test_the_datetime_columns_hand_back_aware_utc(app, graph, writer):
                   db.session.scalar(select(Graph.created_at).where(Graph.id == link.graph_id)),
                   db.session.scalar(select(User.created_at).where(User.id == link.creator_id))]
         assert all(value.utcoffset() == timedelta(0) for value in values)
+
+
+# Links in every state of the row alone, and in several at once (the most final state wins), set on
+# the columns directly: the row methods refuse some of these combinations (pausing a revoked link).
+_ROW_STATES: dict[str, dict[str, object]] = {
+    "fresh": {},
+    "revoked": {"revoked_at": utcnow()},
+    "paused": {"paused_at": utcnow()},
+    "expired": {"expires_at": utcnow() - timedelta(seconds=1)},
+    "used up": {"max_views": 3, "view_count": 3},
+    "paused and expired": {"paused_at": utcnow(), "expires_at": utcnow() - timedelta(seconds=1)},
+    "paused and used up": {"paused_at": utcnow(), "max_views": 1, "view_count": 1},
+    "expired and used up": {"expires_at": utcnow() - timedelta(seconds=1), "max_views": 2, "view_count": 5},
+    "all four": {"revoked_at": utcnow(), "paused_at": utcnow(), "expires_at": utcnow() - timedelta(seconds=1),
+                 "max_views": 1, "view_count": 1},
+}
+
+
+@pytest.mark.parametrize("status", LINK_STATUSES)
+def test_the_list_filter_and_the_badge_agree_for_each_status(app, graph, writer, status):
+    """shares/queries.py's status filter (row_status_sql) selects exactly the rows whose status() is `status`."""
+    made = {name: make_link(app, graph, writer, label=name) for name in _ROW_STATES}
+    with app.app_context():
+        for name, values in _ROW_STATES.items():
+            if values:
+                db.session.execute(update(ShareLink).where(ShareLink.public_id == made[name].id)
+                                   .values(**values))
+        db.session.commit()
+        now = utcnow()
+        filtered = set(db.session.scalars(select(ShareLink.label).where(status_condition(status, now))))
+        badges = {link.label: link.status(now) for link in db.session.scalars(select(ShareLink))}
+    assert filtered == {label for label, badge in badges.items() if badge == status}
+    assert filtered  # every status is represented, so the comparison is never vacuous
+    assert set(badges.values()) == set(LINK_STATUSES)

@@ -11,7 +11,8 @@ side; everything else is built from that table:
   snapshot link's pinned result) are one statement (a data-modifying CTE): one round trip per view
   (docs/benchmarks.md). SQLite has no UPDATE in a CTE and runs the two in turn.
 - `diagnose(link, graph_id)`: why a view that was not counted was refused, in Python, on the row.
-- `ShareLink.status()` (the owner's pages and the API) applies the rules about the row alone.
+- `ShareLink.status()` (the owner's pages and the API) applies the rules about the row alone, and
+  `row_status_sql(status)` is the same answer as SQL: the status filter of the owner's link lists.
 - `sql_verdicts` / `python_verdicts`: each rule answered on its own by SQL and by Python, so
   tests/test_link_rules.py can check that the two halves agree, rule by rule, on both databases.
 
@@ -127,16 +128,18 @@ RULES: tuple[Rule, ...] = (
          f"(mode <> '{SNAPSHOT}' OR (SELECT graph_results.id FROM graph_results"
          " WHERE graph_results.id = share_links.pinned_result_id) IS NOT NULL)",
          lambda link, graph_id, now: link.mode != SNAPSHOT or link.pinned_result is not None),
-    Rule(Outcome.REVOKED, "revoked_at IS NULL",
+    # The row rules name their table: shares/queries.py's status filter joins share_links to graphs.
+    Rule(Outcome.REVOKED, "share_links.revoked_at IS NULL",
          lambda link, graph_id, now: link.revoked_at is None),
-    Rule(Outcome.EXPIRED, "expires_at > :now",
+    Rule(Outcome.EXPIRED, "share_links.expires_at > :now",
          lambda link, graph_id, now: link.expires_at > now),
-    Rule(Outcome.USED_UP, "(max_views IS NULL OR view_count < max_views)",
+    Rule(Outcome.USED_UP, "(share_links.max_views IS NULL OR share_links.view_count < share_links.max_views)",
          lambda link, graph_id, now: link.max_views is None or link.view_count < link.max_views),
-    Rule(Outcome.PAUSED, "paused_at IS NULL",
+    Rule(Outcome.PAUSED, "share_links.paused_at IS NULL",
          lambda link, graph_id, now: link.paused_at is None),
 )
 ROW_RULES = RULES[4:]  # the link's states: what its row alone says of it (ShareLink.status())
+ROW_STATUSES = (Outcome.VIEWABLE, *(rule.broken for rule in ROW_RULES))  # what row_status() can answer
 
 
 def row_status(link: LinkRow, now: datetime | None = None) -> Outcome:
@@ -146,6 +149,30 @@ def row_status(link: LinkRow, now: datetime | None = None) -> Outcome:
         if not rule.holds(link, "", now):
             return rule.broken
     return Outcome.VIEWABLE
+
+
+def row_status_sql(status: Outcome) -> str:
+    """SQL that holds on a share_links row (parameter :now) exactly when row_status() answers `status`:
+    every row rule before the one `status` names holds and that one is broken (VIEWABLE: all hold).
+    The owner's list filters by it (shares/queries.py), so the filter and each row's badge agree."""
+    if status not in ROW_STATUSES:
+        raise ValueError(f"{status} is not a status of the row alone")
+    conditions: list[str] = []
+    for rule in ROW_RULES:
+        if rule.broken is status:
+            conditions.append(f"NOT ({rule.sql})")
+            break
+        conditions.append(rule.sql)
+    return "(" + " AND ".join(conditions) + ")"
+
+
+def row_status_condition(status: Outcome, now: datetime) -> TextClause:
+    """`row_status_sql(status)` with :now bound (when it reads the time), ready for a query's WHERE."""
+    sql = row_status_sql(status)
+    condition = text(sql)
+    if ":now" in sql:  # "revoked" alone does not depend on the time
+        condition = condition.bindparams(bindparam("now", now, type_=UTCDateTime(), unique=True))
+    return condition
 
 
 def diagnose(link: LinkRow | None, graph_id: str, now: datetime | None = None) -> Outcome:

@@ -1,8 +1,9 @@
 """The lists of share links: "My shared links" (page and `GET /api/shares`) and the links of one graph.
 
 Each list is one query for the page of links with their graph and creator joined in, plus one bounded
-count, whatever the page size: no query per link. The status filter is ShareLink.status() written in
-SQL, so the list and the badge on each row always agree.
+count, whatever the page size: no query per link. The status filter is built from the same row rules
+as ShareLink.status() (models/share_rules.py `row_status_sql`), so the list and the badge on each row
+always agree.
 """
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_, select
+from sqlalchemy import TextClause, func, or_, select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from maestro_web.extensions import db
 from maestro_web.graphs.services import COUNT_CAP, bounded_count
 from maestro_web.models import Graph, GraphResult, GraphRole, Role, ShareLink, User
 from maestro_web.models.base import utcnow
+from maestro_web.models.share_rules import Outcome, row_status_condition
 
 LINK_STATUSES = ("active", "paused", "expired", "used up", "revoked")
 # Ended links (expired, used up, revoked) are shown only when asked for (issue 14 item 7).
@@ -35,27 +37,11 @@ class BadListRequest(ValueError):
         self.field = field
 
 
-def _used_up() -> ColumnElement[bool]:
-    return and_(ShareLink.max_views.is_not(None), ShareLink.view_count >= ShareLink.max_views)
-
-
-def status_condition(status: str, now: datetime) -> ColumnElement[bool]:
-    """ShareLink.status(now) == status, in SQL (the most final state wins, as there)."""
-    revoked = ShareLink.revoked_at.is_not(None)
-    expired = ShareLink.expires_at <= now
-    if status == "revoked":
-        return revoked
-    if status == "expired":
-        return and_(not_(revoked), expired)
-    alive = and_(ShareLink.revoked_at.is_(None), ShareLink.expires_at > now)
-    if status == "used up":
-        return and_(alive, _used_up())
-    not_used_up = or_(ShareLink.max_views.is_(None), ShareLink.view_count < ShareLink.max_views)
-    if status == "paused":
-        return and_(alive, not_used_up, ShareLink.paused_at.is_not(None))
-    if status == "active":
-        return and_(alive, not_used_up, ShareLink.paused_at.is_(None))
-    raise BadListRequest("status", f"Unknown status {status[:30]!r}.")
+def status_condition(status: str, now: datetime) -> TextClause:
+    """ShareLink.status(now) == status, in SQL: share_rules.row_status_sql, the same rules as the badge."""
+    if status not in LINK_STATUSES:
+        raise BadListRequest("status", f"Unknown status {status[:30]!r}.")
+    return row_status_condition(Outcome(status), now)
 
 
 def parse_statuses(raw: str | None) -> tuple[str, ...]:
