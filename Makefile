@@ -33,8 +33,8 @@ run: $(VENV)/.runtime-installed
 worker: $(VENV)/.runtime-installed
 	$(BIN)/flask analytics worker
 
-## make test: install the test dependencies (Python packages, and Debian's chromium, graphviz and
-## nodejs when missing), check types (mypy) and the layer contract (import-linter), then run the
+## make test: install the test dependencies (Python packages, and Debian's chromium, graphviz,
+## nodejs and nginx when missing), check types (mypy) and the layer contract (import-linter), then run the
 ## whole suite on SQLite, then on PostgreSQL
 test: $(VENV)/.dev-installed system-test
 	$(BIN)/python -m mypy

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -115,13 +116,15 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
     environ = {key: value for key, value in os.environ.items() if not key.startswith(("MAESTRO_", "FLASK_"))}
     environ.update(secret_values)
-    # The recipe's maestro.env, with this run's ports; gunicorn.conf.py as the repo ships it, with
-    # two workers of two threads (the default is 2 x cores + 1 workers: more slots, same starvation).
+    # The recipe's maestro.env, with this run's ports; gunicorn.conf.py as the repo ships it (gthread,
+    # two threads a worker), with one worker: which of several workers accepts which connection is
+    # up to the kernel and a busy machine, so a lone worker keeps the control deterministic. Each of
+    # the 2 x cores + 1 workers of production falls the same way to GUNICORN_THREADS slow clients.
     environ.update(MAESTRO_ENV="production", MAESTRO_BASE_URL=base_url, DATABASE_URL=database_url,
                    REDIS_URL=REDIS_URL, MAESTRO_TRUSTED_PROXIES="1", MAESTRO_LOGIN_RATE_LIMIT="3 per minute",
                    MAESTRO_LIVE_URL=f"wss://127.0.0.1:{https_port}/live",
                    MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{live_port}/publish",
-                   WEB_CONCURRENCY="2", GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}", GUNICORN_ACCESS_LOG="/dev/null",
+                   WEB_CONCURRENCY="1", GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}", GUNICORN_ACCESS_LOG="/dev/null",
                    # gunicorn 27's control socket defaults to ~/.gunicorn/gunicorn.ctl, one for every run.
                    GUNICORN_CMD_ARGS="--no-control-socket")
     gunicorn_log = tmp / "gunicorn.log"
@@ -220,6 +223,9 @@ def test_slow_clients_starve_gunicorn_alone_but_not_behind_nginx(stack: Stack) -
             timings.append(time.monotonic() - started)
             assert answer.status_code == 200 and answer.json()["status"] == "ok"
         assert len(timings) >= 3 and max(timings) < PROMPT_SECONDS, timings
+        timings.sort()  # the figures of docs/operations.md (pytest -s shows them)
+        print(f"\n/healthz through nginx beside {SLOW_CLIENTS} slow clients: {len(timings)} answers, "
+              f"median {timings[len(timings) // 2] * 1000:.1f} ms, max {timings[-1] * 1000:.1f} ms")
     finally:
         slow.close()
 
@@ -295,3 +301,33 @@ def test_bodies_over_the_ingest_limit_stop_at_nginx_and_tokens_stay_out_of_its_l
         assert time.monotonic() < deadline, logged
         logged = stack.access_log.read_text()
     assert code not in logged and token not in logged
+
+
+def example_settings() -> dict[str, str]:
+    """deploy/maestro.env.example as the units and deploy/render see it (sourced by a shell)."""
+    done = subprocess.run(["bash", "-c", 'set -a; . "$1"; exec env -0', "settings", "deploy/maestro.env.example"],
+                          cwd=ROOT, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    return dict(item.split("=", 1) for item in done.stdout.split("\0") if "=" in item)
+
+
+def test_the_example_settings_fill_every_template_and_start_only_once_edited(tmp_path: Path) -> None:
+    from maestro_web import ConfigError
+    from maestro_web.config import load_settings
+
+    settings = example_settings()
+    templates = sorted((ROOT / "deploy").rglob("*.in"))
+    assert {path.name for path in templates} >= {"maestro.conf.in", "maestro-web.service.in",
+                                                  "maestro-live.service.in", "maestro-worker@.service.in"}
+    for template in templates:
+        rendered = render(template, settings)
+        assert "CHANGE-ME" not in rendered and not re.search(r"@[A-Z][A-Z0-9_]*@", rendered), template
+
+    with pytest.raises(ConfigError):  # the placeholders themselves are refused: an unedited file cannot start
+        load_settings(settings, tmp_path)
+    edited = {key: secrets.token_urlsafe(48) if value == "CHANGE-ME" else value for key, value in settings.items()}
+    config = load_settings(edited, tmp_path)
+    assert config["MAESTRO_TRUSTED_PROXIES"] == 1
+    assert config["MAESTRO_INGEST_MAX_BYTES"] == INGEST_MAX_BYTES
+    assert config["MAESTRO_LIVE_PUBLISH_URL"] == "http://127.0.0.1:5001/publish"
