@@ -348,6 +348,9 @@ def load_settings(
         "MAESTRO_LIVE_MAX_CONNECTIONS_PER_ADDRESS": _int(
             environ, "MAESTRO_LIVE_MAX_CONNECTIONS_PER_ADDRESS", 200, minimum=1
         ),
+        # Seconds between the live server's pings (SPEC §8: 20); a peer silent for half of it is dropped.
+        # Only the tests change it, to see a ping and a drop in a second instead of half a minute.
+        "MAESTRO_LIVE_PING_INTERVAL": _int(environ, "MAESTRO_LIVE_PING_INTERVAL", 20, minimum=1),
         # Redis keys and the pub/sub channel of the live servers start with this (tests use their own).
         "MAESTRO_LIVE_REDIS_PREFIX": environ.get("MAESTRO_LIVE_REDIS_PREFIX", "").strip() or "maestro:live:",
         # Whole request bodies; worker results have their own, smaller limit (MAESTRO_INGEST_MAX_BYTES).

@@ -19,9 +19,9 @@ class LiveSettings:
     redis_prefix: str = "maestro:live:"
     max_connections_per_address: int = 200
     trusted_proxies: int = 0
+    ping_interval: float = 20.0  # SPEC §8; MAESTRO_LIVE_PING_INTERVAL, lowered only by the tests
     # SPEC §8 limits; fixed, but kept here so tests and the benchmark can read them.
     hello_timeout: float = 5.0
-    ping_interval: float = 20.0
     max_frame_bytes: int = 4096
     max_frames_per_second: int = 20
     max_publish_bytes: int = 64 * 1024
@@ -47,6 +47,7 @@ class LiveSettings:
             "redis_prefix": config.get("MAESTRO_LIVE_REDIS_PREFIX", "maestro:live:"),
             "max_connections_per_address": config.get("MAESTRO_LIVE_MAX_CONNECTIONS_PER_ADDRESS", 200),
             "trusted_proxies": config.get("MAESTRO_TRUSTED_PROXIES", 0),
+            "ping_interval": float(config.get("MAESTRO_LIVE_PING_INTERVAL", 20)),
             "log_level": config.get("LOG_LEVEL", "INFO"),
         }
         values.update(changes)
