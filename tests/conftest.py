@@ -14,12 +14,14 @@ from typing import Any, Iterator
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from maestro_web import create_app
 from maestro_web.extensions import db
+from maestro_web.models.user import use_password_hasher
 
 ENGINE = os.environ.get("MAESTRO_TEST_DATABASE", "sqlite")
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -42,12 +44,34 @@ CHROMIUM_ARGS = [
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Cheap argon2 parameters for the accounts and passcodes tests make in this process: a
+    # production hash costs about 0.1 s of CPU and the suite makes thousands. Servers the tests
+    # start as processes keep the production parameters; tests/test_password_hashing.py checks them.
+    use_password_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     config.addinivalue_line("markers", "app_settings(**settings): app.config overrides for one test")
     config.addinivalue_line("markers", "browser: drives real pages in headless Chromium")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"maestro database engine: {ENGINE}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, leave out the tests that use no database: `make test` runs the suite once per
+    engine, and these would run again, unchanged (their generated inputs are derandomized), on the
+    second engine. A test uses the database when it asks for `database_url` (the `app` fixture does)
+    or its module reads ENGINE (tests that build their own databases, like the migrations). The
+    SQLite pass, the default engine, runs everything; MAESTRO_TEST_EVERYTHING=1 runs it all here too."""
+    if ENGINE != "postgresql" or os.environ.get("MAESTRO_TEST_EVERYTHING") == "1":
+        return
+    kept, left_out = [], []
+    for item in items:
+        uses_database = "database_url" in getattr(item, "fixturenames", ()) or \
+            getattr(getattr(item, "module", None), "ENGINE", None) is not None
+        (kept if uses_database else left_out).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 # --- database ------------------------------------------------------------------------------------

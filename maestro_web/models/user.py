@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from argon2 import PasswordHasher
+from argon2.profiles import RFC_9106_LOW_MEMORY
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -14,27 +15,45 @@ from maestro_web.models.base import UTCDateTime, new_public_id, utcnow
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
 
-_hasher = PasswordHasher()
-# Checked against when the e-mail is unknown, so a login takes as long either way.
-_DUMMY_HASH = _hasher.hash("maestro-timing-equaliser")
+# RFC 9106's second recommended profile (argon2id, 64 MiB, 3 passes, 4 lanes): argon2-cffi's default.
+PRODUCTION_HASHER = PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY)
+
+
+class _Hashing:
+    """The hasher new secrets get, and a hash of no one's secret made with it: checked against when an
+    e-mail is unknown, so a login takes as long either way."""
+
+    def __init__(self, hasher: PasswordHasher) -> None:
+        self.hasher = hasher
+        self.dummy_hash = hasher.hash("maestro-timing-equaliser")
+
+
+_hashing = _Hashing(PRODUCTION_HASHER)
+
+
+def use_password_hasher(hasher: PasswordHasher) -> None:
+    """Hash new secrets with `hasher` from now on. Only the test suite calls it (cheap parameters, so
+    that hundreds of accounts cost milliseconds); a hash keeps verifying with the parameters it carries."""
+    global _hashing
+    _hashing = _Hashing(hasher)
 
 
 def hash_secret(secret: str) -> str:
     """An argon2id hash of a password or a share link's passcode (a new salt each time)."""
-    return _hasher.hash(secret)
+    return _hashing.hasher.hash(secret)
 
 
 def verify_secret(secret_hash: str, secret: str) -> bool:
     """Whether `secret` matches `secret_hash`; False for a wrong secret or a damaged hash."""
     try:
-        return _hasher.verify(secret_hash, secret)
+        return _hashing.hasher.verify(secret_hash, secret)
     except (VerificationError, InvalidHashError):
         return False
 
 
 def dummy_password_hash() -> str:
     """A real argon2 hash of no account's password, for doing equal work when an account is unknown."""
-    return _DUMMY_HASH
+    return _hashing.dummy_hash
 
 
 def normalize_email(email: str) -> str:
@@ -88,10 +107,7 @@ class User(Model):
         """The user with this e-mail and password, or None, in about the same time either way."""
         user = cls.get_by_email(email) if email else None
         if user is None:
-            try:
-                _hasher.verify(_DUMMY_HASH, password or "-")
-            except VerificationError:
-                pass
+            verify_secret(dummy_password_hash(), password or "-")
             return None
         return user if user.check_password(password) else None
 
