@@ -217,7 +217,9 @@ def test_slow_clients_starve_gunicorn_alone_but_not_behind_nginx(stack: Stack) -
     slow = SlowClients(stack.https_port, stack.tls())
     try:
         timings = []
-        while slow.rounds < 2:  # the slow clients sent at least two more lines meanwhile
+        deadline = time.monotonic() + TRICKLE_SECONDS * 4
+        while slow.rounds < 2:  # all 40 took two more lines meanwhile: nginx still holds them open
+            assert time.monotonic() < deadline, "the slow clients stopped trickling"
             started = time.monotonic()
             answer = requests.get(f"{stack.base_url}/healthz", timeout=5, verify=str(stack.certificate))
             timings.append(time.monotonic() - started)
