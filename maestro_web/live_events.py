@@ -31,6 +31,7 @@ from maestro_web.extensions import db
 from maestro_web.live_publish import LivePublisher
 from maestro_web.models import Graph, GraphResult, GraphRole, GraphRun, ShareLink, User
 from maestro_web.models.base import utcnow
+from maestro_web.models.share_rules import LIVE
 from maestro_web.keyring import KeyRing
 from maestro_web.security.socket_tokens import issue_socket_token
 
@@ -181,12 +182,15 @@ def _graph_public_id(session: Session, row: GraphRun | GraphResult | GraphRole) 
     return session.connection().scalar(select(Graph.public_id).where(Graph.id == row.graph_id))
 
 
-def _active_link_ids(session: Session, graph_id: int) -> list[str]:
-    now = utcnow()
-    return list(session.connection().scalars(
-        select(ShareLink.public_id).where(
-            ShareLink.graph_id == graph_id, ShareLink.revoked_at.is_(None), ShareLink.paused_at.is_(None),
-            ShareLink.expires_at > now)))
+def _active_link_ids(session: Session, graph_id: int, live_only: bool = False) -> list[str]:
+    """The graph's links a visitor may open now; `live_only`: only the live ones (a snapshot link's
+    page keeps its pinned picture, so a new picture is no news to it)."""
+    query = select(ShareLink.public_id).where(
+        ShareLink.graph_id == graph_id, ShareLink.revoked_at.is_(None), ShareLink.paused_at.is_(None),
+        ShareLink.expires_at > utcnow())
+    if live_only:
+        query = query.where(ShareLink.mode == LIVE)
+    return list(session.connection().scalars(query))
 
 
 def _on_new(session: Session, obj: object) -> None:
@@ -204,7 +208,7 @@ def _on_new(session: Session, obj: object) -> None:
         publish_after_commit(f"graph:{graph}", "run.finished",
                              {"run_id": run_id, "status": obj.status, "drawn_at": drawn_at, "info": obj.info}, session)
         if obj.svg is not None:
-            for link_id in _active_link_ids(session, obj.graph_id):
+            for link_id in _active_link_ids(session, obj.graph_id, live_only=True):
                 publish_after_commit(f"share:{link_id}", "run.finished", {"drawn_at": drawn_at}, session)
 
 

@@ -9,17 +9,15 @@ broken rule), and the public page (which must give the visitor that rule's answe
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Callable
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from maestro_web.extensions import db
-from maestro_web.models import Graph, GraphResult, GraphRole, Role, ShareLink, User
+from maestro_web.models import Graph, Role, ShareLink, User
 from maestro_web.models.base import utcnow
 from maestro_web.models.share_rules import (
     RULES,
-    SNAPSHOT,
     Outcome,
     autocommit_engine,
     count_view,
@@ -28,7 +26,7 @@ from maestro_web.models.share_rules import (
     sql_verdicts,
 )
 from maestro_web.shares.queries import LINK_STATUSES, status_condition
-from share_support import draw, make_link
+from share_support import BREAKS, draw, make_link
 
 
 @pytest.fixture
@@ -51,52 +49,6 @@ def graph(app, owner, writer, make_graph):
 @pytest.fixture
 def other_graph(app, owner, make_graph):
     return make_graph(owner, name="Billing", spec="pay -> bank")
-
-
-def _revoke(link: ShareLink) -> None:
-    link.revoke()
-
-
-def _pause(link: ShareLink) -> None:
-    link.pause()
-
-
-def _expire(link: ShareLink) -> None:
-    link.expires_at = utcnow() - timedelta(seconds=1)
-
-
-def _use_up(link: ShareLink) -> None:
-    link.max_views = 3
-    link.view_count = 3
-
-
-def _delete_graph(link: ShareLink) -> None:
-    link.graph.deleted_at = utcnow()
-
-
-def _creator_loses_write(link: ShareLink) -> None:
-    db.session.execute(update(GraphRole).where(GraphRole.graph_id == link.graph_id,
-                                               GraphRole.user_id == link.creator_id).values(role=int(Role.READ)))
-
-
-def _lose_snapshot(link: ShareLink) -> None:
-    """A snapshot link whose pinned result was deleted (by hand: pruning keeps a pinned result). On
-    PostgreSQL the column turns NULL; SQLite leaves the id of a row that is gone."""
-    pinned = GraphResult.latest_for(link.graph, with_picture=True)
-    link.mode, link.pinned_result_id = SNAPSHOT, pinned.id
-    db.session.flush()
-    db.session.execute(delete(GraphResult).where(GraphResult.id == pinned.id))
-
-
-BREAKS: dict[Outcome, tuple[Callable[[ShareLink], None], int]] = {
-    Outcome.REVOKED: (_revoke, 410),
-    Outcome.PAUSED: (_pause, 403),
-    Outcome.EXPIRED: (_expire, 410),
-    Outcome.USED_UP: (_use_up, 410),
-    Outcome.GRAPH_DELETED: (_delete_graph, 404),
-    Outcome.CREATOR_LOST_WRITE: (_creator_loses_write, 404),
-    Outcome.SNAPSHOT_GONE: (_lose_snapshot, 410),
-}
 
 
 def _both_answers(app, link_id: str, graph_id: str):
@@ -183,9 +135,8 @@ def test_two_broken_rules_are_reported_most_final_first(app, graph, writer):
     made = make_link(app, graph, writer)
     with app.app_context():
         link = ShareLink.get_by_public_id(made.id)
-        _pause(link)
-        _expire(link)
-        _revoke(link)
+        for outcome in (Outcome.PAUSED, Outcome.EXPIRED, Outcome.REVOKED):
+            BREAKS[outcome][0](link)
         db.session.commit()
     in_sql, in_python, diagnosis, _ = _both_answers(app, made.id, graph.public_id)
     assert in_sql == in_python

@@ -5,11 +5,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from maestro_web.extensions import db
-from maestro_web.models import Graph, GraphResult, GraphRun
+from maestro_web.models import Graph, GraphResult, GraphRun, ShareLink
 from maestro_web.models.base import utcnow
 
 RESULT_HISTORY = 5  # results kept per graph, newest first
@@ -111,9 +111,13 @@ def ingest_result(graph: Graph, data: ResultInput) -> tuple[GraphResult, bool]:
 
 
 def _prune_history(graph: Graph) -> None:
+    """Delete the graph's results older than the newest RESULT_HISTORY, except those a share link
+    points at (a snapshot's pinned result), kept as long as that link's row exists (`flask shares
+    prune` deletes ended links; the next ingest then lets their result go). One statement."""
     keep = select(GraphResult.id).where(GraphResult.graph_id == graph.id).order_by(GraphResult.id.desc()).limit(RESULT_HISTORY)
+    pinned = exists().where(ShareLink.pinned_result_id == GraphResult.id)
     db.session.execute(
         delete(GraphResult)
-        .where(GraphResult.graph_id == graph.id, GraphResult.id.not_in(keep.scalar_subquery()))
+        .where(GraphResult.graph_id == graph.id, GraphResult.id.not_in(keep.scalar_subquery()), ~pinned)
         .execution_options(synchronize_session=False)
     )
