@@ -7,6 +7,7 @@ Results come in through the real worker endpoints (claim, then post), as the wor
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 
 import pytest
@@ -23,7 +24,7 @@ from maestro_web.models.share_rules import Outcome
 from maestro_web.security.live_tickets import issue_ticket
 from share_support import BREAKS, draw, link_row, lose_pinned_result, make_link
 
-from conftest import api_headers
+from conftest import PASSWORD, api_headers
 from live_support import LiveClient, start_live_server
 
 SHOTS = "/tmp/shots"
@@ -282,12 +283,27 @@ def test_a_new_picture_is_announced_to_live_links_only(app, auth, client, graph,
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 390])
-def test_the_snapshot_page_in_a_browser(app, browser, live_server, graph, snapshot, width):
+def test_the_snapshot_page_and_the_owners_pages_in_a_browser(app, browser, live_server, graph, writer, snapshot,
+                                                              width):
+    base = live_server.url
+    make_link(app, graph, writer, label="Wall screen")
     page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-    page.goto(live_server.url + snapshot.path)
+    os.makedirs(SHOTS, exist_ok=True)
+    page.goto(base + snapshot.path)
     expect(page.locator(".snapshot-note")).to_contain_text("Snapshot as of")
     expect(page.locator("[data-live-picture] svg")).to_contain_text("alpha-drawing")
     expect(page.locator(".figures")).to_contain_text("2")
-    os.makedirs(SHOTS, exist_ok=True)
     page.screenshot(path=f"{SHOTS}/snapshot-{width}.png", full_page=True)
+
+    page.goto(f"{base}/auth/login")
+    page.fill("#email", writer.email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/graphs/")
+    page.goto(f"{base}/graphs/{graph.public_id}/shares/{snapshot.id}")
+    expect(page.locator("[data-link-mode=snapshot]")).to_contain_text("Snapshot as of")
+    page.screenshot(path=f"{SHOTS}/snapshot-link-{width}.png", full_page=True)
+    page.goto(f"{base}/shares")
+    expect(page.locator("[data-link-mode]")).to_have_text([re.compile("^Live$"), re.compile("^Snapshot as of ")])
+    page.screenshot(path=f"{SHOTS}/snapshot-my-links-{width}.png", full_page=True)
     page.context.close()
