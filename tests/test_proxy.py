@@ -42,14 +42,20 @@ PROMPT_SECONDS = 2.0  # /healthz must answer within this, every time, while they
 INGEST_MAX_BYTES = 5 * 1024 * 1024
 
 
-def stop(proc: subprocess.Popen[bytes], how: signal.Signals = signal.SIGTERM) -> None:
+def stop(proc: subprocess.Popen[bytes], how: signal.Signals) -> None:
+    """Ask the master to stop, then kill its whole process group (started with a session of its
+    own), so that no worker outlives the test even when the master had to be killed."""
     if proc.poll() is None:
         proc.send_signal(how)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # the group is gone: every process stopped by itself
+        pass
+    proc.wait(timeout=5)
 
 
 def wait_until_up(proc: subprocess.Popen[bytes], url: str, log: Path, **options: object) -> None:
@@ -130,7 +136,7 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     gunicorn_log = tmp / "gunicorn.log"
     with open(gunicorn_log, "wb") as log_file:
         gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "app:app"], cwd=ROOT, env=environ,
-                                    stdout=log_file, stderr=subprocess.STDOUT)
+                                    stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
     live = nginx = None
     try:
         live = start_live_server(port=live_port, session_secret=session.current, socket_secret=socket_ring.current,
@@ -165,13 +171,13 @@ http {{
 """)
         nginx_log = tmp / "error.log"
         nginx = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(nginx_log)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
         wait_until_up(gunicorn, f"http://127.0.0.1:{gunicorn_port}/healthz", gunicorn_log)
         wait_until_up(nginx, f"{base_url}/healthz", nginx_log, verify=str(certificate))
         yield Stack(gunicorn_port, https_port, http_port, base_url, certificate, access_log, session, socket_ring)
     finally:
         if nginx is not None:
-            stop(nginx)  # SIGTERM: nginx's fast shutdown
+            stop(nginx, signal.SIGTERM)  # nginx's fast shutdown
         stop(gunicorn, signal.SIGINT)  # quick shutdown: no wait for idle keep-alive connections
         if live is not None:
             live.stop()
