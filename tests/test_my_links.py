@@ -117,7 +117,7 @@ def test_page_filters_and_pages(client, links):
     html = client.get("/shares").get_data(as_text=True)
     assert "For the board" in html and "Paused partner link" in html and "Old expired link" not in html
     assert "Their board link" not in html and "On a deleted graph" not in html
-    assert "3 links" in html and "ends in 5 h" in html  # the cue for a link about to end
+    assert "3 links" in html and "expires in 5 hours" in html  # the cue for a link about to end
     html = client.get("/shares?status=all&q=payments").get_data(as_text=True)
     assert "Revoked one" in html and "Sales team" not in html
     assert 'value="all" selected' in html

@@ -12,6 +12,7 @@ from maestro_web.graphs.services import (
     GraphChanges,
     RoleChangeRefused,
     create_graph,
+    grant_of,
     grant_role,
     BadCursor,
     Cursor,
@@ -19,6 +20,7 @@ from maestro_web.graphs.services import (
     remove_role,
     roles_of,
     update_graph,
+    working_links_by_creator,
 )
 from maestro_web.models import Role
 from maestro_web.models.graph import GRAPH_STATUSES
@@ -121,8 +123,24 @@ def access(graph_id: str):
 
 
 def _access_page(graph, role, form, status, error=None):
+    working = working_links_by_creator(graph) if role.can_admin else {}
     return render_template("graphs/access.html", graph=graph, role=role, form=form,
-                           grants=roles_of(graph), error=error), status
+                           grants=roles_of(graph), working=working, error=error), status
+
+
+@graphs_bp.get("/<graph_id>/access/<user_id>/remove")
+def confirm_remove_access(graph_id: str, user_id: str):
+    """The no-JS confirmation of "Remove" (the button's <dialog> says the same); it posts to remove_access."""
+    graph, role = authorize_graph(graph_id, current_user(), Role.ADMIN)
+    try:
+        grant = grant_of(graph, user_id)
+    except RoleChangeRefused as exc:
+        return _access_page(graph, role, RoleForm(formdata=None), exc.status, error=str(exc))
+    return render_template(
+        "confirm.html", q={"kind": "remove_access", "graph": graph, "grant": grant,
+                           "active_links": working_links_by_creator(graph)[grant.user_id]},
+        post_url=url_for("graphs.remove_access", graph_id=graph.public_id, user_id=user_id),
+        cancel_url=url_for("graphs.access", graph_id=graph.public_id), hidden=())
 
 
 @graphs_bp.post("/<graph_id>/access/<user_id>/remove")

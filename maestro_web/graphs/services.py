@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,8 @@ from sqlalchemy import Select, func, literal_column, select, true
 from sqlalchemy.orm import aliased, joinedload
 
 from maestro_web.extensions import db
-from maestro_web.models import Graph, GraphRole, GraphRun, Role, User
+from maestro_web.models import Graph, GraphRole, GraphRun, Role, ShareLink, User
+from maestro_web.models.base import utcnow
 
 
 class RoleChangeRefused(Exception):
@@ -68,12 +70,28 @@ def grant_role(graph: Graph, email: str, role: Role) -> GraphRole:
     return existing
 
 
-def remove_role(graph: Graph, user_public_id: str) -> None:
+def grant_of(graph: Graph, user_public_id: str) -> GraphRole:
+    """The role of that user on `graph`; refused (404) when there is none."""
     grant = db.session.scalar(
         select(GraphRole).join(User).where(GraphRole.graph_id == graph.id, User.public_id == user_public_id)
     )
     if grant is None:
         raise RoleChangeRefused("This user has no role on this graph.", 404)
+    return grant
+
+
+def working_links_by_creator(graph: Graph) -> Counter[int]:
+    """How many links of `graph` each creator holding Write has working now: what removing their access
+    stops (SPEC §3.2). The status is the link's own rule (ShareLink.status); revoked rows are not loaded."""
+    writers = select(GraphRole.user_id).where(GraphRole.graph_id == graph.id, GraphRole.role >= Role.WRITE)
+    links = db.session.scalars(select(ShareLink).where(
+        ShareLink.graph_id == graph.id, ShareLink.revoked_at.is_(None), ShareLink.creator_id.in_(writers)))
+    now = utcnow()
+    return Counter(link.creator_id for link in links if link.status(now) == "active")
+
+
+def remove_role(graph: Graph, user_public_id: str) -> None:
+    grant = grant_of(graph, user_public_id)
     if grant.role == Role.ADMIN and graph.admin_count() <= 1:
         raise RoleChangeRefused("The last Admin of a graph cannot be removed; make someone else Admin first.", 409)
     db.session.delete(grant)

@@ -39,6 +39,13 @@ class ShareRefused(ValueError):
         self.status = status
 
 
+def check_passcode(passcode: str) -> str:
+    """`passcode` if it has 8-128 characters (the one home of that rule: the model, the API and the form)."""
+    if not PASSCODE_MIN_LENGTH <= len(passcode) <= PASSCODE_MAX_LENGTH:
+        raise ShareRefused(f"A passcode has {PASSCODE_MIN_LENGTH} to {PASSCODE_MAX_LENGTH} characters.", "passcode")
+    return passcode
+
+
 def expiry_within_cap(expires_at: datetime, created_at: datetime, cap: timedelta, now: datetime) -> datetime:
     """`expires_at` if it is in the future and within `cap` counted from the link's creation."""
     if expires_at <= now:
@@ -132,9 +139,7 @@ class ShareLink(Model):
         if passcode is None:
             self.passcode_hash = None
             return
-        if not PASSCODE_MIN_LENGTH <= len(passcode) <= PASSCODE_MAX_LENGTH:
-            raise ShareRefused(f"A passcode has {PASSCODE_MIN_LENGTH} to {PASSCODE_MAX_LENGTH} characters.", "passcode")
-        self.passcode_hash = hash_secret(passcode)
+        self.passcode_hash = hash_secret(check_passcode(passcode))
 
     def check_passcode(self, passcode: str) -> bool:
         """Whether `passcode` is this link's passcode (argon2id, constant work); False without one."""

@@ -55,9 +55,14 @@ def bulk_links() -> Response | tuple[str, int] | str:
     now = utcnow()
     if request.form.get("confirmed") != "1":
         views = sum(link.view_count for link in links)
-        return render_template("shares/bulk_confirm.html", action=action, label=ACTIONS[action], links=links,
-                               by=by, by_label=EXTEND_BY[by][0] if action == "extend" else None, views=views,
-                               extend_by=EXTEND_BY, now=now)
+        count = f"{len(links)} link{'s' if len(links) != 1 else ''}"
+        hidden = [("action", action), ("confirmed", "1"), *([("by", by)] if action == "extend" else []),
+                  *(("link", link.public_id) for link in links)]
+        return render_template("shares/bulk_confirm.html", action=action, links=links, views=views, now=now,
+                               by_label=EXTEND_BY[by][0] if action == "extend" else None,
+                               heading=f"{ACTIONS[action]} {count}?", yes=f"{ACTIONS[action]} {count}",
+                               post_url=url_for("shares.bulk_links"), cancel_url=url_for("shares.my_links"),
+                               hidden=hidden, confirm_class="danger" if action == "revoke" else "primary")
     done = 0
     if action == "revoke":
         done = revoke_links(ShareLink.id.in_([link.id for link in links]))

@@ -1,6 +1,8 @@
 """Share link pages (Write role or above on the graph); the rules are in services.py."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import and_
 
@@ -14,7 +16,6 @@ from maestro_web.shares import shares_bp
 from maestro_web.shares.forms import ExtendForm, ShareForm
 from maestro_web.shares.queries import BadListRequest, LinkFilters, creators_with_write, links_of_graph, links_of_user
 from maestro_web.shares.services import (
-    NewLink,
     ShareRefused,
     create_link,
     extend_link,
@@ -28,26 +29,31 @@ from maestro_web.shares.urls import share_url, short_url
 @shares_bp.route("/graphs/<graph_id>/shares", methods=["GET", "POST"])
 def graph_shares(graph_id: str):
     graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
-    form = ShareForm()
+    form = ShareForm(graph)
     status = 200
     if request.method == "POST":
         status = 422
         if form.validate_on_submit():
-            origins = (form.allowed_origins.data or "").split()
-            data = NewLink(label=form.label.data or "", expires_at=form.expiry(utcnow()), max_views=form.max_views.data,
-                           embeddable=form.embeddable.data, origins=tuple(origins))
             try:
-                link = create_link(graph, signed_in_user(), data)
-            except ShareRefused as exc:
+                link = create_link(graph, signed_in_user(), form.new_link(utcnow()))
+            except ShareRefused as exc:  # a rule that changed between the check and the write (a picture pruned)
                 db.session.rollback()
-                field = getattr(form, exc.field or "label", form.label)
-                field.errors = [*field.errors, str(exc)]
+                form.refused(exc)
             else:
                 db.session.commit()
                 flash("Link created. Copy it, show its QR code or embed it below.", "success")
                 return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
-    return render_template("shares/graph.html", graph=graph, role=role, form=form,
-                           links=links_of_graph(graph), writers=creators_with_write(graph), now=utcnow()), status
+    links, writers, now = links_of_graph(graph), creators_with_write(graph), utcnow()
+    return render_template("shares/graph.html", graph=graph, role=role, form=form, links=links, writers=writers,
+                           now=now, counts=_revoke_all_counts(links, writers, now)), status
+
+
+def _revoke_all_counts(links: list[ShareLink], writers: set[int], now: datetime) -> dict[str, int]:
+    """What "revoke all" would end, for its confirmation: the working links, the others not yet revoked
+    (paused, expired, used up, or stopped because their creator lost Write) and their views."""
+    left = [link for link in links if link.revoked_at is None]
+    active = sum(1 for link in left if link.status(now) == "active" and link.creator_id in writers)
+    return {"active": active, "others": len(left) - active, "views": sum(link.view_count for link in left)}
 
 
 @shares_bp.get("/graphs/<graph_id>/shares/<link_id>")
@@ -106,8 +112,7 @@ def link_action(graph_id: str, link_id: str, action: str):
     except ShareRefused as exc:
         db.session.rollback()
         if action == "extend":
-            field = form.custom_expiry if form.expires.data == "custom" else form.expires
-            field.errors = [*field.errors, str(exc)]
+            form.expiry_field.errors = [*form.expiry_field.errors, str(exc)]
             return keep_private(_render_link(graph, role, link, form, exc.status))
         flash(str(exc), "error")
         return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
@@ -117,6 +122,32 @@ def link_action(graph_id: str, link_id: str, action: str):
     if back == "list":
         return redirect(url_for("shares.graph_shares", graph_id=graph.public_id))
     return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
+
+
+@shares_bp.get("/graphs/<graph_id>/shares/<link_id>/revoke")
+def confirm_revoke(graph_id: str, link_id: str):
+    """The no-JS confirmation of "Revoke" (the button's <dialog> says the same); it posts to link_action."""
+    graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
+    link = link_on_graph_or_404(graph, link_id)
+    page = url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id)
+    if link.revoked_at is not None:
+        flash("This link was already revoked.", "success")
+        return redirect(page)
+    back = [("back", "list")] if request.args.get("back") == "list" else []
+    return keep_private(Response(render_template(
+        "confirm.html", q={"kind": "revoke", "link": link},
+        post_url=url_for("shares.link_action", graph_id=graph.public_id, link_id=link.public_id, action="revoke"),
+        cancel_url=url_for("shares.graph_shares", graph_id=graph.public_id) if back else page, hidden=back)))
+
+
+@shares_bp.get("/graphs/<graph_id>/shares/revoke-all")
+def confirm_revoke_all(graph_id: str):
+    """The no-JS confirmation of "Revoke all links of this graph", with the numbers it ends."""
+    graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
+    counts = _revoke_all_counts(links_of_graph(graph), creators_with_write(graph), utcnow())
+    return render_template(
+        "confirm.html", q={"kind": "revoke_all", "graph": graph, "counts": counts}, post_url=url_for("shares.revoke_all", graph_id=graph.public_id),
+        cancel_url=url_for("shares.graph_shares", graph_id=graph.public_id), hidden=())
 
 
 @shares_bp.post("/graphs/<graph_id>/shares/revoke-all")
@@ -145,7 +176,8 @@ def my_links():
     args = {"q": filters.search or None, "status": filters.status_param,
             "sort": filters.sort if filters.sort != "created" else None,
             "per_page": filters.per_page if filters.per_page != MY_LINKS_PER_PAGE else None}
-    return render_template("shares/mine.html", found=found, links=found.items, filters=filters, args=args,
+    short_urls = {link.public_id: short_url(link) for link in found.items if link.revoked_at is None}
+    return render_template("shares/mine.html", found=found, links=found.items, filters=filters, args=args, short_urls=short_urls,
                            status_choices=STATUS_CHOICES, sort_choices=SORT_CHOICES, now=utcnow())
 
 

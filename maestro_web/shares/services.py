@@ -28,10 +28,18 @@ from maestro_web.extensions import db
 from maestro_web.models import Graph, ShareLink, User
 from maestro_web.models.base import utcnow
 from maestro_web.models.graph import GraphResult
-from maestro_web.models.share import LABEL_MAX_LENGTH, LIVE, MODES, SNAPSHOT, ShareRefused, expiry_within_cap
+from maestro_web.models.share import (
+    LABEL_MAX_LENGTH,
+    LIVE,
+    MODES,
+    SNAPSHOT,
+    ShareRefused,
+    check_passcode,
+    expiry_within_cap,
+)
 
-__all__ = ["MAX_ORIGINS", "MAX_VIEWS_LIMIT", "PRESETS", "NewLink", "ShareRefused", "check_expiry", "clean_label",
-           "create_link", "extend_link", "link_on_graph_or_404", "max_ttl", "normalize_origins", "revoke_links", "validate_new_link"]
+__all__ = ["MAX_ORIGINS", "MAX_VIEWS_LIMIT", "PRESETS", "NewLink", "ShareRefused", "check_embedding", "check_expiry",
+           "check_max_views", "check_mode", "check_passcode", "clean_label", "create_link", "snapshot_source", "extend_link", "link_on_graph_or_404", "max_ttl", "normalize_origins", "revoke_links", "validate_new_link"]
 
 # Expiry presets offered on the page (seconds); a custom date is the fifth choice.
 PRESETS = {"1h": ("1 hour", 3600), "1d": ("1 day", 86400), "7d": ("7 days", 7 * 86400), "30d": ("30 days", 30 * 86400)}
@@ -90,20 +98,43 @@ def clean_label(label: str) -> str:
     return label
 
 
+def check_max_views(max_views: int | None) -> int | None:
+    """`max_views` if it is empty (no limit) or a whole number from 1."""
+    if max_views is not None and not 1 <= max_views <= MAX_VIEWS_LIMIT:
+        raise ShareRefused("Max views must be a whole number from 1, or empty for no limit.", "max_views")
+    return max_views
+
+
+def check_embedding(embeddable: bool, origins: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The origins allowed to embed the link: checked always, needed when embedding is on, kept only then."""
+    cleaned = normalize_origins(origins)
+    if embeddable and not cleaned:
+        raise ShareRefused("List the origins (sites) allowed to embed this link.", "allowed_origins")
+    return cleaned if embeddable else ()
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ShareRefused("Choose live (the newest picture) or snapshot (the picture as it is now).", "mode")
+    return mode
+
+
+def snapshot_source(graph: Graph) -> GraphResult:
+    """The result a snapshot link of `graph` pins now: its newest with a picture; refused without one."""
+    pinned = GraphResult.latest_for(graph, with_picture=True)
+    if pinned is None:
+        raise ShareRefused("This graph has no picture yet to take a snapshot of; share it live, or wait "
+                           "for its first picture.", "mode")
+    return pinned
+
+
 def validate_new_link(data: NewLink, now: datetime) -> NewLink:
     """`data` cleaned and checked; raises ShareRefused naming the field at fault."""
-    label = clean_label(data.label)
-    if data.max_views is not None and not 1 <= data.max_views <= MAX_VIEWS_LIMIT:
-        raise ShareRefused("Max views must be a whole number from 1, or empty for no limit.", "max_views")
-    origins = normalize_origins(data.origins)
-    if data.embeddable and not origins:
-        raise ShareRefused("List the origins (sites) allowed to embed this link.", "allowed_origins")
-    if data.mode not in MODES:
-        raise ShareRefused("Choose live (the newest picture) or snapshot (the picture as it is now).", "mode")
     passcode = data.passcode or None  # an empty passcode field means none
-    return NewLink(label=label, expires_at=check_expiry(data.expires_at, now, now), max_views=data.max_views,
-                   embeddable=data.embeddable, origins=origins if data.embeddable else (), passcode=passcode,
-                   mode=data.mode)
+    return NewLink(label=clean_label(data.label), expires_at=check_expiry(data.expires_at, now, now),
+                   max_views=check_max_views(data.max_views), embeddable=data.embeddable,
+                   origins=check_embedding(data.embeddable, data.origins),
+                   passcode=check_passcode(passcode) if passcode is not None else None, mode=check_mode(data.mode))
 
 
 def create_link(graph: Graph, creator: User, data: NewLink) -> ShareLink:
@@ -111,12 +142,7 @@ def create_link(graph: Graph, creator: User, data: NewLink) -> ShareLink:
     the graph's newest result with a picture, and needs one."""
     now = utcnow().replace(microsecond=0)
     data = validate_new_link(data, now)
-    pinned = None
-    if data.mode == SNAPSHOT:
-        pinned = GraphResult.latest_for(graph, with_picture=True)
-        if pinned is None:
-            raise ShareRefused("This graph has no picture yet to take a snapshot of; share it live, or wait "
-                               "for its first picture.", "mode")
+    pinned = snapshot_source(graph) if data.mode == SNAPSHOT else None
     link = ShareLink(
         graph=graph, creator=creator, label=data.label, created_at=now, expires_at=data.expires_at,
         max_expires_at=now + max_ttl(), max_views=data.max_views, allowed_origins=" ".join(data.origins), view_count=0,
