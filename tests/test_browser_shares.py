@@ -46,7 +46,8 @@ def test_owner_shares_visitor_sees_owner_revokes_visitor_sees_revoked(app, brows
     assert "expires" in visitor.text_content(".graph-head")
     assert visitor_context.cookies() == []
 
-    owner.click("main button:has-text('Revoke')")
+    owner.click("main form[data-confirm] button:has-text('Revoke')")
+    owner.click("dialog[open] button:has-text('Revoke the link')")  # the confirmation (issue 14 item 7)
     owner.wait_for_selector("text=Link revoked")
     response = visitor.reload()
     assert response.status == 410

@@ -3,6 +3,8 @@ and graph name, status filter defaulting to active + paused, sort by expiry / la
 bad parameters answered 400 naming the parameter."""
 from __future__ import annotations
 
+import re
+
 from datetime import timedelta
 
 import pytest
@@ -117,7 +119,7 @@ def test_page_filters_and_pages(client, links):
     html = client.get("/shares").get_data(as_text=True)
     assert "For the board" in html and "Paused partner link" in html and "Old expired link" not in html
     assert "Their board link" not in html and "On a deleted graph" not in html
-    assert "3 links" in html and "expires in 5 hours" in html  # the cue for a link about to end
+    assert "3 links" in html and re.search(r'class="badge badge-soon">expires <time [^>]+>in 5 hours</time>', html)  # about to end
     html = client.get("/shares?status=all&q=payments").get_data(as_text=True)
     assert "Revoked one" in html and "Sales team" not in html
     assert 'value="all" selected' in html
