@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -59,6 +60,12 @@ def the_post_form(html: str) -> tuple[str, dict[str, list[str]]]:
     return html_lib.unescape(form.group(1)), fields
 
 
+def answer_yes(client, page) -> tuple[str, Any]:
+    """Press the confirm page's button: its POST form sent as a browser would; (action, response)."""
+    action, fields = the_post_form(page.text)
+    return action, client.post(action, data={name: values[0] for name, values in fields.items()})
+
+
 def test_revoke_confirm_page_says_how_many_opened_it_and_its_form_revokes(app, auth, client, owner, graph):
     made = make_link(app, graph, owner, label="Board")
     set_views(app, made.id, 5)
@@ -69,10 +76,9 @@ def test_revoke_confirm_page_says_how_many_opened_it_and_its_form_revokes(app, a
     assert "Revoke “Board”?" in words
     assert "It was opened 5 times" in words and "it stops working immediately" in words
     assert link_row(app, made.id).revoked_at is None  # asking changes nothing
-    action, fields = the_post_form(page.text)
-    assert action == f"/graphs/{graph.public_id}/shares/{made.id}/revoke" and fields["csrf_token"]
-    done = client.post(action, data={name: values[0] for name, values in fields.items()})
-    assert done.status_code == 302 and done.headers["Location"].endswith(f"/shares/{made.id}")
+    assert the_post_form(page.text)[1]["csrf_token"]
+    action, done = answer_yes(client, page)
+    assert action == f"/graphs/{graph.public_id}/shares/{made.id}/revoke" and done.status_code == 302 and done.headers["Location"].endswith(f"/shares/{made.id}")
     assert link_row(app, made.id).revoked_at is not None
     assert app.test_client().get(made.path).status_code == 410
 
@@ -82,9 +88,9 @@ def test_revoke_from_the_list_comes_back_to_the_list(app, auth, client, owner, g
     auth.login(owner.email)
     page = client.get(f"/graphs/{graph.public_id}/shares/{made.id}/revoke?back=list")
     assert "Nobody has opened it yet" in text_of(page)
-    action, fields = the_post_form(page.text)
-    assert fields["back"] == ["list"] and f'href="/graphs/{graph.public_id}/shares"' in page.text  # Cancel: the list
-    done = client.post(action, data={name: values[0] for name, values in fields.items()})
+    assert the_post_form(page.text)[1]["back"] == ["list"]
+    assert f'href="/graphs/{graph.public_id}/shares"' in page.text  # Cancel: back to the list
+    _, done = answer_yes(client, page)
     assert done.headers["Location"].endswith(f"/graphs/{graph.public_id}/shares")
 
 
@@ -118,9 +124,8 @@ def test_revoke_all_confirm_counts_active_and_other_links(app, auth, client, own
     assert "They were opened 7 times in all." in words
     assert all(link_row(app, made.id).revoked_at is None for made in [*links, paused])
     assert "3 active links of this graph stop working immediately" in text_of(client.get(base))  # the dialog too
-    action, fields = the_post_form(page.text)
-    assert action == f"{base}/revoke-all"
-    assert client.post(action, data={name: values[0] for name, values in fields.items()}).status_code == 302
+    action, done = answer_yes(client, page)
+    assert action == f"{base}/revoke-all" and done.status_code == 302
     assert all(link_row(app, made.id).revoked_at is not None for made in [*links, paused])
 
 
@@ -137,9 +142,8 @@ def test_remove_access_confirm_names_the_person_and_the_links_that_stop(app, aut
     assert "the 2 active links Ana created stop working" in text_of(client.get(access))  # the dialog says it too
     with app.app_context():
         assert db.session.scalar(select(GraphRole).where(GraphRole.user_id == _user_id(ana))) is not None
-    action, fields = the_post_form(page.text)
-    assert action == f"{access}/{ana.public_id}/remove"
-    assert client.post(action, data={name: values[0] for name, values in fields.items()}).status_code == 302
+    action, done = answer_yes(client, page)
+    assert action == f"{access}/{ana.public_id}/remove" and done.status_code == 302
     with app.app_context():
         assert db.session.scalar(select(GraphRole).where(GraphRole.user_id == _user_id(ana))) is None
     assert all(app.test_client().get(made.path).status_code != 200 for made in mine)  # her links stopped
