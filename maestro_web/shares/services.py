@@ -39,7 +39,8 @@ from maestro_web.models.share import (
 )
 
 __all__ = ["MAX_ORIGINS", "MAX_VIEWS_LIMIT", "PRESETS", "NewLink", "ShareRefused", "check_embedding", "check_expiry",
-           "check_max_views", "check_mode", "check_passcode", "clean_label", "create_link", "snapshot_source", "extend_link", "link_on_graph_or_404", "max_ttl", "normalize_origins", "revoke_links", "validate_new_link"]
+           "check_max_views", "check_mode", "check_passcode", "clean_label", "create_link", "extend_link",
+           "link_on_graph_or_404", "max_ttl", "normalize_origins", "revoke_links", "snapshot_source", "validate_new_link"]
 
 # Expiry presets offered on the page (seconds); a custom date is the fifth choice.
 PRESETS = {"1h": ("1 hour", 3600), "1d": ("1 day", 86400), "7d": ("7 days", 7 * 86400), "30d": ("30 days", 30 * 86400)}
