@@ -68,7 +68,8 @@ def test_every_problem_shows_at_once_under_its_own_field(app, auth, client, make
     assert "is not an origin like https://" in errors_of(html, "allowed_origins")[0]
     assert errors_of(html, "expires") == []
     assert f'value="{far}"' in html and "ftp://files.example.com</textarea>" in html  # the input comes back
-    assert 'value="short"' not in html  # a passcode is never written back into a page
+    assert 'value="short"' not in html  # a passcode is never written back into a page, and the hint says so
+    assert "For safety it is not sent back with the form: type it again." in html
     assert link_count(app) == 0
 
 
@@ -132,7 +133,9 @@ def test_an_unknown_mode_is_refused_under_mode(app, auth, client, page):
 def test_the_form_offers_the_new_inputs_and_works_without_script(client, page):
     html = client.get(page).text
     assert 'type="password"' in html and 'name="passcode"' in html and 'autocomplete="new-password"' in html
-    assert 'name="mode" type="radio" value="live" checked' in html or re.search(r'checked[^>]*value="live"|value="live"[^>]*checked', html)
+    live = re.search(r'<input[^>]*value="live"[^>]*>', html).group(0)
+    snapshot = re.search(r'<input[^>]*value="snapshot"[^>]*>', html).group(0)
+    assert 'type="radio"' in live and "checked" in live and "checked" not in snapshot  # live by default
     assert "Snapshot: the picture as it is now" in html and "Live: always the newest picture" in html
     # The optional parts are marked for share-form.js, but shown by the server: without script they work.
     assert 'data-shown-by="expires" data-shown-value="custom"' in html
