@@ -280,6 +280,9 @@ def load_settings(
         "MAESTRO_SHARE_FAILURE_RATE_LIMIT": environ.get(
             "MAESTRO_SHARE_FAILURE_RATE_LIMIT", "30 per minute"
         ),
+        # Wrong passcodes of share links (SPEC §10): per client address, and per link from everywhere.
+        "MAESTRO_PASSCODE_ADDRESS_RATE_LIMIT": environ.get("MAESTRO_PASSCODE_ADDRESS_RATE_LIMIT", "5 per 15 minutes"),
+        "MAESTRO_PASSCODE_LINK_RATE_LIMIT": environ.get("MAESTRO_PASSCODE_LINK_RATE_LIMIT", "10 per minute"),
         "MAESTRO_FORGOT_RATE_LIMIT": environ.get("MAESTRO_FORGOT_RATE_LIMIT", "10 per hour"),
         "MAESTRO_FORGOT_ADDRESS_RATE_LIMIT": environ.get("MAESTRO_FORGOT_ADDRESS_RATE_LIMIT", "3 per hour"),
         "MAESTRO_REGISTER_RATE_LIMIT": environ.get("MAESTRO_REGISTER_RATE_LIMIT", "10 per hour"),

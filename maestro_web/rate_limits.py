@@ -2,7 +2,8 @@
 
 Logging in (HTML form, token API, Maestro's /users/auth) shares one budget per client address and
 one per account, so a guesser cannot multiply it by switching endpoints. Password reset requests
-have a budget per client and per e-mail address; failed share tokens one per client address.
+have a budget per client and per e-mail address; failed share tokens one per client address; wrong
+share link passcodes one per client address and one per link.
 Registering and setting a new password from a reset link have one per client address; the worker
 endpoints one per worker token (generous: a busy worker is not a guesser).
 
@@ -152,6 +153,45 @@ def share_failure_allowed() -> tuple[bool, int]:
             reset_at = limiter.limiter.get_window_stats(item, *keys).reset_time
             return False, max(1, math.ceil(reset_at - time.time()))
     return True, 0
+
+
+def _passcode_budgets(link_id: str) -> list[tuple[Any, list[str]]]:
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
+    budgets = (("MAESTRO_PASSCODE_ADDRESS_RATE_LIMIT", hashed_key("passcode-address", get_remote_address() or "")),
+               ("MAESTRO_PASSCODE_LINK_RATE_LIMIT", hashed_key("passcode-link", link_id)))
+    return [(item, [part for part in (prefix, key) if part])
+            for setting, key in budgets for item in parse_many(_setting(setting))]
+
+
+def reserve_passcode_try(link_id: str) -> int:
+    """Take one passcode try from this client's budget and from the link's (SPEC §10); 0 if both had
+    one left, else the seconds until the first budget that is spent refills (and nothing is taken).
+
+    The try is taken *before* the passcode is checked, so that guesses sent all at once cannot pass
+    the budget while they are being checked; a right passcode gives it back (refund_passcode_try).
+    Raises one of STORAGE_ERRORS when the store is down (the app answers 503).
+    """
+    if not limiter.enabled:
+        return 0
+    taken: list[tuple[Any, list[str]]] = []
+    for item, keys in _passcode_budgets(link_id):
+        taken.append((item, keys))
+        if not limiter.limiter.hit(item, *keys):
+            reset_at = limiter.limiter.get_window_stats(item, *keys).reset_time
+            _give_back(taken)
+            return max(1, math.ceil(reset_at - time.time()))
+    return 0
+
+
+def refund_passcode_try(link_id: str) -> None:
+    """Give back the try a right passcode took: only wrong passcodes spend the budgets."""
+    if limiter.enabled:
+        _give_back(_passcode_budgets(link_id))
+
+
+def _give_back(taken: list[tuple[Any, list[str]]]) -> None:
+    for item, keys in taken:  # the fixed-window counter goes down by one (the app's strategy)
+        limiter.limiter.hit(item, *keys, cost=-1)
 
 
 # --- the store is down; honest Retry-After ---------------------------------------------------------

@@ -21,7 +21,7 @@ from datetime import datetime
 import resvg_py
 from flask import Response, abort, g
 
-from maestro_web.analytics_front import analytics_private_bp, analytics_public_bp
+from maestro_web.analytics_front import analytics_private_bp, analytics_public_bp, passcode_gate
 from maestro_web.analytics_front.public_routes import refusal_page, uncounted_view
 from maestro_web.extensions import limiter
 from maestro_web.domain.access import authorize_graph
@@ -119,8 +119,8 @@ def public_download(graph_id: str, fmt: str) -> Response:
     if fmt not in FORMATS:
         abort(404)
     jti = g.share_claims["jti"]  # require_share checked the token
-    counted = count_view(jti, graph_id)
-    if counted is None:
+    counted = count_view(jti, graph_id, passcode_gate.presented_hash(jti))
+    if counted is None:  # a refusal, or a bare 401 until the link's passcode is entered
         return uncounted_view(graph_id, False)
     g.share_link = counted  # its allowed origins, for the headers
     if counted.svg is None:

@@ -1,8 +1,9 @@
 """Live updates of the public view (SPEC §8, §10): a visitor's ticket and a redraw that counts no view.
 
 Both answer only while the link may be viewed (the same rules as the view, read from the row, no
-view counted): the page holds the share token, so it can renew its ticket and fetch the redrawn
-picture, and it turns into the refusal page once its link is paused or revoked.
+view counted, and the link's passcode entered in this browser if it has one): the page holds the
+share token, so it can renew its ticket and fetch the redrawn picture, and it turns into the refusal
+page once its link is paused or revoked.
 """
 from __future__ import annotations
 
@@ -12,25 +13,18 @@ from flask import Response, current_app, g, render_template, request, url_for
 
 from maestro_web.analytics_front import analytics_public_bp
 from maestro_web.analytics_front.presenters import link_page
-from maestro_web.analytics_front.public_routes import REFUSALS, link_verdict
+from maestro_web.analytics_front.public_routes import REFUSALS, viewable_link
 from maestro_web.errors import error_page, json_error
 from maestro_web.extensions import limiter
 from maestro_web.live_pages.routes import ticket_response
 from maestro_web.live_pages.tickets import share_ticket
-from maestro_web.models import ShareLink
 from maestro_web.models.share_rules import Outcome
-
-
-def _viewable(graph_id: str) -> ShareLink | str:
-    """The link of this request's share token if it may be viewed now, else the refusal's name."""
-    outcome, link = link_verdict(graph_id)  # a known link's embedding rules apply to these answers too
-    return link if outcome is Outcome.VIEWABLE and link is not None else outcome.visitor_sees
 
 
 @analytics_public_bp.get("/graphs/public/<graph_id>/ticket")
 @limiter.exempt
 def public_ticket(graph_id: str) -> Response:
-    link = _viewable(graph_id)
+    link = viewable_link(graph_id)  # passcode included; a known link's embedding rules apply too
     if isinstance(link, str):
         status, title, _ = REFUSALS[link]
         return json_error(status, title + ".")
@@ -41,7 +35,7 @@ def public_ticket(graph_id: str) -> Response:
 @limiter.exempt
 def public_live(graph_id: str) -> Response:
     """The public page as it is now, for the page's own script: not a view, so not counted."""
-    link = _viewable(graph_id)
+    link = viewable_link(graph_id)
     page = link_page(link) if not isinstance(link, str) else None  # a snapshot shows its pinned result
     if isinstance(link, str) or page is None:
         status, title, message = REFUSALS[link if isinstance(link, str) else Outcome.SNAPSHOT_GONE.visitor_sees]

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from flask import Response, abort, after_this_request, current_app, g, render_template, request
 from sqlalchemy import select
+from werkzeug.wrappers import Response as AnyResponse
 
 from maestro_web import live_events
-from maestro_web.analytics_front import analytics_public_bp
+from maestro_web.analytics_front import analytics_public_bp, passcode_gate
 from maestro_web.analytics_front.presenters import page_fields
 from maestro_web.errors import error_page
-from maestro_web.extensions import limiter
+from maestro_web.extensions import csrf, limiter
 from maestro_web.headers import keep_private, live_connect_src, sandboxed_svg_csp, svg_document
 from maestro_web.extensions import db
 from maestro_web.models import Graph, ShareLink
@@ -37,6 +38,7 @@ REFUSALS = {
                       "The picture this link was made to keep was deleted. Ask its owner for a new link."),
     "no picture": (404, "No picture yet", "This graph has not been drawn yet. Try again later."),
     "too many": (429, "Too many attempts", "Too many links that do not work came from your address. Wait a minute."),
+    "locked": (401, "Passcode required", "This link is protected by a passcode. Open the link and enter it first."),
 }
 # Outcomes that reveal nothing (404): for these the link's own embedding rules are not applied either.
 _UNSEEN = (Outcome.UNKNOWN, Outcome.GRAPH_DELETED, Outcome.CREATOR_LOST_WRITE)
@@ -49,12 +51,13 @@ def public_headers(response: Response) -> Response:
     ancestors = " ".join(origins) if origins else "'none'"
     keep_private(response)
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    form_action = "'self'" if g.get("passcode_form") else "'none'"  # only the passcode form posts
     if response.mimetype == "image/svg+xml":
         response.headers["Content-Security-Policy"] = sandboxed_svg_csp(ancestors)
     else:
         response.headers["Content-Security-Policy"] = (
             f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {live_connect_src(current_app.config['MAESTRO_LIVE_URL'])}; "
-            f"base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}")
+            f"base-uri 'none'; form-action {form_action}; frame-ancestors {ancestors}")
     # nosniff, and X-Frame-Options unless `ancestors` names origins, come from the app-wide headers.
     return response
 
@@ -111,10 +114,28 @@ def link_verdict(graph_id: str) -> tuple[Outcome, ShareLink | None]:
     return outcome, link
 
 
-def uncounted_view(graph_id: str, embed: bool) -> Response:
-    """The refusal page of a view that the counting statement refused: why, from the row."""
-    outcome, _ = link_verdict(graph_id)
-    return refusal_page(outcome.visitor_sees, embed)
+def uncounted_view(graph_id: str, embed: bool, page: bool = False) -> Response:
+    """The refusal of a view that the counting statement refused: why, from the row. A link the rules
+    allow but whose passcode this browser has not entered gets the passcode form (`page`) or a bare 401."""
+    link = allowed_link(graph_id)
+    if isinstance(link, str):
+        return refusal_page(link, embed)
+    if not passcode_gate.opened(link):
+        return passcode_gate.passcode_form(embed) if page else refusal_page("locked", embed)
+    return refusal_page(Outcome.VIEWABLE.visitor_sees, embed)  # it turned viewable since the count
+
+
+def allowed_link(graph_id: str) -> ShareLink | str:
+    """The link of this request if the rules allow a view now (nothing counted, passcode aside),
+    else the name of its refusal (a key of REFUSALS)."""
+    outcome, link = link_verdict(graph_id)
+    return link if outcome is Outcome.VIEWABLE and link is not None else outcome.visitor_sees
+
+
+def viewable_link(graph_id: str) -> ShareLink | str:
+    """allowed_link(), and this browser has entered the link's passcode if it has one ("locked" if not)."""
+    link = allowed_link(graph_id)
+    return link if isinstance(link, str) or passcode_gate.opened(link) else "locked"
 
 
 @analytics_public_bp.get("/graphs/public/<graph_id>", defaults={"embed": False})
@@ -126,17 +147,45 @@ def public_graph(graph_id: str, embed: bool) -> Response | str:
     return show(g.share_claims["jti"], graph_id, embed, own_url)
 
 
+@analytics_public_bp.post("/graphs/public/<graph_id>", defaults={"embed": False})
+@analytics_public_bp.post("/graphs/public/<graph_id>/embed", defaults={"embed": True}, endpoint="public_embed_passcode")
+@limiter.exempt  # wrong passcodes have their own budgets (passcode_gate.enter_passcode)
+@csrf.exempt  # an anonymous form with no session to ride on; foreign Origins are refused (docs/sharing.md)
+def public_passcode(graph_id: str, embed: bool) -> AnyResponse:
+    link = allowed_link(graph_id)
+    if isinstance(link, str):
+        return refusal_page(link, embed)
+    return passcode_gate.enter_passcode(link, embed)
+
+
 @analytics_public_bp.get("/s/<code>")
 @limiter.exempt  # like the long link: failures are counted in refusal_page()
 def short_link(code: str) -> Response | str:
     """The short link (issue 14): require_share checked the code's MAC; the link's graph comes from
     its row, then everything is the long link's: the same counting statement, page and headers."""
     jti = g.share_claims["jti"]
-    graph_id = db.session.scalar(select(Graph.public_id).join(ShareLink, ShareLink.graph_id == Graph.id)
-                                 .where(ShareLink.public_id == jti))
+    graph_id = _graph_of(jti)
     if graph_id is None:  # a genuine code of a link since pruned
         return refusal_page("invalid", False)
     return show(jti, graph_id, False, f"{current_app.config['MAESTRO_ANALYTICS_URL']}/s/{code}?")
+
+
+@analytics_public_bp.post("/s/<code>")
+@limiter.exempt
+@csrf.exempt
+def short_link_passcode(code: str) -> AnyResponse:
+    """The passcode form of a short link posts here, then goes back to the short link."""
+    graph_id = _graph_of(g.share_claims["jti"])
+    link = allowed_link(graph_id) if graph_id is not None else "invalid"
+    if isinstance(link, str):
+        return refusal_page(link, False)
+    return passcode_gate.enter_passcode(link, False)
+
+
+def _graph_of(jti: str) -> str | None:
+    """The public id of the graph of the link `jti` (a short link names only its link)."""
+    return db.session.scalar(select(Graph.public_id).join(ShareLink, ShareLink.graph_id == Graph.id)
+                             .where(ShareLink.public_id == jti))
 
 
 def png_answer(svg: str) -> Response:
@@ -157,9 +206,9 @@ def show(jti: str, graph_id: str, embed: bool, own_url: str) -> Response | str:
     `own_url` is the absolute URL the visitor opened (ending in `?` or a query), for the OpenGraph
     image link of the page.
     """
-    counted = count_view(jti, graph_id)  # 2. count it, or say why not
+    counted = count_view(jti, graph_id, passcode_gate.presented_hash(jti))  # 2. count it, or say why not
     if counted is None:
-        return uncounted_view(graph_id, embed)
+        return uncounted_view(graph_id, embed, page=request.args.get("ext") not in ("svg", "png"))
     after_this_request(live_events.announce_view(jti))  # share.viewed, once the answer is sent
 
     g.share_link = counted  # 3. render, under the link's allowed origins

@@ -192,10 +192,17 @@ def diagnose(link: LinkRow | None, graph_id: str, now: datetime | None = None) -
 
 _WHERE = "\n   AND ".join(rule.sql for rule in RULES)
 
+# The passcode (SPEC §10) is not a rule of the link's state but of who asks: a link with a passcode
+# is counted and shown only to a visitor whose passcode cookie was verified against its current hash
+# (analytics_front/passcode_gate.py passes that hash, or None). In the statement, so a passcode
+# changed between the cookie check and the count counts nothing; diagnose() leaves it to the gate.
+_PASSCODE_SQL = "(passcode_hash IS NULL OR passcode_hash = :passcode_hash)"
+
 _COUNT_VIEW_SQL = f"""
 UPDATE share_links
    SET view_count = view_count + 1, last_viewed_at = :now
  WHERE {_WHERE}
+   AND {_PASSCODE_SQL}
 RETURNING graph_id, expires_at, allowed_origins, mode, pinned_result_id
 """
 
@@ -238,6 +245,8 @@ def _statement(sql: str, **types: Any) -> TextClause | TextualSelect:
     if ":now" in sql:  # the statements that apply the rules
         statement = statement.bindparams(bindparam("now", type_=UTCDateTime()),
                                          bindparam("write", value=int(Role.WRITE)))
+    if ":passcode_hash" in sql:
+        statement = statement.bindparams(bindparam("passcode_hash", type_=String))
     return statement.columns(**types) if types else statement
 
 
@@ -280,9 +289,10 @@ def autocommit_engine() -> Engine:
     return engine
 
 
-def count_view(jti: str, graph_id: str) -> CountedView | None:
-    """Count one view if, and only if, every rule holds at this instant; None if one does not."""
-    params = {"jti": jti, "graph_id": graph_id, "now": utcnow()}
+def count_view(jti: str, graph_id: str, passcode_hash: str | None = None) -> CountedView | None:
+    """Count one view if, and only if, every rule holds at this instant and the link has no passcode
+    or its passcode hash is still `passcode_hash` (the one the visitor's cookie opens); None if not."""
+    params = {"jti": jti, "graph_id": graph_id, "now": utcnow(), "passcode_hash": passcode_hash}
     with autocommit_engine().connect() as connection:
         if connection.dialect.name == "postgresql":
             row = connection.execute(COUNT_AND_SHOW, params).first()
