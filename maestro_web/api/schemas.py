@@ -301,7 +301,8 @@ SHARE_MESSAGES = {
     "allowed_origins": f"Must be a list of at most {MAX_ORIGINS} origins such as https://intranet.example.com.",
     "paused": "Must be true or false.",
     "revoked": "A revoked link stays revoked; only true is accepted.",
-    "passcode": f"Must be text of {PASSCODE_MIN_LENGTH} to {PASSCODE_MAX_LENGTH} characters, or absent for none.",
+    "passcode": f"Must be text of {PASSCODE_MIN_LENGTH} to {PASSCODE_MAX_LENGTH} characters, or absent for none"
+                f" (when changing a link: null removes it).",
     "mode": "Must be \"live\" (the newest picture) or \"snapshot\" (the picture as it is now).",
 }
 
@@ -329,6 +330,8 @@ class SharePatch(RequestModel):
     expires_at: IsoDateTime | None = None
     paused: StrictBool | None = None
     revoked: Literal[True] | None = None
+    passcode: Annotated[Text, Field(min_length=PASSCODE_MIN_LENGTH, max_length=PASSCODE_MAX_LENGTH,
+                                    description="Sets or changes the passcode; null removes it; absent keeps it.")] | None = None
 
 
 class CreatorOut(BaseModel):

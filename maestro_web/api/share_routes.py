@@ -110,6 +110,8 @@ def patch_share(graph_id: str, link_id: str):
             extend_link(link, expires_at)
         if body.paused is not None:
             link.pause() if body.paused else link.resume()
+        if "passcode" in body.model_fields_set:  # null removes it; absent leaves it as it is
+            link.set_passcode(body.passcode)
         if body.revoked:
             link.revoke()
     except ShareRefused as exc:

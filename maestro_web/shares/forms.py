@@ -24,7 +24,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3, not in its stubs yet
-from wtforms.validators import Optional, ValidationError
+from wtforms.validators import DataRequired, Optional, ValidationError
 
 from maestro_web.models import Graph
 from maestro_web.models.share import LIVE, SNAPSHOT
@@ -157,3 +157,14 @@ class ExtendForm(ExpiryMixin, FlaskForm):
     expires = SelectField("Extend by", choices=[*PRESET_CHOICES, SelectChoice("custom", "Until a date…")], default="7d")
     custom_expiry = DateTimeLocalField("New expiry (UTC)", validators=[Optional()], format="%Y-%m-%dT%H:%M")
     submit = SubmitField("Extend")
+
+
+class PasscodeForm(FlaskForm):
+    """Set or change a link's passcode (the link page), checked by the model's rule like the create form's."""
+
+    passcode = PasswordField("New passcode", validators=[DataRequired("Type the passcode visitors will enter.")])
+    submit = SubmitField("Set passcode")
+
+    def validate_passcode(self, field: PasswordField) -> None:
+        with as_field_error():
+            check_passcode(field.data or "")

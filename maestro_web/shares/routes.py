@@ -13,7 +13,7 @@ from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.shares import shares_bp
-from maestro_web.shares.forms import ExtendForm, ShareForm
+from maestro_web.shares.forms import ExtendForm, PasscodeForm, ShareForm
 from maestro_web.shares.queries import BadListRequest, LinkFilters, creators_with_write, links_of_graph, links_of_user
 from maestro_web.shares.services import (
     ShareRefused,
@@ -63,10 +63,11 @@ def link_page(graph_id: str, link_id: str):
     return keep_private(_render_link(graph, role, link, ExtendForm(formdata=None)))
 
 
-def _render_link(graph, role, link, form, status=200):
+def _render_link(graph, role, link, form, status=200, passcode_form=None):
     usable = link.revoked_at is None
     response = render_template(
         "shares/link.html", graph=graph, role=role, link=link, form=form, now=utcnow(),
+        passcode_form=passcode_form or PasscodeForm(formdata=None),
         url=share_url(link) if usable else None, short_url=short_url(link) if usable else None, snippet=iframe_snippet(link) if usable and link.embeddable else None,
     )
     return Response(response, status=status, mimetype="text/html")
@@ -148,6 +149,35 @@ def confirm_revoke_all(graph_id: str):
     return render_template(
         "confirm.html", q={"kind": "revoke_all", "graph": graph, "counts": counts}, post_url=url_for("shares.revoke_all", graph_id=graph.public_id),
         cancel_url=url_for("shares.graph_shares", graph_id=graph.public_id), hidden=())
+
+
+@shares_bp.post("/graphs/<graph_id>/shares/<link_id>/passcode")
+def set_passcode(graph_id: str, link_id: str):
+    """Set or change the link's passcode; every browser that entered the old one must enter this one."""
+    graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
+    link = link_on_graph_or_404(graph, link_id)
+    form = PasscodeForm()
+    if link.revoked_at is not None:
+        abort(410, "This link was revoked.")
+    if form.validate_on_submit():
+        had_one = link.has_passcode
+        link.set_passcode(form.passcode.data or "")
+        db.session.commit()
+        flash("Passcode changed: visitors must enter the new one, also in browsers that had opened the link."
+              if had_one else "Passcode set: visitors must enter it before they see the graph.", "success")
+        return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
+    return keep_private(_render_link(graph, role, link, ExtendForm(formdata=None), 422, passcode_form=form))
+
+
+@shares_bp.post("/graphs/<graph_id>/shares/<link_id>/passcode/remove")
+def remove_passcode(graph_id: str, link_id: str):
+    """Remove the passcode: anyone holding the link opens it again (the old cookies stay dead)."""
+    graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
+    link = link_on_graph_or_404(graph, link_id)
+    link.set_passcode(None)
+    db.session.commit()  # a one-button form: CSRFProtect has already checked it, like every POST
+    flash("Passcode removed: anyone with the link can open it.", "success")
+    return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
 
 
 @shares_bp.post("/graphs/<graph_id>/shares/revoke-all")
