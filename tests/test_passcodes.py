@@ -353,13 +353,19 @@ def test_a_link_without_passcode_is_unchanged_and_its_form_post_just_goes_back(a
     assert views(app, made.id) == 1
 
 
-def test_a_post_from_another_site_is_refused(app, locked):
-    client = app.test_client()
-    response = enter(client, locked.path, Origin="https://evil.example")
+@pytest.mark.parametrize("headers", [{"Sec-Fetch-Site": "cross-site", "Origin": "null"},
+                                     {"Sec-Fetch-Site": "same-site"}, {"Origin": "https://evil.example"}])
+def test_a_post_from_another_site_is_refused(app, locked, headers):
+    response = enter(app.test_client(), locked.path, **headers)
     assert response.status_code == 403 and "Set-Cookie" not in response.headers
+    assert "must be sent from the link" in response.text
     assert_reveals_nothing(response)
-    own = app.config["MAESTRO_ANALYTICS_URL"].split("/analytics")[0]
-    assert enter(client, locked.path, Origin=own).status_code == 303
+
+
+@pytest.mark.parametrize("headers", [{"Sec-Fetch-Site": "same-origin", "Origin": "null"},  # a browser, no-referrer
+                                     {"Origin": "null"}, {}])
+def test_a_post_from_the_links_own_page_is_accepted(app, locked, headers):
+    assert enter(app.test_client(), locked.path, **headers).status_code == 303
 
 
 @pytest.mark.app_settings(MAESTRO_ANALYTICS_URL="https://share.example.com/analytics")

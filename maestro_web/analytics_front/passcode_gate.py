@@ -66,12 +66,13 @@ def passcode_form(embed: bool, error: str | None = None, status: int = 401) -> R
 
 
 def _foreign_origin() -> bool:
-    """A POST from another site's page (its Origin header says so): refused, see docs/sharing.md."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return False
+    """A POST sent by another site's page: refused, see docs/sharing.md. Browsers say so in
+    Sec-Fetch-Site; Origin is the fallback, and is "null" from this page itself (no-referrer)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site not in ("same-origin", "none")
     own = urlsplit(current_app.config["MAESTRO_ANALYTICS_URL"])
-    return origin != f"{own.scheme}://{own.netloc}"
+    return request.headers.get("Origin") not in (None, "null", f"{own.scheme}://{own.netloc}")
 
 
 def _set_cookie(response: AnyResponse, link: ShareLink, now: datetime) -> None:
