@@ -7,7 +7,6 @@ tests/test_rate_limits.py), so every test here sees the budgets a deployment has
 from __future__ import annotations
 
 import logging
-import os
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -17,7 +16,7 @@ from typing import Any, Iterator
 import pytest
 import redis
 
-from conftest import api_headers, form_csrf
+from conftest import api_headers
 from mail_support import free_port
 from maestro_web.extensions import db
 from maestro_web.keyring import KeyRing
@@ -32,9 +31,9 @@ from maestro_web.security.passcode_cookies import (
     mint_cookie_value,
 )
 from maestro_web.security.short_codes import mint_short_code
+from redis_support import REDIS_URL, delete_prefixed, limiter_on_redis
 from share_support import draw, link_row, make_link
 
-REDIS_URL = os.environ.get("MAESTRO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSCODE = "open sesame 42"
 CONTEXT = "public-analytics"
 GRAPH_NAME = "Checkout"
@@ -49,15 +48,9 @@ def prefix() -> str:
 
 @pytest.fixture
 def app_settings(request: pytest.FixtureRequest, prefix: str) -> Iterator[dict[str, Any]]:
+    yield limiter_on_redis(request, prefix)
     client = redis.Redis.from_url(REDIS_URL)
-    settings: dict[str, Any] = {"REDIS_URL": REDIS_URL, "RATELIMIT_STORAGE_URI": REDIS_URL,
-                                "RATELIMIT_ENABLED": True, "RATELIMIT_KEY_PREFIX": prefix}
-    for marker in reversed(list(request.node.iter_markers("app_settings"))):
-        settings.update(marker.kwargs)
-    yield settings
-    keys = list(client.scan_iter(f"*{prefix}*"))
-    if keys:
-        client.delete(*keys)
+    delete_prefixed(client, prefix)
     client.close()
 
 
@@ -448,15 +441,18 @@ def test_the_budgets_are_keyed_hashes_in_redis(app, locked, prefix):
     assert not any("10.9.8.7" in key or locked.id in key for key in keys)
 
 
+CLOSED = f"redis://127.0.0.1:{free_port()}/0"  # bound and released: connecting to it is refused
+
+
+@pytest.mark.app_settings(REDIS_URL=CLOSED, RATELIMIT_STORAGE_URI=CLOSED)
 def test_redis_unavailable_fails_closed_with_503(app, locked):
-    app.config["RATELIMIT_STORAGE_URI"] = f"redis://127.0.0.1:{free_port()}/0"
-    with app.app_context():
-        from maestro_web.extensions import limiter
-        limiter.init_app(app)  # the limiter's storage now points at a closed port
-    response = enter(app.test_client(), locked.path)
+    visitor = app.test_client()
+    assert_asks_for_passcode(visitor.get(locked.path))  # showing the form needs no limiter
+    response = enter(visitor, locked.path)
     assert response.status_code == 503
     assert response.headers["Retry-After"] == str(STORAGE_DOWN_RETRY_AFTER)
-    assert "Set-Cookie" not in response.headers
+    assert "Set-Cookie" not in response.headers and "rate-limit service cannot be reached" in response.text
+    assert visitor.get(locked.path).status_code == 401
 
 
 def test_the_passcode_never_reaches_a_log_line(app, graph, owner, client, locked, caplog):

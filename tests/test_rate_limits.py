@@ -17,8 +17,8 @@ import redis
 from conftest import PASSWORD, AuthActions, form_csrf
 from maestro_web import create_app
 from maestro_web.security.worker_tokens import mint_worker_token
+from redis_support import REDIS_URL, delete_prefixed, limiter_on_redis
 
-REDIS_URL = os.environ.get("MAESTRO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
@@ -39,18 +39,8 @@ def prefix() -> str:
 
 @pytest.fixture
 def app_settings(request: pytest.FixtureRequest, redis_client: redis.Redis, prefix: str) -> Iterator[dict[str, Any]]:
-    settings: dict[str, Any] = {
-        "REDIS_URL": REDIS_URL,
-        "RATELIMIT_STORAGE_URI": REDIS_URL,
-        "RATELIMIT_ENABLED": True,
-        "RATELIMIT_KEY_PREFIX": prefix,
-    }
-    for marker in reversed(list(request.node.iter_markers("app_settings"))):
-        settings.update(marker.kwargs)
-    yield settings
-    keys = list(redis_client.scan_iter(f"*{prefix}*"))
-    if keys:
-        redis_client.delete(*keys)
+    yield limiter_on_redis(request, prefix)
+    delete_prefixed(redis_client, prefix)
 
 
 def stored_keys(redis_client: redis.Redis, prefix: str) -> list[str]:

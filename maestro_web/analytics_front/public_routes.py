@@ -4,7 +4,9 @@ A request reads top to bottom: the blueprint's guard verifies the token (guards.
 security/share_tokens.py: signature, audience, graph); the view counts the view or, if the link's
 row does not allow one, diagnoses why (models/share_rules.py, the one home of those rules: one
 conditional UPDATE on an autocommit connection, so revocation is immediate on every process and max
-views exact under concurrency); then it renders the page, the raw SVG, or the refusal page.
+views exact under concurrency); then it renders the page, the raw SVG, or the refusal page. A link
+with a passcode is counted and shown only once this browser entered it (passcode_gate.py): until
+then its page is the passcode form, which POSTs back to the same URL.
 
 Every answer of these routes, errors included, carries the public headers.
 """
@@ -150,7 +152,7 @@ def public_graph(graph_id: str, embed: bool) -> Response | str:
 @analytics_public_bp.post("/graphs/public/<graph_id>", defaults={"embed": False})
 @analytics_public_bp.post("/graphs/public/<graph_id>/embed", defaults={"embed": True}, endpoint="public_embed_passcode")
 @limiter.exempt  # wrong passcodes have their own budgets (passcode_gate.enter_passcode)
-@csrf.exempt  # an anonymous form with no session to ride on; foreign Origins are refused (docs/sharing.md)
+@csrf.exempt  # an anonymous form with no session to ride on; cross-site posts are refused (docs/sharing.md)
 def public_passcode(graph_id: str, embed: bool) -> AnyResponse:
     link = allowed_link(graph_id)
     if isinstance(link, str):
