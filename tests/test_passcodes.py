@@ -445,7 +445,9 @@ CLOSED = f"redis://127.0.0.1:{free_port()}/0"  # bound and released: connecting 
 
 
 @pytest.mark.app_settings(REDIS_URL=CLOSED, RATELIMIT_STORAGE_URI=CLOSED)
-def test_redis_unavailable_fails_closed_with_503(app, locked):
+def test_redis_unavailable_fails_closed_with_503(app, owner, make_graph):
+    # No picture: drawing one goes through the worker endpoints, which are rate limited too.
+    locked = make_link(app, make_graph(owner, name=GRAPH_NAME), owner, passcode=PASSCODE)
     visitor = app.test_client()
     assert_asks_for_passcode(visitor.get(locked.path))  # showing the form needs no limiter
     response = enter(visitor, locked.path)
