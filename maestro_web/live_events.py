@@ -213,6 +213,11 @@ def _on_new(session: Session, obj: object) -> None:
 
 
 def _on_dirty(session: Session, obj: object) -> None:
+    if isinstance(obj, ShareLink) and _changed(obj, "passcode_hash") and obj.passcode_hash is not None:
+        # A new passcode ends every visitor's passcode cookie (SPEC §10): their open pages refresh (and
+        # get the 401), and their subscriptions end. Removing one ends nothing: anyone may look then.
+        publish_after_commit(f"share:{obj.public_id}", "share.changed", {"status": obj.status()}, session)
+        publish_after_commit(CONTROL, "revoke", {"channel": f"share:{obj.public_id}"}, session)
     if isinstance(obj, ShareLink) and _changed(obj, "paused_at", "revoked_at", "expires_at"):
         creator = session.connection().scalar(select(User.public_id).where(User.id == obj.creator_id))
         if creator is not None:

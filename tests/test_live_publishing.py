@@ -206,6 +206,19 @@ def test_pausing_a_link_tells_owner_and_visitors_then_ends_the_visitors_subscrip
         assert visitor.recv(10) == {"type": "unsubscribed", "channel": f"share:{made.id}", "reason": "access"}
 
 
+def test_a_new_passcode_refreshes_the_visitors_pages_and_ends_their_subscription(app, auth, client, live, owner,
+                                                                                  graph):
+    made = make_link(app, graph, owner)
+    with listen(app, live, [f"share:{made.id}"]) as visitor:
+        auth.login(owner.email)
+        base = f"/graphs/{graph.public_id}/shares/{made.id}"
+        response = client.post(f"{base}/passcode", data={**auth.form_values(base), "passcode": "open sesame 42"})
+        assert response.status_code == 302
+        frame = next_event(visitor)
+        assert frame["event"] == "share.changed" and frame["data"] == {"status": "active"}
+        assert visitor.recv(10) == {"type": "unsubscribed", "channel": f"share:{made.id}", "reason": "access"}
+
+
 def test_revoke_all_announces_every_link(app, auth, client, live, owner, graph):
     links = [make_link(app, graph, owner, label=f"l{i}") for i in range(2)]
     with listen(app, live, [f"share:{link.id}" for link in links]) as visitor:
