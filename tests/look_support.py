@@ -1,6 +1,7 @@
 """Every page a user, a visitor and an owner reach, set up once for the look and accessibility tests
 (tests/test_accessibility.py, tests/test_browser_look.py): a drawn web-shop graph, a live link, a paused
-link (its public page is the refusal), and a logged-in owner."""
+link (its public page is the refusal), a link with a passcode (its public page is the passcode form),
+and a logged-in owner."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ def build_site(app, base: str, make_user, make_graph) -> Site:
     draw_with_the_reference_worker(app, graph.public_id)
     live = make_link(app, graph, owner, label="For the board")
     paused = make_link(app, graph, owner, label="Paused one")
+    locked = make_link(app, graph, owner, label="With a passcode", passcode="open sesame 42")
     with app.app_context():
         row = ShareLink.get_by_public_id(paused.id)
         row.pause()
@@ -44,6 +46,7 @@ def build_site(app, base: str, make_user, make_graph) -> Site:
         ("forgot", "/auth/forgot"),
         ("public", live.path),
         ("public-refused", paused.path),
+        ("public-passcode", locked.path),
         ("error-404", "/no-such-page"),
     ], owner=[
         ("graph-list", "/graphs/"),
