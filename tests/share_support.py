@@ -1,4 +1,11 @@
-"""Helpers for the share link tests: a graph with a picture, and links made through the services."""
+"""Helpers for the share link tests: a graph with a picture, links made through the services, links
+put in each refused state, and what a visitor without cookies gets.
+
+The fixtures `owner`, `writer`, `reader` and `graph` (the owner's "Checkout" graph, drawn, with a
+writer and a reader) are imported by the test modules that use them:
+
+    from share_support import graph, owner, reader, writer  # noqa: F401 (fixtures)
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,12 +13,14 @@ from datetime import timedelta
 
 from typing import Callable
 
+import pytest
 from sqlalchemy import delete, update
 
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, GraphRole, Role, ShareLink, User
 from maestro_web.models.share_rules import SNAPSHOT, Outcome
 from maestro_web.models.base import utcnow
+from maestro_web.security.short_codes import mint_short_code
 from maestro_web.security.worker_tokens import mint_worker_token
 from maestro_web.security.share_tokens import share_token_of
 from maestro_web.shares.services import NewLink, create_link
@@ -19,6 +28,9 @@ from maestro_web.shares.urls import share_url
 
 SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 40" width="120" height="40">'
        '<rect x="1" y="1" width="60" height="20" fill="#abc"/><text x="5" y="15">checkout-api</text></svg>')
+SHARE_CONTEXT = "public-analytics"  # the key ring of share tokens and short codes
+# The states a visitor is refused in, with the status the page answers.
+REFUSED_STATES = [("paused", 403), ("revoked", 410), ("expired", 410), ("used up", 410)]
 
 
 def draw(app, graph_id: str, svg: str = SVG, msg: str = "2 nodes", info: dict | None = None,
@@ -107,3 +119,64 @@ BREAKS: dict[Outcome, tuple[Callable[[ShareLink], None], int]] = {
     Outcome.CREATOR_LOST_WRITE: (_creator_loses_write, 404),
     Outcome.SNAPSHOT_GONE: (lose_pinned_result, 410),
 }
+
+
+def set_state(app, link_id: str, state: str) -> None:
+    """Pause, revoke or expire a link on its row (the owner's pages test the buttons themselves)."""
+    with app.app_context():
+        link = ShareLink.get_by_public_id(link_id)
+        if state == "paused":
+            link.paused_at = utcnow()
+        elif state == "revoked":
+            link.revoked_at = utcnow()
+        elif state == "expired":
+            link.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+
+
+def link_in_state(app, graph, creator, state: str) -> Made:
+    """A new link in `state` (one of REFUSED_STATES). A "used up" link allows one view, still to be
+    made: the caller views it once, then it is used up."""
+    made = make_link(app, graph, creator, max_views=1 if state == "used up" else None)
+    set_state(app, made.id, state)
+    return made
+
+
+def visit(app, made: Made, suffix: str = ""):
+    """The long link as a visitor without cookies opens it (`suffix`: e.g. "&ext=png")."""
+    return app.test_client().get(made.path + suffix)
+
+
+def short_code(app, link_id: str) -> str:
+    return mint_short_code(app.config["KEY_RINGS"][SHARE_CONTEXT], link_id)
+
+
+def visit_short(app, code: str, query: str = ""):
+    """The short link `/analytics/s/<code>` as a visitor without cookies opens it."""
+    return app.test_client().get(f"/analytics/s/{code}{query}")
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user(email="owner@example.com", name="Owner")
+
+
+@pytest.fixture
+def writer(make_user):
+    return make_user(email="writer@example.com", name="Writer")
+
+
+@pytest.fixture
+def reader(make_user):
+    return make_user(email="reader@example.com", name="Reader")
+
+
+@pytest.fixture
+def graph(app, owner, writer, reader, make_graph):
+    """The owner's "Checkout" graph with a picture; the writer holds Write, the reader Read."""
+    graph = make_graph(owner, name="Checkout", spec="web -> api", grants={writer: Role.WRITE, reader: Role.READ})
+    draw(app, graph.public_id)
+    return graph

@@ -4,48 +4,28 @@ from __future__ import annotations
 
 import re
 import struct
-from datetime import timedelta
 
 import pytest
 
 from maestro_web.analytics_front import download_routes
-from maestro_web.extensions import db
-from maestro_web.models import Role, ShareLink
-from maestro_web.models.base import utcnow
+from maestro_web.models import Role
 from maestro_web.security.keys import KeyRing
 from maestro_web.security.short_codes import mint_short_code
-from share_support import draw, link_row, make_link
+from share_support import (  # noqa: F401 (owner, writer, reader, graph: fixtures)
+    REFUSED_STATES, SHARE_CONTEXT, graph, link_in_state, link_row, make_link, owner, reader, short_code, visit,
+    visit_short, writer)
 
 from conftest import api_headers
 
-CONTEXT = "public-analytics"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
-def writer(make_user):
-    return make_user(email="writer@example.com", name="Writer")
-
-
-@pytest.fixture
-def graph(app, owner, writer, make_graph):
-    graph = make_graph(owner, name="Checkout", spec="web -> api", grants={writer: Role.WRITE})
-    draw(app, graph.public_id)
-    return graph
-
-
 def image(app, made):
-    return app.test_client().get(made.path + "&ext=png")
+    return visit(app, made, "&ext=png")
 
 
 def short_image(app, made, code=None):
-    code = code or mint_short_code(app.config["KEY_RINGS"][CONTEXT], made.id)
-    return app.test_client().get(f"/analytics/s/{code}?ext=png")
+    return visit_short(app, code or short_code(app, made.id), "?ext=png")
 
 
 def test_image_link_is_an_inline_png_with_the_page_headers_and_counts_a_view(app, owner, graph):
@@ -61,18 +41,9 @@ def test_image_link_is_an_inline_png_with_the_page_headers_and_counts_a_view(app
     assert link_row(app, made.id).view_count == 3
 
 
-@pytest.mark.parametrize("state, status", [("paused", 403), ("revoked", 410), ("expired", 410), ("used up", 410)])
+@pytest.mark.parametrize("state, status", REFUSED_STATES)
 def test_a_refused_link_gets_no_image(app, owner, graph, state, status):
-    made = make_link(app, graph, owner, max_views=1 if state == "used up" else None)
-    with app.app_context():
-        link = ShareLink.get_by_public_id(made.id)
-        if state == "paused":
-            link.paused_at = utcnow()
-        elif state == "revoked":
-            link.revoked_at = utcnow()
-        elif state == "expired":
-            link.expires_at = utcnow() - timedelta(seconds=1)
-        db.session.commit()
+    made = link_in_state(app, graph, owner, state)
     if state == "used up":
         assert image(app, made).status_code == 200
     for response in (image(app, made), short_image(app, made)):
@@ -93,13 +64,13 @@ def test_tampered_token_rotated_out_key_deleted_graph_and_creator_without_write(
     made, by_writer = make_link(app, graph, owner), make_link(app, graph, writer)
     tampered = app.test_client().get(made.path[:-2] + ("AA" if not made.path.endswith("AA") else "BB") + "&ext=png")
     assert tampered.status_code == 404
-    old = app.config["KEY_RINGS"][CONTEXT]
+    old = app.config["KEY_RINGS"][SHARE_CONTEXT]
     code = mint_short_code(old, made.id)  # minted before the rotation
-    app.config["KEY_RINGS"][CONTEXT] = KeyRing(CONTEXT, "previous-accepted-" + "q" * 30, (old.current,))
+    app.config["KEY_RINGS"][SHARE_CONTEXT] = KeyRing(SHARE_CONTEXT, "previous-accepted-" + "q" * 30, (old.current,))
     assert image(app, made).status_code == 200 and short_image(app, made, code).status_code == 200
-    app.config["KEY_RINGS"][CONTEXT] = KeyRing(CONTEXT, "previous-accepted-" + "q" * 30)
+    app.config["KEY_RINGS"][SHARE_CONTEXT] = KeyRing(SHARE_CONTEXT, "previous-accepted-" + "q" * 30)
     assert image(app, made).status_code == 404 and short_image(app, made, code).status_code == 404
-    app.config["KEY_RINGS"][CONTEXT] = old
+    app.config["KEY_RINGS"][SHARE_CONTEXT] = old
     auth.login(owner.email)
     page = f"/graphs/{graph.public_id}/access"
     client.post(page, data={**auth.form_values(page), "email": writer.email, "role": str(int(Role.READ))})
@@ -122,7 +93,7 @@ def test_opengraph_tags_are_present_and_absolute(app, client, owner, graph):
     made = make_link(app, graph, owner)
     base = app.config["MAESTRO_ANALYTICS_URL"]
     assert base.startswith("http")
-    code = mint_short_code(app.config["KEY_RINGS"][CONTEXT], made.id)
+    code = mint_short_code(app.config["KEY_RINGS"][SHARE_CONTEXT], made.id)
     for path, expected in ((made.path, f"{base}{made.path.removeprefix('/analytics')}&amp;ext=png"),
                            (f"/analytics/s/{code}", f"{base}/s/{code}?ext=png")):
         html = app.test_client().get(path).get_data(as_text=True)

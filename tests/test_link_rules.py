@@ -26,24 +26,7 @@ from maestro_web.models.share_rules import (
     sql_verdicts,
 )
 from maestro_web.shares.queries import LINK_STATUSES, status_condition
-from share_support import BREAKS, draw, make_link
-
-
-@pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
-def writer(make_user):
-    return make_user(email="writer@example.com", name="Writer")
-
-
-@pytest.fixture
-def graph(app, owner, writer, make_graph):
-    graph = make_graph(owner, name="Checkout", spec="web -> api", grants={writer: Role.WRITE})
-    draw(app, graph.public_id)
-    return graph
+from share_support import BREAKS, graph, make_link, owner, reader, writer  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

@@ -7,33 +7,15 @@ from datetime import datetime
 
 import pytest
 
-from maestro_web.models import Role
 from maestro_web.security.live_tickets import TicketError, verify_ticket
-from share_support import draw, link_row, make_link
+from share_support import graph, link_row, make_link, owner, reader, writer  # noqa: F401 (fixtures)
 
 from conftest import api_headers
 
 
 @pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
-def reader(make_user):
-    return make_user(email="reader@example.com", name="Reader")
-
-
-@pytest.fixture
 def stranger(make_user):
     return make_user(email="stranger@example.com", name="Stranger")
-
-
-@pytest.fixture
-def graph(app, owner, reader, make_graph):
-    graph = make_graph(owner, name="Checkout", spec="web -> api", grants={reader: Role.READ})
-    draw(app, graph.public_id)
-    return graph
 
 
 def verified(app, body):

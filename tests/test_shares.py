@@ -14,36 +14,10 @@ from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.security.keys import KeyRing
-from share_support import draw, link_row, make_link
+from share_support import (  # noqa: F401 (owner, writer, reader, graph: fixtures)
+    REFUSED_STATES, graph, link_in_state, link_row, make_link, owner, reader, visit, writer)
 
 from conftest import api_headers
-
-
-@pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
-def writer(make_user):
-    return make_user(email="writer@example.com", name="Writer")
-
-
-@pytest.fixture
-def reader(make_user):
-    return make_user(email="reader@example.com", name="Reader")
-
-
-@pytest.fixture
-def graph(app, owner, writer, reader, make_graph):
-    graph = make_graph(owner, name="Checkout", spec="web -> api", grants={writer: Role.WRITE, reader: Role.READ})
-    draw(app, graph.public_id)
-    return graph
-
-
-def visit(app, made, suffix=""):
-    """A visitor without cookies."""
-    return app.test_client().get(made.path + suffix)
 
 
 def post_page(auth, client, page, action, **data):
@@ -334,18 +308,9 @@ def test_a_stranger_gets_404_on_every_link_route_of_the_api_and_pages(app, auth,
     assert visit(app, made).status_code == 200  # nothing the stranger tried touched the link
 
 
-@pytest.mark.parametrize("state, status", [("paused", 403), ("revoked", 410), ("expired", 410), ("used up", 410)])
+@pytest.mark.parametrize("state, status", REFUSED_STATES)
 def test_refusal_pages_reveal_nothing_of_the_graph(app, owner, graph, state, status):
-    made = make_link(app, graph, owner, max_views=1 if state == "used up" else None)
-    with app.app_context():
-        link = ShareLink.get_by_public_id(made.id)
-        if state == "paused":
-            link.paused_at = utcnow()
-        elif state == "revoked":
-            link.revoked_at = utcnow()
-        elif state == "expired":
-            link.expires_at = utcnow() - timedelta(seconds=1)
-        db.session.commit()
+    made = link_in_state(app, graph, owner, state)
     if state == "used up":
         assert visit(app, made).status_code == 200
     for suffix in ("", "&ext=svg"):

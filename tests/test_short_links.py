@@ -3,81 +3,35 @@ rules, headers and counting as the long link; the code is the link id and a MAC 
 public-analytics key ring."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
-from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
-from maestro_web.models.base import utcnow
 from maestro_web.security.keys import KeyRing
 from maestro_web.security.short_codes import MAC_LENGTH, ShortCodeInvalid, mint_short_code, verify_short_code
-from share_support import draw, link_row, make_link
+from share_support import (  # noqa: F401 (owner, writer, reader, graph: fixtures)
+    REFUSED_STATES, SHARE_CONTEXT, graph, link_in_state, link_row, make_link, owner, reader, set_state,
+    short_code, visit_short, writer)
 
 from conftest import AuthActions, api_headers
-
-CONTEXT = "public-analytics"
-
-
-@pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
-def writer(make_user):
-    return make_user(email="writer@example.com", name="Writer")
-
-
-@pytest.fixture
-def reader(make_user):
-    return make_user(email="reader@example.com", name="Reader")
-
-
-@pytest.fixture
-def graph(app, owner, writer, reader, make_graph):
-    graph = make_graph(owner, name="Checkout", spec="web -> api", grants={writer: Role.WRITE, reader: Role.READ})
-    draw(app, graph.public_id)
-    return graph
-
-
-def code_of(app, link_id: str) -> str:
-    return mint_short_code(app.config["KEY_RINGS"][CONTEXT], link_id)
-
-
-def short(app, code: str, query: str = ""):
-    return app.test_client().get(f"/analytics/s/{code}{query}")
-
-
-def set_state(app, link_id: str, state: str) -> None:
-    with app.app_context():
-        link = ShareLink.get_by_public_id(link_id)
-        if state == "paused":
-            link.paused_at = utcnow()
-        elif state == "revoked":
-            link.revoked_at = utcnow()
-        elif state == "expired":
-            link.expires_at = utcnow() - timedelta(seconds=1)
-        db.session.commit()
 
 
 # --- the code --------------------------------------------------------------------------------------
 
 
 def test_code_round_trips_and_a_previous_key_is_accepted():
-    old, new = KeyRing(CONTEXT, "old-secret-" + "x" * 32), KeyRing(CONTEXT, "new-secret-" + "y" * 32)
+    old, new = KeyRing(SHARE_CONTEXT, "old-secret-" + "x" * 32), KeyRing(SHARE_CONTEXT, "new-secret-" + "y" * 32)
     code = mint_short_code(old, "abcDEF_-123")
     assert verify_short_code(code, old) == "abcDEF_-123"
     assert len(code) == len("abcDEF_-123") + MAC_LENGTH
     with pytest.raises(ShortCodeInvalid):
         verify_short_code(code, new)  # rotated out
-    assert verify_short_code(code, KeyRing(CONTEXT, new.current, (old.current,))) == "abcDEF_-123"
+    assert verify_short_code(code, KeyRing(SHARE_CONTEXT, new.current, (old.current,))) == "abcDEF_-123"
 
 
 @pytest.mark.parametrize("code", ["", "short", "a" * 200, "abc.def" + "A" * 22, None, 12345, "é" * 30])
 def test_malformed_codes_are_invalid(code):
     with pytest.raises(ShortCodeInvalid):
-        verify_short_code(code, KeyRing(CONTEXT, "k" * 40))
+        verify_short_code(code, KeyRing(SHARE_CONTEXT, "k" * 40))
 
 
 # --- through the app ---------------------------------------------------------------------------------
@@ -86,26 +40,26 @@ def test_malformed_codes_are_invalid(code):
 def test_short_link_shows_the_same_page_with_the_same_headers_and_counts_the_view(app, owner, graph):
     made = make_link(app, graph, owner)
     long_view = app.test_client().get(made.path)
-    response = short(app, code_of(app, made.id))
+    response = visit_short(app, short_code(app, made.id))
     assert response.status_code == 200
     text = response.get_data(as_text=True)
     assert "Checkout" in text and "checkout-api" in text
     for header in ("Cache-Control", "Referrer-Policy", "X-Robots-Tag", "Content-Security-Policy", "X-Frame-Options"):
         assert response.headers.get(header) == long_view.headers.get(header), header
     assert link_row(app, made.id).view_count == 2  # the long view and the short one
-    svg = short(app, code_of(app, made.id), "?ext=svg")
+    svg = visit_short(app, short_code(app, made.id), "?ext=svg")
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
     assert link_row(app, made.id).view_count == 3
 
 
 def test_tampered_code_another_links_mac_and_another_contexts_key_are_404(app, owner, graph):
     made, other = make_link(app, graph, owner), make_link(app, graph, owner, label="Other")
-    code = code_of(app, made.id)
+    code = short_code(app, made.id)
     flipped = code[:-1] + ("A" if code[-1] != "A" else "B")
     foreign = mint_short_code(app.config["KEY_RINGS"]["analytics"], made.id)  # the worker context's key
-    swapped = made.id + code_of(app, other.id)[-MAC_LENGTH:]
+    swapped = made.id + short_code(app, other.id)[-MAC_LENGTH:]
     for bad in (flipped, made.id, foreign, swapped, code[:-1]):
-        response = short(app, bad)
+        response = visit_short(app, bad)
         assert response.status_code == 404, bad
         assert "Checkout" not in response.get_data(as_text=True)
         assert response.headers["Cache-Control"] == "no-store"
@@ -114,24 +68,23 @@ def test_tampered_code_another_links_mac_and_another_contexts_key_are_404(app, o
 
 def test_rotation_keeps_short_links_until_the_previous_key_is_dropped(app, owner, graph):
     made = make_link(app, graph, owner)
-    code = code_of(app, made.id)
-    old = app.config["KEY_RINGS"][CONTEXT]
-    app.config["KEY_RINGS"][CONTEXT] = KeyRing(CONTEXT, "rotated-" + "z" * 40, (old.current,))
-    assert short(app, code).status_code == 200
-    assert code_of(app, made.id) != code
-    app.config["KEY_RINGS"][CONTEXT] = KeyRing(CONTEXT, "rotated-" + "z" * 40)
-    assert short(app, code).status_code == 404
+    code = short_code(app, made.id)
+    old = app.config["KEY_RINGS"][SHARE_CONTEXT]
+    app.config["KEY_RINGS"][SHARE_CONTEXT] = KeyRing(SHARE_CONTEXT, "rotated-" + "z" * 40, (old.current,))
+    assert visit_short(app, code).status_code == 200
+    assert short_code(app, made.id) != code
+    app.config["KEY_RINGS"][SHARE_CONTEXT] = KeyRing(SHARE_CONTEXT, "rotated-" + "z" * 40)
+    assert visit_short(app, code).status_code == 404
 
 
-@pytest.mark.parametrize("state, status", [("paused", 403), ("revoked", 410), ("expired", 410), ("used up", 410)])
+@pytest.mark.parametrize("state, status", REFUSED_STATES)
 def test_link_states_refuse_the_short_link_like_the_long_one(app, owner, graph, state, status):
-    made = make_link(app, graph, owner, max_views=1 if state == "used up" else None)
-    set_state(app, made.id, state)
-    code = code_of(app, made.id)
+    made = link_in_state(app, graph, owner, state)
+    code = short_code(app, made.id)
     if state == "used up":
-        assert short(app, code).status_code == 200
+        assert visit_short(app, code).status_code == 200
     for query in ("", "?ext=svg", "?ext=png"):
-        response = short(app, code, query)
+        response = visit_short(app, code, query)
         assert response.status_code == status, query
         assert "Checkout" not in response.get_data(as_text=True)
         assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
@@ -143,13 +96,13 @@ def test_deleted_graph_and_creator_without_write_are_404(app, auth, client, owne
     auth.login(owner.email)
     page = f"/graphs/{graph.public_id}/access"
     client.post(page, data={**auth.form_values(page), "email": writer.email, "role": str(int(Role.READ))})
-    assert short(app, code_of(app, by_writer.id)).status_code == 404
-    assert short(app, code_of(app, by_writer.id), "?ext=png").status_code == 404
-    assert short(app, code_of(app, by_owner.id)).status_code == 200
+    assert visit_short(app, short_code(app, by_writer.id)).status_code == 404
+    assert visit_short(app, short_code(app, by_writer.id), "?ext=png").status_code == 404
+    assert visit_short(app, short_code(app, by_owner.id)).status_code == 200
     page = f"/graphs/{graph.public_id}/delete"
     assert client.post(page, data=auth.form_values(page)).status_code == 302
-    assert short(app, code_of(app, by_owner.id)).status_code == 404
-    assert short(app, code_of(app, by_owner.id), "?ext=png").status_code == 404
+    assert visit_short(app, short_code(app, by_owner.id)).status_code == 404
+    assert visit_short(app, short_code(app, by_owner.id), "?ext=png").status_code == 404
 
 
 def test_api_and_link_page_carry_the_short_link_and_the_qr_code_encodes_it(app, auth, client, owner, graph):
@@ -158,7 +111,7 @@ def test_api_and_link_page_carry_the_short_link_and_the_qr_code_encodes_it(app, 
     body = client.get(f"/api/graphs/{graph.public_id}/shares", headers=headers).json
     item = next(item for item in body["items"] if item["id"] == made.id)
     base = app.config["MAESTRO_ANALYTICS_URL"]
-    assert item["short_url"] == f"{base}/s/{code_of(app, made.id)}"
+    assert item["short_url"] == f"{base}/s/{short_code(app, made.id)}"
     assert item["image_url"] == f"{item['url']}&ext=png"
     assert len(item["short_url"]) < len(item["url"]) / 3
     auth.login(owner.email)
@@ -199,6 +152,6 @@ def test_a_short_code_never_reaches_a_log_line(app, owner, graph):
     from maestro_web.logs import redact
 
     made = make_link(app, graph, owner)
-    code = code_of(app, made.id)
+    code = short_code(app, made.id)
     line = f'127.0.0.1 - [30/Nov/2026] "GET /analytics/s/{code} HTTP/1.1" 200 1234'
     assert code not in redact(line) and made.id not in redact(line) and "/analytics/s/[redacted]" in redact(line)
