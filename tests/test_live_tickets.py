@@ -1,8 +1,6 @@
 """Live tickets at their edges (SPEC §8): signed with the user secret, read only by the live server."""
 from __future__ import annotations
 
-import base64
-import json
 import secrets
 import time
 from datetime import datetime, timezone
@@ -12,33 +10,19 @@ import pytest
 from flask_jwt_extended import create_access_token
 
 from maestro_web.security.keys import KeyRing
-from maestro_web.security.live_tickets import TicketError, issue_ticket, verify_ticket
+from maestro_web.security.live_tickets import CONTEXT, TicketError, issue_ticket, verify_ticket
 from maestro_web.security.socket_tokens import issue_socket_token
-
-
-def new_ring(context: str = "session", previous: tuple[str, ...] = ()) -> KeyRing:
-    return KeyRing(context, secrets.token_urlsafe(48), previous)
+from token_support import b64, new_ring, sign, token_claims
 
 
 @pytest.fixture
 def ring() -> KeyRing:
-    return new_ring()
+    return new_ring(CONTEXT)
 
 
 def claims_of(lifetime: int = 600, **changes: object) -> dict[str, object]:
-    now = int(time.time())
-    claims: dict[str, object] = {"iss": "maestro-server", "aud": "maestro-websocket-client", "iat": now,
-                                 "exp": now + lifetime, "jti": "j1", "sub": "u1", "channels": ["user:u1"]}
-    claims.update(changes)
-    return {k: v for k, v in claims.items() if v is not None}
-
-
-def sign(claims: dict[str, object], ring: KeyRing, alg: str = "HS256") -> str:
-    return pyjwt.encode(claims, ring.current, algorithm=alg, headers={"kid": ring.current_kid})
-
-
-def b64(data: object) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    return token_claims("maestro-server", "maestro-websocket-client", lifetime,
+                        **{"sub": "u1", "channels": ["user:u1"], **changes})
 
 
 def test_valid_user_ticket(ring):
@@ -131,7 +115,7 @@ def test_session_access_token_is_not_a_ticket(app, make_user):
 
 
 def test_previous_key_is_accepted_for_verification():
-    old = new_ring()
+    old = new_ring(CONTEXT)
     rotated = KeyRing("session", secrets.token_urlsafe(48), previous=(old.current,))
     token, _ = issue_ticket(old, sub="u1", channels=["user:u1"])
     assert verify_ticket(token, rotated)["sub"] == "u1"

@@ -1,8 +1,6 @@
 """Socket tokens at their edges (SPEC §3, §8): only a socket token of a known publisher is accepted."""
 from __future__ import annotations
 
-import base64
-import json
 import secrets
 import time
 
@@ -13,6 +11,7 @@ from flask_jwt_extended import create_access_token
 from maestro_web.security.keys import KeyRing
 from maestro_web.security.live_tickets import issue_ticket
 from maestro_web.security.socket_tokens import (
+    CONTEXT,
     ISSUERS,
     SocketTokenError,
     issue_socket_token,
@@ -20,31 +19,16 @@ from maestro_web.security.socket_tokens import (
     verify_socket_token,
 )
 from maestro_web.security.worker_tokens import mint_worker_token
-
-
-def new_ring(context: str = "socket", previous: tuple[str, ...] = ()) -> KeyRing:
-    return KeyRing(context, secrets.token_urlsafe(48), previous)
+from token_support import b64, new_ring, sign, token_claims
 
 
 @pytest.fixture
 def ring() -> KeyRing:
-    return new_ring()
+    return new_ring(CONTEXT)
 
 
 def claims_of(lifetime: int = 300, **changes: object) -> dict[str, object]:
-    now = int(time.time())
-    claims: dict[str, object] = {"iss": "maestro-analytics", "aud": "maestro-websocket", "iat": now,
-                                 "exp": now + lifetime, "jti": "j1"}
-    claims.update(changes)
-    return {k: v for k, v in claims.items() if v is not None}
-
-
-def sign(claims: dict[str, object], ring: KeyRing, alg: str = "HS256") -> str:
-    return pyjwt.encode(claims, ring.current, algorithm=alg, headers={"kid": ring.current_kid})
-
-
-def b64(data: object) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    return token_claims("maestro-analytics", "maestro-websocket", lifetime, **changes)
 
 
 @pytest.mark.parametrize("issuer", ISSUERS)
@@ -153,7 +137,7 @@ def test_live_ticket_and_session_token_are_refused(app, make_user):
 
 
 def test_previous_key_is_accepted_for_verification():
-    old = new_ring()
+    old = new_ring(CONTEXT)
     rotated = KeyRing("socket", secrets.token_urlsafe(48), previous=(old.current,))
     token = issue_socket_token(old, issuer="maestro-reports")
     assert verify_socket_token(token, rotated)["iss"] == "maestro-reports"
@@ -192,7 +176,7 @@ def test_may_publish_scopes():
 
 def test_foreign_signer_without_kid_is_accepted_with_current_or_previous_key():
     # A Node service using jsonwebtoken sends no kid (SPEC §3): checked against the ring's keys.
-    old = new_ring()
+    old = new_ring(CONTEXT)
     ring = KeyRing("socket", secrets.token_urlsafe(48), previous=(old.current,))
     for secret in (ring.current, old.current):
         token = pyjwt.encode(claims_of(iss="maestro-discovery"), secret, algorithm="HS256")
