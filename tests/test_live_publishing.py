@@ -18,7 +18,7 @@ from maestro_web.graphs.services import GraphChanges, update_graph
 from maestro_web.models import Graph, Role, User
 from maestro_web.keyring import KeyRing
 from maestro_web.security.live_tickets import issue_ticket
-from share_support import SVG, draw, link_row, make_link
+from share_support import SVG, draw, link_row, make_link, owner, reader  # noqa: F401 (owner, reader: fixtures)
 
 from conftest import api_headers
 from live_support import DEFAULT_BASE_URL, LiveClient, LiveProcess, free_port, start_live_server
@@ -61,19 +61,9 @@ def live(app, live_process) -> Iterator[LiveProcess]:
 
 
 @pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
-def reader(make_user):
-    return make_user(email="reader@example.com", name="Reader")
-
-
-@pytest.fixture
 def graph(app, owner, reader, make_graph):
-    graph = make_graph(owner, name="Checkout", spec="web -> api", grants={reader: Role.READ})
-    return graph
+    """Not drawn yet (share_support's graph is): the tests announce its runs and results themselves."""
+    return make_graph(owner, name="Checkout", spec="web -> api", grants={reader: Role.READ})
 
 
 def listen(app, live: LiveProcess, channels: list[str], sub: str | None = None) -> LiveClient:
