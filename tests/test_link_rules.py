@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from maestro_web.extensions import db
-from maestro_web.models import Graph, Role, ShareLink, User
+from maestro_web.models import Graph, ShareLink, User
 from maestro_web.models.base import utcnow
 from maestro_web.models.share_rules import (
     RULES,
