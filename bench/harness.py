@@ -13,6 +13,7 @@ with every result, because on 2 cores the client and the server share the same p
 """
 from __future__ import annotations
 
+import argparse
 import http.client
 import itertools
 import os
@@ -34,6 +35,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
 DEFAULT_POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")  # production requires Redis
 
 # The seven secrets of the switch-token table (SPEC §3): production refuses to start without them.
 SECRET_VARIABLES = (
@@ -274,6 +276,35 @@ class GunicornServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def migrated_server(database_url: str, log_path: Path, app_module: str = "bench.bench_app:app", *,
+                    redis_url: str = DEFAULT_REDIS_URL, workers: int | None = None, threads: int | None = None,
+                    **extra: str) -> GunicornServer:
+    """The one way benchmarks serve the app: production settings with Redis on a free loopback port,
+    `database_url` brought to the newest schema (`flask db upgrade`), gunicorn not started yet.
+
+    `extra` are more environment variables; `server.env` is the app's environment, for seeding in
+    process with the server's own secrets before `start()`.
+    """
+    env = production_environ(database_url, free_port(), REDIS_URL=redis_url, **extra)
+    migrate(env, log_path)
+    return GunicornServer(app_module, env, log_path, workers=workers, threads=threads)
+
+
+def sibling_server(server: GunicornServer, app_module: str, log_path: Path) -> GunicornServer:
+    """Another app under the same gunicorn settings and environment as `server`, on its own free port
+    (e.g. the bare hello-world baseline next to the app)."""
+    env = {**server.env, "GUNICORN_BIND": f"{LOOPBACK}:{free_port()}"}
+    return GunicornServer(app_module, env, log_path)
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every served benchmark takes: gunicorn's shape, the databases' admin URL, Redis."""
+    parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py)")
+    parser.add_argument("--threads", type=int, default=None, help="gunicorn threads (default: gunicorn.conf.py)")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_ADMIN_URL, help="admin URL to create databases")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="REDIS_URL the server gets ($REDIS_URL or local 0)")
 
 
 def _children(pid: int) -> list[int]:

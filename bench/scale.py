@@ -40,16 +40,14 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from bench.harness import (
-    DEFAULT_POSTGRES_ADMIN_URL,
     GunicornServer,
     Request,
     TempWorkdir,
+    add_server_arguments,
     format_table,
-    free_port,
     machine_description,
     median,
-    migrate,
-    production_environ,
+    migrated_server,
     run_load,
 )
 
@@ -334,32 +332,30 @@ class DatabaseRun:
 
 @dataclass
 class Prepared:
-    """A seeded database, the environment to serve it, and "me"'s credentials on it."""
+    """A seeded database, the server (not started) to serve it, and "me"'s credentials on it."""
 
     run: DatabaseRun
-    env: dict[str, str]
+    server: GunicornServer
     session: Session
-    log: Path
 
 
 def prepare(label: str, big: bool, args: argparse.Namespace, workdir: Path) -> Prepared:
     name = f"{args.db_prefix}{label}"
     reuse = args.reuse and database_exists(args.postgres_url, name)
     url = args.postgres_url.rsplit("/", 1)[0] + f"/{name}" if reuse else create_database(args.postgres_url, name)
-    port = free_port()
-    env = production_environ(url, port, LOG_LEVEL="WARNING", GUNICORN_ACCESS_LOG="/dev/null",
-                             REDIS_URL=args.redis_url,
-                             MAESTRO_SHARE_FAILURE_RATE_LIMIT="1000000 per minute",
+    # migrated_server also brings a kept database up to the newest migration
+    server = migrated_server(url, workdir / f"server-{label}.log", "app:app", redis_url=args.redis_url,
+                             workers=args.workers, threads=args.threads, LOG_LEVEL="WARNING",
+                             GUNICORN_ACCESS_LOG="/dev/null", MAESTRO_SHARE_FAILURE_RATE_LIMIT="1000000 per minute",
                              MAESTRO_WORKER_RATE_LIMIT="100000000 per minute")
-    log = workdir / f"server-{label}.log"
-    migrate(env, log)  # also brings a kept database up to the newest migration
+    env = server.env
     seconds = None if reuse else seed(env, big)
     if seconds is not None:
         print(f"{label}: seeded in {seconds:.0f} s", file=sys.stderr)
     run = DatabaseRun(label, seconds)
     session = sign_in(env)
     run.statements = count_statements(env, session)
-    return Prepared(run, env, session, log)
+    return Prepared(run, server, session)
 
 
 def bench_both(args: argparse.Namespace, workdir: Path) -> list[DatabaseRun]:
@@ -369,7 +365,7 @@ def bench_both(args: argparse.Namespace, workdir: Path) -> list[DatabaseRun]:
     try:
         if args.count_only:
             return [p.run for p in prepared]
-        servers = [GunicornServer("app:app", p.env, p.log, workers=args.workers, threads=args.threads) for p in prepared]
+        servers = [p.server for p in prepared]
         try:
             for server in servers:
                 server.start()
@@ -442,10 +438,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients (default 16)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per route; the table gives medians (default 3)")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of one measurement (default 5)")
-    parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py)")
-    parser.add_argument("--threads", type=int, default=None, help="gunicorn threads (default: gunicorn.conf.py)")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_ADMIN_URL, help="admin URL to create the databases")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    add_server_arguments(parser)
     parser.add_argument("--keep-db", action="store_true", help=f"keep the {DB_PREFIX}empty/big databases")
     parser.add_argument("--reuse", action="store_true", help="reuse kept databases instead of seeding again")
     parser.add_argument("--db-prefix", default=DB_PREFIX, help=f"database names: <prefix>empty, <prefix>big ({DB_PREFIX})")

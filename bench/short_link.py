@@ -20,17 +20,14 @@ import sys
 import timeit
 
 from bench.harness import (
-    DEFAULT_POSTGRES_ADMIN_URL,
     BenchDatabase,
-    GunicornServer,
     Request,
     TempWorkdir,
+    add_server_arguments,
     format_table,
-    free_port,
     machine_description,
     median,
-    migrate,
-    production_environ,
+    migrated_server,
     run_load,
 )
 from bench.public_view import SharedGraph, first_view
@@ -67,16 +64,13 @@ def bench_engine(engine: str, args: argparse.Namespace) -> list[str]:
         database.create()
         shared = None
         try:
-            port = free_port()
-            env = production_environ(database.url, port, LOG_LEVEL="INFO",
-                                     MAESTRO_SHARE_FAILURE_RATE_LIMIT="1000000 per minute",
-                                     REDIS_URL=args.redis_url)
             log = workdir / "server.log"
-            migrate(env, log)
-            shared = SharedGraph(env)
+            server = migrated_server(database.url, log, redis_url=args.redis_url, workers=args.workers,
+                                     threads=args.threads, LOG_LEVEL="INFO",
+                                     MAESTRO_SHARE_FAILURE_RATE_LIMIT="1000000 per minute")
+            shared = SharedGraph(server.env)
             short_path = "/analytics/s/" + mint_short_code(shared.app.config["KEY_RINGS"][CONTEXT], shared.link_id)
             costs = check_costs(shared)
-            server = GunicornServer("bench.bench_app:app", env, log)
             with server:
                 for path in (shared.path, short_path):
                     status, _ = first_view(server.url, path)
@@ -109,8 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_ADMIN_URL)
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7", help="production needs Redis (rate limits, live events)")
+    add_server_arguments(parser)
     args = parser.parse_args(argv)
     engines = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     rows = [bench_engine(engine, args) for engine in engines]
