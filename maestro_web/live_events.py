@@ -15,27 +15,24 @@ line, never the user's request.
 """
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
-from flask import Flask, Response, current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import ColumnElement, event, select
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 from sqlalchemy.orm.attributes import instance_state
 
 from maestro_web.extensions import db
-from maestro_web.live_publish import LivePublisher
+from maestro_web.live_publish import Event, LivePublisher
 from maestro_web.models import Graph, GraphResult, GraphRole, GraphRun, ShareLink, User
 from maestro_web.models.base import utcnow
 from maestro_web.models.share_rules import LIVE
 from maestro_web.keyring import KeyRing
 from maestro_web.security.socket_tokens import issue_socket_token
-
-log = logging.getLogger(__name__)
 
 EXTENSION = "maestro_live"
 PENDING = "maestro_live_pending"  # key in Session.info: events waiting for the commit
@@ -43,8 +40,6 @@ CONTROL = "control"
 TOKEN_TTL = 300
 TOKEN_RENEW_BEFORE = 60  # seconds: a cached socket token is replaced this long before it expires
 ENDED_STATUSES = ("paused", "revoked", "expired", "used up")
-
-Event = tuple[str, str, dict[str, Any]]
 
 
 class SocketTokenCache:
@@ -118,9 +113,23 @@ def links_revoked(condition: ColumnElement[bool]) -> None:
 
 
 def share_viewed(link_id: str) -> None:
-    """A counted public view: tell the link's creator (after the response is sent, see below)."""
-    if publisher() is None:
+    """A counted public view: tell the link's creator. Never waits: the event is read on the
+    publisher's thread, once for all the views of this link counted meanwhile, so it carries the
+    newest count (live_publish.publish_latest) and a busy link costs one query and one post per
+    round of the thread, not one per view."""
+    live = publisher()
+    if live is None:
         return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def produce() -> Event | None:
+        with app.app_context():
+            return _viewed_event(link_id)
+
+    live.publish_latest(f"share.viewed:{link_id}", produce)
+
+
+def _viewed_event(link_id: str) -> Event | None:
     row = db.session.execute(
         select(ShareLink.view_count, ShareLink.last_viewed_at, Graph.public_id, User.public_id)
         .join(Graph, Graph.id == ShareLink.graph_id)
@@ -128,35 +137,10 @@ def share_viewed(link_id: str) -> None:
         .where(ShareLink.public_id == link_id)
     ).first()
     if row is None:
-        return
+        return None
     views, last_viewed_at, graph_id, creator_id = row
-    publish_now(f"user:{creator_id}", "share.viewed",
-                {"link": link_id, "graph": graph_id, "views": views, "last_viewed_at": _iso(last_viewed_at)})
-
-
-def announce_view(link_id: str) -> Callable[[Response], Response]:
-    """For after_this_request: publish share.viewed once the visitor has the answer (no added latency)."""
-
-    def attach(response: Response) -> Response:
-        if publisher() is not None:
-            response.call_on_close(after_response(lambda: share_viewed(link_id)))
-        return response
-
-    return attach
-
-
-def after_response(callback: Callable[[], None]) -> Callable[[], None]:
-    """`callback` wrapped to run in an app context once the response is sent (Response.call_on_close)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-
-    def run() -> None:
-        try:
-            with app.app_context():
-                callback()
-        except Exception:  # a live event must never surface as an error of a finished request
-            log.exception("Live event after the response failed")
-
-    return run
+    return (f"user:{creator_id}", "share.viewed",
+            {"link": link_id, "graph": graph_id, "views": views, "last_viewed_at": _iso(last_viewed_at)})
 
 
 # --- noticing row changes at flush time ----------------------------------------------------------

@@ -1,7 +1,10 @@
 """Publishing events on the live server (SPEC §8), for the app and the analytics worker alike.
 
 No Flask here, so the worker (a plain HTTP client of the app) can use it too. `publish()` only
-puts the event on a small bounded queue; one daemon thread posts it to `POST /publish`. When the
+puts the event on a small bounded queue; one daemon thread posts it to `POST /publish`.
+`publish_latest()` queues an event whose data the thread reads when it gets to it, once for all the
+calls made with the same key meanwhile: a link viewed 1,000 times a second costs its owner's page one
+event per post, with the newest count, not 1,000 posts. When the
 queue is full or the live server is down the event is dropped and logged (never the token): live
 updates are a convenience, and a publish failure must never fail or slow the caller's request.
 """
@@ -11,13 +14,16 @@ import json
 import logging
 import queue
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 import requests
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1000
+
+Event = tuple[str, str, dict[str, Any]]  # channel, event name, data
+Queued = Union[Event, str]  # an event, or the key of a `publish_latest` waiting in `_latest`
 
 
 class LivePublisher:
@@ -26,7 +32,8 @@ class LivePublisher:
         self.publish_url = publish_url
         self.token_factory = token_factory
         self.timeout = timeout
-        self._queue: queue.Queue[tuple[str, str, dict[str, Any]]] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[Queued] = queue.Queue(maxsize=queue_size)
+        self._latest: dict[str, Callable[[], Event | None]] = {}
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._local = threading.local()  # one requests.Session per thread: sessions are not thread-safe
@@ -43,6 +50,26 @@ class LivePublisher:
             log.warning("Live publish queue full; dropped %s on %s", event, channel)
         except Exception as exc:  # a convenience must never break the caller
             log.warning("Live publish of %s on %s not queued: %s", event, channel, type(exc).__name__)
+
+    def publish_latest(self, key: str, produce: Callable[[], Event | None]) -> None:
+        """Queue the event `produce()` returns when the background thread gets to it (None: nothing to
+        send). Calls with the same `key` before then are one event, read then: the newest data. Never
+        raises, never waits; `produce` runs on the thread, its errors are logged."""
+        with self._lock:
+            if key in self._latest:
+                return
+            self._latest[key] = produce
+        try:
+            self._ensure_thread()
+            self._queue.put_nowait(key)
+        except queue.Full:
+            with self._lock:
+                self._latest.pop(key, None)
+            log.warning("Live publish queue full; dropped a coalesced event")
+        except Exception as exc:  # a convenience must never break the caller
+            with self._lock:
+                self._latest.pop(key, None)
+            log.warning("Live publish not queued: %s", type(exc).__name__)
 
     def publish_sync(self, channel: str, event: str, data: dict[str, Any]) -> bool:
         """Post one event now; True when the live server accepted it (202)."""
@@ -89,8 +116,19 @@ class LivePublisher:
 
     def _run(self) -> None:
         while True:
-            channel, event, data = self._queue.get()
+            item = self._queue.get()
             try:
-                self.publish_sync(channel, event, data)
+                if isinstance(item, str):
+                    with self._lock:
+                        produce = self._latest.pop(item)
+                    try:
+                        produced = produce()
+                    except Exception as exc:
+                        log.warning("Live event not produced: %s", type(exc).__name__)
+                        produced = None
+                    if produced is not None:
+                        self.publish_sync(*produced)
+                else:
+                    self.publish_sync(*item)
             finally:
                 self._queue.task_done()

@@ -12,7 +12,7 @@ Every answer of these routes, errors included, carries the public headers.
 """
 from __future__ import annotations
 
-from flask import Response, abort, after_this_request, current_app, g, render_template, request
+from flask import Response, abort, current_app, g, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response as AnyResponse
 
@@ -211,7 +211,7 @@ def show(jti: str, graph_id: str, embed: bool, own_url: str) -> Response | str:
     counted = count_view(jti, graph_id, passcode_gate.presented_hash(jti))  # 2. count it, or say why not
     if counted is None:
         return uncounted_view(graph_id, embed, page=request.args.get("ext") not in ("svg", "png"))
-    after_this_request(live_events.announce_view(jti))  # share.viewed, once the answer is sent
+    live_events.share_viewed(jti)  # share.viewed to the owner, from the publisher's thread
 
     g.share_link = counted  # 3. render, under the link's allowed origins
     ext = request.args.get("ext")

@@ -28,14 +28,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
-from flask import current_app
 from sqlalchemy import JSON, Integer, String, Text, bindparam, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
-from maestro_web.extensions import db
 from maestro_web.models.base import UTCDateTime, utcnow
+from maestro_web.models.counting import counting_engine
 from maestro_web.models.graph import Graph, GraphResult, Role
 from maestro_web.models.user import User
 
@@ -280,13 +279,10 @@ class CountedView:
 
 
 def autocommit_engine() -> Engine:
-    """The app's engine in autocommit mode (same pool): each statement is its own transaction, with
-    no BEGIN/COMMIT round trips; a single statement is atomic."""
-    engines = current_app.extensions.setdefault("maestro_autocommit", {})
-    engine: Engine | None = engines.get("default")
-    if engine is None:
-        engine = engines["default"] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
-    return engine
+    """The engine views are counted on, in autocommit mode: each statement is its own transaction,
+    with no BEGIN/COMMIT round trips; a single statement is atomic. On PostgreSQL its commits are
+    asynchronous (models/counting.py says why that keeps every promise of SPEC §5)."""
+    return counting_engine()
 
 
 def count_view(jti: str, graph_id: str, passcode_hash: str | None = None) -> CountedView | None:
