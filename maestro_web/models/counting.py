@@ -37,6 +37,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from maestro_web.extensions import db
 
 EXTENSION = "maestro_counting_engine"
+APPLICATION_NAME = "maestro-view-counter"  # how its connections show in pg_stat_activity
 
 
 def counting_engine() -> Engine:
@@ -52,7 +53,8 @@ def _make_engine() -> Engine:
     if app_engine.dialect.name != "postgresql":
         return app_engine.execution_options(isolation_level="AUTOCOMMIT")
     engine = create_engine(app_engine.url, isolation_level="AUTOCOMMIT", hide_parameters=True,
-                           connect_args={"options": "-c synchronous_commit=off"})
+                           connect_args={"options": "-c synchronous_commit=off",
+                                         "application_name": APPLICATION_NAME})
     event.listen(engine, "checkout", _refuse_closing_connection)
     # Closed with the app's engine (a test's teardown, a worker's shutdown): never a pool left behind.
     event.listen(app_engine, "engine_disposed", lambda _engine: engine.dispose())

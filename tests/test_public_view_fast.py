@@ -1,0 +1,253 @@
+"""The public view's fast path keeps every promise of SPEC §5 (issue 15 goal 2, docs/scale.md).
+
+Views are counted on their own engine (models/counting.py): asynchronous commit on PostgreSQL, a
+socket check instead of a ping, share.viewed coalesced on the publisher's thread. These tests run
+the real thing: separate app processes (a werkzeug server in a subprocess, as a gunicorn worker
+would be) on the test database, real PostgreSQL connections, a real HTTP receiver for live events.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+from sqlalchemy import text
+
+from maestro_web.extensions import db
+from maestro_web.graphs.services import remove_role
+from maestro_web.live_publish import LivePublisher
+from maestro_web.models import Graph, Role, ShareLink
+from maestro_web.models.base import utcnow
+from maestro_web.models.counting import APPLICATION_NAME, counting_engine
+from share_support import draw, link_row, make_link
+
+from conftest import ENGINE
+from live_support import free_port
+
+pytestmark = pytest.mark.timeout(120)
+ROOT = Path(__file__).resolve().parent.parent
+postgresql_only = pytest.mark.skipif(ENGINE != "postgresql", reason="PostgreSQL's counting engine")
+
+# A second app process on the same database and secrets: what another gunicorn worker is.
+SERVE = """
+import json, sys
+from werkzeug.serving import make_server
+from maestro_web import create_app
+app = create_app(json.loads(sys.argv[1]), environ=json.loads(sys.argv[2]))
+server = make_server("127.0.0.1", int(sys.argv[3]), app, threaded=True)
+print("ready", flush=True)
+server.serve_forever()
+"""
+
+
+class AppProcess:
+    def __init__(self, app, tmp_path: Path) -> None:
+        config = {"MAESTRO_ENV": "testing", "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                  "INSTANCE_PATH": str(tmp_path / "other-instance"), "RATELIMIT_ENABLED": False,
+                  "RATELIMIT_STORAGE_URI": "memory://"}
+        environ = {"MAESTRO_SECRETJWT_PUBLIC_ANALYTICS": app.config["KEY_RINGS"]["public-analytics"].current}
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SERVE, json.dumps(config), json.dumps(environ), str(port)], cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.process.stdout is not None and self.process.stdout.readline().strip() == "ready"
+
+    def get(self, path: str) -> int:
+        return requests.get(self.url + path, timeout=30).status_code
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+
+@pytest.fixture
+def other_process(app, tmp_path) -> Iterator[AppProcess]:
+    process = AppProcess(app, tmp_path)
+    yield process
+    if process.process.poll() is None:
+        process.kill()
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user(email="owner@example.com", name="Owner")
+
+
+@pytest.fixture
+def writer(make_user):
+    return make_user(email="writer@example.com", name="Writer")
+
+
+@pytest.fixture
+def graph(app, owner, writer, make_graph):
+    graph = make_graph(owner, name="Checkout", spec="web -> api", grants={writer: Role.WRITE})
+    draw(app, graph.public_id)
+    return graph
+
+
+def test_views_through_two_processes_at_once_are_counted_exactly(app, live_server, other_process, owner, graph):
+    made = make_link(app, graph, owner)
+    urls = [live_server.url + made.path, other_process.url + made.path] * 20
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda url: requests.get(url, timeout=60).status_code, urls))
+    assert statuses == [200] * 40
+    assert link_row(app, made.id).view_count == 40
+
+
+def test_max_views_hold_exactly_across_two_processes(app, live_server, other_process, owner, graph):
+    made = make_link(app, graph, owner, max_views=7)
+    urls = [live_server.url + made.path, other_process.url + made.path] * 12
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(lambda url: requests.get(url, timeout=60).status_code, urls))
+    assert statuses.count(200) == 7 and statuses.count(410) == 17, statuses
+    assert link_row(app, made.id).view_count == 7
+
+
+def test_every_change_made_in_one_process_acts_on_the_next_view_in_another(app, other_process, owner, writer,
+                                                                          graph):
+    paused, revoked, by_writer = (make_link(app, graph, owner), make_link(app, graph, owner),
+                                  make_link(app, graph, writer))
+    for made in (paused, revoked, by_writer):
+        assert other_process.get(made.path) == 200  # the other process has counted on each link
+
+    with app.app_context():
+        ShareLink.get_by_public_id(paused.id).paused_at = utcnow()
+        ShareLink.get_by_public_id(revoked.id).revoked_at = utcnow()
+        db.session.commit()
+    assert other_process.get(paused.path) == 403
+    assert other_process.get(revoked.path) == 410
+
+    with app.app_context():
+        remove_role(Graph.get_by_public_id(graph.public_id), writer.public_id)  # the writer's link dies with it
+        db.session.commit()
+    assert other_process.get(by_writer.path) == 404
+
+    alive = make_link(app, graph, owner)
+    assert other_process.get(alive.path) == 200
+    with app.app_context():
+        Graph.get_by_public_id(graph.public_id).soft_delete()
+        db.session.commit()
+    assert other_process.get(alive.path) == 404
+    assert [link_row(app, made.id).view_count for made in (paused, revoked, by_writer, alive)] == [1, 1, 1, 1]
+
+
+def test_a_killed_process_loses_no_counted_view(app, other_process, owner, graph):
+    made = make_link(app, graph, owner)
+    answered, sent = [], []
+    halfway = threading.Event()
+
+    def visitor() -> None:
+        session = requests.Session()
+        while other_process.process.poll() is None:
+            sent.append(1)
+            try:
+                status = session.get(other_process.url + made.path, timeout=30).status_code
+            except requests.RequestException:
+                return
+            answered.append(status)
+            if len(answered) >= 30:
+                halfway.set()
+
+    threads = [threading.Thread(target=visitor) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    assert halfway.wait(60)
+    other_process.kill()  # SIGKILL while views are in flight
+    for thread in threads:
+        thread.join(30)
+    assert set(answered) == {200}
+    # Every page a visitor received was counted; nothing is counted that was never asked for.
+    assert len(answered) <= link_row(app, made.id).view_count <= len(sent)
+
+
+def test_with_redis_down_a_valid_view_is_served_and_counted(app, owner, graph):
+    """Redis holds no link state: a view needs only the database. Failed attempts need Redis's budget."""
+    from maestro_web import create_app
+
+    made = make_link(app, graph, owner)
+    down = create_app({**app.config, "RATELIMIT_ENABLED": True,
+                       "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{free_port()}/0"}, environ={})
+    client = down.test_client()
+    try:
+        assert client.get(made.path).status_code == 200
+        assert link_row(app, made.id).view_count == 1
+        bad = client.get(f"/analytics/graphs/public/{graph.public_id}?token=aaaa.bbbb.cccc")
+        assert bad.status_code == 503 and bad.headers["Retry-After"]
+    finally:
+        with down.app_context():
+            db.engine.dispose()
+
+
+@postgresql_only
+def test_only_the_counting_connections_commit_asynchronously(app, owner, graph):
+    made = make_link(app, graph, owner)
+    assert app.test_client().get(made.path).status_code == 200
+    with app.app_context():
+        with counting_engine().connect() as connection:
+            assert connection.scalar(text("SHOW synchronous_commit")) == "off"
+            assert connection.scalar(text("SHOW application_name")) == APPLICATION_NAME
+        assert db.session.scalar(text("SHOW synchronous_commit")) == "on"  # the owner's writes stay durable
+
+
+@postgresql_only
+def test_a_counting_connection_the_server_closed_is_replaced_before_the_next_view(app, owner, graph):
+    made = make_link(app, graph, owner)
+    client = app.test_client()
+    assert client.get(made.path).status_code == 200
+    with app.app_context():
+        ended = db.session.scalars(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = :name"), {"name": APPLICATION_NAME}).all()
+        db.session.rollback()
+    assert ended and all(ended)  # the pooled counting connection is gone, as after a server restart
+    assert [client.get(made.path).status_code for _ in range(3)] == [200, 200, 200]
+    assert link_row(app, made.id).view_count == 4
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """A live server's POST /publish: records each event; the first one waits for `gate`."""
+
+    events: list[dict] = []
+    arrived = threading.Event()
+    gate = threading.Event()
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).events.append(body)
+        type(self).arrived.set()
+        type(self).gate.wait(30)
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_share_viewed_events_of_one_link_are_coalesced_with_the_newest_count():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        publisher = LivePublisher(f"http://127.0.0.1:{server.server_port}/publish", lambda: "token")
+        views = [0]
+        publisher.publish("user:a", "share.changed", {"n": 0})
+        assert Receiver.arrived.wait(30)  # the thread is busy posting: views pile up meanwhile
+        for _ in range(100):
+            views[0] += 1
+            publisher.publish_latest("share.viewed:link", lambda: ("user:a", "share.viewed", {"views": views[0]}))
+        Receiver.gate.set()
+        assert publisher.flush(30)
+        assert [(e["event"], e["data"]) for e in Receiver.events] == [
+            ("share.changed", {"n": 0}), ("share.viewed", {"views": 100})]
+    finally:
+        server.shutdown()
