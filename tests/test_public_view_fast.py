@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 import requests
+from flask import template_rendered
 from sqlalchemy import text
 
 from maestro_web.extensions import db
@@ -251,3 +254,64 @@ def test_share_viewed_events_of_one_link_are_coalesced_with_the_newest_count():
             ("share.changed", {"n": 0}), ("share.viewed", {"views": 100})]
     finally:
         server.shutdown()
+
+
+# --- the rendered-page cache and the reused visitor ticket ------------------------------------------
+
+
+@contextmanager
+def renders_of(app) -> Iterator[list[str]]:
+    """The templates rendered while in the block (Flask's own signal)."""
+    names: list[str] = []
+
+    def note(sender, template, context, **extra) -> None:
+        names.append(template.name)
+
+    template_rendered.connect(note, app)
+    try:
+        yield names
+    finally:
+        template_rendered.disconnect(note, app)
+
+
+def test_a_page_is_rendered_once_then_again_when_what_it_shows_changes(app, owner, graph):
+    made = make_link(app, graph, owner)
+    client = app.test_client()
+    with renders_of(app) as rendered:
+        first, second = client.get(made.path), client.get(made.path)
+        assert first.status_code == second.status_code == 200 and first.data == second.data
+        assert rendered == ["analytics/public.html"]  # the second view was served from the cache ...
+    assert link_row(app, made.id).view_count == 2  # ... and counted all the same
+    with app.app_context():
+        Graph.get_by_public_id(graph.public_id).name = "Checkout v2"
+        db.session.commit()
+    with renders_of(app) as rendered:
+        changed = client.get(made.path)
+        assert rendered == ["analytics/public.html"] and "Checkout v2" in changed.text
+    with app.app_context():
+        ShareLink.get_by_public_id(made.id).paused_at = utcnow()
+        db.session.commit()
+    assert client.get(made.path).status_code == 403  # a cached page never outlives its link
+
+
+def test_one_visitors_flashed_message_never_reaches_another(app, owner, graph):
+    made = make_link(app, graph, owner)
+    assert app.test_client().get(made.path).status_code == 200  # the page is in the cache
+    visitor = app.test_client()
+    with visitor.session_transaction() as session:
+        session["_flashes"] = [("success", "Only for this visitor")]
+    assert "Only for this visitor" in visitor.get(made.path).text
+    assert "Only for this visitor" not in app.test_client().get(made.path).text
+    assert "Only for this visitor" not in visitor.get(made.path).text  # shown once, as flashes are
+
+
+def test_visitors_of_a_link_share_a_ticket_and_a_renewal_gets_a_fresh_one(app, owner, graph):
+    made = make_link(app, graph, owner)
+    other = make_link(app, graph, owner)
+
+    def ticket_on(path: str) -> str:
+        return re.search(r'data-live-ticket="([^"]+)"', app.test_client().get(path).text).group(1)
+
+    assert ticket_on(made.path) == ticket_on(made.path) != ticket_on(other.path)
+    renewed = app.test_client().get(made.path.replace("?token=", "/ticket?token="))
+    assert renewed.status_code == 200 and renewed.json["ticket"] != ticket_on(made.path)

@@ -53,7 +53,7 @@ def live_share_context() -> dict[str, Any] | None:
         return None
     token = request.args.get("token", "")
     return {
-        **share_ticket(claims["jti"]),
+        **share_ticket(claims["jti"], reuse=True),
         "ticket_url": url_for("analytics_public.public_ticket", graph_id=graph_id, token=token),
         "refresh_url": url_for("analytics_public.public_live", graph_id=graph_id, token=token),
         "live_url": current_app.config["MAESTRO_LIVE_URL"],

@@ -12,16 +12,20 @@ Every answer of these routes, errors included, carries the public headers.
 """
 from __future__ import annotations
 
+from dataclasses import fields
+
 from flask import Response, abort, current_app, g, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response as AnyResponse
 
 from maestro_web import live_events
 from maestro_web.analytics_front import analytics_public_bp, passcode_gate
+from maestro_web.analytics_front.page_cache import page_key, rendered
 from maestro_web.analytics_front.presenters import page_fields
 from maestro_web.errors import error_page
 from maestro_web.extensions import csrf, limiter
 from maestro_web.headers import keep_private, live_connect_src, sandboxed_svg_csp, svg_document
+from maestro_web.live_pages.tickets import share_ticket
 from maestro_web.extensions import db
 from maestro_web.models import Graph, ShareLink
 from maestro_web.models.share_rules import Outcome, count_view, diagnose
@@ -219,8 +223,15 @@ def show(jti: str, graph_id: str, embed: bool, own_url: str) -> Response | str:
         if counted.svg is None:
             return refusal_page("no picture", embed)
         return svg_document(counted.svg) if ext == "svg" else png_answer(counted.svg)
-    page = page_fields(counted.name, counted.type, counted.status, counted.message, counted.info, counted.svg,
-                       counted.drawn_at, snapshot=counted.is_snapshot)
     template = "analytics/public_embed.html" if embed else "analytics/public.html"
     image_url = f"{own_url}{'' if own_url.endswith('?') else '&'}ext=png" if counted.svg is not None else None
-    return render_template(template, page=page, expires_at=counted.expires_at, og_image=image_url)
+
+    def render() -> str:
+        page = page_fields(counted.name, counted.type, counted.status, counted.message, counted.info, counted.svg,
+                           counted.drawn_at, snapshot=counted.is_snapshot)
+        return render_template(template, page=page, expires_at=counted.expires_at, og_image=image_url)
+
+    # Every input of the page (page_cache.py): what was counted and shown, the URL, the visitor's ticket.
+    key = page_key(template, request.full_path, image_url, share_ticket(jti, reuse=True)["ticket"],
+                   *(getattr(counted, field.name) for field in fields(counted)))
+    return rendered(key, render)

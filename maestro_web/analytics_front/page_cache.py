@@ -1,0 +1,82 @@
+"""Rendered public pages, kept per process (issue 15 goal 2, docs/scale.md "The public view").
+
+A public page is a pure function of what the counting statement returned (the graph's fields and
+the picture it shows, the link's expiry), the URL the visitor opened (its token or short code go
+into the page's links), the visitor's live ticket (reused per link for a minute,
+live_pages/tickets.py) and the time (relative times, "expires in 23 hours"). Rendering it is most
+of a view's Python work once the count is cheap, so the page is cached under a key made of exactly
+those inputs, the time rounded to 30 s.
+
+Never cached: a page rendered while the visitor's session holds flashed messages (they are that
+visitor's, and rendering consumes them), and a page over MAX_PAGE_BYTES. The cache only ever
+answers a view that was just counted: every rule was checked by the statement first, so a paused
+or revoked link never reaches it.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Callable, Hashable
+
+from flask import current_app, session
+
+EXTENSION = "maestro_public_pages"
+MAX_PAGES = 128
+MAX_PAGE_BYTES = 512 * 1024
+TIME_STEP = 30  # seconds: relative times on a cached page are at most this old
+
+
+class PageCache:
+    def __init__(self, size: int = MAX_PAGES) -> None:
+        self.size = size
+        self._pages: OrderedDict[Hashable, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> str | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: Hashable, page: str) -> None:
+        with self._lock:
+            self._pages[key] = page
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+
+
+def _cache() -> PageCache:
+    cache: PageCache | None = current_app.extensions.get(EXTENSION)
+    if cache is None:
+        cache = current_app.extensions[EXTENSION] = PageCache()
+    return cache
+
+
+def page_key(*parts: Any) -> Hashable:
+    """A key from the page's inputs: JSON-able values as text (so dicts and lists count by value),
+    long strings by length and hash, plus the time rounded to TIME_STEP."""
+    def part(value: Any) -> Hashable:
+        if isinstance(value, str) and len(value) > 256:
+            return ("text", len(value), hash(value))
+        if isinstance(value, (dict, list)):
+            return json.dumps(value, sort_keys=True, default=str)
+        return value if isinstance(value, Hashable) else repr(value)
+    return (int(time.time() // TIME_STEP), *map(part, parts))
+
+
+def rendered(key: Hashable, render: Callable[[], str]) -> str:
+    """The page for `key`, rendered by `render()` the first time (or every time while this visitor
+    has flashed messages waiting)."""
+    if session.get("_flashes"):
+        return render()
+    cache = _cache()
+    page = cache.get(key)
+    if page is None:
+        page = render()
+        if len(page) <= MAX_PAGE_BYTES:
+            cache.put(key, page)
+    return page
