@@ -2,9 +2,10 @@
 
 No Flask here, so the worker (a plain HTTP client of the app) can use it too. `publish()` only
 puts the event on a small bounded queue; one daemon thread posts it to `POST /publish`.
-`publish_latest()` queues an event whose data the thread reads when it gets to it, once for all the
-calls made with the same key meanwhile: a link viewed 1,000 times a second costs its owner's page one
-event per post, with the newest count, not 1,000 posts. When the
+`publish_latest()` is for events that say how something is now (a link's view count): a second
+daemon thread reads and posts them at most every LATEST_INTERVAL, once for all the calls made with
+the same key meanwhile, so a link viewed 1,000 times a second costs four reads and posts a second
+with the newest count, not 1,000, and never delays the ordered events of the queue. When the
 queue is full or the live server is down the event is dropped and logged (never the token): live
 updates are a convenience, and a publish failure must never fail or slow the caller's request.
 """
@@ -14,16 +15,17 @@ import json
 import logging
 import queue
 import threading
-from typing import Any, Callable, Union
+import time
+from typing import Any, Callable
 
 import requests
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1000
+LATEST_INTERVAL = 0.25  # seconds between two rounds of `publish_latest` events
 
 Event = tuple[str, str, dict[str, Any]]  # channel, event name, data
-Queued = Union[Event, str]  # an event, or the key of a `publish_latest` waiting in `_latest`
 
 
 class LivePublisher:
@@ -32,10 +34,14 @@ class LivePublisher:
         self.publish_url = publish_url
         self.token_factory = token_factory
         self.timeout = timeout
-        self._queue: queue.Queue[Queued] = queue.Queue(maxsize=queue_size)
-        self._latest: dict[str, Callable[[], Event | None]] = {}
+        self._queue: queue.Queue[Event] = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._latest: dict[str, Callable[[], Event | None]] = {}  # waiting for the next round
+        self._latest_changed = threading.Condition()
+        self._latest_ready = threading.Event()
+        self._latest_running = False
+        self._latest_thread: threading.Thread | None = None
         self._local = threading.local()  # one requests.Session per thread: sessions are not thread-safe
 
     def __repr__(self) -> str:
@@ -52,23 +58,20 @@ class LivePublisher:
             log.warning("Live publish of %s on %s not queued: %s", event, channel, type(exc).__name__)
 
     def publish_latest(self, key: str, produce: Callable[[], Event | None]) -> None:
-        """Queue the event `produce()` returns when the background thread gets to it (None: nothing to
-        send). Calls with the same `key` before then are one event, read then: the newest data. Never
-        raises, never waits; `produce` runs on the thread, its errors are logged."""
-        with self._lock:
-            if key in self._latest:
-                return
-            self._latest[key] = produce
+        """Have the event `produce()` returns (None: nothing to send) read and posted in the next round
+        of the second thread; calls with the same `key` until then are one event, read then: the
+        newest data. Never raises, never waits; `produce` runs on that thread, its errors are logged."""
         try:
-            self._ensure_thread()
-            self._queue.put_nowait(key)
-        except queue.Full:
-            with self._lock:
-                self._latest.pop(key, None)
-            log.warning("Live publish queue full; dropped a coalesced event")
+            with self._latest_changed:
+                self._latest[key] = produce
+                self._latest_ready.set()
+            if self._latest_thread is None or not self._latest_thread.is_alive():
+                with self._lock:
+                    if self._latest_thread is None or not self._latest_thread.is_alive():
+                        self._latest_thread = threading.Thread(target=self._run_latest, name="live-publisher-latest",
+                                                               daemon=True)
+                        self._latest_thread.start()
         except Exception as exc:  # a convenience must never break the caller
-            with self._lock:
-                self._latest.pop(key, None)
             log.warning("Live publish not queued: %s", type(exc).__name__)
 
     def publish_sync(self, channel: str, event: str, data: dict[str, Any]) -> bool:
@@ -95,6 +98,8 @@ class LivePublisher:
 
         def wait() -> None:
             self._queue.join()
+            with self._latest_changed:
+                self._latest_changed.wait_for(lambda: not self._latest and not self._latest_running)
             done.set()
 
         threading.Thread(target=wait, daemon=True).start()
@@ -116,19 +121,30 @@ class LivePublisher:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            channel, event, data = self._queue.get()
             try:
-                if isinstance(item, str):
-                    with self._lock:
-                        produce = self._latest.pop(item)
+                self.publish_sync(channel, event, data)
+            finally:
+                self._queue.task_done()
+
+    def _run_latest(self) -> None:
+        while True:
+            self._latest_ready.wait()
+            with self._latest_changed:
+                self._latest_ready.clear()
+                batch, self._latest = self._latest, {}
+                self._latest_running = True
+            try:
+                for produce in batch.values():
                     try:
                         produced = produce()
                     except Exception as exc:
                         log.warning("Live event not produced: %s", type(exc).__name__)
-                        produced = None
+                        continue
                     if produced is not None:
                         self.publish_sync(*produced)
-                else:
-                    self.publish_sync(*item)
             finally:
-                self._queue.task_done()
+                with self._latest_changed:
+                    self._latest_running = False
+                    self._latest_changed.notify_all()
+            time.sleep(LATEST_INTERVAL)  # the throttle: what arrives meanwhile waits for the next round
