@@ -151,8 +151,8 @@ def bench_engine(engine: str, args: argparse.Namespace) -> EngineRun:
                 loads = {"bare hello": (bare_server.url, Request("GET", "/")),
                          "app hello": (server.url, Request("GET", "/bench/hello")),
                          "public view": (server.url, Request("GET", shared.path))}
-                for url, request in loads.values():  # warm-up: every worker has compiled its statements and templates
-                    run_load(url, lambda i: request, concurrency=args.concurrency, duration=1.0)
+                for url, request in loads.values():  # warm-up: every worker has prepared its statements, cached its page
+                    run_load(url, lambda i: request, concurrency=args.concurrency, duration=args.warmup)
                 before = shared.view_count()
                 for number in range(1, args.rounds + 1):
                     measured = {}
@@ -238,6 +238,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients (default 32)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds; the table gives medians (default 5)")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of one measurement (default 4)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load on each route first (default 3)")
     add_server_arguments(parser)
     parser.add_argument("--log-level", default="INFO", help="the app's LOG_LEVEL (default INFO, as in production)")
     parser.add_argument("--json", type=Path, default=None, help="also write every round's figures here")
