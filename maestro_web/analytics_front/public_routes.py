@@ -4,9 +4,10 @@ A request reads top to bottom: the blueprint's guard verifies the token (guards.
 security/share_tokens.py: signature, audience, graph); the view counts the view or, if the link's
 row does not allow one, diagnoses why (models/share_rules.py, the one home of those rules: one
 conditional UPDATE on an autocommit connection, so revocation is immediate on every process and max
-views exact under concurrency); then it renders the page, the raw SVG, or the refusal page. A link
-with a passcode is counted and shown only once this browser entered it (passcode_gate.py): until
-then its page is the passcode form, which POSTs back to the same URL.
+views exact under concurrency); then it renders the page (kept per process under every input of
+it, page_cache.py), the raw SVG, or the refusal page. A link with a passcode is counted and shown
+only once this browser entered it (passcode_gate.py): until then its page is the passcode form,
+which POSTs back to the same URL.
 
 Every answer of these routes, errors included, carries the public headers.
 """

@@ -20,8 +20,10 @@ Instead of `pool_pre_ping` (a `SELECT 1` round trip on every checkout, a tenth o
 checkout tests whether the idle connection's socket has something to read: an idle PostgreSQL
 connection receives nothing unless the server is closing it (a restart or `pg_terminate_backend`
 sends an error and closes the socket), so a readable socket means a dead connection, which the pool
-replaces before the statement is sent. SQLite keeps the app's own engine (in autocommit mode). The counting engine is disposed with the
-app's engine.
+replaces before the statement is sent. A connection the server ends while a statement is in
+flight fails that one view with 503 (errors.py), as it would after a successful pre-ping; it is not
+retried, because the count may have committed before the error. SQLite keeps the app's own engine
+(in autocommit mode). The counting engine is disposed with the app's engine.
 """
 from __future__ import annotations
 
