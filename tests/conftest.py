@@ -56,24 +56,6 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"maestro database engine: {ENGINE}"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On PostgreSQL, leave out the tests that use no database: `make test` runs the suite once per
-    engine, and these would run again, unchanged (their generated inputs are derandomized), on the
-    second engine. A test uses the database when it asks for `database_url` (the `app` fixture does)
-    or its module reads ENGINE (tests that build their own databases, like the migrations). The
-    SQLite pass, the default engine, runs everything; MAESTRO_TEST_EVERYTHING=1 runs it all here too."""
-    if ENGINE != "postgresql" or os.environ.get("MAESTRO_TEST_EVERYTHING") == "1":
-        return
-    kept, left_out = [], []
-    for item in items:
-        uses_database = "database_url" in getattr(item, "fixturenames", ()) or \
-            getattr(getattr(item, "module", None), "ENGINE", None) is not None
-        (kept if uses_database else left_out).append(item)
-    if left_out:
-        config.hook.pytest_deselected(items=left_out)
-        items[:] = kept
-
-
 # --- database ------------------------------------------------------------------------------------
 
 
