@@ -181,10 +181,10 @@ def start_live_server(config: Mapping[str, Any] | None = None, *, port: int | No
 class LiveClient:
     """A browser stand-in: a `websockets` sync client speaking the §8 frames."""
 
-    def __init__(self, url: str, origin: str = DEFAULT_BASE_URL, **options: Any) -> None:
+    def __init__(self, url: str, origin: str = DEFAULT_BASE_URL, open_timeout: float = 5, **options: Any) -> None:
         from websockets.sync.client import connect
 
-        self.ws = connect(url, origin=origin, open_timeout=5, legacy=True, **options)  # type: ignore[arg-type]
+        self.ws = connect(url, origin=origin, open_timeout=open_timeout, legacy=True, **options)  # type: ignore[arg-type]
 
     def send(self, frame: dict[str, Any]) -> None:
         self.ws.send(json.dumps(frame))

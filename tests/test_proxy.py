@@ -254,7 +254,10 @@ def test_websocket_and_publish_through_nginx(stack: Stack) -> None:
     token = issue_socket_token(stack.socket_ring, issuer="maestro-server")
     body = '{"channel": "user:u1", "event": "run.progress", "data": {"done": 1}}'
     headers = {"Authorization": f"JWT {token}", "Content-Type": "application/json"}
-    with LiveClient(f"wss://127.0.0.1:{stack.https_port}/live", origin=stack.base_url, ssl=stack.tls()) as conn:
+    # TLS, nginx and the live server's handshake in a row, on a machine busy with the other test
+    # process: once (a CI run) the 5 s default was not enough; a hang would still fail after 20 s.
+    with LiveClient(f"wss://127.0.0.1:{stack.https_port}/live", origin=stack.base_url, ssl=stack.tls(),
+                    open_timeout=20) as conn:
         assert conn.hello(ticket)["type"] == "welcome"
         assert conn.subscribe("user:u1")["type"] == "subscribed"
 
