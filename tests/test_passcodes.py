@@ -32,7 +32,7 @@ from maestro_web.security.passcode_cookies import (
 )
 from maestro_web.security.short_codes import mint_short_code
 from redis_support import REDIS_URL, delete_prefixed, limiter_on_redis
-from share_support import draw, link_row, make_link
+from share_support import draw, link_row, make_link, owner  # noqa: F401 (owner: fixtures)
 
 PASSCODE = "open sesame 42"
 CONTEXT = "public-analytics"
@@ -52,11 +52,6 @@ def app_settings(request: pytest.FixtureRequest, prefix: str) -> Iterator[dict[s
     client = redis.Redis.from_url(REDIS_URL)
     delete_prefixed(client, prefix)
     client.close()
-
-
-@pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
 
 
 @pytest.fixture

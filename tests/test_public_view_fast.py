@@ -29,10 +29,10 @@ from sqlalchemy import text
 from maestro_web.extensions import db
 from maestro_web.graphs.services import remove_role
 from maestro_web.live_publish import LivePublisher
-from maestro_web.models import Graph, Role, ShareLink
+from maestro_web.models import Graph, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.models.counting import APPLICATION_NAME, counting_engine
-from share_support import draw, link_row, make_link
+from share_support import graph, link_row, make_link, owner, reader, writer  # noqa: F401 (owner, reader, writer, graph: fixtures)
 
 from conftest import ENGINE
 from live_support import free_port
@@ -80,23 +80,6 @@ def other_process(app, tmp_path) -> Iterator[AppProcess]:
     yield process
     if process.process.poll() is None:
         process.kill()
-
-
-@pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
-def writer(make_user):
-    return make_user(email="writer@example.com", name="Writer")
-
-
-@pytest.fixture
-def graph(app, owner, writer, make_graph):
-    graph = make_graph(owner, name="Checkout", spec="web -> api", grants={writer: Role.WRITE})
-    draw(app, graph.public_id)
-    return graph
 
 
 def test_views_through_two_processes_at_once_are_counted_exactly(app, live_server, other_process, owner, graph):

@@ -22,7 +22,7 @@ from maestro_web.models import Graph, GraphResult, Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.models.share_rules import Outcome
 from maestro_web.security.live_tickets import issue_ticket
-from share_support import BREAKS, draw, link_row, lose_pinned_result, make_link
+from share_support import BREAKS, draw, link_row, lose_pinned_result, make_link, owner, writer  # noqa: F401 (owner, writer: fixtures)
 
 from conftest import PASSWORD, api_headers
 from live_support import LiveClient, start_live_server
@@ -42,16 +42,6 @@ def redraw(app, graph_id: str, word: str, nodes: int, status: str = "finished") 
         db.session.commit()
     draw(app, graph_id, svg=picture(word), msg=f"run {word}", status=status,
          info={"nodes": nodes, "edges": nodes - 1})
-
-
-@pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
-def writer(make_user):
-    return make_user(email="writer@example.com", name="Writer")
 
 
 @pytest.fixture
