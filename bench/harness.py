@@ -278,6 +278,48 @@ class GunicornServer:
         self.stop()
 
 
+class LiveServer:
+    """`flask live serve` (the live events server) on a free loopback port, with the app's
+    environment (same secrets, same Redis), as the README deploys it next to gunicorn. Make it
+    before the app's server and hand `url` to the app as MAESTRO_LIVE_URL."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"ws://{LOOPBACK}:{self.port}/live"
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, env: Mapping[str, str], timeout: float = 30.0) -> None:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "app", "live", "serve", "--host", LOOPBACK,
+                 "--port", str(self.port)], cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the live server exited with {self.process.returncode}; see {self.log_path}")
+            try:
+                if simple_get(f"http://{LOOPBACK}:{self.port}/healthz", timeout=2)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"the live server did not become healthy in {timeout:.0f}s; see {self.log_path}")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
 def migrated_server(database_url: str, log_path: Path, app_module: str = "bench.bench_app:app", *,
                     redis_url: str = DEFAULT_REDIS_URL, workers: int | None = None, threads: int | None = None,
                     **extra: str) -> GunicornServer:

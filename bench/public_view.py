@@ -9,7 +9,8 @@ the real app plus `GET /bench/hello`. Every public request does the full work of
 the token, count the view (the conditional UPDATE that enforces revocation, pause, expiry, max views
 and the creator's role), read the graph with its newest picture, render the page with the inline
 SVG of a 40-node diagram drawn by the reference worker. View counting is on, and checked: after the
-run the link's view count must equal the number of pages served.
+run the link's view count must equal the number of pages served. The live events server
+(`flask live serve`) runs next to gunicorn as deployed, so the workers' share.viewed posts reach it.
 
 The baseline is a BARE Flask hello-world (`bench/bare_hello.py`: no factory, no hooks) under the
 same gunicorn settings, side by side; the app's own `/bench/hello` is measured too (what the app's
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from bench.harness import (
     BenchDatabase,
+    LiveServer,
     LoadResult,
     Request,
     TempWorkdir,
@@ -136,13 +138,15 @@ def bench_engine(engine: str, args: argparse.Namespace) -> EngineRun:
         database = BenchDatabase(engine, workdir, args.postgres_url)
         database.create()
         shared = None
+        live = LiveServer(workdir / "live.log")  # share.viewed goes to the owner through it, as deployed
         try:
             log = workdir / "server.log"
             server = migrated_server(database.url, log, redis_url=args.redis_url, workers=args.workers,
-                                     threads=args.threads, LOG_LEVEL=args.log_level,
+                                     threads=args.threads, LOG_LEVEL=args.log_level, MAESTRO_LIVE_URL=live.url,
                                      MAESTRO_SHARE_FAILURE_RATE_LIMIT="1000000 per minute")
             shared = SharedGraph(server.env)
             bare_server = sibling_server(server, "bench.bare_hello:app", workdir / "bare.log")
+            live.start(server.env)
             with server, bare_server:
                 status, page = first_view(server.url, shared.path)
                 if status != 200:
@@ -171,6 +175,7 @@ def bench_engine(engine: str, args: argparse.Namespace) -> EngineRun:
                 result.counted_views = shared.view_count() - before
             return result
         finally:
+            live.stop()
             if shared is not None:
                 shared.close()
             database.drop()

@@ -23,7 +23,7 @@ import requests
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1000
-LATEST_INTERVAL = 0.25  # seconds between two rounds of `publish_latest` events
+LATEST_INTERVAL = 1.0  # seconds between two rounds of `publish_latest` events (docs/scale.md)
 
 Event = tuple[str, str, dict[str, Any]]  # channel, event name, data
 

@@ -206,6 +206,36 @@ def test_a_counting_connection_the_server_closed_is_replaced_before_the_next_vie
     assert link_row(app, made.id).view_count == 4
 
 
+@postgresql_only
+def test_a_counting_statement_that_fails_in_flight_answers_503_and_counts_nothing(app, owner, graph, caplog):
+    """The count runs straight on the driver (models/counting.py run_on_driver): a driver error is
+    still SQLAlchemy's OperationalError (errors.py: 503), nothing is counted, no token is logged,
+    and the next view is served on a sound connection."""
+    made = make_link(app, graph, owner)
+    client = app.test_client()
+    assert client.get(made.path).status_code == 200
+    with app.app_context():
+        holder = db.engine.connect()  # another transaction holds the link's row: the count waits for it
+        holder.execute(text("UPDATE share_links SET label = label WHERE public_id = :id"), {"id": made.id})
+        answers: list[int] = []
+        visitor = threading.Thread(target=lambda: answers.append(app.test_client().get(made.path).status_code))
+        visitor.start()
+        deadline = time.monotonic() + 20
+        cancelled = False
+        while not cancelled and time.monotonic() < deadline:  # the statement is waiting on the lock: cancel it
+            cancelled = bool(db.session.scalar(text(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = :name"
+                " AND wait_event_type = 'Lock'"), {"name": APPLICATION_NAME}))
+            db.session.rollback()
+        visitor.join(30)
+        holder.rollback()
+        holder.close()
+    assert cancelled and answers == [503]
+    assert made.token not in caplog.text
+    assert client.get(made.path).status_code == 200
+    assert link_row(app, made.id).view_count == 2  # the cancelled view was not counted
+
+
 class Receiver(BaseHTTPRequestHandler):
     """A live server's POST /publish: records each event; the first one waits for `gate`."""
 

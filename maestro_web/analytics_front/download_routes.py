@@ -21,9 +21,9 @@ from datetime import datetime
 import resvg_py
 from flask import Response, abort, g
 
+from maestro_web import rate_limits
 from maestro_web.analytics_front import analytics_private_bp, analytics_public_bp, passcode_gate
 from maestro_web.analytics_front.public_routes import refusal_page, uncounted_view
-from maestro_web.extensions import limiter
 from maestro_web.domain.access import authorize_graph
 from maestro_web.headers import svg_document
 from maestro_web.models import GraphResult
@@ -114,7 +114,7 @@ def private_download(graph_id: str, fmt: str) -> Response:
 
 
 @analytics_public_bp.get("/graphs/public/<graph_id>/download.<fmt>")
-@limiter.exempt  # like the page: failures are counted in refusal_page()
+@rate_limits.exempt  # like the page: failures are counted in refusal_page()
 def public_download(graph_id: str, fmt: str) -> Response:
     if fmt not in FORMATS:
         abort(404)

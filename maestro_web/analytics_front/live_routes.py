@@ -11,18 +11,18 @@ from typing import Any
 
 from flask import Response, current_app, g, render_template, request, url_for
 
+from maestro_web import rate_limits
 from maestro_web.analytics_front import analytics_public_bp
 from maestro_web.analytics_front.presenters import link_page
 from maestro_web.analytics_front.public_routes import REFUSALS, viewable_link
 from maestro_web.errors import error_page, json_error
-from maestro_web.extensions import limiter
 from maestro_web.live_pages.routes import ticket_response
 from maestro_web.live_pages.tickets import share_ticket
 from maestro_web.models.share_rules import Outcome
 
 
 @analytics_public_bp.get("/graphs/public/<graph_id>/ticket")
-@limiter.exempt
+@rate_limits.exempt
 def public_ticket(graph_id: str) -> Response:
     link = viewable_link(graph_id)  # passcode included; a known link's embedding rules apply too
     if isinstance(link, str):
@@ -32,7 +32,7 @@ def public_ticket(graph_id: str) -> Response:
 
 
 @analytics_public_bp.get("/graphs/public/<graph_id>/live")
-@limiter.exempt
+@rate_limits.exempt
 def public_live(graph_id: str) -> Response:
     """The public page as it is now, for the page's own script: not a view, so not counted."""
     link = viewable_link(graph_id)

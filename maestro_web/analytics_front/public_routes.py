@@ -19,12 +19,12 @@ from flask import Response, abort, current_app, g, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response as AnyResponse
 
-from maestro_web import live_events
+from maestro_web import live_events, rate_limits
 from maestro_web.analytics_front import analytics_public_bp, passcode_gate
 from maestro_web.analytics_front.page_cache import page_key, rendered
 from maestro_web.analytics_front.presenters import page_fields
 from maestro_web.errors import error_page
-from maestro_web.extensions import csrf, limiter
+from maestro_web.extensions import csrf
 from maestro_web.headers import keep_private, live_connect_src, sandboxed_svg_csp, svg_document
 from maestro_web.live_pages.tickets import share_ticket
 from maestro_web.extensions import db
@@ -147,7 +147,7 @@ def viewable_link(graph_id: str) -> ShareLink | str:
 
 @analytics_public_bp.get("/graphs/public/<graph_id>", defaults={"embed": False})
 @analytics_public_bp.get("/graphs/public/<graph_id>/embed", defaults={"embed": True}, endpoint="public_embed")
-@limiter.exempt  # failures are counted in refusal_page(), successes cost nothing
+@rate_limits.exempt  # failures are counted in refusal_page(), successes cost nothing
 def public_graph(graph_id: str, embed: bool) -> Response | str:
     # 1. require_share verified the token
     own_url = f"{current_app.config['MAESTRO_ANALYTICS_URL']}/graphs/public/{graph_id}?token={request.args.get('token', '')}"
@@ -156,7 +156,7 @@ def public_graph(graph_id: str, embed: bool) -> Response | str:
 
 @analytics_public_bp.post("/graphs/public/<graph_id>", defaults={"embed": False})
 @analytics_public_bp.post("/graphs/public/<graph_id>/embed", defaults={"embed": True}, endpoint="public_embed_passcode")
-@limiter.exempt  # wrong passcodes have their own budgets (passcode_gate.enter_passcode)
+@rate_limits.exempt  # wrong passcodes have their own budgets (passcode_gate.enter_passcode)
 @csrf.exempt  # an anonymous form with no session to ride on; cross-site posts are refused (docs/sharing.md)
 def public_passcode(graph_id: str, embed: bool) -> AnyResponse:
     link = allowed_link(graph_id)
@@ -166,7 +166,7 @@ def public_passcode(graph_id: str, embed: bool) -> AnyResponse:
 
 
 @analytics_public_bp.get("/s/<code>")
-@limiter.exempt  # like the long link: failures are counted in refusal_page()
+@rate_limits.exempt  # like the long link: failures are counted in refusal_page()
 def short_link(code: str) -> Response | str:
     """The short link (issue 14): require_share checked the code's MAC; the link's graph comes from
     its row, then everything is the long link's: the same counting statement, page and headers."""
@@ -178,7 +178,7 @@ def short_link(code: str) -> Response | str:
 
 
 @analytics_public_bp.post("/s/<code>")
-@limiter.exempt
+@rate_limits.exempt
 @csrf.exempt
 def short_link_passcode(code: str) -> AnyResponse:
     """The passcode form of a short link posts here, then goes back to the short link."""
@@ -225,14 +225,15 @@ def show(jti: str, graph_id: str, embed: bool, own_url: str) -> Response | str:
             return refusal_page("no picture", embed)
         return svg_document(counted.svg) if ext == "svg" else png_answer(counted.svg)
     template = "analytics/public_embed.html" if embed else "analytics/public.html"
-    image_url = f"{own_url}{'' if own_url.endswith('?') else '&'}ext=png" if counted.svg is not None else None
+    image_url = f"{own_url}{'' if own_url.endswith('?') else '&'}ext=png" if counted.picture_id is not None else None
 
     def render() -> str:
         page = page_fields(counted.name, counted.type, counted.status, counted.message, counted.info, counted.svg,
                            counted.drawn_at, snapshot=counted.is_snapshot)
         return render_template(template, page=page, expires_at=counted.expires_at, og_image=image_url)
 
-    # Every input of the page (page_cache.py): what was counted and shown, the URL, the visitor's ticket.
+    # Every input of the page (page_cache.py): what was counted and shown (the picture by its result's
+    # id, the figures as their JSON text), the URL, the visitor's ticket.
     key = page_key(template, request.full_path, image_url, share_ticket(jti, reuse=True)["ticket"],
                    *(getattr(counted, field.name) for field in fields(counted)))
     return rendered(key, render)

@@ -24,19 +24,30 @@ replaces before the statement is sent. A connection the server ends while a stat
 flight fails that one view with 503 (errors.py), as it would after a successful pre-ping; it is not
 retried, because the count may have committed before the error. SQLite keeps the app's own engine
 (in autocommit mode). The counting engine is disposed with the app's engine.
+
+`run_on_driver` runs the counting statement straight through psycopg on a connection of this pool:
+measured under load, SQLAlchemy's Connection and CursorResult layers around the one statement cost
+more Python time than the rest of the view (docs/scale.md). The pool, its liveness check and
+SQLAlchemy's error classes (errors.py answers 503 for OperationalError) are kept.
 """
 from __future__ import annotations
 
 import select
-from typing import Any
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import current_app
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from maestro_web.extensions import db
+
+if TYPE_CHECKING:
+    from psycopg import Cursor
 
 EXTENSION = "maestro_counting_engine"
 APPLICATION_NAME = "maestro-view-counter"  # how its connections show in pg_stat_activity
@@ -72,3 +83,46 @@ def _refuse_closing_connection(dbapi_connection: Any, record: ConnectionPoolEntr
         raise DisconnectionError("closed connection") from exc
     if readable:
         raise DisconnectionError("the server is closing this connection")
+
+
+_COMPILED: dict[tuple[ClauseElement, str], tuple[str, dict[str, Any]]] = {}
+
+
+def run_on_driver(engine: Engine, statement: ClauseElement, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The first row of `statement` (a text() statement with the counting statement's simple types),
+    run on a connection of `engine`'s pool straight through the driver; datetimes come back in UTC.
+
+    The statement is compiled once per dialect; its bound defaults (e.g. :write) are kept. A driver
+    error is raised as SQLAlchemy's (OperationalError, ...), and a connection it found dead is
+    invalidated so that the pool never hands it out again.
+    """
+    sql, defaults = _compiled(engine, statement)
+    connection = engine.raw_connection()
+    try:
+        cursor = cast("Cursor[tuple[Any, ...]]", connection.cursor())  # PostgreSQL's driver: psycopg 3
+        try:
+            cursor.execute(sql, {**defaults, **params}, prepare=True)
+            row = cursor.fetchone()
+        except engine.dialect.loaded_dbapi.Error as exc:
+            dead = engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
+            if dead:
+                connection.invalidate(exc)
+            raise DBAPIError.instance(sql, None, exc, engine.dialect.loaded_dbapi.Error, hide_parameters=True,
+                                      dialect=engine.dialect, connection_invalidated=dead) from exc
+        finally:
+            cursor.close()
+    finally:
+        connection.close()  # back to the pool (or discarded, if invalidated)
+    if row is None:
+        return None
+    return tuple(value.astimezone(timezone.utc) if isinstance(value, datetime) else value for value in row)
+
+
+def _compiled(engine: Engine, statement: ClauseElement) -> tuple[str, dict[str, Any]]:
+    key = (statement, engine.dialect.name)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        done = cast(SQLCompiler, statement.compile(dialect=engine.dialect))
+        compiled = _COMPILED[key] = (done.string, {name: bind.effective_value for name, bind in done.binds.items()
+                                                   if not bind.required})
+    return compiled

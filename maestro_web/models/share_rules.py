@@ -24,17 +24,19 @@ import it without a cycle: the Python predicates read the row through the `LinkR
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
-from sqlalchemy import JSON, Integer, String, Text, bindparam, text
+from sqlalchemy import Integer, String, Text, bindparam, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
 from maestro_web.models.base import UTCDateTime, utcnow
-from maestro_web.models.counting import counting_engine
+from maestro_web.models.counting import counting_engine, run_on_driver
 from maestro_web.models.graph import Graph, GraphResult, Role
 from maestro_web.models.user import User
 
@@ -207,10 +209,17 @@ RETURNING graph_id, expires_at, allowed_origins, mode, pinned_result_id
 
 # What the visitor sees: the graph's name and type; the status, message, figures and picture of the
 # pinned result for a snapshot link, else the graph's current ones and its newest picture. `{link}`
-# is where the counted link's mode and pinned_result_id are read from.
+# is where the counted link's mode and pinned_result_id are read from. The picture comes back as its
+# result's id, not its SVG, and the figures as their JSON text: a result never changes once stored,
+# so the id names the picture, and a view whose page is cached (analytics_front/page_cache.py) moves
+# and decodes neither (CountedView.svg reads the SVG on first use). A result without a picture (a
+# snapshot of a failed analysis) gives no id; testing for NULL reads no stored SVG.
 _SHOWN_COLUMNS = "\n       graphs.name, graphs.type, " + "".join(
     f"CASE WHEN {{link}}mode = '{SNAPSHOT}' THEN graph_results.{column} ELSE graphs.{column} END AS {column}, "
-    for column in ("status", "message", "info")) + "graph_results.svg, graph_results.created_at AS drawn_at"
+    for column in ("status", "message")) + (
+    f"CAST(CASE WHEN {{link}}mode = '{SNAPSHOT}' THEN graph_results.info ELSE graphs.info END AS TEXT) AS info_json, "
+    "CASE WHEN graph_results.svg IS NOT NULL THEN graph_results.id END AS picture_id, "
+    "graph_results.created_at AS drawn_at")
 
 _PICTURE_JOIN = f"""
   LEFT OUTER JOIN graph_results ON graph_results.id = CASE WHEN {{link}}mode = '{SNAPSHOT}'
@@ -235,8 +244,8 @@ _VERDICTS_SQL = "SELECT " + ",\n       ".join(
 
 _COUNTED_TYPES: dict[str, Any] = {"graph_id": Integer, "expires_at": UTCDateTime(), "allowed_origins": Text,
                                   "mode": String, "pinned_result_id": Integer}
-_SHOWN_TYPES: dict[str, Any] = {"name": String, "type": String, "status": String, "message": Text, "info": JSON,
-                                "svg": Text, "drawn_at": UTCDateTime()}
+_SHOWN_TYPES: dict[str, Any] = {"name": String, "type": String, "status": String, "message": Text, "info_json": Text,
+                                "picture_id": Integer, "drawn_at": UTCDateTime()}
 
 
 def _statement(sql: str, **types: Any) -> TextClause | TextualSelect:
@@ -258,7 +267,11 @@ VERDICTS = _statement(_VERDICTS_SQL)
 @dataclass(frozen=True)
 class CountedView:
     """A counted view (Outcome.VIEWABLE, counted): the link's embedding rules, expiry and mode, the
-    graph and the picture and figures it shows (a snapshot's: those of its pinned result)."""
+    graph and the picture and figures it shows (a snapshot's: those of its pinned result).
+
+    The picture is named by its result's id (`picture_id`) and the figures are their JSON text: the
+    page cache keys on those, and `svg` and `info` read and decode them only when a page is rendered.
+    """
 
     graph_id: int
     expires_at: datetime
@@ -269,13 +282,29 @@ class CountedView:
     type: str
     status: str
     message: str
-    info: Any
-    svg: str | None
+    info_json: str | None
+    picture_id: int | None
     drawn_at: datetime | None
 
     @property
     def is_snapshot(self) -> bool:
         return self.mode == SNAPSHOT
+
+    @cached_property
+    def info(self) -> Any:
+        return json.loads(self.info_json) if self.info_json is not None else None
+
+    @cached_property
+    def svg(self) -> str | None:
+        """The picture's SVG, read on first use (one statement). A result is never changed once
+        stored; one deleted since the count (its graph was deleted a moment ago) reads as no picture."""
+        if self.picture_id is None:
+            return None
+        with autocommit_engine().connect() as connection:
+            return connection.scalar(PICTURE_SVG, {"picture_id": self.picture_id})
+
+
+PICTURE_SVG = text("SELECT svg FROM graph_results WHERE id = :picture_id").columns(svg=Text)
 
 
 def autocommit_engine() -> Engine:
@@ -289,10 +318,11 @@ def count_view(jti: str, graph_id: str, passcode_hash: str | None = None) -> Cou
     """Count one view if, and only if, every rule holds at this instant and the link has no passcode
     or its passcode hash is still `passcode_hash` (the one the visitor's cookie opens); None if not."""
     params = {"jti": jti, "graph_id": graph_id, "now": utcnow(), "passcode_hash": passcode_hash}
-    with autocommit_engine().connect() as connection:
-        if connection.dialect.name == "postgresql":
-            row = connection.execute(COUNT_AND_SHOW, params).first()
-            return CountedView(**row._mapping) if row is not None else None
+    engine = autocommit_engine()
+    if engine.dialect.name == "postgresql":
+        row = run_on_driver(engine, COUNT_AND_SHOW, params)
+        return CountedView(*row) if row is not None else None
+    with engine.connect() as connection:
         counted = connection.execute(COUNT_VIEW, params).first()
         if counted is None:
             return None
