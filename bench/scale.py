@@ -284,6 +284,12 @@ ROUTES = [
 ]
 
 
+def chosen_routes(only: list[str]) -> list[Route]:
+    """The routes to load: all of them, or the baseline and those whose name contains one of `only`."""
+    return [route for index, route in enumerate(ROUTES)
+            if not only or index == 0 or any(text in route.name for text in only)]
+
+
 def count_statements(env: dict[str, str], session: Session) -> dict[str, int | None]:
     """SQL statements of one request per route, in-process on the same database (measurement mode)."""
     from sqlalchemy import event
@@ -369,7 +375,7 @@ def bench_both(args: argparse.Namespace, workdir: Path) -> list[DatabaseRun]:
         try:
             for server in servers:
                 server.start()
-            for route in ROUTES:
+            for route in chosen_routes(args.only):
                 for p, server in zip(prepared, servers):
                     request = route.request(p.session)
                     warm = run_load(server.url, lambda i: request, concurrency=args.concurrency, duration=1.0,
@@ -444,6 +450,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--db-prefix", default=DB_PREFIX, help=f"database names: <prefix>empty, <prefix>big ({DB_PREFIX})")
     parser.add_argument("--count-only", action="store_true", help="count SQL statements per route, no load")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="load only the routes whose name contains TEXT (repeatable; the baseline always runs)")
     return parser.parse_args(argv)
 
 

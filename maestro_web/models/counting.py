@@ -66,6 +66,7 @@ def _make_engine() -> Engine:
     if app_engine.dialect.name != "postgresql":
         return app_engine.execution_options(isolation_level="AUTOCOMMIT")
     engine = create_engine(app_engine.url, isolation_level="AUTOCOMMIT", hide_parameters=True,
+                           pool_reset_on_return=None,  # autocommit: no transaction is ever left to end
                            connect_args={"options": "-c synchronous_commit=off",
                                          "application_name": APPLICATION_NAME})
     event.listen(engine, "checkout", _refuse_closing_connection)
