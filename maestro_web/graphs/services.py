@@ -163,6 +163,9 @@ def _visible(user: User, search: str, status: str) -> tuple[Select[Any], Any]:
         conditions.append(func.lower(Graph.name).like(f"%{escaped}%", escape="\\"))
     if status:
         conditions.append(Graph.status == status)
+    # With a status, the role row's copy of it (models/graph.py) picks the rows from its own index;
+    # the graph's status above stays the truth each row is checked against.
+    roles = [GraphRole.user_id == user.id, *([GraphRole.graph_status == status] if status else [])]
     if not search and db.session.get_bind().dialect.name == "postgresql":
         # Walk the user's roles in (user_id, graph_id) order and look each graph up by its key, stopping
         # after one page. Left to itself the planner often prefers a hash or merge join that reads the
@@ -171,13 +174,12 @@ def _visible(user: User, search: str, status: str) -> tuple[Select[Any], Any]:
         # index, which reads only matching graphs, is usually the better start.
         inner = select(Graph).where(Graph.id == GraphRole.graph_id, *conditions).offset(0).lateral("visible_graph")
         shown = aliased(Graph, inner)
-        query = (select(shown, GraphRole.role).select_from(GraphRole).join(inner, true())
-                 .where(GraphRole.user_id == user.id))
+        query = select(shown, GraphRole.role).select_from(GraphRole).join(inner, true()).where(*roles)
         return query, shown
     query = (
         select(Graph, GraphRole.role)
         .join(GraphRole, GraphRole.graph_id == Graph.id)
-        .where(GraphRole.user_id == user.id, *conditions)
+        .where(*roles, *conditions)
     )
     return query, Graph
 
