@@ -2,6 +2,8 @@
 and the policy that keeps an SVG document inert."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from urllib.parse import urlsplit
 
 from flask import Response
@@ -23,6 +25,7 @@ SECURITY_HEADERS = {
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache", "Referrer-Policy": "no-referrer"}
 
 
+@lru_cache(maxsize=16)  # a setting: the same few values on every response of the public view
 def live_connect_src(live_url: str) -> str:
     """`connect-src` of pages with live updates: this site (tickets, redraws) and the live server."""
     parts = urlsplit(live_url)

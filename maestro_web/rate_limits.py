@@ -196,22 +196,12 @@ def _give_back(taken: list[tuple[Any, list[str]]]) -> None:
 
 # --- views with no limit of the limiter's --------------------------------------------------------
 
-_UNLIMITED: set[Callable[..., Any]] = set()
-
 
 def exempt(view: F) -> F:
-    """`limiter.exempt`, and the limiter skips the request as early as it can (a request filter):
-    the public view, the app's hottest route, spends nothing on limits it does not have (measured:
-    Flask-Limiter's resolving of an exempt view's limits was 5–7 % of its CPU). These views count
-    their failures themselves (share_failure_allowed, the passcode budgets)."""
-    exempted = limiter.exempt(view)
-    _UNLIMITED.add(exempted)
-    return cast(F, exempted)
-
-
-@limiter.request_filter
-def _unlimited_view() -> bool:
-    return current_app.view_functions.get(request.endpoint or "") in _UNLIMITED
+    """No limit of the limiter's on this view, and none of its per-request work (extensions.AppLimiter):
+    for the public view and its siblings, which count their failures themselves
+    (share_failure_allowed, the passcode budgets)."""
+    return cast(F, limiter.exempt_view(view))
 
 
 # --- the store is down; honest Retry-After ---------------------------------------------------------
