@@ -67,7 +67,9 @@ def register_extensions(app: Flask) -> None:
     from maestro_web import live_events, rate_limits
     from maestro_web.extensions import csrf, db, jwt, limiter, migrate
     from maestro_web.security import session_jwt
+    from maestro_web.security.cookie_sessions import CookieSessionInterface
 
+    app.session_interface = CookieSessionInterface()
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     jwt.init_app(app)

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import jwt as pyjwt
 import pytest
+from itsdangerous import BadSignature
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from maestro_web.models import User
@@ -262,3 +263,21 @@ def test_api_client_gets_json_401(client):
     assert response.json["error"] == "unauthorized"
     response = client.get("/api/me", headers={"Authorization": "Bearer aaaa.bbbb.cccc"})
     assert response.status_code == 401 and response.is_json
+
+
+def test_the_cookie_session_serializer_is_made_once_per_key_set(app):
+    """security/cookie_sessions.py: one serializer while the keys stay, a new one when they change,
+    and a cookie signed under the old key still opens through SECRET_KEY_FALLBACKS."""
+    interface = app.session_interface
+    first = interface.get_signing_serializer(app)
+    assert interface.get_signing_serializer(app) is first
+    signed = first.dumps({"_flashes": [("info", "kept")]})
+    old_key = app.secret_key
+    app.secret_key = "a-new-flask-secret-key-for-this-test-0123456789"
+    app.config["SECRET_KEY_FALLBACKS"] = [old_key]
+    rotated = interface.get_signing_serializer(app)
+    assert rotated is not first
+    assert rotated.loads(signed) == {"_flashes": [("info", "kept")]}
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    with pytest.raises(BadSignature):
+        interface.get_signing_serializer(app).loads(signed)
