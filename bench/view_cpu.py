@@ -1,0 +1,71 @@
+"""Benchmark: the app's own CPU per public view, without HTTP (issue 15 goal 2).
+
+    .venv/bin/python -m bench.view_cpu --views 3000
+
+Calls the app's WSGI callable in this process, with the environ of `GET /analytics/graphs/public/<id>
+?token=...` (production settings, Redis, PostgreSQL, the same 40-node picture as bench/public_view.py),
+and reports the process CPU time per view. No server, no client, no other process on the CPU's
+account except PostgreSQL's own, which is not counted: a steadier figure than req/s on a shared
+machine, for comparing two versions of the code (run it in each checkout). Every view must answer
+200 and be counted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from bench.harness import (DEFAULT_POSTGRES_ADMIN_URL, DEFAULT_REDIS_URL, BenchDatabase, TempWorkdir, free_port,
+                           machine_description, migrate, production_environ)
+from bench.public_view import SharedGraph
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--views", type=int, default=3000, help="views measured (default 3000)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; the median is reported (default 3)")
+    args = parser.parse_args(argv)
+    from werkzeug.test import EnvironBuilder
+
+    with TempWorkdir() as workdir:
+        database = BenchDatabase("postgresql", workdir, DEFAULT_POSTGRES_ADMIN_URL)
+        database.create()
+        shared = None
+        try:
+            env = production_environ(database.url, free_port(), REDIS_URL=DEFAULT_REDIS_URL)
+            migrate(env, workdir / "migrate.log")
+            os.environ.update(env)
+            shared = SharedGraph(env)
+            path, _, query = shared.path.partition("?")
+            environ = EnvironBuilder(path=path, query_string=query, base_url=env["MAESTRO_BASE_URL"]).get_environ()
+
+            def view() -> None:
+                statuses: list[str] = []
+                body = shared.app.wsgi_app(dict(environ), lambda status, headers, exc=None: statuses.append(status))
+                b"".join(body)
+                if statuses != ["200 OK"]:
+                    raise RuntimeError(f"the public view answered {statuses}")
+
+            for _ in range(200):  # warm: statements prepared, page cached
+                view()
+            before = shared.view_count()
+            results = []
+            for _ in range(args.rounds):
+                started = time.process_time()
+                for _ in range(args.views):
+                    view()
+                results.append((time.process_time() - started) / args.views * 1e6)
+            counted = shared.view_count() - before
+        finally:
+            if shared is not None:
+                shared.close()
+            database.drop()
+    machine = machine_description()
+    print(f"code {machine['code']}, {machine['date']}: app CPU per public view {sorted(results)[len(results) // 2]:.0f} µs "
+          f"(rounds: {', '.join(f'{r:.0f}' for r in results)}); {counted} views counted of {args.views * args.rounds}")
+    return 0 if counted == args.views * args.rounds else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
