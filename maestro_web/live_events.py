@@ -184,7 +184,9 @@ def _on_new(session: Session, obj: object) -> None:
                              {"run_id": obj.public_id, "queued_at": _iso(obj.queued_at)}, session)
     elif isinstance(obj, GraphResult):
         graph = _graph_public_id(session, obj)
-        run_id = session.connection().scalar(select(GraphRun.public_id).where(GraphRun.id == obj.run_id))
+        run = instance_state(obj).dict.get("run")  # already loaded (ingest_result): no query
+        run_id = run.public_id if isinstance(run, GraphRun) else session.connection().scalar(
+            select(GraphRun.public_id).where(GraphRun.id == obj.run_id))
         if obj.status == "error":
             publish_after_commit(f"graph:{graph}", "run.failed", {"run_id": run_id, "message": obj.message}, session)
             return

@@ -1,10 +1,11 @@
 """Result ingest (SPEC §5): size, XML safety, validation, stale runs, idempotency, the picture."""
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, GraphRun
@@ -214,3 +215,31 @@ def test_history_keeps_the_newest_five(app, client, ring, owner, make_graph):
     with app.app_context():
         messages = list(db.session.scalars(select(GraphResult.message).order_by(GraphResult.id)))
     assert messages == ["r2", "r3", "r4", "r5", "r6"]
+
+
+def test_a_new_result_costs_seven_statements_and_nothing_after_the_commit(app, client, ring, job):
+    """On PostgreSQL each statement is a round trip inside the ingest transaction (issue 15 goal 3).
+    The run, whether it has a result and whether a newer run replaced it are one SELECT; the answer
+    is read before the commit, so nothing (above all not the ~100 KB SVG) is read back after it."""
+    seen: list[str] = []
+
+    def listener(conn, cursor, statement, *args) -> None:
+        table = re.search(r"\b(?:FROM|INTO|UPDATE)\s+(\w+)", statement)
+        seen.append(f"{statement.split()[0]} {table.group(1) if table else '?'}")
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        response = post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "status": "finished", "svg": SVG})
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert response.status_code == 201 and response.json["run_id"] == job["run_id"]
+    with app.app_context():
+        stored = db.session.scalar(select(GraphResult))
+        assert response.json["svg_bytes"] == len(stored.svg.encode())
+        assert response.json["created_at"] == stored.created_at.isoformat()
+    # UPDATE graph_roles: the role rows' copy of the graph's status (migration 0007), for the lists.
+    assert seen == ["SELECT graphs", "SELECT graph_runs", "UPDATE graphs", "UPDATE graph_roles", "UPDATE graph_runs",
+                    "INSERT graph_results", "DELETE graph_results"]
+

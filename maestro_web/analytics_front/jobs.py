@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, GraphRun, ShareLink
@@ -14,6 +15,8 @@ from maestro_web.models.base import utcnow
 
 RESULT_HISTORY = 5  # results kept per graph, newest first
 CLAIM_ATTEMPTS = 5
+# Made once: building an alias adapts every column of the model, a measurable part of an ingest.
+_NEWER_RUN = aliased(GraphRun)
 
 
 class IngestRefused(Exception):
@@ -73,22 +76,28 @@ def claim_next_run(lease_seconds: int) -> GraphRun | None:
 
 
 def ingest_result(graph: Graph, data: ResultInput) -> tuple[GraphResult, bool]:
-    """Store a worker's result for the graph's current run; (result, created).
+    """Store a worker's result for the graph's current run, flushed, for the caller to commit;
+    (result, created).
 
     A repeat of a stored run answers the stored result; a run that is not the graph's current
     one is refused with 409 so a slow, stale worker cannot overwrite a newer picture.
     """
-    run = db.session.scalar(select(GraphRun).where(GraphRun.public_id == data.run_id, GraphRun.graph_id == graph.id))
-    if run is None:
+    # One statement finds the run, whether it has a result already and whether a newer run
+    # replaced it: on PostgreSQL each statement is a round trip, and ingest makes many.
+    found = db.session.execute(
+        select(GraphRun, GraphResult.id, ~exists().where(_NEWER_RUN.graph_id == GraphRun.graph_id, _NEWER_RUN.id > GraphRun.id))
+        .outerjoin(GraphResult, GraphResult.run_id == GraphRun.id)
+        .where(GraphRun.public_id == data.run_id, GraphRun.graph_id == graph.id)
+    ).first()
+    if found is None:
         raise IngestRefused(409, "run_id is not a run of this graph.")
-    existing = GraphResult.get_for_run(run)
-    if existing is not None:
-        return existing, False
-    current = graph.current_run()
-    if current is None or current.id != run.id or run.state not in ("queued", "claimed"):
+    run, stored_id, is_current = found
+    if stored_id is not None:
+        return db.session.get_one(GraphResult, stored_id), False
+    if not is_current or run.state not in ("queued", "claimed"):
         raise IngestRefused(409, "run_id is not the graph's current run; a newer run replaced it.")
 
-    result = GraphResult(graph_id=graph.id, run=run, status=data.status, message=data.message,
+    result = GraphResult(graph=graph, run=run, status=data.status, message=data.message,
                          svg=data.svg, info=data.info, total=data.total)
     db.session.add(result)
     run.state = "failed" if data.status == "error" else "finished"
@@ -106,7 +115,6 @@ def ingest_result(graph: Graph, data: ResultInput) -> tuple[GraphResult, bool]:
             raise
         return stored, False
     _prune_history(graph)
-    db.session.commit()
     return result, True
 
 

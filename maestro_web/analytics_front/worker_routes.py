@@ -11,6 +11,7 @@ from maestro_web.analytics_front.jobs import IngestRefused, ResultInput, claim_n
 from maestro_web.analytics_front.svg import SvgError, sanitize_svg
 from maestro_web.api.schemas import MAX_INFO_BYTES, WorkerResult, WorkerResultForm, read_json, validate
 from maestro_web.errors import ValidationFailed, json_error
+from maestro_web.extensions import db
 from maestro_web.domain.spec import SpecError, parse_spec
 from maestro_web.models import Graph, GraphResult
 from maestro_web.rate_limits import worker_rate_limits
@@ -112,4 +113,8 @@ def ingest():
         stored, created = ingest_result(graph, data)
     except IngestRefused as exc:
         return json_error(exc.status, str(exc))
-    return jsonify(result_json(graph, stored)), 201 if created else 200
+    # The answer is read before the commit, which expires every loaded row: read after it, it
+    # would cost a second connection checkout and three SELECTs, one of them the ~100 KB SVG.
+    answer = result_json(graph, stored)
+    db.session.commit()
+    return jsonify(answer), 201 if created else 200

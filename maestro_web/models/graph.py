@@ -182,6 +182,9 @@ class GraphResult(Model):
     total: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
+    # Ingest builds a result from the graph and the run it already holds: the live event of a new
+    # result reads their public ids from these, without a query (live_events._on_new).
+    graph: Mapped[Graph] = relationship()
     run: Mapped[GraphRun] = relationship()
 
     @classmethod
