@@ -5,8 +5,9 @@ import re
 import socket
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
+from conftest import ENGINE
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, GraphRun
 from maestro_web.security.worker_tokens import mint_worker_token
@@ -243,3 +244,18 @@ def test_a_new_result_costs_seven_statements_and_nothing_after_the_commit(app, c
     assert seen == ["SELECT graphs", "SELECT graph_runs", "UPDATE graphs", "UPDATE graph_roles", "UPDATE graph_runs",
                     "INSERT graph_results", "DELETE graph_results"]
 
+
+def test_stored_pictures_are_lz4_compressed_on_postgresql(app, client, ring, job):
+    """Migration 0008: PostgreSQL compresses a picture with lz4 (5× less CPU than pglz, its default)."""
+    if ENGINE != "postgresql":
+        pytest.skip("SQLite does not compress; the migration does nothing there")
+    with app.app_context():
+        methods = db.session.scalar(text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"))
+    if methods is None or "lz4" not in methods:
+        pytest.skip("this PostgreSQL was built without lz4; the migration does nothing there")
+    rows = "".join(f'<rect x="{i}" y="{i % 40}" width="10" height="5" fill="#abc"/>' for i in range(400))
+    svg = SVG.replace("<text", rows + "<text")
+    assert post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "status": "finished", "svg": svg}).status_code == 201
+    with app.app_context():
+        method, stored = db.session.execute(text("SELECT pg_column_compression(svg), svg FROM graph_results")).one()
+    assert method == "lz4" and "<rect" in stored

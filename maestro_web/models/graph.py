@@ -177,6 +177,7 @@ class GraphResult(Model):
     status: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text, default="")
     # Stored already sanitised (allow-list): the worker's SVG is untrusted and never kept raw.
+    # PostgreSQL compresses it with lz4, not pglz (migration 0008: a fifth of the CPU per 100 KB).
     svg: Mapped[str | None] = mapped_column(Text)
     info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     total: Mapped[int | None] = mapped_column(Integer)
