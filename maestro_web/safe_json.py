@@ -37,11 +37,20 @@ class UnsafeJSON(ValueError):
 
 
 def text_problem(value: str) -> str | None:
-    """Why a string cannot be stored (NUL, lone surrogate), or None when it can."""
-    match = _BAD_CHARACTER.search(value)
-    if match is None:
+    """Why a string cannot be stored (NUL, lone surrogate), or None when it can: the first one found."""
+    # Not a regex search: that walked a 100 KB picture at 0.85 ms, and an ingest checks it twice
+    # (here and in its model). These scans run in C: find, isascii, and for other text the UTF-8
+    # encoder, which fails exactly at the first surrogate.
+    nul = value.find("\x00")
+    surrogate = -1
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            surrogate = exc.start
+    if nul < 0 and surrogate < 0:
         return None
-    if match.group() == "\x00":
+    if surrogate < 0 or 0 <= nul < surrogate:
         return "must not contain NUL characters"
     return "must not contain lone UTF-16 surrogates (invalid Unicode)"
 

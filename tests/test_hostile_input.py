@@ -249,6 +249,20 @@ def test_nul_in_worker_msg_json_and_form(app, client, ring, job):
 # --- lone surrogates, numbers out of range, NaN ----------------------------------------------------
 
 
+@pytest.mark.parametrize("value, problem", [
+    ("plain text", None), ("é 😀 \uffff \U0010ffff \ud7ff \ue000", None), ("", None),
+    ("a\x00b", "NUL"), ("é\x00", "NUL"), ("a\ud800b", "surrogate"), ("\udfff", "surrogate"),
+    ("\ud83d\ude00", "surrogate"),  # a pair as two code points is still two lone surrogates in a str
+    ("\x00 then \ud800", "NUL"), ("\ud800 then \x00", "surrogate"),  # the first one found is named
+    ("x" * 100_000 + "\x00", "NUL"), ("é" * 100_000 + "\udc00", "surrogate"),
+])
+def test_text_problem_names_the_first_bad_character(value, problem):
+    from maestro_web.safe_json import text_problem
+
+    found = text_problem(value)
+    assert (found is None) if problem is None else (found is not None and problem in found)
+
+
 def test_lone_surrogates_in_json_strings_are_422(app, client, headers, graph, ring, job):
     raw = '{"name": "bad \\ud800 name"}'
     body = assert_refused(client.post("/api/graphs", headers=headers, data=raw, content_type="application/json"),
