@@ -44,6 +44,7 @@ from bench.harness import (
     DEFAULT_POSTGRES_ADMIN_URL,
     BenchDatabase,
     GunicornServer,
+    LiveServer,
     LoadResult,
     Request,
     TempWorkdir,
@@ -253,13 +254,16 @@ def bench_database(engine: str, payloads: list[Payload], args: argparse.Namespac
         database = BenchDatabase(engine, workdir, args.postgres_url)
         database.create()
         queue: RunQueue | None = None
+        live = LiveServer(workdir / "live.log")  # each ingest's run.finished goes to it, as deployed
         try:
             port = free_port()
-            env = production_environ(database.url, port, LOG_LEVEL=args.log_level, REDIS_URL=args.redis_url)
+            env = production_environ(database.url, port, LOG_LEVEL=args.log_level, REDIS_URL=args.redis_url,
+                                     MAESTRO_LIVE_URL=live.url)
             migrate(env, log_path)
             queue = RunQueue(env)
             server = GunicornServer("bench.bench_app:app", env, log_path, workers=args.workers, threads=args.threads)
             outcome.server_command = " ".join(["gunicorn", "-c", "gunicorn.conf.py", "bench.bench_app:app"])
+            live.start(env)
             with server:
                 print(f"[{engine}] gunicorn on {server.url}, log {log_path}", file=sys.stderr)
                 # Warm-up: every worker process imports, connects and fills its caches; the rough
@@ -301,6 +305,7 @@ def bench_database(engine: str, payloads: list[Payload], args: argparse.Namespac
                               f"p99 {measured.result.percentile(99) * 1000:7.1f} ms", file=sys.stderr)
             outcome.stored = queue.stored_results()
         finally:
+            live.stop()
             if queue is not None:
                 queue.close()
             database.drop()

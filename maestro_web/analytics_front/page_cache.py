@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, Hashable
 
-from flask import current_app, session
+from flask import Response, current_app, session
 
 EXTENSION = "maestro_public_pages"
 MAX_PAGES = 128
@@ -30,17 +30,17 @@ TIME_STEP = 30  # seconds: relative times on a cached page are at most this old
 class PageCache:
     def __init__(self, size: int = MAX_PAGES) -> None:
         self.size = size
-        self._pages: OrderedDict[Hashable, str] = OrderedDict()
+        self._pages: OrderedDict[Hashable, bytes] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> str | None:
+    def get(self, key: Hashable) -> bytes | None:
         with self._lock:
             page = self._pages.get(key)
             if page is not None:
                 self._pages.move_to_end(key)
             return page
 
-    def put(self, key: Hashable, page: str) -> None:
+    def put(self, key: Hashable, page: bytes) -> None:
         with self._lock:
             self._pages[key] = page
             self._pages.move_to_end(key)
@@ -62,15 +62,20 @@ def page_key(*parts: Hashable) -> Hashable:
     return (int(time.time() // TIME_STEP), *parts)
 
 
-def rendered(key: Hashable, render: Callable[[], str]) -> str:
-    """The page for `key`, rendered by `render()` the first time (or every time while this visitor
-    has flashed messages waiting)."""
+def rendered(key: Hashable, render: Callable[[], str]) -> Response:
+    """The page for `key` as an HTML response, rendered by `render()` the first time (or every time
+    while this visitor has flashed messages waiting). The cache keeps the page encoded, so a cached
+    view encodes nothing."""
     if session.get("_flashes"):
-        return render()
+        return _html(render().encode())
     cache = _cache()
     page = cache.get(key)
     if page is None:
-        page = render()
+        page = render().encode()
         if len(page) <= MAX_PAGE_BYTES:
             cache.put(key, page)
-    return page
+    return _html(page)
+
+
+def _html(page: bytes) -> Response:
+    return Response(page, mimetype="text/html")
