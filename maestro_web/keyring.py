@@ -43,7 +43,7 @@ class KeyRing:
 
     def secret_for(self, kid: object) -> str | None:
         """The secret named by `kid`, or None when this ring does not hold it."""
-        if not isinstance(kid, str):
+        if not isinstance(kid, str) or not kid.isascii():  # compare_digest raises on non-ASCII text
             return None
         for known, secret in self._by_kid.items():
             if hmac.compare_digest(known, kid):

@@ -165,3 +165,23 @@ def test_decode_pinned_rules_for_every_context(app, context):
     ):
         with pytest.raises(pyjwt.PyJWTError):
             decode(token)
+
+
+def test_a_non_ascii_kid_is_an_unknown_key_not_a_500(app, client, make_user, make_graph):
+    """The header's kid is read before any signature is checked: hostile text must not reach
+    hmac.compare_digest, which raises on non-ASCII text (keyring.KeyRing.secret_for)."""
+    owner = make_user()
+    graph = make_graph(owner)
+    link = make_link(app, graph, owner)
+    kid = {"kid": "cl\u00e9-\u2603"}
+    share_claims = pyjwt.decode(link.token, options={"verify_signature": False})
+    share = pyjwt.encode(share_claims, app.config["KEY_RINGS"]["public-analytics"].current, algorithm="HS256", headers=kid)
+    assert client.get(f"/analytics/graphs/public/{graph.public_id}?token={share}").status_code == 404
+    now = int(time.time())
+    session_claims = {"sub": owner.public_id, "jti": uuid.uuid4().hex, "type": "access", "fresh": False, "iat": now,
+                      "nbf": now, "exp": now + 300, "aud": "maestro-web", "iss": "maestro-server",
+                      "ver": owner.token_version}
+    session = pyjwt.encode(session_claims, app.config["KEY_RINGS"]["session"].current, algorithm="HS256", headers=kid)
+    assert client.get("/api/graphs", headers={"Authorization": f"Bearer {session}"}).status_code == 401
+    worker = pyjwt.encode(worker_payload(), app.config["KEY_RINGS"]["analytics"].current, algorithm="HS256", headers=kid)
+    assert client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {worker}"}).status_code == 401

@@ -256,6 +256,16 @@ def test_a_tampered_cookie_and_one_replayed_on_another_link_are_refused(app, gra
     assert views(app, locked.id) == 0 and views(app, other.id) == 0
 
 
+def test_a_cookie_with_non_ascii_characters_gets_the_form_not_a_500(app, locked):
+    """hmac.compare_digest refuses non-ASCII text with a TypeError: a hostile cookie must not reach it."""
+    expires = int(datetime.now(timezone.utc).timestamp()) + 3600
+    client = app.test_client()
+    client.set_cookie(cookie_name(locked.id), f"{expires}.caf\u00e9-\u2603", path="/analytics")
+    assert_asks_for_passcode(client.get(locked.path))
+    assert client.get(locked.path + "&ext=svg").status_code == 401
+    assert views(app, locked.id) == 0
+
+
 def test_changing_the_passcode_ends_the_cookies(app, graph, owner, client, locked):
     visitor = opened_client(app, locked.path)
     assert visitor.get(locked.path).status_code == 200

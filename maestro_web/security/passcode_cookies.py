@@ -51,7 +51,8 @@ def mint_cookie_value(ring: KeyRing, link_id: str, passcode_hash: str, expires_a
 
 def cookie_opens(value: object, ring: KeyRing, link_id: str, passcode_hash: str, now: datetime) -> bool:
     """Whether `value` is a genuine, unexpired cookie of `link_id` under its current `passcode_hash`."""
-    if not isinstance(value, str) or len(value) > _MAX_VALUE_LENGTH:
+    # ASCII only: a MAC is base64 text, and hmac.compare_digest raises on non-ASCII text.
+    if not isinstance(value, str) or len(value) > _MAX_VALUE_LENGTH or not value.isascii():
         return False
     expires_text, _, mac = value.partition(".")
     if not expires_text.isascii() or not expires_text.isdigit() or len(expires_text) > 12:
