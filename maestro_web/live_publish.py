@@ -4,7 +4,7 @@ No Flask here, so the worker (a plain HTTP client of the app) can use it too. `p
 puts the event on a small bounded queue; one daemon thread posts it to `POST /publish`.
 `publish_latest()` is for events that say how something is now (a link's view count): a second
 daemon thread reads and posts them at most every LATEST_INTERVAL, once for all the calls made with
-the same key meanwhile, so a link viewed 1,000 times a second costs four reads and posts a second
+the same key meanwhile, so a link viewed 1,000 times a second costs one read and one post a second
 with the newest count, not 1,000, and never delays the ordered events of the queue. When the
 queue is full or the live server is down the event is dropped and logged (never the token): live
 updates are a convenience, and a publish failure must never fail or slow the caller's request.
@@ -35,13 +35,12 @@ class LivePublisher:
         self.token_factory = token_factory
         self.timeout = timeout
         self._queue: queue.Queue[Event] = queue.Queue(maxsize=queue_size)
-        self._thread: threading.Thread | None = None
+        self._threads: dict[str, threading.Thread] = {}  # the two daemon threads, started on first use
         self._lock = threading.Lock()
         self._latest: dict[str, Callable[[], Event | None]] = {}  # waiting for the next round
         self._latest_changed = threading.Condition()
         self._latest_ready = threading.Event()
         self._latest_running = False
-        self._latest_thread: threading.Thread | None = None
         self._local = threading.local()  # one requests.Session per thread: sessions are not thread-safe
 
     def __repr__(self) -> str:
@@ -50,7 +49,7 @@ class LivePublisher:
     def publish(self, channel: str, event: str, data: dict[str, Any]) -> None:
         """Queue one event for the background thread; never raises, never waits."""
         try:
-            self._ensure_thread()
+            self._ensure_thread("live-publisher", self._run)
             self._queue.put_nowait((channel, event, data))
         except queue.Full:
             log.warning("Live publish queue full; dropped %s on %s", event, channel)
@@ -65,12 +64,7 @@ class LivePublisher:
             with self._latest_changed:
                 self._latest[key] = produce
                 self._latest_ready.set()
-            if self._latest_thread is None or not self._latest_thread.is_alive():
-                with self._lock:
-                    if self._latest_thread is None or not self._latest_thread.is_alive():
-                        self._latest_thread = threading.Thread(target=self._run_latest, name="live-publisher-latest",
-                                                               daemon=True)
-                        self._latest_thread.start()
+            self._ensure_thread("live-publisher-latest", self._run_latest)
         except Exception as exc:  # a convenience must never break the caller
             log.warning("Live publish not queued: %s", type(exc).__name__)
 
@@ -111,13 +105,15 @@ class LivePublisher:
             session = self._local.session = requests.Session()
         return session
 
-    def _ensure_thread(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
+    def _ensure_thread(self, name: str, target: Callable[[], None]) -> None:
+        thread = self._threads.get(name)
+        if thread is not None and thread.is_alive():
             return
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="live-publisher", daemon=True)
-                self._thread.start()
+            thread = self._threads.get(name)
+            if thread is None or not thread.is_alive():
+                thread = self._threads[name] = threading.Thread(target=target, name=name, daemon=True)
+                thread.start()
 
     def _run(self) -> None:
         while True:

@@ -16,10 +16,10 @@ from sqlalchemy import select, update
 from maestro_web.extensions import db
 from maestro_web.models import Graph, ShareLink, User
 from maestro_web.models.base import utcnow
+from maestro_web.models.counting import counting_engine
 from maestro_web.models.share_rules import (
     RULES,
     Outcome,
-    autocommit_engine,
     count_view,
     diagnose,
     python_verdicts,
@@ -40,7 +40,7 @@ def _both_answers(app, link_id: str, graph_id: str):
         now = utcnow()
         link = ShareLink.get_by_public_id(link_id)
         assert link is not None
-        with autocommit_engine().connect() as connection:
+        with counting_engine().connect() as connection:
             in_sql = sql_verdicts(connection, link_id, graph_id, now)
         in_python = python_verdicts(link, graph_id, now)
         return in_sql, in_python, diagnose(link, graph_id, now), link.view_count
@@ -98,7 +98,7 @@ def test_the_edges_agree_expiry_at_the_same_instant_and_the_last_allowed_view(ap
     with app.app_context():
         link = ShareLink.get_by_public_id(made.id)
         expires_at = link.expires_at
-        with autocommit_engine().connect() as connection:
+        with counting_engine().connect() as connection:
             for now, holds in ((expires_at - timedelta(microseconds=1), True), (expires_at, False)):
                 assert sql_verdicts(connection, made.id, graph.public_id, now)[Outcome.EXPIRED] is holds
                 assert python_verdicts(link, graph.public_id, now)[Outcome.EXPIRED] is holds

@@ -89,9 +89,10 @@ def _refuse_closing_connection(dbapi_connection: Any, record: ConnectionPoolEntr
 _COMPILED: dict[tuple[ClauseElement, str], tuple[str, dict[str, Any]]] = {}
 
 
-def run_on_driver(engine: Engine, statement: ClauseElement, params: dict[str, Any]) -> tuple[Any, ...] | None:
-    """The first row of `statement` (a text() statement with the counting statement's simple types),
-    run on a connection of `engine`'s pool straight through the driver; datetimes come back in UTC.
+def run_on_driver(engine: Engine, statement: ClauseElement, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The first row of `statement` (a text() statement with the counting statement's simple types)
+    by column name, run on a connection of `engine`'s pool straight through the driver; datetimes
+    come back in UTC.
 
     The statement is compiled once per dialect; its bound defaults (e.g. :write) are kept. A driver
     error is raised as SQLAlchemy's (OperationalError, ...), and a connection it found dead is
@@ -104,6 +105,7 @@ def run_on_driver(engine: Engine, statement: ClauseElement, params: dict[str, An
         try:
             cursor.execute(sql, {**defaults, **params}, prepare=True)
             row = cursor.fetchone()
+            names = [column.name for column in cursor.description or ()]
         except engine.dialect.loaded_dbapi.Error as exc:
             dead = engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
             if dead:
@@ -116,7 +118,8 @@ def run_on_driver(engine: Engine, statement: ClauseElement, params: dict[str, An
         connection.close()  # back to the pool (or discarded, if invalidated)
     if row is None:
         return None
-    return tuple(value.astimezone(timezone.utc) if isinstance(value, datetime) else value for value in row)
+    return {name: value.astimezone(timezone.utc) if isinstance(value, datetime) else value
+            for name, value in zip(names, row)}
 
 
 def _compiled(engine: Engine, statement: ClauseElement) -> tuple[str, dict[str, Any]]:

@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any, Callable, Protocol
 
 from sqlalchemy import Integer, String, Text, bindparam, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
@@ -300,28 +300,21 @@ class CountedView:
         stored; one deleted since the count (its graph was deleted a moment ago) reads as no picture."""
         if self.picture_id is None:
             return None
-        with autocommit_engine().connect() as connection:
+        with counting_engine().connect() as connection:
             return connection.scalar(PICTURE_SVG, {"picture_id": self.picture_id})
 
 
 PICTURE_SVG = text("SELECT svg FROM graph_results WHERE id = :picture_id").columns(svg=Text)
 
 
-def autocommit_engine() -> Engine:
-    """The engine views are counted on, in autocommit mode: each statement is its own transaction,
-    with no BEGIN/COMMIT round trips; a single statement is atomic. On PostgreSQL its commits are
-    asynchronous (models/counting.py says why that keeps every promise of SPEC §5)."""
-    return counting_engine()
-
-
 def count_view(jti: str, graph_id: str, passcode_hash: str | None = None) -> CountedView | None:
     """Count one view if, and only if, every rule holds at this instant and the link has no passcode
     or its passcode hash is still `passcode_hash` (the one the visitor's cookie opens); None if not."""
     params = {"jti": jti, "graph_id": graph_id, "now": utcnow(), "passcode_hash": passcode_hash}
-    engine = autocommit_engine()
+    engine = counting_engine()  # autocommit; asynchronous commits on PostgreSQL (models/counting.py)
     if engine.dialect.name == "postgresql":
         row = run_on_driver(engine, COUNT_AND_SHOW, params)
-        return CountedView(*row) if row is not None else None
+        return CountedView(**row) if row is not None else None
     with engine.connect() as connection:
         counted = connection.execute(COUNT_VIEW, params).first()
         if counted is None:
