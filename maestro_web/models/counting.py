@@ -41,7 +41,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from maestro_web.extensions import db
@@ -86,11 +86,11 @@ def _refuse_closing_connection(dbapi_connection: Any, record: ConnectionPoolEntr
         raise DisconnectionError("the server is closing this connection")
 
 
-_COMPILED: dict[tuple[ClauseElement, str], tuple[str, dict[str, Any]]] = {}
+_COMPILED: dict[tuple[TextualSelect, str], tuple[str, dict[str, Any], list[str]]] = {}
 
 
-def run_on_driver(engine: Engine, statement: ClauseElement, params: dict[str, Any]) -> dict[str, Any] | None:
-    """The first row of `statement` (a text() statement with the counting statement's simple types)
+def run_on_driver(engine: Engine, statement: TextualSelect, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The first row of `statement` (a text().columns() statement with the counting statement's simple types)
     by column name, run on a connection of `engine`'s pool straight through the driver; datetimes
     come back in UTC.
 
@@ -98,14 +98,13 @@ def run_on_driver(engine: Engine, statement: ClauseElement, params: dict[str, An
     error is raised as SQLAlchemy's (OperationalError, ...), and a connection it found dead is
     invalidated so that the pool never hands it out again.
     """
-    sql, defaults = _compiled(engine, statement)
+    sql, defaults, names = _compiled(engine, statement)
     connection = engine.raw_connection()
     try:
         cursor = cast("Cursor[tuple[Any, ...]]", connection.cursor())  # PostgreSQL's driver: psycopg 3
         try:
             cursor.execute(sql, {**defaults, **params}, prepare=True)
             row = cursor.fetchone()
-            names = [column.name for column in cursor.description or ()]
         except engine.dialect.loaded_dbapi.Error as exc:
             dead = engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
             if dead:
@@ -122,11 +121,12 @@ def run_on_driver(engine: Engine, statement: ClauseElement, params: dict[str, An
             for name, value in zip(names, row)}
 
 
-def _compiled(engine: Engine, statement: ClauseElement) -> tuple[str, dict[str, Any]]:
+def _compiled(engine: Engine, statement: TextualSelect) -> tuple[str, dict[str, Any], list[str]]:
     key = (statement, engine.dialect.name)
     compiled = _COMPILED.get(key)
     if compiled is None:
         done = cast(SQLCompiler, statement.compile(dialect=engine.dialect))
         compiled = _COMPILED[key] = (done.string, {name: bind.effective_value for name, bind in done.binds.items()
-                                                   if not bind.required})
+                                                   if not bind.required},
+                                     [column.key for column in statement.selected_columns])  # names, once
     return compiled

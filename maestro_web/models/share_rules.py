@@ -28,7 +28,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from datetime import datetime
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, cast
 
 from sqlalchemy import Integer, String, Text, bindparam, text
 from sqlalchemy.engine import Connection
@@ -260,7 +260,8 @@ def _statement(sql: str, **types: Any) -> TextClause | TextualSelect:
 
 COUNT_VIEW = _statement(_COUNT_VIEW_SQL, **_COUNTED_TYPES)
 GRAPH_WITH_PICTURE = _statement(_GRAPH_WITH_PICTURE_SQL, **_SHOWN_TYPES)
-COUNT_AND_SHOW = _statement(_COUNT_AND_SHOW_SQL, **_COUNTED_TYPES, **_SHOWN_TYPES)
+# Typed columns make it a TextualSelect: run_on_driver reads the row's names from them.
+COUNT_AND_SHOW = cast(TextualSelect, _statement(_COUNT_AND_SHOW_SQL, **_COUNTED_TYPES, **_SHOWN_TYPES))
 VERDICTS = _statement(_VERDICTS_SQL)
 
 
