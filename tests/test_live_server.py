@@ -498,6 +498,58 @@ def test_malformed_frames_get_errors_and_the_connection_lives(live):
         assert conn.recv()["id"] == mine
 
 
+def _new_log_lines(server: LiveProcess, before: str, timeout: float = 10.0) -> list[str]:
+    """The lines `server` logged after `before`, waiting until its connection's access line is written."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = server.logs()[len(before):].splitlines()
+        if any("GET /live" in line for line in lines) or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("frame", ["[" * 4000, '{"type": "hello", "ticket": ' + "[" * 1900 + "]" * 1900 + "}",
+                                   '{"type": "hello", "ticket": NaN}', '{"type": "hello", "ticket": "\\ud800"}'])
+def test_a_hostile_first_frame_closes_1007_with_one_log_line(live, frame):
+    before = live.logs()
+    with LiveClient(live.ws_url, origin=ORIGIN) as conn:
+        conn.ws.send(frame)
+        assert conn.close_code() == 1007
+    lines = _new_log_lines(live, before)
+    assert "Traceback" not in "\n".join(lines) and "RecursionError" not in "\n".join(lines)
+    assert len([line for line in lines if "aiohttp.access" not in line]) == 1, lines
+    assert requests.get(f"{live.http_url}/healthz", timeout=5).json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("frame", ['{"type": "ping", "n": NaN}', '{"type": "subscribe", "channel": "graph:\\udc00"}',
+                                   '{"type": "ping", "deep": ' + "[" * 40 + "]" * 40 + "}"])
+def test_a_hostile_frame_after_hello_closes_1007(live, frame):
+    with client(live) as conn:
+        conn.ws.send(frame)
+        assert conn.close_code() == 1007
+
+
+@pytest.mark.parametrize("data, field", [
+    ({"deep": json.loads("[" * 40 + "]" * 40)}, "data.deep"),
+    ("NaN", "data.x"),
+    ("surrogate", "data.x"),
+])
+def test_publish_bodies_no_browser_should_get_are_422_and_not_relayed(live, data, field):
+    if data == "NaN":
+        raw = b'{"channel": "graph:g1", "event": "x", "data": {"x": NaN}}'
+    elif data == "surrogate":
+        raw = b'{"channel": "graph:g1", "event": "x", "data": {"x": "\\ud800"}}'
+    else:
+        raw = json.dumps({"channel": "graph:g1", "event": "x", "data": data}).encode()
+    with client(live) as conn:
+        assert conn.subscribe("graph:g1")["type"] == "subscribed"
+        response = publish(live, token(), None, raw=raw)
+        assert response.status_code == 422, response.text
+        assert response.json()["message"].startswith(field), response.json()
+        mine = post(live, "graph:g1", data={"x": 1})
+        assert conn.recv()["id"] == mine  # the refused event never reached the subscriber
+
+
 def test_oversized_frame_closes_1009(live):
     with client(live) as conn:
         conn.send({"type": "ping", "pad": "x" * 5000})

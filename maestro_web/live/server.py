@@ -25,6 +25,7 @@ from maestro_web.live.bus import Bus, Event, MemoryBus, RedisBus, parse_event_id
 from maestro_web.live.channels import CONTROL, is_channel
 from maestro_web.live.revocations import ControlError, Revocations, parse_revoke
 from maestro_web.live.settings import LiveSettings
+from maestro_web.safe_json import UnsafeJSON, loads_strict
 from maestro_web.security.keys import bearer_token
 from maestro_web.security.live_tickets import TicketError, verify_ticket
 from maestro_web.security.socket_tokens import SocketTokenError, may_publish, verify_socket_token
@@ -36,6 +37,7 @@ CLOSE_BAD_TICKET = 4401  # bad, missing or expired ticket: get a new one
 CLOSE_REVOKED = 4403  # access was taken away: do not come back with this session
 CLOSE_POLICY = 1008  # too many frames a second, or a binary frame
 CLOSE_TOO_SLOW = 1013  # the browser did not read its events: reconnect with `since`
+CLOSE_BAD_DATA = 1007  # a frame the strict JSON reader refuses (too deep, NaN, lone surrogates)
 CLOSE_GOING_AWAY = 1001
 MAX_EVENT_NAME = 100
 
@@ -324,9 +326,12 @@ async def publish(request: web.Request) -> web.Response:
     if raw is None:
         return json_error(413, f"The body is larger than {settings.max_publish_bytes} bytes.")
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return json_error(422, "The body is not JSON.")
+        body = loads_strict(raw)
+    except UnsafeJSON as exc:
+        if exc.line is not None or exc.problem.startswith("not valid JSON") or "UTF-8" in exc.problem:
+            return json_error(422, "The body is not JSON.")
+        # Deep nesting, NaN / Infinity, NUL or lone surrogates: JSON no browser could be sent safely.
+        return json_error(422, f"{exc.where or 'body'}: {exc.problem}.")
     if not isinstance(body, dict):
         return json_error(422, "The body must be an object with channel, event and data.")
     unknown = sorted(set(body) - {"channel", "event", "data"})
@@ -446,10 +451,16 @@ def _read_frame(conn: Connection, msg: Any, settings: LiveSettings) -> dict[str,
         conn.close(CLOSE_POLICY, "text frames only")
         return "binary"
     try:
-        frame = json.loads(msg.data)
-    except ValueError:
-        conn.send_json({"type": "error", "code": 422, "message": "frame is not JSON"})
-        return None
+        frame = loads_strict(msg.data)
+    except UnsafeJSON as exc:
+        if exc.line is not None or exc.problem.startswith("not valid JSON"):
+            conn.send_json({"type": "error", "code": 422, "message": "frame is not JSON"})
+            return None
+        # Too deep, NaN, NUL or a lone surrogate: a hostile frame. One line, no traceback, and the
+        # connection ends with 1007 (RFC 6455: data inconsistent with the message's type).
+        log.info("Closed a live connection from %s: a frame %s", conn.address, exc.problem)
+        conn.close(CLOSE_BAD_DATA, "unacceptable JSON")
+        return "bad data"
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         conn.send_json({"type": "error", "code": 422, "message": "type: a frame is an object with a type"})
         return None

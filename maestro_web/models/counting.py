@@ -95,21 +95,27 @@ def run_on_driver(engine: Engine, statement: TextualSelect, params: dict[str, An
     come back in UTC.
 
     The statement is compiled once per dialect; its bound defaults (e.g. :write) are kept. A driver
-    error is raised as SQLAlchemy's (OperationalError, ...), and a connection it found dead is
-    invalidated so that the pool never hands it out again.
+    error, a failed connect included, is raised as SQLAlchemy's (OperationalError, ...: 503 when the
+    database is down), and a connection it found dead is invalidated so that the pool never hands it
+    out again.
     """
     sql, defaults, names = _compiled(engine, statement)
-    connection = engine.raw_connection()
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        connection = engine.raw_connection()  # the pool hands out the driver's own connect() errors
+    except dbapi_error as exc:  # the database cannot be reached: OperationalError, 503 (errors.py)
+        raise DBAPIError.instance(None, None, exc, dbapi_error, hide_parameters=True, dialect=engine.dialect,
+                                  connection_invalidated=False) from exc
     try:
         cursor = cast("Cursor[tuple[Any, ...]]", connection.cursor())  # PostgreSQL's driver: psycopg 3
         try:
             cursor.execute(sql, {**defaults, **params}, prepare=True)
             row = cursor.fetchone()
-        except engine.dialect.loaded_dbapi.Error as exc:
+        except dbapi_error as exc:
             dead = engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
             if dead:
                 connection.invalidate(exc)
-            raise DBAPIError.instance(sql, None, exc, engine.dialect.loaded_dbapi.Error, hide_parameters=True,
+            raise DBAPIError.instance(sql, None, exc, dbapi_error, hide_parameters=True,
                                       dialect=engine.dialect, connection_invalidated=dead) from exc
         finally:
             cursor.close()

@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import current_app
 
+from maestro_web.safe_json import text_problem
 from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned, well_formed
 
 CONTEXT = "public-analytics"
@@ -92,6 +93,7 @@ def verify_share_token(token: object, ring: KeyRing, graph_id: str, now: float |
         claims.get("name") != TOKEN_NAME
         or claims.get("id") != graph_id
         or not isinstance(claims.get("jti"), str)
+        or text_problem(claims["jti"]) is not None  # no link has it, and a database cannot be asked for it
         or not isinstance(claims.get("iat"), int)
         or not isinstance(claims.get("exp"), int)
         or claims["iat"] > now + LEEWAY
