@@ -3,7 +3,9 @@
 Logging in (HTML form, token API, Maestro's /users/auth) shares one budget per client address and
 one per account, so a guesser cannot multiply it by switching endpoints. Password reset requests
 have a budget per client and per e-mail address; failed share tokens one per client address; wrong
-share link passcodes one per client address and one per link.
+share link passcodes one per client address and one per link. The budgets per account, reset address
+and link never refuse a client that has not failed for that subject (`subject_wait`): they slow
+guessers down without locking the owner out. Role grants have one per user.
 Registering and setting a new password from a reset link have one per client address; the worker
 endpoints one per worker token (generous: a busy worker is not a guesser).
 
@@ -28,9 +30,10 @@ from flask_limiter.util import get_remote_address
 from limits import parse_many
 from limits.errors import StorageError
 from redis.exceptions import RedisError
+from werkzeug.exceptions import TooManyRequests
 
 from maestro_web.extensions import limiter
-from maestro_web.models.user import normalize_email
+from maestro_web.models.user import User, normalize_email
 from maestro_web.security.keys import bearer_token
 
 log = logging.getLogger(__name__)
@@ -63,44 +66,99 @@ def hashed_key(kind: str, value: str) -> str:
     return f"{kind}:{digest}"
 
 
-def _account_key() -> str:
-    data: Any = request.get_json(silent=True) if request.is_json else request.form
-    email = data.get("email") if isinstance(data, dict) or hasattr(data, "get") else None
-    return hashed_key("account", normalize_email(email if isinstance(email, str) else ""))
-
-
 def login_rate_limits(view: F) -> F:
-    """Per-IP and per-account limits on POSTs to a login-like endpoint (429 + Retry-After)."""
-    limited = limiter.shared_limit(
-        lambda: current_app.config["MAESTRO_ACCOUNT_RATE_LIMIT"],
-        scope="login-account",
-        key_func=_account_key,
-        methods=["POST"],
-    )(view)
+    """Per-IP limit on POSTs to a login-like endpoint (429 + Retry-After). The per-account budget
+    is not a limit of the limiter's: the views ask `authenticate` (failures only, sparing the owner)."""
     limited = limiter.shared_limit(
         lambda: current_app.config["MAESTRO_LOGIN_RATE_LIMIT"], scope="login-ip", methods=["POST"]
-    )(limited)
+    )(view)
     return cast(F, limited)
 
 
-def _forgot_address_key() -> str:
-    email = request.form.get("email")
+# --- budgets per subject that spare a client who has not failed for it -----------------------------
+#
+# A budget per account (or reset address, or share link) stops guessing from many addresses, but a
+# plain limit on it is a lockout anyone can trigger: ten wrong passwords a minute from anywhere and the
+# owner's right password is refused. So these budgets refuse only a client that has itself failed for
+# that subject in the window (a counter per subject *and* client); a client with a clean record gets
+# its try checked, and pays for a failure like everyone else. The client's own budget (per address)
+# still bounds how many such fresh tries one address has.
+
+
+def _store_keys(key: str) -> list[str]:
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
+    return [part for part in (prefix, key) if part]
+
+
+def _client_key(subject_key: str) -> str:
+    # "account:<hash>" -> "account-client:<hash of the subject's key and the address>"
+    kind = subject_key.split(":", 1)[0]
+    return hashed_key(f"{kind}-client", f"{subject_key}|{get_remote_address() or ''}")
+
+
+def subject_wait(setting: str, subject_key: str) -> int:
+    """0 when this client may try `subject_key` now; else the seconds until the subject's budget
+    refills. Refused only when the budget is spent *and* this client has failed for the subject."""
+    if not limiter.enabled:
+        return 0
+    subject, client = _store_keys(subject_key), _store_keys(_client_key(subject_key))
+    for item in parse_many(_setting(setting)):
+        if limiter.limiter.test(item, *subject):
+            continue
+        if limiter.limiter.get_window_stats(item, *client).remaining < item.amount:
+            reset_at = limiter.limiter.get_window_stats(item, *subject).reset_time
+            # Like Flask-Limiter's own line: the setting and the route, never the subject.
+            log.info("ratelimit %s (%s) exceeded at %s", setting, item, request.path)
+            return max(1, math.ceil(reset_at - time.time()))
+    return 0
+
+
+def spend_subject_try(setting: str, subject_key: str) -> None:
+    """Count one try (a failure, or for reset mails any request) for the subject and for this client's
+    record with it."""
+    if not limiter.enabled:
+        return
+    for item in parse_many(_setting(setting)):
+        limiter.limiter.hit(item, *_store_keys(subject_key))
+        limiter.limiter.hit(item, *_store_keys(_client_key(subject_key)))
+
+
+def account_key(email: object) -> str:
+    return hashed_key("account", normalize_email(email if isinstance(email, str) else ""))
+
+
+def too_many(wait: int, message: str) -> TooManyRequests:
+    """The 429 a view raises: the app's error handler answers it as a page or JSON, Retry-After kept."""
+    return TooManyRequests(description=message, retry_after=wait)
+
+
+def authenticate(email: object, password: object) -> User | None:
+    """User.authenticate under the account's failure budget (MAESTRO_ACCOUNT_RATE_LIMIT): the user,
+    or None for a wrong e-mail or password; raises a 429 (too_many) for a client that has failed
+    for this account too often in the window. Every login endpoint shares the one budget."""
+    key = account_key(email)
+    wait = subject_wait("MAESTRO_ACCOUNT_RATE_LIMIT", key)
+    if wait:
+        raise too_many(wait, "Too many failed log-ins for this account from here. Try again later, "
+                             "or reset your password.")
+    user = User.authenticate(email, password) if isinstance(email, str) and isinstance(password, str) else None
+    if user is None:
+        spend_subject_try("MAESTRO_ACCOUNT_RATE_LIMIT", key)
+    return user
+
+
+def forgot_address_key(email: object) -> str:
     return hashed_key("forgot", normalize_email(email if isinstance(email, str) else ""))
 
 
 def forgot_rate_limits(view: F) -> F:
-    """Per-IP and per-address limits on reset requests: no mail bombing of one address, no
-    sweeping of many. The per-address budget applies to every address, known or not, so a 429
-    says nothing about whether an account exists."""
-    limited = limiter.limit(
-        lambda: current_app.config["MAESTRO_FORGOT_ADDRESS_RATE_LIMIT"],
-        scope="forgot-address",
-        key_func=_forgot_address_key,
-        methods=["POST"],
-    )(view)
+    """Per-IP limit on reset requests: no sweeping of many addresses. The per-address budget (no
+    mail bombing of one address) is `subject_wait`'s, asked by the view for a well-formed address:
+    it applies to every address, known or not, so a 429 says nothing about whether an account
+    exists, and it never refuses a client that has not asked for that address in the window."""
     limited = limiter.limit(
         lambda: current_app.config["MAESTRO_FORGOT_RATE_LIMIT"], scope="forgot-ip", methods=["POST"]
-    )(limited)
+    )(view)
     return cast(F, limited)
 
 
@@ -156,31 +214,45 @@ def share_failure_allowed() -> tuple[bool, int]:
 
 
 def _passcode_budgets(link_id: str) -> list[tuple[Any, list[str]]]:
-    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
     budgets = (("MAESTRO_PASSCODE_ADDRESS_RATE_LIMIT", hashed_key("passcode-address", get_remote_address() or "")),
-               ("MAESTRO_PASSCODE_LINK_RATE_LIMIT", hashed_key("passcode-link", link_id)))
-    return [(item, [part for part in (prefix, key) if part])
-            for setting, key in budgets for item in parse_many(_setting(setting))]
+               ("MAESTRO_PASSCODE_LINK_RATE_LIMIT", _passcode_link_key(link_id)))
+    return [(item, _store_keys(key)) for setting, key in budgets for item in parse_many(_setting(setting))]
+
+
+def _passcode_link_key(link_id: str) -> str:
+    return hashed_key("passcode-link", link_id)
 
 
 def reserve_passcode_try(link_id: str) -> int:
-    """Take one passcode try from this client's budget and from the link's (SPEC §10); 0 if both had
-    one left, else the seconds until the first budget that is spent refills (and nothing is taken).
+    """Take one passcode try from this client's budget and from the link's (SPEC §10); 0 if the try
+    may go ahead, else the seconds until the first budget that is spent refills (and nothing is taken).
 
     The try is taken *before* the passcode is checked, so that guesses sent all at once cannot pass
     the budget while they are being checked; a right passcode gives it back (refund_passcode_try).
+    The link's budget refuses only a client that has itself given a wrong passcode for this link in
+    the window (`subject_wait`): guessers elsewhere cannot lock out a visitor who knows the passcode.
     Raises one of STORAGE_ERRORS when the store is down (the app answers 503).
     """
     if not limiter.enabled:
         return 0
+    link_key = _passcode_link_key(link_id)
+    clean = subject_wait("MAESTRO_PASSCODE_LINK_RATE_LIMIT", link_key) == 0
     taken: list[tuple[Any, list[str]]] = []
     for item, keys in _passcode_budgets(link_id):
         taken.append((item, keys))
-        if not limiter.limiter.hit(item, *keys):
+        if not limiter.limiter.hit(item, *keys) and not (clean and keys == _store_keys(link_key)):
             reset_at = limiter.limiter.get_window_stats(item, *keys).reset_time
             _give_back(taken)
             return max(1, math.ceil(reset_at - time.time()))
     return 0
+
+
+def note_wrong_passcode(link_id: str) -> None:
+    """Remember that this client gave a wrong passcode for the link: from now on (in the window) the
+    link's budget applies to it. The try itself was spent by reserve_passcode_try."""
+    if limiter.enabled:
+        for item in parse_many(_setting("MAESTRO_PASSCODE_LINK_RATE_LIMIT")):
+            limiter.limiter.hit(item, *_store_keys(_client_key(_passcode_link_key(link_id))))
 
 
 def refund_passcode_try(link_id: str) -> None:

@@ -117,7 +117,14 @@ def test_login_rate_limit_per_account_across_addresses(app, make_user):
         assert c.post("/api/auth/token", json={"email": "ADA@example.com", "password": "nope"}).status_code == 401
     c = app.test_client()
     c.environ_base["REMOTE_ADDR"] = "10.0.0.9"
+    # The budget is spent: a new address gets its one try checked (the owner is never locked out),
+    # and once it has failed, the account's budget refuses it too.
+    assert c.post("/api/auth/token", json={"email": "ada@example.com", "password": "nope"}).status_code == 401
     assert c.post("/api/auth/token", json={"email": "ada@example.com", "password": "nope"}).status_code == 429
+    for n in range(2):
+        guesser = app.test_client()
+        guesser.environ_base["REMOTE_ADDR"] = f"10.0.0.{n + 1}"
+        assert guesser.post("/api/auth/token", json={"email": "ada@example.com", "password": "nope"}).status_code == 429
     # Another account from that address is not affected.
     assert c.post("/api/auth/token", json={"email": "bob@example.com", "password": "nope"}).status_code == 401
 

@@ -422,16 +422,29 @@ def test_right_passcodes_spend_no_budget(app, locked):
 
 
 @pytest.mark.app_settings(MAESTRO_PASSCODE_LINK_RATE_LIMIT="4 per minute")
-def test_many_addresses_hit_the_per_link_limit_and_other_links_are_unaffected(app, graph, owner, locked):
+def test_many_addresses_hit_the_per_link_limit_but_never_lock_out_who_knows_the_passcode(app, graph, owner, locked):
     for n in range(4):
         client = app.test_client()
         client.environ_base["REMOTE_ADDR"] = f"10.1.0.{n + 1}"
         assert enter(client, locked.path, f"guess number {n}").status_code == 401
+    # The link's budget is spent, but a visitor who has not guessed wrong here is not refused by
+    # it: the right passcode opens the link (before, this was a 429: guessers locked everyone out).
+    knows = app.test_client()
+    knows.environ_base["REMOTE_ADDR"] = "10.1.1.2"
+    assert enter(knows, locked.path).status_code == 303
+    assert knows.get(locked.path).status_code == 200
+    # A fresh address may guess once; having failed, the link's budget applies to it, even for the
+    # right passcode.
     fresh = app.test_client()
     fresh.environ_base["REMOTE_ADDR"] = "10.1.1.1"
+    assert enter(fresh, locked.path, "one more guess").status_code == 401
     refused = enter(fresh, locked.path)
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    # A guesser that keeps going from its own addresses stays refused.
+    again = app.test_client()
+    again.environ_base["REMOTE_ADDR"] = "10.1.0.1"
+    assert enter(again, locked.path, "guess again").status_code == 429
     other = make_link(app, graph, owner, label="Other", passcode=PASSCODE)
     assert enter(fresh, other.path).status_code == 303
     # A browser that holds the cookie is not throttled: viewing is not guessing.
@@ -443,7 +456,7 @@ def test_the_budgets_are_keyed_hashes_in_redis(app, locked, prefix):
     client.environ_base["REMOTE_ADDR"] = "10.9.8.7"
     enter(client, locked.path, "wrong guess")
     keys = [key.decode() for key in redis.Redis.from_url(REDIS_URL).scan_iter(f"*{prefix}*passcode-*")]
-    assert len(keys) == 2  # the address's budget and the link's
+    assert len(keys) == 3  # the address's budget, the link's, and this address's record with the link
     assert not any("10.9.8.7" in key or locked.id in key for key in keys)
 
 

@@ -196,3 +196,51 @@ def test_the_account_limit_holds_across_gunicorn_workers(database_url, make_user
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     assert "ada@example.com" not in log_path.read_text()
+
+
+def client_at(app, address: str):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+@pytest.mark.app_settings(MAESTRO_ACCOUNT_RATE_LIMIT="3 per minute", MAESTRO_LOGIN_RATE_LIMIT="100 per minute")
+def test_guessers_cannot_lock_the_owner_out_of_the_account(app, make_user):
+    """Before, wrong passwords from anywhere spent the account's budget and the owner's right
+    password got 429 too: a lockout anyone could trigger. Now the budget refuses only clients that
+    failed for the account; the owner's right password from a clean address always gets in."""
+    make_user(email="ada@example.com")
+    for n in range(3):
+        guesser = client_at(app, f"10.2.0.{n + 1}")
+        assert guesser.post("/api/auth/token", json={"email": "ada@example.com", "password": f"guess {n}!"}).status_code == 401
+    # Every login endpoint: the form, the token API and Maestro's /users/auth.
+    assert AuthActions(client_at(app, "10.2.1.1")).login("ada@example.com").status_code == 302
+    owner = client_at(app, "10.2.1.2")
+    assert owner.post("/api/auth/token", json={"email": "ada@example.com", "password": PASSWORD}).status_code == 200
+    assert owner.post("/users/auth", json={"email": "ada@example.com", "password": PASSWORD}).status_code == 200
+    # A guesser that failed is refused now, even with the right password, on every endpoint.
+    guesser = client_at(app, "10.2.0.1")
+    refused = guesser.post("/api/auth/token", json={"email": "ada@example.com", "password": PASSWORD})
+    assert refused.status_code == 429
+    assert refused.json["error"] == "too_many_requests"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert AuthActions(guesser).login("ada@example.com").status_code == 429
+    # A new address gets one guess; failing, it is refused like the others.
+    fresh = client_at(app, "10.2.0.9")
+    assert fresh.post("/api/auth/token", json={"email": "ada@example.com", "password": "guess 9!"}).status_code == 401
+    assert fresh.post("/users/auth", json={"email": "ada@example.com", "password": PASSWORD}).status_code == 429
+
+
+@pytest.mark.app_settings(MAESTRO_FORGOT_ADDRESS_RATE_LIMIT="2 per hour", MAESTRO_FORGOT_RATE_LIMIT="100 per hour")
+def test_reset_requests_from_elsewhere_cannot_deny_the_owner_a_reset_link(app, make_user, tmp_path):
+    make_user(email="ada@example.com")
+
+    def forgot(client):
+        page = client.get("/auth/forgot")
+        return client.post("/auth/forgot", data={"email": "ada@example.com", "csrf_token": form_csrf(page.text)})
+
+    bomber = client_at(app, "10.3.0.1")
+    assert forgot(bomber).status_code == 200
+    assert forgot(bomber).status_code == 200
+    assert forgot(bomber).status_code == 429  # no mail bombing from one address
+    assert forgot(client_at(app, "10.3.0.2")).status_code == 200  # the owner still gets a link

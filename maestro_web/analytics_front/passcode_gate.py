@@ -9,7 +9,8 @@ is revoked, expired, paused, used up or unknown keeps its usual refusal: the rul
 
 Entering the passcode POSTs to the same URL (long or short): the right one sets the cookie and 303s
 back to it; a wrong one shows the form again. Wrong tries are throttled per address and per link in
-the app's limiter (rate_limits.reserve_passcode_try). See docs/sharing.md "Passcodes".
+the app's limiter (rate_limits.reserve_passcode_try); the link's budget never refuses a visitor who
+has not given a wrong passcode for it, so guessers cannot lock out the people who know it. See docs/sharing.md "Passcodes".
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from maestro_web.extensions import db
 from maestro_web.keyring import KeyRing
 from maestro_web.models import ShareLink
 from maestro_web.models.base import utcnow
-from maestro_web.rate_limits import refund_passcode_try, reserve_passcode_try
+from maestro_web.rate_limits import note_wrong_passcode, refund_passcode_try, reserve_passcode_try
 from maestro_web.security import share_tokens
 from maestro_web.security.passcode_cookies import cookie_expiry, cookie_name, cookie_opens, mint_cookie_value
 
@@ -107,6 +108,7 @@ def enter_passcode(link: ShareLink, embed: bool) -> AnyResponse:
         response.headers["Retry-After"] = str(wait)
         return response
     if len(passcode) > FIELD_LENGTH_LIMIT or not link.check_passcode(passcode):
+        note_wrong_passcode(link.public_id)
         return passcode_form(embed, WRONG)  # the try stays spent
     refund_passcode_try(link.public_id)
     opened_now = redirect(_own_url(), 303)

@@ -9,7 +9,7 @@ from maestro_web.api import api_auth_bp
 from maestro_web.api.schemas import Credentials, RevokeRequest, parse_body
 from maestro_web.errors import json_error
 from maestro_web.models import User
-from maestro_web.rate_limits import login_rate_limits
+from maestro_web.rate_limits import authenticate, login_rate_limits
 from maestro_web.security.session_jwt import (
     SessionError,
     authorization_token,
@@ -22,7 +22,7 @@ from maestro_web.security.session_jwt import (
 
 def _authenticate() -> User | Response:
     credentials = parse_body(Credentials)
-    user = User.authenticate(credentials.email, credentials.password)
+    user = authenticate(credentials.email, credentials.password)
     if user is None:
         return json_error(401, "Wrong e-mail or password.")
     return user

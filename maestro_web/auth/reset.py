@@ -25,7 +25,7 @@ from maestro_web.extensions import db
 from maestro_web.headers import PRIVATE_HEADERS
 from maestro_web.mail import send_mail
 from maestro_web.models import User
-from maestro_web.rate_limits import forgot_rate_limits, reset_rate_limits
+from maestro_web.rate_limits import forgot_address_key, forgot_rate_limits, reset_rate_limits, spend_subject_try, subject_wait, too_many
 from maestro_web.security import reset_tokens
 from maestro_web.security.reset_tokens import ResetTokenExpired, ResetTokenInvalid, ResetTokenUsed
 from maestro_web.security.session_jwt import clear_session_cookies
@@ -40,6 +40,11 @@ def forgot() -> ResponseReturnValue:
     form = ForgotForm()
     if not form.validate_on_submit():
         return render_template("auth/forgot.html", form=form, minutes=LINK_MINUTES), form_status(form)
+    address_key = forgot_address_key(form.email.data)
+    wait = subject_wait("MAESTRO_FORGOT_ADDRESS_RATE_LIMIT", address_key)
+    if wait:
+        raise too_many(wait, "Too many reset requests for this address from here. Try again later.")
+    spend_subject_try("MAESTRO_FORGOT_ADDRESS_RATE_LIMIT", address_key)
     request_reset(form.email.data or "")  # validated: never empty here
     # One answer for every well-formed address: nothing here tells whether an account exists.
     return render_template("auth/forgot_sent.html", minutes=LINK_MINUTES), 200, PRIVATE_HEADERS

@@ -9,7 +9,7 @@ from maestro_web.auth.forms import AccountForm, LoginForm, PasswordForm, Registe
 from maestro_web.auth.notices import send_password_changed
 from maestro_web.extensions import db
 from maestro_web.models import User
-from maestro_web.rate_limits import login_rate_limits, register_rate_limits
+from maestro_web.rate_limits import authenticate, login_rate_limits, register_rate_limits
 from maestro_web.redirects import is_safe_next
 from maestro_web.security.session_jwt import current_user, end_session, start_session
 
@@ -45,7 +45,7 @@ def login():
         return redirect(_after_login_target())
     form = LoginForm()
     if form.validate_on_submit():
-        user = User.authenticate(form.email.data, form.password.data)
+        user = authenticate(form.email.data, form.password.data)
         if user is not None:
             return start_session(redirect(_after_login_target()), user)
         # One message for an unknown e-mail and a wrong password: nothing to learn from it.
