@@ -1,0 +1,1 @@
+"""Discovery: dependencies inferred from what really runs (SPEC §11). Flask-free, like the worker."""

@@ -1,0 +1,1 @@
+"""One module per source kind, each with `infer(data, settings, credentials, progress) -> Inference`."""
