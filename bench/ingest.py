@@ -13,7 +13,7 @@ result row inserted, the run and graph updated, the history pruned, committed. A
 
 How fresh runs are made: before the timed part, graphs are created through the app's own
 `create_graph()` service (which queues a run with `Graph.queue_run()`), one graph per POST to come,
-and tokens are minted with `mint_worker_token()`. Queueing, minting and payload drawing are not
+and tokens are minted with `mint_result_token()` (bound to the run and the body). Queueing, minting and payload drawing are not
 timed. Runs are left `queued` rather than claimed first: ingest accepts a queued or a claimed current
 run and does the same work for both; claiming is `POST /analytics/jobs/claim`, another route.
 
@@ -175,10 +175,10 @@ class RunQueue:
             raise RuntimeError(f"queued {count} runs but found {len(rows)}")
         return [(graph_id, run_id) for graph_id, run_id in rows]
 
-    def token(self, graph_id: str) -> str:
-        from maestro_web.security.worker_tokens import mint_worker_token
+    def token(self, graph_id: str, run_id: str, body: bytes) -> str:
+        from maestro_web.security.worker_tokens import mint_result_token
 
-        return mint_worker_token(self.app.config["KEY_RINGS"]["analytics"], graph_id, lifetime=900)
+        return mint_result_token(self.app.config["KEY_RINGS"]["analytics"], graph_id, run_id, body, lifetime=900)
 
     def stored_results(self) -> int:
         from sqlalchemy import func, select
@@ -193,9 +193,10 @@ class RunQueue:
             self.db.engine.dispose()
 
 
-def ingest_requests(queue: RunQueue, runs: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
-    """(graph id, run id, token) per POST to come; the bodies are put together as they are sent."""
-    return [(graph_id, run_id, queue.token(graph_id)) for graph_id, run_id in runs]
+def ingest_requests(queue: RunQueue, runs: list[tuple[str, str]], payload: Payload) -> list[tuple[str, str, str]]:
+    """(graph id, run id, token) per POST to come, each token bound to its run and body (as the
+    reference worker mints them); the bodies are put together again as they are sent."""
+    return [(graph_id, run_id, queue.token(graph_id, run_id, payload.body(run_id))) for graph_id, run_id in runs]
 
 
 def ingest_load(url: str, payload: Payload, jobs: list[tuple[str, str, str]], concurrency: int,
@@ -271,7 +272,7 @@ def bench_database(engine: str, payloads: list[Payload], args: argparse.Namespac
                 hello_load(server.url, args.concurrency, 1.0)
                 for payload in payloads:
                     count = max(3 * args.concurrency, 6)
-                    jobs = ingest_requests(queue, queue.queue(count, f"warm-up {payload.label}", payload.spec))
+                    jobs = ingest_requests(queue, queue.queue(count, f"warm-up {payload.label}", payload.spec), payload)
                     warm = ingest_load(server.url, payload, jobs, args.concurrency, seconds=60)
                     _check(warm, f"[{engine}] warm-up {payload.label}", server)
                     outcome.accepted += warm.ok
@@ -282,7 +283,7 @@ def bench_database(engine: str, payloads: list[Payload], args: argparse.Namespac
                     pools[payload.label] = []
                     for round_number in range(1, args.rounds + 1):
                         runs = queue.queue(per_round, f"{payload.label} round {round_number}", payload.spec)
-                        pools[payload.label].append(ingest_requests(queue, runs))
+                        pools[payload.label].append(ingest_requests(queue, runs, payload))
                 names = ["hello", *(p.label for p in payloads)]
                 outcome.rounds = {name: [] for name in names}
                 by_label = {p.label: p for p in payloads}

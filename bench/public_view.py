@@ -90,7 +90,7 @@ class SharedGraph:
         from maestro_web.domain.spec import parse_spec
         from maestro_web.models import Graph, User
         from maestro_web.models.base import utcnow
-        from maestro_web.security.worker_tokens import mint_worker_token
+        from maestro_web.security.worker_tokens import mint_result_token
         from maestro_web.security.share_tokens import share_token_of
         from maestro_web.shares.services import NewLink, create_link
         from maestro_web.worker.runner import build_result
@@ -106,8 +106,10 @@ class SharedGraph:
             job = {"graph_id": graph_id, "run_id": run.public_id, "name": graph.name, "spec": parse_spec(spec).to_dict()}
             db.session.commit()
         ring = self.app.config["KEY_RINGS"]["analytics"]
+        body = json.dumps(build_result(job)).encode()
         response = self.app.test_client().post(
-            "/analytics/graphs", json=build_result(job), headers={"Authorization": f"JWT {mint_worker_token(ring, graph_id)}"})
+            "/analytics/graphs", data=body, content_type="application/json",
+            headers={"Authorization": f"JWT {mint_result_token(ring, graph_id, job['run_id'], body)}"})
         if response.status_code != 201:
             raise RuntimeError(f"could not store the picture: {response.status_code} {response.text[:200]}")
         with self.app.app_context():

@@ -104,6 +104,12 @@ def require_share() -> None:
         request.args.get("token", ""), current_app.config["KEY_RINGS"][share_tokens.CONTEXT], graph_id)
 
 
+def worker_claims() -> dict[str, Any]:
+    """Every claim of the current worker token; set by `require_worker`."""
+    claims: dict[str, Any] = g.worker_claims
+    return claims
+
+
 def worker_graph_id() -> str:
     """The graph the current worker token was made for ("*" for any); set by `require_worker`."""
     graph_id: str = g.worker_claims["graph_id"]

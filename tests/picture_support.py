@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from maestro_web.security.worker_tokens import mint_worker_token
 from maestro_web.worker.runner import build_result
+from worker_support import post_result
 
 
 def platform_spec(services: int = 24) -> str:
@@ -26,7 +27,7 @@ def draw_with_the_reference_worker(app, graph_id: str) -> dict:
     job = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
     assert job["graph_id"] == graph_id
     result = build_result(job)
-    response = client.post("/analytics/graphs", headers={"Authorization": f"JWT {mint_worker_token(ring, graph_id)}"},
+    response = post_result(client, ring, graph_id,
                            json=result)
     assert response.status_code == 201, response.text
     return result

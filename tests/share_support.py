@@ -25,6 +25,7 @@ from maestro_web.security.worker_tokens import mint_worker_token
 from maestro_web.security.share_tokens import share_token_of
 from maestro_web.shares.services import NewLink, create_link
 from maestro_web.shares.urls import share_url
+from worker_support import post_result
 
 SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 40" width="120" height="40">'
        '<rect x="1" y="1" width="60" height="20" fill="#abc"/><text x="5" y="15">checkout-api</text></svg>')
@@ -40,7 +41,7 @@ def draw(app, graph_id: str, svg: str = SVG, msg: str = "2 nodes", info: dict | 
     client = app.test_client()
     job = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
     assert job["graph_id"] == graph_id
-    response = client.post("/analytics/graphs", headers={"Authorization": f"JWT {mint_worker_token(ring, graph_id)}"},
+    response = post_result(client, ring, graph_id,
                            json={"run_id": job["run_id"], "status": status, "msg": msg, "svg": svg,
                                  "info": info if info is not None else {"nodes": 2, "edges": 1, "density": 0.5}})
     assert response.status_code == 201, response.text

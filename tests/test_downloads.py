@@ -13,6 +13,7 @@ from maestro_web.models import ShareLink
 from maestro_web.security.worker_tokens import mint_worker_token
 from picture_support import draw_with_the_reference_worker
 from share_support import make_link
+from worker_support import post_result
 
 SPEC = "browser [kind=frontend] -> api\napi -> db [kind=database]\napi -> cache [kind=cache]"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -169,7 +170,7 @@ def test_a_picture_too_large_to_rasterize_in_a_request_is_refused_with_a_pointer
     assert len(svg) > MAX_PNG_SVG_BYTES
     ring = app.config["KEY_RINGS"]["analytics"]
     job = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
-    posted = client.post("/analytics/graphs", headers={"Authorization": f"JWT {mint_worker_token(ring, made.public_id)}"},
+    posted = post_result(client, ring, made.public_id,
                          json={"run_id": job["run_id"], "status": "finished", "svg": svg})
     assert posted.status_code == 201, posted.text
     auth.login(owner.email)

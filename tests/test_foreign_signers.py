@@ -6,6 +6,7 @@ is checked against the context's current key, then its previous keys; an unknown
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -72,11 +73,14 @@ def test_node_worker_without_kid_claims_and_posts_a_result(app, client, make_use
     claimed = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {claim_token}"})
     assert claimed.status_code == 200 and claimed.json["graph_id"] == graph.public_id
 
-    post_token = node_sign(worker_payload(graph.public_id), ring.current)
     svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect x="1" y="1" width="5" height="5"/></svg>'
-    posted = client.post("/analytics/graphs", headers={"Authorization": f"JWT {post_token}"},
-                         json={"run_id": claimed.json["run_id"], "status": "finished", "msg": "ok", "svg": svg,
-                               "total": 2, "info": {"nodes": 2}})
+    body = json.dumps({"run_id": claimed.json["run_id"], "status": "finished", "msg": "ok", "svg": svg,
+                       "total": 2, "info": {"nodes": 2}}).encode()
+    # A result token is bound to its run and to the body's SHA-256 (two more claims, any signer can add them).
+    post_token = node_sign({**worker_payload(graph.public_id), "run_id": claimed.json["run_id"],
+                            "body_sha256": hashlib.sha256(body).hexdigest()}, ring.current)
+    posted = client.post("/analytics/graphs", headers={"Authorization": f"JWT {post_token}"}, data=body,
+                         content_type="application/json")
     assert posted.status_code == 201 and posted.json["status"] == "finished"
 
 

@@ -11,8 +11,11 @@ content type, a body that does not match its schema, or invalid input that was a
 """
 from __future__ import annotations
 
+import io
+import json
 import os
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 import schemathesis
@@ -27,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from maestro_web.security.worker_tokens import mint_worker_token
+from maestro_web.security.worker_tokens import mint_result_token, mint_worker_token
 from conftest import PASSWORD, api_headers
 
 # 12 positive + 12 negative examples an operation (24): the run stays around a minute per database.
@@ -35,6 +38,29 @@ EXAMPLES = int(os.environ.get("MAESTRO_FUZZ_EXAMPLES", "12"))
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="5" height="5"/></svg>'
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           negative_data_rejection]
+
+
+BIND_TO_BODY = "JWT bind-me"
+
+
+def bind_results(wsgi: Any, ring: Any, graph_id: str) -> Any:
+    """A result POST carrying BIND_TO_BODY gets a token bound to the very bytes the fuzzer sends and
+    the run_id they name, as the reference worker mints one per result; any other request passes as is."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == "/analytics/graphs" and environ.get("HTTP_AUTHORIZATION") == BIND_TO_BODY:
+            length = environ.get("CONTENT_LENGTH") or ""
+            body = environ["wsgi.input"].read(int(length)) if length.isdigit() else environ["wsgi.input"].read()
+            environ["wsgi.input"] = io.BytesIO(body)
+            try:
+                named = json.loads(body).get("run_id")
+            except (ValueError, AttributeError):
+                named = (parse_qs(body.decode("utf-8", "replace")).get("run_id") or [""])[0]
+            token = mint_result_token(ring, graph_id, str(named) or "-", body, lifetime=3600)
+            environ["HTTP_AUTHORIZATION"] = f"JWT {token}"
+        return wsgi(environ, start_response)
+
+    return app
 
 
 @pytest.fixture
@@ -53,13 +79,14 @@ def world(app, client, make_user, make_graph) -> dict[str, Any]:
     claim = {"Authorization": f"JWT {mint_worker_token(ring, '*', lifetime=3600)}"}
     job = client.post("/analytics/jobs/claim", headers=claim)
     assert job.status_code == 200 and job.json["graph_id"] == graph.public_id
+    app.wsgi_app = bind_results(app.wsgi_app, ring, graph.public_id)  # type: ignore[method-assign]
     return {
         "run_id": job.json["run_id"],
         "ids": {"graph_id": graph.public_id, "link_id": link.json["id"], "user_id": member.public_id},
         "user": headers,
         "refresh": {"Authorization": f"Bearer {tokens['refresh_token']}"},
         "claim": claim,
-        "result": {"Authorization": f"JWT {mint_worker_token(ring, graph.public_id, lifetime=3600)}"},
+        "result": {"Authorization": BIND_TO_BODY},
         # /api/auth/revoke gets a token of its own each time, so the run keeps a working one.
         "fresh": lambda: api_headers(client, owner),
     }

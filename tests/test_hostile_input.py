@@ -17,6 +17,7 @@ from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, RevokedToken, ShareLink, User
 from maestro_web.security.worker_tokens import mint_worker_token
 from conftest import ENGINE, PASSWORD, api_headers, form_csrf
+from worker_support import post_result
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="5" height="5"/></svg>'
 DEEP_ARRAY = "[" * 1000 + "]" * 1000  # 2 KB
@@ -60,7 +61,7 @@ def job(client, ring, graph):
 
 
 def worker_post(client, ring, graph_id, **kwargs):
-    return client.post("/analytics/graphs", headers={"Authorization": f"JWT {mint_worker_token(ring, graph_id)}"},
+    return post_result(client, ring, graph_id,
                        **kwargs)
 
 

@@ -22,6 +22,7 @@ from share_support import SVG, draw, link_row, make_link, owner, reader  # noqa:
 
 from conftest import api_headers
 from live_support import DEFAULT_BASE_URL, LiveClient, LiveProcess, free_port, start_live_server
+from worker_support import post_result
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -173,7 +174,7 @@ def test_a_failed_analysis_is_run_failed_with_its_message(app, live, graph):
     with listen(app, live, [f"graph:{graph.public_id}"]) as listener:
         worker = app.test_client()
         job = worker.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
-        response = worker.post("/analytics/graphs", headers={"Authorization": f"JWT {mint_worker_token(ring, graph.public_id)}"},
+        response = post_result(worker, ring, graph.public_id,
                                json={"run_id": job["run_id"], "status": "error", "msg": "cannot parse"})
         assert response.status_code == 201
         frame = next_event(listener)
@@ -186,7 +187,7 @@ def test_a_refused_ingest_publishes_nothing(app, live, graph):
     ring = app.config["KEY_RINGS"]["analytics"]
     with listen(app, live, [f"graph:{graph.public_id}"]) as listener:
         worker = app.test_client()
-        response = worker.post("/analytics/graphs", headers={"Authorization": f"JWT {mint_worker_token(ring, graph.public_id)}"},
+        response = post_result(worker, ring, graph.public_id,
                                json={"run_id": "not-a-run", "status": "finished", "svg": SVG})
         assert response.status_code == 409
         draw(app, graph.public_id)  # the next, accepted result is the first thing heard

@@ -14,6 +14,7 @@ from maestro_web import create_app
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, GraphRun
 from maestro_web.security.worker_tokens import mint_worker_token
+from worker_support import post_result
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -146,7 +147,6 @@ def test_ingest_with_database_down_is_503_with_retry_after(tmp_path):
                       "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none"}, environ={})
     ring = app.config["KEY_RINGS"]["analytics"]
     svg = '<svg xmlns="http://www.w3.org/2000/svg"/>'
-    response = app.test_client().post("/analytics/graphs", json={"run_id": "r", "svg": svg},
-                                      headers={"Authorization": f"JWT {mint_worker_token(ring, 'g')}"})
+    response = post_result(app.test_client(), ring, "g", json={"run_id": "r", "svg": svg})
     assert response.status_code == 503
     assert response.json["error"] == "unavailable" and response.headers["Retry-After"]

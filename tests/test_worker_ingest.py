@@ -11,6 +11,7 @@ from conftest import ENGINE
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, GraphRun
 from maestro_web.security.worker_tokens import mint_worker_token
+from worker_support import post_result
 
 SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 40" width="100" height="40">'
        '<rect x="1" y="1" width="60" height="20" fill="#abc"/><text x="5" y="15">api</text></svg>')
@@ -38,7 +39,7 @@ def job(client, ring, owner, make_graph):
 
 
 def post(client, ring, graph_id, **kwargs):
-    return client.post("/analytics/graphs", headers={"Authorization": f"JWT {mint_worker_token(ring, graph_id)}"}, **kwargs)
+    return post_result(client, ring, graph_id, **kwargs)
 
 
 def graph_row(app, graph_id) -> Graph:

@@ -10,7 +10,8 @@ import pytest
 from flask_jwt_extended import create_access_token
 
 from maestro_web.security.keys import KeyRing
-from maestro_web.security.worker_tokens import mint_worker_token
+from maestro_web.security.worker_tokens import body_digest, mint_result_token, mint_worker_token
+from worker_support import encoded, post_result
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="5" height="5"/></svg>'
 
@@ -96,13 +97,11 @@ def test_token_for_another_graph_cannot_post_a_result(app, client, ring, make_us
     graph_b = make_graph(owner, name="B")
     job = claim(client, mint_worker_token(ring)).json
     assert job["graph_id"] == graph_a.public_id
-    token_for_b = mint_worker_token(ring, graph_b.public_id)
-    response = client.post("/analytics/graphs", headers={"Authorization": f"JWT {token_for_b}"},
+    response = post_result(client, ring, graph_b.public_id,
                            json={"graph_id": graph_a.public_id, "run_id": job["run_id"], "status": "finished", "svg": SVG})
     assert response.status_code == 403
     # Without naming the graph, the run simply is not a run of graph B.
-    response = client.post("/analytics/graphs", headers={"Authorization": f"JWT {token_for_b}"},
-                           json={"run_id": job["run_id"], "status": "finished", "svg": SVG})
+    response = post_result(client, ring, graph_b.public_id, json={"run_id": job["run_id"], "status": "finished", "svg": SVG})
     assert response.status_code == 409
 
 
@@ -183,3 +182,85 @@ def test_a_wrong_issuer_or_audience_is_refused(client, ring, changes):
     """Signed with the worker key and shaped like a worker token, but claiming another context."""
     assert claim(client, sign(worker_claims(**changes), ring.current, ring.current_kid)).status_code == 401
     assert claim(client, sign(worker_claims(), ring.current, ring.current_kid)).status_code == 204  # the control
+
+
+# --- a result token is bound to its run and its body --------------------------------------------
+
+
+@pytest.fixture
+def two_jobs(app, client, ring, make_user, make_graph):
+    """Two graphs, each with its run claimed: (graph id, run id) twice."""
+    owner = make_user()
+    make_graph(owner, name="A")
+    make_graph(owner, name="B")
+    jobs = [claim(client, mint_worker_token(ring)).json for _ in range(2)]
+    return [(job["graph_id"], job["run_id"]) for job in jobs]
+
+
+def post_with(client, token, body: bytes, content_type="application/json"):
+    return client.post("/analytics/graphs", headers={"Authorization": f"JWT {token}"}, data=body,
+                       content_type=content_type)
+
+
+def result_body(run_id, svg=SVG, **more):
+    return encoded({"run_id": run_id, "status": "finished", "svg": svg, **more})[0]
+
+
+def test_a_bound_token_posts_its_body_once_and_a_repeat_answers_the_stored_result(client, ring, two_jobs):
+    (graph_id, run_id), _ = two_jobs
+    body = result_body(run_id)
+    token = mint_result_token(ring, graph_id, run_id, body)
+    assert post_with(client, token, body).status_code == 201
+    assert post_with(client, token, body).status_code == 200  # the same bytes again: idempotent
+
+
+def test_a_captured_token_cannot_post_another_picture(client, ring, two_jobs):
+    """Before, any token for the graph posted any result for an hour."""
+    (graph_id, run_id), _ = two_jobs
+    body = result_body(run_id)
+    token = mint_result_token(ring, graph_id, run_id, body)
+    forged = result_body(run_id, svg='<svg xmlns="http://www.w3.org/2000/svg"><text>pwned</text></svg>')
+    refused = post_with(client, token, forged)
+    assert refused.status_code == 403 and "body_sha256" in refused.json["message"]
+    # The same fields written with other bytes (a form instead of JSON) are another body too.
+    form = encoded(data={"run_id": run_id, "payload": SVG})[0]
+    assert post_with(client, token, form, "application/x-www-form-urlencoded").status_code == 403
+    assert post_with(client, token, body).status_code == 201  # the worker's own post still lands
+
+
+def test_a_token_bound_to_another_run_is_refused(client, ring, two_jobs):
+    (graph_a, run_a), (graph_b, run_b) = two_jobs
+    body = result_body(run_a)
+    # Bound to run B's id but carrying run A's body (and so A's hash): the run claim must match.
+    token = mint_result_token(ring, graph_a, run_b, body)
+    refused = post_with(client, token, body)
+    assert refused.status_code == 403 and "another run" in refused.json["message"]
+
+
+def test_a_token_without_the_run_or_body_claim_is_refused(client, ring, two_jobs):
+    (graph_id, run_id), _ = two_jobs
+    body = result_body(run_id)
+    for bound in ({}, {"run_id": run_id}, {"body_sha256": body_digest(body)}):
+        token = mint_worker_token(ring, graph_id, bound=bound)
+        refused = post_with(client, token, body)
+        assert refused.status_code == 403, bound
+        assert "run_id claim" in refused.json["message"]
+
+
+def test_an_expired_or_badly_typed_result_token_is_refused(client, ring, two_jobs):
+    (graph_id, run_id), _ = two_jobs
+    body = result_body(run_id)
+    expired = mint_result_token(ring, graph_id, run_id, body, lifetime=60, now=time.time() - 120)
+    assert post_with(client, expired, body).status_code == 401
+    typed = sign(worker_claims(graph_id, run_id=7, body_sha256=body_digest(body)), ring.current, ring.current_kid)
+    refused = post_with(client, typed, body)
+    assert refused.status_code == 401 and "run_id" in refused.json["message"]
+
+
+def test_a_bound_form_post_is_accepted(client, ring, two_jobs):
+    """Maestro's form fields (SPEC §5) still work, bound the same way: the hash of the bytes sent."""
+    (graph_id, run_id), _ = two_jobs
+    body = encoded(data={"run_id": run_id, "payload": SVG, "total": "3"})[0]
+    token = mint_result_token(ring, graph_id, run_id, body)
+    posted = post_with(client, token, body, "application/x-www-form-urlencoded")
+    assert posted.status_code == 201 and posted.json["total"] == 3

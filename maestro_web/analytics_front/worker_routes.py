@@ -1,6 +1,7 @@
 """Worker endpoints: claim a job, post a result. Only worker tokens, never cookies (SPEC §5)."""
 from __future__ import annotations
 
+import hmac
 import json
 from typing import Any
 
@@ -17,7 +18,8 @@ from maestro_web.models import Graph, GraphResult
 from maestro_web.rate_limits import worker_rate_limits
 from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem
 from maestro_web.guards import worker_graph_id
-from maestro_web.security.worker_tokens import ANY_GRAPH
+from maestro_web.guards import worker_claims
+from maestro_web.security.worker_tokens import ANY_GRAPH, body_digest
 
 WORKER_FORM_FIELDS = ("run_id", "status", "msg", "payload", "total", "info", "graph_id")
 
@@ -87,6 +89,26 @@ def result_json(graph: Graph, result: GraphResult) -> dict[str, Any]:
     }
 
 
+UNBOUND = ("Posting a result needs a worker token bound to it: a run_id claim naming the run and a "
+           "body_sha256 claim with the SHA-256 (hex) of the request body.")
+
+
+def _binding_refused(run_id: str) -> Response | None:
+    """403 unless the token was made for this run and this very body (worker_tokens.mint_result_token).
+
+    Checked after the body is validated (a malformed result gets its 422 naming the field whatever
+    the token) and before anything is read from or written to the database."""
+    claims = worker_claims()
+    bound_run, bound_body = claims.get("run_id"), claims.get("body_sha256")
+    if bound_run is None or bound_body is None:
+        return json_error(403, UNBOUND)
+    if not hmac.compare_digest(str(bound_run).encode(), run_id.encode()):
+        return json_error(403, "The worker token was made for another run.")
+    if not hmac.compare_digest(str(bound_body).encode(), body_digest(request.get_data(cache=True)).encode()):
+        return json_error(403, "The worker token was made for another result body (body_sha256 differs).")
+    return None
+
+
 @analytics_worker_bp.post("/graphs")
 def ingest():
     limit = current_app.config["MAESTRO_INGEST_MAX_BYTES"]
@@ -95,6 +117,8 @@ def ingest():
     if request.content_length is not None and request.content_length > limit:
         abort(413, f"The result is larger than {limit} bytes.")
     request.max_content_length = limit
+    request.get_data(cache=True)  # the bytes the token's body_sha256 names; the form is parsed from them
+
 
     graph_id = worker_graph_id()
     if graph_id == ANY_GRAPH:
@@ -106,6 +130,9 @@ def ingest():
     if result.graph_id is not None and result.graph_id != graph_id:
         return json_error(403, "The worker token was made for another graph.")
     data = _checked(result)
+    refused = _binding_refused(result.run_id)
+    if refused is not None:
+        return refused
     graph = Graph.get_by_public_id(graph_id)
     if graph is None:
         return json_error(404, "There is no such graph (it may have been deleted).")

@@ -112,7 +112,9 @@ OPERATIONS: tuple[Operation, ...] = (
               {200: s.WorkerResultOut, 201: s.WorkerResultOut}, (400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
               auth="worker", body=s.WorkerResult, form=s.WorkerResultForm,
               description="201 when stored, 200 for a repeat of a stored run_id. 409 when run_id is not the "
-                          "graph's current run. The body is limited to MAESTRO_INGEST_MAX_BYTES (413)."),
+                          "graph's current run. The body is limited to MAESTRO_INGEST_MAX_BYTES (413). The worker "
+                          "token must be bound to this result: its `run_id` claim equal to the body's run_id "
+                          "and its `body_sha256` claim the SHA-256 (hex) of the exact request body, else 403."),
 )
 
 SECURITY_SCHEMES = {
@@ -127,7 +129,8 @@ SECURITY_SCHEMES = {
     "workerToken": {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": "A worker token signed with MAESTRO_SECRETJWT_ANALYTICS (SPEC §3.3); "
-                       "`graph_id: \"*\"` to claim jobs, the graph's id to post its result.",
+                       "`graph_id: \"*\"` to claim jobs, the graph's id to post its result (plus `run_id` and "
+                       "`body_sha256` claims binding it to that result).",
     },
 }
 SECURITY: dict[str, list[dict[str, list[str]]]] = {"user": [{"userToken": []}], "refresh": [{"refreshToken": []}], "worker": [{"workerToken": []}], "none": []}

@@ -5,6 +5,7 @@ the database, so workers can run on other machines and scale out.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any, Callable
@@ -12,7 +13,7 @@ from typing import Any, Callable
 import requests
 
 from maestro_web.keyring import KeyRing
-from maestro_web.security.worker_tokens import ANY_GRAPH, mint_worker_token
+from maestro_web.security.worker_tokens import ANY_GRAPH, mint_result_token, mint_worker_token
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,18 @@ class FrontClient:
         self.sleep = sleep
         self.session = session or requests.Session()
 
-    def _request(self, path: str, graph_id: str, **kwargs: Any) -> requests.Response:
-        """POST with a fresh token; network errors and 429/5xx are retried with backoff."""
+    def _request(self, path: str, graph_id: str, mint: Callable[[], str] | None = None,
+                 headers_extra: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+        """POST with a fresh token (from `mint`, else one for `graph_id`); network errors and 429/5xx
+        are retried with backoff."""
         delay = self.backoff
+        headers_extra = headers_extra or {}
         for attempt in range(self.retries + 1):
-            token = mint_worker_token(self.ring, graph_id, lifetime=300)
+            token = mint() if mint is not None else mint_worker_token(self.ring, graph_id, lifetime=300)
             try:
                 response = self.session.post(
-                    f"{self.base_url}{path}", headers={"Authorization": f"JWT {token}"}, timeout=self.timeout, **kwargs
+                    f"{self.base_url}{path}", headers={"Authorization": f"JWT {token}", **headers_extra},
+                    timeout=self.timeout, **kwargs
                 )
             except requests.RequestException as exc:
                 problem = type(exc).__name__
@@ -80,5 +85,11 @@ class FrontClient:
         return response.json()
 
     def post_result(self, graph_id: str, payload: dict[str, Any]) -> requests.Response:
-        """Post a result for one graph (a token made for that graph only)."""
-        return self._request("/graphs", graph_id, json=payload)
+        """Post a result for one graph, with a token bound to its run and to these very bytes, so
+        that nobody who sees the token can post anything else with it."""
+        body = json.dumps(payload, separators=(",", ":")).encode()
+
+        def mint() -> str:
+            return mint_result_token(self.ring, graph_id, str(payload["run_id"]), body)
+
+        return self._request("/graphs", graph_id, mint, data=body, headers_extra={"Content-Type": "application/json"})
