@@ -288,6 +288,12 @@ def load_settings(
         "MAESTRO_REGISTER_RATE_LIMIT": environ.get("MAESTRO_REGISTER_RATE_LIMIT", "10 per hour"),
         "MAESTRO_RESET_RATE_LIMIT": environ.get("MAESTRO_RESET_RATE_LIMIT", "20 per hour"),
         "MAESTRO_WORKER_RATE_LIMIT": environ.get("MAESTRO_WORKER_RATE_LIMIT", "600 per minute"),
+        # Role grants per user: each answer tells whether an address has an account, and mails someone.
+        "MAESTRO_ROLE_GRANT_RATE_LIMIT": environ.get("MAESTRO_ROLE_GRANT_RATE_LIMIT", "30 per hour"),
+        # Fair use of the analytics worker, per graph owner (graphs/quotas.py): 429 past each.
+        "MAESTRO_QUOTA_GRAPHS": _int(environ, "MAESTRO_QUOTA_GRAPHS", 500, minimum=1),
+        "MAESTRO_QUOTA_QUEUED_RUNS": _int(environ, "MAESTRO_QUOTA_QUEUED_RUNS", 20, minimum=1),
+        "MAESTRO_QUOTA_RUNS_PER_HOUR": _int(environ, "MAESTRO_QUOTA_RUNS_PER_HOUR", 120, minimum=1),
         # Mail (password reset). Without MAIL_SERVER, messages go to the instance outbox.
         "MAIL_SERVER": environ.get("MAIL_SERVER", "").strip() or None,
         "MAIL_PORT": _int(environ, "MAIL_PORT", 465 if mail_ssl else 587 if mail_tls else 25, minimum=1),

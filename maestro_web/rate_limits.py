@@ -266,6 +266,21 @@ def _give_back(taken: list[tuple[Any, list[str]]]) -> None:
         limiter.limiter.hit(item, *keys, cost=-1)
 
 
+def spend_role_grant(user_public_id: str) -> None:
+    """Count one role grant by this user (MAESTRO_ROLE_GRANT_RATE_LIMIT); a 429 (too_many) once the
+    budget is spent. A grant tells whether an address has an account (its answer names the user) and
+    sends an e-mail, so an unbounded number of them is an account census and a mail cannon."""
+    if not limiter.enabled:
+        return
+    keys = _store_keys(hashed_key("role-grants", user_public_id))
+    for item in parse_many(_setting("MAESTRO_ROLE_GRANT_RATE_LIMIT")):
+        if not limiter.limiter.hit(item, *keys):
+            reset_at = limiter.limiter.get_window_stats(item, *keys).reset_time
+            log.info("ratelimit MAESTRO_ROLE_GRANT_RATE_LIMIT (%s) exceeded at %s", item, request.path)
+            raise too_many(max(1, math.ceil(reset_at - time.time())),
+                           f"Too many role grants: the role-grant limit is {item}. Try again later.")
+
+
 # --- views with no limit of the limiter's --------------------------------------------------------
 
 

@@ -151,6 +151,8 @@ def app(database_url: str, app_settings: dict[str, Any], tmp_path) -> Iterator[F
         # Rate limits are tested on purpose (with their own settings), not hit by accident.
         "RATELIMIT_ENABLED": False,
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Likewise the fair-use quotas (tests/test_fair_use.py sets its own).
+        "MAESTRO_QUOTA_GRAPHS": 100_000, "MAESTRO_QUOTA_QUEUED_RUNS": 100_000, "MAESTRO_QUOTA_RUNS_PER_HOUR": 100_000,
         **app_settings,
     }
     app = create_app(config, environ={})

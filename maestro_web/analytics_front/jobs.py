@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -17,6 +17,7 @@ RESULT_HISTORY = 5  # results kept per graph, newest first
 CLAIM_ATTEMPTS = 5
 # Made once: building an alias adapts every column of the model, a measurable part of an ingest.
 _NEWER_RUN = aliased(GraphRun)
+_OWNERS_RUN, _OWNERS_GRAPH = aliased(GraphRun), aliased(Graph)
 
 
 class IngestRefused(Exception):
@@ -40,8 +41,24 @@ def _claimable(now):  # type: ignore[no-untyped-def]
     return or_(GraphRun.state == "queued", and_(GraphRun.state == "claimed", GraphRun.lease_expires_at < now))
 
 
+def _owners_last_claim():  # type: ignore[no-untyped-def]
+    # When a worker last took a run of this graph owner's (NULL: never): the round-robin key.
+    return (
+        select(func.max(_OWNERS_RUN.claimed_at))
+        .join(_OWNERS_GRAPH, _OWNERS_GRAPH.id == _OWNERS_RUN.graph_id)
+        .where(_OWNERS_GRAPH.owner_id == Graph.owner_id)
+        .correlate(Graph)
+        .scalar_subquery()
+    )
+
+
 def claim_next_run(lease_seconds: int) -> GraphRun | None:
-    """Hand the oldest claimable run to one worker only; None when there is nothing to do.
+    """Hand one claimable run to one worker only; None when there is nothing to do.
+
+    Fair, not first in first out: the run goes to the owner whose runs a worker took least recently
+    (an owner never served first), and within an owner to the oldest run. One user queueing a
+    hundred runs and another queueing one later: the next claims alternate, so the second waits for
+    one run, not a hundred. A claim stamps `claimed_at`, which moves that owner to the back.
 
     PostgreSQL: FOR UPDATE SKIP LOCKED lets concurrent claimers pass each other. Everywhere
     (and alone on SQLite, which has no row locks) the UPDATE repeats the condition and checks the
@@ -53,7 +70,7 @@ def claim_next_run(lease_seconds: int) -> GraphRun | None:
             select(GraphRun)
             .join(Graph, Graph.id == GraphRun.graph_id)
             .where(_claimable(now), Graph.deleted_at.is_(None))
-            .order_by(GraphRun.queued_at, GraphRun.id)
+            .order_by(_owners_last_claim().asc().nulls_first(), GraphRun.queued_at, GraphRun.id)
             .limit(1)
             .with_for_update(skip_locked=True, of=GraphRun)
         )

@@ -17,6 +17,7 @@ from maestro_web.graphs.services import (
     RoleChangeRefused,
     create_graph,
     grant_role,
+    rerun as rerun_graph,
     BadCursor,
     Cursor,
     list_graphs as graphs_page,
@@ -27,7 +28,8 @@ from maestro_web.graphs.services import (
 )
 from maestro_web.models import Graph, GraphRole, Role
 from maestro_web.models.graph import GRAPH_STATUSES
-from maestro_web.security.session_jwt import current_user
+from maestro_web.rate_limits import spend_role_grant
+from maestro_web.security.session_jwt import current_user, signed_in_user
 
 GRAPH_FIELDS = ("name", "type", "description", "spec")
 MAX_PER_PAGE = 100
@@ -161,7 +163,7 @@ def delete_graph(graph_id: str):
 @api_bp.post("/graphs/<graph_id>/rerun")
 def rerun(graph_id: str):
     graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
-    graph.queue_run()
+    rerun_graph(graph)
     db.session.commit()
     return jsonify(graph_json(graph, role)), 202
 
@@ -178,6 +180,7 @@ def put_role(graph_id: str):
     graph, _ = authorize_graph(graph_id, current_user(), Role.ADMIN)
     body = parse_body(RoleGrant)
     role = Role[body.role.upper()] if isinstance(body.role, str) else Role(body.role)
+    spend_role_grant(signed_in_user().public_id)
     try:
         grant = grant_role(graph, body.email, role)
     except RoleChangeRefused as exc:

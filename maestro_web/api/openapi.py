@@ -44,6 +44,8 @@ class Operation:
 
 
 USER_ERRORS = (400, 401, 404, 429, 503)
+QUOTAS = ("A run queued for the worker counts against the graph owner's quotas (graphs owned, runs waiting, "
+          "runs in the last hour; docs/operations.md): 429 naming the quota, nothing changed, past one.")
 BODY_ERRORS = (400, 415, 422)
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -77,19 +79,21 @@ OPERATIONS: tuple[Operation, ...] = (
                   ("per_page", {"type": "integer", "minimum": 1, "maximum": 100}, "Items a page (20)."),
               )),
     Operation("post", "/api/graphs", "Create a graph (queues its first run)", "graphs",
-              {201: s.GraphOut}, USER_ERRORS + BODY_ERRORS, body=s.GraphCreate,
+              {201: s.GraphOut}, USER_ERRORS + BODY_ERRORS, body=s.GraphCreate, description=QUOTAS,
               headers={201: {"Location": {"schema": {"type": "string"}, "description": "The new graph."}}}),
     Operation("get", "/api/graphs/{graph_id}", "One graph (Read)", "graphs", {200: s.GraphOut}, USER_ERRORS),
     Operation("patch", "/api/graphs/{graph_id}", "Change a graph (Write); a changed spec queues a run", "graphs",
-              {200: s.GraphOut}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.GraphPatch),
+              {200: s.GraphOut}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.GraphPatch, description=QUOTAS),
     Operation("delete", "/api/graphs/{graph_id}", "Delete a graph (Admin)", "graphs",
               {204: None}, USER_ERRORS + (403,)),
     Operation("post", "/api/graphs/{graph_id}/rerun", "Queue a new run (Write)", "graphs",
-              {202: s.GraphOut}, USER_ERRORS + (403,)),
+              {202: s.GraphOut}, USER_ERRORS + (403,), description=QUOTAS),
     Operation("get", "/api/graphs/{graph_id}/roles", "Who holds which role (Read)", "roles",
               {200: s.RoleList}, USER_ERRORS),
     Operation("put", "/api/graphs/{graph_id}/roles", "Grant or change a role (Admin)", "roles",
-              {200: s.RoleOut}, USER_ERRORS + (403, 409) + BODY_ERRORS, body=s.RoleGrant),
+              {200: s.RoleOut}, USER_ERRORS + (403, 409) + BODY_ERRORS, body=s.RoleGrant,
+              description="422 when no account has the address. Role grants are limited per user "
+                          "(MAESTRO_ROLE_GRANT_RATE_LIMIT, 30 an hour): 429 with Retry-After past it."),
     Operation("delete", "/api/graphs/{graph_id}/roles/{user_id}", "Remove a role (Admin)", "roles",
               {204: None}, USER_ERRORS + (403, 409, 422)),
     Operation("get", "/api/graphs/{graph_id}/shares", "The graph's share links (Write)", "shares",

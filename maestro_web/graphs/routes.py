@@ -14,6 +14,7 @@ from maestro_web.graphs.services import (
     create_graph,
     grant_of,
     grant_role,
+    rerun as rerun_graph,
     BadCursor,
     Cursor,
     list_graphs,
@@ -24,7 +25,8 @@ from maestro_web.graphs.services import (
 )
 from maestro_web.models import Role
 from maestro_web.models.graph import GRAPH_STATUSES
-from maestro_web.security.session_jwt import current_user
+from maestro_web.rate_limits import spend_role_grant
+from maestro_web.security.session_jwt import current_user, signed_in_user
 
 PER_PAGE = 20
 
@@ -96,7 +98,7 @@ def edit(graph_id: str):
 @graphs_bp.post("/<graph_id>/rerun")
 def rerun(graph_id: str):
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
-    graph.queue_run()
+    rerun_graph(graph)
     db.session.commit()
     flash("Queued for the analytics worker.", "success")
     return redirect(url_for("graphs.detail", graph_id=graph.public_id))
@@ -110,6 +112,7 @@ def access(graph_id: str):
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
+            spend_role_grant(signed_in_user().public_id)
             try:
                 grant = grant_role(graph, form.email.data or "", Role(int(form.role.data)))
                 db.session.commit()

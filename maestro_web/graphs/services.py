@@ -11,6 +11,7 @@ from sqlalchemy import Select, func, literal_column, select, true
 from sqlalchemy.orm import aliased, joinedload
 
 from maestro_web.extensions import db
+from maestro_web.graphs.quotas import check_new_graph, check_new_run
 from maestro_web.models import Graph, GraphRole, GraphRun, Role, ShareLink, User
 from maestro_web.models.base import utcnow
 
@@ -32,7 +33,9 @@ class GraphChanges:
 
 
 def create_graph(owner: User, changes: GraphChanges) -> Graph:
-    """A new graph owned by `owner` (its first Admin), queued for the worker."""
+    """A new graph owned by `owner` (its first Admin), queued for the worker; QuotaExceeded (429)
+    past the owner's quotas."""
+    check_new_graph(owner)
     graph = Graph(owner=owner, name=changes.name.strip(), type=changes.type,
                   description=changes.description or "", spec=changes.spec or "", info={})
     graph.roles.append(GraphRole(user=owner, role=Role.ADMIN))
@@ -43,8 +46,11 @@ def create_graph(owner: User, changes: GraphChanges) -> Graph:
 
 
 def update_graph(graph: Graph, changes: GraphChanges) -> bool:
-    """Apply the changes; a changed spec queues a new run. True when a run was queued."""
+    """Apply the changes; a changed spec queues a new run. True when a run was queued.
+    QuotaExceeded (429, nothing changed) when that run is past the owner's quotas."""
     spec_changed = (changes.spec or "") != (graph.spec or "")
+    if spec_changed:
+        check_new_run(graph.owner, graph)
     graph.name = changes.name.strip()
     graph.type = changes.type
     graph.description = changes.description or ""
@@ -52,6 +58,12 @@ def update_graph(graph: Graph, changes: GraphChanges) -> bool:
     if spec_changed:
         graph.queue_run()
     return spec_changed
+
+
+def rerun(graph: Graph) -> None:
+    """Queue a new run of an unchanged graph ("Re-run"); QuotaExceeded (429) past the owner's quotas."""
+    check_new_run(graph.owner, graph)
+    graph.queue_run()
 
 
 def grant_role(graph: Graph, email: str, role: Role) -> GraphRole:

@@ -52,7 +52,7 @@ class Graph(Model):
     status: Mapped[str] = mapped_column(String(16), default="process", index=True)
     message: Mapped[str] = mapped_column(Text, default="")
     info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)  # quotas, fair claims (0009)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
