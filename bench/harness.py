@@ -170,6 +170,9 @@ def production_environ(database_url: str, port: int, **extra: str) -> dict[str, 
         "DATABASE_URL": database_url,
         "GUNICORN_BIND": f"{LOOPBACK}:{port}",
         "PYTHONDONTWRITEBYTECODE": "1",
+        # The benchmarks queue thousands of runs for one owner: the fair-use quotas are not measured here.
+        "MAESTRO_QUOTA_GRAPHS": "100000000", "MAESTRO_QUOTA_QUEUED_RUNS": "100000000",
+        "MAESTRO_QUOTA_RUNS_PER_HOUR": "100000000",
     })
     env.update(extra)
     return env
