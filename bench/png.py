@@ -6,11 +6,12 @@
 Each picture is drawn by the reference worker (`maestro_web.worker.render`, the layout a worker
 with Graphviz posts) from bench/render.py's fixed-seed graphs, then sanitized as ingest stores it
 (`sanitize_svg`). Then, for the function the image link and the PNG download share,
-`download_routes.svg_to_png` (resvg, scaled within MAX_SIDE / MAX_PIXELS, an lru_cache per picture):
+`pictures.svg_to_png` (resvg in a limited child process, scaled within MAX_SIDE / MAX_PIXELS, outcomes
+cached per process and in a folder shared by the app's processes):
 
-- cold: the cache cleared before each call, so every call parses and rasterizes (a picture's first
-  request in a process); wall time and this process's CPU time (the CPU time barely moves when
-  other work shares the cores, the wall time does);
+- cold: the process's cache cleared and a fresh folder before each call, so every call starts a
+  child that parses and rasterizes (a picture's first request); wall time and the child's CPU time
+  (the CPU time barely moves when other work shares the cores, the wall time does);
 - cached: the same picture again, each call with its own copy of the SVG text, as each request
   reads it afresh from the database (so the cache's hash and compare of the whole text are counted).
 
@@ -21,6 +22,8 @@ the cold time, the bound a request can spend rasterizing.
 from __future__ import annotations
 
 import argparse
+import resource
+import tempfile
 import statistics
 import struct
 import sys
@@ -30,7 +33,7 @@ from typing import Any
 
 from bench.harness import format_table, machine_busy, machine_description
 from bench.render import platform_spec, random_dag
-from maestro_web.analytics_front.download_routes import MAX_PIXELS, MAX_PNG_SVG_BYTES, MAX_SIDE, svg_to_png
+from maestro_web.pictures import MAX_PIXELS, MAX_PNG_SVG_BYTES, MAX_SIDE, clear_cache, svg_to_png
 from maestro_web.analytics_front.svg import sanitize_svg
 from maestro_web.worker.render import render
 
@@ -71,21 +74,28 @@ class Row:
                 and self.width * self.height <= MAX_PIXELS)
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (the render child)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def measure(name: str, spec: dict[str, Any], cold: int, cached: int) -> Row:
     svg = sanitize_svg(render(spec, title=name).svg)
     cold_times, cold_cpu = [], []
     png = b""
     for _ in range(cold):
-        svg_to_png.cache_clear()
+        clear_cache()
         copy = svg[:1] + svg[1:]  # a string the cache has not hashed yet, like a fresh database read
-        started, started_cpu = time.perf_counter(), time.process_time()
-        png = svg_to_png(copy)
-        cold_times.append(time.perf_counter() - started)
-        cold_cpu.append(time.process_time() - started_cpu)
+        with tempfile.TemporaryDirectory() as folder:
+            started, started_cpu = time.perf_counter(), _cpu()
+            png = svg_to_png(copy, folder)
+            cold_times.append(time.perf_counter() - started)
+            cold_cpu.append(_cpu() - started_cpu)
     copies = [svg[:1] + svg[1:] for _ in range(cached)]  # made outside the timed loop
     started = time.perf_counter()
     for copy in copies:
-        assert svg_to_png(copy) is png  # the cached object itself: nothing rasterized again
+        assert svg_to_png(copy) is png  # the cached object itself: nothing rasterized again (default folder unused)
     cached_seconds = (time.perf_counter() - started) / max(1, cached)
     width, height = png_size(png)
     return Row(name=name, nodes=len(spec["nodes"]), edges=len(spec["edges"]), svg_bytes=len(svg.encode()),

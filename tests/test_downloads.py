@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from maestro_web.analytics_front.download_routes import MAX_PIXELS, MAX_SIDE, file_name, png_scale, svg_to_png
+from maestro_web.analytics_front.download_routes import file_name
+from maestro_web.pictures import MAX_PIXELS, MAX_SIDE, png_scale, svg_to_png
 from maestro_web.extensions import db
 from maestro_web.models import ShareLink
 from maestro_web.security.worker_tokens import mint_worker_token
@@ -163,7 +164,7 @@ def test_the_qr_code_of_a_link_downloads_as_a_png(app, client, auth, owner, make
 
 def test_a_picture_too_large_to_rasterize_in_a_request_is_refused_with_a_pointer_to_the_svg(app, client, auth, owner,
                                                                                               make_graph):
-    from maestro_web.analytics_front.download_routes import MAX_PNG_SVG_BYTES
+    from maestro_web.pictures import MAX_PNG_SVG_BYTES
     made = make_graph(owner, name="Huge", spec="a -> b")
     boxes = "".join(f'<rect x="{i % 1000}" y="{i // 1000}" width="1" height="1" fill="#4e79a7"/>' for i in range(20_000))
     svg = f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1000 20" width="1000" height="20">{boxes}</svg>'

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from maestro_web.analytics_front import download_routes
+from maestro_web import pictures
 from maestro_web.models import Role
 from maestro_web.security.keys import KeyRing
 from maestro_web.security.short_codes import mint_short_code
@@ -82,7 +82,7 @@ def test_tampered_token_rotated_out_key_deleted_graph_and_creator_without_write(
 
 def test_too_large_a_picture_gets_a_clear_422(app, owner, graph, monkeypatch):
     made = make_link(app, graph, owner)
-    monkeypatch.setattr(download_routes, "MAX_PNG_SVG_BYTES", 10)  # the stored picture is far above 10 bytes
+    monkeypatch.setattr(pictures, "MAX_PNG_SVG_BYTES", 10)  # the stored picture is far above 10 bytes
     response = image(app, made)
     assert response.status_code == 422
     assert "too large" in response.get_data(as_text=True) and "ext" in response.get_data(as_text=True)

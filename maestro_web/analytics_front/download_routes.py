@@ -6,45 +6,33 @@
   the same refusals and the public headers of public_routes.py.
 
 The stored picture was sanitized when the worker posted it (svg.py), so both files come from the
-sanitized SVG; the PNG is rasterized here with resvg, twice the drawing's size for sharp text,
-scaled down to stay within MAX_SIDE and MAX_PIXELS, and the last few PNGs are kept in memory. Files are named `<graph-name-slug>-<date the
-picture was drawn>.<ext>` and always sent as attachments.
+sanitized SVG; the PNG is rasterized by pictures.py in a limited child process (twice the
+drawing's size for sharp text, within MAX_SIDE and MAX_PIXELS, one render per picture at a time,
+outcomes cached). A picture it cannot draw (rows stored before the sanitizer's limits included)
+answers 422 with a link to the SVG; the image link (`&ext=png`, public_routes.py) answers the same
+way through png_or_refusal. Files are named `<graph-name-slug>-<date the picture was
+drawn>.<ext>` and always sent as attachments.
 """
 from __future__ import annotations
 
-import functools
+import os
 import re
 import unicodedata
-import xml.etree.ElementTree as ET
 from datetime import datetime
 
-import resvg_py
-from flask import Response, abort, g
+from flask import Response, abort, current_app, g, request
 
-from maestro_web import rate_limits
+from maestro_web import pictures, rate_limits
 from maestro_web.analytics_front import analytics_private_bp, analytics_public_bp, passcode_gate
 from maestro_web.analytics_front.public_routes import refusal_page, uncounted_view
 from maestro_web.domain.access import authorize_graph
+from maestro_web.errors import error_page, json_error, wants_json
 from maestro_web.headers import svg_document
 from maestro_web.models import GraphResult
 from maestro_web.models.share_rules import count_view
 from maestro_web.security.session_jwt import current_user
 
 FORMATS = ("svg", "png")
-PNG_ZOOM = 2.0  # pixels per SVG unit: crisp labels on high-density screens and in documents
-MAX_SIDE = 12_000  # pixels, either side
-# width × height: 32 MB of RGBA while drawing, and a few seconds of rasterizing on one core (see
-# docs/benchmarks.md); a bigger graph's PNG is an overview, its SVG the full-resolution file.
-MAX_PIXELS = 8_000_000
-# Rasterizing time grows with the drawing's paths, not only its pixels: a 1,000-node picture takes
-# 10-20 s on one busy core, longer than a request should (gunicorn's timeout is 30 s). Above this
-# size the PNG is refused with a message pointing at the SVG, which any browser or editor opens.
-MAX_PNG_SVG_BYTES = 1_000_000
-PNG_CACHE_SIZE = 8  # recent PNGs kept per process: a picture shared widely is rasterized once
-
-
-class PictureTooLarge(ValueError):
-    """The picture declares no usable size, so it cannot be rasterized within the caps."""
 
 
 def file_name(graph_name: str, drawn_at: datetime | None, extension: str) -> str:
@@ -55,45 +43,34 @@ def file_name(graph_name: str, drawn_at: datetime | None, extension: str) -> str
     return f"{slug}-{date}.{extension}"
 
 
-def picture_size(svg: str) -> tuple[float, float]:
-    """The drawing's width and height in SVG units, from its viewBox (or width/height)."""
-    root = ET.fromstring(svg)  # already parsed safely and rebuilt by the sanitizer when stored
-    box = (root.get("viewBox") or "").replace(",", " ").split()
+def png_or_refusal(svg: str, svg_link: str, message: str, *, public: bool, embed: bool = False) -> Response:
+    """The PNG of a stored picture (rendered out of process, pictures.py), or the answer that says
+    why there is none: 422 with a link to the SVG (`message` formatted with the reason), or 503 with
+    Retry-After while the renderer is busy with it. Never a 500, whatever the picture holds."""
     try:
-        if len(box) == 4:
-            width, height = float(box[2]), float(box[3])
-        else:
-            width, height = float(root.get("width", "")), float(root.get("height", ""))
-    except ValueError:
-        raise PictureTooLarge("the picture declares no size") from None
-    if not (width > 0 and height > 0):
-        raise PictureTooLarge("the picture declares no size")
-    return width, height
+        body = pictures.svg_to_png(svg, os.path.join(current_app.instance_path, "pictures"))
+    except pictures.RendererBusy as busy:
+        text = "The picture is being drawn for another request; try again in a few seconds."
+        response = json_error(503, text) if wants_json() else error_page(503, text, public=public, embed=embed)
+        response.headers["Retry-After"] = str(busy.retry_after)
+        return response
+    except pictures.Unrenderable as refused:
+        text = message.format(reason=refused.reason)
+        if wants_json():
+            return json_error(422, text, {"ext" if public else "format": text}, extra={"svg_url": svg_link})
+        return error_page(422, text, "No PNG of this picture", public=public, embed=embed,
+                          links=[(svg_link, "Open the picture as SVG", "")])
+    return Response(body, mimetype="image/png")
 
 
-def png_scale(width: float, height: float) -> float:
-    """PNG_ZOOM, or less so that neither side passes MAX_SIDE nor the area MAX_PIXELS."""
-    return min(PNG_ZOOM, MAX_SIDE / width, MAX_SIDE / height, (MAX_PIXELS / (width * height)) ** 0.5)
-
-
-@functools.lru_cache(maxsize=PNG_CACHE_SIZE)
-def svg_to_png(svg: str) -> bytes:
-    """The PNG of a (sanitized) SVG; the same picture is rasterized once per process while it is recent."""
-    width, height = picture_size(svg)
-    scale = png_scale(width, height)
-    target_width, target_height = max(1, int(width * scale)), max(1, int(height * scale))
-    return bytes(resvg_py.svg_to_bytes(svg_string=svg, width=target_width, height=target_height, background="#ffffff"))
-
-
-def download(svg: str, graph_name: str, drawn_at: datetime | None, fmt: str) -> Response:
+def download(svg: str, graph_name: str, drawn_at: datetime | None, fmt: str, *, public: bool) -> Response:
     if fmt == "png":
-        if len(svg) > MAX_PNG_SVG_BYTES:
-            abort(422, "This picture is too large to turn into a PNG here; download the SVG instead.")
-        try:
-            body = svg_to_png(svg)
-        except (PictureTooLarge, ValueError):
-            abort(422, "This picture cannot be turned into a PNG; download the SVG instead.")
-        response = Response(body, mimetype="image/png")
+        query = request.query_string.decode()
+        svg_link = request.path.removesuffix(".png") + ".svg" + (f"?{query}" if query else "")
+        response = png_or_refusal(svg, svg_link, "This picture cannot be turned into a PNG ({reason}); "
+                                  "download the SVG instead.", public=public)
+        if response.status_code != 200:
+            return response
     else:
         response = svg_document(svg)
     response.headers["Content-Disposition"] = f'attachment; filename="{file_name(graph_name, drawn_at, fmt)}"'
@@ -110,7 +87,7 @@ def private_download(graph_id: str, fmt: str) -> Response:
     picture = GraphResult.latest_for(graph, with_picture=True)
     if picture is None or picture.svg is None:
         abort(404, "This graph has no picture yet.")
-    return download(picture.svg, graph.name, picture.created_at, fmt)
+    return download(picture.svg, graph.name, picture.created_at, fmt, public=False)
 
 
 @analytics_public_bp.get("/graphs/public/<graph_id>/download.<fmt>")
@@ -125,4 +102,4 @@ def public_download(graph_id: str, fmt: str) -> Response:
     g.share_link = counted  # its allowed origins, for the headers
     if counted.svg is None:
         return refusal_page("no picture", False)
-    return download(counted.svg, counted.name, counted.drawn_at, fmt)
+    return download(counted.svg, counted.name, counted.drawn_at, fmt, public=True)

@@ -14,6 +14,7 @@ Every answer of these routes, errors included, carries the public headers.
 from __future__ import annotations
 
 from dataclasses import fields
+from urllib.parse import urlencode
 
 from flask import Response, abort, current_app, g, render_template, request
 from sqlalchemy import select
@@ -195,16 +196,13 @@ def _graph_of(jti: str) -> str | None:
                              .where(ShareLink.public_id == jti))
 
 
-def png_answer(svg: str) -> Response:
-    """The picture as an inline PNG (`&ext=png`, the image link), by the downloads' renderer and caps."""
-    from maestro_web.analytics_front.download_routes import MAX_PNG_SVG_BYTES, PictureTooLarge, svg_to_png
-    if len(svg) > MAX_PNG_SVG_BYTES:
-        abort(422, "ext: this picture is too large to turn into a PNG; use ext=svg instead.")
-    try:
-        body = svg_to_png(svg)
-    except (PictureTooLarge, ValueError):
-        abort(422, "ext: this picture cannot be turned into a PNG; use ext=svg instead.")
-    return Response(body, mimetype="image/png")
+def png_answer(svg: str, embed: bool) -> Response:
+    """The picture as an inline PNG (`&ext=png`, the image link), by the downloads' renderer and caps;
+    if it cannot be drawn, 422 with this same link at `ext=svg`."""
+    from maestro_web.analytics_front.download_routes import png_or_refusal
+    query = urlencode([(name, value) for name, value in request.args.items(multi=True) if name != "ext"] + [("ext", "svg")])
+    return png_or_refusal(svg, f"{request.path}?{query}", "ext: no PNG of this picture ({reason}); use ext=svg instead.",
+                          public=True, embed=embed)
 
 
 def show(jti: str, graph_id: str, embed: bool, own_url: str) -> Response | str:
@@ -223,7 +221,7 @@ def show(jti: str, graph_id: str, embed: bool, own_url: str) -> Response | str:
     if ext in ("svg", "png"):
         if counted.svg is None:
             return refusal_page("no picture", embed)
-        return svg_document(counted.svg) if ext == "svg" else png_answer(counted.svg)
+        return svg_document(counted.svg) if ext == "svg" else png_answer(counted.svg, embed)
     template = "analytics/public_embed.html" if embed else "analytics/public.html"
     image_url = f"{own_url}{'' if own_url.endswith('?') else '&'}ext=png" if counted.picture_id is not None else None
 

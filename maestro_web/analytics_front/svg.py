@@ -6,8 +6,17 @@ DTD loaded, no entity resolved, no network, libxml2's size and depth limits on (
 and any DOCTYPE refused, so entity expansion ("billion laughs") and external entities never happen.
 The cleaned document keeps only drawing elements and presentation attributes: no script, no event
 handlers, no foreignObject, no links or references that leave the document (`href` must be a
-`#fragment`, `url()` must be `url(#id)`), no `<style>` sheets. The tree is walked by lxml's C
-iteration (no recursion in Python) and cleaned in place; only the per-attribute checks run in Python.
+`#fragment`, `url()` must be `url(#id)`), no `<style>` sheets, no filters. The tree is walked by
+lxml's C iteration (no recursion in Python) and cleaned in place; only the per-attribute checks run
+in Python.
+
+What is knowably costly to draw is refused (SvgError, a 422 on `svg`), because the PNG of a picture
+is rasterized from it (pictures.py, in a limited child process, is the backstop for the rest):
+numbers of a million or more in geometry (resvg panics on a stroke width of 1e10), `<use>` of a
+`<use>` of a `<use>` (a kilobyte that draws a thousand canvases), more than MAX_ELEMENTS elements
+once every reference (`<use>`, `url(#id)` in clip-path, mask, markers, fill, stroke) is expanded,
+reference loops and chains, and more than MAX_LAYERS offscreen layers (group opacity, masks, clip
+paths) once expanded. docs/hostile-input.md says why each is refused rather than rewritten.
 """
 from __future__ import annotations
 
@@ -20,6 +29,10 @@ SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 MAX_ELEMENTS = 200_000
 MAX_DEPTH = 100  # elements inside each other; a drawing needs a handful, 5,000 nested <g> is an attack
+MAX_USE_DEPTH = 2  # a <use> of a shape, or of a group that uses shapes; a third level multiplies again
+MAX_REFERENCE_DEPTH = 8  # references followed through references (any kind), e.g. a mask that clips
+MAX_LAYERS = 256  # expanded elements drawn on a layer of their own (group opacity, mask, clip-path)
+MAX_NUMBER = 1_000_000  # in geometry, a magnitude a drawing never needs (resvg panics at 1e10)
 
 ELEMENTS = frozenset({
     "svg", "g", "defs", "title", "desc", "symbol", "use", "rect", "circle", "ellipse", "line",
@@ -60,6 +73,22 @@ _URL = re.compile(r"url\s*\(", re.IGNORECASE)
 _LOCAL_URL = re.compile(r"url\(\s*['\"]?#[A-Za-z0-9_.:-]+['\"]?\s*\)")
 _DANGEROUS = re.compile(r"javascript:|vbscript:|data:|expression\s*\(|@import|\\|<|behavior\s*:", re.IGNORECASE)
 _FRAGMENT = re.compile(r"^#[A-Za-z0-9_.:-]{1,200}$")
+
+# Attributes (and style properties) that hold lengths, coordinates or transforms.
+_NUMERIC = frozenset({
+    "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "ry", "fx", "fy", "width", "height", "d",
+    "points", "transform", "viewBox", "stroke-width", "stroke-dasharray", "stroke-dashoffset",
+    "stroke-miterlimit", "font-size", "letter-spacing", "dx", "dy", "textLength", "markerWidth",
+    "markerHeight", "refX", "refY", "gradientTransform", "patternTransform",
+})
+# A cheap first look (C only): seven digits before any point, or a positive exponent. Only a value it
+# matches has its numbers read one by one.
+_NUMBER_HINT = re.compile(r"(?<![\d.])\d{7}|\d[eE]\+?\d")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+# Attributes whose url(#id) makes the renderer draw the referenced element's content again.
+_DRAWING_REFERENCES = frozenset({"clip-path", "mask", "marker-start", "marker-mid", "marker-end", "fill", "stroke"})
+_REFERENCE = re.compile(r"url\(\s*['\"]?#([A-Za-z0-9_.:-]+)")
+_USE_TAG = f"{{{SVG_NS}}}use"
 
 
 class SvgError(ValueError):
@@ -132,6 +161,7 @@ def sanitize_svg(text: str) -> str:
             parent.remove(element)  # with its content and its tail text
     # SVG as the default namespace (a None prefix, which lxml-stubs 0.5.1 does not know about).
     clean = etree.Element(f"{{{SVG_NS}}}svg", nsmap={None: SVG_NS})  # type: ignore[dict-item]
+    costs = _Costs()
     for element in kept:
         items = element.items()
         attributes = []
@@ -142,6 +172,13 @@ def sanitize_svg(text: str) -> str:
                 attributes.append((name, value))
             elif (kept_attribute := _attribute(name, value)) is not None:
                 attributes.append(kept_attribute)
+            else:
+                continue
+            name, value = attributes[-1]
+            if name in _NUMERIC and _NUMBER_HINT.search(value) is not None:
+                _refuse_huge_numbers(name, value)
+            if name in _COST_ATTRIBUTES:
+                costs.note(clean if element is root else element, element.tag, name, value)
         if element is root:
             clean.text = root.text
             clean.extend(list(root))
@@ -155,12 +192,119 @@ def sanitize_svg(text: str) -> str:
             element.attrib.clear()
             for name, value in attributes:
                 element.set(name, value)
+    costs.check(clean, count)
     etree.cleanup_namespaces(clean, top_nsmap={None: SVG_NS})  # type: ignore[dict-item]
     # Written the way ElementTree wrote it before (`<rect />`, a tab in a value as `&#09;`), so stored
     # pictures stay byte-identical. Neither `/>` nor `&#9;` can occur anywhere else in lxml's output:
     # `>` and `&` inside values and text come out escaped.
     markup = str(etree.tostring(clean, encoding="unicode"))
     return markup.replace("/>", " />").replace("&#9;", "&#09;")
+
+
+def _refuse_huge_numbers(name: str, value: str) -> None:
+    for number in _NUMBER.findall(value):
+        try:
+            magnitude = abs(float(number))
+        except ValueError:  # pragma: no cover - the pattern only matches numbers
+            continue
+        if magnitude >= MAX_NUMBER:
+            raise SvgError(f"svg {name} holds {number} (numbers in geometry must stay below {MAX_NUMBER:,})")
+
+
+_COST_ATTRIBUTES = frozenset({"id", "href", "opacity", "style"} | _DRAWING_REFERENCES)
+
+
+class _Costs:
+    """What drawing the cleaned document would expand to: every `<use>` and `url(#id)` reference
+    draws its target's content again, and group opacity, masks and clip paths each draw on a layer.
+
+    Filled by sanitize_svg's attribute loop (`note`), then checked once (`check`): only the targets
+    of references are walked again, each once (memoized), so a document without references costs
+    nothing more than the loop.
+    """
+
+    def __init__(self) -> None:
+        self.ids: dict[str, Any] = {}
+        self.references: dict[Any, list[tuple[str, bool]]] = {}  # element -> (target id, is a <use>)
+        self.layers: set[Any] = set()
+        self._memo: dict[str, tuple[int, int, int]] = {}
+
+    def note(self, element: Any, tag: str, name: str, value: str) -> None:
+        if name == "id":
+            self.ids.setdefault(value, element)  # the first element with an id is the one referenced
+        elif name == "href":
+            if tag == _USE_TAG or tag == "use":
+                self.references.setdefault(element, []).append((value.strip()[1:], True))
+        elif name == "style":
+            for declaration in value.split("; "):
+                prop, _, prop_value = declaration.partition(": ")
+                if prop in _COST_ATTRIBUTES and prop not in ("id", "href", "style"):
+                    self.note(element, tag, prop, prop_value)
+        elif name == "opacity":
+            try:
+                translucent = float(value.strip().rstrip("%")) < (100 if value.strip().endswith("%") else 1)
+            except ValueError:
+                translucent = True
+            if translucent:
+                self.layers.add(element)
+        else:
+            if name in ("clip-path", "mask") and value.strip() != "none":
+                self.layers.add(element)
+            for target in _REFERENCE.findall(value):
+                self.references.setdefault(element, []).append((target, False))
+
+    def check(self, clean: Any, count: int) -> None:
+        """Refuse the document if its expansion passes MAX_ELEMENTS, MAX_LAYERS or MAX_USE_DEPTH,
+        or its references loop or chain deeper than MAX_REFERENCE_DEPTH."""
+        if not self.references:
+            if len(self.layers) > MAX_LAYERS:
+                raise SvgError(f"svg draws {len(self.layers):,} layers (group opacity, masks, clip paths; "
+                               f"at most {MAX_LAYERS})")
+            return
+        self._budget = MAX_ELEMENTS * 2  # elements walked again under referenced targets
+        elements, layers, use_depth = count, len(self.layers), 0
+        for references in self.references.values():
+            for target, is_use in references:
+                size, target_layers, target_depth = self._expanded(target, 1, ())
+                elements, layers = elements + size, layers + target_layers
+                use_depth = max(use_depth, target_depth + is_use)
+                self._refuse(elements, layers, use_depth)
+
+    def _refuse(self, elements: int, layers: int, use_depth: int) -> None:
+        if use_depth > MAX_USE_DEPTH:
+            raise SvgError(f"svg nests <use> {use_depth} deep (a <use> of a <use>...; at most {MAX_USE_DEPTH})")
+        if elements > MAX_ELEMENTS:
+            raise SvgError(f"svg expands to more than {MAX_ELEMENTS:,} elements through <use> and url(#...) references")
+        if layers > MAX_LAYERS:
+            raise SvgError(f"svg draws more than {MAX_LAYERS} layers (group opacity, masks, clip paths) "
+                           "once its references are expanded")
+
+    def _expanded(self, target: str, depth: int, path: tuple[str, ...]) -> tuple[int, int, int]:
+        """(elements, layers, <use> depth) that drawing the element `#target` once adds."""
+        if target in self._memo:
+            return self._memo[target]
+        if target in path:
+            raise SvgError(f"svg references loop back to #{target}")
+        if depth > MAX_REFERENCE_DEPTH:
+            raise SvgError(f"svg references nest more than {MAX_REFERENCE_DEPTH} deep")
+        element = self.ids.get(target)
+        if element is None:  # a dangling reference draws nothing
+            return 0, 0, 0
+        elements = layers = use_depth = walked = 0
+        for inner in element.iter():
+            walked += 1
+            elements += 1
+            layers += inner in self.layers
+            for reference, is_use in self.references.get(inner, ()):
+                size, inner_layers, inner_depth = self._expanded(reference, depth + 1, (*path, target))
+                elements, layers = elements + size, layers + inner_layers
+                use_depth = max(use_depth, inner_depth + is_use)
+                self._refuse(elements, layers, use_depth)
+        self._budget -= walked
+        if self._budget < 0:
+            raise SvgError(f"svg expands to more than {MAX_ELEMENTS:,} elements through <use> and url(#...) references")
+        self._memo[target] = elements, layers, use_depth
+        return self._memo[target]
 
 
 def _split(tag: object) -> tuple[str, str]:
@@ -203,5 +347,7 @@ def _clean_style(value: str) -> str:
         prop, colon, prop_value = declaration.partition(":")
         prop, prop_value = prop.strip().lower(), prop_value.strip()
         if colon and prop in STYLE_PROPERTIES and prop_value and _safe_value(prop_value):
+            if prop in _NUMERIC and _NUMBER_HINT.search(prop_value) is not None:
+                _refuse_huge_numbers(prop, prop_value)
             kept.append(f"{prop}: {prop_value}")
     return "; ".join(kept)
