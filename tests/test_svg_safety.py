@@ -1,4 +1,5 @@
 """Untrusted worker SVG: safe parsing and allow-list sanitizing, tested on their own (SPEC §5)."""
+import re
 import time
 
 import pytest
@@ -77,3 +78,44 @@ def test_nothing_executable_or_external_survives(hostile, gone):
 def test_text_is_escaped_so_it_cannot_become_markup():
     clean = sanitize_svg(f'<svg {NS}><text>&lt;script&gt;alert(1)&lt;/script&gt;</text></svg>')
     assert "<script" not in clean and "&lt;script&gt;" in clean
+
+
+TRANSLUCENT = '<g opacity="0.5"><rect/></g>'
+OPAQUE = '<g opacity="1"><rect/></g>'
+CLIPPED = '<rect clip-path="url(#c)"/>'
+
+
+def _uses(target: str, times: int = 10) -> str:
+    return f'<use href="#{target}"/>' * times
+
+
+@pytest.mark.parametrize("text, message", [
+    (f'<svg {NS}><rect width="1" height="1" stroke="#000" stroke-width="1e12"/></svg>', "stroke-width holds 1e12"),
+    (f'<svg {NS}><rect width="1" height="1" style="stroke-width: 10000000"/></svg>', "stroke-width holds 10000000"),
+    (f'<svg {NS}><path d="M0,0 L2.5E+8,1"/></svg>', "d holds 2.5E+8"),
+    (f'<svg {NS} viewBox="0 0 1e9 1e9"/>', "viewBox holds 1e9"),
+    (f'<svg {NS}><g transform="scale(1000000)"/></svg>', "transform holds 1000000"),
+    (f'<svg {NS}><defs><rect id="r" width="1" height="1"/><g id="a">{_uses("r")}</g><g id="b">{_uses("a")}</g>'
+     f'<g id="c">{_uses("b")}</g></defs><use href="#c"/></svg>', "nests <use> 3 deep"),
+    (f'<svg {NS}><defs><g id="big">{"<rect/>" * 1000}</g></defs>{_uses("big", 300)}</svg>', "expands to more than 200,000"),
+    (f'<svg {NS}><g id="a"><use href="#a"/></g></svg>', "loop back to #a"),
+    (f'<svg {NS} id="top"><use href="#top"/></svg>', "loop back to #top"),
+    (f'<svg {NS}><clipPath id="p"><rect clip-path="url(#q)"/></clipPath><clipPath id="q"><rect clip-path="url(#p)"/>'
+     '</clipPath><rect clip-path="url(#p)"/></svg>', "loop back"),
+    (f'<svg {NS}>{TRANSLUCENT * 257}</svg>', "257 layers"),
+    (f'<svg {NS}><defs><g id="o" style="opacity: 0.5"><rect/></g></defs>{_uses("o", 257)}</svg>', "more than 256 layers"),
+])
+def test_what_is_knowably_costly_to_draw_is_refused(text, message):
+    with pytest.raises(SvgError, match=re.escape(message)):
+        sanitize_svg(text)
+
+
+@pytest.mark.parametrize("text", [
+    f'<svg {NS} viewBox="0 0 999999 40"><path d="M0,0 L999999.5,1e-9 l.0000001,3"/></svg>',  # big, not huge
+    f'<svg {NS}><rect id="n1e5" fill="#1e2e3e" width="1" height="1"/></svg>',  # `1e5` that is not a number
+    f'<svg {NS}><defs><rect id="r"/><g id="a">{_uses("r")}</g></defs>{_uses("a", 100)}</svg>',  # 2 levels of <use>
+    f'<svg {NS}><clipPath id="c"><rect/></clipPath>{CLIPPED * 256}</svg>',
+    f'<svg {NS}>{OPAQUE * 300}<use href="#missing"/></svg>',  # opaque groups draw no layer
+])
+def test_ordinary_references_sizes_and_groups_are_kept(text):
+    assert sanitize_svg(text)
