@@ -66,6 +66,14 @@ def test_the_live_server_imports_without_flask_or_the_database():
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
+def test_the_png_renderer_imports_without_flask_or_the_database():
+    # Its child process (`python -m maestro_web.pictures`) loads this module and resvg only.
+    result = _fresh_python(PROBE.format(module="maestro_web.pictures",
+                                        banned=["flask", "sqlalchemy", "maestro_web.models", "maestro_web.config"]))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
 def test_the_probe_sees_flask_when_the_app_is_imported():
     # The control: the same probe on the app's factory module does report Flask.
     result = _fresh_python(PROBE.format(module="maestro_web.guards", banned=["flask"]))
