@@ -28,6 +28,7 @@ from maestro_web.security.worker_tokens import mint_worker_token
 from share_support import graph, make_link, owner, reader, short_code, visit, visit_short, writer  # noqa: F401 (fixtures)
 
 from live_support import free_port
+from worker_support import post_result
 
 pytestmark = pytest.mark.timeout(300)
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,13 +53,13 @@ def store_raw(app, graph_id: str, svg: str) -> None:
         db.session.commit()
 
 
-def post_result(app, graph_id: str, svg: str):
+def post_picture(app, graph_id: str, svg: str):
     ring = app.config["KEY_RINGS"]["analytics"]
     client = app.test_client()
     job = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
     assert job["graph_id"] == graph_id
-    return client.post("/analytics/graphs", headers={"Authorization": f"JWT {mint_worker_token(ring, graph_id)}"},
-                       json={"run_id": job["run_id"], "status": "finished", "msg": "2 nodes", "svg": svg})
+    return post_result(client, ring, graph_id, json={"run_id": job["run_id"], "status": "finished", "msg": "2 nodes",
+                                                     "svg": svg})
 
 
 def assert_points_at_the_svg(response, svg_link: str) -> None:
@@ -72,7 +73,7 @@ def assert_points_at_the_svg(response, svg_link: str) -> None:
 def test_ingest_refuses_both_pictures_and_stores_nothing(app, owner, make_graph, svg, reason):
     assert len(USE_BOMB) < 1300
     made = make_graph(owner, name="Hostile", spec="a -> b")
-    response = post_result(app, made.public_id, svg)
+    response = post_picture(app, made.public_id, svg)
     assert response.status_code == 422, response.text
     assert reason in response.json["fields"]["svg"]
     with app.app_context():
@@ -165,7 +166,7 @@ def test_an_app_process_survives_both_pictures_and_keeps_answering(app, app_proc
     graphs = {name: make_graph(owner, name=name, spec="a -> b") for name in ("Stroke", "Bomb")}
     links = {}
     for (name, made), svg in zip(graphs.items(), (STROKE, USE_BOMB)):
-        post_result(app, made.public_id, "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 10 10'/>")
+        assert post_picture(app, made.public_id, "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 10 10'/>").status_code == 201
         store_raw(app, made.public_id, svg)
         links[name] = make_link(app, made, owner)
     url = app_process.url
