@@ -1,11 +1,14 @@
 // The picture viewer (SPEC §9): opens fitted and centred in a box sized to the picture; Fit, 100 %,
 // zoom buttons, the wheel, drag and pinch (Pointer Events), arrow keys; pointing at or focusing a
-// node lights up its edges and neighbours. A picture swapped in later by live.js (a `picture:replaced`
-// event) gets its own viewer and is fitted. No inline script anywhere: the CSP forbids it.
+// node lights up its edges and neighbours; Full screen opens it at a size where labels can be read.
+// A picture swapped in later by live.js (a `picture:replaced` event) gets its own viewer, which keeps
+// the visitor's zoom and position when the new picture allows it. No inline script: the CSP forbids it.
 (function () {
   "use strict";
   var MIN_SCALE = 0.02, MAX_SCALE = 8, STEP = 1.25, PAN_STEP = 60;
   var MAX_FOCUSABLE_NODES = 400; // beyond this, tabbing through every box would trap keyboard users
+  var READABLE_LABEL_PX = 10; // full screen opens with labels at least this tall on the screen (CSS px)
+  var NARROW = 600; // the page's phone layout (style.css), where the inline box is made taller
 
   function clamp(value, low, high) { return Math.min(high, Math.max(low, value)); }
 
@@ -20,19 +23,25 @@
     this.stage = box.querySelector(".panzoom-stage");
     this.svg = this.stage ? this.stage.querySelector("svg") : null;
     this.section = box.closest("[data-viewer]") || box.parentNode;
+    // The element that goes full screen and remembers the view: the live region around the picture
+    // when there is one, so a redraw (which replaces the section) neither leaves full screen nor loses it.
+    this.host = box.closest("[data-live-picture]") || this.section;
     this.level = this.section.querySelector("[data-zoom-level]");
     this.embed = !!box.closest(".embed");
     this.scale = 1; this.x = 0; this.y = 0; this.fitted = true;
-    this.pointers = new Map(); this.drag = null; this.pinch = null; this.lit = [];
+    this.pointers = new Map(); this.drag = null; this.pinch = null; this.lit = []; this.pressing = false;
     box.__viewer = this;
     if (!this.svg) { return; }
     this.size = naturalSize(this.svg);
+    this.labelPx = labelSize(this.svg);
     this.svg.style.width = this.size.w + "px";
     this.svg.style.height = this.size.h + "px";
+    this.svg.setAttribute("focusable", "false");
     this.bind();
     this.index();
     this.sizeBox();
-    this.fit();
+    this.showFullscreenState();
+    this.restore(this.host.__pictureView);
     // A scroll bar that appears once the page grows narrows the box: a fitted picture follows.
     if (window.ResizeObserver) {
       var self = this, width = box.clientWidth;
@@ -43,10 +52,15 @@
   }
 
   // The box takes the picture's aspect within the page: the whole width, and the height the picture
-  // needs at that width (never more than 3/4 of the window, never less than a usable strip). In an
-  // iframe (the embed page) it fills the rest of the frame instead.
+  // needs at that width (never more than 3/4 of the window, never less than a usable strip; on a
+  // phone a third of the window, room to pinch). In an iframe (the embed page) it fills the rest of
+  // the frame instead; in full screen the stylesheet gives it the rest of the screen.
   Viewer.prototype.sizeBox = function () {
     var height;
+    if (this.inFullscreen()) {
+      this.box.style.height = "";
+      return;
+    }
     if (this.embed) {
       var top = this.box.getBoundingClientRect().top + window.scrollY;
       height = Math.max(160, window.innerHeight - top - 12);
@@ -54,17 +68,82 @@
       var width = this.box.clientWidth || 300;
       var tallest = Math.max(240, window.innerHeight * 0.75);
       var scale = Math.min(1, width / this.size.w, tallest / this.size.h);
-      height = Math.max(160, Math.ceil(this.size.h * scale));
+      var least = window.innerWidth <= NARROW ? Math.max(160, Math.round(window.innerHeight * 0.35)) : 160;
+      height = Math.max(least, Math.ceil(this.size.h * scale));
     }
     // The style's height may include the border (border-box): add it, so the inside is `height`.
     this.box.style.height = (height + this.box.offsetHeight - this.box.clientHeight) + "px";
   };
 
   Viewer.prototype.apply = function () {
+    // Whole pixels: a picture at a fractional offset shows seams of its edge along the box.
+    this.x = Math.round(this.x); this.y = Math.round(this.y);
     this.stage.style.transform = "translate(" + this.x + "px," + this.y + "px) scale(" + this.scale + ")";
     this.box.setAttribute("data-scale", this.scale.toFixed(4));
     this.box.setAttribute("data-fitted", this.fitted ? "1" : "0");
     if (this.level) { this.level.textContent = Math.round(this.scale * 100) + " %"; }
+    // What a redraw or leaving full screen comes back to: the scale and the picture's point at the centre.
+    var c = this.centre();
+    this.host.__pictureView = { fitted: this.fitted, scale: this.scale, fullscreen: this.inFullscreen(),
+                                cx: (c.x - this.x) / this.scale, cy: (c.y - this.y) / this.scale };
+  };
+
+  Viewer.prototype.fitScale = function () {
+    return Math.min(this.box.clientWidth / this.size.w, this.box.clientHeight / this.size.h);
+  };
+
+  // Put the picture's point (px, py) at the box's centre, at `scale`.
+  Viewer.prototype.viewAround = function (scale, px, py) {
+    var c = this.centre();
+    this.scale = clamp(scale, MIN_SCALE, MAX_SCALE);
+    this.x = c.x - px * this.scale;
+    this.y = c.y - py * this.scale;
+    this.fitted = false;
+    this.apply();
+  };
+
+  // The scale at which labels are READABLE_LABEL_PX on the screen.
+  Viewer.prototype.readableScale = function () { return READABLE_LABEL_PX / this.labelPx; };
+
+  // Full screen opens the picture readable: fitted if that is readable already (up to 200 %), else at
+  // the readable scale from its top left (the title, the legend and the entry points), centred along
+  // an axis that fits.
+  Viewer.prototype.openReadable = function () {
+    var width = this.box.clientWidth, height = this.box.clientHeight, margin = 12;
+    var fit = this.fitScale(), readable = this.readableScale();
+    if (fit >= readable) {
+      this.scale = clamp(Math.min(fit, 2), MIN_SCALE, MAX_SCALE);
+    } else {
+      this.scale = clamp(readable, MIN_SCALE, MAX_SCALE);
+    }
+    var w = this.size.w * this.scale, h = this.size.h * this.scale;
+    this.x = w <= width ? (width - w) / 2 : margin;
+    this.y = h <= height ? (height - h) / 2 : margin;
+    this.fitted = false;
+    this.apply();
+  };
+
+  // A remembered view (a redraw, or back from full screen) when the picture allows it: a fitted view
+  // fits; a zoomed one keeps its scale and the point at the centre (kept inside the picture), unless
+  // the new picture would then be smaller than fitted; else the fresh opening.
+  Viewer.prototype.restore = function (view) {
+    if (view && view.fullscreen === this.inFullscreen() && !view.fitted && view.scale >= this.fitScale()) {
+      this.viewAround(view.scale, clamp(view.cx, 0, this.size.w), clamp(view.cy, 0, this.size.h));
+    } else if (this.inFullscreen() && !(view && view.fullscreen && view.fitted)) {
+      this.openReadable();
+    } else {
+      this.fit();
+    }
+  };
+
+  Viewer.prototype.inFullscreen = function () { return this.host.classList.contains("is-fullscreen"); };
+
+  Viewer.prototype.showFullscreenState = function () {
+    var on = this.inFullscreen();
+    this.section.querySelectorAll("[data-fullscreen-toggle]").forEach(function (button) {
+      button.textContent = on ? "Exit full screen" : "Full screen";
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+    });
   };
 
   Viewer.prototype.fit = function () {
@@ -107,8 +186,16 @@
       self.zoomTo(self.scale * Math.exp(clamp(-delta, -300, 300) * 0.002), at.x, at.y);
     }, { passive: false });
 
+    // A press on the picture focuses the box (keys then pan), never the <svg>, and starts no text
+    // selection; a press on a node lets the node take focus (its edges light up).
+    box.addEventListener("mousedown", function (event) {
+      if (event.target.closest && event.target.closest("g.node[tabindex]")) { return; }
+      event.preventDefault();
+      box.focus({ preventScroll: true });
+    });
     box.addEventListener("pointerdown", function (event) {
       if (event.pointerType === "mouse" && event.button !== 0) { return; }
+      self.pressing = true;
       self.pointers.set(event.pointerId, self.local(event));
       try { box.setPointerCapture(event.pointerId); } catch (e) { /* the pointer is already gone */ }
       self.startGesture();
@@ -120,6 +207,7 @@
     });
     function end(event) {
       if (!self.pointers.delete(event.pointerId)) { return; }
+      if (!self.pointers.size) { self.pressing = false; }
       self.startGesture();
     }
     box.addEventListener("pointerup", end);
@@ -219,7 +307,7 @@
     });
     this.svg.addEventListener("focusin", function (event) {
       var node = nodeOf(event);
-      if (node) { self.light(node); self.reveal(node); }
+      if (node) { self.light(node); if (!self.pressing) { self.reveal(node); } } // a click does not pan
     });
     this.svg.addEventListener("focusout", function () { self.unlight(); });
   };
@@ -250,6 +338,95 @@
     else if (rect.bottom > box.bottom - margin) { dy = box.bottom - margin - rect.bottom; }
     if (dx || dy) { this.panBy(dx, dy); }
   };
+
+  // --- setting up ------------------------------------------------------------------------------------
+
+  function labelSize(svg) {
+    var label = svg.querySelector("g.node text");
+    var size = label && parseFloat(label.getAttribute("font-size") || window.getComputedStyle(label).fontSize);
+    return size > 0 ? size : 13;
+  }
+
+  // --- full screen ---------------------------------------------------------------------------------
+
+  function viewerIn(host) {
+    var box = host.querySelector("[data-panzoom]");
+    return box && box.__viewer && box.__viewer.svg ? box.__viewer : null;
+  }
+
+  function fullscreenElement() { return document.fullscreenElement || document.webkitFullscreenElement || null; }
+
+  // Lay the host out full screen (the class), then ask the browser for real full screen; a browser
+  // without the API (iPhone Safari) or one that refuses (an iframe without allow="fullscreen") keeps
+  // the class alone: a fixed layer over the page.
+  function enterFullscreen(host) {
+    var viewer = viewerIn(host);
+    host.classList.add("is-fullscreen");
+    host.setAttribute("data-fullscreen", "css");
+    document.documentElement.classList.add("has-fullscreen-viewer");
+    if (viewer) { viewer.opened(); }
+    var request = host.requestFullscreen || host.webkitRequestFullscreen;
+    var enabled = document.fullscreenEnabled || document.webkitFullscreenEnabled;
+    if (!request || !enabled) { return; }
+    try {
+      var asked = request.call(host);
+      host.setAttribute("data-fullscreen", "api");
+      if (asked && asked.then) {
+        asked.then(null, function () { host.setAttribute("data-fullscreen", "css"); });
+      }
+    } catch (e) {
+      host.setAttribute("data-fullscreen", "css");
+    }
+  }
+
+  function leaveFullscreen(host) {
+    if (!host.classList.contains("is-fullscreen")) { return; }
+    host.classList.remove("is-fullscreen");
+    host.removeAttribute("data-fullscreen");
+    document.documentElement.classList.remove("has-fullscreen-viewer");
+    if (fullscreenElement() === host) {
+      var exit = document.exitFullscreen || document.webkitExitFullscreen;
+      if (exit) { try { var left = exit.call(document); if (left && left.catch) { left.catch(function () {}); } } catch (e) { /* gone already */ } }
+    }
+    var viewer = viewerIn(host);
+    if (viewer) { viewer.closed(); }
+  }
+
+  Viewer.prototype.opened = function () {
+    this.host.__inlineView = this.host.__pictureView; // what closing comes back to
+    this.showFullscreenState();
+    this.sizeBox();
+    this.openReadable();
+    this.box.focus({ preventScroll: true });
+  };
+
+  Viewer.prototype.closed = function () {
+    this.showFullscreenState();
+    this.sizeBox();
+    this.restore(this.host.__inlineView);
+  };
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-fullscreen-toggle]");
+    var box = button && button.closest("[data-viewer]") && button.closest("[data-viewer]").querySelector("[data-panzoom]");
+    if (!box || !box.__viewer) { return; }
+    var host = box.__viewer.host;
+    if (host.classList.contains("is-fullscreen")) { leaveFullscreen(host); } else { enterFullscreen(host); }
+  });
+  // Escape leaves the page's own full-screen layer (the browser's full screen handles Escape itself).
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    document.querySelectorAll(".is-fullscreen[data-fullscreen=css]").forEach(leaveFullscreen);
+  });
+  function fullscreenChanged() {
+    var current = fullscreenElement();
+    document.querySelectorAll(".is-fullscreen[data-fullscreen=api]").forEach(function (host) {
+      if (current !== host) { leaveFullscreen(host); }
+      else { var viewer = viewerIn(host); if (viewer) { viewer.sizeBox(); } }
+    });
+  }
+  document.addEventListener("fullscreenchange", fullscreenChanged);
+  document.addEventListener("webkitfullscreenchange", fullscreenChanged);
 
   // --- setting up ------------------------------------------------------------------------------------
 

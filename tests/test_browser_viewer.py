@@ -96,7 +96,7 @@ def test_fit_and_actual_size_buttons_wheel_and_arrow_keys(browser, live_server, 
     fitted_text = zoom_level(page).text_content()
     assert fitted_text != "100 %"  # 55 nodes do not fit at full size
 
-    page.get_by_role("button", name="100 %").click()
+    page.get_by_role("button", name="Actual size").click()
     expect(zoom_level(page)).to_have_text("100 %")
     expect(box).to_have_attribute("data-fitted", "0")
     page.get_by_role("button", name="Fit").click()
@@ -155,7 +155,7 @@ def test_pinch_zooms_in_with_two_fingers(browser, live_server, graph):
 
 def test_pointing_at_or_focusing_a_node_lights_its_edges_and_neighbours(browser, live_server, graph):
     page = open_private(browser, live_server.url, graph, DESKTOP)
-    page.get_by_role("button", name="100 %").click()
+    page.get_by_role("button", name="Actual size").click()
     node = page.locator('[data-panzoom] g.node[data-node="auth-service"]')
     node.focus()
     expect(node).to_have_class(re.compile(r"\bis-focus\b"))
@@ -190,7 +190,7 @@ def test_a_picture_replaced_by_live_updates_is_set_up_and_fitted(browser, live_s
     swapped = page.locator("[data-panzoom][data-swapped]")
     expect(swapped).to_have_attribute("data-fitted", "1")
     page.wait_for_function(FITTED_JS)
-    page.get_by_role("button", name="100 %").click()
+    page.get_by_role("button", name="Actual size").click()
     expect(zoom_level(page)).to_have_text("100 %")
 
 

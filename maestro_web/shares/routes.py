@@ -22,8 +22,8 @@ from maestro_web.shares.services import (
     link_on_graph_or_404,
     revoke_links,
 )
-from maestro_web.shares.snippets import iframe_snippet, qr_file_name, qr_png, qr_svg
-from maestro_web.shares.urls import share_url, short_url
+from maestro_web.shares.snippets import image_html, image_markdown, iframe_snippets, qr_file_name, qr_png, qr_svg
+from maestro_web.shares.urls import image_url, share_url, short_url
 
 
 @shares_bp.route("/graphs/<graph_id>/shares", methods=["GET", "POST"])
@@ -68,7 +68,9 @@ def _render_link(graph, role, link, form, status=200, passcode_form=None):
     response = render_template(
         "shares/link.html", graph=graph, role=role, link=link, form=form, now=utcnow(),
         passcode_form=passcode_form or PasscodeForm(formdata=None),
-        url=share_url(link) if usable else None, short_url=short_url(link) if usable else None, snippet=iframe_snippet(link) if usable and link.embeddable else None,
+        url=share_url(link) if usable else None, short_url=short_url(link) if usable else None,
+        snippets=iframe_snippets(link) if usable and link.embeddable else None,
+        image=({"url": image_url(link), "markdown": image_markdown(link), "html": image_html(link)} if usable else None),
     )
     return Response(response, status=status, mimetype="text/html")
 
