@@ -166,6 +166,9 @@ def test_full_screen_opens_the_picture_readable_with_pan_and_pinch(browser, live
     expect(host).to_have_class(re.compile(r"\bis-fullscreen\b"))
     expect(page.get_by_role("button", name="Exit full screen")).to_have_attribute("aria-pressed", "true")
     page.wait_for_function(READABLE_JS)
+    # Chromium grants the Fullscreen API to the picture's region (the fallback is tested below).
+    expect(host).to_have_attribute("data-fullscreen", "api")
+    page.wait_for_function("() => document.fullscreenElement === document.querySelector('[data-live-picture]')")
     # The picture takes the screen: the box fills most of it.
     page.wait_for_function("() => { const b = document.querySelector('[data-panzoom]').getBoundingClientRect();"
                            " return b.height >= window.innerHeight * 0.6 && b.width >= window.innerWidth * 0.9; }")
@@ -188,6 +191,22 @@ def test_full_screen_opens_the_picture_readable_with_pan_and_pinch(browser, live
     expect(page.get_by_role("button", name="Full screen")).to_have_attribute("aria-pressed", "false")
     expect(box).to_have_attribute("data-fitted", "1")  # back to the inline view it left
     expect(page.locator("html")).not_to_have_class(re.compile(r"has-fullscreen-viewer"))
+    page.wait_for_function("() => document.fullscreenElement === null")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_owners_private_viewer_has_full_screen_too(browser, live_server, payments, device):
+    page = visitor(browser, device, "dark")
+    log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/analytics/graphs/{payments.public_id}")
+    expect(page.locator("[data-panzoom]")).to_have_attribute("data-fitted", "1")
+    page.get_by_role("button", name="Full screen").click()
+    page.wait_for_function(READABLE_JS)
+    # The browser's own way out (Escape, the back gesture) brings the page back as well.
+    page.evaluate("document.exitFullscreen()")
+    expect(page.locator("[data-live-picture]")).not_to_have_class(re.compile(r"\bis-fullscreen\b"))
+    expect(page.get_by_role("button", name="Full screen")).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("[data-panzoom]")).to_have_attribute("data-fitted", "1")
 
 
 @pytest.mark.parametrize("device, refusal", [pytest.param(PHONE, "missing", id="390-no-api"),
