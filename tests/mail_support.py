@@ -61,3 +61,58 @@ def reset_link(message: EmailMessage) -> str:
     assert match, text
     assert f'href="{match.group(1)}"' in html
     return match.group(1)
+
+
+def confirm_link(message: EmailMessage) -> str:
+    """The "finish your account" link of a registration message (checked against the HTML part)."""
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    match = re.search(r"(https?://\S+/auth/register/confirm\?token=[A-Za-z0-9_=\-]+)", text)
+    assert match, text
+    assert f'href="{match.group(1)}"' in html
+    return match.group(1)
+
+
+def link_path(link: str) -> str:
+    """The path and query of an absolute link, for a test client."""
+    rest = link.split("://", 1)[1]
+    return rest[rest.index("/"):]
+
+
+def registration_mail(app, client, email: str, name: str = "Ada"):
+    """Send the register form through a real SMTP server on loopback; (answer, messages to `email`)."""
+    from conftest import form_csrf
+
+    with SmtpServer() as server:
+        saved = {key: app.config.get(key) for key in ("MAIL_SERVER", "MAIL_PORT")}
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)
+        try:
+            page = client.get("/auth/register")
+            answer = client.post("/auth/register", data={"name": name, "email": email,
+                                                         "csrf_token": form_csrf(page.text)})
+            messages = [message for message in server.inbox.settle() if message["To"] == email.strip().lower()]
+        finally:
+            app.config.update(saved)
+    return answer, messages
+
+
+def finish_registration(client, link: str, password: str, confirm: str | None = None):
+    """Open the e-mailed link and choose the password: the answer of the form's POST."""
+    from conftest import form_csrf
+
+    page = client.get(link_path(link))
+    assert page.status_code == 200, page.text
+    token = re.search(r'name="registration_token" type="hidden" value="([^"]+)"', page.text)
+    assert token, page.text
+    return client.post("/auth/register/confirm", data={
+        "registration_token": token.group(1), "password": password,
+        "confirm": password if confirm is None else confirm, "csrf_token": form_csrf(page.text)})
+
+
+def register(app, client, email: str, password: str, name: str = "Ada"):
+    """Register through the real pages: the form, the mail over SMTP, the link, the password.
+    The answer of the last POST (303/302 into the site when it worked)."""
+    answer, messages = registration_mail(app, client, email, name)
+    assert answer.status_code == 200, answer.text
+    assert len(messages) == 1, [message["Subject"] for message in messages]
+    return finish_registration(client, confirm_link(messages[0]), password)

@@ -1,18 +1,20 @@
 """Registration and login with bad input, rate limits, and the users CLI."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import func, select
 
 from maestro_web.extensions import db
 from maestro_web.models import User
 from conftest import form_csrf
+from mail_support import confirm_link, finish_registration, link_path, register, registration_mail
 
 
-def register(client, **fields):
+def register_form(client, **fields):
     page = client.get("/auth/register")
-    data = {"name": "Ada", "email": "ada@example.com", "password": "long enough", "confirm": "long enough",
-            "csrf_token": form_csrf(page.text), **fields}
+    data = {"name": "Ada", "email": "ada@example.com", "csrf_token": form_csrf(page.text), **fields}
     return client.post("/auth/register", data=data)
 
 
@@ -21,52 +23,96 @@ def user_count(app) -> int:
         return db.session.scalar(select(func.count(User.id)))
 
 
-def test_register_logs_in_and_stores_a_slow_hash(app, client):
-    response = register(client, email="Ada@Example.com")
+def test_register_mails_a_link_and_the_link_makes_the_account_and_logs_in(app, client):
+    response = register(app, client, "Ada@Example.com", "long enough")
     assert response.status_code == 302
     assert client.get("/account").status_code == 200
     with app.app_context():
         user = User.get_by_email("ada@example.com")
-        assert user.email == "ada@example.com"
+        assert user.email == "ada@example.com" and user.name == "Ada"
         assert user.password_hash.startswith("$argon2id$")
         assert "long enough" not in user.password_hash
 
 
 @pytest.mark.parametrize("email", ["ada@example.com", "ADA@EXAMPLE.COM", " Ada@example.com "])
-def test_duplicate_email_in_any_case_is_refused(app, client, make_user, email):
-    make_user(email="ada@example.com")
-    response = register(client, email=email)
-    assert response.status_code == 422
-    assert "An account with this e-mail already exists." in response.text
+def test_registering_a_taken_address_answers_like_a_new_one_and_mails_its_owner(app, client, make_user, email):
+    """Before, the form said "An account with this e-mail already exists.": an account census."""
+    make_user(email="ada@example.com", name="Ada Owner")
+    taken, to_owner = registration_mail(app, client, email)
+    new, to_new = registration_mail(app, app.test_client(), "grace@example.com")
+    assert taken.status_code == new.status_code == 200
+    assert taken.text == new.text  # the same page, word for word
+    assert "already exists" not in taken.text
+    assert [message["Subject"] for message in to_owner] == ["Someone tried to register with your address on Maestro Web"]
+    note = to_owner[0].get_body(preferencelist=("plain",)).get_content()
+    assert "/auth/login" in note and "/auth/forgot" in note and "/auth/register/confirm" not in note
+    assert [message["Subject"] for message in to_new] == ["Confirm your address to finish your Maestro Web account"]
     assert user_count(app) == 1
 
 
 @pytest.mark.parametrize(
     "fields, message",
     [
-        ({"password": "short", "confirm": "short"}, "Use 8 to 128 characters."),
-        ({"password": "x" * 129, "confirm": "x" * 129}, "Use 8 to 128 characters."),
         ({"name": ""}, "Enter your name."),
         ({"email": ""}, "Enter your e-mail address."),
         ({"email": "not-an-address"}, "Enter a valid e-mail address."),
-        ({"password": ""}, "Choose a password."),
-        ({"confirm": "different!"}, "The passwords differ."),
     ],
 )
 def test_register_bad_input_shows_the_field_and_keeps_what_was_typed(app, client, fields, message):
-    response = register(client, name=fields.get("name", "Typed Name"), **{k: v for k, v in fields.items() if k != "name"})
+    response = register_form(client, name=fields.get("name", "Typed Name"), **{k: v for k, v in fields.items() if k != "name"})
     assert response.status_code == 422
     assert message in response.text
     if fields.get("name", "Typed Name"):
         assert 'value="Typed Name"' in response.text
+    assert user_count(app) == 0
+
+
+@pytest.mark.parametrize(
+    "password, confirm, message",
+    [
+        ("short", "short", "Use 8 to 128 characters."),
+        ("x" * 129, "x" * 129, "Use 8 to 128 characters."),
+        ("", "", "Choose a password."),
+        ("long enough", "different!", "The passwords differ."),
+    ],
+)
+def test_a_bad_password_at_the_link_shows_the_form_again(app, client, password, confirm, message):
+    answer, messages = registration_mail(app, client, "ada@example.com")
+    response = finish_registration(client, confirm_link(messages[0]), password, confirm)
+    assert response.status_code == 422
+    assert message in response.text
     assert "long enough" not in response.text  # passwords are never echoed back
     assert user_count(app) == 0
 
 
 def test_passwords_of_8_and_128_characters_are_accepted(app, client):
-    assert register(client, password="x" * 8, confirm="x" * 8).status_code == 302
-    other = app.test_client()
-    assert register(other, email="b@example.com", password="y" * 128, confirm="y" * 128).status_code == 302
+    assert register(app, client, "a@example.com", "x" * 8).status_code == 302
+    assert register(app, app.test_client(), "b@example.com", "y" * 128).status_code == 302
+
+
+def test_the_link_works_once_and_nowhere_else(app, client):
+    from maestro_web.security import registration_tokens, reset_tokens
+
+    _, messages = registration_mail(app, client, "ada@example.com")
+    link = confirm_link(messages[0])
+    assert finish_registration(client, link, "long enough").status_code == 302
+    again = app.test_client().get(link_path(link))
+    assert again.status_code == 409 and "already has an account" in again.text
+    assert user_count(app) == 1
+    ring = app.config["KEY_RINGS"]["crypto-forgot"]
+    client = app.test_client()  # a visitor, not the new account's browser
+    tampered = link_path(link)[:-6] + ("AAAAAA" if not link.endswith("AAAAAA") else "BBBBBB")
+    assert client.get(tampered).status_code == 400
+    old = registration_tokens.mint(ring, "old@example.com", "Old", now=time.time() - registration_tokens.LIFETIME - 60)
+    assert client.get(f"/auth/register/confirm?token={old}").status_code == 410
+    # A reset link's token (same secret, another purpose) is no registration link.
+    reset = reset_tokens.mint_step1(ring, "u1", "fingerprint")
+    assert client.get(f"/auth/register/confirm?token={reset}").status_code == 400
+    posted = client.post("/auth/register/confirm", data={"registration_token": old, "password": "long enough",
+                                                         "confirm": "long enough",
+                                                         "csrf_token": form_csrf(client.get("/auth/register").text)})
+    assert posted.status_code == 410
+    assert user_count(app) == 1
 
 
 def test_wrong_password_and_unknown_email_get_the_same_answer(auth, make_user):

@@ -2,21 +2,32 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
+
+from mail_support import SmtpServer, confirm_link
 
 pytestmark = pytest.mark.browser
 
 
-def test_register_logout_login_change_password_logs_out_other_browser(browser, live_server):
+def test_register_logout_login_change_password_logs_out_other_browser(browser, live_server, app):
     base = live_server.url
     first = browser.new_context()
     page = first.new_page()
 
-    page.goto(f"{base}/auth/register")
-    page.fill("#name", "Ada Lovelace")
-    page.fill("#email", "ada@example.com")
+    with SmtpServer() as server:
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)
+        page.goto(f"{base}/auth/register")
+        page.fill("#name", "Ada Lovelace")
+        page.fill("#email", "ada@example.com")
+        page.click("main button[type=submit]")
+        expect(page.locator("h1")).to_have_text("Check your e-mail")
+        messages = server.inbox.settle()
+    assert len(messages) == 1
+    page.goto(confirm_link(messages[0]).replace(app.config["MAESTRO_BASE_URL"], base))
+    expect(page.locator("h1")).to_have_text("Choose your password")
     page.fill("#password", "analytical engine")
     page.fill("#confirm", "analytical engine")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url(f"{base}/graphs/")
     assert "your account is ready" in page.text_content("main")
     assert "Ada Lovelace" in page.text_content("header.topbar")

@@ -139,12 +139,11 @@ def test_the_cli_and_the_register_form_accept_the_same_addresses(app, runner, ad
     page = client.get("/auth/register")
     # The form gets the same address under another local part (the CLI already took this one).
     typed = "form." + address.strip() if accepted else address
-    form = client.post("/auth/register", data={"name": "Ada", "email": typed, "password": PASSWORD,
-                                               "confirm": PASSWORD, "csrf_token": form_csrf(page.text)})
+    form = client.post("/auth/register", data={"name": "Ada", "email": typed, "csrf_token": form_csrf(page.text)})
     if accepted:
         assert result.exit_code == 0, result.output
         assert f"Created user {address.strip().lower()}" in result.output
-        assert form.status_code == 302
+        assert form.status_code == 200 and "Check your e-mail" in form.text
     else:
         assert result.exit_code == 2, result.output
         assert form.status_code == 422

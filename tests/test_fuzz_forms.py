@@ -70,14 +70,10 @@ def test_register_form_with_hostile_text(app, client):
     token = form_csrf(client.get("/auth/register").text)
 
     @FORM_SETTINGS
-    @given(name=hostile_text, email=hostile_text, password=hostile_text)
-    def attempt(name: str, email: str, password: str) -> None:
-        response = post_form(client, "/auth/register", {"name": name, "email": email, "password": password,
-                                                        "confirm": password, "csrf_token": token})
-        assert_answered(response, (302, 400, 422))
-        if response.status_code == 302:  # an account was made: log out for the next example
-            client.delete_cookie("access_token_cookie")
-            client.delete_cookie("refresh_token_cookie")
+    @given(name=hostile_text, email=hostile_text)
+    def attempt(name: str, email: str) -> None:
+        response = post_form(client, "/auth/register", {"name": name, "email": email, "csrf_token": token})
+        assert_answered(response, (200, 400, 422))  # 200: "check your e-mail" (the mail goes to the outbox)
 
     attempt()
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from maestro_web.auth.emails import ValidEmail
-from maestro_web.models.user import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, User
+from maestro_web.models.user import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 _password_length = Length(
     min=PASSWORD_MIN_LENGTH,
@@ -16,19 +16,25 @@ _password_length = Length(
 
 
 class RegisterForm(FlaskForm):
+    """Step 1: who you are. The password is chosen at the e-mailed link (ConfirmRegistrationForm), so
+    that whoever types someone else's address here can never set that account's password."""
+
     name = StringField("Name", validators=[DataRequired("Enter your name."), Length(max=120)])
     email = EmailField(
         "E-mail", validators=[DataRequired("Enter your e-mail address."), ValidEmail()]
     )
+    submit = SubmitField("Create account")
+
+
+class ConfirmRegistrationForm(FlaskForm):
+    """Step 2, at the e-mailed link: the password. The link's token rides in a hidden field."""
+
+    registration_token = HiddenField()
     password = PasswordField("Password", validators=[DataRequired("Choose a password."), _password_length])
     confirm = PasswordField(
         "Repeat password", validators=[DataRequired("Repeat the password."), EqualTo("password", "The passwords differ.")]
     )
-    submit = SubmitField("Create account")
-
-    def validate_email(self, field: EmailField) -> None:
-        if User.get_by_email(field.data or ""):
-            raise ValidationError("An account with this e-mail already exists.")
+    submit = SubmitField("Create my account")
 
 
 class LoginForm(FlaskForm):

@@ -5,11 +5,10 @@ from flask import flash, redirect, render_template, request, url_for
 
 from maestro_web import live_events
 from maestro_web.auth import account_bp, auth_bp
-from maestro_web.auth.forms import AccountForm, LoginForm, PasswordForm, RegisterForm
+from maestro_web.auth.forms import AccountForm, LoginForm, PasswordForm
 from maestro_web.auth.notices import send_password_changed
 from maestro_web.extensions import db
-from maestro_web.models import User
-from maestro_web.rate_limits import authenticate, login_rate_limits, register_rate_limits
+from maestro_web.rate_limits import authenticate, login_rate_limits
 from maestro_web.redirects import is_safe_next
 from maestro_web.security.session_jwt import current_user, end_session, start_session
 
@@ -22,20 +21,6 @@ def _after_login_target() -> str:
 def form_status(form) -> int:
     # A re-rendered form after a POST is an error answer, never a 200.
     return 422 if request.method == "POST" and form.errors else 200
-
-
-@auth_bp.route("/register", methods=["GET", "POST"])
-@register_rate_limits
-def register():
-    if current_user():
-        return redirect(url_for("main.index"))
-    form = RegisterForm()
-    if form.validate_on_submit():
-        user = User.create(form.email.data, form.name.data, form.password.data)
-        db.session.commit()
-        flash("Welcome to Maestro Web, your account is ready.", "success")
-        return start_session(redirect(url_for("main.index")), user)
-    return render_template("auth/register.html", form=form), form_status(form)
 
 
 @auth_bp.route("/login", methods=["GET", "POST"])
