@@ -11,7 +11,8 @@ reported by a one-line call from the service or view: `links_revoked()`, `share_
 `user_signed_out()`.
 
 Publishing is fire-and-forget (maestro_web.live_publish): a live server that is down costs a log
-line, never the user's request.
+line, never the user's request. Revocations are the exception: they are kept in the database
+until a live server took them (maestro_web.live_outbox), so an outage cannot undo a logout.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from sqlalchemy import ColumnElement, event, select
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 from sqlalchemy.orm.attributes import instance_state
 
+from maestro_web import live_outbox
 from maestro_web.extensions import db
 from maestro_web.live_publish import Event, LivePublisher
 from maestro_web.models import Graph, GraphResult, GraphRole, GraphRun, ShareLink, User
@@ -35,7 +37,9 @@ from maestro_web.keyring import KeyRing
 from maestro_web.security.socket_tokens import issue_socket_token
 
 EXTENSION = "maestro_live"
-PENDING = "maestro_live_pending"  # key in Session.info: events waiting for the commit
+OUTBOX = "maestro_live_outbox"  # the app's live_outbox.Courier
+HOOKED = "maestro_live_hooked"
+PENDING = "maestro_live_pending"  # key in Session.info: events waiting for the commit (and their outbox row)
 CONTROL = "control"
 TOKEN_TTL = 300
 TOKEN_RENEW_BEFORE = 60  # seconds: a cached socket token is replaced this long before it expires
@@ -62,11 +66,22 @@ class SocketTokenCache:
 
 
 def init_app(app: Flask) -> None:
-    """Give the app its publisher; off under tests unless MAESTRO_LIVE_PUBLISH is set."""
+    """Give the app its publisher and outbox courier; off under tests unless MAESTRO_LIVE_PUBLISH is set."""
+    if HOOKED not in app.extensions:  # the first call, from create_app, before any request
+        app.extensions[HOOKED] = True
+        app.before_request(_start_courier)
     if not app.config.get("MAESTRO_LIVE_PUBLISH", not app.testing):
         return
     tokens = SocketTokenCache(app.config["KEY_RINGS"]["socket"])
-    app.extensions[EXTENSION] = LivePublisher(app.config["MAESTRO_LIVE_PUBLISH_URL"], tokens)
+    live = app.extensions[EXTENSION] = LivePublisher(app.config["MAESTRO_LIVE_PUBLISH_URL"], tokens)
+    app.extensions[OUTBOX] = live_outbox.Courier(app, live)
+
+
+def _start_courier() -> None:
+    """On a process's first request: its courier posts what a process that died left in the outbox."""
+    courier: live_outbox.Courier | None = current_app.extensions.get(OUTBOX)
+    if courier is not None:
+        courier.ensure_started()
 
 
 def publisher() -> LivePublisher | None:
@@ -81,9 +96,15 @@ def publish_now(channel: str, event_name: str, data: dict[str, Any]) -> None:
 
 
 def publish_after_commit(channel: str, event_name: str, data: dict[str, Any], session: Session | None = None) -> None:
-    """Publish when the current transaction commits; dropped if it rolls back."""
+    """Publish when the current transaction commits; dropped if it rolls back. A control event
+    (a revocation) is also written to the outbox in this transaction, with the time of the change:
+    it is kept until a live server takes it."""
     target = session if session is not None else db.session()
-    target.info.setdefault(PENDING, []).append((channel, event_name, data))
+    row_id = None
+    if channel == CONTROL:
+        data = {**data, "at": time.time()}
+        row_id = live_outbox.keep(target, data)
+    target.info.setdefault(PENDING, []).append((channel, event_name, data, row_id))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -95,8 +116,9 @@ def _iso(value: datetime | None) -> str | None:
 
 def user_signed_out(user: User | None) -> None:
     """Logout: every live connection of this user ends (their other tabs fetch a new ticket)."""
-    if user is not None:
-        publish_now(CONTROL, "revoke", {"user": user.public_id})
+    if user is not None and publisher() is not None:
+        publish_after_commit(CONTROL, "revoke", {"user": user.public_id})
+        db.session.commit()  # the revocation is kept in the outbox before the answer is sent
 
 
 def links_revoked(condition: ColumnElement[bool]) -> None:
@@ -242,9 +264,13 @@ def _collect(session: Session, _flush: UOWTransaction) -> None:
 
 @event.listens_for(FlaskSession, "after_commit")
 def _publish(session: Session) -> None:
-    pending: list[Event] = session.info.pop(PENDING, [])
-    for channel, event_name, data in pending:
-        publish_now(channel, event_name, data)
+    pending: list[tuple[str, str, dict[str, Any], int | None]] = session.info.pop(PENDING, [])
+    courier: live_outbox.Courier | None = current_app.extensions.get(OUTBOX) if has_app_context() else None
+    for channel, event_name, data, row_id in pending:
+        if row_id is not None and courier is not None:
+            courier.send(row_id, data)
+        else:
+            publish_now(channel, event_name, data)
 
 
 @event.listens_for(FlaskSession, "after_soft_rollback")

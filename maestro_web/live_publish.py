@@ -26,6 +26,7 @@ QUEUE_SIZE = 1000
 LATEST_INTERVAL = 1.0  # seconds between two rounds of `publish_latest` events (docs/scale.md)
 
 Event = tuple[str, str, dict[str, Any]]  # channel, event name, data
+Receipt = Callable[[bool], None]  # told on the sender thread whether the live server accepted the event
 
 
 class LivePublisher:
@@ -34,7 +35,7 @@ class LivePublisher:
         self.publish_url = publish_url
         self.token_factory = token_factory
         self.timeout = timeout
-        self._queue: queue.Queue[Event] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[tuple[str, str, dict[str, Any], Receipt | None]] = queue.Queue(maxsize=queue_size)
         self._threads: dict[str, threading.Thread] = {}  # the two daemon threads, started on first use
         self._lock = threading.Lock()
         self._latest: dict[str, Callable[[], Event | None]] = {}  # waiting for the next round
@@ -46,15 +47,29 @@ class LivePublisher:
     def __repr__(self) -> str:
         return f"LivePublisher({self.publish_url!r})"
 
-    def publish(self, channel: str, event: str, data: dict[str, Any]) -> None:
-        """Queue one event for the background thread; never raises, never waits."""
+    def publish(self, channel: str, event: str, data: dict[str, Any], receipt: Receipt | None = None) -> None:
+        """Queue one event for the background thread; never raises, never waits. `receipt`, if given,
+        is called on that thread with whether the live server accepted the event (False when it was
+        dropped), so a caller that keeps the event (the app's outbox of revocations) can let go of it
+        or try again later."""
         try:
             self._ensure_thread("live-publisher", self._run)
-            self._queue.put_nowait((channel, event, data))
+            self._queue.put_nowait((channel, event, data, receipt))
         except queue.Full:
             log.warning("Live publish queue full; dropped %s on %s", event, channel)
+            self._tell(receipt, False)
         except Exception as exc:  # a convenience must never break the caller
             log.warning("Live publish of %s on %s not queued: %s", event, channel, type(exc).__name__)
+            self._tell(receipt, False)
+
+    @staticmethod
+    def _tell(receipt: Receipt | None, accepted: bool) -> None:
+        if receipt is None:
+            return
+        try:
+            receipt(accepted)
+        except Exception as exc:
+            log.warning("Live publish receipt failed: %s", type(exc).__name__)
 
     def publish_latest(self, key: str, produce: Callable[[], Event | None]) -> None:
         """Have the event `produce()` returns (None: nothing to send) read and posted in the next round
@@ -68,8 +83,9 @@ class LivePublisher:
         except Exception as exc:  # a convenience must never break the caller
             log.warning("Live publish not queued: %s", type(exc).__name__)
 
-    def publish_sync(self, channel: str, event: str, data: dict[str, Any]) -> bool:
-        """Post one event now; True when the live server accepted it (202)."""
+    def publish_sync(self, channel: str, event: str, data: dict[str, Any], quiet: bool = False) -> bool:
+        """Post one event now; True when the live server accepted it (202). `quiet`: a failure is not
+        logged (a caller retrying every second says once that the live server is away)."""
         try:
             body = json.dumps({"channel": channel, "event": event, "data": data})
             response = self._session().post(
@@ -79,10 +95,12 @@ class LivePublisher:
                 timeout=self.timeout,
             )
         except Exception as exc:  # requests' messages name the URL, never the headers
-            log.warning("Live publish of %s on %s failed: %s", event, channel, type(exc).__name__)
+            if not quiet:
+                log.warning("Live publish of %s on %s failed: %s", event, channel, type(exc).__name__)
             return False
         if response.status_code != 202:
-            log.warning("Live server refused %s on %s: HTTP %s", event, channel, response.status_code)
+            if not quiet:
+                log.warning("Live server refused %s on %s: HTTP %s", event, channel, response.status_code)
             return False
         return True
 
@@ -117,9 +135,9 @@ class LivePublisher:
 
     def _run(self) -> None:
         while True:
-            channel, event, data = self._queue.get()
+            channel, event, data, receipt = self._queue.get()
             try:
-                self.publish_sync(channel, event, data)
+                self._tell(receipt, self.publish_sync(channel, event, data))
             finally:
                 self._queue.task_done()
 

@@ -330,6 +330,8 @@ def test_only_the_server_may_publish_control(live):
     ({"channel": "control", "event": "revoke", "data": {"user": 5}}, "data.user"),
     ({"channel": "control", "event": "revoke", "data": {"channel": "control"}}, "data.channel"),
     ({"channel": "control", "event": "revoke", "data": {"user": "u1", "graph": "g"}}, "data"),
+    ({"channel": "control", "event": "revoke", "data": {"user": "u1", "at": "yesterday"}}, "data.at"),
+    ({"channel": "control", "event": "revoke", "data": {"user": "u1", "at": -1}}, "data.at"),
     ([1, 2], "body"),
     ("just a string", "body"),
 ])

@@ -16,6 +16,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Protocol
 
+from maestro_web.live.revocations import REMEMBER_LATEST_SCRIPT
+
 log = logging.getLogger(__name__)
 
 _EVENT_ID = re.compile(r"(\d{1,15})-(\d{1,15})")
@@ -161,6 +163,7 @@ class RedisBus:
         self.events_channel = f"{prefix}events"
         self.redis = aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=15)
         self._script = self.redis.register_script(_PUBLISH_SCRIPT)
+        self._remember = self.redis.register_script(REMEMBER_LATEST_SCRIPT)
         self._listener: asyncio.Task[None] | None = None
         self._on_event: OnEvent | None = None
         self._on_connected: Callable[[], Awaitable[None]] | None = None
@@ -207,7 +210,8 @@ class RedisBus:
             return False
 
     async def remember(self, key: str, value: str, ttl: int) -> None:
-        await self.redis.set(f"{self.prefix}{key}", value, ex=ttl)
+        """Keep the time `value` under `key` for `ttl` seconds, unless a later one is kept already."""
+        await self._remember(keys=[f"{self.prefix}{key}"], args=[value, ttl])
 
     async def recall(self, pattern: str) -> dict[str, str]:
         """Every remembered key under `pattern` (without the prefix) and its value."""

@@ -23,7 +23,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from maestro_web.live.bus import Bus, Event, MemoryBus, RedisBus, parse_event_id, text_frame
 from maestro_web.live.channels import CONTROL, is_channel
-from maestro_web.live.revocations import ControlError, Revocations, parse_revoke
+from maestro_web.live.revocations import ControlError, Revocations, effective_time, parse_revoke
 from maestro_web.live.settings import LiveSettings
 from maestro_web.safe_json import UnsafeJSON, loads_strict
 from maestro_web.security.keys import bearer_token
@@ -197,10 +197,13 @@ class Hub:
 
     def apply_control(self, event: Event) -> None:
         try:
-            user, channel = parse_revoke(event.event, event.data)
+            user, channel, claimed = parse_revoke(event.event, event.data)
         except ControlError:
             return  # checked at publish; an old or foreign message is ignored
-        at = event.at
+        self.enforce(user, channel, effective_time(claimed, event.at))
+
+    def enforce(self, user: str | None, channel: str | None, at: float) -> None:
+        """Note a revocation and end what it takes away from the open connections."""
         self.revocations.add(user, channel, at)
         if user is not None and channel is None:
             for conn in tuple(self.by_user.get(user, ())):
@@ -216,7 +219,11 @@ class Hub:
     async def on_bus_connected(self) -> None:
         """Catch up on revocations other processes stored while this one was not listening."""
         if isinstance(self.bus, RedisBus):
-            self.revocations.load(await self.bus.recall("revoked:*"))
+            # Announcements made while this process was not listening were missed: what they revoked
+            # is in Redis (stored by the live server that took them, or by the app, which keeps a
+            # revocation until a live server takes it), and ends the open connections it covers too.
+            for user, channel, at in Revocations.parse_stored(await self.bus.recall("revoked:*")):
+                self.enforce(user, channel, at)
 
     # --- connections --------------------------------------------------------------------------
 
@@ -346,7 +353,7 @@ async def publish(request: web.Request) -> web.Response:
         return json_error(422, "data: must be an object.")
     if not may_publish(claims, channel):
         return json_error(403, "channel: this token may not publish there.")
-    revoke: tuple[str | None, str | None] | None = None
+    revoke: tuple[str | None, str | None, float | None] | None = None
     if channel == CONTROL:
         try:
             revoke = parse_revoke(event, data)
@@ -355,7 +362,9 @@ async def publish(request: web.Request) -> web.Response:
     try:
         if revoke is not None:
             # Stored before it is announced, so a process (re)connecting meanwhile still learns it.
-            await hub.bus.remember(Revocations.storage_key(*revoke), repr(time.time()), settings.revocation_ttl)
+            user, revoked_channel, claimed = revoke
+            await hub.bus.remember(Revocations.storage_key(user, revoked_channel),
+                                   repr(effective_time(claimed, time.time())), settings.revocation_ttl)
         event_id = await hub.bus.publish(channel, event, data)
     except Exception as exc:
         log.warning("Publish failed: %s", type(exc).__name__)

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from maestro_web.keyring import KeyRing
+from maestro_web.live.revocations import KEEP_REVOCATIONS
 from maestro_web.security import live_tickets, socket_tokens
 
 
@@ -27,7 +28,7 @@ class LiveSettings:
     max_publish_bytes: int = 64 * 1024
     history_size: int = 1000  # per channel; SPEC asks for at least 100
     history_ttl: int = 3600  # seconds a quiet channel's history is kept; SPEC asks for at least 300
-    revocation_ttl: int = 660  # longer than any ticket (600 s) lives
+    revocation_ttl: int = KEEP_REVOCATIONS  # longer than any ticket (600 s) lives
     send_buffer_bytes: int = 1024 * 1024  # unsent bytes one slow connection may hold before it is dropped
     log_level: str = "INFO"
 
