@@ -28,7 +28,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, event, insert, select
 from sqlalchemy.orm import Session
 
 from maestro_web.extensions import db
@@ -71,6 +71,7 @@ class Courier:
         self._thread: threading.Thread | None = None
         self._away = False  # the live server did not take the last attempt (logged once per outage)
         self._redis: Any = None
+        self._stopped = False
 
     def __repr__(self) -> str:
         return f"Courier({self.publisher!r})"
@@ -97,9 +98,16 @@ class Courier:
                 self._thread = threading.Thread(target=self._run, name="live-outbox", daemon=True)
                 self._thread.start()
 
+    def _stop(self, *_args: Any) -> None:
+        self._stopped = True
+        self._wake.set()
+
     def _run(self) -> None:
+        with self.app.app_context():
+            # The courier ends with the app's engine (a worker's shutdown, a test's teardown).
+            event.listen(db.engine, "engine_disposed", self._stop)
         delay = RETRY_FIRST
-        while True:
+        while not self._stopped:
             try:
                 with self.app.app_context():
                     waiting = self.deliver()
