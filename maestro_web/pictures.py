@@ -236,20 +236,28 @@ def _stored(folder: str, key: str) -> bytes | Unrenderable | None:
 
 
 def _store(folder: str, key: str, outcome: bytes | Unrenderable) -> None:
-    """Write the outcome for the app's other processes (atomically), keeping the newest files only."""
+    """Write the outcome for the app's other processes (atomically), keeping the newest files only.
+    Best effort: a full or read-only disk costs the other processes a render, never this answer."""
     name = f"{key}.failed" if isinstance(outcome, Unrenderable) else f"{key}.png"
     data = outcome.reason.encode() if isinstance(outcome, Unrenderable) else outcome
-    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
-    with os.fdopen(handle, "wb") as file:
-        file.write(data)
-    os.replace(temporary, os.path.join(folder, name))
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(temporary, os.path.join(folder, name))
+    except OSError as exc:
+        log.warning("PNG outcome not stored in %s: %s", folder, exc.strerror)
+        return
     for suffix, keep in ((".png", DISK_CACHE_SIZE), (".failed", DISK_CACHE_SIZE * 4)):
-        entries = [entry for entry in os.scandir(folder) if entry.name.endswith(suffix)]
-        if len(entries) > keep:
-            entries.sort(key=lambda entry: entry.stat().st_mtime)
-            for entry in entries[:len(entries) - keep]:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
+        entries = []
+        for entry in os.scandir(folder):
+            if entry.name.endswith(suffix):
+                with contextlib.suppress(OSError):  # another process may have pruned it meanwhile
+                    entries.append((entry.stat().st_mtime, entry.path))
+        entries.sort()
+        for _, path in entries[:max(0, len(entries) - keep)]:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 def _render(svg: str) -> bytes | Unrenderable:

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from html import escape
 from pathlib import Path
@@ -108,6 +109,33 @@ def test_a_stored_picture_the_renderer_panics_on_answers_422_with_the_svg_link_e
     refusals = [record for record in caplog.records if "PNG not rendered" in record.getMessage()]
     assert len(refusals) == 1 and "renderer failed" in refusals[0].getMessage()
     assert not any(made.token in record.getMessage() or code in record.getMessage() for record in caplog.records)
+
+
+def test_one_render_per_picture_across_threads_and_processes(tmp_path, caplog):
+    from maestro_web import pictures
+
+    svg = STROKE.replace('x="10"', f'x="10" id="p{uuid.uuid4().hex}"')  # new to this process's cache
+    folder = str(tmp_path / "pictures")
+    caplog.set_level(logging.INFO, logger="maestro_web.pictures")
+
+    def attempt(_: int) -> str:
+        with pytest.raises(pictures.Unrenderable) as refused:
+            pictures.svg_to_png(svg, folder)
+        return refused.value.reason
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        reasons = list(pool.map(attempt, range(4)))
+    assert reasons == ["the renderer failed on it"] * 4
+    assert len([record for record in caplog.records if "PNG not rendered" in record.getMessage()]) == 1
+
+    # Another process of the app reads the outcome from the folder: it renders nothing, logs nothing.
+    probe = ("import logging, sys\nlogging.basicConfig()\nfrom maestro_web import pictures\n"
+             "try:\n    pictures.svg_to_png(sys.stdin.read(), sys.argv[1])\n"
+             "except pictures.Unrenderable as refused:\n    print(refused.reason)\n")
+    other = subprocess.run([sys.executable, "-c", probe, folder], input=svg, capture_output=True, text=True,
+                           cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert other.stdout.strip() == "the renderer failed on it", other.stderr
+    assert "PNG not rendered" not in other.stderr
 
 
 # --- a real app process ----------------------------------------------------------------------
