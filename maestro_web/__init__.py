@@ -82,7 +82,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from maestro_web.analytics_front import analytics_private_bp, analytics_public_bp, analytics_worker_bp
-    from maestro_web.api import api_auth_bp, api_bp
+    from maestro_web.api import api_auth_bp, api_bp, discovery_command_bp
     from maestro_web.auth import account_bp, auth_bp
     from maestro_web.extensions import csrf
     from maestro_web.graphs import graphs_bp
@@ -95,7 +95,7 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     # The JSON API and the worker endpoints never read cookies (tokens travel in Authorization),
     # so there is no ambient credential for a cross-site request to ride on: CSRF has nothing to protect.
-    for blueprint in (api_auth_bp, api_bp, analytics_worker_bp):
+    for blueprint in (api_auth_bp, api_bp, discovery_command_bp, analytics_worker_bp):
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
 

@@ -19,6 +19,7 @@ users_cli = AppGroup("users", help="Manage accounts.")
 keys_cli = AppGroup("keys", help="Manage the secrets of the token contexts.")
 analytics_cli = AppGroup("analytics", help="The reference analytics worker.")
 shares_cli = AppGroup("shares", help="Manage public share links.")
+discovery_cli = AppGroup("discovery", help="The discovery service and its schedule (SPEC §11).")
 
 
 @users_cli.command("create")
@@ -136,11 +137,52 @@ def prune_shares(days: int) -> None:
     click.echo(f"Deleted {deleted} share link(s) that ended before {cutoff:%Y-%m-%d %H:%M} UTC.")
 
 
+@discovery_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5002, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--no-live", is_flag=True, help="Publish no progress events.")
+def discovery_serve(host: str, port: int, no_live: bool) -> None:
+    """Serve crawl commands until Ctrl-C (a lean process: no Flask, no database)."""
+    from maestro_web.discovery.service import exec_service
+    from maestro_web.discovery.settings import DiscoverySettings, SettingsError
+
+    try:
+        settings = DiscoverySettings.from_config(current_app.config)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    # Settings are read once here, from the app's config; then this process becomes the service.
+    exec_service(settings, host, port, live=not no_live)
+
+
+@discovery_cli.command("schedule")
+@click.option("--once", is_flag=True, help="Send the commands that are due now, then exit.")
+@click.option("--interval", default=30.0, show_default=True, help="Seconds between two rounds.")
+def discovery_schedule(once: bool, interval: float) -> None:
+    """Send the crawl commands of scheduled sources when they are due."""
+    import time
+
+    from maestro_web.sources.schedule import send_due_crawls
+
+    while True:
+        outcome = send_due_crawls(current_app.config)
+        db.session.remove()
+        if once or outcome.sent or outcome.failed or outcome.stopped:
+            click.echo(f"sent: {outcome.sent}, busy: {outcome.busy}, failed: {outcome.failed}, "
+                       f"stopped: {outcome.stopped}", err=True)
+        if once:
+            return
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:
+            return
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(shares_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(analytics_cli)
+    app.cli.add_command(discovery_cli)
     from maestro_web.live.cli import live_cli  # the live server (issue 11); aiohttp loads only when it runs
 
     app.cli.add_command(live_cli)

@@ -197,6 +197,37 @@ def load_key_rings(
     }
 
 
+def load_discovery_keys(environ: Mapping[str, str], environment: str, instance_path: Path) -> dict[str, Any]:
+    """The discovery service's X25519 key pair (SPEC §3 "provider credentials", §11).
+
+    The app needs only the public key (it seals); only the discovery service uses the private key and
+    its `_PREVIOUS` values (it opens). In development a missing pair is generated once into the
+    instance folder's secrets file, like the other secrets; in testing a fresh pair per app. In
+    production nothing is generated: `flask discovery serve` refuses to start without a private key
+    (maestro_web/discovery/settings.py), and without a public key the app refuses to store credentials.
+    """
+    from maestro_web.discovery.sealing import generate_key_pair, public_key_of
+
+    public = environ.get("MAESTRO_DISCOVERY_PUBLIC_KEY", "").strip()
+    private = environ.get("MAESTRO_DISCOVERY_PRIVATE_KEY", "").strip()
+    previous = [part.strip() for part in environ.get("MAESTRO_DISCOVERY_PRIVATE_KEY_PREVIOUS", "").split(",")
+                if part.strip()]
+    if not public and not private and environment == "testing":
+        private, public = generate_key_pair()
+    elif not public and not private and environment == "development":
+        generated = _generated_secrets(instance_path)
+        if "MAESTRO_DISCOVERY_PRIVATE_KEY" not in generated:
+            generated["MAESTRO_DISCOVERY_PRIVATE_KEY"], generated["MAESTRO_DISCOVERY_PUBLIC_KEY"] = generate_key_pair()
+            path = _store_generated_secrets(instance_path, generated)
+            log.warning("Generated the development discovery key pair in %s", path)
+        private = generated["MAESTRO_DISCOVERY_PRIVATE_KEY"]
+        public = generated.get("MAESTRO_DISCOVERY_PUBLIC_KEY") or public_key_of(private)
+    elif private and not public:
+        public = public_key_of(private)
+    return {"MAESTRO_DISCOVERY_PUBLIC_KEY": public or None, "MAESTRO_DISCOVERY_PRIVATE_KEY": private or None,
+            "MAESTRO_DISCOVERY_PRIVATE_KEY_PREVIOUS": previous}
+
+
 def _database_url(environ: Mapping[str, str], instance_path: Path) -> str:
     url = environ.get("DATABASE_URL", "").strip()
     if not url:
@@ -362,6 +393,14 @@ def load_settings(
         "MAESTRO_LIVE_PING_INTERVAL": _int(environ, "MAESTRO_LIVE_PING_INTERVAL", 20, minimum=1),
         # Redis keys and the pub/sub channel of the live servers start with this (tests use their own).
         "MAESTRO_LIVE_REDIS_PREFIX": environ.get("MAESTRO_LIVE_REDIS_PREFIX", "").strip() or "maestro:live:",
+        # Discovery (SPEC §11): where the service listens, how long a crawl may take, which AWS-compatible
+        # endpoints a source may name (never an arbitrary user URL).
+        "MAESTRO_DISCOVERY_URL": environ.get("MAESTRO_DISCOVERY_URL", "").strip().rstrip("/") or "http://127.0.0.1:5002",
+        "MAESTRO_DISCOVERY_TIMEOUT": _int(environ, "MAESTRO_DISCOVERY_TIMEOUT", 600, minimum=1),
+        "MAESTRO_DISCOVERY_AWS_ENDPOINTS": [part.strip().rstrip("/") for part in
+                                            environ.get("MAESTRO_DISCOVERY_AWS_ENDPOINTS", "").split(",") if part.strip()],
+        "MAESTRO_DISCOVERY_WORKERS": _int(environ, "MAESTRO_DISCOVERY_WORKERS", 4, minimum=1),
+        **load_discovery_keys(environ, environment, instance),
         # Whole request bodies; worker results have their own, smaller limit (MAESTRO_INGEST_MAX_BYTES).
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         # One form field (the dependency textarea can hold a few MB).

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 log = logging.getLogger(__name__)
 
 # Blueprints whose every answer is JSON, whatever the Accept header says.
-JSON_BLUEPRINTS = {"api", "api_auth", "analytics_worker"}
+JSON_BLUEPRINTS = {"api", "api_auth", "analytics_worker", "discovery_command"}
 
 ERROR_NAMES = {
     400: "bad_request",

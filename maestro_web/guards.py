@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app, g, make_response, redirect, request, url_for
+from flask import Flask, Response, abort, current_app, g, make_response, redirect, request, url_for
 
 from maestro_web.errors import error_page, json_error
 from maestro_web.extensions import jwt
 from maestro_web.redirects import is_safe_next
-from maestro_web.security import session_jwt, share_tokens, short_codes, worker_tokens
+from maestro_web.models import User
+from maestro_web.security import discovery_tokens, session_jwt, share_tokens, short_codes, worker_tokens
 from maestro_web.security.keys import bearer_token
 from maestro_web.security.session_jwt import SessionCsrfError, SessionError
 
@@ -85,6 +86,26 @@ def require_worker() -> None:
             token, current_app.config["KEY_RINGS"][worker_tokens.CONTEXT])
     except worker_tokens.WorkerTokenError as exc:
         raise Unauthorized(f"Worker token refused: {exc}.") from None
+
+
+def require_discovery_command() -> None:
+    """The two endpoints a crawl needs (read the input, write the result): a discovery command token
+    for the graph in the URL, never a session token (SPEC §11). The view checks the user's role."""
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        raise Unauthorized("A discovery command token is required: Authorization: JWT <token>.")
+    try:
+        claims = discovery_tokens.verify_command_token(
+            token, current_app.config["KEY_RINGS"][discovery_tokens.CONTEXT])
+    except discovery_tokens.CommandTokenError as exc:
+        raise Unauthorized(f"Discovery command token refused: {exc}.") from None
+    user = User.get_by_public_id(claims["sub"])
+    if user is None:
+        raise Unauthorized("Discovery command token refused: its user no longer exists.")
+    if claims["graph"] != (request.view_args or {}).get("graph_id"):
+        abort(403, "This command token was made for another graph.")
+    g.user = user
+    g.discovery_claims = claims
 
 
 def require_share() -> None:

@@ -22,6 +22,10 @@ from maestro_web.safe_json import loads_strict, text_problem
 # The worker blueprint reads its own body, after its size check (413 before a byte is read).
 _OWN_BODY_READERS = {"analytics_worker"}
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+# A discovery source's input may be larger than any other body (OTLP traces up to 50 MiB, SPEC §11):
+# these endpoints get their own limit before the form is read; the view then applies the kind's.
+LARGE_UPLOAD_ENDPOINTS = {"api.create_source_route", "api.patch_source", "sources.create", "sources.update"}
+LARGE_UPLOAD_BYTES = 72 * 1024 * 1024  # 50 MiB of text as escaped JSON, or a form with the file
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -60,6 +64,12 @@ def answer_options() -> Response | None:
 
 def reject_unsafe_request() -> None:
     """Refuse a NUL (or a lone surrogate) in the path, the query string or a form field: 400."""
+    if request.endpoint in LARGE_UPLOAD_ENDPOINTS:
+        if request.content_length is not None and request.content_length > LARGE_UPLOAD_BYTES:
+            raise ValidationFailed.for_fields({"input": f"The upload is larger than {LARGE_UPLOAD_BYTES // 2**20} MiB;"
+                                                        " at most 50 MiB for an otlp source."}, status=413)
+        request.max_content_length = LARGE_UPLOAD_BYTES
+        request.max_form_memory_size = 8 * 1024 * 1024  # a pasted Kubernetes manifest (5 MiB) in a textarea
     problem = text_problem(request.path)
     if problem:
         raise ValidationFailed(f"The address {problem}.", {"path": problem}, status=400)

@@ -5,7 +5,7 @@ import re
 
 from maestro_web.api import schemas
 
-API_BLUEPRINTS = {"api", "api_auth", "analytics_worker"}
+API_BLUEPRINTS = {"api", "api_auth", "analytics_worker", "discovery_command"}
 
 
 def document(client) -> dict:
@@ -37,7 +37,7 @@ def test_security_schemes_and_who_needs_a_token(client):
     schemes = doc["components"]["securitySchemes"]
     assert {name: (s["type"], s["scheme"], s["bearerFormat"]) for name, s in schemes.items()} == {
         "userToken": ("http", "bearer", "JWT"), "refreshToken": ("http", "bearer", "JWT"),
-        "workerToken": ("http", "bearer", "JWT")}
+        "workerToken": ("http", "bearer", "JWT"), "discoveryToken": ("http", "bearer", "JWT")}
     paths = doc["paths"]
     assert paths["/api/auth/token"]["post"]["security"] == []
     assert paths["/api/graphs"]["get"]["security"] == [{"userToken": []}]

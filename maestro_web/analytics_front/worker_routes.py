@@ -13,7 +13,7 @@ from maestro_web.analytics_front.svg import SvgError, sanitize_svg
 from maestro_web.api.schemas import MAX_INFO_BYTES, WorkerResult, WorkerResultForm, read_json, validate
 from maestro_web.errors import ValidationFailed, json_error
 from maestro_web.extensions import db
-from maestro_web.domain.spec import SpecError, parse_spec
+from maestro_web.domain.dependencies import current_dependencies
 from maestro_web.models import Graph, GraphResult
 from maestro_web.rate_limits import worker_rate_limits
 from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem
@@ -34,10 +34,9 @@ def claim_job():
     if run is None:
         return Response(status=204)
     graph = run.graph
-    try:
-        spec = parse_spec(graph.spec).to_dict()
-    except SpecError:  # stored specs were validated; an old, now-invalid one is analysed as empty
-        spec = {"nodes": [], "edges": []}
+    # The hand-written spec united with what the graph's sources discovered (SPEC §11); a stored
+    # spec that no longer parses counts as empty.
+    spec = current_dependencies(graph).to_worker_spec()
     return jsonify(graph_id=graph.public_id, run_id=run.public_id, type=graph.type, name=graph.name, spec=spec)
 
 

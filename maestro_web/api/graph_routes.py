@@ -147,7 +147,7 @@ def get_graph(graph_id: str):
 @api_bp.patch("/graphs/<graph_id>")
 def patch_graph(graph_id: str):
     graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
-    update_graph(graph, _changes(parse_body(GraphPatch), graph))
+    update_graph(graph, _changes(parse_body(GraphPatch), graph), by=current_user())
     db.session.commit()
     return jsonify(graph_json(graph, role))
 

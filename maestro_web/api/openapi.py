@@ -21,7 +21,7 @@ from maestro_web.api import schemas as s
 from maestro_web.errors import ERROR_NAMES
 from maestro_web.models.graph import GRAPH_STATUSES
 
-Auth = Literal["user", "refresh", "worker", "none"]
+Auth = Literal["user", "refresh", "worker", "discovery", "none"]
 
 ID_PARAMETER = {"type": "string", "minLength": 1, "maxLength": 64}
 
@@ -41,6 +41,7 @@ class Operation:
     query: tuple[tuple[str, dict[str, Any], str], ...] = ()  # (name, schema, description)
     description: str = ""
     headers: dict[int, dict[str, Any]] = field(default_factory=dict)
+    binary: bool = False  # the 200 answer is raw bytes (application/octet-stream)
 
 
 USER_ERRORS = (400, 401, 404, 429, 503)
@@ -110,6 +111,45 @@ OPERATIONS: tuple[Operation, ...] = (
               {200: s.RevokedCount}, USER_ERRORS + (403,)),
     Operation("post", "/api/live/ticket", "A ticket for the live events server", "live",
               {200: s.LiveTicketOut}, USER_ERRORS + BODY_ERRORS, body=s.LiveTicketRequest, body_required=False),
+    Operation("get", "/api/graphs/{graph_id}/sources", "The graph's discovery sources (Write role)", "discovery",
+              {200: s.SourceList}, USER_ERRORS + (403,)),
+    Operation("post", "/api/graphs/{graph_id}/sources", "Add a discovery source (Write role)", "discovery",
+              {201: s.SourceOut}, USER_ERRORS + (403, 413) + BODY_ERRORS, body=s.SourceCreate,
+              description="JSON, or multipart/form-data with the file in `input` (settings and credentials as "
+                          "JSON text). Inputs: kubernetes ≤ 5 MiB, compose ≤ 1 MiB, otlp ≤ 50 MiB (413 above). "
+                          "Credentials are sealed for the discovery service; only key_id_end is ever shown."),
+    Operation("get", "/api/graphs/{graph_id}/sources/{source_id}", "One source with its last crawl", "discovery",
+              {200: s.SourceOut}, USER_ERRORS + (403,)),
+    Operation("patch", "/api/graphs/{graph_id}/sources/{source_id}",
+              "Change a source's label, input, settings, credentials or schedule", "discovery",
+              {200: s.SourceOut}, USER_ERRORS + (403, 413) + BODY_ERRORS, body=s.SourcePatch),
+    Operation("delete", "/api/graphs/{graph_id}/sources/{source_id}",
+              "Remove a source and what only it discovered", "discovery", {204: None}, USER_ERRORS + (403,)),
+    Operation("post", "/api/graphs/{graph_id}/sources/{source_id}/crawl", "Crawl the source now", "discovery",
+              {202: s.CrawlStarted}, USER_ERRORS + (403, 409),
+              description="409 while a crawl of this source is running; 503 when the discovery service cannot "
+                          "be reached (the crawl is then `failed` with that message)."),
+    Operation("get", "/api/graphs/{graph_id}/dependencies",
+              "The graph's dependencies: the spec's lines and every source's, with origins and evidence",
+              "discovery", {200: s.DependenciesOut}, USER_ERRORS),
+    Operation("get", "/api/graphs/{graph_id}/versions", "The versions of the graph's dependencies, newest first",
+              "discovery", {200: s.VersionList}, USER_ERRORS, query=(
+                  ("before", {"type": "integer", "minimum": 0, "maximum": 999_999_999},
+                   "Only versions older than this one (the `next` of an earlier answer)."),
+              )),
+    Operation("get", "/api/graphs/{graph_id}/sources/{source_id}/crawls/{crawl_id}/input",
+              "The discovery service reads a crawl's input (command token)", "discovery",
+              {200: None}, (401, 403, 404, 409, 429, 503), auth="discovery", binary=True,
+              description="The body is the source's input as stored; headers X-Maestro-Source-Kind, "
+                          "X-Maestro-Source-Settings (JSON) and X-Maestro-Sealed-Credentials. The first read "
+                          "claims the crawl: another discovery process gets 409."),
+    Operation("put", "/api/graphs/{graph_id}/sources/{source_id}/crawls/{crawl_id}",
+              "The discovery service writes a crawl's result (command token)", "discovery",
+              {200: s.CrawlOut}, (400, 401, 403, 404, 409, 413, 415, 422, 429, 503), auth="discovery",
+              body=s.CrawlResultIn,
+              description="Merged into the graph: hand-written lines never change; only status ok removes what the "
+                          "source no longer sees; above 2,000 nodes / 10,000 edges the crawl ends partial naming what "
+                          "was left out. 409 when the crawl has ended."),
     Operation("post", "/analytics/jobs/claim", "Claim the next pending graph (worker token for \"*\")", "worker",
               {200: s.JobOut, 204: None}, (401, 403, 429, 503), auth="worker"),
     Operation("post", "/analytics/graphs", "Post a result for the graph the worker token names", "worker",
@@ -130,6 +170,11 @@ SECURITY_SCHEMES = {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": "A refresh token from POST /api/auth/token.",
     },
+    "discoveryToken": {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "A discovery command token: a user-context JWT (MAESTRO_SECRETJWT, aud maestro-discovery) "
+                       "the app hands the discovery service for one graph, at most 15 minutes (SPEC §11).",
+    },
     "workerToken": {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": "A worker token signed with MAESTRO_SECRETJWT_ANALYTICS (SPEC §3.3); "
@@ -137,7 +182,8 @@ SECURITY_SCHEMES = {
                        "`body_sha256` claims binding it to that result).",
     },
 }
-SECURITY: dict[str, list[dict[str, list[str]]]] = {"user": [{"userToken": []}], "refresh": [{"refreshToken": []}], "worker": [{"workerToken": []}], "none": []}
+SECURITY: dict[str, list[dict[str, list[str]]]] = {"user": [{"userToken": []}], "refresh": [{"refreshToken": []}], "worker": [{"workerToken": []}],
+                                                  "discovery": [{"discoveryToken": []}], "none": []}
 
 DESCRIPTIONS = {
     200: "OK", 201: "Created", 202: "Accepted", 204: "No content",
@@ -191,6 +237,8 @@ def openapi_document() -> dict[str, Any]:
             answer: dict[str, Any] = {"description": DESCRIPTIONS[status]}
             if model is not None:
                 answer["content"] = {"application/json": {"schema": ref(model, "serialization")}}
+            elif op.binary and status == 200:
+                answer["content"] = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
             if status in op.headers:
                 answer["headers"] = op.headers[status]
             answers[str(status)] = answer

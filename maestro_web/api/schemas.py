@@ -514,3 +514,200 @@ class ErrorOut(BaseModel):
     fields: dict[str, str | list[str]] | None = Field(None, description="Input name -> its problem(s).")
     spec_lines: list[int] | None = Field(None, description="Lines of the spec with problems.")
 
+
+
+# --- discovery sources, crawls, dependencies, versions (SPEC §11, §13) ---------------------------------
+
+SOURCE_KINDS_TEXT = "kubernetes, compose, otlp or aws"
+MAX_SOURCE_INPUT_CHARS = 64 * 1024 * 1024  # above every kind's limit; the view names the kind's own (413)
+MAX_SETTINGS_BYTES = 4096
+MAX_REGIONS = 30
+MAX_RESULT_NODES = 20_000  # a crawl may report more than §4 allows: the merge names what it leaves out
+MAX_RESULT_EDGES = 100_000
+MAX_EVIDENCE_ITEMS = 20
+MAX_EVIDENCE_CHARS = 1000
+SourceKindName = Literal["kubernetes", "compose", "otlp", "aws"]
+ScheduleName = Literal["off", "hourly", "daily", "weekly"]
+SourceLabel = Annotated[NonBlank, Field(max_length=120)]
+NodeName = Annotated[NonBlank, Field(max_length=100)]
+Evidence = Annotated[list[Annotated[Text, Field(max_length=MAX_EVIDENCE_CHARS)]], Field(max_length=MAX_EVIDENCE_ITEMS)]
+SOURCE_MESSAGES = {
+    "kind": f"Must be one of: {SOURCE_KINDS_TEXT}.",
+    "label": "Give the source a label of 1 to 120 characters.",
+    "input": "Must be text: the manifests, the Compose file or the OTLP JSON.",
+    "settings": "Must be a JSON object of the kind's settings.",
+    "credentials": "Must be an object {access_key_id, secret_access_key, role_arn?, external_id?} (aws only).",
+    "schedule": "Must be one of: off, hourly, daily, weekly.",
+}
+
+
+class AwsCredentials(RequestModel):
+    """Sealed on save with the discovery service's public key; never shown again."""
+
+    messages: ClassVar[dict[str, str]] = {
+        "access_key_id": "Must be an AWS access key id: 16 to 128 capital letters and digits.",
+        "secret_access_key": "Must be the secret access key: 1 to 256 characters.",
+        "role_arn": "Must be an IAM role ARN such as arn:aws:iam::123456789012:role/maestro-discovery.",
+        "external_id": "Must be text of 2 to 1224 characters.",
+    }
+
+    access_key_id: Annotated[Text, Field(min_length=16, max_length=128, pattern=r"^[A-Z0-9]+$")]
+    secret_access_key: Annotated[Text, Field(min_length=1, max_length=256)]
+    role_arn: Annotated[Text, Field(max_length=2048, pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$")] | None = None
+    external_id: Annotated[Text, Field(min_length=2, max_length=1224)] | None = None
+
+
+class AwsSettings(RequestModel):
+    messages: ClassVar[dict[str, str]] = {
+        "regions": f"Must be a list of 1 to {MAX_REGIONS} AWS regions such as eu-west-1.",
+        "endpoint_url": "Must be one of the endpoints in MAESTRO_DISCOVERY_AWS_ENDPOINTS, or absent.",
+    }
+
+    regions: Annotated[list[Annotated[Text, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", max_length=32)]],
+                       Field(min_length=1, max_length=MAX_REGIONS)]
+    endpoint_url: Annotated[Text, Field(min_length=1, max_length=2048)] | None = None
+
+
+class SourceCreate(RequestModel):
+    """A new source. `input` is the text (or, multipart, the file) for kubernetes, compose and otlp;
+    aws takes `settings` {regions, endpoint_url?} and `credentials`."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=MAX_SOURCE_INPUT_CHARS)
+    messages: ClassVar[dict[str, str]] = SOURCE_MESSAGES
+
+    kind: SourceKindName
+    label: SourceLabel
+    input: Text | None = Field(None, description="kubernetes ≤ 5 MiB, compose ≤ 1 MiB, otlp ≤ 50 MiB (413 above).")
+    settings: dict[str, Any] | None = None
+    credentials: AwsCredentials | None = None
+    schedule: ScheduleName = "off"
+
+
+class SourcePatch(RequestModel):
+    """Fields left out keep their values; new `input` or `credentials` replace the old ones."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=MAX_SOURCE_INPUT_CHARS)
+    messages: ClassVar[dict[str, str]] = SOURCE_MESSAGES
+
+    label: SourceLabel | None = None
+    input: Text | None = None
+    settings: dict[str, Any] | None = None
+    credentials: AwsCredentials | None = None
+    schedule: ScheduleName | None = None
+
+
+class CrawlOut(BaseModel):
+    id: str
+    status: Literal["running", "ok", "partial", "failed"]
+    message: str
+    started_at: str
+    finished_at: str | None
+    added: int
+    removed: int
+    unchanged: int
+
+
+class CredentialsOut(BaseModel):
+    key_id_end: str = Field(description="The last 4 characters of the access key id; nothing else is shown.")
+
+
+class SourceOut(BaseModel):
+    id: str
+    kind: SourceKindName
+    label: str
+    schedule: ScheduleName
+    settings: dict[str, Any]
+    credentials: CredentialsOut | None
+    input_size: int
+    created_at: str
+    last_crawl: CrawlOut | None
+
+
+class SourceList(BaseModel):
+    items: list[SourceOut]
+
+
+class CrawlStarted(BaseModel):
+    crawl: str
+
+
+class DiscoveredNodeIn(RequestModel):
+    name: NodeName
+    kind: Annotated[Text, Field(max_length=32)] | None = None
+    evidence: Evidence = []
+
+
+class DiscoveredEdgeIn(RequestModel):
+    source: NodeName
+    target: NodeName
+    evidence: Annotated[Evidence, Field(min_length=1)]
+    confidence: Literal["declared", "configured", "observed", "inferred"]
+    calls: Annotated[StrictInt, Field(ge=0, le=MAX_INT32)] | None = None
+    p50_ms: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = None
+    p99_ms: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = None
+
+
+class CrawlResultIn(RequestModel):
+    """What the discovery service found (PUT with the command token of the crawl)."""
+
+    messages: ClassVar[dict[str, str]] = {
+        "status": "Must be ok, partial or failed.",
+        "message": f"Must be text of at most {MAX_MESSAGE_LENGTH} characters.",
+        "nodes": f"Must be a list of at most {MAX_RESULT_NODES} nodes {{name, kind?, evidence?}}.",
+        "edges": f"Must be a list of at most {MAX_RESULT_EDGES} edges {{source, target, evidence, confidence}}.",
+    }
+
+    status: Literal["ok", "partial", "failed"]
+    message: Annotated[Text, Field(max_length=MAX_MESSAGE_LENGTH)] = ""
+    nodes: Annotated[list[DiscoveredNodeIn], Field(max_length=MAX_RESULT_NODES)] = []
+    edges: Annotated[list[DiscoveredEdgeIn], Field(max_length=MAX_RESULT_EDGES)] = []
+
+
+class OriginOut(BaseModel):
+    source: str = Field(description='"hand" for the spec\'s lines, else the source\'s id.')
+    evidence: list[str]
+    confidence: str
+    calls: int | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    last_seen: str | None
+
+
+class DependencyNodeOut(BaseModel):
+    name: str
+    kind: str | None
+    origins: list[str]
+
+
+class DependencyEdgeOut(BaseModel):
+    source: str
+    target: str
+    origins: list[OriginOut]
+
+
+class DependenciesOut(BaseModel):
+    nodes: list[DependencyNodeOut]
+    edges: list[DependencyEdgeOut]
+
+
+class ChangeSetOut(BaseModel):
+    nodes: list[str]
+    edges: list[list[str]]
+
+
+class VersionByOut(BaseModel):
+    user: OwnerOut | None = None
+    source: dict[str, str | None] | None = Field(None, description="{id, label} of the source that crawled.")
+
+
+class VersionOut(BaseModel):
+    version: int
+    at: str
+    by: VersionByOut
+    added: ChangeSetOut
+    removed: ChangeSetOut
+
+
+class VersionList(BaseModel):
+    items: list[VersionOut]
+    next: int | None = Field(description="Pass as ?before= for the older versions; null when none are left.")

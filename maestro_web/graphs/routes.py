@@ -87,7 +87,7 @@ def edit(graph_id: str):
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     form = GraphForm(obj=graph)
     if form.validate_on_submit():
-        queued = update_graph(graph, _changes(form))
+        queued = update_graph(graph, _changes(form), by=current_user())
         db.session.commit()
         flash("Saved. " + ("The changed dependencies were queued for the analytics worker." if queued else ""), "success")
         return redirect(url_for("graphs.detail", graph_id=graph.public_id))

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, literal_column, select, true
 from sqlalchemy.orm import aliased, joinedload
 
+from maestro_web.domain.dependencies import Dependencies, current_dependencies, difference, hand_spec, record_version
 from maestro_web.extensions import db
 from maestro_web.graphs.quotas import check_new_graph, check_new_run
 from maestro_web.models import Graph, GraphRole, GraphRun, Role, ShareLink, User
@@ -42,21 +43,26 @@ def create_graph(owner: User, changes: GraphChanges) -> Graph:
     db.session.add(graph)
     db.session.flush()
     graph.queue_run()
+    record_version(graph, difference(Dependencies(), hand_spec(graph)), user=owner)  # its first version
     return graph
 
 
-def update_graph(graph: Graph, changes: GraphChanges) -> bool:
-    """Apply the changes; a changed spec queues a new run. True when a run was queued.
-    QuotaExceeded (429, nothing changed) when that run is past the owner's quotas."""
+def update_graph(graph: Graph, changes: GraphChanges, by: User | None = None) -> bool:
+    """Apply the changes; a changed spec queues a new run and, when the graph's dependencies (the
+    spec united with what its sources discovered) changed, is a new version by `by`. True when a
+    run was queued. QuotaExceeded (429, nothing changed) when that run is past the owner's quotas."""
     spec_changed = (changes.spec or "") != (graph.spec or "")
     if spec_changed:
         check_new_run(graph.owner, graph)
+    before = current_dependencies(graph) if spec_changed else None
     graph.name = changes.name.strip()
     graph.type = changes.type
     graph.description = changes.description or ""
     graph.spec = changes.spec or ""
     if spec_changed:
         graph.queue_run()
+        assert before is not None
+        record_version(graph, difference(before, current_dependencies(graph)), user=by)
     return spec_changed
 
 

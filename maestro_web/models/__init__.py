@@ -1,7 +1,9 @@
 """One module per aggregate; import them all here so Alembic sees every table."""
+from maestro_web.models.discovery import DiscoveredEdge, DiscoveredNode, DiscoveryCrawl, DiscoverySource, GraphVersion
 from maestro_web.models.graph import Graph, GraphResult, GraphRole, GraphRun, Role
 from maestro_web.models.outbox import ControlOutbox
 from maestro_web.models.share import ShareLink
 from maestro_web.models.user import RevokedToken, User
 
-__all__ = ["ControlOutbox", "Graph", "GraphResult", "GraphRole", "GraphRun", "RevokedToken", "Role", "ShareLink", "User"]
+__all__ = ["ControlOutbox", "DiscoveredEdge", "DiscoveredNode", "DiscoveryCrawl", "DiscoverySource", "Graph", "GraphResult",
+           "GraphRole", "GraphRun", "GraphVersion", "RevokedToken", "Role", "ShareLink", "User"]
