@@ -98,6 +98,22 @@ def test_binary_garbage_and_wrong_fields_are_422_naming_them(client, owner, grap
     assert client.get(f"/api/graphs/{graph.public_id}/sources", headers=headers).json["items"] == []
 
 
+@pytest.mark.parametrize("kind, text, words", [
+    ("compose", "- web\n- api\n", "mapping"),
+    ("compose", "services: [unclosed\n", "yaml"),
+    ("kubernetes", "a: &a [1, 2]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+     "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+     "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n", "alias"),
+    ("kubernetes", "a: " + "[" * 5000 + "]" * 5000 + "\n", "nesting depth"),
+])
+def test_unusable_yaml_is_422_naming_the_problem_and_nothing_is_stored(client, owner, graph, kind, text, words):
+    headers = api_headers(client, owner)
+    response = _create(client, headers, graph, kind=kind, input=text)
+    assert response.status_code == 422, response.text
+    assert words in response.json["fields"]["input"].lower()
+    assert client.get(f"/api/graphs/{graph.public_id}/sources", headers=headers).json["items"] == []
+
+
 def test_sources_need_the_write_role(client, make_user, make_graph, owner):
     reader = make_user(email="reader@example.com")
     graph = make_graph(owner, grants={reader: Role.READ})

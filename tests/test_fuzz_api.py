@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from maestro_web.security.worker_tokens import mint_result_token, mint_worker_token
+from discovery_app_support import command_headers, start_crawl_row
 from conftest import PASSWORD, api_headers
 
 # 12 positive + 12 negative examples an operation (24): the run stays around a minute per database.
@@ -80,9 +81,15 @@ def world(app, client, make_user, make_graph) -> dict[str, Any]:
     job = client.post("/analytics/jobs/claim", headers=claim)
     assert job.status_code == 200 and job.json["graph_id"] == graph.public_id
     app.wsgi_app = bind_results(app.wsgi_app, ring, graph.public_id)  # type: ignore[method-assign]
+    source = client.post(f"/api/graphs/{graph.public_id}/sources", headers=headers,
+                         json={"kind": "compose", "label": "fuzz", "input": "services: {web: {image: nginx}}\n"})
+    assert source.status_code == 201, source.text
+    crawl_id = start_crawl_row(app, graph.public_id, source.json["id"], owner)
     return {
         "run_id": job.json["run_id"],
-        "ids": {"graph_id": graph.public_id, "link_id": link.json["id"], "user_id": member.public_id},
+        "ids": {"graph_id": graph.public_id, "link_id": link.json["id"], "user_id": member.public_id,
+                "source_id": source.json["id"], "crawl_id": crawl_id},
+        "command": command_headers(app, owner, graph.public_id),
         "user": headers,
         "refresh": {"Authorization": f"Bearer {tokens['refresh_token']}"},
         "claim": claim,
@@ -121,6 +128,8 @@ def _headers(case: schemathesis.Case, world: dict[str, Any]) -> dict[str, str]:
         return {}
     if path == "/api/auth/revoke":
         return world["fresh"]()
+    if "/crawls/" in path:
+        return world["command"]
     return world["user"]
 
 

@@ -56,7 +56,29 @@ def check_input(kind: str, data: bytes | None, *, required: bool) -> bytes | Non
     except UnicodeDecodeError as exc:
         raise ValidationFailed.for_fields(
             {"input": f"Must be UTF-8 text ({KIND_WORDS[kind]}); byte {exc.start} is not."}) from None
+    if kind in CHECKED_ON_SAVE:
+        _refuse_unusable(kind, data)
     return data
+
+
+# YAML kinds are read once on save with the crawl's own safe reader, so a file no crawl could use (a
+# "billion laughs", a Compose file that is a list, broken YAML) is refused at once and never stored.
+# OTLP (up to 50 MiB, streamed by the crawl) is read only by the crawl, which fails naming the problem.
+CHECKED_ON_SAVE = ("kubernetes", "compose")
+
+
+def _refuse_unusable(kind: str, data: bytes) -> None:
+    from maestro_web.discovery.inference import InputRefused, infer
+
+    try:
+        infer(kind, data, {})
+    except InputRefused as exc:
+        raise ValidationFailed.for_fields({"input": _sentence(str(exc))}) from None
+
+
+def _sentence(text: str) -> str:
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else text + "."
 
 
 def check_settings(kind: str, settings: Mapping[str, Any] | None, aws_endpoints: list[str],
