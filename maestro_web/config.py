@@ -222,8 +222,18 @@ def load_discovery_keys(environ: Mapping[str, str], environment: str, instance_p
             log.warning("Generated the development discovery key pair in %s", path)
         private = generated["MAESTRO_DISCOVERY_PRIVATE_KEY"]
         public = generated.get("MAESTRO_DISCOVERY_PUBLIC_KEY") or public_key_of(private)
-    elif private and not public:
-        public = public_key_of(private)
+    from maestro_web.discovery.sealing import SealingError, load_public_key
+
+    try:
+        if private and not public:
+            public = public_key_of(private)
+    except (SealingError, ValueError):
+        raise ConfigError("MAESTRO_DISCOVERY_PRIVATE_KEY is not an X25519 private key (32 bytes, base64url)") from None
+    try:
+        if public:
+            load_public_key(public)
+    except (SealingError, ValueError):
+        raise ConfigError("MAESTRO_DISCOVERY_PUBLIC_KEY is not an X25519 public key (32 bytes, base64url)") from None
     return {"MAESTRO_DISCOVERY_PUBLIC_KEY": public or None, "MAESTRO_DISCOVERY_PRIVATE_KEY": private or None,
             "MAESTRO_DISCOVERY_PRIVATE_KEY_PREVIOUS": previous}
 

@@ -274,10 +274,37 @@
 
   var PHASES = { analysing: "analysing the dependencies", drawing: "drawing the picture", saving: "saving the result" };
 
+  // A crawl of one of the graph's sources (SPEC §11), shown on the Sources page's line of that source.
+  function showCrawl(name, data) {
+    var id = String(data.source || "").replace(/["\\]/g, "");
+    var text;
+    if (name === "discovery.started") {
+      text = "Crawling: starting…";
+    } else if (name === "discovery.progress") {
+      text = "Crawling: " + String(data.phase || "working") + (typeof data.percent === "number" ? " (" + data.percent + " %)" : "");
+      if (typeof data.nodes === "number") { text += ", " + data.nodes + " nodes and " + data.edges + " dependencies found"; }
+      text += ".";
+    } else if (name === "discovery.finished") {
+      text = (data.status === "partial" ? "Partial: " : "Complete: ") + data.added + " added, " + data.removed +
+        " removed, " + data.unchanged + " unchanged.";
+    } else {
+      text = "Failed: " + String(data.message || "the crawl failed.");
+    }
+    setText('[data-crawl-line="' + id + '"]', text);
+    Array.prototype.forEach.call(document.querySelectorAll('[data-crawl-progress="' + id + '"]'), function (bar) {
+      var done = name === "discovery.finished" || name === "discovery.failed";
+      bar.hidden = done;
+      if (!done && typeof data.percent === "number") { bar.value = data.percent; }
+    });
+    if (name === "discovery.finished" || name === "discovery.failed") { refresh(); }
+  }
+
   var graphHandlers = {
     event: function (channel, name, data) {
       if (channel.indexOf("graph:") !== 0) { return; }
-      if (name === "run.queued") {
+      if (name.indexOf("discovery.") === 0) {
+        showCrawl(name, data);
+      } else if (name === "run.queued") {
         run.queuedAt = Date.parse(data.queued_at || "") || Date.now();
         showRun("queued", "Queued for the analytics worker.");
         refresh();

@@ -134,8 +134,10 @@ def test_development_generates_secrets_once_with_mode_0600(tmp_path, caplog):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert "Generated development secrets for MAESTRO_SECRETJWT" in caplog.text
     stored = json.loads(path.read_text())
-    assert set(stored) == {spec.env for spec in SECRET_SPECS}
-    assert len(set(stored.values())) == len(SECRET_SPECS)  # every context its own secret
+    # the seven secrets, and the discovery service's key pair (SPEC §3 "provider credentials")
+    assert set(stored) == {spec.env for spec in SECRET_SPECS} | {"MAESTRO_DISCOVERY_PRIVATE_KEY",
+                                                                 "MAESTRO_DISCOVERY_PUBLIC_KEY"}
+    assert len(set(stored.values())) == len(stored)  # every context its own secret
     # The secret never appears in the log line, only the variable names.
     assert all(value not in caplog.text for value in stored.values())
 

@@ -1,18 +1,37 @@
 """The private view: the rendered picture for users with Read (session cookie, never a token)."""
 from __future__ import annotations
 
-from flask import abort, render_template
+import re
+
+from flask import abort, render_template, request
 
 from maestro_web.analytics_front import analytics_private_bp
 from maestro_web.analytics_front.presenters import graph_page, raw_svg_response
 from maestro_web.domain.access import authorize_graph
+from maestro_web.domain.dependencies import current_dependencies
+from maestro_web.models import Graph
+from maestro_web.sources.history import SinceVersion, changes_since
 from maestro_web.security.session_jwt import current_user
 
 
 @analytics_private_bp.get("/graphs/<graph_id>")
 def graph_view(graph_id: str):
     graph, _ = authorize_graph(graph_id, current_user())
-    return render_template("analytics/graph.html", page=graph_page(graph), graph_id=graph.public_id, private=True)
+    return render_template("analytics/graph.html", page=graph_page(graph), graph_id=graph.public_id, private=True,
+                           since=_since(graph))
+
+
+def _since(graph: Graph) -> SinceVersion | None:
+    """`?since=<version>`: what changed since that version, to highlight (SPEC §13); 404 for no such version."""
+    raw = request.args.get("since")
+    if raw is None:
+        return None
+    if not re.fullmatch(r"[0-9]{1,9}", raw):
+        abort(400, "since must be a version number.")
+    since = changes_since(graph, int(raw), current_dependencies(graph))
+    if since is None:
+        abort(404, "This graph has no such version.")
+    return since
 
 
 @analytics_private_bp.get("/graphs/<graph_id>/svg")

@@ -27,6 +27,7 @@ from maestro_web.models import Role
 from maestro_web.models.graph import GRAPH_STATUSES
 from maestro_web.rate_limits import spend_role_grant
 from maestro_web.security.session_jwt import current_user, signed_in_user
+from maestro_web.sources.panels import dependencies_context, discovered_by_source
 
 PER_PAGE = 20
 
@@ -79,7 +80,8 @@ def create():
 @graphs_bp.get("/<graph_id>")
 def detail(graph_id: str):
     graph, role = authorize_graph(graph_id, current_user())
-    return render_template("graphs/detail.html", graph=graph, role=role, run=graph.current_run())
+    return render_template("graphs/detail.html", graph=graph, role=role, run=graph.current_run(),
+                           **dependencies_context(graph))
 
 
 @graphs_bp.route("/<graph_id>/edit", methods=["GET", "POST"])
@@ -92,7 +94,8 @@ def edit(graph_id: str):
         flash("Saved. " + ("The changed dependencies were queued for the analytics worker." if queued else ""), "success")
         return redirect(url_for("graphs.detail", graph_id=graph.public_id))
     status = 422 if request.method == "POST" else 200
-    return render_template("graphs/form.html", form=form, graph=graph, example_spec=examples.WEB_SHOP), status
+    return render_template("graphs/form.html", form=form, graph=graph, example_spec=examples.WEB_SHOP,
+                           discovered=discovered_by_source(graph)), status
 
 
 @graphs_bp.post("/<graph_id>/rerun")
