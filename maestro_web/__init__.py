@@ -89,7 +89,7 @@ def register_blueprints(app: Flask) -> None:
     from maestro_web.live_pages import live_bp
     from maestro_web.main import main_bp
     from maestro_web.shares import shares_bp
-    from maestro_web.sources import sources_bp
+    from maestro_web.source_pages import sources_bp
 
     for blueprint in (main_bp, auth_bp, account_bp, graphs_bp, shares_bp, sources_bp, analytics_private_bp,
                       analytics_public_bp, live_bp):

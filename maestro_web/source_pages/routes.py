@@ -16,7 +16,7 @@ from maestro_web.extensions import db
 from maestro_web.models import DiscoverySource, Graph, GraphVersion, Role
 from maestro_web.models.discovery import SCHEDULES, SOURCE_KINDS
 from maestro_web.security.session_jwt import current_user
-from maestro_web.sources import sources_bp
+from maestro_web.source_pages import sources_bp
 from maestro_web.sources.commands import send_crawl_command
 from maestro_web.sources.intake import KIND_WORDS, UPLOAD_LIMIT, check_credentials, check_input, check_settings
 from maestro_web.sources.services import CrawlRefused, create_source, delete_source, fail_crawl, start_crawl
