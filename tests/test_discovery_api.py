@@ -274,3 +274,12 @@ def test_patch_changes_label_schedule_and_input(client, owner, graph):
     assert client.patch(url, headers=headers, json={"schedule": "sometimes"}).json["fields"] == {
         "schedule": "Must be one of: off, hourly, daily, weekly."}
     assert json.loads(client.get(url, headers=headers).get_data())["schedule"] == "hourly"
+
+
+@pytest.mark.app_settings(MAESTRO_DISCOVERY_URL=NO_SERVICE, MAESTRO_QUOTA_RUNS_PER_HOUR=1)
+def test_a_crawl_counts_against_the_owners_run_quota(client, owner, graph):
+    headers = api_headers(client, owner)
+    source = _create(client, headers, graph).json  # the graph's first run used the hour's only run
+    response = client.post(f"/api/graphs/{graph.public_id}/sources/{source['id']}/crawl", headers=headers)
+    assert response.status_code == 429 and "runs-per-hour quota" in response.json["message"]
+    assert client.get(f"/api/graphs/{graph.public_id}/sources/{source['id']}", headers=headers).json["last_crawl"] is None

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from sqlalchemy import select
 
 from maestro_web.extensions import db
+from maestro_web.graphs.quotas import QuotaExceeded
 from maestro_web.mail import send_mail
 from maestro_web.models import DiscoverySource, Graph, Role
 from maestro_web.models.base import utcnow
@@ -58,7 +59,8 @@ def send_due_crawls(config: Mapping[str, Any]) -> ScheduleRound:
         db.session.commit()
         try:
             crawl = start_crawl(source, owner, config["MAESTRO_DISCOVERY_TIMEOUT"])
-        except CrawlRefused:
+        except (CrawlRefused, QuotaExceeded):  # running already, or the owner's run quota is spent: next time
+            db.session.rollback()
             outcome.busy += 1
             continue
         problem = send_crawl_command(config, owner, source, crawl)

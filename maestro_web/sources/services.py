@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from maestro_web.domain.dependencies import Change, current_dependencies, difference, record_version
 from maestro_web.domain.spec import MAX_EDGES, MAX_NODES
 from maestro_web.extensions import db
+from maestro_web.graphs.quotas import check_new_run
 from maestro_web.models import DiscoveredEdge, DiscoveredNode, DiscoveryCrawl, DiscoverySource, Graph, User
 from maestro_web.models.base import utcnow
 
@@ -81,7 +82,9 @@ def start_crawl(source: DiscoverySource, user: User | None, time_limit: int) -> 
 
     A crawl still `running` long after the service's time limit belongs to a service that died: it
     is ended as `failed` first, so a source is never stuck. The partial unique index on running crawls
-    settles two simultaneous starts: the loser gets 409."""
+    settles two simultaneous starts: the loser gets 409. A crawl may queue a run for the worker, so
+    it counts against the graph owner's run quotas (QuotaExceeded, 429, before anything starts)."""
+    check_new_run(source.graph.owner, source.graph)
     stale_before = utcnow() - timedelta(seconds=time_limit) - STALE_GRACE
     db.session.execute(
         update(DiscoveryCrawl)
