@@ -1,7 +1,7 @@
 """users.last_claim_at: the job claim serves the owner served least recently first
 
-Revision ID: 0011_owner_last_claim
-Revises: 0010_live_control_outbox
+Revision ID: 0012_owner_last_claim
+Revises: 0011_discovery
 Create Date: 2026-12-06
 
 Job claims go round-robin across graph owners instead of first in first out. The claim orders the
@@ -12,8 +12,8 @@ owner ever had. Existing rows start at NULL: every owner is "never served" once.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_owner_last_claim"
-down_revision = "0010_live_control_outbox"
+revision = "0012_owner_last_claim"
+down_revision = "0011_discovery"
 branch_labels = None
 depends_on = None
 
