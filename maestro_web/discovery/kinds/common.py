@@ -143,9 +143,10 @@ def clip(text: str, limit: int = MAX_EVIDENCE_CHARS) -> str:
 
 
 def clean_name(name: str) -> str:
-    """A node name the graph can hold: printable, no arrow, at most MAX_NAME characters."""
-    text = _CONTROL.sub(" ", name).replace("->", "-").replace("#", "").replace("[", "(").replace("]", ")")
-    text = " ".join(text.split())
+    """A node name the spec's text form can hold (SPEC §4): printable, no arrow, no comment sign or
+    attribute brackets, not blank, at most MAX_NAME characters."""
+    text = _CONTROL.sub(" ", name).replace("->", "-").replace("#", "-").replace("[", "(").replace("]", ")")
+    text = " ".join(text.split()) or "(unnamed)"
     return text if len(text) <= MAX_NAME else text[: MAX_NAME - 1] + "…"
 
 

@@ -219,11 +219,12 @@ def _kind(value: object) -> int | None:
 def _attributes(items: object) -> dict[str, str]:
     found: dict[str, str] = {}
     for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and item.get("key") in ATTRIBUTES:
+        key = item.get("key") if isinstance(item, dict) else None
+        if isinstance(key, str) and key in ATTRIBUTES:
             value = item.get("value")
             text = value.get("stringValue") if isinstance(value, dict) else None
             if isinstance(text, str):
-                found[item["key"]] = text
+                found[key] = text
     return found
 
 
@@ -476,4 +477,6 @@ def _problems(reader: _Reader) -> list[str]:
 
 
 def _counted(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+    if count == 1:
+        return f"{count:,} {noun}"
+    return f"{count:,} {noun[:-1]}ies" if noun.endswith("entry") else f"{count:,} {noun}s"
