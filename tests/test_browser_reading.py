@@ -430,6 +430,7 @@ def test_the_embed_snippet_is_responsive_and_themed(browser, live_server, app, o
     other = "light" if scheme == "dark" else "dark"  # the theme the snippet forces against the visitor's setting
     owner_page.get_by_label("Dark" if other == "dark" else "Light", exact=True).check()
     expect(snippet).to_have_value(re.compile(f"&amp;theme={other}\""))
+    shot(owner_page, f"link-page-embeddable-1280-{other}-snippet")
     html = snippet.input_value().replace(app.config["MAESTRO_ANALYTICS_URL"], f"{live_server.url}/analytics")
     assert "max-width:800px" in html and "padding-top:max(" in html
 
