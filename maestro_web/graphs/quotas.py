@@ -44,7 +44,7 @@ def check_new_graph(owner: User) -> None:
     owned = db.session.scalar(
         select(func.count(Graph.id)).where(Graph.owner_id == owner.id, Graph.deleted_at.is_(None))) or 0
     if owned >= limit:
-        raise QuotaExceeded(f"You own {owned} graphs; the graph quota is {limit} per account. "
+        raise QuotaExceeded(f"You own {_count(owned, 'graph')}; the graph quota is {limit} per account. "
                             "Delete graphs you no longer need to make new ones.")
     check_new_run(owner, None)
 
@@ -61,8 +61,9 @@ def check_new_run(owner: User, graph: Graph | None) -> None:
         waiting = waiting.where(GraphRun.graph_id != graph.id)
     count = db.session.scalar(waiting) or 0
     if count >= limit:
-        raise QuotaExceeded(f"{count} of your graphs are already waiting for the analytics worker; the "
-                            f"queued-runs quota is {limit} at once. Try again when some of them are drawn.", 60)
+        waiting_now = f"{_count(count, 'graph')} of yours {'is' if count == 1 else 'are'} waiting"
+        raise QuotaExceeded(f"{waiting_now} for the analytics worker; the queued-runs quota is {limit} at once. "
+                            "Try again when some of them are drawn.", 60)
 
     hourly = current_app.config["MAESTRO_QUOTA_RUNS_PER_HOUR"]
     since = utcnow() - HOUR
@@ -72,5 +73,9 @@ def check_new_run(owner: User, graph: Graph | None) -> None:
     if recent[0] >= hourly:
         oldest = recent[1] if recent[1] is not None else utcnow()
         wait = max(1, math.ceil((oldest + HOUR - utcnow()).total_seconds()))
-        raise QuotaExceeded(f"Your graphs have had {recent[0]} runs in the last hour; the runs-per-hour quota "
-                            f"is {hourly}. Try again in {math.ceil(wait / 60)} minutes.", wait)
+        raise QuotaExceeded(f"Your graphs have had {_count(recent[0], 'run')} in the last hour; the runs-per-hour "
+                            f"quota is {hourly}. Try again in {_count(math.ceil(wait / 60), 'minute')}.", wait)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
