@@ -3,6 +3,10 @@ import multiprocessing
 import os
 import sys
 
+from maestro_web import gunicorn_hooks
+
+# Loopback (or a unix socket, `unix:/run/maestro/web.sock`): nginx is the front (deploy/), and the
+# app trusts its X-Forwarded-For. when_ready warns when it listens anywhere else while proxies are trusted.
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
@@ -19,6 +23,14 @@ errorlog = "-"
 # so the request line (%(r)s), the query (%(q)s) and the raw URI are never logged.
 access_log_format = '%(h)s - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss "%(a)s"'
 # The Referer header of a page opened from a share link would carry the token too: not logged.
+# Client addresses are personal data: %(h)s is logged as its /24 (IPv4) or /48 (IPv6) network
+# (GUNICORN_ACCESS_LOG_ADDRESSES=full keeps them whole).
+try:
+    logger_class = gunicorn_hooks.logger_class(os.environ.get("GUNICORN_ACCESS_LOG_ADDRESSES", "truncated"))
+except ValueError as exc:
+    sys.exit(f"Maestro Web cannot start: {exc}")
+# No `Server: gunicorn` on any answer (gunicorn has no setting for it).
+gunicorn_hooks.drop_server_header()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
@@ -32,6 +44,14 @@ def on_starting(server):
     from maestro_web import ConfigError, create_app
 
     try:
-        create_app()
+        app = create_app()
     except ConfigError as exc:
         sys.exit(f"Maestro Web cannot start: {exc}")
+    server.maestro_trusted_proxies = app.config["MAESTRO_TRUSTED_PROXIES"]
+
+
+def when_ready(server):
+    """Once the sockets are bound: warn when X-Forwarded-For is trusted from a socket others can reach."""
+    warning = gunicorn_hooks.exposure_warning(server.LISTENERS, getattr(server, "maestro_trusted_proxies", 0))
+    if warning:
+        server.log.warning(warning)

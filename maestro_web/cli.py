@@ -10,7 +10,13 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from maestro_web.auth.emails import InvalidEmail, check_email
-from maestro_web.config import SECRET_SPECS_BY_CONTEXT, _generated_secrets, _store_generated_secrets
+from maestro_web.config import (
+    SECRET_SPECS,
+    SECRET_SPECS_BY_CONTEXT,
+    _generated_secrets,
+    _store_generated_secrets,
+    weakness,
+)
 from maestro_web.extensions import db
 from maestro_web.models import User
 from maestro_web.models.user import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
@@ -47,6 +53,30 @@ def create_user(email: str, name: str | None, password_stdin: bool) -> None:
     click.echo(f"Created user {user.email} ({user.public_id}).")
 
 
+def new_secret() -> str:
+    """A fresh secret: 48 random bytes, URL-safe base64 (64 characters), never a weak one."""
+    while True:
+        value = pysecrets.token_urlsafe(48)
+        if weakness(value) is None:  # a random value never fails, but the rules are the promise
+            return value
+
+
+@click.command("generate")
+@click.argument("contexts", nargs=-1, type=click.Choice(sorted(SECRET_SPECS_BY_CONTEXT)))
+def generate_keys(contexts: tuple[str, ...]) -> None:
+    """Print a new secret for each CONTEXT (default: all seven), as NAME=value lines.
+
+    Writes nothing and needs no configuration (it works when a bad secret stops the app), so the
+    lines can go straight into maestro.env or a secret store. Each value is different.
+    """
+    specs = [SECRET_SPECS_BY_CONTEXT[context] for context in dict.fromkeys(contexts)] or list(SECRET_SPECS)
+    for spec in specs:
+        click.echo(f"{spec.env}={new_secret()}")
+
+
+keys_cli.add_command(generate_keys)
+
+
 @keys_cli.command("rotate")
 @click.argument("context", type=click.Choice(sorted(SECRET_SPECS_BY_CONTEXT)))
 def rotate_key(context: str) -> None:
@@ -59,13 +89,13 @@ def rotate_key(context: str) -> None:
     """
     spec = SECRET_SPECS_BY_CONTEXT[context]
     ring = current_app.config["KEY_RINGS"][context]
-    new_secret = pysecrets.token_urlsafe(48)
+    fresh = new_secret()
     previous = list(dict.fromkeys((ring.current, *ring.previous)))
     instance = Path(current_app.instance_path)
     generated = _generated_secrets(instance)
     if current_app.config["MAESTRO_ENV"] == "development" and generated.get(spec.env) == ring.current:
         old_file = [part for part in generated.get(f"{spec.env}_PREVIOUS", "").split(",") if part]
-        generated[spec.env] = new_secret
+        generated[spec.env] = fresh
         generated[f"{spec.env}_PREVIOUS"] = ",".join(dict.fromkeys((ring.current, *old_file)))
         path = _store_generated_secrets(instance, generated)
         click.echo(f"Rotated {spec.env} in {path}: a new secret signs from now on, the old one still verifies.")
@@ -73,7 +103,7 @@ def rotate_key(context: str) -> None:
         return
     where = "production" if current_app.config["MAESTRO_ENV"] == "production" else "the environment"
     click.echo(f"# {spec.env} comes from {where}; nothing was written. On every app process set:")
-    click.echo(f"{spec.env}={new_secret}")
+    click.echo(f"{spec.env}={fresh}")
     click.echo(f"{spec.env}_PREVIOUS={','.join(previous)}")
     click.echo(
         f"# then restart. Tokens signed with the old key keep verifying until you drop it from "

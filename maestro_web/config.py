@@ -16,12 +16,21 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from limits import parse_many
+
 from maestro_web.keyring import KeyRing
 
 log = logging.getLogger(__name__)
 
 ENVIRONMENTS = ("development", "production", "testing")
 MIN_SECRET_LENGTH = 32
+# A typed placeholder ("aaaa...", "changemechangeme...") has few different characters; a random
+# secret of 32+ characters has many. Hexadecimal secrets (`openssl rand -hex 32`) have an alphabet
+# of 16, so about one in four would show fewer than 16 of them: they need MIN_DISTINCT_HEX instead.
+MIN_DISTINCT_CHARACTERS = 16
+MIN_DISTINCT_HEX = 8
+HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+GENERATE_HINT = "generate one with `flask keys generate`"
 
 # Values shipped as defaults by Maestro Server and by tutorials; never acceptable in production.
 KNOWN_DEFAULT_SECRETS = frozenset(
@@ -95,6 +104,62 @@ def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _rate_limit(environ: Mapping[str, str], name: str, default: str) -> str:
+    """A rate limit in the limits syntax ("20 per minute", "5/second;100/hour"); empty means the default."""
+    return environ.get(name, "").strip() or default
+
+
+def _check_rate_limits(settings: Mapping[str, Any]) -> None:
+    """Parse every *_RATE_LIMIT setting now, so that a value the limiter cannot read stops the start.
+
+    Flask-Limiter parses a limit only when a request is checked against it, and a value it cannot
+    parse is skipped with a log line: the limit is silently gone. Checked by name, so a limit added
+    later is checked without being listed here.
+    """
+    for name, value in settings.items():
+        if not name.endswith("_RATE_LIMIT"):
+            continue
+        try:
+            parse_many(str(value))
+        except ValueError:
+            raise ConfigError(
+                f"{name} is not a rate limit, got {value!r}; write e.g. \"20 per minute\" or \"5/second;100/hour\""
+            ) from None
+
+
+def weakness(secret: str) -> str | None:
+    """Why a secret is too weak for production, or None: the rules a typed placeholder breaks.
+
+    Too short, a known default, too few different characters, or one short pattern repeated. These
+    catch what a person types instead of a secret; they cannot prove a value random.
+    """
+    if secret.lower() in KNOWN_DEFAULT_SECRETS:
+        return "is a known default value"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"is too short ({len(secret)} characters, at least {MIN_SECRET_LENGTH})"
+    distinct = len(set(secret))
+    needed = MIN_DISTINCT_HEX if set(secret) <= HEX_DIGITS else MIN_DISTINCT_CHARACTERS
+    if distinct < needed:
+        return f"has too little variety ({distinct} different characters, at least {needed})"
+    period = _repeat_period(secret)
+    if period is not None:
+        return f"repeats a pattern of {period} characters"
+    return None
+
+
+def _repeat_period(value: str) -> int | None:
+    """The length of the shortest unit that, repeated at least twice, makes up value (the last
+    repeat may be cut short), or None. Linear time: the longest border of the prefix function."""
+    border = [0] * len(value)
+    for index in range(1, len(value)):
+        length = border[index - 1]
+        while length and value[index] != value[length]:
+            length = border[length - 1]
+        border[index] = length + 1 if value[index] == value[length] else 0
+    period = len(value) - border[-1] if value else 0
+    return period if value and 2 * period <= len(value) else None
+
+
 def _read_secret(environ: Mapping[str, str], spec: SecretSpec) -> tuple[str | None, str]:
     """Return (value, variable it came from) for one context, honouring the aliases."""
     for name in (spec.env, *spec.aliases):
@@ -140,20 +205,17 @@ def _refuse_weak_secrets(environ: Mapping[str, str], found: Mapping[str, tuple[s
     for spec in SECRET_SPECS:
         value, name = found[spec.context]
         if not value:
-            raise ConfigError(f"{spec.env} is not set; production needs its own secret for it")
+            raise ConfigError(f"{spec.env} is not set; production needs its own secret for it, {GENERATE_HINT}")
         keys.append((value, name))
     for spec in SECRET_SPECS:
         keys.extend((old, f"{found[spec.context][1]}_PREVIOUS") for old in _read_previous(environ, spec))
     seen: dict[str, str] = {}
     for key, variable in keys:
-        if key.lower() in KNOWN_DEFAULT_SECRETS:
-            raise ConfigError(f"{variable} is a known default value; generate a new secret")
-        if len(key) < MIN_SECRET_LENGTH:
-            raise ConfigError(
-                f"{variable} is too short ({len(key)} characters, at least {MIN_SECRET_LENGTH})"
-            )
+        reason = weakness(key)
+        if reason:
+            raise ConfigError(f"{variable} {reason}; {GENERATE_HINT}")
         if key in seen:
-            raise ConfigError(f"{variable} is equal to {seen[key]}; every secret must differ")
+            raise ConfigError(f"{variable} is equal to {seen[key]}; every secret must differ, {GENERATE_HINT}")
         seen[key] = variable
 
 
@@ -316,21 +378,19 @@ def load_settings(
         "MAESTRO_SHARE_MAX_TTL": _int(environ, "MAESTRO_SHARE_MAX_TTL", 90 * 24 * 3600, minimum=60),
         "MAESTRO_INGEST_MAX_BYTES": _int(environ, "MAESTRO_INGEST_MAX_BYTES", 5 * 1024 * 1024, minimum=1024),
         "MAESTRO_JOB_LEASE_SECONDS": _int(environ, "MAESTRO_JOB_LEASE_SECONDS", 600, minimum=5),
-        "MAESTRO_LOGIN_RATE_LIMIT": environ.get("MAESTRO_LOGIN_RATE_LIMIT", "20 per minute"),
-        "MAESTRO_ACCOUNT_RATE_LIMIT": environ.get("MAESTRO_ACCOUNT_RATE_LIMIT", "10 per minute"),
-        "MAESTRO_SHARE_FAILURE_RATE_LIMIT": environ.get(
-            "MAESTRO_SHARE_FAILURE_RATE_LIMIT", "30 per minute"
-        ),
+        "MAESTRO_LOGIN_RATE_LIMIT": _rate_limit(environ, "MAESTRO_LOGIN_RATE_LIMIT", "20 per minute"),
+        "MAESTRO_ACCOUNT_RATE_LIMIT": _rate_limit(environ, "MAESTRO_ACCOUNT_RATE_LIMIT", "10 per minute"),
+        "MAESTRO_SHARE_FAILURE_RATE_LIMIT": _rate_limit(environ, "MAESTRO_SHARE_FAILURE_RATE_LIMIT", "30 per minute"),
         # Wrong passcodes of share links (SPEC §10): per client address, and per link from everywhere.
-        "MAESTRO_PASSCODE_ADDRESS_RATE_LIMIT": environ.get("MAESTRO_PASSCODE_ADDRESS_RATE_LIMIT", "5 per 15 minutes"),
-        "MAESTRO_PASSCODE_LINK_RATE_LIMIT": environ.get("MAESTRO_PASSCODE_LINK_RATE_LIMIT", "10 per minute"),
-        "MAESTRO_FORGOT_RATE_LIMIT": environ.get("MAESTRO_FORGOT_RATE_LIMIT", "10 per hour"),
-        "MAESTRO_FORGOT_ADDRESS_RATE_LIMIT": environ.get("MAESTRO_FORGOT_ADDRESS_RATE_LIMIT", "3 per hour"),
-        "MAESTRO_REGISTER_RATE_LIMIT": environ.get("MAESTRO_REGISTER_RATE_LIMIT", "10 per hour"),
-        "MAESTRO_RESET_RATE_LIMIT": environ.get("MAESTRO_RESET_RATE_LIMIT", "20 per hour"),
-        "MAESTRO_WORKER_RATE_LIMIT": environ.get("MAESTRO_WORKER_RATE_LIMIT", "600 per minute"),
+        "MAESTRO_PASSCODE_ADDRESS_RATE_LIMIT": _rate_limit(environ, "MAESTRO_PASSCODE_ADDRESS_RATE_LIMIT", "5 per 15 minutes"),
+        "MAESTRO_PASSCODE_LINK_RATE_LIMIT": _rate_limit(environ, "MAESTRO_PASSCODE_LINK_RATE_LIMIT", "10 per minute"),
+        "MAESTRO_FORGOT_RATE_LIMIT": _rate_limit(environ, "MAESTRO_FORGOT_RATE_LIMIT", "10 per hour"),
+        "MAESTRO_FORGOT_ADDRESS_RATE_LIMIT": _rate_limit(environ, "MAESTRO_FORGOT_ADDRESS_RATE_LIMIT", "3 per hour"),
+        "MAESTRO_REGISTER_RATE_LIMIT": _rate_limit(environ, "MAESTRO_REGISTER_RATE_LIMIT", "10 per hour"),
+        "MAESTRO_RESET_RATE_LIMIT": _rate_limit(environ, "MAESTRO_RESET_RATE_LIMIT", "20 per hour"),
+        "MAESTRO_WORKER_RATE_LIMIT": _rate_limit(environ, "MAESTRO_WORKER_RATE_LIMIT", "600 per minute"),
         # Role grants per user: each answer tells whether an address has an account, and mails someone.
-        "MAESTRO_ROLE_GRANT_RATE_LIMIT": environ.get("MAESTRO_ROLE_GRANT_RATE_LIMIT", "30 per hour"),
+        "MAESTRO_ROLE_GRANT_RATE_LIMIT": _rate_limit(environ, "MAESTRO_ROLE_GRANT_RATE_LIMIT", "30 per hour"),
         # Fair use of the analytics worker, per graph owner (graphs/quotas.py): 429 past each.
         "MAESTRO_QUOTA_GRAPHS": _int(environ, "MAESTRO_QUOTA_GRAPHS", 500, minimum=1),
         "MAESTRO_QUOTA_QUEUED_RUNS": _int(environ, "MAESTRO_QUOTA_QUEUED_RUNS", 20, minimum=1),
@@ -418,4 +478,5 @@ def load_settings(
         "LOG_LEVEL": environ.get("LOG_LEVEL", "INFO").upper(),
     }
     settings.update(overrides)
+    _check_rate_limits(settings)
     return settings

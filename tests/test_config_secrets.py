@@ -1,9 +1,12 @@
 """Secret rules of SPEC §3: refusal in production, generation in development, rotation, contexts."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import os
+import secrets
 import stat
 import subprocess
 import sys
@@ -12,14 +15,19 @@ import jwt as pyjwt
 import pytest
 
 from maestro_web import create_app
-from maestro_web.config import SECRET_SPECS, ConfigError
+from maestro_web.config import SECRET_SPECS, ConfigError, weakness
 from maestro_web.security.keys import KeyRing, key_id
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def strong(label: str) -> str:
+    """A secret that passes the production rules and is the same on every run: label, then a hash of it."""
+    return f"{label}-" + base64.urlsafe_b64encode(hashlib.sha256(label.encode()).digest()).decode().rstrip("=")
+
+
 def production_environ(**changes: str) -> dict[str, str]:
-    environ = {spec.env: f"{spec.context}-" + "x" * 40 for spec in SECRET_SPECS}
+    environ = {spec.env: strong(spec.context) for spec in SECRET_SPECS}
     environ.update(MAESTRO_ENV="production", MAESTRO_BASE_URL="https://maestro.example",
                    REDIS_URL="redis://127.0.0.1:6379/15")
     environ.update(changes)
@@ -51,7 +59,7 @@ def test_production_refuses_short_secret(tmp_path):
 
 
 def test_production_refuses_two_equal_secrets(tmp_path):
-    same = "z" * 48
+    same = strong("same")
     environ = production_environ(MAESTRO_SECRETJWT=same, MAESTRO_SECRETJWT_ANALYTICS=same)
     with pytest.raises(ConfigError, match="MAESTRO_SECRETJWT_ANALYTICS is equal to MAESTRO_SECRETJWT"):
         create_app({"INSTANCE_PATH": str(tmp_path)}, environ=environ)
@@ -69,24 +77,107 @@ def test_production_refuses_missing_redis_url(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("a" * 32, r"has too little variety \(1 different characters"),
+        ("changeme" * 4, r"has too little variety \(7 different characters, at least 16\)"),
+        # 17 different characters, but one pattern twice; a hex pattern the same
+        ("abcdefghijklmnopq" * 2, "repeats a pattern of 17 characters"),
+        ("0123456789abcdef" * 4, "repeats a pattern of 16 characters"),
+        ("deadbeef" * 8, r"has too little variety \(5 different characters, at least 8\)"),
+    ],
+)
+def test_production_refuses_low_entropy_secrets_and_says_how_to_generate_one(tmp_path, value, message):
+    with pytest.raises(ConfigError, match=f"MAESTRO_SECRETJWT_SOCKET {message}.*`flask keys generate`"):
+        create_app({"INSTANCE_PATH": str(tmp_path)}, environ=production_environ(MAESTRO_SECRETJWT_SOCKET=value))
+    with pytest.raises(ConfigError, match=f"MAESTRO_SECRETJWT_PREVIOUS {message}"):  # previous keys too
+        create_app({"INSTANCE_PATH": str(tmp_path)}, environ=production_environ(MAESTRO_SECRETJWT_PREVIOUS=value))
+
+
+@pytest.mark.parametrize("make", [lambda: secrets.token_urlsafe(48), lambda: secrets.token_urlsafe(32),
+                                  lambda: secrets.token_hex(32), lambda: secrets.token_hex(16)])
+def test_production_accepts_what_the_usual_generators_make(tmp_path, make):
+    """token_urlsafe (what `flask keys generate` and development use) and `openssl rand -hex 16/32`:
+    a hex value has 16 possible characters, so the variety rule asks it for 8, not 16."""
+    for _ in range(200):
+        environ = production_environ(MAESTRO_SECRETJWT=make())
+        assert weakness(environ["MAESTRO_SECRETJWT"]) is None
+    create_app({"INSTANCE_PATH": str(tmp_path)}, environ=environ)
+
+
+def test_flask_keys_generate_prints_seven_strong_secrets_even_when_the_configuration_is_bad(tmp_path):
+    """The hint of every secret refusal names the command, so it runs where the app cannot start."""
+    environ = {**production_environ(MAESTRO_SECRETJWT="changeme" * 4), "PATH": os.environ["PATH"],
+               "FLASK_APP": os.path.join(ROOT, "app.py")}
+    flask = os.path.join(os.path.dirname(sys.executable), "flask")
+    start = subprocess.run([flask, "users", "create", "a@example.com"], cwd=tmp_path, env=environ,
+                           capture_output=True, text=True, timeout=60)
+    assert start.returncode == 1 and "MAESTRO_SECRETJWT has too little variety" in start.stderr
+    result = subprocess.run([flask, "keys", "generate"], cwd=tmp_path, env=environ, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert list(lines) == [spec.env for spec in SECRET_SPECS]
+    assert len(set(lines.values())) == len(SECRET_SPECS)
+    assert all(weakness(value) is None for value in lines.values())
+    # The printed lines are a configuration production accepts.
+    create_app({"INSTANCE_PATH": str(tmp_path)}, environ={**production_environ(), **lines})
+    one = subprocess.run([flask, "keys", "generate", "socket"], cwd=tmp_path, env=environ, capture_output=True,
+                         text=True, timeout=60)
+    assert one.returncode == 0 and one.stdout.startswith("MAESTRO_SECRETJWT_SOCKET=") and one.stdout.count("\n") == 1
+
+
+@pytest.mark.parametrize("value", ["lots", "20 per fortnight", "-1 per minute", "20"])
+def test_a_rate_limit_the_limiter_cannot_read_stops_the_start(tmp_path, value):
+    """Flask-Limiter would skip an unreadable limit at request time: the limit would be gone."""
+    with pytest.raises(ConfigError, match=f"MAESTRO_LOGIN_RATE_LIMIT is not a rate limit, got '{value}'"):
+        create_app({"INSTANCE_PATH": str(tmp_path)}, environ=production_environ(MAESTRO_LOGIN_RATE_LIMIT=value))
+    with pytest.raises(ConfigError, match="MAESTRO_WORKER_RATE_LIMIT is not a rate limit"):  # in development too
+        create_app({"INSTANCE_PATH": str(tmp_path)}, environ={"MAESTRO_ENV": "development", "MAESTRO_WORKER_RATE_LIMIT": value})
+
+
+def test_every_rate_limit_setting_is_checked_by_name(tmp_path):
+    """A limit added later is checked without being listed: every *_RATE_LIMIT setting is parsed."""
+    app = create_app({"INSTANCE_PATH": str(tmp_path)}, environ=production_environ(
+        MAESTRO_LOGIN_RATE_LIMIT="5/second;100/hour", MAESTRO_FORGOT_RATE_LIMIT=""))
+    assert app.config["MAESTRO_LOGIN_RATE_LIMIT"] == "5/second;100/hour"
+    assert app.config["MAESTRO_FORGOT_RATE_LIMIT"] == "10 per hour"  # empty: the default
+    names = [name for name in app.config if name.endswith("_RATE_LIMIT")]
+    assert len(names) >= 10
+    for name in names:
+        with pytest.raises(ConfigError, match=f"{name} is not a rate limit"):
+            create_app({"INSTANCE_PATH": str(tmp_path), name: "lots"}, environ=production_environ())
+
+
+def test_gunicorn_with_a_bad_rate_limit_stops_instead_of_starting(tmp_path):
+    environ = {**production_environ(MAESTRO_LOGIN_RATE_LIMIT="lots"), "PATH": os.environ["PATH"],
+               "GUNICORN_BIND": "127.0.0.1:0", "WEB_CONCURRENCY": "2", "GUNICORN_CMD_ARGS": "--no-control-socket"}
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    result = subprocess.run([gunicorn, "app:app"], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "Maestro Web cannot start: MAESTRO_LOGIN_RATE_LIMIT is not a rate limit, got 'lots'" in result.stderr
+    assert "Booting worker" not in result.stderr
+
+
+@pytest.mark.parametrize(
     ("previous", "message"),
     [
         ("changeme", "MAESTRO_SECRETJWT_PREVIOUS is a known default value"),
         ("defaultSecretKey", "MAESTRO_SECRETJWT_PREVIOUS is a known default value"),
         ("p" * 31, r"MAESTRO_SECRETJWT_PREVIOUS is too short \(31"),
         # another context's current secret, and the context's own current secret
-        ("analytics-" + "x" * 40, "MAESTRO_SECRETJWT_PREVIOUS is equal to MAESTRO_SECRETJWT_ANALYTICS"),
-        ("session-" + "x" * 40, "MAESTRO_SECRETJWT_PREVIOUS is equal to MAESTRO_SECRETJWT"),
+        (strong("analytics"), "MAESTRO_SECRETJWT_PREVIOUS is equal to MAESTRO_SECRETJWT_ANALYTICS"),
+        (strong("session"), "MAESTRO_SECRETJWT_PREVIOUS is equal to MAESTRO_SECRETJWT"),
     ],
 )
 def test_production_previous_keys_obey_the_secret_rules(tmp_path, previous, message):
-    environ = production_environ(MAESTRO_SECRETJWT_PREVIOUS="g" * 40 + "," + previous)
+    environ = production_environ(MAESTRO_SECRETJWT_PREVIOUS=strong("g") + "," + previous)
     with pytest.raises(ConfigError, match=message):
         create_app({"INSTANCE_PATH": str(tmp_path)}, environ=environ)
 
 
 def test_production_refuses_one_previous_key_in_two_contexts(tmp_path):
-    shared = "s" * 48
+    shared = strong("shared")
     environ = production_environ(MAESTRO_SECRETJWT_FORGOT_PREVIOUS=shared, MAESTRO_SECRETJWT_SOCKET_PREVIOUS=shared)
     with pytest.raises(ConfigError, match="MAESTRO_SECRETJWT_SOCKET_PREVIOUS is equal to MAESTRO_SECRETJWT_FORGOT_PREVIOUS"):
         create_app({"INSTANCE_PATH": str(tmp_path)}, environ=environ)
@@ -94,14 +185,14 @@ def test_production_refuses_one_previous_key_in_two_contexts(tmp_path):
 
 def test_alias_variables_are_read(tmp_path):
     environ = production_environ(
-        MAESTRO_SECRETJWT_PUBLIC_ANALYTICS="", MAESTRO_SECRETJWT_PUBLIC="p" * 40,
-        MAESTRO_SECRETJWT_ANALYTICS="", MAESTRO_SECRETJWT_PRIVATE="q" * 40,
-        MAESTRO_SECRETJWT_SOCKET="", MAESTRO_WEBSOCKET_SECRET="w" * 40,
+        MAESTRO_SECRETJWT_PUBLIC_ANALYTICS="", MAESTRO_SECRETJWT_PUBLIC=strong("p"),
+        MAESTRO_SECRETJWT_ANALYTICS="", MAESTRO_SECRETJWT_PRIVATE=strong("q"),
+        MAESTRO_SECRETJWT_SOCKET="", MAESTRO_WEBSOCKET_SECRET=strong("w"),
     )
     rings = create_app({"INSTANCE_PATH": str(tmp_path)}, environ=environ).config["KEY_RINGS"]
-    assert rings["public-analytics"].current == "p" * 40
-    assert rings["analytics"].current == "q" * 40
-    assert rings["socket"].current == "w" * 40
+    assert rings["public-analytics"].current == strong("p")
+    assert rings["analytics"].current == strong("q")
+    assert rings["socket"].current == strong("w")
 
 
 def test_gunicorn_import_prints_one_line_naming_the_variable(tmp_path):
@@ -111,7 +202,8 @@ def test_gunicorn_import_prints_one_line_naming_the_variable(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "Maestro Web cannot start: MAESTRO_SECRETJWT is not set; production needs its own secret for it"
+        "Maestro Web cannot start: MAESTRO_SECRETJWT is not set; production needs its own secret for it,"
+        " generate one with `flask keys generate`"
     ]
 
 
@@ -168,9 +260,9 @@ def test_key_ring_finds_previous_keys_by_kid():
 
 
 def test_previous_companion_is_read_comma_separated(tmp_path):
-    environ = production_environ(MAESTRO_SECRETJWT_PREVIOUS=" " + "a" * 40 + ", " + "b" * 40)
+    environ = production_environ(MAESTRO_SECRETJWT_PREVIOUS=" " + strong("a") + ", " + strong("b"))
     ring = create_app({"INSTANCE_PATH": str(tmp_path)}, environ=environ).config["KEY_RINGS"]["session"]
-    assert ring.previous == ("a" * 40, "b" * 40)
+    assert ring.previous == (strong("a"), strong("b"))
 
 
 def test_session_token_signed_with_previous_key_still_verifies(app, client, make_user):

@@ -342,3 +342,27 @@ def test_the_example_settings_fill_every_template_and_start_only_once_edited(tmp
     assert config["MAESTRO_TRUSTED_PROXIES"] == 1
     assert config["MAESTRO_INGEST_MAX_BYTES"] == INGEST_MAX_BYTES
     assert config["MAESTRO_LIVE_PUBLISH_URL"] == "http://127.0.0.1:5001/publish"
+
+
+def test_no_server_software_is_named_and_the_access_log_keeps_only_the_network(stack: Stack) -> None:
+    """Neither gunicorn nor nginx says what it runs (a version helps an attacker pick an exploit), and
+    nginx's access log, like gunicorn's, holds the client's /24, not the client (personal data)."""
+    source = outside_address()
+    conn = stack.https(source)
+    conn.request("GET", "/healthz?probe=" + secrets.token_hex(8))
+    answer = conn.getresponse()
+    answer.read()
+    assert answer.status == 200
+    assert answer.getheader("Server") == "nginx"  # server_tokens off: no version
+    redirect = requests.get(f"http://127.0.0.1:{stack.http_port}/", allow_redirects=False, timeout=5)
+    assert redirect.status_code == 301 and redirect.headers["Server"] == "nginx"
+    direct = requests.get(f"http://127.0.0.1:{stack.gunicorn_port}/healthz", timeout=5)
+    assert direct.status_code == 200 and "Server" not in direct.headers
+
+    network = source.rsplit(".", 1)[0] + ".0"
+    logged = ""
+    deadline = time.monotonic() + 5
+    while f"{network} - [" not in logged:  # nginx writes the line once the answer is sent
+        assert time.monotonic() < deadline, logged
+        logged = stack.access_log.read_text()
+    assert re.search(rf"(^|\n){re.escape(source)} ", logged) is None

@@ -1,0 +1,105 @@
+"""What gunicorn.conf.py plugs into gunicorn: an access log without whole client addresses, no
+`Server` header, and the check of where gunicorn listens while proxies are trusted.
+
+Loaded by gunicorn's master only (never by the app, the worker or the live server); no Flask.
+"""
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Any, Iterable
+
+from gunicorn.glogging import Logger
+from gunicorn.http import wsgi
+
+# A client's address is personal data: the access log keeps its network, not the host.
+IPV4_PREFIX = 24
+IPV6_PREFIX = 48
+ADDRESS_MODES = ("truncated", "full")
+
+
+def truncate_address(value: str) -> str:
+    """An IPv4 address cut to its /24 (203.0.113.0), IPv6 to its /48 (2001:db8:7::); "-" for anything
+    that is not an address (a unix socket gives an empty one), so nothing else slips into the log."""
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return "-"
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    prefix = IPV4_PREFIX if address.version == 4 else IPV6_PREFIX
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+def _truncate_list(value: str) -> str:
+    return ", ".join(truncate_address(part) for part in value.split(","))
+
+
+class TruncatingLogger(Logger):
+    """gunicorn's logger with every client address of an access line cut to its network.
+
+    `%(h)s` (after ProxyFix, the client's own address), and the `{x-forwarded-for}i`,
+    `{x-real-ip}i` and `{remote_addr}e` atoms should an operator's format name them.
+    """
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        atoms["h"] = truncate_address(str(atoms.get("h", "")))
+        for key in ("{x-forwarded-for}i", "{x-real-ip}i", "{remote_addr}e"):
+            if key in atoms:
+                atoms[key] = _truncate_list(str(atoms[key]))
+        return atoms
+
+
+def logger_class(mode: str) -> type[Logger]:
+    """The logger for GUNICORN_ACCESS_LOG_ADDRESSES: "truncated" (default) or "full"."""
+    if mode not in ADDRESS_MODES:
+        raise ValueError(f"GUNICORN_ACCESS_LOG_ADDRESSES must be one of {', '.join(ADDRESS_MODES)}, got {mode!r}")
+    return TruncatingLogger if mode == "truncated" else Logger
+
+
+def drop_server_header() -> None:
+    """Answer without `Server: gunicorn`: gunicorn writes it unconditionally and has no setting for it.
+
+    The response's default header lines are gunicorn's own (status line, Server, Date, Connection,
+    Transfer-Encoding); only the Server line is left out. The app's headers are untouched.
+    """
+    if getattr(wsgi.Response.default_headers, "maestro_no_server", False):
+        return
+    original = wsgi.Response.default_headers
+
+    def default_headers(self: wsgi.Response) -> list[str]:
+        return [line for line in original(self) if not line.lower().startswith("server:")]
+
+    default_headers.maestro_no_server = True  # type: ignore[attr-defined]
+    wsgi.Response.default_headers = default_headers  # type: ignore[method-assign]
+
+
+def exposed_listeners(listeners: Iterable[Any]) -> list[str]:
+    """The listening sockets reachable from other machines: TCP on an address that is not loopback.
+
+    A unix socket and 127.0.0.0/8 or ::1 are reachable only from this host (nginx's side).
+    """
+    exposed = []
+    for listener in listeners:
+        if listener.sock.family == socket.AF_UNIX:
+            continue
+        host = listener.sock.getsockname()[0]
+        address = ipaddress.ip_address(host)
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if not address.is_loopback:
+            exposed.append(str(listener))
+    return exposed
+
+
+def exposure_warning(listeners: Iterable[Any], trusted_proxies: int) -> str | None:
+    """The start-up warning when gunicorn listens beyond loopback while X-Forwarded-For is trusted."""
+    exposed = exposed_listeners(listeners)
+    if not trusted_proxies or not exposed:
+        return None
+    return (
+        f"gunicorn listens on {', '.join(exposed)} while MAESTRO_TRUSTED_PROXIES={trusted_proxies}: anyone who "
+        "reaches it directly sets their own X-Forwarded-For and escapes every per-address limit. Bind it to "
+        "127.0.0.1 or a unix socket (GUNICORN_BIND) behind nginx (deploy/), or firewall it to the proxy only."
+    )
