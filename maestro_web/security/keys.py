@@ -7,6 +7,9 @@ sends none, and its token is checked against the current key, then the previous 
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from typing import Any, Iterable, TypeGuard
 
 import jwt as pyjwt
@@ -14,7 +17,7 @@ import jwt as pyjwt
 from maestro_web.keyring import KeyRing, key_id
 
 __all__ = ["KeyRing", "bearer_token", "decode_pinned", "encode_pinned", "key_for", "key_for_decoded", "key_id",
-           "well_formed"]
+           "unverified_jti_for_lookup", "well_formed"]
 
 _JWS = pyjwt.PyJWS()  # signature checks alone, for picking the key of a token without `kid`
 
@@ -107,12 +110,28 @@ def key_for_decoded(header: dict[str, Any], payload: dict[str, Any], raw_tokens:
     named = _named_key(header, ring)
     if named is not None:
         return named
+    wanted = payload.get("jti")
     for raw in raw_tokens:
-        if not raw:
-            continue
-        try:
-            if pyjwt.decode(raw, options={"verify_signature": False}).get("jti") == payload.get("jti"):
-                return key_for(raw, ring)
-        except pyjwt.DecodeError:
-            continue
+        if raw and isinstance(wanted, str) and unverified_jti_for_lookup(raw) == wanted:
+            return key_for(raw, ring)
     raise pyjwt.InvalidTokenError("token not found in the request")
+
+
+def unverified_jti_for_lookup(token: str) -> str | None:
+    """The `jti` written in a token's payload segment, UNVERIFIED: a lookup key, never a claim.
+
+    Only for finding which of several raw tokens is the one a library already split, so that its
+    key can be picked and the signature checked. It returns nothing but that one string (or None for
+    anything malformed), never the claims, so it cannot be reused as a "decode" that skips the
+    signature: whatever it returns grants nothing until `key_for` and the library have verified.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    segment = parts[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (binascii.Error, ValueError, RecursionError):  # bad base64, UTF-8 or JSON; JSON nested too deep
+        return None
+    jti = claims.get("jti") if isinstance(claims, dict) else None
+    return jti if isinstance(jti, str) else None
