@@ -79,6 +79,10 @@ SECRET_SPECS_BY_CONTEXT = {spec.context: spec for spec in SECRET_SPECS}
 
 GENERATED_SECRETS_FILE = "secrets.json"
 
+# The refresh cookie is sent to this path only: the silent renewal and logout live under it
+# (maestro_web/auth/routes.py), every other page sees the access cookie alone.
+REFRESH_COOKIE_PATH = "/auth/session"
+
 
 def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
     raw = environ.get(name)
@@ -339,6 +343,11 @@ def load_settings(
         raise ConfigError(f"MAESTRO_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
     production = environment == "production"
     instance = Path(instance_path)
+    # Production serves https only, so its cookies are Secure and carry the prefixes browsers enforce:
+    # __Host- (Secure, Path=/, no Domain: no subdomain can set or shadow it) and, for the refresh
+    # cookie whose path is not /, __Secure-. Development and tests over http://127.0.0.1 keep the
+    # plain names: browsers refuse a prefixed cookie without Secure, and Secure needs https.
+    host_prefix, secure_prefix = ("__Host-", "__Secure-") if production else ("", "")
 
     base_url = environ.get("MAESTRO_BASE_URL", "").rstrip("/")
     if not base_url:
@@ -423,11 +432,15 @@ def load_settings(
         "JWT_COOKIE_SECURE": production,
         "JWT_COOKIE_SAMESITE": "Lax",
         "JWT_SESSION_COOKIE": False,
-        "JWT_ACCESS_COOKIE_NAME": "maestro_access",
-        "JWT_REFRESH_COOKIE_NAME": "maestro_refresh",
-        "JWT_ACCESS_CSRF_COOKIE_NAME": "maestro_csrf_access",
-        "JWT_REFRESH_CSRF_COOKIE_NAME": "maestro_csrf_refresh",
+        "JWT_ACCESS_COOKIE_NAME": f"{host_prefix}maestro_access",
+        "JWT_REFRESH_COOKIE_NAME": f"{secure_prefix}maestro_refresh",
+        "JWT_ACCESS_COOKIE_PATH": "/",
+        "JWT_REFRESH_COOKIE_PATH": REFRESH_COOKIE_PATH,
+        "JWT_COOKIE_DOMAIN": None,
         "JWT_COOKIE_CSRF_PROTECT": True,
+        # The double-submit value travels in the forms (`jwt_csrf`), read from the token's claim; no
+        # script reads a CSRF cookie, so none is set.
+        "JWT_CSRF_IN_COOKIES": False,
         "JWT_CSRF_CHECK_FORM": True,
         # Flask-WTF owns `csrf_token` / `X-CSRFToken`; the JWT double-submit gets its own names
         # so that neither layer can satisfy (or break) the other.
@@ -435,11 +448,12 @@ def load_settings(
         "JWT_REFRESH_CSRF_FIELD_NAME": "jwt_csrf",
         "JWT_ACCESS_CSRF_HEADER_NAME": "X-JWT-CSRF",
         "JWT_REFRESH_CSRF_HEADER_NAME": "X-JWT-CSRF",
-        "JWT_REFRESH_COOKIE_PATH": "/",
         # Flask-WTF
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the Flask session instead of a clock
-        "SESSION_COOKIE_NAME": "maestro_session",
+        "SESSION_COOKIE_NAME": f"{host_prefix}maestro_session",
+        "SESSION_COOKIE_PATH": "/",
+        "SESSION_COOKIE_DOMAIN": None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,

@@ -19,7 +19,7 @@ from maestro_web.redirects import is_safe_next
 from maestro_web.models import User
 from maestro_web.security import discovery_tokens, session_jwt, share_tokens, short_codes, worker_tokens
 from maestro_web.security.keys import bearer_token
-from maestro_web.security.session_jwt import SessionCsrfError, SessionError
+from maestro_web.security.session_jwt import RefreshRequired, SessionCsrfError, SessionError
 
 FORM_EXPIRED = "This form has expired or did not come from this site. Go back, reload and try again."
 
@@ -51,7 +51,11 @@ def optional_user() -> None:
 
 
 def require_user() -> None:
-    """Browser blueprints: a valid session (cookies, CSRF, implicit refresh), or the login page."""
+    """Browser blueprints: a valid session (cookies, CSRF, implicit refresh), or the login page.
+
+    An expired access token where the refresh cookie is not sent (every path but the session path)
+    raises RefreshRequired, answered with a 307 through the renewal endpoint and back (`_to_refresh`).
+    """
     try:
         g.user = session_jwt.user_from_cookies()
     except SessionCsrfError:
@@ -141,9 +145,25 @@ def worker_graph_id() -> str:
 
 
 def _to_login(_error: LoginRequired) -> Response:
-    next_path = request.full_path.rstrip("?") if request.method == "GET" else None
+    if request.endpoint == "account.refresh_session":  # the renewal failed: back to where it came from
+        next_path = request.args.get("next")
+    else:
+        next_path = request.full_path.rstrip("?") if request.method == "GET" else None
     target = url_for("auth.login", next=next_path) if is_safe_next(next_path) else url_for("auth.login")
     return session_jwt.clear_session_cookies(make_response(redirect(target)))
+
+
+def _to_refresh(_error: RefreshRequired) -> Response:
+    """Through the session path, where the refresh cookie renews the access cookie, and back here.
+
+    307 keeps the method and the body: a form posted after the access token expired is posted
+    again, with its CSRF values, once renewed. The renewal endpoint refuses like every page (login
+    page, cookies cleared) when the refresh token is not valid either.
+    """
+    next_path = request.full_path.rstrip("?")
+    if not is_safe_next(next_path):
+        raise LoginRequired()
+    return make_response(redirect(url_for("account.refresh_session", next=next_path), 307))
 
 
 def _unauthorized(error: Unauthorized) -> Response:
@@ -157,6 +177,7 @@ def _form_expired(_error: FormExpired) -> Response:
 def init_app(app: Flask) -> None:
     """Answer the guards' refusals, and flask-jwt-extended's own in the same shape."""
     app.register_error_handler(LoginRequired, _to_login)
+    app.register_error_handler(RefreshRequired, _to_refresh)
     app.register_error_handler(Unauthorized, _unauthorized)
     app.register_error_handler(FormExpired, _form_expired)
 

@@ -192,6 +192,36 @@ def jwt_csrf(html: str) -> str | None:
     return match.group(1) if match else None
 
 
+# The session cookies as the app names and scopes them (`__Host-`/`__Secure-` names in production, the
+# refresh cookie on its own path): every test reads and writes them through these, never by a literal.
+
+def session_cookie_name(app: Flask, kind: str) -> str:
+    """The name of the "access" or "refresh" cookie."""
+    return str(app.config[f"JWT_{kind.upper()}_COOKIE_NAME"])
+
+
+def session_cookie_path(app: Flask, kind: str) -> str:
+    return str(app.config[f"JWT_{kind.upper()}_COOKIE_PATH"])
+
+
+def session_cookie(client: FlaskClient, kind: str) -> str | None:
+    """The value of the client's "access" or "refresh" cookie, None when it has none."""
+    app = client.application
+    found = client.get_cookie(session_cookie_name(app, kind), path=session_cookie_path(app, kind))
+    return found.value if found else None
+
+
+def set_session_cookie(client: FlaskClient, kind: str, value: str) -> None:
+    """Give the client an "access" or "refresh" cookie where the app would put it (name and path)."""
+    app = client.application
+    client.set_cookie(session_cookie_name(app, kind), value, path=session_cookie_path(app, kind))
+
+
+def delete_session_cookie(client: FlaskClient, kind: str) -> None:
+    app = client.application
+    client.delete_cookie(session_cookie_name(app, kind), path=session_cookie_path(app, kind))
+
+
 class UserFactory:
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -233,7 +263,7 @@ class AuthActions:
         return values
 
     def logout(self):
-        return self.client.post("/auth/logout", data=self.form_values("/account"))
+        return self.client.post("/auth/session/logout", data=self.form_values("/account"))
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import jwt as pyjwt
 import pytest
 from flask_jwt_extended import create_access_token
 
-from conftest import PASSWORD, form_csrf
+from conftest import PASSWORD, form_csrf, set_session_cookie
 from mail_support import SmtpServer, free_port, reset_link
 from maestro_web.mail import wait_for_pending
 from maestro_web.security import reset_tokens
@@ -311,7 +311,7 @@ def test_each_token_works_only_in_its_own_step_and_context(app, client, ada, mak
     for token in (step1, step2):
         assert app.test_client().get("/api/graphs", headers={"Authorization": f"Bearer {token}"}).status_code == 401
         browser = app.test_client()
-        browser.set_cookie("maestro_access", token)
+        set_session_cookie(browser, "access", token)
         answer = browser.get("/account")
         assert answer.status_code == 302 and "/auth/login" in answer.headers["Location"]
         public = app.test_client().get(f"/analytics/graphs/public/{graph.public_id}", query_string={"token": token})

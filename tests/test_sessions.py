@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import time
 from datetime import timedelta
 
@@ -11,14 +12,13 @@ import pytest
 from itsdangerous import BadSignature
 from flask_jwt_extended import create_access_token, create_refresh_token
 
+from conftest import (PASSWORD, delete_session_cookie, form_csrf, session_cookie, session_cookie_name,
+                      set_session_cookie)
+from maestro_web import create_app
+from maestro_web.config import SECRET_SPECS
 from maestro_web.models import User
 
-ACCESS, REFRESH = "maestro_access", "maestro_refresh"
-
-
-def cookie(client, name):
-    found = client.get_cookie(name)
-    return found.value if found else None
+ACCESS, REFRESH = "access", "refresh"  # kinds of session cookie; names and paths come from the app
 
 
 def set_session(app, client, user, access_delta, refresh_delta, csrf="fixed-csrf"):
@@ -27,8 +27,8 @@ def set_session(app, client, user, access_delta, refresh_delta, csrf="fixed-csrf
         claims = {"csrf": csrf}
         access = create_access_token(identity=fresh_user, expires_delta=access_delta, additional_claims=claims)
         refresh = create_refresh_token(identity=fresh_user, expires_delta=refresh_delta, additional_claims=claims)
-    client.set_cookie(ACCESS, access)
-    client.set_cookie(REFRESH, refresh)
+    set_session_cookie(client, ACCESS, access)
+    set_session_cookie(client, REFRESH, refresh)
     return access, refresh
 
 
@@ -37,60 +37,121 @@ def test_login_sets_httponly_lax_cookies_without_personal_data(auth, client, mak
     response = auth.login("ada@example.com")
     assert response.status_code == 302
     set_cookies = response.headers.getlist("Set-Cookie")
-    access_header = next(h for h in set_cookies if h.startswith(f"{ACCESS}="))
+    access_header = next(h for h in set_cookies if h.startswith(f"{session_cookie_name(client.application, ACCESS)}="))
     assert "HttpOnly" in access_header and "SameSite=Lax" in access_header
-    payload = pyjwt.decode(cookie(client, ACCESS), options={"verify_signature": False})
+    payload = pyjwt.decode(session_cookie(client, ACCESS), options={"verify_signature": False})
     assert payload["sub"] == user.public_id
     assert {"jti", "type", "exp", "iat"} <= set(payload)
     assert "ada@example.com" not in json.dumps(payload) and "Ada" not in json.dumps(payload)
-    assert pyjwt.get_unverified_header(cookie(client, ACCESS))["kid"]
+    assert pyjwt.get_unverified_header(session_cookie(client, ACCESS))["kid"]
 
 
 def test_expired_access_with_valid_refresh_serves_page_and_renews_access(app, client, make_user):
+    """The refresh cookie is not sent to /account: the page sends the browser through the session
+    path (307), where it renews the access cookie, and back (307) to the page."""
     user = make_user()
     old_access, _ = set_session(app, client, user, timedelta(seconds=-5), timedelta(hours=1))
-    response = client.get("/account")
+    response = client.get("/account?tab=1", follow_redirects=True)
     assert response.status_code == 200
     assert user.email in response.text
-    new_access = cookie(client, ACCESS)
+    assert [(step.status_code, step.location) for step in response.history] == [
+        (307, "/auth/session/refresh?next=/account?tab%3D1"), (307, "/account?tab=1")]
+    new_access = session_cookie(client, ACCESS)
     assert new_access and new_access != old_access
     assert pyjwt.decode(new_access, options={"verify_signature": False})["exp"] > time.time()
+    assert client.get("/account").status_code == 200  # renewed: no detour any more
 
 
 def test_access_near_expiry_is_renewed_implicitly(app, client, make_user):
     user = make_user()
     old_access, _ = set_session(app, client, user, timedelta(seconds=60), timedelta(hours=1))
-    assert client.get("/account").status_code == 200
-    assert cookie(client, ACCESS) != old_access
+    assert client.get("/account").status_code == 200  # the valid access token renews itself, on any page
+    assert session_cookie(client, ACCESS) != old_access
 
 
-def test_missing_access_cookie_with_valid_refresh_is_refreshed(app, client, make_user):
+def test_missing_access_cookie_with_valid_refresh_is_refreshed_on_the_session_path(app, client, make_user):
+    """A page without an access cookie cannot know of a refresh cookie (never sent to it): the login
+    page. The session path, where the refresh cookie is sent, still renews."""
     user = make_user()
     set_session(app, client, user, timedelta(minutes=10), timedelta(hours=1))
-    client.delete_cookie(ACCESS)
+    delete_session_cookie(client, ACCESS)
+    assert "/auth/login" in client.get("/account").location
+    set_session(app, client, user, timedelta(minutes=10), timedelta(hours=1))
+    delete_session_cookie(client, ACCESS)
+    response = client.get("/auth/session/refresh?next=/account")
+    assert (response.status_code, response.location) == (307, "/account")
+    assert session_cookie(client, ACCESS)
     assert client.get("/account").status_code == 200
-    assert cookie(client, ACCESS)
 
 
 def test_post_with_expired_access_but_valid_refresh_is_accepted(app, client, auth, make_user):
+    """307 twice: the form is posted again, with its body and CSRF values, once the access is renewed."""
     user = make_user()
     set_session(app, client, user, timedelta(minutes=10), timedelta(hours=1))
     values = auth.form_values("/account")
     set_session(app, client, user, timedelta(seconds=-5), timedelta(hours=1))
-    response = client.post("/account", data={**values, "name": "Renamed"})
-    assert response.status_code == 302
+    # What a browser does with a 307 (the test client would not send the body again): the same POST.
+    steps = []
+    location = "/account"
+    while True:
+        response = client.post(location, data={**values, "name": "Renamed"})
+        steps.append((response.status_code, response.location))
+        if response.status_code != 307:
+            break
+        location = response.location
+    assert steps == [(307, "/auth/session/refresh?next=/account"), (307, "/account"), (302, "/account")]
     with app.app_context():
         assert User.get_by_public_id(user.public_id).name == "Renamed"
+
+
+def test_the_refresh_cookie_is_sent_to_the_session_path_only(app, auth, client, make_user):
+    """Set at login with Path=/auth/session: the renewal and logout read it, no other page receives it."""
+    seen: dict[str, str] = {}
+
+    @app.before_request
+    def note_cookies() -> None:
+        from flask import request
+
+        seen[request.path] = request.headers.get("Cookie", "")
+
+    user = make_user()
+    response = auth.login(user.email)
+    refresh_header = next(h for h in response.headers.getlist("Set-Cookie")
+                          if h.startswith(f"{session_cookie_name(app, REFRESH)}="))
+    assert "Path=/auth/session;" in refresh_header or refresh_header.endswith("Path=/auth/session")
+    access_header = next(h for h in response.headers.getlist("Set-Cookie")
+                         if h.startswith(f"{session_cookie_name(app, ACCESS)}="))
+    assert "Path=/;" in access_header and "Domain" not in access_header
+    assert client.get_cookie(session_cookie_name(app, REFRESH), path="/") is None
+    assert session_cookie(client, REFRESH)
+    for path in ("/account", "/graphs/", "/auth/session/refresh"):
+        client.get(path)
+    refresh_name = session_cookie_name(app, REFRESH)
+    assert refresh_name not in seen["/account"] and refresh_name not in seen["/graphs/"]
+    assert refresh_name in seen["/auth/session/refresh"]
+
+
+def test_logout_at_the_old_address_still_logs_out_and_revokes_both(app, auth, client, make_user):
+    user = make_user()
+    auth.login(user.email)
+    access, refresh = session_cookie(client, ACCESS), session_cookie(client, REFRESH)
+    values = auth.form_values("/account")
+    answer = client.post("/auth/logout", data=values)
+    assert (answer.status_code, answer.location) == (307, "/auth/session/logout")
+    assert client.post(answer.location, data=values).status_code == 302  # what a browser does with the 307
+    assert session_cookie(client, ACCESS) is None and session_cookie(client, REFRESH) is None
+    set_session_cookie(client, REFRESH, refresh)
+    assert "/auth/login" in client.get("/auth/session/refresh?next=/account").location
+    assert client.get("/api/me", headers={"Authorization": f"Bearer {access}"}).status_code == 401
 
 
 def test_both_expired_redirects_to_login_and_clears_cookies(app, client, make_user):
     user = make_user()
     set_session(app, client, user, timedelta(seconds=-5), timedelta(seconds=-1))
-    response = client.get("/account?tab=1")
-    assert response.status_code == 302
-    assert response.headers["Location"].startswith("/auth/login?next=")
-    assert response.headers["Location"] == "/auth/login?next=/account?tab%3D1"
-    assert cookie(client, ACCESS) is None and cookie(client, REFRESH) is None
+    response = client.get("/account?tab=1", follow_redirects=True)
+    assert [step.status_code for step in response.history] == [307, 302]
+    assert response.history[-1].location == "/auth/login?next=/account?tab%3D1"
+    assert session_cookie(client, ACCESS) is None and session_cookie(client, REFRESH) is None
 
 
 def test_no_cookies_redirects_to_login(client):
@@ -101,14 +162,14 @@ def test_no_cookies_redirects_to_login(client):
 def test_logout_revokes_access_and_refresh(app, auth, client, make_user):
     user = make_user()
     auth.login(user.email)
-    access, refresh = cookie(client, ACCESS), cookie(client, REFRESH)
+    access, refresh = session_cookie(client, ACCESS), session_cookie(client, REFRESH)
     assert auth.logout().status_code == 302
-    assert cookie(client, ACCESS) is None
+    assert session_cookie(client, ACCESS) is None
     # Replaying the old cookies does not bring the session back, whichever one is used.
-    client.set_cookie(ACCESS, access)
+    set_session_cookie(client, ACCESS, access)
     assert client.get("/account").status_code == 302
-    client.delete_cookie(ACCESS)
-    client.set_cookie(REFRESH, refresh)
+    delete_session_cookie(client, ACCESS)
+    set_session_cookie(client, REFRESH, refresh)
     assert client.get("/account").status_code == 302
     # Nor through the API.
     assert client.get("/api/me", headers={"Authorization": f"Bearer {access}"}).status_code == 401
@@ -152,10 +213,10 @@ def _b64(data: dict) -> str:
 def test_alg_none_is_refused(app, client, auth, make_user, alg):
     user = make_user()
     auth.login(user.email)
-    payload = pyjwt.decode(cookie(client, ACCESS), options={"verify_signature": False})
+    payload = pyjwt.decode(session_cookie(client, ACCESS), options={"verify_signature": False})
     forged = f"{_b64({'alg': alg, 'typ': 'JWT', 'kid': app.config['KEY_RINGS']['session'].current_kid})}.{_b64(payload)}."
-    client.set_cookie(ACCESS, forged)
-    client.delete_cookie(REFRESH)
+    set_session_cookie(client, ACCESS, forged)
+    delete_session_cookie(client, REFRESH)
     assert client.get("/account").status_code == 302
     assert client.get("/api/me", headers={"Authorization": f"JWT {forged}"}).status_code == 401
 
@@ -164,12 +225,12 @@ def test_tampered_payload_is_refused(app, client, auth, make_user):
     user = make_user()
     other = make_user()
     auth.login(user.email)
-    header, payload, signature = cookie(client, ACCESS).split(".")
-    claims = pyjwt.decode(cookie(client, ACCESS), options={"verify_signature": False})
+    header, payload, signature = session_cookie(client, ACCESS).split(".")
+    claims = pyjwt.decode(session_cookie(client, ACCESS), options={"verify_signature": False})
     claims["sub"] = other.public_id
     forged = f"{header}.{_b64(claims)}.{signature}"
-    client.set_cookie(ACCESS, forged)
-    client.delete_cookie(REFRESH)
+    set_session_cookie(client, ACCESS, forged)
+    delete_session_cookie(client, REFRESH)
     assert client.get("/account").status_code == 302
     assert client.get("/api/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
 
@@ -181,7 +242,7 @@ def test_token_signed_with_a_different_key_is_refused(app, client, make_user):
               "aud": "maestro-web", "iss": "maestro-server", "ver": 1, "csrf": "c"}
     forged = pyjwt.encode(claims, "another key entirely, long enough!", algorithm="HS256",
                           headers={"kid": app.config["KEY_RINGS"]["session"].current_kid})
-    client.set_cookie(ACCESS, forged)
+    set_session_cookie(client, ACCESS, forged)
     assert client.get("/account").status_code == 302
     assert client.get("/api/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
 
@@ -281,3 +342,34 @@ def test_the_cookie_session_serializer_is_made_once_per_key_set(app):
     app.config["SECRET_KEY_FALLBACKS"] = []
     with pytest.raises(BadSignature):
         interface.get_signing_serializer(app).loads(signed)
+
+
+def test_production_cookies_carry_the_host_and_secure_prefixes(database_url, make_user, tmp_path):
+    """Over https in production: `__Host-` (Secure, Path=/, no Domain: no sibling subdomain can set or
+    shadow it) for the access and Flask session cookies, `__Secure-` for the refresh cookie, whose
+    path is the session path. The test suite's own apps (http) keep the plain names."""
+
+    environ = {spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS}
+    environ.update(MAESTRO_ENV="production", MAESTRO_BASE_URL="https://maestro.example.com",
+                   REDIS_URL="redis://127.0.0.1:6379/15")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": str(tmp_path),
+                      "RATELIMIT_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://"}, environ=environ)
+    user = make_user(email="ada@example.com")
+    client = app.test_client()
+    page = client.get("/auth/login", base_url="https://localhost")
+    # Over https Flask-WTF also wants a same-site Referer, as a browser sends one.
+    response = client.post("/auth/login", base_url="https://localhost", headers={"Referer": "https://localhost/auth/login"},
+                           data={"email": user.email, "password": PASSWORD,
+                                 "csrf_token": form_csrf(page.text)})
+    assert response.status_code == 302
+    headers = {header.split("=", 1)[0]: header  # the Flask session cookie comes with the form's CSRF token
+               for header in (*page.headers.getlist("Set-Cookie"), *response.headers.getlist("Set-Cookie"))}
+    assert set(headers) >= {"__Host-maestro_access", "__Secure-maestro_refresh", "__Host-maestro_session"}
+    for name in ("__Host-maestro_access", "__Host-maestro_session"):
+        attributes = [part.strip() for part in headers[name].split(";")[1:]]
+        assert "Secure" in attributes and "Path=/" in attributes, headers[name]
+        assert not any(part.lower().startswith("domain=") for part in attributes), headers[name]
+    refresh = [part.strip() for part in headers["__Secure-maestro_refresh"].split(";")[1:]]
+    assert "Secure" in refresh and "HttpOnly" in refresh and "Path=/auth/session" in refresh
+    assert not any("csrf" in name for name in headers)  # no CSRF cookie: the value travels in the forms
+    assert client.get("/account", base_url="https://localhost").status_code == 200

@@ -9,6 +9,7 @@ import jwt as pyjwt
 import pytest
 from flask_jwt_extended import create_access_token
 
+from conftest import set_session_cookie
 from maestro_web.security.keys import KeyRing
 from maestro_web.security.worker_tokens import body_digest, mint_result_token, mint_worker_token
 from worker_support import encoded, post_result
@@ -172,7 +173,7 @@ def test_worker_endpoints_ignore_session_cookies(app, auth, client, make_user, r
     auth.login(user.email)
     assert claim(client, None).status_code == 401
     # Not even a real worker token is read from a cookie: only the Authorization header counts.
-    client.set_cookie("maestro_access", mint_worker_token(ring))
+    set_session_cookie(client, "access", mint_worker_token(ring))
     assert claim(client, None).status_code == 401
 
 

@@ -39,7 +39,25 @@ def login():
     return render_template("auth/login.html", form=form), form_status(form)
 
 
+@account_bp.route("/auth/session/refresh", methods=["GET", "POST"])
+def refresh_session():
+    """The silent renewal: browsers send the refresh cookie to this path only (`REFRESH_COOKIE_PATH`).
+
+    A page whose access token expired sends the browser here (guards `_to_refresh`); the guard of
+    this blueprint has already renewed the access cookie from the refresh cookie (or sent the
+    browser to the login page), so what is left is the way back: 307, the method and body kept.
+    """
+    target = request.args.get("next")
+    return redirect(target if target is not None and is_safe_next(target) else url_for("main.index"), 307)
+
+
 @account_bp.post("/auth/logout")
+def logout_moved():
+    """Logout moved under the session path (to revoke the refresh token too); a form rendered before still works."""
+    return redirect(url_for("account.logout"), 307)
+
+
+@account_bp.post("/auth/session/logout")
 def logout():
     flash("You are logged out.", "info")
     user = current_user()

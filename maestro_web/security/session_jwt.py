@@ -2,7 +2,9 @@
 
 Browsers carry the access and refresh tokens in HttpOnly cookies, with a CSRF double-submit value
 that stays the same for the whole session (so a form rendered before an implicit refresh still
-posts). API clients send `Authorization: JWT <t>` or `Bearer <t>`. Logout revokes both tokens by
+posts). The access cookie goes to every page; the refresh cookie only to the session path
+(`JWT_REFRESH_COOKIE_PATH`), so a page whose access token has expired raises RefreshRequired and
+the guard sends the browser through that path, where the refresh cookie renews it. API clients send `Authorization: JWT <t>` or `Bearer <t>`. Logout revokes both tokens by
 `jti`; a password change bumps the user's `token_version`, which every token carries as `ver`.
 
 Verifying returns the user or raises SessionError / SessionCsrfError; what the client is then told
@@ -46,6 +48,16 @@ class SessionError(Exception):
 
 class SessionCsrfError(Exception):
     """A state-changing request without the session's CSRF double-submit value."""
+
+
+class RefreshRequired(Exception):
+    """The access token has expired on a path the refresh cookie is not sent to: renew on the session path."""
+
+
+def on_refresh_path() -> bool:
+    """Whether browsers send the refresh cookie with this request (its path is a prefix of ours)."""
+    path = current_app.config["JWT_REFRESH_COOKIE_PATH"].rstrip("/")
+    return request.path == path or request.path.startswith(path + "/")
 
 
 def _ring() -> KeyRing:
@@ -229,7 +241,8 @@ def _csrf_value_sent() -> str | None:
 
 
 def user_from_cookies() -> User:
-    """The user of the session cookies (with implicit refresh); raises SessionError or SessionCsrfError."""
+    """The user of the session cookies (with implicit refresh); raises SessionError, SessionCsrfError,
+    or RefreshRequired when the access token has expired where the refresh cookie is not sent."""
     config = current_app.config
     has_access = bool(request.cookies.get(config["JWT_ACCESS_COOKIE_NAME"]))
     has_refresh = bool(request.cookies.get(config["JWT_REFRESH_COOKIE_NAME"]))
@@ -250,6 +263,8 @@ def user_from_cookies() -> User:
         except pyjwt.ExpiredSignatureError:
             # Implicit refresh: the access token is gone or expired, the refresh token decides.
             if not has_refresh:
+                if not on_refresh_path():
+                    raise RefreshRequired() from None  # the browser may hold one for the session path
                 raise
             verify_jwt_in_request(refresh=True, locations=["cookies"])
             g.renew_access = True
