@@ -82,7 +82,7 @@ def _changes(body: GraphCreate | GraphPatch, current: Graph | None) -> GraphChan
 
 def _int_arg(name: str, default: int, maximum: int) -> int:
     raw = request.args.get(name)
-    if raw is None:
+    if raw is None or raw == "":  # sent empty (as a form sends an empty field): not given
         return default
     # A bounded pattern first: int() of a 5,000-digit string is slow, and of a huge one an error.
     if not re.fullmatch(r"\s*[0-9]{1,9}\s*", raw):
@@ -111,7 +111,7 @@ def list_graphs():
     cursor = None
     raw_cursor = request.args.get("cursor")
     if raw_cursor is not None:
-        if "page" in request.args:
+        if request.args.get("page"):  # an empty page is not given
             raise ValidationFailed("Give either page or cursor, not both.",
                                    {"cursor": "Give either page or cursor, not both."}, status=400)
         try:

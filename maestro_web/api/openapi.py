@@ -20,10 +20,17 @@ from maestro_web.api import api_auth_bp
 from maestro_web.api import schemas as s
 from maestro_web.errors import ERROR_NAMES
 from maestro_web.models.graph import GRAPH_STATUSES
+from maestro_web.shares.queries import STATUS_LIST_PATTERN
 
 Auth = Literal["user", "refresh", "worker", "discovery", "none"]
 
 ID_PARAMETER = {"type": "string", "minLength": 1, "maxLength": 64}
+# A query parameter sent empty (`?page=`, as an HTML form sends an empty field) means "not given".
+EMPTY = {"type": "string", "maxLength": 0}
+PAGE = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 1_000_000}, EMPTY]}
+PER_PAGE = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 100}, EMPTY]}
+# gunicorn refuses an over-long request line before the app (limit_request_line, gunicorn.conf.py).
+REQUEST_LINE_LIMIT = 8190
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,11 @@ class Operation:
     binary: bool = False  # the 200 answer is raw bytes (application/octet-stream)
 
 
+SHARE_RULES = ("No expires_in and no expires_at: the link lives 7 days. Refused with 422, beyond what the "
+               "schema says: an expiry beyond MAESTRO_SHARE_MAX_TTL (90 days unless configured) or in the "
+               "past, embeddable without allowed_origins, mode snapshot while the graph has no picture.")
+SPEC_RULES = ("`spec` has a grammar of its own (a node name without control characters, at most 2,000 nodes, "
+              "...): a spec it refuses is a 422 naming the lines (`spec_lines`).")
 USER_ERRORS = (400, 401, 404, 429, 503)
 QUOTAS = ("A run queued for the worker counts against the graph owner's quotas (graphs owned, runs waiting, "
           "runs in the last hour; docs/operations.md): 429 naming the quota, nothing changed, past one.")
@@ -58,33 +70,37 @@ OPERATIONS: tuple[Operation, ...] = (
               {200: s.AccessToken}, (401, 429, 503), auth="refresh"),
     Operation("post", "/api/auth/revoke", "Revoke the token in Authorization (and a refresh token)", "auth",
               {200: s.Revoked}, (400, 401, 415, 422, 429, 503), body=s.RevokeRequest, body_required=False,
-              description="The token in Authorization may be an access or a refresh token, even an expired one."),
+              description="The token in Authorization may be an access or a refresh token, even an expired one. "
+                          "A refresh_token this app did not sign is refused (422)."),
     Operation("get", "/api/me", "The user of the token", "auth", {200: s.UserOut}, USER_ERRORS),
     Operation("get", "/api/graphs", "Graphs the user holds a role on, newest first", "graphs",
               {200: s.GraphList}, USER_ERRORS, query=(
                   ("q", {"type": "string", "maxLength": 200}, "Search in the name."),
-                  ("status", {"type": "string", "enum": list(GRAPH_STATUSES)}, "Only graphs in this status."),
-                  ("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}, "Page, from 1."),
-                  ("per_page", {"type": "integer", "minimum": 1, "maximum": 100}, "Items a page (20)."),
+                  ("status", {"type": "string", "enum": ["", *GRAPH_STATUSES]},
+                   "Only graphs in this status (empty: every status)."),
+                  ("page", PAGE, "Page, from 1 (empty: 1)."),
+                  ("per_page", PER_PAGE, "Items a page (empty: 20)."),
                   ("cursor", {"type": "string", "maxLength": 64},
-                   "A next / prev / last cursor of an earlier answer (instead of page): same cost on every page."),
+                   "A next / prev / last cursor of an earlier answer (instead of page, 400 with both): same "
+                   "cost on every page. A cursor this list did not hand out is refused (400)."),
               )),
     Operation("get", "/api/shares", "The user's share links across graphs", "shares",
               {200: s.ShareLinkPage}, USER_ERRORS, query=(
                   ("q", {"type": "string", "maxLength": 200}, "Search in the label and the graph's name."),
-                  ("status", {"type": "string"},
-                   "all, or a comma-separated list of active, paused, expired, used_up, revoked (active,paused)."),
-                  ("sort", {"type": "string", "enum": ["created", "expires", "last_view"]},
+                  ("status", {"type": "string", "maxLength": 200, "pattern": STATUS_LIST_PATTERN},
+                   "all, or a comma-separated list of active, paused, expired, used_up, revoked "
+                   "(empty: active,paused)."),
+                  ("sort", {"type": "string", "enum": ["", "created", "expires", "last_view"]},
                    "created (newest first, default), expires (soonest first), last_view (latest first)."),
-                  ("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}, "Page, from 1."),
-                  ("per_page", {"type": "integer", "minimum": 1, "maximum": 100}, "Items a page (20)."),
+                  ("page", PAGE, "Page, from 1 (empty: 1)."),
+                  ("per_page", PER_PAGE, "Items a page (empty: 20)."),
               )),
     Operation("post", "/api/graphs", "Create a graph (queues its first run)", "graphs",
-              {201: s.GraphOut}, USER_ERRORS + BODY_ERRORS, body=s.GraphCreate, description=QUOTAS,
+              {201: s.GraphOut}, USER_ERRORS + BODY_ERRORS, body=s.GraphCreate, description=SPEC_RULES + " " + QUOTAS,
               headers={201: {"Location": {"schema": {"type": "string"}, "description": "The new graph."}}}),
     Operation("get", "/api/graphs/{graph_id}", "One graph (Read)", "graphs", {200: s.GraphOut}, USER_ERRORS),
     Operation("patch", "/api/graphs/{graph_id}", "Change a graph (Write); a changed spec queues a run", "graphs",
-              {200: s.GraphOut}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.GraphPatch, description=QUOTAS),
+              {200: s.GraphOut}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.GraphPatch, description=SPEC_RULES + " " + QUOTAS),
     Operation("delete", "/api/graphs/{graph_id}", "Delete a graph (Admin)", "graphs",
               {204: None}, USER_ERRORS + (403,)),
     Operation("post", "/api/graphs/{graph_id}/rerun", "Queue a new run (Write)", "graphs",
@@ -93,18 +109,21 @@ OPERATIONS: tuple[Operation, ...] = (
               {200: s.RoleList}, USER_ERRORS),
     Operation("put", "/api/graphs/{graph_id}/roles", "Grant or change a role (Admin)", "roles",
               {200: s.RoleOut}, USER_ERRORS + (403, 409) + BODY_ERRORS, body=s.RoleGrant,
-              description="422 when no account has the address. Role grants are limited per user "
+              description="422 when no account has the address (the schema cannot know). Role grants are limited per user "
                           "(MAESTRO_ROLE_GRANT_RATE_LIMIT, 30 an hour): 429 with Retry-After past it."),
     Operation("delete", "/api/graphs/{graph_id}/roles/{user_id}", "Remove a role (Admin)", "roles",
               {204: None}, USER_ERRORS + (403, 409, 422)),
     Operation("get", "/api/graphs/{graph_id}/shares", "The graph's share links (Write)", "shares",
               {200: s.ShareLinkList}, USER_ERRORS + (403,)),
     Operation("post", "/api/graphs/{graph_id}/shares", "Create a share link (Write)", "shares",
-              {201: s.ShareLinkCreated}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.ShareCreate, body_required=False),
+              {201: s.ShareLinkCreated}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.ShareCreate, body_required=False,
+              description=SHARE_RULES),
     Operation("post", "/api/graphs/{graph_id}/public", "Maestro's share call: a new link (Write)", "shares",
-              {201: s.PublicLink}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.ShareCreate, body_required=False),
+              {201: s.PublicLink}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.ShareCreate, body_required=False,
+              description=SHARE_RULES),
     Operation("patch", "/api/graphs/{graph_id}/shares/{link_id}", "Relabel, extend, pause, resume or revoke a link",
-              "shares", {200: s.ShareLinkOut}, USER_ERRORS + (403, 409) + BODY_ERRORS, body=s.SharePatch),
+              "shares", {200: s.ShareLinkOut}, USER_ERRORS + (403, 409) + BODY_ERRORS, body=s.SharePatch,
+              description="422 for an expiry beyond MAESTRO_SHARE_MAX_TTL from the link's creation or in the past."),
     Operation("delete", "/api/graphs/{graph_id}/shares/{link_id}", "Revoke a link (the row stays)", "shares",
               {200: s.ShareLinkOut}, USER_ERRORS + (403,)),
     Operation("delete", "/api/graphs/{graph_id}/shares", "Revoke every link of the graph", "shares",
@@ -158,7 +177,8 @@ OPERATIONS: tuple[Operation, ...] = (
               description="201 when stored, 200 for a repeat of a stored run_id. 409 when run_id is not the "
                           "graph's current run. The body is limited to MAESTRO_INGEST_MAX_BYTES (413). The worker "
                           "token must be bound to this result: its `run_id` claim equal to the body's run_id "
-                          "and its `body_sha256` claim the SHA-256 (hex) of the exact request body, else 403."),
+                          "and its `body_sha256` claim the SHA-256 (hex) of the exact request body, else 403. "
+                          "A picture the SVG sanitizer refuses, or info over 256 KB of JSON, is a 422."),
 )
 
 SECURITY_SCHEMES = {
@@ -247,6 +267,11 @@ def openapi_document() -> dict[str, Any]:
                 "description": f"{DESCRIPTIONS[status]} (`error`: {ERROR_NAMES.get(status, 'error')})",
                 "content": {"application/json": {"schema": error_ref}},
             }
+        answers["414"] = {
+            "description": f"The request line (method, path and query string) is over {REQUEST_LINE_LIMIT} "
+                           "bytes: gunicorn refuses it before the app, with a short HTML page.",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
         operation: dict[str, Any] = {
             "operationId": _operation_id(op),
             "summary": op.summary,
@@ -271,7 +296,14 @@ def openapi_document() -> dict[str, Any]:
             "title": "Maestro Web API",
             "version": "1",
             "description": "Graphs, roles, share links and the analytics worker's endpoints. Every error is "
-                           '{"error", "message"} and, for invalid input, "fields" naming each field (SPEC §7).',
+                           '{"error", "message"} and, for invalid input, "fields" naming each field (SPEC §7).\n\n'
+                           "What a JSON Schema cannot say: text (JSON strings, query values, form fields) must be "
+                           "valid Unicode without NUL; a NUL or a lone UTF-16 surrogate (`\\ud800` not followed "
+                           "by a low surrogate) is refused with 400 (anywhere in a JSON body) or 422 (naming the "
+                           "field). A request line over 8190 bytes gets gunicorn's 414, a header over 8190 bytes "
+                           "its 400, both as HTML, before the app sees the request. Beyond the schemas, some "
+                           "values are checked against the database or the app's rules (a registered user, a "
+                           "cursor, a token, the spec grammar, the share-link cap); each operation says which.",
         },
         "paths": paths,
         "components": {"schemas": definitions.get("$defs", {}), "securitySchemes": SECURITY_SCHEMES},

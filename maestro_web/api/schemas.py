@@ -23,7 +23,7 @@ from maestro_web.domain.spec import MAX_SPEC_CHARS
 from maestro_web.models.graph import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
 from maestro_web.models.share import LABEL_MAX_LENGTH, PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
 from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem
-from maestro_web.shares.services import MAX_ORIGINS, MAX_VIEWS_LIMIT
+from maestro_web.shares.services import MAX_ORIGINS, MAX_VIEWS_LIMIT, ORIGIN_PATTERN
 
 MAX_LIFETIME_SECONDS = 10 * 365 * 86400  # far above any share cap; keeps date arithmetic finite
 MAX_INT32 = 2**31 - 1  # INTEGER columns on PostgreSQL
@@ -307,9 +307,20 @@ SHARE_MESSAGES = {
 }
 
 
+# `expires_in` and `expires_at` together are refused (422): said in the schema, so the document and
+# the API agree on which bodies are valid.
+NOT_BOTH_EXPIRIES: dict[str, Any] = {"not": {
+    "required": ["expires_in", "expires_at"],
+    "properties": {"expires_in": {"type": "integer"}, "expires_at": {"type": "string"}},
+}}
+ORIGIN_DESCRIPTION = ("An origin: `https://host[:port]` (`http://` only for localhost and 127.0.0.1), "
+                      "an optional trailing slash; an empty string is skipped.")
+
+
 class ShareCreate(RequestModel):
     """Give `expires_in` or `expires_at` (not both); without either the link lives 7 days."""
 
+    model_config = ConfigDict(json_schema_extra=NOT_BOTH_EXPIRIES)
     messages: ClassVar[dict[str, str]] = SHARE_MESSAGES
 
     label: Label = "Shared link"
@@ -317,12 +328,16 @@ class ShareCreate(RequestModel):
     expires_at: IsoDateTime | None = None
     max_views: Annotated[StrictInt, Field(ge=1, le=MAX_VIEWS_LIMIT)] | None = None
     embeddable: StrictBool = False
-    allowed_origins: Annotated[list[Annotated[Text, Field(max_length=200)]], Field(max_length=MAX_ORIGINS)] = []
+    # The pattern is checked by normalize_origins (with its own message), and published here.
+    allowed_origins: Annotated[list[Annotated[Text, Field(max_length=200, description=ORIGIN_DESCRIPTION,
+                                                          json_schema_extra={"pattern": ORIGIN_PATTERN})]],
+                               Field(max_length=MAX_ORIGINS)] = []
     passcode: Annotated[Text, Field(min_length=PASSCODE_MIN_LENGTH, max_length=PASSCODE_MAX_LENGTH)] | None = None
     mode: Literal["live", "snapshot"] = "live"
 
 
 class SharePatch(RequestModel):
+    model_config = ConfigDict(json_schema_extra=NOT_BOTH_EXPIRIES)
     messages: ClassVar[dict[str, str]] = SHARE_MESSAGES
 
     label: Label | None = None
@@ -400,6 +415,14 @@ ResultStatus = Literal["finished", "warning", "error"]
 MAX_INFO_BYTES = 256 * 1024
 
 
+def picture_required_unless_error(member: str) -> dict[str, Any]:
+    """The schema's way of saying what the ingest refuses (422): no picture, unless status is error."""
+    return {
+        "if": {"properties": {"status": {"const": "error"}}, "required": ["status"]},
+        "else": {"required": [member], "properties": {member: {"type": "string", "minLength": 1}}},
+    }
+
+
 class WorkerResult(RequestModel):
     """A worker's result for the graph its token names (JSON form).
 
@@ -407,7 +430,8 @@ class WorkerResult(RequestModel):
     other foreign workers may send more than we keep.
     """
 
-    model_config = ConfigDict(extra="ignore", str_max_length=MAX_SPEC_CHARS)
+    model_config = ConfigDict(extra="ignore", str_max_length=MAX_SPEC_CHARS,
+                              json_schema_extra=picture_required_unless_error("svg"))
 
     messages: ClassVar[dict[str, str]] = {
         "run_id": "Required: the run_id the job claim returned.",
@@ -432,7 +456,8 @@ class WorkerResult(RequestModel):
 class WorkerResultForm(RequestModel):
     """Maestro's worker posts a form: `payload` is the SVG, `total` a number as text."""
 
-    model_config = ConfigDict(extra="ignore", str_max_length=MAX_SPEC_CHARS)
+    model_config = ConfigDict(extra="ignore", str_max_length=MAX_SPEC_CHARS,
+                              json_schema_extra=picture_required_unless_error("payload"))
 
     messages: ClassVar[dict[str, str]] = {
         **WorkerResult.messages, "payload": "Must be the SVG document as text.",

@@ -7,6 +7,7 @@ always agree.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,11 @@ from maestro_web.models.share_rules import Outcome, row_status_condition
 LINK_STATUSES = ("active", "paused", "expired", "used up", "revoked")
 # Ended links (expired, used up, revoked) are shown only when asked for (issue 14 item 7).
 DEFAULT_STATUSES = ("active", "paused")
+# What `?status=` may be, as a pattern the API's OpenAPI document publishes: empty, `all`, or a comma
+# list of statuses (underscores for spaces; spaces around items and empty items allowed).
+_ONE_STATUS = "[ ]*(?:" + "|".join(status.replace(" ", "_") for status in LINK_STATUSES) + ")[ ]*"
+STATUS_LIST_PATTERN = rf"^(?:[ ]*|[ ]*all[ ]*|(?:[ ]*,)*{_ONE_STATUS}(?:,(?:{_ONE_STATUS}|[ ]*))*)$"
+_STATUS_LIST = re.compile(STATUS_LIST_PATTERN)
 SORTS = ("created", "expires", "last_view")
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000
@@ -45,7 +51,10 @@ def status_condition(status: str, now: datetime) -> TextClause:
 
 
 def parse_statuses(raw: str | None) -> tuple[str, ...]:
-    """`active,paused` (comma-separated), `all`, or nothing (active + paused)."""
+    """`active,paused` (comma-separated), `all`, or nothing (active + paused): STATUS_LIST_PATTERN."""
+    if raw is not None and not _STATUS_LIST.fullmatch(raw):
+        raise BadListRequest("status", "status must be 'all' or a comma-separated list of: "
+                             + ", ".join(s.replace(" ", "_") for s in LINK_STATUSES) + ".")
     if raw is None or not raw.strip():
         return DEFAULT_STATUSES
     if raw.strip() == "all":
