@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 
 from conftest import api_headers
 from maestro_web.api import schemas
-from maestro_web.security.worker_tokens import mint_worker_token
+from maestro_web.security.worker_tokens import mint_result_token, mint_worker_token
 
 API_BLUEPRINTS = {"api", "api_auth", "analytics_worker", "discovery_command"}
 
@@ -160,16 +160,22 @@ def test_a_worker_result_needs_its_picture_unless_it_reports_an_error(app, clien
     make_graph(make_user())
     ring = app.config["KEY_RINGS"]["analytics"]
     job = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring, '*')}"}).json
-    result = {"Authorization": f"JWT {mint_worker_token(ring, job['graph_id'])}"}
+
+    def post(body: dict) -> Any:
+        raw = json.dumps(body).encode()  # the token is bound to these very bytes
+        token = mint_result_token(ring, job["graph_id"], job["run_id"], raw)
+        return client.post("/analytics/graphs", data=raw, content_type="application/json",
+                           headers={"Authorization": f"JWT {token}"})
+
     doc = document(client)
     for body in ({"run_id": job["run_id"]}, {"run_id": job["run_id"], "status": "warning", "svg": ""}):
         assert not valid_body(doc, "WorkerResult", body)
-        answer = client.post("/analytics/graphs", json=body, headers=result)
-        assert answer.status_code == 422 and "svg" in answer.json["fields"]
+        answer = post(body)
+        assert answer.status_code == 422 and "svg" in answer.json["fields"], answer.json
     assert not valid_body(doc, "WorkerResultForm", {"run_id": job["run_id"]})
     failed = {"run_id": job["run_id"], "status": "error", "msg": "the worker gave up"}
     assert valid_body(doc, "WorkerResult", failed)
-    assert client.post("/analytics/graphs", json=failed, headers=result).status_code == 201
+    assert post(failed).status_code == 201
 
 
 def test_lone_surrogates_are_refused_and_the_document_says_so(client, make_user):
