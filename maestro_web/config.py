@@ -475,6 +475,9 @@ def load_settings(
         # Seconds between the live server's pings (SPEC §8: 20); a peer silent for half of it is dropped.
         # Only the tests change it, to see a ping and a drop in a second instead of half a minute.
         "MAESTRO_LIVE_PING_INTERVAL": _int(environ, "MAESTRO_LIVE_PING_INTERVAL", 20, minimum=1),
+        # Seconds between an open public page's checks of its link's state while it hears no live events
+        # (docs/live-pages.md "How a link's change reaches an open page"); tests set 1.
+        "MAESTRO_PUBLIC_STATE_POLL": _int(environ, "MAESTRO_PUBLIC_STATE_POLL", 30, minimum=1),
         # Redis keys and the pub/sub channel of the live servers start with this (tests use their own).
         "MAESTRO_LIVE_REDIS_PREFIX": environ.get("MAESTRO_LIVE_REDIS_PREFIX", "").strip() or "maestro:live:",
         # Discovery (SPEC §11): where the service listens, how long a crawl may take, which AWS-compatible

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -98,14 +98,18 @@ def json_error(
 
 
 def error_page(status: int, message: str, title: str | None = None, *, public: bool = False, embed: bool = False,
-               links: Sequence[tuple[str, str, str]] | None = None, show_status: bool = True) -> Response:
+               links: Sequence[tuple[str, str, str]] | None = None, show_status: bool = True,
+               watch: Mapping[str, Any] | None = None) -> Response:
     """The one builder of every HTML error page (templates/errors/error.html).
 
     `public` for a share link's visitor (no site navigation, no link into the site), `embed` for a
-    page inside someone else's iframe (no top bar), `links` for the ways on as (href, label, class).
+    page inside someone else's iframe (no top bar), `links` for the ways on as (href, label, class),
+    `watch` for a refusal that may end (a paused link): `{"state_url", "poll"}`, which the page checks
+    by itself (static/link-state.js) to come back when it does.
     """
     html = render_template("errors/error.html", status=status, title=title or TITLES.get(status, "Error"),
-                           message=message, public=public, embed=embed, links=links, show_status=show_status)
+                           message=message, public=public, embed=embed, links=links, show_status=show_status,
+                           watch=watch)
     return Response(html, status=status, mimetype="text/html")
 
 

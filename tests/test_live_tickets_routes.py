@@ -185,15 +185,16 @@ def test_visitor_renews_the_ticket_with_the_share_token_without_counting_a_view(
     assert link_row(app, made.id).view_count == views  # neither counts as a view
 
 
-def test_renewal_of_a_paused_or_revoked_link_is_refused(app, auth, client, owner, graph):
+def test_a_paused_link_still_gets_tickets_and_a_revoked_one_none(app, auth, client, owner, graph):
+    """A paused page keeps listening (so it comes back when the link is resumed); its redraw is refused."""
     made = make_link(app, graph, owner)
     ticket_url = page_ticket(app.test_client().get(made.path).get_data(as_text=True))["ticket-url"]
-    refresh_url = ticket_url.replace("/ticket?", "/live?")
+    refresh_url = page_ticket(app.test_client().get(made.path).get_data(as_text=True))["refresh-url"]
     auth.login(owner.email)
     base = f"/graphs/{graph.public_id}/shares/{made.id}"
     client.post(f"{base}/pause", data=auth.form_values(base))
     assert link_row(app, made.id).paused_at is not None
-    assert app.test_client().get(ticket_url).status_code == 403
+    assert app.test_client().get(ticket_url).status_code == 200
     refused = app.test_client().get(refresh_url)
     assert refused.status_code == 403 and "Temporarily unavailable" in refused.get_data(as_text=True)
     client.post(f"{base}/revoke", data=auth.form_values(base))

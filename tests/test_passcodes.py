@@ -6,6 +6,8 @@ tests/test_rate_limits.py), so every test here sees the budgets a deployment has
 """
 from __future__ import annotations
 
+import html
+
 import logging
 import re
 import uuid
@@ -205,11 +207,15 @@ def test_the_cookie_opens_page_svg_png_download_live_and_short_link_each_counted
     download = client.get(f"/analytics/graphs/public/{graph.public_id}/download.svg?token={locked.token}")
     assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
     assert views(app, locked.id) == 5
-    live = client.get(f"/analytics/graphs/public/{graph.public_id}/live?token={locked.token}")
+    refresh_url = html.unescape(re.search(r'data-live-refresh-url="([^"]+)"', page.text).group(1))
+    live = client.get(refresh_url)  # the page's own redraw, with the receipt of its counted view
     assert live.status_code == 200 and GRAPH_NAME in live.text
     ticket = client.get(f"/analytics/graphs/public/{graph.public_id}/ticket?token={locked.token}")
     assert ticket.status_code == 200 and ticket.json["ticket"]
-    assert views(app, locked.id) == 5  # the live refresh and its ticket are not views
+    assert views(app, locked.id) == 5  # the page's redraw and its ticket are not views
+    bare = client.get(f"/analytics/graphs/public/{graph.public_id}/live?token={locked.token}")
+    assert bare.status_code == 200 and GRAPH_NAME in bare.text
+    assert views(app, locked.id) == 6  # without the receipt, the redraw route is a view like the page
 
 
 def test_the_short_link_form_posts_to_the_short_link(app, locked):

@@ -6,6 +6,8 @@ Results come in through the real worker endpoints (claim, then post), as the wor
 """
 from __future__ import annotations
 
+import html
+
 import os
 import re
 from datetime import timedelta
@@ -119,14 +121,16 @@ def test_svg_png_download_and_og_image_of_a_snapshot_are_the_pinned_picture(app,
 
 
 def test_the_live_refresh_and_the_owner_preview_keep_the_pinned_picture(app, auth, client, graph, writer, snapshot):
-    refreshed = app.test_client().get(snapshot.path.replace("?token=", "/live?token="))
+    visitor = app.test_client()
+    page = visitor.get(snapshot.path).get_data(as_text=True)  # one counted view, whose page redraws
+    refreshed = visitor.get(html.unescape(re.search(r'data-live-refresh-url="([^"]+)"', page).group(1)))
     assert refreshed.status_code == 200
     assert "alpha-drawing" in refreshed.get_data(as_text=True) and "beta-drawing" not in refreshed.get_data(as_text=True)
     auth.login(writer.email)
     preview = client.get(f"/analytics/graphs/{graph.public_id}/shares/{snapshot.id}/preview")
     assert preview.status_code == 200
     assert "alpha-drawing" in preview.get_data(as_text=True) and "Snapshot as of" in preview.get_data(as_text=True)
-    assert link_row(app, snapshot.id).view_count == 0  # neither is a view
+    assert link_row(app, snapshot.id).view_count == 1  # the page was a view; its redraw and the preview are not
     private = client.get(f"/analytics/graphs/{graph.public_id}")  # the graph's own page: the newest
     assert "beta-drawing" in private.get_data(as_text=True)
 

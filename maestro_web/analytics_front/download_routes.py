@@ -1,7 +1,7 @@
 """Download the picture as an SVG or PNG file (SPEC §9), under the same rules as the page showing it.
 
 - private: `GET /analytics/graphs/<id>/download.<svg|png>`: Read on the graph (the private guard);
-- public: `GET /analytics/graphs/public/<id>/download.<svg|png>?token=`: the share link's rules,
+- public: `GET /analytics/graphs/public/<id>/download.<svg|png>?token=` (and `/analytics/s/<code>/download.<svg|png>`): the share link's rules,
   checked and counted by the same statement as the page (a download is a view of the graph), with
   the same refusals and the public headers of public_routes.py.
 
@@ -22,9 +22,9 @@ from datetime import datetime
 
 from flask import Response, abort, current_app, g, request
 
-from maestro_web import pictures, rate_limits
-from maestro_web.analytics_front import analytics_private_bp, analytics_public_bp, passcode_gate
-from maestro_web.analytics_front.public_routes import refusal_page, uncounted_view
+from maestro_web import pictures
+from maestro_web.analytics_front import analytics_private_bp, passcode_gate
+from maestro_web.analytics_front.public_routes import Address, public_route, refusal_page, uncounted_view
 from maestro_web.domain.access import authorize_graph
 from maestro_web.errors import error_page, json_error, wants_json
 from maestro_web.headers import svg_document
@@ -90,15 +90,15 @@ def private_download(graph_id: str, fmt: str) -> Response:
     return download(picture.svg, graph.name, picture.created_at, fmt, public=False)
 
 
-@analytics_public_bp.get("/graphs/public/<graph_id>/download.<fmt>")
-@rate_limits.exempt  # like the page: failures are counted in refusal_page()
-def public_download(graph_id: str, fmt: str) -> Response:
+@public_route("/download.<fmt>", "download")
+def public_download(here: Address, fmt: str) -> Response:
+    """The long (`/graphs/public/<id>/download.<fmt>?token=`) and the short (`/s/<code>/download.<fmt>`) link's file."""
     if fmt not in FORMATS:
         abort(404)
-    jti = g.share_claims["jti"]  # require_share checked the token
-    counted = count_view(jti, graph_id, passcode_gate.presented_hash(jti))
+    jti = g.share_claims["jti"]  # require_share checked the token or code
+    counted = count_view(jti, here.graph_id, passcode_gate.presented_hash(jti))
     if counted is None:  # a refusal, or a bare 401 until the link's passcode is entered
-        return uncounted_view(graph_id, False)
+        return uncounted_view(here.graph_id, False)
     g.share_link = counted  # its allowed origins, for the headers
     if counted.svg is None:
         return refusal_page("no picture", False)

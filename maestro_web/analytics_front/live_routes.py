@@ -1,60 +1,77 @@
-"""Live updates of the public view (SPEC §8, §10): a visitor's ticket and a redraw that counts no view.
+"""How an open public page keeps up with its link (SPEC §8, §10; docs/live-pages.md): each route exists
+for the long link (`/graphs/public/<id>/<what>?token=`) and the short one (`/s/<code>/<what>`).
 
-Both answer only while the link may be viewed (the same rules as the view, read from the row, no
-view counted, and the link's passcode entered in this browser if it has one): the page holds the
-share token, so it can renew its ticket and fetch the redrawn picture, and it turns into the refusal
-page once its link is paused or revoked.
+- `live`: the page as it is now, for the page's own redraws. With the receipt of the view that page
+  counted (`seen`, short_codes.mint_view_receipt) it counts nothing (a redraw is not a visit); without
+  one it is the page itself, counted or refused by the one counting statement, so the link alone never
+  shows the graph uncounted.
+- `ticket`: a fresh live ticket for `share:<link>`, while the link may be viewed or is paused (a paused
+  page listens, so that it comes back when the link is resumed).
+- `state`: the link's state in one word, for a page that hears no live events: counts nothing, shows
+  nothing of the graph.
+
+Each applies the link's rules read from the row, and the passcode gate: a link with a passcode
+answers only a browser that entered it.
 """
 from __future__ import annotations
 
-from typing import Any
+from flask import Response, current_app, g, jsonify, request
 
-from flask import Response, current_app, g, render_template, request, url_for
-
-from maestro_web import rate_limits
-from maestro_web.analytics_front import analytics_public_bp
+from maestro_web.analytics_front import passcode_gate
 from maestro_web.analytics_front.presenters import link_page
-from maestro_web.analytics_front.public_routes import REFUSALS, viewable_link
-from maestro_web.errors import error_page, json_error
+from maestro_web.analytics_front.public_routes import (
+    REFUSALS, Address, link_verdict, public_page, public_route, refusal_page, show,
+)
+from maestro_web.errors import json_error
 from maestro_web.live_pages.routes import ticket_response
 from maestro_web.live_pages.tickets import share_ticket
 from maestro_web.models.share_rules import Outcome
+from maestro_web.security.share_tokens import CONTEXT as SHARE_CONTEXT
+from maestro_web.security.short_codes import view_receipt_valid
 
 
-@analytics_public_bp.get("/graphs/public/<graph_id>/ticket")
-@rate_limits.exempt
-def public_ticket(graph_id: str) -> Response:
-    link = viewable_link(graph_id)  # passcode included; a known link's embedding rules apply too
-    if isinstance(link, str):
-        status, title, _ = REFUSALS[link]
-        return json_error(status, title + ".")
-    return ticket_response(share_ticket(link.public_id))
+@public_route("/ticket", "ticket")
+def public_ticket(here: Address) -> Response:
+    outcome, link = link_verdict(here.graph_id)  # a known link's embedding rules apply too
+    if outcome in (Outcome.VIEWABLE, Outcome.PAUSED) and link is not None:
+        if passcode_gate.opened(link):
+            return ticket_response(share_ticket(link.public_id))
+        refusal = "locked"
+    else:
+        refusal = outcome.visitor_sees
+    status, title, _ = REFUSALS[refusal]
+    return json_error(status, title + ".")
 
 
-@analytics_public_bp.get("/graphs/public/<graph_id>/live")
-@rate_limits.exempt
-def public_live(graph_id: str) -> Response:
-    """The public page as it is now, for the page's own script: not a view, so not counted."""
-    link = viewable_link(graph_id)
-    page = link_page(link) if not isinstance(link, str) else None  # a snapshot shows its pinned result
-    if isinstance(link, str) or page is None:
-        status, title, message = REFUSALS[link if isinstance(link, str) else Outcome.SNAPSHOT_GONE.visitor_sees]
-        return error_page(status, message, title, public=True)
-    return Response(render_template("analytics/public.html", page=page, expires_at=link.expires_at),
-                    mimetype="text/html")
+@public_route("/live", "live")
+def public_live(here: Address) -> Response:
+    """The public page as it is now: uncounted with the receipt of this page's counted view, else
+    the page itself (counted, or refused)."""
+    jti = g.share_claims["jti"]
+    if not view_receipt_valid(current_app.config["KEY_RINGS"][SHARE_CONTEXT], jti, request.args.get("seen")):
+        return show(here, False, form=False)
+    outcome, link = link_verdict(here.graph_id)
+    if outcome is Outcome.USED_UP:  # the page asking is one of the views the link allowed: it stays
+        outcome = Outcome.VIEWABLE
+    if outcome is not Outcome.VIEWABLE or link is None:
+        return refusal_page(outcome.visitor_sees, False)
+    if not passcode_gate.opened(link):
+        return refusal_page("locked", False)
+    fields = link_page(link)  # a snapshot shows its pinned result
+    if fields is None:
+        return refusal_page(Outcome.SNAPSHOT_GONE.visitor_sees, False)
+    return public_page(lambda: fields, link.expires_at, here, link.public_id, False, fields["svg"] is not None)
 
 
-@analytics_public_bp.app_template_global()
-def live_share_context() -> dict[str, Any] | None:
-    """What the public page's script needs: a ticket for `share:<link>` and where to renew it."""
-    claims = g.get("share_claims")
-    graph_id = (request.view_args or {}).get("graph_id")
-    if claims is None or graph_id is None:
-        return None
-    token = request.args.get("token", "")
-    return {
-        **share_ticket(claims["jti"], reuse=True),
-        "ticket_url": url_for("analytics_public.public_ticket", graph_id=graph_id, token=token),
-        "refresh_url": url_for("analytics_public.public_live", graph_id=graph_id, token=token),
-        "live_url": current_app.config["MAESTRO_LIVE_URL"],
-    }
+@public_route("/state", "state")
+def public_state(here: Address) -> Response:
+    """`{"state": "active" | a refusal's name, "expires_at"}`: what an open page needs to know whether
+    to change, and nothing else (no name, picture, figures, views). Counts nothing."""
+    outcome, link = link_verdict(here.graph_id)
+    state = Outcome.VIEWABLE.value if outcome is Outcome.VIEWABLE else outcome.visitor_sees
+    if outcome is Outcome.VIEWABLE and link is not None and not passcode_gate.opened(link):
+        state = "locked"
+    body: dict[str, object] = {"state": state}
+    if link is not None and state in (Outcome.VIEWABLE.value, Outcome.PAUSED.value, "locked"):
+        body["expires_at"] = link.expires_at.isoformat()  # an extension moves the page's timer
+    return jsonify(body)

@@ -1,11 +1,11 @@
 """Rendered public pages, kept per process (issue 15 goal 2, docs/scale.md "The public view").
 
 A public page is a pure function of what the counting statement returned (the graph's fields and
-the picture it shows, the link's expiry), the URL the visitor opened (its token or short code go
-into the page's links), the visitor's live ticket (reused per link for a minute,
-live_pages/tickets.py) and the time (relative times, "expires in 23 hours"). Rendering it is most
+the picture it shows, the link's expiry), the address the visitor opened (its token or short code go
+into the page's links) and the time (relative times, "expires in 23 hours"). Rendering it is most
 of a view's Python work once the count is cheap, so the page is cached under a key made of exactly
-those inputs, the time rounded to 30 s.
+those inputs, the time rounded to 30 s. The visitor's own live ticket goes in after the cache
+(public_routes.public_page).
 
 Never cached: a page rendered while the visitor's session holds flashed messages (they are that
 visitor's, and rendering consumes them), and a page over MAX_PAGE_BYTES. The cache only ever

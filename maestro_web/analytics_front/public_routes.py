@@ -13,10 +13,13 @@ Every answer of these routes, errors included, carries the public headers.
 """
 from __future__ import annotations
 
-from dataclasses import fields
+import functools
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Callable, Hashable
 from urllib.parse import urlencode
 
-from flask import Response, abort, current_app, g, render_template, request
+from flask import Response, abort, current_app, g, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response as AnyResponse
 
@@ -33,17 +36,29 @@ from maestro_web.models import Graph, ShareLink
 from maestro_web.models.share_rules import Outcome, count_view, diagnose
 from maestro_web.rate_limits import STORAGE_ERRORS, share_failure_allowed, storage_unavailable
 from maestro_web.security.share_tokens import ShareTokenExpired, ShareTokenInvalid
-from maestro_web.security.short_codes import ShortCodeInvalid
+from maestro_web.security.share_tokens import CONTEXT as SHARE_CONTEXT
+from maestro_web.security.short_codes import ShortCodeInvalid, mint_view_receipt
 
-# What a visitor is told, by refusal: nothing about the graph, nothing about why a token failed.
+# What a visitor is told, by refusal: words first (title, then what happened and what to do), the status
+# small under them. Nothing about the graph; the words match what the owner's confirmations promise
+# (templates/_confirm.html, templates/shares/bulk_confirm.html). docs/sharing.md lists them.
 REFUSALS = {
-    "invalid": (404, "This link does not work", "Check that you copied the whole link, or ask its owner for a new one."),
-    "expired": (410, "This link has expired", "Ask the person who shared it for a new link."),
-    "revoked": (410, "This link was revoked", "Its owner turned it off. Ask them for a new link if you still need it."),
-    "used up": (410, "This link was used up", "It allowed a limited number of views, and they have all been used."),
-    "paused": (403, "Temporarily unavailable", "The owner paused this link. Try again later."),
+    "invalid": (404, "This link does not work",
+                "It may be incomplete or mistyped. Check that you copied the whole link, or ask the person who shared it for a new one."),
+    "creator lost write": (404, "This link no longer works",
+                           "The person who shared it can no longer share this graph. Ask them for a new link."),
+    "graph deleted": (404, "This link no longer works",
+                      "The graph it showed was deleted, so every link to it stopped working. Ask the person who shared it if you still need it."),
+    "expired": (410, "This link has expired",
+                "It was shared for a limited time, and that time is over. Ask the person who shared it for a new link."),
+    "revoked": (410, "This link was revoked",
+                "It is no longer available: the person who shared it turned it off for good. Ask them for a new link if you still need it."),
+    "used up": (410, "This link was used up",
+                "It could be opened a limited number of times, and every one has been used. Ask the person who shared it for a new link."),
+    "paused": (403, "Temporarily unavailable",
+               "The person who shared this link paused it. It may come back: keep this page open and the graph returns by itself when they resume it."),
     "snapshot gone": (410, "This snapshot is no longer available",
-                      "The picture this link was made to keep was deleted. Ask its owner for a new link."),
+                      "The picture this link was made to keep was deleted. Ask the person who shared it for a new link."),
     "no picture": (404, "No picture yet", "This graph has not been drawn yet. Try again later."),
     "too many": (429, "Too many attempts", "Too many links that do not work came from your address. Wait a minute."),
     "locked": (401, "Passcode required", "This link is protected by a passcode. Open the link and enter it first."),
@@ -83,7 +98,12 @@ def refusal_page(refusal: str, embed: bool) -> Response:
             response.headers["Retry-After"] = str(retry_after)
             return response
     status, title, message = REFUSALS[refusal]
-    return error_page(status, message, title, public=True, embed=embed)
+    watch = None
+    if refusal == "paused":  # it may come back: the page checks the link's state and returns by itself
+        here = address()
+        if here is not None:
+            watch = {"state_url": here.url("state"), "poll": current_app.config["MAESTRO_PUBLIC_STATE_POLL"]}
+    return error_page(status, message, title, public=True, embed=embed, watch=watch)
 
 
 def _embed() -> bool:
@@ -146,13 +166,91 @@ def viewable_link(graph_id: str) -> ShareLink | str:
     return link if isinstance(link, str) or passcode_gate.opened(link) else "locked"
 
 
+@dataclass(frozen=True)
+class Address:
+    """How the visitor reached the link: the long URL (graph id and token) or the short one (code).
+
+    Every URL of the page (its redraw, live ticket, state check, downloads, image link) is built on the
+    address it was opened at, so the short link's page is the long link's page, feature for feature.
+    """
+
+    graph_id: str
+    token: str | None = None
+    code: str | None = None
+
+    def url(self, what: str, **args: Any) -> str:
+        """The URL of this link's `what`: page, live, ticket, state or download (with fmt=)."""
+        if self.code is not None:
+            return url_for(f"analytics_public.short_{what}", code=self.code, **args)
+        endpoint = "public_graph" if what == "page" else f"public_{what}"
+        return url_for(f"analytics_public.{endpoint}", graph_id=self.graph_id, token=self.token, **args)
+
+    def image_url(self) -> str:
+        """The image link (`&ext=png`), absolute from MAESTRO_ANALYTICS_URL: the page's og:image."""
+        base = current_app.config["MAESTRO_ANALYTICS_URL"]
+        if self.code is not None:
+            return f"{base}/s/{self.code}?ext=png"
+        return f"{base}/graphs/public/{self.graph_id}?token={self.token}&ext=png"
+
+
+def address() -> Address | None:
+    """The address of this request (require_share verified it); None for a short code of a pruned link."""
+    code = (request.view_args or {}).get("code")
+    if code is None:
+        return Address((request.view_args or {}).get("graph_id", ""), token=request.args.get("token", ""))
+    graph_id = _graph_of(g.share_claims["jti"])
+    return Address(graph_id, code=code) if graph_id is not None else None
+
+
+def _graph_of(jti: str) -> str | None:
+    """The public id of the graph of the link `jti` (a short link names only its link)."""
+    return db.session.scalar(select(Graph.public_id).join(ShareLink, ShareLink.graph_id == Graph.id)
+                             .where(ShareLink.public_id == jti))
+
+
+def _short(view: Callable[..., AnyResponse]) -> Callable[..., AnyResponse]:
+    """A short-link route: the view of the long link, on the address of the short code."""
+    @functools.wraps(view)
+    def short_view(code: str, **kwargs: Any) -> AnyResponse:
+        here = address()
+        if here is None:  # a genuine code of a link since pruned
+            return refusal_page("invalid", False)
+        return view(here, **kwargs)
+    return short_view
+
+
+def _long(view: Callable[..., AnyResponse]) -> Callable[..., AnyResponse]:
+    """A long-link route: the view on the address of the graph id and token."""
+    @functools.wraps(view)
+    def long_view(graph_id: str, **kwargs: Any) -> AnyResponse:
+        here = address()
+        assert here is not None
+        return view(here, **kwargs)
+    return long_view
+
+
+def public_route(rule: str, endpoint: str, methods: tuple[str, ...] = ("GET",), **options: Any
+                 ) -> Callable[[Callable[..., AnyResponse]], Callable[..., AnyResponse]]:
+    """Register `view(address, ...)` twice: `/graphs/public/<graph_id><rule>` (endpoint `public_<endpoint>`)
+    and `/s/<code><rule>` (`short_<endpoint>`), so no path of a link can fall behind another."""
+    def register(view: Callable[..., AnyResponse]) -> Callable[..., AnyResponse]:
+        for prefix, name, wrap in (("/graphs/public/<graph_id>", f"public_{endpoint}", _long),
+                                   ("/s/<code>", f"short_{endpoint}", _short)):
+            wrapped = wrap(view)
+            wrapped.__name__ = wrapped.__qualname__ = name
+            wrapped = rate_limits.exempt(wrapped)  # failures are counted in refusal_page(), successes cost nothing
+            analytics_public_bp.add_url_rule(prefix + rule, name, wrapped, methods=list(methods), **options)
+        return view
+    return register
+
+
 @analytics_public_bp.get("/graphs/public/<graph_id>", defaults={"embed": False})
 @analytics_public_bp.get("/graphs/public/<graph_id>/embed", defaults={"embed": True}, endpoint="public_embed")
 @rate_limits.exempt  # failures are counted in refusal_page(), successes cost nothing
 def public_graph(graph_id: str, embed: bool) -> Response | str:
-    # 1. require_share verified the token
-    own_url = f"{current_app.config['MAESTRO_ANALYTICS_URL']}/graphs/public/{graph_id}?token={request.args.get('token', '')}"
-    return show(g.share_claims["jti"], graph_id, embed, own_url)
+    here = address()  # 1. require_share verified the token
+    assert here is not None
+    return show(here, embed)
 
 
 @analytics_public_bp.post("/graphs/public/<graph_id>", defaults={"embed": False})
@@ -166,16 +264,15 @@ def public_passcode(graph_id: str, embed: bool) -> AnyResponse:
     return passcode_gate.enter_passcode(link, embed)
 
 
-@analytics_public_bp.get("/s/<code>")
+@analytics_public_bp.get("/s/<code>", endpoint="short_page")
 @rate_limits.exempt  # like the long link: failures are counted in refusal_page()
 def short_link(code: str) -> Response | str:
     """The short link (issue 14): require_share checked the code's MAC; the link's graph comes from
     its row, then everything is the long link's: the same counting statement, page and headers."""
-    jti = g.share_claims["jti"]
-    graph_id = _graph_of(jti)
-    if graph_id is None:  # a genuine code of a link since pruned
+    here = address()
+    if here is None:  # a genuine code of a link since pruned
         return refusal_page("invalid", False)
-    return show(jti, graph_id, False, f"{current_app.config['MAESTRO_ANALYTICS_URL']}/s/{code}?")
+    return show(here, False)
 
 
 @analytics_public_bp.post("/s/<code>")
@@ -190,12 +287,6 @@ def short_link_passcode(code: str) -> AnyResponse:
     return passcode_gate.enter_passcode(link, False)
 
 
-def _graph_of(jti: str) -> str | None:
-    """The public id of the graph of the link `jti` (a short link names only its link)."""
-    return db.session.scalar(select(Graph.public_id).join(ShareLink, ShareLink.graph_id == Graph.id)
-                             .where(ShareLink.public_id == jti))
-
-
 def png_answer(svg: str, embed: bool) -> Response:
     """The picture as an inline PNG (`&ext=png`, the image link), by the downloads' renderer and caps;
     if it cannot be drawn, 422 with this same link at `ext=svg`."""
@@ -205,15 +296,13 @@ def png_answer(svg: str, embed: bool) -> Response:
                           public=True, embed=embed)
 
 
-def show(jti: str, graph_id: str, embed: bool, own_url: str) -> Response | str:
-    """Count the view or say why not, then render: the page, the SVG or the PNG.
-
-    `own_url` is the absolute URL the visitor opened (ending in `?` or a query), for the OpenGraph
-    image link of the page.
-    """
-    counted = count_view(jti, graph_id, passcode_gate.presented_hash(jti))  # 2. count it, or say why not
+def show(here: Address, embed: bool, form: bool = True) -> Response:
+    """Count the view or say why not, then render: the page, the SVG or the PNG. `form`: a passcode
+    link not yet opened in this browser answers with its form (else a bare 401, for scripts)."""
+    jti = g.share_claims["jti"]
+    counted = count_view(jti, here.graph_id, passcode_gate.presented_hash(jti))  # 2. count it, or say why not
     if counted is None:
-        return uncounted_view(graph_id, embed, page=request.args.get("ext") not in ("svg", "png"))
+        return uncounted_view(here.graph_id, embed, page=form and request.args.get("ext") not in ("svg", "png"))
     live_events.share_viewed(jti)  # share.viewed to the owner, from the publisher's thread
 
     g.share_link = counted  # 3. render, under the link's allowed origins
@@ -222,16 +311,48 @@ def show(jti: str, graph_id: str, embed: bool, own_url: str) -> Response | str:
         if counted.svg is None:
             return refusal_page("no picture", embed)
         return svg_document(counted.svg) if ext == "svg" else png_answer(counted.svg, embed)
-    template = "analytics/public_embed.html" if embed else "analytics/public.html"
-    image_url = f"{own_url}{'' if own_url.endswith('?') else '&'}ext=png" if counted.picture_id is not None else None
 
-    def render() -> str:
-        page = page_fields(counted.name, counted.type, counted.status, counted.message, counted.info, counted.svg,
+    def page() -> dict[str, Any]:
+        return page_fields(counted.name, counted.type, counted.status, counted.message, counted.info, counted.svg,
                            counted.drawn_at, snapshot=counted.is_snapshot)
-        return render_template(template, page=page, expires_at=counted.expires_at, og_image=image_url)
 
     # Every input of the page (page_cache.py): what was counted and shown (the picture by its result's
-    # id, the figures as their JSON text), the URL, the visitor's ticket.
-    key = page_key(template, request.full_path, image_url, share_ticket(jti, reuse=True)["ticket"],
-                   *(getattr(counted, field.name) for field in fields(counted)))
-    return rendered(key, render)
+    # id, the figures as their JSON text), the address; the visitor's own ticket goes in afterwards.
+    key = page_key("page", embed, here, *(getattr(counted, field.name) for field in fields(counted)))
+    return public_page(page, counted.expires_at, here, jti, embed, counted.picture_id is not None, key)
+
+
+TICKET_MARK = "@@maestro-live-ticket@@"  # where the visitor's own ticket goes into a cached page
+TICKET_EXPIRES_MARK = "@@maestro-live-ticket-expires@@"
+
+
+def public_page(page: Callable[[], dict[str, Any]], expires_at: datetime, here: Address, link_id: str,
+                embed: bool, has_picture: bool, key: Hashable | None = None) -> Response:
+    """The public page of a link the rules allow: THE one rendering path of the long link, the short
+    link, the embed, a page opened with its passcode and the page's own redraw (`/live`).
+
+    `page` gives the fields (presenters.page_fields) only when the page is rendered; `key` caches it
+    (page_cache.py). Each answer carries a fresh live ticket for `share:<link>` (never one reused
+    across a change of the link, which a control event may have cut off): it goes into the rendered
+    page afterwards, so one cached page serves every visitor of the link.
+    """
+    seen = mint_view_receipt(current_app.config["KEY_RINGS"][SHARE_CONTEXT], link_id)
+    live = {
+        "ticket": TICKET_MARK, "expires_at": TICKET_EXPIRES_MARK,
+        "url": current_app.config["MAESTRO_LIVE_URL"], "channels": [f"share:{link_id}"],
+        "ticket_url": here.url("ticket"), "refresh_url": here.url("live", seen=seen), "state_url": here.url("state"),
+        "poll": current_app.config["MAESTRO_PUBLIC_STATE_POLL"], "link_expires_at": expires_at.isoformat(),
+        "download_svg": here.url("download", fmt="svg") if has_picture else None,
+        "download_png": here.url("download", fmt="png") if has_picture else None,
+    }
+    template = "analytics/public_embed.html" if embed else "analytics/public.html"
+
+    def render() -> str:
+        return render_template(template, page=page(), expires_at=expires_at, public_live=live,
+                               og_image=here.image_url() if has_picture and not embed else None)
+
+    response = rendered(key, render) if key is not None else Response(render(), mimetype="text/html")
+    ticket = share_ticket(link_id)
+    response.set_data(response.get_data().replace(TICKET_MARK.encode(), ticket["ticket"].encode())
+                      .replace(TICKET_EXPIRES_MARK.encode(), ticket["expires_at"].encode()))
+    return response

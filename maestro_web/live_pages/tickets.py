@@ -1,7 +1,6 @@
 """Which channels a ticket lists, and the JSON a page or API client gets for it (SPEC §8)."""
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import current_app
@@ -10,9 +9,6 @@ from maestro_web.models import Graph, User
 from maestro_web.security.live_tickets import issue_ticket
 
 TICKET_TTL = 600  # the most SPEC §8 allows; pages renew a minute before the end
-VISITOR_TICKETS = "maestro_visitor_tickets"  # app.extensions: link id -> (ticket JSON, reuse until)
-REUSE_SHARE = 10  # a visitor ticket is handed out again during the first tenth of its life (60 s of 600)
-MAX_REUSED = 10_000
 
 
 def _ttl() -> int:
@@ -35,23 +31,12 @@ def user_ticket(user: User, graph: Graph | None = None) -> dict[str, Any]:
     return _ticket_json(user.public_id, channels)
 
 
-def share_ticket(link_id: str, reuse: bool = False) -> dict[str, Any]:
+def share_ticket(link_id: str) -> dict[str, Any]:
     """A visitor's ticket: the link's channel and nothing else, no user.
 
-    With `reuse` (the public page), the same ticket goes to every visitor of the link during the first
-    tenth of its life (it names no one, and anyone holding the link may have one), so a busy page
-    signs one ticket a minute, not one per view (issue 15 goal 2); each still has nine tenths of its
-    life left. A renewal (`reuse` off) always gets a fresh one.
+    Always a fresh one (about 70 µs to sign): a ticket handed out again after the link was paused and
+    resumed would carry an `iat` from before the pause's control event, and the live server would
+    refuse the subscription (docs/live-pages.md). The rendered page is cached without it
+    (public_routes.public_page), so a busy link still renders its page once.
     """
-    if not reuse:
-        return _ticket_json(None, [f"share:{link_id}"])
-    tickets: dict[str, tuple[dict[str, Any], float]] = current_app.extensions.setdefault(VISITOR_TICKETS, {})
-    now = time.monotonic()
-    reused = tickets.get(link_id)
-    if reused is not None and now < reused[1]:
-        return reused[0]
-    ticket = _ticket_json(None, [f"share:{link_id}"])
-    if len(tickets) >= MAX_REUSED:
-        tickets.clear()
-    tickets[link_id] = (ticket, now + _ttl() / REUSE_SHARE)
-    return ticket
+    return _ticket_json(None, [f"share:{link_id}"])

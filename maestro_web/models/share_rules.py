@@ -56,13 +56,14 @@ class Outcome(enum.Enum):
 
     @property
     def visitor_sees(self) -> str:
-        """The refusal a visitor gets: the four states of the link, a snapshot that is gone, or "invalid"
-        (404) that reveals nothing.
+        """The refusal a visitor gets: the four states of the link, a snapshot that is gone, a genuine
+        link that stopped (its graph deleted, its creator lost Write: 404 like an unknown link, SPEC §5,
+        but with words that tell the visitor whom to ask), or "invalid" (404) that reveals nothing.
 
-        A deleted graph and a creator who lost Write look like an unknown link (SPEC §5). VIEWABLE
-        only reaches a refusal when the link turned viewable between the count and the diagnosis.
+        VIEWABLE only reaches a refusal when the link turned viewable between the count and the diagnosis.
         """
-        if self in (Outcome.SNAPSHOT_GONE, Outcome.REVOKED, Outcome.EXPIRED, Outcome.USED_UP, Outcome.PAUSED):
+        if self in (Outcome.SNAPSHOT_GONE, Outcome.REVOKED, Outcome.EXPIRED, Outcome.USED_UP, Outcome.PAUSED,
+                    Outcome.GRAPH_DELETED, Outcome.CREATOR_LOST_WRITE):
             return self.value
         return "invalid"
 

@@ -46,3 +46,28 @@ def verify_short_code(code: object, ring: KeyRing) -> str:
         if hmac.compare_digest(_mac(secret, link_id), mac):
             return link_id
     raise ShortCodeInvalid()
+
+
+# --- view receipts -----------------------------------------------------------------------------------
+# A public page carries a receipt of the view it counted: the MAC of the link id under another domain of
+# the same key. The page's own redraws (`/live`) show the graph again without counting only with it, so
+# the link alone never shows a graph uncounted (a max-views link stays exact); the receipt names the
+# link only, so one page cached for every visitor of a link carries the same one.
+_RECEIPT_DOMAIN = b"maestro-view-receipt:"
+
+
+def mint_view_receipt(ring: KeyRing, link_id: str) -> str:
+    """The receipt a counted view of `link_id` hands its page (deterministic, never stored)."""
+    digest = hmac.new(ring.current.encode(), _RECEIPT_DOMAIN + link_id.encode(), hashlib.sha256).digest()[:MAC_BYTES]
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def view_receipt_valid(ring: KeyRing, link_id: str, receipt: object) -> bool:
+    """Whether `receipt` was minted for `link_id` under any key of the ring (so rotation keeps open pages)."""
+    if not isinstance(receipt, str) or len(receipt) != MAC_LENGTH:
+        return False
+    for secret in ring.secrets:
+        digest = hmac.new(secret.encode(), _RECEIPT_DOMAIN + link_id.encode(), hashlib.sha256).digest()[:MAC_BYTES]
+        if hmac.compare_digest(base64.urlsafe_b64encode(digest).rstrip(b"=").decode(), receipt):
+            return True
+    return False
