@@ -30,7 +30,7 @@ from sqlalchemy.orm.attributes import instance_state
 from maestro_web import live_outbox
 from maestro_web.extensions import db
 from maestro_web.live_publish import Event, LivePublisher
-from maestro_web.models import Graph, GraphResult, GraphRole, GraphRun, ShareLink, User
+from maestro_web.models import Graph, GraphResult, GraphRole, GraphRun, Role, ShareLink, User
 from maestro_web.models.base import utcnow
 from maestro_web.models.share_rules import LIVE
 from maestro_web.keyring import KeyRing
@@ -233,6 +233,8 @@ def _on_dirty(session: Session, obj: object) -> None:
     elif isinstance(obj, User) and _changed(obj, "token_version"):
         # A password change or reset ends every session, so every live connection too.
         publish_after_commit(CONTROL, "revoke", {"user": obj.public_id}, session)
+    elif isinstance(obj, GraphRole) and _changed(obj, "role") and obj.role < Role.WRITE:
+        _creator_lost_write(session, obj)
     elif isinstance(obj, Graph) and _changed(obj, "deleted_at") and obj.deleted_at is not None:
         publish_after_commit(CONTROL, "revoke", {"channel": f"graph:{obj.public_id}"}, session)
         for link_id in _active_link_ids(session, obj.id):
@@ -247,6 +249,18 @@ def _on_deleted(session: Session, obj: object) -> None:
         user = session.connection().scalar(select(User.public_id).where(User.id == obj.user_id))
         if graph is not None and user is not None:
             publish_after_commit(CONTROL, "revoke", {"user": user, "channel": f"graph:{graph}"}, session)
+        _creator_lost_write(session, obj)
+
+
+def _creator_lost_write(session: Session, grant: GraphRole) -> None:
+    """The user of `grant` no longer holds Write on its graph: the links they made of it stop (a rule of
+    share_rules, not a state of the link), so their open pages are told and their subscriptions end."""
+    query = select(ShareLink.public_id).where(
+        ShareLink.graph_id == grant.graph_id, ShareLink.creator_id == grant.user_id,
+        ShareLink.revoked_at.is_(None), ShareLink.expires_at > utcnow())
+    for link_id in session.connection().scalars(query):
+        publish_after_commit(f"share:{link_id}", "share.changed", {"status": "stopped"}, session)
+        publish_after_commit(CONTROL, "revoke", {"channel": f"share:{link_id}"}, session)
 
 
 @event.listens_for(FlaskSession, "after_flush")

@@ -6,6 +6,9 @@
  *   data-live-ticket-url   GET -> {ticket, url, channels, expires_at}; a page may also carry a first
  *                          ticket in data-live-ticket / data-live-url / data-live-channels / data-live-expires
  *   data-live-refresh-url  the page as it is now; `[data-live-region]` elements are swapped from it
+ *   data-live-state-url, data-live-poll, data-live-link-expires   (public pages) the link's state in one
+ *                          word, how often to ask it while no live event can arrive, and when the link
+ *                          expires: an open page turns into the refusal without the live server too
  * Reconnects with exponential backoff, subscribes with `since` = the last event id seen per channel
  * (so nothing is lost across a reconnect), and renews its ticket a minute before it expires.
  * No inline script anywhere: the CSP stays `script-src 'self'`.
@@ -17,6 +20,9 @@
   if (!root) { return; }
   var indicator = root.querySelector("[data-live-indicator]") || root;
   var kind = root.getAttribute("data-live-kind") || "graph";
+  // Read once: a public page may swap its whole <main> (and this element) for a refusal and back.
+  var ticketUrl = root.getAttribute("data-live-ticket-url");
+  var refreshUrl = root.getAttribute("data-live-refresh-url");
 
   var RENEW_BEFORE_MS = 60 * 1000;
   var MAX_BACKOFF_MS = 30 * 1000;
@@ -31,8 +37,10 @@
   var lastIds = {};           // channel -> last event id seen
   var subscribed = {};        // channel -> true, for the current connection
   var everSubscribed = false;
+  var liveOn = false;         // subscribed now: events arrive
 
   function setIndicator(on, text) {
+    liveOn = on;
     var message = text || (on ? "Live updates on" : "Live updates off");
     if (indicator.textContent !== message) { indicator.textContent = message; }
     root.setAttribute("data-live-state", on ? "on" : "off");
@@ -55,8 +63,7 @@
   function fetchTicket() {
     var first = embeddedTicket();
     if (first && first.expiresAt - Date.now() > RENEW_BEFORE_MS) { return Promise.resolve(first); }
-    var url = root.getAttribute("data-live-ticket-url");
-    return fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+    return fetch(ticketUrl, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (response.status === 401 || response.status === 403 || response.status === 404 || response.status === 410) {
           var error = new Error("ticket refused");
@@ -86,6 +93,11 @@
   }
 
   function onTicketFailure(error) {
+    if (error && error.final && kind === "public") {
+      // The link may have stopped: the page checks it (and shows the refusal, or tries again).
+      handlers.accessLost(null);
+      return;
+    }
     if (error && error.final) {
       // Logged out, access lost, or the link stopped: nothing to follow any more.
       stop();
@@ -157,8 +169,6 @@
 
   function onFrame(ws, frame) {
     if (frame.type === "welcome") {
-      attempt = 0;
-      setIndicator(true);
       (ticket.channels || frame.channels || []).forEach(function (channel) {
         if (subscribed[channel]) { return; }
         subscribed[channel] = true;
@@ -167,6 +177,9 @@
       });
       scheduleRenewal();
     } else if (frame.type === "subscribed") {
+      // "on" only once a channel is really followed: a welcome alone promises nothing.
+      attempt = 0;
+      setIndicator(true);
       if (!everSubscribed) {
         everSubscribed = true;
         handlers.firstSubscribed();
@@ -176,6 +189,7 @@
       handlers.event(frame.channel, frame.event, frame.data || {});
     } else if (frame.type === "unsubscribed" || (frame.type === "error" && frame.code === 403)) {
       delete subscribed[frame.channel];
+      if (!Object.keys(subscribed).length) { setIndicator(false); }
       handlers.accessLost(frame.channel);
     }
   }
@@ -183,16 +197,14 @@
   // --- swapping parts of the page ----------------------------------------------------------------
 
   function refresh() {
-    var url = root.getAttribute("data-live-refresh-url");
+    if (kind === "public") { return check(); }
+    var url = refreshUrl;
     if (!url) { return Promise.resolve(); }
     return fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "text/html" } })
       .then(function (response) {
         return response.text().then(function (html) {
           var doc = new DOMParser().parseFromString(html, "text/html");
-          if (!response.ok) {
-            if (kind === "public") { showRefusal(doc); }
-            return;
-          }
+          if (!response.ok) { return; }
           swapRegions(doc);
         });
       })
@@ -213,15 +225,138 @@
     });
   }
 
-  function showRefusal(doc) {
+  // --- a public page follows its link: live events, else a state check every `poll` s, and its expiry --
+
+  var refused = null;         // null while the graph is shown; "paused" or "final" while a refusal is
+  var checking = null;
+  var stateUrl = root.getAttribute("data-live-state-url");
+  var pollMs = (parseInt(root.getAttribute("data-live-poll") || "30", 10) || 30) * 1000;
+  var linkExpires = Date.parse(root.getAttribute("data-live-link-expires") || "") || null;
+  var expiryTimer = null;
+  var pollTimer = null;
+  var REFUSED = { 401: true, 403: true, 404: true, 410: true };
+
+  // Fetch the page as it is now (the refresh URL carries the receipt of this page's counted view, so
+  // it counts nothing): swap its regions in, or show the refusal a reload would show, or come back.
+  // Resolves to "shown", "paused", "final" or "unknown" (the server could not say: nothing changes).
+  function check() {
+    if (checking) { return checking; }
+    checking = fetch(refreshUrl, { credentials: "same-origin", cache: "no-store", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        return response.text().then(function (html) {
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          if (response.ok) {
+            if (refused) { comeBack(doc); } else { swapRegions(doc); }
+            var fresh = doc.querySelector("[data-live-link-expires]");
+            if (fresh) { setExpiry(Date.parse(fresh.getAttribute("data-live-link-expires"))); }
+            return "shown";
+          }
+          if (!REFUSED[response.status]) { return "unknown"; }
+          // The server marks a refusal that may end (paused) for watching; every other one is final.
+          var final = !doc.querySelector("[data-link-watch]");
+          showRefusal(doc, final);
+          return final ? "final" : "paused";
+        });
+      })
+      .catch(function () { return "unknown"; })
+      .then(function (state) { checking = null; return state; });
+    return checking;
+  }
+
+  function showRefusal(doc, final) {
     var main = document.querySelector("main");
     var fresh = doc.querySelector("main");
     if (!main || !fresh) { return; }
-    stop();
+    refused = final ? "final" : "paused";
     main.innerHTML = fresh.innerHTML;
-    main.setAttribute("data-live-refused", "");
+    main.setAttribute("data-live-refused", refused);
     var title = doc.querySelector("title");
     if (title) { document.title = title.textContent; }
+    if (final) {
+      stop();
+      clearTimeout(expiryTimer);
+      clearInterval(pollTimer);
+    }
+  }
+
+  // A paused link was resumed: the page as it is now replaces the refusal, with no reload.
+  function comeBack(doc) {
+    var main = document.querySelector("main");
+    var fresh = doc.querySelector("main");
+    if (!main || !fresh) { return; }
+    refused = null;
+    main.innerHTML = fresh.innerHTML;
+    main.removeAttribute("data-live-refused");
+    var title = doc.querySelector("title");
+    if (title) { document.title = title.textContent; }
+    root = main.querySelector("[data-live]") || root;
+    indicator = root.querySelector("[data-live-indicator]") || root;
+    root.removeAttribute("data-live-ticket");  // this page keeps its own tickets
+    setIndicator(liveOn);
+    var picture = main.querySelector("[data-live-picture]");
+    if (picture) { picture.dispatchEvent(new CustomEvent("picture:replaced", { bubbles: true })); }
+    if (stopped) {
+      stopped = false;
+      attempt = 0;
+      ticket = null;
+      connect();
+    }
+  }
+
+  // The subscription ended or was refused, or no ticket came: check the link; while it may still be
+  // watched (shown or paused), a fresh ticket and a new connection (a ticket from before a pause was
+  // cut off by the live server).
+  function recheck() {
+    setIndicator(false);
+    check().then(function (state) {
+      if (state === "final") { return; }
+      ticket = null;
+      if (socket) {
+        var ws = socket;
+        socket = null;
+        ws.close();
+      }
+      if (stopped) { stopped = false; }
+      scheduleReconnect();
+    });
+  }
+
+  function poll() {
+    if (refused === "final" || (liveOn && !refused) || !stateUrl) { return; }
+    fetch(stateUrl, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : { state: "gone" }; })
+      .then(function (body) {
+        if (body.expires_at) { setExpiry(Date.parse(body.expires_at)); }
+        var same = refused ? body.state === "paused"
+          : body.state === "active" || body.state === "used up";  // an open page is one of the views it allowed
+        if (!same) { check(); }
+      })
+      .catch(function () { /* no answer: the next round asks again */ });
+  }
+
+  function setExpiry(at) {
+    if (!at || (at === linkExpires && expiryTimer)) { return; }
+    linkExpires = at;
+    clearTimeout(expiryTimer);
+    armExpiry();
+  }
+
+  function armExpiry() {
+    if (!linkExpires) { return; }
+    var wait = Math.min(Math.max(linkExpires - Date.now(), 0), 0x7fffffff);  // setTimeout's limit: ~24 days
+    expiryTimer = setTimeout(function () {
+      if (Date.now() < linkExpires) { armExpiry(); return; }
+      atExpiry(0);
+    }, wait);
+  }
+
+  function atExpiry(tries) {
+    check().then(function (state) {
+      // The server's clock may be a moment behind this one: ask again shortly.
+      if ((state === "shown" || state === "unknown") && tries < 10 && Date.now() >= linkExpires) {
+        expiryTimer = setTimeout(function () { atExpiry(tries + 1); }, 1000);
+      }
+    });
   }
 
   // --- what each kind of page does with events ---------------------------------------------------
@@ -380,10 +515,10 @@
 
   var publicHandlers = {
     event: function (channel, name) {
-      if (name === "run.finished" || name === "share.changed") { refresh(); }
+      if (name === "run.finished" || name === "share.changed") { check(); }
     },
     firstSubscribed: function () {},
-    accessLost: function () { refresh(); }
+    accessLost: function () { recheck(); }
   };
 
   var handlers = kind === "shares" ? sharesHandlers : kind === "public" ? publicHandlers : graphHandlers;
@@ -392,6 +527,11 @@
     if (run.state === "queued") { showRun("queued", "Queued for the analytics worker."); }
     else if (run.state === "claimed") { showRun("claimed", "The analytics worker is drawing this graph."); }
     run.ticker = setInterval(tick, 1000);
+  }
+
+  if (kind === "public" && window.fetch) {
+    pollTimer = setInterval(poll, pollMs);
+    armExpiry();
   }
 
   if (!("WebSocket" in window) || !window.fetch) {
