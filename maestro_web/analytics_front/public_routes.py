@@ -349,7 +349,7 @@ def public_page(page: Callable[[], dict[str, Any]], expires_at: datetime, here: 
 
     def render() -> str:
         return render_template(template, page=page(), expires_at=expires_at, public_live=live,
-                               og_image=here.image_url() if has_picture and not embed else None)
+                               og_image=here.image_url() if has_picture else None)
 
     response = rendered(key, render) if key is not None else Response(render(), mimetype="text/html")
     ticket = share_ticket(link_id)
