@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from maestro_web import live_events
 from maestro_web.extensions import db
-from maestro_web.models import Graph, GraphRole, Role, ShareLink, User
+from maestro_web.models import Graph, GraphRole, Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.security.worker_tokens import mint_worker_token
 from share_support import Made, draw, link_row, make_link, short_code

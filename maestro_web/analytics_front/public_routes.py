@@ -9,6 +9,11 @@ it, page_cache.py), the raw SVG, or the refusal page. A link with a passcode is 
 only once this browser entered it (passcode_gate.py): until then its page is the passcode form,
 which POSTs back to the same URL.
 
+The long link, the short link, the embed, a passcode-opened page and the page's own redraw are one
+page rendered by one function (public_page); every URL in it is built on the address the visitor
+opened (Address), and every route of a link exists for both addresses (public_route), so no path
+can fall behind another.
+
 Every answer of these routes, errors included, carries the public headers.
 """
 from __future__ import annotations
