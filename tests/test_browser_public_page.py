@@ -20,6 +20,7 @@ from maestro_web.security.worker_tokens import mint_worker_token
 from share_support import Made, draw, link_row, make_link, short_code
 
 from live_support import LiveProcess, free_port, start_live_server
+from worker_support import post_result
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -84,7 +85,7 @@ def redraw(app, graph_id: str, label: str) -> None:
     svg = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 40" width="200" height="40" role="img">'
            f'<title>{label}</title><g class="node" data-node="{label}"><rect x="1" y="1" width="150" height="30"/>'
            f'<text x="5" y="20">{label}</text></g></svg>')
-    response = client.post("/analytics/graphs", headers={"Authorization": f"JWT {mint_worker_token(ring, graph_id)}"},
+    response = post_result(client, ring, graph_id,
                            json={"run_id": job["run_id"], "status": "finished", "svg": svg, "info": {"nodes": 1}})
     assert response.status_code == 201, response.text
 
