@@ -322,8 +322,9 @@ def show(here: Address, embed: bool, form: bool = True) -> Response:
                            counted.drawn_at, snapshot=counted.is_snapshot)
 
     # Every input of the page (page_cache.py): what was counted and shown (the picture by its result's
-    # id, the figures as their JSON text), the address; the visitor's own ticket goes in afterwards.
-    key = page_key("page", embed, here, *(getattr(counted, field.name) for field in fields(counted)))
+    # id, the figures as their JSON text), the address and the whole URL (an embed's `theme`); the
+    # visitor's own ticket goes in afterwards.
+    key = page_key("page", embed, here, request.full_path, *(getattr(counted, field.name) for field in fields(counted)))
     return public_page(page, counted.expires_at, here, jti, embed, counted.picture_id is not None, key)
 
 
