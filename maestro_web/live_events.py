@@ -38,7 +38,7 @@ from maestro_web.security.socket_tokens import issue_socket_token
 
 EXTENSION = "maestro_live"
 OUTBOX = "maestro_live_outbox"  # the app's live_outbox.Courier
-HOOKED = "maestro_live_hooked"
+HOOKED = "maestro_live_hooked"  # the before_request hook is registered (once, before any request)
 PENDING = "maestro_live_pending"  # key in Session.info: events waiting for the commit (and their outbox row)
 CONTROL = "control"
 TOKEN_TTL = 300
