@@ -63,10 +63,10 @@
         });
       }
       tip.appendChild(list);
-      var box = root.getBoundingClientRect();
-      tip.style.left = Math.max(0, x - box.left + 12) + "px";
-      tip.style.top = Math.max(0, y - box.top + 12) + "px";
-      tip.hidden = false;
+      tip.hidden = false;  // placed next to the pointer (or the focused edge), inside the window
+      var width = tip.offsetWidth, height = tip.offsetHeight;
+      tip.style.left = Math.max(4, Math.min(x + 12, window.innerWidth - width - 8)) + "px";
+      tip.style.top = Math.max(4, y + 12 + height > window.innerHeight ? y - height - 12 : y + 12) + "px";
     });
   }
 

@@ -461,6 +461,7 @@
     firstSubscribed: function () {
       // Anything that happened between rendering this page and subscribing is shown now.
       if (run.state === "queued" || run.state === "claimed") { refresh(); }
+      else if (document.querySelector('[data-crawl-status="running"]')) { refresh(); }  // a crawl may have ended meanwhile
     },
     accessLost: function (channel) {
       if (!channel || channel.indexOf("graph:") === 0) {
