@@ -29,8 +29,7 @@
         var line = document.createElement("span");
         line.textContent = String(i);
         if (bad[i]) { line.className = "bad"; line.title = "The server found a problem on line " + i; }
-        gutter.appendChild(line);
-        gutter.appendChild(document.createTextNode("\n"));
+        gutter.appendChild(line);  // each a block (style.css): no "\n" between them
       }
     }
     function follow() { gutter.scrollTop = textarea.scrollTop; }

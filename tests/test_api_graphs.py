@@ -34,6 +34,18 @@ def test_create_returns_201_with_the_graph(app, client, headers):
     assert client.get(f"/api/graphs/{body['id']}", headers=headers).json["spec"] == "web -> api"
 
 
+def test_business_is_taken_for_maestros_bussiness_and_a_bad_type_names_both(app, client, headers):
+    response = client.post("/api/graphs", headers=headers, json={"name": "Shop", "type": "business"})
+    assert response.status_code == 201 and response.json["type"] == "bussiness"
+    graph_id = response.json["id"]
+    patched = client.patch(f"/api/graphs/{graph_id}", headers=headers, json={"type": "infra"})
+    assert patched.json["type"] == "infra"
+    assert client.patch(f"/api/graphs/{graph_id}", headers=headers, json={"type": "business"}).json["type"] == "bussiness"
+    refused = client.post("/api/graphs", headers=headers, json={"name": "Shop", "type": "busines"})
+    assert refused.status_code == 422
+    assert "business" in refused.json["fields"]["type"] and "bussiness" in refused.json["fields"]["type"]
+
+
 def test_create_spec_error_is_422_with_the_line(app, client, headers):
     response = client.post("/api/graphs", headers=headers, json={"name": "Bad", "spec": "a -> b\n\n-> c"})
     assert response.status_code == 422

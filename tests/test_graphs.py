@@ -67,13 +67,30 @@ def test_too_many_nodes_is_refused_with_nothing_saved(app, auth, client, owner):
 @pytest.mark.parametrize("fields, message", [
     ({"name": ""}, "Give the graph a name."),
     ({"name": "x" * 121}, "At most 120 characters."),
-    ({"type": "bogus"}, "Not a valid choice"),
+    ({"type": "bogus"}, "Choose business (or Maestro&#39;s spelling, bussiness) or infra."),
+    ({"spec": "  # only a comment"}, "Add at least one line"),
+    ({"spec": "checkout => payments"}, "line 1: found &#39;=&gt;&#39;: did you mean &#39;-&gt;&#39;?"),
 ])
 def test_bad_graph_fields_are_named(app, auth, client, owner, fields, message):
     data = {"name": "Ok", "type": "infra", "spec": "", **fields}
     response = post_form(auth, client, "/graphs/new", "/graphs/new", **data)
     assert response.status_code == 422
     assert message in response.text
+
+
+def test_business_typed_the_usual_way_is_stored_in_maestros_spelling(app, auth, client, owner):
+    response = post_form(auth, client, "/graphs/new", "/graphs/new", name="Shop", type="business", spec="web -> api")
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(Graph.type)) == "bussiness"
+
+
+def test_a_second_graph_of_the_same_name_is_created_with_a_warning(app, auth, client, owner, make_graph):
+    make_graph(owner, name="Shop")
+    response = post_form(auth, client, "/graphs/new", "/graphs/new", name=" shop ", type="infra", spec="a")
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).text
+    assert "Graph created" in page and "You now have 2 graphs named “shop”" in page
 
 
 def test_changed_spec_queues_exactly_one_new_run_unchanged_does_not(app, auth, client, owner, make_graph):

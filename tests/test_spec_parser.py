@@ -64,6 +64,21 @@ def test_every_error_names_its_line_and_what_was_expected(text, expected):
     assert any(message.startswith(expected) for message in problems(text)), problems(text)
 
 
+@pytest.mark.parametrize("line, typo", [
+    ("checkout => payments", "=>"), ("checkout --> payments", "-->"), ("checkout → payments", "→"),
+    ("checkout <- payments", "<-"), ("checkout -- payments", "--"), ("checkout=>payments", "=>"),
+    ("web -> checkout => payments", "=>"),
+])
+def test_arrow_typos_are_errors_that_name_the_arrow(line, typo):
+    assert problems(f"web -> api\n{line}") == [f"line 2: found '{typo}': did you mean '->'?"]
+
+
+def test_hyphens_in_names_and_arrows_in_attribute_values_are_not_typos():
+    parsed = parse_spec("blue-green -> api--v2\ndb [note=a => b] -> x-1")
+    assert list(parsed.nodes) == ["blue-green", "api--v2", "db", "x-1"]
+    assert parsed.nodes["db"] == {"note": "a => b"}
+
+
 def test_all_problems_are_reported_in_line_order_up_to_a_cap():
     found = problems("a ->\nok -> fine\n-> b\n")
     assert found == ["line 1: expected a target after '->'", "line 3: expected a source before '->'"]

@@ -20,7 +20,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from maestro_web.errors import ValidationFailed
 from maestro_web.domain.spec import MAX_SPEC_CHARS
-from maestro_web.models.graph import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
+from maestro_web.models.graph import DESCRIPTION_MAX_LENGTH, GRAPH_TYPE_CHOICES_TEXT, NAME_MAX_LENGTH, normalize_graph_type
 from maestro_web.models.share import LABEL_MAX_LENGTH, PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
 from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem
 from maestro_web.shares.services import MAX_ORIGINS, MAX_VIEWS_LIMIT, ORIGIN_PATTERN
@@ -191,7 +191,8 @@ class Revoked(BaseModel):
 
 # --- graphs ----------------------------------------------------------------------------------------
 
-GraphType = Literal["bussiness", "infra"]  # Maestro's spelling
+# "business" is accepted too and stored (and answered) in Maestro's spelling, "bussiness".
+GraphType = Annotated[Literal["bussiness", "business", "infra"], AfterValidator(normalize_graph_type)]
 GraphName = Annotated[Text, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
 Description = Annotated[Text, Field(max_length=DESCRIPTION_MAX_LENGTH)]
 SpecText = Annotated[Text, Field(max_length=MAX_SPEC_CHARS, description=(
@@ -202,7 +203,7 @@ SpecText = Annotated[Text, Field(max_length=MAX_SPEC_CHARS, description=(
 class GraphCreate(RequestModel):
     messages: ClassVar[dict[str, str]] = {
         "name": f"Give the graph a name of 1 to {NAME_MAX_LENGTH} characters.",
-        "type": "Must be one of: bussiness, infra.",
+        "type": f"Must be {GRAPH_TYPE_CHOICES_TEXT}.",
         "description": f"Must be text of at most {DESCRIPTION_MAX_LENGTH} characters.",
         "spec": "Must be text.",
     }

@@ -39,6 +39,11 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # \u2028 ..., numbering lines differently from every editor (found by tests/test_fuzz_forms.py).
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 MAX_JSON_DEPTH = 8  # {"nodes": [{"name": ...}]} is 3 deep
+# Arrows people type instead of "->": an error that says so, never a node named "checkout => payments".
+# "=>", "-->", "→" and friends anywhere outside an attribute list; "<-" and "--" only standing alone
+# (between spaces), since "api--v2" and "a<-b"-like names are rare but "blue-green" is not.
+_ARROW_TYPO = re.compile(r"-->|<--|==>|=>|[→⇒⟶➔➜]|–>|—>|(?<!\S)(?:<-|--)(?!\S)")
+_ATTRIBUTE_LIST = re.compile(r"\[[^\]]*\]")
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,10 @@ def _parse_text(text: str) -> ParsedSpec:
             break
         line = _strip_comment(raw).strip()
         if not line:
+            continue
+        typo = _ARROW_TYPO.search(_ATTRIBUTE_LIST.sub("", line))
+        if typo:
+            builder.problem(number, f"found '{typo.group()}': did you mean '{ARROW}'?")
             continue
         parts = line.split(ARROW)
         names: list[str] = []

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField  # type: ignore[attr-defined]  # SelectChoice is new in WTForms 3.3; its stubs know 3.2
-from wtforms.validators import DataRequired, Email, Length, ValidationError
+from wtforms.validators import AnyOf, DataRequired, Email, Length, ValidationError
 
 from maestro_web.domain.spec import SpecError, parse_spec
-from maestro_web.models.graph import DESCRIPTION_MAX_LENGTH, GRAPH_TYPES, NAME_MAX_LENGTH, Role
+from maestro_web.models.graph import (DESCRIPTION_MAX_LENGTH, GRAPH_TYPE_CHOICES_TEXT, GRAPH_TYPES, NAME_MAX_LENGTH, Role,
+                                      normalize_graph_type)
 
 ROLE_CHOICES = [SelectChoice(str(int(role)), role.label) for role in (Role.READ, Role.WRITE, Role.ADMIN)]
 TYPE_CHOICES = [SelectChoice(value, label) for value, label in GRAPH_TYPES.items()]
@@ -17,8 +18,9 @@ class GraphForm(FlaskForm):
         "Name",
         validators=[DataRequired("Give the graph a name."), Length(max=NAME_MAX_LENGTH, message=f"At most {NAME_MAX_LENGTH} characters.")],
     )
-    type = SelectField("Type", choices=TYPE_CHOICES, default="infra",
-                       validate_choice=True)
+    # "business" is taken for Maestro's "bussiness" (coerce); anything else is refused naming both spellings.
+    type = SelectField("Type", choices=TYPE_CHOICES, default="infra", coerce=normalize_graph_type, validate_choice=False,
+                       validators=[AnyOf(list(GRAPH_TYPES), message=f"Choose {GRAPH_TYPE_CHOICES_TEXT}.")])
     description = TextAreaField(
         "Description", validators=[Length(max=DESCRIPTION_MAX_LENGTH, message=f"At most {DESCRIPTION_MAX_LENGTH} characters.")]
     )
@@ -39,6 +41,16 @@ class GraphForm(FlaskForm):
             # WTForms appends the raised message itself; the others go first, in line order.
             field.errors = [*field.errors, *messages[:-1]]
             raise ValidationError(messages[-1]) from None
+
+
+class NewGraphForm(GraphForm):
+    """The create page's form: a new graph starts with at least one line (the API may create an empty
+    one, e.g. for a graph its discovery sources will fill)."""
+
+    def validate_spec(self, field: TextAreaField) -> None:
+        super().validate_spec(field)
+        if parse_spec(field.data or "").is_empty:
+            raise ValidationError("Add at least one line, such as “web -> api”, or press “Try an example”.")
 
 
 class RoleForm(FlaskForm):

@@ -7,7 +7,7 @@ from maestro_web.extensions import db
 from maestro_web.graphs import graphs_bp
 from maestro_web.domain import examples
 from maestro_web.domain.access import authorize_graph
-from maestro_web.graphs.forms import ConfirmForm, GraphForm, RoleForm
+from maestro_web.graphs.forms import ConfirmForm, GraphForm, NewGraphForm, RoleForm
 from maestro_web.graphs.services import (
     GraphChanges,
     RoleChangeRefused,
@@ -20,6 +20,7 @@ from maestro_web.graphs.services import (
     list_graphs,
     remove_role,
     roles_of,
+    same_name_count,
     update_graph,
     working_links_by_creator,
 )
@@ -67,11 +68,14 @@ def index():
 
 @graphs_bp.route("/new", methods=["GET", "POST"])
 def create():
-    form = GraphForm()
+    form = NewGraphForm()
     if form.validate_on_submit():
         graph = create_graph(current_user(), _changes(form))
         db.session.commit()
         flash("Graph created. The analytics worker will draw it shortly.", "success")
+        if same_name_count(graph) > 1:  # a gentle word, not a refusal: two graphs may share a name
+            flash(f"You now have {same_name_count(graph)} graphs named “{graph.name}”; rename one on its Edit page "
+                  "to tell them apart.", "warning")
         return redirect(url_for("graphs.detail", graph_id=graph.public_id))
     status = 422 if request.method == "POST" else 200
     return render_template("graphs/form.html", form=form, graph=None, example_spec=examples.WEB_SHOP), status

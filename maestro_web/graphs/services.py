@@ -47,6 +47,14 @@ def create_graph(owner: User, changes: GraphChanges) -> Graph:
     return graph
 
 
+def same_name_count(graph: Graph) -> int:
+    """How many of its owner's graphs (not deleted) have this graph's name, itself included; case and
+    surrounding spaces ignored."""
+    return db.session.scalar(select(func.count(Graph.id)).where(
+        Graph.owner_id == graph.owner_id, Graph.deleted_at.is_(None),
+        func.lower(Graph.name) == graph.name.strip().lower())) or 0
+
+
 def update_graph(graph: Graph, changes: GraphChanges, by: User | None = None) -> bool:
     """Apply the changes; a changed spec queues a new run and, when the graph's dependencies (the
     spec united with what its sources discovered) changed, is a new version by `by`. True when a

@@ -14,6 +14,14 @@ from maestro_web.models.base import UTCDateTime, new_public_id, utcnow
 from maestro_web.models.user import User
 
 GRAPH_TYPES = {"bussiness": "Business", "infra": "Infrastructure"}  # Maestro's spelling
+# Accepted on the way in, stored and answered in Maestro's spelling.
+GRAPH_TYPE_ALIASES = {"business": "bussiness"}
+GRAPH_TYPE_CHOICES_TEXT = "business (or Maestro's spelling, bussiness) or infra"
+
+
+def normalize_graph_type(value: Any) -> Any:
+    """Maestro's spelling for a type typed the usual way ("business"); anything else unchanged."""
+    return GRAPH_TYPE_ALIASES.get(value, value) if isinstance(value, str) else value
 GRAPH_STATUSES = ("process", "finished", "warning", "error")
 NAME_MAX_LENGTH = 120
 DESCRIPTION_MAX_LENGTH = 2000

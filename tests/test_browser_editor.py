@@ -1,0 +1,79 @@
+"""The spec editor in a real headless Chromium: error marks on their own lines, arrow typos named,
+an empty new graph asks for a line (or an example), a second graph of the same name is a warning."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.test_browser_graphs import login
+
+pytestmark = pytest.mark.browser
+TIMEOUT = 30_000
+
+
+def gutter_geometry(page):
+    """Per gutter line: its number, whether it is marked, and its top relative to the textarea's
+    first text line; plus the textarea's line height."""
+    return page.evaluate("""() => {
+        const textarea = document.querySelector('#spec');
+        const style = getComputedStyle(textarea);
+        const first = textarea.getBoundingClientRect().top + parseFloat(style.borderTopWidth) + parseFloat(style.paddingTop);
+        const spans = Array.from(document.querySelectorAll('.spec-editor .gutter span'));
+        return {lineHeight: parseFloat(style.lineHeight),
+                lines: spans.map(s => ({n: s.textContent, bad: s.classList.contains('bad'),
+                                        top: s.getBoundingClientRect().top - first}))};
+    }""")
+
+
+def test_error_marks_stand_beside_their_lines(browser, live_server, make_user):
+    base = live_server.url
+    make_user(email="owner@example.com", name="Owner")
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.set_default_timeout(TIMEOUT)
+    login(page, base, "owner@example.com")
+    page.goto(f"{base}/graphs/new")
+    page.fill("#name", "Checkout")
+    page.fill("#spec", "web -> api\napi ->\napi -> db\ncron\ncheckout => payments\npayments -> bank\nbank")
+    page.click("main button[type=submit]")
+    errors = page.locator("[id^=spec-error]")
+    expect(errors).to_have_text(["line 2: expected a target after '->'", "line 5: found '=>': did you mean '->'?"],
+                                timeout=TIMEOUT)
+    expect(page.locator(".spec-editor .gutter .bad")).to_have_text(["2", "5"])
+
+    geometry = gutter_geometry(page)
+    height = geometry["lineHeight"]
+    assert [line["n"] for line in geometry["lines"]] == [str(n) for n in range(1, 8)]
+    for index, line in enumerate(geometry["lines"]):
+        # Line n's number (marked or not) starts where the textarea's line n starts, to a pixel.
+        assert abs(line["top"] - index * height) <= 1.5, (line, index * height, geometry)
+
+    # Typing a line above keeps the numbers on their lines too (the marks are the server's, cleared on a redraw only).
+    page.fill("#spec", "web -> api\napi -> db\ndb")
+    expect(page.locator(".spec-editor .gutter span")).to_have_count(3)
+    lines = gutter_geometry(page)["lines"]
+    assert all(abs(line["top"] - index * height) <= 1.5 for index, line in enumerate(lines)), lines
+
+
+def test_empty_spec_asks_for_a_line_or_an_example_and_same_name_warns(browser, live_server, make_user, make_graph):
+    base = live_server.url
+    owner = make_user(email="owner@example.com", name="Owner")
+    make_graph(owner, name="Web shop")
+    page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    page.set_default_timeout(TIMEOUT)
+    login(page, base, "owner@example.com")
+    page.goto(f"{base}/graphs/new")
+    page.click("main button[type=submit]")
+    expect(page.locator("#spec-error")).to_contain_text("Add at least one line", timeout=TIMEOUT)
+
+    page.click("text=Try an example")
+    expect(page.locator("#spec")).to_have_value(lambda_value_containing("->"))
+    expect(page.locator("#name")).to_have_value("Web shop")
+    page.click("main button[type=submit]")
+    expect(page.locator(".flash-success")).to_contain_text("Graph created", timeout=TIMEOUT)
+    expect(page.locator(".flash-warning")).to_contain_text("You now have 2 graphs named “Web shop”")
+
+
+def lambda_value_containing(text: str):
+    import re
+
+    return re.compile(".*" + re.escape(text) + ".*", re.DOTALL)
