@@ -1,14 +1,16 @@
-"""YAML from strangers: PyYAML's safe constructor behind a composer that bounds what aliases and
-nesting can cost.
+"""YAML from strangers: PyYAML's safe constructor, with what aliases and nesting may cost bounded.
 
 `yaml.safe_load_all` already refuses custom tags (no object construction), but it is not safe
 against two old tricks: a "billion laughs" document (nine levels of ten aliases each, a few hundred
 bytes that stand for 10^9 nodes; PyYAML shares the objects, so the load itself is cheap, but anything
 that walks the result walks them all) and very deep nesting (a RecursionError in whoever walks it).
-The composer here counts, while the document is read, how many nodes each alias stands for and how
-deep it reaches, and refuses the input as soon as either bound is passed, or when an alias refers to
-a node that contains it (a cycle no walker should meet). libyaml's C parser is used when present
-(about ten times faster than the pure Python one); the composer stays in Python so it can count.
+So each document's node graph is weighed before it is turned into Python data: how many nodes it
+stands for once every alias is expanded, and how deep it reaches. More than MAX_ALIAS_EXPANSION
+nodes added by aliases (over the whole input), more than MAX_DEPTH levels, or an alias inside the
+node it names (a cycle no walker should meet) → InputRefused.
+
+libyaml's C parser and composer do the reading when present (PyYAML's CSafeLoader, minus nothing);
+the weighing is one pass over the collections only (scalars weigh 1), about a tenth of the load.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import Any, Iterator
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
-from yaml.nodes import Node
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.resolver import Resolver
@@ -25,80 +27,81 @@ from yaml.scanner import Scanner
 
 from maestro_web.discovery.inference import InputRefused
 
-try:  # libyaml's reader, scanner and parser in one; the pure Python ones are the same, slower
-    from yaml._yaml import CParser as _Parser
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    class _Parser(Reader, Scanner, Parser):  # type: ignore[no-redef]
+MAX_DEPTH = 100                 # Kubernetes objects nest 10-20 deep, CRD schemas some 40
+MAX_ALIAS_EXPANSION = 500_000   # nodes that aliases may add, in the whole input
+
+try:  # libyaml's reader, scanner, parser and composer in one
+    from yaml._yaml import CParser as _Reading
+except ImportError:  # pragma: no cover - PyYAML built without libyaml: the same, in Python
+    class _Reading(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
         def __init__(self, stream: str) -> None:
             Reader.__init__(self, stream)
             Scanner.__init__(self)
             Parser.__init__(self)
+            Composer.__init__(self)
 
-MAX_DEPTH = 100                 # Kubernetes objects nest 10-20 deep, CRD schemas some 40
-MAX_ALIAS_EXPANSION = 500_000   # nodes that aliases may stand for, in the whole input
-
-
-class _BoundedComposer(Composer):
-    """Composer that keeps, for every anchor, how many nodes it holds and how deep it goes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._depth = 0
-        self._deepest = 0
-        self._nodes = 0              # nodes composed so far, aliases counted at their full size
-        self._aliased = 0            # the part of _nodes that aliases stand for
-        self._weights: dict[str, tuple[int, int]] = {}  # anchor -> (nodes, height)
-
-    def compose_document(self) -> Node | None:
-        self._weights = {}
-        return super().compose_document()  # type: ignore[no-any-return]
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        if self.check_event(yaml.AliasEvent):  # type: ignore[attr-defined]
-            anchor = self.peek_event().anchor  # type: ignore[attr-defined]
-            node = super().compose_node(parent, index)  # the anchored node (or a ComposerError)
-            weight = self._weights.get(anchor)
-            if weight is None:
-                raise InputRefused(f"the YAML alias *{anchor} refers to a node that contains it "
-                                   "(a recursive structure); write the value out instead")
-            size, height = weight
-            self._nodes += size
-            self._aliased += size
-            if self._aliased > MAX_ALIAS_EXPANSION:
-                raise InputRefused(f"the YAML aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes "
-                                   "(a \"billion laughs\" document?); refused")
-            self._reach(self._depth + height)
-            return node
-        anchor = self.peek_event().anchor  # type: ignore[attr-defined]
-        if anchor is not None:
-            self._weights.pop(anchor, None)  # a redefined anchor: its old size must not be used inside
-        start, outer_deepest = self._nodes, self._deepest
-        self._depth += 1
-        self._nodes += 1
-        self._deepest = self._depth
-        self._reach(self._depth)
-        node = super().compose_node(parent, index)
-        if anchor is not None:
-            self._weights[anchor] = (self._nodes - start, self._deepest - self._depth + 1)
-        self._deepest = max(outer_deepest, self._deepest)
-        self._depth -= 1
-        return node
-
-    def _reach(self, depth: int) -> None:
-        if depth > MAX_DEPTH:
-            raise InputRefused(f"the YAML nests deeper than {MAX_DEPTH} levels; refused")
-        if depth > self._deepest:
-            self._deepest = depth
+_IN_PROGRESS = (-1, -1)
 
 
-class BoundedSafeLoader(_BoundedComposer, _Parser, SafeConstructor, Resolver):  # type: ignore[misc, valid-type]
-    """yaml.SafeLoader's parts (libyaml's parser when present) with the bounded composer."""
+class BoundedSafeLoader(_Reading, SafeConstructor, Resolver):  # type: ignore[misc, valid-type]
+    """yaml.CSafeLoader that weighs every document before constructing it."""
 
     def __init__(self, stream: str) -> None:
-        _Parser.__init__(self, stream)
-        _BoundedComposer.__init__(self)
+        _Reading.__init__(self, stream)
         SafeConstructor.__init__(self)
         Resolver.__init__(self)
+        self.aliased = 0    # nodes added by aliases so far, over all documents
+        self._distinct = 0
+
+    def construct_document(self, node: Node) -> Any:
+        self._distinct = 0  # nodes written out in the document (a shared one once)
+        size, _ = self._weigh(node, 1, {})
+        self.aliased += size - self._distinct
+        if self.aliased > MAX_ALIAS_EXPANSION:
+            raise _billion_laughs()
+        return super().construct_document(node)
+
+    def _weigh(self, node: Node, depth: int, weights: dict[int, tuple[int, int]]) -> tuple[int, int]:
+        """(nodes it stands for, its height), aliases expanded; refuses cycles and deep nesting."""
+        if depth > MAX_DEPTH:
+            raise InputRefused(f"the YAML nests deeper than {MAX_DEPTH} levels; refused")
+        key = id(node)
+        known = weights.get(key)
+        if known is not None:
+            if known is _IN_PROGRESS:
+                raise InputRefused(f"a YAML alias refers to a node that contains it (a recursive structure, "
+                                   f"line {node.start_mark.line + 1}); write the value out instead")
+            if depth + known[1] - 1 > MAX_DEPTH:
+                raise InputRefused(f"the YAML nests deeper than {MAX_DEPTH} levels; refused")
+            return known
+        weights[key] = _IN_PROGRESS
+        self._distinct += 1
+        size, height = 1, 0
+        if node.__class__ is SequenceNode:
+            children: list[Node] = node.value
+        elif node.__class__ is MappingNode:
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = []
+        for child in children:
+            if child.__class__ is ScalarNode:
+                size += 1
+                self._distinct += 1
+                height = height or 1
+            else:
+                child_size, child_height = self._weigh(child, depth + 1, weights)
+                size += child_size
+                if child_height > height:
+                    height = child_height
+        weights[key] = (size, height + 1)
+        if size - self._distinct + self.aliased > MAX_ALIAS_EXPANSION:  # stop as soon as it is too much
+            raise _billion_laughs()
+        return size, height + 1
+
+
+def _billion_laughs() -> InputRefused:
+    return InputRefused(f"the YAML aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes "
+                        "(a \"billion laughs\" document?); refused")
 
 
 def load_all(text: str) -> Iterator[Any]:

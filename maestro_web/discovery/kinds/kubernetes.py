@@ -168,14 +168,17 @@ class _Crawl:
         wanted: list[tuple[object, str, tuple[str, ...]]] = []
         for workload in self.workloads:
             wanted.append((id(workload), workload.name, (f".{workload.namespace}", f"({workload.kind})")))
-        by_namespace: dict[str, list[_Workload]] = {}
+        by_label: dict[tuple[str, str, str], list[_Workload]] = {}  # (namespace, key, value) -> workloads
         for workload in self.workloads:
-            by_namespace.setdefault(workload.namespace, []).append(workload)
+            for label in workload.labels.items():
+                by_label.setdefault((workload.namespace, *label), []).append(workload)
         matched: dict[int, list[_Workload]] = {}
         for service in self.services.values():
-            matched[id(service)] = [
-                w for w in by_namespace.get(service.namespace, [])
-                if service.selector and all(w.labels.get(k) == v for k, v in service.selector.items())]
+            # the workloads of the selector's rarest label, then those that have every other one
+            candidates = min((by_label.get((service.namespace, *label), []) for label in service.selector.items()),
+                             key=len, default=[])
+            matched[id(service)] = [w for w in candidates
+                                    if all(w.labels.get(k) == v for k, v in service.selector.items())]
             if not matched[id(service)]:
                 wanted.append((id(service), service.name, (f".{service.namespace}", "(Service)")))
         for name, namespace, _ in self.ingresses:
@@ -202,12 +205,13 @@ class _Crawl:
     def edges(self) -> None:
         for workload in self.workloads:
             where = f"{workload.kind} {workload.name}"
-            for what, value in self._values(workload):
+            for value, secret_name, before, after in self._values(workload):
                 for host in hosts_in(value):
                     service = self._resolve(host, workload.namespace)
                     if service is None:
                         continue
-                    evidence = f"{what} in {where} names Service {service.name} (namespace {service.namespace})"
+                    evidence = (f"{before}{shown(value, secret_name)}{after} in {where} names Service "
+                                f"{service.name} (namespace {service.namespace})")
                     for target in service.targets:
                         self.graph.edge(workload.node, target, evidence, "configured")
         for name, namespace, item in self.ingresses:
@@ -221,8 +225,10 @@ class _Crawl:
                 for target in service.targets:
                     self.graph.edge(source, target, f"Ingress {name} {rule} -> Service {backend}", "declared")
 
-    def _values(self, workload: _Workload) -> Iterator[tuple[str, str]]:
-        """(evidence words, value) for every value a container or init container is configured with."""
+    def _values(self, workload: _Workload) -> Iterator[tuple[str, str, str, str]]:
+        """Every value a container or init container is configured with, as (value, the variable
+        name that says whether it is secret, the evidence words before it, and after it). The value
+        is quoted (and masked) only for the few that name a Service: most never need the words."""
         for group in ("initContainers", "containers"):
             for container in _containers(workload.pod, group):
                 label = f"{'init container' if group == 'initContainers' else 'container'} {container.get('name', '?')}"
@@ -233,31 +239,25 @@ class _Crawl:
                     key = str(variable.get("name", "?"))
                     value = variable.get("value")
                     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-                        text = str(value)
-                        yield f"env {key}={shown(text, key)} of {label}", text
+                        yield str(value), key, f"env {key}=", f" of {label}"
                     reference = _get(variable, "valueFrom", "configMapKeyRef")
                     if isinstance(reference, dict):
                         map_name, map_key = str(reference.get("name")), str(reference.get("key"))
-                        text_or_none = self.config_maps.get((workload.namespace, map_name), {}).get(map_key)
-                        if text_or_none is not None:
-                            yield (f"env {key} from ConfigMap {map_name} key {map_key}="
-                                   f"{shown(text_or_none, key)} of {label}", text_or_none)
+                        text = self.config_maps.get((workload.namespace, map_name), {}).get(map_key)
+                        if text is not None:
+                            yield text, key, f"env {key} from ConfigMap {map_name} key {map_key}=", f" of {label}"
                 env_from = container.get("envFrom")
                 for source in env_from if isinstance(env_from, list) else []:
                     map_name_value = _get(source, "configMapRef", "name")
-                    if not isinstance(map_name_value, str):
-                        continue
-                    values = self.config_maps.get((workload.namespace, map_name_value))
-                    if values is None:
-                        continue
-                    for map_key, text in values.items():
-                        yield (f"ConfigMap {map_name_value} key {map_key}={shown(text, map_key)} "
-                               f"(envFrom of {label})", text)
+                    values = self.config_maps.get((workload.namespace, map_name_value)) \
+                        if isinstance(map_name_value, str) else None
+                    for map_key, text in (values or {}).items():
+                        yield text, map_key, f"ConfigMap {map_name_value} key {map_key}=", f" (envFrom of {label})"
                 for key in ("command", "args"):
                     items = container.get(key)
                     for part in items if isinstance(items, list) else []:
                         if isinstance(part, (str, int, float)) and not isinstance(part, bool):
-                            yield f"{key} {shown(str(part))} of {label}", str(part)
+                            yield str(part), "", f"{key} ", f" of {label}"
 
     def _resolve(self, host: str, namespace: str) -> _Service | None:
         """The Service a pod in `namespace` reaches at `host`, or None."""
