@@ -181,6 +181,10 @@ def run_crawl(settings: DiscoverySettings, command: Command, events: EventSink |
                 credentials = open_sealed(given.sealed_credentials, list(settings.private_keys))
             except SealingError as exc:
                 raise CrawlFailed(f"The credentials cannot be opened: {exc}.") from None
+        endpoint = given.settings.get("endpoint_url")
+        if given.kind == "aws" and endpoint and str(endpoint).rstrip("/") not in settings.aws_endpoints:
+            # checked when it was saved; the allow-list may have changed since
+            raise CrawlFailed(f"The endpoint {str(endpoint)[:200]} is not in MAESTRO_DISCOVERY_AWS_ENDPOINTS.")
         if given.kind != "aws":
             handle, path = tempfile.mkstemp(prefix="maestro-crawl-")
             with os.fdopen(handle, "wb") as copy:
