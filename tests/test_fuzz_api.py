@@ -76,6 +76,8 @@ def world(app, client, make_user, make_graph) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     link = client.post(f"/api/graphs/{graph.public_id}/shares", headers=headers, json={"label": "fuzz"})
     assert link.status_code == 201, link.text
+    personal = client.post("/api/tokens", headers=headers, json={"name": "fuzz", "expires_in_days": 30})
+    assert personal.status_code == 201, personal.text
     ring = app.config["KEY_RINGS"]["analytics"]
     claim = {"Authorization": f"JWT {mint_worker_token(ring, '*', lifetime=3600)}"}
     job = client.post("/analytics/jobs/claim", headers=claim)
@@ -88,7 +90,8 @@ def world(app, client, make_user, make_graph) -> dict[str, Any]:
     return {
         "run_id": job.json["run_id"],
         "ids": {"graph_id": graph.public_id, "link_id": link.json["id"], "user_id": member.public_id,
-                "source_id": source.json["id"], "crawl_id": crawl_id},
+                "source_id": source.json["id"], "crawl_id": crawl_id,
+                "token_id": personal.json["id"]},
         "command": command_headers(app, owner, graph.public_id),
         "user": headers,
         "refresh": {"Authorization": f"Bearer {tokens['refresh_token']}"},

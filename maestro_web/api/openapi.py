@@ -73,6 +73,16 @@ OPERATIONS: tuple[Operation, ...] = (
               description="The token in Authorization may be an access or a refresh token, even an expired one. "
                           "A refresh_token this app did not sign is refused (422)."),
     Operation("get", "/api/me", "The user of the token", "auth", {200: s.UserOut}, USER_ERRORS),
+    Operation("post", "/api/tokens", "Create a personal API token (shown once)", "tokens",
+              {201: s.PersonalTokenCreated}, USER_ERRORS + BODY_ERRORS, body=s.PersonalTokenCreate,
+              description="A personal token acts for the user in the JSON API like an access token, until it "
+                          "expires, is deleted, or the account's password changes. Only its id is kept: "
+                          "the token is in this answer and nowhere else."),
+    Operation("get", "/api/tokens", "The user's personal API tokens (never the token itself)", "tokens",
+              {200: s.PersonalTokenList}, USER_ERRORS),
+    Operation("delete", "/api/tokens/{token_id}", "Revoke a personal API token", "tokens",
+              {204: None}, USER_ERRORS,
+              description="The token is refused (401) on its next use. Another user's token id is a 404."),
     Operation("get", "/api/graphs", "Graphs the user holds a role on, newest first", "graphs",
               {200: s.GraphList}, USER_ERRORS, query=(
                   ("q", {"type": "string", "maxLength": 200}, "Search in the name."),
@@ -184,7 +194,8 @@ OPERATIONS: tuple[Operation, ...] = (
 SECURITY_SCHEMES = {
     "userToken": {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-        "description": "An access token from POST /api/auth/token. `Authorization: JWT <token>` works too.",
+        "description": "An access token from POST /api/auth/token, or a personal API token from "
+                       "POST /api/tokens. `Authorization: JWT <token>` works too.",
     },
     "refreshToken": {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",

@@ -21,6 +21,7 @@ from pydantic import ValidationError as PydanticValidationError
 from maestro_web.errors import ValidationFailed
 from maestro_web.domain.spec import MAX_SPEC_CHARS
 from maestro_web.models.graph import DESCRIPTION_MAX_LENGTH, GRAPH_TYPE_CHOICES_TEXT, NAME_MAX_LENGTH, normalize_graph_type
+from maestro_web.models.user import PERSONAL_TOKEN_MAX_DAYS, PERSONAL_TOKEN_NAME_MAX_LENGTH
 from maestro_web.models.share import LABEL_MAX_LENGTH, PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
 from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem
 from maestro_web.shares.services import MAX_ORIGINS, MAX_VIEWS_LIMIT, ORIGIN_PATTERN
@@ -187,6 +188,45 @@ class MaestroLogin(BaseModel):
 
 class Revoked(BaseModel):
     revoked: Literal[True]
+
+
+# --- personal API tokens ---------------------------------------------------------------------------
+
+
+class PersonalTokenCreate(RequestModel):
+    """POST /api/tokens."""
+
+    messages: ClassVar[dict[str, str]] = {
+        "name": f"Name the token (1 to {PERSONAL_TOKEN_NAME_MAX_LENGTH} characters).",
+        "expires_in_days": f"A whole number of days from 1 to {PERSONAL_TOKEN_MAX_DAYS}.",
+    }
+
+    name: Annotated[NonBlank, Field(max_length=PERSONAL_TOKEN_NAME_MAX_LENGTH,
+                                    description="What the token is for, e.g. \"discovery service\".")]
+    expires_in_days: Annotated[StrictInt, Field(ge=1, le=PERSONAL_TOKEN_MAX_DAYS,
+                                                description="Days the token lives (at most a year).")]
+
+
+class PersonalTokenOut(BaseModel):
+    id: str
+    name: str
+    created_at: str
+    expires_at: str
+    last_used_at: str | None = Field(description="Last request made with it (to the minute); null if never used.")
+    status: Literal["active", "expired", "ended"] = Field(
+        description="ended: the account's password changed since it was made, which ends every token.")
+
+
+class PersonalTokenCreated(BaseModel):
+    id: str
+    name: str
+    token: str = Field(description="Send as `Authorization: Bearer <token>`. Shown this once, never again.")
+    created_at: str
+    expires_at: str
+
+
+class PersonalTokenList(BaseModel):
+    tokens: list[PersonalTokenOut]
 
 
 # --- graphs ----------------------------------------------------------------------------------------

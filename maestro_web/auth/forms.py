@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, StringField, SubmitField
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3, not in its stubs yet
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from maestro_web.auth.emails import ValidEmail
-from maestro_web.models.user import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from maestro_web.models.user import (
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
+    PERSONAL_TOKEN_MAX_DAYS,
+    PERSONAL_TOKEN_NAME_MAX_LENGTH,
+)
 
 _password_length = Length(
     min=PASSWORD_MIN_LENGTH,
@@ -78,3 +84,40 @@ class ResetPasswordForm(FlaskForm):
         validators=[DataRequired("Repeat the new password."), EqualTo("password", "The passwords differ.")],
     )
     submit = SubmitField("Set new password")
+
+
+TOKEN_LIFETIMES = [SelectChoice(str(days), words) for days, words in
+                   ((7, "7 days"), (30, "30 days"), (90, "90 days"), (180, "180 days"), (PERSONAL_TOKEN_MAX_DAYS, "1 year"))]
+
+
+def _days(value: object) -> int:
+    """A lifetime choice as a number; anything else as -1, which is no choice ("Not a valid choice.")."""
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return -1
+
+
+class PersonalTokenForm(FlaskForm):
+    """A new personal API token: what it is for and how long it lives (at most a year)."""
+
+    name = StringField("Name", filters=[_strip], validators=[
+        DataRequired("Name the token, e.g. “discovery service”."), Length(max=PERSONAL_TOKEN_NAME_MAX_LENGTH)])
+    expires_in_days = SelectField("Expires after", choices=TOKEN_LIFETIMES, coerce=_days, default=30,
+                                  validate_choice=True)
+    submit = SubmitField("Create token")
+
+
+class EmailChangeForm(FlaskForm):
+    """A new e-mail address, confirmed by the current password; it changes when the link sent there is opened."""
+
+    new_email = EmailField("New e-mail", filters=[_strip],
+                           validators=[DataRequired("Enter the new e-mail address."), ValidEmail()])
+    current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
+    submit = SubmitField("Send a confirmation link")
+
+
+class ConfirmEmailForm(FlaskForm):
+    """The button behind the e-mailed link: opening the link alone changes nothing (mail scanners open links)."""
+
+    submit = SubmitField("Use this address")

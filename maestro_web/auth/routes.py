@@ -5,6 +5,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from maestro_web import live_events
 from maestro_web.auth import account_bp, auth_bp
+from maestro_web.auth.account_page import render_account
 from maestro_web.auth.forms import AccountForm, LoginForm, PasswordForm
 from maestro_web.auth.notices import send_password_changed
 from maestro_web.extensions import db
@@ -75,7 +76,7 @@ def account():
         db.session.commit()
         flash("Your name is saved.", "success")
         return redirect(url_for("account.account"))
-    return render_template("auth/account.html", form=form, password_form=PasswordForm()), form_status(form)
+    return render_account(form_status(form), form=form)
 
 
 @account_bp.post("/account/password")
@@ -91,4 +92,4 @@ def change_password():
             # ...so give this browser a new session under the new token version.
             return start_session(redirect(url_for("account.account")), user)
         form.current_password.errors = ["The current password is wrong."]
-    return render_template("auth/account.html", form=AccountForm(obj=user), password_form=form), 422
+    return render_account(422, password_form=form)

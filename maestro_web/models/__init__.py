@@ -3,7 +3,8 @@ from maestro_web.models.discovery import DiscoveredEdge, DiscoveredNode, Discove
 from maestro_web.models.graph import Graph, GraphResult, GraphRole, GraphRun, Role
 from maestro_web.models.outbox import ControlOutbox
 from maestro_web.models.share import ShareLink
-from maestro_web.models.user import RevokedToken, User
+from maestro_web.models.user import EmailChange, LoginSession, PersonalToken, RevokedToken, User
 
-__all__ = ["ControlOutbox", "DiscoveredEdge", "DiscoveredNode", "DiscoveryCrawl", "DiscoverySource", "Graph", "GraphResult",
-           "GraphRole", "GraphRun", "GraphVersion", "RevokedToken", "Role", "ShareLink", "User"]
+__all__ = ["ControlOutbox", "DiscoveredEdge", "DiscoveredNode", "DiscoveryCrawl", "DiscoverySource", "EmailChange", "Graph",
+           "GraphResult", "GraphRole", "GraphRun", "GraphVersion", "LoginSession", "PersonalToken", "RevokedToken", "Role",
+           "ShareLink", "User"]

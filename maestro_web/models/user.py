@@ -1,4 +1,4 @@
-"""Accounts and revoked session tokens."""
+"""Accounts, their login sessions, personal API tokens, e-mail changes and revoked session tokens."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,7 +6,7 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.profiles import RFC_9106_LOW_MEMORY
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ForeignKey, Integer, String, select
+from sqlalchemy import Boolean, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maestro_web.extensions import Model, db
@@ -14,6 +14,9 @@ from maestro_web.models.base import UTCDateTime, new_public_id, utcnow
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
+PERSONAL_TOKEN_NAME_MAX_LENGTH = 100
+PERSONAL_TOKEN_MAX_DAYS = 365
+USER_AGENT_MAX_LENGTH = 300
 
 # RFC 9106's second recommended profile (argon2id, 64 MiB, 3 passes, 4 lanes): argon2-cffi's default.
 PRODUCTION_HASHER = PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY)
@@ -116,7 +119,7 @@ class User(Model):
 
 
 class RevokedToken(Model):
-    """A session token (access or refresh) revoked before its expiry, by logout or the API."""
+    """A session token (access, refresh or personal) revoked before its expiry, by logout or the API."""
 
     __tablename__ = "revoked_tokens"
 
@@ -130,3 +133,129 @@ class RevokedToken(Model):
     @classmethod
     def is_revoked(cls, jti: str) -> bool:
         return db.session.scalar(select(cls.id).where(cls.jti == jti)) is not None
+
+
+class LoginSession(Model):
+    """One login: the refresh-token family of a browser (or an API client's token pair).
+
+    Its tokens carry its `public_id` as `sid`; a row with `ended_at` refuses them all on their next
+    use, whatever their `jti` (the access tokens a browser renews silently are never listed one by one).
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_agent: Mapped[str] = mapped_column(String(USER_AGENT_MAX_LENGTH), default="")
+    api: Mapped[bool] = mapped_column(Boolean, default=False)  # a token pair from POST /api/auth/token
+    # The user's token_version at login: a password change ends the session without touching the row.
+    token_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @classmethod
+    def get_by_public_id(cls, public_id: str) -> LoginSession | None:
+        return db.session.scalar(select(cls).where(cls.public_id == public_id))
+
+    @classmethod
+    def open_for(cls, user: User) -> list[LoginSession]:
+        """The user's sessions that still let someone in, last seen first."""
+        return list(db.session.scalars(
+            select(cls).where(cls.user_id == user.id, cls.ended_at.is_(None), cls.expires_at > utcnow(),
+                              cls.token_version == user.token_version)
+            .order_by(cls.last_seen_at.desc(), cls.id.desc())))
+
+    def end(self) -> None:
+        if self.ended_at is None:
+            self.ended_at = utcnow()
+
+
+class PersonalToken(Model):
+    """A personal API token: a long-lived user-context JWT whose `jti` is this row's.
+
+    The token itself is never stored (it is shown once); revoking sets `revoked_at` and blocklists the
+    `jti`, so the JSON API refuses it on its next use.
+    """
+
+    __tablename__ = "personal_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(PERSONAL_TOKEN_NAME_MAX_LENGTH))
+    # The user's token_version when it was made: a password change ends it (docs/sessions.md).
+    token_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @classmethod
+    def get_by_jti(cls, jti: str) -> PersonalToken | None:
+        return db.session.scalar(select(cls).where(cls.jti == jti))
+
+    @classmethod
+    def of_user(cls, user: User, public_id: str) -> PersonalToken | None:
+        """The user's token with this id; None for an unknown id or another user's token."""
+        return db.session.scalar(select(cls).where(cls.user_id == user.id, cls.public_id == public_id))
+
+    @classmethod
+    def listed_for(cls, user: User) -> list[PersonalToken]:
+        """Every token of the user that has not been revoked, newest first (expired ones too: the
+        list says so, and the owner may delete them)."""
+        return list(db.session.scalars(
+            select(cls).where(cls.user_id == user.id, cls.revoked_at.is_(None))
+            .order_by(cls.created_at.desc(), cls.id.desc())))
+
+    def status(self, user: User) -> str:
+        """active, expired, revoked, or ended (by a password change)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.token_version != user.token_version:
+            return "ended"
+        if self.expires_at <= utcnow():
+            return "expired"
+        return "active"
+
+    def revoke(self) -> None:
+        """Refuse the token from now on: the row keeps the time, the blocklist the `jti`."""
+        if self.revoked_at is not None:
+            return
+        self.revoked_at = utcnow()
+        if not RevokedToken.is_revoked(self.jti):
+            db.session.add(RevokedToken(jti=self.jti, token_type="personal", user_id=self.user_id,
+                                        expires_at=self.expires_at))
+
+
+class EmailChange(Model):
+    """A change of e-mail waiting for its link to be opened at the new address.
+
+    Only the SHA-256 of the link's secret is stored; the link works once, until `expires_at`.
+    """
+
+    __tablename__ = "email_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    new_email: Mapped[str] = mapped_column(String(254))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @classmethod
+    def get_by_token_hash(cls, token_hash: str) -> EmailChange | None:
+        return db.session.scalar(select(cls).where(cls.token_hash == token_hash))
+
+    @classmethod
+    def pending_for(cls, user: User) -> EmailChange | None:
+        return db.session.scalar(
+            select(cls).where(cls.user_id == user.id, cls.used_at.is_(None), cls.expires_at > utcnow())
+            .order_by(cls.created_at.desc(), cls.id.desc()).limit(1))
+
+    def usable(self) -> bool:
+        return self.used_at is None and self.expires_at > utcnow()

@@ -7,13 +7,19 @@ posts). The access cookie goes to every page; the refresh cookie only to the ses
 the guard sends the browser through that path, where the refresh cookie renews it. API clients send `Authorization: JWT <t>` or `Bearer <t>`. Logout revokes both tokens by
 `jti`; a password change bumps the user's `token_version`, which every token carries as `ver`.
 
+Each login is a LoginSession row whose id every token of that login carries as `sid`: ending the
+row (the account page's "log out", a revoked refresh token) refuses all of them at once, including
+the access tokens renewed silently. A personal API token (`kind: "personal"`) is an access token
+with a long life and a PersonalToken row by `jti`; it is accepted in `Authorization` only, never
+from a cookie. The last use of a session or a personal token is written at most once a minute.
+
 Verifying returns the user or raises SessionError / SessionCsrfError; what the client is then told
 (login page, 401 JSON, 400 page) is decided above, in `maestro_web/guards.py`.
 """
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import jwt as pyjwt
@@ -30,16 +36,21 @@ from flask_jwt_extended import (
     verify_jwt_in_request,
 )
 from flask_jwt_extended.exceptions import CSRFError, JWTExtendedException
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from maestro_web.extensions import db, jwt
-from maestro_web.models import RevokedToken, User
+from maestro_web.models import LoginSession, PersonalToken, RevokedToken, User
+from maestro_web.models.base import utcnow
+from maestro_web.models.user import PERSONAL_TOKEN_MAX_DAYS, USER_AGENT_MAX_LENGTH
 from maestro_web.security.keys import KeyRing, bearer_token, key_for_decoded
 
 CONTEXT = "session"
 AUDIENCE = "maestro-web"
 # An access token with less than this share of its lifetime left is renewed on the next page.
 REFRESH_WHEN_REMAINING = 1 / 3
+PERSONAL = "personal"  # the `kind` claim of a personal API token
+TOUCH_EVERY = timedelta(minutes=1)  # last seen / last used: at most one write a minute per row
 
 
 class SessionError(Exception):
@@ -113,7 +124,7 @@ def init_app(app: Flask) -> None:
 
     @jwt.token_in_blocklist_loader
     def _revoked(header: dict, payload: dict) -> bool:
-        return RevokedToken.is_revoked(payload["jti"])
+        return RevokedToken.is_revoked(payload["jti"]) or _ended(payload)
 
     app.after_request(_renew_access_cookie)
     app.add_template_global(jwt_csrf_value)
@@ -123,8 +134,20 @@ def init_app(app: Flask) -> None:
 # --- issuing -------------------------------------------------------------------------------------
 
 
-def _token_pair(user: User, csrf_value: str) -> tuple[str, str]:
-    claims = {"csrf": csrf_value}
+def _open_login_session(user: User, api: bool) -> str:
+    """A LoginSession row for a new login (committed); its id, the `sid` of the login's tokens."""
+    row = LoginSession(
+        user_id=user.id, api=api, token_version=user.token_version,
+        user_agent=(request.headers.get("User-Agent") or "")[:USER_AGENT_MAX_LENGTH],
+        expires_at=utcnow() + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"],
+    )
+    db.session.add(row)
+    db.session.commit()
+    return row.public_id
+
+
+def _token_pair(user: User, csrf_value: str, api: bool) -> tuple[str, str]:
+    claims = {"csrf": csrf_value, "sid": _open_login_session(user, api)}
     return (
         create_access_token(identity=user, additional_claims=claims),
         create_refresh_token(identity=user, additional_claims=claims),
@@ -132,8 +155,8 @@ def _token_pair(user: User, csrf_value: str) -> tuple[str, str]:
 
 
 def start_session(response: Response, user: User) -> Response:
-    """Log the browser in: set fresh access and refresh cookies for `user`."""
-    access, refresh = _token_pair(user, uuid.uuid4().hex)
+    """Log the browser in: set fresh access and refresh cookies for `user` (a new login session)."""
+    access, refresh = _token_pair(user, uuid.uuid4().hex, api=False)
     set_access_cookies(response, access, max_age=_cookie_max_age())
     set_refresh_cookies(response, refresh, max_age=_cookie_max_age())
     return response
@@ -147,7 +170,7 @@ def _cookie_max_age() -> int:
 
 def issue_api_tokens(user: User) -> dict[str, Any]:
     """The token pair an API client gets from POST /api/auth/token."""
-    access, refresh = _token_pair(user, uuid.uuid4().hex)
+    access, refresh = _token_pair(user, uuid.uuid4().hex, api=True)
     return {
         "access_token": access,
         "refresh_token": refresh,
@@ -157,18 +180,96 @@ def issue_api_tokens(user: User) -> dict[str, Any]:
 
 
 def issue_api_access_token(user: User) -> dict[str, Any]:
+    """A new access token for the verified refresh token of this request (same login session)."""
+    sid = get_jwt().get("sid")
+    claims = {"sid": sid} if sid else {}
     return {
-        "access_token": create_access_token(identity=user),
+        "access_token": create_access_token(identity=user, additional_claims=claims),
         "token_type": "Bearer",
         "expires_in": int(current_app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds()),
     }
+
+
+def issue_personal_token(user: User, name: str, days: int) -> tuple[PersonalToken, str]:
+    """A personal API token for `user`, valid `days` days: its row (added, not committed) and the
+    token, which is shown once and never stored."""
+    if not 1 <= days <= PERSONAL_TOKEN_MAX_DAYS:
+        raise ValueError(f"a personal token lives 1 to {PERSONAL_TOKEN_MAX_DAYS} days")
+    jti = uuid.uuid4().hex
+    lifetime = timedelta(days=days)
+    now = utcnow()
+    row = PersonalToken(jti=jti, user_id=user.id, name=name, token_version=user.token_version,
+                        created_at=now, expires_at=now + lifetime)
+    token = create_access_token(identity=user, expires_delta=lifetime,
+                                additional_claims={"jti": jti, "kind": PERSONAL})
+    db.session.add(row)
+    return row, token
+
+
+# --- login sessions and personal tokens: ended, last seen ----------------------------------------
+
+
+def _ended(payload: dict) -> bool:
+    """Whether the token's login session or personal token row refuses it; notes its last use."""
+    if payload.get("kind") == PERSONAL:
+        row = db.session.execute(select(PersonalToken.id, PersonalToken.revoked_at, PersonalToken.last_used_at)
+                                 .where(PersonalToken.jti == payload["jti"])).first()
+        if row is None or row.revoked_at is not None:
+            return True
+        _touch(PersonalToken, row.id, PersonalToken.last_used_at, row.last_used_at)
+        return False
+    sid = payload.get("sid")
+    if not sid:
+        return False  # a token from before login sessions were recorded: its jti and `ver` decide
+    session_row = db.session.execute(select(LoginSession.id, LoginSession.ended_at, LoginSession.last_seen_at)
+                                     .where(LoginSession.public_id == sid)).first()
+    if session_row is None or session_row.ended_at is not None:
+        return True
+    _touch(LoginSession, session_row.id, LoginSession.last_seen_at, session_row.last_seen_at)
+    return False
+
+
+def _touch(model: type[LoginSession] | type[PersonalToken], row_id: int, column: Any, last: datetime | None) -> None:
+    """Write "now" into `column` if the last write is a minute old: one UPDATE a minute, not one a request.
+    The UPDATE repeats the condition, so concurrent requests write it once between them."""
+    now = utcnow()
+    if last is not None and now - last < TOUCH_EVERY:
+        return
+    db.session.execute(update(model).where(model.id == row_id, or_(column.is_(None), column < now - TOUCH_EVERY))
+                       .values({column: now}))
+    db.session.commit()
+
+
+def current_session_id() -> str | None:
+    """The login session of this request's verified token (None for a personal or an older token)."""
+    return g.get("session_id")
+
+
+def end_login_sessions(user: User, keep: str | None = None, only: str | None = None) -> int:
+    """End the user's open login sessions (`only` the one with that id, or all but `keep`); how many.
+    Their tokens are refused on their next use; the caller commits and announces it to the live server."""
+    rows = [row for row in LoginSession.open_for(user)
+            if (only is None or row.public_id == only) and row.public_id != keep]
+    for row in rows:
+        row.end()
+    return len(rows)
 
 
 # --- revoking ------------------------------------------------------------------------------------
 
 
 def _revoke_payload(payload: dict, user: User | None) -> None:
+    if payload.get("kind") == PERSONAL:
+        personal = PersonalToken.get_by_jti(payload["jti"])
+        if personal is not None and personal.revoked_at is None:
+            personal.revoked_at = utcnow()
+    elif payload.get("type") == "refresh" and payload.get("sid"):
+        # Revoking a refresh token ends its login session, so the access tokens it renewed die too.
+        login_session = LoginSession.get_by_public_id(payload["sid"])
+        if login_session is not None:
+            login_session.end()
     if RevokedToken.is_revoked(payload["jti"]):
+        db.session.commit()
         return
     db.session.add(
         RevokedToken(
@@ -200,9 +301,13 @@ def revoke_encoded(token: str | None, user: User | None = None) -> bool:
 
 
 def end_session(response: Response) -> Response:
-    """Log the browser out: revoke both cookies' tokens and clear them."""
+    """Log the browser out: end its login session, revoke both cookies' tokens and clear them."""
     config = current_app.config
     user = current_user()
+    sid = current_session_id()
+    if user is not None and sid:
+        end_login_sessions(user, only=sid)
+        db.session.commit()
     for cookie in (config["JWT_ACCESS_COOKIE_NAME"], config["JWT_REFRESH_COOKIE_NAME"]):
         revoke_encoded(request.cookies.get(cookie), user)
     return clear_session_cookies(response)
@@ -273,15 +378,22 @@ def user_from_cookies() -> User:
     except (JWTExtendedException, pyjwt.PyJWTError) as exc:
         raise SessionError(type(exc).__name__) from None
 
+    claims = get_jwt()
+    if claims.get("kind") == PERSONAL:
+        raise SessionError("a personal API token is for the Authorization header only")
     user = get_current_user()
-    g.jwt_csrf = get_jwt().get("csrf")
+    g.jwt_csrf = claims.get("csrf")
+    g.session_id = claims.get("sid")
     return user
 
 
 def _renew_access_cookie(response: Response) -> Response:
     user = current_user()
     if user is not None and g.get("renew_access") and g.get("jwt_csrf"):
-        token = create_access_token(identity=user, additional_claims={"csrf": g.jwt_csrf})
+        claims = {"csrf": g.jwt_csrf}
+        if g.get("session_id"):
+            claims["sid"] = g.session_id
+        token = create_access_token(identity=user, additional_claims=claims)
         set_access_cookies(response, token, max_age=_cookie_max_age())
     return response
 
@@ -296,9 +408,12 @@ def user_if_logged_in() -> User | None:
         verify_jwt_in_request(locations=["cookies"], optional=True)
     except (JWTExtendedException, pyjwt.PyJWTError):
         return None
+    if get_jwt().get("kind") == PERSONAL:
+        return None
     user: User | None = get_current_user()
     if user is not None:
         g.jwt_csrf = get_jwt().get("csrf")
+        g.session_id = get_jwt().get("sid")
     return user
 
 
@@ -319,6 +434,7 @@ def verify_api_token(refresh: bool = False) -> User:
     user = get_current_user()
     if user is None:
         raise SessionError("no user")
+    g.session_id = get_jwt().get("sid")
     return user
 
 
