@@ -25,6 +25,7 @@ users_cli = AppGroup("users", help="Manage accounts.")
 keys_cli = AppGroup("keys", help="Manage the secrets of the token contexts.")
 analytics_cli = AppGroup("analytics", help="The reference analytics worker.")
 shares_cli = AppGroup("shares", help="Manage public share links.")
+graphs_cli = AppGroup("graphs", help="Manage graphs.")
 discovery_cli = AppGroup("discovery", help="The discovery service and its schedule (SPEC §11).")
 
 
@@ -167,6 +168,22 @@ def prune_shares(days: int) -> None:
     click.echo(f"Deleted {deleted} share link(s) that ended before {cutoff:%Y-%m-%d %H:%M} UTC.")
 
 
+@graphs_cli.command("purge")
+@click.option("--older-than", "days", default=None, type=click.IntRange(min=0),
+              help="Remove graphs deleted more than this many days ago [default: MAESTRO_TRASH_DAYS, 7].")
+def purge_graphs(days: int | None) -> None:
+    """Remove for good the graphs that have been in the Trash longer than MAESTRO_TRASH_DAYS."""
+    from datetime import timedelta
+
+    from maestro_web.graphs.trash import purge, trash_cutoff
+    from maestro_web.models.base import utcnow
+
+    cutoff = trash_cutoff() if days is None else utcnow() - timedelta(days=days)
+    purged = purge(cutoff)
+    db.session.commit()
+    click.echo(f"Removed {purged} graph(s) deleted before {cutoff:%Y-%m-%d %H:%M} UTC.")
+
+
 @discovery_cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5002, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
@@ -210,6 +227,7 @@ def discovery_schedule(once: bool, interval: float) -> None:
 def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(shares_cli)
+    app.cli.add_command(graphs_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(analytics_cli)
     app.cli.add_command(discovery_cli)

@@ -402,6 +402,8 @@ def load_settings(
         "MAESTRO_ROLE_GRANT_RATE_LIMIT": _rate_limit(environ, "MAESTRO_ROLE_GRANT_RATE_LIMIT", "30 per hour"),
         # Fair use of the analytics worker, per graph owner (graphs/quotas.py): 429 past each.
         "MAESTRO_QUOTA_GRAPHS": _int(environ, "MAESTRO_QUOTA_GRAPHS", 500, minimum=1),
+        # Days a deleted graph stays in the Trash, restorable, before `flask graphs purge` removes it.
+        "MAESTRO_TRASH_DAYS": _int(environ, "MAESTRO_TRASH_DAYS", 7, minimum=1),
         "MAESTRO_QUOTA_QUEUED_RUNS": _int(environ, "MAESTRO_QUOTA_QUEUED_RUNS", 20, minimum=1),
         "MAESTRO_QUOTA_RUNS_PER_HOUR": _int(environ, "MAESTRO_QUOTA_RUNS_PER_HOUR", 120, minimum=1),
         # Mail (password reset). Without MAIL_SERVER, messages go to the instance outbox.

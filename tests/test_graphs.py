@@ -221,7 +221,7 @@ def test_delete_asks_then_soft_deletes(app, auth, client, owner, make_graph):
     gid = graph.public_id
     confirm = client.get(f"/graphs/{gid}/delete")
     assert confirm.status_code == 200 and "Delete “Doomed”?" in confirm.text
-    assert post_form(auth, client, f"/graphs/{gid}/delete", f"/graphs/{gid}/delete").status_code == 302
+    assert post_form(auth, client, f"/graphs/{gid}/delete", f"/graphs/{gid}/delete", confirm_name="Doomed").status_code == 302
     assert client.get(f"/graphs/{gid}").status_code == 404
     assert "Doomed" not in client.get("/graphs/").text
     found = load(app, graph)

@@ -76,7 +76,7 @@ def test_tampered_token_rotated_out_key_deleted_graph_and_creator_without_write(
     client.post(page, data={**auth.form_values(page), "email": writer.email, "role": str(int(Role.READ))})
     assert image(app, by_writer).status_code == 404 and short_image(app, by_writer).status_code == 404
     page = f"/graphs/{graph.public_id}/delete"
-    assert client.post(page, data=auth.form_values(page)).status_code == 302
+    assert client.post(page, data={**auth.form_values(page), "confirm_name": "Checkout"}).status_code == 302
     assert image(app, made).status_code == 404 and short_image(app, made).status_code == 404
 
 

@@ -312,7 +312,7 @@ def test_deleting_a_graph_ends_its_graph_and_link_subscriptions(app, auth, clien
     with listen(app, live, [f"graph:{graph.public_id}", f"share:{made.id}"]) as listener:
         auth.login(owner.email)
         page = f"/graphs/{graph.public_id}/delete"
-        assert client.post(page, data=auth.form_values(page)).status_code == 302
+        assert client.post(page, data={**auth.form_values(page), "confirm_name": graph.name}).status_code == 302
         heard = [listener.recv(10) for _ in range(3)]
         assert {"type": "unsubscribed", "channel": f"graph:{graph.public_id}", "reason": "access"} in heard
         assert {"type": "unsubscribed", "channel": f"share:{made.id}", "reason": "access"} in heard

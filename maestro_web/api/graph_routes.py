@@ -11,6 +11,7 @@ from maestro_web.api.schemas import GraphCreate, GraphPatch, RoleGrant, parse_bo
 from maestro_web.errors import ValidationFailed, json_error
 from maestro_web.extensions import db
 from maestro_web.domain.access import authorize_graph
+from maestro_web.graphs import trash
 from maestro_web.graphs.forms import GraphForm
 from maestro_web.graphs.services import (
     GraphChanges,
@@ -158,6 +159,15 @@ def delete_graph(graph_id: str):
     graph.soft_delete()
     db.session.commit()
     return "", 204
+
+
+@api_bp.post("/graphs/<graph_id>/restore")
+def restore_graph(graph_id: str):
+    """Out of the Trash (Admin, within MAESTRO_TRASH_DAYS of the deletion): the graph as JSON."""
+    graph = trash.restorable(graph_id, current_user())
+    trash.restore(graph)
+    db.session.commit()
+    return jsonify(graph_json(graph, Role.ADMIN))
 
 
 @api_bp.post("/graphs/<graph_id>/rerun")

@@ -111,8 +111,14 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/api/graphs/{graph_id}", "One graph (Read)", "graphs", {200: s.GraphOut}, USER_ERRORS),
     Operation("patch", "/api/graphs/{graph_id}", "Change a graph (Write); a changed spec queues a run", "graphs",
               {200: s.GraphOut}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.GraphPatch, description=SPEC_RULES + " " + QUOTAS),
-    Operation("delete", "/api/graphs/{graph_id}", "Delete a graph (Admin)", "graphs",
-              {204: None}, USER_ERRORS + (403,)),
+    Operation("delete", "/api/graphs/{graph_id}", "Delete a graph (Admin): into the Trash", "graphs",
+              {204: None}, USER_ERRORS + (403,),
+              description="The graph stays in the Trash for MAESTRO_TRASH_DAYS (7) days, restorable by an Admin; "
+                          "its share links are stopped meanwhile. `flask graphs purge` removes it after that."),
+    Operation("post", "/api/graphs/{graph_id}/restore", "Restore a graph from the Trash (Admin)", "graphs",
+              {200: s.GraphOut}, USER_ERRORS + (403,),
+              description="404 once the graph has been in the Trash longer than MAESTRO_TRASH_DAYS, or was never deleted. "
+                          "Its links work again unless they expired or were revoked meanwhile."),
     Operation("post", "/api/graphs/{graph_id}/rerun", "Queue a new run (Write)", "graphs",
               {202: s.GraphOut}, USER_ERRORS + (403,), description=QUOTAS),
     Operation("get", "/api/graphs/{graph_id}/roles", "Who holds which role (Read)", "roles",

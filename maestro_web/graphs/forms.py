@@ -59,6 +59,22 @@ class RoleForm(FlaskForm):
     submit = SubmitField("Grant")
 
 
+class DeleteGraphForm(FlaskForm):
+    """Deleting asks for the graph's name, typed: a click on the wrong tab deletes nothing."""
+
+    confirm_name = StringField("Type the graph's name to confirm")
+    submit = SubmitField("Delete the graph")
+
+    def __init__(self, graph_name: str, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.graph_name = graph_name
+
+    def validate_confirm_name(self, field: StringField) -> None:
+        typed = field.data if isinstance(field.data, str) else ""
+        if " ".join(typed.split()).casefold() != " ".join(self.graph_name.split()).casefold():
+            raise ValidationError(f"Type the name, “{self.graph_name}”, to delete the graph.")
+
+
 class ConfirmForm(FlaskForm):
     """A form with nothing but its CSRF fields, for confirmations."""
 

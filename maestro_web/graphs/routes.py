@@ -1,13 +1,16 @@
 """Thin views over graphs/services.py; every graph is loaded through access.authorize_graph()."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from datetime import timedelta
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from maestro_web.extensions import db
 from maestro_web.graphs import graphs_bp
 from maestro_web.domain import examples
 from maestro_web.domain.access import authorize_graph
-from maestro_web.graphs.forms import ConfirmForm, GraphForm, NewGraphForm, RoleForm
+from maestro_web.graphs import trash
+from maestro_web.graphs.forms import ConfirmForm, DeleteGraphForm, GraphForm, NewGraphForm, RoleForm
 from maestro_web.graphs.services import (
     GraphChanges,
     RoleChangeRefused,
@@ -168,11 +171,31 @@ def remove_access(graph_id: str, user_id: str):
 
 @graphs_bp.route("/<graph_id>/delete", methods=["GET", "POST"])
 def delete(graph_id: str):
-    graph, _ = authorize_graph(graph_id, current_user(), Role.ADMIN)
-    form = ConfirmForm()
+    graph, role = authorize_graph(graph_id, current_user(), Role.ADMIN)
+    form = DeleteGraphForm(graph.name)
     if form.validate_on_submit():
         graph.soft_delete()
         db.session.commit()
-        flash(f"Graph “{graph.name}” deleted.", "success")
+        days = current_app.config["MAESTRO_TRASH_DAYS"]
+        flash(f"Graph “{graph.name}” moved to the Trash; an Admin can restore it there for {days} days.", "success")
         return redirect(url_for("graphs.index"))
-    return render_template("graphs/delete.html", graph=graph, form=form)
+    status = 422 if request.method == "POST" else 200
+    return render_template("graphs/delete.html", graph=graph, role=role, form=form,
+                           trash_days=current_app.config["MAESTRO_TRASH_DAYS"]), status
+
+
+@graphs_bp.get("/trash")
+def trash_page():
+    days = current_app.config["MAESTRO_TRASH_DAYS"]
+    return render_template("graphs/trash.html", graphs=trash.trash_of(signed_in_user()), trash_days=days,
+                           trash_period=timedelta(days=days))
+
+
+@graphs_bp.post("/<graph_id>/restore")
+def restore(graph_id: str):
+    graph = trash.restorable(graph_id, current_user())
+    trash.restore(graph)
+    db.session.commit()
+    flash(f"Graph “{graph.name}” restored; its links work again unless they expired or were revoked meanwhile.",
+          "success")
+    return redirect(url_for("graphs.detail", graph_id=graph.public_id))

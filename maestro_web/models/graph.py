@@ -108,8 +108,22 @@ class Graph(Model):
         return run
 
     def soft_delete(self) -> None:
+        """Into the Trash: hidden from every page and list, its links stopped (share_rules), kept
+        until `flask graphs purge` removes it."""
         self.deleted_at = utcnow()
         self.supersede_open_runs()
+
+    def restore(self) -> None:
+        """Out of the Trash: its links work again unless they expired or were revoked meanwhile. A graph
+        deleted while waiting for the worker (its run was superseded then) is queued again."""
+        self.deleted_at = None
+        if self.status == "process":
+            self.queue_run()
+
+    @classmethod
+    def get_deleted_by_public_id(cls, public_id: str, deleted_after: datetime) -> Graph | None:
+        """The graph with this id if it is in the Trash (deleted after `deleted_after`)."""
+        return db.session.scalar(select(cls).where(cls.public_id == public_id, cls.deleted_at > deleted_after))
 
     def supersede_open_runs(self) -> None:
         """End this graph's queued or claimed runs as `superseded` (a new run, or the graph deleted)."""
