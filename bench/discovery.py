@@ -5,8 +5,8 @@
 Generates, from a fixed seed, the inputs the goals name and times `infer(kind, file, {})` on each,
 every run in a fresh child process (`python -m bench.discovery --child KIND PATH`), as the
 discovery service would: the child opens the file and hands infer the open file, so the otlp kind
-streams it. The parent reads the child's peak RSS from os.wait4 (ru_maxrss: the whole process,
-the interpreter and imports included). Reported: the median (and max) over --repeat runs of the
+streams it. The child reports its own peak RSS (VmHWM: the whole process, the interpreter and
+imports included). Reported: the median (and max) over --repeat runs of the
 wall time and CPU time of the infer call alone, and the peak RSS.
 
 - kubernetes: 1,000 Deployments (init container, env values naming other Services in all four DNS
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import subprocess
@@ -254,12 +253,10 @@ def run_child(kind: str, path: Path) -> Run:
                                stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
+    if process.wait() != 0:
         raise SystemExit(f"the {kind} child failed ({process.returncode})")
     result = json.loads(output)
-    return Run(result["wall"], result["cpu"], usage.ru_maxrss / 1024, result["nodes"], result["edges"])
+    return Run(result["wall"], result["cpu"], result["peak_rss_kib"] / 1024, result["nodes"], result["edges"])
 
 
 def child(kind: str, path: str) -> None:
@@ -270,7 +267,18 @@ def child(kind: str, path: str) -> None:
         result = infer(kind, handle, {})
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(json.dumps({"wall": wall, "cpu": cpu, "nodes": len(result.nodes), "edges": len(result.edges),
-                      "problems": result.problems}))
+                      "problems": result.problems, "peak_rss_kib": _peak_rss_kib()}))
+
+
+def _peak_rss_kib() -> int:
+    """This process's peak resident memory since it started (VmHWM). Not ru_maxrss: Linux carries
+    that across exec, so a child forked from a parent holding the generated inputs would report the
+    parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def main(argv: list[str] | None = None) -> int:
