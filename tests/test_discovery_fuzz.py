@@ -237,3 +237,24 @@ def test_aws_settings_and_credentials_are_checked_without_any_call(value):
             check()
         except InputRefused as refused:
             assert str(refused).strip()
+
+
+@FUZZ
+@given(st.one_of(yaml_ish, yaml_text(KUBERNETES_WORDS, KUBERNETES_KINDS), kubernetes_shaped, compose_shaped,
+                 st.sampled_from([b"a: &a {x: 1}\nb: {<<: *a, y: 2}\nc: 2024-01-02\nd: !!binary aGVsbG8=\n",
+                                  b"e: !!set {a, b}\nf: 0x1F\ng: [1, 2.5, true, null, 1_000]\nh: &h [x]\ni: *h\n",
+                                  b"k: !!omap [{a: 1}]\nl: {=: v}\nj: !!str 12\n"])))
+def test_safe_yaml_reads_what_pyyaml_reads(data):
+    # the fast construction of yaml_safe must give the same data as PyYAML's safe loader
+    text = data.decode("utf-8", "surrogatepass")
+    try:
+        expected = list(yaml.safe_load_all(text))
+    except Exception:  # noqa: BLE001 - PyYAML refusing is fine: load_all must refuse too, as InputRefused
+        expected = None
+    try:
+        found = list(load_all(text))
+    except InputRefused:
+        return
+    assert expected is not None
+    if "nan" not in text.lower():
+        assert found == expected
