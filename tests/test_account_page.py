@@ -39,7 +39,7 @@ def session_ids(text: str) -> list[str]:
 def test_a_token_made_on_the_page_is_shown_once_and_works(app, client, make_user):
     user = make_user()
     laptop = browser(app, user, FIREFOX_MAC)
-    answer = post_form(laptop, "/account/tokens", {"name": "discovery service", "expires_in_days": "90"})
+    answer = post_form(laptop, "/account/tokens", {"token-name": "discovery service", "token-expires_in_days": "90"})
     assert answer.status_code == 201
     assert answer.headers["Cache-Control"] == "no-store"
     token = re.search(r'id="new-token-value"[^>]*value="([^"]+)"', answer.text).group(1)
@@ -54,10 +54,10 @@ def test_a_token_made_on_the_page_is_shown_once_and_works(app, client, make_user
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"name": "", "expires_in_days": "30"}, "Name the token"),
-    ({"name": "x" * 101, "expires_in_days": "30"}, "Field cannot be longer than 100 characters."),
-    ({"name": "ok", "expires_in_days": "366"}, "Not a valid choice"),
-    ({"name": "ok", "expires_in_days": "forever"}, "Not a valid choice"),
+    ({"token-name": "", "token-expires_in_days": "30"}, "Name the token"),
+    ({"token-name": "x" * 101, "token-expires_in_days": "30"}, "Field cannot be longer than 100 characters."),
+    ({"token-name": "ok", "token-expires_in_days": "366"}, "Not a valid choice"),
+    ({"token-name": "ok", "token-expires_in_days": "forever"}, "Not a valid choice"),
 ])
 def test_bad_token_forms_are_422_and_make_nothing(app, make_user, data, message):
     laptop = browser(app, make_user(), FIREFOX_MAC)
@@ -213,7 +213,7 @@ def ask_email_change(app, client, new_email: str, password: str = PASSWORD):
         saved = {key: app.config.get(key) for key in ("MAIL_SERVER", "MAIL_PORT")}
         app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)
         try:
-            answer = post_form(client, "/account/email", {"new_email": new_email, "current_password": password})
+            answer = post_form(client, "/account/email", {"email-new_email": new_email, "email-current_password": password})
             messages = server.inbox.settle()
         finally:
             app.config.update(saved)
@@ -291,7 +291,7 @@ def test_wrong_password_same_address_and_bad_address_change_nothing(app, make_us
                           ({"new_email": "ADA@example.com", "current_password": PASSWORD}, "That is already your address."),
                           ({"new_email": "not-an-address", "current_password": PASSWORD}, "Enter a valid e-mail address."),
                           ({"new_email": "", "current_password": PASSWORD}, "Enter the new e-mail address.")):
-        answer = post_form(laptop, "/account/email", data)
+        answer = post_form(laptop, "/account/email", {f"email-{name}": value for name, value in data.items()})
         assert answer.status_code == 422, data
         assert message in answer.text
     with app.app_context():

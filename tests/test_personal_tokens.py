@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from flask_jwt_extended import create_access_token
 
-from conftest import api_headers
+from conftest import PASSWORD, api_headers, session_cookie_name
 from maestro_web.extensions import db
 
 
@@ -167,9 +167,14 @@ def test_tokens_of_other_contexts_are_refused(app, client, make_user, make_graph
                            json={"name": "x", "expires_in_days": 1}).status_code == 401, context
 
 
-def test_a_personal_token_is_not_a_browser_session(client, make_user):
-    made = create(client, api_headers(client, make_user()))
-    client.set_cookie("maestro_access", made["token"])
+def test_a_personal_token_is_not_a_browser_session(app, client, make_user):
+    user = make_user()
+    made = create(client, api_headers(client, user))
+    access = client.post("/api/auth/token", json={"email": user.email, "password": PASSWORD}).json["access_token"]
+    browser = app.test_client()
+    browser.set_cookie(session_cookie_name(app, "access"), access)
+    assert browser.get("/account").status_code == 200  # the same cookie with a session's access token
+    client.set_cookie(session_cookie_name(app, "access"), made["token"])
     response = client.get("/account")
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
     # ...nor a refresh token.

@@ -101,6 +101,11 @@ def _days(value: object) -> int:
 class PersonalTokenForm(FlaskForm):
     """A new personal API token: what it is for and how long it lives (at most a year)."""
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        # Fields named token-*: the Account page also has the name form (ids stay unique).
+        kwargs.setdefault("prefix", "token")
+        super().__init__(*args, **kwargs)
+
     name = StringField("Name", filters=[_strip], validators=[
         DataRequired("Name the token, e.g. “discovery service”."), Length(max=PERSONAL_TOKEN_NAME_MAX_LENGTH)])
     expires_in_days = SelectField("Expires after", choices=TOKEN_LIFETIMES, coerce=_days, default=30,
@@ -110,6 +115,11 @@ class PersonalTokenForm(FlaskForm):
 
 class EmailChangeForm(FlaskForm):
     """A new e-mail address, confirmed by the current password; it changes when the link sent there is opened."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        # Fields named email-*: the Account page also has the password form (ids stay unique).
+        kwargs.setdefault("prefix", "email")
+        super().__init__(*args, **kwargs)
 
     new_email = EmailField("New e-mail", filters=[_strip],
                            validators=[DataRequired("Enter the new e-mail address."), ValidEmail()])

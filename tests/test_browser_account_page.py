@@ -1,0 +1,139 @@
+"""The Account page in a real headless Chromium: a personal API token created, copied, used and revoked;
+another browser logged out from here; screenshots at 1280 and 390 px, light and dark.
+
+Every wait is Playwright's auto-waiting `expect`.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+SHOTS = os.path.join(os.environ.get("MAESTRO_SHOTS", "/tmp/shots"), "account")
+FIREFOX_MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/20100101 Firefox/121.0"
+
+
+def log_in(page, base: str, email: str) -> None:
+    page.goto(f"{base}/auth/login?next=/account")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/account")
+
+
+def test_create_copy_use_and_revoke_a_token(browser, live_server, make_user):
+    base = live_server.url
+    user = make_user(email="ada@example.com")
+    context = browser.new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page = context.new_page()
+    log_in(page, base, user.email)
+
+    page.fill("#token-name", "report service")
+    page.select_option("#token-expires_in_days", label="90 days")
+    page.click("text=Create token")
+    shown = page.locator("#new-token-value")
+    expect(shown).to_be_visible()
+    expect(page.locator("#new-token")).to_contain_text("shown this once")
+    token = shown.input_value()
+    assert token.count(".") == 2
+
+    page.click("#new-token button[data-copy]")
+    expect(page.locator("#new-token button[data-copy]")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == token
+
+    # The token acts for its user in the JSON API.
+    api = context.request
+    me = api.get(f"{base}/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status == 200 and me.json()["email"] == "ada@example.com"
+
+    # Never shown again; listed with its last use.
+    page.goto(f"{base}/account")
+    expect(page.locator("#new-token")).to_have_count(0)
+    row = page.locator("#tokens li[data-token]", has_text="report service")
+    expect(row).to_contain_text("last used just now")
+    assert token not in page.content()
+
+    # Revoke asks first; Cancel changes nothing.
+    row.get_by_role("button", name="Revoke").click()
+    dialog = page.locator("dialog[open]")
+    expect(dialog).to_contain_text("Revoke the token “report service”?")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    assert api.get(f"{base}/api/me", headers={"Authorization": f"Bearer {token}"}).status == 200
+
+    row.get_by_role("button", name="Revoke").click()
+    page.locator("dialog[open]").get_by_role("button", name="Revoke the token").click()
+    expect(page.locator(".flash")).to_contain_text("is revoked")
+    expect(page.locator("#tokens li[data-token]")).to_have_count(0)
+    assert api.get(f"{base}/api/me", headers={"Authorization": f"Bearer {token}"}).status == 401
+    context.close()
+
+
+def test_log_out_another_browser_from_the_account_page(browser, live_server, make_user):
+    base = live_server.url
+    user = make_user(email="ada@example.com")
+    laptop_context = browser.new_context(user_agent=FIREFOX_MAC)
+    laptop = laptop_context.new_page()
+    log_in(laptop, base, user.email)
+    here_context = browser.new_context()
+    here = here_context.new_page()
+    log_in(here, base, user.email)
+
+    sessions = here.locator("#sessions li[data-session]")
+    expect(sessions).to_have_count(2)
+    expect(sessions.first).to_contain_text("This browser")
+    other = here.locator("#sessions li[data-session]", has_text="Firefox on macOS")
+    expect(other).to_contain_text("last seen just now")
+
+    other.get_by_role("button", name="Log out").click()
+    here.locator("dialog[open]").get_by_role("button", name="Log out").click()
+    expect(here.locator(".flash")).to_contain_text("Firefox on macOS is logged out.")
+    expect(sessions).to_have_count(1)
+
+    # The other browser is out at its next click (its access token had minutes left).
+    laptop.goto(f"{base}/graphs/")
+    expect(laptop).to_have_url(re.compile(r"/auth/login"))
+    here.goto(f"{base}/graphs/")
+    expect(here).to_have_url(f"{base}/graphs/")
+    laptop_context.close()
+    here_context.close()
+
+
+def test_screenshots_of_the_account_page(browser, live_server, app, client, make_user):
+    base = live_server.url
+    user = make_user(email="ada.lovelace@example.com", name="Ada Lovelace")
+    headers = {"Authorization": "Bearer " + client.post(
+        "/api/auth/token", json={"email": user.email, "password": PASSWORD}).json["access_token"]}
+    for name, days in (("discovery service", 365), ("nightly report export to the finance team's warehouse", 30)):
+        assert client.post("/api/tokens", headers=headers, json={"name": name, "expires_in_days": days}).status_code == 201
+    phone = browser.new_context(user_agent=FIREFOX_MAC)
+    log_in(phone.new_page(), base, user.email)
+    os.makedirs(SHOTS, exist_ok=True)
+    wide = []
+    for scheme in ("light", "dark"):
+        for width, height in ((1280, 900), (390, 844)):
+            context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
+            page = context.new_page()
+            log_in(page, base, user.email)
+            page.fill("#token-name", "ci")
+            page.click("text=Create token")
+            expect(page.locator("#new-token-value")).to_be_visible()
+            page.screenshot(path=os.path.join(SHOTS, f"account-{width}-{scheme}.png"), full_page=True)
+            for part in ("new-token", "tokens", "sessions"):  # each part at full size, for a closer look
+                page.locator(f"#{part}").screenshot(path=os.path.join(SHOTS, f"account-{part}-{width}-{scheme}.png"))
+            if page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1"):
+                wide.append(f"{width} px ({scheme})")
+            page.locator("#sessions li[data-session]", has_text="Firefox on macOS").get_by_role(
+                "button", name="Log out").click()
+            expect(page.locator("dialog[open]")).to_be_visible()
+            page.screenshot(path=os.path.join(SHOTS, f"account-confirm-{width}-{scheme}.png"))
+            context.close()
+    phone.close()
+    assert not wide, wide
