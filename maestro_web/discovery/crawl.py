@@ -1,6 +1,6 @@
 """One crawl, start to end (SPEC §11): read the input through the app, infer, write the result back.
 
-The inference runs in a child process of its own (multiprocessing, "spawn"): a crawl that passes
+The inference runs in a child process of its own (multiprocessing, from a fork server): a crawl that passes
 MAESTRO_DISCOVERY_TIMEOUT is killed, not merely abandoned, and a huge input's memory goes with the
 child. Progress reaches the live server as `discovery.*` events on `graph:<id>`; a failure of any
 step ends the crawl `failed` with a message for a person (never a credential or the token).
@@ -27,7 +27,12 @@ MAX_EDGES_SENT = 100_000
 MAX_EVIDENCE = 20
 MAX_EVIDENCE_CHARS = 1000
 MAX_PROBLEMS_NAMED = 5
-_SPAWN = multiprocessing.get_context("spawn")
+# Children come from a fork server that has imported the inference once: a crawl's child starts in
+# milliseconds (a fresh "spawn" interpreter took about a second), and is still a clean single-threaded
+# process, never a fork of the service with its threads.
+_SPAWN = multiprocessing.get_context("forkserver")
+_SPAWN.set_forkserver_preload(["maestro_web.discovery.crawl", "maestro_web.discovery.inference",
+                               "maestro_web.discovery.kinds.compose", "maestro_web.discovery.kinds.kubernetes"])
 
 
 class EventSink(Protocol):
@@ -49,6 +54,13 @@ class Command:
 
 class CrawlFailed(Exception):
     """The crawl cannot go on; the message is for the person who asked."""
+
+
+def warm_up() -> None:
+    """Start the fork server now, so that the first crawl does not wait for it."""
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
 
 
 def _infer_in_child(kind: str, path: str | None, settings: dict[str, Any], credentials: dict[str, str] | None,

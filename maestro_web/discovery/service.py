@@ -133,6 +133,9 @@ def publisher(settings: DiscoverySettings) -> Any:
 
 def run(settings: DiscoverySettings, host: str, port: int, *, live: bool = True) -> None:
     """Serve until SIGINT/SIGTERM."""
+    from maestro_web.discovery.crawl import warm_up
+
+    warm_up()
     service = DiscoveryService(settings, publisher(settings) if live else None)
     log.info("Discovery service on http://%s:%s (POST /crawl), %d crawl(s) at a time, app %s", host, port,
              settings.workers, settings.app_url)
