@@ -124,6 +124,8 @@ def test_roles_over_the_api(app, client, headers, owner, make_user, make_graph):
     assert client.delete(f"/api/graphs/{gid}", headers=reader_headers).status_code == 403
     assert client.put(f"/api/graphs/{gid}/roles", headers=reader_headers, json={"email": "reader@example.com", "role": 7}).status_code == 403
     response = client.put(f"/api/graphs/{gid}/roles", headers=headers, json={"email": "ghost@example.com", "role": 1})
+    assert response.status_code == 202 and response.json["invited"] is True  # tests/test_invitations.py
+    response = client.put(f"/api/graphs/{gid}/roles", headers=headers, json={"email": "ghost@", "role": 1})
     assert response.status_code == 422 and "email" in response.json["fields"]
     response = client.put(f"/api/graphs/{gid}/roles", headers=headers, json={"email": "reader@example.com", "role": "owner"})
     assert response.status_code == 422 and "role" in response.json["fields"]

@@ -87,11 +87,14 @@ def world(app, client, make_user, make_graph) -> dict[str, Any]:
                          json={"kind": "compose", "label": "fuzz", "input": "services: {web: {image: nginx}}\n"})
     assert source.status_code == 201, source.text
     crawl_id = start_crawl_row(app, graph.public_id, source.json["id"], owner)
+    invited = client.put(f"/api/graphs/{graph.public_id}/roles", headers=headers,
+                         json={"email": "fuzz-invited@example.com", "role": "read"})
+    assert invited.status_code == 202, invited.text
     return {
         "run_id": job.json["run_id"],
         "ids": {"graph_id": graph.public_id, "link_id": link.json["id"], "user_id": member.public_id,
                 "source_id": source.json["id"], "crawl_id": crawl_id,
-                "token_id": personal.json["id"]},
+                "token_id": personal.json["id"], "invitation_id": invited.json["invitation"]["id"]},
         "command": command_headers(app, owner, graph.public_id),
         "user": headers,
         "refresh": {"Authorization": f"Bearer {tokens['refresh_token']}"},

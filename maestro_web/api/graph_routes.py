@@ -11,13 +11,14 @@ from maestro_web.api.schemas import GraphCreate, GraphPatch, RoleGrant, parse_bo
 from maestro_web.errors import ValidationFailed, json_error
 from maestro_web.extensions import db
 from maestro_web.domain.access import authorize_graph
+from maestro_web.domain.invitations import NoSuchInvitation, pending_invitations, send_access_granted, send_invitation, withdraw
 from maestro_web.graphs import trash
 from maestro_web.graphs.forms import GraphForm
 from maestro_web.graphs.services import (
     GraphChanges,
     RoleChangeRefused,
     create_graph,
-    grant_role,
+    grant_or_invite,
     rerun as rerun_graph,
     BadCursor,
     Cursor,
@@ -27,7 +28,7 @@ from maestro_web.graphs.services import (
     roles_of,
     update_graph,
 )
-from maestro_web.models import Graph, GraphRole, Role
+from maestro_web.models import Graph, GraphRole, Invitation, Role
 from maestro_web.models.graph import GRAPH_STATUSES
 from maestro_web.rate_limits import spend_role_grant
 from maestro_web.security.session_jwt import current_user, signed_in_user
@@ -65,6 +66,14 @@ def graph_json(graph: Graph, role: Role | None = None, run: Any = _NO_RUN) -> di
 def role_json(grant: GraphRole) -> dict[str, Any]:
     return {"user": {"id": grant.user.public_id, "name": grant.user.name, "email": grant.user.email},
             "role": grant.role_enum.label.lower(), "level": grant.role}
+
+
+def invitation_json(invitation: Invitation) -> dict[str, Any]:
+    return {"id": invitation.public_id, "email": invitation.email, "role": invitation.role_enum.label.lower(),
+            "level": invitation.role, "state": invitation.state(), "created_at": invitation.created_at.isoformat(),
+            "expires_at": invitation.expires_at.isoformat(),
+            "invited_by": ({"id": invitation.invited_by.public_id, "name": invitation.invited_by.name}
+                           if invitation.invited_by else None)}
 
 
 def _changes(body: GraphCreate | GraphPatch, current: Graph | None) -> GraphChanges:
@@ -186,18 +195,45 @@ def list_roles(graph_id: str):
 
 @api_bp.put("/graphs/<graph_id>/roles")
 def put_role(graph_id: str):
-    """Grant or change a role: {"email": ..., "role": "read" | "write" | "admin" | 1 | 3 | 7}."""
+    """Grant or change a role: {"email": ..., "role": "read" | "write" | "admin" | 1 | 3 | 7}; an
+    address without an account is invited instead (202, SPEC §4)."""
     graph, _ = authorize_graph(graph_id, current_user(), Role.ADMIN)
     body = parse_body(RoleGrant)
     role = Role[body.role.upper()] if isinstance(body.role, str) else Role(body.role)
-    spend_role_grant(signed_in_user().public_id)
+    by = signed_in_user()
+    spend_role_grant(by.public_id)  # an invitation counts too: it sends mail
     try:
-        grant = grant_role(graph, body.email, role)
+        granted = grant_or_invite(graph, body.email, role, by)
     except RoleChangeRefused as exc:
         db.session.rollback()
         return json_error(exc.status, str(exc), fields={"email": str(exc)} if exc.status == 422 else None)
     db.session.commit()
-    return jsonify(role_json(grant))
+    if granted.invitation is not None:
+        send_invitation(granted.invitation, granted.token, by)
+        return jsonify(invited=True, invitation=invitation_json(granted.invitation)), 202
+    assert granted.grant is not None
+    if granted.changed:
+        send_access_granted(granted.grant, by)
+    return jsonify(role_json(granted.grant))
+
+
+@api_bp.get("/graphs/<graph_id>/invitations")
+def list_invitations(graph_id: str):
+    """The graph's pending invitations (Admin: they name addresses that have no account here)."""
+    graph, _ = authorize_graph(graph_id, current_user(), Role.ADMIN)
+    return jsonify(items=[invitation_json(invitation) for invitation in pending_invitations(graph)])
+
+
+@api_bp.delete("/graphs/<graph_id>/invitations/<invitation_id>")
+def delete_invitation(graph_id: str, invitation_id: str):
+    """Withdraw a pending invitation: its link stops working at once."""
+    graph, _ = authorize_graph(graph_id, current_user(), Role.ADMIN)
+    try:
+        withdraw(graph, invitation_id)
+    except NoSuchInvitation as exc:
+        return json_error(404, str(exc))
+    db.session.commit()
+    return "", 204
 
 
 @api_bp.delete("/graphs/<graph_id>/roles/<user_id>")

@@ -124,9 +124,17 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/api/graphs/{graph_id}/roles", "Who holds which role (Read)", "roles",
               {200: s.RoleList}, USER_ERRORS),
     Operation("put", "/api/graphs/{graph_id}/roles", "Grant or change a role (Admin)", "roles",
-              {200: s.RoleOut}, USER_ERRORS + (403, 409) + BODY_ERRORS, body=s.RoleGrant,
-              description="422 when no account has the address (the schema cannot know). Role grants are limited per user "
+              {200: s.RoleOut, 202: s.InvitationCreated}, USER_ERRORS + (403, 409) + BODY_ERRORS, body=s.RoleGrant,
+              description="200 with the role when an account has the address (its holder gets an e-mail saying so); "
+                          "otherwise 202 `{\"invited\": true, ...}`: the address is mailed a single-use link, valid 7 days, "
+                          "that grants the role when that address registers or logs in through it. 422 for an address no "
+                          "account could have. Role grants and invitations are limited per user "
                           "(MAESTRO_ROLE_GRANT_RATE_LIMIT, 30 an hour): 429 with Retry-After past it."),
+    Operation("get", "/api/graphs/{graph_id}/invitations", "Pending invitations (Admin)", "roles",
+              {200: s.InvitationList}, USER_ERRORS + (403,)),
+    Operation("delete", "/api/graphs/{graph_id}/invitations/{invitation_id}", "Withdraw an invitation (Admin)", "roles",
+              {204: None}, USER_ERRORS + (403,),
+              description="Its link stops working at once. 404 when the invitation is not pending."),
     Operation("delete", "/api/graphs/{graph_id}/roles/{user_id}", "Remove a role (Admin)", "roles",
               {204: None}, USER_ERRORS + (403, 409, 422)),
     Operation("get", "/api/graphs/{graph_id}/shares", "The graph's share links (Write)", "shares",

@@ -271,7 +271,7 @@ RoleLevel = Literal[1, 3, 7]
 
 class RoleGrant(RequestModel):
     messages: ClassVar[dict[str, str]] = {
-        "email": "Enter the e-mail address of a registered user.",
+        "email": "Enter an e-mail address (one without an account is invited).",
         "role": "Must be read, write or admin (or 1, 3, 7).",
     }
 
@@ -325,6 +325,26 @@ class RoleOut(BaseModel):
 
 class RoleList(BaseModel):
     items: list[RoleOut]
+
+
+class InvitationOut(BaseModel):
+    id: str
+    email: str
+    role: Literal["read", "write", "admin"]
+    level: Literal[1, 3, 7]
+    state: Literal["pending", "accepted", "withdrawn", "expired"]
+    created_at: str
+    expires_at: str = Field(description="The link works until then (7 days), once.")
+    invited_by: OwnerOut | None
+
+
+class InvitationCreated(BaseModel):
+    invited: Literal[True]
+    invitation: InvitationOut
+
+
+class InvitationList(BaseModel):
+    items: list[InvitationOut]
 
 
 # --- share links -----------------------------------------------------------------------------------

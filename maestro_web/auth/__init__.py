@@ -9,4 +9,4 @@ auth_bp.before_request(optional_user)
 account_bp = Blueprint("account", __name__)
 account_bp.before_request(require_user)
 
-from maestro_web.auth import account_routes, email_change, register, reset, routes  # noqa: E402,F401
+from maestro_web.auth import account_routes, email_change, invitation, register, reset, routes  # noqa: E402,F401

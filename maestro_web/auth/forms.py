@@ -131,3 +131,21 @@ class ConfirmEmailForm(FlaskForm):
     """The button behind the e-mailed link: opening the link alone changes nothing (mail scanners open links)."""
 
     submit = SubmitField("Use this address")
+
+
+class InvitationAccountForm(FlaskForm):
+    """The account an invitation's link creates: the address is the invited one (the link was mailed
+    to it, which proves it is held), so only the name and the password are asked."""
+
+    name = StringField("Name", validators=[DataRequired("Enter your name."), Length(max=120)])
+    password = PasswordField("Password", validators=[DataRequired("Choose a password."), _password_length])
+    confirm = PasswordField(
+        "Repeat password", validators=[DataRequired("Repeat the password."), EqualTo("password", "The passwords differ.")]
+    )
+    submit = SubmitField("Create my account and accept")
+
+
+class AcceptInvitationForm(FlaskForm):
+    """Accepting, logged in as the invited address: nothing but the CSRF fields."""
+
+    submit = SubmitField("Accept")

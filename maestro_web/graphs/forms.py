@@ -54,7 +54,8 @@ class NewGraphForm(GraphForm):
 
 
 class RoleForm(FlaskForm):
-    email = EmailField("E-mail of a registered user", validators=[DataRequired("Enter an e-mail address."), Email("Enter a valid e-mail address.")])
+    # A registered user gets the role at once; any other address an invitation (SPEC §4).
+    email = EmailField("E-mail", validators=[DataRequired("Enter an e-mail address."), Email("Enter a valid e-mail address.")])
     role = SelectField("Role", choices=ROLE_CHOICES, default=str(int(Role.READ)))
     submit = SubmitField("Grant")
 
@@ -73,6 +74,13 @@ class DeleteGraphForm(FlaskForm):
         typed = field.data if isinstance(field.data, str) else ""
         if " ".join(typed.split()).casefold() != " ".join(self.graph_name.split()).casefold():
             raise ValidationError(f"Type the name, “{self.graph_name}”, to delete the graph.")
+
+
+class RoleChangeForm(FlaskForm):
+    """The select on a person's row of the Access page: another role, without retyping the address."""
+
+    role = SelectField("Role", choices=ROLE_CHOICES)
+    submit = SubmitField("Change")
 
 
 class ConfirmForm(FlaskForm):

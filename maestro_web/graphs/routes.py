@@ -9,14 +9,17 @@ from maestro_web.extensions import db
 from maestro_web.graphs import graphs_bp
 from maestro_web.domain import examples
 from maestro_web.domain.access import authorize_graph
+from maestro_web.domain.invitations import NoSuchInvitation, pending_invitations, send_access_granted, send_invitation, withdraw
 from maestro_web.graphs import trash
-from maestro_web.graphs.forms import ConfirmForm, DeleteGraphForm, GraphForm, NewGraphForm, RoleForm
+from maestro_web.graphs.forms import ConfirmForm, DeleteGraphForm, GraphForm, NewGraphForm, RoleChangeForm, RoleForm
 from maestro_web.graphs.services import (
     GraphChanges,
     RoleChangeRefused,
     create_graph,
     grant_of,
+    grant_or_invite,
     grant_role,
+    last_admin_id,
     rerun as rerun_graph,
     BadCursor,
     Cursor,
@@ -122,23 +125,72 @@ def access(graph_id: str):
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
-            spend_role_grant(signed_in_user().public_id)
+            by = signed_in_user()
+            spend_role_grant(by.public_id)  # an invitation counts too: it sends mail
             try:
-                grant = grant_role(graph, form.email.data or "", Role(int(form.role.data)))
+                granted = grant_or_invite(graph, form.email.data or "", Role(int(form.role.data)), by)
                 db.session.commit()
-                flash(f"{grant.user.email} now has the {grant.role_enum.label} role.", "success")
-                return redirect(url_for("graphs.access", graph_id=graph.public_id))
             except RoleChangeRefused as exc:
                 db.session.rollback()
                 form.email.errors = [*form.email.errors, str(exc)]
+            else:
+                if granted.invitation is not None:
+                    send_invitation(granted.invitation, granted.token, by)
+                    flash(f"{granted.invitation.email} has no account yet: an invitation to the "
+                          f"{granted.invitation.role_enum.label} role is on its way (its link works for 7 days).", "success")
+                elif granted.grant is not None:
+                    if granted.changed:
+                        send_access_granted(granted.grant, by)
+                    flash(f"{granted.grant.user.email} now has the {granted.grant.role_enum.label} role.", "success")
+                return redirect(url_for("graphs.access", graph_id=graph.public_id))
         status = 422
     return _access_page(graph, role, form, status)
 
 
 def _access_page(graph, role, form, status, error=None):
     working = working_links_by_creator(graph) if role.can_admin else {}
-    return render_template("graphs/access.html", graph=graph, role=role, form=form,
-                           grants=roles_of(graph), working=working, error=error), status
+    grants = roles_of(graph)
+    return render_template("graphs/access.html", graph=graph, role=role, form=form, grants=grants, working=working,
+                           error=error, last_admin=last_admin_id(graph, grants),
+                           invitations=pending_invitations(graph) if role.can_admin else [],
+                           change_form=RoleChangeForm(formdata=None)), status
+
+
+@graphs_bp.post("/<graph_id>/access/<user_id>/role")
+def change_role(graph_id: str, user_id: str):
+    """The select on a person's row: another role for someone who has one."""
+    graph, role = authorize_graph(graph_id, current_user(), Role.ADMIN)
+    form = RoleChangeForm()
+    if not form.validate_on_submit():
+        return _access_page(graph, role, RoleForm(formdata=None), 422, error="Choose Read, Write or Admin.")
+    by = signed_in_user()
+    spend_role_grant(by.public_id)
+    try:
+        grant = grant_of(graph, user_id)
+        changed = grant.role != int(form.role.data)
+        grant = grant_role(graph, grant.user.email, Role(int(form.role.data)))
+        db.session.commit()
+    except RoleChangeRefused as exc:
+        db.session.rollback()
+        return _access_page(graph, role, RoleForm(formdata=None), exc.status,
+                            error=str(exc))
+    if changed:
+        send_access_granted(grant, by)
+    flash(f"{grant.user.email} now has the {grant.role_enum.label} role.", "success")
+    return redirect(url_for("graphs.access", graph_id=graph.public_id))
+
+
+@graphs_bp.post("/<graph_id>/invitations/<invitation_id>/withdraw")
+def withdraw_invitation(graph_id: str, invitation_id: str):
+    """Withdraw a pending invitation: its link stops working at once."""
+    graph, role = authorize_graph(graph_id, current_user(), Role.ADMIN)
+    try:
+        invitation = withdraw(graph, invitation_id)
+    except NoSuchInvitation as exc:
+        return _access_page(graph, role, RoleForm(formdata=None), 404, error=str(exc))
+    db.session.commit()
+    flash(f"The invitation of {invitation.email} is withdrawn; its link no longer works.", "success")
+    return redirect(url_for("graphs.access", graph_id=graph.public_id))
 
 
 @graphs_bp.get("/<graph_id>/access/<user_id>/remove")

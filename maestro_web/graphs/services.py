@@ -10,10 +10,12 @@ from typing import Any
 from sqlalchemy import Select, func, literal_column, select, true
 from sqlalchemy.orm import aliased, joinedload
 
+from maestro_web.auth.emails import InvalidEmail, check_email
 from maestro_web.domain.dependencies import Dependencies, current_dependencies, difference, hand_spec, record_version
 from maestro_web.extensions import db
+from maestro_web.domain.invitations import invite
 from maestro_web.graphs.quotas import check_new_graph, check_new_run
-from maestro_web.models import Graph, GraphRole, GraphRun, Role, ShareLink, User
+from maestro_web.models import Graph, GraphRole, GraphRun, Invitation, Role, ShareLink, User
 from maestro_web.models.base import utcnow
 
 
@@ -22,7 +24,7 @@ class RoleChangeRefused(Exception):
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
-        self.status = status  # 422 unknown user, 409 last Admin, 404 no such grant
+        self.status = status  # 422 not an address, 409 last Admin, 404 no such grant
 
 
 @dataclass
@@ -94,6 +96,38 @@ def grant_role(graph: Graph, email: str, role: Role) -> GraphRole:
         raise RoleChangeRefused("The last Admin of a graph cannot be downgraded; make someone else Admin first.", 409)
     existing.role = int(role)
     return existing
+
+
+@dataclass
+class Granted:
+    """What granting a role by e-mail did: a registered user's role, or an invitation of the address."""
+
+    grant: GraphRole | None = None
+    invitation: Invitation | None = None
+    token: str = ""  # the invitation link's token, for its e-mail (never stored)
+    changed: bool = False  # the user's role is new or another one: worth an e-mail
+
+
+def grant_or_invite(graph: Graph, email: str, role: Role, by: User) -> Granted:
+    """Grant `role` to the registered user with this e-mail, or invite the address when no account
+    has it (SPEC §4). RoleChangeRefused: 422 for an address no account could have, 409 last Admin."""
+    user = User.get_by_email(email)
+    if user is None:
+        try:
+            address = check_email(email)
+        except InvalidEmail as exc:
+            raise RoleChangeRefused(str(exc), 422) from None
+        invitation, token = invite(graph, address, role, by)
+        return Granted(invitation=invitation, token=token)
+    before = graph.role_of(user)
+    grant = grant_role(graph, email, role)
+    return Granted(grant=grant, changed=before != role)
+
+
+def last_admin_id(graph: Graph, grants: list[GraphRole]) -> int | None:
+    """The user id of the graph's only Admin, whose role may be neither removed nor lowered; else None."""
+    admins = [grant.user_id for grant in grants if grant.role >= Role.ADMIN]
+    return admins[0] if len(admins) == 1 else None
 
 
 def grant_of(graph: Graph, user_public_id: str) -> GraphRole:
