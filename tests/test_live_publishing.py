@@ -262,6 +262,24 @@ def test_logout_ends_the_users_live_connections(app, auth, client, live, owner, 
         assert listener.close_code(timeout=10) == 4403
 
 
+def test_logging_out_another_session_from_the_account_page_ends_the_users_live_connections(
+        app, auth, client, live, owner, graph):
+    import re
+
+    from conftest import AuthActions
+
+    other = app.test_client()
+    assert AuthActions(other).login(owner.email).status_code == 302
+    auth.login(owner.email)
+    sessions = re.findall(r'data-session="([^"]+)"', client.get("/account").text)
+    assert len(sessions) == 2
+    with listen(app, live, [f"user:{owner.public_id}"], sub=owner.public_id) as listener:
+        response = client.post(f"/account/sessions/{sessions[1]}/logout", data=auth.form_values("/account"))
+        assert response.status_code == 302
+        assert listener.close_code(timeout=10) == 4403
+    assert other.get("/account").status_code == 302
+
+
 def test_a_password_change_ends_the_users_live_connections(app, auth, client, live, owner, graph):
     from conftest import PASSWORD
 

@@ -144,6 +144,7 @@ def test_a_personal_claim_without_its_row_is_refused(app, client, make_user):
 
 
 def test_tokens_of_other_contexts_are_refused(app, client, make_user, make_graph):
+    from maestro_web.security.discovery_tokens import issue_command_token
     from maestro_web.security.live_tickets import issue_ticket
     from maestro_web.security.socket_tokens import issue_socket_token
     from maestro_web.security.worker_tokens import mint_worker_token
@@ -159,6 +160,8 @@ def test_tokens_of_other_contexts_are_refused(app, client, make_user, make_graph
         "worker": mint_worker_token(rings["analytics"]),
         "socket": issue_socket_token(rings["socket"], issuer="maestro-server"),
         # Signed with the very secret of user sessions, but for the live server (another audience).
+        # The user secret too, for the discovery service (its own audience).
+        "discovery command": issue_command_token(rings["session"], user_id=user.public_id, graph_id=graph.public_id),
         "live ticket": issue_ticket(rings["session"], sub=user.public_id, channels=[f"user:{user.public_id}"])[0],
     }
     for context, token in others.items():
