@@ -6,7 +6,9 @@ import logging
 import re
 
 # `?token=...`, `access_token=...` and the like in URLs and bodies, and any bare JWT.
-_PARAM = re.compile(r"((?:^|[?&;\s\"'])(?:token|access_token|refresh_token|jwt)=)[^&\s\"';]+", re.I)
+# Also URL-encoded inside another parameter: `?next=%2Fauth%2Finvitation%3Ftoken%3D...` (the login
+# page's way back to an invitation link).
+_PARAM = re.compile(r"((?:^|[?&;\s\"']|%3F|%26)(?:token|access_token|refresh_token|jwt)(?:=|%3D))[^&\s\"';]+", re.I)
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 _SHORT_LINK = re.compile(r"(/s/)[A-Za-z0-9_-]{23,}")  # a short link's code is a credential too (issue 14)
 _BEARER = re.compile(r"((?:Bearer|JWT)\s+)[A-Za-z0-9_.\-]+", re.I)
