@@ -54,6 +54,23 @@ def create_user(email: str, name: str | None, password_stdin: bool) -> None:
     click.echo(f"Created user {user.email} ({user.public_id}).")
 
 
+@users_cli.command("prune-sessions")
+@click.option("--older-than", "days", default=30, show_default=True, type=click.IntRange(min=0),
+              help="Delete what ended or expired more than this many days ago.")
+def prune_sessions(days: int) -> None:
+    """Delete old login sessions, e-mail change links and blocklisted tokens (all of them dead already)."""
+    from datetime import timedelta
+
+    from maestro_web.models.base import utcnow
+    from maestro_web.models.user import prune_account_rows
+
+    cutoff = utcnow() - timedelta(days=days)
+    counts = prune_account_rows(cutoff)
+    db.session.commit()
+    click.echo(f"Deleted {counts['sessions']} login session(s), {counts['email_changes']} e-mail change link(s) and "
+               f"{counts['revoked_tokens']} revoked token(s) that ended before {cutoff:%Y-%m-%d %H:%M} UTC.")
+
+
 def new_secret() -> str:
     """A fresh secret: 48 random bytes, URL-safe base64 (64 characters), never a weak one."""
     while True:

@@ -324,3 +324,27 @@ def test_an_address_taken_meanwhile_is_refused_at_the_link(app, make_user):
     link = email_link(next(m for m in messages if m["To"] == "grace@example.org"))
     assert open_and_confirm(laptop, link).status_code == 409
     assert current_email(app, user) == "ada@example.com"
+
+
+def test_prune_sessions_deletes_only_what_ended_long_ago(app, runner, make_user):
+    from maestro_web.models import RevokedToken
+    from maestro_web.models.base import utcnow
+
+    user = make_user()
+    laptop = browser(app, user, FIREFOX_MAC)
+    browser(app, user, CHROME_LINUX)
+    long_ago = utcnow() - timedelta(days=40)
+    with app.app_context():
+        _laptop_row, old = db.session.scalars(db.select(LoginSession).order_by(LoginSession.id)).all()
+        old.ended_at = long_ago  # the Chrome session, logged out long ago
+        db.session.add(RevokedToken(jti="old", token_type="access", user_id=old.user_id, expires_at=long_ago))
+        db.session.add(RevokedToken(jti="recent", token_type="access", user_id=old.user_id,
+                                    expires_at=utcnow() + timedelta(minutes=5)))
+        db.session.commit()
+    result = runner.invoke(args=["users", "prune-sessions", "--older-than", "30"])
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 login session(s), 0 e-mail change link(s) and 1 revoked token(s)" in result.output
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(LoginSession.id))) == 1
+        assert RevokedToken.is_revoked("recent") and not RevokedToken.is_revoked("old")
+    assert laptop.get("/account").status_code == 200

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.profiles import RFC_9106_LOW_MEMORY
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, ForeignKey, Integer, String, select
+from sqlalchemy import Boolean, ForeignKey, Integer, String, delete, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maestro_web.extensions import Model, db
@@ -259,3 +260,20 @@ class EmailChange(Model):
 
     def usable(self) -> bool:
         return self.used_at is None and self.expires_at > utcnow()
+
+
+def prune_account_rows(cutoff: datetime) -> dict[str, int]:
+    """Delete the rows of things that ended before `cutoff`: login sessions (ended or expired), e-mail
+    change links (used or expired) and blocklist entries of expired tokens (an expired token is refused
+    by its `exp` alone). Personal token rows stay: they are few, and their list keeps its history."""
+
+    def count(statement: Any) -> int:
+        return int(getattr(db.session.execute(statement), "rowcount", 0) or 0)  # a DELETE gives a CursorResult
+
+    return {
+        "sessions": count(delete(LoginSession).where(
+            or_(LoginSession.ended_at < cutoff, LoginSession.expires_at < cutoff))),
+        "email_changes": count(delete(EmailChange).where(
+            or_(EmailChange.used_at < cutoff, EmailChange.expires_at < cutoff))),
+        "revoked_tokens": count(delete(RevokedToken).where(RevokedToken.expires_at < cutoff)),
+    }
