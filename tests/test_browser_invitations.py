@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from conftest import PASSWORD
 from mail_support import SmtpServer, link_path
+from test_accessibility import AXE_PATH, RUN_AXE, axe_source  # noqa: F401  (axe_source is a fixture)
 
 pytestmark = pytest.mark.browser
 SHOTS = "/tmp/shots-invite"
@@ -28,7 +29,15 @@ def log_in(page, base: str, email: str) -> None:
     page.wait_for_url(f"{base}/graphs/", timeout=TIMEOUT)
 
 
-def test_invite_register_through_the_mail_then_change_the_role(browser, live_server, app, make_user, make_graph):
+def serious_violations(page, axe_js: str) -> list[dict]:
+    """axe-core's serious and critical findings on the page as it is (the script served by Playwright's router)."""
+    page.context.route("**" + AXE_PATH, lambda route: route.fulfill(body=axe_js, content_type="text/javascript"))
+    page.add_script_tag(url=page.url.split("/", 3)[0] + "//" + page.url.split("/", 3)[2] + AXE_PATH)
+    return [v for v in page.evaluate(RUN_AXE) if v["impact"] in ("serious", "critical")]
+
+
+def test_invite_register_through_the_mail_then_change_the_role(browser, live_server, app, make_user, make_graph,
+                                                                axe_source):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Checkout")
@@ -61,6 +70,9 @@ def test_invite_register_through_the_mail_then_change_the_role(browser, live_ser
         newbie = browser.new_context().new_page()
         newbie.goto(base + link_path(link.group(0)))
         expect(newbie.locator("#invited-email")).to_have_value("newbie@example.com")
+        assert serious_violations(newbie, axe_source) == []
+        os.makedirs(SHOTS, exist_ok=True)
+        newbie.screenshot(path=os.path.join(SHOTS, "invitation-join-1280-light.png"), full_page=True)
         newbie.fill("#name", "Nia")
         newbie.fill("#password", PASSWORD)
         newbie.fill("#confirm", PASSWORD)
@@ -101,7 +113,10 @@ def test_invite_register_through_the_mail_then_change_the_role(browser, live_ser
             page = context.new_page()
             page.goto(access)
             expect(page.locator("table.roles")).to_be_visible()
+            expect(page.locator("table.invitations")).to_contain_text("someone.else@example.com")
             page.screenshot(path=os.path.join(SHOTS, f"access-{width}-{scheme}.png"), full_page=True)
             # Nothing scrolls sideways on a phone.
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), (width, scheme)
+            if width == 1280:  # people, the only Admin's disabled controls, a pending invitation: no serious finding
+                assert serious_violations(page, axe_source) == [], scheme
             context.close()
