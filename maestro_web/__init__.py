@@ -37,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
         static_folder=os.path.join(ROOT, "static"),
     )
     load_configuration(app, config, environ)
+    register_request_ids(app)  # first, so every later hook and view logs with the request's id
     register_extensions(app)
     register_blueprints(app)
     _presentation(app)  # status words and relative times for every template
@@ -56,11 +57,17 @@ def load_configuration(app: Flask, config: Mapping[str, Any] | None, environ: Ma
     instance = (config or {}).get("INSTANCE_PATH") or app.instance_path
     app.instance_path = str(instance)  # one instance folder for secrets, SQLite and the mail outbox
     app.config.update(load_settings(os.environ if environ is None else environ, instance, config))
-    configure_logging(app.config["LOG_LEVEL"])
+    configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     hops = app.config["MAESTRO_TRUSTED_PROXIES"]
     if hops:
         # Trust exactly this many proxies for the client address, scheme and host.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+
+def register_request_ids(app: Flask) -> None:
+    from maestro_web.request_ids import init_app
+
+    init_app(app)
 
 
 def register_extensions(app: Flask) -> None:

@@ -332,6 +332,19 @@ def _origins(raw: str) -> list[str]:
     return origins
 
 
+def _log_format(environ: Mapping[str, str], environment: str) -> str:
+    """MAESTRO_LOG_FORMAT: `json` (one object a line, for a log shipper) is production's default,
+    `text` development's and the tests'; anything else stops the start with the variable named."""
+    from maestro_web.logs import LOG_FORMATS
+
+    value = environ.get("MAESTRO_LOG_FORMAT", "").strip().lower()
+    if not value:
+        return "json" if environment == "production" else "text"
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"MAESTRO_LOG_FORMAT must be text or json, got {value!r}")
+    return value
+
+
 def load_settings(
     environ: Mapping[str, str], instance_path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -495,6 +508,7 @@ def load_settings(
         # One form field (the dependency textarea can hold a few MB).
         "MAX_FORM_MEMORY_SIZE": 4 * 1024 * 1024,
         "LOG_LEVEL": environ.get("LOG_LEVEL", "INFO").upper(),
+        "LOG_FORMAT": _log_format(environ, environment),
     }
     settings.update(overrides)
     _check_rate_limits(settings)

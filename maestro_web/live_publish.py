@@ -8,6 +8,8 @@ the same key meanwhile, so a link viewed 1,000 times a second costs one read and
 with the newest count, not 1,000, and never delays the ordered events of the queue. When the
 queue is full or the live server is down the event is dropped and logged (never the token): live
 updates are a convenience, and a publish failure must never fail or slow the caller's request.
+Each post carries the `X-Request-ID` of the action that caused the event (taken when it is queued),
+so the live server's log line of the publish names the same id as the app's or the worker's.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import time
 from typing import Any, Callable
 
 import requests
+
+from maestro_web.logs import REQUEST_ID_HEADER, current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +39,12 @@ class LivePublisher:
         self.publish_url = publish_url
         self.token_factory = token_factory
         self.timeout = timeout
-        self._queue: queue.Queue[tuple[str, str, dict[str, Any], Receipt | None]] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[tuple[str, str, dict[str, Any], Receipt | None, str | None]] = \
+            queue.Queue(maxsize=queue_size)
         self._threads: dict[str, threading.Thread] = {}  # the two daemon threads, started on first use
         self._lock = threading.Lock()
-        self._latest: dict[str, Callable[[], Event | None]] = {}  # waiting for the next round
+        # Waiting for the next round, with the request id of the newest call.
+        self._latest: dict[str, tuple[Callable[[], Event | None], str | None]] = {}
         self._latest_changed = threading.Condition()
         self._latest_ready = threading.Event()
         self._latest_running = False
@@ -54,7 +60,7 @@ class LivePublisher:
         or try again later."""
         try:
             self._ensure_thread("live-publisher", self._run)
-            self._queue.put_nowait((channel, event, data, receipt))
+            self._queue.put_nowait((channel, event, data, receipt, current_request_id()))
         except queue.Full:
             log.warning("Live publish queue full; dropped %s on %s", event, channel)
             self._tell(receipt, False)
@@ -77,23 +83,25 @@ class LivePublisher:
         newest data. Never raises, never waits; `produce` runs on that thread, its errors are logged."""
         try:
             with self._latest_changed:
-                self._latest[key] = produce
+                self._latest[key] = (produce, current_request_id())
                 self._latest_ready.set()
             self._ensure_thread("live-publisher-latest", self._run_latest)
         except Exception as exc:  # a convenience must never break the caller
             log.warning("Live publish not queued: %s", type(exc).__name__)
 
-    def publish_sync(self, channel: str, event: str, data: dict[str, Any], quiet: bool = False) -> bool:
+    def publish_sync(self, channel: str, event: str, data: dict[str, Any], quiet: bool = False,
+                     request_id: str | None = None) -> bool:
         """Post one event now; True when the live server accepted it (202). `quiet`: a failure is not
-        logged (a caller retrying every second says once that the live server is away)."""
+        logged (a caller retrying every second says once that the live server is away). `request_id`
+        (default: the current one) goes in `X-Request-ID`."""
         try:
             body = json.dumps({"channel": channel, "event": event, "data": data})
-            response = self._session().post(
-                self.publish_url,
-                data=body.encode(),
-                headers={"Authorization": f"JWT {self.token_factory()}", "Content-Type": "application/json"},
-                timeout=self.timeout,
-            )
+            headers = {"Authorization": f"JWT {self.token_factory()}", "Content-Type": "application/json"}
+            request_id = request_id or current_request_id()
+            if request_id:
+                headers[REQUEST_ID_HEADER] = request_id
+            response = self._session().post(self.publish_url, data=body.encode(), headers=headers,
+                                            timeout=self.timeout)
         except Exception as exc:  # requests' messages name the URL, never the headers
             if not quiet:
                 log.warning("Live publish of %s on %s failed: %s", event, channel, type(exc).__name__)
@@ -135,9 +143,9 @@ class LivePublisher:
 
     def _run(self) -> None:
         while True:
-            channel, event, data, receipt = self._queue.get()
+            channel, event, data, receipt, request_id = self._queue.get()
             try:
-                self._tell(receipt, self.publish_sync(channel, event, data))
+                self._tell(receipt, self.publish_sync(channel, event, data, request_id=request_id))
             finally:
                 self._queue.task_done()
 
@@ -149,14 +157,14 @@ class LivePublisher:
                 batch, self._latest = self._latest, {}
                 self._latest_running = True
             try:
-                for produce in batch.values():
+                for produce, request_id in batch.values():
                     try:
                         produced = produce()
                     except Exception as exc:
                         log.warning("Live event not produced: %s", type(exc).__name__)
                         continue
                     if produced is not None:
-                        self.publish_sync(*produced)
+                        self.publish_sync(*produced, request_id=request_id)
             finally:
                 with self._latest_changed:
                     self._latest_running = False

@@ -19,7 +19,7 @@ def main() -> None:
     args = parser.parse_args()
     with os.fdopen(args.settings_fd, "r") as pipe:
         settings = DiscoverySettings.from_json(pipe.read())
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     run(settings, args.host, args.port, live=not args.no_live)
 
 

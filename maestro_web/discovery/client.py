@@ -12,6 +12,8 @@ from typing import IO, Any
 
 import requests
 
+from maestro_web.logs import REQUEST_ID_HEADER, current_request_id
+
 CHUNK = 256 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # bigger inputs (OTLP traces) go to a temporary file, not memory
 
@@ -51,13 +53,18 @@ class AppClient:
     def __repr__(self) -> str:
         return f"AppClient({self.app_url!r})"
 
+    def _headers(self) -> dict[str, str]:
+        """The token, and the crawl's request id (set on this thread by the service) when there is one."""
+        request_id = current_request_id()
+        return {**self.headers, REQUEST_ID_HEADER: request_id} if request_id else self.headers
+
     def _crawl_url(self, graph: str, source: str, crawl: str) -> str:
         return f"{self.app_url}/api/graphs/{graph}/sources/{source}/crawls/{crawl}"
 
     def read_input(self, graph: str, source: str, crawl: str) -> CrawlInput:
         """The source's input (streamed into a spooled file) and how to read it; claims the crawl."""
         url = self._crawl_url(graph, source, crawl) + "/input"
-        with self.session.get(url, headers=self.headers, timeout=self.timeout, stream=True) as response:
+        with self.session.get(url, headers=self._headers(), timeout=self.timeout, stream=True) as response:
             if response.status_code != 200:
                 raise AppRefused(response.status_code, _message(response))
             spooled: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
@@ -73,7 +80,7 @@ class AppClient:
 
     def put_result(self, graph: str, source: str, crawl: str, result: dict[str, Any]) -> dict[str, Any]:
         """Write the crawl's result; the app's answer (the crawl with its counts)."""
-        response = self.session.put(self._crawl_url(graph, source, crawl), headers=self.headers, json=result,
+        response = self.session.put(self._crawl_url(graph, source, crawl), headers=self._headers(), json=result,
                                     timeout=self.timeout)
         if response.status_code != 200:
             raise AppRefused(response.status_code, _message(response))

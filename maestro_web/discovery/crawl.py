@@ -47,6 +47,7 @@ class Command:
     source: str
     crawl: str
     token: str
+    request_id: str | None = None  # the app's request that started the crawl (X-Request-ID)
 
     def __repr__(self) -> str:  # the token never reaches a log line
         return f"Command(graph={self.graph!r}, source={self.source!r}, crawl={self.crawl!r})"

@@ -23,6 +23,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from maestro_web.discovery.crawl import Command, EventSink, run_crawl
 from maestro_web.discovery.settings import DiscoverySettings
+from maestro_web.logs import REQUEST_ID_HEADER, accept_request_id, request_id_var
 from maestro_web.safe_json import UnsafeJSON, loads_strict
 from maestro_web.security.discovery_tokens import CommandTokenError, verify_command_token
 from maestro_web.security.keys import bearer_token
@@ -85,7 +86,8 @@ class DiscoveryService:
                 return json_error(422, f"{name} must be an id of 1 to {MAX_ID_LENGTH} characters.")
         if body["graph"] != claims["graph"]:
             return json_error(403, "The command token was made for another graph.")
-        command = Command(graph=body["graph"], source=body["source"], crawl=body["crawl"], token=token)
+        command = Command(graph=body["graph"], source=body["source"], crawl=body["crawl"], token=token,
+                          request_id=accept_request_id(request.headers.get(REQUEST_ID_HEADER)))
         with self._lock:
             if command.source in self.active:
                 return json_error(409, "A crawl of this source is running; wait for it to finish.")
@@ -96,6 +98,7 @@ class DiscoveryService:
         return web.json_response({"crawl": command.crawl}, status=202)
 
     def _run(self, command: Command) -> None:
+        request_id_var.set(command.request_id)  # this pool thread's log lines and calls to the app
         try:
             run_crawl(self.settings, command, self.events)
         except Exception:  # a bug in one crawl must not take the pool down

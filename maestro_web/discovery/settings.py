@@ -27,6 +27,7 @@ class DiscoverySettings:
     timeout: int = 600
     workers: int = 4
     log_level: str = "INFO"
+    log_format: str = "text"  # MAESTRO_LOG_FORMAT, as the app's
     extra: dict[str, Any] = field(default_factory=dict)  # passed to the inference as its settings
 
     def __repr__(self) -> str:  # never print a key
@@ -49,6 +50,7 @@ class DiscoverySettings:
             "timeout": int(config.get("MAESTRO_DISCOVERY_TIMEOUT", 600)),
             "workers": int(config.get("MAESTRO_DISCOVERY_WORKERS", 4)),
             "log_level": config.get("LOG_LEVEL", "INFO"),
+            "log_format": config.get("LOG_FORMAT", "text"),
         }
         values.update(changes)
         return cls(**values)

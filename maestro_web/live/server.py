@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractAccessLogger
 
+from maestro_web.logs import REQUEST_ID_HEADER, accept_request_id, request_id_var
 from maestro_web.live.bus import Bus, Event, MemoryBus, RedisBus, parse_event_id, text_frame
 from maestro_web.live.channels import CONTROL, is_channel
 from maestro_web.live.revocations import ControlError, Revocations, effective_time, parse_revoke
@@ -318,6 +319,8 @@ def json_error(status: int, message: str) -> web.Response:
 
 
 async def publish(request: web.Request) -> web.Response:
+    # The publisher's request id (the app's request, the worker's job): this task's log lines name it.
+    request_id_var.set(accept_request_id(request.headers.get(REQUEST_ID_HEADER)))
     settings = request.app[SETTINGS_KEY]
     hub = request.app[HUB_KEY]
     token = bearer_token(request.headers.get("Authorization"))
@@ -369,6 +372,7 @@ async def publish(request: web.Request) -> web.Response:
     except Exception as exc:
         log.warning("Publish failed: %s", type(exc).__name__)
         return json_error(503, "The event bus is unavailable; try again.")
+    log.info("Published %s on %s", event, channel)
     return web.json_response({"id": event_id}, status=202)
 
 

@@ -31,6 +31,7 @@ class LiveSettings:
     revocation_ttl: int = KEEP_REVOCATIONS  # longer than any ticket (600 s) lives
     send_buffer_bytes: int = 1024 * 1024  # unsent bytes one slow connection may hold before it is dropped
     log_level: str = "INFO"
+    log_format: str = "text"  # MAESTRO_LOG_FORMAT, as the app's
 
     def __repr__(self) -> str:  # the Redis URL may hold a password; the rings print no secret
         return f"LiveSettings(origins={sorted(self.origins)!r}, redis={'on' if self.redis_url else 'off'})"
@@ -50,6 +51,7 @@ class LiveSettings:
             "trusted_proxies": config.get("MAESTRO_TRUSTED_PROXIES", 0),
             "ping_interval": float(config.get("MAESTRO_LIVE_PING_INTERVAL", 20)),
             "log_level": config.get("LOG_LEVEL", "INFO"),
+            "log_format": config.get("LOG_FORMAT", "text"),
         }
         values.update(changes)
         return cls(**values)

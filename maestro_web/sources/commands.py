@@ -10,10 +10,17 @@ from typing import Any, Mapping
 
 import requests
 
+from maestro_web.logs import REQUEST_ID_HEADER, current_request_id
 from maestro_web.models import DiscoveryCrawl, DiscoverySource, User
 from maestro_web.security import discovery_tokens
 
 COMMAND_TIMEOUT = 10.0
+
+
+def _request_id_header() -> dict[str, str]:
+    """The current request's id, so the discovery service's lines and calls of this crawl carry it."""
+    request_id = current_request_id()
+    return {REQUEST_ID_HEADER: request_id} if request_id else {}
 
 
 def send_crawl_command(config: Mapping[str, Any], user: User, source: DiscoverySource,
@@ -24,7 +31,7 @@ def send_crawl_command(config: Mapping[str, Any], user: User, source: DiscoveryS
     url = config["MAESTRO_DISCOVERY_URL"]
     try:
         response = requests.post(f"{url}/crawl", timeout=COMMAND_TIMEOUT,
-                                 headers={"Authorization": f"JWT {token}"},
+                                 headers={"Authorization": f"JWT {token}", **_request_id_header()},
                                  json={"graph": source.graph.public_id, "source": source.public_id,
                                        "crawl": crawl.public_id})
     except requests.RequestException:

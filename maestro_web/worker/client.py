@@ -13,6 +13,7 @@ from typing import Any, Callable
 import requests
 
 from maestro_web.keyring import KeyRing
+from maestro_web.logs import REQUEST_ID_HEADER, current_request_id
 from maestro_web.security.worker_tokens import ANY_GRAPH, mint_result_token, mint_worker_token
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,13 @@ class FrontClient:
     def _request(self, path: str, graph_id: str, mint: Callable[[], str] | None = None,
                  headers_extra: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
         """POST with a fresh token (from `mint`, else one for `graph_id`); network errors and 429/5xx
-        are retried with backoff."""
+        are retried with backoff. The current request id (the worker's id for the job at hand) goes in
+        `X-Request-ID`, so the app's log lines of the claim and of the result name the same id."""
         delay = self.backoff
-        headers_extra = headers_extra or {}
+        headers_extra = dict(headers_extra or {})
+        request_id = current_request_id()
+        if request_id:
+            headers_extra[REQUEST_ID_HEADER] = request_id
         for attempt in range(self.retries + 1):
             token = mint() if mint is not None else mint_worker_token(self.ring, graph_id, lifetime=300)
             try:

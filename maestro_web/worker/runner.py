@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from maestro_web.logs import new_request_id, request_id_var
 from maestro_web.worker.analysis import analyse
 from maestro_web.worker.client import FrontClient, FrontUnavailable
 from maestro_web.worker.render import render
@@ -52,7 +53,16 @@ def build_result(job: dict[str, Any], events: EventSink | None = None) -> dict[s
 
 
 def process_one(client: FrontClient, stats: WorkerStats, events: EventSink | None = None) -> bool:
-    """Claim and finish one job; False when no job was waiting."""
+    """Claim and finish one job; False when no job was waiting. One request id covers the claim, the
+    worker's log lines and live events, and the posted result: one action across three processes."""
+    token = request_id_var.set(new_request_id())
+    try:
+        return _process_one(client, stats, events)
+    finally:
+        request_id_var.reset(token)
+
+
+def _process_one(client: FrontClient, stats: WorkerStats, events: EventSink | None) -> bool:
     job = client.claim()
     if job is None:
         return False
