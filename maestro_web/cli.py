@@ -248,6 +248,40 @@ def register(app: Flask) -> None:
     app.cli.add_command(keys_cli)
     app.cli.add_command(analytics_cli)
     app.cli.add_command(discovery_cli)
+    app.cli.add_command(backup_cli)
     from maestro_web.live.cli import live_cli  # the live server (issue 11); aiohttp loads only when it runs
 
     app.cli.add_command(live_cli)
+
+
+backup_cli = AppGroup("backup", help="Back up and restore the database and the secrets (docs/operations.md).")
+
+
+@backup_cli.command("create")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+def backup_create(path: Path) -> None:
+    """Write a backup into PATH (a new directory): the database and, in development, the secrets."""
+    from maestro_web.backup import BackupError, create
+
+    try:
+        manifest = create(db.engine, current_app.config, current_app.instance_path, path)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Backed up the {manifest['engine']} database (revision {manifest['alembic_revision']}) "
+               f"into {path}; secrets: {manifest['secrets']}.")
+
+
+@backup_cli.command("restore")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that is not empty.")
+def backup_restore(path: Path, force: bool) -> None:
+    """Load the backup in PATH into the configured (empty) database; restart every process afterwards."""
+    from maestro_web.backup import BackupError, restore
+
+    try:
+        manifest = restore(db.engine, current_app.instance_path, path, force=force)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    db.engine.dispose()
+    click.echo(f"Restored the backup of {manifest['created_at']} into the database; secrets: {manifest['secrets']}. "
+               "Restart every process.")
