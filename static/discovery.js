@@ -77,6 +77,8 @@
     if (!svg) { return; }
     svg.querySelectorAll("g.edge[data-source][data-target]").forEach(function (edge) {
       if (!edge.hasAttribute("tabindex")) { edge.setAttribute("tabindex", "0"); }
+      // A focusable group needs a role for its name to count (axe: aria-label is prohibited on a generic <g>).
+      edge.setAttribute("role", "img");
       edge.setAttribute("aria-label", "Dependency " + edge.getAttribute("data-source") + " → " + edge.getAttribute("data-target") + ": focus to see why");
       var key = edge.getAttribute("data-source") + "\u0000" + edge.getAttribute("data-target");
       edge.classList.toggle("is-added", addedEdges.indexOf(key) >= 0);
