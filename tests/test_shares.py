@@ -176,7 +176,7 @@ def test_graph_deleted_is_404(app, auth, client, owner, graph):
     made = make_link(app, graph, owner)
     auth.login(owner.email)
     page = f"/graphs/{graph.public_id}/delete"
-    assert post_page(auth, client, page, page).status_code == 302
+    assert post_page(auth, client, page, page, confirm_name=graph.name).status_code == 302
     assert visit(app, made).status_code == 404
 
 

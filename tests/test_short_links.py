@@ -100,7 +100,7 @@ def test_deleted_graph_and_creator_without_write_are_404(app, auth, client, owne
     assert visit_short(app, short_code(app, by_writer.id), "?ext=png").status_code == 404
     assert visit_short(app, short_code(app, by_owner.id)).status_code == 200
     page = f"/graphs/{graph.public_id}/delete"
-    assert client.post(page, data=auth.form_values(page)).status_code == 302
+    assert client.post(page, data={**auth.form_values(page), "confirm_name": graph.name}).status_code == 302
     assert visit_short(app, short_code(app, by_owner.id)).status_code == 404
     assert visit_short(app, short_code(app, by_owner.id), "?ext=png").status_code == 404
 
