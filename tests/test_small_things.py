@@ -30,3 +30,38 @@ def test_latest_run_reads_as_one_sentence(app, client, auth, make_user, make_gra
         db.session.commit()
     page = client.get(f"/graphs/{graph.public_id}").text
     assert "<dt>Latest run</dt><dd>Drawn <time" in page and "just now</time></dd>" in page
+
+
+def test_visitors_see_the_description_only_when_the_owner_chooses(app, client, auth, make_user, make_graph):
+    from share_support import draw, make_link, visit
+    from conftest import api_headers
+
+    owner = make_user(email="owner@example.com")
+    graph = make_graph(owner, name="Checkout", spec="web -> api")
+    draw(app, graph.public_id)
+    with app.app_context():
+        from maestro_web.models import Graph
+
+        Graph.get_by_public_id(graph.public_id).description = "Where <b>orders</b> go.\nAsk #payments."
+        db.session.commit()
+    live = make_link(app, graph, owner)
+    snapshot = make_link(app, graph, owner, label="Pinned", mode="snapshot")
+    shown = "Where &lt;b&gt;orders&lt;/b&gt; go.\nAsk #payments."
+    assert all(shown not in visit(app, made).text for made in (live, snapshot))  # off by default
+
+    auth.login(owner.email)
+    edit = f"/graphs/{graph.public_id}/edit"
+    page = client.get(edit).text
+    assert "Show the description to visitors of this graph&#39;s share links" in page
+    values = {**auth.form_values(edit), "name": "Checkout", "type": "infra", "spec": "web -> api",
+              "description": "Where <b>orders</b> go.\nAsk #payments.", "show_description": "y"}
+    assert client.post(edit, data=values).status_code == 302
+    assert all(f'<p class="graph-description">{shown}</p>' in visit(app, made).text for made in (live, snapshot))
+    assert shown not in client.get(f"/analytics/graphs/{graph.public_id}").text  # the owner's own view: no change
+
+    headers = api_headers(client, owner)
+    body = client.patch(f"/api/graphs/{graph.public_id}", headers=headers, json={"show_description": False}).json
+    assert body["show_description"] is False
+    assert shown not in visit(app, live).text
+    refused = client.patch(f"/api/graphs/{graph.public_id}", headers=headers, json={"show_description": "yes"})
+    assert refused.status_code == 422 and "show_description" in refused.json["fields"]

@@ -41,20 +41,27 @@ def link_page(link: ShareLink) -> dict[str, Any] | None:
     message, figures, picture), else the graph as it is now. None for a snapshot whose result is gone
     (the rules refuse it first, share_rules.Outcome.SNAPSHOT_GONE; None covers a deletion since):
     never a newer picture in its place."""
+    graph = link.graph
+    # The description only when the owner chose to show it to visitors (Graph.show_description).
+    description = graph.description if graph.show_description else None
     if not link.is_snapshot:
-        return graph_page(link.graph)
+        picture = GraphResult.latest_for(graph, with_picture=True)
+        return page_fields(graph.name, graph.type, graph.status, graph.message, graph.info,
+                           picture.svg if picture else None, picture.created_at if picture else None,
+                           description=description)
     pinned = link.pinned_result
     if pinned is None:
         return None
-    graph = link.graph
     return page_fields(graph.name, graph.type, pinned.status, pinned.message, pinned.info, pinned.svg,
-                       pinned.created_at, snapshot=True)
+                       pinned.created_at, snapshot=True, description=description)
 
 
 def page_fields(name: str, type_: str, status: str, message: str, info: dict[str, Any] | None,
-                svg: str | None, as_of: datetime | None, snapshot: bool = False) -> dict[str, Any]:
+                svg: str | None, as_of: datetime | None, snapshot: bool = False,
+                description: str | None = None) -> dict[str, Any]:
     """`as_of` is when the picture was drawn; `snapshot` says that the page is a snapshot link's
-    pinned result ("Snapshot as of …"), not the graph as it is now."""
+    pinned result ("Snapshot as of …"), not the graph as it is now; `description` is shown to visitors
+    only when the owner chose so (None otherwise)."""
     info = info or {}
     return {
         "name": name,
@@ -70,6 +77,7 @@ def page_fields(name: str, type_: str, status: str, message: str, info: dict[str
         "svg": Markup(svg) if svg is not None else None,
         "as_of": as_of,
         "snapshot": snapshot,
+        "description": description or None,
     }
 
 

@@ -33,7 +33,7 @@ from maestro_web.models.graph import GRAPH_STATUSES
 from maestro_web.rate_limits import spend_role_grant
 from maestro_web.security.session_jwt import current_user, signed_in_user
 
-GRAPH_FIELDS = ("name", "type", "description", "spec")
+GRAPH_FIELDS = ("name", "type", "description", "spec", "show_description")
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000
 MAX_SEARCH_LENGTH = 200
@@ -51,6 +51,7 @@ def graph_json(graph: Graph, role: Role | None = None, run: Any = _NO_RUN) -> di
         "name": graph.name,
         "type": graph.type,
         "description": graph.description,
+        "show_description": graph.show_description,
         "spec": graph.spec,
         "status": graph.status,
         "message": graph.message,
@@ -87,7 +88,7 @@ def _changes(body: GraphCreate | GraphPatch, current: Graph | None) -> GraphChan
         fields = {name: errors if name == "spec" else errors[0] for name, errors in form.errors.items()}
         raise ValidationFailed.for_fields(fields, extra={"spec_lines": form.spec_lines} if form.spec_lines else None)
     return GraphChanges(name=data["name"], type=data["type"], description=data.get("description") or "",
-                        spec=data.get("spec") or "")
+                        spec=data.get("spec") or "", show_description=bool(data.get("show_description")))
 
 
 def _int_arg(name: str, default: int, maximum: int) -> int:

@@ -246,11 +246,13 @@ class GraphCreate(RequestModel):
         "type": f"Must be {GRAPH_TYPE_CHOICES_TEXT}.",
         "description": f"Must be text of at most {DESCRIPTION_MAX_LENGTH} characters.",
         "spec": "Must be text.",
+        "show_description": "Must be true or false.",
     }
 
     name: GraphName
     type: GraphType = "infra"
     description: Description = ""
+    show_description: StrictBool = Field(False, description="Show the description to visitors of the graph's share links.")
     spec: SpecText = ""
 
 
@@ -262,6 +264,7 @@ class GraphPatch(RequestModel):
     name: GraphName | None = None
     type: GraphType | None = None
     description: Description | None = None
+    show_description: StrictBool | None = None
     spec: SpecText | None = None
 
 
@@ -295,6 +298,7 @@ class GraphOut(BaseModel):
     name: str
     type: str
     description: str
+    show_description: bool
     spec: str
     status: Literal["process", "finished", "warning", "error"]
     message: str

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField  # type: ignore[attr-defined]  # SelectChoice is new in WTForms 3.3; its stubs know 3.2
+from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField  # type: ignore[attr-defined]  # SelectChoice is new in WTForms 3.3; its stubs know 3.2
 from wtforms.validators import AnyOf, DataRequired, Email, Length, ValidationError
 
 from maestro_web.domain.spec import SpecError, parse_spec
@@ -24,6 +24,7 @@ class GraphForm(FlaskForm):
     description = TextAreaField(
         "Description", validators=[Length(max=DESCRIPTION_MAX_LENGTH, message=f"At most {DESCRIPTION_MAX_LENGTH} characters.")]
     )
+    show_description = BooleanField("Show the description to visitors of this graph's share links")
     spec = TextAreaField("Dependencies")
     submit = SubmitField("Save")
 

@@ -41,7 +41,7 @@ PER_PAGE = 20
 
 def _changes(form: GraphForm) -> GraphChanges:
     return GraphChanges(name=form.name.data or "", type=form.type.data, description=form.description.data or "",
-                        spec=form.spec.data or "")
+                        spec=form.spec.data or "", show_description=bool(form.show_description.data))
 
 
 def _page_number() -> int:

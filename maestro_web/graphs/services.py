@@ -33,6 +33,7 @@ class GraphChanges:
     type: str
     description: str
     spec: str
+    show_description: bool | None = None  # None: keep as it is (a new graph: off)
 
 
 def create_graph(owner: User, changes: GraphChanges) -> Graph:
@@ -40,7 +41,8 @@ def create_graph(owner: User, changes: GraphChanges) -> Graph:
     past the owner's quotas."""
     check_new_graph(owner)
     graph = Graph(owner=owner, name=changes.name.strip(), type=changes.type,
-                  description=changes.description or "", spec=changes.spec or "", info={})
+                  description=changes.description or "", spec=changes.spec or "", info={},
+                  show_description=bool(changes.show_description))
     graph.roles.append(GraphRole(user=owner, role=Role.ADMIN))
     db.session.add(graph)
     db.session.flush()
@@ -68,6 +70,8 @@ def update_graph(graph: Graph, changes: GraphChanges, by: User | None = None) ->
     graph.name = changes.name.strip()
     graph.type = changes.type
     graph.description = changes.description or ""
+    if changes.show_description is not None:
+        graph.show_description = changes.show_description
     graph.spec = changes.spec or ""
     if spec_changed:
         graph.queue_run()

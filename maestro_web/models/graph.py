@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, case, event, func, inspect, select, update
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, case, event, false, func, inspect, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
@@ -56,6 +56,8 @@ class Graph(Model):
     name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
     type: Mapped[str] = mapped_column(String(16), default="infra")
     description: Mapped[str] = mapped_column(Text, default="")
+    # The owner's choice: visitors of its share links see the description too (off by default, 0015).
+    show_description: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     spec: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default="process", index=True)
     message: Mapped[str] = mapped_column(Text, default="")

@@ -215,7 +215,9 @@ RETURNING graph_id, expires_at, allowed_origins, mode, pinned_result_id
 # so the id names the picture, and a view whose page is cached (analytics_front/page_cache.py) moves
 # and decodes neither (CountedView.svg reads the SVG on first use). A result without a picture (a
 # snapshot of a failed analysis) gives no id; testing for NULL reads no stored SVG.
-_SHOWN_COLUMNS = "\n       graphs.name, graphs.type, " + "".join(
+_SHOWN_COLUMNS = ("\n       graphs.name, graphs.type, "
+                  # the description only when the owner chose to show it to visitors (migration 0015)
+                  "CASE WHEN graphs.show_description THEN graphs.description END AS description, ") + "".join(
     f"CASE WHEN {{link}}mode = '{SNAPSHOT}' THEN graph_results.{column} ELSE graphs.{column} END AS {column}, "
     for column in ("status", "message")) + (
     f"CAST(CASE WHEN {{link}}mode = '{SNAPSHOT}' THEN graph_results.info ELSE graphs.info END AS TEXT) AS info_json, "
@@ -245,7 +247,7 @@ _VERDICTS_SQL = "SELECT " + ",\n       ".join(
 
 _COUNTED_TYPES: dict[str, Any] = {"graph_id": Integer, "expires_at": UTCDateTime(), "allowed_origins": Text,
                                   "mode": String, "pinned_result_id": Integer}
-_SHOWN_TYPES: dict[str, Any] = {"name": String, "type": String, "status": String, "message": Text, "info_json": Text,
+_SHOWN_TYPES: dict[str, Any] = {"name": String, "type": String, "description": Text, "status": String, "message": Text, "info_json": Text,
                                 "picture_id": Integer, "drawn_at": UTCDateTime()}
 
 
@@ -282,6 +284,7 @@ class CountedView:
     pinned_result_id: int | None
     name: str
     type: str
+    description: str | None  # None unless the owner chose to show it to visitors
     status: str
     message: str
     info_json: str | None
