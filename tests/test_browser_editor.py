@@ -2,6 +2,8 @@
 an empty new graph asks for a line (or an example), a second graph of the same name is a warning."""
 from __future__ import annotations
 
+import os
+
 import pytest
 from playwright.sync_api import expect
 
@@ -77,3 +79,81 @@ def lambda_value_containing(text: str):
     import re
 
     return re.compile(".*" + re.escape(text) + ".*", re.DOTALL)
+
+
+def test_delete_asks_for_the_name_then_the_trash_restores(browser, live_server, make_user, make_graph):
+    base = live_server.url
+    owner = make_user(email="owner@example.com", name="Owner")
+    graph = make_graph(owner, name="Checkout")
+    page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    page.set_default_timeout(TIMEOUT)
+    login(page, base, "owner@example.com")
+    page.goto(f"{base}/graphs/{graph.public_id}/delete")
+    page.fill("#confirm_name", "Checkou")
+    page.click("button.danger")
+    expect(page.locator("#confirm_name-error")).to_have_text("Type the name, “Checkout”, to delete the graph.",
+                                                             timeout=TIMEOUT)
+    page.fill("#confirm_name", "Checkout")
+    page.click("button.danger")
+    expect(page.locator(".flash-success")).to_contain_text("moved to the Trash", timeout=TIMEOUT)
+    expect(page.locator("table.graphs")).to_have_count(0)
+
+    page.click("p.trash-link a")
+    row = page.locator("table.trash tbody tr", has_text="Checkout")
+    expect(row).to_have_count(1)
+    expect(row.locator("time").first).to_have_text("just now")
+    row.locator("button", has_text="Restore").click()
+    expect(page.locator(".flash-success")).to_contain_text("restored", timeout=TIMEOUT)
+    expect(page.locator("h1")).to_contain_text("Checkout")
+
+
+@pytest.mark.skipif(not os.environ.get("MAESTRO_SHOTS"), reason="screenshots on demand: MAESTRO_SHOTS=/tmp/dir")
+def test_screenshots_of_the_changed_pages(app, browser, live_server, make_user, make_graph):
+    from maestro_web.models import Graph
+    from maestro_web.extensions import db
+    from share_support import draw, make_link
+
+    shots = os.environ["MAESTRO_SHOTS"]
+    os.makedirs(shots, exist_ok=True)
+    base = live_server.url
+    owner = make_user(email="owner@example.com", name="Owner")
+    graph = make_graph(owner, name="Checkout", spec="web -> api\napi -> db")
+    draw(app, graph.public_id)
+    with app.app_context():
+        row = Graph.get_by_public_id(graph.public_id)
+        row.description, row.show_description = "Where orders go: the web shop, its API and the database.", True
+        db.session.commit()
+    link = make_link(app, graph, owner)
+    gone = make_graph(owner, name="Old inventory")
+    with app.app_context():
+        Graph.get_by_public_id(gone.public_id).soft_delete()
+        db.session.commit()
+    for scheme in ("light", "dark"):
+        for width in (1280, 390):
+            page = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme).new_page()
+            page.set_default_timeout(TIMEOUT)
+            login(page, base, "owner@example.com")
+            name = f"{width}-{scheme}"
+            page.goto(f"{base}/graphs/new")
+            page.fill("#name", "Checkout")
+            page.fill("#spec", "web -> api\napi ->\napi -> db\ncron\ncheckout => payments\npayments -> bank")
+            page.click("main button[type=submit]")
+            expect(page.locator("[id^=spec-error]")).to_have_count(2)
+            page.screenshot(path=f"{shots}/new-errors-{name}.png", full_page=True)
+            page.goto(f"{base}/graphs/{graph.public_id}")
+            page.screenshot(path=f"{shots}/detail-{name}.png", full_page=True)
+            page.goto(f"{base}/graphs/{graph.public_id}/edit")
+            page.screenshot(path=f"{shots}/edit-{name}.png", full_page=True)
+            page.goto(f"{base}/graphs/{graph.public_id}/delete")
+            page.fill("#confirm_name", "nope")
+            page.click("button.danger")
+            expect(page.locator("#confirm_name-error")).to_be_visible()
+            page.screenshot(path=f"{shots}/delete-{name}.png", full_page=True)
+            page.goto(f"{base}/graphs/trash")
+            page.screenshot(path=f"{shots}/trash-{name}.png", full_page=True)
+            visitor = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme).new_page()
+            visitor.goto(base + link.path)
+            expect(visitor.locator(".graph-description")).to_be_visible(timeout=TIMEOUT)
+            visitor.screenshot(path=f"{shots}/public-{name}.png", full_page=True)
+            visitor.context.close()
+            page.context.close()
