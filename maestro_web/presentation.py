@@ -47,26 +47,41 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
-_UNITS = ((365 * 86400, "year"), (30 * 86400, "month"), (7 * 86400, "week"), (86400, "day"),
-          (3600, "hour"), (60, "minute"))
+# Up to this many days a time reads as a count ("in 7 days"); further away it reads as its date.
+FAR_DAYS = 30
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _nearest(value: float) -> int:
+    """Half up, as static/time.js's Math.floor(x + 0.5) (Python's round() rounds half to even)."""
+    return int(value + 0.5)
+
+
+def day_text(value: datetime) -> str:
+    """A UTC date as people write it: "4 Mar 2027"."""
+    value = _utc(value)
+    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
 
 
 def relative_time(value: datetime, now: datetime | None = None) -> str:
-    """"3 minutes ago", "expires in 6 days" style wording: "in 6 days" / "3 minutes ago" / "just now".
+    """How far `value` is from now, as a person says it: "in 7 days", "3 minutes ago", "just now";
+    beyond FAR_DAYS days, the date itself ("4 Mar 2027"), so "until …" and "expires …" both read.
 
-    The same rounding as static/time.js (whole units, rounded down), so a page reads the same before
-    and after the script refreshes it.
+    Each unit is rounded to the nearest whole one and a unit that rounds up to the next becomes it
+    (59 min 40 s reads "1 hour"), so a link made just now for 7 days says "in 7 days" and one for an
+    hour "in 1 hour". static/time.js is the same function, word for word (tests/test_time_words.py).
     """
     seconds = (_utc(value) - _utc(now or datetime.now(timezone.utc))).total_seconds()
     ahead, span = seconds > 0, abs(seconds)
     if span < 45:
-        return "just now" if not ahead else "in a few seconds"
-    for size, unit in _UNITS:
-        if span >= size:
-            count = int(span // size)
-            break
-    else:
-        count, unit = 1, "minute"
+        return "in a few seconds" if ahead else "just now"
+    count, unit = max(1, _nearest(span / 60)), "minute"
+    if count >= 60:
+        count, unit = _nearest(span / 3600), "hour"
+        if count >= 24:
+            count, unit = _nearest(span / 86400), "day"
+            if count > FAR_DAYS:
+                return day_text(value)
     words = f"{count} {unit}{'' if count == 1 else 's'}"
     return f"in {words}" if ahead else f"{words} ago"
 
