@@ -30,6 +30,7 @@ STATUS_WORDS: dict[str, str] = {
     "expired": "Expired",
     "used up": "Used up",
     "revoked": "Revoked",
+    "stopped": "Stopped",  # its creator lost Write (share_rules.link_state)
 }
 
 

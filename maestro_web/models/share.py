@@ -21,7 +21,7 @@ from maestro_web.extensions import Model, db
 from maestro_web.models.base import UTCDateTime, new_public_id, utcnow
 from maestro_web.models.user import hash_secret, verify_secret
 from maestro_web.models.graph import Graph, GraphResult
-from maestro_web.models.share_rules import LIVE, MODES, SNAPSHOT, creator_holds_write, row_status
+from maestro_web.models.share_rules import LIVE, MODES, SNAPSHOT, LinkState, creator_holds_write, link_state, row_status
 from maestro_web.models.user import User
 
 LABEL_MAX_LENGTH = 80
@@ -148,6 +148,12 @@ class ShareLink(Model):
     def status(self, now: datetime | None = None) -> str:
         """active, paused, expired, revoked or used up; the most final state wins (share_rules.row_status)."""
         return row_status(self, now).value
+
+    def state(self, now: datetime | None = None, writers: set[int] | None = None) -> LinkState:
+        """What the owner's pages show of this link (share_rules.link_state): badge, reason, the time that
+        matters. `writers` (ids holding Write, shares.queries.creators_with_write) saves a query per row."""
+        creator_writes = self.creator_id in writers if writers is not None else self.creator_may_share()
+        return link_state(self, creator_writes, now)
 
     def creator_may_share(self) -> bool:
         """A link stops when its creator no longer holds Write on the graph (SPEC §3.2)."""

@@ -153,6 +153,55 @@ def row_status(link: LinkRow, now: datetime | None = None) -> Outcome:
     return Outcome.VIEWABLE
 
 
+STOPPED = "stopped"  # not a row state: a link whose creator lost Write (SPEC §3.2), shown to its owners
+
+# Why a link that is not viewable is not, in the owner's words: the reason beside a "Stopped" badge, and
+# the sentence that tells what the state means (the table's title, the link page, the confirmations).
+STATE_REASONS: dict[str, str] = {
+    Outcome.VIEWABLE.value: "Visitors can open it.",
+    Outcome.PAUSED.value: "Visitors see “temporarily unavailable” until you resume it.",
+    Outcome.USED_UP.value: "It reached its view cap; visitors can no longer open it.",
+    Outcome.EXPIRED.value: "It expired; visitors can no longer open it.",
+    Outcome.REVOKED.value: "It was revoked; it never works again.",
+    STOPPED: "Its creator no longer has Write on this graph.",
+}
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """What the owner's pages say of a link, from one place: the badge's status key (a row status or
+    "stopped"), the reason a stopped link stopped, and the time that matters now: when it was revoked
+    (not its expiry, which no longer means anything), when it expired, or when it will expire."""
+
+    status: str
+    reason: str
+    time_label: str  # "Revoked", "Expired" or "Expires"
+    time: datetime
+
+    @property
+    def stopped(self) -> bool:
+        return self.status == STOPPED
+
+    @property
+    def ended(self) -> bool:
+        """Revoked, expired or used up: nothing the owner can undo (revoked) or only by extending."""
+        return self.status in (Outcome.REVOKED.value, Outcome.EXPIRED.value, Outcome.USED_UP.value)
+
+
+def link_state(link: LinkRow, creator_writes: bool, now: datetime | None = None) -> LinkState:
+    """The owner's view of `link`: the row's status (revoked, expired, used up, paused, active), except
+    that a link that would open or is paused but whose creator lost Write reads "stopped" (it comes back
+    if the creator gets Write again; the more final revoked, expired and used up stay what they are)."""
+    now = now or utcnow()
+    status = row_status(link, now).value
+    if not creator_writes and status in (Outcome.VIEWABLE.value, Outcome.PAUSED.value):
+        status = STOPPED
+    if link.revoked_at is not None:
+        return LinkState(status, STATE_REASONS[status], "Revoked", link.revoked_at)
+    label = "Expired" if link.expires_at <= now else "Expires"
+    return LinkState(status, STATE_REASONS[status], label, link.expires_at)
+
+
 def row_status_sql(status: Outcome) -> str:
     """SQL that holds on a share_links row (parameter :now) exactly when row_status() answers `status`:
     every row rule before the one `status` names holds and that one is broken (VIEWABLE: all hold).
