@@ -221,6 +221,12 @@
       if (region.hasAttribute("data-live-picture")) {
         // The picture viewer (panzoom.js) listens for this to set itself up on the new picture.
         region.dispatchEvent(new CustomEvent("picture:replaced", { bubbles: true }));
+        // "Graph created, the worker will draw it shortly" has come true: the banner goes.
+        if (region.querySelector("[data-viewer]")) {
+          Array.prototype.forEach.call(document.querySelectorAll("[data-until-drawn]"), function (flash) {
+            flash.parentNode.removeChild(flash);
+          });
+        }
       }
     });
   }

@@ -16,9 +16,9 @@ from maestro_web.security.session_jwt import current_user
 
 @analytics_private_bp.get("/graphs/<graph_id>")
 def graph_view(graph_id: str):
-    graph, _ = authorize_graph(graph_id, current_user())
+    graph, role = authorize_graph(graph_id, current_user())
     return render_template("analytics/graph.html", page=graph_page(graph), graph_id=graph.public_id, private=True,
-                           since=_since(graph))
+                           since=_since(graph), graph=graph, role=role, badge_status=graph.shown_status())
 
 
 def _since(graph: Graph) -> SinceVersion | None:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from maestro_web.extensions import db
 from maestro_web.graphs import graphs_bp
@@ -31,7 +33,7 @@ from maestro_web.graphs.services import (
     working_links_by_creator,
 )
 from maestro_web.models import Role
-from maestro_web.models.graph import GRAPH_STATUSES
+from maestro_web.models.graph import GRAPH_STATUSES, Graph, GraphResult
 from maestro_web.rate_limits import spend_role_grant
 from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.sources.panels import dependencies_context, discovered_by_source
@@ -78,7 +80,7 @@ def create():
     if form.validate_on_submit():
         graph = create_graph(current_user(), _changes(form))
         db.session.commit()
-        flash("Graph created. The analytics worker will draw it shortly.", "success")
+        flash("Graph created. The analytics worker will draw it shortly.", "success until-drawn")
         if same_name_count(graph) > 1:  # a gentle word, not a refusal: two graphs may share a name
             flash(f"You now have {same_name_count(graph)} graphs named “{graph.name}”; rename one on its Edit page "
                   "to tell them apart.", "warning")
@@ -91,12 +93,21 @@ def create():
 def detail(graph_id: str):
     graph, role = authorize_graph(graph_id, current_user())
     return render_template("graphs/detail.html", graph=graph, role=role, run=graph.current_run(),
+                           page=_overview_picture(graph), private=True, graph_id=graph.public_id,
                            **dependencies_context(graph))
+
+
+def _overview_picture(graph: Graph) -> dict[str, Any]:
+    """What the Overview's picture (templates/analytics/_picture.html) reads: the newest drawn picture,
+    sanitized by an allow-list when the worker posted it, and the status its warning line needs."""
+    picture = GraphResult.latest_for(graph, with_picture=True)
+    return {"svg": Markup(picture.svg) if picture is not None and picture.svg is not None else None,
+            "status": graph.status, "message": graph.message}
 
 
 @graphs_bp.route("/<graph_id>/edit", methods=["GET", "POST"])
 def edit(graph_id: str):
-    graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
+    graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
     form = GraphForm(obj=graph)
     if form.validate_on_submit():
         queued = update_graph(graph, _changes(form), by=current_user())
@@ -104,7 +115,7 @@ def edit(graph_id: str):
         flash("Saved. " + ("The changed dependencies were queued for the analytics worker." if queued else ""), "success")
         return redirect(url_for("graphs.detail", graph_id=graph.public_id))
     status = 422 if request.method == "POST" else 200
-    return render_template("graphs/form.html", form=form, graph=graph, example_spec=examples.WEB_SHOP,
+    return render_template("graphs/form.html", form=form, graph=graph, role=role, example_spec=examples.WEB_SHOP,
                            discovered=discovered_by_source(graph)), status
 
 

@@ -100,6 +100,15 @@ class Graph(Model):
             select(GraphRun).where(GraphRun.graph_id == self.id).order_by(GraphRun.id.desc()).limit(1)
         )
 
+    def shown_status(self) -> str:
+        """The status the owner's badges show: `claimed` ("Drawing") while a worker holds the queued
+        run, else the graph's own status (`process` reads "Queued" until a worker claims it)."""
+        if self.status == "process":
+            run = self.current_run()
+            if run is not None and run.state == "claimed":
+                return "claimed"
+        return self.status
+
     def queue_run(self) -> GraphRun:
         """Supersede any unfinished run and queue a new one: status goes back to `process`."""
         self.supersede_open_runs()

@@ -37,6 +37,7 @@ from maestro_web.shares.services import (
     check_max_views,
     check_passcode,
     clean_label,
+    default_label,
     snapshot_source,
 )
 
@@ -83,7 +84,8 @@ class ExpiryMixin:
 
 
 class ShareForm(ExpiryMixin, FlaskForm):
-    label = StringField("Label", description="Who or what the link is for, e.g. “Board meeting”.")
+    label = StringField("Label (optional)", description="Who or what the link is for, e.g. “Board meeting”. Left "
+                        "empty, it reads “Shared link” and today's date.")
     expires = SelectField("Expires in", choices=[*PRESET_CHOICES, SelectChoice("custom", "Custom date…")], default="7d")
     max_views = IntegerField("Max views (optional)", validators=[Optional()])
     mode = RadioField("What visitors see", default=LIVE, choices=[
@@ -101,8 +103,9 @@ class ShareForm(ExpiryMixin, FlaskForm):
     # Each check below runs even when another field failed: every problem shows at once, under its field.
 
     def validate_label(self, field: StringField) -> None:
-        with as_field_error():
-            clean_label(field.data or "")
+        if (field.data or "").strip():  # empty is fine: new_link() gives the default label
+            with as_field_error():
+                clean_label(field.data or "")
 
     def validate_max_views(self, field: IntegerField) -> None:
         with as_field_error():
@@ -140,7 +143,7 @@ class ShareForm(ExpiryMixin, FlaskForm):
 
     def new_link(self, now: datetime) -> NewLink:
         """The checked input as the service takes it."""
-        return NewLink(label=self.label.data or "", expires_at=self.expiry(now), max_views=self.max_views.data,
+        return NewLink(label=(self.label.data or "").strip() or default_label(now), expires_at=self.expiry(now), max_views=self.max_views.data,
                        embeddable=bool(self.embeddable.data), origins=self.origins, passcode=self.passcode.data or None,
                        mode=self.mode.data or LIVE)
 

@@ -16,8 +16,11 @@ from maestro_web.shares import shares_bp
 from maestro_web.shares.forms import ExtendForm, PasscodeForm, ShareForm
 from maestro_web.shares.queries import BadListRequest, LinkFilters, creators_with_write, links_of_graph, links_of_user
 from maestro_web.shares.services import (
+    QUICK_LIFETIME,
+    NewLink,
     ShareRefused,
     create_link,
+    default_label,
     extend_link,
     link_on_graph_or_404,
     revoke_links,
@@ -46,6 +49,23 @@ def graph_shares(graph_id: str):
     links, writers, now = links_of_graph(graph), creators_with_write(graph), utcnow()
     return render_template("shares/graph.html", graph=graph, role=role, form=form, links=links, writers=writers,
                            now=now, counts=_revoke_all_counts(links, writers, now)), status
+
+
+@shares_bp.post("/graphs/<graph_id>/shares/quick")
+def quick_share(graph_id: str):
+    """The Share button of the Overview and Picture pages: a link with the defaults (7 days, live, the
+    default label), then its page with Copy, the QR code and the image link. Options stay on the form."""
+    graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
+    now = utcnow()
+    try:
+        link = create_link(graph, signed_in_user(), NewLink(label=default_label(now), expires_at=now + QUICK_LIFETIME))
+    except ShareRefused as exc:  # the configured cap is shorter than 7 days: the form lets the owner choose
+        db.session.rollback()
+        flash(f"{exc} Choose the link's options here.", "error")
+        return redirect(url_for("shares.graph_shares", graph_id=graph.public_id))
+    db.session.commit()
+    flash("Link created: live, for 7 days. Copy it or show its QR code; change it under “Shares”.", "success")
+    return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
 
 
 def _revoke_all_counts(links: list[ShareLink], writers: set[int], now: datetime) -> dict[str, int]:

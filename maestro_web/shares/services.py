@@ -40,7 +40,7 @@ from maestro_web.models.share import (
 )
 
 __all__ = ["MAX_ORIGINS", "MAX_VIEWS_LIMIT", "PRESETS", "NewLink", "ShareRefused", "check_embedding", "check_expiry",
-           "check_max_views", "check_mode", "check_passcode", "clean_label", "create_link", "extend_link",
+           "check_max_views", "check_mode", "check_passcode", "clean_label", "create_link", "default_label", "extend_link",
            "link_on_graph_or_404", "max_ttl", "normalize_origins", "revoke_links", "snapshot_source", "validate_new_link"]
 
 # Expiry presets offered on the page (seconds); a custom date is the fifth choice.
@@ -95,6 +95,14 @@ def normalize_origins(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     if len(origins) > MAX_ORIGINS:
         raise ShareRefused(f"At most {MAX_ORIGINS} origins.", "allowed_origins")
     return tuple(origins)
+
+
+def default_label(now: datetime) -> str:
+    """The label of a link made without one (the Share button, an empty Label): "Shared link, 6 Dec"."""
+    return f"Shared link, {now.day} {now.strftime('%b')}"
+
+
+QUICK_LIFETIME = timedelta(days=7)  # the Share button's link: 7 days, live, no cap, no passcode, not embeddable
 
 
 def clean_label(label: str) -> str:
