@@ -106,6 +106,19 @@ def test_share_in_one_click_from_the_overview_and_the_picture(app, browser, live
     expect(page.locator("#max_views")).to_be_visible()
 
 
+def test_the_share_button_needs_write_and_a_post(app, client, auth, make_user, make_graph):
+    owner = make_user(email="owner@example.com")
+    reader = make_user(email="reader@example.com")
+    graph = make_graph(owner, name="Shop", grants={reader: Role.READ})
+    auth.login("reader@example.com")
+    overview = client.get(f"/graphs/{graph.public_id}").text
+    assert "/shares/quick" not in overview
+    values = auth.form_values(f"/graphs/{graph.public_id}")
+    assert client.post(f"/graphs/{graph.public_id}/shares/quick", data=values).status_code in (403, 404)
+    with app.app_context():
+        assert ShareLink.query.count() == 0
+
+
 def test_every_graph_page_has_the_same_tabs_at_the_same_places(app, browser, live_server, make_user, make_graph):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")

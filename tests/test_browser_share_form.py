@@ -45,6 +45,7 @@ def test_custom_date_and_sites_appear_only_when_chosen_with_the_local_time(brows
     origins = page.locator("#allowed_origins")
     expect(custom).to_be_hidden()
     expect(origins).to_be_hidden()
+    page.click("details.share-options summary")  # the options fold away until asked for
     page.select_option("#expires", "custom")
     expect(custom).to_be_visible()
     custom.fill("2026-12-24T10:30")
@@ -135,6 +136,7 @@ def test_screenshots_of_the_changed_pages(browser, site):
                 page.goto(site["base"] + path)
                 expect(page.locator("main")).to_be_visible()
                 if extra == "form":
+                    page.click("details.share-options summary")
                     page.select_option("#expires", "custom")
                     page.fill("#custom_expiry", "2026-12-24T10:30")
                     page.check("#embeddable")

@@ -23,6 +23,7 @@ def test_owner_shares_visitor_sees_owner_revokes_visitor_sees_revoked(app, brows
     owner.goto(f"{base}/graphs/{graph.public_id}")
     owner.click("nav.tabs >> text=Shares")
     owner.fill("#label", "Board meeting")
+    owner.click("details.share-options summary")
     owner.select_option("#expires", "1d")
     owner.click("main button:has-text('Create link')")
     owner.wait_for_selector("#share-url")

@@ -61,7 +61,8 @@ def test_the_form_keeps_input_and_names_the_field(auth, client, writer, graph):
                          embeddable="y", allowed_origins="javascript:alert(1)")
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "Give the link a label" in html and "Pick a date and time" in html and "whole number from 1" in html
+    assert "Give the link a label" not in html  # left empty, the label is "Shared link, <date>"
+    assert "Pick a date and time" in html and "whole number from 1" in html
     response = post_page(auth, client, page, page, label="Keep me", expires="1d", embeddable="y",
                          allowed_origins="javascript:alert(1)")
     assert response.status_code == 422
