@@ -286,3 +286,28 @@ def test_a_page_renews_its_ticket_and_reconnects_after_the_live_server_restarts(
         assert requests.get(base + made.path, timeout=10).status_code == 200
         expect(page.locator(f'[data-link-views="{made.id}"]')).to_have_text("2", timeout=WAIT)
     assert page.evaluate("window.__sameDocument") is True
+
+
+@pytest.mark.app_settings(**LIVE_SETTINGS)
+def test_the_overview_draws_the_picture_and_the_created_banner_goes(app, browser, live_server, live, make_user):
+    base = live_server.url
+    owner = make_user(email="owner@example.com", name="Owner")
+    page = new_page(browser, base, owner.email)
+    page.goto(f"{base}/graphs/new")
+    page.fill("#name", "Shop")
+    page.fill("#spec", "web -> api\napi -> db")
+    page.click("main form button[type=submit]")
+    banner = page.locator("[data-until-drawn]")
+    expect(banner).to_contain_text("Graph created")
+    expect(page.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
+    expect(page.locator(".overview-picture svg")).to_have_count(0)
+    mark_no_reload(page)
+    worker = start_worker(app, base, live)
+    try:
+        expect(page.locator(".overview-picture .panzoom svg g.node").first).to_be_visible(timeout=60_000)
+        expect(banner).to_have_count(0, timeout=WAIT)  # "will draw it shortly" came true: it goes
+        expect(page.locator("h1 .badge")).to_have_attribute("data-status", "finished", timeout=WAIT)
+        assert page.evaluate("window.__sameDocument") is True  # no reload happened
+    finally:
+        _, stderr = worker.communicate(timeout=60)
+    assert worker.returncode == 0, stderr
