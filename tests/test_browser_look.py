@@ -89,6 +89,7 @@ def test_skip_link_current_page_and_announced_flashes(browser, live_server, app,
     expect(page.locator("header.topbar a[aria-current=page]")).to_have_text("My shared links")
     page.goto(site.base + "/graphs/new")
     page.fill("#name", "Flash")
+    page.fill("#spec", "web -> api")  # a new graph starts with at least one line
     page.click("main button[type=submit]")
     flashes = page.locator(".flashes[aria-live=polite]")
     expect(flashes).to_contain_text("Graph created")
