@@ -59,6 +59,8 @@ def build_site(app, base: str, make_user, make_graph) -> Site:
         ("link", f"/graphs/{graph.public_id}/shares/{live.id}"),
         ("my-links", "/shares"),
         ("account", "/account"),
+        ("delete", f"{g}/delete"),
+        ("trash", "/graphs/trash"),
     ])
 
 

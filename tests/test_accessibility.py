@@ -59,7 +59,7 @@ def test_no_serious_or_critical_violation_on_any_page(scheme, browser, live_serv
                 found[name] = bad
         context.close()
     checked = len(site.all())
-    assert checked == 18
+    assert checked == 20
     assert not found, "\n".join(f"{name}: {v['id']} ({v['impact']}) {v['help']}: {v['nodes']}"
                                 for name, vs in found.items() for v in vs)
 
