@@ -230,9 +230,9 @@ def discovery_schedule(once: bool, interval: float) -> None:
     while True:
         outcome = send_due_crawls(current_app.config)
         db.session.remove()
-        if once or outcome.sent or outcome.failed or outcome.stopped:
+        if once or outcome.sent or outcome.failed or outcome.stopped or outcome.swept:
             click.echo(f"sent: {outcome.sent}, busy: {outcome.busy}, failed: {outcome.failed}, "
-                       f"stopped: {outcome.stopped}", err=True)
+                       f"stopped: {outcome.stopped}, swept: {outcome.swept}", err=True)
         if once:
             return
         try:

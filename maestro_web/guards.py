@@ -106,6 +106,8 @@ def require_discovery_command() -> None:
     user = User.get_by_public_id(claims["sub"])
     if user is None:
         raise Unauthorized("Discovery command token refused: its user no longer exists.")
+    if claims.get("ver") != user.token_version:  # a password change or reset ended the user's sessions
+        raise Unauthorized("Discovery command token refused: the user's sessions have ended.")
     if claims["graph"] != (request.view_args or {}).get("graph_id"):
         abort(403, "This command token was made for another graph.")
     g.user = user

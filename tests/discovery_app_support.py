@@ -25,7 +25,15 @@ COMPOSE = b"""services:
 NO_SERVICE = "http://127.0.0.1:9"
 
 
+def token_version(app: Flask, user: Any) -> int:
+    with app.app_context():
+        row = User.get_by_public_id(user.public_id)
+        assert row is not None
+        return row.token_version
+
+
 def command_headers(app: Flask, user: Any, graph_id: str, **changes: Any) -> dict[str, str]:
+    changes.setdefault("token_version", token_version(app, user))
     token = issue_command_token(app.config["KEY_RINGS"]["session"], user_id=user.public_id, graph_id=graph_id,
                                 **changes)
     return {"Authorization": f"JWT {token}"}

@@ -283,3 +283,58 @@ def test_a_crawl_counts_against_the_owners_run_quota(client, owner, graph):
     response = client.post(f"/api/graphs/{graph.public_id}/sources/{source['id']}/crawl", headers=headers)
     assert response.status_code == 429 and "runs-per-hour quota" in response.json["message"]
     assert client.get(f"/api/graphs/{graph.public_id}/sources/{source['id']}", headers=headers).json["last_crawl"] is None
+
+
+def _age_crawl(app, crawl_id, seconds):
+    from datetime import timedelta
+
+    from maestro_web.extensions import db
+    from maestro_web.models import DiscoveryCrawl
+    from maestro_web.models.base import utcnow
+
+    with app.app_context():
+        crawl = db.session.query(DiscoveryCrawl).filter_by(public_id=crawl_id).one()
+        crawl.started_at = utcnow() - timedelta(seconds=seconds)
+        db.session.commit()
+
+
+STOPPED = "The discovery service stopped before finishing."
+
+
+@pytest.mark.parametrize("read", ["get", "list", "page", "crawl"])
+def test_a_crawl_whose_service_died_is_ended_failed_when_read(app, client, owner, graph, read):
+    headers = api_headers(client, owner)
+    source = _create(client, headers, graph).json
+    crawl_id = start_crawl_row(app, graph.public_id, source["id"], owner)
+    base = f"/api/graphs/{graph.public_id}/sources"
+    limit = app.config["MAESTRO_DISCOVERY_TIMEOUT"]
+    _age_crawl(app, crawl_id, limit + 30)  # within the margin: still running, a new crawl is 409
+    assert client.get(f"{base}/{source['id']}", headers=headers).json["last_crawl"]["status"] == "running"
+    assert client.post(f"{base}/{source['id']}/crawl", headers=headers).status_code == 409
+    _age_crawl(app, crawl_id, limit + 120)
+    if read == "get":
+        assert client.get(f"{base}/{source['id']}", headers=headers).status_code == 200
+    elif read == "list":
+        assert client.get(base, headers=headers).status_code == 200
+    elif read == "page":
+        from conftest import AuthActions
+
+        AuthActions(client).login(owner.email)
+        assert client.get(f"/graphs/{graph.public_id}/sources").status_code == 200
+    else:  # a new crawl is allowed (no service here: 503, not 409)
+        assert client.post(f"{base}/{source['id']}/crawl", headers=headers).status_code == 503
+    stale = crawl_row(app, crawl_id)
+    assert stale.status == "failed" and stale.message == STOPPED and stale.finished_at is not None
+    if read != "crawl":
+        assert client.post(f"{base}/{source['id']}/crawl", headers=headers).status_code == 503
+
+
+def test_the_schedule_ends_crawls_whose_service_died(app, client, runner, owner, graph):
+    headers = api_headers(client, owner)
+    source = _create(client, headers, graph).json
+    crawl_id = start_crawl_row(app, graph.public_id, source["id"], owner)
+    _age_crawl(app, crawl_id, app.config["MAESTRO_DISCOVERY_TIMEOUT"] + 120)
+    outcome = runner.invoke(args=["discovery", "schedule", "--once"])
+    assert outcome.exit_code == 0 and "swept: 1" in outcome.output, outcome.output
+    stale = crawl_row(app, crawl_id)
+    assert stale.status == "failed" and stale.message == STOPPED

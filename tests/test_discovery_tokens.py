@@ -24,7 +24,7 @@ pytestmark = pytest.mark.app_settings(MAESTRO_DISCOVERY_URL=NO_SERVICE)
 
 def test_issue_and_verify():
     ring = new_ring("session")
-    claims = verify_command_token(issue_command_token(ring, user_id="u1", graph_id="g1"), ring)
+    claims = verify_command_token(issue_command_token(ring, user_id="u1", graph_id="g1", token_version=1), ring)
     assert claims["aud"] == "maestro-discovery" and claims["sub"] == "u1" and claims["graph"] == "g1"
     assert claims["exp"] - claims["iat"] == 900
 
@@ -48,14 +48,14 @@ def test_refused_claims(changes, message):
 
 def test_tampered_other_key_none_alg_and_junk_are_refused():
     ring = new_ring("session")
-    token = issue_command_token(ring, user_id="u1", graph_id="g1")
+    token = issue_command_token(ring, user_id="u1", graph_id="g1", token_version=1)
     head, body, signature = token.split(".")
-    for bad in (f"{head}.{body}.{signature[:-2]}AA", issue_command_token(new_ring("session"), user_id="u1", graph_id="g1"),
+    for bad in (f"{head}.{body}.{signature[:-2]}AA", issue_command_token(new_ring("session"), user_id="u1", graph_id="g1", token_version=1),
                 pyjwt.encode({"sub": "u1"}, key=None, algorithm="none"), "x" * 5000, "", "é.é.é"):
         with pytest.raises(CommandTokenError):
             verify_command_token(bad, ring)
     with pytest.raises(ValueError):
-        issue_command_token(ring, user_id="u1", graph_id="g1", ttl=901)
+        issue_command_token(ring, user_id="u1", graph_id="g1", token_version=1, ttl=901)
 
 
 # --- the app's endpoints -----------------------------------------------------------------------------
@@ -104,10 +104,10 @@ def _other_contexts(app, world):
         "live ticket": "JWT " + live_tickets.issue_ticket(rings[live_tickets.CONTEXT], sub=world["writer"].public_id,
                                                           channels=[f"graph:{graph_id}"])[0],
         "expired": "JWT " + issue_command_token(rings["session"], user_id=world["writer"].public_id, graph_id=graph_id,
-                                                ttl=60, now=time.time() - 120),
+                                                token_version=1, ttl=60, now=time.time() - 120),
         "tampered": command_headers(app, world["writer"], graph_id)["Authorization"][:-3] + "abc",
         "foreign key": "JWT " + issue_command_token(new_ring("session"), user_id=world["writer"].public_id,
-                                                    graph_id=graph_id),
+                                                    graph_id=graph_id, token_version=1),
     }
 
 
@@ -157,3 +157,41 @@ def test_a_second_reader_of_the_input_gets_409(app, client, world):
     second = client.get(world["input"], headers=headers)
     assert second.status_code == 409 and "Another discovery process" in second.json["message"]
     assert discovery_tokens.CONTEXT == "session"
+
+
+@pytest.mark.parametrize("which", ["input", "result"])
+def test_a_password_change_ends_an_outstanding_command_token(app, client, auth, world, which):
+    from conftest import PASSWORD
+
+    headers = command_headers(app, world["writer"], world["graph"].public_id)
+    auth.login(world["writer"].email)
+    values = auth.form_values("/account")
+    changed = client.post("/account/password", data={**values, "current_password": PASSWORD,
+                                                      "new_password": "another good password",
+                                                      "confirm": "another good password"})
+    assert changed.status_code == 302
+    response = _call(client, world, which, headers)
+    assert response.status_code == 401 and "sessions have ended" in response.json["message"], response.text
+    assert crawl_row(app, world["crawl"]).status == "running"  # the sweep ends it (test_discovery_api)
+    # A token minted after the change works again.
+    fresh = _call(client, world, which, command_headers(app, world["writer"], world["graph"].public_id))
+    assert fresh.status_code == 200, fresh.text
+
+
+@pytest.mark.parametrize("which", ["input", "result"])
+def test_a_password_reset_ends_an_outstanding_command_token(app, world, which):
+    from test_password_reset import open_link, step1_for, submit_new_password
+
+    headers = command_headers(app, world["writer"], world["graph"].public_id)
+    browser = app.test_client()
+    page = open_link(browser, token=step1_for(app, world["writer"]))
+    assert submit_new_password(browser, page.get_data(as_text=True)).status_code == 302
+    response = _call(app.test_client(), world, which, headers)
+    assert response.status_code == 401 and "sessions have ended" in response.json["message"], response.text
+
+
+def test_a_command_token_without_the_users_token_version_is_401(app, client, world):
+    claims = token_claims("maestro-server", "maestro-discovery", 900,
+                          sub=world["writer"].public_id, graph=world["graph"].public_id)
+    response = client.get(world["input"], headers={"Authorization": "JWT " + sign(claims, app.config["KEY_RINGS"]["session"])})
+    assert response.status_code == 401

@@ -24,7 +24,7 @@ from maestro_web.models import Graph, GraphResult, Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.models.share_rules import Outcome
 from maestro_web.security.live_tickets import issue_ticket
-from share_support import BREAKS, draw, link_row, lose_pinned_result, make_link, owner, writer  # noqa: F401 (owner, writer: fixtures)
+from share_support import BREAKS, draw, link_row, lose_pinned_result, make_link, owner, visit, writer  # noqa: F401 (owner, writer: fixtures)
 
 from conftest import PASSWORD, api_headers
 from live_support import LiveClient, start_live_server
@@ -301,3 +301,37 @@ def test_the_snapshot_page_and_the_owners_pages_in_a_browser(app, browser, live_
     expect(page.locator("[data-link-mode]")).to_have_text([re.compile("^Live$"), re.compile("^Snapshot as of ")])
     page.screenshot(path=f"{SHOTS}/snapshot-my-links-{width}.png", full_page=True)
     page.context.close()
+
+
+# --- the version a snapshot was made from (SPEC §13) ---------------------------------------------------
+
+
+def test_a_snapshot_link_keeps_the_version_it_was_made_from(app, auth, client, owner, graph, writer):
+    headers = api_headers(client, owner)
+    assert client.patch(f"/api/graphs/{graph.public_id}", headers=headers,
+                        json={"spec": "web -> api\napi -> db"}).status_code == 200  # version 2
+    made = make_link(app, graph, writer, label="Version two", mode="snapshot")
+    live = make_link(app, graph, writer, label="Live one")
+    assert client.patch(f"/api/graphs/{graph.public_id}", headers=headers,
+                        json={"spec": "web -> api\napi -> db\napi -> cache"}).status_code == 200  # version 3
+    newest = client.get(f"/api/graphs/{graph.public_id}/versions", headers=headers).json["items"][0]["version"]
+    assert newest == 3
+    assert link_row(app, made.id).snapshot_version == 2 and link_row(app, live.id).snapshot_version is None
+
+    items = {item["id"]: item for item in client.get(f"/api/graphs/{graph.public_id}/shares", headers=headers).json["items"]}
+    assert items[made.id]["version"] == 2 and items[live.id]["version"] is None
+    created = client.post(f"/api/graphs/{graph.public_id}/shares", headers=headers, json={"mode": "snapshot"})
+    assert created.status_code == 201 and created.json["version"] == 3
+
+    public = visit(app, made)  # the counted fast path
+    assert public.status_code == 200
+    assert 'data-version="2">version 2</span>' in public.get_data(as_text=True)
+    assert "version 3" not in public.get_data(as_text=True)
+    assert "data-version" not in visit(app, live).get_data(as_text=True)
+
+    auth.login(writer.email)
+    owner_page = client.get(f"/graphs/{graph.public_id}/shares/{made.id}").get_data(as_text=True)
+    assert 'data-version="2">version 2</span>' in owner_page
+    changes = client.get(f"/graphs/{graph.public_id}/changes").get_data(as_text=True)
+    marks = re.findall(r'id="version-(\d+)".*?(?:data-snapshot-links="(\d+)"|</h2>)', changes, re.S)
+    assert marks == [("3", "1"), ("2", "1"), ("1", "")], marks

@@ -53,15 +53,17 @@ def link_page(link: ShareLink) -> dict[str, Any] | None:
     if pinned is None:
         return None
     return page_fields(graph.name, graph.type, pinned.status, pinned.message, pinned.info, pinned.svg,
-                       pinned.created_at, snapshot=True, description=description)
+                       pinned.created_at, snapshot=True, description=description,
+                       version=link.snapshot_version)
 
 
 def page_fields(name: str, type_: str, status: str, message: str, info: dict[str, Any] | None,
                 svg: str | None, as_of: datetime | None, snapshot: bool = False,
-                description: str | None = None) -> dict[str, Any]:
+                description: str | None = None, version: int | None = None) -> dict[str, Any]:
     """`as_of` is when the picture was drawn; `snapshot` says that the page is a snapshot link's
     pinned result ("Snapshot as of …"), not the graph as it is now; `description` is shown to visitors
-    only when the owner chose so (None otherwise)."""
+    only when the owner chose so (None otherwise); `version` the graph's version the snapshot link
+    was made from (SPEC §13), if known."""
     info = info or {}
     return {
         "name": name,
@@ -78,6 +80,7 @@ def page_fields(name: str, type_: str, status: str, message: str, info: dict[str
         "as_of": as_of,
         "snapshot": snapshot,
         "description": description or None,
+        "version": version,
     }
 
 

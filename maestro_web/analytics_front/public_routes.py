@@ -319,7 +319,8 @@ def show(here: Address, embed: bool, form: bool = True) -> Response:
 
     def page() -> dict[str, Any]:
         return page_fields(counted.name, counted.type, counted.status, counted.message, counted.info, counted.svg,
-                           counted.drawn_at, snapshot=counted.is_snapshot, description=counted.description)
+                           counted.drawn_at, snapshot=counted.is_snapshot, description=counted.description,
+                           version=counted.snapshot_version)
 
     # Every input of the page (page_cache.py): what was counted and shown (the picture by its result's
     # id, the figures as their JSON text), the address and the whole URL (an embed's `theme`); the

@@ -438,6 +438,7 @@ class ShareLinkOut(BaseModel):
     has_passcode: bool
     mode: Literal["live", "snapshot"]
     snapshot_as_of: str | None = Field(description="A snapshot link: when its picture was drawn; null if live, or if the pinned result is gone.")
+    version: int | None = Field(description="A snapshot link: the number of the graph's newest version (`/api/graphs/<id>/versions`) when it was made; null if live.")
     url: str | None = Field(None, description="Absent once the link is revoked.")
     short_url: str | None = Field(None, description="`{MAESTRO_ANALYTICS_URL}/s/<code>`; absent once the link is revoked.")
     image_url: str | None = Field(None, description="The link's picture as a PNG (`&ext=png`); absent once the link is revoked.")

@@ -24,7 +24,15 @@ from maestro_web.security.session_jwt import current_user
 from maestro_web.sources.commands import send_crawl_command
 from maestro_web.sources.intake import UPLOAD_LIMIT, check_credentials, check_input, check_settings
 from maestro_web.sources.serializers import source_json, version_json
-from maestro_web.sources.services import CrawlRefused, create_source, delete_source, fail_crawl, next_crawl_at, start_crawl
+from maestro_web.sources.services import (
+    CrawlRefused,
+    create_source,
+    delete_source,
+    fail_crawl,
+    next_crawl_at,
+    start_crawl,
+    sweep_stale_crawls,
+)
 
 VERSIONS_PER_PAGE = 100
 FORM_FIELDS = ("kind", "label", "schedule", "settings", "credentials")
@@ -62,6 +70,7 @@ def _body(model: type[SourceCreate] | type[SourcePatch]) -> tuple[Any, bytes | N
 @api_bp.get("/graphs/<graph_id>/sources")
 def list_sources(graph_id: str):
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
+    sweep_stale_crawls(current_app.config["MAESTRO_DISCOVERY_TIMEOUT"], graph=graph)
     return jsonify(items=[source_json(source) for source in DiscoverySource.list_for(graph)])
 
 
@@ -88,7 +97,9 @@ def create_source_route(graph_id: str):
 @api_bp.get("/graphs/<graph_id>/sources/<source_id>")
 def get_source(graph_id: str, source_id: str):
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
-    return jsonify(source_json(_source(graph, source_id)))
+    source = _source(graph, source_id)
+    sweep_stale_crawls(current_app.config["MAESTRO_DISCOVERY_TIMEOUT"], source=source)
+    return jsonify(source_json(source))
 
 
 @api_bp.patch("/graphs/<graph_id>/sources/<source_id>")

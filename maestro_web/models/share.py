@@ -100,6 +100,9 @@ class ShareLink(Model):
     mode: Mapped[str] = mapped_column(String(16), default=LIVE, server_default=LIVE)
     pinned_result_id: Mapped[int | None] = mapped_column(
         ForeignKey("graph_results.id", ondelete="SET NULL"), index=True)
+    # A snapshot link: the graph's version number (graph_versions.number) when it was made (SPEC §13
+    # "a snapshot link keeps the version it was made from"); NULL for live links and older snapshots.
+    snapshot_version: Mapped[int | None] = mapped_column(Integer)
 
     graph: Mapped[Graph] = relationship()
     creator: Mapped[User] = relationship()

@@ -254,7 +254,7 @@ UPDATE share_links
    SET view_count = view_count + 1, last_viewed_at = :now
  WHERE {_WHERE}
    AND {_PASSCODE_SQL}
-RETURNING graph_id, expires_at, allowed_origins, mode, pinned_result_id
+RETURNING graph_id, expires_at, allowed_origins, mode, pinned_result_id, snapshot_version
 """
 
 # What the visitor sees: the graph's name and type; the status, message, figures and picture of the
@@ -285,7 +285,7 @@ _GRAPH_WITH_PICTURE_SQL = (f"SELECT {_SHOWN_COLUMNS}\n  FROM graphs {_PICTURE_JO
 _COUNT_AND_SHOW_SQL = f"""
 WITH counted AS ({_COUNT_VIEW_SQL})
 SELECT counted.graph_id, counted.expires_at, counted.allowed_origins, counted.mode, counted.pinned_result_id,
-       {_SHOWN_COLUMNS}
+       counted.snapshot_version, {_SHOWN_COLUMNS}
   FROM counted JOIN graphs ON graphs.id = counted.graph_id {_PICTURE_JOIN}
 """.replace("{link}", "counted.")
 
@@ -295,7 +295,7 @@ _VERDICTS_SQL = "SELECT " + ",\n       ".join(
 ) + "\n  FROM share_links WHERE public_id = :jti"
 
 _COUNTED_TYPES: dict[str, Any] = {"graph_id": Integer, "expires_at": UTCDateTime(), "allowed_origins": Text,
-                                  "mode": String, "pinned_result_id": Integer}
+                                  "mode": String, "pinned_result_id": Integer, "snapshot_version": Integer}
 _SHOWN_TYPES: dict[str, Any] = {"name": String, "type": String, "description": Text, "status": String, "message": Text, "info_json": Text,
                                 "picture_id": Integer, "drawn_at": UTCDateTime()}
 
@@ -331,6 +331,7 @@ class CountedView:
     allowed_origins: str
     mode: str
     pinned_result_id: int | None
+    snapshot_version: int | None  # a snapshot link: the graph's version it was made from
     name: str
     type: str
     description: str | None  # None unless the owner chose to show it to visitors

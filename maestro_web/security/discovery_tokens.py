@@ -2,10 +2,12 @@
 
 The app mints a short-lived user-context token with the user session secret MAESTRO_SECRETJWT for
 the user who asked (or a schedule's owner): `aud` "maestro-discovery", `sub` the user's public id,
-`graph` the graph's public id, at most 15 minutes. The discovery service verifies it before it
+`graph` the graph's public id, `ver` the user's token version, at most 15 minutes. The discovery service verifies it before it
 accepts a command, then acts only through the app's JSON API with the same token; the app accepts
 it there only on the two endpoints a crawl needs, of the graph in `graph` (maestro_web/guards.py).
 `aud` keeps it from ever being taken for a session token, a live ticket, or the other way round.
+`ver` makes it die with the user's sessions: a password change or reset moves the user's token
+version, and the app then refuses the token (401) as it refuses the user's session tokens.
 
 Flask-free: the discovery service verifies with this module without importing the app.
 """
@@ -31,9 +33,10 @@ class CommandTokenError(Exception):
     """The token is not a valid discovery command; the message is safe to show the caller."""
 
 
-def issue_command_token(ring: KeyRing, *, user_id: str, graph_id: str, ttl: int = MAX_LIFETIME,
-                        now: float | None = None) -> str:
-    """A command token for `user_id` on `graph_id`, valid `ttl` seconds (at most 15 minutes)."""
+def issue_command_token(ring: KeyRing, *, user_id: str, graph_id: str, token_version: int,
+                        ttl: int = MAX_LIFETIME, now: float | None = None) -> str:
+    """A command token for `user_id` (whose token version is `token_version`) on `graph_id`, valid
+    `ttl` seconds (at most 15 minutes)."""
     if not 0 < ttl <= MAX_LIFETIME:
         raise ValueError(f"discovery commands live at most {MAX_LIFETIME} seconds")
     for name, value in (("user_id", user_id), ("graph_id", graph_id)):
@@ -45,6 +48,7 @@ def issue_command_token(ring: KeyRing, *, user_id: str, graph_id: str, ttl: int 
         "aud": AUDIENCE,
         "sub": user_id,
         "graph": graph_id,
+        "ver": token_version,
         "iat": issued,
         "exp": issued + ttl,
         "jti": uuid.uuid4().hex,

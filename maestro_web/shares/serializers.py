@@ -33,6 +33,7 @@ def link_json(link: ShareLink) -> dict[str, Any]:
         "has_passcode": link.has_passcode,
         "mode": link.mode,
         "snapshot_as_of": _iso(link.pinned_result.created_at) if link.pinned_result is not None else None,
+        "version": link.snapshot_version,
     }
     if link.revoked_at is None:
         body["url"] = share_url(link)

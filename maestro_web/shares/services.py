@@ -22,11 +22,11 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import abort, current_app
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, func, select
 
 from maestro_web import live_events
 from maestro_web.extensions import db
-from maestro_web.models import Graph, ShareLink, User
+from maestro_web.models import Graph, GraphVersion, ShareLink, User
 from maestro_web.models.base import utcnow
 from maestro_web.models.graph import GraphResult
 from maestro_web.models.share import (
@@ -154,6 +154,11 @@ def validate_new_link(data: NewLink, now: datetime) -> NewLink:
                    passcode=check_passcode(passcode) if passcode is not None else None, mode=check_mode(data.mode))
 
 
+def current_version(graph: Graph) -> int | None:
+    """The number of the graph's newest version (SPEC §13), None if it has none recorded."""
+    return db.session.scalar(select(func.max(GraphVersion.number)).where(GraphVersion.graph_id == graph.id))
+
+
 def create_link(graph: Graph, creator: User, data: NewLink) -> ShareLink:
     """A new link with a new jti; an old, revoked link is never brought back. A snapshot link pins
     the graph's newest result with a picture, and needs one."""
@@ -164,6 +169,7 @@ def create_link(graph: Graph, creator: User, data: NewLink) -> ShareLink:
         graph=graph, creator=creator, label=data.label, created_at=now, expires_at=data.expires_at,
         max_expires_at=now + max_ttl(), max_views=data.max_views, allowed_origins=" ".join(data.origins), view_count=0,
         mode=data.mode, pinned_result_id=pinned.id if pinned is not None else None,
+        snapshot_version=current_version(graph) if pinned is not None else None,
     )
     link.set_passcode(data.passcode)
     db.session.add(link)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from maestro_web.api.schemas import SourceCreate, validate
@@ -13,13 +13,20 @@ from maestro_web.domain.access import authorize_graph
 from maestro_web.domain.dependencies import current_dependencies, source_public_ids
 from maestro_web.errors import ValidationFailed
 from maestro_web.extensions import db
-from maestro_web.models import DiscoverySource, Graph, GraphVersion, Role
+from maestro_web.models import DiscoverySource, Graph, GraphVersion, Role, ShareLink
 from maestro_web.models.discovery import SCHEDULES, SOURCE_KINDS
 from maestro_web.security.session_jwt import current_user
 from maestro_web.source_pages import sources_bp
 from maestro_web.sources.commands import send_crawl_command
 from maestro_web.sources.intake import KIND_WORDS, UPLOAD_LIMIT, check_credentials, check_input, check_settings
-from maestro_web.sources.services import CrawlRefused, create_source, delete_source, fail_crawl, start_crawl
+from maestro_web.sources.services import (
+    CrawlRefused,
+    create_source,
+    delete_source,
+    fail_crawl,
+    start_crawl,
+    sweep_stale_crawls,
+)
 
 VERSIONS_SHOWN = 100
 
@@ -33,6 +40,7 @@ def _source(graph: Graph, source_id: str) -> DiscoverySource:
 
 def _page(graph: Graph, role: Role, values: dict[str, Any] | None = None, errors: dict[str, Any] | None = None,
           status: int = 200) -> Any:
+    sweep_stale_crawls(current_app.config["MAESTRO_DISCOVERY_TIMEOUT"], graph=graph)
     sources = DiscoverySource.list_for(graph)
     return render_template("sources/index.html", graph=graph, role=role, sources=sources,
                            last_crawls={source.id: source.last_crawl() for source in sources},
@@ -137,7 +145,14 @@ def changes(graph_id: str):
     versions = list(db.session.scalars(
         select(GraphVersion).where(GraphVersion.graph_id == graph.id).options(joinedload(GraphVersion.user))
         .order_by(GraphVersion.number.desc()).limit(VERSIONS_SHOWN)))
-    return render_template("sources/changes.html", graph=graph, role=role, versions=versions)
+    snapshots: dict[int, int] = {}
+    if role >= Role.WRITE:  # links are managed with Write; a reader is not told how many there are
+        snapshots = {number: count for number, count in db.session.execute(
+            select(ShareLink.snapshot_version, func.count(ShareLink.id))
+            .where(ShareLink.graph_id == graph.id, ShareLink.snapshot_version.is_not(None),
+                   ShareLink.revoked_at.is_(None))
+            .group_by(ShareLink.snapshot_version))}
+    return render_template("sources/changes.html", graph=graph, role=role, versions=versions, snapshots=snapshots)
 
 
 @sources_bp.get("/<graph_id>/dependencies.json")

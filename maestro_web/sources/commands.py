@@ -27,7 +27,8 @@ def send_crawl_command(config: Mapping[str, Any], user: User, source: DiscoveryS
                        crawl: DiscoveryCrawl) -> str | None:
     """Hand the crawl to the discovery service; None when it took it (202), else why not, for a person."""
     ring = config["KEY_RINGS"][discovery_tokens.CONTEXT]
-    token = discovery_tokens.issue_command_token(ring, user_id=user.public_id, graph_id=source.graph.public_id)
+    token = discovery_tokens.issue_command_token(ring, user_id=user.public_id, graph_id=source.graph.public_id,
+                                                  token_version=user.token_version)
     url = config["MAESTRO_DISCOVERY_URL"]
     try:
         response = requests.post(f"{url}/crawl", timeout=COMMAND_TIMEOUT,

@@ -18,7 +18,7 @@ from maestro_web.mail import send_mail
 from maestro_web.models import DiscoverySource, Graph, Role
 from maestro_web.models.base import utcnow
 from maestro_web.sources.commands import send_crawl_command
-from maestro_web.sources.services import CrawlRefused, fail_crawl, next_crawl_at, start_crawl
+from maestro_web.sources.services import CrawlRefused, fail_crawl, next_crawl_at, start_crawl, sweep_stale_crawls
 
 log = logging.getLogger(__name__)
 BATCH = 100
@@ -30,11 +30,15 @@ class ScheduleRound:
     busy: int = 0  # a crawl of the source was running already
     failed: int = 0  # the service could not be reached or refused
     stopped: int = 0  # schedules switched off: the owner lost Write
+    swept: int = 0  # crawls still running long past the time limit, ended as failed
 
 
 def send_due_crawls(config: Mapping[str, Any]) -> ScheduleRound:
     """One round: every due source of a live graph gets its command (and its next time)."""
     outcome = ScheduleRound()
+    outcome.swept = sweep_stale_crawls(config["MAESTRO_DISCOVERY_TIMEOUT"])
+    if outcome.swept:
+        log.warning("%d crawl(s) whose discovery service stopped before finishing ended as failed", outcome.swept)
     due = list(db.session.scalars(
         select(DiscoverySource).join(Graph, Graph.id == DiscoverySource.graph_id)
         .where(DiscoverySource.schedule != "off", DiscoverySource.next_crawl_at <= utcnow(), Graph.deleted_at.is_(None))

@@ -24,6 +24,7 @@ from maestro_web.models.base import utcnow
 
 SCHEDULE_INTERVALS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
 STALE_GRACE = timedelta(seconds=60)  # a crawl running longer than the service's time limit plus this has died
+STOPPED_MESSAGE = "The discovery service stopped before finishing."
 LEFT_OUT_NAMED = 5  # how many left-out names a message lists before "and N more"
 
 
@@ -77,6 +78,28 @@ def running_crawl(source: DiscoverySource) -> DiscoveryCrawl | None:
                                                           DiscoveryCrawl.status == "running"))
 
 
+def sweep_stale_crawls(time_limit: int, *, source: DiscoverySource | None = None,
+                       graph: Graph | None = None) -> int:
+    """End as `failed` every crawl (of `source`, of `graph`, or anywhere) still `running` longer than
+    the service's time limit plus a margin: its service died, and it would block the source forever.
+
+    Committed (a read that sweeps must not lose it); returns how many crawls were ended."""
+    stale_before = utcnow() - timedelta(seconds=time_limit) - STALE_GRACE
+    where = [DiscoveryCrawl.status == "running", DiscoveryCrawl.started_at < stale_before]
+    if source is not None:
+        where.append(DiscoveryCrawl.source_id == source.id)
+    if graph is not None:
+        where.append(DiscoveryCrawl.graph_id == graph.id)
+    ended = db.session.execute(
+        update(DiscoveryCrawl).where(*where)
+        .values(status="failed", finished_at=utcnow(), message=STOPPED_MESSAGE)
+        .execution_options(synchronize_session=False))
+    count = int(ended.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
+    if count:
+        db.session.commit()
+    return count
+
+
 def start_crawl(source: DiscoverySource, user: User | None, time_limit: int) -> DiscoveryCrawl:
     """A new `running` crawl of `source`, committed; 409 when one is running already.
 
@@ -85,14 +108,7 @@ def start_crawl(source: DiscoverySource, user: User | None, time_limit: int) -> 
     settles two simultaneous starts: the loser gets 409. A crawl may queue a run for the worker, so
     it counts against the graph owner's run quotas (QuotaExceeded, 429, before anything starts)."""
     check_new_run(source.graph.owner, source.graph)
-    stale_before = utcnow() - timedelta(seconds=time_limit) - STALE_GRACE
-    db.session.execute(
-        update(DiscoveryCrawl)
-        .where(DiscoveryCrawl.source_id == source.id, DiscoveryCrawl.status == "running",
-               DiscoveryCrawl.started_at < stale_before)
-        .values(status="failed", finished_at=utcnow(),
-                message="The crawl did not finish within the discovery service's time limit.")
-        .execution_options(synchronize_session=False))
+    sweep_stale_crawls(time_limit, source=source)
     if running_crawl(source) is not None:
         db.session.rollback()
         raise CrawlRefused("A crawl of this source is running; wait for it to finish.", 409)
