@@ -37,7 +37,7 @@ def test_issue_and_verify():
     ({"graph": None}, "invalid token"),
     ({"sub": None}, "invalid token"),
     ({"graph": 7}, "token has no valid graph"),
-    ({"exp": int(time.time()) + 1000}, "token lifetime is longer than fifteen minutes"),
+    ({"iat": int(time.time()), "exp": int(time.time()) + 1000}, "token lifetime is longer than fifteen minutes"),
 ])
 def test_refused_claims(changes, message):
     ring = new_ring("session")
