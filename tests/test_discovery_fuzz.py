@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from maestro_web.discovery.inference import Inference, InputRefused, infer
@@ -244,6 +244,7 @@ def test_aws_settings_and_credentials_are_checked_without_any_call(value):
                  st.sampled_from([b"a: &a {x: 1}\nb: {<<: *a, y: 2}\nc: 2024-01-02\nd: !!binary aGVsbG8=\n",
                                   b"e: !!set {a, b}\nf: 0x1F\ng: [1, 2.5, true, null, 1_000]\nh: &h [x]\ni: *h\n",
                                   b"k: !!omap [{a: 1}]\nl: {=: v}\nj: !!str 12\n"])))
+@example(data=b"\xed\xa0\x80")  # a lone surrogate once crashed the loader's constructor (UnicodeEncodeError)
 def test_safe_yaml_reads_what_pyyaml_reads(data):
     # the fast construction of yaml_safe must give the same data as PyYAML's safe loader
     text = data.decode("utf-8", "surrogatepass")

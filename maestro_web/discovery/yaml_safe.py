@@ -133,7 +133,11 @@ def _billion_laughs() -> InputRefused:
 
 def load_all(text: str) -> Iterator[Any]:
     """Every document of `text`, as plain Python data. Raises InputRefused naming the problem."""
-    loader = BoundedSafeLoader(text)
+    try:
+        # libyaml encodes the text first: a lone surrogate fails here, before any parsing
+        loader = BoundedSafeLoader(text)
+    except UnicodeError:
+        raise InputRefused("not valid YAML: the text is not valid Unicode (a lone surrogate?)") from None
     try:
         while loader.check_data():
             yield loader.get_data()
