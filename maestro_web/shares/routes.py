@@ -14,7 +14,14 @@ from maestro_web.models.base import utcnow
 from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.shares import shares_bp
 from maestro_web.shares.forms import ExtendForm, PasscodeForm, ShareForm
-from maestro_web.shares.queries import BadListRequest, LinkFilters, creators_with_write, links_of_graph, links_of_user
+from maestro_web.shares.queries import (
+    BadListRequest,
+    LinkFilters,
+    creators_with_write,
+    graphs_written_by,
+    links_of_graph,
+    links_of_user,
+)
 from maestro_web.shares.services import (
     QUICK_LIFETIME,
     NewLink,
@@ -224,13 +231,17 @@ def my_links():
         filters = LinkFilters.from_args(request.args, default_per_page=MY_LINKS_PER_PAGE)
     except BadListRequest as exc:
         abort(400, str(exc))
-    found = links_of_user(current_user(), filters)
+    user, now = current_user(), utcnow()
+    found = links_of_user(user, filters, now)
+    writing = graphs_written_by(user, {link.graph_id for link in found.items})
+    # every link here is the user's own: it has stopped where the user lost Write on its graph
+    states = {link.id: link.state(now, {user.id} if link.graph_id in writing else set()) for link in found.items}
     args = {"q": filters.search or None, "status": filters.status_param,
             "sort": filters.sort if filters.sort != "created" else None,
             "per_page": filters.per_page if filters.per_page != MY_LINKS_PER_PAGE else None}
     short_urls = {link.public_id: short_url(link) for link in found.items if link.revoked_at is None}
     return render_template("shares/mine.html", found=found, links=found.items, filters=filters, args=args, short_urls=short_urls,
-                           status_choices=STATUS_CHOICES, sort_choices=SORT_CHOICES, now=utcnow())
+                           status_choices=STATUS_CHOICES, sort_choices=SORT_CHOICES, now=now, states=states)
 
 
 @shares_bp.post("/shares/revoke")
