@@ -161,7 +161,8 @@ def test_tokens_of_other_contexts_are_refused(app, client, make_user, make_graph
         "socket": issue_socket_token(rings["socket"], issuer="maestro-server"),
         # Signed with the very secret of user sessions, but for the live server (another audience).
         # The user secret too, for the discovery service (its own audience).
-        "discovery command": issue_command_token(rings["session"], user_id=user.public_id, graph_id=graph.public_id),
+        "discovery command": issue_command_token(rings["session"], user_id=user.public_id, graph_id=graph.public_id,
+                                                 token_version=user.token_version),
         "live ticket": issue_ticket(rings["session"], sub=user.public_id, channels=[f"user:{user.public_id}"])[0],
     }
     for context, token in others.items():
