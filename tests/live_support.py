@@ -32,10 +32,39 @@ REDIS_URL = os.environ.get("MAESTRO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 
 
+# Ports the tests choose come from below the kernel's ephemeral range (32768-60999 here), which the
+# kernel hands to `bind(0)` and to every outgoing connection. A port chosen by `bind(0)` and closed
+# again may be handed out anew before the process it was chosen for binds it: a live server then
+# answered on the port another test's server had just taken (a CI failure). Each pytest-xdist worker
+# takes its own slice of 10000-31999 and walks it from a point set by its pid, so the two workers of a
+# run never choose the same port and no port is chosen twice in one process.
+_PORT_SLICE = 5500
+_ports_given: set[int] = set()
+
+
+def _port_slice() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    start = 10000 + (index % 4) * _PORT_SLICE
+    return range(start, start + _PORT_SLICE)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on, which neither the kernel nor another test worker hands out."""
+    ports = _port_slice()
+    first = (os.getpid() * 7919 + len(_ports_given)) % len(ports)
+    for step in range(len(ports)):
+        port = ports[(first + step) % len(ports)]
+        if port in _ports_given:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise RuntimeError(f"no free port left in {ports}")
 
 
 def redis_available(url: str = REDIS_URL) -> str | None:

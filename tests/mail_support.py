@@ -2,20 +2,14 @@
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
+from live_support import free_port
 from maestro_web.mail import wait_for_pending
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Inbox:

@@ -796,9 +796,7 @@ def test_live_publisher_delivers_in_the_background(live):
 
 
 def test_live_publisher_never_raises_nor_blocks_when_the_server_is_down(caplog):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nothing listens there
     secret_token = token()
     publisher = LivePublisher(f"http://127.0.0.1:{port}/publish", lambda: secret_token, timeout=0.5,
                               queue_size=5)
