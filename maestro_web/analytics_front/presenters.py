@@ -7,6 +7,7 @@ from typing import Any
 from flask import Response
 from markupsafe import Markup
 
+from maestro_web.domain.figures import FIGURES as FIGURE_ROWS, HINTS
 from maestro_web.headers import svg_document
 from maestro_web.models import Graph, GraphResult, ShareLink
 from maestro_web.models.graph import GRAPH_TYPES
@@ -18,15 +19,9 @@ STATUS_TEXT = {
     "error": "The analysis failed.",
 }
 
-# Figures shown on a page, in this order, with their labels; nothing else of `info` is shown.
-FIGURES = (
-    ("nodes", "Nodes"),
-    ("edges", "Edges"),
-    ("density", "Density"),
-    ("max_depth", "Max depth"),
-    ("cycles", "Cycles"),
-    ("components", "Components"),
-)
+# Figures shown on a page, in this order, with their labels and hints (domain/figures.py, shared with
+# the report documents); nothing else of `info` is shown.
+FIGURES = tuple((key, label) for key, label, _ in FIGURE_ROWS)
 
 
 def graph_page(graph: Graph) -> dict[str, Any]:
@@ -72,6 +67,7 @@ def page_fields(name: str, type_: str, status: str, message: str, info: dict[str
         "status_text": STATUS_TEXT.get(status, status),
         "message": message,
         "figures": [(label, info[key]) for key, label in FIGURES if isinstance(info.get(key), (int, float))],
+        "hints": HINTS,
         "kinds": _counts(info.get("kinds")),
         "depths": _counts(info.get("depth_histogram")),
         "entry_points": [str(name) for name in info.get("entry_points", [])[:50]] if isinstance(info.get("entry_points"), list) else [],
