@@ -41,6 +41,11 @@ def on_starting(server):
     bound and requests hanging), so the secret and setting rules must stop the whole server here:
     one line naming the variable, exit status 1.
     """
+    # Prometheus: every worker writes its metric values into files of one directory, and the worker
+    # that answers GET /metrics adds them all up (prometheus_client's multiprocess mode). Set before
+    # the app, and with it prometheus_client, is first imported. PROMETHEUS_MULTIPROC_DIR names it;
+    # unset, a private temporary directory is made for this run and removed on exit.
+    server.maestro_metrics_directory = gunicorn_hooks.metrics_directory()
     from maestro_web import ConfigError, create_app
 
     try:
@@ -55,3 +60,13 @@ def when_ready(server):
     warning = gunicorn_hooks.exposure_warning(server.LISTENERS, getattr(server, "maestro_trusted_proxies", 0))
     if warning:
         server.log.warning(warning)
+
+
+def child_exit(server, worker):
+    """A worker is gone (stopped, killed, replaced): its gauges leave the sums, its counters stay."""
+    gunicorn_hooks.worker_exited(worker.pid)
+
+
+def on_exit(server):
+    if hasattr(server, "maestro_metrics_directory"):
+        gunicorn_hooks.remove_metrics_directory(*server.maestro_metrics_directory)

@@ -138,8 +138,12 @@ def rotate_key(context: str) -> None:
 @click.option("--live-publish-url", default=None,
               help="Live server's publish endpoint for run.claimed / run.progress (default: MAESTRO_LIVE_PUBLISH_URL).")
 @click.option("--no-live", is_flag=True, help="Publish no live events.")
+@click.option("--metrics-port", type=click.IntRange(min=0), default=None,
+              help="Serve Prometheus metrics on this port at /metrics (default: MAESTRO_WORKER_METRICS_PORT; 0: none).")
+@click.option("--metrics-host", default=None, help="Address of the metrics port (default: MAESTRO_WORKER_METRICS_HOST).")
 def analytics_worker(url: str | None, once: bool, until_idle: bool, poll_interval: float, retries: int,
-                     live_publish_url: str | None, no_live: bool) -> None:
+                     live_publish_url: str | None, no_live: bool, metrics_port: int | None,
+                     metrics_host: str | None) -> None:
     """Claim graphs over HTTP, analyse and draw them, post the results."""
     from maestro_web.live_publish import LivePublisher
     from maestro_web.security import socket_tokens, worker_tokens
@@ -156,6 +160,19 @@ def analytics_worker(url: str | None, once: bool, until_idle: bool, poll_interva
             live_publish_url or current_app.config["MAESTRO_LIVE_PUBLISH_URL"],
             lambda: socket_tokens.issue_socket_token(socket_ring, issuer="maestro-analytics", channels=["graph:"],
                                                      ttl=120))
+    config = current_app.config
+    port = config["MAESTRO_WORKER_METRICS_PORT"] if metrics_port is None else metrics_port
+    metrics_server = None
+    if port:
+        from maestro_web.metrics import MetricsAccess, exposition, serve_metrics
+        from maestro_web.metrics import worker as worker_metrics
+
+        access = MetricsAccess(tuple(config["MAESTRO_METRICS_ALLOW"]), config["MAESTRO_METRICS_TOKEN"])
+        try:
+            metrics_server = serve_metrics(lambda: exposition(worker_metrics.REGISTRY), access,
+                                           metrics_host or config["MAESTRO_WORKER_METRICS_HOST"], port)
+        except OSError as exc:
+            raise click.ClickException(f"cannot serve metrics on port {port}: {exc.strerror}") from None
     click.echo(f"Analytics worker polling {base}", err=True)
     try:
         stats = run_worker(client, once=once, until_idle=until_idle, poll_interval=poll_interval, events=events)
@@ -166,6 +183,8 @@ def analytics_worker(url: str | None, once: bool, until_idle: bool, poll_interva
     finally:
         if events is not None:
             events.flush(timeout=3.0)
+        if metrics_server is not None:
+            metrics_server.shutdown()
     click.echo(f"done: {stats.done} (errors reported: {stats.failed}), stale: {stats.stale}", err=True)
 
 

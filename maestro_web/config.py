@@ -345,6 +345,30 @@ def _log_format(environ: Mapping[str, str], environment: str) -> str:
     return value
 
 
+def _metrics_allow(environ: Mapping[str, str]) -> list[str]:
+    """MAESTRO_METRICS_ALLOW: who may read /metrics by address (loopback when unset; `none`: nobody)."""
+    from maestro_web.metrics import parse_allow
+
+    try:
+        return list(parse_allow(environ.get("MAESTRO_METRICS_ALLOW")))
+    except ValueError as exc:
+        raise ConfigError(f"MAESTRO_METRICS_ALLOW: {exc}; write addresses or networks, comma-separated, or none") from None
+
+
+def _metrics_token(environ: Mapping[str, str], production: bool, key_rings: Mapping[str, KeyRing]) -> str | None:
+    """MAESTRO_METRICS_TOKEN: a scraper's bearer token, accepted from any address. A secret like the others:
+    in production at least 32 characters and none of the app's secrets."""
+    token = environ.get("MAESTRO_METRICS_TOKEN", "").strip() or None
+    if token is None or not production:
+        return token
+    if len(token) < 32:
+        raise ConfigError("MAESTRO_METRICS_TOKEN is shorter than 32 characters; generate one with "
+                          "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+    if any(token in ring.secrets for ring in key_rings.values()):
+        raise ConfigError("MAESTRO_METRICS_TOKEN is equal to another secret; every secret must differ")
+    return token
+
+
 def load_settings(
     environ: Mapping[str, str], instance_path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -509,6 +533,12 @@ def load_settings(
         "MAX_FORM_MEMORY_SIZE": 4 * 1024 * 1024,
         "LOG_LEVEL": environ.get("LOG_LEVEL", "INFO").upper(),
         "LOG_FORMAT": _log_format(environ, environment),
+        # Prometheus (docs/operations.md, "Metrics"): /metrics of the app, the live server and discovery, and
+        # the worker's own port (0: none), answer these addresses, or anyone with the token.
+        "MAESTRO_METRICS_ALLOW": _metrics_allow(environ),
+        "MAESTRO_METRICS_TOKEN": _metrics_token(environ, production, key_rings),
+        "MAESTRO_WORKER_METRICS_PORT": _int(environ, "MAESTRO_WORKER_METRICS_PORT", 0),
+        "MAESTRO_WORKER_METRICS_HOST": environ.get("MAESTRO_WORKER_METRICS_HOST", "").strip() or "127.0.0.1",
     }
     settings.update(overrides)
     _check_rate_limits(settings)

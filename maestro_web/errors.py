@@ -14,6 +14,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, OperationalError, StatementError
 from werkzeug.exceptions import HTTPException
 
+from maestro_web.metrics import app as app_metrics
+
 log = logging.getLogger(__name__)
 
 # Blueprints whose every answer is JSON, whatever the Accept header says.
@@ -153,6 +155,7 @@ def register_error_handlers(app: Flask) -> None:
 
         db.session.rollback()  # the transaction is abandoned whole: nothing half-written
         log.error("Database unavailable on %s %s: %s", request.method, request.path, type(exc.orig).__name__)
+        app_metrics.database_error("unavailable")
         response = error_response(503, "The database is unavailable right now. Please retry shortly.")
         response.headers["Retry-After"] = "5"
         return response
@@ -168,6 +171,7 @@ def register_error_handlers(app: Flask) -> None:
 
         db.session.rollback()
         log.warning("Database refused a value on %s %s: %s", request.method, request.path, type(exc.orig).__name__)
+        app_metrics.database_error("invalid_value")
         return error_response(422, "A value in the request cannot be stored (out of range or invalid characters).")
 
     @app.errorhandler(Exception)
@@ -179,6 +183,7 @@ def register_error_handlers(app: Flask) -> None:
             # A database's message can quote the row it refused ("Failing row contains (..., <hash>)"),
             # so only the error's class and where it happened are logged, never its text.
             cause = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
+            app_metrics.database_error("statement")
             log.error("Unhandled database error on %s %s: %s\n%s", request.method, request.path, cause,
                       "".join(traceback.format_tb(exc.__traceback__)))
         else:

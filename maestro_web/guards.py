@@ -15,6 +15,7 @@ from flask import Flask, Response, abort, current_app, g, make_response, redirec
 
 from maestro_web.errors import error_page, json_error
 from maestro_web.extensions import jwt
+from maestro_web.metrics import MetricsAccess
 from maestro_web.redirects import is_safe_next
 from maestro_web.models import User
 from maestro_web.security import discovery_tokens, session_jwt, share_tokens, short_codes, worker_tokens
@@ -129,6 +130,16 @@ def require_share() -> None:
     graph_id = (request.view_args or {}).get("graph_id", "")
     g.share_claims = share_tokens.verify_share_token(
         request.args.get("token", ""), current_app.config["KEY_RINGS"][share_tokens.CONTEXT], graph_id)
+
+
+def require_metrics_access() -> None:
+    """/metrics: a client from MAESTRO_METRICS_ALLOW (by the address the rate limits see, after the
+    trusted proxies), or `Authorization: Bearer $MAESTRO_METRICS_TOKEN`; anyone else gets the 404 of
+    a page that does not exist (docs/operations.md, "Metrics")."""
+    config = current_app.config
+    access = MetricsAccess(tuple(config["MAESTRO_METRICS_ALLOW"]), config["MAESTRO_METRICS_TOKEN"])
+    if not access.permits(request.remote_addr, request.headers.get("Authorization")):
+        abort(404)
 
 
 def worker_claims() -> dict[str, Any]:

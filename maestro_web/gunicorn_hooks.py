@@ -1,12 +1,16 @@
 """What gunicorn.conf.py plugs into gunicorn: an access log without whole client addresses, no
-`Server` header, and the check of where gunicorn listens while proxies are trusted.
+`Server` header, the check of where gunicorn listens while proxies are trusted, and the directory of
+the workers' Prometheus metrics.
 
 Loaded by gunicorn's master only (never by the app, the worker or the live server); no Flask.
 """
 from __future__ import annotations
 
 import ipaddress
+import os
+import shutil
 import socket
+import tempfile
 from typing import Any, Iterable
 
 from gunicorn.glogging import Logger
@@ -103,3 +107,37 @@ def exposure_warning(listeners: Iterable[Any], trusted_proxies: int) -> str | No
         "reaches it directly sets their own X-Forwarded-For and escapes every per-address limit. Bind it to "
         "127.0.0.1 or a unix socket (GUNICORN_BIND) behind nginx (deploy/), or firewall it to the proxy only."
     )
+
+
+# --- Prometheus metrics of several workers (docs/operations.md, "Metrics") -------------------------
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's name (maestro_web.metrics.MULTIPROC_ENV)
+
+
+def metrics_directory() -> tuple[str, bool]:
+    """The directory where every worker writes its metric values, set in the environment before
+    prometheus_client is first imported (it chooses its storage then), emptied of an earlier run's
+    files; (path, made here). An operator's PROMETHEUS_MULTIPROC_DIR is used as it is; else a fresh
+    private directory is made, and removed again when gunicorn exits (`remove_metrics_directory`)."""
+    path = os.environ.get(MULTIPROC_ENV, "").strip()
+    made = not path
+    if made:
+        path = tempfile.mkdtemp(prefix="maestro-metrics-")
+        os.environ[MULTIPROC_ENV] = path
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):  # the values of an earlier gunicorn would be added to this one's
+            os.unlink(os.path.join(path, name))
+    return path, made
+
+
+def remove_metrics_directory(path: str, made: bool) -> None:
+    if made:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def worker_exited(pid: int) -> None:
+    """gunicorn's child_exit: a dead worker's live gauges leave the sums; its counters stay counted."""
+    from maestro_web.metrics import mark_process_dead
+
+    mark_process_dead(pid)

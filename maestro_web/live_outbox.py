@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from maestro_web.extensions import db
 from maestro_web.live.revocations import KEEP_REVOCATIONS, REMEMBER_LATEST_SCRIPT, REVOKE, Revocations, parse_revoke
 from maestro_web.live_publish import LivePublisher
+from maestro_web.metrics import app as app_metrics
 from maestro_web.models import ControlOutbox
 from maestro_web.models.base import utcnow
 
@@ -175,3 +176,4 @@ class Courier:
                 self._redis(keys=[key], args=[repr(at if at is not None else time.time()), KEEP_REVOCATIONS])
         except Exception as exc:  # Redis away too: the live servers learn it when it is posted
             log.warning("Kept revocations not written to Redis: %s", type(exc).__name__)
+            app_metrics.redis_error("live_outbox")

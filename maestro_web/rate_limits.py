@@ -33,6 +33,7 @@ from redis.exceptions import RedisError
 from werkzeug.exceptions import TooManyRequests
 
 from maestro_web.extensions import limiter
+from maestro_web.metrics import app as app_metrics
 from maestro_web.models.user import User, normalize_email
 from maestro_web.security.keys import bearer_token
 
@@ -302,6 +303,7 @@ def storage_unavailable(exc: Exception) -> Response:
     db.session.rollback()  # nothing half-written
     # The exception's type only: its text names the Redis host, and a URL may hold a password.
     log.error("Rate-limit storage unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
+    app_metrics.redis_error("rate_limits")
     response = error_response(503, STORAGE_DOWN_MESSAGE)
     response.headers["Retry-After"] = str(STORAGE_DOWN_RETRY_AFTER)
     g.maestro_retry_after = response.headers["Retry-After"]

@@ -29,6 +29,7 @@ from maestro_web.domain.access import authorize_graph
 from maestro_web.errors import error_page, json_error, wants_json
 from maestro_web.headers import svg_document
 from maestro_web.models import GraphResult
+from maestro_web.metrics import app as app_metrics
 from maestro_web.models.share_rules import count_view
 from maestro_web.security.session_jwt import current_user
 
@@ -100,6 +101,7 @@ def public_download(here: Address, fmt: str) -> Response:
     if counted is None:  # a refusal, or a bare 401 until the link's passcode is entered
         return uncounted_view(here.graph_id, False)
     g.share_link = counted  # its allowed origins, for the headers
+    app_metrics.share_viewed("download")
     if counted.svg is None:
         return refusal_page("no picture", False)
     return download(counted.svg, counted.name, counted.drawn_at, fmt, public=True)

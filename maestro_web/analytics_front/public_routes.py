@@ -37,6 +37,7 @@ from maestro_web.extensions import csrf
 from maestro_web.headers import keep_private, live_connect_src, sandboxed_svg_csp, svg_document
 from maestro_web.live_pages.tickets import share_ticket
 from maestro_web.extensions import db
+from maestro_web.metrics import app as app_metrics
 from maestro_web.models import Graph, ShareLink
 from maestro_web.models.share_rules import Outcome, count_view, diagnose
 from maestro_web.rate_limits import STORAGE_ERRORS, share_failure_allowed, storage_unavailable
@@ -103,6 +104,7 @@ def refusal_page(refusal: str, embed: bool) -> Response:
             response.headers["Retry-After"] = str(retry_after)
             return response
     status, title, message = REFUSALS[refusal]
+    app_metrics.share_refused(refusal)
     watch = None
     if refusal == "paused":  # it may come back: the page checks the link's state and returns by itself
         here = address()
@@ -312,6 +314,7 @@ def show(here: Address, embed: bool, form: bool = True) -> Response:
 
     g.share_link = counted  # 3. render, under the link's allowed origins
     ext = request.args.get("ext")
+    app_metrics.share_viewed(ext if ext in ("svg", "png") else "embed" if embed else "page")
     if ext in ("svg", "png"):
         if counted.svg is None:
             return refusal_page("no picture", embed)

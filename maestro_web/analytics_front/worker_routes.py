@@ -13,6 +13,7 @@ from maestro_web.analytics_front.svg import SvgError, sanitize_svg
 from maestro_web.api.schemas import MAX_INFO_BYTES, WorkerResult, WorkerResultForm, read_json, validate
 from maestro_web.errors import ValidationFailed, json_error
 from maestro_web.extensions import db
+from maestro_web.metrics import app as app_metrics
 from maestro_web.domain.dependencies import current_dependencies
 from maestro_web.models import Graph, GraphResult
 from maestro_web.rate_limits import worker_rate_limits
@@ -33,6 +34,7 @@ def claim_job():
     run = claim_next_run(current_app.config["MAESTRO_JOB_LEASE_SECONDS"])
     if run is None:
         return Response(status=204)
+    app_metrics.RUNS_CLAIMED.inc()
     graph = run.graph
     # The hand-written spec united with what the graph's sources discovered (SPEC §11); a stored
     # spec that no longer parses counts as empty.
@@ -143,4 +145,6 @@ def ingest():
     # would cost a second connection checkout and three SELECTs, one of them the ~100 KB SVG.
     answer = result_json(graph, stored)
     db.session.commit()
+    if created:
+        app_metrics.run_finished(data.status)
     return jsonify(answer), 201 if created else 200

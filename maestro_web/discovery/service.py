@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from aiohttp.abc import AbstractAccessLogger
 
 from maestro_web.discovery.crawl import Command, EventSink, run_crawl
 from maestro_web.discovery.settings import DiscoverySettings
+from maestro_web.metrics import CONTENT_TYPE, MULTIPROC_ENV, MetricsAccess, exposition
+from maestro_web.metrics import discovery as discovery_metrics
 from maestro_web.logs import REQUEST_ID_HEADER, accept_request_id, request_id_var
 from maestro_web.safe_json import UnsafeJSON, loads_strict
 from maestro_web.security.discovery_tokens import CommandTokenError, verify_command_token
@@ -60,6 +63,7 @@ class DiscoveryService:
         self.max_active = settings.workers * (1 + WAITING_PER_WORKER)
         self._lock = threading.Lock()
         self.active: dict[str, str] = {}  # source id -> crawl id, running or waiting in this process
+        self.gauges = discovery_metrics.ActiveCrawls(lambda: len(self.active))
 
     async def crawl(self, request: web.Request) -> web.Response:
         token = bearer_token(request.headers.get("Authorization"))
@@ -94,16 +98,19 @@ class DiscoveryService:
             if len(self.active) >= self.max_active:
                 return json_error(503, "The discovery service is busy; try again in a moment.")
             self.active[command.source] = command.crawl
+        discovery_metrics.CRAWLS_STARTED.inc()
         self.pool.submit(self._run, command)
         return web.json_response({"crawl": command.crawl}, status=202)
 
     def _run(self, command: Command) -> None:
         request_id_var.set(command.request_id)  # this pool thread's log lines and calls to the app
+        started, status = time.monotonic(), "failed"
         try:
-            run_crawl(self.settings, command, self.events)
+            status = run_crawl(self.settings, command, self.events)
         except Exception:  # a bug in one crawl must not take the pool down
             log.exception("Crawl %s failed unexpectedly", command.crawl)
         finally:
+            discovery_metrics.crawl_ended(status, time.monotonic() - started)
             with self._lock:
                 self.active.pop(command.source, None)
 
@@ -112,10 +119,19 @@ class DiscoveryService:
             active = len(self.active)
         return web.json_response({"status": "ok", "crawls": active, "workers": self.settings.workers})
 
+    async def metrics(self, request: web.Request) -> web.Response:
+        """The service's metrics, for the scraper only (MAESTRO_METRICS_ALLOW or the metrics token); 404 else."""
+        access = MetricsAccess(self.settings.metrics_allow, self.settings.metrics_token)
+        if not access.permits(request.remote, request.headers.get("Authorization")):
+            return json_error(404, "Not Found")
+        body = exposition(discovery_metrics.REGISTRY, self.gauges)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"})
+
     def build_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_COMMAND_BYTES)
         app.router.add_post("/crawl", self.crawl)
         app.router.add_get("/healthz", self.health)
+        app.router.add_get("/metrics", self.metrics)
 
         async def stop(_app: web.Application) -> None:
             await asyncio.get_running_loop().run_in_executor(None, lambda: self.pool.shutdown(wait=False))
@@ -158,6 +174,7 @@ def exec_service(settings: DiscoverySettings, host: str, port: int, *, live: boo
     os.set_inheritable(read_fd, True)
     root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
+    env.pop(MULTIPROC_ENV, None)  # gunicorn's multiprocess mode is not this process's: its metrics stay its own
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from maestro_web.discovery.sealing import SealingError, load_private_key
 from maestro_web.keyring import KeyRing
+from maestro_web.metrics import DEFAULT_ALLOW
 
 RING_FIELDS = ("command_ring", "socket_ring")
 
@@ -29,6 +30,8 @@ class DiscoverySettings:
     log_level: str = "INFO"
     log_format: str = "text"  # MAESTRO_LOG_FORMAT, as the app's
     extra: dict[str, Any] = field(default_factory=dict)  # passed to the inference as its settings
+    metrics_allow: tuple[str, ...] = DEFAULT_ALLOW  # MAESTRO_METRICS_ALLOW: who may read /metrics by address
+    metrics_token: str | None = None  # MAESTRO_METRICS_TOKEN: or with this bearer token, from anywhere
 
     def __repr__(self) -> str:  # never print a key
         return f"DiscoverySettings(app={self.app_url!r}, workers={self.workers}, timeout={self.timeout})"
@@ -51,6 +54,8 @@ class DiscoverySettings:
             "workers": int(config.get("MAESTRO_DISCOVERY_WORKERS", 4)),
             "log_level": config.get("LOG_LEVEL", "INFO"),
             "log_format": config.get("LOG_FORMAT", "text"),
+            "metrics_allow": tuple(config.get("MAESTRO_METRICS_ALLOW", DEFAULT_ALLOW)),
+            "metrics_token": config.get("MAESTRO_METRICS_TOKEN"),
         }
         values.update(changes)
         return cls(**values)
@@ -73,6 +78,7 @@ class DiscoverySettings:
             values[name] = KeyRing(ring["context"], ring["current"], tuple(ring["previous"]))
         values["private_keys"] = tuple(values["private_keys"])
         values["aws_endpoints"] = tuple(values["aws_endpoints"])
+        values["metrics_allow"] = tuple(values.get("metrics_allow", DEFAULT_ALLOW))
         return cls(**values)
 
 

@@ -26,6 +26,8 @@ from maestro_web.live.bus import Bus, Event, MemoryBus, RedisBus, parse_event_id
 from maestro_web.live.channels import CONTROL, is_channel
 from maestro_web.live.revocations import ControlError, Revocations, effective_time, parse_revoke
 from maestro_web.live.settings import LiveSettings
+from maestro_web.metrics import CONTENT_TYPE, MULTIPROC_ENV, MetricsAccess, exposition
+from maestro_web.metrics import live as live_metrics
 from maestro_web.safe_json import UnsafeJSON, loads_strict
 from maestro_web.security.keys import bearer_token
 from maestro_web.security.live_tickets import TicketError, verify_ticket
@@ -50,6 +52,7 @@ ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
 
 SETTINGS_KEY = web.AppKey("settings", LiveSettings)
 HUB_KEY: web.AppKey["Hub"] = web.AppKey("hub")
+GAUGES_KEY = web.AppKey("metrics_gauges", live_metrics.HubGauges)
 
 
 class Subscription:
@@ -129,6 +132,7 @@ class Connection:
             return  # after a close frame nothing more may be sent
         if transport.get_write_buffer_size() > self.max_buffer:
             log.info("Dropping a slow live connection from %s", self.address)
+            live_metrics.DROPPED_SLOW.inc()
             self.close(CLOSE_TOO_SLOW, "too slow")
             return
         transport.write(out[0] if len(out) == 1 else b"".join(out))
@@ -188,8 +192,13 @@ class Hub:
         if event.channel == CONTROL:
             self.apply_control(event)
             return
+        subscribers = self.by_channel.get(event.channel)
+        if not subscribers:
+            return
+        # From the event's acceptance (by this process or another, through Redis) to its hand-over here.
+        live_metrics.DELIVERY_SECONDS.observe(max(0.0, time.time() - event.at))
         # Nothing below adds or removes subscribers (send only queues), so no copy is needed.
-        for conn, sub in self.by_channel.get(event.channel, {}).items():
+        for conn, sub in subscribers.items():
             if sub.pending is not None:
                 sub.pending.append(event)
             elif sub.last is None or event.key > sub.last:
@@ -297,6 +306,7 @@ class Hub:
             missed = await self.bus.history(channel, since)
         except Exception as exc:
             log.warning("History of a channel unavailable (%s)", type(exc).__name__)
+            live_metrics.BUS_ERRORS.inc()
             missed = []
         if conn.subs.get(channel) is not sub:
             return  # unsubscribed or resubscribed meanwhile
@@ -313,12 +323,23 @@ class Hub:
 # --- HTTP: POST /publish ------------------------------------------------------------------------
 
 
+# The publish answers, as the outcomes of maestro_live_publishes_total.
+PUBLISH_OUTCOMES = {202: "accepted", 401: "unauthorized", 403: "forbidden", 413: "too_large", 422: "invalid",
+                    503: "bus_unavailable"}
+
+
 def json_error(status: int, message: str) -> web.Response:
     """The §7 error body, the same shape the app sends."""
     return web.json_response({"error": ERROR_NAMES.get(status, "error"), "message": message}, status=status)
 
 
 async def publish(request: web.Request) -> web.Response:
+    response = await _publish(request)
+    live_metrics.published(PUBLISH_OUTCOMES.get(response.status, "invalid"))
+    return response
+
+
+async def _publish(request: web.Request) -> web.Response:
     # The publisher's request id (the app's request, the worker's job): this task's log lines name it.
     request_id_var.set(accept_request_id(request.headers.get(REQUEST_ID_HEADER)))
     settings = request.app[SETTINGS_KEY]
@@ -371,6 +392,7 @@ async def publish(request: web.Request) -> web.Response:
         event_id = await hub.bus.publish(channel, event, data)
     except Exception as exc:
         log.warning("Publish failed: %s", type(exc).__name__)
+        live_metrics.BUS_ERRORS.inc()
         return json_error(503, "The event bus is unavailable; try again.")
     log.info("Published %s on %s", event, channel)
     return web.json_response({"id": event_id}, status=202)
@@ -401,6 +423,17 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """This server's metrics, for the scraper only: MAESTRO_METRICS_ALLOW by the client's address (after
+    the trusted proxies, like the connection cap), or the metrics token; 404 for anyone else."""
+    settings = request.app[SETTINGS_KEY]
+    access = MetricsAccess(settings.metrics_allow, settings.metrics_token)
+    if not access.permits(client_address(request, settings.trusted_proxies), request.headers.get("Authorization")):
+        return json_error(404, "Not Found")
+    body = exposition(live_metrics.REGISTRY, request.app[GAUGES_KEY])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"})
+
+
 # --- WebSocket: /live -----------------------------------------------------------------------------
 
 
@@ -418,9 +451,11 @@ async def live(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB_KEY]
     origin = request.headers.get("Origin", "").rstrip("/").lower()
     if origin not in settings.origins:
+        live_metrics.connection_refused("origin")
         return json_error(403, "This origin may not open live connections.")
     address = client_address(request, settings.trusted_proxies)
     if hub.per_address.get(address, 0) >= settings.max_connections_per_address:
+        live_metrics.connection_refused("too_many_from_address")
         return json_error(429, "Too many live connections from this address.")
     # No permessage-deflate: a compressor per connection costs memory (10,000 idle connections) and
     # CPU on every fan-out, where one serialised frame otherwise goes to every subscriber as is.
@@ -485,6 +520,7 @@ async def _hello(hub: Hub, conn: Connection, frame: dict[str, Any]) -> bool:
     try:
         claims = verify_ticket(ticket if isinstance(ticket, str) else "", hub.settings.ticket_ring)
     except TicketError:
+        live_metrics.connection_refused("bad_ticket")
         conn.close(CLOSE_BAD_TICKET, "bad ticket")
         return False
     if hub.revocations.user_refused(claims.get("sub"), float(claims["iat"])):
@@ -580,6 +616,9 @@ def build_app(settings: LiveSettings) -> web.Application:
     app.router.add_post("/publish", publish)
     app.router.add_get("/live", live)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app[GAUGES_KEY] = live_metrics.HubGauges(lambda: len(hub.connections),
+                                             lambda: sum(len(members) for members in hub.by_channel.values()))
 
     async def start(app: web.Application) -> None:
         await hub.bus.start(hub.on_event, hub.on_bus_connected)
@@ -646,6 +685,7 @@ def exec_server(settings: LiveSettings, host: str, port: int) -> None:
     os.set_inheritable(read_fd, True)
     root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
+    env.pop(MULTIPROC_ENV, None)  # gunicorn's multiprocess mode is not this process's: its metrics stay its own
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     sys.stdout.flush()
     sys.stderr.flush()

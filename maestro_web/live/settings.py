@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from maestro_web.keyring import KeyRing
 from maestro_web.live.revocations import KEEP_REVOCATIONS
+from maestro_web.metrics import DEFAULT_ALLOW
 from maestro_web.security import live_tickets, socket_tokens
 
 
@@ -32,6 +33,8 @@ class LiveSettings:
     send_buffer_bytes: int = 1024 * 1024  # unsent bytes one slow connection may hold before it is dropped
     log_level: str = "INFO"
     log_format: str = "text"  # MAESTRO_LOG_FORMAT, as the app's
+    metrics_allow: tuple[str, ...] = DEFAULT_ALLOW  # MAESTRO_METRICS_ALLOW: who may read /metrics by address
+    metrics_token: str | None = None  # MAESTRO_METRICS_TOKEN: or with this bearer token, from anywhere
 
     def __repr__(self) -> str:  # the Redis URL may hold a password; the rings print no secret
         return f"LiveSettings(origins={sorted(self.origins)!r}, redis={'on' if self.redis_url else 'off'})"
@@ -52,6 +55,8 @@ class LiveSettings:
             "ping_interval": float(config.get("MAESTRO_LIVE_PING_INTERVAL", 20)),
             "log_level": config.get("LOG_LEVEL", "INFO"),
             "log_format": config.get("LOG_FORMAT", "text"),
+            "metrics_allow": tuple(config.get("MAESTRO_METRICS_ALLOW", DEFAULT_ALLOW)),
+            "metrics_token": config.get("MAESTRO_METRICS_TOKEN"),
         }
         values.update(changes)
         return cls(**values)
@@ -72,4 +77,5 @@ class LiveSettings:
             ring = values[name]
             values[name] = KeyRing(ring["context"], ring["current"], tuple(ring["previous"]))
         values["origins"] = frozenset(values["origins"])
+        values["metrics_allow"] = tuple(values.get("metrics_allow", DEFAULT_ALLOW))
         return cls(**values)

@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from maestro_web.extensions import db
 from maestro_web.main import main_bp
+from maestro_web.metrics import app as app_metrics
 from maestro_web.security.session_jwt import current_user
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def _database_ok() -> bool:
     except Exception as exc:  # any failure to reach the database means "not healthy"
         db.session.rollback()
         log.error("Health check: database unavailable (%s)", type(exc).__name__)
+        app_metrics.database_error("unavailable")
         return False
     return True
 
@@ -52,6 +54,7 @@ def _redis_ok(url: str) -> bool:
     except redis.RedisError as exc:
         # The type only: the URL may hold a password.
         log.error("Health check: Redis unavailable (%s)", type(exc).__name__)
+        app_metrics.redis_error("healthz")
         return False
     return True
 

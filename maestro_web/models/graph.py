@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
 from maestro_web.extensions import Model, db
+from maestro_web.metrics import app as app_metrics
 from maestro_web.models.base import UTCDateTime, new_public_id, utcnow
 from maestro_web.models.user import User
 
@@ -116,6 +117,7 @@ class Graph(Model):
         db.session.add(run)
         self.status = "process"
         self.message = ""  # the status says it all; the last run's message no longer applies
+        app_metrics.RUNS_QUEUED.inc()
         return run
 
     def soft_delete(self) -> None:

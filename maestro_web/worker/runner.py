@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from maestro_web.logs import new_request_id, request_id_var
+from maestro_web.metrics import worker as worker_metrics
 from maestro_web.worker.analysis import analyse
 from maestro_web.worker.client import FrontClient, FrontUnavailable
 from maestro_web.worker.render import render
@@ -66,6 +68,17 @@ def _process_one(client: FrontClient, stats: WorkerStats, events: EventSink | No
     job = client.claim()
     if job is None:
         return False
+    started = time.monotonic()
+    outcome = "failed"
+    try:
+        outcome = _work_on(client, stats, events, job)
+    finally:
+        worker_metrics.run_done(outcome, time.monotonic() - started)
+    return True
+
+
+def _work_on(client: FrontClient, stats: WorkerStats, events: EventSink | None, job: dict[str, Any]) -> str:
+    """Draw the claimed job and post its result: "done", "failed" (reported as error, or refused) or "stale"."""
     _announce(events, job["graph_id"], "run.claimed", {"run_id": job["run_id"]})
     result = build_result(job, events)
     _announce(events, job["graph_id"], "run.progress", {"phase": "saving", "percent": 90})
@@ -75,17 +88,19 @@ def _process_one(client: FrontClient, stats: WorkerStats, events: EventSink | No
     response = client.post_result(job["graph_id"], result)
     if response.status_code in (200, 201):
         stats.done += 1
+        log.info("Graph %s run %s: %s", job["graph_id"], job["run_id"], result["status"])
         if result["status"] == "error":
             stats.failed += 1
-        log.info("Graph %s run %s: %s", job["graph_id"], job["run_id"], result["status"])
-    elif response.status_code in (404, 409):
+            return "failed"
+        return "done"
+    if response.status_code in (404, 409):
         # The graph was deleted or changed while we worked: a newer run will be (or was) drawn.
         stats.stale += 1
         log.info("Graph %s run %s dropped: %s", job["graph_id"], job["run_id"], response.json().get("message"))
-    else:
-        stats.failed += 1
-        log.error("Graph %s run %s refused (%s): %s", job["graph_id"], job["run_id"], response.status_code, response.text[:300])
-    return True
+        return "stale"
+    stats.failed += 1
+    log.error("Graph %s run %s refused (%s): %s", job["graph_id"], job["run_id"], response.status_code, response.text[:300])
+    return "failed"
 
 
 def run_worker(
@@ -105,6 +120,7 @@ def run_worker(
             worked = process_one(client, stats, events)
         except FrontUnavailable as exc:
             log.error("Analytics front unavailable: %s", exc)
+            worker_metrics.FRONT_UNAVAILABLE.inc()
             if once or until_idle:
                 raise
             stop.wait(poll_interval)
