@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-CONTRACTS = 6
+CONTRACTS = 7
 
 
 def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:
