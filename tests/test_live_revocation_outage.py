@@ -1,4 +1,5 @@
-"""A revocation survives an outage of the live server or of its Redis (docs/live.md).
+"""A revocation, and the events of open pages, survive an outage of the live server or of its Redis
+(docs/live.md).
 
 Real processes only: the app publishes to a real live server (`flask live serve`) that the test
 stops and starts again on the same port; the Redis tests start their own `redis-server` on a free
@@ -8,7 +9,9 @@ stayed open through a Redis outage must end (4403) once Redis is back.
 """
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 import shutil
 import subprocess
 import time
@@ -17,12 +20,16 @@ from typing import Iterator
 
 import pytest
 import redis
+import requests
 from sqlalchemy import func, select
 
 from live_support import LiveClient, LiveProcess, free_port, start_live_server
 from maestro_web import live_events
 from maestro_web.extensions import db
 from maestro_web.models import ControlOutbox
+from maestro_web.security.keys import KeyRing
+from maestro_web.security.live_tickets import issue_ticket
+from maestro_web.security.socket_tokens import issue_socket_token
 from share_support import owner  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.timeout(180)
@@ -195,4 +202,51 @@ def test_a_connection_kept_open_through_a_redis_outage_ends_when_redis_is_back(a
         wait_until(lambda: kept(app) == 0, "the kept revocation taken")
         assert refused_close_code(live, ticket) == 4401
     finally:
+        live.stop()
+
+
+def test_events_kept_while_a_live_server_was_not_listening_reach_its_open_subscriptions(own_redis):
+    """Found by bench/soak.py: after a Redis restart, events that other live servers took while this
+    one's pub/sub connection was coming back were in Redis's history but never reached the pages
+    that stayed connected here. Now the live server sends each open subscription what it missed.
+
+    Deterministic: the missed events are written to Redis's history alone (no PUBLISH, as if taken by
+    a live server this one could not hear), then the live server's pub/sub connection is cut."""
+    session, socket_ring = KeyRing("session", secrets.token_urlsafe(48)), KeyRing("socket", secrets.token_urlsafe(48))
+    prefix = "maestro-test:catch-up:"
+    live = start_live_server(session_secret=session.current, socket_secret=socket_ring.current,
+                             redis_url=own_redis.url, redis_prefix=prefix)
+    store = redis.Redis.from_url(own_redis.url, decode_responses=True)
+    publisher = issue_socket_token(socket_ring, issuer="maestro-server", ttl=300)
+
+    def publish(channel: str, event: str) -> str:
+        response = requests.post(live.publish_url, json={"channel": channel, "event": event, "data": {}},
+                                 headers={"Authorization": f"JWT {publisher}"}, timeout=5)
+        assert response.status_code == 202, response.text
+        return response.json()["id"]
+
+    def unheard(channel: str, event: str) -> str:
+        payload = json.dumps({"channel": channel, "event": event, "data": {}})
+        return store.xadd(f"{prefix}stream:{channel}", {"p": payload})
+
+    try:
+        ticket, _ = issue_ticket(session, sub="u1", channels=["graph:g1", "graph:g2"], ttl=600)
+        with LiveClient(live.ws_url) as conn:
+            assert conn.hello(ticket)["type"] == "welcome"
+            assert conn.subscribe("graph:g1")["type"] == "subscribed"
+            assert conn.subscribe("graph:g2")["type"] == "subscribed"
+            heard = publish("graph:g1", "run.claimed")
+            assert conn.recv()["id"] == heard
+            missed = [unheard("graph:g1", "run.progress"), unheard("graph:g2", "run.finished")]
+
+            assert store.client_kill_filter(_type="pubsub") == 1  # the live server's fan-out connection
+            caught = conn.events(2, timeout=WAIT)
+            assert sorted(event["id"] for event in caught) == sorted(missed)
+            assert {(event["channel"], event["event"]) for event in caught} == {
+                ("graph:g1", "run.progress"), ("graph:g2", "run.finished")}
+
+            after = publish("graph:g1", "run.finished")  # delivered once, nothing sent twice
+            assert conn.recv()["id"] == after
+    finally:
+        store.close()
         live.stop()

@@ -56,11 +56,14 @@ GAUGES_KEY = web.AppKey("metrics_gauges", live_metrics.HubGauges)
 
 
 class Subscription:
-    __slots__ = ("last", "pending")
+    __slots__ = ("last", "pending", "opened")
 
     def __init__(self, replaying: bool) -> None:
         self.last: tuple[int, int] | None = None
         self.pending: list[Event] | None = [] if replaying else None  # live events held during a replay
+        # When it was made, as an event id: where a catch-up starts for a subscription that has not
+        # had an event yet (ids start with Redis's clock in milliseconds).
+        self.opened: tuple[int, int] = (int(time.time() * 1000), 0)
 
 
 class Outbox:
@@ -234,6 +237,34 @@ class Hub:
             # revocation until a live server takes it), and ends the open connections it covers too.
             for user, channel, at in Revocations.parse_stored(await self.bus.recall("revoked:*")):
                 self.enforce(user, channel, at)
+            await self.catch_up()
+
+    async def catch_up(self) -> None:
+        """Send each open subscription the events it missed while this process was not listening.
+
+        Events published meanwhile (through another live server, or through this one while its own
+        pub/sub connection was coming back) are in the channel's history but reached no subscriber
+        here; the soak (bench/soak.py) lost a few in every Redis restart. Called before the bus's
+        messages are read again, so a live event that arrives meanwhile is held and then dropped by
+        the usual "newer than the last one sent" check: no gap, no duplicate.
+        """
+        for channel, members in tuple(self.by_channel.items()):
+            waiting = [(conn, sub) for conn, sub in members.items() if sub.pending is None]
+            if not waiting:
+                continue  # every subscriber is replaying its own `since`, which reads the history anyway
+            start = max(min(sub.last or sub.opened for _, sub in waiting), (0, 0))
+            try:
+                missed = await self.bus.history(channel, start)
+            except Exception as exc:
+                log.warning("History of a channel unavailable after a reconnect (%s)", type(exc).__name__)
+                return
+            for conn, sub in waiting:
+                if conn.subs.get(channel) is not sub:
+                    continue  # unsubscribed or resubscribed while the history was read
+                for event in missed:
+                    if event.key > (sub.last or sub.opened):
+                        sub.last = event.key
+                        conn.send(event.frame)
 
     # --- connections --------------------------------------------------------------------------
 
