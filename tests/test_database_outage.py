@@ -76,3 +76,38 @@ def test_a_signed_share_token_naming_a_lone_surrogate_is_an_unknown_link(app, ow
         assert response.status_code == 404, (suffix, response.status_code)
     response = client.get(f"/analytics/graphs/public/{graph.public_id}?token={quote(forged)}&ext=png")
     assert response.status_code == 404
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="pg_terminate_backend and the counting engine are PostgreSQL's")
+def test_a_view_whose_connection_the_administrator_ended_is_served_and_counted_once(app, client, owner, graph):
+    """Found by bench/soak.py: pg_terminate_backend under load failed the views whose counting
+    connection passed the pool's liveness check just before the server's goodbye arrived (503). The
+    statement is now run again on a new connection, since a terminated one ran nothing."""
+    import sqlalchemy as sa
+
+    from conftest import POSTGRES_ADMIN_URL
+    from maestro_web.models import ShareLink
+    from maestro_web.models.counting import counting_engine
+
+    made = make_link(app, graph, owner)
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    ended: list[int] = []
+
+    def end_it_after_the_liveness_check(dbapi_connection, record, proxy) -> None:
+        if not ended:  # the first checkout only: the retry's connection is left alone
+            ended.append(dbapi_connection.info.backend_pid)
+            with admin.connect() as conn:  # waits (up to 5 s) until that backend has exited
+                assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": ended[0]}).scalar()
+
+    with app.app_context():
+        engine = counting_engine()
+    sa.event.listen(engine, "checkout", end_it_after_the_liveness_check)
+    try:
+        response = client.get(made.path)
+    finally:
+        sa.event.remove(engine, "checkout", end_it_after_the_liveness_check)
+        admin.dispose()
+    assert ended, "the counting connection was never checked out"
+    assert response.status_code == 200, response.status_code
+    with app.app_context():
+        assert ShareLink.get_by_public_id(made.id).view_count == 1
