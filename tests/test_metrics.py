@@ -203,3 +203,26 @@ def test_redis_down_shows_in_the_scrape(client):
     text = scrape(client)
     assert value(text, "maestro_redis_up") == 0
     assert value(text, "maestro_redis_errors_total", source="metrics") >= 1
+
+
+def test_crawl_and_worker_outcomes_land_in_fixed_labels():
+    from maestro_web.metrics import discovery, exposition, worker
+
+    def read(registry, name: str, **labels: str) -> float:
+        return value(exposition(registry).decode(), name, **labels)
+
+    before = {status: read(discovery.REGISTRY, "maestro_discovery_crawl_duration_seconds_count", status=status)
+              for status in ("ok", "partial", "failed")}
+    failed = read(discovery.REGISTRY, "maestro_discovery_crawls_failed_total")
+    for status in ("ok", "partial", "failed", "taken", "something new"):
+        discovery.crawl_ended(status, 1.5)
+    assert read(discovery.REGISTRY, "maestro_discovery_crawl_duration_seconds_count", status="ok") == before["ok"] + 1
+    assert read(discovery.REGISTRY, "maestro_discovery_crawl_duration_seconds_count", status="partial") == before["partial"] + 1
+    # "taken" (another process runs it) is not counted; an unknown status counts as failed.
+    assert read(discovery.REGISTRY, "maestro_discovery_crawl_duration_seconds_count", status="failed") == before["failed"] + 2
+    assert read(discovery.REGISTRY, "maestro_discovery_crawls_failed_total") == failed + 2
+    done = read(worker.REGISTRY, "maestro_worker_runs_total", outcome="done")
+    worker.run_done("done", 0.2)
+    worker.run_done("a surprise", 0.2)
+    assert read(worker.REGISTRY, "maestro_worker_runs_total", outcome="done") == done + 1
+    assert "a surprise" not in exposition(worker.REGISTRY).decode()
