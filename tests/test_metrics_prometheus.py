@@ -26,6 +26,7 @@ import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from discovery_app_support import COMPOSE, wait_for_crawl
 from live_support import REDIS_URL, LiveClient, LiveProcess, free_port, require_redis_or_skip, start_live_server
 from maestro_web import create_app
 from maestro_web.config import SECRET_SPECS
@@ -342,8 +343,29 @@ def test_each_process_answers_its_own_metrics(stack):
     assert value(worker, "maestro_worker_run_duration_seconds_count", outcome="done") >= 1
     assert "process_resident_memory_bytes" in worker and "maestro_http_" not in worker
 
-    discovery = stack.metrics(stack.discovery_url).text
-    assert "maestro_discovery_crawls_started_total" in discovery and "maestro_discovery_crawls_active" in discovery
+    # Discovery: one crawl of a Compose file, commanded by the app as a user's "crawl" does.
+    before = stack.metrics(stack.discovery_url).text
+    source = stack.http.post(f"{stack.base}/api/graphs/{stack.graph_id}/sources", headers=stack.headers, timeout=10,
+                             json={"kind": "compose", "label": "Compose", "input": COMPOSE.decode()})
+    assert source.status_code == 201, source.text
+    crawl = stack.http.post(f"{stack.base}/api/graphs/{stack.graph_id}/sources/{source.json()['id']}/crawl",
+                            headers=stack.headers, timeout=30)
+    assert crawl.status_code == 202, crawl.text
+    stack.http.headers.update(stack.headers)  # wait_for_crawl reads the source with the session's own headers
+    assert wait_for_crawl(stack.http, stack.base, stack.graph_id, source.json()["id"], 60)["status"] == "ok"
+
+    def crawl_counted() -> str | None:
+        text = stack.metrics(stack.discovery_url).text
+        grew = value(text, "maestro_discovery_crawl_duration_seconds_count", status="ok") > \
+            value(before, "maestro_discovery_crawl_duration_seconds_count", status="ok")
+        return text if grew else None
+
+    discovery = wait_for(crawl_counted, "the crawl in discovery's metrics", 10)
+    assert value(discovery, "maestro_discovery_crawls_started_total") == \
+        value(before, "maestro_discovery_crawls_started_total") + 1
+    assert value(discovery, "maestro_discovery_crawls_finished_total", status="ok") == \
+        value(before, "maestro_discovery_crawls_finished_total", status="ok") + 1
+    assert value(discovery, "maestro_discovery_crawls_active") == 0 and "maestro_http_" not in discovery
 
     # The live server: a browser subscribed to the graph's channel; a re-run's run.queued reaches it.
     ticket = stack.http.post(f"{stack.base}/api/live/ticket", json={"graph": stack.graph_id},
