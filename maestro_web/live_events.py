@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, has_app_context
 from flask_sqlalchemy.session import Session as FlaskSession
@@ -32,7 +33,7 @@ from maestro_web.extensions import db
 from maestro_web.live_publish import Event, LivePublisher
 from maestro_web.models import Graph, GraphResult, GraphRole, GraphRun, Role, ShareLink, User
 from maestro_web.models.base import utcnow
-from maestro_web.models.share_rules import LIVE
+from maestro_web.models.share_rules import LIVE, STATE_REASONS, STOPPED, LinkRow, Outcome, link_state
 from maestro_web.keyring import KeyRing
 from maestro_web.security.socket_tokens import issue_socket_token
 
@@ -44,6 +45,7 @@ CONTROL = "control"
 TOKEN_TTL = 300
 TOKEN_RENEW_BEFORE = 60  # seconds: a cached socket token is replaced this long before it expires
 ENDED_STATUSES = ("paused", "revoked", "expired", "used up")
+REVOKED = Outcome.REVOKED.value
 
 
 class SocketTokenCache:
@@ -125,13 +127,18 @@ def links_revoked(condition: ColumnElement[bool]) -> None:
     """Before a bulk revocation of the links matching `condition`: announce each one after commit."""
     if publisher() is None:
         return
-    rows = db.session.execute(
-        select(ShareLink.public_id, User.public_id)
+    session = db.session()
+    rows = session.execute(
+        select(ShareLink.public_id, ShareLink.graph_id, User.public_id)
         .join(User, User.id == ShareLink.creator_id)
         .where(condition, ShareLink.revoked_at.is_(None))
     ).all()
-    for link_id, creator_id in rows:
-        _queue_link_change(db.session(), link_id, creator_id, "revoked")
+    writers: dict[int, list[str]] = {}  # one query per graph, not per link
+    for link_id, graph_id, creator_id in rows:
+        if graph_id not in writers:
+            writers[graph_id] = _writers_of(session, graph_id)
+        _owners_told(session, link_id, _audience(writers[graph_id], creator_id), REVOKED)
+        _visitors_told(session, link_id, REVOKED)
 
 
 def share_viewed(link_id: str) -> None:
@@ -168,8 +175,30 @@ def _viewed_event(link_id: str) -> Event | None:
 # --- noticing row changes at flush time ----------------------------------------------------------
 
 
-def _queue_link_change(session: Session, link_id: str, creator_id: str, status: str) -> None:
-    publish_after_commit(f"user:{creator_id}", "share.changed", {"link": link_id, "status": status}, session)
+def _writers_of(session: Session, graph_id: int) -> list[str]:
+    """The public ids of the users holding Write or more on the graph: who sees its "Links of this graph"."""
+    return list(session.connection().scalars(
+        select(User.public_id).join(GraphRole, GraphRole.user_id == User.id)
+        .where(GraphRole.graph_id == graph_id, GraphRole.role >= int(Role.WRITE))))
+
+
+def _audience(writers: list[str], creator_id: str) -> list[str]:
+    """Whose open share pages show a link: its creator's (My shared links, even without Write any more)
+    and every writer's of its graph (Links of this graph, the link's page)."""
+    return list(dict.fromkeys([creator_id, *writers]))
+
+
+def _owners_told(session: Session, link_id: str, audience: list[str], status: str) -> None:
+    """share.changed on each owner's channel with the link's state as its owners see it (share_rules.link_state)
+    and its words (STATE_REASONS): the reason arrives with the event, so a stopped link reads "Stopped" and
+    why at once, on every open share page, without a reload."""
+    for user_id in audience:
+        publish_after_commit(f"user:{user_id}", "share.changed",
+                             {"link": link_id, "status": status, "reason": STATE_REASONS[status]}, session)
+
+
+def _visitors_told(session: Session, link_id: str, status: str) -> None:
+    """share.changed on the link's own channel (its open public pages), with the row's status."""
     publish_after_commit(f"share:{link_id}", "share.changed", {"status": status}, session)
     if status in ENDED_STATUSES:
         # After the event, so an open public page reads why before its subscription ends.
@@ -200,7 +229,9 @@ def _active_link_ids(session: Session, graph_id: int, live_only: bool = False) -
 
 
 def _on_new(session: Session, obj: object) -> None:
-    if isinstance(obj, GraphRun):
+    if isinstance(obj, GraphRole) and obj.role >= Role.WRITE:  # Write given back to a creator of links
+        _creator_regained_write(session, obj)
+    elif isinstance(obj, GraphRun):
         graph = _graph_public_id(session, obj)
         publish_after_commit(f"graph:{graph}", "run.queued",
                              {"run_id": obj.public_id, "queued_at": _iso(obj.queued_at)}, session)
@@ -229,12 +260,18 @@ def _on_dirty(session: Session, obj: object) -> None:
     if isinstance(obj, ShareLink) and _changed(obj, "paused_at", "revoked_at", "expires_at"):
         creator = session.connection().scalar(select(User.public_id).where(User.id == obj.creator_id))
         if creator is not None:
-            _queue_link_change(session, obj.public_id, creator, obj.status())
+            writers = _writers_of(session, obj.graph_id)
+            _owners_told(session, obj.public_id, _audience(writers, creator), link_state(obj, creator in writers).status)
+            _visitors_told(session, obj.public_id, obj.status())
     elif isinstance(obj, User) and _changed(obj, "token_version"):
         # A password change or reset ends every session, so every live connection too.
         publish_after_commit(CONTROL, "revoke", {"user": obj.public_id}, session)
-    elif isinstance(obj, GraphRole) and _changed(obj, "role") and obj.role < Role.WRITE:
-        _creator_lost_write(session, obj)
+    elif isinstance(obj, GraphRole) and _changed(obj, "role"):
+        before = instance_state(obj).attrs["role"].history.deleted
+        if obj.role < Role.WRITE:
+            _creator_lost_write(session, obj)
+        elif before and before[0] is not None and before[0] < Role.WRITE:
+            _creator_regained_write(session, obj)
     elif isinstance(obj, Graph) and _changed(obj, "deleted_at") and obj.deleted_at is not None:
         publish_after_commit(CONTROL, "revoke", {"channel": f"graph:{obj.public_id}"}, session)
         for link_id in _active_link_ids(session, obj.id):
@@ -252,15 +289,56 @@ def _on_deleted(session: Session, obj: object) -> None:
         _creator_lost_write(session, obj)
 
 
+@dataclass(frozen=True)
+class _LinkColumns:
+    """What share_rules.link_state reads of a link (its LinkRow), from one query of columns: the hooks
+    run inside a flush, so they read with the session's connection and load no ShareLink."""
+
+    public_id: str
+    revoked_at: datetime | None
+    paused_at: datetime | None
+    expires_at: datetime
+    max_views: int | None
+    view_count: int
+    mode: str
+
+
+def _creators_links(session: Session, grant: GraphRole) -> tuple[str | None, list[_LinkColumns]]:
+    """The public id of the user of `grant` and the links they made of its graph that are not revoked and
+    not expired (the others' words do not change with their creator's role)."""
+    creator = session.connection().scalar(select(User.public_id).where(User.id == grant.user_id))
+    rows = session.connection().execute(
+        select(ShareLink.public_id, ShareLink.revoked_at, ShareLink.paused_at, ShareLink.expires_at,
+               ShareLink.max_views, ShareLink.view_count, ShareLink.mode)
+        .where(ShareLink.graph_id == grant.graph_id, ShareLink.creator_id == grant.user_id,
+               ShareLink.revoked_at.is_(None), ShareLink.expires_at > utcnow())).all()
+    return creator, [_LinkColumns(*row) for row in rows]
+
+
 def _creator_lost_write(session: Session, grant: GraphRole) -> None:
     """The user of `grant` no longer holds Write on its graph: the links they made of it stop (a rule of
-    share_rules, not a state of the link), so their open pages are told and their subscriptions end."""
-    query = select(ShareLink.public_id).where(
-        ShareLink.graph_id == grant.graph_id, ShareLink.creator_id == grant.user_id,
-        ShareLink.revoked_at.is_(None), ShareLink.expires_at > utcnow())
-    for link_id in session.connection().scalars(query):
-        publish_after_commit(f"share:{link_id}", "share.changed", {"status": "stopped"}, session)
-        publish_after_commit(CONTROL, "revoke", {"channel": f"share:{link_id}"}, session)
+    share_rules, not a state of the link). Their open pages are told and their subscriptions end; the
+    owners' share pages get each link's new state with its reason ("Stopped", and why)."""
+    creator, links = _creators_links(session, grant)
+    if not links:
+        return
+    audience = _audience(_writers_of(session, grant.graph_id), creator) if creator is not None else []
+    for link in links:
+        _owners_told(session, link.public_id, audience, link_state(cast(LinkRow, link), False).status)
+        publish_after_commit(f"share:{link.public_id}", "share.changed", {"status": STOPPED}, session)
+        publish_after_commit(CONTROL, "revoke", {"channel": f"share:{link.public_id}"}, session)
+
+
+def _creator_regained_write(session: Session, grant: GraphRole) -> None:
+    """The user of `grant` holds Write again: their links work again (stopped, not revoked), and the owners'
+    share pages say so (Active, or Paused, as the link's row says). A visitor's page that turned into the
+    refusal stays it until it is opened again (docs/live-pages.md)."""
+    creator, links = _creators_links(session, grant)
+    if not links or creator is None:
+        return
+    audience = _audience(_writers_of(session, grant.graph_id), creator)
+    for link in links:
+        _owners_told(session, link.public_id, audience, link_state(cast(LinkRow, link), True).status)
 
 
 @event.listens_for(FlaskSession, "after_flush")

@@ -511,7 +511,17 @@
           badge.className = "badge badge-" + (STATUS_WORDS[key] ? key.replace(/ /g, "_") : "unknown");
           badge.setAttribute("data-status", STATUS_WORDS[key] ? key.replace(/ /g, "_") : "unknown");
           badge.textContent = STATUS_WORDS[key] || "Unknown";  // never the internal word
+          // The words of the state come with the event (share_rules.STATE_REASONS), as templates/_status.html
+          // link_badge renders them: the badge's title, and beside a "Stopped" badge the reason itself.
+          if (data.reason) { badge.setAttribute("title", String(data.reason)); }
           node.appendChild(badge);
+          if (key === "stopped" && data.reason) {
+            var reason = document.createElement("small");
+            reason.className = "muted link-reason";
+            reason.textContent = String(data.reason);
+            node.appendChild(document.createTextNode(" "));
+            node.appendChild(reason);
+          }
         });
         refresh();  // the buttons (pause / resume) follow the new state
       }

@@ -16,6 +16,7 @@ from maestro_web.config import load_key_rings
 from maestro_web.extensions import db
 from maestro_web.graphs.services import GraphChanges, update_graph
 from maestro_web.models import Graph, Role, User
+from maestro_web.models.share_rules import STATE_REASONS
 from maestro_web.keyring import KeyRing
 from maestro_web.security.live_tickets import issue_ticket
 from share_support import SVG, draw, link_row, make_link, owner, reader  # noqa: F401 (owner, reader: fixtures)
@@ -219,10 +220,39 @@ def test_pausing_a_link_tells_owner_and_visitors_then_ends_the_visitors_subscrip
         base = f"/graphs/{graph.public_id}/shares/{made.id}"
         assert client.post(f"{base}/pause", data=auth.form_values(base)).status_code == 302
         frame = next_event(mine)
-        assert frame["event"] == "share.changed" and frame["data"] == {"link": made.id, "status": "paused"}
+        assert frame["event"] == "share.changed" and frame["data"] == {
+            "link": made.id, "status": "paused", "reason": STATE_REASONS["paused"]}  # the badge's words come along
         frame = next_event(visitor)
         assert frame["event"] == "share.changed" and frame["data"] == {"status": "paused"}
         assert visitor.recv(10) == {"type": "unsubscribed", "channel": f"share:{made.id}", "reason": "access"}
+
+
+def test_a_creator_losing_write_tells_every_owner_stopped_and_why_and_ends_the_visitors_pages(
+        app, auth, client, live, owner, make_user, make_graph):
+    """Issue 24: the owners' open tables show "Stopped" with its reason from the event itself, without a
+    reload; the visitors' pages hear it and their subscription ends; Write given back says Active again."""
+    writer = make_user(email="writer@example.com", name="Writer")
+    graph = make_graph(owner, name="Checkout", spec="web -> api", grants={writer: Role.WRITE})
+    made = make_link(app, graph, writer)
+    stopped = {"link": made.id, "status": "stopped", "reason": "Its creator no longer has Write on this graph."}
+    page = f"/graphs/{graph.public_id}/access"
+    auth.login(owner.email)
+    with listen(app, live, [f"user:{owner.public_id}"], sub=owner.public_id) as admin, \
+            listen(app, live, [f"user:{writer.public_id}"], sub=writer.public_id) as creator, \
+            listen(app, live, [f"share:{made.id}"]) as visitor:
+        response = client.post(f"{page}/{writer.public_id}/role", data={**auth.form_values(page), "role": int(Role.READ)})
+        assert response.status_code == 302
+        for listener in (admin, creator):  # Links of this graph (every writer's) and My shared links (the creator's)
+            frame = next_event(listener)
+            assert (frame["event"], frame["data"]) == ("share.changed", stopped)
+        assert next_event(visitor)["data"] == {"status": "stopped"}
+        assert visitor.recv(10) == {"type": "unsubscribed", "channel": f"share:{made.id}", "reason": "access"}
+
+        response = client.post(f"{page}/{writer.public_id}/role", data={**auth.form_values(page), "role": int(Role.WRITE)})
+        assert response.status_code == 302
+        back = {"link": made.id, "status": "active", "reason": STATE_REASONS["active"]}
+        for listener in (admin, creator):
+            assert next_event(listener)["data"] == back
 
 
 def test_a_new_passcode_refreshes_the_visitors_pages_and_ends_their_subscription(app, auth, client, live, owner,

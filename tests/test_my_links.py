@@ -148,7 +148,7 @@ def test_bulk_pause_asks_first_then_pauses_only_my_links(app, auth, client, link
     page = post_bulk(auth, client, "pause", ids, confirmed=False)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "Pause 2 links?" in html and "temporarily unavailable" in html and "Their board link" not in html
+    assert "Pause 2 links?" in html and "see “Temporarily unavailable” until you resume" in html and "Their board link" not in html
     assert status_of(app, made["active"].id) == "active"  # nothing changed before the confirmation
     done = post_bulk(auth, client, "pause", ids, confirmed=True)
     assert done.status_code == 302

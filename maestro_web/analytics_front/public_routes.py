@@ -39,32 +39,22 @@ from maestro_web.live_pages.tickets import share_ticket
 from maestro_web.extensions import db
 from maestro_web.metrics import app as app_metrics
 from maestro_web.models import Graph, ShareLink
-from maestro_web.models.share_rules import Outcome, count_view, diagnose
+from maestro_web.models.share_rules import VISITOR_WORDS, Outcome, count_view, diagnose
 from maestro_web.rate_limits import STORAGE_ERRORS, share_failure_allowed, storage_unavailable
 from maestro_web.security.share_tokens import ShareTokenExpired, ShareTokenInvalid
 from maestro_web.security.share_tokens import CONTEXT as SHARE_CONTEXT
 from maestro_web.security.short_codes import ShortCodeInvalid, mint_view_receipt
 
 # What a visitor is told, by refusal: words first (title, then what happened and what to do), the status
-# small under them. Nothing about the graph; the words match what the owner's confirmations promise
-# (templates/_confirm.html, templates/shares/bulk_confirm.html). docs/sharing.md lists them.
+# small under them. Nothing about the graph. The refusals of a link's state are worded once, in
+# share_rules.VISITOR_WORDS (the owner's reasons and confirmations quote the same titles); here they get
+# their HTTP status. The others are not states of a link. docs/sharing.md lists them all.
+_LINK_STATUS = {Outcome.CREATOR_LOST_WRITE: 404, Outcome.GRAPH_DELETED: 404, Outcome.EXPIRED: 410,
+                Outcome.REVOKED: 410, Outcome.USED_UP: 410, Outcome.PAUSED: 403, Outcome.SNAPSHOT_GONE: 410}
 REFUSALS = {
     "invalid": (404, "This link does not work",
                 "It may be incomplete or mistyped. Check that you copied the whole link, or ask the person who shared it for a new one."),
-    "creator lost write": (404, "This link no longer works",
-                           "The person who shared it can no longer share this graph. Ask them for a new link."),
-    "graph deleted": (404, "This link no longer works",
-                      "The graph it showed was deleted, so every link to it stopped working. Ask the person who shared it if you still need it."),
-    "expired": (410, "This link has expired",
-                "It was shared for a limited time, and that time is over. Ask the person who shared it for a new link."),
-    "revoked": (410, "This link was revoked",
-                "It is no longer available: the person who shared it turned it off for good. Ask them for a new link if you still need it."),
-    "used up": (410, "This link was used up",
-                "It could be opened a limited number of times, and every one has been used. Ask the person who shared it for a new link."),
-    "paused": (403, "Temporarily unavailable",
-               "The person who shared this link paused it. It may come back: keep this page open and the graph returns by itself when they resume it."),
-    "snapshot gone": (410, "This snapshot is no longer available",
-                      "The picture this link was made to keep was deleted. Ask the person who shared it for a new link."),
+    **{outcome.visitor_sees: (status, *VISITOR_WORDS[outcome]) for outcome, status in _LINK_STATUS.items()},
     "no picture": (404, "No picture yet", "This graph has not been drawn yet. Try again later."),
     "too many": (429, "Too many attempts", "Too many links that do not work came from your address. Wait a minute."),
     "locked": (401, "Passcode required", "This link is protected by a passcode. Open the link and enter it first."),

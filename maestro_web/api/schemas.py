@@ -388,7 +388,9 @@ class ShareCreate(RequestModel):
     model_config = ConfigDict(json_schema_extra=NOT_BOTH_EXPIRIES)
     messages: ClassVar[dict[str, str]] = SHARE_MESSAGES
 
-    label: Label = "Shared link"
+    # Left out, the label is the page's: "Shared link, 6 Dec", the (UTC) day the link is made.
+    label: Annotated[Label, Field(description="Left out: “Shared link, 6 Dec”, the day the link is made (UTC), "
+                                             "as the page names a link made without a label.")] | None = None
     expires_in: Lifetime | None = None
     expires_at: IsoDateTime | None = None
     max_views: Annotated[StrictInt, Field(ge=1, le=MAX_VIEWS_LIMIT)] | None = None

@@ -155,16 +155,54 @@ def row_status(link: LinkRow, now: datetime | None = None) -> Outcome:
 
 STOPPED = "stopped"  # not a row state: a link whose creator lost Write (SPEC §3.2), shown to its owners
 
-# Why a link that is not viewable is not, in the owner's words: the reason beside a "Stopped" badge, and
-# the sentence that tells what the state means (the table's title, the link page, the confirmations).
+# What a visitor is told when a link does not open, by the rule it broke: the refusal page's title, then
+# what happened and what to do (nothing about the graph; "creator lost write" and "graph deleted" keep
+# SPEC §5's 404 but tell the visitor whom to ask). The public page, the short link, the embed, the
+# owner's preview and the live refresh all read these (analytics_front/public_routes.REFUSALS adds the
+# HTTP status); the owner's reasons and confirmations below quote the titles, so both sides say the same.
+VISITOR_WORDS: dict[Outcome, tuple[str, str]] = {
+    Outcome.CREATOR_LOST_WRITE: ("This link no longer works",
+                                 "The person who shared it can no longer share this graph. Ask them for a new link."),
+    Outcome.GRAPH_DELETED: ("This link no longer works",
+                            "The graph it showed was deleted, so every link to it stopped working. Ask the person who "
+                            "shared it if you still need it."),
+    Outcome.EXPIRED: ("This link has expired",
+                      "It was shared for a limited time, and that time is over. Ask the person who shared it for a new link."),
+    Outcome.REVOKED: ("This link was revoked",
+                      "It is no longer available: the person who shared it turned it off for good. Ask them for a new "
+                      "link if you still need it."),
+    Outcome.USED_UP: ("This link was used up",
+                      "It could be opened a limited number of times, and every one has been used. Ask the person who "
+                      "shared it for a new link."),
+    Outcome.PAUSED: ("Temporarily unavailable",
+                     "The person who shared this link paused it. It may come back: keep this page open and the graph "
+                     "returns by itself when they resume it."),
+    Outcome.SNAPSHOT_GONE: ("This snapshot is no longer available",
+                            "The picture this link was made to keep was deleted. Ask the person who shared it for a new link."),
+}
+
+
+def visitors_see(outcome: Outcome) -> str:
+    """The title of the refusal a visitor gets, quoted for the owner's sentences: “This link was revoked”."""
+    return f"“{VISITOR_WORDS[outcome][0]}”"
+
+
+# Why a link that is not viewable is not, in the owner's words: the reason beside a "Stopped" badge, the
+# badge's title, the sentence that tells what the state means, and the confirmations after an action
+# (`LinkState.confirmation`). Where a reason says what visitors see, it quotes VISITOR_WORDS.
 STATE_REASONS: dict[str, str] = {
     Outcome.VIEWABLE.value: "Visitors can open it.",
-    Outcome.PAUSED.value: "Visitors see “temporarily unavailable” until you resume it.",
+    Outcome.PAUSED.value: f"Visitors see {visitors_see(Outcome.PAUSED)} until you resume it.",
     Outcome.USED_UP.value: "It reached its view cap; visitors can no longer open it.",
     Outcome.EXPIRED.value: "It expired; visitors can no longer open it.",
-    Outcome.REVOKED.value: "It was revoked; it never works again.",
+    Outcome.REVOKED.value: f"It never works again; visitors see {visitors_see(Outcome.REVOKED)}.",
     STOPPED: "Its creator no longer has Write on this graph.",
 }
+
+# What the owner is told once an action is done: what was done, then the link's state as it is now (its
+# reason), so "Link resumed." on a link that expired meanwhile says so instead of promising visitors.
+DONE_WORDS = {"create": "Link created.", "pause": "Link paused.", "resume": "Link resumed.",
+              "revoke": "Link revoked.", "extend": "Link extended."}
 
 
 @dataclass(frozen=True)
@@ -181,6 +219,11 @@ class LinkState:
     @property
     def stopped(self) -> bool:
         return self.status == STOPPED
+
+    def confirmation(self, action: str) -> str:
+        """The flash after `action` (a key of DONE_WORDS) left the link in this state: "Link paused.
+        Visitors see “Temporarily unavailable” until you resume it." """
+        return f"{DONE_WORDS[action]} {self.reason}"
 
     @property
     def ended(self) -> bool:

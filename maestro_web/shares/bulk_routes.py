@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from maestro_web.extensions import db
 from maestro_web.models import Graph, ShareLink
 from maestro_web.models.base import utcnow
+from maestro_web.models.share_rules import Outcome, visitors_see
 from maestro_web.security.session_jwt import current_user
 from maestro_web.shares import shares_bp
 from maestro_web.shares.services import ShareRefused, extend_link, max_ttl, revoke_links
@@ -19,6 +20,8 @@ from maestro_web.shares.services import ShareRefused, extend_link, max_ttl, revo
 ACTIONS = {"pause": "Pause", "resume": "Resume", "extend": "Extend", "revoke": "Revoke"}
 EXTEND_BY = {"1d": ("1 day", timedelta(days=1)), "7d": ("7 days", timedelta(days=7)),
              "30d": ("30 days", timedelta(days=30))}
+# What visitors of the links see after a pause or a revocation: the refusal titles (share_rules.VISITOR_WORDS).
+BULK_VISITORS_SEE = {"pause": visitors_see(Outcome.PAUSED), "revoke": visitors_see(Outcome.REVOKED)}
 MAX_SELECTED = 500  # one page of the list at most is 100; a bound on what one request may touch
 
 
@@ -62,7 +65,8 @@ def bulk_links() -> Response | tuple[str, int] | str:
                                by_label=EXTEND_BY[by][0] if action == "extend" else None,
                                heading=f"{ACTIONS[action]} {count}?", yes=f"{ACTIONS[action]} {count}",
                                post_url=url_for("shares.bulk_links"), cancel_url=url_for("shares.my_links"),
-                               hidden=hidden, confirm_class="danger" if action == "revoke" else "primary")
+                               hidden=hidden, confirm_class="danger" if action == "revoke" else "primary",
+                               visitors_see=BULK_VISITORS_SEE)
     done = 0
     if action == "revoke":
         done = revoke_links(ShareLink.id.in_([link.id for link in links]))

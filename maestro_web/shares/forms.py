@@ -37,7 +37,6 @@ from maestro_web.shares.services import (
     check_max_views,
     check_passcode,
     clean_label,
-    default_label,
     snapshot_source,
 )
 
@@ -143,7 +142,7 @@ class ShareForm(ExpiryMixin, FlaskForm):
 
     def new_link(self, now: datetime) -> NewLink:
         """The checked input as the service takes it."""
-        return NewLink(label=(self.label.data or "").strip() or default_label(now), expires_at=self.expiry(now), max_views=self.max_views.data,
+        return NewLink(label=(self.label.data or "").strip() or None, expires_at=self.expiry(now), max_views=self.max_views.data,
                        embeddable=bool(self.embeddable.data), origins=self.origins, passcode=self.passcode.data or None,
                        mode=self.mode.data or LIVE)
 

@@ -11,6 +11,7 @@ from maestro_web.domain.access import authorize_graph
 from maestro_web.headers import keep_private, svg_document
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import utcnow
+from maestro_web.presentation import relative_time
 from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.shares import shares_bp
 from maestro_web.shares.forms import ExtendForm, PasscodeForm, ShareForm
@@ -27,7 +28,6 @@ from maestro_web.shares.services import (
     NewLink,
     ShareRefused,
     create_link,
-    default_label,
     extend_link,
     link_on_graph_or_404,
     revoke_links,
@@ -51,7 +51,7 @@ def graph_shares(graph_id: str):
                 form.refused(exc)
             else:
                 db.session.commit()
-                flash("Link created. Copy it, show its QR code or embed it below.", "success")
+                flash(f"{link.state().confirmation('create')} Copy it, show its QR code or embed it below.", "success")
                 return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
     links, writers, now = links_of_graph(graph), creators_with_write(graph), utcnow()
     return render_template("shares/graph.html", graph=graph, role=role, form=form, links=links, writers=writers,
@@ -65,13 +65,14 @@ def quick_share(graph_id: str):
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     now = utcnow()
     try:
-        link = create_link(graph, signed_in_user(), NewLink(label=default_label(now), expires_at=now + QUICK_LIFETIME))
+        link = create_link(graph, signed_in_user(), NewLink(label=None, expires_at=now + QUICK_LIFETIME))
     except ShareRefused as exc:  # the configured cap is shorter than 7 days: the form lets the owner choose
         db.session.rollback()
         flash(f"{exc} Choose the link's options here.", "error")
         return redirect(url_for("shares.graph_shares", graph_id=graph.public_id))
     db.session.commit()
-    flash("Link created: live, for 7 days. Copy it or show its QR code; change it under “Shares”.", "success")
+    flash(f"{link.state().confirmation('create')} It is live and expires {relative_time(link.expires_at)}: copy it or "
+          "show its QR code, or change it under “Shares”.", "success")
     return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
 
 
@@ -127,9 +128,7 @@ def link_qr_png(graph_id: str, link_id: str):
 def link_action(graph_id: str, link_id: str, action: str):
     graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
     link = link_on_graph_or_404(graph, link_id)
-    messages = {"pause": "Link paused: visitors see “temporarily unavailable”.", "resume": "Link resumed.",
-                "revoke": "Link revoked: it stopped working at once.", "extend": "Link extended."}
-    if action not in messages:
+    if action not in ("pause", "resume", "revoke", "extend"):
         abort(404)
     form = ExtendForm()
     try:
@@ -147,7 +146,7 @@ def link_action(graph_id: str, link_id: str, action: str):
         flash(str(exc), "error")
         return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
     db.session.commit()
-    flash(messages[action], "success")
+    flash(link.state().confirmation(action), "success")  # the words of its state now (share_rules.STATE_REASONS)
     back = request.form.get("back")
     if back == "list":
         return redirect(url_for("shares.graph_shares", graph_id=graph.public_id))

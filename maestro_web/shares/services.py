@@ -51,7 +51,7 @@ MAX_VIEWS_LIMIT = 1_000_000_000
 
 @dataclass
 class NewLink:
-    label: str
+    label: str | None  # None (or empty): default_label() of the day the link is made, on every path
     expires_at: datetime
     max_views: int | None = None
     embeddable: bool = False
@@ -98,7 +98,8 @@ def normalize_origins(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 
 def default_label(now: datetime) -> str:
-    """The label of a link made without one (the Share button, an empty Label): "Shared link, 6 Dec"."""
+    """The label of a link made without one (the Share button, an empty Label on the form, no `label` in
+    the API's body): "Shared link, 6 Dec", the (UTC) day it was made."""
     return f"Shared link, {now.day} {now.strftime('%b')}"
 
 
@@ -148,7 +149,8 @@ def snapshot_source(graph: Graph) -> GraphResult:
 def validate_new_link(data: NewLink, now: datetime) -> NewLink:
     """`data` cleaned and checked; raises ShareRefused naming the field at fault."""
     passcode = data.passcode or None  # an empty passcode field means none
-    return NewLink(label=clean_label(data.label), expires_at=check_expiry(data.expires_at, now, now),
+    label = clean_label(data.label) if data.label else default_label(now)
+    return NewLink(label=label, expires_at=check_expiry(data.expires_at, now, now),
                    max_views=check_max_views(data.max_views), embeddable=data.embeddable,
                    origins=check_embedding(data.embeddable, data.origins),
                    passcode=check_passcode(passcode) if passcode is not None else None, mode=check_mode(data.mode))
