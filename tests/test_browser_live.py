@@ -311,3 +311,51 @@ def test_the_overview_draws_the_picture_and_the_created_banner_goes(app, browser
     finally:
         _, stderr = worker.communicate(timeout=60)
     assert worker.returncode == 0, stderr
+
+
+@pytest.mark.app_settings(**LIVE_SETTINGS)
+def test_a_creator_losing_write_stops_their_link_live_on_every_open_page(app, auth, client, browser, live_server, live,
+                                                                        make_user, make_graph):
+    """Issue 24: the owners' tables (the Admin's "Links of this graph", the creator's "My shared links")
+    and the link's page turn to "Stopped" with its reason, and the visitor's open page to the refusal,
+    without a reload, the moment an Admin takes Write from the link's creator."""
+    base = live_server.url
+    owner = make_user(email="owner@example.com", name="Owner")
+    bob = make_user(email="bob@example.com", name="Bob Writer")
+    graph = make_graph(owner, name="Shop", spec="web -> api", grants={bob: Role.WRITE})
+    draw(app, graph.public_id)
+    made = make_link(app, graph, bob, label="Bob's link")
+    reason = "Its creator no longer has Write on this graph."
+
+    admin = new_page(browser, base, owner.email)
+    admin.goto(f"{base}/graphs/{graph.public_id}/shares")
+    link_page = admin.context.new_page()
+    link_page.goto(f"{base}/graphs/{graph.public_id}/shares/{made.id}")
+    creator = new_page(browser, base, bob.email)
+    creator.goto(f"{base}/shares")
+    visitor = new_page(browser, base)
+    visitor.goto(base + made.path)
+    for page in (admin, link_page, creator, visitor):
+        expect(page.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
+        mark_no_reload(page)
+    statuses = {page: page.locator(f'[data-link-status="{made.id}"]').first for page in (admin, link_page, creator)}
+    for status in statuses.values():
+        expect(status.locator(".badge")).to_have_text("Active")
+
+    auth.login(owner.email)
+    access = f"/graphs/{graph.public_id}/access"
+    response = client.post(f"{access}/{bob.public_id}/role", data={**auth.form_values(access), "role": int(Role.READ)})
+    assert response.status_code == 302
+
+    for status in statuses.values():
+        expect(status.locator(".badge")).to_have_text("Stopped", timeout=WAIT)
+        expect(status.locator(".link-reason")).to_have_text(reason)
+        expect(status.locator(".badge-active")).to_have_count(0)
+    expect(visitor.locator("main h1")).to_have_text("This link no longer works", timeout=WAIT)
+    expect(visitor.locator("main")).to_contain_text("The person who shared it can no longer share this graph.")
+    expect(visitor.locator("main svg")).to_have_count(0)
+    for page in (admin, link_page, creator, visitor):
+        assert page.evaluate("window.__sameDocument") is True  # no reload anywhere
+    for page, name in ((admin, "stopped-live-shares"), (link_page, "stopped-live-link"), (creator, "stopped-live-mine"),
+                       (visitor, "stopped-live-visitor")):
+        shot(page, name)
