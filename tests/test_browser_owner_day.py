@@ -37,6 +37,15 @@ def _shoot(page, name: str, width: int, scheme: str) -> None:
     page.screenshot(path=os.path.join(SHOTS, f"{name}-{width}-{scheme}.png"), full_page=True)
 
 
+# The controls inside a card (table.cards) that a tap at their centre does not reach (another element on top).
+_COVERED_CONTROLS = """() => Array.from(document.querySelectorAll('table.cards input, table.cards button, table.cards select, table.cards a'))
+  .filter((el) => el.offsetParent !== null && !el.closest('thead'))  // the head is for screen readers there
+  .map((el) => { el.scrollIntoView({block: 'center'}); const r = el.getClientRects()[0];  // a wrapped link: its first line
+                 const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+                 return hit === el || el.contains(hit) || (hit && hit.control === el) ? null : el.outerHTML.slice(0, 120); })
+  .filter((html) => html !== null)"""
+
+
 def _site(app, make_user, make_graph):
     """A drawn graph with links in every state: active, paused, revoked, used up, and one whose creator
     (Bob) lost Write."""
@@ -199,6 +208,10 @@ def test_every_list_fits_a_phone_and_pages_are_shot(app, browser, live_server, m
                     if cell.is_visible():
                         box = cell.bounding_box()
                         assert box["x"] >= 0 and box["x"] + box["width"] <= 391, (name, cell.text_content())
+                # Every control of a card is the element a tap at its centre reaches (My shared links' row
+                # checkbox once sat under the next cell, so the bulk actions could not be reached on a phone).
+                covered = page.evaluate(_COVERED_CONTROLS)
+                assert covered == [], (name, covered)
             _shoot(page, name, width, scheme)
         if width == 390:
             page.goto(f"{base}/graphs/{g}/shares")

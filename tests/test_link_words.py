@@ -151,3 +151,12 @@ def test_a_link_without_a_label_is_named_alike_by_the_api_and_the_form(app, auth
 def test_the_openapi_document_says_the_default_label(client):
     schema = client.get("/api/openapi.json").json["components"]["schemas"]["ShareCreate"]["properties"]["label"]
     assert "Shared link, 6 Dec" in str(schema)
+
+
+def test_a_link_that_cannot_be_embedded_says_how_to_get_one_that_can(app, auth, client, owner, graph):
+    """The Share button's link is not embeddable (embedding needs the sites): its page says where to make one."""
+    auth.login(owner.email)
+    made = make_link(app, graph, owner)
+    html = client.get(f"/graphs/{graph.public_id}/shares/{made.id}").text
+    assert "not allowed" in html and "“Allow embedding in other sites” under Options" in html
+    assert f'href="/graphs/{graph.public_id}/shares"' in html
