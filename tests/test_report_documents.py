@@ -145,7 +145,9 @@ def test_pdf_has_page_numbers_a_contents_and_bookmarks(pdf):
         assert f"Page {number} of {count}" in page
     cover = _words(pages[0])
     for chapter in ("The picture", "Figures", "Services", "Dependencies", "Changes since version 1"):
-        assert re.search(re.escape(chapter) + r" \d+", cover), chapter
+        assert re.search(re.escape(chapter) + r" ?\d+", cover), chapter
+    # The running header names the graph exactly (a CSS string of escapes: no space lost, no markup).
+    assert "Web shop <b>&</b> friends" in pages[2] and "Web shop <b>&</b> friends" not in pages[0].splitlines()[0]
     assert [item.title for item in reader.outline if not isinstance(item, list)][:4] == \
         ["The picture", "Figures", "Services", "Dependencies"]
 
@@ -187,6 +189,29 @@ def test_pdf_lists_services_dependencies_evidence_and_changes(pdf):
     assert "Version 3" in changes and "a crawl of “prod cluster”" in changes
     assert "Removed legacy-billing" in changes and "Added orders → payments" in changes
     assert "Version 1 —" not in changes  # since 1: what came after it
+
+
+def test_long_tables_are_made_in_parts_with_one_numbering(monkeypatch):
+    """A long table is laid out a few hundred rows at a time (memory); here five rows at a time, so
+    the small graph shows what the 2,000-service one does: the pages still count through, and the
+    contents and bookmarks point at the pages where each chapter starts."""
+    from maestro_web.reports import documents_pdf
+
+    monkeypatch.setattr(documents_pdf, "PART_ROWS", 5)
+    reader = PdfReader(io.BytesIO(render("pdf", report_input(svg=None))))
+    pages = [page.extract_text() for page in reader.pages]
+    assert len(pages) >= 8
+    for number, page in enumerate(pages, start=1):
+        assert f"Page {number} of {len(pages)}" in page
+    services = [i for i, page in enumerate(pages) if "Name Kind Calls" in _words(page)]
+    assert len(services) == 2  # nine services, five a part, the table's header on each
+    text = _words(" ".join(pages))
+    for name in SERVICES:
+        assert name in text
+    starts = {item.title: reader.get_destination_page_number(item) for item in reader.outline}
+    assert starts["Services"] == services[0] and pages[services[0]].lstrip().startswith("Services")
+    assert re.search(rf"Services ?{services[0] + 1}\b", _words(pages[0]))
+    assert _words(pages[starts["Dependencies"]]).lstrip().startswith("Dependencies")
 
 
 def test_xlsx_two_sheets_typed_cells_frozen_headers():

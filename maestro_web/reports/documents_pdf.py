@@ -1,13 +1,20 @@
 """The PDF of a report: HTML and CSS laid out by WeasyPrint (documents.py decides what it shows).
 
-- Cover (graph, as of, who asked, what it is) with the contents (page numbers by `target-counter`).
-- The picture on landscape pages as vector graphics: documents_picture.py turns the worker's SVG
-  (untrusted) into a clean copy fitted to the page, or to several pages, or into a note when the
-  graph is too big for paper.
+- Cover (graph, as of, who asked, what it is) with the contents and their page numbers.
+- The picture as vector graphics on landscape or portrait pages: documents_picture.py turns the
+  worker's SVG (untrusted) into a clean copy fitted to a page, or split across pages, or a note
+  when the graph is too big for paper.
 - Figures with their plain-words hints, the services table, the dependencies with their evidence,
-  the changes since a version. Tables repeat their header on every page.
-- Page numbers ("Page 3 of 12") and the graph's name on every page; black text on white, grey rules,
-  nothing that needs colour to be read (in a cycle is "yes", not a red cell).
+  the changes since a version. Table headers repeat on every page.
+- On every page but the cover: the graph's name, "as of" and "Page n of m"; chapters are bookmarks.
+  Black text on white, grey rules, nothing said by colour alone ("in a cycle" is a word).
+
+Made in parts, for memory: WeasyPrint keeps every laid-out page until it writes the file (1.4 GB
+for the 2,000-service / 10,000-dependency limit in one piece), so each chapter — and each
+PART_ROWS rows of a long table — is its own small document, written and dropped before the next.
+pypdf then puts the pages together, adds the bookmarks and the metadata, and lays one more
+WeasyPrint document over them: the running header and footer of every page, which can only say
+"of m" once m is known. The cover is made last, when the chapters' first pages are known.
 
 Nothing is fetched: every URL WeasyPrint meets is refused (`_NoFetching`), the fonts are the
 system's (fontconfig), and they are embedded (subset) in the file.
@@ -15,6 +22,7 @@ system's (fontconfig), and they are embedded (subset) in the file.
 from __future__ import annotations
 
 import html
+import io
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -44,7 +52,7 @@ def _when(moment: datetime | None) -> str:
 
 def _names(names: Sequence[str], cut: int = LIST_CUT) -> str:
     if not names:
-        return '<span class="none">—</span>'
+        return "—"
     shown = ", ".join(_e(n) for n in names[:cut])
     if len(names) > cut:
         shown += f" <span class=\"more\">… and {len(names) - cut:,} more</span>"
@@ -52,35 +60,24 @@ def _names(names: Sequence[str], cut: int = LIST_CUT) -> str:
 
 
 CSS = """
-@page {
-  size: A4; margin: 18mm 15mm 18mm 15mm;
-  @top-left { content: string(graph); font-size: 8pt; color: #444; }
-  @top-right { content: "Dependency report"; font-size: 8pt; color: #444; }
-  @bottom-left { content: string(asof); font-size: 8pt; color: #444; }
-  @bottom-right { content: "Page " counter(page) " of " counter(pages); font-size: 8pt; color: #000; }
-}
-@page :first { @top-left { content: none; } @top-right { content: none; } }
+@page { size: A4; margin: 18mm 15mm 18mm 15mm; }
 @page picture-landscape { size: A4 landscape; margin: 12mm 12mm 14mm 12mm; }
 @page picture-portrait { size: A4 portrait; margin: 12mm 12mm 14mm 12mm; }
 html { font-family: "DejaVu Sans", "Liberation Sans", sans-serif; font-size: 9pt; color: #000; line-height: 1.35; }
 body { margin: 0; }
-h1 { font-size: 22pt; margin: 0 0 4mm 0; string-set: graph content(); bookmark-level: none; line-height: 1.15; overflow-wrap: anywhere; }
-h2 { font-size: 14pt; margin: 0 0 3mm 0; border-bottom: 0.8pt solid #000; padding-bottom: 1mm;
-     bookmark-level: 1; }
-h3 { font-size: 11pt; margin: 4mm 0 2mm 0; bookmark-level: 2; }
-section.chapter { break-before: page; }
+h1 { font-size: 22pt; margin: 0 0 4mm 0; bookmark-level: none; line-height: 1.15; overflow-wrap: anywhere; }
+h2 { font-size: 14pt; margin: 0 0 3mm 0; border-bottom: 0.8pt solid #000; padding-bottom: 1mm; bookmark-level: none; }
+h3 { font-size: 11pt; margin: 4mm 0 2mm 0; bookmark-level: none; }
 .cover { padding-top: 30mm; }
 .cover .kicker { font-size: 11pt; text-transform: uppercase; letter-spacing: 0.08em; color: #333; margin-bottom: 3mm; }
-.asof { string-set: asof "As of " content(); }
 dl.facts { display: grid; grid-template-columns: 38mm auto; margin: 8mm 0; }
 dl.facts dt { font-weight: bold; padding: 1.2mm 0; border-top: 0.4pt solid #999; }
 dl.facts dd { margin: 0; padding: 1.2mm 0; border-top: 0.4pt solid #999; overflow-wrap: anywhere; }
-.description { white-space: pre-wrap; overflow-wrap: anywhere; max-height: 60mm; overflow: hidden; }
+.description { white-space: pre-wrap; overflow-wrap: anywhere; }
 nav.toc h2 { border: none; font-size: 12pt; bookmark-level: none; }
 nav.toc ol { list-style: none; padding: 0; margin: 0; }
-nav.toc li { padding: 1mm 0; border-bottom: 0.3pt dotted #999; }
-nav.toc a { color: #000; text-decoration: none; }
-nav.toc a::after { content: leader(" ") target-counter(attr(href), page); }
+nav.toc li { padding: 1mm 0; border-bottom: 0.3pt dotted #999; display: flex; }
+nav.toc li span.title { flex: 1; }
 .note { border-left: 2pt solid #000; padding: 1.5mm 3mm; margin: 3mm 0; background: #f2f2f2; }
 .muted, .none, .more { color: #444; }
 table { width: 100%; border-collapse: collapse; margin: 2mm 0 4mm 0; table-layout: fixed; }
@@ -88,12 +85,13 @@ thead { display: table-header-group; }
 th { text-align: left; font-weight: bold; border-bottom: 1pt solid #000; padding: 1.2mm 1.5mm; vertical-align: bottom; }
 td { border-bottom: 0.3pt solid #999; padding: 1mm 1.5mm; vertical-align: top; overflow-wrap: anywhere; }
 tr { break-inside: avoid; }
-tbody tr:nth-child(even) td { background: #f4f4f4; }
+tr.z td { background: #f4f4f4; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 td.name { font-weight: bold; }
 td.small, .small { font-size: 7.5pt; }
-ul.evidence { margin: 0; padding-left: 3.5mm; }
-ul.evidence li { margin: 0; }
+p.dep { margin: 0; padding: 1.2mm 0 1.2mm 4mm; text-indent: -4mm; border-bottom: 0.3pt solid #999; break-inside: avoid; }
+p.dep .ev { display: block; font-size: 7.5pt; color: #222; text-indent: 0; overflow-wrap: anywhere; }
+p.hand { margin: 0; padding: 0.8mm 0 0.8mm 4mm; text-indent: -4mm; border-bottom: 0.3pt solid #ccc; }
 .figures td.value { font-weight: bold; white-space: nowrap; }
 .figures td.value.list { white-space: normal; font-weight: normal; }
 .figures td.hint { color: #222; }
@@ -111,25 +109,30 @@ section.picture .note { margin: 1mm 0 2mm 0; padding: 1mm 3mm; }
 """
 
 
-def _cover(body: Contents, chapters: Sequence[tuple[str, str]]) -> str:
-    facts = [("As of", f'<span class="asof">{_e(_when(body.as_of))}</span>'),
+DESCRIPTION_CUT = 600  # characters of the description on the cover, which must stay one page
+
+
+def _cover(body: Contents, chapters: Sequence[tuple[str, int]], pages: int) -> str:
+    facts = [("As of", _e(_when(body.as_of))),
              ("Asked for by", _e(body.requested_by) or "—"),
              ("Type", _e(body.graph_type) or "—"),
-             ("Status", _e(body.status) + (f" — {_e(body.message)}" if body.message else "")),
+             ("Status", _e(body.status) + (f" — {_e(body.message[:300])}" if body.message else "")),
              ("Services", f"{len(body.services):,}"),
              ("Dependencies", f"{len(body.dependencies):,}")]
     if body.since is not None:
         facts.append(("Changes since", f"version {body.since}"))
+    facts.append(("Pages", f"{pages:,}"))
     rows = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in facts)
-    description = f'<p class="description">{_e(body.description)}</p>' if body.description else ""
-    toc = "".join(f'<li><a href="#{anchor}">{_e(title)}</a></li>' for anchor, title in chapters)
+    text = body.description if len(body.description) <= DESCRIPTION_CUT else body.description[:DESCRIPTION_CUT] + "…"
+    description = f'<p class="description">{_e(text)}</p>' if text else ""
+    toc = "".join(f'<li><span class="title">{_e(title)}</span><span>{page}</span></li>' for title, page in chapters)
     return (f'<section class="cover"><p class="kicker">Dependency report</p><h1>{_e(body.name)}</h1>{description}'
             f'<dl class="facts">{rows}</dl>'
             f'<nav class="toc"><h2>Contents</h2><ol>{toc}</ol></nav></section>')
 
 
 def _picture(body: Contents, picture: Picture) -> str:
-    parts = [f'<section class="chapter picture {picture.orientation}" id="picture"><h2>The picture</h2>']
+    parts = [f'<section class="picture {picture.orientation}"><h2>The picture</h2>']
     for note in picture.notes:
         parts.append(f'<p class="note">{_e(note)}</p>')
     for index, page in enumerate(picture.pages):
@@ -152,54 +155,83 @@ def _figures(body: Contents) -> str:
             f'<td class="hint">{_e(f.hint)}</td></tr>' for f in body.figures)
         inner = ('<table class="figures"><thead><tr><th style="width:28mm">Figure</th><th style="width:40mm">Value</th>'
                  f'<th>What it means</th></tr></thead><tbody>{rows}</tbody></table>')
-    return f'<section class="chapter" id="figures"><h2>Figures</h2>{inner}</section>'
+    return f'<section><h2>Figures</h2>{inner}</section>'
 
 
-def _services(services: Iterable[Service], count: int) -> str:
+SERVICES_HEAD = ('<table><thead><tr><th style="width:26%">Name</th><th style="width:11%">Kind</th><th>Calls</th>'
+                 '<th>Called by</th><th style="width:9%">In a cycle</th></tr></thead><tbody>')
+
+
+def _services(services: Sequence[Service], start: int, count: int) -> str:
+    """Rows `start`… of the services table (the chapter's heading with the first rows)."""
     rows = "".join(
-        f'<tr><td class="name">{_e(s.name)}</td><td>{_e(s.kind) or "<span class=none>—</span>"}</td>'
+        f'<tr{_ZEBRA[i % 2]}><td class="name">{_e(s.name)}</td><td>{_e(s.kind) or "—"}</td>'
         f'<td class="small">{_names(s.calls)}</td><td class="small">{_names(s.called_by)}</td>'
-        f'<td>{"yes" if s.in_cycle else "no"}</td></tr>' for s in services)
-    return ('<section class="chapter" id="services"><h2>Services</h2>'
-            f'<p class="muted">{count:,} services, by name. “Calls”: what it depends on; “called by”: what depends on it.</p>'
-            '<table><thead><tr><th style="width:26%">Name</th><th style="width:11%">Kind</th><th>Calls</th>'
-            f'<th>Called by</th><th style="width:9%">In a cycle</th></tr></thead><tbody>{rows}</tbody></table></section>')
+        f'<td>{"yes" if s.in_cycle else "no"}</td></tr>' for i, s in enumerate(services, start=start))
+    head = ('<h2>Services</h2><p class="muted">'
+            f'{count:,} services, by name. “Calls”: what it depends on; “called by”: what depends on it.</p>'
+            if start == 0 else "")
+    return f"<section>{head}{SERVICES_HEAD}{rows}</tbody></table></section>"
 
 
-def _dependency_row(d: Dependency) -> str:
-    if d.evidence:
-        shown = "".join(f"<li>{_e(line)}</li>" for line in d.evidence[:EVIDENCE_CUT])
-        if len(d.evidence) > EVIDENCE_CUT:
-            shown += f'<li class="more">… and {len(d.evidence) - EVIDENCE_CUT} more</li>'
-        evidence = f'<ul class="evidence">{shown}</ul>'
-    else:
-        evidence = '<span class="none">written in the spec</span>' if d.found_by == ("the spec",) else '<span class="none">—</span>'
-    observed = []
+_ZEBRA = ("", ' class="z"')
+
+
+def _discovered(d: Dependency) -> str:
+    """One dependency discovery found: its name, who found it and what was seen, then its evidence.
+    A paragraph, not a table row: a third of the elements to style and lay out, at 10,000 of them."""
+    facts = [_e("; ".join(d.found_by))]
     if d.confidence:
-        observed.append(_e(d.confidence))
+        facts.append(f"confidence {_e(d.confidence)}")
     if d.calls is not None:
-        observed.append(f"{d.calls:,} calls")
+        facts.append(f"{d.calls:,} calls")
     if d.p50_ms is not None or d.p99_ms is not None:
-        observed.append(f"p50 {d.p50_ms if d.p50_ms is not None else '—'} ms, p99 {d.p99_ms if d.p99_ms is not None else '—'} ms")
+        facts.append(f"p50 {_ms(d.p50_ms)}, p99 {_ms(d.p99_ms)}")
     if d.last_seen is not None:
-        observed.append(f"last seen {_e(_when(d.last_seen))}")
-    cycle = " <span class=\"small\">(in a cycle)</span>" if d.in_cycle else ""
-    return (f'<tr><td class="name">{_e(d.source)} → {_e(d.target)}{cycle}</td><td class="small">{_e("; ".join(d.found_by))}</td>'
-            f'<td class="small">{evidence}</td><td class="small">{"<br>".join(observed) or "—"}</td></tr>')
+        facts.append(f"last seen {_e(_when(d.last_seen))}")
+    shown = "; ".join(_e(line) for line in d.evidence[:EVIDENCE_CUT])
+    if len(d.evidence) > EVIDENCE_CUT:
+        shown += f" … and {len(d.evidence) - EVIDENCE_CUT} more"
+    evidence = f'<span class="ev">Evidence: {shown}</span>' if shown else ""
+    cycle = " (in a cycle)" if d.in_cycle else ""
+    return f'<p class="dep"><b>{_e(d.source)} → {_e(d.target)}</b>{cycle} — {", ".join(facts)}{evidence}</p>'
 
 
-def _dependencies(body: Contents) -> str:
-    note = ""
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.4g} ms"
+
+
+def _is_discovered(d: Dependency) -> bool:
+    return bool(d.evidence) or d.found_by != ("the spec",)
+
+
+def _written(source: str, targets: Sequence[Dependency]) -> str:
+    """The dependencies of `source` that only the spec names, on one line."""
+    names = ", ".join(_e(d.target) + (" (in a cycle)" if d.in_cycle else "") for d in targets)
+    return f'<p class="hand"><b>{_e(source)}</b> → {names}</p>'
+
+
+def dependency_entries(body: Contents) -> tuple[list[str], list[str]]:
+    """The entries of the dependencies chapter: each one discovery found, then those only the spec
+    names, one line per calling service."""
+    found = [_discovered(d) for d in body.dependencies if _is_discovered(d)]
+    by_source: dict[str, list[Dependency]] = {}
+    for d in body.dependencies:
+        if not _is_discovered(d):
+            by_source.setdefault(d.source, []).append(d)
+    return found, [_written(source, targets) for source, targets in by_source.items()]
+
+
+def _dependencies_head(body: Contents, found: int, written: int) -> str:
+    head = ('<h2>Dependencies</h2>'
+            f'<p class="muted">{len(body.dependencies):,} dependencies (“a → b”: a calls or depends on b): '
+            f'{found:,} found by discovery, with their evidence; {written:,} written in the spec only.</p>')
     if body.from_spec_only:
-        note = ('<p class="note">Only the hand-written spec was available to this report: dependencies that '
-                'discovery found, and their evidence, are not listed.</p>')
-    discovered = sum(1 for d in body.dependencies if d.evidence)
-    rows = "".join(_dependency_row(d) for d in body.dependencies)
-    return ('<section class="chapter" id="dependencies"><h2>Dependencies</h2>'
-            f'<p class="muted">{len(body.dependencies):,} dependencies (“source → target”: the source calls or depends on '
-            f'the target); {discovered:,} with evidence from discovery.</p>{note}'
-            '<table><thead><tr><th style="width:34%">Dependency</th><th style="width:16%">Found by</th><th>Evidence</th>'
-            f'<th style="width:18%">Observed</th></tr></thead><tbody>{rows}</tbody></table></section>')
+        head += ('<p class="note">Only the hand-written spec was available to this report: dependencies that '
+                 'discovery found, and their evidence, are not listed.</p>')
+    if not body.dependencies:
+        head += "<p>No dependencies yet.</p>"
+    return head
 
 
 def _change(change: Change) -> str:
@@ -223,30 +255,71 @@ def _changes(body: Contents) -> str:
     else:
         inner = (f'<p class="muted">{len(body.changes)} versions after version {body.since}, newest first.</p>'
                  + "".join(_change(c) for c in body.changes))
-    return f'<section class="chapter" id="changes"><h2>Changes since version {body.since}</h2>{inner}</section>'
+    return f'<section><h2>Changes since version {body.since}</h2>{inner}</section>'
+
+
+PART_ROWS = 400  # table rows per part: memory grows with a part's pages, not with the report's
+
+# The page furniture, laid over every page once the number of pages is known.
+STAMP_CSS = """
+@page { size: A4; margin: 18mm 15mm 18mm 15mm;
+  @top-left { content: GRAPH; font-size: 8pt; color: #444; width: 70%; }
+  @top-right { content: "Dependency report"; font-size: 8pt; color: #444; }
+  @bottom-left { content: ASOF; font-size: 8pt; color: #444; }
+  @bottom-right { content: "Page " counter(page) " of " counter(pages); font-size: 8pt; color: #000; } }
+@page landscape { size: A4 landscape; margin: 12mm 12mm 14mm 12mm; }
+@page portrait { size: A4 portrait; margin: 12mm 12mm 14mm 12mm; }
+@page :first { @top-left { content: none; } @top-right { content: none; } }
+html { font-family: "DejaVu Sans", "Liberation Sans", sans-serif; }
+div { break-before: page; }
+div:first-child { break-before: auto; }
+div.landscape { page: landscape; }
+div.portrait { page: portrait; }
+"""
+
+
+def _css_string(value: str) -> str:
+    """`value` as a CSS string: every character but ASCII letters and digits as a six-digit hex escape
+    (a space after one would be eaten as its end, so spaces are escaped too)."""
+    return '"' + "".join(c if c.isalnum() and c.isascii() else f"\\{ord(c):06x}" for c in value) + '"'
+
+
+def _document(fragment: str, title: str = "") -> str:
+    return (f'<html lang="en"><head><meta charset="utf-8"/><title>{_e(title)}</title><style>{CSS}</style></head>'
+            f"<body>{fragment}</body></html>")
+
+
+def _parts(body: Contents, picture: Picture) -> Iterable[tuple[str | None, str]]:
+    """(chapter title or None for a continuation, HTML fragment) in the order of the pages."""
+    yield "The picture", _picture(body, picture)
+    yield "Figures", _figures(body)
+    for start in range(0, max(len(body.services), 1), PART_ROWS):
+        yield ("Services" if start == 0 else None), _services(body.services[start:start + PART_ROWS], start,
+                                                               len(body.services))
+    found, written = dependency_entries(body)
+    entries = (["<h3>Found by discovery</h3>"] + found if found else []) + \
+        (["<h3>Written in the spec only</h3>"] + written if written else [])
+    head = _dependencies_head(body, len(found), len(written))
+    for start in range(0, max(len(entries), 1), PART_ROWS):
+        yield ("Dependencies" if start == 0 else None), \
+            f"<section>{head if start == 0 else ''}{''.join(entries[start:start + PART_ROWS])}</section>"
+    if body.since is not None:
+        yield f"Changes since version {body.since}", _changes(body)
 
 
 def html_document(body: Contents, svg: str | None) -> str:
+    """The whole report as one HTML document (to look at it in a browser; the PDF is made in parts)."""
     picture = picture_pages(svg, len(body.services))
-    chapters = [("picture", "The picture"), ("figures", "Figures"), ("services", "Services"),
-                ("dependencies", "Dependencies")]
-    if body.since is not None:
-        chapters.append(("changes", f"Changes since version {body.since}"))
-    parts = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-             f"<title>{_e(body.name)} — dependency report</title>",
-             f'<meta name="description" content="Dependency report of {_e(body.name)}">',
-             f'<meta name="author" content="{_e(body.requested_by)}">',
-             f"<style>{CSS}</style></head><body>",
-             _cover(body, chapters), _picture(body, picture), _figures(body),
-             _services(body.services, len(body.services)), _dependencies(body)]
-    if body.since is not None:
-        parts.append(_changes(body))
-    parts.append("</body></html>")
-    return "".join(parts)
+    return _document(_cover(body, [], 0) + "".join(fragment for _, fragment in _parts(body, picture)), body.name)
 
 
 def pdf(body: Contents, svg: str | None) -> bytes:
+    import xml.etree.ElementTree as ET
+
+    import cssselect2
+    from pypdf import PdfReader, PdfWriter
     from weasyprint import HTML
+    from weasyprint.text.fonts import FontConfiguration
     from weasyprint.urls import URLFetcher
 
     class _NoFetching(URLFetcher):  # type: ignore[misc]
@@ -255,6 +328,56 @@ def pdf(body: Contents, svg: str | None) -> bytes:
         def fetch(self, url: str, headers: object = None) -> object:
             raise ValueError("a report fetches nothing")
 
-    document = HTML(string=html_document(body, svg), url_fetcher=_NoFetching(), base_url=None)
-    result: bytes = document.write_pdf(pdf_variant=None, uncompressed_pdf=False)
-    return result
+    class _Parsed(HTML):  # type: ignore[misc]
+        """HTML from an element tree built here. The document is well-formed XHTML of our own making
+        (every text escaped, the picture serialized by lxml), so expat reads it in C; WeasyPrint's
+        HTML5 parser, in pure Python, took a third of the time of a 300-service report. The fields set
+        are those `HTML.__init__` sets after parsing (WeasyPrint is pinned; the tests read the PDF)."""
+
+        def __init__(self, text: str) -> None:
+            self.base_url = None
+            self.url_fetcher = _NoFetching()
+            self.media_type = "print"
+            self.wrapper_element = cssselect2.ElementWrapper.from_html_root(ET.fromstring(text), content_language=None)
+            self.etree_element = self.wrapper_element.etree_element
+
+    fonts = FontConfiguration()
+
+    def written(text: str) -> PdfReader:
+        return PdfReader(io.BytesIO(_Parsed(text).write_pdf(font_config=fonts)))
+
+    picture = picture_pages(svg, len(body.services))
+    cover_pages = len(written(_document(_cover(body, [], 0))).pages)  # one, unless a long name or description
+    parts: list[PdfReader] = []
+    chapters: list[tuple[str, int]] = []
+    sizes = [""] * cover_pages  # per page: the stamp's page (its size and margins)
+    page = cover_pages + 1
+    for title, fragment in _parts(body, picture):
+        part = written(_document(fragment))
+        if title is not None:
+            chapters.append((title, page))
+        parts.append(part)
+        sizes += [picture.orientation if title == "The picture" else ""] * len(part.pages)
+        page += len(part.pages)
+    cover = written(_document(_cover(body, chapters, page - 1), body.name))
+    if len(cover.pages) != cover_pages:  # cannot happen: the same cover with numbers filled in
+        raise RuntimeError("the cover changed length")
+
+    writer = PdfWriter()
+    for reader in (cover, *parts):
+        for part_page in reader.pages:
+            writer.add_page(part_page)
+    css = STAMP_CSS.replace("GRAPH", _css_string(body.name[:90])).replace("ASOF", _css_string("As of " + _when(body.as_of)))
+    stamp = written(f"<html><head><style>{css}</style></head><body>"
+                    + "".join(f'<div class="{size}"></div>' for size in sizes) + "</body></html>")
+    for target, over in zip(writer.pages, stamp.pages):
+        target.merge_page(over, over=True)
+        target.compress_content_streams()
+    for title, first in chapters:
+        writer.add_outline_item(title=title, page_number=first - 1)
+    writer.add_metadata({"/Title": f"{body.name} — dependency report", "/Author": body.requested_by,
+                         "/Subject": f"Dependency report of {body.name}, as of {_when(body.as_of)}",
+                         "/Creator": "Maestro Web"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

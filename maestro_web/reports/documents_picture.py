@@ -178,7 +178,16 @@ def _view_box(root: etree._Element) -> tuple[float, float, float, float]:
 
 
 def _fitted(root: etree._Element, box: tuple[float, float, float, float], width: float, height: float) -> str:
-    """The drawing shown through the window `box`, at `width` × `height` CSS px."""
+    """The drawing shown through the window `box`, at `width` × `height` CSS px. What paper does not
+    draw goes (titles, data attributes, classes): each element costs the PDF engine a style."""
+    for element in list(root.iter(f"{{{SVG_NS}}}title", f"{{{SVG_NS}}}desc")):
+        parent = element.getparent()
+        if parent is not None and parent is not root:
+            parent.remove(element)
+    for element in root.iter():
+        for name in ("data-node", "data-kind", "data-source", "data-target", "class", "role"):
+            if name in element.attrib:
+                del element.attrib[name]
     for name in ("width", "height", "viewBox", "preserveAspectRatio", "x", "y"):
         if name in root.attrib:
             del root.attrib[name]
