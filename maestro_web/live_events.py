@@ -306,12 +306,14 @@ class _LinkColumns:
 def _creators_links(session: Session, grant: GraphRole) -> tuple[str | None, list[_LinkColumns]]:
     """The public id of the user of `grant` and the links they made of its graph that are not revoked and
     not expired (the others' words do not change with their creator's role)."""
-    creator = session.connection().scalar(select(User.public_id).where(User.id == grant.user_id))
     rows = session.connection().execute(
         select(ShareLink.public_id, ShareLink.revoked_at, ShareLink.paused_at, ShareLink.expires_at,
                ShareLink.max_views, ShareLink.view_count, ShareLink.mode)
         .where(ShareLink.graph_id == grant.graph_id, ShareLink.creator_id == grant.user_id,
                ShareLink.revoked_at.is_(None), ShareLink.expires_at > utcnow())).all()
+    if not rows:  # the usual case (a new graph's first Admin, a reader made writer): one query
+        return None, []
+    creator = session.connection().scalar(select(User.public_id).where(User.id == grant.user_id))
     return creator, [_LinkColumns(*row) for row in rows]
 
 
