@@ -6,6 +6,10 @@ added up, the live server, the worker, discovery) are tests/test_metrics_prometh
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -229,3 +233,33 @@ def test_crawl_and_worker_outcomes_land_in_fixed_labels():
     worker.run_done("a surprise", 0.2)
     assert read(worker.REGISTRY, "maestro_worker_runs_total", outcome="done") == done + 1
     assert "a surprise" not in exposition(worker.REGISTRY).decode()
+
+
+def test_gunicorns_hooks_make_the_directory_and_let_a_dead_worker_go(tmp_path):
+    # In a fresh interpreter, as gunicorn's master: the directory is chosen (and emptied) before
+    # prometheus_client is imported; a worker's live gauge leaves the sum when child_exit names it.
+    stale = tmp_path / "counter_1.db"
+    stale.write_bytes(b"old run")
+    code = f"""
+import os, sys
+from maestro_web import gunicorn_hooks
+path, made = gunicorn_hooks.metrics_directory()
+assert path == {str(tmp_path)!r} and not made, (path, made)
+assert not os.path.exists({str(stale)!r}), "an earlier run's file was kept"
+from prometheus_client import Gauge
+from maestro_web.metrics import multiprocess_dir
+assert multiprocess_dir() == path
+Gauge("maestro_test_live", "a live gauge", multiprocess_mode="livesum").set(5)
+files = sorted(os.listdir(path))
+gunicorn_hooks.worker_exited(os.getpid())
+print(files, sorted(os.listdir(path)))
+"""
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, after = done.stdout.strip().split("] [")
+    assert "gauge_livesum_" in before and "gauge_livesum_" not in after
+    config: dict[str, object] = {}
+    exec((Path(__file__).resolve().parent.parent / "gunicorn.conf.py").read_text(), config)
+    assert callable(config["child_exit"]) and callable(config["on_exit"])
