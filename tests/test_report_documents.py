@@ -13,7 +13,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 from openpyxl import load_workbook
@@ -99,12 +99,20 @@ def _words(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
+PROGRESS: list[float] = []
+
+
 @pytest.fixture(scope="module")
-def pdf() -> tuple[bytes, PdfReader, list[str]]:
-    """The PDF, its reader and each page's text."""
-    body = render("pdf", report_input())
+def pdf() -> Iterator[tuple[bytes, PdfReader, list[str]]]:
+    """The PDF, its reader and each page's text. Long tables are laid out PART_ROWS rows at a time
+    (memory); five at a time here, so that this small graph is made the way a 2,000-service one is."""
+    from maestro_web.reports import documents_pdf
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(documents_pdf, "PART_ROWS", 5)
+        body = render("pdf", report_input(), progress=PROGRESS.append)
     reader = PdfReader(io.BytesIO(body))
-    return body, reader, [page.extract_text() for page in reader.pages]
+    yield body, reader, [page.extract_text() for page in reader.pages]
 
 
 def test_formats_have_their_media_types_and_suffixes():
@@ -191,27 +199,19 @@ def test_pdf_lists_services_dependencies_evidence_and_changes(pdf):
     assert "Version 1 —" not in changes  # since 1: what came after it
 
 
-def test_long_tables_are_made_in_parts_with_one_numbering(monkeypatch):
-    """A long table is laid out a few hundred rows at a time (memory); here five rows at a time, so
-    the small graph shows what the 2,000-service one does: the pages still count through, and the
-    contents and bookmarks point at the pages where each chapter starts."""
-    from maestro_web.reports import documents_pdf
-
-    monkeypatch.setattr(documents_pdf, "PART_ROWS", 5)
-    reader = PdfReader(io.BytesIO(render("pdf", report_input(svg=None))))
-    pages = [page.extract_text() for page in reader.pages]
-    assert len(pages) >= 8
-    for number, page in enumerate(pages, start=1):
-        assert f"Page {number} of {len(pages)}" in page
+def test_long_tables_are_made_in_parts_with_one_numbering(pdf):
+    """Made five rows at a time, the pages still count through, and the contents and bookmarks point
+    at the pages where each chapter starts."""
+    _, reader, pages = pdf
+    # One progress call per part (picture, figures, 2 × services, 2 × dependencies, changes), rising.
+    assert len(PROGRESS) == 7 and PROGRESS == sorted(PROGRESS) and 0 < PROGRESS[0] and PROGRESS[-1] <= 1
     services = [i for i, page in enumerate(pages) if "Name Kind Calls" in _words(page)]
     assert len(services) == 2  # nine services, five a part, the table's header on each
-    text = _words(" ".join(pages))
-    for name in SERVICES:
-        assert name in text
     starts = {item.title: reader.get_destination_page_number(item) for item in reader.outline}
     assert starts["Services"] == services[0] and pages[services[0]].lstrip().startswith("Services")
     assert re.search(rf"Services ?{services[0] + 1}\b", _words(pages[0]))
     assert _words(pages[starts["Dependencies"]]).lstrip().startswith("Dependencies")
+    assert _words(pages[starts["Figures"]]).lstrip().startswith("Figures")
 
 
 def test_xlsx_two_sheets_typed_cells_frozen_headers():
@@ -347,3 +347,22 @@ def test_the_graph_page_prints_the_same_hints(app, client, auth, make_user, make
     for _, label, hint in FIGURES:
         assert hint in page, label
     assert "Nodes nothing depends on: where requests come in. Press one to find it in the picture." in page
+
+
+@pytest.mark.parametrize("svg, words", [
+    ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1e9 1e9"><rect width="10" height="10"/></svg>',
+     "no usable size"),
+    ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">' + "<g>" * 3000 + "</g>" * 3000 + "</svg>",
+     "not a readable SVG"),
+    ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">' + "<rect/>" * 1001 + "</svg>",
+     "too many parts"),
+    ("<html><body>not a picture</body></html>", "not an SVG"),
+    ("<svg", "not a readable SVG"),
+    ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">' + "x" * (7 * 1024 * 1024) + "</svg>", "too big to print"),
+])
+def test_a_picture_that_cannot_be_printed_becomes_a_note(svg, words, monkeypatch):
+    from maestro_web.reports import documents_picture
+
+    monkeypatch.setattr(documents_picture, "MAX_ELEMENTS", 1000)  # 80,000 in production: the same check, faster
+    picture = picture_pages(svg, 3)
+    assert picture.pages == [] and words in picture.notes[0] and "Open the graph in the app" in picture.notes[0]

@@ -37,7 +37,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -399,8 +399,12 @@ def _changes(versions: Sequence[Mapping[str, Any]], since: int) -> list[Change]:
 
 # --- the formats -------------------------------------------------------------------------------------
 
-def render(fmt: str, data: ReportInput) -> bytes:
-    """The document in `fmt` ("pdf", "xlsx", "csv"), at most MAX_BYTES; ReportError says why not."""
+def render(fmt: str, data: ReportInput, progress: Callable[[float], None] | None = None) -> bytes:
+    """The document in `fmt` ("pdf", "xlsx", "csv"), at most MAX_BYTES; ReportError says why not.
+
+    `progress`, if given, is called with the share done so far (0 to 1) as a PDF's parts are laid
+    out (a few times for a small graph, about 40 times at the limit): the service's
+    `report.progress` events. XLSX and CSV take a second or two at most and report nothing."""
     if fmt not in MEDIA_TYPES:
         raise ReportError(f"Reports come as PDF, XLSX or CSV, not “{_text(fmt)[:20]}”.")
     if data.as_of.tzinfo is None:
@@ -413,7 +417,7 @@ def render(fmt: str, data: ReportInput) -> bytes:
     else:
         from maestro_web.reports import documents_pdf  # WeasyPrint loads Pango: only when a PDF is asked for
 
-        result = documents_pdf.pdf(body, data.svg)
+        result = documents_pdf.pdf(body, data.svg, progress)
     if len(result) > MAX_BYTES:
         raise ReportError(f"The {fmt.upper()} would be {len(result) / 1024 / 1024:.1f} MiB, over the "
                           f"{MAX_BYTES / 1024 / 1024:g} MiB a report may be. Try the CSV, or a report without the changes.")

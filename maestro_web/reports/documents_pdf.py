@@ -24,7 +24,7 @@ from __future__ import annotations
 import html
 import io
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -313,7 +313,7 @@ def html_document(body: Contents, svg: str | None) -> str:
     return _document(_cover(body, [], 0) + "".join(fragment for _, fragment in _parts(body, picture)), body.name)
 
 
-def pdf(body: Contents, svg: str | None) -> bytes:
+def pdf(body: Contents, svg: str | None, progress: Callable[[float], None] | None = None) -> bytes:
     import xml.etree.ElementTree as ET
 
     import cssselect2
@@ -347,13 +347,16 @@ def pdf(body: Contents, svg: str | None) -> bytes:
         return PdfReader(io.BytesIO(_Parsed(text).write_pdf(font_config=fonts)))
 
     picture = picture_pages(svg, len(body.services))
+    fragments = list(_parts(body, picture))
     cover_pages = len(written(_document(_cover(body, [], 0))).pages)  # one, unless a long name or description
     parts: list[PdfReader] = []
     chapters: list[tuple[str, int]] = []
     sizes = [""] * cover_pages  # per page: the stamp's page (its size and margins)
     page = cover_pages + 1
-    for title, fragment in _parts(body, picture):
+    for index, (title, fragment) in enumerate(fragments):
         part = written(_document(fragment))
+        if progress is not None:
+            progress(0.9 * (index + 1) / len(fragments))
         if title is not None:
             chapters.append((title, page))
         parts.append(part)
