@@ -9,7 +9,7 @@ import re
 from markupsafe import escape
 
 from maestro_web.extensions import db
-from maestro_web.models import ShareLink
+from maestro_web.models import Role, ShareLink
 from maestro_web.models.share_rules import STATE_REASONS, VISITOR_WORDS, Outcome
 from maestro_web.presentation import day_text
 from share_support import BREAKS, graph, make_link, owner, reader, short_code, writer  # noqa: F401 (fixtures)
@@ -160,3 +160,22 @@ def test_a_link_that_cannot_be_embedded_says_how_to_get_one_that_can(app, auth, 
     html = client.get(f"/graphs/{graph.public_id}/shares/{made.id}").text
     assert "not allowed" in html and "“Allow embedding in other sites” under Options" in html
     assert f'href="/graphs/{graph.public_id}/shares"' in html
+
+
+def test_taking_write_from_a_creator_says_their_links_stopped(app, auth, client, owner, writer, reader, graph):
+    """A role changed below Write, or removed, stops the person's links: the Admin is told, in the links' words."""
+    make_link(app, graph, writer, label="One")
+    make_link(app, graph, writer, label="Two")
+    auth.login(owner.email)
+    access = f"/graphs/{graph.public_id}/access"
+    html = client.post(f"{access}/{writer.public_id}/role", data={**auth.form_values(access), "role": int(Role.READ)},
+                       follow_redirects=True).text
+    said = "The 2 active links they made of this graph are now Stopped: visitors get “This link no longer works”"
+    assert said in html
+    # The reader had no links: nothing more is said; a removal says the same as a demotion.
+    html = client.post(f"{access}/{reader.public_id}/role", data={**auth.form_values(access), "role": int(Role.WRITE)},
+                       follow_redirects=True).text
+    assert "now has the Write role." in html and "Stopped" not in html.split("now has the Write role.")[1][:80]
+    make_link(app, graph, reader, label="Three")
+    html = client.post(f"{access}/{reader.public_id}/remove", data=auth.form_values(access), follow_redirects=True).text
+    assert "Access removed. The 1 active link they made of this graph is now Stopped" in html

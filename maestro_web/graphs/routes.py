@@ -34,6 +34,8 @@ from maestro_web.graphs.services import (
 )
 from maestro_web.models import Role
 from maestro_web.models.graph import GRAPH_STATUSES, Graph, GraphResult
+from maestro_web.models.share_rules import STOPPED, VISITOR_WORDS, Outcome
+from maestro_web.presentation import status_word
 from maestro_web.rate_limits import spend_role_grant
 from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.sources.panels import dependencies_context, discovered_by_source
@@ -179,6 +181,8 @@ def change_role(graph_id: str, user_id: str):
     try:
         grant = grant_of(graph, user_id)
         changed = grant.role != int(form.role.data)
+        # Below Write, the links they made stop (SPEC §3.2): counted before, said after.
+        stopping = working_links_by_creator(graph)[grant.user_id] if int(form.role.data) < Role.WRITE else 0
         grant = grant_role(graph, grant.user.email, Role(int(form.role.data)))
         db.session.commit()
     except RoleChangeRefused as exc:
@@ -187,8 +191,17 @@ def change_role(graph_id: str, user_id: str):
                             error=str(exc))
     if changed:
         send_access_granted(grant, by)
-    flash(f"{grant.user.email} now has the {grant.role_enum.label} role.", "success")
+    flash(f"{grant.user.email} now has the {grant.role_enum.label} role.{links_stopped(stopping)}", "success")
     return redirect(url_for("graphs.access", graph_id=graph.public_id))
+
+
+def links_stopped(count: int) -> str:
+    """What losing Write did to the person's links, for the flash: they read "Stopped" now (share_rules)."""
+    if not count:
+        return ""
+    links = "1 active link" if count == 1 else f"{count} active links"
+    return (f" The {links} they made of this graph {'is' if count == 1 else 'are'} now {status_word(STOPPED)}: "
+            f"visitors get “{VISITOR_WORDS[Outcome.CREATOR_LOST_WRITE][0]}” until they get Write back.")
 
 
 @graphs_bp.post("/<graph_id>/invitations/<invitation_id>/withdraw")
@@ -223,12 +236,13 @@ def confirm_remove_access(graph_id: str, user_id: str):
 def remove_access(graph_id: str, user_id: str):
     graph, role = authorize_graph(graph_id, current_user(), Role.ADMIN)
     try:
+        stopping = working_links_by_creator(graph)[grant_of(graph, user_id).user_id]
         remove_role(graph, user_id)
     except RoleChangeRefused as exc:
         db.session.rollback()
         return _access_page(graph, role, RoleForm(formdata=None), 409, error=str(exc))
     db.session.commit()
-    flash("Access removed.", "success")
+    flash(f"Access removed.{links_stopped(stopping)}", "success")
     return redirect(url_for("graphs.access", graph_id=graph.public_id))
 
 
