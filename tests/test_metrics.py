@@ -82,6 +82,16 @@ def test_behind_the_proxy_the_forwarded_client_address_decides(client):
     assert client.get("/metrics").status_code == 200
 
 
+def test_a_forwarded_request_without_trusted_proxies_needs_the_token(app, client):
+    # nginx in front but MAESTRO_TRUSTED_PROXIES forgotten: every visitor arrives from loopback. A
+    # forwarded request is then not let in by its peer's address.
+    assert app.config["MAESTRO_TRUSTED_PROXIES"] == 0
+    assert client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 404
+    app.config["MAESTRO_METRICS_TOKEN"] = TOKEN
+    assert client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7",
+                                           "Authorization": f"Bearer {TOKEN}"}).status_code == 200
+
+
 def test_metrics_access_rules():
     loopback = MetricsAccess()
     assert loopback.permits("127.0.0.1", None) and loopback.permits("::1", None)

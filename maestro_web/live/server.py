@@ -459,7 +459,10 @@ async def metrics(request: web.Request) -> web.Response:
     the trusted proxies, like the connection cap), or the metrics token; 404 for anyone else."""
     settings = request.app[SETTINGS_KEY]
     access = MetricsAccess(settings.metrics_allow, settings.metrics_token)
-    if not access.permits(client_address(request, settings.trusted_proxies), request.headers.get("Authorization")):
+    address: str | None = client_address(request, settings.trusted_proxies)
+    if not settings.trusted_proxies and "X-Forwarded-For" in request.headers:
+        address = None  # forwarded by a proxy nobody declared: the peer's address proves nothing (app: guards.py)
+    if not access.permits(address, request.headers.get("Authorization")):
         return json_error(404, "Not Found")
     body = exposition(live_metrics.REGISTRY, request.app[GAUGES_KEY])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"})
