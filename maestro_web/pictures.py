@@ -51,7 +51,7 @@ MAX_PNG_SVG_BYTES = 1_000_000
 
 # The child's limits. A 300-node picture costs 1.3 s of CPU (docs/benchmarks.md), the largest
 # accepted SVG a few seconds; under heavy load its wall time is up to ten times its CPU time.
-CPU_SECONDS = 10
+CPU_SECONDS = 10  # read when a child starts (tests/test_hostile_pictures.py lowers it in its app process)
 MEMORY_BYTES = 1024 * 1024 * 1024  # address space: the interpreter, resvg, an 8 MP canvas and its layers
 WALL_SECONDS = 25  # then the parent kills it: a child stopped (not spending CPU) cannot hold a request longer
 RENDER_SLOTS = 2  # renders at once per directory (the host's app): each may use a core for CPU_SECONDS
@@ -263,7 +263,7 @@ def _store(folder: str, key: str, outcome: bytes | Unrenderable) -> None:
 def _render(svg: str) -> bytes | Unrenderable:
     """Run the child on `svg`: its PNG, or why there is none. The child gets no secrets: its
     environment is PATH and a locale only."""
-    command = [sys.executable, "-E", "-s", "-m", "maestro_web.pictures"]
+    command = [sys.executable, "-E", "-s", "-m", "maestro_web.pictures", str(CPU_SECONDS)]
     environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", "RUST_BACKTRACE": "0"}
     try:
         child = subprocess.run(command, input=svg.encode("utf-8", "surrogatepass"), capture_output=True,
@@ -283,18 +283,19 @@ def _render(svg: str) -> bytes | Unrenderable:
 
 # --- the child ---------------------------------------------------------------------------------
 
-def _limit_self() -> None:
+def _limit_self(cpu_seconds: int) -> None:
     """CPU time (SIGXCPU at the soft limit, SIGKILL one second later), address space, no core file."""
     import resource
 
-    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS + 1))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def _child() -> int:
-    """Read the SVG on stdin, write its PNG on stdout; the exit status says why not (_REASONS)."""
-    _limit_self()
+    """Read the SVG on stdin, write its PNG on stdout; the exit status says why not (_REASONS).
+    The parent passes its CPU_SECONDS as the one argument."""
+    _limit_self(int(sys.argv[1]) if len(sys.argv) > 1 else CPU_SECONDS)
     svg = sys.stdin.buffer.read().decode("utf-8", "surrogatepass")
     try:
         width, height = png_pixels(svg)

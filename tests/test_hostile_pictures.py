@@ -23,6 +23,7 @@ import pytest
 import requests
 from sqlalchemy import update
 
+from maestro_web import pictures
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult
 from maestro_web.security.worker_tokens import mint_worker_token
@@ -112,8 +113,6 @@ def test_a_stored_picture_the_renderer_panics_on_answers_422_with_the_svg_link_e
 
 
 def test_one_render_per_picture_across_threads_and_processes(tmp_path, caplog):
-    from maestro_web import pictures
-
     svg = STROKE.replace('x="10"', f'x="10" id="p{uuid.uuid4().hex}"')  # new to this process's cache
     folder = str(tmp_path / "pictures")
     caplog.set_level(logging.INFO, logger="maestro_web.pictures")
@@ -140,10 +139,15 @@ def test_one_render_per_picture_across_threads_and_processes(tmp_path, caplog):
 
 # --- a real app process ----------------------------------------------------------------------
 
+# The app process gives its renderer children 2 s of CPU instead of pictures.CPU_SECONDS (10): the
+# bomb needs far more than either, and each engine's run no longer spends 10 s of a core on it.
+CPU_SECONDS = 2
+
 SERVE = """
 import json, sys
 from werkzeug.serving import make_server
-from maestro_web import create_app
+from maestro_web import create_app, pictures
+pictures.CPU_SECONDS = int(sys.argv[4])
 app = create_app(json.loads(sys.argv[1]), environ=json.loads(sys.argv[2]))
 server = make_server("127.0.0.1", int(sys.argv[3]), app, threaded=True)
 print("ready", flush=True)
@@ -174,7 +178,7 @@ def app_process(app, tmp_path):
     environ = {"MAESTRO_SECRETJWT_PUBLIC_ANALYTICS": app.config["KEY_RINGS"]["public-analytics"].current}
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-c", SERVE, json.dumps(config), json.dumps(environ), str(port)], cwd=ROOT,
+        [sys.executable, "-c", SERVE, json.dumps(config), json.dumps(environ), str(port), str(CPU_SECONDS)], cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert process.stdout is not None and process.stdout.readline().strip() == "ready"
     process.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
@@ -213,6 +217,9 @@ def test_an_app_process_survives_both_pictures_and_keeps_answering(app, app_proc
         for bomb in bombs:  # the second waited for the one render and got its outcome
             response = bomb.result()
             assert response.status_code == 422 and escape(f"{links['Bomb'].path}&ext=svg") in response.text
+            # Stopped by a limit (the lowered CPU one; the wall-clock one only on a badly overloaded machine).
+            assert (f"more than {CPU_SECONDS} s of CPU" in response.text
+                    or f"longer than {pictures.WALL_SECONDS} s to draw" in response.text), response.text
     assert answered >= 1
     assert app_process.poll() is None and healthy(url)
     assert children_of(app_process.pid) == []  # the renderer child was stopped and reaped
