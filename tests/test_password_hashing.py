@@ -32,6 +32,8 @@ def test_the_app_hashes_with_rfc_9106_parameters_outside_the_suite():
     hashed, dummy, right, wrong = out
     assert hashed.startswith(PRODUCTION_PREFIX)
     assert dummy.startswith(PRODUCTION_PREFIX)  # an unknown e-mail costs as much as a known one
+    assert extract_parameters(dummy) == extract_parameters(hashed) == extract_parameters(PRODUCTION_HASHER.hash("x"))
+    assert PRODUCTION_HASHER.verify(dummy, "maestro-timing-equaliser")  # the hash it says it is
     assert (right, wrong) == ("True", "False")
 
 
