@@ -43,11 +43,38 @@ CHROMIUM_ARGS = [
 ]
 
 
+def reuse_url_builders() -> None:
+    """Keep werkzeug's URL builder functions across the apps this process makes.
+
+    Binding a route compiles two builder functions from a generated AST (werkzeug's
+    `Rule._compile_builder`): about 90% of `create_app`'s time, and the suite makes an app per test,
+    each with the same ~120 routes. A builder is a pure function of the rule's text, its parsed parts,
+    its defaults and `append_unknown` (it reaches the rule's converters through the `self` it is bound
+    to), so the same rule gets the same function, compiled once per process. Servers the tests start
+    as processes compile their own.
+    """
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+    builders: dict[tuple[Any, ...], Any] = {}
+
+    def reused(self: Rule, append_unknown: bool = True) -> Any:
+        defaults = tuple(sorted((str(name), type(self._converters.get(name)).__name__, repr(value))
+                                for name, value in (self.defaults or {}).items()))
+        key = (self.rule, tuple(self._trace), defaults, append_unknown)
+        if key not in builders:
+            builders[key] = compile_builder(self, append_unknown)
+        return builders[key]
+
+    Rule._compile_builder = reused  # type: ignore[method-assign]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Cheap argon2 parameters for the accounts and passcodes tests make in this process: a
     # production hash costs about 0.1 s of CPU and the suite makes thousands. Servers the tests
     # start as processes keep the production parameters; tests/test_password_hashing.py checks them.
     use_password_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    reuse_url_builders()
     config.addinivalue_line("markers", "app_settings(**settings): app.config overrides for one test")
     config.addinivalue_line("markers", "browser: drives real pages in headless Chromium")
 
