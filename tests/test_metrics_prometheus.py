@@ -204,15 +204,18 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     finally:
         # Prometheus first: the aiohttp servers wait (up to 5 s) for open keep-alive connections, its among them.
         _stop([proc for proc in started if proc.args[0] == PROMETHEUS])
-        _stop([proc for proc in started if proc.args[0] != PROMETHEUS])
+        # gunicorn's workers take 5 s and more to exit even on its quick shutdown (SIGINT), and nothing is
+        # checked at its exit here: its process group is killed.
+        _stop([gunicorn], signal.SIGKILL)
+        _stop([proc for proc in started if proc.args[0] != PROMETHEUS and proc is not gunicorn])
         if live is not None:
             live.stop()
 
 
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+def _stop(processes: list[subprocess.Popen[bytes]], how: signal.Signals = signal.SIGINT) -> None:
     for proc in processes:
-        if proc.poll() is None:  # SIGINT: gunicorn's quick shutdown, without waiting for kept-alive connections
-            os.killpg(proc.pid, signal.SIGINT)
+        if proc.poll() is None:
+            os.killpg(proc.pid, how)
     for proc in processes:
         try:
             proc.wait(timeout=20)
