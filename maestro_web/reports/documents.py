@@ -37,6 +37,7 @@ import csv
 import io
 import math
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -45,6 +46,7 @@ from typing import Any
 from maestro_web.domain.figures import DEPTHS_HINT, ENTRY_POINTS_HINT, FIGURES, KINDS_HINT
 
 MAX_BYTES = 20 * 1024 * 1024  # SPEC §12: the upload limit of a report file
+_PDF_LOCK = threading.Lock()
 
 MEDIA_TYPES: dict[str, str] = {
     "pdf": "application/pdf",
@@ -359,10 +361,6 @@ def _figures(info: Mapping[str, Any] | None) -> list[Figure]:
     if isinstance(depths, Mapping) and depths:
         figures.append(Figure("Nodes per depth", ", ".join(f"{_text(k)}: {v}" for k, v in list(depths.items())[:50]
                                                            if isinstance(v, int)), DEPTHS_HINT))
-    examples = info.get("cycle_examples")
-    if isinstance(examples, list) and examples:
-        figures.append(Figure("Cycles, for example", "; ".join(_text(e) for e in examples[:3]),
-                              "A few of the loops, shortest first."))
     return figures
 
 
@@ -417,7 +415,11 @@ def render(fmt: str, data: ReportInput, progress: Callable[[float], None] | None
     else:
         from maestro_web.reports import documents_pdf  # WeasyPrint loads Pango: only when a PDF is asked for
 
-        result = documents_pdf.pdf(body, data.svg, progress)
+        # One PDF at a time per process: laying out is Python under the GIL, so two threads take as
+        # long together as one after the other, and one at a time keeps a process within its memory
+        # (about 200 MB at §4's limit) and Pango's shared font map out of concurrent use.
+        with _PDF_LOCK:
+            result = documents_pdf.pdf(body, data.svg, progress)
     if len(result) > MAX_BYTES:
         raise ReportError(f"The {fmt.upper()} would be {len(result) / 1024 / 1024:.1f} MiB, over the "
                           f"{MAX_BYTES / 1024 / 1024:g} MiB a report may be. Try the CSV, or a report without the changes.")

@@ -93,12 +93,14 @@ p.dep { margin: 0; padding: 1.2mm 0 1.2mm 4mm; text-indent: -4mm; border-bottom:
 p.dep .ev { display: block; font-size: 7.5pt; color: #222; text-indent: 0; overflow-wrap: anywhere; }
 p.hand { margin: 0; padding: 0.8mm 0 0.8mm 4mm; text-indent: -4mm; border-bottom: 0.3pt solid #ccc; }
 .figures td.value { font-weight: bold; white-space: nowrap; }
-.figures td.value.list { white-space: normal; font-weight: normal; }
-.figures td.hint { color: #222; }
+.figures td.hint, .figures span.hint { color: #222; }
+.figures span.list, .figures span.hint { display: block; }
+.figures span.hint { margin-top: 0.8mm; }
 section.picture.landscape { page: picture-landscape; }
 section.picture.portrait { page: picture-portrait; }
 section.picture h2 { margin-bottom: 1mm; }
 section.picture .note { margin: 1mm 0 2mm 0; padding: 1mm 3mm; }
+section.picture + section { margin-top: 10mm; }
 .picture-page { break-before: page; }
 .picture-frame { text-align: center; }
 .picture-frame svg { display: block; margin: 0 auto; }
@@ -132,7 +134,7 @@ def _cover(body: Contents, chapters: Sequence[tuple[str, int]], pages: int) -> s
 
 
 def _picture(body: Contents, picture: Picture) -> str:
-    parts = [f'<section class="picture {picture.orientation}"><h2>The picture</h2>']
+    parts = [f'<section class="picture {picture.orientation if picture.pages else ""}"><h2>The picture</h2>']
     for note in picture.notes:
         parts.append(f'<p class="note">{_e(note)}</p>')
     for index, page in enumerate(picture.pages):
@@ -149,10 +151,12 @@ def _figures(body: Contents) -> str:
     elif not body.figures:
         inner = '<p class="note">The last drawing gave no figures.</p>'
     else:
+        # A number sits beside its hint; a list (entry points, kinds…) takes the row's width, its hint below.
         rows = "".join(
-            f'<tr><td class="name">{_e(f.label)}</td>'
-            f'<td class="value{" list" if len(f.value) > 24 else ""}">{_e(f.value)}</td>'
-            f'<td class="hint">{_e(f.hint)}</td></tr>' for f in body.figures)
+            f'<tr><td class="name">{_e(f.label)}</td><td class="value">{_e(f.value)}</td><td class="hint">{_e(f.hint)}</td></tr>'
+            if len(f.value) <= 24 else
+            f'<tr><td class="name">{_e(f.label)}</td><td colspan="2"><span class="list">{_e(f.value)}</span>'
+            f'<span class="hint">{_e(f.hint)}</span></td></tr>' for f in body.figures)
         inner = ('<table class="figures"><thead><tr><th style="width:28mm">Figure</th><th style="width:40mm">Value</th>'
                  f'<th>What it means</th></tr></thead><tbody>{rows}</tbody></table>')
     return f'<section><h2>Figures</h2>{inner}</section>'
@@ -290,9 +294,13 @@ def _document(fragment: str, title: str = "") -> str:
 
 
 def _parts(body: Contents, picture: Picture) -> Iterable[tuple[str | None, str]]:
-    """(chapter title or None for a continuation, HTML fragment) in the order of the pages."""
-    yield "The picture", _picture(body, picture)
-    yield "Figures", _figures(body)
+    """(chapter title or None for a continuation, HTML fragment) in the order of the pages. A picture
+    that is only a note shares its page with the figures ("The picture" then names that part)."""
+    if picture.pages:
+        yield "The picture", _picture(body, picture)
+        yield "Figures", _figures(body)
+    else:
+        yield "The picture", _picture(body, picture) + _figures(body)
     for start in range(0, max(len(body.services), 1), PART_ROWS):
         yield ("Services" if start == 0 else None), _services(body.services[start:start + PART_ROWS], start,
                                                                len(body.services))
@@ -305,12 +313,6 @@ def _parts(body: Contents, picture: Picture) -> Iterable[tuple[str | None, str]]
             f"<section>{head if start == 0 else ''}{''.join(entries[start:start + PART_ROWS])}</section>"
     if body.since is not None:
         yield f"Changes since version {body.since}", _changes(body)
-
-
-def html_document(body: Contents, svg: str | None) -> str:
-    """The whole report as one HTML document (to look at it in a browser; the PDF is made in parts)."""
-    picture = picture_pages(svg, len(body.services))
-    return _document(_cover(body, [], 0) + "".join(fragment for _, fragment in _parts(body, picture)), body.name)
 
 
 def pdf(body: Contents, svg: str | None, progress: Callable[[float], None] | None = None) -> bytes:
@@ -359,8 +361,10 @@ def pdf(body: Contents, svg: str | None, progress: Callable[[float], None] | Non
             progress(0.9 * (index + 1) / len(fragments))
         if title is not None:
             chapters.append((title, page))
+            if title == "The picture" and not picture.pages:
+                chapters.append(("Figures", page))
         parts.append(part)
-        sizes += [picture.orientation if title == "The picture" else ""] * len(part.pages)
+        sizes += [picture.orientation if title == "The picture" and picture.pages else ""] * len(part.pages)
         page += len(part.pages)
     cover = written(_document(_cover(body, chapters, page - 1), body.name))
     if len(cover.pages) != cover_pages:  # cannot happen: the same cover with numbers filled in
