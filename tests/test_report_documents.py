@@ -219,6 +219,7 @@ def test_xlsx_two_sheets_typed_cells_frozen_headers():
     assert book.sheetnames == ["Services", "Dependencies"]
     services, dependencies = book["Services"], book["Dependencies"]
     assert services.freeze_panes == "A2" and dependencies.freeze_panes == "A2"
+    assert services.auto_filter.ref == "A1:H10" and dependencies.auto_filter.ref == "A1:J10"
     assert [c.value for c in services[1]][:5] == ["Name", "Kind", "Calls (count)", "Called by (count)", "In a cycle"]
     assert services["A1"].font.b
     rows = {row[0]: row for row in services.iter_rows(min_row=2, values_only=True)}
@@ -250,7 +251,13 @@ def test_csv_bom_one_table_every_service_and_no_formulas():
     assert api_db[3] == "database" and api_db[8] == "1520" and api_db[11] == "no"
 
 
-def test_without_dependencies_the_spec_is_used_and_said(tmp_path):
+def test_without_dependencies_the_spec_is_used_and_said(tmp_path, monkeypatch):
+    """…and nothing is written anywhere: not in the working directory, not in the temporary one."""
+    import tempfile
+
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     graph = api_json()
     del graph["dependencies"]
     body = render("pdf", report_input(graph, svg=None, since=None, analytics=None))
@@ -259,7 +266,7 @@ def test_without_dependencies_the_spec_is_used_and_said(tmp_path):
     assert "has not drawn this graph yet" in text and "no picture yet" in text
     assert "api → db" not in text and "orders → db" in text
     assert "Changes since" not in text
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.rglob("*")] == ["tmp"]
 
 
 class _Counting(BaseHTTPRequestHandler):

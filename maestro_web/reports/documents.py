@@ -430,6 +430,8 @@ def render(fmt: str, data: ReportInput, progress: Callable[[float], None] | None
 # like "=HYPERLINK(...)" in a CSV gets a leading apostrophe, which those tools show as text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
+XLSX_CELL_CHARS = 32_767
+
 CSV_COLUMNS = ("Source", "Source kind", "Target", "Target kind", "Found by", "Evidence", "Confidence",
                "Last seen (UTC)", "Calls observed", "p50 ms", "p99 ms", "In a cycle")
 
@@ -467,11 +469,12 @@ def _xlsx(body: Contents) -> bytes:
     book = Workbook(write_only=True)
     bold = Font(bold=True)
 
-    def sheet(title: str, headers: Sequence[str], widths: Sequence[int], rows: Any) -> None:
+    def sheet(title: str, headers: Sequence[str], widths: Sequence[int], rows: Any, count: int) -> None:
         from openpyxl.cell import WriteOnlyCell
 
         ws = book.create_sheet(title)
         ws.freeze_panes = "A2"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{count + 1}"
         for index, width in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(index)].width = width
         header_cells = []
@@ -486,6 +489,8 @@ def _xlsx(body: Contents) -> bytes:
             for value in row:
                 cell = WriteOnlyCell(ws, value=value)
                 if isinstance(value, str):
+                    if len(value) > XLSX_CELL_CHARS:  # Excel's limit: it "repairs" a longer cell away
+                        cell.value = value[:XLSX_CELL_CHARS - 1] + "…"
                     cell.data_type = "s"  # never a formula, whatever the name starts with
                 elif isinstance(value, datetime):
                     cell.number_format = "yyyy-mm-dd hh:mm:ss"
@@ -501,13 +506,15 @@ def _xlsx(body: Contents) -> bytes:
           ("Name", "Kind", "Calls (count)", "Called by (count)", "In a cycle", "Calls", "Called by", "Found by"),
           (name_width, 12, 12, 14, 10, 48, 48, 24),
           ((s.name, s.kind or None, len(s.calls), len(s.called_by), s.in_cycle, ", ".join(s.calls) or None,
-            ", ".join(s.called_by) or None, "; ".join(s.found_by) or None) for s in body.services))
+            ", ".join(s.called_by) or None, "; ".join(s.found_by) or None) for s in body.services),
+          len(body.services))
     sheet("Dependencies",
           ("Source", "Target", "Found by", "Evidence", "Confidence", "Last seen (UTC)", "Calls observed",
            "p50 ms", "p99 ms", "In a cycle"),
           (name_width, name_width, 24, 60, 12, 20, 14, 10, 10, 10),
           ((d.source, d.target, "; ".join(d.found_by) or None, "; ".join(d.evidence) or None, d.confidence or None,
-            naive(d.last_seen), d.calls, d.p50_ms, d.p99_ms, d.in_cycle) for d in body.dependencies))
+            naive(d.last_seen), d.calls, d.p50_ms, d.p99_ms, d.in_cycle) for d in body.dependencies),
+          len(body.dependencies))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
