@@ -71,79 +71,23 @@ def result(status: str = "ok", nodes: list[str] | None = None, edges: list[dict[
 
 # --- the discovery service as a real process -------------------------------------------------------
 
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import requests  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from service_support import ServiceProcess, start_service  # noqa: E402
 
-
-class ServiceProcess:
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-        self.proc, self.port, self.log_path = proc, port, log_path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-    def __enter__(self) -> "ServiceProcess":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+__all__ = ["ServiceProcess"]
 
 
 def start_discovery_service(config: Any, app_url: str, *, port: int, publish_url: str | None = None,
                             timeout: float = 60.0, extra: dict[str, str] | None = None) -> ServiceProcess:
     """`flask discovery serve` trusting what `config` (an app.config) signs, reading the app at `app_url`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAESTRO_", "REDIS_URL", "FLASK_"))}
-    rings = config["KEY_RINGS"]
-    env.update({
-        "MAESTRO_ENV": "testing", "PYTHONUNBUFFERED": "1", "MAESTRO_BASE_URL": app_url,
-        "MAESTRO_SECRETJWT": rings["session"].current, "MAESTRO_SECRETJWT_SOCKET": rings["socket"].current,
-        "MAESTRO_DISCOVERY_PRIVATE_KEY": config["MAESTRO_DISCOVERY_PRIVATE_KEY"],
-        "MAESTRO_DISCOVERY_PUBLIC_KEY": config["MAESTRO_DISCOVERY_PUBLIC_KEY"],
-        "MAESTRO_DISCOVERY_WORKERS": "2", "LOG_LEVEL": "INFO",
-    })
-    if publish_url:
-        env["MAESTRO_LIVE_PUBLISH_URL"] = publish_url
-    env.update(extra or {})
-    log_file = tempfile.NamedTemporaryFile(prefix=f"discovery-{port}-", suffix=".log", delete=False)
-    command = [sys.executable, "-m", "flask", "--app", "app", "discovery", "serve", "--port", str(port)]
-    if not publish_url:
-        command.append("--no-live")
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    log_file.close()
-    service = ServiceProcess(proc, port, Path(log_file.name))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"discovery service exited with {proc.returncode}:\n{service.logs()}")
-        try:
-            if requests.get(f"{service.url}/healthz", timeout=1).status_code == 200:
-                return service
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    service.stop()
-    raise RuntimeError(f"discovery service did not answer within {timeout} s:\n{service.logs()}")
+    keys = {"MAESTRO_DISCOVERY_PRIVATE_KEY": config["MAESTRO_DISCOVERY_PRIVATE_KEY"],
+            "MAESTRO_DISCOVERY_PUBLIC_KEY": config["MAESTRO_DISCOVERY_PUBLIC_KEY"],
+            "MAESTRO_DISCOVERY_WORKERS": "2"}
+    return start_service("discovery", config, app_url, port=port, publish_url=publish_url, timeout=timeout,
+                         extra={**keys, **(extra or {})})
 
 
 def wait_for_crawl(http: requests.Session, base: str, graph_id: str, source_id: str,

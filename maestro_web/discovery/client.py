@@ -12,18 +12,12 @@ from typing import IO, Any
 
 import requests
 
-from maestro_web.logs import REQUEST_ID_HEADER, current_request_id
+from maestro_web.service_kit import ApiClient, AppRefused, refusal_message
+
+__all__ = ["AppClient", "AppRefused", "CrawlInput"]
 
 CHUNK = 256 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # bigger inputs (OTLP traces) go to a temporary file, not memory
-
-
-class AppRefused(Exception):
-    """The app answered with an error; `status` and a message safe to show (never the token)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
@@ -35,29 +29,7 @@ class CrawlInput:
     size: int
 
 
-def _message(response: requests.Response) -> str:
-    try:
-        return str(response.json().get("message", ""))[:500]
-    except ValueError:
-        return response.text[:200]
-
-
-class AppClient:
-    def __init__(self, app_url: str, token: str, *, timeout: float = 60.0,
-                 session: requests.Session | None = None) -> None:
-        self.app_url = app_url.rstrip("/")
-        self.headers = {"Authorization": f"JWT {token}"}
-        self.timeout = timeout
-        self.session = session or requests.Session()
-
-    def __repr__(self) -> str:
-        return f"AppClient({self.app_url!r})"
-
-    def _headers(self) -> dict[str, str]:
-        """The token, and the crawl's request id (set on this thread by the service) when there is one."""
-        request_id = current_request_id()
-        return {**self.headers, REQUEST_ID_HEADER: request_id} if request_id else self.headers
-
+class AppClient(ApiClient):
     def _crawl_url(self, graph: str, source: str, crawl: str) -> str:
         return f"{self.app_url}/api/graphs/{graph}/sources/{source}/crawls/{crawl}"
 
@@ -66,7 +38,7 @@ class AppClient:
         url = self._crawl_url(graph, source, crawl) + "/input"
         with self.session.get(url, headers=self._headers(), timeout=self.timeout, stream=True) as response:
             if response.status_code != 200:
-                raise AppRefused(response.status_code, _message(response))
+                raise AppRefused(response.status_code, refusal_message(response))
             spooled: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
             size = 0
             for chunk in response.iter_content(CHUNK):
@@ -83,6 +55,6 @@ class AppClient:
         response = self.session.put(self._crawl_url(graph, source, crawl), headers=self._headers(), json=result,
                                     timeout=self.timeout)
         if response.status_code != 200:
-            raise AppRefused(response.status_code, _message(response))
+            raise AppRefused(response.status_code, refusal_message(response))
         answer: dict[str, Any] = response.json()
         return answer

@@ -2,15 +2,13 @@
 then plain data handed to the lean service process over a pipe (never argv or the environment)."""
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from maestro_web.discovery.sealing import SealingError, load_private_key
 from maestro_web.keyring import KeyRing
 from maestro_web.metrics import DEFAULT_ALLOW
-
-RING_FIELDS = ("command_ring", "socket_ring")
+from maestro_web.service_kit import PipedSettings
 
 
 class SettingsError(RuntimeError):
@@ -18,7 +16,9 @@ class SettingsError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class DiscoverySettings:
+class DiscoverySettings(PipedSettings):
+    TUPLE_FIELDS = ("private_keys", "aws_endpoints", "metrics_allow")
+
     app_url: str  # the app's base URL: the service reads inputs and writes results through its /api
     command_ring: KeyRing  # the user session secret's ring: command tokens are verified with it
     socket_ring: KeyRing  # the socket secret's ring: progress events are published with it
@@ -58,27 +58,6 @@ class DiscoverySettings:
             "metrics_token": config.get("MAESTRO_METRICS_TOKEN"),
         }
         values.update(changes)
-        return cls(**values)
-
-    def to_json(self) -> str:
-        """Everything, keys included: only for handing over to the service process (a pipe)."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name in RING_FIELDS:
-            ring = values[name]
-            values[name] = {"context": ring.context, "current": ring.current, "previous": list(ring.previous)}
-        values["private_keys"] = list(self.private_keys)
-        values["aws_endpoints"] = list(self.aws_endpoints)
-        return json.dumps(values)
-
-    @classmethod
-    def from_json(cls, text: str) -> "DiscoverySettings":
-        values = json.loads(text)
-        for name in RING_FIELDS:
-            ring = values[name]
-            values[name] = KeyRing(ring["context"], ring["current"], tuple(ring["previous"]))
-        values["private_keys"] = tuple(values["private_keys"])
-        values["aws_endpoints"] = tuple(values["aws_endpoints"])
-        values["metrics_allow"] = tuple(values.get("metrics_allow", DEFAULT_ALLOW))
         return cls(**values)
 
 

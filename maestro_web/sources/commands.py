@@ -8,19 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import requests
-
-from maestro_web.logs import REQUEST_ID_HEADER, current_request_id
 from maestro_web.models import DiscoveryCrawl, DiscoverySource, User
 from maestro_web.security import discovery_tokens
-
-COMMAND_TIMEOUT = 10.0
-
-
-def _request_id_header() -> dict[str, str]:
-    """The current request's id, so the discovery service's lines and calls of this crawl carry it."""
-    request_id = current_request_id()
-    return {REQUEST_ID_HEADER: request_id} if request_id else {}
+from maestro_web.service_kit import post_command
 
 
 def send_crawl_command(config: Mapping[str, Any], user: User, source: DiscoverySource,
@@ -29,18 +19,6 @@ def send_crawl_command(config: Mapping[str, Any], user: User, source: DiscoveryS
     ring = config["KEY_RINGS"][discovery_tokens.CONTEXT]
     token = discovery_tokens.issue_command_token(ring, user_id=user.public_id, graph_id=source.graph.public_id,
                                                   token_version=user.token_version)
-    url = config["MAESTRO_DISCOVERY_URL"]
-    try:
-        response = requests.post(f"{url}/crawl", timeout=COMMAND_TIMEOUT,
-                                 headers={"Authorization": f"JWT {token}", **_request_id_header()},
-                                 json={"graph": source.graph.public_id, "source": source.public_id,
-                                       "crawl": crawl.public_id})
-    except requests.RequestException:
-        return f"The discovery service at {url} is not reachable; is `flask discovery serve` running?"
-    if response.status_code == 202:
-        return None
-    try:
-        said = str(response.json().get("message", ""))[:300]
-    except ValueError:
-        said = ""
-    return f"The discovery service refused the crawl ({response.status_code}){': ' + said if said else '.'}"
+    return post_command(f"{config['MAESTRO_DISCOVERY_URL']}/crawl", token,
+                        {"graph": source.graph.public_id, "source": source.public_id, "crawl": crawl.public_id},
+                        service="discovery service", thing="crawl", start="flask discovery serve")

@@ -1,0 +1,278 @@
+"""What the lean services (discovery §11, reports §12) share: the process hand-over from the Flask CLI,
+their JSON errors and access log, their key rings over a pipe, and the client side of the app's API.
+
+No Flask, no database, no app config here (the import contracts of both services cover this module):
+a service reaches the app only through its JSON API, with the user's command token.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+import requests
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from maestro_web.keyring import KeyRing
+from maestro_web.metrics import MULTIPROC_ENV
+from maestro_web.logs import REQUEST_ID_HEADER, configure_logging, current_request_id, request_id_var
+from maestro_web.safe_json import UnsafeJSON, loads_strict
+from maestro_web.security.keys import bearer_token
+
+log = logging.getLogger(__name__)
+
+COMMAND_TIMEOUT = 10.0
+ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+               409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
+               503: "service_unavailable"}
+
+
+def json_error(status: int, message: str) -> web.Response:
+    """The app's error shape `{"error", "message"}`; a 503 says when to come back."""
+    response = web.json_response({"error": ERROR_NAMES.get(status, "error"), "message": message}, status=status)
+    if status == 503:
+        response.headers["Retry-After"] = "5"
+    return response
+
+
+class AccessLogger(AbstractAccessLogger):
+    """Method, path, status and time; never a header (the command token travels in one)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info('%s "%s %s" %s %.3fs', request.remote, request.method, request.path, response.status, time)
+
+
+# --- settings over a pipe ------------------------------------------------------------------------
+
+
+def ring_to_json(ring: KeyRing) -> dict[str, Any]:
+    return {"context": ring.context, "current": ring.current, "previous": list(ring.previous)}
+
+
+def ring_from_json(value: dict[str, Any]) -> KeyRing:
+    return KeyRing(value["context"], value["current"], tuple(value["previous"]))
+
+
+class PipedSettings:
+    """A lean service's settings dataclass, handed over a pipe as JSON: its key rings (RING_FIELDS) and
+    tuples (TUPLE_FIELDS) turned into JSON and back."""
+
+    RING_FIELDS: ClassVar[tuple[str, ...]] = ("command_ring", "socket_ring")
+    TUPLE_FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def to_json(self) -> str:
+        """Everything, keys included: only for handing over to the service process (a pipe)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        for name in self.RING_FIELDS:
+            values[name] = ring_to_json(values[name])
+        for name in self.TUPLE_FIELDS:
+            values[name] = list(values[name])
+        return json.dumps(values)
+
+    @classmethod
+    def from_json(cls, text: str) -> Any:
+        values = json.loads(text)
+        for name in cls.RING_FIELDS:
+            values[name] = ring_from_json(values[name])
+        for name in cls.TUPLE_FIELDS:
+            values[name] = tuple(values[name])
+        return cls(**values)
+
+
+def exec_service(module: str, settings_json: str, host: str, port: int, *, live: bool = True) -> None:
+    """Replace this process (the Flask CLI, with the whole app loaded) by the lean service `module`
+    (`python -m module --settings-fd N --host H --port P`); the settings, keys included, go over a
+    pipe (never argv or the environment)."""
+    read_fd, write_fd = os.pipe()
+    payload = settings_json.encode()
+    if len(payload) > 60_000:  # one write into an empty pipe never blocks below its 64 KiB buffer
+        raise RuntimeError(f"{module} settings too large to hand over")
+    os.write(write_fd, payload)
+    os.close(write_fd)
+    os.set_inheritable(read_fd, True)
+    root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ)
+    env.pop(MULTIPROC_ENV, None)  # gunicorn's multiprocess mode is not this process's: its metrics stay its own
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    arguments = [sys.executable, "-m", module, "--settings-fd", str(read_fd), "--host", host, "--port", str(port)]
+    os.execve(sys.executable, arguments + ([] if live else ["--no-live"]), env)
+
+
+# --- the app's API, as a service calls it --------------------------------------------------------
+
+
+class AppRefused(Exception):
+    """The app answered with an error; `status` and a message safe to show (never the token)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def refusal_message(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("message", ""))[:500]
+    except (ValueError, AttributeError):
+        return response.text[:200]
+
+
+class ApiClient:
+    """A `requests` session on the app's base URL that sends the command token and the request id."""
+
+    def __init__(self, app_url: str, token: str, *, timeout: float = 60.0,
+                 session: requests.Session | None = None) -> None:
+        self.app_url = app_url.rstrip("/")
+        self.headers = {"Authorization": f"JWT {token}"}
+        self.timeout = timeout
+        self.session = session or requests.Session()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.app_url!r})"
+
+    def _headers(self) -> dict[str, str]:
+        """The token, and the job's request id (set on this thread by the service) when there is one."""
+        request_id = current_request_id()
+        return {**self.headers, REQUEST_ID_HEADER: request_id} if request_id else self.headers
+
+
+def service_main(module: str, default_port: int, load: Callable[[str], Any],
+                 run: Callable[..., None]) -> None:
+    """The `python -m <module>` entry of a lean service: settings from the pipe, logging, then `run`."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}",
+                                     description="Started by the flask CLI; reads its settings from a pipe.")
+    parser.add_argument("--settings-fd", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=default_port)
+    parser.add_argument("--no-live", action="store_true")
+    args = parser.parse_args()
+    with os.fdopen(args.settings_fd, "r") as pipe:
+        settings = load(pipe.read())
+    configure_logging(settings.log_level, settings.log_format)
+    run(settings, args.host, args.port, live=not args.no_live)
+
+
+def publisher(publish_url: str, socket_ring: KeyRing, issuer: str, channels: list[str]) -> Any:
+    """A LivePublisher with the service's own socket tokens (`issuer`), allowed on `channels` prefixes only."""
+    from maestro_web.live_publish import LivePublisher
+    from maestro_web.security.socket_tokens import issue_socket_token
+
+    return LivePublisher(publish_url,
+                         lambda: issue_socket_token(socket_ring, issuer=issuer, channels=channels, ttl=120))
+
+
+async def read_command(request: web.Request, verify: Callable[[str], dict[str, Any]], error: type[Exception],
+                       what: str, max_bytes: int) -> tuple[str, dict[str, Any], dict[str, Any]] | web.Response:
+    """A command's token (checked by `verify`, which raises `error`), its claims and its JSON object
+    body; or the answer refusing it (401, 413, 400, 422). `what` names the token in messages."""
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        return json_error(401, f"A {what} token is required: Authorization: JWT <token>.")
+    try:
+        claims = verify(token)
+    except error as exc:
+        return json_error(401, f"{what.capitalize()} token refused: {exc}.")
+    if request.content_length is not None and request.content_length > max_bytes:
+        return json_error(413, f"The command is larger than {max_bytes} bytes.")
+    raw = await request.content.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        return json_error(413, f"The command is larger than {max_bytes} bytes.")
+    try:
+        body = loads_strict(raw)
+    except UnsafeJSON as exc:
+        return json_error(400, f"The body is not acceptable JSON: {exc.problem}.")
+    if not isinstance(body, dict):
+        return json_error(422, "The body must be a JSON object.")
+    return token, claims, body
+
+
+def post_command(url: str, token: str, body: dict[str, Any], *, service: str, thing: str,
+                 start: str) -> str | None:
+    """The app hands a command to a service (`POST {url}`, the command token): None when it took it
+    (202), else why not, for a person: "The `service` refused the `thing` (409): …", or that it
+    is not reachable and how to `start` it."""
+    request_id = current_request_id()
+    headers = {"Authorization": f"JWT {token}", **({REQUEST_ID_HEADER: request_id} if request_id else {})}
+    try:
+        response = requests.post(url, timeout=COMMAND_TIMEOUT, headers=headers, json=body)
+    except requests.RequestException:
+        return f"The {service} at {url.rsplit('/', 1)[0]} is not reachable; is `{start}` running?"
+    if response.status_code == 202:
+        return None
+    try:
+        said = str(response.json().get("message", ""))[:300]
+    except (ValueError, AttributeError):
+        said = ""
+    return f"The {service} refused the {thing} ({response.status_code}){': ' + said if said else '.'}"
+
+
+class CommandService:
+    """The server side both services share: commands are admitted into a bounded pool of threads (the
+    workers and a short waiting line of WAITING_PER_WORKER each); a key already in it is 409, a full
+    pool 503. Subclasses add the command's route (`handle`) and what one job does."""
+
+    WAITING_PER_WORKER = 2
+    ROUTE = "/"
+    COUNT_NAME = "jobs"  # the /healthz member counting what is admitted
+
+    def __init__(self, workers: int, max_command_bytes: int) -> None:
+        self.workers = workers
+        self.max_command_bytes = max_command_bytes
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.COUNT_NAME)
+        self.max_active = workers * (1 + self.WAITING_PER_WORKER)
+        self._lock = threading.Lock()
+        self.active: dict[str, str] = {}  # key -> job id, running or waiting in this process
+
+    async def handle(self, request: web.Request) -> web.Response:
+        raise NotImplementedError
+
+    def admit(self, key: str, job: str, *, running: str, busy: str) -> web.Response | None:
+        """Take `job` under `key` into the pool's count; the refusal (409 `running`, 503 `busy`) otherwise."""
+        with self._lock:
+            if key in self.active:
+                return json_error(409, running)
+            if len(self.active) >= self.max_active:
+                return json_error(503, busy)
+            self.active[key] = job
+        return None
+
+    def submit(self, key: str, request_id: str | None, work: Callable[[], Any], what: str) -> None:
+        """Run `work` on the pool, with the command's request id on its thread; `key` leaves the count after."""
+
+        def run() -> None:
+            request_id_var.set(request_id)  # this pool thread's log lines and calls to the app
+            try:
+                work()
+            except Exception:  # a bug in one job must not take the pool down
+                log.exception("%s failed unexpectedly", what)
+            finally:
+                with self._lock:
+                    self.active.pop(key, None)
+
+        self.pool.submit(run)
+
+    async def health(self, _request: web.Request) -> web.Response:
+        with self._lock:
+            active = len(self.active)
+        return web.json_response({"status": "ok", self.COUNT_NAME: active, "workers": self.workers})
+
+    def build_app(self) -> web.Application:
+        app = web.Application(client_max_size=self.max_command_bytes)
+        app.router.add_post(self.ROUTE, self.handle)
+        app.router.add_get("/healthz", self.health)
+
+        async def stop(_app: web.Application) -> None:
+            await asyncio.get_running_loop().run_in_executor(None, lambda: self.pool.shutdown(wait=False))
+
+        app.on_cleanup.append(stop)
+        return app
