@@ -13,20 +13,17 @@ Flask-free: the discovery service verifies with this module without importing th
 """
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Any
 
-import jwt as pyjwt
+from maestro_web.security import command_tokens
+from maestro_web.security.keys import KeyRing
 
-from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned, well_formed
-
-CONTEXT = "session"
+CONTEXT = command_tokens.CONTEXT
 AUDIENCE = "maestro-discovery"
-ISSUER = "maestro-server"
-MAX_LIFETIME = 900
-MAX_TOKEN_LENGTH = 4096
-MAX_ID_LENGTH = 64
+ISSUER = command_tokens.ISSUER
+MAX_LIFETIME = command_tokens.MAX_LIFETIME
+MAX_TOKEN_LENGTH = command_tokens.MAX_TOKEN_LENGTH
+MAX_ID_LENGTH = command_tokens.MAX_ID_LENGTH
 
 
 class CommandTokenError(Exception):
@@ -37,41 +34,10 @@ def issue_command_token(ring: KeyRing, *, user_id: str, graph_id: str, token_ver
                         ttl: int = MAX_LIFETIME, now: float | None = None) -> str:
     """A command token for `user_id` (whose token version is `token_version`) on `graph_id`, valid
     `ttl` seconds (at most 15 minutes)."""
-    if not 0 < ttl <= MAX_LIFETIME:
-        raise ValueError(f"discovery commands live at most {MAX_LIFETIME} seconds")
-    for name, value in (("user_id", user_id), ("graph_id", graph_id)):
-        if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
-            raise ValueError(f"{name} must be a public id")
-    issued = int(now if now is not None else time.time())
-    payload: dict[str, Any] = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": user_id,
-        "graph": graph_id,
-        "ver": token_version,
-        "iat": issued,
-        "exp": issued + ttl,
-        "jti": uuid.uuid4().hex,
-    }
-    return encode_pinned(payload, ring)
+    return command_tokens.issue(ring, audience=AUDIENCE, user_id=user_id, graph_id=graph_id,
+                                token_version=token_version, ttl=ttl, now=now)
 
 
 def verify_command_token(token: object, ring: KeyRing) -> dict[str, Any]:
     """The claims of a valid command token; raises CommandTokenError for anything else."""
-    if not well_formed(token, MAX_TOKEN_LENGTH):
-        raise CommandTokenError("invalid token")
-    try:
-        claims = decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER,
-                               require=["exp", "iat", "jti", "aud", "iss", "sub", "graph"])
-    except pyjwt.ExpiredSignatureError:
-        raise CommandTokenError("token expired") from None
-    except pyjwt.PyJWTError:
-        raise CommandTokenError("invalid token") from None
-    if not isinstance(claims.get("iat"), int) or not isinstance(claims.get("exp"), int) \
-            or claims["exp"] - claims["iat"] > MAX_LIFETIME:
-        raise CommandTokenError("token lifetime is longer than fifteen minutes")
-    for name in ("sub", "graph", "jti"):
-        value = claims.get(name)
-        if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
-            raise CommandTokenError(f"token has no valid {name}")
-    return claims
+    return command_tokens.verify(token, ring, audience=AUDIENCE, error=CommandTokenError)
