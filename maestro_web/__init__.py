@@ -96,11 +96,12 @@ def register_blueprints(app: Flask) -> None:
     from maestro_web.live_pages import live_bp
     from maestro_web.main import main_bp
     from maestro_web.monitoring import monitoring_bp
+    from maestro_web.report_pages import reports_bp
     from maestro_web.shares import shares_bp
     from maestro_web.source_pages import sources_bp
 
-    for blueprint in (main_bp, auth_bp, account_bp, graphs_bp, shares_bp, sources_bp, analytics_private_bp,
-                      analytics_public_bp, live_bp, monitoring_bp):
+    for blueprint in (main_bp, auth_bp, account_bp, graphs_bp, shares_bp, sources_bp, reports_bp,
+                      analytics_private_bp, analytics_public_bp, live_bp, monitoring_bp):
         app.register_blueprint(blueprint)
     # The JSON API and the worker endpoints never read cookies (tokens travel in Authorization),
     # so there is no ambient credential for a cross-site request to ride on: CSRF has nothing to protect.

@@ -27,6 +27,7 @@ analytics_cli = AppGroup("analytics", help="The reference analytics worker.")
 shares_cli = AppGroup("shares", help="Manage public share links.")
 graphs_cli = AppGroup("graphs", help="Manage graphs.")
 discovery_cli = AppGroup("discovery", help="The discovery service and its schedule (SPEC §11).")
+reports_cli = AppGroup("reports", help="The report service and old reports (SPEC §12).")
 
 
 @users_cli.command("create")
@@ -260,6 +261,35 @@ def discovery_schedule(once: bool, interval: float) -> None:
             return
 
 
+@reports_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5003, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--no-live", is_flag=True, help="Publish no progress events.")
+def reports_serve(host: str, port: int, no_live: bool) -> None:
+    """Serve report commands until Ctrl-C (a lean process: no Flask, no database)."""
+    from maestro_web.reports.service import exec_service
+    from maestro_web.reports.settings import ReportSettings
+
+    # Settings are read once here, from the app's config; then this process becomes the service.
+    exec_service(ReportSettings.from_config(current_app.config), host, port, live=not no_live)
+
+
+@reports_cli.command("prune")
+@click.option("--older-than", "days", default=30, show_default=True, type=click.IntRange(min=0),
+              help="Delete reports made more than this many days ago.")
+def prune_reports(days: int) -> None:
+    """Delete old reports and their files."""
+    from datetime import timedelta
+
+    from maestro_web.models import Report
+    from maestro_web.models.base import utcnow
+
+    cutoff = utcnow() - timedelta(days=days)
+    deleted = Report.prune(cutoff)
+    db.session.commit()
+    click.echo(f"Deleted {deleted} report(s) made before {cutoff:%Y-%m-%d %H:%M} UTC.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(shares_cli)
@@ -267,6 +297,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(keys_cli)
     app.cli.add_command(analytics_cli)
     app.cli.add_command(discovery_cli)
+    app.cli.add_command(reports_cli)
     app.cli.add_command(backup_cli)
     from maestro_web.live.cli import live_cli  # the live server (issue 11); aiohttp loads only when it runs
 

@@ -527,6 +527,9 @@ def load_settings(
                                             environ.get("MAESTRO_DISCOVERY_AWS_ENDPOINTS", "").split(",") if part.strip()],
         "MAESTRO_DISCOVERY_WORKERS": _int(environ, "MAESTRO_DISCOVERY_WORKERS", 4, minimum=1),
         **load_discovery_keys(environ, environment, instance),
+        # Reports (SPEC §12): where the report service listens, how many reports it makes at once.
+        "MAESTRO_REPORTS_URL": environ.get("MAESTRO_REPORTS_URL", "").strip().rstrip("/") or "http://127.0.0.1:5003",
+        "MAESTRO_REPORTS_WORKERS": _int(environ, "MAESTRO_REPORTS_WORKERS", 2, minimum=1),
         # Whole request bodies; worker results have their own, smaller limit (MAESTRO_INGEST_MAX_BYTES).
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         # One form field (the dependency textarea can hold a few MB).

@@ -18,7 +18,7 @@ from maestro_web.extensions import jwt
 from maestro_web.metrics import MetricsAccess
 from maestro_web.redirects import is_safe_next
 from maestro_web.models import User
-from maestro_web.security import discovery_tokens, session_jwt, share_tokens, short_codes, worker_tokens
+from maestro_web.security import discovery_tokens, report_tokens, session_jwt, share_tokens, short_codes, worker_tokens
 from maestro_web.security.keys import bearer_token
 from maestro_web.security.session_jwt import RefreshRequired, SessionCsrfError, SessionError
 
@@ -73,12 +73,43 @@ def require_live_user() -> None:
         raise Unauthorized("Log in to receive live updates.") from None
 
 
+# Where the report service may use a report command token (SPEC §12): the read endpoints of the graph
+# in its `graph` claim, and the upload of the report in its `report` claim. Nothing else of the API.
+REPORT_COMMAND_ENDPOINTS = frozenset({
+    ("GET", "api.get_graph"), ("GET", "api.versions"), ("GET", "api.dependencies"), ("GET", "api.graph_picture"),
+    ("PUT", "api.upload_report"),
+})
+
+
 def require_api_user() -> None:
-    """The JSON API: a valid access token in `Authorization`, or 401 JSON."""
+    """The JSON API: a valid access token in `Authorization`, or 401 JSON. A report command token
+    instead is accepted where the report service reads and uploads, and nowhere else (403)."""
     try:
         g.user = session_jwt.verify_api_token()
     except SessionError:
-        raise Unauthorized("A valid access token is required in the Authorization header.") from None
+        if not _report_command_user():
+            raise Unauthorized("A valid access token is required in the Authorization header.") from None
+
+
+def _report_command_user() -> bool:
+    """Put the user of a valid report command token on `g` (True); False when the token is not one."""
+    token = bearer_token(request.headers.get("Authorization"))
+    try:
+        claims = report_tokens.verify_report_token(token, current_app.config["KEY_RINGS"][report_tokens.CONTEXT])
+    except report_tokens.ReportTokenError:
+        return False
+    user = User.get_by_public_id(claims["sub"])
+    if user is None:
+        raise Unauthorized("Report command token refused: its user no longer exists.")
+    if claims.get("ver") != user.token_version:  # a password change or reset ended the user's sessions
+        raise Unauthorized("Report command token refused: the user's sessions have ended.")
+    if (request.method, request.endpoint) not in REPORT_COMMAND_ENDPOINTS:
+        abort(403, "A report command token is accepted only on its graph's read endpoints and its report's upload.")
+    if claims["graph"] != (request.view_args or {}).get("graph_id"):
+        abort(403, "This command token was made for another graph.")
+    g.user = user
+    g.report_claims = claims
+    return True
 
 
 def require_worker() -> None:

@@ -55,3 +55,13 @@ def svg_document(svg: str | bytes) -> Response:
     response.headers["Content-Security-Policy"] = sandboxed_svg_csp()
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def attachment(body: bytes, mimetype: str, filename: str) -> Response:
+    """A private download (a report's file): saved under `filename` (ASCII, presentation.file_name),
+    never sniffed, never cached."""
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -440,8 +440,28 @@
     if (name === "discovery.finished" || name === "discovery.failed") { refresh(); }
   }
 
+  // A report of this graph (SPEC §12) on the user's own channel, shown on the Reports page's row of it.
+  function showReport(name, data) {
+    var id = String(data.report || "").replace(/["\\]/g, "");
+    var line = document.querySelector('[data-report-line="' + id + '"]');
+    if (!line) { refresh(); return; }  // asked for from another tab: the list shows it
+    if (name === "report.progress") {
+      var bar = line.querySelector("[data-report-progress]");
+      if (bar && typeof data.percent === "number") { bar.value = data.percent; }
+      var badge = line.querySelector("[data-report-status]");
+      if (badge) { badge.textContent = "Being made: " + String(data.phase || "working") + "…"; }
+    } else if (name === "report.finished" || name === "report.failed") {
+      refresh();  // the row from the server: Ready with its download link, or Failed and why
+    }
+  }
+
   var graphHandlers = {
     event: function (channel, name, data) {
+      if (channel.indexOf("user:") === 0 && name.indexOf("report.") === 0) {
+        var graph = root.getAttribute("data-live-graph");
+        if (graph && data.graph === graph) { showReport(name, data); }  // only the Reports page names its graph
+        return;
+      }
       if (channel.indexOf("graph:") !== 0) { return; }
       if (name.indexOf("discovery.") === 0) {
         showCrawl(name, data);
@@ -468,6 +488,7 @@
       // Anything that happened between rendering this page and subscribing is shown now.
       if (run.state === "queued" || run.state === "claimed") { refresh(); }
       else if (document.querySelector('[data-crawl-status="running"]')) { refresh(); }  // a crawl may have ended meanwhile
+      else if (document.querySelector('[data-report-status="running"]')) { refresh(); }  // so may a report
     },
     accessLost: function (channel) {
       if (!channel || channel.indexOf("graph:") === 0) {

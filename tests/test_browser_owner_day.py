@@ -139,7 +139,7 @@ def test_every_graph_page_has_the_same_tabs_at_the_same_places(app, browser, liv
     places = {}
     for name, path in (("Overview", f"/graphs/{g}"), ("Picture", f"/analytics/graphs/{g}"), ("Edit", f"/graphs/{g}/edit"),
                        ("Sources", f"/graphs/{g}/sources"), ("Shares", f"/graphs/{g}/shares"),
-                       ("Access", f"/graphs/{g}/access")):
+                       ("Reports", f"/graphs/{g}/reports"), ("Access", f"/graphs/{g}/access")):
         page.goto(base + path)
         tabs = page.locator("nav.tabs a")
         expect(page.locator("nav.tabs a[aria-current=page]")).to_have_text(name)

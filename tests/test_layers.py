@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-CONTRACTS = 7
+CONTRACTS = 8
 
 
 def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:
@@ -70,6 +70,15 @@ def test_the_png_renderer_imports_without_flask_or_the_database():
     # Its child process (`python -m maestro_web.pictures`) loads this module and resvg only.
     result = _fresh_python(PROBE.format(module="maestro_web.pictures",
                                         banned=["flask", "sqlalchemy", "maestro_web.models", "maestro_web.config"]))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_report_service_imports_without_flask_or_the_database():
+    # `python -m maestro_web.reports` (flask reports serve) loads the service, its job and the documents.
+    result = _fresh_python(PROBE.format(module="maestro_web.reports.service, maestro_web.reports.job",
+                                        banned=["flask", "flask_jwt_extended", "sqlalchemy", "maestro_web.models",
+                                                "maestro_web.config", "maestro_web.extensions"]))
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 

@@ -44,12 +44,14 @@ def test_security_schemes_and_who_needs_a_token(client):
     schemes = doc["components"]["securitySchemes"]
     assert {name: (s["type"], s["scheme"], s["bearerFormat"]) for name, s in schemes.items()} == {
         "userToken": ("http", "bearer", "JWT"), "refreshToken": ("http", "bearer", "JWT"),
-        "workerToken": ("http", "bearer", "JWT"), "discoveryToken": ("http", "bearer", "JWT")}
+        "workerToken": ("http", "bearer", "JWT"), "discoveryToken": ("http", "bearer", "JWT"),
+        "reportToken": ("http", "bearer", "JWT")}
     paths = doc["paths"]
     assert paths["/api/auth/token"]["post"]["security"] == []
     assert paths["/api/graphs"]["get"]["security"] == [{"userToken": []}]
     assert paths["/api/auth/refresh"]["post"]["security"] == [{"refreshToken": []}]
     assert paths["/analytics/graphs"]["post"]["security"] == [{"workerToken": []}]
+    assert paths["/api/graphs/{graph_id}/reports/{report_id}"]["put"]["security"] == [{"reportToken": []}]
     for path, item in paths.items():
         for method, operation in item.items():
             if operation["security"]:

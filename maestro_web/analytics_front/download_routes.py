@@ -16,8 +16,6 @@ drawn>.<ext>` and always sent as attachments.
 from __future__ import annotations
 
 import os
-import re
-import unicodedata
 from datetime import datetime
 
 from flask import Response, abort, current_app, g, request
@@ -31,17 +29,10 @@ from maestro_web.headers import svg_document
 from maestro_web.models import GraphResult
 from maestro_web.metrics import app as app_metrics
 from maestro_web.models.share_rules import count_view
+from maestro_web.presentation import file_name
 from maestro_web.security.session_jwt import current_user
 
 FORMATS = ("svg", "png")
-
-
-def file_name(graph_name: str, drawn_at: datetime | None, extension: str) -> str:
-    """`web-shop-2026-11-30.svg`: ASCII only, so the header needs no encoding."""
-    ascii_name = unicodedata.normalize("NFKD", graph_name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:60].strip("-") or "graph"
-    date = drawn_at.strftime("%Y-%m-%d") if drawn_at is not None else "undated"
-    return f"{slug}-{date}.{extension}"
 
 
 def png_or_refusal(svg: str, svg_link: str, message: str, *, public: bool, embed: bool = False) -> Response:

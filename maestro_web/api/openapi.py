@@ -22,7 +22,7 @@ from maestro_web.errors import ERROR_NAMES
 from maestro_web.models.graph import GRAPH_STATUSES
 from maestro_web.shares.queries import STATUS_LIST_PATTERN
 
-Auth = Literal["user", "refresh", "worker", "discovery", "none"]
+Auth = Literal["user", "refresh", "worker", "discovery", "reports", "none"]
 
 ID_PARAMETER = {"type": "string", "minLength": 1, "maxLength": 64}
 # A query parameter sent empty (`?page=`, as an HTML form sends an empty field) means "not given".
@@ -48,7 +48,8 @@ class Operation:
     query: tuple[tuple[str, dict[str, Any], str], ...] = ()  # (name, schema, description)
     description: str = ""
     headers: dict[int, dict[str, Any]] = field(default_factory=dict)
-    binary: bool = False  # the 200 answer is raw bytes (application/octet-stream)
+    binary: bool = False  # the 200 answer is raw bytes (application/octet-stream unless binary_types says)
+    binary_types: tuple[str, ...] = ("application/octet-stream",)
 
 
 SHARE_RULES = ("No expires_in and no expires_at: the link lives 7 days. Refused with 422, beyond what the "
@@ -193,6 +194,33 @@ OPERATIONS: tuple[Operation, ...] = (
               description="Merged into the graph: hand-written lines never change; only status ok removes what the "
                           "source no longer sees; above 2,000 nodes / 10,000 edges the crawl ends partial naming what "
                           "was left out. 409 when the crawl has ended."),
+    Operation("post", "/api/graphs/{graph_id}/reports", "Ask for a report: PDF, XLSX or CSV (Read role)", "reports",
+              {202: s.ReportStarted}, USER_ERRORS + BODY_ERRORS, body=s.ReportRequest,
+              description="The report service makes it; follow it with GET …/reports/{report_id} or the live "
+                          "events report.* on the user's channel. `since`: a version of this graph (400 otherwise); "
+                          "the PDF then lists what changed since. 503 when the report service cannot be reached "
+                          "or is busy (the report is then `failed` with that message)."),
+    Operation("get", "/api/graphs/{graph_id}/reports", "The graph's reports, newest first", "reports",
+              {200: s.ReportList}, USER_ERRORS),
+    Operation("get", "/api/graphs/{graph_id}/reports/{report_id}", "One report and its status", "reports",
+              {200: s.ReportOut}, USER_ERRORS),
+    Operation("get", "/api/graphs/{graph_id}/reports/{report_id}/file", "Download a ready report", "reports",
+              {200: None}, USER_ERRORS + (409,), binary=True,
+              binary_types=("application/pdf", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                            "text/csv"),
+              description="An attachment named after the graph and the day it was made (checkout-2026-12-06.pdf). "
+                          "409 while the report is running or when it failed."),
+    Operation("put", "/api/graphs/{graph_id}/reports/{report_id}",
+              "The report service uploads the file, or says why it failed (report command token)", "reports",
+              {200: s.ReportOut}, (400, 401, 403, 404, 409, 413, 415, 422, 429, 503), auth="reports",
+              body=s.ReportFailure,
+              description="The body is the whole file with its media type (application/pdf, the XLSX type or "
+                          "text/csv), at most 20 MiB (413 above); or JSON {status: failed, message}. Only the "
+                          "report command token of this report (403 for any other token). 409 once it has ended."),
+    Operation("get", "/api/graphs/{graph_id}/picture", "The graph's latest picture as SVG (Read role)", "graphs",
+              {200: None}, USER_ERRORS, binary=True, binary_types=("image/svg+xml",),
+              description="The sanitized SVG the analytics worker drew; 404 when it has none yet. Served inert "
+                          "(Content-Security-Policy: sandbox). The report service reads it with its command token."),
     Operation("post", "/analytics/jobs/claim", "Claim the next pending graph (worker token for \"*\")", "worker",
               {200: s.JobOut, 204: None}, (401, 403, 429, 503), auth="worker"),
     Operation("post", "/analytics/graphs", "Post a result for the graph the worker token names", "worker",
@@ -220,6 +248,12 @@ SECURITY_SCHEMES = {
         "description": "A discovery command token: a user-context JWT (MAESTRO_SECRETJWT, aud maestro-discovery) "
                        "the app hands the discovery service for one graph, at most 15 minutes (SPEC §11).",
     },
+    "reportToken": {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "A report command token: a user-context JWT (MAESTRO_SECRETJWT, aud maestro-reports) the "
+                       "app hands the report service for one report of one graph, at most 15 minutes (SPEC §12). "
+                       "Accepted on that graph's read endpoints too, and nowhere else.",
+    },
     "workerToken": {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": "A worker token signed with MAESTRO_SECRETJWT_ANALYTICS (SPEC §3.3); "
@@ -228,7 +262,7 @@ SECURITY_SCHEMES = {
     },
 }
 SECURITY: dict[str, list[dict[str, list[str]]]] = {"user": [{"userToken": []}], "refresh": [{"refreshToken": []}], "worker": [{"workerToken": []}],
-                                                  "discovery": [{"discoveryToken": []}], "none": []}
+                                                  "discovery": [{"discoveryToken": []}], "reports": [{"reportToken": []}], "none": []}
 
 DESCRIPTIONS = {
     200: "OK", 201: "Created", 202: "Accepted", 204: "No content",
@@ -283,7 +317,7 @@ def openapi_document() -> dict[str, Any]:
             if model is not None:
                 answer["content"] = {"application/json": {"schema": ref(model, "serialization")}}
             elif op.binary and status == 200:
-                answer["content"] = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+                answer["content"] = {kind: {"schema": {"type": "string", "format": "binary"}} for kind in op.binary_types}
             if status in op.headers:
                 answer["headers"] = op.headers[status]
             answers[str(status)] = answer

@@ -804,3 +804,55 @@ class VersionOut(BaseModel):
 class VersionList(BaseModel):
     items: list[VersionOut]
     next: int | None = Field(description="Pass as ?before= for the older versions; null when none are left.")
+
+
+# --- reports (SPEC §12) ----------------------------------------------------------------------------
+
+
+class ReportRequest(RequestModel):
+    """Ask for a report of the graph (Read role)."""
+
+    messages: ClassVar[dict[str, str]] = {
+        "format": "Must be pdf, xlsx or csv.",
+        "since": "Must be a version number of this graph, or null.",
+    }
+
+    format: Literal["pdf", "xlsx", "csv"]
+    since: Annotated[StrictInt, Field(ge=1, le=999_999_999)] | None = None
+
+
+class ReportFailure(RequestModel):
+    """The report service could not make the report (PUT with the report command token, JSON)."""
+
+    messages: ClassVar[dict[str, str]] = {
+        "status": "Must be failed.",
+        "message": "Must be text of at most 1000 characters.",
+    }
+
+    status: Literal["failed"]
+    message: Annotated[Text, Field(max_length=1000)] = ""
+
+
+class ReportStarted(BaseModel):
+    report: str
+
+
+class ReportByOut(BaseModel):
+    id: str
+    name: str
+
+
+class ReportOut(BaseModel):
+    id: str
+    format: Literal["pdf", "xlsx", "csv"]
+    status: Literal["running", "ready", "failed"]
+    message: str
+    size: int | None = Field(description="Bytes of the file once ready.")
+    since: int | None
+    created_at: str
+    finished_at: str | None
+    by: ReportByOut | None = Field(description="Who asked; null once their account is gone.")
+
+
+class ReportList(BaseModel):
+    items: list[ReportOut]

@@ -1,0 +1,52 @@
+"""The graph's Reports tab: ask for a PDF, XLSX or CSV, watch it being made, download it (Read role)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+
+from maestro_web.domain.access import authorize_graph
+from maestro_web.domain.reports import (
+    FORMAT_WORDS,
+    ReportNotStarted,
+    download_name,
+    media_type,
+    report_file,
+    reports_of,
+    start_report,
+)
+from maestro_web.headers import attachment
+from maestro_web.models import Report
+from maestro_web.models.report import REPORT_FORMATS
+from maestro_web.report_pages import reports_bp
+from maestro_web.security.session_jwt import signed_in_user
+
+
+@reports_bp.get("/<graph_id>/reports")
+def index(graph_id: str) -> Any:
+    graph, role = authorize_graph(graph_id, signed_in_user())
+    return render_template("reports/index.html", graph=graph, role=role, reports=reports_of(graph),
+                           formats=REPORT_FORMATS, format_words=FORMAT_WORDS)
+
+
+@reports_bp.post("/<graph_id>/reports")
+def create(graph_id: str) -> Any:
+    graph, _ = authorize_graph(graph_id, signed_in_user())
+    fmt = request.form.get("format", "")
+    if fmt not in REPORT_FORMATS:
+        flash("Choose PDF, Spreadsheet (XLSX) or CSV.", "error")
+    else:
+        try:
+            start_report(current_app.config, graph, signed_in_user(), fmt, None)
+        except ReportNotStarted as exc:
+            flash(str(exc), "error")
+    return redirect(url_for("reports.index", graph_id=graph.public_id))
+
+
+@reports_bp.get("/<graph_id>/reports/<report_id>/file")
+def download(graph_id: str, report_id: str) -> Response:
+    graph, _ = authorize_graph(graph_id, signed_in_user())
+    report = Report.of_graph(graph, report_id)
+    if report is None or report.status != "ready":
+        abort(404, "There is no such report, or it is not ready.")
+    return attachment(report_file(report), media_type(report), download_name(graph, report))
