@@ -273,3 +273,12 @@ print(files, sorted(os.listdir(path)))
     config: dict[str, object] = {}
     exec((Path(__file__).resolve().parent.parent / "gunicorn.conf.py").read_text(), config)
     assert callable(config["child_exit"]) and callable(config["on_exit"])
+
+
+def test_every_refusal_of_the_public_view_has_its_own_label():
+    # The label list is fixed (bounded), so a refusal added to the public view must be added to it too,
+    # or it would be counted as "other".
+    from maestro_web.analytics_front.public_routes import REFUSALS
+    from maestro_web.metrics.app import SHARE_REFUSALS
+
+    assert {name.replace(" ", "_") for name in REFUSALS} == set(SHARE_REFUSALS)
