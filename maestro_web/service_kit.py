@@ -23,7 +23,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from maestro_web.keyring import KeyRing
-from maestro_web.metrics import MULTIPROC_ENV
+from maestro_web.metrics import CONTENT_TYPE, MULTIPROC_ENV, MetricsAccess, exposition
 from maestro_web.logs import REQUEST_ID_HEADER, configure_logging, current_request_id, request_id_var
 from maestro_web.safe_json import UnsafeJSON, loads_strict
 from maestro_web.security.keys import bearer_token
@@ -42,6 +42,15 @@ def json_error(status: int, message: str) -> web.Response:
     if status == 503:
         response.headers["Retry-After"] = "5"
     return response
+
+
+def metrics_answer(request: web.Request, allow: tuple[str, ...], token: str | None, *collectors: Any) -> web.Response:
+    """GET /metrics of a lean service: `collectors` in the text format to a peer of MAESTRO_METRICS_ALLOW or
+    to the bearer of MAESTRO_METRICS_TOKEN (nothing proxies these services: the peer is the client); 404
+    to anyone else (docs/operations.md, "Metrics")."""
+    if not MetricsAccess(allow, token).permits(request.remote, request.headers.get("Authorization")):
+        return json_error(404, "Not Found")
+    return web.Response(body=exposition(*collectors), headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"})
 
 
 class AccessLogger(AbstractAccessLogger):

@@ -243,6 +243,16 @@ def test_crawl_and_worker_outcomes_land_in_fixed_labels():
     worker.run_done("a surprise", 0.2)
     assert read(worker.REGISTRY, "maestro_worker_runs_total", outcome="done") == done + 1
     assert "a surprise" not in exposition(worker.REGISTRY).decode()
+    from maestro_web.metrics import reports
+
+    ready = read(reports.REGISTRY, "maestro_reports_ready_total", format="pdf")
+    failed_pdf = read(reports.REGISTRY, "maestro_reports_failed_total", format="pdf")
+    reports.report_ended("pdf", "ready", 3.0)
+    reports.report_ended("pdf", "anything else", 3.0)
+    reports.report_ended("docx", "ready", 3.0)  # not a format of ours: counted, under "other"
+    assert read(reports.REGISTRY, "maestro_reports_ready_total", format="pdf") == ready + 1
+    assert read(reports.REGISTRY, "maestro_reports_failed_total", format="pdf") == failed_pdf + 1
+    assert "docx" not in exposition(reports.REGISTRY).decode()
 
 
 def test_gunicorns_hooks_make_the_directory_and_let_a_dead_worker_go(tmp_path):

@@ -83,6 +83,7 @@ class Stack:
     live: LiveProcess
     worker_url: str
     discovery_url: str
+    reports_url: str
     prometheus_url: str
     metrics_dir: Path
     gunicorn: subprocess.Popen[bytes]
@@ -140,7 +141,7 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     require_prometheus()
     require_redis_or_skip()
     tmp = tmp_path_factory.mktemp("metrics")
-    app_port, live_port, worker_port, discovery_port, prometheus_port = (free_port() for _ in range(5))
+    app_port, live_port, worker_port, discovery_port, reports_port, prometheus_port = (free_port() for _ in range(6))
     base = f"http://127.0.0.1:{app_port}"
     secret_values = {spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS}
     private_key, public_key = generate_key_pair()
@@ -152,10 +153,11 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                MAESTRO_LIVE_URL=f"ws://127.0.0.1:{live_port}/live",
                MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{live_port}/publish",
                MAESTRO_DISCOVERY_URL=f"http://127.0.0.1:{discovery_port}",
+               MAESTRO_REPORTS_URL=f"http://127.0.0.1:{reports_port}",
                MAESTRO_DISCOVERY_PRIVATE_KEY=private_key, MAESTRO_DISCOVERY_PUBLIC_KEY=public_key,
                MAESTRO_METRICS_TOKEN=TOKEN)
     metrics_dir = tmp / "gunicorn-metrics"
-    logs = {name: tmp / f"{name}.log" for name in ("gunicorn", "worker", "discovery", "prometheus")}
+    logs = {name: tmp / f"{name}.log" for name in ("gunicorn", "worker", "discovery", "reports", "prometheus")}
     started: list[subprocess.Popen[bytes]] = []
 
     def start(name: str, command: list[str], environment: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -175,7 +177,8 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         # Prometheus first: it takes its targets in 5 s after start, while the others boot.
         config = _prometheus_config(tmp, {
             "maestro-app": [f"127.0.0.1:{app_port}"], "maestro-live": [f"127.0.0.1:{live_port}"],
-            "maestro-worker": [f"127.0.0.1:{worker_port}"], "maestro-discovery": [f"127.0.0.1:{discovery_port}"]})
+            "maestro-worker": [f"127.0.0.1:{worker_port}"], "maestro-discovery": [f"127.0.0.1:{discovery_port}"],
+            "maestro-reports": [f"127.0.0.1:{reports_port}"]})
         start("prometheus", [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'data'}",
                                           f"--web.listen-address=127.0.0.1:{prometheus_port}", "--log.level=warn"], env)
         start("worker", [sys.executable, "-m", "flask", "analytics", "worker", "--url", f"{base}/analytics",
@@ -183,15 +186,16 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         # Discovery answers only the token: its allow list names no loopback address.
         start("discovery", [sys.executable, "-m", "flask", "discovery", "serve", "--port", str(discovery_port)],
               {**env, "MAESTRO_METRICS_ALLOW": "10.0.0.0/8"})
+        start("reports", [sys.executable, "-m", "flask", "reports", "serve", "--port", str(reports_port)], env)
         # The live server trusts one proxy, so a forwarded outsider can be told from a loopback scraper.
         live = start_live_server(port=live_port, session_secret=secret_values["MAESTRO_SECRETJWT"],
                                  socket_secret=secret_values["MAESTRO_SECRETJWT_SOCKET"], base_url=base,
                                  extra={"MAESTRO_METRICS_TOKEN": TOKEN, "MAESTRO_TRUSTED_PROXIES": "1"})
         stack = Stack(base, live, f"http://127.0.0.1:{worker_port}", f"http://127.0.0.1:{discovery_port}",
-                      f"http://127.0.0.1:{prometheus_port}", metrics_dir, gunicorn, logs,
+                      f"http://127.0.0.1:{reports_port}", f"http://127.0.0.1:{prometheus_port}", metrics_dir, gunicorn, logs,
                       secret_values["MAESTRO_SECRETJWT_SOCKET"])
         for name, url in (("gunicorn", f"{base}/healthz"), ("discovery", f"{stack.discovery_url}/healthz"),
-                          ("prometheus", f"{stack.prometheus_url}/-/ready")):
+                          ("reports", f"{stack.reports_url}/healthz"), ("prometheus", f"{stack.prometheus_url}/-/ready")):
             def up(name: str = name, url: str = url) -> bool:
                 exited = [proc for proc in started if proc.poll() is not None]
                 assert not exited, f"a process exited while {name} started:\n" + "\n".join(
@@ -259,11 +263,11 @@ def _make_a_shared_graph(stack: Stack, database_url: str, tmp: Path) -> None:
 def test_prometheus_scrapes_every_process_and_every_target_is_up(stack):
     def all_up() -> list[dict[str, Any]] | None:
         targets = requests.get(f"{stack.prometheus_url}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
-        return targets if len(targets) == 4 and all(target["health"] == "up" for target in targets) else None
+        return targets if len(targets) == 5 and all(target["health"] == "up" for target in targets) else None
 
     targets = wait_for(all_up, "every target up", 30)
     assert {target["labels"]["job"] for target in targets} == {"maestro-app", "maestro-live", "maestro-worker",
-                                                               "maestro-discovery"}
+                                                               "maestro-discovery", "maestro-reports"}
     rules = requests.get(f"{stack.prometheus_url}/api/v1/rules", timeout=10).json()["data"]["groups"]
     assert {rule["name"] for group in rules for rule in group["rules"]} >= {
         "MaestroWorkerQueueStuck", "MaestroHigh5xxRate", "MaestroLiveDeliverySlow", "MaestroRedisDown"}
@@ -370,6 +374,29 @@ def test_each_process_answers_its_own_metrics(stack):
         value(before, "maestro_discovery_crawls_finished_total", status="ok") + 1
     assert value(discovery, "maestro_discovery_crawls_active") == 0 and "maestro_http_" not in discovery
 
+    # The report service: one CSV report, asked for through the app's API.
+    before = stack.metrics(stack.reports_url).text
+    asked = stack.http.post(f"{stack.base}/api/graphs/{stack.graph_id}/reports", json={"format": "csv"}, timeout=10)
+    assert asked.status_code == 202, asked.text
+    report_url = f"{stack.base}/api/graphs/{stack.graph_id}/reports/{asked.json()['report']}"
+
+    def report_ended() -> str | None:
+        status = str(stack.http.get(report_url, timeout=10).json()["status"])
+        return status if status != "running" else None
+
+    assert wait_for(report_ended, "the report", 60) == "ready", stack.http.get(report_url, timeout=10).json()
+
+    def report_counted() -> str | None:
+        text = stack.metrics(stack.reports_url).text
+        grew = value(text, "maestro_report_duration_seconds_count", format="csv", status="ready") > \
+            value(before, "maestro_report_duration_seconds_count", format="csv", status="ready")
+        return text if grew else None
+
+    reports = wait_for(report_counted, "the report in the service's metrics", 10)
+    for name in ("maestro_reports_started_total", "maestro_reports_ready_total"):
+        assert value(reports, name, format="csv") == value(before, name, format="csv") + 1
+    assert value(reports, "maestro_reports_active") == 0 and "maestro_http_" not in reports
+
     # The live server: a browser subscribed to the graph's channel; a re-run's run.queued reaches it.
     ticket = stack.http.post(f"{stack.base}/api/live/ticket", json={"graph": stack.graph_id},
                              headers=stack.headers, timeout=10).json()
@@ -400,6 +427,9 @@ def test_every_process_refuses_metrics_to_strangers(stack):
     # Discovery allows 10.0.0.0/8 only: loopback without the token is a stranger.
     assert stack.metrics(stack.discovery_url, token=None).status_code == 404
     assert stack.metrics(stack.discovery_url).status_code == 200
+    # The report service: loopback by default; a wrong token is refused.
+    assert stack.metrics(stack.reports_url, token=None).status_code == 200
+    assert stack.metrics(stack.reports_url, token="wrong").status_code == 404
     # The worker's port: loopback by default, and a wrong token is refused even there.
     assert stack.metrics(stack.worker_url, token=None).status_code == 200
     assert stack.metrics(stack.worker_url, token="wrong").status_code == 404
@@ -408,7 +438,7 @@ def test_every_process_refuses_metrics_to_strangers(stack):
 
 def test_the_metrics_token_is_in_no_log(stack):
     # Prometheus has sent it to every process every second by now.
-    wait_for(lambda: stack.query("sum(up)") and float(stack.query("sum(up)")[0]["value"][1]) == 4,
+    wait_for(lambda: stack.query("sum(up)") and float(stack.query("sum(up)")[0]["value"][1]) == 5,
              "every target up", 30)
     logs = {name: path.read_text(errors="replace") for name, path in stack.logs.items()}
     logs["live"] = stack.live.logs()

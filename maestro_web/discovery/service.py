@@ -18,11 +18,10 @@ from aiohttp import web
 from maestro_web.discovery.crawl import Command, EventSink, run_crawl
 from maestro_web.discovery.settings import DiscoverySettings
 from maestro_web import service_kit
-from maestro_web.metrics import CONTENT_TYPE, MetricsAccess, exposition
 from maestro_web.metrics import discovery as discovery_metrics
 from maestro_web.logs import REQUEST_ID_HEADER, accept_request_id
 from maestro_web.security.discovery_tokens import CommandTokenError, verify_command_token
-from maestro_web.service_kit import AccessLogger, CommandService, json_error, read_command
+from maestro_web.service_kit import AccessLogger, CommandService, json_error, metrics_answer, read_command
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +73,8 @@ class DiscoveryService(CommandService):
 
     async def metrics(self, request: web.Request) -> web.Response:
         """The service's metrics, for the scraper only (MAESTRO_METRICS_ALLOW or the metrics token); 404 else."""
-        access = MetricsAccess(self.settings.metrics_allow, self.settings.metrics_token)
-        if not access.permits(request.remote, request.headers.get("Authorization")):
-            return json_error(404, "Not Found")
-        body = exposition(discovery_metrics.REGISTRY, self.gauges)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"})
+        return metrics_answer(request, self.settings.metrics_allow, self.settings.metrics_token,
+                              discovery_metrics.REGISTRY, self.gauges)
 
     def build_app(self) -> web.Application:
         app = super().build_app()

@@ -8,6 +8,7 @@ the report `failed` saying the service is busy.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +18,8 @@ from maestro_web.logs import REQUEST_ID_HEADER, accept_request_id
 from maestro_web.reports.job import EventSink, ReportCommand, run_report
 from maestro_web.reports.settings import ReportSettings
 from maestro_web.security.report_tokens import ReportTokenError, verify_report_token
-from maestro_web.service_kit import AccessLogger, CommandService, json_error, read_command
+from maestro_web.metrics import reports as report_metrics
+from maestro_web.service_kit import AccessLogger, CommandService, json_error, metrics_answer, read_command
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class ReportService(CommandService):
         super().__init__(settings.workers, MAX_COMMAND_BYTES)
         self.settings = settings
         self.events = events
+        self.gauges = report_metrics.ActiveReports(lambda: len(self.active))
 
     async def handle(self, request: web.Request) -> web.Response:
         ring = self.settings.command_ring
@@ -54,9 +57,26 @@ class ReportService(CommandService):
                              busy="The report service is busy; try again in a moment.")
         if refused is not None:
             return refused
-        self.submit(command.report, command.request_id, lambda: run_report(self.settings, command, self.events),
-                    f"Report {command.report}")
+        report_metrics.report_started(command.format)
+        self.submit(command.report, command.request_id, lambda: self._make(command), f"Report {command.report}")
         return web.json_response({"report": command.report}, status=202)
+
+    def _make(self, command: ReportCommand) -> None:
+        started, status = time.monotonic(), "failed"
+        try:
+            status = run_report(self.settings, command, self.events)
+        finally:
+            report_metrics.report_ended(command.format, status, time.monotonic() - started)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """The service's metrics, for the scraper only (MAESTRO_METRICS_ALLOW or the metrics token); 404 else."""
+        return metrics_answer(request, self.settings.metrics_allow, self.settings.metrics_token,
+                              report_metrics.REGISTRY, self.gauges)
+
+    def build_app(self) -> web.Application:
+        app = super().build_app()
+        app.router.add_get("/metrics", self.metrics)
+        return app
 
 
 def _problem(body: dict[str, Any]) -> str | None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from maestro_web.keyring import KeyRing
+from maestro_web.metrics import DEFAULT_ALLOW
 from maestro_web.service_kit import PipedSettings
 
 
@@ -18,6 +19,10 @@ class ReportSettings(PipedSettings):
     workers: int = 2  # reports made at once; a few more wait, then 503
     log_level: str = "INFO"
     log_format: str = "text"  # MAESTRO_LOG_FORMAT, as the app's
+    metrics_allow: tuple[str, ...] = DEFAULT_ALLOW  # MAESTRO_METRICS_ALLOW: who may read /metrics by address
+    metrics_token: str | None = None  # MAESTRO_METRICS_TOKEN: or with this bearer token, from anywhere
+
+    TUPLE_FIELDS = ("metrics_allow",)
 
     def __repr__(self) -> str:  # never print a key
         return f"ReportSettings(app={self.app_url!r}, workers={self.workers})"
@@ -33,6 +38,8 @@ class ReportSettings(PipedSettings):
             "workers": int(config.get("MAESTRO_REPORTS_WORKERS", 2)),
             "log_level": config.get("LOG_LEVEL", "INFO"),
             "log_format": config.get("LOG_FORMAT", "text"),
+            "metrics_allow": tuple(config.get("MAESTRO_METRICS_ALLOW", DEFAULT_ALLOW)),
+            "metrics_token": config.get("MAESTRO_METRICS_TOKEN"),
         }
         values.update(changes)
         return cls(**values)
