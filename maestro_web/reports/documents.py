@@ -18,10 +18,9 @@ asked; every call needs Read on the graph):
   kinds, depth_histogram, cycle_examples…), None when the graph was never drawn. Their plain-words
   hints are not in the API: they come from `maestro_web/domain/figures.py`, the wording the graph
   page prints (templates/analytics/_figures.html).
-- `svg`: the picture as the app serves it to its owner: `GET /api/graphs/<id>/picture` (the
-  sanitized SVG stored at ingest, the same bytes as the private page's `/analytics/graphs/<id>/svg`;
-  404 when there is none -> None). It is still treated as untrusted
-  here (see `_picture`).
+- `svg`: the picture as the app serves it to its owner: `GET /api/graphs/<id>/picture` for the
+  report service's token (the same sanitized SVG as the owner's `GET /analytics/graphs/<id>/svg`;
+  404 when there is none -> None). It is still treated as untrusted here (documents_picture.py).
 - `versions`: the `items` of `GET /api/graphs/<id>/versions` (newest first, 100 a page; follow
   `?before=<next>` until the items reach `since`), only needed when `since` is set.
 - Source labels: `/dependencies` names a discovery source by its public id; the label is taken from

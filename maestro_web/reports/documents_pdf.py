@@ -137,6 +137,10 @@ def _picture(body: Contents, picture: Picture) -> str:
     parts = [f'<section class="picture {picture.orientation if picture.pages else ""}"><h2>The picture</h2>']
     for note in picture.notes:
         parts.append(f'<p class="note">{_e(note)}</p>')
+    if picture.pages:
+        # The worker's kind colours turn into much the same grey on a black-and-white printer.
+        parts.append('<p class="tile-caption">A box’s colour is its kind (the legend); printed in black and white, '
+                     'the Services table names each one’s kind. Dashed arrows close a cycle.</p>')
     for index, page in enumerate(picture.pages):
         caption = f'<p class="tile-caption">{_e(page.caption)}</p>' if page.caption else ""
         parts.append(f'<div class="{"picture-page" if index else "picture-first"}">{caption}'
