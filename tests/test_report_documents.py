@@ -252,7 +252,8 @@ def test_csv_bom_one_table_every_service_and_no_formulas():
 
 
 def test_without_dependencies_the_spec_is_used_and_said(tmp_path, monkeypatch):
-    """…and nothing is written anywhere: not in the working directory, not in the temporary one."""
+    """…with a cover of two pages, and nothing written anywhere: not in the working directory, not in
+    the temporary one."""
     import tempfile
 
     (tmp_path / "tmp").mkdir()
@@ -260,8 +261,13 @@ def test_without_dependencies_the_spec_is_used_and_said(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     graph = api_json()
     del graph["dependencies"]
+    graph["description"] = "a line\n" * 100  # a cover longer than a page: the contents still point right
     body = render("pdf", report_input(graph, svg=None, since=None, analytics=None))
-    text = _words(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(body)).pages))
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(body)).pages]
+    text = _words(" ".join(pages))
+    services = next(i for i, page in enumerate(pages) if page.lstrip().startswith("Services"))
+    assert services >= 3 and re.search(rf"Services ?{services + 1}\b", text)
+    assert all(f"Page {n} of {len(pages)}" in page for n, page in enumerate(pages, start=1))
     assert "Only the hand-written spec was available" in text
     assert "has not drawn this graph yet" in text and "no picture yet" in text
     assert "api → db" not in text and "orders → db" in text

@@ -354,25 +354,29 @@ def pdf(body: Contents, svg: str | None, progress: Callable[[float], None] | Non
 
     picture = picture_pages(svg, len(body.services))
     fragments = list(_parts(body, picture))
-    cover_pages = len(written(_document(_cover(body, [], 0))).pages)  # one, unless a long name or description
     parts: list[PdfReader] = []
-    chapters: list[tuple[str, int]] = []
-    sizes = [""] * cover_pages  # per page: the stamp's page (its size and margins)
-    page = cover_pages + 1
+    starts: list[tuple[str, int]] = []  # chapter -> its first page after the cover (0-based)
+    sizes: list[str] = []  # per page after the cover: the stamp's page (its size and margins)
     for index, (title, fragment) in enumerate(fragments):
         part = written(_document(fragment))
         if progress is not None:
             progress(0.9 * (index + 1) / len(fragments))
         if title is not None:
-            chapters.append((title, page))
+            starts.append((title, len(sizes)))
             if title == "The picture" and not picture.pages:
-                chapters.append(("Figures", page))
+                starts.append(("Figures", len(sizes)))
         parts.append(part)
         sizes += [picture.orientation if title == "The picture" and picture.pages else ""] * len(part.pages)
-        page += len(part.pages)
-    cover = written(_document(_cover(body, chapters, page - 1), body.name))
-    if len(cover.pages) != cover_pages:  # cannot happen: the same cover with numbers filled in
-        raise RuntimeError("the cover changed length")
+    # The cover last, when the chapters' pages are known; it is one page unless a long name or
+    # description makes it longer, and then it is laid out again with the numbers moved on.
+    cover_pages = 1
+    while True:
+        chapters = [(title, cover_pages + 1 + start) for title, start in starts]
+        cover = written(_document(_cover(body, chapters, cover_pages + len(sizes)), body.name))
+        if len(cover.pages) == cover_pages:
+            break
+        cover_pages = len(cover.pages)
+    sizes = [""] * cover_pages + sizes
 
     writer = PdfWriter()
     for reader in (cover, *parts):
