@@ -70,9 +70,9 @@ h2 { font-size: 14pt; margin: 0 0 3mm 0; border-bottom: 0.8pt solid #000; paddin
 h3 { font-size: 11pt; margin: 4mm 0 2mm 0; bookmark-level: none; }
 .cover { padding-top: 30mm; }
 .cover .kicker { font-size: 11pt; text-transform: uppercase; letter-spacing: 0.08em; color: #333; margin-bottom: 3mm; }
-dl.facts { display: grid; grid-template-columns: 38mm auto; margin: 8mm 0; }
-dl.facts dt { font-weight: bold; padding: 1.2mm 0; border-top: 0.4pt solid #999; }
-dl.facts dd { margin: 0; padding: 1.2mm 0; border-top: 0.4pt solid #999; overflow-wrap: anywhere; }
+table.facts { margin: 8mm 0; }
+table.facts th { width: 38mm; border-bottom: none; border-top: 0.4pt solid #999; vertical-align: top; padding: 1.2mm 0; }
+table.facts td { border-top: 0.4pt solid #999; border-bottom: none; padding: 1.2mm 0; }
 .description { white-space: pre-wrap; overflow-wrap: anywhere; }
 nav.toc h2 { border: none; font-size: 12pt; bookmark-level: none; }
 nav.toc ol { list-style: none; padding: 0; margin: 0; }
@@ -124,12 +124,12 @@ def _cover(body: Contents, chapters: Sequence[tuple[str, int]], pages: int) -> s
     if body.since is not None:
         facts.append(("Changes since", f"version {body.since}"))
     facts.append(("Pages", f"{pages:,}"))
-    rows = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in facts)
+    rows = "".join(f'<tr><th scope="row">{label}</th><td>{value}</td></tr>' for label, value in facts)
     text = body.description if len(body.description) <= DESCRIPTION_CUT else body.description[:DESCRIPTION_CUT] + "…"
     description = f'<p class="description">{_e(text)}</p>' if text else ""
     toc = "".join(f'<li><span class="title">{_e(title)}</span><span>{page}</span></li>' for title, page in chapters)
     return (f'<section class="cover"><p class="kicker">Dependency report</p><h1>{_e(body.name)}</h1>{description}'
-            f'<dl class="facts">{rows}</dl>'
+            f'<table class="facts"><tbody>{rows}</tbody></table>'
             f'<nav class="toc"><h2>Contents</h2><ol>{toc}</ol></nav></section>')
 
 
