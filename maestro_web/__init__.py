@@ -96,7 +96,7 @@ def register_blueprints(app: Flask) -> None:
     from maestro_web.live_pages import live_bp
     from maestro_web.main import main_bp
     from maestro_web.monitoring import monitoring_bp
-    from maestro_web.report_pages import reports_bp
+    from maestro_web.report_pages import report_mail_bp, reports_bp
     from maestro_web.shares import shares_bp
     from maestro_web.source_pages import sources_bp
 
@@ -108,6 +108,10 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (api_auth_bp, api_bp, discovery_command_bp, analytics_worker_bp):
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
+    # The weekly report's unsubscribe link: mail clients post it in one click with no form (RFC 8058);
+    # its random code is all it takes and all it can do (unsubscribe that one reader).
+    csrf.exempt(report_mail_bp)
+    app.register_blueprint(report_mail_bp)
 
 
 def _presentation(app: Flask) -> None:

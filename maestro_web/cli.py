@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets as pysecrets
 import sys
 from pathlib import Path
+from typing import Callable
 
 import click
 from flask import Flask, current_app
@@ -243,16 +244,27 @@ def discovery_serve(host: str, port: int, no_live: bool) -> None:
 @click.option("--interval", default=30.0, show_default=True, help="Seconds between two rounds.")
 def discovery_schedule(once: bool, interval: float) -> None:
     """Send the crawl commands of scheduled sources when they are due."""
-    import time
-
     from maestro_web.sources.schedule import send_due_crawls
 
-    while True:
+    def one_round() -> str | None:
         outcome = send_due_crawls(current_app.config)
-        db.session.remove()
         if once or outcome.sent or outcome.failed or outcome.stopped or outcome.swept:
-            click.echo(f"sent: {outcome.sent}, busy: {outcome.busy}, failed: {outcome.failed}, "
-                       f"stopped: {outcome.stopped}, swept: {outcome.swept}", err=True)
+            return (f"sent: {outcome.sent}, busy: {outcome.busy}, failed: {outcome.failed}, "
+                    f"stopped: {outcome.stopped}, swept: {outcome.swept}")
+        return None
+
+    _rounds(one_round, once, interval)
+
+
+def _rounds(one_round: Callable[[], str | None], once: bool, interval: float) -> None:
+    """Run `one_round` (its words, if any, to stderr) once, or every `interval` seconds until Ctrl-C."""
+    import time
+
+    while True:
+        said = one_round()
+        db.session.remove()
+        if said:
+            click.echo(said, err=True)
         if once:
             return
         try:
@@ -288,6 +300,23 @@ def prune_reports(days: int) -> None:
     deleted = Report.prune(cutoff)
     db.session.commit()
     click.echo(f"Deleted {deleted} report(s) made before {cutoff:%Y-%m-%d %H:%M} UTC.")
+
+
+@reports_cli.command("weekly")
+@click.option("--once", is_flag=True, help="Ask for the reports that are due now, then exit.")
+@click.option("--interval", default=3600.0, show_default=True, help="Seconds between two rounds.")
+def reports_weekly(once: bool, interval: float) -> None:
+    """Ask for the weekly PDF of every graph that changed this week and has readers to mail it to."""
+    from maestro_web.domain.weekly_reports import send_weekly_reports
+
+    def one_round() -> str | None:
+        outcome = send_weekly_reports(current_app.config)
+        db.session.commit()
+        if once or outcome.started or outcome.failed:
+            return f"started: {outcome.started}, unchanged: {outcome.unchanged}, failed: {outcome.failed}"
+        return None
+
+    _rounds(one_round, once, interval)
 
 
 def register(app: Flask) -> None:

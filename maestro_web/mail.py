@@ -15,6 +15,7 @@ import ssl
 import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -31,14 +32,27 @@ _pending: set[Future] = set()
 _pending_lock = threading.Lock()
 
 
-def build_message(settings: dict[str, Any], to: str, subject: str, text: str, html: str) -> EmailMessage:
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    mimetype: str  # "application/pdf"
+    data: bytes
+
+
+def build_message(settings: dict[str, Any], to: str, subject: str, text: str, html: str,
+                  headers: dict[str, str] | None = None, attachment: Attachment | None = None) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = settings["MAIL_DEFAULT_SENDER"]
     message["To"] = to
     message["Message-ID"] = make_msgid(domain="maestro-web")
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    if attachment is not None:
+        maintype, _, subtype = attachment.mimetype.partition("/")
+        message.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
     return message
 
 
@@ -66,9 +80,9 @@ def _write_outbox(outbox: Path, message: EmailMessage) -> Path:
 
 
 def _deliver(settings: dict[str, Any], outbox: Path, to: str, subject: str, text: str, html: str,
-             discard: bool) -> None:
+             discard: bool, headers: dict[str, str] | None = None, attachment: Attachment | None = None) -> None:
     try:
-        message = build_message(settings, to, subject, text, html)
+        message = build_message(settings, to, subject, text, html, headers, attachment)
         if discard:
             return
         if settings["MAIL_SERVER"]:
@@ -91,15 +105,18 @@ def _settings(app: Flask) -> dict[str, Any]:
     return {key: app.config[key] for key in keys}
 
 
-def send_mail(to: str, subject: str, text: str, html: str, discard: bool = False) -> Future:
+def send_mail(to: str, subject: str, text: str, html: str, discard: bool = False,
+              headers: dict[str, str] | None = None, attachment: Attachment | None = None) -> Future:
     """Queue one message; returns at once. The returned future completes when it was handled.
 
     `discard=True` does all the same work except the delivery: a caller that must not reveal
-    whether it sent anything (the forgot-password form) queues a message either way.
+    whether it sent anything (the forgot-password form) queues a message either way. `headers` adds
+    headers (List-Unsubscribe), `attachment` one file (the weekly report).
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's target, for the thread
     settings = _settings(app)
-    future = _executor.submit(_deliver, settings, Path(app.instance_path) / "outbox", to, subject, text, html, discard)
+    future = _executor.submit(_deliver, settings, Path(app.instance_path) / "outbox", to, subject, text, html, discard,
+                              headers, attachment)
     with _pending_lock:
         _pending.add(future)
     future.add_done_callback(_forget)

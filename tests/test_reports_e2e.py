@@ -4,7 +4,8 @@ told to the app and the person, and the whole path in Chromium (press "PDF repor
 it). One service, one live server and one HTTP server for the whole module: each test's app is put
 behind the same relay, with the secrets the processes were started with. No token in any log line.
 
-Screenshots of the Reports page (1280 and 390 px, light and dark) go to $MAESTRO_SHOTS/reports/.
+With MAESTRO_SHOTS set, screenshots of the Reports page (1280 and 390 px, light and dark) go to
+$MAESTRO_SHOTS/reports/ (on demand: four more browser pages are not worth their time on every run).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ RINGS = {"session": KeyRing("session", SESSION_SECRET), "socket": KeyRing("socke
 LIVE_PORT = free_port()  # chosen before the apps are built: their CSP names the live server's origin
 LIVE_SETTINGS = {"MAESTRO_LIVE_URL": f"ws://127.0.0.1:{LIVE_PORT}/live", "MAESTRO_LIVE_PUBLISH": True,
                  "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{LIVE_PORT}/publish"}
-SHOTS = os.path.join(os.environ.get("MAESTRO_SHOTS", "/tmp/shots"), "reports")
+SHOTS = os.path.join(os.environ["MAESTRO_SHOTS"], "reports") if os.environ.get("MAESTRO_SHOTS") else None
 WAIT = 60_000  # ms: generous, the machine is shared
 SPEC = "storefront -> checkout\ncheckout -> payments\ncheckout -> inventory\npayments -> ledger [kind=database]"
 SERVICES = ("storefront", "checkout", "payments", "inventory", "ledger")
@@ -201,6 +202,8 @@ def test_the_service_refuses_what_is_not_a_command_for_that_report(app, base, se
 
 
 def _shots(browser, base: str, graph_id: str, storage: Any) -> None:
+    if SHOTS is None:
+        return
     os.makedirs(SHOTS, exist_ok=True)
     for scheme in ("light", "dark"):
         for width, height in ((1280, 900), (390, 844)):
@@ -257,3 +260,71 @@ def test_press_pdf_report_watch_it_and_download_it(app, base, browser, live, ser
     assert all(name in text for name in SERVICES), text[:2000]
     _shots(browser, base, graph.public_id, context.storage_state())
     context.close()
+
+
+# --- the weekly PDF by e-mail (issue 25 §3) -----------------------------------------------------------
+
+
+@pytest.mark.app_settings(**LIVE_SETTINGS)
+def test_the_weekly_pdf_goes_to_chosen_readers_in_weeks_with_changes(app, base, service, client, auth, runner,
+                                                                    make_user, make_graph):
+    from conftest import api_headers
+    from mail_support import SmtpServer, link_path
+    from maestro_web.extensions import db
+    from maestro_web.models import ReportSubscription, Role
+
+    owner = make_user(email="owner@example.com", name="Olga")
+    reader = make_user(email="reader@example.com", name="Rita")
+    leaver = make_user(email="leaver@example.com", name="Lea")
+    bystander = make_user(email="bystander@example.com", name="Ben")
+    graph = make_graph(owner, name="Checkout", spec=SPEC,
+                       grants={reader: Role.READ, leaver: Role.READ, bystander: Role.READ})
+    auth.login(owner.email)
+    page = client.get(f"/graphs/{graph.public_id}/reports")
+    assert "Weekly PDF by e-mail" in page.text and "reader@example.com" in page.text
+    chosen = client.post(f"/graphs/{graph.public_id}/reports/weekly",
+                         data={**auth.form_values(f"/graphs/{graph.public_id}/reports"),
+                               "reader": [reader.public_id, leaver.public_id]})
+    assert chosen.status_code == 302
+    with SmtpServer() as smtp:
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
+        quiet = runner.invoke(args=["reports", "weekly", "--once"])
+        assert "started: 0, unchanged: 1" in quiet.output  # no change this week: no report, no mail
+        owner_api = api_headers(client, owner)
+        edited = client.patch(f"/api/graphs/{graph.public_id}", headers=owner_api,
+                              json={"spec": SPEC + "\ncheckout -> fraud"})
+        assert edited.status_code == 200, edited.text
+        assert client.delete(f"/api/graphs/{graph.public_id}/roles/{leaver.public_id}",
+                             headers=owner_api).status_code in (200, 204)
+        started = runner.invoke(args=["reports", "weekly", "--once"])
+        assert "started: 1" in started.output, started.output
+        for _ in range(600):
+            items = client.get(f"/api/graphs/{graph.public_id}/reports", headers=owner_api).json["items"]
+            if items and items[0]["status"] != "running":
+                break
+            threading.Event().wait(0.1)
+        assert items[0]["status"] == "ready", (items[0], service.logs())
+        mails = smtp.inbox.settle()
+        assert [mail["To"] for mail in mails] == ["reader@example.com"]  # not the leaver, not the bystander
+        mail = mails[0]
+        assert mail["Subject"] == "Weekly report: Checkout"
+        assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        unsubscribe = mail["List-Unsubscribe"].strip("<>")
+        assert "/reports/unsubscribe/" in unsubscribe and unsubscribe in mail.get_body(("plain",)).get_content()
+        pdf = next(part for part in mail.iter_attachments() if part.get_content_type() == "application/pdf")
+        assert pdf.get_filename().startswith("checkout-")
+        text = _pdf_text(pdf.get_content())
+        assert all(name in text for name in (*SERVICES, "fraud")), text[:2000]
+        # a second round in the same week sends nothing; the leaver was unsubscribed
+        assert "started: 0" in runner.invoke(args=["reports", "weekly", "--once"]).output
+        with app.app_context():
+            assert {sub.user.email for sub in db.session.query(ReportSubscription)} == {"reader@example.com"}
+        # one click (RFC 8058), without a session or a form
+        fresh = app.test_client()
+        assert "Unsubscribe" in fresh.get(link_path(unsubscribe)).text  # a GET alone changes nothing
+        done = fresh.post(link_path(unsubscribe), data="List-Unsubscribe=One-Click",
+                          content_type="application/x-www-form-urlencoded")
+        assert done.status_code == 200 and "no longer get the weekly report" in done.text
+        with app.app_context():
+            assert db.session.query(ReportSubscription).count() == 0
+        assert "no subscription any more" in fresh.get(link_path(unsubscribe)).text

@@ -24,6 +24,7 @@ from maestro_web.domain.reports import (
     reports_of,
     start_report,
 )
+from maestro_web.domain.weekly_reports import deliver_weekly
 from maestro_web.errors import ValidationFailed, json_error
 from maestro_web.extensions import db
 from maestro_web.headers import attachment, svg_document
@@ -118,6 +119,8 @@ def upload_report(graph_id: str, report_id: str):
         if not data:
             raise ValidationFailed("The file is empty.", {"body": "The file is empty."}, status=400)
         report.finish(data)
+        if report.weekly:
+            deliver_weekly(report)
     else:
         raise ValidationFailed(f"Send the {report.format} file as {media_type(report)}, or JSON for a failure.",
                                status=415)

@@ -46,10 +46,12 @@ def reports_of(graph: Graph) -> list[Report]:
     return Report.list_for(graph)
 
 
-def start_report(config: Mapping[str, Any], graph: Graph, user: User, fmt: str, since: int | None) -> Report:
-    """A new report of `graph` for `user`, handed to the report service; raises ReportNotStarted
-    (the row committed `failed`) when the service did not take it."""
-    report = Report(graph_id=graph.id, format=fmt, since=since, requested_by_id=user.id, status="running")
+def start_report(config: Mapping[str, Any], graph: Graph, user: User, fmt: str, since: int | None,
+                 weekly: bool = False) -> Report:
+    """A new report of `graph` for `user` (`weekly`: for the graph's subscribers), handed to the report
+    service; raises ReportNotStarted (the row committed `failed`) when the service did not take it."""
+    report = Report(graph_id=graph.id, format=fmt, since=since, requested_by_id=user.id, status="running",
+                    weekly=weekly)
     db.session.add(report)
     db.session.commit()
     problem = _send_command(config, graph, user, report)

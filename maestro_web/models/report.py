@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, delete, select, update
+import secrets
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, delete, false, select, update
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from maestro_web.extensions import Model, db
@@ -42,6 +44,8 @@ class Report(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     data: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    # Made by `flask reports weekly` for the graph's subscribers: mailed to them once ready (0018).
+    weekly: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     graph: Mapped[Graph] = relationship()
     requested_by: Mapped[User | None] = relationship()
@@ -90,3 +94,36 @@ class Report(Model):
         deleted = db.session.execute(delete(cls).where(cls.created_at < before)
                                      .execution_options(synchronize_session=False))
         return int(deleted.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class ReportSubscription(Model):
+    """A reader of a graph who gets its PDF by e-mail in weeks when the graph changed (issue 25 §3).
+
+    Chosen by an Admin of the graph; `code` is the one-click unsubscribe link's capability (random,
+    it only ever unsubscribes). Ends when the reader unsubscribes, is removed by an Admin, or is found
+    without Read when a weekly report goes out.
+    """
+
+    __tablename__ = "report_subscriptions"
+    __table_args__ = (UniqueConstraint("graph_id", "user_id", name="uq_report_subscriptions_graph_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    graph_id: Mapped[int] = mapped_column(ForeignKey("graphs.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True, default=lambda: secrets.token_urlsafe(32))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_version: Mapped[int | None] = mapped_column(Integer)  # the graph's newest version in the last mail
+
+    graph: Mapped[Graph] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+    @classmethod
+    def list_for(cls, graph: Graph) -> list[ReportSubscription]:
+        return list(db.session.scalars(select(cls).where(cls.graph_id == graph.id).order_by(cls.id)))
+
+    @classmethod
+    def get_by_code(cls, code: str) -> ReportSubscription | None:
+        return db.session.scalar(select(cls).where(cls.code == code)) if 0 < len(code) <= 64 else None
