@@ -1,0 +1,52 @@
+"""The soak (bench/soak.py, issue 26 item 3) for under a minute, in `make test`: the production
+recipe on loopback (nginx, two gunicorn instances, two live servers, two workers, PostgreSQL, a
+redis-server of its own) under mixed load while one process of each kind is killed with -9, Redis
+restarts and the database's connections are terminated; every invariant of the report must hold.
+
+PostgreSQL only: the recipe is PostgreSQL + Redis, so the SQLite run skips it. The run stops by
+itself; every process it started is killed by process group in its `finally`, and the test checks
+that none is left.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from bench.harness import DEFAULT_POSTGRES_ADMIN_URL
+from bench.soak import FAULTS, descendants, run_soak
+from conftest import ENGINE, POSTGRES_ADMIN_URL, REQUIRE_POSTGRES, require_postgres_or_skip
+from live_support import free_port
+
+SECONDS = 45  # the load; start-up, the worker's lease and the drain add about 40 s
+pytestmark = pytest.mark.timeout(420)
+
+
+def test_the_recipe_keeps_its_promises_through_a_kill_of_each_process_and_a_restart_of_each_service():
+    if ENGINE != "postgresql":
+        pytest.skip("the soak runs the production recipe, PostgreSQL + Redis: it runs in the PostgreSQL run "
+                    "(MAESTRO_TEST_DATABASE=postgresql)")
+    require_postgres_or_skip()
+    for program in ("redis-server", "nginx"):
+        if shutil.which(program) is None and not os.access(f"/usr/sbin/{program}", os.X_OK):
+            message = f"{program} is not installed (scripts/system-packages test installs it)"
+            if REQUIRE_POSTGRES:
+                pytest.fail(message, pytrace=False)
+            pytest.skip(message)
+    before = set(descendants(os.getpid()))
+    lines: list[str] = []
+    report = run_soak(SECONDS, ports=free_port, postgres_url=POSTGRES_ADMIN_URL or DEFAULT_POSTGRES_ADMIN_URL,
+                      log=lines.append)
+    text = report.markdown()
+
+    assert report.problems() == [], text
+    assert [fault["name"] for fault in report.faults] == list(FAULTS), text
+    assert all(fault["recovered"] is not None for fault in report.faults), text
+    # The load was real: pages served and counted, edits drawn, events delivered after reconnects.
+    assert sum(view["served"] for view in report.views) > 200, text
+    assert report.answers["graph edit"].get("200", 0) > 5, text
+    assert report.killed_run["attempts"] >= 2 and report.killed_run["state"] in ("finished", "failed"), text
+    assert report.events_received > 20 and not report.events_lost, text
+    assert report.subscriber_reconnects >= 1, text  # the live server's kill ended some connections
+    assert set(descendants(os.getpid())) <= before, "processes of the soak outlived it"
