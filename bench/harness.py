@@ -344,6 +344,20 @@ def sibling_server(server: GunicornServer, app_module: str, log_path: Path) -> G
     return GunicornServer(app_module, env, log_path)
 
 
+def plain_sync_server(server: GunicornServer, app_module: str, log_path: Path, workers: int = 2) -> GunicornServer:
+    """`gunicorn -w 2 <app_module>` as its documentation starts it: sync workers, no threads, no
+    access log, none of gunicorn.conf.py (an empty config file stands in for it, since gunicorn
+    reads ./gunicorn.conf.py by default), on its own free port, with `server`'s environment. The
+    baseline a claim "x of a bare hello-world" cannot choose to flatter itself with."""
+    bind = f"{LOOPBACK}:{free_port()}"
+    empty = log_path.parent / "plain.gunicorn.conf.py"
+    empty.write_text("")
+    plain = GunicornServer(app_module, {**server.env, "GUNICORN_BIND": bind}, log_path)
+    plain.command = [sys.executable, "-m", "gunicorn", "-c", str(empty), "-w", str(workers), "-k", "sync",
+                     "-b", bind, app_module]
+    return plain
+
+
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every served benchmark takes: gunicorn's shape, the databases' admin URL, Redis."""
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py)")
