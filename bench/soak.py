@@ -271,6 +271,7 @@ class HttpsClient:
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
+            self.conn = None
 
 
 # --- the stack -----------------------------------------------------------------------------------
@@ -579,6 +580,10 @@ class Subscriber(threading.Thread):
         while not self.stop.is_set():
             try:
                 status, body = client.call("live ticket", "POST", "/api/live/ticket", {"graph": self.graph_id})
+                # A fresh connection for each ticket: minutes pass between two, and nginx closes an idle
+                # keep-alive connection after 30 s (a browser retries a request that meets such a
+                # closed connection; this client would count it as unanswered).
+                client.close()
                 if status != 200:
                     raise ConnectionError(f"ticket {status}")
                 ticket = json.loads(body)["ticket"]
