@@ -963,6 +963,13 @@ def run_soak(seconds: float = 600.0, *, ports: Callable[[], int] = free_port,
             for thread in [*subscribers, streams]:
                 thread.start()
             wait_for(lambda: all(s.subscribed_at for s in subscribers), 60, "every subscriber subscribed")
+
+            def drawn() -> bool:  # before the clock starts: a graph not drawn yet is a 404 ("No picture yet")
+                from maestro_web.models import Graph, GraphResult
+
+                return all(GraphResult.latest_for(Graph.get_by_public_id(g), with_picture=True) is not None
+                           for owner in made for g in owner.graphs)
+            wait_for(lambda: bool(stack.query(drawn)), 120, "every graph drawn once", step=0.5)
             ledger.started = time.monotonic()
             ledger.statuses.clear()
             ledger.failures.clear()
