@@ -3,6 +3,7 @@ command token at every edge (accepted only on its graph's read endpoints and its
 upload and its limits, the people's endpoints, bad input, a service that is down or died, pruning."""
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
@@ -247,3 +248,30 @@ def test_prune_deletes_reports_older_than_30_days(app, runner, shop):
     assert result.exit_code == 0 and "Deleted 1 report(s)" in result.output
     with app.app_context():
         assert {r.public_id for r in db.session.query(Report)} == {young}
+
+
+def test_the_service_pool_is_bounded_busy_is_503_and_a_repeat_409():
+    from maestro_web.reports.service import ReportService
+    from maestro_web.reports.settings import ReportSettings
+
+    settings = ReportSettings(app_url="http://127.0.0.1:9", command_ring=new_ring("session"),
+                              socket_ring=new_ring("socket"), live_publish_url="http://127.0.0.1:9/publish", workers=1)
+    service = ReportService(settings)
+    try:
+        assert service.max_active == 3  # one at work, two waiting
+        for key in ("r1", "r2", "r3"):
+            assert service.admit(key, key, running="running", busy="busy") is None
+        busy = service.admit("r4", "r4", running="running", busy="The report service is busy.")
+        assert busy is not None and busy.status == 503 and busy.headers["Retry-After"]
+        again = service.admit("r1", "r1", running="This report is being made already.", busy="busy")
+        assert again is not None and again.status == 409
+        done = threading.Event()
+        service.submit("r1", None, done.set, "Report r1")  # a job done leaves the count
+        assert done.wait(5)
+        for _ in range(50):
+            if "r1" not in service.active:
+                break
+            time.sleep(0.02)
+        assert service.admit("r4", "r4", running="running", busy="busy") is None
+    finally:
+        service.pool.shutdown(wait=True)
