@@ -105,6 +105,8 @@ def run(settings: ReportSettings, host: str, port: int, *, live: bool = True) ->
     """Serve until SIGINT/SIGTERM."""
     import weasyprint  # noqa: F401  # loaded now (a second or two), not by the first PDF
 
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)  # a line per layout step, per report
+
     service = ReportService(settings, publisher(settings) if live else None)
     log.info("Report service on http://%s:%s (POST /reports), %d report(s) at a time, app %s", host, port,
              settings.workers, settings.app_url)
