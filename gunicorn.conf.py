@@ -12,7 +12,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
-keepalive = 5
+keepalive = 5  # longer than nginx's keepalive_timeout for its upstream (deploy/nginx/maestro.conf.in)
 # Limits on the request line and headers; bodies are limited by the app (MAESTRO_INGEST_MAX_BYTES).
 limit_request_line = 8190
 limit_request_field_size = 8190

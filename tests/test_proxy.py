@@ -344,6 +344,17 @@ def test_the_example_settings_fill_every_template_and_start_only_once_edited(tmp
     assert config["MAESTRO_LIVE_PUBLISH_URL"] == "http://127.0.0.1:5001/publish"
 
 
+def test_nginx_lets_an_idle_upstream_connection_go_before_gunicorn_does() -> None:
+    """When gunicorn closed an idle keep-alive connection in the instant nginx sent a request on it, a
+    POST (which nginx never retries) came back 502; nginx must be the one that lets it go."""
+    upstream = re.search(r"upstream maestro_app \{(.*?)\}", (ROOT / "deploy/nginx/maestro.conf.in").read_text(), re.S)
+    assert upstream is not None
+    nginx_idle = re.search(r"^\s*keepalive_timeout (\d+)s;", upstream.group(1), re.M)
+    gunicorn_idle = re.search(r"^keepalive = (\d+)", (ROOT / "gunicorn.conf.py").read_text(), re.M)
+    assert nginx_idle is not None and gunicorn_idle is not None
+    assert int(nginx_idle.group(1)) + 2 <= int(gunicorn_idle.group(1))  # seconds of margin for a busy machine
+
+
 def test_no_server_software_is_named_and_the_access_log_keeps_only_the_network(stack: Stack) -> None:
     """Neither gunicorn nor nginx says what it runs (a version helps an attacker pick an exploit), and
     nginx's access log, like gunicorn's, holds the client's /24, not the client (personal data)."""
