@@ -221,6 +221,17 @@ def test_every_list_fits_a_phone_and_pages_are_shot(app, browser, live_server, m
                 expect(row.locator(f"td[data-label='{label}']")).to_be_in_viewport()
             expect(row.locator("button:has-text('Resume')")).to_be_in_viewport()
             expect(row.locator("form[data-confirm] button")).to_be_in_viewport()
+            # The table's header (and its "Select all") is hidden on a phone: the bulk actions bring their own.
+            page.goto(f"{base}/shares")
+            select_all = page.get_by_label("Select all", exact=True)
+            select_all.scroll_into_view_if_needed()
+            expect(select_all).to_be_in_viewport()
+            select_all.check()
+            boxes = page.locator("table.cards td.row-select input[name='link']")
+            expect(boxes.first).to_be_checked()
+            for box in boxes.all():
+                expect(box).to_be_checked()
+            expect(page.get_by_label("Select all links on this page")).to_be_checked()  # the two agree
             page.goto(f"{base}/graphs/")
             expect(page.locator("td[data-label='Created']").first).to_be_in_viewport()
             expect(page.locator("td[data-label='Status'] .badge").first).to_be_in_viewport()
