@@ -12,7 +12,10 @@ from typing import Callable, Iterator
 import pytest
 from playwright.sync_api import expect
 
+from conftest import LiveServer
 from maestro_web import live_events
+from maestro_web.config import load_key_rings
+from maestro_web.keyring import KeyRing
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphRole, Role, ShareLink
 from maestro_web.models.base import utcnow
@@ -26,6 +29,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 SHOTS = "/tmp/shots-public"
 LIVE_PORT = free_port()  # chosen before the app is built: its CSP names the live server's origin
+# Each test's app is served on this port, so that the module's one live server lets its pages in
+# (the origin it checks is the page's).
+APP_PORT = free_port()
 LIVE_SETTINGS = {"MAESTRO_LIVE_URL": f"ws://127.0.0.1:{LIVE_PORT}/live", "MAESTRO_LIVE_PUBLISH": True,
                  "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{LIVE_PORT}/publish"}
 # Without a live server: nothing listens on the port, the page checks its link's state every second.
@@ -34,11 +40,52 @@ WAIT = 30_000  # ms
 PASSCODE = "open sesame 42"
 
 
+@pytest.fixture(scope="module")
+def module_keys(tmp_path_factory) -> dict[str, KeyRing]:
+    """The secrets of every app of this module: the module's one live server trusts them all."""
+    return load_key_rings({}, "testing", tmp_path_factory.mktemp("keys"))
+
+
 @pytest.fixture
-def live(app, live_server) -> Iterator[LiveProcess]:
-    live_events.init_app(app)
-    with start_live_server(app.config, port=LIVE_PORT, base_url=live_server.url) as server:
+def app_settings(app_settings, module_keys):
+    return {**app_settings, "KEY_RINGS": dict(module_keys)}
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[LiveServer]:
+    """This test's app on APP_PORT."""
+    with LiveServer(app, APP_PORT) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def live_process(module_keys) -> Iterator[LiveProcess]:
+    """One live server process for the module (a start costs 1-2 s of CPU). Tests cannot hear each
+    other: each one's pages follow only its own new links and graphs, and close with it (`pages`)."""
+    with start_live_server(session_secret=module_keys["session"].current, socket_secret=module_keys["socket"].current,
+                           port=LIVE_PORT, base_url=f"http://127.0.0.1:{APP_PORT}") as server:
+        yield server
+
+
+@pytest.fixture
+def live(app, live_server, live_process) -> Iterator[LiveProcess]:
+    assert live_process.alive(), live_process.logs()
+    live_events.init_app(app)
+    yield live_process
+    publisher = app.extensions.get(live_events.EXTENSION)
+    if publisher is not None:
+        publisher.flush(5)
+
+
+_contexts: list = []
+
+
+@pytest.fixture(autouse=True)
+def pages() -> Iterator[None]:
+    """Every page a test opens is closed when it ends: none stays connected to the module's live server."""
+    yield
+    while _contexts:
+        _contexts.pop().close()
 
 
 @pytest.fixture
@@ -56,6 +103,7 @@ def shop(app, people, make_graph):
 
 def visitor(browser, width: int = 1280, dark: bool = False):
     context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme="dark" if dark else "light")
+    _contexts.append(context)
     return context.new_page()
 
 
@@ -323,4 +371,5 @@ def test_screenshots_of_the_page_and_each_refusal(app, browser, live_server, peo
                 page.goto(base + path)
                 expect(page.locator("h1")).to_be_visible()
                 page.screenshot(path=f"{SHOTS}/{name}-{width}-{'dark' if dark else 'light'}.png", full_page=True)
+                _contexts.remove(page.context)
                 page.context.close()
