@@ -14,8 +14,11 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from conftest import LiveServer
 from maestro_web import live_events
+from maestro_web.config import load_key_rings
 from maestro_web.extensions import db
+from maestro_web.keyring import KeyRing
 from maestro_web.models import Graph, Role
 from maestro_web.security.worker_tokens import mint_worker_token
 from share_support import draw, make_link
@@ -30,16 +33,72 @@ SHOTS = "/tmp/shots"
 LIVE_PORT = free_port()  # chosen before the app is built: its CSP names the live server's origin
 LIVE_SETTINGS = {"MAESTRO_LIVE_URL": f"ws://127.0.0.1:{LIVE_PORT}/live", "MAESTRO_LIVE_PUBLISH": True,
                  "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{LIVE_PORT}/publish"}
+# The restart test stops its live server: it has one of its own, on another port.
+RESTART_PORT = free_port()
+RESTART_SETTINGS = {"MAESTRO_LIVE_URL": f"ws://127.0.0.1:{RESTART_PORT}/live", "MAESTRO_LIVE_PUBLISH": True,
+                    "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{RESTART_PORT}/publish"}
+# Each test's app is served on this port, so that the module's one live server lets its pages in
+# (the origin it checks is the page's).
+APP_PORT = free_port()
 WAIT = 30_000  # ms: generous, the machine is shared
 
 
+@pytest.fixture(scope="module")
+def module_keys(tmp_path_factory) -> dict[str, KeyRing]:
+    """The secrets of every app of this module: the module's one live server trusts them all."""
+    return load_key_rings({}, "testing", tmp_path_factory.mktemp("keys"))
+
+
 @pytest.fixture
-def live(app, live_server) -> Iterator[LiveProcess]:
-    """The live server, accepting pages of the app served by `live_server` (their Origin)."""
-    assert app.config["MAESTRO_LIVE_URL"].endswith(f":{LIVE_PORT}/live")
-    live_events.init_app(app)
-    with start_live_server(app.config, port=LIVE_PORT, base_url=live_server.url) as server:
+def app_settings(app_settings, module_keys):
+    return {**app_settings, "KEY_RINGS": dict(module_keys)}
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[LiveServer]:
+    """This test's app on APP_PORT."""
+    with LiveServer(app, APP_PORT) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def live_process(module_keys) -> Iterator[LiveProcess]:
+    """One live server process for the module (a start costs 1-2 s of CPU). Tests cannot hear each
+    other: each one's pages follow only its own new graphs and links, and close with it (`contexts`)."""
+    with start_live_server(session_secret=module_keys["session"].current, socket_secret=module_keys["socket"].current,
+                           port=LIVE_PORT, base_url=f"http://127.0.0.1:{APP_PORT}") as server:
+        yield server
+
+
+@pytest.fixture
+def live(app, live_server, live_process) -> Iterator[LiveProcess]:
+    """The module's live server, accepting pages of the app served by `live_server` (their Origin)."""
+    assert app.config["MAESTRO_LIVE_URL"].endswith(f":{LIVE_PORT}/live")
+    assert live_process.alive(), live_process.logs()
+    live_events.init_app(app)
+    yield live_process
+    publisher = app.extensions.get(live_events.EXTENSION)
+    if publisher is not None:
+        publisher.flush(5)
+
+
+@pytest.fixture
+def own_live(app, live_server) -> Iterator[LiveProcess]:
+    """A live server of this test alone, on RESTART_PORT (the restart test stops it)."""
+    live_events.init_app(app)
+    with start_live_server(app.config, port=RESTART_PORT, base_url=live_server.url) as server:
+        yield server
+
+
+_contexts: list = []
+
+
+@pytest.fixture(autouse=True)
+def contexts() -> Iterator[None]:
+    """Every page a test opens is closed when it ends: none stays connected to the module's live server."""
+    yield
+    while _contexts:
+        _contexts.pop().close()
 
 
 def shot(page, name: str) -> None:
@@ -48,7 +107,9 @@ def shot(page, name: str) -> None:
 
 
 def new_page(browser, base: str, email: str | None = None):
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    _contexts.append(context)
+    page = context.new_page()
     if email:
         page.goto(f"{base}/auth/login")
         page.fill("#email", email)
@@ -259,10 +320,11 @@ def test_without_a_live_server_pages_work_and_say_live_updates_off(app, browser,
     expect(page.locator("a", has_text="Back to the graph")).to_be_visible()
 
 
-@pytest.mark.app_settings(**LIVE_SETTINGS, MAESTRO_LIVE_TICKET_TTL=62)
-def test_a_page_renews_its_ticket_and_reconnects_after_the_live_server_restarts(app, browser, live_server, live,
+@pytest.mark.app_settings(**RESTART_SETTINGS, MAESTRO_LIVE_TICKET_TTL=62)
+def test_a_page_renews_its_ticket_and_reconnects_after_the_live_server_restarts(app, browser, live_server, own_live,
                                                                                  make_user, make_graph):
     base = live_server.url
+    live = own_live
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Shop", spec="web -> api")
     draw(app, graph.public_id)
@@ -281,7 +343,7 @@ def test_a_page_renews_its_ticket_and_reconnects_after_the_live_server_restarts(
 
     live.stop()
     expect(indicator).to_contain_text("Live updates off", timeout=WAIT)
-    with start_live_server(app.config, port=LIVE_PORT, base_url=base):
+    with start_live_server(app.config, port=RESTART_PORT, base_url=base):
         expect(indicator).to_have_text("Live updates on", timeout=60_000)  # backoff, then back
         assert requests.get(base + made.path, timeout=10).status_code == 200
         expect(page.locator(f'[data-link-views="{made.id}"]')).to_have_text("2", timeout=WAIT)
