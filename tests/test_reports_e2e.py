@@ -125,6 +125,7 @@ def test_a_pdf_end_to_end_with_live_progress_and_no_token_in_any_log(app, base, 
     assert all(frame["data"]["graph"] == graph.public_id for frame in heard)
     percents = [frame["data"]["percent"] for frame in heard if frame["event"] == "report.progress"]
     assert percents == sorted(percents) and len(percents) >= 3
+    assert any(40 < percent < 90 for percent in percents), percents  # the PDF's parts, as they are laid out
     report = http.get(f"{base}/api/graphs/{graph.public_id}/reports/{report_id}", timeout=10).json()
     assert report["status"] == "ready" and report["by"]["name"] == "Olga" and report["size"] > 1000
     download = http.get(f"{base}/api/graphs/{graph.public_id}/reports/{report_id}/file", timeout=10)
