@@ -352,3 +352,38 @@ def test_each_view_of_a_cached_page_gets_its_own_ticket_for_its_link_only(app, o
     assert verify_ticket(ticket_on(other.path), ring)["channels"] == [f"share:{other.id}"]
     renewed = app.test_client().get(made.path.replace("?token=", "/ticket?token="))
     assert renewed.status_code == 200 and verify_ticket(renewed.json["ticket"], ring)["channels"] == [f"share:{made.id}"]
+
+
+@pytest.mark.parametrize("suffix", ["", "/download.svg"])
+def test_a_link_resumed_between_the_refused_count_and_its_diagnosis_is_counted_and_shown(app, client, owner, graph,
+                                                                                        suffix):
+    """Found by bench/soak.py: a view refused because the link was paused, diagnosed from the row an
+    instant after the owner resumed it, answered 404 "This link does not work" for a working link.
+    The resume is made to land in that instant: right after the counting statement gives its
+    connection back."""
+    import sqlalchemy as sa
+
+    made = make_link(app, graph, owner)
+    with app.app_context():
+        ShareLink.get_by_public_id(made.id).pause()
+        db.session.commit()
+        engine = counting_engine()
+        other = sa.create_engine(db.engine.url)  # the owner's resume, on a connection of its own
+    resumed: list[bool] = []
+
+    def resume_once(dbapi_connection, record) -> None:
+        if not resumed:
+            resumed.append(True)
+            with other.begin() as conn:
+                conn.execute(text("UPDATE share_links SET paused_at = NULL WHERE public_id = :id"), {"id": made.id})
+
+    sa.event.listen(engine.pool if hasattr(engine, "pool") else engine, "checkin", resume_once)
+    try:
+        response = client.get(made.path.replace("?", f"{suffix}?", 1))
+    finally:
+        sa.event.remove(engine.pool if hasattr(engine, "pool") else engine, "checkin", resume_once)
+        other.dispose()
+    assert resumed, "the counting connection was never given back"
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    with app.app_context():
+        assert ShareLink.get_by_public_id(made.id).view_count == 1

@@ -22,13 +22,12 @@ from flask import Response, abort, current_app, g, request
 
 from maestro_web import pictures
 from maestro_web.analytics_front import analytics_private_bp, passcode_gate
-from maestro_web.analytics_front.public_routes import Address, public_route, refusal_page, uncounted_view
+from maestro_web.analytics_front.public_routes import Address, count_or_refusal, public_route, refusal_page
 from maestro_web.domain.access import authorize_graph
 from maestro_web.errors import error_page, json_error, wants_json
 from maestro_web.headers import svg_document
 from maestro_web.models import GraphResult
 from maestro_web.metrics import app as app_metrics
-from maestro_web.models.share_rules import count_view
 from maestro_web.presentation import file_name
 from maestro_web.security.session_jwt import current_user
 
@@ -87,10 +86,9 @@ def public_download(here: Address, fmt: str) -> Response:
     """The long (`/graphs/public/<id>/download.<fmt>?token=`) and the short (`/s/<code>/download.<fmt>`) link's file."""
     if fmt not in FORMATS:
         abort(404)
-    jti = g.share_claims["jti"]  # require_share checked the token or code
-    counted = count_view(jti, here.graph_id, passcode_gate.presented_hash(jti))
-    if counted is None:  # a refusal, or a bare 401 until the link's passcode is entered
-        return uncounted_view(here.graph_id, False)
+    counted = count_or_refusal(here.graph_id, False)  # require_share checked the token or code
+    if isinstance(counted, Response):  # a refusal, or a bare 401 until the link's passcode is entered
+        return counted
     g.share_link = counted  # its allowed origins, for the headers
     app_metrics.share_viewed("download")
     if counted.svg is None:
