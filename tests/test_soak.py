@@ -46,6 +46,8 @@ def test_the_recipe_keeps_its_promises_through_a_kill_of_each_process_and_a_rest
     # The load was real: pages served and counted, edits drawn, events delivered after reconnects.
     assert sum(view["served"] for view in report.views) > 200, text
     assert report.answers["graph edit"].get("200", 0) > 5, text
+    # No link ends during the run: a page is served, or refused while its link is paused.
+    assert set(report.answers["public view"]) <= {"200", "403"}, text
     assert report.killed_run["attempts"] >= 2 and report.killed_run["state"] in ("finished", "failed"), text
     assert report.events_received > 20 and not report.events_lost, text
     assert report.subscriber_reconnects >= 1, text  # the live server's kill ended some connections
