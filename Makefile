@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Two test processes (pytest-xdist): many tests wait on a browser, a server process or a socket, so
 # two keep both cores busy. Each process gets its own database, ports and Redis key prefix. Three
-# were no faster and four slower on the 2-core machine (docs/benchmarks.md "Test suite time"; not
-# measured again in December 2026: the shared machine's load made process counts incomparable).
+# were no faster and four slower on the 2-core machine (docs/benchmarks.md "Test suite time"; three
+# again slower in December 2026: 111 s against 88 s on every eighth test file).
 PYTEST_ARGS ?= -n 2
 # Playwright's Python package must never download a browser: tests use Debian's /usr/bin/chromium.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
