@@ -213,13 +213,16 @@ def test_select_all_then_bulk_pause_in_the_browser(app, browser, live_server, ma
     page.goto(f"{base}/shares")
     boxes = page.locator("input[type=checkbox][name=link]")
     expect(boxes).to_have_count(3)
-    select_all = page.locator("input[data-select-all]")
+    select_all = page.get_by_label("Select all links on this page")  # the table's header; a phone has its own
+    phone_select_all = page.get_by_label("Select all", exact=True)
     select_all.check()
     for i in range(3):
         expect(boxes.nth(i)).to_be_checked()
+    expect(phone_select_all).to_be_checked()
     boxes.nth(0).uncheck()
-    expect(select_all).not_to_be_checked()
-    expect(select_all).to_have_js_property("indeterminate", True)
+    for either in (select_all, phone_select_all):
+        expect(either).not_to_be_checked()
+        expect(either).to_have_js_property("indeterminate", True)
     page.click("main button[value=pause]")
     expect(page.locator("h1")).to_have_text("Pause 2 links?")
     page.click("main button:has-text('Pause 2 links')")
