@@ -7,7 +7,14 @@ import pytest
 
 from maestro_web.models import Role, ShareLink
 from maestro_web.security.keys import KeyRing
-from maestro_web.security.short_codes import MAC_LENGTH, ShortCodeInvalid, mint_short_code, verify_short_code
+from maestro_web.security.short_codes import (
+    MAC_LENGTH,
+    ShortCodeInvalid,
+    mint_short_code,
+    mint_view_receipt,
+    verify_short_code,
+    view_receipt_valid,
+)
 from share_support import (  # noqa: F401 (owner, writer, reader, graph: fixtures)
     REFUSED_STATES, SHARE_CONTEXT, graph, link_in_state, link_row, make_link, owner, reader, set_state,
     short_code, visit_short, writer)
@@ -155,3 +162,11 @@ def test_a_short_code_never_reaches_a_log_line(app, owner, graph):
     code = short_code(app, made.id)
     line = f'127.0.0.1 - [30/Nov/2026] "GET /analytics/s/{code} HTTP/1.1" 200 1234'
     assert code not in redact(line) and made.id not in redact(line) and "/analytics/s/[redacted]" in redact(line)
+
+
+@pytest.mark.parametrize("receipt", ["é" * MAC_LENGTH, "\u2028" * MAC_LENGTH, "a" * (MAC_LENGTH - 1) + "\udcff"])
+def test_a_view_receipt_of_non_ascii_text_is_refused_not_a_crash(receipt):
+    """`/live?seen=` comes from the visitor; compare_digest raises TypeError on non-ASCII text (a 500)."""
+    ring = KeyRing("share", "a-test-secret-that-is-long-enough-for-the-key-ring-0123456789")
+    assert view_receipt_valid(ring, "AbCdEf012345", mint_view_receipt(ring, "AbCdEf012345")) is True
+    assert view_receipt_valid(ring, "AbCdEf012345", receipt) is False

@@ -64,8 +64,8 @@ def mint_view_receipt(ring: KeyRing, link_id: str) -> str:
 
 def view_receipt_valid(ring: KeyRing, link_id: str, receipt: object) -> bool:
     """Whether `receipt` was minted for `link_id` under any key of the ring (so rotation keeps open pages)."""
-    if not isinstance(receipt, str) or len(receipt) != MAC_LENGTH:
-        return False
+    if not isinstance(receipt, str) or len(receipt) != MAC_LENGTH or not receipt.isascii():
+        return False  # hmac.compare_digest raises on non-ASCII text: a visitor's `seen=é…` was a 500
     for secret in ring.secrets:
         digest = hmac.new(secret.encode(), _RECEIPT_DOMAIN + link_id.encode(), hashlib.sha256).digest()[:MAC_BYTES]
         if hmac.compare_digest(base64.urlsafe_b64encode(digest).rstrip(b"=").decode(), receipt):
