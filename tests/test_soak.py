@@ -58,6 +58,28 @@ def test_the_recipe_keeps_its_promises_through_a_kill_of_each_process_and_a_rest
     assert left == {}, f"processes of the soak outlived it: {left}"
 
 
+def _started_since(before: set[int]) -> set[int]:
+    """This process's new children and everything below them; not what a process that was already here
+    (the session's Chromium, which starts utility processes when it likes) has started since."""
+    found: set[int] = set()
+    todo = [pid for pid in _children(os.getpid()) if pid not in before]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo.extend(_children(pid))
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids += [int(p) for p in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return kids
+
+
 def _outlived(before: set[int], patience: float = 20.0) -> dict[int, str]:
     """The soak's processes still running (not zombies) after `patience` seconds, by command line; those
     are killed. A process the soak has just killed may take a moment to go on a busy machine (CI saw one
@@ -65,7 +87,7 @@ def _outlived(before: set[int], patience: float = 20.0) -> dict[int, str]:
     deadline = time.monotonic() + patience
     while True:
         left = {}
-        for pid in set(descendants(os.getpid())) - before:
+        for pid in _started_since(before):
             try:
                 state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
                 command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
