@@ -10,11 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import resource
-import sys
 import time
-from pathlib import Path
 from collections import defaultdict
 from typing import Any
 
@@ -26,7 +23,7 @@ from maestro_web.live.bus import Bus, Event, MemoryBus, RedisBus, parse_event_id
 from maestro_web.live.channels import CONTROL, is_channel
 from maestro_web.live.revocations import ControlError, Revocations, effective_time, parse_revoke
 from maestro_web.live.settings import LiveSettings
-from maestro_web.metrics import CONTENT_TYPE, MULTIPROC_ENV, MetricsAccess, exposition
+from maestro_web.metrics import CONTENT_TYPE, MetricsAccess, exposition
 from maestro_web.metrics import live as live_metrics
 from maestro_web.safe_json import UnsafeJSON, loads_strict
 from maestro_web.security.keys import bearer_token
@@ -709,19 +706,8 @@ def exec_server(settings: LiveSettings, host: str, port: int) -> None:
     The app's modules (SQLAlchemy, blueprints, templates) take half the memory of an idle live
     server and are never used by it. The settings, secrets included, go over a pipe (never argv or
     the environment); the process id stays the same, so signals and supervisors are unaffected.
+    The hand-over is the lean services' own (service_kit.exec_service).
     """
-    read_fd, write_fd = os.pipe()
-    payload = settings.to_json().encode()
-    if len(payload) > 60_000:  # one write into an empty pipe never blocks below its 64 KiB buffer
-        raise RuntimeError("live settings too large to hand over")
-    os.write(write_fd, payload)
-    os.close(write_fd)
-    os.set_inheritable(read_fd, True)
-    root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env.pop(MULTIPROC_ENV, None)  # gunicorn's multiprocess mode is not this process's: its metrics stay its own
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "maestro_web.live", "--settings-fd", str(read_fd),
-                               "--host", host, "--port", str(port)], env)
+    from maestro_web.service_kit import exec_service
+
+    exec_service("maestro_web.live", settings.to_json(), host, port)
