@@ -199,9 +199,18 @@ def test_my_shared_links_lists_across_graphs_and_revokes_several(app, auth, clie
     html = client.get("/shares").get_data(as_text=True)
     assert "Checkout" in html and "Billing" in html and html.count("data-link=") == 3
     values = auth.form_values("/shares")
-    response = client.post("/shares/revoke", data={**values, "link": [first.id, second.id]})
+    response = client.post("/shares/bulk", data={**values, "action": "revoke", "confirmed": "1", "link": [first.id, second.id]})
     assert response.status_code == 302
     assert [visit(app, made).status_code for made in (first, second, keep)] == [410, 410, 200]
+
+
+def test_the_old_revoke_without_confirmation_is_gone(app, auth, client, owner, graph):
+    """`POST /shares/revoke` revoked the selected links at once; the page asks first now (/shares/bulk)."""
+    made = make_link(app, graph, owner)
+    auth.login(owner.email)
+    response = client.post("/shares/revoke", data={**auth.form_values("/shares"), "link": [made.id]})
+    assert response.status_code == 404
+    assert visit(app, made).status_code == 200
 
 
 def test_bulk_revoke_cannot_touch_someone_elses_links(app, auth, client, owner, writer, graph):
@@ -209,7 +218,8 @@ def test_bulk_revoke_cannot_touch_someone_elses_links(app, auth, client, owner, 
     auth.login(owner.email)
     mine = make_link(app, graph, owner)
     values = auth.form_values("/shares")
-    response = client.post("/shares/revoke", data={**values, "link": [theirs.id, mine.id]}, follow_redirects=True)
+    response = client.post("/shares/bulk", data={**values, "action": "revoke", "confirmed": "1", "link": [theirs.id, mine.id]},
+                           follow_redirects=True)
     assert response.status_code == 200 and "Revoked 1 link." in response.text  # only the owner's own
     assert visit(app, theirs).status_code == 200
     assert visit(app, mine).status_code == 410

@@ -189,6 +189,15 @@ class ShareLink(Model):
             raise ShareRefused("This link's token cannot live that long; create a new link.", "expires_at")
         self.expires_at = until
 
+    def extend_by(self, delta: timedelta, cap: timedelta, now: datetime | None = None) -> None:
+        """Extend by `delta` from the expiry (from `now` if the link has ended), stopping at `cap` from
+        the creation; refused like extend(), and when the link is already at its longest."""
+        now = now or utcnow()
+        until = min(max(now, self.expires_at) + delta, self.created_at + cap)
+        if until <= self.expires_at:
+            raise ShareRefused("This link is already at its longest; create a new one.", "expires_at", 409)
+        self.extend(until, cap, now)
+
     @classmethod
     def revoke_matching(cls, condition: ColumnElement[bool]) -> int:
         """Revoke every unrevoked link matching `condition` in one UPDATE; how many were revoked.

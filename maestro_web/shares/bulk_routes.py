@@ -3,7 +3,7 @@ links. The first POST shows one confirmation page saying what will happen; its f
 `confirmed=1`, and only then is anything changed (POST, CSRF as every form)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from maestro_web.models.base import utcnow
 from maestro_web.models.share_rules import Outcome, visitors_see
 from maestro_web.security.session_jwt import current_user
 from maestro_web.shares import shares_bp
-from maestro_web.shares.services import ShareRefused, extend_link, max_ttl, revoke_links
+from maestro_web.shares.services import ShareRefused, max_ttl, revoke_links
 
 ACTIONS = {"pause": "Pause", "resume": "Resume", "extend": "Extend", "revoke": "Revoke"}
 EXTEND_BY = {"1d": ("1 day", timedelta(days=1)), "7d": ("7 days", timedelta(days=7)),
@@ -25,9 +25,20 @@ BULK_VISITORS_SEE = {"pause": visitors_see(Outcome.PAUSED), "revoke": visitors_s
 MAX_SELECTED = 500  # one page of the list at most is 100; a bound on what one request may touch
 
 
-def _utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+def _change(link: ShareLink, action: str, by: timedelta, now: datetime) -> bool:
+    """Whether pause, resume or extend (by `by`) changed `link`. The model's own methods decide; one they
+    refuse (a revoked link is never paused, resumed or extended) leaves the link as it was."""
+    before = (link.paused_at, link.expires_at)
+    try:
+        if action == "pause":
+            link.pause()
+        elif action == "resume":
+            link.resume()
+        else:
+            link.extend_by(by, max_ttl(), now)
+    except ShareRefused:
+        return False
+    return (link.paused_at, link.expires_at) != before
 
 
 def _selected() -> list[ShareLink]:
@@ -67,29 +78,11 @@ def bulk_links() -> Response | tuple[str, int] | str:
                                post_url=url_for("shares.bulk_links"), cancel_url=url_for("shares.my_links"),
                                hidden=hidden, confirm_class="danger" if action == "revoke" else "primary",
                                visitors_see=BULK_VISITORS_SEE)
-    done = 0
     if action == "revoke":
         done = revoke_links(ShareLink.id.in_([link.id for link in links]))
-    for link in links if action != "revoke" else []:
-        if link.revoked_at is not None:
-            continue  # a revoked link stays revoked: nothing to pause, resume or extend
-        if action == "pause" and link.paused_at is None:
-            link.paused_at = now
-            done += 1
-        elif action == "resume" and link.paused_at is not None:
-            link.paused_at = None
-            done += 1
-        elif action == "extend":
-            # by the chosen time from its expiry (or from now, if it has ended), never past its cap
-            limit = _utc(link.created_at) + max_ttl()
-            target = min(max(now, _utc(link.expires_at)) + EXTEND_BY[by][1], limit)
-            if target <= _utc(link.expires_at):
-                continue
-            try:
-                extend_link(link, target)
-            except ShareRefused:
-                continue
-            done += 1
+    else:
+        delta = EXTEND_BY[by][1] if action == "extend" else timedelta(0)  # `by` is checked for extend only
+        done = sum(_change(link, action, delta, now) for link in links)
     db.session.commit()
     skipped = len(links) - done
     verb = {"pause": "Paused", "resume": "Resumed", "extend": "Extended", "revoke": "Revoked"}[action]

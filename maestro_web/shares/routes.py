@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import and_
 
 from maestro_web.extensions import db
 from maestro_web.domain.access import authorize_graph
@@ -242,14 +241,3 @@ def my_links():
     return render_template("shares/mine.html", found=found, links=found.items, filters=filters, args=args, short_urls=short_urls,
                            status_choices=STATUS_CHOICES, sort_choices=SORT_CHOICES, now=now, states=states)
 
-
-@shares_bp.post("/shares/revoke")
-def revoke_selected():
-    chosen = [value for value in request.form.getlist("link") if value][:500]
-    if not chosen:
-        flash("Select the links to revoke first.", "error")
-        return redirect(url_for("shares.my_links"))
-    count = revoke_links(and_(ShareLink.public_id.in_(chosen), ShareLink.creator_id == current_user().id))
-    db.session.commit()
-    flash(f"Revoked {count} link{'s' if count != 1 else ''}.", "success")
-    return redirect(url_for("shares.my_links"))
