@@ -33,7 +33,7 @@ from maestro_web.extensions import db
 from maestro_web.live_publish import Event, LivePublisher
 from maestro_web.models import Graph, GraphResult, GraphRole, GraphRun, Role, ShareLink, User
 from maestro_web.models.base import utcnow
-from maestro_web.models.share_rules import LIVE, STATE_REASONS, STOPPED, LinkRow, Outcome, link_state
+from maestro_web.models.share_rules import STATE_REASONS, STOPPED, LinkRow, Outcome, link_state, working_links
 from maestro_web.keyring import KeyRing
 from maestro_web.security.socket_tokens import issue_socket_token
 
@@ -217,15 +217,11 @@ def _graph_public_id(session: Session, row: GraphRun | GraphResult | GraphRole) 
     return session.connection().scalar(select(Graph.public_id).where(Graph.id == row.graph_id))
 
 
-def _active_link_ids(session: Session, graph_id: int, live_only: bool = False) -> list[str]:
-    """The graph's links a visitor may open now; `live_only`: only the live ones (a snapshot link's
-    page keeps its pinned picture, so a new picture is no news to it)."""
-    query = select(ShareLink.public_id).where(
-        ShareLink.graph_id == graph_id, ShareLink.revoked_at.is_(None), ShareLink.paused_at.is_(None),
-        ShareLink.expires_at > utcnow())
-    if live_only:
-        query = query.where(ShareLink.mode == LIVE)
-    return list(session.connection().scalars(query))
+def _active_link_ids(session: Session, graph_id: int, live_only: bool = False,
+                     despite: Outcome | None = None) -> list[str]:
+    """The graph's links a visitor may open now (share_rules.working_links, every rule); `live_only`: only
+    the live ones (a snapshot link's page keeps its pinned picture, so a new picture is no news to it)."""
+    return list(session.connection().scalars(working_links(graph_id, live_only=live_only, despite=despite)))
 
 
 def _on_new(session: Session, obj: object) -> None:
@@ -274,7 +270,8 @@ def _on_dirty(session: Session, obj: object) -> None:
             _creator_regained_write(session, obj)
     elif isinstance(obj, Graph) and _changed(obj, "deleted_at") and obj.deleted_at is not None:
         publish_after_commit(CONTROL, "revoke", {"channel": f"graph:{obj.public_id}"}, session)
-        for link_id in _active_link_ids(session, obj.id):
+        # The links that worked until this deletion: every rule but the one it has just broken.
+        for link_id in _active_link_ids(session, obj.id, despite=Outcome.GRAPH_DELETED):
             publish_after_commit(f"share:{link_id}", "share.changed", {"status": "revoked"}, session)
             publish_after_commit(CONTROL, "revoke", {"channel": f"share:{link_id}"}, session)
 

@@ -24,6 +24,7 @@ from maestro_web.models.share_rules import (
     diagnose,
     python_verdicts,
     sql_verdicts,
+    working_links,
 )
 from maestro_web.shares.queries import LINK_STATUSES, status_condition
 from share_support import BREAKS, graph, make_link, owner, reader, writer  # noqa: F401 (fixtures)
@@ -46,6 +47,13 @@ def _both_answers(app, link_id: str, graph_id: str):
         return in_sql, in_python, diagnose(link, graph_id, now), link.view_count
 
 
+def _working(app, graph_id: str) -> set[str]:
+    """The graph's links that work now, by the one query every caller asks (share_rules.working_links)."""
+    with app.app_context():
+        graph_pk = db.session.scalar(select(Graph.id).where(Graph.public_id == graph_id))  # also a deleted one
+        return set(db.session.scalars(working_links(graph_pk)))
+
+
 def test_every_rule_is_in_the_table_once():
     broken = [rule.broken for rule in RULES]
     assert sorted(broken, key=lambda o: o.value) == sorted(
@@ -57,6 +65,7 @@ def test_a_valid_link_passes_every_rule_in_both_and_is_counted_once(app, graph, 
     in_sql, in_python, outcome, views = _both_answers(app, made.id, graph.public_id)
     assert in_sql == in_python == {rule.broken: True for rule in RULES}
     assert outcome is Outcome.VIEWABLE
+    assert _working(app, graph.public_id) == {made.id}
     with app.app_context():
         counted = count_view(made.id, graph.public_id)
         assert counted is not None and counted.name == "Checkout" and counted.svg is not None
@@ -76,6 +85,7 @@ def test_each_rule_breaks_alike_in_sql_and_in_python(app, graph, writer, outcome
     assert in_sql == in_python  # the two halves agree on every rule...
     assert [o for o, holds in in_python.items() if not holds] == [outcome]  # ...and exactly this one is broken
     assert diagnosis is outcome
+    assert made.id not in _working(app, graph.public_id)  # "is it working now?" for the whole graph says so too
     with app.app_context():
         assert count_view(made.id, graph.public_id) is None  # the counting statement refuses it
         assert ShareLink.get_by_public_id(made.id).view_count == views  # and counted nothing

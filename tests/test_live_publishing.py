@@ -139,21 +139,25 @@ def test_rerun_through_the_page_and_the_api_publishes_run_queued(app, auth, clie
 def test_a_result_is_announced_to_readers_and_to_active_links_only(app, auth, client, live, owner, graph):
     active = make_link(app, graph, owner, label="active")
     paused = make_link(app, graph, owner, label="paused")
+    used_up = make_link(app, graph, owner, label="used up", max_views=1)
     # Paused unannounced: announcing it would (rightly) refuse this second's tickets on its channel.
     publisher = app.extensions.pop(live_events.EXTENSION)
     with app.app_context():
         from maestro_web.models import ShareLink
 
         ShareLink.get_by_public_id(paused.id).pause()
+        ShareLink.get_by_public_id(used_up.id).view_count = 1  # its one view is spent: it works no more
         db.session.commit()
     app.extensions[live_events.EXTENSION] = publisher
     auth.login(owner.email)
     base = f"/graphs/{graph.public_id}/shares/{paused.id}"
-    channels = [f"graph:{graph.public_id}", f"share:{active.id}", f"share:{paused.id}"]
+    channels = [f"graph:{graph.public_id}", f"share:{active.id}", f"share:{paused.id}", f"share:{used_up.id}"]
     with listen(app, live, channels) as listener:
         run_id = current_run_id(app, graph.public_id)
         draw(app, graph.public_id)
         heard = [next_event(listener), next_event(listener)]
+        with pytest.raises(TimeoutError):  # the used-up link is not told either (every rule: share_rules.working_links)
+            listener.recv(timeout=1.0)
         by_channel = {frame["channel"]: frame for frame in heard}
         finished = by_channel[f"graph:{graph.public_id}"]
         assert finished["event"] == "run.finished"

@@ -15,8 +15,8 @@ from maestro_web.domain.dependencies import Dependencies, current_dependencies, 
 from maestro_web.extensions import db
 from maestro_web.domain.invitations import invite
 from maestro_web.graphs.quotas import check_new_graph, check_new_run
-from maestro_web.models import Graph, GraphRole, GraphRun, Invitation, Role, ShareLink, User
-from maestro_web.models.base import utcnow
+from maestro_web.models import Graph, GraphRole, GraphRun, Invitation, Role, User
+from maestro_web.models.share_rules import working_links
 
 
 class RoleChangeRefused(Exception):
@@ -145,13 +145,9 @@ def grant_of(graph: Graph, user_public_id: str) -> GraphRole:
 
 
 def working_links_by_creator(graph: Graph) -> Counter[int]:
-    """How many links of `graph` each creator holding Write has working now: what removing their access
-    stops (SPEC §3.2). The status is the link's own rule (ShareLink.status); revoked rows are not loaded."""
-    writers = select(GraphRole.user_id).where(GraphRole.graph_id == graph.id, GraphRole.role >= Role.WRITE)
-    links = db.session.scalars(select(ShareLink).where(
-        ShareLink.graph_id == graph.id, ShareLink.revoked_at.is_(None), ShareLink.creator_id.in_(writers)))
-    now = utcnow()
-    return Counter(link.creator_id for link in links if link.status(now) == "active")
+    """How many links of `graph` each creator has working now: what removing their access stops (SPEC
+    §3.2). A creator without Write has none (their links stopped already). One query: share_rules.working_links."""
+    return Counter(row.creator_id for row in db.session.execute(working_links(graph.id)))
 
 
 def remove_role(graph: Graph, user_public_id: str) -> None:

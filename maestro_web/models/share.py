@@ -155,12 +155,8 @@ class ShareLink(Model):
     def state(self, now: datetime | None = None, writers: set[int] | None = None) -> LinkState:
         """What the owner's pages show of this link (share_rules.link_state): badge, reason, the time that
         matters. `writers` (ids holding Write, shares.queries.creators_with_write) saves a query per row."""
-        creator_writes = self.creator_id in writers if writers is not None else self.creator_may_share()
+        creator_writes = self.creator_id in writers if writers is not None else creator_holds_write(self)
         return link_state(self, creator_writes, now)
-
-    def creator_may_share(self) -> bool:
-        """A link stops when its creator no longer holds Write on the graph (SPEC §3.2)."""
-        return creator_holds_write(self)
 
     # --- what a row does to itself ----------------------------------------------------------------
 

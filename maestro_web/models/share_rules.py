@@ -11,6 +11,8 @@ side; everything else is built from that table:
   snapshot link's pinned result) are one statement (a data-modifying CTE): one round trip per view
   (docs/benchmarks.md). SQLite has no UPDATE in a CTE and runs the two in turn.
 - `diagnose(link, graph_id)`: why a view that was not counted was refused, in Python, on the row.
+- `working_links(graph_pk)`: "is this link working now?" for every link of a graph, one query: what the
+  live events, the Access page and "revoke all" ask (no other place rebuilds the rule).
 - `ShareLink.status()` (the owner's pages and the API) applies the rules about the row alone, and
   `row_status_sql(status)` is the same answer as SQL: the status filter of the owner's link lists.
 - `sql_verdicts` / `python_verdicts`: each rule answered on its own by SQL and by Python, so
@@ -278,6 +280,29 @@ def diagnose(link: LinkRow | None, graph_id: str, now: datetime | None = None) -
         if not rule.holds(link, graph_id, now):
             return rule.broken
     return Outcome.VIEWABLE
+
+
+# --- "is this link working now?" for every link of a graph ---------------------------------------
+# The same rules as diagnose(), as one query over a graph's links: every rule but the first (which names
+# one token under one graph id). The live events (which open pages hear of a new picture or of the
+# graph's deletion), the Access page (how many links removing a writer stops) and "revoke all"'s
+# confirmation all ask it; tests/test_link_rules.py holds it equal to diagnose() for each broken rule.
+
+def working_links(graph_pk: int, now: datetime | None = None, *, live_only: bool = False,
+                  despite: Outcome | None = None) -> TextualSelect:
+    """SELECT public_id, creator_id of the links of the graph `graph_pk` (its primary key) that a visitor
+    may open at `now`. `live_only`: the live ones only (a snapshot's page keeps its pinned picture);
+    `despite`: as if that rule held (the links a graph's deletion has just stopped: GRAPH_DELETED)."""
+    conditions = [rule.sql for rule in RULES[1:] if rule.broken is not despite]
+    if live_only:
+        conditions.append(f"share_links.mode = '{LIVE}'")
+    sql = ("SELECT share_links.public_id, share_links.creator_id FROM share_links"
+           " WHERE share_links.graph_id = :graph_pk AND " + "\n   AND ".join(conditions))
+    statement = text(sql).bindparams(bindparam("graph_pk", graph_pk, type_=Integer),
+                                     bindparam("now", now or utcnow(), type_=UTCDateTime()))
+    if ":write" in sql:
+        statement = statement.bindparams(bindparam("write", int(Role.WRITE), type_=Integer))
+    return statement.columns(public_id=String, creator_id=Integer)
 
 
 # --- the counting statement -------------------------------------------------------------------

@@ -169,7 +169,7 @@ def links_of_graph(graph: Graph) -> list[ShareLink]:
 
 def creators_with_write(graph: Graph) -> set[int]:
     """Ids of the users holding Write or Admin on `graph`: a link of anyone else has stopped (SPEC §3.2).
-    One query for the whole list instead of ShareLink.creator_may_share() per link."""
+    One query for the whole list instead of share_rules.creator_holds_write() per link."""
     return set(db.session.scalars(
         select(GraphRole.user_id).where(GraphRole.graph_id == graph.id, GraphRole.role >= Role.WRITE)))
 

@@ -8,8 +8,9 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from maestro_web.extensions import db
 from maestro_web.domain.access import authorize_graph
 from maestro_web.headers import keep_private, svg_document
-from maestro_web.models import Role, ShareLink
+from maestro_web.models import Graph, Role, ShareLink
 from maestro_web.models.base import utcnow
+from maestro_web.models.share_rules import working_links
 from maestro_web.presentation import relative_time
 from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.shares import shares_bp
@@ -54,7 +55,7 @@ def graph_shares(graph_id: str):
                 return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
     links, writers, now = links_of_graph(graph), creators_with_write(graph), utcnow()
     return render_template("shares/graph.html", graph=graph, role=role, form=form, links=links, writers=writers,
-                           now=now, counts=_revoke_all_counts(links, writers, now)), status
+                           now=now, counts=_revoke_all_counts(graph, links, now)), status
 
 
 @shares_bp.post("/graphs/<graph_id>/shares/quick")
@@ -75,11 +76,13 @@ def quick_share(graph_id: str):
     return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
 
 
-def _revoke_all_counts(links: list[ShareLink], writers: set[int], now: datetime) -> dict[str, int]:
-    """What "revoke all" would end, for its confirmation: the working links, the others not yet revoked
-    (paused, expired, used up, or stopped because their creator lost Write) and their views."""
+def _revoke_all_counts(graph: Graph, links: list[ShareLink], now: datetime) -> dict[str, int]:
+    """What "revoke all" would end, for its confirmation: the working links (share_rules.working_links),
+    the others not yet revoked (paused, expired, used up, or stopped because their creator lost Write)
+    and their views."""
     left = [link for link in links if link.revoked_at is None]
-    active = sum(1 for link in left if link.status(now) == "active" and link.creator_id in writers)
+    working = set(db.session.scalars(working_links(graph.id, now)))
+    active = sum(1 for link in left if link.public_id in working)
     return {"active": active, "others": len(left) - active, "views": sum(link.view_count for link in left)}
 
 
@@ -172,7 +175,7 @@ def confirm_revoke(graph_id: str, link_id: str):
 def confirm_revoke_all(graph_id: str):
     """The no-JS confirmation of "Revoke all links of this graph", with the numbers it ends."""
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
-    counts = _revoke_all_counts(links_of_graph(graph), creators_with_write(graph), utcnow())
+    counts = _revoke_all_counts(graph, links_of_graph(graph), utcnow())
     return render_template(
         "confirm.html", q={"kind": "revoke_all", "graph": graph, "counts": counts}, post_url=url_for("shares.revoke_all", graph_id=graph.public_id),
         cancel_url=url_for("shares.graph_shares", graph_id=graph.public_id), hidden=())
