@@ -96,7 +96,7 @@ class SharedGraph:
         self.path, self.link_id = self._make(nodes)
 
     def _make(self, nodes: int) -> tuple[str, str]:
-        from maestro_web.analytics_front.jobs import claim_next_run
+        from maestro_web.ingest.jobs import claim_next_run
         from maestro_web.extensions import db
         from maestro_web.graphs.services import GraphChanges, create_graph
         from maestro_web.domain.spec import parse_spec

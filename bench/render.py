@@ -26,7 +26,7 @@ import tempfile
 import time
 from typing import Any, Callable
 
-from maestro_web.analytics_front.svg import sanitize_svg
+from maestro_web.ingest.svg import sanitize_svg
 from maestro_web.pictures import Unrenderable, clear_cache, svg_to_png
 from maestro_web.worker import layout as layout_module
 from maestro_web.worker.analysis import analyse

@@ -88,24 +88,25 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from maestro_web.analytics_front import analytics_private_bp, analytics_public_bp, analytics_worker_bp
     from maestro_web.api import api_auth_bp, api_bp, discovery_command_bp
     from maestro_web.auth import account_bp, auth_bp
     from maestro_web.extensions import csrf
     from maestro_web.graphs import graphs_bp
+    from maestro_web.ingest import ingest_bp
     from maestro_web.live_pages import live_bp
     from maestro_web.main import main_bp
     from maestro_web.monitoring import monitoring_bp
+    from maestro_web.public import public_bp
     from maestro_web.report_pages import report_mail_bp, reports_bp
     from maestro_web.shares import shares_bp
     from maestro_web.source_pages import sources_bp
 
     for blueprint in (main_bp, auth_bp, account_bp, graphs_bp, shares_bp, sources_bp, reports_bp,
-                      analytics_private_bp, analytics_public_bp, live_bp, monitoring_bp):
+                      public_bp, live_bp, monitoring_bp):
         app.register_blueprint(blueprint)
     # The JSON API and the worker endpoints never read cookies (tokens travel in Authorization),
     # so there is no ambient credential for a cross-site request to ride on: CSRF has nothing to protect.
-    for blueprint in (api_auth_bp, api_bp, discovery_command_bp, analytics_worker_bp):
+    for blueprint in (api_auth_bp, api_bp, discovery_command_bp, ingest_bp):
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
     # The weekly report's unsubscribe link: mail clients post it in one click with no form (RFC 8058);

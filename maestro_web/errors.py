@@ -19,7 +19,7 @@ from maestro_web.metrics import app as app_metrics
 log = logging.getLogger(__name__)
 
 # Blueprints whose every answer is JSON, whatever the Accept header says.
-JSON_BLUEPRINTS = {"api", "api_auth", "analytics_worker", "discovery_command"}
+JSON_BLUEPRINTS = {"api", "api_auth", "ingest", "discovery_command"}
 
 ERROR_NAMES = {
     400: "bad_request",

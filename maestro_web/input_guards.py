@@ -20,7 +20,7 @@ from maestro_web.errors import ValidationFailed
 from maestro_web.safe_json import loads_strict, text_problem
 
 # The worker blueprint reads its own body, after its size check (413 before a byte is read).
-_OWN_BODY_READERS = {"analytics_worker"}
+_OWN_BODY_READERS = {"ingest"}
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 # A discovery source's input may be larger than any other body (OTLP traces up to 50 MiB, SPEC §11):
 # these endpoints get their own limit before the form is read; the view then applies the kind's.

@@ -1,6 +1,6 @@
 """A stored picture (SVG) turned into a PNG, in a child process that cannot take the web process down.
 
-Worker SVG is untrusted (SPEC §5), and the sanitizer (analytics_front/svg.py) cannot know every
+Worker SVG is untrusted (SPEC §5), and the sanitizer (ingest/svg.py) cannot know every
 costly drawing: resvg panics on some numbers (a Rust panic arrives in Python as a BaseException,
 which ends a gunicorn worker), and a small document can ask for minutes of blending. So the web
 process never rasterizes. `svg_to_png` runs `python -m maestro_web.pictures` with the SVG on stdin;

@@ -95,10 +95,9 @@ def test_every_blueprint_guard_is_one_of_the_guard_layer(app):
     from maestro_web import guards
 
     guarded = {name: funcs for name, funcs in app.before_request_funcs.items() if name is not None}
-    assert set(guarded) >= {"auth", "account", "graphs", "shares", "api", "live", "main", "analytics_private",
-                            "analytics_worker", "analytics_public"}
+    assert set(guarded) >= {"auth", "account", "graphs", "shares", "api", "live", "main", "public", "ingest"}
     for name, funcs in guarded.items():
         assert [func.__module__ for func in funcs] == ["maestro_web.guards"], name
-    assert guarded["analytics_public"] == [guards.require_share]
-    assert guarded["analytics_worker"] == [guards.require_worker]
+    assert guarded["public"] == [guards.require_share]
+    assert guarded["ingest"] == [guards.require_worker]
     assert guarded["api"] == [guards.require_api_user]

@@ -288,7 +288,7 @@ print(files, sorted(os.listdir(path)))
 def test_every_refusal_of_the_public_view_has_its_own_label():
     # The label list is fixed (bounded), so a refusal added to the public view must be added to it too,
     # or it would be counted as "other".
-    from maestro_web.analytics_front.public_routes import REFUSALS
+    from maestro_web.public.routes import REFUSALS
     from maestro_web.metrics.app import SHARE_REFUSALS
 
     assert {name.replace(" ", "_") for name in REFUSALS} == set(SHARE_REFUSALS)

@@ -10,9 +10,10 @@ from jsonschema import Draft202012Validator
 
 from conftest import api_headers
 from maestro_web.api import schemas
+from maestro_web.ingest import schemas as ingest_schemas
 from maestro_web.security.worker_tokens import mint_result_token, mint_worker_token
 
-API_BLUEPRINTS = {"api", "api_auth", "analytics_worker", "discovery_command"}
+API_BLUEPRINTS = {"api", "api_auth", "ingest", "discovery_command"}
 
 
 def document(client) -> dict:
@@ -62,7 +63,7 @@ def test_request_schemas_are_the_validating_models(client):
     doc = document(client)
     components = doc["components"]["schemas"]
     for model in (schemas.Credentials, schemas.GraphCreate, schemas.GraphPatch, schemas.RoleGrant,
-                  schemas.ShareCreate, schemas.SharePatch, schemas.WorkerResult, schemas.WorkerResultForm):
+                  schemas.ShareCreate, schemas.SharePatch, ingest_schemas.WorkerResult, ingest_schemas.WorkerResultForm):
         expected = model.model_json_schema(ref_template="#/components/schemas/{model}")
         assert components[model.__name__] == expected, model.__name__
     body = doc["paths"]["/api/graphs"]["post"]["requestBody"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from maestro_web.analytics_front.svg import sanitize_svg
+from maestro_web.ingest.svg import sanitize_svg
 from maestro_web.domain.spec import parse_spec
 from maestro_web.worker.render import KNOWN_KINDS, PALETTE, Picture, render, text_colour
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from maestro_web import live_events
 from maestro_web.pictures import svg_to_png
-from maestro_web.analytics_front.jobs import RESULT_HISTORY
+from maestro_web.ingest.jobs import RESULT_HISTORY
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, Role, ShareLink
 from maestro_web.models.base import utcnow

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from maestro_web.analytics_front.svg import MAX_DEPTH, SvgError, sanitize_svg
+from maestro_web.ingest.svg import MAX_DEPTH, SvgError, sanitize_svg
 
 NS = 'xmlns="http://www.w3.org/2000/svg"'
 

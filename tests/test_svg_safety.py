@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from maestro_web.analytics_front.svg import SvgError, sanitize_svg
+from maestro_web.ingest.svg import SvgError, sanitize_svg
 
 NS = 'xmlns="http://www.w3.org/2000/svg"'
 

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from maestro_web.analytics_front.public_routes import REFUSALS
+from maestro_web.public.routes import REFUSALS
 from maestro_web.models.share_rules import Outcome
 from share_support import (BREAKS, draw, link_row, make_link, owner, reader, short_code, writer,  # noqa: F401 (fixtures)
                            graph)

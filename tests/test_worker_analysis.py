@@ -2,7 +2,7 @@
 import random
 import re
 
-from maestro_web.analytics_front.svg import sanitize_svg
+from maestro_web.ingest.svg import sanitize_svg
 from maestro_web.domain.spec import parse_spec
 from maestro_web.worker.analysis import analyse
 from maestro_web.worker.render import colour_of, layers, render_svg

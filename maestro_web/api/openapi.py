@@ -19,6 +19,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from maestro_web.api import api_auth_bp
 from maestro_web.api import schemas as s
 from maestro_web.errors import ERROR_NAMES
+from maestro_web.ingest import schemas as ingest_schemas
 from maestro_web.models.graph import GRAPH_STATUSES
 from maestro_web.shares.queries import STATUS_LIST_PATTERN
 
@@ -225,7 +226,7 @@ OPERATIONS: tuple[Operation, ...] = (
               {200: s.JobOut, 204: None}, (401, 403, 429, 503), auth="worker"),
     Operation("post", "/analytics/graphs", "Post a result for the graph the worker token names", "worker",
               {200: s.WorkerResultOut, 201: s.WorkerResultOut}, (400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
-              auth="worker", body=s.WorkerResult, form=s.WorkerResultForm,
+              auth="worker", body=ingest_schemas.WorkerResult, form=ingest_schemas.WorkerResultForm,
               description="201 when stored, 200 for a repeat of a stored run_id. 409 when run_id is not the "
                           "graph's current run. The body is limited to MAESTRO_INGEST_MAX_BYTES (413). The worker "
                           "token must be bound to this result: its `run_id` claim equal to the body's run_id "

@@ -1,4 +1,5 @@
-"""Declared request and response models of the JSON API and the worker endpoints (pydantic v2).
+"""Declared request and response models of the JSON API and the worker endpoints (pydantic v2); the
+worker's request models are in ingest/schemas.py, on these same bases.
 
 One source for three things (STYLE.md): the 422 that names the field (`validate` raises
 `ValidationFailed`), the OpenAPI document (`maestro_web/api/openapi.py` publishes these models'
@@ -30,7 +31,6 @@ MAX_LIFETIME_SECONDS = 10 * 365 * 86400  # far above any share cap; keeps date a
 MAX_INT32 = 2**31 - 1  # INTEGER columns on PostgreSQL
 MAX_MESSAGE_LENGTH = 5000
 MAX_TOKEN_LENGTH = 4096
-MAX_SVG_CHARS = 64 * 1024 * 1024  # the body limit (MAESTRO_INGEST_MAX_BYTES) is what bounds it
 MAX_PASSWORD_INPUT = 1024  # longer than any valid password; bounds the work of hashing a guess
 REQUIRED = "This field is required."
 UNKNOWN = "Unknown field."
@@ -477,69 +477,9 @@ class RevokedCount(BaseModel):
     revoked: int
 
 
-# --- analytics worker ------------------------------------------------------------------------------
+# --- analytics worker (its request models are in ingest/schemas.py) --------------------------------
 
 ResultStatus = Literal["finished", "warning", "error"]
-MAX_INFO_BYTES = 256 * 1024
-
-
-def picture_required_unless_error(member: str) -> dict[str, Any]:
-    """The schema's way of saying what the ingest refuses (422): no picture, unless status is error."""
-    return {
-        "if": {"properties": {"status": {"const": "error"}}, "required": ["status"]},
-        "else": {"required": [member], "properties": {member: {"type": "string", "minLength": 1}}},
-    }
-
-
-class WorkerResult(RequestModel):
-    """A worker's result for the graph its token names (JSON form).
-
-    Members this app does not store are ignored rather than refused: Maestro's own workers and
-    other foreign workers may send more than we keep.
-    """
-
-    model_config = ConfigDict(extra="ignore", str_max_length=MAX_SPEC_CHARS,
-                              json_schema_extra=picture_required_unless_error("svg"))
-
-    messages: ClassVar[dict[str, str]] = {
-        "run_id": "Required: the run_id the job claim returned.",
-        "status": "Must be one of: finished, warning, error.",
-        "msg": f"Must be text of at most {MAX_MESSAGE_LENGTH} characters.",
-        "total": f"Must be a whole number from 0 to {MAX_INT32}.",
-        "info": "Must be a JSON object of finite numbers, text, lists and objects.",
-        "svg": "Must be the SVG document as text.",
-        "graph_id": "Must be the graph id the token was made for.",
-    }
-
-    run_id: Annotated[NonBlank, Field(max_length=64)]
-    status: ResultStatus = "finished"
-    msg: Annotated[Text, Field(max_length=MAX_MESSAGE_LENGTH)] = ""
-    svg: Annotated[Text, Field(max_length=MAX_SVG_CHARS)] | None = Field(
-        None, description="The picture; required unless status is error.")
-    total: Annotated[StrictInt, Field(ge=0, le=MAX_INT32)] | None = None
-    info: dict[str, Any] = Field(default_factory=dict, description="Figures; JSON of finite numbers.")
-    graph_id: Annotated[Text, Field(max_length=64)] | None = None
-
-
-class WorkerResultForm(RequestModel):
-    """Maestro's worker posts a form: `payload` is the SVG, `total` a number as text."""
-
-    model_config = ConfigDict(extra="ignore", str_max_length=MAX_SPEC_CHARS,
-                              json_schema_extra=picture_required_unless_error("payload"))
-
-    messages: ClassVar[dict[str, str]] = {
-        **WorkerResult.messages, "payload": "Must be the SVG document as text.",
-        "total": f"Must be a whole number from 0 to {MAX_INT32}.",
-        "info": "Must be a JSON object, as text.",
-    }
-
-    run_id: Annotated[NonBlank, Field(max_length=64)]
-    status: ResultStatus = "finished"
-    msg: Annotated[Text, Field(max_length=MAX_MESSAGE_LENGTH)] = ""
-    payload: Annotated[Text, Field(max_length=MAX_SVG_CHARS)] | None = None
-    total: Annotated[Text, Field(pattern=r"^\s*[0-9]{1,10}\s*$")] | None = None
-    info: Annotated[Text, Field(max_length=MAX_INFO_BYTES)] | None = None
-    graph_id: Annotated[Text, Field(max_length=64)] | None = None
 
 
 class WorkerResultOut(BaseModel):

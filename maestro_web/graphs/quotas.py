@@ -12,7 +12,7 @@ changed:
 
 The counts are read, then the row is written: two requests racing may pass one over a quota. A
 quota is a fairness bound, not a security boundary, so one over is harmless; the job claim's
-round-robin across owners (analytics_front/jobs.py) keeps the queue fair whatever the counts.
+round-robin across owners (ingest/jobs.py) keeps the queue fair whatever the counts.
 """
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ def _page_number() -> int:
     return page
 
 
-@graphs_bp.get("/")
+@graphs_bp.get("/graphs/")
 def index():
     search = request.args.get("q", "").strip()[:120]
     status = request.args.get("status", "")
@@ -76,7 +76,7 @@ def index():
                            statuses=GRAPH_STATUSES)
 
 
-@graphs_bp.route("/new", methods=["GET", "POST"])
+@graphs_bp.route("/graphs/new", methods=["GET", "POST"])
 def create():
     form = NewGraphForm()
     if form.validate_on_submit():
@@ -91,7 +91,7 @@ def create():
     return render_template("graphs/form.html", form=form, graph=None, example_spec=examples.WEB_SHOP), status
 
 
-@graphs_bp.get("/<graph_id>")
+@graphs_bp.get("/graphs/<graph_id>")
 def detail(graph_id: str):
     graph, role = authorize_graph(graph_id, current_user())
     return render_template("graphs/detail.html", graph=graph, role=role, run=graph.current_run(),
@@ -107,7 +107,7 @@ def _overview_picture(graph: Graph) -> dict[str, Any]:
             "status": graph.status, "message": graph.message}
 
 
-@graphs_bp.route("/<graph_id>/edit", methods=["GET", "POST"])
+@graphs_bp.route("/graphs/<graph_id>/edit", methods=["GET", "POST"])
 def edit(graph_id: str):
     graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
     form = GraphForm(obj=graph)
@@ -121,7 +121,7 @@ def edit(graph_id: str):
                            discovered=discovered_by_source(graph)), status
 
 
-@graphs_bp.post("/<graph_id>/rerun")
+@graphs_bp.post("/graphs/<graph_id>/rerun")
 def rerun(graph_id: str):
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     rerun_graph(graph)
@@ -130,7 +130,7 @@ def rerun(graph_id: str):
     return redirect(url_for("graphs.detail", graph_id=graph.public_id))
 
 
-@graphs_bp.route("/<graph_id>/access", methods=["GET", "POST"])
+@graphs_bp.route("/graphs/<graph_id>/access", methods=["GET", "POST"])
 def access(graph_id: str):
     # Anyone with Read sees who has access; only an Admin changes it.
     graph, role = authorize_graph(graph_id, current_user(), Role.ADMIN if request.method == "POST" else Role.READ)
@@ -169,7 +169,7 @@ def _access_page(graph, role, form, status, error=None):
                            change_form=RoleChangeForm(formdata=None)), status
 
 
-@graphs_bp.post("/<graph_id>/access/<user_id>/role")
+@graphs_bp.post("/graphs/<graph_id>/access/<user_id>/role")
 def change_role(graph_id: str, user_id: str):
     """The select on a person's row: another role for someone who has one."""
     graph, role = authorize_graph(graph_id, current_user(), Role.ADMIN)
@@ -204,7 +204,7 @@ def links_stopped(count: int) -> str:
             f"visitors get “{VISITOR_WORDS[Outcome.CREATOR_LOST_WRITE][0]}” until they get Write back.")
 
 
-@graphs_bp.post("/<graph_id>/invitations/<invitation_id>/withdraw")
+@graphs_bp.post("/graphs/<graph_id>/invitations/<invitation_id>/withdraw")
 def withdraw_invitation(graph_id: str, invitation_id: str):
     """Withdraw a pending invitation: its link stops working at once."""
     graph, role = authorize_graph(graph_id, current_user(), Role.ADMIN)
@@ -217,7 +217,7 @@ def withdraw_invitation(graph_id: str, invitation_id: str):
     return redirect(url_for("graphs.access", graph_id=graph.public_id))
 
 
-@graphs_bp.get("/<graph_id>/access/<user_id>/remove")
+@graphs_bp.get("/graphs/<graph_id>/access/<user_id>/remove")
 def confirm_remove_access(graph_id: str, user_id: str):
     """The no-JS confirmation of "Remove" (the button's <dialog> says the same); it posts to remove_access."""
     graph, role = authorize_graph(graph_id, current_user(), Role.ADMIN)
@@ -232,7 +232,7 @@ def confirm_remove_access(graph_id: str, user_id: str):
         cancel_url=url_for("graphs.access", graph_id=graph.public_id), hidden=())
 
 
-@graphs_bp.post("/<graph_id>/access/<user_id>/remove")
+@graphs_bp.post("/graphs/<graph_id>/access/<user_id>/remove")
 def remove_access(graph_id: str, user_id: str):
     graph, role = authorize_graph(graph_id, current_user(), Role.ADMIN)
     try:
@@ -246,7 +246,7 @@ def remove_access(graph_id: str, user_id: str):
     return redirect(url_for("graphs.access", graph_id=graph.public_id))
 
 
-@graphs_bp.route("/<graph_id>/delete", methods=["GET", "POST"])
+@graphs_bp.route("/graphs/<graph_id>/delete", methods=["GET", "POST"])
 def delete(graph_id: str):
     graph, role = authorize_graph(graph_id, current_user(), Role.ADMIN)
     form = DeleteGraphForm(graph.name)
@@ -261,14 +261,14 @@ def delete(graph_id: str):
                            trash_days=current_app.config["MAESTRO_TRASH_DAYS"]), status
 
 
-@graphs_bp.get("/trash")
+@graphs_bp.get("/graphs/trash")
 def trash_page():
     days = current_app.config["MAESTRO_TRASH_DAYS"]
     return render_template("graphs/trash.html", graphs=trash.trash_of(signed_in_user()), trash_days=days,
                            trash_period=timedelta(days=days))
 
 
-@graphs_bp.post("/<graph_id>/restore")
+@graphs_bp.post("/graphs/<graph_id>/restore")
 def restore(graph_id: str):
     graph = trash.restorable(graph_id, current_user())
     trash.restore(graph)

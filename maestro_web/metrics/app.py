@@ -17,7 +17,7 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 UNMATCHED = "(unmatched)"  # a request no URL rule matched (a 404 for a path that does not exist)
 
-# The refusal names of the public view (analytics_front/public_routes.REFUSALS), as label values.
+# The refusal names of the public view (public/routes.REFUSALS), as label values.
 SHARE_REFUSALS = ("invalid", "creator_lost_write", "graph_deleted", "expired", "revoked", "used_up", "paused",
                   "snapshot_gone", "no_picture", "too_many", "locked")
 SHARE_FORMATS = ("page", "embed", "svg", "png", "download")

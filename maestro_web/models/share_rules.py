@@ -19,7 +19,7 @@ side; everything else is built from that table:
   tests/test_link_rules.py can check that the two halves agree, rule by rule, on both databases.
 
 It lives in models/ (not in the shares blueprint) because three surfaces use it (the public page,
-the downloads and the live refresh of analytics_front, the owner's pages and API of shares): it is
+the downloads and the live refresh of public/, the owner's pages and API of shares): it is
 a rule of the share aggregate, not of one blueprint. It imports no ShareLink, so the model can
 import it without a cycle: the Python predicates read the row through the `LinkRow` protocol.
 """
@@ -160,7 +160,7 @@ STOPPED = "stopped"  # not a row state: a link whose creator lost Write (SPEC §
 # What a visitor is told when a link does not open, by the rule it broke: the refusal page's title, then
 # what happened and what to do (nothing about the graph; "creator lost write" and "graph deleted" keep
 # SPEC §5's 404 but tell the visitor whom to ask). The public page, the short link, the embed, the
-# owner's preview and the live refresh all read these (analytics_front/public_routes.REFUSALS adds the
+# owner's preview and the live refresh all read these (public/routes.REFUSALS adds the
 # HTTP status); the owner's reasons and confirmations below quote the titles, so both sides say the same.
 VISITOR_WORDS: dict[Outcome, tuple[str, str]] = {
     Outcome.CREATOR_LOST_WRITE: ("This link no longer works",
@@ -313,7 +313,7 @@ _WHERE = "\n   AND ".join(rule.sql for rule in RULES)
 
 # The passcode (SPEC §10) is not a rule of the link's state but of who asks: a link with a passcode
 # is counted and shown only to a visitor whose passcode cookie was verified against its current hash
-# (analytics_front/passcode_gate.py passes that hash, or None). In the statement, so a passcode
+# (public/passcode_gate.py passes that hash, or None). In the statement, so a passcode
 # changed between the cookie check and the count counts nothing; diagnose() leaves it to the gate.
 _PASSCODE_SQL = "(passcode_hash IS NULL OR passcode_hash = :passcode_hash)"
 
@@ -329,7 +329,7 @@ RETURNING graph_id, expires_at, allowed_origins, mode, pinned_result_id, snapsho
 # pinned result for a snapshot link, else the graph's current ones and its newest picture. `{link}`
 # is where the counted link's mode and pinned_result_id are read from. The picture comes back as its
 # result's id, not its SVG, and the figures as their JSON text: a result never changes once stored,
-# so the id names the picture, and a view whose page is cached (analytics_front/page_cache.py) moves
+# so the id names the picture, and a view whose page is cached (public/page_cache.py) moves
 # and decodes neither (CountedView.svg reads the SVG on first use). A result without a picture (a
 # snapshot of a failed analysis) gives no id; testing for NULL reads no stored SVG.
 _SHOWN_COLUMNS = ("\n       graphs.name, graphs.type, "

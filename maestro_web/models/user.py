@@ -86,7 +86,7 @@ class User(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # When a worker last claimed a run of this user's graphs (NULL: never): the job claim serves the
-    # owner served least recently first (analytics_front/jobs.py).
+    # owner served least recently first (ingest/jobs.py).
     last_claim_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def __repr__(self) -> str:

@@ -1,6 +1,6 @@
 """The graph's picture for the PDF: a clean copy of the worker's SVG, fitted to landscape pages.
 
-The SVG is untrusted (SPEC §5) even after the app's ingest sanitizer (analytics_front/svg.py): a
+The SVG is untrusted (SPEC §5) even after the app's ingest sanitizer (ingest/svg.py): a
 row stored before a rule existed, or a rule's gap, must not reach WeasyPrint's SVG renderer as it
 is. So the picture is parsed here again (lxml, no entities, no DTD, no network, bounded size) and
 **rebuilt** from an allow-list: the elements and attributes a dependency diagram uses (SPEC §9:

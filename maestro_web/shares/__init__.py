@@ -6,4 +6,4 @@ from maestro_web.guards import require_user
 shares_bp = Blueprint("shares", __name__)
 shares_bp.before_request(require_user)
 
-from maestro_web.shares import bulk_routes, routes  # noqa: E402,F401
+from maestro_web.shares import bulk_routes, preview_routes, routes  # noqa: E402,F401

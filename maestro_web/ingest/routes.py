@@ -7,12 +7,13 @@ from typing import Any
 
 from flask import Response, abort, current_app, jsonify, request
 
-from maestro_web.analytics_front import analytics_worker_bp
-from maestro_web.analytics_front.jobs import IngestRefused, ResultInput, claim_next_run, ingest_result
-from maestro_web.analytics_front.svg import SvgError, sanitize_svg
-from maestro_web.api.schemas import MAX_INFO_BYTES, WorkerResult, WorkerResultForm, read_json, validate
+from maestro_web.api.schemas import read_json, validate
 from maestro_web.errors import ValidationFailed, json_error
 from maestro_web.extensions import db
+from maestro_web.ingest import ingest_bp
+from maestro_web.ingest.jobs import IngestRefused, ResultInput, claim_next_run, ingest_result
+from maestro_web.ingest.schemas import MAX_INFO_BYTES, WorkerResult, WorkerResultForm
+from maestro_web.ingest.svg import SvgError, sanitize_svg
 from maestro_web.metrics import app as app_metrics
 from maestro_web.domain.dependencies import current_dependencies
 from maestro_web.models import Graph, GraphResult
@@ -24,10 +25,10 @@ from maestro_web.security.worker_tokens import ANY_GRAPH, body_digest
 
 WORKER_FORM_FIELDS = ("run_id", "status", "msg", "payload", "total", "info", "graph_id")
 
-worker_rate_limits(analytics_worker_bp)  # per worker token, every endpoint of the blueprint
+worker_rate_limits(ingest_bp)  # per worker token, every endpoint of the blueprint
 
 
-@analytics_worker_bp.post("/jobs/claim")
+@ingest_bp.post("/jobs/claim")
 def claim_job():
     if worker_graph_id() != ANY_GRAPH:
         return json_error(403, 'Job claims need a worker token with graph_id "*".')
@@ -110,7 +111,7 @@ def _binding_refused(run_id: str) -> Response | None:
     return None
 
 
-@analytics_worker_bp.post("/graphs")
+@ingest_bp.post("/graphs")
 def ingest():
     limit = current_app.config["MAESTRO_INGEST_MAX_BYTES"]
     # Refuse an oversize body from its Content-Length, before reading a byte of it; a body sent

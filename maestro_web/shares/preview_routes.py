@@ -1,8 +1,8 @@
 """The owner's preview of a share link (issue 14): exactly what a visitor of the link sees, never counted.
 
 `GET /analytics/graphs/<graph id>/shares/<link id>/preview`: a signed-in user (require_user, the
-session guard shares uses too) with Write on the graph, as for every page of a link. It lives here,
-beside the public view, because it renders the public template with the same presenter; the verdict
+shares blueprint's guard) with Write on the graph, as for every page of a link. It renders the public
+template with the visitor's presenter (public/presenters.py) and the visitor's refusals; the verdict
 is share_rules.diagnose (the one home of the rules), applied without counting: a link a visitor
 could not open shows the refusal page the visitor would get.
 """
@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from flask import Response, abort, render_template
 
-from maestro_web.analytics_front import analytics_private_bp
-from maestro_web.analytics_front.presenters import link_page
-from maestro_web.analytics_front.public_routes import REFUSALS
 from maestro_web.domain.access import authorize_graph
 from maestro_web.errors import error_page
 from maestro_web.headers import keep_private
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.share_rules import Outcome, diagnose
+from maestro_web.public.presenters import link_page
+from maestro_web.public.routes import REFUSALS
 from maestro_web.security.session_jwt import current_user
+from maestro_web.shares import shares_bp
 
 
-@analytics_private_bp.get("/graphs/<graph_id>/shares/<link_id>/preview")
+@shares_bp.get("/analytics/graphs/<graph_id>/shares/<link_id>/preview")
 def share_preview(graph_id: str, link_id: str) -> Response:
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     link = ShareLink.get_on_graph(graph, link_id)

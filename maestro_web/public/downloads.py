@@ -1,16 +1,17 @@
-"""Download the picture as an SVG or PNG file (SPEC §9), under the same rules as the page showing it.
+"""The picture as an SVG or PNG file (SPEC §9), and the PNG answer of the image link: the one place
+that turns a stored picture into a file answer, for every path that serves one:
 
-- private: `GET /analytics/graphs/<id>/download.<svg|png>`: Read on the graph (the private guard);
-- public: `GET /analytics/graphs/public/<id>/download.<svg|png>?token=` (and `/analytics/s/<code>/download.<svg|png>`): the share link's rules,
-  checked and counted by the same statement as the page (a download is a view of the graph), with
-  the same refusals and the public headers of public_routes.py.
+- the owner's: `GET /analytics/graphs/<id>/download.<svg|png>`: Read on the graph (graphs/analytics_routes.py);
+- the visitor's: `GET /analytics/graphs/public/<id>/download.<svg|png>?token=` (and `/analytics/s/<code>/download.<svg|png>`):
+  the share link's rules, checked and counted by the same statement as the page (a download is a view
+  of the graph), with the same refusals and the public headers of routes.py, which registers it;
+- the image link (`&ext=png`, routes.py) answers its PNG through png_or_refusal.
 
 The stored picture was sanitized when the worker posted it (svg.py), so both files come from the
 sanitized SVG; the PNG is rasterized by pictures.py in a limited child process (twice the
 drawing's size for sharp text, within MAX_SIDE and MAX_PIXELS, one render per picture at a time,
 outcomes cached). A picture it cannot draw (rows stored before the sanitizer's limits included)
-answers 422 with a link to the SVG; the image link (`&ext=png`, public_routes.py) answers the same
-way through png_or_refusal. Files are named `<graph-name-slug>-<date the picture was
+answers 422 with a link to the SVG; the image link answers the same way. Files are named `<graph-name-slug>-<date the picture was
 drawn>.<ext>` and always sent as attachments.
 """
 from __future__ import annotations
@@ -18,18 +19,12 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from flask import Response, abort, current_app, g, request
+from flask import Response, current_app, request
 
 from maestro_web import pictures
-from maestro_web.analytics_front import analytics_private_bp, passcode_gate
-from maestro_web.analytics_front.public_routes import Address, count_or_refusal, public_route, refusal_page
-from maestro_web.domain.access import authorize_graph
 from maestro_web.errors import error_page, json_error, wants_json
 from maestro_web.headers import svg_document
-from maestro_web.models import GraphResult
-from maestro_web.metrics import app as app_metrics
 from maestro_web.presentation import file_name
-from maestro_web.security.session_jwt import current_user
 
 FORMATS = ("svg", "png")
 
@@ -69,28 +64,3 @@ def download(svg: str, graph_name: str, drawn_at: datetime | None, fmt: str, *, 
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
-
-@analytics_private_bp.get("/graphs/<graph_id>/download.<fmt>")
-def private_download(graph_id: str, fmt: str) -> Response:
-    if fmt not in FORMATS:
-        abort(404)
-    graph, _ = authorize_graph(graph_id, current_user())
-    picture = GraphResult.latest_for(graph, with_picture=True)
-    if picture is None or picture.svg is None:
-        abort(404, "This graph has no picture yet.")
-    return download(picture.svg, graph.name, picture.created_at, fmt, public=False)
-
-
-@public_route("/download.<fmt>", "download")
-def public_download(here: Address, fmt: str) -> Response:
-    """The long (`/graphs/public/<id>/download.<fmt>?token=`) and the short (`/s/<code>/download.<fmt>`) link's file."""
-    if fmt not in FORMATS:
-        abort(404)
-    counted = count_or_refusal(here.graph_id, False)  # require_share checked the token or code
-    if isinstance(counted, Response):  # a refusal, or a bare 401 until the link's passcode is entered
-        return counted
-    g.share_link = counted  # its allowed origins, for the headers
-    app_metrics.share_viewed("download")
-    if counted.svg is None:
-        return refusal_page("no picture", False)
-    return download(counted.svg, counted.name, counted.drawn_at, fmt, public=True)

@@ -1,20 +1,22 @@
-"""The private view: the rendered picture for users with Read (session cookie, never a token)."""
+"""The owner's analytics pages of a graph, under /analytics/graphs/<id>: the rendered picture, the raw
+SVG and the SVG/PNG downloads, for users with Read (session cookie, never a token)."""
 from __future__ import annotations
 
 import re
 
-from flask import abort, render_template, request
+from flask import Response, abort, render_template, request
 
-from maestro_web.analytics_front import analytics_private_bp
-from maestro_web.analytics_front.presenters import graph_page, raw_svg_response
 from maestro_web.domain.access import authorize_graph
 from maestro_web.domain.dependencies import current_dependencies
-from maestro_web.models import Graph
+from maestro_web.graphs import graphs_bp
+from maestro_web.models import Graph, GraphResult
+from maestro_web.public.downloads import FORMATS, download
+from maestro_web.public.presenters import graph_page, raw_svg_response
 from maestro_web.sources.history import SinceVersion, changes_since
 from maestro_web.security.session_jwt import current_user
 
 
-@analytics_private_bp.get("/graphs/<graph_id>")
+@graphs_bp.get("/analytics/graphs/<graph_id>")
 def graph_view(graph_id: str):
     graph, role = authorize_graph(graph_id, current_user())
     return render_template("analytics/graph.html", page=graph_page(graph), graph_id=graph.public_id, private=True,
@@ -34,10 +36,21 @@ def _since(graph: Graph) -> SinceVersion | None:
     return since
 
 
-@analytics_private_bp.get("/graphs/<graph_id>/svg")
+@graphs_bp.get("/analytics/graphs/<graph_id>/svg")
 def graph_svg(graph_id: str):
     graph, _ = authorize_graph(graph_id, current_user())
     response = raw_svg_response(graph)
     if response is None:
         abort(404, "This graph has no picture yet.")
     return response
+
+
+@graphs_bp.get("/analytics/graphs/<graph_id>/download.<fmt>")
+def private_download(graph_id: str, fmt: str) -> Response:
+    if fmt not in FORMATS:
+        abort(404)
+    graph, _ = authorize_graph(graph_id, current_user())
+    picture = GraphResult.latest_for(graph, with_picture=True)
+    if picture is None or picture.svg is None:
+        abort(404, "This graph has no picture yet.")
+    return download(picture.svg, graph.name, picture.created_at, fmt, public=False)

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 from flask import Response, current_app, g, jsonify, request
 
-from maestro_web.analytics_front import passcode_gate
-from maestro_web.analytics_front.presenters import link_page
-from maestro_web.analytics_front.public_routes import (
-    REFUSALS, Address, link_verdict, public_page, public_route, refusal_page, show,
-)
 from maestro_web.errors import json_error
 from maestro_web.live_pages.routes import ticket_response
 from maestro_web.live_pages.tickets import share_ticket
 from maestro_web.models.share_rules import Outcome
+from maestro_web.public import passcode_gate
+from maestro_web.public.presenters import link_page
+from maestro_web.public.routes import (
+    REFUSALS, Address, link_verdict, public_page, public_route, refusal_page, show,
+)
 from maestro_web.security.share_tokens import CONTEXT as SHARE_CONTEXT
 from maestro_web.security.short_codes import view_receipt_valid
 

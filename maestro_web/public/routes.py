@@ -29,9 +29,6 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as AnyResponse
 
 from maestro_web import live_events, rate_limits
-from maestro_web.analytics_front import analytics_public_bp, passcode_gate
-from maestro_web.analytics_front.page_cache import page_key, rendered
-from maestro_web.analytics_front.presenters import page_fields
 from maestro_web.errors import error_page
 from maestro_web.extensions import csrf
 from maestro_web.headers import keep_private, live_connect_src, sandboxed_svg_csp, svg_document
@@ -40,6 +37,10 @@ from maestro_web.extensions import db
 from maestro_web.metrics import app as app_metrics
 from maestro_web.models import Graph, ShareLink
 from maestro_web.models.share_rules import VISITOR_WORDS, CountedView, Outcome, count_view, diagnose
+from maestro_web.public import passcode_gate, public_bp
+from maestro_web.public.downloads import FORMATS, download, png_or_refusal
+from maestro_web.public.page_cache import page_key, rendered
+from maestro_web.public.presenters import page_fields
 from maestro_web.rate_limits import STORAGE_ERRORS, share_failure_allowed, storage_unavailable
 from maestro_web.security.share_tokens import ShareTokenExpired, ShareTokenInvalid
 from maestro_web.security.share_tokens import CONTEXT as SHARE_CONTEXT
@@ -63,7 +64,7 @@ REFUSALS = {
 _UNSEEN = (Outcome.UNKNOWN, Outcome.GRAPH_DELETED, Outcome.CREATOR_LOST_WRITE)
 
 
-@analytics_public_bp.after_request
+@public_bp.after_request
 def public_headers(response: Response) -> Response:
     link = getattr(g, "share_link", None)  # a ShareLink, or the CountedView of the view counted
     origins = link.allowed_origins.split() if link is not None else []
@@ -107,17 +108,17 @@ def _embed() -> bool:
     return bool((request.view_args or {}).get("embed"))
 
 
-@analytics_public_bp.errorhandler(ShareTokenInvalid)
+@public_bp.errorhandler(ShareTokenInvalid)
 def _invalid_token(_error: ShareTokenInvalid) -> Response:
     return refusal_page("invalid", _embed())
 
 
-@analytics_public_bp.errorhandler(ShortCodeInvalid)
+@public_bp.errorhandler(ShortCodeInvalid)
 def _invalid_code(_error: ShortCodeInvalid) -> Response:
     return refusal_page("invalid", False)
 
 
-@analytics_public_bp.errorhandler(ShareTokenExpired)
+@public_bp.errorhandler(ShareTokenExpired)
 def _expired_token(error: ShareTokenExpired) -> Response:
     """A genuine token past its `exp`: say whether it was revoked first, under the link's own headers."""
     link = ShareLink.get_by_public_id(error.claims["jti"])
@@ -190,9 +191,9 @@ class Address:
     def url(self, what: str, **args: Any) -> str:
         """The URL of this link's `what`: page, live, ticket, state or download (with fmt=)."""
         if self.code is not None:
-            return url_for(f"analytics_public.short_{what}", code=self.code, **args)
+            return url_for(f"public.short_{what}", code=self.code, **args)
         endpoint = "public_graph" if what == "page" else f"public_{what}"
-        return url_for(f"analytics_public.{endpoint}", graph_id=self.graph_id, token=self.token, **args)
+        return url_for(f"public.{endpoint}", graph_id=self.graph_id, token=self.token, **args)
 
     def image_url(self) -> str:
         """The image link (`&ext=png`), absolute from MAESTRO_ANALYTICS_URL: the page's og:image."""
@@ -248,13 +249,13 @@ def public_route(rule: str, endpoint: str, methods: tuple[str, ...] = ("GET",), 
             wrapped = wrap(view)
             wrapped.__name__ = wrapped.__qualname__ = name
             wrapped = rate_limits.exempt(wrapped)  # failures are counted in refusal_page(), successes cost nothing
-            analytics_public_bp.add_url_rule(prefix + rule, name, wrapped, methods=list(methods), **options)
+            public_bp.add_url_rule(prefix + rule, name, wrapped, methods=list(methods), **options)
         return view
     return register
 
 
-@analytics_public_bp.get("/graphs/public/<graph_id>", defaults={"embed": False})
-@analytics_public_bp.get("/graphs/public/<graph_id>/embed", defaults={"embed": True}, endpoint="public_embed")
+@public_bp.get("/graphs/public/<graph_id>", defaults={"embed": False})
+@public_bp.get("/graphs/public/<graph_id>/embed", defaults={"embed": True}, endpoint="public_embed")
 @rate_limits.exempt  # failures are counted in refusal_page(), successes cost nothing
 def public_graph(graph_id: str, embed: bool) -> Response | str:
     here = address()  # 1. require_share verified the token
@@ -262,8 +263,8 @@ def public_graph(graph_id: str, embed: bool) -> Response | str:
     return show(here, embed)
 
 
-@analytics_public_bp.post("/graphs/public/<graph_id>", defaults={"embed": False})
-@analytics_public_bp.post("/graphs/public/<graph_id>/embed", defaults={"embed": True}, endpoint="public_embed_passcode")
+@public_bp.post("/graphs/public/<graph_id>", defaults={"embed": False})
+@public_bp.post("/graphs/public/<graph_id>/embed", defaults={"embed": True}, endpoint="public_embed_passcode")
 @rate_limits.exempt  # wrong passcodes have their own budgets (passcode_gate.enter_passcode)
 @csrf.exempt  # an anonymous form with no session to ride on; cross-site posts are refused (docs/sharing.md)
 def public_passcode(graph_id: str, embed: bool) -> AnyResponse:
@@ -273,7 +274,7 @@ def public_passcode(graph_id: str, embed: bool) -> AnyResponse:
     return passcode_gate.enter_passcode(link, embed)
 
 
-@analytics_public_bp.get("/s/<code>", endpoint="short_page")
+@public_bp.get("/s/<code>", endpoint="short_page")
 @rate_limits.exempt  # like the long link: failures are counted in refusal_page()
 def short_link(code: str) -> Response | str:
     """The short link (issue 14): require_share checked the code's MAC; the link's graph comes from
@@ -284,7 +285,7 @@ def short_link(code: str) -> Response | str:
     return show(here, False)
 
 
-@analytics_public_bp.post("/s/<code>")
+@public_bp.post("/s/<code>")
 @rate_limits.exempt
 @csrf.exempt
 def short_link_passcode(code: str) -> AnyResponse:
@@ -296,10 +297,24 @@ def short_link_passcode(code: str) -> AnyResponse:
     return passcode_gate.enter_passcode(link, False)
 
 
+@public_route("/download.<fmt>", "download")
+def public_download(here: Address, fmt: str) -> Response:
+    """The long (`/graphs/public/<id>/download.<fmt>?token=`) and the short (`/s/<code>/download.<fmt>`) link's file."""
+    if fmt not in FORMATS:
+        abort(404)
+    counted = count_or_refusal(here.graph_id, False)  # require_share checked the token or code
+    if isinstance(counted, Response):  # a refusal, or a bare 401 until the link's passcode is entered
+        return counted
+    g.share_link = counted  # its allowed origins, for the headers
+    app_metrics.share_viewed("download")
+    if counted.svg is None:
+        return refusal_page("no picture", False)
+    return download(counted.svg, counted.name, counted.drawn_at, fmt, public=True)
+
+
 def png_answer(svg: str, embed: bool) -> Response:
     """The picture as an inline PNG (`&ext=png`, the image link), by the downloads' renderer and caps;
     if it cannot be drawn, 422 with this same link at `ext=svg`."""
-    from maestro_web.analytics_front.download_routes import png_or_refusal
     query = urlencode([(name, value) for name, value in request.args.items(multi=True) if name != "ext"] + [("ext", "svg")])
     return png_or_refusal(svg, f"{request.path}?{query}", "ext: no PNG of this picture ({reason}); use ext=svg instead.",
                           public=True, embed=embed)
