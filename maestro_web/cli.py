@@ -149,6 +149,7 @@ def analytics_worker(url: str | None, once: bool, until_idle: bool, poll_interva
     """Claim graphs over HTTP, analyse and draw them, post the results."""
     from maestro_web.live_publish import LivePublisher
     from maestro_web.security import socket_tokens, worker_tokens
+    from maestro_web.channels import GRAPH_PREFIX
     from maestro_web.worker.client import FrontClient, FrontUnavailable
     from maestro_web.worker.runner import run_worker
 
@@ -160,7 +161,7 @@ def analytics_worker(url: str | None, once: bool, until_idle: bool, poll_interva
         socket_ring = current_app.config["KEY_RINGS"][socket_tokens.CONTEXT]
         events = LivePublisher(
             live_publish_url or current_app.config["MAESTRO_LIVE_PUBLISH_URL"],
-            lambda: socket_tokens.issue_socket_token(socket_ring, issuer="maestro-analytics", channels=["graph:"],
+            lambda: socket_tokens.issue_socket_token(socket_ring, issuer="maestro-analytics", channels=[GRAPH_PREFIX],
                                                      ttl=120))
     config = current_app.config
     port = config["MAESTRO_WORKER_METRICS_PORT"] if metrics_port is None else metrics_port

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 from sqlalchemy.orm.attributes import instance_state
 
 from maestro_web import live_outbox
+from maestro_web.channels import CONTROL, graph_channel, share_channel, user_channel
 from maestro_web.extensions import db
 from maestro_web.live_publish import Event, LivePublisher
 from maestro_web.models import Graph, GraphResult, GraphRole, GraphRun, Role, ShareLink, User
@@ -41,7 +42,6 @@ EXTENSION = "maestro_live"
 OUTBOX = "maestro_live_outbox"  # the app's live_outbox.Courier
 HOOKED = "maestro_live_hooked"  # the before_request hook is registered (once, before any request)
 PENDING = "maestro_live_pending"  # key in Session.info: events waiting for the commit (and their outbox row)
-CONTROL = "control"
 TOKEN_TTL = 300
 TOKEN_RENEW_BEFORE = 60  # seconds: a cached socket token is replaced this long before it expires
 ENDED_STATUSES = ("paused", "revoked", "expired", "used up")
@@ -168,7 +168,7 @@ def _viewed_event(link_id: str) -> Event | None:
     if row is None:
         return None
     views, last_viewed_at, graph_id, creator_id = row
-    return (f"user:{creator_id}", "share.viewed",
+    return (user_channel(creator_id), "share.viewed",
             {"link": link_id, "graph": graph_id, "views": views, "last_viewed_at": _iso(last_viewed_at)})
 
 
@@ -193,16 +193,16 @@ def _owners_told(session: Session, link_id: str, audience: list[str], status: st
     and its words (STATE_REASONS): the reason arrives with the event, so a stopped link reads "Stopped" and
     why at once, on every open share page, without a reload."""
     for user_id in audience:
-        publish_after_commit(f"user:{user_id}", "share.changed",
+        publish_after_commit(user_channel(user_id), "share.changed",
                              {"link": link_id, "status": status, "reason": STATE_REASONS[status]}, session)
 
 
 def _visitors_told(session: Session, link_id: str, status: str) -> None:
     """share.changed on the link's own channel (its open public pages), with the row's status."""
-    publish_after_commit(f"share:{link_id}", "share.changed", {"status": status}, session)
+    publish_after_commit(share_channel(link_id), "share.changed", {"status": status}, session)
     if status in ENDED_STATUSES:
         # After the event, so an open public page reads why before its subscription ends.
-        publish_after_commit(CONTROL, "revoke", {"channel": f"share:{link_id}"}, session)
+        publish_after_commit(CONTROL, "revoke", {"channel": share_channel(link_id)}, session)
 
 
 def _changed(obj: object, *attributes: str) -> bool:
@@ -229,30 +229,34 @@ def _on_new(session: Session, obj: object) -> None:
         _creator_regained_write(session, obj)
     elif isinstance(obj, GraphRun):
         graph = _graph_public_id(session, obj)
-        publish_after_commit(f"graph:{graph}", "run.queued",
+        if graph is None:  # cannot happen after a flush (a foreign key): no channel to name
+            return
+        publish_after_commit(graph_channel(graph), "run.queued",
                              {"run_id": obj.public_id, "queued_at": _iso(obj.queued_at)}, session)
     elif isinstance(obj, GraphResult):
         graph = _graph_public_id(session, obj)
+        if graph is None:  # cannot happen after a flush (a foreign key): no channel to name
+            return
         run = instance_state(obj).dict.get("run")  # already loaded (ingest_result): no query
         run_id = run.public_id if isinstance(run, GraphRun) else session.connection().scalar(
             select(GraphRun.public_id).where(GraphRun.id == obj.run_id))
         if obj.status == "error":
-            publish_after_commit(f"graph:{graph}", "run.failed", {"run_id": run_id, "message": obj.message}, session)
+            publish_after_commit(graph_channel(graph), "run.failed", {"run_id": run_id, "message": obj.message}, session)
             return
         drawn_at = _iso(obj.created_at)
-        publish_after_commit(f"graph:{graph}", "run.finished",
+        publish_after_commit(graph_channel(graph), "run.finished",
                              {"run_id": run_id, "status": obj.status, "drawn_at": drawn_at, "info": obj.info}, session)
         if obj.svg is not None:
             for link_id in _active_link_ids(session, obj.graph_id, live_only=True):
-                publish_after_commit(f"share:{link_id}", "run.finished", {"drawn_at": drawn_at}, session)
+                publish_after_commit(share_channel(link_id), "run.finished", {"drawn_at": drawn_at}, session)
 
 
 def _on_dirty(session: Session, obj: object) -> None:
     if isinstance(obj, ShareLink) and _changed(obj, "passcode_hash") and obj.passcode_hash is not None:
         # A new passcode ends every visitor's passcode cookie (SPEC §10): their open pages refresh (and
         # get the 401), and their subscriptions end. Removing one ends nothing: anyone may look then.
-        publish_after_commit(f"share:{obj.public_id}", "share.changed", {"status": obj.status()}, session)
-        publish_after_commit(CONTROL, "revoke", {"channel": f"share:{obj.public_id}"}, session)
+        publish_after_commit(share_channel(obj.public_id), "share.changed", {"status": obj.status()}, session)
+        publish_after_commit(CONTROL, "revoke", {"channel": share_channel(obj.public_id)}, session)
     if isinstance(obj, ShareLink) and _changed(obj, "paused_at", "revoked_at", "expires_at"):
         creator = session.connection().scalar(select(User.public_id).where(User.id == obj.creator_id))
         if creator is not None:
@@ -269,11 +273,11 @@ def _on_dirty(session: Session, obj: object) -> None:
         elif before and before[0] is not None and before[0] < Role.WRITE:
             _creator_regained_write(session, obj)
     elif isinstance(obj, Graph) and _changed(obj, "deleted_at") and obj.deleted_at is not None:
-        publish_after_commit(CONTROL, "revoke", {"channel": f"graph:{obj.public_id}"}, session)
+        publish_after_commit(CONTROL, "revoke", {"channel": graph_channel(obj.public_id)}, session)
         # The links that worked until this deletion: every rule but the one it has just broken.
         for link_id in _active_link_ids(session, obj.id, despite=Outcome.GRAPH_DELETED):
-            publish_after_commit(f"share:{link_id}", "share.changed", {"status": "revoked"}, session)
-            publish_after_commit(CONTROL, "revoke", {"channel": f"share:{link_id}"}, session)
+            publish_after_commit(share_channel(link_id), "share.changed", {"status": "revoked"}, session)
+            publish_after_commit(CONTROL, "revoke", {"channel": share_channel(link_id)}, session)
 
 
 def _on_deleted(session: Session, obj: object) -> None:
@@ -282,7 +286,7 @@ def _on_deleted(session: Session, obj: object) -> None:
         graph = _graph_public_id(session, obj)
         user = session.connection().scalar(select(User.public_id).where(User.id == obj.user_id))
         if graph is not None and user is not None:
-            publish_after_commit(CONTROL, "revoke", {"user": user, "channel": f"graph:{graph}"}, session)
+            publish_after_commit(CONTROL, "revoke", {"user": user, "channel": graph_channel(graph)}, session)
         _creator_lost_write(session, obj)
 
 
@@ -324,8 +328,8 @@ def _creator_lost_write(session: Session, grant: GraphRole) -> None:
     audience = _audience(_writers_of(session, grant.graph_id), creator) if creator is not None else []
     for link in links:
         _owners_told(session, link.public_id, audience, link_state(cast(LinkRow, link), False).status)
-        publish_after_commit(f"share:{link.public_id}", "share.changed", {"status": STOPPED}, session)
-        publish_after_commit(CONTROL, "revoke", {"channel": f"share:{link.public_id}"}, session)
+        publish_after_commit(share_channel(link.public_id), "share.changed", {"status": STOPPED}, session)
+        publish_after_commit(CONTROL, "revoke", {"channel": share_channel(link.public_id)}, session)
 
 
 def _creator_regained_write(session: Session, grant: GraphRole) -> None:

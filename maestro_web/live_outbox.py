@@ -31,6 +31,7 @@ from flask import Flask
 from sqlalchemy import delete, event, insert, select
 from sqlalchemy.orm import Session
 
+from maestro_web.channels import CONTROL
 from maestro_web.extensions import db
 from maestro_web.live.revocations import KEEP_REVOCATIONS, REMEMBER_LATEST_SCRIPT, REVOKE, Revocations, parse_revoke
 from maestro_web.live_publish import LivePublisher
@@ -40,7 +41,6 @@ from maestro_web.models.base import utcnow
 
 log = logging.getLogger(__name__)
 
-CONTROL = "control"
 RETRY_FIRST, RETRY_MOST = 0.5, 2.0  # seconds between attempts while a live server does not take them
 IDLE_CHECK = 30.0  # seconds: look for rows another (dead) process left
 IN_FLIGHT_GRACE = 2.0  # seconds: a younger row is on its way through some process's publisher queue

@@ -9,6 +9,7 @@ import jwt as pyjwt
 import pytest
 from flask_jwt_extended import create_access_token
 
+from maestro_web.channels import CONTROL, graph_channel, is_channel, share_channel, user_channel
 from maestro_web.security.keys import KeyRing
 from maestro_web.security.live_tickets import CONTEXT, TicketError, issue_ticket, verify_ticket
 from maestro_web.security.socket_tokens import issue_socket_token
@@ -143,3 +144,12 @@ def test_hundred_channels_fit(ring):
 def test_bad_sub_is_refused(ring, sub):
     with pytest.raises(TicketError):
         verify_ticket(sign(claims_of(sub=sub), ring), ring)
+
+
+def test_channel_names_come_from_one_rule(ring):
+    # maestro_web.channels names every channel; what it names is what a ticket may list (never control).
+    names = [graph_channel("g1"), user_channel("u1"), share_channel("abc123")]
+    assert names == ["graph:g1", "user:u1", "share:abc123"] and all(is_channel(name) for name in names)
+    assert verify_ticket(issue_ticket(ring, sub="u1", channels=names)[0], ring)["channels"] == names
+    with pytest.raises(ValueError, match="never control"):
+        issue_ticket(ring, sub="u1", channels=[CONTROL])

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping, Protocol
 
+from maestro_web.channels import graph_channel
 from maestro_web.discovery.client import AppClient, AppRefused
 from maestro_web.discovery.sealing import SealingError, open_sealed
 from maestro_web.discovery.settings import DiscoverySettings
@@ -162,7 +163,7 @@ def run_crawl(settings: DiscoverySettings, command: Command, events: EventSink |
               client: AppClient | None = None) -> str:
     """Carry out one crawl; the status it ended with ("ok", "partial", "failed", or "taken" when
     another discovery process had claimed it)."""
-    channel = f"graph:{command.graph}"
+    channel = graph_channel(command.graph)
     ids = {"source": command.source, "crawl": command.crawl}
 
     def announce(event: str, data: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from maestro_web.channels import GRAPH_PREFIX
 from maestro_web.discovery.crawl import Command, EventSink, run_crawl
 from maestro_web.discovery.settings import DiscoverySettings
 from maestro_web import service_kit
@@ -84,7 +85,7 @@ class DiscoveryService(CommandService):
 
 def publisher(settings: DiscoverySettings) -> Any:
     """The service's own socket tokens (issuer maestro-discovery), allowed on graph channels only."""
-    return service_kit.publisher(settings.live_publish_url, settings.socket_ring, "maestro-discovery", ["graph:"])
+    return service_kit.publisher(settings.live_publish_url, settings.socket_ring, "maestro-discovery", [GRAPH_PREFIX])
 
 
 def run(settings: DiscoverySettings, host: str, port: int, *, live: bool = True) -> None:

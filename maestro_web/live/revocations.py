@@ -15,7 +15,7 @@ import math
 import time
 from typing import Any
 
-from maestro_web.live.channels import CONTROL, is_channel
+from maestro_web.channels import CONTROL, is_channel
 
 REVOKE = "revoke"
 KEEP_REVOCATIONS = 660  # seconds: longer than any ticket (600 s) lives

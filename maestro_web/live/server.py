@@ -20,7 +20,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from maestro_web.logs import REQUEST_ID_HEADER, accept_request_id, request_id_var
 from maestro_web.live.bus import Bus, Event, MemoryBus, RedisBus, parse_event_id, text_frame
-from maestro_web.live.channels import CONTROL, is_channel
+from maestro_web.channels import CONTROL, is_channel
 from maestro_web.live.revocations import ControlError, Revocations, effective_time, parse_revoke
 from maestro_web.live.settings import LiveSettings
 from maestro_web.metrics import CONTENT_TYPE, MetricsAccess, exposition

@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import current_app
 
+from maestro_web.channels import graph_channel, share_channel, user_channel
 from maestro_web.models import Graph, User
 from maestro_web.security.live_tickets import issue_ticket
 
@@ -25,9 +26,9 @@ def _ticket_json(sub: str | None, channels: list[str]) -> dict[str, Any]:
 
 def user_ticket(user: User, graph: Graph | None = None) -> dict[str, Any]:
     """The user's own channel, plus the graph's when given (the caller checked Read)."""
-    channels = [f"user:{user.public_id}"]
+    channels = [user_channel(user.public_id)]
     if graph is not None:
-        channels.append(f"graph:{graph.public_id}")
+        channels.append(graph_channel(graph.public_id))
     return _ticket_json(user.public_id, channels)
 
 
@@ -39,4 +40,4 @@ def share_ticket(link_id: str) -> dict[str, Any]:
     refuse the subscription (docs/live-pages.md). The rendered page is cached without it
     (public_routes.public_page), so a busy link still renders its page once.
     """
-    return _ticket_json(None, [f"share:{link_id}"])
+    return _ticket_json(None, [share_channel(link_id)])

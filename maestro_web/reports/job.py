@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from maestro_web.channels import user_channel
 from maestro_web.reports.client import AppRefused, ReportClient
 from maestro_web.reports.settings import ReportSettings
 
@@ -75,7 +76,7 @@ def run_report(settings: ReportSettings, command: ReportCommand, events: EventSi
     """Make one report; the status it ended with ("ready" or "failed")."""
     from maestro_web.reports.documents import MEDIA_TYPES, ReportError, render
 
-    channel = f"user:{command.user}"
+    channel = user_channel(command.user)
     ids = {"report": command.report, "graph": command.graph}
 
     def announce(event: str, data: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from maestro_web import service_kit
+from maestro_web.channels import USER_PREFIX
 from maestro_web.logs import REQUEST_ID_HEADER, accept_request_id
 from maestro_web.reports.job import EventSink, ReportCommand, run_report
 from maestro_web.reports.settings import ReportSettings
@@ -98,7 +99,7 @@ def _problem(body: dict[str, Any]) -> str | None:
 
 def publisher(settings: ReportSettings) -> Any:
     """The service's own socket tokens (issuer maestro-reports), allowed on user channels only."""
-    return service_kit.publisher(settings.live_publish_url, settings.socket_ring, "maestro-reports", ["user:"])
+    return service_kit.publisher(settings.live_publish_url, settings.socket_ring, "maestro-reports", [USER_PREFIX])
 
 
 def run(settings: ReportSettings, host: str, port: int, *, live: bool = True) -> None:

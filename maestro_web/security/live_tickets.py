@@ -14,7 +14,7 @@ from typing import Any
 
 import jwt as pyjwt
 
-from maestro_web.live.channels import CONTROL, is_channel
+from maestro_web.channels import CONTROL, is_channel
 from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned, well_formed
 
 CONTEXT = "session"

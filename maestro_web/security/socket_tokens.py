@@ -13,7 +13,7 @@ from typing import Any
 
 import jwt as pyjwt
 
-from maestro_web.live.channels import CONTROL, MAX_CHANNEL_LENGTH
+from maestro_web.channels import CONTROL, MAX_CHANNEL_LENGTH
 from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned, well_formed
 
 CONTEXT = "socket"

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from maestro_web.channels import graph_channel
 from maestro_web.logs import new_request_id, request_id_var
 from maestro_web.metrics import worker as worker_metrics
 from maestro_web.worker.analysis import analyse
@@ -26,7 +27,7 @@ class EventSink(Protocol):
 
 def _announce(events: EventSink | None, graph_id: str, event: str, data: dict[str, Any]) -> None:
     if events is not None:
-        events.publish(f"graph:{graph_id}", event, data)  # queued; never raises, never waits
+        events.publish(graph_channel(graph_id), event, data)  # queued; never raises, never waits
 
 
 @dataclass
