@@ -89,6 +89,24 @@ def assert_refused(client, graph, token, status=404):
     return response
 
 
+def test_a_links_token_is_the_same_string_it_always_was():
+    """Deterministic (not stored): the same row and key give the same token, claims in the order they
+    have always had (keys.registered_claims keeps it), so a link copied before a deploy is the one shown after."""
+    from datetime import datetime, timedelta, timezone
+
+    from maestro_web.keyring import KeyRing
+
+    ring = KeyRing("public-analytics", "a-share-secret-of-forty-characters-long!")
+    made = datetime(2026, 12, 1, 3, 4, 5, 678000, tzinfo=timezone.utc)
+    token = mint_share_token(ring, "graph-id", "link-id", made, made + timedelta(days=7))
+    assert token == mint_share_token(ring, "graph-id", "link-id", made, made + timedelta(days=7))
+    segment = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    assert list(claims) == ["name", "id", "jti", "iat", "exp", "iss", "aud", "timestamp"]
+    assert claims == {"name": "graphs", "id": "graph-id", "jti": "link-id", "iat": 1796094245, "exp": 1796699045,
+                      "iss": "maestro-server", "aud": "maestro-analytics-front", "timestamp": 1796094245000}
+
+
 def test_valid_token_shows_the_graph_with_the_public_headers(auth, client, shared):
     graph, link = shared
     auth.login("owner@example.com")  # even the owner's own browser sees only the public page

@@ -8,13 +8,18 @@ with it without importing the app.
 """
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Any
 
 import jwt as pyjwt
 
-from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned, well_formed
+from maestro_web.security.keys import (
+    REGISTERED,
+    KeyRing,
+    decode_pinned,
+    encode_pinned,
+    registered_claims,
+    well_formed,
+)
 
 CONTEXT = "session"
 ISSUER = "maestro-server"
@@ -35,17 +40,12 @@ def issue(ring: KeyRing, *, audience: str, user_id: str, graph_id: str, token_ve
     for name, value in (("user_id", user_id), ("graph_id", graph_id), *(ids or {}).items()):
         if not _is_id(value):
             raise ValueError(f"{name} must be a public id")
-    issued = int(now if now is not None else time.time())
     payload: dict[str, Any] = {
-        "iss": ISSUER,
-        "aud": audience,
+        **registered_claims(issuer=ISSUER, audience=audience, ttl=ttl, now=now),
         "sub": user_id,
         "graph": graph_id,
         **(ids or {}),
         "ver": token_version,
-        "iat": issued,
-        "exp": issued + ttl,
-        "jti": uuid.uuid4().hex,
     }
     return encode_pinned(payload, ring)
 
@@ -58,7 +58,7 @@ def verify(token: object, ring: KeyRing, *, audience: str, error: type[Exception
         raise error("invalid token")
     try:
         claims = decode_pinned(token, ring, audience=audience, issuer=ISSUER,
-                               require=["exp", "iat", "jti", "aud", "iss", "sub", "graph", *ids])
+                               require=[*REGISTERED, "sub", "graph", *ids])
     except pyjwt.ExpiredSignatureError:
         raise error("token expired") from None
     except pyjwt.PyJWTError:

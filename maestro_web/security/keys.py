@@ -10,14 +10,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
+import uuid
 from typing import Any, Iterable, TypeGuard
 
 import jwt as pyjwt
 
 from maestro_web.keyring import KeyRing, key_id
 
-__all__ = ["KeyRing", "bearer_token", "decode_pinned", "encode_pinned", "key_for", "key_for_decoded", "key_id",
-           "unverified_jti_for_lookup", "well_formed"]
+__all__ = ["REGISTERED", "KeyRing", "bearer_token", "decode_pinned", "encode_pinned", "key_for", "key_for_decoded",
+           "key_id", "registered_claims", "unverified_jti_for_lookup", "well_formed"]
 
 _JWS = pyjwt.PyJWS()  # signature checks alone, for picking the key of a token without `kid`
 
@@ -38,6 +40,33 @@ def well_formed(token: object, max_length: int) -> TypeGuard[str]:
     """The precheck every context runs before any decoding: a non-empty ASCII string of at most
     `max_length` characters (a hostile megabyte or a non-string never reaches PyJWT or Fernet)."""
     return isinstance(token, str) and 0 < len(token) <= max_length and token.isascii()
+
+
+# The registered claims (RFC 7519 §4.1) every token this app signs carries, and every verifier requires.
+REGISTERED = ["exp", "iat", "jti", "aud", "iss"]
+
+
+def registered_claims(*, issuer: str, audience: str, ttl: int | None = None, expires_at: float | None = None,
+                      now: float | None = None, jti: str | None = None, not_before: float | None = None) -> dict[str, Any]:
+    """`jti`, `iat`, `exp`, `iss`, `aud` (and `nbf` when given) of a token issued `now` (default: the clock)
+    that lives `ttl` seconds or until `expires_at` (a timestamp; exactly one of the two). Times are whole
+    seconds; `jti` is a random one unless the token is named by a row (a share link's public id).
+
+    The one place every token context builds them (share, worker, socket, reset, live ticket and command
+    tokens); each adds its own claims around them. The order is the share token's since its first day,
+    so a link's token (deterministic, not stored) stays the same string."""
+    issued = int(now if now is not None else time.time())
+    if ttl is not None and expires_at is None:
+        expires = issued + ttl
+    elif expires_at is not None and ttl is None:
+        expires = int(expires_at)
+    else:
+        raise ValueError("give a token either ttl or expires_at")
+    claims: dict[str, Any] = {"jti": jti if jti is not None else uuid.uuid4().hex, "iat": issued, "exp": expires,
+                              "iss": issuer, "aud": audience}
+    if not_before is not None:
+        claims["nbf"] = int(not_before)
+    return claims
 
 
 def encode_pinned(payload: dict[str, Any], ring: KeyRing) -> str:

@@ -7,15 +7,20 @@ being taken for a session token and the other way round. At most 10 minutes, at 
 """
 from __future__ import annotations
 
-import time
-import uuid
 from datetime import datetime, timezone
 from typing import Any
 
 import jwt as pyjwt
 
 from maestro_web.channels import CONTROL, is_channel
-from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned, well_formed
+from maestro_web.security.keys import (
+    REGISTERED,
+    KeyRing,
+    decode_pinned,
+    encode_pinned,
+    registered_claims,
+    well_formed,
+)
 
 CONTEXT = "session"
 AUDIENCE = "maestro-websocket-client"
@@ -47,18 +52,11 @@ def issue_ticket(ring: KeyRing, *, sub: str | None, channels: list[str], ttl: in
         raise ValueError(f"a ticket lists 1 to {MAX_CHANNELS} well-formed channels (never control)")
     if sub is not None and (not isinstance(sub, str) or not sub):
         raise ValueError("sub must be a user's public id or None")
-    issued = int(now if now is not None else time.time())
-    payload: dict[str, Any] = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "iat": issued,
-        "exp": issued + ttl,
-        "jti": uuid.uuid4().hex,
-        "channels": channels,
-    }
+    payload: dict[str, Any] = {**registered_claims(issuer=ISSUER, audience=AUDIENCE, ttl=ttl, now=now),
+                               "channels": channels}
     if sub is not None:
         payload["sub"] = sub
-    return encode_pinned(payload, ring), datetime.fromtimestamp(issued + ttl, tz=timezone.utc)
+    return encode_pinned(payload, ring), datetime.fromtimestamp(payload["exp"], tz=timezone.utc)
 
 
 def verify_ticket(token: str, ring: KeyRing) -> dict[str, Any]:
@@ -67,7 +65,7 @@ def verify_ticket(token: str, ring: KeyRing) -> dict[str, Any]:
         raise TicketError("invalid ticket")
     try:
         claims = decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER,
-                               require=["exp", "iat", "jti", "aud", "iss"])
+                               require=REGISTERED)
     except pyjwt.ExpiredSignatureError:
         raise TicketError("ticket expired") from None
     except pyjwt.PyJWTError:

@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -28,7 +27,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
 from maestro_web.models.user import User, dummy_password_hash
-from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned, well_formed
+from maestro_web.security.keys import (
+    REGISTERED,
+    KeyRing,
+    decode_pinned,
+    encode_pinned,
+    registered_claims,
+    well_formed,
+)
 
 STEP1_CONTEXT = "crypto-forgot"
 STEP2_CONTEXT = "forgot"
@@ -113,16 +119,8 @@ def verify_step1(token: object, ring: KeyRing, now: float | None = None) -> dict
 
 def mint_step2(ring: KeyRing, user_public_id: str, fingerprint: str, now: float | None = None) -> str:
     """The token of the reset form's hidden field."""
-    issued = int(time.time() if now is None else now)
-    payload = {
-        "sub": user_public_id,
-        "fp": fingerprint,
-        "aud": AUDIENCE,
-        "iss": ISSUER,
-        "iat": issued,
-        "exp": issued + STEP2_LIFETIME,
-        "jti": uuid.uuid4().hex,
-    }
+    payload = {"sub": user_public_id, "fp": fingerprint,
+               **registered_claims(issuer=ISSUER, audience=AUDIENCE, ttl=STEP2_LIFETIME, now=now)}
     return encode_pinned(payload, ring)
 
 
@@ -133,7 +131,7 @@ def verify_step2(token: object, ring: KeyRing, now: float | None = None) -> dict
     current = time.time() if now is None else now
     try:
         claims: dict[str, Any] = decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER, verify_exp=False,
-                                               require=["exp", "iat", "jti", "sub", "aud", "iss"])
+                                               require=[*REGISTERED, "sub"])
     except Exception:  # every PyJWT error, and anything odd in a hostile header
         raise ResetTokenInvalid() from None
     iat, exp = claims.get("iat"), claims.get("exp")

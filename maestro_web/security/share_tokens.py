@@ -19,7 +19,14 @@ from typing import Any
 from flask import current_app
 
 from maestro_web.safe_json import text_problem
-from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned, well_formed
+from maestro_web.security.keys import (
+    REGISTERED,
+    KeyRing,
+    decode_pinned,
+    encode_pinned,
+    registered_claims,
+    well_formed,
+)
 
 CONTEXT = "public-analytics"
 AUDIENCE = "maestro-analytics-front"
@@ -43,17 +50,9 @@ class ShareTokenExpired(Exception):
 
 def mint_share_token(ring: KeyRing, graph_id: str, link_id: str, issued_at: datetime, expires_at: datetime) -> str:
     """The token of a share link. Deterministic for a given row and key, so it need not be stored."""
-    iat = int(issued_at.timestamp())
-    payload = {
-        "name": TOKEN_NAME,
-        "id": graph_id,
-        "jti": link_id,
-        "iat": iat,
-        "exp": int(expires_at.timestamp()),
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "timestamp": iat * 1000,
-    }
+    claims = registered_claims(issuer=ISSUER, audience=AUDIENCE, now=issued_at.timestamp(),
+                               expires_at=expires_at.timestamp(), jti=link_id)
+    payload = {"name": TOKEN_NAME, "id": graph_id, **claims, "timestamp": claims["iat"] * 1000}
     return encode_pinned(payload, ring)
 
 
@@ -67,7 +66,7 @@ def _signed_claims(token: str, ring: KeyRing) -> dict[str, Any]:
     and the URL's graph are checked on every call, by the caller.
     """
     return decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER, verify_exp=False,
-                         require=["exp", "iat", "jti", "aud", "iss"])
+                         require=REGISTERED)
 
 
 def share_token_of(link: Any) -> str:

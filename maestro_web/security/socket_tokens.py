@@ -7,14 +7,19 @@ equal by mistake; an optional `channels` claim lists the channel-name prefixes a
 """
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Any
 
 import jwt as pyjwt
 
 from maestro_web.channels import CONTROL, MAX_CHANNEL_LENGTH
-from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned, well_formed
+from maestro_web.security.keys import (
+    REGISTERED,
+    KeyRing,
+    decode_pinned,
+    encode_pinned,
+    registered_claims,
+    well_formed,
+)
 
 CONTEXT = "socket"
 AUDIENCE = "maestro-websocket"
@@ -46,14 +51,7 @@ def issue_socket_token(ring: KeyRing, *, issuer: str, channels: list[str] | None
         raise ValueError(f"issuer must be one of {', '.join(ISSUERS)}")
     if not 0 < ttl <= MAX_LIFETIME:
         raise ValueError(f"socket tokens live at most {MAX_LIFETIME} seconds")
-    issued = int(now if now is not None else time.time())
-    payload: dict[str, Any] = {
-        "iss": issuer,
-        "aud": AUDIENCE,
-        "iat": issued,
-        "exp": issued + ttl,
-        "jti": uuid.uuid4().hex,
-    }
+    payload: dict[str, Any] = registered_claims(issuer=issuer, audience=AUDIENCE, ttl=ttl, now=now)
     if channels is not None:
         try:
             payload["channels"] = _check_prefixes(list(channels))
@@ -72,7 +70,7 @@ def verify_socket_token(token: str, ring: KeyRing) -> dict[str, Any]:
     for issuer in ISSUERS:
         try:
             claims = decode_pinned(token, ring, audience=AUDIENCE, issuer=issuer,
-                                   require=["exp", "iat", "jti", "aud", "iss"])
+                                   require=REGISTERED)
             break
         except pyjwt.InvalidIssuerError:
             continue

@@ -17,12 +17,17 @@ module without importing the app. The app's guard (`maestro_web/guards.py`) veri
 from __future__ import annotations
 
 import hashlib
-import time
-import uuid
 from typing import Any
 
 import jwt as pyjwt
-from maestro_web.security.keys import KeyRing, decode_pinned, encode_pinned, well_formed
+from maestro_web.security.keys import (
+    REGISTERED,
+    KeyRing,
+    decode_pinned,
+    encode_pinned,
+    registered_claims,
+    well_formed,
+)
 
 CONTEXT = "analytics"
 AUDIENCE = "maestro-analytics-front"
@@ -53,16 +58,8 @@ def mint_worker_token(ring: KeyRing, graph_id: str = ANY_GRAPH, lifetime: int = 
     `bound` adds the claims that bind it to one result (see mint_result_token)."""
     if not 0 < lifetime <= MAX_LIFETIME:
         raise ValueError(f"worker tokens live at most {MAX_LIFETIME} seconds")
-    issued = int(now if now is not None else time.time())
-    payload = {
-        "graph_id": graph_id,
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "iat": issued,
-        "exp": issued + lifetime,
-        "jti": uuid.uuid4().hex,
-        **(bound or {}),
-    }
+    payload = {"graph_id": graph_id, **registered_claims(issuer=ISSUER, audience=AUDIENCE, ttl=lifetime, now=now),
+               **(bound or {})}
     return encode_pinned(payload, ring)
 
 
@@ -71,7 +68,7 @@ def verify_worker_token(token: str, ring: KeyRing) -> dict[str, Any]:
     if not well_formed(token, MAX_TOKEN_LENGTH):
         raise WorkerTokenError("invalid token")
     try:
-        claims = decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER, require=["exp", "iat", "jti", "aud", "iss"])
+        claims = decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER, require=REGISTERED)
     except pyjwt.ExpiredSignatureError:
         raise WorkerTokenError("token expired") from None
     except pyjwt.PyJWTError:
