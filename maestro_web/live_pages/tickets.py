@@ -38,6 +38,6 @@ def share_ticket(link_id: str) -> dict[str, Any]:
     Always a fresh one (about 70 µs to sign): a ticket handed out again after the link was paused and
     resumed would carry an `iat` from before the pause's control event, and the live server would
     refuse the subscription (docs/live-pages.md). The rendered page is cached without it
-    (public_routes.public_page), so a busy link still renders its page once.
+    (public.routes.public_page), so a busy link still renders its page once.
     """
     return _ticket_json(None, [share_channel(link_id)])

@@ -5,7 +5,7 @@ the picture it shows, the link's expiry), the address the visitor opened (its to
 into the page's links) and the time (relative times, "expires in 23 hours"). Rendering it is most
 of a view's Python work once the count is cheap, so the page is cached under a key made of exactly
 those inputs, the time rounded to 30 s. The visitor's own live ticket goes in after the cache
-(public_routes.public_page).
+(routes.public_page).
 
 Never cached: a page rendered while the visitor's session holds flashed messages (they are that
 visitor's, and rendering consumes them), and a page over MAX_PAGE_BYTES. The cache only ever
