@@ -3,17 +3,26 @@ SVG and the SVG/PNG downloads, for users with Read (session cookie, never a toke
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import Response, abort, render_template, request
 
 from maestro_web.domain.access import authorize_graph
 from maestro_web.domain.dependencies import current_dependencies
 from maestro_web.graphs import graphs_bp
+from maestro_web.headers import svg_document
 from maestro_web.models import Graph, GraphResult
 from maestro_web.public.downloads import FORMATS, download
-from maestro_web.public.presenters import graph_page, raw_svg_response
+from maestro_web.public.presenters import page_fields
 from maestro_web.sources.history import SinceVersion, changes_since
 from maestro_web.security.session_jwt import current_user
+
+
+def graph_page(graph: Graph) -> dict[str, Any]:
+    """The fields of a graph page: the visitor's allow-list (public/presenters.py), of the latest picture."""
+    picture = GraphResult.latest_for(graph, with_picture=True)
+    return page_fields(graph.name, graph.type, graph.status, graph.message, graph.info,
+                       picture.svg if picture else None, picture.created_at if picture else None)
 
 
 @graphs_bp.get("/analytics/graphs/<graph_id>")
@@ -39,10 +48,10 @@ def _since(graph: Graph) -> SinceVersion | None:
 @graphs_bp.get("/analytics/graphs/<graph_id>/svg")
 def graph_svg(graph_id: str):
     graph, _ = authorize_graph(graph_id, current_user())
-    response = raw_svg_response(graph)
-    if response is None:
+    picture = GraphResult.latest_for(graph, with_picture=True)
+    if picture is None or picture.svg is None:
         abort(404, "This graph has no picture yet.")
-    return response
+    return svg_document(picture.svg)  # under headers that keep it inert (SPEC §5)
 
 
 @graphs_bp.get("/analytics/graphs/<graph_id>/download.<fmt>")

@@ -5,19 +5,23 @@ that turns a stored picture into a file answer, for every path that serves one:
 - the visitor's: `GET /analytics/graphs/public/<id>/download.<svg|png>?token=` (and `/analytics/s/<code>/download.<svg|png>`):
   the share link's rules, checked and counted by the same statement as the page (a download is a view
   of the graph), with the same refusals and the public headers of routes.py, which registers it;
-- the image link (`&ext=png`, routes.py) answers its PNG through png_or_refusal.
+- the image link (`&ext=png` on the page's own URL, routes.py): png_answer, inline.
 
-The stored picture was sanitized when the worker posted it (svg.py), so both files come from the
-sanitized SVG; the PNG is rasterized by pictures.py in a limited child process (twice the
+Both PNG paths are png_or_refusal (one call of pictures.svg_to_png, one set of refusals); they differ
+only in where the SVG is offered instead and in the words that point to it.
+
+The stored picture was sanitized when the worker posted it (ingest/svg.py), so every file comes from
+the sanitized SVG; the PNG is rasterized by pictures.py in a limited child process (twice the
 drawing's size for sharp text, within MAX_SIDE and MAX_PIXELS, one render per picture at a time,
 outcomes cached). A picture it cannot draw (rows stored before the sanitizer's limits included)
-answers 422 with a link to the SVG; the image link answers the same way. Files are named `<graph-name-slug>-<date the picture was
-drawn>.<ext>` and always sent as attachments.
+answers 422 with a link to the SVG. Downloaded files are named `<graph-name-slug>-<date the picture
+was drawn>.<ext>` and always sent as attachments.
 """
 from __future__ import annotations
 
 import os
 from datetime import datetime
+from urllib.parse import urlencode
 
 from flask import Response, current_app, request
 
@@ -49,7 +53,16 @@ def png_or_refusal(svg: str, svg_link: str, message: str, *, public: bool, embed
     return Response(body, mimetype="image/png")
 
 
+def png_answer(svg: str, embed: bool) -> Response:
+    """The picture as an inline PNG (`&ext=png`, the image link); if it cannot be drawn, 422 with this
+    same link at `ext=svg`."""
+    query = urlencode([(name, value) for name, value in request.args.items(multi=True) if name != "ext"] + [("ext", "svg")])
+    return png_or_refusal(svg, f"{request.path}?{query}", "ext: no PNG of this picture ({reason}); use ext=svg instead.",
+                          public=True, embed=embed)
+
+
 def download(svg: str, graph_name: str, drawn_at: datetime | None, fmt: str, *, public: bool) -> Response:
+    """The picture as an attachment file; a PNG that cannot be drawn is refused with a link to the SVG file."""
     if fmt == "png":
         query = request.query_string.decode()
         svg_link = request.path.removesuffix(".png") + ".svg" + (f"?{query}" if query else "")

@@ -1,15 +1,14 @@
-"""What a graph page shows, named field by field (Redash's public_dashboard() habit)."""
+"""What a graph page shows, named field by field (Redash's public_dashboard() habit): the allow-list of
+what a visitor sees, which the owner's picture page (graphs/analytics_routes.py) reuses."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from flask import Response
 from markupsafe import Markup
 
 from maestro_web.domain.figures import FIGURES as FIGURE_ROWS, HINTS
-from maestro_web.headers import svg_document
-from maestro_web.models import Graph, GraphResult, ShareLink
+from maestro_web.models import GraphResult, ShareLink
 from maestro_web.models.graph import GRAPH_TYPES
 
 STATUS_TEXT = {
@@ -22,13 +21,6 @@ STATUS_TEXT = {
 # Figures shown on a page, in this order, with their labels and hints (domain/figures.py, shared with
 # the report documents); nothing else of `info` is shown.
 FIGURES = tuple((key, label) for key, label, _ in FIGURE_ROWS)
-
-
-def graph_page(graph: Graph) -> dict[str, Any]:
-    """The fields of a graph page: nothing else of the graph reaches the template."""
-    picture = GraphResult.latest_for(graph, with_picture=True)
-    return page_fields(graph.name, graph.type, graph.status, graph.message, graph.info,
-                       picture.svg if picture else None, picture.created_at if picture else None)
 
 
 def link_page(link: ShareLink) -> dict[str, Any] | None:
@@ -71,7 +63,7 @@ def page_fields(name: str, type_: str, status: str, message: str, info: dict[str
         "kinds": _counts(info.get("kinds")),
         "depths": _counts(info.get("depth_histogram")),
         "entry_points": [str(name) for name in info.get("entry_points", [])[:50]] if isinstance(info.get("entry_points"), list) else [],
-        # Sanitised by an allow-list when the worker posted it (see worker_routes.py / svg.py).
+        # Sanitised by an allow-list when the worker posted it (see ingest/routes.py / ingest/svg.py).
         "svg": Markup(svg) if svg is not None else None,
         "as_of": as_of,
         "snapshot": snapshot,
@@ -84,9 +76,3 @@ def _counts(value: object) -> list[tuple[str, int]]:
     if not isinstance(value, dict):
         return []
     return [(str(k), v) for k, v in value.items() if isinstance(v, int)][:50]
-
-
-def raw_svg_response(graph: Graph) -> Response | None:
-    """The latest picture as an SVG document, under headers that keep it inert (SPEC §5)."""
-    picture = GraphResult.latest_for(graph, with_picture=True)
-    return svg_document(picture.svg) if picture is not None and picture.svg is not None else None

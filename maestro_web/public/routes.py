@@ -22,7 +22,6 @@ import functools
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Callable, Hashable
-from urllib.parse import urlencode
 
 from flask import Response, abort, current_app, g, render_template, request, url_for
 from sqlalchemy import select
@@ -38,7 +37,7 @@ from maestro_web.metrics import app as app_metrics
 from maestro_web.models import Graph, ShareLink
 from maestro_web.models.share_rules import VISITOR_WORDS, CountedView, Outcome, count_view, diagnose
 from maestro_web.public import passcode_gate, public_bp
-from maestro_web.public.downloads import FORMATS, download, png_or_refusal
+from maestro_web.public.downloads import FORMATS, download, png_answer
 from maestro_web.public.page_cache import page_key, rendered
 from maestro_web.public.presenters import page_fields
 from maestro_web.rate_limits import STORAGE_ERRORS, share_failure_allowed, storage_unavailable
@@ -310,14 +309,6 @@ def public_download(here: Address, fmt: str) -> Response:
     if counted.svg is None:
         return refusal_page("no picture", False)
     return download(counted.svg, counted.name, counted.drawn_at, fmt, public=True)
-
-
-def png_answer(svg: str, embed: bool) -> Response:
-    """The picture as an inline PNG (`&ext=png`, the image link), by the downloads' renderer and caps;
-    if it cannot be drawn, 422 with this same link at `ext=svg`."""
-    query = urlencode([(name, value) for name, value in request.args.items(multi=True) if name != "ext"] + [("ext", "svg")])
-    return png_or_refusal(svg, f"{request.path}?{query}", "ext: no PNG of this picture ({reason}); use ext=svg instead.",
-                          public=True, embed=embed)
 
 
 def show(here: Address, embed: bool, form: bool = True) -> Response:
