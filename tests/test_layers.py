@@ -100,4 +100,29 @@ def test_every_blueprint_guard_is_one_of_the_guard_layer(app):
         assert [func.__module__ for func in funcs] == ["maestro_web.guards"], name
     assert guarded["public"] == [guards.require_share]
     assert guarded["ingest"] == [guards.require_worker]
+    assert guarded["graphs"] == guarded["shares"] == [guards.require_user]
     assert guarded["api"] == [guards.require_api_user]
+
+
+def test_each_caller_of_analytics_has_its_own_package(app):
+    # /analytics serves three callers; each reaches only its own blueprint, in its own package: the
+    # visitor public/ (require_share), the worker ingest/ (require_worker), the owner graphs/ and shares/.
+    owners = {}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/analytics/"):
+            continue
+        blueprint = rule.endpoint.rpartition(".")[0]
+        if rule.rule.startswith(("/analytics/graphs/public/", "/analytics/s/")):
+            caller = "visitor"
+        elif rule.rule == "/analytics/jobs/claim" or (rule.rule == "/analytics/graphs" and "POST" in rule.methods):
+            caller = "worker"
+        else:
+            caller = "owner"
+        owners.setdefault(caller, set()).add(blueprint)
+    assert owners == {"visitor": {"public"}, "worker": {"ingest"}, "owner": {"graphs", "shares"}}
+    for name, package in (("public", "maestro_web.public"), ("ingest", "maestro_web.ingest"),
+                          ("graphs", "maestro_web.graphs"), ("shares", "maestro_web.shares")):
+        assert app.blueprints[name].import_name == package
+    packages = [blueprint.import_name for blueprint in app.blueprints.values()]
+    for package in ("maestro_web.public", "maestro_web.ingest", "maestro_web.graphs", "maestro_web.shares"):
+        assert packages.count(package) == 1, package
