@@ -46,3 +46,30 @@ def test_a_link_made_just_now_for_seven_days_or_an_hour_reads_whole():
         at = made + timedelta(seconds=later)
         assert relative_time(made + timedelta(days=7), at) == "in 7 days"
         assert relative_time(made + timedelta(hours=1), at) == "in 1 hour"
+
+
+def _durations() -> list[float]:
+    """Seconds from NOW, both ways: every unit's whole counts and its half-way points (where rounding
+    turns) with a second and a millisecond either side, up to past FAR_DAYS, and a few years away."""
+    points: set[float] = set()
+    for unit, counts in ((1, 120), (60, 61), (3600, 25), (86400, 46)):
+        for count in range(counts):
+            for at in (count * unit, count * unit + unit / 2):
+                for offset in (-1, -0.001, 0, 0.001, 1):
+                    points.add(round(at + offset, 3))
+    points.update(days * 86400.0 for days in (100, 365, 366, 1000, 3653))
+    return sorted({sign * p for p in points for sign in (1, -1)})
+
+
+def test_the_browser_and_the_server_are_twins_over_a_table_of_durations():
+    """static/time.js and presentation.relative_time are written twice (the page's first paint and its
+    refresh): they must say the same words for every duration, not only for the cases above."""
+    durations = _durations()
+    assert len(durations) > 1500
+    now_ms = int(NOW.timestamp() * 1000)
+    answers = run_static_script(
+        "time.js", "args.cases.map(s => window.maestroTime.relative(args.now + s * 1000, args.now))",
+        {"now": now_ms, "cases": durations})
+    server = [relative_time(NOW + timedelta(seconds=seconds), NOW) for seconds in durations]
+    differing = [(s, js, py) for s, js, py in zip(durations, answers, server) if js != py]
+    assert not differing, differing[:10]
