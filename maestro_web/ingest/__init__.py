@@ -12,4 +12,4 @@ from maestro_web.guards import require_worker
 ingest_bp = Blueprint("ingest", __name__, url_prefix="/analytics")
 ingest_bp.before_request(require_worker)
 
-from maestro_web.ingest import routes  # noqa: E402,F401
+from maestro_web.ingest import routes  # noqa: E402,F401  (its routes register on ingest_bp)

@@ -18,4 +18,4 @@ from maestro_web.guards import require_share
 public_bp = Blueprint("public", __name__, url_prefix="/analytics")
 public_bp.before_request(require_share)
 
-from maestro_web.public import downloads, live_routes, routes  # noqa: E402,F401
+from maestro_web.public import live_routes, routes  # noqa: E402,F401  (their routes register on public_bp)
