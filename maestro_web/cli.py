@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import secrets as pysecrets
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +20,8 @@ from maestro_web.config import (
     weakness,
 )
 from maestro_web.extensions import db
-from maestro_web.models import User
+from maestro_web.models import Report, ShareLink, User
+from maestro_web.models.base import utcnow
 from maestro_web.models.user import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -29,6 +31,27 @@ shares_cli = AppGroup("shares", help="Manage public share links.")
 graphs_cli = AppGroup("graphs", help="Manage graphs.")
 discovery_cli = AppGroup("discovery", help="The discovery service and its schedule (SPEC §11).")
 reports_cli = AppGroup("reports", help="The report service and old reports (SPEC §12).")
+
+
+def prune_command(group: AppGroup, prune: Callable[[datetime], int], *, doc: str, option_help: str, done: str) -> None:
+    """`flask <group> prune [--older-than DAYS]`: `prune(cutoff)` deletes the rows that ended before the
+    cutoff and says how many; `done` names them in the answer ("Deleted 3 <done> before …")."""
+
+    @group.command("prune", help=doc)
+    @click.option("--older-than", "days", default=30, show_default=True, type=click.IntRange(min=0), help=option_help)
+    def command(days: int) -> None:
+        cutoff = utcnow() - timedelta(days=days)
+        deleted = prune(cutoff)
+        db.session.commit()
+        click.echo(f"Deleted {deleted} {done} before {cutoff:%Y-%m-%d %H:%M} UTC.")
+
+
+prune_command(shares_cli, ShareLink.prune,
+              doc="Delete old expired and revoked share links (their tokens are dead already).",
+              option_help="Delete links that expired or were revoked more than this many days ago.",
+              done="share link(s) that ended")
+prune_command(reports_cli, Report.prune, doc="Delete old reports and their files.",
+              option_help="Delete reports made more than this many days ago.", done="report(s) made")
 
 
 @users_cli.command("create")
@@ -61,9 +84,6 @@ def create_user(email: str, name: str | None, password_stdin: bool) -> None:
               help="Delete what ended or expired more than this many days ago.")
 def prune_sessions(days: int) -> None:
     """Delete old login sessions, e-mail change links and blocklisted tokens (all of them dead already)."""
-    from datetime import timedelta
-
-    from maestro_web.models.base import utcnow
     from maestro_web.models.user import prune_account_rows
 
     cutoff = utcnow() - timedelta(days=days)
@@ -191,31 +211,12 @@ def analytics_worker(url: str | None, once: bool, until_idle: bool, poll_interva
     click.echo(f"done: {stats.done} (errors reported: {stats.failed}), stale: {stats.stale}", err=True)
 
 
-@shares_cli.command("prune")
-@click.option("--older-than", "days", default=30, show_default=True, type=click.IntRange(min=0),
-              help="Delete links that expired or were revoked more than this many days ago.")
-def prune_shares(days: int) -> None:
-    """Delete old expired and revoked share links (their tokens are dead already)."""
-    from datetime import timedelta
-
-    from maestro_web.models import ShareLink
-    from maestro_web.models.base import utcnow
-
-    cutoff = utcnow() - timedelta(days=days)
-    deleted = ShareLink.prune(cutoff)
-    db.session.commit()
-    click.echo(f"Deleted {deleted} share link(s) that ended before {cutoff:%Y-%m-%d %H:%M} UTC.")
-
-
 @graphs_cli.command("purge")
 @click.option("--older-than", "days", default=None, type=click.IntRange(min=0),
               help="Remove graphs deleted more than this many days ago [default: MAESTRO_TRASH_DAYS, 7].")
 def purge_graphs(days: int | None) -> None:
     """Remove for good the graphs that have been in the Trash longer than MAESTRO_TRASH_DAYS."""
-    from datetime import timedelta
-
     from maestro_web.graphs.trash import purge, trash_cutoff
-    from maestro_web.models.base import utcnow
 
     cutoff = trash_cutoff() if days is None else utcnow() - timedelta(days=days)
     purged = purge(cutoff)
@@ -229,7 +230,6 @@ def purge_graphs(days: int | None) -> None:
 @click.option("--no-live", is_flag=True, help="Publish no progress events.")
 def discovery_serve(host: str, port: int, no_live: bool) -> None:
     """Serve crawl commands until Ctrl-C (a lean process: no Flask, no database)."""
-    from maestro_web.discovery.service import exec_service
     from maestro_web.discovery.settings import DiscoverySettings, SettingsError
 
     try:
@@ -237,7 +237,7 @@ def discovery_serve(host: str, port: int, no_live: bool) -> None:
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     # Settings are read once here, from the app's config; then this process becomes the service.
-    exec_service(settings, host, port, live=not no_live)
+    settings.exec_service(host, port, live=not no_live)
 
 
 @discovery_cli.command("schedule")
@@ -280,27 +280,10 @@ def _rounds(one_round: Callable[[], str | None], once: bool, interval: float) ->
 @click.option("--no-live", is_flag=True, help="Publish no progress events.")
 def reports_serve(host: str, port: int, no_live: bool) -> None:
     """Serve report commands until Ctrl-C (a lean process: no Flask, no database)."""
-    from maestro_web.reports.service import exec_service
     from maestro_web.reports.settings import ReportSettings
 
     # Settings are read once here, from the app's config; then this process becomes the service.
-    exec_service(ReportSettings.from_config(current_app.config), host, port, live=not no_live)
-
-
-@reports_cli.command("prune")
-@click.option("--older-than", "days", default=30, show_default=True, type=click.IntRange(min=0),
-              help="Delete reports made more than this many days ago.")
-def prune_reports(days: int) -> None:
-    """Delete old reports and their files."""
-    from datetime import timedelta
-
-    from maestro_web.models import Report
-    from maestro_web.models.base import utcnow
-
-    cutoff = utcnow() - timedelta(days=days)
-    deleted = Report.prune(cutoff)
-    db.session.commit()
-    click.echo(f"Deleted {deleted} report(s) made before {cutoff:%Y-%m-%d %H:%M} UTC.")
+    ReportSettings.from_config(current_app.config).exec_service(host, port, live=not no_live)
 
 
 @reports_cli.command("weekly")

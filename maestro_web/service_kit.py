@@ -1,5 +1,7 @@
-"""What the lean services (discovery §11, reports §12) share: the process hand-over from the Flask CLI,
-their JSON errors and access log, their key rings over a pipe, and the client side of the app's API.
+"""What the lean services (discovery §11, reports §12) share: their settings and how they are read from
+the app's config (ServiceSettings), the process hand-over from the Flask CLI, their JSON errors and
+access log, their key rings over a pipe, the server side (CommandService: the bounded pool, /healthz,
+serving) and the client side of the app's API. A service adds its command, its job and its own settings.
 
 No Flask, no database, no app config here (the import contracts of both services cover this module):
 a service reaches the app only through its JSON API, with the user's command token.
@@ -14,16 +16,16 @@ import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Mapping
 
 import requests
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from maestro_web.keyring import KeyRing
-from maestro_web.metrics import CONTENT_TYPE, MULTIPROC_ENV, MetricsAccess, exposition
+from maestro_web.metrics import CONTENT_TYPE, DEFAULT_ALLOW, MULTIPROC_ENV, MetricsAccess, exposition
 from maestro_web.logs import REQUEST_ID_HEADER, configure_logging, current_request_id, request_id_var
 from maestro_web.safe_json import UnsafeJSON, loads_strict
 from maestro_web.security.keys import bearer_token
@@ -118,6 +120,62 @@ def exec_service(module: str, settings_json: str, host: str, port: int, *, live:
     os.execve(sys.executable, arguments + ([] if live else ["--no-live"]), env)
 
 
+
+@dataclass(frozen=True)
+class ServiceSettings(PipedSettings):
+    """What every lean service reads once from the app's config (`flask <service> serve`) and is handed
+    over a pipe: where the app and the live server are, the key rings, its workers, logging, /metrics.
+    A service's own settings add their fields (with defaults) and their config in `config_values`."""
+
+    MODULE: ClassVar[str]  # the process: `python -m MODULE`
+    ISSUER: ClassVar[str]  # the `iss` of its socket tokens
+    CHANNELS: ClassVar[tuple[str, ...]]  # the channel prefixes it may publish on
+    WORKERS_CONFIG: ClassVar[str]  # the config key of `workers`
+    TUPLE_FIELDS: ClassVar[tuple[str, ...]] = ("metrics_allow",)
+
+    app_url: str  # the app's base URL: the service calls its /api with the user's command token
+    command_ring: KeyRing  # the user session secret's ring: command tokens are verified with it
+    socket_ring: KeyRing  # the socket secret's ring: progress events are published with it
+    live_publish_url: str
+    workers: int = 2  # jobs at once; a few more wait, then 503
+    log_level: str = "INFO"
+    log_format: str = "text"  # MAESTRO_LOG_FORMAT, as the app's
+    metrics_allow: tuple[str, ...] = DEFAULT_ALLOW  # MAESTRO_METRICS_ALLOW: who may read /metrics by address
+    metrics_token: str | None = None  # MAESTRO_METRICS_TOKEN: or with this bearer token, from anywhere
+
+    def __repr__(self) -> str:  # never print a key
+        return f"{type(self).__name__}(app={self.app_url!r}, workers={self.workers})"
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], **changes: Any) -> Any:
+        """The service's part of a Flask app.config (`changes` replace what it says)."""
+        return cls(**{**cls.config_values(config), **changes})
+
+    @classmethod
+    def config_values(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields' values in `config`; a service's own settings add theirs to these."""
+        default_workers = next(f.default for f in fields(cls) if f.name == "workers")
+        return {
+            "app_url": config["MAESTRO_BASE_URL"].rstrip("/"),
+            "command_ring": config["KEY_RINGS"]["session"],
+            "socket_ring": config["KEY_RINGS"]["socket"],
+            "live_publish_url": config["MAESTRO_LIVE_PUBLISH_URL"],
+            "workers": int(config.get(cls.WORKERS_CONFIG, default_workers)),
+            "log_level": config.get("LOG_LEVEL", "INFO"),
+            "log_format": config.get("LOG_FORMAT", "text"),
+            "metrics_allow": tuple(config.get("MAESTRO_METRICS_ALLOW", DEFAULT_ALLOW)),
+            "metrics_token": config.get("MAESTRO_METRICS_TOKEN"),
+        }
+
+    def publisher(self) -> Any:
+        """A LivePublisher with the service's own socket tokens (ISSUER), allowed on CHANNELS only."""
+        return publisher(self.live_publish_url, self.socket_ring, self.ISSUER, list(self.CHANNELS))
+
+    def exec_service(self, host: str, port: int, *, live: bool = True) -> None:
+        """Become the service process (`python -m MODULE`), these settings handed over a pipe."""
+        exec_service(self.MODULE, self.to_json(), host, port, live=live)
+
+
 # --- the app's API, as a service calls it --------------------------------------------------------
 
 
@@ -155,10 +213,9 @@ class ApiClient:
         return {**self.headers, REQUEST_ID_HEADER: request_id} if request_id else self.headers
 
 
-def service_main(module: str, default_port: int, load: Callable[[str], Any],
-                 run: Callable[..., None]) -> None:
-    """The `python -m <module>` entry of a lean service: settings from the pipe, logging, then `run`."""
-    parser = argparse.ArgumentParser(prog=f"python -m {module}",
+def service_main(settings_class: type[ServiceSettings], default_port: int, run: Callable[..., None]) -> None:
+    """The `python -m <MODULE>` entry of a lean service: settings from the pipe, logging, then `run`."""
+    parser = argparse.ArgumentParser(prog=f"python -m {settings_class.MODULE}",
                                      description="Started by the flask CLI; reads its settings from a pipe.")
     parser.add_argument("--settings-fd", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
@@ -166,7 +223,7 @@ def service_main(module: str, default_port: int, load: Callable[[str], Any],
     parser.add_argument("--no-live", action="store_true")
     args = parser.parse_args()
     with os.fdopen(args.settings_fd, "r") as pipe:
-        settings = load(pipe.read())
+        settings = settings_class.from_json(pipe.read())
     configure_logging(settings.log_level, settings.log_format)
     run(settings, args.host, args.port, live=not args.no_live)
 
@@ -228,14 +285,18 @@ def post_command(url: str, token: str, body: dict[str, Any], *, service: str, th
 class CommandService:
     """The server side both services share: commands are admitted into a bounded pool of threads (the
     workers and a short waiting line of WAITING_PER_WORKER each); a key already in it is 409, a full
-    pool 503. Subclasses add the command's route (`handle`) and what one job does."""
+    pool 503; /healthz, /metrics and serving. Subclasses add the command's route (`handle`), what one
+    job does and their metrics (`collectors`)."""
 
     WAITING_PER_WORKER = 2
     ROUTE = "/"
     COUNT_NAME = "jobs"  # the /healthz member counting what is admitted
+    NAME = "Service"  # in its start-up line: "<NAME> on http://…, 2 <ONE>(s) at a time"
+    ONE = "job(s)"
 
-    def __init__(self, workers: int, max_command_bytes: int) -> None:
-        self.workers = workers
+    def __init__(self, settings: ServiceSettings, max_command_bytes: int) -> None:
+        self.settings = settings
+        self.workers = workers = settings.workers
         self.max_command_bytes = max_command_bytes
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.COUNT_NAME)
         self.max_active = workers * (1 + self.WAITING_PER_WORKER)
@@ -275,10 +336,26 @@ class CommandService:
             active = len(self.active)
         return web.json_response({"status": "ok", self.COUNT_NAME: active, "workers": self.workers})
 
+    def collectors(self) -> tuple[Any, ...]:
+        """What GET /metrics shows: the service's registry and its gauges."""
+        raise NotImplementedError
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """The service's metrics, for the scraper only (MAESTRO_METRICS_ALLOW or the metrics token); 404 else."""
+        return metrics_answer(request, self.settings.metrics_allow, self.settings.metrics_token, *self.collectors())
+
+    def serve(self, host: str, port: int) -> None:
+        """Serve until SIGINT/SIGTERM."""
+        log.info("%s on http://%s:%s (POST %s), %d %s at a time, app %s", self.NAME, host, port, self.ROUTE,
+                 self.workers, self.ONE, self.settings.app_url)
+        web.run_app(self.build_app(), host=host, port=port, print=None, access_log_class=AccessLogger,
+                    shutdown_timeout=5)
+
     def build_app(self) -> web.Application:
         app = web.Application(client_max_size=self.max_command_bytes)
         app.router.add_post(self.ROUTE, self.handle)
         app.router.add_get("/healthz", self.health)
+        app.router.add_get("/metrics", self.metrics)
 
         async def stop(_app: web.Application) -> None:
             await asyncio.get_running_loop().run_in_executor(None, lambda: self.pool.shutdown(wait=False))

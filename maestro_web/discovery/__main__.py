@@ -1,4 +1,4 @@
-"""The lean discovery service process that `flask discovery serve` turns into (service_kit.exec_service)."""
+"""The lean discovery service process that `flask discovery serve` turns into (ServiceSettings.exec_service)."""
 from __future__ import annotations
 
 from maestro_web.discovery.service import run
@@ -6,4 +6,4 @@ from maestro_web.discovery.settings import DiscoverySettings
 from maestro_web.service_kit import service_main
 
 if __name__ == "__main__":
-    service_main("maestro_web.discovery", 5002, DiscoverySettings.from_json, run)
+    service_main(DiscoverySettings, 5002, run)

@@ -15,14 +15,12 @@ from typing import Any
 
 from aiohttp import web
 
-from maestro_web.channels import GRAPH_PREFIX
 from maestro_web.discovery.crawl import Command, EventSink, run_crawl
 from maestro_web.discovery.settings import DiscoverySettings
-from maestro_web import service_kit
 from maestro_web.metrics import discovery as discovery_metrics
 from maestro_web.logs import REQUEST_ID_HEADER, accept_request_id
 from maestro_web.security.discovery_tokens import CommandTokenError, verify_command_token
-from maestro_web.service_kit import AccessLogger, CommandService, json_error, metrics_answer, read_command
+from maestro_web.service_kit import CommandService, json_error, read_command
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +32,12 @@ class DiscoveryService(CommandService):
     WAITING_PER_WORKER = 4
     ROUTE = "/crawl"
     COUNT_NAME = "crawls"
+    NAME = "Discovery service"
+    ONE = "crawl(s)"
 
     def __init__(self, settings: DiscoverySettings, events: EventSink | None = None) -> None:
-        super().__init__(settings.workers, MAX_COMMAND_BYTES)
-        self.settings = settings
+        super().__init__(settings, MAX_COMMAND_BYTES)
+        self.settings: DiscoverySettings = settings
         self.events = events
         self.gauges = discovery_metrics.ActiveCrawls(lambda: len(self.active))
 
@@ -72,20 +72,8 @@ class DiscoveryService(CommandService):
         finally:
             discovery_metrics.crawl_ended(status, time.monotonic() - started)
 
-    async def metrics(self, request: web.Request) -> web.Response:
-        """The service's metrics, for the scraper only (MAESTRO_METRICS_ALLOW or the metrics token); 404 else."""
-        return metrics_answer(request, self.settings.metrics_allow, self.settings.metrics_token,
-                              discovery_metrics.REGISTRY, self.gauges)
-
-    def build_app(self) -> web.Application:
-        app = super().build_app()
-        app.router.add_get("/metrics", self.metrics)
-        return app
-
-
-def publisher(settings: DiscoverySettings) -> Any:
-    """The service's own socket tokens (issuer maestro-discovery), allowed on graph channels only."""
-    return service_kit.publisher(settings.live_publish_url, settings.socket_ring, "maestro-discovery", [GRAPH_PREFIX])
+    def collectors(self) -> tuple[Any, ...]:
+        return discovery_metrics.REGISTRY, self.gauges
 
 
 def run(settings: DiscoverySettings, host: str, port: int, *, live: bool = True) -> None:
@@ -93,13 +81,4 @@ def run(settings: DiscoverySettings, host: str, port: int, *, live: bool = True)
     from maestro_web.discovery.crawl import warm_up
 
     warm_up()
-    service = DiscoveryService(settings, publisher(settings) if live else None)
-    log.info("Discovery service on http://%s:%s (POST /crawl), %d crawl(s) at a time, app %s", host, port,
-             settings.workers, settings.app_url)
-    web.run_app(service.build_app(), host=host, port=port, print=None, access_log_class=AccessLogger,
-                shutdown_timeout=5)
-
-
-def exec_service(settings: DiscoverySettings, host: str, port: int, *, live: bool = True) -> None:
-    """Become the lean service process (service_kit.exec_service): `python -m maestro_web.discovery`."""
-    service_kit.exec_service("maestro_web.discovery", settings.to_json(), host, port, live=live)
+    DiscoveryService(settings, settings.publisher() if live else None).serve(host, port)

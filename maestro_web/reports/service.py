@@ -13,14 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
-from maestro_web import service_kit
-from maestro_web.channels import USER_PREFIX
 from maestro_web.logs import REQUEST_ID_HEADER, accept_request_id
 from maestro_web.reports.job import EventSink, ReportCommand, run_report
 from maestro_web.reports.settings import ReportSettings
 from maestro_web.security.report_tokens import ReportTokenError, verify_report_token
 from maestro_web.metrics import reports as report_metrics
-from maestro_web.service_kit import AccessLogger, CommandService, json_error, metrics_answer, read_command
+from maestro_web.service_kit import CommandService, json_error, read_command
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +30,12 @@ FORMATS = ("pdf", "xlsx", "csv")
 class ReportService(CommandService):
     ROUTE = "/reports"
     COUNT_NAME = "reports"
+    NAME = "Report service"
+    ONE = "report(s)"
 
     def __init__(self, settings: ReportSettings, events: EventSink | None = None) -> None:
-        super().__init__(settings.workers, MAX_COMMAND_BYTES)
-        self.settings = settings
+        super().__init__(settings, MAX_COMMAND_BYTES)
+        self.settings: ReportSettings = settings
         self.events = events
         self.gauges = report_metrics.ActiveReports(lambda: len(self.active))
 
@@ -69,15 +69,8 @@ class ReportService(CommandService):
         finally:
             report_metrics.report_ended(command.format, status, time.monotonic() - started)
 
-    async def metrics(self, request: web.Request) -> web.Response:
-        """The service's metrics, for the scraper only (MAESTRO_METRICS_ALLOW or the metrics token); 404 else."""
-        return metrics_answer(request, self.settings.metrics_allow, self.settings.metrics_token,
-                              report_metrics.REGISTRY, self.gauges)
-
-    def build_app(self) -> web.Application:
-        app = super().build_app()
-        app.router.add_get("/metrics", self.metrics)
-        return app
+    def collectors(self) -> tuple[Any, ...]:
+        return report_metrics.REGISTRY, self.gauges
 
 
 def _problem(body: dict[str, Any]) -> str | None:
@@ -97,24 +90,9 @@ def _problem(body: dict[str, Any]) -> str | None:
     return None
 
 
-def publisher(settings: ReportSettings) -> Any:
-    """The service's own socket tokens (issuer maestro-reports), allowed on user channels only."""
-    return service_kit.publisher(settings.live_publish_url, settings.socket_ring, "maestro-reports", [USER_PREFIX])
-
-
 def run(settings: ReportSettings, host: str, port: int, *, live: bool = True) -> None:
     """Serve until SIGINT/SIGTERM."""
     import weasyprint  # noqa: F401  # loaded now (a second or two), not by the first PDF
 
     logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)  # a line per layout step, per report
-
-    service = ReportService(settings, publisher(settings) if live else None)
-    log.info("Report service on http://%s:%s (POST /reports), %d report(s) at a time, app %s", host, port,
-             settings.workers, settings.app_url)
-    web.run_app(service.build_app(), host=host, port=port, print=None, access_log_class=AccessLogger,
-                shutdown_timeout=5)
-
-
-def exec_service(settings: ReportSettings, host: str, port: int, *, live: bool = True) -> None:
-    """Become the lean service process (service_kit.exec_service): `python -m maestro_web.reports`."""
-    service_kit.exec_service("maestro_web.reports", settings.to_json(), host, port, live=live)
+    ReportService(settings, settings.publisher() if live else None).serve(host, port)
