@@ -46,21 +46,21 @@ class AppLimiter(Limiter):
 
     `limiter.exempt` alone still resolves an exempt view's limits on every request (22 µs, ~7 % of
     the public view's CPU in cProfile); the public view, the app's hottest route, has none to check
-    and counts its failures itself (rate_limits.share_failure_allowed)."""
+    and counts its failures itself (rate_limits.share_failure_allowed). A request filter (Flask-Limiter's
+    public `request_filter`) is asked before any limit is resolved, and says "exempt" for those views."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.unlimited_views: set[Callable[..., Any]] = set()
+        self.request_filter(self._unlimited_view)
 
     def exempt_view(self, view: Callable[..., Any]) -> Callable[..., Any]:
         exempted = self.exempt(view)
         self.unlimited_views.add(exempted)
         return exempted
 
-    def _check_request_limit(self, callable_name: str | None = None, in_middleware: bool = True) -> None:
-        if in_middleware and current_app.view_functions.get(request.endpoint or "") in self.unlimited_views:
-            return
-        super()._check_request_limit(callable_name, in_middleware)
+    def _unlimited_view(self) -> bool:
+        return current_app.view_functions.get(request.endpoint or "") in self.unlimited_views
 
 
 # ProxyFix (configured by MAESTRO_TRUSTED_PROXIES) has already put the real client in remote_addr.
