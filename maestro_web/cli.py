@@ -20,9 +20,9 @@ from maestro_web.config import (
     weakness,
 )
 from maestro_web.extensions import db
+from maestro_web.limits import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from maestro_web.models import Report, ShareLink, User
 from maestro_web.models.base import utcnow
-from maestro_web.models.user import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 users_cli = AppGroup("users", help="Manage accounts.")
 keys_cli = AppGroup("keys", help="Manage the secrets of the token contexts.")

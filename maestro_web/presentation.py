@@ -13,6 +13,8 @@ from typing import Any
 
 from flask import Flask
 
+from maestro_web import limits
+
 # Internal status (graph or share link) -> the word a person reads. Anything unknown reads "Unknown":
 # an internal word never reaches a page.
 STATUS_WORDS: dict[str, str] = {
@@ -108,7 +110,8 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def status_words() -> dict[str, Any]:
-        return {"STATUS_WORDS": STATUS_WORDS}
+        # `limits`: a form's maxlength and its hint read the number the server checks (maestro_web/limits.py).
+        return {"STATUS_WORDS": STATUS_WORDS, "limits": limits}
 
 
 def file_name(graph_name: str, made_at: datetime | None, extension: str) -> str:

@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from maestro_web.extensions import db
+from maestro_web.limits import MAX_PAGE, MAX_SEARCH_LENGTH
 from maestro_web.models import Graph, GraphRun, Role
 
 
@@ -132,6 +133,11 @@ def test_list_is_newest_first_with_search_filter_and_pagination(app, client, own
     assert "Graph 22" not in finished and "Graph 00" not in finished
     assert client.get("/graphs/?status=bogus").status_code == 400
     assert client.get("/graphs/?q=100%25_").status_code == 200
+    # A search is cut at the one limit of searches (limits.MAX_SEARCH_LENGTH, the API's too), never refused here.
+    long_search = client.get("/graphs/?q=" + "y" * (MAX_SEARCH_LENGTH + 50))
+    assert long_search.status_code == 200
+    assert f'value="{"y" * MAX_SEARCH_LENGTH}"' in long_search.text
+    assert client.get("/graphs/?page=" + str(MAX_PAGE + 1)).status_code == 400
 
 
 def test_another_users_graph_is_404_everywhere(app, auth, client, owner, make_user, make_graph):

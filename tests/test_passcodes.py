@@ -22,6 +22,7 @@ from conftest import api_headers
 from mail_support import free_port
 from maestro_web.extensions import db
 from maestro_web.keyring import KeyRing
+from maestro_web.limits import PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.rate_limits import STORAGE_DOWN_RETRY_AFTER
@@ -392,6 +393,17 @@ def test_the_owner_preview_shows_the_page_without_the_passcode_and_counts_nothin
     response = client.get(f"/analytics/graphs/{graph.public_id}/shares/{locked.id}/preview")
     assert response.status_code == 200 and GRAPH_NAME in response.text
     assert views(app, locked.id) == 0
+
+
+def test_every_passcode_field_allows_what_the_model_checks(app, auth, client, graph, locked):
+    """The visitor's form, the create form and the link page's form read their maxlength and hint from
+    maestro_web/limits.py, the number ShareLink.set_passcode and the API check."""
+    expected = f'maxlength="{PASSCODE_MAX_LENGTH}"'
+    assert expected in app.test_client().get(locked.path).text
+    auth.login("owner@example.com")
+    for page in (f"/graphs/{graph.public_id}/shares", f"/graphs/{graph.public_id}/shares/{locked.id}"):
+        text = client.get(page).text
+        assert expected in text and f"{PASSCODE_MIN_LENGTH} to {PASSCODE_MAX_LENGTH} characters" in text, page
 
 
 # --- wrong tries, throttled ------------------------------------------------------------------------

@@ -29,14 +29,12 @@ from maestro_web.graphs.services import (
     update_graph,
 )
 from maestro_web.models import Graph, GraphRole, Invitation, Role
+from maestro_web.limits import MAX_PAGE, MAX_PER_PAGE, MAX_SEARCH_LENGTH
 from maestro_web.models.graph import GRAPH_STATUSES
 from maestro_web.rate_limits import spend_role_grant
 from maestro_web.security.session_jwt import current_user, signed_in_user
 
 GRAPH_FIELDS = ("name", "type", "description", "spec", "show_description")
-MAX_PER_PAGE = 100
-MAX_PAGE = 1_000_000
-MAX_SEARCH_LENGTH = 200
 
 
 _NO_RUN: Any = object()

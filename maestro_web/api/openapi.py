@@ -20,6 +20,7 @@ from maestro_web.api import api_auth_bp
 from maestro_web.api import schemas as s
 from maestro_web.errors import ERROR_NAMES
 from maestro_web.ingest import schemas as ingest_schemas
+from maestro_web.limits import MAX_PAGE, MAX_PER_PAGE, MAX_SEARCH_LENGTH
 from maestro_web.models.graph import GRAPH_STATUSES
 from maestro_web.shares.queries import STATUS_LIST_PATTERN
 
@@ -28,8 +29,8 @@ Auth = Literal["user", "refresh", "worker", "discovery", "reports", "none"]
 ID_PARAMETER = {"type": "string", "minLength": 1, "maxLength": 64}
 # A query parameter sent empty (`?page=`, as an HTML form sends an empty field) means "not given".
 EMPTY = {"type": "string", "maxLength": 0}
-PAGE = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 1_000_000}, EMPTY]}
-PER_PAGE = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 100}, EMPTY]}
+PAGE = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, EMPTY]}
+PER_PAGE = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}, EMPTY]}
 # gunicorn refuses an over-long request line before the app (limit_request_line, gunicorn.conf.py).
 REQUEST_LINE_LIMIT = 8190
 
@@ -87,7 +88,7 @@ OPERATIONS: tuple[Operation, ...] = (
               description="The token is refused (401) on its next use. Another user's token id is a 404."),
     Operation("get", "/api/graphs", "Graphs the user holds a role on, newest first", "graphs",
               {200: s.GraphList}, USER_ERRORS, query=(
-                  ("q", {"type": "string", "maxLength": 200}, "Search in the name."),
+                  ("q", {"type": "string", "maxLength": MAX_SEARCH_LENGTH}, "Search in the name."),
                   ("status", {"type": "string", "enum": ["", *GRAPH_STATUSES]},
                    "Only graphs in this status (empty: every status)."),
                   ("page", PAGE, "Page, from 1 (empty: 1)."),
@@ -98,7 +99,7 @@ OPERATIONS: tuple[Operation, ...] = (
               )),
     Operation("get", "/api/shares", "The user's share links across graphs", "shares",
               {200: s.ShareLinkPage}, USER_ERRORS, query=(
-                  ("q", {"type": "string", "maxLength": 200}, "Search in the label and the graph's name."),
+                  ("q", {"type": "string", "maxLength": MAX_SEARCH_LENGTH}, "Search in the label and the graph's name."),
                   ("status", {"type": "string", "maxLength": 200, "pattern": STATUS_LIST_PATTERN},
                    "all, or a comma-separated list of active, paused, expired, used_up, revoked "
                    "(empty: active,paused)."),

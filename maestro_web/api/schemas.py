@@ -23,7 +23,8 @@ from maestro_web.errors import ValidationFailed
 from maestro_web.domain.spec import MAX_SPEC_CHARS
 from maestro_web.models.graph import DESCRIPTION_MAX_LENGTH, GRAPH_TYPE_CHOICES_TEXT, NAME_MAX_LENGTH, normalize_graph_type
 from maestro_web.models.user import PERSONAL_TOKEN_MAX_DAYS, PERSONAL_TOKEN_NAME_MAX_LENGTH
-from maestro_web.models.share import LABEL_MAX_LENGTH, PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
+from maestro_web.limits import PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
+from maestro_web.models.share import LABEL_MAX_LENGTH
 from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem
 from maestro_web.shares.services import MAX_ORIGINS, MAX_VIEWS_LIMIT, ORIGIN_PATTERN
 

@@ -7,12 +7,8 @@ from wtforms import SelectChoice  # type: ignore[attr-defined]  # new in WTForms
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from maestro_web.auth.emails import ValidEmail
-from maestro_web.models.user import (
-    PASSWORD_MAX_LENGTH,
-    PASSWORD_MIN_LENGTH,
-    PERSONAL_TOKEN_MAX_DAYS,
-    PERSONAL_TOKEN_NAME_MAX_LENGTH,
-)
+from maestro_web.limits import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from maestro_web.models.user import PERSONAL_TOKEN_MAX_DAYS, PERSONAL_TOKEN_NAME_MAX_LENGTH
 
 _password_length = Length(
     min=PASSWORD_MIN_LENGTH,

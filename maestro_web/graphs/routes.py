@@ -32,6 +32,7 @@ from maestro_web.graphs.services import (
     update_graph,
     working_links_by_creator,
 )
+from maestro_web.limits import MAX_PAGE, MAX_SEARCH_LENGTH
 from maestro_web.models import Role
 from maestro_web.models.graph import GRAPH_STATUSES, Graph, GraphResult
 from maestro_web.models.share_rules import STOPPED, VISITOR_WORDS, Outcome
@@ -53,14 +54,14 @@ def _page_number() -> int:
         page = max(1, int(request.args.get("page", "1")))
     except ValueError:
         abort(400, "page must be a whole number.")
-    if page > 1_000_000:  # a 30-digit page would overflow the database's OFFSET (issue 10 §4)
-        abort(400, "page must be at most 1000000.")
+    if page > MAX_PAGE:  # a 30-digit page would overflow the database's OFFSET
+        abort(400, f"page must be at most {MAX_PAGE}.")
     return page
 
 
 @graphs_bp.get("/graphs/")
 def index():
-    search = request.args.get("q", "").strip()[:120]
+    search = request.args.get("q", "").strip()[:MAX_SEARCH_LENGTH]
     status = request.args.get("status", "")
     if status and status not in GRAPH_STATUSES:
         abort(400, "status must be one of: " + ", ".join(GRAPH_STATUSES) + ".")

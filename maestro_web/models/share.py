@@ -20,12 +20,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from maestro_web.extensions import Model, db
 from maestro_web.models.base import UTCDateTime, new_public_id, utcnow
 from maestro_web.models.user import hash_secret, verify_secret
+from maestro_web.limits import PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
 from maestro_web.models.graph import Graph, GraphResult
 from maestro_web.models.share_rules import LIVE, MODES, SNAPSHOT, LinkState, creator_holds_write, link_state, row_status
 from maestro_web.models.user import User
 
 LABEL_MAX_LENGTH = 80
-PASSCODE_MIN_LENGTH, PASSCODE_MAX_LENGTH = 8, 128
 PRUNE_BATCH = 1000  # rows deleted per statement: short locks, bounded IN lists
 
 

@@ -13,8 +13,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from maestro_web.extensions import Model, db
 from maestro_web.models.base import UTCDateTime, new_public_id, utcnow
 
-PASSWORD_MIN_LENGTH = 8
-PASSWORD_MAX_LENGTH = 128
 PERSONAL_TOKEN_NAME_MAX_LENGTH = 100
 PERSONAL_TOKEN_MAX_DAYS = 365
 USER_AGENT_MAX_LENGTH = 300

@@ -29,7 +29,7 @@ from maestro_web.rate_limits import note_wrong_passcode, refund_passcode_try, re
 from maestro_web.security import share_tokens
 from maestro_web.security.passcode_cookies import cookie_expiry, cookie_name, cookie_opens, mint_cookie_value
 
-FIELD_LENGTH_LIMIT = 1024  # longer than any passcode (128): no argon2 work on a megabyte of text
+FIELD_LENGTH_LIMIT = 1024  # longer than any passcode (limits.py): no argon2 work on a megabyte of text
 WRONG = "That passcode is not right. Check it with the person who shared the link."
 EMPTY = "Enter the passcode you were given with the link."
 

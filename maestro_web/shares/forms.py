@@ -26,6 +26,7 @@ from wtforms import (
 from wtforms import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3, not in its stubs yet
 from wtforms.validators import DataRequired, Optional, ValidationError
 
+from maestro_web.limits import PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
 from maestro_web.models import Graph
 from maestro_web.models.share import LIVE, SNAPSHOT
 from maestro_web.shares.services import (
@@ -89,8 +90,9 @@ class ShareForm(ExpiryMixin, FlaskForm):
     max_views = IntegerField("Max views (optional)", validators=[Optional()])
     mode = RadioField("What visitors see", default=LIVE, choices=[
         SelectChoice(LIVE, "Live: always the newest picture"), SelectChoice(SNAPSHOT, "Snapshot: the picture as it is now")])
-    passcode = PasswordField("Passcode (optional)", description="8 to 128 characters. Visitors type it before they see "
-                             "anything; send it to them separately from the link.")
+    passcode = PasswordField("Passcode (optional)", description=f"{PASSCODE_MIN_LENGTH} to {PASSCODE_MAX_LENGTH} "
+                             "characters. Visitors type it before they see anything; send it to them separately from "
+                             "the link.")
     embeddable = BooleanField("Allow embedding in other sites (iframe)")
     allowed_origins = TextAreaField("Sites allowed to embed it", description="One origin per line, e.g. https://intranet.example.com")
     submit = SubmitField("Create link")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from maestro_web.extensions import db
 from maestro_web.graphs.services import COUNT_CAP, bounded_count
+from maestro_web.limits import MAX_PAGE, MAX_PER_PAGE, MAX_SEARCH_LENGTH
 from maestro_web.models import Graph, GraphResult, GraphRole, Role, ShareLink, User
 from maestro_web.models.base import utcnow
 from maestro_web.models.share_rules import Outcome, row_status_condition
@@ -30,9 +31,6 @@ _ONE_STATUS = "[ ]*(?:" + "|".join(status.replace(" ", "_") for status in LINK_S
 STATUS_LIST_PATTERN = rf"^(?:[ ]*|[ ]*all[ ]*|(?:[ ]*,)*{_ONE_STATUS}(?:,(?:{_ONE_STATUS}|[ ]*))*)$"
 _STATUS_LIST = re.compile(STATUS_LIST_PATTERN)
 SORTS = ("created", "expires", "last_view")
-MAX_PER_PAGE = 100
-MAX_PAGE = 1_000_000
-MAX_SEARCH_LENGTH = 200
 
 
 class BadListRequest(ValueError):
