@@ -58,6 +58,10 @@ def load_configuration(app: Flask, config: Mapping[str, Any] | None, environ: Ma
     app.instance_path = str(instance)  # one instance folder for secrets, SQLite and the mail outbox
     app.config.update(load_settings(os.environ if environ is None else environ, instance, config))
     configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
+    from maestro_web.redispatch import Redispatch
+
+    # A request whose database connection was terminated before it committed anything runs once more.
+    app.wsgi_app = Redispatch(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]
     hops = app.config["MAESTRO_TRUSTED_PROXIES"]
     if hops:
         # Trust exactly this many proxies for the client address, scheme and host.
@@ -65,9 +69,12 @@ def load_configuration(app: Flask, config: Mapping[str, Any] | None, environ: Ma
 
 
 def register_request_ids(app: Flask) -> None:
+    from maestro_web import receipts, redispatch
     from maestro_web.request_ids import init_app
 
     init_app(app)
+    receipts.init_app(app)  # behind nginx: a write nginx sends again is answered from its receipt
+    redispatch.init_app(app)
 
 
 def register_extensions(app: Flask) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DataError, OperationalError, StatementError
 from werkzeug.exceptions import HTTPException
 
 from maestro_web.metrics import app as app_metrics
+from maestro_web.redispatch import ask_again_if_terminated
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,8 @@ def register_error_handlers(app: Flask) -> None:
         from maestro_web.extensions import db
 
         db.session.rollback()  # the transaction is abandoned whole: nothing half-written
+        if ask_again_if_terminated(exc):  # a terminated connection, nothing committed: the request runs again
+            return error_response(503, "The database connection was ended; this request runs again.")
         log.error("Database unavailable on %s %s: %s", request.method, request.path, type(exc.orig).__name__)
         app_metrics.database_error("unavailable")
         response = error_response(503, "The database is unavailable right now. Please retry shortly.")

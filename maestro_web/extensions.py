@@ -9,6 +9,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as FlaskSession
 from flask_wtf.csrf import CSRFProtect
 import sqlite3
 
@@ -29,7 +30,27 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base)
+SESSION_RECEIPT = "maestro_receipt"  # session.info key: the request's receipt is armed (receipts.py)
+
+
+class AppSession(FlaskSession):
+    """Flask-SQLAlchemy's session, whose commit waits for the request's receipt when one is armed.
+
+    A write request behind nginx (receipts.py) commits its work and its receipt, which holds the
+    answer, in one transaction once the answer is made: until then the view's commit is a flush (the
+    statements run, constraints are checked and refusals raised where they were, nothing is visible
+    to others yet)."""
+
+    def commit(self) -> None:
+        armed = self.info.get(SESSION_RECEIPT)
+        if armed is None:
+            super().commit()
+            return
+        self.flush()
+        armed.deferred = True
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": AppSession})
 # The base class of every model. Flask-SQLAlchemy builds `db.Model` at run time from Base, which a
 # type checker cannot follow; it sees Base, whose mapping API is the same.
 if TYPE_CHECKING:

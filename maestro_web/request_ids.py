@@ -21,11 +21,16 @@ log = logging.getLogger("maestro_web.request")
 
 def init_app(app: Flask) -> None:
     json_lines = app.config.get("LOG_FORMAT") == "json"
+    behind_proxy = bool(app.config["MAESTRO_TRUSTED_PROXIES"])
 
     @app.before_request
     def _start() -> None:
         g.request_started = time.perf_counter()
-        g.request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
+        incoming = request.headers.get(REQUEST_ID_HEADER)
+        g.request_id = accept_request_id(incoming)
+        # The proxy's own id (nginx replaces any a client sent), the same on nginx's retry of this
+        # request to another instance: receipts.py and the view count key on it. Only the proxy's.
+        g.proxy_request_id = g.request_id if behind_proxy and g.request_id == incoming else None
         rule = request.url_rule.rule if request.url_rule is not None else None
         g.request_context_tokens = (request_id_var.set(g.request_id), route_var.set(rule))
 
@@ -52,3 +57,9 @@ def init_app(app: Flask) -> None:
             except ValueError:  # set in another context (a copied one): nothing of ours to undo
                 request_id_var.set(None)
                 route_var.set(None)
+
+
+def trusted_request_id() -> str | None:
+    """nginx's id for this request when the app sits behind a proxy it trusts (MAESTRO_TRUSTED_PROXIES),
+    which sets the header itself; None otherwise (the id is then only the client's word)."""
+    return g.get("proxy_request_id")

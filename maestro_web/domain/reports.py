@@ -18,6 +18,7 @@ from maestro_web.presentation import file_name
 from maestro_web.reports.documents import MEDIA_TYPES, SUFFIXES
 from maestro_web.security import report_tokens
 from maestro_web.service_kit import post_command
+from maestro_web.receipts import commit_for_other_processes
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 FORMAT_WORDS = {"pdf": "PDF", "xlsx": "Spreadsheet (XLSX)", "csv": "CSV"}
@@ -53,7 +54,7 @@ def start_report(config: Mapping[str, Any], graph: Graph, user: User, fmt: str, 
     report = Report(graph_id=graph.id, format=fmt, since=since, requested_by_id=user.id, status="running",
                     weekly=weekly)
     db.session.add(report)
-    db.session.commit()
+    commit_for_other_processes()  # the service reads the row at once (receipts.py)
     problem = _send_command(config, graph, user, report)
     if problem is not None:
         report.fail(problem)

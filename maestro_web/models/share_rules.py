@@ -34,6 +34,7 @@ from typing import Any, Callable, Protocol, cast
 
 from sqlalchemy import Integer, String, Text, bindparam, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
@@ -350,12 +351,31 @@ _PICTURE_JOIN = f"""
 _GRAPH_WITH_PICTURE_SQL = (f"SELECT {_SHOWN_COLUMNS}\n  FROM graphs {_PICTURE_JOIN}\n WHERE graphs.id = :graph_id"
                            .replace("{link}", ":"))
 
+# A view nginx sends again (the first gunicorn died after counting it) has the same request id: the
+# count is made only when that id has no receipt, and the receipt of the link it counted is written
+# by the same statement (models/receipt.py). A repeat then shows the link its receipt names, counted
+# once. Without a request id (:request_id NULL: no trusted proxy) there is no receipt. Two attempts
+# at once both pass NOT EXISTS; the second's receipt collides on the primary key and its whole
+# statement is undone (count_view runs it again, and the repeat branch answers).
+_RECEIPT_SQL = "(SELECT 1 FROM request_receipts WHERE request_receipts.request_id = :request_id)"
+_LINK_COLUMNS = "graph_id, expires_at, allowed_origins, mode, pinned_result_id, snapshot_version"
+
+_COUNT_ONCE_SQL = _COUNT_VIEW_SQL.replace("RETURNING ", f"   AND NOT EXISTS {_RECEIPT_SQL}\nRETURNING id, ")
+_LINK_COLUMNS_OF_ROW = ", ".join("share_links." + column for column in _LINK_COLUMNS.split(", "))
+
 _COUNT_AND_SHOW_SQL = f"""
-WITH counted AS ({_COUNT_VIEW_SQL})
-SELECT counted.graph_id, counted.expires_at, counted.allowed_origins, counted.mode, counted.pinned_result_id,
-       counted.snapshot_version, {_SHOWN_COLUMNS}
-  FROM counted JOIN graphs ON graphs.id = counted.graph_id {_PICTURE_JOIN}
-""".replace("{link}", "counted.")
+WITH counted AS ({_COUNT_ONCE_SQL}),
+receipt AS (INSERT INTO request_receipts (request_id, created_at, status, share_link_id)
+            SELECT :request_id, :now, 200, counted.id FROM counted WHERE :request_id IS NOT NULL),
+link AS (SELECT {_LINK_COLUMNS} FROM counted
+         UNION ALL
+         SELECT {_LINK_COLUMNS_OF_ROW}
+           FROM request_receipts JOIN share_links ON share_links.id = request_receipts.share_link_id
+          WHERE request_receipts.request_id = :request_id AND share_links.public_id = :jti)
+SELECT link.graph_id, link.expires_at, link.allowed_origins, link.mode, link.pinned_result_id,
+       link.snapshot_version, {_SHOWN_COLUMNS}
+  FROM link JOIN graphs ON graphs.id = link.graph_id {_PICTURE_JOIN}
+""".replace("{link}", "link.")
 
 # Each rule alone, as 1 (holds) or 0, for the row named by :jti: what tests compare with Python.
 _VERDICTS_SQL = "SELECT " + ",\n       ".join(
@@ -375,10 +395,19 @@ def _statement(sql: str, **types: Any) -> TextClause | TextualSelect:
                                          bindparam("write", value=int(Role.WRITE)))
     if ":passcode_hash" in sql:
         statement = statement.bindparams(bindparam("passcode_hash", type_=String))
+    if ":request_id" in sql:
+        statement = statement.bindparams(bindparam("request_id", type_=String))
     return statement.columns(**types) if types else statement
 
 
 COUNT_VIEW = _statement(_COUNT_VIEW_SQL, **_COUNTED_TYPES)
+COUNT_VIEW_ONCE = _statement(_COUNT_ONCE_SQL, id=Integer, **_COUNTED_TYPES)
+REPEATED_VIEW = _statement(f"SELECT share_links.id, {_LINK_COLUMNS_OF_ROW}"
+                           " FROM request_receipts JOIN share_links ON share_links.id = request_receipts.share_link_id"
+                           " WHERE request_receipts.request_id = :request_id AND share_links.public_id = :jti",
+                           id=Integer, **_COUNTED_TYPES)
+VIEW_RECEIPT = text("INSERT INTO request_receipts (request_id, created_at, status, share_link_id)"
+                    " VALUES (:request_id, :now, 200, :link_id)").bindparams(bindparam("now", type_=UTCDateTime()))
 GRAPH_WITH_PICTURE = _statement(_GRAPH_WITH_PICTURE_SQL, **_SHOWN_TYPES)
 # Typed columns make it a TextualSelect: run_on_driver reads the row's names from them.
 COUNT_AND_SHOW = cast(TextualSelect, _statement(_COUNT_AND_SHOW_SQL, **_COUNTED_TYPES, **_SHOWN_TYPES))
@@ -430,21 +459,38 @@ class CountedView:
 PICTURE_SVG = text("SELECT svg FROM graph_results WHERE id = :picture_id").columns(svg=Text)
 
 
-def count_view(jti: str, graph_id: str, passcode_hash: str | None = None) -> CountedView | None:
+def count_view(jti: str, graph_id: str, passcode_hash: str | None = None,
+               request_id: str | None = None) -> CountedView | None:
     """Count one view if, and only if, every rule holds at this instant and the link has no passcode
-    or its passcode hash is still `passcode_hash` (the one the visitor's cookie opens); None if not."""
-    params = {"jti": jti, "graph_id": graph_id, "now": utcnow(), "passcode_hash": passcode_hash}
+    or its passcode hash is still `passcode_hash` (the one the visitor's cookie opens); None if not.
+
+    `request_id` (nginx's, receipts.trusted_request_id) counts a view once however often nginx sends
+    it: a repeat of a counted one shows the link it counted without counting it again."""
+    params = {"jti": jti, "graph_id": graph_id, "now": utcnow(), "passcode_hash": passcode_hash,
+              "request_id": request_id}
     engine = counting_engine()  # autocommit; asynchronous commits on PostgreSQL (models/counting.py)
     if engine.dialect.name == "postgresql":
-        row = run_on_driver(engine, COUNT_AND_SHOW, params)
+        try:
+            row = run_on_driver(engine, COUNT_AND_SHOW, params)
+        except IntegrityError:
+            if request_id is None:
+                raise
+            row = run_on_driver(engine, COUNT_AND_SHOW, params)  # another attempt of it counted first
         return CountedView(**row) if row is not None else None
     with engine.connect() as connection:
-        counted = connection.execute(COUNT_VIEW, params).first()
+        # SQLite (development, one process): the count, its receipt and the repeat's look-up in turn.
+        counted = connection.execute(COUNT_VIEW_ONCE if request_id else COUNT_VIEW, params).first()
+        if counted is None and request_id:
+            counted = connection.execute(REPEATED_VIEW, params).first()
+        elif counted is not None and request_id:
+            connection.execute(VIEW_RECEIPT, {"request_id": request_id, "now": params["now"],
+                                              "link_id": counted.id})
         if counted is None:
             return None
         shown = connection.execute(GRAPH_WITH_PICTURE, {"graph_id": counted.graph_id, "mode": counted.mode,
                                                         "pinned_result_id": counted.pinned_result_id}).one()
-        return CountedView(**counted._mapping, **shown._mapping)
+        link = {name: value for name, value in counted._mapping.items() if name != "id"}
+        return CountedView(**link, **shown._mapping)
 
 
 def sql_verdicts(connection: Connection, jti: str, graph_id: str, now: datetime) -> dict[Outcome, bool] | None:

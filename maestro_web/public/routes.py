@@ -40,6 +40,7 @@ from maestro_web.public import passcode_gate, public_bp
 from maestro_web.public.downloads import FORMATS, download, png_answer
 from maestro_web.public.page_cache import page_key, rendered
 from maestro_web.public.presenters import page_fields
+from maestro_web.request_ids import trusted_request_id
 from maestro_web.rate_limits import STORAGE_ERRORS, share_failure_allowed, storage_unavailable
 from maestro_web.security.share_tokens import ShareTokenExpired, ShareTokenInvalid
 from maestro_web.security.share_tokens import CONTEXT as SHARE_CONTEXT
@@ -150,8 +151,9 @@ def count_or_refusal(graph_id: str, embed: bool, page: bool = False) -> CountedV
     """
     jti = g.share_claims["jti"]
     presented = passcode_gate.presented_hash(jti)
+    request_id = trusted_request_id()  # nginx's retry of a counted view is not counted again
     for _ in range(2):
-        counted = count_view(jti, graph_id, presented)
+        counted = count_view(jti, graph_id, presented, request_id)
         if counted is not None:
             return counted
         link = allowed_link(graph_id)

@@ -21,6 +21,7 @@ from maestro_web.extensions import db
 from maestro_web.graphs.quotas import check_new_run
 from maestro_web.models import DiscoveredEdge, DiscoveredNode, DiscoveryCrawl, DiscoverySource, Graph, User
 from maestro_web.models.base import utcnow
+from maestro_web.receipts import commit_for_other_processes
 
 SCHEDULE_INTERVALS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
 STALE_GRACE = timedelta(seconds=60)  # a crawl running longer than the service's time limit plus this has died
@@ -116,7 +117,7 @@ def start_crawl(source: DiscoverySource, user: User | None, time_limit: int) -> 
                            requested_by_id=user.id if user is not None else None)
     db.session.add(crawl)
     try:
-        db.session.commit()
+        commit_for_other_processes()  # the service reads the row at once (receipts.py)
     except IntegrityError:
         db.session.rollback()
         raise CrawlRefused("A crawl of this source is running; wait for it to finish.", 409) from None

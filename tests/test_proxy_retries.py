@@ -1,0 +1,222 @@
+"""nginx sends a request whose upstream died under it to the next one (issue 26 item 3): through the
+recipe's real nginx (deploy/nginx/maestro.conf.in), a write the first instance committed is answered
+from its receipt, and a view it counted is not counted again.
+
+The first upstream is a stand-in for a gunicorn killed with -9 just after it committed: it hands each
+request to the real gunicorn, waits for the answer (the work is done), and closes nginx's connection
+without a byte, so nginx logs "upstream prematurely closed connection" and sends the same request,
+with the same X-Request-ID, to the next server (the same gunicorn, as the recipe's `backup`).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+from conftest import PASSWORD
+from live_support import REDIS_URL, free_port, require_redis_or_skip
+from maestro_web.config import SECRET_SPECS
+
+pytestmark = pytest.mark.timeout(180)
+
+ROOT = Path(__file__).resolve().parent.parent
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+class DiesAfterCommitting:
+    """An upstream that does each request on `target` and then drops nginx's connection unanswered."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.requests: list[bytes] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _read_message(sock: socket.socket) -> bytes:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        while len(body) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return head + b"\r\n\r\n" + body
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn:
+            request = self._read_message(conn)
+            if not request:
+                return
+            self.requests.append(request.split(b"\r\n", 1)[0])
+            with socket.create_connection(("127.0.0.1", self.target)) as upstream:
+                upstream.sendall(request)
+                self._read_message(upstream)  # done and answered: then the "kill"
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def render(template: Path, values: dict[str, str]) -> str:
+    done = subprocess.run([sys.executable, str(ROOT / "deploy" / "render"), str(template)], capture_output=True,
+                          text=True, env={"PATH": "/usr/bin:/bin", **values})
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def wait_until_up(url: str, **options: object) -> None:
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2, **options).status_code == 200:  # type: ignore[arg-type]
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{url} never answered")
+
+
+class Site:
+    def __init__(self, base_url: str, certificate: Path, dropper: DiesAfterCommitting, app_env: dict[str, str],
+                 error_log: Path) -> None:
+        self.base_url, self.certificate, self.dropper, self.app_env, self.error_log = (
+            base_url, certificate, dropper, app_env, error_log)
+
+    def post(self, path: str, **options: object) -> requests.Response:
+        return requests.post(self.base_url + path, verify=str(self.certificate), timeout=30, **options)  # type: ignore[arg-type]
+
+    def get(self, path: str, **options: object) -> requests.Response:
+        return requests.get(self.base_url + path, verify=str(self.certificate), timeout=30, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def site(database_url: str, tmp_path: Path) -> Iterator[Site]:
+    if not Path(NGINX).exists():
+        pytest.fail(f"{NGINX} is missing: install Debian's nginx (`scripts/system-packages test` does)")
+    require_redis_or_skip()
+    gunicorn_port, https_port, http_port = free_port(), free_port(), free_port()
+    base_url = f"https://127.0.0.1:{https_port}"
+    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True)
+    environ = {name: value for name, value in os.environ.items() if not name.startswith(("MAESTRO_", "FLASK_"))}
+    environ.update({spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS})
+    environ.update(MAESTRO_ENV="production", MAESTRO_BASE_URL=base_url, DATABASE_URL=database_url,
+                   REDIS_URL=REDIS_URL, MAESTRO_TRUSTED_PROXIES="1",
+                   MAESTRO_LIVE_URL=f"wss://127.0.0.1:{https_port}/live",
+                   MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{free_port()}/publish",
+                   WEB_CONCURRENCY="1", GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}", GUNICORN_ACCESS_LOG="/dev/null",
+                   GUNICORN_CMD_ARGS="--no-control-socket")
+    log = tmp_path / "gunicorn.log"
+    dropper = DiesAfterCommitting(gunicorn_port)
+    gunicorn = nginx = None
+    try:
+        with open(log, "wb") as log_file:
+            gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "app:app"], cwd=ROOT, env=environ,
+                                        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        site_conf = render(ROOT / "deploy" / "nginx" / "maestro.conf.in", {
+            "MAESTRO_BASE_URL": base_url, "GUNICORN_BIND": f"127.0.0.1:{dropper.port}",
+            "MAESTRO_LIVE_HOST": "127.0.0.1", "MAESTRO_LIVE_PORT": str(free_port()),
+            "MAESTRO_INGEST_MAX_BYTES": "5242880", "NGINX_SERVER_NAME": "127.0.0.1",
+            "NGINX_HTTP_LISTEN": f"127.0.0.1:{http_port}", "NGINX_HTTPS_LISTEN": f"127.0.0.1:{https_port}",
+            "NGINX_TLS_CERTIFICATE": str(certificate), "NGINX_TLS_CERTIFICATE_KEY": str(key),
+            "NGINX_INTERNAL_NETWORK": "127.0.0.1/32", "NGINX_ACCESS_LOG": str(tmp_path / "access.log"),
+        })
+        first = f"    server 127.0.0.1:{dropper.port};"
+        assert first in site_conf, "deploy/nginx/maestro.conf.in changed: no upstream server line"
+        # The dying instance first (never marked down, so that every request meets it), then the live one.
+        site_conf = site_conf.replace(first, f"    server 127.0.0.1:{dropper.port} max_fails=0;\n"
+                                             f"    server 127.0.0.1:{gunicorn_port} backup;", 1)
+        (tmp_path / "maestro.conf").write_text(site_conf)
+        (tmp_path / "nginx.conf").write_text(f"""
+daemon off;
+worker_processes 1;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp_path}/client_body;
+    proxy_temp_path {tmp_path}/proxy;
+    fastcgi_temp_path {tmp_path}/fastcgi;
+    uwsgi_temp_path {tmp_path}/uwsgi;
+    scgi_temp_path {tmp_path}/scgi;
+    include {tmp_path}/maestro.conf;
+}}
+""")
+        nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e",
+                                  str(tmp_path / "error.log")], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+        wait_until_up(f"http://127.0.0.1:{gunicorn_port}/healthz")
+        wait_until_up(f"{base_url}/healthz", verify=str(certificate))
+        yield Site(base_url, certificate, dropper, environ, tmp_path / "error.log")
+    finally:
+        for proc in (nginx, gunicorn):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+        dropper.close()
+
+
+def test_writes_and_views_done_by_an_instance_that_died_before_answering_are_done_once(site: Site, make_user) -> None:
+    from maestro_web import create_app
+    from maestro_web.extensions import db
+    from maestro_web.models import Graph, ShareLink
+
+    owner = make_user(email="owner@example.com", name="Owner")
+    token = site.post("/api/auth/token", json={"email": owner.email, "password": PASSWORD})
+    assert token.status_code == 200, token.text  # a POST done by the dying instance, answered by the other
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    made = site.post("/api/graphs", headers=headers, json={"name": "Shop", "spec": "web -> api"})
+    assert made.status_code == 201, made.text
+    graph_id = made.json()["id"]
+    shared = site.post(f"/api/graphs/{graph_id}/shares", headers=headers, json={"label": "Board", "expires_in": 3600})
+    assert shared.status_code == 201, shared.text
+    view = site.get(f"/analytics/graphs/public/{graph_id}?token={shared.json()['token']}")
+    assert view.status_code == 200, view.status_code
+
+    assert len(site.dropper.requests) >= 4  # each went to the dying instance first...
+    assert site.error_log.read_text().count("upstream prematurely closed connection") >= 4  # ...which died
+    app = create_app(environ=site.app_env)
+    with app.app_context():
+        assert [graph.name for graph in db.session.scalars(db.select(Graph))] == ["Shop"]  # created once
+        links = db.session.scalars(db.select(ShareLink)).all()
+        assert len(links) == 1 and links[0].view_count == 1  # made once, counted once
+        db.engine.dispose()

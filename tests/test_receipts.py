@@ -1,0 +1,157 @@
+"""nginx sends a request again, with the same X-Request-ID, when its gunicorn died under it
+(issue 26 item 3, bench/soak.py): a committed write is answered from its receipt and not done twice,
+a counted view is not counted twice, and a request whose connection the administrator ended before
+it committed anything is dispatched once more (maestro_web/receipts.py, redispatch.py)."""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import ENGINE, api_headers
+from maestro_web.extensions import db
+from maestro_web.models import Graph, RequestReceipt, ShareLink
+from maestro_web.models.base import utcnow
+from share_support import graph, make_link, owner, reader, writer  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.timeout(120)
+behind_nginx = pytest.mark.app_settings(MAESTRO_TRUSTED_PROXIES=1)
+
+
+def request_id() -> str:
+    return uuid.uuid4().hex  # the shape of nginx's $request_id
+
+
+def graph_names(app) -> list[str]:
+    with app.app_context():
+        return sorted(db.session.scalars(sa.select(Graph.name)).all())
+
+
+@behind_nginx
+def test_a_write_sent_again_is_answered_from_its_receipt_and_done_once(app, client, owner):
+    headers = {**api_headers(client, owner), "X-Request-ID": request_id()}
+    body = {"name": "Shop", "type": "business", "spec": "web -> api"}
+    first = client.post("/api/graphs", headers=headers, json=body)
+    again = client.post("/api/graphs", headers=headers, json=body)
+    assert first.status_code == again.status_code == 201
+    assert again.get_data() == first.get_data()
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["X-Request-ID"] == headers["X-Request-ID"]
+    assert graph_names(app) == ["Shop"]  # created once
+    with app.app_context():
+        receipt = RequestReceipt.get_by_request_id(headers["X-Request-ID"])
+        assert receipt is not None and receipt.status == 201
+        assert b"Shop" not in (receipt.answer or b"")  # the answer is kept encrypted
+
+
+@behind_nginx
+def test_a_patch_sent_again_is_done_once_and_another_request_under_its_id_is_refused(app, client, owner):
+    headers = api_headers(client, owner)
+    made = client.post("/api/graphs", headers=headers, json={"name": "Shop", "spec": "web -> api"})
+    url = made.headers["Location"]
+    once = {**headers, "X-Request-ID": request_id()}
+    first = client.patch(url, headers=once, json={"name": "Shop 2"})
+    client.patch(url, headers=headers, json={"name": "Shop 3"})  # a later edit, without a receipt
+    again = client.patch(url, headers=once, json={"name": "Shop 2"})
+    assert first.status_code == again.status_code == 200
+    assert again.json == first.json
+    assert graph_names(app) == ["Shop 3"]  # the repeat did not undo the later edit
+    other = client.patch(url, headers=once, json={"name": "Shop 4"})
+    assert other.status_code == 409
+    assert graph_names(app) == ["Shop 3"]
+
+
+def test_without_a_trusted_proxy_a_request_id_is_only_a_log_field(app, client, owner):
+    headers = {**api_headers(client, owner), "X-Request-ID": request_id()}
+    for _ in range(2):
+        assert client.post("/api/graphs", headers=headers, json={"name": "Shop"}).status_code == 201
+    assert graph_names(app) == ["Shop", "Shop"]
+
+
+@behind_nginx
+def test_a_refused_write_leaves_no_receipt(app, client, owner):
+    headers = {**api_headers(client, owner), "X-Request-ID": request_id()}
+    assert client.post("/api/graphs", headers=headers, json={"name": ""}).status_code == 422
+    with app.app_context():
+        assert RequestReceipt.get_by_request_id(headers["X-Request-ID"]) is None
+    assert client.post("/api/graphs", headers=headers, json={"name": ""}).status_code == 422
+
+
+@behind_nginx
+def test_receipts_older_than_a_day_are_dropped_by_the_next_write(app, client, owner):
+    with app.app_context():
+        db.session.add(RequestReceipt(request_id="old-" + request_id(), status=200,
+                                      created_at=utcnow() - timedelta(days=1, minutes=1)))
+        db.session.commit()
+    headers = {**api_headers(client, owner), "X-Request-ID": request_id()}
+    assert client.post("/api/graphs", headers=headers, json={"name": "Shop"}).status_code == 201
+    with app.app_context():
+        assert [receipt.request_id for receipt in db.session.scalars(sa.select(RequestReceipt))] == [
+            headers["X-Request-ID"]]
+
+
+@behind_nginx
+def test_a_view_sent_again_is_counted_once(app, client, owner, graph):
+    made = make_link(app, graph, owner)
+    once = {"X-Request-ID": request_id()}
+    first = client.get(made.path, headers=once)
+    again = client.get(made.path, headers=once)
+    assert first.status_code == again.status_code == 200
+    assert b"Checkout" in again.get_data()
+    assert client.get(made.path, headers={"X-Request-ID": request_id()}).status_code == 200
+    with app.app_context():
+        assert ShareLink.get_by_public_id(made.id).view_count == 2
+
+
+@behind_nginx
+def test_the_view_that_used_a_link_up_is_shown_again_to_its_repeat(app, client, owner, graph):
+    made = make_link(app, graph, owner, max_views=1)
+    once = {"X-Request-ID": request_id()}
+    assert client.get(made.path, headers=once).status_code == 200
+    assert client.get(made.path, headers=once).status_code == 200  # the same view, not a second one
+    assert client.get(made.path, headers={"X-Request-ID": request_id()}).status_code == 410
+    with app.app_context():
+        assert ShareLink.get_by_public_id(made.id).view_count == 1
+
+
+def test_without_a_trusted_proxy_every_view_counts(app, client, owner, graph):
+    made = make_link(app, graph, owner)
+    once = {"X-Request-ID": request_id()}
+    for _ in range(2):
+        assert client.get(made.path, headers=once).status_code == 200
+    with app.app_context():
+        assert ShareLink.get_by_public_id(made.id).view_count == 2
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="pg_terminate_backend is PostgreSQL's")
+@behind_nginx
+def test_an_owner_request_whose_connection_the_administrator_ended_is_dispatched_again(app, client, owner):
+    """bench/soak.py: pg_terminate_backend reached an owner's connection after the pool's pre-ping had
+    passed it, and the edit answered 503. Nothing was committed (57P01), so the request runs again."""
+    from conftest import POSTGRES_ADMIN_URL
+
+    headers = api_headers(client, owner)
+    url = client.post("/api/graphs", headers=headers, json={"name": "Shop"}).headers["Location"]
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    ended: list[int] = []
+
+    def end_it_after_the_liveness_check(dbapi_connection, record, proxy) -> None:
+        if not ended:  # the first checkout only: the second dispatch's connection is left alone
+            ended.append(dbapi_connection.info.backend_pid)
+            with admin.connect() as conn:  # waits (up to 5 s) until that backend has exited
+                assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": ended[0]}).scalar()
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "checkout", end_it_after_the_liveness_check)
+    try:
+        response = client.patch(url, headers={**headers, "X-Request-ID": request_id()}, json={"name": "Shop 2"})
+    finally:
+        sa.event.remove(engine, "checkout", end_it_after_the_liveness_check)
+        admin.dispose()
+    assert ended, "no connection was checked out"
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.json["name"] == "Shop 2"
+    assert graph_names(app) == ["Shop 2"]
