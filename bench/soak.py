@@ -650,13 +650,25 @@ CUT_OFF = re.compile(r'\[error\].*(?:while reading response header from upstream
 
 def cut_off_requests(error_log: Path) -> list[tuple[str, str, int]]:
     """(method, path, upstream port) of every request an upstream dropped while nginx waited for its
-    answer: the requests in flight in a process killed with -9. nginx sends an idempotent one (GET)
-    again to the other server of the upstream; a POST or PATCH it does not, and answers 502."""
+    answer: the requests in flight in a process killed with -9. nginx sends each again to the other
+    server of the upstream, writes included (`non_idempotent`): a write the killed one had committed
+    is answered from its receipt, a view it had counted is not counted again (maestro_web/receipts.py)."""
     try:
         text = error_log.read_text(errors="replace")
     except OSError:
         return []
     return [(m["method"], m["path"], int(m["port"])) for m in map(CUT_OFF.search, text.splitlines()) if m]
+
+
+def count_in_app_logs(workdir: Path, words: str) -> int:
+    """Lines of the app instances' logs (every start of each) that contain `words`."""
+    total = 0
+    for log in workdir.glob("app-*.log"):
+        try:
+            total += sum(1 for line in log.read_text(errors="replace").splitlines() if words in line)
+        except OSError:
+            pass
+    return total
 
 
 # --- the faults ----------------------------------------------------------------------------------
@@ -832,7 +844,7 @@ class Report:
     answers: dict[str, dict[str, int]]  # route -> status -> count
     failures: list[dict[str, Any]]  # every 5xx or no-answer, with its cause
     unacceptable: list[dict[str, Any]]
-    views: list[dict[str, Any]]  # per link: served, counted, cut_off (its requests cut off by the app's kill)
+    views: list[dict[str, Any]]  # per link: served, counted, cut_off (its requests cut off by the app's kill, sent again)
     views_exact: bool
     cut_off: dict[str, int]  # "<process> <method>" -> requests nginx saw cut off by a kill -9
     runs_left: int  # queued or claimed after the drain
@@ -845,26 +857,26 @@ class Report:
     subscriber_reconnects: int
     machine: dict[str, str]
     command: str = ""
+    replayed_writes: int = 0  # writes an app instance answered from a receipt (nginx sent them again)
+    redispatched: int = 0  # requests dispatched again after their connection was terminated
 
     @property
     def requests(self) -> int:
         return sum(sum(statuses.values()) for statuses in self.answers.values())
 
     def views_accounted(self) -> bool:
-        """Every counter equals its link's pages served, or is ahead by no more than the link's page
-        requests that the killed app instance had in hand (it may have counted one before it died;
-        nginx then served that request from the other instance)."""
-        return all(v["served"] <= v["counted"] <= v["served"] + v["cut_off"] for v in self.views)
+        """Every counter equals its link's pages served: a view nginx sent again after the killed
+        instance had counted it is counted once (its request id's receipt)."""
+        return self.views_exact
 
     def problems(self) -> list[str]:
         """The invariants of the recipe, each a sentence when it does not hold."""
         found = []
         if self.unacceptable:
             found.append(f"{len(self.unacceptable)} 5xx or unanswered requests other than 503s during the Redis "
-                         f"restart, 502s of writes nginx logged as cut off by the kill -9 and 503s of owners' "
-                         f"transactions on a terminated connection, e.g. {self.unacceptable[:3]}")
+                         f"restart, e.g. {self.unacceptable[:3]}")
         if not self.views_accounted():
-            found.append(f"view counters differ from pages served beyond the requests cut off by the kill: "
+            found.append(f"view counters differ from pages served: "
                          f"{[v for v in self.views if v['served'] != v['counted']]}")
         if self.runs_left:
             found.append(f"{self.runs_left} runs still queued or claimed after the drain")
@@ -908,19 +920,14 @@ class Report:
         served = sum(v["served"] for v in self.views)
         counted = sum(v["counted"] for v in self.views)
         ahead = [v for v in self.views if v["counted"] != v["served"]]
-        if self.views_exact:
-            exactness = "exact on every link"
-        elif self.views_accounted():
-            exactness = (f"exact on {len(self.views) - len(ahead)} links; on {len(ahead)} the counter is ahead by "
-                         f"{sum(v['counted'] - v['served'] for v in ahead)}, within the link's page requests the "
-                         "killed app instance had in hand (counted there, then served by the other instance)")
-        else:
-            exactness = "MISMATCH"
+        exactness = "exact on every link" if self.views_exact else f"MISMATCH on {len(ahead)} links"
         cut = ", ".join(f"{what}: {count}" for what, count in sorted(self.cut_off.items())) or "none"
         lines += [
             "",
             f"- Requests in flight in a killed process (nginx's error log): {cut}.",
             f"- Views: {counted} counted for {served} pages served over {len(self.views)} links ({exactness}).",
+            f"- Writes answered again from their receipt: {self.replayed_writes}; requests dispatched again after "
+            f"their database connection was terminated: {self.redispatched} (the app instances' logs).",
             f"- Runs: {self.runs_left} left queued or claimed after the drain; the killed worker's run: "
             f"{self.killed_run.get('state')} after {self.killed_run.get('attempts')} claims.",
             f"- Events: {self.events_kept} kept by Redis on the subscribed channels, {self.events_received} received, "
@@ -1022,7 +1029,6 @@ def run_soak(seconds: float = 600.0, *, ports: Callable[[], int] = free_port,
                                               if path.startswith("/analytics/graphs/public/"))
             views = [{"link": link_id, "served": ledger.served[link_id], "counted": counted[link_id],
                       "cut_off": cut_views[link_id]} for _, link_id, _ in every_link]
-            cut_writes = sum(1 for method, _, port in cut if names.get(port) == "app" and method not in ("GET", "HEAD"))
 
             killed: dict[str, Any] = {}
             if faults.heavy_run is not None:
@@ -1039,18 +1045,9 @@ def run_soak(seconds: float = 600.0, *, ports: Callable[[], int] = free_port,
                 cause = cause_of(answer, faults.done)
                 failures.append({**asdict(answer), "cause": cause})
             unacceptable = [a for a in failures if (a["cause"], a["status"]) not in ACCEPTABLE]
-            # A write in flight in the killed instance: nginx does not send a POST or PATCH twice, and
-            # answers 502. Accepted only as many times as nginx logged such a write cut off.
-            for failed in [a for a in unacceptable if (a["cause"], a["status"]) == (FAULTS[0], 502)][:cut_writes]:
-                failed["cause"] += " (a write in flight, cut off)"
-                unacceptable.remove(failed)
-            # Known and not fixed (docs/reliability.md): an owner's request whose transaction was on a
-            # connection the termination reached after pool_pre_ping had passed it answers 503. The
-            # public view, which the counting engine retries, must never be among them.
-            for failed in [a for a in unacceptable if a["cause"] == FAULTS[4] and a["status"] == 503
-                           and a["route"] != "public view" and "database is unavailable" in a["detail"]]:
-                failed["cause"] += " (known: a transaction on a terminated connection)"
-                unacceptable.remove(failed)
+            # No allowance: nginx sends a write cut off by the kill to the other instance (non_idempotent),
+            # which answers it from its receipt if the killed one had committed it; an owner's request
+            # whose connection was terminated before it committed anything is dispatched again.
             answers: dict[str, dict[str, int]] = defaultdict(dict)
             for (route, status), count in ledger.statuses.items():
                 answers[route][str(status)] = count
@@ -1063,7 +1060,8 @@ def run_soak(seconds: float = 600.0, *, ports: Callable[[], int] = free_port,
                 events_received=sum(len(s.received) for s in subscribers), events_lost=events_lost,
                 faults=[asdict(f) for f in faults.done], fault_errors=faults.errors,
                 subscriber_reconnects=sum(max(0, s.connections - 1) for s in subscribers),
-                machine=machine_description())
+                machine=machine_description(), replayed_writes=count_in_app_logs(workdir, "from its receipt"),
+                redispatched=count_in_app_logs(workdir, "dispatched again"))
         finally:
             stop_load.set()
             stop_watch.set()
