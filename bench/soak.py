@@ -227,6 +227,10 @@ class Ledger:
 def describe(body: bytes) -> str:
     """What a failed answer said: the JSON error's message, nginx's page title, or the exception."""
     text = body[:400].decode("utf-8", "replace")
+    if "<title>" in text:  # an error page: its title and the words under it (which outage it was)
+        words = " ".join(re.sub(r"<[^>]+>", " ", body.decode("utf-8", "replace").split("<body", 1)[-1]).split())
+        title = text.split("<title>", 1)[1].split("</title>", 1)[0]
+        return f"{title}: {words[:160]}"
     try:
         data = json.loads(text)
         if isinstance(data, dict):
