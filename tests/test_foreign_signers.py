@@ -189,3 +189,27 @@ def test_a_non_ascii_kid_is_an_unknown_key_not_a_500(app, client, make_user, mak
     assert client.get("/api/graphs", headers={"Authorization": f"Bearer {session}"}).status_code == 401
     worker = pyjwt.encode(worker_payload(), app.config["KEY_RINGS"]["analytics"].current, algorithm="HS256", headers=kid)
     assert client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {worker}"}).status_code == 401
+
+
+def test_our_signer_makes_pyjwts_very_token_and_refuses_what_pyjwt_refuses():
+    """keys.encode_pinned signs without PyJWT's per-call work (the public view signs a live ticket per
+    view): its token is PyJWT's, byte for byte, time claims given as datetimes included, and a key
+    PyJWT would not take as an HMAC secret is refused all the same."""
+    from datetime import datetime, timezone
+
+    from maestro_web.security.keys import encode_pinned
+
+    ring = KeyRing("session", "s" * 48, previous=("p" * 48,))
+    at = datetime(2026, 12, 7, 1, 2, 3, tzinfo=timezone.utc)
+    for payload in ({"iss": "maestro-server", "aud": "maestro-websocket-client", "iat": 1, "exp": 601,
+                     "jti": uuid.uuid4().hex, "channels": ["share:abc"]},
+                    {"sub": "é ☃ \u2028", "iat": at, "exp": at, "nbf": at, "n": 1.5, "none": None, "list": [1, {"b": 2}]},
+                    {}):
+        assert encode_pinned(payload, ring) == pyjwt.encode(payload, ring.current, algorithm="HS256",
+                                                            headers={"kid": ring.current_kid})
+    with pytest.raises(TypeError):
+        encode_pinned({"iss": 1}, ring)
+    pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----"
+    for key in ("", pem):
+        with pytest.raises(pyjwt.InvalidKeyError):
+            encode_pinned({"sub": "u"}, KeyRing("session", key))
