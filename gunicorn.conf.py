@@ -31,6 +31,8 @@ except ValueError as exc:
     sys.exit(f"Maestro Web cannot start: {exc}")
 # No `Server: gunicorn` on any answer (gunicorn has no setting for it).
 gunicorn_hooks.drop_server_header()
+# A response's head and body in one write: a worker killed between two writes cut a counted view's answer.
+gunicorn_hooks.send_head_with_body()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 

@@ -79,6 +79,76 @@ def drop_server_header() -> None:
     wsgi.Response.default_headers = default_headers  # type: ignore[method-assign]
 
 
+class _HeldBytes:
+    """Stands in for the client socket while gunicorn writes a response's head: keeps the bytes."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def sendall(self, data: bytes) -> None:
+        self.data += data
+
+
+def send_head_with_body() -> None:
+    """Write a response's head and its (first) body bytes in ONE send, not two.
+
+    gunicorn sends the status line and headers, then the body, in two writes. A worker killed with -9
+    between them (bench/soak.py saw it) leaves nginx with a head and no body: nginx has passed the
+    head to the client already, so it can neither send the request to the other instance nor finish
+    the answer, and the visitor gets a cut answer for a view that was counted. With one write, the
+    kernel has the whole answer or none of it: none, and nginx sends the request again (with the
+    same request id: receipts.py answers or counts it once). A response without body bytes (or a
+    file sent with sendfile) has its head written on its own, as before.
+    """
+    if getattr(wsgi.Response.send_headers, "maestro_held", False):
+        return
+    send_headers, emit_body = wsgi.Response.send_headers, wsgi.Response._emit_body
+    close, sendfile = wsgi.Response.close, wsgi.Response.sendfile
+
+    def hold_headers(self: wsgi.Response) -> None:
+        if self.headers_sent:
+            return
+        client, held = self.sock, _HeldBytes()
+        self.sock = held
+        try:
+            send_headers(self)
+        finally:
+            self.sock = client
+        self.maestro_head = held.data
+
+    def flush_head(self: wsgi.Response) -> None:
+        head = self.__dict__.pop("maestro_head", None)
+        if head:
+            self.sock.sendall(head)
+
+    def emit_with_head(self: wsgi.Response, data: bytes) -> None:
+        head = self.__dict__.pop("maestro_head", None)
+        if head and not self.chunked:
+            self.sock.sendall(head + data)
+            return
+        if head:
+            self.sock.sendall(head)
+        emit_body(self, data)
+
+    def close_after_head(self: wsgi.Response) -> None:
+        hold_headers(self)
+        flush_head(self)
+        close(self)
+
+    def sendfile_after_head(self: wsgi.Response, respiter: Any) -> bool:
+        if not self.headers_sent and (self.cfg.is_ssl or not self.can_sendfile()):
+            return False  # gunicorn will write() the file's chunks: the head goes with the first
+        hold_headers(self)
+        flush_head(self)
+        return bool(sendfile(self, respiter))
+
+    hold_headers.maestro_held = True  # type: ignore[attr-defined]
+    wsgi.Response.send_headers = hold_headers  # type: ignore[method-assign]
+    wsgi.Response._emit_body = emit_with_head  # type: ignore[method-assign]
+    wsgi.Response.close = close_after_head  # type: ignore[method-assign]
+    wsgi.Response.sendfile = sendfile_after_head  # type: ignore[method-assign]
+
+
 def exposed_listeners(listeners: Iterable[Any]) -> list[str]:
     """The listening sockets reachable from other machines: TCP on an address that is not loopback.
 
