@@ -40,9 +40,9 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     register_request_ids(app)  # first, so every later hook and view logs with the request's id
     register_extensions(app)
     register_blueprints(app)
-    _presentation(app)  # status words and relative times for every template
+    _words(app)  # status words and relative times for every template
     register_error_handlers(app)
-    register_input_guards(app)
+    register_strict_input(app)
     register_security_headers(app)
     register_commands(app)
     return app
@@ -78,7 +78,8 @@ def register_request_ids(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from maestro_web import live_events, rate_limits
+    from maestro_web import live_events
+    from maestro_web.web import rate_limits
     from maestro_web.extensions import csrf, db, jwt, limiter, migrate
     from maestro_web.security import session_jwt
     from maestro_web.security.cookie_sessions import CookieSessionInterface
@@ -122,23 +123,23 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(report_mail_bp)
 
 
-def _presentation(app: Flask) -> None:
-    from maestro_web.presentation import init_app
+def _words(app: Flask) -> None:
+    from maestro_web.web.words import init_app
 
     init_app(app)
 
 
 def register_error_handlers(app: Flask) -> None:
-    from maestro_web import guards
     from maestro_web.errors import register_error_handlers as register
+    from maestro_web.web import guards
 
     register(app)
     guards.init_app(app)  # the guards' refusals: login page, 401 JSON, 400 page
 
 
-def register_input_guards(app: Flask) -> None:
+def register_strict_input(app: Flask) -> None:
     """Strict JSON in and out, and no NUL in paths, query strings or forms (issue 10 §4)."""
-    from maestro_web.input_guards import register_input_guards as register
+    from maestro_web.web.strict_input import init_app as register
 
     register(app)
 
@@ -146,7 +147,7 @@ def register_input_guards(app: Flask) -> None:
 def register_security_headers(app: Flask) -> None:
     from flask import Response
 
-    from maestro_web.headers import app_security_headers
+    from maestro_web.web.headers import app_security_headers
 
     headers = app_security_headers(app.config["MAESTRO_LIVE_URL"])
     if app.config["MAESTRO_ENV"] == "production":

@@ -1,6 +1,6 @@
 """The limits that pages, the JSON API, its OpenAPI document and the templates share: each written once.
 
-A leaf (it imports nothing), so every layer may read it; templates read it as `limits` (presentation.py's
+A leaf (it imports nothing), so every layer may read it; templates read it as `limits` (web/words.py's
 context processor), so a form's `maxlength` is the number the server checks.
 """
 from __future__ import annotations

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from maestro_web.presentation import file_name
+from maestro_web.domain.file_names import file_name
 from maestro_web.pictures import MAX_PIXELS, MAX_SIDE, png_scale, svg_to_png
 from maestro_web.extensions import db
 from maestro_web.models import ShareLink

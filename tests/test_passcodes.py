@@ -25,7 +25,7 @@ from maestro_web.keyring import KeyRing
 from maestro_web.limits import PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import utcnow
-from maestro_web.rate_limits import STORAGE_DOWN_RETRY_AFTER
+from maestro_web.web.rate_limits import STORAGE_DOWN_RETRY_AFTER
 from maestro_web.security.passcode_cookies import (
     MAX_LIFETIME,
     cookie_expiry,

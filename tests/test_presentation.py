@@ -1,4 +1,4 @@
-"""Plain words (maestro_web/presentation.py): status words, relative times, and pages that use them."""
+"""Plain words (maestro_web/web/words.py): status words, relative times, and pages that use them."""
 from __future__ import annotations
 
 import re
@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from maestro_web.models.graph import GRAPH_STATUSES
-from maestro_web.presentation import STATUS_WORDS, relative_time, status_key, status_word, utc_text
+from maestro_web.web.words import STATUS_WORDS, relative_time, status_key, status_word, utc_text
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=timezone.utc)
 

@@ -1,4 +1,4 @@
-"""The words of a time are the same from the server (presentation.relative_time) and from the browser
+"""The words of a time are the same from the server (words.relative_time) and from the browser
 (static/time.js), case by case, and they are exactly true: a 7-day link made just now reads "in 7 days",
 an hour's "in 1 hour", a far date reads as its date."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from maestro_web.presentation import relative_time
+from maestro_web.web.words import relative_time
 from node_support import run_static_script
 
 NOW = datetime(2026, 12, 6, 18, 0, tzinfo=timezone.utc)
@@ -62,7 +62,7 @@ def _durations() -> list[float]:
 
 
 def test_the_browser_and_the_server_are_twins_over_a_table_of_durations():
-    """static/time.js and presentation.relative_time are written twice (the page's first paint and its
+    """static/time.js and words.relative_time are written twice (the page's first paint and its
     refresh): they must say the same words for every duration, not only for the cases above."""
     durations = _durations()
     assert len(durations) > 1500

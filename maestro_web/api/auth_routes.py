@@ -9,7 +9,7 @@ from maestro_web.api import api_auth_bp
 from maestro_web.api.schemas import Credentials, RevokeRequest, parse_body
 from maestro_web.errors import json_error
 from maestro_web.models import User
-from maestro_web.rate_limits import authenticate, login_rate_limits
+from maestro_web.web.rate_limits import authenticate, login_rate_limits
 from maestro_web.security.session_jwt import (
     SessionError,
     authorization_token,

@@ -31,7 +31,7 @@ from maestro_web.graphs.services import (
 from maestro_web.models import Graph, GraphRole, Invitation, Role
 from maestro_web.limits import MAX_PAGE, MAX_PER_PAGE, MAX_SEARCH_LENGTH
 from maestro_web.models.graph import GRAPH_STATUSES
-from maestro_web.rate_limits import spend_role_grant
+from maestro_web.web.rate_limits import spend_role_grant
 from maestro_web.security.session_jwt import current_user, signed_in_user
 
 GRAPH_FIELDS = ("name", "type", "description", "spec", "show_description")

@@ -27,7 +27,7 @@ from maestro_web.domain.reports import (
 from maestro_web.domain.weekly_reports import deliver_weekly
 from maestro_web.errors import ValidationFailed, json_error
 from maestro_web.extensions import db
-from maestro_web.headers import attachment, svg_document
+from maestro_web.web.headers import attachment, svg_document
 from maestro_web.models import Graph, GraphResult, Report
 from maestro_web.security.session_jwt import current_user, signed_in_user
 

@@ -1,7 +1,7 @@
 """Accounts: `auth` holds the public pages (register, log in), `account` the logged-in ones."""
 from flask import Blueprint
 
-from maestro_web.guards import optional_user, require_user
+from maestro_web.web.guards import optional_user, require_user
 
 auth_bp = Blueprint("auth", __name__, url_prefix="/auth")
 auth_bp.before_request(optional_user)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphVersion, Report, User
-from maestro_web.presentation import file_name
+from maestro_web.domain.file_names import file_name
 from maestro_web.reports.documents import MEDIA_TYPES, SUFFIXES
 from maestro_web.security import report_tokens
 from maestro_web.service_kit import post_command

@@ -3,7 +3,7 @@ and the owner's analytics pages of a graph: its picture, raw SVG and downloads (
 under /analytics/graphs). One guard for all of them: a signed-in user (`require_user`)."""
 from flask import Blueprint
 
-from maestro_web.guards import require_user
+from maestro_web.web.guards import require_user
 
 graphs_bp = Blueprint("graphs", __name__)
 graphs_bp.before_request(require_user)

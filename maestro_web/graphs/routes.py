@@ -36,8 +36,8 @@ from maestro_web.limits import MAX_PAGE, MAX_SEARCH_LENGTH
 from maestro_web.models import Role
 from maestro_web.models.graph import GRAPH_STATUSES, Graph, GraphResult
 from maestro_web.models.share_rules import STOPPED, VISITOR_WORDS, Outcome
-from maestro_web.presentation import status_word
-from maestro_web.rate_limits import spend_role_grant
+from maestro_web.web.words import status_word
+from maestro_web.web.rate_limits import spend_role_grant
 from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.sources.panels import dependencies_context, discovered_by_source
 

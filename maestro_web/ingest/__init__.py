@@ -7,7 +7,7 @@ schemas.py  the declared request models of a posted result (JSON and Maestro's f
 """
 from flask import Blueprint
 
-from maestro_web.guards import require_worker
+from maestro_web.web.guards import require_worker
 
 ingest_bp = Blueprint("ingest", __name__, url_prefix="/analytics")
 ingest_bp.before_request(require_worker)

@@ -17,10 +17,10 @@ from maestro_web.ingest.svg import SvgError, sanitize_svg
 from maestro_web.metrics import app as app_metrics
 from maestro_web.domain.dependencies import current_dependencies
 from maestro_web.models import Graph, GraphResult
-from maestro_web.rate_limits import worker_rate_limits
+from maestro_web.web.rate_limits import worker_rate_limits
 from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem
-from maestro_web.guards import worker_graph_id
-from maestro_web.guards import worker_claims
+from maestro_web.web.guards import worker_graph_id
+from maestro_web.web.guards import worker_claims
 from maestro_web.security.worker_tokens import ANY_GRAPH, body_digest
 
 WORKER_FORM_FIELDS = ("run_id", "status", "msg", "payload", "total", "info", "graph_id")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from maestro_web.guards import require_live_user
+from maestro_web.web.guards import require_live_user
 
 live_bp = Blueprint("live", __name__, url_prefix="/live")
 live_bp.before_request(require_live_user)

@@ -1,7 +1,7 @@
 """Home page and health check."""
 from flask import Blueprint
 
-from maestro_web.guards import optional_user
+from maestro_web.web.guards import optional_user
 
 main_bp = Blueprint("main", __name__)
 main_bp.before_request(optional_user)

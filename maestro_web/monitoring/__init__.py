@@ -5,7 +5,7 @@ route template and status.
 """
 from flask import Blueprint
 
-from maestro_web.guards import require_metrics_access
+from maestro_web.web.guards import require_metrics_access
 
 monitoring_bp = Blueprint("monitoring", __name__)
 monitoring_bp.before_request(require_metrics_access)

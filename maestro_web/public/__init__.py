@@ -13,7 +13,7 @@ endpoints in ingest/ (`require_worker`).
 """
 from flask import Blueprint
 
-from maestro_web.guards import require_share
+from maestro_web.web.guards import require_share
 
 public_bp = Blueprint("public", __name__, url_prefix="/analytics")
 public_bp.before_request(require_share)

@@ -27,10 +27,11 @@ from flask import Response, abort, current_app, g, render_template, request, url
 from sqlalchemy import select
 from werkzeug.wrappers import Response as AnyResponse
 
-from maestro_web import live_events, rate_limits
+from maestro_web import live_events
+from maestro_web.channels import share_channel
 from maestro_web.errors import error_page
 from maestro_web.extensions import csrf
-from maestro_web.headers import keep_private, live_connect_src, sandboxed_svg_csp, svg_document
+from maestro_web.web.headers import keep_private, live_connect_src, sandboxed_svg_csp, svg_document
 from maestro_web.live_pages.tickets import share_ticket
 from maestro_web.extensions import db
 from maestro_web.metrics import app as app_metrics
@@ -40,8 +41,9 @@ from maestro_web.public import passcode_gate, public_bp
 from maestro_web.public.downloads import FORMATS, download, png_answer
 from maestro_web.public.page_cache import page_key, rendered
 from maestro_web.public.presenters import page_fields
+from maestro_web.web import rate_limits
+from maestro_web.web.rate_limits import STORAGE_ERRORS, share_failure_allowed, storage_unavailable
 from maestro_web.request_ids import trusted_request_id
-from maestro_web.rate_limits import STORAGE_ERRORS, share_failure_allowed, storage_unavailable
 from maestro_web.security.share_tokens import ShareTokenExpired, ShareTokenInvalid
 from maestro_web.security.share_tokens import CONTEXT as SHARE_CONTEXT
 from maestro_web.security.short_codes import ShortCodeInvalid, mint_view_receipt
@@ -360,7 +362,7 @@ def public_page(page: Callable[[], dict[str, Any]], expires_at: datetime, here: 
     seen = mint_view_receipt(current_app.config["KEY_RINGS"][SHARE_CONTEXT], link_id)
     live = {
         "ticket": TICKET_MARK, "expires_at": TICKET_EXPIRES_MARK,
-        "url": current_app.config["MAESTRO_LIVE_URL"], "channels": [f"share:{link_id}"],
+        "url": current_app.config["MAESTRO_LIVE_URL"], "channels": [share_channel(link_id)],
         "ticket_url": here.url("ticket"), "refresh_url": here.url("live", seen=seen), "state_url": here.url("state"),
         "poll": current_app.config["MAESTRO_PUBLIC_STATE_POLL"], "link_expires_at": expires_at.isoformat(),
         "download_svg": here.url("download", fmt="svg") if has_picture else None,

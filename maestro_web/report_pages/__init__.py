@@ -3,7 +3,7 @@ API is maestro_web/domain/reports.py. `report_mail_bp`: the weekly mail's one-cl
 for whoever holds it (its random code is the only authority, RFC 8058: no session, no CSRF form)."""
 from flask import Blueprint
 
-from maestro_web.guards import optional_user, require_user
+from maestro_web.web.guards import optional_user, require_user
 
 reports_bp = Blueprint("reports", __name__, url_prefix="/graphs")
 reports_bp.before_request(require_user)

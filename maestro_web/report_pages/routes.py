@@ -15,7 +15,7 @@ from maestro_web.domain.reports import (
     reports_of,
     start_report,
 )
-from maestro_web.headers import attachment
+from maestro_web.web.headers import attachment
 from maestro_web.domain.weekly_reports import set_subscribers, subscribers
 from maestro_web.extensions import db
 from maestro_web.graphs.services import roles_of

@@ -12,7 +12,7 @@ from flask import Response, abort, render_template
 
 from maestro_web.domain.access import authorize_graph
 from maestro_web.errors import error_page
-from maestro_web.headers import keep_private
+from maestro_web.web.headers import keep_private
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.share_rules import Outcome, diagnose
 from maestro_web.public.presenters import link_page

@@ -7,11 +7,11 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 
 from maestro_web.extensions import db
 from maestro_web.domain.access import authorize_graph
-from maestro_web.headers import keep_private, svg_document
+from maestro_web.web.headers import keep_private, svg_document
 from maestro_web.models import Graph, Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.models.share_rules import working_links
-from maestro_web.presentation import relative_time
+from maestro_web.web.words import relative_time
 from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.shares import shares_bp
 from maestro_web.shares.forms import ExtendForm, PasscodeForm, ShareForm

@@ -2,7 +2,7 @@
 they share with the API are in maestro_web/sources/."""
 from flask import Blueprint
 
-from maestro_web.guards import require_user
+from maestro_web.web.guards import require_user
 
 sources_bp = Blueprint("sources", __name__, url_prefix="/graphs")
 sources_bp.before_request(require_user)

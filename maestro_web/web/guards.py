@@ -16,7 +16,7 @@ from flask import Flask, Response, abort, current_app, g, make_response, redirec
 from maestro_web.errors import error_page, json_error
 from maestro_web.extensions import jwt
 from maestro_web.metrics import MetricsAccess
-from maestro_web.redirects import is_safe_next
+from maestro_web.web.redirects import is_safe_next
 from maestro_web.models import User
 from maestro_web.security import discovery_tokens, report_tokens, session_jwt, share_tokens, short_codes, worker_tokens
 from maestro_web.security.keys import bearer_token

@@ -58,7 +58,7 @@ def svg_document(svg: str | bytes) -> Response:
 
 
 def attachment(body: bytes, mimetype: str, filename: str) -> Response:
-    """A private download (a report's file): saved under `filename` (ASCII, presentation.file_name),
+    """A private download (a report's file): saved under `filename` (ASCII, domain.file_names.file_name),
     never sniffed, never cached."""
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

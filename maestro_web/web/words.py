@@ -6,8 +6,6 @@ that base.html renders once (`STATUS_WORDS`), so a live update never shows an in
 """
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import datetime, timezone
 from typing import Any
 
@@ -113,11 +111,3 @@ def init_app(app: Flask) -> None:
         # `limits`: a form's maxlength and its hint read the number the server checks (maestro_web/limits.py).
         return {"STATUS_WORDS": STATUS_WORDS, "limits": limits}
 
-
-def file_name(graph_name: str, made_at: datetime | None, extension: str) -> str:
-    """`web-shop-2026-11-30.svg`: a downloaded file named after the graph and the date it was drawn or
-    made; ASCII only, so the Content-Disposition header needs no encoding."""
-    ascii_name = unicodedata.normalize("NFKD", graph_name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:60].strip("-") or "graph"
-    date = made_at.strftime("%Y-%m-%d") if made_at is not None else "undated"
-    return f"{slug}-{date}.{extension}"

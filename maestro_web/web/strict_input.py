@@ -91,7 +91,7 @@ def _safe_name(name: str) -> str:
     return name.replace("\x00", "?")
 
 
-def register_input_guards(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     app.json = StrictJSONProvider(app)
     app.before_request(reject_unsafe_request)
     app.before_request(answer_options)
