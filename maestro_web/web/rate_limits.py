@@ -36,6 +36,7 @@ from maestro_web.extensions import limiter
 from maestro_web.metrics import app as app_metrics
 from maestro_web.models.user import User, normalize_email
 from maestro_web.security.keys import bearer_token
+from maestro_web.web.limiter_private import around_limiter_headers, set_key_prefix
 
 log = logging.getLogger(__name__)
 
@@ -338,13 +339,10 @@ def _restore_retry_after(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     """Fail closed when the store is down, and keep Retry-After honest. Call right after
-    `limiter.init_app(app)`."""
+    `limiter.init_app(app)`. The two reaches past Flask-Limiter's public API are limiter_private's."""
     # One Limiter object serves every app this process builds (the tests build hundreds), and
     # Flask-Limiter keeps the first app's key prefix for good; each app gets its own.
-    limiter._key_prefix = app.config.get("RATELIMIT_KEY_PREFIX") or ""
+    set_key_prefix(limiter, app.config.get("RATELIMIT_KEY_PREFIX") or "")
     for error in STORAGE_ERRORS:
         app.register_error_handler(error, storage_unavailable)
-    # Flask runs after_request functions last-registered first: appended now, this one runs just
-    # before Flask-Limiter's (registered by limiter.init_app); put first, the other runs after it.
-    app.after_request(_note_retry_after)
-    app.after_request_funcs.setdefault(None, []).insert(0, _restore_retry_after)
+    around_limiter_headers(app, _note_retry_after, _restore_retry_after)
