@@ -155,3 +155,33 @@ def test_an_owner_request_whose_connection_the_administrator_ended_is_dispatched
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.json["name"] == "Shop 2"
     assert graph_names(app) == ["Shop 2"]
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="pg_terminate_backend is PostgreSQL's")
+def test_a_request_that_committed_before_its_connection_ended_is_not_dispatched_again(app, client, owner):
+    """Only a request that committed nothing runs twice. Here (no proxy, so the create commits at
+    once) the connection is terminated after the commit, when the answer reads the new graph back:
+    503 as before, and the graph exists once."""
+    from conftest import POSTGRES_ADMIN_URL
+
+    headers = api_headers(client, owner)
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    checkouts: list[int] = []
+
+    def end_the_second_checkout(dbapi_connection, record, proxy) -> None:
+        checkouts.append(dbapi_connection.info.backend_pid)
+        if len(checkouts) == 2:  # the first holds the INSERT and its commit; the second reads it back
+            with admin.connect() as conn:
+                assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": checkouts[1]}).scalar()
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "checkout", end_the_second_checkout)
+    try:
+        response = client.post("/api/graphs", headers=headers, json={"name": "Shop"})
+    finally:
+        sa.event.remove(engine, "checkout", end_the_second_checkout)
+        admin.dispose()
+    assert len(checkouts) == 2, checkouts  # no third: not dispatched again
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert graph_names(app) == ["Shop"]
