@@ -21,7 +21,10 @@ from werkzeug.serving import make_server
 
 from maestro_web import create_app
 from maestro_web.extensions import db
+from maestro_web.models import Role
 from maestro_web.models.user import use_password_hasher
+from axe_support import axe_script
+from share_support import draw
 
 ENGINE = os.environ.get("MAESTRO_TEST_DATABASE", "sqlite")
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -336,6 +339,12 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script, for a page to run through Playwright's router (tests/axe_support.py)."""
+    return axe_script()
+
+
 class GraphFactory:
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -367,3 +376,50 @@ def api_headers(client: FlaskClient, user, password: str = PASSWORD) -> dict[str
     response = client.post("/api/auth/token", json={"email": user.email, "password": password})
     assert response.status_code == 200, response.get_data(as_text=True)
     return {"Authorization": f"Bearer {response.json['access_token']}"}
+
+
+def log_in(page, base: str, email: str = "owner@example.com", password: str = PASSWORD, *,
+           next_url: str | None = None, lands: str | None = "/graphs/", timeout: float | None = None) -> None:
+    """Log a browser page in through the real login form of the app at `base`, and wait until it lands
+    on `lands` (the graphs, or `next_url` when given); `lands=None` does not wait (a refused login)."""
+    page.goto(f"{base}/auth/login" + (f"?next={next_url}" if next_url else ""))
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("main button[type=submit]")
+    landing = next_url or lands
+    if landing is not None:
+        page.wait_for_url(f"{base}{landing}", timeout=timeout)
+
+
+# --- the people and the graph most tests start from ----------------------------------------------
+# A module that needs another graph (or owner) defines its own fixture of the same name, which wins
+# in that module; `def graph(graph): ...` builds on this one.
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user(email="owner@example.com", name="Owner")
+
+
+@pytest.fixture
+def writer(make_user):
+    return make_user(email="writer@example.com", name="Writer")
+
+
+@pytest.fixture
+def reader(make_user):
+    return make_user(email="reader@example.com", name="Reader")
+
+
+@pytest.fixture
+def graph(app, owner, writer, reader, make_graph):
+    """The owner's "Checkout" graph with a picture; the writer holds Write, the reader Read."""
+    graph = make_graph(owner, name="Checkout", spec="web -> api", grants={writer: Role.WRITE, reader: Role.READ})
+    draw(app, graph.public_id)
+    return graph
+
+
+@pytest.fixture
+def headers(client: FlaskClient, owner) -> dict[str, str]:
+    """The API user: the owner's Authorization headers, through the real token endpoint."""
+    return api_headers(client, owner)

@@ -12,8 +12,6 @@ from maestro_web.models import ShareLink
 from picture_support import draw_with_the_reference_worker
 from share_support import make_link
 
-PASSWORD = "correct horse battery"
-
 WEB_SHOP = examples.WEB_SHOP.split("\n", 1)[1]  # the form's example, without its comment line
 
 
@@ -64,9 +62,3 @@ def build_site(app, base: str, make_user, make_graph) -> Site:
     ])
 
 
-def log_in(page, base: str, email: str = "owner@example.com") -> None:
-    page.goto(f"{base}/auth/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/graphs/")

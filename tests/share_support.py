@@ -1,10 +1,8 @@
 """Helpers for the share link tests: a graph with a picture, links made through the services, links
 put in each refused state, and what a visitor without cookies gets.
 
-The fixtures `owner`, `writer`, `reader` and `graph` (the owner's "Checkout" graph, drawn, with a
-writer and a reader) are imported by the test modules that use them:
-
-    from share_support import graph, owner, reader, writer  # noqa: F401 (fixtures)
+The fixtures `owner`, `writer`, `reader` and `graph` (the owner's "Checkout" graph, drawn with
+`draw`, with a writer and a reader) are in conftest.py.
 """
 from __future__ import annotations
 
@@ -13,7 +11,6 @@ from datetime import timedelta
 
 from typing import Callable
 
-import pytest
 from sqlalchemy import delete, update
 
 from maestro_web.extensions import db
@@ -157,27 +154,3 @@ def visit_short(app, code: str, query: str = ""):
     return app.test_client().get(f"/analytics/s/{code}{query}")
 
 
-# --- fixtures ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
-def writer(make_user):
-    return make_user(email="writer@example.com", name="Writer")
-
-
-@pytest.fixture
-def reader(make_user):
-    return make_user(email="reader@example.com", name="Reader")
-
-
-@pytest.fixture
-def graph(app, owner, writer, reader, make_graph):
-    """The owner's "Checkout" graph with a picture; the writer holds Write, the reader Read."""
-    graph = make_graph(owner, name="Checkout", spec="web -> api", grants={writer: Role.WRITE, reader: Role.READ})
-    draw(app, graph.public_id)
-    return graph

@@ -7,30 +7,14 @@ served by Playwright's router, so the app's strict CSP (script-src 'self') stays
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
-from look_support import build_site, log_in
-from node_support import npm_package
+from axe_support import AXE_PATH, RUN_AXE
+from conftest import log_in
+from look_support import build_site
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parent.parent
-AXE_CORE = "axe-core@4.14.1"
-AXE_PATH = "/__axe-core.js"  # never served by the app: Playwright's router answers it
-
-RUN_AXE = """async () => {
-  const result = await axe.run(document, {resultTypes: ['violations']});
-  return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-    nodes: v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' :: ' + (n.failureSummary || '').split('\\n').slice(0, 2).join(' '))}));
-}"""
-
-
-@pytest.fixture(scope="session")
-def axe_source() -> str:
-    return (npm_package(AXE_CORE) / "node_modules" / "axe-core" / "axe.min.js").read_text()
 
 
 def check(page, base: str, path: str, axe_source: str) -> list[dict]:

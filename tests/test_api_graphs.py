@@ -1,22 +1,11 @@
 """/api/graphs: same rules as the pages, JSON errors with field messages."""
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphRun
 from conftest import api_headers
-
-
-@pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
-def headers(client, owner):
-    return api_headers(client, owner)
 
 
 def count(app, model) -> int:

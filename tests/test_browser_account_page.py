@@ -11,20 +11,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conftest import PASSWORD
+from conftest import PASSWORD, log_in
 
 pytestmark = pytest.mark.browser
 
 SHOTS = os.path.join(os.environ.get("MAESTRO_SHOTS", "/tmp/shots"), "account")
 FIREFOX_MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/20100101 Firefox/121.0"
-
-
-def log_in(page, base: str, email: str) -> None:
-    page.goto(f"{base}/auth/login?next=/account")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/account")
 
 
 def test_create_copy_use_and_revoke_a_token(browser, live_server, make_user):
@@ -33,7 +25,7 @@ def test_create_copy_use_and_revoke_a_token(browser, live_server, make_user):
     context = browser.new_context()
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
     page = context.new_page()
-    log_in(page, base, user.email)
+    log_in(page, base, user.email, next_url="/account")
 
     page.fill("#token-name", "report service")
     page.select_option("#token-expires_in_days", label="90 days")
@@ -81,10 +73,10 @@ def test_log_out_another_browser_from_the_account_page(browser, live_server, mak
     user = make_user(email="ada@example.com")
     laptop_context = browser.new_context(user_agent=FIREFOX_MAC)
     laptop = laptop_context.new_page()
-    log_in(laptop, base, user.email)
+    log_in(laptop, base, user.email, next_url="/account")
     here_context = browser.new_context()
     here = here_context.new_page()
-    log_in(here, base, user.email)
+    log_in(here, base, user.email, next_url="/account")
 
     sessions = here.locator("#sessions li[data-session]")
     expect(sessions).to_have_count(2)
@@ -114,14 +106,14 @@ def test_screenshots_of_the_account_page(browser, live_server, app, client, make
     for name, days in (("discovery service", 365), ("nightly report export to the finance team's warehouse", 30)):
         assert client.post("/api/tokens", headers=headers, json={"name": name, "expires_in_days": days}).status_code == 201
     phone = browser.new_context(user_agent=FIREFOX_MAC)
-    log_in(phone.new_page(), base, user.email)
+    log_in(phone.new_page(), base, user.email, next_url="/account")
     os.makedirs(SHOTS, exist_ok=True)
     wide = []
     for scheme in ("light", "dark"):
         for width, height in ((1280, 900), (390, 844)):
             context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
             page = context.new_page()
-            log_in(page, base, user.email)
+            log_in(page, base, user.email, next_url="/account")
             page.fill("#token-name", "ci")
             page.click("text=Create token")
             expect(page.locator("#new-token-value")).to_be_visible()

@@ -14,7 +14,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from conftest import PASSWORD
+from conftest import PASSWORD, log_in
 from discovery_app_support import ServiceProcess, start_discovery_service
 from live_support import LiveProcess, free_port, start_live_server
 from maestro_web import live_events
@@ -76,13 +76,9 @@ def shot(page, name: str) -> None:
     page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
 
 
-def log_in(browser, base: str, email: str):
+def logged_in_page(browser, base: str, email: str):
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.goto(f"{base}/auth/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/graphs/")
+    log_in(page, base, email)
     return page
 
 
@@ -104,7 +100,7 @@ def test_paste_crawl_watch_the_picture_arrive_and_see_why(app, browser, live_ser
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Shop", spec="web -> api")
 
-    sources = log_in(browser, base, owner.email)
+    sources = logged_in_page(browser, base, owner.email)
     sources.goto(f"{base}/graphs/{graph.public_id}/sources")
     expect(sources.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
     sources.select_option("#kind", "compose")

@@ -7,7 +7,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_browser_graphs import login
+from conftest import log_in
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
@@ -32,7 +32,7 @@ def test_error_marks_stand_beside_their_lines(browser, live_server, make_user):
     make_user(email="owner@example.com", name="Owner")
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.set_default_timeout(TIMEOUT)
-    login(page, base, "owner@example.com")
+    log_in(page, base, "owner@example.com")
     page.goto(f"{base}/graphs/new")
     page.fill("#name", "Checkout")
     page.fill("#spec", "web -> api\napi ->\napi -> db\ncron\ncheckout => payments\npayments -> bank\nbank")
@@ -62,7 +62,7 @@ def test_empty_spec_asks_for_a_line_or_an_example_and_same_name_warns(browser, l
     make_graph(owner, name="Web shop")
     page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
     page.set_default_timeout(TIMEOUT)
-    login(page, base, "owner@example.com")
+    log_in(page, base, "owner@example.com")
     page.goto(f"{base}/graphs/new")
     page.click("main button[type=submit]")
     expect(page.locator("#spec-error")).to_contain_text("Add at least one line", timeout=TIMEOUT)
@@ -87,7 +87,7 @@ def test_delete_asks_for_the_name_then_the_trash_restores(browser, live_server, 
     graph = make_graph(owner, name="Checkout")
     page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
     page.set_default_timeout(TIMEOUT)
-    login(page, base, "owner@example.com")
+    log_in(page, base, "owner@example.com")
     page.goto(f"{base}/graphs/{graph.public_id}/delete")
     page.fill("#confirm_name", "Checkou")
     page.click("button.danger")
@@ -132,7 +132,7 @@ def test_screenshots_of_the_changed_pages(app, browser, live_server, make_user, 
         for width in (1280, 390):
             page = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme).new_page()
             page.set_default_timeout(TIMEOUT)
-            login(page, base, "owner@example.com")
+            log_in(page, base, "owner@example.com")
             name = f"{width}-{scheme}"
             page.goto(f"{base}/graphs/new")
             page.fill("#name", "Checkout")

@@ -3,15 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import log_in
+
 pytestmark = pytest.mark.browser
-
-
-def login(page, base, email, password="correct horse battery"):
-    page.goto(f"{base}/auth/login")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/graphs/")
 
 
 def test_spec_error_fix_then_share_read_only(browser, live_server, make_user):
@@ -20,7 +14,7 @@ def test_spec_error_fix_then_share_read_only(browser, live_server, make_user):
     make_user(email="reader@example.com", name="Reader")
 
     owner = browser.new_context().new_page()
-    login(owner, base, "owner@example.com")
+    log_in(owner, base, "owner@example.com")
     owner.click("text=New graph")
     owner.fill("#name", "Checkout")
     spec = "web -> api\napi -> \napi -> db [kind=database]"
@@ -47,7 +41,7 @@ def test_spec_error_fix_then_share_read_only(browser, live_server, make_user):
     graph_url = owner.url.rsplit("/access", 1)[0]
 
     reader = browser.new_context().new_page()
-    login(reader, base, "reader@example.com")
+    log_in(reader, base, "reader@example.com")
     assert "Checkout" in reader.text_content("table.graphs")
     reader.goto(graph_url)
     assert reader.locator("nav.tabs >> text=Edit").count() == 0

@@ -12,21 +12,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conftest import PASSWORD
+from conftest import PASSWORD, log_in
 from mail_support import SmtpServer, link_path
-from test_accessibility import AXE_PATH, RUN_AXE, axe_source  # noqa: F401  (axe_source is a fixture)
+from axe_support import AXE_PATH, RUN_AXE
 
 pytestmark = pytest.mark.browser
 SHOTS = "/tmp/shots-invite"
 TIMEOUT = 30_000  # the machine is shared and slow at times: generous, never a fixed sleep
-
-
-def log_in(page, base: str, email: str) -> None:
-    page.goto(f"{base}/auth/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/graphs/", timeout=TIMEOUT)
 
 
 def serious_violations(page, axe_js: str) -> list[dict]:
@@ -45,7 +37,7 @@ def test_invite_register_through_the_mail_then_change_the_role(browser, live_ser
     with SmtpServer() as smtp:
         app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
         admin = browser.new_context().new_page()
-        log_in(admin, base, owner.email)
+        log_in(admin, base, owner.email, timeout=TIMEOUT)
         admin.goto(access)
         # The only Admin: Remove is disabled and says why before anyone clicks.
         owner_row = admin.locator("table.roles tbody tr", has_text="owner@example.com")

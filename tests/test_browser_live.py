@@ -14,7 +14,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from conftest import LiveServer
+from conftest import LiveServer, log_in
 from maestro_web import live_events
 from maestro_web.config import load_key_rings
 from maestro_web.extensions import db
@@ -111,11 +111,7 @@ def new_page(browser, base: str, email: str | None = None):
     _contexts.append(context)
     page = context.new_page()
     if email:
-        page.goto(f"{base}/auth/login")
-        page.fill("#email", email)
-        page.fill("#password", "correct horse battery")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/graphs/")
+        log_in(page, base, email)
     return page
 
 

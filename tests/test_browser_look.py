@@ -13,7 +13,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from look_support import build_site, log_in
+from conftest import log_in
+from look_support import build_site
 
 pytestmark = pytest.mark.browser
 

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import update
 
+from conftest import log_in
 from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.graph import Graph, GraphRole
@@ -22,14 +23,6 @@ pytestmark = pytest.mark.browser
 
 SHOTS = os.environ.get("MAESTRO_SHOTS", "/tmp/shots-owner")
 WIDTHS = (1280, 390)
-
-
-def _log_in(page, base: str, email: str = "owner@example.com") -> None:
-    page.goto(f"{base}/auth/login")
-    page.fill("#email", email)
-    page.fill("#password", "correct horse battery")
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/graphs/")
 
 
 def _shoot(page, name: str, width: int, scheme: str) -> None:
@@ -80,7 +73,7 @@ def test_share_in_one_click_from_the_overview_and_the_picture(app, browser, live
     graph = make_graph(owner, name="Checkout", spec="web -> api\napi -> db")
     draw(app, graph.public_id)
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    _log_in(page, base)
+    log_in(page, base)
     for start in (f"/graphs/{graph.public_id}", f"/analytics/graphs/{graph.public_id}"):
         page.goto(base + start)
         if start.startswith("/graphs/"):  # the Overview shows the picture, in the viewer
@@ -134,7 +127,7 @@ def test_every_graph_page_has_the_same_tabs_at_the_same_places(app, browser, liv
     graph = make_graph(owner, name="Checkout", spec="web -> api")
     draw(app, graph.public_id)
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    _log_in(page, base)
+    log_in(page, base)
     g = graph.public_id
     places = {}
     for name, path in (("Overview", f"/graphs/{g}"), ("Picture", f"/analytics/graphs/{g}"), ("Edit", f"/graphs/{g}/edit"),
@@ -166,7 +159,7 @@ def test_link_words_are_exactly_true(app, browser, live_server, make_user, make_
     base = live_server.url
     graph, stopped, revoked = _site(app, make_user, make_graph)
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    _log_in(page, base)
+    log_in(page, base)
     page.goto(f"{base}/graphs/{graph.public_id}/shares")
     row = page.locator(f"tr[data-link='{stopped.id}']")
     expect(row.locator("[data-link-status] .badge")).to_have_text("Stopped")
@@ -194,7 +187,7 @@ def test_every_list_fits_a_phone_and_pages_are_shot(app, browser, live_server, m
     for width in WIDTHS:
         context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
         page = context.new_page()
-        _log_in(page, base)
+        log_in(page, base)
         for name, path in (("graph-list", "/graphs/"), ("overview", f"/graphs/{g}"),
                            ("picture", f"/analytics/graphs/{g}"), ("edit", f"/graphs/{g}/edit"),
                            ("shares", f"/graphs/{g}/shares"), ("link", f"/graphs/{g}/shares/{stopped.id}"),

@@ -8,7 +8,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from look_support import log_in
+from conftest import log_in
 from share_support import draw, link_row, make_link
 
 pytestmark = pytest.mark.browser

@@ -4,19 +4,12 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from conftest import PASSWORD
+from conftest import PASSWORD, log_in
 from mail_support import SmtpServer, reset_link
 
 pytestmark = pytest.mark.browser
 
 NEW_PASSWORD = "a brand new passphrase"
-
-
-def log_in(page, base, password):
-    page.goto(f"{base}/auth/login")
-    page.fill("#email", "grace@example.com")
-    page.fill("#password", password)
-    page.click("main button[type=submit]")
 
 
 def test_forgot_password_from_login_page_to_new_password(app, browser, live_server, make_user):
@@ -27,7 +20,7 @@ def test_forgot_password_from_login_page_to_new_password(app, browser, live_serv
 
         # A session that was open before the reset, in another browser.
         other = browser.new_context().new_page()
-        log_in(other, base, PASSWORD)
+        log_in(other, base, "grace@example.com", PASSWORD, lands=None)
         expect(other).to_have_url(f"{base}/graphs/")
 
         page = browser.new_context().new_page()
@@ -70,9 +63,9 @@ def test_forgot_password_from_login_page_to_new_password(app, browser, live_serv
         "Reset your Maestro Web password", "Your Maestro Web password was changed"]
     assert messages[1]["To"] == "grace@example.com"
 
-    log_in(page, base, PASSWORD)
+    log_in(page, base, "grace@example.com", PASSWORD, lands=None)
     expect(page.locator("main")).to_contain_text("Wrong e-mail or password.")
-    log_in(page, base, NEW_PASSWORD)
+    log_in(page, base, "grace@example.com", NEW_PASSWORD, lands=None)
     expect(page).to_have_url(f"{base}/graphs/")
 
     other.goto(f"{base}/account")

@@ -89,8 +89,8 @@ def pages() -> Iterator[None]:
 
 
 @pytest.fixture
-def people(make_user):
-    return make_user(email="owner@example.com", name="Owner"), make_user(email="writer@example.com", name="Writer")
+def people(owner, writer):
+    return owner, writer
 
 
 @pytest.fixture

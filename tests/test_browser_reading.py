@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import expect
 
+from conftest import log_in
 from picture_support import draw_with_the_reference_worker
 from share_support import make_link
 
@@ -77,11 +78,6 @@ REDRAW_JS = """async () => {
 
 
 @pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
 def payments(app, owner, make_graph):
     graph = make_graph(owner, name="Payments platform", spec=PAYMENTS)
     draw_with_the_reference_worker(app, graph.public_id)
@@ -98,14 +94,6 @@ def shot(page, name: str, full_page: bool = True) -> None:
 
 def visitor(browser, device: dict, scheme: str = "light", **options):
     return browser.new_context(color_scheme=scheme, **device, **options).new_page()
-
-
-def log_in(page, base: str) -> None:
-    page.goto(f"{base}/auth/login")
-    page.fill("#email", "owner@example.com")
-    page.fill("#password", "correct horse battery")
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/graphs/")
 
 
 def drag(page, device: dict, start: tuple[float, float], end: tuple[float, float]) -> None:

@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from look_support import log_in
+from conftest import log_in
 from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
 from share_support import draw, link_row, make_link

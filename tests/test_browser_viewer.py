@@ -13,6 +13,7 @@ from datetime import date
 import pytest
 from playwright.sync_api import expect
 
+from conftest import log_in
 from picture_support import draw_with_the_reference_worker, platform_spec
 from share_support import make_link
 
@@ -39,29 +40,16 @@ FITTED_JS = """() => {
 
 
 @pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
 def graph(app, owner, make_graph):
     made = make_graph(owner, name="Platform", spec=platform_spec())
     draw_with_the_reference_worker(app, made.public_id)
     return made
 
 
-def login(page, base, email, password="correct horse battery"):
-    page.goto(f"{base}/auth/login")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/graphs/")
-
-
 def open_private(browser, base, graph, viewport, **options):
     context = browser.new_context(viewport=viewport, accept_downloads=True, **options)
     page = context.new_page()
-    login(page, base, "owner@example.com")
+    log_in(page, base, "owner@example.com")
     page.goto(f"{base}/analytics/graphs/{graph.public_id}")
     return page
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from maestro_web.extensions import db
 from maestro_web.models import GraphRole, Role, ShareLink
-from share_support import draw, link_row, make_link, owner  # noqa: F401 (owner: fixtures)
+from share_support import draw, link_row, make_link
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from conftest import ENGINE
 from live_support import free_port
 from maestro_web.extensions import db
-from share_support import graph, make_link, owner, reader, short_code, writer  # noqa: F401 (owner, reader, writer, graph: fixtures)
+from share_support import make_link, short_code
 
 pytestmark = pytest.mark.timeout(120)
 

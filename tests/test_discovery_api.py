@@ -17,11 +17,6 @@ pytestmark = pytest.mark.app_settings(MAESTRO_DISCOVERY_URL=NO_SERVICE)
 
 
 @pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
 def graph(make_graph, owner):
     return make_graph(owner, name="Shop", spec="web -> api\nlegacy")
 

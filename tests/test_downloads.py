@@ -26,11 +26,6 @@ def png_size(body: bytes) -> tuple[int, int]:
 
 
 @pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
 def graph(app, owner, make_graph):
     made = make_graph(owner, name="Web Shop — Überblick", spec=SPEC)
     draw_with_the_reference_worker(app, made.public_id)

@@ -26,10 +26,10 @@ def post_form(auth, client, page_path, action_path, **fields):
 
 
 @pytest.fixture
-def owner(make_user, auth):
-    user = make_user(email="owner@example.com", name="Owner")
-    auth.login(user.email)
-    return user
+def owner(owner, auth):
+    """conftest's owner, logged in."""
+    auth.login(owner.email)
+    return owner
 
 
 def test_create_graph_queues_one_run_and_owner_is_admin(app, auth, client, owner):

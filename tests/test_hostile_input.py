@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, RevokedToken, ShareLink, User
 from maestro_web.security.worker_tokens import mint_worker_token
-from conftest import ENGINE, PASSWORD, api_headers, form_csrf
+from conftest import ENGINE, PASSWORD, form_csrf
 from worker_support import post_result
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="5" height="5"/></svg>'
@@ -31,16 +31,6 @@ def deep(member: str, levels: int) -> str:
 def count(app: Flask, column) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count(column))) or 0
-
-
-@pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
-def headers(client, owner):
-    return api_headers(client, owner)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from maestro_web import pictures
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult
 from maestro_web.security.worker_tokens import mint_worker_token
-from share_support import graph, make_link, owner, reader, short_code, visit, visit_short, writer  # noqa: F401 (fixtures)
+from share_support import make_link, short_code, visit, visit_short
 
 from live_support import free_port
 from worker_support import post_result

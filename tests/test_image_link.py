@@ -11,9 +11,8 @@ from maestro_web import pictures
 from maestro_web.models import Role
 from maestro_web.security.keys import KeyRing
 from maestro_web.security.short_codes import mint_short_code
-from share_support import (  # noqa: F401 (owner, writer, reader, graph: fixtures)
-    REFUSED_STATES, SHARE_CONTEXT, graph, link_in_state, link_row, make_link, owner, reader, short_code, visit,
-    visit_short, writer)
+from share_support import (REFUSED_STATES, SHARE_CONTEXT, link_in_state, link_row, make_link, short_code, visit,
+                           visit_short)
 
 from conftest import api_headers
 

@@ -62,11 +62,6 @@ def create_account(client, link: str, name: str = "Nia", password: str = PASSWOR
                                    "csrf_token": form_csrf(page.text)})
 
 
-@pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
 def test_an_address_without_an_account_is_invited_and_the_link_makes_the_account_with_the_role(
         app, client, smtp, owner, make_graph):
     graph = make_graph(owner, name="Checkout")

@@ -27,7 +27,7 @@ from maestro_web.models.share_rules import (
     working_links,
 )
 from maestro_web.shares.queries import LINK_STATUSES, status_condition
-from share_support import BREAKS, graph, make_link, owner, reader, writer  # noqa: F401 (fixtures)
+from share_support import BREAKS, make_link
 
 
 @pytest.fixture

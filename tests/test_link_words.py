@@ -12,7 +12,7 @@ from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.share_rules import STATE_REASONS, VISITOR_WORDS, Outcome
 from maestro_web.web.words import day_text
-from share_support import BREAKS, graph, make_link, owner, reader, short_code, writer  # noqa: F401 (fixtures)
+from share_support import BREAKS, make_link, short_code
 
 from conftest import api_headers
 

@@ -19,7 +19,7 @@ from maestro_web.models import Graph, Role, User
 from maestro_web.models.share_rules import STATE_REASONS
 from maestro_web.keyring import KeyRing
 from maestro_web.security.live_tickets import issue_ticket
-from share_support import SVG, draw, link_row, make_link, owner, reader  # noqa: F401 (owner, reader: fixtures)
+from share_support import SVG, draw, link_row, make_link
 
 from conftest import api_headers
 from live_support import DEFAULT_BASE_URL, LiveClient, LiveProcess, free_port, start_live_server

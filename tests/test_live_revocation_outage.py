@@ -30,7 +30,6 @@ from maestro_web.models import ControlOutbox
 from maestro_web.security.keys import KeyRing
 from maestro_web.security.live_tickets import issue_ticket
 from maestro_web.security.socket_tokens import issue_socket_token
-from share_support import owner  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.timeout(180)
 WAIT = 60.0  # seconds: a loaded machine is slow, never this slow

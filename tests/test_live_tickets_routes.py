@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from maestro_web.security.live_tickets import TicketError, verify_ticket
-from share_support import graph, link_row, make_link, owner, reader, writer  # noqa: F401 (fixtures)
+from share_support import link_row, make_link
 
 from conftest import api_headers
 

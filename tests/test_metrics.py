@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from maestro_web import ConfigError, create_app
 from maestro_web.metrics import MetricsAccess, metrics_wsgi_app, parse_allow
 from maestro_web.security.worker_tokens import mint_worker_token
-from share_support import draw, graph, make_link, owner, reader, set_state, writer  # noqa: F401 (fixtures)
+from share_support import draw, make_link, set_state
 
 TOKEN = "metrics-token-for-the-tests-0123456789abcdef"
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.7"}

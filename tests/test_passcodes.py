@@ -35,7 +35,7 @@ from maestro_web.security.passcode_cookies import (
 )
 from maestro_web.security.short_codes import mint_short_code
 from redis_support import REDIS_URL, delete_prefixed, limiter_on_redis
-from share_support import draw, link_row, make_link, owner  # noqa: F401 (owner: fixtures)
+from share_support import draw, link_row, make_link
 
 PASSCODE = "open sesame 42"
 CONTEXT = "public-analytics"

@@ -33,7 +33,7 @@ from maestro_web.models import Graph, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.models.counting import APPLICATION_NAME, counting_engine
 from maestro_web.security.live_tickets import verify_ticket
-from share_support import graph, link_row, make_link, owner, reader, writer  # noqa: F401 (owner, reader, writer, graph: fixtures)
+from share_support import link_row, make_link
 
 from conftest import ENGINE
 from live_support import free_port

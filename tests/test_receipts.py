@@ -14,7 +14,7 @@ from conftest import ENGINE, api_headers
 from maestro_web.extensions import db
 from maestro_web.models import Graph, RequestReceipt, ShareLink
 from maestro_web.models.base import utcnow
-from share_support import graph, make_link, owner, reader, writer  # noqa: F401 (fixtures)
+from share_support import make_link
 
 pytestmark = pytest.mark.timeout(120)
 behind_nginx = pytest.mark.app_settings(MAESTRO_TRUSTED_PROXIES=1)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import utcnow
-from share_support import draw, make_link, owner  # noqa: F401 (owner: fixtures)
+from share_support import draw, make_link
 
 
 @pytest.fixture

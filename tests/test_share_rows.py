@@ -15,11 +15,6 @@ from share_support import make_link
 
 
 @pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
 def graph(make_graph, owner):
     return make_graph(owner, name="Checkout", spec="web -> api")
 

@@ -41,11 +41,6 @@ def split(token: str) -> tuple[dict, dict, str]:
 
 
 @pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", name="Owner")
-
-
-@pytest.fixture
 def shared(app, owner, make_graph):
     graph = make_graph(owner, name="Checkout", spec="web -> api")
     draw(app, graph.public_id)

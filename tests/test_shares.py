@@ -14,8 +14,7 @@ from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.security.keys import KeyRing
-from share_support import (  # noqa: F401 (owner, writer, reader, graph: fixtures)
-    REFUSED_STATES, graph, link_in_state, link_row, make_link, owner, reader, visit, writer)
+from share_support import REFUSED_STATES, link_in_state, link_row, make_link, visit
 
 from conftest import api_headers
 

@@ -15,9 +15,8 @@ from maestro_web.security.short_codes import (
     verify_short_code,
     view_receipt_valid,
 )
-from share_support import (  # noqa: F401 (owner, writer, reader, graph: fixtures)
-    REFUSED_STATES, SHARE_CONTEXT, graph, link_in_state, link_row, make_link, owner, reader, set_state,
-    short_code, visit_short, writer)
+from share_support import (REFUSED_STATES, SHARE_CONTEXT, link_in_state, link_row, make_link, set_state, short_code,
+                           visit_short)
 
 from conftest import AuthActions, api_headers
 

@@ -24,7 +24,7 @@ from maestro_web.models import Graph, GraphResult, Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.models.share_rules import Outcome
 from maestro_web.security.live_tickets import issue_ticket
-from share_support import BREAKS, draw, link_row, lose_pinned_result, make_link, owner, visit, writer  # noqa: F401 (owner, writer: fixtures)
+from share_support import BREAKS, draw, link_row, lose_pinned_result, make_link, visit
 
 from conftest import PASSWORD, api_headers
 from live_support import LiveClient, start_live_server

@@ -23,3 +23,11 @@ def test_plain_pytest_collects_from_the_repository_root():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "test_spec_parser.py::" in result.stdout
+
+
+def test_no_fixture_is_imported_into_a_test_module():
+    # Fixtures shared by several modules live in conftest.py (or a plugin it loads); importing one
+    # instead needs a "noqa: F401" and shadows conftest's fixture of that name without a word.
+    importing = [path.name for path in sorted((ROOT / "tests").glob("*.py"))
+                 if "noqa: F401" in path.read_text() and path.name != "test_suite_hygiene.py"]
+    assert importing == []

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, GraphRole, GraphRun, ShareLink
 from maestro_web.models.base import utcnow
-from share_support import graph, make_link, owner, reader, visit, writer  # noqa: F401 (fixtures)
+from share_support import make_link, visit
 
 from conftest import AuthActions, api_headers
 

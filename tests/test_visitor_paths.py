@@ -12,8 +12,7 @@ import pytest
 
 from maestro_web.public.routes import REFUSALS
 from maestro_web.models.share_rules import Outcome
-from share_support import (BREAKS, draw, link_row, make_link, owner, reader, short_code, writer,  # noqa: F401 (fixtures)
-                           graph)
+from share_support import BREAKS, draw, link_row, make_link, short_code
 
 PASSCODE = "open sesame 42"
 NAME = "Checkout"

@@ -23,11 +23,6 @@ def ring(app):
 
 
 @pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com")
-
-
-@pytest.fixture
 def job(client, ring, owner, make_graph):
     graph = make_graph(owner, name="Shop", spec="web -> api\napi -> db [kind=database]")
     response = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"})
