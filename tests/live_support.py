@@ -27,6 +27,8 @@ from typing import Any, Mapping
 import pytest
 import requests
 
+from process_support import DidNotAnswer, wait_until_answers
+
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("MAESTRO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
@@ -193,18 +195,13 @@ def start_live_server(config: Mapping[str, Any] | None = None, *, port: int | No
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     log_file.close()
     live = LiveProcess(proc, host, port, Path(log_file.name), env)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"live server exited with {proc.returncode}:\n{live.logs()}")
-        try:
-            if requests.get(f"{live.http_url}/healthz", timeout=1).status_code == 200 or not healthy:
-                return live
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    live.stop()
-    raise RuntimeError(f"live server did not answer within {timeout} s:\n{live.logs()}")
+    try:
+        wait_until_answers(f"{live.http_url}/healthz", process=proc, log=live.log_path, timeout=timeout,
+                           status=200 if healthy else None, what="live server", request_timeout=1)
+    except DidNotAnswer:
+        live.stop()
+        raise
+    return live
 
 
 class LiveClient:

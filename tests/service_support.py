@@ -6,11 +6,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import requests
+from process_support import DidNotAnswer, wait_until_answers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -63,15 +62,10 @@ def start_service(group: str, config: Any, app_url: str, *, port: int, publish_u
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     log_file.close()
     service = ServiceProcess(proc, port, Path(log_file.name))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{group} service exited with {proc.returncode}:\n{service.logs()}")
-        try:
-            if requests.get(f"{service.url}/healthz", timeout=1).status_code == 200:
-                return service
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    service.stop()
-    raise RuntimeError(f"{group} service did not answer within {timeout} s:\n{service.logs()}")
+    try:
+        wait_until_answers(f"{service.url}/healthz", process=proc, log=service.log_path, timeout=timeout,
+                           what=f"{group} service", request_timeout=1)
+    except DidNotAnswer:
+        service.stop()
+        raise
+    return service

@@ -22,6 +22,7 @@ import requests
 from live_support import REDIS_URL, free_port, require_redis_or_skip
 from maestro_web.config import SECRET_SPECS
 from maestro_web.gunicorn_hooks import logger_class, truncate_address
+from process_support import wait_until_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 WARNING = "while MAESTRO_TRUSTED_PROXIES=1: anyone who reaches it directly sets their own X-Forwarded-For"
@@ -42,16 +43,8 @@ class Gunicorn:
         with open(self.log, "wb") as log_file:
             self.process = subprocess.Popen([sys.executable, "-m", "gunicorn", "app:app"], cwd=ROOT, env=environ,
                                             stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 90
-        while True:  # a process start-up, not a page: poll until it answers
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
-                    return
-            except requests.RequestException:  # not listening yet, or the worker still booting
-                pass
-            assert time.monotonic() < deadline, self.log.read_text()
-            time.sleep(0.2)
+        wait_until_answers(f"http://127.0.0.1:{port}/healthz", process=self.process, log=self.log, timeout=90,
+                           what="gunicorn")
 
     def stop(self) -> None:
         if self.process.poll() is None:

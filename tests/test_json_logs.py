@@ -19,6 +19,7 @@ from live_support import REDIS_URL, free_port, require_redis_or_skip, start_live
 from maestro_web import ConfigError, create_app
 from maestro_web.config import SECRET_SPECS
 from maestro_web.logs import JsonFormatter, accept_request_id, configure_logging, request_id_var
+from process_support import wait_until_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -161,14 +162,7 @@ def test_a_whole_flow_logs_json_with_one_request_id_across_processes_and_no_secr
                                     stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{app_port}"
     try:
-        def up() -> bool:
-            assert gunicorn.poll() is None, app_log.read_text()
-            try:
-                return requests.get(f"{base}/healthz", timeout=5).status_code == 200
-            except requests.RequestException:
-                return False
-
-        _wait(up, "gunicorn", 120)
+        wait_until_answers(f"{base}/healthz", process=gunicorn, log=app_log, timeout=120, what="gunicorn")
         http = requests.Session()
         token = http.post(f"{base}/api/auth/token", json={"email": email, "password": password}, timeout=30)
         assert token.status_code == 200, token.text

@@ -33,6 +33,7 @@ from maestro_web.config import SECRET_SPECS
 from maestro_web.security.keys import KeyRing
 from maestro_web.security.live_tickets import issue_ticket
 from maestro_web.security.socket_tokens import issue_socket_token
+from process_support import wait_until_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -56,20 +57,6 @@ def stop(proc: subprocess.Popen[bytes], how: signal.Signals) -> None:
     except ProcessLookupError:  # the group is gone: every process stopped by itself
         pass
     proc.wait(timeout=5)
-
-
-def wait_until_up(proc: subprocess.Popen[bytes], url: str, log: Path, **options: object) -> None:
-    """Poll a process start-up (not a page) until `url` answers 200."""
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, log.read_text(errors="replace")
-        try:
-            if requests.get(url, timeout=5, **options).status_code == 200:  # type: ignore[arg-type]
-                return
-        except requests.RequestException:  # not listening yet, or a worker still booting
-            pass
-        assert time.monotonic() < deadline, log.read_text(errors="replace")
-        time.sleep(0.1)
 
 
 def outside_address() -> str:
@@ -172,8 +159,9 @@ http {{
         nginx_log = tmp / "error.log"
         nginx = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(nginx_log)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until_up(gunicorn, f"http://127.0.0.1:{gunicorn_port}/healthz", gunicorn_log)
-        wait_until_up(nginx, f"{base_url}/healthz", nginx_log, verify=str(certificate))
+        wait_until_answers(f"http://127.0.0.1:{gunicorn_port}/healthz", process=gunicorn, log=gunicorn_log,
+                           what="gunicorn")
+        wait_until_answers(f"{base_url}/healthz", process=nginx, log=nginx_log, what="nginx", verify=str(certificate))
         yield Stack(gunicorn_port, https_port, http_port, base_url, certificate, access_log, session, socket_ring)
     finally:
         if nginx is not None:

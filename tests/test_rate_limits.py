@@ -152,12 +152,12 @@ def test_the_account_limit_holds_across_gunicorn_workers(database_url, make_user
     import signal
     import subprocess
     import sys
-    import time
 
     import requests
 
     from mail_support import free_port
     from maestro_web.config import SECRET_SPECS
+    from process_support import wait_until_answers
 
     make_user(email="ada@example.com")
     port = free_port()
@@ -174,16 +174,7 @@ def test_the_account_limit_holds_across_gunicorn_workers(database_url, make_user
                                   stdout=log_file, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:  # a process start-up, not a page: poll until it answers
-            assert server.poll() is None, log_path.read_text()
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or a worker still booting
-                pass
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.2)
+        wait_until_answers(f"{base}/healthz", process=server, log=log_path, what="gunicorn")
         statuses = []
         for _ in range(20):
             # A new connection each time, so the requests spread over the workers.
