@@ -10,6 +10,7 @@ import os
 import re
 import threading
 import uuid
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -337,6 +338,16 @@ def browser() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where this test's screenshots go, for a person to look at: a folder under its own tmp_path (pytest
+    keeps the last three runs, e.g. /tmp/pytest-of-$USER/pytest-current/<test>0/shots/), so tests running at
+    the same time in several workers never write over each other's files."""
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,6 @@ from conftest import PASSWORD, log_in
 
 pytestmark = pytest.mark.browser
 
-SHOTS = os.path.join(os.environ.get("MAESTRO_SHOTS", "/tmp/shots"), "account")
 FIREFOX_MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/20100101 Firefox/121.0"
 
 
@@ -98,7 +97,7 @@ def test_log_out_another_browser_from_the_account_page(browser, live_server, mak
     here_context.close()
 
 
-def test_screenshots_of_the_account_page(browser, live_server, app, client, make_user):
+def test_screenshots_of_the_account_page(shots, browser, live_server, app, client, make_user):
     base = live_server.url
     user = make_user(email="ada.lovelace@example.com", name="Ada Lovelace")
     headers = {"Authorization": "Bearer " + client.post(
@@ -107,7 +106,6 @@ def test_screenshots_of_the_account_page(browser, live_server, app, client, make
         assert client.post("/api/tokens", headers=headers, json={"name": name, "expires_in_days": days}).status_code == 201
     phone = browser.new_context(user_agent=FIREFOX_MAC)
     log_in(phone.new_page(), base, user.email, next_url="/account")
-    os.makedirs(SHOTS, exist_ok=True)
     wide = []
     for scheme in ("light", "dark"):
         for width, height in ((1280, 900), (390, 844)):
@@ -117,15 +115,15 @@ def test_screenshots_of_the_account_page(browser, live_server, app, client, make
             page.fill("#token-name", "ci")
             page.click("text=Create token")
             expect(page.locator("#new-token-value")).to_be_visible()
-            page.screenshot(path=os.path.join(SHOTS, f"account-{width}-{scheme}.png"), full_page=True)
+            page.screenshot(path=os.path.join(shots, f"account-{width}-{scheme}.png"), full_page=True)
             for part in ("new-token", "tokens", "sessions"):  # each part at full size, for a closer look
-                page.locator(f"#{part}").screenshot(path=os.path.join(SHOTS, f"account-{part}-{width}-{scheme}.png"))
+                page.locator(f"#{part}").screenshot(path=os.path.join(shots, f"account-{part}-{width}-{scheme}.png"))
             if page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1"):
                 wide.append(f"{width} px ({scheme})")
             page.locator("#sessions li[data-session]", has_text="Firefox on macOS").get_by_role(
                 "button", name="Log out").click()
             expect(page.locator("dialog[open]")).to_be_visible()
-            page.screenshot(path=os.path.join(SHOTS, f"account-confirm-{width}-{scheme}.png"))
+            page.screenshot(path=os.path.join(shots, f"account-confirm-{width}-{scheme}.png"))
             context.close()
     phone.close()
     assert not wide, wide

@@ -1,7 +1,7 @@
 """Discovery in a real headless Chromium (SPEC §11, §13): paste a Compose file, press Crawl, watch the
 crawl, see the new picture arrive without a reload, point at an edge to see why it is there; after a
 re-crawl, the Changes page and the "added since" highlight. Real processes throughout: the app, the
-live server, the discovery service and an analytics worker. Screenshots go to /tmp/shots-discovery/.
+live server, the discovery service and an analytics worker. Screenshots go to the test's `shots` folder.
 """
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from maestro_web import live_events
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHOTS = "/tmp/shots-discovery"
 LIVE_PORT = free_port()  # chosen before the app is built: its CSP names the live server's origin
 LIVE_SETTINGS = {"MAESTRO_LIVE_URL": f"ws://127.0.0.1:{LIVE_PORT}/live", "MAESTRO_LIVE_PUBLISH": True,
                  "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{LIVE_PORT}/publish"}
@@ -71,9 +70,8 @@ def worker(app, live_server, live) -> Iterator[subprocess.Popen[str]]:
     process.wait(timeout=20)
 
 
-def shot(page, name: str) -> None:
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
+def shot(shots, page, name: str) -> None:
+    page.screenshot(path=f"{shots}/{name}.png", full_page=True)
 
 
 def logged_in_page(browser, base: str, email: str):
@@ -94,7 +92,7 @@ def record_crawl_lines(page) -> None:
 
 
 @pytest.mark.app_settings(**LIVE_SETTINGS)
-def test_paste_crawl_watch_the_picture_arrive_and_see_why(app, browser, live_server, live, service, worker,
+def test_paste_crawl_watch_the_picture_arrive_and_see_why(shots, app, browser, live_server, live, service, worker,
                                                           make_user, make_graph):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
@@ -106,7 +104,7 @@ def test_paste_crawl_watch_the_picture_arrive_and_see_why(app, browser, live_ser
     sources.select_option("#kind", "compose")
     sources.fill("#label", "Shop compose")
     sources.fill("#input", COMPOSE)
-    shot(sources, "sources-add")
+    shot(shots, sources, "sources-add")
     sources.click("text=Add source")
     expect(sources.locator(".flash")).to_contain_text("Source “Shop compose” added")
     expect(sources.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
@@ -126,7 +124,7 @@ def test_paste_crawl_watch_the_picture_arrive_and_see_why(app, browser, live_ser
     texts = sources.evaluate("window.__crawlTexts")
     assert any(text.startswith("Crawling") for text in texts), texts  # the progress was shown
     assert sources.evaluate("window.__sameDocument") is True
-    shot(sources, "sources-after-crawl")
+    shot(shots, sources, "sources-after-crawl")
 
     # the owner's open picture page gets the new picture without a reload
     expect(picture.locator('g.node[data-node="db"]')).to_have_count(1, timeout=WAIT)
@@ -139,7 +137,7 @@ def test_paste_crawl_watch_the_picture_arrive_and_see_why(app, browser, live_ser
     expect(tip).to_contain_text("api → db")
     expect(tip).to_contain_text("Found by “Shop compose”")
     expect(tip).to_contain_text("DATABASE_URL")
-    shot(picture, "picture-evidence")
+    shot(shots, picture, "picture-evidence")
     picture.keyboard.press("Escape")
     expect(tip).to_be_hidden()
     # pointing at the hand-typed edge tells that too
@@ -156,7 +154,7 @@ def test_paste_crawl_watch_the_picture_arrive_and_see_why(app, browser, live_ser
     item.locator(".dep").hover()
     expect(why).to_be_visible()
     expect(why).to_contain_text("DATABASE_URL")
-    shot(overview, "overview-evidence")
+    shot(shots, overview, "overview-evidence")
 
     # a re-crawl of a changed file: the Changes page says what it added, the picture highlights it
     http = requests.Session()
@@ -177,10 +175,10 @@ def test_paste_crawl_watch_the_picture_arrive_and_see_why(app, browser, live_ser
     expect(newest).to_contain_text("crawl of “Shop compose”")
     expect(newest.locator("ul.added")).to_contain_text("cache")
     expect(newest.locator("ul.added")).to_contain_text("api → cache")
-    shot(changes, "changes")
+    shot(shots, changes, "changes")
     changes.locator("section.version").nth(1).locator("text=Highlight what was added since this version").click()
     expect(changes.locator('g.edge.is-added[data-source="api"][data-target="cache"]')).to_have_count(1, timeout=WAIT)
     expect(changes.locator('g.node.is-added[data-node="cache"]')).to_have_count(1)
     expect(changes.locator('g.node.is-added[data-node="db"]')).to_have_count(0)
     expect(changes.locator(".since-card")).to_contain_text("Nothing was removed since then.")
-    shot(changes, "picture-added-since")
+    shot(shots, changes, "picture-added-since")

@@ -2,7 +2,7 @@
 link as that person, and find the graph in the new account's list; the role select; the last Admin.
 
 The mail goes through a real SMTP server on loopback (tests/mail_support.py). Screenshots of the
-Access page at 1280 and 390 px, light and dark, go to /tmp/shots-invite/ for a person to look at.
+Access page at 1280 and 390 px, light and dark, go to the test's `shots` folder (conftest.py) for a person to look at.
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from mail_support import SmtpServer, link_path
 from axe_support import AXE_PATH, RUN_AXE
 
 pytestmark = pytest.mark.browser
-SHOTS = "/tmp/shots-invite"
 TIMEOUT = 30_000  # the machine is shared and slow at times: generous, never a fixed sleep
 
 
@@ -28,7 +27,7 @@ def serious_violations(page, axe_js: str) -> list[dict]:
     return [v for v in page.evaluate(RUN_AXE) if v["impact"] in ("serious", "critical")]
 
 
-def test_invite_register_through_the_mail_then_change_the_role(browser, live_server, app, make_user, make_graph,
+def test_invite_register_through_the_mail_then_change_the_role(shots, browser, live_server, app, make_user, make_graph,
                                                                 axe_source):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
@@ -63,8 +62,7 @@ def test_invite_register_through_the_mail_then_change_the_role(browser, live_ser
         newbie.goto(base + link_path(link.group(0)))
         expect(newbie.locator("#invited-email")).to_have_value("newbie@example.com")
         assert serious_violations(newbie, axe_source) == []
-        os.makedirs(SHOTS, exist_ok=True)
-        newbie.screenshot(path=os.path.join(SHOTS, "invitation-join-1280-light.png"), full_page=True)
+        newbie.screenshot(path=os.path.join(shots, "invitation-join-1280-light.png"), full_page=True)
         newbie.fill("#name", "Nia")
         newbie.fill("#password", PASSWORD)
         newbie.fill("#confirm", PASSWORD)
@@ -96,7 +94,6 @@ def test_invite_register_through_the_mail_then_change_the_role(browser, live_ser
         admin.click("button:has-text('Grant')")
         expect(admin.locator("table.invitations tbody tr", has_text="someone.else@example.com")).to_be_visible(timeout=TIMEOUT)
 
-    os.makedirs(SHOTS, exist_ok=True)
     cookies = admin.context.cookies()
     for width, height in ((1280, 900), (390, 844)):
         for scheme in ("light", "dark"):
@@ -106,7 +103,7 @@ def test_invite_register_through_the_mail_then_change_the_role(browser, live_ser
             page.goto(access)
             expect(page.locator("table.roles")).to_be_visible()
             expect(page.locator("table.invitations")).to_contain_text("someone.else@example.com")
-            page.screenshot(path=os.path.join(SHOTS, f"access-{width}-{scheme}.png"), full_page=True)
+            page.screenshot(path=os.path.join(shots, f"access-{width}-{scheme}.png"), full_page=True)
             # Nothing scrolls sideways on a phone.
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), (width, scheme)
             if width == 1280:  # people, the only Admin's disabled controls, a pending invitation: no serious finding

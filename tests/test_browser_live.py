@@ -1,6 +1,6 @@
 """Live pages in a real headless Chromium, with a real live server process and a real worker (SPEC §8).
 
-Waits are Playwright's auto-waiting `expect` only. Screenshots of the changed pages go to /tmp/shots/.
+Waits are Playwright's auto-waiting `expect` only. Screenshots of the changed pages go to each test's `shots` folder.
 """
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ from worker_support import post_result
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHOTS = "/tmp/shots"
 LIVE_PORT = free_port()  # chosen before the app is built: its CSP names the live server's origin
 LIVE_SETTINGS = {"MAESTRO_LIVE_URL": f"ws://127.0.0.1:{LIVE_PORT}/live", "MAESTRO_LIVE_PUBLISH": True,
                  "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{LIVE_PORT}/publish"}
@@ -101,9 +100,8 @@ def contexts() -> Iterator[None]:
         _contexts.pop().close()
 
 
-def shot(page, name: str) -> None:
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
+def shot(shots, page, name: str) -> None:
+    page.screenshot(path=f"{shots}/{name}.png", full_page=True)
 
 
 def new_page(browser, base: str, email: str | None = None):
@@ -134,7 +132,7 @@ def start_worker(app, base: str, live: LiveProcess) -> subprocess.Popen[str]:
 
 
 @pytest.mark.app_settings(**LIVE_SETTINGS)
-def test_a_graph_goes_from_queued_to_drawn_without_a_reload(app, browser, live_server, live, make_user, make_graph):
+def test_a_graph_goes_from_queued_to_drawn_without_a_reload(shots, app, browser, live_server, live, make_user, make_graph):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Shop", spec="web [kind=frontend] -> api [kind=service]\napi -> db [kind=database]")
@@ -147,13 +145,13 @@ def test_a_graph_goes_from_queued_to_drawn_without_a_reload(app, browser, live_s
     expect(picture.locator("[data-live-run-age]")).to_contain_text(" s ago")
     expect(picture.locator("[data-live-picture] svg")).to_have_count(0)
     mark_no_reload(picture)
-    shot(picture, "picture-queued")
+    shot(shots, picture, "picture-queued")
 
     overview = picture.context.new_page()
     overview.goto(f"{base}/graphs/{graph.public_id}")
     expect(overview.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
     mark_no_reload(overview)
-    shot(overview, "overview-queued")
+    shot(shots, overview, "overview-queued")
 
     worker = start_worker(app, base, live)
     try:
@@ -166,15 +164,15 @@ def test_a_graph_goes_from_queued_to_drawn_without_a_reload(app, browser, live_s
         picture.wait_for_function("window.__replaced >= 1", timeout=WAIT)
         assert picture.evaluate("window.__sameDocument") is True  # no reload happened
         assert overview.evaluate("window.__sameDocument") is True
-        shot(picture, "picture-drawn")
-        shot(overview, "overview-drawn")
+        shot(shots, picture, "picture-drawn")
+        shot(shots, overview, "overview-drawn")
     finally:
         _, stderr = worker.communicate(timeout=60)
     assert worker.returncode == 0, stderr
 
 
 @pytest.mark.app_settings(**LIVE_SETTINGS)
-def test_the_owner_is_told_when_no_worker_claims_for_a_minute(app, browser, live_server, live, make_user, make_graph):
+def test_the_owner_is_told_when_no_worker_claims_for_a_minute(shots, app, browser, live_server, live, make_user, make_graph):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     reader = make_user(email="reader@example.com", name="Reader")
@@ -189,7 +187,7 @@ def test_the_owner_is_told_when_no_worker_claims_for_a_minute(app, browser, live
     expect(page.locator("[data-live-no-worker]")).to_be_visible(timeout=WAIT)
     expect(page.locator("[data-live-no-worker]")).to_contain_text("No analytics worker has picked this up yet")
     expect(page.locator("[data-live-run-age]")).to_contain_text("queued 1 min")
-    shot(page, "overview-no-worker")
+    shot(shots, page, "overview-no-worker")
 
     other = new_page(browser, base, reader.email)
     other.goto(f"{base}/analytics/graphs/{graph.public_id}")
@@ -211,7 +209,7 @@ def post_picture(app, graph_id: str, label: str) -> None:
 
 
 @pytest.mark.app_settings(**LIVE_SETTINGS)
-def test_a_public_page_redraws_then_becomes_the_refusal_when_revoked(app, auth, client, browser, live_server, live,
+def test_a_public_page_redraws_then_becomes_the_refusal_when_revoked(shots, app, auth, client, browser, live_server, live,
                                                                     make_user, make_graph):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
@@ -224,7 +222,7 @@ def test_a_public_page_redraws_then_becomes_the_refusal_when_revoked(app, auth, 
     expect(visitor.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
     expect(visitor.locator("[data-live-picture] svg")).to_contain_text("checkout-api")
     mark_no_reload(visitor)
-    shot(visitor, "public-live")
+    shot(shots, visitor, "public-live")
 
     with app.app_context():
         Graph.get_by_public_id(graph.public_id).queue_run()
@@ -239,7 +237,7 @@ def test_a_public_page_redraws_then_becomes_the_refusal_when_revoked(app, auth, 
     expect(visitor.locator("main")).to_contain_text("This link was revoked", timeout=WAIT)
     expect(visitor.locator("main svg")).to_have_count(0)
     assert visitor.evaluate("window.__sameDocument") is True
-    shot(visitor, "public-revoked")
+    shot(shots, visitor, "public-revoked")
 
 
 @pytest.mark.app_settings(**LIVE_SETTINGS)
@@ -260,7 +258,7 @@ def test_a_paused_embed_becomes_temporarily_unavailable(app, auth, client, brows
 
 
 @pytest.mark.app_settings(**LIVE_SETTINGS)
-def test_the_shares_page_counts_views_as_they_happen(app, browser, live_server, live, make_user, make_graph):
+def test_the_shares_page_counts_views_as_they_happen(shots, app, browser, live_server, live, make_user, make_graph):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Shop", spec="web -> api")
@@ -279,7 +277,7 @@ def test_the_shares_page_counts_views_as_they_happen(app, browser, live_server, 
     assert requests.get(base + made.path, timeout=10).status_code == 200
     expect(views).to_have_text("2", timeout=WAIT)
     assert page.evaluate("window.__sameDocument") is True
-    shot(page, "shares-live")
+    shot(shots, page, "shares-live")
 
     mine = page.context.new_page()
     mine.goto(f"{base}/shares")
@@ -290,11 +288,11 @@ def test_the_shares_page_counts_views_as_they_happen(app, browser, live_server, 
     assert requests.get(base + made.path, timeout=10).status_code == 200
     expect(mine.locator(f'[data-link-views="{made.id}"]')).to_have_text("3", timeout=WAIT)
     expect(link_page.locator(f'[data-link-views="{made.id}"]')).to_have_text("3", timeout=WAIT)
-    shot(link_page, "link-live")
+    shot(shots, link_page, "link-live")
 
 
 @pytest.mark.app_settings(MAESTRO_LIVE_URL=f"ws://127.0.0.1:{free_port()}/live")
-def test_without_a_live_server_pages_work_and_say_live_updates_off(app, browser, live_server, make_user, make_graph):
+def test_without_a_live_server_pages_work_and_say_live_updates_off(shots, app, browser, live_server, make_user, make_graph):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Shop", spec="web -> api")
@@ -306,7 +304,7 @@ def test_without_a_live_server_pages_work_and_say_live_updates_off(app, browser,
     expect(page.locator("[data-live-picture] svg")).to_be_visible()
     expect(page.locator("[data-live-indicator]")).to_contain_text("Live updates off")
     expect(page.locator("[data-live]")).to_have_attribute("data-live-state", "off")
-    shot(page, "picture-live-off")
+    shot(shots, page, "picture-live-off")
 
     visitor = new_page(browser, base)
     visitor.goto(base + made.path)
@@ -372,7 +370,7 @@ def test_the_overview_draws_the_picture_and_the_created_banner_goes(app, browser
 
 
 @pytest.mark.app_settings(**LIVE_SETTINGS)
-def test_a_creator_losing_write_stops_their_link_live_on_every_open_page(app, auth, client, browser, live_server, live,
+def test_a_creator_losing_write_stops_their_link_live_on_every_open_page(shots, app, auth, client, browser, live_server, live,
                                                                         make_user, make_graph):
     """Issue 24: the owners' tables (the Admin's "Links of this graph", the creator's "My shared links")
     and the link's page turn to "Stopped" with its reason, and the visitor's open page to the refusal,
@@ -416,4 +414,4 @@ def test_a_creator_losing_write_stops_their_link_live_on_every_open_page(app, au
         assert page.evaluate("window.__sameDocument") is True  # no reload anywhere
     for page, name in ((admin, "stopped-live-shares"), (link_page, "stopped-live-link"), (creator, "stopped-live-mine"),
                        (visitor, "stopped-live-visitor")):
-        shot(page, name)
+        shot(shots, page, name)

@@ -1,7 +1,7 @@
 """Plain words and a current look in a real headless Chromium (issue 12 part 3): status words, relative
 times with the exact UTC time on hover, the skip link and current page, form errors tied to their
 inputs, "Try an example" and the spec editor's marked lines, figure chips lighting their nodes, and
-screenshots of every page at 1280 and 390 px, light and dark, in /tmp/shots/look/ for a person to look at.
+screenshots of every page at 1280 and 390 px, light and dark, in its `shots` folder (conftest.py) for a person to look at.
 
 Every wait is Playwright's auto-waiting `expect`.
 """
@@ -18,13 +18,11 @@ from look_support import build_site
 
 pytestmark = pytest.mark.browser
 
-SHOTS = os.path.join(os.environ.get("MAESTRO_SHOTS", "/tmp/shots"), "look")
 INTERNAL = re.compile(r"\b(process|finished|warning|error)\b")
 
 
-def test_screenshots_of_every_page_and_nothing_scrolls_sideways_on_a_phone(browser, live_server, app, make_user, make_graph):
+def test_screenshots_of_every_page_and_nothing_scrolls_sideways_on_a_phone(shots, browser, live_server, app, make_user, make_graph):
     site = build_site(app, live_server.url, make_user, make_graph)
-    os.makedirs(SHOTS, exist_ok=True)
     wide: list[str] = []
     taken = 0
     for scheme in ("light", "dark"):
@@ -39,7 +37,7 @@ def test_screenshots_of_every_page_and_nothing_scrolls_sideways_on_a_phone(brows
                         continue
                     page.goto(site.base + path)
                     expect(page.locator("main")).to_be_visible()
-                    page.screenshot(path=os.path.join(SHOTS, f"{name}-{width}-{scheme}.png"), full_page=True)
+                    page.screenshot(path=os.path.join(shots, f"{name}-{width}-{scheme}.png"), full_page=True)
                     taken += 1
                     # The page itself never scrolls sideways (tables scroll in their own box).
                     if page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1"):

@@ -1,7 +1,7 @@
 """The owner's day in Chromium: share in one click from the Overview and the Picture, the same tab bar on
 every graph page (no tab moves), the picture on the Overview, link words that are exactly true
 (7 days, revoked when, stopped with its reason), and every list as cards on a 390 px phone with all its
-actions on screen. Screenshots of each page at 1280 and 390 px, light and dark, go to /tmp/shots-owner/."""
+actions on screen. Screenshots of each page at 1280 and 390 px, light and dark, go to the test's `shots` folder."""
 from __future__ import annotations
 
 import os
@@ -21,13 +21,11 @@ from share_support import draw, make_link
 
 pytestmark = pytest.mark.browser
 
-SHOTS = os.environ.get("MAESTRO_SHOTS", "/tmp/shots-owner")
 WIDTHS = (1280, 390)
 
 
-def _shoot(page, name: str, width: int, scheme: str) -> None:
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=os.path.join(SHOTS, f"{name}-{width}-{scheme}.png"), full_page=True)
+def _shoot(shots, page, name: str, width: int, scheme: str) -> None:
+    page.screenshot(path=os.path.join(shots, f"{name}-{width}-{scheme}.png"), full_page=True)
 
 
 # The controls inside a card (table.cards) that a tap at their centre does not reach (another element on top).
@@ -180,7 +178,7 @@ def test_link_words_are_exactly_true(app, browser, live_server, make_user, make_
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_list_fits_a_phone_and_pages_are_shot(app, browser, live_server, make_user, make_graph, scheme):
+def test_every_list_fits_a_phone_and_pages_are_shot(shots, app, browser, live_server, make_user, make_graph, scheme):
     base = live_server.url
     graph, stopped, revoked = _site(app, make_user, make_graph)
     g = graph.public_id
@@ -205,7 +203,7 @@ def test_every_list_fits_a_phone_and_pages_are_shot(app, browser, live_server, m
                 # checkbox once sat under the next cell, so the bulk actions could not be reached on a phone).
                 covered = page.evaluate(_COVERED_CONTROLS)
                 assert covered == [], (name, covered)
-            _shoot(page, name, width, scheme)
+            _shoot(shots, page, name, width, scheme)
         if width == 390:
             page.goto(f"{base}/graphs/{g}/shares")
             row = page.locator("table.shares tbody tr").filter(has_text="Paused one")

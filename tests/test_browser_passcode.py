@@ -1,9 +1,8 @@
 """A passcode link in a real headless Chromium (issue 14 item 3): the form, a wrong passcode, the right
 one, the picture; the owner's passcode block. Waits are Playwright's auto-waiting `expect` only.
-Screenshots go to /tmp/shots/ for a person to look at (1280 and 390 px wide)."""
+Screenshots go to each test's `shots` folder (conftest.py) for a person to look at (1280 and 390 px wide)."""
 from __future__ import annotations
 
-import os
 
 import pytest
 from playwright.sync_api import expect
@@ -13,16 +12,14 @@ from share_support import draw, link_row, make_link
 
 pytestmark = pytest.mark.browser
 
-SHOTS = "/tmp/shots"
 PASSCODE = "open sesame 42"
 
 
-def shot(page, name: str) -> None:
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
+def shot(shots, page, name: str) -> None:
+    page.screenshot(path=f"{shots}/{name}.png", full_page=True)
 
 
-def test_visitor_enters_the_passcode_and_sees_the_picture(app, browser, live_server, make_user, make_graph):
+def test_visitor_enters_the_passcode_and_sees_the_picture(shots, app, browser, live_server, make_user, make_graph):
     # Links are built from the configured analytics URL; here it is the test server (the form's
     # Origin is checked against it).
     app.config["MAESTRO_ANALYTICS_URL"] = f"{live_server.url}/analytics"
@@ -38,14 +35,14 @@ def test_visitor_enters_the_passcode_and_sees_the_picture(app, browser, live_ser
         assert response is not None and response.status == 401
         expect(page.locator("h1")).to_have_text("Passcode required")
         expect(page.locator("svg")).to_have_count(0)
-        shot(page, f"passcode-form-{width}")
+        shot(shots, page, f"passcode-form-{width}")
 
         page.fill("#passcode", "not the right one")
         page.click("main button[type=submit]")
         expect(page.locator("#passcode-error")).to_contain_text("That passcode is not right")
         expect(page.locator("#passcode")).to_have_attribute("aria-invalid", "true")
         expect(page.locator("#passcode")).to_have_value("")  # never kept
-        shot(page, f"passcode-wrong-{width}")
+        shot(shots, page, f"passcode-wrong-{width}")
 
         page.fill("#passcode", PASSCODE)
         page.click("main button[type=submit]")
@@ -54,12 +51,12 @@ def test_visitor_enters_the_passcode_and_sees_the_picture(app, browser, live_ser
         expect(page.locator(".panzoom")).to_contain_text("checkout-api")
         assert page.url == made.url  # back at the link itself, after the 303
         assert [cookie["httpOnly"] for cookie in context.cookies()] == [True]
-        shot(page, f"passcode-opened-{width}")
+        shot(shots, page, f"passcode-opened-{width}")
         context.close()
     assert link_row(app, made.id).view_count == 2  # one per shown page, none for the forms
 
 
-def test_owner_sees_and_sets_the_passcode_on_the_link_page(app, browser, live_server, make_user, make_graph):
+def test_owner_sees_and_sets_the_passcode_on_the_link_page(shots, app, browser, live_server, make_user, make_graph):
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Checkout", spec="web -> api")
     draw(app, graph.public_id)
@@ -81,7 +78,7 @@ def test_owner_sees_and_sets_the_passcode_on_the_link_page(app, browser, live_se
         expect(page.locator("#passcode-settings")).to_contain_text("Passcode: on")
         expect(page.locator("#passcode-settings button:has-text('Remove passcode')")).to_be_visible()
         page.locator("#passcode-settings").scroll_into_view_if_needed()
-        shot(page, f"passcode-owner-{width}")
+        shot(shots, page, f"passcode-owner-{width}")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         context.close()
     assert link_row(app, made.id).has_passcode

@@ -5,7 +5,6 @@ Waits are Playwright's auto-waiting `expect` only, with generous timeouts: the m
 """
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Callable, Iterator
 
@@ -27,7 +26,6 @@ from worker_support import post_result
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
-SHOTS = "/tmp/shots-public"
 LIVE_PORT = free_port()  # chosen before the app is built: its CSP names the live server's origin
 # Each test's app is served on this port, so that the module's one live server lets its pages in
 # (the origin it checks is the page's).
@@ -349,8 +347,7 @@ def test_a_used_up_link_keeps_the_pages_it_allowed(app, browser, live_server, li
 # --- 3. screenshots: the page and each refusal, 1280 and 390 px, light and dark ---------------------------
 
 @pytest.mark.app_settings(**DOWN_SETTINGS)
-def test_screenshots_of_the_page_and_each_refusal(app, browser, live_server, people, shop):
-    os.makedirs(SHOTS, exist_ok=True)
+def test_screenshots_of_the_page_and_each_refusal(shots, app, browser, live_server, people, shop):
     base = live_server.url
     owner, writer = people
     links = {"page": make_link(app, shop, owner)}
@@ -370,6 +367,6 @@ def test_screenshots_of_the_page_and_each_refusal(app, browser, live_server, peo
                 page = visitor(browser, width, dark)
                 page.goto(base + path)
                 expect(page.locator("h1")).to_be_visible()
-                page.screenshot(path=f"{SHOTS}/{name}-{width}-{'dark' if dark else 'light'}.png", full_page=True)
+                page.screenshot(path=f"{shots}/{name}-{width}-{'dark' if dark else 'light'}.png", full_page=True)
                 _contexts.remove(page.context)
                 page.context.close()

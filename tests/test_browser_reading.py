@@ -4,7 +4,7 @@ refused), hints in the device's words, no focus ring after a mouse drag, the zoo
 redraw, the picture in the page's theme, the link page's image link, and the responsive themed embed.
 
 At 1280 px and at 390 px (a phone: touch, mobile viewport), light and dark. Every wait is
-Playwright's auto-waiting (`expect`, `wait_for_function`). Screenshots go to $MAESTRO_SHOTS/reading/.
+Playwright's auto-waiting (`expect`, `wait_for_function`). Screenshots go to each test's `shots` folder.
 """
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from share_support import make_link
 
 pytestmark = pytest.mark.browser
 
-SHOTS = os.path.join(os.environ.get("MAESTRO_SHOTS", "/tmp/shots"), "reading")
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 DEVICES = [pytest.param(DESKTOP, id="1280"), pytest.param(PHONE, id="390")]
@@ -84,12 +83,11 @@ def payments(app, owner, make_graph):
     return graph
 
 
-def shot(page, name: str, full_page: bool = True) -> None:
+def shot(shots, page, name: str, full_page: bool = True) -> None:
     """A screenshot for a person to look at. On a touch screen, of the window only: Chromium takes a
     full-page one by resizing the emulated screen, which drops the touch media queries meanwhile."""
-    os.makedirs(SHOTS, exist_ok=True)
     touch = page.evaluate("matchMedia('(hover: none)').matches")
-    page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=full_page and not touch)
+    page.screenshot(path=os.path.join(shots, f"{name}.png"), full_page=full_page and not touch)
 
 
 def visitor(browser, device: dict, scheme: str = "light", **options):
@@ -132,7 +130,7 @@ def scale_of(page) -> float:
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("device", DEVICES)
-def test_full_screen_opens_the_picture_readable_with_pan_and_pinch(browser, live_server, app, owner, payments,
+def test_full_screen_opens_the_picture_readable_with_pan_and_pinch(shots, browser, live_server, app, owner, payments,
                                                                     device, scheme):
     made = make_link(app, payments, owner)
     page = visitor(browser, device, scheme)
@@ -147,7 +145,7 @@ def test_full_screen_opens_the_picture_readable_with_pan_and_pinch(browser, live
         button_box = page.get_by_role("button", name="Full screen").bounding_box()
         toolbar_box = page.locator(".viewer-toolbar").bounding_box()
         assert button_box["width"] >= toolbar_box["width"] - 2 and abs(button_box["y"] - toolbar_box["y"]) <= 2
-    shot(page, f"public-{width}-{scheme}")
+    shot(shots, page, f"public-{width}-{scheme}")
 
     page.get_by_role("button", name="Full screen").click()
     host = page.locator("[data-live-picture]")
@@ -160,7 +158,7 @@ def test_full_screen_opens_the_picture_readable_with_pan_and_pinch(browser, live
     # The picture takes the screen: the box fills most of it.
     page.wait_for_function("() => { const b = document.querySelector('[data-panzoom]').getBoundingClientRect();"
                            " return b.height >= window.innerHeight * 0.6 && b.width >= window.innerWidth * 0.9; }")
-    shot(page, f"fullscreen-{width}-{scheme}", full_page=False)
+    shot(shots, page, f"fullscreen-{width}-{scheme}", full_page=False)
 
     # Pan (one finger or the mouse) and, on touch, pinch.
     stage = page.locator("[data-live-picture] .panzoom-stage")
@@ -252,7 +250,7 @@ def test_the_hint_speaks_the_devices_words_and_the_readout_is_not_the_button(bro
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_no_focus_ring_after_a_mouse_drag(browser, live_server, app, owner, payments, scheme):
+def test_no_focus_ring_after_a_mouse_drag(shots, browser, live_server, app, owner, payments, scheme):
     made = make_link(app, payments, owner)
     page = visitor(browser, DESKTOP, scheme)
     page.goto(live_server.url + made.path)
@@ -275,7 +273,7 @@ def test_no_focus_ring_after_a_mouse_drag(browser, live_server, app, owner, paym
     page.keyboard.press("ArrowLeft")
     expect(stage).not_to_have_attribute("style", before)
     assert page.evaluate(ring) == "none"
-    shot(page, f"after-drag-1280-{scheme}", full_page=False)
+    shot(shots, page, f"after-drag-1280-{scheme}", full_page=False)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -339,7 +337,7 @@ def test_the_picture_follows_the_dark_theme_and_the_files_stay_light(browser, li
     assert 'class="background" width="100%" height="100%" fill="#ffffff"' in svg_file.text()
 
 
-def test_the_link_page_offers_the_image_link_with_copy_markdown_and_html(browser, live_server, app, owner, payments):
+def test_the_link_page_offers_the_image_link_with_copy_markdown_and_html(shots, browser, live_server, app, owner, payments):
     made = make_link(app, payments, owner)
     for width, scheme in ((1280, "light"), (1280, "dark"), (390, "light"), (390, "dark")):
         device = DESKTOP if width == 1280 else {"viewport": {"width": 390, "height": 844}}  # full-page shots
@@ -360,7 +358,7 @@ def test_the_link_page_offers_the_image_link_with_copy_markdown_and_html(browser
                                               + r'" alt="Dependency diagram: Payments platform"></a>$'))
         # No sideways scroll on a phone.
         assert not page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
-        shot(page, f"link-page-{width}-{scheme}")
+        shot(shots, page, f"link-page-{width}-{scheme}")
         if width == 1280 and scheme == "light":
             for button, field in (("Copy image link", image), ("Copy Markdown", markdown), ("Copy HTML", html)):
                 section.get_by_role("button", name=button).click()
@@ -408,7 +406,7 @@ def host_site():
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_the_embed_snippet_is_responsive_and_themed(browser, live_server, app, owner, payments, scheme, host_site):
+def test_the_embed_snippet_is_responsive_and_themed(shots, browser, live_server, app, owner, payments, scheme, host_site):
     made = make_link(app, payments, owner, embeddable=True, origins=(host_site.origin,))
     owner_page = browser.new_context(**DESKTOP).new_page()
     log_in(owner_page, live_server.url)
@@ -418,7 +416,7 @@ def test_the_embed_snippet_is_responsive_and_themed(browser, live_server, app, o
     other = "light" if scheme == "dark" else "dark"  # the theme the snippet forces against the visitor's setting
     owner_page.get_by_label("Dark" if other == "dark" else "Light", exact=True).check()
     expect(snippet).to_have_value(re.compile(f"&amp;theme={other}\""))
-    shot(owner_page, f"link-page-embeddable-1280-{other}-snippet")
+    shot(shots, owner_page, f"link-page-embeddable-1280-{other}-snippet")
     html = snippet.input_value().replace(app.config["MAESTRO_ANALYTICS_URL"], f"{live_server.url}/analytics")
     assert "max-width:800px" in html and "padding-top:max(" in html
 
@@ -446,7 +444,7 @@ def test_the_embed_snippet_is_responsive_and_themed(browser, live_server, app, o
         inside.wait_for_function(f"() => {{ const b = document.querySelector('[data-panzoom]').getBoundingClientRect();"
                                  f" return b.bottom <= window.innerHeight && b.height >= {rect['width'] * 0.3}; }}")
         expect(frame.get_by_role("button", name="Full screen")).to_be_visible()
-        shot(page, f"embed-{width}-{scheme}-theme-{other}")
+        shot(shots, page, f"embed-{width}-{scheme}-theme-{other}")
         context.close()
 
     # The theme rides after the token: the route still reads the token; an unknown theme is the default.

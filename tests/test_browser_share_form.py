@@ -2,7 +2,7 @@
 the custom date appears only when chosen and shows the visitor's local time; the sites box only with
 embedding on; the revoke <dialog> opens, Cancel changes nothing, Confirm revokes; "Copy" puts the short
 link on the clipboard and says "Copied". Screenshots of the changed pages at 1280 and 390 px, light and
-dark, in /tmp/shots/shareform/ for a person to look at. Every wait is Playwright's auto-waiting `expect`."""
+dark, in its `shots` folder for a person to look at. Every wait is Playwright's auto-waiting `expect`."""
 from __future__ import annotations
 
 import os
@@ -18,7 +18,6 @@ from share_support import draw, link_row, make_link
 
 pytestmark = pytest.mark.browser
 
-SHOTS = os.path.join(os.environ.get("MAESTRO_SHOTS", "/tmp/shots"), "shareform")
 
 
 @pytest.fixture
@@ -116,9 +115,8 @@ def test_copy_button_puts_the_short_link_on_the_clipboard(browser, site):
     context.close()
 
 
-def test_screenshots_of_the_changed_pages(browser, site):
+def test_screenshots_of_the_changed_pages(shots, browser, site):
     """Each changed page at 1280 and 390 px, light and dark; none scrolls sideways."""
-    os.makedirs(SHOTS, exist_ok=True)
     g, board, ana = site["graph"].public_id, site["board"], site["ana"]
     pages = [("share-form", f"/graphs/{g}/shares", "form"), ("link", f"/graphs/{g}/shares/{board.id}", None),
              ("link-dialog", f"/graphs/{g}/shares/{board.id}", "dialog"),
@@ -144,7 +142,7 @@ def test_screenshots_of_the_changed_pages(browser, site):
                 if extra == "dialog":
                     page.locator("form[data-confirm] button", has_text="Revoke").click()
                     expect(page.locator("dialog[open]")).to_be_visible()
-                page.screenshot(path=os.path.join(SHOTS, f"{name}-{width}-{scheme}.png"), full_page=extra != "dialog")
+                page.screenshot(path=os.path.join(shots, f"{name}-{width}-{scheme}.png"), full_page=extra != "dialog")
                 if page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1"):
                     wide.append(f"{name} at {width} px ({scheme})")
             context.close()

@@ -2,11 +2,10 @@
 keys, highlighting, a picture swapped in by live updates, and the downloads.
 
 Every wait is Playwright's auto-waiting (`expect`, `wait_for_function`); screenshots of the private
-and public picture pages at 1280 and 390 px go to /tmp/shots/ for a person to look at.
+and public picture pages at 1280 and 390 px go to each test's `shots` folder for a person to look at.
 """
 from __future__ import annotations
 
-import os
 import re
 from datetime import date
 
@@ -19,7 +18,6 @@ from share_support import make_link
 
 pytestmark = pytest.mark.browser
 
-SHOTS = os.environ.get("MAESTRO_SHOTS", "/tmp/shots")
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
@@ -59,14 +57,13 @@ def zoom_level(page):
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
-def test_a_55_node_picture_opens_fitted_and_centred(browser, live_server, graph, viewport, app, owner):
+def test_a_55_node_picture_opens_fitted_and_centred(shots, browser, live_server, graph, viewport, app, owner):
     page = open_private(browser, live_server.url, graph, viewport)
     expect(page.locator("[data-panzoom] g.node")).to_have_count(55)
     page.wait_for_function(FITTED_JS)
     # The box takes the picture's shape: no taller than most of the window.
     page.wait_for_function(f"() => document.querySelector('[data-panzoom]').clientHeight <= {viewport['height']} * 0.8")
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=f"{SHOTS}/private-{viewport['width']}.png", full_page=True)
+    page.screenshot(path=f"{shots}/private-{viewport['width']}.png", full_page=True)
 
     made = make_link(app, graph, owner)
     public = page.context.browser.new_context(viewport=viewport).new_page()
@@ -74,7 +71,7 @@ def test_a_55_node_picture_opens_fitted_and_centred(browser, live_server, graph,
     expect(public.locator("[data-panzoom] g.node")).to_have_count(55)
     public.wait_for_function(FITTED_JS)
     expect(public.get_by_role("link", name="Download SVG")).to_be_visible()
-    public.screenshot(path=f"{SHOTS}/public-{viewport['width']}.png", full_page=True)
+    public.screenshot(path=f"{shots}/public-{viewport['width']}.png", full_page=True)
 
 
 def test_fit_and_actual_size_buttons_wheel_and_arrow_keys(browser, live_server, graph):
@@ -149,7 +146,7 @@ def test_pinch_zooms_in_with_two_fingers(browser, live_server, graph):
     expect(stage).not_to_have_attribute("style", before)
 
 
-def test_pointing_at_or_focusing_a_node_lights_its_edges_and_neighbours(browser, live_server, graph):
+def test_pointing_at_or_focusing_a_node_lights_its_edges_and_neighbours(shots, browser, live_server, graph):
     page = open_private(browser, live_server.url, graph, DESKTOP)
     page.get_by_role("button", name="Actual size").click()
     node = page.locator('[data-panzoom] g.node[data-node="auth-service"]')
@@ -161,8 +158,7 @@ def test_pointing_at_or_focusing_a_node_lights_its_edges_and_neighbours(browser,
     expect(page.locator('[data-panzoom] g.node[data-node="user-directory"]')).to_have_class(re.compile(r"\bis-near\b"))
     expect(page.locator('[data-panzoom] g.node[data-node="service-7"]')).not_to_have_class(re.compile(r"\bis-near\b"))
     expect(page.locator("[data-panzoom] svg")).to_have_class(re.compile(r"\bhas-focus\b"))
-    os.makedirs(SHOTS, exist_ok=True)
-    page.locator("[data-viewer]").screenshot(path=f"{SHOTS}/highlight-1280.png")
+    page.locator("[data-viewer]").screenshot(path=f"{shots}/highlight-1280.png")
 
     page.get_by_role("button", name="Fit").focus()
     expect(lit).to_have_count(0)
@@ -222,7 +218,7 @@ WEB_SHOP = ("browser [kind=frontend] -> web [kind=frontend]\nbrowser -> cdn [kin
             "catalog -> search\ncatalog -> db\ncart -> cache [kind=cache]\norders -> db\nauth -> db")
 
 
-def test_the_embed_page_fills_its_frame(browser, live_server, app, owner, make_graph):
+def test_the_embed_page_fills_its_frame(shots, browser, live_server, app, owner, make_graph):
     graph = make_graph(owner, name="Cycle", spec=CYCLE)
     draw_with_the_reference_worker(app, graph.public_id)
     made = make_link(app, graph, owner)
@@ -233,16 +229,14 @@ def test_the_embed_page_fills_its_frame(browser, live_server, app, owner, make_g
     # The box reaches the bottom of the frame (less the page's padding), whatever the picture's shape.
     page.wait_for_function("() => { const b = document.querySelector('[data-panzoom]').getBoundingClientRect();"
                            " return b.bottom >= window.innerHeight - 24 && b.bottom <= window.innerHeight; }")
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=f"{SHOTS}/embed-cycle-640.png")
+    page.screenshot(path=f"{shots}/embed-cycle-640.png")
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
-def test_the_web_shop_opens_whole_on_a_phone_and_a_desktop(browser, live_server, app, owner, make_graph, viewport):
+def test_the_web_shop_opens_whole_on_a_phone_and_a_desktop(shots, browser, live_server, app, owner, make_graph, viewport):
     graph = make_graph(owner, name="Web shop", spec=WEB_SHOP)
     draw_with_the_reference_worker(app, graph.public_id)
     page = open_private(browser, live_server.url, graph, viewport)
     expect(page.locator("[data-panzoom] g.node")).to_have_count(16)
     page.wait_for_function(FITTED_JS)
-    os.makedirs(SHOTS, exist_ok=True)
-    page.screenshot(path=f"{SHOTS}/web-shop-{viewport['width']}.png", full_page=True)
+    page.screenshot(path=f"{shots}/web-shop-{viewport['width']}.png", full_page=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 
-import os
 import re
 from datetime import timedelta
 
@@ -29,7 +28,6 @@ from share_support import BREAKS, draw, link_row, lose_pinned_result, make_link,
 from conftest import PASSWORD, api_headers
 from live_support import LiveClient, start_live_server
 
-SHOTS = "/tmp/shots"
 
 
 def picture(word: str) -> str:
@@ -277,17 +275,16 @@ def test_a_new_picture_is_announced_to_live_links_only(app, auth, client, graph,
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 390])
-def test_the_snapshot_page_and_the_owners_pages_in_a_browser(app, browser, live_server, graph, writer, snapshot,
+def test_the_snapshot_page_and_the_owners_pages_in_a_browser(shots, app, browser, live_server, graph, writer, snapshot,
                                                               width):
     base = live_server.url
     make_link(app, graph, writer, label="Wall screen")
     page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-    os.makedirs(SHOTS, exist_ok=True)
     page.goto(base + snapshot.path)
     expect(page.locator(".snapshot-note")).to_contain_text("Snapshot as of")
     expect(page.locator("[data-live-picture] svg")).to_contain_text("alpha-drawing")
     expect(page.locator(".figures")).to_contain_text("2")
-    page.screenshot(path=f"{SHOTS}/snapshot-{width}.png", full_page=True)
+    page.screenshot(path=f"{shots}/snapshot-{width}.png", full_page=True)
 
     page.goto(f"{base}/auth/login")
     page.fill("#email", writer.email)
@@ -296,10 +293,10 @@ def test_the_snapshot_page_and_the_owners_pages_in_a_browser(app, browser, live_
     page.wait_for_url(f"{base}/graphs/")
     page.goto(f"{base}/graphs/{graph.public_id}/shares/{snapshot.id}")
     expect(page.locator("[data-link-mode=snapshot]")).to_contain_text("Snapshot as of")
-    page.screenshot(path=f"{SHOTS}/snapshot-link-{width}.png", full_page=True)
+    page.screenshot(path=f"{shots}/snapshot-link-{width}.png", full_page=True)
     page.goto(f"{base}/shares")
     expect(page.locator("[data-link-mode]")).to_have_text([re.compile("^Live$"), re.compile("^Snapshot as of ")])
-    page.screenshot(path=f"{SHOTS}/snapshot-my-links-{width}.png", full_page=True)
+    page.screenshot(path=f"{shots}/snapshot-my-links-{width}.png", full_page=True)
     page.context.close()
 
 
