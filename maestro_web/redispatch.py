@@ -22,6 +22,8 @@ from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
+from maestro_web.logs import accept_request_id
+
 log = logging.getLogger(__name__)
 
 BODY_KEY = "maestro.request_body"  # the request's body as read once (bytes)
@@ -93,8 +95,10 @@ class Redispatch:
         close = getattr(answer, "close", None)
         if close is not None:
             close()
+        incoming = environ.get("HTTP_X_REQUEST_ID")  # the request's own id (outside its context here)
         log.warning("%s %s: its database connection was terminated before it committed anything; "
-                    "dispatched again", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+                    "dispatched again", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
+                    extra={"request_id": incoming if incoming and accept_request_id(incoming) == incoming else None})
         again = dict(first)
         again[AGAIN_KEY] = False  # present: never a third time
         if BODY_KEY in again:

@@ -127,7 +127,7 @@ def test_without_a_trusted_proxy_every_view_counts(app, client, owner, graph):
 
 @pytest.mark.skipif(ENGINE != "postgresql", reason="pg_terminate_backend is PostgreSQL's")
 @behind_nginx
-def test_an_owner_request_whose_connection_the_administrator_ended_is_dispatched_again(app, client, owner):
+def test_an_owner_request_whose_connection_the_administrator_ended_is_dispatched_again(app, client, owner, caplog):
     """bench/soak.py: pg_terminate_backend reached an owner's connection after the pool's pre-ping had
     passed it, and the edit answered 503. Nothing was committed (57P01), so the request runs again."""
     from conftest import POSTGRES_ADMIN_URL
@@ -146,8 +146,9 @@ def test_an_owner_request_whose_connection_the_administrator_ended_is_dispatched
     with app.app_context():
         engine = db.engine
     sa.event.listen(engine, "checkout", end_it_after_the_liveness_check)
+    once = request_id()
     try:
-        response = client.patch(url, headers={**headers, "X-Request-ID": request_id()}, json={"name": "Shop 2"})
+        response = client.patch(url, headers={**headers, "X-Request-ID": once}, json={"name": "Shop 2"})
     finally:
         sa.event.remove(engine, "checkout", end_it_after_the_liveness_check)
         admin.dispose()
@@ -155,6 +156,8 @@ def test_an_owner_request_whose_connection_the_administrator_ended_is_dispatched
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.json["name"] == "Shop 2"
     assert graph_names(app) == ["Shop 2"]
+    said = [record for record in caplog.records if record.name == "maestro_web.redispatch"]
+    assert len(said) == 1 and said[0].request_id == once  # its log line names the request
 
 
 @pytest.mark.skipif(ENGINE != "postgresql", reason="pg_terminate_backend is PostgreSQL's")
