@@ -138,7 +138,7 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_strict_input(app: Flask) -> None:
-    """Strict JSON in and out, and no NUL in paths, query strings or forms (issue 10 §4)."""
+    """Strict JSON in and out, and no NUL in paths, query strings or forms: bad input is a 400, never a 500."""
     from maestro_web.web.strict_input import init_app as register
 
     register(app)

@@ -22,7 +22,7 @@ from typing import Any
 # page's way back to an invitation link).
 _PARAM = re.compile(r"((?:^|[?&;\s\"']|%3F|%26)(?:token|access_token|refresh_token|jwt)(?:=|%3D))[^&\s\"';]+", re.I)
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
-_SHORT_LINK = re.compile(r"(/s/)[A-Za-z0-9_-]{23,}")  # a short link's code is a credential too (issue 14)
+_SHORT_LINK = re.compile(r"(/s/)[A-Za-z0-9_-]{23,}")  # a short link's code is a credential too: it opens the link
 _BEARER = re.compile(r"((?:Bearer|JWT)\s+)[A-Za-z0-9_.\-]+", re.I)
 # Personal data: an address typed into a form must not reach a log line through any library.
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")

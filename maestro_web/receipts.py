@@ -1,4 +1,4 @@
-"""Writes nginx may send twice: a receipt per committed request id (issue 26 item 3).
+"""Writes nginx may send twice: a receipt per committed request id, so a retried write is done once.
 
 nginx sends a request whose upstream failed (connection refused or cut: a gunicorn killed with -9,
 a crash) to the next gunicorn, with the same `X-Request-ID` (`$request_id`; deploy/nginx asks it to

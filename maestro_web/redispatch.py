@@ -1,4 +1,4 @@
-"""A request whose database connection the administrator ended is dispatched once more (issue 26 item 3).
+"""A request whose database connection the administrator ended is dispatched once more.
 
 `pg_terminate_backend` (or a fast shutdown) ends a connection that `pool_pre_ping` had just passed:
 the request's next statement fails with SQLSTATE 57P01 (admin_shutdown), and everything its open

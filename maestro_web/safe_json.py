@@ -1,4 +1,4 @@
-"""JSON and text from strangers, read without surprises (issue 10 §4). No Flask in here.
+"""JSON and text from strangers, read without surprises (SPEC §7). No Flask in here.
 
 `loads_strict` is the one JSON reader for request bodies, the worker's form `info` and the spec
 import. On top of `json.loads` it refuses what a database or a later `json.dumps` would choke on:

@@ -1,4 +1,4 @@
-"""The weekly PDF by e-mail (issue 25 §3): an Admin chooses readers of a graph; in a week when the graph
+"""The weekly PDF by e-mail (SPEC §12): an Admin chooses readers of a graph; in a week when the graph
 changed (an edit or a crawl made a version), `flask reports weekly` asks the report service for a PDF of
 the changes since the last mail, and once it is ready each chosen reader who still has Read gets it,
 with a one-click unsubscribe link (RFC 8058). A reader who lost Read gets nothing and is unsubscribed.

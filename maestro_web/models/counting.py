@@ -1,4 +1,4 @@
-"""The engine the public view counts on (issue 15 goal 2, docs/scale.md "The public view").
+"""The engine the public view counts on, apart so that each count commits at once (docs/scale.md "The public view").
 
 One autocommit engine per app for `share_rules.count_view`, the app's hottest statement: each view
 is one conditional UPDATE that commits on its own. Measured on the 2-core machine, the commit's WAL

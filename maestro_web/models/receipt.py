@@ -1,4 +1,4 @@
-"""Receipts of requests done (issue 26 item 3): what makes nginx's retry of a request safe.
+"""Receipts of requests done: what makes nginx's retry of a request safe.
 
 nginx sends a request that failed on one gunicorn instance (its connection refused or cut: a kill -9,
 a crash) to the next one with the same `X-Request-ID` (its `$request_id`). A receipt is written in the

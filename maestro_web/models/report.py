@@ -97,7 +97,7 @@ class Report(Model):
 
 
 class ReportSubscription(Model):
-    """A reader of a graph who gets its PDF by e-mail in weeks when the graph changed (issue 25 §3).
+    """A reader of a graph who gets its PDF by e-mail in weeks when the graph changed (SPEC §12).
 
     Chosen by an Admin of the graph; `code` is the one-click unsubscribe link's capability (random,
     it only ever unsubscribes). Ends when the reader unsubscribes, is removed by an Admin, or is found

@@ -1,4 +1,4 @@
-"""Rendered public pages, kept per process (issue 15 goal 2, docs/scale.md "The public view").
+"""Rendered public pages, kept per process so a busy link renders once (docs/scale.md "The public view").
 
 A public page is a pure function of what the counting statement returned (the graph's fields and
 the picture it shows, the link's expiry), the address the visitor opened (its token or short code go

@@ -280,7 +280,7 @@ def public_passcode(graph_id: str, embed: bool) -> AnyResponse:
 @public_bp.get("/s/<code>", endpoint="short_page")
 @rate_limits.exempt  # like the long link: failures are counted in refusal_page()
 def short_link(code: str) -> Response | str:
-    """The short link (issue 14): require_share checked the code's MAC; the link's graph comes from
+    """The short link `/s/<code>` (SPEC §10): require_share checked the code's MAC; the link's graph comes from
     its row, then everything is the long link's: the same counting statement, page and headers."""
     here = address()
     if here is None:  # a genuine code of a link since pruned

@@ -1,4 +1,4 @@
-"""A graph as a document a person can hand on: PDF, XLSX or CSV (SPEC §12, issue 25 §2, §4, §5).
+"""A graph as a document a person can hand on: PDF, XLSX or CSV (SPEC §12).
 
 Pure: bytes in memory from data the caller read through the app's API. No Flask, no database, no
 app config (.importlinter), no file written, nothing fetched: a failure leaves nothing behind.

@@ -1,4 +1,4 @@
-"""Passcode cookies (SPEC §10, issue 14): what opens a passcode-protected share link for one browser.
+"""Passcode cookies (SPEC §10): what opens a passcode-protected share link for one browser.
 
 After the right passcode the visitor's browser holds a cookie named for the link
 (`maestro_pass_<link id>`) whose value is `<expiry>.<MAC>`: an HMAC-SHA256 under the public-analytics

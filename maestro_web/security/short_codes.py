@@ -1,4 +1,4 @@
-"""Short link codes (SPEC §10, issue 14): `<link id><MAC>` under the public-analytics key ring.
+"""Short link codes (SPEC §10): `<link id><MAC>` under the public-analytics key ring.
 
 The code is the link's public id followed by a truncated HMAC-SHA256 of it, base64url without
 padding. The id alone (what a database dump holds) opens nothing: the MAC needs the key. Minted with

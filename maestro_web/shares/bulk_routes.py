@@ -1,4 +1,4 @@
-"""Bulk actions on "My shared links" (issue 14 item 7): pause, resume, extend or revoke the selected
+"""Bulk actions on "My shared links" (SPEC §10): pause, resume, extend or revoke the selected
 links. The first POST shows one confirmation page saying what will happen; its form posts again with
 `confirmed=1`, and only then is anything changed (POST, CSRF as every form)."""
 from __future__ import annotations

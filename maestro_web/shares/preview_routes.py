@@ -1,4 +1,4 @@
-"""The owner's preview of a share link (issue 14): exactly what a visitor of the link sees, never counted.
+"""The owner's preview of a share link (SPEC §10): exactly what a visitor of the link sees, never counted.
 
 `GET /analytics/graphs/<graph id>/shares/<link id>/preview`: a signed-in user (require_user, the
 shares blueprint's guard) with Write on the graph, as for every page of a link. It renders the public

@@ -23,7 +23,7 @@ from maestro_web.models.base import utcnow
 from maestro_web.models.share_rules import Outcome, row_status_condition
 
 LINK_STATUSES = ("active", "paused", "expired", "used up", "revoked")
-# Ended links (expired, used up, revoked) are shown only when asked for (issue 14 item 7).
+# Ended links (expired, used up, revoked) are shown only when asked for: by default, the ones still of use.
 DEFAULT_STATUSES = ("active", "paused")
 # What `?status=` may be, as a pattern the API's OpenAPI document publishes: empty, `all`, or a comma
 # list of statuses (underscores for spaces; spaces around items and empty items allowed).

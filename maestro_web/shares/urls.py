@@ -16,11 +16,11 @@ def share_url(link: ShareLink, embed: bool = False) -> str:
 
 
 def short_url(link: ShareLink) -> str:
-    """`{MAESTRO_ANALYTICS_URL}/s/<code>` (issue 14): the link id and its MAC, for QR codes and chat apps."""
+    """`{MAESTRO_ANALYTICS_URL}/s/<code>` (SPEC §10): the link id and its MAC, for QR codes and chat apps."""
     ring = current_app.config["KEY_RINGS"][CONTEXT]
     return f"{current_app.config['MAESTRO_ANALYTICS_URL']}/s/{mint_short_code(ring, link.public_id)}"
 
 
 def image_url(link: ShareLink) -> str:
-    """The image link (issue 14): the public URL with `&ext=png`, a PNG of the current picture."""
+    """The image link (SPEC §10): the public URL with `&ext=png`, a PNG of the current picture."""
     return f"{share_url(link)}&ext=png"

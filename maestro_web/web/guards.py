@@ -154,7 +154,7 @@ def require_share() -> None:
     (revoked, paused, max views...) is decided by the view, in the statement that counts it.
     """
     code = (request.view_args or {}).get("code")
-    if code is not None:  # a short link `/s/<code>` (issue 14): the MAC names the link, the view finds its graph
+    if code is not None:  # a short link `/s/<code>` (SPEC §10): the MAC names the link, the view finds its graph
         g.share_claims = {"jti": short_codes.verify_short_code(
             code, current_app.config["KEY_RINGS"][share_tokens.CONTEXT])}
         return

@@ -10,7 +10,7 @@ Registering and setting a new password from a reset link have one per client add
 endpoints one per worker token (generous: a busy worker is not a guesser).
 
 Keys that come from what a person typed (an e-mail address) or from a credential (a worker token)
-are stored and logged only as a keyed hash, never in clear (issue 10 §5).
+are stored and logged only as a keyed hash, never in clear: a store or a log line gives no one away.
 
 With REDIS_URL set, the counters live in Redis. If Redis cannot be reached, every limited request
 fails *closed*: 503 with Retry-After and a message saying so, never a 500 and never an unlimited

@@ -1,4 +1,4 @@
-"""Hostile input stops at the door (issue 10 §4): no NUL reaches the database, no JSON surprises.
+"""Hostile input stops at the door: no NUL reaches the database, no JSON surprises (SPEC §7).
 
 - every JSON body Flask reads goes through `safe_json.loads_strict` (deep nesting, NaN/Infinity,
   NUL, lone surrogates are a 400 naming where, never a RecursionError or a database error);

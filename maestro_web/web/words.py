@@ -1,4 +1,4 @@
-"""Plain words for pages: the one home of how a status and a time read (issue 12 part 3).
+"""Plain words for pages: the one home of how a status and a time read, so every page says them alike.
 
 Templates use the filters `status_word` and `relative_time` (through the macros in
 templates/_status.html); static/live.js and static/time.js read the same words from the JSON map
