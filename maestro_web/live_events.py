@@ -44,7 +44,6 @@ HOOKED = "maestro_live_hooked"  # the before_request hook is registered (once, b
 PENDING = "maestro_live_pending"  # key in Session.info: events waiting for the commit (and their outbox row)
 TOKEN_TTL = 300
 TOKEN_RENEW_BEFORE = 60  # seconds: a cached socket token is replaced this long before it expires
-ENDED_STATUSES = ("paused", "revoked", "expired", "used up")
 REVOKED = Outcome.REVOKED.value
 
 
@@ -200,7 +199,7 @@ def _owners_told(session: Session, link_id: str, audience: list[str], status: st
 def _visitors_told(session: Session, link_id: str, status: str) -> None:
     """share.changed on the link's own channel (its open public pages), with the row's status."""
     publish_after_commit(share_channel(link_id), "share.changed", {"status": status}, session)
-    if status in ENDED_STATUSES:
+    if status != Outcome.VIEWABLE.value:  # paused, revoked, expired, used up: the page shows it no more
         # After the event, so an open public page reads why before its subscription ends.
         publish_after_commit(CONTROL, "revoke", {"channel": share_channel(link_id)}, session)
 

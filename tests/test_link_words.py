@@ -5,13 +5,26 @@ the form, the Share button and both API routes ("Shared link, 6 Dec", the day it
 from __future__ import annotations
 
 import re
+from typing import get_args
 
 from markupsafe import escape
 
 from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
-from maestro_web.models.share_rules import STATE_REASONS, VISITOR_WORDS, Outcome
-from maestro_web.web.words import day_text
+from maestro_web.api.schemas import ShareLinkOut
+from maestro_web.models.share_rules import (
+    LISTED_STATUSES,
+    OWNER_STATUSES,
+    ROW_STATUSES,
+    STATE_REASONS,
+    VISITOR_WORDS,
+    Outcome,
+    RowStatusWord,
+)
+from maestro_web.public.routes import REFUSALS
+from maestro_web.shares.queries import DEFAULT_STATUSES, LINK_STATUSES, parse_statuses
+from maestro_web.shares.routes import STATUS_CHOICES
+from maestro_web.web.words import STATUS_WORDS, day_text, status_key, status_word
 from share_support import BREAKS, make_link, short_code
 
 from conftest import api_headers
@@ -179,3 +192,23 @@ def test_taking_write_from_a_creator_says_their_links_stopped(app, auth, client,
     make_link(app, graph, reader, label="Three")
     html = client.post(f"{access}/{reader.public_id}/remove", data=auth.form_values(access), follow_redirects=True).text
     assert "Access removed. The 1 active link they made of this graph is now Stopped" in html
+
+
+def test_one_state_type_carries_every_word_of_a_state():
+    """share_rules.Outcome is the one home of a link's states: the lists, the filter, the words people read,
+    the visitor's refusal and "ended" all read from its members (no second spelling such as `used_up`)."""
+    assert set(LISTED_STATUSES) == set(ROW_STATUSES)
+    assert set(get_args(RowStatusWord)) == {status.value for status in ROW_STATUSES}  # the API's schema
+    assert ShareLinkOut.model_fields["status"].annotation is RowStatusWord
+    assert LINK_STATUSES == tuple(status.value for status in LISTED_STATUSES)
+    assert DEFAULT_STATUSES == ("active", "paused") and parse_statuses("used_up , revoked") == ("used up", "revoked")
+    assert [key for key, _ in STATUS_CHOICES[1:-1]] == [status.key for status in LISTED_STATUSES]
+    for status in OWNER_STATUSES:
+        assert STATUS_WORDS[status.value] == status_word(status.value) == status.word
+        assert status_key(status.value) == status.key == status.value.replace(" ", "_")
+    assert [status for status in Outcome if status.ended] == [Outcome.REVOKED, Outcome.EXPIRED, Outcome.USED_UP]
+    for outcome in Outcome:
+        if outcome.refusal is None:
+            assert outcome.visitor_sees == "invalid"
+        else:
+            assert outcome.visitor_sees == outcome.value and REFUSALS[outcome.value][1:] == outcome.refusal

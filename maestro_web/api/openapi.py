@@ -22,6 +22,7 @@ from maestro_web.errors import ERROR_NAMES
 from maestro_web.ingest import schemas as ingest_schemas
 from maestro_web.limits import MAX_PAGE, MAX_PER_PAGE, MAX_SEARCH_LENGTH
 from maestro_web.models.graph import GRAPH_STATUSES
+from maestro_web.models.share_rules import LISTED_STATUSES
 from maestro_web.shares.queries import STATUS_LIST_PATTERN
 
 Auth = Literal["user", "refresh", "worker", "discovery", "reports", "none"]
@@ -101,8 +102,8 @@ OPERATIONS: tuple[Operation, ...] = (
               {200: s.ShareLinkPage}, USER_ERRORS, query=(
                   ("q", {"type": "string", "maxLength": MAX_SEARCH_LENGTH}, "Search in the label and the graph's name."),
                   ("status", {"type": "string", "maxLength": 200, "pattern": STATUS_LIST_PATTERN},
-                   "all, or a comma-separated list of active, paused, expired, used_up, revoked "
-                   "(empty: active,paused)."),
+                   f"all, or a comma-separated list of {', '.join(status.key for status in LISTED_STATUSES)} "
+                   f"(empty: {','.join(status.key for status in LISTED_STATUSES if not status.ended)})."),
                   ("sort", {"type": "string", "enum": ["", "created", "expires", "last_view"]},
                    "created (newest first, default), expires (soonest first), last_view (latest first)."),
                   ("page", PAGE, "Page, from 1 (empty: 1)."),

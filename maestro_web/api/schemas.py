@@ -25,6 +25,7 @@ from maestro_web.models.graph import DESCRIPTION_MAX_LENGTH, GRAPH_TYPE_CHOICES_
 from maestro_web.models.user import PERSONAL_TOKEN_MAX_DAYS, PERSONAL_TOKEN_NAME_MAX_LENGTH
 from maestro_web.limits import PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
 from maestro_web.models.share import LABEL_MAX_LENGTH
+from maestro_web.models.share_rules import RowStatusWord
 from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem
 from maestro_web.shares.services import MAX_ORIGINS, MAX_VIEWS_LIMIT, ORIGIN_PATTERN
 
@@ -426,7 +427,7 @@ class ShareLinkOut(BaseModel):
     id: str
     graph_id: str
     label: str
-    status: Literal["active", "paused", "expired", "revoked", "used up"]
+    status: RowStatusWord
     creator: CreatorOut
     created_at: str
     expires_at: str

@@ -35,7 +35,7 @@ from maestro_web.graphs.services import (
 from maestro_web.limits import MAX_PAGE, MAX_SEARCH_LENGTH
 from maestro_web.models import Role
 from maestro_web.models.graph import GRAPH_STATUSES, Graph, GraphResult
-from maestro_web.models.share_rules import STOPPED, VISITOR_WORDS, Outcome
+from maestro_web.models.share_rules import STOPPED, Outcome, visitors_see
 from maestro_web.web.words import status_word
 from maestro_web.web.rate_limits import spend_role_grant
 from maestro_web.security.session_jwt import current_user, signed_in_user
@@ -202,7 +202,7 @@ def links_stopped(count: int) -> str:
         return ""
     links = "1 active link" if count == 1 else f"{count} active links"
     return (f" The {links} they made of this graph {'is' if count == 1 else 'are'} now {status_word(STOPPED)}: "
-            f"visitors get “{VISITOR_WORDS[Outcome.CREATOR_LOST_WRITE][0]}” until they get Write back.")
+            f"visitors get {visitors_see(Outcome.CREATOR_LOST_WRITE)} until they get Write back.")
 
 
 @graphs_bp.post("/graphs/<graph_id>/invitations/<invitation_id>/withdraw")

@@ -30,7 +30,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from datetime import datetime
-from typing import Any, Callable, Protocol, cast
+from typing import Any, Callable, Literal, Protocol, cast
 
 from sqlalchemy import Integer, String, Text, bindparam, text
 from sqlalchemy.engine import Connection
@@ -45,7 +45,14 @@ from maestro_web.models.user import User
 
 
 class Outcome(enum.Enum):
-    """The answer to "may this link be viewed?"; the value is the status word pages and the API show."""
+    """A link's state, the one type of it: the answer to "may this link be viewed?" (diagnose, row_status)
+    and the status the owner's pages, the API and the live events show (link_state adds STOPPED).
+
+    Everything about a state is read from its member, never from a copy of its word: `value` is the status
+    word the API and the live events carry ("used up"), `key` its spelling in URLs, CSS classes and metric
+    labels ("used_up"), `word` what a person reads ("Used up"), `refusal` what a visitor is told (title,
+    then what happened), `visitor_sees` the name of that refusal, `ended` whether the link is over.
+    """
 
     VIEWABLE = "active"  # every rule holds (from count_view: and the view was counted)
     REVOKED = "revoked"
@@ -56,6 +63,31 @@ class Outcome(enum.Enum):
     GRAPH_DELETED = "graph deleted"
     CREATOR_LOST_WRITE = "creator lost write"
     UNKNOWN = "unknown"  # no such link, or a link of another graph
+    # Not a rule's outcome: what the owner's pages say of a link whose creator lost Write (link_state). Its
+    # visitors are refused as CREATOR_LOST_WRITE; it comes back when the creator gets Write again.
+    STOPPED = "stopped"
+
+    @property
+    def key(self) -> str:
+        """The status as one word: `used_up`, in a ?status= list, a badge's class and a metric label."""
+        return self.value.replace(" ", "_")
+
+    @property
+    def word(self) -> str:
+        """What a person reads of this status on a page: "Used up" (web/words.STATUS_WORDS)."""
+        return _WORDS[self]
+
+    @property
+    def ended(self) -> bool:
+        """Revoked, expired or used up: over for its visitors; nothing the owner can undo (revoked) or only
+        by extending. A paused or stopped link may come back."""
+        return self in (Outcome.REVOKED, Outcome.EXPIRED, Outcome.USED_UP)
+
+    @property
+    def refusal(self) -> tuple[str, str] | None:
+        """What a visitor is told when this state refuses the link (VISITOR_WORDS): title, then what
+        happened and what to do; None for a state that refuses nothing or reveals nothing."""
+        return VISITOR_WORDS.get(self)
 
     @property
     def visitor_sees(self) -> str:
@@ -65,10 +97,7 @@ class Outcome(enum.Enum):
 
         VIEWABLE only reaches a refusal when the link turned viewable between the count and the diagnosis.
         """
-        if self in (Outcome.SNAPSHOT_GONE, Outcome.REVOKED, Outcome.EXPIRED, Outcome.USED_UP, Outcome.PAUSED,
-                    Outcome.GRAPH_DELETED, Outcome.CREATOR_LOST_WRITE):
-            return self.value
-        return "invalid"
+        return self.value if self.refusal is not None else "invalid"
 
 
 # A link's mode (SPEC §10): "live" shows the graph's newest picture and figures, "snapshot" those of
@@ -145,6 +174,18 @@ RULES: tuple[Rule, ...] = (
 )
 ROW_RULES = RULES[4:]  # the link's states: what its row alone says of it (ShareLink.status())
 ROW_STATUSES = (Outcome.VIEWABLE, *(rule.broken for rule in ROW_RULES))  # what row_status() can answer
+# The row's statuses in the order the owner's lists offer them (the status filter), and with STOPPED every
+# status the owner's pages show (the badges).
+LISTED_STATUSES = (Outcome.VIEWABLE, Outcome.PAUSED, Outcome.EXPIRED, Outcome.USED_UP, Outcome.REVOKED)
+OWNER_STATUSES = (*LISTED_STATUSES, Outcome.STOPPED)
+
+# The row's statuses as a type, for the API's schema (pydantic wants a Literal, which cannot be computed):
+# tests/test_link_words.py holds it equal to ROW_STATUSES.
+RowStatusWord = Literal["active", "paused", "expired", "revoked", "used up"]
+
+_WORDS = {Outcome.VIEWABLE: "Active", Outcome.PAUSED: "Paused", Outcome.EXPIRED: "Expired", Outcome.USED_UP: "Used up",
+          Outcome.REVOKED: "Revoked", Outcome.STOPPED: "Stopped", Outcome.SNAPSHOT_GONE: "Snapshot gone",
+          Outcome.GRAPH_DELETED: "Graph deleted", Outcome.CREATOR_LOST_WRITE: "Stopped", Outcome.UNKNOWN: "Unknown"}
 
 
 def row_status(link: LinkRow, now: datetime | None = None) -> Outcome:
@@ -156,7 +197,7 @@ def row_status(link: LinkRow, now: datetime | None = None) -> Outcome:
     return Outcome.VIEWABLE
 
 
-STOPPED = "stopped"  # not a row state: a link whose creator lost Write (SPEC §3.2), shown to its owners
+STOPPED = Outcome.STOPPED.value  # not a row state: a link whose creator lost Write (SPEC §3.2), shown to its owners
 
 # What a visitor is told when a link does not open, by the rule it broke: the refusal page's title, then
 # what happened and what to do (nothing about the graph; "creator lost write" and "graph deleted" keep
@@ -220,8 +261,20 @@ class LinkState:
     time: datetime
 
     @property
+    def outcome(self) -> Outcome:
+        return Outcome(self.status)
+
+    @property
     def stopped(self) -> bool:
-        return self.status == STOPPED
+        return self.outcome is Outcome.STOPPED
+
+    @property
+    def active(self) -> bool:
+        return self.outcome is Outcome.VIEWABLE
+
+    @property
+    def revoked(self) -> bool:
+        return self.outcome is Outcome.REVOKED
 
     def confirmation(self, action: str) -> str:
         """The flash after `action` (a key of DONE_WORDS) left the link in this state: "Link paused.
@@ -230,8 +283,8 @@ class LinkState:
 
     @property
     def ended(self) -> bool:
-        """Revoked, expired or used up: nothing the owner can undo (revoked) or only by extending."""
-        return self.status in (Outcome.REVOKED.value, Outcome.EXPIRED.value, Outcome.USED_UP.value)
+        """Revoked, expired or used up (Outcome.ended)."""
+        return self.outcome.ended
 
 
 def link_state(link: LinkRow, creator_writes: bool, now: datetime | None = None) -> LinkState:
@@ -239,9 +292,10 @@ def link_state(link: LinkRow, creator_writes: bool, now: datetime | None = None)
     that a link that would open or is paused but whose creator lost Write reads "stopped" (it comes back
     if the creator gets Write again; the more final revoked, expired and used up stay what they are)."""
     now = now or utcnow()
-    status = row_status(link, now).value
-    if not creator_writes and status in (Outcome.VIEWABLE.value, Outcome.PAUSED.value):
-        status = STOPPED
+    outcome = row_status(link, now)
+    if not creator_writes and outcome in (Outcome.VIEWABLE, Outcome.PAUSED):
+        outcome = Outcome.STOPPED
+    status = outcome.value
     if link.revoked_at is not None:
         return LinkState(status, STATE_REASONS[status], "Revoked", link.revoked_at)
     label = "Expired" if link.expires_at <= now else "Expires"

@@ -36,7 +36,7 @@ from maestro_web.live_pages.tickets import share_ticket
 from maestro_web.extensions import db
 from maestro_web.metrics import app as app_metrics
 from maestro_web.models import Graph, ShareLink
-from maestro_web.models.share_rules import VISITOR_WORDS, CountedView, Outcome, count_view, diagnose
+from maestro_web.models.share_rules import CountedView, Outcome, count_view, diagnose
 from maestro_web.public import passcode_gate, public_bp
 from maestro_web.public.downloads import FORMATS, download, png_answer
 from maestro_web.public.page_cache import page_key, rendered
@@ -50,14 +50,15 @@ from maestro_web.security.short_codes import ShortCodeInvalid, mint_view_receipt
 
 # What a visitor is told, by refusal: words first (title, then what happened and what to do), the status
 # small under them. Nothing about the graph. The refusals of a link's state are worded once, in
-# share_rules.VISITOR_WORDS (the owner's reasons and confirmations quote the same titles); here they get
+# share_rules (Outcome.refusal; the owner's reasons and confirmations quote the same titles); here they get
 # their HTTP status. The others are not states of a link. docs/sharing.md lists them all.
 _LINK_STATUS = {Outcome.CREATOR_LOST_WRITE: 404, Outcome.GRAPH_DELETED: 404, Outcome.EXPIRED: 410,
                 Outcome.REVOKED: 410, Outcome.USED_UP: 410, Outcome.PAUSED: 403, Outcome.SNAPSHOT_GONE: 410}
 REFUSALS = {
     "invalid": (404, "This link does not work",
                 "It may be incomplete or mistyped. Check that you copied the whole link, or ask the person who shared it for a new one."),
-    **{outcome.visitor_sees: (status, *VISITOR_WORDS[outcome]) for outcome, status in _LINK_STATUS.items()},
+    **{outcome.visitor_sees: (status, *words) for outcome, status in _LINK_STATUS.items()
+       if (words := outcome.refusal) is not None},
     "no picture": (404, "No picture yet", "This graph has not been drawn yet. Try again later."),
     "too many": (429, "Too many attempts", "Too many links that do not work came from your address. Wait a minute."),
     "locked": (401, "Passcode required", "This link is protected by a passcode. Open the link and enter it first."),
@@ -99,7 +100,7 @@ def refusal_page(refusal: str, embed: bool) -> Response:
     status, title, message = REFUSALS[refusal]
     app_metrics.share_refused(refusal)
     watch = None
-    if refusal == "paused":  # it may come back: the page checks the link's state and returns by itself
+    if refusal == Outcome.PAUSED.visitor_sees:  # it may come back: the page checks the link's state and returns by itself
         here = address()
         if here is not None:
             watch = {"state_url": here.url("state"), "poll": current_app.config["MAESTRO_PUBLIC_STATE_POLL"]}
@@ -126,8 +127,8 @@ def _expired_token(error: ShareTokenExpired) -> Response:
     link = ShareLink.get_by_public_id(error.claims["jti"])
     if link is not None and link.graph.public_id == (request.view_args or {}).get("graph_id"):
         g.share_link = link
-        return refusal_page("revoked" if link.revoked_at is not None else "expired", _embed())
-    return refusal_page("expired", _embed())
+        return refusal_page((Outcome.REVOKED if link.revoked_at is not None else Outcome.EXPIRED).visitor_sees, _embed())
+    return refusal_page(Outcome.EXPIRED.visitor_sees, _embed())
 
 
 def link_verdict(graph_id: str) -> tuple[Outcome, ShareLink | None]:

@@ -20,14 +20,15 @@ from maestro_web.graphs.services import COUNT_CAP, bounded_count
 from maestro_web.limits import MAX_PAGE, MAX_PER_PAGE, MAX_SEARCH_LENGTH
 from maestro_web.models import Graph, GraphResult, GraphRole, Role, ShareLink, User
 from maestro_web.models.base import utcnow
-from maestro_web.models.share_rules import Outcome, row_status_condition
+from maestro_web.models.share_rules import LISTED_STATUSES, Outcome, row_status_condition
 
-LINK_STATUSES = ("active", "paused", "expired", "used up", "revoked")
+LINK_STATUSES = tuple(status.value for status in LISTED_STATUSES)
+_BY_KEY = {status.key: status.value for status in LISTED_STATUSES}  # `used_up` in a URL is "used up"
 # Ended links (expired, used up, revoked) are shown only when asked for: by default, the ones still of use.
-DEFAULT_STATUSES = ("active", "paused")
+DEFAULT_STATUSES = tuple(status.value for status in LISTED_STATUSES if not status.ended)
 # What `?status=` may be, as a pattern the API's OpenAPI document publishes: empty, `all`, or a comma
 # list of statuses (underscores for spaces; spaces around items and empty items allowed).
-_ONE_STATUS = "[ ]*(?:" + "|".join(status.replace(" ", "_") for status in LINK_STATUSES) + ")[ ]*"
+_ONE_STATUS = "[ ]*(?:" + "|".join(_BY_KEY) + ")[ ]*"
 STATUS_LIST_PATTERN = rf"^(?:[ ]*|[ ]*all[ ]*|(?:[ ]*,)*{_ONE_STATUS}(?:,(?:{_ONE_STATUS}|[ ]*))*)$"
 _STATUS_LIST = re.compile(STATUS_LIST_PATTERN)
 SORTS = ("created", "expires", "last_view")
@@ -52,16 +53,16 @@ def parse_statuses(raw: str | None) -> tuple[str, ...]:
     """`active,paused` (comma-separated), `all`, or nothing (active + paused): STATUS_LIST_PATTERN."""
     if raw is not None and not _STATUS_LIST.fullmatch(raw):
         raise BadListRequest("status", "status must be 'all' or a comma-separated list of: "
-                             + ", ".join(s.replace(" ", "_") for s in LINK_STATUSES) + ".")
+                             + ", ".join(_BY_KEY) + ".")
     if raw is None or not raw.strip():
         return DEFAULT_STATUSES
     if raw.strip() == "all":
         return LINK_STATUSES
-    chosen = tuple(dict.fromkeys(part.strip().replace("_", " ") for part in raw.split(",") if part.strip()))
+    chosen = tuple(dict.fromkeys(_BY_KEY.get(part.strip(), part.strip()) for part in raw.split(",") if part.strip()))
     unknown = [s for s in chosen if s not in LINK_STATUSES]
     if unknown or not chosen:
         raise BadListRequest("status", "status must be 'all' or a comma-separated list of: "
-                             + ", ".join(s.replace(" ", "_") for s in LINK_STATUSES) + ".")
+                             + ", ".join(_BY_KEY) + ".")
     return chosen
 
 
@@ -101,7 +102,7 @@ class LinkFilters:
             return None
         if set(self.statuses) == set(LINK_STATUSES):
             return "all"
-        return ",".join(s.replace(" ", "_") for s in self.statuses)
+        return ",".join(Outcome(s).key for s in self.statuses)
 
 
 @dataclass

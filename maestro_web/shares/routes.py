@@ -10,7 +10,7 @@ from maestro_web.domain.access import authorize_graph
 from maestro_web.web.headers import keep_private, svg_document
 from maestro_web.models import Graph, Role, ShareLink
 from maestro_web.models.base import utcnow
-from maestro_web.models.share_rules import working_links
+from maestro_web.models.share_rules import LISTED_STATUSES, working_links
 from maestro_web.web.words import relative_time
 from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.shares import shares_bp
@@ -220,8 +220,8 @@ def revoke_all(graph_id: str):
 
 
 MY_LINKS_PER_PAGE = 50
-STATUS_CHOICES = (("", "Active and paused"), ("active", "Active"), ("paused", "Paused"), ("expired", "Expired"),
-                  ("used_up", "Used up"), ("revoked", "Revoked"), ("all", "All links"))
+STATUS_CHOICES = (("", "Active and paused"), *((status.key, status.word) for status in LISTED_STATUSES),
+                  ("all", "All links"))
 SORT_CHOICES = (("created", "Newest first"), ("expires", "Ending soonest"), ("last_view", "Last viewed"))
 
 

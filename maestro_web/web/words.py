@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask
 
 from maestro_web import limits
+from maestro_web.models.share_rules import OWNER_STATUSES
 
 # Internal status (graph or share link) -> the word a person reads. Anything unknown reads "Unknown":
 # an internal word never reaches a page.
@@ -26,13 +27,8 @@ STATUS_WORDS: dict[str, str] = {
     "error": "Failed",
     "failed": "Failed",
     "superseded": "Replaced by a newer run",
-    # share links (share_rules.row_status)
-    "active": "Active",
-    "paused": "Paused",
-    "expired": "Expired",
-    "used up": "Used up",
-    "revoked": "Revoked",
-    "stopped": "Stopped",  # its creator lost Write (share_rules.link_state)
+    # share links: their words are their states' (share_rules.Outcome.word), "stopped" included
+    **{status.value: status.word for status in OWNER_STATUSES},
 }
 
 
