@@ -17,6 +17,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
@@ -32,6 +33,7 @@ from maestro_web.live_publish import LivePublisher
 from maestro_web.models import Graph, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.models.counting import APPLICATION_NAME, counting_engine
+from maestro_web.public import page_cache
 from maestro_web.security.live_tickets import verify_ticket
 from share_support import link_row, make_link
 
@@ -289,6 +291,27 @@ def without_ticket(page: bytes) -> bytes:
     return re.sub(rb'data-live-(ticket|expires)="[^"]*"', b"", page)
 
 
+@dataclass
+class CacheClock:
+    """The clock the page cache reads (page_cache.time), standing still until a test moves it."""
+
+    now: float
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def cache_clock(monkeypatch) -> CacheClock:
+    """The page cache's clock, stopped in the middle of one of its TIME_STEP windows: the views of a
+    test fall in one window whatever the real time is (a pair of views that straddled a 30-second
+    boundary was rendered twice, once in a while)."""
+    window = int(time.time() // page_cache.TIME_STEP)
+    clock = CacheClock((window + 0.5) * page_cache.TIME_STEP)
+    monkeypatch.setattr(page_cache, "time", clock)
+    return clock
+
+
 @contextmanager
 def renders_of(app) -> Iterator[list[str]]:
     """The templates rendered while in the block (Flask's own signal)."""
@@ -304,7 +327,7 @@ def renders_of(app) -> Iterator[list[str]]:
         template_rendered.disconnect(note, app)
 
 
-def test_a_page_is_rendered_once_then_again_when_what_it_shows_changes(app, owner, graph):
+def test_a_page_is_rendered_once_then_again_when_what_it_shows_changes(app, owner, graph, cache_clock):
     made = make_link(app, graph, owner)
     client = app.test_client()
     with renders_of(app) as rendered:
@@ -313,6 +336,10 @@ def test_a_page_is_rendered_once_then_again_when_what_it_shows_changes(app, owne
         assert without_ticket(first.data) == without_ticket(second.data)
         assert rendered == ["analytics/public.html"]  # the second view was served from the cache ...
     assert link_row(app, made.id).view_count == 2  # ... and counted all the same
+    cache_clock.now += page_cache.TIME_STEP
+    with renders_of(app) as rendered:
+        assert client.get(made.path).status_code == 200
+        assert rendered == ["analytics/public.html"]  # a new window: relative times are never older than it
     with app.app_context():
         Graph.get_by_public_id(graph.public_id).name = "Checkout v2"
         db.session.commit()
@@ -325,7 +352,7 @@ def test_a_page_is_rendered_once_then_again_when_what_it_shows_changes(app, owne
     assert client.get(made.path).status_code == 403  # a cached page never outlives its link
 
 
-def test_one_visitors_flashed_message_never_reaches_another(app, owner, graph):
+def test_one_visitors_flashed_message_never_reaches_another(app, owner, graph, cache_clock):
     made = make_link(app, graph, owner)
     assert app.test_client().get(made.path).status_code == 200  # the page is in the cache
     visitor = app.test_client()
