@@ -1,7 +1,7 @@
 """Maestro Web: dependency graphs, an analytics worker, and expiring public share links.
 
 Importing this package imports nothing else: the worker (`maestro_web.worker`) and the live server
-(`maestro_web.live`) live in it without pulling in Flask, the database layer or the app's config.
+(`maestro_web.live_server`) live in it without pulling in Flask, the database layer or the app's config.
 """
 from __future__ import annotations
 

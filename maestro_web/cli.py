@@ -312,7 +312,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(discovery_cli)
     app.cli.add_command(reports_cli)
     app.cli.add_command(backup_cli)
-    from maestro_web.live.cli import live_cli  # the live server (SPEC §8); aiohttp loads only when it runs
+    from maestro_web.live_server.cli import live_cli  # the live server (SPEC §8); aiohttp loads only when it runs
 
     app.cli.add_command(live_cli)
 

@@ -63,7 +63,7 @@ def test_the_worker_imports_without_flask_or_the_app(module):
 
 
 def test_the_live_server_imports_without_flask_or_the_database():
-    result = _fresh_python(PROBE.format(module="maestro_web.live.server",
+    result = _fresh_python(PROBE.format(module="maestro_web.live_server.server",
                                         banned=["flask", "sqlalchemy", "maestro_web.models", "maestro_web.config"]))
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []

@@ -29,7 +29,7 @@ from live_support import (
     start_live_server,
 )
 from maestro_web.config import ConfigError, load_settings
-from maestro_web.live.settings import LiveSettings
+from maestro_web.live_server.settings import LiveSettings
 from maestro_web.live_publish import LivePublisher
 from maestro_web.security.keys import KeyRing
 from maestro_web.security.live_tickets import issue_ticket
@@ -815,13 +815,13 @@ def test_live_publisher_never_raises_nor_blocks_when_the_server_is_down(caplog):
 
 def test_error_names_match_the_apps():
     from maestro_web.errors import ERROR_NAMES as APP_NAMES
-    from maestro_web.live.server import ERROR_NAMES
+    from maestro_web.live_server.server import ERROR_NAMES
 
     assert ERROR_NAMES == {status: APP_NAMES[status] for status in ERROR_NAMES}
 
 
 def test_settings_survive_the_hand_over_to_the_lean_process():
-    from maestro_web.live.settings import LiveSettings
+    from maestro_web.live_server.settings import LiveSettings
 
     settings = LiveSettings(socket_ring=KeyRing("socket", "a" * 40, ("b" * 40,)), ticket_ring=SESSION,
                             origins=frozenset({ORIGIN, EMBED_ORIGIN}), redis_url="redis://:pw@host/3",

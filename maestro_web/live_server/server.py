@@ -19,10 +19,10 @@ from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractAccessLogger
 
 from maestro_web.logs import REQUEST_ID_HEADER, accept_request_id, request_id_var
-from maestro_web.live.bus import Bus, Event, MemoryBus, RedisBus, parse_event_id, text_frame
+from maestro_web.live_server.bus import Bus, Event, MemoryBus, RedisBus, parse_event_id, text_frame
 from maestro_web.channels import CONTROL, is_channel
-from maestro_web.live.revocations import ControlError, Revocations, effective_time, parse_revoke
-from maestro_web.live.settings import LiveSettings
+from maestro_web.live_server.revocations import ControlError, Revocations, effective_time, parse_revoke
+from maestro_web.live_server.settings import LiveSettings
 from maestro_web.metrics import CONTENT_TYPE, MetricsAccess, exposition
 from maestro_web.metrics import live as live_metrics
 from maestro_web.safe_json import UnsafeJSON, loads_strict
@@ -30,7 +30,7 @@ from maestro_web.security.keys import bearer_token
 from maestro_web.security.live_tickets import TicketError, verify_ticket
 from maestro_web.security.socket_tokens import SocketTokenError, may_publish, verify_socket_token
 
-log = logging.getLogger("maestro_web.live")
+log = logging.getLogger("maestro_web.live_server")
 
 # WebSocket close codes (4000-4999 are the application's own).
 CLOSE_BAD_TICKET = 4401  # bad, missing or expired ticket: get a new one
@@ -710,4 +710,4 @@ def exec_server(settings: LiveSettings, host: str, port: int) -> None:
     """
     from maestro_web.service_kit import exec_service
 
-    exec_service("maestro_web.live", settings.to_json(), host, port)
+    exec_service("maestro_web.live_server", settings.to_json(), host, port)

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from maestro_web.keyring import KeyRing
-from maestro_web.live.revocations import KEEP_REVOCATIONS
+from maestro_web.live_server.revocations import KEEP_REVOCATIONS
 from maestro_web.metrics import DEFAULT_ALLOW
 from maestro_web.security import live_tickets, socket_tokens
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 import argparse
 import os
 
-from maestro_web.live.server import run
-from maestro_web.live.settings import LiveSettings
+from maestro_web.live_server.server import run
+from maestro_web.live_server.settings import LiveSettings
 from maestro_web.logs import configure_logging
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m maestro_web.live",
+    parser = argparse.ArgumentParser(prog="python -m maestro_web.live_server",
                                      description="Run by `flask live serve`; reads its settings from a pipe.")
     parser.add_argument("--settings-fd", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")

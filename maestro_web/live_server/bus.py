@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Protocol
 
-from maestro_web.live.revocations import REMEMBER_LATEST_SCRIPT
+from maestro_web.live_server.revocations import REMEMBER_LATEST_SCRIPT
 
 log = logging.getLogger(__name__)
 

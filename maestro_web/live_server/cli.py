@@ -13,8 +13,8 @@ live_cli = AppGroup("live", help="The live-events server (WebSocket /live, POST 
 @click.option("--port", default=5001, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 def serve(host: str, port: int) -> None:
     """Serve live events until Ctrl-C."""
-    from maestro_web.live.server import exec_server
-    from maestro_web.live.settings import LiveSettings
+    from maestro_web.live_server.server import exec_server
+    from maestro_web.live_server.settings import LiveSettings
 
     # Settings are read once here, from the app's config; then this process becomes a lean asyncio
     # server that never touches the Flask app again.
