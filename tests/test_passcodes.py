@@ -532,7 +532,7 @@ def test_api_patch_refuses_a_bad_passcode_naming_the_field_and_changes_nothing(a
     assert "passcode" in response.json["fields"]
     assert "8 to 128 characters" in response.json["fields"]["passcode"]
     assert str(value) not in response.text or value == ""
-    assert link_row(app, locked.id).check_passcode(PASSCODE)
+    assert link_row(app, locked.id).passcode_matches(PASSCODE)
 
 
 def test_the_openapi_document_offers_passcode_on_patch(client):
@@ -593,4 +593,4 @@ def test_link_page_passcode_forms_need_csrf(app, auth, client, graph, locked):
     auth.login("owner@example.com")
     assert client.post(link_page(graph, locked.id) + "/passcode", data={"passcode": "new one here"}).status_code == 400
     assert client.post(link_page(graph, locked.id) + "/passcode/remove").status_code == 400
-    assert link_row(app, locked.id).check_passcode(PASSCODE)
+    assert link_row(app, locked.id).passcode_matches(PASSCODE)

@@ -117,7 +117,7 @@ def test_passcode_and_snapshot_are_created_from_the_form(app, auth, client, page
         snap = db.session.scalar(select(ShareLink).where(ShareLink.label == "Auditors"))
         team = db.session.scalar(select(ShareLink).where(ShareLink.label == "Team"))
         assert snap.mode == "snapshot" and snap.pinned_result_id is not None
-        assert snap.has_passcode and snap.check_passcode("correct horse 42") and not snap.check_passcode("wrong one!")
+        assert snap.has_passcode and snap.passcode_matches("correct horse 42") and not snap.passcode_matches("wrong one!")
         assert team.mode == "live" and team.pinned_result_id is None and not team.has_passcode
 
 

@@ -144,7 +144,7 @@ class ShareLink(Model):
             return
         self.passcode_hash = hash_secret(check_passcode(passcode))
 
-    def check_passcode(self, passcode: str) -> bool:
+    def passcode_matches(self, passcode: str) -> bool:
         """Whether `passcode` is this link's passcode (argon2id, constant work); False without one."""
         return self.passcode_hash is not None and verify_secret(self.passcode_hash, passcode)
 

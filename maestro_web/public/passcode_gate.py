@@ -107,7 +107,7 @@ def enter_passcode(link: ShareLink, embed: bool) -> AnyResponse:
         response = passcode_form(embed, f"Too many wrong passcodes. Try again in {_in_words(wait)}.", 429)
         response.headers["Retry-After"] = str(wait)
         return response
-    if len(passcode) > FIELD_LENGTH_LIMIT or not link.check_passcode(passcode):
+    if len(passcode) > FIELD_LENGTH_LIMIT or not link.passcode_matches(passcode):
         note_wrong_passcode(link.public_id)
         return passcode_form(embed, WRONG)  # the try stays spent
     refund_passcode_try(link.public_id)
