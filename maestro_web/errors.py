@@ -16,6 +16,10 @@ from werkzeug.exceptions import HTTPException
 
 from maestro_web.metrics import app as app_metrics
 from maestro_web.redispatch import ask_again_if_terminated
+from maestro_web.refusals import Kind, Refused, ValidationFailed
+
+__all__ = ["ERROR_NAMES", "STATUSES", "TITLES", "ValidationFailed", "error_page", "error_response", "json_error",
+           "refused_response", "register_error_handlers", "status_of", "wants_json"]
 
 log = logging.getLogger(__name__)
 
@@ -54,27 +58,22 @@ TITLES = {
 }
 
 
-class ValidationFailed(Exception):
-    """Input that cannot be accepted. Raised by validation anywhere; answered here, in one shape.
+# Each kind of refusal (maestro_web/refusals.py) and the HTTP status it is answered with: the one place.
+STATUSES = {
+    Kind.INVALID: 422,
+    Kind.BAD_REQUEST: 400,
+    Kind.NOT_FOUND: 404,
+    Kind.FORBIDDEN: 403,
+    Kind.CONFLICT: 409,
+    Kind.TOO_LARGE: 413,
+    Kind.UNSUPPORTED: 415,
+    Kind.TOO_MANY: 429,
+}
 
-    `fields` maps each input name at fault to its problem (a message, or a list of messages for a
-    field with several, such as a spec with errors on several lines). `extra` adds members to the
-    body (e.g. `spec_lines`). Status 422 by default; 400 when the body itself is unreadable, 413
-    when it is too large, 415 when it is not JSON.
-    """
 
-    def __init__(self, message: str, fields: dict[str, Any] | None = None, status: int = 422,
-                 extra: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
-        self.status = status
-        self.extra = extra or {}
-
-    @classmethod
-    def for_fields(cls, fields: dict[str, Any], status: int = 422, extra: dict[str, Any] | None = None) -> "ValidationFailed":
-        """The usual 422: "Invalid fields: a, b." with each field's problem."""
-        return cls("Invalid fields: " + ", ".join(sorted(fields)) + ".", fields, status, extra)
+def status_of(refused: Refused) -> int:
+    """The HTTP status of a refusal (for a page that shows it on a form it re-renders)."""
+    return STATUSES[refused.kind]
 
 
 def wants_json() -> bool:
@@ -123,17 +122,34 @@ def error_response(status: int, message: str, fields: dict[str, Any] | None = No
     return error_page(status, message)
 
 
+def refused_response(refused: Refused, as_json: bool | None = None) -> Response:
+    """A refusal as the client wants it (or as `as_json` says): the one mapping of the Refused family.
+
+    JSON: {"error", "message"[, "fields"]} plus the refusal's `extra`; HTML: the error page, whose
+    message lists each field's problem when several inputs were checked at once (ValidationFailed).
+    A refusal that knows when to try again carries Retry-After.
+    """
+    status = status_of(refused)
+    if wants_json() if as_json is None else as_json:
+        response = json_error(status, refused.message, refused.fields, extra=refused.extra)
+    elif isinstance(refused, ValidationFailed) and refused.fields:
+        detail = "; ".join(f"{name}: {problem if isinstance(problem, str) else ' '.join(problem)}"
+                           for name, problem in refused.fields.items())
+        response = error_page(status, f"{refused.message} {detail}".strip())
+    else:
+        response = error_page(status, refused.message)
+    if refused.retry_after is not None:
+        response.headers["Retry-After"] = str(refused.retry_after)
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ValidationFailed)
-    def _validation_failed(exc: ValidationFailed) -> Response:
+    @app.errorhandler(Refused)
+    def _refused(exc: Refused) -> Response:
         from maestro_web.extensions import db
 
-        db.session.rollback()  # refused input leaves nothing half-done
-        if wants_json():
-            return json_error(exc.status, exc.message, exc.fields, extra=exc.extra)
-        detail = "; ".join(f"{name}: {problem if isinstance(problem, str) else ' '.join(problem)}"
-                           for name, problem in exc.fields.items())
-        return error_page(exc.status, f"{exc.message} {detail}".strip() if detail else exc.message)
+        db.session.rollback()  # a refusal leaves nothing half-done
+        return refused_response(exc)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> Response:

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-CONTRACTS = 9
+CONTRACTS = 10
 
 
 def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:

@@ -10,6 +10,7 @@ from maestro_web.extensions import db
 from maestro_web.models import ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.models.share import ShareRefused
+from maestro_web.refusals import Kind
 from share_support import make_link
 
 
@@ -36,7 +37,7 @@ def test_pause_resume_revoke_on_the_row(app, owner, graph):
         for action in (link.pause, link.resume):
             with pytest.raises(ShareRefused) as refused:
                 action()
-            assert refused.value.status == 409
+            assert refused.value.kind is Kind.CONFLICT  # answered 409 (errors.STATUSES)
         db.session.commit()
         assert ShareLink.get_by_public_id(made.id).revoked_at == revoked_at  # aware UTC back from the column
 
@@ -49,7 +50,7 @@ def test_extend_checks_the_future_the_cap_and_the_tokens_own_limit(app, owner, g
         assert link.max_expires_at == link.created_at + cap
         with pytest.raises(ShareRefused, match="in the future") as past:
             link.extend(utcnow() - timedelta(minutes=1), cap)
-        assert past.value.field == "expires_at" and past.value.status == 422
+        assert past.value.field == "expires_at" and past.value.kind is Kind.INVALID
         with pytest.raises(ShareRefused, match="can live at most"):
             link.extend(link.created_at + cap + timedelta(minutes=1), cap)
         # A cap raised after the link was made does not reach past its token's exp.
@@ -61,7 +62,7 @@ def test_extend_checks_the_future_the_cap_and_the_tokens_own_limit(app, owner, g
         link.revoke()
         with pytest.raises(ShareRefused) as revoked:
             link.extend(utcnow() + timedelta(days=1), cap)
-        assert revoked.value.status == 409
+        assert revoked.value.kind is Kind.CONFLICT
 
 
 def test_revoke_matching_is_one_update_counting_only_unrevoked_links(app, owner, graph, make_graph):

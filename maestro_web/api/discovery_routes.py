@@ -23,7 +23,7 @@ from maestro_web.errors import json_error
 from maestro_web.extensions import db
 from maestro_web.models import DiscoveryCrawl, DiscoverySource, Graph, Role
 from maestro_web.sources.serializers import crawl_json
-from maestro_web.sources.services import CrawlRefused, CrawlResult, apply_crawl, claim_crawl, fail_crawl
+from maestro_web.sources.services import CrawlResult, apply_crawl, claim_crawl, fail_crawl
 
 RESULT_MAX_BYTES = 16 * 1024 * 1024
 STREAM_CHUNK = 256 * 1024
@@ -52,10 +52,7 @@ def _crawl(graph_id: str, source_id: str, crawl_id: str) -> tuple[Graph, Discove
 @discovery_command_bp.get("/graphs/<graph_id>/sources/<source_id>/crawls/<crawl_id>/input")
 def crawl_input(graph_id: str, source_id: str, crawl_id: str):
     _, crawl = _crawl(graph_id, source_id, crawl_id)
-    try:
-        claim_crawl(crawl)
-    except CrawlRefused as exc:
-        return json_error(exc.status, str(exc))
+    claim_crawl(crawl)
     source = db.session.scalar(select(DiscoverySource).where(DiscoverySource.id == crawl.source_id)
                                .options(undefer(DiscoverySource.input), undefer(DiscoverySource.sealed_credentials)))
     assert source is not None

@@ -4,23 +4,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Response, jsonify, request, url_for
+from flask import jsonify, request, url_for
 
 from maestro_web.api import api_bp
 from maestro_web.api.schemas import GraphCreate, GraphPatch, RoleGrant, parse_body
-from maestro_web.errors import ValidationFailed, json_error
+from maestro_web.refusals import Kind, ValidationFailed
 from maestro_web.extensions import db
 from maestro_web.domain.access import authorize_graph
-from maestro_web.domain.invitations import NoSuchInvitation, pending_invitations, send_access_granted, send_invitation, withdraw
+from maestro_web.domain.invitations import pending_invitations, send_access_granted, send_invitation, withdraw
 from maestro_web.graphs import trash
 from maestro_web.graphs.forms import GraphForm
 from maestro_web.graphs.services import (
     GraphChanges,
-    RoleChangeRefused,
     create_graph,
     grant_or_invite,
     rerun as rerun_graph,
-    BadCursor,
     Cursor,
     list_graphs as graphs_page,
     newest_runs,
@@ -96,11 +94,11 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
     # A bounded pattern first: int() of a 5,000-digit string is slow, and of a huge one an error.
     if not re.fullmatch(r"\s*[0-9]{1,9}\s*", raw):
         raise ValidationFailed(f"{name} must be a whole number from 1 to {maximum}.",
-                               {name: f"Must be a whole number from 1 to {maximum}."}, status=400)
+                               {name: f"Must be a whole number from 1 to {maximum}."}, kind=Kind.BAD_REQUEST)
     value = int(raw)
     if not 1 <= value <= maximum:
         raise ValidationFailed(f"{name} must be between 1 and {maximum}.",
-                               {name: f"Must be a whole number from 1 to {maximum}."}, status=400)
+                               {name: f"Must be a whole number from 1 to {maximum}."}, kind=Kind.BAD_REQUEST)
     return value
 
 
@@ -109,24 +107,21 @@ def list_graphs():
     status = request.args.get("status", "")
     if status and status not in GRAPH_STATUSES:
         raise ValidationFailed("status must be one of: " + ", ".join(GRAPH_STATUSES) + ".",
-                               {"status": "Must be one of: " + ", ".join(GRAPH_STATUSES) + "."}, status=400)
+                               {"status": "Must be one of: " + ", ".join(GRAPH_STATUSES) + "."}, kind=Kind.BAD_REQUEST)
     page = _int_arg("page", 1, MAX_PAGE)
     per_page = _int_arg("per_page", 20, MAX_PER_PAGE)
     user = current_user()
     search = request.args.get("q", "").strip()
     if len(search) > MAX_SEARCH_LENGTH:
         raise ValidationFailed(f"q must be at most {MAX_SEARCH_LENGTH} characters.",
-                               {"q": f"At most {MAX_SEARCH_LENGTH} characters."}, status=400)
+                               {"q": f"At most {MAX_SEARCH_LENGTH} characters."}, kind=Kind.BAD_REQUEST)
     cursor = None
     raw_cursor = request.args.get("cursor")
     if raw_cursor is not None:
         if request.args.get("page"):  # an empty page is not given
             raise ValidationFailed("Give either page or cursor, not both.",
-                                   {"cursor": "Give either page or cursor, not both."}, status=400)
-        try:
-            cursor = Cursor.decode(raw_cursor)
-        except BadCursor as exc:
-            raise ValidationFailed(str(exc), {"cursor": str(exc)}, status=400) from None
+                                   {"cursor": "Give either page or cursor, not both."}, kind=Kind.BAD_REQUEST)
+        cursor = Cursor.decode(raw_cursor)  # BadCursor: 400 naming the cursor
     assert user is not None  # the blueprint's guard let only a valid token's user in
     found = graphs_page(user, search=search, status=status, per_page=per_page, page=page, cursor=cursor)
     runs = newest_runs(found.graphs)
@@ -201,11 +196,7 @@ def put_role(graph_id: str):
     role = Role[body.role.upper()] if isinstance(body.role, str) else Role(body.role)
     by = signed_in_user()
     spend_role_grant(by.public_id)  # an invitation counts too: it sends mail
-    try:
-        granted = grant_or_invite(graph, body.email, role, by)
-    except RoleChangeRefused as exc:
-        db.session.rollback()
-        return json_error(exc.status, str(exc), fields={"email": str(exc)} if exc.status == 422 else None)
+    granted = grant_or_invite(graph, body.email, role, by)  # RoleChangeRefused: errors.py answers it
     db.session.commit()
     if granted.invitation is not None:
         send_invitation(granted.invitation, granted.token, by)
@@ -227,10 +218,7 @@ def list_invitations(graph_id: str):
 def delete_invitation(graph_id: str, invitation_id: str):
     """Withdraw a pending invitation: its link stops working at once."""
     graph, _ = authorize_graph(graph_id, current_user(), Role.ADMIN)
-    try:
-        withdraw(graph, invitation_id)
-    except NoSuchInvitation as exc:
-        return json_error(404, str(exc))
+    withdraw(graph, invitation_id)
     db.session.commit()
     return "", 204
 
@@ -238,10 +226,6 @@ def delete_invitation(graph_id: str, invitation_id: str):
 @api_bp.delete("/graphs/<graph_id>/roles/<user_id>")
 def delete_role(graph_id: str, user_id: str):
     graph, _ = authorize_graph(graph_id, current_user(), Role.ADMIN)
-    try:
-        remove_role(graph, user_id)
-    except RoleChangeRefused as exc:
-        db.session.rollback()
-        return json_error(exc.status, str(exc))
+    remove_role(graph, user_id)
     db.session.commit()
     return "", 204

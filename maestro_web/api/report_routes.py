@@ -25,7 +25,8 @@ from maestro_web.domain.reports import (
     start_report,
 )
 from maestro_web.domain.weekly_reports import deliver_weekly
-from maestro_web.errors import ValidationFailed, json_error
+from maestro_web.errors import json_error
+from maestro_web.refusals import Kind, ValidationFailed
 from maestro_web.extensions import db
 from maestro_web.web.headers import attachment, svg_document
 from maestro_web.models import Graph, GraphResult, Report
@@ -46,9 +47,9 @@ def request_report(graph_id: str):
     try:
         body = parse_body(ReportRequest)
     except ValidationFailed as exc:  # a bad field is a bad request here (400), naming the field
-        raise ValidationFailed(exc.message, exc.fields, status=400 if exc.status == 422 else exc.status) from None
+        raise ValidationFailed(exc.message, exc.fields, kind=Kind.BAD_REQUEST if exc.kind is Kind.INVALID else exc.kind) from None
     if body.since is not None and not has_version(graph, body.since):
-        raise ValidationFailed("Invalid fields: since.", {"since": "This graph has no such version."}, status=400)
+        raise ValidationFailed("Invalid fields: since.", {"since": "This graph has no such version."}, kind=Kind.BAD_REQUEST)
     try:
         report = start_report(current_app.config, graph, signed_in_user(), body.format, body.since)
     except ReportNotStarted as exc:
@@ -117,13 +118,13 @@ def upload_report(graph_id: str, report_id: str):
     elif request.mimetype == media_type(report).split(";")[0]:
         data = request.get_data(cache=False)
         if not data:
-            raise ValidationFailed("The file is empty.", {"body": "The file is empty."}, status=400)
+            raise ValidationFailed("The file is empty.", {"body": "The file is empty."}, kind=Kind.BAD_REQUEST)
         report.finish(data)
         if report.weekly:
             deliver_weekly(report)
     else:
         raise ValidationFailed(f"Send the {report.format} file as {media_type(report)}, or JSON for a failure.",
-                               status=415)
+                               kind=Kind.UNSUPPORTED)
     db.session.commit()
     current_app.logger.info("Report %s (%s) of graph %s: %s%s", report.public_id, report.format, graph.public_id,
                             report.status, f", {report.size} bytes" if report.size else "")

@@ -19,7 +19,7 @@ from flask import request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from pydantic import ValidationError as PydanticValidationError
 
-from maestro_web.errors import ValidationFailed
+from maestro_web.refusals import Kind, ValidationFailed
 from maestro_web.domain.spec import MAX_SPEC_CHARS
 from maestro_web.models.graph import DESCRIPTION_MAX_LENGTH, GRAPH_TYPE_CHOICES_TEXT, NAME_MAX_LENGTH, normalize_graph_type
 from maestro_web.models.user import PERSONAL_TOKEN_MAX_DAYS, PERSONAL_TOKEN_NAME_MAX_LENGTH
@@ -74,7 +74,7 @@ class RequestModel(BaseModel):
 def validate(model: type[Model], data: Any) -> Model:
     """`data` as a `model`, or ValidationFailed (422) naming every field at fault."""
     if not isinstance(data, dict):
-        raise ValidationFailed("The body must be a JSON object.", {"body": "must be a JSON object"}, status=400)
+        raise ValidationFailed("The body must be a JSON object.", {"body": "must be a JSON object"}, kind=Kind.BAD_REQUEST)
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
@@ -115,14 +115,14 @@ def read_json(optional: bool = False) -> Any:
     if optional and not raw:
         return {}
     if not request.is_json:
-        raise ValidationFailed("Send a JSON body with Content-Type: application/json.", status=415)
+        raise ValidationFailed("Send a JSON body with Content-Type: application/json.", kind=Kind.UNSUPPORTED)
     try:
         return loads_strict(raw)
     except UnsafeJSON as exc:
         if exc.field:
             raise ValidationFailed.for_fields({exc.field: _sentence(f"{exc.where}: {exc.problem}")}) from None
         raise ValidationFailed(f"The body is not acceptable JSON: {exc.problem}.",
-                               {"body": exc.problem}, status=400) from None
+                               {"body": exc.problem}, kind=Kind.BAD_REQUEST) from None
 
 
 def parse_body(model: type[Model], optional: bool = False) -> Model:

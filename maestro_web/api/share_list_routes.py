@@ -4,19 +4,15 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 
 from maestro_web.api import api_bp
-from maestro_web.errors import ValidationFailed
 from maestro_web.security.session_jwt import current_user
-from maestro_web.shares.queries import BadListRequest, LinkFilters, links_of_user
+from maestro_web.shares.queries import LinkFilters, links_of_user
 from maestro_web.shares.serializers import link_json
 
 
 @api_bp.get("/shares")
 def my_shares() -> Response:
     """`?q=&status=&sort=&page=&per_page=` -> {items, total, total_exact, page, per_page}; ended links only when asked."""
-    try:
-        filters = LinkFilters.from_args(request.args)
-    except BadListRequest as exc:
-        raise ValidationFailed(str(exc), {exc.field: str(exc)}, status=400) from None
+    filters = LinkFilters.from_args(request.args)  # BadListRequest: 400 naming the parameter
     user = current_user()
     assert user is not None  # the blueprint's guard let only a valid token's user in
     found = links_of_user(user, filters)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import Response, jsonify
+from flask import jsonify
 
 from maestro_web.api import api_bp
 from maestro_web.api.schemas import ShareCreate, SharePatch, parse_body, parse_datetime
-from maestro_web.errors import ValidationFailed, json_error
+from maestro_web.refusals import ValidationFailed
 from maestro_web.extensions import db
 from maestro_web.domain.access import authorize_graph
 from maestro_web.models import Role, ShareLink
@@ -18,23 +18,15 @@ from maestro_web.shares.queries import links_of_graph
 from maestro_web.shares.serializers import link_json
 from maestro_web.shares.services import (
     NewLink,
-    ShareRefused,
     clean_label,
     create_link,
     extend_link,
-    link_on_graph_or_404,
+    link_on_graph,
     revoke_links,
 )
 from maestro_web.shares.urls import share_url
 
 DEFAULT_LIFETIME = 7 * 86400  # when a client names no expiry; never "never"
-
-
-def _share_refused_json(exc: ShareRefused) -> Response:
-    """A change the share rules refused, as the API's error body (naming the field when there is one)."""
-    if exc.field:
-        return json_error(exc.status, str(exc), fields={exc.field: str(exc)})
-    return json_error(exc.status, str(exc))
 
 
 def _expiry(body: ShareCreate | SharePatch, start: datetime) -> datetime | None:
@@ -55,16 +47,13 @@ def _new_link(body: ShareCreate) -> NewLink:
                    origins=tuple(body.allowed_origins), passcode=body.passcode, mode=body.mode)
 
 
-def _create(graph_id: str) -> ShareLink | Response:
+def _create(graph_id: str) -> ShareLink:
+    """A new link, committed; a ShareRefused goes up to errors.py (naming the field when there is one)."""
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     body = parse_body(ShareCreate, optional=True)  # an empty POST is fine: every field has a default
     user = current_user()
     assert user is not None  # the blueprint's guard let only a valid token's user in
-    try:
-        link = create_link(graph, user, _new_link(body))
-    except ShareRefused as exc:
-        db.session.rollback()
-        return _share_refused_json(exc)
+    link = create_link(graph, user, _new_link(body))
     db.session.commit()
     return link
 
@@ -78,8 +67,6 @@ def list_shares(graph_id: str):
 @api_bp.post("/graphs/<graph_id>/shares")
 def create_share(graph_id: str):
     link = _create(graph_id)
-    if isinstance(link, Response):
-        return link
     body = link_json(link)
     body["token"] = share_token_of(link)
     return jsonify(body), 201
@@ -89,8 +76,6 @@ def create_share(graph_id: str):
 def create_public(graph_id: str):
     """Maestro's shape: 201 {id, token, timestamp, url, expires_at} where `id` is the graph's, plus `link_id`."""
     link = _create(graph_id)
-    if isinstance(link, Response):
-        return link
     created = link.created_at
     return jsonify(id=graph_id, link_id=link.public_id, token=share_token_of(link),
                    timestamp=int(created.timestamp() * 1000), url=share_url(link),
@@ -100,23 +85,20 @@ def create_public(graph_id: str):
 @api_bp.patch("/graphs/<graph_id>/shares/<link_id>")
 def patch_share(graph_id: str, link_id: str):
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
-    link = link_on_graph_or_404(graph, link_id)
+    link = link_on_graph(graph, link_id)
     body = parse_body(SharePatch)
     expires_at = _expiry(body, max(utcnow(), link.expires_at))  # checked before anything changes
-    try:
-        if body.label is not None:
-            link.label = clean_label(body.label)
-        if expires_at is not None:
-            extend_link(link, expires_at)
-        if body.paused is not None:
-            link.pause() if body.paused else link.resume()
-        if "passcode" in body.model_fields_set:  # null removes it; absent leaves it as it is
-            link.set_passcode(body.passcode)
-        if body.revoked:
-            link.revoke()
-    except ShareRefused as exc:
-        db.session.rollback()
-        return _share_refused_json(exc)
+    # A ShareRefused on any of these goes up to errors.py, which rolls back what went before it.
+    if body.label is not None:
+        link.label = clean_label(body.label)
+    if expires_at is not None:
+        extend_link(link, expires_at)
+    if body.paused is not None:
+        link.pause() if body.paused else link.resume()
+    if "passcode" in body.model_fields_set:  # null removes it; absent leaves it as it is
+        link.set_passcode(body.passcode)
+    if body.revoked:
+        link.revoke()
     db.session.commit()
     return jsonify(link_json(link))
 
@@ -125,7 +107,7 @@ def patch_share(graph_id: str, link_id: str):
 def delete_share(graph_id: str, link_id: str):
     """Revoke one link (the row stays, so its views and its revocation remain visible)."""
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
-    link = link_on_graph_or_404(graph, link_id)
+    link = link_on_graph(graph, link_id)
     link.revoke()
     db.session.commit()
     return jsonify(link_json(link))

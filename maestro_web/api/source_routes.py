@@ -16,7 +16,8 @@ from maestro_web.api import api_bp
 from maestro_web.api.schemas import SourceCreate, SourcePatch, parse_body, validate
 from maestro_web.domain.access import authorize_graph
 from maestro_web.domain.dependencies import current_dependencies, source_public_ids
-from maestro_web.errors import ValidationFailed, json_error
+from maestro_web.errors import json_error
+from maestro_web.refusals import Kind, ValidationFailed
 from maestro_web.extensions import db
 from maestro_web.models import DiscoverySource, Graph, GraphVersion, Role
 from maestro_web.safe_json import UnsafeJSON, loads_strict
@@ -25,7 +26,6 @@ from maestro_web.sources.commands import send_crawl_command
 from maestro_web.sources.intake import UPLOAD_LIMIT, check_credentials, check_input, check_settings
 from maestro_web.sources.serializers import source_json, version_json
 from maestro_web.sources.services import (
-    CrawlRefused,
     create_source,
     delete_source,
     fail_crawl,
@@ -142,10 +142,7 @@ def crawl_source(graph_id: str, source_id: str):
     source = _source(graph, source_id)
     user = current_user()
     assert user is not None
-    try:
-        crawl = start_crawl(source, user, current_app.config["MAESTRO_DISCOVERY_TIMEOUT"])
-    except CrawlRefused as exc:
-        return json_error(exc.status, str(exc))
+    crawl = start_crawl(source, user, current_app.config["MAESTRO_DISCOVERY_TIMEOUT"])
     problem = send_crawl_command(current_app.config, user, source, crawl)
     if problem is not None:
         fail_crawl(crawl, problem)
@@ -168,7 +165,7 @@ def versions(graph_id: str):
     if raw is not None:
         if not re.fullmatch(r"[0-9]{1,9}", raw):
             raise ValidationFailed("before must be a version number.", {"before": "Must be a version number."},
-                                   status=400)
+                                   kind=Kind.BAD_REQUEST)
         query = query.where(GraphVersion.number < int(raw))
     rows = list(db.session.scalars(query.order_by(GraphVersion.number.desc()).limit(VERSIONS_PER_PAGE + 1)))
     more = len(rows) > VERSIONS_PER_PAGE

@@ -19,6 +19,7 @@ from maestro_web.mail import send_mail
 from maestro_web.models import Graph, GraphRole, Invitation, Role, User
 from maestro_web.models.base import utcnow
 from maestro_web.models.user import normalize_email
+from maestro_web.refusals import NoSuch
 from maestro_web.security import invitation_tokens
 
 LIFETIME_DAYS = invitation_tokens.LIFETIME // 86400
@@ -27,8 +28,8 @@ INVITATION_SUBJECT = "You are invited to a graph on Maestro Web"
 ACCESS_SUBJECT = "You were given access to a graph on Maestro Web"
 
 
-class NoSuchInvitation(Exception):
-    """No pending invitation with that id on that graph (404)."""
+class NoSuchInvitation(NoSuch):
+    """No pending invitation with that id on that graph."""
 
 
 class InvitationRefused(Exception):
@@ -69,7 +70,7 @@ def pending_invitations(graph: Graph) -> list[Invitation]:
 
 
 def withdraw(graph: Graph, invitation_public_id: str) -> Invitation:
-    """Withdraw a pending invitation of `graph`: its link stops at once. 404 when there is none."""
+    """Withdraw a pending invitation of `graph`: its link stops at once. NoSuchInvitation when there is none."""
     invitation = db.session.scalar(select(Invitation).where(
         Invitation.graph_id == graph.id, Invitation.public_id == invitation_public_id))
     if invitation is None or invitation.state() != "pending":

@@ -3,8 +3,8 @@
 Worker time is shared by everyone. Without quotas, one user created 200 graphs of 2,000 nodes in a
 few seconds and queued hours of work. Each quota is counted for the graph's **owner** (whoever
 presses the button: a Writer re-running an owner's graph spends the owner's quota, as the owner's
-graphs are what the worker draws) and refused with 429 and a message naming it, before anything is
-changed:
+graphs are what the worker draws) and refused (QuotaExceeded, answered 429 with a message naming it)
+before anything is changed:
 
 - MAESTRO_QUOTA_GRAPHS: graphs an account owns (deleted ones do not count);
 - MAESTRO_QUOTA_QUEUED_RUNS: the owner's graphs waiting for or being drawn by a worker at once;
@@ -21,21 +21,23 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
-from werkzeug.exceptions import TooManyRequests
 
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphRun, User
 from maestro_web.models.base import utcnow
+from maestro_web.refusals import Kind, Refused
 
 OPEN_STATES = ("queued", "claimed")
 HOUR = timedelta(hours=1)
 
 
-class QuotaExceeded(TooManyRequests):
-    """429, answered by the app's error handler as a page or JSON; the message names the quota."""
+class QuotaExceeded(Refused):
+    """A quota spent (kind TOO_MANY); the message names the quota, `retry_after` says when it frees up."""
+
+    kind = Kind.TOO_MANY
 
     def __init__(self, message: str, retry_after: int | None = None) -> None:
-        super().__init__(description=message, retry_after=retry_after)
+        super().__init__(message, retry_after=retry_after)
 
 
 def check_new_graph(owner: User) -> None:

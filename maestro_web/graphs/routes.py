@@ -7,6 +7,7 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
+from maestro_web.errors import status_of
 from maestro_web.extensions import db
 from maestro_web.graphs import graphs_bp
 from maestro_web.domain import examples
@@ -23,7 +24,6 @@ from maestro_web.graphs.services import (
     grant_role,
     last_admin_id,
     rerun as rerun_graph,
-    BadCursor,
     Cursor,
     list_graphs,
     remove_role,
@@ -38,6 +38,7 @@ from maestro_web.models.graph import GRAPH_STATUSES, Graph, GraphResult
 from maestro_web.models.share_rules import STOPPED, Outcome, visitors_see
 from maestro_web.web.words import status_word
 from maestro_web.web.rate_limits import spend_role_grant
+from maestro_web.refusals import Refused
 from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.sources.panels import dependencies_context, discovered_by_source
 
@@ -65,12 +66,7 @@ def index():
     status = request.args.get("status", "")
     if status and status not in GRAPH_STATUSES:
         abort(400, "status must be one of: " + ", ".join(GRAPH_STATUSES) + ".")
-    cursor = None
-    if request.args.get("cursor"):
-        try:
-            cursor = Cursor.decode(request.args["cursor"])
-        except BadCursor as exc:
-            abort(400, str(exc))
+    cursor = Cursor.decode(request.args["cursor"]) if request.args.get("cursor") else None  # BadCursor: 400
     page = None if cursor else _page_number()
     found = list_graphs(current_user(), search=search, status=status, per_page=PER_PAGE, page=page, cursor=cursor)
     return render_template("graphs/index.html", found=found, graphs=found.graphs, search=search, status=status,
@@ -161,6 +157,13 @@ def access(graph_id: str):
     return _access_page(graph, role, form, status)
 
 
+def _refused_page(graph: Graph, role: Role, refused: Refused, status: int | None = None):
+    """A refused change of access, on the access page it came from: nothing of it is kept, the
+    refusal's words above the list, its status (errors.status_of) unless the route says otherwise."""
+    db.session.rollback()
+    return _access_page(graph, role, RoleForm(formdata=None), status or status_of(refused), error=refused.message)
+
+
 def _access_page(graph, role, form, status, error=None):
     working = working_links_by_creator(graph) if role.can_admin else {}
     grants = roles_of(graph)
@@ -187,9 +190,7 @@ def change_role(graph_id: str, user_id: str):
         grant = grant_role(graph, grant.user.email, Role(int(form.role.data)))
         db.session.commit()
     except RoleChangeRefused as exc:
-        db.session.rollback()
-        return _access_page(graph, role, RoleForm(formdata=None), exc.status,
-                            error=str(exc))
+        return _refused_page(graph, role, exc)
     if changed:
         send_access_granted(grant, by)
     flash(f"{grant.user.email} now has the {grant.role_enum.label} role.{links_stopped(stopping)}", "success")
@@ -212,7 +213,7 @@ def withdraw_invitation(graph_id: str, invitation_id: str):
     try:
         invitation = withdraw(graph, invitation_id)
     except NoSuchInvitation as exc:
-        return _access_page(graph, role, RoleForm(formdata=None), 404, error=str(exc))
+        return _refused_page(graph, role, exc)
     db.session.commit()
     flash(f"The invitation of {invitation.email} is withdrawn; its link no longer works.", "success")
     return redirect(url_for("graphs.access", graph_id=graph.public_id))
@@ -225,7 +226,7 @@ def confirm_remove_access(graph_id: str, user_id: str):
     try:
         grant = grant_of(graph, user_id)
     except RoleChangeRefused as exc:
-        return _access_page(graph, role, RoleForm(formdata=None), exc.status, error=str(exc))
+        return _refused_page(graph, role, exc)
     return render_template(
         "confirm.html", q={"kind": "remove_access", "graph": graph, "grant": grant,
                            "active_links": working_links_by_creator(graph)[grant.user_id]},
@@ -239,9 +240,8 @@ def remove_access(graph_id: str, user_id: str):
     try:
         stopping = working_links_by_creator(graph)[grant_of(graph, user_id).user_id]
         remove_role(graph, user_id)
-    except RoleChangeRefused as exc:
-        db.session.rollback()
-        return _access_page(graph, role, RoleForm(formdata=None), 409, error=str(exc))
+    except RoleChangeRefused as exc:  # answered 409 even when the grant has gone meanwhile, as it always was
+        return _refused_page(graph, role, exc, 409)
     db.session.commit()
     flash(f"Access removed.{links_stopped(stopping)}", "success")
     return redirect(url_for("graphs.access", graph_id=graph.public_id))

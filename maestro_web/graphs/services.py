@@ -17,14 +17,12 @@ from maestro_web.domain.invitations import invite
 from maestro_web.graphs.quotas import check_new_graph, check_new_run
 from maestro_web.models import Graph, GraphRole, GraphRun, Invitation, Role, User
 from maestro_web.models.share_rules import working_links
+from maestro_web.refusals import Kind, Refused
 
 
-class RoleChangeRefused(Exception):
-    """A role change that would break a rule; `status` is the HTTP answer it deserves."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status  # 422 not an address, 409 last Admin, 404 no such grant
+class RoleChangeRefused(Refused):
+    """A role change that would break a rule: INVALID for an address (field "email"), CONFLICT for the
+    last Admin, NOT_FOUND for a grant that is not there."""
 
 
 @dataclass
@@ -37,7 +35,7 @@ class GraphChanges:
 
 
 def create_graph(owner: User, changes: GraphChanges) -> Graph:
-    """A new graph owned by `owner` (its first Admin), queued for the worker; QuotaExceeded (429)
+    """A new graph owned by `owner` (its first Admin), queued for the worker; QuotaExceeded
     past the owner's quotas."""
     check_new_graph(owner)
     graph = Graph(owner=owner, name=changes.name.strip(), type=changes.type,
@@ -62,7 +60,7 @@ def same_name_count(graph: Graph) -> int:
 def update_graph(graph: Graph, changes: GraphChanges, by: User | None = None) -> bool:
     """Apply the changes; a changed spec queues a new run and, when the graph's dependencies (the
     spec united with what its sources discovered) changed, is a new version by `by`. True when a
-    run was queued. QuotaExceeded (429, nothing changed) when that run is past the owner's quotas."""
+    run was queued. QuotaExceeded (nothing changed) when that run is past the owner's quotas."""
     spec_changed = (changes.spec or "") != (graph.spec or "")
     if spec_changed:
         check_new_run(graph.owner, graph)
@@ -81,7 +79,7 @@ def update_graph(graph: Graph, changes: GraphChanges, by: User | None = None) ->
 
 
 def rerun(graph: Graph) -> None:
-    """Queue a new run of an unchanged graph ("Re-run"); QuotaExceeded (429) past the owner's quotas."""
+    """Queue a new run of an unchanged graph ("Re-run"); QuotaExceeded past the owner's quotas."""
     check_new_run(graph.owner, graph)
     graph.queue_run()
 
@@ -90,14 +88,15 @@ def grant_role(graph: Graph, email: str, role: Role) -> GraphRole:
     """Give (or change) the role of the registered user with this e-mail."""
     user = User.get_by_email(email)
     if user is None:
-        raise RoleChangeRefused("There is no registered user with this e-mail address.", 422)
+        raise RoleChangeRefused("There is no registered user with this e-mail address.", "email")
     existing = db.session.scalar(select(GraphRole).where(GraphRole.graph_id == graph.id, GraphRole.user_id == user.id))
     if existing is None:
         existing = GraphRole(graph=graph, user=user, role=int(role))
         db.session.add(existing)
         return existing
     if existing.role == Role.ADMIN and role != Role.ADMIN and graph.admin_count() <= 1:
-        raise RoleChangeRefused("The last Admin of a graph cannot be downgraded; make someone else Admin first.", 409)
+        raise RoleChangeRefused("The last Admin of a graph cannot be downgraded; make someone else Admin first.",
+                                kind=Kind.CONFLICT)
     existing.role = int(role)
     return existing
 
@@ -114,13 +113,13 @@ class Granted:
 
 def grant_or_invite(graph: Graph, email: str, role: Role, by: User) -> Granted:
     """Grant `role` to the registered user with this e-mail, or invite the address when no account
-    has it (SPEC §4). RoleChangeRefused: 422 for an address no account could have, 409 last Admin."""
+    has it (SPEC §4). RoleChangeRefused: INVALID for an address no account could have, CONFLICT for the last Admin."""
     user = User.get_by_email(email)
     if user is None:
         try:
             address = check_email(email)
         except InvalidEmail as exc:
-            raise RoleChangeRefused(str(exc), 422) from None
+            raise RoleChangeRefused(str(exc), "email") from None
         invitation, token = invite(graph, address, role, by)
         return Granted(invitation=invitation, token=token)
     before = graph.role_of(user)
@@ -135,12 +134,12 @@ def last_admin_id(graph: Graph, grants: list[GraphRole]) -> int | None:
 
 
 def grant_of(graph: Graph, user_public_id: str) -> GraphRole:
-    """The role of that user on `graph`; refused (404) when there is none."""
+    """The role of that user on `graph`; refused (NOT_FOUND) when there is none."""
     grant = db.session.scalar(
         select(GraphRole).join(User).where(GraphRole.graph_id == graph.id, User.public_id == user_public_id)
     )
     if grant is None:
-        raise RoleChangeRefused("This user has no role on this graph.", 404)
+        raise RoleChangeRefused("This user has no role on this graph.", kind=Kind.NOT_FOUND)
     return grant
 
 
@@ -153,7 +152,8 @@ def working_links_by_creator(graph: Graph) -> Counter[int]:
 def remove_role(graph: Graph, user_public_id: str) -> None:
     grant = grant_of(graph, user_public_id)
     if grant.role == Role.ADMIN and graph.admin_count() <= 1:
-        raise RoleChangeRefused("The last Admin of a graph cannot be removed; make someone else Admin first.", 409)
+        raise RoleChangeRefused("The last Admin of a graph cannot be removed; make someone else Admin first.",
+                                kind=Kind.CONFLICT)
     db.session.delete(grant)
 
 
@@ -161,8 +161,10 @@ def remove_role(graph: Graph, user_public_id: str) -> None:
 COUNT_CAP = 100
 
 
-class BadCursor(ValueError):
+class BadCursor(Refused):
     """A `cursor` parameter that this list did not hand out."""
+
+    kind = Kind.BAD_REQUEST
 
 
 @dataclass(frozen=True)
@@ -183,10 +185,10 @@ class Cursor:
         try:
             raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
         except (ValueError, UnicodeDecodeError):
-            raise BadCursor("cursor is not one this list handed out.") from None
+            raise BadCursor("cursor is not one this list handed out.", "cursor") from None
         match = re.fullmatch(r"([abl])\.([0-9]{1,12})\.([0-9]{1,7})", raw)
         if not match or len(value) > 64:
-            raise BadCursor("cursor is not one this list handed out.")
+            raise BadCursor("cursor is not one this list handed out.", "cursor")
         direction = {"a": "after", "b": "before", "l": "last"}[match.group(1)]
         return cls(direction, int(match.group(2)), int(match.group(3)))  # page 0: not known
 

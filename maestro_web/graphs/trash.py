@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import abort, current_app
+from flask import current_app
 from sqlalchemy import delete, select
 
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphRole, Role, User
 from maestro_web.models.base import utcnow
+from maestro_web.refusals import NoSuch, NotAllowed
 
 PURGE_BATCH = 200
 
@@ -28,14 +29,14 @@ def trash_of(user: User) -> list[Graph]:
 
 
 def restorable(public_id: str, user: User | None) -> Graph:
-    """The graph in the Trash that `user` may restore; 404 (nothing revealed) or 403 below Admin, as for
-    a graph that is not deleted."""
+    """The graph in the Trash that `user` may restore; NoSuch (nothing revealed) or NotAllowed below
+    Admin, as for a graph that is not deleted."""
     graph = Graph.get_deleted_by_public_id(public_id, trash_cutoff())
     role = graph.role_of(user) if graph is not None else None
     if graph is None or role is None:
-        abort(404, "There is no such graph in the Trash, or you have no access to it.")
+        raise NoSuch("There is no such graph in the Trash, or you have no access to it.")
     if role < Role.ADMIN:
-        abort(403, f"Restoring needs the {Role.ADMIN.label} role on this graph; you have {role.label}.")
+        raise NotAllowed(f"Restoring needs the {Role.ADMIN.label} role on this graph; you have {role.label}.")
     return graph
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, GraphRun, ShareLink, User
 from maestro_web.models.base import utcnow
+from maestro_web.refusals import Kind, Refused
 
 RESULT_HISTORY = 5  # results kept per graph, newest first
 CLAIM_ATTEMPTS = 5
@@ -19,10 +20,10 @@ CLAIM_ATTEMPTS = 5
 _NEWER_RUN = aliased(GraphRun)
 
 
-class IngestRefused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+class IngestRefused(Refused):
+    """A worker's result that does not belong to the graph's current run."""
+
+    kind = Kind.CONFLICT
 
 
 @dataclass
@@ -91,7 +92,7 @@ def ingest_result(graph: Graph, data: ResultInput) -> tuple[GraphResult, bool]:
     (result, created).
 
     A repeat of a stored run answers the stored result; a run that is not the graph's current
-    one is refused with 409 so a slow, stale worker cannot overwrite a newer picture.
+    one is refused (IngestRefused) so a slow, stale worker cannot overwrite a newer picture.
     """
     # One statement finds the run, whether it has a result already and whether a newer run
     # replaced it: on PostgreSQL each statement is a round trip, and ingest makes many.
@@ -101,12 +102,12 @@ def ingest_result(graph: Graph, data: ResultInput) -> tuple[GraphResult, bool]:
         .where(GraphRun.public_id == data.run_id, GraphRun.graph_id == graph.id)
     ).first()
     if found is None:
-        raise IngestRefused(409, "run_id is not a run of this graph.")
+        raise IngestRefused("run_id is not a run of this graph.")
     run, stored_id, is_current = found
     if stored_id is not None:
         return db.session.get_one(GraphResult, stored_id), False
     if not is_current or run.state not in ("queued", "claimed"):
-        raise IngestRefused(409, "run_id is not the graph's current run; a newer run replaced it.")
+        raise IngestRefused("run_id is not the graph's current run; a newer run replaced it.")
 
     result = GraphResult(graph=graph, run=run, status=data.status, message=data.message,
                          svg=data.svg, info=data.info, total=data.total)

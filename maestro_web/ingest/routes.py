@@ -8,10 +8,11 @@ from typing import Any
 from flask import Response, abort, current_app, jsonify, request
 
 from maestro_web.api.schemas import read_json, validate
-from maestro_web.errors import ValidationFailed, json_error
+from maestro_web.errors import json_error
+from maestro_web.refusals import ValidationFailed
 from maestro_web.extensions import db
 from maestro_web.ingest import ingest_bp
-from maestro_web.ingest.jobs import IngestRefused, ResultInput, claim_next_run, ingest_result
+from maestro_web.ingest.jobs import ResultInput, claim_next_run, ingest_result
 from maestro_web.ingest.schemas import MAX_INFO_BYTES, WorkerResult, WorkerResultForm
 from maestro_web.ingest.svg import SvgError, sanitize_svg
 from maestro_web.metrics import app as app_metrics
@@ -138,10 +139,7 @@ def ingest():
     graph = Graph.get_by_public_id(graph_id)
     if graph is None:
         return json_error(404, "There is no such graph (it may have been deleted).")
-    try:
-        stored, created = ingest_result(graph, data)
-    except IngestRefused as exc:
-        return json_error(exc.status, str(exc))
+    stored, created = ingest_result(graph, data)  # IngestRefused: errors.py answers it (409)
     # The answer is read before the commit, which expires every loaded row: read after it, it
     # would cost a second connection checkout and three SELECTs, one of them the ~100 KB SVG.
     answer = result_json(graph, stored)

@@ -6,11 +6,12 @@ from typing import Any
 from flask import Response, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from maestro_web.errors import json_error
+from maestro_web.errors import json_error, refused_response
 from maestro_web.domain.access import authorize_graph
 from maestro_web.live_pages import live_bp
 from maestro_web.live_pages.tickets import user_ticket
 from maestro_web.models import Graph, Role
+from maestro_web.refusals import Refused
 from maestro_web.security.session_jwt import current_user
 
 
@@ -34,6 +35,11 @@ def ticket():
 def _json_error(exc: HTTPException) -> Response:
     # Only scripts call this blueprint: every answer is JSON, errors included.
     return json_error(exc.code or 500, exc.description or "Error")
+
+
+@live_bp.errorhandler(Refused)
+def _json_refused(exc: Refused) -> Response:
+    return refused_response(exc, as_json=True)  # a graph the user may not read: 404 as JSON
 
 
 @live_bp.app_template_global()

@@ -24,19 +24,15 @@ from maestro_web.limits import PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
 from maestro_web.models.graph import Graph, GraphResult
 from maestro_web.models.share_rules import LIVE, MODES, SNAPSHOT, LinkState, creator_holds_write, link_state, row_status
 from maestro_web.models.user import User
+from maestro_web.refusals import Kind, Refused
 
 LABEL_MAX_LENGTH = 80
 PRUNE_BATCH = 1000  # rows deleted per statement: short locks, bounded IN lists
 
 
-class ShareRefused(ValueError):
-    """A change the rules do not allow; `field` names the input at fault (for forms and 422s), `status`
-    is the HTTP status the answer should carry (409 for a state that forbids it, 422 for bad input)."""
-
-    def __init__(self, message: str, field: str | None = None, status: int = 422):
-        super().__init__(message)
-        self.field = field
-        self.status = status
+class ShareRefused(Refused):
+    """A change the share rules do not allow; `field` names the input at fault (for forms and JSON
+    fields). Kind INVALID for bad input, CONFLICT for a state that forbids it (a revoked link)."""
 
 
 def check_passcode(passcode: str) -> str:
@@ -163,12 +159,12 @@ class ShareLink(Model):
     def pause(self) -> None:
         """Visitors get "temporarily unavailable" until resume(); pausing twice keeps the first time."""
         if self.revoked_at is not None:
-            raise ShareRefused("This link was revoked.", None, 409)
+            raise ShareRefused("This link was revoked.", kind=Kind.CONFLICT)
         self.paused_at = self.paused_at or utcnow()
 
     def resume(self) -> None:
         if self.revoked_at is not None:
-            raise ShareRefused("A revoked link cannot be resumed; create a new one.", None, 409)
+            raise ShareRefused("A revoked link cannot be resumed; create a new one.", kind=Kind.CONFLICT)
         self.paused_at = None
 
     def revoke(self) -> None:
@@ -179,7 +175,7 @@ class ShareLink(Model):
         """Move the expiry to `until`: in the future, within `cap` of the creation and never past
         max_expires_at (the token's exp: a cap raised after creation does not reach old tokens)."""
         if self.revoked_at is not None:
-            raise ShareRefused("A revoked link cannot be extended; create a new one.", "expires_at", 409)
+            raise ShareRefused("A revoked link cannot be extended; create a new one.", "expires_at", Kind.CONFLICT)
         until = expiry_within_cap(until, self.created_at, cap, now or utcnow())
         if until > self.max_expires_at:
             raise ShareRefused("This link's token cannot live that long; create a new link.", "expires_at")
@@ -191,7 +187,7 @@ class ShareLink(Model):
         now = now or utcnow()
         until = min(max(now, self.expires_at) + delta, self.created_at + cap)
         if until <= self.expires_at:
-            raise ShareRefused("This link is already at its longest; create a new one.", "expires_at", 409)
+            raise ShareRefused("This link is already at its longest; create a new one.", "expires_at", Kind.CONFLICT)
         self.extend(until, cap, now)
 
     @classmethod

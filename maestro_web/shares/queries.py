@@ -21,6 +21,7 @@ from maestro_web.limits import MAX_PAGE, MAX_PER_PAGE, MAX_SEARCH_LENGTH
 from maestro_web.models import Graph, GraphResult, GraphRole, Role, ShareLink, User
 from maestro_web.models.base import utcnow
 from maestro_web.models.share_rules import LISTED_STATUSES, Outcome, row_status_condition
+from maestro_web.refusals import Kind, Refused
 
 LINK_STATUSES = tuple(status.value for status in LISTED_STATUSES)
 _BY_KEY = {status.key: status.value for status in LISTED_STATUSES}  # `used_up` in a URL is "used up"
@@ -34,12 +35,13 @@ _STATUS_LIST = re.compile(STATUS_LIST_PATTERN)
 SORTS = ("created", "expires", "last_view")
 
 
-class BadListRequest(ValueError):
-    """A list parameter out of range; `field` names it (the pages answer 400, the API 400 with fields)."""
+class BadListRequest(Refused):
+    """A list parameter out of range; `field` names it (kind BAD_REQUEST: the pages and the API answer 400)."""
+
+    kind = Kind.BAD_REQUEST
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field)
 
 
 def status_condition(status: str, now: datetime) -> TextClause:

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 
+from maestro_web.errors import status_of
 from maestro_web.extensions import db
 from maestro_web.domain.access import authorize_graph
 from maestro_web.web.headers import keep_private, svg_document
@@ -16,7 +17,6 @@ from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.shares import shares_bp
 from maestro_web.shares.forms import ExtendForm, PasscodeForm, ShareForm
 from maestro_web.shares.queries import (
-    BadListRequest,
     LinkFilters,
     creators_with_write,
     graphs_written_by,
@@ -29,7 +29,7 @@ from maestro_web.shares.services import (
     ShareRefused,
     create_link,
     extend_link,
-    link_on_graph_or_404,
+    link_on_graph,
     revoke_links,
 )
 from maestro_web.shares.snippets import image_html, image_markdown, iframe_snippets, qr_file_name, qr_png, qr_svg
@@ -89,7 +89,7 @@ def _revoke_all_counts(graph: Graph, links: list[ShareLink], now: datetime) -> d
 @shares_bp.get("/graphs/<graph_id>/shares/<link_id>")
 def link_page(graph_id: str, link_id: str):
     graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
-    link = link_on_graph_or_404(graph, link_id)
+    link = link_on_graph(graph, link_id)
     return keep_private(_render_link(graph, role, link, ExtendForm(formdata=None)))
 
 
@@ -108,7 +108,7 @@ def _render_link(graph, role, link, form, status=200, passcode_form=None):
 @shares_bp.get("/graphs/<graph_id>/shares/<link_id>/qr.svg")
 def link_qr(graph_id: str, link_id: str):
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
-    link = link_on_graph_or_404(graph, link_id)
+    link = link_on_graph(graph, link_id)
     if link.revoked_at is not None:
         abort(410, "This link was revoked.")
     return keep_private(svg_document(qr_svg(link)))
@@ -118,7 +118,7 @@ def link_qr(graph_id: str, link_id: str):
 def link_qr_png(graph_id: str, link_id: str):
     """The same QR code as a PNG file to download (for slides and print), same rules as qr.svg."""
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
-    link = link_on_graph_or_404(graph, link_id)
+    link = link_on_graph(graph, link_id)
     if link.revoked_at is not None:
         abort(410, "This link was revoked.")
     response = Response(qr_png(link), mimetype="image/png")
@@ -129,7 +129,7 @@ def link_qr_png(graph_id: str, link_id: str):
 @shares_bp.post("/graphs/<graph_id>/shares/<link_id>/<action>")
 def link_action(graph_id: str, link_id: str, action: str):
     graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
-    link = link_on_graph_or_404(graph, link_id)
+    link = link_on_graph(graph, link_id)
     if action not in ("pause", "resume", "revoke", "extend"):
         abort(404)
     form = ExtendForm()
@@ -144,7 +144,7 @@ def link_action(graph_id: str, link_id: str, action: str):
         db.session.rollback()
         if action == "extend":
             form.expiry_field.errors = [*form.expiry_field.errors, str(exc)]
-            return keep_private(_render_link(graph, role, link, form, exc.status))
+            return keep_private(_render_link(graph, role, link, form, status_of(exc)))
         flash(str(exc), "error")
         return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
     db.session.commit()
@@ -159,7 +159,7 @@ def link_action(graph_id: str, link_id: str, action: str):
 def confirm_revoke(graph_id: str, link_id: str):
     """The no-JS confirmation of "Revoke" (the button's <dialog> says the same); it posts to link_action."""
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
-    link = link_on_graph_or_404(graph, link_id)
+    link = link_on_graph(graph, link_id)
     page = url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id)
     if link.revoked_at is not None:
         flash("This link was already revoked.", "success")
@@ -185,7 +185,7 @@ def confirm_revoke_all(graph_id: str):
 def set_passcode(graph_id: str, link_id: str):
     """Set or change the link's passcode; every browser that entered the old one must enter this one."""
     graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
-    link = link_on_graph_or_404(graph, link_id)
+    link = link_on_graph(graph, link_id)
     form = PasscodeForm()
     if link.revoked_at is not None:
         abort(410, "This link was revoked.")
@@ -203,7 +203,7 @@ def set_passcode(graph_id: str, link_id: str):
 def remove_passcode(graph_id: str, link_id: str):
     """Remove the passcode: anyone holding the link opens it again (the old cookies stay dead)."""
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
-    link = link_on_graph_or_404(graph, link_id)
+    link = link_on_graph(graph, link_id)
     link.set_passcode(None)
     db.session.commit()  # a one-button form: CSRFProtect has already checked it, like every POST
     flash("Passcode removed: anyone with the link can open it.", "success")
@@ -228,10 +228,7 @@ SORT_CHOICES = (("created", "Newest first"), ("expires", "Ending soonest"), ("la
 @shares_bp.get("/shares")
 def my_links():
     """My shared links: search, status filter (active + paused unless asked), sort, pages; one query a page."""
-    try:
-        filters = LinkFilters.from_args(request.args, default_per_page=MY_LINKS_PER_PAGE)
-    except BadListRequest as exc:
-        abort(400, str(exc))
+    filters = LinkFilters.from_args(request.args, default_per_page=MY_LINKS_PER_PAGE)  # BadListRequest: 400
     user, now = current_user(), utcnow()
     found = links_of_user(user, filters, now)
     writing = graphs_written_by(user, {link.graph_id for link in found.items})

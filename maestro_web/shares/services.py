@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from flask import abort, current_app
+from flask import current_app
 from sqlalchemy import ColumnElement, func, select
 
 from maestro_web import live_events
@@ -38,10 +38,11 @@ from maestro_web.models.share import (
     check_passcode,
     expiry_within_cap,
 )
+from maestro_web.refusals import NoSuch
 
 __all__ = ["MAX_ORIGINS", "MAX_VIEWS_LIMIT", "PRESETS", "NewLink", "ShareRefused", "check_embedding", "check_expiry",
            "check_max_views", "check_mode", "check_passcode", "clean_label", "create_link", "default_label", "extend_link",
-           "link_on_graph_or_404", "max_ttl", "normalize_origins", "revoke_links", "snapshot_source", "validate_new_link"]
+           "link_on_graph", "max_ttl", "normalize_origins", "revoke_links", "snapshot_source", "validate_new_link"]
 
 # Expiry presets offered on the page (seconds); a custom date is the fifth choice.
 PRESETS = {"1h": ("1 hour", 3600), "1d": ("1 day", 86400), "7d": ("7 days", 7 * 86400), "30d": ("30 days", 30 * 86400)}
@@ -179,10 +180,13 @@ def create_link(graph: Graph, creator: User, data: NewLink) -> ShareLink:
     return link
 
 
-def link_on_graph_or_404(graph: Graph, link_id: str) -> ShareLink:
-    """The link `link_id` of `graph` (the caller checked the user's role on it), or a 404 that the
-    pages and the API answer in their own shape."""
-    return ShareLink.get_on_graph(graph, link_id) or abort(404, "There is no such link on this graph.")
+def link_on_graph(graph: Graph, link_id: str) -> ShareLink:
+    """The link `link_id` of `graph` (the caller checked the user's role on it); NoSuch when there is
+    none, which the pages and the API answer in their own shape (errors.py)."""
+    link = ShareLink.get_on_graph(graph, link_id)
+    if link is None:
+        raise NoSuch("There is no such link on this graph.")
+    return link
 
 
 def extend_link(link: ShareLink, expires_at: datetime) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 from maestro_web.api.schemas import SourceCreate, validate
 from maestro_web.domain.access import authorize_graph
 from maestro_web.domain.dependencies import current_dependencies, source_public_ids
-from maestro_web.errors import ValidationFailed
+from maestro_web.refusals import Kind, ValidationFailed
 from maestro_web.extensions import db
 from maestro_web.models import DiscoverySource, Graph, GraphVersion, Role, ShareLink
 from maestro_web.models.discovery import SCHEDULES, SOURCE_KINDS
@@ -96,7 +96,7 @@ def create(graph_id: str):
     except ValidationFailed as exc:
         errors = {name.split(".")[-1] if name.startswith("credentials") else name: problem
                   for name, problem in exc.fields.items()}
-        return _page(graph, role, values, errors, status=exc.status if exc.status in (413, 422) else 422)
+        return _page(graph, role, values, errors, status=413 if exc.kind is Kind.TOO_LARGE else 422)
     user = current_user()
     assert user is not None
     source = create_source(graph, user, kind=body.kind, label=body.label, input_data=data, settings=settings or {},

@@ -13,7 +13,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from maestro_web.api.schemas import MAX_SETTINGS_BYTES, AwsCredentials, AwsSettings, field_problems
 from maestro_web.discovery.sealing import SealingError, seal
-from maestro_web.errors import ValidationFailed
+from maestro_web.refusals import Kind, ValidationFailed
 
 MiB = 2**20
 # The same limits as the inference's (maestro_web/discovery/inference.py MAX_BYTES); the app refuses
@@ -48,7 +48,7 @@ def check_input(kind: str, data: bytes | None, *, required: bool) -> bytes | Non
             raise ValidationFailed.for_fields({"input": f"Required: paste or upload the {KIND_WORDS[kind]}."})
         return None
     if len(data) > INPUT_LIMITS[kind]:
-        raise ValidationFailed.for_fields({"input": _limit_words(kind)}, status=413)
+        raise ValidationFailed.for_fields({"input": _limit_words(kind)}, kind=Kind.TOO_LARGE)
     if b"\x00" in data[:65536]:
         raise ValidationFailed.for_fields({"input": f"Must be text ({KIND_WORDS[kind]}), not a binary file."})
     try:

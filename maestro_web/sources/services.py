@@ -22,6 +22,7 @@ from maestro_web.graphs.quotas import check_new_run
 from maestro_web.models import DiscoveredEdge, DiscoveredNode, DiscoveryCrawl, DiscoverySource, Graph, User
 from maestro_web.models.base import utcnow
 from maestro_web.receipts import commit_for_other_processes
+from maestro_web.refusals import Kind, Refused
 
 SCHEDULE_INTERVALS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
 STALE_GRACE = timedelta(seconds=60)  # a crawl running longer than the service's time limit plus this has died
@@ -29,12 +30,10 @@ STOPPED_MESSAGE = "The discovery service stopped before finishing."
 LEFT_OUT_NAMED = 5  # how many left-out names a message lists before "and N more"
 
 
-class CrawlRefused(Exception):
-    """A crawl that cannot start or a result that cannot be stored; `status` is the HTTP answer."""
+class CrawlRefused(Refused):
+    """A crawl that cannot start or a result that cannot be stored: its state forbids it now."""
 
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
+    kind = Kind.CONFLICT
 
 
 def next_crawl_at(schedule: str) -> Any:
@@ -102,17 +101,17 @@ def sweep_stale_crawls(time_limit: int, *, source: DiscoverySource | None = None
 
 
 def start_crawl(source: DiscoverySource, user: User | None, time_limit: int) -> DiscoveryCrawl:
-    """A new `running` crawl of `source`, committed; 409 when one is running already.
+    """A new `running` crawl of `source`, committed; CrawlRefused when one is running already.
 
     A crawl still `running` long after the service's time limit belongs to a service that died: it
     is ended as `failed` first, so a source is never stuck. The partial unique index on running crawls
-    settles two simultaneous starts: the loser gets 409. A crawl may queue a run for the worker, so
-    it counts against the graph owner's run quotas (QuotaExceeded, 429, before anything starts)."""
+    settles two simultaneous starts: the loser is refused. A crawl may queue a run for the worker, so
+    it counts against the graph owner's run quotas (QuotaExceeded, before anything starts)."""
     check_new_run(source.graph.owner, source.graph)
     sweep_stale_crawls(time_limit, source=source)
     if running_crawl(source) is not None:
         db.session.rollback()
-        raise CrawlRefused("A crawl of this source is running; wait for it to finish.", 409)
+        raise CrawlRefused("A crawl of this source is running; wait for it to finish.")
     crawl = DiscoveryCrawl(source_id=source.id, graph_id=source.graph_id,
                            requested_by_id=user.id if user is not None else None)
     db.session.add(crawl)
@@ -120,20 +119,20 @@ def start_crawl(source: DiscoverySource, user: User | None, time_limit: int) -> 
         commit_for_other_processes()  # the service reads the row at once (receipts.py)
     except IntegrityError:
         db.session.rollback()
-        raise CrawlRefused("A crawl of this source is running; wait for it to finish.", 409) from None
+        raise CrawlRefused("A crawl of this source is running; wait for it to finish.") from None
     return crawl
 
 
 def claim_crawl(crawl: DiscoveryCrawl) -> None:
-    """The discovery process that reads the input first owns the crawl; a second reader gets 409."""
+    """The discovery process that reads the input first owns the crawl; a second reader is refused."""
     if crawl.status != "running":
-        raise CrawlRefused("This crawl has ended.", 409)
+        raise CrawlRefused("This crawl has ended.")
     taken = db.session.execute(
         update(DiscoveryCrawl).where(DiscoveryCrawl.id == crawl.id, DiscoveryCrawl.claimed_at.is_(None))
         .values(claimed_at=utcnow()).execution_options(synchronize_session=False))
     if taken.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         db.session.rollback()
-        raise CrawlRefused("Another discovery process has taken this crawl.", 409)
+        raise CrawlRefused("Another discovery process has taken this crawl.")
     db.session.commit()
 
 

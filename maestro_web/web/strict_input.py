@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Response, current_app, request
 from flask.json.provider import DefaultJSONProvider
 
-from maestro_web.errors import ValidationFailed
+from maestro_web.refusals import Kind, ValidationFailed
 from maestro_web.safe_json import loads_strict, text_problem
 
 # The worker blueprint reads its own body, after its size check (413 before a byte is read).
@@ -67,12 +67,12 @@ def reject_unsafe_request() -> None:
     if request.endpoint in LARGE_UPLOAD_ENDPOINTS:
         if request.content_length is not None and request.content_length > LARGE_UPLOAD_BYTES:
             raise ValidationFailed.for_fields({"input": f"The upload is larger than {LARGE_UPLOAD_BYTES // 2**20} MiB;"
-                                                        " at most 50 MiB for an otlp source."}, status=413)
+                                                        " at most 50 MiB for an otlp source."}, kind=Kind.TOO_LARGE)
         request.max_content_length = LARGE_UPLOAD_BYTES
         request.max_form_memory_size = 8 * 1024 * 1024  # a pasted Kubernetes manifest (5 MiB) in a textarea
     problem = text_problem(request.path)
     if problem:
-        raise ValidationFailed(f"The address {problem}.", {"path": problem}, status=400)
+        raise ValidationFailed(f"The address {problem}.", {"path": problem}, kind=Kind.BAD_REQUEST)
     fields: dict[str, str] = {}
     for name, value in request.args.items(multi=True):
         problem = text_problem(name) or text_problem(value)
@@ -84,7 +84,7 @@ def reject_unsafe_request() -> None:
             if problem:
                 fields[_safe_name(name)] = problem
     if fields:
-        raise ValidationFailed.for_fields(fields, status=400)
+        raise ValidationFailed.for_fields(fields, kind=Kind.BAD_REQUEST)
 
 
 def _safe_name(name: str) -> str:
