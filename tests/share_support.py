@@ -21,7 +21,7 @@ from maestro_web.security.short_codes import mint_short_code
 from maestro_web.security.worker_tokens import mint_worker_token
 from maestro_web.security.share_tokens import share_token_of
 from maestro_web.shares.services import NewLink, create_link
-from maestro_web.shares.urls import share_url
+from maestro_web.domain.link_urls import share_url
 from worker_support import post_result
 
 SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 40" width="120" height="40">'

@@ -1,12 +1,12 @@
 """Token endpoints for API clients (SPEC §3.1), and Maestro's POST /users/auth."""
 from __future__ import annotations
 
-from typing import Any
 
 from flask import Response, jsonify
 
 from maestro_web.api import api_auth_bp
 from maestro_web.api.schemas import Credentials, RevokeRequest, parse_body
+from maestro_web.serializers.users import user_json
 from maestro_web.errors import json_error
 from maestro_web.models import User
 from maestro_web.web.rate_limits import authenticate, login_rate_limits
@@ -26,10 +26,6 @@ def _authenticate() -> User | Response:
     if user is None:
         return json_error(401, "Wrong e-mail or password.")
     return user
-
-
-def user_json(user: User) -> dict[str, Any]:
-    return {"id": user.public_id, "name": user.name, "email": user.email}
 
 
 @api_auth_bp.post("/api/auth/token")

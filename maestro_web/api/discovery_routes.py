@@ -22,7 +22,7 @@ from maestro_web.api.schemas import CrawlResultIn, parse_body
 from maestro_web.errors import json_error
 from maestro_web.extensions import db
 from maestro_web.models import DiscoveryCrawl, DiscoverySource, Graph, Role
-from maestro_web.sources.serializers import crawl_json
+from maestro_web.serializers.sources import crawl_json
 from maestro_web.sources.services import CrawlResult, apply_crawl, claim_crawl, fail_crawl
 
 RESULT_MAX_BYTES = 16 * 1024 * 1024

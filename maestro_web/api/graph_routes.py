@@ -26,51 +26,14 @@ from maestro_web.graphs.services import (
     roles_of,
     update_graph,
 )
-from maestro_web.models import Graph, GraphRole, Invitation, Role
+from maestro_web.models import Graph, Role
 from maestro_web.limits import MAX_PAGE, MAX_PER_PAGE, MAX_SEARCH_LENGTH
 from maestro_web.models.graph import GRAPH_STATUSES
 from maestro_web.web.rate_limits import spend_role_grant
 from maestro_web.security.session_jwt import current_user, signed_in_user
+from maestro_web.serializers.graphs import graph_json, invitation_json, role_json
 
 GRAPH_FIELDS = ("name", "type", "description", "spec", "show_description")
-
-
-_NO_RUN: Any = object()
-
-
-def graph_json(graph: Graph, role: Role | None = None, run: Any = _NO_RUN) -> dict[str, Any]:
-    """The graph as JSON; a list passes each graph's newest `run` (loaded for the whole page at once)."""
-    if run is _NO_RUN:
-        run = graph.current_run()
-    return {
-        "id": graph.public_id,
-        "name": graph.name,
-        "type": graph.type,
-        "description": graph.description,
-        "show_description": graph.show_description,
-        "spec": graph.spec,
-        "status": graph.status,
-        "message": graph.message,
-        "info": graph.info or {},
-        "owner": {"id": graph.owner.public_id, "name": graph.owner.name},
-        "role": role.label.lower() if role else None,
-        "created_at": graph.created_at.isoformat(),
-        "updated_at": graph.updated_at.isoformat(),
-        "run": {"id": run.public_id, "state": run.state, "queued_at": run.queued_at.isoformat()} if run else None,
-    }
-
-
-def role_json(grant: GraphRole) -> dict[str, Any]:
-    return {"user": {"id": grant.user.public_id, "name": grant.user.name, "email": grant.user.email},
-            "role": grant.role_enum.label.lower(), "level": grant.role}
-
-
-def invitation_json(invitation: Invitation) -> dict[str, Any]:
-    return {"id": invitation.public_id, "email": invitation.email, "role": invitation.role_enum.label.lower(),
-            "level": invitation.role, "state": invitation.state(), "created_at": invitation.created_at.isoformat(),
-            "expires_at": invitation.expires_at.isoformat(),
-            "invited_by": ({"id": invitation.invited_by.public_id, "name": invitation.invited_by.name}
-                           if invitation.invited_by else None)}
 
 
 def _changes(body: GraphCreate | GraphPatch, current: Graph | None) -> GraphChanges:

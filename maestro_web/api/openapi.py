@@ -2,7 +2,8 @@
 
 The list of operations below is kept by hand: each names its path, its request model and the
 models of its answers. Every schema in the document is pydantic's JSON schema of the very models
-the views validate with (maestro_web/api/schemas.py), so the document cannot drift from what
+the views validate with (maestro_web/api/schemas.py) and of the answers' models next to the
+functions that build them (maestro_web/serializers/), so the document cannot drift from what
 the API accepts; tests/test_openapi.py checks that every route of the API blueprints is listed,
 and tests/test_fuzz_api.py checks every answer against the document.
 """
@@ -23,6 +24,15 @@ from maestro_web.ingest import schemas as ingest_schemas
 from maestro_web.limits import MAX_PAGE, MAX_PER_PAGE, MAX_SEARCH_LENGTH
 from maestro_web.models.graph import GRAPH_STATUSES
 from maestro_web.models.share_rules import LISTED_STATUSES
+from maestro_web.serializers.error_bodies import ErrorOut
+from maestro_web.serializers.graphs import GraphList, GraphOut, InvitationCreated, InvitationList, RoleList, RoleOut
+from maestro_web.serializers.links import PublicLink, RevokedCount, ShareLinkCreated, ShareLinkList, ShareLinkOut, ShareLinkPage
+from maestro_web.serializers.live import LiveTicketOut
+from maestro_web.serializers.reports import ReportList, ReportOut, ReportStarted
+from maestro_web.serializers.results import JobOut, WorkerResultOut
+from maestro_web.serializers.sources import CrawlOut, CrawlStarted, DependenciesOut, SourceList, SourceOut, VersionList
+from maestro_web.serializers.tokens import AccessToken, MaestroLogin, PersonalTokenCreated, PersonalTokenList, Revoked, TokenPair
+from maestro_web.serializers.users import UserOut
 from maestro_web.shares.queries import STATUS_LIST_PATTERN
 
 Auth = Literal["user", "refresh", "worker", "discovery", "reports", "none"]
@@ -67,28 +77,28 @@ BODY_ERRORS = (400, 415, 422)
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/api/auth/token", "Log in: an access and a refresh token", "auth",
-              {200: s.TokenPair}, (400, 401, 415, 422, 429, 503), auth="none", body=s.Credentials),
+              {200: TokenPair}, (400, 401, 415, 422, 429, 503), auth="none", body=s.Credentials),
     Operation("post", "/users/auth", "Maestro Server's login: {token, user}", "auth",
-              {200: s.MaestroLogin}, (400, 401, 415, 422, 429, 503), auth="none", body=s.Credentials),
+              {200: MaestroLogin}, (400, 401, 415, 422, 429, 503), auth="none", body=s.Credentials),
     Operation("post", "/api/auth/refresh", "A new access token for the refresh token in Authorization", "auth",
-              {200: s.AccessToken}, (401, 429, 503), auth="refresh"),
+              {200: AccessToken}, (401, 429, 503), auth="refresh"),
     Operation("post", "/api/auth/revoke", "Revoke the token in Authorization (and a refresh token)", "auth",
-              {200: s.Revoked}, (400, 401, 415, 422, 429, 503), body=s.RevokeRequest, body_required=False,
+              {200: Revoked}, (400, 401, 415, 422, 429, 503), body=s.RevokeRequest, body_required=False,
               description="The token in Authorization may be an access or a refresh token, even an expired one. "
                           "A refresh_token this app did not sign is refused (422)."),
-    Operation("get", "/api/me", "The user of the token", "auth", {200: s.UserOut}, USER_ERRORS),
+    Operation("get", "/api/me", "The user of the token", "auth", {200: UserOut}, USER_ERRORS),
     Operation("post", "/api/tokens", "Create a personal API token (shown once)", "tokens",
-              {201: s.PersonalTokenCreated}, USER_ERRORS + BODY_ERRORS, body=s.PersonalTokenCreate,
+              {201: PersonalTokenCreated}, USER_ERRORS + BODY_ERRORS, body=s.PersonalTokenCreate,
               description="A personal token acts for the user in the JSON API like an access token, until it "
                           "expires, is deleted, or the account's password changes. Only its id is kept: "
                           "the token is in this answer and nowhere else."),
     Operation("get", "/api/tokens", "The user's personal API tokens (never the token itself)", "tokens",
-              {200: s.PersonalTokenList}, USER_ERRORS),
+              {200: PersonalTokenList}, USER_ERRORS),
     Operation("delete", "/api/tokens/{token_id}", "Revoke a personal API token", "tokens",
               {204: None}, USER_ERRORS,
               description="The token is refused (401) on its next use. Another user's token id is a 404."),
     Operation("get", "/api/graphs", "Graphs the user holds a role on, newest first", "graphs",
-              {200: s.GraphList}, USER_ERRORS, query=(
+              {200: GraphList}, USER_ERRORS, query=(
                   ("q", {"type": "string", "maxLength": MAX_SEARCH_LENGTH}, "Search in the name."),
                   ("status", {"type": "string", "enum": ["", *GRAPH_STATUSES]},
                    "Only graphs in this status (empty: every status)."),
@@ -99,7 +109,7 @@ OPERATIONS: tuple[Operation, ...] = (
                    "cost on every page. A cursor this list did not hand out is refused (400)."),
               )),
     Operation("get", "/api/shares", "The user's share links across graphs", "shares",
-              {200: s.ShareLinkPage}, USER_ERRORS, query=(
+              {200: ShareLinkPage}, USER_ERRORS, query=(
                   ("q", {"type": "string", "maxLength": MAX_SEARCH_LENGTH}, "Search in the label and the graph's name."),
                   ("status", {"type": "string", "maxLength": 200, "pattern": STATUS_LIST_PATTERN},
                    f"all, or a comma-separated list of {', '.join(status.key for status in LISTED_STATUSES)} "
@@ -110,77 +120,77 @@ OPERATIONS: tuple[Operation, ...] = (
                   ("per_page", PER_PAGE, "Items a page (empty: 20)."),
               )),
     Operation("post", "/api/graphs", "Create a graph (queues its first run)", "graphs",
-              {201: s.GraphOut}, USER_ERRORS + BODY_ERRORS, body=s.GraphCreate, description=SPEC_RULES + " " + QUOTAS,
+              {201: GraphOut}, USER_ERRORS + BODY_ERRORS, body=s.GraphCreate, description=SPEC_RULES + " " + QUOTAS,
               headers={201: {"Location": {"schema": {"type": "string"}, "description": "The new graph."}}}),
-    Operation("get", "/api/graphs/{graph_id}", "One graph (Read)", "graphs", {200: s.GraphOut}, USER_ERRORS),
+    Operation("get", "/api/graphs/{graph_id}", "One graph (Read)", "graphs", {200: GraphOut}, USER_ERRORS),
     Operation("patch", "/api/graphs/{graph_id}", "Change a graph (Write); a changed spec queues a run", "graphs",
-              {200: s.GraphOut}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.GraphPatch, description=SPEC_RULES + " " + QUOTAS),
+              {200: GraphOut}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.GraphPatch, description=SPEC_RULES + " " + QUOTAS),
     Operation("delete", "/api/graphs/{graph_id}", "Delete a graph (Admin): into the Trash", "graphs",
               {204: None}, USER_ERRORS + (403,),
               description="The graph stays in the Trash for MAESTRO_TRASH_DAYS (7) days, restorable by an Admin; "
                           "its share links are stopped meanwhile. `flask graphs purge` removes it after that."),
     Operation("post", "/api/graphs/{graph_id}/restore", "Restore a graph from the Trash (Admin)", "graphs",
-              {200: s.GraphOut}, USER_ERRORS + (403,),
+              {200: GraphOut}, USER_ERRORS + (403,),
               description="404 once the graph has been in the Trash longer than MAESTRO_TRASH_DAYS, or was never deleted. "
                           "Its links work again unless they expired or were revoked meanwhile."),
     Operation("post", "/api/graphs/{graph_id}/rerun", "Queue a new run (Write)", "graphs",
-              {202: s.GraphOut}, USER_ERRORS + (403,), description=QUOTAS),
+              {202: GraphOut}, USER_ERRORS + (403,), description=QUOTAS),
     Operation("get", "/api/graphs/{graph_id}/roles", "Who holds which role (Read)", "roles",
-              {200: s.RoleList}, USER_ERRORS),
+              {200: RoleList}, USER_ERRORS),
     Operation("put", "/api/graphs/{graph_id}/roles", "Grant or change a role (Admin)", "roles",
-              {200: s.RoleOut, 202: s.InvitationCreated}, USER_ERRORS + (403, 409) + BODY_ERRORS, body=s.RoleGrant,
+              {200: RoleOut, 202: InvitationCreated}, USER_ERRORS + (403, 409) + BODY_ERRORS, body=s.RoleGrant,
               description="200 with the role when an account has the address (its holder gets an e-mail saying so); "
                           "otherwise 202 `{\"invited\": true, ...}`: the address is mailed a single-use link, valid 7 days, "
                           "that grants the role when that address registers or logs in through it. 422 for an address no "
                           "account could have. Role grants and invitations are limited per user "
                           "(MAESTRO_ROLE_GRANT_RATE_LIMIT, 30 an hour): 429 with Retry-After past it."),
     Operation("get", "/api/graphs/{graph_id}/invitations", "Pending invitations (Admin)", "roles",
-              {200: s.InvitationList}, USER_ERRORS + (403,)),
+              {200: InvitationList}, USER_ERRORS + (403,)),
     Operation("delete", "/api/graphs/{graph_id}/invitations/{invitation_id}", "Withdraw an invitation (Admin)", "roles",
               {204: None}, USER_ERRORS + (403,),
               description="Its link stops working at once. 404 when the invitation is not pending."),
     Operation("delete", "/api/graphs/{graph_id}/roles/{user_id}", "Remove a role (Admin)", "roles",
               {204: None}, USER_ERRORS + (403, 409, 422)),
     Operation("get", "/api/graphs/{graph_id}/shares", "The graph's share links (Write)", "shares",
-              {200: s.ShareLinkList}, USER_ERRORS + (403,)),
+              {200: ShareLinkList}, USER_ERRORS + (403,)),
     Operation("post", "/api/graphs/{graph_id}/shares", "Create a share link (Write)", "shares",
-              {201: s.ShareLinkCreated}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.ShareCreate, body_required=False,
+              {201: ShareLinkCreated}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.ShareCreate, body_required=False,
               description=SHARE_RULES),
     Operation("post", "/api/graphs/{graph_id}/public", "Maestro's share call: a new link (Write)", "shares",
-              {201: s.PublicLink}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.ShareCreate, body_required=False,
+              {201: PublicLink}, USER_ERRORS + (403,) + BODY_ERRORS, body=s.ShareCreate, body_required=False,
               description=SHARE_RULES),
     Operation("patch", "/api/graphs/{graph_id}/shares/{link_id}", "Relabel, extend, pause, resume or revoke a link",
-              "shares", {200: s.ShareLinkOut}, USER_ERRORS + (403, 409) + BODY_ERRORS, body=s.SharePatch,
+              "shares", {200: ShareLinkOut}, USER_ERRORS + (403, 409) + BODY_ERRORS, body=s.SharePatch,
               description="422 for an expiry beyond MAESTRO_SHARE_MAX_TTL from the link's creation or in the past."),
     Operation("delete", "/api/graphs/{graph_id}/shares/{link_id}", "Revoke a link (the row stays)", "shares",
-              {200: s.ShareLinkOut}, USER_ERRORS + (403,)),
+              {200: ShareLinkOut}, USER_ERRORS + (403,)),
     Operation("delete", "/api/graphs/{graph_id}/shares", "Revoke every link of the graph", "shares",
-              {200: s.RevokedCount}, USER_ERRORS + (403,)),
+              {200: RevokedCount}, USER_ERRORS + (403,)),
     Operation("post", "/api/live/ticket", "A ticket for the live events server", "live",
-              {200: s.LiveTicketOut}, USER_ERRORS + BODY_ERRORS, body=s.LiveTicketRequest, body_required=False),
+              {200: LiveTicketOut}, USER_ERRORS + BODY_ERRORS, body=s.LiveTicketRequest, body_required=False),
     Operation("get", "/api/graphs/{graph_id}/sources", "The graph's discovery sources (Write role)", "discovery",
-              {200: s.SourceList}, USER_ERRORS + (403,)),
+              {200: SourceList}, USER_ERRORS + (403,)),
     Operation("post", "/api/graphs/{graph_id}/sources", "Add a discovery source (Write role)", "discovery",
-              {201: s.SourceOut}, USER_ERRORS + (403, 413) + BODY_ERRORS, body=s.SourceCreate,
+              {201: SourceOut}, USER_ERRORS + (403, 413) + BODY_ERRORS, body=s.SourceCreate,
               description="JSON, or multipart/form-data with the file in `input` (settings and credentials as "
                           "JSON text). Inputs: kubernetes ≤ 5 MiB, compose ≤ 1 MiB, otlp ≤ 50 MiB (413 above). "
                           "Credentials are sealed for the discovery service; only key_id_end is ever shown."),
     Operation("get", "/api/graphs/{graph_id}/sources/{source_id}", "One source with its last crawl", "discovery",
-              {200: s.SourceOut}, USER_ERRORS + (403,)),
+              {200: SourceOut}, USER_ERRORS + (403,)),
     Operation("patch", "/api/graphs/{graph_id}/sources/{source_id}",
               "Change a source's label, input, settings, credentials or schedule", "discovery",
-              {200: s.SourceOut}, USER_ERRORS + (403, 413) + BODY_ERRORS, body=s.SourcePatch),
+              {200: SourceOut}, USER_ERRORS + (403, 413) + BODY_ERRORS, body=s.SourcePatch),
     Operation("delete", "/api/graphs/{graph_id}/sources/{source_id}",
               "Remove a source and what only it discovered", "discovery", {204: None}, USER_ERRORS + (403,)),
     Operation("post", "/api/graphs/{graph_id}/sources/{source_id}/crawl", "Crawl the source now", "discovery",
-              {202: s.CrawlStarted}, USER_ERRORS + (403, 409),
+              {202: CrawlStarted}, USER_ERRORS + (403, 409),
               description="409 while a crawl of this source is running; 503 when the discovery service cannot "
                           "be reached (the crawl is then `failed` with that message)."),
     Operation("get", "/api/graphs/{graph_id}/dependencies",
               "The graph's dependencies: the spec's lines and every source's, with origins and evidence",
-              "discovery", {200: s.DependenciesOut}, USER_ERRORS),
+              "discovery", {200: DependenciesOut}, USER_ERRORS),
     Operation("get", "/api/graphs/{graph_id}/versions", "The versions of the graph's dependencies, newest first",
-              "discovery", {200: s.VersionList}, USER_ERRORS, query=(
+              "discovery", {200: VersionList}, USER_ERRORS, query=(
                   ("before", {"type": "integer", "minimum": 0, "maximum": 999_999_999},
                    "Only versions older than this one (the `next` of an earlier answer)."),
               )),
@@ -192,21 +202,21 @@ OPERATIONS: tuple[Operation, ...] = (
                           "claims the crawl: another discovery process gets 409."),
     Operation("put", "/api/graphs/{graph_id}/sources/{source_id}/crawls/{crawl_id}",
               "The discovery service writes a crawl's result (command token)", "discovery",
-              {200: s.CrawlOut}, (400, 401, 403, 404, 409, 413, 415, 422, 429, 503), auth="discovery",
+              {200: CrawlOut}, (400, 401, 403, 404, 409, 413, 415, 422, 429, 503), auth="discovery",
               body=s.CrawlResultIn,
               description="Merged into the graph: hand-written lines never change; only status ok removes what the "
                           "source no longer sees; above 2,000 nodes / 10,000 edges the crawl ends partial naming what "
                           "was left out. 409 when the crawl has ended."),
     Operation("post", "/api/graphs/{graph_id}/reports", "Ask for a report: PDF, XLSX or CSV (Read role)", "reports",
-              {202: s.ReportStarted}, USER_ERRORS + BODY_ERRORS, body=s.ReportRequest,
+              {202: ReportStarted}, USER_ERRORS + BODY_ERRORS, body=s.ReportRequest,
               description="The report service makes it; follow it with GET …/reports/{report_id} or the live "
                           "events report.* on the user's channel. `since`: a version of this graph (400 otherwise); "
                           "the PDF then lists what changed since. 503 when the report service cannot be reached "
                           "or is busy (the report is then `failed` with that message)."),
     Operation("get", "/api/graphs/{graph_id}/reports", "The graph's reports, newest first", "reports",
-              {200: s.ReportList}, USER_ERRORS),
+              {200: ReportList}, USER_ERRORS),
     Operation("get", "/api/graphs/{graph_id}/reports/{report_id}", "One report and its status", "reports",
-              {200: s.ReportOut}, USER_ERRORS),
+              {200: ReportOut}, USER_ERRORS),
     Operation("get", "/api/graphs/{graph_id}/reports/{report_id}/file", "Download a ready report", "reports",
               {200: None}, USER_ERRORS + (409,), binary=True,
               binary_types=("application/pdf", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -215,7 +225,7 @@ OPERATIONS: tuple[Operation, ...] = (
                           "409 while the report is running or when it failed."),
     Operation("put", "/api/graphs/{graph_id}/reports/{report_id}",
               "The report service uploads the file, or says why it failed (report command token)", "reports",
-              {200: s.ReportOut}, (400, 401, 403, 404, 409, 413, 415, 422, 429, 503), auth="reports",
+              {200: ReportOut}, (400, 401, 403, 404, 409, 413, 415, 422, 429, 503), auth="reports",
               body=s.ReportFailure,
               description="The body is the whole file with its media type (application/pdf, the XLSX type or "
                           "text/csv), at most 20 MiB (413 above); or JSON {status: failed, message}. Only the "
@@ -225,9 +235,9 @@ OPERATIONS: tuple[Operation, ...] = (
               description="The sanitized SVG the analytics worker drew; 404 when it has none yet. Served inert "
                           "(Content-Security-Policy: sandbox). The report service reads it with its command token."),
     Operation("post", "/analytics/jobs/claim", "Claim the next pending graph (worker token for \"*\")", "worker",
-              {200: s.JobOut, 204: None}, (401, 403, 429, 503), auth="worker"),
+              {200: JobOut, 204: None}, (401, 403, 429, 503), auth="worker"),
     Operation("post", "/analytics/graphs", "Post a result for the graph the worker token names", "worker",
-              {200: s.WorkerResultOut, 201: s.WorkerResultOut}, (400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
+              {200: WorkerResultOut, 201: WorkerResultOut}, (400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
               auth="worker", body=ingest_schemas.WorkerResult, form=ingest_schemas.WorkerResultForm,
               description="201 when stored, 200 for a repeat of a stored run_id. 409 when run_id is not the "
                           "graph's current run. The body is limited to MAESTRO_INGEST_MAX_BYTES (413). The worker "
@@ -288,7 +298,7 @@ def _request_models() -> list[type[BaseModel]]:
 
 
 def _response_models() -> list[type[BaseModel]]:
-    models = [model for op in OPERATIONS for model in op.answers.values() if model] + [s.ErrorOut]
+    models = [model for op in OPERATIONS for model in op.answers.values() if model] + [ErrorOut]
     return list(dict.fromkeys(models))
 
 
@@ -311,7 +321,7 @@ def openapi_document() -> dict[str, Any]:
     def ref(model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
         return dict(refs[(model, mode)])
 
-    error_ref = ref(s.ErrorOut, "serialization")
+    error_ref = ref(ErrorOut, "serialization")
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         answers: dict[str, Any] = {}

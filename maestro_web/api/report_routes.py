@@ -20,13 +20,13 @@ from maestro_web.domain.reports import (
     has_version,
     media_type,
     report_file,
-    report_json,
     reports_of,
     start_report,
 )
 from maestro_web.domain.weekly_reports import deliver_weekly
 from maestro_web.errors import json_error
 from maestro_web.refusals import Kind, ValidationFailed
+from maestro_web.serializers.reports import report_json
 from maestro_web.extensions import db
 from maestro_web.web.headers import attachment, svg_document
 from maestro_web.models import Graph, GraphResult, Report

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import jsonify
 
 from maestro_web.api import api_bp
-from maestro_web.api.auth_routes import user_json
+from maestro_web.serializers.users import user_json
 from maestro_web.security.session_jwt import current_user
 
 

@@ -1,14 +1,14 @@
-"""Declared request and response models of the JSON API and the worker endpoints (pydantic v2); the
-worker's request models are in ingest/schemas.py, on these same bases.
+"""Declared request models of the JSON API and the worker endpoints (pydantic v2); the worker's
+request models are in ingest/schemas.py, on these same bases.
 
 One source for three things (STYLE.md): the 422 that names the field (`validate` raises
 `ValidationFailed`), the OpenAPI document (`maestro_web/api/openapi.py` publishes these models'
-JSON schema) and the input the fuzzers generate (tests/test_fuzz_api.py).
+JSON schema) and the input the fuzzers generate (tests/test_fuzz_api.py). The response models,
+with the functions that build each answer, are in maestro_web/serializers/ (one module per thing).
 
 Request models forbid unknown members, take integers and booleans strictly (`true` is not 1,
 `"5"` is not 5, `1e20` is not an integer) and bound every number and string, so no value reaches
-the database that it would refuse (out of range, NUL) or that would overflow a date. Response
-models document what the views return; the fuzzer checks every answer against them.
+the database that it would refuse (out of range, NUL) or that would overflow a date.
 """
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from maestro_web.models.graph import DESCRIPTION_MAX_LENGTH, GRAPH_TYPE_CHOICES_
 from maestro_web.models.user import PERSONAL_TOKEN_MAX_DAYS, PERSONAL_TOKEN_NAME_MAX_LENGTH
 from maestro_web.limits import PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
 from maestro_web.models.share import LABEL_MAX_LENGTH
-from maestro_web.models.share_rules import RowStatusWord
 from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem
+from maestro_web.serializers.sources import ScheduleName, SourceKindName
 from maestro_web.shares.services import MAX_ORIGINS, MAX_VIEWS_LIMIT, ORIGIN_PATTERN
 
 MAX_LIFETIME_SECONDS = 10 * 365 * 86400  # far above any share cap; keeps date arithmetic finite
@@ -162,36 +162,6 @@ class RevokeRequest(RequestModel):
     refresh_token: Annotated[Text, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)] | None = None
 
 
-class TokenPair(BaseModel):
-    access_token: str
-    refresh_token: str
-    token_type: Literal["Bearer"]
-    expires_in: int = Field(description="Seconds the access token lives.")
-
-
-class AccessToken(BaseModel):
-    access_token: str
-    token_type: Literal["Bearer"]
-    expires_in: int
-
-
-class UserOut(BaseModel):
-    id: str
-    name: str
-    email: str
-
-
-class MaestroLogin(BaseModel):
-    """Maestro Server's login answer."""
-
-    token: str
-    user: UserOut
-
-
-class Revoked(BaseModel):
-    revoked: Literal[True]
-
-
 # --- personal API tokens ---------------------------------------------------------------------------
 
 
@@ -207,28 +177,6 @@ class PersonalTokenCreate(RequestModel):
                                     description="What the token is for, e.g. \"discovery service\".")]
     expires_in_days: Annotated[StrictInt, Field(ge=1, le=PERSONAL_TOKEN_MAX_DAYS,
                                                 description="Days the token lives (at most a year).")]
-
-
-class PersonalTokenOut(BaseModel):
-    id: str
-    name: str
-    created_at: str
-    expires_at: str
-    last_used_at: str | None = Field(description="Last request made with it (to the minute); null if never used.")
-    status: Literal["active", "expired", "ended"] = Field(
-        description="ended: the account's password changed since it was made, which ends every token.")
-
-
-class PersonalTokenCreated(BaseModel):
-    id: str
-    name: str
-    token: str = Field(description="Send as `Authorization: Bearer <token>`. Shown this once, never again.")
-    created_at: str
-    expires_at: str
-
-
-class PersonalTokenList(BaseModel):
-    tokens: list[PersonalTokenOut]
 
 
 # --- graphs ----------------------------------------------------------------------------------------
@@ -282,75 +230,6 @@ class RoleGrant(RequestModel):
 
     email: Annotated[NonBlank, Field(max_length=254)]
     role: RoleName | RoleLevel = Field(description="read, write or admin; or Maestro's levels 1, 3, 7.")
-
-
-class OwnerOut(BaseModel):
-    id: str
-    name: str
-
-
-class RunOut(BaseModel):
-    id: str
-    state: str
-    queued_at: str
-
-
-class GraphOut(BaseModel):
-    id: str
-    name: str
-    type: str
-    description: str
-    show_description: bool
-    spec: str
-    status: Literal["process", "finished", "warning", "error"]
-    message: str
-    info: dict[str, Any]
-    owner: OwnerOut
-    role: Literal["read", "write", "admin"] | None
-    created_at: str
-    updated_at: str
-    run: RunOut | None
-
-
-class GraphList(BaseModel):
-    items: list[GraphOut]
-    page: int | None = Field(description="The page number; null on the last page of a list too long to count.")
-    per_page: int
-    total: int = Field(description="Exact when total_exact, else a lower bound (lists never count past 100).")
-    total_exact: bool
-    next: str | None = Field(description="Cursor of the next (older) page, for ?cursor=.")
-    prev: str | None = Field(description="Cursor of the previous (newer) page.")
-    last: str | None = Field(description="Cursor of the last (oldest) page.")
-
-
-class RoleOut(BaseModel):
-    user: UserOut
-    role: Literal["read", "write", "admin"]
-    level: Literal[1, 3, 7]
-
-
-class RoleList(BaseModel):
-    items: list[RoleOut]
-
-
-class InvitationOut(BaseModel):
-    id: str
-    email: str
-    role: Literal["read", "write", "admin"]
-    level: Literal[1, 3, 7]
-    state: Literal["pending", "accepted", "withdrawn", "expired"]
-    created_at: str
-    expires_at: str = Field(description="The link works until then (7 days), once.")
-    invited_by: OwnerOut | None
-
-
-class InvitationCreated(BaseModel):
-    invited: Literal[True]
-    invitation: InvitationOut
-
-
-class InvitationList(BaseModel):
-    items: list[InvitationOut]
 
 
 # --- share links -----------------------------------------------------------------------------------
@@ -418,107 +297,6 @@ class SharePatch(RequestModel):
                                     description="Sets or changes the passcode; null removes it; absent keeps it.")] | None = None
 
 
-class CreatorOut(BaseModel):
-    id: str
-    name: str
-
-
-class ShareLinkOut(BaseModel):
-    id: str
-    graph_id: str
-    label: str
-    status: RowStatusWord
-    creator: CreatorOut
-    created_at: str
-    expires_at: str
-    max_expires_at: str
-    paused_at: str | None
-    revoked_at: str | None
-    views: int
-    max_views: int | None
-    last_viewed_at: str | None
-    embeddable: bool
-    allowed_origins: list[str]
-    has_passcode: bool
-    mode: Literal["live", "snapshot"]
-    snapshot_as_of: str | None = Field(description="A snapshot link: when its picture was drawn; null if live, or if the pinned result is gone.")
-    version: int | None = Field(description="A snapshot link: the number of the graph's newest version (`/api/graphs/<id>/versions`) when it was made; null if live.")
-    url: str | None = Field(None, description="Absent once the link is revoked.")
-    short_url: str | None = Field(None, description="`{MAESTRO_ANALYTICS_URL}/s/<code>`; absent once the link is revoked.")
-    image_url: str | None = Field(None, description="The link's picture as a PNG (`&ext=png`); absent once the link is revoked.")
-
-
-class ShareLinkCreated(ShareLinkOut):
-    token: str
-
-
-class ShareLinkList(BaseModel):
-    items: list[ShareLinkOut]
-
-
-class ShareLinkPage(BaseModel):
-    items: list[ShareLinkOut]
-    total: int = Field(description="Exact when total_exact, else a lower bound (lists never count past 100).")
-    total_exact: bool
-    page: int
-    per_page: int
-
-
-class PublicLink(BaseModel):
-    """Maestro's answer to POST /api/graphs/<id>/public: `id` is the graph's id, as in Maestro."""
-
-    id: str
-    link_id: str
-    token: str
-    timestamp: int
-    url: str
-    expires_at: str
-
-
-class RevokedCount(BaseModel):
-    revoked: int
-
-
-# --- analytics worker (its request models are in ingest/schemas.py) --------------------------------
-
-ResultStatus = Literal["finished", "warning", "error"]
-
-
-class WorkerResultOut(BaseModel):
-    graph_id: str
-    run_id: str
-    status: ResultStatus
-    msg: str
-    total: int | None
-    info: dict[str, Any]
-    svg_bytes: int
-    created_at: str
-
-
-class SpecNode(BaseModel):
-    model_config = ConfigDict(extra="allow")  # attributes such as kind
-
-    name: str
-
-
-class SpecEdge(BaseModel):
-    source: str
-    target: str
-
-
-class SpecOut(BaseModel):
-    nodes: list[SpecNode]
-    edges: list[SpecEdge]
-
-
-class JobOut(BaseModel):
-    graph_id: str
-    run_id: str
-    type: str
-    name: str
-    spec: SpecOut
-
-
 # --- live events -----------------------------------------------------------------------------------
 
 
@@ -531,26 +309,6 @@ class LiveTicketRequest(RequestModel):
     graph: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
 
 
-class LiveTicketOut(BaseModel):
-    ticket: str
-    url: str
-    channels: list[str]
-    expires_at: str
-
-
-# --- errors ----------------------------------------------------------------------------------------
-
-
-class ErrorOut(BaseModel):
-    """Every error: {"error", "message"} and, for invalid input, "fields" naming each one."""
-
-    error: str = Field(description="The status's code name, e.g. validation_error, not_found.")
-    message: str
-    fields: dict[str, str | list[str]] | None = Field(None, description="Input name -> its problem(s).")
-    spec_lines: list[int] | None = Field(None, description="Lines of the spec with problems.")
-
-
-
 # --- discovery sources, crawls, dependencies, versions (SPEC §11, §13) ---------------------------------
 
 SOURCE_KINDS_TEXT = "kubernetes, compose, otlp or aws"
@@ -561,8 +319,6 @@ MAX_RESULT_NODES = 20_000  # a crawl may report more than §4 allows: the merge 
 MAX_RESULT_EDGES = 100_000
 MAX_EVIDENCE_ITEMS = 20
 MAX_EVIDENCE_CHARS = 1000
-SourceKindName = Literal["kubernetes", "compose", "otlp", "aws"]
-ScheduleName = Literal["off", "hourly", "daily", "weekly"]
 SourceLabel = Annotated[NonBlank, Field(max_length=120)]
 NodeName = Annotated[NonBlank, Field(max_length=100)]
 Evidence = Annotated[list[Annotated[Text, Field(max_length=MAX_EVIDENCE_CHARS)]], Field(max_length=MAX_EVIDENCE_ITEMS)]
@@ -631,41 +387,6 @@ class SourcePatch(RequestModel):
     schedule: ScheduleName | None = None
 
 
-class CrawlOut(BaseModel):
-    id: str
-    status: Literal["running", "ok", "partial", "failed"]
-    message: str
-    started_at: str
-    finished_at: str | None
-    added: int
-    removed: int
-    unchanged: int
-
-
-class CredentialsOut(BaseModel):
-    key_id_end: str = Field(description="The last 4 characters of the access key id; nothing else is shown.")
-
-
-class SourceOut(BaseModel):
-    id: str
-    kind: SourceKindName
-    label: str
-    schedule: ScheduleName
-    settings: dict[str, Any]
-    credentials: CredentialsOut | None
-    input_size: int
-    created_at: str
-    last_crawl: CrawlOut | None
-
-
-class SourceList(BaseModel):
-    items: list[SourceOut]
-
-
-class CrawlStarted(BaseModel):
-    crawl: str
-
-
 class DiscoveredNodeIn(RequestModel):
     name: NodeName
     kind: Annotated[Text, Field(max_length=32)] | None = None
@@ -698,56 +419,6 @@ class CrawlResultIn(RequestModel):
     edges: Annotated[list[DiscoveredEdgeIn], Field(max_length=MAX_RESULT_EDGES)] = []
 
 
-class OriginOut(BaseModel):
-    source: str = Field(description='"hand" for the spec\'s lines, else the source\'s id.')
-    evidence: list[str]
-    confidence: str
-    calls: int | None = None
-    p50_ms: float | None = None
-    p99_ms: float | None = None
-    last_seen: str | None
-
-
-class DependencyNodeOut(BaseModel):
-    name: str
-    kind: str | None
-    origins: list[str]
-
-
-class DependencyEdgeOut(BaseModel):
-    source: str
-    target: str
-    origins: list[OriginOut]
-
-
-class DependenciesOut(BaseModel):
-    nodes: list[DependencyNodeOut]
-    edges: list[DependencyEdgeOut]
-
-
-class ChangeSetOut(BaseModel):
-    nodes: list[str]
-    edges: list[list[str]]
-
-
-class VersionByOut(BaseModel):
-    user: OwnerOut | None = None
-    source: dict[str, str | None] | None = Field(None, description="{id, label} of the source that crawled.")
-
-
-class VersionOut(BaseModel):
-    version: int
-    at: str
-    by: VersionByOut
-    added: ChangeSetOut
-    removed: ChangeSetOut
-
-
-class VersionList(BaseModel):
-    items: list[VersionOut]
-    next: int | None = Field(description="Pass as ?before= for the older versions; null when none are left.")
-
-
 # --- reports (SPEC §12) ----------------------------------------------------------------------------
 
 
@@ -774,27 +445,3 @@ class ReportFailure(RequestModel):
     status: Literal["failed"]
     message: Annotated[Text, Field(max_length=1000)] = ""
 
-
-class ReportStarted(BaseModel):
-    report: str
-
-
-class ReportByOut(BaseModel):
-    id: str
-    name: str
-
-
-class ReportOut(BaseModel):
-    id: str
-    format: Literal["pdf", "xlsx", "csv"]
-    status: Literal["running", "ready", "failed"]
-    message: str
-    size: int | None = Field(description="Bytes of the file once ready.")
-    since: int | None
-    created_at: str
-    finished_at: str | None
-    by: ReportByOut | None = Field(description="Who asked; null once their account is gone.")
-
-
-class ReportList(BaseModel):
-    items: list[ReportOut]

@@ -24,7 +24,7 @@ from maestro_web.safe_json import UnsafeJSON, loads_strict
 from maestro_web.security.session_jwt import current_user
 from maestro_web.sources.commands import send_crawl_command
 from maestro_web.sources.intake import UPLOAD_LIMIT, check_credentials, check_input, check_settings
-from maestro_web.sources.serializers import source_json, version_json
+from maestro_web.serializers.sources import source_json, version_json
 from maestro_web.sources.services import (
     create_source,
     delete_source,

@@ -1,7 +1,6 @@
 """Personal API tokens (SPEC §3.1): create (shown once), list (never the token), revoke."""
 from __future__ import annotations
 
-from typing import Any
 
 from flask import Response, jsonify
 
@@ -9,20 +8,9 @@ from maestro_web.api import api_bp
 from maestro_web.api.schemas import PersonalTokenCreate, parse_body
 from maestro_web.errors import json_error
 from maestro_web.extensions import db
-from maestro_web.models import PersonalToken, User
+from maestro_web.models import PersonalToken
 from maestro_web.security.session_jwt import issue_personal_token, signed_in_user
-
-
-def personal_token_json(row: PersonalToken, user: User) -> dict[str, Any]:
-    """A token as listed: everything but the token itself."""
-    return {
-        "id": row.public_id,
-        "name": row.name,
-        "created_at": row.created_at.isoformat(),
-        "expires_at": row.expires_at.isoformat(),
-        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
-        "status": row.status(user),
-    }
+from maestro_web.serializers.tokens import personal_token_json
 
 
 @api_bp.post("/tokens")

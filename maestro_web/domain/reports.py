@@ -28,14 +28,6 @@ class ReportNotStarted(Exception):
     """The service did not take the command; the report is `failed` with this message."""
 
 
-def report_json(report: Report) -> dict[str, Any]:
-    by = report.requested_by
-    return {"id": report.public_id, "format": report.format, "status": report.status, "message": report.message,
-            "size": report.size, "since": report.since, "created_at": report.created_at.isoformat(),
-            "finished_at": report.finished_at.isoformat() if report.finished_at else None,
-            "by": {"id": by.public_id, "name": by.name} if by is not None else None}
-
-
 def has_version(graph: Graph, number: int) -> bool:
     return db.session.scalar(select(GraphVersion.id).where(GraphVersion.graph_id == graph.id,
                                                            GraphVersion.number == number)) is not None

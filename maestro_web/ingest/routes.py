@@ -10,6 +10,7 @@ from flask import Response, abort, current_app, jsonify, request
 from maestro_web.api.schemas import read_json, validate
 from maestro_web.errors import json_error
 from maestro_web.refusals import ValidationFailed
+from maestro_web.serializers.results import result_json
 from maestro_web.extensions import db
 from maestro_web.ingest import ingest_bp
 from maestro_web.ingest.jobs import ResultInput, claim_next_run, ingest_result
@@ -17,7 +18,7 @@ from maestro_web.ingest.schemas import MAX_INFO_BYTES, WorkerResult, WorkerResul
 from maestro_web.ingest.svg import SvgError, sanitize_svg
 from maestro_web.metrics import app as app_metrics
 from maestro_web.domain.dependencies import current_dependencies
-from maestro_web.models import Graph, GraphResult
+from maestro_web.models import Graph
 from maestro_web.web.rate_limits import worker_rate_limits
 from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem
 from maestro_web.web.guards import worker_graph_id
@@ -77,19 +78,6 @@ def _checked(result: WorkerResult) -> ResultInput:
             raise ValidationFailed.for_fields({"svg": str(exc)}) from None
     return ResultInput(run_id=result.run_id, status=result.status, message=result.msg, svg=safe_svg,
                        info=result.info, total=result.total)
-
-
-def result_json(graph: Graph, result: GraphResult) -> dict[str, Any]:
-    return {
-        "graph_id": graph.public_id,
-        "run_id": result.run.public_id,
-        "status": result.status,
-        "msg": result.message,
-        "total": result.total,
-        "info": result.info,
-        "svg_bytes": len(result.svg.encode()) if result.svg else 0,
-        "created_at": result.created_at.isoformat(),
-    }
 
 
 UNBOUND = ("Posting a result needs a worker token bound to it: a run_id claim naming the run and a "

@@ -3,7 +3,7 @@
 One source for the 422 that names the field (routes.py validates with them), the OpenAPI document
 (api/openapi.py lists the worker's two endpoints) and the fuzzers' input. They are built on the API's
 request bases (api/schemas.py: unknown members, strict numbers, storable text); what the worker gets
-back (WorkerResultOut, JobOut) is documented there too.
+back (WorkerResultOut, JobOut, result_json) is in serializers/results.py.
 """
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import ConfigDict, Field, StrictInt
 
-from maestro_web.api.schemas import MAX_INT32, MAX_MESSAGE_LENGTH, NonBlank, RequestModel, ResultStatus, Text
+from maestro_web.api.schemas import MAX_INT32, MAX_MESSAGE_LENGTH, NonBlank, RequestModel, Text
 from maestro_web.domain.spec import MAX_SPEC_CHARS
+from maestro_web.serializers.results import ResultStatus
 
 MAX_SVG_CHARS = 64 * 1024 * 1024  # the body limit (MAESTRO_INGEST_MAX_BYTES) is what bounds it
 

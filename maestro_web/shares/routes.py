@@ -33,7 +33,7 @@ from maestro_web.shares.services import (
     revoke_links,
 )
 from maestro_web.shares.snippets import image_html, image_markdown, iframe_snippets, qr_file_name, qr_png, qr_svg
-from maestro_web.shares.urls import image_url, share_url, short_url
+from maestro_web.domain.link_urls import image_url, share_url, short_url
 
 
 @shares_bp.route("/graphs/<graph_id>/shares", methods=["GET", "POST"])

@@ -7,10 +7,11 @@ on the model (`ShareLink.pause/resume/revoke/extend`, models/share.py); whether 
 viewed is models/share_rules.py. The rest of this package, one job a module:
 
 - queries.py: the lists of links (a graph's, a user's, with filters and pages);
-- urls.py: the link's public URL, built from configuration;
 - snippets.py: what the owner copies: the iframe snippet, the QR code (SVG and PNG);
-- serializers.py: a link as JSON for the API;
 - forms.py, routes.py: the pages.
+
+Elsewhere: the link's public URLs, built from configuration, are domain/link_urls.py (the API's
+answers carry them too); a link as JSON is serializers/links.py.
 
 The callers commit.
 """

@@ -1,7 +1,7 @@
 """What the owner copies or prints to hand a link on: the iframe snippet, the image link's Markdown
 and HTML, and the QR code.
 
-The QR code encodes the same URL as the page shows (urls.py); its SVG is served as a document under
+The QR code encodes the same URL as the page shows (domain/link_urls.py); its SVG is served as a document under
 the sandbox CSP (headers.svg_document), like every SVG of the app.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import segno
 from markupsafe import escape
 
 from maestro_web.models import GraphResult, ShareLink
-from maestro_web.shares.urls import image_url, share_url, short_url
+from maestro_web.domain.link_urls import image_url, share_url, short_url
 
 
 THEMES = ("auto", "light", "dark")  # of the embedded page; auto follows the visitor's own setting
