@@ -216,11 +216,14 @@ def _graph_public_id(session: Session, row: GraphRun | GraphResult | GraphRole) 
     return session.connection().scalar(select(Graph.public_id).where(Graph.id == row.graph_id))
 
 
-def _active_link_ids(session: Session, graph_id: int, live_only: bool = False,
-                     despite: Outcome | None = None) -> list[str]:
-    """The graph's links a visitor may open now (share_rules.working_links, every rule); `live_only`: only
-    the live ones (a snapshot link's page keeps its pinned picture, so a new picture is no news to it)."""
-    return list(session.connection().scalars(working_links(graph_id, live_only=live_only, despite=despite)))
+def _open_page_link_ids(session: Session, graph_id: int, live_only: bool = False,
+                        despite: tuple[Outcome, ...] = ()) -> list[str]:
+    """The graph's links whose open pages still listen: every rule of share_rules.working_links but
+    USED_UP, which stops new views only (the pages already open are the views it allowed, and stay:
+    docs/sharing.md). `live_only`: only the live ones (a snapshot link's page keeps its pinned picture,
+    so a new picture is no news to it)."""
+    return list(session.connection().scalars(
+        working_links(graph_id, live_only=live_only, despite=(Outcome.USED_UP, *despite))))
 
 
 def _on_new(session: Session, obj: object) -> None:
@@ -246,7 +249,7 @@ def _on_new(session: Session, obj: object) -> None:
         publish_after_commit(graph_channel(graph), "run.finished",
                              {"run_id": run_id, "status": obj.status, "drawn_at": drawn_at, "info": obj.info}, session)
         if obj.svg is not None:
-            for link_id in _active_link_ids(session, obj.graph_id, live_only=True):
+            for link_id in _open_page_link_ids(session, obj.graph_id, live_only=True):
                 publish_after_commit(share_channel(link_id), "run.finished", {"drawn_at": drawn_at}, session)
 
 
@@ -274,7 +277,7 @@ def _on_dirty(session: Session, obj: object) -> None:
     elif isinstance(obj, Graph) and _changed(obj, "deleted_at") and obj.deleted_at is not None:
         publish_after_commit(CONTROL, "revoke", {"channel": graph_channel(obj.public_id)}, session)
         # The links that worked until this deletion: every rule but the one it has just broken.
-        for link_id in _active_link_ids(session, obj.id, despite=Outcome.GRAPH_DELETED):
+        for link_id in _open_page_link_ids(session, obj.id, despite=(Outcome.GRAPH_DELETED,)):
             publish_after_commit(share_channel(link_id), "share.changed", {"status": "revoked"}, session)
             publish_after_commit(CONTROL, "revoke", {"channel": share_channel(link_id)}, session)
 

@@ -146,7 +146,7 @@ def test_a_result_is_announced_to_readers_and_to_active_links_only(app, auth, cl
         from maestro_web.models import ShareLink
 
         ShareLink.get_by_public_id(paused.id).pause()
-        ShareLink.get_by_public_id(used_up.id).view_count = 1  # its one view is spent: it works no more
+        ShareLink.get_by_public_id(used_up.id).view_count = 1  # its one view is spent: no new views
         db.session.commit()
     app.extensions[live_events.EXTENSION] = publisher
     auth.login(owner.email)
@@ -155,10 +155,12 @@ def test_a_result_is_announced_to_readers_and_to_active_links_only(app, auth, cl
     with listen(app, live, channels) as listener:
         run_id = current_run_id(app, graph.public_id)
         draw(app, graph.public_id)
-        heard = [next_event(listener), next_event(listener)]
-        with pytest.raises(TimeoutError):  # the used-up link is not told either (every rule: share_rules.working_links)
+        # The used-up link is told: it stops new views only, its open pages are the views it allowed.
+        heard = [next_event(listener), next_event(listener), next_event(listener)]
+        with pytest.raises(TimeoutError):  # the paused link is not
             listener.recv(timeout=1.0)
         by_channel = {frame["channel"]: frame for frame in heard}
+        assert by_channel[f"share:{used_up.id}"]["event"] == "run.finished"
         finished = by_channel[f"graph:{graph.public_id}"]
         assert finished["event"] == "run.finished"
         assert finished["data"]["run_id"] == run_id and finished["data"]["status"] == "finished"

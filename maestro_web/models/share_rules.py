@@ -344,11 +344,12 @@ def diagnose(link: LinkRow | None, graph_id: str, now: datetime | None = None) -
 # confirmation all ask it; tests/test_link_rules.py holds it equal to diagnose() for each broken rule.
 
 def working_links(graph_pk: int, now: datetime | None = None, *, live_only: bool = False,
-                  despite: Outcome | None = None) -> TextualSelect:
+                  despite: tuple[Outcome, ...] = ()) -> TextualSelect:
     """SELECT public_id, creator_id of the links of the graph `graph_pk` (its primary key) that a visitor
     may open at `now`. `live_only`: the live ones only (a snapshot's page keeps its pinned picture);
-    `despite`: as if that rule held (the links a graph's deletion has just stopped: GRAPH_DELETED)."""
-    conditions = [rule.sql for rule in RULES[1:] if rule.broken is not despite]
+    `despite`: as if those rules held (USED_UP: the pages a used-up link already opened, which stay;
+    GRAPH_DELETED: the links a graph's deletion has just stopped)."""
+    conditions = [rule.sql for rule in RULES[1:] if rule.broken not in despite]
     if live_only:
         conditions.append(f"share_links.mode = '{LIVE}'")
     sql = ("SELECT share_links.public_id, share_links.creator_id FROM share_links"
