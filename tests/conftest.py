@@ -27,6 +27,9 @@ from maestro_web.models.user import use_password_hasher
 from axe_support import axe_script
 from share_support import draw
 
+# The session's live server, its `live` fixture and what an app needs to use it (tests/live_support.py).
+pytest_plugins = ["live_support"]
+
 ENGINE = os.environ.get("MAESTRO_TEST_DATABASE", "sqlite")
 POSTGRES_ADMIN_URL = os.environ.get(
     "MAESTRO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -165,9 +168,10 @@ def empty_all_tables() -> None:
 
 
 @pytest.fixture
-def app_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Overrides from @pytest.mark.app_settings(...), nearest marker winning."""
-    settings: dict[str, Any] = {}
+def app_settings(request: pytest.FixtureRequest, session_live_settings: dict[str, Any]) -> dict[str, Any]:
+    """Overrides from @pytest.mark.app_settings(...), nearest marker winning, on top of what the
+    session's live server needs when the test asks for `live`."""
+    settings: dict[str, Any] = dict(session_live_settings)
     for marker in reversed(list(request.node.iter_markers("app_settings"))):
         settings.update(marker.kwargs)
     return settings
@@ -322,9 +326,10 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(app: Flask) -> Iterator[LiveServer]:
-    """The app served by a real HTTP server on a free loopback port, in a thread."""
-    with LiveServer(app) as server:
+def live_server(app: Flask, session_live_app_port: int) -> Iterator[LiveServer]:
+    """The app served by a real HTTP server on a free loopback port, in a thread (on the one the
+    session's live server lets in when the test asks for `live`)."""
+    with LiveServer(app, session_live_app_port) as server:
         yield server
 
 

@@ -9,6 +9,13 @@ For the live server's own tests and for the app's end-to-end and browser tests:
 
 `start_live_server(..., redis_url=REDIS_URL, redis_prefix=p)` joins processes through Redis; use
 `redis_prefix()` for a prefix of this test alone and `clear_redis_prefix()` afterwards.
+
+Most tests need no live server of their own: they ask for the fixture `live`, the one live server
+process of the test session (per pytest-xdist worker), which conftest.py loads from here. Asking for it
+is all it takes: the test's app is built trusting that server (its secrets and URLs, see
+`session_live_settings`) and `live_server` serves the app at SESSION_LIVE_APP_URL, the origin the
+server lets in. Tests cannot hear each other on it: each listens on the channels of its own new
+graphs, links and users, and every page a test opened is closed when it ends.
 """
 from __future__ import annotations
 
@@ -22,10 +29,14 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import pytest
 import requests
+
+from maestro_web import live_events
+from maestro_web.config import load_key_rings
+from maestro_web.keyring import KeyRing
 
 from process_support import DidNotAnswer, wait_until_answers
 
@@ -263,3 +274,72 @@ def publish(live: LiveProcess, token: str | None, body: Any, raw: bytes | None =
     data = raw if raw is not None else json.dumps(body).encode()
     return requests.post(live.publish_url, data=data, headers=headers, timeout=5)
 
+
+
+# --- the session's live server -------------------------------------------------------------------
+# One `flask live serve` for every test of the session that asks for `live` (a start costs 1-2 s of
+# CPU; seven modules started their own). Its ports are chosen before any app is built: an app's CSP
+# names the live server's origin.
+SESSION_LIVE_PORT = free_port()
+SESSION_LIVE_APP_PORT = free_port()  # where `live_server` serves the app of a test that asks for `live`
+SESSION_LIVE_APP_URL = f"http://127.0.0.1:{SESSION_LIVE_APP_PORT}"
+
+
+def uses_session_live(request: pytest.FixtureRequest) -> bool:
+    """Whether the test asked for the session's live server (through `live`)."""
+    return "session_live_process" in request.fixturenames
+
+
+@pytest.fixture
+def session_live_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The app settings of a test that asks for `live` (none for any other test): the secrets the
+    session's live server trusts, and its URLs. conftest's `app_settings` starts from these."""
+    if not uses_session_live(request):
+        return {}
+    keys = request.getfixturevalue("session_live_keys")
+    return {"KEY_RINGS": dict(keys), "MAESTRO_LIVE_URL": f"ws://127.0.0.1:{SESSION_LIVE_PORT}/live",
+            "MAESTRO_LIVE_PUBLISH": True, "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{SESSION_LIVE_PORT}/publish"}
+
+
+@pytest.fixture
+def session_live_app_port(request: pytest.FixtureRequest) -> int:
+    """The port `live_server` serves a test's app on: SESSION_LIVE_APP_PORT when the test asks for
+    `live` (the origin the session's live server lets in), else any free one (0)."""
+    return SESSION_LIVE_APP_PORT if uses_session_live(request) else 0
+
+
+@pytest.fixture(scope="session")
+def session_live_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, KeyRing]:
+    """The secrets of every app that asks for `live`: the session's live server trusts them all."""
+    return load_key_rings({}, "testing", tmp_path_factory.mktemp("live-keys"))
+
+
+@pytest.fixture(scope="session")
+def session_live_process(session_live_keys: dict[str, KeyRing]) -> Iterator[LiveProcess]:
+    """The session's one live server. It lets in pages served at SESSION_LIVE_APP_URL (`live_server`)
+    and programs that say they come from DEFAULT_BASE_URL (LiveClient's origin)."""
+    with start_live_server(session_secret=session_live_keys["session"].current,
+                           socket_secret=session_live_keys["socket"].current, port=SESSION_LIVE_PORT,
+                           base_url=SESSION_LIVE_APP_URL, origins=[DEFAULT_BASE_URL]) as server:
+        yield server
+
+
+@pytest.fixture
+def live(request: pytest.FixtureRequest, app: Any, session_live_process: LiveProcess) -> Iterator[LiveProcess]:
+    """The session's live server, with this test's app publishing to it (and trusting it: see the
+    module's docstring). Every browser context the test opened is closed when it ends, so no page of
+    it stays connected to the server, or asks a later test's app for anything."""
+    assert session_live_process.alive(), session_live_process.logs()
+    if "live_server" in request.fixturenames:
+        request.getfixturevalue("live_server")  # served before, stopped after the pages are closed
+    browser = request.getfixturevalue("browser") if "browser" in request.fixturenames else None
+    contexts_before = list(browser.contexts) if browser is not None else []
+    assert app.extensions.get(live_events.EXTENSION) is not None, "the app was built publishing to the live server"
+    yield session_live_process
+    if browser is not None:
+        for context in browser.contexts:
+            if context not in contexts_before:
+                context.close()
+    publisher = app.extensions.get(live_events.EXTENSION)
+    if publisher is not None:
+        publisher.flush(5)

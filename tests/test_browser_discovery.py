@@ -16,15 +16,11 @@ from playwright.sync_api import expect
 
 from conftest import PASSWORD, log_in
 from discovery_app_support import ServiceProcess, start_discovery_service
-from live_support import LiveProcess, free_port, start_live_server
-from maestro_web import live_events
+from live_support import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LIVE_PORT = free_port()  # chosen before the app is built: its CSP names the live server's origin
-LIVE_SETTINGS = {"MAESTRO_LIVE_URL": f"ws://127.0.0.1:{LIVE_PORT}/live", "MAESTRO_LIVE_PUBLISH": True,
-                 "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{LIVE_PORT}/publish"}
 WAIT = 60_000  # ms: generous, the machine is shared
 
 COMPOSE = """services:
@@ -41,13 +37,6 @@ COMPOSE = """services:
 COMPOSE_WITH_CACHE = COMPOSE.replace("      DATABASE_URL: postgres://shop@db:5432/shop\n",
                                      "      DATABASE_URL: postgres://shop@db:5432/shop\n      REDIS_URL: redis://cache:6379/0\n"
                                      ) + "  cache:\n    image: redis:7\n"
-
-
-@pytest.fixture
-def live(app, live_server) -> Iterator[LiveProcess]:
-    live_events.init_app(app)
-    with start_live_server(app.config, port=LIVE_PORT, base_url=live_server.url) as server:
-        yield server
 
 
 @pytest.fixture
@@ -91,7 +80,6 @@ def record_crawl_lines(page) -> None:
     }""")
 
 
-@pytest.mark.app_settings(**LIVE_SETTINGS)
 def test_paste_crawl_watch_the_picture_arrive_and_see_why(shots, app, browser, live_server, live, service, worker,
                                                           make_user, make_graph):
     base = live_server.url

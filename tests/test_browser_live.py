@@ -14,11 +14,9 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from conftest import LiveServer, log_in
+from conftest import log_in
 from maestro_web import live_events
-from maestro_web.config import load_key_rings
 from maestro_web.extensions import db
-from maestro_web.keyring import KeyRing
 from maestro_web.models import Graph, Role
 from maestro_web.security.worker_tokens import mint_worker_token
 from share_support import draw, make_link
@@ -29,56 +27,12 @@ from worker_support import post_result
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LIVE_PORT = free_port()  # chosen before the app is built: its CSP names the live server's origin
-LIVE_SETTINGS = {"MAESTRO_LIVE_URL": f"ws://127.0.0.1:{LIVE_PORT}/live", "MAESTRO_LIVE_PUBLISH": True,
-                 "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{LIVE_PORT}/publish"}
-# The restart test stops its live server: it has one of its own, on another port.
+# The restart test stops its live server: it has one of its own, on another port (the other tests share
+# the session's, `live`).
 RESTART_PORT = free_port()
 RESTART_SETTINGS = {"MAESTRO_LIVE_URL": f"ws://127.0.0.1:{RESTART_PORT}/live", "MAESTRO_LIVE_PUBLISH": True,
                     "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{RESTART_PORT}/publish"}
-# Each test's app is served on this port, so that the module's one live server lets its pages in
-# (the origin it checks is the page's).
-APP_PORT = free_port()
 WAIT = 30_000  # ms: generous, the machine is shared
-
-
-@pytest.fixture(scope="module")
-def module_keys(tmp_path_factory) -> dict[str, KeyRing]:
-    """The secrets of every app of this module: the module's one live server trusts them all."""
-    return load_key_rings({}, "testing", tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture
-def app_settings(app_settings, module_keys):
-    return {**app_settings, "KEY_RINGS": dict(module_keys)}
-
-
-@pytest.fixture
-def live_server(app) -> Iterator[LiveServer]:
-    """This test's app on APP_PORT."""
-    with LiveServer(app, APP_PORT) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def live_process(module_keys) -> Iterator[LiveProcess]:
-    """One live server process for the module (a start costs 1-2 s of CPU). Tests cannot hear each
-    other: each one's pages follow only its own new graphs and links, and close with it (`contexts`)."""
-    with start_live_server(session_secret=module_keys["session"].current, socket_secret=module_keys["socket"].current,
-                           port=LIVE_PORT, base_url=f"http://127.0.0.1:{APP_PORT}") as server:
-        yield server
-
-
-@pytest.fixture
-def live(app, live_server, live_process) -> Iterator[LiveProcess]:
-    """The module's live server, accepting pages of the app served by `live_server` (their Origin)."""
-    assert app.config["MAESTRO_LIVE_URL"].endswith(f":{LIVE_PORT}/live")
-    assert live_process.alive(), live_process.logs()
-    live_events.init_app(app)
-    yield live_process
-    publisher = app.extensions.get(live_events.EXTENSION)
-    if publisher is not None:
-        publisher.flush(5)
 
 
 @pytest.fixture
@@ -94,7 +48,7 @@ _contexts: list = []
 
 @pytest.fixture(autouse=True)
 def contexts() -> Iterator[None]:
-    """Every page a test opens is closed when it ends: none stays connected to the module's live server."""
+    """Every page a test opens is closed when it ends: none stays connected to a live server, or polls a later test's app."""
     yield
     while _contexts:
         _contexts.pop().close()
@@ -131,7 +85,6 @@ def start_worker(app, base: str, live: LiveProcess) -> subprocess.Popen[str]:
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-@pytest.mark.app_settings(**LIVE_SETTINGS)
 def test_a_graph_goes_from_queued_to_drawn_without_a_reload(shots, app, browser, live_server, live, make_user, make_graph):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
@@ -171,7 +124,6 @@ def test_a_graph_goes_from_queued_to_drawn_without_a_reload(shots, app, browser,
     assert worker.returncode == 0, stderr
 
 
-@pytest.mark.app_settings(**LIVE_SETTINGS)
 def test_the_owner_is_told_when_no_worker_claims_for_a_minute(shots, app, browser, live_server, live, make_user, make_graph):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
@@ -208,7 +160,6 @@ def post_picture(app, graph_id: str, label: str) -> None:
     assert response.status_code == 201, response.text
 
 
-@pytest.mark.app_settings(**LIVE_SETTINGS)
 def test_a_public_page_redraws_then_becomes_the_refusal_when_revoked(shots, app, auth, client, browser, live_server, live,
                                                                     make_user, make_graph):
     base = live_server.url
@@ -240,7 +191,6 @@ def test_a_public_page_redraws_then_becomes_the_refusal_when_revoked(shots, app,
     shot(shots, visitor, "public-revoked")
 
 
-@pytest.mark.app_settings(**LIVE_SETTINGS)
 def test_a_paused_embed_becomes_temporarily_unavailable(app, auth, client, browser, live_server, live, make_user,
                                                          make_graph):
     base = live_server.url
@@ -257,7 +207,6 @@ def test_a_paused_embed_becomes_temporarily_unavailable(app, auth, client, brows
     expect(visitor.locator("main")).to_contain_text("Temporarily unavailable", timeout=WAIT)
 
 
-@pytest.mark.app_settings(**LIVE_SETTINGS)
 def test_the_shares_page_counts_views_as_they_happen(shots, app, browser, live_server, live, make_user, make_graph):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
@@ -344,7 +293,6 @@ def test_a_page_renews_its_ticket_and_reconnects_after_the_live_server_restarts(
     assert page.evaluate("window.__sameDocument") is True
 
 
-@pytest.mark.app_settings(**LIVE_SETTINGS)
 def test_the_overview_draws_the_picture_and_the_created_banner_goes(app, browser, live_server, live, make_user):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
@@ -369,7 +317,6 @@ def test_the_overview_draws_the_picture_and_the_created_banner_goes(app, browser
     assert worker.returncode == 0, stderr
 
 
-@pytest.mark.app_settings(**LIVE_SETTINGS)
 def test_a_creator_losing_write_stops_their_link_live_on_every_open_page(shots, app, auth, client, browser, live_server, live,
                                                                         make_user, make_graph):
     """Issue 24: the owners' tables (the Admin's "Links of this graph", the creator's "My shared links")

@@ -11,68 +11,21 @@ from typing import Callable, Iterator
 import pytest
 from playwright.sync_api import expect
 
-from conftest import LiveServer
-from maestro_web import live_events
-from maestro_web.config import load_key_rings
-from maestro_web.keyring import KeyRing
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphRole, Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.security.worker_tokens import mint_worker_token
 from share_support import Made, draw, link_row, make_link, short_code
 
-from live_support import LiveProcess, free_port, start_live_server
+from live_support import free_port
 from worker_support import post_result
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
-LIVE_PORT = free_port()  # chosen before the app is built: its CSP names the live server's origin
-# Each test's app is served on this port, so that the module's one live server lets its pages in
-# (the origin it checks is the page's).
-APP_PORT = free_port()
-LIVE_SETTINGS = {"MAESTRO_LIVE_URL": f"ws://127.0.0.1:{LIVE_PORT}/live", "MAESTRO_LIVE_PUBLISH": True,
-                 "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{LIVE_PORT}/publish"}
 # Without a live server: nothing listens on the port, the page checks its link's state every second.
 DOWN_SETTINGS = {"MAESTRO_LIVE_URL": f"ws://127.0.0.1:{free_port()}/live", "MAESTRO_PUBLIC_STATE_POLL": 1}
 WAIT = 30_000  # ms
 PASSCODE = "open sesame 42"
-
-
-@pytest.fixture(scope="module")
-def module_keys(tmp_path_factory) -> dict[str, KeyRing]:
-    """The secrets of every app of this module: the module's one live server trusts them all."""
-    return load_key_rings({}, "testing", tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture
-def app_settings(app_settings, module_keys):
-    return {**app_settings, "KEY_RINGS": dict(module_keys)}
-
-
-@pytest.fixture
-def live_server(app) -> Iterator[LiveServer]:
-    """This test's app on APP_PORT."""
-    with LiveServer(app, APP_PORT) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def live_process(module_keys) -> Iterator[LiveProcess]:
-    """One live server process for the module (a start costs 1-2 s of CPU). Tests cannot hear each
-    other: each one's pages follow only its own new links and graphs, and close with it (`pages`)."""
-    with start_live_server(session_secret=module_keys["session"].current, socket_secret=module_keys["socket"].current,
-                           port=LIVE_PORT, base_url=f"http://127.0.0.1:{APP_PORT}") as server:
-        yield server
-
-
-@pytest.fixture
-def live(app, live_server, live_process) -> Iterator[LiveProcess]:
-    assert live_process.alive(), live_process.logs()
-    live_events.init_app(app)
-    yield live_process
-    publisher = app.extensions.get(live_events.EXTENSION)
-    if publisher is not None:
-        publisher.flush(5)
 
 
 _contexts: list = []
@@ -80,7 +33,7 @@ _contexts: list = []
 
 @pytest.fixture(autouse=True)
 def pages() -> Iterator[None]:
-    """Every page a test opens is closed when it ends: none stays connected to the module's live server."""
+    """Every page a test opens is closed when it ends: none stays connected to a live server, or polls a later test's app."""
     yield
     while _contexts:
         _contexts.pop().close()
@@ -160,7 +113,6 @@ PATHS = [("long", open_long, {}), ("short", open_short, {}), ("embed", open_embe
          ("passcode", open_with_passcode, {"passcode": PASSCODE})]
 
 
-@pytest.mark.app_settings(**LIVE_SETTINGS)
 @pytest.mark.parametrize("name,opener,options", PATHS, ids=[row[0] for row in PATHS])
 def test_every_path_is_the_same_page_with_the_same_features(app, browser, live_server, live, people, shop,
                                                             name, opener, options):
@@ -235,7 +187,6 @@ def open_page(browser, base: str, made: Made, live_on: bool):
     return page
 
 
-@pytest.mark.app_settings(**LIVE_SETTINGS)
 @pytest.mark.parametrize("name,stop,words", STOPS, ids=[row[0] for row in STOPS])
 def test_each_stop_reaches_an_open_page_through_the_live_server(app, browser, live_server, live, people, shop,
                                                                 name, stop, words):
@@ -259,7 +210,6 @@ def test_each_stop_reaches_an_open_page_without_the_live_server(app, browser, li
     assert same_document(page)
 
 
-@pytest.mark.app_settings(**LIVE_SETTINGS)
 def test_pause_resume_reload_revoke_reaches_the_page_through_the_live_server(app, browser, live_server, live,
                                                                             people, shop):
     """The reproduced sequence: a ticket handed out again after a pause had been cut off by it."""
@@ -299,7 +249,6 @@ def test_pause_resume_reload_revoke_reaches_the_page_without_the_live_server(app
     assert same_document(page)
 
 
-@pytest.mark.app_settings(**LIVE_SETTINGS)
 def test_a_page_opened_while_paused_comes_back_when_resumed(app, browser, live_server, live, people, shop):
     app.config["MAESTRO_PUBLIC_STATE_POLL"] = 1
     made = make_link(app, shop, people[0])
@@ -311,7 +260,6 @@ def test_a_page_opened_while_paused_comes_back_when_resumed(app, browser, live_s
     expect(page.locator("[data-live-picture] svg")).to_contain_text("checkout-api", timeout=WAIT)
 
 
-@pytest.mark.app_settings(**LIVE_SETTINGS)
 def test_an_open_page_turns_into_the_refusal_at_its_expiry(app, browser, live_server, live, people, shop):
     made = make_link(app, shop, people[0], lifetime=timedelta(seconds=20))
     page = open_page(browser, live_server.url, made, live_on=True)
@@ -329,7 +277,6 @@ def test_without_the_live_server_an_open_page_expires_too(app, browser, live_ser
     expect(page.locator("main")).to_contain_text("This link has expired", timeout=60_000)
 
 
-@pytest.mark.app_settings(**LIVE_SETTINGS)
 def test_a_used_up_link_keeps_the_pages_it_allowed(app, browser, live_server, live, people, shop):
     """Used up stops new views; the pages already open are the views it allowed and stay (docs/sharing.md)."""
     made = make_link(app, shop, people[0], max_views=2)

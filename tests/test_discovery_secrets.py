@@ -13,8 +13,7 @@ from moto.server import ThreadedMotoServer
 
 from conftest import PASSWORD
 from discovery_app_support import ServiceProcess, start_discovery_service, wait_for_crawl
-from live_support import LiveClient, LiveProcess, free_port, start_live_server
-from maestro_web import live_events
+from live_support import LiveClient, free_port
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -35,15 +34,6 @@ def moto() -> Iterator[str]:
     sqs.create_queue(QueueName="orders")
     yield MOTO
     server.stop()
-
-
-@pytest.fixture
-def live(app) -> Iterator[LiveProcess]:
-    with start_live_server(app.config, port=free_port()) as server:
-        app.config.update(MAESTRO_LIVE_PUBLISH=True, MAESTRO_LIVE_URL=server.ws_url,
-                          MAESTRO_LIVE_PUBLISH_URL=server.publish_url)
-        live_events.init_app(app)
-        yield server
 
 
 @pytest.fixture

@@ -12,19 +12,9 @@ import requests
 from conftest import PASSWORD
 from discovery_app_support import (COMPOSE, ServiceProcess, command_headers, start_crawl_row, start_discovery_service,
                                    wait_for_crawl)
-from live_support import LiveClient, LiveProcess, free_port, start_live_server
-from maestro_web import live_events
+from live_support import LiveClient, free_port
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture
-def live(app) -> Iterator[LiveProcess]:
-    with start_live_server(app.config, port=free_port()) as server:
-        app.config.update(MAESTRO_LIVE_PUBLISH=True, MAESTRO_LIVE_URL=server.ws_url,
-                          MAESTRO_LIVE_PUBLISH_URL=server.publish_url)
-        live_events.init_app(app)
-        yield server
 
 
 @pytest.fixture

@@ -9,28 +9,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import Iterator
 
 import pytest
 import requests
 
-from maestro_web import live_events
-from live_support import LiveClient, LiveProcess, free_port, start_live_server
+from live_support import LiveClient, LiveProcess
 
 from conftest import PASSWORD
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def live(app) -> Iterator[LiveProcess]:
-    with start_live_server(app.config, port=free_port()) as server:
-        app.config.update(MAESTRO_LIVE_PUBLISH=True, MAESTRO_LIVE_URL=server.ws_url,
-                          MAESTRO_LIVE_PUBLISH_URL=server.publish_url)
-        live_events.init_app(app)
-        yield server
 
 
 def worker_process(app, app_url: str, live: LiveProcess, *flags: str) -> subprocess.Popen[str]:

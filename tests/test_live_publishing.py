@@ -6,65 +6,27 @@ channels it names (of the test's own graphs and users, so no test hears another'
 """
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 import requests
 
 from maestro_web import live_events
-from maestro_web.config import load_key_rings
 from maestro_web.extensions import db
 from maestro_web.graphs.services import GraphChanges, update_graph
-from maestro_web.models import Graph, Role, User
+from maestro_web.models import Graph, Role
 from maestro_web.models.share_rules import STATE_REASONS
-from maestro_web.keyring import KeyRing
 from maestro_web.security.live_tickets import issue_ticket
 from share_support import SVG, draw, link_row, make_link
 
 from conftest import api_headers
-from live_support import DEFAULT_BASE_URL, LiveClient, LiveProcess, free_port, start_live_server
+from live_support import LiveClient, LiveProcess, free_port
 from worker_support import post_result
 
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture(scope="module")
-def module_keys(tmp_path_factory) -> dict[str, KeyRing]:
-    """The secrets of every app of this module: one live server process trusts them all."""
-    return load_key_rings({}, "testing", tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture
-def app_settings(app_settings, module_keys):
-    return {**app_settings, "KEY_RINGS": dict(module_keys)}
-
-
-@pytest.fixture(scope="module")
-def live_process(module_keys) -> Iterator[LiveProcess]:
-    """One live server for the module (a process start costs a second or more on a quiet machine).
-    Tests cannot hear each other: each listens on the channels of its own new graphs and users."""
-    with start_live_server(session_secret=module_keys["session"].current,
-                           socket_secret=module_keys["socket"].current, base_url=DEFAULT_BASE_URL) as server:
-        yield server
-
-
-@pytest.fixture
-def live(app, live_process) -> Iterator[LiveProcess]:
-    """The module's live server, and the app publishing to it."""
-    assert app.config["MAESTRO_BASE_URL"] == DEFAULT_BASE_URL  # the origin the server lets in
-    assert live_process.alive(), live_process.logs()
-    app.config.update(MAESTRO_LIVE_PUBLISH=True, MAESTRO_LIVE_URL=live_process.ws_url,
-                      MAESTRO_LIVE_PUBLISH_URL=live_process.publish_url)
-    live_events.init_app(app)
-    yield live_process
-    publisher = app.extensions.get(live_events.EXTENSION)
-    if publisher is not None:
-        publisher.flush(5)
-
-
 @pytest.fixture
 def graph(app, owner, reader, make_graph):
-    """Not drawn yet (share_support's graph is): the tests announce its runs and results themselves."""
+    """Not drawn yet (conftest's graph is): the tests announce its runs and results themselves."""
     return make_graph(owner, name="Checkout", spec="web -> api", grants={reader: Role.READ})
 
 
@@ -189,8 +151,6 @@ def test_a_failed_analysis_is_run_failed_with_its_message(app, live, graph):
 
 
 def test_a_refused_ingest_publishes_nothing(app, live, graph):
-    from maestro_web.security.worker_tokens import mint_worker_token
-
     ring = app.config["KEY_RINGS"]["analytics"]
     with listen(app, live, [f"graph:{graph.public_id}"]) as listener:
         worker = app.test_client()

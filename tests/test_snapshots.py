@@ -15,7 +15,6 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from maestro_web import live_events
 from maestro_web.pictures import svg_to_png
 from maestro_web.ingest.jobs import RESULT_HISTORY
 from maestro_web.extensions import db
@@ -26,7 +25,7 @@ from maestro_web.security.live_tickets import issue_ticket
 from share_support import BREAKS, draw, link_row, lose_pinned_result, make_link, visit
 
 from conftest import PASSWORD, api_headers
-from live_support import LiveClient, start_live_server
+from live_support import LiveClient
 
 
 
@@ -246,28 +245,23 @@ def test_a_snapshot_token_under_another_graphs_id_is_unknown(app, owner, graph, 
 
 
 @pytest.mark.timeout(120)
-def test_a_new_picture_is_announced_to_live_links_only(app, auth, client, graph, writer, snapshot):
-    live = make_link(app, graph, writer, label="Wall screen")
-    with start_live_server(app.config) as server:
-        app.config.update(MAESTRO_LIVE_PUBLISH=True, MAESTRO_LIVE_URL=server.ws_url,
-                          MAESTRO_LIVE_PUBLISH_URL=server.publish_url)
-        live_events.init_app(app)
-        channels = [f"share:{snapshot.id}", f"share:{live.id}"]
-        ticket, _ = issue_ticket(app.config["KEY_RINGS"]["session"], sub=None, channels=channels)
-        with LiveClient(server.ws_url) as listener:
-            assert listener.hello(ticket)["type"] == "welcome"
-            for channel in channels:
-                assert listener.subscribe(channel) == {"type": "subscribed", "channel": channel}
-            redraw(app, graph.public_id, "epsilon-drawing", 4)
-            frame = listener.recv(10)
-            assert (frame["channel"], frame["event"]) == (f"share:{live.id}", "run.finished")
-            # The snapshot's channel heard nothing of the picture: its next event is the pause.
-            auth.login(writer.email)
-            page = f"/graphs/{graph.public_id}/shares/{snapshot.id}"
-            assert client.post(f"{page}/pause", data=auth.form_values(page)).status_code == 302
-            frame = listener.recv(10)
-            assert (frame["channel"], frame["event"]) == (f"share:{snapshot.id}", "share.changed")
-        app.extensions[live_events.EXTENSION].flush(5)
+def test_a_new_picture_is_announced_to_live_links_only(app, auth, client, graph, writer, snapshot, live):
+    wall = make_link(app, graph, writer, label="Wall screen")
+    channels = [f"share:{snapshot.id}", f"share:{wall.id}"]
+    ticket, _ = issue_ticket(app.config["KEY_RINGS"]["session"], sub=None, channels=channels)
+    with LiveClient(live.ws_url) as listener:
+        assert listener.hello(ticket)["type"] == "welcome"
+        for channel in channels:
+            assert listener.subscribe(channel) == {"type": "subscribed", "channel": channel}
+        redraw(app, graph.public_id, "epsilon-drawing", 4)
+        frame = listener.recv(10)
+        assert (frame["channel"], frame["event"]) == (f"share:{wall.id}", "run.finished")
+        # The snapshot's channel heard nothing of the picture: its next event is the pause.
+        auth.login(writer.email)
+        page = f"/graphs/{graph.public_id}/shares/{snapshot.id}"
+        assert client.post(f"{page}/pause", data=auth.form_values(page)).status_code == 302
+        frame = listener.recv(10)
+        assert (frame["channel"], frame["event"]) == (f"share:{snapshot.id}", "share.changed")
 
 
 # --- the page in a browser --------------------------------------------------------------------------
