@@ -148,7 +148,8 @@ def verify_step2(token: object, ring: KeyRing, now: float | None = None) -> dict
 
 
 def _ring(context: str) -> KeyRing:
-    return current_app.config["KEY_RINGS"][context]
+    ring: KeyRing = current_app.config["KEY_RINGS"][context]
+    return ring
 
 
 def fingerprint_of(user: User) -> str:

@@ -72,7 +72,8 @@ def on_refresh_path() -> bool:
 
 
 def _ring() -> KeyRing:
-    return current_app.config["KEY_RINGS"][CONTEXT]
+    ring: KeyRing = current_app.config["KEY_RINGS"][CONTEXT]
+    return ring
 
 
 def _raw_tokens() -> list[str | None]:
@@ -98,7 +99,7 @@ def init_app(app: Flask) -> None:
         return _ring().current
 
     @jwt.decode_key_loader
-    def _decode_key(header: dict, payload: dict) -> str:
+    def _decode_key(header: dict[str, Any], payload: dict[str, Any]) -> str:
         # flask-jwt-extended does not require exp/iat by itself; the spec does.
         for claim in ("exp", "iat", "jti"):
             if claim not in payload:
@@ -116,14 +117,14 @@ def init_app(app: Flask) -> None:
         return {"ver": user.token_version} if isinstance(user, User) else {}
 
     @jwt.user_lookup_loader
-    def _lookup(header: dict, payload: dict) -> User | None:
+    def _lookup(header: dict[str, Any], payload: dict[str, Any]) -> User | None:
         user = User.get_by_public_id(payload["sub"])
         if user is None or payload.get("ver") != user.token_version:
             return None  # deleted user, or a session ended by a password change
         return user
 
     @jwt.token_in_blocklist_loader
-    def _revoked(header: dict, payload: dict) -> bool:
+    def _revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
         return RevokedToken.is_revoked(payload["jti"]) or _ended(payload)
 
     app.after_request(_renew_access_cookie)
@@ -209,7 +210,7 @@ def issue_personal_token(user: User, name: str, days: int) -> tuple[PersonalToke
 # --- login sessions and personal tokens: ended, last seen ----------------------------------------
 
 
-def _ended(payload: dict) -> bool:
+def _ended(payload: dict[str, Any]) -> bool:
     """Whether the token's login session or personal token row refuses it; notes its last use."""
     if payload.get("kind") == PERSONAL:
         row = db.session.execute(select(PersonalToken.id, PersonalToken.revoked_at, PersonalToken.last_used_at)
@@ -242,7 +243,8 @@ def _touch(model: type[LoginSession] | type[PersonalToken], row_id: int, column:
 
 def current_session_id() -> str | None:
     """The login session of this request's verified token (None for a personal or an older token)."""
-    return g.get("session_id")
+    session_id: str | None = g.get("session_id")
+    return session_id
 
 
 def end_login_sessions(user: User, keep: str | None = None, only: str | None = None) -> int:
@@ -258,7 +260,7 @@ def end_login_sessions(user: User, keep: str | None = None, only: str | None = N
 # --- revoking ------------------------------------------------------------------------------------
 
 
-def _revoke_payload(payload: dict, user: User | None) -> None:
+def _revoke_payload(payload: dict[str, Any], user: User | None) -> None:
     if payload.get("kind") == PERSONAL:
         personal = PersonalToken.get_by_jti(payload["jti"])
         if personal is not None and personal.revoked_at is None:
@@ -324,7 +326,8 @@ def clear_session_cookies(response: Response) -> Response:
 
 def current_user() -> User | None:
     """The user of this request, once a guard has verified the session; otherwise None."""
-    return g.get("user")
+    user: User | None = g.get("user")
+    return user
 
 
 def signed_in_user() -> User:
@@ -335,7 +338,8 @@ def signed_in_user() -> User:
 
 def jwt_csrf_value() -> str | None:
     """The session's CSRF double-submit value, for the hidden `jwt_csrf` field of forms."""
-    return g.get("jwt_csrf")
+    csrf: str | None = g.get("jwt_csrf")
+    return csrf
 
 
 def _csrf_value_sent() -> str | None:
@@ -381,7 +385,7 @@ def user_from_cookies() -> User:
     claims = get_jwt()
     if claims.get("kind") == PERSONAL:
         raise SessionError("a personal API token is for the Authorization header only")
-    user = get_current_user()
+    user: User = get_current_user()
     g.jwt_csrf = claims.get("csrf")
     g.session_id = claims.get("sid")
     return user
@@ -431,7 +435,7 @@ def verify_api_token(refresh: bool = False) -> User:
         verify_jwt_in_request(locations=["headers"], refresh=refresh)
     except (JWTExtendedException, pyjwt.PyJWTError) as exc:
         raise SessionError(type(exc).__name__) from None
-    user = get_current_user()
+    user: User | None = get_current_user()
     if user is None:
         raise SessionError("no user")
     g.session_id = get_jwt().get("sid")
