@@ -373,38 +373,8 @@ _WHERE = "\n   AND ".join(rule.sql for rule in RULES)
 # changed between the cookie check and the count counts nothing; diagnose() leaves it to the gate.
 _PASSCODE_SQL = "(passcode_hash IS NULL OR passcode_hash = :passcode_hash)"
 
-_COUNT_VIEW_SQL = f"""
-UPDATE share_links
-   SET view_count = view_count + 1, last_viewed_at = :now
- WHERE {_WHERE}
-   AND {_PASSCODE_SQL}
-RETURNING graph_id, expires_at, allowed_origins, mode, pinned_result_id, snapshot_version
-"""
-
-# What the visitor sees: the graph's name and type; the status, message, figures and picture of the
-# pinned result for a snapshot link, else the graph's current ones and its newest picture. `{link}`
-# is where the counted link's mode and pinned_result_id are read from. The picture comes back as its
-# result's id, not its SVG, and the figures as their JSON text: a result never changes once stored,
-# so the id names the picture, and a view whose page is cached (public/page_cache.py) moves
-# and decodes neither (CountedView.svg reads the SVG on first use). A result without a picture (a
-# snapshot of a failed analysis) gives no id; testing for NULL reads no stored SVG.
-_SHOWN_COLUMNS = ("\n       graphs.name, graphs.type, "
-                  # the description only when the owner chose to show it to visitors (migration 0015)
-                  "CASE WHEN graphs.show_description THEN graphs.description END AS description, ") + "".join(
-    f"CASE WHEN {{link}}mode = '{SNAPSHOT}' THEN graph_results.{column} ELSE graphs.{column} END AS {column}, "
-    for column in ("status", "message")) + (
-    f"CAST(CASE WHEN {{link}}mode = '{SNAPSHOT}' THEN graph_results.info ELSE graphs.info END AS TEXT) AS info_json, "
-    "CASE WHEN graph_results.svg IS NOT NULL THEN graph_results.id END AS picture_id, "
-    "graph_results.created_at AS drawn_at")
-
-_PICTURE_JOIN = f"""
-  LEFT OUTER JOIN graph_results ON graph_results.id = CASE WHEN {{link}}mode = '{SNAPSHOT}'
-       THEN {{link}}pinned_result_id
-       ELSE (SELECT max(newest.id) FROM graph_results AS newest
-              WHERE newest.graph_id = graphs.id AND newest.svg IS NOT NULL) END"""
-
-_GRAPH_WITH_PICTURE_SQL = (f"SELECT {_SHOWN_COLUMNS}\n  FROM graphs {_PICTURE_JOIN}\n WHERE graphs.id = :graph_id"
-                           .replace("{link}", ":"))
+# The link's columns a counted view returns (CountedView's first fields).
+_LINK_COLUMNS = "graph_id, expires_at, allowed_origins, mode, pinned_result_id, snapshot_version"
 
 # A view nginx sends again (the first gunicorn died after counting it) has the same request id: the
 # count is made only when that id has no receipt, and the receipt of the link it counted is written
@@ -413,9 +383,57 @@ _GRAPH_WITH_PICTURE_SQL = (f"SELECT {_SHOWN_COLUMNS}\n  FROM graphs {_PICTURE_JO
 # at once both pass NOT EXISTS; the second's receipt collides on the primary key and its whole
 # statement is undone (count_view runs it again, and the repeat branch answers).
 _RECEIPT_SQL = "(SELECT 1 FROM request_receipts WHERE request_receipts.request_id = :request_id)"
-_LINK_COLUMNS = "graph_id, expires_at, allowed_origins, mode, pinned_result_id, snapshot_version"
 
-_COUNT_ONCE_SQL = _COUNT_VIEW_SQL.replace("RETURNING ", f"   AND NOT EXISTS {_RECEIPT_SQL}\nRETURNING id, ")
+
+def _count_view_sql(*, once: bool) -> str:
+    """The conditional UPDATE that counts one view when every rule holds and the passcode matches;
+    `once`: also only while the request id has no receipt, returning the row's id for it."""
+    receipt, row_id = (f"   AND NOT EXISTS {_RECEIPT_SQL}\n", "id, ") if once else ("", "")
+    return f"""
+UPDATE share_links
+   SET view_count = view_count + 1, last_viewed_at = :now
+ WHERE {_WHERE}
+   AND {_PASSCODE_SQL}
+{receipt}RETURNING {row_id}{_LINK_COLUMNS}
+"""
+
+
+# What the visitor sees: the graph's name and type; the status, message, figures and picture of the
+# pinned result for a snapshot link, else the graph's current ones and its newest picture. The picture
+# comes back as its result's id, not its SVG, and the figures as their JSON text: a result never
+# changes once stored, so the id names the picture, and a view whose page is cached
+# (public/page_cache.py) moves and decodes neither (CountedView.svg reads the SVG on first use). A result without a picture (a snapshot of a failed analysis) gives no id; testing for NULL
+# reads no stored SVG.
+#
+# `link` names where the link's `mode` and `pinned_result_id` come from: a row's columns ("link.",
+# the counted row in the counting statement) or bound parameters (":", the statement SQLite runs
+# after its count).
+
+def _shown_columns(link: str) -> str:
+    snapshot = f"{link}mode = '{SNAPSHOT}'"
+    return ("\n       graphs.name, graphs.type, "
+            # the description only when the owner chose to show it to visitors (migration 0015)
+            "CASE WHEN graphs.show_description THEN graphs.description END AS description, "
+            + "".join(f"CASE WHEN {snapshot} THEN graph_results.{column} ELSE graphs.{column} END AS {column}, "
+                      for column in ("status", "message"))
+            + f"CAST(CASE WHEN {snapshot} THEN graph_results.info ELSE graphs.info END AS TEXT) AS info_json, "
+            "CASE WHEN graph_results.svg IS NOT NULL THEN graph_results.id END AS picture_id, "
+            "graph_results.created_at AS drawn_at")
+
+
+def _picture_join(link: str) -> str:
+    return f"""
+  LEFT OUTER JOIN graph_results ON graph_results.id = CASE WHEN {link}mode = '{SNAPSHOT}'
+       THEN {link}pinned_result_id
+       ELSE (SELECT max(newest.id) FROM graph_results AS newest
+              WHERE newest.graph_id = graphs.id AND newest.svg IS NOT NULL) END"""
+
+
+_COUNT_VIEW_SQL = _count_view_sql(once=False)
+_COUNT_ONCE_SQL = _count_view_sql(once=True)
+
+_GRAPH_WITH_PICTURE_SQL = f"SELECT {_shown_columns(':')}\n  FROM graphs {_picture_join(':')}\n WHERE graphs.id = :graph_id"
+
 _LINK_COLUMNS_OF_ROW = ", ".join("share_links." + column for column in _LINK_COLUMNS.split(", "))
 
 _COUNT_AND_SHOW_SQL = f"""
@@ -428,9 +446,9 @@ link AS (SELECT {_LINK_COLUMNS} FROM counted
            FROM request_receipts JOIN share_links ON share_links.id = request_receipts.share_link_id
           WHERE request_receipts.request_id = :request_id AND share_links.public_id = :jti)
 SELECT link.graph_id, link.expires_at, link.allowed_origins, link.mode, link.pinned_result_id,
-       link.snapshot_version, {_SHOWN_COLUMNS}
-  FROM link JOIN graphs ON graphs.id = link.graph_id {_PICTURE_JOIN}
-""".replace("{link}", "link.")
+       link.snapshot_version, {_shown_columns('link.')}
+  FROM link JOIN graphs ON graphs.id = link.graph_id {_picture_join('link.')}
+"""
 
 # Each rule alone, as 1 (holds) or 0, for the row named by :jti: what tests compare with Python.
 _VERDICTS_SQL = "SELECT " + ",\n       ".join(
