@@ -99,14 +99,14 @@ class Server:
 
 
 def ticket(sub: str, channels: list[str]) -> str:
-    from maestro_web.security.keys import KeyRing
+    from maestro_web.security.signing import KeyRing
     from maestro_web.security.live_tickets import issue_ticket
 
     return issue_ticket(KeyRing("session", SESSION_SECRET), sub=sub, channels=channels)[0]
 
 
 def socket_token() -> str:
-    from maestro_web.security.keys import KeyRing
+    from maestro_web.security.signing import KeyRing
     from maestro_web.security.socket_tokens import issue_socket_token
 
     return issue_socket_token(KeyRing("socket", SOCKET_SECRET), issuer="maestro-server", ttl=3600)

@@ -2,7 +2,7 @@
 
 A bottom module (standard library only), so config, the security modules, the live server and the
 worker can all hold rings without importing each other. Signing and verifying with a ring is
-`security/keys.py`'s job.
+`security/signing.py`'s job.
 """
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from maestro_web.keyring import KeyRing
 from maestro_web.metrics import CONTENT_TYPE, DEFAULT_ALLOW, MULTIPROC_ENV, MetricsAccess, exposition
 from maestro_web.logs import REQUEST_ID_HEADER, configure_logging, current_request_id, request_id_var
 from maestro_web.safe_json import UnsafeJSON, loads_strict
-from maestro_web.security.keys import bearer_token
+from maestro_web.security.signing import bearer_token
 
 log = logging.getLogger(__name__)
 

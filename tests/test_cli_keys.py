@@ -14,7 +14,7 @@ from flask import Flask
 from conftest import PASSWORD, form_csrf
 from maestro_web import create_app
 from maestro_web.config import GENERATED_SECRETS_FILE, SECRET_SPECS
-from maestro_web.security.keys import KeyRing
+from maestro_web.security.signing import KeyRing
 from maestro_web.security.worker_tokens import WorkerTokenError, mint_worker_token, verify_worker_token
 
 

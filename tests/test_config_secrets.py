@@ -16,7 +16,7 @@ import pytest
 
 from maestro_web import create_app
 from maestro_web.config import SECRET_SPECS, ConfigError, weakness
-from maestro_web.security.keys import KeyRing, key_id
+from maestro_web.security.signing import KeyRing, key_id
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

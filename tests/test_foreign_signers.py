@@ -17,7 +17,7 @@ import jwt as pyjwt
 import pytest
 
 from maestro_web.security import reset_tokens, share_tokens, worker_tokens
-from maestro_web.security.keys import KeyRing, decode_pinned, key_id
+from maestro_web.security.signing import KeyRing, decode_pinned, key_id
 from node_support import npm_package
 from share_support import make_link
 
@@ -192,12 +192,12 @@ def test_a_non_ascii_kid_is_an_unknown_key_not_a_500(app, client, make_user, mak
 
 
 def test_our_signer_makes_pyjwts_very_token_and_refuses_what_pyjwt_refuses():
-    """keys.encode_pinned signs without PyJWT's per-call work (the public view signs a live ticket per
+    """signing.encode_pinned signs without PyJWT's per-call work (the public view signs a live ticket per
     view): its token is PyJWT's, byte for byte, time claims given as datetimes included, and a key
     PyJWT would not take as an HMAC secret is refused all the same."""
     from datetime import datetime, timezone
 
-    from maestro_web.security.keys import encode_pinned
+    from maestro_web.security.signing import encode_pinned
 
     ring = KeyRing("session", "s" * 48, previous=("p" * 48,))
     at = datetime(2026, 12, 7, 1, 2, 3, tzinfo=timezone.utc)

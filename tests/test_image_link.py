@@ -9,7 +9,7 @@ import pytest
 
 from maestro_web import pictures
 from maestro_web.models import Role
-from maestro_web.security.keys import KeyRing
+from maestro_web.security.signing import KeyRing
 from maestro_web.security.short_codes import mint_short_code
 from share_support import (REFUSED_STATES, SHARE_CONTEXT, link_in_state, link_row, make_link, short_code, visit,
                            visit_short)

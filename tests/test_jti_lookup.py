@@ -15,7 +15,7 @@ from pathlib import Path
 import jwt as pyjwt
 import pytest
 
-from maestro_web.security.keys import unverified_jti_for_lookup
+from maestro_web.security.signing import unverified_jti_for_lookup
 
 ROOT = Path(__file__).resolve().parent.parent
 

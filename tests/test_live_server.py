@@ -31,7 +31,7 @@ from live_support import (
 from maestro_web.config import ConfigError, load_settings
 from maestro_web.live_server.settings import LiveSettings
 from maestro_web.live_publish import LivePublisher
-from maestro_web.security.keys import KeyRing
+from maestro_web.security.signing import KeyRing
 from maestro_web.security.live_tickets import issue_ticket
 from maestro_web.security.socket_tokens import issue_socket_token
 from maestro_web.security.worker_tokens import mint_worker_token

@@ -10,7 +10,7 @@ import pytest
 from flask_jwt_extended import create_access_token
 
 from maestro_web.channels import CONTROL, graph_channel, is_channel, share_channel, user_channel
-from maestro_web.security.keys import KeyRing
+from maestro_web.security.signing import KeyRing
 from maestro_web.security.live_tickets import CONTEXT, TicketError, issue_ticket, verify_ticket
 from maestro_web.security.socket_tokens import issue_socket_token
 from token_support import b64, new_ring, sign, token_claims

@@ -14,7 +14,7 @@ from conftest import PASSWORD, form_csrf, set_session_cookie
 from mail_support import SmtpServer, free_port, reset_link
 from maestro_web.mail import wait_for_pending
 from maestro_web.security import reset_tokens
-from maestro_web.security.keys import KeyRing
+from maestro_web.security.signing import KeyRing
 from maestro_web.security.reset_tokens import ResetTokenExpired, ResetTokenInvalid
 
 NEW_PASSWORD = "a brand new passphrase"

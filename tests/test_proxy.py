@@ -30,7 +30,7 @@ import requests
 
 from live_support import REDIS_URL, LiveClient, free_port, require_redis_or_skip, start_live_server
 from maestro_web.config import SECRET_SPECS
-from maestro_web.security.keys import KeyRing
+from maestro_web.security.signing import KeyRing
 from maestro_web.security.live_tickets import issue_ticket
 from maestro_web.security.socket_tokens import issue_socket_token
 from process_support import wait_until_answers

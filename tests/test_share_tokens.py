@@ -8,7 +8,7 @@ import time
 import jwt as pyjwt
 import pytest
 
-from maestro_web.security.keys import key_id
+from maestro_web.security.signing import key_id
 from maestro_web.security.share_tokens import (
     ShareTokenExpired,
     ShareTokenInvalid,
@@ -86,7 +86,7 @@ def assert_refused(client, graph, token, status=404):
 
 def test_a_links_token_is_the_same_string_it_always_was():
     """Deterministic (not stored): the same row and key give the same token, claims in the order they
-    have always had (keys.registered_claims keeps it), so a link copied before a deploy is the one shown after."""
+    have always had (signing.registered_claims keeps it), so a link copied before a deploy is the one shown after."""
     from datetime import datetime, timedelta, timezone
 
     from maestro_web.keyring import KeyRing

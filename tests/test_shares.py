@@ -13,7 +13,7 @@ from sqlalchemy import select
 from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import utcnow
-from maestro_web.security.keys import KeyRing
+from maestro_web.security.signing import KeyRing
 from share_support import REFUSED_STATES, link_in_state, link_row, make_link, visit
 
 from conftest import api_headers

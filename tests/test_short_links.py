@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from maestro_web.models import Role, ShareLink
-from maestro_web.security.keys import KeyRing
+from maestro_web.security.signing import KeyRing
 from maestro_web.security.short_codes import (
     MAC_LENGTH,
     ShortCodeInvalid,

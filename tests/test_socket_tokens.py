@@ -8,7 +8,7 @@ import jwt as pyjwt
 import pytest
 from flask_jwt_extended import create_access_token
 
-from maestro_web.security.keys import KeyRing
+from maestro_web.security.signing import KeyRing
 from maestro_web.security.live_tickets import issue_ticket
 from maestro_web.security.socket_tokens import (
     CONTEXT,

@@ -10,7 +10,7 @@ import pytest
 from flask_jwt_extended import create_access_token
 
 from conftest import set_session_cookie
-from maestro_web.security.keys import KeyRing
+from maestro_web.security.signing import KeyRing
 from maestro_web.security.worker_tokens import body_digest, mint_result_token, mint_worker_token
 from worker_support import encoded, post_result
 

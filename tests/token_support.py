@@ -9,7 +9,7 @@ import time
 
 import jwt as pyjwt
 
-from maestro_web.security.keys import KeyRing
+from maestro_web.security.signing import KeyRing
 
 
 def new_ring(context: str, previous: tuple[str, ...] = ()) -> KeyRing:

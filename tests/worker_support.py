@@ -6,7 +6,7 @@ import json as jsonlib
 from typing import Any
 from urllib.parse import urlencode
 
-from maestro_web.security.keys import KeyRing
+from maestro_web.security.signing import KeyRing
 from maestro_web.security.worker_tokens import mint_result_token
 
 

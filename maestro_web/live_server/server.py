@@ -26,7 +26,7 @@ from maestro_web.live_server.settings import LiveSettings
 from maestro_web.metrics import CONTENT_TYPE, MetricsAccess, exposition
 from maestro_web.metrics import live as live_metrics
 from maestro_web.safe_json import UnsafeJSON, loads_strict
-from maestro_web.security.keys import bearer_token
+from maestro_web.security.signing import bearer_token
 from maestro_web.security.live_tickets import TicketError, verify_ticket
 from maestro_web.security.socket_tokens import SocketTokenError, may_publish, verify_socket_token
 

@@ -3,10 +3,10 @@
 Each module returns claims (or the user) or raises its own typed error; the answers a refused
 request gets (login page, 401 JSON, 404 page) belong to `maestro_web/web/guards.py` and the
 blueprints. The token modules never import each other (the `token-contexts` contract of
-.importlinter): what they share sits below them, in `keys.py`, `command_tokens.py` and
+.importlinter): what they share sits below them, in `signing.py`, `command_tokens.py` and
 `maestro_web/keyring.py`.
 
-- keys.py                the one PyJWT call site: HS256 pinned, key picked by `kid`; the `Authorization`
+- signing.py             the one PyJWT call site: HS256 pinned, key picked by `kid`; the `Authorization`
                          parser and the token precheck
 - session_jwt.py         user sessions (flask-jwt-extended): issuing, renewing, revoking and verifying
                          cookies and API tokens

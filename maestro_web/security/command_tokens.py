@@ -3,7 +3,7 @@ under the user session secret, for one user on one graph, that dies with the use
 
 Each command context has its own module (discovery_tokens.py, report_tokens.py) with its own `aud`,
 so a token of one is never taken for the other, nor for a session token or a live ticket; this module
-only holds the rules they have in common, below them like keys.py. Flask-free: the services verify
+only holds the rules they have in common, below them like signing.py. Flask-free: the services verify
 with it without importing the app.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import jwt as pyjwt
 
-from maestro_web.security.keys import (
+from maestro_web.security.signing import (
     REGISTERED,
     KeyRing,
     decode_pinned,

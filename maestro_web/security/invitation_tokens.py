@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from maestro_web.security.keys import well_formed
+from maestro_web.security.signing import well_formed
 
 LIFETIME = 7 * 24 * 3600
 TOKEN_BYTES = 32

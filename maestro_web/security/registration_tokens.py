@@ -21,7 +21,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from maestro_web.security.keys import KeyRing, well_formed
+from maestro_web.security.signing import KeyRing, well_formed
 
 CONTEXT = "crypto-forgot"  # the ring whose secret the key is derived from
 LIFETIME = 24 * 3600

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from maestro_web.security import command_tokens
-from maestro_web.security.keys import KeyRing
+from maestro_web.security.signing import KeyRing
 
 CONTEXT = command_tokens.CONTEXT
 AUDIENCE = "maestro-reports"

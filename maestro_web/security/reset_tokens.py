@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
 from maestro_web.models.user import User, dummy_password_hash
-from maestro_web.security.keys import (
+from maestro_web.security.signing import (
     REGISTERED,
     KeyRing,
     decode_pinned,

@@ -43,7 +43,7 @@ from maestro_web.extensions import db, jwt
 from maestro_web.models import LoginSession, PersonalToken, RevokedToken, User
 from maestro_web.models.base import utcnow
 from maestro_web.models.user import PERSONAL_TOKEN_MAX_DAYS, USER_AGENT_MAX_LENGTH
-from maestro_web.security.keys import KeyRing, bearer_token, key_for_decoded
+from maestro_web.security.signing import KeyRing, bearer_token, key_for_decoded
 
 CONTEXT = "session"
 AUDIENCE = "maestro-web"

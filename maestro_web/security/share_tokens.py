@@ -19,7 +19,7 @@ from typing import Any
 from flask import current_app
 
 from maestro_web.safe_json import text_problem
-from maestro_web.security.keys import (
+from maestro_web.security.signing import (
     REGISTERED,
     KeyRing,
     decode_pinned,

@@ -12,7 +12,7 @@ from typing import Any
 import jwt as pyjwt
 
 from maestro_web.channels import CONTROL, MAX_CHANNEL_LENGTH
-from maestro_web.security.keys import (
+from maestro_web.security.signing import (
     REGISTERED,
     KeyRing,
     decode_pinned,

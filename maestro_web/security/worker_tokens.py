@@ -20,7 +20,7 @@ import hashlib
 from typing import Any
 
 import jwt as pyjwt
-from maestro_web.security.keys import (
+from maestro_web.security.signing import (
     REGISTERED,
     KeyRing,
     decode_pinned,

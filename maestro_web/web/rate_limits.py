@@ -35,7 +35,7 @@ from werkzeug.exceptions import TooManyRequests
 from maestro_web.extensions import limiter
 from maestro_web.metrics import app as app_metrics
 from maestro_web.models.user import User, normalize_email
-from maestro_web.security.keys import bearer_token
+from maestro_web.security.signing import bearer_token
 from maestro_web.web.limiter_private import around_limiter_headers, set_key_prefix
 
 log = logging.getLogger(__name__)
