@@ -22,6 +22,7 @@ from maestro_web.models.share_rules import (
     Outcome,
     count_view,
     diagnose,
+    picture_svg,
     python_verdicts,
     sql_verdicts,
     working_links,
@@ -68,7 +69,7 @@ def test_a_valid_link_passes_every_rule_in_both_and_is_counted_once(app, graph, 
     assert _working(app, graph.public_id) == {made.id}
     with app.app_context():
         counted = count_view(made.id, graph.public_id)
-        assert counted is not None and counted.name == "Checkout" and counted.svg is not None
+        assert counted is not None and counted.name == "Checkout" and picture_svg(counted.picture_id) is not None
         assert counted.expires_at.tzinfo is not None  # the UTC column type, also through raw SQL
         assert ShareLink.get_by_public_id(made.id).view_count == views + 1
 

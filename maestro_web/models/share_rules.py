@@ -26,9 +26,7 @@ import it without a cycle: the Python predicates read the row through the `LinkR
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime
 from typing import Any, Callable, Literal, Protocol, cast
 
@@ -402,7 +400,7 @@ UPDATE share_links
 # pinned result for a snapshot link, else the graph's current ones and its newest picture. The picture
 # comes back as its result's id, not its SVG, and the figures as their JSON text: a result never
 # changes once stored, so the id names the picture, and a view whose page is cached
-# (public/page_cache.py) moves and decodes neither (CountedView.svg reads the SVG on first use). A result without a picture (a snapshot of a failed analysis) gives no id; testing for NULL
+# (public/page_cache.py) moves and decodes neither (picture_svg() reads the SVG when a caller needs it). A result without a picture (a snapshot of a failed analysis) gives no id; testing for NULL
 # reads no stored SVG.
 #
 # `link` names where the link's `mode` and `pinned_result_id` come from: a row's columns ("link.",
@@ -493,7 +491,8 @@ class CountedView:
     graph and the picture and figures it shows (a snapshot's: those of its pinned result).
 
     The picture is named by its result's id (`picture_id`) and the figures are their JSON text: the
-    page cache keys on those, and `svg` and `info` read and decode them only when a page is rendered.
+    page cache keys on those (public/page.py); a page that is rendered decodes the figures, and
+    whoever needs the SVG reads it with picture_svg(), a statement of its own, never on attribute access.
     """
 
     graph_id: int
@@ -515,21 +514,19 @@ class CountedView:
     def is_snapshot(self) -> bool:
         return self.mode == SNAPSHOT
 
-    @cached_property
-    def info(self) -> Any:
-        return json.loads(self.info_json) if self.info_json is not None else None
-
-    @cached_property
-    def svg(self) -> str | None:
-        """The picture's SVG, read on first use (one statement). A result is never changed once
-        stored; one deleted since the count (its graph was deleted a moment ago) reads as no picture."""
-        if self.picture_id is None:
-            return None
-        with counting_engine().connect() as connection:
-            return connection.scalar(PICTURE_SVG, {"picture_id": self.picture_id})
-
 
 PICTURE_SVG = text("SELECT svg FROM graph_results WHERE id = :picture_id").columns(svg=Text)
+
+
+def picture_svg(picture_id: int | None) -> str | None:
+    """The SVG of the result `picture_id` (a counted view's picture), in one statement; None for no
+    picture. A result is never changed once stored; one deleted since the count (its graph was
+    deleted a moment ago) reads as no picture."""
+    if picture_id is None:
+        return None
+    with counting_engine().connect() as connection:
+        svg: str | None = connection.scalar(PICTURE_SVG, {"picture_id": picture_id})
+        return svg
 
 
 def count_view(jti: str, graph_id: str, passcode_hash: str | None = None,

@@ -22,7 +22,8 @@ from maestro_web.live_pages.routes import ticket_response
 from maestro_web.live_pages.tickets import share_ticket
 from maestro_web.models.share_rules import Outcome
 from maestro_web.public import passcode_gate
-from maestro_web.public.presenters import link_page
+from maestro_web.public.page import PublicPage
+from maestro_web.public.presenters import link_shown
 from maestro_web.public.routes import (
     REFUSALS, Address, link_verdict, public_page, public_route, refusal_page, show,
 )
@@ -57,10 +58,10 @@ def public_live(here: Address) -> Response:
         return refusal_page(outcome.visitor_sees, False)
     if not passcode_gate.opened(link):
         return refusal_page("locked", False)
-    fields = link_page(link)  # a snapshot shows its pinned result
-    if fields is None:
+    shown = link_shown(link)  # a snapshot shows its pinned result
+    if shown is None:
         return refusal_page(Outcome.SNAPSHOT_GONE.visitor_sees, False)
-    return public_page(lambda: fields, link.expires_at, here, link.public_id, False, fields["svg"] is not None)
+    return public_page(PublicPage(shown, link.expires_at, here, link.public_id), cached=False)
 
 
 @public_route("/state", "state")

@@ -1,11 +1,11 @@
-"""Rendered public pages, kept per process so a busy link renders once (docs/scale.md "The public view").
+"""Rendered public pages, kept per process (docs/scale.md "The public view").
 
-A public page is a pure function of what the counting statement returned (the graph's fields and
-the picture it shows, the link's expiry), the address the visitor opened (its token or short code go
-into the page's links) and the time (relative times, "expires in 23 hours"). Rendering it is most
-of a view's Python work once the count is cheap, so the page is cached under a key made of exactly
-those inputs, the time rounded to 30 s. The visitor's own live ticket goes in after the cache
-(routes.public_page).
+A public page is a pure function of its page object (page.PublicPage: what the counting statement
+returned, the link's expiry, the address the visitor opened, an embed's theme) and of the time
+(relative times, "expires in 23 hours"). Rendering it is most of a view's Python work once the count
+is cheap, so the page is cached under that object, the time rounded to 30 s: the key is derived,
+never listed by hand, so an input the page gains cannot be left out of it. The visitor's own live
+ticket goes in after the cache (routes.public_page).
 
 Never cached: a page rendered while the visitor's session holds flashed messages (they are that
 visitor's, and rendering consumes them), and a page over MAX_PAGE_BYTES. The cache only ever
@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Hashable
+from typing import Callable, Hashable
 
 from flask import Response, current_app, session
 
@@ -55,20 +55,14 @@ def _cache() -> PageCache:
     return cache
 
 
-def page_key(*parts: Hashable) -> Hashable:
-    """A key from the page's inputs (hashable values: strings, numbers, datetimes, None; a long
-    string is kept whole, so two inputs never share a key by a hash collision), plus the time
-    rounded to TIME_STEP."""
-    return (int(time.time() // TIME_STEP), *parts)
-
-
-def rendered(key: Hashable, render: Callable[[], str]) -> Response:
-    """The page for `key` as an HTML response, rendered by `render()` the first time (or every time
-    while this visitor has flashed messages waiting). The cache keeps the page encoded, so a cached
-    view encodes nothing."""
+def rendered(page: Hashable, render: Callable[[], str]) -> Response:
+    """The page for `page` (its frozen page object) as an HTML response, rendered by `render()` the
+    first time in each TIME_STEP (or every time while this visitor has flashed messages waiting). The
+    cache keeps the page encoded, so a cached view encodes nothing."""
     if session.get("_flashes"):
         return _html(render().encode())
     cache = _cache()
+    key = (int(time.time() // TIME_STEP), page)
     page = cache.get(key)
     if page is None:
         page = render().encode()

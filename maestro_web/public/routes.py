@@ -19,11 +19,9 @@ Every answer of these routes, errors included, carries the public headers.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, fields
-from datetime import datetime
-from typing import Any, Callable, Hashable
+from typing import Any, Callable
 
-from flask import Response, abort, current_app, g, render_template, request, url_for
+from flask import Response, abort, current_app, g, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response as AnyResponse
 
@@ -36,17 +34,17 @@ from maestro_web.live_pages.tickets import share_ticket
 from maestro_web.extensions import db
 from maestro_web.metrics import app as app_metrics
 from maestro_web.models import Graph, ShareLink
-from maestro_web.models.share_rules import CountedView, Outcome, count_view, diagnose
+from maestro_web.models.share_rules import VISITOR_WORDS, CountedView, Outcome, count_view, diagnose, picture_svg
 from maestro_web.public import passcode_gate, public_bp
 from maestro_web.public.downloads import FORMATS, download, png_answer
-from maestro_web.public.page_cache import page_key, rendered
-from maestro_web.public.presenters import page_fields
+from maestro_web.public.page import THEMES, TICKET_EXPIRES_MARK, TICKET_MARK, Address, PublicPage, Shown
+from maestro_web.public.page_cache import rendered
+from maestro_web.public.presenters import shown_fields
 from maestro_web.web import rate_limits
 from maestro_web.web.rate_limits import STORAGE_ERRORS, share_failure_allowed, storage_unavailable
 from maestro_web.request_ids import trusted_request_id
 from maestro_web.security.share_tokens import ShareTokenExpired, ShareTokenInvalid
-from maestro_web.security.share_tokens import CONTEXT as SHARE_CONTEXT
-from maestro_web.security.short_codes import ShortCodeInvalid, mint_view_receipt
+from maestro_web.security.short_codes import ShortCodeInvalid
 
 # What a visitor is told, by refusal: words first (title, then what happened and what to do), the status
 # small under them. Nothing about the graph. The refusals of a link's state are worded once, in
@@ -180,33 +178,6 @@ def viewable_link(graph_id: str) -> ShareLink | str:
     return link if isinstance(link, str) or passcode_gate.opened(link) else "locked"
 
 
-@dataclass(frozen=True)
-class Address:
-    """How the visitor reached the link: the long URL (graph id and token) or the short one (code).
-
-    Every URL of the page (its redraw, live ticket, state check, downloads, image link) is built on the
-    address it was opened at, so the short link's page is the long link's page, feature for feature.
-    """
-
-    graph_id: str
-    token: str | None = None
-    code: str | None = None
-
-    def url(self, what: str, **args: Any) -> str:
-        """The URL of this link's `what`: page, live, ticket, state or download (with fmt=)."""
-        if self.code is not None:
-            return url_for(f"public.short_{what}", code=self.code, **args)
-        endpoint = "public_graph" if what == "page" else f"public_{what}"
-        return url_for(f"public.{endpoint}", graph_id=self.graph_id, token=self.token, **args)
-
-    def image_url(self) -> str:
-        """The image link (`&ext=png`), absolute from MAESTRO_ANALYTICS_URL: the page's og:image."""
-        base = current_app.config["MAESTRO_ANALYTICS_URL"]
-        if self.code is not None:
-            return f"{base}/s/{self.code}?ext=png"
-        return f"{base}/graphs/public/{self.graph_id}?token={self.token}&ext=png"
-
-
 def address() -> Address | None:
     """The address of this request (require_share verified it); None for a short code of a pruned link."""
     code = (request.view_args or {}).get("code")
@@ -311,9 +282,10 @@ def public_download(here: Address, fmt: str) -> Response:
         return counted
     g.share_link = counted  # its allowed origins, for the headers
     app_metrics.share_viewed("download")
-    if counted.svg is None:
+    svg = picture_svg(counted.picture_id)
+    if svg is None:
         return refusal_page("no picture", False)
-    return download(counted.svg, counted.name, counted.drawn_at, fmt, public=True)
+    return download(svg, counted.name, counted.drawn_at, fmt, public=True)
 
 
 def show(here: Address, embed: bool, form: bool = True) -> Response:
@@ -330,53 +302,31 @@ def show(here: Address, embed: bool, form: bool = True) -> Response:
     ext = request.args.get("ext")
     app_metrics.share_viewed(ext if ext in ("svg", "png") else "embed" if embed else "page")
     if ext in ("svg", "png"):
-        if counted.svg is None:
+        svg = picture_svg(counted.picture_id)
+        if svg is None:
             return refusal_page("no picture", embed)
-        return svg_document(counted.svg) if ext == "svg" else png_answer(counted.svg, embed)
+        return svg_document(svg) if ext == "svg" else png_answer(svg, embed)
 
-    def page() -> dict[str, Any]:
-        return page_fields(counted.name, counted.type, counted.status, counted.message, counted.info, counted.svg,
-                           counted.drawn_at, snapshot=counted.is_snapshot, description=counted.description,
-                           version=counted.snapshot_version)
-
-    # Every input of the page (page_cache.py): what was counted and shown (the picture by its result's
-    # id, the figures as their JSON text), the address and the whole URL (an embed's `theme`); the
-    # visitor's own ticket goes in afterwards.
-    key = page_key("page", embed, here, request.full_path, *(getattr(counted, field.name) for field in fields(counted)))
-    return public_page(page, counted.expires_at, here, jti, embed, counted.picture_id is not None, key)
+    theme = request.args.get("theme") if embed else None
+    return public_page(PublicPage(Shown.of(counted), counted.expires_at, here, jti, embed,
+                                  theme if theme in THEMES else None))
 
 
-TICKET_MARK = "@@maestro-live-ticket@@"  # where the visitor's own ticket goes into a cached page
-TICKET_EXPIRES_MARK = "@@maestro-live-ticket-expires@@"
-
-
-def public_page(page: Callable[[], dict[str, Any]], expires_at: datetime, here: Address, link_id: str,
-                embed: bool, has_picture: bool, key: Hashable | None = None) -> Response:
+def public_page(page: PublicPage, cached: bool = True) -> Response:
     """The public page of a link the rules allow: THE one rendering path of the long link, the short
-    link, the embed, a page opened with its passcode and the page's own redraw (`/live`).
+    link, the embed, a page opened with its passcode and the page's own redraw (`/live`, not `cached`).
 
-    `page` gives the fields (presenters.page_fields) only when the page is rendered; `key` caches it
-    (page_cache.py). Each answer carries a fresh live ticket for `share:<link>` (never one reused
-    across a change of the link, which a control event may have cut off): it goes into the rendered
-    page afterwards, so one cached page serves every visitor of the link.
+    The page is rendered from its page object alone (page.py), and cached under it (page_cache.py).
+    Each answer carries a fresh live ticket for `share:<link>` (never one reused across a change of
+    the link, which a control event may have cut off): it goes into the rendered page afterwards, so
+    one cached page serves every visitor of the link.
     """
-    seen = mint_view_receipt(current_app.config["KEY_RINGS"][SHARE_CONTEXT], link_id)
-    live = {
-        "ticket": TICKET_MARK, "expires_at": TICKET_EXPIRES_MARK,
-        "url": current_app.config["MAESTRO_LIVE_URL"], "channels": [share_channel(link_id)],
-        "ticket_url": here.url("ticket"), "refresh_url": here.url("live", seen=seen), "state_url": here.url("state"),
-        "poll": current_app.config["MAESTRO_PUBLIC_STATE_POLL"], "link_expires_at": expires_at.isoformat(),
-        "download_svg": here.url("download", fmt="svg") if has_picture else None,
-        "download_png": here.url("download", fmt="png") if has_picture else None,
-    }
-    template = "analytics/public_embed.html" if embed else "analytics/public.html"
-
     def render() -> str:
-        return render_template(template, page=page(), expires_at=expires_at, public_live=live,
-                               og_image=here.image_url() if has_picture else None)
+        svg = picture_svg(page.shown.picture_id)  # the picture, read once per rendered page
+        return render_template(page.template, public=page, page=shown_fields(page.shown, svg))
 
-    response = rendered(key, render) if key is not None else Response(render(), mimetype="text/html")
-    ticket = share_ticket(link_id)
+    response = rendered(page, render) if cached else Response(render(), mimetype="text/html")
+    ticket = share_ticket(page.link_id)
     response.set_data(response.get_data().replace(TICKET_MARK.encode(), ticket["ticket"].encode())
                       .replace(TICKET_EXPIRES_MARK.encode(), ticket["expires_at"].encode()))
     return response

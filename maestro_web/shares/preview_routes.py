@@ -33,6 +33,5 @@ def share_preview(graph_id: str, link_id: str) -> Response:
         refusal = Outcome.SNAPSHOT_GONE if outcome is Outcome.VIEWABLE else outcome
         status, title, message = REFUSALS[refusal.visitor_sees]
         return keep_private(error_page(status, message, title, public=True))
-    body = render_template("analytics/public.html", page=page, expires_at=link.expires_at, og_image=None,
-                           preview=True)
+    body = render_template("analytics/public.html", page=page, expires_at=link.expires_at, preview=True)
     return keep_private(Response(body, mimetype="text/html"))
