@@ -47,7 +47,6 @@ from flask import current_app
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
@@ -151,7 +150,7 @@ def _compiled(engine: Engine, statement: TextualSelect) -> tuple[str, dict[str, 
     key = (statement, engine.dialect.name)
     compiled = _COMPILED.get(key)
     if compiled is None:
-        done = cast(SQLCompiler, statement.compile(dialect=engine.dialect))
+        done = statement.compile(dialect=engine.dialect)
         compiled = _COMPILED[key] = (done.string, {name: bind.effective_value for name, bind in done.binds.items()
                                                    if not bind.required},
                                      [column.key for column in statement.selected_columns])  # names, once

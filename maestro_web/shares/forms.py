@@ -28,7 +28,7 @@ from wtforms.validators import DataRequired, Optional, ValidationError
 
 from maestro_web.limits import PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
 from maestro_web.models import Graph
-from maestro_web.models.share import LIVE, SNAPSHOT
+from maestro_web.models.share_rules import LIVE, SNAPSHOT
 from maestro_web.shares.services import (
     PRESETS,
     NewLink,

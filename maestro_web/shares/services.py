@@ -30,11 +30,9 @@ from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphVersion, ShareLink, User
 from maestro_web.models.base import utcnow
 from maestro_web.models.graph import GraphResult
+from maestro_web.models.share_rules import LIVE, MODES, SNAPSHOT
 from maestro_web.models.share import (
     LABEL_MAX_LENGTH,
-    LIVE,
-    MODES,
-    SNAPSHOT,
     ShareRefused,
     check_passcode,
     expiry_within_cap,
