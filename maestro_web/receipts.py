@@ -43,7 +43,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from maestro_web.errors import json_error
 from maestro_web.extensions import SESSION_RECEIPT, db
 from maestro_web.models.receipt import RequestReceipt
-from maestro_web.redispatch import BODY_KEY
+from maestro_web.redispatch import kept_body
 from maestro_web.request_ids import trusted_request_id
 
 log = logging.getLogger(__name__)
@@ -88,11 +88,16 @@ def init_app(app: Flask) -> None:
 def _material() -> bytes | None:
     """The request as nginx would send it again; None when its body was not kept (chunked, too large)."""
     environ = request.environ
-    body: bytes | None = environ.get(BODY_KEY)
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", ""):
+        return None
+    body = kept_body(environ)
     if body is None:
-        if environ.get("CONTENT_LENGTH") not in (None, "", "0") or "chunked" in environ.get("HTTP_TRANSFER_ENCODING", ""):
-            return None
-        body = b""
+        # Behind the proxy the body is all there (nginx buffers it): read it now, through the app's own
+        # limits (werkzeug's 413 over MAX_CONTENT_LENGTH); the view then reads werkzeug's cached copy.
+        request.get_data(cache=True)
+        body = kept_body(environ)
+    if body is None:
+        return None
     head = "\0".join((request.method, environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
                       environ.get("HTTP_AUTHORIZATION", ""), environ.get("HTTP_COOKIE", "")))
     return head.encode("utf-8", "surrogateescape") + b"\0" + body

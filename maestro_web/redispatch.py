@@ -8,15 +8,16 @@ again, before_request and after_request hooks included, on a new connection (SQL
 the terminated pool's connections away), and the client never sees the 503. Once only; any other
 error keeps its answer (a lost connection may have committed before it broke).
 
-The request's body is read into memory before the first dispatch (bounded by MAX_CONTENT_LENGTH,
-nginx's own limit being smaller), so the second one reads the same bytes; receipts.py keys its
-fingerprint on the same copy.
+The request's body is kept as the app reads it (`Recording`, bounded by MAX_CONTENT_LENGTH), never
+read ahead: a route that refuses a body by its announced length (the worker's 413) answers without
+waiting for bytes the client has not sent. The second dispatch reads the same bytes, then whatever the
+first left unread; receipts.py keys its fingerprint on the kept copy (`kept_body`).
 """
 from __future__ import annotations
 
 import io
 import logging
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
@@ -61,6 +62,78 @@ def ask_again_if_terminated(exc: DBAPIError) -> bool:
     return True
 
 
+def kept_body(environ: dict[str, Any]) -> bytes | None:
+    """The request's whole body as the app read it; None when it was not all read or not all kept
+    (chunked, over the bound, or read by nothing yet)."""
+    recording = environ.get(BODY_KEY)
+    if not isinstance(recording, Recording):
+        return None
+    length = environ.get("CONTENT_LENGTH")
+    if not length or length == "0":
+        return b""
+    try:
+        size = int(length)
+    except ValueError:
+        return None
+    return bytes(recording.kept) if recording.complete and len(recording.kept) == size else None
+
+
+class Recording:
+    """`wsgi.input` as the app reads it, keeping a copy of what it read (up to `limit` bytes)."""
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.kept = bytearray()
+        self.complete = True  # False once more was read than `limit`
+
+    def _keep(self, data: bytes) -> bytes:
+        if self.complete and len(self.kept) + len(data) <= self.limit:
+            self.kept += data
+        else:
+            self.complete = False
+            self.kept.clear()
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._keep(self.stream.read() if size is None or size < 0 else self.stream.read(size))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._keep(self.stream.readline() if size is None or size < 0 else self.stream.readline(size))
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        return [self._keep(line) for line in self.stream.readlines(*(() if hint is None or hint < 0 else (hint,)))]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return (self._keep(line) for line in self.stream)
+
+    def replay(self) -> Any:
+        """A stream giving what was read, then what the first dispatch left unread."""
+        return _Chained(bytes(self.kept), self.stream) if self.complete else self.stream
+
+
+class _Chained:
+    def __init__(self, head: bytes, rest: Any) -> None:
+        self.head = io.BytesIO(head)
+        self.rest = rest
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return self.head.read() + self.rest.read()
+        data = self.head.read(size)
+        return data if data or size == 0 else self.rest.read(size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        line = self.head.readline(-1 if size is None else size)
+        return line if line else self.rest.readline(*(() if size is None or size < 0 else (size,)))
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        return list(iter(self.readline, b""))
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+
 class Redispatch:
     """WSGI middleware: keep the body, and dispatch once more when the app asks (AGAIN_KEY)."""
 
@@ -70,16 +143,8 @@ class Redispatch:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         environ[BODY_KEY + ".max"] = self.max_body
-        length = environ.get("CONTENT_LENGTH")
-        if length and length != "0":
-            try:
-                size = int(length)
-            except ValueError:
-                size = -1
-            if 0 < size <= self.max_body:
-                body = environ["wsgi.input"].read(size)
-                environ[BODY_KEY] = body
-                environ["wsgi.input"] = io.BytesIO(body)
+        recording = Recording(environ["wsgi.input"], self.max_body)
+        environ["wsgi.input"] = environ[BODY_KEY] = recording
         first = dict(environ)
         held: list[Any] = []
 
@@ -101,6 +166,5 @@ class Redispatch:
                     extra={"request_id": incoming if incoming and accept_request_id(incoming) == incoming else None})
         again = dict(first)
         again[AGAIN_KEY] = False  # present: never a third time
-        if BODY_KEY in again:
-            again["wsgi.input"] = io.BytesIO(again[BODY_KEY])
+        again["wsgi.input"] = recording.replay()
         return self.app(again, start_response)

@@ -11,7 +11,7 @@ from markupsafe import escape
 
 from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
-from maestro_web.api.schemas import ShareLinkOut
+from maestro_web.serializers.links import ShareLinkOut
 from maestro_web.models.share_rules import (
     LISTED_STATUSES,
     OWNER_STATUSES,
