@@ -36,9 +36,11 @@ worker: $(VENV)/.runtime-installed
 	$(BIN)/flask analytics worker
 
 ## make test: install the test dependencies (Python packages, and Debian's chromium, graphviz,
-## nodejs and nginx when missing), check types (mypy) and the layer contract (import-linter), then run the
+## nodejs and nginx when missing), lint and format check (ruff), check types (mypy) and the layer contract (import-linter), then run the
 ## whole suite on SQLite, then on PostgreSQL
 test: $(VENV)/.dev-installed system-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m mypy
 	$(BIN)/lint-imports
 	MAESTRO_TEST_DATABASE=sqlite $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -99,8 +99,8 @@ class Server:
 
 
 def ticket(sub: str, channels: list[str]) -> str:
-    from maestro_web.security.signing import KeyRing
     from maestro_web.security.live_tickets import issue_ticket
+    from maestro_web.security.signing import KeyRing
 
     return issue_ticket(KeyRing("session", SESSION_SECRET), sub=sub, channels=channels)[0]
 
@@ -250,7 +250,7 @@ class Publisher:
         self.port = port
         self.token = socket_token()
 
-    async def open(self) -> "Publisher":
+    async def open(self) -> Publisher:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         return self
 

@@ -23,18 +23,18 @@ from __future__ import annotations
 
 import argparse
 import resource
-import tempfile
 import statistics
 import struct
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from bench.harness import format_table, machine_busy, machine_description
 from bench.render import platform_spec, random_dag
-from maestro_web.pictures import MAX_PIXELS, MAX_PNG_SVG_BYTES, MAX_SIDE, clear_cache, svg_to_png
 from maestro_web.ingest.svg import sanitize_svg
+from maestro_web.pictures import MAX_PIXELS, MAX_PNG_SVG_BYTES, MAX_SIDE, clear_cache, svg_to_png
 from maestro_web.worker.render import render
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

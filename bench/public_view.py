@@ -96,14 +96,14 @@ class SharedGraph:
         self.path, self.link_id = self._make(nodes)
 
     def _make(self, nodes: int) -> tuple[str, str]:
-        from maestro_web.ingest.jobs import claim_next_run
+        from maestro_web.domain.spec import parse_spec
         from maestro_web.extensions import db
         from maestro_web.graphs.services import GraphChanges, create_graph
-        from maestro_web.domain.spec import parse_spec
+        from maestro_web.ingest.jobs import claim_next_run
         from maestro_web.models import Graph, User
         from maestro_web.models.base import utcnow
-        from maestro_web.security.worker_tokens import mint_result_token
         from maestro_web.security.share_tokens import share_token_of
+        from maestro_web.security.worker_tokens import mint_result_token
         from maestro_web.shares.services import NewLink, create_link
         from maestro_web.worker.runner import build_result
 

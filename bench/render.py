@@ -24,7 +24,8 @@ import statistics
 import subprocess
 import tempfile
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from maestro_web.ingest.svg import sanitize_svg
 from maestro_web.pictures import Unrenderable, clear_cache, svg_to_png

@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ def report_json(spec: dict[str, Any], name: str) -> dict[str, Any]:
                             "p50_ms": round(rng.uniform(1, 30), 1), "p99_ms": round(rng.uniform(30, 900), 1)})
         edges.append({"source": edge["source"], "target": edge["target"], "origins": origins})
     names = [n["name"] for n in spec["nodes"]]
-    at = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    at = datetime(2026, 12, 1, tzinfo=UTC)
     versions = [{"version": v, "at": (at + timedelta(hours=v)).isoformat(),
                  "by": {"user": {"id": "u_bench", "name": "Bench User"}} if v % 2 else
                        {"source": {"id": "src_bench", "label": "prod cluster"}},
@@ -80,14 +80,15 @@ def report_json(spec: dict[str, Any], name: str) -> dict[str, Any]:
 
 def child(path: str, formats: list[str]) -> None:
     started = time.perf_counter()
-    from maestro_web.reports.documents import ReportInput, render
-    from maestro_web.reports import documents_pdf  # noqa: F401  (WeasyPrint, Pango)
     import weasyprint  # noqa: F401
+
+    from maestro_web.reports import documents_pdf  # noqa: F401  (WeasyPrint, Pango)
+    from maestro_web.reports.documents import ReportInput, render
 
     imported = time.perf_counter() - started
     raw = json.loads(Path(path).read_text())
     data = ReportInput(graph=raw["graph"], analytics=raw["analytics"], svg=raw["svg"], versions=raw["versions"],
-                       since=raw["since"], requested_by="Bench User", as_of=datetime.now(timezone.utc))
+                       since=raw["since"], requested_by="Bench User", as_of=datetime.now(UTC))
     result: dict[str, Any] = {"import": imported}
     for fmt in formats:
         wall, cpu = time.perf_counter(), time.process_time()

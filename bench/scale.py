@@ -34,9 +34,10 @@ import math
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 from bench.harness import (
@@ -213,13 +214,14 @@ class Session:
 
 def sign_in(env: dict[str, str]) -> Session:
     """Log in through the real form and token endpoint in-process (same secrets as the server)."""
+    import sqlalchemy as sa
+
     from maestro_web import create_app
     from maestro_web.extensions import db
     from maestro_web.models import Graph, ShareLink, User
     from maestro_web.models.base import utcnow
     from maestro_web.security.share_tokens import share_token_of
     from maestro_web.security.worker_tokens import mint_worker_token
-    import sqlalchemy as sa
 
     app = create_app(environ=env)
     client = app.test_client()

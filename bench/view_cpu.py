@@ -16,8 +16,16 @@ import os
 import sys
 import time
 
-from bench.harness import (DEFAULT_POSTGRES_ADMIN_URL, DEFAULT_REDIS_URL, BenchDatabase, TempWorkdir, free_port,
-                           machine_description, migrate, production_environ)
+from bench.harness import (
+    DEFAULT_POSTGRES_ADMIN_URL,
+    DEFAULT_REDIS_URL,
+    BenchDatabase,
+    TempWorkdir,
+    free_port,
+    machine_description,
+    migrate,
+    production_environ,
+)
 from bench.public_view import SharedGraph
 
 

@@ -6,7 +6,8 @@ Importing this package imports nothing else: the worker (`maestro_web.worker`) a
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -79,10 +80,10 @@ def register_request_ids(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from maestro_web import live_events
-    from maestro_web.web import rate_limits
     from maestro_web.extensions import csrf, db, jwt, limiter, migrate
     from maestro_web.security import session_jwt
     from maestro_web.security.cookie_sessions import CookieSessionInterface
+    from maestro_web.web import rate_limits
 
     app.session_interface = CookieSessionInterface()
     db.init_app(app)

@@ -13,9 +13,10 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine, make_url
@@ -81,7 +82,7 @@ def create(engine: Engine, config: Mapping[str, Any], instance_path: str, path: 
         os.chmod(path / SECRETS, 0o600)
     manifest = {
         "format": FORMAT, "engine": engine_name, "database": DUMPS[engine_name], "alembic_revision": revision,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "secrets": "operator's secret store (not in this backup)" if in_environment else SECRETS,
     }
     (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import secrets as pysecrets
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 import click
 from flask import Flask, current_app
@@ -167,9 +167,9 @@ def analytics_worker(url: str | None, once: bool, until_idle: bool, poll_interva
                      live_publish_url: str | None, no_live: bool, metrics_port: int | None,
                      metrics_host: str | None) -> None:
     """Claim graphs over HTTP, analyse and draw them, post the results."""
+    from maestro_web.channels import GRAPH_PREFIX
     from maestro_web.live_publish import LivePublisher
     from maestro_web.security import socket_tokens, worker_tokens
-    from maestro_web.channels import GRAPH_PREFIX
     from maestro_web.worker.client import FrontClient, FrontUnavailable
     from maestro_web.worker.runner import run_worker
 

@@ -10,10 +10,11 @@ import json
 import logging
 import os
 import secrets as pysecrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from limits import parse_many

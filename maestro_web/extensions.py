@@ -1,18 +1,18 @@
 """Extensions, created unbound and bound to the app in the factory."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+import sqlite3
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from flask_jwt_extended import JWTManager
 from flask import current_app, request
+from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
 from flask_wtf.csrf import CSRFProtect
-import sqlite3
-
 from sqlalchemy import Engine, MetaData, event
 from sqlalchemy.orm import DeclarativeBase
 

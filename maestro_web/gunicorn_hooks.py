@@ -11,7 +11,8 @@ import os
 import shutil
 import socket
 import tempfile
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from gunicorn.glogging import Logger
 from gunicorn.http import wsgi

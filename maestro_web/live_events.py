@@ -31,11 +31,11 @@ from sqlalchemy.orm.attributes import instance_state
 from maestro_web import live_outbox
 from maestro_web.channels import CONTROL, graph_channel, share_channel, user_channel
 from maestro_web.extensions import db
+from maestro_web.keyring import KeyRing
 from maestro_web.live_publish import Event, LivePublisher
 from maestro_web.models import Graph, GraphResult, GraphRole, GraphRun, Role, ShareLink, User
 from maestro_web.models.base import utcnow
 from maestro_web.models.share_rules import STATE_REASONS, STOPPED, LinkRow, Outcome, link_state, working_links
-from maestro_web.keyring import KeyRing
 from maestro_web.security.socket_tokens import issue_socket_token
 
 EXTENSION = "maestro_live"

@@ -33,8 +33,14 @@ from sqlalchemy.orm import Session
 
 from maestro_web.channels import CONTROL
 from maestro_web.extensions import db
-from maestro_web.live_server.revocations import KEEP_REVOCATIONS, REMEMBER_LATEST_SCRIPT, REVOKE, Revocations, parse_revoke
 from maestro_web.live_publish import LivePublisher
+from maestro_web.live_server.revocations import (
+    KEEP_REVOCATIONS,
+    REMEMBER_LATEST_SCRIPT,
+    REVOKE,
+    Revocations,
+    parse_revoke,
+)
 from maestro_web.metrics import app as app_metrics
 from maestro_web.models import ControlOutbox
 from maestro_web.models.base import utcnow

@@ -33,7 +33,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
-from typing import Iterator
+from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
 

@@ -33,11 +33,12 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from maestro_web.errors import json_error

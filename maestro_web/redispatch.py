@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event

@@ -71,7 +71,7 @@ class ValidationFailed(Refused):
 
     @classmethod
     def for_fields(cls, fields: dict[str, Any], kind: Kind = Kind.INVALID,
-                   extra: dict[str, Any] | None = None) -> "ValidationFailed":
+                   extra: dict[str, Any] | None = None) -> ValidationFailed:
         """The usual one: "Invalid fields: a, b." with each field's problem."""
         return cls("Invalid fields: " + ", ".join(sorted(fields)) + ".", fields, kind, extra)
 

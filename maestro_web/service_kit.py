@@ -15,18 +15,19 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import requests
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from maestro_web.keyring import KeyRing
-from maestro_web.metrics import CONTENT_TYPE, DEFAULT_ALLOW, MULTIPROC_ENV, MetricsAccess, exposition
 from maestro_web.logs import REQUEST_ID_HEADER, configure_logging, current_request_id, request_id_var
+from maestro_web.metrics import CONTENT_TYPE, DEFAULT_ALLOW, MULTIPROC_ENV, MetricsAccess, exposition
 from maestro_web.safe_json import UnsafeJSON, loads_strict
 from maestro_web.security.signing import bearer_token
 

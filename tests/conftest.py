@@ -10,22 +10,23 @@ import os
 import re
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
+from axe_support import axe_script
 from flask import Flask
 from flask.testing import FlaskClient
+from share_support import draw
 from werkzeug.serving import make_server
 
 from maestro_web import create_app
 from maestro_web.extensions import db
 from maestro_web.models import Role
 from maestro_web.models.user import use_password_hasher
-from axe_support import axe_script
-from share_support import draw
 
 # The session's live server, its `live` fixture and what an app needs to use it (tests/live_support.py).
 pytest_plugins = ["live_support"]
@@ -315,7 +316,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         self.thread.start()
         return self
 

@@ -74,7 +74,6 @@ def result(status: str = "ok", nodes: list[str] | None = None, edges: list[dict[
 import time  # noqa: E402
 
 import requests  # noqa: E402
-
 from service_support import ServiceProcess, start_service  # noqa: E402
 
 __all__ = ["ServiceProcess"]

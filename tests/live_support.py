@@ -28,17 +28,17 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import pytest
 import requests
+from process_support import DidNotAnswer, wait_until_answers
 
 from maestro_web import live_events
 from maestro_web.config import load_key_rings
 from maestro_web.keyring import KeyRing
-
-from process_support import DidNotAnswer, wait_until_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("MAESTRO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -155,7 +155,7 @@ class LiveProcess:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
 
-    def __enter__(self) -> "LiveProcess":
+    def __enter__(self) -> LiveProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -258,7 +258,7 @@ class LiveClient:
     def close(self) -> None:
         self.ws.close()
 
-    def __enter__(self) -> "LiveClient":
+    def __enter__(self) -> LiveClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from picture_support import draw_with_the_reference_worker
+from share_support import make_link
+
 from maestro_web.domain import examples
 from maestro_web.extensions import db
 from maestro_web.models import ShareLink
-from picture_support import draw_with_the_reference_worker
-from share_support import make_link
 
 WEB_SHOP = examples.WEB_SHOP.split("\n", 1)[1]  # the form's example, without its comment line
 

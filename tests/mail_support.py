@@ -7,8 +7,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
-
 from live_support import free_port
+
 from maestro_web.mail import wait_for_pending
 
 
@@ -39,7 +39,7 @@ class SmtpServer:
         self.port = free_port()
         self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
 
-    def __enter__(self) -> "SmtpServer":
+    def __enter__(self) -> SmtpServer:
         self.controller.start()
         return self
 

@@ -1,9 +1,10 @@
 """Helpers for the picture tests: realistic specs, and a picture drawn by the real reference worker."""
 from __future__ import annotations
 
+from worker_support import post_result
+
 from maestro_web.security.worker_tokens import mint_worker_token
 from maestro_web.worker.runner import build_result
-from worker_support import post_result
 
 
 def platform_spec(services: int = 24) -> str:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from discovery_app_support import token_version
 from flask import Flask
 
-from discovery_app_support import token_version
 from maestro_web.extensions import db
 from maestro_web.models import Graph, Report, User
 from maestro_web.security.report_tokens import issue_report_token

@@ -6,23 +6,22 @@ The fixtures `owner`, `writer`, `reader` and `graph` (the owner's "Checkout" gra
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from typing import Callable
-
 from sqlalchemy import delete, update
+from worker_support import post_result
 
+from maestro_web.domain.link_urls import share_url
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, GraphRole, Role, ShareLink, User
-from maestro_web.models.share_rules import SNAPSHOT, Outcome
 from maestro_web.models.base import utcnow
+from maestro_web.models.share_rules import SNAPSHOT, Outcome
+from maestro_web.security.share_tokens import share_token_of
 from maestro_web.security.short_codes import mint_short_code
 from maestro_web.security.worker_tokens import mint_worker_token
-from maestro_web.security.share_tokens import share_token_of
 from maestro_web.shares.services import NewLink, create_link
-from maestro_web.domain.link_urls import share_url
-from worker_support import post_result
 
 SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 40" width="120" height="40">'
        '<rect x="1" y="1" width="60" height="20" fill="#abc"/><text x="5" y="15">checkout-api</text></svg>')

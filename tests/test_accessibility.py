@@ -8,11 +8,10 @@ served by Playwright's router, so the app's strict CSP (script-src 'self') stays
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
-
 from axe_support import AXE_PATH, RUN_AXE
 from conftest import log_in
 from look_support import build_site
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 

@@ -7,9 +7,9 @@ import re
 from datetime import timedelta
 
 import pytest
-
 from conftest import PASSWORD, AuthActions, api_headers, form_csrf
 from mail_support import SmtpServer, link_path
+
 from maestro_web.extensions import db
 from maestro_web.models import EmailChange, LoginSession, PersonalToken, User
 

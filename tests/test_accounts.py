@@ -4,12 +4,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import form_csrf
+from mail_support import confirm_link, finish_registration, link_path, register, registration_mail
 from sqlalchemy import func, select
 
 from maestro_web.extensions import db
 from maestro_web.models import User
-from conftest import form_csrf
-from mail_support import confirm_link, finish_registration, link_path, register, registration_mail
 
 
 def register_form(client, **fields):
@@ -121,9 +121,11 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(auth, make_user):
     unknown = auth.login("nobody@example.com", password="wrong password")
     assert wrong.status_code == unknown.status_code == 401
     assert "Wrong e-mail or password." in wrong.text
-    strip = lambda html: html.replace("ada@example.com", "").replace("nobody@example.com", "")
     import re
-    no_csrf = lambda html: re.sub(r'value="[^"]*"', "", strip(html))
+
+    def no_csrf(html: str) -> str:
+        return re.sub(r'value="[^"]*"', "", html.replace("ada@example.com", "").replace("nobody@example.com", ""))
+
     assert no_csrf(wrong.text) == no_csrf(unknown.text)
 
 

@@ -1,11 +1,11 @@
 """/api/graphs: same rules as the pages, JSON errors with field messages."""
 from __future__ import annotations
 
+from conftest import api_headers
 from sqlalchemy import func, select
 
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphRun
-from conftest import api_headers
 
 
 def count(app, model) -> int:

@@ -7,11 +7,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
 from conftest import ENGINE, PASSWORD, drop_postgres_database, make_postgres_database, migrate_database
+from worker_support import post_result
+
 from maestro_web import create_app
 from maestro_web.extensions import db
-from worker_support import post_result
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><text>restored-picture</text></svg>'
 

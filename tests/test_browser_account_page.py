@@ -9,9 +9,8 @@ import os
 import re
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import PASSWORD, log_in
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 

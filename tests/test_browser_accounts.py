@@ -5,11 +5,11 @@ from datetime import timedelta
 
 import jwt as pyjwt
 import pytest
+from conftest import PASSWORD, session_cookie_name
 from flask_jwt_extended import create_access_token
+from mail_support import SmtpServer, confirm_link
 from playwright.sync_api import expect
 
-from conftest import PASSWORD, session_cookie_name
-from mail_support import SmtpServer, confirm_link
 from maestro_web.models import User
 
 pytestmark = pytest.mark.browser

@@ -8,15 +8,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
-from playwright.sync_api import expect
-
 from conftest import PASSWORD, log_in
 from discovery_app_support import ServiceProcess, start_discovery_service
 from live_support import free_port
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import log_in
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
@@ -109,9 +108,10 @@ def test_delete_asks_for_the_name_then_the_trash_restores(browser, live_server, 
 
 @pytest.mark.skipif(not os.environ.get("MAESTRO_SHOTS"), reason="screenshots on demand: MAESTRO_SHOTS=/tmp/dir")
 def test_screenshots_of_the_changed_pages(app, browser, live_server, make_user, make_graph):
-    from maestro_web.models import Graph
-    from maestro_web.extensions import db
     from share_support import draw, make_link
+
+    from maestro_web.extensions import db
+    from maestro_web.models import Graph
 
     shots = os.environ["MAESTRO_SHOTS"]
     os.makedirs(shots, exist_ok=True)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import log_in
 
 pytestmark = pytest.mark.browser

@@ -10,11 +10,10 @@ import os
 import re
 
 import pytest
-from playwright.sync_api import expect
-
+from axe_support import AXE_PATH, RUN_AXE
 from conftest import PASSWORD, log_in
 from mail_support import SmtpServer, link_path
-from axe_support import AXE_PATH, RUN_AXE
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000  # the machine is shared and slow at times: generous, never a fixed sleep

@@ -7,22 +7,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Iterator
 
 import pytest
 import requests
-from playwright.sync_api import expect
-
 from conftest import log_in
+from live_support import LiveProcess, free_port, start_live_server
+from playwright.sync_api import expect
+from share_support import draw, make_link
+from worker_support import post_result
+
 from maestro_web import live_events
 from maestro_web.extensions import db
 from maestro_web.models import Graph, Role
 from maestro_web.security.worker_tokens import mint_worker_token
-from share_support import draw, make_link
-
-from live_support import LiveProcess, free_port, start_live_server
-from worker_support import post_result
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 

@@ -11,10 +11,9 @@ import os
 import re
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import log_in
 from look_support import build_site
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 

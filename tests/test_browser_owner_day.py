@@ -9,15 +9,15 @@ import re
 from datetime import timedelta
 
 import pytest
+from conftest import log_in
 from playwright.sync_api import expect
+from share_support import draw, make_link
 from sqlalchemy import update
 
-from conftest import log_in
 from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.graph import Graph, GraphRole
 from maestro_web.models.user import User
-from share_support import draw, make_link
 
 pytestmark = pytest.mark.browser
 

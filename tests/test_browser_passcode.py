@@ -3,11 +3,9 @@ one, the picture; the owner's passcode block. Waits are Playwright's auto-waitin
 Screenshots go to each test's `shots` folder (conftest.py) for a person to look at (1280 and 390 px wide)."""
 from __future__ import annotations
 
-
 import pytest
-from playwright.sync_api import expect
-
 from conftest import log_in
+from playwright.sync_api import expect
 from share_support import draw, link_row, make_link
 
 pytestmark = pytest.mark.browser

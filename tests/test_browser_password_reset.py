@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import PASSWORD, log_in
 from mail_support import SmtpServer, reset_link
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 

@@ -5,20 +5,19 @@ Waits are Playwright's auto-waiting `expect` only, with generous timeouts: the m
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Callable, Iterator
 
 import pytest
+from live_support import free_port
 from playwright.sync_api import expect
+from share_support import Made, draw, link_row, make_link, short_code
+from worker_support import post_result
 
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphRole, Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.security.worker_tokens import mint_worker_token
-from share_support import Made, draw, link_row, make_link, short_code
-
-from live_support import free_port
-from worker_support import post_result
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 

@@ -14,10 +14,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import log_in
 from picture_support import draw_with_the_reference_worker
+from playwright.sync_api import expect
 from share_support import make_link
 
 pytestmark = pytest.mark.browser

@@ -9,12 +9,12 @@ import os
 import re
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import log_in
+from playwright.sync_api import expect
+from share_support import draw, link_row, make_link
+
 from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
-from share_support import draw, link_row, make_link
 
 pytestmark = pytest.mark.browser
 

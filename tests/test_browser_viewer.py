@@ -10,10 +10,9 @@ import re
 from datetime import date
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import log_in
 from picture_support import draw_with_the_reference_worker, platform_spec
+from playwright.sync_api import expect
 from share_support import make_link
 
 pytestmark = pytest.mark.browser

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PASSWORD, form_csrf
 from flask import Flask
 
-from conftest import PASSWORD, form_csrf
 from maestro_web import create_app
 from maestro_web.config import GENERATED_SECRETS_FILE, SECRET_SPECS
 from maestro_web.security.signing import KeyRing

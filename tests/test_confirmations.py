@@ -9,11 +9,11 @@ import re
 from typing import Any
 
 import pytest
+from share_support import draw, link_row, make_link
 from sqlalchemy import select
 
 from maestro_web.extensions import db
 from maestro_web.models import GraphRole, Role, ShareLink
-from share_support import draw, link_row, make_link
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
-
 from conftest import ENGINE
 from live_support import free_port
-from maestro_web.extensions import db
 from share_support import make_link, short_code
+
+from maestro_web.extensions import db
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -84,8 +84,8 @@ def test_a_view_whose_connection_the_administrator_ended_is_served_and_counted_o
     connection passed the pool's liveness check just before the server's goodbye arrived (503). The
     statement is now run again on a new connection, since a terminated one ran nothing."""
     import sqlalchemy as sa
-
     from conftest import POSTGRES_ADMIN_URL
+
     from maestro_web.models import ShareLink
     from maestro_web.models.counting import counting_engine
 

@@ -7,9 +7,9 @@ import io
 import json
 
 import pytest
-
 from conftest import api_headers
 from discovery_app_support import COMPOSE, NO_SERVICE, command_headers, crawl_row, edge, result, start_crawl_row
+
 from maestro_web.models import Role
 from maestro_web.security.worker_tokens import mint_worker_token
 

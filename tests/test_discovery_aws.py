@@ -21,10 +21,10 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
-from moto.server import ThreadedMotoServer
-
 from discovery_support import edges, kinds
 from live_support import free_port
+from moto.server import ThreadedMotoServer
+
 from maestro_web.discovery.inference import InputRefused, infer
 
 REGION = "eu-west-1"

@@ -7,8 +7,8 @@ network aliases used as hosts, URLs with users, passwords and ports.
 from __future__ import annotations
 
 import pytest
-
 from discovery_support import edges, kinds, run
+
 from maestro_web.discovery.inference import InputRefused, infer
 
 SHOP = """

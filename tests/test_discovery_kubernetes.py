@@ -8,8 +8,8 @@ the DNS names a pod can use for a Service.
 from __future__ import annotations
 
 import pytest
-
 from discovery_support import edges, kinds, run
+
 from maestro_web.discovery.inference import InputRefused, infer
 
 

@@ -12,9 +12,9 @@ import io
 import json
 
 import pytest
-
 from discovery_support import edges, kinds
-from maestro_web.discovery.inference import InputRefused, MAX_BYTES, infer
+
+from maestro_web.discovery.inference import MAX_BYTES, InputRefused, infer
 from maestro_web.discovery.kinds import otlp
 
 TRACE = "5b8efff798038103d269b633813fc60c"

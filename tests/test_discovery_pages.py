@@ -6,8 +6,8 @@ import io
 import re
 
 import pytest
-
 from discovery_app_support import COMPOSE, NO_SERVICE, command_headers, edge, result, start_crawl_row
+
 from maestro_web.models import Role
 
 pytestmark = pytest.mark.app_settings(MAESTRO_DISCOVERY_URL=NO_SERVICE)

@@ -6,9 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
 from conftest import api_headers
 from discovery_app_support import COMPOSE, NO_SERVICE
+
 from maestro_web.extensions import db
 from maestro_web.mail import wait_for_pending
 from maestro_web.models import DiscoveryCrawl, DiscoverySource, Role

@@ -4,16 +4,15 @@ service, every API answer, page and event of it is searched for the key."""
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import boto3
 import pytest
 import requests
-from moto.server import ThreadedMotoServer
-
 from conftest import PASSWORD
 from discovery_app_support import ServiceProcess, start_discovery_service, wait_for_crawl
 from live_support import LiveClient, free_port
+from moto.server import ThreadedMotoServer
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -4,14 +4,19 @@ crawl never run twice, refused input failing the crawl by name; no token in any 
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
-
 from conftest import PASSWORD
-from discovery_app_support import (COMPOSE, ServiceProcess, command_headers, start_crawl_row, start_discovery_service,
-                                   wait_for_crawl)
+from discovery_app_support import (
+    COMPOSE,
+    ServiceProcess,
+    command_headers,
+    start_crawl_row,
+    start_discovery_service,
+    wait_for_crawl,
+)
 from live_support import LiveClient, free_port
 
 pytestmark = pytest.mark.timeout(240)
@@ -33,7 +38,7 @@ def _session(base: str, owner) -> requests.Session:
     return http
 
 
-def _source(http, base, graph_id, text=COMPOSE.decode()):
+def _source(http, base, graph_id, text=COMPOSE.decode()):  # noqa: B008 (a constant, decoded once)
     created = http.post(f"{base}/api/graphs/{graph_id}/sources", timeout=10,
                         json={"kind": "compose", "label": "Compose", "input": text})
     assert created.status_code == 201, created.text

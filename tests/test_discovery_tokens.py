@@ -4,18 +4,18 @@ token refused everywhere else."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt as pyjwt
 import pytest
-
 from conftest import api_headers
 from discovery_app_support import COMPOSE, NO_SERVICE, command_headers, crawl_row, result, start_crawl_row
+from token_support import new_ring, sign, token_claims
+
 from maestro_web.models import Role
 from maestro_web.security import discovery_tokens, live_tickets, share_tokens, socket_tokens
 from maestro_web.security.discovery_tokens import CommandTokenError, issue_command_token, verify_command_token
 from maestro_web.security.worker_tokens import mint_worker_token
-from token_support import new_ring, sign, token_claims
 
 pytestmark = pytest.mark.app_settings(MAESTRO_DISCOVERY_URL=NO_SERVICE)
 
@@ -94,7 +94,7 @@ def test_a_valid_command_token_is_accepted(app, client, world, which):
 def _other_contexts(app, world):
     rings = app.config["KEY_RINGS"]
     graph_id = world["graph"].public_id
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     session = world["headers"]["Authorization"]
     return {
         "missing": None,

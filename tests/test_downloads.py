@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import re
 import struct
-from datetime import date
+from datetime import UTC, date
 
 import pytest
-
-from maestro_web.domain.file_names import file_name
-from maestro_web.pictures import MAX_PIXELS, MAX_SIDE, png_scale, svg_to_png
-from maestro_web.extensions import db
-from maestro_web.models import ShareLink
-from maestro_web.security.worker_tokens import mint_worker_token
 from picture_support import draw_with_the_reference_worker
 from share_support import make_link
 from worker_support import post_result
+
+from maestro_web.domain.file_names import file_name
+from maestro_web.extensions import db
+from maestro_web.models import ShareLink
+from maestro_web.pictures import MAX_PIXELS, MAX_SIDE, png_scale, svg_to_png
+from maestro_web.security.worker_tokens import mint_worker_token
 
 SPEC = "browser [kind=frontend] -> api\napi -> db [kind=database]\napi -> cache [kind=cache]"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -39,8 +39,8 @@ def attachment_name(response) -> str:
 
 
 def test_file_names_are_an_ascii_slug_of_the_graph_name_and_the_date_it_was_drawn():
-    from datetime import datetime, timezone
-    drawn = datetime(2026, 11, 30, 23, 59, tzinfo=timezone.utc)
+    from datetime import datetime
+    drawn = datetime(2026, 11, 30, 23, 59, tzinfo=UTC)
     assert file_name("Web Shop — Überblick", drawn, "svg") == "web-shop-uberblick-2026-11-30.svg"
     assert file_name("../../etc/passwd\"; x", drawn, "png") == "etc-passwd-x-2026-11-30.png"
     assert file_name("日本", drawn, "svg") == "graph-2026-11-30.svg"

@@ -4,13 +4,13 @@ API, and changes nothing."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
-
 from conftest import AuthActions, api_headers
+from sqlalchemy import func, select
+from worker_support import post_result
+
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphRun
 from maestro_web.security.worker_tokens import mint_worker_token
-from worker_support import post_result
 
 
 def api_create(client, headers, name: str, spec: str = "web -> api"):

@@ -12,14 +12,15 @@ import shutil
 import subprocess
 import time
 import uuid
+from datetime import UTC
 
 import jwt as pyjwt
 import pytest
+from node_support import npm_package
+from share_support import make_link
 
 from maestro_web.security import reset_tokens, share_tokens, worker_tokens
 from maestro_web.security.signing import KeyRing, decode_pinned, key_id
-from node_support import npm_package
-from share_support import make_link
 
 JSONWEBTOKEN = "jsonwebtoken@9.0.2"
 
@@ -195,12 +196,12 @@ def test_our_signer_makes_pyjwts_very_token_and_refuses_what_pyjwt_refuses():
     """signing.encode_pinned signs without PyJWT's per-call work (the public view signs a live ticket per
     view): its token is PyJWT's, byte for byte, time claims given as datetimes included, and a key
     PyJWT would not take as an HMAC secret is refused all the same."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from maestro_web.security.signing import encode_pinned
 
     ring = KeyRing("session", "s" * 48, previous=("p" * 48,))
-    at = datetime(2026, 12, 7, 1, 2, 3, tzinfo=timezone.utc)
+    at = datetime(2026, 12, 7, 1, 2, 3, tzinfo=UTC)
     for payload in ({"iss": "maestro-server", "aud": "maestro-websocket-client", "iat": 1, "exp": 601,
                      "jti": uuid.uuid4().hex, "channels": ["share:abc"]},
                     {"sub": "é ☃ \u2028", "iat": at, "exp": at, "nbf": at, "n": 1.5, "none": None, "list": [1, {"b": 2}]},

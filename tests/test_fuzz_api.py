@@ -19,10 +19,13 @@ from urllib.parse import parse_qs
 
 import pytest
 import schemathesis
+from conftest import PASSWORD, api_headers
+from discovery_app_support import command_headers, start_crawl_row
 from hypothesis import HealthCheck, given, settings
+from report_support import report_headers, running_report
 from schemathesis import GenerationMode
-from schemathesis.core.parameters import ParameterLocation
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -31,9 +34,6 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from maestro_web.security.worker_tokens import mint_result_token, mint_worker_token
-from discovery_app_support import command_headers, start_crawl_row
-from report_support import report_headers, running_report
-from conftest import PASSWORD, api_headers
 
 # 12 positive + 12 negative examples an operation (24): the run stays around a minute per database.
 EXAMPLES = int(os.environ.get("MAESTRO_FUZZ_EXAMPLES", "12"))

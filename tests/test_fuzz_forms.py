@@ -10,14 +10,14 @@ import re
 from urllib.parse import quote
 
 import pytest
+from conftest import PASSWORD, form_csrf, jwt_csrf
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from maestro_web.extensions import db
 from maestro_web.domain.spec import MAX_NAME_LENGTH, SpecError, parse_spec
+from maestro_web.extensions import db
 from maestro_web.models import Graph
-from conftest import PASSWORD, form_csrf, jwt_csrf
 
 SAMPLES = [
     "\x00", "a\x00b", "\ud800", "x\udfff", "\u202egnp.exe", "💥" * 50, "<script>alert(1)</script>",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import api_headers
+
 from maestro_web.extensions import db
 from maestro_web.graphs.services import COUNT_CAP
 from maestro_web.models import Graph, GraphRole, Role, User

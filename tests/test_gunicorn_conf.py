@@ -13,16 +13,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
-
 from live_support import REDIS_URL, free_port, require_redis_or_skip
+from process_support import wait_until_answers
+
 from maestro_web.config import SECRET_SPECS
 from maestro_web.gunicorn_hooks import logger_class, truncate_address
-from process_support import wait_until_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 WARNING = "while MAESTRO_TRUSTED_PROXIES=1: anyone who reaches it directly sets their own X-Forwarded-For"

@@ -9,15 +9,15 @@ import json
 import logging
 
 import pytest
+from conftest import ENGINE, PASSWORD, form_csrf
 from flask import Flask
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DataError
+from worker_support import post_result
 
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, RevokedToken, ShareLink, User
 from maestro_web.security.worker_tokens import mint_worker_token
-from conftest import ENGINE, PASSWORD, form_csrf
-from worker_support import post_result
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="5" height="5"/></svg>'
 DEEP_ARRAY = "[" * 1000 + "]" * 1000  # 2 KB

@@ -21,16 +21,15 @@ from pathlib import Path
 
 import pytest
 import requests
+from live_support import free_port
+from share_support import make_link, short_code, visit, visit_short
 from sqlalchemy import update
+from worker_support import post_result
 
 from maestro_web import pictures
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult
 from maestro_web.security.worker_tokens import mint_worker_token
-from share_support import make_link, short_code, visit, visit_short
-
-from live_support import free_port
-from worker_support import post_result
 
 pytestmark = pytest.mark.timeout(300)
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,15 +6,22 @@ import re
 import struct
 
 import pytest
+from conftest import api_headers
+from share_support import (
+    REFUSED_STATES,
+    SHARE_CONTEXT,
+    link_in_state,
+    link_row,
+    make_link,
+    short_code,
+    visit,
+    visit_short,
+)
 
 from maestro_web import pictures
 from maestro_web.models import Role
-from maestro_web.security.signing import KeyRing
 from maestro_web.security.short_codes import mint_short_code
-from share_support import (REFUSED_STATES, SHARE_CONTEXT, link_in_state, link_row, make_link, short_code, visit,
-                           visit_short)
-
-from conftest import api_headers
+from maestro_web.security.signing import KeyRing
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -7,14 +7,14 @@ address, tampered) answers a page that says which, and grants nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Iterator
 
 import pytest
-from sqlalchemy import select
-
 from conftest import PASSWORD, AuthActions, api_headers, form_csrf
 from mail_support import SmtpServer, link_path, register
+from sqlalchemy import select
+
 from maestro_web.domain.invitations import ACCESS_SUBJECT, INVITATION_SUBJECT
 from maestro_web.extensions import db
 from maestro_web.models import Graph, Invitation, Role, User

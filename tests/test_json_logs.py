@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-
 from live_support import REDIS_URL, free_port, require_redis_or_skip, start_live_server
+from process_support import wait_until_answers
+
 from maestro_web import ConfigError, create_app
 from maestro_web.config import SECRET_SPECS
 from maestro_web.logs import JsonFormatter, accept_request_id, configure_logging, request_id_var
-from process_support import wait_until_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 

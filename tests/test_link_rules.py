@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from share_support import BREAKS, make_link
 from sqlalchemy import select, update
 
 from maestro_web.extensions import db
@@ -28,7 +29,6 @@ from maestro_web.models.share_rules import (
     working_links,
 )
 from maestro_web.shares.queries import LINK_STATUSES, status_condition
-from share_support import BREAKS, make_link
 
 
 @pytest.fixture

@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 from typing import get_args
 
+from conftest import api_headers
 from markupsafe import escape
+from share_support import BREAKS, make_link, short_code
 
 from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
-from maestro_web.serializers.links import ShareLinkOut
 from maestro_web.models.share_rules import (
     LISTED_STATUSES,
     OWNER_STATUSES,
@@ -22,12 +23,10 @@ from maestro_web.models.share_rules import (
     RowStatusWord,
 )
 from maestro_web.public.routes import REFUSALS
+from maestro_web.serializers.links import ShareLinkOut
 from maestro_web.shares.queries import DEFAULT_STATUSES, LINK_STATUSES, parse_statuses
 from maestro_web.shares.routes import STATUS_CHOICES
 from maestro_web.web.words import STATUS_WORDS, day_text, status_key, status_word
-from share_support import BREAKS, make_link, short_code
-
-from conftest import api_headers
 
 # How a link broken in each way is reached by a visitor: the rule's own refusal on every path.
 PATHS = ("long", "embed", "short", "preview")

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import api_headers
+from share_support import make_link
 from sqlalchemy import event
 
-from conftest import api_headers
 from maestro_web.extensions import db
 from maestro_web.models import Role
-from share_support import make_link
 
 
 def count_statements(app, client, path: str, headers: dict[str, str] | None = None) -> int:

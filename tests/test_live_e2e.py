@@ -12,10 +12,8 @@ import sys
 
 import pytest
 import requests
-
-from live_support import LiveClient, LiveProcess
-
 from conftest import PASSWORD
+from live_support import LiveClient, LiveProcess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

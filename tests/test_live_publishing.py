@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import pytest
 import requests
+from conftest import api_headers
+from live_support import LiveClient, LiveProcess, free_port
+from share_support import SVG, draw, link_row, make_link
+from worker_support import post_result
 
 from maestro_web import live_events
 from maestro_web.extensions import db
@@ -15,11 +19,6 @@ from maestro_web.graphs.services import GraphChanges, update_graph
 from maestro_web.models import Graph, Role
 from maestro_web.models.share_rules import STATE_REASONS
 from maestro_web.security.live_tickets import issue_ticket
-from share_support import SVG, draw, link_row, make_link
-
-from conftest import api_headers
-from live_support import LiveClient, LiveProcess, free_port
-from worker_support import post_result
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -15,20 +15,20 @@ import secrets
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import redis
 import requests
+from live_support import LiveClient, LiveProcess, free_port, start_live_server
 from sqlalchemy import func, select
 
-from live_support import LiveClient, LiveProcess, free_port, start_live_server
 from maestro_web import live_events
 from maestro_web.extensions import db
 from maestro_web.models import ControlOutbox
-from maestro_web.security.signing import KeyRing
 from maestro_web.security.live_tickets import issue_ticket
+from maestro_web.security.signing import KeyRing
 from maestro_web.security.socket_tokens import issue_socket_token
 
 pytestmark = pytest.mark.timeout(180)

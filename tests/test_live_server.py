@@ -10,29 +10,29 @@ import json
 import secrets
 import socket
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import jwt as pyjwt
 import pytest
 import requests
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-
 from live_support import (
     REDIS_URL,
-    free_port,
     LiveClient,
     LiveProcess,
     clear_redis_prefix,
+    free_port,
     publish,
     redis_prefix,
     require_redis_or_skip,
     start_live_server,
 )
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
 from maestro_web.config import ConfigError, load_settings
-from maestro_web.live_server.settings import LiveSettings
 from maestro_web.live_publish import LivePublisher
-from maestro_web.security.signing import KeyRing
+from maestro_web.live_server.settings import LiveSettings
 from maestro_web.security.live_tickets import issue_ticket
+from maestro_web.security.signing import KeyRing
 from maestro_web.security.socket_tokens import issue_socket_token
 from maestro_web.security.worker_tokens import mint_worker_token
 

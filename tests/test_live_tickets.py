@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import jwt as pyjwt
 import pytest
 from flask_jwt_extended import create_access_token
+from token_support import b64, new_ring, sign, token_claims
 
 from maestro_web.channels import CONTROL, graph_channel, is_channel, share_channel, user_channel
-from maestro_web.security.signing import KeyRing
 from maestro_web.security.live_tickets import CONTEXT, TicketError, issue_ticket, verify_ticket
+from maestro_web.security.signing import KeyRing
 from maestro_web.security.socket_tokens import issue_socket_token
-from token_support import b64, new_ring, sign, token_claims
 
 
 @pytest.fixture
@@ -33,9 +33,9 @@ def test_valid_user_ticket(ring):
     assert claims["sub"] == "u1" and claims["channels"] == ["user:u1", "graph:g1"]
     assert claims["aud"] == "maestro-websocket-client" and claims["iss"] == "maestro-server" and claims["jti"]
     assert claims["exp"] - claims["iat"] == 600
-    assert expires_at.tzinfo is timezone.utc
+    assert expires_at.tzinfo is UTC
     assert abs(expires_at.timestamp() - (before + 600)) < 2
-    assert expires_at == datetime.fromtimestamp(claims["exp"], tz=timezone.utc)
+    assert expires_at == datetime.fromtimestamp(claims["exp"], tz=UTC)
 
 
 def test_share_visitor_ticket_has_no_sub(ring):
@@ -59,7 +59,7 @@ def test_tampered_ticket_is_refused(ring):
 
 def test_expired_ticket_is_refused(ring):
     token, expires_at = issue_ticket(ring, sub="u1", channels=["user:u1"], ttl=60, now=time.time() - 61)
-    assert expires_at < datetime.now(timezone.utc)
+    assert expires_at < datetime.now(UTC)
     with pytest.raises(TicketError, match="expired"):
         verify_ticket(token, ring)
 

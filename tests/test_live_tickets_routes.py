@@ -6,11 +6,10 @@ import re
 from datetime import datetime
 
 import pytest
-
-from maestro_web.security.live_tickets import TicketError, verify_ticket
+from conftest import api_headers
 from share_support import link_row, make_link
 
-from conftest import api_headers
+from maestro_web.security.live_tickets import TicketError, verify_ticket
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from share_support import draw, make_link, set_state
 
 from maestro_web import ConfigError, create_app
 from maestro_web.metrics import MetricsAccess, metrics_wsgi_app, parse_allow
 from maestro_web.security.worker_tokens import mint_worker_token
-from share_support import draw, make_link, set_state
 
 TOKEN = "metrics-token-for-the-tests-0123456789abcdef"
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.7"}
@@ -136,8 +136,9 @@ def test_bad_metrics_settings_stop_the_app(tmp_path, environ, message):
     settings = {"MAESTRO_ENV": "testing", "INSTANCE_PATH": str(tmp_path)}
     if environ.get("MAESTRO_ENV") == "production":
         # Every other production setting in order, so that the metrics token is what stops it.
-        from maestro_web.config import SECRET_SPECS
         import secrets
+
+        from maestro_web.config import SECRET_SPECS
 
         environ = {**environ, **{spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS},
                    "MAESTRO_BASE_URL": "https://maestro.example.com", "REDIS_URL": "redis://127.0.0.1:6379/0"}
@@ -288,7 +289,7 @@ print(files, sorted(os.listdir(path)))
 def test_every_refusal_of_the_public_view_has_its_own_label():
     # The label list is fixed (bounded), so a refusal added to the public view must be added to it too,
     # or it would be counted as "other".
-    from maestro_web.public.routes import REFUSALS
     from maestro_web.metrics.app import SHARE_REFUSALS
+    from maestro_web.public.routes import REFUSALS
 
     assert {name.replace(" ", "_") for name in REFUSALS} == set(SHARE_REFUSALS)

@@ -16,18 +16,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
-
 from discovery_app_support import COMPOSE, wait_for_crawl
 from live_support import REDIS_URL, LiveClient, LiveProcess, free_port, require_redis_or_skip, start_live_server
+from prometheus_client.parser import text_string_to_metric_families
+
 from maestro_web import create_app
 from maestro_web.config import SECRET_SPECS
 from maestro_web.discovery.sealing import generate_key_pair

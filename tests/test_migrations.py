@@ -7,11 +7,11 @@ import uuid
 import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
+from conftest import ENGINE, drop_postgres_database, make_postgres_database, require_postgres_or_skip
 from flask_migrate import downgrade, upgrade
 
 from maestro_web import create_app
 from maestro_web.extensions import db
-from conftest import ENGINE, drop_postgres_database, make_postgres_database, require_postgres_or_skip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -4,17 +4,16 @@ bad parameters answered 400 naming the parameter."""
 from __future__ import annotations
 
 import re
-
 from datetime import timedelta
 
 import pytest
+from conftest import api_headers
+from share_support import make_link
 from sqlalchemy import update
 
-from conftest import api_headers
 from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import utcnow
-from share_support import make_link
 
 
 @pytest.fixture

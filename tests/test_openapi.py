@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 import pytest
+from conftest import api_headers
 from jsonschema import Draft202012Validator
 
-from conftest import api_headers
 from maestro_web.api import schemas
 from maestro_web.ingest import schemas as ingest_schemas
 from maestro_web.security.worker_tokens import mint_result_token, mint_worker_token

@@ -7,25 +7,26 @@ tests/test_rate_limits.py), so every test here sees the budgets a deployment has
 from __future__ import annotations
 
 import html
-
 import logging
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import redis
-
 from conftest import api_headers
 from mail_support import free_port
+from redis_support import REDIS_URL, delete_prefixed, limiter_on_redis
+from share_support import draw, link_row, make_link
+
 from maestro_web.extensions import db
 from maestro_web.keyring import KeyRing
 from maestro_web.limits import PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import utcnow
-from maestro_web.web.rate_limits import STORAGE_DOWN_RETRY_AFTER
 from maestro_web.security.passcode_cookies import (
     MAX_LIFETIME,
     cookie_expiry,
@@ -34,8 +35,7 @@ from maestro_web.security.passcode_cookies import (
     mint_cookie_value,
 )
 from maestro_web.security.short_codes import mint_short_code
-from redis_support import REDIS_URL, delete_prefixed, limiter_on_redis
-from share_support import draw, link_row, make_link
+from maestro_web.web.rate_limits import STORAGE_DOWN_RETRY_AFTER
 
 PASSCODE = "open sesame 42"
 CONTEXT = "public-analytics"
@@ -124,7 +124,7 @@ def set_passcode_row(app, link_id: str, passcode: str | None) -> None:
 
 def test_cookie_value_opens_only_its_link_under_its_hash_until_its_expiry():
     ring = KeyRing(CONTEXT, "k" * 40)
-    now = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
     value = mint_cookie_value(ring, "link-a", "$argon2id$hash-1", now + timedelta(hours=1))
     assert cookie_opens(value, ring, "link-a", "$argon2id$hash-1", now)
     assert not cookie_opens(value, ring, "link-b", "$argon2id$hash-1", now)  # another link
@@ -141,14 +141,14 @@ def test_cookie_value_opens_only_its_link_under_its_hash_until_its_expiry():
 
 def test_cookie_survives_key_rotation_while_the_old_key_is_previous():
     old, new = KeyRing(CONTEXT, "o" * 40), KeyRing(CONTEXT, "n" * 40)
-    now = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
     value = mint_cookie_value(old, "link-a", "h", now + timedelta(hours=1))
     assert cookie_opens(value, KeyRing(CONTEXT, new.current, (old.current,)), "link-a", "h", now)
     assert not cookie_opens(value, new, "link-a", "h", now)
 
 
 def test_cookie_expiry_is_twelve_hours_at_most_and_never_past_the_link():
-    now = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
     assert cookie_expiry(now + timedelta(days=3), now) == now + MAX_LIFETIME
     assert cookie_expiry(now + timedelta(minutes=30, microseconds=900), now) == now + timedelta(minutes=30)
 
@@ -265,7 +265,7 @@ def test_a_tampered_cookie_and_one_replayed_on_another_link_are_refused(app, gra
 
 def test_a_cookie_with_non_ascii_characters_gets_the_form_not_a_500(app, locked):
     """hmac.compare_digest refuses non-ASCII text with a TypeError: a hostile cookie must not reach it."""
-    expires = int(datetime.now(timezone.utc).timestamp()) + 3600
+    expires = int(datetime.now(UTC).timestamp()) + 3600
     client = app.test_client()
     client.set_cookie(cookie_name(locked.id), f"{expires}.caf\u00e9-\u2603", path="/analytics")
     assert_asks_for_passcode(client.get(locked.path))

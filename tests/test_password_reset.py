@@ -8,14 +8,14 @@ from urllib.parse import urlsplit
 
 import jwt as pyjwt
 import pytest
-from flask_jwt_extended import create_access_token
-
 from conftest import PASSWORD, form_csrf, set_session_cookie
+from flask_jwt_extended import create_access_token
 from mail_support import SmtpServer, free_port, reset_link
+
 from maestro_web.mail import wait_for_pending
 from maestro_web.security import reset_tokens
-from maestro_web.security.signing import KeyRing
 from maestro_web.security.reset_tokens import ResetTokenExpired, ResetTokenInvalid
+from maestro_web.security.signing import KeyRing
 
 NEW_PASSWORD = "a brand new passphrase"
 REFUSED = "This reset link has expired or was already used"
@@ -371,8 +371,8 @@ def test_without_mail_server_the_message_goes_to_the_outbox_and_no_token_is_logg
     with caplog.at_level(logging.INFO):
         assert ask_for_link(client, "ada@example.com").status_code == 200
         assert wait_for_pending(timeout=15)
-    from pathlib import Path
     from email import message_from_bytes, policy
+    from pathlib import Path
 
     files = sorted((Path(app.instance_path) / "outbox").glob("*.eml"))
     assert len(files) == 1

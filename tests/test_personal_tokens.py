@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from conftest import PASSWORD, api_headers, session_cookie_name
 from flask_jwt_extended import create_access_token
 
-from conftest import PASSWORD, api_headers, session_cookie_name
 from maestro_web.extensions import db
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from maestro_web.ingest.svg import sanitize_svg
 from maestro_web.domain.spec import parse_spec
+from maestro_web.ingest.svg import sanitize_svg
 from maestro_web.worker.render import KNOWN_KINDS, PALETTE, Picture, render, text_colour
 
 NS = "{http://www.w3.org/2000/svg}"
@@ -223,7 +223,7 @@ def test_the_cycle_points_the_right_way_and_the_self_loop_is_drawn(pictures, eng
     dashed = {pair for pair in (("a", "b"), ("b", "c"), ("c", "a")) if by_pair[pair].find(f"{NS}path").get("stroke-dasharray")}
     assert len(dashed) == 1
     # Arrowheads point into their target: the polygon's tip touches the target box.
-    for (source, target), edge in by_pair.items():
+    for (_source, target), edge in by_pair.items():
         corners = [tuple(map(float, p.split(","))) for p in edge.find(f"{NS}polygon").get("points").split()]
         assert boxes[target].distance(*corners[0]) <= END_TOLERANCE
     # `lonely` touches no edge.

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from maestro_web.models.graph import GRAPH_STATUSES
 from maestro_web.web.words import STATUS_WORDS, relative_time, status_key, status_word, utc_text
 
-NOW = datetime(2026, 11, 30, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 
 
 def test_every_graph_status_has_a_plain_word_and_unknown_ones_never_leak():
@@ -57,9 +57,10 @@ def test_pages_show_words_and_times_not_internal_states(client, auth, make_user,
 
 
 def test_a_visitor_never_sees_the_runs_internal_message(app, client, make_user, make_graph):
+    from share_support import make_link
+
     from maestro_web.extensions import db
     from maestro_web.models import Graph
-    from share_support import make_link
 
     owner = make_user(email="owner@example.com")
     graph = make_graph(owner, name="Shop")

@@ -21,19 +21,19 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
-
 from live_support import REDIS_URL, LiveClient, free_port, require_redis_or_skip, start_live_server
-from maestro_web.config import SECRET_SPECS
-from maestro_web.security.signing import KeyRing
-from maestro_web.security.live_tickets import issue_ticket
-from maestro_web.security.socket_tokens import issue_socket_token
 from process_support import wait_until_answers
+
+from maestro_web.config import SECRET_SPECS
+from maestro_web.security.live_tickets import issue_ticket
+from maestro_web.security.signing import KeyRing
+from maestro_web.security.socket_tokens import issue_socket_token
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

@@ -17,14 +17,14 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
-
 from conftest import PASSWORD
 from live_support import REDIS_URL, free_port, require_redis_or_skip
+
 from maestro_web.config import SECRET_SPECS
 
 pytestmark = pytest.mark.timeout(180)

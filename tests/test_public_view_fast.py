@@ -15,16 +15,19 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
+from conftest import ENGINE
 from flask import template_rendered
+from live_support import free_port
+from share_support import link_row, make_link
 from sqlalchemy import text
 
 from maestro_web.extensions import db
@@ -35,10 +38,6 @@ from maestro_web.models.base import utcnow
 from maestro_web.models.counting import APPLICATION_NAME, counting_engine
 from maestro_web.public import page_cache
 from maestro_web.security.live_tickets import verify_ticket
-from share_support import link_row, make_link
-
-from conftest import ENGINE
-from live_support import free_port
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).resolve().parent.parent

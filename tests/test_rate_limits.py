@@ -8,17 +8,17 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import redis
-
 from conftest import PASSWORD, AuthActions, form_csrf
-from maestro_web import create_app
-from maestro_web.security.worker_tokens import mint_worker_token
 from redis_support import REDIS_URL, delete_prefixed, limiter_on_redis
 
+from maestro_web import create_app
+from maestro_web.security.worker_tokens import mint_worker_token
 
 
 @pytest.fixture
@@ -154,10 +154,10 @@ def test_the_account_limit_holds_across_gunicorn_workers(database_url, make_user
     import sys
 
     import requests
-
     from mail_support import free_port
-    from maestro_web.config import SECRET_SPECS
     from process_support import wait_until_answers
+
+    from maestro_web.config import SECRET_SPECS
 
     make_user(email="ada@example.com")
     port = free_port()

@@ -9,12 +9,12 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import ENGINE, api_headers
+from share_support import make_link
+
 from maestro_web.extensions import db
 from maestro_web.models import Graph, RequestReceipt, ShareLink
 from maestro_web.models.base import utcnow
-from share_support import make_link
 
 pytestmark = pytest.mark.timeout(120)
 behind_nginx = pytest.mark.app_settings(MAESTRO_TRUSTED_PROXIES=1)

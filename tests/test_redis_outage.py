@@ -10,12 +10,12 @@ import uuid
 from typing import Any
 
 import pytest
-
 from conftest import PASSWORD, form_csrf, session_cookie
 from mail_support import free_port
+
 from maestro_web.models import User
-from maestro_web.web.rate_limits import STORAGE_DOWN_RETRY_AFTER
 from maestro_web.security.worker_tokens import mint_worker_token
+from maestro_web.web.rate_limits import STORAGE_DOWN_RETRY_AFTER
 
 MESSAGE = "the rate-limit service cannot be reached"
 

@@ -9,15 +9,15 @@ from datetime import timedelta
 
 import jwt as pyjwt
 import pytest
-
 from conftest import api_headers
 from discovery_app_support import command_headers
+from report_support import NO_SERVICE, PDF_TYPE, report_headers, report_row, running_report
+from token_support import new_ring, sign, token_claims
+
 from maestro_web.extensions import db
 from maestro_web.models import Report, Role, User
 from maestro_web.models.base import utcnow
 from maestro_web.security.report_tokens import ReportTokenError, issue_report_token, verify_report_token
-from report_support import NO_SERVICE, PDF_TYPE, report_headers, report_row, running_report
-from token_support import new_ring, sign, token_claims
 
 pytestmark = pytest.mark.app_settings(MAESTRO_REPORTS_URL=NO_SERVICE)
 

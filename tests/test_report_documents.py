@@ -11,15 +11,16 @@ import io
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+from live_support import free_port
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from live_support import free_port
 from maestro_web.domain.figures import FIGURES
 from maestro_web.domain.spec import parse_spec
 from maestro_web.reports import documents
@@ -43,7 +44,7 @@ lonely [kind=external]
 DISCOVERED = [("api", "db", ["Deployment api (namespace shop): env DATABASE_URL names db:5432", "Service db"],
                {"calls": 1520, "p50_ms": 3.2, "p99_ms": 48.0}),
               ("orders", "db", ["Trace: orders called db 88 times"], {"calls": 88})]
-AS_OF = datetime(2026, 12, 6, 21, 30, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 12, 6, 21, 30, tzinfo=UTC)
 SOURCE_ID = "src_k8s_1"
 
 

@@ -14,18 +14,19 @@ import logging
 import os
 import secrets
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
-from pypdf import PdfReader
-from werkzeug.serving import make_server
-
 from conftest import PASSWORD
 from live_support import LiveClient, LiveProcess, free_port, start_live_server
-from maestro_web.keyring import KeyRing
+from pypdf import PdfReader
 from report_support import report_headers, running_report
 from service_support import ServiceProcess, start_service
+from werkzeug.serving import make_server
+
+from maestro_web.keyring import KeyRing
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -271,6 +272,7 @@ def test_the_weekly_pdf_goes_to_chosen_readers_in_weeks_with_changes(app, base, 
                                                                     make_user, make_graph):
     from conftest import api_headers
     from mail_support import SmtpServer, link_path
+
     from maestro_web.extensions import db
     from maestro_web.models import ReportSubscription, Role
 

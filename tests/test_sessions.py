@@ -9,11 +9,10 @@ from datetime import timedelta
 
 import jwt as pyjwt
 import pytest
-from itsdangerous import BadSignature
+from conftest import PASSWORD, delete_session_cookie, form_csrf, session_cookie, session_cookie_name, set_session_cookie
 from flask_jwt_extended import create_access_token, create_refresh_token
+from itsdangerous import BadSignature
 
-from conftest import (PASSWORD, delete_session_cookie, form_csrf, session_cookie, session_cookie_name,
-                      set_session_cookie)
 from maestro_web import create_app
 from maestro_web.config import SECRET_SPECS
 from maestro_web.models import User

@@ -6,12 +6,12 @@ import re
 from datetime import timedelta
 
 import pytest
+from share_support import draw, make_link
 from sqlalchemy import func, select
 
 from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import utcnow
-from share_support import draw, make_link
 
 
 @pytest.fixture

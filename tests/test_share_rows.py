@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from share_support import make_link
 
 from maestro_web.extensions import db
 from maestro_web.models import ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.models.share import ShareRefused
 from maestro_web.refusals import Kind
-from share_support import make_link
-
 
 
 @pytest.fixture

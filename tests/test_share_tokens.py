@@ -4,21 +4,21 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import UTC
 
 import jwt as pyjwt
 import pytest
+from conftest import api_headers
+from share_support import draw, make_link
 
-from maestro_web.security.signing import key_id
 from maestro_web.security.share_tokens import (
     ShareTokenExpired,
     ShareTokenInvalid,
     mint_share_token,
     verify_share_token,
 )
+from maestro_web.security.signing import key_id
 from maestro_web.security.worker_tokens import mint_worker_token
-from share_support import draw, make_link
-
-from conftest import api_headers
 
 PUBLIC_HEADERS = {
     "Referrer-Policy": "no-referrer",
@@ -87,12 +87,12 @@ def assert_refused(client, graph, token, status=404):
 def test_a_links_token_is_the_same_string_it_always_was():
     """Deterministic (not stored): the same row and key give the same token, claims in the order they
     have always had (signing.registered_claims keeps it), so a link copied before a deploy is the one shown after."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from maestro_web.keyring import KeyRing
 
     ring = KeyRing("public-analytics", "a-share-secret-of-forty-characters-long!")
-    made = datetime(2026, 12, 1, 3, 4, 5, 678000, tzinfo=timezone.utc)
+    made = datetime(2026, 12, 1, 3, 4, 5, 678000, tzinfo=UTC)
     token = mint_share_token(ring, "graph-id", "link-id", made, made + timedelta(days=7))
     assert token == mint_share_token(ring, "graph-id", "link-id", made, made + timedelta(days=7))
     segment = token.split(".")[1]
@@ -295,11 +295,11 @@ def test_raw_svg_answers_with_the_svg_headers(client, shared):
 
 
 def test_verify_directly_with_a_frozen_clock(app):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     key_ring = ring(app)
-    issued = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    expires = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    issued = datetime(2026, 1, 1, tzinfo=UTC)
+    expires = datetime(2026, 1, 2, tzinfo=UTC)
     token = mint_share_token(key_ring, "g1", "l1", issued, expires)
     assert verify_share_token(token, key_ring, "g1", now=expires.timestamp() - 1)["jti"] == "l1"
     with pytest.raises(ShareTokenExpired):

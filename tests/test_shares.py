@@ -8,15 +8,14 @@ from datetime import timedelta
 
 import pytest
 import requests
+from conftest import api_headers
+from share_support import REFUSED_STATES, link_in_state, link_row, make_link, visit
 from sqlalchemy import select
 
 from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.security.signing import KeyRing
-from share_support import REFUSED_STATES, link_in_state, link_row, make_link, visit
-
-from conftest import api_headers
 
 
 def post_page(auth, client, page, action, **data):

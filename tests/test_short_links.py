@@ -4,9 +4,19 @@ public-analytics key ring."""
 from __future__ import annotations
 
 import pytest
+from conftest import AuthActions, api_headers
+from share_support import (
+    REFUSED_STATES,
+    SHARE_CONTEXT,
+    link_in_state,
+    link_row,
+    make_link,
+    set_state,
+    short_code,
+    visit_short,
+)
 
 from maestro_web.models import Role, ShareLink
-from maestro_web.security.signing import KeyRing
 from maestro_web.security.short_codes import (
     MAC_LENGTH,
     ShortCodeInvalid,
@@ -15,11 +25,7 @@ from maestro_web.security.short_codes import (
     verify_short_code,
     view_receipt_valid,
 )
-from share_support import (REFUSED_STATES, SHARE_CONTEXT, link_in_state, link_row, make_link, set_state, short_code,
-                           visit_short)
-
-from conftest import AuthActions, api_headers
-
+from maestro_web.security.signing import KeyRing
 
 # --- the code --------------------------------------------------------------------------------------
 

@@ -33,8 +33,8 @@ def test_latest_run_reads_as_one_sentence(app, client, auth, make_user, make_gra
 
 
 def test_visitors_see_the_description_only_when_the_owner_chooses(app, client, auth, make_user, make_graph):
-    from share_support import draw, make_link, visit
     from conftest import api_headers
+    from share_support import draw, make_link, visit
 
     owner = make_user(email="owner@example.com")
     graph = make_graph(owner, name="Checkout", spec="web -> api")

@@ -7,26 +7,23 @@ Results come in through the real worker endpoints (claim, then post), as the wor
 from __future__ import annotations
 
 import html
-
 import re
 from datetime import timedelta
 
 import pytest
+from conftest import PASSWORD, api_headers
+from live_support import LiveClient
 from playwright.sync_api import expect
+from share_support import BREAKS, draw, link_row, lose_pinned_result, make_link, visit
 from sqlalchemy import func, select
 
-from maestro_web.pictures import svg_to_png
-from maestro_web.ingest.jobs import RESULT_HISTORY
 from maestro_web.extensions import db
+from maestro_web.ingest.jobs import RESULT_HISTORY
 from maestro_web.models import Graph, GraphResult, Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.models.share_rules import Outcome
+from maestro_web.pictures import svg_to_png
 from maestro_web.security.live_tickets import issue_ticket
-from share_support import BREAKS, draw, link_row, lose_pinned_result, make_link, visit
-
-from conftest import PASSWORD, api_headers
-from live_support import LiveClient
-
 
 
 def picture(word: str) -> str:

@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ENGINE, POSTGRES_ADMIN_URL, REQUIRE_POSTGRES, require_postgres_or_skip
+from live_support import free_port
 
 from bench.harness import DEFAULT_POSTGRES_ADMIN_URL
 from bench.soak import FAULTS, descendants, run_soak
-from conftest import ENGINE, POSTGRES_ADMIN_URL, REQUIRE_POSTGRES, require_postgres_or_skip
-from live_support import free_port
 
 SECONDS = 45  # the load; start-up, the worker's lease and the drain add about 40 s
 pytestmark = pytest.mark.timeout(420)

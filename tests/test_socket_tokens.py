@@ -7,9 +7,10 @@ import time
 import jwt as pyjwt
 import pytest
 from flask_jwt_extended import create_access_token
+from token_support import b64, new_ring, sign, token_claims
 
-from maestro_web.security.signing import KeyRing
 from maestro_web.security.live_tickets import issue_ticket
+from maestro_web.security.signing import KeyRing
 from maestro_web.security.socket_tokens import (
     CONTEXT,
     ISSUERS,
@@ -19,7 +20,6 @@ from maestro_web.security.socket_tokens import (
     verify_socket_token,
 )
 from maestro_web.security.worker_tokens import mint_worker_token
-from token_support import b64, new_ring, sign, token_claims
 
 
 @pytest.fixture

@@ -3,13 +3,13 @@
 every change, so that `?status=` always answers what the graphs say (issue 15 goal 1)."""
 from __future__ import annotations
 
+from conftest import api_headers
+from share_support import draw
 from sqlalchemy import select
 
-from conftest import api_headers
 from maestro_web.extensions import db
 from maestro_web.graphs.services import grant_role
-from maestro_web.models import Graph, GraphRole, Role, User
-from share_support import draw
+from maestro_web.models import Graph, GraphRole, Role
 
 
 def listed(client, headers, status: str) -> list[str]:

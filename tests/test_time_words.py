@@ -3,14 +3,14 @@
 an hour's "in 1 hour", a far date reads as its date."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from maestro_web.web.words import relative_time
 from node_support import run_static_script
 
-NOW = datetime(2026, 12, 6, 18, 0, tzinfo=timezone.utc)
+from maestro_web.web.words import relative_time
+
+NOW = datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
 
 # (seconds from NOW, the words): the edges of every unit, both directions.
 CASES = [

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from conftest import AuthActions, api_headers
+from share_support import make_link, visit
 from sqlalchemy import func, select
 
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, GraphRole, GraphRun, ShareLink
 from maestro_web.models.base import utcnow
-from share_support import make_link, visit
-
-from conftest import AuthActions, api_headers
 
 
 def delete_form(auth, client, graph_id, name):

@@ -9,10 +9,10 @@ import html
 import re
 
 import pytest
-
-from maestro_web.public.routes import REFUSALS
-from maestro_web.models.share_rules import Outcome
 from share_support import BREAKS, draw, link_row, make_link, short_code
+
+from maestro_web.models.share_rules import Outcome
+from maestro_web.public.routes import REFUSALS
 
 PASSCODE = "open sesame 42"
 NAME = "Checkout"

@@ -2,11 +2,10 @@
 import random
 import re
 
-from maestro_web.ingest.svg import sanitize_svg
 from maestro_web.domain.spec import parse_spec
-from maestro_web.worker.analysis import analyse
+from maestro_web.ingest.svg import sanitize_svg
+from maestro_web.worker.analysis import analyse, build_graph
 from maestro_web.worker.render import colour_of, layers, render_svg
-from maestro_web.worker.analysis import build_graph
 from maestro_web.worker.runner import build_result
 
 

@@ -9,12 +9,12 @@ from collections import Counter
 
 import requests
 from sqlalchemy import select
+from worker_support import post_result
 
 from maestro_web import create_app
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, GraphRun
 from maestro_web.security.worker_tokens import mint_worker_token
-from worker_support import post_result
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -5,13 +5,13 @@ import re
 import socket
 
 import pytest
-from sqlalchemy import event, func, select, text
-
 from conftest import ENGINE
+from sqlalchemy import event, func, select, text
+from worker_support import post_result
+
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, GraphRun
 from maestro_web.security.worker_tokens import mint_worker_token
-from worker_support import post_result
 
 SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 40" width="100" height="40">'
        '<rect x="1" y="1" width="60" height="20" fill="#abc"/><text x="5" y="15">api</text></svg>')

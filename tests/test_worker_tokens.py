@@ -7,12 +7,12 @@ import time
 
 import jwt as pyjwt
 import pytest
-from flask_jwt_extended import create_access_token
-
 from conftest import set_session_cookie
+from flask_jwt_extended import create_access_token
+from worker_support import encoded, post_result
+
 from maestro_web.security.signing import KeyRing
 from maestro_web.security.worker_tokens import body_digest, mint_result_token, mint_worker_token
-from worker_support import encoded, post_result
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="5" height="5"/></svg>'
 

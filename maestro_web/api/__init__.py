@@ -13,5 +13,15 @@ discovery_command_bp = Blueprint("discovery_command", __name__, url_prefix="/api
 discovery_command_bp.before_request(require_discovery_command)
 
 from maestro_web.api import (  # noqa: E402,F401
-    auth_routes, discovery_routes, graph_routes, live_routes, openapi, report_routes, routes, share_list_routes, share_routes,
-    source_routes, token_routes)
+    auth_routes,
+    discovery_routes,
+    graph_routes,
+    live_routes,
+    openapi,
+    report_routes,
+    routes,
+    share_list_routes,
+    share_routes,
+    source_routes,
+    token_routes,
+)

@@ -1,15 +1,12 @@
 """Token endpoints for API clients (SPEC §3.1), and Maestro's POST /users/auth."""
 from __future__ import annotations
 
-
 from flask import Response, jsonify
 
 from maestro_web.api import api_auth_bp
 from maestro_web.api.schemas import Credentials, RevokeRequest, parse_body
-from maestro_web.serializers.users import user_json
 from maestro_web.errors import json_error
 from maestro_web.models import User
-from maestro_web.web.rate_limits import authenticate, login_rate_limits
 from maestro_web.security.session_jwt import (
     SessionError,
     authorization_token,
@@ -18,6 +15,8 @@ from maestro_web.security.session_jwt import (
     revoke_encoded,
     verify_api_token,
 )
+from maestro_web.serializers.users import user_json
+from maestro_web.web.rate_limits import authenticate, login_rate_limits
 
 
 def _authenticate() -> User | Response:

@@ -8,30 +8,34 @@ from flask import jsonify, request, url_for
 
 from maestro_web.api import api_bp
 from maestro_web.api.schemas import GraphCreate, GraphPatch, RoleGrant, parse_body
-from maestro_web.refusals import Kind, ValidationFailed
-from maestro_web.extensions import db
 from maestro_web.domain.access import authorize_graph
 from maestro_web.domain.invitations import pending_invitations, send_access_granted, send_invitation, withdraw
+from maestro_web.extensions import db
 from maestro_web.graphs import trash
 from maestro_web.graphs.forms import GraphForm
 from maestro_web.graphs.services import (
+    Cursor,
     GraphChanges,
     create_graph,
     grant_or_invite,
-    rerun as rerun_graph,
-    Cursor,
-    list_graphs as graphs_page,
     newest_runs,
     remove_role,
     roles_of,
     update_graph,
 )
-from maestro_web.models import Graph, Role
+from maestro_web.graphs.services import (
+    list_graphs as graphs_page,
+)
+from maestro_web.graphs.services import (
+    rerun as rerun_graph,
+)
 from maestro_web.limits import MAX_PAGE, MAX_PER_PAGE, MAX_SEARCH_LENGTH
+from maestro_web.models import Graph, Role
 from maestro_web.models.graph import GRAPH_STATUSES
-from maestro_web.web.rate_limits import spend_role_grant
+from maestro_web.refusals import Kind, ValidationFailed
 from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.serializers.graphs import graph_json, invitation_json, role_json
+from maestro_web.web.rate_limits import spend_role_grant
 
 GRAPH_FIELDS = ("name", "type", "description", "spec", "show_description")
 

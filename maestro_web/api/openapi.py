@@ -26,12 +26,26 @@ from maestro_web.models.graph import GRAPH_STATUSES
 from maestro_web.models.share_rules import LISTED_STATUSES
 from maestro_web.serializers.error_bodies import ErrorOut
 from maestro_web.serializers.graphs import GraphList, GraphOut, InvitationCreated, InvitationList, RoleList, RoleOut
-from maestro_web.serializers.links import PublicLink, RevokedCount, ShareLinkCreated, ShareLinkList, ShareLinkOut, ShareLinkPage
+from maestro_web.serializers.links import (
+    PublicLink,
+    RevokedCount,
+    ShareLinkCreated,
+    ShareLinkList,
+    ShareLinkOut,
+    ShareLinkPage,
+)
 from maestro_web.serializers.live import LiveTicketOut
 from maestro_web.serializers.reports import ReportList, ReportOut, ReportStarted
 from maestro_web.serializers.results import JobOut, WorkerResultOut
 from maestro_web.serializers.sources import CrawlOut, CrawlStarted, DependenciesOut, SourceList, SourceOut, VersionList
-from maestro_web.serializers.tokens import AccessToken, MaestroLogin, PersonalTokenCreated, PersonalTokenList, Revoked, TokenPair
+from maestro_web.serializers.tokens import (
+    AccessToken,
+    MaestroLogin,
+    PersonalTokenCreated,
+    PersonalTokenList,
+    Revoked,
+    TokenPair,
+)
 from maestro_web.serializers.users import UserOut
 from maestro_web.shares.queries import STATUS_LIST_PATTERN
 

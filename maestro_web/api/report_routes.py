@@ -25,12 +25,12 @@ from maestro_web.domain.reports import (
 )
 from maestro_web.domain.weekly_reports import deliver_weekly
 from maestro_web.errors import json_error
-from maestro_web.refusals import Kind, ValidationFailed
-from maestro_web.serializers.reports import report_json
 from maestro_web.extensions import db
-from maestro_web.web.headers import attachment, svg_document
 from maestro_web.models import Graph, GraphResult, Report
+from maestro_web.refusals import Kind, ValidationFailed
 from maestro_web.security.session_jwt import current_user, signed_in_user
+from maestro_web.serializers.reports import report_json
+from maestro_web.web.headers import attachment, svg_document
 
 
 def _report(graph: Graph, report_id: str) -> Report:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import jsonify
 
 from maestro_web.api import api_bp
-from maestro_web.serializers.users import user_json
 from maestro_web.security.session_jwt import current_user
+from maestro_web.serializers.users import user_json
 
 
 @api_bp.get("/me")

@@ -12,19 +12,24 @@ the database that it would refuse (out of range, NUL) or that would overflow a d
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from flask import request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from pydantic import ValidationError as PydanticValidationError
 
-from maestro_web.refusals import Kind, ValidationFailed
 from maestro_web.domain.spec import MAX_SPEC_CHARS
-from maestro_web.models.graph import DESCRIPTION_MAX_LENGTH, GRAPH_TYPE_CHOICES_TEXT, NAME_MAX_LENGTH, normalize_graph_type
-from maestro_web.models.user import PERSONAL_TOKEN_MAX_DAYS, PERSONAL_TOKEN_NAME_MAX_LENGTH
 from maestro_web.limits import PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
+from maestro_web.models.graph import (
+    DESCRIPTION_MAX_LENGTH,
+    GRAPH_TYPE_CHOICES_TEXT,
+    NAME_MAX_LENGTH,
+    normalize_graph_type,
+)
 from maestro_web.models.share import LABEL_MAX_LENGTH
+from maestro_web.models.user import PERSONAL_TOKEN_MAX_DAYS, PERSONAL_TOKEN_NAME_MAX_LENGTH
+from maestro_web.refusals import Kind, ValidationFailed
 from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem
 from maestro_web.serializers.sources import ScheduleName, SourceKindName
 from maestro_web.shares.services import MAX_ORIGINS, MAX_VIEWS_LIMIT, ORIGIN_PATTERN
@@ -135,8 +140,8 @@ def parse_datetime(value: str, name: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
-        return parsed.astimezone(timezone.utc)
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
     except (ValueError, OverflowError):
         raise ValidationFailed.for_fields(
             {name: "Must be an ISO 8601 date and time, e.g. 2026-12-31T18:00:00Z."}) from None

@@ -5,8 +5,8 @@ from flask import Response, jsonify, request
 
 from maestro_web.api import api_bp
 from maestro_web.security.session_jwt import current_user
-from maestro_web.shares.queries import LinkFilters, links_of_user
 from maestro_web.serializers.links import link_json
+from maestro_web.shares.queries import LinkFilters, links_of_user
 
 
 @api_bp.get("/shares")

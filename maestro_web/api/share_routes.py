@@ -7,15 +7,16 @@ from flask import jsonify
 
 from maestro_web.api import api_bp
 from maestro_web.api.schemas import ShareCreate, SharePatch, parse_body, parse_datetime
-from maestro_web.refusals import ValidationFailed
-from maestro_web.extensions import db
 from maestro_web.domain.access import authorize_graph
+from maestro_web.domain.link_urls import share_url
+from maestro_web.extensions import db
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.base import utcnow
+from maestro_web.refusals import ValidationFailed
 from maestro_web.security.session_jwt import current_user
 from maestro_web.security.share_tokens import share_token_of
-from maestro_web.shares.queries import links_of_graph
 from maestro_web.serializers.links import link_json
+from maestro_web.shares.queries import links_of_graph
 from maestro_web.shares.services import (
     NewLink,
     clean_label,
@@ -24,7 +25,6 @@ from maestro_web.shares.services import (
     link_on_graph,
     revoke_links,
 )
-from maestro_web.domain.link_urls import share_url
 
 DEFAULT_LIFETIME = 7 * 86400  # when a client names no expiry; never "never"
 

@@ -17,14 +17,14 @@ from maestro_web.api.schemas import SourceCreate, SourcePatch, parse_body, valid
 from maestro_web.domain.access import authorize_graph
 from maestro_web.domain.dependencies import current_dependencies, source_public_ids
 from maestro_web.errors import json_error
-from maestro_web.refusals import Kind, ValidationFailed
 from maestro_web.extensions import db
 from maestro_web.models import DiscoverySource, Graph, GraphVersion, Role
+from maestro_web.refusals import Kind, ValidationFailed
 from maestro_web.safe_json import UnsafeJSON, loads_strict
 from maestro_web.security.session_jwt import current_user
+from maestro_web.serializers.sources import source_json, version_json
 from maestro_web.sources.commands import send_crawl_command
 from maestro_web.sources.intake import UPLOAD_LIMIT, check_credentials, check_input, check_settings
-from maestro_web.serializers.sources import source_json, version_json
 from maestro_web.sources.services import (
     create_source,
     delete_source,

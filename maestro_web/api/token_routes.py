@@ -1,7 +1,6 @@
 """Personal API tokens (SPEC §3.1): create (shown once), list (never the token), revoke."""
 from __future__ import annotations
 
-
 from flask import Response, jsonify
 
 from maestro_web.api import api_bp

@@ -7,9 +7,9 @@ from flask import Response, make_response, render_template
 
 from maestro_web.auth.devices import device_words
 from maestro_web.auth.forms import AccountForm, EmailChangeForm, PasswordForm, PersonalTokenForm
-from maestro_web.web.headers import keep_private
 from maestro_web.models import EmailChange, LoginSession, PersonalToken
 from maestro_web.security.session_jwt import current_session_id, signed_in_user
+from maestro_web.web.headers import keep_private
 
 
 def sessions_of_user() -> list[dict[str, Any]]:

@@ -14,7 +14,6 @@ from maestro_web.auth.account_page import render_account, sessions_of_user
 from maestro_web.auth.devices import device_words
 from maestro_web.auth.forms import PersonalTokenForm
 from maestro_web.extensions import db
-from maestro_web.web.headers import keep_private
 from maestro_web.models import LoginSession, PersonalToken
 from maestro_web.security.session_jwt import (
     current_session_id,
@@ -22,6 +21,7 @@ from maestro_web.security.session_jwt import (
     issue_personal_token,
     signed_in_user,
 )
+from maestro_web.web.headers import keep_private
 
 ACCOUNT = "account.account"
 

@@ -23,13 +23,13 @@ from maestro_web.auth.account_page import render_account
 from maestro_web.auth.forms import ConfirmEmailForm, EmailChangeForm
 from maestro_web.errors import error_page
 from maestro_web.extensions import db
-from maestro_web.web.headers import PRIVATE_HEADERS
 from maestro_web.mail import send_mail
 from maestro_web.models import EmailChange, User
 from maestro_web.models.base import utcnow
 from maestro_web.models.user import normalize_email
-from maestro_web.web.rate_limits import authenticate, hashed_key, spend_subject_try, subject_wait, too_many
 from maestro_web.security.session_jwt import current_user, signed_in_user
+from maestro_web.web.headers import PRIVATE_HEADERS
+from maestro_web.web.rate_limits import authenticate, hashed_key, spend_subject_try, subject_wait, too_many
 
 LINK_HOURS = 24
 CONFIRM_SUBJECT = "Confirm your new Maestro Web e-mail address"

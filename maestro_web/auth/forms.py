@@ -2,8 +2,15 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField, SubmitField
-from wtforms import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3, not in its stubs yet
+from wtforms import (  # type: ignore[attr-defined]
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectChoice,  # new in WTForms 3.3, not in its stubs yet (the ignore above)
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from maestro_web.auth.emails import ValidEmail

@@ -27,10 +27,10 @@ from maestro_web.domain.invitations import (
 )
 from maestro_web.errors import error_page
 from maestro_web.extensions import db
-from maestro_web.web.headers import PRIVATE_HEADERS
 from maestro_web.models import Invitation, User
-from maestro_web.web.rate_limits import register_rate_limits
 from maestro_web.security.session_jwt import current_user, start_session
+from maestro_web.web.headers import PRIVATE_HEADERS
+from maestro_web.web.rate_limits import register_rate_limits
 
 _LOGIN = ("Log in", "muted")
 

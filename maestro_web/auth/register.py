@@ -23,15 +23,15 @@ from maestro_web.auth.forms import ConfirmRegistrationForm, RegisterForm
 from maestro_web.auth.routes import form_status
 from maestro_web.errors import error_page
 from maestro_web.extensions import db
-from maestro_web.web.headers import PRIVATE_HEADERS
 from maestro_web.keyring import KeyRing
 from maestro_web.mail import send_mail
 from maestro_web.models import User
 from maestro_web.models.user import normalize_email
-from maestro_web.web.rate_limits import register_rate_limits
 from maestro_web.security import registration_tokens
 from maestro_web.security.registration_tokens import RegistrationTokenExpired, RegistrationTokenInvalid
 from maestro_web.security.session_jwt import current_user, start_session
+from maestro_web.web.headers import PRIVATE_HEADERS
+from maestro_web.web.rate_limits import register_rate_limits
 
 LINK_HOURS = registration_tokens.LIFETIME // 3600
 CONFIRM_SUBJECT = "Confirm your address to finish your Maestro Web account"

@@ -22,13 +22,20 @@ from maestro_web.auth.notices import send_password_changed
 from maestro_web.auth.routes import form_status
 from maestro_web.errors import error_page
 from maestro_web.extensions import db
-from maestro_web.web.headers import PRIVATE_HEADERS
 from maestro_web.mail import send_mail
 from maestro_web.models import User
-from maestro_web.web.rate_limits import forgot_address_key, forgot_rate_limits, reset_rate_limits, spend_subject_try, subject_wait, too_many
 from maestro_web.security import reset_tokens
 from maestro_web.security.reset_tokens import ResetTokenExpired, ResetTokenInvalid, ResetTokenUsed
 from maestro_web.security.session_jwt import clear_session_cookies
+from maestro_web.web.headers import PRIVATE_HEADERS
+from maestro_web.web.rate_limits import (
+    forgot_address_key,
+    forgot_rate_limits,
+    reset_rate_limits,
+    spend_subject_try,
+    subject_wait,
+    too_many,
+)
 
 LINK_MINUTES = reset_tokens.STEP1_LIFETIME // 60
 # Where this browser keeps the step 1 token between opening the link and setting the password.

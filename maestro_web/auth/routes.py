@@ -9,9 +9,9 @@ from maestro_web.auth.account_page import render_account
 from maestro_web.auth.forms import AccountForm, LoginForm, PasswordForm
 from maestro_web.auth.notices import send_password_changed
 from maestro_web.extensions import db
+from maestro_web.security.session_jwt import current_user, end_session, start_session
 from maestro_web.web.rate_limits import authenticate, login_rate_limits
 from maestro_web.web.redirects import is_safe_next
-from maestro_web.security.session_jwt import current_user, end_session, start_session
 
 
 def _after_login_target() -> str:

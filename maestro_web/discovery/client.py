@@ -10,8 +10,6 @@ import tempfile
 from dataclasses import dataclass
 from typing import IO, Any
 
-import requests
-
 from maestro_web.service_kit import ApiClient, AppRefused, refusal_message
 
 __all__ = ["AppClient", "AppRefused", "CrawlInput"]

@@ -13,8 +13,9 @@ import os
 import queue as queue_module
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from maestro_web.channels import graph_channel
 from maestro_web.discovery.client import AppClient, AppRefused

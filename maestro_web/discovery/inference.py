@@ -10,8 +10,9 @@ Flask-free and database-free: the discovery service runs it, and tests call it d
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Literal, Mapping
+from typing import BinaryIO, Literal
 
 Confidence = Literal["declared", "configured", "observed", "inferred"]
 

@@ -19,7 +19,7 @@ import binascii
 import hashlib
 import json
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization

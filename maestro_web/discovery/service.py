@@ -17,8 +17,8 @@ from aiohttp import web
 
 from maestro_web.discovery.crawl import Command, EventSink, run_crawl
 from maestro_web.discovery.settings import DiscoverySettings
-from maestro_web.metrics import discovery as discovery_metrics
 from maestro_web.logs import REQUEST_ID_HEADER, accept_request_id
+from maestro_web.metrics import discovery as discovery_metrics
 from maestro_web.security.discovery_tokens import CommandTokenError, verify_command_token
 from maestro_web.service_kit import CommandService, json_error, read_command
 

@@ -2,8 +2,9 @@
 then plain data handed to the lean service process over a pipe (never argv or the environment)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from maestro_web.channels import GRAPH_PREFIX
 from maestro_web.discovery.sealing import SealingError, load_private_key

@@ -15,7 +15,8 @@ are then built directly, the rest by SafeConstructor: together a third faster th
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import yaml
 from yaml.composer import Composer

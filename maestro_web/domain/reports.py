@@ -8,17 +8,18 @@ the whole file, which `finish` stores with the status `ready` in one statement, 
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import select
 
+from maestro_web.domain.file_names import file_name
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphVersion, Report, User
-from maestro_web.domain.file_names import file_name
+from maestro_web.receipts import commit_for_other_processes
 from maestro_web.reports.documents import MEDIA_TYPES, SUFFIXES
 from maestro_web.security import report_tokens
 from maestro_web.service_kit import post_command
-from maestro_web.receipts import commit_for_other_processes
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 FORMAT_WORDS = {"pdf": "PDF", "xlsx": "Spreadsheet (XLSX)", "csv": "CSV"}

@@ -5,9 +5,10 @@ with a one-click unsubscribe link (RFC 8058). A reader who lost Read gets nothin
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from flask import current_app, render_template, url_for
 from sqlalchemy import func, select

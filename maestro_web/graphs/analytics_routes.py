@@ -10,12 +10,12 @@ from flask import Response, abort, render_template, request
 from maestro_web.domain.access import authorize_graph
 from maestro_web.domain.dependencies import current_dependencies
 from maestro_web.graphs import graphs_bp
-from maestro_web.web.headers import svg_document
 from maestro_web.models import Graph, GraphResult
 from maestro_web.public.downloads import FORMATS, download
 from maestro_web.public.presenters import page_fields
-from maestro_web.sources.history import SinceVersion, changes_since
 from maestro_web.security.session_jwt import current_user
+from maestro_web.sources.history import SinceVersion, changes_since
+from maestro_web.web.headers import svg_document
 
 
 def graph_page(graph: Graph) -> dict[str, Any]:

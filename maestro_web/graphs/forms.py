@@ -6,8 +6,14 @@ from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringF
 from wtforms.validators import AnyOf, DataRequired, Email, Length, ValidationError
 
 from maestro_web.domain.spec import SpecError, parse_spec
-from maestro_web.models.graph import (DESCRIPTION_MAX_LENGTH, GRAPH_TYPE_CHOICES_TEXT, GRAPH_TYPES, NAME_MAX_LENGTH, Role,
-                                      normalize_graph_type)
+from maestro_web.models.graph import (
+    DESCRIPTION_MAX_LENGTH,
+    GRAPH_TYPE_CHOICES_TEXT,
+    GRAPH_TYPES,
+    NAME_MAX_LENGTH,
+    Role,
+    normalize_graph_type,
+)
 
 ROLE_CHOICES = [SelectChoice(str(int(role)), role.label) for role in (Role.READ, Role.WRITE, Role.ADMIN)]
 TYPE_CHOICES = [SelectChoice(value, label) for value, label in GRAPH_TYPES.items()]

@@ -7,15 +7,21 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from maestro_web.errors import status_of
-from maestro_web.extensions import db
-from maestro_web.graphs import graphs_bp
 from maestro_web.domain import examples
 from maestro_web.domain.access import authorize_graph
-from maestro_web.domain.invitations import NoSuchInvitation, pending_invitations, send_access_granted, send_invitation, withdraw
-from maestro_web.graphs import trash
-from maestro_web.graphs.forms import ConfirmForm, DeleteGraphForm, GraphForm, NewGraphForm, RoleChangeForm, RoleForm
+from maestro_web.domain.invitations import (
+    NoSuchInvitation,
+    pending_invitations,
+    send_access_granted,
+    send_invitation,
+    withdraw,
+)
+from maestro_web.errors import status_of
+from maestro_web.extensions import db
+from maestro_web.graphs import graphs_bp, trash
+from maestro_web.graphs.forms import DeleteGraphForm, GraphForm, NewGraphForm, RoleChangeForm, RoleForm
 from maestro_web.graphs.services import (
+    Cursor,
     GraphChanges,
     RoleChangeRefused,
     create_graph,
@@ -23,8 +29,6 @@ from maestro_web.graphs.services import (
     grant_or_invite,
     grant_role,
     last_admin_id,
-    rerun as rerun_graph,
-    Cursor,
     list_graphs,
     remove_role,
     roles_of,
@@ -32,15 +36,18 @@ from maestro_web.graphs.services import (
     update_graph,
     working_links_by_creator,
 )
+from maestro_web.graphs.services import (
+    rerun as rerun_graph,
+)
 from maestro_web.limits import MAX_PAGE, MAX_SEARCH_LENGTH
 from maestro_web.models import Role
 from maestro_web.models.graph import GRAPH_STATUSES, Graph, GraphResult
 from maestro_web.models.share_rules import STOPPED, Outcome, visitors_see
-from maestro_web.web.words import status_word
-from maestro_web.web.rate_limits import spend_role_grant
 from maestro_web.refusals import Refused
 from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.sources.panels import dependencies_context, discovered_by_source
+from maestro_web.web.rate_limits import spend_role_grant
+from maestro_web.web.words import status_word
 
 PER_PAGE = 20
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import aliased, joinedload
 
 from maestro_web.auth.emails import InvalidEmail, check_email
 from maestro_web.domain.dependencies import Dependencies, current_dependencies, difference, hand_spec, record_version
-from maestro_web.extensions import db
 from maestro_web.domain.invitations import invite
+from maestro_web.extensions import db
 from maestro_web.graphs.quotas import check_new_graph, check_new_run
 from maestro_web.models import Graph, GraphRole, GraphRun, Invitation, Role, User
 from maestro_web.models.share_rules import working_links

@@ -8,22 +8,21 @@ from typing import Any
 from flask import Response, abort, current_app, jsonify, request
 
 from maestro_web.api.schemas import read_json, validate
+from maestro_web.domain.dependencies import current_dependencies
 from maestro_web.errors import json_error
-from maestro_web.refusals import ValidationFailed
-from maestro_web.serializers.results import result_json
 from maestro_web.extensions import db
 from maestro_web.ingest import ingest_bp
 from maestro_web.ingest.jobs import ResultInput, claim_next_run, ingest_result
 from maestro_web.ingest.schemas import MAX_INFO_BYTES, WorkerResult, WorkerResultForm
 from maestro_web.ingest.svg import SvgError, sanitize_svg
 from maestro_web.metrics import app as app_metrics
-from maestro_web.domain.dependencies import current_dependencies
 from maestro_web.models import Graph
-from maestro_web.web.rate_limits import worker_rate_limits
+from maestro_web.refusals import ValidationFailed
 from maestro_web.safe_json import UnsafeJSON, loads_strict, text_problem
-from maestro_web.web.guards import worker_graph_id
-from maestro_web.web.guards import worker_claims
 from maestro_web.security.worker_tokens import ANY_GRAPH, body_digest
+from maestro_web.serializers.results import result_json
+from maestro_web.web.guards import worker_claims, worker_graph_id
+from maestro_web.web.rate_limits import worker_rate_limits
 
 WORKER_FORM_FIELDS = ("run_id", "status", "msg", "payload", "total", "info", "graph_id")
 

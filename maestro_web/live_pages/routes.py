@@ -6,8 +6,8 @@ from typing import Any
 from flask import Response, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from maestro_web.errors import json_error, refused_response
 from maestro_web.domain.access import authorize_graph
+from maestro_web.errors import json_error, refused_response
 from maestro_web.live_pages import live_bp
 from maestro_web.live_pages.tickets import user_ticket
 from maestro_web.models import Graph, Role

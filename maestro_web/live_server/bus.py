@@ -13,8 +13,9 @@ import re
 import struct
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol
 
 from maestro_web.live_server.revocations import REMEMBER_LATEST_SCRIPT
 
@@ -58,7 +59,7 @@ class Event:
     frame: bytes  # the whole WebSocket frame, built once for every subscriber
 
     @classmethod
-    def make(cls, channel: str, event_id: str, event: str, data: dict[str, Any]) -> "Event":
+    def make(cls, channel: str, event_id: str, event: str, data: dict[str, Any]) -> Event:
         key = parse_event_id(event_id)
         assert key is not None, event_id
         text = json.dumps({"type": "event", "channel": channel, "id": event_id, "event": event, "data": data},
@@ -179,7 +180,7 @@ class RedisBus:
         try:
             # Serve only once this process hears the bus, so nothing published after start is missed.
             await asyncio.wait_for(self._subscribed.wait(), timeout=10)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("Redis is not answering yet; the live server keeps trying")
 
     async def close(self) -> None:

@@ -18,16 +18,16 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractAccessLogger
 
-from maestro_web.logs import REQUEST_ID_HEADER, accept_request_id, request_id_var
-from maestro_web.live_server.bus import Bus, Event, MemoryBus, RedisBus, parse_event_id, text_frame
 from maestro_web.channels import CONTROL, is_channel
+from maestro_web.live_server.bus import Bus, Event, MemoryBus, RedisBus, parse_event_id, text_frame
 from maestro_web.live_server.revocations import ControlError, Revocations, effective_time, parse_revoke
 from maestro_web.live_server.settings import LiveSettings
+from maestro_web.logs import REQUEST_ID_HEADER, accept_request_id, request_id_var
 from maestro_web.metrics import CONTENT_TYPE, MetricsAccess, exposition
 from maestro_web.metrics import live as live_metrics
 from maestro_web.safe_json import UnsafeJSON, loads_strict
-from maestro_web.security.signing import bearer_token
 from maestro_web.security.live_tickets import TicketError, verify_ticket
+from maestro_web.security.signing import bearer_token
 from maestro_web.security.socket_tokens import SocketTokenError, may_publish, verify_socket_token
 
 log = logging.getLogger("maestro_web.live_server")
@@ -48,7 +48,7 @@ ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                429: "too_many_requests", 500: "internal_error", 503: "unavailable"}
 
 SETTINGS_KEY = web.AppKey("settings", LiveSettings)
-HUB_KEY: web.AppKey["Hub"] = web.AppKey("hub")
+HUB_KEY: web.AppKey[Hub] = web.AppKey("hub")
 GAUGES_KEY = web.AppKey("metrics_gauges", live_metrics.HubGauges)
 
 
@@ -73,7 +73,7 @@ class Outbox:
     def __init__(self) -> None:
         self.dirty: list[Connection] = []
 
-    def add(self, conn: "Connection") -> None:
+    def add(self, conn: Connection) -> None:
         if not self.dirty:
             asyncio.get_running_loop().call_soon(self.flush)
         self.dirty.append(conn)
@@ -570,7 +570,7 @@ async def _serve_connection(hub: Hub, conn: Connection) -> None:
     ws = conn.ws
     try:
         first = await ws.receive(timeout=settings.hello_timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         conn.close(CLOSE_BAD_TICKET, "no hello")
         return
     frame = _read_frame(conn, first, settings)

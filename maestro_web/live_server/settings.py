@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from maestro_web.keyring import KeyRing
@@ -40,7 +41,7 @@ class LiveSettings:
         return f"LiveSettings(origins={sorted(self.origins)!r}, redis={'on' if self.redis_url else 'off'})"
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], **changes: Any) -> "LiveSettings":
+    def from_config(cls, config: Mapping[str, Any], **changes: Any) -> LiveSettings:
         """Read the live server's part of a Flask app.config."""
         base = urlsplit(config["MAESTRO_BASE_URL"])
         origins = {f"{base.scheme}://{base.netloc}".lower(), *config.get("MAESTRO_LIVE_ORIGINS", [])}
@@ -71,7 +72,7 @@ class LiveSettings:
         return json.dumps(values)
 
     @classmethod
-    def from_json(cls, text: str) -> "LiveSettings":
+    def from_json(cls, text: str) -> LiveSettings:
         values = json.loads(text)
         for name in ("socket_ring", "ticket_ring"):
             ring = values[name]

@@ -1,7 +1,8 @@
 """The discovery service's metrics: crawls started, finished (ok or partial), failed, and how long each took."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily

@@ -6,7 +6,8 @@ subscription gauges are read from the hub when scraped (`HubGauges`), so they ar
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily

@@ -40,15 +40,15 @@ SQLAlchemy's error classes (errors.py answers 503 for OperationalError) are kept
 from __future__ import annotations
 
 import select
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import current_app
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.sql.selectable import TextualSelect
 
 from maestro_web.extensions import db
 
@@ -142,7 +142,7 @@ def _run_once(engine: Engine, statement: TextualSelect, params: dict[str, Any]) 
         connection.close()  # back to the pool (or discarded, if invalidated)
     if row is None:
         return None
-    return {name: value.astimezone(timezone.utc) if isinstance(value, datetime) else value
+    return {name: value.astimezone(UTC) if isinstance(value, datetime) else value
             for name, value in zip(names, row)}
 
 

@@ -44,7 +44,7 @@ class RequestReceipt(Model):
     share_link_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     @classmethod
-    def get_by_request_id(cls, request_id: str) -> "RequestReceipt | None":
+    def get_by_request_id(cls, request_id: str) -> RequestReceipt | None:
         return db.session.get(cls, request_id)
 
     @classmethod

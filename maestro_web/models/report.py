@@ -7,11 +7,23 @@ clean on disk (docs/reports.md).
 """
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 
-import secrets
-
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, delete, false, select, update
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    false,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from maestro_web.extensions import Model, db

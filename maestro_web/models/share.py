@@ -18,12 +18,11 @@ from sqlalchemy import ColumnElement, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from maestro_web.extensions import Model, db
-from maestro_web.models.base import UTCDateTime, new_public_id, utcnow
-from maestro_web.models.user import hash_secret, verify_secret
 from maestro_web.limits import PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
+from maestro_web.models.base import UTCDateTime, new_public_id, utcnow
 from maestro_web.models.graph import Graph, GraphResult
-from maestro_web.models.share_rules import LIVE, MODES, SNAPSHOT, LinkState, creator_holds_write, link_state, row_status
-from maestro_web.models.user import User
+from maestro_web.models.share_rules import LIVE, SNAPSHOT, LinkState, creator_holds_write, link_state, row_status
+from maestro_web.models.user import User, hash_secret, verify_secret
 from maestro_web.refusals import Kind, Refused
 
 LABEL_MAX_LENGTH = 80

@@ -26,9 +26,10 @@ import it without a cycle: the Python predicates read the row through the `LinkR
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Literal, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
 from sqlalchemy import Integer, String, Text, bindparam, text
 from sqlalchemy.engine import Connection

@@ -5,8 +5,8 @@ from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
-from argon2.profiles import RFC_9106_LOW_MEMORY
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import RFC_9106_LOW_MEMORY
 from sqlalchemy import Boolean, ForeignKey, Integer, String, delete, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 

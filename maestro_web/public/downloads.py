@@ -26,9 +26,9 @@ from urllib.parse import urlencode
 from flask import Response, current_app, request
 
 from maestro_web import pictures
+from maestro_web.domain.file_names import file_name
 from maestro_web.errors import error_page, json_error, wants_json
 from maestro_web.web.headers import svg_document
-from maestro_web.domain.file_names import file_name
 
 FORMATS = ("svg", "png")
 

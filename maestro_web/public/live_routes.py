@@ -25,7 +25,13 @@ from maestro_web.public import passcode_gate
 from maestro_web.public.page import PublicPage
 from maestro_web.public.presenters import link_shown
 from maestro_web.public.routes import (
-    REFUSALS, Address, link_verdict, public_page, public_route, refusal_page, show,
+    REFUSALS,
+    Address,
+    link_verdict,
+    public_page,
+    public_route,
+    refusal_page,
+    show,
 )
 from maestro_web.security.share_tokens import CONTEXT as SHARE_CONTEXT
 from maestro_web.security.short_codes import view_receipt_valid

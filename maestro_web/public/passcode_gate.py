@@ -25,9 +25,9 @@ from maestro_web.extensions import db
 from maestro_web.keyring import KeyRing
 from maestro_web.models import ShareLink
 from maestro_web.models.base import utcnow
-from maestro_web.web.rate_limits import note_wrong_passcode, refund_passcode_try, reserve_passcode_try
 from maestro_web.security import share_tokens
 from maestro_web.security.passcode_cookies import cookie_expiry, cookie_name, cookie_opens, mint_cookie_value
+from maestro_web.web.rate_limits import note_wrong_passcode, refund_passcode_try, reserve_passcode_try
 
 FIELD_LENGTH_LIMIT = 1024  # longer than any passcode (limits.py): no argon2 work on a megabyte of text
 WRONG = "That passcode is not right. Check it with the person who shared the link."

@@ -8,7 +8,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from maestro_web.domain.figures import FIGURES as FIGURE_ROWS, HINTS
+from maestro_web.domain.figures import FIGURES as FIGURE_ROWS
+from maestro_web.domain.figures import HINTS
 from maestro_web.models import GraphResult, ShareLink
 from maestro_web.models.graph import GRAPH_TYPES
 from maestro_web.models.share_rules import picture_svg

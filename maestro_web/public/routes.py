@@ -19,32 +19,31 @@ Every answer of these routes, errors included, carries the public headers.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Response, abort, current_app, g, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response as AnyResponse
 
 from maestro_web import live_events
-from maestro_web.channels import share_channel
 from maestro_web.errors import error_page
-from maestro_web.extensions import csrf
-from maestro_web.web.headers import keep_private, live_connect_src, sandboxed_svg_csp, svg_document
+from maestro_web.extensions import csrf, db
 from maestro_web.live_pages.tickets import share_ticket
-from maestro_web.extensions import db
 from maestro_web.metrics import app as app_metrics
 from maestro_web.models import Graph, ShareLink
-from maestro_web.models.share_rules import VISITOR_WORDS, CountedView, Outcome, count_view, diagnose, picture_svg
+from maestro_web.models.share_rules import CountedView, Outcome, count_view, diagnose, picture_svg
 from maestro_web.public import passcode_gate, public_bp
 from maestro_web.public.downloads import FORMATS, download, png_answer
 from maestro_web.public.page import THEMES, TICKET_EXPIRES_MARK, TICKET_MARK, Address, PublicPage, Shown
 from maestro_web.public.page_cache import rendered
 from maestro_web.public.presenters import shown_fields
-from maestro_web.web import rate_limits
-from maestro_web.web.rate_limits import STORAGE_ERRORS, share_failure_allowed, storage_unavailable
 from maestro_web.request_ids import trusted_request_id
 from maestro_web.security.share_tokens import ShareTokenExpired, ShareTokenInvalid
 from maestro_web.security.short_codes import ShortCodeInvalid
+from maestro_web.web import rate_limits
+from maestro_web.web.headers import keep_private, live_connect_src, sandboxed_svg_csp, svg_document
+from maestro_web.web.rate_limits import STORAGE_ERRORS, share_failure_allowed, storage_unavailable
 
 # What a visitor is told, by refusal: words first (title, then what happened and what to do), the status
 # small under them. Nothing about the graph. The refusals of a link's state are worded once, in

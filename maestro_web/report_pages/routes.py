@@ -15,7 +15,6 @@ from maestro_web.domain.reports import (
     reports_of,
     start_report,
 )
-from maestro_web.web.headers import attachment
 from maestro_web.domain.weekly_reports import set_subscribers, subscribers
 from maestro_web.extensions import db
 from maestro_web.graphs.services import roles_of
@@ -23,6 +22,7 @@ from maestro_web.models import Report, ReportSubscription, Role
 from maestro_web.models.report import REPORT_FORMATS
 from maestro_web.report_pages import report_mail_bp, reports_bp
 from maestro_web.security.session_jwt import signed_in_user
+from maestro_web.web.headers import attachment
 
 
 @reports_bp.get("/<graph_id>/reports")

@@ -40,7 +40,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from maestro_web.domain.figures import DEPTHS_HINT, ENTRY_POINTS_HINT, FIGURES, KINDS_HINT
@@ -168,7 +168,7 @@ def contents(data: ReportInput) -> Contents:
     result = Contents(
         name=_text(graph.get("name")) or "Graph", graph_type=_type_word(graph.get("type")),
         status=_status_word(graph.get("status")), message=_text(graph.get("message")),
-        description=_text(graph.get("description")), as_of=data.as_of.astimezone(timezone.utc),
+        description=_text(graph.get("description")), as_of=data.as_of.astimezone(UTC),
         requested_by=_text(data.requested_by), services=services, dependencies=rows,
         figures=_figures(data.analytics), drawn=data.analytics is not None, from_spec_only=from_spec_only,
         since=data.since)
@@ -280,7 +280,7 @@ def _when(value: Any) -> datetime | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _in_cycles(calls: Mapping[str, list[str]]) -> dict[str, int]:
@@ -498,7 +498,7 @@ def _xlsx(body: Contents) -> bytes:
             ws.append(cells)
 
     def naive(moment: datetime | None) -> datetime | None:
-        return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment is not None else None
+        return moment.astimezone(UTC).replace(tzinfo=None) if moment is not None else None
 
     longest = max((len(s.name) for s in body.services), default=10)
     name_width = min(max(12, longest + 2), 48)

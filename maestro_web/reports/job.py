@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from maestro_web.channels import user_channel
@@ -68,7 +68,7 @@ def read_input(client: ReportClient, command: ReportCommand) -> Any:
                 break
             path = f"/versions?before={int(page['next'])}"
     return ReportInput(graph=graph, analytics=graph.get("info") or None, svg=svg, versions=versions,
-                       since=command.since, requested_by=command.requested_by, as_of=datetime.now(timezone.utc))
+                       since=command.since, requested_by=command.requested_by, as_of=datetime.now(UTC))
 
 
 def run_report(settings: ReportSettings, command: ReportCommand, events: EventSink | None = None,

@@ -14,10 +14,10 @@ from typing import Any
 from aiohttp import web
 
 from maestro_web.logs import REQUEST_ID_HEADER, accept_request_id
+from maestro_web.metrics import reports as report_metrics
 from maestro_web.reports.job import EventSink, ReportCommand, run_report
 from maestro_web.reports.settings import ReportSettings
 from maestro_web.security.report_tokens import ReportTokenError, verify_report_token
-from maestro_web.metrics import reports as report_metrics
 from maestro_web.service_kit import CommandService, json_error, read_command
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ being taken for a session token and the other way round. At most 10 minutes, at 
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt as pyjwt
@@ -56,7 +56,7 @@ def issue_ticket(ring: KeyRing, *, sub: str | None, channels: list[str], ttl: in
                                "channels": channels}
     if sub is not None:
         payload["sub"] = sub
-    return encode_pinned(payload, ring), datetime.fromtimestamp(payload["exp"], tz=timezone.utc)
+    return encode_pinned(payload, ring), datetime.fromtimestamp(payload["exp"], tz=UTC)
 
 
 def verify_ticket(token: str, ring: KeyRing) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from maestro_web.keyring import KeyRing
 
@@ -40,7 +40,7 @@ def _mac(secret: str, link_id: str, expires: int, passcode_hash: str) -> str:
 def cookie_expiry(link_expires_at: datetime, now: datetime) -> datetime:
     """When a cookie minted `now` ends: 12 hours on, or the link's expiry if sooner (whole seconds)."""
     end = min(now + MAX_LIFETIME, link_expires_at)
-    return datetime.fromtimestamp(int(end.timestamp()), tz=timezone.utc)
+    return datetime.fromtimestamp(int(end.timestamp()), tz=UTC)
 
 
 def mint_cookie_value(ring: KeyRing, link_id: str, passcode_hash: str, expires_at: datetime) -> str:

@@ -19,7 +19,7 @@ Verifying returns the user or raises SessionError / SessionCsrfError; what the c
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt as pyjwt
@@ -278,7 +278,7 @@ def _revoke_payload(payload: dict[str, Any], user: User | None) -> None:
             jti=payload["jti"],
             token_type=payload.get("type", "access"),
             user_id=user.id if user else None,
-            expires_at=datetime.fromtimestamp(payload["exp"], tz=timezone.utc),
+            expires_at=datetime.fromtimestamp(payload["exp"], tz=UTC),
         )
     )
     try:
@@ -366,7 +366,7 @@ def user_from_cookies() -> User:
                 raise pyjwt.ExpiredSignatureError("access cookie gone")
             verify_jwt_in_request(locations=["cookies"])
             payload = get_jwt()
-            remaining = payload["exp"] - datetime.now(timezone.utc).timestamp()
+            remaining = payload["exp"] - datetime.now(UTC).timestamp()
             lifetime = config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds()
             g.renew_access = remaining < lifetime * REFRESH_WHEN_REMAINING
         except pyjwt.ExpiredSignatureError:

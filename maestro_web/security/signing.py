@@ -15,9 +15,10 @@ import json
 import time
 import uuid
 from calendar import timegm
+from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Iterable, TypeGuard
+from typing import Any, TypeGuard
 
 import jwt as pyjwt
 from jwt.algorithms import HMACAlgorithm

@@ -20,6 +20,7 @@ import hashlib
 from typing import Any
 
 import jwt as pyjwt
+
 from maestro_web.security.signing import (
     REGISTERED,
     KeyRing,

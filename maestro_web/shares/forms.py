@@ -7,23 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import (
+from wtforms import (  # type: ignore[attr-defined]
     BooleanField,
     DateTimeLocalField,
     Field,
     IntegerField,
     PasswordField,
     RadioField,
+    SelectChoice,  # new in WTForms 3.3, not in its stubs yet (the ignore above)
     SelectField,
     StringField,
     SubmitField,
     TextAreaField,
 )
-from wtforms import SelectChoice  # type: ignore[attr-defined]  # new in WTForms 3.3, not in its stubs yet
 from wtforms.validators import DataRequired, Optional, ValidationError
 
 from maestro_web.limits import PASSCODE_MAX_LENGTH, PASSCODE_MIN_LENGTH
@@ -75,7 +75,7 @@ class ExpiryMixin:
     def expiry(self, start: datetime) -> datetime:
         """The chosen expiry: a preset counted from `start`, or the custom date (UTC)."""
         if self.expires.data == "custom" and self.custom_expiry.data is not None:
-            return self.custom_expiry.data.replace(tzinfo=timezone.utc)
+            return self.custom_expiry.data.replace(tzinfo=UTC)
         return start + timedelta(seconds=PRESETS[self.expires.data][1])
 
     def validate(self, extra_validators: Any = None) -> bool:
@@ -131,7 +131,7 @@ class ShareForm(ExpiryMixin, FlaskForm):
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
         if not (self.expires.errors or self.custom_expiry.errors):
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             try:
                 check_expiry(self.expiry(now), now, now)
             except ShareRefused as exc:

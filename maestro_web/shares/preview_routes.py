@@ -12,13 +12,13 @@ from flask import Response, abort, render_template
 
 from maestro_web.domain.access import authorize_graph
 from maestro_web.errors import error_page
-from maestro_web.web.headers import keep_private
 from maestro_web.models import Role, ShareLink
 from maestro_web.models.share_rules import Outcome, diagnose
 from maestro_web.public.presenters import link_page
 from maestro_web.public.routes import REFUSALS
 from maestro_web.security.session_jwt import current_user
 from maestro_web.shares import shares_bp
+from maestro_web.web.headers import keep_private
 
 
 @shares_bp.get("/analytics/graphs/<graph_id>/shares/<link_id>/preview")

@@ -5,14 +5,13 @@ from datetime import datetime
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 
+from maestro_web.domain.access import authorize_graph
+from maestro_web.domain.link_urls import image_url, share_url, short_url
 from maestro_web.errors import status_of
 from maestro_web.extensions import db
-from maestro_web.domain.access import authorize_graph
-from maestro_web.web.headers import keep_private, svg_document
 from maestro_web.models import Graph, Role, ShareLink
 from maestro_web.models.base import utcnow
 from maestro_web.models.share_rules import LISTED_STATUSES, working_links
-from maestro_web.web.words import relative_time
 from maestro_web.security.session_jwt import current_user, signed_in_user
 from maestro_web.shares import shares_bp
 from maestro_web.shares.forms import ExtendForm, PasscodeForm, ShareForm
@@ -32,8 +31,9 @@ from maestro_web.shares.services import (
     link_on_graph,
     revoke_links,
 )
-from maestro_web.shares.snippets import image_html, image_markdown, iframe_snippets, qr_file_name, qr_png, qr_svg
-from maestro_web.domain.link_urls import image_url, share_url, short_url
+from maestro_web.shares.snippets import iframe_snippets, image_html, image_markdown, qr_file_name, qr_png, qr_svg
+from maestro_web.web.headers import keep_private, svg_document
+from maestro_web.web.words import relative_time
 
 
 @shares_bp.route("/graphs/<graph_id>/shares", methods=["GET", "POST"])

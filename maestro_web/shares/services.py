@@ -30,13 +30,13 @@ from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphVersion, ShareLink, User
 from maestro_web.models.base import utcnow
 from maestro_web.models.graph import GraphResult
-from maestro_web.models.share_rules import LIVE, MODES, SNAPSHOT
 from maestro_web.models.share import (
     LABEL_MAX_LENGTH,
     ShareRefused,
     check_passcode,
     expiry_within_cap,
 )
+from maestro_web.models.share_rules import LIVE, MODES, SNAPSHOT
 from maestro_web.refusals import NoSuch
 
 __all__ = ["MAX_ORIGINS", "MAX_VIEWS_LIMIT", "PRESETS", "NewLink", "ShareRefused", "check_embedding", "check_expiry",

@@ -13,9 +13,8 @@ import unicodedata
 import segno
 from markupsafe import escape
 
-from maestro_web.models import GraphResult, ShareLink
 from maestro_web.domain.link_urls import image_url, share_url, short_url
-
+from maestro_web.models import GraphResult, ShareLink
 
 THEMES = ("auto", "light", "dark")  # of the embedded page; auto follows the visitor's own setting
 EMBED_WIDTH = 800  # the snippet's widest frame, in CSS px; narrower pages get a frame as wide as they are

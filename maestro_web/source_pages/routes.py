@@ -11,10 +11,10 @@ from sqlalchemy.orm import joinedload
 from maestro_web.api.schemas import SourceCreate, validate
 from maestro_web.domain.access import authorize_graph
 from maestro_web.domain.dependencies import current_dependencies, source_public_ids
-from maestro_web.refusals import Kind, ValidationFailed
 from maestro_web.extensions import db
 from maestro_web.models import DiscoverySource, Graph, GraphVersion, Role, ShareLink
 from maestro_web.models.discovery import SCHEDULES, SOURCE_KINDS
+from maestro_web.refusals import Kind, ValidationFailed
 from maestro_web.security.session_jwt import current_user
 from maestro_web.source_pages import sources_bp
 from maestro_web.sources.commands import send_crawl_command

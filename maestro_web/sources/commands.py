@@ -6,7 +6,8 @@ refuses ends the crawl `failed` with a message that says so: a source is never l
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from maestro_web.models import DiscoveryCrawl, DiscoverySource, User
 from maestro_web.security import discovery_tokens

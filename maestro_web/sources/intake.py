@@ -6,8 +6,9 @@ an input over its kind's limit, 422 naming the field for anything else, and noth
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 

@@ -7,8 +7,9 @@ Write (or whose owner is gone) is switched off, and the owner is told by e-mail.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import select
 

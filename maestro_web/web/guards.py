@@ -16,11 +16,11 @@ from flask import Flask, Response, abort, current_app, g, make_response, redirec
 from maestro_web.errors import error_page, json_error
 from maestro_web.extensions import jwt
 from maestro_web.metrics import MetricsAccess
-from maestro_web.web.redirects import is_safe_next
 from maestro_web.models import User
 from maestro_web.security import discovery_tokens, report_tokens, session_jwt, share_tokens, short_codes, worker_tokens
-from maestro_web.security.signing import bearer_token
 from maestro_web.security.session_jwt import RefreshRequired, SessionCsrfError, SessionError
+from maestro_web.security.signing import bearer_token
+from maestro_web.web.redirects import is_safe_next
 
 FORM_EXPIRED = "This form has expired or did not come from this site. Go back, reload and try again."
 

@@ -3,7 +3,6 @@ and the policy that keeps an SVG document inert."""
 from __future__ import annotations
 
 from functools import lru_cache
-
 from urllib.parse import urlsplit
 
 from flask import Response

@@ -13,7 +13,8 @@ Both also refuse at start-up (RuntimeError) rather than go quietly wrong.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response
 from flask_limiter import Limiter

@@ -23,7 +23,8 @@ import hmac
 import logging
 import math
 import time
-from typing import Any, Callable, TypeVar, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from flask_limiter.util import get_remote_address

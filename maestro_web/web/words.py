@@ -6,7 +6,7 @@ that base.html renders once (`STATUS_WORDS`), so a live update never shows an in
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
@@ -43,7 +43,7 @@ def status_key(status: object) -> str:
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 # Up to this many days a time reads as a count ("in 7 days"); further away it reads as its date.
@@ -70,7 +70,7 @@ def relative_time(value: datetime, now: datetime | None = None) -> str:
     (59 min 40 s reads "1 hour"), so a link made just now for 7 days says "in 7 days" and one for an
     hour "in 1 hour". static/time.js is the same function, word for word (tests/test_time_words.py).
     """
-    seconds = (_utc(value) - _utc(now or datetime.now(timezone.utc))).total_seconds()
+    seconds = (_utc(value) - _utc(now or datetime.now(UTC))).total_seconds()
     ahead, span = seconds > 0, abs(seconds)
     if span < 45:
         return "in a few seconds" if ahead else "just now"

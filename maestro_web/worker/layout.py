@@ -322,7 +322,7 @@ def columns_of(graph: nx.DiGraph, sweeps: int = 4) -> list[list[str]]:
             neighbours = dag.predecessors if forward else dag.successors
 
             def barycenter(name: str, current: int) -> float:
-                placed = [position[n] for n in neighbours(name) if n in position]
+                placed = [position[n] for n in neighbours(name) if n in position]  # noqa: B023 (used in this pass)
                 return sum(placed) / len(placed) if placed else current
 
             columns[index] = [name for _, _, name in sorted(

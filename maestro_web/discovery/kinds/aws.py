@@ -236,7 +236,7 @@ def infer(data: BinaryIO | bytes | None, settings: Mapping[str, object],
     for number, region in enumerate(regions):
         for index, (what, left_out, step) in enumerate(steps):
             report(progress, f"reading {left_out} in {region}", 5 + 85 * (number * len(steps) + index) // total)
-            account.call(what, region, left_out, lambda: step(region))
+            account.call(what, region, left_out, lambda: step(region))  # noqa: B023 (called at once)
     report(progress, "linking resources", 92)
     _build(account, graph)
     report(progress, "done", 100)

@@ -7,7 +7,13 @@ from collections.abc import Iterable
 from typing import BinaryIO
 
 from maestro_web.discovery.inference import (
-    MAX_BYTES, Confidence, Edge, Inference, InputRefused, Node, Progress,
+    MAX_BYTES,
+    Confidence,
+    Edge,
+    Inference,
+    InputRefused,
+    Node,
+    Progress,
 )
 
 MAX_NAME = 100            # SPEC §4: a node name is at most 100 characters

@@ -13,7 +13,14 @@ from typing import Any, BinaryIO
 
 from maestro_web.discovery.inference import Inference, InputRefused, Progress
 from maestro_web.discovery.kinds.common import (
-    GraphBuilder, clip, decode_text, hosts_in, kind_from_image, read_bounded, report, shown,
+    GraphBuilder,
+    clip,
+    decode_text,
+    hosts_in,
+    kind_from_image,
+    read_bounded,
+    report,
+    shown,
 )
 from maestro_web.discovery.yaml_safe import load_all
 
