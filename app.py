@@ -1,4 +1,5 @@
 """Entry point: `flask run` finds `app` here, gunicorn serves `app:app`."""
+
 import sys
 
 from maestro_web import ConfigError, create_app

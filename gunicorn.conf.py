@@ -1,4 +1,5 @@
 """Gunicorn settings for production: `gunicorn app:app` reads this file from the working directory."""
+
 import multiprocessing
 import os
 import sys

@@ -5,6 +5,7 @@ same gunicorn.conf.py as the app (`gunicorn -c gunicorn.conf.py bench.bare_hello
 req/s divided by this one's, measured in the same run, is what the whole app costs on top of
 Flask and gunicorn. `/healthz` is there only for the harness's start-up check.
 """
+
 from flask import Flask
 
 app = Flask(__name__)

@@ -5,6 +5,7 @@ and security headers as every other route, so a route's throughput divided by he
 the same run, tells what the route itself costs on top of the framework. Only the benchmarks import
 this module; production serves `app:app`.
 """
+
 import sys
 
 from maestro_web import ConfigError, create_app

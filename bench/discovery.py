@@ -21,6 +21,7 @@ wall time and CPU time of the infer call alone, and the peak RSS.
 The machine has 2 cores shared with other work: the share of busy cores before the run is printed,
 and CPU time is reported next to wall time because it is what the inference itself costs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,6 +42,7 @@ GOALS = {"kubernetes": (3.0, None), "compose": (2.0, None), "otlp": (15.0, 400)}
 
 # --- inputs ----------------------------------------------------------------------------------------
 
+
 def kubernetes_manifests(workloads: int = 1000, seed: int = 7) -> str:
     rng = random.Random(seed)
     namespaces = ["shop", "payments", "search", "platform"]
@@ -48,19 +50,30 @@ def kubernetes_manifests(workloads: int = 1000, seed: int = 7) -> str:
     for i in range(workloads):
         ns = namespaces[i % len(namespaces)]
         peers = [rng.randrange(workloads) for _ in range(4)]
-        forms = [f"http://svc-{peers[0]}:8080/api",
-                 f"svc-{peers[1]}.{namespaces[peers[1] % 4]}:9000",
-                 f"grpc://svc-{peers[2]}.{namespaces[peers[2] % 4]}.svc:50051",
-                 f"postgres://app:secret@svc-{peers[3]}.{namespaces[peers[3] % 4]}.svc.cluster.local:5432/db"]
-        env = "".join(f"""            - name: PEER_{n}_URL
+        forms = [
+            f"http://svc-{peers[0]}:8080/api",
+            f"svc-{peers[1]}.{namespaces[peers[1] % 4]}:9000",
+            f"grpc://svc-{peers[2]}.{namespaces[peers[2] % 4]}.svc:50051",
+            f"postgres://app:secret@svc-{peers[3]}.{namespaces[peers[3] % 4]}.svc.cluster.local:5432/db",
+        ]
+        env = "".join(
+            f"""            - name: PEER_{n}_URL
               value: "{value}"
-""" for n, value in enumerate(forms))
-        env += "".join(f"""            - name: SETTING_{n}
+"""
+            for n, value in enumerate(forms)
+        )
+        env += "".join(
+            f"""            - name: SETTING_{n}
               value: "value-{rng.randrange(10**6)}"
-""" for n in range(28))
-        proxy_env = "".join(f"""            - name: ENVOY_{n}
+"""
+            for n in range(28)
+        )
+        proxy_env = "".join(
+            f"""            - name: ENVOY_{n}
               value: "{rng.randrange(10**9)}"
-""" for n in range(12))
+"""
+            for n in range(12)
+        )
         documents.append(f"""apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -154,7 +167,7 @@ def compose_file(services: int = 2000, seed: int = 7) -> str:
         else:
             lines.append(f"    depends_on:\n      s{peers[0]}: {{condition: service_started}}")
         if i % 7 == 0:
-            lines.append(f"    links: [\"s{peers[1]}:alias{i}\"]")
+            lines.append(f'    links: ["s{peers[1]}:alias{i}"]')
         settings = [(f"SETTING_{n}", f"value-{rng.randrange(10**6)}") for n in range(6)]
         if i % 3:
             lines.append("    environment:")
@@ -166,7 +179,7 @@ def compose_file(services: int = 2000, seed: int = 7) -> str:
             lines.append(f"      - URL=http://s{peers[1]}:80/x")
             lines.append(f"      - CACHE=alias{i}:6379" if i % 7 == 0 else f"      - CACHE=s{peers[2]}:6379")
             lines += [f"      - {key}={value}" for key, value in settings]
-        lines.append(f"    command: [\"serve\", \"--port\", \"80\", \"--peer\", \"s{peers[2]}:80\"]")
+        lines.append(f'    command: ["serve", "--port", "80", "--peer", "s{peers[2]}:80"]')
         lines.append("    restart: unless-stopped")
         if i % 11 == 0:
             lines.append(f"    networks: {{back: {{aliases: [n{i}.internal]}}}}")
@@ -184,10 +197,23 @@ def otlp_spans(path: Path, limit_bytes: int, as_lines: bool, seed: int = 7) -> i
     handle = path.open("w")
     blocks: list[str] = []
 
-    def span(trace: str, span_id: str, parent: str | None, kind: int, start: int, ms: float,
-             attributes: dict[str, str] | None = None) -> dict:
-        item: dict = {"traceId": trace, "spanId": span_id, "name": "op", "kind": kind,
-                      "startTimeUnixNano": str(start), "endTimeUnixNano": str(start + int(ms * 1e6))}
+    def span(
+        trace: str,
+        span_id: str,
+        parent: str | None,
+        kind: int,
+        start: int,
+        ms: float,
+        attributes: dict[str, str] | None = None,
+    ) -> dict:
+        item: dict = {
+            "traceId": trace,
+            "spanId": span_id,
+            "name": "op",
+            "kind": kind,
+            "startTimeUnixNano": str(start),
+            "endTimeUnixNano": str(start + int(ms * 1e6)),
+        }
         if parent:
             item["parentSpanId"] = parent
         if attributes:
@@ -197,8 +223,13 @@ def otlp_spans(path: Path, limit_bytes: int, as_lines: bool, seed: int = 7) -> i
     def flush() -> None:
         nonlocal written
         for service, items in spans_by_service.items():
-            block = json.dumps({"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
-                                "scopeSpans": [{"scope": {"name": "bench"}, "spans": items}]}, separators=(",", ":"))
+            block = json.dumps(
+                {
+                    "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+                    "scopeSpans": [{"scope": {"name": "bench"}, "spans": items}],
+                },
+                separators=(",", ":"),
+            )
             blocks.append(block)
             written += len(block) + 1
         spans_by_service.clear()
@@ -214,18 +245,35 @@ def otlp_spans(path: Path, limit_bytes: int, as_lines: bool, seed: int = 7) -> i
             spans_by_service.setdefault(callee, []).append(span(trace, server, client, 2, start, ms * 0.9))
             count += 2
             if rng.random() < 0.5:
-                spans_by_service[callee].append(span(trace, "%016x" % rng.getrandbits(64), server, 3, start, ms / 3,
-                                                     {"db.system.name": "postgresql",
-                                                      "server.address": f"db-{callee[-1]}"}))
+                spans_by_service[callee].append(
+                    span(
+                        trace,
+                        "%016x" % rng.getrandbits(64),
+                        server,
+                        3,
+                        start,
+                        ms / 3,
+                        {"db.system.name": "postgresql", "server.address": f"db-{callee[-1]}"},
+                    )
+                )
                 count += 1
             if rng.random() < 0.2:
                 producer = "%016x" % rng.getrandbits(64)
                 consumer = rng.choice(services)
-                spans_by_service[callee].append(span(trace, producer, server, 4, start, 1.0,
-                                                     {"messaging.destination.name": f"topic-{callee[-1]}"}))
-                spans_by_service.setdefault(consumer, []).append(span(
-                    trace, "%016x" % rng.getrandbits(64), producer, 5, start, 4.0,
-                    {"messaging.destination.name": f"topic-{callee[-1]}"}))
+                spans_by_service[callee].append(
+                    span(trace, producer, server, 4, start, 1.0, {"messaging.destination.name": f"topic-{callee[-1]}"})
+                )
+                spans_by_service.setdefault(consumer, []).append(
+                    span(
+                        trace,
+                        "%016x" % rng.getrandbits(64),
+                        producer,
+                        5,
+                        start,
+                        4.0,
+                        {"messaging.destination.name": f"topic-{callee[-1]}"},
+                    )
+                )
                 count += 2
         flush()
     if as_lines:
@@ -239,6 +287,7 @@ def otlp_spans(path: Path, limit_bytes: int, as_lines: bool, seed: int = 7) -> i
 
 # --- measuring ------------------------------------------------------------------------------------
 
+
 @dataclass
 class Run:
     wall: float
@@ -249,8 +298,12 @@ class Run:
 
 
 def run_child(kind: str, path: Path) -> Run:
-    process = subprocess.Popen([sys.executable, "-m", "bench.discovery", "--child", kind, str(path)], cwd=ROOT,
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.discovery", "--child", kind, str(path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout is not None
     output = process.stdout.read()
     if process.wait() != 0:
@@ -266,8 +319,18 @@ def child(kind: str, path: str) -> None:
         wall, cpu = time.perf_counter(), time.process_time()
         result = infer(kind, handle, {})
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    print(json.dumps({"wall": wall, "cpu": cpu, "nodes": len(result.nodes), "edges": len(result.edges),
-                      "problems": result.problems, "peak_rss_kib": _peak_rss_kib()}))
+    print(
+        json.dumps(
+            {
+                "wall": wall,
+                "cpu": cpu,
+                "nodes": len(result.nodes),
+                "edges": len(result.edges),
+                "problems": result.problems,
+                "peak_rss_kib": _peak_rss_kib(),
+            }
+        )
+    )
 
 
 def _peak_rss_kib() -> int:
@@ -278,6 +341,7 @@ def _peak_rss_kib() -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     import resource
+
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -319,17 +383,42 @@ def main(argv: list[str] | None = None) -> int:
         seconds, megabytes = GOALS[kind]
         met = wall <= seconds and (megabytes is None or rss <= megabytes)
         ok = ok and met
-        rows.append([label, f"{path.stat().st_size / 2**20:.1f}", f"{runs[0].nodes:,} / {runs[0].edges:,}",
-                     f"{wall:.2f}", f"{max(r.wall for r in runs):.2f}", f"{statistics.median(r.cpu for r in runs):.2f}",
-                     f"{statistics.median(r.rss_mb for r in runs):.0f} (max {rss:.0f})",
-                     f"≤ {seconds:g} s" + (f", ≤ {megabytes} MB" if megabytes else ""), "yes" if met else "NO"])
+        rows.append(
+            [
+                label,
+                f"{path.stat().st_size / 2**20:.1f}",
+                f"{runs[0].nodes:,} / {runs[0].edges:,}",
+                f"{wall:.2f}",
+                f"{max(r.wall for r in runs):.2f}",
+                f"{statistics.median(r.cpu for r in runs):.2f}",
+                f"{statistics.median(r.rss_mb for r in runs):.0f} (max {rss:.0f})",
+                f"≤ {seconds:g} s" + (f", ≤ {megabytes} MB" if megabytes else ""),
+                "yes" if met else "NO",
+            ]
+        )
     machine = machine_description()
     print(f"Command: `python -m bench.discovery {' '.join(argv if argv is not None else sys.argv[1:])}`\n")
-    print(f"Machine: {machine['cores']} cores, {machine['cpu']}, {machine['memory']}, Python {machine['python']}, "
-          f"{machine['date']}, code {machine['code']}; cores busy with other work before the run: "
-          f"{'unknown' if busy is None else f'{busy:.0%}'}.\n")
-    print(format_table(["input", "MiB", "nodes / edges", "wall s (median)", "wall s (max)", "CPU s (median)",
-                        "peak RSS MB", "goal", "met"], rows))
+    print(
+        f"Machine: {machine['cores']} cores, {machine['cpu']}, {machine['memory']}, Python {machine['python']}, "
+        f"{machine['date']}, code {machine['code']}; cores busy with other work before the run: "
+        f"{'unknown' if busy is None else f'{busy:.0%}'}.\n"
+    )
+    print(
+        format_table(
+            [
+                "input",
+                "MiB",
+                "nodes / edges",
+                "wall s (median)",
+                "wall s (max)",
+                "CPU s (median)",
+                "peak RSS MB",
+                "goal",
+                "met",
+            ],
+            rows,
+        )
+    )
     if not args.keep:
         for _, _, path, _ in inputs:
             path.unlink()

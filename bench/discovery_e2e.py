@@ -12,6 +12,7 @@ picture has been fetched again (what static/live.js does on that event). Each ro
 manifest (one more or one less dependency), so every crawl changes the graph and queues a run.
 Run by hand, never by `make test`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,20 @@ from maestro_web.discovery.sealing import generate_key_pair
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password-123"
-SERVICES = ["gateway", "web", "cart", "catalog", "checkout", "payments", "orders", "users", "search", "mailer",
-            "postgres", "redis"]
+SERVICES = [
+    "gateway",
+    "web",
+    "cart",
+    "catalog",
+    "checkout",
+    "payments",
+    "orders",
+    "users",
+    "search",
+    "mailer",
+    "postgres",
+    "redis",
+]
 
 
 def free_port() -> int:
@@ -52,7 +65,9 @@ def manifest(extra: bool) -> str:
             targets.append("postgres" if index % 2 else "redis")
         if extra and name == "gateway":
             targets.append("mailer")
-        env = "".join(f"        - name: DEP_{i}\n          value: http://{target}:8080/\n" for i, target in enumerate(targets))
+        env = "".join(
+            f"        - name: DEP_{i}\n          value: http://{target}:8080/\n" for i, target in enumerate(targets)
+        )
         image = {"postgres": "postgres:16", "redis": "redis:7"}.get(name, f"shop/{name}:1")
         docs.append(f"""apiVersion: apps/v1
 kind: Deployment
@@ -85,34 +100,59 @@ def main() -> None:
     base = f"http://127.0.0.1:{ports['app']}"
     private, public = generate_key_pair()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAESTRO_", "FLASK_", "DATABASE_URL", "REDIS_URL"))}
-    env.update({
-        "MAESTRO_ENV": "development", "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "MAESTRO_BASE_URL": base,
-        "MAESTRO_LIVE_URL": f"ws://127.0.0.1:{ports['live']}/live",
-        "MAESTRO_DISCOVERY_URL": f"http://127.0.0.1:{ports['discovery']}", "MAESTRO_RATELIMIT_ENABLED": "false",
-        "MAESTRO_DISCOVERY_PRIVATE_KEY": private, "MAESTRO_DISCOVERY_PUBLIC_KEY": public, "LOG_LEVEL": "WARNING",
-        "PYTHONUNBUFFERED": "1",
-    })
-    for name in ("MAESTRO_SECRETJWT", "MAESTRO_SECRETJWT_PUBLIC_ANALYTICS", "MAESTRO_SECRETJWT_ANALYTICS",
-                 "MAESTRO_SECRET_CRYPTO_FORGOT", "MAESTRO_SECRETJWT_FORGOT", "MAESTRO_SECRETJWT_SOCKET", "FLASK_SECRET_KEY"):
+    env.update(
+        {
+            "MAESTRO_ENV": "development",
+            "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+            "MAESTRO_BASE_URL": base,
+            "MAESTRO_LIVE_URL": f"ws://127.0.0.1:{ports['live']}/live",
+            "MAESTRO_DISCOVERY_URL": f"http://127.0.0.1:{ports['discovery']}",
+            "MAESTRO_RATELIMIT_ENABLED": "false",
+            "MAESTRO_DISCOVERY_PRIVATE_KEY": private,
+            "MAESTRO_DISCOVERY_PUBLIC_KEY": public,
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    for name in (
+        "MAESTRO_SECRETJWT",
+        "MAESTRO_SECRETJWT_PUBLIC_ANALYTICS",
+        "MAESTRO_SECRETJWT_ANALYTICS",
+        "MAESTRO_SECRET_CRYPTO_FORGOT",
+        "MAESTRO_SECRETJWT_FORGOT",
+        "MAESTRO_SECRETJWT_SOCKET",
+        "FLASK_SECRET_KEY",
+    ):
         env[name] = secrets.token_urlsafe(48)
     flask = [sys.executable, "-m", "flask", "--app", "app"]
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run([*flask, "users", "create", "bench@example.com", "--name", "Bench", "--password-stdin"], cwd=ROOT,
-                   env=env, check=True, input=PASSWORD + "\n", text=True, capture_output=True)
+    subprocess.run(
+        [*flask, "users", "create", "bench@example.com", "--name", "Bench", "--password-stdin"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        input=PASSWORD + "\n",
+        text=True,
+        capture_output=True,
+    )
     logs = open(tmp / "processes.log", "w")
-    processes = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT) for command in (
-        [*flask, "run", "--port", str(ports["app"]), "--with-threads"],
-        [*flask, "live", "serve", "--port", str(ports["live"])],
-        [*flask, "discovery", "serve", "--port", str(ports["discovery"])],
-        [*flask, "analytics", "worker", "--url", f"{base}/analytics", "--poll-interval", "0.2"],
-    )]
+    processes = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT)
+        for command in (
+            [*flask, "run", "--port", str(ports["app"]), "--with-threads"],
+            [*flask, "live", "serve", "--port", str(ports["live"])],
+            [*flask, "discovery", "serve", "--port", str(ports["discovery"])],
+            [*flask, "analytics", "worker", "--url", f"{base}/analytics", "--poll-interval", "0.2"],
+        )
+    ]
     try:
         http = requests.Session()
         deadline = time.monotonic() + 60
         while True:
             try:
-                token = http.post(f"{base}/api/auth/token", json={"email": "bench@example.com", "password": PASSWORD},
-                                  timeout=5).json()["access_token"]
+                token = http.post(
+                    f"{base}/api/auth/token", json={"email": "bench@example.com", "password": PASSWORD}, timeout=5
+                ).json()["access_token"]
                 requests.get(f"http://127.0.0.1:{ports['discovery']}/healthz", timeout=2).raise_for_status()
                 requests.get(f"http://127.0.0.1:{ports['live']}/healthz", timeout=2).raise_for_status()
                 break
@@ -123,8 +163,11 @@ def main() -> None:
         http.headers["Authorization"] = f"Bearer {token}"
         graph = http.post(f"{base}/api/graphs", json={"name": "Shop", "spec": "browser -> gateway"}, timeout=10).json()
         graph_id = graph["id"]
-        source = http.post(f"{base}/api/graphs/{graph_id}/sources", timeout=10,
-                           json={"kind": "kubernetes", "label": "Shop manifests", "input": manifest(False)}).json()
+        source = http.post(
+            f"{base}/api/graphs/{graph_id}/sources",
+            timeout=10,
+            json={"kind": "kubernetes", "label": "Shop manifests", "input": manifest(False)},
+        ).json()
         ticket = http.post(f"{base}/api/live/ticket", json={"graph": graph_id}, timeout=10).json()
         page = connect(ticket["url"], origin=base, open_timeout=10, legacy=True)  # type: ignore[arg-type]
         page.send(json.dumps({"type": "hello", "ticket": ticket["ticket"]}))
@@ -133,8 +176,11 @@ def main() -> None:
         times: list[float] = []
         for round_number in range(args.rounds + 1):  # round 0 warms up (imports, first picture)
             if round_number:
-                http.patch(f"{base}/api/graphs/{graph_id}/sources/{source['id']}", timeout=10,
-                           json={"input": manifest(round_number % 2 == 1)}).raise_for_status()
+                http.patch(
+                    f"{base}/api/graphs/{graph_id}/sources/{source['id']}",
+                    timeout=10,
+                    json={"input": manifest(round_number % 2 == 1)},
+                ).raise_for_status()
             started = time.perf_counter()
             answer = http.post(f"{base}/api/graphs/{graph_id}/sources/{source['id']}/crawl", timeout=30)
             assert answer.status_code == 202, answer.text
@@ -159,9 +205,11 @@ def main() -> None:
             print(f"round {round_number}: {elapsed:.2f} s{' (warm-up)' if not round_number else ''}", flush=True)
         page.close()
         deps = http.get(f"{base}/api/graphs/{graph_id}/dependencies", timeout=10).json()
-        print(f"\n| crawls | nodes | edges | median | max | limit |\n|---|---|---|---|---|---|\n"
-              f"| {len(times)} | {len(deps['nodes'])} | {len(deps['edges'])} | {statistics.median(times):.2f} s "
-              f"| {max(times):.2f} s | 5 s |")
+        print(
+            f"\n| crawls | nodes | edges | median | max | limit |\n|---|---|---|---|---|---|\n"
+            f"| {len(times)} | {len(deps['nodes'])} | {len(deps['edges'])} | {statistics.median(times):.2f} s "
+            f"| {max(times):.2f} s | 5 s |"
+        )
     finally:
         for process in processes:
             process.terminate()

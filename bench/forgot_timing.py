@@ -11,6 +11,7 @@ as in production; sending happens on the mail thread, off the request path.
 Reports the median and the 90th percentile of each, and the ratio of the medians (1.00 = equal).
 Uses a fresh SQLite file in a temp folder; rate limits are off (they would stop the run).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,19 @@ def main(argv: list[str] | None = None) -> int:
     from maestro_web.models import User
 
     with tempfile.TemporaryDirectory(prefix="maestro-bench-") as folder, SmtpServer() as smtp:
-        app = create_app({"MAESTRO_ENV": "testing", "INSTANCE_PATH": folder, "RATELIMIT_ENABLED": False,
-                          "WTF_CSRF_ENABLED": False, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.db",
-                          "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port, "LOG_LEVEL": "WARNING"}, environ={})
+        app = create_app(
+            {
+                "MAESTRO_ENV": "testing",
+                "INSTANCE_PATH": folder,
+                "RATELIMIT_ENABLED": False,
+                "WTF_CSRF_ENABLED": False,
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.db",
+                "MAIL_SERVER": "127.0.0.1",
+                "MAIL_PORT": smtp.port,
+                "LOG_LEVEL": "WARNING",
+            },
+            environ={},
+        )
         with app.app_context():
             upgrade()
             User.create("known@example.com", "Known", "correct horse battery")

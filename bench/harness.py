@@ -11,6 +11,7 @@ about 850 µs, and `requests` could not push past ~750 hello/s with 32 threads, 
 server answers), so it needs no dependency beyond the standard library. Client CPU is reported
 with every result, because on 2 cores the client and the server share the same processors.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -100,10 +101,16 @@ def machine_description() -> dict[str, str]:
     except OSError:
         pass
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         version = commit + (" (with uncommitted changes)" if dirty else "") if commit else "unknown"
     except (OSError, subprocess.SubprocessError):
         version = "unknown"
@@ -164,16 +171,19 @@ def production_environ(database_url: str, port: int, **extra: str) -> dict[str, 
     """A production environment for the app: fresh random secrets, this database, this port."""
     env = {name: value for name, value in os.environ.items() if name in ("PATH", "HOME", "LANG", "LC_ALL", "TZ")}
     env.update({name: secrets.token_urlsafe(48) for name in SECRET_VARIABLES})
-    env.update({
-        "MAESTRO_ENV": "production",
-        "MAESTRO_BASE_URL": f"http://{LOOPBACK}:{port}",
-        "DATABASE_URL": database_url,
-        "GUNICORN_BIND": f"{LOOPBACK}:{port}",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        # The benchmarks queue thousands of runs for one owner: the fair-use quotas are not measured here.
-        "MAESTRO_QUOTA_GRAPHS": "100000000", "MAESTRO_QUOTA_QUEUED_RUNS": "100000000",
-        "MAESTRO_QUOTA_RUNS_PER_HOUR": "100000000",
-    })
+    env.update(
+        {
+            "MAESTRO_ENV": "production",
+            "MAESTRO_BASE_URL": f"http://{LOOPBACK}:{port}",
+            "DATABASE_URL": database_url,
+            "GUNICORN_BIND": f"{LOOPBACK}:{port}",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            # The benchmarks queue thousands of runs for one owner: the fair-use quotas are not measured here.
+            "MAESTRO_QUOTA_GRAPHS": "100000000",
+            "MAESTRO_QUOTA_QUEUED_RUNS": "100000000",
+            "MAESTRO_QUOTA_RUNS_PER_HOUR": "100000000",
+        }
+    )
     env.update(extra)
     return env
 
@@ -181,8 +191,15 @@ def production_environ(database_url: str, port: int, **extra: str) -> dict[str, 
 def migrate(env: Mapping[str, str], log_path: Path) -> None:
     """Build the schema the way production does: `flask db upgrade` in the project folder."""
     with open(log_path, "ab") as log:
-        subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=dict(env),
-                       stdout=log, stderr=subprocess.STDOUT, check=True, timeout=300)
+        subprocess.run(
+            [sys.executable, "-m", "flask", "db", "upgrade"],
+            cwd=ROOT,
+            env=dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+            timeout=300,
+        )
 
 
 # --- the server ----------------------------------------------------------------------------------
@@ -195,8 +212,14 @@ class GunicornServer:
     variable, and workers / threads through WEB_CONCURRENCY / GUNICORN_THREADS when given.
     """
 
-    def __init__(self, app_module: str, env: Mapping[str, str], log_path: Path,
-                 workers: int | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        app_module: str,
+        env: Mapping[str, str],
+        log_path: Path,
+        workers: int | None = None,
+        threads: int | None = None,
+    ) -> None:
         self.env = dict(env)
         # gunicorn opens a control socket in $XDG_RUNTIME_DIR (else ~/.gunicorn): keep it in our temp folder.
         self.env.setdefault("XDG_RUNTIME_DIR", str(log_path.parent))
@@ -216,8 +239,9 @@ class GunicornServer:
     def start(self, timeout: float = 60.0) -> None:
         log = open(self.log_path, "ab")
         # Its own session, so that a Ctrl-C in our terminal reaches us (and our cleanup), not gunicorn.
-        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         log.close()
         self.wait_healthy(timeout)
 
@@ -227,8 +251,9 @@ class GunicornServer:
         last = "no answer"
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log_path}\n"
-                                   + self.log_tail())
+                raise RuntimeError(
+                    f"gunicorn exited with {self.process.returncode}; see {self.log_path}\n" + self.log_tail()
+                )
             try:
                 status, _ = simple_get(self.url + "/healthz", timeout=2)
                 if status == 200:
@@ -295,9 +320,25 @@ class LiveServer:
     def start(self, env: Mapping[str, str], timeout: float = 30.0) -> None:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "app", "live", "serve", "--host", LOOPBACK,
-                 "--port", str(self.port)], cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "flask",
+                    "--app",
+                    "app",
+                    "live",
+                    "serve",
+                    "--host",
+                    LOOPBACK,
+                    "--port",
+                    str(self.port),
+                ],
+                cwd=ROOT,
+                env=dict(env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -323,9 +364,16 @@ class LiveServer:
             process.wait(10)
 
 
-def migrated_server(database_url: str, log_path: Path, app_module: str = "bench.bench_app:app", *,
-                    redis_url: str = DEFAULT_REDIS_URL, workers: int | None = None, threads: int | None = None,
-                    **extra: str) -> GunicornServer:
+def migrated_server(
+    database_url: str,
+    log_path: Path,
+    app_module: str = "bench.bench_app:app",
+    *,
+    redis_url: str = DEFAULT_REDIS_URL,
+    workers: int | None = None,
+    threads: int | None = None,
+    **extra: str,
+) -> GunicornServer:
     """The one way benchmarks serve the app: production settings with Redis on a free loopback port,
     `database_url` brought to the newest schema (`flask db upgrade`), gunicorn not started yet.
 
@@ -353,8 +401,20 @@ def plain_sync_server(server: GunicornServer, app_module: str, log_path: Path, w
     empty = log_path.parent / "plain.gunicorn.conf.py"
     empty.write_text("")
     plain = GunicornServer(app_module, {**server.env, "GUNICORN_BIND": bind}, log_path)
-    plain.command = [sys.executable, "-m", "gunicorn", "-c", str(empty), "-w", str(workers), "-k", "sync",
-                     "-b", bind, app_module]
+    plain.command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        str(empty),
+        "-w",
+        str(workers),
+        "-k",
+        "sync",
+        "-b",
+        bind,
+        app_module,
+    ]
     return plain
 
 
@@ -363,7 +423,9 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py)")
     parser.add_argument("--threads", type=int, default=None, help="gunicorn threads (default: gunicorn.conf.py)")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_ADMIN_URL, help="admin URL to create databases")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="REDIS_URL the server gets ($REDIS_URL or local 0)")
+    parser.add_argument(
+        "--redis-url", default=DEFAULT_REDIS_URL, help="REDIS_URL the server gets ($REDIS_URL or local 0)"
+    )
 
 
 def _children(pid: int) -> list[int]:
@@ -453,10 +515,17 @@ def percentile(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[min(998, max(0, round(p * 10) - 1))]
 
 
-def run_load(base_url: str, make_request: Callable[[int], Request], *, concurrency: int,
-             total: int | None = None, duration: float | None = None,
-             expect_status: int | Collection[int] = 200, timeout: float = 60.0,
-             max_seconds: float = 600.0) -> LoadResult:
+def run_load(
+    base_url: str,
+    make_request: Callable[[int], Request],
+    *,
+    concurrency: int,
+    total: int | None = None,
+    duration: float | None = None,
+    expect_status: int | Collection[int] = 200,
+    timeout: float = 60.0,
+    max_seconds: float = 600.0,
+) -> LoadResult:
     """Send requests from `concurrency` clients, each on its own keep-alive connection.
 
     Request number i is `make_request(i)`, handed out in order across clients, until `total`
@@ -541,9 +610,17 @@ def run_load(base_url: str, make_request: Callable[[int], Request], *, concurren
     busy = None
     if machine_before and machine_after and machine_after[1] > machine_before[1]:
         busy = (machine_after[0] - machine_before[0]) / (machine_after[1] - machine_before[1])
-    return LoadResult(ok=len(latencies), errors=len(errors), seconds=seconds, latencies=latencies,
-                      bytes_sent=sent[0], client_cpu_seconds=client_cpu, machine_busy=busy,
-                      concurrency=concurrency, error_samples=errors[:5])
+    return LoadResult(
+        ok=len(latencies),
+        errors=len(errors),
+        seconds=seconds,
+        latencies=latencies,
+        bytes_sent=sent[0],
+        client_cpu_seconds=client_cpu,
+        machine_busy=busy,
+        concurrency=concurrency,
+        error_samples=errors[:5],
+    )
 
 
 def median(values: list[float]) -> float:
@@ -553,6 +630,8 @@ def median(values: list[float]) -> float:
 def format_table(headers: list[str], rows: list[list[str]]) -> str:
     """A Markdown table, columns padded so it also reads well in a terminal."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+
     return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])

@@ -26,6 +26,7 @@ Everything runs on 127.0.0.1: gunicorn with the repo's gunicorn.conf.py (product
 log on) serving `bench.bench_app:app` on a free port, a fresh SQLite file in a temp folder or a fresh
 PostgreSQL database; all of it is removed at the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -128,8 +129,16 @@ def build_payload(target_bytes: int, label: str) -> Payload:
         raise RuntimeError(f"the reference worker failed on the benchmark graph: {result['msg']}")
     body = json.dumps(result).encode()
     prefix, _, suffix = body.partition(RUN_ID_PLACEHOLDER.encode())
-    return Payload(label=label, target_bytes=target_bytes, spec=text, nodes=len(spec["nodes"]),
-                   edges=len(spec["edges"]), svg_bytes=len(result["svg"].encode()), prefix=prefix, suffix=suffix)
+    return Payload(
+        label=label,
+        target_bytes=target_bytes,
+        spec=text,
+        nodes=len(spec["nodes"]),
+        edges=len(spec["edges"]),
+        svg_bytes=len(result["svg"].encode()),
+        prefix=prefix,
+        suffix=suffix,
+    )
 
 
 def size_label(size: int) -> str:
@@ -164,11 +173,14 @@ class RunQueue:
         db = self.db
         with self.app.app_context():
             owner = db.session.get(User, self.owner_id)
-            ids = [create_graph(owner, GraphChanges(name=f"{label} #{i}", type="infra", description="", spec=spec)).id
-                   for i in range(count)]
+            ids = [
+                create_graph(owner, GraphChanges(name=f"{label} #{i}", type="infra", description="", spec=spec)).id
+                for i in range(count)
+            ]
             db.session.commit()
             rows = db.session.execute(
-                select(Graph.public_id, GraphRun.public_id).join(GraphRun, GraphRun.graph_id == Graph.id)
+                select(Graph.public_id, GraphRun.public_id)
+                .join(GraphRun, GraphRun.graph_id == Graph.id)
                 .where(Graph.id.in_(ids), GraphRun.state == "queued")
             ).all()
         if len(rows) != count:
@@ -199,15 +211,19 @@ def ingest_requests(queue: RunQueue, runs: list[tuple[str, str]], payload: Paylo
     return [(graph_id, run_id, queue.token(graph_id, run_id, payload.body(run_id))) for graph_id, run_id in runs]
 
 
-def ingest_load(url: str, payload: Payload, jobs: list[tuple[str, str, str]], concurrency: int,
-                seconds: float) -> LoadResult:
+def ingest_load(
+    url: str, payload: Payload, jobs: list[tuple[str, str, str]], concurrency: int, seconds: float
+) -> LoadResult:
     def make_request(index: int) -> Request:
         _graph_id, run_id, token = jobs[index]
-        return Request("POST", INGEST_PATH, payload.body(run_id),
-                       {"Authorization": f"JWT {token}", "Content-Type": "application/json"})
+        return Request(
+            "POST",
+            INGEST_PATH,
+            payload.body(run_id),
+            {"Authorization": f"JWT {token}", "Content-Type": "application/json"},
+        )
 
-    return run_load(url, make_request, concurrency=concurrency, total=len(jobs), duration=seconds,
-                    expect_status=201)
+    return run_load(url, make_request, concurrency=concurrency, total=len(jobs), duration=seconds, expect_status=201)
 
 
 def hello_load(url: str, concurrency: int, seconds: float) -> LoadResult:
@@ -258,8 +274,9 @@ def bench_database(engine: str, payloads: list[Payload], args: argparse.Namespac
         live = LiveServer(workdir / "live.log")  # each ingest's run.finished goes to it, as deployed
         try:
             port = free_port()
-            env = production_environ(database.url, port, LOG_LEVEL=args.log_level, REDIS_URL=args.redis_url,
-                                     MAESTRO_LIVE_URL=live.url)
+            env = production_environ(
+                database.url, port, LOG_LEVEL=args.log_level, REDIS_URL=args.redis_url, MAESTRO_LIVE_URL=live.url
+            )
             migrate(env, log_path)
             queue = RunQueue(env)
             server = GunicornServer("bench.bench_app:app", env, log_path, workers=args.workers, threads=args.threads)
@@ -279,7 +296,10 @@ def bench_database(engine: str, payloads: list[Payload], args: argparse.Namespac
                     outcome.warmup_rps[payload.label] = warm.rps
                 pools: dict[str, list[list[tuple[str, str, str]]]] = {}
                 for payload in payloads:
-                    per_round = min(args.max_posts, math.ceil(outcome.warmup_rps[payload.label] * args.seconds * 2) + 2 * args.concurrency)
+                    per_round = min(
+                        args.max_posts,
+                        math.ceil(outcome.warmup_rps[payload.label] * args.seconds * 2) + 2 * args.concurrency,
+                    )
                     pools[payload.label] = []
                     for round_number in range(1, args.rounds + 1):
                         runs = queue.queue(per_round, f"{payload.label} round {round_number}", payload.spec)
@@ -294,16 +314,24 @@ def bench_database(engine: str, payloads: list[Payload], args: argparse.Namespac
                             measured = measure(server, lambda: hello_load(server.url, args.concurrency, args.seconds))
                         else:
                             jobs = pools[name][round_number - 1]
-                            measured = measure(server, lambda: ingest_load(
-                                server.url, by_label[name], jobs, args.concurrency, args.seconds))
+                            measured = measure(
+                                server,
+                                lambda: ingest_load(server.url, by_label[name], jobs, args.concurrency, args.seconds),
+                            )
                             outcome.accepted += measured.result.ok
                             if measured.result.ok == len(jobs):
-                                print(f"[{engine}] round {round_number} {name}: used every queued run "
-                                      f"({len(jobs)}); raise --max-posts for longer rounds", file=sys.stderr)
+                                print(
+                                    f"[{engine}] round {round_number} {name}: used every queued run "
+                                    f"({len(jobs)}); raise --max-posts for longer rounds",
+                                    file=sys.stderr,
+                                )
                         _check(measured.result, f"[{engine}] round {round_number} {name}", server)
                         outcome.rounds[name].append(measured)
-                        print(f"[{engine}] round {round_number} {name:>7}: {measured.result.rps:8.1f}/s "
-                              f"p99 {measured.result.percentile(99) * 1000:7.1f} ms", file=sys.stderr)
+                        print(
+                            f"[{engine}] round {round_number} {name:>7}: {measured.result.rps:8.1f}/s "
+                            f"p99 {measured.result.percentile(99) * 1000:7.1f} ms",
+                            file=sys.stderr,
+                        )
             outcome.stored = queue.stored_results()
         finally:
             live.stop()
@@ -334,25 +362,39 @@ def summary_rows(run: DatabaseRun, payloads: list[Payload]) -> list[list[str]]:
         throughput = median([m.result.bytes_per_second for m in measured])
         server_cpu = [m.server_cpu for m in measured if m.server_cpu is not None]
         busy = [m.result.machine_busy for m in measured if m.result.machine_busy is not None]
-        rows.append([
-            f"GET {HELLO_PATH}" if payload is None else f"POST {INGEST_PATH}",
-            "—" if payload is None else f"{payload.svg_bytes:,} B SVG ({payload.body_bytes:,} B body)",
-            f"{median(rates):,.1f}",
-            f"{min(rates):,.1f}–{max(rates):,.1f}",
-            "1" if payload is None else f"{median(rates) / median([h.result.rps for h in hello]):.4f}",
-            "—" if payload is None else f"{throughput / 1e6:.2f}",
-            f"{percentile(latencies, 50) * 1000:.1f}",
-            f"{percentile(latencies, 99) * 1000:.1f}",
-            f"{median(server_cpu) * 100:.0f} %" if server_cpu else "?",
-            f"{median([m.result.client_cpu_share for m in measured]) * 100:.0f} %",
-            f"{median(busy) * 100:.0f} %" if busy else "?",
-            str(sum(m.result.errors for m in measured)),
-        ])
+        rows.append(
+            [
+                f"GET {HELLO_PATH}" if payload is None else f"POST {INGEST_PATH}",
+                "—" if payload is None else f"{payload.svg_bytes:,} B SVG ({payload.body_bytes:,} B body)",
+                f"{median(rates):,.1f}",
+                f"{min(rates):,.1f}–{max(rates):,.1f}",
+                "1" if payload is None else f"{median(rates) / median([h.result.rps for h in hello]):.4f}",
+                "—" if payload is None else f"{throughput / 1e6:.2f}",
+                f"{percentile(latencies, 50) * 1000:.1f}",
+                f"{percentile(latencies, 99) * 1000:.1f}",
+                f"{median(server_cpu) * 100:.0f} %" if server_cpu else "?",
+                f"{median([m.result.client_cpu_share for m in measured]) * 100:.0f} %",
+                f"{median(busy) * 100:.0f} %" if busy else "?",
+                str(sum(m.result.errors for m in measured)),
+            ]
+        )
     return rows
 
 
-HEADERS = ["request", "size", "per second (median)", "min–max", "× hello", "body MB/s", "p50 ms", "p99 ms",
-           "server CPU", "client CPU", "machine busy", "errors"]
+HEADERS = [
+    "request",
+    "size",
+    "per second (median)",
+    "min–max",
+    "× hello",
+    "body MB/s",
+    "p50 ms",
+    "p99 ms",
+    "server CPU",
+    "client CPU",
+    "machine busy",
+    "errors",
+]
 
 
 def report(runs: list[DatabaseRun], payloads: list[Payload], args: argparse.Namespace, command: str) -> str:
@@ -365,8 +407,11 @@ def report(runs: list[DatabaseRun], payloads: list[Payload], args: argparse.Name
         f"server: {runs[0].server_command if runs else ''} (gunicorn.conf.py: workers "
         f"{args.workers or 'default'}, threads {args.threads or 'default'}), MAESTRO_ENV=production, LOG_LEVEL={args.log_level}",
         f"load: {args.concurrency} clients with keep-alive, {args.rounds} rounds of {args.seconds:g} s per request kind",
-        "payloads: " + "; ".join(f"{p.label}: {p.nodes} nodes, {p.edges} edges, SVG {p.svg_bytes:,} B, body {p.body_bytes:,} B"
-                                 for p in payloads),
+        "payloads: "
+        + "; ".join(
+            f"{p.label}: {p.nodes} nodes, {p.edges} edges, SVG {p.svg_bytes:,} B, body {p.body_bytes:,} B"
+            for p in payloads
+        ),
         "",
     ]
     for run in runs:
@@ -374,8 +419,10 @@ def report(runs: list[DatabaseRun], payloads: list[Payload], args: argparse.Name
         lines.append("")
         lines.append(format_table(HEADERS, summary_rows(run, payloads)))
         lines.append("")
-        lines.append(f"201 answers counted (warm-up included): {run.accepted}; result rows in the database "
-                     f"afterwards: {run.stored}" + ("" if run.accepted == run.stored else "  <-- MISMATCH"))
+        lines.append(
+            f"201 answers counted (warm-up included): {run.accepted}; result rows in the database "
+            f"afterwards: {run.stored}" + ("" if run.accepted == run.stored else "  <-- MISMATCH")
+        )
         lines.append("")
     return "\n".join(lines)
 
@@ -384,42 +431,68 @@ def to_json(runs: list[DatabaseRun], payloads: list[Payload], args: argparse.Nam
     return {
         "machine": machine_description(),
         "args": vars(args),
-        "payloads": [{k: v for k, v in vars(p).items() if k not in ("prefix", "suffix", "spec")} | {"body_bytes": p.body_bytes}
-                     for p in payloads],
-        "databases": [{
-            "engine": run.engine,
-            "accepted": run.accepted,
-            "stored": run.stored,
-            "warmup_rps": run.warmup_rps,
-            "rounds": {name: [{"rps": m.result.rps, "ok": m.result.ok, "errors": m.result.errors,
-                               "seconds": m.result.seconds, "bytes_per_second": m.result.bytes_per_second,
-                               "p50": m.result.percentile(50), "p99": m.result.percentile(99),
-                               "server_cpu": m.server_cpu, "client_cpu": m.result.client_cpu_share,
-                               "machine_busy": m.result.machine_busy} for m in measured]
-                       for name, measured in run.rounds.items()},
-        } for run in runs],
+        "payloads": [
+            {k: v for k, v in vars(p).items() if k not in ("prefix", "suffix", "spec")} | {"body_bytes": p.body_bytes}
+            for p in payloads
+        ],
+        "databases": [
+            {
+                "engine": run.engine,
+                "accepted": run.accepted,
+                "stored": run.stored,
+                "warmup_rps": run.warmup_rps,
+                "rounds": {
+                    name: [
+                        {
+                            "rps": m.result.rps,
+                            "ok": m.result.ok,
+                            "errors": m.result.errors,
+                            "seconds": m.result.seconds,
+                            "bytes_per_second": m.result.bytes_per_second,
+                            "p50": m.result.percentile(50),
+                            "p99": m.result.percentile(99),
+                            "server_cpu": m.server_cpu,
+                            "client_cpu": m.result.client_cpu_share,
+                            "machine_busy": m.result.machine_busy,
+                        }
+                        for m in measured
+                    ]
+                    for name, measured in run.rounds.items()
+                },
+            }
+            for run in runs
+        ],
     }
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n", 1)[0])
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--sizes", default="100000,1000000",
-                        help="SVG sizes in bytes, comma-separated (default: 100 KB and 1 MB)")
+    parser.add_argument(
+        "--sizes", default="100000,1000000", help="SVG sizes in bytes, comma-separated (default: 100 KB and 1 MB)"
+    )
     # 8, not 4: each client keeps one connection, and gunicorn's 5 worker processes share them as
     # they happen to accept them; 4 connections land in one process now and then (measured: 1 round
     # in 4 or 5), which then serves them all on one core under the GIL and halves that round.
-    parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients, each with a keep-alive connection (default 8)")
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="concurrent clients, each with a keep-alive connection (default 8)"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="rounds; the tables give the median (default 5)")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of one measurement (default 4)")
     parser.add_argument("--max-posts", type=int, default=2000, help="queued runs per size and round at most")
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py)")
     parser.add_argument("--threads", type=int, default=None, help="gunicorn threads (default: gunicorn.conf.py)")
     parser.add_argument("--log-level", default="INFO", help="the app's LOG_LEVEL (default INFO, as in production)")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_ADMIN_URL,
-                        help="an admin URL; a database maestro_bench_* is created there and dropped after")
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-                        help="REDIS_URL the server gets (production requires one; default $REDIS_URL or local 0)")
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES_ADMIN_URL,
+        help="an admin URL; a database maestro_bench_* is created there and dropped after",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="REDIS_URL the server gets (production requires one; default $REDIS_URL or local 0)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write every round's figures here")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (database file, server log)")
     args = parser.parse_args(argv)

@@ -10,6 +10,7 @@ the local Redis under a throw-away key prefix), connects lightweight asyncio Web
 Run by hand, never by `make test`. The clients share the 2 cores with the server: the latencies
 include the clients' own time to read 1,000 copies of each event.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,16 +51,26 @@ class Server:
     def __init__(self, redis_prefix: str | None = None) -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MAESTRO_", "REDIS_URL", "FLASK_"))}
-        env.update({
-            "MAESTRO_ENV": "testing", "MAESTRO_SECRETJWT": SESSION_SECRET, "MAESTRO_SECRETJWT_SOCKET": SOCKET_SECRET,
-            "MAESTRO_BASE_URL": ORIGIN, "MAESTRO_LIVE_MAX_CONNECTIONS_PER_ADDRESS": "20000",
-            "LOG_LEVEL": "WARNING",  # no access log line per publish: it would be most of the work
-        })
+        env.update(
+            {
+                "MAESTRO_ENV": "testing",
+                "MAESTRO_SECRETJWT": SESSION_SECRET,
+                "MAESTRO_SECRETJWT_SOCKET": SOCKET_SECRET,
+                "MAESTRO_BASE_URL": ORIGIN,
+                "MAESTRO_LIVE_MAX_CONNECTIONS_PER_ADDRESS": "20000",
+                "LOG_LEVEL": "WARNING",  # no access log line per publish: it would be most of the work
+            }
+        )
         if redis_prefix:
             env.update({"REDIS_URL": REDIS_URL, "MAESTRO_LIVE_REDIS_PREFIX": redis_prefix})
         self.log = tempfile.NamedTemporaryFile(prefix="bench-live-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "live", "serve", "--port",
-                                      str(self.port)], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "app", "live", "serve", "--port", str(self.port)],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     async def wait(self) -> None:
         deadline = time.monotonic() + 30
@@ -141,9 +152,13 @@ class Client(asyncio.Protocol):
     def handshake(self, port: int) -> None:
         key = base64.b64encode(secrets.token_bytes(16)).decode()
         assert self.transport is not None
-        self.transport.write((f"GET /live HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                              f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                              f"Origin: {ORIGIN}\r\n\r\n").encode())
+        self.transport.write(
+            (
+                f"GET /live HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Origin: {ORIGIN}\r\n\r\n"
+            ).encode()
+        )
 
     def send(self, message: dict[str, Any], opcode: int = 0x1) -> None:
         self._frame(json.dumps(message).encode(), opcode)
@@ -151,8 +166,11 @@ class Client(asyncio.Protocol):
     def _frame(self, payload: bytes, opcode: int) -> None:
         mask = secrets.token_bytes(4)
         size = len(payload)
-        header = struct.pack("!BB", 0x80 | opcode, 0x80 | size) if size < 126 else \
-            struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, size)
+        header = (
+            struct.pack("!BB", 0x80 | opcode, 0x80 | size)
+            if size < 126
+            else struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, size)
+        )
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         assert self.transport is not None
         self.transport.write(header + mask + masked)
@@ -163,7 +181,7 @@ class Client(asyncio.Protocol):
             # and keeping the last bytes of the previous read catches a marker split across reads.
             chunk = self.tail + data
             self.events += chunk.count(EVENT_MARKER)
-            self.tail = chunk[-(len(EVENT_MARKER) - 1):]
+            self.tail = chunk[-(len(EVENT_MARKER) - 1) :]
             return
         now = time.perf_counter()
         self.buffer += data
@@ -174,7 +192,7 @@ class Client(asyncio.Protocol):
             if not self.buffer.startswith(b"HTTP/1.1 101"):
                 self.open.set_exception(RuntimeError(bytes(self.buffer[:60]).decode(errors="replace")))
                 return
-            del self.buffer[:end + 4]
+            del self.buffer[: end + 4]
             self.handshaken = True
             self.open.set_result(True)
         buf = self.buffer
@@ -192,7 +210,7 @@ class Client(asyncio.Protocol):
                 size, head = struct.unpack_from("!Q", buf, pos + 2)[0], 10
             if len(buf) - pos < head + size:
                 break
-            payload = bytes(buf[pos + head:pos + head + size])
+            payload = bytes(buf[pos + head : pos + head + size])
             pos += head + size
             if opcode == 0x9:
                 self._frame(payload, 0xA)
@@ -203,7 +221,7 @@ class Client(asyncio.Protocol):
                     self.events += 1
                     if self.keep_times:  # the event number, without a JSON parse per copy
                         start = payload.rindex(b'"n":') + 4
-                        self.arrivals.append((int(payload[start:payload.index(b"}", start)]), now))
+                        self.arrivals.append((int(payload[start : payload.index(b"}", start)]), now))
                 else:
                     self.replies.put_nowait(json.loads(payload))
         del buf[:pos]
@@ -227,8 +245,9 @@ async def connect(port: int, sub: str, channels: list[str], subscribe: str, keep
     return client
 
 
-async def connect_many(ports: list[int], count: int, channel: str | None, keep_times: bool = False,
-                       batch: int = 250) -> list[Client]:
+async def connect_many(
+    ports: list[int], count: int, channel: str | None, keep_times: bool = False, batch: int = 250
+) -> list[Client]:
     clients: list[Client] = []
     for start in range(0, count, batch):
         jobs = []
@@ -256,9 +275,15 @@ class Publisher:
 
     def _request(self, channel: str, data: dict[str, Any]) -> bytes:
         body = json.dumps({"channel": channel, "event": "bench", "data": data}).encode()
-        return (b"POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Authorization: JWT " + self.token.encode() + b"\r\nContent-Length: "
-                + str(len(body)).encode() + b"\r\n\r\n" + body)
+        return (
+            b"POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: JWT "
+            + self.token.encode()
+            + b"\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
 
     async def post(self, channel: str, data: dict[str, Any]) -> int:
         self.writer.write(self._request(channel, data))
@@ -302,8 +327,15 @@ async def idle(connections: int, seconds: float) -> list[str]:
         alive = sum(1 for c in clients if c.closed_code is None and c.transport and not c.transport.is_closing())
         for c in clients:
             c.close()
-        return [str(connections), f"{opened:.1f}", f"{rss_before:.0f}", f"{rss_after:.0f}",
-                f"{(rss_after - rss_before) * 1024 / connections:.1f}", f"{cpu * 100:.1f}%", str(alive)]
+        return [
+            str(connections),
+            f"{opened:.1f}",
+            f"{rss_before:.0f}",
+            f"{rss_after:.0f}",
+            f"{(rss_after - rss_before) * 1024 / connections:.1f}",
+            f"{cpu * 100:.1f}%",
+            str(alive),
+        ]
     finally:
         server.stop()
 
@@ -330,9 +362,15 @@ async def latency(subscribers: int, events: int, rate: float, redis: bool) -> li
         delivered = sum(c.events for c in clients)
         for c in clients:
             c.close()
-        return ["Redis, 2 processes" if redis else "memory, 1 process", str(subscribers), str(events),
-                f"{delivered}/{subscribers * events}", f"{percentile(latencies, 50):.1f}",
-                f"{percentile(latencies, 99):.1f}", f"{max(latencies):.1f}"]
+        return [
+            "Redis, 2 processes" if redis else "memory, 1 process",
+            str(subscribers),
+            str(events),
+            f"{delivered}/{subscribers * events}",
+            f"{percentile(latencies, 50):.1f}",
+            f"{percentile(latencies, 99):.1f}",
+            f"{max(latencies):.1f}",
+        ]
     finally:
         for server in servers:
             server.stop()
@@ -358,8 +396,16 @@ async def receiver_main(port: int, count: int, channel: str) -> None:
     started = time.monotonic()
     while min(c.events for c in clients) < expected and time.monotonic() - started < 60:
         await asyncio.sleep(0.05)
-    print(json.dumps({"min": min(c.events for c in clients), "total": sum(c.events for c in clients),
-                      "drain_seconds": time.monotonic() - started}), flush=True)
+    print(
+        json.dumps(
+            {
+                "min": min(c.events for c in clients),
+                "total": sum(c.events for c in clients),
+                "drain_seconds": time.monotonic() - started,
+            }
+        ),
+        flush=True,
+    )
 
 
 async def throughput(subscribers: int, seconds: float, concurrency: int, pipeline: int) -> list[str]:
@@ -367,8 +413,17 @@ async def throughput(subscribers: int, seconds: float, concurrency: int, pipelin
     try:
         await server.wait()
         receiver = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.live", "--receiver", str(server.port), str(subscribers), "graph:bench",
-            cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "bench.live",
+            "--receiver",
+            str(server.port),
+            str(subscribers),
+            "graph:bench",
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
         assert receiver.stdout is not None and receiver.stdin is not None
         assert (await receiver.stdout.readline()).strip() == b"ready"
         publishers = [await Publisher(server.port).open() for _ in range(concurrency)]
@@ -393,9 +448,17 @@ async def throughput(subscribers: int, seconds: float, concurrency: int, pipelin
         await receiver.stdin.drain()
         result = json.loads(await receiver.stdout.readline())
         await receiver.wait()
-        return [str(subscribers), f"{concurrency} × {pipeline}", f"{elapsed:.1f}", str(accepted), f"{accepted / elapsed:.0f}",
-                f"{server_cpu * 100:.0f}%", f"{server_cpu_total / max(accepted, 1) * 1e6:.0f}",
-                f"{result['min']}/{accepted}", f"{result['drain_seconds']:.1f}"]
+        return [
+            str(subscribers),
+            f"{concurrency} × {pipeline}",
+            f"{elapsed:.1f}",
+            str(accepted),
+            f"{accepted / elapsed:.0f}",
+            f"{server_cpu * 100:.0f}%",
+            f"{server_cpu_total / max(accepted, 1) * 1e6:.0f}",
+            f"{result['min']}/{accepted}",
+            f"{result['drain_seconds']:.1f}",
+        ]
     finally:
         server.stop()
 
@@ -415,19 +478,54 @@ async def main(only: str | None) -> None:
     print(f"Machine: {machine}\n")
     if only in (None, "idle"):
         rows = [await busy(idle(10_000, 40))]
-        print(format_table(["connections", "open s", "RSS before MB", "RSS after MB", "KiB / connection",
-                            "CPU idle (40 s, 2 ping rounds)", "still open", "machine busy"], rows) + "\n")
+        print(
+            format_table(
+                [
+                    "connections",
+                    "open s",
+                    "RSS before MB",
+                    "RSS after MB",
+                    "KiB / connection",
+                    "CPU idle (40 s, 2 ping rounds)",
+                    "still open",
+                    "machine busy",
+                ],
+                rows,
+            )
+            + "\n"
+        )
     rows = []
     if only in (None, "latency"):
         rows.append(await busy(latency(1000, 200, 20, redis=False)))
     if only in (None, "latency-redis"):
         rows.append(await busy(latency(1000, 200, 20, redis=True)))
     if rows:
-        print(format_table(["bus", "subscribers", "events", "delivered", "p50 ms", "p99 ms", "max ms", "machine busy"], rows) + "\n")
+        print(
+            format_table(
+                ["bus", "subscribers", "events", "delivered", "p50 ms", "p99 ms", "max ms", "machine busy"], rows
+            )
+            + "\n"
+        )
     if only in (None, "throughput"):
         rows = [await busy(throughput(100, 10, 32, 1)), await busy(throughput(100, 10, 16, 16))]
-        print(format_table(["subscribers", "connections × pipelined", "seconds", "accepted", "publishes/s",
-                            "server CPU", "server CPU µs / publish", "every subscriber got", "drain s", "machine busy"], rows) + "\n")
+        print(
+            format_table(
+                [
+                    "subscribers",
+                    "connections × pipelined",
+                    "seconds",
+                    "accepted",
+                    "publishes/s",
+                    "server CPU",
+                    "server CPU µs / publish",
+                    "every subscriber got",
+                    "drain s",
+                    "machine busy",
+                ],
+                rows,
+            )
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ Medians. It also checks the caps on each picture: the SVG under MAX_PNG_SVG_BYTE
 answers 422 without rendering), the PNG within MAX_SIDE and MAX_PIXELS (read from its IHDR), and
 the cold time, the bound a request can spend rasterizing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,11 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def pictures() -> list[tuple[str, dict[str, Any]]]:
     """The three sizes of issue 14: a small graph, the SPEC §9 reference size, a big one."""
-    return [("random DAG 16", random_dag(16, 24)), ("platform-60", platform_spec()),
-            ("random DAG 300", random_dag(300, 600))]
+    return [
+        ("random DAG 16", random_dag(16, 24)),
+        ("platform-60", platform_spec()),
+        ("random DAG 300", random_dag(300, 600)),
+    ]
 
 
 def png_size(png: bytes) -> tuple[int, int]:
@@ -70,8 +74,12 @@ class Row:
 
     @property
     def within_caps(self) -> bool:
-        return (self.svg_bytes <= MAX_PNG_SVG_BYTES and self.width <= MAX_SIDE and self.height <= MAX_SIDE
-                and self.width * self.height <= MAX_PIXELS)
+        return (
+            self.svg_bytes <= MAX_PNG_SVG_BYTES
+            and self.width <= MAX_SIDE
+            and self.height <= MAX_SIDE
+            and self.width * self.height <= MAX_PIXELS
+        )
 
 
 def _cpu() -> float:
@@ -98,10 +106,19 @@ def measure(name: str, spec: dict[str, Any], cold: int, cached: int) -> Row:
         assert svg_to_png(copy) is png  # the cached object itself: nothing rasterized again (default folder unused)
     cached_seconds = (time.perf_counter() - started) / max(1, cached)
     width, height = png_size(png)
-    return Row(name=name, nodes=len(spec["nodes"]), edges=len(spec["edges"]), svg_bytes=len(svg.encode()),
-               cold_ms=statistics.median(cold_times) * 1000, cold_max_ms=max(cold_times) * 1000,
-               cold_cpu_ms=statistics.median(cold_cpu) * 1000,
-               cached_us=cached_seconds * 1e6, png_bytes=len(png), width=width, height=height)
+    return Row(
+        name=name,
+        nodes=len(spec["nodes"]),
+        edges=len(spec["edges"]),
+        svg_bytes=len(svg.encode()),
+        cold_ms=statistics.median(cold_times) * 1000,
+        cold_max_ms=max(cold_times) * 1000,
+        cold_cpu_ms=statistics.median(cold_cpu) * 1000,
+        cached_us=cached_seconds * 1e6,
+        png_bytes=len(png),
+        width=width,
+        height=height,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,17 +131,48 @@ def main(argv: list[str] | None = None) -> int:
     rows = [measure(name, spec, args.cold, args.cached) for name, spec in pictures()]
     machine = machine_description()
     print(f"Command: `python -m bench.png {' '.join(argv if argv is not None else sys.argv[1:])}`\n")
-    print(f"Machine: {machine['cores']} cores, {machine['cpu']}, {machine['memory']}, Python {machine['python']}, "
-          f"{machine['date']}, code {machine['code']}; cores busy with other work before the run: "
-          f"{'unknown' if busy is None else f'{busy:.0%}'}.\n")
-    print(format_table(
-        ["picture", "nodes", "edges", "SVG KB", "cold ms (median)", "cold ms (max)", "cold CPU ms", "cached µs", "PNG KB",
-         "PNG px", "within caps"],
-        [[r.name, str(r.nodes), str(r.edges), f"{r.svg_bytes / 1024:,.0f}", f"{r.cold_ms:,.1f}",
-          f"{r.cold_max_ms:,.1f}", f"{r.cold_cpu_ms:,.1f}", f"{r.cached_us:,.1f}", f"{r.png_bytes / 1024:,.0f}", f"{r.width}×{r.height}",
-          "yes" if r.within_caps else "NO"] for r in rows]))
-    print(f"\nCaps: SVG ≤ {MAX_PNG_SVG_BYTES:,} bytes (else 422 before rendering), each side ≤ {MAX_SIDE:,} px, "
-          f"width × height ≤ {MAX_PIXELS:,} px.")
+    print(
+        f"Machine: {machine['cores']} cores, {machine['cpu']}, {machine['memory']}, Python {machine['python']}, "
+        f"{machine['date']}, code {machine['code']}; cores busy with other work before the run: "
+        f"{'unknown' if busy is None else f'{busy:.0%}'}.\n"
+    )
+    print(
+        format_table(
+            [
+                "picture",
+                "nodes",
+                "edges",
+                "SVG KB",
+                "cold ms (median)",
+                "cold ms (max)",
+                "cold CPU ms",
+                "cached µs",
+                "PNG KB",
+                "PNG px",
+                "within caps",
+            ],
+            [
+                [
+                    r.name,
+                    str(r.nodes),
+                    str(r.edges),
+                    f"{r.svg_bytes / 1024:,.0f}",
+                    f"{r.cold_ms:,.1f}",
+                    f"{r.cold_max_ms:,.1f}",
+                    f"{r.cold_cpu_ms:,.1f}",
+                    f"{r.cached_us:,.1f}",
+                    f"{r.png_bytes / 1024:,.0f}",
+                    f"{r.width}×{r.height}",
+                    "yes" if r.within_caps else "NO",
+                ]
+                for r in rows
+            ],
+        )
+    )
+    print(
+        f"\nCaps: SVG ≤ {MAX_PNG_SVG_BYTES:,} bytes (else 422 before rendering), each side ≤ {MAX_SIDE:,} px, "
+        f"width × height ≤ {MAX_PIXELS:,} px."
+    )
     return 0 if all(r.within_caps for r in rows) else 1
 
 

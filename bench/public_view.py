@@ -26,6 +26,7 @@ goal 2), public / sync baseline >= 0.30 (issue 26 item 5).
 Traffic goes to 127.0.0.1 only; the script starts and stops everything itself and removes its
 temporary database and folder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -107,26 +108,40 @@ class SharedGraph:
         from maestro_web.shares.services import NewLink, create_link
         from maestro_web.worker.runner import build_result
 
-        spec = "\n".join(f"service-{i} [kind={('service', 'database', 'queue')[i % 3]}] -> service-{(i * 7 + 3) % nodes}"
-                         for i in range(nodes) if (i * 7 + 3) % nodes != i)
+        spec = "\n".join(
+            f"service-{i} [kind={('service', 'database', 'queue')[i % 3]}] -> service-{(i * 7 + 3) % nodes}"
+            for i in range(nodes)
+            if (i * 7 + 3) % nodes != i
+        )
         with self.app.app_context():
             user = User.create("bench@example.com", "Bench", "bench password 123")
             graph = create_graph(user, GraphChanges(name="Checkout platform", type="infra", description="", spec=spec))
             db.session.commit()
             graph_id = graph.public_id
             run = claim_next_run(600)
-            job = {"graph_id": graph_id, "run_id": run.public_id, "name": graph.name, "spec": parse_spec(spec).to_dict()}
+            job = {
+                "graph_id": graph_id,
+                "run_id": run.public_id,
+                "name": graph.name,
+                "spec": parse_spec(spec).to_dict(),
+            }
             db.session.commit()
         ring = self.app.config["KEY_RINGS"]["analytics"]
         body = json.dumps(build_result(job)).encode()
         response = self.app.test_client().post(
-            "/analytics/graphs", data=body, content_type="application/json",
-            headers={"Authorization": f"JWT {mint_result_token(ring, graph_id, job['run_id'], body)}"})
+            "/analytics/graphs",
+            data=body,
+            content_type="application/json",
+            headers={"Authorization": f"JWT {mint_result_token(ring, graph_id, job['run_id'], body)}"},
+        )
         if response.status_code != 201:
             raise RuntimeError(f"could not store the picture: {response.status_code} {response.text[:200]}")
         with self.app.app_context():
-            link = create_link(Graph.get_by_public_id(graph_id), User.get_by_email("bench@example.com"),
-                               NewLink(label="Benchmark", expires_at=utcnow() + timedelta(days=1)))
+            link = create_link(
+                Graph.get_by_public_id(graph_id),
+                User.get_by_email("bench@example.com"),
+                NewLink(label="Benchmark", expires_at=utcnow() + timedelta(days=1)),
+            )
             db.session.commit()
             return f"/analytics/graphs/public/{graph_id}?token={share_token_of(link)}", link.public_id
 
@@ -155,9 +170,16 @@ def bench_engine(engine: str, args: argparse.Namespace) -> EngineRun:
         live = LiveServer(workdir / "live.log")  # share.viewed goes to the owner through it, as deployed
         try:
             log = workdir / "server.log"
-            server = migrated_server(database.url, log, redis_url=args.redis_url, workers=args.workers,
-                                     threads=args.threads, LOG_LEVEL=args.log_level, MAESTRO_LIVE_URL=live.url,
-                                     MAESTRO_SHARE_FAILURE_RATE_LIMIT="1000000 per minute")
+            server = migrated_server(
+                database.url,
+                log,
+                redis_url=args.redis_url,
+                workers=args.workers,
+                threads=args.threads,
+                LOG_LEVEL=args.log_level,
+                MAESTRO_LIVE_URL=live.url,
+                MAESTRO_SHARE_FAILURE_RATE_LIMIT="1000000 per minute",
+            )
             shared = SharedGraph(server.env)
             bare_server = sibling_server(server, "bench.bare_hello:app", workdir / "bare.log")
             sync_server = plain_sync_server(server, "bench.bare_hello:app", workdir / "sync.log")
@@ -167,29 +189,39 @@ def bench_engine(engine: str, args: argparse.Namespace) -> EngineRun:
                 if status != 200:
                     raise RuntimeError(f"the public view answered {status}; see {log}")
                 result = EngineRun(engine, page_bytes=len(page))
-                loads = {"sync hello": (sync_server.url, Request("GET", "/")),
-                         "bare hello": (bare_server.url, Request("GET", "/")),
-                         "app hello": (server.url, Request("GET", "/bench/hello")),
-                         "public view": (server.url, Request("GET", shared.path))}
-                for url, request in loads.values():  # warm-up: every worker has prepared its statements, cached its page
+                loads = {
+                    "sync hello": (sync_server.url, Request("GET", "/")),
+                    "bare hello": (bare_server.url, Request("GET", "/")),
+                    "app hello": (server.url, Request("GET", "/bench/hello")),
+                    "public view": (server.url, Request("GET", shared.path)),
+                }
+                for (
+                    url,
+                    request,
+                ) in loads.values():  # warm-up: every worker has prepared its statements, cached its page
                     run_load(url, lambda i: request, concurrency=args.concurrency, duration=args.warmup)
                 before = shared.view_count()
                 for number in range(1, args.rounds + 1):
                     measured = {}
                     for what, (url, request) in loads.items():
-                        measured[what] = run_load(url, lambda i: request, concurrency=args.concurrency,
-                                                  duration=args.seconds)
+                        measured[what] = run_load(
+                            url, lambda i: request, concurrency=args.concurrency, duration=args.seconds
+                        )
                         if measured[what].errors:
-                            raise RuntimeError(f"{engine} {what}: {measured[what].errors} errors, "
-                                               f"e.g. {measured[what].error_samples}")
-                    done = Round(measured["bare hello"], measured["app hello"], measured["public view"],
-                                 measured["sync hello"])
+                            raise RuntimeError(
+                                f"{engine} {what}: {measured[what].errors} errors, e.g. {measured[what].error_samples}"
+                            )
+                    done = Round(
+                        measured["bare hello"], measured["app hello"], measured["public view"], measured["sync hello"]
+                    )
                     result.rounds.append(done)
-                    print(f"{engine} round {number}: sync {done.sync.rps:6.0f}/s  bare {done.bare.rps:6.0f}/s  "
-                          f"app hello {done.hello.rps:6.0f}/s  public {done.public.rps:6.0f}/s  ratio {done.ratio:.2f}  "
-                          f"vs sync {done.sync_ratio:.2f}  p99 public "
-                          f"{done.public.percentile(99) * 1000:5.1f} ms / bare {done.bare.percentile(99) * 1000:5.1f} ms",
-                          file=sys.stderr)
+                    print(
+                        f"{engine} round {number}: sync {done.sync.rps:6.0f}/s  bare {done.bare.rps:6.0f}/s  "
+                        f"app hello {done.hello.rps:6.0f}/s  public {done.public.rps:6.0f}/s  ratio {done.ratio:.2f}  "
+                        f"vs sync {done.sync_ratio:.2f}  p99 public "
+                        f"{done.public.percentile(99) * 1000:5.1f} ms / bare {done.bare.percentile(99) * 1000:5.1f} ms",
+                        file=sys.stderr,
+                    )
                 result.counted_views = shared.view_count() - before
             return result
         finally:
@@ -227,22 +259,50 @@ def report(runs: list[EngineRun], args: argparse.Namespace, command: str) -> str
         ratio = med([r.ratio for r in run.rounds])
         p99_ratio = med([r.p99_ratio for r in run.rounds])
         sync_ratio = med([r.sync_ratio for r in run.rounds])
-        verdict = "meets" if (ratio >= TARGET_RATIO and p99_ratio <= TARGET_P99_RATIO
-                              and sync_ratio >= TARGET_SYNC_RATIO) else "misses"
-        rows.append([
-            run.engine, f"{med([r.sync.rps for r in run.rounds]):.0f}",
-            f"{bare_rps:.0f}", f"{med([r.bare.percentile(99) * 1000 for r in run.rounds]):.1f}",
-            f"{med([r.hello.rps for r in run.rounds]):.0f}", f"{med([r.public.rps for r in run.rounds]):.0f}",
-            f"{med([r.public.percentile(50) * 1000 for r in run.rounds]):.1f}",
-            f"{med([r.public.percentile(99) * 1000 for r in run.rounds]):.1f}",
-            f"{ratio:.2f}", f"{min(r.ratio for r in run.rounds):.2f}–{max(r.ratio for r in run.rounds):.2f}",
-            f"{sync_ratio:.2f}",
-            f"{min(r.sync_ratio for r in run.rounds):.2f}–{max(r.sync_ratio for r in run.rounds):.2f}",
-            f"{p99_ratio:.2f}", f"{run.page_bytes / 1024:.0f} KiB", verdict])
+        verdict = (
+            "meets"
+            if (ratio >= TARGET_RATIO and p99_ratio <= TARGET_P99_RATIO and sync_ratio >= TARGET_SYNC_RATIO)
+            else "misses"
+        )
+        rows.append(
+            [
+                run.engine,
+                f"{med([r.sync.rps for r in run.rounds]):.0f}",
+                f"{bare_rps:.0f}",
+                f"{med([r.bare.percentile(99) * 1000 for r in run.rounds]):.1f}",
+                f"{med([r.hello.rps for r in run.rounds]):.0f}",
+                f"{med([r.public.rps for r in run.rounds]):.0f}",
+                f"{med([r.public.percentile(50) * 1000 for r in run.rounds]):.1f}",
+                f"{med([r.public.percentile(99) * 1000 for r in run.rounds]):.1f}",
+                f"{ratio:.2f}",
+                f"{min(r.ratio for r in run.rounds):.2f}–{max(r.ratio for r in run.rounds):.2f}",
+                f"{sync_ratio:.2f}",
+                f"{min(r.sync_ratio for r in run.rounds):.2f}–{max(r.sync_ratio for r in run.rounds):.2f}",
+                f"{p99_ratio:.2f}",
+                f"{run.page_bytes / 1024:.0f} KiB",
+                verdict,
+            ]
+        )
     table = format_table(
-        ["database", "sync hello req/s", "bare hello req/s", "bare p99 ms", "app hello req/s", "public req/s",
-         "public p50 ms", "public p99 ms", "public / bare", "ratio range", "public / sync", "sync range",
-         "p99 / bare p99", "page", "target"], rows)
+        [
+            "database",
+            "sync hello req/s",
+            "bare hello req/s",
+            "bare p99 ms",
+            "app hello req/s",
+            "public req/s",
+            "public p50 ms",
+            "public p99 ms",
+            "public / bare",
+            "ratio range",
+            "public / sync",
+            "sync range",
+            "p99 / bare p99",
+            "page",
+            "target",
+        ],
+        rows,
+    )
     lines = [
         f"Command: `{command}`",
         "",
@@ -256,8 +316,10 @@ def report(runs: list[EngineRun], args: argparse.Namespace, command: str) -> str
         "",
     ]
     for run in runs:
-        lines.append(f"- {run.engine}: view counter says {run.counted_views} views for {run.served_views} pages served "
-                     f"({'exact' if run.counted_views == run.served_views else 'MISMATCH'}).")
+        lines.append(
+            f"- {run.engine}: view counter says {run.counted_views} views for {run.served_views} pages served "
+            f"({'exact' if run.counted_views == run.served_views else 'MISMATCH'})."
+        )
     return "\n".join(lines)
 
 
@@ -286,12 +348,31 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench.public_view " + " ".join(argv if argv is not None else sys.argv[1:])
     print(report(runs, args, command.strip()))
     if args.json:
-        args.json.write_text(json.dumps([{
-            "database": run.engine,
-            "rounds": [{"sync_hello_rps": r.sync.rps, "bare_hello_rps": r.bare.rps, "app_hello_rps": r.hello.rps,
-                        "public_rps": r.public.rps, "ratio": r.ratio, "sync_ratio": r.sync_ratio, "public_p99_ms": r.public.percentile(99) * 1000,
-                        "bare_p99_ms": r.bare.percentile(99) * 1000, "p99_ratio": r.p99_ratio} for r in run.rounds],
-        } for run in runs], indent=2))
+        args.json.write_text(
+            json.dumps(
+                [
+                    {
+                        "database": run.engine,
+                        "rounds": [
+                            {
+                                "sync_hello_rps": r.sync.rps,
+                                "bare_hello_rps": r.bare.rps,
+                                "app_hello_rps": r.hello.rps,
+                                "public_rps": r.public.rps,
+                                "ratio": r.ratio,
+                                "sync_ratio": r.sync_ratio,
+                                "public_p99_ms": r.public.percentile(99) * 1000,
+                                "bare_p99_ms": r.bare.percentile(99) * 1000,
+                                "p99_ratio": r.p99_ratio,
+                            }
+                            for r in run.rounds
+                        ],
+                    }
+                    for run in runs
+                ],
+                indent=2,
+            )
+        )
     return 0
 
 

@@ -15,6 +15,7 @@ graphs under 500 nodes, one run above. Graphs are generated from a fixed seed:
   the simple layout is drawn — the worst case of a run, which must still end within 60 s;
 - platform-60 without dot (what a worker without Graphviz draws).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,13 +49,28 @@ def platform_spec(services: int = 30) -> dict[str, Any]:
             edges.append((f"service-{s}", "shared-cache"))
         if s % 3 == 0:
             edges.append((f"service-{s}", "events"))
-    kinds.update({"shared-cache": "cache", "events": "queue", "analytics-sink": "external", "vault": "external",
-                  "directory": "database", "auth": "service"})
-    edges += [("events", "analytics-sink"), ("store-0", "vault"), ("gateway-0", "auth"), ("auth", "directory"),
-              ("auth", "audit-log")]
+    kinds.update(
+        {
+            "shared-cache": "cache",
+            "events": "queue",
+            "analytics-sink": "external",
+            "vault": "external",
+            "directory": "database",
+            "auth": "service",
+        }
+    )
+    edges += [
+        ("events", "analytics-sink"),
+        ("store-0", "vault"),
+        ("gateway-0", "auth"),
+        ("auth", "directory"),
+        ("auth", "audit-log"),
+    ]
     names = sorted({n for edge in edges for n in edge})
-    return {"nodes": [{"name": n, **({"kind": kinds[n]} if n in kinds else {})} for n in names],
-            "edges": [{"source": a, "target": b} for a, b in edges]}
+    return {
+        "nodes": [{"name": n, **({"kind": kinds[n]} if n in kinds else {})} for n in names],
+        "edges": [{"source": a, "target": b} for a, b in edges],
+    }
 
 
 def random_dag(nodes: int, edges: int, seed: int = 1) -> dict[str, Any]:
@@ -64,8 +80,10 @@ def random_dag(nodes: int, edges: int, seed: int = 1) -> dict[str, Any]:
         a, b = rng.randrange(nodes), rng.randrange(nodes)
         if a < b:
             pairs.add((a, b))
-    return {"nodes": [{"name": f"service-{i}"} for i in range(nodes)],
-            "edges": [{"source": f"service-{a}", "target": f"service-{b}"} for a, b in sorted(pairs)]}
+    return {
+        "nodes": [{"name": f"service-{i}"} for i in range(nodes)],
+        "edges": [{"source": f"service-{a}", "target": f"service-{b}"} for a, b in sorted(pairs)],
+    }
 
 
 def timed(function: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -93,10 +111,20 @@ def measure(name: str, spec: dict[str, Any], repeat: int, dot: str | None = None
     render_time, picture = timed(lambda: render(spec, title=name, dot=dot), runs)
     sanitize_time, clean = timed(lambda: sanitize_svg(picture.svg), runs)
     png_time, png = timed(lambda: _cold_png(clean), runs)
-    return {"name": name, "nodes": len(spec["nodes"]), "edges": len(spec["edges"]), "engine": picture.engine,
-            "analyse": analysis_time, "render": render_time, "total": analysis_time + render_time,
-            "svg_kb": len(picture.svg.encode()) / 1024, "sanitize": sanitize_time, "png": png_time,
-            "png_kb": len(png) / 1024, "warning": picture.warning or ""}
+    return {
+        "name": name,
+        "nodes": len(spec["nodes"]),
+        "edges": len(spec["edges"]),
+        "engine": picture.engine,
+        "analyse": analysis_time,
+        "render": render_time,
+        "total": analysis_time + render_time,
+        "svg_kb": len(picture.svg.encode()) / 1024,
+        "sanitize": sanitize_time,
+        "png": png_time,
+        "png_kb": len(png) / 1024,
+        "warning": picture.warning or "",
+    }
 
 
 def main() -> None:
@@ -105,10 +133,15 @@ def main() -> None:
     parser.add_argument("--skip-forced-dot", action="store_true", help="skip the ~40 s worst case")
     args = parser.parse_args()
 
-    version = subprocess.run(["dot", "-V"], capture_output=True, text=True, check=False).stderr.strip() \
-        if layout_module.dot_command() else "dot not installed"
-    print(f"Machine: {platform.platform()}, Python {platform.python_version()}, {version}; "
-          f"DOT_TIMEOUT {layout_module.DOT_TIMEOUT:.0f} s, DOT_MAX_EDGES {layout_module.DOT_MAX_EDGES:,}\n")
+    version = (
+        subprocess.run(["dot", "-V"], capture_output=True, text=True, check=False).stderr.strip()
+        if layout_module.dot_command()
+        else "dot not installed"
+    )
+    print(
+        f"Machine: {platform.platform()}, Python {platform.python_version()}, {version}; "
+        f"DOT_TIMEOUT {layout_module.DOT_TIMEOUT:.0f} s, DOT_MAX_EDGES {layout_module.DOT_MAX_EDGES:,}\n"
+    )
     rows = [
         measure("platform-60", platform_spec(), args.repeat),
         measure("random DAG 300", random_dag(300, 600), args.repeat),
@@ -123,11 +156,15 @@ def main() -> None:
             rows.append(measure("limit, dot forced", random_dag(2000, 10000), 1))
         finally:
             layout_module.DOT_MAX_EDGES = cap
-    print("| graph | nodes | edges | layout | analyse s | render s | analyse + render s | SVG KB | sanitize s | PNG s | PNG KB |")
+    print(
+        "| graph | nodes | edges | layout | analyse s | render s | analyse + render s | SVG KB | sanitize s | PNG s | PNG KB |"
+    )
     print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['name']} | {r['nodes']:,} | {r['edges']:,} | {r['engine']} | {r['analyse']:.2f} | {r['render']:.2f} | "
-              f"**{r['total']:.2f}** | {r['svg_kb']:,.0f} | {r['sanitize']:.2f} | {r['png']:.2f} | {r['png_kb']:,.0f} |")
+        print(
+            f"| {r['name']} | {r['nodes']:,} | {r['edges']:,} | {r['engine']} | {r['analyse']:.2f} | {r['render']:.2f} | "
+            f"**{r['total']:.2f}** | {r['svg_kb']:,.0f} | {r['sanitize']:.2f} | {r['png']:.2f} | {r['png_kb']:,.0f} |"
+        )
     for r in rows:
         if r["warning"]:
             print(f"\n{r['name']}: run ends `warning`: “{r['warning']}”")

@@ -25,6 +25,7 @@ per process slot; fonts are loaded on the first render), and reports:
 
 Medians over the runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,24 +58,51 @@ def report_json(spec: dict[str, Any], name: str) -> dict[str, Any]:
     nodes = [{"name": n["name"], "kind": n.get("kind"), "origins": ["hand"]} for n in spec["nodes"]]
     edges = []
     for index, edge in enumerate(spec["edges"]):
-        origins: list[dict[str, Any]] = [{"source": "hand", "evidence": [], "confidence": "declared", "last_seen": None}]
+        origins: list[dict[str, Any]] = [
+            {"source": "hand", "evidence": [], "confidence": "declared", "last_seen": None}
+        ]
         if index % 5 == 0:
-            origins.append({"source": "src_bench", "confidence": rng.choice(["high", "medium"]),
-                            "evidence": [f"Deployment {edge['source']} (namespace prod): env "
-                                         f"{edge['target'].upper().replace('-', '_')}_URL=http://{edge['target']}:8080",
-                                         f"Service {edge['target']} (namespace prod)"],
-                            "last_seen": "2026-12-05T10:00:00+00:00", "calls": rng.randrange(10, 100_000),
-                            "p50_ms": round(rng.uniform(1, 30), 1), "p99_ms": round(rng.uniform(30, 900), 1)})
+            origins.append(
+                {
+                    "source": "src_bench",
+                    "confidence": rng.choice(["high", "medium"]),
+                    "evidence": [
+                        f"Deployment {edge['source']} (namespace prod): env "
+                        f"{edge['target'].upper().replace('-', '_')}_URL=http://{edge['target']}:8080",
+                        f"Service {edge['target']} (namespace prod)",
+                    ],
+                    "last_seen": "2026-12-05T10:00:00+00:00",
+                    "calls": rng.randrange(10, 100_000),
+                    "p50_ms": round(rng.uniform(1, 30), 1),
+                    "p99_ms": round(rng.uniform(30, 900), 1),
+                }
+            )
         edges.append({"source": edge["source"], "target": edge["target"], "origins": origins})
     names = [n["name"] for n in spec["nodes"]]
     at = datetime(2026, 12, 1, tzinfo=UTC)
-    versions = [{"version": v, "at": (at + timedelta(hours=v)).isoformat(),
-                 "by": {"user": {"id": "u_bench", "name": "Bench User"}} if v % 2 else
-                       {"source": {"id": "src_bench", "label": "prod cluster"}},
-                 "added": {"nodes": names[v * 3:v * 3 + 3], "edges": [[names[v], names[v + 1]]]},
-                 "removed": {"nodes": [f"old-{v}"], "edges": [[names[v], f"old-{v}"]]}} for v in range(10, 0, -1)]
-    graph = {"id": "g_bench", "name": name, "type": "infra", "description": "", "spec": "", "status": analysis.status,
-             "message": analysis.message, "info": analysis.info, "dependencies": {"nodes": nodes, "edges": edges}}
+    versions = [
+        {
+            "version": v,
+            "at": (at + timedelta(hours=v)).isoformat(),
+            "by": {"user": {"id": "u_bench", "name": "Bench User"}}
+            if v % 2
+            else {"source": {"id": "src_bench", "label": "prod cluster"}},
+            "added": {"nodes": names[v * 3 : v * 3 + 3], "edges": [[names[v], names[v + 1]]]},
+            "removed": {"nodes": [f"old-{v}"], "edges": [[names[v], f"old-{v}"]]},
+        }
+        for v in range(10, 0, -1)
+    ]
+    graph = {
+        "id": "g_bench",
+        "name": name,
+        "type": "infra",
+        "description": "",
+        "spec": "",
+        "status": analysis.status,
+        "message": analysis.message,
+        "info": analysis.info,
+        "dependencies": {"nodes": nodes, "edges": edges},
+    }
     return {"graph": graph, "analytics": analysis.info, "svg": svg, "versions": versions, "since": 1}
 
 
@@ -87,8 +115,15 @@ def child(path: str, formats: list[str]) -> None:
 
     imported = time.perf_counter() - started
     raw = json.loads(Path(path).read_text())
-    data = ReportInput(graph=raw["graph"], analytics=raw["analytics"], svg=raw["svg"], versions=raw["versions"],
-                       since=raw["since"], requested_by="Bench User", as_of=datetime.now(UTC))
+    data = ReportInput(
+        graph=raw["graph"],
+        analytics=raw["analytics"],
+        svg=raw["svg"],
+        versions=raw["versions"],
+        since=raw["since"],
+        requested_by="Bench User",
+        as_of=datetime.now(UTC),
+    )
     result: dict[str, Any] = {"import": imported}
     for fmt in formats:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -103,8 +138,13 @@ def child(path: str, formats: list[str]) -> None:
 
 
 def run_child(path: str, formats: list[str]) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "bench.reports", "--child", path, *formats], capture_output=True,
-                          text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.reports", "--child", path, *formats],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -125,35 +165,59 @@ def main() -> None:
     import weasyprint
 
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
-    print(f"Commit {commit}; {platform.platform()}, Python {platform.python_version()}, WeasyPrint "
-          f"{weasyprint.__version__}; load average at start {' '.join(load)}\n")
-    cases = [(60, "platform-60", platform_spec()), (300, "random DAG 300", random_dag(300, 600)),
-             (2000, "limit 2,000 / 10,000", random_dag(2000, 10000))]
+    print(
+        f"Commit {commit}; {platform.platform()}, Python {platform.python_version()}, WeasyPrint "
+        f"{weasyprint.__version__}; load average at start {' '.join(load)}\n"
+    )
+    cases = [
+        (60, "platform-60", platform_spec()),
+        (300, "random DAG 300", random_dag(300, 600)),
+        (2000, "limit 2,000 / 10,000", random_dag(2000, 10000)),
+    ]
     wanted = {int(size) for size in args.sizes.split(",")}
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for size, name, spec in (case for case in cases if case[0] in wanted):
             path = str(Path(folder) / f"{size}.json")
             Path(path).write_text(json.dumps(report_json(spec, name)))
-            runs = [run_child(path, ["pdf", "xlsx", "csv"]) for _ in range(args.limit_repeat if size >= 2000 else args.repeat)]
+            runs = [
+                run_child(path, ["pdf", "xlsx", "csv"])
+                for _ in range(args.limit_repeat if size >= 2000 else args.repeat)
+            ]
             median = lambda *keys: statistics.median(  # noqa: E731
-                r[keys[0]][keys[1]] if len(keys) == 2 else r[keys[0]] for r in runs)
-            row = {"name": name, "nodes": len(spec["nodes"]), "edges": len(spec["edges"]), "runs": len(runs),
-                   "pdf": median("pdf", "wall"), "pdf_cpu": median("pdf", "cpu"), "import": median("import"),
-                   "peak": max(r["peak_mb"] for r in runs), "mb": runs[0]["pdf"]["bytes"] / 1024 / 1024,
-                   "pages": runs[0]["pdf"]["pages"], "xlsx": median("xlsx", "wall"), "csv": median("csv", "wall"),
-                   "goal": GOALS[size]}
+                r[keys[0]][keys[1]] if len(keys) == 2 else r[keys[0]] for r in runs
+            )
+            row = {
+                "name": name,
+                "nodes": len(spec["nodes"]),
+                "edges": len(spec["edges"]),
+                "runs": len(runs),
+                "pdf": median("pdf", "wall"),
+                "pdf_cpu": median("pdf", "cpu"),
+                "import": median("import"),
+                "peak": max(r["peak_mb"] for r in runs),
+                "mb": runs[0]["pdf"]["bytes"] / 1024 / 1024,
+                "pages": runs[0]["pdf"]["pages"],
+                "xlsx": median("xlsx", "wall"),
+                "csv": median("csv", "wall"),
+                "goal": GOALS[size],
+            }
             rows.append(row)
-            print(f"{name}: PDF {row['pdf']:.2f} s (CPU {row['pdf_cpu']:.2f} s), {row['pages']} pages, "
-                  f"{row['mb']:.2f} MiB; peak RSS {row['peak']:.0f} MB; XLSX {row['xlsx']:.2f} s, CSV {row['csv']:.3f} s; "
-                  f"import {row['import']:.2f} s ({row['runs']} runs)", flush=True)
+            print(
+                f"{name}: PDF {row['pdf']:.2f} s (CPU {row['pdf_cpu']:.2f} s), {row['pages']} pages, "
+                f"{row['mb']:.2f} MiB; peak RSS {row['peak']:.0f} MB; XLSX {row['xlsx']:.2f} s, CSV {row['csv']:.3f} s; "
+                f"import {row['import']:.2f} s ({row['runs']} runs)",
+                flush=True,
+            )
     print("\n| graph | nodes / edges | PDF wall (median) | PDF CPU | goal | pages | PDF size | peak RSS | XLSX | CSV |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         ok = "met" if r["pdf"] <= r["goal"] and r["peak"] <= MEMORY_GOAL_MB else "MISSED"
-        print(f"| {r['name']} | {r['nodes']:,} / {r['edges']:,} | {r['pdf']:.2f} s | {r['pdf_cpu']:.2f} s | "
-              f"≤ {r['goal']:.0f} s, ≤ {MEMORY_GOAL_MB} MB: {ok} | {r['pages']} | {r['mb']:.2f} MiB | {r['peak']:.0f} MB | "
-              f"{r['xlsx']:.2f} s | {r['csv']:.3f} s |")
+        print(
+            f"| {r['name']} | {r['nodes']:,} / {r['edges']:,} | {r['pdf']:.2f} s | {r['pdf_cpu']:.2f} s | "
+            f"≤ {r['goal']:.0f} s, ≤ {MEMORY_GOAL_MB} MB: {ok} | {r['pages']} | {r['mb']:.2f} MiB | {r['peak']:.0f} MB | "
+            f"{r['xlsx']:.2f} s | {r['csv']:.3f} s |"
+        )
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
     print(f"\nload average at the end {' '.join(load)}")
 

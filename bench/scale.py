@@ -26,6 +26,7 @@ on the same database, same code). "Last page" follows the list's own link to its
 Traffic goes to 127.0.0.1 only; the script starts and stops its server and drops its databases
 (unless --keep-db).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -227,7 +228,8 @@ def sign_in(env: dict[str, str]) -> Session:
     client = app.test_client()
     page = client.get("/auth/login")
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', page.text)
+        r'value="([^"]+)"[^>]*name="csrf_token"', page.text
+    )
     assert csrf, "no CSRF field on the login page"
     answer = client.post("/auth/login", data={"email": ME_EMAIL, "password": ME_PASSWORD, "csrf_token": csrf.group(1)})
     if answer.status_code not in (302, 303):
@@ -241,7 +243,9 @@ def sign_in(env: dict[str, str]) -> Session:
     else:
         api_last = f"/api/graphs?page={max(1, math.ceil(first['total'] / first['per_page']))}"
     html = client.get("/graphs/").text
-    found = re.search(r'<a[^>]*rel="last"[^>]*href="([^"]+)"', html) or re.search(r'href="([^"]+)"[^>]*rel="last"', html)
+    found = re.search(r'<a[^>]*rel="last"[^>]*href="([^"]+)"', html) or re.search(
+        r'href="([^"]+)"[^>]*rel="last"', html
+    )
     if found:
         page_last = found.group(1).replace("&amp;", "&")
     else:
@@ -250,9 +254,16 @@ def sign_in(env: dict[str, str]) -> Session:
     with app.app_context():
         me = User.get_by_email(ME_EMAIL)
         graph = db.session.scalar(sa.select(Graph).where(Graph.owner_id == me.id).order_by(Graph.id.desc()).limit(1))
-        link = db.session.scalar(sa.select(ShareLink).where(
-            ShareLink.graph_id == graph.id, ShareLink.revoked_at.is_(None), ShareLink.paused_at.is_(None),
-            ShareLink.expires_at > utcnow()).limit(1))
+        link = db.session.scalar(
+            sa.select(ShareLink)
+            .where(
+                ShareLink.graph_id == graph.id,
+                ShareLink.revoked_at.is_(None),
+                ShareLink.paused_at.is_(None),
+                ShareLink.expires_at > utcnow(),
+            )
+            .limit(1)
+        )
         public_path = f"/analytics/graphs/public/{graph.public_id}?token={share_token_of(link)}"
         worker = mint_worker_token(app.config["KEY_RINGS"]["analytics"], "*", lifetime=3600)
         graph_id = graph.public_id
@@ -286,21 +297,31 @@ ROUTES = [
     Route(f"page search ?q={SEARCH_TERM}", _page(f"/graphs/?q={SEARCH_TERM}")),
     Route("API status filter ?status=error", _api("/api/graphs?status=error")),
     Route("page status filter ?status=error", _page("/graphs/?status=error")),
-    Route("API shares of one graph", lambda s: Request("GET", f"/api/graphs/{s.graph_id}/shares",
-                                                       headers={"Authorization": s.bearer})),
+    Route(
+        "API shares of one graph",
+        lambda s: Request("GET", f"/api/graphs/{s.graph_id}/shares", headers={"Authorization": s.bearer}),
+    ),
     Route("My shared links page", _page("/shares")),
     Route("API my links /api/shares", _api("/api/shares")),
     Route("API my links, search ?q=sales", _api("/api/shares?q=sales")),
     Route("public share view", lambda s: Request("GET", s.public_path)),
-    Route("job claim, nothing queued", lambda s: Request("POST", "/analytics/jobs/claim", body=b"",
-                                                           headers={"Authorization": f"JWT {s.worker_token}"}), (204,)),
+    Route(
+        "job claim, nothing queued",
+        lambda s: Request(
+            "POST", "/analytics/jobs/claim", body=b"", headers={"Authorization": f"JWT {s.worker_token}"}
+        ),
+        (204,),
+    ),
 ]
 
 
 def chosen_routes(only: list[str]) -> list[Route]:
     """The routes to load: all of them, or the baseline and those whose name contains one of `only`."""
-    return [route for index, route in enumerate(ROUTES)
-            if not only or index == 0 or any(text in route.name for text in only)]
+    return [
+        route
+        for index, route in enumerate(ROUTES)
+        if not only or index == 0 or any(text in route.name for text in only)
+    ]
 
 
 def count_statements(env: dict[str, str], session: Session) -> dict[str, int | None]:
@@ -363,10 +384,18 @@ def prepare(label: str, big: bool, args: argparse.Namespace, workdir: Path) -> P
     reuse = args.reuse and database_exists(args.postgres_url, name)
     url = args.postgres_url.rsplit("/", 1)[0] + f"/{name}" if reuse else create_database(args.postgres_url, name)
     # migrated_server also brings a kept database up to the newest migration
-    server = migrated_server(url, workdir / f"server-{label}.log", "app:app", redis_url=args.redis_url,
-                             workers=args.workers, threads=args.threads, LOG_LEVEL="WARNING",
-                             GUNICORN_ACCESS_LOG="/dev/null", MAESTRO_SHARE_FAILURE_RATE_LIMIT="1000000 per minute",
-                             MAESTRO_WORKER_RATE_LIMIT="100000000 per minute")
+    server = migrated_server(
+        url,
+        workdir / f"server-{label}.log",
+        "app:app",
+        redis_url=args.redis_url,
+        workers=args.workers,
+        threads=args.threads,
+        LOG_LEVEL="WARNING",
+        GUNICORN_ACCESS_LOG="/dev/null",
+        MAESTRO_SHARE_FAILURE_RATE_LIMIT="1000000 per minute",
+        MAESTRO_WORKER_RATE_LIMIT="100000000 per minute",
+    )
     env = server.env
     seconds = None if reuse else seed(env, big)
     if reuse:  # a migration may have rewritten rows (0007 fills graph_roles): fresh statistics, as after seeding
@@ -393,8 +422,13 @@ def bench_both(args: argparse.Namespace, workdir: Path) -> list[DatabaseRun]:
             for route in chosen_routes(args.only):
                 for p, server in zip(prepared, servers):
                     request = route.request(p.session)
-                    warm = run_load(server.url, lambda i: request, concurrency=args.concurrency, duration=1.0,
-                                    expect_status=route.expect)
+                    warm = run_load(
+                        server.url,
+                        lambda i: request,
+                        concurrency=args.concurrency,
+                        duration=1.0,
+                        expect_status=route.expect,
+                    )
                     if warm.ok == 0:
                         p.run.unavailable.add(route.name)
                         p.run.errors[route.name] = warm.error_samples
@@ -403,14 +437,24 @@ def bench_both(args: argparse.Namespace, workdir: Path) -> list[DatabaseRun]:
                         if route.name in p.run.unavailable:
                             continue
                         request = route.request(p.session)
-                        result = run_load(server.url, lambda i: request, concurrency=args.concurrency,
-                                          duration=args.seconds, expect_status=route.expect)
+                        result = run_load(
+                            server.url,
+                            lambda i: request,
+                            concurrency=args.concurrency,
+                            duration=args.seconds,
+                            expect_status=route.expect,
+                        )
                         p.run.rps.setdefault(route.name, []).append(result.rps)
                         if result.errors:
                             p.run.errors.setdefault(route.name, []).extend(result.error_samples[:2])
-                print(f"{route.name}: " + "  ".join(
-                    f"{p.run.label} {median(p.run.rps.get(route.name, [])):.0f}/s ({p.run.statements.get(route.name)} st.)"
-                    for p in prepared), file=sys.stderr)
+                print(
+                    f"{route.name}: "
+                    + "  ".join(
+                        f"{p.run.label} {median(p.run.rps.get(route.name, [])):.0f}/s ({p.run.statements.get(route.name)} st.)"
+                        for p in prepared
+                    ),
+                    file=sys.stderr,
+                )
         finally:
             for server in servers:
                 server.stop()
@@ -432,9 +476,19 @@ def report(runs: list[DatabaseRun], args: argparse.Namespace, command: str) -> s
         ratio = median([y / x for x, y in pairs if x]) if pairs else float("nan")  # per round: same load
         flat = "n/a" if math.isnan(ratio) else ("yes" if ratio >= 1 / TARGET_RATIO else "NO")
         statements = f"{empty.statements.get(route.name)} / {big.statements.get(route.name)}"
-        rows.append([route.name, "—" if math.isnan(e) else f"{e:,.0f}", "—" if math.isnan(b) else f"{b:,.0f}",
-                     "—" if math.isnan(ratio) else f"{ratio:.2f}", flat, statements])
-    table = format_table(["route", "empty req/s", "big req/s", "big / empty", "within 1.3×", "SQL statements (empty / big)"], rows)
+        rows.append(
+            [
+                route.name,
+                "—" if math.isnan(e) else f"{e:,.0f}",
+                "—" if math.isnan(b) else f"{b:,.0f}",
+                "—" if math.isnan(ratio) else f"{ratio:.2f}",
+                flat,
+                statements,
+            ]
+        )
+    table = format_table(
+        ["route", "empty req/s", "big req/s", "big / empty", "within 1.3×", "SQL statements (empty / big)"], rows
+    )
     lines = [
         f"Command: `{command}`",
         "",
@@ -462,11 +516,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_server_arguments(parser)
     parser.add_argument("--keep-db", action="store_true", help=f"keep the {DB_PREFIX}empty/big databases")
     parser.add_argument("--reuse", action="store_true", help="reuse kept databases instead of seeding again")
-    parser.add_argument("--db-prefix", default=DB_PREFIX, help=f"database names: <prefix>empty, <prefix>big ({DB_PREFIX})")
+    parser.add_argument(
+        "--db-prefix", default=DB_PREFIX, help=f"database names: <prefix>empty, <prefix>big ({DB_PREFIX})"
+    )
     parser.add_argument("--count-only", action="store_true", help="count SQL statements per route, no load")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
-    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
-                        help="load only the routes whose name contains TEXT (repeatable; the baseline always runs)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="load only the routes whose name contains TEXT (repeatable; the baseline always runs)",
+    )
     return parser.parse_args(argv)
 
 
@@ -477,8 +538,9 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench.scale " + " ".join(argv if argv is not None else sys.argv[1:])
     print(report(runs, args, command.strip()))
     if args.json:
-        args.json.write_text(json.dumps([{"database": r.label, "rps": r.rps, "statements": r.statements} for r in runs],
-                                        indent=2))
+        args.json.write_text(
+            json.dumps([{"database": r.label, "rps": r.rps, "statements": r.statements} for r in runs], indent=2)
+        )
     return 0
 
 

@@ -13,6 +13,7 @@ Two measurements:
    within each round. The short view also looks up the link's graph (one indexed SELECT), because the
    code names only the link.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,11 @@ def check_costs(shared: SharedGraph, number: int = 20_000) -> dict[str, float]:
 
     return {
         "MAC (short code)": timeit.timeit(lambda: verify_short_code(code, ring), number=number) / number * 1e6,
-        "JWT, cached claims": timeit.timeit(lambda: share_tokens.verify_share_token(token, ring, graph_id),
-                                            number=number) / number * 1e6,
+        "JWT, cached claims": timeit.timeit(
+            lambda: share_tokens.verify_share_token(token, ring, graph_id), number=number
+        )
+        / number
+        * 1e6,
         "JWT, uncached": timeit.timeit(jwt_uncached, number=number // 4) / (number // 4) * 1e6,
     }
 
@@ -65,9 +69,15 @@ def bench_engine(engine: str, args: argparse.Namespace) -> list[str]:
         shared = None
         try:
             log = workdir / "server.log"
-            server = migrated_server(database.url, log, redis_url=args.redis_url, workers=args.workers,
-                                     threads=args.threads, LOG_LEVEL="INFO",
-                                     MAESTRO_SHARE_FAILURE_RATE_LIMIT="1000000 per minute")
+            server = migrated_server(
+                database.url,
+                log,
+                redis_url=args.redis_url,
+                workers=args.workers,
+                threads=args.threads,
+                LOG_LEVEL="INFO",
+                MAESTRO_SHARE_FAILURE_RATE_LIMIT="1000000 per minute",
+            )
             shared = SharedGraph(server.env)
             short_path = "/analytics/s/" + mint_short_code(shared.app.config["KEY_RINGS"][CONTEXT], shared.link_id)
             costs = check_costs(shared)
@@ -81,16 +91,26 @@ def bench_engine(engine: str, args: argparse.Namespace) -> list[str]:
                 run_load(server.url, lambda i: short_request, concurrency=args.concurrency, duration=1.0)
                 long_rps, short_rps, long_p99, short_p99 = [], [], [], []
                 for number in range(args.rounds):
-                    lr = run_load(server.url, lambda i: long_request, concurrency=args.concurrency, duration=args.seconds)
-                    sr = run_load(server.url, lambda i: short_request, concurrency=args.concurrency, duration=args.seconds)
+                    lr = run_load(
+                        server.url, lambda i: long_request, concurrency=args.concurrency, duration=args.seconds
+                    )
+                    sr = run_load(
+                        server.url, lambda i: short_request, concurrency=args.concurrency, duration=args.seconds
+                    )
                     if lr.errors or sr.errors:
                         raise RuntimeError(f"errors: long {lr.errors}, short {sr.errors}")
                     long_rps.append(lr.rps), short_rps.append(sr.rps)
                     long_p99.append(lr.percentile(99) * 1000), short_p99.append(sr.percentile(99) * 1000)
                     print(f"{engine} round {number + 1}: long {lr.rps:6.0f}/s short {sr.rps:6.0f}/s", file=sys.stderr)
-            return [engine, f"{median(long_rps):.0f}", f"{median(long_p99):.1f}", f"{median(short_rps):.0f}",
-                    f"{median(short_p99):.1f}", f"{median(short_rps) / median(long_rps):.0%}",
-                    *(f"{value:.1f}" for value in costs.values())]
+            return [
+                engine,
+                f"{median(long_rps):.0f}",
+                f"{median(long_p99):.1f}",
+                f"{median(short_rps):.0f}",
+                f"{median(short_p99):.1f}",
+                f"{median(short_rps) / median(long_rps):.0%}",
+                *(f"{value:.1f}" for value in costs.values()),
+            ]
         finally:
             if shared is not None:
                 shared.close()
@@ -109,10 +129,26 @@ def main(argv: list[str] | None = None) -> int:
     rows = [bench_engine(engine, args) for engine in engines]
     machine = machine_description()
     print(f"Command: `python -m bench.short_link {' '.join(argv if argv is not None else sys.argv[1:])}`\n")
-    print(f"Machine: {machine['cores']} cores, {machine['cpu']}, Python {machine['python']}, {machine['date']}, "
-          f"code {machine['code']}. {args.concurrency} clients, {args.rounds} rounds of {args.seconds:g} s, medians.\n")
-    print(format_table(["database", "long req/s", "long p99 ms", "short req/s", "short p99 ms", "short / long",
-                        "MAC µs", "JWT cached µs", "JWT uncached µs"], rows))
+    print(
+        f"Machine: {machine['cores']} cores, {machine['cpu']}, Python {machine['python']}, {machine['date']}, "
+        f"code {machine['code']}. {args.concurrency} clients, {args.rounds} rounds of {args.seconds:g} s, medians.\n"
+    )
+    print(
+        format_table(
+            [
+                "database",
+                "long req/s",
+                "long p99 ms",
+                "short req/s",
+                "short p99 ms",
+                "short / long",
+                "MAC µs",
+                "JWT cached µs",
+                "JWT uncached µs",
+            ],
+            rows,
+        )
+    )
     return 0
 
 

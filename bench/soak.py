@@ -30,6 +30,7 @@ fault until the process is back and the last failed request of its window).
 Every process gets a session of its own and is killed by process group when the run ends, whatever
 happened; the database is dropped and the temp folder removed (unless --keep).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,18 +72,29 @@ SLOW_DOT = 4  # seconds the large graph's layout waits (see Stack.start)
 SLOW_DOT_LINES = 200  # dot source lines from which a graph is "large": the soak's own graphs make ~45
 LEASE_SECONDS = 10  # MAESTRO_JOB_LEASE_SECONDS: a killed worker's run is claimed again after this
 GRACE = 3.0  # seconds after a fault's recovery during which failures are still laid at its door
-FAULTS = ("app instance kill -9", "live server kill -9", "worker kill -9 mid-run", "Redis restart",
-          "database connections terminated")
+FAULTS = (
+    "app instance kill -9",
+    "live server kill -9",
+    "worker kill -9 mid-run",
+    "Redis restart",
+    "database connections terminated",
+)
 FAULT_AT = (0.10, 0.25, 0.40, 0.58, 0.74)  # share of the run at which each fault happens
 ACCEPTABLE = {("Redis restart", 503)}  # (cause, status) of the only 5xx the recipe may answer
 
 
 def node_spec(nodes: int, extra: str = "", dense: bool = False) -> str:
     """A graph spec of `nodes` services; `dense` gives every node a second edge."""
-    lines = [f"service-{i} [kind={('service', 'database', 'queue')[i % 3]}] -> service-{(i * 7 + 3) % nodes}"
-             for i in range(nodes) if (i * 7 + 3) % nodes != i]
-    lines += [f"service-{i} -> service-{(i * 13 + 5) % nodes}" for i in range(0, nodes, 1 if dense else 2)
-              if (i * 13 + 5) % nodes != i]
+    lines = [
+        f"service-{i} [kind={('service', 'database', 'queue')[i % 3]}] -> service-{(i * 7 + 3) % nodes}"
+        for i in range(nodes)
+        if (i * 7 + 3) % nodes != i
+    ]
+    lines += [
+        f"service-{i} -> service-{(i * 13 + 5) % nodes}"
+        for i in range(0, nodes, 1 if dense else 2)
+        if (i * 13 + 5) % nodes != i
+    ]
     return "\n".join(lines) + (f"\n{extra}" if extra else "")
 
 
@@ -98,8 +110,9 @@ class Proc:
 
     def start(self) -> None:
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     @property
     def pid(self) -> int:
@@ -250,8 +263,9 @@ class HttpsClient:
         self.port, self.tls, self.ledger, self.token = port, tls, ledger, token
         self.conn: http.client.HTTPSConnection | None = None
 
-    def call(self, route: str, method: str, path: str, body: Any = None, link: str | None = None,
-             note: bool = True) -> tuple[int, bytes]:
+    def call(
+        self, route: str, method: str, path: str, body: Any = None, link: str | None = None, note: bool = True
+    ) -> tuple[int, bytes]:
         headers = {"Host": "127.0.0.1"}
         data = None
         if body is not None:
@@ -291,7 +305,7 @@ class Stack:
         self.https_port = ports()
         self.base_url = f"https://127.0.0.1:{self.https_port}"
         self.redis_port = ports()
-        self.redis_prefix = f"maestro-soak:{os.getpid()}:{random.randrange(16 ** 8):08x}:live:"
+        self.redis_prefix = f"maestro-soak:{os.getpid()}:{random.randrange(16**8):08x}:live:"
         self.database = BenchDatabase("postgresql", workdir, postgres_url)
         self.certificate = workdir / "cert.pem"
         self.procs: list[Proc] = []
@@ -311,43 +325,100 @@ class Stack:
         if not os.access(NGINX, os.X_OK):
             raise RuntimeError(f"{NGINX} is missing: Debian's nginx (scripts/system-packages test installs it)")
         self._certificate()
-        self.redis = self._proc("redis", [
-            REDIS_SERVER, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(self.workdir)], {})
+        self.redis = self._proc(
+            "redis",
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--dir",
+                str(self.workdir),
+            ],
+            {},
+        )
         self.start_redis()
         self.database.create()
         self.app_ports = [self.ports(), self.ports()]
         self.live_ports = [self.ports(), self.ports()]
-        self.env = production_environ(self.database.url, self.app_ports[0], **{
-            "MAESTRO_BASE_URL": self.base_url, "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
-            "MAESTRO_LIVE_REDIS_PREFIX": self.redis_prefix, "MAESTRO_TRUSTED_PROXIES": "1",
-            "MAESTRO_LIVE_URL": f"wss://127.0.0.1:{self.https_port}/live",
-            "MAESTRO_LIVE_PUBLISH_URL": f"{self.base_url}/publish",  # through nginx: whichever live server is up
-            "MAESTRO_ANALYTICS_URL": f"{self.base_url}/analytics",
-            "REQUESTS_CA_BUNDLE": str(self.certificate), "SSL_CERT_FILE": str(self.certificate),
-            "MAESTRO_JOB_LEASE_SECONDS": str(LEASE_SECONDS), "MAESTRO_ACCESS_TOKEN_TTL": "7200",
-            # Every client of the run comes from 127.0.0.1: per-address limits are not what is measured.
-            "MAESTRO_LOGIN_RATE_LIMIT": "10000 per minute", "MAESTRO_SHARE_FAILURE_RATE_LIMIT": "1000000 per minute",
-            "WEB_CONCURRENCY": "2", "GUNICORN_CMD_ARGS": "--no-control-socket", "PYTHONUNBUFFERED": "1",
-            "LOG_LEVEL": "INFO",
-        })
+        self.env = production_environ(
+            self.database.url,
+            self.app_ports[0],
+            **{
+                "MAESTRO_BASE_URL": self.base_url,
+                "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+                "MAESTRO_LIVE_REDIS_PREFIX": self.redis_prefix,
+                "MAESTRO_TRUSTED_PROXIES": "1",
+                "MAESTRO_LIVE_URL": f"wss://127.0.0.1:{self.https_port}/live",
+                "MAESTRO_LIVE_PUBLISH_URL": f"{self.base_url}/publish",  # through nginx: whichever live server is up
+                "MAESTRO_ANALYTICS_URL": f"{self.base_url}/analytics",
+                "REQUESTS_CA_BUNDLE": str(self.certificate),
+                "SSL_CERT_FILE": str(self.certificate),
+                "MAESTRO_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
+                "MAESTRO_ACCESS_TOKEN_TTL": "7200",
+                # Every client of the run comes from 127.0.0.1: per-address limits are not what is measured.
+                "MAESTRO_LOGIN_RATE_LIMIT": "10000 per minute",
+                "MAESTRO_SHARE_FAILURE_RATE_LIMIT": "1000000 per minute",
+                "WEB_CONCURRENCY": "2",
+                "GUNICORN_CMD_ARGS": "--no-control-socket",
+                "PYTHONUNBUFFERED": "1",
+                "LOG_LEVEL": "INFO",
+            },
+        )
         try:
             migrate(self.env, self.workdir / "migrate.log")
         except subprocess.CalledProcessError:
             tail = (self.workdir / "migrate.log").read_text(errors="replace").splitlines()[-15:]
             raise RuntimeError("flask db upgrade failed:\n" + "\n".join(tail)) from None
         for number, port in enumerate(self.live_ports):
-            self.lives.append(self._proc(f"live-{number}", [sys.executable, "-m", "flask", "--app", "app", "live",
-                                                             "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                         self.env))
+            self.lives.append(
+                self._proc(
+                    f"live-{number}",
+                    [
+                        sys.executable,
+                        "-m",
+                        "flask",
+                        "--app",
+                        "app",
+                        "live",
+                        "serve",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                    ],
+                    self.env,
+                )
+            )
         for number, port in enumerate(self.app_ports):
-            self.apps.append(self._proc(f"app-{number}", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
-                                                           "app:app"],
-                                        {**self.env, "GUNICORN_BIND": f"127.0.0.1:{port}"}))
+            self.apps.append(
+                self._proc(
+                    f"app-{number}",
+                    [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
+                    {**self.env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
+                )
+            )
         self._nginx_config()
-        self.nginx = self._proc("nginx", [NGINX, "-p", str(self.workdir / "nginx"), "-c",
-                                          str(self.workdir / "nginx" / "nginx.conf"), "-e",
-                                          str(self.workdir / "nginx" / "error.log")], {})
+        self.nginx = self._proc(
+            "nginx",
+            [
+                NGINX,
+                "-p",
+                str(self.workdir / "nginx"),
+                "-c",
+                str(self.workdir / "nginx" / "nginx.conf"),
+                "-e",
+                str(self.workdir / "nginx" / "error.log"),
+            ],
+            {},
+        )
         for proc in [*self.lives, *self.apps, self.nginx]:
             proc.start()
         for proc, port in [*zip(self.lives, self.live_ports), *zip(self.apps, self.app_ports)]:
@@ -364,9 +435,11 @@ printf '%s' "$input" | exec {shutil.which("dot") or "dot"} "$@"
 """)
         slow_dot.chmod(0o755)
         for number in range(2):
-            worker = self._proc(f"worker-{number}", [sys.executable, "-m", "flask", "--app", "app", "analytics",
-                                                     "worker", "--poll-interval", "1"],
-                                {**self.env, "MAESTRO_DOT": str(slow_dot)})
+            worker = self._proc(
+                f"worker-{number}",
+                [sys.executable, "-m", "flask", "--app", "app", "analytics", "worker", "--poll-interval", "1"],
+                {**self.env, "MAESTRO_DOT": str(slow_dot)},
+            )
             worker.start()
             self.workers.append(worker)
         from maestro_web import create_app
@@ -374,16 +447,40 @@ printf '%s' "$input" | exec {shutil.which("dot") or "dot"} "$@"
         self.flask_app = create_app(environ=self.env)  # for seeding and for reading the counters
 
     def _proc(self, name: str, argv: list[str], env: dict[str, str]) -> Proc:
-        proc = Proc(name, argv, env or {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
-                    self.workdir / f"{name}.log")
+        proc = Proc(
+            name,
+            argv,
+            env or {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
+            self.workdir / f"{name}.log",
+        )
         self.procs.append(proc)
         return proc
 
     def _certificate(self) -> None:
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                        "-keyout", str(self.workdir / "key.pem"), "-out", str(self.certificate)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+                "-keyout",
+                str(self.workdir / "key.pem"),
+                "-out",
+                str(self.certificate),
+            ],
+            check=True,
+            capture_output=True,
+        )
 
     def _nginx_config(self) -> None:
         """deploy/nginx/maestro.conf.in as an operator renders it, with the second gunicorn instance
@@ -391,15 +488,26 @@ printf '%s' "$input" | exec {shutil.which("dot") or "dot"} "$@"
         folder = self.workdir / "nginx"
         folder.mkdir()
         values = {
-            "MAESTRO_BASE_URL": self.base_url, "GUNICORN_BIND": f"127.0.0.1:{self.app_ports[0]}",
-            "MAESTRO_LIVE_HOST": "127.0.0.1", "MAESTRO_LIVE_PORT": str(self.live_ports[0]),
-            "MAESTRO_INGEST_MAX_BYTES": str(5 * 1024 * 1024), "NGINX_SERVER_NAME": "127.0.0.1",
-            "NGINX_HTTP_LISTEN": f"127.0.0.1:{self.ports()}", "NGINX_HTTPS_LISTEN": f"127.0.0.1:{self.https_port}",
-            "NGINX_TLS_CERTIFICATE": str(self.certificate), "NGINX_TLS_CERTIFICATE_KEY": str(self.workdir / "key.pem"),
-            "NGINX_INTERNAL_NETWORK": "127.0.0.1/32", "NGINX_ACCESS_LOG": str(folder / "access.log"),
+            "MAESTRO_BASE_URL": self.base_url,
+            "GUNICORN_BIND": f"127.0.0.1:{self.app_ports[0]}",
+            "MAESTRO_LIVE_HOST": "127.0.0.1",
+            "MAESTRO_LIVE_PORT": str(self.live_ports[0]),
+            "MAESTRO_INGEST_MAX_BYTES": str(5 * 1024 * 1024),
+            "NGINX_SERVER_NAME": "127.0.0.1",
+            "NGINX_HTTP_LISTEN": f"127.0.0.1:{self.ports()}",
+            "NGINX_HTTPS_LISTEN": f"127.0.0.1:{self.https_port}",
+            "NGINX_TLS_CERTIFICATE": str(self.certificate),
+            "NGINX_TLS_CERTIFICATE_KEY": str(self.workdir / "key.pem"),
+            "NGINX_INTERNAL_NETWORK": "127.0.0.1/32",
+            "NGINX_ACCESS_LOG": str(folder / "access.log"),
         }
-        done = subprocess.run([sys.executable, str(ROOT / "deploy" / "render"), str(ROOT / "deploy" / "nginx" / "maestro.conf.in")],
-                              capture_output=True, text=True, env={**os.environ, **values}, check=True)
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "deploy" / "render"), str(ROOT / "deploy" / "nginx" / "maestro.conf.in")],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **values},
+            check=True,
+        )
         site = done.stdout
         for first, second in ((self.app_ports[0], self.app_ports[1]), (self.live_ports[0], self.live_ports[1])):
             line = f"server 127.0.0.1:{first};"
@@ -442,6 +550,7 @@ http {{
             if not proc.alive():
                 raise RuntimeError(f"{proc.name} exited:\n{proc.tail()}")
             return healthy(port)
+
         return wait_for(up, timeout, f"{proc.name} healthy")
 
     def start_redis(self) -> None:
@@ -500,6 +609,7 @@ def seed(stack: Stack, ledger: Ledger, owners: int, graphs: int, links: int) -> 
         for owner in made:
             User.create(owner.email, owner.email.split("@")[0], PASSWORD)
         db.session.commit()
+
     stack.query(users)
     for owner in made:
         client = HttpsClient(stack.https_port, stack.tls(), ledger)
@@ -508,8 +618,12 @@ def seed(stack: Stack, ledger: Ledger, owners: int, graphs: int, links: int) -> 
             raise RuntimeError(f"log in answered {status}: {body[:200]!r}")
         client.token = owner.token = json.loads(body)["access_token"]
         for number in range(graphs):
-            status, body = client.call("graph create", "POST", "/api/graphs", {
-                "name": f"{owner.email} graph {number}", "type": "infra", "spec": node_spec(16)})
+            status, body = client.call(
+                "graph create",
+                "POST",
+                "/api/graphs",
+                {"name": f"{owner.email} graph {number}", "type": "infra", "spec": node_spec(16)},
+            )
             if status != 201:
                 raise RuntimeError(f"graph create answered {status}: {body[:200]!r}")
             graph_id = json.loads(body)["id"]
@@ -524,8 +638,9 @@ def seed(stack: Stack, ledger: Ledger, owners: int, graphs: int, links: int) -> 
     return made
 
 
-def visitor(stack: Stack, ledger: Ledger, links: list[tuple[str, str, str]], stop: threading.Event,
-            pace: float) -> None:
+def visitor(
+    stack: Stack, ledger: Ledger, links: list[tuple[str, str, str]], stop: threading.Event, pace: float
+) -> None:
     client = HttpsClient(stack.https_port, stack.tls(), ledger)
     rng = random.Random()
     while not stop.is_set():
@@ -545,16 +660,21 @@ def owner_loop(stack: Stack, ledger: Ledger, owner: Owner, stop: threading.Event
         if roll < 0.5:
             edits += 1
             graph_id = rng.choice(owner.graphs)
-            client.call("graph edit", "PATCH", f"/api/graphs/{graph_id}",
-                        {"spec": node_spec(16, f"soak-edit-{edits} -> service-{edits % 16}")})
+            client.call(
+                "graph edit",
+                "PATCH",
+                f"/api/graphs/{graph_id}",
+                {"spec": node_spec(16, f"soak-edit-{edits} -> service-{edits % 16}")},
+            )
         elif roll < 0.75:
             graph_id, link_id, _ = rng.choice(owner.links)
             client.call("link pause", "PATCH", f"/api/graphs/{graph_id}/shares/{link_id}", {"paused": True})
             stop.wait(pace)
             # Resumed even when the run is ending: the pages served afterwards are counted too.
             for _ in range(20):
-                status, _ = client.call("link resume", "PATCH", f"/api/graphs/{graph_id}/shares/{link_id}",
-                                        {"paused": False})
+                status, _ = client.call(
+                    "link resume", "PATCH", f"/api/graphs/{graph_id}/shares/{link_id}", {"paused": False}
+                )
                 if status == 200:
                     break
                 time.sleep(0.5)
@@ -592,8 +712,13 @@ class Subscriber(threading.Thread):
                 if status != 200:
                     raise ConnectionError(f"ticket {status}")
                 ticket = json.loads(body)["ticket"]
-                with connect(f"wss://127.0.0.1:{self.stack.https_port}/live", origin=self.stack.base_url,  # type: ignore[arg-type]
-                             ssl=self.stack.tls(), open_timeout=10, close_timeout=1) as ws:
+                with connect(
+                    f"wss://127.0.0.1:{self.stack.https_port}/live",
+                    origin=self.stack.base_url,  # type: ignore[arg-type]
+                    ssl=self.stack.tls(),
+                    open_timeout=10,
+                    close_timeout=1,
+                ) as ws:
                     ws.send(json.dumps({"type": "hello", "ticket": ticket}))
                     ws.send(json.dumps({"type": "subscribe", "channel": self.channel, "since": self.last}))
                     self.connections += 1
@@ -628,8 +753,9 @@ class Streams(threading.Thread):
     def collect(self) -> None:
         import redis
 
-        client = redis.Redis(port=self.stack.redis_port, socket_timeout=2, socket_connect_timeout=1,
-                             decode_responses=True)
+        client = redis.Redis(
+            port=self.stack.redis_port, socket_timeout=2, socket_connect_timeout=1, decode_responses=True
+        )
         try:
             for graph in self.graphs:
                 kept = self.kept[graph]
@@ -648,9 +774,11 @@ class Streams(threading.Thread):
 
 # --- what nginx saw ------------------------------------------------------------------------------
 
-CUT_OFF = re.compile(r'\[error\].*(?:while reading response header from upstream|prematurely closed connection'
-                     r'|while sending request to upstream).*request: "(?P<method>[A-Z]+) (?P<path>\S+) [^"]*"'
-                     r'.*upstream: "http://127\.0\.0\.1:(?P<port>\d+)/')
+CUT_OFF = re.compile(
+    r"\[error\].*(?:while reading response header from upstream|prematurely closed connection"
+    r'|while sending request to upstream).*request: "(?P<method>[A-Z]+) (?P<path>\S+) [^"]*"'
+    r'.*upstream: "http://127\.0\.0\.1:(?P<port>\d+)/'
+)
 
 
 def cut_off_requests(error_log: Path) -> list[tuple[str, str, int]]:
@@ -691,8 +819,16 @@ class Fault:
 
 
 class Faults(threading.Thread):
-    def __init__(self, stack: Stack, ledger: Ledger, owners: list[Owner], subscribers: list[Subscriber],
-                 seconds: float, stop: threading.Event, redis_down: float) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        ledger: Ledger,
+        owners: list[Owner],
+        subscribers: list[Subscriber],
+        seconds: float,
+        stop: threading.Event,
+        redis_down: float,
+    ) -> None:
         super().__init__(daemon=True)
         self.stack, self.ledger, self.owners, self.subscribers = stack, ledger, owners, subscribers
         self.seconds, self.stop, self.redis_down = seconds, stop, redis_down
@@ -735,12 +871,17 @@ class Faults(threading.Thread):
         proc.start()
         self.stack.wait_healthy(proc, port)
         since = fault.at
-        done = wait_for(lambda: all(s.subscribed_at > since for s in self.subscribers if s.ends)
-                        and healthy(port), 60, "subscribers back")
+        done = wait_for(
+            lambda: all(s.subscribed_at > since for s in self.subscribers if s.ends) and healthy(port),
+            60,
+            "subscribers back",
+        )
         moved = sum(1 for s in self.subscribers if s.ends)
         fault.recovered = self.ledger_time(done)
-        fault.detail = (f"restarted after 1 s; {moved} of {len(self.subscribers)} subscribers had lost their "
-                        "connection; recovered = live server healthy and every one of them subscribed again")
+        fault.detail = (
+            f"restarted after 1 s; {moved} of {len(self.subscribers)} subscribers had lost their "
+            "connection; recovered = live server healthy and every one of them subscribed again"
+        )
 
     def kill_worker(self, fault: Fault) -> None:
         from sqlalchemy import select
@@ -750,8 +891,12 @@ class Faults(threading.Thread):
 
         owner = self.owners[0]
         client = HttpsClient(self.stack.https_port, self.stack.tls(), self.ledger, owner.token)
-        status, body = client.call("graph create", "POST", "/api/graphs", {
-            "name": "soak large graph", "type": "infra", "spec": node_spec(110, dense=True)})
+        status, body = client.call(
+            "graph create",
+            "POST",
+            "/api/graphs",
+            {"name": "soak large graph", "type": "infra", "spec": node_spec(110, dense=True)},
+        )
         client.close()
         if status != 201:
             raise RuntimeError(f"graph create answered {status}")
@@ -761,8 +906,10 @@ class Faults(threading.Thread):
             def read() -> tuple[str, str, int]:
                 graph = Graph.get_by_public_id(graph_id)
                 run = db.session.scalars(
-                    select(GraphRun).where(GraphRun.graph_id == graph.id).order_by(GraphRun.id.desc())).first()
+                    select(GraphRun).where(GraphRun.graph_id == graph.id).order_by(GraphRun.id.desc())
+                ).first()
                 return run.public_id, run.state, run.attempts
+
             result: tuple[str, str, int] = self.stack.query(read)
             return result
 
@@ -773,10 +920,16 @@ class Faults(threading.Thread):
         def drawing() -> bool:
             if run_of_graph()[1] != "claimed":
                 return False
-            ages = [(age, w) for w in self.stack.workers if w.alive()
-                    for age in [max((process_age(kid) for kid in descendants(w.pid)), default=0.0)] if age > 1.0]
+            ages = [
+                (age, w)
+                for w in self.stack.workers
+                if w.alive()
+                for age in [max((process_age(kid) for kid in descendants(w.pid)), default=0.0)]
+                if age > 1.0
+            ]
             busy[:] = [w for _, w in sorted(ages, key=lambda item: item[0], reverse=True)[:1]]
             return bool(busy)
+
         wait_for(drawing, 90, "a worker drawing the large graph", step=0.1)
         worker = busy[0]
         self.heavy_run = run_of_graph()[0]
@@ -787,17 +940,24 @@ class Faults(threading.Thread):
 
         def redrawn() -> None:  # waits for the lease in the background: the next faults keep their time
             try:
-                done = wait_for(lambda: run_of_graph()[1] in ("finished", "failed"), LEASE_SECONDS + 120,
-                                "the killed run drawn by a worker", step=0.5)
+                done = wait_for(
+                    lambda: run_of_graph()[1] in ("finished", "failed"),
+                    LEASE_SECONDS + 120,
+                    "the killed run drawn by a worker",
+                    step=0.5,
+                )
             except Exception as exc:
                 fault.detail += f" FAILED: {type(exc).__name__}: {exc}"
                 self.errors.append(f"{fault.name}: {exc}")
                 return
             run_id, state, attempts = run_of_graph()
             fault.recovered = self.ledger_time(done)
-            fault.detail = (f"{worker.name} killed {killed_at - fault.at:.1f} s after the large graph was made, "
-                            f"while its dot ran; restarted after 1 s; the run was {state} after {attempts} claims "
-                            f"(lease {LEASE_SECONDS} s); recovered = the run drawn")
+            fault.detail = (
+                f"{worker.name} killed {killed_at - fault.at:.1f} s after the large graph was made, "
+                f"while its dot ran; restarted after 1 s; the run was {state} after {attempts} claims "
+                f"(lease {LEASE_SECONDS} s); recovered = the run drawn"
+            )
+
         waiter = threading.Thread(target=redrawn, daemon=True)
         waiter.start()
         self.waiters.append(waiter)
@@ -808,12 +968,20 @@ class Faults(threading.Thread):
         time.sleep(self.redis_down)
         self.stack.start_redis()
         back = self.ledger.now()
-        done = wait_for(lambda: all(healthy(port) for port in self.stack.live_ports)
-                        and self.stack.get("/healthz") == 200 and self.ledger_failures_quiet(fault.at), 90,
-                        "live servers and the app whole again")
+        done = wait_for(
+            lambda: (
+                all(healthy(port) for port in self.stack.live_ports)
+                and self.stack.get("/healthz") == 200
+                and self.ledger_failures_quiet(fault.at)
+            ),
+            90,
+            "live servers and the app whole again",
+        )
         fault.recovered = self.ledger_time(done)
-        fault.detail = (f"redis-server stopped (SIGTERM), started {back - fault.at:.1f} s later; recovered = both "
-                        "live servers healthy and no failed request for 1 s")
+        fault.detail = (
+            f"redis-server stopped (SIGTERM), started {back - fault.at:.1f} s later; recovered = both "
+            "live servers healthy and no failed request for 1 s"
+        )
 
     def ledger_failures_quiet(self, since: float) -> bool:
         with self.ledger.lock:
@@ -826,18 +994,30 @@ class Faults(threading.Thread):
         admin = sa.create_engine(self.stack.database.postgres_admin_url, isolation_level="AUTOCOMMIT")
         try:
             with admin.connect() as conn:
-                ended = conn.execute(sa.text(
-                    "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()) AS ended"), {"name": self.stack.database.name}).scalar()
+                ended = conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :name AND pid <> pg_backend_pid()) AS ended"
+                    ),
+                    {"name": self.stack.database.name},
+                ).scalar()
         finally:
             admin.dispose()
         client = HttpsClient(self.stack.https_port, self.stack.tls(), self.ledger, self.owners[0].token)
-        done = wait_for(lambda: client.call("graph list", "GET", "/api/graphs?per_page=1", note=False)[0] == 200
-                        and self.ledger_failures_quiet(fault.at), 60, "the database answering again")
+        done = wait_for(
+            lambda: (
+                client.call("graph list", "GET", "/api/graphs?per_page=1", note=False)[0] == 200
+                and self.ledger_failures_quiet(fault.at)
+            ),
+            60,
+            "the database answering again",
+        )
         client.close()
         fault.recovered = self.ledger_time(done)
-        fault.detail = (f"{ended} connections terminated (pg_terminate_backend); recovered = an owner's request "
-                        "answered 200 and no failed request for 1 s")
+        fault.detail = (
+            f"{ended} connections terminated (pg_terminate_backend); recovered = an owner's request "
+            "answered 200 and no failed request for 1 s"
+        )
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -849,7 +1029,9 @@ class Report:
     answers: dict[str, dict[str, int]]  # route -> status -> count
     failures: list[dict[str, Any]]  # every 5xx or no-answer, with its cause
     unacceptable: list[dict[str, Any]]
-    views: list[dict[str, Any]]  # per link: served, counted, cut_off (its requests cut off by the app's kill, sent again)
+    views: list[
+        dict[str, Any]
+    ]  # per link: served, counted, cut_off (its requests cut off by the app's kill, sent again)
     views_exact: bool
     cut_off: dict[str, int]  # "<process> <method>" -> requests nginx saw cut off by a kill -9
     runs_left: int  # queued or claimed after the drain
@@ -878,18 +1060,22 @@ class Report:
         """The invariants of the recipe, each a sentence when it does not hold."""
         found = []
         if self.unacceptable:
-            found.append(f"{len(self.unacceptable)} 5xx or unanswered requests other than 503s during the Redis "
-                         f"restart, e.g. {self.unacceptable[:3]}")
+            found.append(
+                f"{len(self.unacceptable)} 5xx or unanswered requests other than 503s during the Redis "
+                f"restart, e.g. {self.unacceptable[:3]}"
+            )
         if not self.views_accounted():
-            found.append(f"view counters differ from pages served: "
-                         f"{[v for v in self.views if v['served'] != v['counted']]}")
+            found.append(
+                f"view counters differ from pages served: {[v for v in self.views if v['served'] != v['counted']]}"
+            )
         if self.runs_left:
             found.append(f"{self.runs_left} runs still queued or claimed after the drain")
         if self.killed_run.get("state") not in ("finished", "failed") or self.killed_run.get("attempts", 0) < 2:
             found.append(f"the killed worker's run was not claimed again and finished: {self.killed_run}")
         if self.events_lost:
-            found.append(f"{len(self.events_lost)} events kept by Redis never reached their subscriber: "
-                         f"{self.events_lost[:5]}")
+            found.append(
+                f"{len(self.events_lost)} events kept by Redis never reached their subscriber: {self.events_lost[:5]}"
+            )
         if self.fault_errors:
             found.append(f"faults that did not run or recover: {self.fault_errors}")
         if len(self.faults) != len(FAULTS):
@@ -908,20 +1094,49 @@ class Report:
         ]
         routes = sorted(self.answers)
         statuses = sorted({int(s) for r in routes for s in self.answers[r]})
-        lines.append(format_table(["route", *[str(s) if s else "no answer" for s in statuses]],
-                                  [[r, *[str(self.answers[r].get(str(s), 0)) for s in statuses]] for r in routes]))
+        lines.append(
+            format_table(
+                ["route", *[str(s) if s else "no answer" for s in statuses]],
+                [[r, *[str(self.answers[r].get(str(s), 0)) for s in statuses]] for r in routes],
+            )
+        )
         lines += ["", "Faults:", ""]
-        lines.append(format_table(["fault", "at s", "recovered after s", "5xx / no answer in its window", "what"], [
-            [f["name"], f"{f['at']:.1f}", "—" if f["recovered"] is None else f"{f['recovered'] - f['at']:.1f}",
-             str(sum(1 for a in self.failures if a["cause"] == f["name"])), f["detail"]] for f in self.faults]))
+        lines.append(
+            format_table(
+                ["fault", "at s", "recovered after s", "5xx / no answer in its window", "what"],
+                [
+                    [
+                        f["name"],
+                        f"{f['at']:.1f}",
+                        "—" if f["recovered"] is None else f"{f['recovered'] - f['at']:.1f}",
+                        str(sum(1 for a in self.failures if a["cause"] == f["name"])),
+                        f["detail"],
+                    ]
+                    for f in self.faults
+                ],
+            )
+        )
         lines += ["", "5xx and unanswered requests by cause:", ""]
         by_cause: dict[tuple[str, int, str], list[float]] = defaultdict(list)
         for a in self.failures:
             by_cause[(a["cause"], a["status"], a["route"])].append(a["at"])
-        lines.append(format_table(["cause", "status", "route", "count", "at s"], [
-            [cause, str(status) if status else "no answer", route, str(len(times)),
-             f"{min(times):.1f}–{max(times):.1f}"] for (cause, status, route), times in sorted(by_cause.items())])
-            if by_cause else "none")
+        lines.append(
+            format_table(
+                ["cause", "status", "route", "count", "at s"],
+                [
+                    [
+                        cause,
+                        str(status) if status else "no answer",
+                        route,
+                        str(len(times)),
+                        f"{min(times):.1f}–{max(times):.1f}",
+                    ]
+                    for (cause, status, route), times in sorted(by_cause.items())
+                ],
+            )
+            if by_cause
+            else "none"
+        )
         served = sum(v["served"] for v in self.views)
         counted = sum(v["counted"] for v in self.views)
         ahead = [v for v in self.views if v["counted"] != v["served"]]
@@ -954,10 +1169,21 @@ def cause_of(answer: Answer, faults: list[Fault]) -> str:
     return "none"
 
 
-def run_soak(seconds: float = 600.0, *, ports: Callable[[], int] = free_port,
-             postgres_url: str = DEFAULT_POSTGRES_ADMIN_URL, visitors: int = 4, visitor_pace: float = 0.05,
-             owners: int = 2, graphs: int = 3, links: int = 2, owner_pace: float = 0.5, redis_down: float = 2.0,
-             keep: bool = False, log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> Report:
+def run_soak(
+    seconds: float = 600.0,
+    *,
+    ports: Callable[[], int] = free_port,
+    postgres_url: str = DEFAULT_POSTGRES_ADMIN_URL,
+    visitors: int = 4,
+    visitor_pace: float = 0.05,
+    owners: int = 2,
+    graphs: int = 3,
+    links: int = 2,
+    owner_pace: float = 0.5,
+    redis_down: float = 2.0,
+    keep: bool = False,
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> Report:
     """Start the stack, load it for `seconds` while the faults happen, drain, stop everything; the report."""
     with TempWorkdir(keep=keep) as workdir:
         stack = Stack(workdir, ports, postgres_url)
@@ -965,12 +1191,16 @@ def run_soak(seconds: float = 600.0, *, ports: Callable[[], int] = free_port,
         stop_load, stop_watch = threading.Event(), threading.Event()
         try:
             stack.start()
-            log(f"soak: stack up in {workdir} (nginx {stack.base_url}, apps {stack.app_ports}, "
-                f"live {stack.live_ports}, redis {stack.redis_port})")
+            log(
+                f"soak: stack up in {workdir} (nginx {stack.base_url}, apps {stack.app_ports}, "
+                f"live {stack.live_ports}, redis {stack.redis_port})"
+            )
             ledger = Ledger()
             made = seed(stack, ledger, owners, graphs, links)
             every_link = [link for owner in made for link in owner.links]
-            subscribers = [Subscriber(stack, ledger, owner, graph, stop_watch) for owner in made for graph in owner.graphs]
+            subscribers = [
+                Subscriber(stack, ledger, owner, graph, stop_watch) for owner in made for graph in owner.graphs
+            ]
             streams = Streams(stack, [g for owner in made for g in owner.graphs], stop_watch)
             for thread in [*subscribers, streams]:
                 thread.start()
@@ -979,23 +1209,33 @@ def run_soak(seconds: float = 600.0, *, ports: Callable[[], int] = free_port,
             def drawn() -> bool:  # before the clock starts: a graph not drawn yet is a 404 ("No picture yet")
                 from maestro_web.models import Graph, GraphResult
 
-                return all(GraphResult.latest_for(Graph.get_by_public_id(g), with_picture=True) is not None
-                           for owner in made for g in owner.graphs)
+                return all(
+                    GraphResult.latest_for(Graph.get_by_public_id(g), with_picture=True) is not None
+                    for owner in made
+                    for g in owner.graphs
+                )
+
             wait_for(lambda: bool(stack.query(drawn)), 120, "every graph drawn once", step=0.5)
             ledger.started = time.monotonic()
             ledger.statuses.clear()
             ledger.failures.clear()
             faults = Faults(stack, ledger, made, subscribers, seconds, stop_load, redis_down)
-            threads = [threading.Thread(target=visitor, args=(stack, ledger, every_link, stop_load, visitor_pace),
-                                        daemon=True) for _ in range(visitors)]
-            threads += [threading.Thread(target=owner_loop, args=(stack, ledger, owner, stop_load, owner_pace),
-                                         daemon=True) for owner in made]
+            threads = [
+                threading.Thread(target=visitor, args=(stack, ledger, every_link, stop_load, visitor_pace), daemon=True)
+                for _ in range(visitors)
+            ]
+            threads += [
+                threading.Thread(target=owner_loop, args=(stack, ledger, owner, stop_load, owner_pace), daemon=True)
+                for owner in made
+            ]
             for thread in [*threads, faults]:
                 thread.start()
             while ledger.now() < seconds:
                 time.sleep(min(10.0, max(0.1, seconds - ledger.now())))
-                log(f"soak: {ledger.now():.0f} s, {sum(ledger.statuses.values())} answers, "
-                    f"{len(ledger.failures)} failures, faults so far: {[f.name for f in faults.done]}")
+                log(
+                    f"soak: {ledger.now():.0f} s, {sum(ledger.statuses.values())} answers, "
+                    f"{len(ledger.failures)} failures, faults so far: {[f.name for f in faults.done]}"
+                )
             faults.join(timeout=LEASE_SECONDS + 120)  # a fault still recovering is waited for
             stop_load.set()
             for thread in threads:
@@ -1009,8 +1249,13 @@ def run_soak(seconds: float = 600.0, *, ports: Callable[[], int] = free_port,
                 from maestro_web.extensions import db
                 from maestro_web.models import GraphRun
 
-                return int(db.session.scalar(select(func.count()).select_from(GraphRun)
-                                             .where(GraphRun.state.in_(("queued", "claimed")))) or 0)
+                return int(
+                    db.session.scalar(
+                        select(func.count()).select_from(GraphRun).where(GraphRun.state.in_(("queued", "claimed")))
+                    )
+                    or 0
+                )
+
             try:
                 wait_for(lambda: stack.query(open_runs) == 0, LEASE_SECONDS + 90, "the queue drained", step=0.5)
             except TimeoutError:
@@ -1019,21 +1264,37 @@ def run_soak(seconds: float = 600.0, *, ports: Callable[[], int] = free_port,
             time.sleep(3.0)
             streams.collect()
             time.sleep(2.0)
-            events_lost = sorted(f"{g}:{event_id}" for s in subscribers for g in [s.graph_id]
-                                 for event_id in streams.kept[g] if event_id not in s.received)
+            events_lost = sorted(
+                f"{g}:{event_id}"
+                for s in subscribers
+                for g in [s.graph_id]
+                for event_id in streams.kept[g]
+                if event_id not in s.received
+            )
 
             def counters() -> dict[str, int]:
                 from maestro_web.models import ShareLink
 
                 return {link_id: ShareLink.get_by_public_id(link_id).view_count for _, link_id, _ in every_link}
+
             counted = stack.query(counters)
             names = {**{port: "app" for port in stack.app_ports}, **{port: "live" for port in stack.live_ports}}
             cut = cut_off_requests(workdir / "nginx" / "error.log")
             by_token = {token: link_id for _, link_id, token in every_link}
-            cut_views: Counter[str] = Counter(by_token.get(path.partition("?token=")[2], "") for method, path, port in cut
-                                              if path.startswith("/analytics/graphs/public/"))
-            views = [{"link": link_id, "served": ledger.served[link_id], "counted": counted[link_id],
-                      "cut_off": cut_views[link_id]} for _, link_id, _ in every_link]
+            cut_views: Counter[str] = Counter(
+                by_token.get(path.partition("?token=")[2], "")
+                for method, path, port in cut
+                if path.startswith("/analytics/graphs/public/")
+            )
+            views = [
+                {
+                    "link": link_id,
+                    "served": ledger.served[link_id],
+                    "counted": counted[link_id],
+                    "cut_off": cut_views[link_id],
+                }
+                for _, link_id, _ in every_link
+            ]
 
             killed: dict[str, Any] = {}
             if faults.heavy_run is not None:
@@ -1042,8 +1303,9 @@ def run_soak(seconds: float = 600.0, *, ports: Callable[[], int] = free_port,
                 from maestro_web.extensions import db
                 from maestro_web.models import GraphRun
 
-                run = stack.query(lambda: db.session.scalars(select(GraphRun).where(
-                    GraphRun.public_id == faults.heavy_run)).one())
+                run = stack.query(
+                    lambda: db.session.scalars(select(GraphRun).where(GraphRun.public_id == faults.heavy_run)).one()
+                )
                 killed = {"run": run.public_id, "state": run.state, "attempts": run.attempts}
             failures = []
             for answer in ledger.failures:
@@ -1058,15 +1320,25 @@ def run_soak(seconds: float = 600.0, *, ports: Callable[[], int] = free_port,
                 answers[route][str(status)] = count
             stop_watch.set()
             return Report(
-                seconds=load_seconds, answers=dict(answers), failures=failures, unacceptable=unacceptable,
-                views=views, views_exact=all(v["served"] == v["counted"] for v in views), runs_left=runs_left,
+                seconds=load_seconds,
+                answers=dict(answers),
+                failures=failures,
+                unacceptable=unacceptable,
+                views=views,
+                views_exact=all(v["served"] == v["counted"] for v in views),
+                runs_left=runs_left,
                 cut_off=dict(Counter(f"{names.get(port, port)} {method}" for method, _, port in cut)),
-                killed_run=killed, events_kept=sum(len(k) for k in streams.kept.values()),
-                events_received=sum(len(s.received) for s in subscribers), events_lost=events_lost,
-                faults=[asdict(f) for f in faults.done], fault_errors=faults.errors,
+                killed_run=killed,
+                events_kept=sum(len(k) for k in streams.kept.values()),
+                events_received=sum(len(s.received) for s in subscribers),
+                events_lost=events_lost,
+                faults=[asdict(f) for f in faults.done],
+                fault_errors=faults.errors,
                 subscriber_reconnects=sum(max(0, s.connections - 1) for s in subscribers),
-                machine=machine_description(), replayed_writes=count_in_app_logs(workdir, "from its receipt"),
-                redispatched=count_in_app_logs(workdir, "dispatched again"))
+                machine=machine_description(),
+                replayed_writes=count_in_app_logs(workdir, "from its receipt"),
+                redispatched=count_in_app_logs(workdir, "dispatched again"),
+            )
         finally:
             stop_load.set()
             stop_watch.set()
@@ -1092,9 +1364,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    report = run_soak(args.seconds, postgres_url=args.postgres_url, visitors=args.visitors,
-                      visitor_pace=args.visitor_pace, owners=args.owners, graphs=args.graphs, links=args.links,
-                      redis_down=args.redis_down, keep=args.keep)
+    report = run_soak(
+        args.seconds,
+        postgres_url=args.postgres_url,
+        visitors=args.visitors,
+        visitor_pace=args.visitor_pace,
+        owners=args.owners,
+        graphs=args.graphs,
+        links=args.links,
+        redis_down=args.redis_down,
+        keep=args.keep,
+    )
     report.command = ("python -m bench.soak " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
     print(report.markdown())
     if args.json:

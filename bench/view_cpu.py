@@ -9,6 +9,7 @@ account except PostgreSQL's own, which is not counted: a steadier figure than re
 machine, for comparing two versions of the code (run it in each checkout). Every view must answer
 200 and be counted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--views", type=int, default=3000, help="views measured (default 3000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the median is reported (default 3)")
-    parser.add_argument("--behind-nginx", action="store_true",
-                        help="as behind nginx: MAESTRO_TRUSTED_PROXIES=1 and a new X-Request-ID per view, so each "
-                             "view is counted with its receipt (maestro_web/receipts.py)")
+    parser.add_argument(
+        "--behind-nginx",
+        action="store_true",
+        help="as behind nginx: MAESTRO_TRUSTED_PROXIES=1 and a new X-Request-ID per view, so each "
+        "view is counted with its receipt (maestro_web/receipts.py)",
+    )
     args = parser.parse_args(argv)
     from werkzeug.test import EnvironBuilder
 
@@ -82,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
                 shared.close()
             database.drop()
     machine = machine_description()
-    print(f"code {machine['code']}, {machine['date']}: app CPU per public view {sorted(results)[len(results) // 2]:.0f} µs "
-          f"(rounds: {', '.join(f'{r:.0f}' for r in results)}){' behind nginx' if args.behind_nginx else ''}; {counted} views counted of {args.views * args.rounds}")
+    print(
+        f"code {machine['code']}, {machine['date']}: app CPU per public view {sorted(results)[len(results) // 2]:.0f} µs "
+        f"(rounds: {', '.join(f'{r:.0f}' for r in results)}){' behind nginx' if args.behind_nginx else ''}; {counted} views counted of {args.views * args.rounds}"
+    )
     return 0 if counted == args.views * args.rounds else 1
 
 

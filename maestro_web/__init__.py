@@ -3,6 +3,7 @@
 Importing this package imports nothing else: the worker (`maestro_web.worker`) and the live server
 (`maestro_web.live_server`) live in it without pulling in Flask, the database layer or the app's config.
 """
+
 from __future__ import annotations
 
 import os
@@ -110,8 +111,18 @@ def register_blueprints(app: Flask) -> None:
     from maestro_web.shares import shares_bp
     from maestro_web.source_pages import sources_bp
 
-    for blueprint in (main_bp, auth_bp, account_bp, graphs_bp, shares_bp, sources_bp, reports_bp,
-                      public_bp, live_bp, monitoring_bp):
+    for blueprint in (
+        main_bp,
+        auth_bp,
+        account_bp,
+        graphs_bp,
+        shares_bp,
+        sources_bp,
+        reports_bp,
+        public_bp,
+        live_bp,
+        monitoring_bp,
+    ):
         app.register_blueprint(blueprint)
     # The JSON API and the worker endpoints never read cookies (tokens travel in Authorization),
     # so there is no ambient credential for a cross-site request to ride on: CSRF has nothing to protect.

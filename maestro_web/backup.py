@@ -6,6 +6,7 @@ custom format from the server's own `pg_dump`, or `database.sqlite`, SQLite's on
 in development, a copy of `instance/secrets.json`. In production the secrets live in the operator's
 secret store, not in the instance folder, so a backup says so instead of carrying them.
 """
+
 from __future__ import annotations
 
 import json
@@ -81,7 +82,10 @@ def create(engine: Engine, config: Mapping[str, Any], instance_path: str, path: 
         shutil.copyfile(secrets_file, path / SECRETS)
         os.chmod(path / SECRETS, 0o600)
     manifest = {
-        "format": FORMAT, "engine": engine_name, "database": DUMPS[engine_name], "alembic_revision": revision,
+        "format": FORMAT,
+        "engine": engine_name,
+        "database": DUMPS[engine_name],
+        "alembic_revision": revision,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "secrets": "operator's secret store (not in this backup)" if in_environment else SECRETS,
     }

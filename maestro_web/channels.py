@@ -5,6 +5,7 @@ A browser reads `graph:<graph>`, `user:<user>` and `share:<link>` channels throu
 service's socket token lists the prefixes it may post to (`GRAPH_PREFIX`, `USER_PREFIX`); only the
 app and the live servers speak on `CONTROL`, which carries revocations and is never on a ticket.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Command groups by topic: `flask users ...`, `flask keys ...` (SPEC §7)."""
+
 from __future__ import annotations
 
 import secrets as pysecrets
@@ -46,12 +47,20 @@ def prune_command(group: AppGroup, prune: Callable[[datetime], int], *, doc: str
         click.echo(f"Deleted {deleted} {done} before {cutoff:%Y-%m-%d %H:%M} UTC.")
 
 
-prune_command(shares_cli, ShareLink.prune,
-              doc="Delete old expired and revoked share links (their tokens are dead already).",
-              option_help="Delete links that expired or were revoked more than this many days ago.",
-              done="share link(s) that ended")
-prune_command(reports_cli, Report.prune, doc="Delete old reports and their files.",
-              option_help="Delete reports made more than this many days ago.", done="report(s) made")
+prune_command(
+    shares_cli,
+    ShareLink.prune,
+    doc="Delete old expired and revoked share links (their tokens are dead already).",
+    option_help="Delete links that expired or were revoked more than this many days ago.",
+    done="share link(s) that ended",
+)
+prune_command(
+    reports_cli,
+    Report.prune,
+    doc="Delete old reports and their files.",
+    option_help="Delete reports made more than this many days ago.",
+    done="report(s) made",
+)
 
 
 @users_cli.command("create")
@@ -71,17 +80,21 @@ def create_user(email: str, name: str | None, password_stdin: bool) -> None:
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
-        raise click.ClickException(
-            f"the password must have {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters"
-        )
+        raise click.ClickException(f"the password must have {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters")
     user = User.create(email, name or email.split("@", 1)[0], password)
     db.session.commit()
     click.echo(f"Created user {user.email} ({user.public_id}).")
 
 
 @users_cli.command("prune-sessions")
-@click.option("--older-than", "days", default=30, show_default=True, type=click.IntRange(min=0),
-              help="Delete what ended or expired more than this many days ago.")
+@click.option(
+    "--older-than",
+    "days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Delete what ended or expired more than this many days ago.",
+)
 def prune_sessions(days: int) -> None:
     """Delete old login sessions, e-mail change links and blocklisted tokens (all of them dead already)."""
     from maestro_web.models.user import prune_account_rows
@@ -89,8 +102,10 @@ def prune_sessions(days: int) -> None:
     cutoff = utcnow() - timedelta(days=days)
     counts = prune_account_rows(cutoff)
     db.session.commit()
-    click.echo(f"Deleted {counts['sessions']} login session(s), {counts['email_changes']} e-mail change link(s) and "
-               f"{counts['revoked_tokens']} revoked token(s) that ended before {cutoff:%Y-%m-%d %H:%M} UTC.")
+    click.echo(
+        f"Deleted {counts['sessions']} login session(s), {counts['email_changes']} e-mail change link(s) and "
+        f"{counts['revoked_tokens']} revoked token(s) that ended before {cutoff:%Y-%m-%d %H:%M} UTC."
+    )
 
 
 def new_secret() -> str:
@@ -157,15 +172,32 @@ def rotate_key(context: str) -> None:
 @click.option("--until-idle", is_flag=True, help="Exit when no job is waiting.")
 @click.option("--poll-interval", default=2.0, show_default=True, help="Seconds to wait when idle.")
 @click.option("--retries", default=5, show_default=True, help="Retries of a failing request (with backoff).")
-@click.option("--live-publish-url", default=None,
-              help="Live server's publish endpoint for run.claimed / run.progress (default: MAESTRO_LIVE_PUBLISH_URL).")
+@click.option(
+    "--live-publish-url",
+    default=None,
+    help="Live server's publish endpoint for run.claimed / run.progress (default: MAESTRO_LIVE_PUBLISH_URL).",
+)
 @click.option("--no-live", is_flag=True, help="Publish no live events.")
-@click.option("--metrics-port", type=click.IntRange(min=0), default=None,
-              help="Serve Prometheus metrics on this port at /metrics (default: MAESTRO_WORKER_METRICS_PORT; 0: none).")
-@click.option("--metrics-host", default=None, help="Address of the metrics port (default: MAESTRO_WORKER_METRICS_HOST).")
-def analytics_worker(url: str | None, once: bool, until_idle: bool, poll_interval: float, retries: int,
-                     live_publish_url: str | None, no_live: bool, metrics_port: int | None,
-                     metrics_host: str | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Serve Prometheus metrics on this port at /metrics (default: MAESTRO_WORKER_METRICS_PORT; 0: none).",
+)
+@click.option(
+    "--metrics-host", default=None, help="Address of the metrics port (default: MAESTRO_WORKER_METRICS_HOST)."
+)
+def analytics_worker(
+    url: str | None,
+    once: bool,
+    until_idle: bool,
+    poll_interval: float,
+    retries: int,
+    live_publish_url: str | None,
+    no_live: bool,
+    metrics_port: int | None,
+    metrics_host: str | None,
+) -> None:
     """Claim graphs over HTTP, analyse and draw them, post the results."""
     from maestro_web.channels import GRAPH_PREFIX
     from maestro_web.live_publish import LivePublisher
@@ -181,8 +213,10 @@ def analytics_worker(url: str | None, once: bool, until_idle: bool, poll_interva
         socket_ring = current_app.config["KEY_RINGS"][socket_tokens.CONTEXT]
         events = LivePublisher(
             live_publish_url or current_app.config["MAESTRO_LIVE_PUBLISH_URL"],
-            lambda: socket_tokens.issue_socket_token(socket_ring, issuer="maestro-analytics", channels=[GRAPH_PREFIX],
-                                                     ttl=120))
+            lambda: socket_tokens.issue_socket_token(
+                socket_ring, issuer="maestro-analytics", channels=[GRAPH_PREFIX], ttl=120
+            ),
+        )
     config = current_app.config
     port = config["MAESTRO_WORKER_METRICS_PORT"] if metrics_port is None else metrics_port
     metrics_server = None
@@ -192,8 +226,12 @@ def analytics_worker(url: str | None, once: bool, until_idle: bool, poll_interva
 
         access = MetricsAccess(tuple(config["MAESTRO_METRICS_ALLOW"]), config["MAESTRO_METRICS_TOKEN"])
         try:
-            metrics_server = serve_metrics(lambda: exposition(worker_metrics.REGISTRY), access,
-                                           metrics_host or config["MAESTRO_WORKER_METRICS_HOST"], port)
+            metrics_server = serve_metrics(
+                lambda: exposition(worker_metrics.REGISTRY),
+                access,
+                metrics_host or config["MAESTRO_WORKER_METRICS_HOST"],
+                port,
+            )
         except OSError as exc:
             raise click.ClickException(f"cannot serve metrics on port {port}: {exc.strerror}") from None
     click.echo(f"Analytics worker polling {base}", err=True)
@@ -212,8 +250,13 @@ def analytics_worker(url: str | None, once: bool, until_idle: bool, poll_interva
 
 
 @graphs_cli.command("purge")
-@click.option("--older-than", "days", default=None, type=click.IntRange(min=0),
-              help="Remove graphs deleted more than this many days ago [default: MAESTRO_TRASH_DAYS, 7].")
+@click.option(
+    "--older-than",
+    "days",
+    default=None,
+    type=click.IntRange(min=0),
+    help="Remove graphs deleted more than this many days ago [default: MAESTRO_TRASH_DAYS, 7].",
+)
 def purge_graphs(days: int | None) -> None:
     """Remove for good the graphs that have been in the Trash longer than MAESTRO_TRASH_DAYS."""
     from maestro_web.graphs.trash import purge, trash_cutoff
@@ -250,8 +293,10 @@ def discovery_schedule(once: bool, interval: float) -> None:
     def one_round() -> str | None:
         outcome = send_due_crawls(current_app.config)
         if once or outcome.sent or outcome.failed or outcome.stopped or outcome.swept:
-            return (f"sent: {outcome.sent}, busy: {outcome.busy}, failed: {outcome.failed}, "
-                    f"stopped: {outcome.stopped}, swept: {outcome.swept}")
+            return (
+                f"sent: {outcome.sent}, busy: {outcome.busy}, failed: {outcome.failed}, "
+                f"stopped: {outcome.stopped}, swept: {outcome.swept}"
+            )
         return None
 
     _rounds(one_round, once, interval)
@@ -330,8 +375,10 @@ def backup_create(path: Path) -> None:
         manifest = create(db.engine, current_app.config, current_app.instance_path, path)
     except BackupError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Backed up the {manifest['engine']} database (revision {manifest['alembic_revision']}) "
-               f"into {path}; secrets: {manifest['secrets']}.")
+    click.echo(
+        f"Backed up the {manifest['engine']} database (revision {manifest['alembic_revision']}) "
+        f"into {path}; secrets: {manifest['secrets']}."
+    )
 
 
 @backup_cli.command("restore")
@@ -346,5 +393,7 @@ def backup_restore(path: Path, force: bool) -> None:
     except BackupError as error:
         raise click.ClickException(str(error)) from None
     db.engine.dispose()
-    click.echo(f"Restored the backup of {manifest['created_at']} into the database; secrets: {manifest['secrets']}. "
-               "Restart every process.")
+    click.echo(
+        f"Restored the backup of {manifest['created_at']} into the database; secrets: {manifest['secrets']}. "
+        "Restart every process."
+    )

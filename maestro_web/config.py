@@ -4,6 +4,7 @@
 becomes `app.config`. Secrets follow the switch-token table of SPEC §3: one secret per trust
 boundary, checked hard in production, generated once into the instance folder in development.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,9 +68,7 @@ class SecretSpec:
 # The switch-token table (SPEC §3). The order is the order of the table.
 SECRET_SPECS: tuple[SecretSpec, ...] = (
     SecretSpec("session", "MAESTRO_SECRETJWT"),
-    SecretSpec(
-        "public-analytics", "MAESTRO_SECRETJWT_PUBLIC_ANALYTICS", ("MAESTRO_SECRETJWT_PUBLIC",)
-    ),
+    SecretSpec("public-analytics", "MAESTRO_SECRETJWT_PUBLIC_ANALYTICS", ("MAESTRO_SECRETJWT_PUBLIC",)),
     SecretSpec("analytics", "MAESTRO_SECRETJWT_ANALYTICS", ("MAESTRO_SECRETJWT_PRIVATE",)),
     SecretSpec("crypto-forgot", "MAESTRO_SECRET_CRYPTO_FORGOT"),
     SecretSpec("forgot", "MAESTRO_SECRETJWT_FORGOT"),
@@ -128,7 +127,7 @@ def _check_rate_limits(settings: Mapping[str, Any]) -> None:
             parse_many(str(value))
         except ValueError:
             raise ConfigError(
-                f"{name} is not a rate limit, got {value!r}; write e.g. \"20 per minute\" or \"5/second;100/hour\""
+                f'{name} is not a rate limit, got {value!r}; write e.g. "20 per minute" or "5/second;100/hour"'
             ) from None
 
 
@@ -224,13 +223,9 @@ def _refuse_weak_secrets(environ: Mapping[str, str], found: Mapping[str, tuple[s
         seen[key] = variable
 
 
-def load_key_rings(
-    environ: Mapping[str, str], environment: str, instance_path: Path
-) -> dict[str, KeyRing]:
+def load_key_rings(environ: Mapping[str, str], environment: str, instance_path: Path) -> dict[str, KeyRing]:
     """Read the seven secrets; refuse bad ones in production, generate missing ones otherwise."""
-    found: dict[str, tuple[str | None, str]] = {
-        spec.context: _read_secret(environ, spec) for spec in SECRET_SPECS
-    }
+    found: dict[str, tuple[str | None, str]] = {spec.context: _read_secret(environ, spec) for spec in SECRET_SPECS}
 
     # Values `flask keys rotate` replaced in the generated file: verification only, like _PREVIOUS.
     generated_previous: dict[str, tuple[str, ...]] = {}
@@ -277,8 +272,9 @@ def load_discovery_keys(environ: Mapping[str, str], environment: str, instance_p
 
     public = environ.get("MAESTRO_DISCOVERY_PUBLIC_KEY", "").strip()
     private = environ.get("MAESTRO_DISCOVERY_PRIVATE_KEY", "").strip()
-    previous = [part.strip() for part in environ.get("MAESTRO_DISCOVERY_PRIVATE_KEY_PREVIOUS", "").split(",")
-                if part.strip()]
+    previous = [
+        part.strip() for part in environ.get("MAESTRO_DISCOVERY_PRIVATE_KEY_PREVIOUS", "").split(",") if part.strip()
+    ]
     if not public and not private and environment == "testing":
         private, public = generate_key_pair()
     elif not public and not private and environment == "development":
@@ -301,8 +297,11 @@ def load_discovery_keys(environ: Mapping[str, str], environment: str, instance_p
             load_public_key(public)
     except (SealingError, ValueError):
         raise ConfigError("MAESTRO_DISCOVERY_PUBLIC_KEY is not an X25519 public key (32 bytes, base64url)") from None
-    return {"MAESTRO_DISCOVERY_PUBLIC_KEY": public or None, "MAESTRO_DISCOVERY_PRIVATE_KEY": private or None,
-            "MAESTRO_DISCOVERY_PRIVATE_KEY_PREVIOUS": previous}
+    return {
+        "MAESTRO_DISCOVERY_PUBLIC_KEY": public or None,
+        "MAESTRO_DISCOVERY_PRIVATE_KEY": private or None,
+        "MAESTRO_DISCOVERY_PRIVATE_KEY_PREVIOUS": previous,
+    }
 
 
 def _database_url(environ: Mapping[str, str], instance_path: Path) -> str:
@@ -353,7 +352,9 @@ def _metrics_allow(environ: Mapping[str, str]) -> list[str]:
     try:
         return list(parse_allow(environ.get("MAESTRO_METRICS_ALLOW")))
     except ValueError as exc:
-        raise ConfigError(f"MAESTRO_METRICS_ALLOW: {exc}; write addresses or networks, comma-separated, or none") from None
+        raise ConfigError(
+            f"MAESTRO_METRICS_ALLOW: {exc}; write addresses or networks, comma-separated, or none"
+        ) from None
 
 
 def _metrics_token(environ: Mapping[str, str], production: bool, key_rings: Mapping[str, KeyRing]) -> str | None:
@@ -363,8 +364,10 @@ def _metrics_token(environ: Mapping[str, str], production: bool, key_rings: Mapp
     if token is None or not production:
         return token
     if len(token) < 32:
-        raise ConfigError("MAESTRO_METRICS_TOKEN is shorter than 32 characters; generate one with "
-                          "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+        raise ConfigError(
+            "MAESTRO_METRICS_TOKEN is shorter than 32 characters; generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
     if any(token in ring.secrets for ring in key_rings.values()):
         raise ConfigError("MAESTRO_METRICS_TOKEN is equal to another secret; every secret must differ")
     return token
@@ -419,8 +422,7 @@ def load_settings(
         "SECRET_KEY_FALLBACKS": list(key_rings["flask"].previous),
         "KEY_RINGS": key_rings,
         "MAESTRO_BASE_URL": base_url,
-        "MAESTRO_ANALYTICS_URL": environ.get("MAESTRO_ANALYTICS_URL", "").rstrip("/")
-        or f"{base_url}/analytics",
+        "MAESTRO_ANALYTICS_URL": environ.get("MAESTRO_ANALYTICS_URL", "").rstrip("/") or f"{base_url}/analytics",
         "MAESTRO_TRUSTED_PROXIES": _int(environ, "MAESTRO_TRUSTED_PROXIES", 0),
         "MAESTRO_SHARE_MAX_TTL": _int(environ, "MAESTRO_SHARE_MAX_TTL", 90 * 24 * 3600, minimum=60),
         "MAESTRO_INGEST_MAX_BYTES": _int(environ, "MAESTRO_INGEST_MAX_BYTES", 5 * 1024 * 1024, minimum=1024),
@@ -429,7 +431,9 @@ def load_settings(
         "MAESTRO_ACCOUNT_RATE_LIMIT": _rate_limit(environ, "MAESTRO_ACCOUNT_RATE_LIMIT", "10 per minute"),
         "MAESTRO_SHARE_FAILURE_RATE_LIMIT": _rate_limit(environ, "MAESTRO_SHARE_FAILURE_RATE_LIMIT", "30 per minute"),
         # Wrong passcodes of share links (SPEC §10): per client address, and per link from everywhere.
-        "MAESTRO_PASSCODE_ADDRESS_RATE_LIMIT": _rate_limit(environ, "MAESTRO_PASSCODE_ADDRESS_RATE_LIMIT", "5 per 15 minutes"),
+        "MAESTRO_PASSCODE_ADDRESS_RATE_LIMIT": _rate_limit(
+            environ, "MAESTRO_PASSCODE_ADDRESS_RATE_LIMIT", "5 per 15 minutes"
+        ),
         "MAESTRO_PASSCODE_LINK_RATE_LIMIT": _rate_limit(environ, "MAESTRO_PASSCODE_LINK_RATE_LIMIT", "10 per minute"),
         "MAESTRO_FORGOT_RATE_LIMIT": _rate_limit(environ, "MAESTRO_FORGOT_RATE_LIMIT", "10 per hour"),
         "MAESTRO_FORGOT_ADDRESS_RATE_LIMIT": _rate_limit(environ, "MAESTRO_FORGOT_ADDRESS_RATE_LIMIT", "3 per hour"),
@@ -506,8 +510,7 @@ def load_settings(
         # Live events (SPEC §8): where browsers connect, where services publish, which page origins
         # the live server accepts besides MAESTRO_BASE_URL's.
         "MAESTRO_LIVE_URL": live_url,
-        "MAESTRO_LIVE_PUBLISH_URL": environ.get("MAESTRO_LIVE_PUBLISH_URL", "").strip()
-        or _live_publish_url(live_url),
+        "MAESTRO_LIVE_PUBLISH_URL": environ.get("MAESTRO_LIVE_PUBLISH_URL", "").strip() or _live_publish_url(live_url),
         "MAESTRO_LIVE_ORIGINS": _origins(environ.get("MAESTRO_LIVE_ORIGINS", "")),
         "MAESTRO_LIVE_MAX_CONNECTIONS_PER_ADDRESS": _int(
             environ, "MAESTRO_LIVE_MAX_CONNECTIONS_PER_ADDRESS", 200, minimum=1
@@ -522,10 +525,14 @@ def load_settings(
         "MAESTRO_LIVE_REDIS_PREFIX": environ.get("MAESTRO_LIVE_REDIS_PREFIX", "").strip() or "maestro:live:",
         # Discovery (SPEC §11): where the service listens, how long a crawl may take, which AWS-compatible
         # endpoints a source may name (never an arbitrary user URL).
-        "MAESTRO_DISCOVERY_URL": environ.get("MAESTRO_DISCOVERY_URL", "").strip().rstrip("/") or "http://127.0.0.1:5002",
+        "MAESTRO_DISCOVERY_URL": environ.get("MAESTRO_DISCOVERY_URL", "").strip().rstrip("/")
+        or "http://127.0.0.1:5002",
         "MAESTRO_DISCOVERY_TIMEOUT": _int(environ, "MAESTRO_DISCOVERY_TIMEOUT", 600, minimum=1),
-        "MAESTRO_DISCOVERY_AWS_ENDPOINTS": [part.strip().rstrip("/") for part in
-                                            environ.get("MAESTRO_DISCOVERY_AWS_ENDPOINTS", "").split(",") if part.strip()],
+        "MAESTRO_DISCOVERY_AWS_ENDPOINTS": [
+            part.strip().rstrip("/")
+            for part in environ.get("MAESTRO_DISCOVERY_AWS_ENDPOINTS", "").split(",")
+            if part.strip()
+        ],
         "MAESTRO_DISCOVERY_WORKERS": _int(environ, "MAESTRO_DISCOVERY_WORKERS", 4, minimum=1),
         **load_discovery_keys(environ, environment, instance),
         # Reports (SPEC §12): where the report service listens, how many reports it makes at once.

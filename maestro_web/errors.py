@@ -3,6 +3,7 @@
 Every JSON error has the shape {"error": <code name>, "message": ..., ["fields": {...}]}.
 Never a stack trace, never a 200 for an error.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,19 @@ from maestro_web.metrics import app as app_metrics
 from maestro_web.redispatch import ask_again_if_terminated
 from maestro_web.refusals import Kind, Refused, ValidationFailed
 
-__all__ = ["ERROR_NAMES", "STATUSES", "TITLES", "ValidationFailed", "error_page", "error_response", "json_error",
-           "refused_response", "register_error_handlers", "status_of", "wants_json"]
+__all__ = [
+    "ERROR_NAMES",
+    "STATUSES",
+    "TITLES",
+    "ValidationFailed",
+    "error_page",
+    "error_response",
+    "json_error",
+    "refused_response",
+    "register_error_handlers",
+    "status_of",
+    "wants_json",
+]
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +98,10 @@ def wants_json() -> bool:
 
 
 def json_error(
-    status: int, message: str, fields: dict[str, Any] | None = None, error: str | None = None,
+    status: int,
+    message: str,
+    fields: dict[str, Any] | None = None,
+    error: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Response:
     """The one builder of every JSON error body: {"error", "message"[, "fields"]}."""
@@ -100,9 +115,17 @@ def json_error(
     return response
 
 
-def error_page(status: int, message: str, title: str | None = None, *, public: bool = False, embed: bool = False,
-               links: Sequence[tuple[str, str, str]] | None = None, show_status: bool = True,
-               watch: Mapping[str, Any] | None = None) -> Response:
+def error_page(
+    status: int,
+    message: str,
+    title: str | None = None,
+    *,
+    public: bool = False,
+    embed: bool = False,
+    links: Sequence[tuple[str, str, str]] | None = None,
+    show_status: bool = True,
+    watch: Mapping[str, Any] | None = None,
+) -> Response:
     """The one builder of every HTML error page (templates/errors/error.html).
 
     `public` for a share link's visitor (no site navigation, no link into the site), `embed` for a
@@ -110,9 +133,17 @@ def error_page(status: int, message: str, title: str | None = None, *, public: b
     `watch` for a refusal that may end (a paused link): `{"state_url", "poll"}`, which the page checks
     by itself (static/link-state.js) to come back when it does.
     """
-    html = render_template("errors/error.html", status=status, title=title or TITLES.get(status, "Error"),
-                           message=message, public=public, embed=embed, links=links, show_status=show_status,
-                           watch=watch)
+    html = render_template(
+        "errors/error.html",
+        status=status,
+        title=title or TITLES.get(status, "Error"),
+        message=message,
+        public=public,
+        embed=embed,
+        links=links,
+        show_status=show_status,
+        watch=watch,
+    )
     return Response(html, status=status, mimetype="text/html")
 
 
@@ -134,8 +165,10 @@ def refused_response(refused: Refused, as_json: bool | None = None) -> Response:
     if wants_json() if as_json is None else as_json:
         response = json_error(status, refused.message, refused.fields, extra=refused.extra)
     elif isinstance(refused, ValidationFailed) and refused.fields:
-        detail = "; ".join(f"{name}: {problem if isinstance(problem, str) else ' '.join(problem)}"
-                           for name, problem in refused.fields.items())
+        detail = "; ".join(
+            f"{name}: {problem if isinstance(problem, str) else ' '.join(problem)}"
+            for name, problem in refused.fields.items()
+        )
         response = error_page(status, f"{refused.message} {detail}".strip())
     else:
         response = error_page(status, refused.message)
@@ -154,7 +187,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> Response:
-        return error_response(400, "This form has expired or did not come from this site. Reload the page and try again.")
+        return error_response(
+            400, "This form has expired or did not come from this site. Reload the page and try again."
+        )
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
@@ -204,8 +239,13 @@ def register_error_handlers(app: Flask) -> None:
             # so only the error's class and where it happened are logged, never its text.
             cause = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
             app_metrics.database_error("statement")
-            log.error("Unhandled database error on %s %s: %s\n%s", request.method, request.path, cause,
-                      "".join(traceback.format_tb(exc.__traceback__)))
+            log.error(
+                "Unhandled database error on %s %s: %s\n%s",
+                request.method,
+                request.path,
+                cause,
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
         else:
             log.exception("Unhandled error on %s %s", request.method, request.path)
         return error_response(500, "Something went wrong on our side. Please try again.")

@@ -1,4 +1,5 @@
 """Extensions, created unbound and bound to the app in the factory."""
+
 from __future__ import annotations
 
 import sqlite3

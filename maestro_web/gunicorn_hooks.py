@@ -4,6 +4,7 @@ the workers' Prometheus metrics.
 
 Loaded by gunicorn's master only (never by the app, the worker or the live server); no Flask.
 """
+
 from __future__ import annotations
 
 import ipaddress

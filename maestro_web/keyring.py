@@ -4,6 +4,7 @@ A bottom module (standard library only), so config, the security modules, the li
 worker can all hold rings without importing each other. Signing and verifying with a ring is
 `security/signing.py`'s job.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@
 A leaf (it imports nothing), so every layer may read it; templates read it as `limits` (web/words.py's
 context processor), so a form's `maxlength` is the number the server checks.
 """
+
 from __future__ import annotations
 
 # Lists (the graphs, a user's share links; pages and API alike). A page number past MAX_PAGE is refused:

@@ -14,6 +14,7 @@ Publishing is fire-and-forget (maestro_web.live_publish): a live server that is 
 line, never the user's request. Revocations are the exception: they are kept in the database
 until a live server took them (maestro_web.live_outbox), so an outage cannot undo a logout.
 """
+
 from __future__ import annotations
 
 import threading
@@ -167,8 +168,11 @@ def _viewed_event(link_id: str) -> Event | None:
     if row is None:
         return None
     views, last_viewed_at, graph_id, creator_id = row
-    return (user_channel(creator_id), "share.viewed",
-            {"link": link_id, "graph": graph_id, "views": views, "last_viewed_at": _iso(last_viewed_at)})
+    return (
+        user_channel(creator_id),
+        "share.viewed",
+        {"link": link_id, "graph": graph_id, "views": views, "last_viewed_at": _iso(last_viewed_at)},
+    )
 
 
 # --- noticing row changes at flush time ----------------------------------------------------------
@@ -176,9 +180,13 @@ def _viewed_event(link_id: str) -> Event | None:
 
 def _writers_of(session: Session, graph_id: int) -> list[str]:
     """The public ids of the users holding Write or more on the graph: who sees its "Links of this graph"."""
-    return list(session.connection().scalars(
-        select(User.public_id).join(GraphRole, GraphRole.user_id == User.id)
-        .where(GraphRole.graph_id == graph_id, GraphRole.role >= int(Role.WRITE))))
+    return list(
+        session.connection().scalars(
+            select(User.public_id)
+            .join(GraphRole, GraphRole.user_id == User.id)
+            .where(GraphRole.graph_id == graph_id, GraphRole.role >= int(Role.WRITE))
+        )
+    )
 
 
 def _audience(writers: list[str], creator_id: str) -> list[str]:
@@ -192,8 +200,12 @@ def _owners_told(session: Session, link_id: str, audience: list[str], status: st
     and its words (STATE_REASONS): the reason arrives with the event, so a stopped link reads "Stopped" and
     why at once, on every open share page, without a reload."""
     for user_id in audience:
-        publish_after_commit(user_channel(user_id), "share.changed",
-                             {"link": link_id, "status": status, "reason": STATE_REASONS[status]}, session)
+        publish_after_commit(
+            user_channel(user_id),
+            "share.changed",
+            {"link": link_id, "status": status, "reason": STATE_REASONS[status]},
+            session,
+        )
 
 
 def _visitors_told(session: Session, link_id: str, status: str) -> None:
@@ -216,14 +228,16 @@ def _graph_public_id(session: Session, row: GraphRun | GraphResult | GraphRole) 
     return session.connection().scalar(select(Graph.public_id).where(Graph.id == row.graph_id))
 
 
-def _open_page_link_ids(session: Session, graph_id: int, live_only: bool = False,
-                        despite: tuple[Outcome, ...] = ()) -> list[str]:
+def _open_page_link_ids(
+    session: Session, graph_id: int, live_only: bool = False, despite: tuple[Outcome, ...] = ()
+) -> list[str]:
     """The graph's links whose open pages still listen: every rule of share_rules.working_links but
     USED_UP, which stops new views only (the pages already open are the views it allowed, and stay:
     docs/sharing.md). `live_only`: only the live ones (a snapshot link's page keeps its pinned picture,
     so a new picture is no news to it)."""
-    return list(session.connection().scalars(
-        working_links(graph_id, live_only=live_only, despite=(Outcome.USED_UP, *despite))))
+    return list(
+        session.connection().scalars(working_links(graph_id, live_only=live_only, despite=(Outcome.USED_UP, *despite)))
+    )
 
 
 def _on_new(session: Session, obj: object) -> None:
@@ -233,21 +247,31 @@ def _on_new(session: Session, obj: object) -> None:
         graph = _graph_public_id(session, obj)
         if graph is None:  # cannot happen after a flush (a foreign key): no channel to name
             return
-        publish_after_commit(graph_channel(graph), "run.queued",
-                             {"run_id": obj.public_id, "queued_at": _iso(obj.queued_at)}, session)
+        publish_after_commit(
+            graph_channel(graph), "run.queued", {"run_id": obj.public_id, "queued_at": _iso(obj.queued_at)}, session
+        )
     elif isinstance(obj, GraphResult):
         graph = _graph_public_id(session, obj)
         if graph is None:  # cannot happen after a flush (a foreign key): no channel to name
             return
         run = instance_state(obj).dict.get("run")  # already loaded (ingest_result): no query
-        run_id = run.public_id if isinstance(run, GraphRun) else session.connection().scalar(
-            select(GraphRun.public_id).where(GraphRun.id == obj.run_id))
+        run_id = (
+            run.public_id
+            if isinstance(run, GraphRun)
+            else session.connection().scalar(select(GraphRun.public_id).where(GraphRun.id == obj.run_id))
+        )
         if obj.status == "error":
-            publish_after_commit(graph_channel(graph), "run.failed", {"run_id": run_id, "message": obj.message}, session)
+            publish_after_commit(
+                graph_channel(graph), "run.failed", {"run_id": run_id, "message": obj.message}, session
+            )
             return
         drawn_at = _iso(obj.created_at)
-        publish_after_commit(graph_channel(graph), "run.finished",
-                             {"run_id": run_id, "status": obj.status, "drawn_at": drawn_at, "info": obj.info}, session)
+        publish_after_commit(
+            graph_channel(graph),
+            "run.finished",
+            {"run_id": run_id, "status": obj.status, "drawn_at": drawn_at, "info": obj.info},
+            session,
+        )
         if obj.svg is not None:
             for link_id in _open_page_link_ids(session, obj.graph_id, live_only=True):
                 publish_after_commit(share_channel(link_id), "run.finished", {"drawn_at": drawn_at}, session)
@@ -263,7 +287,9 @@ def _on_dirty(session: Session, obj: object) -> None:
         creator = session.connection().scalar(select(User.public_id).where(User.id == obj.creator_id))
         if creator is not None:
             writers = _writers_of(session, obj.graph_id)
-            _owners_told(session, obj.public_id, _audience(writers, creator), link_state(obj, creator in writers).status)
+            _owners_told(
+                session, obj.public_id, _audience(writers, creator), link_state(obj, creator in writers).status
+            )
             _visitors_told(session, obj.public_id, obj.status())
     elif isinstance(obj, User) and _changed(obj, "token_version"):
         # A password change or reset ends every session, so every live connection too.
@@ -309,11 +335,26 @@ class _LinkColumns:
 def _creators_links(session: Session, grant: GraphRole) -> tuple[str | None, list[_LinkColumns]]:
     """The public id of the user of `grant` and the links they made of its graph that are not revoked and
     not expired (the others' words do not change with their creator's role)."""
-    rows = session.connection().execute(
-        select(ShareLink.public_id, ShareLink.revoked_at, ShareLink.paused_at, ShareLink.expires_at,
-               ShareLink.max_views, ShareLink.view_count, ShareLink.mode)
-        .where(ShareLink.graph_id == grant.graph_id, ShareLink.creator_id == grant.user_id,
-               ShareLink.revoked_at.is_(None), ShareLink.expires_at > utcnow())).all()
+    rows = (
+        session.connection()
+        .execute(
+            select(
+                ShareLink.public_id,
+                ShareLink.revoked_at,
+                ShareLink.paused_at,
+                ShareLink.expires_at,
+                ShareLink.max_views,
+                ShareLink.view_count,
+                ShareLink.mode,
+            ).where(
+                ShareLink.graph_id == grant.graph_id,
+                ShareLink.creator_id == grant.user_id,
+                ShareLink.revoked_at.is_(None),
+                ShareLink.expires_at > utcnow(),
+            )
+        )
+        .all()
+    )
     if not rows:  # the usual case (a new graph's first Admin, a reader made writer): one query
         return None, []
     creator = session.connection().scalar(select(User.public_id).where(User.id == grant.user_id))

@@ -18,6 +18,7 @@ The courier also looks for rows left by a process that died before they were tak
 start and every IDLE_CHECK seconds (one indexed query). Two processes may post the same row; a
 revocation applied twice is the same revocation.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,9 @@ BATCH = 100
 
 def keep(session: Session, data: dict[str, Any]) -> int:
     """Write one revocation into the outbox in `session`'s transaction; its row id."""
-    result = session.connection().execute(insert(ControlOutbox).values(
-        data=json.dumps(data, separators=(",", ":")), created_at=utcnow()))
+    result = session.connection().execute(
+        insert(ControlOutbox).values(data=json.dumps(data, separators=(",", ":")), created_at=utcnow())
+    )
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
@@ -138,16 +140,22 @@ class Courier:
         now = utcnow()
         if taken:
             db.session.execute(delete(ControlOutbox).where(ControlOutbox.id.in_(taken)))
-        db.session.execute(delete(ControlOutbox).where(
-            ControlOutbox.created_at < now - timedelta(seconds=KEEP_REVOCATIONS)))
+        db.session.execute(
+            delete(ControlOutbox).where(ControlOutbox.created_at < now - timedelta(seconds=KEEP_REVOCATIONS))
+        )
         db.session.commit()
         rows = db.session.execute(
             select(ControlOutbox.id, ControlOutbox.data, ControlOutbox.created_at)
-            .order_by(ControlOutbox.id).limit(BATCH)).all()
+            .order_by(ControlOutbox.id)
+            .limit(BATCH)
+        ).all()
         db.session.rollback()
         grace = now - timedelta(seconds=IN_FLIGHT_GRACE)
-        due = [(row_id, json.loads(data)) for row_id, data, created_at in rows
-               if row_id not in in_flight and (row_id in refused or created_at < grace)]
+        due = [
+            (row_id, json.loads(data))
+            for row_id, data, created_at in rows
+            if row_id not in in_flight and (row_id in refused or created_at < grace)
+        ]
         if not due:
             if self._away and not rows:
                 log.info("Live server reachable again; every kept revocation was taken")
@@ -157,8 +165,7 @@ class Courier:
         for row_id, data in due:
             if not self.publisher.publish_sync(CONTROL, REVOKE, data, quiet=True):
                 if not self._away:
-                    log.warning("Live server did not take %d kept revocation(s); retrying until it does",
-                                len(due))
+                    log.warning("Live server did not take %d kept revocation(s); retrying until it does", len(due))
                     self._away = True
                 return True
             db.session.execute(delete(ControlOutbox).where(ControlOutbox.id == row_id))

@@ -11,6 +11,7 @@ updates are a convenience, and a publish failure must never fail or slow the cal
 Each post carries the `X-Request-ID` of the action that caused the event (taken when it is queued),
 so the live server's log line of the publish names the same id as the app's or the worker's.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,13 +36,15 @@ Receipt = Callable[[bool], None]  # told on the sender thread whether the live s
 
 
 class LivePublisher:
-    def __init__(self, publish_url: str, token_factory: Callable[[], str], timeout: float = 2.0,
-                 queue_size: int = QUEUE_SIZE) -> None:
+    def __init__(
+        self, publish_url: str, token_factory: Callable[[], str], timeout: float = 2.0, queue_size: int = QUEUE_SIZE
+    ) -> None:
         self.publish_url = publish_url
         self.token_factory = token_factory
         self.timeout = timeout
-        self._queue: queue.Queue[tuple[str, str, dict[str, Any], Receipt | None, str | None]] = \
-            queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[tuple[str, str, dict[str, Any], Receipt | None, str | None]] = queue.Queue(
+            maxsize=queue_size
+        )
         self._threads: dict[str, threading.Thread] = {}  # the two daemon threads, started on first use
         self._lock = threading.Lock()
         # Waiting for the next round, with the request id of the newest call.
@@ -90,8 +93,9 @@ class LivePublisher:
         except Exception as exc:  # a convenience must never break the caller
             log.warning("Live publish not queued: %s", type(exc).__name__)
 
-    def publish_sync(self, channel: str, event: str, data: dict[str, Any], quiet: bool = False,
-                     request_id: str | None = None) -> bool:
+    def publish_sync(
+        self, channel: str, event: str, data: dict[str, Any], quiet: bool = False, request_id: str | None = None
+    ) -> bool:
         """Post one event now; True when the live server accepted it (202). `quiet`: a failure is not
         logged (a caller retrying every second says once that the live server is away). `request_id`
         (default: the current one) goes in `X-Request-ID`."""
@@ -101,8 +105,7 @@ class LivePublisher:
             request_id = request_id or current_request_id()
             if request_id:
                 headers[REQUEST_ID_HEADER] = request_id
-            response = self._session().post(self.publish_url, data=body.encode(), headers=headers,
-                                            timeout=self.timeout)
+            response = self._session().post(self.publish_url, data=body.encode(), headers=headers, timeout=self.timeout)
         except Exception as exc:  # requests' messages name the URL, never the headers
             if not quiet:
                 log.warning("Live publish of %s on %s failed: %s", event, channel, type(exc).__name__)

@@ -6,6 +6,7 @@ with time, level, logger, message, request id and, for a request's own line, rou
 duration. JSON lines also cut client addresses to their network (docs/operations.md, "Logs").
 No Flask here: the live server, the worker and the discovery service log through it too.
 """
+
 from __future__ import annotations
 
 import ipaddress

@@ -7,6 +7,7 @@ shows in a response. Failures are logged (subject and error, never the body: it 
 Configured by the MAIL_* settings. Without MAIL_SERVER, messages are written to the instance
 folder's `outbox/` as .eml files (development, tests of the pages) and the log names the file.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,8 +40,15 @@ class Attachment:
     data: bytes
 
 
-def build_message(settings: dict[str, Any], to: str, subject: str, text: str, html: str,
-                  headers: dict[str, str] | None = None, attachment: Attachment | None = None) -> EmailMessage:
+def build_message(
+    settings: dict[str, Any],
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    headers: dict[str, str] | None = None,
+    attachment: Attachment | None = None,
+) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = settings["MAIL_DEFAULT_SENDER"]
@@ -79,8 +87,17 @@ def _write_outbox(outbox: Path, message: EmailMessage) -> Path:
     return path
 
 
-def _deliver(settings: dict[str, Any], outbox: Path, to: str, subject: str, text: str, html: str,
-             discard: bool, headers: dict[str, str] | None = None, attachment: Attachment | None = None) -> None:
+def _deliver(
+    settings: dict[str, Any],
+    outbox: Path,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    discard: bool,
+    headers: dict[str, str] | None = None,
+    attachment: Attachment | None = None,
+) -> None:
     try:
         message = build_message(settings, to, subject, text, html, headers, attachment)
         if discard:
@@ -100,13 +117,28 @@ def _deliver(settings: dict[str, Any], outbox: Path, to: str, subject: str, text
 
 
 def _settings(app: Flask) -> dict[str, Any]:
-    keys = ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_USERNAME", "MAIL_PASSWORD",
-            "MAIL_DEFAULT_SENDER", "MAIL_TIMEOUT")
+    keys = (
+        "MAIL_SERVER",
+        "MAIL_PORT",
+        "MAIL_USE_TLS",
+        "MAIL_USE_SSL",
+        "MAIL_USERNAME",
+        "MAIL_PASSWORD",
+        "MAIL_DEFAULT_SENDER",
+        "MAIL_TIMEOUT",
+    )
     return {key: app.config[key] for key in keys}
 
 
-def send_mail(to: str, subject: str, text: str, html: str, discard: bool = False,
-              headers: dict[str, str] | None = None, attachment: Attachment | None = None) -> Future:
+def send_mail(
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    discard: bool = False,
+    headers: dict[str, str] | None = None,
+    attachment: Attachment | None = None,
+) -> Future:
     """Queue one message; returns at once. The returned future completes when it was handled.
 
     `discard=True` does all the same work except the delivery: a caller that must not reveal
@@ -115,8 +147,9 @@ def send_mail(to: str, subject: str, text: str, html: str, discard: bool = False
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's target, for the thread
     settings = _settings(app)
-    future = _executor.submit(_deliver, settings, Path(app.instance_path) / "outbox", to, subject, text, html, discard,
-                              headers, attachment)
+    future = _executor.submit(
+        _deliver, settings, Path(app.instance_path) / "outbox", to, subject, text, html, discard, headers, attachment
+    )
     with _pending_lock:
         _pending.add(future)
     future.add_done_callback(_forget)

@@ -17,6 +17,7 @@ keeps its last PNG_CACHE_SIZE outcomes in memory.
 
 No Flask and no database here (.importlinter): the child imports only this module and resvg.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -63,8 +64,11 @@ FAILURE_SECONDS = 600  # a refusal is remembered this long (a timeout on a loade
 
 # The child's exit statuses, and what each tells the visitor's page and the log.
 _NO_SIZE, _FAILED, _NO_MEMORY = 2, 3, 4
-_REASONS = {_NO_SIZE: "the picture declares no usable size", _FAILED: "the renderer failed on it",
-            _NO_MEMORY: "it needs more memory than a render may use"}
+_REASONS = {
+    _NO_SIZE: "the picture declares no usable size",
+    _FAILED: "the renderer failed on it",
+    _NO_MEMORY: "it needs more memory than a render may use",
+}
 
 
 class Unrenderable(Exception):
@@ -82,6 +86,7 @@ class RendererBusy(Exception):
 
 
 # --- sizes (run in the child, and by tests) -------------------------------------------------------
+
 
 def picture_size(svg: str) -> tuple[float, float]:
     """The drawing's width and height in SVG units, from its viewBox (or width/height)."""
@@ -194,8 +199,10 @@ def _flock(path: str) -> Iterator[None]:
 @contextlib.contextmanager
 def _slot(folder: str) -> Iterator[None]:
     """One of RENDER_SLOTS render slots of this folder, waiting up to WAIT_SECONDS."""
-    fds = [os.open(os.path.join(folder, f"slot-{n}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-           for n in range(RENDER_SLOTS)]
+    fds = [
+        os.open(os.path.join(folder, f"slot-{n}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        for n in range(RENDER_SLOTS)
+    ]
     try:
         deadline = time.monotonic() + WAIT_SECONDS
         while not any(_try_lock(fd) for fd in fds):
@@ -255,7 +262,7 @@ def _store(folder: str, key: str, outcome: bytes | Unrenderable) -> None:
                 with contextlib.suppress(OSError):  # another process may have pruned it meanwhile
                     entries.append((entry.stat().st_mtime, entry.path))
         entries.sort()
-        for _, path in entries[:max(0, len(entries) - keep)]:
+        for _, path in entries[: max(0, len(entries) - keep)]:
             with contextlib.suppress(OSError):
                 os.unlink(path)
 
@@ -266,8 +273,15 @@ def _render(svg: str) -> bytes | Unrenderable:
     command = [sys.executable, "-E", "-s", "-m", "maestro_web.pictures", str(CPU_SECONDS)]
     environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", "RUST_BACKTRACE": "0"}
     try:
-        child = subprocess.run(command, input=svg.encode("utf-8", "surrogatepass"), capture_output=True,
-                               timeout=WALL_SECONDS, cwd=ROOT, env=environment, check=False)
+        child = subprocess.run(
+            command,
+            input=svg.encode("utf-8", "surrogatepass"),
+            capture_output=True,
+            timeout=WALL_SECONDS,
+            cwd=ROOT,
+            env=environment,
+            check=False,
+        )
     except subprocess.TimeoutExpired:  # run() has killed and reaped it
         return Unrenderable(f"it took longer than {WALL_SECONDS} s to draw")
     if child.returncode == 0 and child.stdout.startswith(b"\x89PNG"):
@@ -282,6 +296,7 @@ def _render(svg: str) -> bytes | Unrenderable:
 
 
 # --- the child ---------------------------------------------------------------------------------
+
 
 def _limit_self(cpu_seconds: int) -> None:
     """CPU time (SIGXCPU at the soft limit, SIGKILL one second later), address space, no core file."""

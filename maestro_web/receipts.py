@@ -25,6 +25,7 @@ request (or another person) is refused (409), never answered with someone else's
 
 Without a trusted proxy the request id is whatever the client sent: nothing here applies.
 """
+
 from __future__ import annotations
 
 import base64
@@ -52,8 +53,17 @@ log = logging.getLogger(__name__)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PENDING = 0  # a receipt's status while the answer is not written yet (commit_for_other_processes)
 # The headers an answer is given again with; the rest (request id, security headers) the hooks add again.
-KEPT_HEADERS = ("Location", "Content-Type", "Set-Cookie", "Cache-Control", "Content-Disposition", "Retry-After",
-                "Vary", "ETag", "Last-Modified")
+KEPT_HEADERS = (
+    "Location",
+    "Content-Type",
+    "Set-Cookie",
+    "Cache-Control",
+    "Content-Disposition",
+    "Retry-After",
+    "Vary",
+    "ETag",
+    "Last-Modified",
+)
 PENDING_WAIT_SECONDS = 10.0  # how long a repeat waits for a pending receipt's answer (gunicorn's timeout is 30 s)
 
 
@@ -99,8 +109,15 @@ def _material() -> bytes | None:
         body = kept_body(environ)
     if body is None:
         return None
-    head = "\0".join((request.method, environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
-                      environ.get("HTTP_AUTHORIZATION", ""), environ.get("HTTP_COOKIE", "")))
+    head = "\0".join(
+        (
+            request.method,
+            environ.get("PATH_INFO", ""),
+            environ.get("QUERY_STRING", ""),
+            environ.get("HTTP_AUTHORIZATION", ""),
+            environ.get("HTTP_COOKIE", ""),
+        )
+    )
     return head.encode("utf-8", "surrogateescape") + b"\0" + body
 
 

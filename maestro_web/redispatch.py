@@ -13,6 +13,7 @@ read ahead: a route that refuses a body by its announced length (the worker's 41
 waiting for bytes the client has not sent. The second dispatch reads the same bytes, then whatever the
 first left unread; receipts.py keys its fingerprint on the kept copy (`kept_body`).
 """
+
 from __future__ import annotations
 
 import io
@@ -162,9 +163,12 @@ class Redispatch:
         if close is not None:
             close()
         incoming = environ.get("HTTP_X_REQUEST_ID")  # the request's own id (outside its context here)
-        log.warning("%s %s: its database connection was terminated before it committed anything; "
-                    "dispatched again", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
-                    extra={"request_id": incoming if incoming and accept_request_id(incoming) == incoming else None})
+        log.warning(
+            "%s %s: its database connection was terminated before it committed anything; dispatched again",
+            environ.get("REQUEST_METHOD"),
+            environ.get("PATH_INFO"),
+            extra={"request_id": incoming if incoming and accept_request_id(incoming) == incoming else None},
+        )
         again = dict(first)
         again[AGAIN_KEY] = False  # present: never a third time
         again["wsgi.input"] = recording.replay()

@@ -14,6 +14,7 @@ The named subclasses (ShareRefused, RoleChangeRefused, CrawlRefused, QuotaExceed
 the rules that raise them and only choose a default kind; they exist so that a caller may catch one
 family member (a bulk action skipping the links it may not change) and let the others go up.
 """
+
 from __future__ import annotations
 
 from enum import Enum
@@ -42,8 +43,9 @@ class Refused(Exception):
 
     kind: Kind = Kind.INVALID  # a subclass sets its usual kind here
 
-    def __init__(self, message: str, field: str | None = None, kind: Kind | None = None, *,
-                 retry_after: int | None = None) -> None:
+    def __init__(
+        self, message: str, field: str | None = None, kind: Kind | None = None, *, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
@@ -63,15 +65,21 @@ class ValidationFailed(Refused):
     unreadable, TOO_LARGE when it is too large, UNSUPPORTED when it is not JSON.
     """
 
-    def __init__(self, message: str, fields: dict[str, Any] | None = None, kind: Kind = Kind.INVALID,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        fields: dict[str, Any] | None = None,
+        kind: Kind = Kind.INVALID,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message, None, kind)
         self.fields = fields or {}
         self.extra = extra or {}
 
     @classmethod
-    def for_fields(cls, fields: dict[str, Any], kind: Kind = Kind.INVALID,
-                   extra: dict[str, Any] | None = None) -> ValidationFailed:
+    def for_fields(
+        cls, fields: dict[str, Any], kind: Kind = Kind.INVALID, extra: dict[str, Any] | None = None
+    ) -> ValidationFailed:
         """The usual one: "Invalid fields: a, b." with each field's problem."""
         return cls("Invalid fields: " + ", ".join(sorted(fields)) + ".", fields, kind, extra)
 

@@ -6,6 +6,7 @@ runs, and sent along with the live events it publishes. In the JSON format each 
 with one line carrying its route template (never the URL: a share link's token is in the query),
 status and duration.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,9 +46,18 @@ def init_app(app: Flask) -> None:
             method = request.method
             # The record is made here, not by log.info(), whose findCaller() walks the stack for a
             # file and line that no format prints (an eighth of the line's cost, on every request).
-            log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, "%s %s", (method, route_var.get() or "(no route)"),
-                                      None, extra={"method": method, "status": response.status_code,
-                                                   "duration_ms": round(duration, 2)}))
+            log.handle(
+                log.makeRecord(
+                    log.name,
+                    logging.INFO,
+                    __file__,
+                    0,
+                    "%s %s",
+                    (method, route_var.get() or "(no route)"),
+                    None,
+                    extra={"method": method, "status": response.status_code, "duration_ms": round(duration, 2)},
+                )
+            )
         return response
 
     @app.teardown_request

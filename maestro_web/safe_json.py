@@ -7,6 +7,7 @@ could carry them back out), NUL characters (PostgreSQL text cannot hold them) an
 surrogates such as `"\\ud800"` (they cannot be encoded as UTF-8). Each refusal names where it was
 found, so callers can answer 400/422 with the field.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,7 +69,9 @@ def loads_strict(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
     except RecursionError:
         raise UnsafeJSON(f"nested deeper than {max_depth} levels", _deep_member(text, max_depth)) from None
     except json.JSONDecodeError as exc:
-        raise UnsafeJSON(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", line=exc.lineno) from None
+        raise UnsafeJSON(
+            f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", line=exc.lineno
+        ) from None
     except ValueError as exc:  # e.g. an integer longer than Python's digit limit
         raise UnsafeJSON(f"not valid JSON: {exc}") from None
     check_document(document, max_depth)

@@ -6,6 +6,7 @@ serving) and the client side of the app's API. A service adds its command, its j
 No Flask, no database, no app config here (the import contracts of both services cover this module):
 a service reaches the app only through its JSON API, with the user's command token.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,18 @@ from maestro_web.security.signing import bearer_token
 log = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT = 10.0
-ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-               409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
-               503: "service_unavailable"}
+ERROR_NAMES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    503: "service_unavailable",
+}
 
 
 def json_error(status: int, message: str) -> web.Response:
@@ -53,7 +63,9 @@ def metrics_answer(request: web.Request, allow: tuple[str, ...], token: str | No
     to anyone else (docs/operations.md, "Metrics")."""
     if not MetricsAccess(allow, token).permits(request.remote, request.headers.get("Authorization")):
         return json_error(404, "Not Found")
-    return web.Response(body=exposition(*collectors), headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"})
+    return web.Response(
+        body=exposition(*collectors), headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"}
+    )
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -119,7 +131,6 @@ def exec_service(module: str, settings_json: str, host: str, port: int, *, live:
     sys.stderr.flush()
     arguments = [sys.executable, "-m", module, "--settings-fd", str(read_fd), "--host", host, "--port", str(port)]
     os.execve(sys.executable, arguments + ([] if live else ["--no-live"]), env)
-
 
 
 @dataclass(frozen=True)
@@ -198,8 +209,9 @@ def refusal_message(response: requests.Response) -> str:
 class ApiClient:
     """A `requests` session on the app's base URL that sends the command token and the request id."""
 
-    def __init__(self, app_url: str, token: str, *, timeout: float = 60.0,
-                 session: requests.Session | None = None) -> None:
+    def __init__(
+        self, app_url: str, token: str, *, timeout: float = 60.0, session: requests.Session | None = None
+    ) -> None:
         self.app_url = app_url.rstrip("/")
         self.headers = {"Authorization": f"JWT {token}"}
         self.timeout = timeout
@@ -216,8 +228,10 @@ class ApiClient:
 
 def service_main(settings_class: type[ServiceSettings], default_port: int, run: Callable[..., None]) -> None:
     """The `python -m <MODULE>` entry of a lean service: settings from the pipe, logging, then `run`."""
-    parser = argparse.ArgumentParser(prog=f"python -m {settings_class.MODULE}",
-                                     description="Started by the flask CLI; reads its settings from a pipe.")
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {settings_class.MODULE}",
+        description="Started by the flask CLI; reads its settings from a pipe.",
+    )
     parser.add_argument("--settings-fd", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=default_port)
@@ -234,12 +248,14 @@ def publisher(publish_url: str, socket_ring: KeyRing, issuer: str, channels: lis
     from maestro_web.live_publish import LivePublisher
     from maestro_web.security.socket_tokens import issue_socket_token
 
-    return LivePublisher(publish_url,
-                         lambda: issue_socket_token(socket_ring, issuer=issuer, channels=channels, ttl=120))
+    return LivePublisher(
+        publish_url, lambda: issue_socket_token(socket_ring, issuer=issuer, channels=channels, ttl=120)
+    )
 
 
-async def read_command(request: web.Request, verify: Callable[[str], dict[str, Any]], error: type[Exception],
-                       what: str, max_bytes: int) -> tuple[str, dict[str, Any], dict[str, Any]] | web.Response:
+async def read_command(
+    request: web.Request, verify: Callable[[str], dict[str, Any]], error: type[Exception], what: str, max_bytes: int
+) -> tuple[str, dict[str, Any], dict[str, Any]] | web.Response:
     """A command's token (checked by `verify`, which raises `error`), its claims and its JSON object
     body; or the answer refusing it (401, 413, 400, 422). `what` names the token in messages."""
     token = bearer_token(request.headers.get("Authorization"))
@@ -263,8 +279,7 @@ async def read_command(request: web.Request, verify: Callable[[str], dict[str, A
     return token, claims, body
 
 
-def post_command(url: str, token: str, body: dict[str, Any], *, service: str, thing: str,
-                 start: str) -> str | None:
+def post_command(url: str, token: str, body: dict[str, Any], *, service: str, thing: str, start: str) -> str | None:
     """The app hands a command to a service (`POST {url}`, the command token): None when it took it
     (202), else why not, for a person: "The `service` refused the `thing` (409): …", or that it
     is not reachable and how to `start` it."""
@@ -347,10 +362,19 @@ class CommandService:
 
     def serve(self, host: str, port: int) -> None:
         """Serve until SIGINT/SIGTERM."""
-        log.info("%s on http://%s:%s (POST %s), %d %s at a time, app %s", self.NAME, host, port, self.ROUTE,
-                 self.workers, self.ONE, self.settings.app_url)
-        web.run_app(self.build_app(), host=host, port=port, print=None, access_log_class=AccessLogger,
-                    shutdown_timeout=5)
+        log.info(
+            "%s on http://%s:%s (POST %s), %d %s at a time, app %s",
+            self.NAME,
+            host,
+            port,
+            self.ROUTE,
+            self.workers,
+            self.ONE,
+            self.settings.app_url,
+        )
+        web.run_app(
+            self.build_app(), host=host, port=port, print=None, access_log_class=AccessLogger, shutdown_timeout=5
+        )
 
     def build_app(self) -> web.Application:
         app = web.Application(client_max_size=self.max_command_bytes)

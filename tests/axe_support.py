@@ -5,6 +5,7 @@ same-origin script served by Playwright's router at AXE_PATH, so the app's stric
 (script-src 'self') stays on while it runs. The session fixture `axe_source` (conftest.py) holds
 the script.
 """
+
 from __future__ import annotations
 
 from node_support import npm_package

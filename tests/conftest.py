@@ -4,6 +4,7 @@ The engine is chosen for the whole run by MAESTRO_TEST_DATABASE (`sqlite`, the d
 `postgresql`); `make test` runs the suite once with each. The schema always comes from the
 Alembic migrations, built once per run; between tests every table is emptied.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,8 +68,12 @@ def reuse_url_builders() -> None:
     builders: dict[tuple[Any, ...], Any] = {}
 
     def reused(self: Rule, append_unknown: bool = True) -> Any:
-        defaults = tuple(sorted((str(name), type(self._converters.get(name)).__name__, repr(value))
-                                for name, value in (self.defaults or {}).items()))
+        defaults = tuple(
+            sorted(
+                (str(name), type(self._converters.get(name)).__name__, repr(value))
+                for name, value in (self.defaults or {}).items()
+            )
+        )
         key = (self.rule, tuple(self._trace), defaults, append_unknown)
         if key not in builders:
             builders[key] = compile_builder(self, append_unknown)
@@ -188,7 +193,9 @@ def app(database_url: str, app_settings: dict[str, Any], tmp_path) -> Iterator[F
         "RATELIMIT_ENABLED": False,
         "RATELIMIT_STORAGE_URI": "memory://",
         # Likewise the fair-use quotas (tests/test_fair_use.py sets its own).
-        "MAESTRO_QUOTA_GRAPHS": 100_000, "MAESTRO_QUOTA_QUEUED_RUNS": 100_000, "MAESTRO_QUOTA_RUNS_PER_HOUR": 100_000,
+        "MAESTRO_QUOTA_GRAPHS": 100_000,
+        "MAESTRO_QUOTA_QUEUED_RUNS": 100_000,
+        "MAESTRO_QUOTA_RUNS_PER_HOUR": 100_000,
         **app_settings,
     }
     app = create_app(config, environ={})
@@ -230,6 +237,7 @@ def jwt_csrf(html: str) -> str | None:
 
 # The session cookies as the app names and scopes them (`__Host-`/`__Secure-` names in production, the
 # refresh cookie on its own path): every test reads and writes them through these, never by a literal.
+
 
 def session_cookie_name(app: Flask, kind: str) -> str:
     """The name of the "access" or "refresh" cookie."""
@@ -366,15 +374,22 @@ class GraphFactory:
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def __call__(self, owner, name: str = "Payments", spec: str = "api -> db\napi -> cache", type: str = "infra",
-                 grants: dict | None = None):
+    def __call__(
+        self,
+        owner,
+        name: str = "Payments",
+        spec: str = "api -> db\napi -> cache",
+        type: str = "infra",
+        grants: dict | None = None,
+    ):
         """A graph owned by `owner`; `grants` maps users to Role values."""
         from maestro_web.graphs.services import GraphChanges, create_graph, grant_role
         from maestro_web.models import User
 
         with self.app.app_context():
-            graph = create_graph(User.get_by_public_id(owner.public_id),
-                                 GraphChanges(name=name, type=type, description="", spec=spec))
+            graph = create_graph(
+                User.get_by_public_id(owner.public_id), GraphChanges(name=name, type=type, description="", spec=spec)
+            )
             for user, role in (grants or {}).items():
                 grant_role(graph, user.email, role)
             db.session.commit()
@@ -395,8 +410,16 @@ def api_headers(client: FlaskClient, user, password: str = PASSWORD) -> dict[str
     return {"Authorization": f"Bearer {response.json['access_token']}"}
 
 
-def log_in(page, base: str, email: str = "owner@example.com", password: str = PASSWORD, *,
-           next_url: str | None = None, lands: str | None = "/graphs/", timeout: float | None = None) -> None:
+def log_in(
+    page,
+    base: str,
+    email: str = "owner@example.com",
+    password: str = PASSWORD,
+    *,
+    next_url: str | None = None,
+    lands: str | None = "/graphs/",
+    timeout: float | None = None,
+) -> None:
     """Log a browser page in through the real login form of the app at `base`, and wait until it lands
     on `lands` (the graphs, or `next_url` when given); `lands=None` does not wait (a refused login)."""
     page.goto(f"{base}/auth/login" + (f"?next={next_url}" if next_url else ""))

@@ -1,4 +1,5 @@
 """Helpers of the discovery tests: a crawl started the app's way, the command token of a user, results."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -34,8 +35,9 @@ def token_version(app: Flask, user: Any) -> int:
 
 def command_headers(app: Flask, user: Any, graph_id: str, **changes: Any) -> dict[str, str]:
     changes.setdefault("token_version", token_version(app, user))
-    token = issue_command_token(app.config["KEY_RINGS"]["session"], user_id=user.public_id, graph_id=graph_id,
-                                **changes)
+    token = issue_command_token(
+        app.config["KEY_RINGS"]["session"], user_id=user.public_id, graph_id=graph_id, **changes
+    )
     return {"Authorization": f"JWT {token}"}
 
 
@@ -63,10 +65,15 @@ def edge(source: str, target: str, why: str = "depends_on entry", confidence: st
     return {"source": source, "target": target, "evidence": [why], "confidence": confidence}
 
 
-def result(status: str = "ok", nodes: list[str] | None = None, edges: list[dict[str, Any]] | None = None,
-           message: str = "") -> dict[str, Any]:
-    return {"status": status, "message": message, "nodes": [{"name": n, "evidence": [f"service {n}"]} for n in nodes or []],
-            "edges": edges or []}
+def result(
+    status: str = "ok", nodes: list[str] | None = None, edges: list[dict[str, Any]] | None = None, message: str = ""
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "message": message,
+        "nodes": [{"name": n, "evidence": [f"service {n}"]} for n in nodes or []],
+        "edges": edges or [],
+    }
 
 
 # --- the discovery service as a real process -------------------------------------------------------
@@ -79,18 +86,35 @@ from service_support import ServiceProcess, start_service  # noqa: E402
 __all__ = ["ServiceProcess"]
 
 
-def start_discovery_service(config: Any, app_url: str, *, port: int, publish_url: str | None = None,
-                            timeout: float = 60.0, extra: dict[str, str] | None = None) -> ServiceProcess:
+def start_discovery_service(
+    config: Any,
+    app_url: str,
+    *,
+    port: int,
+    publish_url: str | None = None,
+    timeout: float = 60.0,
+    extra: dict[str, str] | None = None,
+) -> ServiceProcess:
     """`flask discovery serve` trusting what `config` (an app.config) signs, reading the app at `app_url`."""
-    keys = {"MAESTRO_DISCOVERY_PRIVATE_KEY": config["MAESTRO_DISCOVERY_PRIVATE_KEY"],
-            "MAESTRO_DISCOVERY_PUBLIC_KEY": config["MAESTRO_DISCOVERY_PUBLIC_KEY"],
-            "MAESTRO_DISCOVERY_WORKERS": "2"}
-    return start_service("discovery", config, app_url, port=port, publish_url=publish_url, timeout=timeout,
-                         extra={**keys, **(extra or {})})
+    keys = {
+        "MAESTRO_DISCOVERY_PRIVATE_KEY": config["MAESTRO_DISCOVERY_PRIVATE_KEY"],
+        "MAESTRO_DISCOVERY_PUBLIC_KEY": config["MAESTRO_DISCOVERY_PUBLIC_KEY"],
+        "MAESTRO_DISCOVERY_WORKERS": "2",
+    }
+    return start_service(
+        "discovery",
+        config,
+        app_url,
+        port=port,
+        publish_url=publish_url,
+        timeout=timeout,
+        extra={**keys, **(extra or {})},
+    )
 
 
-def wait_for_crawl(http: requests.Session, base: str, graph_id: str, source_id: str,
-                   timeout: float = 90.0) -> dict[str, Any]:
+def wait_for_crawl(
+    http: requests.Session, base: str, graph_id: str, source_id: str, timeout: float = 90.0
+) -> dict[str, Any]:
     """The source's last crawl once it is no longer running."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

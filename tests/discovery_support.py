@@ -1,4 +1,5 @@
 """Helpers for the inference tests: run one kind on text and look at the result by name."""
+
 from __future__ import annotations
 
 from maestro_web.discovery.inference import Edge, Inference, infer

@@ -17,6 +17,7 @@ is all it takes: the test's app is built trusting that server (its secrets and U
 server lets in. Tests cannot hear each other on it: each listens on the channels of its own new
 graphs, links and users, and every page a test opened is closed when it ends.
 """
+
 from __future__ import annotations
 
 import json
@@ -120,8 +121,9 @@ def clear_redis_prefix(prefix: str, url: str = REDIS_URL) -> int:
 class LiveProcess:
     """One running `flask live serve`, with its stderr captured in a file."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], host: str, port: int, log_path: Path,
-                 environment: dict[str, str]) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], host: str, port: int, log_path: Path, environment: dict[str, str]
+    ) -> None:
         self.proc = proc
         self.environment = environment
         self.host = host
@@ -162,10 +164,17 @@ class LiveProcess:
         self.stop()
 
 
-def live_environment(config: Mapping[str, Any] | None = None, *, session_secret: str | None = None,
-                     socket_secret: str | None = None, base_url: str | None = None,
-                     origins: list[str] | None = None, redis_url: str | None = None,
-                     redis_prefix: str | None = None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def live_environment(
+    config: Mapping[str, Any] | None = None,
+    *,
+    session_secret: str | None = None,
+    socket_secret: str | None = None,
+    base_url: str | None = None,
+    origins: list[str] | None = None,
+    redis_url: str | None = None,
+    redis_prefix: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """The environment of a live server process that trusts what `config` (an app.config) signs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAESTRO_", "REDIS_URL", "FLASK_"))}
     env["MAESTRO_ENV"] = "testing"
@@ -190,9 +199,16 @@ def live_environment(config: Mapping[str, Any] | None = None, *, session_secret:
     return env
 
 
-def start_live_server(config: Mapping[str, Any] | None = None, *, port: int | None = None,
-                      host: str = "127.0.0.1", timeout: float = 60.0, log_dir: str | None = None,
-                      healthy: bool = True, **environment: Any) -> LiveProcess:
+def start_live_server(
+    config: Mapping[str, Any] | None = None,
+    *,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    timeout: float = 60.0,
+    log_dir: str | None = None,
+    healthy: bool = True,
+    **environment: Any,
+) -> LiveProcess:
     """Start `flask live serve` and return once GET /healthz answers 200 (with Redis, once subscribed);
     with `healthy=False`, once it answers at all (e.g. a 503 while Redis is down).
 
@@ -207,8 +223,15 @@ def start_live_server(config: Mapping[str, Any] | None = None, *, port: int | No
     log_file.close()
     live = LiveProcess(proc, host, port, Path(log_file.name), env)
     try:
-        wait_until_answers(f"{live.http_url}/healthz", process=proc, log=live.log_path, timeout=timeout,
-                           status=200 if healthy else None, what="live server", request_timeout=1)
+        wait_until_answers(
+            f"{live.http_url}/healthz",
+            process=proc,
+            log=live.log_path,
+            timeout=timeout,
+            status=200 if healthy else None,
+            what="live server",
+            request_timeout=1,
+        )
     except DidNotAnswer:
         live.stop()
         raise
@@ -265,15 +288,15 @@ class LiveClient:
         self.close()
 
 
-def publish(live: LiveProcess, token: str | None, body: Any, raw: bytes | None = None,
-            scheme: str = "JWT") -> requests.Response:
+def publish(
+    live: LiveProcess, token: str | None, body: Any, raw: bytes | None = None, scheme: str = "JWT"
+) -> requests.Response:
     """POST /publish as a service would."""
     headers = {"Content-Type": "application/json"}
     if token is not None:
         headers["Authorization"] = f"{scheme} {token}"
     data = raw if raw is not None else json.dumps(body).encode()
     return requests.post(live.publish_url, data=data, headers=headers, timeout=5)
-
 
 
 # --- the session's live server -------------------------------------------------------------------
@@ -297,8 +320,12 @@ def session_live_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     if not uses_session_live(request):
         return {}
     keys = request.getfixturevalue("session_live_keys")
-    return {"KEY_RINGS": dict(keys), "MAESTRO_LIVE_URL": f"ws://127.0.0.1:{SESSION_LIVE_PORT}/live",
-            "MAESTRO_LIVE_PUBLISH": True, "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{SESSION_LIVE_PORT}/publish"}
+    return {
+        "KEY_RINGS": dict(keys),
+        "MAESTRO_LIVE_URL": f"ws://127.0.0.1:{SESSION_LIVE_PORT}/live",
+        "MAESTRO_LIVE_PUBLISH": True,
+        "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{SESSION_LIVE_PORT}/publish",
+    }
 
 
 @pytest.fixture
@@ -318,9 +345,13 @@ def session_live_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Key
 def session_live_process(session_live_keys: dict[str, KeyRing]) -> Iterator[LiveProcess]:
     """The session's one live server. It lets in pages served at SESSION_LIVE_APP_URL (`live_server`)
     and programs that say they come from DEFAULT_BASE_URL (LiveClient's origin)."""
-    with start_live_server(session_secret=session_live_keys["session"].current,
-                           socket_secret=session_live_keys["socket"].current, port=SESSION_LIVE_PORT,
-                           base_url=SESSION_LIVE_APP_URL, origins=[DEFAULT_BASE_URL]) as server:
+    with start_live_server(
+        session_secret=session_live_keys["session"].current,
+        socket_secret=session_live_keys["socket"].current,
+        port=SESSION_LIVE_PORT,
+        base_url=SESSION_LIVE_APP_URL,
+        origins=[DEFAULT_BASE_URL],
+    ) as server:
         yield server
 
 

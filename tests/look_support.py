@@ -2,6 +2,7 @@
 (tests/test_accessibility.py, tests/test_browser_look.py): a drawn web-shop graph, a live link, a paused
 link (its public page is the refusal), a link with a passcode (its public page is the passcode form),
 and a logged-in owner."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,28 +39,30 @@ def build_site(app, base: str, make_user, make_graph) -> Site:
         row.pause()
         db.session.commit()
     g = f"/graphs/{graph.public_id}"
-    return Site(base=base, visitor=[
-        ("home", "/"),
-        ("login", "/auth/login"),
-        ("register", "/auth/register"),
-        ("forgot", "/auth/forgot"),
-        ("public", live.path),
-        ("public-refused", paused.path),
-        ("public-passcode", locked.path),
-        ("error-404", "/no-such-page"),
-    ], owner=[
-        ("graph-list", "/graphs/"),
-        ("new-graph", "/graphs/new"),
-        ("overview", g),
-        ("picture", f"/analytics/graphs/{graph.public_id}"),
-        ("edit", f"{g}/edit"),
-        ("access", f"{g}/access"),
-        ("shares", f"/graphs/{graph.public_id}/shares"),
-        ("link", f"/graphs/{graph.public_id}/shares/{live.id}"),
-        ("my-links", "/shares"),
-        ("account", "/account"),
-        ("delete", f"{g}/delete"),
-        ("trash", "/graphs/trash"),
-    ])
-
-
+    return Site(
+        base=base,
+        visitor=[
+            ("home", "/"),
+            ("login", "/auth/login"),
+            ("register", "/auth/register"),
+            ("forgot", "/auth/forgot"),
+            ("public", live.path),
+            ("public-refused", paused.path),
+            ("public-passcode", locked.path),
+            ("error-404", "/no-such-page"),
+        ],
+        owner=[
+            ("graph-list", "/graphs/"),
+            ("new-graph", "/graphs/new"),
+            ("overview", g),
+            ("picture", f"/analytics/graphs/{graph.public_id}"),
+            ("edit", f"{g}/edit"),
+            ("access", f"{g}/access"),
+            ("shares", f"/graphs/{graph.public_id}/shares"),
+            ("link", f"/graphs/{graph.public_id}/shares/{live.id}"),
+            ("my-links", "/shares"),
+            ("account", "/account"),
+            ("delete", f"{g}/delete"),
+            ("trash", "/graphs/trash"),
+        ],
+    )

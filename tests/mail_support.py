@@ -1,4 +1,5 @@
 """A real SMTP server (aiosmtpd) on a loopback port, for tests that read what the app sent."""
+
 from __future__ import annotations
 
 import re
@@ -70,7 +71,7 @@ def confirm_link(message: EmailMessage) -> str:
 def link_path(link: str) -> str:
     """The path and query of an absolute link, for a test client."""
     rest = link.split("://", 1)[1]
-    return rest[rest.index("/"):]
+    return rest[rest.index("/") :]
 
 
 def registration_mail(app, client, email: str, name: str = "Ada"):
@@ -82,8 +83,9 @@ def registration_mail(app, client, email: str, name: str = "Ada"):
         app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)
         try:
             page = client.get("/auth/register")
-            answer = client.post("/auth/register", data={"name": name, "email": email,
-                                                         "csrf_token": form_csrf(page.text)})
+            answer = client.post(
+                "/auth/register", data={"name": name, "email": email, "csrf_token": form_csrf(page.text)}
+            )
             messages = [message for message in server.inbox.settle() if message["To"] == email.strip().lower()]
         finally:
             app.config.update(saved)
@@ -98,9 +100,15 @@ def finish_registration(client, link: str, password: str, confirm: str | None = 
     assert page.status_code == 200, page.text
     token = re.search(r'name="registration_token" type="hidden" value="([^"]+)"', page.text)
     assert token, page.text
-    return client.post("/auth/register/confirm", data={
-        "registration_token": token.group(1), "password": password,
-        "confirm": password if confirm is None else confirm, "csrf_token": form_csrf(page.text)})
+    return client.post(
+        "/auth/register/confirm",
+        data={
+            "registration_token": token.group(1),
+            "password": password,
+            "confirm": password if confirm is None else confirm,
+            "csrf_token": form_csrf(page.text),
+        },
+    )
 
 
 def register(app, client, email: str, password: str, name: str = "Ada"):

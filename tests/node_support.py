@@ -4,6 +4,7 @@
 `make test` installs Node.js and npm when they are missing; the packages come from npm here, pinned,
 on first use. A file lock keeps parallel test processes from installing into one folder at once.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -30,8 +31,12 @@ def npm_package(spec: str) -> Path:
     with open(folder / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (folder / "node_modules" / name / "package.json").exists():
-            subprocess.run([npm, "install", "--prefix", str(folder), "--no-audit", "--no-fund", spec],
-                           check=True, capture_output=True, timeout=300)
+            subprocess.run(
+                [npm, "install", "--prefix", str(folder), "--no-audit", "--no-fund", spec],
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
     return folder
 
 
@@ -64,7 +69,12 @@ def run_static_script(script: str, call: str, args: object) -> object:
     """What `call` (a JS expression over `window` and `args`) answers once static/`script` has run in
     node: how a test compares a browser script with its Python twin, case by case, in one process."""
     path = ROOT / "static" / script
-    result = subprocess.run([node_binary(), "-e", _STATIC_RUNNER],
-                            input=json.dumps({"script": str(path), "call": call, "args": args}),
-                            capture_output=True, text=True, timeout=120, check=True)
+    result = subprocess.run(
+        [node_binary(), "-e", _STATIC_RUNNER],
+        input=json.dumps({"script": str(path), "call": call, "args": args}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(result.stdout)

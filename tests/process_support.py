@@ -3,6 +3,7 @@
 A process start-up is not a page (pages wait with Playwright's `expect`): it is polled, every tenth of
 a second, until its URL answers, and the wait fails at once with the process's log when it exits.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -17,12 +18,21 @@ class DidNotAnswer(RuntimeError):
     """The process exited, or did not answer in time; the message ends with its log."""
 
 
-def wait_until_answers(url: str, *, process: subprocess.Popen[Any] | None = None, log: Path | None = None,
-                       timeout: float = 60.0, status: int | None = 200, what: str = "the process",
-                       request_timeout: float = 5.0, **options: Any) -> None:
+def wait_until_answers(
+    url: str,
+    *,
+    process: subprocess.Popen[Any] | None = None,
+    log: Path | None = None,
+    timeout: float = 60.0,
+    status: int | None = 200,
+    what: str = "the process",
+    request_timeout: float = 5.0,
+    **options: Any,
+) -> None:
     """Poll GET `url` until it answers `status` (any status when None), each request given
     `request_timeout` seconds and `options` (e.g. `verify=`). Raises DidNotAnswer once `process` has
     exited, or after `timeout` seconds."""
+
     def logs() -> str:
         return log.read_text(errors="replace") if log is not None and log.exists() else "(no log)"
 

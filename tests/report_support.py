@@ -1,4 +1,5 @@
 """Helpers of the report tests: a report row started the app's way, the command token of a user."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,6 +37,7 @@ def report_row(app: Flask, report_id: str) -> Report:
 
 def report_headers(app: Flask, user: Any, graph_id: str, report_id: str, **changes: Any) -> dict[str, str]:
     changes.setdefault("token_version", token_version(app, user))
-    token = issue_report_token(app.config["KEY_RINGS"]["session"], user_id=user.public_id, graph_id=graph_id,
-                               report_id=report_id, **changes)
+    token = issue_report_token(
+        app.config["KEY_RINGS"]["session"], user_id=user.public_id, graph_id=graph_id, report_id=report_id, **changes
+    )
     return {"Authorization": f"JWT {token}"}

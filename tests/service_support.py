@@ -1,5 +1,6 @@
 """The lean services (discovery, reports) as real processes: `flask <group> serve` on a free port,
 trusting what the test app signs and reading the test app's live server."""
+
 from __future__ import annotations
 
 import os
@@ -41,17 +42,30 @@ class ServiceProcess:
         self.stop()
 
 
-def start_service(group: str, config: Any, app_url: str, *, port: int, publish_url: str | None = None,
-                  timeout: float = 60.0, extra: dict[str, str] | None = None) -> ServiceProcess:
+def start_service(
+    group: str,
+    config: Any,
+    app_url: str,
+    *,
+    port: int,
+    publish_url: str | None = None,
+    timeout: float = 60.0,
+    extra: dict[str, str] | None = None,
+) -> ServiceProcess:
     """`flask <group> serve` with the secrets of `config` (an app.config), reading the app at `app_url`;
     returns once its /healthz answers."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAESTRO_", "REDIS_URL", "FLASK_"))}
     rings = config["KEY_RINGS"]
-    env.update({
-        "MAESTRO_ENV": "testing", "PYTHONUNBUFFERED": "1", "MAESTRO_BASE_URL": app_url,
-        "MAESTRO_SECRETJWT": rings["session"].current, "MAESTRO_SECRETJWT_SOCKET": rings["socket"].current,
-        "LOG_LEVEL": "INFO",
-    })
+    env.update(
+        {
+            "MAESTRO_ENV": "testing",
+            "PYTHONUNBUFFERED": "1",
+            "MAESTRO_BASE_URL": app_url,
+            "MAESTRO_SECRETJWT": rings["session"].current,
+            "MAESTRO_SECRETJWT_SOCKET": rings["socket"].current,
+            "LOG_LEVEL": "INFO",
+        }
+    )
     if publish_url:
         env["MAESTRO_LIVE_PUBLISH_URL"] = publish_url
     env.update(extra or {})
@@ -63,8 +77,14 @@ def start_service(group: str, config: Any, app_url: str, *, port: int, publish_u
     log_file.close()
     service = ServiceProcess(proc, port, Path(log_file.name))
     try:
-        wait_until_answers(f"{service.url}/healthz", process=proc, log=service.log_path, timeout=timeout,
-                           what=f"{group} service", request_timeout=1)
+        wait_until_answers(
+            f"{service.url}/healthz",
+            process=proc,
+            log=service.log_path,
+            timeout=timeout,
+            what=f"{group} service",
+            request_timeout=1,
+        )
     except DidNotAnswer:
         service.stop()
         raise

@@ -4,6 +4,7 @@ put in each refused state, and what a visitor without cookies gets.
 The fixtures `owner`, `writer`, `reader` and `graph` (the owner's "Checkout" graph, drawn with
 `draw`, with a writer and a reader) are in conftest.py.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,23 +24,35 @@ from maestro_web.security.short_codes import mint_short_code
 from maestro_web.security.worker_tokens import mint_worker_token
 from maestro_web.shares.services import NewLink, create_link
 
-SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 40" width="120" height="40">'
-       '<rect x="1" y="1" width="60" height="20" fill="#abc"/><text x="5" y="15">checkout-api</text></svg>')
+SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 40" width="120" height="40">'
+    '<rect x="1" y="1" width="60" height="20" fill="#abc"/><text x="5" y="15">checkout-api</text></svg>'
+)
 SHARE_CONTEXT = "public-analytics"  # the key ring of share tokens and short codes
 # The states a visitor is refused in, with the status the page answers.
 REFUSED_STATES = [("paused", 403), ("revoked", 410), ("expired", 410), ("used up", 410)]
 
 
-def draw(app, graph_id: str, svg: str = SVG, msg: str = "2 nodes", info: dict | None = None,
-         status: str = "finished") -> None:
+def draw(
+    app, graph_id: str, svg: str = SVG, msg: str = "2 nodes", info: dict | None = None, status: str = "finished"
+) -> None:
     """Let the analytics worker endpoints store a picture for the graph's queued run."""
     ring = app.config["KEY_RINGS"]["analytics"]
     client = app.test_client()
     job = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
     assert job["graph_id"] == graph_id
-    response = post_result(client, ring, graph_id,
-                           json={"run_id": job["run_id"], "status": status, "msg": msg, "svg": svg,
-                                 "info": info if info is not None else {"nodes": 2, "edges": 1, "density": 0.5}})
+    response = post_result(
+        client,
+        ring,
+        graph_id,
+        json={
+            "run_id": job["run_id"],
+            "status": status,
+            "msg": msg,
+            "svg": svg,
+            "info": info if info is not None else {"nodes": 2, "edges": 1, "density": 0.5},
+        },
+    )
     assert response.status_code == 201, response.text
 
 
@@ -53,11 +66,19 @@ class Made:
 
 def make_link(app, graph, creator, label="For the board", lifetime=timedelta(days=1), **options) -> Made:
     with app.app_context():
-        link = create_link(Graph.get_by_public_id(graph.public_id), User.get_by_public_id(creator.public_id),
-                           NewLink(label=label, expires_at=utcnow() + lifetime, **options))
+        link = create_link(
+            Graph.get_by_public_id(graph.public_id),
+            User.get_by_public_id(creator.public_id),
+            NewLink(label=label, expires_at=utcnow() + lifetime, **options),
+        )
         db.session.commit()
         url = share_url(link)
-        return Made(link.public_id, share_token_of(link), url, f"/analytics/graphs/public/{graph.public_id}?token={share_token_of(link)}")
+        return Made(
+            link.public_id,
+            share_token_of(link),
+            url,
+            f"/analytics/graphs/public/{graph.public_id}?token={share_token_of(link)}",
+        )
 
 
 def link_row(app, link_id: str) -> ShareLink:
@@ -68,6 +89,7 @@ def link_row(app, link_id: str) -> ShareLink:
 
 
 # --- one broken rule each (models/share_rules.RULES): the edges every kind of link is tested on ----
+
 
 def _revoke(link: ShareLink) -> None:
     link.revoke()
@@ -91,8 +113,11 @@ def _delete_graph(link: ShareLink) -> None:
 
 
 def _creator_loses_write(link: ShareLink) -> None:
-    db.session.execute(update(GraphRole).where(GraphRole.graph_id == link.graph_id,
-                                               GraphRole.user_id == link.creator_id).values(role=int(Role.READ)))
+    db.session.execute(
+        update(GraphRole)
+        .where(GraphRole.graph_id == link.graph_id, GraphRole.user_id == link.creator_id)
+        .values(role=int(Role.READ))
+    )
 
 
 def lose_pinned_result(link: ShareLink) -> None:
@@ -151,5 +176,3 @@ def short_code(app, link_id: str) -> str:
 def visit_short(app, code: str, query: str = ""):
     """The short link `/analytics/s/<code>` as a visitor without cookies opens it."""
     return app.test_client().get(f"/analytics/s/{code}{query}")
-
-

@@ -1,6 +1,7 @@
 """The Account page: personal API tokens (created and shown once, revoked after a confirmation),
 login sessions (listed with their device, ended one by one or all but this one), change of e-mail
 (a link to the new address, a notice to the old; the address changes only when the link is used)."""
+
 from __future__ import annotations
 
 import re
@@ -53,12 +54,15 @@ def test_a_token_made_on_the_page_is_shown_once_and_works(app, client, make_user
         assert (row.expires_at - row.created_at) == timedelta(days=90)
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"token-name": "", "token-expires_in_days": "30"}, "Name the token"),
-    ({"token-name": "x" * 101, "token-expires_in_days": "30"}, "Field cannot be longer than 100 characters."),
-    ({"token-name": "ok", "token-expires_in_days": "366"}, "Not a valid choice"),
-    ({"token-name": "ok", "token-expires_in_days": "forever"}, "Not a valid choice"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"token-name": "", "token-expires_in_days": "30"}, "Name the token"),
+        ({"token-name": "x" * 101, "token-expires_in_days": "30"}, "Field cannot be longer than 100 characters."),
+        ({"token-name": "ok", "token-expires_in_days": "366"}, "Not a valid choice"),
+        ({"token-name": "ok", "token-expires_in_days": "forever"}, "Not a valid choice"),
+    ],
+)
 def test_bad_token_forms_are_422_and_make_nothing(app, make_user, data, message):
     laptop = browser(app, make_user(), FIREFOX_MAC)
     answer = post_form(laptop, "/account/tokens", data)
@@ -75,8 +79,13 @@ def test_revoking_on_the_page_asks_first_then_refuses_the_token(app, client, mak
     confirm = laptop.get(f"/account/tokens/{made['id']}/revoke")
     assert confirm.status_code == 200 and "Revoke the token “ci”?" in confirm.text
     assert "never been used" in confirm.text
-    answer = laptop.post(f"/account/tokens/{made['id']}/revoke", data={"csrf_token": form_csrf(confirm.text),
-                         "jwt_csrf": re.search(r'name="jwt_csrf" value="([^"]+)"', confirm.text).group(1)})
+    answer = laptop.post(
+        f"/account/tokens/{made['id']}/revoke",
+        data={
+            "csrf_token": form_csrf(confirm.text),
+            "jwt_csrf": re.search(r'name="jwt_csrf" value="([^"]+)"', confirm.text).group(1),
+        },
+    )
     assert answer.status_code == 302
     assert client.get("/api/me", headers={"Authorization": f"Bearer {made['token']}"}).status_code == 401
     assert "ci" not in re.findall(r'class="token-name">([^<]+)<', laptop.get("/account").text)
@@ -163,8 +172,10 @@ def test_ending_a_session_also_refuses_a_refresh_of_its_api_tokens(app, client, 
     laptop = browser(app, user, FIREFOX_MAC)
     api_session = session_ids(laptop.get("/account").text)[1]
     assert post_form(laptop, f"/account/sessions/{api_session}/logout").status_code == 302
-    assert client.post("/api/auth/refresh",
-                       headers={"Authorization": f"Bearer {pair['refresh_token']}"}).status_code == 401
+    assert (
+        client.post("/api/auth/refresh", headers={"Authorization": f"Bearer {pair['refresh_token']}"}).status_code
+        == 401
+    )
 
 
 def test_a_refreshed_api_access_token_stays_in_its_session(app, client, make_user):
@@ -181,8 +192,11 @@ def test_a_password_change_ends_the_other_sessions_and_lists_only_the_new_one(ap
     user = make_user()
     laptop = browser(app, user, FIREFOX_MAC)
     phone = browser(app, user, CHROME_LINUX)
-    answer = post_form(laptop, "/account/password", {"current_password": PASSWORD, "new_password": "a new password",
-                                                      "confirm": "a new password"})
+    answer = post_form(
+        laptop,
+        "/account/password",
+        {"current_password": PASSWORD, "new_password": "a new password", "confirm": "a new password"},
+    )
     assert answer.status_code == 302
     assert phone.get("/account").status_code == 302
     assert len(session_ids(laptop.get("/account").text)) == 1
@@ -213,7 +227,9 @@ def ask_email_change(app, client, new_email: str, password: str = PASSWORD):
         saved = {key: app.config.get(key) for key in ("MAIL_SERVER", "MAIL_PORT")}
         app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)
         try:
-            answer = post_form(client, "/account/email", {"email-new_email": new_email, "email-current_password": password})
+            answer = post_form(
+                client, "/account/email", {"email-new_email": new_email, "email-current_password": password}
+            )
             messages = server.inbox.settle()
         finally:
             app.config.update(saved)
@@ -286,11 +302,12 @@ def test_the_link_works_in_a_browser_that_is_not_logged_in(app, make_user):
 def test_wrong_password_same_address_and_bad_address_change_nothing(app, make_user):
     user = make_user(email="ada@example.com")
     laptop = browser(app, user, FIREFOX_MAC)
-    for data, message in (({"new_email": "new@example.org", "current_password": "wrong password"},
-                           "The current password is wrong."),
-                          ({"new_email": "ADA@example.com", "current_password": PASSWORD}, "That is already your address."),
-                          ({"new_email": "not-an-address", "current_password": PASSWORD}, "Enter a valid e-mail address."),
-                          ({"new_email": "", "current_password": PASSWORD}, "Enter the new e-mail address.")):
+    for data, message in (
+        ({"new_email": "new@example.org", "current_password": "wrong password"}, "The current password is wrong."),
+        ({"new_email": "ADA@example.com", "current_password": PASSWORD}, "That is already your address."),
+        ({"new_email": "not-an-address", "current_password": PASSWORD}, "Enter a valid e-mail address."),
+        ({"new_email": "", "current_password": PASSWORD}, "Enter the new e-mail address."),
+    ):
         answer = post_form(laptop, "/account/email", {f"email-{name}": value for name, value in data.items()})
         assert answer.status_code == 422, data
         assert message in answer.text
@@ -338,8 +355,11 @@ def test_prune_sessions_deletes_only_what_ended_long_ago(app, runner, make_user)
         _laptop_row, old = db.session.scalars(db.select(LoginSession).order_by(LoginSession.id)).all()
         old.ended_at = long_ago  # the Chrome session, logged out long ago
         db.session.add(RevokedToken(jti="old", token_type="access", user_id=old.user_id, expires_at=long_ago))
-        db.session.add(RevokedToken(jti="recent", token_type="access", user_id=old.user_id,
-                                    expires_at=utcnow() + timedelta(minutes=5)))
+        db.session.add(
+            RevokedToken(
+                jti="recent", token_type="access", user_id=old.user_id, expires_at=utcnow() + timedelta(minutes=5)
+            )
+        )
         db.session.commit()
     result = runner.invoke(args=["users", "prune-sessions", "--older-than", "30"])
     assert result.exit_code == 0, result.output

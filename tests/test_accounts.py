@@ -1,4 +1,5 @@
 """Registration and login with bad input, rate limits, and the users CLI."""
+
 from __future__ import annotations
 
 import time
@@ -43,7 +44,9 @@ def test_registering_a_taken_address_answers_like_a_new_one_and_mails_its_owner(
     assert taken.status_code == new.status_code == 200
     assert taken.text == new.text  # the same page, word for word
     assert "already exists" not in taken.text
-    assert [message["Subject"] for message in to_owner] == ["Someone tried to register with your address on Maestro Web"]
+    assert [message["Subject"] for message in to_owner] == [
+        "Someone tried to register with your address on Maestro Web"
+    ]
     note = to_owner[0].get_body(preferencelist=("plain",)).get_content()
     assert "/auth/login" in note and "/auth/forgot" in note and "/auth/register/confirm" not in note
     assert [message["Subject"] for message in to_new] == ["Confirm your address to finish your Maestro Web account"]
@@ -59,7 +62,9 @@ def test_registering_a_taken_address_answers_like_a_new_one_and_mails_its_owner(
     ],
 )
 def test_register_bad_input_shows_the_field_and_keeps_what_was_typed(app, client, fields, message):
-    response = register_form(client, name=fields.get("name", "Typed Name"), **{k: v for k, v in fields.items() if k != "name"})
+    response = register_form(
+        client, name=fields.get("name", "Typed Name"), **{k: v for k, v in fields.items() if k != "name"}
+    )
     assert response.status_code == 422
     assert message in response.text
     if fields.get("name", "Typed Name"):
@@ -108,9 +113,15 @@ def test_the_link_works_once_and_nowhere_else(app, client):
     # A reset link's token (same secret, another purpose) is no registration link.
     reset = reset_tokens.mint_step1(ring, "u1", "fingerprint")
     assert client.get(f"/auth/register/confirm?token={reset}").status_code == 400
-    posted = client.post("/auth/register/confirm", data={"registration_token": old, "password": "long enough",
-                                                         "confirm": "long enough",
-                                                         "csrf_token": form_csrf(client.get("/auth/register").text)})
+    posted = client.post(
+        "/auth/register/confirm",
+        data={
+            "registration_token": old,
+            "password": "long enough",
+            "confirm": "long enough",
+            "csrf_token": form_csrf(client.get("/auth/register").text),
+        },
+    )
     assert posted.status_code == 410
     assert user_count(app) == 1
 
@@ -142,7 +153,9 @@ def test_logged_in_user_visiting_login_is_sent_on(auth, client, make_user):
     assert response.status_code == 302 and response.headers["Location"] == "/account"
 
 
-@pytest.mark.app_settings(RATELIMIT_ENABLED=True, MAESTRO_LOGIN_RATE_LIMIT="3 per minute", MAESTRO_ACCOUNT_RATE_LIMIT="100 per minute")
+@pytest.mark.app_settings(
+    RATELIMIT_ENABLED=True, MAESTRO_LOGIN_RATE_LIMIT="3 per minute", MAESTRO_ACCOUNT_RATE_LIMIT="100 per minute"
+)
 def test_login_rate_limit_per_ip_answers_429_with_retry_after(auth, client, make_user):
     make_user(email="ada@example.com")
     for _ in range(3):
@@ -156,7 +169,9 @@ def test_login_rate_limit_per_ip_answers_429_with_retry_after(auth, client, make
     assert api.status_code == 429 and api.json["error"] == "too_many_requests"
 
 
-@pytest.mark.app_settings(RATELIMIT_ENABLED=True, MAESTRO_LOGIN_RATE_LIMIT="100 per minute", MAESTRO_ACCOUNT_RATE_LIMIT="2 per minute")
+@pytest.mark.app_settings(
+    RATELIMIT_ENABLED=True, MAESTRO_LOGIN_RATE_LIMIT="100 per minute", MAESTRO_ACCOUNT_RATE_LIMIT="2 per minute"
+)
 def test_login_rate_limit_per_account_across_addresses(app, make_user):
     make_user(email="ada@example.com")
     for n in range(2):
@@ -177,11 +192,19 @@ def test_login_rate_limit_per_account_across_addresses(app, make_user):
     assert c.post("/api/auth/token", json={"email": "bob@example.com", "password": "nope"}).status_code == 401
 
 
-@pytest.mark.app_settings(RATELIMIT_ENABLED=True, MAESTRO_TRUSTED_PROXIES=1, MAESTRO_LOGIN_RATE_LIMIT="2 per minute", MAESTRO_ACCOUNT_RATE_LIMIT="100 per minute")
+@pytest.mark.app_settings(
+    RATELIMIT_ENABLED=True,
+    MAESTRO_TRUSTED_PROXIES=1,
+    MAESTRO_LOGIN_RATE_LIMIT="2 per minute",
+    MAESTRO_ACCOUNT_RATE_LIMIT="100 per minute",
+)
 def test_behind_one_trusted_proxy_the_limit_keys_on_the_forwarded_client(app, client):
     def attempt(forwarded_for):
-        return client.post("/api/auth/token", json={"email": "x@example.com", "password": "nope"},
-                           headers={"X-Forwarded-For": forwarded_for})
+        return client.post(
+            "/api/auth/token",
+            json={"email": "x@example.com", "password": "nope"},
+            headers={"X-Forwarded-For": forwarded_for},
+        )
 
     assert attempt("203.0.113.1").status_code == 401
     assert attempt("203.0.113.1").status_code == 401
@@ -192,11 +215,16 @@ def test_behind_one_trusted_proxy_the_limit_keys_on_the_forwarded_client(app, cl
     assert attempt("198.51.100.7, 203.0.113.1").status_code == 429
 
 
-@pytest.mark.app_settings(RATELIMIT_ENABLED=True, MAESTRO_LOGIN_RATE_LIMIT="2 per minute", MAESTRO_ACCOUNT_RATE_LIMIT="100 per minute")
+@pytest.mark.app_settings(
+    RATELIMIT_ENABLED=True, MAESTRO_LOGIN_RATE_LIMIT="2 per minute", MAESTRO_ACCOUNT_RATE_LIMIT="100 per minute"
+)
 def test_without_trusted_proxies_forwarded_for_is_ignored(client):
     def attempt(forwarded_for):
-        return client.post("/api/auth/token", json={"email": "x@example.com", "password": "nope"},
-                           headers={"X-Forwarded-For": forwarded_for})
+        return client.post(
+            "/api/auth/token",
+            json={"email": "x@example.com", "password": "nope"},
+            headers={"X-Forwarded-For": forwarded_for},
+        )
 
     assert attempt("203.0.113.1").status_code == 401
     assert attempt("203.0.113.2").status_code == 401
@@ -204,8 +232,9 @@ def test_without_trusted_proxies_forwarded_for_is_ignored(client):
 
 
 def test_cli_users_create_with_password_on_stdin(app, runner):
-    result = runner.invoke(args=["users", "create", "Cli@Example.com", "--name", "Cli", "--password-stdin"],
-                           input="a fine password\n")
+    result = runner.invoke(
+        args=["users", "create", "Cli@Example.com", "--name", "Cli", "--password-stdin"], input="a fine password\n"
+    )
     assert result.exit_code == 0, result.output
     assert "Created user cli@example.com" in result.output
     with app.app_context():

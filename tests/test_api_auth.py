@@ -1,4 +1,5 @@
 """The token API: issue, use with either scheme, refresh, revoke; Maestro's /users/auth."""
+
 from __future__ import annotations
 
 import pytest
@@ -37,20 +38,30 @@ def test_refresh_token_is_not_an_access_token_and_vice_versa(client, make_user):
     user = make_user()
     body = tokens(client, user.email)
     assert client.get("/api/me", headers={"Authorization": f"Bearer {body['refresh_token']}"}).status_code == 401
-    assert client.post("/api/auth/refresh", headers={"Authorization": f"Bearer {body['access_token']}"}).status_code == 401
+    assert (
+        client.post("/api/auth/refresh", headers={"Authorization": f"Bearer {body['access_token']}"}).status_code == 401
+    )
     refreshed = client.post("/api/auth/refresh", headers={"Authorization": f"JWT {body['refresh_token']}"})
     assert refreshed.status_code == 200
-    assert client.get("/api/me", headers={"Authorization": f"Bearer {refreshed.json['access_token']}"}).status_code == 200
+    assert (
+        client.get("/api/me", headers={"Authorization": f"Bearer {refreshed.json['access_token']}"}).status_code == 200
+    )
 
 
 def test_revoke_kills_access_and_given_refresh_token(client, make_user):
     user = make_user()
     body = tokens(client, user.email)
-    response = client.post("/api/auth/revoke", headers={"Authorization": f"Bearer {body['access_token']}"},
-                           json={"refresh_token": body["refresh_token"]})
+    response = client.post(
+        "/api/auth/revoke",
+        headers={"Authorization": f"Bearer {body['access_token']}"},
+        json={"refresh_token": body["refresh_token"]},
+    )
     assert response.status_code == 200 and response.json == {"revoked": True}
     assert client.get("/api/me", headers={"Authorization": f"Bearer {body['access_token']}"}).status_code == 401
-    assert client.post("/api/auth/refresh", headers={"Authorization": f"Bearer {body['refresh_token']}"}).status_code == 401
+    assert (
+        client.post("/api/auth/refresh", headers={"Authorization": f"Bearer {body['refresh_token']}"}).status_code
+        == 401
+    )
 
 
 def test_revoke_without_a_token_is_401(client):

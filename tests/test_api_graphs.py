@@ -1,4 +1,5 @@
 """/api/graphs: same rules as the pages, JSON errors with field messages."""
+
 from __future__ import annotations
 
 from conftest import api_headers
@@ -14,7 +15,9 @@ def count(app, model) -> int:
 
 
 def test_create_returns_201_with_the_graph(app, client, headers):
-    response = client.post("/api/graphs", headers=headers, json={"name": "Shop", "type": "bussiness", "spec": "web -> api"})
+    response = client.post(
+        "/api/graphs", headers=headers, json={"name": "Shop", "type": "bussiness", "spec": "web -> api"}
+    )
     assert response.status_code == 201
     body = response.json
     assert body["name"] == "Shop" and body["type"] == "bussiness" and body["status"] == "process"
@@ -29,7 +32,9 @@ def test_business_is_taken_for_maestros_bussiness_and_a_bad_type_names_both(app,
     graph_id = response.json["id"]
     patched = client.patch(f"/api/graphs/{graph_id}", headers=headers, json={"type": "infra"})
     assert patched.json["type"] == "infra"
-    assert client.patch(f"/api/graphs/{graph_id}", headers=headers, json={"type": "business"}).json["type"] == "bussiness"
+    assert (
+        client.patch(f"/api/graphs/{graph_id}", headers=headers, json={"type": "business"}).json["type"] == "bussiness"
+    )
     refused = client.post("/api/graphs", headers=headers, json={"name": "Shop", "type": "busines"})
     assert refused.status_code == 422
     assert "business" in refused.json["fields"]["type"] and "bussiness" in refused.json["fields"]["type"]
@@ -85,9 +90,12 @@ def test_another_users_graph_is_404_on_every_route(app, client, headers, make_us
     stranger = make_user(email="stranger@example.com")
     gid = make_graph(stranger, name="Secret").public_id
     calls = [
-        ("get", f"/api/graphs/{gid}", None), ("patch", f"/api/graphs/{gid}", {"name": "x"}),
-        ("delete", f"/api/graphs/{gid}", None), ("post", f"/api/graphs/{gid}/rerun", None),
-        ("get", f"/api/graphs/{gid}/roles", None), ("put", f"/api/graphs/{gid}/roles", {"email": "owner@example.com", "role": "admin"}),
+        ("get", f"/api/graphs/{gid}", None),
+        ("patch", f"/api/graphs/{gid}", {"name": "x"}),
+        ("delete", f"/api/graphs/{gid}", None),
+        ("post", f"/api/graphs/{gid}/rerun", None),
+        ("get", f"/api/graphs/{gid}/roles", None),
+        ("put", f"/api/graphs/{gid}/roles", {"email": "owner@example.com", "role": "admin"}),
         ("delete", f"/api/graphs/{gid}/roles/{stranger.public_id}", None),
     ]
     for method, path, body in calls:
@@ -101,7 +109,9 @@ def test_roles_over_the_api(app, client, headers, owner, make_user, make_graph):
     reader = make_user(email="reader@example.com")
     graph = make_graph(owner)
     gid = graph.public_id
-    response = client.put(f"/api/graphs/{gid}/roles", headers=headers, json={"email": "reader@example.com", "role": "read"})
+    response = client.put(
+        f"/api/graphs/{gid}/roles", headers=headers, json={"email": "reader@example.com", "role": "read"}
+    )
     assert response.status_code == 200 and response.json["role"] == "read"
     reader_headers = api_headers(client, reader)
     assert client.get(f"/api/graphs/{gid}", headers=reader_headers).json["role"] == "read"
@@ -111,12 +121,19 @@ def test_roles_over_the_api(app, client, headers, owner, make_user, make_graph):
     assert response.json["level"] == 3
     assert client.post(f"/api/graphs/{gid}/rerun", headers=reader_headers).status_code == 202
     assert client.delete(f"/api/graphs/{gid}", headers=reader_headers).status_code == 403
-    assert client.put(f"/api/graphs/{gid}/roles", headers=reader_headers, json={"email": "reader@example.com", "role": 7}).status_code == 403
+    assert (
+        client.put(
+            f"/api/graphs/{gid}/roles", headers=reader_headers, json={"email": "reader@example.com", "role": 7}
+        ).status_code
+        == 403
+    )
     response = client.put(f"/api/graphs/{gid}/roles", headers=headers, json={"email": "ghost@example.com", "role": 1})
     assert response.status_code == 202 and response.json["invited"] is True  # tests/test_invitations.py
     response = client.put(f"/api/graphs/{gid}/roles", headers=headers, json={"email": "ghost@", "role": 1})
     assert response.status_code == 422 and "email" in response.json["fields"]
-    response = client.put(f"/api/graphs/{gid}/roles", headers=headers, json={"email": "reader@example.com", "role": "owner"})
+    response = client.put(
+        f"/api/graphs/{gid}/roles", headers=headers, json={"email": "reader@example.com", "role": "owner"}
+    )
     assert response.status_code == 422 and "role" in response.json["fields"]
     response = client.delete(f"/api/graphs/{gid}/roles/{owner.public_id}", headers=headers)
     assert response.status_code == 409 and "last Admin" in response.json["message"]

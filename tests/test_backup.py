@@ -1,4 +1,5 @@
 """flask backup create / restore: after a restore into an empty database, old links still work."""
+
 from __future__ import annotations
 
 import os
@@ -17,9 +18,17 @@ SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><text>restore
 
 
 def _app(url: str, instance: Path):
-    return create_app({"MAESTRO_ENV": "development", "SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(instance),
-                       "RATELIMIT_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://",
-                       "MAESTRO_LIVE_PUBLISH": False}, environ={})
+    return create_app(
+        {
+            "MAESTRO_ENV": "development",
+            "SQLALCHEMY_DATABASE_URI": url,
+            "INSTANCE_PATH": str(instance),
+            "RATELIMIT_ENABLED": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "MAESTRO_LIVE_PUBLISH": False,
+        },
+        environ={},
+    )
 
 
 @pytest.fixture
@@ -49,9 +58,22 @@ def test_restore_into_an_empty_database_keeps_logins_links_revocations_and_pictu
     headers = {"Authorization": f"Bearer {token}"}
     graph = client.post("/api/graphs", headers=headers, json={"name": "Shop", "spec": "web -> api"}).json["id"]
     run = client.post("/analytics/jobs/claim", headers={"Authorization": "JWT " + _worker_token(original)}).json
-    assert post_result(client, original.config["KEY_RINGS"]["analytics"], graph,
-                       json={"run_id": run["run_id"], "status": "finished", "msg": "2 nodes", "svg": SVG,
-                             "total": 2, "info": {"nodes": 2, "edges": 1}}).status_code == 201
+    assert (
+        post_result(
+            client,
+            original.config["KEY_RINGS"]["analytics"],
+            graph,
+            json={
+                "run_id": run["run_id"],
+                "status": "finished",
+                "msg": "2 nodes",
+                "svg": SVG,
+                "total": 2,
+                "info": {"nodes": 2, "edges": 1},
+            },
+        ).status_code
+        == 201
+    )
     kept = client.post(f"/api/graphs/{graph}/shares", headers=headers, json={"label": "kept"}).json
     revoked = client.post(f"/api/graphs/{graph}/shares", headers=headers, json={"label": "revoked"}).json
     assert client.delete(f"/api/graphs/{graph}/shares/{revoked['id']}", headers=headers).status_code == 200

@@ -3,6 +3,7 @@ another browser logged out from here; screenshots at 1280 and 390 px, light and 
 
 Every wait is Playwright's auto-waiting `expect`.
 """
+
 from __future__ import annotations
 
 import os
@@ -99,10 +100,14 @@ def test_log_out_another_browser_from_the_account_page(browser, live_server, mak
 def test_screenshots_of_the_account_page(shots, browser, live_server, app, client, make_user):
     base = live_server.url
     user = make_user(email="ada.lovelace@example.com", name="Ada Lovelace")
-    headers = {"Authorization": "Bearer " + client.post(
-        "/api/auth/token", json={"email": user.email, "password": PASSWORD}).json["access_token"]}
+    headers = {
+        "Authorization": "Bearer "
+        + client.post("/api/auth/token", json={"email": user.email, "password": PASSWORD}).json["access_token"]
+    }
     for name, days in (("discovery service", 365), ("nightly report export to the finance team's warehouse", 30)):
-        assert client.post("/api/tokens", headers=headers, json={"name": name, "expires_in_days": days}).status_code == 201
+        assert (
+            client.post("/api/tokens", headers=headers, json={"name": name, "expires_in_days": days}).status_code == 201
+        )
     phone = browser.new_context(user_agent=FIREFOX_MAC)
     log_in(phone.new_page(), base, user.email, next_url="/account")
     wide = []
@@ -120,7 +125,8 @@ def test_screenshots_of_the_account_page(shots, browser, live_server, app, clien
             if page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1"):
                 wide.append(f"{width} px ({scheme})")
             page.locator("#sessions li[data-session]", has_text="Firefox on macOS").get_by_role(
-                "button", name="Log out").click()
+                "button", name="Log out"
+            ).click()
             expect(page.locator("dialog[open]")).to_be_visible()
             page.screenshot(path=os.path.join(shots, f"account-confirm-{width}-{scheme}.png"))
             context.close()

@@ -1,4 +1,5 @@
 """The account flow in a real headless Chromium (Playwright), against a live server."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -81,8 +82,9 @@ def test_register_logout_login_change_password_logs_out_other_browser(browser, l
     second.close()
 
 
-def test_a_form_posted_after_the_access_token_expired_goes_through_the_refresh_path(app, browser, live_server,
-                                                                                    make_user):
+def test_a_form_posted_after_the_access_token_expired_goes_through_the_refresh_path(
+    app, browser, live_server, make_user
+):
     """Chromium sends the refresh cookie to the session path only; a form submitted with an expired
     access cookie is sent there (307), renewed, and posted again (307) with its body and CSRF values."""
     user = make_user(email="ada@example.com", name="Ada")
@@ -102,8 +104,11 @@ def test_a_form_posted_after_the_access_token_expired_goes_through_the_refresh_p
     access = cookies[session_cookie_name(app, "access")]
     csrf = pyjwt.decode(access["value"], options={"verify_signature": False})["csrf"]
     with app.app_context():
-        expired = create_access_token(identity=User.get_by_public_id(user.public_id),
-                                      expires_delta=timedelta(seconds=-5), additional_claims={"csrf": csrf})
+        expired = create_access_token(
+            identity=User.get_by_public_id(user.public_id),
+            expires_delta=timedelta(seconds=-5),
+            additional_claims={"csrf": csrf},
+        )
     context.add_cookies([{**access, "value": expired}])
     page.fill("#name", "Ada Byron")
     page.locator("form", has=page.locator("#name")).locator("button[type=submit]").click()

@@ -3,6 +3,7 @@ crawl, see the new picture arrive without a reload, point at an edge to see why 
 re-crawl, the Changes page and the "added since" highlight. Real processes throughout: the app, the
 live server, the discovery service and an analytics worker. Screenshots go to the test's `shots` folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,25 +34,46 @@ COMPOSE = """services:
   db:
     image: postgres:16
 """
-COMPOSE_WITH_CACHE = COMPOSE.replace("      DATABASE_URL: postgres://shop@db:5432/shop\n",
-                                     "      DATABASE_URL: postgres://shop@db:5432/shop\n      REDIS_URL: redis://cache:6379/0\n"
-                                     ) + "  cache:\n    image: redis:7\n"
+COMPOSE_WITH_CACHE = (
+    COMPOSE.replace(
+        "      DATABASE_URL: postgres://shop@db:5432/shop\n",
+        "      DATABASE_URL: postgres://shop@db:5432/shop\n      REDIS_URL: redis://cache:6379/0\n",
+    )
+    + "  cache:\n    image: redis:7\n"
+)
 
 
 @pytest.fixture
 def service(app, live_server, live) -> Iterator[ServiceProcess]:
-    with start_discovery_service(app.config, live_server.url, port=free_port(), publish_url=live.publish_url) as process:
+    with start_discovery_service(
+        app.config, live_server.url, port=free_port(), publish_url=live.publish_url
+    ) as process:
         app.config["MAESTRO_DISCOVERY_URL"] = process.url
         yield process
 
 
 @pytest.fixture
 def worker(app, live_server, live) -> Iterator[subprocess.Popen[str]]:
-    env = {"PATH": os.environ["PATH"], "MAESTRO_ENV": "testing", "LOG_LEVEL": "WARNING",
-           "MAESTRO_SECRETJWT_ANALYTICS": app.config["KEY_RINGS"]["analytics"].current,
-           "MAESTRO_SECRETJWT_SOCKET": app.config["KEY_RINGS"]["socket"].current}
-    command = [sys.executable, "-m", "flask", "analytics", "worker", "--url", f"{live_server.url}/analytics",
-               "--live-publish-url", live.publish_url, "--poll-interval", "0.5"]
+    env = {
+        "PATH": os.environ["PATH"],
+        "MAESTRO_ENV": "testing",
+        "LOG_LEVEL": "WARNING",
+        "MAESTRO_SECRETJWT_ANALYTICS": app.config["KEY_RINGS"]["analytics"].current,
+        "MAESTRO_SECRETJWT_SOCKET": app.config["KEY_RINGS"]["socket"].current,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "flask",
+        "analytics",
+        "worker",
+        "--url",
+        f"{live_server.url}/analytics",
+        "--live-publish-url",
+        live.publish_url,
+        "--poll-interval",
+        "0.5",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     yield process
     process.terminate()
@@ -79,8 +101,9 @@ def record_crawl_lines(page) -> None:
     }""")
 
 
-def test_paste_crawl_watch_the_picture_arrive_and_see_why(shots, app, browser, live_server, live, service, worker,
-                                                          make_user, make_graph):
+def test_paste_crawl_watch_the_picture_arrive_and_see_why(
+    shots, app, browser, live_server, live, service, worker, make_user, make_graph
+):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Shop", spec="web -> api")
@@ -148,8 +171,9 @@ def test_paste_crawl_watch_the_picture_arrive_and_see_why(shots, app, browser, l
     token = http.post(f"{base}/api/auth/token", json={"email": owner.email, "password": PASSWORD}, timeout=10).json()
     http.headers["Authorization"] = f"Bearer {token['access_token']}"
     source_id = sources.locator("[data-source-id]").get_attribute("data-source-id")
-    patched = http.patch(f"{base}/api/graphs/{graph.public_id}/sources/{source_id}", json={"input": COMPOSE_WITH_CACHE},
-                         timeout=10)
+    patched = http.patch(
+        f"{base}/api/graphs/{graph.public_id}/sources/{source_id}", json={"input": COMPOSE_WITH_CACHE}, timeout=10
+    )
     assert patched.status_code == 200, patched.text
     sources.reload()
     expect(sources.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)

@@ -1,5 +1,6 @@
 """The spec editor in a real headless Chromium: error marks on their own lines, arrow typos named,
 an empty new graph asks for a line (or an example), a second graph of the same name is a warning."""
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,9 @@ def test_error_marks_stand_beside_their_lines(browser, live_server, make_user):
     page.fill("#spec", "web -> api\napi ->\napi -> db\ncron\ncheckout => payments\npayments -> bank\nbank")
     page.click("main button[type=submit]")
     errors = page.locator("[id^=spec-error]")
-    expect(errors).to_have_text(["line 2: expected a target after '->'", "line 5: found '=>': did you mean '->'?"],
-                                timeout=TIMEOUT)
+    expect(errors).to_have_text(
+        ["line 2: expected a target after '->'", "line 5: found '=>': did you mean '->'?"], timeout=TIMEOUT
+    )
     expect(page.locator(".spec-editor .gutter .bad")).to_have_text(["2", "5"])
 
     geometry = gutter_geometry(page)
@@ -90,8 +92,9 @@ def test_delete_asks_for_the_name_then_the_trash_restores(browser, live_server, 
     page.goto(f"{base}/graphs/{graph.public_id}/delete")
     page.fill("#confirm_name", "Checkou")
     page.click("button.danger")
-    expect(page.locator("#confirm_name-error")).to_have_text("Type the name, “Checkout”, to delete the graph.",
-                                                             timeout=TIMEOUT)
+    expect(page.locator("#confirm_name-error")).to_have_text(
+        "Type the name, “Checkout”, to delete the graph.", timeout=TIMEOUT
+    )
     page.fill("#confirm_name", "Checkout")
     page.click("button.danger")
     expect(page.locator(".flash-success")).to_contain_text("moved to the Trash", timeout=TIMEOUT)

@@ -1,4 +1,5 @@
 """Graphs in a real headless Chromium: a spec error, its fix, and read-only sharing."""
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ link as that person, and find the graph in the new account's list; the role sele
 The mail goes through a real SMTP server on loopback (tests/mail_support.py). Screenshots of the
 Access page at 1280 and 390 px, light and dark, go to the test's `shots` folder (conftest.py) for a person to look at.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,9 @@ def serious_violations(page, axe_js: str) -> list[dict]:
     return [v for v in page.evaluate(RUN_AXE) if v["impact"] in ("serious", "critical")]
 
 
-def test_invite_register_through_the_mail_then_change_the_role(shots, browser, live_server, app, make_user, make_graph,
-                                                                axe_source):
+def test_invite_register_through_the_mail_then_change_the_role(
+    shots, browser, live_server, app, make_user, make_graph, axe_source
+):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Checkout")
@@ -47,7 +49,8 @@ def test_invite_register_through_the_mail_then_change_the_role(shots, browser, l
         admin.select_option("#role", "3")
         admin.click("button:has-text('Grant')")
         expect(admin.locator(".flash, [role=status], main").first).to_contain_text(
-            "newbie@example.com has no account yet", timeout=TIMEOUT)
+            "newbie@example.com has no account yet", timeout=TIMEOUT
+        )
         pending = admin.locator("table.invitations tbody tr", has_text="newbie@example.com")
         expect(pending).to_contain_text("Write")
 
@@ -81,17 +84,22 @@ def test_invite_register_through_the_mail_then_change_the_role(shots, browser, l
         person.locator("select").select_option("1")
         person.get_by_role("button", name="Change").click()
         expect(admin.locator("main")).to_contain_text("newbie@example.com now has the Read role.", timeout=TIMEOUT)
-        expect(admin.locator("table.roles tbody tr", has_text="newbie@example.com").locator("select")).to_have_value("1")
+        expect(admin.locator("table.roles tbody tr", has_text="newbie@example.com").locator("select")).to_have_value(
+            "1"
+        )
         # Still the only Admin after that.
-        expect(admin.locator("table.roles tbody tr", has_text="owner@example.com")
-               .get_by_role("button", name="Remove")).to_be_disabled()
+        expect(
+            admin.locator("table.roles tbody tr", has_text="owner@example.com").get_by_role("button", name="Remove")
+        ).to_be_disabled()
         newbie.reload()
         expect(newbie.locator(".facts")).to_contain_text("Read")
 
         # A pending invitation for the screenshots.
         admin.fill("#email", "someone.else@example.com")
         admin.click("button:has-text('Grant')")
-        expect(admin.locator("table.invitations tbody tr", has_text="someone.else@example.com")).to_be_visible(timeout=TIMEOUT)
+        expect(admin.locator("table.invitations tbody tr", has_text="someone.else@example.com")).to_be_visible(
+            timeout=TIMEOUT
+        )
 
     cookies = admin.context.cookies()
     for width, height in ((1280, 900), (390, 844)):

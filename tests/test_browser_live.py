@@ -2,6 +2,7 @@
 
 Waits are Playwright's auto-waiting `expect` only. Screenshots of the changed pages go to each test's `shots` folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The restart test stops its live server: it has one of its own, on another port (the other tests share
 # the session's, `live`).
 RESTART_PORT = free_port()
-RESTART_SETTINGS = {"MAESTRO_LIVE_URL": f"ws://127.0.0.1:{RESTART_PORT}/live", "MAESTRO_LIVE_PUBLISH": True,
-                    "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{RESTART_PORT}/publish"}
+RESTART_SETTINGS = {
+    "MAESTRO_LIVE_URL": f"ws://127.0.0.1:{RESTART_PORT}/live",
+    "MAESTRO_LIVE_PUBLISH": True,
+    "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{RESTART_PORT}/publish",
+}
 WAIT = 30_000  # ms: generous, the machine is shared
 
 
@@ -76,15 +80,31 @@ def mark_no_reload(page) -> None:
 
 
 def start_worker(app, base: str, live: LiveProcess) -> subprocess.Popen[str]:
-    env = {"PATH": os.environ["PATH"], "MAESTRO_ENV": "testing", "LOG_LEVEL": "WARNING",
-           "MAESTRO_SECRETJWT_ANALYTICS": app.config["KEY_RINGS"]["analytics"].current,
-           "MAESTRO_SECRETJWT_SOCKET": app.config["KEY_RINGS"]["socket"].current}
-    command = [sys.executable, "-m", "flask", "analytics", "worker", "--url", f"{base}/analytics",
-               "--live-publish-url", live.publish_url, "--once"]
+    env = {
+        "PATH": os.environ["PATH"],
+        "MAESTRO_ENV": "testing",
+        "LOG_LEVEL": "WARNING",
+        "MAESTRO_SECRETJWT_ANALYTICS": app.config["KEY_RINGS"]["analytics"].current,
+        "MAESTRO_SECRETJWT_SOCKET": app.config["KEY_RINGS"]["socket"].current,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "flask",
+        "analytics",
+        "worker",
+        "--url",
+        f"{base}/analytics",
+        "--live-publish-url",
+        live.publish_url,
+        "--once",
+    ]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_a_graph_goes_from_queued_to_drawn_without_a_reload(shots, app, browser, live_server, live, make_user, make_graph):
+def test_a_graph_goes_from_queued_to_drawn_without_a_reload(
+    shots, app, browser, live_server, live, make_user, make_graph
+):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Shop", spec="web [kind=frontend] -> api [kind=service]\napi -> db [kind=database]")
@@ -123,7 +143,9 @@ def test_a_graph_goes_from_queued_to_drawn_without_a_reload(shots, app, browser,
     assert worker.returncode == 0, stderr
 
 
-def test_the_owner_is_told_when_no_worker_claims_for_a_minute(shots, app, browser, live_server, live, make_user, make_graph):
+def test_the_owner_is_told_when_no_worker_claims_for_a_minute(
+    shots, app, browser, live_server, live, make_user, make_graph
+):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     reader = make_user(email="reader@example.com", name="Reader")
@@ -151,16 +173,20 @@ def post_picture(app, graph_id: str, label: str) -> None:
     ring = app.config["KEY_RINGS"]["analytics"]
     client = app.test_client()
     job = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
-    svg = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 40" width="200" height="40" role="img">'
-           f'<title>{label}</title><g class="node" data-node="{label}"><rect x="1" y="1" width="150" height="30"/>'
-           f'<text x="5" y="20">{label}</text></g></svg>')
-    response = post_result(client, ring, graph_id,
-                           json={"run_id": job["run_id"], "status": "finished", "svg": svg, "info": {"nodes": 1}})
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 40" width="200" height="40" role="img">'
+        f'<title>{label}</title><g class="node" data-node="{label}"><rect x="1" y="1" width="150" height="30"/>'
+        f'<text x="5" y="20">{label}</text></g></svg>'
+    )
+    response = post_result(
+        client, ring, graph_id, json={"run_id": job["run_id"], "status": "finished", "svg": svg, "info": {"nodes": 1}}
+    )
     assert response.status_code == 201, response.text
 
 
-def test_a_public_page_redraws_then_becomes_the_refusal_when_revoked(shots, app, auth, client, browser, live_server, live,
-                                                                    make_user, make_graph):
+def test_a_public_page_redraws_then_becomes_the_refusal_when_revoked(
+    shots, app, auth, client, browser, live_server, live, make_user, make_graph
+):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Shop", spec="web -> api")
@@ -190,8 +216,9 @@ def test_a_public_page_redraws_then_becomes_the_refusal_when_revoked(shots, app,
     shot(shots, visitor, "public-revoked")
 
 
-def test_a_paused_embed_becomes_temporarily_unavailable(app, auth, client, browser, live_server, live, make_user,
-                                                         make_graph):
+def test_a_paused_embed_becomes_temporarily_unavailable(
+    app, auth, client, browser, live_server, live, make_user, make_graph
+):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Shop", spec="web -> api")
@@ -240,7 +267,9 @@ def test_the_shares_page_counts_views_as_they_happen(shots, app, browser, live_s
 
 
 @pytest.mark.app_settings(MAESTRO_LIVE_URL=f"ws://127.0.0.1:{free_port()}/live")
-def test_without_a_live_server_pages_work_and_say_live_updates_off(shots, app, browser, live_server, make_user, make_graph):
+def test_without_a_live_server_pages_work_and_say_live_updates_off(
+    shots, app, browser, live_server, make_user, make_graph
+):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Shop", spec="web -> api")
@@ -263,8 +292,9 @@ def test_without_a_live_server_pages_work_and_say_live_updates_off(shots, app, b
 
 
 @pytest.mark.app_settings(**RESTART_SETTINGS, MAESTRO_LIVE_TICKET_TTL=62)
-def test_a_page_renews_its_ticket_and_reconnects_after_the_live_server_restarts(app, browser, live_server, own_live,
-                                                                                 make_user, make_graph):
+def test_a_page_renews_its_ticket_and_reconnects_after_the_live_server_restarts(
+    app, browser, live_server, own_live, make_user, make_graph
+):
     base = live_server.url
     live = own_live
     owner = make_user(email="owner@example.com", name="Owner")
@@ -316,8 +346,9 @@ def test_the_overview_draws_the_picture_and_the_created_banner_goes(app, browser
     assert worker.returncode == 0, stderr
 
 
-def test_a_creator_losing_write_stops_their_link_live_on_every_open_page(shots, app, auth, client, browser, live_server, live,
-                                                                        make_user, make_graph):
+def test_a_creator_losing_write_stops_their_link_live_on_every_open_page(
+    shots, app, auth, client, browser, live_server, live, make_user, make_graph
+):
     """Issue 24: the owners' tables (the Admin's "Links of this graph", the creator's "My shared links")
     and the link's page turn to "Stopped" with its reason, and the visitor's open page to the refusal,
     without a reload, the moment an Admin takes Write from the link's creator."""
@@ -358,6 +389,10 @@ def test_a_creator_losing_write_stops_their_link_live_on_every_open_page(shots, 
     expect(visitor.locator("main svg")).to_have_count(0)
     for page in (admin, link_page, creator, visitor):
         assert page.evaluate("window.__sameDocument") is True  # no reload anywhere
-    for page, name in ((admin, "stopped-live-shares"), (link_page, "stopped-live-link"), (creator, "stopped-live-mine"),
-                       (visitor, "stopped-live-visitor")):
+    for page, name in (
+        (admin, "stopped-live-shares"),
+        (link_page, "stopped-live-link"),
+        (creator, "stopped-live-mine"),
+        (visitor, "stopped-live-visitor"),
+    ):
         shot(shots, page, name)

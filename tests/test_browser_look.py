@@ -5,6 +5,7 @@ screenshots of every page at 1280 and 390 px, light and dark, in its `shots` fol
 
 Every wait is Playwright's auto-waiting `expect`.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,9 @@ pytestmark = pytest.mark.browser
 INTERNAL = re.compile(r"\b(process|finished|warning|error)\b")
 
 
-def test_screenshots_of_every_page_and_nothing_scrolls_sideways_on_a_phone(shots, browser, live_server, app, make_user, make_graph):
+def test_screenshots_of_every_page_and_nothing_scrolls_sideways_on_a_phone(
+    shots, browser, live_server, app, make_user, make_graph
+):
     site = build_site(app, live_server.url, make_user, make_graph)
     wide: list[str] = []
     taken = 0

@@ -2,6 +2,7 @@
 every graph page (no tab moves), the picture on the Overview, link words that are exactly true
 (7 days, revoked when, stopped with its reason), and every list as cards on a 390 px phone with all its
 actions on screen. Screenshots of each page at 1280 and 390 px, light and dark, go to the test's `shots` folder."""
+
 from __future__ import annotations
 
 import os
@@ -46,21 +47,35 @@ def _site(app, make_user, make_graph):
     draw(app, graph.public_id)
     with app.app_context():
         row = Graph.get_by_public_id(graph.public_id)
-        db.session.add(GraphRole(graph_id=row.id, user_id=User.get_by_public_id(bob.public_id).id, role=int(Role.WRITE),
-                                 graph_status=row.status))
+        db.session.add(
+            GraphRole(
+                graph_id=row.id,
+                user_id=User.get_by_public_id(bob.public_id).id,
+                role=int(Role.WRITE),
+                graph_status=row.status,
+            )
+        )
         db.session.commit()
     stopped = make_link(app, graph, bob, label="Bob's link", lifetime=timedelta(days=7))
     revoked = make_link(app, graph, owner, label="Revoked one", lifetime=timedelta(days=7))
     paused = make_link(app, graph, owner, label="Paused one", lifetime=timedelta(days=7))
-    make_link(app, graph, owner, label="A link with a rather long label for the board meeting", lifetime=timedelta(days=7),
-              max_views=5)
+    make_link(
+        app,
+        graph,
+        owner,
+        label="A link with a rather long label for the board meeting",
+        lifetime=timedelta(days=7),
+        max_views=5,
+    )
     with app.app_context():
         ShareLink.get_by_public_id(revoked.id).revoke()
         ShareLink.get_by_public_id(paused.id).pause()
         row = Graph.get_by_public_id(graph.public_id)
-        db.session.execute(update(GraphRole).where(GraphRole.graph_id == row.id,
-                                                   GraphRole.user_id == User.get_by_public_id(bob.public_id).id)
-                           .values(role=int(Role.READ)))
+        db.session.execute(
+            update(GraphRole)
+            .where(GraphRole.graph_id == row.id, GraphRole.user_id == User.get_by_public_id(bob.public_id).id)
+            .values(role=int(Role.READ))
+        )
         db.session.commit()
     return graph, stopped, revoked
 
@@ -89,7 +104,9 @@ def test_share_in_one_click_from_the_overview_and_the_picture(app, browser, live
     with app.app_context():
         links = ShareLink.query.all()
         assert len(links) == 2 and {link.mode for link in links} == {"live"}
-        assert all(abs((link.expires_at - link.created_at) - timedelta(days=7)) < timedelta(seconds=5) for link in links)
+        assert all(
+            abs((link.expires_at - link.created_at) - timedelta(days=7)) < timedelta(seconds=5) for link in links
+        )
 
     # The form: options folded away; an empty label gets the same default.
     page.goto(f"{base}/graphs/{graph.public_id}/shares")
@@ -128,14 +145,21 @@ def test_every_graph_page_has_the_same_tabs_at_the_same_places(app, browser, liv
     log_in(page, base)
     g = graph.public_id
     places = {}
-    for name, path in (("Overview", f"/graphs/{g}"), ("Picture", f"/analytics/graphs/{g}"), ("Edit", f"/graphs/{g}/edit"),
-                       ("Sources", f"/graphs/{g}/sources"), ("Shares", f"/graphs/{g}/shares"),
-                       ("Reports", f"/graphs/{g}/reports"), ("Access", f"/graphs/{g}/access")):
+    for name, path in (
+        ("Overview", f"/graphs/{g}"),
+        ("Picture", f"/analytics/graphs/{g}"),
+        ("Edit", f"/graphs/{g}/edit"),
+        ("Sources", f"/graphs/{g}/sources"),
+        ("Shares", f"/graphs/{g}/shares"),
+        ("Reports", f"/graphs/{g}/reports"),
+        ("Access", f"/graphs/{g}/access"),
+    ):
         page.goto(base + path)
         tabs = page.locator("nav.tabs a")
         expect(page.locator("nav.tabs a[aria-current=page]")).to_have_text(name)
-        places[name] = [(round(box["x"]), round(box["width"])) for box in
-                        (tabs.nth(i).bounding_box() for i in range(tabs.count()))]
+        places[name] = [
+            (round(box["x"]), round(box["width"])) for box in (tabs.nth(i).bounding_box() for i in range(tabs.count()))
+        ]
     assert len({tuple(p) for p in places.values()}) == 1, places
 
 
@@ -186,10 +210,16 @@ def test_every_list_fits_a_phone_and_pages_are_shot(shots, app, browser, live_se
         context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
         page = context.new_page()
         log_in(page, base)
-        for name, path in (("graph-list", "/graphs/"), ("overview", f"/graphs/{g}"),
-                           ("picture", f"/analytics/graphs/{g}"), ("edit", f"/graphs/{g}/edit"),
-                           ("shares", f"/graphs/{g}/shares"), ("link", f"/graphs/{g}/shares/{stopped.id}"),
-                           ("link-revoked", f"/graphs/{g}/shares/{revoked.id}"), ("my-links", "/shares?status=all")):
+        for name, path in (
+            ("graph-list", "/graphs/"),
+            ("overview", f"/graphs/{g}"),
+            ("picture", f"/analytics/graphs/{g}"),
+            ("edit", f"/graphs/{g}/edit"),
+            ("shares", f"/graphs/{g}/shares"),
+            ("link", f"/graphs/{g}/shares/{stopped.id}"),
+            ("link-revoked", f"/graphs/{g}/shares/{revoked.id}"),
+            ("my-links", "/shares?status=all"),
+        ):
             page.goto(base + path)
             expect(page.locator("main h1")).to_be_visible()
             if width == 390:

@@ -1,4 +1,5 @@
 """Forgot password in a real headless Chromium, reading the link from a real SMTP server."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,7 +34,7 @@ def test_forgot_password_from_login_page_to_new_password(app, browser, live_serv
         [message] = smtp.inbox.settle()
         link = reset_link(message)
         # The configured base URL is the production address; the test server listens elsewhere.
-        link_path = link[link.index("/auth/reset"):]
+        link_path = link[link.index("/auth/reset") :]
         page.goto(base + link_path)
         # The token left the address bar (and so the history and any Referer) at once.
         expect(page).to_have_url(f"{base}/auth/reset")
@@ -59,7 +60,9 @@ def test_forgot_password_from_login_page_to_new_password(app, browser, live_serv
 
         messages = smtp.inbox.settle()
     assert [m["Subject"] for m in messages] == [
-        "Reset your Maestro Web password", "Your Maestro Web password was changed"]
+        "Reset your Maestro Web password",
+        "Your Maestro Web password was changed",
+    ]
     assert messages[1]["To"] == "grace@example.com"
 
     log_in(page, base, "grace@example.com", PASSWORD, lands=None)

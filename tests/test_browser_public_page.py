@@ -3,6 +3,7 @@ reaching it, with a real live server process and without one (SPEC §5, §8, §1
 
 Waits are Playwright's auto-waiting `expect` only, with generous timeouts: the machine is shared.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -80,15 +81,19 @@ def redraw(app, graph_id: str, label: str) -> None:
     ring = app.config["KEY_RINGS"]["analytics"]
     client = app.test_client()
     job = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
-    svg = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 40" width="200" height="40" role="img">'
-           f'<title>{label}</title><g class="node" data-node="{label}"><rect x="1" y="1" width="150" height="30"/>'
-           f'<text x="5" y="20">{label}</text></g></svg>')
-    response = post_result(client, ring, graph_id,
-                           json={"run_id": job["run_id"], "status": "finished", "svg": svg, "info": {"nodes": 1}})
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 40" width="200" height="40" role="img">'
+        f'<title>{label}</title><g class="node" data-node="{label}"><rect x="1" y="1" width="150" height="30"/>'
+        f'<text x="5" y="20">{label}</text></g></svg>'
+    )
+    response = post_result(
+        client, ring, graph_id, json={"run_id": job["run_id"], "status": "finished", "svg": svg, "info": {"nodes": 1}}
+    )
     assert response.status_code == 201, response.text
 
 
 # --- 1. one page on every path ------------------------------------------------------------------------
+
 
 def open_long(page, base: str, app, graph, made: Made) -> None:
     page.goto(base + made.path)
@@ -108,13 +113,18 @@ def open_with_passcode(page, base: str, app, graph, made: Made) -> None:
     page.click("button[type=submit]")
 
 
-PATHS = [("long", open_long, {}), ("short", open_short, {}), ("embed", open_embed, {}),
-         ("passcode", open_with_passcode, {"passcode": PASSCODE})]
+PATHS = [
+    ("long", open_long, {}),
+    ("short", open_short, {}),
+    ("embed", open_embed, {}),
+    ("passcode", open_with_passcode, {"passcode": PASSCODE}),
+]
 
 
 @pytest.mark.parametrize("name,opener,options", PATHS, ids=[row[0] for row in PATHS])
-def test_every_path_is_the_same_page_with_the_same_features(app, browser, live_server, live, people, shop,
-                                                            name, opener, options):
+def test_every_path_is_the_same_page_with_the_same_features(
+    app, browser, live_server, live, people, shop, name, opener, options
+):
     base = live_server.url
     owner, _ = people
     made = make_link(app, shop, owner, **options)
@@ -155,11 +165,13 @@ def test_every_path_is_the_same_page_with_the_same_features(app, browser, live_s
 
 # --- 2. every change of the link reaches the open page --------------------------------------------------
 
+
 def demote_creator(app, made: Made) -> None:
     with app.app_context():
         link = ShareLink.get_by_public_id(made.id)
-        grant = db.session.scalars(db.select(GraphRole).where(GraphRole.graph_id == link.graph_id,
-                                                              GraphRole.user_id == link.creator_id)).one()
+        grant = db.session.scalars(
+            db.select(GraphRole).where(GraphRole.graph_id == link.graph_id, GraphRole.user_id == link.creator_id)
+        ).one()
         grant.role = int(Role.READ)  # through the ORM, as the roles page does
         db.session.commit()
 
@@ -179,16 +191,18 @@ STOPS = [
 def open_page(browser, base: str, made: Made, live_on: bool):
     page = visitor(browser)
     page.goto(base + made.path)
-    expect(page.locator("[data-live-indicator]")).to_have_text("Live updates on" if live_on else "Live updates off",
-                                                               timeout=WAIT)
+    expect(page.locator("[data-live-indicator]")).to_have_text(
+        "Live updates on" if live_on else "Live updates off", timeout=WAIT
+    )
     expect(page.locator("[data-live-picture] svg")).to_contain_text("checkout-api")
     mark_no_reload(page)
     return page
 
 
 @pytest.mark.parametrize("name,stop,words", STOPS, ids=[row[0] for row in STOPS])
-def test_each_stop_reaches_an_open_page_through_the_live_server(app, browser, live_server, live, people, shop,
-                                                                name, stop, words):
+def test_each_stop_reaches_an_open_page_through_the_live_server(
+    app, browser, live_server, live, people, shop, name, stop, words
+):
     made = make_link(app, shop, people[1])  # made by the writer, who may lose Write
     page = open_page(browser, live_server.url, made, live_on=True)
     stop(app, made)
@@ -199,8 +213,9 @@ def test_each_stop_reaches_an_open_page_through_the_live_server(app, browser, li
 
 @pytest.mark.app_settings(**DOWN_SETTINGS)
 @pytest.mark.parametrize("name,stop,words", STOPS, ids=[row[0] for row in STOPS])
-def test_each_stop_reaches_an_open_page_without_the_live_server(app, browser, live_server, people, shop,
-                                                                name, stop, words):
+def test_each_stop_reaches_an_open_page_without_the_live_server(
+    app, browser, live_server, people, shop, name, stop, words
+):
     made = make_link(app, shop, people[1])
     page = open_page(browser, live_server.url, made, live_on=False)
     stop(app, made)
@@ -209,8 +224,9 @@ def test_each_stop_reaches_an_open_page_without_the_live_server(app, browser, li
     assert same_document(page)
 
 
-def test_pause_resume_reload_revoke_reaches_the_page_through_the_live_server(app, browser, live_server, live,
-                                                                            people, shop):
+def test_pause_resume_reload_revoke_reaches_the_page_through_the_live_server(
+    app, browser, live_server, live, people, shop
+):
     """The reproduced sequence: a ticket handed out again after a pause had been cut off by it."""
     made = make_link(app, shop, people[0])
     page = open_page(browser, live_server.url, made, live_on=True)
@@ -231,8 +247,7 @@ def test_pause_resume_reload_revoke_reaches_the_page_through_the_live_server(app
 
 
 @pytest.mark.app_settings(**DOWN_SETTINGS)
-def test_pause_resume_reload_revoke_reaches_the_page_without_the_live_server(app, browser, live_server, people,
-                                                                            shop):
+def test_pause_resume_reload_revoke_reaches_the_page_without_the_live_server(app, browser, live_server, people, shop):
     made = make_link(app, shop, people[0])
     page = open_page(browser, live_server.url, made, live_on=False)
     change(app, made.id, lambda link: link.pause())
@@ -292,13 +307,17 @@ def test_a_used_up_link_keeps_the_pages_it_allowed(app, browser, live_server, li
 
 # --- 3. screenshots: the page and each refusal, 1280 and 390 px, light and dark ---------------------------
 
+
 @pytest.mark.app_settings(**DOWN_SETTINGS)
 def test_screenshots_of_the_page_and_each_refusal(shots, app, browser, live_server, people, shop):
     base = live_server.url
     owner, writer = people
     links = {"page": make_link(app, shop, owner)}
-    for state, how in (("paused", lambda link: link.pause()), ("revoked", lambda link: link.revoke()),
-                       ("expired", lambda link: setattr(link, "expires_at", utcnow() - timedelta(seconds=1)))):
+    for state, how in (
+        ("paused", lambda link: link.pause()),
+        ("revoked", lambda link: link.revoke()),
+        ("expired", lambda link: setattr(link, "expires_at", utcnow() - timedelta(seconds=1))),
+    ):
         links[state] = make_link(app, shop, owner)
         change(app, links[state].id, how)
     links["used-up"] = make_link(app, shop, owner, max_views=1)

@@ -6,6 +6,7 @@ redraw, the picture in the page's theme, the link page's image link, and the res
 At 1280 px and at 390 px (a phone: touch, mobile viewport), light and dark. Every wait is
 Playwright's auto-waiting (`expect`, `wait_for_function`). Screenshots go to each test's `shots` folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -63,7 +64,9 @@ VISIBLE_LABELS_JS = """() => {
   }
   return {count, smallest: count ? smallest : 0};
 }"""
-READABLE_JS = f"() => {{ const seen = ({VISIBLE_LABELS_JS})(); return seen.count >= 3 && seen.smallest >= {READABLE_CSS_PX}; }}"
+READABLE_JS = (
+    f"() => {{ const seen = ({VISIBLE_LABELS_JS})(); return seen.count >= 3 && seen.smallest >= {READABLE_CSS_PX}; }}"
+)
 # What live.js does on a redraw: fetch the page, swap the picture region's contents, announce it.
 REDRAW_JS = """async () => {
   const html = await (await fetch(location.href)).text();
@@ -98,7 +101,9 @@ def drag(page, device: dict, start: tuple[float, float], end: tuple[float, float
     if device.get("has_touch"):
         cdp = page.context.new_cdp_session(page)
         steps = [(start[0] + (end[0] - start[0]) * i / 4, start[1] + (end[1] - start[1]) * i / 4) for i in range(5)]
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": start[0], "y": start[1], "id": 1}]})
+        cdp.send(
+            "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": start[0], "y": start[1], "id": 1}]}
+        )
         for x, y in steps[1:]:
             cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y, "id": 1}]})
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
@@ -114,7 +119,9 @@ def pinch(page, centre: tuple[float, float]) -> None:
     cx, cy = centre
 
     def touch(kind, spread):
-        points = [] if kind == "touchEnd" else [{"x": cx - spread, "y": cy, "id": 1}, {"x": cx + spread, "y": cy, "id": 2}]
+        points = (
+            [] if kind == "touchEnd" else [{"x": cx - spread, "y": cy, "id": 1}, {"x": cx + spread, "y": cy, "id": 2}]
+        )
         cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
 
     touch("touchStart", 20)
@@ -129,8 +136,9 @@ def scale_of(page) -> float:
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("device", DEVICES)
-def test_full_screen_opens_the_picture_readable_with_pan_and_pinch(shots, browser, live_server, app, owner, payments,
-                                                                    device, scheme):
+def test_full_screen_opens_the_picture_readable_with_pan_and_pinch(
+    shots, browser, live_server, app, owner, payments, device, scheme
+):
     made = make_link(app, payments, owner)
     page = visitor(browser, device, scheme)
     page.goto(live_server.url + made.path)
@@ -140,7 +148,9 @@ def test_full_screen_opens_the_picture_readable_with_pan_and_pinch(shots, browse
     width = device["viewport"]["width"]
     if width < 600:
         # On a phone the inline box is tall enough to pinch in, and Full screen comes first, full width.
-        page.wait_for_function("() => document.querySelector('[data-panzoom]').clientHeight >= window.innerHeight * 0.33")
+        page.wait_for_function(
+            "() => document.querySelector('[data-panzoom]').clientHeight >= window.innerHeight * 0.33"
+        )
         button_box = page.get_by_role("button", name="Full screen").bounding_box()
         toolbar_box = page.locator(".viewer-toolbar").bounding_box()
         assert button_box["width"] >= toolbar_box["width"] - 2 and abs(button_box["y"] - toolbar_box["y"]) <= 2
@@ -155,8 +165,10 @@ def test_full_screen_opens_the_picture_readable_with_pan_and_pinch(shots, browse
     expect(host).to_have_attribute("data-fullscreen", "api")
     page.wait_for_function("() => document.fullscreenElement === document.querySelector('[data-live-picture]')")
     # The picture takes the screen: the box fills most of it.
-    page.wait_for_function("() => { const b = document.querySelector('[data-panzoom]').getBoundingClientRect();"
-                           " return b.height >= window.innerHeight * 0.6 && b.width >= window.innerWidth * 0.9; }")
+    page.wait_for_function(
+        "() => { const b = document.querySelector('[data-panzoom]').getBoundingClientRect();"
+        " return b.height >= window.innerHeight * 0.6 && b.width >= window.innerWidth * 0.9; }"
+    )
     shot(shots, page, f"fullscreen-{width}-{scheme}", full_page=False)
 
     # Pan (one finger or the mouse) and, on touch, pinch.
@@ -169,7 +181,9 @@ def test_full_screen_opens_the_picture_readable_with_pan_and_pinch(shots, browse
     if device.get("has_touch"):
         start = scale_of(page)
         pinch(page, centre)
-        page.wait_for_function(f"() => parseFloat(document.querySelector('[data-panzoom]').dataset.scale) > {start * 1.8}")
+        page.wait_for_function(
+            f"() => parseFloat(document.querySelector('[data-panzoom]').dataset.scale) > {start * 1.8}"
+        )
 
     page.get_by_role("button", name="Exit full screen").click()
     expect(host).not_to_have_class(re.compile(r"\bis-fullscreen\b"))
@@ -194,9 +208,13 @@ def test_the_owners_private_viewer_has_full_screen_too(browser, live_server, pay
     expect(page.locator("[data-panzoom]")).to_have_attribute("data-fitted", "1")
 
 
-@pytest.mark.parametrize("device, refusal", [pytest.param(PHONE, "missing", id="390-no-api"),
-                                             pytest.param(DESKTOP, "refused", id="1280-refused")])
-def test_full_screen_without_the_api_is_the_pages_own_layer(browser, live_server, app, owner, payments, device, refusal):
+@pytest.mark.parametrize(
+    "device, refusal",
+    [pytest.param(PHONE, "missing", id="390-no-api"), pytest.param(DESKTOP, "refused", id="1280-refused")],
+)
+def test_full_screen_without_the_api_is_the_pages_own_layer(
+    browser, live_server, app, owner, payments, device, refusal
+):
     """iPhone Safari has no Fullscreen API for a page's elements; an iframe without allow="fullscreen"
     refuses it: the viewer then covers the window itself, readable the same, and Escape closes it."""
     made = make_link(app, payments, owner)
@@ -204,8 +222,9 @@ def test_full_screen_without_the_api_is_the_pages_own_layer(browser, live_server
     context.add_init_script(
         "Object.defineProperty(Document.prototype, 'fullscreenEnabled', {get: () => false});"
         "Element.prototype.requestFullscreen = undefined; Element.prototype.webkitRequestFullscreen = undefined;"
-        if refusal == "missing" else
-        "Element.prototype.requestFullscreen = function () { return Promise.reject(new TypeError('refused')); };")
+        if refusal == "missing"
+        else "Element.prototype.requestFullscreen = function () { return Promise.reject(new TypeError('refused')); };"
+    )
     page = context.new_page()
     page.goto(live_server.url + made.path)
     expect(page.locator("[data-panzoom]")).to_have_attribute("data-fitted", "1")
@@ -213,9 +232,11 @@ def test_full_screen_without_the_api_is_the_pages_own_layer(browser, live_server
     page.get_by_role("button", name="Full screen").click()
     host = page.locator("[data-live-picture]")
     expect(host).to_have_attribute("data-fullscreen", "css")
-    page.wait_for_function("() => { const r = document.querySelector('[data-live-picture]').getBoundingClientRect();"
-                           " return r.top === 0 && r.left === 0 && Math.abs(r.width - window.innerWidth) <= 1"
-                           " && Math.abs(r.height - window.innerHeight) <= 1; }")
+    page.wait_for_function(
+        "() => { const r = document.querySelector('[data-live-picture]').getBoundingClientRect();"
+        " return r.top === 0 && r.left === 0 && Math.abs(r.width - window.innerWidth) <= 1"
+        " && Math.abs(r.height - window.innerHeight) <= 1; }"
+    )
     page.wait_for_function(READABLE_JS)
     assert page.evaluate("document.fullscreenElement") is None
     page.keyboard.press("Escape")
@@ -224,8 +245,9 @@ def test_full_screen_without_the_api_is_the_pages_own_layer(browser, live_server
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_the_hint_speaks_the_devices_words_and_the_readout_is_not_the_button(browser, live_server, app, owner,
-                                                                           payments, device):
+def test_the_hint_speaks_the_devices_words_and_the_readout_is_not_the_button(
+    browser, live_server, app, owner, payments, device
+):
     made = make_link(app, payments, owner)
     page = visitor(browser, device)
     page.goto(live_server.url + made.path)
@@ -285,8 +307,12 @@ def test_a_redraw_keeps_the_visitors_zoom_and_position(browser, live_server, app
     for _ in range(2):
         page.get_by_role("button", name="Zoom in").click()
     rect = box.bounding_box()
-    drag(page, device, (rect["x"] + rect["width"] / 2, rect["y"] + rect["height"] / 2),
-         (rect["x"] + rect["width"] / 2 - 60, rect["y"] + rect["height"] / 2 - 30))
+    drag(
+        page,
+        device,
+        (rect["x"] + rect["width"] / 2, rect["y"] + rect["height"] / 2),
+        (rect["x"] + rect["width"] / 2 - 60, rect["y"] + rect["height"] / 2 - 30),
+    )
     expect(box).to_have_attribute("data-fitted", "0")
     scale = box.get_attribute("data-scale")
     transform = page.locator(".panzoom-stage").get_attribute("style")
@@ -317,8 +343,9 @@ WHITE = "rgb(255, 255, 255)"
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_the_picture_follows_the_dark_theme_and_the_files_stay_light(browser, live_server, app, owner, payments,
-                                                                     device):
+def test_the_picture_follows_the_dark_theme_and_the_files_stay_light(
+    browser, live_server, app, owner, payments, device
+):
     made = make_link(app, payments, owner)
     dark = visitor(browser, device, "dark")
     dark.goto(live_server.url + made.path)
@@ -332,11 +359,15 @@ def test_the_picture_follows_the_dark_theme_and_the_files_stay_light(browser, li
     expect(light.locator("[data-panzoom]")).to_have_attribute("data-fitted", "1")
     assert light.evaluate(BACKGROUND_JS) == WHITE
     # The downloads and the image link are files drawn on the server: light, whatever the page's theme.
-    svg_file = dark.context.request.get(live_server.url + dark.get_by_role("link", name="Download SVG").get_attribute("href"))
+    svg_file = dark.context.request.get(
+        live_server.url + dark.get_by_role("link", name="Download SVG").get_attribute("href")
+    )
     assert 'class="background" width="100%" height="100%" fill="#ffffff"' in svg_file.text()
 
 
-def test_the_link_page_offers_the_image_link_with_copy_markdown_and_html(shots, browser, live_server, app, owner, payments):
+def test_the_link_page_offers_the_image_link_with_copy_markdown_and_html(
+    shots, browser, live_server, app, owner, payments
+):
     made = make_link(app, payments, owner)
     for width, scheme in ((1280, "light"), (1280, "dark"), (390, "light"), (390, "dark")):
         device = DESKTOP if width == 1280 else {"viewport": {"width": 390, "height": 844}}  # full-page shots
@@ -352,19 +383,27 @@ def test_the_link_page_offers_the_image_link_with_copy_markdown_and_html(shots, 
         markdown = page.locator("#image-markdown")
         html = page.locator("#image-html")
         url = image.input_value()
-        expect(markdown).to_have_value(re.compile(r"^\[!\[Dependency diagram: Payments platform\]\(" + re.escape(url) + r"\)\]\(.+/s/.+\)$"))
-        expect(html).to_have_value(re.compile(r'^<a href="[^"]+/s/[^"]+"><img src="' + re.escape(url.replace("&", "&amp;"))
-                                              + r'" alt="Dependency diagram: Payments platform"></a>$'))
+        expect(markdown).to_have_value(
+            re.compile(r"^\[!\[Dependency diagram: Payments platform\]\(" + re.escape(url) + r"\)\]\(.+/s/.+\)$")
+        )
+        expect(html).to_have_value(
+            re.compile(
+                r'^<a href="[^"]+/s/[^"]+"><img src="'
+                + re.escape(url.replace("&", "&amp;"))
+                + r'" alt="Dependency diagram: Payments platform"></a>$'
+            )
+        )
         # No sideways scroll on a phone.
         assert not page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
         shot(shots, page, f"link-page-{width}-{scheme}")
         if width == 1280 and scheme == "light":
             for button, field in (("Copy image link", image), ("Copy Markdown", markdown), ("Copy HTML", html)):
                 section.get_by_role("button", name=button).click()
-                page.wait_for_function("(expected) => navigator.clipboard.readText().then(t => t === expected)",
-                                       arg=field.input_value())
+                page.wait_for_function(
+                    "(expected) => navigator.clipboard.readText().then(t => t === expected)", arg=field.input_value()
+                )
             # The image link answers a PNG (the app's URL stands in for the configured one).
-            path = url[url.index("/graphs/public/"):]
+            path = url[url.index("/graphs/public/") :]
             png = page.context.request.get(f"{live_server.url}/analytics{path}")
             assert png.status == 200 and png.headers["content-type"] == "image/png"
         context.close()
@@ -405,7 +444,9 @@ def host_site():
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_the_embed_snippet_is_responsive_and_themed(shots, browser, live_server, app, owner, payments, scheme, host_site):
+def test_the_embed_snippet_is_responsive_and_themed(
+    shots, browser, live_server, app, owner, payments, scheme, host_site
+):
     made = make_link(app, payments, owner, embeddable=True, origins=(host_site.origin,))
     owner_page = browser.new_context(**DESKTOP).new_page()
     log_in(owner_page, live_server.url)
@@ -414,15 +455,17 @@ def test_the_embed_snippet_is_responsive_and_themed(shots, browser, live_server,
     expect(snippet).to_have_value(re.compile(r"&amp;theme=auto\""))
     other = "light" if scheme == "dark" else "dark"  # the theme the snippet forces against the visitor's setting
     owner_page.get_by_label("Dark" if other == "dark" else "Light", exact=True).check()
-    expect(snippet).to_have_value(re.compile(f"&amp;theme={other}\""))
+    expect(snippet).to_have_value(re.compile(f'&amp;theme={other}"'))
     shot(shots, owner_page, f"link-page-embeddable-1280-{other}-snippet")
     html = snippet.input_value().replace(app.config["MAESTRO_ANALYTICS_URL"], f"{live_server.url}/analytics")
     assert "max-width:800px" in html and "padding-top:max(" in html
 
     for device in (DESKTOP, PHONE):
         context = browser.new_context(color_scheme=scheme, **device)
-        host_site.body = (f"<!doctype html><meta name=viewport content='width=device-width'><body style='margin:8px'>"
-                          f"<h1>Our wiki</h1>{html}<p>After the frame.</p></body>").encode()
+        host_site.body = (
+            f"<!doctype html><meta name=viewport content='width=device-width'><body style='margin:8px'>"
+            f"<h1>Our wiki</h1>{html}<p>After the frame.</p></body>"
+        ).encode()
         page = context.new_page()
         page.goto(f"{host_site.origin}/wiki")
         frame_element = page.locator("iframe")
@@ -440,8 +483,10 @@ def test_the_embed_snippet_is_responsive_and_themed(shots, browser, live_server,
         assert rect["height"] < rect["width"]  # this picture is wide: so is its frame
         # The picture's box is inside the frame (the title and toolbar leave it room).
         inside = frame_element.element_handle().content_frame()
-        inside.wait_for_function(f"() => {{ const b = document.querySelector('[data-panzoom]').getBoundingClientRect();"
-                                 f" return b.bottom <= window.innerHeight && b.height >= {rect['width'] * 0.3}; }}")
+        inside.wait_for_function(
+            f"() => {{ const b = document.querySelector('[data-panzoom]').getBoundingClientRect();"
+            f" return b.bottom <= window.innerHeight && b.height >= {rect['width'] * 0.3}; }}"
+        )
         expect(frame.get_by_role("button", name="Full screen")).to_be_visible()
         shot(shots, page, f"embed-{width}-{scheme}-theme-{other}")
         context.close()

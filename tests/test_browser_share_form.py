@@ -3,6 +3,7 @@ the custom date appears only when chosen and shows the visitor's local time; the
 embedding on; the revoke <dialog> opens, Cancel changes nothing, Confirm revokes; "Copy" puts the short
 link on the clipboard and says "Copied". Screenshots of the changed pages at 1280 and 390 px, light and
 dark, in its `shots` folder for a person to look at. Every wait is Playwright's auto-waiting `expect`."""
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,6 @@ from maestro_web.models import Role, ShareLink
 pytestmark = pytest.mark.browser
 
 
-
 @pytest.fixture
 def site(app, live_server, make_user, make_graph):
     owner = make_user(email="owner@example.com", name="Owner")
@@ -31,8 +31,13 @@ def site(app, live_server, make_user, make_graph):
     with app.app_context():
         ShareLink.get_by_public_id(board.id).view_count = 5
         db.session.commit()
-    return {"base": live_server.url, "graph": graph, "board": board, "ana": ana,
-            "shares": f"{live_server.url}/graphs/{graph.public_id}/shares"}
+    return {
+        "base": live_server.url,
+        "graph": graph,
+        "board": board,
+        "ana": ana,
+        "shares": f"{live_server.url}/graphs/{graph.public_id}/shares",
+    }
 
 
 def test_custom_date_and_sites_appear_only_when_chosen_with_the_local_time(browser, site):
@@ -63,7 +68,8 @@ def test_custom_date_and_sites_appear_only_when_chosen_with_the_local_time(brows
     page.fill("#label", "Wiki")
     page.click("main button:has-text('Create link')")
     expect(page.locator("#allowed_origins-error")).to_have_text(
-        "You listed sites but embedding is off: turn embedding on, or clear the sites.")
+        "You listed sites but embedding is off: turn embedding on, or clear the sites."
+    )
     expect(origins).to_be_visible()
     expect(origins).to_have_value("https://wiki.example.com")
     context.close()
@@ -91,12 +97,16 @@ def test_the_revoke_dialog_cancel_changes_nothing_confirm_revokes(app, browser, 
     # Revoke all and removing access ask the same way, with their numbers.
     page.goto(site["shares"])
     page.locator("form[data-confirm] button", has_text="Revoke all links of this graph").click()
-    expect(page.locator("dialog#confirm-revoke-all")).to_contain_text("1 active link of this graph stops working immediately")
+    expect(page.locator("dialog#confirm-revoke-all")).to_contain_text(
+        "1 active link of this graph stops working immediately"
+    )
     page.keyboard.press("Escape")
     expect(page.locator("dialog#confirm-revoke-all")).to_be_hidden()
     page.goto(f"{site['base']}/graphs/{site['graph'].public_id}/access")
     page.locator("tr", has_text="Ana").locator("form[data-confirm] button").click()
-    expect(page.locator("dialog[open]")).to_contain_text("Ana loses access to “Web shop”; the 1 active link Ana created stops working.")
+    expect(page.locator("dialog[open]")).to_contain_text(
+        "Ana loses access to “Web shop”; the 1 active link Ana created stops working."
+    )
     page.close()
 
 
@@ -118,12 +128,16 @@ def test_copy_button_puts_the_short_link_on_the_clipboard(browser, site):
 def test_screenshots_of_the_changed_pages(shots, browser, site):
     """Each changed page at 1280 and 390 px, light and dark; none scrolls sideways."""
     g, board, ana = site["graph"].public_id, site["board"], site["ana"]
-    pages = [("share-form", f"/graphs/{g}/shares", "form"), ("link", f"/graphs/{g}/shares/{board.id}", None),
-             ("link-dialog", f"/graphs/{g}/shares/{board.id}", "dialog"),
-             ("confirm-revoke", f"/graphs/{g}/shares/{board.id}/revoke", None),
-             ("confirm-revoke-all", f"/graphs/{g}/shares/revoke-all", None),
-             ("confirm-remove-access", f"/graphs/{g}/access/{ana.public_id}/remove", None),
-             ("access", f"/graphs/{g}/access", None), ("my-links", "/shares", None)]
+    pages = [
+        ("share-form", f"/graphs/{g}/shares", "form"),
+        ("link", f"/graphs/{g}/shares/{board.id}", None),
+        ("link-dialog", f"/graphs/{g}/shares/{board.id}", "dialog"),
+        ("confirm-revoke", f"/graphs/{g}/shares/{board.id}/revoke", None),
+        ("confirm-revoke-all", f"/graphs/{g}/shares/revoke-all", None),
+        ("confirm-remove-access", f"/graphs/{g}/access/{ana.public_id}/remove", None),
+        ("access", f"/graphs/{g}/access", None),
+        ("my-links", "/shares", None),
+    ]
     wide = []
     for scheme in ("light", "dark"):
         for width, height in ((1280, 800), (390, 844)):

@@ -1,4 +1,5 @@
 """Share links in a real headless Chromium: create, open without an account, revoke, reload."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,7 +36,7 @@ def test_owner_shares_visitor_sees_owner_revokes_visitor_sees_revoked(app, brows
     )
 
     # The configured base URL is the production address; the test server listens elsewhere.
-    visitor_url = base + url[url.index("/analytics/"):]
+    visitor_url = base + url[url.index("/analytics/") :]
     visitor_context = browser.new_context()  # no cookies: an anonymous visitor
     visitor = visitor_context.new_page()
     response = visitor.goto(visitor_url)

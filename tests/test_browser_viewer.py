@@ -4,6 +4,7 @@ keys, highlighting, a picture swapped in by live updates, and the downloads.
 Every wait is Playwright's auto-waiting (`expect`, `wait_for_function`); screenshots of the private
 and public picture pages at 1280 and 390 px go to each test's `shots` folder for a person to look at.
 """
+
 from __future__ import annotations
 
 import re
@@ -95,8 +96,10 @@ def test_fit_and_actual_size_buttons_wheel_and_arrow_keys(browser, live_server, 
     page.locator("[data-panzoom]").hover()
     page.mouse.wheel(0, -400)
     expect(box).to_have_attribute("data-fitted", "0")
-    page.wait_for_function(f"() => parseFloat(document.querySelector('[data-panzoom]').dataset.scale) > "
-                           f"{float(fitted_text.split()[0]) / 100}")
+    page.wait_for_function(
+        f"() => parseFloat(document.querySelector('[data-panzoom]').dataset.scale) > "
+        f"{float(fitted_text.split()[0]) / 100}"
+    )
 
     stage = page.locator(".panzoom-stage")
     before = stage.get_attribute("style")
@@ -114,8 +117,10 @@ def test_pinch_zooms_in_with_two_fingers(browser, live_server, graph):
     start_scale = float(box.get_attribute("data-scale"))
     # The graph's nine tabs take two lines at most on a phone (a third, "Delete" alone, came with Reports
     # and pushed the box's centre below the fold).
-    tab_lines = page.evaluate("() => new Set([...document.querySelectorAll('.graph-tabs .tabs a')]"
-                              ".map(a => Math.round(a.getBoundingClientRect().top))).size")
+    tab_lines = page.evaluate(
+        "() => new Set([...document.querySelectorAll('.graph-tabs .tabs a')]"
+        ".map(a => Math.round(a.getBoundingClientRect().top))).size"
+    )
     assert tab_lines == 2, tab_lines
     # The fingers land where a person's would: on the picture as it is on screen.
     box.scroll_into_view_if_needed()
@@ -125,7 +130,9 @@ def test_pinch_zooms_in_with_two_fingers(browser, live_server, graph):
     cdp = page.context.new_cdp_session(page)
 
     def touch(kind, spread):
-        points = [] if kind == "touchEnd" else [{"x": cx - spread, "y": cy, "id": 1}, {"x": cx + spread, "y": cy, "id": 2}]
+        points = (
+            [] if kind == "touchEnd" else [{"x": cx - spread, "y": cy, "id": 1}, {"x": cx + spread, "y": cy, "id": 2}]
+        )
         cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
 
     touch("touchStart", 20)
@@ -133,7 +140,9 @@ def test_pinch_zooms_in_with_two_fingers(browser, live_server, graph):
         touch("touchMove", spread)
     touch("touchEnd", 0)
     # Fingers 40 px apart moved to 160 px apart: about four times the scale.
-    page.wait_for_function(f"() => parseFloat(document.querySelector('[data-panzoom]').dataset.scale) > {start_scale * 3}")
+    page.wait_for_function(
+        f"() => parseFloat(document.querySelector('[data-panzoom]').dataset.scale) > {start_scale * 3}"
+    )
     expect(box).to_have_attribute("data-fitted", "0")
 
     # One finger drags the picture.
@@ -151,7 +160,7 @@ def test_pointing_at_or_focusing_a_node_lights_its_edges_and_neighbours(shots, b
     node = page.locator('[data-panzoom] g.node[data-node="auth-service"]')
     node.focus()
     expect(node).to_have_class(re.compile(r"\bis-focus\b"))
-    lit = page.locator('[data-panzoom] g.edge.is-lit')
+    lit = page.locator("[data-panzoom] g.edge.is-lit")
     # auth-service: three gateways point at it, it points at user-directory and shared-cache.
     expect(lit).to_have_count(5)
     expect(page.locator('[data-panzoom] g.node[data-node="user-directory"]')).to_have_class(re.compile(r"\bis-near\b"))
@@ -185,10 +194,12 @@ def test_a_picture_replaced_by_live_updates_is_set_up_and_fitted(browser, live_s
     expect(zoom_level(page)).to_have_text("100 %")
 
 
-@pytest.mark.parametrize("kind, content_type, signature", [("svg", "image/svg+xml", b"<svg"),
-                                                           ("png", "image/png", b"\x89PNG")])
-def test_downloads_are_named_after_the_graph_and_date(browser, live_server, graph, app, owner, kind, content_type,
-                                                    signature):
+@pytest.mark.parametrize(
+    "kind, content_type, signature", [("svg", "image/svg+xml", b"<svg"), ("png", "image/png", b"\x89PNG")]
+)
+def test_downloads_are_named_after_the_graph_and_date(
+    browser, live_server, graph, app, owner, kind, content_type, signature
+):
     today = f"{date.today():%Y-%m-%d}"
     page = open_private(browser, live_server.url, graph, DESKTOP)
     link = page.get_by_role("link", name=f"Download {kind.upper()}")
@@ -211,10 +222,12 @@ def test_downloads_are_named_after_the_graph_and_date(browser, live_server, grap
 
 
 CYCLE = "a -> b\nb -> c\nc -> a\nc -> c\nlonely"
-WEB_SHOP = ("browser [kind=frontend] -> web [kind=frontend]\nbrowser -> cdn [kind=external]\nweb -> api\napi -> auth\n"
-            "api -> catalog\napi -> cart\napi -> orders\norders -> payments\npayments -> stripe [kind=external]\n"
-            "orders -> queue [kind=queue]\nworker -> queue\nworker -> db [kind=database]\nworker -> mailer\n"
-            "catalog -> search\ncatalog -> db\ncart -> cache [kind=cache]\norders -> db\nauth -> db")
+WEB_SHOP = (
+    "browser [kind=frontend] -> web [kind=frontend]\nbrowser -> cdn [kind=external]\nweb -> api\napi -> auth\n"
+    "api -> catalog\napi -> cart\napi -> orders\norders -> payments\npayments -> stripe [kind=external]\n"
+    "orders -> queue [kind=queue]\nworker -> queue\nworker -> db [kind=database]\nworker -> mailer\n"
+    "catalog -> search\ncatalog -> db\ncart -> cache [kind=cache]\norders -> db\nauth -> db"
+)
 
 
 def test_the_embed_page_fills_its_frame(shots, browser, live_server, app, owner, make_graph):
@@ -226,13 +239,17 @@ def test_the_embed_page_fills_its_frame(shots, browser, live_server, app, owner,
     expect(page.locator("[data-panzoom] g.edge")).to_have_count(4)
     page.wait_for_function(FITTED_JS)
     # The box reaches the bottom of the frame (less the page's padding), whatever the picture's shape.
-    page.wait_for_function("() => { const b = document.querySelector('[data-panzoom]').getBoundingClientRect();"
-                           " return b.bottom >= window.innerHeight - 24 && b.bottom <= window.innerHeight; }")
+    page.wait_for_function(
+        "() => { const b = document.querySelector('[data-panzoom]').getBoundingClientRect();"
+        " return b.bottom >= window.innerHeight - 24 && b.bottom <= window.innerHeight; }"
+    )
     page.screenshot(path=f"{shots}/embed-cycle-640.png")
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
-def test_the_web_shop_opens_whole_on_a_phone_and_a_desktop(shots, browser, live_server, app, owner, make_graph, viewport):
+def test_the_web_shop_opens_whole_on_a_phone_and_a_desktop(
+    shots, browser, live_server, app, owner, make_graph, viewport
+):
     graph = make_graph(owner, name="Web shop", spec=WEB_SHOP)
     draw_with_the_reference_worker(app, graph.public_id)
     page = open_private(browser, live_server.url, graph, viewport)

@@ -1,4 +1,5 @@
 """`flask keys rotate` and `flask users create` through the real CLI runner (issue 10 §7)."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,10 @@ from maestro_web.security.worker_tokens import WorkerTokenError, mint_worker_tok
 
 def development_app(instance: Path) -> Flask:
     """The app as `flask` builds it on a developer's machine: no secret in the environment."""
-    return create_app({"INSTANCE_PATH": str(instance), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance}/dev.db"},
-                      environ={"MAESTRO_ENV": "development"})
+    return create_app(
+        {"INSTANCE_PATH": str(instance), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance}/dev.db"},
+        environ={"MAESTRO_ENV": "development"},
+    )
 
 
 def secrets_file(instance: Path) -> dict[str, Any]:
@@ -86,8 +89,13 @@ def test_an_unknown_context_is_refused(tmp_path):
 
 def production_environ(tmp_path: Path, **extra: str) -> dict[str, str]:
     environ = {spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS}
-    environ.update(MAESTRO_ENV="production", MAESTRO_BASE_URL="https://maestro.example.com",
-                   REDIS_URL="redis://127.0.0.1:6379/0", DATABASE_URL=f"sqlite:///{tmp_path}/prod.db", **extra)
+    environ.update(
+        MAESTRO_ENV="production",
+        MAESTRO_BASE_URL="https://maestro.example.com",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        DATABASE_URL=f"sqlite:///{tmp_path}/prod.db",
+        **extra,
+    )
     return environ
 
 
@@ -110,9 +118,14 @@ def test_production_rotation_prints_the_exact_variables_and_writes_nothing(tmp_p
 
     # Setting exactly what was printed gives an app that passes the production rules, signs with
     # the new key, and still accepts the token signed before.
-    restarted = create_app({"INSTANCE_PATH": str(instance)}, environ={
-        **environ, "MAESTRO_SECRETJWT_ANALYTICS": current.group(1),
-        "MAESTRO_SECRETJWT_ANALYTICS_PREVIOUS": previous.group(1)})
+    restarted = create_app(
+        {"INSTANCE_PATH": str(instance)},
+        environ={
+            **environ,
+            "MAESTRO_SECRETJWT_ANALYTICS": current.group(1),
+            "MAESTRO_SECRETJWT_ANALYTICS_PREVIOUS": previous.group(1),
+        },
+    )
     ring = restarted.config["KEY_RINGS"]["analytics"]
     assert ring.current == current.group(1)
     assert verify_worker_token(token_before, ring)["graph_id"] == "*"
@@ -152,7 +165,10 @@ def test_the_cli_and_the_register_form_accept_the_same_addresses(app, runner, ad
 
 
 def test_the_cli_refuses_a_second_account_for_the_same_address(runner):
-    assert runner.invoke(args=["users", "create", "ada@example.com", "--password-stdin"], input=PASSWORD + "\n").exit_code == 0
+    assert (
+        runner.invoke(args=["users", "create", "ada@example.com", "--password-stdin"], input=PASSWORD + "\n").exit_code
+        == 0
+    )
     again = runner.invoke(args=["users", "create", "ADA@example.com", "--password-stdin"], input=PASSWORD + "\n")
     assert again.exit_code == 1 and "already exists" in again.output
 
@@ -168,8 +184,10 @@ def test_rotating_the_flask_secret_keeps_session_cookies(tmp_path):
     serializer = after.session_interface.get_signing_serializer(after)
     assert serializer.loads(cookie) == {"reset_link_token": "kept"}
     # A cookie signed by a key the app never had is still refused.
-    stranger = create_app({"INSTANCE_PATH": str(tmp_path / "other"),
-                           "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/other.db"}, environ={"MAESTRO_ENV": "development"})
+    stranger = create_app(
+        {"INSTANCE_PATH": str(tmp_path / "other"), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/other.db"},
+        environ={"MAESTRO_ENV": "development"},
+    )
     forged = stranger.session_interface.get_signing_serializer(stranger).dumps({"reset_link_token": "forged"})
     from itsdangerous import BadSignature
 

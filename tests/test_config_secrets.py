@@ -1,4 +1,5 @@
 """Secret rules of SPEC §3: refusal in production, generation in development, rotation, contexts."""
+
 from __future__ import annotations
 
 import base64
@@ -28,8 +29,9 @@ def strong(label: str) -> str:
 
 def production_environ(**changes: str) -> dict[str, str]:
     environ = {spec.env: strong(spec.context) for spec in SECRET_SPECS}
-    environ.update(MAESTRO_ENV="production", MAESTRO_BASE_URL="https://maestro.example",
-                   REDIS_URL="redis://127.0.0.1:6379/15")
+    environ.update(
+        MAESTRO_ENV="production", MAESTRO_BASE_URL="https://maestro.example", REDIS_URL="redis://127.0.0.1:6379/15"
+    )
     environ.update(changes)
     return {k: v for k, v in environ.items() if v != ""}
 
@@ -47,7 +49,9 @@ def test_production_refuses_missing_secret(tmp_path, spec):
         create_app({"INSTANCE_PATH": str(tmp_path)}, environ=production_environ(**{spec.env: ""}))
 
 
-@pytest.mark.parametrize("value", ["defaultSecretKey", "defaultSecretKeyPrivate", "dsfsdfsd43", "wsSecretKey", "changeme"])
+@pytest.mark.parametrize(
+    "value", ["defaultSecretKey", "defaultSecretKeyPrivate", "dsfsdfsd43", "wsSecretKey", "changeme"]
+)
 def test_production_refuses_known_defaults(tmp_path, value):
     with pytest.raises(ConfigError, match="MAESTRO_SECRETJWT_FORGOT is a known default"):
         create_app({"INSTANCE_PATH": str(tmp_path)}, environ=production_environ(MAESTRO_SECRETJWT_FORGOT=value))
@@ -94,8 +98,15 @@ def test_production_refuses_low_entropy_secrets_and_says_how_to_generate_one(tmp
         create_app({"INSTANCE_PATH": str(tmp_path)}, environ=production_environ(MAESTRO_SECRETJWT_PREVIOUS=value))
 
 
-@pytest.mark.parametrize("make", [lambda: secrets.token_urlsafe(48), lambda: secrets.token_urlsafe(32),
-                                  lambda: secrets.token_hex(32), lambda: secrets.token_hex(16)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: secrets.token_urlsafe(48),
+        lambda: secrets.token_urlsafe(32),
+        lambda: secrets.token_hex(32),
+        lambda: secrets.token_hex(16),
+    ],
+)
 def test_production_accepts_what_the_usual_generators_make(tmp_path, make):
     """token_urlsafe (what `flask keys generate` and development use) and `openssl rand -hex 16/32`:
     a hex value has 16 possible characters, so the variety rule asks it for 8, not 16."""
@@ -107,14 +118,24 @@ def test_production_accepts_what_the_usual_generators_make(tmp_path, make):
 
 def test_flask_keys_generate_prints_seven_strong_secrets_even_when_the_configuration_is_bad(tmp_path):
     """The hint of every secret refusal names the command, so it runs where the app cannot start."""
-    environ = {**production_environ(MAESTRO_SECRETJWT="changeme" * 4), "PATH": os.environ["PATH"],
-               "FLASK_APP": os.path.join(ROOT, "app.py")}
+    environ = {
+        **production_environ(MAESTRO_SECRETJWT="changeme" * 4),
+        "PATH": os.environ["PATH"],
+        "FLASK_APP": os.path.join(ROOT, "app.py"),
+    }
     flask = os.path.join(os.path.dirname(sys.executable), "flask")
-    start = subprocess.run([flask, "users", "create", "a@example.com"], cwd=tmp_path, env=environ,
-                           capture_output=True, text=True, timeout=60)
+    start = subprocess.run(
+        [flask, "users", "create", "a@example.com"],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert start.returncode == 1 and "MAESTRO_SECRETJWT has too little variety" in start.stderr
-    result = subprocess.run([flask, "keys", "generate"], cwd=tmp_path, env=environ, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [flask, "keys", "generate"], cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     lines = dict(line.split("=", 1) for line in result.stdout.splitlines())
     assert list(lines) == [spec.env for spec in SECRET_SPECS]
@@ -122,8 +143,9 @@ def test_flask_keys_generate_prints_seven_strong_secrets_even_when_the_configura
     assert all(weakness(value) is None for value in lines.values())
     # The printed lines are a configuration production accepts.
     create_app({"INSTANCE_PATH": str(tmp_path)}, environ={**production_environ(), **lines})
-    one = subprocess.run([flask, "keys", "generate", "socket"], cwd=tmp_path, env=environ, capture_output=True,
-                         text=True, timeout=60)
+    one = subprocess.run(
+        [flask, "keys", "generate", "socket"], cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=60
+    )
     assert one.returncode == 0 and one.stdout.startswith("MAESTRO_SECRETJWT_SOCKET=") and one.stdout.count("\n") == 1
 
 
@@ -133,13 +155,17 @@ def test_a_rate_limit_the_limiter_cannot_read_stops_the_start(tmp_path, value):
     with pytest.raises(ConfigError, match=f"MAESTRO_LOGIN_RATE_LIMIT is not a rate limit, got '{value}'"):
         create_app({"INSTANCE_PATH": str(tmp_path)}, environ=production_environ(MAESTRO_LOGIN_RATE_LIMIT=value))
     with pytest.raises(ConfigError, match="MAESTRO_WORKER_RATE_LIMIT is not a rate limit"):  # in development too
-        create_app({"INSTANCE_PATH": str(tmp_path)}, environ={"MAESTRO_ENV": "development", "MAESTRO_WORKER_RATE_LIMIT": value})
+        create_app(
+            {"INSTANCE_PATH": str(tmp_path)}, environ={"MAESTRO_ENV": "development", "MAESTRO_WORKER_RATE_LIMIT": value}
+        )
 
 
 def test_every_rate_limit_setting_is_checked_by_name(tmp_path):
     """A limit added later is checked without being listed: every *_RATE_LIMIT setting is parsed."""
-    app = create_app({"INSTANCE_PATH": str(tmp_path)}, environ=production_environ(
-        MAESTRO_LOGIN_RATE_LIMIT="5/second;100/hour", MAESTRO_FORGOT_RATE_LIMIT=""))
+    app = create_app(
+        {"INSTANCE_PATH": str(tmp_path)},
+        environ=production_environ(MAESTRO_LOGIN_RATE_LIMIT="5/second;100/hour", MAESTRO_FORGOT_RATE_LIMIT=""),
+    )
     assert app.config["MAESTRO_LOGIN_RATE_LIMIT"] == "5/second;100/hour"
     assert app.config["MAESTRO_FORGOT_RATE_LIMIT"] == "10 per hour"  # empty: the default
     names = [name for name in app.config if name.endswith("_RATE_LIMIT")]
@@ -150,8 +176,13 @@ def test_every_rate_limit_setting_is_checked_by_name(tmp_path):
 
 
 def test_gunicorn_with_a_bad_rate_limit_stops_instead_of_starting(tmp_path):
-    environ = {**production_environ(MAESTRO_LOGIN_RATE_LIMIT="lots"), "PATH": os.environ["PATH"],
-               "GUNICORN_BIND": "127.0.0.1:0", "WEB_CONCURRENCY": "2", "GUNICORN_CMD_ARGS": "--no-control-socket"}
+    environ = {
+        **production_environ(MAESTRO_LOGIN_RATE_LIMIT="lots"),
+        "PATH": os.environ["PATH"],
+        "GUNICORN_BIND": "127.0.0.1:0",
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_CMD_ARGS": "--no-control-socket",
+    }
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     result = subprocess.run([gunicorn, "app:app"], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
@@ -179,15 +210,20 @@ def test_production_previous_keys_obey_the_secret_rules(tmp_path, previous, mess
 def test_production_refuses_one_previous_key_in_two_contexts(tmp_path):
     shared = strong("shared")
     environ = production_environ(MAESTRO_SECRETJWT_FORGOT_PREVIOUS=shared, MAESTRO_SECRETJWT_SOCKET_PREVIOUS=shared)
-    with pytest.raises(ConfigError, match="MAESTRO_SECRETJWT_SOCKET_PREVIOUS is equal to MAESTRO_SECRETJWT_FORGOT_PREVIOUS"):
+    with pytest.raises(
+        ConfigError, match="MAESTRO_SECRETJWT_SOCKET_PREVIOUS is equal to MAESTRO_SECRETJWT_FORGOT_PREVIOUS"
+    ):
         create_app({"INSTANCE_PATH": str(tmp_path)}, environ=environ)
 
 
 def test_alias_variables_are_read(tmp_path):
     environ = production_environ(
-        MAESTRO_SECRETJWT_PUBLIC_ANALYTICS="", MAESTRO_SECRETJWT_PUBLIC=strong("p"),
-        MAESTRO_SECRETJWT_ANALYTICS="", MAESTRO_SECRETJWT_PRIVATE=strong("q"),
-        MAESTRO_SECRETJWT_SOCKET="", MAESTRO_WEBSOCKET_SECRET=strong("w"),
+        MAESTRO_SECRETJWT_PUBLIC_ANALYTICS="",
+        MAESTRO_SECRETJWT_PUBLIC=strong("p"),
+        MAESTRO_SECRETJWT_ANALYTICS="",
+        MAESTRO_SECRETJWT_PRIVATE=strong("q"),
+        MAESTRO_SECRETJWT_SOCKET="",
+        MAESTRO_WEBSOCKET_SECRET=strong("w"),
     )
     rings = create_app({"INSTANCE_PATH": str(tmp_path)}, environ=environ).config["KEY_RINGS"]
     assert rings["public-analytics"].current == strong("p")
@@ -209,8 +245,12 @@ def test_gunicorn_import_prints_one_line_naming_the_variable(tmp_path):
 
 def test_gunicorn_with_a_bad_secret_stops_instead_of_respawning(tmp_path):
     """The master checks the rules before any worker boots: exit non-zero within 10 s, one line."""
-    environ = {**production_environ(MAESTRO_SECRETJWT="changeme"), "PATH": os.environ["PATH"],
-               "GUNICORN_BIND": "127.0.0.1:0", "WEB_CONCURRENCY": "2"}
+    environ = {
+        **production_environ(MAESTRO_SECRETJWT="changeme"),
+        "PATH": os.environ["PATH"],
+        "GUNICORN_BIND": "127.0.0.1:0",
+        "WEB_CONCURRENCY": "2",
+    }
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     result = subprocess.run([gunicorn, "app:app"], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=10)
     assert result.returncode != 0
@@ -227,8 +267,10 @@ def test_development_generates_secrets_once_with_mode_0600(tmp_path, caplog):
     assert "Generated development secrets for MAESTRO_SECRETJWT" in caplog.text
     stored = json.loads(path.read_text())
     # the seven secrets, and the discovery service's key pair (SPEC §3 "provider credentials")
-    assert set(stored) == {spec.env for spec in SECRET_SPECS} | {"MAESTRO_DISCOVERY_PRIVATE_KEY",
-                                                                 "MAESTRO_DISCOVERY_PUBLIC_KEY"}
+    assert set(stored) == {spec.env for spec in SECRET_SPECS} | {
+        "MAESTRO_DISCOVERY_PRIVATE_KEY",
+        "MAESTRO_DISCOVERY_PUBLIC_KEY",
+    }
     assert len(set(stored.values())) == len(stored)  # every context its own secret
     # The secret never appears in the log line, only the variable names.
     assert all(value not in caplog.text for value in stored.values())
@@ -289,11 +331,22 @@ def test_token_signed_with_another_contexts_secret_is_refused(app, client, make_
     import time
 
     now = int(time.time())
-    claims = {"sub": user.public_id, "jti": "x1", "type": "access", "iat": now, "nbf": now, "exp": now + 600,
-              "aud": "maestro-web", "iss": "maestro-server", "ver": 1, "csrf": "c"}
+    claims = {
+        "sub": user.public_id,
+        "jti": "x1",
+        "type": "access",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "aud": "maestro-web",
+        "iss": "maestro-server",
+        "ver": 1,
+        "csrf": "c",
+    }
     # Even with the kid of the session ring, a signature made with another context's secret fails...
-    forged = pyjwt.encode(claims, other.current, algorithm="HS256",
-                          headers={"kid": app.config["KEY_RINGS"]["session"].current_kid})
+    forged = pyjwt.encode(
+        claims, other.current, algorithm="HS256", headers={"kid": app.config["KEY_RINGS"]["session"].current_kid}
+    )
     assert client.get("/api/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
     # ...and the kid of the other context names no session key.
     forged = pyjwt.encode(claims, other.current, algorithm="HS256", headers={"kid": other.current_kid})
@@ -307,7 +360,17 @@ def test_equal_secrets_still_do_not_cross_contexts(app, client, make_user):
     user = make_user()
     secret = app.config["KEY_RINGS"]["session"].current
     now = int(time.time())
-    claims = {"sub": user.public_id, "jti": "x2", "type": "access", "iat": now, "exp": now + 600,
-              "aud": "maestro-analytics-front", "iss": "maestro-server", "ver": 1}
-    forged = pyjwt.encode(claims, secret, algorithm="HS256", headers={"kid": app.config["KEY_RINGS"]["session"].current_kid})
+    claims = {
+        "sub": user.public_id,
+        "jti": "x2",
+        "type": "access",
+        "iat": now,
+        "exp": now + 600,
+        "aud": "maestro-analytics-front",
+        "iss": "maestro-server",
+        "ver": 1,
+    }
+    forged = pyjwt.encode(
+        claims, secret, algorithm="HS256", headers={"kid": app.config["KEY_RINGS"]["session"].current_kid}
+    )
     assert client.get("/api/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401

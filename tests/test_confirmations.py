@@ -2,6 +2,7 @@
 Without JavaScript the button opens a GET confirm page saying what will happen with the real numbers;
 the page's form POSTs to the action. The destructive POST itself stays the action (what the API and
 scripts use; CSRF as every form): the <dialog> and the confirm page stand in front of it."""
+
 from __future__ import annotations
 
 import html as html_lib
@@ -73,7 +74,11 @@ def test_revoke_confirm_page_says_how_many_opened_it_and_its_form_revokes(app, a
     assert link_row(app, made.id).revoked_at is None  # asking changes nothing
     assert the_post_form(page.text)[1]["csrf_token"]
     action, done = answer_yes(client, page)
-    assert action == f"/graphs/{graph.public_id}/shares/{made.id}/revoke" and done.status_code == 302 and done.headers["Location"].endswith(f"/shares/{made.id}")
+    assert (
+        action == f"/graphs/{graph.public_id}/shares/{made.id}/revoke"
+        and done.status_code == 302
+        and done.headers["Location"].endswith(f"/shares/{made.id}")
+    )
     assert link_row(app, made.id).revoked_at is not None
     assert app.test_client().get(made.path).status_code == 410
 
@@ -98,8 +103,11 @@ def test_the_graph_and_link_pages_carry_the_dialog_with_the_same_words(app, auth
         dialog = re.search(r'<dialog id="confirm-revoke[^"]*"[^>]*>(.*?)</dialog>', html, re.S)
         assert dialog and "It was opened 2 times" in dialog.group(1) and 'formmethod="dialog"' in dialog.group(1)
         # Without script the same button is a GET form to the confirm page.
-        assert re.search(rf'<form class="inline" method="get" action="/graphs/{graph.public_id}/shares/{made.id}/revoke" '
-                         r'data-confirm="confirm-revoke', html)
+        assert re.search(
+            rf'<form class="inline" method="get" action="/graphs/{graph.public_id}/shares/{made.id}/revoke" '
+            r'data-confirm="confirm-revoke',
+            html,
+        )
         assert '<script src="/static/confirm.js" defer></script>' in html
 
 
@@ -115,7 +123,10 @@ def test_revoke_all_confirm_counts_active_and_other_links(app, auth, client, own
     assert page.status_code == 200
     words = text_of(page)
     assert "Revoke all links of “Checkout”?" in words
-    assert "3 active links of this graph stop working immediately; 1 paused or ended link can never be turned back on either." in words
+    assert (
+        "3 active links of this graph stop working immediately; 1 paused or ended link can never be turned back on either."
+        in words
+    )
     assert "They were opened 7 times in all." in words
     assert all(link_row(app, made.id).revoked_at is None for made in [*links, paused])
     assert "3 active links of this graph stop working immediately" in text_of(client.get(base))  # the dialog too
@@ -146,6 +157,7 @@ def test_remove_access_confirm_names_the_person_and_the_links_that_stop(app, aut
 
 def _user_id(user) -> int:
     from maestro_web.models import User
+
     return User.get_by_public_id(user.public_id).id
 
 

@@ -4,6 +4,7 @@
 in a directory that does not exist (the driver cannot open it). The tokens are the real ones of a
 link made on the working database, so every guard passes and the request reaches the count.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,6 +1,7 @@
 """Discovery sources through the JSON API (SPEC §11) and the merge into a graph: hand lines never
 change, each source owns what it found, only an `ok` crawl removes, limits make a crawl `partial`;
 every change is a version (SPEC §13)."""
+
 from __future__ import annotations
 
 import io
@@ -27,13 +28,18 @@ def _create(client, headers, graph, **body):
 
 
 def _put(client, app, owner, graph, source_id, crawl_id, body):
-    return client.put(f"/api/graphs/{graph.public_id}/sources/{source_id}/crawls/{crawl_id}",
-                      headers=command_headers(app, owner, graph.public_id), json=body)
+    return client.put(
+        f"/api/graphs/{graph.public_id}/sources/{source_id}/crawls/{crawl_id}",
+        headers=command_headers(app, owner, graph.public_id),
+        json=body,
+    )
 
 
 def _claim_spec(client, app):
-    job = client.post("/analytics/jobs/claim",
-                      headers={"Authorization": f"JWT {mint_worker_token(app.config['KEY_RINGS']['analytics'])}"})
+    job = client.post(
+        "/analytics/jobs/claim",
+        headers={"Authorization": f"JWT {mint_worker_token(app.config['KEY_RINGS']['analytics'])}"},
+    )
     assert job.status_code == 200, job.text
     return job.json["spec"]
 
@@ -54,9 +60,12 @@ def test_create_list_get_never_show_the_input(client, owner, graph):
 
 def test_multipart_upload_of_the_file(client, owner, graph):
     headers = api_headers(client, owner)
-    response = client.post(f"/api/graphs/{graph.public_id}/sources", headers=headers,
-                           data={"kind": "compose", "label": "Uploaded", "input": (io.BytesIO(COMPOSE), "docker-compose.yml")},
-                           content_type="multipart/form-data")
+    response = client.post(
+        f"/api/graphs/{graph.public_id}/sources",
+        headers=headers,
+        data={"kind": "compose", "label": "Uploaded", "input": (io.BytesIO(COMPOSE), "docker-compose.yml")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 201, response.text
     assert response.json["input_size"] == len(COMPOSE)
 
@@ -73,34 +82,53 @@ def test_an_input_over_its_kinds_limit_is_413_naming_the_field_and_nothing_is_st
 def test_a_60_mib_upload_is_413_before_it_is_read(client, owner, graph):
     headers = api_headers(client, owner)
     big = io.BytesIO(b"{" + b" " * (60 * 2**20) + b"}")
-    response = client.post(f"/api/graphs/{graph.public_id}/sources", headers=headers,
-                           data={"kind": "otlp", "label": "Traces", "input": (big, "traces.json")},
-                           content_type="multipart/form-data")
+    response = client.post(
+        f"/api/graphs/{graph.public_id}/sources",
+        headers=headers,
+        data={"kind": "otlp", "label": "Traces", "input": (big, "traces.json")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 413 and "input" in response.json["fields"]
     assert client.get(f"/api/graphs/{graph.public_id}/sources", headers=headers).json["items"] == []
 
 
 def test_binary_garbage_and_wrong_fields_are_422_naming_them(client, owner, graph):
     headers = api_headers(client, owner)
-    garbage = client.post(f"/api/graphs/{graph.public_id}/sources", headers=headers,
-                          data={"kind": "compose", "label": "Junk", "input": (io.BytesIO(b"\xff\xfe\x00\x01" * 100), "x.bin")},
-                          content_type="multipart/form-data")
+    garbage = client.post(
+        f"/api/graphs/{graph.public_id}/sources",
+        headers=headers,
+        data={"kind": "compose", "label": "Junk", "input": (io.BytesIO(b"\xff\xfe\x00\x01" * 100), "x.bin")},
+        content_type="multipart/form-data",
+    )
     assert garbage.status_code == 422 and "input" in garbage.json["fields"]
-    assert _create(client, headers, graph, kind="ftp").json["fields"] == {"kind": "Must be one of: kubernetes, compose, otlp or aws."}
-    assert "credentials" in _create(client, headers, graph, credentials={
-        "access_key_id": "AKIAABCDEFGHIJKLMNOP", "secret_access_key": "x"}).json["fields"]
+    assert _create(client, headers, graph, kind="ftp").json["fields"] == {
+        "kind": "Must be one of: kubernetes, compose, otlp or aws."
+    }
+    assert (
+        "credentials"
+        in _create(
+            client, headers, graph, credentials={"access_key_id": "AKIAABCDEFGHIJKLMNOP", "secret_access_key": "x"}
+        ).json["fields"]
+    )
     assert "input" in _create(client, headers, graph, input="  ").json["fields"]
     assert client.get(f"/api/graphs/{graph.public_id}/sources", headers=headers).json["items"] == []
 
 
-@pytest.mark.parametrize("kind, text, words", [
-    ("compose", "- web\n- api\n", "mapping"),
-    ("compose", "services: [unclosed\n", "yaml"),
-    ("kubernetes", "a: &a [1, 2]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
-     "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
-     "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n", "alias"),
-    ("kubernetes", "a: " + "[" * 5000 + "]" * 5000 + "\n", "nesting depth"),
-])
+@pytest.mark.parametrize(
+    "kind, text, words",
+    [
+        ("compose", "- web\n- api\n", "mapping"),
+        ("compose", "services: [unclosed\n", "yaml"),
+        (
+            "kubernetes",
+            "a: &a [1, 2]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+            "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+            "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n",
+            "alias",
+        ),
+        ("kubernetes", "a: " + "[" * 5000 + "]" * 5000 + "\n", "nesting depth"),
+    ],
+)
 def test_unusable_yaml_is_422_naming_the_problem_and_nothing_is_stored(client, owner, graph, kind, text, words):
     headers = api_headers(client, owner)
     response = _create(client, headers, graph, kind=kind, input=text)
@@ -132,8 +160,12 @@ def test_aws_credentials_are_sealed_and_only_the_key_id_end_is_shown(app, client
     from maestro_web.models import DiscoverySource
 
     headers = api_headers(client, owner)
-    body = {"kind": "aws", "label": "Prod account", "settings": {"regions": ["eu-west-1"]},
-            "credentials": {"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": SECRET}}
+    body = {
+        "kind": "aws",
+        "label": "Prod account",
+        "settings": {"regions": ["eu-west-1"]},
+        "credentials": {"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": SECRET},
+    }
     del_input = {k: v for k, v in body.items()}
     response = client.post(f"/api/graphs/{graph.public_id}/sources", headers=headers, json=del_input)
     assert response.status_code == 201, response.text
@@ -146,8 +178,11 @@ def test_aws_credentials_are_sealed_and_only_the_key_id_end_is_shown(app, client
         opened = open_sealed(stored.sealed_credentials, [app.config["MAESTRO_DISCOVERY_PRIVATE_KEY"]])
         assert opened == {"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": SECRET}
     # replaced, never read back
-    patched = client.patch(response.headers["Location"], headers=headers, json={"credentials": {
-        "access_key_id": "AKIAIOSFODNN7OTHERS", "secret_access_key": "new-secret"}})
+    patched = client.patch(
+        response.headers["Location"],
+        headers=headers,
+        json={"credentials": {"access_key_id": "AKIAIOSFODNN7OTHERS", "secret_access_key": "new-secret"}},
+    )
     assert patched.status_code == 200 and patched.json["credentials"] == {"key_id_end": "HERS"}
     # the endpoint allow-list
     body["settings"] = {"regions": ["eu-west-1"], "endpoint_url": "http://169.254.169.254"}
@@ -165,7 +200,9 @@ def test_crawl_without_a_service_is_503_and_the_crawl_says_why(client, owner, gr
     last = client.get(f"/api/graphs/{graph.public_id}/sources/{source['id']}", headers=headers).json["last_crawl"]
     assert last["status"] == "failed" and "flask discovery serve" in last["message"]
     # nothing is left running: the next crawl may start (and fails the same way)
-    assert client.post(f"/api/graphs/{graph.public_id}/sources/{source['id']}/crawl", headers=headers).status_code == 503
+    assert (
+        client.post(f"/api/graphs/{graph.public_id}/sources/{source['id']}/crawl", headers=headers).status_code == 503
+    )
 
 
 def test_merge_union_history_and_dependencies(app, client, owner, graph):
@@ -175,11 +212,26 @@ def test_merge_union_history_and_dependencies(app, client, owner, graph):
     # a second crawl while one runs: 409
     again = client.post(f"/api/graphs/{graph.public_id}/sources/{source['id']}/crawl", headers=headers)
     assert again.status_code == 409
-    assert client.get(f"/api/graphs/{graph.public_id}/sources/{source['id']}/crawls/{crawl}/input",
-                      headers=command_headers(app, owner, graph.public_id)).status_code == 200
+    assert (
+        client.get(
+            f"/api/graphs/{graph.public_id}/sources/{source['id']}/crawls/{crawl}/input",
+            headers=command_headers(app, owner, graph.public_id),
+        ).status_code
+        == 200
+    )
     _claim_spec(client, app)  # the graph's first run, queued when it was made
-    answer = _put(client, app, owner, graph, source["id"], crawl, result(
-        nodes=["web", "api", "db"], edges=[edge("web", "api"), edge("api", "db", "env DATABASE_URL=postgres://app@db:5432/app", "configured")]))
+    answer = _put(
+        client,
+        app,
+        owner,
+        graph,
+        source["id"],
+        crawl,
+        result(
+            nodes=["web", "api", "db"],
+            edges=[edge("web", "api"), edge("api", "db", "env DATABASE_URL=postgres://app@db:5432/app", "configured")],
+        ),
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json["status"] == "ok" and answer.json["added"] == 5 and answer.json["removed"] == 0
 
@@ -203,8 +255,15 @@ def test_merge_union_history_and_dependencies(app, client, owner, graph):
 
     # a partial crawl that no longer sees db adds and refreshes only
     crawl = start_crawl_row(app, graph.public_id, source["id"], owner)
-    partial = _put(client, app, owner, graph, source["id"], crawl, result("partial", nodes=["web", "api"],
-                                                                           edges=[edge("web", "api")], message="skipped x"))
+    partial = _put(
+        client,
+        app,
+        owner,
+        graph,
+        source["id"],
+        crawl,
+        result("partial", nodes=["web", "api"], edges=[edge("web", "api")], message="skipped x"),
+    )
     assert partial.json["removed"] == 0 and partial.json["status"] == "partial"
     assert len(client.get(f"/api/graphs/{graph.public_id}/dependencies", headers=headers).json["edges"]) == 2
     # an ok crawl removes what the source no longer sees, never a hand line
@@ -253,21 +312,27 @@ def test_delete_removes_what_only_the_source_found(app, client, owner, graph):
     latest = client.get(f"/api/graphs/{graph.public_id}/versions", headers=headers).json["items"][0]
     assert latest["by"]["user"]["name"] == "Owner" and latest["removed"]["edges"] == [["web", "db"]]
     # an older version still names the source that is gone
-    assert any(v["by"].get("source", {}).get("label") == "Compose"
-               for v in client.get(f"/api/graphs/{graph.public_id}/versions", headers=headers).json["items"])
+    assert any(
+        v["by"].get("source", {}).get("label") == "Compose"
+        for v in client.get(f"/api/graphs/{graph.public_id}/versions", headers=headers).json["items"]
+    )
 
 
 def test_patch_changes_label_schedule_and_input(client, owner, graph):
     headers = api_headers(client, owner)
     source = _create(client, headers, graph).json
     url = f"/api/graphs/{graph.public_id}/sources/{source['id']}"
-    patched = client.patch(url, headers=headers, json={"label": "Shop compose", "schedule": "hourly",
-                                                       "input": "services: {a: {image: redis}}\n"})
+    patched = client.patch(
+        url,
+        headers=headers,
+        json={"label": "Shop compose", "schedule": "hourly", "input": "services: {a: {image: redis}}\n"},
+    )
     assert patched.status_code == 200, patched.text
     assert patched.json["label"] == "Shop compose" and patched.json["schedule"] == "hourly"
     assert patched.json["input_size"] == len("services: {a: {image: redis}}\n")
     assert client.patch(url, headers=headers, json={"schedule": "sometimes"}).json["fields"] == {
-        "schedule": "Must be one of: off, hourly, daily, weekly."}
+        "schedule": "Must be one of: off, hourly, daily, weekly."
+    }
     assert json.loads(client.get(url, headers=headers).get_data())["schedule"] == "hourly"
 
 
@@ -277,7 +342,9 @@ def test_a_crawl_counts_against_the_owners_run_quota(client, owner, graph):
     source = _create(client, headers, graph).json  # the graph's first run used the hour's only run
     response = client.post(f"/api/graphs/{graph.public_id}/sources/{source['id']}/crawl", headers=headers)
     assert response.status_code == 429 and "runs-per-hour quota" in response.json["message"]
-    assert client.get(f"/api/graphs/{graph.public_id}/sources/{source['id']}", headers=headers).json["last_crawl"] is None
+    assert (
+        client.get(f"/api/graphs/{graph.public_id}/sources/{source['id']}", headers=headers).json["last_crawl"] is None
+    )
 
 
 def _age_crawl(app, crawl_id, seconds):

@@ -4,6 +4,7 @@ Inputs written from the Compose Specification: depends_on in its short (list) an
 links with and without an alias, environment as a list and as a map, hostnames, container names and
 network aliases used as hosts, URLs with users, passwords and ports.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -63,8 +64,16 @@ networks:
 
 def test_nodes_and_kinds_from_images():
     result = run("compose", SHOP)
-    assert kinds(result) == {"web": None, "api": None, "worker": None, "db": "database", "cache": "cache",
-                             "queue": "queue", "search": "database", "mail": None}
+    assert kinds(result) == {
+        "web": None,
+        "api": None,
+        "worker": None,
+        "db": "database",
+        "cache": "cache",
+        "queue": "queue",
+        "search": "database",
+        "mail": None,
+    }
     assert result.problems == []
 
 
@@ -84,19 +93,27 @@ def test_links_with_and_without_alias_and_the_alias_as_host():
     assert "links: queue (service worker)" in found[("worker", "queue")].evidence
     assert "environment BROKER=amqp://guest:***@queue:5672/ of service worker" in found[("worker", "queue")].evidence
     sessions = found[("worker", "cache")]
-    assert sessions.evidence == ("links: cache:sessions (service worker)",
-                                 "environment SESSION_STORE=sessions:6379 of service worker")
+    assert sessions.evidence == (
+        "links: cache:sessions (service worker)",
+        "environment SESSION_STORE=sessions:6379 of service worker",
+    )
 
 
 def test_environment_list_and_map_forms_hostnames_aliases_and_commands_are_configured():
     found = edges(run("compose", SHOP))
     assert found[("api", "search")].confidence == "configured"
-    assert found[("api", "search")].evidence == (
-        "environment SEARCH_URL=http://search.internal:9200 of service api",)
+    assert found[("api", "search")].evidence == ("environment SEARCH_URL=http://search.internal:9200 of service api",)
     assert found[("worker", "mail")].evidence == ("environment MAILER=mailer-host:25 of service worker",)
-    assert found[("worker", "api")].evidence == ('command http://api:8080 of service worker',)
-    assert set(found) == {("web", "api"), ("api", "db"), ("api", "search"), ("worker", "queue"),
-                          ("worker", "cache"), ("worker", "mail"), ("worker", "api")}
+    assert found[("worker", "api")].evidence == ("command http://api:8080 of service worker",)
+    assert set(found) == {
+        ("web", "api"),
+        ("api", "db"),
+        ("api", "search"),
+        ("worker", "queue"),
+        ("worker", "cache"),
+        ("worker", "mail"),
+        ("worker", "api"),
+    }
 
 
 def test_a_password_never_reaches_the_evidence():
@@ -109,17 +126,22 @@ def test_a_password_never_reaches_the_evidence():
 
 
 def test_a_link_alias_is_only_a_host_for_the_service_that_made_it():
-    result = run("compose", """
+    result = run(
+        "compose",
+        """
 services:
   a: {image: x, links: ["b:thing"]}
   b: {image: x}
   c: {image: x, environment: {URL: "http://thing:80"}}
-""")
+""",
+    )
     assert set(edges(result)) == {("a", "b")}
 
 
 def test_a_value_mentioning_a_name_outside_host_position_is_not_an_edge():
-    result = run("compose", """
+    result = run(
+        "compose",
+        """
 services:
   api:
     image: x
@@ -130,15 +152,19 @@ services:
       HOSTS: dbs,db2
       URL: http://example.com/db
   db: {image: postgres}
-""")
+""",
+    )
     assert result.edges == []
 
 
 def test_unknown_depends_on_and_links_are_problems_not_failures():
-    result = run("compose", """
+    result = run(
+        "compose",
+        """
 services:
   api: {image: x, depends_on: [ghost], links: ["phantom:p"]}
-""")
+""",
+    )
     assert result.edges == []
     assert result.problems == [
         "service api depends on ghost, which is not a service of this file; skipped",
@@ -151,18 +177,23 @@ def test_version_2_file_and_empty_service():
     assert set(edges(result)) == {("web", "db")}
 
 
-@pytest.mark.parametrize("text, message", [
-    ("- web\n- db\n", "a Compose file is a mapping with a 'services' mapping; this one is a list"),
-    ("just words", "a Compose file is a mapping with a 'services' mapping; this one is a single value"),
-    ("version: '3'\nvolumes: {}\n", "the Compose file has no 'services' mapping"),
-    ("services: [web, db]\n", "the Compose file has no 'services' mapping"),
-    ("web:\n  image: nginx\ndb:\n  image: postgres\n",
-     "this looks like a version 1 Compose file (services at the top level); put them under a 'services:' key"),
-    ("services:\n  web: 3\n", "service web is not a mapping"),
-    ("services: {}\n---\nservices: {}\n", "a Compose file is one YAML document; this one has several (---)"),
-    ("   \n", "the input is empty"),
-    ("services:\n  web: {image: [\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("- web\n- db\n", "a Compose file is a mapping with a 'services' mapping; this one is a list"),
+        ("just words", "a Compose file is a mapping with a 'services' mapping; this one is a single value"),
+        ("version: '3'\nvolumes: {}\n", "the Compose file has no 'services' mapping"),
+        ("services: [web, db]\n", "the Compose file has no 'services' mapping"),
+        (
+            "web:\n  image: nginx\ndb:\n  image: postgres\n",
+            "this looks like a version 1 Compose file (services at the top level); put them under a 'services:' key",
+        ),
+        ("services:\n  web: 3\n", "service web is not a mapping"),
+        ("services: {}\n---\nservices: {}\n", "a Compose file is one YAML document; this one has several (---)"),
+        ("   \n", "the input is empty"),
+        ("services:\n  web: {image: [\n", "not valid YAML"),
+    ],
+)
 def test_unusable_files_are_refused_with_a_message(text, message):
     with pytest.raises(InputRefused) as refused:
         infer("compose", text.encode(), {})

@@ -1,5 +1,6 @@
 """The Sources and Changes pages, the Discovered panels of the Edit page, the evidence list of the
 overview, and the picture's "added since a version" (SPEC §11, §13), through the real forms."""
+
 from __future__ import annotations
 
 import io
@@ -75,10 +76,14 @@ def test_after_a_crawl_panels_evidence_changes_and_highlight(app, client, auth, 
     _add(client, auth, graph, input=COMPOSE.decode())
     source_id = _source_id(client, graph)
     crawl = start_crawl_row(app, graph.public_id, source_id, owner)
-    put = client.put(f"/api/graphs/{graph.public_id}/sources/{source_id}/crawls/{crawl}",
-                     headers=command_headers(app, owner, graph.public_id),
-                     json=result(nodes=["web", "api", "db"], edges=[edge("web", "api"),
-                                 edge("api", "db", "env DATABASE_URL=postgres://app@db:5432/app", "configured")]))
+    put = client.put(
+        f"/api/graphs/{graph.public_id}/sources/{source_id}/crawls/{crawl}",
+        headers=command_headers(app, owner, graph.public_id),
+        json=result(
+            nodes=["web", "api", "db"],
+            edges=[edge("web", "api"), edge("api", "db", "env DATABASE_URL=postgres://app@db:5432/app", "configured")],
+        ),
+    )
     assert put.status_code == 200, put.text
 
     edit = client.get(f"/graphs/{graph.public_id}/edit")
@@ -106,10 +111,15 @@ def test_removing_a_source_is_a_version_by_the_user(app, client, auth, owner, gr
     _add(client, auth, graph, input=COMPOSE.decode())
     source_id = _source_id(client, graph)
     crawl = start_crawl_row(app, graph.public_id, source_id, owner)
-    client.put(f"/api/graphs/{graph.public_id}/sources/{source_id}/crawls/{crawl}",
-               headers=command_headers(app, owner, graph.public_id), json=result(nodes=["db"], edges=[edge("api", "db")]))
-    removed = client.post(f"/graphs/{graph.public_id}/sources/{source_id}/delete",
-                          data=auth.form_values(f"/graphs/{graph.public_id}/sources"))
+    client.put(
+        f"/api/graphs/{graph.public_id}/sources/{source_id}/crawls/{crawl}",
+        headers=command_headers(app, owner, graph.public_id),
+        json=result(nodes=["db"], edges=[edge("api", "db")]),
+    )
+    removed = client.post(
+        f"/graphs/{graph.public_id}/sources/{source_id}/delete",
+        data=auth.form_values(f"/graphs/{graph.public_id}/sources"),
+    )
     assert removed.status_code == 302
     changes = client.get(f"/graphs/{graph.public_id}/changes").text
     assert "Version 3" in changes and "by Owner" in changes

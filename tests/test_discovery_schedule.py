@@ -1,5 +1,6 @@
 """`flask discovery schedule` (SPEC §11): due sources get their command for the user who set them up;
 a schedule whose owner lost Write is switched off and the owner told."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -19,8 +20,11 @@ pytestmark = pytest.mark.app_settings(MAESTRO_DISCOVERY_URL=NO_SERVICE)
 
 def _scheduled(app, client, user, graph, label="Nightly"):
     headers = api_headers(client, user)
-    source = client.post(f"/api/graphs/{graph.public_id}/sources", headers=headers,
-                         json={"kind": "compose", "label": label, "input": COMPOSE.decode(), "schedule": "daily"})
+    source = client.post(
+        f"/api/graphs/{graph.public_id}/sources",
+        headers=headers,
+        json={"kind": "compose", "label": label, "input": COMPOSE.decode(), "schedule": "daily"},
+    )
     assert source.status_code == 201, source.text
     with app.app_context():
         row = db.session.query(DiscoverySource).filter_by(public_id=source.json["id"]).one()
@@ -51,8 +55,11 @@ def test_a_schedule_whose_owner_lost_write_stops_and_tells_them(app, client, run
     writer = make_user(email="writer@example.com", name="Wendy")
     graph = make_graph(owner, name="Shop", grants={writer: Role.WRITE})
     source_id = _scheduled(app, client, writer, graph, label="Wendy's compose")
-    client.put(f"/api/graphs/{graph.public_id}/roles", headers=api_headers(client, owner),
-               json={"email": "writer@example.com", "role": "read"})
+    client.put(
+        f"/api/graphs/{graph.public_id}/roles",
+        headers=api_headers(client, owner),
+        json={"email": "writer@example.com", "role": "read"},
+    )
     result = runner.invoke(args=["discovery", "schedule", "--once"])
     assert "stopped: 1" in result.output, result.output
     with app.app_context():

@@ -1,6 +1,7 @@
 """Nothing of a secret access key anywhere (SPEC §11): a crawl of an aws source through the real
 service against moto's server on loopback, ok and failed, and every log line of the app and of the
 service, every API answer, page and event of it is searched for the key."""
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,9 @@ def moto() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=MOTO_PORT, verbose=False)
     server.start()
     requests.post(f"{MOTO}/moto-api/reset", timeout=30).raise_for_status()
-    sqs = boto3.client("sqs", region_name="eu-west-1", endpoint_url=MOTO, aws_access_key_id=KEY_ID,
-                       aws_secret_access_key=SECRET)
+    sqs = boto3.client(
+        "sqs", region_name="eu-west-1", endpoint_url=MOTO, aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET
+    )
     sqs.create_queue(QueueName="orders")
     yield MOTO
     server.stop()
@@ -38,15 +40,20 @@ def moto() -> Iterator[str]:
 @pytest.fixture
 def service(app, live_server, live) -> Iterator[ServiceProcess]:
     app.config["MAESTRO_DISCOVERY_AWS_ENDPOINTS"] = [MOTO, SILENT]
-    with start_discovery_service(app.config, live_server.url, port=free_port(), publish_url=live.publish_url,
-                                 extra={"MAESTRO_DISCOVERY_AWS_ENDPOINTS": f"{MOTO},{SILENT}",
-                                        "LOG_LEVEL": "DEBUG"}) as process:
+    with start_discovery_service(
+        app.config,
+        live_server.url,
+        port=free_port(),
+        publish_url=live.publish_url,
+        extra={"MAESTRO_DISCOVERY_AWS_ENDPOINTS": f"{MOTO},{SILENT}", "LOG_LEVEL": "DEBUG"},
+    ) as process:
         app.config["MAESTRO_DISCOVERY_URL"] = process.url
         yield process
 
 
-def test_no_secret_in_any_log_line_answer_page_or_event(app, moto, live, live_server, service, make_user, make_graph,
-                                                         caplog):
+def test_no_secret_in_any_log_line_answer_page_or_event(
+    app, moto, live, live_server, service, make_user, make_graph, caplog
+):
     caplog.set_level(logging.DEBUG)
     owner = make_user(email="owner@example.com")
     graph = make_graph(owner, spec="web -> api")
@@ -60,9 +67,16 @@ def test_no_secret_in_any_log_line_answer_page_or_event(app, moto, live, live_se
         client.hello(ticket["ticket"])
         client.subscribe(f"graph:{graph.public_id}")
         for label, endpoint, expected in (("Account", MOTO, "ok"), ("Unreachable", SILENT, "failed")):
-            created = http.post(f"{base}/api/graphs/{graph.public_id}/sources", timeout=10, json={
-                "kind": "aws", "label": label, "settings": {"regions": ["eu-west-1"], "endpoint_url": endpoint},
-                "credentials": {"access_key_id": KEY_ID, "secret_access_key": SECRET}})
+            created = http.post(
+                f"{base}/api/graphs/{graph.public_id}/sources",
+                timeout=10,
+                json={
+                    "kind": "aws",
+                    "label": label,
+                    "settings": {"regions": ["eu-west-1"], "endpoint_url": endpoint},
+                    "credentials": {"access_key_id": KEY_ID, "secret_access_key": SECRET},
+                },
+            )
             assert created.status_code == 201, created.text
             seen.append(created.text)
             source_id = created.json()["id"]
@@ -79,18 +93,24 @@ def test_no_secret_in_any_log_line_answer_page_or_event(app, moto, live, live_se
             seen.append(str(last))
     deps = http.get(f"{base}/api/graphs/{graph.public_id}/dependencies", timeout=10)
     assert any("orders" in node["name"] for node in deps.json()["nodes"]), deps.text
-    seen += [deps.text, http.get(f"{base}/api/graphs/{graph.public_id}/sources", timeout=10).text,
-             http.get(f"{base}/api/graphs/{graph.public_id}/versions", timeout=10).text]
+    seen += [
+        deps.text,
+        http.get(f"{base}/api/graphs/{graph.public_id}/sources", timeout=10).text,
+        http.get(f"{base}/api/graphs/{graph.public_id}/versions", timeout=10).text,
+    ]
     with app.test_client() as browser:
         page = browser.get("/auth/login")
         from conftest import form_csrf
 
-        browser.post("/auth/login", data={"email": owner.email, "password": PASSWORD, "csrf_token": form_csrf(page.text)})
+        browser.post(
+            "/auth/login", data={"email": owner.email, "password": PASSWORD, "csrf_token": form_csrf(page.text)}
+        )
         for path in ("sources", "changes", "edit", ""):
             seen.append(browser.get(f"/graphs/{graph.public_id}/{path}".rstrip("/")).get_data(as_text=True))
     # the test's own WebSocket and HTTP clients log what they send (a ticket); the product's loggers are searched
-    app_lines = "\n".join(record.getMessage() for record in caplog.records
-                          if not record.name.startswith(("websockets", "urllib3")))
+    app_lines = "\n".join(
+        record.getMessage() for record in caplog.records if not record.name.startswith(("websockets", "urllib3"))
+    )
     logs = {"service": service.logs(), "app": app_lines, "live server": live.logs(), "answers": "\n".join(seen)}
     assert "Crawl " in logs["service"] and "Crawl " in logs["app"] and "…COVR" in logs["answers"]
     for where, text in logs.items():

@@ -1,6 +1,7 @@
 """The discovery service as a real process (SPEC §11): a command, the input read and the result
 written through the app's API with the user's command token, progress on the live server, one
 crawl never run twice, refused input failing the crawl by name; no token in any log line."""
+
 from __future__ import annotations
 
 import logging
@@ -24,23 +25,26 @@ pytestmark = pytest.mark.timeout(240)
 
 @pytest.fixture
 def service(app, live_server) -> Iterator[ServiceProcess]:
-    with start_discovery_service(app.config, live_server.url, port=free_port(),
-                                 publish_url=app.config.get("MAESTRO_LIVE_PUBLISH_URL")) as process:
+    with start_discovery_service(
+        app.config, live_server.url, port=free_port(), publish_url=app.config.get("MAESTRO_LIVE_PUBLISH_URL")
+    ) as process:
         app.config["MAESTRO_DISCOVERY_URL"] = process.url
         yield process
 
 
 def _session(base: str, owner) -> requests.Session:
     http = requests.Session()
-    token = http.post(f"{base}/api/auth/token", json={"email": owner.email, "password": PASSWORD},
-                      timeout=10).json()["access_token"]
+    token = http.post(f"{base}/api/auth/token", json={"email": owner.email, "password": PASSWORD}, timeout=10).json()[
+        "access_token"
+    ]
     http.headers["Authorization"] = f"Bearer {token}"
     return http
 
 
 def _source(http, base, graph_id, text=COMPOSE.decode()):  # noqa: B008 (a constant, decoded once)
-    created = http.post(f"{base}/api/graphs/{graph_id}/sources", timeout=10,
-                        json={"kind": "compose", "label": "Compose", "input": text})
+    created = http.post(
+        f"{base}/api/graphs/{graph_id}/sources", timeout=10, json={"kind": "compose", "label": "Compose", "input": text}
+    )
     assert created.status_code == 201, created.text
     return created.json()["id"]
 
@@ -83,8 +87,9 @@ def test_crawl_end_to_end_with_live_progress(app, live, live_server, service, ma
     # the merge queued a run for the worker
     assert http.get(f"{base}/api/graphs/{graph.public_id}", timeout=10).json()["run"]["state"] == "queued"
     # no token in any log line, the app's or the service's (the test's own WebSocket client logs its ticket)
-    app_lines = "\n".join(record.getMessage() for record in caplog.records
-                          if not record.name.startswith(("websockets", "urllib3")))
+    app_lines = "\n".join(
+        record.getMessage() for record in caplog.records if not record.name.startswith(("websockets", "urllib3"))
+    )
     assert "Crawl " in app_lines and "Discovery service on" in service.logs()
     for text in (service.logs(), app_lines):
         assert "eyJ" not in text
@@ -98,13 +103,16 @@ def test_the_service_refuses_what_is_not_a_command_for_that_graph(app, live_serv
     body = {"graph": graph.public_id, "source": "s", "crawl": "c"}
     assert requests.post(f"{service.url}/crawl", json=body, timeout=10).status_code == 401
     assert requests.post(f"{service.url}/crawl", json=body, headers=dict(http.headers), timeout=10).status_code == 401
-    wrong = requests.post(f"{service.url}/crawl", json=body, timeout=10,
-                          headers=command_headers(app, owner, other.public_id))
+    wrong = requests.post(
+        f"{service.url}/crawl", json=body, timeout=10, headers=command_headers(app, owner, other.public_id)
+    )
     assert wrong.status_code == 403
     good = command_headers(app, owner, graph.public_id)
     assert requests.post(f"{service.url}/crawl", data=b"[1,", headers=good, timeout=10).status_code == 400
-    assert requests.post(f"{service.url}/crawl", json={"graph": graph.public_id}, headers=good,
-                         timeout=10).status_code == 422
+    assert (
+        requests.post(f"{service.url}/crawl", json={"graph": graph.public_id}, headers=good, timeout=10).status_code
+        == 422
+    )
     assert requests.post(f"{service.url}/crawl", data=b"x" * 10_000, headers=good, timeout=10).status_code == 413
 
 
@@ -117,8 +125,9 @@ def test_two_services_never_run_the_same_crawl(app, live_server, service, make_u
     with start_discovery_service(app.config, live_server.url, port=free_port()) as second:
         body = {"graph": graph.public_id, "source": source_id, "crawl": crawl_id}
         for target in (service, second):
-            answer = requests.post(f"{target.url}/crawl", json=body, timeout=10,
-                                   headers=command_headers(app, owner, graph.public_id))
+            answer = requests.post(
+                f"{target.url}/crawl", json=body, timeout=10, headers=command_headers(app, owner, graph.public_id)
+            )
             assert answer.status_code == 202, answer.text
         last = wait_for_crawl(http, live_server.url, graph.public_id, source_id)
         assert last["status"] == "ok"
@@ -128,14 +137,21 @@ def test_two_services_never_run_the_same_crawl(app, live_server, service, make_u
     assert len([v for v in versions if "source" in v["by"]]) == 1
 
 
-@pytest.mark.parametrize("text, words", [
-    ("- web\n- api\n", "mapping"),
-    ("a: &a [1, 2]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
-     "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
-     "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n", "alias"),
-])
-def test_a_refused_input_fails_the_crawl_by_name_and_stores_nothing(app, live_server, service, make_user, make_graph,
-                                                                    text, words):
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("- web\n- api\n", "mapping"),
+        (
+            "a: &a [1, 2]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+            "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+            "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n",
+            "alias",
+        ),
+    ],
+)
+def test_a_refused_input_fails_the_crawl_by_name_and_stores_nothing(
+    app, live_server, service, make_user, make_graph, text, words
+):
     owner = make_user(email="owner@example.com")
     graph = make_graph(owner, spec="web -> api")
     http = _session(live_server.url, owner)
@@ -147,8 +163,10 @@ def test_a_refused_input_fails_the_crawl_by_name_and_stores_nothing(app, live_se
 
         db.session.query(DiscoverySource).filter_by(public_id=source_id).update({"input": text.encode()})
         db.session.commit()
-    assert http.post(f"{live_server.url}/api/graphs/{graph.public_id}/sources/{source_id}/crawl",
-                     timeout=30).status_code == 202
+    assert (
+        http.post(f"{live_server.url}/api/graphs/{graph.public_id}/sources/{source_id}/crawl", timeout=30).status_code
+        == 202
+    )
     last = wait_for_crawl(http, live_server.url, graph.public_id, source_id)
     assert last["status"] == "failed" and words in last["message"].lower(), last
     deps = http.get(f"{live_server.url}/api/graphs/{graph.public_id}/dependencies", timeout=10).json()

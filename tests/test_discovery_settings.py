@@ -1,6 +1,7 @@
 """The discovery service's key pair (SPEC §3 "provider credentials", §11): generated once in
 development, refused in production when missing, malformed or equal to another secret; `_PREVIOUS`
 keys still open what they sealed, so the pair rotates without losing stored credentials."""
+
 from __future__ import annotations
 
 import json

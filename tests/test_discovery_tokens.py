@@ -1,6 +1,7 @@
 """Discovery command tokens at every edge (SPEC §3, §11): accepted only on the two endpoints of a
 crawl, of the graph in their `graph` claim; every other context's token refused there, and a command
 token refused everywhere else."""
+
 from __future__ import annotations
 
 import time
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.app_settings(MAESTRO_DISCOVERY_URL=NO_SERVICE)
 
 # --- the module ------------------------------------------------------------------------------------
 
+
 def test_issue_and_verify():
     ring = new_ring("session")
     claims = verify_command_token(issue_command_token(ring, user_id="u1", graph_id="g1", token_version=1), ring)
@@ -29,16 +31,19 @@ def test_issue_and_verify():
     assert claims["exp"] - claims["iat"] == 900
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"exp": -5, "iat": -60}, "token expired"),
-    ({"aud": "maestro-web"}, "invalid token"),
-    ({"aud": ["maestro-discovery", "maestro-web"]}, "invalid token"),
-    ({"iss": "maestro-analytics"}, "invalid token"),
-    ({"graph": None}, "invalid token"),
-    ({"sub": None}, "invalid token"),
-    ({"graph": 7}, "token has no valid graph"),
-    ({"iat": 0, "exp": 1000}, "token lifetime is longer than fifteen minutes"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"exp": -5, "iat": -60}, "token expired"),
+        ({"aud": "maestro-web"}, "invalid token"),
+        ({"aud": ["maestro-discovery", "maestro-web"]}, "invalid token"),
+        ({"iss": "maestro-analytics"}, "invalid token"),
+        ({"graph": None}, "invalid token"),
+        ({"sub": None}, "invalid token"),
+        ({"graph": 7}, "token has no valid graph"),
+        ({"iat": 0, "exp": 1000}, "token lifetime is longer than fifteen minutes"),
+    ],
+)
 def test_refused_claims(changes, message):
     now = int(time.time())  # "exp"/"iat" are given as seconds from now: made when the test runs, not at collection
     changes = {name: now + value if name in ("exp", "iat") else value for name, value in changes.items()}
@@ -52,8 +57,14 @@ def test_tampered_other_key_none_alg_and_junk_are_refused():
     ring = new_ring("session")
     token = issue_command_token(ring, user_id="u1", graph_id="g1", token_version=1)
     head, body, signature = token.split(".")
-    for bad in (f"{head}.{body}.{signature[:-2]}AA", issue_command_token(new_ring("session"), user_id="u1", graph_id="g1", token_version=1),
-                pyjwt.encode({"sub": "u1"}, key=None, algorithm="none"), "x" * 5000, "", "é.é.é"):
+    for bad in (
+        f"{head}.{body}.{signature[:-2]}AA",
+        issue_command_token(new_ring("session"), user_id="u1", graph_id="g1", token_version=1),
+        pyjwt.encode({"sub": "u1"}, key=None, algorithm="none"),
+        "x" * 5000,
+        "",
+        "é.é.é",
+    ):
         with pytest.raises(CommandTokenError):
             verify_command_token(bad, ring)
     with pytest.raises(ValueError):
@@ -62,6 +73,7 @@ def test_tampered_other_key_none_alg_and_junk_are_refused():
 
 # --- the app's endpoints -----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def world(app, client, make_user, make_graph):
     owner = make_user(email="owner@example.com", name="Owner")
@@ -69,12 +81,24 @@ def world(app, client, make_user, make_graph):
     graph = make_graph(owner, grants={writer: Role.WRITE})
     other = make_graph(owner, name="Other")
     headers = api_headers(client, owner)
-    source = client.post(f"/api/graphs/{graph.public_id}/sources", headers=headers,
-                         json={"kind": "compose", "label": "C", "input": COMPOSE.decode()}).json
+    source = client.post(
+        f"/api/graphs/{graph.public_id}/sources",
+        headers=headers,
+        json={"kind": "compose", "label": "C", "input": COMPOSE.decode()},
+    ).json
     crawl = start_crawl_row(app, graph.public_id, source["id"], writer)
     base = f"/api/graphs/{graph.public_id}/sources/{source['id']}/crawls/{crawl}"
-    return {"owner": owner, "writer": writer, "graph": graph, "other": other, "source": source, "crawl": crawl,
-            "input": base + "/input", "result": base, "headers": headers}
+    return {
+        "owner": owner,
+        "writer": writer,
+        "graph": graph,
+        "other": other,
+        "source": source,
+        "crawl": crawl,
+        "input": base + "/input",
+        "result": base,
+        "headers": headers,
+    }
 
 
 def _call(client, world, which, headers):
@@ -99,17 +123,29 @@ def _other_contexts(app, world):
     return {
         "missing": None,
         "session access token": session,
-        "share token": "JWT " + share_tokens.mint_share_token(rings[share_tokens.CONTEXT], graph_id, "link",
-                                                              now, now + timedelta(hours=1)),
+        "share token": "JWT "
+        + share_tokens.mint_share_token(rings[share_tokens.CONTEXT], graph_id, "link", now, now + timedelta(hours=1)),
         "worker token": "JWT " + mint_worker_token(rings["analytics"], graph_id),
-        "socket token": "JWT " + socket_tokens.issue_socket_token(rings[socket_tokens.CONTEXT], issuer="maestro-discovery"),
-        "live ticket": "JWT " + live_tickets.issue_ticket(rings[live_tickets.CONTEXT], sub=world["writer"].public_id,
-                                                          channels=[f"graph:{graph_id}"])[0],
-        "expired": "JWT " + issue_command_token(rings["session"], user_id=world["writer"].public_id, graph_id=graph_id,
-                                                token_version=1, ttl=60, now=time.time() - 120),
+        "socket token": "JWT "
+        + socket_tokens.issue_socket_token(rings[socket_tokens.CONTEXT], issuer="maestro-discovery"),
+        "live ticket": "JWT "
+        + live_tickets.issue_ticket(
+            rings[live_tickets.CONTEXT], sub=world["writer"].public_id, channels=[f"graph:{graph_id}"]
+        )[0],
+        "expired": "JWT "
+        + issue_command_token(
+            rings["session"],
+            user_id=world["writer"].public_id,
+            graph_id=graph_id,
+            token_version=1,
+            ttl=60,
+            now=time.time() - 120,
+        ),
         "tampered": command_headers(app, world["writer"], graph_id)["Authorization"][:-3] + "abc",
-        "foreign key": "JWT " + issue_command_token(new_ring("session"), user_id=world["writer"].public_id,
-                                                    graph_id=graph_id, token_version=1),
+        "foreign key": "JWT "
+        + issue_command_token(
+            new_ring("session"), user_id=world["writer"].public_id, graph_id=graph_id, token_version=1
+        ),
     }
 
 
@@ -132,8 +168,11 @@ def test_a_token_for_another_graph_is_403(app, client, world, which):
 @pytest.mark.parametrize("which", ["input", "result"])
 def test_a_user_who_lost_write_gets_403_and_the_crawl_fails_saying_so(app, client, world, which):
     headers = command_headers(app, world["writer"], world["graph"].public_id)
-    changed = client.put(f"/api/graphs/{world['graph'].public_id}/roles", headers=world["headers"],
-                         json={"email": "writer@example.com", "role": "read"})
+    changed = client.put(
+        f"/api/graphs/{world['graph'].public_id}/roles",
+        headers=world["headers"],
+        json={"email": "writer@example.com", "role": "read"},
+    )
     assert changed.status_code == 200
     response = _call(client, world, which, headers)
     assert response.status_code == 403
@@ -144,9 +183,13 @@ def test_a_user_who_lost_write_gets_403_and_the_crawl_fails_saying_so(app, clien
 def test_a_command_token_is_refused_by_the_rest_of_the_api(app, client, world):
     headers = command_headers(app, world["owner"], world["graph"].public_id)
     graph_id = world["graph"].public_id
-    for method, path in (("get", f"/api/graphs/{graph_id}"), ("get", f"/api/graphs/{graph_id}/sources"),
-                         ("post", f"/api/graphs/{graph_id}/sources/{world['source']['id']}/crawl"),
-                         ("get", "/api/me"), ("get", f"/api/graphs/{graph_id}/dependencies")):
+    for method, path in (
+        ("get", f"/api/graphs/{graph_id}"),
+        ("get", f"/api/graphs/{graph_id}/sources"),
+        ("post", f"/api/graphs/{graph_id}/sources/{world['source']['id']}/crawl"),
+        ("get", "/api/me"),
+        ("get", f"/api/graphs/{graph_id}/dependencies"),
+    ):
         assert getattr(client, method)(path, headers=headers).status_code == 401, path
     # nor by the browser pages as a cookie
     client.set_cookie("maestro_access", headers["Authorization"].split()[1])
@@ -168,9 +211,15 @@ def test_a_password_change_ends_an_outstanding_command_token(app, client, auth, 
     headers = command_headers(app, world["writer"], world["graph"].public_id)
     auth.login(world["writer"].email)
     values = auth.form_values("/account")
-    changed = client.post("/account/password", data={**values, "current_password": PASSWORD,
-                                                      "new_password": "another good password",
-                                                      "confirm": "another good password"})
+    changed = client.post(
+        "/account/password",
+        data={
+            **values,
+            "current_password": PASSWORD,
+            "new_password": "another good password",
+            "confirm": "another good password",
+        },
+    )
     assert changed.status_code == 302
     response = _call(client, world, which, headers)
     assert response.status_code == 401 and "sessions have ended" in response.json["message"], response.text
@@ -193,7 +242,10 @@ def test_a_password_reset_ends_an_outstanding_command_token(app, world, which):
 
 
 def test_a_command_token_without_the_users_token_version_is_401(app, client, world):
-    claims = token_claims("maestro-server", "maestro-discovery", 900,
-                          sub=world["writer"].public_id, graph=world["graph"].public_id)
-    response = client.get(world["input"], headers={"Authorization": "JWT " + sign(claims, app.config["KEY_RINGS"]["session"])})
+    claims = token_claims(
+        "maestro-server", "maestro-discovery", 900, sub=world["writer"].public_id, graph=world["graph"].public_id
+    )
+    response = client.get(
+        world["input"], headers={"Authorization": "JWT " + sign(claims, app.config["KEY_RINGS"]["session"])}
+    )
     assert response.status_code == 401

@@ -1,4 +1,5 @@
 """Download SVG / PNG (SPEC §9): attachments named after the graph and date, under the page's rules."""
+
 from __future__ import annotations
 
 import re
@@ -40,9 +41,10 @@ def attachment_name(response) -> str:
 
 def test_file_names_are_an_ascii_slug_of_the_graph_name_and_the_date_it_was_drawn():
     from datetime import datetime
+
     drawn = datetime(2026, 11, 30, 23, 59, tzinfo=UTC)
     assert file_name("Web Shop — Überblick", drawn, "svg") == "web-shop-uberblick-2026-11-30.svg"
-    assert file_name("../../etc/passwd\"; x", drawn, "png") == "etc-passwd-x-2026-11-30.png"
+    assert file_name('../../etc/passwd"; x', drawn, "png") == "etc-passwd-x-2026-11-30.png"
     assert file_name("日本", drawn, "svg") == "graph-2026-11-30.svg"
 
 
@@ -128,8 +130,10 @@ def test_png_size_is_capped_for_huge_pictures():
     assert 30_000 * wide <= MAX_SIDE
     scale = png_scale(6_000, 4_000)
     assert 6_000 * scale * 4_000 * scale <= MAX_PIXELS * 1.0001 and scale < 1
-    svg = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40000 100" width="40000" height="100">'
-           '<rect x="0" y="0" width="40000" height="100" fill="#4e79a7"/></svg>')
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40000 100" width="40000" height="100">'
+        '<rect x="0" y="0" width="40000" height="100" fill="#4e79a7"/></svg>'
+    )
     width, height = png_size(svg_to_png(svg))
     assert width <= MAX_SIDE and width == int(40000 * MAX_SIDE / 40000) and height == int(100 * MAX_SIDE / 40000)
 
@@ -160,17 +164,20 @@ def test_the_qr_code_of_a_link_downloads_as_a_png(app, client, auth, owner, make
     assert client.get(f"{page}/qr.png").status_code == 410
 
 
-def test_a_picture_too_large_to_rasterize_in_a_request_is_refused_with_a_pointer_to_the_svg(app, client, auth, owner,
-                                                                                              make_graph):
+def test_a_picture_too_large_to_rasterize_in_a_request_is_refused_with_a_pointer_to_the_svg(
+    app, client, auth, owner, make_graph
+):
     from maestro_web.pictures import MAX_PNG_SVG_BYTES
+
     made = make_graph(owner, name="Huge", spec="a -> b")
-    boxes = "".join(f'<rect x="{i % 1000}" y="{i // 1000}" width="1" height="1" fill="#4e79a7"/>' for i in range(20_000))
+    boxes = "".join(
+        f'<rect x="{i % 1000}" y="{i // 1000}" width="1" height="1" fill="#4e79a7"/>' for i in range(20_000)
+    )
     svg = f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1000 20" width="1000" height="20">{boxes}</svg>'
     assert len(svg) > MAX_PNG_SVG_BYTES
     ring = app.config["KEY_RINGS"]["analytics"]
     job = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
-    posted = post_result(client, ring, made.public_id,
-                         json={"run_id": job["run_id"], "status": "finished", "svg": svg})
+    posted = post_result(client, ring, made.public_id, json={"run_id": job["run_id"], "status": "finished", "svg": svg})
     assert posted.status_code == 201, posted.text
     auth.login(owner.email)
     response = client.get(f"/analytics/graphs/{made.public_id}/download.png")
@@ -178,8 +185,9 @@ def test_a_picture_too_large_to_rasterize_in_a_request_is_refused_with_a_pointer
     assert client.get(f"/analytics/graphs/{made.public_id}/download.svg").status_code == 200
 
 
-def test_the_picture_page_offers_both_downloads_and_tells_the_owner_the_runs_warning(app, client, auth, owner,
-                                                                                      make_graph):
+def test_the_picture_page_offers_both_downloads_and_tells_the_owner_the_runs_warning(
+    app, client, auth, owner, make_graph
+):
     made = make_graph(owner, name="Cycle", spec="a -> b\nb -> a")
     draw_with_the_reference_worker(app, made.public_id)
     auth.login(owner.email)

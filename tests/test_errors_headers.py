@@ -1,4 +1,5 @@
 """Errors chosen in one place, security headers everywhere, health check, logging hygiene."""
+
 from __future__ import annotations
 
 import logging
@@ -28,9 +29,11 @@ def test_unknown_page_is_an_html_404_with_headers(client):
 def test_api_404_is_json(client):
     response = client.get("/api/nothing-here")
     assert response.status_code == 404
-    assert response.json == {"error": "not_found",
-                             "message": "The requested URL was not found on the server. If you entered the URL "
-                                        "manually please check your spelling and try again."}
+    assert response.json == {
+        "error": "not_found",
+        "message": "The requested URL was not found on the server. If you entered the URL "
+        "manually please check your spelling and try again.",
+    }
 
 
 def test_accept_json_gets_json_elsewhere(client):
@@ -64,8 +67,14 @@ def test_healthz_ok(client):
 
 
 def test_healthz_503_when_database_unavailable(tmp_path):
-    app = create_app({"MAESTRO_ENV": "testing", "INSTANCE_PATH": str(tmp_path),
-                      "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none"}, environ={})
+    app = create_app(
+        {
+            "MAESTRO_ENV": "testing",
+            "INSTANCE_PATH": str(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        },
+        environ={},
+    )
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.json == {"status": "unavailable", "database": "unavailable"}
@@ -73,8 +82,14 @@ def test_healthz_503_when_database_unavailable(tmp_path):
 
 
 def test_database_down_on_a_page_is_503_with_retry_after(tmp_path):
-    app = create_app({"MAESTRO_ENV": "testing", "INSTANCE_PATH": str(tmp_path),
-                      "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none"}, environ={})
+    app = create_app(
+        {
+            "MAESTRO_ENV": "testing",
+            "INSTANCE_PATH": str(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        },
+        environ={},
+    )
     response = app.test_client().post("/api/auth/token", json={"email": "a@example.com", "password": "x" * 10})
     assert response.status_code == 503
     assert response.json["error"] == "unavailable"

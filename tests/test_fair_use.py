@@ -1,6 +1,7 @@
 """Fair use (issue 20 §5): per-owner quotas on graphs and runs, a fair job claim, and a limit on role
 grants, on both databases. Each quota answers 429 with a message naming it, on pages and in the
 API, and changes nothing."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,8 +20,14 @@ def api_create(client, headers, name: str, spec: str = "web -> api"):
 
 def owned(app, owner) -> int:
     with app.app_context():
-        return db.session.scalar(select(func.count(Graph.id)).join(Graph.owner).where(
-            Graph.deleted_at.is_(None), Graph.owner.has(public_id=owner.public_id))) or 0
+        return (
+            db.session.scalar(
+                select(func.count(Graph.id))
+                .join(Graph.owner)
+                .where(Graph.deleted_at.is_(None), Graph.owner.has(public_id=owner.public_id))
+            )
+            or 0
+        )
 
 
 def runs_of(app, graph_id: str) -> int:
@@ -40,8 +47,9 @@ def test_the_graph_quota_refuses_one_more_graph_in_the_api_and_on_the_page(app, 
     browser = app.test_client()
     auth = AuthActions(browser)
     auth.login(owner.email)
-    page = browser.post("/graphs/new", data={"name": "Four", "type": "infra", "spec": "a -> b",
-                                             **auth.form_values("/graphs/new")})
+    page = browser.post(
+        "/graphs/new", data={"name": "Four", "type": "infra", "spec": "a -> b", **auth.form_values("/graphs/new")}
+    )
     assert page.status_code == 429 and "graph quota is 2" in page.text and "text/html" in page.content_type
     assert owned(app, owner) == 2  # nothing stored
     # Deleting one makes room again.
@@ -69,8 +77,9 @@ def test_the_queued_runs_quota_counts_waiting_graphs_of_the_owner(app, client, m
     worker = mint_worker_token(ring)
     claimed = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {worker}"}).json
     assert claimed["name"] == "Two"  # the owner's oldest waiting run ("One" was queued again since)
-    posted = post_result(client, ring, claimed["graph_id"],
-                         json={"run_id": claimed["run_id"], "status": "error", "msg": "test"})
+    posted = post_result(
+        client, ring, claimed["graph_id"], json={"run_id": claimed["run_id"], "status": "error", "msg": "test"}
+    )
     assert posted.status_code == 201
     assert api_create(client, headers, "Three").status_code == 201
 
@@ -103,8 +112,12 @@ def test_the_quotas_have_sane_defaults_read_from_the_environment(tmp_path):
     from maestro_web.config import ConfigError, load_settings
 
     settings = load_settings({}, tmp_path)
-    assert (settings["MAESTRO_QUOTA_GRAPHS"], settings["MAESTRO_QUOTA_QUEUED_RUNS"],
-            settings["MAESTRO_QUOTA_RUNS_PER_HOUR"], settings["MAESTRO_ROLE_GRANT_RATE_LIMIT"]) == (500, 20, 120, "30 per hour")
+    assert (
+        settings["MAESTRO_QUOTA_GRAPHS"],
+        settings["MAESTRO_QUOTA_QUEUED_RUNS"],
+        settings["MAESTRO_QUOTA_RUNS_PER_HOUR"],
+        settings["MAESTRO_ROLE_GRANT_RATE_LIMIT"],
+    ) == (500, 20, 120, "30 per hour")
     assert load_settings({"MAESTRO_QUOTA_QUEUED_RUNS": "5"}, tmp_path)["MAESTRO_QUOTA_QUEUED_RUNS"] == 5
     with pytest.raises(ConfigError, match="MAESTRO_QUOTA_GRAPHS"):
         load_settings({"MAESTRO_QUOTA_GRAPHS": "lots"}, tmp_path)
@@ -121,7 +134,11 @@ def claim(client, token):
 
 def test_claims_alternate_between_owners_so_a_late_small_queue_is_not_starved(app, client, make_user, make_graph):
     """Before, claims were first in first out: B's one run waited for all of A's."""
-    alice, bob, carol = make_user(email="a@example.com"), make_user(email="b@example.com"), make_user(email="c@example.com")
+    alice, bob, carol = (
+        make_user(email="a@example.com"),
+        make_user(email="b@example.com"),
+        make_user(email="c@example.com"),
+    )
     alices = [make_graph(alice, name=f"A{n}").public_id for n in range(6)]
     bobs = make_graph(bob, name="B").public_id  # queued after all of Alice's
     token = mint_worker_token(app.config["KEY_RINGS"]["analytics"])
@@ -160,8 +177,11 @@ def test_parallel_claims_across_owners_never_share_a_run(app, live_server, make_
     def claimer() -> None:
         session = requests.Session()
         while True:
-            response = session.post(f"{live_server.url}/analytics/jobs/claim",
-                                    headers={"Authorization": f"JWT {mint_worker_token(ring)}"}, timeout=30)
+            response = session.post(
+                f"{live_server.url}/analytics/jobs/claim",
+                headers={"Authorization": f"JWT {mint_worker_token(ring)}"},
+                timeout=30,
+            )
             if response.status_code == 204:
                 return
             with lock:
@@ -206,5 +226,11 @@ def test_role_grants_are_limited_per_user_in_the_api_and_on_the_page(app, client
     assert page.status_code == 429 and "role-grant limit" in page.text
     # Another user has a budget of their own.
     theirs = make_graph(member, name="Bob's")
-    assert client.put(f"/api/graphs/{theirs.public_id}/roles", headers=api_headers(client, member),
-                      json={"email": "ada@example.com", "role": "read"}).status_code == 200
+    assert (
+        client.put(
+            f"/api/graphs/{theirs.public_id}/roles",
+            headers=api_headers(client, member),
+            json={"email": "ada@example.com", "role": "read"},
+        ).status_code
+        == 200
+    )

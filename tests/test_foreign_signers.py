@@ -4,6 +4,7 @@ Maestro's own worker and Node services sign with `jsonwebtoken`, which sends no 
 is checked against the context's current key, then its previous keys; an unknown `kid`, a list
 `aud` or a `typ` other than JWT stays refused, in every context.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,8 +47,15 @@ def node_sign():
     script.write_text(SIGN_JS)
 
     def sign(payload: dict, secret: str, kid: str | None = None) -> str:
-        result = subprocess.run([node, str(script)], input=json.dumps({"payload": payload, "secret": secret, "kid": kid}),
-                                capture_output=True, text=True, timeout=30, cwd=folder, check=True)
+        result = subprocess.run(
+            [node, str(script)],
+            input=json.dumps({"payload": payload, "secret": secret, "kid": kid}),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=folder,
+            check=True,
+        )
         return result.stdout.strip()
 
     return sign
@@ -55,8 +63,14 @@ def node_sign():
 
 def worker_payload(graph_id: str = "*") -> dict:
     now = int(time.time())
-    return {"graph_id": graph_id, "iss": "maestro-analytics", "aud": "maestro-analytics-front",
-            "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex}
+    return {
+        "graph_id": graph_id,
+        "iss": "maestro-analytics",
+        "aud": "maestro-analytics-front",
+        "iat": now,
+        "exp": now + 600,
+        "jti": uuid.uuid4().hex,
+    }
 
 
 def header_of(token: str) -> dict:
@@ -75,13 +89,28 @@ def test_node_worker_without_kid_claims_and_posts_a_result(app, client, make_use
     assert claimed.status_code == 200 and claimed.json["graph_id"] == graph.public_id
 
     svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect x="1" y="1" width="5" height="5"/></svg>'
-    body = json.dumps({"run_id": claimed.json["run_id"], "status": "finished", "msg": "ok", "svg": svg,
-                       "total": 2, "info": {"nodes": 2}}).encode()
+    body = json.dumps(
+        {
+            "run_id": claimed.json["run_id"],
+            "status": "finished",
+            "msg": "ok",
+            "svg": svg,
+            "total": 2,
+            "info": {"nodes": 2},
+        }
+    ).encode()
     # A result token is bound to its run and to the body's SHA-256 (two more claims, any signer can add them).
-    post_token = node_sign({**worker_payload(graph.public_id), "run_id": claimed.json["run_id"],
-                            "body_sha256": hashlib.sha256(body).hexdigest()}, ring.current)
-    posted = client.post("/analytics/graphs", headers={"Authorization": f"JWT {post_token}"}, data=body,
-                         content_type="application/json")
+    post_token = node_sign(
+        {
+            **worker_payload(graph.public_id),
+            "run_id": claimed.json["run_id"],
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+        },
+        ring.current,
+    )
+    posted = client.post(
+        "/analytics/graphs", headers={"Authorization": f"JWT {post_token}"}, data=body, content_type="application/json"
+    )
     assert posted.status_code == 201 and posted.json["status"] == "finished"
 
 
@@ -129,14 +158,26 @@ def test_session_token_without_kid_signed_by_a_previous_key(app, client, make_us
     current = app.config["KEY_RINGS"]["session"]
     app.config["KEY_RINGS"]["session"] = KeyRing("session", current=current.current, previous=(old,))
     now = int(time.time())
-    claims = {"sub": user.public_id, "jti": uuid.uuid4().hex, "type": "access", "fresh": False, "iat": now,
-              "nbf": now, "exp": now + 300, "aud": "maestro-web", "iss": "maestro-server", "ver": user.token_version}
+    claims = {
+        "sub": user.public_id,
+        "jti": uuid.uuid4().hex,
+        "type": "access",
+        "fresh": False,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "aud": "maestro-web",
+        "iss": "maestro-server",
+        "ver": user.token_version,
+    }
     for secret in (current.current, old):
         token = pyjwt.encode(claims | {"jti": uuid.uuid4().hex}, secret, algorithm="HS256")
         response = client.get("/api/graphs", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200, secret[:10]
     refused = {
-        "unknown kid": pyjwt.encode(claims, current.current, algorithm="HS256", headers={"kid": key_id("session", "x")}),
+        "unknown kid": pyjwt.encode(
+            claims, current.current, algorithm="HS256", headers={"kid": key_id("session", "x")}
+        ),
         "list aud": pyjwt.encode(claims | {"aud": ["maestro-web", "other"]}, current.current, algorithm="HS256"),
         "typ not JWT": pyjwt.encode(claims, current.current, algorithm="HS256", headers={"typ": "at+jwt"}),
         "foreign key": pyjwt.encode(claims, "f" * 48, algorithm="HS256"),
@@ -180,15 +221,28 @@ def test_a_non_ascii_kid_is_an_unknown_key_not_a_500(app, client, make_user, mak
     link = make_link(app, graph, owner)
     kid = {"kid": "cl\u00e9-\u2603"}
     share_claims = pyjwt.decode(link.token, options={"verify_signature": False})
-    share = pyjwt.encode(share_claims, app.config["KEY_RINGS"]["public-analytics"].current, algorithm="HS256", headers=kid)
+    share = pyjwt.encode(
+        share_claims, app.config["KEY_RINGS"]["public-analytics"].current, algorithm="HS256", headers=kid
+    )
     assert client.get(f"/analytics/graphs/public/{graph.public_id}?token={share}").status_code == 404
     now = int(time.time())
-    session_claims = {"sub": owner.public_id, "jti": uuid.uuid4().hex, "type": "access", "fresh": False, "iat": now,
-                      "nbf": now, "exp": now + 300, "aud": "maestro-web", "iss": "maestro-server",
-                      "ver": owner.token_version}
+    session_claims = {
+        "sub": owner.public_id,
+        "jti": uuid.uuid4().hex,
+        "type": "access",
+        "fresh": False,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "aud": "maestro-web",
+        "iss": "maestro-server",
+        "ver": owner.token_version,
+    }
     session = pyjwt.encode(session_claims, app.config["KEY_RINGS"]["session"].current, algorithm="HS256", headers=kid)
     assert client.get("/api/graphs", headers={"Authorization": f"Bearer {session}"}).status_code == 401
-    worker = pyjwt.encode(worker_payload(), app.config["KEY_RINGS"]["analytics"].current, algorithm="HS256", headers=kid)
+    worker = pyjwt.encode(
+        worker_payload(), app.config["KEY_RINGS"]["analytics"].current, algorithm="HS256", headers=kid
+    )
     assert client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {worker}"}).status_code == 401
 
 
@@ -202,12 +256,21 @@ def test_our_signer_makes_pyjwts_very_token_and_refuses_what_pyjwt_refuses():
 
     ring = KeyRing("session", "s" * 48, previous=("p" * 48,))
     at = datetime(2026, 12, 7, 1, 2, 3, tzinfo=UTC)
-    for payload in ({"iss": "maestro-server", "aud": "maestro-websocket-client", "iat": 1, "exp": 601,
-                     "jti": uuid.uuid4().hex, "channels": ["share:abc"]},
-                    {"sub": "é ☃ \u2028", "iat": at, "exp": at, "nbf": at, "n": 1.5, "none": None, "list": [1, {"b": 2}]},
-                    {}):
-        assert encode_pinned(payload, ring) == pyjwt.encode(payload, ring.current, algorithm="HS256",
-                                                            headers={"kid": ring.current_kid})
+    for payload in (
+        {
+            "iss": "maestro-server",
+            "aud": "maestro-websocket-client",
+            "iat": 1,
+            "exp": 601,
+            "jti": uuid.uuid4().hex,
+            "channels": ["share:abc"],
+        },
+        {"sub": "é ☃ \u2028", "iat": at, "exp": at, "nbf": at, "n": 1.5, "none": None, "list": [1, {"b": 2}]},
+        {},
+    ):
+        assert encode_pinned(payload, ring) == pyjwt.encode(
+            payload, ring.current, algorithm="HS256", headers={"kid": ring.current_kid}
+        )
     with pytest.raises(TypeError):
         encode_pinned({"iss": 1}, ring)
     pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----"

@@ -9,6 +9,7 @@ worker tokens ("*" to claim, the graph's own to post a result), so generated req
 Fails on any 5xx and on any answer that breaks the document: an undocumented status, a wrong
 content type, a body that does not match its schema, or invalid input that was accepted.
 """
+
 from __future__ import annotations
 
 import io
@@ -38,8 +39,13 @@ from maestro_web.security.worker_tokens import mint_result_token, mint_worker_to
 # 12 positive + 12 negative examples an operation (24): the run stays around a minute per database.
 EXAMPLES = int(os.environ.get("MAESTRO_FUZZ_EXAMPLES", "12"))
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="5" height="5"/></svg>'
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
 
 
 BIND_TO_BODY = "JWT bind-me"
@@ -84,20 +90,32 @@ def world(app, client, make_user, make_graph) -> dict[str, Any]:
     job = client.post("/analytics/jobs/claim", headers=claim)
     assert job.status_code == 200 and job.json["graph_id"] == graph.public_id
     app.wsgi_app = bind_results(app.wsgi_app, ring, graph.public_id)  # type: ignore[method-assign]
-    source = client.post(f"/api/graphs/{graph.public_id}/sources", headers=headers,
-                         json={"kind": "compose", "label": "fuzz", "input": "services: {web: {image: nginx}}\n"})
+    source = client.post(
+        f"/api/graphs/{graph.public_id}/sources",
+        headers=headers,
+        json={"kind": "compose", "label": "fuzz", "input": "services: {web: {image: nginx}}\n"},
+    )
     assert source.status_code == 201, source.text
     crawl_id = start_crawl_row(app, graph.public_id, source.json["id"], owner)
     report_id = running_report(app, graph.public_id, owner)
-    invited = client.put(f"/api/graphs/{graph.public_id}/roles", headers=headers,
-                         json={"email": "fuzz-invited@example.com", "role": "read"})
+    invited = client.put(
+        f"/api/graphs/{graph.public_id}/roles",
+        headers=headers,
+        json={"email": "fuzz-invited@example.com", "role": "read"},
+    )
     assert invited.status_code == 202, invited.text
     return {
         "run_id": job.json["run_id"],
-        "ids": {"graph_id": graph.public_id, "link_id": link.json["id"], "user_id": member.public_id,
-                "source_id": source.json["id"], "crawl_id": crawl_id,
-                "token_id": personal.json["id"], "invitation_id": invited.json["invitation"]["id"],
-                "report_id": report_id},
+        "ids": {
+            "graph_id": graph.public_id,
+            "link_id": link.json["id"],
+            "user_id": member.public_id,
+            "source_id": source.json["id"],
+            "crawl_id": crawl_id,
+            "token_id": personal.json["id"],
+            "invitation_id": invited.json["invitation"]["id"],
+            "report_id": report_id,
+        },
         "command": command_headers(app, owner, graph.public_id),
         "report": report_headers(app, owner, graph.public_id, report_id),
         "user": headers,
@@ -120,8 +138,9 @@ def service_down_is_not_a_server_error(ctx: Any, response: Any, case: schemathes
 def _checks(case: schemathesis.Case) -> list[Any]:
     """The checks of this case (_checks_for); asking for a report may meet no report service (503)."""
     if case.operation.path == "/api/graphs/{graph_id}/reports" and case.method.upper() == "POST":
-        return [service_down_is_not_a_server_error if check is not_a_server_error else check
-                for check in _checks_for(case)]
+        return [
+            service_down_is_not_a_server_error if check is not_a_server_error else check for check in _checks_for(case)
+        ]
     return _checks_for(case)
 
 
@@ -129,8 +148,9 @@ def _checks_for(case: schemathesis.Case) -> list[Any]:
     """Every check, except that "invalid input is refused" is judged only when the body alone is
     invalid: the tokens replace generated Authorization headers, and unknown query parameters are
     ignored (as HTTP servers do), so a negated header or query string is not invalid here."""
-    negated = {location for location, info in case.meta.components.items() if info.mode.is_negative} \
-        if case.meta else set()
+    negated = (
+        {location for location, info in case.meta.components.items() if info.mode.is_negative} if case.meta else set()
+    )
     if negated and negated != {ParameterLocation.BODY}:
         return [check for check in CHECKS if check is not negative_data_rejection]
     return CHECKS
@@ -184,8 +204,13 @@ def test_every_operation_survives_generated_input(app, world: dict[str, Any], me
 
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
         strategy = operation.as_strategy(generation_mode=mode)
-        run = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                       suppress_health_check=list(HealthCheck))(given(case=strategy)(exercise))
+        run = settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )(given(case=strategy)(exercise))
         run()
     print(f"{method} {path}: {sum(seen.values())} requests, statuses {dict(sorted(seen.items()))}")
     assert sum(seen.values()) > 0

@@ -4,6 +4,7 @@ Hostile text: NUL and other control characters, lone surrogates (sent as the byt
 client would send), right-to-left overrides, emoji, markup, SQL, very long strings and deep
 brackets. Whatever the input: never a 500, and a refusal carries a message the user can read.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,9 +21,25 @@ from maestro_web.extensions import db
 from maestro_web.models import Graph
 
 SAMPLES = [
-    "\x00", "a\x00b", "\ud800", "x\udfff", "\u202egnp.exe", "💥" * 50, "<script>alert(1)</script>",
-    "' OR 1=1 --", "%00", "\\u0000", "{" * 2000, "[" * 2000 + "]" * 2000, "a -> " * 500, "\r\n\r\n", "\t\x0b\x0c",
-    "x" * 70_000, "é" * 300, "ﷺ" * 40, "\ufeff{\"nodes\": [\"a\"]}",
+    "\x00",
+    "a\x00b",
+    "\ud800",
+    "x\udfff",
+    "\u202egnp.exe",
+    "💥" * 50,
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "%00",
+    "\\u0000",
+    "{" * 2000,
+    "[" * 2000 + "]" * 2000,
+    "a -> " * 500,
+    "\r\n\r\n",
+    "\t\x0b\x0c",
+    "x" * 70_000,
+    "é" * 300,
+    "ﷺ" * 40,
+    '\ufeff{"nodes": ["a"]}',
 ]
 hostile_text = st.one_of(
     st.sampled_from(SAMPLES),
@@ -30,14 +47,20 @@ hostile_text = st.one_of(
     st.text(alphabet=st.characters(codec=None, categories=["Cc", "Cs", "Zs", "So", "Lo"]), max_size=100),
     st.builds(lambda a, b: a + "\x00" + b, st.text(max_size=40), st.text(max_size=40)),
 )
-FORM_SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FORM_SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def form_body(fields: dict[str, str]) -> bytes:
     """URL-encoded the way a broken client would: lone surrogates go out as their raw bytes."""
-    return "&".join(f"{quote(name)}={quote(value.encode('utf-8', 'surrogatepass'))}"
-                    for name, value in fields.items()).encode("ascii")
+    return "&".join(
+        f"{quote(name)}={quote(value.encode('utf-8', 'surrogatepass'))}" for name, value in fields.items()
+    ).encode("ascii")
 
 
 def post_form(client, path: str, fields: dict[str, str]):
@@ -49,8 +72,9 @@ def assert_answered(response, allowed: tuple[int, ...]) -> None:
     if response.status_code >= 400:
         page = response.get_data(as_text=True)
         # A page that explains: a field message or the error page's message, never a stack trace.
-        assert "Traceback" not in page and ("error" in page.lower() or "invalid" in page.lower()
-                                            or "must" in page.lower() or "enter" in page.lower())
+        assert "Traceback" not in page and (
+            "error" in page.lower() or "invalid" in page.lower() or "must" in page.lower() or "enter" in page.lower()
+        )
 
 
 def test_login_form_with_hostile_text(client, make_user):
@@ -87,8 +111,9 @@ def test_graph_form_with_hostile_name_and_spec(app, client, auth, make_user):
     @FORM_SETTINGS
     @given(name=st.one_of(st.just("Payments"), hostile_text), spec=hostile_text)
     def attempt(name: str, spec: str) -> None:
-        response = post_form(client, "/graphs/new", {"name": name, "type": "infra", "description": "",
-                                                     "spec": spec, **tokens})
+        response = post_form(
+            client, "/graphs/new", {"name": name, "type": "infra", "description": "", "spec": spec, **tokens}
+        )
         assert_answered(response, (302, 400, 422))
 
     attempt()
@@ -104,11 +129,14 @@ json_values = st.recursive(
     lambda inner: st.one_of(st.lists(inner, max_size=5), st.dictionaries(st.text(max_size=10), inner, max_size=5)),
     max_leaves=30,
 )
-spec_lines = st.lists(st.one_of(
-    hostile_text,
-    st.builds(lambda a, b: f"{a} -> {b}", st.text(max_size=30), st.text(max_size=30)),
-    st.builds(lambda a, k, v: f"{a} [{k}={v}]", st.text(max_size=20), st.text(max_size=10), st.text(max_size=10)),
-), max_size=30).map("\n".join)
+spec_lines = st.lists(
+    st.one_of(
+        hostile_text,
+        st.builds(lambda a, b: f"{a} -> {b}", st.text(max_size=30), st.text(max_size=30)),
+        st.builds(lambda a, k, v: f"{a} [{k}={v}]", st.text(max_size=20), st.text(max_size=10), st.text(max_size=10)),
+    ),
+    max_size=30,
+).map("\n".join)
 
 
 def check_parse(text: str) -> None:
@@ -137,11 +165,17 @@ def test_spec_parser_text_form_never_crashes(text: str) -> None:
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None)
-@given(document=st.one_of(
-    json_values,
-    st.fixed_dictionaries({"nodes": st.lists(st.one_of(hostile_text, json_values), max_size=10),
-                           "edges": st.lists(json_values, max_size=10)}),
-))
+@given(
+    document=st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {
+                "nodes": st.lists(st.one_of(hostile_text, json_values), max_size=10),
+                "edges": st.lists(json_values, max_size=10),
+            }
+        ),
+    )
+)
 def test_spec_parser_json_form_never_crashes(document) -> None:
     import json
 

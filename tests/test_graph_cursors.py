@@ -1,5 +1,6 @@
 """Graph lists by keyset cursor with a bounded total (issue 15): every graph exactly once, newest
 first, the last page from the other end, "100+" past the cap, and bad cursors answered 400."""
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,9 @@ def add_graphs(app, owner, count: int, prefix: str = "G", status: str = "finishe
     with app.app_context():
         user = db.session.get(User, owner.id)
         for i in range(count):
-            graph = Graph(owner=user, name=f"{prefix}{i:03d}", type="infra", description="", spec="", info={},
-                          status=status)
+            graph = Graph(
+                owner=user, name=f"{prefix}{i:03d}", type="infra", description="", spec="", info={}, status=status
+            )
             graph.roles.append(GraphRole(user=user, role=int(Role.ADMIN)))
             db.session.add(graph)
             db.session.flush()
@@ -79,7 +81,9 @@ def test_total_stops_at_the_cap(app, client, auth, me):
     assert "G000" in last and "G104" not in last and 'rel="next"' not in last
 
 
-@pytest.mark.parametrize("query", ["?cursor=nonsense", "?cursor=" + "A" * 80, "?cursor=eC4xLjE", "?page=2&cursor=bC4wLjE"])
+@pytest.mark.parametrize(
+    "query", ["?cursor=nonsense", "?cursor=" + "A" * 80, "?cursor=eC4xLjE", "?page=2&cursor=bC4wLjE"]
+)
 def test_bad_cursor_is_400_naming_it(client, auth, me, query):
     response = client.get("/api/graphs" + query, headers=api_headers(client, me))
     assert response.status_code == 400 and "cursor" in response.json["fields"]

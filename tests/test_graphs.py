@@ -1,4 +1,5 @@
 """Graph pages and roles (SPEC §4): who may see and change what, runs, the private view."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,7 +12,11 @@ from maestro_web.models import Graph, GraphRun, Role
 
 def runs_of(app, graph) -> list[GraphRun]:
     with app.app_context():
-        return list(db.session.scalars(select(GraphRun).join(Graph).where(Graph.public_id == graph.public_id).order_by(GraphRun.id)))
+        return list(
+            db.session.scalars(
+                select(GraphRun).join(Graph).where(Graph.public_id == graph.public_id).order_by(GraphRun.id)
+            )
+        )
 
 
 def load(app, graph) -> Graph:
@@ -33,15 +38,25 @@ def owner(owner, auth):
 
 
 def test_create_graph_queues_one_run_and_owner_is_admin(app, auth, client, owner):
-    response = post_form(auth, client, "/graphs/new", "/graphs/new", name="Checkout", type="infra",
-                         description="Shop", spec="web -> api\napi -> db [kind=database]")
+    response = post_form(
+        auth,
+        client,
+        "/graphs/new",
+        "/graphs/new",
+        name="Checkout",
+        type="infra",
+        description="Shop",
+        spec="web -> api\napi -> db [kind=database]",
+    )
     assert response.status_code == 302
     graph_id = response.headers["Location"].rsplit("/", 1)[-1]
     with app.app_context():
         graph = Graph.get_by_public_id(graph_id)
         assert graph.name == "Checkout" and graph.status == "process"
         assert graph.role_of(graph.owner) == Role.ADMIN
-        assert [run.state for run in db.session.scalars(select(GraphRun).where(GraphRun.graph_id == graph.id))] == ["queued"]
+        assert [run.state for run in db.session.scalars(select(GraphRun).where(GraphRun.graph_id == graph.id))] == [
+            "queued"
+        ]
     assert len(graph_id) >= 20  # random, not a counter
 
 
@@ -65,13 +80,16 @@ def test_too_many_nodes_is_refused_with_nothing_saved(app, auth, client, owner):
         assert db.session.scalar(select(func.count(Graph.id))) == 0
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"name": ""}, "Give the graph a name."),
-    ({"name": "x" * 121}, "At most 120 characters."),
-    ({"type": "bogus"}, "Choose business (or Maestro&#39;s spelling, bussiness) or infra."),
-    ({"spec": "  # only a comment"}, "Add at least one line"),
-    ({"spec": "checkout => payments"}, "line 1: found &#39;=&gt;&#39;: did you mean &#39;-&gt;&#39;?"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"name": ""}, "Give the graph a name."),
+        ({"name": "x" * 121}, "At most 120 characters."),
+        ({"type": "bogus"}, "Choose business (or Maestro&#39;s spelling, bussiness) or infra."),
+        ({"spec": "  # only a comment"}, "Add at least one line"),
+        ({"spec": "checkout => payments"}, "line 1: found &#39;=&gt;&#39;: did you mean &#39;-&gt;&#39;?"),
+    ],
+)
 def test_bad_graph_fields_are_named(app, auth, client, owner, fields, message):
     data = {"name": "Ok", "type": "infra", "spec": "", **fields}
     response = post_form(auth, client, "/graphs/new", "/graphs/new", **data)
@@ -144,14 +162,24 @@ def test_another_users_graph_is_404_everywhere(app, auth, client, owner, make_us
     stranger = make_user(email="stranger@example.com")
     graph = make_graph(stranger, name="Secret graph")
     gid = graph.public_id
-    for path in (f"/graphs/{gid}", f"/graphs/{gid}/edit", f"/graphs/{gid}/access", f"/graphs/{gid}/delete",
-                 f"/analytics/graphs/{gid}"):
+    for path in (
+        f"/graphs/{gid}",
+        f"/graphs/{gid}/edit",
+        f"/graphs/{gid}/access",
+        f"/graphs/{gid}/delete",
+        f"/analytics/graphs/{gid}",
+    ):
         response = client.get(path)
         assert response.status_code == 404, path
         assert "Secret graph" not in response.text
     values = auth.form_values("/graphs/")
     for path in (f"/graphs/{gid}/edit", f"/graphs/{gid}/rerun", f"/graphs/{gid}/delete", f"/graphs/{gid}/access"):
-        assert client.post(path, data={**values, "name": "x", "type": "infra", "email": "owner@example.com", "role": "7"}).status_code == 404, path
+        assert (
+            client.post(
+                path, data={**values, "name": "x", "type": "infra", "email": "owner@example.com", "role": "7"}
+            ).status_code
+            == 404
+        ), path
     assert load(app, graph).name == "Secret graph" and load(app, graph).deleted_at is None
     assert client.get("/graphs/does-not-exist").status_code == 404
 
@@ -168,7 +196,10 @@ def test_read_user_sees_but_cannot_change(app, auth, client, make_user, make_gra
     assert client.get(f"/analytics/graphs/{gid}").status_code == 200
     assert client.get(f"/graphs/{gid}/edit").status_code == 403
     values = auth.form_values(f"/graphs/{gid}")
-    assert client.post(f"/graphs/{gid}/edit", data={**values, "name": "Hacked", "type": "infra", "spec": ""}).status_code == 403
+    assert (
+        client.post(f"/graphs/{gid}/edit", data={**values, "name": "Hacked", "type": "infra", "spec": ""}).status_code
+        == 403
+    )
     assert client.post(f"/graphs/{gid}/rerun", data=values).status_code == 403
     assert client.post(f"/graphs/{gid}/delete", data=values).status_code == 403
     assert load(app, graph).name == "Shared"
@@ -181,7 +212,10 @@ def test_write_user_edits_but_cannot_delete_or_manage_roles(app, auth, client, m
     auth.login(writer.email)
     gid = graph.public_id
     values = auth.form_values(f"/graphs/{gid}/edit")
-    assert client.post(f"/graphs/{gid}/edit", data={**values, "name": "Edited", "type": "infra", "spec": "x"}).status_code == 302
+    assert (
+        client.post(f"/graphs/{gid}/edit", data={**values, "name": "Edited", "type": "infra", "spec": "x"}).status_code
+        == 302
+    )
     assert client.post(f"/graphs/{gid}/delete", data=values).status_code == 403
     assert client.get(f"/graphs/{gid}/delete").status_code == 403
     response = client.post(f"/graphs/{gid}/access", data={**values, "email": "writer@example.com", "role": "7"})
@@ -230,7 +264,10 @@ def test_delete_asks_then_soft_deletes(app, auth, client, owner, make_graph):
     gid = graph.public_id
     confirm = client.get(f"/graphs/{gid}/delete")
     assert confirm.status_code == 200 and "Delete “Doomed”?" in confirm.text
-    assert post_form(auth, client, f"/graphs/{gid}/delete", f"/graphs/{gid}/delete", confirm_name="Doomed").status_code == 302
+    assert (
+        post_form(auth, client, f"/graphs/{gid}/delete", f"/graphs/{gid}/delete", confirm_name="Doomed").status_code
+        == 302
+    )
     assert client.get(f"/graphs/{gid}").status_code == 404
     assert "Doomed" not in client.get("/graphs/").text
     found = load(app, graph)
@@ -273,6 +310,8 @@ def test_private_view_takes_only_the_session_cookie(app, make_user, make_graph):
     graph = make_graph(user)
     share = make_link(app, graph, user)
     visitor = app.test_client()
-    for response in (visitor.get(f"/analytics/graphs/{graph.public_id}", query_string={"token": share.token}),
-                     visitor.get(f"/analytics/graphs/{graph.public_id}", headers=api_headers(app.test_client(), user))):
+    for response in (
+        visitor.get(f"/analytics/graphs/{graph.public_id}", query_string={"token": share.token}),
+        visitor.get(f"/analytics/graphs/{graph.public_id}", headers=api_headers(app.test_client(), user)),
+    ):
         assert response.status_code == 302 and "/auth/login" in response.headers["Location"]

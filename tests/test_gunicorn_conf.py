@@ -3,6 +3,7 @@
 Each test starts the repo's recipe (`python -m gunicorn app:app` in the project folder, production
 settings, one worker) on a free loopback port and stops its whole process group afterwards.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,15 +37,30 @@ class Gunicorn:
         self.access_log = tmp / "access.log"
         environ = {key: value for key, value in os.environ.items() if not key.startswith(("MAESTRO_", "FLASK_"))}
         environ.update({spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS})
-        environ.update(MAESTRO_ENV="production", MAESTRO_BASE_URL="https://maestro.example.com", REDIS_URL=REDIS_URL,
-                       DATABASE_URL=database_url, MAESTRO_TRUSTED_PROXIES="1", WEB_CONCURRENCY="1",
-                       GUNICORN_BIND=bind, GUNICORN_ACCESS_LOG=str(self.access_log),
-                       GUNICORN_CMD_ARGS="--no-control-socket", **extra)
+        environ.update(
+            MAESTRO_ENV="production",
+            MAESTRO_BASE_URL="https://maestro.example.com",
+            REDIS_URL=REDIS_URL,
+            DATABASE_URL=database_url,
+            MAESTRO_TRUSTED_PROXIES="1",
+            WEB_CONCURRENCY="1",
+            GUNICORN_BIND=bind,
+            GUNICORN_ACCESS_LOG=str(self.access_log),
+            GUNICORN_CMD_ARGS="--no-control-socket",
+            **extra,
+        )
         with open(self.log, "wb") as log_file:
-            self.process = subprocess.Popen([sys.executable, "-m", "gunicorn", "app:app"], cwd=ROOT, env=environ,
-                                            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until_answers(f"http://127.0.0.1:{port}/healthz", process=self.process, log=self.log, timeout=90,
-                           what="gunicorn")
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "app:app"],
+                cwd=ROOT,
+                env=environ,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until_answers(
+            f"http://127.0.0.1:{port}/healthz", process=self.process, log=self.log, timeout=90, what="gunicorn"
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -114,10 +130,18 @@ def test_listening_beyond_loopback_while_trusting_proxies_warns_at_start(databas
         server.stop()
 
 
-@pytest.mark.parametrize(("address", "network"), [
-    ("198.51.100.200", "198.51.100.0"), ("2001:db8:1:2:3:4:5:6", "2001:db8:1::"), ("2001:db8::1", "2001:db8::"),
-    ("::1", "::"), ("::ffff:192.0.2.9", "192.0.2.0"), ("", "-"), ("unix-socket", "-"),
-])
+@pytest.mark.parametrize(
+    ("address", "network"),
+    [
+        ("198.51.100.200", "198.51.100.0"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1::"),
+        ("2001:db8::1", "2001:db8::"),
+        ("::1", "::"),
+        ("::ffff:192.0.2.9", "192.0.2.0"),
+        ("", "-"),
+        ("unix-socket", "-"),
+    ],
+)
 def test_truncate_address(address: str, network: str) -> None:
     assert truncate_address(address) == network
 

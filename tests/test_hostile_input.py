@@ -3,6 +3,7 @@
 Each input below answered 500 on main before this change (S = SQLite, P = PostgreSQL). Each now
 gets 400, 413 or 422 naming the field, and nothing is half-done: no row written, no token revoked.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,7 @@ def job(client, ring, graph):
 
 
 def worker_post(client, ring, graph_id, **kwargs):
-    return post_result(client, ring, graph_id,
-                       **kwargs)
+    return post_result(client, ring, graph_id, **kwargs)
 
 
 def assert_refused(response, statuses=(400, 422), field: str | None = None) -> dict:
@@ -76,9 +76,13 @@ def assert_nothing_stored(app: Flask, graph_id: str) -> None:
 
 def json_endpoints(graph_id: str) -> list[tuple[str, str]]:
     return [
-        ("POST", "/api/auth/token"), ("POST", "/users/auth"), ("POST", "/api/graphs"),
-        ("PATCH", f"/api/graphs/{graph_id}"), ("PUT", f"/api/graphs/{graph_id}/roles"),
-        ("POST", f"/api/graphs/{graph_id}/shares"), ("POST", f"/api/graphs/{graph_id}/public"),
+        ("POST", "/api/auth/token"),
+        ("POST", "/users/auth"),
+        ("POST", "/api/graphs"),
+        ("PATCH", f"/api/graphs/{graph_id}"),
+        ("PUT", f"/api/graphs/{graph_id}/roles"),
+        ("POST", f"/api/graphs/{graph_id}/shares"),
+        ("POST", f"/api/graphs/{graph_id}/public"),
         ("POST", "/api/live/ticket"),
     ]
 
@@ -89,21 +93,25 @@ def test_json_nested_1000_deep_is_400_on_every_json_endpoint(app, client, header
         assert response.status_code == 400, (method, path, response.status_code)
         assert response.json["error"] == "bad_request"
         # ... and inside a member, the member is named (422)
-        response = client.open(path, method=method, headers=headers, data=deep("name", 1000),
-                               content_type="application/json")
+        response = client.open(
+            path, method=method, headers=headers, data=deep("name", 1000), content_type="application/json"
+        )
         assert response.status_code in (400, 422), (method, path, response.status_code)
     assert count(app, Graph.id) == 1 and count(app, ShareLink.id) == 0
 
 
 def test_a_deep_member_is_named(client, headers):
-    response = client.post("/api/graphs", headers=headers, data=deep("description", 1000), content_type="application/json")
+    response = client.post(
+        "/api/graphs", headers=headers, data=deep("description", 1000), content_type="application/json"
+    )
     body = assert_refused(response, (422,), "description")
     assert "nested deeper" in body["fields"]["description"]
 
 
 def test_revoke_with_a_deep_body_refuses_and_revokes_nothing(app, client, headers):
-    response = client.post("/api/auth/revoke", headers=headers, data=deep("refresh_token", 1000),
-                           content_type="application/json")
+    response = client.post(
+        "/api/auth/revoke", headers=headers, data=deep("refresh_token", 1000), content_type="application/json"
+    )
     assert_refused(response, (422,), "refresh_token")
     assert client.get("/api/me", headers=headers).status_code == 200  # the token still works
     assert count(app, RevokedToken.id) == 0
@@ -125,8 +133,9 @@ def test_worker_ingest_deep_body_and_deep_info(app, client, ring, job):
     response = worker_post(client, ring, job["graph_id"], data=DEEP_ARRAY, content_type="application/json")
     assert_refused(response, (400,))
     info = '{"run_id": "%s", "svg": %s, "info": {"a": %s%s}}' % (job["run_id"], json.dumps(SVG), "[" * 2000, "]" * 2000)
-    body = assert_refused(worker_post(client, ring, job["graph_id"], data=info, content_type="application/json"),
-                          (422,), "info")
+    body = assert_refused(
+        worker_post(client, ring, job["graph_id"], data=info, content_type="application/json"), (422,), "info"
+    )
     assert "nested deeper" in body["fields"]["info"]
     # Maestro's form: `info` as JSON text
     form = {"run_id": job["run_id"], "payload": SVG, "info": '{"a": ' + "[" * 2000 + "]" * 2000 + "}"}
@@ -136,20 +145,31 @@ def test_worker_ingest_deep_body_and_deep_info(app, client, ring, job):
 
 def test_svg_with_5000_nested_groups_is_422(app, client, ring, job):
     svg = '<svg xmlns="http://www.w3.org/2000/svg">' + "<g>" * 5000 + "</g>" * 5000 + "</svg>"
-    body = assert_refused(worker_post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "svg": svg}),
-                          (422,), "svg")
+    body = assert_refused(
+        worker_post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "svg": svg}), (422,), "svg"
+    )
     assert "deep" in body["fields"]["svg"]
     assert_nothing_stored(app, job["graph_id"])
 
 
 def test_deep_json_spec_import_is_a_spec_error(app, client, headers, auth, owner):
     spec = '{"nodes": ' + "[" * 5000 + "]" * 5000 + "}"
-    body = assert_refused(client.post("/api/graphs", headers=headers, json={"name": "Deep", "spec": spec}), (422,), "spec")
+    body = assert_refused(
+        client.post("/api/graphs", headers=headers, json={"name": "Deep", "spec": spec}), (422,), "spec"
+    )
     assert "nested deeper" in " ".join(body["fields"]["spec"])
     auth.login(owner.email)
     page = client.get("/graphs/new")
-    response = client.post("/graphs/new", data={"name": "Deep", "type": "infra", "spec": spec,
-                                                "csrf_token": form_csrf(page.text), **_jwt_csrf(page.text)})
+    response = client.post(
+        "/graphs/new",
+        data={
+            "name": "Deep",
+            "type": "infra",
+            "spec": spec,
+            "csrf_token": form_csrf(page.text),
+            **_jwt_csrf(page.text),
+        },
+    )
     assert response.status_code == 422 and "nested deeper" in response.get_data(as_text=True)
     assert count(app, Graph.id) == 0
 
@@ -166,12 +186,14 @@ def _jwt_csrf(html: str) -> dict[str, str]:
 
 def test_nul_in_login_and_register_forms_is_400(app, client):
     page = client.get("/auth/login")
-    response = client.post("/auth/login", data={"email": "a\x00@example.com", "password": PASSWORD,
-                                                "csrf_token": form_csrf(page.text)})
+    response = client.post(
+        "/auth/login", data={"email": "a\x00@example.com", "password": PASSWORD, "csrf_token": form_csrf(page.text)}
+    )
     assert response.status_code == 400 and "NUL" in response.get_data(as_text=True)
     page = client.get("/auth/register")
-    response = client.post("/auth/register", data={"name": "Eve\x00", "email": "eve@example.com",
-                                                   "csrf_token": form_csrf(page.text)})
+    response = client.post(
+        "/auth/register", data={"name": "Eve\x00", "email": "eve@example.com", "csrf_token": form_csrf(page.text)}
+    )
     assert response.status_code == 400
     assert count(app, User.id) == 0
 
@@ -189,10 +211,19 @@ def test_nul_in_search_is_400(client, headers, auth, owner):
     assert client.get("/graphs/?q=a%00b").status_code == 400
 
 
-@pytest.mark.parametrize("path", [
-    "/graphs/%00", "/graphs/%00/edit", "/graphs/%00/shares", "/analytics/graphs/%00",
-    "/analytics/graphs/public/%00?token=x", "/api/graphs/%00", "/api/graphs/%00/roles", "/api/graphs/%00/shares",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/graphs/%00",
+        "/graphs/%00/edit",
+        "/graphs/%00/shares",
+        "/analytics/graphs/%00",
+        "/analytics/graphs/public/%00?token=x",
+        "/api/graphs/%00",
+        "/api/graphs/%00/roles",
+        "/api/graphs/%00/shares",
+    ],
+)
 def test_nul_in_an_id_in_the_path_is_400(client, headers, auth, owner, path):
     auth.login(owner.email)
     response = client.get(path, headers=headers)
@@ -201,52 +232,82 @@ def test_nul_in_an_id_in_the_path_is_400(client, headers, auth, owner, path):
 
 def test_nul_in_the_id_of_a_state_changing_api_route_is_400(client, headers, graph):
     assert_refused(client.delete("/api/graphs/%00", headers=headers), (400,), "path")
-    assert_refused(client.patch(f"/api/graphs/{graph.public_id}/shares/%00", headers=headers, json={"paused": True}),
-                   (400,), "path")
+    assert_refused(
+        client.patch(f"/api/graphs/{graph.public_id}/shares/%00", headers=headers, json={"paused": True}),
+        (400,),
+        "path",
+    )
     assert_refused(client.delete(f"/api/graphs/{graph.public_id}/roles/%00", headers=headers), (400,), "path")
 
 
 def test_nul_in_json_members_is_422_naming_them(app, client, headers, graph):
     assert_refused(client.post("/api/graphs", headers=headers, json={"name": "a\x00b"}), (422,), "name")
-    assert_refused(client.post("/api/graphs", headers=headers, json={"name": "ok", "spec": "a -> b # \x00"}),
-                   (422,), "spec")
-    assert_refused(client.put(f"/api/graphs/{graph.public_id}/roles", headers=headers,
-                              json={"email": "x\x00@example.com", "role": "read"}), (422,), "email")
-    assert_refused(client.post(f"/api/graphs/{graph.public_id}/shares", headers=headers, json={"label": "\x00"}),
-                   (422,), "label")
+    assert_refused(
+        client.post("/api/graphs", headers=headers, json={"name": "ok", "spec": "a -> b # \x00"}), (422,), "spec"
+    )
+    assert_refused(
+        client.put(
+            f"/api/graphs/{graph.public_id}/roles", headers=headers, json={"email": "x\x00@example.com", "role": "read"}
+        ),
+        (422,),
+        "email",
+    )
+    assert_refused(
+        client.post(f"/api/graphs/{graph.public_id}/shares", headers=headers, json={"label": "\x00"}), (422,), "label"
+    )
     assert_refused(client.post("/api/live/ticket", headers=headers, json={"graph": "\x00"}), (400, 422))
     assert count(app, Graph.id) == 1 and count(app, ShareLink.id) == 0
 
 
 def test_nul_in_a_worker_token_claim_is_422(app, client, ring, job):
     token = mint_worker_token(ring, "\x00")
-    response = client.post("/analytics/graphs", headers={"Authorization": f"JWT {token}"},
-                           json={"run_id": job["run_id"], "svg": SVG})
+    response = client.post(
+        "/analytics/graphs", headers={"Authorization": f"JWT {token}"}, json={"run_id": job["run_id"], "svg": SVG}
+    )
     body = assert_refused(response, (422,), "graph_id")
     assert "NUL" in body["fields"]["graph_id"]
     assert_nothing_stored(app, job["graph_id"])
 
 
 def test_nul_in_worker_msg_json_and_form(app, client, ring, job):
-    assert_refused(worker_post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "svg": SVG, "msg": "a\x00"}),
-                   (422,), "msg")
-    assert_refused(worker_post(client, ring, job["graph_id"], data={"run_id": job["run_id"], "payload": SVG,
-                                                                    "msg": "a\x00"}), (422,), "msg")
-    assert_refused(worker_post(client, ring, job["graph_id"], data={"run_id": job["run_id"] + "\x00", "payload": SVG}),
-                   (422,), "run_id")
+    assert_refused(
+        worker_post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "svg": SVG, "msg": "a\x00"}),
+        (422,),
+        "msg",
+    )
+    assert_refused(
+        worker_post(client, ring, job["graph_id"], data={"run_id": job["run_id"], "payload": SVG, "msg": "a\x00"}),
+        (422,),
+        "msg",
+    )
+    assert_refused(
+        worker_post(client, ring, job["graph_id"], data={"run_id": job["run_id"] + "\x00", "payload": SVG}),
+        (422,),
+        "run_id",
+    )
     assert_nothing_stored(app, job["graph_id"])
 
 
 # --- lone surrogates, numbers out of range, NaN ----------------------------------------------------
 
 
-@pytest.mark.parametrize("value, problem", [
-    ("plain text", None), ("é 😀 \uffff \U0010ffff \ud7ff \ue000", None), ("", None),
-    ("a\x00b", "NUL"), ("é\x00", "NUL"), ("a\ud800b", "surrogate"), ("\udfff", "surrogate"),
-    ("\ud83d\ude00", "surrogate"),  # a pair as two code points is still two lone surrogates in a str
-    ("\x00 then \ud800", "NUL"), ("\ud800 then \x00", "surrogate"),  # the first one found is named
-    ("x" * 100_000 + "\x00", "NUL"), ("é" * 100_000 + "\udc00", "surrogate"),
-])
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ("plain text", None),
+        ("é 😀 \uffff \U0010ffff \ud7ff \ue000", None),
+        ("", None),
+        ("a\x00b", "NUL"),
+        ("é\x00", "NUL"),
+        ("a\ud800b", "surrogate"),
+        ("\udfff", "surrogate"),
+        ("\ud83d\ude00", "surrogate"),  # a pair as two code points is still two lone surrogates in a str
+        ("\x00 then \ud800", "NUL"),
+        ("\ud800 then \x00", "surrogate"),  # the first one found is named
+        ("x" * 100_000 + "\x00", "NUL"),
+        ("é" * 100_000 + "\udc00", "surrogate"),
+    ],
+)
 def test_text_problem_names_the_first_bad_character(value, problem):
     from maestro_web.safe_json import text_problem
 
@@ -256,8 +317,9 @@ def test_text_problem_names_the_first_bad_character(value, problem):
 
 def test_lone_surrogates_in_json_strings_are_422(app, client, headers, graph, ring, job):
     raw = '{"name": "bad \\ud800 name"}'
-    body = assert_refused(client.post("/api/graphs", headers=headers, data=raw, content_type="application/json"),
-                          (422,), "name")
+    body = assert_refused(
+        client.post("/api/graphs", headers=headers, data=raw, content_type="application/json"), (422,), "name"
+    )
     assert "surrogate" in body["fields"]["name"]
     raw = '{"email": "\\udfff@example.com", "password": "whatever1"}'
     assert_refused(client.post("/api/auth/token", data=raw, content_type="application/json"), (422,), "email")
@@ -267,24 +329,32 @@ def test_lone_surrogates_in_json_strings_are_422(app, client, headers, graph, ri
     assert_nothing_stored(app, job["graph_id"])
 
 
-@pytest.mark.parametrize("raw, field", [
-    ('{"expires_in": 1e20}', "expires_in"),
-    ('{"expires_in": 100000000000000000000}', "expires_in"),
-    ('{"max_views": 1180591620717411303424}', "max_views"),
-    ('{"expires_at": "9999-12-31T23:59:59-23:59"}', "expires_at"),
-    ('{"expires_at": "0001-01-01T00:00:00+23:59"}', "expires_at"),
-])
+@pytest.mark.parametrize(
+    "raw, field",
+    [
+        ('{"expires_in": 1e20}', "expires_in"),
+        ('{"expires_in": 100000000000000000000}', "expires_in"),
+        ('{"max_views": 1180591620717411303424}', "max_views"),
+        ('{"expires_at": "9999-12-31T23:59:59-23:59"}', "expires_at"),
+        ('{"expires_at": "0001-01-01T00:00:00+23:59"}', "expires_at"),
+    ],
+)
 def test_numbers_and_dates_out_of_range_on_share_links_are_422(app, client, headers, graph, raw, field):
-    response = client.post(f"/api/graphs/{graph.public_id}/shares", headers=headers, data=raw,
-                           content_type="application/json")
+    response = client.post(
+        f"/api/graphs/{graph.public_id}/shares", headers=headers, data=raw, content_type="application/json"
+    )
     assert_refused(response, (422,), field)
     assert count(app, ShareLink.id) == 0
 
 
 def test_extending_a_link_by_1e20_seconds_is_422(app, client, headers, graph):
     link = client.post(f"/api/graphs/{graph.public_id}/shares", headers=headers, json={"label": "x"}).json
-    response = client.patch(f"/api/graphs/{graph.public_id}/shares/{link['id']}", headers=headers,
-                            data='{"expires_in": 1e20}', content_type="application/json")
+    response = client.patch(
+        f"/api/graphs/{graph.public_id}/shares/{link['id']}",
+        headers=headers,
+        data='{"expires_in": 1e20}',
+        content_type="application/json",
+    )
     assert_refused(response, (422,), "expires_in")
 
 
@@ -297,18 +367,25 @@ def test_a_page_with_30_digits_is_400(client, headers, auth, owner):
 
 def test_worker_total_2_to_the_70_is_422(app, client, ring, job):
     big = 2**70
-    assert_refused(worker_post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "svg": SVG, "total": big}),
-                   (422,), "total")
-    assert_refused(worker_post(client, ring, job["graph_id"], data={"run_id": job["run_id"], "payload": SVG,
-                                                                    "total": str(big)}), (422,), "total")
+    assert_refused(
+        worker_post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "svg": SVG, "total": big}),
+        (422,),
+        "total",
+    )
+    assert_refused(
+        worker_post(client, ring, job["graph_id"], data={"run_id": job["run_id"], "payload": SVG, "total": str(big)}),
+        (422,),
+        "total",
+    )
     assert_nothing_stored(app, job["graph_id"])
 
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_non_finite_numbers_in_worker_info_are_refused(app, client, ring, job, number):
     raw = '{"run_id": "%s", "svg": %s, "info": {"density": %s}}' % (job["run_id"], json.dumps(SVG), number)
-    body = assert_refused(worker_post(client, ring, job["graph_id"], data=raw, content_type="application/json"),
-                          (422,), "info")
+    body = assert_refused(
+        worker_post(client, ring, job["graph_id"], data=raw, content_type="application/json"), (422,), "info"
+    )
     assert "finite" in body["fields"]["info"]
     form = {"run_id": job["run_id"], "payload": SVG, "info": '{"density": %s}' % number}
     assert_refused(worker_post(client, ring, job["graph_id"], data=form), (422,), "info")
@@ -336,8 +413,11 @@ def test_a_stored_non_finite_number_is_written_as_valid_json(app, client, header
 
 
 def test_options_on_every_api_route_is_answered_with_allow(app, client, graph):
-    rules = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith(("/api/", "/analytics/"))
-             or rule.rule == "/users/auth"]
+    rules = [
+        rule
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith(("/api/", "/analytics/")) or rule.rule == "/users/auth"
+    ]
     assert len(rules) >= 20
     for rule in rules:
         path = rule.rule
@@ -359,9 +439,12 @@ def failing_route(app):
 
     @app.get("/__test/db-error")
     def _db_error():
-        db.session.execute(text("INSERT INTO users (id, public_id, email, name, password_hash) "
-                                "VALUES (:id, :pid, :email, :name, :hash)"),
-                           [{"id": 1, "pid": "dup", "email": "a@example.com", "name": "A", "hash": SECRET}] * 2)
+        db.session.execute(
+            text(
+                "INSERT INTO users (id, public_id, email, name, password_hash) VALUES (:id, :pid, :email, :name, :hash)"
+            ),
+            [{"id": 1, "pid": "dup", "email": "a@example.com", "name": "A", "hash": SECRET}] * 2,
+        )
         return "unreachable"
 
     @app.get("/__test/db-nul")

@@ -6,6 +6,7 @@ Rows stored before the sanitizer refused these are simulated by writing the SVG 
 result directly (bypassing ingest). A real app process (a werkzeug server in a subprocess, as a
 gunicorn worker is) shows that the process lives and keeps answering /healthz.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,14 +37,18 @@ ROOT = Path(__file__).resolve().parent.parent
 NS = 'xmlns="http://www.w3.org/2000/svg"'
 
 # resvg panics on this stroke (a Rust panic is a BaseException: it ended the gunicorn worker).
-STROKE = (f'<svg {NS} viewBox="0 0 100 100" width="100" height="100"><rect x="10" y="10" width="10" height="10" '
-          'fill="none" stroke="#000" stroke-width="1e12"/></svg>')
+STROKE = (
+    f'<svg {NS} viewBox="0 0 100 100" width="100" height="100"><rect x="10" y="10" width="10" height="10" '
+    'fill="none" stroke="#000" stroke-width="1e12"/></svg>'
+)
 # 1.2 KB: a translucent rect nested through three levels of ten <use>, a thousand full-canvas layers.
 _TEN = "".join('<use href="#{}"/>' for _ in range(10))
-USE_BOMB = (f'<svg {NS} viewBox="0 0 1000 1000" width="1000" height="1000"><defs>'
-            '<rect id="r" width="1000" height="1000" fill="#e15759" opacity="0.5"/>'
-            f'<g id="a">{_TEN.format(*"r" * 10)}</g><g id="b">{_TEN.format(*"a" * 10)}</g>'
-            f'<g id="c">{_TEN.format(*"b" * 10)}</g></defs><use href="#c"/></svg>')
+USE_BOMB = (
+    f'<svg {NS} viewBox="0 0 1000 1000" width="1000" height="1000"><defs>'
+    '<rect id="r" width="1000" height="1000" fill="#e15759" opacity="0.5"/>'
+    f'<g id="a">{_TEN.format(*"r" * 10)}</g><g id="b">{_TEN.format(*"a" * 10)}</g>'
+    f'<g id="c">{_TEN.format(*"b" * 10)}</g></defs><use href="#c"/></svg>'
+)
 
 
 def store_raw(app, graph_id: str, svg: str) -> None:
@@ -59,8 +64,9 @@ def post_picture(app, graph_id: str, svg: str):
     client = app.test_client()
     job = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
     assert job["graph_id"] == graph_id
-    return post_result(client, ring, graph_id, json={"run_id": job["run_id"], "status": "finished", "msg": "2 nodes",
-                                                     "svg": svg})
+    return post_result(
+        client, ring, graph_id, json={"run_id": job["run_id"], "status": "finished", "msg": "2 nodes", "svg": svg}
+    )
 
 
 def assert_points_at_the_svg(response, svg_link: str) -> None:
@@ -81,8 +87,9 @@ def test_ingest_refuses_both_pictures_and_stores_nothing(app, owner, make_graph,
         assert GraphResult.latest_for(Graph.get_by_public_id(made.public_id), with_picture=True) is None
 
 
-def test_a_stored_picture_the_renderer_panics_on_answers_422_with_the_svg_link_everywhere(app, client, auth, owner,
-                                                                                         graph, caplog):
+def test_a_stored_picture_the_renderer_panics_on_answers_422_with_the_svg_link_everywhere(
+    app, client, auth, owner, graph, caplog
+):
     made = make_link(app, graph, owner)
     store_raw(app, graph.public_id, STROKE)
     caplog.set_level(logging.INFO)
@@ -99,11 +106,15 @@ def test_a_stored_picture_the_renderer_panics_on_answers_422_with_the_svg_link_e
     assert_points_at_the_svg(visit_short(app, code, "?ext=png"), f"/analytics/s/{code}?ext=svg")
 
     public_download = f"/analytics/graphs/public/{graph.public_id}/download.png?token={made.token}"
-    assert_points_at_the_svg(app.test_client().get(public_download),
-                             f"/analytics/graphs/public/{graph.public_id}/download.svg?token={made.token}")
+    assert_points_at_the_svg(
+        app.test_client().get(public_download),
+        f"/analytics/graphs/public/{graph.public_id}/download.svg?token={made.token}",
+    )
     auth.login(owner.email)
-    assert_points_at_the_svg(client.get(f"/analytics/graphs/{graph.public_id}/download.png"),
-                             f"/analytics/graphs/{graph.public_id}/download.svg")
+    assert_points_at_the_svg(
+        client.get(f"/analytics/graphs/{graph.public_id}/download.png"),
+        f"/analytics/graphs/{graph.public_id}/download.svg",
+    )
 
     # One line says so, once (the outcome is kept), and no line holds the token.
     refusals = [record for record in caplog.records if "PNG not rendered" in record.getMessage()]
@@ -127,11 +138,20 @@ def test_one_render_per_picture_across_threads_and_processes(tmp_path, caplog):
     assert len([record for record in caplog.records if "PNG not rendered" in record.getMessage()]) == 1
 
     # Another process of the app reads the outcome from the folder: it renders nothing, logs nothing.
-    probe = ("import logging, sys\nlogging.basicConfig()\nfrom maestro_web import pictures\n"
-             "try:\n    pictures.svg_to_png(sys.stdin.read(), sys.argv[1])\n"
-             "except pictures.Unrenderable as refused:\n    print(refused.reason)\n")
-    other = subprocess.run([sys.executable, "-c", probe, folder], input=svg, capture_output=True, text=True,
-                           cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    probe = (
+        "import logging, sys\nlogging.basicConfig()\nfrom maestro_web import pictures\n"
+        "try:\n    pictures.svg_to_png(sys.stdin.read(), sys.argv[1])\n"
+        "except pictures.Unrenderable as refused:\n    print(refused.reason)\n"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", probe, folder],
+        input=svg,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
     assert other.stdout.strip() == "the renderer failed on it", other.stderr
     assert "PNG not rendered" not in other.stderr
 
@@ -171,14 +191,23 @@ def children_of(pid: int) -> list[int]:
 
 @pytest.fixture
 def app_process(app, tmp_path):
-    config = {"MAESTRO_ENV": "testing", "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-              "INSTANCE_PATH": str(tmp_path / "process-instance"), "RATELIMIT_ENABLED": False,
-              "RATELIMIT_STORAGE_URI": "memory://"}
+    config = {
+        "MAESTRO_ENV": "testing",
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "INSTANCE_PATH": str(tmp_path / "process-instance"),
+        "RATELIMIT_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
     environ = {"MAESTRO_SECRETJWT_PUBLIC_ANALYTICS": app.config["KEY_RINGS"]["public-analytics"].current}
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-c", SERVE, json.dumps(config), json.dumps(environ), str(port), str(CPU_SECONDS)], cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        [sys.executable, "-c", SERVE, json.dumps(config), json.dumps(environ), str(port), str(CPU_SECONDS)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert process.stdout is not None and process.stdout.readline().strip() == "ready"
     process.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
     yield process
@@ -197,7 +226,12 @@ def test_an_app_process_survives_both_pictures_and_keeps_answering(app, app_proc
     graphs = {name: make_graph(owner, name=name, spec="a -> b") for name in ("Stroke", "Bomb")}
     links = {}
     for (name, made), svg in zip(graphs.items(), (STROKE, USE_BOMB)):
-        assert post_picture(app, made.public_id, "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 10 10'/>").status_code == 201
+        assert (
+            post_picture(
+                app, made.public_id, "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 10 10'/>"
+            ).status_code
+            == 201
+        )
         store_raw(app, made.public_id, svg)
         links[name] = make_link(app, made, owner)
     url = app_process.url
@@ -217,8 +251,10 @@ def test_an_app_process_survives_both_pictures_and_keeps_answering(app, app_proc
             response = bomb.result()
             assert response.status_code == 422 and escape(f"{links['Bomb'].path}&ext=svg") in response.text
             # Stopped by a limit (the lowered CPU one; the wall-clock one only on a badly overloaded machine).
-            assert (f"more than {CPU_SECONDS} s of CPU" in response.text
-                    or f"longer than {pictures.WALL_SECONDS} s to draw" in response.text), response.text
+            assert (
+                f"more than {CPU_SECONDS} s of CPU" in response.text
+                or f"longer than {pictures.WALL_SECONDS} s to draw" in response.text
+            ), response.text
     assert answered >= 1
     assert app_process.poll() is None and healthy(url)
     assert children_of(app_process.pid) == []  # the renderer child was stopped and reaped

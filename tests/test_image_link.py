@@ -1,5 +1,6 @@
 """The image link (`&ext=png`) and OpenGraph tags (issue 14 item 5): a PNG of the current picture
 under the page's rules and headers, counted as a view; capped with a clear answer."""
+
 from __future__ import annotations
 
 import re
@@ -66,7 +67,9 @@ def test_revocation_stops_the_image_at_once(app, auth, client, owner, graph):
     assert image(app, made).status_code == 410 and short_image(app, made).status_code == 410
 
 
-def test_tampered_token_rotated_out_key_deleted_graph_and_creator_without_write(app, auth, client, owner, writer, graph):
+def test_tampered_token_rotated_out_key_deleted_graph_and_creator_without_write(
+    app, auth, client, owner, writer, graph
+):
     made, by_writer = make_link(app, graph, owner), make_link(app, graph, writer)
     tampered = app.test_client().get(made.path[:-2] + ("AA" if not made.path.endswith("AA") else "BB") + "&ext=png")
     assert tampered.status_code == 404
@@ -100,8 +103,10 @@ def test_opengraph_tags_are_present_and_absolute(app, client, owner, graph):
     base = app.config["MAESTRO_ANALYTICS_URL"]
     assert base.startswith("http")
     code = mint_short_code(app.config["KEY_RINGS"][SHARE_CONTEXT], made.id)
-    for path, expected in ((made.path, f"{base}{made.path.removeprefix('/analytics')}&amp;ext=png"),
-                           (f"/analytics/s/{code}", f"{base}/s/{code}?ext=png")):
+    for path, expected in (
+        (made.path, f"{base}{made.path.removeprefix('/analytics')}&amp;ext=png"),
+        (f"/analytics/s/{code}", f"{base}/s/{code}?ext=png"),
+    ):
         html = app.test_client().get(path).get_data(as_text=True)
         assert '<meta property="og:title" content="Checkout">' in html
         assert re.search(r'<meta property="og:description" content="Shared graph[^"]*">', html)

@@ -4,6 +4,7 @@ Over HTTP with a real SMTP server on loopback (tests/mail_support.py): the link 
 message the app sent, as the invited person would. Every dead end (withdrawn, expired, used, another
 address, tampered) answers a page that says which, and grants nothing.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,11 @@ def smtp(app) -> Iterator[SmtpServer]:
 
 
 def mails_to(server: SmtpServer, address: str, subject: str | None = None):
-    return [message for message in server.inbox.settle()
-            if message["To"] == address and (subject is None or message["Subject"] == subject)]
+    return [
+        message
+        for message in server.inbox.settle()
+        if message["To"] == address and (subject is None or message["Subject"] == subject)
+    ]
 
 
 def invitation_link(message) -> str:
@@ -58,12 +62,14 @@ def role_of(app, graph_id: str, email: str) -> Role | None:
 def create_account(client, link: str, name: str = "Nia", password: str = PASSWORD):
     page = client.get(link)
     assert page.status_code == 200, page.text
-    return client.post(link, data={"name": name, "password": password, "confirm": password,
-                                   "csrf_token": form_csrf(page.text)})
+    return client.post(
+        link, data={"name": name, "password": password, "confirm": password, "csrf_token": form_csrf(page.text)}
+    )
 
 
 def test_an_address_without_an_account_is_invited_and_the_link_makes_the_account_with_the_role(
-        app, client, smtp, owner, make_graph):
+    app, client, smtp, owner, make_graph
+):
     graph = make_graph(owner, name="Checkout")
     headers = api_headers(client, owner)
     answer = invite(client, headers, graph.public_id, " Nia@Example.com ", "write")
@@ -147,8 +153,10 @@ def test_withdrawn_expired_and_tampered_links_say_so_and_grant_nothing(app, clie
     headers = api_headers(client, owner)
     for address in ("gone@example.com", "old@example.com", "odd@example.com"):
         assert invite(client, headers, graph.public_id, address).status_code == 202
-    links = {address: invitation_link(mails_to(smtp, address, INVITATION_SUBJECT)[0])
-             for address in ("gone@example.com", "old@example.com", "odd@example.com")}
+    links = {
+        address: invitation_link(mails_to(smtp, address, INVITATION_SUBJECT)[0])
+        for address in ("gone@example.com", "old@example.com", "odd@example.com")
+    }
     items = client.get(f"/api/graphs/{graph.public_id}/invitations", headers=headers).json["items"]
     by_email = {item["email"]: item["id"] for item in items}
 
@@ -157,16 +165,21 @@ def test_withdrawn_expired_and_tampered_links_say_so_and_grant_nothing(app, clie
     access = f"/graphs/{graph.public_id}/access"
     page = client.get(access)
     assert "gone@example.com" in page.text and "Withdraw" in page.text
-    withdrawn = client.post(f"/graphs/{graph.public_id}/invitations/{by_email['gone@example.com']}/withdraw",
-                            data=auth.form_values(access))
+    withdrawn = client.post(
+        f"/graphs/{graph.public_id}/invitations/{by_email['gone@example.com']}/withdraw", data=auth.form_values(access)
+    )
     assert withdrawn.status_code == 302
     assert "gone@example.com" not in client.get(access).text.split("Pending invitations")[1].split("Give someone")[0]
     answer = app.test_client().get(links["gone@example.com"])
     assert answer.status_code == 410 and "withdrawn" in answer.text
     assert create_account(app.test_client(), links["odd@example.com"]).status_code == 302  # others unaffected
     # Withdrawing twice, or over the API, a non-pending one: 404, nothing changes.
-    assert client.delete(f"/api/graphs/{graph.public_id}/invitations/{by_email['gone@example.com']}",
-                         headers=headers).status_code == 404
+    assert (
+        client.delete(
+            f"/api/graphs/{graph.public_id}/invitations/{by_email['gone@example.com']}", headers=headers
+        ).status_code
+        == 404
+    )
 
     # Expired after 7 days.
     with app.app_context():
@@ -177,13 +190,24 @@ def test_withdrawn_expired_and_tampered_links_say_so_and_grant_nothing(app, clie
     answer = visitor.get(links["old@example.com"])
     assert answer.status_code == 410 and "expired" in answer.text and "7 days" in answer.text
     page = visitor.get("/auth/register")  # a POST with a valid form is refused too
-    assert visitor.post(links["old@example.com"], data={"name": "Old", "password": PASSWORD, "confirm": PASSWORD,
-                                                        "csrf_token": form_csrf(page.text)}).status_code == 410
+    assert (
+        visitor.post(
+            links["old@example.com"],
+            data={"name": "Old", "password": PASSWORD, "confirm": PASSWORD, "csrf_token": form_csrf(page.text)},
+        ).status_code
+        == 410
+    )
     # Tampered, truncated, garbage: not valid.
     good = links["odd@example.com"]
     flipped = good[:-1] + ("A" if good[-1] != "A" else "B")
-    for bad in (flipped, good[:-5], "/auth/invitation?token=", "/auth/invitation?token=" + "x" * 500,
-                "/auth/invitation?token=%C3%A9t%C3%A9", "/auth/invitation"):
+    for bad in (
+        flipped,
+        good[:-5],
+        "/auth/invitation?token=",
+        "/auth/invitation?token=" + "x" * 500,
+        "/auth/invitation?token=%C3%A9t%C3%A9",
+        "/auth/invitation",
+    ):
         answer = app.test_client().get(bad)
         assert answer.status_code == 400 and "not valid" in answer.text, bad
     with app.app_context():
@@ -213,8 +237,12 @@ def test_inviting_again_replaces_the_pending_invitation(app, client, smtp, owner
     assert invite(client, headers, graph.public_id, "twice@example.com", "read").status_code == 202
     assert invite(client, headers, graph.public_id, "twice@example.com", "admin").status_code == 202
     # The mail threads may deliver the two in either order: tell them by the role they name.
-    by_role = {("Admin" if "the Admin role" in message.get_body(preferencelist=("plain",)).get_content() else "Read"):
-               invitation_link(message) for message in mails_to(smtp, "twice@example.com", INVITATION_SUBJECT)}
+    by_role = {
+        (
+            "Admin" if "the Admin role" in message.get_body(preferencelist=("plain",)).get_content() else "Read"
+        ): invitation_link(message)
+        for message in mails_to(smtp, "twice@example.com", INVITATION_SUBJECT)
+    }
     first, second = by_role["Read"], by_role["Admin"]
     items = client.get(f"/api/graphs/{graph.public_id}/invitations", headers=headers).json["items"]
     assert [(item["email"], item["role"]) for item in items] == [("twice@example.com", "admin")]
@@ -237,8 +265,9 @@ def test_invitations_are_for_admins_and_bad_addresses_are_refused(app, client, s
     assert mails_to(smtp, "x@example.com") == []
 
 
-def test_the_role_select_changes_a_role_and_the_last_admin_cannot_be_removed(app, client, auth, smtp, owner,
-                                                                               make_user, make_graph):
+def test_the_role_select_changes_a_role_and_the_last_admin_cannot_be_removed(
+    app, client, auth, smtp, owner, make_user, make_graph
+):
     reader = make_user(email="reader@example.com", name="Rae")
     graph = make_graph(owner, grants={reader: Role.READ})
     auth.login(owner.email)
@@ -271,8 +300,9 @@ def test_the_link_of_a_deleted_graph_grants_nothing(app, client, smtp, owner, ma
         assert User.get_by_email("late2@example.com") is None
 
 
-def test_the_link_never_reaches_a_log_line_even_inside_the_login_redirect(app, client, caplog, smtp, owner,
-                                                                          make_user, make_graph):
+def test_the_link_never_reaches_a_log_line_even_inside_the_login_redirect(
+    app, client, caplog, smtp, owner, make_user, make_graph
+):
     from maestro_web.logs import redact
 
     graph = make_graph(owner)

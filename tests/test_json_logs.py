@@ -1,4 +1,5 @@
 """Logs a machine can read: JSON lines, request ids across processes, nothing secret in any line."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,14 @@ def json_line(message: str, *args: object, **extra: object) -> dict[str, object]
 
 def test_json_lines_keep_tokens_e_mail_and_addresses_out():
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJlc2lnbmF0dXJl"
-    line = json_line("GET /analytics/public/x?token=%s from %s by %s via %s, Authorization: Bearer %s",
-                     "s3cr3t-share-token", "203.0.113.77", "ada@example.com", "2001:db8:abcd:12::7", jwt)
+    line = json_line(
+        "GET /analytics/public/x?token=%s from %s by %s via %s, Authorization: Bearer %s",
+        "s3cr3t-share-token",
+        "203.0.113.77",
+        "ada@example.com",
+        "2001:db8:abcd:12::7",
+        jwt,
+    )
     text = json.dumps(line)
     for secret in ("s3cr3t-share-token", "203.0.113.77", "ada@example.com", "2001:db8:abcd:12::7", jwt):
         assert secret not in text
@@ -63,9 +70,41 @@ def test_the_redaction_shortcut_changes_no_answer():
         text = logs._SHORT_LINK.sub(lambda m: m.group(1) + logs.REDACTED, text)
         return logs._EMAIL.sub(logs.EMAIL_REDACTED, text)
 
-    pieces = ["?", "&", " ", "%3F", "%26", "=", "%3D", "token", "ToKeN", "to\u212aen", "TO\u212aEN", "access_", "refresh_",
-              "jwt", "JwT", "bearer", "BEARER", "Bearer ", "eyJ", "eyj", "abcdefgh", ".", "/s/", "/S/", "a" * 23, "@",
-              "ada", "example.com", "x", "GET /analytics/graphs/public/<graph_id>", "\u0130", "\u017f", "é"]
+    pieces = [
+        "?",
+        "&",
+        " ",
+        "%3F",
+        "%26",
+        "=",
+        "%3D",
+        "token",
+        "ToKeN",
+        "to\u212aen",
+        "TO\u212aEN",
+        "access_",
+        "refresh_",
+        "jwt",
+        "JwT",
+        "bearer",
+        "BEARER",
+        "Bearer ",
+        "eyJ",
+        "eyj",
+        "abcdefgh",
+        ".",
+        "/s/",
+        "/S/",
+        "a" * 23,
+        "@",
+        "ada",
+        "example.com",
+        "x",
+        "GET /analytics/graphs/public/<graph_id>",
+        "\u0130",
+        "\u017f",
+        "é",
+    ]
     rng = random.Random(7)
     lines = ["GET /analytics/graphs/public/<graph_id>", "to\u212aen=abc", "JW\u0054 abc", ""]
     lines += ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12))) for _ in range(5000)]
@@ -113,12 +152,22 @@ def test_the_app_answers_the_request_id_and_writes_one_line_per_request(app, cli
 def _environment(database_url: str, secret_values: dict[str, str], live_port: int, app_port: int) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("MAESTRO_", "FLASK_", "REDIS_URL"))}
     env.update(secret_values)
-    env.update(MAESTRO_ENV="production", MAESTRO_BASE_URL=f"https://127.0.0.1:{app_port}", DATABASE_URL=database_url,
-               REDIS_URL=REDIS_URL, MAESTRO_RATELIMIT_ENABLED="false", MAESTRO_LOG_FORMAT="json", LOG_LEVEL="INFO",
-               MAESTRO_LIVE_URL=f"ws://127.0.0.1:{live_port}/live",
-               MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{live_port}/publish",
-               WEB_CONCURRENCY="1", GUNICORN_BIND=f"127.0.0.1:{app_port}", GUNICORN_ACCESS_LOG="-",
-               GUNICORN_CMD_ARGS="--no-control-socket", PYTHONUNBUFFERED="1")
+    env.update(
+        MAESTRO_ENV="production",
+        MAESTRO_BASE_URL=f"https://127.0.0.1:{app_port}",
+        DATABASE_URL=database_url,
+        REDIS_URL=REDIS_URL,
+        MAESTRO_RATELIMIT_ENABLED="false",
+        MAESTRO_LOG_FORMAT="json",
+        LOG_LEVEL="INFO",
+        MAESTRO_LIVE_URL=f"ws://127.0.0.1:{live_port}/live",
+        MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{live_port}/publish",
+        WEB_CONCURRENCY="1",
+        GUNICORN_BIND=f"127.0.0.1:{app_port}",
+        GUNICORN_ACCESS_LOG="-",
+        GUNICORN_CMD_ARGS="--no-control-socket",
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
@@ -147,19 +196,34 @@ def test_a_whole_flow_logs_json_with_one_request_id_across_processes_and_no_secr
     email, password = f"ops-{secrets.token_hex(4)}@example.com", "correct horse battery " + secrets.token_hex(4)
     logs: dict[str, str] = {}
 
-    created = subprocess.run([sys.executable, "-m", "flask", "users", "create", email, "--name", "Ops",
-                              "--password-stdin"], input=password + "\n", cwd=ROOT, env=env,
-                             capture_output=True, text=True, timeout=120)
+    created = subprocess.run(
+        [sys.executable, "-m", "flask", "users", "create", email, "--name", "Ops", "--password-stdin"],
+        input=password + "\n",
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert created.returncode == 0, created.stderr
     logs["cli"] = created.stderr  # its stdout is the answer to the operator, not a log
 
-    live = start_live_server(port=live_port, session_secret=secret_values["MAESTRO_SECRETJWT"],
-                             socket_secret=secret_values["MAESTRO_SECRETJWT_SOCKET"],
-                             extra={"MAESTRO_LOG_FORMAT": "json", "LOG_LEVEL": "INFO"})
+    live = start_live_server(
+        port=live_port,
+        session_secret=secret_values["MAESTRO_SECRETJWT"],
+        socket_secret=secret_values["MAESTRO_SECRETJWT_SOCKET"],
+        extra={"MAESTRO_LOG_FORMAT": "json", "LOG_LEVEL": "INFO"},
+    )
     app_log = tmp_path / "gunicorn.log"
     with open(app_log, "wb") as out:
-        gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "app:app"], cwd=ROOT, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+        gunicorn = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "app:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{app_port}"
     try:
         wait_until_answers(f"{base}/healthz", process=gunicorn, log=app_log, timeout=120, what="gunicorn")
@@ -167,8 +231,12 @@ def test_a_whole_flow_logs_json_with_one_request_id_across_processes_and_no_secr
         token = http.post(f"{base}/api/auth/token", json={"email": email, "password": password}, timeout=30)
         assert token.status_code == 200, token.text
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        graph = http.post(f"{base}/api/graphs", headers=headers, timeout=30,
-                          json={"name": "Payments", "spec": "web -> api\napi -> db"})
+        graph = http.post(
+            f"{base}/api/graphs",
+            headers=headers,
+            timeout=30,
+            json={"name": "Payments", "spec": "web -> api\napi -> db"},
+        )
         assert graph.status_code == 201, graph.text
         graph_id = graph.json()["id"]
         link = http.post(f"{base}/api/graphs/{graph_id}/shares", headers=headers, json={"label": "ops"}, timeout=30)
@@ -176,13 +244,20 @@ def test_a_whole_flow_logs_json_with_one_request_id_across_processes_and_no_secr
         share = urlsplit(link.json()["url"])
         share_token = dict(part.split("=", 1) for part in share.query.split("&"))["token"]
 
-        worker = subprocess.run([sys.executable, "-m", "flask", "analytics", "worker", "--url", f"{base}/analytics",
-                                 "--once"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+        worker = subprocess.run(
+            [sys.executable, "-m", "flask", "analytics", "worker", "--url", f"{base}/analytics", "--once"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert worker.returncode == 0, worker.stderr
         logs["worker"] = worker.stdout + worker.stderr
 
-        viewed = http.get(f"{base}{share.path}?{share.query}", timeout=30,
-                          headers={"X-Request-ID": "nginx-view-0123456789"})
+        viewed = http.get(
+            f"{base}{share.path}?{share.query}", timeout=30, headers={"X-Request-ID": "nginx-view-0123456789"}
+        )
         assert viewed.status_code == 200 and viewed.headers["X-Request-ID"] == "nginx-view-0123456789"
         assert "<svg" in viewed.text or "picture" in viewed.text
         _wait(lambda: "run.finished" in live.logs(), "the live server's run.finished", 60)
@@ -200,8 +275,9 @@ def test_a_whole_flow_logs_json_with_one_request_id_across_processes_and_no_secr
 
     app_lines, live_lines, worker_lines = (_json_lines(logs[name]) for name in ("app", "live", "worker"))
     requests_logged = [line for line in app_lines if line["logger"] == "maestro_web.request"]
-    assert requests_logged and all({"route", "status", "duration_ms", "request_id", "time"} <= set(line)
-                                   for line in requests_logged)
+    assert requests_logged and all(
+        {"route", "status", "duration_ms", "request_id", "time"} <= set(line) for line in requests_logged
+    )
     view = [line for line in requests_logged if line["request_id"] == "nginx-view-0123456789"]
     assert view and view[0]["status"] == 200 and "?" not in str(view[0]["route"])
     # The worker's job: one id in the app's claim and result lines, the worker's lines and the live server's.
@@ -215,5 +291,6 @@ def test_a_whole_flow_logs_json_with_one_request_id_across_processes_and_no_secr
     assert any("run.finished" in message for message in published), published
     # The app's own request (creating the graph) reached the live server under its id too.
     create = [line for line in requests_logged if line["route"] == "/api/graphs" and line["method"] == "POST"]
-    assert any(line["request_id"] == create[0]["request_id"] and "run.queued" in str(line["message"])
-               for line in live_lines)
+    assert any(
+        line["request_id"] == create[0]["request_id"] and "run.queued" in str(line["message"]) for line in live_lines
+    )

@@ -4,6 +4,7 @@ flask-jwt-extended hands the key loader a token already split; keys.py finds the
 request's (header, cookies) by its `jti` to pick the key. That lookup reads the payload segment and
 returns one string, never the claims; no PyJWT "decode without verifying" is left to copy.
 """
+
 from __future__ import annotations
 
 import base64
@@ -25,20 +26,23 @@ def segment(value: object) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-@pytest.mark.parametrize(("token", "jti"), [
-    (pyjwt.encode({"jti": "abc", "sub": "u"}, "k" * 40, algorithm="HS256"), "abc"),
-    ("x." + segment({"jti": "é-ü"}) + ".y", "é-ü"),  # the signature is not looked at: it is only a lookup
-    ("x." + segment({"jti": 7}) + ".y", None),
-    ("x." + segment({"sub": "u"}) + ".y", None),
-    ("x." + segment(["jti"]) + ".y", None),
-    ("x." + segment(b"\xff\xfe") + ".y", None),
-    ("x." + segment(b"[" * 100_000) + ".y", None),
-    ("x.!!!.y", None),
-    ("x.é.y", None),
-    ("only.two", None),
-    ("a.b.c.d", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("token", "jti"),
+    [
+        (pyjwt.encode({"jti": "abc", "sub": "u"}, "k" * 40, algorithm="HS256"), "abc"),
+        ("x." + segment({"jti": "é-ü"}) + ".y", "é-ü"),  # the signature is not looked at: it is only a lookup
+        ("x." + segment({"jti": 7}) + ".y", None),
+        ("x." + segment({"sub": "u"}) + ".y", None),
+        ("x." + segment(["jti"]) + ".y", None),
+        ("x." + segment(b"\xff\xfe") + ".y", None),
+        ("x." + segment(b"[" * 100_000) + ".y", None),
+        ("x.!!!.y", None),
+        ("x.é.y", None),
+        ("only.two", None),
+        ("a.b.c.d", None),
+        ("", None),
+    ],
+)
 def test_the_lookup_returns_the_jti_string_or_none(token: str, jti: str | None) -> None:
     assert unverified_jti_for_lookup(token) == jti
 
@@ -46,15 +50,28 @@ def test_the_lookup_returns_the_jti_string_or_none(token: str, jti: str | None) 
 def test_no_decode_without_verification_is_left_in_the_app() -> None:
     """A `verify_signature: False` decode returns claims that look verified; one copied elsewhere by
     mistake would trust them. The package has none: the one unverified read returns a lookup key."""
-    offenders = [str(path.relative_to(ROOT)) for path in (ROOT / "maestro_web").rglob("*.py")
-                 if "verify_signature" in path.read_text()]
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "maestro_web").rglob("*.py")
+        if "verify_signature" in path.read_text()
+    ]
     assert offenders == []
 
 
 def claims_for(user, jti: str) -> dict:
     now = int(time.time())
-    return {"sub": user.public_id, "jti": jti, "type": "access", "fresh": False, "iat": now, "nbf": now,
-            "exp": now + 300, "aud": "maestro-web", "iss": "maestro-server", "ver": user.token_version}
+    return {
+        "sub": user.public_id,
+        "jti": jti,
+        "type": "access",
+        "fresh": False,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "aud": "maestro-web",
+        "iss": "maestro-server",
+        "ver": user.token_version,
+    }
 
 
 def test_a_look_alike_with_a_real_tokens_jti_is_refused(app, client, make_user) -> None:
@@ -69,8 +86,12 @@ def test_a_look_alike_with_a_real_tokens_jti_is_refused(app, client, make_user) 
     assert client.get("/api/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
 
     # A browser page reads the cookie first: the look-alike there, the real token in the header.
-    client.set_cookie(app.config["JWT_ACCESS_COOKIE_NAME"], forged, domain="localhost",
-                      path=app.config.get("JWT_ACCESS_COOKIE_PATH", "/"))
+    client.set_cookie(
+        app.config["JWT_ACCESS_COOKIE_NAME"],
+        forged,
+        domain="localhost",
+        path=app.config.get("JWT_ACCESS_COOKIE_PATH", "/"),
+    )
     page = client.get("/account", headers={"Authorization": f"Bearer {real}"})
     # The page goes by the cookie: the look-alike is refused there, the browser sent to log in.
     assert page.status_code == 302 and page.headers["Location"] == "/auth/login?next=/account"

@@ -1,5 +1,6 @@
 """The import contract (.importlinter) holds and places every module, maestro_web has no import cycle, and
 the worker and the live server really load without Flask."""
+
 from __future__ import annotations
 
 import configparser
@@ -19,13 +20,11 @@ CONTRACTS = 10
 
 def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_lint_imports_keeps_every_contract():
-    result = subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert f"Contracts: {CONTRACTS} kept, 0 broken." in result.stdout
 
@@ -38,8 +37,9 @@ def test_lint_imports_catches_a_layer_violation(tmp_path):
         "[importlinter:contract:upside-down]\nname = upside down\ntype = layers\n"
         "layers =\n    maestro_web.models\n    maestro_web.web.guards\n"
     )
-    result = subprocess.run([str(LINT_IMPORTS), "--no-cache", str(config)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", str(config)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 1, result.stdout[-4000:]
     assert "maestro_web.web.guards is not allowed to import maestro_web.models" in result.stdout
 
@@ -54,8 +54,15 @@ print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in ba
 
 @pytest.mark.parametrize("module", ["maestro_web.worker", "maestro_web.worker.runner", "maestro_web.worker.client"])
 def test_the_worker_imports_without_flask_or_the_app(module):
-    banned = ["flask", "flask_jwt_extended", "sqlalchemy", "maestro_web.config", "maestro_web.errors",
-              "maestro_web.models", "maestro_web.extensions"]
+    banned = [
+        "flask",
+        "flask_jwt_extended",
+        "sqlalchemy",
+        "maestro_web.config",
+        "maestro_web.errors",
+        "maestro_web.models",
+        "maestro_web.extensions",
+    ]
     result = _fresh_python(PROBE.format(module=module, banned=banned))
     assert result.returncode == 0, result.stderr[-2000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
@@ -63,25 +70,42 @@ def test_the_worker_imports_without_flask_or_the_app(module):
 
 
 def test_the_live_server_imports_without_flask_or_the_database():
-    result = _fresh_python(PROBE.format(module="maestro_web.live_server.server",
-                                        banned=["flask", "sqlalchemy", "maestro_web.models", "maestro_web.config"]))
+    result = _fresh_python(
+        PROBE.format(
+            module="maestro_web.live_server.server",
+            banned=["flask", "sqlalchemy", "maestro_web.models", "maestro_web.config"],
+        )
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
 def test_the_png_renderer_imports_without_flask_or_the_database():
     # Its child process (`python -m maestro_web.pictures`) loads this module and resvg only.
-    result = _fresh_python(PROBE.format(module="maestro_web.pictures",
-                                        banned=["flask", "sqlalchemy", "maestro_web.models", "maestro_web.config"]))
+    result = _fresh_python(
+        PROBE.format(
+            module="maestro_web.pictures", banned=["flask", "sqlalchemy", "maestro_web.models", "maestro_web.config"]
+        )
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
 def test_the_report_service_imports_without_flask_or_the_database():
     # `python -m maestro_web.reports` (flask reports serve) loads the service, its job and the documents.
-    result = _fresh_python(PROBE.format(module="maestro_web.reports.service, maestro_web.reports.job",
-                                        banned=["flask", "flask_jwt_extended", "sqlalchemy", "maestro_web.models",
-                                                "maestro_web.config", "maestro_web.extensions"]))
+    result = _fresh_python(
+        PROBE.format(
+            module="maestro_web.reports.service, maestro_web.reports.job",
+            banned=[
+                "flask",
+                "flask_jwt_extended",
+                "sqlalchemy",
+                "maestro_web.models",
+                "maestro_web.config",
+                "maestro_web.extensions",
+            ],
+        )
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
@@ -123,8 +147,12 @@ def test_each_caller_of_analytics_has_its_own_package(app):
             caller = "owner"
         owners.setdefault(caller, set()).add(blueprint)
     assert owners == {"visitor": {"public"}, "worker": {"ingest"}, "owner": {"graphs", "shares"}}
-    for name, package in (("public", "maestro_web.public"), ("ingest", "maestro_web.ingest"),
-                          ("graphs", "maestro_web.graphs"), ("shares", "maestro_web.shares")):
+    for name, package in (
+        ("public", "maestro_web.public"),
+        ("ingest", "maestro_web.ingest"),
+        ("graphs", "maestro_web.graphs"),
+        ("shares", "maestro_web.shares"),
+    ):
         assert app.blueprints[name].import_name == package
     packages = [blueprint.import_name for blueprint in app.blueprints.values()]
     for package in ("maestro_web.public", "maestro_web.ingest", "maestro_web.graphs", "maestro_web.shares"):
@@ -152,8 +180,11 @@ def _package_modules() -> set[str]:
 
 def _unplaced(modules: set[str], entries: list[str]) -> list[str]:
     # The package's own __init__ (create_app) wires every layer together: it is above them all.
-    return sorted(module for module in modules - {"maestro_web"}
-                  if not any(module == entry or module.startswith(entry + ".") for entry in entries))
+    return sorted(
+        module
+        for module in modules - {"maestro_web"}
+        if not any(module == entry or module.startswith(entry + ".") for entry in entries)
+    )
 
 
 def test_every_module_sits_in_a_layer_of_the_contract():
@@ -165,7 +196,8 @@ def test_every_module_sits_in_a_layer_of_the_contract():
 def test_an_unplaced_module_is_reported():
     # Not vacuous: a module the contract does not name is found.
     assert _unplaced({"maestro_web", "maestro_web.web.guards", "maestro_web.stray"}, ["maestro_web.web"]) == [
-        "maestro_web.stray"]
+        "maestro_web.stray"
+    ]
 
 
 def _import_cycles(imports: dict[str, set[str]]) -> list[list[str]]:
@@ -209,9 +241,14 @@ def test_maestro_web_has_no_import_cycle():
     # importing its own modules, Flask's blueprint idiom (`bp` made in __init__, its routes imported
     # at the bottom so they attach to it).
     graph = grimp.build_graph("maestro_web", cache_dir=None, exclude_type_checking_imports=True)
-    imports = {module: {imported for imported in graph.find_modules_directly_imported_by(module)
-                        if not imported.startswith(module + ".")}
-               for module in graph.modules}
+    imports = {
+        module: {
+            imported
+            for imported in graph.find_modules_directly_imported_by(module)
+            if not imported.startswith(module + ".")
+        }
+        for module in graph.modules
+    }
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10 * len(imports)))
     assert _import_cycles(imports) == []
 

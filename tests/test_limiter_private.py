@@ -1,6 +1,7 @@
 """What the app relies on in Flask-Limiter past its public API (maestro_web/web/limiter_private.py).
 An upgrade that changes any of it fails here, saying what to look at, instead of quietly sharing
 counters between apps or sending a database outage's answer with an hour's Retry-After."""
+
 from __future__ import annotations
 
 import flask_limiter
@@ -14,8 +15,12 @@ UPGRADE = "Flask-Limiter changed: check maestro_web/web/limiter_private.py again
 
 def limited_app(limiter: Limiter, prefix: str) -> Flask:
     app = Flask(f"app_{prefix}")
-    app.config.update(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://", RATELIMIT_KEY_PREFIX=prefix,
-                      RATELIMIT_HEADERS_ENABLED=True)
+    app.config.update(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="memory://",
+        RATELIMIT_KEY_PREFIX=prefix,
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
 
     @app.get("/limited", endpoint="limited")
     @limiter.limit("5 per minute")
@@ -37,7 +42,9 @@ def test_a_second_app_keeps_the_first_prefix_unless_set_key_prefix_writes_its_ow
     assert getattr(limiter, "_key_prefix", None) == "first", UPGRADE  # why set_key_prefix exists
     set_key_prefix(limiter, "second")
     assert second.test_client().get("/limited").status_code == 200
-    stored = {prefix: limiter.storage.get(f"LIMITER/{prefix}/client/limited/5/1/minute") for prefix in ("first", "second")}
+    stored = {
+        prefix: limiter.storage.get(f"LIMITER/{prefix}/client/limited/5/1/minute") for prefix in ("first", "second")
+    }
     assert stored == {"first": 0, "second": 1}, UPGRADE
 
 

@@ -6,6 +6,7 @@ each rule's SQL condition (evaluated by the database on the row) against its Pyt
 the ORM row), the counting statement (which must count nothing), the diagnosis (which must name the
 broken rule), and the public page (which must give the visitor that rule's answer).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -58,7 +59,8 @@ def _working(app, graph_id: str) -> set[str]:
 def test_every_rule_is_in_the_table_once():
     broken = [rule.broken for rule in RULES]
     assert sorted(broken, key=lambda o: o.value) == sorted(
-        set(Outcome) - {Outcome.VIEWABLE, Outcome.STOPPED}, key=lambda o: o.value)  # STOPPED: the owner's word
+        set(Outcome) - {Outcome.VIEWABLE, Outcome.STOPPED}, key=lambda o: o.value
+    )  # STOPPED: the owner's word
 
 
 def test_a_valid_link_passes_every_rule_in_both_and_is_counted_once(app, graph, writer):
@@ -144,9 +146,13 @@ def test_the_datetime_columns_hand_back_aware_utc(app, graph, writer):
     made = make_link(app, graph, writer)
     with app.app_context():
         link = ShareLink.get_by_public_id(made.id)
-        values = [link.created_at, link.expires_at, link.max_expires_at,
-                  db.session.scalar(select(Graph.created_at).where(Graph.id == link.graph_id)),
-                  db.session.scalar(select(User.created_at).where(User.id == link.creator_id))]
+        values = [
+            link.created_at,
+            link.expires_at,
+            link.max_expires_at,
+            db.session.scalar(select(Graph.created_at).where(Graph.id == link.graph_id)),
+            db.session.scalar(select(User.created_at).where(User.id == link.creator_id)),
+        ]
         assert all(value.utcoffset() == timedelta(0) for value in values)
 
 
@@ -161,8 +167,13 @@ _ROW_STATES: dict[str, dict[str, object]] = {
     "paused and expired": {"paused_at": utcnow(), "expires_at": utcnow() - timedelta(seconds=1)},
     "paused and used up": {"paused_at": utcnow(), "max_views": 1, "view_count": 1},
     "expired and used up": {"expires_at": utcnow() - timedelta(seconds=1), "max_views": 2, "view_count": 5},
-    "all four": {"revoked_at": utcnow(), "paused_at": utcnow(), "expires_at": utcnow() - timedelta(seconds=1),
-                 "max_views": 1, "view_count": 1},
+    "all four": {
+        "revoked_at": utcnow(),
+        "paused_at": utcnow(),
+        "expires_at": utcnow() - timedelta(seconds=1),
+        "max_views": 1,
+        "view_count": 1,
+    },
 }
 
 
@@ -173,8 +184,7 @@ def test_the_list_filter_and_the_badge_agree_for_each_status(app, graph, writer,
     with app.app_context():
         for name, values in _ROW_STATES.items():
             if values:
-                db.session.execute(update(ShareLink).where(ShareLink.public_id == made[name].id)
-                                   .values(**values))
+                db.session.execute(update(ShareLink).where(ShareLink.public_id == made[name].id).values(**values))
         db.session.commit()
         now = utcnow()
         filtered = set(db.session.scalars(select(ShareLink.label).where(status_condition(status, now))))

@@ -2,6 +2,7 @@
 the short link, the embed, the owner's preview) and what the owner is told after an action come from
 share_rules (VISITOR_WORDS, STATE_REASONS); and a link made without a label is named the same way by
 the form, the Share button and both API routes ("Shared link, 6 Dec", the day it was made)."""
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,9 @@ def _says(html: str, outcome: Outcome) -> bool:
     return f"<title>{escape(title)}" in html and str(escape(message)) in html
 
 
-def test_every_refusal_of_a_link_reads_its_words_from_share_rules_on_every_path(app, auth, client, owner, writer,
-                                                                              make_graph, graph):
+def test_every_refusal_of_a_link_reads_its_words_from_share_rules_on_every_path(
+    app, auth, client, owner, writer, make_graph, graph
+):
     made = {}
     for outcome in BREAKS:
         on = make_graph(owner, name="Gone", spec="a -> b") if outcome is Outcome.GRAPH_DELETED else graph
@@ -55,9 +57,12 @@ def test_every_refusal_of_a_link_reads_its_words_from_share_rules_on_every_path(
         if outcome is Outcome.GRAPH_DELETED:
             continue
         status = BREAKS[outcome][1]
-        answers = {"long": visitor.get(link.path), "embed": visitor.get(link.path.replace("?token=", "/embed?token=")),
-                   "short": visitor.get(f"/analytics/s/{short_code(app, link.id)}"),
-                   "preview": client.get(f"/analytics/graphs/{on.public_id}/shares/{link.id}/preview")}
+        answers = {
+            "long": visitor.get(link.path),
+            "embed": visitor.get(link.path.replace("?token=", "/embed?token=")),
+            "short": visitor.get(f"/analytics/s/{short_code(app, link.id)}"),
+            "preview": client.get(f"/analytics/graphs/{on.public_id}/shares/{link.id}/preview"),
+        }
         for path in PATHS:
             answer = answers[path]
             assert answer.status_code == status, (outcome, path, answer.status_code)
@@ -107,15 +112,15 @@ def test_the_confirmations_say_the_links_state_in_its_own_words(app, auth, clien
     assert STATE_REASONS["active"] not in html
     # Created (the form and the Share button): what visitors get now.
     shares = f"/graphs/{graph.public_id}/shares"
-    html = client.post(shares, data={**auth.form_values(shares), "label": "", "expires": "7d", "mode": "live"},
-                       follow_redirects=True).text
+    html = client.post(
+        shares, data={**auth.form_values(shares), "label": "", "expires": "7d", "mode": "live"}, follow_redirects=True
+    ).text
     assert "Link created. Visitors can open it." in html
     html = client.post(f"{shares}/quick", data=auth.form_values(shares), follow_redirects=True).text
     assert "Link created. Visitors can open it. It is live and expires in 7 days" in html
     # The bulk confirmations of My shared links name the refusal visitors get.
     for action, outcome in (("pause", Outcome.PAUSED), ("revoke", Outcome.REVOKED)):
-        html = client.post("/shares/bulk", data={**auth.form_values("/shares"), "action": action,
-                                                 "link": made.id}).text
+        html = client.post("/shares/bulk", data={**auth.form_values("/shares"), "action": action, "link": made.id}).text
         assert f"sees “{VISITOR_WORDS[outcome][0]}”" in html or f"see “{VISITOR_WORDS[outcome][0]}”" in html
 
 
@@ -180,13 +185,19 @@ def test_taking_write_from_a_creator_says_their_links_stopped(app, auth, client,
     make_link(app, graph, writer, label="Two")
     auth.login(owner.email)
     access = f"/graphs/{graph.public_id}/access"
-    html = client.post(f"{access}/{writer.public_id}/role", data={**auth.form_values(access), "role": int(Role.READ)},
-                       follow_redirects=True).text
+    html = client.post(
+        f"{access}/{writer.public_id}/role",
+        data={**auth.form_values(access), "role": int(Role.READ)},
+        follow_redirects=True,
+    ).text
     said = "The 2 active links they made of this graph are now Stopped: visitors get “This link no longer works”"
     assert said in html
     # The reader had no links: nothing more is said; a removal says the same as a demotion.
-    html = client.post(f"{access}/{reader.public_id}/role", data={**auth.form_values(access), "role": int(Role.WRITE)},
-                       follow_redirects=True).text
+    html = client.post(
+        f"{access}/{reader.public_id}/role",
+        data={**auth.form_values(access), "role": int(Role.WRITE)},
+        follow_redirects=True,
+    ).text
     assert "now has the Write role." in html and "Stopped" not in html.split("now has the Write role.")[1][:80]
     make_link(app, graph, reader, label="Three")
     html = client.post(f"{access}/{reader.public_id}/remove", data=auth.form_values(access), follow_redirects=True).text

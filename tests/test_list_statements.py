@@ -3,6 +3,7 @@
 Each list is read once with 3 items and once with 30 (20 on the graph page, its page size); the
 statements are counted with a `before_cursor_execute` listener on the real engine.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,7 +37,7 @@ def count_statements(app, client, path: str, headers: dict[str, str] | None = No
 
 @pytest.fixture
 def world(app, client, auth, make_user, make_graph):
-    """"me" with graphs of their own and graphs shared by others (other owners), and links on them by
+    """ "me" with graphs of their own and graphs shared by others (other owners), and links on them by
     several creators; `grow(n)` adds graphs and links until each list has `n` items."""
     me = make_user(email="me@example.com", name="Me")
     others = [make_user(email=f"other{i}@example.com", name=f"Other {i}") for i in range(3)]
@@ -46,13 +47,15 @@ def world(app, client, auth, make_user, make_graph):
     def grow(n: int) -> None:
         while state["graphs"] < n:
             owner = others[state["graphs"] % 3] if state["graphs"] % 2 else me
-            graph = make_graph(owner, name=f"Graph {state['graphs']}",
-                               grants={me: Role.WRITE} if owner is not me else None)
+            graph = make_graph(
+                owner, name=f"Graph {state['graphs']}", grants={me: Role.WRITE} if owner is not me else None
+            )
             make_link(app, graph, me, label=f"mine {state['graphs']}")
             state["graphs"] += 1
         while state["links"] < n:
-            make_link(app, home, others[state["links"] % 3] if state["links"] % 2 else me,
-                      label=f"home {state['links']}")
+            make_link(
+                app, home, others[state["links"] % 3] if state["links"] % 2 else me, label=f"home {state['links']}"
+            )
             state["links"] += 1
 
     auth.login("me@example.com")
@@ -75,9 +78,12 @@ LISTS = (
 
 def test_every_list_runs_as_many_statements_for_30_items_as_for_3(app, client, world):
     def counts() -> dict[str, int]:
-        return {name: count_statements(app, client, path.format(home=world["home"].public_id),
-                                       world["headers"] if api else None)
-                for name, path, api in LISTS}
+        return {
+            name: count_statements(
+                app, client, path.format(home=world["home"].public_id), world["headers"] if api else None
+            )
+            for name, path, api in LISTS
+        }
 
     world["grow"](3)
     small = counts()
@@ -93,6 +99,8 @@ def test_the_lists_really_grew(app, client, world):
     world["grow"](30)
     headers = world["headers"]
     assert len(client.get("/api/graphs?per_page=50", headers=headers).json["items"]) == 30
-    assert len(client.get("/api/shares?status=all&per_page=50", headers=headers).json["items"]) == 29 + 15  # a link on each other graph, and every other one on the home graph
+    assert (
+        len(client.get("/api/shares?status=all&per_page=50", headers=headers).json["items"]) == 29 + 15
+    )  # a link on each other graph, and every other one on the home graph
     assert len(client.get(f"/api/graphs/{world['home'].public_id}/shares", headers=headers).json["items"]) == 30
-    assert client.get("/graphs/").text.count('<tr>') - 1 == 20  # one page of the graph list
+    assert client.get("/graphs/").text.count("<tr>") - 1 == 20  # one page of the graph list

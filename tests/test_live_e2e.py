@@ -4,6 +4,7 @@ A WebSocket subscriber holding a ticket from the app's own API sees a re-run go
 run.queued → run.claimed → run.progress … → run.finished, published by two different services
 (the app and the worker), each with its own socket token.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,19 +30,35 @@ def worker_process(app, app_url: str, live: LiveProcess, *flags: str) -> subproc
         "MAESTRO_SECRETJWT_SOCKET": app.config["KEY_RINGS"]["socket"].current,
         "LOG_LEVEL": "WARNING",
     }
-    command = [sys.executable, "-m", "flask", "analytics", "worker", "--url", f"{app_url}/analytics",
-               "--live-publish-url", live.publish_url, "--retries", "2", *flags]
+    command = [
+        sys.executable,
+        "-m",
+        "flask",
+        "analytics",
+        "worker",
+        "--url",
+        f"{app_url}/analytics",
+        "--live-publish-url",
+        live.publish_url,
+        "--retries",
+        "2",
+        *flags,
+    ]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_a_subscriber_sees_queued_claimed_progress_finished(app, live, live_server, make_user):
     owner = make_user(email="owner@example.com")
     http = requests.Session()
-    token = http.post(f"{live_server.url}/api/auth/token", json={"email": owner.email, "password": PASSWORD},
-                      timeout=10).json()["access_token"]
+    token = http.post(
+        f"{live_server.url}/api/auth/token", json={"email": owner.email, "password": PASSWORD}, timeout=10
+    ).json()["access_token"]
     http.headers["Authorization"] = f"Bearer {token}"
-    created = http.post(f"{live_server.url}/api/graphs", timeout=10,
-                        json={"name": "Shop", "type": "infra", "spec": "web -> api\napi -> db [kind=database]"})
+    created = http.post(
+        f"{live_server.url}/api/graphs",
+        timeout=10,
+        json={"name": "Shop", "type": "infra", "spec": "web -> api\napi -> db [kind=database]"},
+    )
     assert created.status_code == 201, created.text
     graph_id = created.json()["id"]
 
@@ -82,8 +99,9 @@ def test_a_reconnecting_subscriber_catches_up_with_since(app, live, live_server,
     with app.app_context():
         from maestro_web.security.live_tickets import issue_ticket
 
-        ticket, _ = issue_ticket(app.config["KEY_RINGS"]["session"], sub=owner.public_id,
-                                 channels=[f"graph:{graph.public_id}"])
+        ticket, _ = issue_ticket(
+            app.config["KEY_RINGS"]["session"], sub=owner.public_id, channels=[f"graph:{graph.public_id}"]
+        )
     channel = f"graph:{graph.public_id}"
     with LiveClient(live.ws_url) as first:
         first.hello(ticket)

@@ -4,6 +4,7 @@ The tests share one real live server process (tests/live_support.py), whose keys
 module uses, and listen the way a browser does: a WebSocket with a ticket, subscribed to the
 channels it names (of the test's own graphs and users, so no test hears another's events).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -142,8 +143,9 @@ def test_a_failed_analysis_is_run_failed_with_its_message(app, live, graph):
     with listen(app, live, [f"graph:{graph.public_id}"]) as listener:
         worker = app.test_client()
         job = worker.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
-        response = post_result(worker, ring, graph.public_id,
-                               json={"run_id": job["run_id"], "status": "error", "msg": "cannot parse"})
+        response = post_result(
+            worker, ring, graph.public_id, json={"run_id": job["run_id"], "status": "error", "msg": "cannot parse"}
+        )
         assert response.status_code == 201
         frame = next_event(listener)
         assert frame["event"] == "run.failed" and frame["data"] == {"run_id": job["run_id"], "message": "cannot parse"}
@@ -153,8 +155,9 @@ def test_a_refused_ingest_publishes_nothing(app, live, graph):
     ring = app.config["KEY_RINGS"]["analytics"]
     with listen(app, live, [f"graph:{graph.public_id}"]) as listener:
         worker = app.test_client()
-        response = post_result(worker, ring, graph.public_id,
-                               json={"run_id": "not-a-run", "status": "finished", "svg": SVG})
+        response = post_result(
+            worker, ring, graph.public_id, json={"run_id": "not-a-run", "status": "finished", "svg": SVG}
+        )
         assert response.status_code == 409
         draw(app, graph.public_id)  # the next, accepted result is the first thing heard
         assert next_event(listener)["data"]["run_id"] == current_run_id(app, graph.public_id)
@@ -176,24 +179,31 @@ def test_a_counted_view_tells_the_creator(app, live, live_server, owner, graph):
         assert next_event(listener)["data"]["views"] == 2 == link_row(app, made.id).view_count
 
 
-def test_pausing_a_link_tells_owner_and_visitors_then_ends_the_visitors_subscription(app, auth, client, live, owner,
-                                                                                     graph):
+def test_pausing_a_link_tells_owner_and_visitors_then_ends_the_visitors_subscription(
+    app, auth, client, live, owner, graph
+):
     made = make_link(app, graph, owner)
-    with listen(app, live, [f"user:{owner.public_id}"], sub=owner.public_id) as mine, \
-            listen(app, live, [f"share:{made.id}"]) as visitor:
+    with (
+        listen(app, live, [f"user:{owner.public_id}"], sub=owner.public_id) as mine,
+        listen(app, live, [f"share:{made.id}"]) as visitor,
+    ):
         auth.login(owner.email)
         base = f"/graphs/{graph.public_id}/shares/{made.id}"
         assert client.post(f"{base}/pause", data=auth.form_values(base)).status_code == 302
         frame = next_event(mine)
         assert frame["event"] == "share.changed" and frame["data"] == {
-            "link": made.id, "status": "paused", "reason": STATE_REASONS["paused"]}  # the badge's words come along
+            "link": made.id,
+            "status": "paused",
+            "reason": STATE_REASONS["paused"],
+        }  # the badge's words come along
         frame = next_event(visitor)
         assert frame["event"] == "share.changed" and frame["data"] == {"status": "paused"}
         assert visitor.recv(10) == {"type": "unsubscribed", "channel": f"share:{made.id}", "reason": "access"}
 
 
 def test_a_creator_losing_write_tells_every_owner_stopped_and_why_and_ends_the_visitors_pages(
-        app, auth, client, live, owner, make_user, make_graph):
+    app, auth, client, live, owner, make_user, make_graph
+):
     """Issue 24: the owners' open tables show "Stopped" with its reason from the event itself, without a
     reload; the visitors' pages hear it and their subscription ends; Write given back says Active again."""
     writer = make_user(email="writer@example.com", name="Writer")
@@ -202,10 +212,14 @@ def test_a_creator_losing_write_tells_every_owner_stopped_and_why_and_ends_the_v
     stopped = {"link": made.id, "status": "stopped", "reason": "Its creator no longer has Write on this graph."}
     page = f"/graphs/{graph.public_id}/access"
     auth.login(owner.email)
-    with listen(app, live, [f"user:{owner.public_id}"], sub=owner.public_id) as admin, \
-            listen(app, live, [f"user:{writer.public_id}"], sub=writer.public_id) as creator, \
-            listen(app, live, [f"share:{made.id}"]) as visitor:
-        response = client.post(f"{page}/{writer.public_id}/role", data={**auth.form_values(page), "role": int(Role.READ)})
+    with (
+        listen(app, live, [f"user:{owner.public_id}"], sub=owner.public_id) as admin,
+        listen(app, live, [f"user:{writer.public_id}"], sub=writer.public_id) as creator,
+        listen(app, live, [f"share:{made.id}"]) as visitor,
+    ):
+        response = client.post(
+            f"{page}/{writer.public_id}/role", data={**auth.form_values(page), "role": int(Role.READ)}
+        )
         assert response.status_code == 302
         for listener in (admin, creator):  # Links of this graph (every writer's) and My shared links (the creator's)
             frame = next_event(listener)
@@ -213,15 +227,16 @@ def test_a_creator_losing_write_tells_every_owner_stopped_and_why_and_ends_the_v
         assert next_event(visitor)["data"] == {"status": "stopped"}
         assert visitor.recv(10) == {"type": "unsubscribed", "channel": f"share:{made.id}", "reason": "access"}
 
-        response = client.post(f"{page}/{writer.public_id}/role", data={**auth.form_values(page), "role": int(Role.WRITE)})
+        response = client.post(
+            f"{page}/{writer.public_id}/role", data={**auth.form_values(page), "role": int(Role.WRITE)}
+        )
         assert response.status_code == 302
         back = {"link": made.id, "status": "active", "reason": STATE_REASONS["active"]}
         for listener in (admin, creator):
             assert next_event(listener)["data"] == back
 
 
-def test_a_new_passcode_refreshes_the_visitors_pages_and_ends_their_subscription(app, auth, client, live, owner,
-                                                                                  graph):
+def test_a_new_passcode_refreshes_the_visitors_pages_and_ends_their_subscription(app, auth, client, live, owner, graph):
     made = make_link(app, graph, owner)
     with listen(app, live, [f"share:{made.id}"]) as visitor:
         auth.login(owner.email)
@@ -243,7 +258,8 @@ def test_revoke_all_announces_every_link(app, auth, client, live, owner, graph):
         for link in links:
             channel = f"share:{link.id}"
             assert {"type": "event", "channel": channel, "event": "share.changed", "data": {"status": "revoked"}} in [
-                {k: f.get(k) for k in ("type", "channel", "event", "data")} for f in heard]
+                {k: f.get(k) for k in ("type", "channel", "event", "data")} for f in heard
+            ]
             assert {"type": "unsubscribed", "channel": channel, "reason": "access"} in heard
 
 
@@ -258,7 +274,8 @@ def test_logout_ends_the_users_live_connections(app, auth, client, live, owner, 
 
 
 def test_logging_out_another_session_from_the_account_page_ends_the_users_live_connections(
-        app, auth, client, live, owner, graph):
+    app, auth, client, live, owner, graph
+):
     import re
 
     from conftest import AuthActions
@@ -281,9 +298,15 @@ def test_a_password_change_ends_the_users_live_connections(app, auth, client, li
     with listen(app, live, [f"user:{owner.public_id}"], sub=owner.public_id) as listener:
         auth.login(owner.email)
         values = auth.form_values("/account")
-        response = client.post("/account/password", data={**values, "current_password": PASSWORD,
-                                                           "new_password": "another good password",
-                                                           "confirm": "another good password"})
+        response = client.post(
+            "/account/password",
+            data={
+                **values,
+                "current_password": PASSWORD,
+                "new_password": "another good password",
+                "confirm": "another good password",
+            },
+        )
         assert response.status_code == 302, response.get_data(as_text=True)[:2000]
         assert listener.close_code(timeout=10) == 4403
 
@@ -331,7 +354,8 @@ def test_deleting_a_graph_ends_its_graph_and_link_subscriptions(app, auth, clien
         assert {"type": "unsubscribed", "channel": f"share:{made.id}", "reason": "access"} in heard
         changed = [f for f in heard if f["type"] == "event"]
         assert [(f["channel"], f["event"], f["data"]) for f in changed] == [
-            (f"share:{made.id}", "share.changed", {"status": "revoked"})]
+            (f"share:{made.id}", "share.changed", {"status": "revoked"})
+        ]
 
 
 def test_a_password_reset_ends_the_users_live_connections(app, live, owner, graph):

@@ -7,6 +7,7 @@ port (the shared one on 6379 is never stopped) and stop it under a running live 
 taken before a logout must be refused (4401) once the live server is back, and a connection that
 stayed open through a Redis outage must end (4403) once Redis is back.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,22 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
         deadline = time.monotonic() + WAIT
         while True:
@@ -82,9 +97,13 @@ def own_redis(tmp_path) -> Iterator[RedisServer]:
 
 def publish_to(app, port: int, redis_url: str | None = None) -> None:
     """Let the app publish to the live server that listens (or will listen again) on `port`."""
-    app.config.update(MAESTRO_LIVE_PUBLISH=True, MAESTRO_LIVE_URL=f"ws://127.0.0.1:{port}/live",
-                      MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{port}/publish", REDIS_URL=redis_url,
-                      MAESTRO_LIVE_REDIS_PREFIX="maestro-test:outage:")
+    app.config.update(
+        MAESTRO_LIVE_PUBLISH=True,
+        MAESTRO_LIVE_URL=f"ws://127.0.0.1:{port}/live",
+        MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{port}/publish",
+        REDIS_URL=redis_url,
+        MAESTRO_LIVE_REDIS_PREFIX="maestro-test:outage:",
+    )
     live_events.init_app(app)
 
 
@@ -115,7 +134,8 @@ def refused_close_code(live: LiveProcess, ticket: str) -> int | None:
 
 
 def test_a_logout_while_the_live_server_is_down_refuses_the_old_ticket_when_it_is_back(
-        app, auth, client, owner, caplog):
+    app, auth, client, owner, caplog
+):
     port = free_port()
     publish_to(app, port)
     live = start_live_server(app.config, port=port)
@@ -164,7 +184,8 @@ def test_a_revocation_taken_late_refuses_only_tickets_issued_before_it(app, auth
 
 
 def test_with_redis_a_live_server_started_after_the_logout_refuses_from_its_first_hello(
-        app, auth, client, owner, own_redis):
+    app, auth, client, owner, own_redis
+):
     """The app writes what it revoked into the live servers' Redis itself when no live server takes
     it, so a live server that starts later knows it before any redelivery."""
     port = free_port()
@@ -173,8 +194,10 @@ def test_with_redis_a_live_server_started_after_the_logout_refuses_from_its_firs
     ticket = take_ticket(client)
     auth.logout()  # no live server at all
     store = redis.Redis.from_url(own_redis.url)
-    wait_until(lambda: store.exists(f"maestro-test:outage:revoked:user:{owner.public_id}"),
-               "the revocation written to Redis by the app")
+    wait_until(
+        lambda: store.exists(f"maestro-test:outage:revoked:user:{owner.public_id}"),
+        "the revocation written to Redis by the app",
+    )
     live = start_live_server(app.config, port=port, redis_url=own_redis.url, redis_prefix="maestro-test:outage:")
     try:
         assert refused_close_code(live, ticket) == 4401
@@ -213,14 +236,19 @@ def test_events_kept_while_a_live_server_was_not_listening_reach_its_open_subscr
     a live server this one could not hear), then the live server's pub/sub connection is cut."""
     session, socket_ring = KeyRing("session", secrets.token_urlsafe(48)), KeyRing("socket", secrets.token_urlsafe(48))
     prefix = "maestro-test:catch-up:"
-    live = start_live_server(session_secret=session.current, socket_secret=socket_ring.current,
-                             redis_url=own_redis.url, redis_prefix=prefix)
+    live = start_live_server(
+        session_secret=session.current, socket_secret=socket_ring.current, redis_url=own_redis.url, redis_prefix=prefix
+    )
     store = redis.Redis.from_url(own_redis.url, decode_responses=True)
     publisher = issue_socket_token(socket_ring, issuer="maestro-server", ttl=300)
 
     def publish(channel: str, event: str) -> str:
-        response = requests.post(live.publish_url, json={"channel": channel, "event": event, "data": {}},
-                                 headers={"Authorization": f"JWT {publisher}"}, timeout=5)
+        response = requests.post(
+            live.publish_url,
+            json={"channel": channel, "event": event, "data": {}},
+            headers={"Authorization": f"JWT {publisher}"},
+            timeout=5,
+        )
         assert response.status_code == 202, response.text
         return response.json()["id"]
 
@@ -242,7 +270,9 @@ def test_events_kept_while_a_live_server_was_not_listening_reach_its_open_subscr
             caught = conn.events(2, timeout=WAIT)
             assert sorted(event["id"] for event in caught) == sorted(missed)
             assert {(event["channel"], event["event"]) for event in caught} == {
-                ("graph:g1", "run.progress"), ("graph:g2", "run.finished")}
+                ("graph:g1", "run.progress"),
+                ("graph:g2", "run.finished"),
+            }
 
             after = publish("graph:g1", "run.finished")  # delivered once, nothing sent twice
             assert conn.recv()["id"] == after

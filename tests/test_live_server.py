@@ -3,6 +3,7 @@
 Every test talks to `flask live serve` processes on loopback ports over real HTTP and WebSockets;
 the Redis tests use real Redis with a key prefix of their own.
 """
+
 from __future__ import annotations
 
 import base64
@@ -44,23 +45,32 @@ SECRETS_USED: list[str] = []  # every ticket and token handed to a server: none 
 PROCESSES: list[LiveProcess] = []
 
 
-def ticket(sub: str | None = "u1", channels: list[str] | None = None, ttl: int = 600, now: float | None = None,
-           ring: KeyRing = SESSION) -> str:
+def ticket(
+    sub: str | None = "u1",
+    channels: list[str] | None = None,
+    ttl: int = 600,
+    now: float | None = None,
+    ring: KeyRing = SESSION,
+) -> str:
     token, _ = issue_ticket(ring, sub=sub, channels=channels or ["user:u1", "graph:g1"], ttl=ttl, now=now)
     SECRETS_USED.append(token)
     return token
 
 
-def token(issuer: str = "maestro-server", channels: list[str] | None = None, ttl: int = 300,
-          now: float | None = None, ring: KeyRing = SOCKET) -> str:
+def token(
+    issuer: str = "maestro-server",
+    channels: list[str] | None = None,
+    ttl: int = 300,
+    now: float | None = None,
+    ring: KeyRing = SOCKET,
+) -> str:
     value = issue_socket_token(ring, issuer=issuer, channels=channels, ttl=ttl, now=now)
     SECRETS_USED.append(value)
     return value
 
 
 def start(**options: object) -> LiveProcess:
-    live = start_live_server(session_secret=SESSION.current, socket_secret=SOCKET.current, base_url=ORIGIN,
-                             **options)  # type: ignore[arg-type]
+    live = start_live_server(session_secret=SESSION.current, socket_secret=SOCKET.current, base_url=ORIGIN, **options)  # type: ignore[arg-type]
     PROCESSES.append(live)
     return live
 
@@ -86,8 +96,9 @@ def pair() -> Iterator[tuple[LiveProcess, LiveProcess]]:
     clear_redis_prefix(prefix)
 
 
-def client(server: LiveProcess, sub: str | None = "u1", channels: list[str] | None = None,
-           **options: object) -> LiveClient:
+def client(
+    server: LiveProcess, sub: str | None = "u1", channels: list[str] | None = None, **options: object
+) -> LiveClient:
     conn = LiveClient(server.ws_url, origin=ORIGIN, **options)
     welcome = conn.hello(ticket(sub, channels))
     assert welcome["type"] == "welcome", welcome
@@ -114,8 +125,13 @@ def test_published_event_reaches_subscriber(live):
         first = post(live, "graph:g1", "run.queued", {"run_id": 7, "queued_at": "2026-01-01T00:00:00Z"})
         second = post(live, "graph:g1", "run.progress", {"phase": "layout", "percent": 50})
         events = conn.events(2)
-    assert events[0] == {"type": "event", "channel": "graph:g1", "id": first, "event": "run.queued",
-                         "data": {"run_id": 7, "queued_at": "2026-01-01T00:00:00Z"}}
+    assert events[0] == {
+        "type": "event",
+        "channel": "graph:g1",
+        "id": first,
+        "event": "run.queued",
+        "data": {"run_id": 7, "queued_at": "2026-01-01T00:00:00Z"},
+    }
     assert events[1]["id"] == second and events[1]["data"] == {"phase": "layout", "percent": 50}
     assert key(second) > key(first)
 
@@ -130,13 +146,22 @@ def test_events_of_other_channels_are_not_delivered(live):
 
 def test_subscribe_outside_ticket_is_refused(live):
     with client(live, channels=["user:u1"]) as conn:
-        assert conn.subscribe("graph:g9") == {"type": "error", "code": 403, "channel": "graph:g9",
-                                              "message": "not in this ticket"}
+        assert conn.subscribe("graph:g9") == {
+            "type": "error",
+            "code": 403,
+            "channel": "graph:g9",
+            "message": "not in this ticket",
+        }
         post(live, "graph:g9", "run.queued")
         assert conn.subscribe("user:u1")["type"] == "subscribed"
         mine = post(live, "user:u1", "share.viewed", {"views": 1})
-        assert conn.recv() == {"type": "event", "channel": "user:u1", "id": mine, "event": "share.viewed",
-                               "data": {"views": 1}}
+        assert conn.recv() == {
+            "type": "event",
+            "channel": "user:u1",
+            "id": mine,
+            "event": "share.viewed",
+            "data": {"views": 1},
+        }
 
 
 def test_ids_increase_per_channel_under_a_burst(live):
@@ -218,8 +243,7 @@ def test_ids_stay_ordered_when_two_processes_publish(pair):
     first, second = pair
     with client(first) as conn:
         conn.subscribe("graph:g1")
-        ids = [post(server, "graph:g1", "run.progress", {"n": n}) for n in range(10)
-               for server in (first, second)]
+        ids = [post(server, "graph:g1", "run.progress", {"n": n}) for n in range(10) for server in (first, second)]
         received = [e["id"] for e in conn.events(20)]
     assert received == ids
     assert all(key(a) < key(b) for a, b in zip(received, received[1:]))
@@ -227,8 +251,7 @@ def test_ids_stay_ordered_when_two_processes_publish(pair):
 
 def test_redis_down_means_503_for_publishers_and_the_server_lives():
     closed = free_port()  # nothing listens there
-    server = start(redis_url=f"redis://127.0.0.1:{closed}/0", redis_prefix=redis_prefix(), healthy=False,
-                   timeout=60)
+    server = start(redis_url=f"redis://127.0.0.1:{closed}/0", redis_prefix=redis_prefix(), healthy=False, timeout=60)
     try:
         health = requests.get(f"{server.http_url}/healthz", timeout=5)
         assert health.status_code == 503 and health.json()["redis"] == "down"
@@ -247,8 +270,14 @@ def test_redis_down_means_503_for_publishers_and_the_server_lives():
 
 def forged(claims_change: dict, ring: KeyRing = SOCKET) -> str:
     now = int(time.time())
-    claims = {"iss": "maestro-server", "aud": "maestro-websocket", "iat": now, "exp": now + 300, "jti": "x",
-              **claims_change}
+    claims = {
+        "iss": "maestro-server",
+        "aud": "maestro-websocket",
+        "iat": now,
+        "exp": now + 300,
+        "jti": "x",
+        **claims_change,
+    }
     value = pyjwt.encode(claims, ring.current, algorithm="HS256", headers={"kid": ring.current_kid})
     SECRETS_USED.append(value)
     return value
@@ -314,27 +343,30 @@ def test_only_the_server_may_publish_control(live):
     assert publish(live, token(), body).status_code == 202
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"event": "x", "data": {}}, "channel"),
-    ({"channel": "Graph One", "event": "x", "data": {}}, "channel"),
-    ({"channel": 5, "event": "x", "data": {}}, "channel"),
-    ({"channel": "graph:" + "x" * 300, "event": "x", "data": {}}, "channel"),
-    ({"channel": "graph:g1", "data": {}}, "event"),
-    ({"channel": "graph:g1", "event": "", "data": {}}, "event"),
-    ({"channel": "graph:g1", "event": "x" * 101, "data": {}}, "event"),
-    ({"channel": "graph:g1", "event": "x", "data": [1]}, "data"),
-    ({"channel": "graph:g1", "event": "x", "data": "s"}, "data"),
-    ({"channel": "graph:g1", "event": "x", "data": {}, "extra": 1}, "extra"),
-    ({"channel": "control", "event": "delete", "data": {"user": "u1"}}, "event"),
-    ({"channel": "control", "event": "revoke", "data": {}}, "data"),
-    ({"channel": "control", "event": "revoke", "data": {"user": 5}}, "data.user"),
-    ({"channel": "control", "event": "revoke", "data": {"channel": "control"}}, "data.channel"),
-    ({"channel": "control", "event": "revoke", "data": {"user": "u1", "graph": "g"}}, "data"),
-    ({"channel": "control", "event": "revoke", "data": {"user": "u1", "at": "yesterday"}}, "data.at"),
-    ({"channel": "control", "event": "revoke", "data": {"user": "u1", "at": -1}}, "data.at"),
-    ([1, 2], "body"),
-    ("just a string", "body"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"event": "x", "data": {}}, "channel"),
+        ({"channel": "Graph One", "event": "x", "data": {}}, "channel"),
+        ({"channel": 5, "event": "x", "data": {}}, "channel"),
+        ({"channel": "graph:" + "x" * 300, "event": "x", "data": {}}, "channel"),
+        ({"channel": "graph:g1", "data": {}}, "event"),
+        ({"channel": "graph:g1", "event": "", "data": {}}, "event"),
+        ({"channel": "graph:g1", "event": "x" * 101, "data": {}}, "event"),
+        ({"channel": "graph:g1", "event": "x", "data": [1]}, "data"),
+        ({"channel": "graph:g1", "event": "x", "data": "s"}, "data"),
+        ({"channel": "graph:g1", "event": "x", "data": {}, "extra": 1}, "extra"),
+        ({"channel": "control", "event": "delete", "data": {"user": "u1"}}, "event"),
+        ({"channel": "control", "event": "revoke", "data": {}}, "data"),
+        ({"channel": "control", "event": "revoke", "data": {"user": 5}}, "data.user"),
+        ({"channel": "control", "event": "revoke", "data": {"channel": "control"}}, "data.channel"),
+        ({"channel": "control", "event": "revoke", "data": {"user": "u1", "graph": "g"}}, "data"),
+        ({"channel": "control", "event": "revoke", "data": {"user": "u1", "at": "yesterday"}}, "data.at"),
+        ({"channel": "control", "event": "revoke", "data": {"user": "u1", "at": -1}}, "data.at"),
+        ([1, 2], "body"),
+        ("just a string", "body"),
+    ],
+)
 def test_malformed_publish_bodies_are_422(live, body, field):
     response = publish(live, token(), body)
     assert response.status_code == 422, response.text
@@ -354,8 +386,12 @@ def test_oversized_publish_body_is_413(live):
     assert response.status_code == 413 and response.json()["error"] == "payload_too_large"
     # Without Content-Length (chunked), the limit holds as well.
     chunks = (b"x" * 8192 for _ in range(10))
-    response = requests.post(live.publish_url, data=chunks, timeout=5,
-                             headers={"Authorization": f"JWT {token()}", "Content-Type": "application/json"})
+    response = requests.post(
+        live.publish_url,
+        data=chunks,
+        timeout=5,
+        headers={"Authorization": f"JWT {token()}", "Content-Type": "application/json"},
+    )
     assert response.status_code == 413
     # Just under the limit is fine.
     fits = {"channel": "graph:g1", "event": "x", "data": {"blob": "x" * (64 * 1024 - 100)}}
@@ -404,8 +440,16 @@ def test_share_visitor_ticket_reads_its_link_only(live):
 
 def foreign_ticket_claims(**change: object) -> str:
     now = int(time.time())
-    claims = {"iss": "maestro-server", "aud": "maestro-websocket-client", "iat": now, "exp": now + 600,
-              "jti": "j", "sub": "u1", "channels": ["user:u1"], **change}
+    claims = {
+        "iss": "maestro-server",
+        "aud": "maestro-websocket-client",
+        "iat": now,
+        "exp": now + 600,
+        "jti": "j",
+        "sub": "u1",
+        "channels": ["user:u1"],
+        **change,
+    }
     value = pyjwt.encode(claims, SESSION.current, algorithm="HS256", headers={"kid": SESSION.current_kid})
     SECRETS_USED.append(value)
     return value
@@ -504,14 +548,21 @@ def _new_log_lines(server: LiveProcess, before: str, timeout: float = 10.0) -> l
     """The lines `server` logged after `before`, waiting until its connection's access line is written."""
     deadline = time.monotonic() + timeout
     while True:
-        lines = server.logs()[len(before):].splitlines()
+        lines = server.logs()[len(before) :].splitlines()
         if any("GET /live" in line for line in lines) or time.monotonic() > deadline:
             return lines
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("frame", ["[" * 4000, '{"type": "hello", "ticket": ' + "[" * 1900 + "]" * 1900 + "}",
-                                   '{"type": "hello", "ticket": NaN}', '{"type": "hello", "ticket": "\\ud800"}'])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "[" * 4000,
+        '{"type": "hello", "ticket": ' + "[" * 1900 + "]" * 1900 + "}",
+        '{"type": "hello", "ticket": NaN}',
+        '{"type": "hello", "ticket": "\\ud800"}',
+    ],
+)
 def test_a_hostile_first_frame_closes_1007_with_one_log_line(live, frame):
     before = live.logs()
     with LiveClient(live.ws_url, origin=ORIGIN) as conn:
@@ -523,19 +574,28 @@ def test_a_hostile_first_frame_closes_1007_with_one_log_line(live, frame):
     assert requests.get(f"{live.http_url}/healthz", timeout=5).json()["status"] == "ok"
 
 
-@pytest.mark.parametrize("frame", ['{"type": "ping", "n": NaN}', '{"type": "subscribe", "channel": "graph:\\udc00"}',
-                                   '{"type": "ping", "deep": ' + "[" * 40 + "]" * 40 + "}"])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type": "ping", "n": NaN}',
+        '{"type": "subscribe", "channel": "graph:\\udc00"}',
+        '{"type": "ping", "deep": ' + "[" * 40 + "]" * 40 + "}",
+    ],
+)
 def test_a_hostile_frame_after_hello_closes_1007(live, frame):
     with client(live) as conn:
         conn.ws.send(frame)
         assert conn.close_code() == 1007
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"deep": json.loads("[" * 40 + "]" * 40)}, "data.deep"),
-    ("NaN", "data.x"),
-    ("surrogate", "data.x"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"deep": json.loads("[" * 40 + "]" * 40)}, "data.deep"),
+        ("NaN", "data.x"),
+        ("surrogate", "data.x"),
+    ],
+)
 def test_publish_bodies_no_browser_should_get_are_422_and_not_relayed(live, data, field):
     if data == "NaN":
         raw = b'{"channel": "graph:g1", "event": "x", "data": {"x": NaN}}'
@@ -585,8 +645,11 @@ def raw_frame(payload: bytes, opcode: int = 0x1) -> bytes:
     """A masked client frame (RFC 6455 §5.2), payload under 126 bytes or under 64 KiB."""
     mask = secrets.token_bytes(4)
     size = len(payload)
-    header = bytes([0x80 | opcode, 0x80 | size]) if size < 126 else bytes([0x80 | opcode, 0x80 | 126]) + \
-        size.to_bytes(2, "big")
+    header = (
+        bytes([0x80 | opcode, 0x80 | size])
+        if size < 126
+        else bytes([0x80 | opcode, 0x80 | 126]) + size.to_bytes(2, "big")
+    )
     return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
@@ -608,8 +671,12 @@ def test_server_pings_every_interval_and_drops_a_peer_that_never_answers():
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=20)
     try:
         key = base64.b64encode(secrets.token_bytes(16)).decode()
-        sock.sendall((f"GET /live HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {ORIGIN}\r\n\r\n").encode())
+        sock.sendall(
+            (
+                f"GET /live HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {ORIGIN}\r\n\r\n"
+            ).encode()
+        )
         sock.sendall(raw_frame(json.dumps({"type": "hello", "ticket": ticket()}).encode()))
         received = b""
         started = time.monotonic()
@@ -798,8 +865,7 @@ def test_live_publisher_delivers_in_the_background(live):
 def test_live_publisher_never_raises_nor_blocks_when_the_server_is_down(caplog):
     port = free_port()  # nothing listens there
     secret_token = token()
-    publisher = LivePublisher(f"http://127.0.0.1:{port}/publish", lambda: secret_token, timeout=0.5,
-                              queue_size=5)
+    publisher = LivePublisher(f"http://127.0.0.1:{port}/publish", lambda: secret_token, timeout=0.5, queue_size=5)
     started = time.monotonic()
     for n in range(50):
         publisher.publish("graph:g1", "run.progress", {"n": n})
@@ -823,9 +889,15 @@ def test_error_names_match_the_apps():
 def test_settings_survive_the_hand_over_to_the_lean_process():
     from maestro_web.live_server.settings import LiveSettings
 
-    settings = LiveSettings(socket_ring=KeyRing("socket", "a" * 40, ("b" * 40,)), ticket_ring=SESSION,
-                            origins=frozenset({ORIGIN, EMBED_ORIGIN}), redis_url="redis://:pw@host/3",
-                            max_connections_per_address=7, trusted_proxies=1, log_level="WARNING")
+    settings = LiveSettings(
+        socket_ring=KeyRing("socket", "a" * 40, ("b" * 40,)),
+        ticket_ring=SESSION,
+        origins=frozenset({ORIGIN, EMBED_ORIGIN}),
+        redis_url="redis://:pw@host/3",
+        max_connections_per_address=7,
+        trusted_proxies=1,
+        log_level="WARNING",
+    )
     again = LiveSettings.from_json(settings.to_json())
     assert again == settings
     assert again.socket_ring.secret_for(KeyRing("socket", "b" * 40).current_kid) == "b" * 40

@@ -1,4 +1,5 @@
 """Live tickets at their edges (SPEC §8): signed with the user secret, read only by the live server."""
+
 from __future__ import annotations
 
 import secrets
@@ -22,8 +23,9 @@ def ring() -> KeyRing:
 
 
 def claims_of(lifetime: int = 600, **changes: object) -> dict[str, object]:
-    return token_claims("maestro-server", "maestro-websocket-client", lifetime,
-                        **{"sub": "u1", "channels": ["user:u1"], **changes})
+    return token_claims(
+        "maestro-server", "maestro-websocket-client", lifetime, **{"sub": "u1", "channels": ["user:u1"], **changes}
+    )
 
 
 def test_valid_user_ticket(ring):
@@ -79,8 +81,9 @@ def test_missing_required_claims(ring, missing):
         verify_ticket(sign(claims_of(**{missing: None}), ring), ring)
 
 
-@pytest.mark.parametrize("aud", ["maestro-websocket", "maestro-web", "maestro-analytics-front",
-                                 ["maestro-websocket-client", "x"]])
+@pytest.mark.parametrize(
+    "aud", ["maestro-websocket", "maestro-web", "maestro-analytics-front", ["maestro-websocket-client", "x"]]
+)
 def test_wrong_audience(ring, aud):
     with pytest.raises(TicketError):
         verify_ticket(sign(claims_of(aud=aud), ring), ring)
@@ -124,8 +127,19 @@ def test_previous_key_is_accepted_for_verification():
         verify_ticket(token, KeyRing("session", rotated.current))
 
 
-@pytest.mark.parametrize("channels", ["user:u1", [], [1], ["user:u1", None], ["control"], ["Bad Name"],
-                                      ["graph:" + "x" * 200], [f"graph:{i}" for i in range(101)]])
+@pytest.mark.parametrize(
+    "channels",
+    [
+        "user:u1",
+        [],
+        [1],
+        ["user:u1", None],
+        ["control"],
+        ["Bad Name"],
+        ["graph:" + "x" * 200],
+        [f"graph:{i}" for i in range(101)],
+    ],
+)
 def test_bad_channels_claim_shapes(ring, channels):
     with pytest.raises(TicketError, match="channels"):
         verify_ticket(sign(claims_of(channels=channels), ring), ring)

@@ -1,4 +1,5 @@
 """Live tickets over HTTP (SPEC §8): GET /live/ticket, POST /api/live/ticket, a share visitor's ticket."""
+
 from __future__ import annotations
 
 import html
@@ -128,9 +129,15 @@ def test_api_ticket_for_a_graph_without_read_is_404(client, stranger, graph):
     assert response.status_code == 404 and "ticket" not in response.json
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"graph": 12}, 422), ({"graph": ""}, 422), ({"graph": "x" * 65}, 422), ({"graph": ["a"]}, 422),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"graph": 12}, 422),
+        ({"graph": ""}, 422),
+        ({"graph": "x" * 65}, 422),
+        ({"graph": ["a"]}, 422),
+    ],
+)
 def test_api_ticket_bad_graph_names_the_field(client, owner, graph, body, status):
     response = client.post("/api/live/ticket", json=body, headers=api_headers(client, owner))
     assert response.status_code == status

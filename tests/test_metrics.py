@@ -3,6 +3,7 @@
 In-process, through the test client: fast. The processes under a real Prometheus (gunicorn's workers
 added up, the live server, the worker, discovery) are tests/test_metrics_prometheus.py.
 """
+
 from __future__ import annotations
 
 import logging
@@ -88,8 +89,12 @@ def test_a_forwarded_request_without_trusted_proxies_needs_the_token(app, client
     assert app.config["MAESTRO_TRUSTED_PROXIES"] == 0
     assert client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 404
     app.config["MAESTRO_METRICS_TOKEN"] = TOKEN
-    assert client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7",
-                                           "Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert (
+        client.get(
+            "/metrics", headers={"X-Forwarded-For": "203.0.113.7", "Authorization": f"Bearer {TOKEN}"}
+        ).status_code
+        == 200
+    )
 
 
 def test_metrics_access_rules():
@@ -127,11 +132,14 @@ def test_the_worker_port_answers_the_same_rules():
     assert get("/other", "127.0.0.1").startswith("404")
 
 
-@pytest.mark.parametrize("environ, message", [
-    ({"MAESTRO_METRICS_ALLOW": "10.0.0.0/8, everyone"}, "MAESTRO_METRICS_ALLOW: 'everyone' is not an address"),
-    ({"MAESTRO_ENV": "production", "MAESTRO_METRICS_TOKEN": "short"}, "MAESTRO_METRICS_TOKEN is shorter than 32"),
-    ({"MAESTRO_WORKER_METRICS_PORT": "nine"}, "MAESTRO_WORKER_METRICS_PORT must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"MAESTRO_METRICS_ALLOW": "10.0.0.0/8, everyone"}, "MAESTRO_METRICS_ALLOW: 'everyone' is not an address"),
+        ({"MAESTRO_ENV": "production", "MAESTRO_METRICS_TOKEN": "short"}, "MAESTRO_METRICS_TOKEN is shorter than 32"),
+        ({"MAESTRO_WORKER_METRICS_PORT": "nine"}, "MAESTRO_WORKER_METRICS_PORT must be a whole number"),
+    ],
+)
 def test_bad_metrics_settings_stop_the_app(tmp_path, environ, message):
     settings = {"MAESTRO_ENV": "testing", "INSTANCE_PATH": str(tmp_path)}
     if environ.get("MAESTRO_ENV") == "production":
@@ -140,8 +148,12 @@ def test_bad_metrics_settings_stop_the_app(tmp_path, environ, message):
 
         from maestro_web.config import SECRET_SPECS
 
-        environ = {**environ, **{spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS},
-                   "MAESTRO_BASE_URL": "https://maestro.example.com", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+        environ = {
+            **environ,
+            **{spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS},
+            "MAESTRO_BASE_URL": "https://maestro.example.com",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+        }
         settings.pop("MAESTRO_ENV")
     with pytest.raises(ConfigError, match=message):
         create_app(settings, environ=environ)
@@ -179,10 +191,20 @@ def test_a_share_view_is_counted_under_its_route_template_never_its_url(app, cli
     text = scrape(client)
     assert 'route="(unmatched)"' in text and made.token not in text
     # A method nobody uses is folded into "other" (counted against what other tests of this process sent).
-    brewed = value(text, "maestro_http_request_duration_seconds_count", method="other", route="(unmatched)", status="405")
+    brewed = value(
+        text, "maestro_http_request_duration_seconds_count", method="other", route="(unmatched)", status="405"
+    )
     client.open("/healthz", method="BREW")
-    assert value(scrape(client), "maestro_http_request_duration_seconds_count", method="other", route="(unmatched)",
-                 status="405") == brewed + 1
+    assert (
+        value(
+            scrape(client),
+            "maestro_http_request_duration_seconds_count",
+            method="other",
+            route="(unmatched)",
+            status="405",
+        )
+        == brewed + 1
+    )
     assert "BREW" not in scrape(client)
 
 
@@ -197,8 +219,11 @@ def test_the_run_queue_is_counted_and_its_oldest_run_aged(app, client, owner, ma
     draw(app, graph.public_id)  # claimed by a worker token, then its result stored
     drawn = scrape(client)
     assert value(drawn, "maestro_runs_claimed_total") - value(queued, "maestro_runs_claimed_total") == 1
-    assert value(drawn, "maestro_runs_finished_total", status="finished") - \
-        value(queued, "maestro_runs_finished_total", status="finished") == 1
+    assert (
+        value(drawn, "maestro_runs_finished_total", status="finished")
+        - value(queued, "maestro_runs_finished_total", status="finished")
+        == 1
+    )
     assert value(drawn, "maestro_runs_waiting") == 0 and value(drawn, "maestro_runs_oldest_waiting_age_seconds") == 0
     failing = make_graph(owner, name="Broken", spec="x -> y")
     draw(app, failing.public_id, status="error", svg=None)
@@ -209,8 +234,9 @@ def test_the_run_queue_is_counted_and_its_oldest_run_aged(app, client, owner, ma
 def test_rate_limit_refusals_are_counted_by_route(app, client):
     token = mint_worker_token(app.config["KEY_RINGS"]["analytics"])
     before = value(scrape(client), "maestro_rate_limit_refusals_total", route="/analytics/jobs/claim")
-    statuses = [client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {token}"}).status_code
-                for _ in range(2)]
+    statuses = [
+        client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {token}"}).status_code for _ in range(2)
+    ]
     assert statuses == [204, 429]
     after = value(scrape(client), "maestro_rate_limit_refusals_total", route="/analytics/jobs/claim")
     assert after - before == 1
@@ -229,15 +255,23 @@ def test_crawl_and_worker_outcomes_land_in_fixed_labels():
     def read(registry, name: str, **labels: str) -> float:
         return value(exposition(registry).decode(), name, **labels)
 
-    before = {status: read(discovery.REGISTRY, "maestro_discovery_crawl_duration_seconds_count", status=status)
-              for status in ("ok", "partial", "failed")}
+    before = {
+        status: read(discovery.REGISTRY, "maestro_discovery_crawl_duration_seconds_count", status=status)
+        for status in ("ok", "partial", "failed")
+    }
     failed = read(discovery.REGISTRY, "maestro_discovery_crawls_failed_total")
     for status in ("ok", "partial", "failed", "taken", "something new"):
         discovery.crawl_ended(status, 1.5)
     assert read(discovery.REGISTRY, "maestro_discovery_crawl_duration_seconds_count", status="ok") == before["ok"] + 1
-    assert read(discovery.REGISTRY, "maestro_discovery_crawl_duration_seconds_count", status="partial") == before["partial"] + 1
+    assert (
+        read(discovery.REGISTRY, "maestro_discovery_crawl_duration_seconds_count", status="partial")
+        == before["partial"] + 1
+    )
     # "taken" (another process runs it) is not counted; an unknown status counts as failed.
-    assert read(discovery.REGISTRY, "maestro_discovery_crawl_duration_seconds_count", status="failed") == before["failed"] + 2
+    assert (
+        read(discovery.REGISTRY, "maestro_discovery_crawl_duration_seconds_count", status="failed")
+        == before["failed"] + 2
+    )
     assert read(discovery.REGISTRY, "maestro_discovery_crawls_failed_total") == failed + 2
     done = read(worker.REGISTRY, "maestro_worker_runs_total", outcome="done")
     worker.run_done("done", 0.2)
@@ -276,8 +310,14 @@ gunicorn_hooks.worker_exited(os.getpid())
 print(files, sorted(os.listdir(path)))
 """
     env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     before, after = done.stdout.strip().split("] [")
     assert "gauge_livesum_" in before and "gauge_livesum_" not in after

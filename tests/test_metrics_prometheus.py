@@ -4,6 +4,7 @@ all on loopback ports, with deploy/prometheus/prometheus.yml (its targets replac
 and its alert rules; then Prometheus's HTTP API: every target up, a quantile of the public view's
 request duration, the dashboard's queries. One stack for the module; every wait is a bounded poll.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,8 +71,11 @@ def answers(url: str) -> bool:
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def value(text: str, name: str, **labels: str) -> float:
@@ -146,61 +150,134 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     base = f"http://127.0.0.1:{app_port}"
     secret_values = {spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS}
     private_key, public_key = generate_key_pair()
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("MAESTRO_", "FLASK_", "REDIS_URL",
-                                                                                  "PROMETHEUS_"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MAESTRO_", "FLASK_", "REDIS_URL", "PROMETHEUS_"))
+    }
     env.update(secret_values)
-    env.update(MAESTRO_ENV="production", MAESTRO_BASE_URL=base, DATABASE_URL=database_url, REDIS_URL=REDIS_URL,
-               MAESTRO_RATELIMIT_ENABLED="false", LOG_LEVEL="INFO", PYTHONUNBUFFERED="1",
-               MAESTRO_LIVE_URL=f"ws://127.0.0.1:{live_port}/live",
-               MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{live_port}/publish",
-               MAESTRO_DISCOVERY_URL=f"http://127.0.0.1:{discovery_port}",
-               MAESTRO_REPORTS_URL=f"http://127.0.0.1:{reports_port}",
-               MAESTRO_DISCOVERY_PRIVATE_KEY=private_key, MAESTRO_DISCOVERY_PUBLIC_KEY=public_key,
-               MAESTRO_METRICS_TOKEN=TOKEN)
+    env.update(
+        MAESTRO_ENV="production",
+        MAESTRO_BASE_URL=base,
+        DATABASE_URL=database_url,
+        REDIS_URL=REDIS_URL,
+        MAESTRO_RATELIMIT_ENABLED="false",
+        LOG_LEVEL="INFO",
+        PYTHONUNBUFFERED="1",
+        MAESTRO_LIVE_URL=f"ws://127.0.0.1:{live_port}/live",
+        MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{live_port}/publish",
+        MAESTRO_DISCOVERY_URL=f"http://127.0.0.1:{discovery_port}",
+        MAESTRO_REPORTS_URL=f"http://127.0.0.1:{reports_port}",
+        MAESTRO_DISCOVERY_PRIVATE_KEY=private_key,
+        MAESTRO_DISCOVERY_PUBLIC_KEY=public_key,
+        MAESTRO_METRICS_TOKEN=TOKEN,
+    )
     metrics_dir = tmp / "gunicorn-metrics"
     logs = {name: tmp / f"{name}.log" for name in ("gunicorn", "worker", "discovery", "reports", "prometheus")}
     started: list[subprocess.Popen[bytes]] = []
 
     def start(name: str, command: list[str], environment: dict[str, str]) -> subprocess.Popen[bytes]:
         with open(logs[name], "wb") as out:
-            proc = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                command, cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         started.append(proc)
         return proc
 
     # gunicorn: two workers adding up in PROMETHEUS_MULTIPROC_DIR; /metrics to the token only.
-    gunicorn = start("gunicorn", [sys.executable, "-m", "gunicorn", "app:app"], {
-        **env, "WEB_CONCURRENCY": "2", "GUNICORN_BIND": f"127.0.0.1:{app_port}", "GUNICORN_ACCESS_LOG": "-",
-        "GUNICORN_CMD_ARGS": "--no-control-socket", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "MAESTRO_METRICS_ALLOW": "none"})
+    gunicorn = start(
+        "gunicorn",
+        [sys.executable, "-m", "gunicorn", "app:app"],
+        {
+            **env,
+            "WEB_CONCURRENCY": "2",
+            "GUNICORN_BIND": f"127.0.0.1:{app_port}",
+            "GUNICORN_ACCESS_LOG": "-",
+            "GUNICORN_CMD_ARGS": "--no-control-socket",
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+            "MAESTRO_METRICS_ALLOW": "none",
+        },
+    )
     live = None
     try:
         # Prometheus first: it takes its targets in 5 s after start, while the others boot.
-        config = _prometheus_config(tmp, {
-            "maestro-app": [f"127.0.0.1:{app_port}"], "maestro-live": [f"127.0.0.1:{live_port}"],
-            "maestro-worker": [f"127.0.0.1:{worker_port}"], "maestro-discovery": [f"127.0.0.1:{discovery_port}"],
-            "maestro-reports": [f"127.0.0.1:{reports_port}"]})
-        start("prometheus", [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'data'}",
-                                          f"--web.listen-address=127.0.0.1:{prometheus_port}", "--log.level=warn"], env)
-        start("worker", [sys.executable, "-m", "flask", "analytics", "worker", "--url", f"{base}/analytics",
-                         "--poll-interval", "0.3", "--metrics-port", str(worker_port)], env)
+        config = _prometheus_config(
+            tmp,
+            {
+                "maestro-app": [f"127.0.0.1:{app_port}"],
+                "maestro-live": [f"127.0.0.1:{live_port}"],
+                "maestro-worker": [f"127.0.0.1:{worker_port}"],
+                "maestro-discovery": [f"127.0.0.1:{discovery_port}"],
+                "maestro-reports": [f"127.0.0.1:{reports_port}"],
+            },
+        )
+        start(
+            "prometheus",
+            [
+                PROMETHEUS,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp / 'data'}",
+                f"--web.listen-address=127.0.0.1:{prometheus_port}",
+                "--log.level=warn",
+            ],
+            env,
+        )
+        start(
+            "worker",
+            [
+                sys.executable,
+                "-m",
+                "flask",
+                "analytics",
+                "worker",
+                "--url",
+                f"{base}/analytics",
+                "--poll-interval",
+                "0.3",
+                "--metrics-port",
+                str(worker_port),
+            ],
+            env,
+        )
         # Discovery answers only the token: its allow list names no loopback address.
-        start("discovery", [sys.executable, "-m", "flask", "discovery", "serve", "--port", str(discovery_port)],
-              {**env, "MAESTRO_METRICS_ALLOW": "10.0.0.0/8"})
+        start(
+            "discovery",
+            [sys.executable, "-m", "flask", "discovery", "serve", "--port", str(discovery_port)],
+            {**env, "MAESTRO_METRICS_ALLOW": "10.0.0.0/8"},
+        )
         start("reports", [sys.executable, "-m", "flask", "reports", "serve", "--port", str(reports_port)], env)
         # The live server trusts one proxy, so a forwarded outsider can be told from a loopback scraper.
-        live = start_live_server(port=live_port, session_secret=secret_values["MAESTRO_SECRETJWT"],
-                                 socket_secret=secret_values["MAESTRO_SECRETJWT_SOCKET"], base_url=base,
-                                 extra={"MAESTRO_METRICS_TOKEN": TOKEN, "MAESTRO_TRUSTED_PROXIES": "1"})
-        stack = Stack(base, live, f"http://127.0.0.1:{worker_port}", f"http://127.0.0.1:{discovery_port}",
-                      f"http://127.0.0.1:{reports_port}", f"http://127.0.0.1:{prometheus_port}", metrics_dir, gunicorn, logs,
-                      secret_values["MAESTRO_SECRETJWT_SOCKET"])
-        for name, url in (("gunicorn", f"{base}/healthz"), ("discovery", f"{stack.discovery_url}/healthz"),
-                          ("reports", f"{stack.reports_url}/healthz"), ("prometheus", f"{stack.prometheus_url}/-/ready")):
+        live = start_live_server(
+            port=live_port,
+            session_secret=secret_values["MAESTRO_SECRETJWT"],
+            socket_secret=secret_values["MAESTRO_SECRETJWT_SOCKET"],
+            base_url=base,
+            extra={"MAESTRO_METRICS_TOKEN": TOKEN, "MAESTRO_TRUSTED_PROXIES": "1"},
+        )
+        stack = Stack(
+            base,
+            live,
+            f"http://127.0.0.1:{worker_port}",
+            f"http://127.0.0.1:{discovery_port}",
+            f"http://127.0.0.1:{reports_port}",
+            f"http://127.0.0.1:{prometheus_port}",
+            metrics_dir,
+            gunicorn,
+            logs,
+            secret_values["MAESTRO_SECRETJWT_SOCKET"],
+        )
+        for name, url in (
+            ("gunicorn", f"{base}/healthz"),
+            ("discovery", f"{stack.discovery_url}/healthz"),
+            ("reports", f"{stack.reports_url}/healthz"),
+            ("prometheus", f"{stack.prometheus_url}/-/ready"),
+        ):
+
             def up(name: str = name, url: str = url) -> bool:
                 exited = [proc for proc in started if proc.poll() is not None]
                 assert not exited, f"a process exited while {name} started:\n" + "\n".join(
-                    path.read_text(errors="replace")[-2000:] for path in logs.values())
+                    path.read_text(errors="replace")[-2000:] for path in logs.values()
+                )
                 return answers(url)
 
             wait_for(up, name, 90)
@@ -232,8 +309,10 @@ def _stop(processes: list[subprocess.Popen[bytes]], how: signal.Signals = signal
 def _make_a_shared_graph(stack: Stack, database_url: str, tmp: Path) -> None:
     """An account (made in the database), then through the API a graph, drawn by the worker, and a link."""
     email = f"ops-{secrets.token_hex(4)}@example.com"
-    app = create_app({"MAESTRO_ENV": "testing", "SQLALCHEMY_DATABASE_URI": database_url,
-                      "INSTANCE_PATH": str(tmp / "instance")}, environ={})
+    app = create_app(
+        {"MAESTRO_ENV": "testing", "SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": str(tmp / "instance")},
+        environ={},
+    )
     with app.app_context():
         User.create(email, "Ops", PASSWORD)
         db.session.commit()
@@ -241,12 +320,17 @@ def _make_a_shared_graph(stack: Stack, database_url: str, tmp: Path) -> None:
     token = stack.http.post(f"{stack.base}/api/auth/token", json={"email": email, "password": PASSWORD}, timeout=30)
     assert token.status_code == 200, token.text
     stack.headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    graph = stack.http.post(f"{stack.base}/api/graphs", headers=stack.headers, timeout=30,
-                            json={"name": "Payments", "spec": "web -> api\napi -> db"})
+    graph = stack.http.post(
+        f"{stack.base}/api/graphs",
+        headers=stack.headers,
+        timeout=30,
+        json={"name": "Payments", "spec": "web -> api\napi -> db"},
+    )
     assert graph.status_code == 201, graph.text
     stack.graph_id = graph.json()["id"]
-    link = stack.http.post(f"{stack.base}/api/graphs/{stack.graph_id}/shares", headers=stack.headers,
-                           json={"label": "ops"}, timeout=30)
+    link = stack.http.post(
+        f"{stack.base}/api/graphs/{stack.graph_id}/shares", headers=stack.headers, json={"label": "ops"}, timeout=30
+    )
     assert link.status_code == 201, link.text
     url = urlsplit(link.json()["url"])
     stack.share_path = f"{url.path}?{url.query}"
@@ -267,17 +351,31 @@ def test_prometheus_scrapes_every_process_and_every_target_is_up(stack):
         return targets if len(targets) == 5 and all(target["health"] == "up" for target in targets) else None
 
     targets = wait_for(all_up, "every target up", 30)
-    assert {target["labels"]["job"] for target in targets} == {"maestro-app", "maestro-live", "maestro-worker",
-                                                               "maestro-discovery", "maestro-reports"}
+    assert {target["labels"]["job"] for target in targets} == {
+        "maestro-app",
+        "maestro-live",
+        "maestro-worker",
+        "maestro-discovery",
+        "maestro-reports",
+    }
     rules = requests.get(f"{stack.prometheus_url}/api/v1/rules", timeout=10).json()["data"]["groups"]
     assert {rule["name"] for group in rules for rule in group["rules"]} >= {
-        "MaestroWorkerQueueStuck", "MaestroHigh5xxRate", "MaestroLiveDeliverySlow", "MaestroRedisDown"}
+        "MaestroWorkerQueueStuck",
+        "MaestroHigh5xxRate",
+        "MaestroLiveDeliverySlow",
+        "MaestroRedisDown",
+    }
 
 
 def test_a_quantile_of_the_public_view_from_prometheus(stack):
     counted = f'sum(maestro_http_request_duration_seconds_count{{route="{PUBLIC_ROUTE}",status="200"}})'
-    before = value(stack.metrics(stack.base).text, "maestro_http_request_duration_seconds_count",
-                   method="GET", route=PUBLIC_ROUTE, status="200")
+    before = value(
+        stack.metrics(stack.base).text,
+        "maestro_http_request_duration_seconds_count",
+        method="GET",
+        route=PUBLIC_ROUTE,
+        status="200",
+    )
     views = 12
     for _ in range(views):
         assert requests.get(f"{stack.base}{stack.share_path}", timeout=10).status_code == 200
@@ -287,8 +385,9 @@ def test_a_quantile_of_the_public_view_from_prometheus(stack):
         return bool(result) and float(result[0]["value"][1]) == before + views
 
     wait_for(seen, "Prometheus to see every public view", 30)
-    quantile = stack.query(f'histogram_quantile(0.9, sum by (le) (maestro_http_request_duration_seconds_bucket'
-                           f'{{route="{PUBLIC_ROUTE}"}}))')
+    quantile = stack.query(
+        f'histogram_quantile(0.9, sum by (le) (maestro_http_request_duration_seconds_bucket{{route="{PUBLIC_ROUTE}"}}))'
+    )
     seconds = float(quantile[0]["value"][1])
     assert 0 < seconds < 5 and not math.isnan(seconds)
     views_total = stack.query("sum(maestro_share_views_total)")
@@ -316,8 +415,13 @@ def test_the_dashboard_asks_prometheus_for_metrics_that_exist(stack):
 
 def test_gunicorn_adds_up_its_workers_also_after_they_are_killed(stack):
     def favicons() -> float:
-        return value(stack.metrics(stack.base).text, "maestro_http_request_duration_seconds_count",
-                     method="GET", route="/favicon.ico", status="200")
+        return value(
+            stack.metrics(stack.base).text,
+            "maestro_http_request_duration_seconds_count",
+            method="GET",
+            route="/favicon.ico",
+            status="200",
+        )
 
     before = favicons()
     first = stack.workers()
@@ -327,8 +431,11 @@ def test_gunicorn_adds_up_its_workers_also_after_they_are_killed(stack):
     assert favicons() == before + 10
     for pid in first:  # every worker that served those requests dies at once, as under kill -9
         os.kill(pid, signal.SIGKILL)
-    fresh = wait_for(lambda: (lambda pids: pids if len(pids) == 2 and not set(pids) & set(first) else None)(
-        stack.workers()), "gunicorn's new workers", 30)
+    fresh = wait_for(
+        lambda: (lambda pids: pids if len(pids) == 2 and not set(pids) & set(first) else None)(stack.workers()),
+        "gunicorn's new workers",
+        30,
+    )
     wait_for(lambda: answers(f"{stack.base}/healthz"), "a new worker answering", 60)
     for _ in range(10):
         assert requests.get(f"{stack.base}/favicon.ico", timeout=10).status_code == 200
@@ -341,8 +448,11 @@ def test_gunicorn_adds_up_its_workers_also_after_they_are_killed(stack):
 def test_each_process_answers_its_own_metrics(stack):
     app = stack.metrics(stack.base).text
     assert value(app, "maestro_runs_queued_total") >= 1 and value(app, "maestro_runs_claimed_total") >= 1
-    assert value(app, "maestro_runs_finished_total", status="finished") + \
-        value(app, "maestro_runs_finished_total", status="warning") >= 1
+    assert (
+        value(app, "maestro_runs_finished_total", status="finished")
+        + value(app, "maestro_runs_finished_total", status="warning")
+        >= 1
+    )
     assert value(app, "maestro_database_up") == 1 and value(app, "maestro_redis_up") == 1
     assert "maestro_runs_oldest_waiting_age_seconds" in app and "maestro_live_" not in app
 
@@ -353,26 +463,38 @@ def test_each_process_answers_its_own_metrics(stack):
 
     # Discovery: one crawl of a Compose file, commanded by the app as a user's "crawl" does.
     before = stack.metrics(stack.discovery_url).text
-    source = stack.http.post(f"{stack.base}/api/graphs/{stack.graph_id}/sources", headers=stack.headers, timeout=10,
-                             json={"kind": "compose", "label": "Compose", "input": COMPOSE.decode()})
+    source = stack.http.post(
+        f"{stack.base}/api/graphs/{stack.graph_id}/sources",
+        headers=stack.headers,
+        timeout=10,
+        json={"kind": "compose", "label": "Compose", "input": COMPOSE.decode()},
+    )
     assert source.status_code == 201, source.text
-    crawl = stack.http.post(f"{stack.base}/api/graphs/{stack.graph_id}/sources/{source.json()['id']}/crawl",
-                            headers=stack.headers, timeout=30)
+    crawl = stack.http.post(
+        f"{stack.base}/api/graphs/{stack.graph_id}/sources/{source.json()['id']}/crawl",
+        headers=stack.headers,
+        timeout=30,
+    )
     assert crawl.status_code == 202, crawl.text
     stack.http.headers.update(stack.headers)  # wait_for_crawl reads the source with the session's own headers
     assert wait_for_crawl(stack.http, stack.base, stack.graph_id, source.json()["id"], 60)["status"] == "ok"
 
     def crawl_counted() -> str | None:
         text = stack.metrics(stack.discovery_url).text
-        grew = value(text, "maestro_discovery_crawl_duration_seconds_count", status="ok") > \
-            value(before, "maestro_discovery_crawl_duration_seconds_count", status="ok")
+        grew = value(text, "maestro_discovery_crawl_duration_seconds_count", status="ok") > value(
+            before, "maestro_discovery_crawl_duration_seconds_count", status="ok"
+        )
         return text if grew else None
 
     discovery = wait_for(crawl_counted, "the crawl in discovery's metrics", 10)
-    assert value(discovery, "maestro_discovery_crawls_started_total") == \
-        value(before, "maestro_discovery_crawls_started_total") + 1
-    assert value(discovery, "maestro_discovery_crawls_finished_total", status="ok") == \
-        value(before, "maestro_discovery_crawls_finished_total", status="ok") + 1
+    assert (
+        value(discovery, "maestro_discovery_crawls_started_total")
+        == value(before, "maestro_discovery_crawls_started_total") + 1
+    )
+    assert (
+        value(discovery, "maestro_discovery_crawls_finished_total", status="ok")
+        == value(before, "maestro_discovery_crawls_finished_total", status="ok") + 1
+    )
     assert value(discovery, "maestro_discovery_crawls_active") == 0 and "maestro_http_" not in discovery
 
     # The report service: one CSV report, asked for through the app's API.
@@ -389,8 +511,9 @@ def test_each_process_answers_its_own_metrics(stack):
 
     def report_counted() -> str | None:
         text = stack.metrics(stack.reports_url).text
-        grew = value(text, "maestro_report_duration_seconds_count", format="csv", status="ready") > \
-            value(before, "maestro_report_duration_seconds_count", format="csv", status="ready")
+        grew = value(text, "maestro_report_duration_seconds_count", format="csv", status="ready") > value(
+            before, "maestro_report_duration_seconds_count", format="csv", status="ready"
+        )
         return text if grew else None
 
     reports = wait_for(report_counted, "the report in the service's metrics", 10)
@@ -399,8 +522,9 @@ def test_each_process_answers_its_own_metrics(stack):
     assert value(reports, "maestro_reports_active") == 0 and "maestro_http_" not in reports
 
     # The live server: a browser subscribed to the graph's channel; a re-run's run.queued reaches it.
-    ticket = stack.http.post(f"{stack.base}/api/live/ticket", json={"graph": stack.graph_id},
-                             headers=stack.headers, timeout=10).json()
+    ticket = stack.http.post(
+        f"{stack.base}/api/live/ticket", json={"graph": stack.graph_id}, headers=stack.headers, timeout=10
+    ).json()
     live_before = stack.metrics(stack.live.http_url).text
     with LiveClient(stack.live.ws_url, origin=stack.base) as browser:
         assert browser.hello(ticket["ticket"])["type"] == "welcome"
@@ -411,7 +535,9 @@ def test_each_process_answers_its_own_metrics(stack):
         assert rerun.status_code == 202, rerun.text
         wait_for(lambda: browser.recv(10).get("event") == "run.queued", "run.queued in the browser", 10)
     live = stack.metrics(stack.live.http_url).text
-    assert value(live, "maestro_live_delivery_seconds_count") > value(live_before, "maestro_live_delivery_seconds_count")
+    assert value(live, "maestro_live_delivery_seconds_count") > value(
+        live_before, "maestro_live_delivery_seconds_count"
+    )
     assert value(live, "maestro_live_publishes_total", outcome="accepted") >= 1
     assert "process_resident_memory_bytes" in live and "maestro_http_" not in live
 
@@ -439,8 +565,9 @@ def test_every_process_refuses_metrics_to_strangers(stack):
 
 def test_the_metrics_token_is_in_no_log(stack):
     # Prometheus has sent it to every process every second by now.
-    wait_for(lambda: stack.query("sum(up)") and float(stack.query("sum(up)")[0]["value"][1]) == 5,
-             "every target up", 30)
+    wait_for(
+        lambda: stack.query("sum(up)") and float(stack.query("sum(up)")[0]["value"][1]) == 5, "every target up", 30
+    )
     logs = {name: path.read_text(errors="replace") for name, path in stack.logs.items()}
     logs["live"] = stack.live.logs()
     assert "GET /metrics" in logs["live"]  # the scrapes were logged, without their header
@@ -457,13 +584,22 @@ def test_promtool_checks_and_tests_the_alert_rules():
     checked = subprocess.run([PROMTOOL, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "SUCCESS: 7 rules found" in checked.stdout
-    tested = subprocess.run([PROMTOOL, "test", "rules", "maestro-rules.test.yml"], cwd=rules.parent,
-                            capture_output=True, text=True, timeout=60)
+    tested = subprocess.run(
+        [PROMTOOL, "test", "rules", "maestro-rules.test.yml"],
+        cwd=rules.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert tested.returncode == 0, tested.stdout + tested.stderr
     # The check is not vacuous: a rule that does not parse is refused.
     with tempfile.TemporaryDirectory() as directory:
         broken = Path(directory) / "broken.yml"
-        broken.write_text(rules.read_text().replace("max(maestro_runs_oldest_waiting_age_seconds) > 300",
-                                                    "max(maestro_runs_oldest_waiting_age_seconds > 300"))
+        broken.write_text(
+            rules.read_text().replace(
+                "max(maestro_runs_oldest_waiting_age_seconds) > 300",
+                "max(maestro_runs_oldest_waiting_age_seconds > 300",
+            )
+        )
         refused = subprocess.run([PROMTOOL, "check", "rules", str(broken)], capture_output=True, text=True, timeout=60)
         assert refused.returncode != 0

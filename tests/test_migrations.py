@@ -1,4 +1,5 @@
 """The schema comes from the migrations: one head, upgrade on an empty database, no drift."""
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,10 @@ def empty_database_url(tmp_path):
 
 
 def test_upgrade_empty_database_matches_the_models_and_downgrades(empty_database_url, tmp_path):
-    app = create_app({"MAESTRO_ENV": "testing", "SQLALCHEMY_DATABASE_URI": empty_database_url,
-                      "INSTANCE_PATH": str(tmp_path)}, environ={})
+    app = create_app(
+        {"MAESTRO_ENV": "testing", "SQLALCHEMY_DATABASE_URI": empty_database_url, "INSTANCE_PATH": str(tmp_path)},
+        environ={},
+    )
     with app.app_context():
         upgrade()
         tables = set(sa.inspect(db.engine).get_table_names())

@@ -1,6 +1,7 @@
 """My shared links and GET /api/shares (SPEC §10 "The user's links", issue 14 item 7): search by label
 and graph name, status filter defaulting to active + paused, sort by expiry / last view, pages, and
 bad parameters answered 400 naming the parameter."""
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,10 @@ def links(app, client, auth, make_user, make_graph):
     }
     now = utcnow()
     with app.app_context():
+
         def set_(key, **values):
             db.session.execute(update(ShareLink).where(ShareLink.public_id == made[key].id).values(**values))
+
         set_("paused", paused_at=now)
         set_("expired", expires_at=now - timedelta(hours=1))
         set_("revoked", revoked_at=now)
@@ -46,6 +49,7 @@ def links(app, client, auth, make_user, make_graph):
         set_("active", view_count=4, last_viewed_at=now - timedelta(minutes=5))
         set_("soon", view_count=2, last_viewed_at=now - timedelta(days=2))
         from maestro_web.models import Graph
+
         db.session.execute(update(Graph).where(Graph.public_id == gone.public_id).values(deleted_at=now))
         db.session.commit()
     auth.login("me@example.com")
@@ -96,11 +100,20 @@ def test_pages(client, links):
     assert client.get("/api/shares?page=9", headers=links["headers"]).json["items"] == []
 
 
-@pytest.mark.parametrize("query, field", [
-    ("?status=gone", "status"), ("?status=,", "status"), ("?sort=views", "sort"), ("?page=0", "page"),
-    ("?page=x", "page"), ("?page=99999999999999999999", "page"), ("?per_page=101", "per_page"),
-    ("?per_page=-1", "per_page"), ("?q=" + "x" * 201, "q"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("?status=gone", "status"),
+        ("?status=,", "status"),
+        ("?sort=views", "sort"),
+        ("?page=0", "page"),
+        ("?page=x", "page"),
+        ("?page=99999999999999999999", "page"),
+        ("?per_page=101", "per_page"),
+        ("?per_page=-1", "per_page"),
+        ("?q=" + "x" * 201, "q"),
+    ],
+)
 def test_bad_parameters_are_400_naming_the_parameter(client, links, query, field):
     response = client.get("/api/shares" + query, headers=links["headers"])
     assert response.status_code == 400
@@ -118,7 +131,9 @@ def test_page_filters_and_pages(client, links):
     html = client.get("/shares").get_data(as_text=True)
     assert "For the board" in html and "Paused partner link" in html and "Old expired link" not in html
     assert "Their board link" not in html and "On a deleted graph" not in html
-    assert "3 links" in html and re.search(r'class="badge badge-soon">expires <time [^>]+>in 5 hours</time>', html)  # about to end
+    assert "3 links" in html and re.search(
+        r'class="badge badge-soon">expires <time [^>]+>in 5 hours</time>', html
+    )  # about to end
     html = client.get("/shares?status=all&q=payments").get_data(as_text=True)
     assert "Revoked one" in html and "Sales team" not in html
     assert 'value="all" selected' in html
@@ -147,7 +162,11 @@ def test_bulk_pause_asks_first_then_pauses_only_my_links(app, auth, client, link
     page = post_bulk(auth, client, "pause", ids, confirmed=False)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "Pause 2 links?" in html and "see “Temporarily unavailable” until you resume" in html and "Their board link" not in html
+    assert (
+        "Pause 2 links?" in html
+        and "see “Temporarily unavailable” until you resume" in html
+        and "Their board link" not in html
+    )
     assert status_of(app, made["active"].id) == "active"  # nothing changed before the confirmation
     done = post_bulk(auth, client, "pause", ids, confirmed=True)
     assert done.status_code == 302
@@ -188,7 +207,9 @@ def test_bulk_bad_input_is_400_naming_the_field(auth, client, links, extra, fiel
 
 
 def test_bulk_needs_csrf_and_a_selection(auth, client, links):
-    assert client.post("/shares/bulk", data={"action": "pause", "link": [links["made"]["active"].id]}).status_code == 400  # no CSRF value
+    assert (
+        client.post("/shares/bulk", data={"action": "pause", "link": [links["made"]["active"].id]}).status_code == 400
+    )  # no CSRF value
     response = post_bulk(auth, client, "pause", [], confirmed=True)
     assert response.status_code == 302
     assert "Select the links first." in client.get("/shares").get_data(as_text=True)

@@ -1,4 +1,5 @@
 """GET /api/openapi.json: the JSON API as OpenAPI 3.1, generated from the validating models."""
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,12 @@ def test_security_schemes_and_who_needs_a_token(client):
     doc = document(client)
     schemes = doc["components"]["securitySchemes"]
     assert {name: (s["type"], s["scheme"], s["bearerFormat"]) for name, s in schemes.items()} == {
-        "userToken": ("http", "bearer", "JWT"), "refreshToken": ("http", "bearer", "JWT"),
-        "workerToken": ("http", "bearer", "JWT"), "discoveryToken": ("http", "bearer", "JWT"),
-        "reportToken": ("http", "bearer", "JWT")}
+        "userToken": ("http", "bearer", "JWT"),
+        "refreshToken": ("http", "bearer", "JWT"),
+        "workerToken": ("http", "bearer", "JWT"),
+        "discoveryToken": ("http", "bearer", "JWT"),
+        "reportToken": ("http", "bearer", "JWT"),
+    }
     paths = doc["paths"]
     assert paths["/api/auth/token"]["post"]["security"] == []
     assert paths["/api/graphs"]["get"]["security"] == [{"userToken": []}]
@@ -62,8 +66,16 @@ def test_security_schemes_and_who_needs_a_token(client):
 def test_request_schemas_are_the_validating_models(client):
     doc = document(client)
     components = doc["components"]["schemas"]
-    for model in (schemas.Credentials, schemas.GraphCreate, schemas.GraphPatch, schemas.RoleGrant,
-                  schemas.ShareCreate, schemas.SharePatch, ingest_schemas.WorkerResult, ingest_schemas.WorkerResultForm):
+    for model in (
+        schemas.Credentials,
+        schemas.GraphCreate,
+        schemas.GraphPatch,
+        schemas.RoleGrant,
+        schemas.ShareCreate,
+        schemas.SharePatch,
+        ingest_schemas.WorkerResult,
+        ingest_schemas.WorkerResultForm,
+    ):
         expected = model.model_json_schema(ref_template="#/components/schemas/{model}")
         assert components[model.__name__] == expected, model.__name__
     body = doc["paths"]["/api/graphs"]["post"]["requestBody"]
@@ -94,8 +106,11 @@ def test_errors_are_documented_in_the_one_shape(client):
 def test_a_422_matches_the_documented_error(client, make_user):
     response = client.post("/api/auth/token", json={"email": "a@example.com", "extra": 1})
     assert response.status_code == 422
-    assert response.json == {"error": "validation_error", "message": "Invalid fields: extra, password.",
-                             "fields": {"extra": "Unknown field.", "password": "This field is required."}}
+    assert response.json == {
+        "error": "validation_error",
+        "message": "Invalid fields: extra, password.",
+        "fields": {"extra": "Unknown field.", "password": "This field is required."},
+    }
 
 
 # --- where the document and the API used to disagree (schemathesis, positive and negative data) ----
@@ -114,10 +129,18 @@ def valid_query(doc: dict, path: str, name: str, value: str) -> bool:
     return validator.is_valid(value) or (value.strip().isdigit() and validator.is_valid(int(value)))
 
 
-@pytest.mark.parametrize(("path", "name"), [("/api/graphs", "status"), ("/api/graphs", "page"),
-                                            ("/api/graphs", "per_page"), ("/api/shares", "status"),
-                                            ("/api/shares", "sort"), ("/api/shares", "page"),
-                                            ("/api/shares", "per_page")])
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/api/graphs", "status"),
+        ("/api/graphs", "page"),
+        ("/api/graphs", "per_page"),
+        ("/api/shares", "status"),
+        ("/api/shares", "sort"),
+        ("/api/shares", "page"),
+        ("/api/shares", "per_page"),
+    ],
+)
 def test_an_empty_query_value_means_not_given_in_the_document_and_in_the_api(client, make_user, path, name):
     headers = api_headers(client, make_user())
     assert client.get(f"{path}?{name}=", headers=headers).status_code == 200
@@ -127,28 +150,41 @@ def test_an_empty_query_value_means_not_given_in_the_document_and_in_the_api(cli
     assert not valid_query(document(client), path, name, "x")
 
 
-@pytest.mark.parametrize(("value", "ok"), [
-    ("all", True), ("active, revoked", True), ("used_up,,expired,", True), (",paused", True),
-    ("LINK_STATUSES", False), ("used up", False), (",,,", False), ("all,active", False), ("active\t", False),
-])
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("all", True),
+        ("active, revoked", True),
+        ("used_up,,expired,", True),
+        (",paused", True),
+        ("LINK_STATUSES", False),
+        ("used up", False),
+        (",,,", False),
+        ("all,active", False),
+        ("active\t", False),
+    ],
+)
 def test_the_share_list_status_is_the_pattern_the_document_publishes(client, make_user, value, ok):
     answer = client.get("/api/shares", query_string={"status": value}, headers=api_headers(client, make_user()))
     assert answer.status_code == (200 if ok else 400), answer.json
     assert valid_query(document(client), "/api/shares", "status", value) is ok
 
 
-@pytest.mark.parametrize(("body", "ok"), [
-    ({}, True),  # no expiry given: 7 days
-    ({"expires_in": None, "expires_at": None}, True),
-    ({"expires_in": 3600, "expires_at": None}, True),
-    ({"expires_in": 3600, "expires_at": "2030-01-01T00:00:00Z"}, False),
-    ({"allowed_origins": ["https://intranet.example.com/", "", "http://localhost:8080"]}, True),
-    ({"embeddable": True, "allowed_origins": ["https://intranet.example.com:99999"]}, False),  # was a 500
-    ({"embeddable": True, "allowed_origins": ["https://[::1"]}, False),  # was a 500
-    ({"embeddable": True, "allowed_origins": ["http://intranet.example.com"]}, False),
-    ({"embeddable": True, "allowed_origins": ["HTTPS://intranet.example.com"]}, False),
-    ({"embeddable": True, "allowed_origins": ["https://intranet.example.com/page"]}, False),
-])
+@pytest.mark.parametrize(
+    ("body", "ok"),
+    [
+        ({}, True),  # no expiry given: 7 days
+        ({"expires_in": None, "expires_at": None}, True),
+        ({"expires_in": 3600, "expires_at": None}, True),
+        ({"expires_in": 3600, "expires_at": "2030-01-01T00:00:00Z"}, False),
+        ({"allowed_origins": ["https://intranet.example.com/", "", "http://localhost:8080"]}, True),
+        ({"embeddable": True, "allowed_origins": ["https://intranet.example.com:99999"]}, False),  # was a 500
+        ({"embeddable": True, "allowed_origins": ["https://[::1"]}, False),  # was a 500
+        ({"embeddable": True, "allowed_origins": ["http://intranet.example.com"]}, False),
+        ({"embeddable": True, "allowed_origins": ["HTTPS://intranet.example.com"]}, False),
+        ({"embeddable": True, "allowed_origins": ["https://intranet.example.com/page"]}, False),
+    ],
+)
 def test_share_bodies_the_document_calls_valid_are_the_ones_the_api_takes(client, make_user, make_graph, body, ok):
     owner = make_user()
     graph = make_graph(owner)
@@ -167,8 +203,9 @@ def test_a_worker_result_needs_its_picture_unless_it_reports_an_error(app, clien
     def post(body: dict) -> Any:
         raw = json.dumps(body).encode()  # the token is bound to these very bytes
         token = mint_result_token(ring, job["graph_id"], job["run_id"], raw)
-        return client.post("/analytics/graphs", data=raw, content_type="application/json",
-                           headers={"Authorization": f"JWT {token}"})
+        return client.post(
+            "/analytics/graphs", data=raw, content_type="application/json", headers={"Authorization": f"JWT {token}"}
+        )
 
     doc = document(client)
     for body in ({"run_id": job["run_id"]}, {"run_id": job["run_id"], "status": "warning", "svg": ""}):

@@ -4,6 +4,7 @@ passcode cookie at its edges, wrong tries throttled in the real Redis, the owner
 The limiter runs on the real Redis at 127.0.0.1:6379 with a key prefix per test (as in
 tests/test_rate_limits.py), so every test here sees the budgets a deployment has.
 """
+
 from __future__ import annotations
 
 import html
@@ -163,10 +164,13 @@ def test_every_public_path_answers_401_and_nothing_of_the_graph(app, graph, lock
     assert_asks_for_passcode(embed)
     assert "topbar" not in embed.text  # the embed keeps its chrome-less look
     assert_asks_for_passcode(client.get(short_path(app, locked.id)))
-    for path in (locked.path + "&ext=svg", locked.path + "&ext=png",
-                 f"/analytics/graphs/public/{graph.public_id}/download.svg?token={locked.token}",
-                 f"/analytics/graphs/public/{graph.public_id}/download.png?token={locked.token}",
-                 f"/analytics/graphs/public/{graph.public_id}/live?token={locked.token}"):
+    for path in (
+        locked.path + "&ext=svg",
+        locked.path + "&ext=png",
+        f"/analytics/graphs/public/{graph.public_id}/download.svg?token={locked.token}",
+        f"/analytics/graphs/public/{graph.public_id}/download.png?token={locked.token}",
+        f"/analytics/graphs/public/{graph.public_id}/live?token={locked.token}",
+    ):
         response = client.get(path)
         assert response.status_code == 401, path
         assert response.mimetype == "text/html" and 'name="passcode"' not in response.text, path
@@ -232,8 +236,11 @@ def test_the_short_link_form_posts_to_the_short_link(app, locked):
 
 def test_wrong_or_empty_passcode_shows_the_form_again_with_the_error_under_the_field(app, locked):
     client = app.test_client()
-    for passcode, message in (("not the one", "That passcode is not right"), ("", "Enter the passcode"),
-                              ("x" * 5000, "That passcode is not right")):
+    for passcode, message in (
+        ("not the one", "That passcode is not right"),
+        ("", "Enter the passcode"),
+        ("x" * 5000, "That passcode is not right"),
+    ):
         response = enter(client, locked.path, passcode)
         assert_asks_for_passcode(response)
         assert message in response.text
@@ -276,8 +283,11 @@ def test_a_cookie_with_non_ascii_characters_gets_the_form_not_a_500(app, locked)
 def test_changing_the_passcode_ends_the_cookies(app, graph, owner, client, locked):
     visitor = opened_client(app, locked.path)
     assert visitor.get(locked.path).status_code == 200
-    response = client.patch(f"/api/graphs/{graph.public_id}/shares/{locked.id}", json={"passcode": "a new secret"},
-                            headers=api_headers(client, owner))
+    response = client.patch(
+        f"/api/graphs/{graph.public_id}/shares/{locked.id}",
+        json={"passcode": "a new secret"},
+        headers=api_headers(client, owner),
+    )
     assert response.status_code == 200 and response.json["has_passcode"] is True
     assert_asks_for_passcode(visitor.get(locked.path))
     assert visitor.get(locked.path + "&ext=svg").status_code == 401
@@ -309,12 +319,15 @@ def test_the_cookie_never_outlives_the_link(app, graph, owner):
     assert expires <= link_expires
 
 
-@pytest.mark.parametrize("state, status, words", [
-    ("revoked", 410, "This link was revoked"),
-    ("expired", 410, "This link has expired"),
-    ("paused", 403, "Temporarily unavailable"),
-    ("used up", 410, "This link was used up"),
-])
+@pytest.mark.parametrize(
+    "state, status, words",
+    [
+        ("revoked", 410, "This link was revoked"),
+        ("expired", 410, "This link has expired"),
+        ("paused", 403, "Temporarily unavailable"),
+        ("used up", 410, "This link was used up"),
+    ],
+)
 def test_a_link_that_may_not_be_viewed_gets_its_refusal_not_the_form(app, graph, owner, state, status, words):
     made = make_link(app, graph, owner, passcode=PASSCODE, max_views=1)
     visitor = opened_client(app, made.path)
@@ -344,8 +357,10 @@ def test_an_unknown_or_tampered_link_gets_404_not_the_form(app, graph, locked):
     assert client.get(f"/analytics/graphs/public/{graph.public_id}?token={locked.token[:-2]}xx").status_code == 404
     code = mint_short_code(app.config["KEY_RINGS"][CONTEXT], locked.id)
     altered = code[:-1] + ("B" if code[-1] != "B" else "C")
-    for response in (client.post(f"/analytics/s/{altered}", data={"passcode": PASSCODE}),
-                     client.post(f"/analytics/graphs/public/{graph.public_id}?token=nope", data={"passcode": PASSCODE})):
+    for response in (
+        client.post(f"/analytics/s/{altered}", data={"passcode": PASSCODE}),
+        client.post(f"/analytics/graphs/public/{graph.public_id}?token=nope", data={"passcode": PASSCODE}),
+    ):
         assert response.status_code == 404 and "Set-Cookie" not in response.headers
 
 
@@ -359,8 +374,14 @@ def test_a_link_without_passcode_is_unchanged_and_its_form_post_just_goes_back(a
     assert views(app, made.id) == 1
 
 
-@pytest.mark.parametrize("headers", [{"Sec-Fetch-Site": "cross-site", "Origin": "null"},
-                                     {"Sec-Fetch-Site": "same-site"}, {"Origin": "https://evil.example"}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site", "Origin": "null"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "https://evil.example"},
+    ],
+)
 def test_a_post_from_another_site_is_refused(app, locked, headers):
     response = enter(app.test_client(), locked.path, **headers)
     assert response.status_code == 403 and "Set-Cookie" not in response.headers
@@ -368,8 +389,14 @@ def test_a_post_from_another_site_is_refused(app, locked, headers):
     assert_reveals_nothing(response)
 
 
-@pytest.mark.parametrize("headers", [{"Sec-Fetch-Site": "same-origin", "Origin": "null"},  # a browser, no-referrer
-                                     {"Origin": "null"}, {}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "same-origin", "Origin": "null"},  # a browser, no-referrer
+        {"Origin": "null"},
+        {},
+    ],
+)
 def test_a_post_from_the_links_own_page_is_accepted(app, locked, headers):
     assert enter(app.test_client(), locked.path, **headers).status_code == 303
 
@@ -377,8 +404,9 @@ def test_a_post_from_the_links_own_page_is_accepted(app, locked, headers):
 @pytest.mark.app_settings(MAESTRO_ANALYTICS_URL="https://share.example.com/analytics")
 def test_https_cookies_are_secure_and_an_embeddable_links_is_partitioned(app, graph, owner):
     plain = make_link(app, graph, owner, passcode=PASSCODE)
-    embeddable = make_link(app, graph, owner, passcode=PASSCODE, embeddable=True,
-                           origins=("https://intranet.example.com",))
+    embeddable = make_link(
+        app, graph, owner, passcode=PASSCODE, embeddable=True, origins=("https://intranet.example.com",)
+    )
     header = enter(app.test_client(), plain.path).headers["Set-Cookie"]
     assert "Secure" in header and "SameSite=Lax" in header and "Partitioned" not in header
     header = enter(app.test_client(), embeddable.path).headers["Set-Cookie"]
@@ -500,10 +528,16 @@ def test_the_passcode_never_reaches_a_log_line(app, graph, owner, client, locked
     enter(visitor, locked.path, "a wrong passcode here")
     enter(visitor, locked.path)
     visitor.get(locked.path)
-    client.patch(f"/api/graphs/{graph.public_id}/shares/{locked.id}", json={"passcode": "short"},
-                 headers=api_headers(client, owner))
-    client.patch(f"/api/graphs/{graph.public_id}/shares/{locked.id}", json={"passcode": "the newest passcode"},
-                 headers=api_headers(client, owner))
+    client.patch(
+        f"/api/graphs/{graph.public_id}/shares/{locked.id}",
+        json={"passcode": "short"},
+        headers=api_headers(client, owner),
+    )
+    client.patch(
+        f"/api/graphs/{graph.public_id}/shares/{locked.id}",
+        json={"passcode": "the newest passcode"},
+        headers=api_headers(client, owner),
+    )
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for secret in (PASSCODE, "a wrong passcode here", "the newest passcode", cookie_of(visitor, locked.id)):
         assert secret not in logged
@@ -525,9 +559,14 @@ def test_api_patch_sets_changes_keeps_and_removes_the_passcode(app, graph, owner
 
 
 @pytest.mark.parametrize("value", ["short", "x" * 129, 12345678, "", ["a list of it"]])
-def test_api_patch_refuses_a_bad_passcode_naming_the_field_and_changes_nothing(app, graph, owner, client, locked, value):
-    response = client.patch(f"/api/graphs/{graph.public_id}/shares/{locked.id}", json={"passcode": value},
-                            headers=api_headers(client, owner))
+def test_api_patch_refuses_a_bad_passcode_naming_the_field_and_changes_nothing(
+    app, graph, owner, client, locked, value
+):
+    response = client.patch(
+        f"/api/graphs/{graph.public_id}/shares/{locked.id}",
+        json={"passcode": value},
+        headers=api_headers(client, owner),
+    )
     assert response.status_code == 422
     assert "passcode" in response.json["fields"]
     assert "8 to 128 characters" in response.json["fields"]["passcode"]
@@ -545,8 +584,11 @@ def test_a_reader_cannot_change_the_passcode(app, owner, make_user, make_graph, 
     graph = make_graph(owner, name="Shared", grants={reader: Role.READ})
     draw(app, graph.public_id)
     locked = make_link(app, graph, owner, passcode=PASSCODE)
-    response = client.patch(f"/api/graphs/{graph.public_id}/shares/{locked.id}", json={"passcode": None},
-                            headers=api_headers(client, reader))
+    response = client.patch(
+        f"/api/graphs/{graph.public_id}/shares/{locked.id}",
+        json={"passcode": None},
+        headers=api_headers(client, reader),
+    )
     assert response.status_code == 403  # the reader sees the graph: below Write, not hidden
     assert link_row(app, locked.id).has_passcode
 
@@ -561,28 +603,37 @@ def test_link_page_sets_changes_and_removes_the_passcode(app, auth, client, grap
     page = client.get(link_page(graph, made.id))
     assert "Passcode: <strong>off</strong>" in page.text and "Set passcode" in page.text
 
-    response = client.post(link_page(graph, made.id) + "/passcode", data={**auth.form_values(link_page(graph, made.id)),
-                                                                           "passcode": "short"})
+    response = client.post(
+        link_page(graph, made.id) + "/passcode",
+        data={**auth.form_values(link_page(graph, made.id)), "passcode": "short"},
+    )
     assert response.status_code == 422
     assert re.search(r'id="passcode-error"[^>]*>A passcode has 8 to 128 characters', response.text)
     assert "short" not in re.findall(r'name="passcode"[^>]*>', response.text)[0]  # a password is never kept
     assert not link_row(app, made.id).has_passcode
 
-    response = client.post(link_page(graph, made.id) + "/passcode", data={**auth.form_values(link_page(graph, made.id)),
-                                                                           "passcode": PASSCODE})
+    response = client.post(
+        link_page(graph, made.id) + "/passcode",
+        data={**auth.form_values(link_page(graph, made.id)), "passcode": PASSCODE},
+    )
     assert response.status_code == 302
     page = client.get(link_page(graph, made.id))
-    assert "Passcode set" in page.text and "Passcode: <strong>on</strong>" in page.text and "Change passcode" in page.text
+    assert (
+        "Passcode set" in page.text and "Passcode: <strong>on</strong>" in page.text and "Change passcode" in page.text
+    )
     visitor = opened_client(app, made.path)
 
-    response = client.post(link_page(graph, made.id) + "/passcode", data={**auth.form_values(link_page(graph, made.id)),
-                                                                           "passcode": "another one here"})
+    response = client.post(
+        link_page(graph, made.id) + "/passcode",
+        data={**auth.form_values(link_page(graph, made.id)), "passcode": "another one here"},
+    )
     assert response.status_code == 302
     assert "Passcode changed" in client.get(link_page(graph, made.id)).text
     assert_asks_for_passcode(visitor.get(made.path))
 
-    response = client.post(link_page(graph, made.id) + "/passcode/remove",
-                           data=auth.form_values(link_page(graph, made.id)))
+    response = client.post(
+        link_page(graph, made.id) + "/passcode/remove", data=auth.form_values(link_page(graph, made.id))
+    )
     assert response.status_code == 302
     page = client.get(link_page(graph, made.id))
     assert "Passcode removed" in page.text and "Passcode: <strong>off</strong>" in page.text

@@ -3,6 +3,7 @@
 The suite hashes with cheap argon2 parameters (conftest.py `use_password_hasher`): these tests are
 where the production ones are checked, in a process of their own that the suite does not touch.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -23,12 +24,15 @@ PRODUCTION_PREFIX = "$argon2id$v=19$m=65536,t=3,p=4$"  # RFC 9106's low-memory p
 
 
 def test_the_app_hashes_with_rfc_9106_parameters_outside_the_suite():
-    code = ("from maestro_web.models.user import dummy_password_hash, hash_secret, verify_secret\n"
-            "hashed = hash_secret('correct horse battery')\n"
-            "print(hashed)\nprint(dummy_password_hash())\n"
-            "print(verify_secret(hashed, 'correct horse battery'), verify_secret(hashed, 'wrong horse'))\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                         check=True).stdout.split()
+    code = (
+        "from maestro_web.models.user import dummy_password_hash, hash_secret, verify_secret\n"
+        "hashed = hash_secret('correct horse battery')\n"
+        "print(hashed)\nprint(dummy_password_hash())\n"
+        "print(verify_secret(hashed, 'correct horse battery'), verify_secret(hashed, 'wrong horse'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    ).stdout.split()
     hashed, dummy, right, wrong = out
     assert hashed.startswith(PRODUCTION_PREFIX)
     assert dummy.startswith(PRODUCTION_PREFIX)  # an unknown e-mail costs as much as a known one

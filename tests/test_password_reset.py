@@ -1,4 +1,5 @@
 """Forgot password (SPEC §3.4): real SMTP, two tokens of two contexts, each usable once."""
+
 from __future__ import annotations
 
 import base64
@@ -62,18 +63,22 @@ def step2_of(html: str) -> str:
     import re
 
     match = re.search(r'name="reset_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'id="reset_token" name="reset_token" type="hidden" value="([^"]+)"', html)
+        r'id="reset_token" name="reset_token" type="hidden" value="([^"]+)"', html
+    )
     assert match, "no reset_token field on the page"
     return match.group(1)
 
 
 def submit_new_password(client, page_html, password=NEW_PASSWORD, confirm=None, reset_token=None):
-    return client.post("/auth/reset", data={
-        "csrf_token": form_csrf(page_html),
-        "reset_token": reset_token if reset_token is not None else step2_of(page_html),
-        "password": password,
-        "confirm": confirm if confirm is not None else password,
-    })
+    return client.post(
+        "/auth/reset",
+        data={
+            "csrf_token": form_csrf(page_html),
+            "reset_token": reset_token if reset_token is not None else step2_of(page_html),
+            "password": password,
+            "confirm": confirm if confirm is not None else password,
+        },
+    )
 
 
 def login_status(app, email, password):
@@ -121,7 +126,9 @@ def test_request_mail_reset_and_every_old_credential_dies(app, client, auth, ada
     assert AuthActions(other_browser).login("ada@example.com").status_code == 302
     assert other_browser.get("/account").status_code == 200
     api_tokens = client.post("/api/auth/token", json={"email": "ada@example.com", "password": PASSWORD}).json
-    assert client.get("/api/graphs", headers={"Authorization": f"Bearer {api_tokens['access_token']}"}).status_code == 200
+    assert (
+        client.get("/api/graphs", headers={"Authorization": f"Bearer {api_tokens['access_token']}"}).status_code == 200
+    )
 
     response = ask_for_link(client, "ADA@example.com ")
     assert response.status_code == 200
@@ -165,9 +172,13 @@ def test_request_mail_reset_and_every_old_credential_dies(app, client, auth, ada
     logged_out = other_browser.get("/account")
     assert logged_out.status_code == 302 and "/auth/login" in logged_out.headers["Location"]
     # ...and so are the API tokens issued before it, access and refresh.
-    assert client.get("/api/graphs", headers={"Authorization": f"Bearer {api_tokens['access_token']}"}).status_code == 401
-    assert client.post("/api/auth/refresh",
-                       headers={"Authorization": f"Bearer {api_tokens['refresh_token']}"}).status_code == 401
+    assert (
+        client.get("/api/graphs", headers={"Authorization": f"Bearer {api_tokens['access_token']}"}).status_code == 401
+    )
+    assert (
+        client.post("/api/auth/refresh", headers={"Authorization": f"Bearer {api_tokens['refresh_token']}"}).status_code
+        == 401
+    )
 
     # Both tokens are single-use: the link and the form are dead now.
     assert_refused_page(client.get(path_of(link)), 410)
@@ -198,8 +209,11 @@ def test_a_malformed_address_is_a_field_error_and_sends_nothing(app, client, ada
 def test_the_link_comes_from_the_configured_base_url_not_the_request(app, ada, smtp):
     client = app.test_client()
     page = client.get("/auth/forgot", headers={"Host": "evil.example"})
-    client.post("/auth/forgot", headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"},
-                data={"email": "ada@example.com", "csrf_token": form_csrf(page.text)})
+    client.post(
+        "/auth/forgot",
+        headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"},
+        data={"email": "ada@example.com", "csrf_token": form_csrf(page.text)},
+    )
     [message] = smtp.settle()
     link = reset_link(message)
     assert link.startswith(app.config["MAESTRO_BASE_URL"] + "/auth/reset?token=")
@@ -221,8 +235,10 @@ def test_changing_the_password_on_the_account_page_kills_an_outstanding_link(app
     assert open_link(client, link_path).status_code == 200
     auth.login("ada@example.com")
     values = auth.form_values("/account")
-    response = client.post("/account/password", data={
-        **values, "current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    response = client.post(
+        "/account/password",
+        data={**values, "current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
     assert response.status_code == 302
     assert_refused_page(app.test_client().get(link_path), 410)
 
@@ -263,7 +279,7 @@ def test_expired_tokens_get_the_friendly_page_with_410(app, client, ada):
 
 def flip(token: str, index: int) -> str:
     swapped = "A" if token[index] != "A" else "B"
-    return token[:index] + swapped + token[index + 1:]
+    return token[:index] + swapped + token[index + 1 :]
 
 
 def test_tampered_tokens_are_refused_with_400(app, client, ada):
@@ -274,10 +290,16 @@ def test_tampered_tokens_are_refused_with_400(app, client, ada):
     step2 = step2_of(page.text)
     header, payload, signature = step2.split(".")
     claims = pyjwt.decode(step2, options={"verify_signature": False})
-    forged_payload = base64.urlsafe_b64encode(
-        pyjwt.api_jws.json.dumps({**claims, "exp": claims["exp"] + 86400}).encode()).rstrip(b"=").decode()
-    for forged in (f"{header}.{forged_payload}.{signature}", flip(step2, len(step2) - 3),
-                   pyjwt.encode({**claims}, "", algorithm="none")):
+    forged_payload = (
+        base64.urlsafe_b64encode(pyjwt.api_jws.json.dumps({**claims, "exp": claims["exp"] + 86400}).encode())
+        .rstrip(b"=")
+        .decode()
+    )
+    for forged in (
+        f"{header}.{forged_payload}.{signature}",
+        flip(step2, len(step2) - 3),
+        pyjwt.encode({**claims}, "", algorithm="none"),
+    ):
         assert_refused_page(submit_new_password(client, page.text, reset_token=forged), 400)
     for missing in ("", "garbage", "x" * 5000):
         assert_refused_page(client.get("/auth/reset", query_string={"token": missing}), 400)
@@ -325,8 +347,9 @@ def test_a_step2_token_signed_with_the_forgot_key_but_another_audience_is_refuse
     good = pyjwt.decode(step2_for(app, ada), options={"verify_signature": False})
     page = open_link(client, token=step1_for(app, ada))
     for changes in ({"aud": "maestro-web"}, {"iss": "maestro-server"}, {"exp": good["iat"] + 86400}):
-        forged = pyjwt.encode({**good, **changes}, key_ring.current, algorithm="HS256",
-                              headers={"kid": key_ring.current_kid})
+        forged = pyjwt.encode(
+            {**good, **changes}, key_ring.current, algorithm="HS256", headers={"kid": key_ring.current_kid}
+        )
         assert_refused_page(submit_new_password(client, page.text, reset_token=forged), 400)
     # The session key cannot sign a reset token, even with a perfect payload.
     session_ring = ring(app, "session")
@@ -385,8 +408,9 @@ def test_without_mail_server_the_message_goes_to_the_outbox_and_no_token_is_logg
     assert open_link(client, path_of(link)).status_code == 200
 
 
-@pytest.mark.app_settings(RATELIMIT_ENABLED=True, MAESTRO_FORGOT_ADDRESS_RATE_LIMIT="2 per hour",
-                          MAESTRO_FORGOT_RATE_LIMIT="100 per hour")
+@pytest.mark.app_settings(
+    RATELIMIT_ENABLED=True, MAESTRO_FORGOT_ADDRESS_RATE_LIMIT="2 per hour", MAESTRO_FORGOT_RATE_LIMIT="100 per hour"
+)
 def test_requests_are_limited_per_address_known_or_not(app, ada, smtp):
     client = app.test_client()
     for email in ("ada@example.com", "nobody@example.com"):
@@ -399,8 +423,9 @@ def test_requests_are_limited_per_address_known_or_not(app, ada, smtp):
     assert len(smtp.settle()) == 2  # the two allowed requests for Ada, nothing after the limit
 
 
-@pytest.mark.app_settings(RATELIMIT_ENABLED=True, MAESTRO_FORGOT_RATE_LIMIT="3 per hour",
-                          MAESTRO_FORGOT_ADDRESS_RATE_LIMIT="100 per hour")
+@pytest.mark.app_settings(
+    RATELIMIT_ENABLED=True, MAESTRO_FORGOT_RATE_LIMIT="3 per hour", MAESTRO_FORGOT_ADDRESS_RATE_LIMIT="100 per hour"
+)
 def test_requests_are_limited_per_client_address(app, smtp):
     client = app.test_client()
     for number in range(3):
@@ -442,8 +467,13 @@ def test_a_link_that_dies_after_it_was_opened_shows_no_form(app, client, auth, a
 
     AuthActions(other).login("ada@example.com")
     values = AuthActions(other).form_values("/account")
-    assert other.post("/account/password", data={
-        **values, "current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
+    assert (
+        other.post(
+            "/account/password",
+            data={**values, "current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+        ).status_code
+        == 302
+    )
     assert_refused_page(client.get("/auth/reset"), 410)
 
 
@@ -471,12 +501,16 @@ def test_a_reset_mails_a_password_changed_notice(app, client, ada, smtp):
 def test_a_change_on_the_account_page_mails_a_password_changed_notice(app, client, auth, ada, smtp):
     auth.login("ada@example.com")
     values = auth.form_values("/account")
-    wrong = client.post("/account/password", data={
-        **values, "current_password": "not my password", "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    wrong = client.post(
+        "/account/password",
+        data={**values, "current_password": "not my password", "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
     assert wrong.status_code == 422
     assert smtp.settle() == []  # nothing changed, nothing said
-    response = client.post("/account/password", data={
-        **values, "current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    response = client.post(
+        "/account/password",
+        data={**values, "current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
     assert response.status_code == 302
     [message] = smtp.settle()
     assert_password_changed_mail(message, "on the account page", app)

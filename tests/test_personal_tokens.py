@@ -1,5 +1,6 @@
 """Personal API tokens (SPEC §3.1) at their edges: create (shown once), list, use, revoke; missing,
 tampered, expired, revoked, another context's token, another user's token id; last use."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -42,24 +43,28 @@ def test_the_jwt_scheme_works_too_and_the_token_is_a_user_session_jwt(client, ma
     made = create(client, api_headers(client, user))
     assert client.get("/api/me", headers={"Authorization": f"JWT {made['token']}"}).status_code == 200
     import jwt as pyjwt
+
     claims = pyjwt.decode(made["token"], options={"verify_signature": False})
     assert claims["aud"] == "maestro-web" and claims["type"] == "access" and claims["kind"] == "personal"
     assert claims["sub"] == user.public_id and "email" not in claims
     assert claims["exp"] - claims["iat"] == 30 * 86400
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"expires_in_days": 30}, "name"),
-    ({"name": "x"}, "expires_in_days"),
-    ({"name": "   ", "expires_in_days": 30}, "name"),
-    ({"name": "x" * 101, "expires_in_days": 30}, "name"),
-    ({"name": "x", "expires_in_days": 0}, "expires_in_days"),
-    ({"name": "x", "expires_in_days": 366}, "expires_in_days"),
-    ({"name": "x", "expires_in_days": "30"}, "expires_in_days"),
-    ({"name": "x", "expires_in_days": 30.5}, "expires_in_days"),
-    ({"name": "x", "expires_in_days": True}, "expires_in_days"),
-    ({"name": "x", "expires_in_days": 30, "scope": "all"}, "scope"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"expires_in_days": 30}, "name"),
+        ({"name": "x"}, "expires_in_days"),
+        ({"name": "   ", "expires_in_days": 30}, "name"),
+        ({"name": "x" * 101, "expires_in_days": 30}, "name"),
+        ({"name": "x", "expires_in_days": 0}, "expires_in_days"),
+        ({"name": "x", "expires_in_days": 366}, "expires_in_days"),
+        ({"name": "x", "expires_in_days": "30"}, "expires_in_days"),
+        ({"name": "x", "expires_in_days": 30.5}, "expires_in_days"),
+        ({"name": "x", "expires_in_days": True}, "expires_in_days"),
+        ({"name": "x", "expires_in_days": 30, "scope": "all"}, "scope"),
+    ],
+)
 def test_bad_input_is_422_naming_the_field_and_stores_nothing(client, make_user, body, field):
     user = make_user()
     headers = api_headers(client, user)
@@ -74,8 +79,13 @@ def test_missing_tampered_and_garbage_tokens_are_401(client, make_user):
     token = made["token"]
     head, payload, signature = token.split(".")
     flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
-    for headers in ({}, bearer(""), bearer("nonsense"), bearer(f"{head}.{payload}.{flipped}"),
-                    bearer(f"{head}.{payload[:-3]}abc.{signature}")):
+    for headers in (
+        {},
+        bearer(""),
+        bearer("nonsense"),
+        bearer(f"{head}.{payload}.{flipped}"),
+        bearer(f"{head}.{payload[:-3]}abc.{signature}"),
+    ):
         response = client.get("/api/me", headers=headers)
         assert response.status_code == 401, headers
         assert set(response.json) == {"error", "message"}
@@ -125,9 +135,11 @@ def test_an_expired_token_is_401(app, client, make_user):
         row, _token = issue_personal_token(User.get_by_public_id(user.public_id), "old", 1)
         db.session.commit()
         # The same row's token, signed as if it had been made long ago.
-        expired = create_access_token(identity=User.get_by_public_id(user.public_id),
-                                      expires_delta=timedelta(seconds=-60),
-                                      additional_claims={"jti": row.jti, "kind": "personal"})
+        expired = create_access_token(
+            identity=User.get_by_public_id(user.public_id),
+            expires_delta=timedelta(seconds=-60),
+            additional_claims={"jti": row.jti, "kind": "personal"},
+        )
         assert PersonalToken.get_by_jti(row.jti) is not None
     assert client.get("/api/me", headers=bearer(expired)).status_code == 401
     assert client.get("/api/me", headers=bearer(_token)).status_code == 200
@@ -138,8 +150,9 @@ def test_a_personal_claim_without_its_row_is_refused(app, client, make_user):
 
     user = make_user()
     with app.test_request_context():
-        forged = create_access_token(identity=User.get_by_public_id(user.public_id),
-                                     additional_claims={"jti": "not-a-row", "kind": "personal"})
+        forged = create_access_token(
+            identity=User.get_by_public_id(user.public_id), additional_claims={"jti": "not-a-row", "kind": "personal"}
+        )
     assert client.get("/api/me", headers=bearer(forged)).status_code == 401
 
 
@@ -161,14 +174,17 @@ def test_tokens_of_other_contexts_are_refused(app, client, make_user, make_graph
         "socket": issue_socket_token(rings["socket"], issuer="maestro-server"),
         # Signed with the very secret of user sessions, but for the live server (another audience).
         # The user secret too, for the discovery service (its own audience).
-        "discovery command": issue_command_token(rings["session"], user_id=user.public_id, graph_id=graph.public_id,
-                                                 token_version=user.token_version),
+        "discovery command": issue_command_token(
+            rings["session"], user_id=user.public_id, graph_id=graph.public_id, token_version=user.token_version
+        ),
         "live ticket": issue_ticket(rings["session"], sub=user.public_id, channels=[f"user:{user.public_id}"])[0],
     }
     for context, token in others.items():
         assert client.get("/api/tokens", headers=bearer(token)).status_code == 401, context
-        assert client.post("/api/tokens", headers=bearer(token),
-                           json={"name": "x", "expires_in_days": 1}).status_code == 401, context
+        assert (
+            client.post("/api/tokens", headers=bearer(token), json={"name": "x", "expires_in_days": 1}).status_code
+            == 401
+        ), context
 
 
 def test_a_personal_token_is_not_a_browser_session(app, client, make_user):

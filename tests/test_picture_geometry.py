@@ -5,6 +5,7 @@ missing): no sampled point of any edge path lies inside a box other than the edg
 every path starts on its source box and ends on its target box, the drawn edges are exactly the
 spec's, self-loops are drawn, and labels are ≥ 12 px with contrast ≥ 4.5:1 on their box.
 """
+
 from __future__ import annotations
 
 import random
@@ -58,10 +59,14 @@ def platform_spec() -> str:
         lines += [f"service-{s} -> store-{s % 12} [kind=database]", f"service-{s} -> shared-cache [kind=cache]"]
         if s % 3 == 0:
             lines.append(f"service-{s} -> events-bus [kind=queue]")
-    lines += ["auth-service -> shared-cache", "events-bus -> analytics-sink [kind=external]",
-              "auth-service -> user-directory-with-a-rather-long-name-for-wrapping [kind=database]",
-              "store-0 -> backup-vault [kind=external]", "store-1 -> backup-vault",
-              "edge-0 -> status-page [kind=external]"]
+    lines += [
+        "auth-service -> shared-cache",
+        "events-bus -> analytics-sink [kind=external]",
+        "auth-service -> user-directory-with-a-rather-long-name-for-wrapping [kind=database]",
+        "store-0 -> backup-vault [kind=external]",
+        "store-1 -> backup-vault",
+        "edge-0 -> status-page [kind=external]",
+    ]
     return "\n".join(lines)
 
 
@@ -136,8 +141,10 @@ def sample_path(d: str, step: float = 2.0) -> list[tuple[float, float]]:
             p0, p1, p2, p3 = current, numbers[0:2], numbers[2:4], numbers[4:6]
             for i in range(1, 41):
                 t = i / 40
-                a, b, c, e = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t ** 3
-                points.append((a * p0[0] + b * p1[0] + c * p2[0] + e * p3[0], a * p0[1] + b * p1[1] + c * p2[1] + e * p3[1]))
+                a, b, c, e = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t**3
+                points.append(
+                    (a * p0[0] + b * p1[0] + c * p2[0] + e * p3[0], a * p0[1] + b * p1[1] + c * p2[1] + e * p3[1])
+                )
             current = (p3[0], p3[1])
 
     arity = {"M": 2, "L": 2, "C": 6}
@@ -220,7 +227,9 @@ def test_the_cycle_points_the_right_way_and_the_self_loop_is_drawn(pictures, eng
     assert max(c.distance(*p) for p in points if not c.contains(*p)) > 10
     assert "back" in loop.get("class").split() and loop.find(f"{NS}path").get("stroke-dasharray")
     # Exactly one edge of a -> b -> c -> a closes the cycle: drawn dashed, the others solid.
-    dashed = {pair for pair in (("a", "b"), ("b", "c"), ("c", "a")) if by_pair[pair].find(f"{NS}path").get("stroke-dasharray")}
+    dashed = {
+        pair for pair in (("a", "b"), ("b", "c"), ("c", "a")) if by_pair[pair].find(f"{NS}path").get("stroke-dasharray")
+    }
     assert len(dashed) == 1
     # Arrowheads point into their target: the polygon's tip touches the target box.
     for (_source, target), edge in by_pair.items():
@@ -269,10 +278,12 @@ def test_long_names_wrap_to_two_lines_then_an_ellipsis(pictures):
 
 def wcag_contrast(a: str, b: str) -> float:
     """WCAG 2 contrast ratio, computed here independently of the renderer's own function."""
+
     def luminance(colour: str) -> float:
-        r, g, b_ = (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+        r, g, b_ = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
         lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b_)]
         return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
     high, low = sorted((luminance(a), luminance(b)), reverse=True)
     return (high + 0.05) / (low + 0.05)
 
@@ -304,7 +315,10 @@ def test_the_checker_itself_sees_a_path_under_a_box_and_a_path_ending_off_its_bo
 
 def test_any_node_name_keeps_its_data_attributes_through_the_sanitizer():
     names = ['a"b&<c>', "metadata:store", "back\\slash", "javascript:alert(1)", "ünïcødé ☃"]
-    spec = {"nodes": [{"name": n} for n in names], "edges": [{"source": names[i], "target": names[i + 1]} for i in range(4)]}
+    spec = {
+        "nodes": [{"name": n} for n in names],
+        "edges": [{"source": names[i], "target": names[i + 1]} for i in range(4)],
+    }
     svg = render(spec, title="odd names").svg
     clean = sanitize_svg(svg)
     assert clean == svg
@@ -321,6 +335,9 @@ def test_a_worker_without_dot_still_posts_a_picture_and_ends_the_run_with_a_warn
     job = {"graph_id": "g", "run_id": "r", "name": "Web shop", "spec": parse_spec(WEB_SHOP).to_dict()}
     result = build_result(job)
     assert result["status"] == "warning"
-    assert result["msg"] == "16 nodes, 18 edges. Graphviz dot is not installed on the worker, so a simpler layout was drawn."
+    assert (
+        result["msg"]
+        == "16 nodes, 18 edges. Graphviz dot is not installed on the worker, so a simpler layout was drawn."
+    )
     root, boxes, edges = parse(result["svg"])
     assert len(boxes) == 16 and len(edges) == 18

@@ -1,4 +1,5 @@
 """Plain words (maestro_web/web/words.py): status words, relative times, and pages that use them."""
+
 from __future__ import annotations
 
 import re
@@ -20,17 +21,20 @@ def test_every_graph_status_has_a_plain_word_and_unknown_ones_never_leak():
     assert not [w for w in STATUS_WORDS.values() if re.search(r"\b(process|finished|warning|error)\b", w)]
 
 
-@pytest.mark.parametrize("delta, words", [
-    (timedelta(seconds=-10), "just now"),
-    (timedelta(seconds=10), "in a few seconds"),
-    (timedelta(minutes=-3, seconds=-20), "3 minutes ago"),
-    (timedelta(minutes=-1), "1 minute ago"),
-    (timedelta(hours=-2, minutes=-59), "3 hours ago"),
-    (timedelta(days=6, hours=23), "in 7 days"),
-    (timedelta(days=7), "in 7 days"),
-    (timedelta(days=-45), "16 Oct 2026"),
-    (timedelta(days=400), "4 Jan 2028"),
-])
+@pytest.mark.parametrize(
+    "delta, words",
+    [
+        (timedelta(seconds=-10), "just now"),
+        (timedelta(seconds=10), "in a few seconds"),
+        (timedelta(minutes=-3, seconds=-20), "3 minutes ago"),
+        (timedelta(minutes=-1), "1 minute ago"),
+        (timedelta(hours=-2, minutes=-59), "3 hours ago"),
+        (timedelta(days=6, hours=23), "in 7 days"),
+        (timedelta(days=7), "in 7 days"),
+        (timedelta(days=-45), "16 Oct 2026"),
+        (timedelta(days=400), "4 Jan 2028"),
+    ],
+)
 def test_relative_time_rounds_to_the_nearest_unit(delta, words):
     assert relative_time(NOW + delta, NOW) == words
 
@@ -48,7 +52,9 @@ def test_pages_show_words_and_times_not_internal_states(client, auth, make_user,
     auth.login("owner@example.com")
     html = client.get("/graphs/").text
     assert re.search(r'<span class="badge badge-process" data-status="process">Queued</span>', html)
-    assert re.search(r'<time datetime="[^"]+" title="\d{4}-\d\d-\d\d \d\d:\d\d UTC" data-relative>just now</time>', html)
+    assert re.search(
+        r'<time datetime="[^"]+" title="\d{4}-\d\d-\d\d \d\d:\d\d UTC" data-relative>just now</time>', html
+    )
     overview = client.get(f"/graphs/{graph.public_id}").text
     assert ">process<" not in overview and "Queued" in overview
     picture = client.get(f"/analytics/graphs/{graph.public_id}").text

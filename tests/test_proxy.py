@@ -6,6 +6,7 @@ files), `daemon off`, free ports; TLS with a throw-away certificate, like produc
 is stopped in a finally block. Clients "from outside" connect from a random 127.x.y.z address;
 the inside network of the recipe is 127.0.0.1/32.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -79,14 +80,19 @@ class Stack:
         return ssl.create_default_context(cafile=str(self.certificate))
 
     def https(self, source: str = "127.0.0.1") -> http.client.HTTPSConnection:
-        return http.client.HTTPSConnection("127.0.0.1", self.https_port, timeout=10, context=self.tls(),
-                                           source_address=(source, 0))
+        return http.client.HTTPSConnection(
+            "127.0.0.1", self.https_port, timeout=10, context=self.tls(), source_address=(source, 0)
+        )
 
 
 def render(template: Path, values: dict[str, str]) -> str:
     """deploy/render, run as an operator would (values from the environment)."""
-    done = subprocess.run([sys.executable, str(ROOT / "deploy" / "render"), str(template)], capture_output=True,
-                          text=True, env={**os.environ, **values})
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "render"), str(template)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **values},
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -100,9 +106,30 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     gunicorn_port, live_port, https_port, http_port = free_port(), free_port(), free_port(), free_port()
     base_url = f"https://127.0.0.1:{https_port}"
     certificate, key = tmp / "cert.pem", tmp / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+        ],
+        check=True,
+        capture_output=True,
+    )
     secret_values = {spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS}
     session = KeyRing("session", secret_values["MAESTRO_SECRETJWT"])
     socket_ring = KeyRing("socket", secret_values["MAESTRO_SECRETJWT_SOCKET"])
@@ -113,31 +140,58 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     # two threads a worker), with one worker: which of several workers accepts which connection is
     # up to the kernel and a busy machine, so a lone worker keeps the control deterministic. Each of
     # the 2 x cores + 1 workers of production falls the same way to GUNICORN_THREADS slow clients.
-    environ.update(MAESTRO_ENV="production", MAESTRO_BASE_URL=base_url, DATABASE_URL=database_url,
-                   REDIS_URL=REDIS_URL, MAESTRO_TRUSTED_PROXIES="1", MAESTRO_LOGIN_RATE_LIMIT="3 per minute",
-                   MAESTRO_LIVE_URL=f"wss://127.0.0.1:{https_port}/live",
-                   MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{live_port}/publish",
-                   WEB_CONCURRENCY="1", GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}", GUNICORN_ACCESS_LOG="/dev/null",
-                   # gunicorn 27's control socket defaults to ~/.gunicorn/gunicorn.ctl, one for every run.
-                   GUNICORN_CMD_ARGS="--no-control-socket")
+    environ.update(
+        MAESTRO_ENV="production",
+        MAESTRO_BASE_URL=base_url,
+        DATABASE_URL=database_url,
+        REDIS_URL=REDIS_URL,
+        MAESTRO_TRUSTED_PROXIES="1",
+        MAESTRO_LOGIN_RATE_LIMIT="3 per minute",
+        MAESTRO_LIVE_URL=f"wss://127.0.0.1:{https_port}/live",
+        MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{live_port}/publish",
+        WEB_CONCURRENCY="1",
+        GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}",
+        GUNICORN_ACCESS_LOG="/dev/null",
+        # gunicorn 27's control socket defaults to ~/.gunicorn/gunicorn.ctl, one for every run.
+        GUNICORN_CMD_ARGS="--no-control-socket",
+    )
     gunicorn_log = tmp / "gunicorn.log"
     with open(gunicorn_log, "wb") as log_file:
-        gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "app:app"], cwd=ROOT, env=environ,
-                                    stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        gunicorn = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "app:app"],
+            cwd=ROOT,
+            env=environ,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     live = nginx = None
     try:
-        live = start_live_server(port=live_port, session_secret=session.current, socket_secret=socket_ring.current,
-                                 base_url=base_url, extra={"MAESTRO_TRUSTED_PROXIES": "1"})
+        live = start_live_server(
+            port=live_port,
+            session_secret=session.current,
+            socket_secret=socket_ring.current,
+            base_url=base_url,
+            extra={"MAESTRO_TRUSTED_PROXIES": "1"},
+        )
         access_log = tmp / "access.log"
-        site = render(ROOT / "deploy" / "nginx" / "maestro.conf.in", {
-            "MAESTRO_BASE_URL": base_url, "GUNICORN_BIND": f"127.0.0.1:{gunicorn_port}",
-            "MAESTRO_LIVE_HOST": "127.0.0.1", "MAESTRO_LIVE_PORT": str(live_port),
-            "MAESTRO_INGEST_MAX_BYTES": str(INGEST_MAX_BYTES),
-            "NGINX_SERVER_NAME": "127.0.0.1", "NGINX_HTTP_LISTEN": f"127.0.0.1:{http_port}",
-            "NGINX_HTTPS_LISTEN": f"127.0.0.1:{https_port}", "NGINX_TLS_CERTIFICATE": str(certificate),
-            "NGINX_TLS_CERTIFICATE_KEY": str(key), "NGINX_INTERNAL_NETWORK": "127.0.0.1/32",
-            "NGINX_ACCESS_LOG": str(access_log),
-        })
+        site = render(
+            ROOT / "deploy" / "nginx" / "maestro.conf.in",
+            {
+                "MAESTRO_BASE_URL": base_url,
+                "GUNICORN_BIND": f"127.0.0.1:{gunicorn_port}",
+                "MAESTRO_LIVE_HOST": "127.0.0.1",
+                "MAESTRO_LIVE_PORT": str(live_port),
+                "MAESTRO_INGEST_MAX_BYTES": str(INGEST_MAX_BYTES),
+                "NGINX_SERVER_NAME": "127.0.0.1",
+                "NGINX_HTTP_LISTEN": f"127.0.0.1:{http_port}",
+                "NGINX_HTTPS_LISTEN": f"127.0.0.1:{https_port}",
+                "NGINX_TLS_CERTIFICATE": str(certificate),
+                "NGINX_TLS_CERTIFICATE_KEY": str(key),
+                "NGINX_INTERNAL_NETWORK": "127.0.0.1/32",
+                "NGINX_ACCESS_LOG": str(access_log),
+            },
+        )
         (tmp / "maestro.conf").write_text(site)
         # What Debian's /etc/nginx/nginx.conf gives the site, with this run's files instead.
         (tmp / "nginx.conf").write_text(f"""
@@ -157,10 +211,15 @@ http {{
 }}
 """)
         nginx_log = tmp / "error.log"
-        nginx = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(nginx_log)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until_answers(f"http://127.0.0.1:{gunicorn_port}/healthz", process=gunicorn, log=gunicorn_log,
-                           what="gunicorn")
+        nginx = subprocess.Popen(
+            [NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(nginx_log)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until_answers(
+            f"http://127.0.0.1:{gunicorn_port}/healthz", process=gunicorn, log=gunicorn_log, what="gunicorn"
+        )
         wait_until_answers(f"{base_url}/healthz", process=nginx, log=nginx_log, what="nginx", verify=str(certificate))
         yield Stack(gunicorn_port, https_port, http_port, base_url, certificate, access_log, session, socket_ring)
     finally:
@@ -220,8 +279,10 @@ def test_slow_clients_starve_gunicorn_alone_but_not_behind_nginx(stack: Stack) -
             assert answer.status_code == 200 and answer.json()["status"] == "ok"
         assert len(timings) >= 3 and max(timings) < PROMPT_SECONDS, timings
         timings.sort()  # the figures of docs/operations.md (pytest -s shows them)
-        print(f"\n/healthz through nginx beside {SLOW_CLIENTS} slow clients: {len(timings)} answers, "
-              f"median {timings[len(timings) // 2] * 1000:.1f} ms, max {timings[-1] * 1000:.1f} ms")
+        print(
+            f"\n/healthz through nginx beside {SLOW_CLIENTS} slow clients: {len(timings)} answers, "
+            f"median {timings[len(timings) // 2] * 1000:.1f} ms, max {timings[-1] * 1000:.1f} ms"
+        )
     finally:
         slow.close()
 
@@ -244,8 +305,9 @@ def test_websocket_and_publish_through_nginx(stack: Stack) -> None:
     headers = {"Authorization": f"JWT {token}", "Content-Type": "application/json"}
     # TLS, nginx and the live server's handshake in a row, on a machine busy with the other test
     # process: once (a CI run) the 5 s default was not enough; a hang would still fail after 20 s.
-    with LiveClient(f"wss://127.0.0.1:{stack.https_port}/live", origin=stack.base_url, ssl=stack.tls(),
-                    open_timeout=20) as conn:
+    with LiveClient(
+        f"wss://127.0.0.1:{stack.https_port}/live", origin=stack.base_url, ssl=stack.tls(), open_timeout=20
+    ) as conn:
         assert conn.hello(ticket)["type"] == "welcome"
         assert conn.subscribe("user:u1")["type"] == "subscribed"
 
@@ -269,15 +331,27 @@ def test_a_forwarded_for_from_outside_is_not_trusted(stack: Stack) -> None:
     statuses = []
     for attempt in range(5):
         conn = stack.https(source)
-        conn.request("POST", "/api/auth/token", body='{"email": "nobody@example.com", "password": "wrong!!!"}',
-                     headers={"Content-Type": "application/json", "X-Forwarded-For": f"203.0.113.{attempt}",
-                              "X-Real-IP": f"198.51.100.{attempt}", "Forwarded": f"for=192.0.2.{attempt}"})
+        conn.request(
+            "POST",
+            "/api/auth/token",
+            body='{"email": "nobody@example.com", "password": "wrong!!!"}',
+            headers={
+                "Content-Type": "application/json",
+                "X-Forwarded-For": f"203.0.113.{attempt}",
+                "X-Real-IP": f"198.51.100.{attempt}",
+                "Forwarded": f"for=192.0.2.{attempt}",
+            },
+        )
         statuses.append(conn.getresponse().status)
     assert statuses == [401, 401, 401, 429, 429]
     # Another real address has its own count: the limit is per client, not global.
     conn = stack.https(outside_address())
-    conn.request("POST", "/api/auth/token", body='{"email": "nobody@example.com", "password": "wrong!!!"}',
-                 headers={"Content-Type": "application/json"})
+    conn.request(
+        "POST",
+        "/api/auth/token",
+        body='{"email": "nobody@example.com", "password": "wrong!!!"}',
+        headers={"Content-Type": "application/json"},
+    )
     assert conn.getresponse().status == 401
 
 
@@ -285,14 +359,17 @@ def test_bodies_over_the_ingest_limit_stop_at_nginx_and_tokens_stay_out_of_its_l
     with socket.create_connection(("127.0.0.1", stack.https_port), timeout=5) as raw:
         with stack.tls().wrap_socket(raw, server_hostname="127.0.0.1") as sock:
             # Only the header is sent: nginx refuses on the announced length, before any body.
-            sock.sendall(f"POST /analytics/graphs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                         f"Content-Length: {INGEST_MAX_BYTES + 1}\r\n\r\n".encode())
+            sock.sendall(
+                f"POST /analytics/graphs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {INGEST_MAX_BYTES + 1}\r\n\r\n".encode()
+            )
             assert sock.recv(4096).startswith(b"HTTP/1.1 413")
 
     code = secrets.token_urlsafe(24)
     token = secrets.token_urlsafe(32)
-    answer = requests.get(f"{stack.base_url}/analytics/s/{code}?token={token}", timeout=5,
-                          verify=str(stack.certificate))
+    answer = requests.get(
+        f"{stack.base_url}/analytics/s/{code}?token={token}", timeout=5, verify=str(stack.certificate)
+    )
     assert answer.status_code == 404  # no link has this code
     logged = ""
     deadline = time.monotonic() + 5
@@ -304,9 +381,13 @@ def test_bodies_over_the_ingest_limit_stop_at_nginx_and_tokens_stay_out_of_its_l
 
 def example_settings() -> dict[str, str]:
     """deploy/maestro.env.example as the units and deploy/render see it (sourced by a shell)."""
-    done = subprocess.run(["bash", "-c", 'set -a; . "$1"; exec env -0', "settings", "deploy/maestro.env.example"],
-                          cwd=ROOT, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        ["bash", "-c", 'set -a; . "$1"; exec env -0', "settings", "deploy/maestro.env.example"],
+        cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     return dict(item.split("=", 1) for item in done.stdout.split("\0") if "=" in item)
 
@@ -317,8 +398,12 @@ def test_the_example_settings_fill_every_template_and_start_only_once_edited(tmp
 
     settings = example_settings()
     templates = sorted((ROOT / "deploy").rglob("*.in"))
-    assert {path.name for path in templates} >= {"maestro.conf.in", "maestro-web.service.in",
-                                                  "maestro-live.service.in", "maestro-worker@.service.in"}
+    assert {path.name for path in templates} >= {
+        "maestro.conf.in",
+        "maestro-web.service.in",
+        "maestro-live.service.in",
+        "maestro-worker@.service.in",
+    }
     for template in templates:
         rendered = render(template, settings)
         assert "CHANGE-ME" not in rendered and not re.search(r"@[A-Z][A-Z0-9_]*@", rendered), template

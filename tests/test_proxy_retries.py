@@ -7,6 +7,7 @@ request to the real gunicorn, waits for the answer (the work is done), and close
 without a byte, so nginx logs "upstream prematurely closed connection" and sends the same request,
 with the same X-Request-ID, to the next server (the same gunicorn, as the recipe's `backup`).
 """
+
 from __future__ import annotations
 
 import os
@@ -88,8 +89,12 @@ class DiesAfterCommitting:
 
 
 def render(template: Path, values: dict[str, str]) -> str:
-    done = subprocess.run([sys.executable, str(ROOT / "deploy" / "render"), str(template)], capture_output=True,
-                          text=True, env={"PATH": "/usr/bin:/bin", **values})
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "render"), str(template)],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **values},
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -109,10 +114,16 @@ def wait_until_up(url: str, **options: object) -> None:
 
 
 class Site:
-    def __init__(self, base_url: str, certificate: Path, dropper: DiesAfterCommitting, app_env: dict[str, str],
-                 error_log: Path) -> None:
+    def __init__(
+        self, base_url: str, certificate: Path, dropper: DiesAfterCommitting, app_env: dict[str, str], error_log: Path
+    ) -> None:
         self.base_url, self.certificate, self.dropper, self.app_env, self.error_log = (
-            base_url, certificate, dropper, app_env, error_log)
+            base_url,
+            certificate,
+            dropper,
+            app_env,
+            error_log,
+        )
 
     def post(self, path: str, **options: object) -> requests.Response:
         return requests.post(self.base_url + path, verify=str(self.certificate), timeout=30, **options)  # type: ignore[arg-type]
@@ -129,37 +140,81 @@ def site(database_url: str, tmp_path: Path) -> Iterator[Site]:
     gunicorn_port, https_port, http_port = free_port(), free_port(), free_port()
     base_url = f"https://127.0.0.1:{https_port}"
     certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+        ],
+        check=True,
+        capture_output=True,
+    )
     environ = {name: value for name, value in os.environ.items() if not name.startswith(("MAESTRO_", "FLASK_"))}
     environ.update({spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS})
-    environ.update(MAESTRO_ENV="production", MAESTRO_BASE_URL=base_url, DATABASE_URL=database_url,
-                   REDIS_URL=REDIS_URL, MAESTRO_TRUSTED_PROXIES="1",
-                   MAESTRO_LIVE_URL=f"wss://127.0.0.1:{https_port}/live",
-                   MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{free_port()}/publish",
-                   WEB_CONCURRENCY="1", GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}", GUNICORN_ACCESS_LOG="/dev/null",
-                   GUNICORN_CMD_ARGS="--no-control-socket")
+    environ.update(
+        MAESTRO_ENV="production",
+        MAESTRO_BASE_URL=base_url,
+        DATABASE_URL=database_url,
+        REDIS_URL=REDIS_URL,
+        MAESTRO_TRUSTED_PROXIES="1",
+        MAESTRO_LIVE_URL=f"wss://127.0.0.1:{https_port}/live",
+        MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{free_port()}/publish",
+        WEB_CONCURRENCY="1",
+        GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}",
+        GUNICORN_ACCESS_LOG="/dev/null",
+        GUNICORN_CMD_ARGS="--no-control-socket",
+    )
     log = tmp_path / "gunicorn.log"
     dropper = DiesAfterCommitting(gunicorn_port)
     gunicorn = nginx = None
     try:
         with open(log, "wb") as log_file:
-            gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "app:app"], cwd=ROOT, env=environ,
-                                        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-        site_conf = render(ROOT / "deploy" / "nginx" / "maestro.conf.in", {
-            "MAESTRO_BASE_URL": base_url, "GUNICORN_BIND": f"127.0.0.1:{dropper.port}",
-            "MAESTRO_LIVE_HOST": "127.0.0.1", "MAESTRO_LIVE_PORT": str(free_port()),
-            "MAESTRO_INGEST_MAX_BYTES": "5242880", "NGINX_SERVER_NAME": "127.0.0.1",
-            "NGINX_HTTP_LISTEN": f"127.0.0.1:{http_port}", "NGINX_HTTPS_LISTEN": f"127.0.0.1:{https_port}",
-            "NGINX_TLS_CERTIFICATE": str(certificate), "NGINX_TLS_CERTIFICATE_KEY": str(key),
-            "NGINX_INTERNAL_NETWORK": "127.0.0.1/32", "NGINX_ACCESS_LOG": str(tmp_path / "access.log"),
-        })
+            gunicorn = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "app:app"],
+                cwd=ROOT,
+                env=environ,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        site_conf = render(
+            ROOT / "deploy" / "nginx" / "maestro.conf.in",
+            {
+                "MAESTRO_BASE_URL": base_url,
+                "GUNICORN_BIND": f"127.0.0.1:{dropper.port}",
+                "MAESTRO_LIVE_HOST": "127.0.0.1",
+                "MAESTRO_LIVE_PORT": str(free_port()),
+                "MAESTRO_INGEST_MAX_BYTES": "5242880",
+                "NGINX_SERVER_NAME": "127.0.0.1",
+                "NGINX_HTTP_LISTEN": f"127.0.0.1:{http_port}",
+                "NGINX_HTTPS_LISTEN": f"127.0.0.1:{https_port}",
+                "NGINX_TLS_CERTIFICATE": str(certificate),
+                "NGINX_TLS_CERTIFICATE_KEY": str(key),
+                "NGINX_INTERNAL_NETWORK": "127.0.0.1/32",
+                "NGINX_ACCESS_LOG": str(tmp_path / "access.log"),
+            },
+        )
         first = f"    server 127.0.0.1:{dropper.port};"
         assert first in site_conf, "deploy/nginx/maestro.conf.in changed: no upstream server line"
         # The dying instance first (never marked down, so that every request meets it), then the live one.
-        site_conf = site_conf.replace(first, f"    server 127.0.0.1:{dropper.port} max_fails=0;\n"
-                                             f"    server 127.0.0.1:{gunicorn_port} backup;", 1)
+        site_conf = site_conf.replace(
+            first, f"    server 127.0.0.1:{dropper.port} max_fails=0;\n    server 127.0.0.1:{gunicorn_port} backup;", 1
+        )
         (tmp_path / "maestro.conf").write_text(site_conf)
         (tmp_path / "nginx.conf").write_text(f"""
 daemon off;
@@ -177,9 +232,12 @@ http {{
     include {tmp_path}/maestro.conf;
 }}
 """)
-        nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e",
-                                  str(tmp_path / "error.log")], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+        nginx = subprocess.Popen(
+            [NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "error.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_until_up(f"http://127.0.0.1:{gunicorn_port}/healthz")
         wait_until_up(f"{base_url}/healthz", verify=str(certificate))
         yield Site(base_url, certificate, dropper, environ, tmp_path / "error.log")

@@ -5,6 +5,7 @@ socket check instead of a ping, share.viewed coalesced on the publisher's thread
 the real thing: separate app processes (a werkzeug server in a subprocess, as a gunicorn worker
 would be) on the test database, real PostgreSQL connections, a real HTTP receiver for live events.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,15 +58,24 @@ server.serve_forever()
 
 class AppProcess:
     def __init__(self, app, tmp_path: Path) -> None:
-        config = {"MAESTRO_ENV": "testing", "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-                  "INSTANCE_PATH": str(tmp_path / "other-instance"), "RATELIMIT_ENABLED": False,
-                  "RATELIMIT_STORAGE_URI": "memory://"}
+        config = {
+            "MAESTRO_ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "INSTANCE_PATH": str(tmp_path / "other-instance"),
+            "RATELIMIT_ENABLED": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
         environ = {"MAESTRO_SECRETJWT_PUBLIC_ANALYTICS": app.config["KEY_RINGS"]["public-analytics"].current}
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-c", SERVE, json.dumps(config), json.dumps(environ), str(port)], cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            [sys.executable, "-c", SERVE, json.dumps(config), json.dumps(environ), str(port)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert self.process.stdout is not None and self.process.stdout.readline().strip() == "ready"
 
     def get(self, path: str) -> int:
@@ -102,10 +112,12 @@ def test_max_views_hold_exactly_across_two_processes(app, live_server, other_pro
     assert link_row(app, made.id).view_count == 7
 
 
-def test_every_change_made_in_one_process_acts_on_the_next_view_in_another(app, other_process, owner, writer,
-                                                                          graph):
-    paused, revoked, by_writer = (make_link(app, graph, owner), make_link(app, graph, owner),
-                                  make_link(app, graph, writer))
+def test_every_change_made_in_one_process_acts_on_the_next_view_in_another(app, other_process, owner, writer, graph):
+    paused, revoked, by_writer = (
+        make_link(app, graph, owner),
+        make_link(app, graph, owner),
+        make_link(app, graph, writer),
+    )
     for made in (paused, revoked, by_writer):
         assert other_process.get(made.path) == 200  # the other process has counted on each link
 
@@ -164,8 +176,10 @@ def test_with_redis_down_a_valid_view_is_served_and_counted(app, owner, graph):
     from maestro_web import create_app
 
     made = make_link(app, graph, owner)
-    down = create_app({**app.config, "RATELIMIT_ENABLED": True,
-                       "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{free_port()}/0"}, environ={})
+    down = create_app(
+        {**app.config, "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{free_port()}/0"},
+        environ={},
+    )
     client = down.test_client()
     try:
         assert client.get(made.path).status_code == 200
@@ -194,14 +208,22 @@ def test_a_counting_connection_the_server_closed_is_replaced_before_the_next_vie
     client = app.test_client()
     assert client.get(made.path).status_code == 200
     with app.app_context():
-        ended = db.session.scalars(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND application_name = :name"), {"name": APPLICATION_NAME}).all()
+        ended = db.session.scalars(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = :name"
+            ),
+            {"name": APPLICATION_NAME},
+        ).all()
         db.session.rollback()
         assert ended and all(ended)  # the pooled counting connection is told to end, as in a server restart
         deadline = time.monotonic() + 20  # the backend ends asynchronously: wait until it has
-        while db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"),
-                                {"name": APPLICATION_NAME}) and time.monotonic() < deadline:
+        while (
+            db.session.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"), {"name": APPLICATION_NAME}
+            )
+            and time.monotonic() < deadline
+        ):
             db.session.rollback()
         db.session.rollback()
     assert [client.get(made.path).status_code for _ in range(3)] == [200, 200, 200]
@@ -225,9 +247,15 @@ def test_a_counting_statement_that_fails_in_flight_answers_503_and_counts_nothin
         deadline = time.monotonic() + 20
         cancelled = False
         while not cancelled and time.monotonic() < deadline:  # the statement is waiting on the lock: cancel it
-            cancelled = bool(db.session.scalar(text(
-                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = :name"
-                " AND wait_event_type = 'Lock'"), {"name": APPLICATION_NAME}))
+            cancelled = bool(
+                db.session.scalar(
+                    text(
+                        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = :name"
+                        " AND wait_event_type = 'Lock'"
+                    ),
+                    {"name": APPLICATION_NAME},
+                )
+            )
             db.session.rollback()
         visitor.join(30)
         holder.rollback()
@@ -277,7 +305,10 @@ def test_share_viewed_events_of_one_link_are_coalesced_with_the_newest_count():
         Receiver.gate.set()
         assert publisher.flush(30)
         assert sorted((e["event"], e["data"].get("views", 0)) for e in Receiver.events) == [
-            ("share.changed", 0), ("share.viewed", 1), ("share.viewed", 100)]
+            ("share.changed", 0),
+            ("share.viewed", 1),
+            ("share.viewed", 100),
+        ]
     finally:
         server.shutdown()
 
@@ -377,12 +408,15 @@ def test_each_view_of_a_cached_page_gets_its_own_ticket_for_its_link_only(app, o
     assert verify_ticket(first, ring)["channels"] == verify_ticket(second, ring)["channels"] == [f"share:{made.id}"]
     assert verify_ticket(ticket_on(other.path), ring)["channels"] == [f"share:{other.id}"]
     renewed = app.test_client().get(made.path.replace("?token=", "/ticket?token="))
-    assert renewed.status_code == 200 and verify_ticket(renewed.json["ticket"], ring)["channels"] == [f"share:{made.id}"]
+    assert renewed.status_code == 200 and verify_ticket(renewed.json["ticket"], ring)["channels"] == [
+        f"share:{made.id}"
+    ]
 
 
 @pytest.mark.parametrize("suffix", ["", "/download.svg"])
-def test_a_link_resumed_between_the_refused_count_and_its_diagnosis_is_counted_and_shown(app, client, owner, graph,
-                                                                                        suffix):
+def test_a_link_resumed_between_the_refused_count_and_its_diagnosis_is_counted_and_shown(
+    app, client, owner, graph, suffix
+):
     """Found by bench/soak.py: a view refused because the link was paused, diagnosed from the row an
     instant after the owner resumed it, answered 404 "This link does not work" for a working link.
     The resume is made to land in that instant: right after the counting statement gives its

@@ -3,6 +3,7 @@ and log lines without personal data or tokens, and a Retry-After that is the rea
 
 Each test uses its own key prefix, so parallel runs (and the other tests) never share a counter.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,7 +28,9 @@ def redis_client() -> Iterator[redis.Redis]:
     try:
         client.ping()
     except redis.RedisError as exc:
-        pytest.fail(f"Redis is not reachable at {REDIS_URL} ({type(exc).__name__}); start it or set MAESTRO_TEST_REDIS_URL")
+        pytest.fail(
+            f"Redis is not reachable at {REDIS_URL} ({type(exc).__name__}); start it or set MAESTRO_TEST_REDIS_URL"
+        )
     yield client
     client.close()
 
@@ -55,7 +58,9 @@ def test_healthz_says_redis_ok(client):
 
 
 @pytest.mark.app_settings(MAESTRO_ACCOUNT_RATE_LIMIT="3 per minute", MAESTRO_LOGIN_RATE_LIMIT="100 per minute")
-def test_per_account_limit_keeps_the_address_out_of_redis_and_the_log(app, client, make_user, redis_client, prefix, caplog):
+def test_per_account_limit_keeps_the_address_out_of_redis_and_the_log(
+    app, client, make_user, redis_client, prefix, caplog
+):
     make_user(email="ada@example.com")
     auth = AuthActions(client)
     with caplog.at_level(logging.DEBUG):
@@ -99,8 +104,12 @@ def test_register_is_limited_per_client(app, make_user):
     other = app.test_client()
     other.environ_base["REMOTE_ADDR"] = "10.0.0.7"
     page = other.get("/auth/register")
-    assert other.post("/auth/register", data={"name": "B", "email": "two@example.com",
-                                              "csrf_token": form_csrf(page.text)}).status_code == 200
+    assert (
+        other.post(
+            "/auth/register", data={"name": "B", "email": "two@example.com", "csrf_token": form_csrf(page.text)}
+        ).status_code
+        == 200
+    )
 
 
 @pytest.mark.app_settings(MAESTRO_WORKER_RATE_LIMIT="3 per minute")
@@ -134,10 +143,18 @@ def test_a_success_carries_no_retry_after(app, client, make_user):
 
 def test_retry_after_is_the_real_wait_during_a_database_outage(tmp_path, prefix):
     """An hourly limit used to turn the database outage's 5 s into ~3600 s."""
-    app = create_app({"MAESTRO_ENV": "testing", "INSTANCE_PATH": str(tmp_path),
-                      "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none",
-                      "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_KEY_PREFIX": prefix,
-                      "MAESTRO_FORGOT_RATE_LIMIT": "10 per hour"}, environ={})
+    app = create_app(
+        {
+            "MAESTRO_ENV": "testing",
+            "INSTANCE_PATH": str(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "RATELIMIT_KEY_PREFIX": prefix,
+            "MAESTRO_FORGOT_RATE_LIMIT": "10 per hour",
+        },
+        environ={},
+    )
     client = app.test_client()
     page = client.get("/auth/forgot")
     response = client.post("/auth/forgot", data={"email": "ada@example.com", "csrf_token": form_csrf(page.text)})
@@ -163,23 +180,40 @@ def test_the_account_limit_holds_across_gunicorn_workers(database_url, make_user
     port = free_port()
     environ = {key: value for key, value in os.environ.items() if not key.startswith(("MAESTRO_", "FLASK_"))}
     environ.update({spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS})
-    environ.update(MAESTRO_ENV="production", MAESTRO_BASE_URL="https://maestro.example.com", REDIS_URL=REDIS_URL,
-                   DATABASE_URL=database_url, MAESTRO_ACCOUNT_RATE_LIMIT="10 per minute",
-                   MAESTRO_LOGIN_RATE_LIMIT="1000 per minute", WEB_CONCURRENCY="4", GUNICORN_THREADS="1",
-                   GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_ACCESS_LOG="/dev/null")
+    environ.update(
+        MAESTRO_ENV="production",
+        MAESTRO_BASE_URL="https://maestro.example.com",
+        REDIS_URL=REDIS_URL,
+        DATABASE_URL=database_url,
+        MAESTRO_ACCOUNT_RATE_LIMIT="10 per minute",
+        MAESTRO_LOGIN_RATE_LIMIT="1000 per minute",
+        WEB_CONCURRENCY="4",
+        GUNICORN_THREADS="1",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_ACCESS_LOG="/dev/null",
+    )
     root = Path(__file__).resolve().parent.parent
     log_path = tmp_path / "gunicorn.log"
     with open(log_path, "wb") as log_file:
-        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "app:app"], cwd=root, env=environ,
-                                  stdout=log_file, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "app:app"],
+            cwd=root,
+            env=environ,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_answers(f"{base}/healthz", process=server, log=log_path, what="gunicorn")
         statuses = []
         for _ in range(20):
             # A new connection each time, so the requests spread over the workers.
-            answer = requests.post(f"{base}/api/auth/token", json={"email": "ada@example.com", "password": "wrong!!!"},
-                                   headers={"Connection": "close"}, timeout=10)
+            answer = requests.post(
+                f"{base}/api/auth/token",
+                json={"email": "ada@example.com", "password": "wrong!!!"},
+                headers={"Connection": "close"},
+                timeout=10,
+            )
             statuses.append(answer.status_code)
         assert statuses == [401] * 10 + [429] * 10, statuses
     finally:
@@ -202,7 +236,10 @@ def test_guessers_cannot_lock_the_owner_out_of_the_account(app, make_user):
     make_user(email="ada@example.com")
     for n in range(3):
         guesser = client_at(app, f"10.2.0.{n + 1}")
-        assert guesser.post("/api/auth/token", json={"email": "ada@example.com", "password": f"guess {n}!"}).status_code == 401
+        assert (
+            guesser.post("/api/auth/token", json={"email": "ada@example.com", "password": f"guess {n}!"}).status_code
+            == 401
+        )
     # Every login endpoint: the form, the token API and Maestro's /users/auth.
     assert AuthActions(client_at(app, "10.2.1.1")).login("ada@example.com").status_code == 302
     owner = client_at(app, "10.2.1.2")

@@ -2,6 +2,7 @@
 (issue 26 item 3, bench/soak.py): a committed write is answered from its receipt and not done twice,
 a counted view is not counted twice, and a request whose connection the administrator ended before
 it committed anything is dispatched once more (maestro_web/receipts.py, redispatch.py)."""
+
 from __future__ import annotations
 
 import uuid
@@ -82,14 +83,18 @@ def test_a_refused_write_leaves_no_receipt(app, client, owner):
 @behind_nginx
 def test_receipts_older_than_a_day_are_dropped_by_the_next_write(app, client, owner):
     with app.app_context():
-        db.session.add(RequestReceipt(request_id="old-" + request_id(), status=200,
-                                      created_at=utcnow() - timedelta(days=1, minutes=1)))
+        db.session.add(
+            RequestReceipt(
+                request_id="old-" + request_id(), status=200, created_at=utcnow() - timedelta(days=1, minutes=1)
+            )
+        )
         db.session.commit()
     headers = {**api_headers(client, owner), "X-Request-ID": request_id()}
     assert client.post("/api/graphs", headers=headers, json={"name": "Shop"}).status_code == 201
     with app.app_context():
         assert [receipt.request_id for receipt in db.session.scalars(sa.select(RequestReceipt))] == [
-            headers["X-Request-ID"]]
+            headers["X-Request-ID"]
+        ]
 
 
 @behind_nginx

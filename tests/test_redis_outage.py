@@ -3,6 +3,7 @@ every rate-limited action fails closed with 503 + Retry-After, and /healthz says
 
 "Unreachable" is a real refused connection: a loopback port that nothing listens on.
 """
+
 from __future__ import annotations
 
 import logging
@@ -58,25 +59,40 @@ def test_login_form_and_token_api_fail_closed(app, client, make_user):
     make_user(email="ada@example.com")
     page = client.get("/auth/login")
     assert page.status_code == 200  # pages without a limit still work
-    login = client.post("/auth/login", data={"email": "ada@example.com", "password": PASSWORD,
-                                             "csrf_token": form_csrf(page.text)})
+    login = client.post(
+        "/auth/login", data={"email": "ada@example.com", "password": PASSWORD, "csrf_token": form_csrf(page.text)}
+    )
     assert_fails_closed(login)
     assert session_cookie(client, "access") is None and session_cookie(client, "refresh") is None
-    assert_fails_closed(client.post("/api/auth/token", json={"email": "ada@example.com", "password": PASSWORD}), json=True)
+    assert_fails_closed(
+        client.post("/api/auth/token", json={"email": "ada@example.com", "password": PASSWORD}), json=True
+    )
     assert_fails_closed(client.post("/users/auth", json={"email": "ada@example.com", "password": PASSWORD}), json=True)
 
 
 def test_forgot_register_and_reset_fail_closed_and_do_nothing(app, client):
     forgot = client.get("/auth/forgot")
-    assert_fails_closed(client.post("/auth/forgot", data={"email": "ada@example.com", "csrf_token": form_csrf(forgot.text)}))
+    assert_fails_closed(
+        client.post("/auth/forgot", data={"email": "ada@example.com", "csrf_token": form_csrf(forgot.text)})
+    )
     register = client.get("/auth/register")
-    answer = client.post("/auth/register", data={
-        "name": "Ada", "email": "new@example.com", "csrf_token": form_csrf(register.text)})
+    answer = client.post(
+        "/auth/register", data={"name": "Ada", "email": "new@example.com", "csrf_token": form_csrf(register.text)}
+    )
     assert_fails_closed(answer)
     with app.app_context():
         assert User.get_by_email("new@example.com") is None  # nothing half-done
-    assert_fails_closed(client.post("/auth/reset", data={"reset_token": "x", "password": PASSWORD, "confirm": PASSWORD,
-                                                         "csrf_token": form_csrf(register.text)}))
+    assert_fails_closed(
+        client.post(
+            "/auth/reset",
+            data={
+                "reset_token": "x",
+                "password": PASSWORD,
+                "confirm": PASSWORD,
+                "csrf_token": form_csrf(register.text),
+            },
+        )
+    )
 
 
 def test_worker_endpoints_fail_closed(app, client):
@@ -102,7 +118,11 @@ def test_the_log_says_redis_is_down_without_its_address(client, closed_port, cap
         client.post("/api/auth/token", json={"email": "ada@example.com", "password": PASSWORD})
         client.get("/healthz")
     lines = [record.getMessage() for record in caplog.records]
-    assert any("Rate-limit storage unavailable on POST /api/auth/token: ConnectionError" in line for line in lines), lines
+    assert any("Rate-limit storage unavailable on POST /api/auth/token: ConnectionError" in line for line in lines), (
+        lines
+    )
     assert any("Health check: Redis unavailable" in line for line in lines), lines
     assert not any(str(closed_port) in line or "ada@example.com" in line for line in lines)
-    assert not any(record.levelno >= logging.ERROR and record.exc_info for record in caplog.records)  # no traceback: an answer, not a crash
+    assert not any(
+        record.levelno >= logging.ERROR and record.exc_info for record in caplog.records
+    )  # no traceback: an answer, not a crash

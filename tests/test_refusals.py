@@ -1,4 +1,5 @@
 """The Refused family (maestro_web/refusals.py) and its one mapping to HTTP (errors.py), docs/errors.md."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,15 +16,30 @@ def test_every_kind_has_one_status_with_a_code_name():
     assert status_of(NoSuch("gone")) == 404 and status_of(ShareRefused("revoked", kind=Kind.CONFLICT)) == 409
 
 
-@pytest.mark.parametrize(("refused", "status", "body"), [
-    (ShareRefused("At most 10 origins.", "allowed_origins"), 422,
-     {"error": "validation_error", "message": "At most 10 origins.",
-      "fields": {"allowed_origins": "At most 10 origins."}}),
-    (NoSuch("There is no such link on this graph."), 404,
-     {"error": "not_found", "message": "There is no such link on this graph."}),
-    (ValidationFailed.for_fields({"q": "At most 200 characters."}, Kind.BAD_REQUEST), 400,
-     {"error": "bad_request", "message": "Invalid fields: q.", "fields": {"q": "At most 200 characters."}}),
-])
+@pytest.mark.parametrize(
+    ("refused", "status", "body"),
+    [
+        (
+            ShareRefused("At most 10 origins.", "allowed_origins"),
+            422,
+            {
+                "error": "validation_error",
+                "message": "At most 10 origins.",
+                "fields": {"allowed_origins": "At most 10 origins."},
+            },
+        ),
+        (
+            NoSuch("There is no such link on this graph."),
+            404,
+            {"error": "not_found", "message": "There is no such link on this graph."},
+        ),
+        (
+            ValidationFailed.for_fields({"q": "At most 200 characters."}, Kind.BAD_REQUEST),
+            400,
+            {"error": "bad_request", "message": "Invalid fields: q.", "fields": {"q": "At most 200 characters."}},
+        ),
+    ],
+)
 def test_a_refusal_as_json_is_the_one_error_body(app, refused: Refused, status: int, body: dict):
     with app.test_request_context("/api/graphs"):
         response = refused_response(refused)

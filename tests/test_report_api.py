@@ -1,6 +1,7 @@
 """Reports through the API (SPEC §3 "report command", §12), without the service process: the report
 command token at every edge (accepted only on its graph's read endpoints and its report's upload), the
 upload and its limits, the people's endpoints, bad input, a service that is down or died, pruning."""
+
 from __future__ import annotations
 
 import threading
@@ -26,30 +27,41 @@ PDF = b"%PDF-1.7\n" + b"0" * 100 + b"\n%%EOF\n"
 
 # --- the module ------------------------------------------------------------------------------------
 
+
 def test_issue_and_verify():
     ring = new_ring("session")
-    claims = verify_report_token(issue_report_token(ring, user_id="u1", graph_id="g1", report_id="r1",
-                                                    token_version=3), ring)
-    assert (claims["aud"], claims["sub"], claims["graph"], claims["report"], claims["ver"]) == \
-        ("maestro-reports", "u1", "g1", "r1", 3)
+    claims = verify_report_token(
+        issue_report_token(ring, user_id="u1", graph_id="g1", report_id="r1", token_version=3), ring
+    )
+    assert (claims["aud"], claims["sub"], claims["graph"], claims["report"], claims["ver"]) == (
+        "maestro-reports",
+        "u1",
+        "g1",
+        "r1",
+        3,
+    )
     assert claims["exp"] - claims["iat"] == 900
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"exp": -5, "iat": -60}, "token expired"),
-    ({"aud": "maestro-discovery"}, "invalid token"),
-    ({"aud": "maestro-web"}, "invalid token"),
-    ({"iss": "maestro-reports"}, "invalid token"),
-    ({"report": None}, "invalid token"),
-    ({"report": 7}, "token has no valid report"),
-    ({"iat": 0, "exp": 1000}, "token lifetime is longer than fifteen minutes"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"exp": -5, "iat": -60}, "token expired"),
+        ({"aud": "maestro-discovery"}, "invalid token"),
+        ({"aud": "maestro-web"}, "invalid token"),
+        ({"iss": "maestro-reports"}, "invalid token"),
+        ({"report": None}, "invalid token"),
+        ({"report": 7}, "token has no valid report"),
+        ({"iat": 0, "exp": 1000}, "token lifetime is longer than fifteen minutes"),
+    ],
+)
 def test_refused_claims(changes, message):
     now = int(time.time())  # "exp"/"iat" are given as seconds from now: made when the test runs, not at collection
     changes = {name: now + value if name in ("exp", "iat") else value for name, value in changes.items()}
     ring = new_ring("session")
-    claims = token_claims("maestro-server", "maestro-reports", 900, **{"sub": "u1", "graph": "g1", "report": "r1",
-                                                                        **changes})
+    claims = token_claims(
+        "maestro-server", "maestro-reports", 900, **{"sub": "u1", "graph": "g1", "report": "r1", **changes}
+    )
     with pytest.raises(ReportTokenError, match=message):
         verify_report_token(sign(claims, ring), ring)
 
@@ -58,9 +70,13 @@ def test_tampered_and_foreign_tokens_are_refused():
     ring = new_ring("session")
     token = issue_report_token(ring, user_id="u1", graph_id="g1", report_id="r1", token_version=1)
     head, body, signature = token.split(".")
-    for bad in (f"{head}.{body}.{signature[:-2]}AA",
-                issue_report_token(new_ring("session"), user_id="u1", graph_id="g1", report_id="r1", token_version=1),
-                pyjwt.encode({"sub": "u1"}, key=None, algorithm="none"), "x" * 5000, ""):
+    for bad in (
+        f"{head}.{body}.{signature[:-2]}AA",
+        issue_report_token(new_ring("session"), user_id="u1", graph_id="g1", report_id="r1", token_version=1),
+        pyjwt.encode({"sub": "u1"}, key=None, algorithm="none"),
+        "x" * 5000,
+        "",
+    ):
         with pytest.raises(ReportTokenError):
             verify_report_token(bad, ring)
     with pytest.raises(ValueError):
@@ -68,6 +84,7 @@ def test_tampered_and_foreign_tokens_are_refused():
 
 
 # --- where the app accepts it ----------------------------------------------------------------------
+
 
 @pytest.fixture
 def shop(app, make_user, make_graph):
@@ -84,14 +101,27 @@ def test_a_report_token_reads_its_graph_and_nothing_else(app, client, shop):
     base = f"/api/graphs/{graph.public_id}"
     assert client.get(base, headers=headers).json["name"] == "Checkout"
     assert client.get(f"{base}/versions", headers=headers).status_code == 200
-    assert {n["name"] for n in client.get(f"{base}/dependencies", headers=headers).json["nodes"]} == {"web", "api", "db"}
+    assert {n["name"] for n in client.get(f"{base}/dependencies", headers=headers).json["nodes"]} == {
+        "web",
+        "api",
+        "db",
+    }
     assert client.get(f"{base}/picture", headers=headers).status_code == 404  # never drawn: no picture
     # another graph's read endpoints, and every other endpoint, are refused
     assert client.get(f"/api/graphs/{other.public_id}", headers=headers).status_code == 403
-    for method, path in (("get", "/api/graphs"), ("get", "/api/me"), ("patch", base), ("delete", base),
-                         ("get", f"{base}/reports"), ("post", f"{base}/reports"), ("get", f"{base}/roles"),
-                         ("get", f"{base}/reports/{report_id}/file"), ("post", f"{base}/rerun"),
-                         ("post", "/api/tokens"), ("get", f"{base}/sources")):
+    for method, path in (
+        ("get", "/api/graphs"),
+        ("get", "/api/me"),
+        ("patch", base),
+        ("delete", base),
+        ("get", f"{base}/reports"),
+        ("post", f"{base}/reports"),
+        ("get", f"{base}/roles"),
+        ("get", f"{base}/reports/{report_id}/file"),
+        ("post", f"{base}/rerun"),
+        ("post", "/api/tokens"),
+        ("get", f"{base}/sources"),
+    ):
         answer = getattr(client, method)(path, headers=headers, json={})
         assert answer.status_code == 403, (method, path, answer.status_code)
         assert "report command token" in answer.json["message"]
@@ -105,8 +135,14 @@ def test_missing_tampered_expired_and_other_context_tokens_are_refused(app, clie
     assert client.get(f"{base}/dependencies").status_code == 401
     token = report_headers(app, owner, graph.public_id, report_id)["Authorization"]
     assert client.get(base, headers={"Authorization": token[:-3] + "AAA"}).status_code == 401
-    expired = issue_report_token(app.config["KEY_RINGS"]["session"], user_id=owner.public_id, graph_id=graph.public_id,
-                                 report_id=report_id, token_version=1, now=time.time() - 1000)
+    expired = issue_report_token(
+        app.config["KEY_RINGS"]["session"],
+        user_id=owner.public_id,
+        graph_id=graph.public_id,
+        report_id=report_id,
+        token_version=1,
+        now=time.time() - 1000,
+    )
     assert client.get(base, headers={"Authorization": f"JWT {expired}"}).status_code == 401
     # a discovery command token is not a report token, not even on the graph's read endpoints
     assert client.get(base, headers=command_headers(app, owner, graph.public_id)).status_code == 401
@@ -115,8 +151,12 @@ def test_missing_tampered_expired_and_other_context_tokens_are_refused(app, clie
     session = api_headers(client, owner)
     assert client.put(upload, headers={**session, "Content-Type": PDF_TYPE}, data=PDF).status_code == 403
     second = running_report(app, graph.public_id, owner)
-    assert client.put(upload, headers={**report_headers(app, owner, graph.public_id, second),
-                                       "Content-Type": PDF_TYPE}, data=PDF).status_code == 403
+    assert (
+        client.put(
+            upload, headers={**report_headers(app, owner, graph.public_id, second), "Content-Type": PDF_TYPE}, data=PDF
+        ).status_code
+        == 403
+    )
     assert report_row(app, report_id).status == "running"
 
 
@@ -133,6 +173,7 @@ def test_a_password_change_kills_the_report_token(app, client, shop):
 
 
 # --- the upload ------------------------------------------------------------------------------------
+
 
 def test_the_upload_stores_the_whole_file_and_ends_the_report(app, client, shop):
     owner, graph, _, report_id = shop
@@ -156,8 +197,9 @@ def test_the_upload_stores_the_whole_file_and_ends_the_report(app, client, shop)
 def test_too_large_a_file_is_413_and_stores_nothing(app, client, shop):
     owner, graph, _, report_id = shop
     headers = {**report_headers(app, owner, graph.public_id, report_id), "Content-Type": PDF_TYPE}
-    answer = client.put(f"/api/graphs/{graph.public_id}/reports/{report_id}", headers=headers,
-                        data=b"0" * (20 * 1024 * 1024 + 1))
+    answer = client.put(
+        f"/api/graphs/{graph.public_id}/reports/{report_id}", headers=headers, data=b"0" * (20 * 1024 * 1024 + 1)
+    )
     assert answer.status_code == 413
     row = report_row(app, report_id)
     assert row.status == "running" and row.size is None
@@ -181,17 +223,23 @@ def test_a_reader_who_lost_access_gets_no_file(app, client, make_user, make_grap
     report_id = running_report(app, graph.public_id, reader)
     headers = report_headers(app, reader, graph.public_id, report_id)
     assert client.get(f"/api/graphs/{graph.public_id}", headers=headers).status_code == 200
-    assert client.delete(f"/api/graphs/{graph.public_id}/roles/{reader.public_id}",
-                         headers=api_headers(client, owner)).status_code == 204
+    assert (
+        client.delete(
+            f"/api/graphs/{graph.public_id}/roles/{reader.public_id}", headers=api_headers(client, owner)
+        ).status_code
+        == 204
+    )
     assert client.get(f"/api/graphs/{graph.public_id}", headers=headers).status_code == 404
-    answer = client.put(f"/api/graphs/{graph.public_id}/reports/{report_id}",
-                        headers={**headers, "Content-Type": PDF_TYPE}, data=PDF)
+    answer = client.put(
+        f"/api/graphs/{graph.public_id}/reports/{report_id}", headers={**headers, "Content-Type": PDF_TYPE}, data=PDF
+    )
     assert answer.status_code == 404
     row = report_row(app, report_id)
     assert row.status == "failed" and "no longer has access" in row.message
 
 
 # --- for people ------------------------------------------------------------------------------------
+
 
 def test_asking_with_the_service_down_fails_the_report_with_a_clear_503(app, client, shop):
     owner, graph, _, _ = shop
@@ -205,11 +253,17 @@ def test_asking_with_the_service_down_fails_the_report_with_a_clear_503(app, cli
     assert set(newest) >= {"id", "format", "status", "message", "size", "created_at", "by"}
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"format": "docx"}, "format"), ({}, "format"), ({"format": "pdf", "since": "1"}, "since"),
-    ({"format": "pdf", "since": 0}, "since"), ({"format": "pdf", "since": 99}, "since"),
-    ({"format": "pdf", "colour": "red"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"format": "docx"}, "format"),
+        ({}, "format"),
+        ({"format": "pdf", "since": "1"}, "since"),
+        ({"format": "pdf", "since": 0}, "since"),
+        ({"format": "pdf", "since": 99}, "since"),
+        ({"format": "pdf", "colour": "red"}, "colour"),
+    ],
+)
 def test_bad_input_is_400_naming_the_field(client, shop, body, field):
     owner, graph, _, _ = shop
     answer = client.post(f"/api/graphs/{graph.public_id}/reports", headers=api_headers(client, owner), json=body)
@@ -225,8 +279,10 @@ def test_other_graphs_reports_are_404_and_strangers_see_nothing(app, client, sho
     assert client.get(f"/api/graphs/{other.public_id}/reports/{report_id}/file", headers=headers).status_code == 404
     stranger = api_headers(client, make_user(email="stranger@example.com"))
     assert client.get(f"/api/graphs/{graph.public_id}/reports", headers=stranger).status_code == 404
-    assert client.post(f"/api/graphs/{graph.public_id}/reports", headers=stranger,
-                       json={"format": "pdf"}).status_code == 404
+    assert (
+        client.post(f"/api/graphs/{graph.public_id}/reports", headers=stranger, json={"format": "pdf"}).status_code
+        == 404
+    )
 
 
 def test_a_report_whose_service_died_is_ended_failed_when_read(app, client, shop):
@@ -256,8 +312,13 @@ def test_the_service_pool_is_bounded_busy_is_503_and_a_repeat_409():
     from maestro_web.reports.service import ReportService
     from maestro_web.reports.settings import ReportSettings
 
-    settings = ReportSettings(app_url="http://127.0.0.1:9", command_ring=new_ring("session"),
-                              socket_ring=new_ring("socket"), live_publish_url="http://127.0.0.1:9/publish", workers=1)
+    settings = ReportSettings(
+        app_url="http://127.0.0.1:9",
+        command_ring=new_ring("session"),
+        socket_ring=new_ring("socket"),
+        live_publish_url="http://127.0.0.1:9/publish",
+        workers=1,
+    )
     service = ReportService(settings)
     try:
         assert service.max_active == 3  # one at work, two waiting

@@ -4,6 +4,7 @@ The module is pure (no app, no database), so these tests hand it the JSON the AP
 graph drawn by the real worker (its real SVG), and read the files back with real readers: pypdf
 for the PDF's text and fonts, openpyxl for the cells, csv for the rows. One PDF per module.
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,9 +42,15 @@ orders -> db [kind=database]
 lonely [kind=external]
 """
 # Discovery found api -> db too (not in the spec), with evidence; and saw orders -> db.
-DISCOVERED = [("api", "db", ["Deployment api (namespace shop): env DATABASE_URL names db:5432", "Service db"],
-               {"calls": 1520, "p50_ms": 3.2, "p99_ms": 48.0}),
-              ("orders", "db", ["Trace: orders called db 88 times"], {"calls": 88})]
+DISCOVERED = [
+    (
+        "api",
+        "db",
+        ["Deployment api (namespace shop): env DATABASE_URL names db:5432", "Service db"],
+        {"calls": 1520, "p50_ms": 3.2, "p99_ms": 48.0},
+    ),
+    ("orders", "db", ["Trace: orders called db 88 times"], {"calls": 88}),
+]
 AS_OF = datetime(2026, 12, 6, 21, 30, tzinfo=UTC)
 SOURCE_ID = "src_k8s_1"
 
@@ -51,46 +58,94 @@ SOURCE_ID = "src_k8s_1"
 def api_json(spec: str = SPEC) -> dict[str, Any]:
     """What GET /api/graphs/<id> (+ its /dependencies) answers for the graph of `spec`."""
     parsed = parse_spec(spec)
-    worker_spec = {"nodes": [{"name": n, **a} for n, a in parsed.nodes.items()],
-                   "edges": [{"source": a, "target": b} for a, b in parsed.edges]}
+    worker_spec = {
+        "nodes": [{"name": n, **a} for n, a in parsed.nodes.items()],
+        "edges": [{"source": a, "target": b} for a, b in parsed.edges],
+    }
     analysis = analyse(worker_spec)
     nodes = [{"name": n, "kind": a.get("kind"), "origins": ["hand"]} for n, a in parsed.nodes.items()]
-    edges = [{"source": a, "target": b, "origins": [{"source": "hand", "evidence": [], "confidence": "declared",
-                                                     "last_seen": None}]} for a, b in parsed.edges]
+    edges = [
+        {
+            "source": a,
+            "target": b,
+            "origins": [{"source": "hand", "evidence": [], "confidence": "declared", "last_seen": None}],
+        }
+        for a, b in parsed.edges
+    ]
     for source, target, evidence, observed in DISCOVERED:
-        origin = {"source": SOURCE_ID, "evidence": evidence, "confidence": "high",
-                  "last_seen": "2026-12-05T10:00:00+00:00", **observed}
+        origin = {
+            "source": SOURCE_ID,
+            "evidence": evidence,
+            "confidence": "high",
+            "last_seen": "2026-12-05T10:00:00+00:00",
+            **observed,
+        }
         for edge in edges:
             if (edge["source"], edge["target"]) == (source, target):
                 edge["origins"].append(origin)
                 break
         else:
             edges.append({"source": source, "target": target, "origins": [origin]})
-    return {"id": "g_1", "name": "Web shop <b>&</b> friends", "type": "infra", "description": "Our shop.",
-            "spec": spec, "status": analysis.status, "message": analysis.message, "info": analysis.info,
-            "dependencies": {"nodes": nodes, "edges": edges}}
+    return {
+        "id": "g_1",
+        "name": "Web shop <b>&</b> friends",
+        "type": "infra",
+        "description": "Our shop.",
+        "spec": spec,
+        "status": analysis.status,
+        "message": analysis.message,
+        "info": analysis.info,
+        "dependencies": {"nodes": nodes, "edges": edges},
+    }
 
 
 VERSIONS = [
-    {"version": 3, "at": "2026-12-04T09:00:00+00:00", "by": {"source": {"id": SOURCE_ID, "label": "prod cluster"}},
-     "added": {"nodes": [], "edges": [["api", "db"]]}, "removed": {"nodes": [], "edges": []}},
-    {"version": 2, "at": "2026-12-03T09:00:00+00:00", "by": {"user": {"id": "u_1", "name": "Ann Example"}},
-     "added": {"nodes": ["payments"], "edges": [["orders", "payments"]]},
-     "removed": {"nodes": ["legacy-billing"], "edges": [["orders", "legacy-billing"]]}},
-    {"version": 1, "at": "2026-12-01T09:00:00+00:00", "by": {"user": {"id": "u_1", "name": "Ann Example"}},
-     "added": {"nodes": ["web"], "edges": [["browser", "web"]]}, "removed": {"nodes": [], "edges": []}},
+    {
+        "version": 3,
+        "at": "2026-12-04T09:00:00+00:00",
+        "by": {"source": {"id": SOURCE_ID, "label": "prod cluster"}},
+        "added": {"nodes": [], "edges": [["api", "db"]]},
+        "removed": {"nodes": [], "edges": []},
+    },
+    {
+        "version": 2,
+        "at": "2026-12-03T09:00:00+00:00",
+        "by": {"user": {"id": "u_1", "name": "Ann Example"}},
+        "added": {"nodes": ["payments"], "edges": [["orders", "payments"]]},
+        "removed": {"nodes": ["legacy-billing"], "edges": [["orders", "legacy-billing"]]},
+    },
+    {
+        "version": 1,
+        "at": "2026-12-01T09:00:00+00:00",
+        "by": {"user": {"id": "u_1", "name": "Ann Example"}},
+        "added": {"nodes": ["web"], "edges": [["browser", "web"]]},
+        "removed": {"nodes": [], "edges": []},
+    },
 ]
 
 
-def report_input(graph: dict[str, Any] | None = None, *, svg: str | None = "draw", since: int | None = 1,
-                 analytics: Any = "graph") -> ReportInput:
+def report_input(
+    graph: dict[str, Any] | None = None, *, svg: str | None = "draw", since: int | None = 1, analytics: Any = "graph"
+) -> ReportInput:
     graph = graph if graph is not None else api_json()
     if svg == "draw":
         parsed = parse_spec(graph["spec"])
-        svg = draw({"nodes": [{"name": n, **a} for n, a in parsed.nodes.items()],
-                    "edges": [{"source": a, "target": b} for a, b in parsed.edges]}, title=graph["name"]).svg
-    return ReportInput(graph=graph, analytics=graph["info"] if analytics == "graph" else analytics, svg=svg,
-                       versions=VERSIONS, since=since, requested_by="Ann Example", as_of=AS_OF)
+        svg = draw(
+            {
+                "nodes": [{"name": n, **a} for n, a in parsed.nodes.items()],
+                "edges": [{"source": a, "target": b} for a, b in parsed.edges],
+            },
+            title=graph["name"],
+        ).svg
+    return ReportInput(
+        graph=graph,
+        analytics=graph["info"] if analytics == "graph" else analytics,
+        svg=svg,
+        versions=VERSIONS,
+        since=since,
+        requested_by="Ann Example",
+        as_of=AS_OF,
+    )
 
 
 SERVICES = ["browser", "web", "api", "auth", "orders", "payments", "db", "=cmd|' /C calc'!A0", "lonely"]
@@ -157,8 +212,12 @@ def test_pdf_has_page_numbers_a_contents_and_bookmarks(pdf):
         assert re.search(re.escape(chapter) + r" ?\d+", cover), chapter
     # The running header names the graph exactly (a CSS string of escapes: no space lost, no markup).
     assert "Web shop <b>&</b> friends" in pages[2] and "Web shop <b>&</b> friends" not in pages[0].splitlines()[0]
-    assert [item.title for item in reader.outline if not isinstance(item, list)][:4] == \
-        ["The picture", "Figures", "Services", "Dependencies"]
+    assert [item.title for item in reader.outline if not isinstance(item, list)][:4] == [
+        "The picture",
+        "Figures",
+        "Services",
+        "Dependencies",
+    ]
 
 
 def test_pdf_fonts_are_embedded_and_the_picture_is_vector(pdf):
@@ -186,15 +245,15 @@ def test_pdf_fonts_are_embedded_and_the_picture_is_vector(pdf):
 
 def test_pdf_lists_services_dependencies_evidence_and_changes(pdf):
     text = _words(" ".join(pdf[2]))
-    services = text[text.index("Services 9 services"):]
+    services = text[text.index("Services 9 services") :]
     assert re.search(r"orders .*?service .*?db, payments .*?api, payments .*?yes", services)
     assert re.search(r"lonely external — — no", services)
-    dependencies = text[text.index("Dependencies 9 dependencies"):]
+    dependencies = text[text.index("Dependencies 9 dependencies") :]
     assert "api → db" in dependencies
     assert "Deployment api (namespace shop): env DATABASE_URL names db:5432" in dependencies
     assert "source “prod cluster”" in dependencies  # the source's label, from the versions
     assert "1,520 calls" in dependencies and "written in the spec" in dependencies
-    changes = text[text.index("Changes since version 1 2 versions"):]
+    changes = text[text.index("Changes since version 1 2 versions") :]
     assert "Version 3" in changes and "a crawl of “prod cluster”" in changes
     assert "Removed legacy-billing" in changes and "Added orders → payments" in changes
     assert "Version 1 —" not in changes  # since 1: what came after it
@@ -324,13 +383,18 @@ def test_hostile_svg_fetches_nothing_and_stays_bounded():
 
 
 def test_a_picture_too_big_for_paper_is_summarised_with_a_note():
-    boxes = "".join(f'<g class="node" data-node="n{i}"><rect x="{i * 10}" y="0" width="8" height="8"/></g>'
-                    for i in range(MAX_DRAWN_NODES + 1))
+    boxes = "".join(
+        f'<g class="node" data-node="n{i}"><rect x="{i * 10}" y="0" width="8" height="8"/></g>'
+        for i in range(MAX_DRAWN_NODES + 1)
+    )
     picture = picture_pages(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 5000 10">{boxes}</svg>', 401)
     assert picture.pages == [] and "not printed here" in picture.notes[0]
     # Wide but within bounds: split into parts, each a window on the same drawing, each page only its part.
-    boxes = "".join(f'<g class="node" data-node="n{i}"><rect x="{i * 100}" y="0" width="80" height="30"/>'
-                    f'<text x="{i * 100 + 5}" y="20">n{i}</text></g>' for i in range(60))
+    boxes = "".join(
+        f'<g class="node" data-node="n{i}"><rect x="{i * 100}" y="0" width="80" height="30"/>'
+        f'<text x="{i * 100 + 5}" y="20">n{i}</text></g>'
+        for i in range(60)
+    )
     picture = picture_pages(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 6000 30">{boxes}</svg>', 60)
     assert 1 < len(picture.pages) <= 12 and "split into" in picture.notes[0]
     first, last = picture.pages[0].svg, picture.pages[-1].svg
@@ -363,17 +427,29 @@ def test_the_graph_page_prints_the_same_hints(app, client, auth, make_user, make
     assert "Nodes nothing depends on: where requests come in. Press one to find it in the picture." in page
 
 
-@pytest.mark.parametrize("svg, words", [
-    ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1e9 1e9"><rect width="10" height="10"/></svg>',
-     "no usable size"),
-    ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">' + "<g>" * 3000 + "</g>" * 3000 + "</svg>",
-     "not a readable SVG"),
-    ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">' + "<rect/>" * 1001 + "</svg>",
-     "too many parts"),
-    ("<html><body>not a picture</body></html>", "not an SVG"),
-    ("<svg", "not a readable SVG"),
-    ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">' + "x" * (7 * 1024 * 1024) + "</svg>", "too big to print"),
-])
+@pytest.mark.parametrize(
+    "svg, words",
+    [
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1e9 1e9"><rect width="10" height="10"/></svg>',
+            "no usable size",
+        ),
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">' + "<g>" * 3000 + "</g>" * 3000 + "</svg>",
+            "not a readable SVG",
+        ),
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">' + "<rect/>" * 1001 + "</svg>",
+            "too many parts",
+        ),
+        ("<html><body>not a picture</body></html>", "not an SVG"),
+        ("<svg", "not a readable SVG"),
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">' + "x" * (7 * 1024 * 1024) + "</svg>",
+            "too big to print",
+        ),
+    ],
+)
 def test_a_picture_that_cannot_be_printed_becomes_a_note(svg, words, monkeypatch):
     from maestro_web.reports import documents_picture
 

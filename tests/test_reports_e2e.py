@@ -7,6 +7,7 @@ behind the same relay, with the secrets the processes were started with. No toke
 With MAESTRO_SHOTS set, screenshots of the Reports page (1280 and 390 px, light and dark) go to
 $MAESTRO_SHOTS/reports/ (on demand: four more browser pages are not worth their time on every run).
 """
+
 from __future__ import annotations
 
 import io
@@ -34,8 +35,11 @@ SESSION_SECRET = secrets.token_urlsafe(48)
 SOCKET_SECRET = secrets.token_urlsafe(48)
 RINGS = {"session": KeyRing("session", SESSION_SECRET), "socket": KeyRing("socket", SOCKET_SECRET)}
 LIVE_PORT = free_port()  # chosen before the apps are built: their CSP names the live server's origin
-LIVE_SETTINGS = {"MAESTRO_LIVE_URL": f"ws://127.0.0.1:{LIVE_PORT}/live", "MAESTRO_LIVE_PUBLISH": True,
-                 "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{LIVE_PORT}/publish"}
+LIVE_SETTINGS = {
+    "MAESTRO_LIVE_URL": f"ws://127.0.0.1:{LIVE_PORT}/live",
+    "MAESTRO_LIVE_PUBLISH": True,
+    "MAESTRO_LIVE_PUBLISH_URL": f"http://127.0.0.1:{LIVE_PORT}/publish",
+}
 SHOTS = os.path.join(os.environ["MAESTRO_SHOTS"], "reports") if os.environ.get("MAESTRO_SHOTS") else None
 WAIT = 60_000  # ms: generous, the machine is shared
 SPEC = "storefront -> checkout\ncheckout -> payments\ncheckout -> inventory\npayments -> ledger [kind=database]"
@@ -64,15 +68,22 @@ def relay() -> Iterator[tuple[Relay, str]]:
 
 @pytest.fixture(scope="module")
 def live(relay) -> Iterator[LiveProcess]:
-    with start_live_server(port=LIVE_PORT, session_secret=SESSION_SECRET, socket_secret=SOCKET_SECRET,
-                           base_url=relay[1]) as server:
+    with start_live_server(
+        port=LIVE_PORT, session_secret=SESSION_SECRET, socket_secret=SOCKET_SECRET, base_url=relay[1]
+    ) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def service(relay, live) -> Iterator[ServiceProcess]:
-    with start_service("reports", {"KEY_RINGS": RINGS}, relay[1], port=free_port(),
-                       publish_url=live.publish_url, extra={"LOG_LEVEL": "DEBUG"}) as process:
+    with start_service(
+        "reports",
+        {"KEY_RINGS": RINGS},
+        relay[1],
+        port=free_port(),
+        publish_url=live.publish_url,
+        extra={"LOG_LEVEL": "DEBUG"},
+    ) as process:
         yield process
 
 
@@ -87,8 +98,9 @@ def base(app, relay, live, service) -> str:
 
 def _session(base: str, user) -> requests.Session:
     http = requests.Session()
-    token = http.post(f"{base}/api/auth/token", json={"email": user.email, "password": PASSWORD},
-                      timeout=10).json()["access_token"]
+    token = http.post(f"{base}/api/auth/token", json={"email": user.email, "password": PASSWORD}, timeout=10).json()[
+        "access_token"
+    ]
     http.headers["Authorization"] = f"Bearer {token}"
     return http
 
@@ -107,8 +119,9 @@ def _pdf_text(data: bytes) -> str:
 
 
 @pytest.mark.app_settings(**LIVE_SETTINGS)
-def test_a_pdf_end_to_end_with_live_progress_and_no_token_in_any_log(app, base, live, service, make_user,
-                                                                      make_graph, caplog):
+def test_a_pdf_end_to_end_with_live_progress_and_no_token_in_any_log(
+    app, base, live, service, make_user, make_graph, caplog
+):
     caplog.set_level(logging.DEBUG)
     owner = make_user(email="owner@example.com", name="Olga")
     graph = make_graph(owner, name="Checkout", spec=SPEC)
@@ -135,8 +148,9 @@ def test_a_pdf_end_to_end_with_live_progress_and_no_token_in_any_log(app, base, 
     text = _pdf_text(download.content)
     assert "Checkout" in text and all(name in text for name in SERVICES), text[:2000]
 
-    app_lines = "\n".join(record.getMessage() for record in caplog.records
-                          if not record.name.startswith(("websockets", "urllib3")))
+    app_lines = "\n".join(
+        record.getMessage() for record in caplog.records if not record.name.startswith(("websockets", "urllib3"))
+    )
     assert f"Report {report_id}" in app_lines and f"Report {report_id}" in service.logs()
     for text in (service.logs(), app_lines, live.logs()):
         assert "eyJ" not in text
@@ -187,8 +201,10 @@ def test_the_service_refuses_what_is_not_a_command_for_that_report(app, base, se
     assert requests.post(url, json=body, headers=dict(_session(base, owner).headers), timeout=10).status_code == 401
     from discovery_app_support import command_headers
 
-    assert requests.post(url, json=body, headers=command_headers(app, owner, graph.public_id),
-                         timeout=10).status_code == 401
+    assert (
+        requests.post(url, json=body, headers=command_headers(app, owner, graph.public_id), timeout=10).status_code
+        == 401
+    )
     wrong = report_headers(app, owner, other.public_id, report_id)
     assert requests.post(url, json=body, headers=wrong, timeout=10).status_code == 403
     good = report_headers(app, owner, graph.public_id, report_id)
@@ -209,8 +225,9 @@ def _shots(browser, base: str, graph_id: str, storage: Any) -> None:
     os.makedirs(SHOTS, exist_ok=True)
     for scheme in ("light", "dark"):
         for width, height in ((1280, 900), (390, 844)):
-            context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme,
-                                          storage_state=storage)
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, color_scheme=scheme, storage_state=storage
+            )
             page = context.new_page()
             page.goto(f"{base}/graphs/{graph_id}/reports")
             page.locator("[data-report-download]").first.wait_for()
@@ -268,8 +285,9 @@ def test_press_pdf_report_watch_it_and_download_it(app, base, browser, live, ser
 
 
 @pytest.mark.app_settings(**LIVE_SETTINGS)
-def test_the_weekly_pdf_goes_to_chosen_readers_in_weeks_with_changes(app, base, service, client, auth, runner,
-                                                                    make_user, make_graph):
+def test_the_weekly_pdf_goes_to_chosen_readers_in_weeks_with_changes(
+    app, base, service, client, auth, runner, make_user, make_graph
+):
     from conftest import api_headers
     from mail_support import SmtpServer, link_path
 
@@ -280,25 +298,30 @@ def test_the_weekly_pdf_goes_to_chosen_readers_in_weeks_with_changes(app, base, 
     reader = make_user(email="reader@example.com", name="Rita")
     leaver = make_user(email="leaver@example.com", name="Lea")
     bystander = make_user(email="bystander@example.com", name="Ben")
-    graph = make_graph(owner, name="Checkout", spec=SPEC,
-                       grants={reader: Role.READ, leaver: Role.READ, bystander: Role.READ})
+    graph = make_graph(
+        owner, name="Checkout", spec=SPEC, grants={reader: Role.READ, leaver: Role.READ, bystander: Role.READ}
+    )
     auth.login(owner.email)
     page = client.get(f"/graphs/{graph.public_id}/reports")
     assert "Weekly PDF by e-mail" in page.text and "reader@example.com" in page.text
-    chosen = client.post(f"/graphs/{graph.public_id}/reports/weekly",
-                         data={**auth.form_values(f"/graphs/{graph.public_id}/reports"),
-                               "reader": [reader.public_id, leaver.public_id]})
+    chosen = client.post(
+        f"/graphs/{graph.public_id}/reports/weekly",
+        data={**auth.form_values(f"/graphs/{graph.public_id}/reports"), "reader": [reader.public_id, leaver.public_id]},
+    )
     assert chosen.status_code == 302
     with SmtpServer() as smtp:
         app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
         quiet = runner.invoke(args=["reports", "weekly", "--once"])
         assert "started: 0, unchanged: 1" in quiet.output  # no change this week: no report, no mail
         owner_api = api_headers(client, owner)
-        edited = client.patch(f"/api/graphs/{graph.public_id}", headers=owner_api,
-                              json={"spec": SPEC + "\ncheckout -> fraud"})
+        edited = client.patch(
+            f"/api/graphs/{graph.public_id}", headers=owner_api, json={"spec": SPEC + "\ncheckout -> fraud"}
+        )
         assert edited.status_code == 200, edited.text
-        assert client.delete(f"/api/graphs/{graph.public_id}/roles/{leaver.public_id}",
-                             headers=owner_api).status_code == 204
+        assert (
+            client.delete(f"/api/graphs/{graph.public_id}/roles/{leaver.public_id}", headers=owner_api).status_code
+            == 204
+        )
         started = runner.invoke(args=["reports", "weekly", "--once"])
         assert "started: 1" in started.output, started.output
         for _ in range(600):
@@ -325,8 +348,9 @@ def test_the_weekly_pdf_goes_to_chosen_readers_in_weeks_with_changes(app, base, 
         # one click (RFC 8058), without a session or a form
         fresh = app.test_client()
         assert "Unsubscribe" in fresh.get(link_path(unsubscribe)).text  # a GET alone changes nothing
-        done = fresh.post(link_path(unsubscribe), data="List-Unsubscribe=One-Click",
-                          content_type="application/x-www-form-urlencoded")
+        done = fresh.post(
+            link_path(unsubscribe), data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+        )
         assert done.status_code == 200 and "no longer get the weekly report" in done.text
         with app.app_context():
             assert db.session.query(ReportSubscription).count() == 0

@@ -1,4 +1,5 @@
 """User sessions at their edges (SPEC §3.1): refresh, expiry, logout, revocation, CSRF, next."""
+
 from __future__ import annotations
 
 import base64
@@ -54,7 +55,9 @@ def test_expired_access_with_valid_refresh_serves_page_and_renews_access(app, cl
     assert response.status_code == 200
     assert user.email in response.text
     assert [(step.status_code, step.location) for step in response.history] == [
-        (307, "/auth/session/refresh?next=/account?tab%3D1"), (307, "/account?tab=1")]
+        (307, "/auth/session/refresh?next=/account?tab%3D1"),
+        (307, "/account?tab=1"),
+    ]
     new_access = session_cookie(client, ACCESS)
     assert new_access and new_access != old_access
     assert pyjwt.decode(new_access, options={"verify_signature": False})["exp"] > time.time()
@@ -115,11 +118,13 @@ def test_the_refresh_cookie_is_sent_to_the_session_path_only(app, auth, client, 
 
     user = make_user()
     response = auth.login(user.email)
-    refresh_header = next(h for h in response.headers.getlist("Set-Cookie")
-                          if h.startswith(f"{session_cookie_name(app, REFRESH)}="))
+    refresh_header = next(
+        h for h in response.headers.getlist("Set-Cookie") if h.startswith(f"{session_cookie_name(app, REFRESH)}=")
+    )
     assert "Path=/auth/session;" in refresh_header or refresh_header.endswith("Path=/auth/session")
-    access_header = next(h for h in response.headers.getlist("Set-Cookie")
-                         if h.startswith(f"{session_cookie_name(app, ACCESS)}="))
+    access_header = next(
+        h for h in response.headers.getlist("Set-Cookie") if h.startswith(f"{session_cookie_name(app, ACCESS)}=")
+    )
     assert "Path=/;" in access_header and "Domain" not in access_header
     assert client.get_cookie(session_cookie_name(app, REFRESH), path="/") is None
     assert session_cookie(client, REFRESH)
@@ -183,9 +188,15 @@ def test_password_change_logs_out_other_browsers(app, make_user):
     AuthActions(second).login(user.email)
     assert second.get("/account").status_code == 200
     values = AuthActions(first).form_values("/account")
-    response = first.post("/account/password", data={
-        **values, "current_password": "correct horse battery", "new_password": "new password 42",
-        "confirm": "new password 42"})
+    response = first.post(
+        "/account/password",
+        data={
+            **values,
+            "current_password": "correct horse battery",
+            "new_password": "new password 42",
+            "confirm": "new password 42",
+        },
+    )
     assert response.status_code == 302
     assert first.get("/account").status_code == 200  # this browser got a new session
     response = second.get("/account")
@@ -196,8 +207,15 @@ def test_password_change_needs_the_current_password(app, auth, client, make_user
     user = make_user()
     auth.login(user.email)
     values = auth.form_values("/account")
-    response = client.post("/account/password", data={
-        **values, "current_password": "wrong one!", "new_password": "new password 42", "confirm": "new password 42"})
+    response = client.post(
+        "/account/password",
+        data={
+            **values,
+            "current_password": "wrong one!",
+            "new_password": "new password 42",
+            "confirm": "new password 42",
+        },
+    )
     assert response.status_code == 422
     assert "The current password is wrong." in response.text
     with app.app_context():
@@ -213,7 +231,9 @@ def test_alg_none_is_refused(app, client, auth, make_user, alg):
     user = make_user()
     auth.login(user.email)
     payload = pyjwt.decode(session_cookie(client, ACCESS), options={"verify_signature": False})
-    forged = f"{_b64({'alg': alg, 'typ': 'JWT', 'kid': app.config['KEY_RINGS']['session'].current_kid})}.{_b64(payload)}."
+    forged = (
+        f"{_b64({'alg': alg, 'typ': 'JWT', 'kid': app.config['KEY_RINGS']['session'].current_kid})}.{_b64(payload)}."
+    )
     set_session_cookie(client, ACCESS, forged)
     delete_session_cookie(client, REFRESH)
     assert client.get("/account").status_code == 302
@@ -237,10 +257,23 @@ def test_tampered_payload_is_refused(app, client, auth, make_user):
 def test_token_signed_with_a_different_key_is_refused(app, client, make_user):
     user = make_user()
     now = int(time.time())
-    claims = {"sub": user.public_id, "jti": "j", "type": "access", "iat": now, "exp": now + 600,
-              "aud": "maestro-web", "iss": "maestro-server", "ver": 1, "csrf": "c"}
-    forged = pyjwt.encode(claims, "another key entirely, long enough!", algorithm="HS256",
-                          headers={"kid": app.config["KEY_RINGS"]["session"].current_kid})
+    claims = {
+        "sub": user.public_id,
+        "jti": "j",
+        "type": "access",
+        "iat": now,
+        "exp": now + 600,
+        "aud": "maestro-web",
+        "iss": "maestro-server",
+        "ver": 1,
+        "csrf": "c",
+    }
+    forged = pyjwt.encode(
+        claims,
+        "another key entirely, long enough!",
+        algorithm="HS256",
+        headers={"kid": app.config["KEY_RINGS"]["session"].current_kid},
+    )
     set_session_cookie(client, ACCESS, forged)
     assert client.get("/account").status_code == 302
     assert client.get("/api/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
@@ -250,8 +283,15 @@ def test_token_without_exp_is_refused(app, client, make_user):
     user = make_user()
     ring = app.config["KEY_RINGS"]["session"]
     now = int(time.time())
-    claims = {"sub": user.public_id, "jti": "j", "type": "access", "iat": now,
-              "aud": "maestro-web", "iss": "maestro-server", "ver": 1}
+    claims = {
+        "sub": user.public_id,
+        "jti": "j",
+        "type": "access",
+        "iat": now,
+        "aud": "maestro-web",
+        "iss": "maestro-server",
+        "ver": 1,
+    }
     forged = pyjwt.encode(claims, ring.current, algorithm="HS256", headers={"kid": ring.current_kid})
     assert client.get("/api/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
 
@@ -286,9 +326,13 @@ def test_flask_wtf_value_does_not_satisfy_the_jwt_check(app, auth, client, make_
     user = make_user()
     auth.login(user.email)
     values = auth.form_values("/account")
-    response = client.post("/account", data={"csrf_token": values["csrf_token"], "jwt_csrf": values["csrf_token"], "name": "X"})
+    response = client.post(
+        "/account", data={"csrf_token": values["csrf_token"], "jwt_csrf": values["csrf_token"], "name": "X"}
+    )
     assert response.status_code == 400
-    response = client.post("/account", data={"csrf_token": values["jwt_csrf"], "jwt_csrf": values["jwt_csrf"], "name": "X"})
+    response = client.post(
+        "/account", data={"csrf_token": values["jwt_csrf"], "jwt_csrf": values["jwt_csrf"], "name": "X"}
+    )
     assert response.status_code == 400
     with app.app_context():
         assert User.get_by_public_id(user.public_id).name == "Ada"
@@ -303,7 +347,9 @@ def test_both_csrf_values_present_succeeds(app, auth, client, make_user):
         assert User.get_by_public_id(user.public_id).name == "Grace"
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example", "/\\evil.example", "http:/evil", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example", "/\\evil.example", "http:/evil", "javascript:alert(1)"]
+)
 def test_next_to_another_site_is_ignored(auth, make_user, target):
     user = make_user()
     response = auth.login(user.email, next_url=target)
@@ -349,20 +395,33 @@ def test_production_cookies_carry_the_host_and_secure_prefixes(database_url, mak
     path is the session path. The test suite's own apps (http) keep the plain names."""
 
     environ = {spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS}
-    environ.update(MAESTRO_ENV="production", MAESTRO_BASE_URL="https://maestro.example.com",
-                   REDIS_URL="redis://127.0.0.1:6379/15")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": str(tmp_path),
-                      "RATELIMIT_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://"}, environ=environ)
+    environ.update(
+        MAESTRO_ENV="production", MAESTRO_BASE_URL="https://maestro.example.com", REDIS_URL="redis://127.0.0.1:6379/15"
+    )
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "INSTANCE_PATH": str(tmp_path),
+            "RATELIMIT_ENABLED": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        },
+        environ=environ,
+    )
     user = make_user(email="ada@example.com")
     client = app.test_client()
     page = client.get("/auth/login", base_url="https://localhost")
     # Over https Flask-WTF also wants a same-site Referer, as a browser sends one.
-    response = client.post("/auth/login", base_url="https://localhost", headers={"Referer": "https://localhost/auth/login"},
-                           data={"email": user.email, "password": PASSWORD,
-                                 "csrf_token": form_csrf(page.text)})
+    response = client.post(
+        "/auth/login",
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/auth/login"},
+        data={"email": user.email, "password": PASSWORD, "csrf_token": form_csrf(page.text)},
+    )
     assert response.status_code == 302
-    headers = {header.split("=", 1)[0]: header  # the Flask session cookie comes with the form's CSRF token
-               for header in (*page.headers.getlist("Set-Cookie"), *response.headers.getlist("Set-Cookie"))}
+    headers = {
+        header.split("=", 1)[0]: header  # the Flask session cookie comes with the form's CSRF token
+        for header in (*page.headers.getlist("Set-Cookie"), *response.headers.getlist("Set-Cookie"))
+    }
     assert set(headers) >= {"__Host-maestro_access", "__Secure-maestro_refresh", "__Host-maestro_session"}
     for name in ("__Host-maestro_access", "__Host-maestro_session"):
         attributes = [part.strip() for part in headers[name].split(";")[1:]]

@@ -1,5 +1,6 @@
 """The share form through the real routes (issue 14 item 6): every problem at once, each under its own
 field; an origin typed while embedding is off is asked about, never dropped; passcode and mode; "Extend by"."""
+
 from __future__ import annotations
 
 import re
@@ -50,8 +51,19 @@ def test_every_problem_shows_at_once_under_its_own_field(app, auth, client, make
     bare = make_graph(owner, name="No picture yet")  # a snapshot needs a picture: refused under "mode"
     page = f"/graphs/{bare.public_id}/shares"
     far = in_days(400)
-    response = post(auth, client, page, label="  ", expires="custom", custom_expiry=far, max_views="0",
-                    mode="snapshot", passcode="short", embeddable="y", allowed_origins="ftp://files.example.com")
+    response = post(
+        auth,
+        client,
+        page,
+        label="  ",
+        expires="custom",
+        custom_expiry=far,
+        max_views="0",
+        mode="snapshot",
+        passcode="short",
+        embeddable="y",
+        allowed_origins="ftp://files.example.com",
+    )
     assert response.status_code == 422
     html = response.text
     assert errors_of(html, "label") == []  # an empty label is fine: the link gets "Shared link, <date>"
@@ -89,11 +101,14 @@ def test_sites_typed_while_embedding_is_off_are_asked_about_not_dropped(app, aut
     response = post(auth, client, page, label="Wiki", expires="1d", allowed_origins="https://wiki.example.com")
     assert response.status_code == 422
     assert errors_of(response.text, "allowed_origins") == [
-        "You listed sites but embedding is off: turn embedding on, or clear the sites."]
+        "You listed sites but embedding is off: turn embedding on, or clear the sites."
+    ]
     assert "https://wiki.example.com</textarea>" in response.text and 'value="Wiki"' in response.text
     assert link_count(app) == 0
     # Turning embedding on keeps them; clearing them instead makes a plain link.
-    response = post(auth, client, page, label="Wiki", expires="1d", embeddable="y", allowed_origins="https://wiki.example.com")
+    response = post(
+        auth, client, page, label="Wiki", expires="1d", embeddable="y", allowed_origins="https://wiki.example.com"
+    )
     assert response.status_code == 302
     response = post(auth, client, page, label="Plain", expires="1d", allowed_origins="  \n ")
     assert response.status_code == 302
@@ -117,7 +132,9 @@ def test_passcode_and_snapshot_are_created_from_the_form(app, auth, client, page
         snap = db.session.scalar(select(ShareLink).where(ShareLink.label == "Auditors"))
         team = db.session.scalar(select(ShareLink).where(ShareLink.label == "Team"))
         assert snap.mode == "snapshot" and snap.pinned_result_id is not None
-        assert snap.has_passcode and snap.passcode_matches("correct horse 42") and not snap.passcode_matches("wrong one!")
+        assert (
+            snap.has_passcode and snap.passcode_matches("correct horse 42") and not snap.passcode_matches("wrong one!")
+        )
         assert team.mode == "live" and team.pinned_result_id is None and not team.has_passcode
 
 
@@ -148,7 +165,9 @@ def test_the_extend_form_says_extend_by(app, auth, client, owner, graph):
     page = f"/graphs/{graph.public_id}/shares/{made.id}"
     html = client.get(page).text
     assert '<label for="expires">Extend by</label>' in html and "Until a date…" in html and "New expiry (UTC)" in html
-    response = client.post(f"{page}/extend", data={**auth.form_values(page), "expires": "custom", "custom_expiry": in_days(400)})
+    response = client.post(
+        f"{page}/extend", data={**auth.form_values(page), "expires": "custom", "custom_expiry": in_days(400)}
+    )
     assert response.status_code == 422
     assert "at most 90 days" in errors_of(response.text, "custom_expiry")[0]
     response = client.post(f"{page}/extend", data={**auth.form_values(page), "expires": "7d"})

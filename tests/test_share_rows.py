@@ -1,5 +1,6 @@
 """What a share link row does to itself (models/share.py): pause, resume, revoke, extend, and the
 batched operations on many rows (revoke_matching, prune), on the real database."""
+
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,4 +1,5 @@
 """Every answer of the public view to a token (SPEC §3.2, §5): valid, and each way a token is wrong."""
+
 from __future__ import annotations
 
 import base64
@@ -37,7 +38,11 @@ def b64(data: dict | bytes) -> str:
 def split(token: str) -> tuple[dict, dict, str]:
     header, payload, signature = token.split(".")
     pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
-    return json.loads(base64.urlsafe_b64decode(pad(header))), json.loads(base64.urlsafe_b64decode(pad(payload))), signature
+    return (
+        json.loads(base64.urlsafe_b64decode(pad(header))),
+        json.loads(base64.urlsafe_b64decode(pad(payload))),
+        signature,
+    )
 
 
 @pytest.fixture
@@ -59,8 +64,16 @@ def ring(app, context="public-analytics"):
 
 def claims_of(link, graph, **changes):
     now = int(time.time())
-    claims = {"name": "graphs", "id": graph.public_id, "jti": link.id, "iat": now - 10, "exp": now + 3600,
-              "iss": "maestro-server", "aud": "maestro-analytics-front", "timestamp": (now - 10) * 1000}
+    claims = {
+        "name": "graphs",
+        "id": graph.public_id,
+        "jti": link.id,
+        "iat": now - 10,
+        "exp": now + 3600,
+        "iss": "maestro-server",
+        "aud": "maestro-analytics-front",
+        "timestamp": (now - 10) * 1000,
+    }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -98,8 +111,16 @@ def test_a_links_token_is_the_same_string_it_always_was():
     segment = token.split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     assert list(claims) == ["name", "id", "jti", "iat", "exp", "iss", "aud", "timestamp"]
-    assert claims == {"name": "graphs", "id": "graph-id", "jti": "link-id", "iat": 1796094245, "exp": 1796699045,
-                      "iss": "maestro-server", "aud": "maestro-analytics-front", "timestamp": 1796094245000}
+    assert claims == {
+        "name": "graphs",
+        "id": "graph-id",
+        "jti": "link-id",
+        "iat": 1796094245,
+        "exp": 1796699045,
+        "iss": "maestro-server",
+        "aud": "maestro-analytics-front",
+        "timestamp": 1796094245000,
+    }
 
 
 def test_valid_token_shows_the_graph_with_the_public_headers(auth, client, shared):
@@ -194,8 +215,9 @@ def test_missing_required_claim(app, client, shared, missing):
     assert_refused(client, graph, sign(app, claims_of(link, graph, **{missing: None})))
 
 
-@pytest.mark.parametrize("changes", [{"name": "dashboards"}, {"aud": "maestro-web"}, {"iss": "maestro-analytics"},
-                                     {"jti": "no-such-link"}])
+@pytest.mark.parametrize(
+    "changes", [{"name": "dashboards"}, {"aud": "maestro-web"}, {"iss": "maestro-analytics"}, {"jti": "no-such-link"}]
+)
 def test_wrong_claims(app, client, shared, changes):
     graph, link = shared
     assert_refused(client, graph, sign(app, claims_of(link, graph, **changes)))
@@ -223,8 +245,16 @@ def test_a_worker_token_for_this_graph_is_refused(app, client, shared):
 def test_a_password_reset_step_two_token_is_refused(app, client, shared, owner):
     graph, link = shared
     now = int(time.time())
-    reset_like = {"sub": owner.public_id, "aud": "maestro-password-reset", "iss": "maestro-web", "iat": now,
-                  "exp": now + 600, "jti": link.id, "id": graph.public_id, "name": "graphs"}
+    reset_like = {
+        "sub": owner.public_id,
+        "aud": "maestro-password-reset",
+        "iss": "maestro-web",
+        "iat": now,
+        "exp": now + 600,
+        "jti": link.id,
+        "id": graph.public_id,
+        "name": "graphs",
+    }
     assert_refused(client, graph, sign(app, reset_like, context="forgot"))
     assert_refused(client, graph, sign(app, reset_like, context="forgot", kid=ring(app).current_kid))
 
@@ -250,15 +280,18 @@ def test_unknown_kid(app, client, shared):
     assert_refused(client, graph, sign(app, claims_of(link, graph), kid=key_id("public-analytics", "some old key")))
 
 
-@pytest.mark.parametrize("token", [
-    "x" * 5000,
-    "aaaa.bbbb.cccc",
-    "aaaa.bbbb",
-    "é.é.é",
-    "..",
-    "eyJhbGciOiJIUzI1NiJ9.%%%.abc",
-    "null",
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "x" * 5000,
+        "aaaa.bbbb.cccc",
+        "aaaa.bbbb",
+        "é.é.é",
+        "..",
+        "eyJhbGciOiJIUzI1NiJ9.%%%.abc",
+        "null",
+    ],
+)
 def test_malformed_strings(client, shared, token):
     graph, _ = shared
     assert_refused(client, graph, token)

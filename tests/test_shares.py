@@ -1,4 +1,5 @@
 """Share links: managing them (pages, API, CLI) and their lifecycle as a visitor sees it (SPEC §3.2, §5)."""
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,16 @@ def post_page(auth, client, page, action, **data):
 def test_writer_creates_a_link_on_the_page_and_sees_url_qr_and_snippet(app, auth, client, writer, graph):
     auth.login(writer.email)
     page = f"/graphs/{graph.public_id}/shares"
-    response = post_page(auth, client, page, page, label="Board", expires="1d", embeddable="y",
-                         allowed_origins="https://intranet.example.com")
+    response = post_page(
+        auth,
+        client,
+        page,
+        page,
+        label="Board",
+        expires="1d",
+        embeddable="y",
+        allowed_origins="https://intranet.example.com",
+    )
     assert response.status_code == 302
     link_page = client.get(response.headers["Location"])
     assert link_page.headers["Cache-Control"] == "no-store" and link_page.headers["Referrer-Policy"] == "no-referrer"
@@ -43,7 +52,7 @@ def test_writer_creates_a_link_on_the_page_and_sees_url_qr_and_snippet(app, auth
     assert qr.status_code == 200 and qr.mimetype == "image/svg+xml" and b"<svg" in qr.data
     assert qr.headers["Content-Security-Policy"].startswith("sandbox")
     # The visitor sees the graph; the embed variant may be framed by the listed origin only.
-    path = url.split("127.0.0.1:5000", 1)[1] if "127.0.0.1:5000" in url else url[url.index("/analytics"):]
+    path = url.split("127.0.0.1:5000", 1)[1] if "127.0.0.1:5000" in url else url[url.index("/analytics") :]
     assert app.test_client().get(path).status_code == 200
     embed = app.test_client().get(path.replace("?token=", "/embed?token="))
     assert embed.status_code == 200
@@ -55,14 +64,24 @@ def test_writer_creates_a_link_on_the_page_and_sees_url_qr_and_snippet(app, auth
 def test_the_form_keeps_input_and_names_the_field(auth, client, writer, graph):
     auth.login(writer.email)
     page = f"/graphs/{graph.public_id}/shares"
-    response = post_page(auth, client, page, page, label="", expires="custom", max_views="0",
-                         embeddable="y", allowed_origins="javascript:alert(1)")
+    response = post_page(
+        auth,
+        client,
+        page,
+        page,
+        label="",
+        expires="custom",
+        max_views="0",
+        embeddable="y",
+        allowed_origins="javascript:alert(1)",
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "Give the link a label" not in html  # left empty, the label is "Shared link, <date>"
     assert "Pick a date and time" in html and "whole number from 1" in html
-    response = post_page(auth, client, page, page, label="Keep me", expires="1d", embeddable="y",
-                         allowed_origins="javascript:alert(1)")
+    response = post_page(
+        auth, client, page, page, label="Keep me", expires="1d", embeddable="y", allowed_origins="javascript:alert(1)"
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "is not an origin like https://" in html and 'value="Keep me"' in html
@@ -191,13 +210,18 @@ def test_revoke_all_links_of_a_graph(app, auth, client, owner, writer, graph):
 
 def test_my_shared_links_lists_across_graphs_and_revokes_several(app, auth, client, owner, make_graph, graph):
     other = make_graph(owner, name="Billing")
-    first, second, keep = make_link(app, graph, owner, label="One"), make_link(app, other, owner, label="Two"), \
-        make_link(app, graph, owner, label="Keep")
+    first, second, keep = (
+        make_link(app, graph, owner, label="One"),
+        make_link(app, other, owner, label="Two"),
+        make_link(app, graph, owner, label="Keep"),
+    )
     auth.login(owner.email)
     html = client.get("/shares").get_data(as_text=True)
     assert "Checkout" in html and "Billing" in html and html.count("data-link=") == 3
     values = auth.form_values("/shares")
-    response = client.post("/shares/bulk", data={**values, "action": "revoke", "confirmed": "1", "link": [first.id, second.id]})
+    response = client.post(
+        "/shares/bulk", data={**values, "action": "revoke", "confirmed": "1", "link": [first.id, second.id]}
+    )
     assert response.status_code == 302
     assert [visit(app, made).status_code for made in (first, second, keep)] == [410, 410, 200]
 
@@ -216,8 +240,11 @@ def test_bulk_revoke_cannot_touch_someone_elses_links(app, auth, client, owner, 
     auth.login(owner.email)
     mine = make_link(app, graph, owner)
     values = auth.form_values("/shares")
-    response = client.post("/shares/bulk", data={**values, "action": "revoke", "confirmed": "1", "link": [theirs.id, mine.id]},
-                           follow_redirects=True)
+    response = client.post(
+        "/shares/bulk",
+        data={**values, "action": "revoke", "confirmed": "1", "link": [theirs.id, mine.id]},
+        follow_redirects=True,
+    )
     assert response.status_code == 200 and "Revoked 1 link." in response.text  # only the owner's own
     assert visit(app, theirs).status_code == 200
     assert visit(app, mine).status_code == 410
@@ -246,7 +273,9 @@ def test_maestros_public_endpoint(app, client, owner, graph):
     body = response.json
     assert set(body) == {"id", "link_id", "token", "timestamp", "url", "expires_at"}
     assert body["id"] == graph.public_id  # Maestro's shape: the graph's id
-    link_ids = [item["id"] for item in client.get(f"/api/graphs/{graph.public_id}/shares", headers=headers).json["items"]]
+    link_ids = [
+        item["id"] for item in client.get(f"/api/graphs/{graph.public_id}/shares", headers=headers).json["items"]
+    ]
     assert link_ids == [body["link_id"]]
     assert body["url"].endswith(f"/graphs/public/{graph.public_id}?token={body['token']}")
     assert app.test_client().get(f"/analytics/graphs/public/{graph.public_id}?token={body['token']}").status_code == 200
@@ -255,15 +284,24 @@ def test_maestros_public_endpoint(app, client, owner, graph):
 def test_api_create_list_patch_delete(app, client, writer, graph):
     headers = api_headers(client, writer)
     base = f"/api/graphs/{graph.public_id}/shares"
-    created = client.post(base, headers=headers, json={"label": "Wiki", "expires_in": 3600, "max_views": 3,
-                                                       "embeddable": True, "allowed_origins": ["https://wiki.example.com/"]})
+    created = client.post(
+        base,
+        headers=headers,
+        json={
+            "label": "Wiki",
+            "expires_in": 3600,
+            "max_views": 3,
+            "embeddable": True,
+            "allowed_origins": ["https://wiki.example.com/"],
+        },
+    )
     assert created.status_code == 201
     link = created.json
     assert link["status"] == "active" and link["allowed_origins"] == ["https://wiki.example.com"] and link["token"]
     assert [item["id"] for item in client.get(base, headers=headers).json["items"]] == [link["id"]]
     paused = client.patch(f"{base}/{link['id']}", headers=headers, json={"paused": True})
     assert paused.status_code == 200 and paused.json["status"] == "paused"
-    assert app.test_client().get(link["url"][link["url"].index("/analytics"):]).status_code == 403
+    assert app.test_client().get(link["url"][link["url"].index("/analytics") :]).status_code == 403
     extended = client.patch(f"{base}/{link['id']}", headers=headers, json={"paused": False, "expires_in": 86400})
     assert extended.status_code == 200 and extended.json["status"] == "active"
     too_far = client.patch(f"{base}/{link['id']}", headers=headers, json={"expires_in": 200 * 86400})
@@ -274,18 +312,21 @@ def test_api_create_list_patch_delete(app, client, writer, graph):
     assert client.patch(f"{base}/{link['id']}", headers=headers, json={"revoked": False}).status_code == 422
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"label": 5}, "label"),
-    ({"label": ""}, "label"),
-    ({"expires_in": -5}, "expires_in"),
-    ({"expires_in": "soon"}, "expires_in"),
-    ({"expires_at": "tomorrow"}, "expires_at"),
-    ({"expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
-    ({"max_views": 0}, "max_views"),
-    ({"embeddable": True}, "allowed_origins"),
-    ({"embeddable": True, "allowed_origins": ["http://evil.example"]}, "allowed_origins"),
-    ({"colour": "red"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"label": 5}, "label"),
+        ({"label": ""}, "label"),
+        ({"expires_in": -5}, "expires_in"),
+        ({"expires_in": "soon"}, "expires_in"),
+        ({"expires_at": "tomorrow"}, "expires_at"),
+        ({"expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
+        ({"max_views": 0}, "max_views"),
+        ({"embeddable": True}, "allowed_origins"),
+        ({"embeddable": True, "allowed_origins": ["http://evil.example"]}, "allowed_origins"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
 def test_api_bad_input_names_the_field_and_stores_nothing(app, client, owner, graph, body, field):
     headers = api_headers(client, owner)
     response = client.post(f"/api/graphs/{graph.public_id}/shares", headers=headers, json={"label": "x", **body})
@@ -297,7 +338,9 @@ def test_api_bad_input_names_the_field_and_stores_nothing(app, client, owner, gr
 def test_api_roles(app, client, reader, make_user, graph):
     assert client.get(f"/api/graphs/{graph.public_id}/shares", headers=api_headers(client, reader)).status_code == 403
     stranger = make_user(email="stranger@example.com")
-    assert client.post(f"/api/graphs/{graph.public_id}/public", headers=api_headers(client, stranger)).status_code == 404
+    assert (
+        client.post(f"/api/graphs/{graph.public_id}/public", headers=api_headers(client, stranger)).status_code == 404
+    )
     assert client.post(f"/api/graphs/{graph.public_id}/public").status_code == 401
 
 

@@ -1,6 +1,7 @@
 """Short links `/s/<code>` and the owner's preview (issue 14 items 1 and 2, SPEC §10): the same page,
 rules, headers and counting as the long link; the code is the link id and a MAC under the
 public-analytics key ring."""
+
 from __future__ import annotations
 
 import pytest
@@ -131,10 +132,15 @@ def test_api_and_link_page_carry_the_short_link_and_the_qr_code_encodes_it(app, 
     assert f'id="share-short-url" type="text" readonly value="{item["short_url"]}"' in html
     assert 'data-copy="#share-short-url"' in html
     from maestro_web.shares.snippets import qr_svg
+
     with app.app_context():
         import segno
+
         link = ShareLink.get_by_public_id(made.id)
-        assert qr_svg(link) and segno.make(item["short_url"], error="m").version < segno.make(item["url"], error="m").version
+        assert (
+            qr_svg(link)
+            and segno.make(item["short_url"], error="m").version < segno.make(item["url"], error="m").version
+        )
 
 
 # --- owner preview ----------------------------------------------------------------------------------
@@ -149,7 +155,9 @@ def test_preview_shows_the_visitor_page_uncounted_to_writers_only(app, auth, cli
     for _ in range(3):
         response = client.get(preview)
         assert response.status_code == 200 and "checkout-api" in response.get_data(as_text=True)
-        assert 'class="topbar"' in response.get_data(as_text=True) and "Shared graph · read-only" in response.get_data(as_text=True)
+        assert 'class="topbar"' in response.get_data(as_text=True) and "Shared graph · read-only" in response.get_data(
+            as_text=True
+        )
     assert link_row(app, made.id).view_count == 0
     set_state(app, made.id, "paused")
     paused = client.get(preview)

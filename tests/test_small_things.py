@@ -1,4 +1,5 @@
 """A favicon on every page and at /favicon.ico; a graph's latest run read as one plain sentence."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -25,7 +26,9 @@ def test_latest_run_reads_as_one_sentence(app, client, auth, make_user, make_gra
     assert "Queued <time" in page and "</time>, waiting for a worker" in page
     assert "Ready, queued" not in page and "Queued, queued" not in page
     with app.app_context():
-        run = db.session.scalars(select(GraphRun).where(GraphRun.graph_id == graph.id, GraphRun.state == "queued")).one()
+        run = db.session.scalars(
+            select(GraphRun).where(GraphRun.graph_id == graph.id, GraphRun.state == "queued")
+        ).one()
         run.state, run.finished_at = "finished", utcnow()
         db.session.commit()
     page = client.get(f"/graphs/{graph.public_id}").text
@@ -53,8 +56,14 @@ def test_visitors_see_the_description_only_when_the_owner_chooses(app, client, a
     edit = f"/graphs/{graph.public_id}/edit"
     page = client.get(edit).text
     assert "Show the description to visitors of this graph&#39;s share links" in page
-    values = {**auth.form_values(edit), "name": "Checkout", "type": "infra", "spec": "web -> api",
-              "description": "Where <b>orders</b> go.\nAsk #payments.", "show_description": "y"}
+    values = {
+        **auth.form_values(edit),
+        "name": "Checkout",
+        "type": "infra",
+        "spec": "web -> api",
+        "description": "Where <b>orders</b> go.\nAsk #payments.",
+        "show_description": "y",
+    }
     assert client.post(edit, data=values).status_code == 302
     assert all(f'<p class="graph-description">{shown}</p>' in visit(app, made).text for made in (live, snapshot))
     assert shown not in client.get(f"/analytics/graphs/{graph.public_id}").text  # the owner's own view: no change

@@ -4,6 +4,7 @@ the link's row exists; a snapshot whose result is gone is refused, never shown a
 
 Results come in through the real worker endpoints (claim, then post), as the worker sends them.
 """
+
 from __future__ import annotations
 
 import html
@@ -27,8 +28,10 @@ from maestro_web.security.live_tickets import issue_ticket
 
 
 def picture(word: str) -> str:
-    return ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 220 40" width="220" height="40">'
-            f'<rect x="1" y="1" width="200" height="30" fill="#abc"/><text x="5" y="20">{word}</text></svg>')
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 220 40" width="220" height="40">'
+        f'<rect x="1" y="1" width="200" height="30" fill="#abc"/><text x="5" y="20">{word}</text></svg>'
+    )
 
 
 def redraw(app, graph_id: str, word: str, nodes: int, status: str = "finished") -> None:
@@ -36,8 +39,7 @@ def redraw(app, graph_id: str, word: str, nodes: int, status: str = "finished") 
     with app.app_context():
         Graph.get_by_public_id(graph_id).queue_run()
         db.session.commit()
-    draw(app, graph_id, svg=picture(word), msg=f"run {word}", status=status,
-         info={"nodes": nodes, "edges": nodes - 1})
+    draw(app, graph_id, svg=picture(word), msg=f"run {word}", status=status, info={"nodes": nodes, "edges": nodes - 1})
 
 
 @pytest.fixture
@@ -67,8 +69,9 @@ def pinned_of(app, link_id: str) -> GraphResult:
 def result_ids(app, graph_id: str) -> list[int]:
     with app.app_context():
         graph = Graph.get_by_public_id(graph_id)
-        return list(db.session.scalars(select(GraphResult.id).where(GraphResult.graph_id == graph.id)
-                                       .order_by(GraphResult.id)))
+        return list(
+            db.session.scalars(select(GraphResult.id).where(GraphResult.graph_id == graph.id).order_by(GraphResult.id))
+        )
 
 
 # --- what a visitor sees ----------------------------------------------------------------------------
@@ -119,7 +122,9 @@ def test_the_live_refresh_and_the_owner_preview_keep_the_pinned_picture(app, aut
     page = visitor.get(snapshot.path).get_data(as_text=True)  # one counted view, whose page redraws
     refreshed = visitor.get(html.unescape(re.search(r'data-live-refresh-url="([^"]+)"', page).group(1)))
     assert refreshed.status_code == 200
-    assert "alpha-drawing" in refreshed.get_data(as_text=True) and "beta-drawing" not in refreshed.get_data(as_text=True)
+    assert "alpha-drawing" in refreshed.get_data(as_text=True) and "beta-drawing" not in refreshed.get_data(
+        as_text=True
+    )
     auth.login(writer.email)
     preview = client.get(f"/analytics/graphs/{graph.public_id}/shares/{snapshot.id}/preview")
     assert preview.status_code == 200
@@ -135,7 +140,7 @@ def test_the_owners_pages_and_the_api_say_snapshot_as_of_or_live(app, auth, clie
     when = pinned.created_at.strftime("%Y-%m-%d %H:%M UTC")
     auth.login(writer.email)
     link_page = client.get(f"/graphs/{graph.public_id}/shares/{snapshot.id}").get_data(as_text=True)
-    assert f"Snapshot as of <time datetime=\"{pinned.created_at.isoformat()}\">{when}</time>" in link_page
+    assert f'Snapshot as of <time datetime="{pinned.created_at.isoformat()}">{when}</time>' in link_page
     assert 'data-link-mode="live"' in client.get(f"/graphs/{graph.public_id}/shares/{live.id}").get_data(as_text=True)
     for page in (f"/graphs/{graph.public_id}/shares", "/shares"):
         text = client.get(page).get_data(as_text=True)
@@ -148,8 +153,9 @@ def test_the_owners_pages_and_the_api_say_snapshot_as_of_or_live(app, auth, clie
 
 def test_snapshot_through_the_api_pins_the_newest_picture_and_needs_one(app, client, owner, graph, make_graph):
     headers = api_headers(client, owner)
-    created = client.post(f"/api/graphs/{graph.public_id}/shares", headers=headers,
-                          json={"label": "Board", "mode": "snapshot"})
+    created = client.post(
+        f"/api/graphs/{graph.public_id}/shares", headers=headers, json={"label": "Board", "mode": "snapshot"}
+    )
     assert created.status_code == 201 and created.json["mode"] == "snapshot"
     assert created.json["snapshot_as_of"] == pinned_of(app, created.json["id"]).created_at.isoformat()
 
@@ -190,8 +196,9 @@ def test_history_pruning_keeps_a_pinned_result_until_its_link_is_pruned(app, run
 # --- refusals ---------------------------------------------------------------------------------------
 
 
-def test_a_snapshot_whose_result_was_deleted_is_refused_never_a_newer_picture(app, auth, client, graph, writer,
-                                                                              snapshot):
+def test_a_snapshot_whose_result_was_deleted_is_refused_never_a_newer_picture(
+    app, auth, client, graph, writer, snapshot
+):
     with app.app_context():
         lose_pinned_result(ShareLink.get_by_public_id(snapshot.id))
         db.session.commit()
@@ -201,9 +208,11 @@ def test_a_snapshot_whose_result_was_deleted_is_refused_never_a_newer_picture(ap
         assert response.status_code == 410, suffix
         text = response.get_data(as_text=True)
         assert "This snapshot is no longer available" in text and "beta-drawing" not in text
-    for path in (snapshot.path.replace("?token=", "/download.png?token="),
-                 snapshot.path.replace("?token=", "/live?token="),
-                 snapshot.path.replace("?token=", "/ticket?token=")):
+    for path in (
+        snapshot.path.replace("?token=", "/download.png?token="),
+        snapshot.path.replace("?token=", "/live?token="),
+        snapshot.path.replace("?token=", "/ticket?token="),
+    ):
         assert visitor.get(path).status_code == 410, path
     assert link_row(app, snapshot.id).view_count == 0  # nothing counted
 
@@ -216,8 +225,9 @@ def test_a_snapshot_whose_result_was_deleted_is_refused_never_a_newer_picture(ap
         assert ShareLink.get_by_public_id(snapshot.id).status() == "active"  # its state is the owner's to change
 
 
-@pytest.mark.parametrize("outcome", [o for o in BREAKS if o is not Outcome.SNAPSHOT_GONE],
-                         ids=lambda o: o.value.replace(" ", "-"))
+@pytest.mark.parametrize(
+    "outcome", [o for o in BREAKS if o is not Outcome.SNAPSHOT_GONE], ids=lambda o: o.value.replace(" ", "-")
+)
 def test_a_snapshot_is_refused_on_the_same_edges_as_a_live_link(app, graph, snapshot, outcome):
     breaks, status = BREAKS[outcome]
     with app.app_context():
@@ -266,8 +276,9 @@ def test_a_new_picture_is_announced_to_live_links_only(app, auth, client, graph,
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 390])
-def test_the_snapshot_page_and_the_owners_pages_in_a_browser(shots, app, browser, live_server, graph, writer, snapshot,
-                                                              width):
+def test_the_snapshot_page_and_the_owners_pages_in_a_browser(
+    shots, app, browser, live_server, graph, writer, snapshot, width
+):
     base = live_server.url
     make_link(app, graph, writer, label="Wall screen")
     page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
@@ -296,17 +307,27 @@ def test_the_snapshot_page_and_the_owners_pages_in_a_browser(shots, app, browser
 
 def test_a_snapshot_link_keeps_the_version_it_was_made_from(app, auth, client, owner, graph, writer):
     headers = api_headers(client, owner)
-    assert client.patch(f"/api/graphs/{graph.public_id}", headers=headers,
-                        json={"spec": "web -> api\napi -> db"}).status_code == 200  # version 2
+    assert (
+        client.patch(
+            f"/api/graphs/{graph.public_id}", headers=headers, json={"spec": "web -> api\napi -> db"}
+        ).status_code
+        == 200
+    )  # version 2
     made = make_link(app, graph, writer, label="Version two", mode="snapshot")
     live = make_link(app, graph, writer, label="Live one")
-    assert client.patch(f"/api/graphs/{graph.public_id}", headers=headers,
-                        json={"spec": "web -> api\napi -> db\napi -> cache"}).status_code == 200  # version 3
+    assert (
+        client.patch(
+            f"/api/graphs/{graph.public_id}", headers=headers, json={"spec": "web -> api\napi -> db\napi -> cache"}
+        ).status_code
+        == 200
+    )  # version 3
     newest = client.get(f"/api/graphs/{graph.public_id}/versions", headers=headers).json["items"][0]["version"]
     assert newest == 3
     assert link_row(app, made.id).snapshot_version == 2 and link_row(app, live.id).snapshot_version is None
 
-    items = {item["id"]: item for item in client.get(f"/api/graphs/{graph.public_id}/shares", headers=headers).json["items"]}
+    items = {
+        item["id"]: item for item in client.get(f"/api/graphs/{graph.public_id}/shares", headers=headers).json["items"]
+    }
     assert items[made.id]["version"] == 2 and items[live.id]["version"] is None
     created = client.post(f"/api/graphs/{graph.public_id}/shares", headers=headers, json={"mode": "snapshot"})
     assert created.status_code == 201 and created.json["version"] == 3

@@ -7,6 +7,7 @@ PostgreSQL only: the recipe is PostgreSQL + Redis, so the SQLite run skips it. T
 itself; every process it started is killed by process group in its `finally`, and the test checks
 that none is left.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,10 @@ pytestmark = pytest.mark.timeout(420)
 
 def test_the_recipe_keeps_its_promises_through_a_kill_of_each_process_and_a_restart_of_each_service():
     if ENGINE != "postgresql":
-        pytest.skip("the soak runs the production recipe, PostgreSQL + Redis: it runs in the PostgreSQL run "
-                    "(MAESTRO_TEST_DATABASE=postgresql)")
+        pytest.skip(
+            "the soak runs the production recipe, PostgreSQL + Redis: it runs in the PostgreSQL run "
+            "(MAESTRO_TEST_DATABASE=postgresql)"
+        )
     require_postgres_or_skip()
     for program in ("redis-server", "nginx"):
         if shutil.which(program) is None and not os.access(f"/usr/sbin/{program}", os.X_OK):
@@ -39,8 +42,9 @@ def test_the_recipe_keeps_its_promises_through_a_kill_of_each_process_and_a_rest
             pytest.skip(message)
     before = set(descendants(os.getpid()))
     lines: list[str] = []
-    report = run_soak(SECONDS, ports=free_port, postgres_url=POSTGRES_ADMIN_URL or DEFAULT_POSTGRES_ADMIN_URL,
-                      log=lines.append)
+    report = run_soak(
+        SECONDS, ports=free_port, postgres_url=POSTGRES_ADMIN_URL or DEFAULT_POSTGRES_ADMIN_URL, log=lines.append
+    )
     text = report.markdown()
 
     assert report.problems() == [], text

@@ -1,4 +1,5 @@
 """Socket tokens at their edges (SPEC §3, §8): only a socket token of a known publisher is accepted."""
+
 from __future__ import annotations
 
 import secrets
@@ -77,8 +78,9 @@ def test_missing_required_claims(ring, missing):
         verify_socket_token(sign(claims_of(**{missing: None}), ring), ring)
 
 
-@pytest.mark.parametrize("aud", ["maestro-websocket-client", "maestro-analytics-front", "maestro-web",
-                                 ["maestro-websocket", "other"]])
+@pytest.mark.parametrize(
+    "aud", ["maestro-websocket-client", "maestro-analytics-front", "maestro-web", ["maestro-websocket", "other"]]
+)
 def test_wrong_audience(ring, aud):
     with pytest.raises(SocketTokenError):
         verify_socket_token(sign(claims_of(aud=aud), ring), ring)
@@ -147,8 +149,9 @@ def test_previous_key_is_accepted_for_verification():
         verify_socket_token(token, KeyRing("socket", rotated.current))
 
 
-@pytest.mark.parametrize("channels", ["graph:", [], [""], [1], ["graph:", None], ["x" * 201],
-                                      [f"c{i}:" for i in range(101)], {"graph:": 1}])
+@pytest.mark.parametrize(
+    "channels", ["graph:", [], [""], [1], ["graph:", None], ["x" * 201], [f"c{i}:" for i in range(101)], {"graph:": 1}]
+)
 def test_bad_channels_claim_shapes(ring, channels):
     with pytest.raises(SocketTokenError, match="channels"):
         verify_socket_token(sign(claims_of(channels=channels), ring), ring)

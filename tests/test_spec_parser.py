@@ -1,4 +1,5 @@
 """The dependency spec parser on its own: a pure function (SPEC §4)."""
+
 import json
 
 import pytest
@@ -14,17 +15,17 @@ def problems(text):
 
 def test_edges_lone_nodes_comments_and_attributes():
     spec = parse_spec(
-        "# the shop\n"
-        "web [kind=frontend] -> api   # web calls api\n"
-        "api -> db [kind=database, tier=1]\n"
-        "\n"
-        "cron\n"
+        "# the shop\nweb [kind=frontend] -> api   # web calls api\napi -> db [kind=database, tier=1]\n\ncron\n"
     )
     assert spec.nodes == {"web": {"kind": "frontend"}, "api": {}, "db": {"kind": "database", "tier": "1"}, "cron": {}}
     assert spec.edges == [("web", "api"), ("api", "db")]
     assert spec.to_dict() == {
-        "nodes": [{"name": "web", "kind": "frontend"}, {"name": "api"}, {"name": "db", "kind": "database", "tier": "1"},
-                  {"name": "cron"}],
+        "nodes": [
+            {"name": "web", "kind": "frontend"},
+            {"name": "api"},
+            {"name": "db", "kind": "database", "tier": "1"},
+            {"name": "cron"},
+        ],
         "edges": [{"source": "web", "target": "api"}, {"source": "api", "target": "db"}],
     }
 
@@ -49,26 +50,36 @@ def test_a_chain_is_a_shorthand_for_consecutive_edges():
     assert parse_spec("a -> b -> c").edges == [("a", "b"), ("b", "c")]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("a -> b\napi ->", "line 2: expected a target after '->'"),
-    ("-> c", "line 1: expected a source before '->'"),
-    ("a -> -> c", "line 1: expected a name between two '->'"),
-    ("db [kind=database", "line 1: expected ']' to close the attributes of 'db'"),
-    ("db [database]", "line 1: expected key=value in the attributes of 'db', got 'database'"),
-    ("[kind=x]", "line 1: expected a node name before '['"),
-    ("db ] x", "line 1: found ']' without '['"),
-    ("a [kind=x]\n\na [kind=y]", "line 3: 'a' already has kind=x on line 1, not kind=y"),
-    ("x" * 101, "line 1: the name 'xxxxxxxx"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("a -> b\napi ->", "line 2: expected a target after '->'"),
+        ("-> c", "line 1: expected a source before '->'"),
+        ("a -> -> c", "line 1: expected a name between two '->'"),
+        ("db [kind=database", "line 1: expected ']' to close the attributes of 'db'"),
+        ("db [database]", "line 1: expected key=value in the attributes of 'db', got 'database'"),
+        ("[kind=x]", "line 1: expected a node name before '['"),
+        ("db ] x", "line 1: found ']' without '['"),
+        ("a [kind=x]\n\na [kind=y]", "line 3: 'a' already has kind=x on line 1, not kind=y"),
+        ("x" * 101, "line 1: the name 'xxxxxxxx"),
+    ],
+)
 def test_every_error_names_its_line_and_what_was_expected(text, expected):
     assert any(message.startswith(expected) for message in problems(text)), problems(text)
 
 
-@pytest.mark.parametrize("line, typo", [
-    ("checkout => payments", "=>"), ("checkout --> payments", "-->"), ("checkout → payments", "→"),
-    ("checkout <- payments", "<-"), ("checkout -- payments", "--"), ("checkout=>payments", "=>"),
-    ("web -> checkout => payments", "=>"),
-])
+@pytest.mark.parametrize(
+    "line, typo",
+    [
+        ("checkout => payments", "=>"),
+        ("checkout --> payments", "-->"),
+        ("checkout → payments", "→"),
+        ("checkout <- payments", "<-"),
+        ("checkout -- payments", "--"),
+        ("checkout=>payments", "=>"),
+        ("web -> checkout => payments", "=>"),
+    ],
+)
 def test_arrow_typos_are_errors_that_name_the_arrow(line, typo):
     assert problems(f"web -> api\n{line}") == [f"line 2: found '{typo}': did you mean '->'?"]
 
@@ -87,7 +98,9 @@ def test_all_problems_are_reported_in_line_order_up_to_a_cap():
 
 
 def test_node_limit_gives_one_clear_error_at_the_line_that_crossed_it():
-    assert problems("\n".join(f"n{i}" for i in range(MAX_NODES + 1))) == ["line 2001: too many nodes: 2,001 (at most 2,000)"]
+    assert problems("\n".join(f"n{i}" for i in range(MAX_NODES + 1))) == [
+        "line 2001: too many nodes: 2,001 (at most 2,000)"
+    ]
     assert len(parse_spec("\n".join(f"n{i}" for i in range(MAX_NODES))).nodes) == MAX_NODES
 
 
@@ -111,7 +124,10 @@ def test_a_two_megabyte_paste_is_parsed_or_refused_clearly_and_quickly():
 
 
 def test_json_import():
-    document = {"nodes": ["a", {"name": "db", "kind": "database"}], "edges": [["a", "db"], {"source": "db", "target": "c"}]}
+    document = {
+        "nodes": ["a", {"name": "db", "kind": "database"}],
+        "edges": [["a", "db"], {"source": "db", "target": "c"}],
+    }
     spec = parse_spec(json.dumps(document, indent=2))
     assert spec.nodes == {"a": {}, "db": {"kind": "database"}, "c": {}}
     assert spec.edges == [("a", "db"), ("db", "c")]
@@ -119,14 +135,17 @@ def test_json_import():
     assert parse_spec(json.dumps(spec.to_dict())).to_dict() == spec.to_dict()
 
 
-@pytest.mark.parametrize("text, expected", [
-    ('{"nodes": [\n  "a",\n  oops\n]}', "line 3: not valid JSON"),
-    ('{"vertices": []}', 'line 1: expected a JSON object with "nodes" and "edges"'),
-    ('{"nodes": "a"}', 'line 1: "nodes" and "edges" must be lists'),
-    ('{"nodes": [1]}', 'nodes[0]: expected a name or an object with a "name"'),
-    ('{"edges": [["a"]]}', "edges[0]: expected"),
-    ('{"edges": [{"source": "a", "target": 5}]}', "edges[0]: source and target must be node names"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('{"nodes": [\n  "a",\n  oops\n]}', "line 3: not valid JSON"),
+        ('{"vertices": []}', 'line 1: expected a JSON object with "nodes" and "edges"'),
+        ('{"nodes": "a"}', 'line 1: "nodes" and "edges" must be lists'),
+        ('{"nodes": [1]}', 'nodes[0]: expected a name or an object with a "name"'),
+        ('{"edges": [["a"]]}', "edges[0]: expected"),
+        ('{"edges": [{"source": "a", "target": 5}]}', "edges[0]: source and target must be node names"),
+    ],
+)
 def test_json_errors_name_where(text, expected):
     assert any(message.startswith(expected) for message in problems(text)), problems(text)
 

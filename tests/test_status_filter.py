@@ -1,6 +1,7 @@
 """The status filter of the lists of graphs reads the role rows' copy of each graph's status
 (graph_roles.graph_status, migration 0007, models/graph.py): the copy must follow the graph through
 every change, so that `?status=` always answers what the graphs say (issue 15 goal 1)."""
+
 from __future__ import annotations
 
 from conftest import api_headers
@@ -77,8 +78,11 @@ def test_the_migration_fills_the_copy_from_the_graphs(app, make_user, make_graph
         Graph.get_by_public_id(gone.public_id).soft_delete()
         db.session.commit()
         db.session.execute(update(GraphRole).values(graph_status=None))
-        db.session.execute(text(  # the statement of migrations/versions/0007_role_graph_status.py
-            "UPDATE graph_roles SET graph_status = (SELECT CASE WHEN graphs.deleted_at IS NULL THEN graphs.status END"
-            " FROM graphs WHERE graphs.id = graph_roles.graph_id)"))
+        db.session.execute(
+            text(  # the statement of migrations/versions/0007_role_graph_status.py
+                "UPDATE graph_roles SET graph_status = (SELECT CASE WHEN graphs.deleted_at IS NULL THEN graphs.status END"
+                " FROM graphs WHERE graphs.id = graph_roles.graph_id)"
+            )
+        )
         db.session.commit()
     assert copies(app, kept.public_id) == {"process"} and copies(app, gone.public_id) == {None}

@@ -1,6 +1,7 @@
 """The words of a time are the same from the server (words.relative_time) and from the browser
 (static/time.js), case by case, and they are exactly true: a 7-day link made just now reads "in 7 days",
 an hour's "in 1 hour", a far date reads as its date."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -14,15 +15,35 @@ NOW = datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
 
 # (seconds from NOW, the words): the edges of every unit, both directions.
 CASES = [
-    (0, "just now"), (-44, "just now"), (44, "in a few seconds"), (45, "in 1 minute"), (-45, "1 minute ago"),
-    (89, "in 1 minute"), (90, "in 2 minutes"), (-3 * 60 - 20, "3 minutes ago"),
-    (3600 - 1, "in 1 hour"), (3600 - 31, "in 59 minutes"), (3600 - 30, "in 1 hour"), (3600, "in 1 hour"),
-    (5400 - 1, "in 1 hour"), (5400, "in 2 hours"), (-(2 * 3600 + 59 * 60), "3 hours ago"),
-    (86400 - 1, "in 1 day"), (int(23.5 * 3600) - 1, "in 23 hours"), (int(23.5 * 3600), "in 1 day"),
-    (7 * 86400 - 1, "in 7 days"), (7 * 86400 - 5, "in 7 days"), (6 * 86400 + 23 * 3600, "in 7 days"),
-    (7 * 86400, "in 7 days"), (30 * 86400, "in 30 days"), (int(30.5 * 86400) - 1, "in 30 days"),
-    (int(30.5 * 86400), "6 Jan 2027"), (90 * 86400, "6 Mar 2027"), (453 * 86400, "3 Mar 2028"),
-    (-45 * 86400, "22 Oct 2026"), (-400 * 86400, "1 Nov 2025"),
+    (0, "just now"),
+    (-44, "just now"),
+    (44, "in a few seconds"),
+    (45, "in 1 minute"),
+    (-45, "1 minute ago"),
+    (89, "in 1 minute"),
+    (90, "in 2 minutes"),
+    (-3 * 60 - 20, "3 minutes ago"),
+    (3600 - 1, "in 1 hour"),
+    (3600 - 31, "in 59 minutes"),
+    (3600 - 30, "in 1 hour"),
+    (3600, "in 1 hour"),
+    (5400 - 1, "in 1 hour"),
+    (5400, "in 2 hours"),
+    (-(2 * 3600 + 59 * 60), "3 hours ago"),
+    (86400 - 1, "in 1 day"),
+    (int(23.5 * 3600) - 1, "in 23 hours"),
+    (int(23.5 * 3600), "in 1 day"),
+    (7 * 86400 - 1, "in 7 days"),
+    (7 * 86400 - 5, "in 7 days"),
+    (6 * 86400 + 23 * 3600, "in 7 days"),
+    (7 * 86400, "in 7 days"),
+    (30 * 86400, "in 30 days"),
+    (int(30.5 * 86400) - 1, "in 30 days"),
+    (int(30.5 * 86400), "6 Jan 2027"),
+    (90 * 86400, "6 Mar 2027"),
+    (453 * 86400, "3 Mar 2028"),
+    (-45 * 86400, "22 Oct 2026"),
+    (-400 * 86400, "1 Nov 2025"),
 ]
 
 
@@ -34,8 +55,10 @@ def test_the_server_says_what_a_person_would(seconds, words):
 def test_the_browser_says_the_same_words_case_by_case():
     now_ms = int(NOW.timestamp() * 1000)
     answers = run_static_script(
-        "time.js", "args.cases.map(s => window.maestroTime.relative(args.now + s * 1000, args.now))",
-        {"now": now_ms, "cases": [seconds for seconds, _ in CASES]})
+        "time.js",
+        "args.cases.map(s => window.maestroTime.relative(args.now + s * 1000, args.now))",
+        {"now": now_ms, "cases": [seconds for seconds, _ in CASES]},
+    )
     assert answers == [words for _, words in CASES]
     assert answers == [relative_time(NOW + timedelta(seconds=seconds), NOW) for seconds, _ in CASES]
 
@@ -68,8 +91,10 @@ def test_the_browser_and_the_server_are_twins_over_a_table_of_durations():
     assert len(durations) > 1500
     now_ms = int(NOW.timestamp() * 1000)
     answers = run_static_script(
-        "time.js", "args.cases.map(s => window.maestroTime.relative(args.now + s * 1000, args.now))",
-        {"now": now_ms, "cases": durations})
+        "time.js",
+        "args.cases.map(s => window.maestroTime.relative(args.now + s * 1000, args.now))",
+        {"now": now_ms, "cases": durations},
+    )
     server = [relative_time(NOW + timedelta(seconds=seconds), NOW) for seconds in durations]
     differing = [(s, js, py) for s, js, py in zip(durations, answers, server) if js != py]
     assert not differing, differing[:10]

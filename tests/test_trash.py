@@ -1,5 +1,6 @@
 """Deleting safely: the name typed to confirm, the Trash (restorable by an Admin for MAESTRO_TRASH_DAYS,
 links stopped meanwhile), `flask graphs purge` after that; the API's DELETE and restore."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -38,7 +39,8 @@ def test_deleting_asks_for_the_name_and_a_wrong_one_deletes_nothing(app, auth, c
 
 
 def test_trash_lists_the_admins_deleted_graphs_and_restore_brings_links_back(
-        app, auth, client, owner, writer, reader, graph):
+    app, auth, client, owner, writer, reader, graph
+):
     live = make_link(app, graph, owner, label="Live one")
     revoked = make_link(app, graph, owner, label="Revoked meanwhile")
     assert visit(app, live).status_code == 200
@@ -78,12 +80,15 @@ def test_a_graph_deleted_while_queued_is_queued_again_on_restore(app, auth, clie
     assert delete_form(auth, client, queued.public_id, "Pending").status_code == 302
     client.post(f"/graphs/{queued.public_id}/restore", data=auth.form_values("/graphs/trash"))
     with app.app_context():
-        states = list(db.session.scalars(select(GraphRun.state).where(GraphRun.graph_id == queued.id).order_by(GraphRun.id)))
+        states = list(
+            db.session.scalars(select(GraphRun.state).where(GraphRun.graph_id == queued.id).order_by(GraphRun.id))
+        )
     assert states == ["superseded", "queued"]
 
 
 def test_after_the_trash_period_the_graph_is_gone_and_purge_removes_it_and_its_rows(
-        app, auth, client, runner, owner, graph, make_graph):
+    app, auth, client, runner, owner, graph, make_graph
+):
     make_link(app, graph, owner)
     kept = make_graph(owner, name="Recently deleted")
     auth.login(owner.email)

@@ -3,6 +3,7 @@ statement (models/share_rules.py): one table of paths, long link and short link,
 views, a passcode and a snapshot. The routes that show nothing of the graph (the live ticket, the
 state check) count nothing and show nothing.
 """
+
 from __future__ import annotations
 
 import html
@@ -19,8 +20,10 @@ NAME = "Checkout"
 
 
 def picture(word: str) -> str:
-    return ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 220 40" width="220" height="40">'
-            f'<rect x="1" y="1" width="200" height="30" fill="#abc"/><text x="5" y="20">{word}</text></svg>')
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 220 40" width="220" height="40">'
+        f'<rect x="1" y="1" width="200" height="30" fill="#abc"/><text x="5" y="20">{word}</text></svg>'
+    )
 
 
 # (name, path from the link's long base and short base, what the answer shows of the graph)
@@ -46,8 +49,11 @@ QUIET_PATHS = ["{long}/ticket?token={token}", "{long}/state?token={token}", "{sh
 
 
 def path_of(app, graph, made, template: str) -> str:
-    return template.format(long=f"/analytics/graphs/public/{graph.public_id}", token=made.token,
-                           short=f"/analytics/s/{short_code(app, made.id)}")
+    return template.format(
+        long=f"/analytics/graphs/public/{graph.public_id}",
+        token=made.token,
+        short=f"/analytics/s/{short_code(app, made.id)}",
+    )
 
 
 def shows(response, what: str, word: str = "checkout-api") -> bool:
@@ -87,6 +93,7 @@ def test_a_snapshot_shows_its_pinned_picture_on_every_path(app, graph, owner, na
     with app.app_context():
         from maestro_web.extensions import db
         from maestro_web.models import Graph
+
         Graph.get_by_public_id(graph.public_id).queue_run()
         db.session.commit()
     draw(app, graph.public_id, svg=draw_again)
@@ -134,6 +141,7 @@ def test_the_state_says_each_state_in_one_word(app, graph, owner, outcome):
     with app.app_context():
         from maestro_web.extensions import db
         from maestro_web.models import ShareLink
+
         breaks(ShareLink.get_by_public_id(made.id))
         db.session.commit()
     for path in (made.path.replace("?token=", "/state?token="), f"/analytics/s/{short_code(app, made.id)}/state"):
@@ -147,5 +155,7 @@ def test_the_state_says_each_state_in_one_word(app, graph, owner, outcome):
 def test_the_state_of_a_viewable_link_and_of_a_locked_one(app, graph, owner):
     open_link, locked = make_link(app, graph, owner), make_link(app, graph, owner, passcode=PASSCODE)
     body = app.test_client().get(open_link.path.replace("?token=", "/state?token=")).json
-    assert body["state"] == "active" and body["expires_at"].startswith(link_row(app, open_link.id).expires_at.isoformat()[:16])
+    assert body["state"] == "active" and body["expires_at"].startswith(
+        link_row(app, open_link.id).expires_at.isoformat()[:16]
+    )
     assert app.test_client().get(locked.path.replace("?token=", "/state?token=")).json["state"] == "locked"

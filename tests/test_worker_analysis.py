@@ -1,4 +1,5 @@
 """The reference worker's analysis and drawing, on their own (SPEC §6)."""
+
 import random
 import re
 
@@ -14,8 +15,12 @@ def spec(text):
 
 
 def test_figures_of_a_small_acyclic_graph():
-    result = analyse(spec("web [kind=frontend] -> api\nmobile [kind=frontend] -> api\napi -> db [kind=database]\n"
-                          "api -> cache [kind=cache]\ncron"))
+    result = analyse(
+        spec(
+            "web [kind=frontend] -> api\nmobile [kind=frontend] -> api\napi -> db [kind=database]\n"
+            "api -> cache [kind=cache]\ncron"
+        )
+    )
     assert result.status == "finished" and result.message == "6 nodes, 4 edges"
     info = result.info
     assert info["nodes"] == 6 and info["edges"] == 4
@@ -71,7 +76,9 @@ def test_drawing_has_a_box_and_label_per_node_coloured_by_kind_and_an_arrow_per_
 
 def test_two_hundred_nodes_keep_a_readable_font_and_fit_in_the_canvas():
     random.seed(3)
-    lines = [f"service-{i} -> service-{j}" for i in range(200) for j in random.sample(range(i + 1, 201), k=min(2, 200 - i))]
+    lines = [
+        f"service-{i} -> service-{j}" for i in range(200) for j in random.sample(range(i + 1, 201), k=min(2, 200 - i))
+    ]
     svg = render_svg(spec("\n".join(lines)))
     width, height = (float(v) for v in re.search(r'viewBox="0 0 (\S+) (\S+)"', svg).groups())
     assert re.search(r'<svg[^>]* font-size="13"', svg)

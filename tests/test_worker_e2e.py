@@ -1,4 +1,5 @@
 """The worker as a separate process over loopback HTTP, and concurrent job claims (SPEC §5, §6)."""
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,18 @@ def worker_command(app, url, *flags):
         "MAESTRO_SECRETJWT_ANALYTICS": app.config["KEY_RINGS"]["analytics"].current,
         "LOG_LEVEL": "WARNING",
     }
-    command = [sys.executable, "-m", "flask", "analytics", "worker", "--url", f"{url}/analytics", "--retries", "2", *flags]
+    command = [
+        sys.executable,
+        "-m",
+        "flask",
+        "analytics",
+        "worker",
+        "--url",
+        f"{url}/analytics",
+        "--retries",
+        "2",
+        *flags,
+    ]
     return command, env
 
 
@@ -71,7 +83,9 @@ def test_two_workers_ten_graphs_each_done_exactly_once(app, live_server, make_us
     procs = []
     for _ in range(2):
         command, env = worker_command(app, live_server.url, "--until-idle")
-        procs.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        )
     outputs = [proc.communicate(timeout=180) for proc in procs]
     assert all(proc.returncode == 0 for proc in procs), outputs
     assert set(states(app).values()) == {"finished"}
@@ -102,8 +116,11 @@ def test_parallel_claims_never_share_a_run(app, live_server, make_user, make_gra
     def claimer():
         session = requests.Session()
         while True:
-            response = session.post(f"{live_server.url}/analytics/jobs/claim",
-                                    headers={"Authorization": f"JWT {mint_worker_token(ring)}"}, timeout=30)
+            response = session.post(
+                f"{live_server.url}/analytics/jobs/claim",
+                headers={"Authorization": f"JWT {mint_worker_token(ring)}"},
+                timeout=30,
+            )
             if response.status_code == 204:
                 return
             with lock:
@@ -143,8 +160,14 @@ def test_expired_lease_makes_a_run_claimable_again(app, client, make_user, make_
 
 
 def test_ingest_with_database_down_is_503_with_retry_after(tmp_path):
-    app = create_app({"MAESTRO_ENV": "testing", "INSTANCE_PATH": str(tmp_path),
-                      "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none"}, environ={})
+    app = create_app(
+        {
+            "MAESTRO_ENV": "testing",
+            "INSTANCE_PATH": str(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        },
+        environ={},
+    )
     ring = app.config["KEY_RINGS"]["analytics"]
     svg = '<svg xmlns="http://www.w3.org/2000/svg"/>'
     response = post_result(app.test_client(), ring, "g", json={"run_id": "r", "svg": svg})

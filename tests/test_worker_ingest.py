@@ -1,4 +1,5 @@
 """Result ingest (SPEC §5): size, XML safety, validation, stale runs, idempotency, the picture."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,10 @@ from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, GraphRun
 from maestro_web.security.worker_tokens import mint_worker_token
 
-SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 40" width="100" height="40">'
-       '<rect x="1" y="1" width="60" height="20" fill="#abc"/><text x="5" y="15">api</text></svg>')
+SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 40" width="100" height="40">'
+    '<rect x="1" y="1" width="60" height="20" fill="#abc"/><text x="5" y="15">api</text></svg>'
+)
 
 
 @pytest.fixture
@@ -50,8 +53,19 @@ def result_count(app) -> int:
 
 
 def test_json_result_is_stored_and_shown(app, client, auth, ring, owner, job):
-    response = post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "status": "finished", "msg": "3 nodes",
-                                                        "svg": SVG, "total": 3, "info": {"nodes": 3, "edges": 2}})
+    response = post(
+        client,
+        ring,
+        job["graph_id"],
+        json={
+            "run_id": job["run_id"],
+            "status": "finished",
+            "msg": "3 nodes",
+            "svg": SVG,
+            "total": 3,
+            "info": {"nodes": 3, "edges": 2},
+        },
+    )
     assert response.status_code == 201
     assert response.json["status"] == "finished" and response.json["run_id"] == job["run_id"]
     graph = graph_row(app, job["graph_id"])
@@ -83,11 +97,26 @@ def test_stale_run_is_409_and_the_newer_result_is_kept(app, client, auth, ring, 
     assert client.post(f"/graphs/{job['graph_id']}/rerun", data=values).status_code == 302
     newer = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
     assert newer["run_id"] != job["run_id"]
-    assert post(client, ring, job["graph_id"], json={"run_id": newer["run_id"], "status": "finished", "msg": "new", "svg": SVG}).status_code == 201
-    stale = post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "status": "finished", "msg": "old", "svg": SVG})
+    assert (
+        post(
+            client,
+            ring,
+            job["graph_id"],
+            json={"run_id": newer["run_id"], "status": "finished", "msg": "new", "svg": SVG},
+        ).status_code
+        == 201
+    )
+    stale = post(
+        client, ring, job["graph_id"], json={"run_id": job["run_id"], "status": "finished", "msg": "old", "svg": SVG}
+    )
     assert stale.status_code == 409
     assert graph_row(app, job["graph_id"]).message == "new"
-    assert post(client, ring, job["graph_id"], json={"run_id": "never-issued", "status": "finished", "svg": SVG}).status_code == 409
+    assert (
+        post(
+            client, ring, job["graph_id"], json={"run_id": "never-issued", "status": "finished", "svg": SVG}
+        ).status_code
+        == 409
+    )
 
 
 def test_unknown_or_deleted_graph_is_404(app, client, ring, job):
@@ -106,8 +135,10 @@ def test_oversize_body_is_413_before_reading(app, client, ring, job, live_server
     A server that read (or waited for) the body would block here until the timeout.
     """
     token = mint_worker_token(ring, job["graph_id"])
-    head = (f"POST /analytics/graphs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: JWT {token}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {6 * 1024 * 1024}\r\n\r\n")
+    head = (
+        f"POST /analytics/graphs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: JWT {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {6 * 1024 * 1024}\r\n\r\n"
+    )
     port = int(live_server.url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
         conn.sendall(head.encode())
@@ -129,12 +160,18 @@ def test_ingest_limit_is_configurable(app, client, ring, job):
     assert post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "svg": svg}).status_code == 413
 
 
-@pytest.mark.parametrize("svg, field_message", [
-    ("this is not xml", "not well-formed"),
-    ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">]>'
-     '<svg xmlns="http://www.w3.org/2000/svg">&lol2;</svg>', "DOCTYPE"),
-    ('<html xmlns="http://www.w3.org/1999/xhtml"><body/></html>', "root element must be <svg>"),
-])
+@pytest.mark.parametrize(
+    "svg, field_message",
+    [
+        ("this is not xml", "not well-formed"),
+        (
+            '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">]>'
+            '<svg xmlns="http://www.w3.org/2000/svg">&lol2;</svg>',
+            "DOCTYPE",
+        ),
+        ('<html xmlns="http://www.w3.org/1999/xhtml"><body/></html>', "root element must be <svg>"),
+    ],
+)
 def test_bad_svg_is_422_naming_the_field(app, client, ring, job, svg, field_message):
     response = post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "status": "finished", "svg": svg})
     assert response.status_code == 422
@@ -143,15 +180,18 @@ def test_bad_svg_is_422_naming_the_field(app, client, ring, job, svg, field_mess
     assert graph_row(app, job["graph_id"]).status == "process"
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"status": "finished"}, "run_id"),
-    ({"status": "done"}, "status"),
-    ({"total": -1}, "total"),
-    ({"total": "many"}, "total"),
-    ({"info": [1, 2]}, "info"),
-    ({"msg": 5}, "msg"),
-    ({"svg": None, "status": "finished"}, "svg"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"status": "finished"}, "run_id"),
+        ({"status": "done"}, "status"),
+        ({"total": -1}, "total"),
+        ({"total": "many"}, "total"),
+        ({"info": [1, 2]}, "info"),
+        ({"msg": 5}, "msg"),
+        ({"svg": None, "status": "finished"}, "svg"),
+    ],
+)
 def test_validation_errors_name_the_field(app, client, ring, job, body, field):
     payload = {"run_id": job["run_id"], "status": "finished", "svg": SVG, **body}
     if body.get("status") == "finished" and "run_id" not in body and field == "run_id":
@@ -172,13 +212,15 @@ def test_error_status_needs_no_svg(app, client, ring, job):
         assert db.session.scalar(select(GraphRun.state).where(GraphRun.public_id == job["run_id"])) == "failed"
 
 
-HOSTILE = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" onload="alert(1)">'
-           '<script>alert(2)</script>'
-           '<foreignObject width="10" height="10"><div xmlns="http://www.w3.org/1999/xhtml">hi</div></foreignObject>'
-           '<a xlink:href="javascript:alert(3)"><rect width="5" height="5"/></a>'
-           '<use href="https://evil.example/sprite.svg#x"/>'
-           '<rect width="9" height="9" onclick="alert(4)" style="fill:url(https://evil.example/x)"/>'
-           '<text x="1" y="9">safe label</text></svg>')
+HOSTILE = (
+    '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" onload="alert(1)">'
+    "<script>alert(2)</script>"
+    '<foreignObject width="10" height="10"><div xmlns="http://www.w3.org/1999/xhtml">hi</div></foreignObject>'
+    '<a xlink:href="javascript:alert(3)"><rect width="5" height="5"/></a>'
+    '<use href="https://evil.example/sprite.svg#x"/>'
+    '<rect width="9" height="9" onclick="alert(4)" style="fill:url(https://evil.example/x)"/>'
+    '<text x="1" y="9">safe label</text></svg>'
+)
 
 
 def test_hostile_svg_is_stored_sanitised_and_nothing_executable_reaches_the_page(app, client, auth, ring, owner, job):
@@ -208,7 +250,10 @@ def test_history_keeps_the_newest_five(app, client, ring, owner, make_graph):
                 g.queue_run()
                 db.session.commit()
         job = client.post("/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}).json
-        assert post(client, ring, graph.public_id, json={"run_id": job["run_id"], "msg": f"r{i}", "svg": SVG}).status_code == 201
+        assert (
+            post(client, ring, graph.public_id, json={"run_id": job["run_id"], "msg": f"r{i}", "svg": SVG}).status_code
+            == 201
+        )
     with app.app_context():
         messages = list(db.session.scalars(select(GraphResult.message).order_by(GraphResult.id)))
     assert messages == ["r2", "r3", "r4", "r5", "r6"]
@@ -237,8 +282,15 @@ def test_a_new_result_costs_seven_statements_and_nothing_after_the_commit(app, c
         assert response.json["svg_bytes"] == len(stored.svg.encode())
         assert response.json["created_at"] == stored.created_at.isoformat()
     # UPDATE graph_roles: the role rows' copy of the graph's status (migration 0007), for the lists.
-    assert seen == ["SELECT graphs", "SELECT graph_runs", "UPDATE graphs", "UPDATE graph_roles", "UPDATE graph_runs",
-                    "INSERT graph_results", "DELETE graph_results"]
+    assert seen == [
+        "SELECT graphs",
+        "SELECT graph_runs",
+        "UPDATE graphs",
+        "UPDATE graph_roles",
+        "UPDATE graph_runs",
+        "INSERT graph_results",
+        "DELETE graph_results",
+    ]
 
 
 def test_stored_pictures_are_lz4_compressed_on_postgresql(app, client, ring, job):
@@ -251,7 +303,12 @@ def test_stored_pictures_are_lz4_compressed_on_postgresql(app, client, ring, job
         pytest.skip("this PostgreSQL was built without lz4; the migration does nothing there")
     rows = "".join(f'<rect x="{i}" y="{i % 40}" width="10" height="5" fill="#abc"/>' for i in range(400))
     svg = SVG.replace("<text", rows + "<text")
-    assert post(client, ring, job["graph_id"], json={"run_id": job["run_id"], "status": "finished", "svg": svg}).status_code == 201
+    assert (
+        post(
+            client, ring, job["graph_id"], json={"run_id": job["run_id"], "status": "finished", "svg": svg}
+        ).status_code
+        == 201
+    )
     with app.app_context():
         method, stored = db.session.execute(text("SELECT pg_column_compression(svg), svg FROM graph_results")).one()
     assert method == "lz4" and "<rect" in stored

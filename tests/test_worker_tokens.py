@@ -1,4 +1,5 @@
 """Worker tokens at their edges (SPEC §3.3): only a worker token for this graph is accepted."""
+
 from __future__ import annotations
 
 import base64
@@ -24,8 +25,14 @@ def ring(app) -> KeyRing:
 
 def worker_claims(graph_id="*", lifetime=600, **changes):
     now = int(time.time())
-    claims = {"graph_id": graph_id, "iss": "maestro-analytics", "aud": "maestro-analytics-front", "iat": now,
-              "exp": now + lifetime, "jti": "j1"}
+    claims = {
+        "graph_id": graph_id,
+        "iss": "maestro-analytics",
+        "aud": "maestro-analytics-front",
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": "j1",
+    }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -98,18 +105,26 @@ def test_token_for_another_graph_cannot_post_a_result(app, client, ring, make_us
     graph_b = make_graph(owner, name="B")
     job = claim(client, mint_worker_token(ring)).json
     assert job["graph_id"] == graph_a.public_id
-    response = post_result(client, ring, graph_b.public_id,
-                           json={"graph_id": graph_a.public_id, "run_id": job["run_id"], "status": "finished", "svg": SVG})
+    response = post_result(
+        client,
+        ring,
+        graph_b.public_id,
+        json={"graph_id": graph_a.public_id, "run_id": job["run_id"], "status": "finished", "svg": SVG},
+    )
     assert response.status_code == 403
     # Without naming the graph, the run simply is not a run of graph B.
-    response = post_result(client, ring, graph_b.public_id, json={"run_id": job["run_id"], "status": "finished", "svg": SVG})
+    response = post_result(
+        client, ring, graph_b.public_id, json={"run_id": job["run_id"], "status": "finished", "svg": SVG}
+    )
     assert response.status_code == 409
 
 
 def test_star_token_cannot_post_and_graph_token_cannot_claim(client, ring, make_user, make_graph):
     graph = make_graph(make_user())
     star = mint_worker_token(ring)
-    response = client.post("/analytics/graphs", headers={"Authorization": f"JWT {star}"}, json={"run_id": "x", "svg": SVG})
+    response = client.post(
+        "/analytics/graphs", headers={"Authorization": f"JWT {star}"}, json={"run_id": "x", "svg": SVG}
+    )
     assert response.status_code == 403
     assert claim(client, mint_worker_token(ring, graph.public_id)).status_code == 403
 
@@ -133,15 +148,30 @@ def test_token_signed_with_another_contexts_secret_is_refused(app, client, ring,
 def test_share_shaped_token_is_refused_even_with_equal_secrets(app, client, ring):
     """A share token has the same audience but another issuer: refused even with the worker secret."""
     now = int(time.time())
-    share = {"name": "graphs", "id": "g", "jti": "l1", "iat": now, "exp": now + 600, "iss": "maestro-server",
-             "aud": "maestro-analytics-front", "timestamp": now * 1000}
+    share = {
+        "name": "graphs",
+        "id": "g",
+        "jti": "l1",
+        "iat": now,
+        "exp": now + 600,
+        "iss": "maestro-server",
+        "aud": "maestro-analytics-front",
+        "timestamp": now * 1000,
+    }
     assert claim(client, sign(share, ring.current, ring.current_kid)).status_code == 401
 
 
 def test_reset_shaped_token_is_refused(client, ring):
     now = int(time.time())
-    reset = {"sub": "u", "fp": "x", "jti": "r", "iat": now, "exp": now + 600, "aud": "maestro-password-reset",
-             "iss": "maestro-server"}
+    reset = {
+        "sub": "u",
+        "fp": "x",
+        "jti": "r",
+        "iat": now,
+        "exp": now + 600,
+        "aud": "maestro-password-reset",
+        "iss": "maestro-server",
+    }
     assert claim(client, sign(reset, ring.current, ring.current_kid)).status_code == 401
 
 
@@ -177,8 +207,10 @@ def test_worker_endpoints_ignore_session_cookies(app, auth, client, make_user, r
     assert claim(client, None).status_code == 401
 
 
-@pytest.mark.parametrize("changes", [{"iss": "maestro-server"}, {"iss": "maestro-web"},
-                                     {"aud": "maestro-password-reset"}, {"aud": "maestro-web"}])
+@pytest.mark.parametrize(
+    "changes",
+    [{"iss": "maestro-server"}, {"iss": "maestro-web"}, {"aud": "maestro-password-reset"}, {"aud": "maestro-web"}],
+)
 def test_a_wrong_issuer_or_audience_is_refused(client, ring, changes):
     """Signed with the worker key and shaped like a worker token, but claiming another context."""
     assert claim(client, sign(worker_claims(**changes), ring.current, ring.current_kid)).status_code == 401
@@ -199,8 +231,9 @@ def two_jobs(app, client, ring, make_user, make_graph):
 
 
 def post_with(client, token, body: bytes, content_type="application/json"):
-    return client.post("/analytics/graphs", headers={"Authorization": f"JWT {token}"}, data=body,
-                       content_type=content_type)
+    return client.post(
+        "/analytics/graphs", headers={"Authorization": f"JWT {token}"}, data=body, content_type=content_type
+    )
 
 
 def result_body(run_id, svg=SVG, **more):

@@ -1,5 +1,6 @@
 """Helpers for the tests of the live server's two token contexts (socket tokens, live tickets) at
 their edges: fresh key rings, claims with one thing changed, tokens signed by hand."""
+
 from __future__ import annotations
 
 import base64

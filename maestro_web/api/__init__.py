@@ -1,4 +1,5 @@
 """JSON API. `api_auth` issues and revokes tokens (public, rate-limited); `api` needs a token."""
+
 from flask import Blueprint
 
 from maestro_web.web.guards import require_api_user, require_discovery_command

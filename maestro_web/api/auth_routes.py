@@ -1,4 +1,5 @@
 """Token endpoints for API clients (SPEC §3.1), and Maestro's POST /users/auth."""
+
 from __future__ import annotations
 
 from flask import Response, jsonify

@@ -9,6 +9,7 @@ with that message and the answer is 403.
   the discovery process that made it: a second process gets 409, so no crawl runs twice.
 - `PUT …/sources/<sid>/crawls/<crawl>`: the result; merged (sources/services.py), then 200 with the crawl.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,9 +36,14 @@ def _crawl(graph_id: str, source_id: str, crawl_id: str) -> tuple[Graph, Discove
     if graph is None:
         abort(404, "There is no such graph (it may have been deleted).")
     crawl = db.session.scalar(
-        select(DiscoveryCrawl).join(DiscoverySource, DiscoverySource.id == DiscoveryCrawl.source_id)
-        .where(DiscoveryCrawl.public_id == crawl_id, DiscoverySource.public_id == source_id,
-               DiscoverySource.graph_id == graph.id))
+        select(DiscoveryCrawl)
+        .join(DiscoverySource, DiscoverySource.id == DiscoveryCrawl.source_id)
+        .where(
+            DiscoveryCrawl.public_id == crawl_id,
+            DiscoverySource.public_id == source_id,
+            DiscoverySource.graph_id == graph.id,
+        )
+    )
     if crawl is None:
         abort(404, "There is no such crawl of this source.")
     role = graph.role_of(g.user)
@@ -53,22 +59,29 @@ def _crawl(graph_id: str, source_id: str, crawl_id: str) -> tuple[Graph, Discove
 def crawl_input(graph_id: str, source_id: str, crawl_id: str):
     _, crawl = _crawl(graph_id, source_id, crawl_id)
     claim_crawl(crawl)
-    source = db.session.scalar(select(DiscoverySource).where(DiscoverySource.id == crawl.source_id)
-                               .options(undefer(DiscoverySource.input), undefer(DiscoverySource.sealed_credentials)))
+    source = db.session.scalar(
+        select(DiscoverySource)
+        .where(DiscoverySource.id == crawl.source_id)
+        .options(undefer(DiscoverySource.input), undefer(DiscoverySource.sealed_credentials))
+    )
     assert source is not None
     data = source.input or b""
-    headers = {"X-Maestro-Source-Kind": source.kind,
-               "X-Maestro-Source-Settings": json.dumps(source.settings or {}, separators=(",", ":")),
-               "Cache-Control": "no-store"}
+    headers = {
+        "X-Maestro-Source-Kind": source.kind,
+        "X-Maestro-Source-Settings": json.dumps(source.settings or {}, separators=(",", ":")),
+        "Cache-Control": "no-store",
+    }
     if source.sealed_credentials:
         headers["X-Maestro-Sealed-Credentials"] = source.sealed_credentials
     db.session.commit()
 
     def chunks():  # type: ignore[no-untyped-def]
         for start in range(0, len(data), STREAM_CHUNK):
-            yield data[start:start + STREAM_CHUNK]
+            yield data[start : start + STREAM_CHUNK]
 
-    return Response(chunks(), mimetype="application/octet-stream", headers={**headers, "Content-Length": str(len(data))})
+    return Response(
+        chunks(), mimetype="application/octet-stream", headers={**headers, "Content-Length": str(len(data))}
+    )
 
 
 @discovery_command_bp.put("/graphs/<graph_id>/sources/<source_id>/crawls/<crawl_id>")
@@ -80,12 +93,22 @@ def crawl_result(graph_id: str, source_id: str, crawl_id: str):
     body = parse_body(CrawlResultIn)
     if crawl.status != "running":
         return json_error(409, "This crawl has ended; start a new one.")
-    result = CrawlResult(status=body.status, message=body.message,
-                         nodes=[node.model_dump() for node in body.nodes],
-                         edges=[edge.model_dump() for edge in body.edges])
+    result = CrawlResult(
+        status=body.status,
+        message=body.message,
+        nodes=[node.model_dump() for node in body.nodes],
+        edges=[edge.model_dump() for edge in body.edges],
+    )
     apply_crawl(crawl, result)
     answer = crawl_json(crawl)
     db.session.commit()
-    current_app.logger.info("Crawl %s of source %s ended %s (+%d -%d =%d)", crawl.public_id, source_id,
-                            crawl.status, crawl.added, crawl.removed, crawl.unchanged)
+    current_app.logger.info(
+        "Crawl %s of source %s ended %s (+%d -%d =%d)",
+        crawl.public_id,
+        source_id,
+        crawl.status,
+        crawl.added,
+        crawl.removed,
+        crawl.unchanged,
+    )
     return jsonify(answer)

@@ -1,4 +1,5 @@
 """/api/graphs: the graph pages as JSON, under the same rules (SPEC §4)."""
+
 from __future__ import annotations
 
 import re
@@ -50,8 +51,13 @@ def _changes(body: GraphCreate | GraphPatch, current: Graph | None) -> GraphChan
     if not form.validate():
         fields = {name: errors if name == "spec" else errors[0] for name, errors in form.errors.items()}
         raise ValidationFailed.for_fields(fields, extra={"spec_lines": form.spec_lines} if form.spec_lines else None)
-    return GraphChanges(name=data["name"], type=data["type"], description=data.get("description") or "",
-                        spec=data.get("spec") or "", show_description=bool(data.get("show_description")))
+    return GraphChanges(
+        name=data["name"],
+        type=data["type"],
+        description=data.get("description") or "",
+        spec=data.get("spec") or "",
+        show_description=bool(data.get("show_description")),
+    )
 
 
 def _int_arg(name: str, default: int, maximum: int) -> int:
@@ -60,12 +66,18 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
         return default
     # A bounded pattern first: int() of a 5,000-digit string is slow, and of a huge one an error.
     if not re.fullmatch(r"\s*[0-9]{1,9}\s*", raw):
-        raise ValidationFailed(f"{name} must be a whole number from 1 to {maximum}.",
-                               {name: f"Must be a whole number from 1 to {maximum}."}, kind=Kind.BAD_REQUEST)
+        raise ValidationFailed(
+            f"{name} must be a whole number from 1 to {maximum}.",
+            {name: f"Must be a whole number from 1 to {maximum}."},
+            kind=Kind.BAD_REQUEST,
+        )
     value = int(raw)
     if not 1 <= value <= maximum:
-        raise ValidationFailed(f"{name} must be between 1 and {maximum}.",
-                               {name: f"Must be a whole number from 1 to {maximum}."}, kind=Kind.BAD_REQUEST)
+        raise ValidationFailed(
+            f"{name} must be between 1 and {maximum}.",
+            {name: f"Must be a whole number from 1 to {maximum}."},
+            kind=Kind.BAD_REQUEST,
+        )
     return value
 
 
@@ -73,29 +85,44 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
 def list_graphs():
     status = request.args.get("status", "")
     if status and status not in GRAPH_STATUSES:
-        raise ValidationFailed("status must be one of: " + ", ".join(GRAPH_STATUSES) + ".",
-                               {"status": "Must be one of: " + ", ".join(GRAPH_STATUSES) + "."}, kind=Kind.BAD_REQUEST)
+        raise ValidationFailed(
+            "status must be one of: " + ", ".join(GRAPH_STATUSES) + ".",
+            {"status": "Must be one of: " + ", ".join(GRAPH_STATUSES) + "."},
+            kind=Kind.BAD_REQUEST,
+        )
     page = _int_arg("page", 1, MAX_PAGE)
     per_page = _int_arg("per_page", 20, MAX_PER_PAGE)
     user = current_user()
     search = request.args.get("q", "").strip()
     if len(search) > MAX_SEARCH_LENGTH:
-        raise ValidationFailed(f"q must be at most {MAX_SEARCH_LENGTH} characters.",
-                               {"q": f"At most {MAX_SEARCH_LENGTH} characters."}, kind=Kind.BAD_REQUEST)
+        raise ValidationFailed(
+            f"q must be at most {MAX_SEARCH_LENGTH} characters.",
+            {"q": f"At most {MAX_SEARCH_LENGTH} characters."},
+            kind=Kind.BAD_REQUEST,
+        )
     cursor = None
     raw_cursor = request.args.get("cursor")
     if raw_cursor is not None:
         if request.args.get("page"):  # an empty page is not given
-            raise ValidationFailed("Give either page or cursor, not both.",
-                                   {"cursor": "Give either page or cursor, not both."}, kind=Kind.BAD_REQUEST)
+            raise ValidationFailed(
+                "Give either page or cursor, not both.",
+                {"cursor": "Give either page or cursor, not both."},
+                kind=Kind.BAD_REQUEST,
+            )
         cursor = Cursor.decode(raw_cursor)  # BadCursor: 400 naming the cursor
     assert user is not None  # the blueprint's guard let only a valid token's user in
     found = graphs_page(user, search=search, status=status, per_page=per_page, page=page, cursor=cursor)
     runs = newest_runs(found.graphs)
-    return jsonify(items=[graph_json(graph, role, runs.get(graph.id)) for graph, role in found.rows], page=found.page,
-                   per_page=per_page, total=found.total, total_exact=found.total_exact,
-                   next=found.next.encode() if found.next else None, prev=found.prev.encode() if found.prev else None,
-                   last=found.last.encode() if found.last else None)
+    return jsonify(
+        items=[graph_json(graph, role, runs.get(graph.id)) for graph, role in found.rows],
+        page=found.page,
+        per_page=per_page,
+        total=found.total,
+        total_exact=found.total_exact,
+        next=found.next.encode() if found.next else None,
+        prev=found.prev.encode() if found.prev else None,
+        last=found.last.encode() if found.last else None,
+    )
 
 
 @api_bp.post("/graphs")

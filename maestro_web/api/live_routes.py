@@ -1,4 +1,5 @@
 """`POST /api/live/ticket` {"graph": <id>}: a live ticket for an API client (SPEC §8)."""
+
 from __future__ import annotations
 
 from maestro_web.api import api_bp

@@ -6,6 +6,7 @@ picture here (the rest through the graph's other read endpoints) and upload the 
 failed, with `PUT …/reports/<rid>`. A report still running past its token's life is ended `failed`
 whenever reports are read (its service died).
 """
+
 from __future__ import annotations
 
 from flask import Response, abort, current_app, g, jsonify, request
@@ -47,9 +48,13 @@ def request_report(graph_id: str):
     try:
         body = parse_body(ReportRequest)
     except ValidationFailed as exc:  # a bad field is a bad request here (400), naming the field
-        raise ValidationFailed(exc.message, exc.fields, kind=Kind.BAD_REQUEST if exc.kind is Kind.INVALID else exc.kind) from None
+        raise ValidationFailed(
+            exc.message, exc.fields, kind=Kind.BAD_REQUEST if exc.kind is Kind.INVALID else exc.kind
+        ) from None
     if body.since is not None and not has_version(graph, body.since):
-        raise ValidationFailed("Invalid fields: since.", {"since": "This graph has no such version."}, kind=Kind.BAD_REQUEST)
+        raise ValidationFailed(
+            "Invalid fields: since.", {"since": "This graph has no such version."}, kind=Kind.BAD_REQUEST
+        )
     try:
         report = start_report(current_app.config, graph, signed_in_user(), body.format, body.since)
     except ReportNotStarted as exc:
@@ -123,9 +128,16 @@ def upload_report(graph_id: str, report_id: str):
         if report.weekly:
             deliver_weekly(report)
     else:
-        raise ValidationFailed(f"Send the {report.format} file as {media_type(report)}, or JSON for a failure.",
-                               kind=Kind.UNSUPPORTED)
+        raise ValidationFailed(
+            f"Send the {report.format} file as {media_type(report)}, or JSON for a failure.", kind=Kind.UNSUPPORTED
+        )
     db.session.commit()
-    current_app.logger.info("Report %s (%s) of graph %s: %s%s", report.public_id, report.format, graph.public_id,
-                            report.status, f", {report.size} bytes" if report.size else "")
+    current_app.logger.info(
+        "Report %s (%s) of graph %s: %s%s",
+        report.public_id,
+        report.format,
+        graph.public_id,
+        report.status,
+        f", {report.size} bytes" if report.size else "",
+    )
     return jsonify(report_json(report))

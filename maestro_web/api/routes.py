@@ -1,4 +1,5 @@
 """The token-protected JSON API (every route here has passed require_api_user)."""
+
 from __future__ import annotations
 
 from flask import jsonify

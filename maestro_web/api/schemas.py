@@ -10,6 +10,7 @@ Request models forbid unknown members, take integers and booleans strictly (`tru
 `"5"` is not 5, `1e20` is not an integer) and bound every number and string, so no value reaches
 the database that it would refuse (out of range, NUL) or that would overflow a date.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -79,7 +80,9 @@ class RequestModel(BaseModel):
 def validate(model: type[Model], data: Any) -> Model:
     """`data` as a `model`, or ValidationFailed (422) naming every field at fault."""
     if not isinstance(data, dict):
-        raise ValidationFailed("The body must be a JSON object.", {"body": "must be a JSON object"}, kind=Kind.BAD_REQUEST)
+        raise ValidationFailed(
+            "The body must be a JSON object.", {"body": "must be a JSON object"}, kind=Kind.BAD_REQUEST
+        )
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
@@ -126,8 +129,9 @@ def read_json(optional: bool = False) -> Any:
     except UnsafeJSON as exc:
         if exc.field:
             raise ValidationFailed.for_fields({exc.field: _sentence(f"{exc.where}: {exc.problem}")}) from None
-        raise ValidationFailed(f"The body is not acceptable JSON: {exc.problem}.",
-                               {"body": exc.problem}, kind=Kind.BAD_REQUEST) from None
+        raise ValidationFailed(
+            f"The body is not acceptable JSON: {exc.problem}.", {"body": exc.problem}, kind=Kind.BAD_REQUEST
+        ) from None
 
 
 def parse_body(model: type[Model], optional: bool = False) -> Model:
@@ -144,7 +148,8 @@ def parse_datetime(value: str, name: str) -> datetime:
         return parsed.astimezone(UTC)
     except (ValueError, OverflowError):
         raise ValidationFailed.for_fields(
-            {name: "Must be an ISO 8601 date and time, e.g. 2026-12-31T18:00:00Z."}) from None
+            {name: "Must be an ISO 8601 date and time, e.g. 2026-12-31T18:00:00Z."}
+        ) from None
 
 
 # --- auth ------------------------------------------------------------------------------------------
@@ -178,10 +183,15 @@ class PersonalTokenCreate(RequestModel):
         "expires_in_days": f"A whole number of days from 1 to {PERSONAL_TOKEN_MAX_DAYS}.",
     }
 
-    name: Annotated[NonBlank, Field(max_length=PERSONAL_TOKEN_NAME_MAX_LENGTH,
-                                    description="What the token is for, e.g. \"discovery service\".")]
-    expires_in_days: Annotated[StrictInt, Field(ge=1, le=PERSONAL_TOKEN_MAX_DAYS,
-                                                description="Days the token lives (at most a year).")]
+    name: Annotated[
+        NonBlank,
+        Field(
+            max_length=PERSONAL_TOKEN_NAME_MAX_LENGTH, description='What the token is for, e.g. "discovery service".'
+        ),
+    ]
+    expires_in_days: Annotated[
+        StrictInt, Field(ge=1, le=PERSONAL_TOKEN_MAX_DAYS, description="Days the token lives (at most a year).")
+    ]
 
 
 # --- graphs ----------------------------------------------------------------------------------------
@@ -190,9 +200,16 @@ class PersonalTokenCreate(RequestModel):
 GraphType = Annotated[Literal["bussiness", "business", "infra"], AfterValidator(normalize_graph_type)]
 GraphName = Annotated[Text, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
 Description = Annotated[Text, Field(max_length=DESCRIPTION_MAX_LENGTH)]
-SpecText = Annotated[Text, Field(max_length=MAX_SPEC_CHARS, description=(
-    "Dependency spec: one `source -> target` per line, bare names, `# comments`, `name [kind=database]`; "
-    'or JSON {"nodes": [...], "edges": [...]}.'))]
+SpecText = Annotated[
+    Text,
+    Field(
+        max_length=MAX_SPEC_CHARS,
+        description=(
+            "Dependency spec: one `source -> target` per line, bare names, `# comments`, `name [kind=database]`; "
+            'or JSON {"nodes": [...], "edges": [...]}.'
+        ),
+    ),
+]
 
 
 class GraphCreate(RequestModel):
@@ -207,7 +224,9 @@ class GraphCreate(RequestModel):
     name: GraphName
     type: GraphType = "infra"
     description: Description = ""
-    show_description: StrictBool = Field(False, description="Show the description to visitors of the graph's share links.")
+    show_description: StrictBool = Field(
+        False, description="Show the description to visitors of the graph's share links."
+    )
     spec: SpecText = ""
 
 
@@ -241,8 +260,12 @@ class RoleGrant(RequestModel):
 
 Label = Annotated[Text, Field(min_length=1, max_length=LABEL_MAX_LENGTH)]
 Lifetime = Annotated[StrictInt, Field(ge=1, le=MAX_LIFETIME_SECONDS, description="Seconds from now.")]
-IsoDateTime = Annotated[Text, Field(max_length=64, json_schema_extra={"format": "date-time"},
-                                    description="ISO 8601; UTC when no offset is given.")]
+IsoDateTime = Annotated[
+    Text,
+    Field(
+        max_length=64, json_schema_extra={"format": "date-time"}, description="ISO 8601; UTC when no offset is given."
+    ),
+]
 SHARE_MESSAGES = {
     "label": f"Must be text of 1 to {LABEL_MAX_LENGTH} characters.",
     "expires_in": f"Must be a whole number of seconds, from 1 to {MAX_LIFETIME_SECONDS}.",
@@ -253,19 +276,23 @@ SHARE_MESSAGES = {
     "paused": "Must be true or false.",
     "revoked": "A revoked link stays revoked; only true is accepted.",
     "passcode": f"Must be text of {PASSCODE_MIN_LENGTH} to {PASSCODE_MAX_LENGTH} characters, or absent for none"
-                f" (when changing a link: null removes it).",
-    "mode": "Must be \"live\" (the newest picture) or \"snapshot\" (the picture as it is now).",
+    f" (when changing a link: null removes it).",
+    "mode": 'Must be "live" (the newest picture) or "snapshot" (the picture as it is now).',
 }
 
 
 # `expires_in` and `expires_at` together are refused (422): said in the schema, so the document and
 # the API agree on which bodies are valid.
-NOT_BOTH_EXPIRIES: dict[str, Any] = {"not": {
-    "required": ["expires_in", "expires_at"],
-    "properties": {"expires_in": {"type": "integer"}, "expires_at": {"type": "string"}},
-}}
-ORIGIN_DESCRIPTION = ("An origin: `https://host[:port]` (`http://` only for localhost and 127.0.0.1), "
-                      "an optional trailing slash; an empty string is skipped.")
+NOT_BOTH_EXPIRIES: dict[str, Any] = {
+    "not": {
+        "required": ["expires_in", "expires_at"],
+        "properties": {"expires_in": {"type": "integer"}, "expires_at": {"type": "string"}},
+    }
+}
+ORIGIN_DESCRIPTION = (
+    "An origin: `https://host[:port]` (`http://` only for localhost and 127.0.0.1), "
+    "an optional trailing slash; an empty string is skipped."
+)
 
 
 class ShareCreate(RequestModel):
@@ -275,16 +302,30 @@ class ShareCreate(RequestModel):
     messages: ClassVar[dict[str, str]] = SHARE_MESSAGES
 
     # Left out, the label is the page's: "Shared link, 6 Dec", the (UTC) day the link is made.
-    label: Annotated[Label, Field(description="Left out: “Shared link, 6 Dec”, the day the link is made (UTC), "
-                                             "as the page names a link made without a label.")] | None = None
+    label: (
+        Annotated[
+            Label,
+            Field(
+                description="Left out: “Shared link, 6 Dec”, the day the link is made (UTC), "
+                "as the page names a link made without a label."
+            ),
+        ]
+        | None
+    ) = None
     expires_in: Lifetime | None = None
     expires_at: IsoDateTime | None = None
     max_views: Annotated[StrictInt, Field(ge=1, le=MAX_VIEWS_LIMIT)] | None = None
     embeddable: StrictBool = False
     # The pattern is checked by normalize_origins (with its own message), and published here.
-    allowed_origins: Annotated[list[Annotated[Text, Field(max_length=200, description=ORIGIN_DESCRIPTION,
-                                                          json_schema_extra={"pattern": ORIGIN_PATTERN})]],
-                               Field(max_length=MAX_ORIGINS)] = []
+    allowed_origins: Annotated[
+        list[
+            Annotated[
+                Text,
+                Field(max_length=200, description=ORIGIN_DESCRIPTION, json_schema_extra={"pattern": ORIGIN_PATTERN}),
+            ]
+        ],
+        Field(max_length=MAX_ORIGINS),
+    ] = []
     passcode: Annotated[Text, Field(min_length=PASSCODE_MIN_LENGTH, max_length=PASSCODE_MAX_LENGTH)] | None = None
     mode: Literal["live", "snapshot"] = "live"
 
@@ -298,8 +339,17 @@ class SharePatch(RequestModel):
     expires_at: IsoDateTime | None = None
     paused: StrictBool | None = None
     revoked: Literal[True] | None = None
-    passcode: Annotated[Text, Field(min_length=PASSCODE_MIN_LENGTH, max_length=PASSCODE_MAX_LENGTH,
-                                    description="Sets or changes the passcode; null removes it; absent keeps it.")] | None = None
+    passcode: (
+        Annotated[
+            Text,
+            Field(
+                min_length=PASSCODE_MIN_LENGTH,
+                max_length=PASSCODE_MAX_LENGTH,
+                description="Sets or changes the passcode; null removes it; absent keeps it.",
+            ),
+        ]
+        | None
+    ) = None
 
 
 # --- live events -----------------------------------------------------------------------------------
@@ -349,7 +399,9 @@ class AwsCredentials(RequestModel):
 
     access_key_id: Annotated[Text, Field(min_length=16, max_length=128, pattern=r"^[A-Z0-9]+$")]
     secret_access_key: Annotated[Text, Field(min_length=1, max_length=256)]
-    role_arn: Annotated[Text, Field(max_length=2048, pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$")] | None = None
+    role_arn: (
+        Annotated[Text, Field(max_length=2048, pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$")] | None
+    ) = None
     external_id: Annotated[Text, Field(min_length=2, max_length=1224)] | None = None
 
 
@@ -359,8 +411,10 @@ class AwsSettings(RequestModel):
         "endpoint_url": "Must be one of the endpoints in MAESTRO_DISCOVERY_AWS_ENDPOINTS, or absent.",
     }
 
-    regions: Annotated[list[Annotated[Text, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", max_length=32)]],
-                       Field(min_length=1, max_length=MAX_REGIONS)]
+    regions: Annotated[
+        list[Annotated[Text, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", max_length=32)]],
+        Field(min_length=1, max_length=MAX_REGIONS),
+    ]
     endpoint_url: Annotated[Text, Field(min_length=1, max_length=2048)] | None = None
 
 
@@ -449,4 +503,3 @@ class ReportFailure(RequestModel):
 
     status: Literal["failed"]
     message: Annotated[Text, Field(max_length=1000)] = ""
-

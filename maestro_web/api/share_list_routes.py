@@ -1,4 +1,5 @@
 """GET /api/shares: the signed-in user's links across graphs (SPEC §10, "The user's links")."""
+
 from __future__ import annotations
 
 from flask import Response, jsonify, request
@@ -16,5 +17,10 @@ def my_shares() -> Response:
     user = current_user()
     assert user is not None  # the blueprint's guard let only a valid token's user in
     found = links_of_user(user, filters)
-    return jsonify(items=[link_json(link) for link in found.items], total=found.total, total_exact=found.total_exact,
-                   page=found.page, per_page=found.per_page)
+    return jsonify(
+        items=[link_json(link) for link in found.items],
+        total=found.total,
+        total_exact=found.total_exact,
+        page=found.page,
+        per_page=found.per_page,
+    )

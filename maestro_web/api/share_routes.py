@@ -1,4 +1,5 @@
 """/api/graphs/<id>/shares: share links as JSON, and Maestro's POST /api/graphs/<id>/public (SPEC §4)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -43,8 +44,15 @@ def _expiry(body: ShareCreate | SharePatch, start: datetime) -> datetime | None:
 def _new_link(body: ShareCreate) -> NewLink:
     now = utcnow()
     expires_at = _expiry(body, now) or now + timedelta(seconds=DEFAULT_LIFETIME)
-    return NewLink(label=body.label, expires_at=expires_at, max_views=body.max_views, embeddable=body.embeddable,
-                   origins=tuple(body.allowed_origins), passcode=body.passcode, mode=body.mode)
+    return NewLink(
+        label=body.label,
+        expires_at=expires_at,
+        max_views=body.max_views,
+        embeddable=body.embeddable,
+        origins=tuple(body.allowed_origins),
+        passcode=body.passcode,
+        mode=body.mode,
+    )
 
 
 def _create(graph_id: str) -> ShareLink:
@@ -77,9 +85,14 @@ def create_public(graph_id: str):
     """Maestro's shape: 201 {id, token, timestamp, url, expires_at} where `id` is the graph's, plus `link_id`."""
     link = _create(graph_id)
     created = link.created_at
-    return jsonify(id=graph_id, link_id=link.public_id, token=share_token_of(link),
-                   timestamp=int(created.timestamp() * 1000), url=share_url(link),
-                   expires_at=link.expires_at.isoformat()), 201
+    return jsonify(
+        id=graph_id,
+        link_id=link.public_id,
+        token=share_token_of(link),
+        timestamp=int(created.timestamp() * 1000),
+        url=share_url(link),
+        expires_at=link.expires_at.isoformat(),
+    ), 201
 
 
 @api_bp.patch("/graphs/<graph_id>/shares/<link_id>")

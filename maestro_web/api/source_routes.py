@@ -3,6 +3,7 @@
 Sources need the Write role (their settings name accounts and regions); the dependencies and the
 versions of a graph are for every reader. The service's own two endpoints are in discovery_routes.py.
 """
+
 from __future__ import annotations
 
 import re
@@ -81,12 +82,22 @@ def create_source_route(graph_id: str):
     config = current_app.config
     data = check_input(body.kind, raw, required=True)
     settings = check_settings(body.kind, body.settings, config["MAESTRO_DISCOVERY_AWS_ENDPOINTS"], required=True)
-    sealed, key_end = check_credentials(body.kind, body.credentials, config["MAESTRO_DISCOVERY_PUBLIC_KEY"],
-                                        required=True)
+    sealed, key_end = check_credentials(
+        body.kind, body.credentials, config["MAESTRO_DISCOVERY_PUBLIC_KEY"], required=True
+    )
     user = current_user()
     assert user is not None
-    source = create_source(graph, user, kind=body.kind, label=body.label, input_data=data, settings=settings or {},
-                           sealed_credentials=sealed, key_id_end=key_end, schedule=body.schedule)
+    source = create_source(
+        graph,
+        user,
+        kind=body.kind,
+        label=body.label,
+        input_data=data,
+        settings=settings or {},
+        sealed_credentials=sealed,
+        key_id_end=key_end,
+        schedule=body.schedule,
+    )
     db.session.commit()
     response = jsonify(source_json(source))
     response.status_code = 201
@@ -110,8 +121,9 @@ def patch_source(graph_id: str, source_id: str):
     config = current_app.config
     data = check_input(source.kind, raw, required=False) if raw is not None else None
     settings = check_settings(source.kind, body.settings, config["MAESTRO_DISCOVERY_AWS_ENDPOINTS"], required=False)
-    sealed, key_end = check_credentials(source.kind, body.credentials, config["MAESTRO_DISCOVERY_PUBLIC_KEY"],
-                                        required=False)
+    sealed, key_end = check_credentials(
+        source.kind, body.credentials, config["MAESTRO_DISCOVERY_PUBLIC_KEY"], required=False
+    )
     if body.label is not None:
         source.label = body.label.strip()
     if data is not None:
@@ -164,11 +176,11 @@ def versions(graph_id: str):
     raw = request.args.get("before")
     if raw is not None:
         if not re.fullmatch(r"[0-9]{1,9}", raw):
-            raise ValidationFailed("before must be a version number.", {"before": "Must be a version number."},
-                                   kind=Kind.BAD_REQUEST)
+            raise ValidationFailed(
+                "before must be a version number.", {"before": "Must be a version number."}, kind=Kind.BAD_REQUEST
+            )
         query = query.where(GraphVersion.number < int(raw))
     rows = list(db.session.scalars(query.order_by(GraphVersion.number.desc()).limit(VERSIONS_PER_PAGE + 1)))
     more = len(rows) > VERSIONS_PER_PAGE
     rows = rows[:VERSIONS_PER_PAGE]
     return jsonify(items=[version_json(v) for v in rows], next=rows[-1].number if more and rows else None)
-

@@ -1,4 +1,5 @@
 """Personal API tokens (SPEC §3.1): create (shown once), list (never the token), revoke."""
+
 from __future__ import annotations
 
 from flask import Response, jsonify
@@ -17,8 +18,13 @@ def create_personal_token() -> tuple[Response, int]:
     body = parse_body(PersonalTokenCreate)
     row, token = issue_personal_token(signed_in_user(), body.name.strip(), body.expires_in_days)
     db.session.commit()
-    return jsonify(id=row.public_id, name=row.name, token=token, created_at=row.created_at.isoformat(),
-                   expires_at=row.expires_at.isoformat()), 201
+    return jsonify(
+        id=row.public_id,
+        name=row.name,
+        token=token,
+        created_at=row.created_at.isoformat(),
+        expires_at=row.expires_at.isoformat(),
+    ), 201
 
 
 @api_bp.get("/tokens")

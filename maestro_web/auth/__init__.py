@@ -1,4 +1,5 @@
 """Accounts: `auth` holds the public pages (register, log in), `account` the logged-in ones."""
+
 from flask import Blueprint
 
 from maestro_web.web.guards import optional_user, require_user

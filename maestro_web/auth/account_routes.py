@@ -3,6 +3,7 @@
 Each destructive action asks first, like every other one here (templates/_confirm.html): a GET
 confirmation page without JavaScript, a <dialog> with it, and the POST that does it.
 """
+
 from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, url_for
@@ -50,9 +51,17 @@ def _token_or_404(token_id: str) -> PersonalToken:
 @account_bp.get("/account/tokens/<token_id>/revoke")
 def confirm_revoke_token(token_id: str) -> Response:
     row = _token_or_404(token_id)
-    return keep_private(Response(render_template(
-        "confirm.html", q={"kind": "revoke_token", "token": row},
-        post_url=url_for("account.revoke_token", token_id=row.public_id), cancel_url=url_for(ACCOUNT), hidden=())))
+    return keep_private(
+        Response(
+            render_template(
+                "confirm.html",
+                q={"kind": "revoke_token", "token": row},
+                post_url=url_for("account.revoke_token", token_id=row.public_id),
+                cancel_url=url_for(ACCOUNT),
+                hidden=(),
+            )
+        )
+    )
 
 
 @account_bp.post("/account/tokens/<token_id>/revoke")
@@ -78,11 +87,22 @@ def _session_or_404(session_id: str) -> LoginSession:
 @account_bp.get("/account/sessions/<session_id>/logout")
 def confirm_end_session(session_id: str) -> Response:
     row = _session_or_404(session_id)
-    q = {"kind": "end_session", "device": device_words(row.user_agent, row.api),
-         "current": row.public_id == current_session_id()}
-    return keep_private(Response(render_template(
-        "confirm.html", q=q, post_url=url_for("account.end_one_session", session_id=row.public_id),
-        cancel_url=url_for(ACCOUNT), hidden=())))
+    q = {
+        "kind": "end_session",
+        "device": device_words(row.user_agent, row.api),
+        "current": row.public_id == current_session_id(),
+    }
+    return keep_private(
+        Response(
+            render_template(
+                "confirm.html",
+                q=q,
+                post_url=url_for("account.end_one_session", session_id=row.public_id),
+                cancel_url=url_for(ACCOUNT),
+                hidden=(),
+            )
+        )
+    )
 
 
 @account_bp.post("/account/sessions/<session_id>/logout")
@@ -103,9 +123,17 @@ def end_one_session(session_id: str) -> BaseResponse:
 @account_bp.get("/account/sessions/logout-others")
 def confirm_end_other_sessions() -> Response:
     others = sum(1 for item in sessions_of_user() if not item["current"])
-    return keep_private(Response(render_template(
-        "confirm.html", q={"kind": "end_other_sessions", "count": others},
-        post_url=url_for("account.end_other_sessions"), cancel_url=url_for(ACCOUNT), hidden=())))
+    return keep_private(
+        Response(
+            render_template(
+                "confirm.html",
+                q={"kind": "end_other_sessions", "count": others},
+                post_url=url_for("account.end_other_sessions"),
+                cancel_url=url_for(ACCOUNT),
+                hidden=(),
+            )
+        )
+    )
 
 
 @account_bp.post("/account/sessions/logout-others")

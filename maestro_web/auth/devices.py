@@ -4,6 +4,7 @@ A few ordered patterns rather than a User-Agent database: the page needs the bro
 the system a person would recognise, not versions. Order matters because browsers borrow each
 other's tokens (every Chromium browser says "Safari", Edge and Opera say "Chrome").
 """
+
 from __future__ import annotations
 
 import re
@@ -44,7 +45,7 @@ def _first(patterns: tuple[tuple[str, str], ...], text: str) -> str | None:
 
 
 def device_words(user_agent: str, api: bool = False) -> str:
-    """"Chrome on Linux", "Safari on iPhone", "curl (API)"; "Unknown browser" when nothing is recognised."""
+    """ "Chrome on Linux", "Safari on iPhone", "curl (API)"; "Unknown browser" when nothing is recognised."""
     browser = _first(_BROWSERS, user_agent or "")
     system = _first(_SYSTEMS, user_agent or "")
     if browser and system:

@@ -7,6 +7,7 @@ budget), so a borrowed session cannot move the account to another address and th
 password. Whether the new address belongs to another account is said only at the link, to whoever
 holds that mailbox: the form answers the same either way.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -64,42 +65,73 @@ def request_email_change() -> ResponseReturnValue:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     # Only the newest link works: asking again replaces the one before.
-    db.session.execute(update(EmailChange).where(EmailChange.user_id == user.id, EmailChange.used_at.is_(None))
-                       .values(used_at=now))
-    db.session.add(EmailChange(user_id=user.id, new_email=new_email, token_hash=_digest(token), created_at=now,
-                               expires_at=now + timedelta(hours=LINK_HOURS)))
+    db.session.execute(
+        update(EmailChange).where(EmailChange.user_id == user.id, EmailChange.used_at.is_(None)).values(used_at=now)
+    )
+    db.session.add(
+        EmailChange(
+            user_id=user.id,
+            new_email=new_email,
+            token_hash=_digest(token),
+            created_at=now,
+            expires_at=now + timedelta(hours=LINK_HOURS),
+        )
+    )
     db.session.commit()
     _send_link(user, new_email, token)
     _send_notice(user, new_email)
-    flash(f"We sent a link to {new_email}. Your address changes when you open it (within {LINK_HOURS} hours); "
-          f"until then it stays {user.email}.", "success")
+    flash(
+        f"We sent a link to {new_email}. Your address changes when you open it (within {LINK_HOURS} hours); "
+        f"until then it stays {user.email}.",
+        "success",
+    )
     return redirect(url_for("account.account") + "#email")
 
 
 def _send_link(user: User, new_email: str, token: str) -> None:
     base = current_app.config["MAESTRO_BASE_URL"]
-    values = {"name": user.name, "new_email": new_email, "hours": LINK_HOURS,
-              "link": f"{base}{url_for('auth.confirm_email')}?token={token}"}
-    send_mail(new_email, CONFIRM_SUBJECT, render_template("mail/email_change_confirm.txt", **values),
-              render_template("mail/email_change_confirm.html", **values))
+    values = {
+        "name": user.name,
+        "new_email": new_email,
+        "hours": LINK_HOURS,
+        "link": f"{base}{url_for('auth.confirm_email')}?token={token}",
+    }
+    send_mail(
+        new_email,
+        CONFIRM_SUBJECT,
+        render_template("mail/email_change_confirm.txt", **values),
+        render_template("mail/email_change_confirm.html", **values),
+    )
 
 
 def _send_notice(user: User, new_email: str) -> None:
     """Tell the old address at once, so a change its owner did not ask for is noticed before the link is used."""
     base = current_app.config["MAESTRO_BASE_URL"]
-    values = {"name": user.name, "new_email": new_email, "hours": LINK_HOURS,
-              "when": utcnow().strftime("%Y-%m-%d at %H:%M UTC"),
-              "account_link": f"{base}{url_for('account.account')}", "forgot_link": f"{base}{url_for('auth.forgot')}"}
-    send_mail(user.email, NOTICE_SUBJECT, render_template("mail/email_change_notice.txt", **values),
-              render_template("mail/email_change_notice.html", **values))
+    values = {
+        "name": user.name,
+        "new_email": new_email,
+        "hours": LINK_HOURS,
+        "when": utcnow().strftime("%Y-%m-%d at %H:%M UTC"),
+        "account_link": f"{base}{url_for('account.account')}",
+        "forgot_link": f"{base}{url_for('auth.forgot')}",
+    }
+    send_mail(
+        user.email,
+        NOTICE_SUBJECT,
+        render_template("mail/email_change_notice.txt", **values),
+        render_template("mail/email_change_notice.html", **values),
+    )
 
 
 def _dead_link_page() -> ResponseReturnValue:
     response = error_page(
-        410, f"Links to confirm a new address work once, for {LINK_HOURS} hours, and only the newest one. "
-             "Ask again on the account page.",
-        "This link has expired or was used", show_status=False,
-        links=[(url_for("account.account"), "Your account", "button primary")])
+        410,
+        f"Links to confirm a new address work once, for {LINK_HOURS} hours, and only the newest one. "
+        "Ask again on the account page.",
+        "This link has expired or was used",
+        show_status=False,
+        links=[(url_for("account.account"), "Your account", "button primary")],
+    )
     response.headers.update(PRIVATE_HEADERS)
     return response
 
@@ -116,16 +148,24 @@ def confirm_email() -> ResponseReturnValue:
         return _dead_link_page()
     taken = User.get_by_email(change.new_email)
     if taken is not None and taken.id != user.id:
-        response = error_page(409, "This address belongs to another account now; your address did not change.",
-                              "This address is taken", show_status=False)
+        response = error_page(
+            409,
+            "This address belongs to another account now; your address did not change.",
+            "This address is taken",
+            show_status=False,
+        )
         response.headers.update(PRIVATE_HEADERS)
         return response
     if request.method == "GET" or not form.validate_on_submit():
-        return (render_template("auth/email_confirm.html", form=form, token=token, change=change, user=user),
-                200 if request.method == "GET" else 422, PRIVATE_HEADERS)
+        return (
+            render_template("auth/email_confirm.html", form=form, token=token, change=change, user=user),
+            200 if request.method == "GET" else 422,
+            PRIVATE_HEADERS,
+        )
     # Single use, even when two requests race: only the one whose UPDATE finds it unused goes on.
-    claimed = db.session.execute(update(EmailChange).where(EmailChange.id == change.id, EmailChange.used_at.is_(None))
-                                 .values(used_at=utcnow()))
+    claimed = db.session.execute(
+        update(EmailChange).where(EmailChange.id == change.id, EmailChange.used_at.is_(None)).values(used_at=utcnow())
+    )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         db.session.rollback()
         return _dead_link_page()
@@ -137,4 +177,6 @@ def confirm_email() -> ResponseReturnValue:
         return _dead_link_page()
     flash(f"Your e-mail address is now {user.email}.", "success")
     viewer = current_user()
-    return redirect(url_for("account.account") if viewer is not None and viewer.id == user.id else url_for("auth.login"))
+    return redirect(
+        url_for("account.account") if viewer is not None and viewer.id == user.id else url_for("auth.login")
+    )

@@ -3,6 +3,7 @@
 Before, the CLI accepted anything with an "@" (`ada@localhost`, `a b@c`) that the forms then
 refused, so such an account could never ask for a reset link. Now both ask `check_email`.
 """
+
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email

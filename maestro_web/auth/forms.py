@@ -1,4 +1,5 @@
 """One form class per page."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -29,9 +30,7 @@ class RegisterForm(FlaskForm):
     that whoever types someone else's address here can never set that account's password."""
 
     name = StringField("Name", validators=[DataRequired("Enter your name."), Length(max=120)])
-    email = EmailField(
-        "E-mail", validators=[DataRequired("Enter your e-mail address."), ValidEmail()]
-    )
+    email = EmailField("E-mail", validators=[DataRequired("Enter your e-mail address."), ValidEmail()])
     submit = SubmitField("Create account")
 
 
@@ -41,7 +40,8 @@ class ConfirmRegistrationForm(FlaskForm):
     registration_token = HiddenField()
     password = PasswordField("Password", validators=[DataRequired("Choose a password."), _password_length])
     confirm = PasswordField(
-        "Repeat password", validators=[DataRequired("Repeat the password."), EqualTo("password", "The passwords differ.")]
+        "Repeat password",
+        validators=[DataRequired("Repeat the password."), EqualTo("password", "The passwords differ.")],
     )
     submit = SubmitField("Create my account")
 
@@ -89,8 +89,16 @@ class ResetPasswordForm(FlaskForm):
     submit = SubmitField("Set new password")
 
 
-TOKEN_LIFETIMES = [SelectChoice(str(days), words) for days, words in
-                   ((7, "7 days"), (30, "30 days"), (90, "90 days"), (180, "180 days"), (PERSONAL_TOKEN_MAX_DAYS, "1 year"))]
+TOKEN_LIFETIMES = [
+    SelectChoice(str(days), words)
+    for days, words in (
+        (7, "7 days"),
+        (30, "30 days"),
+        (90, "90 days"),
+        (180, "180 days"),
+        (PERSONAL_TOKEN_MAX_DAYS, "1 year"),
+    )
+]
 
 
 def _days(value: object) -> int:
@@ -109,10 +117,17 @@ class PersonalTokenForm(FlaskForm):
         kwargs.setdefault("prefix", "token")
         super().__init__(*args, **kwargs)
 
-    name = StringField("Name", filters=[_strip], validators=[
-        DataRequired("Name the token, e.g. “discovery service”."), Length(max=PERSONAL_TOKEN_NAME_MAX_LENGTH)])
-    expires_in_days = SelectField("Expires after", choices=TOKEN_LIFETIMES, coerce=_days, default=30,
-                                  validate_choice=True)
+    name = StringField(
+        "Name",
+        filters=[_strip],
+        validators=[
+            DataRequired("Name the token, e.g. “discovery service”."),
+            Length(max=PERSONAL_TOKEN_NAME_MAX_LENGTH),
+        ],
+    )
+    expires_in_days = SelectField(
+        "Expires after", choices=TOKEN_LIFETIMES, coerce=_days, default=30, validate_choice=True
+    )
     submit = SubmitField("Create token")
 
 
@@ -124,8 +139,9 @@ class EmailChangeForm(FlaskForm):
         kwargs.setdefault("prefix", "email")
         super().__init__(*args, **kwargs)
 
-    new_email = EmailField("New e-mail", filters=[_strip],
-                           validators=[DataRequired("Enter the new e-mail address."), ValidEmail()])
+    new_email = EmailField(
+        "New e-mail", filters=[_strip], validators=[DataRequired("Enter the new e-mail address."), ValidEmail()]
+    )
     current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
     submit = SubmitField("Send a confirmation link")
 
@@ -143,7 +159,8 @@ class InvitationAccountForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Enter your name."), Length(max=120)])
     password = PasswordField("Password", validators=[DataRequired("Choose a password."), _password_length])
     confirm = PasswordField(
-        "Repeat password", validators=[DataRequired("Repeat the password."), EqualTo("password", "The passwords differ.")]
+        "Repeat password",
+        validators=[DataRequired("Repeat the password."), EqualTo("password", "The passwords differ.")],
     )
     submit = SubmitField("Create my account and accept")
 

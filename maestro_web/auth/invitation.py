@@ -10,6 +10,7 @@ role granted in the same transaction. An address that has an account is sent to 
 back here; a browser logged in as another address is refused and nothing is granted. A used,
 withdrawn, expired or unknown link gets a page that says which, with the way on.
 """
+
 from __future__ import annotations
 
 from flask import flash, make_response, redirect, render_template, request, url_for
@@ -36,18 +37,33 @@ _LOGIN = ("Log in", "muted")
 
 # What each dead link says: (status, title, message). Nothing is granted on any of them.
 _REFUSALS = {
-    "unknown": (400, "This invitation link is not valid",
-                "The link is incomplete or was changed. Open it again from the e-mail, or ask for a new invitation."),
-    "accepted": (410, "This invitation was already used",
-                 "An invitation link works once. If it was you, log in: the graph is in your list."),
-    "withdrawn": (410, "This invitation was withdrawn",
-                  "The person who invited you withdrew it. Ask them for a new one if you still need access."),
-    "expired": (410, "This invitation has expired",
-                f"Invitation links work for {LIFETIME_DAYS} days. Ask the person who invited you for a new one."),
+    "unknown": (
+        400,
+        "This invitation link is not valid",
+        "The link is incomplete or was changed. Open it again from the e-mail, or ask for a new invitation.",
+    ),
+    "accepted": (
+        410,
+        "This invitation was already used",
+        "An invitation link works once. If it was you, log in: the graph is in your list.",
+    ),
+    "withdrawn": (
+        410,
+        "This invitation was withdrawn",
+        "The person who invited you withdrew it. Ask them for a new one if you still need access.",
+    ),
+    "expired": (
+        410,
+        "This invitation has expired",
+        f"Invitation links work for {LIFETIME_DAYS} days. Ask the person who invited you for a new one.",
+    ),
     "deleted_graph": (410, "This graph no longer exists", "The graph of this invitation was deleted."),
-    "other_address": (403, "This invitation is for another address",
-                      "It was sent to another e-mail address than the one of the account you are logged in with, "
-                      "and only that address can accept it. Log out, then open the link again."),
+    "other_address": (
+        403,
+        "This invitation is for another address",
+        "It was sent to another e-mail address than the one of the account you are logged in with, "
+        "and only that address can accept it. Log out, then open the link again.",
+    ),
 }
 
 

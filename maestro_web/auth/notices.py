@@ -1,4 +1,5 @@
 """Messages the account sends its owner about itself: "your password was changed"."""
+
 from __future__ import annotations
 
 from concurrent.futures import Future

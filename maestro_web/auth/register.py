@@ -12,6 +12,7 @@ time it takes tells whether an account exists. The account is created only at th
 password chosen there: whoever typed an address they do not hold can neither create nor take over
 its account. `flask users create` and the API's token flows are unchanged.
 """
+
 from __future__ import annotations
 
 from flask import current_app, flash, make_response, redirect, render_template, request, url_for
@@ -66,8 +67,11 @@ def request_registration(email: str, name: str) -> None:
         values = {"name": name, "link": f"{base}{url_for('auth.register_confirm')}?token={token}", "hours": LINK_HOURS}
         template, subject = "mail/register_confirm", CONFIRM_SUBJECT
     else:
-        values = {"name": user.name, "login_link": f"{base}{url_for('auth.login')}",
-                  "forgot_link": f"{base}{url_for('auth.forgot')}"}
+        values = {
+            "name": user.name,
+            "login_link": f"{base}{url_for('auth.login')}",
+            "forgot_link": f"{base}{url_for('auth.forgot')}",
+        }
         template, subject = "mail/register_exists", EXISTS_SUBJECT
     text = render_template(f"{template}.txt", **values)
     html = render_template(f"{template}.html", **values)
@@ -79,8 +83,10 @@ def _dead_link_page(status: int) -> ResponseReturnValue:
         status,
         f"Links to finish an account work for {LINK_HOURS} hours. Register again to get a new one.",
         "This link has expired or is not valid",
-        links=[(url_for("auth.register"), "Register again", "button primary"),
-               (url_for("auth.login"), "Log in", "muted")],
+        links=[
+            (url_for("auth.register"), "Register again", "button primary"),
+            (url_for("auth.login"), "Log in", "muted"),
+        ],
         show_status=False,
     )
     response.headers.update(PRIVATE_HEADERS)
@@ -90,10 +96,13 @@ def _dead_link_page(status: int) -> ResponseReturnValue:
 def _already_registered_page() -> ResponseReturnValue:
     """The link was used (or the address registered since): nothing to finish, say where to go."""
     response = error_page(
-        409, "This address already has an account. Log in, or reset the password if you forgot it.",
+        409,
+        "This address already has an account. Log in, or reset the password if you forgot it.",
         "This account already exists",
-        links=[(url_for("auth.login"), "Log in", "button primary"),
-               (url_for("auth.forgot"), "Reset the password", "muted")],
+        links=[
+            (url_for("auth.login"), "Log in", "button primary"),
+            (url_for("auth.forgot"), "Reset the password", "muted"),
+        ],
         show_status=False,
     )
     response.headers.update(PRIVATE_HEADERS)

@@ -10,6 +10,7 @@ never from the request, and neither token is ever logged or stored in the databa
 token leaves the address bar at once (history, bookmarks, screen sharing, a Referer header): it
 rides on in this browser's signed, HttpOnly session cookie until the password is set.
 """
+
 from __future__ import annotations
 
 from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
@@ -40,6 +41,7 @@ from maestro_web.web.rate_limits import (
 LINK_MINUTES = reset_tokens.STEP1_LIFETIME // 60
 # Where this browser keeps the step 1 token between opening the link and setting the password.
 SESSION_KEY = "reset_link_token"
+
 
 @auth_bp.route("/forgot", methods=["GET", "POST"])
 @forgot_rate_limits
@@ -80,8 +82,10 @@ def _dead_reset_link_page(status: int) -> ResponseReturnValue:
         status,
         f"Reset links work once, for {LINK_MINUTES} minutes, and only until the password is changed.",
         "This reset link has expired or was already used",
-        links=[(url_for("auth.forgot"), "Ask for a new link", "button primary"),
-               (url_for("auth.login"), "Back to log in", "muted")],
+        links=[
+            (url_for("auth.forgot"), "Ask for a new link", "button primary"),
+            (url_for("auth.login"), "Back to log in", "muted"),
+        ],
         show_status=False,
     )
     response.headers.update(PRIVATE_HEADERS)

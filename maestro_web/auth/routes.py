@@ -1,4 +1,5 @@
 """Thin views: parse the form, call the model, commit, flash, redirect."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for

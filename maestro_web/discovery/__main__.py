@@ -1,4 +1,5 @@
 """The lean discovery service process that `flask discovery serve` turns into (ServiceSettings.exec_service)."""
+
 from __future__ import annotations
 
 from maestro_web.discovery.service import run

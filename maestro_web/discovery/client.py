@@ -3,6 +3,7 @@
 Every call carries the user's command token the app sent with the crawl; the app accepts it only on
 these two endpoints of that graph, and its role rules decide. Nothing here logs the token.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,14 +45,19 @@ class AppClient(ApiClient):
                 size += len(chunk)
             spooled.seek(0)
             settings = json.loads(response.headers.get("X-Maestro-Source-Settings") or "{}")
-            return CrawlInput(kind=response.headers.get("X-Maestro-Source-Kind", ""), settings=settings,
-                              sealed_credentials=response.headers.get("X-Maestro-Sealed-Credentials"),
-                              data=spooled, size=size)
+            return CrawlInput(
+                kind=response.headers.get("X-Maestro-Source-Kind", ""),
+                settings=settings,
+                sealed_credentials=response.headers.get("X-Maestro-Sealed-Credentials"),
+                data=spooled,
+                size=size,
+            )
 
     def put_result(self, graph: str, source: str, crawl: str, result: dict[str, Any]) -> dict[str, Any]:
         """Write the crawl's result; the app's answer (the crawl with its counts)."""
-        response = self.session.put(self._crawl_url(graph, source, crawl), headers=self._headers(), json=result,
-                                    timeout=self.timeout)
+        response = self.session.put(
+            self._crawl_url(graph, source, crawl), headers=self._headers(), json=result, timeout=self.timeout
+        )
         if response.status_code != 200:
             raise AppRefused(response.status_code, refusal_message(response))
         answer: dict[str, Any] = response.json()

@@ -5,6 +5,7 @@ MAESTRO_DISCOVERY_TIMEOUT is killed, not merely abandoned, and a huge input's me
 child. Progress reaches the live server as `discovery.*` events on `graph:<id>`; a failure of any
 step ends the crawl `failed` with a message for a person (never a credential or the token).
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,8 +34,14 @@ MAX_PROBLEMS_NAMED = 5
 # milliseconds (a fresh "spawn" interpreter took about a second), and is still a clean single-threaded
 # process, never a fork of the service with its threads.
 _SPAWN = multiprocessing.get_context("forkserver")
-_SPAWN.set_forkserver_preload(["maestro_web.discovery.crawl", "maestro_web.discovery.inference",
-                               "maestro_web.discovery.kinds.compose", "maestro_web.discovery.kinds.kubernetes"])
+_SPAWN.set_forkserver_preload(
+    [
+        "maestro_web.discovery.crawl",
+        "maestro_web.discovery.inference",
+        "maestro_web.discovery.kinds.compose",
+        "maestro_web.discovery.kinds.kubernetes",
+    ]
+)
 
 
 class EventSink(Protocol):
@@ -66,8 +73,9 @@ def warm_up() -> None:
     forkserver.ensure_running()
 
 
-def _infer_in_child(kind: str, path: str | None, settings: dict[str, Any], credentials: dict[str, str] | None,
-                    out: Any) -> None:
+def _infer_in_child(
+    kind: str, path: str | None, settings: dict[str, Any], credentials: dict[str, str] | None, out: Any
+) -> None:
     """The child process: run the inference, report progress and the outcome on `out`."""
     from maestro_web.discovery.inference import InputRefused, infer
 
@@ -96,8 +104,14 @@ def _scrub(message: str, credentials: Mapping[str, str] | None) -> str:
     return message
 
 
-def run_inference(kind: str, path: str | None, settings: dict[str, Any], credentials: dict[str, str] | None,
-                  timeout: float, on_progress: Any) -> Any:
+def run_inference(
+    kind: str,
+    path: str | None,
+    settings: dict[str, Any],
+    credentials: dict[str, str] | None,
+    timeout: float,
+    on_progress: Any,
+) -> Any:
     """The Inference of the input in `path` (None for aws), computed in a child process killed after
     `timeout` seconds. Raises CrawlFailed with the reason."""
     out = _SPAWN.Queue()
@@ -108,7 +122,9 @@ def run_inference(kind: str, path: str | None, settings: dict[str, Any], credent
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise CrawlFailed(f"The crawl did not finish within {int(timeout)} seconds (MAESTRO_DISCOVERY_TIMEOUT).")
+                raise CrawlFailed(
+                    f"The crawl did not finish within {int(timeout)} seconds (MAESTRO_DISCOVERY_TIMEOUT)."
+                )
             try:
                 message = out.get(timeout=min(remaining, 1.0))
             except queue_module.Empty:
@@ -144,8 +160,12 @@ def result_payload(inference: Any) -> dict[str, Any]:
 
     payload_edges = []
     for edge in edges:
-        item: dict[str, Any] = {"source": edge.source, "target": edge.target,
-                                "evidence": evidence(edge.evidence) or ["inferred"], "confidence": edge.confidence}
+        item: dict[str, Any] = {
+            "source": edge.source,
+            "target": edge.target,
+            "evidence": evidence(edge.evidence) or ["inferred"],
+            "confidence": edge.confidence,
+        }
         for extra in ("calls", "p50_ms", "p99_ms"):
             if getattr(edge, extra, None) is not None:
                 item[extra] = getattr(edge, extra)
@@ -155,13 +175,17 @@ def result_payload(inference: Any) -> dict[str, Any]:
         shown = "; ".join(problems[:MAX_PROBLEMS_NAMED])
         more = f"; and {len(problems) - MAX_PROBLEMS_NAMED} more" if len(problems) > MAX_PROBLEMS_NAMED else ""
         message = f"Skipped: {shown}{more}."[:4900]
-    return {"status": "partial" if problems else "ok", "message": message,
-            "nodes": [{"name": node.name, "kind": node.kind, "evidence": evidence(node.evidence)} for node in nodes],
-            "edges": payload_edges}
+    return {
+        "status": "partial" if problems else "ok",
+        "message": message,
+        "nodes": [{"name": node.name, "kind": node.kind, "evidence": evidence(node.evidence)} for node in nodes],
+        "edges": payload_edges,
+    }
 
 
-def run_crawl(settings: DiscoverySettings, command: Command, events: EventSink | None = None,
-              client: AppClient | None = None) -> str:
+def run_crawl(
+    settings: DiscoverySettings, command: Command, events: EventSink | None = None, client: AppClient | None = None
+) -> str:
     """Carry out one crawl; the status it ended with ("ok", "partial", "failed", or "taken" when
     another discovery process had claimed it)."""
     channel = graph_channel(command.graph)
@@ -206,17 +230,19 @@ def run_crawl(settings: DiscoverySettings, command: Command, events: EventSink |
                 while chunk := given.data.read(256 * 1024):
                     copy.write(chunk)
         given.data.close()
-        inference_settings = {**settings.extra, **given.settings,
-                              "aws_endpoints": list(settings.aws_endpoints)}
+        inference_settings = {**settings.extra, **given.settings, "aws_endpoints": list(settings.aws_endpoints)}
 
         def on_progress(phase: str, percent: int) -> None:
-            announce("discovery.progress", {"phase": phase, "percent": 10 + percent * 8 // 10,
-                                            "nodes": None, "edges": None})
+            announce(
+                "discovery.progress", {"phase": phase, "percent": 10 + percent * 8 // 10, "nodes": None, "edges": None}
+            )
 
         inference = run_inference(given.kind, path, inference_settings, credentials, settings.timeout, on_progress)
         payload = result_payload(inference)
-        announce("discovery.progress", {"phase": "saving", "percent": 95, "nodes": len(payload["nodes"]),
-                                        "edges": len(payload["edges"])})
+        announce(
+            "discovery.progress",
+            {"phase": "saving", "percent": 95, "nodes": len(payload["nodes"]), "edges": len(payload["edges"])},
+        )
     except CrawlFailed as exc:
         payload = {"status": "failed", "message": str(exc)[:4900], "nodes": [], "edges": []}
     finally:
@@ -235,8 +261,23 @@ def run_crawl(settings: DiscoverySettings, command: Command, events: EventSink |
     if crawl["status"] == "failed":
         announce("discovery.failed", {"message": crawl["message"]})
     else:
-        announce("discovery.finished", {"status": crawl["status"], "added": crawl["added"],
-                                        "removed": crawl["removed"], "unchanged": crawl["unchanged"]})
-    log.info("Crawl %s of source %s on graph %s: %s (+%d -%d =%d)", command.crawl, command.source, command.graph,
-             crawl["status"], crawl["added"], crawl["removed"], crawl["unchanged"])
+        announce(
+            "discovery.finished",
+            {
+                "status": crawl["status"],
+                "added": crawl["added"],
+                "removed": crawl["removed"],
+                "unchanged": crawl["unchanged"],
+            },
+        )
+    log.info(
+        "Crawl %s of source %s on graph %s: %s (+%d -%d =%d)",
+        command.crawl,
+        command.source,
+        command.graph,
+        crawl["status"],
+        crawl["added"],
+        crawl["removed"],
+        crawl["unchanged"],
+    )
     return str(crawl["status"])

@@ -7,6 +7,7 @@ crawled (the aws kind loads boto3, which the others do not need).
 
 Flask-free and database-free: the discovery service runs it, and tests call it directly.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -19,18 +20,18 @@ Confidence = Literal["declared", "configured", "observed", "inferred"]
 
 @dataclass(frozen=True)
 class Node:
-    name: str                       # <= 100 chars (SPEC §4); the name used in the graph
-    kind: str | None = None         # "database", "cache", "queue", "frontend", "external", "function", ... or None
+    name: str  # <= 100 chars (SPEC §4); the name used in the graph
+    kind: str | None = None  # "database", "cache", "queue", "frontend", "external", "function", ... or None
     evidence: tuple[str, ...] = ()  # plain words: "Deployment web (namespace shop)"
 
 
 @dataclass(frozen=True)
 class Edge:
-    source: str                     # "A -> B" = A depends on / calls B
+    source: str  # "A -> B" = A depends on / calls B
     target: str
-    evidence: tuple[str, ...]       # never empty
+    evidence: tuple[str, ...]  # never empty
     confidence: Confidence
-    calls: int | None = None        # otlp only
+    calls: int | None = None  # otlp only
     p50_ms: float | None = None
     p99_ms: float | None = None
 
@@ -53,8 +54,13 @@ KINDS = ("kubernetes", "compose", "otlp", "aws")
 MAX_BYTES = {"kubernetes": 5 * 2**20, "compose": 2**20, "otlp": 50 * 2**20}
 
 
-def infer(kind: str, data: BinaryIO | bytes | None, settings: Mapping[str, object],
-          credentials: Mapping[str, str] | None = None, progress: Progress | None = None) -> Inference:
+def infer(
+    kind: str,
+    data: BinaryIO | bytes | None,
+    settings: Mapping[str, object],
+    credentials: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+) -> Inference:
     """Dispatch to maestro_web.discovery.kinds.<kind>.infer(...). `data` is the source's input
     (None for aws). Raises InputRefused. Every edge's endpoints are nodes of the result."""
     if kind not in KINDS:

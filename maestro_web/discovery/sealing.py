@@ -12,6 +12,7 @@ Text form: `v1.<recipient key id>.<base64url(ephemeral public || nonce || cipher
 (16 hex characters of SHA-256 of the public key) picks the private key on opening. Keys are written
 as base64url of their 32 raw bytes. Flask-free: both the app and the service import it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -54,8 +55,9 @@ def _raw_public(key: X25519PublicKey) -> bytes:
 def generate_key_pair() -> tuple[str, str]:
     """(private, public) as base64url text, for the instance secrets or an operator."""
     private = X25519PrivateKey.generate()
-    raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                serialization.NoEncryption())
+    raw = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
     return _b64(raw), _b64(_raw_public(private.public_key()))
 
 
@@ -113,8 +115,9 @@ def open_sealed(sealed: str, private_texts: list[str]) -> dict[str, str]:
         if len(raw) < 32 + 12 + 16:
             raise SealingError("the sealed credentials are malformed")
         ephemeral_raw, nonce, box = raw[:32], raw[32:44], raw[44:]
-        key = _key(private.exchange(X25519PublicKey.from_public_bytes(ephemeral_raw)), ephemeral_raw,
-                   _raw_public(public))
+        key = _key(
+            private.exchange(X25519PublicKey.from_public_bytes(ephemeral_raw)), ephemeral_raw, _raw_public(public)
+        )
         try:
             values = json.loads(ChaCha20Poly1305(key).decrypt(nonce, box, kid.encode()))
         except (InvalidTag, ValueError):
@@ -122,5 +125,4 @@ def open_sealed(sealed: str, private_texts: list[str]) -> dict[str, str]:
         if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
             raise SealingError("the sealed credentials are malformed")
         return values
-    raise SealingError("the credentials were sealed for a key this discovery service does not hold; "
-                       "save them again")
+    raise SealingError("the credentials were sealed for a key this discovery service does not hold; save them again")

@@ -7,6 +7,7 @@ command for a source that this process is crawling already is 409; when the pool
 waiting line are full, 503 with Retry-After. Which process runs a crawl is settled by the app: the
 first to read the input claims it, so two discovery processes never run the same crawl.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,13 @@ class DiscoveryService(CommandService):
 
     async def handle(self, request: web.Request) -> web.Response:
         ring = self.settings.command_ring
-        command_read = await read_command(request, lambda token: verify_command_token(token, ring), CommandTokenError,
-                                          "discovery command", MAX_COMMAND_BYTES)
+        command_read = await read_command(
+            request,
+            lambda token: verify_command_token(token, ring),
+            CommandTokenError,
+            "discovery command",
+            MAX_COMMAND_BYTES,
+        )
         if isinstance(command_read, web.Response):
             return command_read
         token, claims, body = command_read
@@ -54,11 +60,19 @@ class DiscoveryService(CommandService):
                 return json_error(422, f"{name} must be an id of 1 to {MAX_ID_LENGTH} characters.")
         if body["graph"] != claims["graph"]:
             return json_error(403, "The command token was made for another graph.")
-        command = Command(graph=body["graph"], source=body["source"], crawl=body["crawl"], token=token,
-                          request_id=accept_request_id(request.headers.get(REQUEST_ID_HEADER)))
-        refused = self.admit(command.source, command.crawl,
-                             running="A crawl of this source is running; wait for it to finish.",
-                             busy="The discovery service is busy; try again in a moment.")
+        command = Command(
+            graph=body["graph"],
+            source=body["source"],
+            crawl=body["crawl"],
+            token=token,
+            request_id=accept_request_id(request.headers.get(REQUEST_ID_HEADER)),
+        )
+        refused = self.admit(
+            command.source,
+            command.crawl,
+            running="A crawl of this source is running; wait for it to finish.",
+            busy="The discovery service is busy; try again in a moment.",
+        )
         if refused is not None:
             return refused
         discovery_metrics.CRAWLS_STARTED.inc()

@@ -1,5 +1,6 @@
 """The discovery service's settings: read once from the app's config by `flask discovery serve`,
 then plain data handed to the lean service process over a pipe (never argv or the environment)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -60,8 +61,10 @@ def check_private_keys(private: str | None, previous: tuple[str, ...], config: M
     public = config.get("MAESTRO_DISCOVERY_PUBLIC_KEY")
     if public:
         others[public] = "MAESTRO_DISCOVERY_PUBLIC_KEY"
-    for name, key in (("MAESTRO_DISCOVERY_PRIVATE_KEY", private),
-                      *(("MAESTRO_DISCOVERY_PRIVATE_KEY_PREVIOUS", key) for key in previous)):
+    for name, key in (
+        ("MAESTRO_DISCOVERY_PRIVATE_KEY", private),
+        *(("MAESTRO_DISCOVERY_PRIVATE_KEY_PREVIOUS", key) for key in previous),
+    ):
         try:
             load_private_key(key)
         except (SealingError, ValueError):

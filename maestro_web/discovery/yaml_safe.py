@@ -13,6 +13,7 @@ libyaml's C parser and composer do the reading when present (as in PyYAML's CSaf
 weighing is one pass over the collections (scalars weigh 1), and strings, lists and plain mappings
 are then built directly, the rest by SafeConstructor: together a third faster than CSafeLoader.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -29,18 +30,20 @@ from yaml.scanner import Scanner
 
 from maestro_web.discovery.inference import InputRefused
 
-MAX_DEPTH = 100                 # Kubernetes objects nest 10-20 deep, CRD schemas some 40
-MAX_ALIAS_EXPANSION = 500_000   # nodes that aliases may add, in the whole input
+MAX_DEPTH = 100  # Kubernetes objects nest 10-20 deep, CRD schemas some 40
+MAX_ALIAS_EXPANSION = 500_000  # nodes that aliases may add, in the whole input
 
 try:  # libyaml's reader, scanner, parser and composer in one
     from yaml._yaml import CParser as _Reading
 except ImportError:  # pragma: no cover - PyYAML built without libyaml: the same, in Python
+
     class _Reading(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
         def __init__(self, stream: str) -> None:
             Reader.__init__(self, stream)
             Scanner.__init__(self)
             Parser.__init__(self)
             Composer.__init__(self)
+
 
 _IN_PROGRESS = (-1, -1)
 _STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
@@ -54,7 +57,7 @@ class BoundedSafeLoader(_Reading, SafeConstructor, Resolver):  # type: ignore[mi
         _Reading.__init__(self, stream)
         SafeConstructor.__init__(self)
         Resolver.__init__(self)
-        self.aliased = 0    # nodes added by aliases so far, over all documents
+        self.aliased = 0  # nodes added by aliases so far, over all documents
         self._distinct = 0
 
     def construct_document(self, node: Node) -> Any:
@@ -97,8 +100,10 @@ class BoundedSafeLoader(_Reading, SafeConstructor, Resolver):  # type: ignore[mi
         known = weights.get(key)
         if known is not None:
             if known is _IN_PROGRESS:
-                raise InputRefused(f"a YAML alias refers to a node that contains it (a recursive structure, "
-                                   f"line {node.start_mark.line + 1}); write the value out instead")
+                raise InputRefused(
+                    f"a YAML alias refers to a node that contains it (a recursive structure, "
+                    f"line {node.start_mark.line + 1}); write the value out instead"
+                )
             if depth + known[1] - 1 > MAX_DEPTH:
                 raise InputRefused(f"the YAML nests deeper than {MAX_DEPTH} levels; refused")
             return known
@@ -128,8 +133,9 @@ class BoundedSafeLoader(_Reading, SafeConstructor, Resolver):  # type: ignore[mi
 
 
 def _billion_laughs() -> InputRefused:
-    return InputRefused(f"the YAML aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes "
-                        "(a \"billion laughs\" document?); refused")
+    return InputRefused(
+        f'the YAML aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes (a "billion laughs" document?); refused'
+    )
 
 
 def load_all(text: str) -> Iterator[Any]:

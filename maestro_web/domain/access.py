@@ -1,4 +1,5 @@
 """The one place that decides whether a user may see or change a graph (SPEC §4 roles)."""
+
 from __future__ import annotations
 
 from maestro_web.models import Graph, Role, User

@@ -4,6 +4,7 @@ and the difference between two states of them (a version, SPEC §13).
 Hand lines are never changed here; a discovered node or edge that the spec also names simply gains
 one more origin. The worker is handed the union (`to_worker_spec`), capped at §4's limits.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -49,15 +50,27 @@ class Dependencies:
 
     def to_json(self, source_ids: dict[int, str]) -> dict[str, Any]:
         """The §11 shape of `GET /api/graphs/<id>/dependencies`; origins name a source's public id or "hand"."""
+
         def origin(value: Any) -> Any:
             return source_ids.get(value, value) if isinstance(value, int) else value
 
         return {
-            "nodes": [{"name": name, "kind": entry["attributes"].get("kind"),
-                       "origins": [origin(o) for o in entry["origins"]]} for name, entry in self.nodes.items()],
-            "edges": [{"source": source, "target": target,
-                       "origins": [{**item, "source": origin(item["source"])} for item in origins]}
-                      for (source, target), origins in self.edges.items()],
+            "nodes": [
+                {
+                    "name": name,
+                    "kind": entry["attributes"].get("kind"),
+                    "origins": [origin(o) for o in entry["origins"]],
+                }
+                for name, entry in self.nodes.items()
+            ],
+            "edges": [
+                {
+                    "source": source,
+                    "target": target,
+                    "origins": [{**item, "source": origin(item["source"])} for item in origins],
+                }
+                for (source, target), origins in self.edges.items()
+            ],
         }
 
 
@@ -84,15 +97,25 @@ def current_dependencies(graph: Graph, *, hand: Dependencies | None = None) -> D
     """The union the worker draws: the hand spec, then each source's discovered nodes and edges
     (origins are "hand" or the source's row id; `to_json` turns ids into public ids)."""
     result = hand if hand is not None else hand_spec(graph)
-    for node in db.session.scalars(select(DiscoveredNode).where(DiscoveredNode.graph_id == graph.id)
-                                   .order_by(DiscoveredNode.source_id, DiscoveredNode.id)):
+    for node in db.session.scalars(
+        select(DiscoveredNode)
+        .where(DiscoveredNode.graph_id == graph.id)
+        .order_by(DiscoveredNode.source_id, DiscoveredNode.id)
+    ):
         result.node(node.name, node.kind, node.source_id)
-    for edge in db.session.scalars(select(DiscoveredEdge).where(DiscoveredEdge.graph_id == graph.id)
-                                   .order_by(DiscoveredEdge.source_id, DiscoveredEdge.id)):
+    for edge in db.session.scalars(
+        select(DiscoveredEdge)
+        .where(DiscoveredEdge.graph_id == graph.id)
+        .order_by(DiscoveredEdge.source_id, DiscoveredEdge.id)
+    ):
         for name in (edge.source_name, edge.target_name):
             result.node(name, None, edge.source_id)
-        item: dict[str, Any] = {"source": edge.source_id, "evidence": list(edge.evidence or []),
-                                "confidence": edge.confidence, "last_seen": _iso(edge.last_seen)}
+        item: dict[str, Any] = {
+            "source": edge.source_id,
+            "evidence": list(edge.evidence or []),
+            "confidence": edge.confidence,
+            "last_seen": _iso(edge.last_seen),
+        }
         for extra in ("calls", "p50_ms", "p99_ms"):
             if getattr(edge, extra) is not None:
                 item[extra] = getattr(edge, extra)
@@ -101,8 +124,9 @@ def current_dependencies(graph: Graph, *, hand: Dependencies | None = None) -> D
 
 
 def source_public_ids(graph: Graph) -> dict[int, str]:
-    rows = db.session.execute(select(DiscoverySource.id, DiscoverySource.public_id)
-                              .where(DiscoverySource.graph_id == graph.id))
+    rows = db.session.execute(
+        select(DiscoverySource.id, DiscoverySource.public_id).where(DiscoverySource.graph_id == graph.id)
+    )
     return {row_id: public_id for row_id, public_id in rows}
 
 
@@ -131,8 +155,9 @@ def difference(before: Dependencies, after: Dependencies) -> Change:
     )
 
 
-def record_version(graph: Graph, change: Change, *, user: User | None = None,
-                   source: DiscoverySource | None = None) -> GraphVersion | None:
+def record_version(
+    graph: Graph, change: Change, *, user: User | None = None, source: DiscoverySource | None = None
+) -> GraphVersion | None:
     """A new version of `graph` when `change` changed anything (flushed by the caller's commit).
 
     Numbers come from max + 1 under the (graph, number) unique constraint: two changes of one graph
@@ -140,9 +165,13 @@ def record_version(graph: Graph, change: Change, *, user: User | None = None,
     by its caller's transaction, like any conflicting write)."""
     if change.empty:
         return None
-    number = (db.session.scalar(select(func.max(GraphVersion.number)).where(GraphVersion.graph_id == graph.id)) or 0) + 1
+    number = (
+        db.session.scalar(select(func.max(GraphVersion.number)).where(GraphVersion.graph_id == graph.id)) or 0
+    ) + 1
     version = GraphVersion(
-        graph_id=graph.id, number=number, user_id=user.id if user is not None else None,
+        graph_id=graph.id,
+        number=number,
+        user_id=user.id if user is not None else None,
         source_id=source.id if source is not None else None,
         source_label=source.label if source is not None else None,
         source_public_id=source.public_id if source is not None else None,

@@ -1,4 +1,5 @@
 """What a downloaded file is called (a picture, a report): one rule for the visitor's downloads and the reports."""
+
 from __future__ import annotations
 
 import re

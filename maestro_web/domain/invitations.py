@@ -6,6 +6,7 @@ invitation_tokens.py) that works for 7 days. The link is bound to the address: i
 only to the account with that address, created at the link (auth/invitation.py) or logged in
 through it. Someone given a role on an existing account gets a note saying so.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -48,13 +49,24 @@ def invite(graph: Graph, email: str, role: Role, by: User) -> tuple[Invitation, 
     email = normalize_email(email)
     db.session.execute(
         update(Invitation)
-        .where(Invitation.graph_id == graph.id, Invitation.email == email, Invitation.accepted_at.is_(None),
-               Invitation.withdrawn_at.is_(None))
+        .where(
+            Invitation.graph_id == graph.id,
+            Invitation.email == email,
+            Invitation.accepted_at.is_(None),
+            Invitation.withdrawn_at.is_(None),
+        )
         .values(withdrawn_at=now)
     )
     token, digest = invitation_tokens.new_token()
-    invitation = Invitation(graph=graph, email=email, role=int(role), token_digest=digest, invited_by_id=by.id,
-                            created_at=now, expires_at=now + timedelta(seconds=invitation_tokens.LIFETIME))
+    invitation = Invitation(
+        graph=graph,
+        email=email,
+        role=int(role),
+        token_digest=digest,
+        invited_by_id=by.id,
+        created_at=now,
+        expires_at=now + timedelta(seconds=invitation_tokens.LIFETIME),
+    )
     db.session.add(invitation)
     db.session.flush()
     return invitation, token
@@ -62,17 +74,25 @@ def invite(graph: Graph, email: str, role: Role, by: User) -> tuple[Invitation, 
 
 def pending_invitations(graph: Graph) -> list[Invitation]:
     """The invitations of `graph` whose link still works, newest first."""
-    return list(db.session.scalars(
-        select(Invitation).where(Invitation.graph_id == graph.id, Invitation.accepted_at.is_(None),
-                                 Invitation.withdrawn_at.is_(None), Invitation.expires_at > utcnow())
-        .order_by(Invitation.id.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(Invitation)
+            .where(
+                Invitation.graph_id == graph.id,
+                Invitation.accepted_at.is_(None),
+                Invitation.withdrawn_at.is_(None),
+                Invitation.expires_at > utcnow(),
+            )
+            .order_by(Invitation.id.desc())
+        )
+    )
 
 
 def withdraw(graph: Graph, invitation_public_id: str) -> Invitation:
     """Withdraw a pending invitation of `graph`: its link stops at once. NoSuchInvitation when there is none."""
-    invitation = db.session.scalar(select(Invitation).where(
-        Invitation.graph_id == graph.id, Invitation.public_id == invitation_public_id))
+    invitation = db.session.scalar(
+        select(Invitation).where(Invitation.graph_id == graph.id, Invitation.public_id == invitation_public_id)
+    )
     if invitation is None or invitation.state() != "pending":
         raise NoSuchInvitation("There is no pending invitation with this id on this graph.")
     invitation.withdrawn_at = utcnow()
@@ -106,8 +126,12 @@ def accept(invitation: Invitation, user: User) -> GraphRole:
     now = utcnow()
     used = db.session.execute(
         update(Invitation)
-        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None), Invitation.withdrawn_at.is_(None),
-               Invitation.expires_at > now)
+        .where(
+            Invitation.id == invitation.id,
+            Invitation.accepted_at.is_(None),
+            Invitation.withdrawn_at.is_(None),
+            Invitation.expires_at > now,
+        )
         .values(accepted_at=now, accepted_by_id=user.id)
         .execution_options(synchronize_session=False)
     )
@@ -131,19 +155,35 @@ def _link(endpoint: str, **values: Any) -> str:
 def send_invitation(invitation: Invitation, token: str, by: User) -> None:
     """Mail the invitation's link to the invited address."""
     values = {
-        "by": by.name, "graph": invitation.graph.name, "role": invitation.role_enum.label,
-        "link": f"{_link('auth.invitation')}?token={token}", "days": LIFETIME_DAYS,
+        "by": by.name,
+        "graph": invitation.graph.name,
+        "role": invitation.role_enum.label,
+        "link": f"{_link('auth.invitation')}?token={token}",
+        "days": LIFETIME_DAYS,
     }
     subject = INVITATION_SUBJECT
-    send_mail(invitation.email, subject, render_template("mail/invitation.txt", **values),
-              render_template("mail/invitation.html", **values))
+    send_mail(
+        invitation.email,
+        subject,
+        render_template("mail/invitation.txt", **values),
+        render_template("mail/invitation.html", **values),
+    )
 
 
 def send_access_granted(grant: GraphRole, by: User) -> None:
     """Tell a registered user they were given a role (or another one) on a graph."""
     graph = grant.graph
-    values = {"name": grant.user.name, "by": by.name, "graph": graph.name, "role": grant.role_enum.label,
-              "link": _link("graphs.detail", graph_id=graph.public_id)}
+    values = {
+        "name": grant.user.name,
+        "by": by.name,
+        "graph": graph.name,
+        "role": grant.role_enum.label,
+        "link": _link("graphs.detail", graph_id=graph.public_id),
+    }
     subject = ACCESS_SUBJECT
-    send_mail(grant.user.email, subject, render_template("mail/access_granted.txt", **values),
-              render_template("mail/access_granted.html", **values))
+    send_mail(
+        grant.user.email,
+        subject,
+        render_template("mail/access_granted.txt", **values),
+        render_template("mail/access_granted.html", **values),
+    )

@@ -1,5 +1,6 @@
 """The public URL of a share link: Maestro's shape (SPEC §3.2), from configuration, never from the
 request's Host header."""
+
 from __future__ import annotations
 
 from flask import current_app

@@ -6,6 +6,7 @@ refusing ends the row `failed` at once with a message that says so, so a report 
 `running` by the app. The service answers through `PUT …/reports/<rid>` (api/report_routes.py):
 the whole file, which `finish` stores with the status `ready` in one statement, or a failure.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -30,8 +31,12 @@ class ReportNotStarted(Exception):
 
 
 def has_version(graph: Graph, number: int) -> bool:
-    return db.session.scalar(select(GraphVersion.id).where(GraphVersion.graph_id == graph.id,
-                                                           GraphVersion.number == number)) is not None
+    return (
+        db.session.scalar(
+            select(GraphVersion.id).where(GraphVersion.graph_id == graph.id, GraphVersion.number == number)
+        )
+        is not None
+    )
 
 
 def reports_of(graph: Graph) -> list[Report]:
@@ -40,12 +45,14 @@ def reports_of(graph: Graph) -> list[Report]:
     return Report.list_for(graph)
 
 
-def start_report(config: Mapping[str, Any], graph: Graph, user: User, fmt: str, since: int | None,
-                 weekly: bool = False) -> Report:
+def start_report(
+    config: Mapping[str, Any], graph: Graph, user: User, fmt: str, since: int | None, weekly: bool = False
+) -> Report:
     """A new report of `graph` for `user` (`weekly`: for the graph's subscribers), handed to the report
     service; raises ReportNotStarted (the row committed `failed`) when the service did not take it."""
-    report = Report(graph_id=graph.id, format=fmt, since=since, requested_by_id=user.id, status="running",
-                    weekly=weekly)
+    report = Report(
+        graph_id=graph.id, format=fmt, since=since, requested_by_id=user.id, status="running", weekly=weekly
+    )
     db.session.add(report)
     commit_for_other_processes()  # the service reads the row at once (receipts.py)
     problem = _send_command(config, graph, user, report)
@@ -58,13 +65,27 @@ def start_report(config: Mapping[str, Any], graph: Graph, user: User, fmt: str, 
 
 def _send_command(config: Mapping[str, Any], graph: Graph, user: User, report: Report) -> str | None:
     """Hand the report to the service; None when it took it (202), else why not, for a person."""
-    token = report_tokens.issue_report_token(config["KEY_RINGS"][report_tokens.CONTEXT], user_id=user.public_id,
-                                             graph_id=graph.public_id, report_id=report.public_id,
-                                             token_version=user.token_version)
-    return post_command(f"{config['MAESTRO_REPORTS_URL']}/reports", token,
-                        {"graph": graph.public_id, "report": report.public_id, "format": report.format,
-                         "since": report.since, "requested_by": user.name or user.email},
-                        service="report service", thing="report", start="flask reports serve")
+    token = report_tokens.issue_report_token(
+        config["KEY_RINGS"][report_tokens.CONTEXT],
+        user_id=user.public_id,
+        graph_id=graph.public_id,
+        report_id=report.public_id,
+        token_version=user.token_version,
+    )
+    return post_command(
+        f"{config['MAESTRO_REPORTS_URL']}/reports",
+        token,
+        {
+            "graph": graph.public_id,
+            "report": report.public_id,
+            "format": report.format,
+            "since": report.since,
+            "requested_by": user.name or user.email,
+        },
+        service="report service",
+        thing="report",
+        start="flask reports serve",
+    )
 
 
 def download_name(graph: Graph, report: Report) -> str:

@@ -14,6 +14,7 @@ JSON form (import): ``{"nodes": ["a", {"name": "b", "kind": "db"}], "edges": [["
 
 Every problem names its line and what was expected; at most ``MAX_PROBLEMS`` are reported.
 """
+
 from __future__ import annotations
 
 import re
@@ -132,13 +133,21 @@ class _Builder:
 
     def finish(self) -> ParsedSpec:
         if self.too_many_nodes_at is not None:
-            self.problems.insert(0, SpecProblem(
-                self.too_many_nodes_at,
-                _at(self.too_many_nodes_at, f"too many nodes: {self.node_count:,} (at most {MAX_NODES:,})")))
+            self.problems.insert(
+                0,
+                SpecProblem(
+                    self.too_many_nodes_at,
+                    _at(self.too_many_nodes_at, f"too many nodes: {self.node_count:,} (at most {MAX_NODES:,})"),
+                ),
+            )
         if self.too_many_edges_at is not None:
-            self.problems.insert(0, SpecProblem(
-                self.too_many_edges_at,
-                _at(self.too_many_edges_at, f"too many edges: {self.edge_count:,} (at most {MAX_EDGES:,})")))
+            self.problems.insert(
+                0,
+                SpecProblem(
+                    self.too_many_edges_at,
+                    _at(self.too_many_edges_at, f"too many edges: {self.edge_count:,} (at most {MAX_EDGES:,})"),
+                ),
+            )
         if self.problems:
             raise SpecError(self.problems[:MAX_PROBLEMS])
         return self.spec
@@ -153,7 +162,9 @@ def parse_spec(text: str) -> ParsedSpec:
     if not isinstance(text, str):
         raise SpecError([SpecProblem(None, "the spec must be text")])
     if len(text) > MAX_SPEC_CHARS:
-        raise SpecError([SpecProblem(None, f"the spec is too long: {len(text):,} characters (at most {MAX_SPEC_CHARS:,})")])
+        raise SpecError(
+            [SpecProblem(None, f"the spec is too long: {len(text):,} characters (at most {MAX_SPEC_CHARS:,})")]
+        )
     bad = _UNSTORABLE.search(text)
     if bad:
         line = len(_LINE_BREAK.findall(text, 0, bad.start())) + 1
@@ -166,6 +177,7 @@ def parse_spec(text: str) -> ParsedSpec:
 
 
 # -- the text form ----------------------------------------------------------------------------
+
 
 def _parse_text(text: str) -> ParsedSpec:
     builder = _Builder()
@@ -258,7 +270,9 @@ def _parse_attributes(builder: _Builder, line: int, name: str, body: str) -> dic
             builder.problem(line, f"attribute names are letters, digits, '_' and '-' (got '{_short(key)}')")
             return None
         if len(value) > MAX_ATTRIBUTE_VALUE_LENGTH or _CONTROL.search(value):
-            builder.problem(line, f"the value of {key} must be at most {MAX_ATTRIBUTE_VALUE_LENGTH} printable characters")
+            builder.problem(
+                line, f"the value of {key} must be at most {MAX_ATTRIBUTE_VALUE_LENGTH} printable characters"
+            )
             return None
         attributes[key] = value
     return attributes
@@ -280,6 +294,7 @@ def _short(text: str, limit: int = 40) -> str:
 
 
 # -- the JSON form ----------------------------------------------------------------------------
+
 
 def _parse_json(text: str) -> ParsedSpec:
     try:
@@ -308,8 +323,14 @@ def _parse_json(text: str) -> ParsedSpec:
         for key, value in item.items():
             if key == "name":
                 continue
-            if not _ATTRIBUTE_KEY.match(str(key)) or not isinstance(value, (str, int, float)) or isinstance(value, bool):
-                builder.problem(None, f"{where}: attribute '{_short(str(key))}' must be a short name with a text or number value")
+            if (
+                not _ATTRIBUTE_KEY.match(str(key))
+                or not isinstance(value, (str, int, float))
+                or isinstance(value, bool)
+            ):
+                builder.problem(
+                    None, f"{where}: attribute '{_short(str(key))}' must be a short name with a text or number value"
+                )
                 continue
             attributes[key] = str(value)
         if len(attributes) > MAX_ATTRIBUTES:
@@ -341,6 +362,8 @@ def _parse_json(text: str) -> ParsedSpec:
 
 def _json_name(builder: _Builder, where: str, name: str) -> bool:
     if len(name) > MAX_NAME_LENGTH or _CONTROL.search(name):
-        builder.problem(None, f"{where}: the name '{_short(name)}' must be at most {MAX_NAME_LENGTH} printable characters")
+        builder.problem(
+            None, f"{where}: the name '{_short(name)}' must be at most {MAX_NAME_LENGTH} printable characters"
+        )
         return False
     return True

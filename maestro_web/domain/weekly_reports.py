@@ -3,6 +3,7 @@ changed (an edit or a crawl made a version), `flask reports weekly` asks the rep
 the changes since the last mail, and once it is ready each chosen reader who still has Read gets it,
 with a one-click unsubscribe link (RFC 8058). A reader who lost Read gets nothing and is unsubscribed.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -47,14 +48,19 @@ def set_subscribers(graph: Graph, admin: User, user_ids: set[int]) -> None:
 
 
 def _newest_version(graph: Graph) -> tuple[int, datetime] | None:
-    row = db.session.execute(select(GraphVersion.number, GraphVersion.at).where(GraphVersion.graph_id == graph.id)
-                             .order_by(GraphVersion.number.desc()).limit(1)).first()
+    row = db.session.execute(
+        select(GraphVersion.number, GraphVersion.at)
+        .where(GraphVersion.graph_id == graph.id)
+        .order_by(GraphVersion.number.desc())
+        .limit(1)
+    ).first()
     return (row[0], row[1]) if row else None
 
 
 def _version_before(graph: Graph, moment: datetime) -> int | None:
-    number: int | None = db.session.scalar(select(func.max(GraphVersion.number))
-                                           .where(GraphVersion.graph_id == graph.id, GraphVersion.at < moment))
+    number: int | None = db.session.scalar(
+        select(func.max(GraphVersion.number)).where(GraphVersion.graph_id == graph.id, GraphVersion.at < moment)
+    )
     return number
 
 
@@ -77,8 +83,9 @@ def send_weekly_reports(config: Mapping[str, Any], now: datetime | None = None) 
         if newest is None or newest[1] <= since_moment:
             outcome.unchanged += 1
             continue
-        running = db.session.scalar(select(Report.id).where(Report.graph_id == graph.id, Report.weekly.is_(True),
-                                                            Report.status == "running"))
+        running = db.session.scalar(
+            select(Report.id).where(Report.graph_id == graph.id, Report.weekly.is_(True), Report.status == "running")
+        )
         if running is not None:
             continue
         sent = [sub.sent_version for sub in subs if sub.sent_version is not None]
@@ -105,12 +112,21 @@ def deliver_weekly(report: Report) -> int:
             db.session.delete(sub)
             continue
         unsubscribe = base + url_for("report_mail.unsubscribe", code=sub.code)
-        values = {"name": sub.user.name, "graph": graph.name, "since": report.since, "unsubscribe": unsubscribe,
-                  "link": base + url_for("reports.index", graph_id=graph.public_id)}
-        send_mail(sub.user.email, f"Weekly report: {graph.name}", render_template("mail/weekly_report.txt", **values),
-                  render_template("mail/weekly_report.html", **values), attachment=attachment,
-                  headers={"List-Unsubscribe": f"<{unsubscribe}>",
-                           "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+        values = {
+            "name": sub.user.name,
+            "graph": graph.name,
+            "since": report.since,
+            "unsubscribe": unsubscribe,
+            "link": base + url_for("reports.index", graph_id=graph.public_id),
+        }
+        send_mail(
+            sub.user.email,
+            f"Weekly report: {graph.name}",
+            render_template("mail/weekly_report.txt", **values),
+            render_template("mail/weekly_report.html", **values),
+            attachment=attachment,
+            headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        )
         sub.last_sent_at = utcnow()
         sub.sent_version = newest[0] if newest else None
         sent += 1

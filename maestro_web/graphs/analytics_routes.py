@@ -1,5 +1,6 @@
 """The owner's analytics pages of a graph, under /analytics/graphs/<id>: the rendered picture, the raw
 SVG and the SVG/PNG downloads, for users with Read (session cookie, never a token)."""
+
 from __future__ import annotations
 
 import re
@@ -21,15 +22,30 @@ from maestro_web.web.headers import svg_document
 def graph_page(graph: Graph) -> dict[str, Any]:
     """The fields of a graph page: the visitor's allow-list (public/presenters.py), of the latest picture."""
     picture = GraphResult.latest_for(graph, with_picture=True)
-    return page_fields(graph.name, graph.type, graph.status, graph.message, graph.info,
-                       picture.svg if picture else None, picture.created_at if picture else None)
+    return page_fields(
+        graph.name,
+        graph.type,
+        graph.status,
+        graph.message,
+        graph.info,
+        picture.svg if picture else None,
+        picture.created_at if picture else None,
+    )
 
 
 @graphs_bp.get("/analytics/graphs/<graph_id>")
 def graph_view(graph_id: str):
     graph, role = authorize_graph(graph_id, current_user())
-    return render_template("analytics/graph.html", page=graph_page(graph), graph_id=graph.public_id, private=True,
-                           since=_since(graph), graph=graph, role=role, badge_status=graph.shown_status())
+    return render_template(
+        "analytics/graph.html",
+        page=graph_page(graph),
+        graph_id=graph.public_id,
+        private=True,
+        since=_since(graph),
+        graph=graph,
+        role=role,
+        badge_status=graph.shown_status(),
+    )
 
 
 def _since(graph: Graph) -> SinceVersion | None:

@@ -1,4 +1,5 @@
 """Graph forms. The JSON API validates through the same classes (see api/graph_routes.py)."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -22,13 +23,23 @@ TYPE_CHOICES = [SelectChoice(value, label) for value, label in GRAPH_TYPES.items
 class GraphForm(FlaskForm):
     name = StringField(
         "Name",
-        validators=[DataRequired("Give the graph a name."), Length(max=NAME_MAX_LENGTH, message=f"At most {NAME_MAX_LENGTH} characters.")],
+        validators=[
+            DataRequired("Give the graph a name."),
+            Length(max=NAME_MAX_LENGTH, message=f"At most {NAME_MAX_LENGTH} characters."),
+        ],
     )
     # "business" is taken for Maestro's "bussiness" (coerce); anything else is refused naming both spellings.
-    type = SelectField("Type", choices=TYPE_CHOICES, default="infra", coerce=normalize_graph_type, validate_choice=False,
-                       validators=[AnyOf(list(GRAPH_TYPES), message=f"Choose {GRAPH_TYPE_CHOICES_TEXT}.")])
+    type = SelectField(
+        "Type",
+        choices=TYPE_CHOICES,
+        default="infra",
+        coerce=normalize_graph_type,
+        validate_choice=False,
+        validators=[AnyOf(list(GRAPH_TYPES), message=f"Choose {GRAPH_TYPE_CHOICES_TEXT}.")],
+    )
     description = TextAreaField(
-        "Description", validators=[Length(max=DESCRIPTION_MAX_LENGTH, message=f"At most {DESCRIPTION_MAX_LENGTH} characters.")]
+        "Description",
+        validators=[Length(max=DESCRIPTION_MAX_LENGTH, message=f"At most {DESCRIPTION_MAX_LENGTH} characters.")],
     )
     show_description = BooleanField("Show the description to visitors of this graph's share links")
     spec = TextAreaField("Dependencies")
@@ -62,7 +73,9 @@ class NewGraphForm(GraphForm):
 
 class RoleForm(FlaskForm):
     # A registered user gets the role at once; any other address an invitation (SPEC §4).
-    email = EmailField("E-mail", validators=[DataRequired("Enter an e-mail address."), Email("Enter a valid e-mail address.")])
+    email = EmailField(
+        "E-mail", validators=[DataRequired("Enter an e-mail address."), Email("Enter a valid e-mail address.")]
+    )
     role = SelectField("Role", choices=ROLE_CHOICES, default=str(int(Role.READ)))
     submit = SubmitField("Grant")
 

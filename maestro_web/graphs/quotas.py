@@ -14,6 +14,7 @@ The counts are read, then the row is written: two requests racing may pass one o
 quota is a fairness bound, not a security boundary, so one over is harmless; the job claim's
 round-robin across owners (ingest/jobs.py) keeps the queue fair whatever the counts.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,11 +44,15 @@ class QuotaExceeded(Refused):
 def check_new_graph(owner: User) -> None:
     """May `owner` create one more graph (and queue its first run)?"""
     limit = current_app.config["MAESTRO_QUOTA_GRAPHS"]
-    owned = db.session.scalar(
-        select(func.count(Graph.id)).where(Graph.owner_id == owner.id, Graph.deleted_at.is_(None))) or 0
+    owned = (
+        db.session.scalar(select(func.count(Graph.id)).where(Graph.owner_id == owner.id, Graph.deleted_at.is_(None)))
+        or 0
+    )
     if owned >= limit:
-        raise QuotaExceeded(f"You own {_count(owned, 'graph')}; the graph quota is {limit} per account. "
-                            "Delete graphs you no longer need to make new ones.")
+        raise QuotaExceeded(
+            f"You own {_count(owned, 'graph')}; the graph quota is {limit} per account. "
+            "Delete graphs you no longer need to make new ones."
+        )
     check_new_run(owner, None)
 
 
@@ -57,26 +62,37 @@ def check_new_run(owner: User, graph: Graph | None) -> None:
     A run queued for a graph that already has an open run replaces it (Graph.queue_run), so that
     graph's open run is not counted against the queued-runs quota."""
     limit = current_app.config["MAESTRO_QUOTA_QUEUED_RUNS"]
-    waiting = select(func.count(GraphRun.id)).join(Graph, Graph.id == GraphRun.graph_id).where(
-        Graph.owner_id == owner.id, Graph.deleted_at.is_(None), GraphRun.state.in_(OPEN_STATES))
+    waiting = (
+        select(func.count(GraphRun.id))
+        .join(Graph, Graph.id == GraphRun.graph_id)
+        .where(Graph.owner_id == owner.id, Graph.deleted_at.is_(None), GraphRun.state.in_(OPEN_STATES))
+    )
     if graph is not None and graph.id is not None:
         waiting = waiting.where(GraphRun.graph_id != graph.id)
     count = db.session.scalar(waiting) or 0
     if count >= limit:
         waiting_now = f"{_count(count, 'graph')} of yours {'is' if count == 1 else 'are'} waiting"
-        raise QuotaExceeded(f"{waiting_now} for the analytics worker; the queued-runs quota is {limit} at once. "
-                            "Try again when some of them are drawn.", 60)
+        raise QuotaExceeded(
+            f"{waiting_now} for the analytics worker; the queued-runs quota is {limit} at once. "
+            "Try again when some of them are drawn.",
+            60,
+        )
 
     hourly = current_app.config["MAESTRO_QUOTA_RUNS_PER_HOUR"]
     since = utcnow() - HOUR
     recent = db.session.execute(
-        select(func.count(GraphRun.id), func.min(GraphRun.queued_at)).join(Graph, Graph.id == GraphRun.graph_id)
-        .where(Graph.owner_id == owner.id, GraphRun.queued_at >= since)).one()
+        select(func.count(GraphRun.id), func.min(GraphRun.queued_at))
+        .join(Graph, Graph.id == GraphRun.graph_id)
+        .where(Graph.owner_id == owner.id, GraphRun.queued_at >= since)
+    ).one()
     if recent[0] >= hourly:
         oldest = recent[1] if recent[1] is not None else utcnow()
         wait = max(1, math.ceil((oldest + HOUR - utcnow()).total_seconds()))
-        raise QuotaExceeded(f"Your graphs have had {_count(recent[0], 'run')} in the last hour; the runs-per-hour "
-                            f"quota is {hourly}. Try again in {_count(math.ceil(wait / 60), 'minute')}.", wait)
+        raise QuotaExceeded(
+            f"Your graphs have had {_count(recent[0], 'run')} in the last hour; the runs-per-hour "
+            f"quota is {hourly}. Try again in {_count(math.ceil(wait / 60), 'minute')}.",
+            wait,
+        )
 
 
 def _count(number: int, noun: str) -> str:

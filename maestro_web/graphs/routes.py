@@ -1,4 +1,5 @@
 """Thin views over graphs/services.py; every graph is loaded through access.authorize_graph()."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -53,8 +54,13 @@ PER_PAGE = 20
 
 
 def _changes(form: GraphForm) -> GraphChanges:
-    return GraphChanges(name=form.name.data or "", type=form.type.data, description=form.description.data or "",
-                        spec=form.spec.data or "", show_description=bool(form.show_description.data))
+    return GraphChanges(
+        name=form.name.data or "",
+        type=form.type.data,
+        description=form.description.data or "",
+        spec=form.spec.data or "",
+        show_description=bool(form.show_description.data),
+    )
 
 
 def _page_number() -> int:
@@ -76,8 +82,9 @@ def index():
     cursor = Cursor.decode(request.args["cursor"]) if request.args.get("cursor") else None  # BadCursor: 400
     page = None if cursor else _page_number()
     found = list_graphs(current_user(), search=search, status=status, per_page=PER_PAGE, page=page, cursor=cursor)
-    return render_template("graphs/index.html", found=found, graphs=found.graphs, search=search, status=status,
-                           statuses=GRAPH_STATUSES)
+    return render_template(
+        "graphs/index.html", found=found, graphs=found.graphs, search=search, status=status, statuses=GRAPH_STATUSES
+    )
 
 
 @graphs_bp.route("/graphs/new", methods=["GET", "POST"])
@@ -88,8 +95,11 @@ def create():
         db.session.commit()
         flash("Graph created. The analytics worker will draw it shortly.", "success until-drawn")
         if same_name_count(graph) > 1:  # a gentle word, not a refusal: two graphs may share a name
-            flash(f"You now have {same_name_count(graph)} graphs named “{graph.name}”; rename one on its Edit page "
-                  "to tell them apart.", "warning")
+            flash(
+                f"You now have {same_name_count(graph)} graphs named “{graph.name}”; rename one on its Edit page "
+                "to tell them apart.",
+                "warning",
+            )
         return redirect(url_for("graphs.detail", graph_id=graph.public_id))
     status = 422 if request.method == "POST" else 200
     return render_template("graphs/form.html", form=form, graph=None, example_spec=examples.WEB_SHOP), status
@@ -98,17 +108,27 @@ def create():
 @graphs_bp.get("/graphs/<graph_id>")
 def detail(graph_id: str):
     graph, role = authorize_graph(graph_id, current_user())
-    return render_template("graphs/detail.html", graph=graph, role=role, run=graph.current_run(),
-                           page=_overview_picture(graph), private=True, graph_id=graph.public_id,
-                           **dependencies_context(graph))
+    return render_template(
+        "graphs/detail.html",
+        graph=graph,
+        role=role,
+        run=graph.current_run(),
+        page=_overview_picture(graph),
+        private=True,
+        graph_id=graph.public_id,
+        **dependencies_context(graph),
+    )
 
 
 def _overview_picture(graph: Graph) -> dict[str, Any]:
     """What the Overview's picture (templates/analytics/_picture.html) reads: the newest drawn picture,
     sanitized by an allow-list when the worker posted it, and the status its warning line needs."""
     picture = GraphResult.latest_for(graph, with_picture=True)
-    return {"svg": Markup(picture.svg) if picture is not None and picture.svg is not None else None,
-            "status": graph.status, "message": graph.message}
+    return {
+        "svg": Markup(picture.svg) if picture is not None and picture.svg is not None else None,
+        "status": graph.status,
+        "message": graph.message,
+    }
 
 
 @graphs_bp.route("/graphs/<graph_id>/edit", methods=["GET", "POST"])
@@ -118,11 +138,19 @@ def edit(graph_id: str):
     if form.validate_on_submit():
         queued = update_graph(graph, _changes(form), by=current_user())
         db.session.commit()
-        flash("Saved. " + ("The changed dependencies were queued for the analytics worker." if queued else ""), "success")
+        flash(
+            "Saved. " + ("The changed dependencies were queued for the analytics worker." if queued else ""), "success"
+        )
         return redirect(url_for("graphs.detail", graph_id=graph.public_id))
     status = 422 if request.method == "POST" else 200
-    return render_template("graphs/form.html", form=form, graph=graph, role=role, example_spec=examples.WEB_SHOP,
-                           discovered=discovered_by_source(graph)), status
+    return render_template(
+        "graphs/form.html",
+        form=form,
+        graph=graph,
+        role=role,
+        example_spec=examples.WEB_SHOP,
+        discovered=discovered_by_source(graph),
+    ), status
 
 
 @graphs_bp.post("/graphs/<graph_id>/rerun")
@@ -153,8 +181,11 @@ def access(graph_id: str):
             else:
                 if granted.invitation is not None:
                     send_invitation(granted.invitation, granted.token, by)
-                    flash(f"{granted.invitation.email} has no account yet: an invitation to the "
-                          f"{granted.invitation.role_enum.label} role is on its way (its link works for 7 days).", "success")
+                    flash(
+                        f"{granted.invitation.email} has no account yet: an invitation to the "
+                        f"{granted.invitation.role_enum.label} role is on its way (its link works for 7 days).",
+                        "success",
+                    )
                 elif granted.grant is not None:
                     if granted.changed:
                         send_access_granted(granted.grant, by)
@@ -174,10 +205,18 @@ def _refused_page(graph: Graph, role: Role, refused: Refused, status: int | None
 def _access_page(graph, role, form, status, error=None):
     working = working_links_by_creator(graph) if role.can_admin else {}
     grants = roles_of(graph)
-    return render_template("graphs/access.html", graph=graph, role=role, form=form, grants=grants, working=working,
-                           error=error, last_admin=last_admin_id(graph, grants),
-                           invitations=pending_invitations(graph) if role.can_admin else [],
-                           change_form=RoleChangeForm(formdata=None)), status
+    return render_template(
+        "graphs/access.html",
+        graph=graph,
+        role=role,
+        form=form,
+        grants=grants,
+        working=working,
+        error=error,
+        last_admin=last_admin_id(graph, grants),
+        invitations=pending_invitations(graph) if role.can_admin else [],
+        change_form=RoleChangeForm(formdata=None),
+    ), status
 
 
 @graphs_bp.post("/graphs/<graph_id>/access/<user_id>/role")
@@ -209,8 +248,10 @@ def links_stopped(count: int) -> str:
     if not count:
         return ""
     links = "1 active link" if count == 1 else f"{count} active links"
-    return (f" The {links} they made of this graph {'is' if count == 1 else 'are'} now {status_word(STOPPED)}: "
-            f"visitors get {visitors_see(Outcome.CREATOR_LOST_WRITE)} until they get Write back.")
+    return (
+        f" The {links} they made of this graph {'is' if count == 1 else 'are'} now {status_word(STOPPED)}: "
+        f"visitors get {visitors_see(Outcome.CREATOR_LOST_WRITE)} until they get Write back."
+    )
 
 
 @graphs_bp.post("/graphs/<graph_id>/invitations/<invitation_id>/withdraw")
@@ -235,10 +276,17 @@ def confirm_remove_access(graph_id: str, user_id: str):
     except RoleChangeRefused as exc:
         return _refused_page(graph, role, exc)
     return render_template(
-        "confirm.html", q={"kind": "remove_access", "graph": graph, "grant": grant,
-                           "active_links": working_links_by_creator(graph)[grant.user_id]},
+        "confirm.html",
+        q={
+            "kind": "remove_access",
+            "graph": graph,
+            "grant": grant,
+            "active_links": working_links_by_creator(graph)[grant.user_id],
+        },
         post_url=url_for("graphs.remove_access", graph_id=graph.public_id, user_id=user_id),
-        cancel_url=url_for("graphs.access", graph_id=graph.public_id), hidden=())
+        cancel_url=url_for("graphs.access", graph_id=graph.public_id),
+        hidden=(),
+    )
 
 
 @graphs_bp.post("/graphs/<graph_id>/access/<user_id>/remove")
@@ -265,15 +313,17 @@ def delete(graph_id: str):
         flash(f"Graph “{graph.name}” moved to the Trash; an Admin can restore it there for {days} days.", "success")
         return redirect(url_for("graphs.index"))
     status = 422 if request.method == "POST" else 200
-    return render_template("graphs/delete.html", graph=graph, role=role, form=form,
-                           trash_days=current_app.config["MAESTRO_TRASH_DAYS"]), status
+    return render_template(
+        "graphs/delete.html", graph=graph, role=role, form=form, trash_days=current_app.config["MAESTRO_TRASH_DAYS"]
+    ), status
 
 
 @graphs_bp.get("/graphs/trash")
 def trash_page():
     days = current_app.config["MAESTRO_TRASH_DAYS"]
-    return render_template("graphs/trash.html", graphs=trash.trash_of(signed_in_user()), trash_days=days,
-                           trash_period=timedelta(days=days))
+    return render_template(
+        "graphs/trash.html", graphs=trash.trash_of(signed_in_user()), trash_days=days, trash_period=timedelta(days=days)
+    )
 
 
 @graphs_bp.post("/graphs/<graph_id>/restore")
@@ -281,6 +331,7 @@ def restore(graph_id: str):
     graph = trash.restorable(graph_id, current_user())
     trash.restore(graph)
     db.session.commit()
-    flash(f"Graph “{graph.name}” restored; its links work again unless they expired or were revoked meanwhile.",
-          "success")
+    flash(
+        f"Graph “{graph.name}” restored; its links work again unless they expired or were revoked meanwhile.", "success"
+    )
     return redirect(url_for("graphs.detail", graph_id=graph.public_id))

@@ -1,4 +1,5 @@
 """Workflows that span several rows: creating, changing, sharing access to and deleting graphs."""
+
 from __future__ import annotations
 
 import base64
@@ -38,9 +39,15 @@ def create_graph(owner: User, changes: GraphChanges) -> Graph:
     """A new graph owned by `owner` (its first Admin), queued for the worker; QuotaExceeded
     past the owner's quotas."""
     check_new_graph(owner)
-    graph = Graph(owner=owner, name=changes.name.strip(), type=changes.type,
-                  description=changes.description or "", spec=changes.spec or "", info={},
-                  show_description=bool(changes.show_description))
+    graph = Graph(
+        owner=owner,
+        name=changes.name.strip(),
+        type=changes.type,
+        description=changes.description or "",
+        spec=changes.spec or "",
+        info={},
+        show_description=bool(changes.show_description),
+    )
     graph.roles.append(GraphRole(user=owner, role=Role.ADMIN))
     db.session.add(graph)
     db.session.flush()
@@ -52,9 +59,16 @@ def create_graph(owner: User, changes: GraphChanges) -> Graph:
 def same_name_count(graph: Graph) -> int:
     """How many of its owner's graphs (not deleted) have this graph's name, itself included; case and
     surrounding spaces ignored."""
-    return db.session.scalar(select(func.count(Graph.id)).where(
-        Graph.owner_id == graph.owner_id, Graph.deleted_at.is_(None),
-        func.lower(Graph.name) == graph.name.strip().lower())) or 0
+    return (
+        db.session.scalar(
+            select(func.count(Graph.id)).where(
+                Graph.owner_id == graph.owner_id,
+                Graph.deleted_at.is_(None),
+                func.lower(Graph.name) == graph.name.strip().lower(),
+            )
+        )
+        or 0
+    )
 
 
 def update_graph(graph: Graph, changes: GraphChanges, by: User | None = None) -> bool:
@@ -95,8 +109,9 @@ def grant_role(graph: Graph, email: str, role: Role) -> GraphRole:
         db.session.add(existing)
         return existing
     if existing.role == Role.ADMIN and role != Role.ADMIN and graph.admin_count() <= 1:
-        raise RoleChangeRefused("The last Admin of a graph cannot be downgraded; make someone else Admin first.",
-                                kind=Kind.CONFLICT)
+        raise RoleChangeRefused(
+            "The last Admin of a graph cannot be downgraded; make someone else Admin first.", kind=Kind.CONFLICT
+        )
     existing.role = int(role)
     return existing
 
@@ -152,8 +167,9 @@ def working_links_by_creator(graph: Graph) -> Counter[int]:
 def remove_role(graph: Graph, user_public_id: str) -> None:
     grant = grant_of(graph, user_public_id)
     if grant.role == Role.ADMIN and graph.admin_count() <= 1:
-        raise RoleChangeRefused("The last Admin of a graph cannot be removed; make someone else Admin first.",
-                                kind=Kind.CONFLICT)
+        raise RoleChangeRefused(
+            "The last Admin of a graph cannot be removed; make someone else Admin first.", kind=Kind.CONFLICT
+        )
     db.session.delete(grant)
 
 
@@ -238,11 +254,7 @@ def _visible(user: User, search: str, status: str) -> tuple[Select[Any], Any]:
         shown = aliased(Graph, inner)
         query = select(shown, GraphRole.role).select_from(GraphRole).join(inner, true()).where(*roles)
         return query, shown
-    query = (
-        select(Graph, GraphRole.role)
-        .join(GraphRole, GraphRole.graph_id == Graph.id)
-        .where(*roles, *conditions)
-    )
+    query = select(Graph, GraphRole.role).join(GraphRole, GraphRole.graph_id == Graph.id).where(*roles, *conditions)
     return query, Graph
 
 
@@ -258,8 +270,15 @@ def bounded_count(query: Select[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:
     return (total, True) if total <= cap else (cap, False)
 
 
-def list_graphs(user: User, *, search: str = "", status: str = "", per_page: int = 20, page: int | None = None,
-                cursor: Cursor | None = None) -> GraphPage:
+def list_graphs(
+    user: User,
+    *,
+    search: str = "",
+    status: str = "",
+    per_page: int = 20,
+    page: int | None = None,
+    cursor: Cursor | None = None,
+) -> GraphPage:
     """One page of the user's graphs, newest first, by keyset (`cursor`) or, for old links, by `page` number.
 
     Keyset pages walk the (user_id, graph_id) index from a known id and stop after one page, so the
@@ -291,8 +310,13 @@ def list_graphs(user: User, *, search: str = "", status: str = "", per_page: int
             number = max(1, -(-total // per_page)) if exact else 0
         else:
             number = cursor.page
-    result = GraphPage(rows=[(graph, Role(role)) for graph, role in rows], total=total, total_exact=exact,
-                       page=number or None, per_page=per_page)
+    result = GraphPage(
+        rows=[(graph, Role(role)) for graph, role in rows],
+        total=total,
+        total_exact=exact,
+        page=number or None,
+        per_page=per_page,
+    )
     if rows and more_after:
         result.next = Cursor("after", rows[-1][0].id, number + 1 if number else 0)
         result.last = Cursor("last")
@@ -305,8 +329,11 @@ def newest_runs(graphs: list[Graph]) -> dict[int, GraphRun]:
     """The newest run of each graph, in one query (graph id -> run)."""
     if not graphs:
         return {}
-    newest = (select(func.max(GraphRun.id)).where(GraphRun.graph_id.in_([graph.id for graph in graphs]))
-              .group_by(GraphRun.graph_id))
+    newest = (
+        select(func.max(GraphRun.id))
+        .where(GraphRun.graph_id.in_([graph.id for graph in graphs]))
+        .group_by(GraphRun.graph_id)
+    )
     return {run.graph_id: run for run in db.session.scalars(select(GraphRun).where(GraphRun.id.in_(newest)))}
 
 
@@ -319,7 +346,9 @@ def paginate(query: Select[Any], page: int, per_page: int) -> tuple[list[Any], i
 def roles_of(graph: Graph) -> list[GraphRole]:
     return list(
         db.session.scalars(
-            select(GraphRole).join(User).where(GraphRole.graph_id == graph.id).order_by(GraphRole.role.desc(), User.email)
+            select(GraphRole)
+            .join(User)
+            .where(GraphRole.graph_id == graph.id)
+            .order_by(GraphRole.role.desc(), User.email)
         )
     )
-

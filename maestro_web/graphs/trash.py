@@ -1,5 +1,6 @@
 """The Trash: a deleted graph stays restorable by its Admins for MAESTRO_TRASH_DAYS, then
 `flask graphs purge` removes it with everything that hangs on it (docs/operations.md)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -22,10 +23,14 @@ def trash_cutoff(now: datetime | None = None) -> datetime:
 
 def trash_of(user: User) -> list[Graph]:
     """The graphs in the Trash that `user` may restore (they are an Admin of them), newest deletion first."""
-    return list(db.session.scalars(
-        select(Graph).join(GraphRole, GraphRole.graph_id == Graph.id)
-        .where(GraphRole.user_id == user.id, GraphRole.role >= int(Role.ADMIN), Graph.deleted_at > trash_cutoff())
-        .order_by(Graph.deleted_at.desc(), Graph.id.desc())))
+    return list(
+        db.session.scalars(
+            select(Graph)
+            .join(GraphRole, GraphRole.graph_id == Graph.id)
+            .where(GraphRole.user_id == user.id, GraphRole.role >= int(Role.ADMIN), Graph.deleted_at > trash_cutoff())
+            .order_by(Graph.deleted_at.desc(), Graph.id.desc())
+        )
+    )
 
 
 def restorable(public_id: str, user: User | None) -> Graph:
@@ -48,13 +53,18 @@ def purge(deleted_before: datetime) -> int:
     """Remove the graphs deleted before `deleted_before` and every row that refers to them; how many
     graphs. Children are deleted explicitly, table by table (children first), because SQLite does not
     enforce ON DELETE CASCADE unless told to on each connection."""
-    children = [table for table in reversed(db.metadata.sorted_tables)
-                if any(fk.column.table.name == Graph.__tablename__ and fk.column.name == "id"
-                       for fk in table.foreign_keys)]
+    children = [
+        table
+        for table in reversed(db.metadata.sorted_tables)
+        if any(fk.column.table.name == Graph.__tablename__ and fk.column.name == "id" for fk in table.foreign_keys)
+    ]
     purged = 0
     while True:
-        ids = list(db.session.scalars(select(Graph.id).where(Graph.deleted_at < deleted_before)
-                                      .order_by(Graph.id).limit(PURGE_BATCH)))
+        ids = list(
+            db.session.scalars(
+                select(Graph.id).where(Graph.deleted_at < deleted_before).order_by(Graph.id).limit(PURGE_BATCH)
+            )
+        )
         if not ids:
             return purged
         for table in children:

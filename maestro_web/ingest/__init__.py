@@ -5,6 +5,7 @@ routes.py   the two endpoints; jobs.py: claiming runs and storing results, indep
 svg.py      the sanitizer every worker picture passes before it is stored
 schemas.py  the declared request models of a posted result (JSON and Maestro's form)
 """
+
 from flask import Blueprint
 
 from maestro_web.web.guards import require_worker

@@ -1,4 +1,5 @@
 """Job claims and result ingest for the analytics worker (SPEC §5), independent of HTTP."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -73,13 +74,21 @@ def claim_next_run(lease_seconds: int) -> GraphRun | None:
         claimed = db.session.execute(
             update(GraphRun)
             .where(GraphRun.id == candidate.id, _claimable(now))
-            .values(state="claimed", claimed_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds),
-                    attempts=GraphRun.attempts + 1)
+            .values(
+                state="claimed",
+                claimed_at=now,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                attempts=GraphRun.attempts + 1,
+            )
             .execution_options(synchronize_session=False)
         )
         if claimed.rowcount == 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
-            db.session.execute(update(User).where(User.id == owner_id).values(last_claim_at=now)
-                               .execution_options(synchronize_session=False))
+            db.session.execute(
+                update(User)
+                .where(User.id == owner_id)
+                .values(last_claim_at=now)
+                .execution_options(synchronize_session=False)
+            )
             db.session.commit()
             db.session.refresh(candidate)
             return candidate
@@ -97,7 +106,11 @@ def ingest_result(graph: Graph, data: ResultInput) -> tuple[GraphResult, bool]:
     # One statement finds the run, whether it has a result already and whether a newer run
     # replaced it: on PostgreSQL each statement is a round trip, and ingest makes many.
     found = db.session.execute(
-        select(GraphRun, GraphResult.id, ~exists().where(_NEWER_RUN.graph_id == GraphRun.graph_id, _NEWER_RUN.id > GraphRun.id))
+        select(
+            GraphRun,
+            GraphResult.id,
+            ~exists().where(_NEWER_RUN.graph_id == GraphRun.graph_id, _NEWER_RUN.id > GraphRun.id),
+        )
         .outerjoin(GraphResult, GraphResult.run_id == GraphRun.id)
         .where(GraphRun.public_id == data.run_id, GraphRun.graph_id == graph.id)
     ).first()
@@ -109,8 +122,9 @@ def ingest_result(graph: Graph, data: ResultInput) -> tuple[GraphResult, bool]:
     if not is_current or run.state not in ("queued", "claimed"):
         raise IngestRefused("run_id is not the graph's current run; a newer run replaced it.")
 
-    result = GraphResult(graph=graph, run=run, status=data.status, message=data.message,
-                         svg=data.svg, info=data.info, total=data.total)
+    result = GraphResult(
+        graph=graph, run=run, status=data.status, message=data.message, svg=data.svg, info=data.info, total=data.total
+    )
     db.session.add(result)
     run.state = "failed" if data.status == "error" else "finished"
     run.finished_at = utcnow()
@@ -134,7 +148,12 @@ def _prune_history(graph: Graph) -> None:
     """Delete the graph's results older than the newest RESULT_HISTORY, except those a share link
     points at (a snapshot's pinned result), kept as long as that link's row exists (`flask shares
     prune` deletes ended links; the next ingest then lets their result go). One statement."""
-    keep = select(GraphResult.id).where(GraphResult.graph_id == graph.id).order_by(GraphResult.id.desc()).limit(RESULT_HISTORY)
+    keep = (
+        select(GraphResult.id)
+        .where(GraphResult.graph_id == graph.id)
+        .order_by(GraphResult.id.desc())
+        .limit(RESULT_HISTORY)
+    )
     pinned = exists().where(ShareLink.pinned_result_id == GraphResult.id)
     db.session.execute(
         delete(GraphResult)

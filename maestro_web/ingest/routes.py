@@ -1,4 +1,5 @@
 """Worker endpoints: claim a job, post a result. Only worker tokens, never cookies (SPEC §5)."""
+
 from __future__ import annotations
 
 import hmac
@@ -56,10 +57,18 @@ def _result() -> WorkerResult:
             info = loads_strict(form.info)
         except UnsafeJSON as exc:
             raise ValidationFailed.for_fields({"info": f"Must be a JSON object: {exc}."}) from None
-    return validate(WorkerResult, {
-        "run_id": form.run_id, "status": form.status, "msg": form.msg, "svg": form.payload,
-        "total": int(form.total) if form.total is not None else None, "info": info, "graph_id": form.graph_id,
-    })
+    return validate(
+        WorkerResult,
+        {
+            "run_id": form.run_id,
+            "status": form.status,
+            "msg": form.msg,
+            "svg": form.payload,
+            "total": int(form.total) if form.total is not None else None,
+            "info": info,
+            "graph_id": form.graph_id,
+        },
+    )
 
 
 def _checked(result: WorkerResult) -> ResultInput:
@@ -75,12 +84,20 @@ def _checked(result: WorkerResult) -> ResultInput:
             safe_svg = sanitize_svg(result.svg)
         except SvgError as exc:
             raise ValidationFailed.for_fields({"svg": str(exc)}) from None
-    return ResultInput(run_id=result.run_id, status=result.status, message=result.msg, svg=safe_svg,
-                       info=result.info, total=result.total)
+    return ResultInput(
+        run_id=result.run_id,
+        status=result.status,
+        message=result.msg,
+        svg=safe_svg,
+        info=result.info,
+        total=result.total,
+    )
 
 
-UNBOUND = ("Posting a result needs a worker token bound to it: a run_id claim naming the run and a "
-           "body_sha256 claim with the SHA-256 (hex) of the request body.")
+UNBOUND = (
+    "Posting a result needs a worker token bound to it: a run_id claim naming the run and a "
+    "body_sha256 claim with the SHA-256 (hex) of the request body."
+)
 
 
 def _binding_refused(run_id: str) -> Response | None:
@@ -108,7 +125,6 @@ def ingest():
         abort(413, f"The result is larger than {limit} bytes.")
     request.max_content_length = limit
     request.get_data(cache=True)  # the bytes the token's body_sha256 names; the form is parsed from them
-
 
     graph_id = worker_graph_id()
     if graph_id == ANY_GRAPH:

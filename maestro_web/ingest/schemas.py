@@ -5,6 +5,7 @@ One source for the 422 that names the field (routes.py validates with them), the
 request bases (api/schemas.py: unknown members, strict numbers, storable text); what the worker gets
 back (WorkerResultOut, JobOut, result_json) is in serializers/results.py.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
@@ -35,8 +36,9 @@ class WorkerResult(RequestModel):
     other foreign workers may send more than we keep.
     """
 
-    model_config = ConfigDict(extra="ignore", str_max_length=MAX_SPEC_CHARS,
-                              json_schema_extra=picture_required_unless_error("svg"))
+    model_config = ConfigDict(
+        extra="ignore", str_max_length=MAX_SPEC_CHARS, json_schema_extra=picture_required_unless_error("svg")
+    )
 
     messages: ClassVar[dict[str, str]] = {
         "run_id": "Required: the run_id the job claim returned.",
@@ -52,7 +54,8 @@ class WorkerResult(RequestModel):
     status: ResultStatus = "finished"
     msg: Annotated[Text, Field(max_length=MAX_MESSAGE_LENGTH)] = ""
     svg: Annotated[Text, Field(max_length=MAX_SVG_CHARS)] | None = Field(
-        None, description="The picture; required unless status is error.")
+        None, description="The picture; required unless status is error."
+    )
     total: Annotated[StrictInt, Field(ge=0, le=MAX_INT32)] | None = None
     info: dict[str, Any] = Field(default_factory=dict, description="Figures; JSON of finite numbers.")
     graph_id: Annotated[Text, Field(max_length=64)] | None = None
@@ -61,11 +64,13 @@ class WorkerResult(RequestModel):
 class WorkerResultForm(RequestModel):
     """Maestro's worker posts a form: `payload` is the SVG, `total` a number as text."""
 
-    model_config = ConfigDict(extra="ignore", str_max_length=MAX_SPEC_CHARS,
-                              json_schema_extra=picture_required_unless_error("payload"))
+    model_config = ConfigDict(
+        extra="ignore", str_max_length=MAX_SPEC_CHARS, json_schema_extra=picture_required_unless_error("payload")
+    )
 
     messages: ClassVar[dict[str, str]] = {
-        **WorkerResult.messages, "payload": "Must be the SVG document as text.",
+        **WorkerResult.messages,
+        "payload": "Must be the SVG document as text.",
         "total": f"Must be a whole number from 0 to {MAX_INT32}.",
         "info": "Must be a JSON object, as text.",
     }

@@ -18,6 +18,7 @@ once every reference (`<use>`, `url(#id)` in clip-path, mask, markers, fill, str
 reference loops and chains, and more than MAX_LAYERS offscreen layers (group opacity, masks, clip
 paths) once expanded. docs/hostile-input.md says why each is refused rather than rewritten.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,40 +35,153 @@ MAX_REFERENCE_DEPTH = 8  # references followed through references (any kind), e.
 MAX_LAYERS = 256  # expanded elements drawn on a layer of their own (group opacity, mask, clip-path)
 MAX_NUMBER = 1_000_000  # in geometry, a magnitude a drawing never needs (resvg panics at 1e10)
 
-ELEMENTS = frozenset({
-    "svg", "g", "defs", "title", "desc", "symbol", "use", "rect", "circle", "ellipse", "line",
-    "polyline", "polygon", "path", "text", "tspan", "marker", "linearGradient", "radialGradient",
-    "stop", "clipPath", "mask", "pattern",
-})
+ELEMENTS = frozenset(
+    {
+        "svg",
+        "g",
+        "defs",
+        "title",
+        "desc",
+        "symbol",
+        "use",
+        "rect",
+        "circle",
+        "ellipse",
+        "line",
+        "polyline",
+        "polygon",
+        "path",
+        "text",
+        "tspan",
+        "marker",
+        "linearGradient",
+        "radialGradient",
+        "stop",
+        "clipPath",
+        "mask",
+        "pattern",
+    }
+)
 
-ATTRIBUTES = frozenset({
-    "id", "class", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "ry", "fx", "fy",
-    "width", "height", "d", "points", "transform", "viewBox", "preserveAspectRatio", "version",
-    "fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-opacity",
-    "stroke-dasharray", "stroke-dashoffset", "stroke-linecap", "stroke-linejoin", "stroke-miterlimit",
-    "opacity", "visibility", "display", "color", "font-family", "font-size", "font-weight",
-    "font-style", "text-anchor", "dominant-baseline", "alignment-baseline", "letter-spacing",
-    "dx", "dy", "rotate", "textLength", "lengthAdjust", "marker-start", "marker-mid", "marker-end",
-    "markerWidth", "markerHeight", "markerUnits", "refX", "refY", "orient", "offset", "stop-color",
-    "stop-opacity", "gradientUnits", "gradientTransform", "spreadMethod", "clip-path",
-    "clipPathUnits", "clip-rule", "mask", "maskUnits", "patternUnits", "patternTransform",
-    "role", "aria-label", "aria-hidden", "focusable", "style", "href", "vector-effect",
-    "paint-order", "shape-rendering", "text-rendering",
-})
+ATTRIBUTES = frozenset(
+    {
+        "id",
+        "class",
+        "x",
+        "y",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "cx",
+        "cy",
+        "r",
+        "rx",
+        "ry",
+        "fx",
+        "fy",
+        "width",
+        "height",
+        "d",
+        "points",
+        "transform",
+        "viewBox",
+        "preserveAspectRatio",
+        "version",
+        "fill",
+        "fill-opacity",
+        "fill-rule",
+        "stroke",
+        "stroke-width",
+        "stroke-opacity",
+        "stroke-dasharray",
+        "stroke-dashoffset",
+        "stroke-linecap",
+        "stroke-linejoin",
+        "stroke-miterlimit",
+        "opacity",
+        "visibility",
+        "display",
+        "color",
+        "font-family",
+        "font-size",
+        "font-weight",
+        "font-style",
+        "text-anchor",
+        "dominant-baseline",
+        "alignment-baseline",
+        "letter-spacing",
+        "dx",
+        "dy",
+        "rotate",
+        "textLength",
+        "lengthAdjust",
+        "marker-start",
+        "marker-mid",
+        "marker-end",
+        "markerWidth",
+        "markerHeight",
+        "markerUnits",
+        "refX",
+        "refY",
+        "orient",
+        "offset",
+        "stop-color",
+        "stop-opacity",
+        "gradientUnits",
+        "gradientTransform",
+        "spreadMethod",
+        "clip-path",
+        "clipPathUnits",
+        "clip-rule",
+        "mask",
+        "maskUnits",
+        "patternUnits",
+        "patternTransform",
+        "role",
+        "aria-label",
+        "aria-hidden",
+        "focusable",
+        "style",
+        "href",
+        "vector-effect",
+        "paint-order",
+        "shape-rendering",
+        "text-rendering",
+    }
+)
 
 # The picture's machine-readable structure (SPEC §9): which node a box is, which nodes an edge joins.
 DATA_ATTRIBUTES = frozenset({"data-node", "data-kind", "data-source", "data-target"})
 
 # CSS properties allowed in a `style` attribute: the presentation attributes above.
-STYLE_PROPERTIES = frozenset(name for name in ATTRIBUTES if name not in {
-    "id", "class", "d", "points", "transform", "viewBox", "href", "style", "role", "aria-label",
-    "aria-hidden", "focusable", "version",
-})
+STYLE_PROPERTIES = frozenset(
+    name
+    for name in ATTRIBUTES
+    if name
+    not in {
+        "id",
+        "class",
+        "d",
+        "points",
+        "transform",
+        "viewBox",
+        "href",
+        "style",
+        "role",
+        "aria-label",
+        "aria-hidden",
+        "focusable",
+        "version",
+    }
+)
 
 # Allowed element tags, with or without the SVG namespace, and the namespaced tag each is written as.
 _SVG_TAG = {tag: f"{{{SVG_NS}}}{name}" for name in ELEMENTS for tag in (name, f"{{{SVG_NS}}}{name}")}
 # Attributes kept as they are when the value cannot hold a url(), a scheme, an escape or markup.
-_PLAIN_ATTRIBUTES = frozenset(name for name in ATTRIBUTES if name not in {"href", "style"} and not name.lower().startswith("on"))
+_PLAIN_ATTRIBUTES = frozenset(
+    name for name in ATTRIBUTES if name not in {"href", "style"} and not name.lower().startswith("on")
+)
 _SUSPECT = re.compile(r"[:(@\\<]")
 _URL = re.compile(r"url\s*\(", re.IGNORECASE)
 _LOCAL_URL = re.compile(r"url\(\s*['\"]?#[A-Za-z0-9_.:-]+['\"]?\s*\)")
@@ -75,12 +189,44 @@ _DANGEROUS = re.compile(r"javascript:|vbscript:|data:|expression\s*\(|@import|\\
 _FRAGMENT = re.compile(r"^#[A-Za-z0-9_.:-]{1,200}$")
 
 # Attributes (and style properties) that hold lengths, coordinates or transforms.
-_NUMERIC = frozenset({
-    "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "ry", "fx", "fy", "width", "height", "d",
-    "points", "transform", "viewBox", "stroke-width", "stroke-dasharray", "stroke-dashoffset",
-    "stroke-miterlimit", "font-size", "letter-spacing", "dx", "dy", "textLength", "markerWidth",
-    "markerHeight", "refX", "refY", "gradientTransform", "patternTransform",
-})
+_NUMERIC = frozenset(
+    {
+        "x",
+        "y",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "cx",
+        "cy",
+        "r",
+        "rx",
+        "ry",
+        "fx",
+        "fy",
+        "width",
+        "height",
+        "d",
+        "points",
+        "transform",
+        "viewBox",
+        "stroke-width",
+        "stroke-dasharray",
+        "stroke-dashoffset",
+        "stroke-miterlimit",
+        "font-size",
+        "letter-spacing",
+        "dx",
+        "dy",
+        "textLength",
+        "markerWidth",
+        "markerHeight",
+        "refX",
+        "refY",
+        "gradientTransform",
+        "patternTransform",
+    }
+)
 # A cheap first look (C only): seven digits before any point, or a positive exponent. Only a value it
 # matches has its numbers read one by one.
 _NUMBER_HINT = re.compile(r"(?<![\d.])\d{7}|\d[eE]\+?\d")
@@ -99,8 +245,14 @@ class SvgError(ValueError):
 # makes its own: construction costs microseconds.
 def _parser() -> etree.XMLParser:
     return etree.XMLParser(
-        resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False, dtd_validation=False,
-        remove_comments=True, remove_pis=True, encoding="utf-8",
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+        dtd_validation=False,
+        remove_comments=True,
+        remove_pis=True,
+        encoding="utf-8",
     )
 
 
@@ -258,8 +410,9 @@ class _Costs:
         or its references loop or chain deeper than MAX_REFERENCE_DEPTH."""
         if not self.references:
             if len(self.layers) > MAX_LAYERS:
-                raise SvgError(f"svg draws {len(self.layers):,} layers (group opacity, masks, clip paths; "
-                               f"at most {MAX_LAYERS})")
+                raise SvgError(
+                    f"svg draws {len(self.layers):,} layers (group opacity, masks, clip paths; at most {MAX_LAYERS})"
+                )
             return
         self._budget = MAX_ELEMENTS * 2  # elements walked again under referenced targets
         elements, layers, use_depth = count, len(self.layers), 0
@@ -276,8 +429,10 @@ class _Costs:
         if elements > MAX_ELEMENTS:
             raise SvgError(f"svg expands to more than {MAX_ELEMENTS:,} elements through <use> and url(#...) references")
         if layers > MAX_LAYERS:
-            raise SvgError(f"svg draws more than {MAX_LAYERS} layers (group opacity, masks, clip paths) "
-                           "once its references are expanded")
+            raise SvgError(
+                f"svg draws more than {MAX_LAYERS} layers (group opacity, masks, clip paths) "
+                "once its references are expanded"
+            )
 
     def _expanded(self, target: str, depth: int, path: tuple[str, ...]) -> tuple[int, int, int]:
         """(elements, layers, <use> depth) that drawing the element `#target` once adds."""

@@ -3,6 +3,7 @@
 The API twin (`POST /api/live/ticket`) sits in the API blueprint behind its token guard, and a
 share visitor's ticket in the public analytics blueprint behind the share-token guard.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint

@@ -1,4 +1,5 @@
 """`GET /live/ticket?graph=<id>`: a ticket for the logged-in browser's WebSocket connection."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Which channels a ticket lists, and the JSON a page or API client gets for it (SPEC §8)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,8 +21,12 @@ def _ttl() -> int:
 def _ticket_json(sub: str | None, channels: list[str]) -> dict[str, Any]:
     ring = current_app.config["KEY_RINGS"]["session"]
     ticket, expires_at = issue_ticket(ring, sub=sub, channels=channels, ttl=_ttl())
-    return {"ticket": ticket, "url": current_app.config["MAESTRO_LIVE_URL"], "channels": channels,
-            "expires_at": expires_at.isoformat()}
+    return {
+        "ticket": ticket,
+        "url": current_app.config["MAESTRO_LIVE_URL"],
+        "channels": channels,
+        "expires_at": expires_at.isoformat(),
+    }
 
 
 def user_ticket(user: User, graph: Graph | None = None) -> dict[str, Any]:

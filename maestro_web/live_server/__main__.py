@@ -1,4 +1,5 @@
 """The lean live server process that `flask live serve` turns into (see server.exec_server)."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,10 @@ from maestro_web.logs import configure_logging
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m maestro_web.live_server",
-                                     description="Run by `flask live serve`; reads its settings from a pipe.")
+    parser = argparse.ArgumentParser(
+        prog="python -m maestro_web.live_server",
+        description="Run by `flask live serve`; reads its settings from a pipe.",
+    )
     parser.add_argument("--settings-fd", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5001)

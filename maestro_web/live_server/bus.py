@@ -4,6 +4,7 @@ Both buses give every event an id "<milliseconds>-<sequence>" (a Redis stream id
 channel, also across restarts, keep a short history per channel for `since` replays, and hand every
 event to `on_event` of every live process exactly once.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -62,8 +63,9 @@ class Event:
     def make(cls, channel: str, event_id: str, event: str, data: dict[str, Any]) -> Event:
         key = parse_event_id(event_id)
         assert key is not None, event_id
-        text = json.dumps({"type": "event", "channel": channel, "id": event_id, "event": event, "data": data},
-                          separators=(",", ":"))
+        text = json.dumps(
+            {"type": "event", "channel": channel, "id": event_id, "event": event, "data": data}, separators=(",", ":")
+        )
         return cls(channel, event_id, key, event, data, text_frame(text.encode()))
 
     @property
@@ -190,13 +192,15 @@ class RedisBus:
 
     async def publish(self, channel: str, event: str, data: dict[str, Any]) -> str:
         payload = json.dumps({"channel": channel, "event": event, "data": data}, separators=(",", ":"))
-        result = await self._script(keys=[self.stream_key(channel), self.events_channel],
-                                    args=[self.history_size, payload, self.history_ttl])
+        result = await self._script(
+            keys=[self.stream_key(channel), self.events_channel], args=[self.history_size, payload, self.history_ttl]
+        )
         return str(result)
 
     async def history(self, channel: str, since: EventId) -> list[Event]:
-        entries = await self.redis.xrange(self.stream_key(channel), min=f"({since[0]}-{since[1]}",
-                                          max="+", count=self.history_size)
+        entries = await self.redis.xrange(
+            self.stream_key(channel), min=f"({since[0]}-{since[1]}", max="+", count=self.history_size
+        )
         events = []
         for event_id, fields in entries or []:
             item = self._decode(str(event_id), str((fields or {}).get("p", "")))
@@ -220,7 +224,7 @@ class RedisBus:
         async for key in self.redis.scan_iter(match=f"{self.prefix}{pattern}", count=500):
             value = await self.redis.get(key)
             if value is not None:
-                found[str(key)[len(self.prefix):]] = str(value)
+                found[str(key)[len(self.prefix) :]] = str(value)
         return found
 
     @staticmethod

@@ -1,4 +1,5 @@
 """`flask live serve`: the live server's command (SPEC §7, §8)."""
+
 from __future__ import annotations
 
 import click

@@ -9,6 +9,7 @@ live server heard of it: the app keeps a revocation until a live server takes it
 "Revocations survive an outage"), and one delivered minutes late must not refuse the tickets that
 were rightly issued after it. A claimed time later than the event's arrival is capped at it.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,8 +46,7 @@ def parse_revoke(event: str, data: Any) -> tuple[str | None, str | None, float |
     if not isinstance(data, dict) or set(data) - {"user", "channel", "at"}:
         raise ControlError("data: a revoke takes only user, channel and at")
     at = data.get("at")
-    if at is not None and (isinstance(at, bool) or not isinstance(at, (int, float)) or not math.isfinite(at)
-                           or at < 0):
+    if at is not None and (isinstance(at, bool) or not isinstance(at, (int, float)) or not math.isfinite(at) or at < 0):
         raise ControlError("data.at: must be the time of the revocation, in seconds since 1970")
     user, channel = data.get("user"), data.get("channel")
     if user is not None and (not isinstance(user, str) or not 0 < len(user) <= 200):

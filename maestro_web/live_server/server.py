@@ -5,6 +5,7 @@ event is serialised into one WebSocket frame and written to each subscriber's tr
 waiting; a slow or dead browser only ever fills its own write buffer (and is dropped when that
 passes a bound) while the others keep receiving.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,9 +44,18 @@ MAX_EVENT_NAME = 100
 
 # The §7 error names of the statuses this server answers; the same as maestro_web.errors.ERROR_NAMES
 # (a test holds them equal) without importing the app's error module and its database layer.
-ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "payload_too_large", 422: "validation_error",
-               429: "too_many_requests", 500: "internal_error", 503: "unavailable"}
+ERROR_NAMES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
 
 SETTINGS_KEY = web.AppKey("settings", LiveSettings)
 HUB_KEY: web.AppKey[Hub] = web.AppKey("hub")
@@ -92,11 +102,33 @@ class Connection:
     lets it grow past `max_buffer` bytes is too slow and is closed, and nobody else waits for it.
     """
 
-    __slots__ = ("ws", "transport", "outbox", "out", "address", "user", "iat", "exp", "channels", "subs",
-                 "max_buffer", "expiry", "closing", "closer", "window", "frames")
+    __slots__ = (
+        "ws",
+        "transport",
+        "outbox",
+        "out",
+        "address",
+        "user",
+        "iat",
+        "exp",
+        "channels",
+        "subs",
+        "max_buffer",
+        "expiry",
+        "closing",
+        "closer",
+        "window",
+        "frames",
+    )
 
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None, outbox: Outbox,
-                 address: str, max_buffer: int) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.BaseTransport | None,
+        outbox: Outbox,
+        address: str,
+        max_buffer: int,
+    ) -> None:
         self.ws = ws
         self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self.outbox = outbox
@@ -352,8 +384,14 @@ class Hub:
 
 
 # The publish answers, as the outcomes of maestro_live_publishes_total.
-PUBLISH_OUTCOMES = {202: "accepted", 401: "unauthorized", 403: "forbidden", 413: "too_large", 422: "invalid",
-                    503: "bus_unavailable"}
+PUBLISH_OUTCOMES = {
+    202: "accepted",
+    401: "unauthorized",
+    403: "forbidden",
+    413: "too_large",
+    422: "invalid",
+    503: "bus_unavailable",
+}
 
 
 def json_error(status: int, message: str) -> web.Response:
@@ -415,8 +453,11 @@ async def _publish(request: web.Request) -> web.Response:
         if revoke is not None:
             # Stored before it is announced, so a process (re)connecting meanwhile still learns it.
             user, revoked_channel, claimed = revoke
-            await hub.bus.remember(Revocations.storage_key(user, revoked_channel),
-                                   repr(effective_time(claimed, time.time())), settings.revocation_ttl)
+            await hub.bus.remember(
+                Revocations.storage_key(user, revoked_channel),
+                repr(effective_time(claimed, time.time())),
+                settings.revocation_ttl,
+            )
         event_id = await hub.bus.publish(channel, event, data)
     except Exception as exc:
         log.warning("Publish failed: %s", type(exc).__name__)
@@ -490,8 +531,9 @@ async def live(request: web.Request) -> web.StreamResponse:
         return json_error(429, "Too many live connections from this address.")
     # No permessage-deflate: a compressor per connection costs memory (10,000 idle connections) and
     # CPU on every fan-out, where one serialised frame otherwise goes to every subscriber as is.
-    ws = web.WebSocketResponse(heartbeat=settings.ping_interval, max_msg_size=settings.max_frame_bytes,
-                               timeout=2.0, compress=False)
+    ws = web.WebSocketResponse(
+        heartbeat=settings.ping_interval, max_msg_size=settings.max_frame_bytes, timeout=2.0, compress=False
+    )
     if not ws.can_prepare(request).ok:
         return json_error(400, "Expected a WebSocket handshake.")
     hub.per_address[address] += 1
@@ -593,8 +635,9 @@ async def _serve_connection(hub: Hub, conn: Connection) -> None:
             if not is_channel(channel):
                 conn.send_json({"type": "error", "code": 422, "message": "channel: not a channel name"})
             elif since is not None and since_key is None:
-                conn.send_json({"type": "error", "code": 422, "channel": channel,
-                                "message": "since: an event id or null"})
+                conn.send_json(
+                    {"type": "error", "code": 422, "channel": channel, "message": "since: an event id or null"}
+                )
             else:
                 await hub.subscribe(conn, channel, since_key)
         elif kind == "unsubscribe":
@@ -618,8 +661,7 @@ class AccessLogger(AbstractAccessLogger):
     """Method, path (never the query string), status and time; no header, no token."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.info('%s "%s %s" %s %.3fs', request.remote, request.method, request.path,
-                         response.status, time)
+        self.logger.info('%s "%s %s" %s %.3fs', request.remote, request.method, request.path, response.status, time)
 
 
 @web.middleware
@@ -648,8 +690,9 @@ def build_app(settings: LiveSettings) -> web.Application:
     app.router.add_get("/live", live)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
-    app[GAUGES_KEY] = live_metrics.HubGauges(lambda: len(hub.connections),
-                                             lambda: sum(len(members) for members in hub.by_channel.values()))
+    app[GAUGES_KEY] = live_metrics.HubGauges(
+        lambda: len(hub.connections), lambda: sum(len(members) for members in hub.by_channel.values())
+    )
 
     async def start(app: web.Application) -> None:
         await hub.bus.start(hub.on_event, hub.on_bus_connected)
@@ -694,10 +737,22 @@ def raise_fd_limit() -> int:
 def run(settings: LiveSettings, host: str, port: int) -> None:
     """Serve until SIGINT/SIGTERM, then close every connection with 1001."""
     limit = raise_fd_limit()
-    log.info("Live server on http://%s:%s (WebSocket /live, POST /publish), fan-out: %s, fd limit %s",
-             host, port, "Redis" if settings.redis_url else "this process only", limit)
-    web.run_app(build_app(settings), host=host, port=port, print=None, access_log_class=AccessLogger,
-                shutdown_timeout=5, backlog=4096)
+    log.info(
+        "Live server on http://%s:%s (WebSocket /live, POST /publish), fan-out: %s, fd limit %s",
+        host,
+        port,
+        "Redis" if settings.redis_url else "this process only",
+        limit,
+    )
+    web.run_app(
+        build_app(settings),
+        host=host,
+        port=port,
+        print=None,
+        access_log_class=AccessLogger,
+        shutdown_timeout=5,
+        backlog=4096,
+    )
 
 
 def exec_server(settings: LiveSettings, host: str, port: int) -> None:

@@ -1,4 +1,5 @@
 """The live server's settings: built once from the Flask config at start, then plain data."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Home page and health check."""
+
 from flask import Blueprint
 
 from maestro_web.web.guards import optional_user

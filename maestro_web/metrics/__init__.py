@@ -10,6 +10,7 @@ process's own registry, so no process exposes another's families.
 Labels are bounded: route templates, never URLs; reasons and outcomes from fixed lists. A token, an
 e-mail address, a graph name or id never becomes a label value.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -202,8 +203,11 @@ def metrics_wsgi_app(render: Callable[[], bytes], access: MetricsAccess) -> Call
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
         allowed = access.permits(environ.get("REMOTE_ADDR"), environ.get("HTTP_AUTHORIZATION"))
-        if environ.get("PATH_INFO") != "/metrics" or environ.get("REQUEST_METHOD") not in ("GET", "HEAD") \
-                or not allowed:
+        if (
+            environ.get("PATH_INFO") != "/metrics"
+            or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
+            or not allowed
+        ):
             body = b"Not found\n"
             start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
             yield body
@@ -217,8 +221,9 @@ def metrics_wsgi_app(render: Callable[[], bytes], access: MetricsAccess) -> Call
 
 def serve_metrics(render: Callable[[], bytes], access: MetricsAccess, host: str, port: int) -> WSGIServer:
     """Answer GET http://host:port/metrics from a daemon thread; returns the server (`shutdown()` stops it)."""
-    server = make_server(host, port, metrics_wsgi_app(render, access), server_class=_ThreadingServer,
-                         handler_class=_QuietHandler)
+    server = make_server(
+        host, port, metrics_wsgi_app(render, access), server_class=_ThreadingServer, handler_class=_QuietHandler
+    )
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     log.info("Metrics on http://%s:%s/metrics", host, server.server_port)
     return server

@@ -6,6 +6,7 @@ the database at scrape time (maestro_web/monitoring), so every worker reports th
 Every label value comes from a fixed list or a route template: `bounded()` folds anything else into
 "other", so no URL, token, address, e-mail or graph name can grow a family.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,8 +21,19 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 UNMATCHED = "(unmatched)"  # a request no URL rule matched (a 404 for a path that does not exist)
 
 # The refusal names of the public view (public/routes.REFUSALS), as label values.
-SHARE_REFUSALS = ("invalid", "creator_lost_write", "graph_deleted", "expired", "revoked", "used_up", "paused",
-                  "snapshot_gone", "no_picture", "too_many", "locked")
+SHARE_REFUSALS = (
+    "invalid",
+    "creator_lost_write",
+    "graph_deleted",
+    "expired",
+    "revoked",
+    "used_up",
+    "paused",
+    "snapshot_gone",
+    "no_picture",
+    "too_many",
+    "locked",
+)
 SHARE_FORMATS = ("page", "embed", "svg", "png", "download")
 DATABASE_ERRORS = ("unavailable", "invalid_value", "statement")
 REDIS_ERRORS = ("rate_limits", "healthz", "live_outbox", "metrics")
@@ -31,27 +43,45 @@ RUN_OUTCOMES = ("finished", "warning")
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 REQUEST_DURATION = Histogram(
-    "maestro_http_request_duration_seconds", "Time to answer a request, by method, route template and status.",
-    ["method", "route", "status"], buckets=DURATION_BUCKETS, registry=REGISTRY)
+    "maestro_http_request_duration_seconds",
+    "Time to answer a request, by method, route template and status.",
+    ["method", "route", "status"],
+    buckets=DURATION_BUCKETS,
+    registry=REGISTRY,
+)
 SHARE_VIEWS = Counter(
-    "maestro_share_views", "Share-link views counted (each view of a link counts once), by what was shown.",
-    ["format"], registry=REGISTRY)
+    "maestro_share_views",
+    "Share-link views counted (each view of a link counts once), by what was shown.",
+    ["format"],
+    registry=REGISTRY,
+)
 SHARE_REFUSALS_TOTAL = Counter(
-    "maestro_share_refusals", "Share-link requests refused, by the reason the visitor was told.",
-    ["reason"], registry=REGISTRY)
+    "maestro_share_refusals",
+    "Share-link requests refused, by the reason the visitor was told.",
+    ["reason"],
+    registry=REGISTRY,
+)
 RUNS_QUEUED = Counter("maestro_runs_queued", "Runs queued for the analytics worker.", registry=REGISTRY)
 RUNS_CLAIMED = Counter("maestro_runs_claimed", "Runs claimed by an analytics worker.", registry=REGISTRY)
-RUNS_FINISHED = Counter("maestro_runs_finished", "Runs whose result was stored, by the graph's new status.",
-                        ["status"], registry=REGISTRY)
+RUNS_FINISHED = Counter(
+    "maestro_runs_finished", "Runs whose result was stored, by the graph's new status.", ["status"], registry=REGISTRY
+)
 RUNS_FAILED = Counter("maestro_runs_failed", "Runs a worker reported as failed (status error).", registry=REGISTRY)
 RATE_LIMIT_REFUSALS = Counter(
-    "maestro_rate_limit_refusals", "Requests refused with 429 (a rate limit, a budget or a quota), by route template.",
-    ["route"], registry=REGISTRY)
+    "maestro_rate_limit_refusals",
+    "Requests refused with 429 (a rate limit, a budget or a quota), by route template.",
+    ["route"],
+    registry=REGISTRY,
+)
 DATABASE_ERRORS_TOTAL = Counter(
-    "maestro_database_errors", "Database errors: unavailable (503), a value it refused (422), another statement error (500).",
-    ["kind"], registry=REGISTRY)
-REDIS_ERRORS_TOTAL = Counter("maestro_redis_errors", "Redis errors, by the part of the app that met them.",
-                             ["source"], registry=REGISTRY)
+    "maestro_database_errors",
+    "Database errors: unavailable (503), a value it refused (422), another statement error (500).",
+    ["kind"],
+    registry=REGISTRY,
+)
+REDIS_ERRORS_TOTAL = Counter(
+    "maestro_redis_errors", "Redis errors, by the part of the app that met them.", ["source"], registry=REGISTRY
+)
 
 
 start_at_zero(SHARE_VIEWS, SHARE_FORMATS)

@@ -1,4 +1,5 @@
 """The discovery service's metrics: crawls started, finished (ok or partial), failed, and how long each took."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -15,11 +16,17 @@ FINISHED_STATUSES = ("ok", "partial")
 CRAWL_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 CRAWLS_STARTED = Counter("maestro_discovery_crawls_started", "Crawl commands accepted (202).", registry=REGISTRY)
-CRAWLS_FINISHED = Counter("maestro_discovery_crawls_finished", "Crawls that ended with a result, by status.",
-                          ["status"], registry=REGISTRY)
+CRAWLS_FINISHED = Counter(
+    "maestro_discovery_crawls_finished", "Crawls that ended with a result, by status.", ["status"], registry=REGISTRY
+)
 CRAWLS_FAILED = Counter("maestro_discovery_crawls_failed", "Crawls that ended failed.", registry=REGISTRY)
-CRAWL_SECONDS = Histogram("maestro_discovery_crawl_duration_seconds", "Time a crawl took, by how it ended.",
-                          ["status"], buckets=CRAWL_BUCKETS, registry=REGISTRY)
+CRAWL_SECONDS = Histogram(
+    "maestro_discovery_crawl_duration_seconds",
+    "Time a crawl took, by how it ended.",
+    ["status"],
+    buckets=CRAWL_BUCKETS,
+    registry=REGISTRY,
+)
 
 
 start_at_zero(CRAWLS_FINISHED, FINISHED_STATUSES)
@@ -45,5 +52,6 @@ class ActiveCrawls:
         self.count = count
 
     def collect(self) -> Iterator[Any]:
-        yield GaugeMetricFamily("maestro_discovery_crawls_active", "Crawls running or waiting in this process.",
-                                value=self.count())
+        yield GaugeMetricFamily(
+            "maestro_discovery_crawls_active", "Crawls running or waiting in this process.", value=self.count()
+        )

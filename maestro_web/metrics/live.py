@@ -4,6 +4,7 @@ subscribers, refused connections and publishes, and the event bus's (Redis's) er
 The counters and the latency histogram live in this process's registry; the connection and
 subscription gauges are read from the hub when scraped (`HubGauges`), so they are never out of step.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -25,15 +26,24 @@ DELIVERY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 DELIVERY_SECONDS = Histogram(
     "maestro_live_delivery_seconds",
     "Time from an event's publish (its id's time) to its hand-over to this process's subscribers.",
-    buckets=DELIVERY_BUCKETS, registry=REGISTRY)
-DROPPED_SLOW = Counter("maestro_live_dropped_slow_subscribers",
-                       "Connections closed because they did not read their events (write buffer over its bound).",
-                       registry=REGISTRY)
+    buckets=DELIVERY_BUCKETS,
+    registry=REGISTRY,
+)
+DROPPED_SLOW = Counter(
+    "maestro_live_dropped_slow_subscribers",
+    "Connections closed because they did not read their events (write buffer over its bound).",
+    registry=REGISTRY,
+)
 PUBLISHES = Counter("maestro_live_publishes", "POST /publish answers, by outcome.", ["outcome"], registry=REGISTRY)
-CONNECTIONS_REFUSED = Counter("maestro_live_connections_refused", "WebSocket connections refused or closed at hello, by reason.",
-                              ["reason"], registry=REGISTRY)
-BUS_ERRORS = Counter("maestro_live_bus_errors", "Errors of the event bus (Redis) on publish or history.",
-                     registry=REGISTRY)
+CONNECTIONS_REFUSED = Counter(
+    "maestro_live_connections_refused",
+    "WebSocket connections refused or closed at hello, by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
+BUS_ERRORS = Counter(
+    "maestro_live_bus_errors", "Errors of the event bus (Redis) on publish or history.", registry=REGISTRY
+)
 
 
 start_at_zero(PUBLISHES, PUBLISH_OUTCOMES)
@@ -61,5 +71,6 @@ class HubGauges:
 
     def collect(self) -> Iterator[Any]:
         yield GaugeMetricFamily("maestro_live_connections", "Open WebSocket connections.", value=self.connections())
-        yield GaugeMetricFamily("maestro_live_subscriptions", "Channel subscriptions of the open connections.",
-                                value=self.subscriptions())
+        yield GaugeMetricFamily(
+            "maestro_live_subscriptions", "Channel subscriptions of the open connections.", value=self.subscriptions()
+        )

@@ -1,5 +1,6 @@
 """The report service's metrics: reports started, ready and failed by format, how long each took, and
 how many run or wait in this process."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -16,14 +17,20 @@ FORMATS = ("pdf", "xlsx", "csv")
 STATUSES = ("ready", "failed")
 REPORT_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
-REPORTS_STARTED = Counter("maestro_reports_started", "Report commands accepted (202), by format.", ["format"],
-                          registry=REGISTRY)
-REPORTS_READY = Counter("maestro_reports_ready", "Reports made and uploaded, by format.", ["format"],
-                        registry=REGISTRY)
-REPORTS_FAILED = Counter("maestro_reports_failed", "Reports that ended failed, by format.", ["format"],
-                         registry=REGISTRY)
-REPORT_SECONDS = Histogram("maestro_report_duration_seconds", "Time a report took, by format and how it ended.",
-                           ["format", "status"], buckets=REPORT_BUCKETS, registry=REGISTRY)
+REPORTS_STARTED = Counter(
+    "maestro_reports_started", "Report commands accepted (202), by format.", ["format"], registry=REGISTRY
+)
+REPORTS_READY = Counter("maestro_reports_ready", "Reports made and uploaded, by format.", ["format"], registry=REGISTRY)
+REPORTS_FAILED = Counter(
+    "maestro_reports_failed", "Reports that ended failed, by format.", ["format"], registry=REGISTRY
+)
+REPORT_SECONDS = Histogram(
+    "maestro_report_duration_seconds",
+    "Time a report took, by format and how it ended.",
+    ["format", "status"],
+    buckets=REPORT_BUCKETS,
+    registry=REGISTRY,
+)
 
 start_at_zero(REPORTS_STARTED, FORMATS)
 start_at_zero(REPORTS_READY, FORMATS)
@@ -54,5 +61,6 @@ class ActiveReports:
         self.count = count
 
     def collect(self) -> Iterator[Any]:
-        yield GaugeMetricFamily("maestro_reports_active", "Reports being made or waiting in this process.",
-                                value=self.count())
+        yield GaugeMetricFamily(
+            "maestro_reports_active", "Reports being made or waiting in this process.", value=self.count()
+        )

@@ -1,4 +1,5 @@
 """Small helpers shared by the models."""
+
 from __future__ import annotations
 
 import secrets

@@ -37,6 +37,7 @@ measured under load, SQLAlchemy's Connection and CursorResult layers around the 
 more Python time than the rest of the view (docs/scale.md). The pool, its liveness check and
 SQLAlchemy's error classes (errors.py answers 503 for OperationalError) are kept.
 """
+
 from __future__ import annotations
 
 import select
@@ -71,18 +72,22 @@ def _make_engine() -> Engine:
     app_engine = db.engine
     if app_engine.dialect.name != "postgresql":
         return app_engine.execution_options(isolation_level="AUTOCOMMIT")
-    engine = create_engine(app_engine.url, isolation_level="AUTOCOMMIT", hide_parameters=True,
-                           pool_reset_on_return=None,  # autocommit: no transaction is ever left to end
-                           connect_args={"options": "-c synchronous_commit=off",
-                                         "application_name": APPLICATION_NAME})
+    engine = create_engine(
+        app_engine.url,
+        isolation_level="AUTOCOMMIT",
+        hide_parameters=True,
+        pool_reset_on_return=None,  # autocommit: no transaction is ever left to end
+        connect_args={"options": "-c synchronous_commit=off", "application_name": APPLICATION_NAME},
+    )
     event.listen(engine, "checkout", _refuse_closing_connection)
     # Closed with the app's engine (a test's teardown, a worker's shutdown): never a pool left behind.
     event.listen(app_engine, "engine_disposed", lambda _engine: engine.dispose())
     return engine
 
 
-def _refuse_closing_connection(dbapi_connection: Any, record: ConnectionPoolEntry,
-                               proxy: PoolProxiedConnection) -> None:
+def _refuse_closing_connection(
+    dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+) -> None:
     """The pool's liveness check: an idle connection whose socket is readable is being closed."""
     try:
         readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
@@ -123,8 +128,9 @@ def _run_once(engine: Engine, statement: TextualSelect, params: dict[str, Any]) 
     try:
         connection = engine.raw_connection()  # the pool hands out the driver's own connect() errors
     except dbapi_error as exc:  # the database cannot be reached: OperationalError, 503 (errors.py)
-        raise DBAPIError.instance(None, None, exc, dbapi_error, hide_parameters=True, dialect=engine.dialect,
-                                  connection_invalidated=False) from exc
+        raise DBAPIError.instance(
+            None, None, exc, dbapi_error, hide_parameters=True, dialect=engine.dialect, connection_invalidated=False
+        ) from exc
     try:
         cursor = cast("Cursor[tuple[Any, ...]]", connection.cursor())  # PostgreSQL's driver: psycopg 3
         try:
@@ -134,16 +140,16 @@ def _run_once(engine: Engine, statement: TextualSelect, params: dict[str, Any]) 
             dead = engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
             if dead:
                 connection.invalidate(exc)
-            raise DBAPIError.instance(sql, None, exc, dbapi_error, hide_parameters=True,
-                                      dialect=engine.dialect, connection_invalidated=dead) from exc
+            raise DBAPIError.instance(
+                sql, None, exc, dbapi_error, hide_parameters=True, dialect=engine.dialect, connection_invalidated=dead
+            ) from exc
         finally:
             cursor.close()
     finally:
         connection.close()  # back to the pool (or discarded, if invalidated)
     if row is None:
         return None
-    return {name: value.astimezone(UTC) if isinstance(value, datetime) else value
-            for name, value in zip(names, row)}
+    return {name: value.astimezone(UTC) if isinstance(value, datetime) else value for name, value in zip(names, row)}
 
 
 def _compiled(engine: Engine, statement: TextualSelect) -> tuple[str, dict[str, Any], list[str]]:
@@ -151,7 +157,9 @@ def _compiled(engine: Engine, statement: TextualSelect) -> tuple[str, dict[str, 
     compiled = _COMPILED.get(key)
     if compiled is None:
         done = statement.compile(dialect=engine.dialect)
-        compiled = _COMPILED[key] = (done.string, {name: bind.effective_value for name, bind in done.binds.items()
-                                                   if not bind.required},
-                                     [column.key for column in statement.selected_columns])  # names, once
+        compiled = _COMPILED[key] = (
+            done.string,
+            {name: bind.effective_value for name, bind in done.binds.items() if not bind.required},
+            [column.key for column in statement.selected_columns],
+        )  # names, once
     return compiled

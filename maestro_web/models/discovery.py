@@ -5,6 +5,7 @@ Each source owns the nodes and edges it discovered (rows here, never lines of th
 spec); the graph the worker draws is the union of the spec and every source's rows
 (maestro_web/domain/dependencies.py).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -73,8 +74,12 @@ class DiscoverySource(Model):
         return list(db.session.scalars(select(cls).where(cls.graph_id == graph.id).order_by(cls.id)))
 
     def last_crawl(self) -> DiscoveryCrawl | None:
-        return db.session.scalar(select(DiscoveryCrawl).where(DiscoveryCrawl.source_id == self.id)
-                                 .order_by(DiscoveryCrawl.id.desc()).limit(1))
+        return db.session.scalar(
+            select(DiscoveryCrawl)
+            .where(DiscoveryCrawl.source_id == self.id)
+            .order_by(DiscoveryCrawl.id.desc())
+            .limit(1)
+        )
 
 
 class DiscoveryCrawl(Model):
@@ -84,8 +89,13 @@ class DiscoveryCrawl(Model):
     __table_args__ = (
         Index("ix_discovery_crawls_source_crawl", "source_id", "id"),
         # At most one running crawl per source, whatever races: a second start fails on this index (409).
-        Index("uq_discovery_crawls_running", "source_id", unique=True,
-              sqlite_where=text("status = 'running'"), postgresql_where=text("status = 'running'")),
+        Index(
+            "uq_discovery_crawls_running",
+            "source_id",
+            unique=True,
+            sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -126,7 +136,9 @@ class DiscoveredEdge(Model):
     """An edge one source saw, with why (evidence) and how sure (confidence)."""
 
     __tablename__ = "discovered_edges"
-    __table_args__ = (UniqueConstraint("source_id", "source_name", "target_name", name="uq_discovered_edges_source_pair"),)
+    __table_args__ = (
+        UniqueConstraint("source_id", "source_name", "target_name", name="uq_discovered_edges_source_pair"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("discovery_sources.id", ondelete="CASCADE"))

@@ -1,4 +1,5 @@
 """Graphs, the roles users hold on them, and the runs the analytics worker takes (SPEC §4)."""
+
 from __future__ import annotations
 
 import enum
@@ -39,6 +40,8 @@ GRAPH_TYPE_CHOICES_TEXT = "business (or Maestro's spelling, bussiness) or infra"
 def normalize_graph_type(value: Any) -> Any:
     """Maestro's spelling for a type typed the usual way ("business"); anything else unchanged."""
     return GRAPH_TYPE_ALIASES.get(value, value) if isinstance(value, str) else value
+
+
 GRAPH_STATUSES = ("process", "finished", "warning", "error")
 NAME_MAX_LENGTH = 120
 DESCRIPTION_MAX_LENGTH = 2000
@@ -108,9 +111,12 @@ class Graph(Model):
         return Role(value) if value is not None else None
 
     def admin_count(self) -> int:
-        return db.session.scalar(
-            select(func.count(GraphRole.id)).where(GraphRole.graph_id == self.id, GraphRole.role == Role.ADMIN)
-        ) or 0
+        return (
+            db.session.scalar(
+                select(func.count(GraphRole.id)).where(GraphRole.graph_id == self.id, GraphRole.role == Role.ADMIN)
+            )
+            or 0
+        )
 
     def current_run(self) -> GraphRun | None:
         return db.session.scalar(
@@ -164,8 +170,12 @@ class Graph(Model):
 
 
 # PostgreSQL only: a trigram index so that `?q=` (a substring) does not read every graph (migration 0005).
-Index("ix_graphs_name_trgm", func.lower(Graph.name).label("name_lower"), postgresql_using="gin",
-      postgresql_ops={"name_lower": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+Index(
+    "ix_graphs_name_trgm",
+    func.lower(Graph.name).label("name_lower"),
+    postgresql_using="gin",
+    postgresql_ops={"name_lower": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
 
 
 class GraphRole(Model):
@@ -253,6 +263,7 @@ class GraphResult(Model):
 
 # --- graph_roles.graph_status follows the graph ------------------------------------------------------
 
+
 def _listed_status() -> Any:
     """The status a role's list shows for its graph: the graph's, or NULL once it is deleted."""
     return case((Graph.deleted_at.is_(None), Graph.status))
@@ -267,5 +278,8 @@ def _copy_status_to_new_role(_mapper: Mapper[GraphRole], connection: Connection,
 def _copy_status_to_roles(_mapper: Mapper[Graph], connection: Connection, graph: Graph) -> None:
     changed = inspect(graph).attrs
     if changed.status.history.has_changes() or changed.deleted_at.history.has_changes():
-        connection.execute(update(GraphRole).where(GraphRole.graph_id == graph.id)
-                           .values(graph_status=select(_listed_status()).where(Graph.id == graph.id).scalar_subquery()))
+        connection.execute(
+            update(GraphRole)
+            .where(GraphRole.graph_id == graph.id)
+            .values(graph_status=select(_listed_status()).where(Graph.id == graph.id).scalar_subquery())
+        )

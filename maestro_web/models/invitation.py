@@ -1,4 +1,5 @@
 """Invitations: a role on a graph offered to an e-mail address, redeemed through a mailed link (SPEC §4)."""
+
 from __future__ import annotations
 
 from datetime import datetime

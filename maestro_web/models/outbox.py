@@ -5,6 +5,7 @@ A control event (`revoke`) is written here in the transaction that makes the cha
 change. It is deleted once a live server accepted it; one no live server took within the life of
 a ticket (660 s) is no longer needed (every ticket it could refuse has expired) and is dropped.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -15,6 +15,7 @@ committed; the repeat is then answered from the receipt instead of doing the wor
 Receipts older than a day are dropped on each write's receipt (`prune`): nginx retries within its
 proxy timeouts, seconds.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta

@@ -5,6 +5,7 @@ statement that marks the report `ready`: a report is either ready with its whole
 failed with none. One store for both databases, in the backups with everything else, and nothing to
 clean on disk (docs/reports.md).
 """
+
 from __future__ import annotations
 
 import secrets
@@ -68,8 +69,11 @@ class Report(Model):
 
     @classmethod
     def list_for(cls, graph: Graph, limit: int = 100) -> list[Report]:
-        return list(db.session.scalars(select(cls).where(cls.graph_id == graph.id)
-                                       .order_by(cls.created_at.desc(), cls.id.desc()).limit(limit)))
+        return list(
+            db.session.scalars(
+                select(cls).where(cls.graph_id == graph.id).order_by(cls.created_at.desc(), cls.id.desc()).limit(limit)
+            )
+        )
 
     def finish(self, data: bytes) -> None:
         self.data = data
@@ -92,9 +96,12 @@ class Report(Model):
         where = [cls.status == "running", cls.created_at < utcnow() - RUNNING_AT_MOST]
         if graph is not None:
             where.append(cls.graph_id == graph.id)
-        ended = db.session.execute(update(cls).where(*where)
-                                   .values(status="failed", message=STOPPED_MESSAGE, finished_at=utcnow())
-                                   .execution_options(synchronize_session=False))
+        ended = db.session.execute(
+            update(cls)
+            .where(*where)
+            .values(status="failed", message=STOPPED_MESSAGE, finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
         count = int(ended.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         if count:
             db.session.commit()
@@ -103,8 +110,9 @@ class Report(Model):
     @classmethod
     def prune(cls, before: datetime) -> int:
         """Delete the reports made before `before`; how many."""
-        deleted = db.session.execute(delete(cls).where(cls.created_at < before)
-                                     .execution_options(synchronize_session=False))
+        deleted = db.session.execute(
+            delete(cls).where(cls.created_at < before).execution_options(synchronize_session=False)
+        )
         return int(deleted.rowcount or 0)  # type: ignore[attr-defined]
 
 

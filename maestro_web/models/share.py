@@ -9,6 +9,7 @@ Whether a link may be viewed is decided in models/share_rules.py, the one home o
 `status()` is its answer for the row alone. Changes are flushed by the caller's session, where
 live_events notices them; the callers commit.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -48,8 +49,9 @@ def expiry_within_cap(expires_at: datetime, created_at: datetime, cap: timedelta
     limit = created_at + cap
     if expires_at > limit:
         raise ShareRefused(
-            f"A link can live at most {_days(cap)} from its creation, so until "
-            f"{limit.strftime('%Y-%m-%d %H:%M')} UTC.", "expires_at")
+            f"A link can live at most {_days(cap)} from its creation, so until {limit.strftime('%Y-%m-%d %H:%M')} UTC.",
+            "expires_at",
+        )
     return expires_at
 
 
@@ -94,7 +96,8 @@ class ShareLink(Model):
     # pruning keeps while a link points at it (NULL again only if the result went with its graph).
     mode: Mapped[str] = mapped_column(String(16), default=LIVE, server_default=LIVE)
     pinned_result_id: Mapped[int | None] = mapped_column(
-        ForeignKey("graph_results.id", ondelete="SET NULL"), index=True)
+        ForeignKey("graph_results.id", ondelete="SET NULL"), index=True
+    )
     # A snapshot link: the graph's version number (graph_versions.number) when it was made (SPEC §13
     # "a snapshot link keeps the version it was made from"); NULL for live links and older snapshots.
     snapshot_version: Mapped[int | None] = mapped_column(Integer)
@@ -196,7 +199,9 @@ class ShareLink(Model):
         A bulk UPDATE passes no ORM hook: the caller announces the links first (live_events.links_revoked).
         """
         result = db.session.execute(
-            update(cls).where(condition, cls.revoked_at.is_(None)).values(revoked_at=utcnow())
+            update(cls)
+            .where(condition, cls.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
             .execution_options(synchronize_session=False)
         )
         return int(getattr(result, "rowcount", 0) or 0)  # an UPDATE gives a CursorResult
@@ -211,8 +216,9 @@ class ShareLink(Model):
             ids = list(db.session.scalars(select(cls.id).where(ended).order_by(cls.id).limit(batch)))
             if not ids:
                 return deleted
-            result: Any = db.session.execute(delete(cls).where(cls.id.in_(ids)).execution_options(
-                synchronize_session=False))
+            result: Any = db.session.execute(
+                delete(cls).where(cls.id.in_(ids)).execution_options(synchronize_session=False)
+            )
             deleted += int(result.rowcount or 0)
             if len(ids) < batch:
                 return deleted

@@ -23,6 +23,7 @@ the downloads and the live refresh of public/, the owner's pages and API of shar
 a rule of the share aggregate, not of one blueprint. It imports no ShareLink, so the model can
 import it without a cycle: the Python predicates read the row through the `LinkRow` protocol.
 """
+
 from __future__ import annotations
 
 import enum
@@ -145,31 +146,39 @@ def creator_holds_write(link: LinkRow) -> bool:
 # snapshot whose pinned result is gone never opens again, whatever the link's state, so it is told
 # before the states; it is not one of them (the owner's pages say it beside the mode, docs/sharing.md).
 RULES: tuple[Rule, ...] = (
-    Rule(Outcome.UNKNOWN,
-         "public_id = :jti AND graph_id = (SELECT id FROM graphs WHERE public_id = :graph_id)",
-         lambda link, graph_id, now: link.graph.public_id == graph_id),
-    Rule(Outcome.GRAPH_DELETED,
-         "EXISTS (SELECT 1 FROM graphs WHERE graphs.id = share_links.graph_id AND graphs.deleted_at IS NULL)",
-         lambda link, graph_id, now: link.graph.deleted_at is None),
-    Rule(Outcome.CREATOR_LOST_WRITE,
-         "EXISTS (SELECT 1 FROM graph_roles WHERE graph_roles.graph_id = share_links.graph_id"
-         " AND graph_roles.user_id = share_links.creator_id AND graph_roles.role >= :write)",
-         lambda link, graph_id, now: creator_holds_write(link)),
+    Rule(
+        Outcome.UNKNOWN,
+        "public_id = :jti AND graph_id = (SELECT id FROM graphs WHERE public_id = :graph_id)",
+        lambda link, graph_id, now: link.graph.public_id == graph_id,
+    ),
+    Rule(
+        Outcome.GRAPH_DELETED,
+        "EXISTS (SELECT 1 FROM graphs WHERE graphs.id = share_links.graph_id AND graphs.deleted_at IS NULL)",
+        lambda link, graph_id, now: link.graph.deleted_at is None,
+    ),
+    Rule(
+        Outcome.CREATOR_LOST_WRITE,
+        "EXISTS (SELECT 1 FROM graph_roles WHERE graph_roles.graph_id = share_links.graph_id"
+        " AND graph_roles.user_id = share_links.creator_id AND graph_roles.role >= :write)",
+        lambda link, graph_id, now: creator_holds_write(link),
+    ),
     # The result row itself, not only the column: SQLite does not enforce the ON DELETE SET NULL. A
     # scalar subquery (one primary-key probe), not EXISTS, which PostgreSQL may hash over the table.
-    Rule(Outcome.SNAPSHOT_GONE,
-         f"(mode <> '{SNAPSHOT}' OR (SELECT graph_results.id FROM graph_results"
-         " WHERE graph_results.id = share_links.pinned_result_id) IS NOT NULL)",
-         lambda link, graph_id, now: link.mode != SNAPSHOT or link.pinned_result is not None),
+    Rule(
+        Outcome.SNAPSHOT_GONE,
+        f"(mode <> '{SNAPSHOT}' OR (SELECT graph_results.id FROM graph_results"
+        " WHERE graph_results.id = share_links.pinned_result_id) IS NOT NULL)",
+        lambda link, graph_id, now: link.mode != SNAPSHOT or link.pinned_result is not None,
+    ),
     # The row rules name their table: shares/queries.py's status filter joins share_links to graphs.
-    Rule(Outcome.REVOKED, "share_links.revoked_at IS NULL",
-         lambda link, graph_id, now: link.revoked_at is None),
-    Rule(Outcome.EXPIRED, "share_links.expires_at > :now",
-         lambda link, graph_id, now: link.expires_at > now),
-    Rule(Outcome.USED_UP, "(share_links.max_views IS NULL OR share_links.view_count < share_links.max_views)",
-         lambda link, graph_id, now: link.max_views is None or link.view_count < link.max_views),
-    Rule(Outcome.PAUSED, "share_links.paused_at IS NULL",
-         lambda link, graph_id, now: link.paused_at is None),
+    Rule(Outcome.REVOKED, "share_links.revoked_at IS NULL", lambda link, graph_id, now: link.revoked_at is None),
+    Rule(Outcome.EXPIRED, "share_links.expires_at > :now", lambda link, graph_id, now: link.expires_at > now),
+    Rule(
+        Outcome.USED_UP,
+        "(share_links.max_views IS NULL OR share_links.view_count < share_links.max_views)",
+        lambda link, graph_id, now: link.max_views is None or link.view_count < link.max_views,
+    ),
+    Rule(Outcome.PAUSED, "share_links.paused_at IS NULL", lambda link, graph_id, now: link.paused_at is None),
 )
 ROW_RULES = RULES[4:]  # the link's states: what its row alone says of it (ShareLink.status())
 ROW_STATUSES = (Outcome.VIEWABLE, *(rule.broken for rule in ROW_RULES))  # what row_status() can answer
@@ -182,9 +191,18 @@ OWNER_STATUSES = (*LISTED_STATUSES, Outcome.STOPPED)
 # tests/test_link_words.py holds it equal to ROW_STATUSES.
 RowStatusWord = Literal["active", "paused", "expired", "revoked", "used up"]
 
-_WORDS = {Outcome.VIEWABLE: "Active", Outcome.PAUSED: "Paused", Outcome.EXPIRED: "Expired", Outcome.USED_UP: "Used up",
-          Outcome.REVOKED: "Revoked", Outcome.STOPPED: "Stopped", Outcome.SNAPSHOT_GONE: "Snapshot gone",
-          Outcome.GRAPH_DELETED: "Graph deleted", Outcome.CREATOR_LOST_WRITE: "Stopped", Outcome.UNKNOWN: "Unknown"}
+_WORDS = {
+    Outcome.VIEWABLE: "Active",
+    Outcome.PAUSED: "Paused",
+    Outcome.EXPIRED: "Expired",
+    Outcome.USED_UP: "Used up",
+    Outcome.REVOKED: "Revoked",
+    Outcome.STOPPED: "Stopped",
+    Outcome.SNAPSHOT_GONE: "Snapshot gone",
+    Outcome.GRAPH_DELETED: "Graph deleted",
+    Outcome.CREATOR_LOST_WRITE: "Stopped",
+    Outcome.UNKNOWN: "Unknown",
+}
 
 
 def row_status(link: LinkRow, now: datetime | None = None) -> Outcome:
@@ -204,24 +222,38 @@ STOPPED = Outcome.STOPPED.value  # not a row state: a link whose creator lost Wr
 # owner's preview and the live refresh all read these (public/routes.REFUSALS adds the
 # HTTP status); the owner's reasons and confirmations below quote the titles, so both sides say the same.
 VISITOR_WORDS: dict[Outcome, tuple[str, str]] = {
-    Outcome.CREATOR_LOST_WRITE: ("This link no longer works",
-                                 "The person who shared it can no longer share this graph. Ask them for a new link."),
-    Outcome.GRAPH_DELETED: ("This link no longer works",
-                            "The graph it showed was deleted, so every link to it stopped working. Ask the person who "
-                            "shared it if you still need it."),
-    Outcome.EXPIRED: ("This link has expired",
-                      "It was shared for a limited time, and that time is over. Ask the person who shared it for a new link."),
-    Outcome.REVOKED: ("This link was revoked",
-                      "It is no longer available: the person who shared it turned it off for good. Ask them for a new "
-                      "link if you still need it."),
-    Outcome.USED_UP: ("This link was used up",
-                      "It could be opened a limited number of times, and every one has been used. Ask the person who "
-                      "shared it for a new link."),
-    Outcome.PAUSED: ("Temporarily unavailable",
-                     "The person who shared this link paused it. It may come back: keep this page open and the graph "
-                     "returns by itself when they resume it."),
-    Outcome.SNAPSHOT_GONE: ("This snapshot is no longer available",
-                            "The picture this link was made to keep was deleted. Ask the person who shared it for a new link."),
+    Outcome.CREATOR_LOST_WRITE: (
+        "This link no longer works",
+        "The person who shared it can no longer share this graph. Ask them for a new link.",
+    ),
+    Outcome.GRAPH_DELETED: (
+        "This link no longer works",
+        "The graph it showed was deleted, so every link to it stopped working. Ask the person who "
+        "shared it if you still need it.",
+    ),
+    Outcome.EXPIRED: (
+        "This link has expired",
+        "It was shared for a limited time, and that time is over. Ask the person who shared it for a new link.",
+    ),
+    Outcome.REVOKED: (
+        "This link was revoked",
+        "It is no longer available: the person who shared it turned it off for good. Ask them for a new "
+        "link if you still need it.",
+    ),
+    Outcome.USED_UP: (
+        "This link was used up",
+        "It could be opened a limited number of times, and every one has been used. Ask the person who "
+        "shared it for a new link.",
+    ),
+    Outcome.PAUSED: (
+        "Temporarily unavailable",
+        "The person who shared this link paused it. It may come back: keep this page open and the graph "
+        "returns by itself when they resume it.",
+    ),
+    Outcome.SNAPSHOT_GONE: (
+        "This snapshot is no longer available",
+        "The picture this link was made to keep was deleted. Ask the person who shared it for a new link.",
+    ),
 }
 
 
@@ -244,8 +276,13 @@ STATE_REASONS: dict[str, str] = {
 
 # What the owner is told once an action is done: what was done, then the link's state as it is now (its
 # reason), so "Link resumed." on a link that expired meanwhile says so instead of promising visitors.
-DONE_WORDS = {"create": "Link created.", "pause": "Link paused.", "resume": "Link resumed.",
-              "revoke": "Link revoked.", "extend": "Link extended."}
+DONE_WORDS = {
+    "create": "Link created.",
+    "pause": "Link paused.",
+    "resume": "Link resumed.",
+    "revoke": "Link revoked.",
+    "extend": "Link extended.",
+}
 
 
 @dataclass(frozen=True)
@@ -342,8 +379,10 @@ def diagnose(link: LinkRow | None, graph_id: str, now: datetime | None = None) -
 # graph's deletion), the Access page (how many links removing a writer stops) and "revoke all"'s
 # confirmation all ask it; tests/test_link_rules.py holds it equal to diagnose() for each broken rule.
 
-def working_links(graph_pk: int, now: datetime | None = None, *, live_only: bool = False,
-                  despite: tuple[Outcome, ...] = ()) -> TextualSelect:
+
+def working_links(
+    graph_pk: int, now: datetime | None = None, *, live_only: bool = False, despite: tuple[Outcome, ...] = ()
+) -> TextualSelect:
     """SELECT public_id, creator_id of the links of the graph `graph_pk` (its primary key) that a visitor
     may open at `now`. `live_only`: the live ones only (a snapshot's page keeps its pinned picture);
     `despite`: as if those rules held (USED_UP: the pages a used-up link already opened, which stay;
@@ -351,10 +390,13 @@ def working_links(graph_pk: int, now: datetime | None = None, *, live_only: bool
     conditions = [rule.sql for rule in RULES[1:] if rule.broken not in despite]
     if live_only:
         conditions.append(f"share_links.mode = '{LIVE}'")
-    sql = ("SELECT share_links.public_id, share_links.creator_id FROM share_links"
-           " WHERE share_links.graph_id = :graph_pk AND " + "\n   AND ".join(conditions))
-    statement = text(sql).bindparams(bindparam("graph_pk", graph_pk, type_=Integer),
-                                     bindparam("now", now or utcnow(), type_=UTCDateTime()))
+    sql = (
+        "SELECT share_links.public_id, share_links.creator_id FROM share_links"
+        " WHERE share_links.graph_id = :graph_pk AND " + "\n   AND ".join(conditions)
+    )
+    statement = text(sql).bindparams(
+        bindparam("graph_pk", graph_pk, type_=Integer), bindparam("now", now or utcnow(), type_=UTCDateTime())
+    )
     if ":write" in sql:
         statement = statement.bindparams(bindparam("write", int(Role.WRITE), type_=Integer))
     return statement.columns(public_id=String, creator_id=Integer)
@@ -408,16 +450,21 @@ UPDATE share_links
 # the counted row in the counting statement) or bound parameters (":", the statement SQLite runs
 # after its count).
 
+
 def _shown_columns(link: str) -> str:
     snapshot = f"{link}mode = '{SNAPSHOT}'"
-    return ("\n       graphs.name, graphs.type, "
-            # the description only when the owner chose to show it to visitors (migration 0015)
-            "CASE WHEN graphs.show_description THEN graphs.description END AS description, "
-            + "".join(f"CASE WHEN {snapshot} THEN graph_results.{column} ELSE graphs.{column} END AS {column}, "
-                      for column in ("status", "message"))
-            + f"CAST(CASE WHEN {snapshot} THEN graph_results.info ELSE graphs.info END AS TEXT) AS info_json, "
-            "CASE WHEN graph_results.svg IS NOT NULL THEN graph_results.id END AS picture_id, "
-            "graph_results.created_at AS drawn_at")
+    return (
+        "\n       graphs.name, graphs.type, "
+        # the description only when the owner chose to show it to visitors (migration 0015)
+        "CASE WHEN graphs.show_description THEN graphs.description END AS description, "
+        + "".join(
+            f"CASE WHEN {snapshot} THEN graph_results.{column} ELSE graphs.{column} END AS {column}, "
+            for column in ("status", "message")
+        )
+        + f"CAST(CASE WHEN {snapshot} THEN graph_results.info ELSE graphs.info END AS TEXT) AS info_json, "
+        "CASE WHEN graph_results.svg IS NOT NULL THEN graph_results.id END AS picture_id, "
+        "graph_results.created_at AS drawn_at"
+    )
 
 
 def _picture_join(link: str) -> str:
@@ -431,7 +478,9 @@ def _picture_join(link: str) -> str:
 _COUNT_VIEW_SQL = _count_view_sql(once=False)
 _COUNT_ONCE_SQL = _count_view_sql(once=True)
 
-_GRAPH_WITH_PICTURE_SQL = f"SELECT {_shown_columns(':')}\n  FROM graphs {_picture_join(':')}\n WHERE graphs.id = :graph_id"
+_GRAPH_WITH_PICTURE_SQL = (
+    f"SELECT {_shown_columns(':')}\n  FROM graphs {_picture_join(':')}\n WHERE graphs.id = :graph_id"
+)
 
 _LINK_COLUMNS_OF_ROW = ", ".join("share_links." + column for column in _LINK_COLUMNS.split(", "))
 
@@ -445,26 +494,43 @@ link AS (SELECT {_LINK_COLUMNS} FROM counted
            FROM request_receipts JOIN share_links ON share_links.id = request_receipts.share_link_id
           WHERE request_receipts.request_id = :request_id AND share_links.public_id = :jti)
 SELECT link.graph_id, link.expires_at, link.allowed_origins, link.mode, link.pinned_result_id,
-       link.snapshot_version, {_shown_columns('link.')}
-  FROM link JOIN graphs ON graphs.id = link.graph_id {_picture_join('link.')}
+       link.snapshot_version, {_shown_columns("link.")}
+  FROM link JOIN graphs ON graphs.id = link.graph_id {_picture_join("link.")}
 """
 
 # Each rule alone, as 1 (holds) or 0, for the row named by :jti: what tests compare with Python.
-_VERDICTS_SQL = "SELECT " + ",\n       ".join(
-    f"CASE WHEN {rule.sql} THEN 1 ELSE 0 END AS rule_{index}" for index, rule in enumerate(RULES)
-) + "\n  FROM share_links WHERE public_id = :jti"
+_VERDICTS_SQL = (
+    "SELECT "
+    + ",\n       ".join(f"CASE WHEN {rule.sql} THEN 1 ELSE 0 END AS rule_{index}" for index, rule in enumerate(RULES))
+    + "\n  FROM share_links WHERE public_id = :jti"
+)
 
-_COUNTED_TYPES: dict[str, Any] = {"graph_id": Integer, "expires_at": UTCDateTime(), "allowed_origins": Text,
-                                  "mode": String, "pinned_result_id": Integer, "snapshot_version": Integer}
-_SHOWN_TYPES: dict[str, Any] = {"name": String, "type": String, "description": Text, "status": String, "message": Text, "info_json": Text,
-                                "picture_id": Integer, "drawn_at": UTCDateTime()}
+_COUNTED_TYPES: dict[str, Any] = {
+    "graph_id": Integer,
+    "expires_at": UTCDateTime(),
+    "allowed_origins": Text,
+    "mode": String,
+    "pinned_result_id": Integer,
+    "snapshot_version": Integer,
+}
+_SHOWN_TYPES: dict[str, Any] = {
+    "name": String,
+    "type": String,
+    "description": Text,
+    "status": String,
+    "message": Text,
+    "info_json": Text,
+    "picture_id": Integer,
+    "drawn_at": UTCDateTime(),
+}
 
 
 def _statement(sql: str, **types: Any) -> TextClause | TextualSelect:
     statement = text(sql)
     if ":now" in sql:  # the statements that apply the rules
-        statement = statement.bindparams(bindparam("now", type_=UTCDateTime()),
-                                         bindparam("write", value=int(Role.WRITE)))
+        statement = statement.bindparams(
+            bindparam("now", type_=UTCDateTime()), bindparam("write", value=int(Role.WRITE))
+        )
     if ":passcode_hash" in sql:
         statement = statement.bindparams(bindparam("passcode_hash", type_=String))
     if ":request_id" in sql:
@@ -474,12 +540,17 @@ def _statement(sql: str, **types: Any) -> TextClause | TextualSelect:
 
 COUNT_VIEW = _statement(_COUNT_VIEW_SQL, **_COUNTED_TYPES)
 COUNT_VIEW_ONCE = _statement(_COUNT_ONCE_SQL, id=Integer, **_COUNTED_TYPES)
-REPEATED_VIEW = _statement(f"SELECT share_links.id, {_LINK_COLUMNS_OF_ROW}"
-                           " FROM request_receipts JOIN share_links ON share_links.id = request_receipts.share_link_id"
-                           " WHERE request_receipts.request_id = :request_id AND share_links.public_id = :jti",
-                           id=Integer, **_COUNTED_TYPES)
-VIEW_RECEIPT = text("INSERT INTO request_receipts (request_id, created_at, status, share_link_id)"
-                    " VALUES (:request_id, :now, 200, :link_id)").bindparams(bindparam("now", type_=UTCDateTime()))
+REPEATED_VIEW = _statement(
+    f"SELECT share_links.id, {_LINK_COLUMNS_OF_ROW}"
+    " FROM request_receipts JOIN share_links ON share_links.id = request_receipts.share_link_id"
+    " WHERE request_receipts.request_id = :request_id AND share_links.public_id = :jti",
+    id=Integer,
+    **_COUNTED_TYPES,
+)
+VIEW_RECEIPT = text(
+    "INSERT INTO request_receipts (request_id, created_at, status, share_link_id)"
+    " VALUES (:request_id, :now, 200, :link_id)"
+).bindparams(bindparam("now", type_=UTCDateTime()))
 GRAPH_WITH_PICTURE = _statement(_GRAPH_WITH_PICTURE_SQL, **_SHOWN_TYPES)
 # Typed columns make it a TextualSelect: run_on_driver reads the row's names from them.
 COUNT_AND_SHOW = cast(TextualSelect, _statement(_COUNT_AND_SHOW_SQL, **_COUNTED_TYPES, **_SHOWN_TYPES))
@@ -530,15 +601,21 @@ def picture_svg(picture_id: int | None) -> str | None:
         return svg
 
 
-def count_view(jti: str, graph_id: str, passcode_hash: str | None = None,
-               request_id: str | None = None) -> CountedView | None:
+def count_view(
+    jti: str, graph_id: str, passcode_hash: str | None = None, request_id: str | None = None
+) -> CountedView | None:
     """Count one view if, and only if, every rule holds at this instant and the link has no passcode
     or its passcode hash is still `passcode_hash` (the one the visitor's cookie opens); None if not.
 
     `request_id` (nginx's, receipts.trusted_request_id) counts a view once however often nginx sends
     it: a repeat of a counted one shows the link it counted without counting it again."""
-    params = {"jti": jti, "graph_id": graph_id, "now": utcnow(), "passcode_hash": passcode_hash,
-              "request_id": request_id}
+    params = {
+        "jti": jti,
+        "graph_id": graph_id,
+        "now": utcnow(),
+        "passcode_hash": passcode_hash,
+        "request_id": request_id,
+    }
     engine = counting_engine()  # autocommit; asynchronous commits on PostgreSQL (models/counting.py)
     if engine.dialect.name == "postgresql":
         try:
@@ -554,12 +631,13 @@ def count_view(jti: str, graph_id: str, passcode_hash: str | None = None,
         if counted is None and request_id:
             counted = connection.execute(REPEATED_VIEW, params).first()
         elif counted is not None and request_id:
-            connection.execute(VIEW_RECEIPT, {"request_id": request_id, "now": params["now"],
-                                              "link_id": counted.id})
+            connection.execute(VIEW_RECEIPT, {"request_id": request_id, "now": params["now"], "link_id": counted.id})
         if counted is None:
             return None
-        shown = connection.execute(GRAPH_WITH_PICTURE, {"graph_id": counted.graph_id, "mode": counted.mode,
-                                                        "pinned_result_id": counted.pinned_result_id}).one()
+        shown = connection.execute(
+            GRAPH_WITH_PICTURE,
+            {"graph_id": counted.graph_id, "mode": counted.mode, "pinned_result_id": counted.pinned_result_id},
+        ).one()
         link = {name: value for name, value in counted._mapping.items() if name != "id"}
         return CountedView(**link, **shown._mapping)
 

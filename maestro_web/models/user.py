@@ -1,4 +1,5 @@
 """Accounts, their login sessions, personal API tokens, e-mail changes and revoked session tokens."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -25,8 +26,9 @@ PRODUCTION_HASHER = PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY)
 # process 0.15 s of CPU (the app's workers, the live server, every CLI command). Verifying against it
 # costs what verifying an account's hash does: the parameters travel in the hash
 # (tests/test_password_hashing.py checks they are PRODUCTION_HASHER's).
-_PRODUCTION_DUMMY_HASH = ("$argon2id$v=19$m=65536,t=3,p=4$"
-                          "bnXLXk6gvTBoRpdLc/k0Zw$rbGdSbfVHsqjwrOKSYxa7fjApMykQLgK9hkyQ+np82w")
+_PRODUCTION_DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$bnXLXk6gvTBoRpdLc/k0Zw$rbGdSbfVHsqjwrOKSYxa7fjApMykQLgK9hkyQ+np82w"
+)
 
 
 class _Hashing:
@@ -170,10 +172,18 @@ class LoginSession(Model):
     @classmethod
     def open_for(cls, user: User) -> list[LoginSession]:
         """The user's sessions that still let someone in, last seen first."""
-        return list(db.session.scalars(
-            select(cls).where(cls.user_id == user.id, cls.ended_at.is_(None), cls.expires_at > utcnow(),
-                              cls.token_version == user.token_version)
-            .order_by(cls.last_seen_at.desc(), cls.id.desc())))
+        return list(
+            db.session.scalars(
+                select(cls)
+                .where(
+                    cls.user_id == user.id,
+                    cls.ended_at.is_(None),
+                    cls.expires_at > utcnow(),
+                    cls.token_version == user.token_version,
+                )
+                .order_by(cls.last_seen_at.desc(), cls.id.desc())
+            )
+        )
 
     def end(self) -> None:
         if self.ended_at is None:
@@ -214,9 +224,13 @@ class PersonalToken(Model):
     def listed_for(cls, user: User) -> list[PersonalToken]:
         """Every token of the user that has not been revoked, newest first (expired ones too: the
         list says so, and the owner may delete them)."""
-        return list(db.session.scalars(
-            select(cls).where(cls.user_id == user.id, cls.revoked_at.is_(None))
-            .order_by(cls.created_at.desc(), cls.id.desc())))
+        return list(
+            db.session.scalars(
+                select(cls)
+                .where(cls.user_id == user.id, cls.revoked_at.is_(None))
+                .order_by(cls.created_at.desc(), cls.id.desc())
+            )
+        )
 
     def status(self, user: User) -> str:
         """active, expired, revoked, or ended (by a password change)."""
@@ -234,8 +248,9 @@ class PersonalToken(Model):
             return
         self.revoked_at = utcnow()
         if not RevokedToken.is_revoked(self.jti):
-            db.session.add(RevokedToken(jti=self.jti, token_type="personal", user_id=self.user_id,
-                                        expires_at=self.expires_at))
+            db.session.add(
+                RevokedToken(jti=self.jti, token_type="personal", user_id=self.user_id, expires_at=self.expires_at)
+            )
 
 
 class EmailChange(Model):
@@ -261,8 +276,11 @@ class EmailChange(Model):
     @classmethod
     def pending_for(cls, user: User) -> EmailChange | None:
         return db.session.scalar(
-            select(cls).where(cls.user_id == user.id, cls.used_at.is_(None), cls.expires_at > utcnow())
-            .order_by(cls.created_at.desc(), cls.id.desc()).limit(1))
+            select(cls)
+            .where(cls.user_id == user.id, cls.used_at.is_(None), cls.expires_at > utcnow())
+            .order_by(cls.created_at.desc(), cls.id.desc())
+            .limit(1)
+        )
 
     def usable(self) -> bool:
         return self.used_at is None and self.expires_at > utcnow()
@@ -277,9 +295,11 @@ def prune_account_rows(cutoff: datetime) -> dict[str, int]:
         return int(getattr(db.session.execute(statement), "rowcount", 0) or 0)  # a DELETE gives a CursorResult
 
     return {
-        "sessions": count(delete(LoginSession).where(
-            or_(LoginSession.ended_at < cutoff, LoginSession.expires_at < cutoff))),
-        "email_changes": count(delete(EmailChange).where(
-            or_(EmailChange.used_at < cutoff, EmailChange.expires_at < cutoff))),
+        "sessions": count(
+            delete(LoginSession).where(or_(LoginSession.ended_at < cutoff, LoginSession.expires_at < cutoff))
+        ),
+        "email_changes": count(
+            delete(EmailChange).where(or_(EmailChange.used_at < cutoff, EmailChange.expires_at < cutoff))
+        ),
         "revoked_tokens": count(delete(RevokedToken).where(RevokedToken.expires_at < cutoff)),
     }

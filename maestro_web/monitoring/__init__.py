@@ -3,6 +3,7 @@
 The blueprint also times every request of the app (`before_app_request` / `after_app_request`), by
 route template and status.
 """
+
 from flask import Blueprint
 
 from maestro_web.web.guards import require_metrics_access

@@ -47,8 +47,9 @@ class QueueAndDependencies:
         waiting = or_(GraphRun.state == "queued", and_(GraphRun.state == "claimed", GraphRun.lease_expires_at < now))
         try:
             count, oldest = db.session.execute(select(func.count(), func.min(GraphRun.queued_at)).where(waiting)).one()
-            drawing = db.session.execute(select(func.count()).where(
-                GraphRun.state == "claimed", GraphRun.lease_expires_at >= now)).scalar_one()
+            drawing = db.session.execute(
+                select(func.count()).where(GraphRun.state == "claimed", GraphRun.lease_expires_at >= now)
+            ).scalar_one()
             database_up = 1
         except Exception as exc:  # the scrape still answers, saying the database is down
             db.session.rollback()
@@ -57,22 +58,31 @@ class QueueAndDependencies:
             count, oldest, drawing, database_up = 0, None, 0, 0
         age = max(timedelta(0), now - oldest).total_seconds() if oldest is not None else 0.0
         yield GaugeMetricFamily("maestro_runs_waiting", "Runs waiting for an analytics worker.", value=count)
-        yield GaugeMetricFamily("maestro_runs_oldest_waiting_age_seconds",
-                                "Age of the oldest run waiting for a worker (0 when none waits).", value=age)
+        yield GaugeMetricFamily(
+            "maestro_runs_oldest_waiting_age_seconds",
+            "Age of the oldest run waiting for a worker (0 when none waits).",
+            value=age,
+        )
         yield GaugeMetricFamily("maestro_runs_drawing", "Runs claimed by a worker whose lease runs.", value=drawing)
         yield GaugeMetricFamily("maestro_database_up", "1 when the database answered this scrape.", value=database_up)
         if self.redis_url:
-            yield GaugeMetricFamily("maestro_redis_up", "1 when Redis answered a PING during this scrape.",
-                                    value=1 if self._redis_answers() else 0)
+            yield GaugeMetricFamily(
+                "maestro_redis_up",
+                "1 when Redis answered a PING during this scrape.",
+                value=1 if self._redis_answers() else 0,
+            )
 
     def _redis_answers(self) -> bool:
         assert self.redis_url is not None
         try:
-            with redis.Redis.from_url(self.redis_url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                                      socket_timeout=REDIS_TIMEOUT_SECONDS) as client:
+            with redis.Redis.from_url(
+                self.redis_url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
+            ) as client:
                 client.ping()
         except redis.RedisError as exc:
-            log.error("Metrics: Redis unavailable (%s)", type(exc).__name__)  # the type only: the URL may hold a password
+            log.error(
+                "Metrics: Redis unavailable (%s)", type(exc).__name__
+            )  # the type only: the URL may hold a password
             app_metrics.redis_error("metrics")
             return False
         return True

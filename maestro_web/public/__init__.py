@@ -11,6 +11,7 @@ presenters.py     what a graph page shows, field by field (the visitor's allow-l
 The owner's pages of a graph are in graphs/ (same /analytics prefix, `require_user`), the worker's
 endpoints in ingest/ (`require_worker`).
 """
+
 from flask import Blueprint
 
 from maestro_web.web.guards import require_share

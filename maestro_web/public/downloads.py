@@ -17,6 +17,7 @@ outcomes cached). A picture it cannot draw (rows stored before the sanitizer's l
 answers 422 with a link to the SVG. Downloaded files are named `<graph-name-slug>-<date the picture
 was drawn>.<ext>` and always sent as attachments.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,17 +49,30 @@ def png_or_refusal(svg: str, svg_link: str, message: str, *, public: bool, embed
         text = message.format(reason=refused.reason)
         if wants_json():
             return json_error(422, text, {"ext" if public else "format": text}, extra={"svg_url": svg_link})
-        return error_page(422, text, "No PNG of this picture", public=public, embed=embed,
-                          links=[(svg_link, "Open the picture as SVG", "")])
+        return error_page(
+            422,
+            text,
+            "No PNG of this picture",
+            public=public,
+            embed=embed,
+            links=[(svg_link, "Open the picture as SVG", "")],
+        )
     return Response(body, mimetype="image/png")
 
 
 def png_answer(svg: str, embed: bool) -> Response:
     """The picture as an inline PNG (`&ext=png`, the image link); if it cannot be drawn, 422 with this
     same link at `ext=svg`."""
-    query = urlencode([(name, value) for name, value in request.args.items(multi=True) if name != "ext"] + [("ext", "svg")])
-    return png_or_refusal(svg, f"{request.path}?{query}", "ext: no PNG of this picture ({reason}); use ext=svg instead.",
-                          public=True, embed=embed)
+    query = urlencode(
+        [(name, value) for name, value in request.args.items(multi=True) if name != "ext"] + [("ext", "svg")]
+    )
+    return png_or_refusal(
+        svg,
+        f"{request.path}?{query}",
+        "ext: no PNG of this picture ({reason}); use ext=svg instead.",
+        public=True,
+        embed=embed,
+    )
 
 
 def download(svg: str, graph_name: str, drawn_at: datetime | None, fmt: str, *, public: bool) -> Response:
@@ -66,8 +80,12 @@ def download(svg: str, graph_name: str, drawn_at: datetime | None, fmt: str, *, 
     if fmt == "png":
         query = request.query_string.decode()
         svg_link = request.path.removesuffix(".png") + ".svg" + (f"?{query}" if query else "")
-        response = png_or_refusal(svg, svg_link, "This picture cannot be turned into a PNG ({reason}); "
-                                  "download the SVG instead.", public=public)
+        response = png_or_refusal(
+            svg,
+            svg_link,
+            "This picture cannot be turned into a PNG ({reason}); download the SVG instead.",
+            public=public,
+        )
         if response.status_code != 200:
             return response
     else:
@@ -76,4 +94,3 @@ def download(svg: str, graph_name: str, drawn_at: datetime | None, fmt: str, *, 
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
-

@@ -13,6 +13,7 @@ for the long link (`/graphs/public/<id>/<what>?token=`) and the short one (`/s/<
 Each applies the link's rules read from the row, and the passcode gate: a link with a passcode
 answers only a browser that entered it.
 """
+
 from __future__ import annotations
 
 from flask import Response, current_app, g, jsonify, request

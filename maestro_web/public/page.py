@@ -9,6 +9,7 @@ shown) is worked out only when the page is rendered, once per cached page, not o
 The picture is named by its result's id: a result never changes once stored, and its SVG is read
 when the page is rendered (share_rules.picture_svg), so a view served from the cache moves no SVG.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -74,9 +75,18 @@ class Shown:
     @classmethod
     def of(cls, counted: CountedView) -> Shown:
         """What the counting statement returned for the view it counted."""
-        return cls(counted.name, counted.type, counted.description, counted.status, counted.message,
-                   counted.info_json, counted.picture_id, counted.drawn_at, counted.mode == SNAPSHOT,
-                   counted.snapshot_version)
+        return cls(
+            counted.name,
+            counted.type,
+            counted.description,
+            counted.status,
+            counted.message,
+            counted.info_json,
+            counted.picture_id,
+            counted.drawn_at,
+            counted.mode == SNAPSHOT,
+            counted.snapshot_version,
+        )
 
 
 @dataclass(frozen=True)
@@ -111,10 +121,14 @@ class PublicPage:
         here, config = self.address, current_app.config
         seen = mint_view_receipt(config["KEY_RINGS"][SHARE_CONTEXT], self.link_id)
         return {
-            "ticket": TICKET_MARK, "expires_at": TICKET_EXPIRES_MARK,
-            "url": config["MAESTRO_LIVE_URL"], "channels": [share_channel(self.link_id)],
-            "ticket_url": here.url("ticket"), "refresh_url": here.url("live", seen=seen),
-            "state_url": here.url("state"), "poll": config["MAESTRO_PUBLIC_STATE_POLL"],
+            "ticket": TICKET_MARK,
+            "expires_at": TICKET_EXPIRES_MARK,
+            "url": config["MAESTRO_LIVE_URL"],
+            "channels": [share_channel(self.link_id)],
+            "ticket_url": here.url("ticket"),
+            "refresh_url": here.url("live", seen=seen),
+            "state_url": here.url("state"),
+            "poll": config["MAESTRO_PUBLIC_STATE_POLL"],
             "link_expires_at": self.expires_at.isoformat(),
             "download_svg": here.url("download", fmt="svg") if self.has_picture else None,
             "download_png": here.url("download", fmt="png") if self.has_picture else None,

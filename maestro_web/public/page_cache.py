@@ -12,6 +12,7 @@ visitor's, and rendering consumes them), and a page over MAX_PAGE_BYTES. The cac
 answers a view that was just counted: every rule was checked by the statement first, so a paused
 or revoked link never reaches it.
 """
+
 from __future__ import annotations
 
 import threading

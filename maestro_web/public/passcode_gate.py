@@ -12,6 +12,7 @@ back to it; a wrong one shows the form again. Wrong tries are throttled per addr
 the app's limiter (rate_limits.reserve_passcode_try); the link's budget never refuses a visitor who
 has not given a wrong passcode for it, so guessers cannot lock out the people who know it. See docs/sharing.md "Passcodes".
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -55,8 +56,9 @@ def opened(link: ShareLink) -> bool:
     """Whether this request may see `link`: it has no passcode, or the browser holds its cookie."""
     if link.passcode_hash is None:
         return True
-    return cookie_opens(request.cookies.get(cookie_name(link.public_id)), _ring(), link.public_id,
-                        link.passcode_hash, utcnow())
+    return cookie_opens(
+        request.cookies.get(cookie_name(link.public_id)), _ring(), link.public_id, link.passcode_hash, utcnow()
+    )
 
 
 def passcode_form(embed: bool, error: str | None = None, status: int = 401) -> Response:
@@ -86,17 +88,24 @@ def _set_cookie(response: AnyResponse, link: ShareLink, now: datetime) -> None:
     # one embedding site and is not shared with any other.
     third_party = https and link.embeddable
     response.set_cookie(
-        cookie_name(link.public_id), mint_cookie_value(_ring(), link.public_id, link.passcode_hash, expires_at),
-        max_age=max(1, int(expires_at.timestamp() - now.timestamp())), expires=expires_at,
-        path=analytics.path or "/", secure=https, httponly=True,
-        samesite="None" if third_party else "Lax", partitioned=third_party)
+        cookie_name(link.public_id),
+        mint_cookie_value(_ring(), link.public_id, link.passcode_hash, expires_at),
+        max_age=max(1, int(expires_at.timestamp() - now.timestamp())),
+        expires=expires_at,
+        path=analytics.path or "/",
+        secure=https,
+        httponly=True,
+        samesite="None" if third_party else "Lax",
+        partitioned=third_party,
+    )
 
 
 def enter_passcode(link: ShareLink, embed: bool) -> AnyResponse:
     """The answer to the passcode form of a link the rules allow: cookie and 303, or the form again."""
     if _foreign_origin():
-        return passcode_form(embed, "This form must be sent from the link's own page. Open the link and try again.",
-                             403)
+        return passcode_form(
+            embed, "This form must be sent from the link's own page. Open the link and try again.", 403
+        )
     if link.passcode_hash is None:  # no passcode (any more): nothing to enter
         return redirect(_own_url(), 303)
     passcode = request.form.get("passcode", "")

@@ -1,5 +1,6 @@
 """What a graph page shows, named field by field (Redash's public_dashboard() habit): the allow-list of
 what a visitor sees, which the owner's picture page (graphs/analytics_routes.py) reuses."""
+
 from __future__ import annotations
 
 import json
@@ -45,13 +46,33 @@ def link_shown(link: ShareLink) -> Shown | None:
     description = graph.description if graph.show_description else None
     if not link.is_snapshot:
         picture = GraphResult.latest_for(graph, with_picture=True)
-        return Shown(graph.name, graph.type, description, graph.status, graph.message, _json(graph.info),
-                     picture.id if picture else None, picture.created_at if picture else None, False, None)
+        return Shown(
+            graph.name,
+            graph.type,
+            description,
+            graph.status,
+            graph.message,
+            _json(graph.info),
+            picture.id if picture else None,
+            picture.created_at if picture else None,
+            False,
+            None,
+        )
     pinned = link.pinned_result
     if pinned is None:
         return None
-    return Shown(graph.name, graph.type, description, pinned.status, pinned.message, _json(pinned.info),
-                 pinned.id if pinned.svg is not None else None, pinned.created_at, True, link.snapshot_version)
+    return Shown(
+        graph.name,
+        graph.type,
+        description,
+        pinned.status,
+        pinned.message,
+        _json(pinned.info),
+        pinned.id if pinned.svg is not None else None,
+        pinned.created_at,
+        True,
+        link.snapshot_version,
+    )
 
 
 def _json(info: dict[str, Any] | None) -> str | None:
@@ -61,13 +82,32 @@ def _json(info: dict[str, Any] | None) -> str | None:
 def shown_fields(shown: Shown, svg: str | None) -> dict[str, Any]:
     """The fields of a page that shows `shown`, with its picture's SVG (read by the caller)."""
     info = json.loads(shown.info_json) if shown.info_json is not None else None
-    return page_fields(shown.name, shown.type, shown.status, shown.message, info, svg, shown.drawn_at,
-                       snapshot=shown.snapshot, description=shown.description, version=shown.version)
+    return page_fields(
+        shown.name,
+        shown.type,
+        shown.status,
+        shown.message,
+        info,
+        svg,
+        shown.drawn_at,
+        snapshot=shown.snapshot,
+        description=shown.description,
+        version=shown.version,
+    )
 
 
-def page_fields(name: str, type_: str, status: str, message: str, info: dict[str, Any] | None,
-                svg: str | None, as_of: datetime | None, snapshot: bool = False,
-                description: str | None = None, version: int | None = None) -> dict[str, Any]:
+def page_fields(
+    name: str,
+    type_: str,
+    status: str,
+    message: str,
+    info: dict[str, Any] | None,
+    svg: str | None,
+    as_of: datetime | None,
+    snapshot: bool = False,
+    description: str | None = None,
+    version: int | None = None,
+) -> dict[str, Any]:
     """`as_of` is when the picture was drawn; `snapshot` says that the page is a snapshot link's
     pinned result ("Snapshot as of …"), not the graph as it is now; `description` is shown to visitors
     only when the owner chose so (None otherwise); `version` the graph's version the snapshot link
@@ -83,7 +123,9 @@ def page_fields(name: str, type_: str, status: str, message: str, info: dict[str
         "hints": HINTS,
         "kinds": _counts(info.get("kinds")),
         "depths": _counts(info.get("depth_histogram")),
-        "entry_points": [str(name) for name in info.get("entry_points", [])[:50]] if isinstance(info.get("entry_points"), list) else [],
+        "entry_points": [str(name) for name in info.get("entry_points", [])[:50]]
+        if isinstance(info.get("entry_points"), list)
+        else [],
         # Sanitised by an allow-list when the worker posted it (see ingest/routes.py / ingest/svg.py).
         "svg": Markup(svg) if svg is not None else None,
         "as_of": as_of,

@@ -16,6 +16,7 @@ can fall behind another.
 
 Every answer of these routes, errors included, carries the public headers.
 """
+
 from __future__ import annotations
 
 import functools
@@ -49,13 +50,26 @@ from maestro_web.web.rate_limits import STORAGE_ERRORS, share_failure_allowed, s
 # small under them. Nothing about the graph. The refusals of a link's state are worded once, in
 # share_rules (Outcome.refusal; the owner's reasons and confirmations quote the same titles); here they get
 # their HTTP status. The others are not states of a link. docs/sharing.md lists them all.
-_LINK_STATUS = {Outcome.CREATOR_LOST_WRITE: 404, Outcome.GRAPH_DELETED: 404, Outcome.EXPIRED: 410,
-                Outcome.REVOKED: 410, Outcome.USED_UP: 410, Outcome.PAUSED: 403, Outcome.SNAPSHOT_GONE: 410}
+_LINK_STATUS = {
+    Outcome.CREATOR_LOST_WRITE: 404,
+    Outcome.GRAPH_DELETED: 404,
+    Outcome.EXPIRED: 410,
+    Outcome.REVOKED: 410,
+    Outcome.USED_UP: 410,
+    Outcome.PAUSED: 403,
+    Outcome.SNAPSHOT_GONE: 410,
+}
 REFUSALS = {
-    "invalid": (404, "This link does not work",
-                "It may be incomplete or mistyped. Check that you copied the whole link, or ask the person who shared it for a new one."),
-    **{outcome.visitor_sees: (status, *words) for outcome, status in _LINK_STATUS.items()
-       if (words := outcome.refusal) is not None},
+    "invalid": (
+        404,
+        "This link does not work",
+        "It may be incomplete or mistyped. Check that you copied the whole link, or ask the person who shared it for a new one.",
+    ),
+    **{
+        outcome.visitor_sees: (status, *words)
+        for outcome, status in _LINK_STATUS.items()
+        if (words := outcome.refusal) is not None
+    },
     "no picture": (404, "No picture yet", "This graph has not been drawn yet. Try again later."),
     "too many": (429, "Too many attempts", "Too many links that do not work came from your address. Wait a minute."),
     "locked": (401, "Passcode required", "This link is protected by a passcode. Open the link and enter it first."),
@@ -77,7 +91,8 @@ def public_headers(response: Response) -> Response:
     else:
         response.headers["Content-Security-Policy"] = (
             f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {live_connect_src(current_app.config['MAESTRO_LIVE_URL'])}; "
-            f"base-uri 'none'; form-action {form_action}; frame-ancestors {ancestors}")
+            f"base-uri 'none'; form-action {form_action}; frame-ancestors {ancestors}"
+        )
     # nosniff, and X-Frame-Options unless `ancestors` names origins, come from the app-wide headers.
     return response
 
@@ -97,7 +112,9 @@ def refusal_page(refusal: str, embed: bool) -> Response:
     status, title, message = REFUSALS[refusal]
     app_metrics.share_refused(refusal)
     watch = None
-    if refusal == Outcome.PAUSED.visitor_sees:  # it may come back: the page checks the link's state and returns by itself
+    if (
+        refusal == Outcome.PAUSED.visitor_sees
+    ):  # it may come back: the page checks the link's state and returns by itself
         here = address()
         if here is not None:
             watch = {"state_url": here.url("state"), "poll": current_app.config["MAESTRO_PUBLIC_STATE_POLL"]}
@@ -124,7 +141,9 @@ def _expired_token(error: ShareTokenExpired) -> Response:
     link = ShareLink.get_by_public_id(error.claims["jti"])
     if link is not None and link.graph.public_id == (request.view_args or {}).get("graph_id"):
         g.share_link = link
-        return refusal_page((Outcome.REVOKED if link.revoked_at is not None else Outcome.EXPIRED).visitor_sees, _embed())
+        return refusal_page(
+            (Outcome.REVOKED if link.revoked_at is not None else Outcome.EXPIRED).visitor_sees, _embed()
+        )
     return refusal_page(Outcome.EXPIRED.visitor_sees, _embed())
 
 
@@ -188,43 +207,53 @@ def address() -> Address | None:
 
 def _graph_of(jti: str) -> str | None:
     """The public id of the graph of the link `jti` (a short link names only its link)."""
-    return db.session.scalar(select(Graph.public_id).join(ShareLink, ShareLink.graph_id == Graph.id)
-                             .where(ShareLink.public_id == jti))
+    return db.session.scalar(
+        select(Graph.public_id).join(ShareLink, ShareLink.graph_id == Graph.id).where(ShareLink.public_id == jti)
+    )
 
 
 def _short(view: Callable[..., AnyResponse]) -> Callable[..., AnyResponse]:
     """A short-link route: the view of the long link, on the address of the short code."""
+
     @functools.wraps(view)
     def short_view(code: str, **kwargs: Any) -> AnyResponse:
         here = address()
         if here is None:  # a genuine code of a link since pruned
             return refusal_page("invalid", False)
         return view(here, **kwargs)
+
     return short_view
 
 
 def _long(view: Callable[..., AnyResponse]) -> Callable[..., AnyResponse]:
     """A long-link route: the view on the address of the graph id and token."""
+
     @functools.wraps(view)
     def long_view(graph_id: str, **kwargs: Any) -> AnyResponse:
         here = address()
         assert here is not None
         return view(here, **kwargs)
+
     return long_view
 
 
-def public_route(rule: str, endpoint: str, methods: tuple[str, ...] = ("GET",), **options: Any
-                 ) -> Callable[[Callable[..., AnyResponse]], Callable[..., AnyResponse]]:
+def public_route(
+    rule: str, endpoint: str, methods: tuple[str, ...] = ("GET",), **options: Any
+) -> Callable[[Callable[..., AnyResponse]], Callable[..., AnyResponse]]:
     """Register `view(address, ...)` twice: `/graphs/public/<graph_id><rule>` (endpoint `public_<endpoint>`)
     and `/s/<code><rule>` (`short_<endpoint>`), so no path of a link can fall behind another."""
+
     def register(view: Callable[..., AnyResponse]) -> Callable[..., AnyResponse]:
-        for prefix, name, wrap in (("/graphs/public/<graph_id>", f"public_{endpoint}", _long),
-                                   ("/s/<code>", f"short_{endpoint}", _short)):
+        for prefix, name, wrap in (
+            ("/graphs/public/<graph_id>", f"public_{endpoint}", _long),
+            ("/s/<code>", f"short_{endpoint}", _short),
+        ):
             wrapped = wrap(view)
             wrapped.__name__ = wrapped.__qualname__ = name
             wrapped = rate_limits.exempt(wrapped)  # failures are counted in refusal_page(), successes cost nothing
             public_bp.add_url_rule(prefix + rule, name, wrapped, methods=list(methods), **options)
         return view
+
     return register
 
 
@@ -291,8 +320,11 @@ def show(here: Address, embed: bool, form: bool = True) -> Response:
     """Count the view or say why not, then render: the page, the SVG or the PNG. `form`: a passcode
     link not yet opened in this browser answers with its form (else a bare 401, for scripts)."""
     jti = g.share_claims["jti"]
-    counted = count_or_refusal(here.graph_id, embed,  # 2. count it, or say why not
-                               page=form and request.args.get("ext") not in ("svg", "png"))
+    counted = count_or_refusal(
+        here.graph_id,
+        embed,  # 2. count it, or say why not
+        page=form and request.args.get("ext") not in ("svg", "png"),
+    )
     if isinstance(counted, Response):
         return counted
     live_events.share_viewed(jti)  # share.viewed to the owner, from the publisher's thread
@@ -307,8 +339,9 @@ def show(here: Address, embed: bool, form: bool = True) -> Response:
         return svg_document(svg) if ext == "svg" else png_answer(svg, embed)
 
     theme = request.args.get("theme") if embed else None
-    return public_page(PublicPage(Shown.of(counted), counted.expires_at, here, jti, embed,
-                                  theme if theme in THEMES else None))
+    return public_page(
+        PublicPage(Shown.of(counted), counted.expires_at, here, jti, embed, theme if theme in THEMES else None)
+    )
 
 
 def public_page(page: PublicPage, cached: bool = True) -> Response:
@@ -320,12 +353,16 @@ def public_page(page: PublicPage, cached: bool = True) -> Response:
     the link, which a control event may have cut off): it goes into the rendered page afterwards, so
     one cached page serves every visitor of the link.
     """
+
     def render() -> str:
         svg = picture_svg(page.shown.picture_id)  # the picture, read once per rendered page
         return render_template(page.template, public=page, page=shown_fields(page.shown, svg))
 
     response = rendered(page, render) if cached else Response(render(), mimetype="text/html")
     ticket = share_ticket(page.link_id)
-    response.set_data(response.get_data().replace(TICKET_MARK.encode(), ticket["ticket"].encode())
-                      .replace(TICKET_EXPIRES_MARK.encode(), ticket["expires_at"].encode()))
+    response.set_data(
+        response.get_data()
+        .replace(TICKET_MARK.encode(), ticket["ticket"].encode())
+        .replace(TICKET_EXPIRES_MARK.encode(), ticket["expires_at"].encode())
+    )
     return response

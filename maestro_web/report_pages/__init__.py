@@ -1,6 +1,7 @@
 """The Reports page of a graph (SPEC §12), for people with a session; the workflow it shares with the
 API is maestro_web/domain/reports.py. `report_mail_bp`: the weekly mail's one-click unsubscribe link,
 for whoever holds it (its random code is the only authority, RFC 8058: no session, no CSRF form)."""
+
 from flask import Blueprint
 
 from maestro_web.web.guards import optional_user, require_user

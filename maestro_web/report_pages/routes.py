@@ -1,4 +1,5 @@
 """The graph's Reports tab: ask for a PDF, XLSX or CSV, watch it being made, download it (Read role)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,9 +30,16 @@ from maestro_web.web.headers import attachment
 def index(graph_id: str) -> Any:
     graph, role = authorize_graph(graph_id, signed_in_user())
     readers = roles_of(graph) if role >= Role.ADMIN else []
-    return render_template("reports/index.html", graph=graph, role=role, reports=reports_of(graph),
-                           formats=REPORT_FORMATS, format_words=FORMAT_WORDS, readers=readers,
-                           subscribed=subscribers(graph))
+    return render_template(
+        "reports/index.html",
+        graph=graph,
+        role=role,
+        reports=reports_of(graph),
+        formats=REPORT_FORMATS,
+        format_words=FORMAT_WORDS,
+        readers=readers,
+        subscribed=subscribers(graph),
+    )
 
 
 @reports_bp.post("/<graph_id>/reports/weekly")
@@ -41,8 +49,12 @@ def weekly(graph_id: str) -> Any:
     ids = {grant.user_id for grant in roles_of(graph) if grant.user.public_id in chosen}
     set_subscribers(graph, signed_in_user(), ids)
     db.session.commit()
-    flash(f"The weekly report goes to {len(ids)} reader(s), in weeks when the graph changes." if ids
-          else "Nobody gets the weekly report.", "success")
+    flash(
+        f"The weekly report goes to {len(ids)} reader(s), in weeks when the graph changes."
+        if ids
+        else "Nobody gets the weekly report.",
+        "success",
+    )
     return redirect(url_for("reports.index", graph_id=graph.public_id) + "#weekly")
 
 

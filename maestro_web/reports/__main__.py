@@ -1,4 +1,5 @@
 """The lean report service process that `flask reports serve` turns into (ServiceSettings.exec_service)."""
+
 from __future__ import annotations
 
 from maestro_web.reports.service import run

@@ -4,6 +4,7 @@ Every call carries the user's report command token the app sent with the command
 only on this graph's read endpoints and on this report's upload, and its role rules decide. Nothing
 here logs the token.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -43,8 +44,9 @@ class ReportClient(ApiClient):
 
     def _put(self, graph: str, report: str, **kwargs: Any) -> dict[str, Any]:
         headers = {**self._headers(), **kwargs.pop("headers", {})}
-        response = self.session.put(f"{self._graph_url(graph)}/reports/{report}", headers=headers,
-                                    timeout=self.timeout, **kwargs)
+        response = self.session.put(
+            f"{self._graph_url(graph)}/reports/{report}", headers=headers, timeout=self.timeout, **kwargs
+        )
         if response.status_code != 200:
             raise AppRefused(response.status_code, refusal_message(response))
         answer: dict[str, Any] = response.json()

@@ -31,6 +31,7 @@ Formats: `render("pdf" | "xlsx" | "csv", data) -> bytes`, at most MAX_BYTES, els
 words of every ReportError are for the person who asked. How services and dependencies fit into one
 CSV, and what the PDF shows for a picture too big for paper: docs/reports.md, "Documents".
 """
+
 from __future__ import annotations
 
 import csv
@@ -61,13 +62,13 @@ LIST_CUT = 40  # names listed in one table cell before "… and N more" (the XLS
 
 @dataclass(frozen=True)
 class ReportInput:
-    graph: Mapping[str, Any]                 # GET /api/graphs/<id> body (+ "dependencies", see above)
-    analytics: Mapping[str, Any] | None      # the latest finished run's figures (`info`), None if never drawn
-    svg: str | None                          # the graph's picture SVG as the app serves it to its owner
-    versions: Sequence[Mapping[str, Any]]    # GET /api/graphs/<id>/versions items (newest first)
-    since: int | None                        # the version "changes since" starts from, None = no changes section
-    requested_by: str                        # who asked (name or e-mail as the API shows it)
-    as_of: datetime                          # aware UTC
+    graph: Mapping[str, Any]  # GET /api/graphs/<id> body (+ "dependencies", see above)
+    analytics: Mapping[str, Any] | None  # the latest finished run's figures (`info`), None if never drawn
+    svg: str | None  # the graph's picture SVG as the app serves it to its owner
+    versions: Sequence[Mapping[str, Any]]  # GET /api/graphs/<id>/versions items (newest first)
+    since: int | None  # the version "changes since" starts from, None = no changes section
+    requested_by: str  # who asked (name or e-mail as the API shows it)
+    as_of: datetime  # aware UTC
 
 
 class ReportError(Exception):
@@ -75,6 +76,7 @@ class ReportError(Exception):
 
 
 # --- what every format shows ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Service:
@@ -90,8 +92,8 @@ class Service:
 class Dependency:
     source: str
     target: str
-    found_by: tuple[str, ...]          # "the spec" and/or discovery sources' labels
-    evidence: tuple[str, ...]          # plain words from discovery; empty for a hand-written line
+    found_by: tuple[str, ...]  # "the spec" and/or discovery sources' labels
+    evidence: tuple[str, ...]  # plain words from discovery; empty for a hand-written line
     confidence: str
     last_seen: datetime | None
     calls: int | None
@@ -158,20 +160,43 @@ def contents(data: ReportInput) -> Contents:
         calls[source].append(target)
         called_by[target].append(source)
     cyclic = _in_cycles(calls)
-    services = [Service(name, entry["kind"], tuple(sorted(calls[name], key=str.casefold)),
-                        tuple(sorted(called_by[name], key=str.casefold)), name in cyclic,
-                        tuple(entry["found_by"])) for name, entry in nodes.items()]
+    services = [
+        Service(
+            name,
+            entry["kind"],
+            tuple(sorted(calls[name], key=str.casefold)),
+            tuple(sorted(called_by[name], key=str.casefold)),
+            name in cyclic,
+            tuple(entry["found_by"]),
+        )
+        for name, entry in nodes.items()
+    ]
     services.sort(key=lambda s: s.name.casefold())
-    rows = [Dependency(source, target, in_cycle=source in cyclic and target in cyclic and _same_cycle(source, target, cyclic),
-                       **details) for (source, target), details in edges.items()]
+    rows = [
+        Dependency(
+            source,
+            target,
+            in_cycle=source in cyclic and target in cyclic and _same_cycle(source, target, cyclic),
+            **details,
+        )
+        for (source, target), details in edges.items()
+    ]
     rows.sort(key=lambda d: (d.source.casefold(), d.target.casefold()))
     result = Contents(
-        name=_text(graph.get("name")) or "Graph", graph_type=_type_word(graph.get("type")),
-        status=_status_word(graph.get("status")), message=_text(graph.get("message")),
-        description=_text(graph.get("description")), as_of=data.as_of.astimezone(UTC),
-        requested_by=_text(data.requested_by), services=services, dependencies=rows,
-        figures=_figures(data.analytics), drawn=data.analytics is not None, from_spec_only=from_spec_only,
-        since=data.since)
+        name=_text(graph.get("name")) or "Graph",
+        graph_type=_type_word(graph.get("type")),
+        status=_status_word(graph.get("status")),
+        message=_text(graph.get("message")),
+        description=_text(graph.get("description")),
+        as_of=data.as_of.astimezone(UTC),
+        requested_by=_text(data.requested_by),
+        services=services,
+        dependencies=rows,
+        figures=_figures(data.analytics),
+        drawn=data.analytics is not None,
+        from_spec_only=from_spec_only,
+        since=data.since,
+    )
     if data.since is not None:
         result.changes = _changes(data.versions, data.since)
     return result
@@ -216,8 +241,9 @@ def _origin_word(origin: Any, labels: Mapping[str, str]) -> str:
     return f"source “{labels[key]}”" if key in labels else f"source {key}"
 
 
-def _from_dependencies(body: Mapping[str, Any], labels: Mapping[str, str]
-                       ) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, Any]]]:
+def _from_dependencies(
+    body: Mapping[str, Any], labels: Mapping[str, str]
+) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, Any]]]:
     nodes: dict[str, dict[str, Any]] = {}
     for item in body.get("nodes") or []:
         if not isinstance(item, Mapping) or not item.get("name"):
@@ -225,8 +251,10 @@ def _from_dependencies(body: Mapping[str, Any], labels: Mapping[str, str]
         origins = item.get("origins")
         if not isinstance(origins, list):
             origins = []
-        nodes[_text(item["name"])] = {"kind": _text(item.get("kind")),
-                                      "found_by": list(dict.fromkeys(_origin_word(o, labels) for o in origins))}
+        nodes[_text(item["name"])] = {
+            "kind": _text(item.get("kind")),
+            "found_by": list(dict.fromkeys(_origin_word(o, labels) for o in origins)),
+        }
     edges: dict[tuple[str, str], dict[str, Any]] = {}
     for item in body.get("edges") or []:
         if not isinstance(item, Mapping) or not item.get("source") or not item.get("target"):
@@ -251,11 +279,14 @@ def _from_dependencies(body: Mapping[str, Any], labels: Mapping[str, str]
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
                     observed[key] = value if observed[key] is None else max(observed[key], value)
         edges[(_text(item["source"]), _text(item["target"]))] = {
-            "found_by": tuple(dict.fromkeys(found_by)), "evidence": tuple(dict.fromkeys(evidence)),
-            "confidence": ", ".join(dict.fromkeys(confidence)), "last_seen": last_seen,
+            "found_by": tuple(dict.fromkeys(found_by)),
+            "evidence": tuple(dict.fromkeys(evidence)),
+            "confidence": ", ".join(dict.fromkeys(confidence)),
+            "last_seen": last_seen,
             "calls": int(observed["calls"]) if observed["calls"] is not None else None,
             "p50_ms": float(observed["p50_ms"]) if observed["p50_ms"] is not None else None,
-            "p99_ms": float(observed["p99_ms"]) if observed["p99_ms"] is not None else None}
+            "p99_ms": float(observed["p99_ms"]) if observed["p99_ms"] is not None else None,
+        }
     return nodes, edges
 
 
@@ -266,10 +297,22 @@ def _from_spec(spec: str) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, st
         parsed = parse_spec(spec)
     except SpecError:
         return {}, {}
-    nodes = {name: {"kind": _text(attributes.get("kind")), "found_by": ["the spec"]}
-             for name, attributes in parsed.nodes.items()}
-    edges = {pair: {"found_by": ("the spec",), "evidence": (), "confidence": "", "last_seen": None,
-                    "calls": None, "p50_ms": None, "p99_ms": None} for pair in parsed.edges}
+    nodes = {
+        name: {"kind": _text(attributes.get("kind")), "found_by": ["the spec"]}
+        for name, attributes in parsed.nodes.items()
+    }
+    edges = {
+        pair: {
+            "found_by": ("the spec",),
+            "evidence": (),
+            "confidence": "",
+            "last_seen": None,
+            "calls": None,
+            "p50_ms": None,
+            "p99_ms": None,
+        }
+        for pair in parsed.edges
+    }
     return nodes, edges
 
 
@@ -346,8 +389,11 @@ def _number(value: Any) -> str:
 def _figures(info: Mapping[str, Any] | None) -> list[Figure]:
     if not info:
         return []
-    figures = [Figure(label, _number(info[key]), hint) for key, label, hint in FIGURES
-               if isinstance(info.get(key), (int, float)) and not isinstance(info.get(key), bool)]
+    figures = [
+        Figure(label, _number(info[key]), hint)
+        for key, label, hint in FIGURES
+        if isinstance(info.get(key), (int, float)) and not isinstance(info.get(key), bool)
+    ]
     if info.get("cycles_capped") and figures:
         figures = [Figure(f.label, f"more than {f.value}", f.hint) if f.label == "Cycles" else f for f in figures]
     entry_points = info.get("entry_points")
@@ -355,12 +401,22 @@ def _figures(info: Mapping[str, Any] | None) -> list[Figure]:
         figures.append(Figure("Entry points", ", ".join(_text(n) for n in entry_points[:50]), ENTRY_POINTS_HINT))
     kinds = info.get("kinds")
     if isinstance(kinds, Mapping) and kinds:
-        figures.append(Figure("Kinds", ", ".join(f"{_text(k)}: {v}" for k, v in list(kinds.items())[:50]
-                                                 if isinstance(v, int)), KINDS_HINT))
+        figures.append(
+            Figure(
+                "Kinds",
+                ", ".join(f"{_text(k)}: {v}" for k, v in list(kinds.items())[:50] if isinstance(v, int)),
+                KINDS_HINT,
+            )
+        )
     depths = info.get("depth_histogram")
     if isinstance(depths, Mapping) and depths:
-        figures.append(Figure("Nodes per depth", ", ".join(f"{_text(k)}: {v}" for k, v in list(depths.items())[:50]
-                                                           if isinstance(v, int)), DEPTHS_HINT))
+        figures.append(
+            Figure(
+                "Nodes per depth",
+                ", ".join(f"{_text(k)}: {v}" for k, v in list(depths.items())[:50] if isinstance(v, int)),
+                DEPTHS_HINT,
+            )
+        )
     return figures
 
 
@@ -389,13 +445,23 @@ def _changes(versions: Sequence[Mapping[str, Any]], since: int) -> list[Change]:
         added = item.get("added") if isinstance(item.get("added"), Mapping) else {}
         removed = item.get("removed") if isinstance(item.get("removed"), Mapping) else {}
         assert isinstance(added, Mapping) and isinstance(removed, Mapping)
-        changes.append(Change(item["version"], _when(item.get("at")), who, _names(added.get("nodes")),
-                              _pairs(added.get("edges")), _names(removed.get("nodes")), _pairs(removed.get("edges"))))
+        changes.append(
+            Change(
+                item["version"],
+                _when(item.get("at")),
+                who,
+                _names(added.get("nodes")),
+                _pairs(added.get("edges")),
+                _names(removed.get("nodes")),
+                _pairs(removed.get("edges")),
+            )
+        )
     changes.sort(key=lambda c: -c.version)
     return changes
 
 
 # --- the formats -------------------------------------------------------------------------------------
+
 
 def render(fmt: str, data: ReportInput, progress: Callable[[float], None] | None = None) -> bytes:
     """The document in `fmt` ("pdf", "xlsx", "csv"), at most MAX_BYTES; ReportError says why not.
@@ -421,8 +487,10 @@ def render(fmt: str, data: ReportInput, progress: Callable[[float], None] | None
         with _PDF_LOCK:
             result = documents_pdf.pdf(body, data.svg, progress)
     if len(result) > MAX_BYTES:
-        raise ReportError(f"The {fmt.upper()} would be {len(result) / 1024 / 1024:.1f} MiB, over the "
-                          f"{MAX_BYTES / 1024 / 1024:g} MiB a report may be. Try the CSV, or a report without the changes.")
+        raise ReportError(
+            f"The {fmt.upper()} would be {len(result) / 1024 / 1024:.1f} MiB, over the "
+            f"{MAX_BYTES / 1024 / 1024:g} MiB a report may be. Try the CSV, or a report without the changes."
+        )
     return result
 
 
@@ -432,8 +500,20 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 XLSX_CELL_CHARS = 32_767
 
-CSV_COLUMNS = ("Source", "Source kind", "Target", "Target kind", "Found by", "Evidence", "Confidence",
-               "Last seen (UTC)", "Calls observed", "p50 ms", "p99 ms", "In a cycle")
+CSV_COLUMNS = (
+    "Source",
+    "Source kind",
+    "Target",
+    "Target kind",
+    "Found by",
+    "Evidence",
+    "Confidence",
+    "Last seen (UTC)",
+    "Calls observed",
+    "p50 ms",
+    "p99 ms",
+    "In a cycle",
+)
 
 
 def _cell(value: str) -> str:
@@ -449,15 +529,40 @@ def _csv(body: Contents) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for d in body.dependencies:
-        writer.writerow([_cell(d.source), _cell(kinds.get(d.source, "")), _cell(d.target),
-                         _cell(kinds.get(d.target, "")), _cell("; ".join(d.found_by)), _cell("; ".join(d.evidence)),
-                         _cell(d.confidence), d.last_seen.strftime("%Y-%m-%d %H:%M:%S") if d.last_seen else "",
-                         "" if d.calls is None else d.calls, "" if d.p50_ms is None else d.p50_ms,
-                         "" if d.p99_ms is None else d.p99_ms, "yes" if d.in_cycle else "no"])
+        writer.writerow(
+            [
+                _cell(d.source),
+                _cell(kinds.get(d.source, "")),
+                _cell(d.target),
+                _cell(kinds.get(d.target, "")),
+                _cell("; ".join(d.found_by)),
+                _cell("; ".join(d.evidence)),
+                _cell(d.confidence),
+                d.last_seen.strftime("%Y-%m-%d %H:%M:%S") if d.last_seen else "",
+                "" if d.calls is None else d.calls,
+                "" if d.p50_ms is None else d.p50_ms,
+                "" if d.p99_ms is None else d.p99_ms,
+                "yes" if d.in_cycle else "no",
+            ]
+        )
     for s in body.services:
         if not s.calls and not s.called_by:
-            writer.writerow([_cell(s.name), _cell(s.kind), "", "", _cell("; ".join(s.found_by)), "", "", "", "", "", "",
-                             "yes" if s.in_cycle else "no"])
+            writer.writerow(
+                [
+                    _cell(s.name),
+                    _cell(s.kind),
+                    "",
+                    "",
+                    _cell("; ".join(s.found_by)),
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "yes" if s.in_cycle else "no",
+                ]
+            )
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
 
 
@@ -490,7 +595,7 @@ def _xlsx(body: Contents) -> bytes:
                 cell = WriteOnlyCell(ws, value=value)
                 if isinstance(value, str):
                     if len(value) > XLSX_CELL_CHARS:  # Excel's limit: it "repairs" a longer cell away
-                        cell.value = value[:XLSX_CELL_CHARS - 1] + "…"
+                        cell.value = value[: XLSX_CELL_CHARS - 1] + "…"
                     cell.data_type = "s"  # never a formula, whatever the name starts with
                 elif isinstance(value, datetime):
                     cell.number_format = "yyyy-mm-dd hh:mm:ss"
@@ -502,19 +607,57 @@ def _xlsx(body: Contents) -> bytes:
 
     longest = max((len(s.name) for s in body.services), default=10)
     name_width = min(max(12, longest + 2), 48)
-    sheet("Services",
-          ("Name", "Kind", "Calls (count)", "Called by (count)", "In a cycle", "Calls", "Called by", "Found by"),
-          (name_width, 12, 12, 14, 10, 48, 48, 24),
-          ((s.name, s.kind or None, len(s.calls), len(s.called_by), s.in_cycle, ", ".join(s.calls) or None,
-            ", ".join(s.called_by) or None, "; ".join(s.found_by) or None) for s in body.services),
-          len(body.services))
-    sheet("Dependencies",
-          ("Source", "Target", "Found by", "Evidence", "Confidence", "Last seen (UTC)", "Calls observed",
-           "p50 ms", "p99 ms", "In a cycle"),
-          (name_width, name_width, 24, 60, 12, 20, 14, 10, 10, 10),
-          ((d.source, d.target, "; ".join(d.found_by) or None, "; ".join(d.evidence) or None, d.confidence or None,
-            naive(d.last_seen), d.calls, d.p50_ms, d.p99_ms, d.in_cycle) for d in body.dependencies),
-          len(body.dependencies))
+    sheet(
+        "Services",
+        ("Name", "Kind", "Calls (count)", "Called by (count)", "In a cycle", "Calls", "Called by", "Found by"),
+        (name_width, 12, 12, 14, 10, 48, 48, 24),
+        (
+            (
+                s.name,
+                s.kind or None,
+                len(s.calls),
+                len(s.called_by),
+                s.in_cycle,
+                ", ".join(s.calls) or None,
+                ", ".join(s.called_by) or None,
+                "; ".join(s.found_by) or None,
+            )
+            for s in body.services
+        ),
+        len(body.services),
+    )
+    sheet(
+        "Dependencies",
+        (
+            "Source",
+            "Target",
+            "Found by",
+            "Evidence",
+            "Confidence",
+            "Last seen (UTC)",
+            "Calls observed",
+            "p50 ms",
+            "p99 ms",
+            "In a cycle",
+        ),
+        (name_width, name_width, 24, 60, 12, 20, 14, 10, 10, 10),
+        (
+            (
+                d.source,
+                d.target,
+                "; ".join(d.found_by) or None,
+                "; ".join(d.evidence) or None,
+                d.confidence or None,
+                naive(d.last_seen),
+                d.calls,
+                d.p50_ms,
+                d.p99_ms,
+                d.in_cycle,
+            )
+            for d in body.dependencies
+        ),
+        len(body.dependencies),
+    )
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

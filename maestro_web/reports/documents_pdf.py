@@ -19,6 +19,7 @@ WeasyPrint document over them: the running header and footer of every page, whic
 Nothing is fetched: every URL WeasyPrint meets is refused (`_NoFetching`), the fonts are the
 system's (fontconfig), and they are embedded (subset) in the file.
 """
+
 from __future__ import annotations
 
 import html
@@ -55,7 +56,7 @@ def _names(names: Sequence[str], cut: int = LIST_CUT) -> str:
         return "—"
     shown = ", ".join(_e(n) for n in names[:cut])
     if len(names) > cut:
-        shown += f" <span class=\"more\">… and {len(names) - cut:,} more</span>"
+        shown += f' <span class="more">… and {len(names) - cut:,} more</span>'
     return shown
 
 
@@ -115,12 +116,14 @@ DESCRIPTION_CUT = 600  # characters of the description on the cover, which must 
 
 
 def _cover(body: Contents, chapters: Sequence[tuple[str, int]], pages: int) -> str:
-    facts = [("As of", _e(_when(body.as_of))),
-             ("Asked for by", _e(body.requested_by) or "—"),
-             ("Type", _e(body.graph_type) or "—"),
-             ("Status", _e(body.status) + (f" — {_e(body.message[:300])}" if body.message else "")),
-             ("Services", f"{len(body.services):,}"),
-             ("Dependencies", f"{len(body.dependencies):,}")]
+    facts = [
+        ("As of", _e(_when(body.as_of))),
+        ("Asked for by", _e(body.requested_by) or "—"),
+        ("Type", _e(body.graph_type) or "—"),
+        ("Status", _e(body.status) + (f" — {_e(body.message[:300])}" if body.message else "")),
+        ("Services", f"{len(body.services):,}"),
+        ("Dependencies", f"{len(body.dependencies):,}"),
+    ]
     if body.since is not None:
         facts.append(("Changes since", f"version {body.since}"))
     facts.append(("Pages", f"{pages:,}"))
@@ -128,9 +131,11 @@ def _cover(body: Contents, chapters: Sequence[tuple[str, int]], pages: int) -> s
     text = body.description if len(body.description) <= DESCRIPTION_CUT else body.description[:DESCRIPTION_CUT] + "…"
     description = f'<p class="description">{_e(text)}</p>' if text else ""
     toc = "".join(f'<li><span class="title">{_e(title)}</span><span>{page}</span></li>' for title, page in chapters)
-    return (f'<section class="cover"><p class="kicker">Dependency report</p><h1>{_e(body.name)}</h1>{description}'
-            f'<table class="facts"><tbody>{rows}</tbody></table>'
-            f'<nav class="toc"><h2>Contents</h2><ol>{toc}</ol></nav></section>')
+    return (
+        f'<section class="cover"><p class="kicker">Dependency report</p><h1>{_e(body.name)}</h1>{description}'
+        f'<table class="facts"><tbody>{rows}</tbody></table>'
+        f'<nav class="toc"><h2>Contents</h2><ol>{toc}</ol></nav></section>'
+    )
 
 
 def _picture(body: Contents, picture: Picture) -> str:
@@ -139,12 +144,16 @@ def _picture(body: Contents, picture: Picture) -> str:
         parts.append(f'<p class="note">{_e(note)}</p>')
     if picture.pages:
         # The worker's kind colours turn into much the same grey on a black-and-white printer.
-        parts.append('<p class="tile-caption">A box’s colour is its kind (the legend); printed in black and white, '
-                     'the Services table names each one’s kind. Dashed arrows close a cycle.</p>')
+        parts.append(
+            '<p class="tile-caption">A box’s colour is its kind (the legend); printed in black and white, '
+            "the Services table names each one’s kind. Dashed arrows close a cycle.</p>"
+        )
     for index, page in enumerate(picture.pages):
         caption = f'<p class="tile-caption">{_e(page.caption)}</p>' if page.caption else ""
-        parts.append(f'<div class="{"picture-page" if index else "picture-first"}">{caption}'
-                     f'<div class="picture-frame">{page.svg}</div></div>')
+        parts.append(
+            f'<div class="{"picture-page" if index else "picture-first"}">{caption}'
+            f'<div class="picture-frame">{page.svg}</div></div>'
+        )
     parts.append("</section>")
     return "".join(parts)
 
@@ -158,16 +167,22 @@ def _figures(body: Contents) -> str:
         # A number sits beside its hint; a list (entry points, kinds…) takes the row's width, its hint below.
         rows = "".join(
             f'<tr><td class="name">{_e(f.label)}</td><td class="value">{_e(f.value)}</td><td class="hint">{_e(f.hint)}</td></tr>'
-            if len(f.value) <= 24 else
-            f'<tr><td class="name">{_e(f.label)}</td><td colspan="2"><span class="list">{_e(f.value)}</span>'
-            f'<span class="hint">{_e(f.hint)}</span></td></tr>' for f in body.figures)
-        inner = ('<table class="figures"><thead><tr><th style="width:28mm">Figure</th><th style="width:40mm">Value</th>'
-                 f'<th>What it means</th></tr></thead><tbody>{rows}</tbody></table>')
-    return f'<section><h2>Figures</h2>{inner}</section>'
+            if len(f.value) <= 24
+            else f'<tr><td class="name">{_e(f.label)}</td><td colspan="2"><span class="list">{_e(f.value)}</span>'
+            f'<span class="hint">{_e(f.hint)}</span></td></tr>'
+            for f in body.figures
+        )
+        inner = (
+            '<table class="figures"><thead><tr><th style="width:28mm">Figure</th><th style="width:40mm">Value</th>'
+            f"<th>What it means</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    return f"<section><h2>Figures</h2>{inner}</section>"
 
 
-SERVICES_HEAD = ('<table><thead><tr><th style="width:26%">Name</th><th style="width:11%">Kind</th><th>Calls</th>'
-                 '<th>Called by</th><th style="width:9%">In a cycle</th></tr></thead><tbody>')
+SERVICES_HEAD = (
+    '<table><thead><tr><th style="width:26%">Name</th><th style="width:11%">Kind</th><th>Calls</th>'
+    '<th>Called by</th><th style="width:9%">In a cycle</th></tr></thead><tbody>'
+)
 
 
 def _services(services: Sequence[Service], start: int, count: int) -> str:
@@ -175,10 +190,15 @@ def _services(services: Sequence[Service], start: int, count: int) -> str:
     rows = "".join(
         f'<tr{_ZEBRA[i % 2]}><td class="name">{_e(s.name)}</td><td>{_e(s.kind) or "—"}</td>'
         f'<td class="small">{_names(s.calls)}</td><td class="small">{_names(s.called_by)}</td>'
-        f'<td>{"yes" if s.in_cycle else "no"}</td></tr>' for i, s in enumerate(services, start=start))
-    head = ('<h2>Services</h2><p class="muted">'
-            f'{count:,} services, by name. “Calls”: what it depends on; “called by”: what depends on it.</p>'
-            if start == 0 else "")
+        f"<td>{'yes' if s.in_cycle else 'no'}</td></tr>"
+        for i, s in enumerate(services, start=start)
+    )
+    head = (
+        '<h2>Services</h2><p class="muted">'
+        f"{count:,} services, by name. “Calls”: what it depends on; “called by”: what depends on it.</p>"
+        if start == 0
+        else ""
+    )
     return f"<section>{head}{SERVICES_HEAD}{rows}</tbody></table></section>"
 
 
@@ -231,12 +251,16 @@ def dependency_entries(body: Contents) -> tuple[list[str], list[str]]:
 
 
 def _dependencies_head(body: Contents, found: int, written: int) -> str:
-    head = ('<h2>Dependencies</h2>'
-            f'<p class="muted">{len(body.dependencies):,} dependencies (“a → b”: a calls or depends on b): '
-            f'{found:,} found by discovery, with their evidence; {written:,} written in the spec only.</p>')
+    head = (
+        "<h2>Dependencies</h2>"
+        f'<p class="muted">{len(body.dependencies):,} dependencies (“a → b”: a calls or depends on b): '
+        f"{found:,} found by discovery, with their evidence; {written:,} written in the spec only.</p>"
+    )
     if body.from_spec_only:
-        head += ('<p class="note">Only the hand-written spec was available to this report: dependencies that '
-                 'discovery found, and their evidence, are not listed.</p>')
+        head += (
+            '<p class="note">Only the hand-written spec was available to this report: dependencies that '
+            "discovery found, and their evidence, are not listed.</p>"
+        )
     if not body.dependencies:
         head += "<p>No dependencies yet.</p>"
     return head
@@ -247,23 +271,31 @@ def _change(change: Change) -> str:
     items += [f"<li>Added {_e(a)} → {_e(b)}</li>" for a, b in change.added_edges[:LIST_CUT]]
     items += [f"<li>Removed {_e(name)}</li>" for name in change.removed_nodes[:LIST_CUT]]
     items += [f"<li>Removed {_e(a)} → {_e(b)}</li>" for a, b in change.removed_edges[:LIST_CUT]]
-    hidden = sum(max(0, len(x) - LIST_CUT) for x in (change.added_nodes, change.added_edges, change.removed_nodes,
-                                                       change.removed_edges))
+    hidden = sum(
+        max(0, len(x) - LIST_CUT)
+        for x in (change.added_nodes, change.added_edges, change.removed_nodes, change.removed_edges)
+    )
     if hidden:
         items.append(f'<li class="more">… and {hidden:,} more (the app\'s Changes page lists them all)</li>')
-    counts = (f"{len(change.added_nodes)} services and {len(change.added_edges)} dependencies added, "
-              f"{len(change.removed_nodes)} services and {len(change.removed_edges)} dependencies removed")
-    return (f'<div class="change"><h3>Version {change.version} — {_e(_when(change.at))}, by {_e(change.by)}</h3>'
-            f'<p class="muted small">{counts}</p><ul>{"".join(items)}</ul></div>')
+    counts = (
+        f"{len(change.added_nodes)} services and {len(change.added_edges)} dependencies added, "
+        f"{len(change.removed_nodes)} services and {len(change.removed_edges)} dependencies removed"
+    )
+    return (
+        f'<div class="change"><h3>Version {change.version} — {_e(_when(change.at))}, by {_e(change.by)}</h3>'
+        f'<p class="muted small">{counts}</p><ul>{"".join(items)}</ul></div>'
+    )
 
 
 def _changes(body: Contents) -> str:
     if not body.changes:
-        inner = f'<p>Nothing changed since version {body.since}.</p>'
+        inner = f"<p>Nothing changed since version {body.since}.</p>"
     else:
-        inner = (f'<p class="muted">{len(body.changes)} versions after version {body.since}, newest first.</p>'
-                 + "".join(_change(c) for c in body.changes))
-    return f'<section><h2>Changes since version {body.since}</h2>{inner}</section>'
+        inner = (
+            f'<p class="muted">{len(body.changes)} versions after version {body.since}, newest first.</p>'
+            + "".join(_change(c) for c in body.changes)
+        )
+    return f"<section><h2>Changes since version {body.since}</h2>{inner}</section>"
 
 
 PART_ROWS = 400  # table rows per part: memory grows with a part's pages, not with the report's
@@ -293,8 +325,10 @@ def _css_string(value: str) -> str:
 
 
 def _document(fragment: str, title: str = "") -> str:
-    return (f'<html lang="en"><head><meta charset="utf-8"/><title>{_e(title)}</title><style>{CSS}</style></head>'
-            f"<body>{fragment}</body></html>")
+    return (
+        f'<html lang="en"><head><meta charset="utf-8"/><title>{_e(title)}</title><style>{CSS}</style></head>'
+        f"<body>{fragment}</body></html>"
+    )
 
 
 def _parts(body: Contents, picture: Picture) -> Iterable[tuple[str | None, str]]:
@@ -306,15 +340,20 @@ def _parts(body: Contents, picture: Picture) -> Iterable[tuple[str | None, str]]
     else:
         yield "The picture", _picture(body, picture) + _figures(body)
     for start in range(0, max(len(body.services), 1), PART_ROWS):
-        yield ("Services" if start == 0 else None), _services(body.services[start:start + PART_ROWS], start,
-                                                               len(body.services))
+        yield (
+            ("Services" if start == 0 else None),
+            _services(body.services[start : start + PART_ROWS], start, len(body.services)),
+        )
     found, written = dependency_entries(body)
-    entries = (["<h3>Found by discovery</h3>"] + found if found else []) + \
-        (["<h3>Written in the spec only</h3>"] + written if written else [])
+    entries = (["<h3>Found by discovery</h3>"] + found if found else []) + (
+        ["<h3>Written in the spec only</h3>"] + written if written else []
+    )
     head = _dependencies_head(body, len(found), len(written))
     for start in range(0, max(len(entries), 1), PART_ROWS):
-        yield ("Dependencies" if start == 0 else None), \
-            f"<section>{head if start == 0 else ''}{''.join(entries[start:start + PART_ROWS])}</section>"
+        yield (
+            ("Dependencies" if start == 0 else None),
+            f"<section>{head if start == 0 else ''}{''.join(entries[start : start + PART_ROWS])}</section>",
+        )
     if body.since is not None:
         yield f"Changes since version {body.since}", _changes(body)
 
@@ -382,17 +421,27 @@ def pdf(body: Contents, svg: str | None, progress: Callable[[float], None] | Non
     for reader in (cover, *parts):
         for part_page in reader.pages:
             writer.add_page(part_page)
-    css = STAMP_CSS.replace("GRAPH", _css_string(body.name[:90])).replace("ASOF", _css_string("As of " + _when(body.as_of)))
-    stamp = written(f"<html><head><style>{css}</style></head><body>"
-                    + "".join(f'<div class="{size}"></div>' for size in sizes) + "</body></html>")
+    css = STAMP_CSS.replace("GRAPH", _css_string(body.name[:90])).replace(
+        "ASOF", _css_string("As of " + _when(body.as_of))
+    )
+    stamp = written(
+        f"<html><head><style>{css}</style></head><body>"
+        + "".join(f'<div class="{size}"></div>' for size in sizes)
+        + "</body></html>"
+    )
     for target, over in zip(writer.pages, stamp.pages):
         target.merge_page(over, over=True)
         target.compress_content_streams()
     for title, first in chapters:
         writer.add_outline_item(title=title, page_number=first - 1)
-    writer.add_metadata({"/Title": f"{body.name} — dependency report", "/Author": body.requested_by,
-                         "/Subject": f"Dependency report of {body.name}, as of {_when(body.as_of)}",
-                         "/Creator": "Maestro Web"})
+    writer.add_metadata(
+        {
+            "/Title": f"{body.name} — dependency report",
+            "/Author": body.requested_by,
+            "/Subject": f"Dependency report of {body.name}, as of {_when(body.as_of)}",
+            "/Creator": "Maestro Web",
+        }
+    )
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -13,6 +13,7 @@ pages (each a window on the same drawing, with only the boxes and arrows that cr
 takes at most MAX_TILES pages; a bigger graph gets a note instead of an unreadable or huge picture
 (the app's viewer and its SVG download show it whole). Always vector: never a bitmap.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,12 +23,12 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 SVG_NS = "http://www.w3.org/2000/svg"
-MAX_SVG_BYTES = 6 * 1024 * 1024   # the 2,000-node reference picture is about 4 MB
-MAX_ELEMENTS = 80_000             # the same picture has about 60,000
-MAX_DRAWN_NODES = 400             # boxes above which the picture is summarised, not drawn (time and paper)
-MAX_NUMBER = 1_000_000            # as the ingest sanitizer: a diagram needs coordinates in the thousands
-LABEL_UNITS = 13.0                # the worker's label size, in the picture's units (worker/render.py FONT_SIZE)
-MIN_LABEL_PT = 5.0                # below this on paper a label is unreadable: split across pages instead
+MAX_SVG_BYTES = 6 * 1024 * 1024  # the 2,000-node reference picture is about 4 MB
+MAX_ELEMENTS = 80_000  # the same picture has about 60,000
+MAX_DRAWN_NODES = 400  # boxes above which the picture is summarised, not drawn (time and paper)
+MAX_NUMBER = 1_000_000  # as the ingest sanitizer: a diagram needs coordinates in the thousands
+LABEL_UNITS = 13.0  # the worker's label size, in the picture's units (worker/render.py FONT_SIZE)
+MIN_LABEL_PT = 5.0  # below this on paper a label is unreadable: split across pages instead
 MAX_TILES = 12
 
 # The box a picture may fill on an A4 page with 12 mm margins (14 mm at the bottom, for the page
@@ -35,25 +36,113 @@ MAX_TILES = 12
 # portrait. A wide drawing goes on landscape pages, a tall one on portrait pages, whichever prints
 # it larger.
 _MM = 96 / 25.4
-PAGE_BOXES = {"landscape": ((297 - 24) * _MM, (210 - 26 - 30) * _MM),
-              "portrait": ((210 - 24) * _MM, (297 - 26 - 30) * _MM)}
+PAGE_BOXES = {
+    "landscape": ((297 - 24) * _MM, (210 - 26 - 30) * _MM),
+    "portrait": ((210 - 24) * _MM, (297 - 26 - 30) * _MM),
+}
 
-ELEMENTS = {"svg", "g", "rect", "circle", "ellipse", "line", "polyline", "polygon", "path", "text", "tspan",
-            "title", "desc", "defs", "marker"}
+ELEMENTS = {
+    "svg",
+    "g",
+    "rect",
+    "circle",
+    "ellipse",
+    "line",
+    "polyline",
+    "polygon",
+    "path",
+    "text",
+    "tspan",
+    "title",
+    "desc",
+    "defs",
+    "marker",
+}
 ATTRIBUTES = {
-    "id", "class", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "ry", "width", "height", "d",
-    "points", "viewBox", "transform", "fill", "stroke", "stroke-width", "stroke-dasharray", "stroke-linecap",
-    "stroke-linejoin", "fill-opacity", "stroke-opacity", "opacity", "fill-rule", "font-family", "font-size",
-    "font-weight", "font-style", "text-anchor", "dominant-baseline", "dx", "dy", "marker-start", "marker-mid",
-    "marker-end", "markerWidth", "markerHeight", "refX", "refY", "orient", "markerUnits",
-    "preserveAspectRatio", "role", "data-node", "data-kind", "data-source", "data-target",
+    "id",
+    "class",
+    "x",
+    "y",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "cx",
+    "cy",
+    "r",
+    "rx",
+    "ry",
+    "width",
+    "height",
+    "d",
+    "points",
+    "viewBox",
+    "transform",
+    "fill",
+    "stroke",
+    "stroke-width",
+    "stroke-dasharray",
+    "stroke-linecap",
+    "stroke-linejoin",
+    "fill-opacity",
+    "stroke-opacity",
+    "opacity",
+    "fill-rule",
+    "font-family",
+    "font-size",
+    "font-weight",
+    "font-style",
+    "text-anchor",
+    "dominant-baseline",
+    "dx",
+    "dy",
+    "marker-start",
+    "marker-mid",
+    "marker-end",
+    "markerWidth",
+    "markerHeight",
+    "refX",
+    "refY",
+    "orient",
+    "markerUnits",
+    "preserveAspectRatio",
+    "role",
+    "data-node",
+    "data-kind",
+    "data-source",
+    "data-target",
 }
 _URL = re.compile(r"url\(", re.I)
 _LOCAL_URL = re.compile(r"\s*url\(\s*#[A-Za-z0-9_.:-]{1,100}\s*\)\s*")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-_NUMERIC = {"x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "ry", "width", "height", "d", "points",
-            "viewBox", "transform", "stroke-width", "stroke-dasharray", "font-size", "dx", "dy", "markerWidth",
-            "markerHeight", "refX", "refY"}
+_NUMERIC = {
+    "x",
+    "y",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "cx",
+    "cy",
+    "r",
+    "rx",
+    "ry",
+    "width",
+    "height",
+    "d",
+    "points",
+    "viewBox",
+    "transform",
+    "stroke-width",
+    "stroke-dasharray",
+    "font-size",
+    "dx",
+    "dy",
+    "markerWidth",
+    "markerHeight",
+    "refX",
+    "refY",
+}
 _BAD_VALUE = re.compile(r"javascript:|expression|@import|\\", re.I)
 
 
@@ -103,8 +192,15 @@ def clean(svg: str) -> etree._Element:
     raw = svg.encode("utf-8", "replace")
     if len(raw) > MAX_SVG_BYTES:
         raise Unusable(f"The picture is {len(raw) / 1024 / 1024:.1f} MB, too big to print.")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                             remove_comments=True, remove_pis=True, dtd_validation=False)
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        dtd_validation=False,
+    )
     try:
         source = etree.fromstring(raw, parser)
     except etree.XMLSyntaxError:
@@ -210,10 +306,13 @@ def picture_pages(svg: str | None, services: int) -> Picture:
         return Picture(notes=[f"{unusable} Open the graph in the app to see it."])
     drawn = sum(1 for g in root.iter(f"{{{SVG_NS}}}g") if "node" in (g.get("class") or "").split())
     if drawn > MAX_DRAWN_NODES or (drawn == 0 and services > MAX_DRAWN_NODES):
-        return Picture(notes=[
-            f"The picture has {max(drawn, services):,} boxes: on paper it would be too small to read, or run to "
-            f"dozens of pages. It is not printed here; open the graph in the app (its viewer zooms) or download "
-            f"its SVG there. The services and dependencies below list everything it shows."])
+        return Picture(
+            notes=[
+                f"The picture has {max(drawn, services):,} boxes: on paper it would be too small to read, or run to "
+                f"dozens of pages. It is not printed here; open the graph in the app (its viewer zooms) or download "
+                f"its SVG there. The services and dependencies below list everything it shows."
+            ]
+        )
     x, y, width, height = box
     # The orientation that prints the drawing larger.
     orientation = max(PAGE_BOXES, key=lambda o: min(PAGE_BOXES[o][0] / width, PAGE_BOXES[o][1] / height))
@@ -234,10 +333,13 @@ def picture_pages(svg: str | None, services: int) -> Picture:
     columns, rows = grid(orientation)
     page_width, page_height = PAGE_BOXES[orientation]
     if columns * rows > MAX_TILES:
-        return Picture(notes=[
-            f"The picture is too big for paper: its labels would print at {label_pt:.1f} pt on one page, and "
-            f"splitting it would take {columns * rows} pages. It is not printed here; open the graph in the app "
-            f"(its viewer zooms) or download its SVG there. The services and dependencies below list everything it shows."])
+        return Picture(
+            notes=[
+                f"The picture is too big for paper: its labels would print at {label_pt:.1f} pt on one page, and "
+                f"splitting it would take {columns * rows} pages. It is not printed here; open the graph in the app "
+                f"(its viewer zooms) or download its SVG there. The services and dependencies below list everything it shows."
+            ]
+        )
     # Even windows over the whole drawing (rather than full windows and a sliver at the edge).
     tile_w, tile_h = width / columns, height / rows
     page_scale = min(page_width / tile_w, page_height / tile_h)
@@ -248,13 +350,25 @@ def picture_pages(svg: str | None, services: int) -> Picture:
             window = (x + column * tile_w, y + row * tile_h, tile_w, tile_h)
             copy = etree.fromstring(text, etree.XMLParser(resolve_entities=False, no_network=True))
             _crop(copy, window)
-            where = (f"row {row + 1} of {rows}, column {column + 1} of {columns}" if rows > 1 and columns > 1
-                     else f"{'top to bottom' if rows > 1 else 'left to right'}")
-            pages.append(PicturePage(_fitted(copy, window, tile_w * page_scale, tile_h * page_scale),
-                                     f"Part {row * columns + column + 1} of {rows * columns} ({where})"))
-    return Picture(pages=pages, orientation=orientation, notes=[
-        f"On one page its labels would print at {label_pt:.1f} pt, so the picture is split into "
-        f"{rows * columns} parts, each on its own page."])
+            where = (
+                f"row {row + 1} of {rows}, column {column + 1} of {columns}"
+                if rows > 1 and columns > 1
+                else f"{'top to bottom' if rows > 1 else 'left to right'}"
+            )
+            pages.append(
+                PicturePage(
+                    _fitted(copy, window, tile_w * page_scale, tile_h * page_scale),
+                    f"Part {row * columns + column + 1} of {rows * columns} ({where})",
+                )
+            )
+    return Picture(
+        pages=pages,
+        orientation=orientation,
+        notes=[
+            f"On one page its labels would print at {label_pt:.1f} pt, so the picture is split into "
+            f"{rows * columns} parts, each on its own page."
+        ],
+    )
 
 
 def _bounds(element: etree._Element) -> tuple[float, float, float, float] | None:
@@ -271,11 +385,15 @@ def _bounds(element: etree._Element) -> tuple[float, float, float, float] | None
             if key in attributes:
                 ys.extend(float(n) for n in _NUMBER.findall(attributes[key])[:1])
         if "width" in attributes and "x" in attributes:
-            xs.extend(float(a) + float(b) for a, b in zip(_NUMBER.findall(attributes["x"])[:1],
-                                                           _NUMBER.findall(attributes["width"])[:1]))
+            xs.extend(
+                float(a) + float(b)
+                for a, b in zip(_NUMBER.findall(attributes["x"])[:1], _NUMBER.findall(attributes["width"])[:1])
+            )
         if "height" in attributes and "y" in attributes:
-            ys.extend(float(a) + float(b) for a, b in zip(_NUMBER.findall(attributes["y"])[:1],
-                                                           _NUMBER.findall(attributes["height"])[:1]))
+            ys.extend(
+                float(a) + float(b)
+                for a, b in zip(_NUMBER.findall(attributes["y"])[:1], _NUMBER.findall(attributes["height"])[:1])
+            )
         for key in ("d", "points"):
             if key in attributes:
                 numbers = [float(n) for n in _NUMBER.findall(attributes[key])]

@@ -5,6 +5,7 @@ failure of any step ends the report `failed` with a message for a person (never 
 the app through the same upload endpoint, so no half-file is ever stored: the app keeps a file only
 when the whole of it arrived in one request.
 """
+
 from __future__ import annotations
 
 import logging
@@ -67,12 +68,23 @@ def read_input(client: ReportClient, command: ReportCommand) -> Any:
             if page.get("next") is None or (versions and versions[-1].get("version", 0) <= command.since):
                 break
             path = f"/versions?before={int(page['next'])}"
-    return ReportInput(graph=graph, analytics=graph.get("info") or None, svg=svg, versions=versions,
-                       since=command.since, requested_by=command.requested_by, as_of=datetime.now(UTC))
+    return ReportInput(
+        graph=graph,
+        analytics=graph.get("info") or None,
+        svg=svg,
+        versions=versions,
+        since=command.since,
+        requested_by=command.requested_by,
+        as_of=datetime.now(UTC),
+    )
 
 
-def run_report(settings: ReportSettings, command: ReportCommand, events: EventSink | None = None,
-               client: ReportClient | None = None) -> str:
+def run_report(
+    settings: ReportSettings,
+    command: ReportCommand,
+    events: EventSink | None = None,
+    client: ReportClient | None = None,
+) -> str:
     """Make one report; the status it ended with ("ready" or "failed")."""
     from maestro_web.reports.documents import MEDIA_TYPES, ReportError, render
 
@@ -110,8 +122,9 @@ def run_report(settings: ReportSettings, command: ReportCommand, events: EventSi
         except MemoryError:
             raise ReportFailed("The document needs more memory than a report may use.") from None
         if len(document) > MAX_FILE_BYTES:
-            raise ReportFailed(f"The document is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; "
-                               "try the spreadsheet or CSV.")
+            raise ReportFailed(
+                f"The document is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; try the spreadsheet or CSV."
+            )
         progress("saving", 90)
         report = client.upload(command.graph, command.report, document, MEDIA_TYPES[command.format])
     except ReportFailed as exc:
@@ -122,8 +135,9 @@ def run_report(settings: ReportSettings, command: ReportCommand, events: EventSi
         log.exception("Report %s failed unexpectedly", command.report)
         return _failed(client, command, f"The report could not be made ({type(exc).__name__}).", announce)
     announce("report.finished", {"format": command.format, "size": report.get("size")})
-    log.info("Report %s (%s) of graph %s: ready, %d bytes", command.report, command.format, command.graph,
-             len(document))
+    log.info(
+        "Report %s (%s) of graph %s: ready, %d bytes", command.report, command.format, command.graph, len(document)
+    )
     return "ready"
 
 

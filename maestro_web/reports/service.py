@@ -5,6 +5,7 @@ with the user's command token. Reports are made on a bounded pool of threads (MA
 with a short waiting line; when both are full the answer is 503 with Retry-After, and the app ends
 the report `failed` saying the service is busy.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,8 +42,13 @@ class ReportService(CommandService):
 
     async def handle(self, request: web.Request) -> web.Response:
         ring = self.settings.command_ring
-        command_read = await read_command(request, lambda token: verify_report_token(token, ring), ReportTokenError,
-                                          "report command", MAX_COMMAND_BYTES)
+        command_read = await read_command(
+            request,
+            lambda token: verify_report_token(token, ring),
+            ReportTokenError,
+            "report command",
+            MAX_COMMAND_BYTES,
+        )
         if isinstance(command_read, web.Response):
             return command_read
         token, claims, body = command_read
@@ -51,11 +57,22 @@ class ReportService(CommandService):
             return json_error(422, problem)
         if body["graph"] != claims["graph"] or body["report"] != claims["report"]:
             return json_error(403, "The command token was made for another graph or report.")
-        command = ReportCommand(user=claims["sub"], graph=body["graph"], report=body["report"], format=body["format"],
-                                since=body.get("since"), requested_by=body.get("requested_by") or "",
-                                token=token, request_id=accept_request_id(request.headers.get(REQUEST_ID_HEADER)))
-        refused = self.admit(command.report, command.report, running="This report is being made already.",
-                             busy="The report service is busy; try again in a moment.")
+        command = ReportCommand(
+            user=claims["sub"],
+            graph=body["graph"],
+            report=body["report"],
+            format=body["format"],
+            since=body.get("since"),
+            requested_by=body.get("requested_by") or "",
+            token=token,
+            request_id=accept_request_id(request.headers.get(REQUEST_ID_HEADER)),
+        )
+        refused = self.admit(
+            command.report,
+            command.report,
+            running="This report is being made already.",
+            busy="The report service is busy; try again in a moment.",
+        )
         if refused is not None:
             return refused
         report_metrics.report_started(command.format)

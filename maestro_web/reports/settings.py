@@ -1,5 +1,6 @@
 """The report service's settings: read once from the app's config by `flask reports serve`, then plain
 data handed to the lean service process over a pipe (never argv or the environment)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

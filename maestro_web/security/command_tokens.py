@@ -6,6 +6,7 @@ so a token of one is never taken for the other, nor for a session token or a liv
 only holds the rules they have in common, below them like signing.py. Flask-free: the services verify
 with it without importing the app.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,8 +33,17 @@ def _is_id(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH
 
 
-def issue(ring: KeyRing, *, audience: str, user_id: str, graph_id: str, token_version: int, ttl: int,
-          now: float | None, ids: dict[str, str] | None = None) -> str:
+def issue(
+    ring: KeyRing,
+    *,
+    audience: str,
+    user_id: str,
+    graph_id: str,
+    token_version: int,
+    ttl: int,
+    now: float | None,
+    ids: dict[str, str] | None = None,
+) -> str:
     """A command token of `audience` for `user_id` on `graph_id`, with more public ids in `ids`."""
     if not 0 < ttl <= MAX_LIFETIME:
         raise ValueError(f"command tokens live at most {MAX_LIFETIME} seconds")
@@ -50,21 +60,26 @@ def issue(ring: KeyRing, *, audience: str, user_id: str, graph_id: str, token_ve
     return encode_pinned(payload, ring)
 
 
-def verify(token: object, ring: KeyRing, *, audience: str, error: type[Exception],
-           ids: tuple[str, ...] = ()) -> dict[str, Any]:
+def verify(
+    token: object, ring: KeyRing, *, audience: str, error: type[Exception], ids: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """The claims of a valid command token of `audience` (with the public ids named in `ids`);
     raises `error` with a message safe to show the caller for anything else."""
     if not well_formed(token, MAX_TOKEN_LENGTH):
         raise error("invalid token")
     try:
-        claims = decode_pinned(token, ring, audience=audience, issuer=ISSUER,
-                               require=[*REGISTERED, "sub", "graph", *ids])
+        claims = decode_pinned(
+            token, ring, audience=audience, issuer=ISSUER, require=[*REGISTERED, "sub", "graph", *ids]
+        )
     except pyjwt.ExpiredSignatureError:
         raise error("token expired") from None
     except pyjwt.PyJWTError:
         raise error("invalid token") from None
-    if not isinstance(claims.get("iat"), int) or not isinstance(claims.get("exp"), int) \
-            or claims["exp"] - claims["iat"] > MAX_LIFETIME:
+    if (
+        not isinstance(claims.get("iat"), int)
+        or not isinstance(claims.get("exp"), int)
+        or claims["exp"] - claims["iat"] > MAX_LIFETIME
+    ):
         raise error("token lifetime is longer than fifteen minutes")
     for name in ("sub", "graph", "jti", *ids):
         if not _is_id(claims.get(name)):

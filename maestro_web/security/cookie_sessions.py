@@ -5,6 +5,7 @@ whether it produces text: about 2 % of the public view's CPU (py-spy, in process
 depends only on the secret key and its fallbacks (`_PREVIOUS`), which are settings, so it is made
 once per key set; a rotation (a restart with new settings) makes a new one.
 """
+
 from __future__ import annotations
 
 from flask import Flask

@@ -11,6 +11,7 @@ version, and the app then refuses the token (401) as it refuses the user's sessi
 
 Flask-free: the discovery service verifies with this module without importing the app.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,12 +31,14 @@ class CommandTokenError(Exception):
     """The token is not a valid discovery command; the message is safe to show the caller."""
 
 
-def issue_command_token(ring: KeyRing, *, user_id: str, graph_id: str, token_version: int,
-                        ttl: int = MAX_LIFETIME, now: float | None = None) -> str:
+def issue_command_token(
+    ring: KeyRing, *, user_id: str, graph_id: str, token_version: int, ttl: int = MAX_LIFETIME, now: float | None = None
+) -> str:
     """A command token for `user_id` (whose token version is `token_version`) on `graph_id`, valid
     `ttl` seconds (at most 15 minutes)."""
-    return command_tokens.issue(ring, audience=AUDIENCE, user_id=user_id, graph_id=graph_id,
-                                token_version=token_version, ttl=ttl, now=now)
+    return command_tokens.issue(
+        ring, audience=AUDIENCE, user_id=user_id, graph_id=graph_id, token_version=token_version, ttl=ttl, now=now
+    )
 
 
 def verify_command_token(token: object, ring: KeyRing) -> dict[str, Any]:

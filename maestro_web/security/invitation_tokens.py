@@ -9,6 +9,7 @@ and a digest of 256 random bits needs no salt or slow hash (nothing to guess).
 
 Flask-free; maestro_web/graphs/invitations.py keeps the rows.
 """
+
 from __future__ import annotations
 
 import hashlib

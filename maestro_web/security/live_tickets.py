@@ -5,6 +5,7 @@ session secret MAESTRO_SECRETJWT, as Maestro's websocket app verifies user token
 verifies it here when a browser says hello. `aud` "maestro-websocket-client" keeps a ticket from
 being taken for a session token and the other way round. At most 10 minutes, at most 100 channels.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -42,8 +43,9 @@ def _channels_ok(channels: object) -> bool:
     )
 
 
-def issue_ticket(ring: KeyRing, *, sub: str | None, channels: list[str], ttl: int = 600,
-                 now: float | None = None) -> tuple[str, datetime]:
+def issue_ticket(
+    ring: KeyRing, *, sub: str | None, channels: list[str], ttl: int = 600, now: float | None = None
+) -> tuple[str, datetime]:
     """A ticket for `channels` (1 to 100; `sub` None for a share visitor) and when it expires."""
     if not 0 < ttl <= MAX_LIFETIME:
         raise ValueError(f"live tickets live at most {MAX_LIFETIME} seconds")
@@ -52,8 +54,10 @@ def issue_ticket(ring: KeyRing, *, sub: str | None, channels: list[str], ttl: in
         raise ValueError(f"a ticket lists 1 to {MAX_CHANNELS} well-formed channels (never control)")
     if sub is not None and (not isinstance(sub, str) or not sub):
         raise ValueError("sub must be a user's public id or None")
-    payload: dict[str, Any] = {**registered_claims(issuer=ISSUER, audience=AUDIENCE, ttl=ttl, now=now),
-                               "channels": channels}
+    payload: dict[str, Any] = {
+        **registered_claims(issuer=ISSUER, audience=AUDIENCE, ttl=ttl, now=now),
+        "channels": channels,
+    }
     if sub is not None:
         payload["sub"] = sub
     return encode_pinned(payload, ring), datetime.fromtimestamp(payload["exp"], tz=UTC)
@@ -64,14 +68,16 @@ def verify_ticket(token: str, ring: KeyRing) -> dict[str, Any]:
     if not well_formed(token, MAX_TOKEN_LENGTH):
         raise TicketError("invalid ticket")
     try:
-        claims = decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER,
-                               require=REGISTERED)
+        claims = decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER, require=REGISTERED)
     except pyjwt.ExpiredSignatureError:
         raise TicketError("ticket expired") from None
     except pyjwt.PyJWTError:
         raise TicketError("invalid ticket") from None
-    if not isinstance(claims.get("iat"), int) or not isinstance(claims.get("exp"), int) \
-            or claims["exp"] - claims["iat"] > MAX_LIFETIME:
+    if (
+        not isinstance(claims.get("iat"), int)
+        or not isinstance(claims.get("exp"), int)
+        or claims["exp"] - claims["iat"] > MAX_LIFETIME
+    ):
         raise TicketError("ticket lifetime is longer than ten minutes")
     if not isinstance(claims.get("jti"), str) or not claims["jti"]:
         raise TicketError("ticket has no jti")

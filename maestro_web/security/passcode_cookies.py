@@ -12,6 +12,7 @@ key ring of the link id, the expiry and the link's current passcode hash. So the
 The passcode itself is never in it. Its own token context module: it imports no other token module
 (.importlinter), only the ring.
 """
+
 from __future__ import annotations
 
 import base64

@@ -11,6 +11,7 @@ in effect: once the address has an account, the link only says so.
 
 Flask-free; the views pass the key ring (maestro_web/auth/register.py).
 """
+
 from __future__ import annotations
 
 import base64
@@ -41,8 +42,9 @@ def _fernet(ring: KeyRing) -> MultiFernet:
     # The current key encrypts; the _PREVIOUS keys still decrypt links mailed before a rotation.
     keys = []
     for secret in (ring.current, *(secret for secret in ring.previous if secret)):
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                       info=b"maestro-registration-link").derive(secret.encode())
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"maestro-registration-link").derive(
+            secret.encode()
+        )
         keys.append(Fernet(base64.urlsafe_b64encode(derived)))
     return MultiFernet(keys)
 

@@ -10,6 +10,7 @@ command or a live ticket; `ver` makes it die with the user's sessions (a passwor
 
 Flask-free: the report service verifies with this module without importing the app.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,12 +27,28 @@ class ReportTokenError(Exception):
     """The token is not a valid report command; the message is safe to show the caller."""
 
 
-def issue_report_token(ring: KeyRing, *, user_id: str, graph_id: str, report_id: str, token_version: int,
-                       ttl: int = MAX_LIFETIME, now: float | None = None) -> str:
+def issue_report_token(
+    ring: KeyRing,
+    *,
+    user_id: str,
+    graph_id: str,
+    report_id: str,
+    token_version: int,
+    ttl: int = MAX_LIFETIME,
+    now: float | None = None,
+) -> str:
     """A command token for `user_id` (whose token version is `token_version`) to make report
     `report_id` of `graph_id`, valid `ttl` seconds (at most 15 minutes)."""
-    return command_tokens.issue(ring, audience=AUDIENCE, user_id=user_id, graph_id=graph_id,
-                                token_version=token_version, ttl=ttl, now=now, ids={"report": report_id})
+    return command_tokens.issue(
+        ring,
+        audience=AUDIENCE,
+        user_id=user_id,
+        graph_id=graph_id,
+        token_version=token_version,
+        ttl=ttl,
+        now=now,
+        ids={"report": report_id},
+    )
 
 
 def verify_report_token(token: object, ring: KeyRing) -> dict[str, Any]:

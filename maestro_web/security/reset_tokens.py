@@ -12,6 +12,7 @@ Both carry a fingerprint of the user's current password hash (and token version)
 password changes the hash, so after one successful reset both tokens, and every other reset link
 of that user, are dead: each works once, and no table of used tokens is needed.
 """
+
 from __future__ import annotations
 
 import base64
@@ -119,8 +120,11 @@ def verify_step1(token: object, ring: KeyRing, now: float | None = None) -> dict
 
 def mint_step2(ring: KeyRing, user_public_id: str, fingerprint: str, now: float | None = None) -> str:
     """The token of the reset form's hidden field."""
-    payload = {"sub": user_public_id, "fp": fingerprint,
-               **registered_claims(issuer=ISSUER, audience=AUDIENCE, ttl=STEP2_LIFETIME, now=now)}
+    payload = {
+        "sub": user_public_id,
+        "fp": fingerprint,
+        **registered_claims(issuer=ISSUER, audience=AUDIENCE, ttl=STEP2_LIFETIME, now=now),
+    }
     return encode_pinned(payload, ring)
 
 
@@ -130,8 +134,9 @@ def verify_step2(token: object, ring: KeyRing, now: float | None = None) -> dict
         raise ResetTokenInvalid()
     current = time.time() if now is None else now
     try:
-        claims: dict[str, Any] = decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER, verify_exp=False,
-                                               require=[*REGISTERED, "sub"])
+        claims: dict[str, Any] = decode_pinned(
+            token, ring, audience=AUDIENCE, issuer=ISSUER, verify_exp=False, require=[*REGISTERED, "sub"]
+        )
     except Exception:  # every PyJWT error, and anything odd in a hostile header
         raise ResetTokenInvalid() from None
     iat, exp = claims.get("iat"), claims.get("exp")

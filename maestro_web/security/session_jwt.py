@@ -16,6 +16,7 @@ from a cookie. The last use of a session or a personal token is written at most 
 Verifying returns the user or raises SessionError / SessionCsrfError; what the client is then told
 (login page, 401 JSON, 400 page) is decided above, in `maestro_web/guards.py`.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -138,7 +139,9 @@ def init_app(app: Flask) -> None:
 def _open_login_session(user: User, api: bool) -> str:
     """A LoginSession row for a new login (committed); its id, the `sid` of the login's tokens."""
     row = LoginSession(
-        user_id=user.id, api=api, token_version=user.token_version,
+        user_id=user.id,
+        api=api,
+        token_version=user.token_version,
         user_agent=(request.headers.get("User-Agent") or "")[:USER_AGENT_MAX_LENGTH],
         expires_at=utcnow() + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"],
     )
@@ -199,10 +202,10 @@ def issue_personal_token(user: User, name: str, days: int) -> tuple[PersonalToke
     jti = uuid.uuid4().hex
     lifetime = timedelta(days=days)
     now = utcnow()
-    row = PersonalToken(jti=jti, user_id=user.id, name=name, token_version=user.token_version,
-                        created_at=now, expires_at=now + lifetime)
-    token = create_access_token(identity=user, expires_delta=lifetime,
-                                additional_claims={"jti": jti, "kind": PERSONAL})
+    row = PersonalToken(
+        jti=jti, user_id=user.id, name=name, token_version=user.token_version, created_at=now, expires_at=now + lifetime
+    )
+    token = create_access_token(identity=user, expires_delta=lifetime, additional_claims={"jti": jti, "kind": PERSONAL})
     db.session.add(row)
     return row, token
 
@@ -213,8 +216,11 @@ def issue_personal_token(user: User, name: str, days: int) -> tuple[PersonalToke
 def _ended(payload: dict[str, Any]) -> bool:
     """Whether the token's login session or personal token row refuses it; notes its last use."""
     if payload.get("kind") == PERSONAL:
-        row = db.session.execute(select(PersonalToken.id, PersonalToken.revoked_at, PersonalToken.last_used_at)
-                                 .where(PersonalToken.jti == payload["jti"])).first()
+        row = db.session.execute(
+            select(PersonalToken.id, PersonalToken.revoked_at, PersonalToken.last_used_at).where(
+                PersonalToken.jti == payload["jti"]
+            )
+        ).first()
         if row is None or row.revoked_at is not None:
             return True
         _touch(PersonalToken, row.id, PersonalToken.last_used_at, row.last_used_at)
@@ -222,8 +228,9 @@ def _ended(payload: dict[str, Any]) -> bool:
     sid = payload.get("sid")
     if not sid:
         return False  # a token from before login sessions were recorded: its jti and `ver` decide
-    session_row = db.session.execute(select(LoginSession.id, LoginSession.ended_at, LoginSession.last_seen_at)
-                                     .where(LoginSession.public_id == sid)).first()
+    session_row = db.session.execute(
+        select(LoginSession.id, LoginSession.ended_at, LoginSession.last_seen_at).where(LoginSession.public_id == sid)
+    ).first()
     if session_row is None or session_row.ended_at is not None:
         return True
     _touch(LoginSession, session_row.id, LoginSession.last_seen_at, session_row.last_seen_at)
@@ -236,8 +243,9 @@ def _touch(model: type[LoginSession] | type[PersonalToken], row_id: int, column:
     now = utcnow()
     if last is not None and now - last < TOUCH_EVERY:
         return
-    db.session.execute(update(model).where(model.id == row_id, or_(column.is_(None), column < now - TOUCH_EVERY))
-                       .values({column: now}))
+    db.session.execute(
+        update(model).where(model.id == row_id, or_(column.is_(None), column < now - TOUCH_EVERY)).values({column: now})
+    )
     db.session.commit()
 
 
@@ -250,8 +258,9 @@ def current_session_id() -> str | None:
 def end_login_sessions(user: User, keep: str | None = None, only: str | None = None) -> int:
     """End the user's open login sessions (`only` the one with that id, or all but `keep`); how many.
     Their tokens are refused on their next use; the caller commits and announces it to the live server."""
-    rows = [row for row in LoginSession.open_for(user)
-            if (only is None or row.public_id == only) and row.public_id != keep]
+    rows = [
+        row for row in LoginSession.open_for(user) if (only is None or row.public_id == only) and row.public_id != keep
+    ]
     for row in rows:
         row.end()
     return len(rows)

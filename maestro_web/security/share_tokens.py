@@ -9,6 +9,7 @@ ring only, `exp`/`iat`/`jti`/`aud`/`iss` are required, and `name`/`id` must matc
 PyJWT error is caught here, so flask-jwt-extended's app-wide handlers (which would answer 422 with
 the library's reason) never see one, and the caller learns only "invalid" or "expired".
 """
+
 from __future__ import annotations
 
 import time
@@ -50,8 +51,9 @@ class ShareTokenExpired(Exception):
 
 def mint_share_token(ring: KeyRing, graph_id: str, link_id: str, issued_at: datetime, expires_at: datetime) -> str:
     """The token of a share link. Deterministic for a given row and key, so it need not be stored."""
-    claims = registered_claims(issuer=ISSUER, audience=AUDIENCE, now=issued_at.timestamp(),
-                               expires_at=expires_at.timestamp(), jti=link_id)
+    claims = registered_claims(
+        issuer=ISSUER, audience=AUDIENCE, now=issued_at.timestamp(), expires_at=expires_at.timestamp(), jti=link_id
+    )
     payload = {"name": TOKEN_NAME, "id": graph_id, **claims, "timestamp": claims["iat"] * 1000}
     return encode_pinned(payload, ring)
 
@@ -65,8 +67,7 @@ def _signed_claims(token: str, ring: KeyRing) -> dict[str, Any]:
     and the ring is part of the key, so a rotated or removed key is a cache miss. The time claims
     and the URL's graph are checked on every call, by the caller.
     """
-    return decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER, verify_exp=False,
-                         require=REGISTERED)
+    return decode_pinned(token, ring, audience=AUDIENCE, issuer=ISSUER, verify_exp=False, require=REGISTERED)
 
 
 def share_token_of(link: Any) -> str:

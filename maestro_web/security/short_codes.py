@@ -7,6 +7,7 @@ the ring's current key; verified against the current key, then each `_PREVIOUS` 
 
 Its own token context module: it imports no other token module (.importlinter), only the ring.
 """
+
 from __future__ import annotations
 
 import base64
@@ -38,8 +39,7 @@ def mint_short_code(ring: KeyRing, link_id: str) -> str:
 
 def verify_short_code(code: object, ring: KeyRing) -> str:
     """The link id of a genuine short code; ShortCodeInvalid for anything else."""
-    if (not isinstance(code, str) or not MAC_LENGTH < len(code) <= MAX_CODE_LENGTH
-            or not _ALPHABET.issuperset(code)):
+    if not isinstance(code, str) or not MAC_LENGTH < len(code) <= MAX_CODE_LENGTH or not _ALPHABET.issuperset(code):
         raise ShortCodeInvalid()
     link_id, mac = code[:-MAC_LENGTH], code[-MAC_LENGTH:]
     for secret in ring.secrets:

@@ -5,6 +5,7 @@ without trying them all, and rotation works by moving the old value to `<NAME>_P
 optional on the way in (RFC 7515): a foreign signer (Maestro's own worker, Node's `jsonwebtoken`)
 sends none, and its token is checked against the current key, then the previous ones.
 """
+
 from __future__ import annotations
 
 import base64
@@ -25,8 +26,19 @@ from jwt.algorithms import HMACAlgorithm
 
 from maestro_web.keyring import KeyRing, key_id
 
-__all__ = ["REGISTERED", "KeyRing", "bearer_token", "decode_pinned", "encode_pinned", "key_for", "key_for_decoded",
-           "key_id", "registered_claims", "unverified_jti_for_lookup", "well_formed"]
+__all__ = [
+    "REGISTERED",
+    "KeyRing",
+    "bearer_token",
+    "decode_pinned",
+    "encode_pinned",
+    "key_for",
+    "key_for_decoded",
+    "key_id",
+    "registered_claims",
+    "unverified_jti_for_lookup",
+    "well_formed",
+]
 
 _JWS = pyjwt.PyJWS()  # signature checks alone, for picking the key of a token without `kid`
 
@@ -53,8 +65,16 @@ def well_formed(token: object, max_length: int) -> TypeGuard[str]:
 REGISTERED = ["exp", "iat", "jti", "aud", "iss"]
 
 
-def registered_claims(*, issuer: str, audience: str, ttl: int | None = None, expires_at: float | None = None,
-                      now: float | None = None, jti: str | None = None, not_before: float | None = None) -> dict[str, Any]:
+def registered_claims(
+    *,
+    issuer: str,
+    audience: str,
+    ttl: int | None = None,
+    expires_at: float | None = None,
+    now: float | None = None,
+    jti: str | None = None,
+    not_before: float | None = None,
+) -> dict[str, Any]:
     """`jti`, `iat`, `exp`, `iss`, `aud` (and `nbf` when given) of a token issued `now` (default: the clock)
     that lives `ttl` seconds or until `expires_at` (a timestamp; exactly one of the two). Times are whole
     seconds; `jti` is a random one unless the token is named by a row (a share link's public id).
@@ -69,8 +89,13 @@ def registered_claims(*, issuer: str, audience: str, ttl: int | None = None, exp
         expires = int(expires_at)
     else:
         raise ValueError("give a token either ttl or expires_at")
-    claims: dict[str, Any] = {"jti": jti if jti is not None else uuid.uuid4().hex, "iat": issued, "exp": expires,
-                              "iss": issuer, "aud": audience}
+    claims: dict[str, Any] = {
+        "jti": jti if jti is not None else uuid.uuid4().hex,
+        "iat": issued,
+        "exp": expires,
+        "iss": issuer,
+        "aud": audience,
+    }
     if not_before is not None:
         claims["nbf"] = int(not_before)
     return claims
@@ -89,8 +114,14 @@ def encode_pinned(payload: dict[str, Any], ring: KeyRing) -> str:
     header, key = _signer(ring)
     claims = payload
     if any(isinstance(payload.get(name), datetime) for name in _TIME_CLAIMS):  # as PyJWT does
-        claims = {**payload, **{name: timegm(payload[name].utctimetuple()) for name in _TIME_CLAIMS
-                                if isinstance(payload.get(name), datetime)}}
+        claims = {
+            **payload,
+            **{
+                name: timegm(payload[name].utctimetuple())
+                for name in _TIME_CLAIMS
+                if isinstance(payload.get(name), datetime)
+            },
+        }
     if "iss" in claims and not isinstance(claims["iss"], str):
         raise TypeError("Issuer (iss) must be a string.")
     signing_input = header + b"." + _b64(_COMPACT_JSON.encode(claims).encode())
@@ -113,8 +144,9 @@ def _signer(ring: KeyRing) -> tuple[bytes, bytes]:
     return _b64(json.dumps(header, separators=(",", ":"), sort_keys=True).encode()), key
 
 
-def decode_pinned(token: str, ring: KeyRing, *, audience: str, issuer: str, require: list[str],
-                  verify_exp: bool = True) -> dict[str, Any]:
+def decode_pinned(
+    token: str, ring: KeyRing, *, audience: str, issuer: str, require: list[str], verify_exp: bool = True
+) -> dict[str, Any]:
     """Verify an HS256 token of `ring`'s context and return its claims.
 
     Nothing in the token is trusted before its signature is checked: the key is chosen by `key_for`,
@@ -125,9 +157,10 @@ def decode_pinned(token: str, ring: KeyRing, *, audience: str, issuer: str, requ
     clock it can pass in (tests freeze it).
     """
     secret = key_for(token, ring)
-    options = {"require": require, "verify_exp": verify_exp, "verify_iat": verify_exp, "verify_nbf": verify_exp}
-    claims: dict[str, Any] = pyjwt.decode(token, secret, algorithms=["HS256"], audience=audience, issuer=issuer,
-                                          options=options)  # type: ignore[arg-type]
+    options: Any = {"require": require, "verify_exp": verify_exp, "verify_iat": verify_exp, "verify_nbf": verify_exp}
+    claims: dict[str, Any] = pyjwt.decode(
+        token, secret, algorithms=["HS256"], audience=audience, issuer=issuer, options=options
+    )
     if claims.get("aud") != audience:  # PyJWT also accepts a list that contains the audience
         raise pyjwt.InvalidAudienceError("audience must be a single string")
     return claims
@@ -167,8 +200,9 @@ def key_for(token: str, ring: KeyRing) -> str:
     raise pyjwt.InvalidSignatureError("signature verification failed")
 
 
-def key_for_decoded(header: dict[str, Any], payload: dict[str, Any], raw_tokens: Iterable[str | None],
-                    ring: KeyRing) -> str:
+def key_for_decoded(
+    header: dict[str, Any], payload: dict[str, Any], raw_tokens: Iterable[str | None], ring: KeyRing
+) -> str:
     """`key_for` for a library that hands over a token already split (flask-jwt-extended's key loader).
 
     The raw token is needed to pick the key of a token without `kid`: it is the one of `raw_tokens`

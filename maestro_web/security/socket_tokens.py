@@ -5,6 +5,7 @@ MAESTRO_SECRETJWT_SOCKET; the live server's `POST /publish` verifies them here a
 `aud` "maestro-websocket" tells them from every other context's token even when two secrets are
 equal by mistake; an optional `channels` claim lists the channel-name prefixes a token may post to.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -44,8 +45,9 @@ def _check_prefixes(channels: object) -> list[str]:
     return channels
 
 
-def issue_socket_token(ring: KeyRing, *, issuer: str, channels: list[str] | None = None, ttl: int = 300,
-                       now: float | None = None) -> str:
+def issue_socket_token(
+    ring: KeyRing, *, issuer: str, channels: list[str] | None = None, ttl: int = 300, now: float | None = None
+) -> str:
     """A socket token of `issuer`, valid `ttl` seconds (≤ 1 hour), optionally limited to channel prefixes."""
     if issuer not in ISSUERS:
         raise ValueError(f"issuer must be one of {', '.join(ISSUERS)}")
@@ -69,8 +71,7 @@ def verify_socket_token(token: str, ring: KeyRing) -> dict[str, Any]:
     # signature (a wrong issuer fails only after the signature was found good).
     for issuer in ISSUERS:
         try:
-            claims = decode_pinned(token, ring, audience=AUDIENCE, issuer=issuer,
-                                   require=REGISTERED)
+            claims = decode_pinned(token, ring, audience=AUDIENCE, issuer=issuer, require=REGISTERED)
             break
         except pyjwt.InvalidIssuerError:
             continue
@@ -80,8 +81,11 @@ def verify_socket_token(token: str, ring: KeyRing) -> dict[str, Any]:
             raise SocketTokenError("invalid token") from None
     if claims is None:
         raise SocketTokenError("token issuer is not a known publisher")
-    if not isinstance(claims.get("iat"), int) or not isinstance(claims.get("exp"), int) \
-            or claims["exp"] - claims["iat"] > MAX_LIFETIME:
+    if (
+        not isinstance(claims.get("iat"), int)
+        or not isinstance(claims.get("exp"), int)
+        or claims["exp"] - claims["iat"] > MAX_LIFETIME
+    ):
         raise SocketTokenError("token lifetime is longer than one hour")
     if not isinstance(claims.get("jti"), str) or not claims["jti"]:
         raise SocketTokenError("token has no jti")

@@ -14,6 +14,7 @@ the app answers with the stored result: it cannot post another picture, for that
 Flask-free on purpose: the worker (an HTTP client that may run on another machine) mints with this
 module without importing the app. The app's guard (`maestro_web/guards.py`) verifies with it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -47,20 +48,29 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def mint_result_token(ring: KeyRing, graph_id: str, run_id: str, body: bytes, lifetime: int = 300,
-                      now: float | None = None) -> str:
+def mint_result_token(
+    ring: KeyRing, graph_id: str, run_id: str, body: bytes, lifetime: int = 300, now: float | None = None
+) -> str:
     """A token that posts exactly `body` (bytes as sent) as the result of one run of one graph."""
     return mint_worker_token(ring, graph_id, lifetime, now, bound={"run_id": run_id, "body_sha256": body_digest(body)})
 
 
-def mint_worker_token(ring: KeyRing, graph_id: str = ANY_GRAPH, lifetime: int = 600, now: float | None = None,
-                      bound: dict[str, str] | None = None) -> str:
+def mint_worker_token(
+    ring: KeyRing,
+    graph_id: str = ANY_GRAPH,
+    lifetime: int = 600,
+    now: float | None = None,
+    bound: dict[str, str] | None = None,
+) -> str:
     """A worker token for one graph (or "*" for job claims), valid `lifetime` seconds (≤ 1 hour);
     `bound` adds the claims that bind it to one result (see mint_result_token)."""
     if not 0 < lifetime <= MAX_LIFETIME:
         raise ValueError(f"worker tokens live at most {MAX_LIFETIME} seconds")
-    payload = {"graph_id": graph_id, **registered_claims(issuer=ISSUER, audience=AUDIENCE, ttl=lifetime, now=now),
-               **(bound or {})}
+    payload = {
+        "graph_id": graph_id,
+        **registered_claims(issuer=ISSUER, audience=AUDIENCE, ttl=lifetime, now=now),
+        **(bound or {}),
+    }
     return encode_pinned(payload, ring)
 
 

@@ -1,4 +1,5 @@
 """The one error body, {"error", "message"[, "fields"]} (SPEC §7): errors.json_error builds it."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, Field

@@ -1,4 +1,5 @@
 """A graph as JSON, with its roles and invitations (SPEC §4): the API's answers."""
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -108,7 +109,13 @@ def role_json(grant: GraphRole) -> dict[str, Any]:
 
 
 def invitation_json(invitation: Invitation) -> dict[str, Any]:
-    return {"id": invitation.public_id, "email": invitation.email, "role": invitation.role_enum.label.lower(),
-            "level": invitation.role, "state": invitation.state(), "created_at": invitation.created_at.isoformat(),
-            "expires_at": invitation.expires_at.isoformat(),
-            "invited_by": person_json(invitation.invited_by) if invitation.invited_by else None}
+    return {
+        "id": invitation.public_id,
+        "email": invitation.email,
+        "role": invitation.role_enum.label.lower(),
+        "level": invitation.role,
+        "state": invitation.state(),
+        "created_at": invitation.created_at.isoformat(),
+        "expires_at": invitation.expires_at.isoformat(),
+        "invited_by": person_json(invitation.invited_by) if invitation.invited_by else None,
+    }

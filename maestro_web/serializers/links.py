@@ -1,4 +1,5 @@
 """A share link as the JSON API shows it (`/api/graphs/<id>/shares`, `/api/shares`): named field by field."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -35,11 +36,19 @@ class ShareLinkOut(BaseModel):
     allowed_origins: list[str]
     has_passcode: bool
     mode: Literal["live", "snapshot"]
-    snapshot_as_of: str | None = Field(description="A snapshot link: when its picture was drawn; null if live, or if the pinned result is gone.")
-    version: int | None = Field(description="A snapshot link: the number of the graph's newest version (`/api/graphs/<id>/versions`) when it was made; null if live.")
+    snapshot_as_of: str | None = Field(
+        description="A snapshot link: when its picture was drawn; null if live, or if the pinned result is gone."
+    )
+    version: int | None = Field(
+        description="A snapshot link: the number of the graph's newest version (`/api/graphs/<id>/versions`) when it was made; null if live."
+    )
     url: str | None = Field(None, description="Absent once the link is revoked.")
-    short_url: str | None = Field(None, description="`{MAESTRO_ANALYTICS_URL}/s/<code>`; absent once the link is revoked.")
-    image_url: str | None = Field(None, description="The link's picture as a PNG (`&ext=png`); absent once the link is revoked.")
+    short_url: str | None = Field(
+        None, description="`{MAESTRO_ANALYTICS_URL}/s/<code>`; absent once the link is revoked."
+    )
+    image_url: str | None = Field(
+        None, description="The link's picture as a PNG (`&ext=png`); absent once the link is revoked."
+    )
 
 
 class ShareLinkCreated(ShareLinkOut):

@@ -1,4 +1,5 @@
 """A live ticket as the page or API client gets it (live_pages/tickets.py issues it)."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel

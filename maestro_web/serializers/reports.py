@@ -1,4 +1,5 @@
 """A report as JSON (SPEC §12): the API's answers."""
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -36,7 +37,14 @@ class ReportList(BaseModel):
 
 def report_json(report: Report) -> dict[str, Any]:
     by = report.requested_by
-    return {"id": report.public_id, "format": report.format, "status": report.status, "message": report.message,
-            "size": report.size, "since": report.since, "created_at": report.created_at.isoformat(),
-            "finished_at": report.finished_at.isoformat() if report.finished_at else None,
-            "by": person_json(by) if by is not None else None}
+    return {
+        "id": report.public_id,
+        "format": report.format,
+        "status": report.status,
+        "message": report.message,
+        "size": report.size,
+        "since": report.since,
+        "created_at": report.created_at.isoformat(),
+        "finished_at": report.finished_at.isoformat() if report.finished_at else None,
+        "by": person_json(by) if by is not None else None,
+    }

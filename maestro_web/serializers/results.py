@@ -1,4 +1,5 @@
 """The analytics worker's side: the job it claims and the result it posted, as stored."""
+
 from __future__ import annotations
 
 from typing import Any, Literal

@@ -1,4 +1,5 @@
 """The API's login and token answers, and a personal API token as listed."""
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -40,7 +41,8 @@ class PersonalTokenOut(BaseModel):
     expires_at: str
     last_used_at: str | None = Field(description="Last request made with it (to the minute); null if never used.")
     status: Literal["active", "expired", "ended"] = Field(
-        description="ended: the account's password changed since it was made, which ends every token.")
+        description="ended: the account's password changed since it was made, which ends every token."
+    )
 
 
 class PersonalTokenCreated(BaseModel):

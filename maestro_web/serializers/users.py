@@ -1,4 +1,5 @@
 """A user as JSON: the account (`user_json`, UserOut) and a person named on something (`person_json`)."""
+
 from __future__ import annotations
 
 from typing import Any

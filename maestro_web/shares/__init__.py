@@ -1,4 +1,5 @@
 """Managing share links: a graph's Shares page, one link's page, and "My shared links"."""
+
 from flask import Blueprint
 
 from maestro_web.web.guards import require_user

@@ -1,6 +1,7 @@
 """Bulk actions on "My shared links" (SPEC §10): pause, resume, extend or revoke the selected
 links. The first POST shows one confirmation page saying what will happen; its form posts again with
 `confirmed=1`, and only then is anything changed (POST, CSRF as every form)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -18,8 +19,11 @@ from maestro_web.shares import shares_bp
 from maestro_web.shares.services import ShareRefused, max_ttl, revoke_links
 
 ACTIONS = {"pause": "Pause", "resume": "Resume", "extend": "Extend", "revoke": "Revoke"}
-EXTEND_BY = {"1d": ("1 day", timedelta(days=1)), "7d": ("7 days", timedelta(days=7)),
-             "30d": ("30 days", timedelta(days=30))}
+EXTEND_BY = {
+    "1d": ("1 day", timedelta(days=1)),
+    "7d": ("7 days", timedelta(days=7)),
+    "30d": ("30 days", timedelta(days=30)),
+}
 # What visitors of the links see after a pause or a revocation: the refusal titles (share_rules.VISITOR_WORDS).
 BULK_VISITORS_SEE = {"pause": visitors_see(Outcome.PAUSED), "revoke": visitors_see(Outcome.REVOKED)}
 MAX_SELECTED = 500  # one page of the list at most is 100; a bound on what one request may touch
@@ -48,10 +52,14 @@ def _selected() -> list[ShareLink]:
         return []
     user = current_user()
     assert user is not None  # the blueprint's guard let only a signed-in user in
-    return list(db.session.scalars(
-        select(ShareLink).join(Graph, Graph.id == ShareLink.graph_id)
-        .where(ShareLink.public_id.in_(chosen), ShareLink.creator_id == user.id, Graph.deleted_at.is_(None))
-        .order_by(ShareLink.created_at.desc(), ShareLink.id.desc())))
+    return list(
+        db.session.scalars(
+            select(ShareLink)
+            .join(Graph, Graph.id == ShareLink.graph_id)
+            .where(ShareLink.public_id.in_(chosen), ShareLink.creator_id == user.id, Graph.deleted_at.is_(None))
+            .order_by(ShareLink.created_at.desc(), ShareLink.id.desc())
+        )
+    )
 
 
 @shares_bp.post("/shares/bulk")
@@ -70,14 +78,27 @@ def bulk_links() -> Response | tuple[str, int] | str:
     if request.form.get("confirmed") != "1":
         views = sum(link.view_count for link in links)
         count = f"{len(links)} link{'s' if len(links) != 1 else ''}"
-        hidden = [("action", action), ("confirmed", "1"), *([("by", by)] if action == "extend" else []),
-                  *(("link", link.public_id) for link in links)]
-        return render_template("shares/bulk_confirm.html", action=action, links=links, views=views, now=now,
-                               by_label=EXTEND_BY[by][0] if action == "extend" else None,
-                               heading=f"{ACTIONS[action]} {count}?", yes=f"{ACTIONS[action]} {count}",
-                               post_url=url_for("shares.bulk_links"), cancel_url=url_for("shares.my_links"),
-                               hidden=hidden, confirm_class="danger" if action == "revoke" else "primary",
-                               visitors_see=BULK_VISITORS_SEE)
+        hidden = [
+            ("action", action),
+            ("confirmed", "1"),
+            *([("by", by)] if action == "extend" else []),
+            *(("link", link.public_id) for link in links),
+        ]
+        return render_template(
+            "shares/bulk_confirm.html",
+            action=action,
+            links=links,
+            views=views,
+            now=now,
+            by_label=EXTEND_BY[by][0] if action == "extend" else None,
+            heading=f"{ACTIONS[action]} {count}?",
+            yes=f"{ACTIONS[action]} {count}",
+            post_url=url_for("shares.bulk_links"),
+            cancel_url=url_for("shares.my_links"),
+            hidden=hidden,
+            confirm_class="danger" if action == "revoke" else "primary",
+            visitors_see=BULK_VISITORS_SEE,
+        )
     if action == "revoke":
         done = revoke_links(ShareLink.id.in_([link.id for link in links]))
     else:

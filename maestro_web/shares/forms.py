@@ -3,6 +3,7 @@
 The create form checks every field in one pass and puts each problem under its own field: the
 field checks call the service's rules (services.py, the one home of each rule), so the page and the
 API refuse the same input with the same words."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -84,17 +85,31 @@ class ExpiryMixin:
 
 
 class ShareForm(ExpiryMixin, FlaskForm):
-    label = StringField("Label (optional)", description="Who or what the link is for, e.g. “Board meeting”. Left "
-                        "empty, it reads “Shared link” and today's date.")
+    label = StringField(
+        "Label (optional)",
+        description="Who or what the link is for, e.g. “Board meeting”. Left "
+        "empty, it reads “Shared link” and today's date.",
+    )
     expires = SelectField("Expires in", choices=[*PRESET_CHOICES, SelectChoice("custom", "Custom date…")], default="7d")
     max_views = IntegerField("Max views (optional)", validators=[Optional()])
-    mode = RadioField("What visitors see", default=LIVE, choices=[
-        SelectChoice(LIVE, "Live: always the newest picture"), SelectChoice(SNAPSHOT, "Snapshot: the picture as it is now")])
-    passcode = PasswordField("Passcode (optional)", description=f"{PASSCODE_MIN_LENGTH} to {PASSCODE_MAX_LENGTH} "
-                             "characters. Visitors type it before they see anything; send it to them separately from "
-                             "the link.")
+    mode = RadioField(
+        "What visitors see",
+        default=LIVE,
+        choices=[
+            SelectChoice(LIVE, "Live: always the newest picture"),
+            SelectChoice(SNAPSHOT, "Snapshot: the picture as it is now"),
+        ],
+    )
+    passcode = PasswordField(
+        "Passcode (optional)",
+        description=f"{PASSCODE_MIN_LENGTH} to {PASSCODE_MAX_LENGTH} "
+        "characters. Visitors type it before they see anything; send it to them separately from "
+        "the link.",
+    )
     embeddable = BooleanField("Allow embedding in other sites (iframe)")
-    allowed_origins = TextAreaField("Sites allowed to embed it", description="One origin per line, e.g. https://intranet.example.com")
+    allowed_origins = TextAreaField(
+        "Sites allowed to embed it", description="One origin per line, e.g. https://intranet.example.com"
+    )
     submit = SubmitField("Create link")
 
     def __init__(self, graph: Graph, *args: Any, **kwargs: Any) -> None:
@@ -144,9 +159,15 @@ class ShareForm(ExpiryMixin, FlaskForm):
 
     def new_link(self, now: datetime) -> NewLink:
         """The checked input as the service takes it."""
-        return NewLink(label=(self.label.data or "").strip() or None, expires_at=self.expiry(now), max_views=self.max_views.data,
-                       embeddable=bool(self.embeddable.data), origins=self.origins, passcode=self.passcode.data or None,
-                       mode=self.mode.data or LIVE)
+        return NewLink(
+            label=(self.label.data or "").strip() or None,
+            expires_at=self.expiry(now),
+            max_views=self.max_views.data,
+            embeddable=bool(self.embeddable.data),
+            origins=self.origins,
+            passcode=self.passcode.data or None,
+            mode=self.mode.data or LIVE,
+        )
 
     def refused(self, exc: ShareRefused) -> None:
         """Show a refusal of the service under the field it names (the expiry's under the expiry field)."""

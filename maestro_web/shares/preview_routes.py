@@ -6,6 +6,7 @@ template with the visitor's presenter (public/presenters.py) and the visitor's r
 is share_rules.diagnose (the one home of the rules), applied without counting: a link a visitor
 could not open shows the refusal page the visitor would get.
 """
+
 from __future__ import annotations
 
 from flask import Response, abort, render_template

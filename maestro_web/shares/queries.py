@@ -5,6 +5,7 @@ count, whatever the page size: no query per link. The status filter is built fro
 as ShareLink.status() (models/share_rules.py `row_status_sql`), so the list and the badge on each row
 always agree.
 """
+
 from __future__ import annotations
 
 import re
@@ -54,8 +55,7 @@ def status_condition(status: str, now: datetime) -> TextClause:
 def parse_statuses(raw: str | None) -> tuple[str, ...]:
     """`active,paused` (comma-separated), `all`, or nothing (active + paused): STATUS_LIST_PATTERN."""
     if raw is not None and not _STATUS_LIST.fullmatch(raw):
-        raise BadListRequest("status", "status must be 'all' or a comma-separated list of: "
-                             + ", ".join(_BY_KEY) + ".")
+        raise BadListRequest("status", "status must be 'all' or a comma-separated list of: " + ", ".join(_BY_KEY) + ".")
     if raw is None or not raw.strip():
         return DEFAULT_STATUSES
     if raw.strip() == "all":
@@ -63,8 +63,7 @@ def parse_statuses(raw: str | None) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(_BY_KEY.get(part.strip(), part.strip()) for part in raw.split(",") if part.strip()))
     unknown = [s for s in chosen if s not in LINK_STATUSES]
     if unknown or not chosen:
-        raise BadListRequest("status", "status must be 'all' or a comma-separated list of: "
-                             + ", ".join(_BY_KEY) + ".")
+        raise BadListRequest("status", "status must be 'all' or a comma-separated list of: " + ", ".join(_BY_KEY) + ".")
     return chosen
 
 
@@ -94,9 +93,13 @@ class LinkFilters:
         sort = args.get("sort") or "created"
         if sort not in SORTS:
             raise BadListRequest("sort", "sort must be one of: " + ", ".join(SORTS) + ".")
-        return cls(search=search, statuses=parse_statuses(args.get("status")), sort=sort,
-                   page=parse_whole("page", args.get("page"), 1, MAX_PAGE),
-                   per_page=parse_whole("per_page", args.get("per_page"), default_per_page, MAX_PER_PAGE))
+        return cls(
+            search=search,
+            statuses=parse_statuses(args.get("status")),
+            sort=sort,
+            page=parse_whole("page", args.get("page"), 1, MAX_PAGE),
+            per_page=parse_whole("per_page", args.get("per_page"), default_per_page, MAX_PER_PAGE),
+        )
 
     @property
     def status_param(self) -> str | None:
@@ -139,8 +142,12 @@ def links_of_user(user: User, filters: LinkFilters, now: datetime | None = None)
     )
     if filters.search:
         pattern = _like(filters.search)
-        query = query.where(or_(func.lower(ShareLink.label).like(pattern, escape="\\"),
-                                func.lower(Graph.name).like(pattern, escape="\\")))
+        query = query.where(
+            or_(
+                func.lower(ShareLink.label).like(pattern, escape="\\"),
+                func.lower(Graph.name).like(pattern, escape="\\"),
+            )
+        )
     total, exact = bounded_count(query)
     order: list[Any]
     if filters.sort == "expires":
@@ -150,10 +157,14 @@ def links_of_user(user: User, filters: LinkFilters, now: datetime | None = None)
         order = [ShareLink.last_viewed_at.is_(None), ShareLink.last_viewed_at.desc(), ShareLink.id.desc()]
     else:
         order = [ShareLink.created_at.desc(), ShareLink.id.desc()]
-    items = list(db.session.scalars(
-        query.options(contains_eager(ShareLink.graph), joinedload(ShareLink.creator), _PINNED_WHEN)
-        .order_by(*order).limit(filters.per_page).offset((filters.page - 1) * filters.per_page)
-    ).unique())
+    items = list(
+        db.session.scalars(
+            query.options(contains_eager(ShareLink.graph), joinedload(ShareLink.creator), _PINNED_WHEN)
+            .order_by(*order)
+            .limit(filters.per_page)
+            .offset((filters.page - 1) * filters.per_page)
+        ).unique()
+    )
     return LinkPage(items=items, total=total, total_exact=exact, page=filters.page, per_page=filters.per_page)
 
 
@@ -163,16 +174,24 @@ _PINNED_WHEN = joinedload(ShareLink.pinned_result).load_only(GraphResult.id, Gra
 
 def links_of_graph(graph: Graph) -> list[ShareLink]:
     """Every link of one graph, newest first, with its creator: one query."""
-    return list(db.session.scalars(
-        select(ShareLink).where(ShareLink.graph_id == graph.id).options(joinedload(ShareLink.creator), _PINNED_WHEN)
-        .order_by(ShareLink.created_at.desc(), ShareLink.id.desc())))
+    return list(
+        db.session.scalars(
+            select(ShareLink)
+            .where(ShareLink.graph_id == graph.id)
+            .options(joinedload(ShareLink.creator), _PINNED_WHEN)
+            .order_by(ShareLink.created_at.desc(), ShareLink.id.desc())
+        )
+    )
 
 
 def creators_with_write(graph: Graph) -> set[int]:
     """Ids of the users holding Write or Admin on `graph`: a link of anyone else has stopped (SPEC §3.2).
     One query for the whole list instead of share_rules.creator_holds_write() per link."""
-    return set(db.session.scalars(
-        select(GraphRole.user_id).where(GraphRole.graph_id == graph.id, GraphRole.role >= Role.WRITE)))
+    return set(
+        db.session.scalars(
+            select(GraphRole.user_id).where(GraphRole.graph_id == graph.id, GraphRole.role >= Role.WRITE)
+        )
+    )
 
 
 def graphs_written_by(user: User, graph_ids: set[int]) -> set[int]:
@@ -180,10 +199,27 @@ def graphs_written_by(user: User, graph_ids: set[int]) -> set[int]:
     whose badges say "stopped" where the creator lost Write."""
     if not graph_ids:
         return set()
-    return set(db.session.scalars(
-        select(GraphRole.graph_id).where(GraphRole.user_id == user.id, GraphRole.role >= Role.WRITE,
-                                         GraphRole.graph_id.in_(graph_ids))))
+    return set(
+        db.session.scalars(
+            select(GraphRole.graph_id).where(
+                GraphRole.user_id == user.id, GraphRole.role >= Role.WRITE, GraphRole.graph_id.in_(graph_ids)
+            )
+        )
+    )
 
 
-__all__ = ["COUNT_CAP", "DEFAULT_STATUSES", "LINK_STATUSES", "SORTS", "BadListRequest", "LinkFilters", "LinkPage",
-           "creators_with_write", "graphs_written_by", "links_of_graph", "links_of_user", "parse_statuses", "status_condition"]
+__all__ = [
+    "COUNT_CAP",
+    "DEFAULT_STATUSES",
+    "LINK_STATUSES",
+    "SORTS",
+    "BadListRequest",
+    "LinkFilters",
+    "LinkPage",
+    "creators_with_write",
+    "graphs_written_by",
+    "links_of_graph",
+    "links_of_user",
+    "parse_statuses",
+    "status_condition",
+]

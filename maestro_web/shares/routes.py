@@ -1,4 +1,5 @@
 """Share link pages (Write role or above on the graph); the rules are in services.py."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -54,8 +55,16 @@ def graph_shares(graph_id: str):
                 flash(f"{link.state().confirmation('create')} Copy it, show its QR code or embed it below.", "success")
                 return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
     links, writers, now = links_of_graph(graph), creators_with_write(graph), utcnow()
-    return render_template("shares/graph.html", graph=graph, role=role, form=form, links=links, writers=writers,
-                           now=now, counts=_revoke_all_counts(graph, links, now)), status
+    return render_template(
+        "shares/graph.html",
+        graph=graph,
+        role=role,
+        form=form,
+        links=links,
+        writers=writers,
+        now=now,
+        counts=_revoke_all_counts(graph, links, now),
+    ), status
 
 
 @shares_bp.post("/graphs/<graph_id>/shares/quick")
@@ -71,8 +80,11 @@ def quick_share(graph_id: str):
         flash(f"{exc} Choose the link's options here.", "error")
         return redirect(url_for("shares.graph_shares", graph_id=graph.public_id))
     db.session.commit()
-    flash(f"{link.state().confirmation('create')} It is live and expires {relative_time(link.expires_at)}: copy it or "
-          "show its QR code, or change it under “Shares”.", "success")
+    flash(
+        f"{link.state().confirmation('create')} It is live and expires {relative_time(link.expires_at)}: copy it or "
+        "show its QR code, or change it under “Shares”.",
+        "success",
+    )
     return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
 
 
@@ -96,11 +108,19 @@ def link_page(graph_id: str, link_id: str):
 def _render_link(graph, role, link, form, status=200, passcode_form=None):
     usable = link.revoked_at is None
     response = render_template(
-        "shares/link.html", graph=graph, role=role, link=link, form=form, now=utcnow(),
+        "shares/link.html",
+        graph=graph,
+        role=role,
+        link=link,
+        form=form,
+        now=utcnow(),
         passcode_form=passcode_form or PasscodeForm(formdata=None),
-        url=share_url(link) if usable else None, short_url=short_url(link) if usable else None,
+        url=share_url(link) if usable else None,
+        short_url=short_url(link) if usable else None,
         snippets=iframe_snippets(link) if usable and link.embeddable else None,
-        image=({"url": image_url(link), "markdown": image_markdown(link), "html": image_html(link)} if usable else None),
+        image=(
+            {"url": image_url(link), "markdown": image_markdown(link), "html": image_html(link)} if usable else None
+        ),
     )
     return Response(response, status=status, mimetype="text/html")
 
@@ -165,10 +185,19 @@ def confirm_revoke(graph_id: str, link_id: str):
         flash("This link was already revoked.", "success")
         return redirect(page)
     back = [("back", "list")] if request.args.get("back") == "list" else []
-    return keep_private(Response(render_template(
-        "confirm.html", q={"kind": "revoke", "link": link},
-        post_url=url_for("shares.link_action", graph_id=graph.public_id, link_id=link.public_id, action="revoke"),
-        cancel_url=url_for("shares.graph_shares", graph_id=graph.public_id) if back else page, hidden=back)))
+    return keep_private(
+        Response(
+            render_template(
+                "confirm.html",
+                q={"kind": "revoke", "link": link},
+                post_url=url_for(
+                    "shares.link_action", graph_id=graph.public_id, link_id=link.public_id, action="revoke"
+                ),
+                cancel_url=url_for("shares.graph_shares", graph_id=graph.public_id) if back else page,
+                hidden=back,
+            )
+        )
+    )
 
 
 @shares_bp.get("/graphs/<graph_id>/shares/revoke-all")
@@ -177,8 +206,12 @@ def confirm_revoke_all(graph_id: str):
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     counts = _revoke_all_counts(graph, links_of_graph(graph), utcnow())
     return render_template(
-        "confirm.html", q={"kind": "revoke_all", "graph": graph, "counts": counts}, post_url=url_for("shares.revoke_all", graph_id=graph.public_id),
-        cancel_url=url_for("shares.graph_shares", graph_id=graph.public_id), hidden=())
+        "confirm.html",
+        q={"kind": "revoke_all", "graph": graph, "counts": counts},
+        post_url=url_for("shares.revoke_all", graph_id=graph.public_id),
+        cancel_url=url_for("shares.graph_shares", graph_id=graph.public_id),
+        hidden=(),
+    )
 
 
 @shares_bp.post("/graphs/<graph_id>/shares/<link_id>/passcode")
@@ -193,8 +226,12 @@ def set_passcode(graph_id: str, link_id: str):
         had_one = link.has_passcode
         link.set_passcode(form.passcode.data or "")
         db.session.commit()
-        flash("Passcode changed: visitors must enter the new one, also in browsers that had opened the link."
-              if had_one else "Passcode set: visitors must enter it before they see the graph.", "success")
+        flash(
+            "Passcode changed: visitors must enter the new one, also in browsers that had opened the link."
+            if had_one
+            else "Passcode set: visitors must enter it before they see the graph.",
+            "success",
+        )
         return redirect(url_for("shares.link_page", graph_id=graph.public_id, link_id=link.public_id))
     return keep_private(_render_link(graph, role, link, ExtendForm(formdata=None), 422, passcode_form=form))
 
@@ -220,8 +257,11 @@ def revoke_all(graph_id: str):
 
 
 MY_LINKS_PER_PAGE = 50
-STATUS_CHOICES = (("", "Active and paused"), *((status.key, status.word) for status in LISTED_STATUSES),
-                  ("all", "All links"))
+STATUS_CHOICES = (
+    ("", "Active and paused"),
+    *((status.key, status.word) for status in LISTED_STATUSES),
+    ("all", "All links"),
+)
 SORT_CHOICES = (("created", "Newest first"), ("expires", "Ending soonest"), ("last_view", "Last viewed"))
 
 
@@ -234,10 +274,22 @@ def my_links():
     writing = graphs_written_by(user, {link.graph_id for link in found.items})
     # every link here is the user's own: it has stopped where the user lost Write on its graph
     states = {link.id: link.state(now, {user.id} if link.graph_id in writing else set()) for link in found.items}
-    args = {"q": filters.search or None, "status": filters.status_param,
-            "sort": filters.sort if filters.sort != "created" else None,
-            "per_page": filters.per_page if filters.per_page != MY_LINKS_PER_PAGE else None}
+    args = {
+        "q": filters.search or None,
+        "status": filters.status_param,
+        "sort": filters.sort if filters.sort != "created" else None,
+        "per_page": filters.per_page if filters.per_page != MY_LINKS_PER_PAGE else None,
+    }
     short_urls = {link.public_id: short_url(link) for link in found.items if link.revoked_at is None}
-    return render_template("shares/mine.html", found=found, links=found.items, filters=filters, args=args, short_urls=short_urls,
-                           status_choices=STATUS_CHOICES, sort_choices=SORT_CHOICES, now=now, states=states)
-
+    return render_template(
+        "shares/mine.html",
+        found=found,
+        links=found.items,
+        filters=filters,
+        args=args,
+        short_urls=short_urls,
+        status_choices=STATUS_CHOICES,
+        sort_choices=SORT_CHOICES,
+        now=now,
+        states=states,
+    )

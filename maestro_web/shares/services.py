@@ -15,6 +15,7 @@ answers carry them too); a link as JSON is serializers/links.py.
 
 The callers commit.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,9 +40,28 @@ from maestro_web.models.share import (
 from maestro_web.models.share_rules import LIVE, MODES, SNAPSHOT
 from maestro_web.refusals import NoSuch
 
-__all__ = ["MAX_ORIGINS", "MAX_VIEWS_LIMIT", "PRESETS", "NewLink", "ShareRefused", "check_embedding", "check_expiry",
-           "check_max_views", "check_mode", "check_passcode", "clean_label", "create_link", "default_label", "extend_link",
-           "link_on_graph", "max_ttl", "normalize_origins", "revoke_links", "snapshot_source", "validate_new_link"]
+__all__ = [
+    "MAX_ORIGINS",
+    "MAX_VIEWS_LIMIT",
+    "PRESETS",
+    "NewLink",
+    "ShareRefused",
+    "check_embedding",
+    "check_expiry",
+    "check_max_views",
+    "check_mode",
+    "check_passcode",
+    "clean_label",
+    "create_link",
+    "default_label",
+    "extend_link",
+    "link_on_graph",
+    "max_ttl",
+    "normalize_origins",
+    "revoke_links",
+    "snapshot_source",
+    "validate_new_link",
+]
 
 # Expiry presets offered on the page (seconds); a custom date is the fifth choice.
 PRESETS = {"1h": ("1 hour", 3600), "1d": ("1 day", 86400), "7d": ("7 days", 7 * 86400), "30d": ("30 days", 30 * 86400)}
@@ -73,9 +93,11 @@ def check_expiry(expires_at: datetime, created_at: datetime, now: datetime) -> d
 # One origin as typed: https://host[:port] (http only for localhost), an optional trailing slash, spaces
 # around; empty means none. The API's OpenAPI document publishes this very pattern, so both agree;
 # written with explicit character classes, it means the same in Python, JavaScript and Rust regexes.
-ORIGIN_PATTERN = (r"^[ \t\r\n]*(?:(?:https://[A-Za-z0-9.-]+|http://(?:localhost|127\.0\.0\.1))"
-                  r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?"
-                  r"/*)?[ \t\r\n]*$")
+ORIGIN_PATTERN = (
+    r"^[ \t\r\n]*(?:(?:https://[A-Za-z0-9.-]+|http://(?:localhost|127\.0\.0\.1))"
+    r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?"
+    r"/*)?[ \t\r\n]*$"
+)
 _ORIGIN = re.compile(ORIGIN_PATTERN)
 
 
@@ -84,7 +106,9 @@ def normalize_origins(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     origins: list[str] = []
     for raw in values:
         if not _ORIGIN.fullmatch(raw):
-            raise ShareRefused(f"“{raw.strip()[:60]}” is not an origin like https://intranet.example.com.", "allowed_origins")
+            raise ShareRefused(
+                f"“{raw.strip()[:60]}” is not an origin like https://intranet.example.com.", "allowed_origins"
+            )
         value = raw.strip(" \t\r\n").rstrip("/")
         if not value:
             continue
@@ -141,8 +165,9 @@ def snapshot_source(graph: Graph) -> GraphResult:
     """The result a snapshot link of `graph` pins now: its newest with a picture; refused without one."""
     pinned = GraphResult.latest_for(graph, with_picture=True)
     if pinned is None:
-        raise ShareRefused("This graph has no picture yet to take a snapshot of; share it live, or wait "
-                           "for its first picture.", "mode")
+        raise ShareRefused(
+            "This graph has no picture yet to take a snapshot of; share it live, or wait for its first picture.", "mode"
+        )
     return pinned
 
 
@@ -150,10 +175,15 @@ def validate_new_link(data: NewLink, now: datetime) -> NewLink:
     """`data` cleaned and checked; raises ShareRefused naming the field at fault."""
     passcode = data.passcode or None  # an empty passcode field means none
     label = clean_label(data.label) if data.label else default_label(now)
-    return NewLink(label=label, expires_at=check_expiry(data.expires_at, now, now),
-                   max_views=check_max_views(data.max_views), embeddable=data.embeddable,
-                   origins=check_embedding(data.embeddable, data.origins),
-                   passcode=check_passcode(passcode) if passcode is not None else None, mode=check_mode(data.mode))
+    return NewLink(
+        label=label,
+        expires_at=check_expiry(data.expires_at, now, now),
+        max_views=check_max_views(data.max_views),
+        embeddable=data.embeddable,
+        origins=check_embedding(data.embeddable, data.origins),
+        passcode=check_passcode(passcode) if passcode is not None else None,
+        mode=check_mode(data.mode),
+    )
 
 
 def current_version(graph: Graph) -> int | None:
@@ -168,9 +198,17 @@ def create_link(graph: Graph, creator: User, data: NewLink) -> ShareLink:
     data = validate_new_link(data, now)
     pinned = snapshot_source(graph) if data.mode == SNAPSHOT else None
     link = ShareLink(
-        graph=graph, creator=creator, label=data.label, created_at=now, expires_at=data.expires_at,
-        max_expires_at=now + max_ttl(), max_views=data.max_views, allowed_origins=" ".join(data.origins), view_count=0,
-        mode=data.mode, pinned_result_id=pinned.id if pinned is not None else None,
+        graph=graph,
+        creator=creator,
+        label=data.label,
+        created_at=now,
+        expires_at=data.expires_at,
+        max_expires_at=now + max_ttl(),
+        max_views=data.max_views,
+        allowed_origins=" ".join(data.origins),
+        view_count=0,
+        mode=data.mode,
+        pinned_result_id=pinned.id if pinned is not None else None,
         snapshot_version=current_version(graph) if pinned is not None else None,
     )
     link.set_passcode(data.passcode)

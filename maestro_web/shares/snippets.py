@@ -4,6 +4,7 @@ and HTML, and the QR code.
 The QR code encodes the same URL as the page shows (domain/link_urls.py); its SVG is served as a document under
 the sandbox CSP (headers.svg_document), like every SVG of the app.
 """
+
 from __future__ import annotations
 
 import io
@@ -55,11 +56,13 @@ def iframe_snippet(link: ShareLink, theme: str = "auto", shape: float = 0.6) -> 
     """
     if theme not in THEMES:
         raise ValueError(f"theme: one of {', '.join(THEMES)}")
-    return (f'<div style="max-width:{EMBED_WIDTH}px"><div style="position:relative;height:0;'
-            f'padding-top:max({EMBED_LEAST}px, calc({shape * 100:.2f}% + {EMBED_CHROME}px))">'
-            f'<iframe src="{escape(share_url(link, embed=True))}&amp;theme={theme}" title="{escape(link.graph.name)}" '
-            f'style="position:absolute;top:0;left:0;width:100%;height:100%;border:0" loading="lazy" '
-            f'referrerpolicy="no-referrer" allow="fullscreen"></iframe></div></div>')
+    return (
+        f'<div style="max-width:{EMBED_WIDTH}px"><div style="position:relative;height:0;'
+        f'padding-top:max({EMBED_LEAST}px, calc({shape * 100:.2f}% + {EMBED_CHROME}px))">'
+        f'<iframe src="{escape(share_url(link, embed=True))}&amp;theme={theme}" title="{escape(link.graph.name)}" '
+        f'style="position:absolute;top:0;left:0;width:100%;height:100%;border:0" loading="lazy" '
+        f'referrerpolicy="no-referrer" allow="fullscreen"></iframe></div></div>'
+    )
 
 
 def iframe_snippets(link: ShareLink) -> dict[str, str]:
@@ -80,15 +83,18 @@ def image_markdown(link: ShareLink) -> str:
 
 def image_html(link: ShareLink) -> str:
     """The same as HTML: the picture, linked to the page."""
-    return (f'<a href="{escape(short_url(link))}"><img src="{escape(image_url(link))}" '
-            f'alt="{escape(f"Dependency diagram: {link.graph.name}")}"></a>')
+    return (
+        f'<a href="{escape(short_url(link))}"><img src="{escape(image_url(link))}" '
+        f'alt="{escape(f"Dependency diagram: {link.graph.name}")}"></a>'
+    )
 
 
 def qr_svg(link: ShareLink) -> bytes:
     """The link's QR code as a small SVG document for the page."""
     buffer = io.BytesIO()
-    segno.make(short_url(link), error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False,
-                                                 title=f"QR code of the link “{link.label}”")
+    segno.make(short_url(link), error="m").save(
+        buffer, kind="svg", scale=4, border=2, xmldecl=False, title=f"QR code of the link “{link.label}”"
+    )
     return buffer.getvalue()
 
 

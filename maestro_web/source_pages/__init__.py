@@ -1,5 +1,6 @@
 """The Sources and Changes pages of a graph (SPEC §11, §13), for people with a session; the workflows
 they share with the API are in maestro_web/sources/."""
+
 from flask import Blueprint
 
 from maestro_web.web.guards import require_user

@@ -1,5 +1,6 @@
 """The Sources and Changes pages of a graph (SPEC §11, §13), and the dependencies as JSON for the
 picture's evidence tooltips. Sources need Write; Changes and the dependencies need Read."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,14 +39,27 @@ def _source(graph: Graph, source_id: str) -> DiscoverySource:
     return source
 
 
-def _page(graph: Graph, role: Role, values: dict[str, Any] | None = None, errors: dict[str, Any] | None = None,
-          status: int = 200) -> Any:
+def _page(
+    graph: Graph,
+    role: Role,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Any:
     sweep_stale_crawls(current_app.config["MAESTRO_DISCOVERY_TIMEOUT"], graph=graph)
     sources = DiscoverySource.list_for(graph)
-    return render_template("sources/index.html", graph=graph, role=role, sources=sources,
-                           last_crawls={source.id: source.last_crawl() for source in sources},
-                           kinds=SOURCE_KINDS, kind_words=KIND_WORDS, schedules=SCHEDULES,
-                           values=values or {"kind": "compose", "schedule": "off"}, errors=errors or {}), status
+    return render_template(
+        "sources/index.html",
+        graph=graph,
+        role=role,
+        sources=sources,
+        last_crawls={source.id: source.last_crawl() for source in sources},
+        kinds=SOURCE_KINDS,
+        kind_words=KIND_WORDS,
+        schedules=SCHEDULES,
+        values=values or {"kind": "compose", "schedule": "off"},
+        errors=errors or {},
+    ), status
 
 
 @sources_bp.get("/<graph_id>/sources")
@@ -65,8 +79,10 @@ def _form_source() -> tuple[SourceCreate, bytes | None, dict[str, Any]]:
         data["settings"] = {"regions": regions}
         if form.get("endpoint_url", "").strip():
             data["settings"]["endpoint_url"] = form["endpoint_url"].strip()
-        credentials = {name: form.get(name, "").strip() for name in
-                       ("access_key_id", "secret_access_key", "role_arn", "external_id")}
+        credentials = {
+            name: form.get(name, "").strip()
+            for name in ("access_key_id", "secret_access_key", "role_arn", "external_id")
+        }
         given = {name: value for name, value in credentials.items() if value}
         if given:  # none at all: "Required for aws" from the intake rules, naming what to give
             data["credentials"] = given
@@ -82,8 +98,10 @@ def _form_source() -> tuple[SourceCreate, bytes | None, dict[str, Any]]:
 @sources_bp.post("/<graph_id>/sources")
 def create(graph_id: str):
     graph, role = authorize_graph(graph_id, current_user(), Role.WRITE)
-    values = {name: request.form.get(name, "") for name in ("kind", "label", "schedule", "regions", "endpoint_url",
-                                                             "access_key_id", "role_arn", "external_id")}
+    values = {
+        name: request.form.get(name, "")
+        for name in ("kind", "label", "schedule", "regions", "endpoint_url", "access_key_id", "role_arn", "external_id")
+    }
     if request.files.get("upload") is None or not request.files["upload"].filename:
         values["input"] = request.form.get("input", "")
     try:
@@ -91,16 +109,28 @@ def create(graph_id: str):
         config = current_app.config
         data = check_input(body.kind, raw, required=True)
         settings = check_settings(body.kind, body.settings, config["MAESTRO_DISCOVERY_AWS_ENDPOINTS"], required=True)
-        sealed, key_end = check_credentials(body.kind, body.credentials, config["MAESTRO_DISCOVERY_PUBLIC_KEY"],
-                                            required=True)
+        sealed, key_end = check_credentials(
+            body.kind, body.credentials, config["MAESTRO_DISCOVERY_PUBLIC_KEY"], required=True
+        )
     except ValidationFailed as exc:
-        errors = {name.split(".")[-1] if name.startswith("credentials") else name: problem
-                  for name, problem in exc.fields.items()}
+        errors = {
+            name.split(".")[-1] if name.startswith("credentials") else name: problem
+            for name, problem in exc.fields.items()
+        }
         return _page(graph, role, values, errors, status=413 if exc.kind is Kind.TOO_LARGE else 422)
     user = current_user()
     assert user is not None
-    source = create_source(graph, user, kind=body.kind, label=body.label, input_data=data, settings=settings or {},
-                           sealed_credentials=sealed, key_id_end=key_end, schedule=body.schedule)
+    source = create_source(
+        graph,
+        user,
+        kind=body.kind,
+        label=body.label,
+        input_data=data,
+        settings=settings or {},
+        sealed_credentials=sealed,
+        key_id_end=key_end,
+        schedule=body.schedule,
+    )
     db.session.commit()
     flash(f"Source “{source.label}” added. Press Crawl to read it.", "success")
     return redirect(url_for("sources.index", graph_id=graph.public_id) + f"#source-{source.public_id}")
@@ -142,16 +172,29 @@ def delete(graph_id: str, source_id: str):
 @sources_bp.get("/<graph_id>/changes")
 def changes(graph_id: str):
     graph, role = authorize_graph(graph_id, current_user())
-    versions = list(db.session.scalars(
-        select(GraphVersion).where(GraphVersion.graph_id == graph.id).options(joinedload(GraphVersion.user))
-        .order_by(GraphVersion.number.desc()).limit(VERSIONS_SHOWN)))
+    versions = list(
+        db.session.scalars(
+            select(GraphVersion)
+            .where(GraphVersion.graph_id == graph.id)
+            .options(joinedload(GraphVersion.user))
+            .order_by(GraphVersion.number.desc())
+            .limit(VERSIONS_SHOWN)
+        )
+    )
     snapshots: dict[int, int] = {}
     if role >= Role.WRITE:  # links are managed with Write; a reader is not told how many there are
-        snapshots = {number: count for number, count in db.session.execute(
-            select(ShareLink.snapshot_version, func.count(ShareLink.id))
-            .where(ShareLink.graph_id == graph.id, ShareLink.snapshot_version.is_not(None),
-                   ShareLink.revoked_at.is_(None))
-            .group_by(ShareLink.snapshot_version))}
+        snapshots = {
+            number: count
+            for number, count in db.session.execute(
+                select(ShareLink.snapshot_version, func.count(ShareLink.id))
+                .where(
+                    ShareLink.graph_id == graph.id,
+                    ShareLink.snapshot_version.is_not(None),
+                    ShareLink.revoked_at.is_(None),
+                )
+                .group_by(ShareLink.snapshot_version)
+            )
+        }
     return render_template("sources/changes.html", graph=graph, role=role, versions=versions, snapshots=snapshots)
 
 

@@ -1,5 +1,6 @@
 """What changed since a version (SPEC §13): the picture highlights what was added since then and
 lists beside it what was removed."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,11 +24,16 @@ class SinceVersion:
 def changes_since(graph: Graph, version: int, now: Dependencies) -> SinceVersion | None:
     """Present now but not at `version` (added), and there at `version` but gone now (removed); None
     when the graph has no such version. Walks the later versions' differences, newest last."""
-    later = list(db.session.scalars(select(GraphVersion).where(GraphVersion.graph_id == graph.id,
-                                                               GraphVersion.number > version)
-                                    .order_by(GraphVersion.number)))
-    exists = db.session.scalar(select(GraphVersion.id).where(GraphVersion.graph_id == graph.id,
-                                                             GraphVersion.number == version))
+    later = list(
+        db.session.scalars(
+            select(GraphVersion)
+            .where(GraphVersion.graph_id == graph.id, GraphVersion.number > version)
+            .order_by(GraphVersion.number)
+        )
+    )
+    exists = db.session.scalar(
+        select(GraphVersion.id).where(GraphVersion.graph_id == graph.id, GraphVersion.number == version)
+    )
     if exists is None:
         return None
     touched_nodes: dict[str, None] = {}

@@ -3,6 +3,7 @@
 Shared by the API and the Sources page so both refuse the same input with the same words: 413 for
 an input over its kind's limit, 422 naming the field for anything else, and nothing stored.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,12 @@ MiB = 2**20
 # a bigger input before storing a byte of it.
 INPUT_LIMITS = {"kubernetes": 5 * MiB, "compose": 1 * MiB, "otlp": 50 * MiB}
 UPLOAD_LIMIT = 51 * MiB  # the largest input plus room for the other fields of a multipart form
-KIND_WORDS = {"kubernetes": "Kubernetes manifests", "compose": "Compose file", "otlp": "OTLP JSON traces",
-              "aws": "AWS account"}
+KIND_WORDS = {
+    "kubernetes": "Kubernetes manifests",
+    "compose": "Compose file",
+    "otlp": "OTLP JSON traces",
+    "aws": "AWS account",
+}
 
 
 @dataclass
@@ -56,7 +61,8 @@ def check_input(kind: str, data: bytes | None, *, required: bool) -> bytes | Non
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValidationFailed.for_fields(
-            {"input": f"Must be UTF-8 text ({KIND_WORDS[kind]}); byte {exc.start} is not."}) from None
+            {"input": f"Must be UTF-8 text ({KIND_WORDS[kind]}); byte {exc.start} is not."}
+        ) from None
     if kind in CHECKED_ON_SAVE:
         _refuse_unusable(kind, data)
     return data
@@ -82,8 +88,9 @@ def _sentence(text: str) -> str:
     return text if text.endswith(".") else text + "."
 
 
-def check_settings(kind: str, settings: Mapping[str, Any] | None, aws_endpoints: list[str],
-                   *, required: bool) -> dict[str, Any] | None:
+def check_settings(
+    kind: str, settings: Mapping[str, Any] | None, aws_endpoints: list[str], *, required: bool
+) -> dict[str, Any] | None:
     if settings is None:
         if kind == "aws" and required:
             raise ValidationFailed.for_fields({"settings": 'Required for aws: {"regions": ["eu-west-1"]}.'})
@@ -99,12 +106,14 @@ def check_settings(kind: str, settings: Mapping[str, Any] | None, aws_endpoints:
         raise ValidationFailed.for_fields({f"settings.{name}": problem for name, problem in problems.items()}) from None
     if aws.endpoint_url is not None and aws.endpoint_url.rstrip("/") not in aws_endpoints:
         raise ValidationFailed.for_fields(
-            {"settings.endpoint_url": "Must be one of the endpoints in MAESTRO_DISCOVERY_AWS_ENDPOINTS, or absent."})
+            {"settings.endpoint_url": "Must be one of the endpoints in MAESTRO_DISCOVERY_AWS_ENDPOINTS, or absent."}
+        )
     return aws.model_dump(exclude_none=True)
 
 
-def check_credentials(kind: str, credentials: AwsCredentials | None, public_key: str | None,
-                      *, required: bool) -> tuple[str | None, str | None]:
+def check_credentials(
+    kind: str, credentials: AwsCredentials | None, public_key: str | None, *, required: bool
+) -> tuple[str | None, str | None]:
     """(sealed credentials, last 4 characters of the key id), or (None, None) when none were given."""
     if credentials is None:
         if kind == "aws" and required:
@@ -114,8 +123,11 @@ def check_credentials(kind: str, credentials: AwsCredentials | None, public_key:
         raise ValidationFailed.for_fields({"credentials": "Only aws sources take credentials."})
     if not public_key:
         raise ValidationFailed.for_fields(
-            {"credentials": "Cannot be stored: the discovery service's public key (MAESTRO_DISCOVERY_PUBLIC_KEY) "
-                            "is not configured."})
+            {
+                "credentials": "Cannot be stored: the discovery service's public key (MAESTRO_DISCOVERY_PUBLIC_KEY) "
+                "is not configured."
+            }
+        )
     try:
         sealed = seal(credentials.model_dump(exclude_none=True), public_key)
     except SealingError as exc:

@@ -1,5 +1,6 @@
 """What the graph pages show of discovery: the dependencies with their evidence (overview) and each
 source's discovered items, read-only, beside the spec editor (Edit page)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,8 +21,12 @@ def dependencies_context(graph: Graph) -> dict[str, Any]:
     body = current_dependencies(graph).to_json(source_public_ids(graph))
     labels = {source.public_id: source.label for source in DiscoverySource.list_for(graph)}
     edges = body["edges"]
-    return {"dependencies": edges[:SHOWN_EDGES], "more_dependencies": max(0, len(edges) - SHOWN_EDGES),
-            "source_labels": labels, "has_sources": bool(labels)}
+    return {
+        "dependencies": edges[:SHOWN_EDGES],
+        "more_dependencies": max(0, len(edges) - SHOWN_EDGES),
+        "source_labels": labels,
+        "has_sources": bool(labels),
+    }
 
 
 @dataclass
@@ -36,10 +41,14 @@ def discovered_by_source(graph: Graph | None) -> list[DiscoveredPanel]:
     if graph is None:
         return []
     panels = {source.id: DiscoveredPanel(source) for source in DiscoverySource.list_for(graph)}
-    for node in db.session.scalars(select(DiscoveredNode).where(DiscoveredNode.graph_id == graph.id)
-                                   .order_by(DiscoveredNode.name)):
+    for node in db.session.scalars(
+        select(DiscoveredNode).where(DiscoveredNode.graph_id == graph.id).order_by(DiscoveredNode.name)
+    ):
         panels[node.source_id].nodes.append(node)
-    for edge in db.session.scalars(select(DiscoveredEdge).where(DiscoveredEdge.graph_id == graph.id)
-                                   .order_by(DiscoveredEdge.source_name, DiscoveredEdge.target_name)):
+    for edge in db.session.scalars(
+        select(DiscoveredEdge)
+        .where(DiscoveredEdge.graph_id == graph.id)
+        .order_by(DiscoveredEdge.source_name, DiscoveredEdge.target_name)
+    ):
         panels[edge.source_id].edges.append(edge)
     return list(panels.values())

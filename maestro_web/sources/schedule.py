@@ -4,6 +4,7 @@ A source with a schedule is crawled for the user who set it up (its `created_by`
 command token, so the role rules decide as for a crawl started by hand. A schedule whose owner lost
 Write (or whose owner is gone) is switched off, and the owner is told by e-mail.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,10 +41,17 @@ def send_due_crawls(config: Mapping[str, Any]) -> ScheduleRound:
     outcome.swept = sweep_stale_crawls(config["MAESTRO_DISCOVERY_TIMEOUT"])
     if outcome.swept:
         log.warning("%d crawl(s) whose discovery service stopped before finishing ended as failed", outcome.swept)
-    due = list(db.session.scalars(
-        select(DiscoverySource).join(Graph, Graph.id == DiscoverySource.graph_id)
-        .where(DiscoverySource.schedule != "off", DiscoverySource.next_crawl_at <= utcnow(), Graph.deleted_at.is_(None))
-        .order_by(DiscoverySource.next_crawl_at).limit(BATCH)))
+    due = list(
+        db.session.scalars(
+            select(DiscoverySource)
+            .join(Graph, Graph.id == DiscoverySource.graph_id)
+            .where(
+                DiscoverySource.schedule != "off", DiscoverySource.next_crawl_at <= utcnow(), Graph.deleted_at.is_(None)
+            )
+            .order_by(DiscoverySource.next_crawl_at)
+            .limit(BATCH)
+        )
+    )
     for source in due:
         owner = source.created_by
         role = source.graph.role_of(owner) if owner is not None else None
@@ -52,12 +60,15 @@ def send_due_crawls(config: Mapping[str, Any]) -> ScheduleRound:
             db.session.commit()
             outcome.stopped += 1
             if owner is not None:
-                send_mail(owner.email, f"Scheduled crawls of “{source.label}” stopped",
-                          f"The scheduled crawls of the source “{source.label}” of the graph “{source.graph.name}” "
-                          "have been stopped: you no longer have the Write role on that graph.",
-                          f"<p>The scheduled crawls of the source <b>{_escape(source.label)}</b> of the graph "
-                          f"<b>{_escape(source.graph.name)}</b> have been stopped: you no longer have the Write "
-                          "role on that graph.</p>")
+                send_mail(
+                    owner.email,
+                    f"Scheduled crawls of “{source.label}” stopped",
+                    f"The scheduled crawls of the source “{source.label}” of the graph “{source.graph.name}” "
+                    "have been stopped: you no longer have the Write role on that graph.",
+                    f"<p>The scheduled crawls of the source <b>{_escape(source.label)}</b> of the graph "
+                    f"<b>{_escape(source.graph.name)}</b> have been stopped: you no longer have the Write "
+                    "role on that graph.</p>",
+                )
             log.info("Schedule of source %s stopped: its owner lost Write", source.public_id)
             continue
         source.next_crawl_at = next_crawl_at(source.schedule)

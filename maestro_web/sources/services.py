@@ -6,6 +6,7 @@ The union stays within §4's limits: what would pass them is left out, named in 
 and the crawl is `partial` (so it removes nothing either). A change of the union is a version
 (SPEC §13) by the source and queues the analytics worker.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -41,13 +42,31 @@ def next_crawl_at(schedule: str) -> Any:
     return utcnow() + interval if interval is not None else None
 
 
-def create_source(graph: Graph, user: User, *, kind: str, label: str, input_data: bytes | None,
-                  settings: dict[str, Any], sealed_credentials: str | None, key_id_end: str | None,
-                  schedule: str) -> DiscoverySource:
-    source = DiscoverySource(graph_id=graph.id, kind=kind, label=label.strip(), settings=settings,
-                             input=input_data, input_size=len(input_data or b""),
-                             sealed_credentials=sealed_credentials, key_id_end=key_id_end,
-                             schedule=schedule, next_crawl_at=next_crawl_at(schedule), created_by_id=user.id)
+def create_source(
+    graph: Graph,
+    user: User,
+    *,
+    kind: str,
+    label: str,
+    input_data: bytes | None,
+    settings: dict[str, Any],
+    sealed_credentials: str | None,
+    key_id_end: str | None,
+    schedule: str,
+) -> DiscoverySource:
+    source = DiscoverySource(
+        graph_id=graph.id,
+        kind=kind,
+        label=label.strip(),
+        settings=settings,
+        input=input_data,
+        input_size=len(input_data or b""),
+        sealed_credentials=sealed_credentials,
+        key_id_end=key_id_end,
+        schedule=schedule,
+        next_crawl_at=next_crawl_at(schedule),
+        created_by_id=user.id,
+    )
     db.session.add(source)
     db.session.flush()
     return source
@@ -67,19 +86,21 @@ def delete_source(source: DiscoverySource, user: User) -> Change:
 
 
 def _delete_owned(source: DiscoverySource) -> None:
-    db.session.execute(delete(DiscoveredEdge).where(DiscoveredEdge.source_id == source.id)
-                       .execution_options(synchronize_session=False))
-    db.session.execute(delete(DiscoveredNode).where(DiscoveredNode.source_id == source.id)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        delete(DiscoveredEdge).where(DiscoveredEdge.source_id == source.id).execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        delete(DiscoveredNode).where(DiscoveredNode.source_id == source.id).execution_options(synchronize_session=False)
+    )
 
 
 def running_crawl(source: DiscoverySource) -> DiscoveryCrawl | None:
-    return db.session.scalar(select(DiscoveryCrawl).where(DiscoveryCrawl.source_id == source.id,
-                                                          DiscoveryCrawl.status == "running"))
+    return db.session.scalar(
+        select(DiscoveryCrawl).where(DiscoveryCrawl.source_id == source.id, DiscoveryCrawl.status == "running")
+    )
 
 
-def sweep_stale_crawls(time_limit: int, *, source: DiscoverySource | None = None,
-                       graph: Graph | None = None) -> int:
+def sweep_stale_crawls(time_limit: int, *, source: DiscoverySource | None = None, graph: Graph | None = None) -> int:
     """End as `failed` every crawl (of `source`, of `graph`, or anywhere) still `running` longer than
     the service's time limit plus a margin: its service died, and it would block the source forever.
 
@@ -91,9 +112,11 @@ def sweep_stale_crawls(time_limit: int, *, source: DiscoverySource | None = None
     if graph is not None:
         where.append(DiscoveryCrawl.graph_id == graph.id)
     ended = db.session.execute(
-        update(DiscoveryCrawl).where(*where)
+        update(DiscoveryCrawl)
+        .where(*where)
         .values(status="failed", finished_at=utcnow(), message=STOPPED_MESSAGE)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     count = int(ended.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
     if count:
         db.session.commit()
@@ -112,8 +135,9 @@ def start_crawl(source: DiscoverySource, user: User | None, time_limit: int) -> 
     if running_crawl(source) is not None:
         db.session.rollback()
         raise CrawlRefused("A crawl of this source is running; wait for it to finish.")
-    crawl = DiscoveryCrawl(source_id=source.id, graph_id=source.graph_id,
-                           requested_by_id=user.id if user is not None else None)
+    crawl = DiscoveryCrawl(
+        source_id=source.id, graph_id=source.graph_id, requested_by_id=user.id if user is not None else None
+    )
     db.session.add(crawl)
     try:
         commit_for_other_processes()  # the service reads the row at once (receipts.py)
@@ -128,8 +152,11 @@ def claim_crawl(crawl: DiscoveryCrawl) -> None:
     if crawl.status != "running":
         raise CrawlRefused("This crawl has ended.")
     taken = db.session.execute(
-        update(DiscoveryCrawl).where(DiscoveryCrawl.id == crawl.id, DiscoveryCrawl.claimed_at.is_(None))
-        .values(claimed_at=utcnow()).execution_options(synchronize_session=False))
+        update(DiscoveryCrawl)
+        .where(DiscoveryCrawl.id == crawl.id, DiscoveryCrawl.claimed_at.is_(None))
+        .values(claimed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     if taken.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         db.session.rollback()
         raise CrawlRefused("Another discovery process has taken this crawl.")
@@ -182,11 +209,16 @@ class _Budget:
     def message(self) -> str:
         parts = []
         if self.left_out_nodes:
-            parts.append(_left_out(f"{len(self.left_out_nodes):,} node(s) over the limit of {MAX_NODES:,}",
-                                   self.left_out_nodes))
+            parts.append(
+                _left_out(f"{len(self.left_out_nodes):,} node(s) over the limit of {MAX_NODES:,}", self.left_out_nodes)
+            )
         if self.left_out_edges:
-            parts.append(_left_out(f"{len(self.left_out_edges):,} edge(s) over the limit of {MAX_EDGES:,}",
-                                   [f"{s} -> {t}" for s, t in self.left_out_edges]))
+            parts.append(
+                _left_out(
+                    f"{len(self.left_out_edges):,} edge(s) over the limit of {MAX_EDGES:,}",
+                    [f"{s} -> {t}" for s, t in self.left_out_edges],
+                )
+            )
         return "Left out " + "; ".join(parts) + "." if parts else ""
 
 
@@ -207,19 +239,28 @@ def apply_crawl(crawl: DiscoveryCrawl, result: CrawlResult) -> Change:
     now = utcnow()
     status, messages = result.status, [result.message] if result.message else []
 
-    owned_nodes = {row.name: row for row in db.session.scalars(
-        select(DiscoveredNode).where(DiscoveredNode.source_id == source.id))}
-    owned_edges = {(row.source_name, row.target_name): row for row in db.session.scalars(
-        select(DiscoveredEdge).where(DiscoveredEdge.source_id == source.id))}
+    owned_nodes = {
+        row.name: row for row in db.session.scalars(select(DiscoveredNode).where(DiscoveredNode.source_id == source.id))
+    }
+    owned_edges = {
+        (row.source_name, row.target_name): row
+        for row in db.session.scalars(select(DiscoveredEdge).where(DiscoveredEdge.source_id == source.id))
+    }
     nodes_before, edges_before = before.keys()
     if status == "ok":
         # What only this source gave and it no longer sees frees its room in the budget.
-        seen_nodes = {node["name"] for node in result.nodes} | {e[k] for e in result.edges for k in ("source", "target")}
+        seen_nodes = {node["name"] for node in result.nodes} | {
+            e[k] for e in result.edges for k in ("source", "target")
+        }
         seen_edges = {(edge["source"], edge["target"]) for edge in result.edges}
-        nodes_before -= {name for name in owned_nodes if name not in seen_nodes
-                         and before.nodes[name]["origins"] == [source.id]}
-        edges_before -= {pair for pair in owned_edges if pair not in seen_edges
-                         and [o["source"] for o in before.edges[pair]] == [source.id]}
+        nodes_before -= {
+            name for name in owned_nodes if name not in seen_nodes and before.nodes[name]["origins"] == [source.id]
+        }
+        edges_before -= {
+            pair
+            for pair in owned_edges
+            if pair not in seen_edges and [o["source"] for o in before.edges[pair]] == [source.id]
+        }
     budget = _Budget(nodes_before, edges_before)
 
     added = unchanged = 0
@@ -234,8 +275,16 @@ def apply_crawl(crawl: DiscoveryCrawl, result: CrawlResult) -> Change:
         kept_nodes.add(name)
         row = owned_nodes.get(name)
         if row is None:
-            db.session.add(DiscoveredNode(source_id=source.id, graph_id=graph.id, name=name, kind=node.get("kind"),
-                                          evidence=list(node.get("evidence") or []), last_seen=now))
+            db.session.add(
+                DiscoveredNode(
+                    source_id=source.id,
+                    graph_id=graph.id,
+                    name=name,
+                    kind=node.get("kind"),
+                    evidence=list(node.get("evidence") or []),
+                    last_seen=now,
+                )
+            )
             added += 1
         else:
             row.kind = node.get("kind")
@@ -252,13 +301,21 @@ def apply_crawl(crawl: DiscoveryCrawl, result: CrawlResult) -> Change:
         if not budget.take_edge(pair):
             continue
         kept_edges.add(pair)
-        values = {"evidence": list(edge.get("evidence") or []), "confidence": edge.get("confidence") or "inferred",
-                  "calls": edge.get("calls"), "p50_ms": edge.get("p50_ms"), "p99_ms": edge.get("p99_ms"),
-                  "last_seen": now}
+        values = {
+            "evidence": list(edge.get("evidence") or []),
+            "confidence": edge.get("confidence") or "inferred",
+            "calls": edge.get("calls"),
+            "p50_ms": edge.get("p50_ms"),
+            "p99_ms": edge.get("p99_ms"),
+            "last_seen": now,
+        }
         edge_row = owned_edges.get(pair)
         if edge_row is None:
-            db.session.add(DiscoveredEdge(source_id=source.id, graph_id=graph.id, source_name=pair[0],
-                                          target_name=pair[1], **values))
+            db.session.add(
+                DiscoveredEdge(
+                    source_id=source.id, graph_id=graph.id, source_name=pair[0], target_name=pair[1], **values
+                )
+            )
             added += 1
         else:
             for key, value in values.items():

@@ -7,6 +7,7 @@ form without its CSRF value. Every guard has one contract: it returns None or ra
 
 `grep -rn "before_request(require_" maestro_web` prints the whole authorisation map.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -75,10 +76,15 @@ def require_live_user() -> None:
 
 # Where the report service may use a report command token (SPEC §12): the read endpoints of the graph
 # in its `graph` claim, and the upload of the report in its `report` claim. Nothing else of the API.
-REPORT_COMMAND_ENDPOINTS = frozenset({
-    ("GET", "api.get_graph"), ("GET", "api.versions"), ("GET", "api.dependencies"), ("GET", "api.graph_picture"),
-    ("PUT", "api.upload_report"),
-})
+REPORT_COMMAND_ENDPOINTS = frozenset(
+    {
+        ("GET", "api.get_graph"),
+        ("GET", "api.versions"),
+        ("GET", "api.dependencies"),
+        ("GET", "api.graph_picture"),
+        ("PUT", "api.upload_report"),
+    }
+)
 
 
 def require_api_user() -> None:
@@ -119,7 +125,8 @@ def require_worker() -> None:
         raise Unauthorized("A worker token is required: Authorization: JWT <token>.")
     try:
         g.worker_claims = worker_tokens.verify_worker_token(
-            token, current_app.config["KEY_RINGS"][worker_tokens.CONTEXT])
+            token, current_app.config["KEY_RINGS"][worker_tokens.CONTEXT]
+        )
     except worker_tokens.WorkerTokenError as exc:
         raise Unauthorized(f"Worker token refused: {exc}.") from None
 
@@ -131,8 +138,7 @@ def require_discovery_command() -> None:
     if token is None:
         raise Unauthorized("A discovery command token is required: Authorization: JWT <token>.")
     try:
-        claims = discovery_tokens.verify_command_token(
-            token, current_app.config["KEY_RINGS"][discovery_tokens.CONTEXT])
+        claims = discovery_tokens.verify_command_token(token, current_app.config["KEY_RINGS"][discovery_tokens.CONTEXT])
     except discovery_tokens.CommandTokenError as exc:
         raise Unauthorized(f"Discovery command token refused: {exc}.") from None
     user = User.get_by_public_id(claims["sub"])
@@ -155,12 +161,14 @@ def require_share() -> None:
     """
     code = (request.view_args or {}).get("code")
     if code is not None:  # a short link `/s/<code>` (SPEC §10): the MAC names the link, the view finds its graph
-        g.share_claims = {"jti": short_codes.verify_short_code(
-            code, current_app.config["KEY_RINGS"][share_tokens.CONTEXT])}
+        g.share_claims = {
+            "jti": short_codes.verify_short_code(code, current_app.config["KEY_RINGS"][share_tokens.CONTEXT])
+        }
         return
     graph_id = (request.view_args or {}).get("graph_id", "")
     g.share_claims = share_tokens.verify_share_token(
-        request.args.get("token", ""), current_app.config["KEY_RINGS"][share_tokens.CONTEXT], graph_id)
+        request.args.get("token", ""), current_app.config["KEY_RINGS"][share_tokens.CONTEXT], graph_id
+    )
 
 
 def require_metrics_access() -> None:

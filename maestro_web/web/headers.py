@@ -1,5 +1,6 @@
 """Response headers named once: the app-wide security set, the set for pages that carry a token,
 and the policy that keeps an SVG document inert."""
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -10,6 +10,7 @@ Both also refuse at start-up (RuntimeError) rather than go quietly wrong.
   and restores it just after. Flask has no public way to place an after-request function: it runs them
   last-registered first, so `before` is registered after init_app and `after` is put first in the list.
 """
+
 from __future__ import annotations
 
 import functools
@@ -32,7 +33,9 @@ def set_key_prefix(limiter: Limiter, prefix: str) -> None:
 def limiter_headers_function(app: Flask) -> Any:
     """Flask-Limiter's after-request function in `app` (the one that writes its headers), or None."""
     for function in app.after_request_funcs.get(None, []):
-        if isinstance(function, functools.partial) and function.func is getattr(Limiter, "_Limiter__inject_headers", None):
+        if isinstance(function, functools.partial) and function.func is getattr(
+            Limiter, "_Limiter__inject_headers", None
+        ):
             return function
     return None
 
@@ -41,6 +44,8 @@ def around_limiter_headers(app: Flask, before: AfterRequest, after: AfterRequest
     """Run `before` just before Flask-Limiter writes its headers and `after` after everything else.
     Call right after `limiter.init_app(app)` (which registers nothing when RATELIMIT_ENABLED is off)."""
     if app.config.get("RATELIMIT_ENABLED", True) and limiter_headers_function(app) is None:
-        raise RuntimeError("Flask-Limiter's header function is not where it was: see maestro_web/web/limiter_private.py")
+        raise RuntimeError(
+            "Flask-Limiter's header function is not where it was: see maestro_web/web/limiter_private.py"
+        )
     app.after_request(before)
     app.after_request_funcs.setdefault(None, []).insert(0, after)

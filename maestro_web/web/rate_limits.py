@@ -16,6 +16,7 @@ With REDIS_URL set, the counters live in Redis. If Redis cannot be reached, ever
 fails *closed*: 503 with Retry-After and a message saying so, never a 500 and never an unlimited
 login (`init_app`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -142,8 +143,9 @@ def authenticate(email: object, password: object) -> User | None:
     key = account_key(email)
     wait = subject_wait("MAESTRO_ACCOUNT_RATE_LIMIT", key)
     if wait:
-        raise too_many(wait, "Too many failed log-ins for this account from here. Try again later, "
-                             "or reset your password.")
+        raise too_many(
+            wait, "Too many failed log-ins for this account from here. Try again later, or reset your password."
+        )
     user = User.authenticate(email, password) if isinstance(email, str) and isinstance(password, str) else None
     if user is None:
         spend_subject_try("MAESTRO_ACCOUNT_RATE_LIMIT", key)
@@ -167,16 +169,16 @@ def forgot_rate_limits(view: F) -> F:
 
 def register_rate_limits(view: F) -> F:
     """Per-IP limit on creating accounts (MAESTRO_REGISTER_RATE_LIMIT)."""
-    return cast(F, limiter.limit(
-        lambda: _setting("MAESTRO_REGISTER_RATE_LIMIT"), scope="register-ip", methods=["POST"]
-    )(view))
+    return cast(
+        F, limiter.limit(lambda: _setting("MAESTRO_REGISTER_RATE_LIMIT"), scope="register-ip", methods=["POST"])(view)
+    )
 
 
 def reset_rate_limits(view: F) -> F:
     """Per-IP limit on submitting a new password from a reset link (MAESTRO_RESET_RATE_LIMIT)."""
-    return cast(F, limiter.limit(
-        lambda: _setting("MAESTRO_RESET_RATE_LIMIT"), scope="reset-ip", methods=["POST"]
-    )(view))
+    return cast(
+        F, limiter.limit(lambda: _setting("MAESTRO_RESET_RATE_LIMIT"), scope="reset-ip", methods=["POST"])(view)
+    )
 
 
 def _worker_key() -> str:
@@ -217,8 +219,10 @@ def share_failure_allowed() -> tuple[bool, int]:
 
 
 def _passcode_budgets(link_id: str) -> list[tuple[Any, list[str]]]:
-    budgets = (("MAESTRO_PASSCODE_ADDRESS_RATE_LIMIT", hashed_key("passcode-address", get_remote_address() or "")),
-               ("MAESTRO_PASSCODE_LINK_RATE_LIMIT", _passcode_link_key(link_id)))
+    budgets = (
+        ("MAESTRO_PASSCODE_ADDRESS_RATE_LIMIT", hashed_key("passcode-address", get_remote_address() or "")),
+        ("MAESTRO_PASSCODE_LINK_RATE_LIMIT", _passcode_link_key(link_id)),
+    )
     return [(item, _store_keys(key)) for setting, key in budgets for item in parse_many(_setting(setting))]
 
 
@@ -280,8 +284,10 @@ def spend_role_grant(user_public_id: str) -> None:
         if not limiter.limiter.hit(item, *keys):
             reset_at = limiter.limiter.get_window_stats(item, *keys).reset_time
             log.info("ratelimit MAESTRO_ROLE_GRANT_RATE_LIMIT (%s) exceeded at %s", item, request.path)
-            raise too_many(max(1, math.ceil(reset_at - time.time())),
-                           f"Too many role grants: the role-grant limit is {item}. Try again later.")
+            raise too_many(
+                max(1, math.ceil(reset_at - time.time())),
+                f"Too many role grants: the role-grant limit is {item}. Try again later.",
+            )
 
 
 # --- views with no limit of the limiter's --------------------------------------------------------

@@ -1,4 +1,5 @@
 """Where a redirect may send a browser: only back onto this site."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit

@@ -8,6 +8,7 @@
   runs, so `/graphs/%00`, a login form or a search with a NUL answers 400 naming the field on
   every database (PostgreSQL text cannot hold NUL, SQLite would store it silently).
 """
+
 from __future__ import annotations
 
 import math
@@ -66,8 +67,13 @@ def reject_unsafe_request() -> None:
     """Refuse a NUL (or a lone surrogate) in the path, the query string or a form field: 400."""
     if request.endpoint in LARGE_UPLOAD_ENDPOINTS:
         if request.content_length is not None and request.content_length > LARGE_UPLOAD_BYTES:
-            raise ValidationFailed.for_fields({"input": f"The upload is larger than {LARGE_UPLOAD_BYTES // 2**20} MiB;"
-                                                        " at most 50 MiB for an otlp source."}, kind=Kind.TOO_LARGE)
+            raise ValidationFailed.for_fields(
+                {
+                    "input": f"The upload is larger than {LARGE_UPLOAD_BYTES // 2**20} MiB;"
+                    " at most 50 MiB for an otlp source."
+                },
+                kind=Kind.TOO_LARGE,
+            )
         request.max_content_length = LARGE_UPLOAD_BYTES
         request.max_form_memory_size = 8 * 1024 * 1024  # a pasted Kubernetes manifest (5 MiB) in a textarea
     problem = text_problem(request.path)

@@ -4,6 +4,7 @@ Templates use the filters `status_word` and `relative_time` (through the macros 
 templates/_status.html); static/live.js and static/time.js read the same words from the JSON map
 that base.html renders once (`STATUS_WORDS`), so a live update never shows an internal word.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -106,4 +107,3 @@ def init_app(app: Flask) -> None:
     def status_words() -> dict[str, Any]:
         # `limits`: a form's maxlength and its hint read the number the server checks (maestro_web/limits.py).
         return {"STATUS_WORDS": STATUS_WORDS, "limits": limits}
-

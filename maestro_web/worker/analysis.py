@@ -4,6 +4,7 @@ Input is the spec as the job claim hands it out: ``{"nodes": [{"name", ...attrs}
 [{"source", "target"}]}``; an edge ``a -> b`` means "a depends on / calls b". Entry points are the
 nodes nothing depends on (in-degree 0); the depth of a node is its shortest distance from one.
 """
+
 from __future__ import annotations
 
 import itertools

@@ -3,6 +3,7 @@
 The worker signs its own short-lived tokens with MAESTRO_SECRETJWT_ANALYTICS and never touches
 the database, so workers can run on other machines and scale out.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,14 @@ class FrontClient:
         self.sleep = sleep
         self.session = session or requests.Session()
 
-    def _request(self, path: str, graph_id: str, mint: Callable[[], str] | None = None,
-                 headers_extra: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+    def _request(
+        self,
+        path: str,
+        graph_id: str,
+        mint: Callable[[], str] | None = None,
+        headers_extra: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
         """POST with a fresh token (from `mint`, else one for `graph_id`); network errors and 429/5xx
         are retried with backoff. The current request id (the worker's id for the job at hand) goes in
         `X-Request-ID`, so the app's log lines of the claim and of the result name the same id."""
@@ -62,8 +69,10 @@ class FrontClient:
             token = mint() if mint is not None else mint_worker_token(self.ring, graph_id, lifetime=300)
             try:
                 response = self.session.post(
-                    f"{self.base_url}{path}", headers={"Authorization": f"JWT {token}", **headers_extra},
-                    timeout=self.timeout, **kwargs
+                    f"{self.base_url}{path}",
+                    headers={"Authorization": f"JWT {token}", **headers_extra},
+                    timeout=self.timeout,
+                    **kwargs,
                 )
             except requests.RequestException as exc:
                 problem = type(exc).__name__

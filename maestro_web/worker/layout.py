@@ -9,6 +9,7 @@ an edge under a box; the Layout then carries a note saying why it is the simpler
 Coordinates are SVG user units (1 dot point = 1 unit), y downwards, origin at the top left of the
 drawing area; render.py shifts them below its header.
 """
+
 from __future__ import annotations
 
 import json
@@ -89,11 +90,16 @@ class Layout:
 
 def line(a: Point, b: Point) -> tuple[Point, Point, Point]:
     """A straight segment written as a cubic Bézier."""
-    return ((a[0] + (b[0] - a[0]) / 3, a[1] + (b[1] - a[1]) / 3), (a[0] + 2 * (b[0] - a[0]) / 3, a[1] + 2 * (b[1] - a[1]) / 3), b)
+    return (
+        (a[0] + (b[0] - a[0]) / 3, a[1] + (b[1] - a[1]) / 3),
+        (a[0] + 2 * (b[0] - a[0]) / 3, a[1] + 2 * (b[1] - a[1]) / 3),
+        b,
+    )
 
 
-def layout(graph: nx.DiGraph, sizes: dict[str, tuple[float, float]], *, dot: str | None = None,
-           timeout: float | None = None) -> Layout:
+def layout(
+    graph: nx.DiGraph, sizes: dict[str, tuple[float, float]], *, dot: str | None = None, timeout: float | None = None
+) -> Layout:
     """dot's layout of `graph` (node sizes given), or the simple one with a note saying why."""
     try:
         return dot_layout(graph, sizes, dot=dot, timeout=DOT_TIMEOUT if timeout is None else timeout)
@@ -130,22 +136,30 @@ def dot_source(graph: nx.DiGraph, sizes: dict[str, tuple[float, float]]) -> tupl
     return "\n".join(lines), names
 
 
-def dot_layout(graph: nx.DiGraph, sizes: dict[str, tuple[float, float]], *, dot: str | None = None,
-               timeout: float = DOT_TIMEOUT) -> Layout:
+def dot_layout(
+    graph: nx.DiGraph, sizes: dict[str, tuple[float, float]], *, dot: str | None = None, timeout: float = DOT_TIMEOUT
+) -> Layout:
     executable = dot_command(dot)
     if executable is None:
         raise LayoutUnavailable("Graphviz dot is not installed on the worker, so a simpler layout was drawn.")
     if graph.number_of_edges() > DOT_MAX_EDGES:
-        raise LayoutUnavailable(f"{graph.number_of_edges():,} edges are too many for the detailed layout in time, "
-                                "so a simpler layout was drawn.")
+        raise LayoutUnavailable(
+            f"{graph.number_of_edges():,} edges are too many for the detailed layout in time, "
+            "so a simpler layout was drawn."
+        )
     source, names = dot_source(graph, sizes)
     try:
-        done = subprocess.run([executable, "-Tjson0"], input=source.encode(), capture_output=True, timeout=timeout,
-                              check=False)
+        done = subprocess.run(
+            [executable, "-Tjson0"], input=source.encode(), capture_output=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired:
-        raise LayoutUnavailable(f"The detailed layout took longer than {timeout:.0f} s, so a simpler layout was drawn.") from None
+        raise LayoutUnavailable(
+            f"The detailed layout took longer than {timeout:.0f} s, so a simpler layout was drawn."
+        ) from None
     except OSError as exc:
-        raise LayoutUnavailable(f"Graphviz dot could not run ({exc.strerror}), so a simpler layout was drawn.") from None
+        raise LayoutUnavailable(
+            f"Graphviz dot could not run ({exc.strerror}), so a simpler layout was drawn."
+        ) from None
     if done.returncode != 0:
         raise LayoutUnavailable(f"Graphviz dot failed (exit {done.returncode}), so a simpler layout was drawn.")
     try:
@@ -262,7 +276,7 @@ class _BoxGrid:
         steps = max(16, int(length / 4))
         for step in range(1, steps + 1):
             t = step / steps
-            a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t ** 3
+            a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t**3
             px, py = a * x0 + b * x1 + c * x2 + d * x3, a * y0 + b * y1 + c * y2 + d * y3
             for name in self.cells.get((int(px // self.CELL), int(py // self.CELL)), []):
                 box = self.boxes[name]
@@ -325,8 +339,9 @@ def columns_of(graph: nx.DiGraph, sweeps: int = 4) -> list[list[str]]:
                 placed = [position[n] for n in neighbours(name) if n in position]  # noqa: B023 (used in this pass)
                 return sum(placed) / len(placed) if placed else current
 
-            columns[index] = [name for _, _, name in sorted(
-                (barycenter(name, i), i, name) for i, name in enumerate(columns[index]))]
+            columns[index] = [
+                name for _, _, name in sorted((barycenter(name, i), i, name) for i, name in enumerate(columns[index]))
+            ]
     return columns
 
 
@@ -384,8 +399,13 @@ def simple_layout(graph: nx.DiGraph, sizes: dict[str, tuple[float, float]]) -> L
             # Out of the right side, up into the gutter above, back down onto the box's top.
             top_x = s.x + s.width * 0.75
             gutter = gutter_above(row_of[source], key)
-            points = [(s.right, s.y + s.height * 0.3), (right_channel, s.y + s.height * 0.3),
-                      (right_channel, gutter), (top_x, gutter), (top_x, s.y)]
+            points = [
+                (s.right, s.y + s.height * 0.3),
+                (right_channel, s.y + s.height * 0.3),
+                (right_channel, gutter),
+                (top_x, gutter),
+                (top_x, s.y),
+            ]
         else:
             exit_y, entry_y = spread(s, outgoing[source], target), spread(t, incoming[target], source)
             left_channel = column_left[column_index[target]] - COLUMN_GAP + _lane(key, COLUMN_GAP)
@@ -393,8 +413,14 @@ def simple_layout(graph: nx.DiGraph, sizes: dict[str, tuple[float, float]]) -> L
                 points = [(s.right, exit_y), (right_channel, exit_y), (right_channel, entry_y), (t.x, entry_y)]
             else:
                 gutter = gutter_above(row_of[target], key)
-                points = [(s.right, exit_y), (right_channel, exit_y), (right_channel, gutter),
-                          (left_channel, gutter), (left_channel, entry_y), (t.x, entry_y)]
+                points = [
+                    (s.right, exit_y),
+                    (right_channel, exit_y),
+                    (right_channel, gutter),
+                    (left_channel, gutter),
+                    (left_channel, entry_y),
+                    (t.x, entry_y),
+                ]
             if column_index[target] <= column_index[source]:
                 back.add((source, target))
         routes[(source, target)] = Route(points[0], [line(a, b) for a, b in zip(points, points[1:])], straight=True)

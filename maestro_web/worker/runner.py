@@ -1,4 +1,5 @@
 """The reference analytics worker loop: claim, analyse, draw, post (SPEC §6)."""
+
 from __future__ import annotations
 
 import logging
@@ -46,13 +47,23 @@ def build_result(job: dict[str, Any], events: EventSink | None = None) -> dict[s
         picture = render(job["spec"], title=job.get("name"))
     except Exception as exc:  # any analysis failure is reported to the app, not swallowed
         log.exception("Analysis of graph %s failed", job.get("graph_id"))
-        return {"run_id": job["run_id"], "status": "error", "msg": f"Analysis failed: {type(exc).__name__}: {exc}"[:500],
-                "info": {}}
+        return {
+            "run_id": job["run_id"],
+            "status": "error",
+            "msg": f"Analysis failed: {type(exc).__name__}: {exc}"[:500],
+            "info": {},
+        }
     status, message = analysis.status, analysis.message
     if picture.warning:  # the simpler layout stood in for dot: say so, never pass it off as the real picture
         status, message = "warning", f"{message}. {picture.warning}"
-    return {"run_id": job["run_id"], "status": status, "msg": message, "svg": picture.svg,
-            "info": analysis.info, "total": analysis.info.get("nodes")}
+    return {
+        "run_id": job["run_id"],
+        "status": status,
+        "msg": message,
+        "svg": picture.svg,
+        "info": analysis.info,
+        "total": analysis.info.get("nodes"),
+    }
 
 
 def process_one(client: FrontClient, stats: WorkerStats, events: EventSink | None = None) -> bool:
@@ -100,7 +111,9 @@ def _work_on(client: FrontClient, stats: WorkerStats, events: EventSink | None, 
         log.info("Graph %s run %s dropped: %s", job["graph_id"], job["run_id"], response.json().get("message"))
         return "stale"
     stats.failed += 1
-    log.error("Graph %s run %s refused (%s): %s", job["graph_id"], job["run_id"], response.status_code, response.text[:300])
+    log.error(
+        "Graph %s run %s refused (%s): %s", job["graph_id"], job["run_id"], response.status_code, response.text[:300]
+    )
     return "failed"
 
 

@@ -16,6 +16,7 @@ cannot go on without (bad keys, a role it may not assume, an endpoint it cannot 
 InputRefused with the provider's message; a call refused for lack of permission leaves that kind of
 resource out and says so in `problems`. The keys never appear in a message.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,21 +34,35 @@ from maestro_web.discovery.kinds.common import GraphBuilder, clip, kind_from_wor
 MAX_REGIONS = 30
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 # Errors that mean the keys or the role are no good: nothing can be read, so the input is refused.
-_CREDENTIAL_ERRORS = frozenset({
-    "InvalidClientTokenId", "SignatureDoesNotMatch", "AuthFailure", "UnrecognizedClientException",
-    "ExpiredToken", "ExpiredTokenException", "InvalidAccessKeyId", "IncompleteSignature",
-    "InvalidSignatureException", "MissingAuthenticationToken", "OptInRequired",
-})
-_CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30,
-                        user_agent_extra="maestro-discovery")
+_CREDENTIAL_ERRORS = frozenset(
+    {
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+        "UnrecognizedClientException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidAccessKeyId",
+        "IncompleteSignature",
+        "InvalidSignatureException",
+        "MissingAuthenticationToken",
+        "OptInRequired",
+    }
+)
+_CLIENT_CONFIG = Config(
+    retries={"max_attempts": 3, "mode": "standard"},
+    connect_timeout=5,
+    read_timeout=30,
+    user_agent_extra="maestro-discovery",
+)
 
 
 @dataclass
 class _Resource:
-    key: str                      # unique in the crawl: "ec2:web", "rds:orders", ...
-    name: str                     # the name it wants in the graph
+    key: str  # unique in the crawl: "ec2:web", "rds:orders", ...
+    name: str  # the name it wants in the graph
     region: str
-    label: str                    # "EC2", "RDS", ... (tells same names apart)
+    label: str  # "EC2", "RDS", ... (tells same names apart)
     kind: str | None
     evidence: list[str] = field(default_factory=list)
     node: str = ""
@@ -62,11 +77,11 @@ class _Account:
         self.secrets = secrets
         self.graph = graph
         self.resources: dict[str, _Resource] = {}
-        self.members: dict[str, set[str]] = {}          # security group id -> resource keys
-        self.group_names: dict[str, str] = {}            # security group id -> its name
-        self.instances: dict[str, str] = {}              # instance id -> resource key
-        self.functions: dict[str, str] = {}              # function ARN -> resource key
-        self.queues: dict[str, str] = {}                 # "region:queue name" -> resource key
+        self.members: dict[str, set[str]] = {}  # security group id -> resource keys
+        self.group_names: dict[str, str] = {}  # security group id -> its name
+        self.instances: dict[str, str] = {}  # instance id -> resource key
+        self.functions: dict[str, str] = {}  # function ARN -> resource key
+        self.queues: dict[str, str] = {}  # "region:queue name" -> resource key
         self.edges: list[tuple[str, str, str, Confidence]] = []
 
     def client(self, service: str, region: str) -> Any:
@@ -79,7 +94,9 @@ class _Account:
         except ClientError as exc:
             code, message = _error(exc)
             if code in _CREDENTIAL_ERRORS:
-                raise InputRefused(self.scrub(f"AWS refused the credentials ({what} in {region}): {code}: {message}")) from None
+                raise InputRefused(
+                    self.scrub(f"AWS refused the credentials ({what} in {region}): {code}: {message}")
+                ) from None
             self.graph.problem(self.scrub(f"AWS refused {what} in {region} ({code}: {message}); {left_out} left out"))
         except BotoCoreError as exc:
             raise InputRefused(self.scrub(f"could not read AWS ({what} in {region}): {exc}")) from None
@@ -102,12 +119,19 @@ class _Account:
                     if instance.get("State", {}).get("Name") in ("terminated", "shutting-down"):
                         continue
                     instance_id = instance["InstanceId"]
-                    name = next((tag.get("Value") for tag in instance.get("Tags", []) or []
-                                 if tag.get("Key") == "Name" and tag.get("Value")), None)
+                    name = next(
+                        (
+                            tag.get("Value")
+                            for tag in instance.get("Tags", []) or []
+                            if tag.get("Key") == "Name" and tag.get("Value")
+                        ),
+                        None,
+                    )
                     key = f"ec2:{region}:{name}" if name else f"ec2:{region}:{instance_id}"
                     resource = self.resources.get(key) or _Resource(key, name or instance_id, region, "EC2", None)
-                    resource.evidence.append(f"EC2 instance {instance_id}" + (f" (tag Name {name})" if name else "")
-                                             + f" in {region}")
+                    resource.evidence.append(
+                        f"EC2 instance {instance_id}" + (f" (tag Name {name})" if name else "") + f" in {region}"
+                    )
                     groups = [g["GroupId"] for g in instance.get("SecurityGroups", []) if g.get("GroupId")]
                     for interface in instance.get("NetworkInterfaces", []) or []:
                         groups += [g["GroupId"] for g in interface.get("Groups", []) if g.get("GroupId")]
@@ -123,29 +147,56 @@ class _Account:
             name = balancer["LoadBalancerName"]
             key = f"elb:{region}:{name}"
             kind = "frontend" if balancer.get("Scheme") == "internet-facing" else None
-            self.add(_Resource(key, name, region, "load balancer", kind,
-                               [f"{balancer.get('Type', 'application')} load balancer {name} "
-                                f"({balancer.get('Scheme', 'internal')}) in {region}"]),
-                     balancer.get("SecurityGroups", []) or [])
-            for page in elb.get_paginator("describe_target_groups").paginate(LoadBalancerArn=balancer["LoadBalancerArn"]):
+            self.add(
+                _Resource(
+                    key,
+                    name,
+                    region,
+                    "load balancer",
+                    kind,
+                    [
+                        f"{balancer.get('Type', 'application')} load balancer {name} "
+                        f"({balancer.get('Scheme', 'internal')}) in {region}"
+                    ],
+                ),
+                balancer.get("SecurityGroups", []) or [],
+            )
+            for page in elb.get_paginator("describe_target_groups").paginate(
+                LoadBalancerArn=balancer["LoadBalancerArn"]
+            ):
                 for group in page.get("TargetGroups", []):
                     health = elb.describe_target_health(TargetGroupArn=group["TargetGroupArn"])
                     for description in health.get("TargetHealthDescriptions", []):
                         target = description.get("Target", {}).get("Id")
                         if target:
                             port = group.get("Port")
-                            self.edges.append((key, target, f"target group {group.get('TargetGroupName')}"
-                                               + (f" (port {port})" if port else "")
-                                               + f" of load balancer {name} registers {target}", "inferred"))
+                            self.edges.append(
+                                (
+                                    key,
+                                    target,
+                                    f"target group {group.get('TargetGroupName')}"
+                                    + (f" (port {port})" if port else "")
+                                    + f" of load balancer {name} registers {target}",
+                                    "inferred",
+                                )
+                            )
 
     def rds(self, region: str) -> None:
         rds = self.client("rds", region)
         for page in rds.get_paginator("describe_db_instances").paginate():
             for db in page.get("DBInstances", []):
                 name, engine = db["DBInstanceIdentifier"], str(db.get("Engine", ""))
-                self.add(_Resource(f"rds:{region}:{name}", name, region, "RDS", kind_from_words(engine) or "database",
-                                   [f"RDS instance {name} ({engine}) in {region}"]),
-                         [g["VpcSecurityGroupId"] for g in db.get("VpcSecurityGroups", []) if g.get("VpcSecurityGroupId")])
+                self.add(
+                    _Resource(
+                        f"rds:{region}:{name}",
+                        name,
+                        region,
+                        "RDS",
+                        kind_from_words(engine) or "database",
+                        [f"RDS instance {name} ({engine}) in {region}"],
+                    ),
+                    [g["VpcSecurityGroupId"] for g in db.get("VpcSecurityGroups", []) if g.get("VpcSecurityGroupId")],
+                )
 
     def elasticache(self, region: str) -> None:
         cache = self.client("elasticache", region)
@@ -154,10 +205,13 @@ class _Account:
                 name = cluster.get("ReplicationGroupId") or cluster["CacheClusterId"]
                 key = f"elasticache:{region}:{name}"
                 resource = self.resources.get(key) or _Resource(key, name, region, "ElastiCache", "cache")
-                resource.evidence.append(f"ElastiCache cluster {cluster['CacheClusterId']} "
-                                         f"({cluster.get('Engine', '?')}) in {region}")
-                self.add(resource, [g["SecurityGroupId"] for g in cluster.get("SecurityGroups", []) or []
-                                    if g.get("SecurityGroupId")])
+                resource.evidence.append(
+                    f"ElastiCache cluster {cluster['CacheClusterId']} ({cluster.get('Engine', '?')}) in {region}"
+                )
+                self.add(
+                    resource,
+                    [g["SecurityGroupId"] for g in cluster.get("SecurityGroups", []) or [] if g.get("SecurityGroupId")],
+                )
 
     def lambdas(self, region: str) -> None:
         functions = self.client("lambda", region)
@@ -165,8 +219,10 @@ class _Account:
             for function in page.get("Functions", []):
                 name = function["FunctionName"]
                 key = f"lambda:{region}:{name}"
-                self.add(_Resource(key, name, region, "Lambda", "function", [f"Lambda function {name} in {region}"]),
-                         (function.get("VpcConfig") or {}).get("SecurityGroupIds", []) or [])
+                self.add(
+                    _Resource(key, name, region, "Lambda", "function", [f"Lambda function {name} in {region}"]),
+                    (function.get("VpcConfig") or {}).get("SecurityGroupIds", []) or [],
+                )
                 self.functions[function["FunctionArn"]] = key
                 self.functions[function["FunctionArn"].split(":function:")[-1].split(":")[0]] = key
 
@@ -177,10 +233,16 @@ class _Account:
                 source, function = str(mapping.get("EventSourceArn", "")), str(mapping.get("FunctionArn", ""))
                 if ":sqs:" in source and function:
                     queue = source.rsplit(":", 1)[-1]
-                    self.edges.append((function, f"sqs:{source.split(':')[3]}:{queue}",
-                                       f"event source mapping {mapping.get('UUID', '')} of Lambda "
-                                       f"{function.rsplit(':', 1)[-1]} reads SQS queue {queue} "
-                                       f"({mapping.get('State', 'unknown state')})", "declared"))
+                    self.edges.append(
+                        (
+                            function,
+                            f"sqs:{source.split(':')[3]}:{queue}",
+                            f"event source mapping {mapping.get('UUID', '')} of Lambda "
+                            f"{function.rsplit(':', 1)[-1]} reads SQS queue {queue} "
+                            f"({mapping.get('State', 'unknown state')})",
+                            "declared",
+                        )
+                    )
 
     def sqs(self, region: str) -> None:
         queues = self.client("sqs", region)
@@ -205,14 +267,20 @@ class _Account:
                     source_group = pair.get("GroupId")
                     if not source_group or source_group == target_group:
                         continue  # "members may talk to each other" (the default group) says nothing about who calls whom
-                    evidence = (f"security group {target_group} ({self.group_names.get(target_group, '?')}) "
-                                f"allows {ports} from {source_group} "
-                                f"({self.group_names.get(source_group, '?')}) in {region}")
+                    evidence = (
+                        f"security group {target_group} ({self.group_names.get(target_group, '?')}) "
+                        f"allows {ports} from {source_group} "
+                        f"({self.group_names.get(source_group, '?')}) in {region}"
+                    )
                     self.edges.append((f"sg:{source_group}", f"sg:{target_group}", evidence, "inferred"))
 
 
-def infer(data: BinaryIO | bytes | None, settings: Mapping[str, object],
-          credentials: Mapping[str, str] | None, progress: Progress | None) -> Inference:
+def infer(
+    data: BinaryIO | bytes | None,
+    settings: Mapping[str, object],
+    credentials: Mapping[str, str] | None,
+    progress: Progress | None,
+) -> Inference:
     regions = _regions(settings.get("regions"))
     endpoint = settings.get("endpoint_url")
     if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://"))):
@@ -223,15 +291,20 @@ def infer(data: BinaryIO | bytes | None, settings: Mapping[str, object],
     report(progress, "signing in to AWS", 2)
     session = _session(key_id, secret, role, external_id, regions[0], endpoint, secrets)
     account = _Account(session, endpoint, secrets, graph)
-    steps = [("ec2:DescribeInstances", "EC2 instances", account.ec2_instances),
-             ("elasticloadbalancing:DescribeLoadBalancers/TargetGroups/TargetHealth", "load balancers",
-              account.load_balancers),
-             ("rds:DescribeDBInstances", "RDS instances", account.rds),
-             ("elasticache:DescribeCacheClusters", "ElastiCache clusters", account.elasticache),
-             ("lambda:ListFunctions", "Lambda functions", account.lambdas),
-             ("sqs:ListQueues", "SQS queues", account.sqs),
-             ("lambda:ListEventSourceMappings", "Lambda event sources", account.event_sources),
-             ("ec2:DescribeSecurityGroups", "security-group rules", account.security_groups)]
+    steps = [
+        ("ec2:DescribeInstances", "EC2 instances", account.ec2_instances),
+        (
+            "elasticloadbalancing:DescribeLoadBalancers/TargetGroups/TargetHealth",
+            "load balancers",
+            account.load_balancers,
+        ),
+        ("rds:DescribeDBInstances", "RDS instances", account.rds),
+        ("elasticache:DescribeCacheClusters", "ElastiCache clusters", account.elasticache),
+        ("lambda:ListFunctions", "Lambda functions", account.lambdas),
+        ("sqs:ListQueues", "SQS queues", account.sqs),
+        ("lambda:ListEventSourceMappings", "Lambda event sources", account.event_sources),
+        ("ec2:DescribeSecurityGroups", "security-group rules", account.security_groups),
+    ]
     total = len(regions) * len(steps)
     for number, region in enumerate(regions):
         for index, (what, left_out, step) in enumerate(steps):
@@ -246,10 +319,14 @@ def infer(data: BinaryIO | bytes | None, settings: Mapping[str, object],
 def _build(account: _Account, graph: GraphBuilder) -> None:
     resources = list(account.resources.values())
     regions = {resource.region for resource in resources}
-    names = unique_names((resource.key, resource.name,
-                          (f"({resource.label})", f"({resource.region})") if len(regions) > 1
-                          else (f"({resource.label})",))
-                         for resource in resources)
+    names = unique_names(
+        (
+            resource.key,
+            resource.name,
+            (f"({resource.label})", f"({resource.region})") if len(regions) > 1 else (f"({resource.label})",),
+        )
+        for resource in resources
+    )
     for resource in resources:
         resource.node = graph.node(names[resource.key], resource.kind)
         for evidence in resource.evidence:
@@ -258,8 +335,9 @@ def _build(account: _Account, graph: GraphBuilder) -> None:
         for source_key in _keys(account, source):
             for target_key in _keys(account, target):
                 if source_key != target_key:
-                    graph.edge(account.resources[source_key].node, account.resources[target_key].node,
-                               evidence, confidence)
+                    graph.edge(
+                        account.resources[source_key].node, account.resources[target_key].node, evidence, confidence
+                    )
 
 
 def _keys(account: _Account, reference: str) -> list[str]:
@@ -314,8 +392,15 @@ def _credentials(credentials: Mapping[str, str] | None) -> tuple[str, str, str |
     return key_id, secret, role, external_id
 
 
-def _session(key_id: str, secret: str, role: str | None, external_id: str | None, region: str,
-             endpoint: str | None, secrets: tuple[str, ...]) -> Any:
+def _session(
+    key_id: str,
+    secret: str,
+    role: str | None,
+    external_id: str | None,
+    region: str,
+    endpoint: str | None,
+    secrets: tuple[str, ...],
+) -> Any:
     session = boto3.session.Session(aws_access_key_id=key_id, aws_secret_access_key=secret, region_name=region)
     if role is None:
         return session
@@ -331,9 +416,12 @@ def _session(key_id: str, secret: str, role: str | None, external_id: str | None
         raise InputRefused(_scrub(text, (*secrets, external_id or ""))) from None
     except BotoCoreError as exc:
         raise InputRefused(_scrub(f"could not reach AWS STS to assume the role: {exc}", secrets)) from None
-    return boto3.session.Session(aws_access_key_id=assumed["AccessKeyId"],
-                                 aws_secret_access_key=assumed["SecretAccessKey"],
-                                 aws_session_token=assumed["SessionToken"], region_name=region)
+    return boto3.session.Session(
+        aws_access_key_id=assumed["AccessKeyId"],
+        aws_secret_access_key=assumed["SecretAccessKey"],
+        aws_session_token=assumed["SessionToken"],
+        region_name=region,
+    )
 
 
 def _error(exc: ClientError) -> tuple[str, str]:

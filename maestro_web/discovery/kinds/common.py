@@ -1,5 +1,6 @@
 """What the kinds share: bounded input, the kind-by-image table, hosts named in text, evidence words
 a stranger may read, and a builder that merges what several rules say about one edge."""
+
 from __future__ import annotations
 
 import re
@@ -16,14 +17,15 @@ from maestro_web.discovery.inference import (
     Progress,
 )
 
-MAX_NAME = 100            # SPEC §4: a node name is at most 100 characters
-MAX_EVIDENCE_ITEMS = 10   # per node or edge; the rest is summed up as "... and N more"
+MAX_NAME = 100  # SPEC §4: a node name is at most 100 characters
+MAX_EVIDENCE_ITEMS = 10  # per node or edge; the rest is summed up as "... and N more"
 MAX_EVIDENCE_CHARS = 300  # per item
-MAX_VALUE_CHARS = 160     # a configuration value quoted in evidence
-MAX_PROBLEMS = 50         # then "... and N more problems"
+MAX_VALUE_CHARS = 160  # a configuration value quoted in evidence
+MAX_PROBLEMS = 50  # then "... and N more problems"
 
 
 # --- input -----------------------------------------------------------------------------------------
+
 
 def read_bounded(data: BinaryIO | bytes | bytearray | str | None, kind: str) -> bytes:
     """All of `data`, refusing more than MAX_BYTES[kind] without reading much past it."""
@@ -70,15 +72,41 @@ def report(progress: Progress | None, phase: str, percent: int) -> None:
 
 # The first word of an image's name (or of a managed engine's) that says what the thing is.
 KIND_BY_WORD = {
-    "redis": "cache", "memcached": "cache", "valkey": "cache",
-    "postgres": "database", "postgresql": "database", "mysql": "database", "mariadb": "database",
-    "mongo": "database", "mongodb": "database", "cassandra": "database", "elasticsearch": "database",
+    "redis": "cache",
+    "memcached": "cache",
+    "valkey": "cache",
+    "postgres": "database",
+    "postgresql": "database",
+    "mysql": "database",
+    "mariadb": "database",
+    "mongo": "database",
+    "mongodb": "database",
+    "cassandra": "database",
+    "elasticsearch": "database",
     "aurora": "database",
-    "kafka": "queue", "rabbitmq": "queue", "nats": "queue",
+    "kafka": "queue",
+    "rabbitmq": "queue",
+    "nats": "queue",
 }
 # Words that make an image a helper of the engine rather than the engine (redis-exporter, pgbouncer...).
-_HELPER_WORDS = frozenset({"exporter", "operator", "proxy", "ui", "commander", "admin", "client", "cli",
-                           "backup", "connect", "manager", "dashboard", "metrics", "insight"})
+_HELPER_WORDS = frozenset(
+    {
+        "exporter",
+        "operator",
+        "proxy",
+        "ui",
+        "commander",
+        "admin",
+        "client",
+        "cli",
+        "backup",
+        "connect",
+        "manager",
+        "dashboard",
+        "metrics",
+        "insight",
+    }
+)
 _WORD_SPLIT = re.compile(r"[-_.]")
 
 
@@ -216,8 +244,9 @@ class GraphBuilder:
         edges = []
         for (source, target), (confidence, evidence) in self._edges.items():
             calls, p50, p99 = self._measures.get((source, target), (None, None, None))
-            edges.append(Edge(source, target, _finish(evidence) or (f"{source} -> {target}",), confidence,
-                              calls, p50, p99))
+            edges.append(
+                Edge(source, target, _finish(evidence) or (f"{source} -> {target}",), confidence, calls, p50, p99)
+            )
         problems = list(self.problems)
         if self._more_problems:
             problems.append(f"... and {self._more_problems} more problems")

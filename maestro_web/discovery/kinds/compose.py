@@ -6,6 +6,7 @@ A node per service, kind from its image. "A -> B" when A's `depends_on` (list or
 `hostname`, its `container_name`, one of its network aliases, or an alias A gave it in `links`
 (confidence `configured`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -25,8 +26,12 @@ from maestro_web.discovery.kinds.common import (
 from maestro_web.discovery.yaml_safe import load_all
 
 
-def infer(data: BinaryIO | bytes | None, settings: Mapping[str, object],
-          credentials: Mapping[str, str] | None, progress: Progress | None) -> Inference:
+def infer(
+    data: BinaryIO | bytes | None,
+    settings: Mapping[str, object],
+    credentials: Mapping[str, str] | None,
+    progress: Progress | None,
+) -> Inference:
     text = decode_text(read_bounded(data, "compose"), "Compose (YAML)")
     report(progress, "reading the Compose file", 5)
     services = _services(text)
@@ -65,10 +70,14 @@ def _services(text: str) -> dict[str, dict[str, Any]]:
         raise InputRefused(f"a Compose file is a mapping with a 'services' mapping; this one is {what}")
     services = document.get("services")
     if not isinstance(services, dict):
-        if services is None and document and all(isinstance(v, dict) and ("image" in v or "build" in v)
-                                                  for v in document.values()):
-            raise InputRefused("this looks like a version 1 Compose file (services at the top level); "
-                               "put them under a 'services:' key")
+        if (
+            services is None
+            and document
+            and all(isinstance(v, dict) and ("image" in v or "build" in v) for v in document.values())
+        ):
+            raise InputRefused(
+                "this looks like a version 1 Compose file (services at the top level); put them under a 'services:' key"
+            )
         raise InputRefused("the Compose file has no 'services' mapping")
     result: dict[str, dict[str, Any]] = {}
     for name, service in services.items():
@@ -105,8 +114,11 @@ def _hosts_of(name: str, service: Mapping[str, Any]) -> list[str]:
 def _depends_on(graph: GraphBuilder, name: str, depends_on: object, services: Mapping[str, object]) -> None:
     entries: list[tuple[str, str]] = []
     if isinstance(depends_on, list):
-        entries = [(str(target), f"depends_on: {target} (service {name})") for target in depends_on
-                   if isinstance(target, (str, int))]
+        entries = [
+            (str(target), f"depends_on: {target} (service {name})")
+            for target in depends_on
+            if isinstance(target, (str, int))
+        ]
     elif isinstance(depends_on, dict):
         for target, options in depends_on.items():
             condition = options.get("condition") if isinstance(options, dict) else None

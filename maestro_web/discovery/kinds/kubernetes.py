@@ -13,6 +13,7 @@ Objects without a namespace are in `settings["namespace"]` (default "default"), 
 `kubectl apply` would put them in; a host that names another namespace still reaches a Service
 written without one, since `kubectl apply -n` may have put it there.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -67,8 +68,12 @@ class _Service:
     targets: list[str] = field(default_factory=list)  # node names it stands for
 
 
-def infer(data: BinaryIO | bytes | None, settings: Mapping[str, object],
-          credentials: Mapping[str, str] | None, progress: Progress | None) -> Inference:
+def infer(
+    data: BinaryIO | bytes | None,
+    settings: Mapping[str, object],
+    credentials: Mapping[str, str] | None,
+    progress: Progress | None,
+) -> Inference:
     text = decode_text(read_bounded(data, "kubernetes"), "Kubernetes manifest (YAML)")
     namespace = settings.get("namespace")
     default_namespace = namespace if isinstance(namespace, str) else None
@@ -159,15 +164,22 @@ class _Crawl:
             elif kind == "Service":
                 selector = _labels(_get(item, "spec", "selector"))
                 external = _get(item, "spec", "externalName")
-                service = _Service(name, namespace, isinstance(declared, str) and bool(declared), selector,
-                                   external if isinstance(external, str) else None)
+                service = _Service(
+                    name,
+                    namespace,
+                    isinstance(declared, str) and bool(declared),
+                    selector,
+                    external if isinstance(external, str) else None,
+                )
                 self.services[(namespace, name)] = service
                 self.services_by_name.setdefault(name.lower(), []).append(service)
             elif kind == "ConfigMap":
                 data = _get(item, "data")
                 self.config_maps[(namespace, name)] = (
                     {str(key): str(value) for key, value in data.items() if isinstance(value, (str, int, float))}
-                    if isinstance(data, dict) else {})
+                    if isinstance(data, dict)
+                    else {}
+                )
             elif kind == "Ingress":
                 self.ingresses.append((name, namespace, item))
 
@@ -183,10 +195,14 @@ class _Crawl:
         matched: dict[int, list[_Workload]] = {}
         for service in self.services.values():
             # the workloads of the selector's rarest label, then those that have every other one
-            candidates = min((by_label.get((service.namespace, *label), []) for label in service.selector.items()),
-                             key=len, default=[])
-            matched[id(service)] = [w for w in candidates
-                                    if all(w.labels.get(k) == v for k, v in service.selector.items())]
+            candidates = min(
+                (by_label.get((service.namespace, *label), []) for label in service.selector.items()),
+                key=len,
+                default=[],
+            )
+            matched[id(service)] = [
+                w for w in candidates if all(w.labels.get(k) == v for k, v in service.selector.items())
+            ]
             if not matched[id(service)]:
                 wanted.append((id(service), service.name, (f".{service.namespace}", "(Service)")))
         for name, namespace, _ in self.ingresses:
@@ -201,8 +217,13 @@ class _Crawl:
         for service in self.services.values():
             if not matched[id(service)]:
                 node = self.names[id(service)]
-                why = (f"ExternalName {clip(service.external_name, 120)}" if service.external_name
-                       else "its selector matches no workload here" if service.selector else "no selector")
+                why = (
+                    f"ExternalName {clip(service.external_name, 120)}"
+                    if service.external_name
+                    else "its selector matches no workload here"
+                    if service.selector
+                    else "no selector"
+                )
                 graph.node(node, "external", f"Service {service.name} (namespace {service.namespace}): {why}")
                 service.targets = [node]
             else:
@@ -218,8 +239,10 @@ class _Crawl:
                     service = self._resolve(host, workload.namespace)
                     if service is None:
                         continue
-                    evidence = (f"{before}{shown(value, secret_name)}{after} in {where} names Service "
-                                f"{service.name} (namespace {service.namespace})")
+                    evidence = (
+                        f"{before}{shown(value, secret_name)}{after} in {where} names Service "
+                        f"{service.name} (namespace {service.namespace})"
+                    )
                     for target in service.targets:
                         self.graph.edge(workload.node, target, evidence, "configured")
         for name, namespace, item in self.ingresses:
@@ -227,8 +250,10 @@ class _Crawl:
             for backend, rule in _ingress_backends(item):
                 service = self.services.get((namespace, backend))
                 if service is None:
-                    self.graph.problem(f"Ingress {name} (namespace {namespace}) routes to Service {clip(backend, 60)}, "
-                                       "which is not in the input; skipped")
+                    self.graph.problem(
+                        f"Ingress {name} (namespace {namespace}) routes to Service {clip(backend, 60)}, "
+                        "which is not in the input; skipped"
+                    )
                     continue
                 for target in service.targets:
                     self.graph.edge(source, target, f"Ingress {name} {rule} -> Service {backend}", "declared")
@@ -257,8 +282,11 @@ class _Crawl:
                 env_from = container.get("envFrom")
                 for source in env_from if isinstance(env_from, list) else []:
                     map_name_value = _get(source, "configMapRef", "name")
-                    values = self.config_maps.get((workload.namespace, map_name_value)) \
-                        if isinstance(map_name_value, str) else None
+                    values = (
+                        self.config_maps.get((workload.namespace, map_name_value))
+                        if isinstance(map_name_value, str)
+                        else None
+                    )
                     for map_key, text in (values or {}).items():
                         yield text, map_key, f"ConfigMap {map_name_value} key {map_key}=", f" (envFrom of {label})"
                 for key in ("command", "args"):
@@ -300,8 +328,12 @@ def _owned_by_present(item: dict[str, Any], present: set[tuple[str, str]]) -> bo
     owners = _get(item, "metadata", "ownerReferences")
     if not isinstance(owners, list):
         return False
-    return any(isinstance(owner, dict) and owner.get("controller") is True
-               and (str(owner.get("kind")), str(owner.get("name"))) in present for owner in owners)
+    return any(
+        isinstance(owner, dict)
+        and owner.get("controller") is True
+        and (str(owner.get("kind")), str(owner.get("name"))) in present
+        for owner in owners
+    )
 
 
 def _ingress_backends(item: dict[str, Any]) -> Iterator[tuple[str, str]]:

@@ -14,6 +14,7 @@ LINE_LIMIT) goes through ijson's incremental parser, event by event. What is kep
 small tuple, so 200,000 spans cost tens of MB. A span that cannot be read (no ids, no times, end
 before start, a line that is not JSON) is skipped and counted in `problems`.
 """
+
 from __future__ import annotations
 
 import io
@@ -104,9 +105,13 @@ class _Reader:
             self.unnamed += 1
             service = UNKNOWN_SERVICE
         parent = fields.get("parentSpanId")
-        spans[key] = (self._services.setdefault(service, service), kind, (end - start) / 1e6,
-                      trace + "/" + parent if parent and isinstance(parent, str) else None,
-                      attributes or _NO_ATTRIBUTES)
+        spans[key] = (
+            self._services.setdefault(service, service),
+            kind,
+            (end - start) / 1e6,
+            trace + "/" + parent if parent and isinstance(parent, str) else None,
+            attributes or _NO_ATTRIBUTES,
+        )
         if self.progress is not None and len(spans) % 20000 == 0:
             report(self.progress, f"reading spans ({len(spans):,} so far)", 5 + min(70, len(spans) // 4000))
 
@@ -188,9 +193,11 @@ _SPAN, _SPAN_FIELD, _SPAN_ATTRIBUTE_KEY, _SPAN_ATTRIBUTE_VALUE = 4, 5, 6, 7
 def _event_codes() -> dict[str, int]:
     """ijson prefixes -> what they are, for both the current and the pre-1.0 scope key."""
     block = "resourceSpans.item"
-    codes = {block: _RESOURCE_SPANS,
-             f"{block}.resource.attributes.item.key": _RESOURCE_ATTRIBUTE_KEY,
-             f"{block}.resource.attributes.item.value.stringValue": _RESOURCE_ATTRIBUTE_VALUE}
+    codes = {
+        block: _RESOURCE_SPANS,
+        f"{block}.resource.attributes.item.key": _RESOURCE_ATTRIBUTE_KEY,
+        f"{block}.resource.attributes.item.value.stringValue": _RESOURCE_ATTRIBUTE_VALUE,
+    }
     for scope in ("scopeSpans", "instrumentationLibrarySpans"):
         span = f"{block}.{scope}.item.spans.item"
         codes[span] = _SPAN
@@ -242,6 +249,7 @@ def _service_name(resource: object) -> str | None:
 
 # --- input ---------------------------------------------------------------------------------------
 
+
 class _Limited:
     """A binary stream that refuses to be read past MAX_BYTES["otlp"]."""
 
@@ -252,8 +260,9 @@ class _Limited:
     def _count(self, chunk: bytes) -> bytes:
         self.read_so_far += len(chunk)
         if self.read_so_far > MAX_BYTES["otlp"]:
-            raise InputRefused(f"the input is larger than {MAX_BYTES['otlp'] // 2**20} MiB, "
-                               "the most an otlp source may hold")
+            raise InputRefused(
+                f"the input is larger than {MAX_BYTES['otlp'] // 2**20} MiB, the most an otlp source may hold"
+            )
         return chunk
 
     def read(self, size: int = -1) -> bytes:
@@ -286,8 +295,9 @@ def _read(data: BinaryIO | bytes | None, reader: _Reader) -> None:
         raise InputRefused("the otlp source has no input: upload or paste it first")
     if isinstance(data, (bytes, bytearray)):
         if len(data) > MAX_BYTES["otlp"]:
-            raise InputRefused(f"the input is larger than {MAX_BYTES['otlp'] // 2**20} MiB, "
-                               "the most an otlp source may hold")
+            raise InputRefused(
+                f"the input is larger than {MAX_BYTES['otlp'] // 2**20} MiB, the most an otlp source may hold"
+            )
         stream = _Limited(io.BytesIO(data))
     else:
         stream = _Limited(data)
@@ -350,8 +360,13 @@ def _streamed(stream: _Replay, reader: _Reader) -> None:
 
 # --- the rules -----------------------------------------------------------------------------------
 
-def infer(data: BinaryIO | bytes | None, settings: Mapping[str, object],
-          credentials: Mapping[str, str] | None, progress: Progress | None) -> Inference:
+
+def infer(
+    data: BinaryIO | bytes | None,
+    settings: Mapping[str, object],
+    credentials: Mapping[str, str] | None,
+    progress: Progress | None,
+) -> Inference:
     reader = _Reader(progress)
     report(progress, "reading spans", 5)
     _read(data, reader)
@@ -390,11 +405,17 @@ def _rules(spans: dict[str, _Span], graph: GraphBuilder) -> None:
 
     for key, (service, kind, duration, parent_key, attributes) in spans.items():
         parent = spans.get(parent_key) if parent_key is not None else None
-        if (parent is not None and parent[SERVICE] != service
-                and not (parent[KIND] == PRODUCER and kind == CONSUMER and _queue(parent, attributes))):
-            record(("service", parent[SERVICE]), ("service", service),
-                   parent[DURATION] if parent[KIND] == CLIENT else duration,  # the call as the caller saw it
-                   f"{KIND_WORDS[parent[KIND]]} -> {KIND_WORDS[kind]}")
+        if (
+            parent is not None
+            and parent[SERVICE] != service
+            and not (parent[KIND] == PRODUCER and kind == CONSUMER and _queue(parent, attributes))
+        ):
+            record(
+                ("service", parent[SERVICE]),
+                ("service", service),
+                parent[DURATION] if parent[KIND] == CLIENT else duration,  # the call as the caller saw it
+                f"{KIND_WORDS[parent[KIND]]} -> {KIND_WORDS[kind]}",
+            )
         if not attributes:
             continue
         if kind == CLIENT and key not in parents:
@@ -421,8 +442,9 @@ def _rules(spans: dict[str, _Span], graph: GraphBuilder) -> None:
     for (source, target), found in calls.items():
         durations = sorted(found.durations)
         graph.edge(names[source], names[target], _evidence(source, target, found), "observed")
-        graph.measure(names[source], names[target], len(durations), _percentile(durations, 0.50),
-                      _percentile(durations, 0.99))
+        graph.measure(
+            names[source], names[target], len(durations), _percentile(durations, 0.50), _percentile(durations, 0.99)
+        )
 
 
 def _queue(producer: _Span | None, attributes: dict[str, str]) -> str | None:
@@ -437,8 +459,7 @@ def _queue(producer: _Span | None, attributes: dict[str, str]) -> str | None:
 
 def _names(refs: set[_Ref], services: set[str]) -> dict[_Ref, str]:
     """Services keep their name; a database or queue named like a service is qualified by its kind."""
-    return {ref: ref[1] if ref[0] == "service" or ref[1] not in services else f"{ref[1]} ({ref[0]})"
-            for ref in refs}
+    return {ref: ref[1] if ref[0] == "service" or ref[1] not in services else f"{ref[1]} ({ref[0]})" for ref in refs}
 
 
 def _evidence(source: _Ref, target: _Ref, found: _Calls) -> str:
@@ -467,12 +488,15 @@ def _problems(reader: _Reader) -> list[str]:
     if reader.bad_lines:
         shown = ", ".join(str(number) for number in reader.bad_lines[:10])
         more = f" and {len(reader.bad_lines) - 10:,} more" if len(reader.bad_lines) > 10 else ""
-        problems.append(f"skipped {_counted(len(reader.bad_lines), 'line')} that {'is' if len(reader.bad_lines) == 1 else 'are'}"
-                        f" not JSON (line {shown}{more})")
+        problems.append(
+            f"skipped {_counted(len(reader.bad_lines), 'line')} that {'is' if len(reader.bad_lines) == 1 else 'are'}"
+            f" not JSON (line {shown}{more})"
+        )
     problems.extend(reader.notes)
     if reader.unnamed:
-        problems.append(f"{_counted(reader.unnamed, 'span')} without service.name in its resource "
-                        f"counted as {UNKNOWN_SERVICE}")
+        problems.append(
+            f"{_counted(reader.unnamed, 'span')} without service.name in its resource counted as {UNKNOWN_SERVICE}"
+        )
     return problems
 
 
