@@ -1,4 +1,4 @@
-"""A bare Flask hello-world: the ceiling a route of the app is compared with (issue 15, goal 2).
+"""A bare Flask hello-world: the ceiling a route of the app is compared with.
 
 Nothing of Maestro Web: no factory, no extensions, no hooks, no headers. gunicorn serves it with the
 same gunicorn.conf.py as the app (`gunicorn -c gunicorn.conf.py bench.bare_hello:app`), so a route's

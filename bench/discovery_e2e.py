@@ -1,5 +1,5 @@
 """From "Crawl" to the new picture on the owner's open page, for a 12-service Kubernetes manifest
-(issue 22 §7: at most 5 s).
+(the goal: at most 5 s).
 
     .venv/bin/python -m bench.discovery_e2e            # 5 crawls, about a minute
 

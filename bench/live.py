@@ -1,4 +1,4 @@
-"""Live server benchmark (issue 11): idle connections, fan-out latency, publish throughput.
+"""Live server benchmark: idle connections, fan-out latency, publish throughput.
 
     .venv/bin/python -m bench.live                  # everything (about 3 minutes)
     .venv/bin/python -m bench.live --only idle      # or latency, latency-redis, throughput

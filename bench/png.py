@@ -1,4 +1,4 @@
-"""Benchmark (issue 14 "Measured"): the image link's PNG (`&ext=png`) for 16, 60 and 300 nodes, cold and cached.
+"""Benchmark: the image link's PNG (`&ext=png`) for 16, 60 and 300 nodes, cold and cached.
 
     .venv/bin/python -m bench.png                 # 7 cold renders and 2,000 cached answers per picture
     .venv/bin/python -m bench.png --cold 3 --cached 500
@@ -42,7 +42,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def pictures() -> list[tuple[str, dict[str, Any]]]:
-    """The three sizes of issue 14: a small graph, the SPEC §9 reference size, a big one."""
+    """Three sizes: a small graph, the SPEC §9 reference size, a big one."""
     return [
         ("random DAG 16", random_dag(16, 24)),
         ("platform-60", platform_spec()),

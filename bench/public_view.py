@@ -1,6 +1,6 @@
 """Benchmark: the public share view under 32 concurrent clients, against a bare Flask hello-world.
 
-    .venv/bin/python -m bench.public_view --database postgresql --rounds 5 --seconds 4   # issue 15 goal 2
+    .venv/bin/python -m bench.public_view --database postgresql --rounds 5 --seconds 4
     .venv/bin/python -m bench.public_view                     # SQLite and PostgreSQL, 5 rounds
 
 What is measured: `GET /analytics/graphs/public/<id>?token=...` served by gunicorn (the repo's
@@ -17,12 +17,11 @@ same gunicorn settings, side by side; the app's own `/bench/hello` is measured t
 hooks cost). Each round measures bare hello, the app's hello, then the public view, each for
 `--seconds` with `--concurrency` keep-alive clients; the table gives medians over the rounds, and
 the ratios public / bare hello (req/s) and public p99 / bare hello p99 are each round's, medians.
-A second baseline keeps that ratio honest (issue 26 item 5): the same bare hello-world under plain
+A second baseline keeps that ratio honest: the same bare hello-world under plain
 `gunicorn -w 2` (sync workers, no threads, no access log, not gunicorn.conf.py), measured first in
 each round; the public view's req/s over it is reported next to the same-settings ratio. Tuning
 gunicorn.conf.py moves the hello and the view together; it cannot move this one's baseline.
-Targets (PostgreSQL with Redis, counts exact): public / bare >= 0.40 and p99 ratio <= 2 (issue 15
-goal 2), public / sync baseline >= 0.30 (issue 26 item 5).
+Targets (PostgreSQL with Redis, counts exact): public / bare >= 0.40 and p99 ratio <= 2, public / sync baseline >= 0.30.
 Traffic goes to 127.0.0.1 only; the script starts and stops everything itself and removes its
 temporary database and folder.
 """

@@ -1,4 +1,4 @@
-"""Benchmark (issue 25 §5): a report's PDF for 60, 300 and 2,000 nodes, and its peak memory.
+"""Benchmark: a report's PDF for 60, 300 and 2,000 nodes, and its peak memory.
 
     .venv/bin/python -m bench.reports                 # 5 runs for 60 and 300 nodes, 3 for the limit
     .venv/bin/python -m bench.reports --repeat 3 --limit-repeat 1

@@ -1,4 +1,4 @@
-"""Benchmark: do the lists stay flat when other people's data grows? (issue 15, goal 1)
+"""Benchmark: do the lists stay flat when other people's data grows?
 
     .venv/bin/python -m bench.scale                         # empty and big database, 3 rounds of 5 s
     .venv/bin/python -m bench.scale --seconds 8 --keep-db   # keep the two databases for EXPLAIN
@@ -14,7 +14,7 @@ bulk SQL (`INSERT ... SELECT generate_series`):
   or Admin); then ANALYZE.
 
 The app is served by gunicorn exactly as the README deploys it (gunicorn.conf.py, production
-settings, Redis for rate limits), and every route of issue 15's table is loaded with
+settings, Redis for rate limits), and every list route (ROUTES below) is loaded with
 `--concurrency` keep-alive clients (bench/harness.py's runner); the table gives the median req/s of
 `--rounds` rounds per database and the median of each round's ratio big / empty (both servers run
 side by side and each round loads empty, then big, so a ratio's two figures share the machine's

@@ -1,4 +1,4 @@
-"""Benchmark (issue 14): the short link `/s/<code>` against the long link, in the same run.
+"""Benchmark: the short link `/s/<code>` against the long link, in the same run.
 
     .venv/bin/python -m bench.short_link                       # SQLite and PostgreSQL, 3 rounds
     .venv/bin/python -m bench.short_link --database postgresql --rounds 3 --seconds 3

@@ -1,4 +1,4 @@
-"""Faults under load, measured (issue 26 item 3): the production recipe on loopback, with a process
+"""Faults under load, measured: the production recipe on loopback, with a process
 killed or a service cut on a schedule while visitors, owners, workers and live pages keep working.
 
     .venv/bin/python -m bench.soak                      # 10 minutes (docs/reliability.md)

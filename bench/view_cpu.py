@@ -1,4 +1,4 @@
-"""Benchmark: the app's own CPU per public view, without HTTP (issue 15 goal 2).
+"""Benchmark: the app's own CPU per public view, without HTTP.
 
     .venv/bin/python -m bench.view_cpu --views 3000
 

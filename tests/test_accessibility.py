@@ -1,5 +1,5 @@
 """axe-core in the real Chromium on every page a user, a visitor and an owner reach, light and dark:
-no violation of impact "serious" or "critical" (issue 12 part 3).
+no violation of impact "serious" or "critical".
 
 axe-core is Deque's rule engine (npm, pinned), installed by npm into .cache/ on first use as
 tests/test_foreign_signers.py does for jsonwebtoken. It reaches the page as a same-origin script

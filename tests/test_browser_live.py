@@ -349,7 +349,7 @@ def test_the_overview_draws_the_picture_and_the_created_banner_goes(app, browser
 def test_a_creator_losing_write_stops_their_link_live_on_every_open_page(
     shots, app, auth, client, browser, live_server, live, make_user, make_graph
 ):
-    """Issue 24: the owners' tables (the Admin's "Links of this graph", the creator's "My shared links")
+    """The owners' tables (the Admin's "Links of this graph", the creator's "My shared links")
     and the link's page turn to "Stopped" with its reason, and the visitor's open page to the refusal,
     without a reload, the moment an Admin takes Write from the link's creator."""
     base = live_server.url

@@ -1,4 +1,4 @@
-"""Plain words and a current look in a real headless Chromium (issue 12 part 3): status words, relative
+"""Plain words and a current look in a real headless Chromium: status words, relative
 times with the exact UTC time on hover, the skip link and current page, form errors tied to their
 inputs, "Try an example" and the spec editor's marked lines, figure chips lighting their nodes, and
 screenshots of every page at 1280 and 390 px, light and dark, in its `shots` folder (conftest.py) for a person to look at.

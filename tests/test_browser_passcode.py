@@ -1,4 +1,4 @@
-"""A passcode link in a real headless Chromium (issue 14 item 3): the form, a wrong passcode, the right
+"""A passcode link in a real headless Chromium: the form, a wrong passcode, the right
 one, the picture; the owner's passcode block. Waits are Playwright's auto-waiting `expect` only.
 Screenshots go to each test's `shots` folder (conftest.py) for a person to look at (1280 and 390 px wide)."""
 

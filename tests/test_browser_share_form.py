@@ -1,4 +1,4 @@
-"""The share form, confirmations and copy buttons in a real headless Chromium (issue 14 items 6 and 7):
+"""The share form, confirmations and copy buttons in a real headless Chromium:
 the custom date appears only when chosen and shows the visitor's local time; the sites box only with
 embedding on; the revoke <dialog> opens, Cancel changes nothing, Confirm revokes; "Copy" puts the short
 link on the clipboard and says "Copied". Screenshots of the changed pages at 1280 and 390 px, light and

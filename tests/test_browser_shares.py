@@ -48,7 +48,7 @@ def test_owner_shares_visitor_sees_owner_revokes_visitor_sees_revoked(app, brows
     assert visitor_context.cookies() == []
 
     owner.click("main form[data-confirm] button:has-text('Revoke')")
-    owner.click("dialog[open] button:has-text('Revoke the link')")  # the confirmation (issue 14 item 7)
+    owner.click("dialog[open] button:has-text('Revoke the link')")  # the confirmation
     owner.wait_for_selector("text=Link revoked")
     response = visitor.reload()
     assert response.status == 410

@@ -1,4 +1,4 @@
-"""`flask keys rotate` and `flask users create` through the real CLI runner (issue 10 §7)."""
+"""`flask keys rotate` and `flask users create` through the real CLI runner."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Confirmations (issue 14 item 7): revoke one link, revoke all links of a graph, remove someone's access.
+"""Confirmations: revoke one link, revoke all links of a graph, remove someone's access.
 Without JavaScript the button opens a GET confirm page saying what will happen with the real numbers;
 the page's form POSTs to the action. The destructive POST itself stays the action (what the API and
 scripts use; CSRF as every form): the <dialog> and the confirm page stand in front of it."""

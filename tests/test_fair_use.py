@@ -1,4 +1,4 @@
-"""Fair use (issue 20 §5): per-owner quotas on graphs and runs, a fair job claim, and a limit on role
+"""Fair use: per-owner quotas on graphs and runs, a fair job claim, and a limit on role
 grants, on both databases. Each quota answers 429 with a message naming it, on pages and in the
 API, and changes nothing."""
 

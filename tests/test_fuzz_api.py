@@ -1,4 +1,4 @@
-"""schemathesis runs every operation of the app's own /api/openapi.json against the app (issue 10 §4).
+"""schemathesis runs every operation of the app's own /api/openapi.json against the app.
 
 In-process over WSGI, on the test database (SQLite or PostgreSQL, like the rest of the suite),
 with real tokens: a user's access token for the API, a refresh token for /api/auth/refresh, and

@@ -1,4 +1,4 @@
-"""hypothesis drives the HTML forms and the spec parser with hostile text (issue 10 §4).
+"""hypothesis drives the HTML forms and the spec parser with hostile text.
 
 Hostile text: NUL and other control characters, lone surrogates (sent as the bytes a broken
 client would send), right-to-left overrides, emoji, markup, SQL, very long strings and deep

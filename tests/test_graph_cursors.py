@@ -1,4 +1,4 @@
-"""Graph lists by keyset cursor with a bounded total (issue 15): every graph exactly once, newest
+"""Graph lists by keyset cursor with a bounded total: every graph exactly once, newest
 first, the last page from the other end, "100+" past the cap, and bad cursors answered 400."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Hostile input never makes a 500 (issue 10 §4), on SQLite and on PostgreSQL.
+"""Hostile input never makes a 500, on SQLite and on PostgreSQL.
 
 Each input below answered 500 on main before this change (S = SQLite, P = PostgreSQL). Each now
 gets 400, 413 or 422 naming the field, and nothing is half-done: no row written, no token revoked.

@@ -1,4 +1,4 @@
-"""The image link (`&ext=png`) and OpenGraph tags (issue 14 item 5): a PNG of the current picture
+"""The image link (`&ext=png`) and OpenGraph tags: a PNG of the current picture
 under the page's rules and headers, counted as a view; capped with a clear answer."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 24, "one home for these words": what a visitor is told when a link does not open (the long link,
+"""What a visitor is told when a link does not open (the long link,
 the short link, the embed, the owner's preview) and what the owner is told after an action come from
 share_rules (VISITOR_WORDS, STATE_REASONS); and a link made without a label is named the same way by
 the form, the Share button and both API routes ("Shared link, 6 Dec", the day it was made)."""

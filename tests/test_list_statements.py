@@ -1,4 +1,4 @@
-"""Every list runs the same number of SQL statements whatever its length (issue 15): no query per item.
+"""Every list runs the same number of SQL statements whatever its length: no query per item.
 
 Each list is read once with 3 items and once with 30 (20 on the graph page, its page size); the
 statements are counted with a `before_cursor_execute` listener on the real engine.

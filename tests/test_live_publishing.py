@@ -204,7 +204,7 @@ def test_pausing_a_link_tells_owner_and_visitors_then_ends_the_visitors_subscrip
 def test_a_creator_losing_write_tells_every_owner_stopped_and_why_and_ends_the_visitors_pages(
     app, auth, client, live, owner, make_user, make_graph
 ):
-    """Issue 24: the owners' open tables show "Stopped" with its reason from the event itself, without a
+    """The owners' open tables show "Stopped" with its reason from the event itself, without a
     reload; the visitors' pages hear it and their subscription ends; Write given back says Active again."""
     writer = make_user(email="writer@example.com", name="Writer")
     graph = make_graph(owner, name="Checkout", spec="web -> api", grants={writer: Role.WRITE})

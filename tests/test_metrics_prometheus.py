@@ -1,4 +1,4 @@
-"""Debian's Prometheus scraping the real processes (issue 26 §1): gunicorn with two workers in
+"""Debian's Prometheus scraping the real processes: gunicorn with two workers in
 multiprocess mode, the live server, an analytics worker on its metrics port and the discovery service,
 all on loopback ports, with deploy/prometheus/prometheus.yml (its targets replaced by this run's ports)
 and its alert rules; then Prometheus's HTTP API: every target up, a quantile of the public view's

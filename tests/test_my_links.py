@@ -1,4 +1,4 @@
-"""My shared links and GET /api/shares (SPEC §10 "The user's links", issue 14 item 7): search by label
+"""My shared links and GET /api/shares (SPEC §10 "The user's links"): search by label
 and graph name, status filter defaulting to active + paused, sort by expiry / last view, pages, and
 bad parameters answered 400 naming the parameter."""
 

@@ -1,4 +1,4 @@
-"""A passcode per share link (issue 14 item 3, SPEC §10): the visitor's gate on every public path, the
+"""A passcode per share link (SPEC §10): the visitor's gate on every public path, the
 passcode cookie at its edges, wrong tries throttled in the real Redis, the owner's controls.
 
 The limiter runs on the real Redis at 127.0.0.1:6379 with a key prefix per test (as in

@@ -1,4 +1,4 @@
-"""The production shape (issue 15 goal 4): deploy/nginx/maestro.conf.in rendered by deploy/render and
+"""The production shape: deploy/nginx/maestro.conf.in rendered by deploy/render and
 run on loopback, in front of real gunicorn (the repo's gunicorn.conf.py) and a real live server.
 
 nginx runs as the test's own user with everything in tmp_path (prefix, config, pid, logs, temp

@@ -1,4 +1,4 @@
-"""nginx sends a request whose upstream died under it to the next one (issue 26 item 3): through the
+"""nginx sends a request whose upstream died under it to the next one: through the
 recipe's real nginx (deploy/nginx/maestro.conf.in), a write the first instance committed is answered
 from its receipt, and a view it counted is not counted again.
 

@@ -1,4 +1,4 @@
-"""The public view's fast path keeps every promise of SPEC §5 (issue 15 goal 2, docs/scale.md).
+"""The public view's fast path keeps every promise of SPEC §5 (docs/scale.md).
 
 Views are counted on their own engine (models/counting.py): asynchronous commit on PostgreSQL, a
 socket check instead of a ping, share.viewed coalesced on the publisher's thread. These tests run

@@ -1,4 +1,4 @@
-"""Rate limits on the real Redis at 127.0.0.1:6379 (issue 10 §5): where there were none, keys
+"""Rate limits on the real Redis at 127.0.0.1:6379: where there were none, keys
 and log lines without personal data or tokens, and a Retry-After that is the real wait.
 
 Each test uses its own key prefix, so parallel runs (and the other tests) never share a counter.

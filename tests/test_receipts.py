@@ -1,5 +1,5 @@
 """nginx sends a request again, with the same X-Request-ID, when its gunicorn died under it
-(issue 26 item 3, bench/soak.py): a committed write is answered from its receipt and not done twice,
+(bench/soak.py): a committed write is answered from its receipt and not done twice,
 a counted view is not counted twice, and a request whose connection the administrator ended before
 it committed anything is dispatched once more (maestro_web/receipts.py, redispatch.py)."""
 

@@ -1,4 +1,4 @@
-"""Redis is a real dependency (issue 10 §5): when REDIS_URL is set and Redis cannot be reached,
+"""Redis is a real dependency: when REDIS_URL is set and Redis cannot be reached,
 every rate-limited action fails closed with 503 + Retry-After, and /healthz says so.
 
 "Unreachable" is a real refused connection: a loopback port that nothing listens on.

@@ -1,4 +1,4 @@
-"""The report documents (issue 25 §2, §4; SPEC §12): PDF, XLSX and CSV made from the API's JSON.
+"""The report documents (SPEC §12): PDF, XLSX and CSV made from the API's JSON.
 
 The module is pure (no app, no database), so these tests hand it the JSON the API gives for a
 graph drawn by the real worker (its real SVG), and read the files back with real readers: pypdf

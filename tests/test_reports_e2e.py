@@ -281,7 +281,7 @@ def test_press_pdf_report_watch_it_and_download_it(app, base, browser, live, ser
     context.close()
 
 
-# --- the weekly PDF by e-mail (issue 25 §3) -----------------------------------------------------------
+# --- the weekly PDF by e-mail -----------------------------------------------------------
 
 
 @pytest.mark.app_settings(**LIVE_SETTINGS)

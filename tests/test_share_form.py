@@ -1,4 +1,4 @@
-"""The share form through the real routes (issue 14 item 6): every problem at once, each under its own
+"""The share form through the real routes: every problem at once, each under its own
 field; an origin typed while embedding is off is asked about, never dropped; passcode and mode; "Extend by"."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def test_every_problem_shows_at_once_under_its_own_field(app, auth, client, make
     assert response.status_code == 422
     html = response.text
     assert errors_of(html, "label") == []  # an empty label is fine: the link gets "Shared link, <date>"
-    # The 90-day cap sits under the custom date it is about, not under Label (issue 14 item 6).
+    # The 90-day cap sits under the custom date it is about, not under Label.
     assert len(errors_of(html, "custom_expiry")) == 1 and "at most 90 days" in errors_of(html, "custom_expiry")[0]
     assert "whole number from 1" in errors_of(html, "max_views")[0]
     assert errors_of(html, "passcode") == ["A passcode has 8 to 128 characters."]

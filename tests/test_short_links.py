@@ -1,4 +1,4 @@
-"""Short links `/s/<code>` and the owner's preview (issue 14 items 1 and 2, SPEC §10): the same page,
+"""Short links `/s/<code>` and the owner's preview (SPEC §10): the same page,
 rules, headers and counting as the long link; the code is the link id and a MAC under the
 public-analytics key ring."""
 

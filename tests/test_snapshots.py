@@ -1,4 +1,4 @@
-"""Snapshot links (issue 14 item 4, SPEC §10): a snapshot shows the result pinned when it was made,
+"""Snapshot links (SPEC §10): a snapshot shows the result pinned when it was made,
 picture and figures, whatever the graph has drawn since; that result outlives history pruning while
 the link's row exists; a snapshot whose result is gone is refused, never shown a newer picture.
 

@@ -1,4 +1,4 @@
-"""The soak (bench/soak.py, issue 26 item 3) for under a minute, in `make test`: the production
+"""The soak (bench/soak.py) for under a minute, in `make test`: the production
 recipe on loopback (nginx, two gunicorn instances, two live servers, two workers, PostgreSQL, a
 redis-server of its own) under mixed load while one process of each kind is killed with -9, Redis
 restarts and the database's connections are terminated; every invariant of the report must hold.
@@ -48,7 +48,7 @@ def test_the_recipe_keeps_its_promises_through_a_kill_of_each_process_and_a_rest
     text = report.markdown()
 
     assert report.problems() == [], text
-    # Strict (issue 26 item 3): no 5xx but the Redis restart's 503s, no write cut off by the kill
+    # Strict: no 5xx but the Redis restart's 503s, no write cut off by the kill
     # answered 502 (nginx sends it again; a committed one is answered from its receipt), no owner's
     # 503 on a terminated connection (dispatched again), and every view counter equals pages served.
     assert [f for f in report.failures if (f["cause"], f["status"]) != ("Redis restart", 503)] == [], text

@@ -1,6 +1,6 @@
 """The status filter of the lists of graphs reads the role rows' copy of each graph's status
 (graph_roles.graph_status, migration 0007, models/graph.py): the copy must follow the graph through
-every change, so that `?status=` always answers what the graphs say (issue 15 goal 1)."""
+every change, so that `?status=` always answers what the graphs say."""
 
 from __future__ import annotations
 

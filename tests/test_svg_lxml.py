@@ -1,4 +1,4 @@
-"""The lxml sanitizer (issue 15, goal 3): what libxml2 does differently from ElementTree is covered."""
+"""The lxml sanitizer: what libxml2 does differently from ElementTree is covered."""
 
 from __future__ import annotations
 

@@ -260,7 +260,7 @@ def test_history_keeps_the_newest_five(app, client, ring, owner, make_graph):
 
 
 def test_a_new_result_costs_seven_statements_and_nothing_after_the_commit(app, client, ring, job):
-    """On PostgreSQL each statement is a round trip inside the ingest transaction (issue 15 goal 3).
+    """On PostgreSQL each statement is a round trip inside the ingest transaction.
     The run, whether it has a result and whether a newer run replaced it are one SELECT; the answer
     is read before the commit, so nothing (above all not the ~100 KB SVG) is read back after it."""
     seen: list[str] = []
