@@ -171,6 +171,7 @@ class RedisBus:
         self._on_event: OnEvent | None = None
         self._on_connected: Callable[[], Awaitable[None]] | None = None
         self._subscribed = asyncio.Event()
+        self._first_try_done = asyncio.Event()  # subscribed, or refused
 
     def stream_key(self, channel: str) -> str:
         return f"{self.prefix}stream:{channel}"
@@ -180,9 +181,12 @@ class RedisBus:
         self._on_connected = on_connected
         self._listener = asyncio.create_task(self._listen())
         try:
-            # Serve only once this process hears the bus, so nothing published after start is missed.
-            await asyncio.wait_for(self._subscribed.wait(), timeout=10)
+            # Serve only once this process hears the bus, so nothing published after start is missed; or
+            # once Redis refused the first try: events are published through Redis, so none can be.
+            await asyncio.wait_for(self._first_try_done.wait(), timeout=10)
         except TimeoutError:
+            pass
+        if not self._subscribed.is_set():
             log.warning("Redis is not answering yet; the live server keeps trying")
 
     async def close(self) -> None:
@@ -245,6 +249,7 @@ class RedisBus:
                 assert self._on_connected is not None and self._on_event is not None
                 await self._on_connected()
                 self._subscribed.set()
+                self._first_try_done.set()
                 delay = 0.5
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
@@ -257,6 +262,7 @@ class RedisBus:
                 raise
             except Exception as exc:  # Redis gone: keep serving, retry with backoff
                 log.warning("Redis fan-out interrupted (%s); retrying in %.1f s", type(exc).__name__, delay)
+                self._first_try_done.set()
             finally:
                 try:
                     await pubsub.aclose()
