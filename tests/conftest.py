@@ -400,14 +400,31 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
+class Shots:
+    """Screenshots for a person to look at: `shots(page_or_locator, "name.png", full_page=True)`.
+
+    Taken only when MAESTRO_SHOTS names a folder (`MAESTRO_SHOTS=/tmp/shots pytest tests/test_browser_look.py`),
+    into a folder of each test's own there, so tests running at the same time in several workers never
+    write over each other's files. Without it the pages are still opened and checked; only the picture
+    is not made: in `make test` nobody looks at it, and a full-page PNG was a fifth of such a test's time.
+    """
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+
+    def __call__(self, target: Any, name: str, **options: Any) -> None:
+        if self.folder is not None:
+            target.screenshot(path=str(self.folder / name), **options)
+
+
 @pytest.fixture
-def shots(tmp_path) -> Path:
-    """Where this test's screenshots go, for a person to look at: a folder under its own tmp_path (pytest
-    keeps the last three runs, e.g. /tmp/pytest-of-$USER/pytest-current/<test>0/shots/), so tests running at
-    the same time in several workers never write over each other's files."""
-    folder = tmp_path / "shots"
-    folder.mkdir()
-    return folder
+def shots(request: pytest.FixtureRequest) -> Shots:
+    root = os.environ.get("MAESTRO_SHOTS")
+    if not root:
+        return Shots(None)
+    folder = Path(root) / re.sub(r"[^\w.-]+", "-", request.node.name).strip("-")
+    folder.mkdir(parents=True, exist_ok=True)
+    return Shots(folder)
 
 
 @pytest.fixture(scope="session")

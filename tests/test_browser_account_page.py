@@ -6,7 +6,6 @@ Every wait is Playwright's auto-waiting `expect`.
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -119,16 +118,16 @@ def test_screenshots_of_the_account_page(shots, browser, live_server, app, clien
             page.fill("#token-name", "ci")
             page.click("text=Create token")
             expect(page.locator("#new-token-value")).to_be_visible()
-            page.screenshot(path=os.path.join(shots, f"account-{width}-{scheme}.png"), full_page=True)
+            shots(page, f"account-{width}-{scheme}.png", full_page=True)
             for part in ("new-token", "tokens", "sessions"):  # each part at full size, for a closer look
-                page.locator(f"#{part}").screenshot(path=os.path.join(shots, f"account-{part}-{width}-{scheme}.png"))
+                shots(page.locator(f"#{part}"), f"account-{part}-{width}-{scheme}.png")
             if page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1"):
                 wide.append(f"{width} px ({scheme})")
             page.locator("#sessions li[data-session]", has_text="Firefox on macOS").get_by_role(
                 "button", name="Log out"
             ).click()
             expect(page.locator("dialog[open]")).to_be_visible()
-            page.screenshot(path=os.path.join(shots, f"account-confirm-{width}-{scheme}.png"))
+            shots(page, f"account-confirm-{width}-{scheme}.png")
             context.close()
     phone.close()
     assert not wide, wide

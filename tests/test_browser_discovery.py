@@ -1,7 +1,7 @@
 """Discovery in a real headless Chromium (SPEC §11, §13): paste a Compose file, press Crawl, watch the
 crawl, see the new picture arrive without a reload, point at an edge to see why it is there; after a
 re-crawl, the Changes page and the "added since" highlight. Real processes throughout: the app, the
-live server, the discovery service and an analytics worker. Screenshots go to the test's `shots` folder.
+live server, the discovery service and an analytics worker. Screenshots go to the test's `shots` folder (with MAESTRO_SHOTS set, conftest.py).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def worker(app, live_server, live) -> Iterator[subprocess.Popen[str]]:
 
 
 def shot(shots, page, name: str) -> None:
-    page.screenshot(path=f"{shots}/{name}.png", full_page=True)
+    shots(page, f"{name}.png", full_page=True)
 
 
 def logged_in_page(browser, base: str, email: str):

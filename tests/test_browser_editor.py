@@ -110,14 +110,12 @@ def test_delete_asks_for_the_name_then_the_trash_restores(browser, live_server, 
 
 
 @pytest.mark.skipif(not os.environ.get("MAESTRO_SHOTS"), reason="screenshots on demand: MAESTRO_SHOTS=/tmp/dir")
-def test_screenshots_of_the_changed_pages(app, browser, live_server, make_user, make_graph):
+def test_screenshots_of_the_changed_pages(shots, app, browser, live_server, make_user, make_graph):
     from share_support import draw, make_link
 
     from maestro_web.extensions import db
     from maestro_web.models import Graph
 
-    shots = os.environ["MAESTRO_SHOTS"]
-    os.makedirs(shots, exist_ok=True)
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Checkout", spec="web -> api\napi -> db")
@@ -142,21 +140,21 @@ def test_screenshots_of_the_changed_pages(app, browser, live_server, make_user, 
             page.fill("#spec", "web -> api\napi ->\napi -> db\ncron\ncheckout => payments\npayments -> bank")
             page.click("main button[type=submit]")
             expect(page.locator("[id^=spec-error]")).to_have_count(2)
-            page.screenshot(path=f"{shots}/new-errors-{name}.png", full_page=True)
+            shots(page, f"new-errors-{name}.png", full_page=True)
             page.goto(f"{base}/graphs/{graph.public_id}")
-            page.screenshot(path=f"{shots}/detail-{name}.png", full_page=True)
+            shots(page, f"detail-{name}.png", full_page=True)
             page.goto(f"{base}/graphs/{graph.public_id}/edit")
-            page.screenshot(path=f"{shots}/edit-{name}.png", full_page=True)
+            shots(page, f"edit-{name}.png", full_page=True)
             page.goto(f"{base}/graphs/{graph.public_id}/delete")
             page.fill("#confirm_name", "nope")
             page.click("button.danger")
             expect(page.locator("#confirm_name-error")).to_be_visible()
-            page.screenshot(path=f"{shots}/delete-{name}.png", full_page=True)
+            shots(page, f"delete-{name}.png", full_page=True)
             page.goto(f"{base}/graphs/trash")
-            page.screenshot(path=f"{shots}/trash-{name}.png", full_page=True)
+            shots(page, f"trash-{name}.png", full_page=True)
             visitor = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme).new_page()
             visitor.goto(base + link.path)
             expect(visitor.locator(".graph-description")).to_be_visible(timeout=TIMEOUT)
-            visitor.screenshot(path=f"{shots}/public-{name}.png", full_page=True)
+            shots(visitor, f"public-{name}.png", full_page=True)
             visitor.context.close()
             page.context.close()

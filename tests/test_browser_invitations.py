@@ -2,12 +2,11 @@
 link as that person, and find the graph in the new account's list; the role select; the last Admin.
 
 The mail goes through a real SMTP server on loopback (tests/mail_support.py). Screenshots of the
-Access page at 1280 and 390 px, light and dark, go to the test's `shots` folder (conftest.py) for a person to look at.
+Access page at 1280 and 390 px, light and dark, go to the test's `shots` folder (with MAESTRO_SHOTS set, conftest.py) for a person to look at.
 """
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -64,7 +63,7 @@ def test_invite_register_through_the_mail_then_change_the_role(
         newbie.goto(base + link_path(link.group(0)))
         expect(newbie.locator("#invited-email")).to_have_value("newbie@example.com")
         assert serious_violations(newbie, axe_source) == []
-        newbie.screenshot(path=os.path.join(shots, "invitation-join-1280-light.png"), full_page=True)
+        shots(newbie, "invitation-join-1280-light.png", full_page=True)
         newbie.fill("#name", "Nia")
         newbie.fill("#password", PASSWORD)
         newbie.fill("#confirm", PASSWORD)
@@ -110,7 +109,7 @@ def test_invite_register_through_the_mail_then_change_the_role(
             page.goto(access)
             expect(page.locator("table.roles")).to_be_visible()
             expect(page.locator("table.invitations")).to_contain_text("someone.else@example.com")
-            page.screenshot(path=os.path.join(shots, f"access-{width}-{scheme}.png"), full_page=True)
+            shots(page, f"access-{width}-{scheme}.png", full_page=True)
             # Nothing scrolls sideways on a phone.
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), (width, scheme)
             if width == 1280:  # people, the only Admin's disabled controls, a pending invitation: no serious finding

@@ -1,6 +1,6 @@
 """Live pages in a real headless Chromium, with a real live server process and a real worker (SPEC §8).
 
-Waits are Playwright's auto-waiting `expect` only. Screenshots of the changed pages go to each test's `shots` folder.
+Waits are Playwright's auto-waiting `expect` only. Screenshots of the changed pages go to each test's `shots` folder (with MAESTRO_SHOTS set, conftest.py).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def contexts() -> Iterator[None]:
 
 
 def shot(shots, page, name: str) -> None:
-    page.screenshot(path=f"{shots}/{name}.png", full_page=True)
+    shots(page, f"{name}.png", full_page=True)
 
 
 def new_page(browser, base: str, email: str | None = None):

@@ -1,14 +1,13 @@
 """Plain words and a current look in a real headless Chromium: status words, relative
 times with the exact UTC time on hover, the skip link and current page, form errors tied to their
 inputs, "Try an example" and the spec editor's marked lines, figure chips lighting their nodes, and
-screenshots of every page at 1280 and 390 px, light and dark, in its `shots` folder (conftest.py) for a person to look at.
+screenshots of every page at 1280 and 390 px, light and dark, in its `shots` folder (with MAESTRO_SHOTS set, conftest.py) for a person to look at.
 
 Every wait is Playwright's auto-waiting `expect`.
 """
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -39,7 +38,7 @@ def test_screenshots_of_every_page_and_nothing_scrolls_sideways_on_a_phone(
                         continue
                     page.goto(site.base + path)
                     expect(page.locator("main")).to_be_visible()
-                    page.screenshot(path=os.path.join(shots, f"{name}-{width}-{scheme}.png"), full_page=True)
+                    shots(page, f"{name}-{width}-{scheme}.png", full_page=True)
                     taken += 1
                     # The page itself never scrolls sideways (tables scroll in their own box).
                     if page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1"):

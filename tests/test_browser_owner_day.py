@@ -1,11 +1,10 @@
 """The owner's day in Chromium: share in one click from the Overview and the Picture, the same tab bar on
 every graph page (no tab moves), the picture on the Overview, link words that are exactly true
 (7 days, revoked when, stopped with its reason), and every list as cards on a 390 px phone with all its
-actions on screen. Screenshots of each page at 1280 and 390 px, light and dark, go to the test's `shots` folder."""
+actions on screen. Screenshots of each page at 1280 and 390 px, light and dark, go to the test's `shots` folder (with MAESTRO_SHOTS set, conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 
@@ -26,7 +25,7 @@ WIDTHS = (1280, 390)
 
 
 def _shoot(shots, page, name: str, width: int, scheme: str) -> None:
-    page.screenshot(path=os.path.join(shots, f"{name}-{width}-{scheme}.png"), full_page=True)
+    shots(page, f"{name}-{width}-{scheme}.png", full_page=True)
 
 
 # The controls inside a card (table.cards) that a tap at their centre does not reach (another element on top).

@@ -1,6 +1,6 @@
 """A passcode link in a real headless Chromium: the form, a wrong passcode, the right
 one, the picture; the owner's passcode block. Waits are Playwright's auto-waiting `expect` only.
-Screenshots go to each test's `shots` folder (conftest.py) for a person to look at (1280 and 390 px wide)."""
+Screenshots go to each test's `shots` folder (with MAESTRO_SHOTS set, conftest.py) for a person to look at (1280 and 390 px wide)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ PASSCODE = "open sesame 42"
 
 
 def shot(shots, page, name: str) -> None:
-    page.screenshot(path=f"{shots}/{name}.png", full_page=True)
+    shots(page, f"{name}.png", full_page=True)
 
 
 def test_visitor_enters_the_passcode_and_sees_the_picture(shots, app, browser, live_server, make_user, make_graph):

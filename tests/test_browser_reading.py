@@ -4,12 +4,11 @@ refused), hints in the device's words, no focus ring after a mouse drag, the zoo
 redraw, the picture in the page's theme, the link page's image link, and the responsive themed embed.
 
 At 1280 px and at 390 px (a phone: touch, mobile viewport), light and dark. Every wait is
-Playwright's auto-waiting (`expect`, `wait_for_function`). Screenshots go to each test's `shots` folder.
+Playwright's auto-waiting (`expect`, `wait_for_function`). Screenshots go to each test's `shots` folder (with MAESTRO_SHOTS set, conftest.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,7 +88,7 @@ def shot(shots, page, name: str, full_page: bool = True) -> None:
     """A screenshot for a person to look at. On a touch screen, of the window only: Chromium takes a
     full-page one by resizing the emulated screen, which drops the touch media queries meanwhile."""
     touch = page.evaluate("matchMedia('(hover: none)').matches")
-    page.screenshot(path=os.path.join(shots, f"{name}.png"), full_page=full_page and not touch)
+    shots(page, f"{name}.png", full_page=full_page and not touch)
 
 
 def visitor(browser, device: dict, scheme: str = "light", **options):

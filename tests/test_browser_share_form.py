@@ -2,11 +2,10 @@
 the custom date appears only when chosen and shows the visitor's local time; the sites box only with
 embedding on; the revoke <dialog> opens, Cancel changes nothing, Confirm revokes; "Copy" puts the short
 link on the clipboard and says "Copied". Screenshots of the changed pages at 1280 and 390 px, light and
-dark, in its `shots` folder for a person to look at. Every wait is Playwright's auto-waiting `expect`."""
+dark, in its `shots` folder (with MAESTRO_SHOTS set) for a person to look at. Every wait is Playwright's auto-waiting `expect`."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -156,7 +155,7 @@ def test_screenshots_of_the_changed_pages(shots, browser, site):
                 if extra == "dialog":
                     page.locator("form[data-confirm] button", has_text="Revoke").click()
                     expect(page.locator("dialog[open]")).to_be_visible()
-                page.screenshot(path=os.path.join(shots, f"{name}-{width}-{scheme}.png"), full_page=extra != "dialog")
+                shots(page, f"{name}-{width}-{scheme}.png", full_page=extra != "dialog")
                 if page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1"):
                     wide.append(f"{name} at {width} px ({scheme})")
             context.close()

@@ -2,7 +2,7 @@
 keys, highlighting, a picture swapped in by live updates, and the downloads.
 
 Every wait is Playwright's auto-waiting (`expect`, `wait_for_function`); screenshots of the private
-and public picture pages at 1280 and 390 px go to each test's `shots` folder for a person to look at.
+and public picture pages at 1280 and 390 px go to each test's `shots` folder (with MAESTRO_SHOTS set, conftest.py) for a person to look at.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def test_a_55_node_picture_opens_fitted_and_centred(shots, browser, live_server,
     page.wait_for_function(FITTED_JS)
     # The box takes the picture's shape: no taller than most of the window.
     page.wait_for_function(f"() => document.querySelector('[data-panzoom]').clientHeight <= {viewport['height']} * 0.8")
-    page.screenshot(path=f"{shots}/private-{viewport['width']}.png", full_page=True)
+    shots(page, f"private-{viewport['width']}.png", full_page=True)
 
     made = make_link(app, graph, owner)
     public = page.context.browser.new_context(viewport=viewport).new_page()
@@ -71,7 +71,7 @@ def test_a_55_node_picture_opens_fitted_and_centred(shots, browser, live_server,
     expect(public.locator("[data-panzoom] g.node")).to_have_count(55)
     public.wait_for_function(FITTED_JS)
     expect(public.get_by_role("link", name="Download SVG")).to_be_visible()
-    public.screenshot(path=f"{shots}/public-{viewport['width']}.png", full_page=True)
+    shots(public, f"public-{viewport['width']}.png", full_page=True)
 
 
 def test_fit_and_actual_size_buttons_wheel_and_arrow_keys(browser, live_server, graph):
@@ -166,7 +166,7 @@ def test_pointing_at_or_focusing_a_node_lights_its_edges_and_neighbours(shots, b
     expect(page.locator('[data-panzoom] g.node[data-node="user-directory"]')).to_have_class(re.compile(r"\bis-near\b"))
     expect(page.locator('[data-panzoom] g.node[data-node="service-7"]')).not_to_have_class(re.compile(r"\bis-near\b"))
     expect(page.locator("[data-panzoom] svg")).to_have_class(re.compile(r"\bhas-focus\b"))
-    page.locator("[data-viewer]").screenshot(path=f"{shots}/highlight-1280.png")
+    shots(page.locator("[data-viewer]"), "highlight-1280.png")
 
     page.get_by_role("button", name="Fit").focus()
     expect(lit).to_have_count(0)
@@ -243,7 +243,7 @@ def test_the_embed_page_fills_its_frame(shots, browser, live_server, app, owner,
         "() => { const b = document.querySelector('[data-panzoom]').getBoundingClientRect();"
         " return b.bottom >= window.innerHeight - 24 && b.bottom <= window.innerHeight; }"
     )
-    page.screenshot(path=f"{shots}/embed-cycle-640.png")
+    shots(page, "embed-cycle-640.png")
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
@@ -255,4 +255,4 @@ def test_the_web_shop_opens_whole_on_a_phone_and_a_desktop(
     page = open_private(browser, live_server.url, graph, viewport)
     expect(page.locator("[data-panzoom] g.node")).to_have_count(16)
     page.wait_for_function(FITTED_JS)
-    page.screenshot(path=f"{shots}/web-shop-{viewport['width']}.png", full_page=True)
+    shots(page, f"web-shop-{viewport['width']}.png", full_page=True)

@@ -286,7 +286,7 @@ def test_the_snapshot_page_and_the_owners_pages_in_a_browser(
     expect(page.locator(".snapshot-note")).to_contain_text("Snapshot as of")
     expect(page.locator("[data-live-picture] svg")).to_contain_text("alpha-drawing")
     expect(page.locator(".figures")).to_contain_text("2")
-    page.screenshot(path=f"{shots}/snapshot-{width}.png", full_page=True)
+    shots(page, f"snapshot-{width}.png", full_page=True)
 
     page.goto(f"{base}/auth/login")
     page.fill("#email", writer.email)
@@ -295,10 +295,10 @@ def test_the_snapshot_page_and_the_owners_pages_in_a_browser(
     page.wait_for_url(f"{base}/graphs/")
     page.goto(f"{base}/graphs/{graph.public_id}/shares/{snapshot.id}")
     expect(page.locator("[data-link-mode=snapshot]")).to_contain_text("Snapshot as of")
-    page.screenshot(path=f"{shots}/snapshot-link-{width}.png", full_page=True)
+    shots(page, f"snapshot-link-{width}.png", full_page=True)
     page.goto(f"{base}/shares")
     expect(page.locator("[data-link-mode]")).to_have_text([re.compile("^Live$"), re.compile("^Snapshot as of ")])
-    page.screenshot(path=f"{shots}/snapshot-my-links-{width}.png", full_page=True)
+    shots(page, f"snapshot-my-links-{width}.png", full_page=True)
     page.context.close()
 
 
