@@ -64,8 +64,17 @@ from bench.harness import (
     production_environ,
     simple_get,
 )
+from bench.nginx_recipe import (
+    MISSING,
+    NGINX,
+    SITE_TEMPLATE,
+    nginx_command,
+    render,
+    self_signed_certificate,
+    site_values,
+    write_main_config,
+)
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 PASSWORD = "soak password 1234"
 SLOW_DOT = 4  # seconds the large graph's layout waits (see Stack.start)
@@ -307,7 +316,7 @@ class Stack:
         self.redis_port = ports()
         self.redis_prefix = f"maestro-soak:{os.getpid()}:{random.randrange(16**8):08x}:live:"
         self.database = BenchDatabase("postgresql", workdir, postgres_url)
-        self.certificate = workdir / "cert.pem"
+        self.certificate, self.key = workdir / "cert.pem", workdir / "key.pem"  # made at start
         self.procs: list[Proc] = []
         self.redis: Proc | None = None
         self.apps: list[Proc] = []
@@ -323,8 +332,8 @@ class Stack:
 
     def start(self) -> None:
         if not os.access(NGINX, os.X_OK):
-            raise RuntimeError(f"{NGINX} is missing: Debian's nginx (scripts/system-packages test installs it)")
-        self._certificate()
+            raise RuntimeError(MISSING)
+        self.certificate, self.key = self_signed_certificate(self.workdir)
         self.redis = self._proc(
             "redis",
             [
@@ -405,20 +414,8 @@ class Stack:
                     {**self.env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
                 )
             )
-        self._nginx_config()
-        self.nginx = self._proc(
-            "nginx",
-            [
-                NGINX,
-                "-p",
-                str(self.workdir / "nginx"),
-                "-c",
-                str(self.workdir / "nginx" / "nginx.conf"),
-                "-e",
-                str(self.workdir / "nginx" / "error.log"),
-            ],
-            {},
-        )
+        conf = self._nginx_config()
+        self.nginx = self._proc("nginx", nginx_command(conf.parent, conf), {})
         for proc in [*self.lives, *self.apps, self.nginx]:
             proc.start()
         for proc, port in [*zip(self.lives, self.live_ports), *zip(self.apps, self.app_ports)]:
@@ -456,81 +453,30 @@ printf '%s' "$input" | exec {shutil.which("dot") or "dot"} "$@"
         self.procs.append(proc)
         return proc
 
-    def _certificate(self) -> None:
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1",
-                "-keyout",
-                str(self.workdir / "key.pem"),
-                "-out",
-                str(self.certificate),
-            ],
-            check=True,
-            capture_output=True,
-        )
-
-    def _nginx_config(self) -> None:
+    def _nginx_config(self) -> Path:
         """deploy/nginx/maestro.conf.in as an operator renders it, with the second gunicorn instance
         and the second live server added to its two upstream blocks (one `server` line each)."""
         folder = self.workdir / "nginx"
         folder.mkdir()
-        values = {
-            "MAESTRO_BASE_URL": self.base_url,
-            "GUNICORN_BIND": f"127.0.0.1:{self.app_ports[0]}",
-            "MAESTRO_LIVE_HOST": "127.0.0.1",
-            "MAESTRO_LIVE_PORT": str(self.live_ports[0]),
-            "MAESTRO_INGEST_MAX_BYTES": str(5 * 1024 * 1024),
-            "NGINX_SERVER_NAME": "127.0.0.1",
-            "NGINX_HTTP_LISTEN": f"127.0.0.1:{self.ports()}",
-            "NGINX_HTTPS_LISTEN": f"127.0.0.1:{self.https_port}",
-            "NGINX_TLS_CERTIFICATE": str(self.certificate),
-            "NGINX_TLS_CERTIFICATE_KEY": str(self.workdir / "key.pem"),
-            "NGINX_INTERNAL_NETWORK": "127.0.0.1/32",
-            "NGINX_ACCESS_LOG": str(folder / "access.log"),
-        }
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "deploy" / "render"), str(ROOT / "deploy" / "nginx" / "maestro.conf.in")],
-            capture_output=True,
-            text=True,
-            env={**os.environ, **values},
-            check=True,
+        site = render(
+            SITE_TEMPLATE,
+            site_values(
+                base_url=self.base_url,
+                app_port=self.app_ports[0],
+                live_port=self.live_ports[0],
+                http_port=self.ports(),
+                https_port=self.https_port,
+                certificate=self.certificate,
+                key=self.key,
+                access_log=folder / "access.log",
+            ),
         )
-        site = done.stdout
         for first, second in ((self.app_ports[0], self.app_ports[1]), (self.live_ports[0], self.live_ports[1])):
             line = f"server 127.0.0.1:{first};"
             if line not in site:
                 raise RuntimeError(f"deploy/nginx/maestro.conf.in changed: no {line!r} line to add a second server to")
             site = site.replace(line, f"{line}\n    server 127.0.0.1:{second};", 1)
-        (folder / "maestro.conf").write_text(site)
-        (folder / "nginx.conf").write_text(f"""
-daemon off;
-worker_processes 1;
-pid {folder}/nginx.pid;
-error_log {folder}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {folder}/client_body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
-    include {folder}/maestro.conf;
-}}
-""")
+        return write_main_config(folder, site, worker_connections=4096)
 
     def tls(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.certificate))

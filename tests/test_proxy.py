@@ -14,7 +14,6 @@ import os
 import random
 import re
 import secrets
-import shutil
 import signal
 import socket
 import ssl
@@ -31,13 +30,22 @@ import requests
 from live_support import REDIS_URL, LiveClient, free_port, require_redis_or_skip, start_live_server
 from process_support import wait_until_answers
 
+from bench.nginx_recipe import (
+    MISSING,
+    NGINX,
+    SITE_TEMPLATE,
+    nginx_command,
+    render,
+    self_signed_certificate,
+    site_values,
+    write_main_config,
+)
 from maestro_web.config import SECRET_SPECS
 from maestro_web.security.live_tickets import issue_ticket
 from maestro_web.security.signing import KeyRing
 from maestro_web.security.socket_tokens import issue_socket_token
 
 ROOT = Path(__file__).resolve().parent.parent
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SLOW_CLIENTS = 40
 TRICKLE_SECONDS = 2.0  # one header line every 2 s: the issue's slow client
 PROMPT_SECONDS = 2.0  # /healthz must answer within this, every time, while they trickle
@@ -85,51 +93,15 @@ class Stack:
         )
 
 
-def render(template: Path, values: dict[str, str]) -> str:
-    """deploy/render, run as an operator would (values from the environment)."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "deploy" / "render"), str(template)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **values},
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
 def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not os.access(NGINX, os.X_OK):
-        pytest.fail(f"{NGINX} is missing: install Debian's nginx (`scripts/system-packages test` does)")
+        pytest.fail(MISSING)
     require_redis_or_skip()
     tmp = tmp_path_factory.mktemp("proxy")
     gunicorn_port, live_port, https_port, http_port = free_port(), free_port(), free_port(), free_port()
     base_url = f"https://127.0.0.1:{https_port}"
-    certificate, key = tmp / "cert.pem", tmp / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(certificate),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    certificate, key = self_signed_certificate(tmp)
     secret_values = {spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS}
     session = KeyRing("session", secret_values["MAESTRO_SECRETJWT"])
     socket_ring = KeyRing("socket", secret_values["MAESTRO_SECRETJWT_SOCKET"])
@@ -176,43 +148,23 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         )
         access_log = tmp / "access.log"
         site = render(
-            ROOT / "deploy" / "nginx" / "maestro.conf.in",
-            {
-                "MAESTRO_BASE_URL": base_url,
-                "GUNICORN_BIND": f"127.0.0.1:{gunicorn_port}",
-                "MAESTRO_LIVE_HOST": "127.0.0.1",
-                "MAESTRO_LIVE_PORT": str(live_port),
-                "MAESTRO_INGEST_MAX_BYTES": str(INGEST_MAX_BYTES),
-                "NGINX_SERVER_NAME": "127.0.0.1",
-                "NGINX_HTTP_LISTEN": f"127.0.0.1:{http_port}",
-                "NGINX_HTTPS_LISTEN": f"127.0.0.1:{https_port}",
-                "NGINX_TLS_CERTIFICATE": str(certificate),
-                "NGINX_TLS_CERTIFICATE_KEY": str(key),
-                "NGINX_INTERNAL_NETWORK": "127.0.0.1/32",
-                "NGINX_ACCESS_LOG": str(access_log),
-            },
+            SITE_TEMPLATE,
+            site_values(
+                base_url=base_url,
+                app_port=gunicorn_port,
+                live_port=live_port,
+                http_port=http_port,
+                https_port=https_port,
+                certificate=certificate,
+                key=key,
+                access_log=access_log,
+                ingest_max_bytes=INGEST_MAX_BYTES,
+            ),
         )
-        (tmp / "maestro.conf").write_text(site)
-        # What Debian's /etc/nginx/nginx.conf gives the site, with this run's files instead.
-        (tmp / "nginx.conf").write_text(f"""
-daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    include {tmp}/maestro.conf;
-}}
-""")
+        conf = write_main_config(tmp, site, worker_connections=1024)
         nginx_log = tmp / "error.log"
         nginx = subprocess.Popen(
-            [NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(nginx_log)],
+            nginx_command(tmp, conf),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,12 +25,21 @@ import requests
 from conftest import PASSWORD
 from live_support import REDIS_URL, free_port, require_redis_or_skip
 
+from bench.nginx_recipe import (
+    MISSING,
+    NGINX,
+    SITE_TEMPLATE,
+    nginx_command,
+    render,
+    self_signed_certificate,
+    site_values,
+    write_main_config,
+)
 from maestro_web.config import SECRET_SPECS
 
 pytestmark = pytest.mark.timeout(180)
 
 ROOT = Path(__file__).resolve().parent.parent
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 class DiesAfterCommitting:
@@ -88,17 +96,6 @@ class DiesAfterCommitting:
         self.listener.close()
 
 
-def render(template: Path, values: dict[str, str]) -> str:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "deploy" / "render"), str(template)],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", **values},
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def wait_until_up(url: str, **options: object) -> None:
     import time
 
@@ -135,35 +132,11 @@ class Site:
 @pytest.fixture
 def site(database_url: str, tmp_path: Path) -> Iterator[Site]:
     if not Path(NGINX).exists():
-        pytest.fail(f"{NGINX} is missing: install Debian's nginx (`scripts/system-packages test` does)")
+        pytest.fail(MISSING)
     require_redis_or_skip()
     gunicorn_port, https_port, http_port = free_port(), free_port(), free_port()
     base_url = f"https://127.0.0.1:{https_port}"
-    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(certificate),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    certificate, key = self_signed_certificate(tmp_path)
     environ = {name: value for name, value in os.environ.items() if not name.startswith(("MAESTRO_", "FLASK_"))}
     environ.update({spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS})
     environ.update(
@@ -193,21 +166,17 @@ def site(database_url: str, tmp_path: Path) -> Iterator[Site]:
                 start_new_session=True,
             )
         site_conf = render(
-            ROOT / "deploy" / "nginx" / "maestro.conf.in",
-            {
-                "MAESTRO_BASE_URL": base_url,
-                "GUNICORN_BIND": f"127.0.0.1:{dropper.port}",
-                "MAESTRO_LIVE_HOST": "127.0.0.1",
-                "MAESTRO_LIVE_PORT": str(free_port()),
-                "MAESTRO_INGEST_MAX_BYTES": "5242880",
-                "NGINX_SERVER_NAME": "127.0.0.1",
-                "NGINX_HTTP_LISTEN": f"127.0.0.1:{http_port}",
-                "NGINX_HTTPS_LISTEN": f"127.0.0.1:{https_port}",
-                "NGINX_TLS_CERTIFICATE": str(certificate),
-                "NGINX_TLS_CERTIFICATE_KEY": str(key),
-                "NGINX_INTERNAL_NETWORK": "127.0.0.1/32",
-                "NGINX_ACCESS_LOG": str(tmp_path / "access.log"),
-            },
+            SITE_TEMPLATE,
+            site_values(
+                base_url=base_url,
+                app_port=dropper.port,
+                live_port=free_port(),
+                http_port=http_port,
+                https_port=https_port,
+                certificate=certificate,
+                key=key,
+                access_log=tmp_path / "access.log",
+            ),
         )
         first = f"    server 127.0.0.1:{dropper.port};"
         assert first in site_conf, "deploy/nginx/maestro.conf.in changed: no upstream server line"
@@ -215,28 +184,9 @@ def site(database_url: str, tmp_path: Path) -> Iterator[Site]:
         site_conf = site_conf.replace(
             first, f"    server 127.0.0.1:{dropper.port} max_fails=0;\n    server 127.0.0.1:{gunicorn_port} backup;", 1
         )
-        (tmp_path / "maestro.conf").write_text(site_conf)
-        (tmp_path / "nginx.conf").write_text(f"""
-daemon off;
-worker_processes 1;
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp_path}/client_body;
-    proxy_temp_path {tmp_path}/proxy;
-    fastcgi_temp_path {tmp_path}/fastcgi;
-    uwsgi_temp_path {tmp_path}/uwsgi;
-    scgi_temp_path {tmp_path}/scgi;
-    include {tmp_path}/maestro.conf;
-}}
-""")
+        conf = write_main_config(tmp_path, site_conf, worker_connections=256)
         nginx = subprocess.Popen(
-            [NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "error.log")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            nginx_command(tmp_path, conf), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
         )
         wait_until_up(f"http://127.0.0.1:{gunicorn_port}/healthz")
         wait_until_up(f"{base_url}/healthz", verify=str(certificate))
