@@ -368,7 +368,9 @@ class LiveServer:
     def __init__(self, app: Flask, port: int = 0) -> None:
         self.server = make_server("127.0.0.1", port, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # shutdown() waits for the loop's next look at its flag: every 0.5 s by default, a quarter of a
+        # second on average at the end of every test that serves the app.
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
@@ -415,6 +417,13 @@ class Shots:
     def __call__(self, target: Any, name: str, **options: Any) -> None:
         if self.folder is not None:
             target.screenshot(path=str(self.folder / name), **options)
+
+    @property
+    def schemes(self) -> tuple[str, ...]:
+        """The colour schemes to open the pages in: both when a person will look at the pictures; light
+        alone otherwise, for the checks beside them (widths, reach), since the dark theme changes
+        colours only (static/style.css). Both schemes' contrast is test_accessibility's, always."""
+        return ("light", "dark") if self.folder is not None else ("light",)
 
 
 @pytest.fixture

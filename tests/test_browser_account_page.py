@@ -110,7 +110,7 @@ def test_screenshots_of_the_account_page(shots, browser, live_server, app, clien
     phone = browser.new_context(user_agent=FIREFOX_MAC)
     log_in(phone.new_page(), base, user.email, next_url="/account")
     wide = []
-    for scheme in ("light", "dark"):
+    for scheme in shots.schemes:
         for width, height in ((1280, 900), (390, 844)):
             context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
             page = context.new_page()

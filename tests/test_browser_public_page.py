@@ -347,10 +347,10 @@ def test_screenshots_of_the_page_and_each_refusal(shots, app, browser, live_serv
     paths["unknown"] = links["page"].path[:-6] + "AAAAAA"
     for name, path in paths.items():
         for width in (1280, 390):
-            for dark in (False, True):
-                page = visitor(browser, width, dark)
+            for scheme in shots.schemes:
+                page = visitor(browser, width, scheme == "dark")
                 page.goto(base + path)
                 expect(page.locator("h1")).to_be_visible()
-                shots(page, f"{name}-{width}-{'dark' if dark else 'light'}.png", full_page=True)
+                shots(page, f"{name}-{width}-{scheme}.png", full_page=True)
                 _contexts.remove(page.context)
                 page.context.close()

@@ -138,7 +138,7 @@ def test_screenshots_of_the_changed_pages(shots, browser, site):
         ("my-links", "/shares", None),
     ]
     wide = []
-    for scheme in ("light", "dark"):
+    for scheme in shots.schemes:
         for width, height in ((1280, 800), (390, 844)):
             context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
             page = context.new_page()

@@ -293,7 +293,7 @@ class Receiver(BaseHTTPRequestHandler):
 
 def test_share_viewed_events_of_one_link_are_coalesced_with_the_newest_count():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
         publisher = LivePublisher(f"http://127.0.0.1:{server.server_port}/publish", lambda: "token")
         views = [1]

@@ -352,7 +352,7 @@ class _Counting(BaseHTTPRequestHandler):
 def test_hostile_svg_fetches_nothing_and_stays_bounded():
     port = free_port()
     server = ThreadingHTTPServer(("127.0.0.1", port), _Counting)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
     try:

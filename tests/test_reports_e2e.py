@@ -59,7 +59,7 @@ class Relay:
 def relay() -> Iterator[tuple[Relay, str]]:
     wsgi = Relay()
     server = make_server("127.0.0.1", free_port(), wsgi, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield wsgi, f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
