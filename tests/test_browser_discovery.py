@@ -187,6 +187,9 @@ def test_paste_crawl_watch_the_picture_arrive_and_see_why(
     expect(newest.locator("ul.added")).to_contain_text("cache")
     expect(newest.locator("ul.added")).to_contain_text("api → cache")
     shot(shots, changes, "changes")
+    # the re-crawl's picture reaches the picture page left open; the highlight is then asked of it
+    expect(picture.locator('g.edge[data-source="api"][data-target="cache"]')).to_have_count(1, timeout=WAIT)
+    assert picture.evaluate("window.__sameDocument") is True
     changes.locator("section.version").nth(1).locator("text=Highlight what was added since this version").click()
     expect(changes.locator('g.edge.is-added[data-source="api"][data-target="cache"]')).to_have_count(1, timeout=WAIT)
     expect(changes.locator('g.node.is-added[data-node="cache"]')).to_have_count(1)
