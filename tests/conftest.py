@@ -136,6 +136,13 @@ def pytest_configure(config: pytest.Config) -> None:
     Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": TemplateCodeCache()}
     config.addinivalue_line("markers", "app_settings(**settings): app.config overrides for one test")
     config.addinivalue_line("markers", "browser: drives real pages in headless Chromium")
+    config.addinivalue_line("markers", "long: takes a minute or more; started first (pytest_collection_modifyitems)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `long` run first: pytest-xdist hands tests out in this order, so a minute-long test
+    that came last kept one process busy while the other had nothing left to do."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable: the rest keep their order
 
 
 def pytest_report_header(config: pytest.Config) -> str:

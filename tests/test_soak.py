@@ -24,7 +24,7 @@ from bench.harness import DEFAULT_POSTGRES_ADMIN_URL
 from bench.soak import FAULTS, descendants, run_soak
 
 SECONDS = 45  # the load; start-up, the worker's lease and the drain add about 40 s
-pytestmark = pytest.mark.timeout(420)
+pytestmark = [pytest.mark.timeout(420), pytest.mark.long]
 
 
 def test_the_recipe_keeps_its_promises_through_a_kill_of_each_process_and_a_restart_of_each_service():
