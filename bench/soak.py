@@ -52,6 +52,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import nginx_recipe
 from bench.harness import (
     DEFAULT_POSTGRES_ADMIN_URL,
     ROOT,
@@ -63,16 +64,6 @@ from bench.harness import (
     migrate,
     production_environ,
     simple_get,
-)
-from bench.nginx_recipe import (
-    MISSING,
-    NGINX,
-    SITE_TEMPLATE,
-    nginx_command,
-    render,
-    self_signed_certificate,
-    site_values,
-    write_main_config,
 )
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -331,9 +322,9 @@ class Stack:
     # start-up ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        if not os.access(NGINX, os.X_OK):
-            raise RuntimeError(MISSING)
-        self.certificate, self.key = self_signed_certificate(self.workdir)
+        if not os.access(nginx_recipe.NGINX, os.X_OK):
+            raise RuntimeError(nginx_recipe.MISSING)
+        self.certificate, self.key = nginx_recipe.self_signed_certificate(self.workdir)
         self.redis = self._proc(
             "redis",
             [
@@ -415,7 +406,7 @@ class Stack:
                 )
             )
         conf = self._nginx_config()
-        self.nginx = self._proc("nginx", nginx_command(conf.parent, conf), {})
+        self.nginx = self._proc("nginx", nginx_recipe.nginx_command(conf.parent, conf), {})
         for proc in [*self.lives, *self.apps, self.nginx]:
             proc.start()
         for proc, port in [*zip(self.lives, self.live_ports), *zip(self.apps, self.app_ports)]:
@@ -458,9 +449,9 @@ printf '%s' "$input" | exec {shutil.which("dot") or "dot"} "$@"
         and the second live server added to its two upstream blocks (one `server` line each)."""
         folder = self.workdir / "nginx"
         folder.mkdir()
-        site = render(
-            SITE_TEMPLATE,
-            site_values(
+        site = nginx_recipe.render(
+            nginx_recipe.SITE_TEMPLATE,
+            nginx_recipe.site_values(
                 base_url=self.base_url,
                 app_port=self.app_ports[0],
                 live_port=self.live_ports[0],
@@ -476,7 +467,7 @@ printf '%s' "$input" | exec {shutil.which("dot") or "dot"} "$@"
             if line not in site:
                 raise RuntimeError(f"deploy/nginx/maestro.conf.in changed: no {line!r} line to add a second server to")
             site = site.replace(line, f"{line}\n    server 127.0.0.1:{second};", 1)
-        return write_main_config(folder, site, worker_connections=4096)
+        return nginx_recipe.write_main_config(folder, site, worker_connections=4096)
 
     def tls(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.certificate))

@@ -30,16 +30,7 @@ import requests
 from live_support import REDIS_URL, LiveClient, free_port, require_redis_or_skip, start_live_server
 from process_support import wait_until_answers
 
-from bench.nginx_recipe import (
-    MISSING,
-    NGINX,
-    SITE_TEMPLATE,
-    nginx_command,
-    render,
-    self_signed_certificate,
-    site_values,
-    write_main_config,
-)
+from bench import nginx_recipe
 from maestro_web.config import SECRET_SPECS
 from maestro_web.security.live_tickets import issue_ticket
 from maestro_web.security.signing import KeyRing
@@ -95,13 +86,13 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not os.access(NGINX, os.X_OK):
-        pytest.fail(MISSING)
+    if not os.access(nginx_recipe.NGINX, os.X_OK):
+        pytest.fail(nginx_recipe.MISSING)
     require_redis_or_skip()
     tmp = tmp_path_factory.mktemp("proxy")
     gunicorn_port, live_port, https_port, http_port = free_port(), free_port(), free_port(), free_port()
     base_url = f"https://127.0.0.1:{https_port}"
-    certificate, key = self_signed_certificate(tmp)
+    certificate, key = nginx_recipe.self_signed_certificate(tmp)
     secret_values = {spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS}
     session = KeyRing("session", secret_values["MAESTRO_SECRETJWT"])
     socket_ring = KeyRing("socket", secret_values["MAESTRO_SECRETJWT_SOCKET"])
@@ -147,9 +138,9 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             extra={"MAESTRO_TRUSTED_PROXIES": "1"},
         )
         access_log = tmp / "access.log"
-        site = render(
-            SITE_TEMPLATE,
-            site_values(
+        site = nginx_recipe.render(
+            nginx_recipe.SITE_TEMPLATE,
+            nginx_recipe.site_values(
                 base_url=base_url,
                 app_port=gunicorn_port,
                 live_port=live_port,
@@ -161,10 +152,10 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 ingest_max_bytes=INGEST_MAX_BYTES,
             ),
         )
-        conf = write_main_config(tmp, site, worker_connections=1024)
+        conf = nginx_recipe.write_main_config(tmp, site, worker_connections=1024)
         nginx_log = tmp / "error.log"
         nginx = subprocess.Popen(
-            nginx_command(tmp, conf),
+            nginx_recipe.nginx_command(tmp, conf),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -357,7 +348,7 @@ def test_the_example_settings_fill_every_template_and_start_only_once_edited(tmp
         "maestro-worker@.service.in",
     }
     for template in templates:
-        rendered = render(template, settings)
+        rendered = nginx_recipe.render(template, settings)
         assert "CHANGE-ME" not in rendered and not re.search(r"@[A-Z][A-Z0-9_]*@", rendered), template
 
     with pytest.raises(ConfigError):  # the placeholders themselves are refused: an unedited file cannot start

@@ -25,16 +25,7 @@ import requests
 from conftest import PASSWORD
 from live_support import REDIS_URL, free_port, require_redis_or_skip
 
-from bench.nginx_recipe import (
-    MISSING,
-    NGINX,
-    SITE_TEMPLATE,
-    nginx_command,
-    render,
-    self_signed_certificate,
-    site_values,
-    write_main_config,
-)
+from bench import nginx_recipe
 from maestro_web.config import SECRET_SPECS
 
 pytestmark = pytest.mark.timeout(180)
@@ -131,12 +122,12 @@ class Site:
 
 @pytest.fixture
 def site(database_url: str, tmp_path: Path) -> Iterator[Site]:
-    if not Path(NGINX).exists():
-        pytest.fail(MISSING)
+    if not Path(nginx_recipe.NGINX).exists():
+        pytest.fail(nginx_recipe.MISSING)
     require_redis_or_skip()
     gunicorn_port, https_port, http_port = free_port(), free_port(), free_port()
     base_url = f"https://127.0.0.1:{https_port}"
-    certificate, key = self_signed_certificate(tmp_path)
+    certificate, key = nginx_recipe.self_signed_certificate(tmp_path)
     environ = {name: value for name, value in os.environ.items() if not name.startswith(("MAESTRO_", "FLASK_"))}
     environ.update({spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS})
     environ.update(
@@ -165,9 +156,9 @@ def site(database_url: str, tmp_path: Path) -> Iterator[Site]:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        site_conf = render(
-            SITE_TEMPLATE,
-            site_values(
+        site_conf = nginx_recipe.render(
+            nginx_recipe.SITE_TEMPLATE,
+            nginx_recipe.site_values(
                 base_url=base_url,
                 app_port=dropper.port,
                 live_port=free_port(),
@@ -184,9 +175,12 @@ def site(database_url: str, tmp_path: Path) -> Iterator[Site]:
         site_conf = site_conf.replace(
             first, f"    server 127.0.0.1:{dropper.port} max_fails=0;\n    server 127.0.0.1:{gunicorn_port} backup;", 1
         )
-        conf = write_main_config(tmp_path, site_conf, worker_connections=256)
+        conf = nginx_recipe.write_main_config(tmp_path, site_conf, worker_connections=256)
         nginx = subprocess.Popen(
-            nginx_command(tmp_path, conf), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+            nginx_recipe.nginx_command(tmp_path, conf),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         wait_until_up(f"http://127.0.0.1:{gunicorn_port}/healthz")
         wait_until_up(f"{base_url}/healthz", verify=str(certificate))
