@@ -510,6 +510,15 @@ def log_in(
         page.wait_for_url(f"{base}{landing}", timeout=timeout)
 
 
+def try_the_example(page) -> None:
+    """Click "Try an example" once static/spec-editor.js has set the editor up (its gutter is there):
+    the script is deferred, and Playwright can click before it ran, when nothing answers the click."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".spec-editor .gutter")).to_be_attached()
+    page.click("text=Try an example")
+
+
 # --- the people and the graph most tests start from ----------------------------------------------
 # A module that needs another graph (or owner) defines its own fixture of the same name, which wins
 # in that module; `def graph(graph): ...` builds on this one.

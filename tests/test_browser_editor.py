@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import log_in
+from conftest import log_in, try_the_example
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -68,7 +68,7 @@ def test_empty_spec_asks_for_a_line_or_an_example_and_same_name_warns(browser, l
     page.click("main button[type=submit]")
     expect(page.locator("#spec-error")).to_contain_text("Add at least one line", timeout=TIMEOUT)
 
-    page.click("text=Try an example")
+    try_the_example(page)
     expect(page.locator("#spec")).to_have_value(lambda_value_containing("->"))
     expect(page.locator("#name")).to_have_value("Web shop")
     page.click("main button[type=submit]")

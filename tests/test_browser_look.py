@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import log_in
+from conftest import log_in, try_the_example
 from look_support import build_site
 from playwright.sync_api import expect
 
@@ -120,7 +120,7 @@ def test_try_an_example_then_a_spec_error_marks_its_line(browser, live_server, a
     page = browser.new_page()
     log_in(page, site.base)
     page.goto(site.base + "/graphs/new")
-    page.click("text=Try an example")
+    try_the_example(page)
     expect(page.locator("#name")).to_have_value("Web shop")
     spec = page.locator("#spec")
     expect(spec).to_have_value(re.compile(r"web \[kind=frontend\] -> api"))
@@ -136,7 +136,7 @@ def test_try_an_example_then_a_spec_error_marks_its_line(browser, live_server, a
     expect(gutter.locator("span.bad")).to_have_text(["2", "4"])
     expect(spec).to_have_attribute("aria-invalid", "true")
     page.fill("#spec", "")
-    page.click("text=Try an example")
+    try_the_example(page)
     page.click("main button[type=submit]")
     expect(page.locator(".flashes")).to_contain_text("Graph created", timeout=30_000)
     page.close()
