@@ -9,8 +9,10 @@
  *   data-live-state-url, data-live-poll, data-live-link-expires   (public pages) the link's state in one
  *                          word, how often to ask it while no live event can arrive, and when the link
  *                          expires: an open page turns into the refusal without the live server too
- * Reconnects with exponential backoff, subscribes with `since` = the last event id seen per channel
- * (so nothing is lost across a reconnect), and renews its ticket a minute before it expires.
+ *   data-live-since     the event id the page was rendered from (shortly before its request began)
+ * Reconnects with exponential backoff, subscribes with `since` = the last event id seen per channel, or
+ * data-live-since before any (so nothing is lost between rendering and subscribing, nor across a
+ * reconnect), and renews its ticket a minute before it expires.
  * No inline script anywhere: the CSP stays `script-src 'self'`.
  */
 (function () {
@@ -35,6 +37,7 @@
   var renewTimer = null;
   var stopped = false;
   var lastIds = {};           // channel -> last event id seen
+  var renderedSince = root.getAttribute("data-live-since") || null;  // until a channel has one
   var subscribed = {};        // channel -> true, for the current connection
   var everSubscribed = false;
   var liveOn = false;         // subscribed now: events arrive
@@ -172,7 +175,7 @@
       (ticket.channels || frame.channels || []).forEach(function (channel) {
         if (subscribed[channel]) { return; }
         subscribed[channel] = true;
-        var since = Object.prototype.hasOwnProperty.call(lastIds, channel) ? lastIds[channel] : null;
+        var since = Object.prototype.hasOwnProperty.call(lastIds, channel) ? lastIds[channel] : renderedSince;
         ws.send(JSON.stringify({ type: "subscribe", channel: channel, since: since }));
       });
       scheduleRenewal();

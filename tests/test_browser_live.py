@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -21,7 +22,8 @@ from worker_support import post_result
 
 from maestro_web import live_events
 from maestro_web.extensions import db
-from maestro_web.models import Graph, Role
+from maestro_web.models import Graph, GraphResult, Role
+from maestro_web.public import routes as public_routes
 from maestro_web.security.worker_tokens import mint_worker_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -149,8 +151,12 @@ def test_the_owner_is_told_when_no_worker_claims_for_a_minute(
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     reader = make_user(email="reader@example.com", name="Reader")
+    # Queued 90 s ago, never claimed: its run.queued went out then, so a page opened now does not
+    # replay it (data-live-since reaches back 2 s), and none is published here.
+    publisher = app.extensions.pop(live_events.EXTENSION)
     graph = make_graph(owner, name="Shop", spec="web -> api", grants={reader: Role.READ})
-    with app.app_context():  # queued 90 s ago, never claimed
+    app.extensions[live_events.EXTENSION] = publisher
+    with app.app_context():
         run = Graph.get_by_public_id(graph.public_id).current_run()
         run.queued_at = run.queued_at - timedelta(seconds=90)
         db.session.commit()
@@ -320,6 +326,92 @@ def test_a_page_renews_its_ticket_and_reconnects_after_the_live_server_restarts(
         assert requests.get(base + made.path, timeout=10).status_code == 200
         expect(page.locator(f'[data-link-views="{made.id}"]')).to_have_text("2", timeout=WAIT)
     assert page.evaluate("window.__sameDocument") is True
+
+
+def while_answering(action) -> Callable:
+    """A wrapper of a function the page's view calls, running `action` (in its own thread, as another
+    process would) right after its first call, and waiting until the live server accepted the events
+    it published: what the page read before is then out of date, and its event came before the page
+    could subscribe."""
+    done: list[BaseException | None] = []
+
+    def wrap(function: Callable) -> Callable:
+        def wrapped(*args, **kwargs):
+            found = function(*args, **kwargs)
+            if not done:
+                errors: list[BaseException] = []
+
+                def act() -> None:
+                    try:
+                        action()
+                    except BaseException as error:  # re-raised below, in the view's thread
+                        errors.append(error)
+
+                worker = threading.Thread(target=act)
+                worker.start()
+                worker.join()
+                done.append(errors[0] if errors else None)
+                if errors:
+                    raise errors[0]
+            return found
+
+        return wrapped
+
+    wrap.done = done  # type: ignore[attr-defined]
+    return wrap
+
+
+def published(app, action) -> Callable[[], None]:
+    def run() -> None:
+        action()
+        assert app.extensions[live_events.EXTENSION].flush(5)
+
+    return run
+
+
+def test_a_run_finishing_while_the_picture_page_is_read_reaches_it_once_subscribed(
+    app, browser, live_server, live, make_user, make_graph, monkeypatch
+):
+    """The picture page reads the picture, then the run's state: a run finishing between the two reads
+    shows as finished next to no picture, and its run.finished was published before the page
+    subscribed. The page's first subscription replays from just before its request (data-live-since)."""
+    base = live_server.url
+    owner = make_user(email="owner@example.com", name="Owner")
+    graph = make_graph(owner, name="Shop", spec="web -> api")
+    page = new_page(browser, base, owner.email)
+    wrap = while_answering(published(app, lambda: post_picture(app, graph.public_id, "drawn-meanwhile")))
+    monkeypatch.setattr(GraphResult, "latest_for", wrap(GraphResult.latest_for))
+
+    sent = page.goto(f"{base}/analytics/graphs/{graph.public_id}").text()
+    assert wrap.done == [None]  # the run finished between the two reads:
+    assert 'data-live-run-state="finished"' in sent and "drawn-meanwhile" not in sent  # finished, no picture
+    expect(page.locator("[data-live-picture] svg")).to_contain_text("drawn-meanwhile", timeout=WAIT)
+    expect(page.locator("[data-live-indicator]")).to_have_text("Live updates on")
+
+
+def test_a_picture_drawn_while_the_public_page_is_sent_reaches_it_once_subscribed(
+    app, browser, live_server, live, make_user, make_graph, monkeypatch
+):
+    base = live_server.url
+    owner = make_user(email="owner@example.com", name="Owner")
+    graph = make_graph(owner, name="Shop", spec="web -> api")
+    draw(app, graph.public_id)
+    made = make_link(app, graph, owner)
+
+    def redraw() -> None:
+        with app.app_context():
+            Graph.get_by_public_id(graph.public_id).queue_run()
+            db.session.commit()
+        post_picture(app, graph.public_id, "redrawn-meanwhile")
+
+    # The page is rendered; its ticket is the last thing the view adds before sending it.
+    wrap = while_answering(published(app, redraw))
+    monkeypatch.setattr(public_routes, "share_ticket", wrap(public_routes.share_ticket))
+    visitor = new_page(browser, base)
+    sent = visitor.goto(base + made.path).text()
+    assert wrap.done == [None] and "checkout-api" in sent and "redrawn-meanwhile" not in sent
+    expect(visitor.locator("[data-live-picture] svg")).to_contain_text("redrawn-meanwhile", timeout=WAIT)
+    expect(visitor.locator("[data-live-indicator]")).to_have_text("Live updates on")
 
 
 def test_the_overview_draws_the_picture_and_the_created_banner_goes(app, browser, live_server, live, make_user):

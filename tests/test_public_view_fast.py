@@ -33,6 +33,7 @@ from sqlalchemy import text
 
 from maestro_web.extensions import db
 from maestro_web.graphs.services import remove_role
+from maestro_web.live_pages import tickets as live_tickets
 from maestro_web.live_publish import LivePublisher
 from maestro_web.models import Graph, ShareLink
 from maestro_web.models.base import utcnow
@@ -322,8 +323,8 @@ def test_share_viewed_events_of_one_link_are_coalesced_with_the_newest_count():
 
 
 def without_ticket(page: bytes) -> bytes:
-    """The page without its visitor's ticket (each view gets its own, after the cache)."""
-    return re.sub(rb'data-live-(ticket|expires)="[^"]*"', b"", page)
+    """The page without its visitor's ticket and replay point (each view gets its own, after the cache)."""
+    return re.sub(rb'data-live-(ticket|expires|since)="[^"]*"', b"", page)
 
 
 @dataclass
@@ -416,6 +417,24 @@ def test_each_view_of_a_cached_page_gets_its_own_ticket_for_its_link_only(app, o
     assert renewed.status_code == 200 and verify_ticket(renewed.json["ticket"], ring)["channels"] == [
         f"share:{made.id}"
     ]
+
+
+def test_each_view_of_a_cached_page_replays_from_just_before_its_own_request(app, owner, graph, cache_clock):
+    """A cached page's `data-live-since` is the view's own (docs/live.md): one kept from the first
+    render would replay ever more of the channel's history to every later visitor."""
+    made = make_link(app, graph, owner)
+
+    def since_of_a_view() -> tuple[float, int, float]:
+        before = time.time()
+        page = app.test_client().get(made.path).text
+        after = time.time()
+        found = re.search(r'data-live-since="([0-9]+)-([0-9]+)"', page)
+        assert found, "no data-live-since on the public page"
+        return before, int(found.group(1)), after
+
+    for before, since_ms, after in (since_of_a_view(), since_of_a_view()):
+        # Just before the request: the margin for clocks, and never later than the view itself.
+        assert before - live_tickets.SINCE_MARGIN_S - 0.05 <= since_ms / 1000 <= after - live_tickets.SINCE_MARGIN_S
 
 
 @pytest.mark.parametrize("suffix", ["", "/download.svg"])

@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from maestro_web.domain.access import authorize_graph
 from maestro_web.errors import json_error, refused_response
 from maestro_web.live_pages import live_bp
-from maestro_web.live_pages.tickets import user_ticket
+from maestro_web.live_pages.tickets import live_since, user_ticket
 from maestro_web.models import Graph, Role
 from maestro_web.refusals import Refused
 from maestro_web.security.session_jwt import current_user
@@ -62,3 +62,6 @@ def live_graph_context(graph_id: str) -> dict[str, Any]:
 def live_user_context() -> dict[str, Any]:
     """For pages that only follow the user's own channel (share lists)."""
     return {"ticket_url": url_for("live.ticket")}
+
+
+live_bp.add_app_template_global(live_since)

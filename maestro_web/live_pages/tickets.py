@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g
 
 from maestro_web.channels import graph_channel, share_channel, user_channel
 from maestro_web.models import Graph, User
@@ -46,3 +47,18 @@ def share_ticket(link_id: str) -> dict[str, Any]:
     (public.routes.public_page), so a busy link still renders its page once.
     """
     return _ticket_json(None, [share_channel(link_id)])
+
+
+# How far before the request's start a page's first subscription reaches back: room for the app's
+# clock running ahead of the live server's (or Redis's), which stamps the event ids.
+SINCE_MARGIN_S = 2.0
+
+
+def live_since() -> str:
+    """The event id a page's first subscriptions replay from (`data-live-since`): shortly before this
+    request began, so an event of anything that changed while the page was being read (a run finishing
+    between the picture and the run state, say) reaches the page even though it was published before
+    the page subscribed. Replaying an event the page already shows only refreshes it again."""
+    started = g.get("request_started")
+    elapsed = time.perf_counter() - started if started is not None else 0.0
+    return f"{int((time.time() - elapsed - SINCE_MARGIN_S) * 1000)}-0"

@@ -26,6 +26,7 @@ from maestro_web.security.short_codes import mint_view_receipt
 
 TICKET_MARK = "@@maestro-live-ticket@@"  # where the visitor's own ticket goes into a cached page
 TICKET_EXPIRES_MARK = "@@maestro-live-ticket-expires@@"
+SINCE_MARK = "@@maestro-live-since@@"  # and where this view's first event id (live_pages.routes.live_since)
 THEMES = ("light", "dark")  # an embed's `&theme=`; anything else follows the visitor's setting
 
 
@@ -123,6 +124,7 @@ class PublicPage:
         return {
             "ticket": TICKET_MARK,
             "expires_at": TICKET_EXPIRES_MARK,
+            "since": SINCE_MARK,
             "url": config["MAESTRO_LIVE_URL"],
             "channels": [share_channel(self.link_id)],
             "ticket_url": here.url("ticket"),

@@ -30,13 +30,13 @@ from werkzeug.wrappers import Response as AnyResponse
 from maestro_web import live_events
 from maestro_web.errors import error_page
 from maestro_web.extensions import csrf, db
-from maestro_web.live_pages.tickets import share_ticket
+from maestro_web.live_pages.tickets import live_since, share_ticket
 from maestro_web.metrics import app as app_metrics
 from maestro_web.models import Graph, ShareLink
 from maestro_web.models.share_rules import CountedView, Outcome, count_view, diagnose, picture_svg
 from maestro_web.public import passcode_gate, public_bp
 from maestro_web.public.downloads import FORMATS, download, png_answer
-from maestro_web.public.page import THEMES, TICKET_EXPIRES_MARK, TICKET_MARK, Address, PublicPage, Shown
+from maestro_web.public.page import SINCE_MARK, THEMES, TICKET_EXPIRES_MARK, TICKET_MARK, Address, PublicPage, Shown
 from maestro_web.public.page_cache import rendered
 from maestro_web.public.presenters import shown_fields
 from maestro_web.request_ids import trusted_request_id
@@ -350,8 +350,8 @@ def public_page(page: PublicPage, cached: bool = True) -> Response:
 
     The page is rendered from its page object alone (page.py), and cached under it (page_cache.py).
     Each answer carries a fresh live ticket for `share:<link>` (never one reused across a change of
-    the link, which a control event may have cut off): it goes into the rendered page afterwards, so
-    one cached page serves every visitor of the link.
+    the link, which a control event may have cut off), and the event id its first subscription replays
+    from: they go into the rendered page afterwards, so one cached page serves every visitor of the link.
     """
 
     def render() -> str:
@@ -364,5 +364,6 @@ def public_page(page: PublicPage, cached: bool = True) -> Response:
         response.get_data()
         .replace(TICKET_MARK.encode(), ticket["ticket"].encode())
         .replace(TICKET_EXPIRES_MARK.encode(), ticket["expires_at"].encode())
+        .replace(SINCE_MARK.encode(), live_since().encode())
     )
     return response
