@@ -63,10 +63,9 @@ ELEMENTS = frozenset(
     }
 )
 
-ATTRIBUTES = frozenset(
+# Attributes (and style properties) that hold lengths, coordinates or transforms.
+_NUMERIC = frozenset(
     {
-        "id",
-        "class",
         "x",
         "y",
         "x1",
@@ -86,50 +85,59 @@ ATTRIBUTES = frozenset(
         "points",
         "transform",
         "viewBox",
+        "stroke-width",
+        "stroke-dasharray",
+        "stroke-dashoffset",
+        "stroke-miterlimit",
+        "font-size",
+        "letter-spacing",
+        "dx",
+        "dy",
+        "textLength",
+        "markerWidth",
+        "markerHeight",
+        "refX",
+        "refY",
+        "gradientTransform",
+        "patternTransform",
+    }
+)
+
+# The allowed attributes: the numeric ones (their values checked as numbers), and the others.
+ATTRIBUTES = _NUMERIC | frozenset(
+    {
+        "id",
+        "class",
         "preserveAspectRatio",
         "version",
         "fill",
         "fill-opacity",
         "fill-rule",
         "stroke",
-        "stroke-width",
         "stroke-opacity",
-        "stroke-dasharray",
-        "stroke-dashoffset",
         "stroke-linecap",
         "stroke-linejoin",
-        "stroke-miterlimit",
         "opacity",
         "visibility",
         "display",
         "color",
         "font-family",
-        "font-size",
         "font-weight",
         "font-style",
         "text-anchor",
         "dominant-baseline",
         "alignment-baseline",
-        "letter-spacing",
-        "dx",
-        "dy",
         "rotate",
-        "textLength",
         "lengthAdjust",
         "marker-start",
         "marker-mid",
         "marker-end",
-        "markerWidth",
-        "markerHeight",
         "markerUnits",
-        "refX",
-        "refY",
         "orient",
         "offset",
         "stop-color",
         "stop-opacity",
         "gradientUnits",
-        "gradientTransform",
         "spreadMethod",
         "clip-path",
         "clipPathUnits",
@@ -137,7 +145,6 @@ ATTRIBUTES = frozenset(
         "mask",
         "maskUnits",
         "patternUnits",
-        "patternTransform",
         "role",
         "aria-label",
         "aria-hidden",
@@ -188,45 +195,6 @@ _LOCAL_URL = re.compile(r"url\(\s*['\"]?#[A-Za-z0-9_.:-]+['\"]?\s*\)")
 _DANGEROUS = re.compile(r"javascript:|vbscript:|data:|expression\s*\(|@import|\\|<|behavior\s*:", re.IGNORECASE)
 _FRAGMENT = re.compile(r"^#[A-Za-z0-9_.:-]{1,200}$")
 
-# Attributes (and style properties) that hold lengths, coordinates or transforms.
-_NUMERIC = frozenset(
-    {
-        "x",
-        "y",
-        "x1",
-        "y1",
-        "x2",
-        "y2",
-        "cx",
-        "cy",
-        "r",
-        "rx",
-        "ry",
-        "fx",
-        "fy",
-        "width",
-        "height",
-        "d",
-        "points",
-        "transform",
-        "viewBox",
-        "stroke-width",
-        "stroke-dasharray",
-        "stroke-dashoffset",
-        "stroke-miterlimit",
-        "font-size",
-        "letter-spacing",
-        "dx",
-        "dy",
-        "textLength",
-        "markerWidth",
-        "markerHeight",
-        "refX",
-        "refY",
-        "gradientTransform",
-        "patternTransform",
-    }
-)
 # A cheap first look (C only): seven digits before any point, or a positive exponent. Only a value it
 # matches has its numbers read one by one.
 _NUMBER_HINT = re.compile(r"(?<![\d.])\d{7}|\d[eE]\+?\d")

@@ -58,63 +58,6 @@ ELEMENTS = {
     "defs",
     "marker",
 }
-ATTRIBUTES = {
-    "id",
-    "class",
-    "x",
-    "y",
-    "x1",
-    "y1",
-    "x2",
-    "y2",
-    "cx",
-    "cy",
-    "r",
-    "rx",
-    "ry",
-    "width",
-    "height",
-    "d",
-    "points",
-    "viewBox",
-    "transform",
-    "fill",
-    "stroke",
-    "stroke-width",
-    "stroke-dasharray",
-    "stroke-linecap",
-    "stroke-linejoin",
-    "fill-opacity",
-    "stroke-opacity",
-    "opacity",
-    "fill-rule",
-    "font-family",
-    "font-size",
-    "font-weight",
-    "font-style",
-    "text-anchor",
-    "dominant-baseline",
-    "dx",
-    "dy",
-    "marker-start",
-    "marker-mid",
-    "marker-end",
-    "markerWidth",
-    "markerHeight",
-    "refX",
-    "refY",
-    "orient",
-    "markerUnits",
-    "preserveAspectRatio",
-    "role",
-    "data-node",
-    "data-kind",
-    "data-source",
-    "data-target",
-}
-_URL = re.compile(r"url\(", re.I)
-_LOCAL_URL = re.compile(r"\s*url\(\s*#[A-Za-z0-9_.:-]{1,100}\s*\)\s*")
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _NUMERIC = {
     "x",
     "y",
@@ -143,6 +86,39 @@ _NUMERIC = {
     "refX",
     "refY",
 }
+
+# The allowed attributes: the numeric ones (their values checked as numbers), and the others.
+ATTRIBUTES = _NUMERIC | {
+    "id",
+    "class",
+    "fill",
+    "stroke",
+    "stroke-linecap",
+    "stroke-linejoin",
+    "fill-opacity",
+    "stroke-opacity",
+    "opacity",
+    "fill-rule",
+    "font-family",
+    "font-weight",
+    "font-style",
+    "text-anchor",
+    "dominant-baseline",
+    "marker-start",
+    "marker-mid",
+    "marker-end",
+    "orient",
+    "markerUnits",
+    "preserveAspectRatio",
+    "role",
+    "data-node",
+    "data-kind",
+    "data-source",
+    "data-target",
+}
+_URL = re.compile(r"url\(", re.I)
+_LOCAL_URL = re.compile(r"\s*url\(\s*#[A-Za-z0-9_.:-]{1,100}\s*\)\s*")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _BAD_VALUE = re.compile(r"javascript:|expression|@import|\\", re.I)
 
 
