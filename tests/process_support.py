@@ -1,4 +1,5 @@
-"""Waiting for a process the tests started to answer over HTTP: the one helper for every start-up.
+"""Waiting for a process the tests started to answer over HTTP: the one helper for every start-up;
+and the environment of a production gunicorn the tests start.
 
 A process start-up is not a page (pages wait with Playwright's `expect`): it is polled, every tenth of
 a second, until its URL answers, and the wait fails at once with the process's log when it exits.
@@ -6,12 +7,17 @@ a second, until its URL answers, and the wait fails at once with the process's l
 
 from __future__ import annotations
 
+import os
+import secrets
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import requests
+from redis_support import REDIS_URL
+
+from maestro_web.config import SECRET_SPECS
 
 
 class DidNotAnswer(RuntimeError):
@@ -49,3 +55,23 @@ def wait_until_answers(
         if time.monotonic() >= deadline:
             raise DidNotAnswer(f"{what} did not answer {url} within {timeout} s:\n{logs()}")
         time.sleep(0.1)
+
+
+def production_environ(database_url: str, **settings: str) -> dict[str, str]:
+    """The environment of `python -m gunicorn app:app` as production runs it (maestro.env), on this
+    database and the tests' Redis, behind one trusted proxy, with fresh secrets and `settings` on top.
+    One worker: which of several accepts which connection is up to the kernel and a busy machine.
+    Nothing of the test process's own MAESTRO_ / FLASK_ settings leaks in."""
+    environ = {name: value for name, value in os.environ.items() if not name.startswith(("MAESTRO_", "FLASK_"))}
+    environ.update({spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS})
+    environ.update(
+        MAESTRO_ENV="production",
+        DATABASE_URL=database_url,
+        REDIS_URL=REDIS_URL,
+        MAESTRO_TRUSTED_PROXIES="1",
+        WEB_CONCURRENCY="1",
+        # gunicorn 27's control socket defaults to ~/.gunicorn/gunicorn.ctl, one for every run.
+        GUNICORN_CMD_ARGS="--no-control-socket",
+    )
+    environ.update(settings)
+    return environ

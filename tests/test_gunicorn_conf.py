@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import signal
 import socket
 import subprocess
@@ -19,10 +18,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from live_support import REDIS_URL, free_port, require_redis_or_skip
-from process_support import wait_until_answers
+from live_support import free_port, require_redis_or_skip
+from process_support import production_environ, wait_until_answers
 
-from maestro_web.config import SECRET_SPECS
 from maestro_web.gunicorn_hooks import logger_class, truncate_address
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,18 +33,11 @@ class Gunicorn:
         self.port = port
         self.log = tmp / "gunicorn.log"
         self.access_log = tmp / "access.log"
-        environ = {key: value for key, value in os.environ.items() if not key.startswith(("MAESTRO_", "FLASK_"))}
-        environ.update({spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS})
-        environ.update(
-            MAESTRO_ENV="production",
+        environ = production_environ(
+            database_url,
             MAESTRO_BASE_URL="https://maestro.example.com",
-            REDIS_URL=REDIS_URL,
-            DATABASE_URL=database_url,
-            MAESTRO_TRUSTED_PROXIES="1",
-            WEB_CONCURRENCY="1",
             GUNICORN_BIND=bind,
             GUNICORN_ACCESS_LOG=str(self.access_log),
-            GUNICORN_CMD_ARGS="--no-control-socket",
             **extra,
         )
         with open(self.log, "wb") as log_file:

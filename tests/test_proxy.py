@@ -27,11 +27,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from live_support import REDIS_URL, LiveClient, free_port, require_redis_or_skip, start_live_server
-from process_support import wait_until_answers
+from live_support import LiveClient, free_port, require_redis_or_skip, start_live_server
+from process_support import production_environ, wait_until_answers
 
 from bench import nginx_recipe
-from maestro_web.config import SECRET_SPECS
 from maestro_web.security.live_tickets import issue_ticket
 from maestro_web.security.signing import KeyRing
 from maestro_web.security.socket_tokens import issue_socket_token
@@ -93,31 +92,20 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     gunicorn_port, live_port, https_port, http_port = free_port(), free_port(), free_port(), free_port()
     base_url = f"https://127.0.0.1:{https_port}"
     certificate, key = nginx_recipe.self_signed_certificate(tmp)
-    secret_values = {spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS}
-    session = KeyRing("session", secret_values["MAESTRO_SECRETJWT"])
-    socket_ring = KeyRing("socket", secret_values["MAESTRO_SECRETJWT_SOCKET"])
-
-    environ = {key: value for key, value in os.environ.items() if not key.startswith(("MAESTRO_", "FLASK_"))}
-    environ.update(secret_values)
     # The recipe's maestro.env, with this run's ports; gunicorn.conf.py as the repo ships it (gthread,
-    # two threads a worker), with one worker: which of several workers accepts which connection is
-    # up to the kernel and a busy machine, so a lone worker keeps the control deterministic. Each of
-    # the 2 x cores + 1 workers of production falls the same way to GUNICORN_THREADS slow clients.
-    environ.update(
-        MAESTRO_ENV="production",
+    # two threads a worker), with one worker. Each of the 2 x cores + 1 workers of production falls
+    # the same way to GUNICORN_THREADS slow clients.
+    environ = production_environ(
+        database_url,
         MAESTRO_BASE_URL=base_url,
-        DATABASE_URL=database_url,
-        REDIS_URL=REDIS_URL,
-        MAESTRO_TRUSTED_PROXIES="1",
         MAESTRO_LOGIN_RATE_LIMIT="3 per minute",
         MAESTRO_LIVE_URL=f"wss://127.0.0.1:{https_port}/live",
         MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{live_port}/publish",
-        WEB_CONCURRENCY="1",
         GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}",
         GUNICORN_ACCESS_LOG="/dev/null",
-        # gunicorn 27's control socket defaults to ~/.gunicorn/gunicorn.ctl, one for every run.
-        GUNICORN_CMD_ARGS="--no-control-socket",
     )
+    session = KeyRing("session", environ["MAESTRO_SECRETJWT"])
+    socket_ring = KeyRing("socket", environ["MAESTRO_SECRETJWT_SOCKET"])
     gunicorn_log = tmp / "gunicorn.log"
     with open(gunicorn_log, "wb") as log_file:
         gunicorn = subprocess.Popen(

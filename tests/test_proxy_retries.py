@@ -11,7 +11,6 @@ with the same X-Request-ID, to the next server (the same gunicorn, as the recipe
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -23,10 +22,10 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import PASSWORD
-from live_support import REDIS_URL, free_port, require_redis_or_skip
+from live_support import free_port, require_redis_or_skip
+from process_support import production_environ
 
 from bench import nginx_recipe
-from maestro_web.config import SECRET_SPECS
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -128,20 +127,13 @@ def site(database_url: str, tmp_path: Path) -> Iterator[Site]:
     gunicorn_port, https_port, http_port = free_port(), free_port(), free_port()
     base_url = f"https://127.0.0.1:{https_port}"
     certificate, key = nginx_recipe.self_signed_certificate(tmp_path)
-    environ = {name: value for name, value in os.environ.items() if not name.startswith(("MAESTRO_", "FLASK_"))}
-    environ.update({spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS})
-    environ.update(
-        MAESTRO_ENV="production",
+    environ = production_environ(
+        database_url,
         MAESTRO_BASE_URL=base_url,
-        DATABASE_URL=database_url,
-        REDIS_URL=REDIS_URL,
-        MAESTRO_TRUSTED_PROXIES="1",
         MAESTRO_LIVE_URL=f"wss://127.0.0.1:{https_port}/live",
         MAESTRO_LIVE_PUBLISH_URL=f"http://127.0.0.1:{free_port()}/publish",
-        WEB_CONCURRENCY="1",
         GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}",
         GUNICORN_ACCESS_LOG="/dev/null",
-        GUNICORN_CMD_ARGS="--no-control-socket",
     )
     log = tmp_path / "gunicorn.log"
     dropper = DiesAfterCommitting(gunicorn_port)
