@@ -9,6 +9,10 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?= -n 2
 # Playwright's Python package must never download a browser: tests use Debian's /usr/bin/chromium.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+# Python writes its compiled modules (__pycache__, ignored by git) even where the environment says
+# not to: the tests start about a hundred processes that import the app, and each compiled all of
+# maestro_web again (0.3-0.5 s of CPU a start; docs/benchmarks.md "Test suite time").
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test test-sqlite test-postgres system-test worker clean
 

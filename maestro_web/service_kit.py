@@ -34,7 +34,6 @@ from maestro_web.security.signing import bearer_token
 
 log = logging.getLogger(__name__)
 
-COMMAND_TIMEOUT = 10.0
 ERROR_NAMES = {
     400: "bad_request",
     401: "unauthorized",
@@ -277,25 +276,6 @@ async def read_command(
     if not isinstance(body, dict):
         return json_error(422, "The body must be a JSON object.")
     return token, claims, body
-
-
-def post_command(url: str, token: str, body: dict[str, Any], *, service: str, thing: str, start: str) -> str | None:
-    """The app hands a command to a service (`POST {url}`, the command token): None when it took it
-    (202), else why not, for a person: "The `service` refused the `thing` (409): …", or that it
-    is not reachable and how to `start` it."""
-    request_id = current_request_id()
-    headers = {"Authorization": f"JWT {token}", **({REQUEST_ID_HEADER: request_id} if request_id else {})}
-    try:
-        response = requests.post(url, timeout=COMMAND_TIMEOUT, headers=headers, json=body)
-    except requests.RequestException:
-        return f"The {service} at {url.rsplit('/', 1)[0]} is not reachable; is `{start}` running?"
-    if response.status_code == 202:
-        return None
-    try:
-        said = str(response.json().get("message", ""))[:300]
-    except (ValueError, AttributeError):
-        said = ""
-    return f"The {service} refused the {thing} ({response.status_code}){': ' + said if said else '.'}"
 
 
 class CommandService:

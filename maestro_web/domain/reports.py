@@ -20,7 +20,7 @@ from maestro_web.models import Graph, GraphVersion, Report, User
 from maestro_web.receipts import commit_for_other_processes
 from maestro_web.reports.documents import MEDIA_TYPES, SUFFIXES
 from maestro_web.security import report_tokens
-from maestro_web.service_kit import post_command
+from maestro_web.service_commands import post_command
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 FORMAT_WORDS = {"pdf": "PDF", "xlsx": "Spreadsheet (XLSX)", "csv": "CSV"}

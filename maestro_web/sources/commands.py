@@ -12,7 +12,7 @@ from typing import Any
 
 from maestro_web.models import DiscoveryCrawl, DiscoverySource, User
 from maestro_web.security import discovery_tokens
-from maestro_web.service_kit import post_command
+from maestro_web.service_commands import post_command
 
 
 def send_crawl_command(
