@@ -11,7 +11,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -407,6 +407,26 @@ def browser() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def open_page(browser) -> Iterator[Callable[..., Any]]:
+    """`open_page(base, email=None)`: a desktop-sized page in a browser context of its own, logged in
+    through the login form when `email` is given. Every context the test opened is closed when it
+    ends, so no page stays connected to a live server or polls a later test's app."""
+    contexts: list[Any] = []
+
+    def open_one(base: str, email: str | None = None) -> Any:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        if email:
+            log_in(page, base, email)
+        return page
+
+    yield open_one
+    while contexts:
+        contexts.pop().close()
 
 
 class Shots:

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 import requests
-from conftest import PASSWORD, log_in
+from conftest import PASSWORD
 from discovery_app_support import ServiceProcess, start_discovery_service
 from live_support import free_port
 from playwright.sync_api import expect
+from worker_support import start_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -54,27 +54,9 @@ def service(app, live_server, live) -> Iterator[ServiceProcess]:
 
 @pytest.fixture
 def worker(app, live_server, live) -> Iterator[subprocess.Popen[str]]:
-    env = {
-        "PATH": os.environ["PATH"],
-        "MAESTRO_ENV": "testing",
-        "LOG_LEVEL": "WARNING",
-        "MAESTRO_SECRETJWT_ANALYTICS": app.config["KEY_RINGS"]["analytics"].current,
-        "MAESTRO_SECRETJWT_SOCKET": app.config["KEY_RINGS"]["socket"].current,
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "flask",
-        "analytics",
-        "worker",
-        "--url",
-        f"{live_server.url}/analytics",
-        "--live-publish-url",
-        live.publish_url,
-        "--poll-interval",
-        "0.5",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = start_worker(
+        app, live_server.url, "--poll-interval", "0.5", publish_url=live.publish_url, stdout=subprocess.DEVNULL
+    )
     yield process
     process.terminate()
     process.wait(timeout=20)
@@ -82,12 +64,6 @@ def worker(app, live_server, live) -> Iterator[subprocess.Popen[str]]:
 
 def shot(shots, page, name: str) -> None:
     shots(page, f"{name}.png", full_page=True)
-
-
-def logged_in_page(browser, base: str, email: str):
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    log_in(page, base, email)
-    return page
 
 
 def record_crawl_lines(page) -> None:
@@ -102,13 +78,13 @@ def record_crawl_lines(page) -> None:
 
 
 def test_paste_crawl_watch_the_picture_arrive_and_see_why(
-    shots, app, browser, live_server, live, service, worker, make_user, make_graph
+    shots, app, open_page, live_server, live, service, worker, make_user, make_graph
 ):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Shop", spec="web -> api")
 
-    sources = logged_in_page(browser, base, owner.email)
+    sources = open_page(base, owner.email)
     sources.goto(f"{base}/graphs/{graph.public_id}/sources")
     expect(sources.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
     sources.select_option("#kind", "compose")

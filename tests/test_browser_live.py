@@ -6,19 +6,16 @@ Waits are Playwright's auto-waiting `expect` only. Screenshots of the changed pa
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
 import requests
-from conftest import log_in
 from live_support import LiveProcess, free_port, start_live_server
 from playwright.sync_api import expect
 from share_support import draw, make_link
-from worker_support import post_result
+from worker_support import post_result, start_worker
 
 from maestro_web import live_events
 from maestro_web.extensions import db
@@ -48,28 +45,8 @@ def own_live(app, live_server) -> Iterator[LiveProcess]:
         yield server
 
 
-_contexts: list = []
-
-
-@pytest.fixture(autouse=True)
-def contexts() -> Iterator[None]:
-    """Every page a test opens is closed when it ends: none stays connected to a live server, or polls a later test's app."""
-    yield
-    while _contexts:
-        _contexts.pop().close()
-
-
 def shot(shots, page, name: str) -> None:
     shots(page, f"{name}.png", full_page=True)
-
-
-def new_page(browser, base: str, email: str | None = None):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    _contexts.append(context)
-    page = context.new_page()
-    if email:
-        log_in(page, base, email)
-    return page
 
 
 def mark_no_reload(page) -> None:
@@ -81,37 +58,14 @@ def mark_no_reload(page) -> None:
     }""")
 
 
-def start_worker(app, base: str, live: LiveProcess) -> subprocess.Popen[str]:
-    env = {
-        "PATH": os.environ["PATH"],
-        "MAESTRO_ENV": "testing",
-        "LOG_LEVEL": "WARNING",
-        "MAESTRO_SECRETJWT_ANALYTICS": app.config["KEY_RINGS"]["analytics"].current,
-        "MAESTRO_SECRETJWT_SOCKET": app.config["KEY_RINGS"]["socket"].current,
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "flask",
-        "analytics",
-        "worker",
-        "--url",
-        f"{base}/analytics",
-        "--live-publish-url",
-        live.publish_url,
-        "--once",
-    ]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 def test_a_graph_goes_from_queued_to_drawn_without_a_reload(
-    shots, app, browser, live_server, live, make_user, make_graph
+    shots, app, open_page, live_server, live, make_user, make_graph
 ):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Shop", spec="web [kind=frontend] -> api [kind=service]\napi -> db [kind=database]")
 
-    picture = new_page(browser, base, owner.email)
+    picture = open_page(base, owner.email)
     picture.goto(f"{base}/analytics/graphs/{graph.public_id}")
     expect(picture.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
     expect(picture.locator("[data-live-run-text]")).to_have_text("Queued for the analytics worker.")
@@ -127,7 +81,7 @@ def test_a_graph_goes_from_queued_to_drawn_without_a_reload(
     mark_no_reload(overview)
     shot(shots, overview, "overview-queued")
 
-    worker = start_worker(app, base, live)
+    worker = start_worker(app, base, "--once", publish_url=live.publish_url)
     try:
         expect(picture.locator("[data-live-picture] svg g.node").first).to_be_visible(timeout=60_000)
         expect(picture.locator("header.graph-head .badge")).to_have_attribute("data-status", "finished", timeout=WAIT)
@@ -146,7 +100,7 @@ def test_a_graph_goes_from_queued_to_drawn_without_a_reload(
 
 
 def test_the_owner_is_told_when_no_worker_claims_for_a_minute(
-    shots, app, browser, live_server, live, make_user, make_graph
+    shots, app, open_page, live_server, live, make_user, make_graph
 ):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
@@ -161,14 +115,14 @@ def test_the_owner_is_told_when_no_worker_claims_for_a_minute(
         run.queued_at = run.queued_at - timedelta(seconds=90)
         db.session.commit()
 
-    page = new_page(browser, base, owner.email)
+    page = open_page(base, owner.email)
     page.goto(f"{base}/graphs/{graph.public_id}")
     expect(page.locator("[data-live-no-worker]")).to_be_visible(timeout=WAIT)
     expect(page.locator("[data-live-no-worker]")).to_contain_text("No analytics worker has picked this up yet")
     expect(page.locator("[data-live-run-age]")).to_contain_text("queued 1 min")
     shot(shots, page, "overview-no-worker")
 
-    other = new_page(browser, base, reader.email)
+    other = open_page(base, reader.email)
     other.goto(f"{base}/analytics/graphs/{graph.public_id}")
     expect(other.locator("[data-live-run-age]")).to_contain_text("queued 1 min", timeout=WAIT)
     expect(other.locator("[data-live-no-worker]")).to_be_hidden()  # only those who can act are told
@@ -191,7 +145,7 @@ def post_picture(app, graph_id: str, label: str) -> None:
 
 
 def test_a_public_page_redraws_then_becomes_the_refusal_when_revoked(
-    shots, app, auth, client, browser, live_server, live, make_user, make_graph
+    shots, app, auth, client, open_page, live_server, live, make_user, make_graph
 ):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
@@ -199,7 +153,7 @@ def test_a_public_page_redraws_then_becomes_the_refusal_when_revoked(
     draw(app, graph.public_id)
     made = make_link(app, graph, owner)
 
-    visitor = new_page(browser, base)
+    visitor = open_page(base)
     visitor.goto(base + made.path)
     expect(visitor.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
     expect(visitor.locator("[data-live-picture] svg")).to_contain_text("checkout-api")
@@ -223,14 +177,14 @@ def test_a_public_page_redraws_then_becomes_the_refusal_when_revoked(
 
 
 def test_a_paused_embed_becomes_temporarily_unavailable(
-    app, auth, client, browser, live_server, live, make_user, make_graph
+    app, auth, client, open_page, live_server, live, make_user, make_graph
 ):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Shop", spec="web -> api")
     draw(app, graph.public_id)
     made = make_link(app, graph, owner)
-    visitor = new_page(browser, base)
+    visitor = open_page(base)
     visitor.goto(base + made.path.replace("?token=", "/embed?token="))
     expect(visitor.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
     auth.login(owner.email)
@@ -239,14 +193,14 @@ def test_a_paused_embed_becomes_temporarily_unavailable(
     expect(visitor.locator("main")).to_contain_text("Temporarily unavailable", timeout=WAIT)
 
 
-def test_the_shares_page_counts_views_as_they_happen(shots, app, browser, live_server, live, make_user, make_graph):
+def test_the_shares_page_counts_views_as_they_happen(shots, app, open_page, live_server, live, make_user, make_graph):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Shop", spec="web -> api")
     draw(app, graph.public_id)
     made = make_link(app, graph, owner, label="For the board")
 
-    page = new_page(browser, base, owner.email)
+    page = open_page(base, owner.email)
     page.goto(f"{base}/graphs/{graph.public_id}/shares")
     expect(page.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
     views = page.locator(f'[data-link-views="{made.id}"]')
@@ -274,7 +228,7 @@ def test_the_shares_page_counts_views_as_they_happen(shots, app, browser, live_s
 
 @pytest.mark.app_settings(MAESTRO_LIVE_URL=f"ws://127.0.0.1:{free_port()}/live")
 def test_without_a_live_server_pages_work_and_say_live_updates_off(
-    shots, app, browser, live_server, make_user, make_graph
+    shots, app, open_page, live_server, make_user, make_graph
 ):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
@@ -282,14 +236,14 @@ def test_without_a_live_server_pages_work_and_say_live_updates_off(
     draw(app, graph.public_id)
     made = make_link(app, graph, owner)
 
-    page = new_page(browser, base, owner.email)
+    page = open_page(base, owner.email)
     page.goto(f"{base}/analytics/graphs/{graph.public_id}")
     expect(page.locator("[data-live-picture] svg")).to_be_visible()
     expect(page.locator("[data-live-indicator]")).to_contain_text("Live updates off")
     expect(page.locator("[data-live]")).to_have_attribute("data-live-state", "off")
     shot(shots, page, "picture-live-off")
 
-    visitor = new_page(browser, base)
+    visitor = open_page(base)
     visitor.goto(base + made.path)
     expect(visitor.locator("[data-live-picture] svg")).to_be_visible()
     expect(visitor.locator("[data-live-indicator]")).to_contain_text("Live updates off")
@@ -299,7 +253,7 @@ def test_without_a_live_server_pages_work_and_say_live_updates_off(
 
 @pytest.mark.app_settings(**RESTART_SETTINGS, MAESTRO_LIVE_TICKET_TTL=62)
 def test_a_page_renews_its_ticket_and_reconnects_after_the_live_server_restarts(
-    app, browser, live_server, own_live, make_user, make_graph
+    app, open_page, live_server, own_live, make_user, make_graph
 ):
     base = live_server.url
     live = own_live
@@ -307,7 +261,7 @@ def test_a_page_renews_its_ticket_and_reconnects_after_the_live_server_restarts(
     graph = make_graph(owner, name="Shop", spec="web -> api")
     draw(app, graph.public_id)
     made = make_link(app, graph, owner)
-    page = new_page(browser, base, owner.email)
+    page = open_page(base, owner.email)
     page.goto(f"{base}/graphs/{graph.public_id}/shares")
     indicator = page.locator("[data-live-indicator]")
     expect(indicator).to_have_text("Live updates on", timeout=WAIT)
@@ -370,7 +324,7 @@ def published(app, action) -> Callable[[], None]:
 
 
 def test_a_run_finishing_while_the_picture_page_is_read_reaches_it_once_subscribed(
-    app, browser, live_server, live, make_user, make_graph, monkeypatch
+    app, open_page, live_server, live, make_user, make_graph, monkeypatch
 ):
     """The picture page reads the picture, then the run's state: a run finishing between the two reads
     shows as finished next to no picture, and its run.finished was published before the page
@@ -378,7 +332,7 @@ def test_a_run_finishing_while_the_picture_page_is_read_reaches_it_once_subscrib
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
     graph = make_graph(owner, name="Shop", spec="web -> api")
-    page = new_page(browser, base, owner.email)
+    page = open_page(base, owner.email)
     wrap = while_answering(published(app, lambda: post_picture(app, graph.public_id, "drawn-meanwhile")))
     monkeypatch.setattr(GraphResult, "latest_for", wrap(GraphResult.latest_for))
 
@@ -390,7 +344,7 @@ def test_a_run_finishing_while_the_picture_page_is_read_reaches_it_once_subscrib
 
 
 def test_a_picture_drawn_while_the_public_page_is_sent_reaches_it_once_subscribed(
-    app, browser, live_server, live, make_user, make_graph, monkeypatch
+    app, open_page, live_server, live, make_user, make_graph, monkeypatch
 ):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
@@ -407,17 +361,17 @@ def test_a_picture_drawn_while_the_public_page_is_sent_reaches_it_once_subscribe
     # The page is rendered; its ticket is the last thing the view adds before sending it.
     wrap = while_answering(published(app, redraw))
     monkeypatch.setattr(public_routes, "share_ticket", wrap(public_routes.share_ticket))
-    visitor = new_page(browser, base)
+    visitor = open_page(base)
     sent = visitor.goto(base + made.path).text()
     assert wrap.done == [None] and "checkout-api" in sent and "redrawn-meanwhile" not in sent
     expect(visitor.locator("[data-live-picture] svg")).to_contain_text("redrawn-meanwhile", timeout=WAIT)
     expect(visitor.locator("[data-live-indicator]")).to_have_text("Live updates on")
 
 
-def test_the_overview_draws_the_picture_and_the_created_banner_goes(app, browser, live_server, live, make_user):
+def test_the_overview_draws_the_picture_and_the_created_banner_goes(app, open_page, live_server, live, make_user):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
-    page = new_page(browser, base, owner.email)
+    page = open_page(base, owner.email)
     page.goto(f"{base}/graphs/new")
     page.fill("#name", "Shop")
     page.fill("#spec", "web -> api\napi -> db")
@@ -427,7 +381,7 @@ def test_the_overview_draws_the_picture_and_the_created_banner_goes(app, browser
     expect(page.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
     expect(page.locator(".overview-picture svg")).to_have_count(0)
     mark_no_reload(page)
-    worker = start_worker(app, base, live)
+    worker = start_worker(app, base, "--once", publish_url=live.publish_url)
     try:
         expect(page.locator(".overview-picture .panzoom svg g.node").first).to_be_visible(timeout=60_000)
         expect(banner).to_have_count(0, timeout=WAIT)  # "will draw it shortly" came true: it goes
@@ -439,7 +393,7 @@ def test_the_overview_draws_the_picture_and_the_created_banner_goes(app, browser
 
 
 def test_a_creator_losing_write_stops_their_link_live_on_every_open_page(
-    shots, app, auth, client, browser, live_server, live, make_user, make_graph
+    shots, app, auth, client, open_page, live_server, live, make_user, make_graph
 ):
     """The owners' tables (the Admin's "Links of this graph", the creator's "My shared links")
     and the link's page turn to "Stopped" with its reason, and the visitor's open page to the refusal,
@@ -452,13 +406,13 @@ def test_a_creator_losing_write_stops_their_link_live_on_every_open_page(
     made = make_link(app, graph, bob, label="Bob's link")
     reason = "Its creator no longer has Write on this graph."
 
-    admin = new_page(browser, base, owner.email)
+    admin = open_page(base, owner.email)
     admin.goto(f"{base}/graphs/{graph.public_id}/shares")
     link_page = admin.context.new_page()
     link_page.goto(f"{base}/graphs/{graph.public_id}/shares/{made.id}")
-    creator = new_page(browser, base, bob.email)
+    creator = open_page(base, bob.email)
     creator.goto(f"{base}/shares")
-    visitor = new_page(browser, base)
+    visitor = open_page(base)
     visitor.goto(base + made.path)
     for page in (admin, link_page, creator, visitor):
         expect(page.locator("[data-live-indicator]")).to_have_text("Live updates on", timeout=WAIT)
