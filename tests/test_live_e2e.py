@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
 import requests
 from conftest import PASSWORD
 from live_support import LiveClient, LiveProcess
+from worker_support import start_worker
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,29 +22,7 @@ pytestmark = pytest.mark.timeout(180)
 
 
 def worker_process(app, app_url: str, live: LiveProcess, *flags: str) -> subprocess.Popen[str]:
-    env = {
-        "PATH": os.environ["PATH"],
-        "MAESTRO_ENV": "testing",
-        "MAESTRO_SECRETJWT_ANALYTICS": app.config["KEY_RINGS"]["analytics"].current,
-        # The worker signs its own socket tokens; it never sees the user or session secrets.
-        "MAESTRO_SECRETJWT_SOCKET": app.config["KEY_RINGS"]["socket"].current,
-        "LOG_LEVEL": "WARNING",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "flask",
-        "analytics",
-        "worker",
-        "--url",
-        f"{app_url}/analytics",
-        "--live-publish-url",
-        live.publish_url,
-        "--retries",
-        "2",
-        *flags,
-    ]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return start_worker(app, app_url, "--retries", "2", *flags, publish_url=live.publish_url)
 
 
 def test_a_subscriber_sees_queued_claimed_progress_finished(app, live, live_server, make_user):

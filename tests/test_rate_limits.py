@@ -7,7 +7,6 @@ Each test uses its own key prefix, so parallel runs (and the other tests) never 
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,26 +164,20 @@ def test_retry_after_is_the_real_wait_during_a_database_outage(tmp_path, prefix)
 def test_the_account_limit_holds_across_gunicorn_workers(database_url, make_user, tmp_path):
     """The issue's measurement: with memory storage, five workers let one account try 44 passwords
     a minute against a limit of 10. With Redis the limit is one count for all workers."""
-    import secrets
     import signal
     import subprocess
     import sys
 
     import requests
     from mail_support import free_port
-    from process_support import wait_until_answers
-
-    from maestro_web.config import SECRET_SPECS
+    from process_support import production_environ, wait_until_answers
 
     make_user(email="ada@example.com")
     port = free_port()
-    environ = {key: value for key, value in os.environ.items() if not key.startswith(("MAESTRO_", "FLASK_"))}
-    environ.update({spec.env: secrets.token_urlsafe(48) for spec in SECRET_SPECS})
-    environ.update(
-        MAESTRO_ENV="production",
+    environ = production_environ(
+        database_url,
         MAESTRO_BASE_URL="https://maestro.example.com",
-        REDIS_URL=REDIS_URL,
-        DATABASE_URL=database_url,
+        MAESTRO_TRUSTED_PROXIES="0",  # the clients reach gunicorn itself
         MAESTRO_ACCOUNT_RATE_LIMIT="10 per minute",
         MAESTRO_LOGIN_RATE_LIMIT="1000 per minute",
         WEB_CONCURRENCY="4",

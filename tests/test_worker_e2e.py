@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 from collections import Counter
 
 import requests
 from sqlalchemy import select
-from worker_support import post_result
+from worker_support import post_result, worker_command
 
 from maestro_web import create_app
 from maestro_web.extensions import db
@@ -20,30 +19,8 @@ from maestro_web.security.worker_tokens import mint_worker_token
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def worker_command(app, url, *flags):
-    env = {
-        "PATH": os.environ["PATH"],
-        "MAESTRO_ENV": "testing",
-        "MAESTRO_SECRETJWT_ANALYTICS": app.config["KEY_RINGS"]["analytics"].current,
-        "LOG_LEVEL": "WARNING",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "flask",
-        "analytics",
-        "worker",
-        "--url",
-        f"{url}/analytics",
-        "--retries",
-        "2",
-        *flags,
-    ]
-    return command, env
-
-
 def run_worker(app, url, *flags, timeout=120):
-    command, env = worker_command(app, url, *flags)
+    command, env = worker_command(app, url, "--retries", "2", *flags)
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -82,7 +59,7 @@ def test_two_workers_ten_graphs_each_done_exactly_once(app, live_server, make_us
     [make_graph(owner, name=f"G{i}", spec=f"svc{i} -> db{i}\nsvc{i} -> cache") for i in range(10)]
     procs = []
     for _ in range(2):
-        command, env = worker_command(app, live_server.url, "--until-idle")
+        command, env = worker_command(app, live_server.url, "--retries", "2", "--until-idle")
         procs.append(
             subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         )

@@ -1,9 +1,12 @@
 """Posting a worker result as the reference worker does: with a token bound to the run and to the
-exact bytes of the body (worker_tokens.mint_result_token)."""
+exact bytes of the body (worker_tokens.mint_result_token); and the reference worker as a process."""
 
 from __future__ import annotations
 
 import json as jsonlib
+import os
+import subprocess
+import sys
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,3 +46,31 @@ def post_result(
         content_type=content_type or kind,
         headers={"Authorization": f"JWT {token}", **(headers or {})},
     )
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def worker_command(app: Any, url: str, *flags: str, publish_url: str | None = None) -> tuple[list[str], dict[str, str]]:
+    """`flask analytics worker` against the app at `url` (its base URL), and the environment it runs
+    in: the analytics secret only, and the socket secret when it publishes live events to
+    `publish_url` (it signs its own socket tokens; it never sees the user or session secrets)."""
+    rings = app.config["KEY_RINGS"]
+    env = {
+        "PATH": os.environ["PATH"],
+        "MAESTRO_ENV": "testing",
+        "LOG_LEVEL": "WARNING",
+        "MAESTRO_SECRETJWT_ANALYTICS": rings["analytics"].current,
+    }
+    command = [sys.executable, "-m", "flask", "analytics", "worker", "--url", f"{url}/analytics"]
+    if publish_url:
+        env["MAESTRO_SECRETJWT_SOCKET"] = rings["socket"].current
+        command += ["--live-publish-url", publish_url]
+    return [*command, *flags], env
+
+
+def start_worker(app: Any, url: str, *flags: str, publish_url: str | None = None, **options: Any) -> subprocess.Popen:
+    """The worker of worker_command as a running process (text pipes unless `options` say otherwise)."""
+    command, env = worker_command(app, url, *flags, publish_url=publish_url)
+    options = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **options}
+    return subprocess.Popen(command, cwd=ROOT, env=env, **options)
