@@ -25,6 +25,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from maestro_web.models.base import utcnow
+from maestro_web.receipts import when_committed
 
 log = logging.getLogger(__name__)
 
@@ -147,13 +148,39 @@ def send_mail(
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's target, for the thread
     settings = _settings(app)
-    future = _executor.submit(
-        _deliver, settings, Path(app.instance_path) / "outbox", to, subject, text, html, discard, headers, attachment
-    )
+    future: Future = Future()  # done once delivered, or cancelled with the work it was about
     with _pending_lock:
         _pending.add(future)
     future.add_done_callback(_forget)
+
+    def deliver() -> None:
+        if future.set_running_or_notify_cancel():
+            sent = _executor.submit(
+                _deliver,
+                settings,
+                Path(app.instance_path) / "outbox",
+                to,
+                subject,
+                text,
+                html,
+                discard,
+                headers,
+                attachment,
+            )
+            sent.add_done_callback(lambda done: _copy_outcome(done, future))
+
+    # Behind nginx a request's work is committed at its very end (receipts.py): the mail waits for
+    # that commit, and is never sent for work that was undone.
+    when_committed(deliver, dropped=future.cancel)
     return future
+
+
+def _copy_outcome(done: Future, future: Future) -> None:
+    error = done.exception()
+    if error is None:
+        future.set_result(done.result())
+    else:
+        future.set_exception(error)
 
 
 def _forget(future: Future) -> None:

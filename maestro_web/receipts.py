@@ -35,7 +35,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -76,6 +76,21 @@ class Armed:
     key: bytes
     deferred: bool = False  # the view committed (a flush until the end)
     visible: bool = False  # committed for real already (commit_for_other_processes), receipt pending
+    # What waits for the work to be committed (when_committed): each action, and what to do instead
+    # when the work is undone.
+    waiting: list[tuple[Callable[[], object], Callable[[], object] | None]] = field(default_factory=list)
+
+    def settled(self, committed: bool) -> None:
+        """The work was committed (run what waited for it) or undone (drop it); once."""
+        waiting, self.waiting = self.waiting, []
+        for action, dropped in waiting:
+            try:
+                if committed:
+                    action()
+                elif dropped is not None:
+                    dropped()
+            except Exception:
+                log.exception("An action waiting for request %s's commit failed", self.request_id)
 
 
 def init_app(app: Flask) -> None:
@@ -141,8 +156,22 @@ def _replay_or_arm() -> Response | None:
 
 
 def _disarm(_error: BaseException | None) -> None:
-    g.pop("receipt", None)
+    armed: Armed | None = g.pop("receipt", None)
     db.session.info.pop(SESSION_RECEIPT, None)
+    if armed is not None:
+        armed.settled(committed=False)  # never reached _settle: nothing of it was committed
+
+
+def when_committed(action: Callable[[], object], dropped: Callable[[], object] | None = None) -> None:
+    """Run `action` (a mail, say) once this request's work is committed for real: at once, unless a
+    receipt is armed. Then the view's commits are flushes until the receipt's commit at the very end
+    (`_settle`): `action` runs after that commit, and never when the work is undone instead (another
+    attempt of the request committed first, a database error, an error answer); `dropped` runs then."""
+    armed: Armed | None = db.session.info.get(SESSION_RECEIPT)
+    if armed is None:
+        action()
+    else:
+        armed.waiting.append((action, dropped))
 
 
 def commit_for_other_processes() -> None:
@@ -202,9 +231,11 @@ def _settle(app: Flask, finish_answer: Callable[[Response], Response], armed: Ar
     session = db.session
     session.info.pop(SESSION_RECEIPT, None)  # from here on, a commit is a commit
     if not (armed.deferred or armed.visible):
+        armed.settled(committed=True)  # nothing to wait for
         return response  # nothing was written: nothing to remember (nginx may do it again)
     if response.status_code >= 500 and not armed.visible:
         session.rollback()  # the error handlers rolled back already: nothing of it was committed
+        armed.settled(committed=False)
         return response
     try:
         receipt = session.get(RequestReceipt, armed.request_id) if armed.visible else None
@@ -217,15 +248,18 @@ def _settle(app: Flask, finish_answer: Callable[[Response], Response], armed: Ar
         session.commit()
     except IntegrityError:
         # Another attempt of this very request committed first (nginx gave up waiting on it): its
-        # work stands, this one's is undone, and its answer is this one's too.
+        # work stands (and its mail went), this one's is undone, and its answer is this one's too.
         session.rollback()
+        armed.settled(committed=False)
         first = RequestReceipt.get_by_request_id(armed.request_id)
         if first is None:
             raise
         return finish_answer(_answer_from(first, armed.fingerprint, armed.key))
     except OperationalError as exc:
         session.rollback()
+        armed.settled(committed=False)  # a second dispatch, if any, asks again
         # errors.py's answer (503, or a second dispatch when the connection was terminated).
         failed: Any = app.handle_user_exception(exc)
         return finish_answer(app.make_response(failed))
+    armed.settled(committed=True)
     return response

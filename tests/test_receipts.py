@@ -11,10 +11,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from conftest import ENGINE, api_headers
+from mail_support import SmtpServer
 from share_support import make_link
 
 from maestro_web.extensions import db
-from maestro_web.models import Graph, RequestReceipt, ShareLink
+from maestro_web.models import Graph, Invitation, RequestReceipt, ShareLink
 from maestro_web.models.base import utcnow
 
 pytestmark = pytest.mark.timeout(120)
@@ -193,3 +194,59 @@ def test_a_request_that_committed_before_its_connection_ended_is_not_dispatched_
     assert len(checkouts) == 2, checkouts  # no third: not dispatched again
     assert response.status_code == 503, response.get_data(as_text=True)
     assert graph_names(app) == ["Shop"]
+
+
+# --- mail waits for the commit -----------------------------------------------------------------------
+
+
+def invite_behind_nginx(client, headers: dict[str, str], graph_id: str, email: str, once: str):
+    return client.put(
+        f"/api/graphs/{graph_id}/roles",
+        headers={**headers, "X-Request-ID": once},
+        json={"email": email, "role": "read"},
+    )
+
+
+def invitations_to(app, email: str) -> int:
+    with app.app_context():
+        return len(db.session.scalars(sa.select(Invitation).where(Invitation.email == email)).all())
+
+
+@behind_nginx
+def test_a_write_behind_nginx_mails_once_committed_and_once_only(app, client, owner, make_graph):
+    """The invitation's mail goes out after the request's one commit, and its repeat (nginx's retry)
+    is answered from the receipt without a second mail."""
+    graph = make_graph(owner)
+    headers, once = api_headers(client, owner), request_id()
+    with SmtpServer() as smtp:
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
+        first = invite_behind_nginx(client, headers, graph.public_id, "nia@example.com", once)
+        again = invite_behind_nginx(client, headers, graph.public_id, "nia@example.com", once)
+        assert first.status_code == again.status_code == 202
+        assert [m["To"] for m in smtp.inbox.settle()] == ["nia@example.com"]
+    assert invitations_to(app, "nia@example.com") == 1
+
+
+@behind_nginx
+@pytest.mark.skipif(ENGINE != "postgresql", reason="SQLite lets no other connection write during the request")
+def test_a_write_whose_commit_loses_to_another_attempt_sends_no_mail(app, client, owner, make_graph, monkeypatch):
+    """Behind nginx a write commits at its very end, with its receipt (receipts.py). Here another
+    attempt of the same request commits its receipt first (nginx stopped waiting on this one): this
+    attempt's work is undone, so the invitation it would have mailed does not exist, and no mail goes."""
+    graph = make_graph(owner)
+    headers, once = api_headers(client, owner), request_id()
+    prune = RequestReceipt.prune
+
+    def the_other_attempt_commits_first(now=None) -> int:
+        with sa.orm.Session(db.engine) as other:  # its own connection, as another gunicorn's
+            other.add(RequestReceipt(request_id=once, status=202, fingerprint="0" * 64))
+            other.commit()
+        return prune(now)
+
+    monkeypatch.setattr(RequestReceipt, "prune", staticmethod(the_other_attempt_commits_first))
+    with SmtpServer() as smtp:
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
+        answer = invite_behind_nginx(client, headers, graph.public_id, "nia@example.com", once)
+        assert answer.status_code == 409, answer.text  # answered from the other attempt's receipt
+        assert smtp.inbox.settle() == []
+    assert invitations_to(app, "nia@example.com") == 0
