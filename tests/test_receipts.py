@@ -5,6 +5,7 @@ it committed anything is dispatched once more (maestro_web/receipts.py, redispat
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import timedelta
 
@@ -96,6 +97,56 @@ def test_receipts_older_than_a_day_are_dropped_by_the_next_write(app, client, ow
         assert [receipt.request_id for receipt in db.session.scalars(sa.select(RequestReceipt))] == [
             headers["X-Request-ID"]
         ]
+
+
+def old_receipts(app, count: int, **fields) -> list[str]:
+    """`count` receipts past their day, the oldest first; their request ids."""
+    ids = [f"old-{n}-{request_id()}" for n in range(count)]
+    with app.app_context():
+        for n, rid in enumerate(ids):
+            age = timedelta(days=1, minutes=count - n)
+            db.session.add(RequestReceipt(request_id=rid, status=200, created_at=utcnow() - age, **fields))
+        db.session.commit()
+    return ids
+
+
+def receipt_ids(app) -> set[str]:
+    with app.app_context():
+        return set(db.session.scalars(sa.select(RequestReceipt.request_id)))
+
+
+def test_a_prune_drops_a_bounded_batch_of_the_oldest(app):
+    ids = old_receipts(app, 5)
+    with app.app_context():
+        fresh = request_id()
+        db.session.add(RequestReceipt(request_id=fresh, status=200))
+        db.session.commit()
+        assert RequestReceipt.prune(limit=2) == 2
+        db.session.commit()
+    assert receipt_ids(app) == {*ids[2:], fresh}  # the two oldest went, nothing young
+
+
+@behind_nginx
+def test_views_with_no_write_in_between_prune_the_expired_receipts(app, client, owner, graph, monkeypatch):
+    """Behind nginx every counted view writes a receipt: a link viewed all day with no write anywhere
+    must not keep them. Every VIEWS_PER_PRUNE counted views (here 2) drop twice as many expired ones."""
+    from maestro_web import receipts
+
+    monkeypatch.setattr(receipts, "VIEWS_PER_PRUNE", 2)
+    monkeypatch.setattr(receipts, "_counted_views", itertools.count(1))
+    made = make_link(app, graph, owner)
+    with app.app_context():
+        link_row_id = ShareLink.get_by_public_id(made.id).id
+    ids = old_receipts(app, 6, share_link_id=link_row_id)
+    views = [request_id() for _ in range(4)]
+    for n, view in enumerate(views, start=1):
+        assert client.get(made.path, headers={"X-Request-ID": view}).status_code == 200
+        left = receipt_ids(app)
+        assert set(views[:n]) <= left  # a view's own receipt stays
+        # Nothing at the first view, the oldest four at the second, the last two at the fourth.
+        assert left & set(ids) == set(ids[{1: 0, 2: 4, 3: 4, 4: 6}[n] :])
+    with app.app_context():
+        assert ShareLink.get_by_public_id(made.id).view_count == 4
 
 
 @behind_nginx

@@ -12,21 +12,24 @@ committed; the repeat is then answered from the receipt instead of doing the wor
   itself (models/share_rules.py), so a view nginx sends again after the first instance counted it
   is shown without being counted a second time.
 
-Receipts older than a day are dropped on each write's receipt (`prune`): nginx retries within its
-proxy timeouts, seconds.
+Receipts older than a day are dropped (`prune`), a bounded batch at a time, oldest first: on each
+write's receipt, and after every VIEWS_PER_PRUNE counted views of a process (receipts.py), so a day of
+views with no write in it never leaves its receipts behind, nor one write to delete them all. nginx
+retries within its proxy timeouts, seconds.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, LargeBinary, String, delete
+from sqlalchemy import Connection, Integer, LargeBinary, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maestro_web.extensions import Model, db
 from maestro_web.models.base import UTCDateTime, utcnow
 
 KEPT_FOR = timedelta(days=1)
+PRUNE_BATCH = 1_000  # receipts dropped at most at once: a bounded statement on a request's path
 
 
 class RequestReceipt(Model):
@@ -49,8 +52,11 @@ class RequestReceipt(Model):
         return db.session.get(cls, request_id)
 
     @classmethod
-    def prune(cls, now: datetime | None = None) -> int:
-        """Drop the receipts older than KEPT_FOR (in the caller's transaction); how many."""
+    def prune(cls, now: datetime | None = None, limit: int = PRUNE_BATCH, connection: Connection | None = None) -> int:
+        """Drop up to `limit` of the receipts older than KEPT_FOR, oldest first, in the caller's
+        transaction (the session's, or `connection`'s); how many."""
         cutoff = (now or utcnow()) - KEPT_FOR
-        result = db.session.execute(delete(cls).where(cls.created_at < cutoff))
+        oldest = select(cls.request_id).where(cls.created_at < cutoff).order_by(cls.created_at).limit(limit)
+        statement = delete(cls).where(cls.request_id.in_(oldest.scalar_subquery()))
+        result = (connection or db.session).execute(statement)
         return int(getattr(result, "rowcount", 0) or 0)
