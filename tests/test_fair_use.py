@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from conftest import AuthActions, api_headers
 from sqlalchemy import func, select
-from worker_support import post_result
+from worker_support import claim_all_in_parallel, post_result
 
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphRun
@@ -162,41 +162,10 @@ def test_two_owners_with_backlogs_take_turns(app, client, make_user, make_graph)
 
 def test_parallel_claims_across_owners_never_share_a_run(app, live_server, make_user, make_graph):
     """The fair order stamps the owner's row in each claim: concurrent claimers still get a run each."""
-    import threading
-
-    import requests
-
     owners = [make_user(email=f"owner{n}@example.com") for n in range(3)]
     for n in range(15):
         make_graph(owners[n % 3], name=f"G{n}")
-    ring = app.config["KEY_RINGS"]["analytics"]
-    claimed: list[str] = []
-    failures: list[str] = []
-    lock = threading.Lock()
-
-    def claimer() -> None:
-        session = requests.Session()
-        while True:
-            response = session.post(
-                f"{live_server.url}/analytics/jobs/claim",
-                headers={"Authorization": f"JWT {mint_worker_token(ring)}"},
-                timeout=30,
-            )
-            if response.status_code == 204:
-                return
-            with lock:
-                if response.status_code != 200:  # an assert here would die with the thread, unseen
-                    failures.append(f"{response.status_code} {response.text[:200]}")
-                    return
-                claimed.append(response.json()["run_id"])
-
-    threads = [threading.Thread(target=claimer) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    assert failures == []
+    claimed = claim_all_in_parallel(app, live_server.url, 6)
     assert len(claimed) == 15 and len(set(claimed)) == 15
 
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 from collections import Counter
 
-import requests
 from sqlalchemy import select
-from worker_support import post_result, worker_command
+from worker_support import claim_all_in_parallel, post_result, worker_command
 
 from maestro_web import create_app
 from maestro_web.extensions import db
@@ -85,34 +83,7 @@ def test_parallel_claims_never_share_a_run(app, live_server, make_user, make_gra
     owner = make_user()
     for i in range(20):
         make_graph(owner, name=f"P{i}")
-    ring = app.config["KEY_RINGS"]["analytics"]
-    claimed: list[str] = []
-    failures: list[str] = []
-    lock = threading.Lock()
-
-    def claimer():
-        session = requests.Session()
-        while True:
-            response = session.post(
-                f"{live_server.url}/analytics/jobs/claim",
-                headers={"Authorization": f"JWT {mint_worker_token(ring)}"},
-                timeout=30,
-            )
-            if response.status_code == 204:
-                return
-            with lock:
-                if response.status_code != 200:  # an assert here would die with the thread, unseen
-                    failures.append(f"{response.status_code} {response.text[:200]}")
-                    return
-                claimed.append(response.json()["run_id"])
-
-    threads = [threading.Thread(target=claimer) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    assert failures == []
+    claimed = claim_all_in_parallel(app, live_server.url, 8)
     counts = Counter(claimed)
     assert len(claimed) == 20 and max(counts.values()) == 1
 

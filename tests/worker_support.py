@@ -7,11 +7,14 @@ import json as jsonlib
 import os
 import subprocess
 import sys
+import threading
 from typing import Any
 from urllib.parse import urlencode
 
+import requests
+
 from maestro_web.security.signing import KeyRing
-from maestro_web.security.worker_tokens import mint_result_token
+from maestro_web.security.worker_tokens import mint_result_token, mint_worker_token
 
 
 def encoded(json: Any = None, data: dict[str, Any] | bytes | str | None = None) -> tuple[bytes, str]:
@@ -74,3 +77,35 @@ def start_worker(app: Any, url: str, *flags: str, publish_url: str | None = None
     command, env = worker_command(app, url, *flags, publish_url=publish_url)
     options = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **options}
     return subprocess.Popen(command, cwd=ROOT, env=env, **options)
+
+
+def claim_all_in_parallel(app: Any, base: str, claimers: int) -> list[str]:
+    """`claimers` threads, each a worker claiming jobs over HTTP from the app at `base` until none is
+    left (204); the run ids claimed, in the order they were. Any other answer fails the caller."""
+    ring = app.config["KEY_RINGS"]["analytics"]
+    claimed: list[str] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def claimer() -> None:
+        session = requests.Session()
+        while True:
+            response = session.post(
+                f"{base}/analytics/jobs/claim", headers={"Authorization": f"JWT {mint_worker_token(ring)}"}, timeout=30
+            )
+            if response.status_code == 204:
+                return
+            with lock:
+                if response.status_code != 200:  # an assert here would die with the thread, unseen
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+                    return
+                claimed.append(response.json()["run_id"])
+
+    threads = [threading.Thread(target=claimer) for _ in range(claimers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    assert failures == []
+    return claimed
