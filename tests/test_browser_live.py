@@ -324,7 +324,7 @@ def published(app, action) -> Callable[[], None]:
 
 
 def test_a_run_finishing_while_the_picture_page_is_read_reaches_it_once_subscribed(
-    app, open_page, live_server, live, make_user, make_graph, monkeypatch
+    shots, app, open_page, live_server, live, make_user, make_graph, monkeypatch
 ):
     """The picture page reads the picture, then the run's state: a run finishing between the two reads
     shows as finished next to no picture, and its run.finished was published before the page
@@ -341,10 +341,11 @@ def test_a_run_finishing_while_the_picture_page_is_read_reaches_it_once_subscrib
     assert 'data-live-run-state="finished"' in sent and "drawn-meanwhile" not in sent  # finished, no picture
     expect(page.locator("[data-live-picture] svg")).to_contain_text("drawn-meanwhile", timeout=WAIT)
     expect(page.locator("[data-live-indicator]")).to_have_text("Live updates on")
+    shot(shots, page, "picture-drawn-while-read")
 
 
 def test_a_picture_drawn_while_the_public_page_is_sent_reaches_it_once_subscribed(
-    app, open_page, live_server, live, make_user, make_graph, monkeypatch
+    shots, app, open_page, live_server, live, make_user, make_graph, monkeypatch
 ):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")
@@ -366,6 +367,7 @@ def test_a_picture_drawn_while_the_public_page_is_sent_reaches_it_once_subscribe
     assert wrap.done == [None] and "checkout-api" in sent and "redrawn-meanwhile" not in sent
     expect(visitor.locator("[data-live-picture] svg")).to_contain_text("redrawn-meanwhile", timeout=WAIT)
     expect(visitor.locator("[data-live-indicator]")).to_have_text("Live updates on")
+    shot(shots, visitor, "public-drawn-while-sent")
 
 
 def test_the_overview_draws_the_picture_and_the_created_banner_goes(app, open_page, live_server, live, make_user):
