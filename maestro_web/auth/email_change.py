@@ -29,7 +29,7 @@ from maestro_web.models import EmailChange, User
 from maestro_web.models.base import utcnow
 from maestro_web.models.user import normalize_email
 from maestro_web.security.session_jwt import current_user, signed_in_user
-from maestro_web.web.headers import PRIVATE_HEADERS
+from maestro_web.web.headers import PRIVATE_HEADERS, keep_private
 from maestro_web.web.rate_limits import authenticate, hashed_key, spend_subject_try, subject_wait, too_many
 
 LINK_HOURS = 24
@@ -124,16 +124,16 @@ def _send_notice(user: User, new_email: str) -> None:
 
 
 def _dead_link_page() -> ResponseReturnValue:
-    response = error_page(
-        410,
-        f"Links to confirm a new address work once, for {LINK_HOURS} hours, and only the newest one. "
-        "Ask again on the account page.",
-        "This link has expired or was used",
-        show_status=False,
-        links=[(url_for("account.account"), "Your account", "button primary")],
+    return keep_private(
+        error_page(
+            410,
+            f"Links to confirm a new address work once, for {LINK_HOURS} hours, and only the newest one. "
+            "Ask again on the account page.",
+            "This link has expired or was used",
+            show_status=False,
+            links=[(url_for("account.account"), "Your account", "button primary")],
+        )
     )
-    response.headers.update(PRIVATE_HEADERS)
-    return response
 
 
 @auth_bp.route("/email/confirm", methods=["GET", "POST"])
@@ -148,14 +148,14 @@ def confirm_email() -> ResponseReturnValue:
         return _dead_link_page()
     taken = User.get_by_email(change.new_email)
     if taken is not None and taken.id != user.id:
-        response = error_page(
-            409,
-            "This address belongs to another account now; your address did not change.",
-            "This address is taken",
-            show_status=False,
+        return keep_private(
+            error_page(
+                409,
+                "This address belongs to another account now; your address did not change.",
+                "This address is taken",
+                show_status=False,
+            )
         )
-        response.headers.update(PRIVATE_HEADERS)
-        return response
     if request.method == "GET" or not form.validate_on_submit():
         return (
             render_template("auth/email_confirm.html", form=form, token=token, change=change, user=user),

@@ -30,7 +30,7 @@ from maestro_web.errors import error_page
 from maestro_web.extensions import db
 from maestro_web.models import Invitation, User
 from maestro_web.security.session_jwt import current_user, start_session
-from maestro_web.web.headers import PRIVATE_HEADERS
+from maestro_web.web.headers import PRIVATE_HEADERS, keep_private
 from maestro_web.web.rate_limits import register_rate_limits
 
 _LOGIN = ("Log in", "muted")
@@ -72,9 +72,7 @@ def _refusal(state: str) -> ResponseReturnValue:
     links = [(url_for("main.index"), "Home", "button primary")]
     if state == "accepted" and current_user() is None:
         links = [(url_for("auth.login"), "Log in", "button primary")]
-    response = error_page(status, message, title, links=links, show_status=False)
-    response.headers.update(PRIVATE_HEADERS)
-    return response
+    return keep_private(error_page(status, message, title, links=links, show_status=False))
 
 
 def _this_link() -> str:

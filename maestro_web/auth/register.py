@@ -31,7 +31,7 @@ from maestro_web.models.user import normalize_email
 from maestro_web.security import registration_tokens
 from maestro_web.security.registration_tokens import RegistrationTokenExpired, RegistrationTokenInvalid
 from maestro_web.security.session_jwt import current_user, start_session
-from maestro_web.web.headers import PRIVATE_HEADERS
+from maestro_web.web.headers import PRIVATE_HEADERS, keep_private
 from maestro_web.web.rate_limits import register_rate_limits
 
 LINK_HOURS = registration_tokens.LIFETIME // 3600
@@ -79,34 +79,34 @@ def request_registration(email: str, name: str) -> None:
 
 
 def _dead_link_page(status: int) -> ResponseReturnValue:
-    response = error_page(
-        status,
-        f"Links to finish an account work for {LINK_HOURS} hours. Register again to get a new one.",
-        "This link has expired or is not valid",
-        links=[
-            (url_for("auth.register"), "Register again", "button primary"),
-            (url_for("auth.login"), "Log in", "muted"),
-        ],
-        show_status=False,
+    return keep_private(
+        error_page(
+            status,
+            f"Links to finish an account work for {LINK_HOURS} hours. Register again to get a new one.",
+            "This link has expired or is not valid",
+            links=[
+                (url_for("auth.register"), "Register again", "button primary"),
+                (url_for("auth.login"), "Log in", "muted"),
+            ],
+            show_status=False,
+        )
     )
-    response.headers.update(PRIVATE_HEADERS)
-    return response
 
 
 def _already_registered_page() -> ResponseReturnValue:
     """The link was used (or the address registered since): nothing to finish, say where to go."""
-    response = error_page(
-        409,
-        "This address already has an account. Log in, or reset the password if you forgot it.",
-        "This account already exists",
-        links=[
-            (url_for("auth.login"), "Log in", "button primary"),
-            (url_for("auth.forgot"), "Reset the password", "muted"),
-        ],
-        show_status=False,
+    return keep_private(
+        error_page(
+            409,
+            "This address already has an account. Log in, or reset the password if you forgot it.",
+            "This account already exists",
+            links=[
+                (url_for("auth.login"), "Log in", "button primary"),
+                (url_for("auth.forgot"), "Reset the password", "muted"),
+            ],
+            show_status=False,
+        )
     )
-    response.headers.update(PRIVATE_HEADERS)
-    return response
 
 
 def _confirm_page(form: ConfirmRegistrationForm, email: str, status: int) -> ResponseReturnValue:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from werkzeug.wrappers import Response
 
 from maestro_web.auth import auth_bp
 from maestro_web.auth.forms import ForgotForm, ResetPasswordForm
@@ -28,7 +27,7 @@ from maestro_web.models import User
 from maestro_web.security import reset_tokens
 from maestro_web.security.reset_tokens import ResetTokenExpired, ResetTokenInvalid, ResetTokenUsed
 from maestro_web.security.session_jwt import clear_session_cookies
-from maestro_web.web.headers import PRIVATE_HEADERS
+from maestro_web.web.headers import PRIVATE_HEADERS, keep_private
 from maestro_web.web.rate_limits import (
     forgot_address_key,
     forgot_rate_limits,
@@ -78,18 +77,18 @@ def request_reset(email: str) -> None:
 def _dead_reset_link_page(status: int) -> ResponseReturnValue:
     """The one friendly page for a bad, expired or used link (never a form, never a 200)."""
     session.pop(SESSION_KEY, None)
-    response = error_page(
-        status,
-        f"Reset links work once, for {LINK_MINUTES} minutes, and only until the password is changed.",
-        "This reset link has expired or was already used",
-        links=[
-            (url_for("auth.forgot"), "Ask for a new link", "button primary"),
-            (url_for("auth.login"), "Back to log in", "muted"),
-        ],
-        show_status=False,
+    return keep_private(
+        error_page(
+            status,
+            f"Reset links work once, for {LINK_MINUTES} minutes, and only until the password is changed.",
+            "This reset link has expired or was already used",
+            links=[
+                (url_for("auth.forgot"), "Ask for a new link", "button primary"),
+                (url_for("auth.login"), "Back to log in", "muted"),
+            ],
+            show_status=False,
+        )
     )
-    response.headers.update(PRIVATE_HEADERS)
-    return response
 
 
 @auth_bp.errorhandler(ResetTokenInvalid)
@@ -111,9 +110,7 @@ def reset() -> ResponseReturnValue:
         # keep it for this browser only, and show the form at an address without it.
         reset_tokens.user_of_link_token(token)
         session[SESSION_KEY] = token
-        response: Response = redirect(url_for("auth.reset"), code=303)
-        response.headers.update(PRIVATE_HEADERS)
-        return response
+        return keep_private(redirect(url_for("auth.reset"), code=303))
     # Checked again on every view: it may have expired or been used since the link was opened.
     user = reset_tokens.user_of_link_token(session.get(SESSION_KEY))
     form = ResetPasswordForm()

@@ -4,9 +4,13 @@ and the policy that keeps an SVG document inert."""
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask import Response
+from werkzeug.wrappers import Response as AnyResponse
+
+R = TypeVar("R", bound=AnyResponse)  # a page, or a redirect (werkzeug's own class)
 
 # Set on every response unless a view set its own (register_security_headers in __init__.py).
 SECURITY_HEADERS = {
@@ -38,7 +42,7 @@ def app_security_headers(live_url: str) -> dict[str, str]:
     return {**SECURITY_HEADERS, "Content-Security-Policy": csp}
 
 
-def keep_private(response: Response) -> Response:
+def keep_private(response: R) -> R:
     response.headers.update(PRIVATE_HEADERS)
     return response
 
