@@ -28,7 +28,7 @@ import requests
 from conftest import ENGINE
 from flask import template_rendered
 from live_support import free_port
-from share_support import link_row, make_link
+from share_support import link_row, make_link, short_code
 from sqlalchemy import text
 
 from maestro_web.extensions import db
@@ -419,16 +419,25 @@ def test_each_view_of_a_cached_page_gets_its_own_ticket_for_its_link_only(app, o
     ]
 
 
-def test_each_view_of_a_cached_page_replays_from_just_before_its_own_request(app, owner, graph, cache_clock):
+@pytest.mark.parametrize("way", ["long link", "short link", "embed"])
+def test_each_view_of_a_cached_page_replays_from_just_before_its_own_request(app, owner, graph, cache_clock, way):
     """A cached page's `data-live-since` is the view's own (docs/live.md): one kept from the first
-    render would replay ever more of the channel's history to every later visitor."""
+    render would replay ever more of the channel's history to every later visitor. The same on every
+    way into the page, none of which may leave a mark unfilled."""
     made = make_link(app, graph, owner)
+    path = {
+        "long link": made.path,
+        "short link": f"/analytics/s/{short_code(app, made.id)}",
+        "embed": made.path.replace("?token=", "/embed?token="),
+    }[way]
 
     def since_of_a_view() -> tuple[float, int, float]:
         before = time.time()
-        page = app.test_client().get(made.path).text
+        answer = app.test_client().get(path)
         after = time.time()
-        found = re.search(r'data-live-since="([0-9]+)-([0-9]+)"', page)
+        assert answer.status_code == 200, answer.text
+        assert "@@maestro-" not in answer.text  # the ticket, its expiry and the since: all filled in
+        found = re.search(r'data-live-since="([0-9]+)-([0-9]+)"', answer.text)
         assert found, "no data-live-since on the public page"
         return before, int(found.group(1)), after
 

@@ -26,7 +26,7 @@ from maestro_web.security.short_codes import mint_view_receipt
 
 TICKET_MARK = "@@maestro-live-ticket@@"  # where the visitor's own ticket goes into a cached page
 TICKET_EXPIRES_MARK = "@@maestro-live-ticket-expires@@"
-SINCE_MARK = "@@maestro-live-since@@"  # and where this view's first event id (live_pages.routes.live_since)
+SINCE_MARK = "@@maestro-live-since@@"  # and where this view's first event id (live_pages.tickets.live_since)
 THEMES = ("light", "dark")  # an embed's `&theme=`; anything else follows the visitor's setting
 
 
