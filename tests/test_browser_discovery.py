@@ -6,7 +6,6 @@ live server, the discovery service and an analytics worker. Screenshots go to th
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 
@@ -20,7 +19,6 @@ from worker_support import start_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WAIT = 60_000  # ms: generous, the machine is shared
 
 COMPOSE = """services:

@@ -5,7 +5,6 @@ Waits are Playwright's auto-waiting `expect` only. Screenshots of the changed pa
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -25,7 +24,6 @@ from maestro_web.security.worker_tokens import mint_worker_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The restart test stops its live server: it has one of its own, on another port (the other tests share
 # the session's, `live`).
 RESTART_PORT = free_port()

@@ -7,7 +7,6 @@ run.queued → run.claimed → run.progress … → run.finished, published by t
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 import pytest
@@ -15,8 +14,6 @@ import requests
 from conftest import PASSWORD
 from live_support import LiveClient, LiveProcess
 from worker_support import start_worker
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 pytestmark = pytest.mark.timeout(180)
 

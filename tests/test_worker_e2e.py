@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections import Counter
 
 from sqlalchemy import select
-from worker_support import claim_all_in_parallel, post_result, worker_command
+from worker_support import ROOT, claim_all_in_parallel, post_result, worker_command
 
 from maestro_web import create_app
 from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, GraphRun
 from maestro_web.security.worker_tokens import mint_worker_token
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_worker(app, url, *flags, timeout=120):
