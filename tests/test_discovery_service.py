@@ -5,6 +5,7 @@ crawl never run twice, refused input failing the crawl by name; no token in any 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -131,6 +132,10 @@ def test_two_services_never_run_the_same_crawl(app, live_server, service, make_u
             assert answer.status_code == 202, answer.text
         last = wait_for_crawl(http, live_server.url, graph.public_id, source_id)
         assert last["status"] == "ok"
+        # The other service's job may ask for the input only after the crawl ended: wait for its word.
+        deadline = time.monotonic() + 30
+        while "was taken by another" not in service.logs() + second.logs() and time.monotonic() < deadline:
+            time.sleep(0.1)
         logs = service.logs() + second.logs()
         assert logs.count("was taken by another discovery process") == 1, logs
     versions = http.get(f"{live_server.url}/api/graphs/{graph.public_id}/versions", timeout=10).json()["items"]
