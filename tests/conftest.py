@@ -539,6 +539,20 @@ def try_the_example(page) -> None:
     page.click("text=Try an example")
 
 
+def ask_to_confirm(page, button):
+    """Click a button that asks first (templates/_confirm.html) once static/confirm.js has run, and
+    return the open dialog. The script is deferred: clicked before it ran, the button opens the no-JS
+    confirm page instead (the fallback a user gets, not the dialog the test looks at). Deferred
+    scripts run before DOMContentLoaded, so the click waits for that event of the page it is on."""
+    from playwright.sync_api import expect
+
+    page.wait_for_load_state("domcontentloaded")
+    button.click()
+    dialog = page.locator("dialog[open]")
+    expect(dialog).to_be_visible()
+    return dialog
+
+
 # --- the people and the graph most tests start from ----------------------------------------------
 # A module that needs another graph (or owner) defines its own fixture of the same name, which wins
 # in that module; `def graph(graph): ...` builds on this one.

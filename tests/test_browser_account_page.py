@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import PASSWORD, log_in
+from conftest import PASSWORD, ask_to_confirm, log_in
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -51,15 +51,15 @@ def test_create_copy_use_and_revoke_a_token(browser, live_server, make_user):
     assert token not in page.content()
 
     # Revoke asks first; Cancel changes nothing.
-    row.get_by_role("button", name="Revoke").click()
-    dialog = page.locator("dialog[open]")
+    dialog = ask_to_confirm(page, row.get_by_role("button", name="Revoke"))
     expect(dialog).to_contain_text("Revoke the token “report service”?")
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_have_count(0)
     assert api.get(f"{base}/api/me", headers={"Authorization": f"Bearer {token}"}).status == 200
 
-    row.get_by_role("button", name="Revoke").click()
-    page.locator("dialog[open]").get_by_role("button", name="Revoke the token").click()
+    ask_to_confirm(page, row.get_by_role("button", name="Revoke")).get_by_role(
+        "button", name="Revoke the token"
+    ).click()
     expect(page.locator(".flash")).to_contain_text("is revoked")
     expect(page.locator("#tokens li[data-token]")).to_have_count(0)
     assert api.get(f"{base}/api/me", headers={"Authorization": f"Bearer {token}"}).status == 401
@@ -82,8 +82,7 @@ def test_log_out_another_browser_from_the_account_page(browser, live_server, mak
     other = here.locator("#sessions li[data-session]", has_text="Firefox on macOS")
     expect(other).to_contain_text("last seen just now")
 
-    other.get_by_role("button", name="Log out").click()
-    here.locator("dialog[open]").get_by_role("button", name="Log out").click()
+    ask_to_confirm(here, other.get_by_role("button", name="Log out")).get_by_role("button", name="Log out").click()
     expect(here.locator(".flash")).to_contain_text("Firefox on macOS is logged out.")
     expect(sessions).to_have_count(1)
 
@@ -123,10 +122,8 @@ def test_screenshots_of_the_account_page(shots, browser, live_server, app, clien
                 shots(page.locator(f"#{part}"), f"account-{part}-{width}-{scheme}.png")
             if page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1"):
                 wide.append(f"{width} px ({scheme})")
-            page.locator("#sessions li[data-session]", has_text="Firefox on macOS").get_by_role(
-                "button", name="Log out"
-            ).click()
-            expect(page.locator("dialog[open]")).to_be_visible()
+            session = page.locator("#sessions li[data-session]", has_text="Firefox on macOS")
+            ask_to_confirm(page, session.get_by_role("button", name="Log out"))
             shots(page, f"account-confirm-{width}-{scheme}.png")
             context.close()
     phone.close()

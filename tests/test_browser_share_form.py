@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import log_in
+from conftest import ask_to_confirm, log_in
 from playwright.sync_api import expect
 from share_support import draw, link_row, make_link
 
@@ -81,7 +81,7 @@ def test_the_revoke_dialog_cancel_changes_nothing_confirm_revokes(app, browser, 
     page.goto(f"{site['shares']}/{board.id}")
     dialog = page.locator("dialog#confirm-revoke")
     expect(dialog).to_be_hidden()
-    page.locator("form[data-confirm] button", has_text="Revoke").click()
+    ask_to_confirm(page, page.locator("form[data-confirm] button", has_text="Revoke"))
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("It was opened 5 times")
     expect(dialog.locator("[data-confirm-cancel]")).to_be_focused()
@@ -89,23 +89,22 @@ def test_the_revoke_dialog_cancel_changes_nothing_confirm_revokes(app, browser, 
     expect(dialog).to_be_hidden()
     expect(page).to_have_url(f"{site['shares']}/{board.id}")
     assert link_row(app, board.id).revoked_at is None
-    page.locator("form[data-confirm] button", has_text="Revoke").click()
+    ask_to_confirm(page, page.locator("form[data-confirm] button", has_text="Revoke"))
     dialog.locator("button", has_text="Revoke the link").click()
     expect(page.locator(".flash")).to_contain_text("Link revoked")
     assert link_row(app, board.id).revoked_at is not None
     # Revoke all and removing access ask the same way, with their numbers.
     page.goto(site["shares"])
-    page.locator("form[data-confirm] button", has_text="Revoke all links of this graph").click()
+    ask_to_confirm(page, page.locator("form[data-confirm] button", has_text="Revoke all links of this graph"))
     expect(page.locator("dialog#confirm-revoke-all")).to_contain_text(
         "1 active link of this graph stops working immediately"
     )
     page.keyboard.press("Escape")
     expect(page.locator("dialog#confirm-revoke-all")).to_be_hidden()
     page.goto(f"{site['base']}/graphs/{site['graph'].public_id}/access")
-    page.locator("tr", has_text="Ana").locator("form[data-confirm] button").click()
-    expect(page.locator("dialog[open]")).to_contain_text(
-        "Ana loses access to “Web shop”; the 1 active link Ana created stops working."
-    )
+    expect(
+        ask_to_confirm(page, page.locator("tr", has_text="Ana").locator("form[data-confirm] button"))
+    ).to_contain_text("Ana loses access to “Web shop”; the 1 active link Ana created stops working.")
     page.close()
 
 
@@ -153,8 +152,7 @@ def test_screenshots_of_the_changed_pages(shots, browser, site):
                     page.check("#embeddable")
                     expect(page.locator("[data-local-time-of=custom_expiry]")).to_be_visible()
                 if extra == "dialog":
-                    page.locator("form[data-confirm] button", has_text="Revoke").click()
-                    expect(page.locator("dialog[open]")).to_be_visible()
+                    ask_to_confirm(page, page.locator("form[data-confirm] button", has_text="Revoke"))
                 shots(page, f"{name}-{width}-{scheme}.png", full_page=extra != "dialog")
                 if page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1"):
                     wide.append(f"{name} at {width} px ({scheme})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import ask_to_confirm
 from share_support import draw
 
 pytestmark = pytest.mark.browser
@@ -47,8 +48,8 @@ def test_owner_shares_visitor_sees_owner_revokes_visitor_sees_revoked(app, brows
     assert "expires" in visitor.text_content(".graph-head")
     assert visitor_context.cookies() == []
 
-    owner.click("main form[data-confirm] button:has-text('Revoke')")
-    owner.click("dialog[open] button:has-text('Revoke the link')")  # the confirmation
+    revoke = owner.locator("main form[data-confirm] button:has-text('Revoke')")
+    ask_to_confirm(owner, revoke).locator("button:has-text('Revoke the link')").click()  # the confirmation
     owner.wait_for_selector("text=Link revoked")
     response = visitor.reload()
     assert response.status == 410
