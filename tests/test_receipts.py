@@ -301,3 +301,23 @@ def test_a_write_whose_commit_loses_to_another_attempt_sends_no_mail(app, client
         assert answer.status_code == 409, answer.text  # answered from the other attempt's receipt
         assert smtp.inbox.settle() == []
     assert invitations_to(app, "nia@example.com") == 0
+
+
+@behind_nginx
+def test_a_write_whose_commit_fails_sends_no_mail_and_keeps_nothing(app, client, owner, make_graph, monkeypatch):
+    """The database fails at the request's one commit (its connection lost, say): the work is undone,
+    the answer is a 503 a client may retry, and the invitation that was not stored is not mailed."""
+    graph = make_graph(owner)
+    headers = api_headers(client, owner)
+
+    def the_database_goes_away(now=None) -> int:
+        raise sa.exc.OperationalError("DELETE FROM request_receipts", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(RequestReceipt, "prune", staticmethod(the_database_goes_away))
+    with SmtpServer() as smtp:
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port)
+        answer = invite_behind_nginx(client, headers, graph.public_id, "nia@example.com", request_id())
+        assert answer.status_code == 503, answer.text
+        assert "Retry-After" in answer.headers
+        assert smtp.inbox.settle() == []
+    assert invitations_to(app, "nia@example.com") == 0
