@@ -13,9 +13,12 @@ machine, for comparing two versions of the code (run it in each checkout). Every
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from bench.harness import (
     DEFAULT_POSTGRES_ADMIN_URL,
@@ -28,6 +31,24 @@ from bench.harness import (
     production_environ,
 )
 from bench.public_view import SharedGraph
+from maestro_web.models.base import utcnow
+
+
+def _unsigned_ticket() -> None:
+    from maestro_web.live_pages import tickets
+
+    def unsigned(ring: object, *, sub: str | None, channels: list[str], ttl: int = 600) -> tuple[str, datetime]:
+        return "x" * 160, utcnow() + timedelta(seconds=ttl)  # a signed ticket's length, no signature
+
+    tickets.issue_ticket = unsigned  # type: ignore[assignment]
+
+
+def _no_request_line() -> None:
+    logging.getLogger("maestro_web.request").disabled = True
+
+
+# What --without takes away (after the app is made, before the clock starts).
+WITHOUT: dict[str, Callable[[], None]] = {"ticket": _unsigned_ticket, "request-line": _no_request_line}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +60,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="as behind nginx: MAESTRO_TRUSTED_PROXIES=1 and a new X-Request-ID per view, so each "
         "view is counted with its receipt (maestro_web/receipts.py)",
+    )
+    parser.add_argument(
+        "--without",
+        choices=sorted(WITHOUT),
+        action="append",
+        default=[],
+        help="measure the view without one of its parts (repeatable), to weigh it: the visitor's live "
+        "ticket signed as a fixed string, or the app's request log line disabled. For measuring only.",
     )
     args = parser.parse_args(argv)
     from werkzeug.test import EnvironBuilder
@@ -71,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                 if statuses != ["200 OK"]:
                     raise RuntimeError(f"the public view answered {statuses}")
 
+            for part in args.without:
+                WITHOUT[part]()
             for _ in range(200):  # warm: statements prepared, page cached
                 view()
             before = shared.view_count()
@@ -88,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_description()
     print(
         f"code {machine['code']}, {machine['date']}: app CPU per public view {sorted(results)[len(results) // 2]:.0f} µs "
-        f"(rounds: {', '.join(f'{r:.0f}' for r in results)}){' behind nginx' if args.behind_nginx else ''}; {counted} views counted of {args.views * args.rounds}"
+        f"(rounds: {', '.join(f'{r:.0f}' for r in results)}){' behind nginx' if args.behind_nginx else ''}{''.join(f' without {part}' for part in args.without)}; {counted} views counted of {args.views * args.rounds}"
     )
     return 0 if counted == args.views * args.rounds else 1
 
