@@ -5,6 +5,7 @@ Waits are Playwright's auto-waiting `expect` only. Screenshots of the changed pa
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -21,6 +22,7 @@ from maestro_web.extensions import db
 from maestro_web.models import Graph, GraphResult, Role
 from maestro_web.public import routes as public_routes
 from maestro_web.security.worker_tokens import mint_worker_token
+from maestro_web.shares import routes as shares_routes
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -366,6 +368,40 @@ def test_a_picture_drawn_while_the_public_page_is_sent_reaches_it_once_subscribe
     expect(visitor.locator("[data-live-picture] svg")).to_contain_text("redrawn-meanwhile", timeout=WAIT)
     expect(visitor.locator("[data-live-indicator]")).to_have_text("Live updates on")
     shot(shots, visitor, "public-drawn-while-sent")
+
+
+@pytest.mark.parametrize(
+    ("page_of", "reads_the_links"),
+    [
+        (lambda graph: f"/graphs/{graph.public_id}/shares", "links_of_graph"),
+        (lambda graph: "/shares", "links_of_user"),
+    ],
+    ids=["graph's shares", "my shared links"],
+)
+def test_a_view_counted_while_a_share_list_is_read_reaches_it_once_subscribed(
+    app, open_page, live_server, live, make_user, make_graph, monkeypatch, page_of, reads_the_links
+):
+    """A share list reads its links, then renders them: a view counted in between is missing from the
+    page, and its share.viewed was published before the page subscribed. The list's first
+    subscription replays from just before its request (data-live-since), so the count catches up."""
+    base = live_server.url
+    owner = make_user(email="owner@example.com", name="Owner")
+    graph = make_graph(owner, name="Shop", spec="web -> api")
+    draw(app, graph.public_id)
+    made = make_link(app, graph, owner, label="For the board")
+
+    def a_visitor_opens_the_link() -> None:
+        assert app.test_client().get(made.path).status_code == 200
+
+    wrap = while_answering(published(app, a_visitor_opens_the_link))
+    monkeypatch.setattr(shares_routes, reads_the_links, wrap(getattr(shares_routes, reads_the_links)))
+    page = open_page(base, owner.email)
+    sent = page.goto(base + page_of(graph)).text()
+    assert wrap.done == [None]  # the view was counted after the list was read:
+    assert re.search(rf'data-link-views="{made.id}"[^>]*>0<', sent)  # the page was sent with none
+    views = page.locator(f'[data-link-views="{made.id}"]')
+    expect(views).to_have_text("1", timeout=WAIT)
+    expect(page.locator("[data-live-indicator]")).to_have_text("Live updates on")
 
 
 def test_the_overview_draws_the_picture_and_the_created_banner_goes(app, open_page, live_server, live, make_user):
