@@ -530,6 +530,16 @@ def log_in(
         page.wait_for_url(f"{base}{landing}", timeout=timeout)
 
 
+def scripts_ready(page) -> None:
+    """Wait until the deferred scripts of the page's document have run, before acting on what only a
+    script makes work (a copy button, a listener). page.goto(), reload() and wait_for_url() wait for the
+    load event already; after a click or a submit that navigated, Playwright can act on the new page as
+    soon as its HTML is parsed, before them. Deferred scripts run just before DOMContentLoaded. Call it
+    once the new page is known to be there (an `expect` on something only it has): before that, the
+    event waited for may be the old page's."""
+    page.wait_for_load_state("domcontentloaded")
+
+
 def try_the_example(page) -> None:
     """Click "Try an example" once static/spec-editor.js has set the editor up (its gutter is there):
     the script is deferred, and Playwright can click before it ran, when nothing answers the click."""

@@ -1,7 +1,8 @@
 """The Account page in a real headless Chromium: a personal API token created, copied, used and revoked;
 another browser logged out from here; screenshots at 1280 and 390 px, light and dark.
 
-Every wait is Playwright's auto-waiting `expect`.
+Every wait is Playwright's auto-waiting `expect`, or the page's DOMContentLoaded before a click that a
+deferred script answers (conftest.scripts_ready, conftest.ask_to_confirm).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import PASSWORD, ask_to_confirm, log_in
+from conftest import PASSWORD, ask_to_confirm, log_in, scripts_ready
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -34,6 +35,8 @@ def test_create_copy_use_and_revoke_a_token(browser, live_server, make_user):
     token = shown.input_value()
     assert token.count(".") == 2
 
+    # The page is the answer to the POST: the copy button answers once static/copy.js has run.
+    scripts_ready(page)
     page.click("#new-token button[data-copy]")
     expect(page.locator("#new-token button[data-copy]")).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == token
