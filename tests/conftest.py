@@ -552,11 +552,11 @@ def try_the_example(page) -> None:
 def ask_to_confirm(page, button):
     """Click a button that asks first (templates/_confirm.html) once static/confirm.js has run, and
     return the open dialog. The script is deferred: clicked before it ran, the button opens the no-JS
-    confirm page instead (the fallback a user gets, not the dialog the test looks at). Deferred
-    scripts run before DOMContentLoaded, so the click waits for that event of the page it is on."""
+    confirm page instead (the fallback a user gets, not the dialog the test looks at). So the click
+    waits for scripts_ready(page), and, like it, comes once the page is known to be there."""
     from playwright.sync_api import expect
 
-    page.wait_for_load_state("domcontentloaded")
+    scripts_ready(page)
     button.click()
     dialog = page.locator("dialog[open]")
     expect(dialog).to_be_visible()
