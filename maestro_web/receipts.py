@@ -46,7 +46,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from maestro_web.errors import json_error
 from maestro_web.extensions import SESSION_RECEIPT, db
 from maestro_web.models.receipt import RequestReceipt
-from maestro_web.redispatch import kept_body
+from maestro_web.redispatch import kept_body, note_commit_with_receipt
 from maestro_web.request_ids import trusted_request_id
 
 log = logging.getLogger(__name__)
@@ -277,6 +277,7 @@ def _settle(app: Flask, finish_answer: Callable[[Response], Response], armed: Ar
     except OperationalError as exc:
         session.rollback()
         armed.settled(committed=False)  # a second dispatch, if any, asks again
+        note_commit_with_receipt()
         # errors.py's answer (503, or a second dispatch when the connection was terminated).
         failed: Any = app.handle_user_exception(exc)
         return finish_answer(app.make_response(failed))

@@ -1,12 +1,22 @@
 """A request whose database connection the administrator ended is dispatched once more.
 
 `pg_terminate_backend` (or a fast shutdown) ends a connection that `pool_pre_ping` had just passed:
-the request's next statement fails with SQLSTATE 57P01 (admin_shutdown), and everything its open
-transaction did is rolled back by the server. When the request committed nothing before (no commit
+the request's next statement fails, and everything its open transaction did is rolled back by the
+server. It fails in one of two ways. Usually with SQLSTATE 57P01 (admin_shutdown), the server's
+goodbye. Or, when the backend had already gone before the statement was sent, with the driver's
+"server closed the connection unexpectedly" and no SQLSTATE: the statement's bytes met a closed
+socket, whose reset dropped the goodbye unread (the soak met it in about 1 in 60 terminated requests).
+Either way nothing of the transaction is left. When the request committed nothing before (no commit
 on the app's session, no view counted), it is as if it never ran: `Redispatch` runs the whole request
 again, before_request and after_request hooks included, on a new connection (SQLAlchemy has thrown
-the terminated pool's connections away), and the client never sees the 503. Once only; any other
-error keeps its answer (a lost connection may have committed before it broke).
+the terminated pool's connections away), and the client never sees the 503. Once only.
+
+Any other error keeps its answer, because the work may have been done: a connection lost at COMMIT
+(the server may have committed before it broke), unless that COMMIT carried the request's receipt
+(behind nginx, receipts.py: the second dispatch then answers from the receipt if it is there), and
+a lost connection while a write outside the session's transaction was in flight (a view's count,
+which commits by itself: models/counting.py), unless it is 57P01, which PostgreSQL acts on only when
+the statement has not finished.
 
 The request's body is kept as the app reads it (`Recording`, bounded by MAX_CONTENT_LENGTH), never
 read ahead: a route that refuses a body by its announced length (the worker's 413) answers without
@@ -52,16 +62,37 @@ def note_committed() -> None:
     g.request_committed = True
 
 
+def note_write_outside_the_session() -> None:
+    """A write that commits by itself is about to run (a view's count): from here on, only 57P01 says
+    that a lost connection undid it."""
+    g.wrote_outside_the_session = True
+
+
+def note_commit_with_receipt() -> None:
+    """The COMMIT about to be answered carried the request's receipt (receipts.py): if it went through,
+    a second dispatch finds the receipt and answers from it instead of doing the work again."""
+    g.commit_with_receipt = True
+
+
 def ask_again_if_terminated(exc: DBAPIError) -> bool:
     """Called by the 503 handler: ask for a second dispatch when `exc` is a terminated connection and
     this request committed nothing; True if asked."""
     environ = request.environ
     if (BODY_KEY + ".max") not in environ or environ.get(AGAIN_KEY) is not None:
         return False  # not under Redispatch, or this is the second dispatch already
-    if getattr(exc.orig, "sqlstate", None) != ADMIN_SHUTDOWN or g.get("request_committed"):
+    if g.get("request_committed") or not _undone(exc):
         return False
     environ[AGAIN_KEY] = True
     return True
+
+
+def _undone(exc: DBAPIError) -> bool:
+    """Whether `exc` proves the request's work undone on the server (the module's docstring)."""
+    if getattr(exc.orig, "sqlstate", None) == ADMIN_SHUTDOWN:
+        return True
+    sent_a_statement = exc.statement is not None  # None: the connection broke at COMMIT (or before any)
+    unsure = not sent_a_statement and not g.get("commit_with_receipt")
+    return exc.connection_invalidated and not unsure and not g.get("wrote_outside_the_session")
 
 
 def kept_body(environ: dict[str, Any]) -> bytes | None:

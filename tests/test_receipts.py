@@ -6,17 +6,20 @@ it committed anything is dispatched once more (maestro_web/receipts.py, redispat
 from __future__ import annotations
 
 import itertools
+import os
+import socket
 import uuid
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from conftest import ENGINE, api_headers
+from flask import has_request_context, request
 from mail_support import SmtpServer
 from share_support import make_link
 
 from maestro_web.extensions import db
-from maestro_web.models import Graph, Invitation, RequestReceipt, ShareLink
+from maestro_web.models import Graph, Invitation, RequestReceipt, ShareLink, counting
 from maestro_web.models.base import utcnow
 
 pytestmark = pytest.mark.timeout(120)
@@ -245,6 +248,109 @@ def test_a_request_that_committed_before_its_connection_ended_is_not_dispatched_
     assert len(checkouts) == 2, checkouts  # no third: not dispatched again
     assert response.status_code == 503, response.get_data(as_text=True)
     assert graph_names(app) == ["Shop"]
+
+
+def close_its_socket(dbapi_connection) -> None:
+    """End a PostgreSQL connection from the app's side, as a reset does: its next statement fails with
+    "server closed the connection unexpectedly" and no SQLSTATE, and the server rolls back what its
+    transaction did (the soak met this after pg_terminate_backend when the server's goodbye was lost)."""
+    fd = dbapi_connection.pgconn.socket
+    with socket.socket(fileno=os.dup(fd)) as same:
+        same.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture
+def break_once(app):
+    """break_once(event, when=...): the first time the app's engine fires `event` (and `when` holds),
+    its connection's socket is closed; yields the list of the connections broken."""
+    with app.app_context():
+        engine = db.engine
+    listening: list[tuple[str, object]] = []
+    broken: list[int] = []
+
+    def listen(name: str, when=lambda: True):
+        def handler(connection, *args) -> None:
+            if not broken and when():
+                dbapi_connection = connection if name == "checkout" else connection.connection.dbapi_connection
+                broken.append(dbapi_connection.info.backend_pid)
+                close_its_socket(dbapi_connection)
+
+        sa.event.listen(engine, name, handler)
+        listening.append((name, handler))
+        return broken
+
+    yield listen
+    for name, handler in listening:
+        sa.event.remove(engine, name, handler)
+
+
+@behind_nginx
+@pytest.mark.skipif(ENGINE != "postgresql", reason="a PostgreSQL connection's socket")
+def test_a_request_whose_connection_was_found_closed_is_dispatched_again(app, client, owner, break_once, caplog):
+    """The statement met a closed connection (no 57P01 came with it): nothing of the transaction is
+    left on the server, nothing was committed, so the request runs again."""
+    headers = api_headers(client, owner)
+    url = client.post("/api/graphs", headers=headers, json={"name": "Shop"}).headers["Location"]
+    broken = break_once("checkout")
+    response = client.patch(url, headers={**headers, "X-Request-ID": request_id()}, json={"name": "Shop 2"})
+    assert broken, "no connection was checked out"
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert graph_names(app) == ["Shop 2"]
+    assert len([r for r in caplog.records if r.name == "maestro_web.redispatch"]) == 1
+
+
+@behind_nginx
+@pytest.mark.skipif(ENGINE != "postgresql", reason="a PostgreSQL connection's socket")
+def test_a_write_whose_commit_met_a_closed_connection_runs_again_under_its_receipt(
+    app, client, owner, break_once, caplog
+):
+    """Behind nginx the COMMIT carries the request's receipt: a second dispatch would find the receipt
+    had it gone through. It had not here (the socket closed first), so the work is done once, by the
+    second dispatch."""
+    headers = api_headers(client, owner)
+    broken = break_once("commit", when=lambda: has_request_context() and request.method == "POST")
+    response = client.post("/api/graphs", headers={**headers, "X-Request-ID": request_id()}, json={"name": "Shop"})
+    assert broken
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert graph_names(app) == ["Shop"]
+    assert len([r for r in caplog.records if r.name == "maestro_web.redispatch"]) == 1
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="a PostgreSQL connection's socket")
+def test_without_a_receipt_a_commit_that_met_a_closed_connection_is_not_run_again(app, client, owner, break_once):
+    """Without nginx's request id there is no receipt: a connection lost at COMMIT may have committed
+    first, so the answer is 503 and the request is not run again (here it had not committed)."""
+    headers = api_headers(client, owner)
+    broken = break_once("commit", when=lambda: has_request_context() and request.method == "POST")
+    response = client.post("/api/graphs", headers=headers, json={"name": "Shop"})
+    assert broken
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert graph_names(app) == []
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="a PostgreSQL connection's socket")
+def test_a_view_whose_count_met_a_closed_connection_is_not_counted_twice(app, client, owner, graph):
+    """A view's count commits by itself (models/counting.py): a connection lost under it may have
+    counted, so only 57P01 (which says it did not) runs the request again; this is a 503."""
+    made = make_link(app, graph, owner)
+    with app.app_context():
+        engine = counting.counting_engine()
+    broken: list[int] = []
+
+    def break_it(dbapi_connection, record, proxy) -> None:
+        if not broken:
+            broken.append(dbapi_connection.info.backend_pid)
+            close_its_socket(dbapi_connection)
+
+    sa.event.listen(engine, "checkout", break_it)  # after the pool's own liveness check
+    try:
+        response = client.get(made.path)
+    finally:
+        sa.event.remove(engine, "checkout", break_it)
+    assert broken
+    assert response.status_code == 503
+    with app.app_context():
+        assert ShareLink.get_by_public_id(made.id).view_count == 0
 
 
 # --- mail waits for the commit -----------------------------------------------------------------------

@@ -27,7 +27,7 @@ from flask import Response, abort, current_app, g, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response as AnyResponse
 
-from maestro_web import live_events, receipts
+from maestro_web import live_events, receipts, redispatch
 from maestro_web.errors import error_page
 from maestro_web.extensions import csrf, db
 from maestro_web.live_pages.tickets import live_since, share_ticket
@@ -171,11 +171,14 @@ def count_or_refusal(graph_id: str, embed: bool, page: bool = False) -> CountedV
     jti = g.share_claims["jti"]
     presented = passcode_gate.presented_hash(jti)
     request_id = trusted_request_id()  # nginx's retry of a counted view is not counted again
+    redispatch.note_write_outside_the_session()
     for _ in range(2):
         counted = count_view(jti, graph_id, presented, request_id)
         if counted is not None:
-            if request_id is not None:
-                receipts.note_counted_view()
+            if request_id is None:
+                redispatch.note_committed()  # a second dispatch would count it again
+            else:
+                receipts.note_counted_view()  # a second dispatch shows it again, uncounted (its receipt)
             return counted
         link = allowed_link(graph_id)
         if isinstance(link, str):
