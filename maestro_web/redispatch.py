@@ -90,9 +90,10 @@ def _undone(exc: DBAPIError) -> bool:
     """Whether `exc` proves the request's work undone on the server (the module's docstring)."""
     if getattr(exc.orig, "sqlstate", None) == ADMIN_SHUTDOWN:
         return True
-    sent_a_statement = exc.statement is not None  # None: the connection broke at COMMIT (or before any)
-    unsure = not sent_a_statement and not g.get("commit_with_receipt")
-    return exc.connection_invalidated and not unsure and not g.get("wrote_outside_the_session")
+    if not exc.connection_invalidated or g.get("wrote_outside_the_session"):
+        return False
+    at_commit = exc.statement is None  # the connection broke at COMMIT (or before any statement)
+    return not at_commit or bool(g.get("commit_with_receipt"))
 
 
 def kept_body(environ: dict[str, Any]) -> bytes | None:

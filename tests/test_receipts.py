@@ -261,26 +261,28 @@ def close_its_socket(dbapi_connection) -> None:
 
 @pytest.fixture
 def break_once(app):
-    """break_once(event, when=...): the first time the app's engine fires `event` (and `when` holds),
-    its connection's socket is closed; yields the list of the connections broken."""
+    """break_once(event, when=..., engine=...): the first time `engine` (the app's by default) fires
+    `event` (and `when` holds), its connection's socket is closed; returns the list of the connections
+    broken. A checkout listener runs after the pool's own liveness check."""
     with app.app_context():
-        engine = db.engine
-    listening: list[tuple[str, object]] = []
+        default_engine = db.engine
+    listening: list[tuple[sa.Engine, str, object]] = []
     broken: list[int] = []
 
-    def listen(name: str, when=lambda: True):
+    def listen(name: str, when=lambda: True, engine: sa.Engine | None = None):
         def handler(connection, *args) -> None:
             if not broken and when():
                 dbapi_connection = connection if name == "checkout" else connection.connection.dbapi_connection
                 broken.append(dbapi_connection.info.backend_pid)
                 close_its_socket(dbapi_connection)
 
-        sa.event.listen(engine, name, handler)
-        listening.append((name, handler))
+        target = engine or default_engine
+        sa.event.listen(target, name, handler)
+        listening.append((target, name, handler))
         return broken
 
     yield listen
-    for name, handler in listening:
+    for engine, name, handler in listening:
         sa.event.remove(engine, name, handler)
 
 
@@ -329,24 +331,13 @@ def test_without_a_receipt_a_commit_that_met_a_closed_connection_is_not_run_agai
 
 
 @pytest.mark.skipif(ENGINE != "postgresql", reason="a PostgreSQL connection's socket")
-def test_a_view_whose_count_met_a_closed_connection_is_not_counted_twice(app, client, owner, graph):
+def test_a_view_whose_count_met_a_closed_connection_is_not_counted_twice(app, client, owner, graph, break_once):
     """A view's count commits by itself (models/counting.py): a connection lost under it may have
     counted, so only 57P01 (which says it did not) runs the request again; this is a 503."""
     made = make_link(app, graph, owner)
     with app.app_context():
-        engine = counting.counting_engine()
-    broken: list[int] = []
-
-    def break_it(dbapi_connection, record, proxy) -> None:
-        if not broken:
-            broken.append(dbapi_connection.info.backend_pid)
-            close_its_socket(dbapi_connection)
-
-    sa.event.listen(engine, "checkout", break_it)  # after the pool's own liveness check
-    try:
-        response = client.get(made.path)
-    finally:
-        sa.event.remove(engine, "checkout", break_it)
+        broken = break_once("checkout", engine=counting.counting_engine())
+    response = client.get(made.path)
     assert broken
     assert response.status_code == 503
     with app.app_context():
