@@ -89,7 +89,7 @@ def test_a_graph_goes_from_queued_to_drawn_without_a_reload(
         expect(picture.locator(".figures")).to_contain_text("Nodes")
         expect(overview.locator("h1 .badge")).to_have_attribute("data-status", "finished", timeout=WAIT)
         expect(overview.locator("[data-live-region=facts] .badge")).to_have_attribute("data-status", "finished")
-        picture.wait_for_function("window.__replaced >= 1", timeout=WAIT)
+        picture.wait_for_function("window.__replaced >= 1", timeout=WAIT, polling=100)
         assert picture.evaluate("window.__sameDocument") is True  # no reload happened
         assert overview.evaluate("window.__sameDocument") is True
         shot(shots, picture, "picture-drawn")
@@ -165,7 +165,7 @@ def test_a_public_page_redraws_then_becomes_the_refusal_when_revoked(
         db.session.commit()
     post_picture(app, graph.public_id, "redrawn-payments")
     expect(visitor.locator("[data-live-picture] svg")).to_contain_text("redrawn-payments", timeout=WAIT)
-    visitor.wait_for_function("window.__replaced >= 1", timeout=WAIT)
+    visitor.wait_for_function("window.__replaced >= 1", timeout=WAIT, polling=100)
 
     auth.login(owner.email)
     page = f"/graphs/{graph.public_id}/shares/{made.id}"
