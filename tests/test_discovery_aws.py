@@ -14,12 +14,14 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import botocore.loaders
 import pytest
 import requests
 from discovery_support import edges, kinds
@@ -203,6 +205,27 @@ def test_assuming_a_role_with_an_external_id_reads_the_same_account(endpoint):
     )
     assert {"web", "web-alb", "orders-db", "worker", "jobs"} <= set(kinds(result))
     assert ("web-alb", "web") in edges(result)
+
+
+def test_a_second_crawl_reads_none_of_botocore_s_data_files_again(endpoint, monkeypatch):
+    """Every crawl has a session of its own (its own keys), and every session shares the process's
+    loader: EC2's model and the others are read from disk once, not by every crawl."""
+    build_shop(endpoint)
+    settings = {"regions": [REGION], "endpoint_url": endpoint}
+    first = infer("aws", None, settings, CREDENTIALS)
+    crawler = threading.get_ident()  # moto serves in threads of this process, with its own sessions
+    read: list[str] = []
+    load_file = botocore.loaders.JSONFileLoader.load_file
+
+    def counted(self, file_path, *args):
+        if threading.get_ident() == crawler:
+            read.append(file_path)
+        return load_file(self, file_path, *args)
+
+    monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", counted)
+    second = infer("aws", None, settings, {**CREDENTIALS, "access_key_id": "AKIAEXAMPLEKEY000043"})
+    assert read == []
+    assert kinds(second) == kinds(first)
 
 
 def test_regions_are_read_one_by_one_and_same_names_are_told_apart(endpoint):
