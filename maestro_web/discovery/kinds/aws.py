@@ -18,7 +18,8 @@ resource out and says so in `problems`. The keys never appear in a message.
 
 Each crawl has a botocore session of its own (its credentials), and every session of the process
 shares one loader of botocore's data: a service's model (EC2's is several megabytes of JSON) is read
-once per process, not once per crawl (about 0.4 s of CPU a crawl; docs/discovery.md).
+once per process, not once per crawl (about 0.4 s of CPU a crawl; docs/discovery.md). The discovery
+service runs each crawl in a new child of its fork server, so there each crawl still reads them once.
 """
 
 from __future__ import annotations
