@@ -424,23 +424,17 @@ def browser(chromium: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def open_page(browser) -> Iterator[Callable[..., Any]]:
+def open_page(browser) -> Callable[..., Any]:
     """`open_page(base, email=None)`: a desktop-sized page in a browser context of its own, logged in
-    through the login form when `email` is given. Every context the test opened is closed when it
-    ends, so no page stays connected to a live server or polls a later test's app."""
-    contexts: list[Any] = []
+    through the login form when `email` is given. `browser` closes the context when the test ends."""
 
     def open_one(base: str, email: str | None = None) -> Any:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        contexts.append(context)
-        page = context.new_page()
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
         if email:
             log_in(page, base, email)
         return page
 
-    yield open_one
-    while contexts:
-        contexts.pop().close()
+    return open_one
 
 
 class Shots:
