@@ -111,25 +111,39 @@ class PipedSettings:
         return cls(**values)
 
 
-def exec_service(module: str, settings_json: str, host: str, port: int, *, live: bool = True) -> None:
-    """Replace this process (the Flask CLI, with the whole app loaded) by the lean service `module`
-    (`python -m module --settings-fd N --host H --port P`); the settings, keys included, go over a
-    pipe (never argv or the environment)."""
+def settings_pipe(settings_json: str) -> int:
+    """The read end of a new pipe that holds `settings_json` (a lean service's settings, keys included:
+    never argv or the environment), inheritable by the process started next."""
     read_fd, write_fd = os.pipe()
     payload = settings_json.encode()
     if len(payload) > 60_000:  # one write into an empty pipe never blocks below its 64 KiB buffer
-        raise RuntimeError(f"{module} settings too large to hand over")
+        raise RuntimeError("lean service settings too large to hand over")
     os.write(write_fd, payload)
     os.close(write_fd)
     os.set_inheritable(read_fd, True)
+    return read_fd
+
+
+def service_command(
+    module: str, settings_fd: int, host: str, port: int, *, live: bool = True, environ: Mapping[str, str] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of the lean service `module` reading its settings from `settings_fd`
+    (`python -m module --settings-fd N --host H --port P`), the environment built from `environ`."""
     root = str(Path(__file__).resolve().parents[1])
-    env = dict(os.environ)
+    env = dict(os.environ if environ is None else environ)
     env.pop(MULTIPROC_ENV, None)  # gunicorn's multiprocess mode is not this process's: its metrics stay its own
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    arguments = [sys.executable, "-m", module, "--settings-fd", str(settings_fd), "--host", host, "--port", str(port)]
+    return arguments + ([] if live else ["--no-live"]), env
+
+
+def exec_service(module: str, settings_json: str, host: str, port: int, *, live: bool = True) -> None:
+    """Replace this process (the Flask CLI, with the whole app loaded) by the lean service `module`,
+    handing it its settings over a pipe."""
+    arguments, env = service_command(module, settings_pipe(settings_json), host, port, live=live)
     sys.stdout.flush()
     sys.stderr.flush()
-    arguments = [sys.executable, "-m", module, "--settings-fd", str(read_fd), "--host", host, "--port", str(port)]
-    os.execve(sys.executable, arguments + ([] if live else ["--no-live"]), env)
+    os.execve(sys.executable, arguments, env)
 
 
 @dataclass(frozen=True)

@@ -94,8 +94,10 @@ def start_discovery_service(
     publish_url: str | None = None,
     timeout: float = 60.0,
     extra: dict[str, str] | None = None,
+    cli: bool = False,
 ) -> ServiceProcess:
-    """`flask discovery serve` trusting what `config` (an app.config) signs, reading the app at `app_url`."""
+    """The discovery service (`flask discovery serve`; through the CLI with `cli`) trusting what `config`
+    (an app.config) signs, reading the app at `app_url`."""
     keys = {
         "MAESTRO_DISCOVERY_PRIVATE_KEY": config["MAESTRO_DISCOVERY_PRIVATE_KEY"],
         "MAESTRO_DISCOVERY_PUBLIC_KEY": config["MAESTRO_DISCOVERY_PUBLIC_KEY"],
@@ -109,6 +111,7 @@ def start_discovery_service(
         publish_url=publish_url,
         timeout=timeout,
         extra={**keys, **(extra or {})},
+        cli=cli,
     )
 
 

@@ -1,4 +1,5 @@
-"""Real live server processes for tests: `flask live serve` on a free loopback port.
+"""Real live server processes for tests: the process of `flask live serve` on a free loopback port
+(started as service_support.spawn_lean says: through the CLI for the session's server, else lean).
 
 For the live server's own tests and for the app's end-to-end and browser tests:
 
@@ -25,7 +26,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 import requests
 from process_support import DidNotAnswer, wait_until_answers
+from service_support import spawn_lean
 
 from maestro_web import live_events
 from maestro_web.config import load_key_rings
@@ -207,10 +208,12 @@ def start_live_server(
     timeout: float = 60.0,
     log_dir: str | None = None,
     healthy: bool = True,
+    cli: bool = False,
     **environment: Any,
 ) -> LiveProcess:
-    """Start `flask live serve` and return once GET /healthz answers 200 (with Redis, once subscribed);
-    with `healthy=False`, once it answers at all (e.g. a 503 while Redis is down).
+    """Start the live server of `flask live serve` (through the Flask CLI with `cli`) and return once
+    GET /healthz answers 200 (with Redis, once subscribed); with `healthy=False`, once it answers at
+    all (e.g. a 503 while Redis is down).
 
     Keyword arguments beyond these go to `live_environment` (session_secret, socket_secret, base_url,
     origins, redis_url, redis_prefix, extra).
@@ -218,8 +221,7 @@ def start_live_server(
     port = port or free_port()
     env = live_environment(config, **environment)
     log_file = tempfile.NamedTemporaryFile(prefix=f"live-{port}-", suffix=".log", dir=log_dir, delete=False)
-    command = [sys.executable, "-m", "flask", "--app", "app", "live", "serve", "--host", host, "--port", str(port)]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    proc = spawn_lean("live", env, host, port, cli=cli, log=log_file)
     log_file.close()
     live = LiveProcess(proc, host, port, Path(log_file.name), env)
     try:
@@ -351,6 +353,7 @@ def session_live_process(session_live_keys: dict[str, KeyRing]) -> Iterator[Live
         port=SESSION_LIVE_PORT,
         base_url=SESSION_LIVE_APP_URL,
         origins=[DEFAULT_BASE_URL],
+        cli=True,  # `flask live serve` itself, as deployed: every run starts it this way
     ) as server:
         yield server
 

@@ -1,5 +1,14 @@
-"""The lean services (discovery, reports) as real processes: `flask <group> serve` on a free port,
-trusting what the test app signs and reading the test app's live server."""
+"""The lean services (discovery, reports) as real processes on a free port, trusting what the test app
+signs and reading the test app's live server; and how every lean process (those and the live server)
+is started.
+
+`flask <group> serve` loads the whole app to read its settings, then hands them over a pipe to the
+lean process it turns into (service_kit.exec_service). By default the tests do that hand-over
+themselves: the same settings, read by the same load_settings() from the same environment, over the
+same pipe, into the same `python -m <module>`, without the 1.5-2 s of CPU the app's import costs each
+start. `cli=True` starts through `flask <group> serve`, as `make run` and deploy/ do: the session's
+live server, the reports end-to-end test and the discovery service's own tests keep that path tested.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +21,48 @@ from typing import Any
 
 from process_support import DidNotAnswer, wait_until_answers
 
+from maestro_web.config import load_settings
+from maestro_web.service_kit import service_command, settings_pipe
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INSTANCE = os.path.join(ROOT, "instance")  # the app's instance folder, as `flask --app app` finds it
+
+
+def _settings_class(group: str) -> Any:
+    if group == "live":
+        from maestro_web.live_server.settings import LiveSettings
+
+        return LiveSettings
+    if group == "discovery":
+        from maestro_web.discovery.settings import DiscoverySettings
+
+        return DiscoverySettings
+    from maestro_web.reports.settings import ReportSettings
+
+    return ReportSettings
+
+
+_MODULES = {"live": "maestro_web.live_server", "discovery": "maestro_web.discovery", "reports": "maestro_web.reports"}
+
+
+def spawn_lean(
+    group: str, env: dict[str, str], host: str, port: int, *, live: bool = True, cli: bool = False, log: Any
+) -> subprocess.Popen[bytes]:
+    """Start the lean process of `flask <group> serve` with the environment `env`, its output to `log`:
+    through the Flask CLI (`cli`), or with the hand-over done here (the module's docstring says why)."""
+    flags = [] if live else ["--no-live"]
+    if cli:
+        command = [sys.executable, "-m", "flask", "--app", "app", group, "serve", "--host", host, "--port", str(port)]
+        return subprocess.Popen(command + flags, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    settings = _settings_class(group).from_config(load_settings(env, INSTANCE))
+    settings_fd = settings_pipe(settings.to_json())
+    try:
+        arguments, child_env = service_command(_MODULES[group], settings_fd, host, port, live=live, environ=env)
+        return subprocess.Popen(
+            arguments, cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(settings_fd,)
+        )
+    finally:
+        os.close(settings_fd)
 
 
 class ServiceProcess:
@@ -51,9 +101,10 @@ def start_service(
     publish_url: str | None = None,
     timeout: float = 60.0,
     extra: dict[str, str] | None = None,
+    cli: bool = False,
 ) -> ServiceProcess:
-    """`flask <group> serve` with the secrets of `config` (an app.config), reading the app at `app_url`;
-    returns once its /healthz answers."""
+    """The service of `flask <group> serve` with the secrets of `config` (an app.config), reading the app
+    at `app_url`; returns once its /healthz answers. `cli`: started through the Flask CLI."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAESTRO_", "REDIS_URL", "FLASK_"))}
     rings = config["KEY_RINGS"]
     env.update(
@@ -70,10 +121,7 @@ def start_service(
         env["MAESTRO_LIVE_PUBLISH_URL"] = publish_url
     env.update(extra or {})
     log_file = tempfile.NamedTemporaryFile(prefix=f"{group}-{port}-", suffix=".log", delete=False)
-    command = [sys.executable, "-m", "flask", "--app", "app", group, "serve", "--port", str(port)]
-    if not publish_url:
-        command.append("--no-live")
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    proc = spawn_lean(group, env, "127.0.0.1", port, live=bool(publish_url), cli=cli, log=log_file)
     log_file.close()
     service = ServiceProcess(proc, port, Path(log_file.name))
     try:

@@ -46,6 +46,7 @@ def service(app, live_server, live) -> Iterator[ServiceProcess]:
         port=free_port(),
         publish_url=live.publish_url,
         extra={"MAESTRO_DISCOVERY_AWS_ENDPOINTS": f"{MOTO},{SILENT}", "LOG_LEVEL": "DEBUG"},
+        cli=True,  # `flask discovery serve` itself: the keys' hand-over as deployed, and its logs read too
     ) as process:
         app.config["MAESTRO_DISCOVERY_URL"] = process.url
         yield process

@@ -83,6 +83,7 @@ def service(relay, live) -> Iterator[ServiceProcess]:
         port=free_port(),
         publish_url=live.publish_url,
         extra={"LOG_LEVEL": "DEBUG"},
+        cli=True,  # `flask reports serve` itself, as deployed
     ) as process:
         yield process
 
