@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -55,6 +56,24 @@ def wait_until_answers(
         if time.monotonic() >= deadline:
             raise DidNotAnswer(f"{what} did not answer {url} within {timeout} s:\n{logs()}")
         time.sleep(0.1)
+
+
+def stop_group(proc: subprocess.Popen[Any], how: signal.Signals, wait: float = 10.0) -> None:
+    """Ask the process (started with `start_new_session=True`) to stop with `how`, give it `wait`
+    seconds, then kill its whole process group, so that no child (a gunicorn worker) outlives the
+    test even when the master had to be killed. A test that checks how a process stops does not
+    use this."""
+    if proc.poll() is None:
+        proc.send_signal(how)
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # the group is gone: every process stopped by itself
+        pass
+    proc.wait(timeout=5)
 
 
 def production_environ(database_url: str, **settings: str) -> dict[str, str]:

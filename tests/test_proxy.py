@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import requests
 from live_support import LiveClient, free_port, require_redis_or_skip, start_live_server
-from process_support import production_environ, wait_until_answers
+from process_support import production_environ, stop_group, wait_until_answers
 
 from bench import nginx_recipe
 from maestro_web.security.live_tickets import issue_ticket
@@ -40,22 +40,6 @@ SLOW_CLIENTS = 40
 TRICKLE_SECONDS = 2.0  # one header line every 2 s: the issue's slow client
 PROMPT_SECONDS = 2.0  # /healthz must answer within this, every time, while they trickle
 INGEST_MAX_BYTES = 5 * 1024 * 1024
-
-
-def stop(proc: subprocess.Popen[bytes], how: signal.Signals) -> None:
-    """Ask the master to stop, then kill its whole process group (started with a session of its
-    own), so that no worker outlives the test even when the master had to be killed."""
-    if proc.poll() is None:
-        proc.send_signal(how)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:  # the group is gone: every process stopped by itself
-        pass
-    proc.wait(timeout=5)
 
 
 def outside_address() -> str:
@@ -155,8 +139,8 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield Stack(gunicorn_port, https_port, http_port, base_url, certificate, access_log, session, socket_ring)
     finally:
         if nginx is not None:
-            stop(nginx, signal.SIGTERM)  # nginx's fast shutdown
-        stop(gunicorn, signal.SIGINT)  # quick shutdown: no wait for idle keep-alive connections
+            stop_group(nginx, signal.SIGTERM)  # nginx's fast shutdown
+        stop_group(gunicorn, signal.SIGINT)  # quick shutdown: no wait for idle keep-alive connections
         if live is not None:
             live.stop()
 
