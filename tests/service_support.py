@@ -7,7 +7,7 @@ lean process it turns into (service_kit.exec_service). By default the tests do t
 themselves: the same settings, read by the same load_settings() from the same environment, over the
 same pipe, into the same `python -m <module>`, without the 1.5-2 s of CPU the app's import costs each
 start. `cli=True` starts through `flask <group> serve`, as `make run` and deploy/ do: the session's
-live server, the reports end-to-end test and the discovery service's own tests keep that path tested.
+live server, the reports end-to-end test and the discovery secrets test keep that path tested.
 """
 
 from __future__ import annotations
@@ -28,21 +28,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTANCE = os.path.join(ROOT, "instance")  # the app's instance folder, as `flask --app app` finds it
 
 
-def _settings_class(group: str) -> Any:
+def _lean(group: str) -> tuple[str, Any]:
+    """The module `flask <group> serve` turns into, and the class of the settings it hands over."""
     if group == "live":
         from maestro_web.live_server.settings import LiveSettings
 
-        return LiveSettings
+        return "maestro_web.live_server", LiveSettings
     if group == "discovery":
         from maestro_web.discovery.settings import DiscoverySettings
 
-        return DiscoverySettings
+        return DiscoverySettings.MODULE, DiscoverySettings
     from maestro_web.reports.settings import ReportSettings
 
-    return ReportSettings
-
-
-_MODULES = {"live": "maestro_web.live_server", "discovery": "maestro_web.discovery", "reports": "maestro_web.reports"}
+    return ReportSettings.MODULE, ReportSettings
 
 
 def spawn_lean(
@@ -54,10 +52,10 @@ def spawn_lean(
     if cli:
         command = [sys.executable, "-m", "flask", "--app", "app", group, "serve", "--host", host, "--port", str(port)]
         return subprocess.Popen(command + flags, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    settings = _settings_class(group).from_config(load_settings(env, INSTANCE))
-    settings_fd = settings_pipe(settings.to_json())
+    module, settings_class = _lean(group)
+    settings_fd = settings_pipe(settings_class.from_config(load_settings(env, INSTANCE)).to_json())
     try:
-        arguments, child_env = service_command(_MODULES[group], settings_fd, host, port, live=live, environ=env)
+        arguments, child_env = service_command(module, settings_fd, host, port, live=live, environ=env)
         return subprocess.Popen(
             arguments, cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(settings_fd,)
         )
