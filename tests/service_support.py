@@ -28,19 +28,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTANCE = os.path.join(ROOT, "instance")  # the app's instance folder, as `flask --app app` finds it
 
 
-def _lean(group: str) -> tuple[str, Any]:
-    """The module `flask <group> serve` turns into, and the class of the settings it hands over."""
+def _settings_class(group: str) -> Any:
+    """The class of the settings `flask <group> serve` hands over; its MODULE is the process it turns into."""
     if group == "live":
         from maestro_web.live_server.settings import LiveSettings
 
-        return "maestro_web.live_server", LiveSettings
+        return LiveSettings
     if group == "discovery":
         from maestro_web.discovery.settings import DiscoverySettings
 
-        return DiscoverySettings.MODULE, DiscoverySettings
+        return DiscoverySettings
     from maestro_web.reports.settings import ReportSettings
 
-    return ReportSettings.MODULE, ReportSettings
+    return ReportSettings
 
 
 def spawn_lean(
@@ -52,10 +52,10 @@ def spawn_lean(
     if cli:
         command = [sys.executable, "-m", "flask", "--app", "app", group, "serve", "--host", host, "--port", str(port)]
         return subprocess.Popen(command + flags, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    module, settings_class = _lean(group)
+    settings_class = _settings_class(group)
     settings_fd = settings_pipe(settings_class.from_config(load_settings(env, INSTANCE)).to_json())
     try:
-        arguments, child_env = service_command(module, settings_fd, host, port, live=live, environ=env)
+        arguments, child_env = service_command(settings_class.MODULE, settings_fd, host, port, live=live, environ=env)
         return subprocess.Popen(
             arguments, cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(settings_fd,)
         )

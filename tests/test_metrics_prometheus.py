@@ -352,8 +352,7 @@ def every_target_up(stack: Stack) -> list[dict[str, Any]]:
         targets = requests.get(f"{stack.prometheus_url}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
         return targets if len(targets) == 5 and all(target["health"] == "up" for target in targets) else None
 
-    targets: list[dict[str, Any]] = wait_for(all_up, "every target up", 30)
-    return targets
+    return wait_for(all_up, "every target up", 30)
 
 
 def test_prometheus_scrapes_every_process_and_every_target_is_up(stack):

@@ -765,4 +765,4 @@ def exec_server(settings: LiveSettings, host: str, port: int) -> None:
     """
     from maestro_web.service_kit import exec_service
 
-    exec_service("maestro_web.live_server", settings.to_json(), host, port)
+    exec_service(settings.MODULE, settings.to_json(), host, port)

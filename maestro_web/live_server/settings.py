@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from maestro_web.keyring import KeyRing
@@ -16,6 +16,8 @@ from maestro_web.security import live_tickets, socket_tokens
 
 @dataclass(frozen=True)
 class LiveSettings:
+    MODULE: ClassVar[str] = "maestro_web.live_server"  # the process: `python -m MODULE`
+
     socket_ring: KeyRing
     ticket_ring: KeyRing
     origins: frozenset[str]
