@@ -25,12 +25,12 @@ from maestro_web.safe_json import UnsafeJSON, loads_strict
 from maestro_web.security.session_jwt import current_user
 from maestro_web.serializers.sources import source_json, version_json
 from maestro_web.sources.commands import send_crawl_command
-from maestro_web.sources.intake import UPLOAD_LIMIT, check_credentials, check_input, check_settings
+from maestro_web.sources.intake import UPLOAD_LIMIT, check_source
 from maestro_web.sources.services import (
+    change_source,
     create_source,
     delete_source,
     fail_crawl,
-    next_crawl_at,
     start_crawl,
     sweep_stale_crawls,
 )
@@ -79,25 +79,10 @@ def list_sources(graph_id: str):
 def create_source_route(graph_id: str):
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     body, raw = _body(SourceCreate)
-    config = current_app.config
-    data = check_input(body.kind, raw, required=True)
-    settings = check_settings(body.kind, body.settings, config["MAESTRO_DISCOVERY_AWS_ENDPOINTS"], required=True)
-    sealed, key_end = check_credentials(
-        body.kind, body.credentials, config["MAESTRO_DISCOVERY_PUBLIC_KEY"], required=True
-    )
+    parts = check_source(body.kind, raw, body.settings, body.credentials, current_app.config, required=True)
     user = current_user()
     assert user is not None
-    source = create_source(
-        graph,
-        user,
-        kind=body.kind,
-        label=body.label,
-        input_data=data,
-        settings=settings or {},
-        sealed_credentials=sealed,
-        key_id_end=key_end,
-        schedule=body.schedule,
-    )
+    source = create_source(graph, user, kind=body.kind, label=body.label, parts=parts, schedule=body.schedule)
     db.session.commit()
     response = jsonify(source_json(source))
     response.status_code = 201
@@ -118,22 +103,8 @@ def patch_source(graph_id: str, source_id: str):
     graph, _ = authorize_graph(graph_id, current_user(), Role.WRITE)
     source = _source(graph, source_id)
     body, raw = _body(SourcePatch)
-    config = current_app.config
-    data = check_input(source.kind, raw, required=False) if raw is not None else None
-    settings = check_settings(source.kind, body.settings, config["MAESTRO_DISCOVERY_AWS_ENDPOINTS"], required=False)
-    sealed, key_end = check_credentials(
-        source.kind, body.credentials, config["MAESTRO_DISCOVERY_PUBLIC_KEY"], required=False
-    )
-    if body.label is not None:
-        source.label = body.label.strip()
-    if data is not None:
-        source.input, source.input_size = data, len(data)
-    if settings is not None:
-        source.settings = settings
-    if sealed is not None:
-        source.sealed_credentials, source.key_id_end = sealed, key_end
-    if body.schedule is not None and body.schedule != source.schedule:
-        source.schedule, source.next_crawl_at = body.schedule, next_crawl_at(body.schedule)
+    parts = check_source(source.kind, raw, body.settings, body.credentials, current_app.config, required=False)
+    change_source(source, label=body.label, parts=parts, schedule=body.schedule)
     db.session.commit()
     return jsonify(source_json(source))
 

@@ -19,7 +19,7 @@ from maestro_web.refusals import Kind, ValidationFailed
 from maestro_web.security.session_jwt import current_user
 from maestro_web.source_pages import sources_bp
 from maestro_web.sources.commands import send_crawl_command
-from maestro_web.sources.intake import KIND_WORDS, UPLOAD_LIMIT, check_credentials, check_input, check_settings
+from maestro_web.sources.intake import KIND_WORDS, UPLOAD_LIMIT, check_source
 from maestro_web.sources.services import (
     CrawlRefused,
     create_source,
@@ -106,12 +106,7 @@ def create(graph_id: str):
         values["input"] = request.form.get("input", "")
     try:
         body, raw, _ = _form_source()
-        config = current_app.config
-        data = check_input(body.kind, raw, required=True)
-        settings = check_settings(body.kind, body.settings, config["MAESTRO_DISCOVERY_AWS_ENDPOINTS"], required=True)
-        sealed, key_end = check_credentials(
-            body.kind, body.credentials, config["MAESTRO_DISCOVERY_PUBLIC_KEY"], required=True
-        )
+        parts = check_source(body.kind, raw, body.settings, body.credentials, current_app.config, required=True)
     except ValidationFailed as exc:
         errors = {
             name.split(".")[-1] if name.startswith("credentials") else name: problem
@@ -120,17 +115,7 @@ def create(graph_id: str):
         return _page(graph, role, values, errors, status=413 if exc.kind is Kind.TOO_LARGE else 422)
     user = current_user()
     assert user is not None
-    source = create_source(
-        graph,
-        user,
-        kind=body.kind,
-        label=body.label,
-        input_data=data,
-        settings=settings or {},
-        sealed_credentials=sealed,
-        key_id_end=key_end,
-        schedule=body.schedule,
-    )
+    source = create_source(graph, user, kind=body.kind, label=body.label, parts=parts, schedule=body.schedule)
     db.session.commit()
     flash(f"Source “{source.label}” added. Press Crawl to read it.", "success")
     return redirect(url_for("sources.index", graph_id=graph.public_id) + f"#source-{source.public_id}")

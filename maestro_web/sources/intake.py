@@ -40,6 +40,25 @@ class SourceInput:
     key_id_end: str | None = None
 
 
+def check_source(
+    kind: str,
+    data: bytes | None,
+    settings: Mapping[str, Any] | None,
+    credentials: AwsCredentials | None,
+    config: Mapping[str, Any],
+    *,
+    required: bool,
+) -> SourceInput:
+    """The input, settings and credentials of a source of `kind`, checked in that order (the first
+    problem is the one named); `required` for a new source, not for a change of one (where a part
+    left out stays as it is: None). `config` is the app's (the AWS endpoints allowed, the discovery
+    service's public key)."""
+    checked_input = check_input(kind, data, required=required)
+    checked_settings = check_settings(kind, settings, config["MAESTRO_DISCOVERY_AWS_ENDPOINTS"], required=required)
+    sealed, key_end = check_credentials(kind, credentials, config["MAESTRO_DISCOVERY_PUBLIC_KEY"], required=required)
+    return SourceInput(input=checked_input, settings=checked_settings, sealed_credentials=sealed, key_id_end=key_end)
+
+
 def _limit_words(kind: str) -> str:
     return f"At most {INPUT_LIMITS[kind] // MiB} MiB for a {kind} source."
 

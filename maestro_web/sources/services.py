@@ -24,6 +24,7 @@ from maestro_web.models import DiscoveredEdge, DiscoveredNode, DiscoveryCrawl, D
 from maestro_web.models.base import utcnow
 from maestro_web.receipts import commit_for_other_processes
 from maestro_web.refusals import Kind, Refused
+from maestro_web.sources.intake import SourceInput
 
 SCHEDULE_INTERVALS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
 STALE_GRACE = timedelta(seconds=60)  # a crawl running longer than the service's time limit plus this has died
@@ -43,26 +44,18 @@ def next_crawl_at(schedule: str) -> Any:
 
 
 def create_source(
-    graph: Graph,
-    user: User,
-    *,
-    kind: str,
-    label: str,
-    input_data: bytes | None,
-    settings: dict[str, Any],
-    sealed_credentials: str | None,
-    key_id_end: str | None,
-    schedule: str,
+    graph: Graph, user: User, *, kind: str, label: str, parts: SourceInput, schedule: str
 ) -> DiscoverySource:
+    """A new source of `graph` made of `parts` (intake.check_source with `required`)."""
     source = DiscoverySource(
         graph_id=graph.id,
         kind=kind,
         label=label.strip(),
-        settings=settings,
-        input=input_data,
-        input_size=len(input_data or b""),
-        sealed_credentials=sealed_credentials,
-        key_id_end=key_id_end,
+        settings=parts.settings or {},
+        input=parts.input,
+        input_size=len(parts.input or b""),
+        sealed_credentials=parts.sealed_credentials,
+        key_id_end=parts.key_id_end,
         schedule=schedule,
         next_crawl_at=next_crawl_at(schedule),
         created_by_id=user.id,
@@ -70,6 +63,21 @@ def create_source(
     db.session.add(source)
     db.session.flush()
     return source
+
+
+def change_source(source: DiscoverySource, *, label: str | None, parts: SourceInput, schedule: str | None) -> None:
+    """Change what was given (`parts` from intake.check_source without `required`); the rest stays.
+    A new schedule counts from now."""
+    if label is not None:
+        source.label = label.strip()
+    if parts.input is not None:
+        source.input, source.input_size = parts.input, len(parts.input)
+    if parts.settings is not None:
+        source.settings = parts.settings
+    if parts.sealed_credentials is not None:
+        source.sealed_credentials, source.key_id_end = parts.sealed_credentials, parts.key_id_end
+    if schedule is not None and schedule != source.schedule:
+        source.schedule, source.next_crawl_at = schedule, next_crawl_at(schedule)
 
 
 def delete_source(source: DiscoverySource, user: User) -> Change:
