@@ -14,7 +14,7 @@ from flask_jwt_extended import create_access_token
 from mail_support import SmtpServer, free_port, reset_link
 
 from maestro_web.mail import wait_for_pending
-from maestro_web.security import reset_tokens
+from maestro_web.security import registration_tokens, reset_tokens
 from maestro_web.security.reset_tokens import ResetTokenExpired, ResetTokenInvalid
 from maestro_web.security.signing import KeyRing
 
@@ -255,6 +255,14 @@ def test_step1_token_round_trip_and_frozen_clock_expiry(app, ada):
         reset_tokens.verify_step1(token, key_ring, now=issued + 1801)
     with pytest.raises(ResetTokenInvalid):  # "issued" far in the future
         reset_tokens.verify_step1(token, key_ring, now=issued - 3600)
+
+
+def test_a_registration_link_sealed_under_the_same_secret_is_no_reset_link(app, client, ada):
+    key_ring = ring(app, "crypto-forgot")  # both links derive their key from this secret, each for its purpose
+    registration = registration_tokens.mint(key_ring, "ada@example.com", "Ada")
+    with pytest.raises(ResetTokenInvalid):
+        reset_tokens.verify_step1(registration, key_ring)
+    assert_refused_page(client.get("/auth/reset?token=" + registration), 400)
 
 
 def test_step2_token_round_trip_and_frozen_clock_expiry(app, ada):

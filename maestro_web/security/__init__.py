@@ -3,8 +3,8 @@
 Each module returns claims (or the user) or raises its own typed error; the answers a refused
 request gets (login page, 401 JSON, 404 page) belong to `maestro_web/web/guards.py` and the
 blueprints. The token modules never import each other (the `token-contexts` contract of
-.importlinter): what they share sits below them, in `signing.py`, `command_tokens.py` and
-`maestro_web/keyring.py`.
+.importlinter): what they share sits below them, in `signing.py`, `command_tokens.py`, `sealed_links.py`
+and `maestro_web/keyring.py`.
 
 - signing.py             the one PyJWT call site: HS256 pinned, key picked by `kid`; the `Authorization`
                          parser and the token precheck
@@ -17,6 +17,8 @@ blueprints. The token modules never import each other (the `token-contexts` cont
 - worker_tokens.py       analytics worker tokens; Flask-free, so the worker mints with it without the app
 - reset_tokens.py        the two password-reset steps (encrypted e-mail link, signed form field)
 - registration_tokens.py the link of the "confirm your address" e-mail that finishes a registration
+- sealed_links.py        what the two encrypted e-mail links above share (reset step 1, registration):
+                         the key derived per purpose, an old link told from a forged one
 - invitation_tokens.py   the link of an invitation e-mail: a random token, stored only as its SHA-256
 - command_tokens.py      what the two user-context command tokens below share (one user, one graph,
                          short-lived, dead with the user's sessions)

@@ -14,19 +14,13 @@ Flask-free; the views pass the key ring (maestro_web/auth/register.py).
 
 from __future__ import annotations
 
-import base64
-import json
-import time
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-from maestro_web.security.signing import KeyRing, well_formed
+from maestro_web.security.sealed_links import LinkExpired, LinkInvalid, open_sealed, seal
+from maestro_web.security.signing import KeyRing
 
 CONTEXT = "crypto-forgot"  # the ring whose secret the key is derived from
 LIFETIME = 24 * 3600
 PURPOSE = "maestro-registration-link"
+INFO = b"maestro-registration-link"  # the HKDF info of its key (sealed_links.py)
 MAX_TOKEN_LENGTH = 2048  # an address of 254 characters and a name of 120, encrypted and encoded
 
 
@@ -38,46 +32,21 @@ class RegistrationTokenExpired(Exception):
     """A genuine link, older than LIFETIME."""
 
 
-def _fernet(ring: KeyRing) -> MultiFernet:
-    # The current key encrypts; the _PREVIOUS keys still decrypt links mailed before a rotation.
-    keys = []
-    for secret in (ring.current, *(secret for secret in ring.previous if secret)):
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"maestro-registration-link").derive(
-            secret.encode()
-        )
-        keys.append(Fernet(base64.urlsafe_b64encode(derived)))
-    return MultiFernet(keys)
-
-
 def mint(ring: KeyRing, email: str, name: str, now: float | None = None) -> str:
     """The token of the link mailed to a new address."""
-    payload = json.dumps({"p": PURPOSE, "e": email, "n": name}, separators=(",", ":"))
-    return _fernet(ring).encrypt_at_time(payload.encode(), int(time.time() if now is None else now)).decode()
+    return seal(ring, info=INFO, purpose=PURPOSE, fields={"e": email, "n": name}, now=now)
 
 
 def verify(token: object, ring: KeyRing, now: float | None = None) -> tuple[str, str]:
     """(e-mail address, name) of a valid link; RegistrationTokenInvalid or RegistrationTokenExpired."""
-    if not well_formed(token, MAX_TOKEN_LENGTH):
-        raise RegistrationTokenInvalid()
-    current = int(time.time() if now is None else now)
-    fernet = _fernet(ring)
     try:
-        data = fernet.decrypt_at_time(token.encode(), ttl=LIFETIME, current_time=current)
-    except InvalidToken:
-        # Fernet says "invalid" for an old token too: look at its time to tell them apart.
-        try:
-            issued = fernet.extract_timestamp(token.encode())
-        except InvalidToken:
-            raise RegistrationTokenInvalid() from None
-        if issued + LIFETIME < current:
-            raise RegistrationTokenExpired() from None
+        payload = open_sealed(
+            token, ring, info=INFO, purpose=PURPOSE, lifetime=LIFETIME, max_length=MAX_TOKEN_LENGTH, now=now
+        )
+    except LinkExpired:
+        raise RegistrationTokenExpired() from None
+    except LinkInvalid:
         raise RegistrationTokenInvalid() from None
-    try:
-        payload = json.loads(data)
-    except ValueError:
-        raise RegistrationTokenInvalid() from None
-    if not isinstance(payload, dict) or payload.get("p") != PURPOSE:
-        raise RegistrationTokenInvalid()
     email, name = payload.get("e"), payload.get("n")
     if not isinstance(email, str) or not isinstance(name, str) or not email or not name:
         raise RegistrationTokenInvalid()

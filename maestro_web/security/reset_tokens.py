@@ -18,16 +18,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
 from maestro_web.models.user import User, dummy_password_hash
+from maestro_web.security.sealed_links import LinkExpired, LinkInvalid, open_sealed, seal
 from maestro_web.security.signing import (
     REGISTERED,
     KeyRing,
@@ -42,6 +39,7 @@ STEP2_CONTEXT = "forgot"
 STEP1_LIFETIME = 30 * 60
 STEP2_LIFETIME = 10 * 60
 STEP1_PURPOSE = "maestro-password-reset-link"
+STEP1_INFO = b"maestro-forgot-step1"  # the HKDF info of step 1's key (sealed_links.py)
 AUDIENCE = "maestro-password-reset"
 ISSUER = "maestro-web"
 MAX_TOKEN_LENGTH = 1024
@@ -69,49 +67,27 @@ def password_fingerprint(password_hash: str, token_version: int) -> str:
     return base64.urlsafe_b64encode(digest[:18]).decode()
 
 
-def _fernet_key(secret: str) -> bytes:
-    """A Fernet key (32 bytes, base64) derived from a configured secret of any length."""
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"maestro-forgot-step1").derive(secret.encode())
-    return base64.urlsafe_b64encode(key)
-
-
-def _fernet(ring: KeyRing) -> MultiFernet:
-    # The current key encrypts; the _PREVIOUS keys still decrypt links mailed before a rotation.
-    secrets = [ring.current, *(secret for secret in ring.previous if secret)]
-    return MultiFernet([Fernet(_fernet_key(secret)) for secret in secrets])
-
-
 def mint_step1(ring: KeyRing, user_public_id: str, fingerprint: str, now: float | None = None) -> str:
     """The token of the e-mailed link."""
-    payload = json.dumps({"p": STEP1_PURPOSE, "u": user_public_id, "f": fingerprint}, separators=(",", ":"))
-    issued = int(time.time() if now is None else now)
-    return _fernet(ring).encrypt_at_time(payload.encode(), issued).decode()
+    return seal(ring, info=STEP1_INFO, purpose=STEP1_PURPOSE, fields={"u": user_public_id, "f": fingerprint}, now=now)
 
 
 def verify_step1(token: object, ring: KeyRing, now: float | None = None) -> dict[str, str]:
     """`{"user": public id, "fingerprint": ...}` of a valid step 1 token."""
-    if not well_formed(token, MAX_TOKEN_LENGTH):
-        raise ResetTokenInvalid()
-    current = int(time.time() if now is None else now)
-    fernet = _fernet(ring)
     try:
-        data = fernet.decrypt_at_time(token.encode(), ttl=STEP1_LIFETIME, current_time=current)
-    except InvalidToken:
-        # Fernet says "invalid" for both a bad token and an old one: ask again without the ttl
-        # to tell them apart (and refuse a token "issued" in the future).
-        try:
-            issued = fernet.extract_timestamp(token.encode())
-        except InvalidToken:
-            raise ResetTokenInvalid() from None
-        if issued + STEP1_LIFETIME < current:
-            raise ResetTokenExpired() from None
+        payload = open_sealed(
+            token,
+            ring,
+            info=STEP1_INFO,
+            purpose=STEP1_PURPOSE,
+            lifetime=STEP1_LIFETIME,
+            max_length=MAX_TOKEN_LENGTH,
+            now=now,
+        )
+    except LinkExpired:
+        raise ResetTokenExpired() from None
+    except LinkInvalid:
         raise ResetTokenInvalid() from None
-    try:
-        payload = json.loads(data)
-    except ValueError:
-        raise ResetTokenInvalid() from None
-    if not isinstance(payload, dict) or payload.get("p") != STEP1_PURPOSE:
-        raise ResetTokenInvalid()
     user, fingerprint = payload.get("u"), payload.get("f")
     if not isinstance(user, str) or not isinstance(fingerprint, str):
         raise ResetTokenInvalid()
