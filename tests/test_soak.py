@@ -1,4 +1,4 @@
-"""The soak (bench/soak.py) for under a minute, in `make test`: the production
+"""The soak (bench/soak.py) for a minute of load, in `make test`: the production
 recipe on loopback (nginx, two gunicorn instances, two live servers, two workers, PostgreSQL, a
 redis-server of its own) under mixed load while one process of each kind is killed with -9, Redis
 restarts and the database's connections are terminated; every invariant of the report must hold.
@@ -23,7 +23,7 @@ from live_support import free_port
 from bench.harness import DEFAULT_POSTGRES_ADMIN_URL
 from bench.soak import FAULTS, descendants, run_soak
 
-SECONDS = 45  # the load; start-up, the worker's lease and the drain add about 40 s
+SECONDS = 60  # the load, as issue 26 item 3 asks; start-up, the worker's lease and the drain add about 15 s
 pytestmark = [pytest.mark.timeout(420), pytest.mark.long]
 
 
