@@ -6,16 +6,18 @@ killed or a service cut on a schedule while visitors, owners, workers and live p
 
 The stack, as deploy/ describes it, every process on 127.0.0.1: nginx (deploy/nginx/maestro.conf.in,
 rendered by deploy/render, TLS with a throw-away certificate) in front of two gunicorn instances of
-the app (gunicorn.conf.py, production settings), two live servers (`flask live serve`) and two
-analytics workers (`flask analytics worker`, through nginx); one PostgreSQL database made for the
-run; a redis-server of the run's own on a free port (persistence as deploy/redis/maestro.conf: an
-append-only file), so that the shared Redis is never touched and can be restarted; the live
-servers' keys under a prefix of the run.
+the app (gunicorn.conf.py, production settings), two live servers (`flask live serve`), two
+analytics workers (`flask analytics worker`, through nginx) and the discovery service (`flask
+discovery serve`, commanded by the app, calling it back through nginx); one PostgreSQL database made
+for the run; a redis-server of the run's own on a free port (persistence as
+deploy/redis/maestro.conf: an append-only file), so that the shared Redis is never touched and can
+be restarted; the live servers' keys under a prefix of the run.
 
 The load: visitors open share links (each 200 is a page served; the links' view counters must say
-the same), owners edit graphs (each edit queues a run the workers draw) and pause and resume links
-through the JSON API, and one WebSocket client per graph stays subscribed through nginx, coming back
-with `since` = the last event id it saw whenever its connection ends.
+the same), owners edit graphs (each edit queues a run the workers draw), pause and resume links and
+press Crawl on a Compose source of theirs (each crawl must end ok) through the JSON API, and one
+WebSocket client per graph stays subscribed through nginx, coming back with `since` = the last event
+id it saw whenever its connection ends.
 
 The faults, at fixed shares of the run: `kill -9` of one gunicorn instance (master and workers) and
 its restart; `kill -9` of one live server and its restart; `kill -9` of the worker drawing a large
@@ -24,8 +26,8 @@ runs out); a restart of Redis; `pg_terminate_backend` of every connection to the
 
 The report: requests answered, 5xx by cause and time (the only acceptable ones are 503s during the
 Redis restart), view counts against pages served per link, runs left unfinished after a drain,
-events kept by Redis that a subscriber never received, and each fault's time to recover (from the
-fault until the process is back and the last failed request of its window).
+crawls that did not end ok, events kept by Redis that a subscriber never received, and each fault's
+time to recover (from the fault until the process is back and the last failed request of its window).
 
 Every process gets a session of its own and is killed by process group when the run ends, whatever
 happened; the database is dropped and the temp folder removed (unless --keep).
@@ -81,6 +83,19 @@ FAULTS = (
 )
 FAULT_AT = (0.10, 0.25, 0.40, 0.58, 0.74)  # share of the run at which each fault happens
 ACCEPTABLE = {("Redis restart", 503)}  # (cause, status) of the only 5xx the recipe may answer
+# The Compose file each owner's source holds; every crawl of it finds these three services.
+COMPOSE = """services:
+  web:
+    image: nginx
+    depends_on: [api]
+  api:
+    image: example/api
+    environment:
+      DATABASE_URL: postgres://app@db:5432/app
+  db:
+    image: postgres:16
+"""
+CRAWL_EVERY = 4  # owner paces between two crawl commands of the owner's source
 
 
 def node_spec(nodes: int, extra: str = "", dense: bool = False) -> str:
@@ -315,6 +330,8 @@ class Stack:
         self.lives: list[Proc] = []
         self.live_ports: list[int] = []
         self.workers: list[Proc] = []
+        self.discovery: Proc | None = None
+        self.discovery_port = ports()
         self.nginx: Proc | None = None
         self.env: dict[str, str] = {}
         self.flask_app: Any = None
@@ -346,6 +363,9 @@ class Stack:
         )
         self.start_redis()
         self.database.create()
+        from maestro_web.discovery.sealing import generate_key_pair
+
+        discovery_private, discovery_public = generate_key_pair()
         self.app_ports = [self.ports(), self.ports()]
         self.live_ports = [self.ports(), self.ports()]
         self.env = production_environ(
@@ -362,6 +382,11 @@ class Stack:
                 "REQUESTS_CA_BUNDLE": str(self.certificate),
                 "SSL_CERT_FILE": str(self.certificate),
                 "MAESTRO_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
+                # The app commands the discovery service on its port; the service calls the app back
+                # through nginx (MAESTRO_BASE_URL), like the workers.
+                "MAESTRO_DISCOVERY_URL": f"http://127.0.0.1:{self.discovery_port}",
+                "MAESTRO_DISCOVERY_PRIVATE_KEY": discovery_private,
+                "MAESTRO_DISCOVERY_PUBLIC_KEY": discovery_public,
                 "MAESTRO_ACCESS_TOKEN_TTL": "7200",
                 # Every client of the run comes from 127.0.0.1: per-address limits are not what is measured.
                 "MAESTRO_LOGIN_RATE_LIMIT": "10000 per minute",
@@ -405,11 +430,32 @@ class Stack:
                     {**self.env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
                 )
             )
+        self.discovery = self._proc(
+            "discovery",
+            [
+                sys.executable,
+                "-m",
+                "flask",
+                "--app",
+                "app",
+                "discovery",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.discovery_port),
+            ],
+            self.env,
+        )
         conf = self._nginx_config()
         self.nginx = self._proc("nginx", nginx_recipe.nginx_command(conf.parent, conf), {})
-        for proc in [*self.lives, *self.apps, self.nginx]:
+        for proc in [*self.lives, *self.apps, self.discovery, self.nginx]:
             proc.start()
-        for proc, port in [*zip(self.lives, self.live_ports), *zip(self.apps, self.app_ports)]:
+        for proc, port in [
+            *zip(self.lives, self.live_ports),
+            *zip(self.apps, self.app_ports),
+            (self.discovery, self.discovery_port),
+        ]:
             self.wait_healthy(proc, port)
         wait_for(lambda: self.get("/healthz") == 200, 30, "nginx answering")
         # dot's time is erratic near the size where it turns slow (140 nodes: 0.5 s, 150: 6 to 21 s
@@ -533,6 +579,7 @@ class Owner:
     token: str = ""
     graphs: list[str] = field(default_factory=list)
     links: list[tuple[str, str, str]] = field(default_factory=list)  # (graph id, link id, token)
+    source: tuple[str, str] = ("", "")  # (graph id, source id): a Compose source on its first graph
 
 
 def seed(stack: Stack, ledger: Ledger, owners: int, graphs: int, links: int) -> list[Owner]:
@@ -571,6 +618,15 @@ def seed(stack: Stack, ledger: Ledger, owners: int, graphs: int, links: int) -> 
                     raise RuntimeError(f"link create answered {status}: {body[:200]!r}")
                 link = json.loads(body)
                 owner.links.append((graph_id, link["id"], link["token"]))
+        status, body = client.call(
+            "source create",
+            "POST",
+            f"/api/graphs/{owner.graphs[0]}/sources",
+            {"kind": "compose", "label": "soak compose", "input": COMPOSE},
+        )
+        if status != 201:
+            raise RuntimeError(f"source create answered {status}: {body[:200]!r}")
+        owner.source = (owner.graphs[0], json.loads(body)["id"])
         client.close()
     return made
 
@@ -618,6 +674,18 @@ def owner_loop(stack: Stack, ledger: Ledger, owner: Owner, stop: threading.Event
         else:
             client.call("graph list", "GET", "/api/graphs?per_page=20")
         stop.wait(pace)
+    client.close()
+
+
+def crawler(stack: Stack, ledger: Ledger, owner: Owner, stop: threading.Event, pace: float, crawls: list[str]) -> None:
+    """The owner presses Crawl on the source every CRAWL_EVERY paces; each 202 is a crawl that must end.
+    A 409 (the last one still running) is no failure: the next press comes a little later."""
+    client = HttpsClient(stack.https_port, stack.tls(), ledger, owner.token)
+    graph_id, source_id = owner.source
+    while not stop.wait(pace * CRAWL_EVERY):
+        status, body = client.call("crawl start", "POST", f"/api/graphs/{graph_id}/sources/{source_id}/crawl")
+        if status == 202:
+            crawls.append(json.loads(body)["crawl"])
     client.close()
 
 
@@ -972,6 +1040,8 @@ class Report:
     views_exact: bool
     cut_off: dict[str, int]  # "<process> <method>" -> requests nginx saw cut off by a kill -9
     runs_left: int  # queued or claimed after the drain
+    crawls: dict[str, int]  # crawls commanded during the load, by the state each ended in after the drain
+    crawl_failures: list[str]  # the message of each crawl that ended failed
     killed_run: dict[str, Any]
     events_kept: int
     events_received: int
@@ -1007,6 +1077,10 @@ class Report:
             )
         if self.runs_left:
             found.append(f"{self.runs_left} runs still queued or claimed after the drain")
+        if self.crawls.get("running"):
+            found.append(f"{self.crawls['running']} crawls still running after the drain")
+        if self.crawl_failures:
+            found.append(f"{len(self.crawl_failures)} crawls failed: {self.crawl_failures[:3]}")
         if self.killed_run.get("state") not in ("finished", "failed") or self.killed_run.get("attempts", 0) < 2:
             found.append(f"the killed worker's run was not claimed again and finished: {self.killed_run}")
         if self.events_lost:
@@ -1087,6 +1161,9 @@ class Report:
             f"their database connection was terminated: {self.redispatched} (the app instances' logs).",
             f"- Runs: {self.runs_left} left queued or claimed after the drain; the killed worker's run: "
             f"{self.killed_run.get('state')} after {self.killed_run.get('attempts')} claims.",
+            f"- Crawls (the discovery service, a Compose source per owner): {sum(self.crawls.values())} commanded, "
+            + (", ".join(f"{count} {state}" for state, count in sorted(self.crawls.items())) or "none")
+            + " after the drain.",
             f"- Events: {self.events_kept} kept by Redis on the subscribed channels, {self.events_received} received, "
             f"{len(self.events_lost)} lost; subscribers reconnected {self.subscriber_reconnects} times.",
             f"- Unacceptable failures: {len(self.unacceptable)}.",
@@ -1165,6 +1242,13 @@ def run_soak(
                 threading.Thread(target=owner_loop, args=(stack, ledger, owner, stop_load, owner_pace), daemon=True)
                 for owner in made
             ]
+            crawls: list[str] = []
+            threads += [
+                threading.Thread(
+                    target=crawler, args=(stack, ledger, owner, stop_load, owner_pace, crawls), daemon=True
+                )
+                for owner in made
+            ]
             for thread in [*threads, faults]:
                 thread.start()
             while ledger.now() < seconds:
@@ -1198,6 +1282,28 @@ def run_soak(
             except TimeoutError:
                 pass
             runs_left = stack.query(open_runs)
+
+            def crawl_states() -> list[tuple[str, str | None]]:
+                from sqlalchemy import select
+
+                from maestro_web.extensions import db
+                from maestro_web.models import DiscoveryCrawl
+
+                rows = db.session.execute(
+                    select(DiscoveryCrawl.status, DiscoveryCrawl.message).where(DiscoveryCrawl.public_id.in_(crawls))
+                )
+                return [(status, message) for status, message in rows]
+
+            try:
+                wait_for(
+                    lambda: all(state != "running" for state, _ in stack.query(crawl_states)),
+                    60,
+                    "every crawl ended",
+                    step=0.5,
+                )
+            except TimeoutError:
+                pass
+            ended = stack.query(crawl_states)
             time.sleep(3.0)
             streams.collect()
             time.sleep(2.0)
@@ -1264,6 +1370,8 @@ def run_soak(
                 views=views,
                 views_exact=all(v["served"] == v["counted"] for v in views),
                 runs_left=runs_left,
+                crawls=dict(Counter(state for state, _ in ended)),
+                crawl_failures=[message or "" for state, message in ended if state == "failed"],
                 cut_off=dict(Counter(f"{names.get(port, port)} {method}" for method, _, port in cut)),
                 killed_run=killed,
                 events_kept=sum(len(k) for k in streams.kept.values()),

@@ -1,7 +1,8 @@
-"""The soak (bench/soak.py) for a minute of load, in `make test`: the production
-recipe on loopback (nginx, two gunicorn instances, two live servers, two workers, PostgreSQL, a
-redis-server of its own) under mixed load while one process of each kind is killed with -9, Redis
-restarts and the database's connections are terminated; every invariant of the report must hold.
+"""The soak (bench/soak.py) for a minute of load, in `make test`: the production recipe on loopback
+(nginx, two gunicorn instances, two live servers, two workers, the discovery service, PostgreSQL, a
+redis-server of its own) under mixed load while an app instance, a live server and a worker are
+killed with -9, Redis restarts and the database's connections are terminated; every invariant of the
+report must hold.
 
 PostgreSQL only: the recipe is PostgreSQL + Redis, so the SQLite run skips it. The run stops by
 itself; every process it started is killed by process group in its `finally`, and the test checks
@@ -62,6 +63,8 @@ def test_the_recipe_keeps_its_promises_through_a_kill_of_each_process_and_a_rest
     assert set(report.answers["public view"]) <= {"200", "403"}, text
     assert report.killed_run["attempts"] >= 2 and report.killed_run["state"] in ("finished", "failed"), text
     assert report.events_received > 20 and not report.events_lost, text
+    # Owners pressed Crawl all along: every crawl the discovery service was commanded ended ok, faults or not.
+    assert report.crawls.get("ok", 0) > 5 and set(report.crawls) == {"ok"} and not report.crawl_failures, text
     assert report.subscriber_reconnects >= 1, text  # the live server's kill ended some connections
     left = _outlived(before)
     assert left == {}, f"processes of the soak outlived it: {left}"
