@@ -83,17 +83,21 @@ FAULTS = (
 )
 FAULT_AT = (0.10, 0.25, 0.40, 0.58, 0.74)  # share of the run at which each fault happens
 ACCEPTABLE = {("Redis restart", 503)}  # (cause, status) of the only 5xx the recipe may answer
-# The Compose file each owner's source holds; every crawl of it finds these three services.
+# The Compose file each owner's source holds: every crawl of it finds these four services and
+# their three dependencies, beside the graph's hand-written ones.
 COMPOSE = """services:
-  web:
+  gateway:
     image: nginx
-    depends_on: [api]
-  api:
-    image: example/api
+    depends_on: [orders]
+  orders:
+    image: example/orders
     environment:
-      DATABASE_URL: postgres://app@db:5432/app
-  db:
+      ORDERS_DB: postgres://orders@orders-db:5432/orders
+      EVENTS: redis://events:6379/0
+  orders-db:
     image: postgres:16
+  events:
+    image: redis:7
 """
 CRAWL_EVERY = 4  # owner paces between two crawl commands of the owner's source
 
