@@ -25,6 +25,8 @@ from typing import Any, ClassVar
 import requests
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from maestro_web.keyring import KeyRing
 from maestro_web.logs import REQUEST_ID_HEADER, configure_logging, current_request_id, request_id_var
@@ -219,8 +221,28 @@ def refusal_message(response: requests.Response) -> str:
         return response.text[:200]
 
 
+# The app restarting (a deploy, a crash) refuses connections for a moment, and it answers 502-504
+# while something it needs is away (nginx's upstreams, the database, Redis): a job asks again, with
+# backoff (0, 1, 2, 4, 8, 8 s: about 20 s in all), rather than give up and leave its row `running`
+# until the app's margin for a dead service has passed. Only a request the app cannot have carried
+# out is sent again: one whose connection was never made, or answered 502-504 (the app rolls back
+# before it answers a 503). One cut off after it was sent is not (read=0): the app may have done it.
+APP_RETRY = Retry(
+    total=6,
+    connect=6,
+    read=0,
+    status=6,
+    other=0,
+    backoff_factor=0.5,
+    backoff_max=8,
+    status_forcelist=(502, 503, 504),
+    raise_on_status=False,
+)
+
+
 class ApiClient:
-    """A `requests` session on the app's base URL that sends the command token and the request id."""
+    """A `requests` session on the app's base URL that sends the command token and the request id,
+    and sends again what the app could not take in a moment of unavailability (APP_RETRY)."""
 
     def __init__(
         self, app_url: str, token: str, *, timeout: float = 60.0, session: requests.Session | None = None
@@ -228,7 +250,12 @@ class ApiClient:
         self.app_url = app_url.rstrip("/")
         self.headers = {"Authorization": f"JWT {token}"}
         self.timeout = timeout
-        self.session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(max_retries=APP_RETRY)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        self.session = session
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.app_url!r})"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from conftest import PASSWORD
+from conftest import PASSWORD, LiveServer
 from discovery_app_support import (
     COMPOSE,
     ServiceProcess,
@@ -115,6 +115,31 @@ def test_the_service_refuses_what_is_not_a_command_for_that_graph(app, live_serv
         == 422
     )
     assert requests.post(f"{service.url}/crawl", data=b"x" * 10_000, headers=good, timeout=10).status_code == 413
+
+
+def test_a_crawl_waits_for_an_app_that_is_away_for_a_moment(app, live_server, make_user, make_graph):
+    """The app restarting (a deploy, a crash) refuses connections for a moment: the service asks again
+    until it answers, and the crawl ends ok instead of staying `running` until the dead-service margin."""
+    owner = make_user(email="owner@example.com")
+    graph = make_graph(owner, spec="")
+    http = _session(live_server.url, owner)
+    source_id = _source(http, live_server.url, graph.public_id)
+    crawl_id = start_crawl_row(app, graph.public_id, source_id, owner)
+    away = free_port()  # the service's way to the app: nothing listens there yet
+    with start_discovery_service(app.config, f"http://127.0.0.1:{away}", port=free_port()) as service:
+        body = {"graph": graph.public_id, "source": source_id, "crawl": crawl_id}
+        answer = requests.post(
+            f"{service.url}/crawl", json=body, timeout=10, headers=command_headers(app, owner, graph.public_id)
+        )
+        assert answer.status_code == 202, answer.text
+        deadline = time.monotonic() + 30
+        while "Retrying" not in service.logs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "Retrying" in service.logs(), service.logs()  # its first read was refused
+        with LiveServer(app, away):  # the app is back on the service's address
+            last = wait_for_crawl(http, live_server.url, graph.public_id, source_id, timeout=60)
+    assert last["status"] == "ok", last
+    assert last["added"] > 0, last
 
 
 def test_two_services_never_run_the_same_crawl(app, live_server, service, make_user, make_graph):
