@@ -223,7 +223,8 @@ def refusal_message(response: requests.Response) -> str:
 
 # The app restarting (a deploy, a crash) refuses connections for a moment, and it answers 502-504
 # while something it needs is away (nginx's upstreams, the database, Redis): a job asks again, with
-# backoff (0, 1, 2, 4, 8, 8 s: about 20 s in all), rather than give up and leave its row `running`
+# backoff (0, 1, 2, 4, 8, 8 s: about 20 s in all; longer when a 503 asks for a pause, Retry-After 5 or
+# 10 s, up to a minute), rather than give up and leave its row `running`
 # until the app's margin for a dead service has passed. Only a request the app cannot have carried
 # out is sent again: one whose connection was never made, or answered 502-504 (the app rolls back
 # before it answers a 503). One cut off after it was sent is not (read=0): the app may have done it.
