@@ -1081,10 +1081,9 @@ class Report:
             )
         if self.runs_left:
             found.append(f"{self.runs_left} runs still queued or claimed after the drain")
-        if self.crawls.get("running"):
-            found.append(f"{self.crawls['running']} crawls still running after the drain")
-        if self.crawl_failures:
-            found.append(f"{len(self.crawl_failures)} crawls failed: {self.crawl_failures[:3]}")
+        not_ok = {state: count for state, count in self.crawls.items() if state != "ok"}
+        if not_ok:
+            found.append(f"crawls that did not end ok after the drain: {not_ok}; failed: {self.crawl_failures[:3]}")
         if self.killed_run.get("state") not in ("finished", "failed") or self.killed_run.get("attempts", 0) < 2:
             found.append(f"the killed worker's run was not claimed again and finished: {self.killed_run}")
         if self.events_lost:

@@ -1,5 +1,6 @@
 """Waiting for a process the tests started to answer over HTTP: the one helper for every start-up;
-and the environment of a production gunicorn the tests start.
+the one poll for what such a process does in its own time (`wait_for`); and the environment of a
+production gunicorn the tests start.
 
 A process start-up is not a page (pages wait with Playwright's `expect`): it is polled, every tenth of
 a second, until its URL answers, and the wait fails at once with the process's log when it exits.
@@ -12,6 +13,7 @@ import secrets
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,18 @@ import requests
 from redis_support import REDIS_URL
 
 from maestro_web.config import SECRET_SPECS
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    """Poll until `condition()` is truthy (then return it); fail naming `what` after `timeout` seconds.
+    For what a process the tests started does in its own time (a log line, a row, a metric)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = condition()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.1)
 
 
 class DidNotAnswer(RuntimeError):

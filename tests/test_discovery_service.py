@@ -5,7 +5,6 @@ crawl never run twice, refused input failing the crawl by name; no token in any 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +19,7 @@ from discovery_app_support import (
     wait_for_crawl,
 )
 from live_support import LiveClient, free_port
+from process_support import wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -132,9 +132,7 @@ def test_a_crawl_waits_for_an_app_that_is_away_for_a_moment(app, live_server, ma
             f"{service.url}/crawl", json=body, timeout=10, headers=command_headers(app, owner, graph.public_id)
         )
         assert answer.status_code == 202, answer.text
-        deadline = time.monotonic() + 30
-        while "Retrying" not in service.logs() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: "Retrying" in service.logs(), "the service to be refused once", 30)
         assert "Retrying" in service.logs(), service.logs()  # its first read was refused
         with LiveServer(app, away):  # the app is back on the service's address
             last = wait_for_crawl(http, live_server.url, graph.public_id, source_id, timeout=60)
@@ -158,9 +156,7 @@ def test_two_services_never_run_the_same_crawl(app, live_server, service, make_u
         last = wait_for_crawl(http, live_server.url, graph.public_id, source_id)
         assert last["status"] == "ok"
         # The other service's job may ask for the input only after the crawl ended: wait for its word.
-        deadline = time.monotonic() + 30
-        while "was taken by another" not in service.logs() + second.logs() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: "was taken by another" in service.logs() + second.logs(), "the other service's word", 30)
         logs = service.logs() + second.logs()
         assert logs.count("was taken by another discovery process") == 1, logs
     versions = http.get(f"{live_server.url}/api/graphs/{graph.public_id}/versions", timeout=10).json()["items"]

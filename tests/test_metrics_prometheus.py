@@ -16,8 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import requests
 import yaml
 from discovery_app_support import COMPOSE, wait_for_crawl
 from live_support import REDIS_URL, LiveClient, LiveProcess, free_port, require_redis_or_skip, start_live_server
+from process_support import wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from maestro_web import create_app
@@ -50,17 +50,6 @@ def require_prometheus() -> None:
     for binary in (PROMETHEUS, PROMTOOL):
         if not os.path.exists(binary):
             pytest.fail(f"{binary} is missing: `scripts/system-packages test` installs Debian's prometheus")
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    """Poll until `condition()` is truthy (then return it); fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = condition()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(0.1)
 
 
 def answers(url: str) -> bool:

@@ -14,7 +14,7 @@ Flask-free; the views pass the key ring (maestro_web/auth/register.py).
 
 from __future__ import annotations
 
-from maestro_web.security.sealed_links import LinkExpired, LinkInvalid, open_sealed, seal
+from maestro_web.security.sealed_links import LinkExpired, LinkInvalid, open_link, seal_link
 from maestro_web.security.signing import KeyRing
 
 CONTEXT = "crypto-forgot"  # the ring whose secret the key is derived from
@@ -34,13 +34,13 @@ class RegistrationTokenExpired(Exception):
 
 def mint(ring: KeyRing, email: str, name: str, now: float | None = None) -> str:
     """The token of the link mailed to a new address."""
-    return seal(ring, info=INFO, purpose=PURPOSE, fields={"e": email, "n": name}, now=now)
+    return seal_link(ring, info=INFO, purpose=PURPOSE, fields={"e": email, "n": name}, now=now)
 
 
 def verify(token: object, ring: KeyRing, now: float | None = None) -> tuple[str, str]:
     """(e-mail address, name) of a valid link; RegistrationTokenInvalid or RegistrationTokenExpired."""
     try:
-        payload = open_sealed(
+        payload = open_link(
             token, ring, info=INFO, purpose=PURPOSE, lifetime=LIFETIME, max_length=MAX_TOKEN_LENGTH, now=now
         )
     except LinkExpired:

@@ -24,7 +24,7 @@ from typing import Any
 from flask import current_app
 
 from maestro_web.models.user import User, dummy_password_hash
-from maestro_web.security.sealed_links import LinkExpired, LinkInvalid, open_sealed, seal
+from maestro_web.security.sealed_links import LinkExpired, LinkInvalid, open_link, seal_link
 from maestro_web.security.signing import (
     REGISTERED,
     KeyRing,
@@ -69,13 +69,15 @@ def password_fingerprint(password_hash: str, token_version: int) -> str:
 
 def mint_step1(ring: KeyRing, user_public_id: str, fingerprint: str, now: float | None = None) -> str:
     """The token of the e-mailed link."""
-    return seal(ring, info=STEP1_INFO, purpose=STEP1_PURPOSE, fields={"u": user_public_id, "f": fingerprint}, now=now)
+    return seal_link(
+        ring, info=STEP1_INFO, purpose=STEP1_PURPOSE, fields={"u": user_public_id, "f": fingerprint}, now=now
+    )
 
 
 def verify_step1(token: object, ring: KeyRing, now: float | None = None) -> dict[str, str]:
     """`{"user": public id, "fingerprint": ...}` of a valid step 1 token."""
     try:
-        payload = open_sealed(
+        payload = open_link(
             token,
             ring,
             info=STEP1_INFO,

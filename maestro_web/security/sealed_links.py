@@ -40,13 +40,13 @@ def _sealer(ring: KeyRing, info: bytes) -> MultiFernet:
     return MultiFernet(keys)
 
 
-def seal(ring: KeyRing, *, info: bytes, purpose: str, fields: dict[str, str], now: float | None = None) -> str:
+def seal_link(ring: KeyRing, *, info: bytes, purpose: str, fields: dict[str, str], now: float | None = None) -> str:
     """A link's token carrying `fields`, sealed for `purpose` at `now` (default: the current time)."""
     payload = json.dumps({"p": purpose, **fields}, separators=(",", ":"))
     return _sealer(ring, info).encrypt_at_time(payload.encode(), int(time.time() if now is None else now)).decode()
 
 
-def open_sealed(
+def open_link(
     token: object, ring: KeyRing, *, info: bytes, purpose: str, lifetime: int, max_length: int, now: float | None = None
 ) -> dict[str, Any]:
     """The fields of a genuine link of `purpose` at most `lifetime` seconds old (its own module checks
