@@ -15,9 +15,17 @@
     var gutter = document.createElement("pre");
     gutter.className = "gutter";
     gutter.setAttribute("aria-hidden", "true");
+    // Moving the textarea into the wrap blurs it: someone (or a test) already typing when this deferred
+    // script arrives would see their next keys go nowhere. Give back the focus and the selection.
+    var focused = document.activeElement === textarea;
+    var start = textarea.selectionStart, end = textarea.selectionEnd, direction = textarea.selectionDirection;
     textarea.parentNode.insertBefore(wrap, textarea);
     wrap.appendChild(gutter);
     wrap.appendChild(textarea);
+    if (focused) {
+      textarea.focus();
+      textarea.setSelectionRange(start, end, direction);
+    }
     var shown = -1;
 
     function draw() {

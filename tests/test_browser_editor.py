@@ -57,6 +57,33 @@ def test_error_marks_stand_beside_their_lines(browser, live_server, make_user):
     assert all(abs(line["top"] - index * height) <= 1.5 for index, line in enumerate(lines)), lines
 
 
+def test_keys_typed_before_the_editor_arrives_land_in_the_spec(browser, live_server, make_user):
+    """The editor script is deferred and wraps the textarea, which blurs it. Someone already typing when
+    it arrives (or Playwright's fill, which focuses and selects, then inserts) keeps focus and selection."""
+    base = live_server.url
+    make_user(email="owner@example.com", name="Owner")
+    page = browser.new_context().new_page()
+    page.set_default_timeout(TIMEOUT)
+    log_in(page, base, "owner@example.com")
+
+    def editor_script(url):
+        return "/static/spec-editor.js" in url
+
+    page.route(editor_script, lambda route: route.abort())  # held back until the text is selected
+    page.goto(f"{base}/graphs/new")
+    spec = page.locator("#spec")
+    page.fill("#spec", "web -> old")
+    spec.evaluate("textarea => { textarea.focus(); textarea.setSelectionRange(7, 10); }")  # "old"
+    expect(page.locator(".spec-editor")).to_have_count(0)
+
+    page.unroute(editor_script)
+    page.add_script_tag(url=f"{base}/static/spec-editor.js")
+    expect(page.locator(".spec-editor .gutter span")).to_have_count(1)
+    expect(spec).to_be_focused()
+    page.keyboard.insert_text("api")
+    expect(spec).to_have_value("web -> api")
+
+
 def test_empty_spec_asks_for_a_line_or_an_example_and_same_name_warns(browser, live_server, make_user, make_graph):
     base = live_server.url
     owner = make_user(email="owner@example.com", name="Owner")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import log_in
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -20,14 +21,16 @@ def test_spec_error_fix_then_share_read_only(browser, live_server, make_user):
     spec = "web -> api\napi -> \napi -> db [kind=database]"
     owner.fill("#spec", spec)
     owner.click("main button[type=submit]")
-    error = owner.text_content("#spec-error")
-    assert "line 2" in error and "target" in error
-    assert owner.input_value("#spec") == spec  # the text is kept
-    assert owner.input_value("#name") == "Checkout"
+    expect(owner.locator("#spec-error")).to_contain_text("line 2")
+    assert "target" in owner.text_content("#spec-error")
+    expect(owner.locator("#spec")).to_have_value(spec)  # the text is kept
+    expect(owner.locator("#name")).to_have_value("Checkout")
 
-    owner.fill("#spec", "web -> api\napi -> db [kind=database]")
+    fixed = "web -> api\napi -> db [kind=database]"
+    owner.fill("#spec", fixed)
+    expect(owner.locator("#spec")).to_have_value(fixed)
     owner.click("main button[type=submit]")
-    owner.wait_for_selector("text=Graph created")
+    expect(owner.locator("main")).to_contain_text("Graph created")
     owner.click("header.topbar nav >> text=Graphs")
     row = owner.locator("table.graphs tr", has_text="Checkout")
     assert row.locator(".badge").text_content() == "Queued"  # plain words, never the internal "process"
