@@ -78,9 +78,8 @@ def result(
 
 # --- the discovery service as a real process -------------------------------------------------------
 
-import time  # noqa: E402
-
 import requests  # noqa: E402
+from process_support import wait_for  # noqa: E402
 from service_support import ServiceProcess, start_service  # noqa: E402
 
 __all__ = ["ServiceProcess"]
@@ -119,10 +118,9 @@ def wait_for_crawl(
     http: requests.Session, base: str, graph_id: str, source_id: str, timeout: float = 90.0
 ) -> dict[str, Any]:
     """The source's last crawl once it is no longer running."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def ended() -> dict[str, Any] | None:
         last = http.get(f"{base}/api/graphs/{graph_id}/sources/{source_id}", timeout=10).json()["last_crawl"]
-        if last and last["status"] != "running":
-            return dict(last)
-        time.sleep(0.2)
-    raise AssertionError(f"the crawl of {source_id} did not end within {timeout} s")
+        return dict(last) if last and last["status"] != "running" else None
+
+    return wait_for(ended, f"the crawl of {source_id} to end", timeout)

@@ -9,14 +9,13 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 from live_support import REDIS_URL, free_port, require_redis_or_skip, start_live_server
-from process_support import wait_until_answers
+from process_support import wait_for, wait_until_answers
 
 from maestro_web import ConfigError, create_app
 from maestro_web.config import SECRET_SPECS
@@ -171,15 +170,6 @@ def _environment(database_url: str, secret_values: dict[str, str], live_port: in
     return env
 
 
-def _wait(condition, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _json_lines(text: str) -> list[dict[str, object]]:
     lines = []
     for raw in text.splitlines():
@@ -260,7 +250,7 @@ def test_a_whole_flow_logs_json_with_one_request_id_across_processes_and_no_secr
         )
         assert viewed.status_code == 200 and viewed.headers["X-Request-ID"] == "nginx-view-0123456789"
         assert "<svg" in viewed.text or "picture" in viewed.text
-        _wait(lambda: "run.finished" in live.logs(), "the live server's run.finished", 60)
+        wait_for(lambda: "run.finished" in live.logs(), "the live server's run.finished")
     finally:
         os.killpg(gunicorn.pid, signal.SIGTERM)
         gunicorn.wait(timeout=30)

@@ -23,6 +23,7 @@ import pytest
 import redis
 import requests
 from live_support import LiveClient, LiveProcess, free_port, start_live_server
+from process_support import wait_for
 from sqlalchemy import func, select
 
 from maestro_web import live_events
@@ -120,13 +121,6 @@ def kept(app) -> int:
         return int(count or 0)
 
 
-def wait_until(predicate, what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not predicate():
-        assert time.monotonic() < deadline, f"not within {WAIT} s: {what}"
-        time.sleep(0.05)
-
-
 def refused_close_code(live: LiveProcess, ticket: str) -> int | None:
     with LiveClient(live.ws_url) as conn:
         conn.send({"type": "hello", "ticket": ticket})
@@ -148,11 +142,11 @@ def test_a_logout_while_the_live_server_is_down_refuses_the_old_ticket_when_it_i
 
         caplog.set_level(logging.WARNING)
         assert auth.logout().status_code == 302  # the logout itself never waits for the live server
-        wait_until(lambda: "Live publish of revoke on control failed" in caplog.text, "the failed publish logged")
+        wait_for(lambda: "Live publish of revoke on control failed" in caplog.text, "the failed publish logged")
         assert kept(app) == 1  # kept in the database, not dropped
 
         live = start_live_server(app.config, port=port)
-        wait_until(lambda: kept(app) == 0, "the kept revocation taken by the live server")
+        wait_for(lambda: kept(app) == 0, "the kept revocation taken by the live server")
         assert refused_close_code(live, ticket) == 4401
         assert "eyJ" not in caplog.text  # no ticket nor token in a log line
     finally:
@@ -175,7 +169,7 @@ def test_a_revocation_taken_late_refuses_only_tickets_issued_before_it(app, auth
     time.sleep(1.1)  # the revocation is taken at least a second after `after` was issued
     live = start_live_server(app.config, port=port)
     try:
-        wait_until(lambda: kept(app) == 0, "the kept revocation taken by the live server")
+        wait_for(lambda: kept(app) == 0, "the kept revocation taken by the live server")
         assert refused_close_code(live, before) == 4401
         with LiveClient(live.ws_url) as conn:
             assert conn.hello(after)["type"] == "welcome"
@@ -194,7 +188,7 @@ def test_with_redis_a_live_server_started_after_the_logout_refuses_from_its_firs
     ticket = take_ticket(client)
     auth.logout()  # no live server at all
     store = redis.Redis.from_url(own_redis.url)
-    wait_until(
+    wait_for(
         lambda: store.exists(f"maestro-test:outage:revoked:user:{owner.public_id}"),
         "the revocation written to Redis by the app",
     )
@@ -218,10 +212,10 @@ def test_a_connection_kept_open_through_a_redis_outage_ends_when_redis_is_back(a
             assert conn.subscribe(f"user:{owner.public_id}")["type"] == "subscribed"
             own_redis.stop()
             assert auth.logout().status_code == 302  # the live server answers 503: Redis is down
-            wait_until(lambda: kept(app) == 1, "the revocation kept")
+            wait_for(lambda: kept(app) == 1, "the revocation kept")
             own_redis.start()  # empty: a Redis restart without persistence forgets every key
             assert conn.close_code(timeout=WAIT) == 4403  # the open connection ends once Redis is back
-        wait_until(lambda: kept(app) == 0, "the kept revocation taken")
+        wait_for(lambda: kept(app) == 0, "the kept revocation taken")
         assert refused_close_code(live, ticket) == 4401
     finally:
         live.stop()

@@ -23,7 +23,7 @@ import pytest
 import requests
 from conftest import PASSWORD
 from live_support import free_port, require_redis_or_skip
-from process_support import production_environ
+from process_support import production_environ, wait_until_answers
 
 from bench import nginx_recipe
 
@@ -84,20 +84,6 @@ class DiesAfterCommitting:
 
     def close(self) -> None:
         self.listener.close()
-
-
-def wait_until_up(url: str, **options: object) -> None:
-    import time
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2, **options).status_code == 200:  # type: ignore[arg-type]
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"{url} never answered")
 
 
 class Site:
@@ -174,8 +160,8 @@ def site(database_url: str, tmp_path: Path) -> Iterator[Site]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_until_up(f"http://127.0.0.1:{gunicorn_port}/healthz")
-        wait_until_up(f"{base_url}/healthz", verify=str(certificate))
+        wait_until_answers(f"http://127.0.0.1:{gunicorn_port}/healthz", process=gunicorn, log=log, what="gunicorn")
+        wait_until_answers(f"{base_url}/healthz", process=nginx, what="nginx", verify=str(certificate))
         yield Site(base_url, certificate, dropper, environ, tmp_path / "error.log")
     finally:
         for proc in (nginx, gunicorn):
