@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 # two keep both cores busy. Each process gets its own database, ports and Redis key prefix. Three
 # were no faster and four slower on the 2-core machine (docs/benchmarks.md "Test suite time"; three
 # again slower in December 2026: 111 s against 88 s on every eighth test file).
-PYTEST_ARGS ?= -n 2
+# The fifteen slowest tests close each run, so a CI log says where its minutes went.
+PYTEST_ARGS ?= -n 2 --durations=15
 # Playwright's Python package must never download a browser: tests use Debian's /usr/bin/chromium.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # Python writes its compiled modules (__pycache__, ignored by git) even where the environment says
