@@ -228,6 +228,8 @@ def refusal_message(response: requests.Response) -> str:
 # until the app's margin for a dead service has passed. Only a request the app cannot have carried
 # out is sent again: one whose connection was never made, or answered 502-504 (the app rolls back
 # before it answers a 503). One cut off after it was sent is not (read=0): the app may have done it.
+# (A crawl's input read is the exception that proves it: it carries a claim of its own, CLAIM_HEADER,
+# so that asking again is safe; discovery/client.py does.)
 APP_RETRY = Retry(
     total=6,
     connect=6,
@@ -239,6 +241,7 @@ APP_RETRY = Retry(
     status_forcelist=(502, 503, 504),
     raise_on_status=False,
 )
+CLAIM_HEADER = "X-Maestro-Claim"  # a crawl input reader's own random string: it may read again, nobody else
 
 
 class ApiClient:

@@ -4,6 +4,7 @@ every change is a version (SPEC §13)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 
@@ -277,6 +278,50 @@ def test_merge_union_history_and_dependencies(app, client, owner, graph):
     assert latest["removed"] == {"nodes": ["db"], "edges": [["api", "db"]]}
     # the result of an ended crawl is refused
     assert _put(client, app, owner, graph, source["id"], crawl, result()).status_code == 409
+
+
+def test_the_reader_that_claimed_a_crawl_may_read_again_and_nobody_else(app, client, owner, graph):
+    """The first read claims the crawl. The same reader (its X-Maestro-Claim) may read again, as when its
+    first answer was lost; another claim, or none, is 409; a claim that is not one is 400 and claims nothing."""
+    headers = api_headers(client, owner)
+    source = _create(client, headers, graph).json
+    crawl = start_crawl_row(app, graph.public_id, source["id"], owner)
+    url = f"/api/graphs/{graph.public_id}/sources/{source['id']}/crawls/{crawl}/input"
+    command = command_headers(app, owner, graph.public_id)
+    mine, theirs = "a" * 16 + "mine", "b" * 16 + "theirs"
+
+    for bad in ("short", "x" * 129, "ünïcode-but-long-enough"):
+        refused = client.get(url, headers={**command, "X-Maestro-Claim": bad})
+        assert refused.status_code == 400 and "X-Maestro-Claim" in refused.json["message"], refused.text
+    assert crawl_row(app, crawl).claimed_at is None  # nothing claimed by a refusal
+
+    first = client.get(url, headers={**command, "X-Maestro-Claim": mine})
+    assert first.status_code == 200 and first.data == COMPOSE
+    claimed = crawl_row(app, crawl)
+    assert claimed.claimed_by == hashlib.sha256(mine.encode()).hexdigest()  # the digest, never the claim
+    again = client.get(url, headers={**command, "X-Maestro-Claim": mine})
+    assert again.status_code == 200 and again.data == COMPOSE
+    assert crawl_row(app, crawl).claimed_at == claimed.claimed_at
+    for other in ({"X-Maestro-Claim": theirs}, {}):
+        taken = client.get(url, headers={**command, **other})
+        assert taken.status_code == 409 and "taken" in taken.json["message"], taken.text
+
+    # once the crawl has ended, not even its reader reads again
+    assert _put(client, app, owner, graph, source["id"], crawl, result(nodes=["web"])).status_code == 200
+    ended = client.get(url, headers={**command, "X-Maestro-Claim": mine})
+    assert ended.status_code == 409 and "ended" in ended.json["message"]
+
+
+def test_a_reader_without_a_claim_reads_once(app, client, owner, graph):
+    headers = api_headers(client, owner)
+    source = _create(client, headers, graph).json
+    crawl = start_crawl_row(app, graph.public_id, source["id"], owner)
+    url = f"/api/graphs/{graph.public_id}/sources/{source['id']}/crawls/{crawl}/input"
+    command = command_headers(app, owner, graph.public_id)
+    assert client.get(url, headers=command).status_code == 200
+    assert crawl_row(app, crawl).claimed_by is None
+    for later in ({}, {"X-Maestro-Claim": "c" * 20}):
+        assert client.get(url, headers={**command, **later}).status_code == 409
 
 
 def test_a_hand_edit_is_a_version_by_its_author(client, owner, graph):

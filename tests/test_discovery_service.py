@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -18,6 +19,7 @@ from discovery_app_support import (
     start_discovery_service,
     wait_for_crawl,
 )
+from http_relay import AnswerDropper
 from live_support import LiveClient, free_port
 from process_support import wait_for
 
@@ -138,6 +140,37 @@ def test_a_crawl_waits_for_an_app_that_is_away_for_a_moment(app, live_server, ma
             last = wait_for_crawl(http, live_server.url, graph.public_id, source_id, timeout=60)
     assert last["status"] == "ok", last
     assert last["added"] > 0, last
+
+
+def test_a_crawl_reads_its_input_again_when_the_answer_was_lost(app, live_server, make_user, make_graph):
+    """The app is killed just after it committed the input's claim, so the answer never reaches the service.
+    The service asks again with the same claim and the crawl ends ok; without the claim, a second read
+    would be refused as taken and the crawl would wait out the dead-service margin."""
+    owner = make_user(email="owner@example.com")
+    graph = make_graph(owner, spec="")
+    http = _session(live_server.url, owner)
+    source_id = _source(http, live_server.url, graph.public_id)
+    crawl_id = start_crawl_row(app, graph.public_id, source_id, owner)
+
+    def first_input_read(line: bytes) -> bool:
+        return b"/input " in line and sum(b"/input " in seen for seen in relay.requests) == 1
+
+    relay = AnswerDropper(urlsplit(live_server.url).port or 80, drop=first_input_read)
+    try:
+        with start_discovery_service(app.config, f"http://127.0.0.1:{relay.port}", port=free_port()) as service:
+            body = {"graph": graph.public_id, "source": source_id, "crawl": crawl_id}
+            answer = requests.post(
+                f"{service.url}/crawl", json=body, timeout=10, headers=command_headers(app, owner, graph.public_id)
+            )
+            assert answer.status_code == 202, answer.text
+            last = wait_for_crawl(http, live_server.url, graph.public_id, source_id, timeout=60)
+            logs = service.logs()
+    finally:
+        relay.close()
+    assert last["status"] == "ok", (last, logs)
+    assert last["added"] > 0, last
+    assert "the input's answer was lost" in logs, logs
+    assert [line for line in relay.requests if b"/input " in line] == [relay.requests[0]] * 2  # read twice
 
 
 def test_two_services_never_run_the_same_crawl(app, live_server, service, make_user, make_graph):

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 from conftest import PASSWORD
+from http_relay import AnswerDropper
 from live_support import free_port, require_redis_or_skip
 from process_support import production_environ, wait_until_answers
 
@@ -32,63 +31,9 @@ pytestmark = pytest.mark.timeout(180)
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class DiesAfterCommitting:
-    """An upstream that does each request on `target` and then drops nginx's connection unanswered."""
-
-    def __init__(self, target: int) -> None:
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.requests: list[bytes] = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _read_message(sock: socket.socket) -> bytes:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return data
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value.strip())
-        while len(body) < length:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            body += chunk
-        return head + b"\r\n\r\n" + body
-
-    def _one(self, conn: socket.socket) -> None:
-        with conn:
-            request = self._read_message(conn)
-            if not request:
-                return
-            self.requests.append(request.split(b"\r\n", 1)[0])
-            with socket.create_connection(("127.0.0.1", self.target)) as upstream:
-                upstream.sendall(request)
-                self._read_message(upstream)  # done and answered: then the "kill"
-
-    def close(self) -> None:
-        self.listener.close()
-
-
 class Site:
     def __init__(
-        self, base_url: str, certificate: Path, dropper: DiesAfterCommitting, app_env: dict[str, str], error_log: Path
+        self, base_url: str, certificate: Path, dropper: AnswerDropper, app_env: dict[str, str], error_log: Path
     ) -> None:
         self.base_url, self.certificate, self.dropper, self.app_env, self.error_log = (
             base_url,
@@ -122,7 +67,7 @@ def site(database_url: str, tmp_path: Path) -> Iterator[Site]:
         GUNICORN_ACCESS_LOG="/dev/null",
     )
     log = tmp_path / "gunicorn.log"
-    dropper = DiesAfterCommitting(gunicorn_port)
+    dropper = AnswerDropper(gunicorn_port)  # every answer: an instance that dies after committing
     gunicorn = nginx = None
     try:
         with open(log, "wb") as log_file:

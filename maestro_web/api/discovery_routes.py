@@ -24,10 +24,12 @@ from maestro_web.errors import json_error
 from maestro_web.extensions import db
 from maestro_web.models import DiscoveryCrawl, DiscoverySource, Graph, Role
 from maestro_web.serializers.sources import crawl_json
+from maestro_web.service_kit import CLAIM_HEADER
 from maestro_web.sources.services import CrawlResult, apply_crawl, claim_crawl, fail_crawl
 
 RESULT_MAX_BYTES = 16 * 1024 * 1024
 STREAM_CHUNK = 256 * 1024
+CLAIM_LENGTHS = range(16, 129)
 
 
 def _crawl(graph_id: str, source_id: str, crawl_id: str) -> tuple[Graph, DiscoveryCrawl]:
@@ -57,8 +59,11 @@ def _crawl(graph_id: str, source_id: str, crawl_id: str) -> tuple[Graph, Discove
 
 @discovery_command_bp.get("/graphs/<graph_id>/sources/<source_id>/crawls/<crawl_id>/input")
 def crawl_input(graph_id: str, source_id: str, crawl_id: str):
+    claim = request.headers.get(CLAIM_HEADER) or None
+    if claim is not None and (len(claim) not in CLAIM_LENGTHS or not claim.isascii() or not claim.isprintable()):
+        abort(400, f"{CLAIM_HEADER} must be 16 to 128 printable ASCII characters.")
     _, crawl = _crawl(graph_id, source_id, crawl_id)
-    claim_crawl(crawl)
+    claim_crawl(crawl, claim)
     source = db.session.scalar(
         select(DiscoverySource)
         .where(DiscoverySource.id == crawl.source_id)

@@ -74,6 +74,7 @@ class Operation:
     body_required: bool = True
     form: type[BaseModel] | None = None  # an alternative form-encoded body
     query: tuple[tuple[str, dict[str, Any], str], ...] = ()  # (name, schema, description)
+    request_headers: tuple[tuple[str, dict[str, Any], str], ...] = ()  # (name, schema, description)
     description: str = ""
     headers: dict[int, dict[str, Any]] = field(default_factory=dict)
     binary: bool = False  # the 200 answer is raw bytes (application/octet-stream unless binary_types says)
@@ -459,12 +460,21 @@ OPERATIONS: tuple[Operation, ...] = (
         "The discovery service reads a crawl's input (command token)",
         "discovery",
         {200: None},
-        (401, 403, 404, 409, 429, 503),
+        (400, 401, 403, 404, 409, 429, 503),
         auth="discovery",
         binary=True,
+        request_headers=(
+            (
+                "X-Maestro-Claim",
+                {"type": "string", "minLength": 16, "maxLength": 128},
+                "The reader's own random string (printable ASCII): a read with the claim that claimed the "
+                "crawl is answered again (its first answer was lost); 400 when it is not one.",
+            ),
+        ),
         description="The body is the source's input as stored; headers X-Maestro-Source-Kind, "
         "X-Maestro-Source-Settings (JSON) and X-Maestro-Sealed-Credentials. The first read "
-        "claims the crawl: another discovery process gets 409.",
+        "claims the crawl: another discovery process gets 409, and so does a second read without "
+        "the first one's X-Maestro-Claim.",
     ),
     Operation(
         "put",
@@ -659,6 +669,10 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
     parameters += [
         {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
         for name, schema, text in op.query
+    ]
+    parameters += [
+        {"name": name, "in": "header", "required": False, "schema": schema, "description": text}
+        for name, schema, text in op.request_headers
     ]
     return parameters
 

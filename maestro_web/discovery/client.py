@@ -7,16 +7,26 @@ these two endpoints of that graph, and its role rules decide. Nothing here logs 
 from __future__ import annotations
 
 import json
+import logging
+import secrets
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import IO, Any
 
-from maestro_web.service_kit import ApiClient, AppRefused, refusal_message
+import requests
+
+from maestro_web.service_kit import CLAIM_HEADER, ApiClient, AppRefused, refusal_message
 
 __all__ = ["AppClient", "AppRefused", "CrawlInput"]
 
 CHUNK = 256 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # bigger inputs (OTLP traces) go to a temporary file, not memory
+INPUT_READS = 3  # an answer lost on the way is asked for again, with the same claim
+# What a sent request may meet after the app took it: the app killed mid-answer, a body cut short, a timeout.
+LOST_ANSWER = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,16 +43,37 @@ class AppClient(ApiClient):
         return f"{self.app_url}/api/graphs/{graph}/sources/{source}/crawls/{crawl}"
 
     def read_input(self, graph: str, source: str, crawl: str) -> CrawlInput:
-        """The source's input (streamed into a spooled file) and how to read it; claims the crawl."""
-        url = self._crawl_url(graph, source, crawl) + "/input"
-        with self.session.get(url, headers=self._headers(), timeout=self.timeout, stream=True) as response:
+        """The source's input (streamed into a spooled file) and how to read it; claims the crawl.
+
+        The claim is a random string of this read's own (X-Maestro-Claim): when the answer is lost after
+        the app committed the claim (killed mid-answer), the same claim reads again, and the crawl goes
+        on instead of waiting out the dead-service margin. Another process's read is still refused."""
+        claim = secrets.token_urlsafe(24)
+        attempt = 1
+        while True:
+            try:
+                return self._read_input_once(self._crawl_url(graph, source, crawl) + "/input", claim)
+            except LOST_ANSWER as exc:
+                if attempt >= INPUT_READS:
+                    raise
+                log.info("Crawl %s: the input's answer was lost (%s); asking again", crawl, type(exc).__name__)
+                time.sleep(attempt)
+                attempt += 1
+
+    def _read_input_once(self, url: str, claim: str) -> CrawlInput:
+        headers = {**self._headers(), CLAIM_HEADER: claim}
+        with self.session.get(url, headers=headers, timeout=self.timeout, stream=True) as response:
             if response.status_code != 200:
                 raise AppRefused(response.status_code, refusal_message(response))
             spooled: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
             size = 0
-            for chunk in response.iter_content(CHUNK):
-                spooled.write(chunk)
-                size += len(chunk)
+            try:
+                for chunk in response.iter_content(CHUNK):
+                    spooled.write(chunk)
+                    size += len(chunk)
+            except BaseException:  # cut short: the next read starts a file of its own
+                spooled.close()
+                raise
             spooled.seek(0)
             settings = json.loads(response.headers.get("X-Maestro-Source-Settings") or "{}")
             return CrawlInput(

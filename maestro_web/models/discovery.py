@@ -108,6 +108,9 @@ class DiscoveryCrawl(Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Set when a discovery service took the command: a second service that gets the same crawl refuses it.
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # SHA-256 of the claim the service sent with that read: the same service may read again (its answer
+    # was lost), another may not. Empty when the service sent none (claimed once, as before).
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     added: Mapped[int] = mapped_column(Integer, default=0)
     removed: Mapped[int] = mapped_column(Integer, default=0)

@@ -9,6 +9,8 @@ and the crawl is `partial` (so it removes nothing either). A change of the union
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -155,14 +157,21 @@ def start_crawl(source: DiscoverySource, user: User | None, time_limit: int) -> 
     return crawl
 
 
-def claim_crawl(crawl: DiscoveryCrawl) -> None:
-    """The discovery process that reads the input first owns the crawl; a second reader is refused."""
+def claim_crawl(crawl: DiscoveryCrawl, claim: str | None = None) -> None:
+    """The discovery process that reads the input first owns the crawl; another reader is refused.
+
+    A reader that sent a `claim` (a random string of its own) may read again with the same one: its
+    first answer can be lost after the claim was committed (the app killed mid-answer), and without a
+    second read the crawl would wait out the dead-service margin. Only the claim's digest is kept."""
     if crawl.status != "running":
         raise CrawlRefused("This crawl has ended.")
+    digest = hashlib.sha256(claim.encode()).hexdigest() if claim else None
+    if digest is not None and crawl.claimed_by is not None and hmac.compare_digest(crawl.claimed_by, digest):
+        return  # the same process, asking again
     taken = db.session.execute(
         update(DiscoveryCrawl)
         .where(DiscoveryCrawl.id == crawl.id, DiscoveryCrawl.claimed_at.is_(None))
-        .values(claimed_at=utcnow())
+        .values(claimed_at=utcnow(), claimed_by=digest)
         .execution_options(synchronize_session=False)
     )
     if taken.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
