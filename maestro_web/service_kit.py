@@ -228,8 +228,8 @@ def refusal_message(response: requests.Response) -> str:
 # until the app's margin for a dead service has passed. Only a request the app cannot have carried
 # out is sent again: one whose connection was never made, or answered 502-504 (the app rolls back
 # before it answers a 503). One cut off after it was sent is not (read=0): the app may have done it.
-# (A crawl's input read is the exception that proves it: it carries a claim of its own, CLAIM_HEADER,
-# so that asking again is safe; discovery/client.py does.)
+# (discovery/client.py sends again the two calls whose second sending is safe: a crawl's input read,
+# which carries a claim of its own, CLAIM_HEADER; and its result's write, which the app takes once.)
 APP_RETRY = Retry(
     total=6,
     connect=6,

@@ -3,11 +3,14 @@ the work and before its answer left (tests/test_proxy_retries.py, tests/test_dis
 
 Each connection carries one request to `target` (sent with `Connection: close`). When `drop(request
 line)` says so, the target's whole answer is read (the work is done, committed) and the client's
-connection is then closed unanswered; otherwise the answer is passed on.
+connection is then closed unanswered; otherwise the answer is passed on. When `lose(request line)`
+says so, the request never reaches the target: the connection closes unanswered (a process killed
+before it committed anything).
 """
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 from collections.abc import Callable
@@ -35,6 +38,12 @@ def read_message(sock: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
+def nth_line_with(marker: bytes, n: int = 1) -> Callable[[bytes], bool]:
+    """A fault for AnswerDropper: true for the `n`-th request line holding `marker`, and no other."""
+    seen = itertools.count(1)
+    return lambda line: marker in line and next(seen) == n
+
+
 def _closing(request: bytes) -> bytes:
     head, _, body = request.partition(b"\r\n\r\n")
     lines = [line for line in head.split(b"\r\n") if not line.lower().startswith(b"connection:")]
@@ -44,9 +53,15 @@ def _closing(request: bytes) -> bytes:
 class AnswerDropper:
     """Listens on a loopback port (`port`); `requests` holds every request line it took, in order."""
 
-    def __init__(self, target: int, drop: Callable[[bytes], bool] = lambda line: True) -> None:
+    def __init__(
+        self,
+        target: int,
+        drop: Callable[[bytes], bool] = lambda line: True,
+        lose: Callable[[bytes], bool] = lambda line: False,
+    ) -> None:
         self.target = target
         self.drop = drop
+        self.lose = lose
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.requests: list[bytes] = []
@@ -68,6 +83,8 @@ class AnswerDropper:
                 return
             line = request.split(b"\r\n", 1)[0]
             self.requests.append(line)
+            if self.lose(line):
+                return
             dropped = self.drop(line)
             with socket.create_connection(("127.0.0.1", self.target)) as upstream:
                 upstream.sendall(_closing(request))

@@ -5,7 +5,9 @@ crawl never run twice, refused input failing the crawl by name; no token in any 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -19,7 +21,7 @@ from discovery_app_support import (
     start_discovery_service,
     wait_for_crawl,
 )
-from http_relay import AnswerDropper
+from http_relay import AnswerDropper, nth_line_with
 from live_support import LiveClient, free_port
 from process_support import wait_for
 
@@ -142,20 +144,23 @@ def test_a_crawl_waits_for_an_app_that_is_away_for_a_moment(app, live_server, ma
     assert last["added"] > 0, last
 
 
-def test_a_crawl_reads_its_input_again_when_the_answer_was_lost(app, live_server, make_user, make_graph):
-    """The app is killed just after it committed the input's claim, so the answer never reaches the service.
-    The service asks again with the same claim and the crawl ends ok; without the claim, a second read
-    would be refused as taken and the crawl would wait out the dead-service margin."""
-    owner = make_user(email="owner@example.com")
-    graph = make_graph(owner, spec="")
+@dataclass
+class Relayed:
+    last: dict[str, Any]  # the source's last crawl, once it ended
+    logs: str  # the service's
+    requests: list[bytes]  # the request lines the relay took
+    versions: list[dict[str, Any]]
+
+
+def _crawl_through_a_relay(
+    app, live_server, owner, graph, last_word: str, **faults: Callable[[bytes], bool]
+) -> Relayed:
+    """One crawl whose service reaches the app through tests/http_relay.py with `faults`; waits for the
+    crawl to end and for `last_word` in the service's log."""
     http = _session(live_server.url, owner)
     source_id = _source(http, live_server.url, graph.public_id)
     crawl_id = start_crawl_row(app, graph.public_id, source_id, owner)
-
-    def first_input_read(line: bytes) -> bool:
-        return b"/input " in line and sum(b"/input " in seen for seen in relay.requests) == 1
-
-    relay = AnswerDropper(urlsplit(live_server.url).port or 80, drop=first_input_read)
+    relay = AnswerDropper(urlsplit(live_server.url).port or 80, **{"drop": lambda line: False, **faults})
     try:
         with start_discovery_service(app.config, f"http://127.0.0.1:{relay.port}", port=free_port()) as service:
             body = {"graph": graph.public_id, "source": source_id, "crawl": crawl_id}
@@ -164,13 +169,40 @@ def test_a_crawl_reads_its_input_again_when_the_answer_was_lost(app, live_server
             )
             assert answer.status_code == 202, answer.text
             last = wait_for_crawl(http, live_server.url, graph.public_id, source_id, timeout=60)
-            logs = service.logs()
+            logs = wait_for(lambda: last_word in service.logs() and service.logs(), f"the service's {last_word!r}", 30)
     finally:
         relay.close()
-    assert last["status"] == "ok", (last, logs)
-    assert last["added"] > 0, last
-    assert "the input's answer was lost" in logs, logs
-    assert [line for line in relay.requests if b"/input " in line] == [relay.requests[0]] * 2  # read twice
+    versions = http.get(f"{live_server.url}/api/graphs/{graph.public_id}/versions", timeout=10).json()["items"]
+    return Relayed(last, logs, relay.requests, versions)
+
+
+def test_a_crawl_reads_its_input_again_when_the_answer_was_lost(app, live_server, make_user, make_graph):
+    """The app is killed just after it committed the input's claim, so the answer never reaches the service.
+    The service asks again with the same claim and the crawl ends ok; without the claim, a second read
+    would be refused as taken and the crawl would wait out the dead-service margin."""
+    owner = make_user(email="owner@example.com")
+    graph = make_graph(owner, spec="")
+    crawl = _crawl_through_a_relay(app, live_server, owner, graph, " of source ", drop=nth_line_with(b"/input "))
+    assert crawl.last["status"] == "ok" and crawl.last["added"] > 0, (crawl.last, crawl.logs)
+    assert "the input's answer was lost" in crawl.logs, crawl.logs
+    reads = [line for line in crawl.requests if b"/input " in line]
+    assert len(reads) == 2 and reads[0] == reads[1], crawl.requests
+
+
+@pytest.mark.parametrize("fault", ["lose", "drop"])
+def test_a_result_whose_write_broke_is_sent_again_and_taken_once(app, live_server, make_user, make_graph, fault):
+    """The app killed during the result's write: before it committed (`lose`: the second write is the
+    result), or after (`drop`: the second is refused, 409, and the service takes the app's word). The
+    crawl ends ok, and the result is taken once."""
+    owner = make_user(email="owner@example.com")
+    last_word = "the crawl had ended" if fault == "drop" else " of source "
+    graph = make_graph(owner, spec="")
+    crawl = _crawl_through_a_relay(app, live_server, owner, graph, last_word, **{fault: nth_line_with(b"PUT ")})
+    assert crawl.last["status"] == "ok" and crawl.last["added"] > 0, (crawl.last, crawl.logs)
+    assert "the result's answer was lost" in crawl.logs, crawl.logs
+    writes = [line for line in crawl.requests if line.startswith(b"PUT ")]
+    assert len(writes) == 2 and writes[0] == writes[1], crawl.requests
+    assert len([v for v in crawl.versions if "source" in v["by"]]) == 1  # taken once
 
 
 def test_two_services_never_run_the_same_crawl(app, live_server, service, make_user, make_graph):

@@ -11,22 +11,47 @@ import logging
 import secrets
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import requests
 
 from maestro_web.service_kit import CLAIM_HEADER, ApiClient, AppRefused, refusal_message
 
-__all__ = ["AppClient", "AppRefused", "CrawlInput"]
+__all__ = ["AppClient", "AppRefused", "CrawlInput", "EndedMeanwhile"]
 
 CHUNK = 256 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # bigger inputs (OTLP traces) go to a temporary file, not memory
-INPUT_READS = 3  # an answer lost on the way is asked for again, with the same claim
+SENDINGS = 3  # a call whose answer was lost on the way, made again (1 s, then 2 s later) when that is safe
 # What a sent request may meet after the app took it: the app killed mid-answer, a body cut short, a timeout.
 LOST_ANSWER = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout)
+# The same, less the timeout: an app still working on the first write must not meet a second one.
+APP_GONE = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _made_again(call: Callable[[], T], lost: tuple[type[Exception], ...], what: str, crawl: str) -> tuple[T, int]:
+    """`call()`, made again (SENDINGS times in all) while it meets one of `lost`: its value, and how many
+    times it was made."""
+    attempt = 1
+    while True:
+        try:
+            return call(), attempt
+        except lost as exc:
+            if attempt >= SENDINGS:
+                raise
+            log.info("Crawl %s: %s was lost (%s); sending it again", crawl, what, type(exc).__name__)
+            time.sleep(attempt)
+            attempt += 1
+
+
+class EndedMeanwhile(AppRefused):
+    """A result sent again was refused because the crawl has ended: most likely the app had taken the
+    first one and only its answer was lost (or the crawl ended otherwise meanwhile)."""
 
 
 @dataclass
@@ -48,17 +73,9 @@ class AppClient(ApiClient):
         The claim is a random string of this read's own (X-Maestro-Claim): when the answer is lost after
         the app committed the claim (killed mid-answer), the same claim reads again, and the crawl goes
         on instead of waiting out the dead-service margin. Another process's read is still refused."""
-        claim = secrets.token_urlsafe(24)
-        attempt = 1
-        while True:
-            try:
-                return self._read_input_once(self._crawl_url(graph, source, crawl) + "/input", claim)
-            except LOST_ANSWER as exc:
-                if attempt >= INPUT_READS:
-                    raise
-                log.info("Crawl %s: the input's answer was lost (%s); asking again", crawl, type(exc).__name__)
-                time.sleep(attempt)
-                attempt += 1
+        url, claim = self._crawl_url(graph, source, crawl) + "/input", secrets.token_urlsafe(24)
+        given, _ = _made_again(lambda: self._read_input_once(url, claim), LOST_ANSWER, "the input's answer", crawl)
+        return given
 
     def _read_input_once(self, url: str, claim: str) -> CrawlInput:
         headers = {**self._headers(), CLAIM_HEADER: claim}
@@ -85,10 +102,21 @@ class AppClient(ApiClient):
             )
 
     def put_result(self, graph: str, source: str, crawl: str, result: dict[str, Any]) -> dict[str, Any]:
-        """Write the crawl's result; the app's answer (the crawl with its counts)."""
-        response = self.session.put(
-            self._crawl_url(graph, source, crawl), headers=self._headers(), json=result, timeout=self.timeout
+        """Write the crawl's result; the app's answer (the crawl with its counts).
+
+        A write whose connection broke after it was sent (the app killed mid-request) is sent again: if
+        the app had not committed it, the second one is the crawl's result; if it had, the crawl has
+        ended and the second is refused with 409 (EndedMeanwhile). Not after a timeout: the app may
+        still be working on the first."""
+        url = self._crawl_url(graph, source, crawl)
+        response, sent = _made_again(
+            lambda: self.session.put(url, headers=self._headers(), json=result, timeout=self.timeout),
+            APP_GONE,
+            "the result's answer",
+            crawl,
         )
+        if response.status_code == 409 and sent > 1:
+            raise EndedMeanwhile(409, refusal_message(response))
         if response.status_code != 200:
             raise AppRefused(response.status_code, refusal_message(response))
         answer: dict[str, Any] = response.json()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from maestro_web.channels import graph_channel
-from maestro_web.discovery.client import AppClient, AppRefused
+from maestro_web.discovery.client import AppClient, AppRefused, EndedMeanwhile
 from maestro_web.discovery.sealing import SealingError, open_sealed
 from maestro_web.discovery.settings import DiscoverySettings
 
@@ -251,6 +251,11 @@ def run_crawl(
 
     try:
         crawl = client.put_result(command.graph, command.source, command.crawl, payload)
+    except EndedMeanwhile:
+        # The page's open connection hears the end; it shows the server's word (live.js refreshes).
+        announce("discovery.failed", {"message": "The result's answer was lost; the app's own word follows."})
+        log.info("Crawl %s: the result was sent again and the crawl had ended: the app kept the first", command.crawl)
+        return str(payload["status"])  # what the app took (it may have made an ok partial: its page says)
     except AppRefused as exc:
         announce("discovery.failed", {"message": f"The app refused the result: {exc}"})
         log.warning("Crawl %s: the app refused the result (%s)", command.crawl, exc.status)
