@@ -16,11 +16,12 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import requests
 from aiohttp import web
@@ -228,8 +229,9 @@ def refusal_message(response: requests.Response) -> str:
 # until the app's margin for a dead service has passed. Only a request the app cannot have carried
 # out is sent again: one whose connection was never made, or answered 502-504 (the app rolls back
 # before it answers a 503). One cut off after it was sent is not (read=0): the app may have done it.
-# (discovery/client.py sends again the two calls whose second sending is safe: a crawl's input read,
-# which carries a claim of its own, CLAIM_HEADER; and its result's write, which the app takes once.)
+# The clients send again, with `made_again`, the calls whose second sending is safe: the reports'
+# reads, a crawl's input read (it carries a claim of its own, CLAIM_HEADER) and its result's write
+# (which the app takes once).
 APP_RETRY = Retry(
     total=6,
     connect=6,
@@ -242,6 +244,32 @@ APP_RETRY = Retry(
     raise_on_status=False,
 )
 CLAIM_HEADER = "X-Maestro-Claim"  # a crawl input reader's own random string: it may read again, nobody else
+SENDINGS = 3  # a call whose answer was lost on the way, made again (1 s, then 2 s later) when that is safe
+# What a sent request may meet after the app took it: the app killed mid-answer, a body cut short, a timeout.
+LOST_ANSWER: tuple[type[Exception], ...] = (
+    requests.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.Timeout,
+)
+# The same, less the timeout: for a write, whose second sending must not meet the app still doing the first.
+APP_GONE: tuple[type[Exception], ...] = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+
+T = TypeVar("T")
+
+
+def made_again(call: Callable[[], T], lost: tuple[type[Exception], ...], what: str) -> tuple[T, int]:
+    """`call()`, made again (SENDINGS times in all) while it meets one of `lost`: its value, and how many
+    times it was made. `what` names the answer in the log line ("Crawl <id>: the input's answer")."""
+    attempt = 1
+    while True:
+        try:
+            return call(), attempt
+        except lost as exc:
+            if attempt >= SENDINGS:
+                raise
+            log.info("%s was lost (%s); sending it again", what, type(exc).__name__)
+            time.sleep(attempt)
+            attempt += 1
 
 
 class ApiClient:

@@ -17,11 +17,14 @@ import secrets
 import threading
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from conftest import PASSWORD
+from http_relay import AnswerDropper, nth_line_with
 from live_support import LiveClient, LiveProcess, free_port, start_live_server
+from process_support import wait_for
 from pypdf import PdfReader
 from report_support import report_headers, running_report
 from service_support import ServiceProcess, start_service
@@ -188,6 +191,43 @@ def test_a_failure_is_told_to_the_person_and_stored_without_a_file(app, base, li
     assert row["status"] in ("ready", "failed"), row
     if row["status"] == "failed":
         assert row["size"] is None and row["message"]
+
+
+@pytest.mark.app_settings(**LIVE_SETTINGS)
+def test_a_read_whose_answer_was_lost_is_asked_again(app, base, live, make_user, make_graph):
+    """The app killed as it answered the service's first read of the graph: the service asks again (a read
+    is safe to repeat) and the report is made, instead of failing for a moment's fault."""
+    owner = make_user(email="owner@example.com", name="Olga")
+    graph = make_graph(owner, name="Checkout", spec=SPEC)
+    http = _session(base, owner)
+    dropper = AnswerDropper(urlsplit(base).port or 80, drop=nth_line_with(b"GET /api/graphs/"))
+    try:
+        with start_service(
+            "reports", {"KEY_RINGS": RINGS}, f"http://127.0.0.1:{dropper.port}", port=free_port()
+        ) as second:
+            report_id = running_report(app, graph.public_id, owner, fmt="csv")
+            body = {
+                "graph": graph.public_id,
+                "report": report_id,
+                "format": "csv",
+                "since": None,
+                "requested_by": "Olga",
+            }
+            headers = report_headers(app, owner, graph.public_id, report_id)
+            assert requests.post(f"{second.url}/reports", json=body, headers=headers, timeout=10).status_code == 202
+
+            def ended() -> dict[str, Any] | None:
+                row = http.get(f"{base}/api/graphs/{graph.public_id}/reports/{report_id}", timeout=10).json()
+                return row if row["status"] != "running" else None
+
+            row = wait_for(ended, "the report to end")
+            logs = second.logs()
+    finally:
+        dropper.close()
+    assert row["status"] == "ready", (row, logs)
+    assert "was lost (ConnectionError); sending it again" in logs, logs
+    reads = [line for line in dropper.requests if line.startswith(b"GET ")]
+    assert reads[0] == reads[1], dropper.requests  # the first read, sent twice
 
 
 @pytest.mark.app_settings(**LIVE_SETTINGS)

@@ -7,46 +7,25 @@ these two endpoints of that graph, and its role rules decide. Nothing here logs 
 from __future__ import annotations
 
 import json
-import logging
 import secrets
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
-import requests
-
-from maestro_web.service_kit import CLAIM_HEADER, ApiClient, AppRefused, refusal_message
+from maestro_web.service_kit import (
+    APP_GONE,
+    CLAIM_HEADER,
+    LOST_ANSWER,
+    ApiClient,
+    AppRefused,
+    made_again,
+    refusal_message,
+)
 
 __all__ = ["AppClient", "AppRefused", "CrawlInput", "EndedMeanwhile"]
 
 CHUNK = 256 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # bigger inputs (OTLP traces) go to a temporary file, not memory
-SENDINGS = 3  # a call whose answer was lost on the way, made again (1 s, then 2 s later) when that is safe
-# What a sent request may meet after the app took it: the app killed mid-answer, a body cut short, a timeout.
-LOST_ANSWER = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout)
-# The same, less the timeout: an app still working on the first write must not meet a second one.
-APP_GONE = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
-
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-
-def _made_again(call: Callable[[], T], lost: tuple[type[Exception], ...], what: str, crawl: str) -> tuple[T, int]:
-    """`call()`, made again (SENDINGS times in all) while it meets one of `lost`: its value, and how many
-    times it was made."""
-    attempt = 1
-    while True:
-        try:
-            return call(), attempt
-        except lost as exc:
-            if attempt >= SENDINGS:
-                raise
-            log.info("Crawl %s: %s was lost (%s); sending it again", crawl, what, type(exc).__name__)
-            time.sleep(attempt)
-            attempt += 1
 
 
 class EndedMeanwhile(AppRefused):
@@ -74,7 +53,9 @@ class AppClient(ApiClient):
         the app committed the claim (killed mid-answer), the same claim reads again, and the crawl goes
         on instead of waiting out the dead-service margin. Another process's read is still refused."""
         url, claim = self._crawl_url(graph, source, crawl) + "/input", secrets.token_urlsafe(24)
-        given, _ = _made_again(lambda: self._read_input_once(url, claim), LOST_ANSWER, "the input's answer", crawl)
+        given, _ = made_again(
+            lambda: self._read_input_once(url, claim), LOST_ANSWER, f"Crawl {crawl}: the input's answer"
+        )
         return given
 
     def _read_input_once(self, url: str, claim: str) -> CrawlInput:
@@ -109,11 +90,10 @@ class AppClient(ApiClient):
         ended and the second is refused with 409 (EndedMeanwhile). Not after a timeout: the app may
         still be working on the first."""
         url = self._crawl_url(graph, source, crawl)
-        response, sent = _made_again(
+        response, sent = made_again(
             lambda: self.session.put(url, headers=self._headers(), json=result, timeout=self.timeout),
             APP_GONE,
-            "the result's answer",
-            crawl,
+            f"Crawl {crawl}: the result's answer",
         )
         if response.status_code == 409 and sent > 1:
             raise EndedMeanwhile(409, refusal_message(response))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from maestro_web.service_kit import ApiClient, AppRefused, refusal_message
+import requests
+
+from maestro_web.service_kit import LOST_ANSWER, ApiClient, AppRefused, made_again, refusal_message
 
 __all__ = ["AppRefused", "ReportClient"]
 
@@ -18,16 +20,26 @@ class ReportClient(ApiClient):
     def _graph_url(self, graph: str) -> str:
         return f"{self.app_url}/api/graphs/{graph}"
 
+    def _get(self, graph: str, path: str) -> requests.Response:
+        """`GET /api/graphs/<graph><path>`, asked again when its answer is lost on the way (a read: safe)."""
+        url = self._graph_url(graph) + path
+        response, _ = made_again(
+            lambda: self.session.get(url, headers=self._headers(), timeout=self.timeout),
+            LOST_ANSWER,
+            f"Graph {graph}: the answer to GET {path or '/'}",
+        )
+        return response
+
     def get_json(self, graph: str, path: str = "") -> Any:
         """The JSON answer of `GET /api/graphs/<graph><path>`."""
-        response = self.session.get(self._graph_url(graph) + path, headers=self._headers(), timeout=self.timeout)
+        response = self._get(graph, path)
         if response.status_code != 200:
             raise AppRefused(response.status_code, refusal_message(response))
         return response.json()
 
     def get_text(self, graph: str, path: str) -> str | None:
         """The text of `GET /api/graphs/<graph><path>`; None when the app has none (404)."""
-        response = self.session.get(self._graph_url(graph) + path, headers=self._headers(), timeout=self.timeout)
+        response = self._get(graph, path)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
