@@ -9,6 +9,7 @@ the inside network of the recipe is 127.0.0.1/32.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import random
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,9 +58,22 @@ class Stack:
     access_log: Path
     session: KeyRing
     socket_ring: KeyRing
+    error_log: Path  # nginx's
+    live_logs: Callable[[], str]
 
     def tls(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.certificate))
+
+    @contextlib.contextmanager
+    def explained(self) -> Iterator[None]:
+        """A failure inside names what nginx and the live server logged meanwhile (their last lines)."""
+        try:
+            yield
+        except Exception as exc:
+            nginx = self.error_log.read_text(errors="replace") if self.error_log.exists() else "(none)"
+            raise AssertionError(
+                f"{exc!r}\n--- nginx error.log ---\n{nginx[-3000:]}\n--- live server ---\n{self.live_logs()[-3000:]}"
+            ) from exc
 
     def https(self, source: str = "127.0.0.1") -> http.client.HTTPSConnection:
         return http.client.HTTPSConnection(
@@ -136,7 +150,18 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             f"http://127.0.0.1:{gunicorn_port}/healthz", process=gunicorn, log=gunicorn_log, what="gunicorn"
         )
         wait_until_answers(f"{base_url}/healthz", process=nginx, log=nginx_log, what="nginx", verify=str(certificate))
-        yield Stack(gunicorn_port, https_port, http_port, base_url, certificate, access_log, session, socket_ring)
+        yield Stack(
+            gunicorn_port,
+            https_port,
+            http_port,
+            base_url,
+            certificate,
+            access_log,
+            session,
+            socket_ring,
+            nginx_log,
+            live.logs,
+        )
     finally:
         if nginx is not None:
             stop_group(nginx, signal.SIGTERM)  # nginx's fast shutdown
@@ -220,9 +245,12 @@ def test_websocket_and_publish_through_nginx(stack: Stack) -> None:
     headers = {"Authorization": f"JWT {token}", "Content-Type": "application/json"}
     # TLS, nginx and the live server's handshake in a row, on a machine busy with the other test
     # process: once (a CI run) the 5 s default was not enough; a hang would still fail after 20 s.
-    with LiveClient(
-        f"wss://127.0.0.1:{stack.https_port}/live", origin=stack.base_url, ssl=stack.tls(), open_timeout=20
-    ) as conn:
+    with (
+        stack.explained(),
+        LiveClient(
+            f"wss://127.0.0.1:{stack.https_port}/live", origin=stack.base_url, ssl=stack.tls(), open_timeout=20
+        ) as conn,
+    ):
         assert conn.hello(ticket)["type"] == "welcome"
         assert conn.subscribe("user:u1")["type"] == "subscribed"
 
