@@ -56,7 +56,7 @@ class AnswerDropper:
     def __init__(
         self,
         target: int,
-        drop: Callable[[bytes], bool] = lambda line: True,
+        drop: Callable[[bytes], bool] = lambda line: False,
         lose: Callable[[bytes], bool] = lambda line: False,
     ) -> None:
         self.target = target

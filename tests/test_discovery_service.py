@@ -160,7 +160,7 @@ def _crawl_through_a_relay(
     http = _session(live_server.url, owner)
     source_id = _source(http, live_server.url, graph.public_id)
     crawl_id = start_crawl_row(app, graph.public_id, source_id, owner)
-    relay = AnswerDropper(urlsplit(live_server.url).port or 80, **{"drop": lambda line: False, **faults})
+    relay = AnswerDropper(urlsplit(live_server.url).port or 80, **faults)
     try:
         with start_discovery_service(app.config, f"http://127.0.0.1:{relay.port}", port=free_port()) as service:
             body = {"graph": graph.public_id, "source": source_id, "crawl": crawl_id}

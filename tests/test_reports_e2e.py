@@ -118,6 +118,16 @@ def _events_until_end(client: LiveClient, report_id: str) -> list[dict[str, Any]
     return heard
 
 
+def _ended_report(http: requests.Session, base: str, graph_id: str, report_id: str) -> dict[str, Any]:
+    """The report's row once it is no longer running."""
+
+    def ended() -> dict[str, Any] | None:
+        row = http.get(f"{base}/api/graphs/{graph_id}/reports/{report_id}", timeout=10).json()
+        return row if row["status"] != "running" else None
+
+    return wait_for(ended, f"report {report_id} to end")
+
+
 def _pdf_text(data: bytes) -> str:
     return "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages)
 
@@ -183,11 +193,7 @@ def test_a_failure_is_told_to_the_person_and_stored_without_a_file(app, base, li
     good = report_headers(app, owner, graph.public_id, report_id)
     body.update(report=report_id, format="xlsx", since=12345)  # no such version: the documents still come out
     assert requests.post(f"{service.url}/reports", json=body, headers=good, timeout=10).status_code == 202
-    for _ in range(600):
-        row = http.get(f"{base}/api/graphs/{graph.public_id}/reports/{report_id}", timeout=10).json()
-        if row["status"] != "running":
-            break
-        threading.Event().wait(0.1)
+    row = _ended_report(http, base, graph.public_id, report_id)
     assert row["status"] in ("ready", "failed"), row
     if row["status"] == "failed":
         assert row["size"] is None and row["message"]
@@ -215,12 +221,7 @@ def test_a_read_whose_answer_was_lost_is_asked_again(app, base, live, make_user,
             }
             headers = report_headers(app, owner, graph.public_id, report_id)
             assert requests.post(f"{second.url}/reports", json=body, headers=headers, timeout=10).status_code == 202
-
-            def ended() -> dict[str, Any] | None:
-                row = http.get(f"{base}/api/graphs/{graph.public_id}/reports/{report_id}", timeout=10).json()
-                return row if row["status"] != "running" else None
-
-            row = wait_for(ended, "the report to end")
+            row = _ended_report(http, base, graph.public_id, report_id)
             logs = second.logs()
     finally:
         dropper.close()
@@ -365,11 +366,12 @@ def test_the_weekly_pdf_goes_to_chosen_readers_in_weeks_with_changes(
         )
         started = runner.invoke(args=["reports", "weekly", "--once"])
         assert "started: 1" in started.output, started.output
-        for _ in range(600):
+
+        def newest_ended() -> list[dict[str, Any]] | None:
             items = client.get(f"/api/graphs/{graph.public_id}/reports", headers=owner_api).json["items"]
-            if items and items[0]["status"] != "running":
-                break
-            threading.Event().wait(0.1)
+            return items if items and items[0]["status"] != "running" else None
+
+        items = wait_for(newest_ended, "the weekly report to end")
         assert items[0]["status"] == "ready", (items[0], service.logs())
         mails = smtp.inbox.settle()
         assert [mail["To"] for mail in mails] == ["reader@example.com"]  # not the leaver, not the bystander
